@@ -1,0 +1,364 @@
+/**
+ * The errors haul raises. Callers catch {@link HaulError} (or one subclass)
+ * and ask {@link isRetryable} whether calling `haul()` again can help.
+ *
+ * @module
+ */
+
+/** Options shared by every haul error. */
+export interface HaulErrorOptions extends ErrorOptions {
+  /** Whether calling `haul()` again for the same destination can succeed. */
+  retryable?: boolean;
+}
+
+/**
+ * The base of every error haul raises on purpose.
+ *
+ * @example Telling haul's errors apart from others
+ * ```ts
+ * import { HaulError } from "./errors.ts";
+ * const error: unknown = new HaulError("Download failed: example");
+ * console.log(error instanceof HaulError); // true
+ * ```
+ */
+export class HaulError extends Error {
+  /** Whether calling `haul()` again for the same destination can succeed. */
+  readonly retryable: boolean;
+  /**
+   * @param message what happened, naming the URL or path.
+   * @param options `cause` and `retryable` (default false).
+   */
+  constructor(message: string, options?: HaulErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "HaulError";
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/**
+ * The body ended or broke before every byte arrived. Progress up to the last
+ * durable byte is saved; calling `haul()` again resumes. Always retryable.
+ *
+ * @example Retrying after a broken stream
+ * ```ts
+ * import { PartialHaulError } from "./errors.ts";
+ * const error = new PartialHaulError("Download interrupted: https://example.com/a.bin", {
+ *   validLength: 1024,
+ * });
+ * console.log(error.retryable, error.validLength); // true 1024
+ * ```
+ */
+export class PartialHaulError extends HaulError {
+  /** Bytes durable in `<dest>.part` and recorded in the checkpoint. */
+  readonly validLength: number;
+  /**
+   * @param message what happened.
+   * @param options `validLength` saved, and the underlying `cause`.
+   */
+  constructor(message: string, options: ErrorOptions & { validLength: number }) {
+    super(message, { cause: options.cause, retryable: true });
+    this.name = "PartialHaulError";
+    this.validLength = options.validLength;
+  }
+}
+
+/** Statuses for which a later attempt can plausibly succeed. */
+const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([
+  408,
+  421,
+  425,
+  429,
+  500,
+  502,
+  503,
+  504,
+  507,
+  509,
+  520,
+  521,
+  522,
+  523,
+  524,
+  598,
+  599,
+]);
+
+/** Header names whose values never appear in messages or in {@link UnexpectedStatusError.headers}. */
+const SECRET_HEADERS: ReadonlySet<string> = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "www-authenticate",
+  "proxy-authenticate",
+  "x-amz-security-token",
+  "x-api-key",
+]);
+
+/**
+ * A copy of `headers` with credential-bearing values replaced by `[redacted]`.
+ *
+ * @param headers response or request headers.
+ * @returns a new `Headers`.
+ */
+export function redactHeaders(headers: Headers): Headers {
+  const copy = new Headers();
+  headers.forEach((value, name) => {
+    copy.append(name, SECRET_HEADERS.has(name.toLowerCase()) ? "[redacted]" : value);
+  });
+  return copy;
+}
+
+/**
+ * A URL as text with any `user:password@` and sensitive query values removed.
+ *
+ * @param url the URL to show.
+ * @returns the URL safe for messages and logs.
+ */
+export function redactUrl(url: string | URL): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    return "[unparseable URL]";
+  }
+  if (parsed.username || parsed.password) {
+    parsed.username = "";
+    parsed.password = "";
+  }
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/sig|signature|token|key|secret|credential|password|auth/i.test(key)) {
+      parsed.searchParams.set(key, "[redacted]");
+    }
+  }
+  return parsed.href;
+}
+
+/** Details carried by {@link UnexpectedStatusError}. */
+export interface UnexpectedStatusDetails {
+  /** The response status. */
+  status: number;
+  /** The response headers (credentials are redacted by the error). */
+  headers: Headers;
+  /** The request URL (credentials are redacted by the error). */
+  url: string | URL;
+  /** Milliseconds the server asked to wait, from `Retry-After`. */
+  retryAfterMs?: number | null;
+  /** Overrides the status-based retryable verdict (used after a checkpoint reset). */
+  retryable?: boolean;
+}
+
+/**
+ * The server answered with a status haul does not download from: any 3xx
+ * left unfollowed, 4xx, 5xx, or a 416 that does not mean "already complete".
+ *
+ * @example Backing off as the server asks
+ * ```ts
+ * import { UnexpectedStatusError } from "./errors.ts";
+ * const error = new UnexpectedStatusError({
+ *   status: 503,
+ *   headers: new Headers({ "retry-after": "2" }),
+ *   url: "https://example.com/a.bin",
+ *   retryAfterMs: 2000,
+ * });
+ * console.log(error.isTransient, error.retryAfterMs); // true 2000
+ * ```
+ */
+export class UnexpectedStatusError extends HaulError {
+  /** The response status. */
+  readonly status: number;
+  /** The response headers, with credential-bearing values redacted. */
+  readonly headers: Headers;
+  /** True for statuses where a later attempt may succeed (408, 425, 429, 5xx gateway errors…). */
+  readonly isTransient: boolean;
+  /** Milliseconds the server asked to wait (`Retry-After`), or `null`. */
+  readonly retryAfterMs: number | null;
+  /**
+   * @param details status, headers, URL and optional `Retry-After` delay.
+   */
+  constructor(details: UnexpectedStatusDetails) {
+    const isTransient = TRANSIENT_STATUSES.has(details.status);
+    const location = details.status >= 300 && details.status < 400
+      ? details.headers.get("location")
+      : null;
+    const hint = isTransient
+      ? "retry later"
+      : location !== null
+      ? `redirect to ${redactUrl(new URL(location, String(details.url)))} was not followed`
+      : "check the URL and credentials";
+    super(
+      `Download refused: HTTP ${details.status} from ${redactUrl(details.url)}: ${hint}`,
+      { retryable: details.retryable ?? isTransient },
+    );
+    this.name = "UnexpectedStatusError";
+    this.status = details.status;
+    this.headers = redactHeaders(details.headers);
+    this.isTransient = isTransient;
+    this.retryAfterMs = details.retryAfterMs ?? null;
+  }
+}
+
+/**
+ * The server broke HTTP's rules in a way that makes its bytes uncountable or
+ * untrustworthy: a `Content-Encoding` despite `Accept-Encoding: identity`, a
+ * body longer than its declared length, a 206 to a request without `Range`.
+ * `retryable` is true when haul reset the checkpoint so that a fresh download
+ * (without `Range`) may succeed.
+ *
+ * @example
+ * ```ts
+ * import { ServerMisconfiguredError } from "./errors.ts";
+ * const error = new ServerMisconfiguredError("Server sent gzip despite identity");
+ * console.log(error.retryable); // false
+ * ```
+ */
+export class ServerMisconfiguredError extends HaulError {
+  /**
+   * @param message what the server did.
+   * @param options `retryable` and `cause`.
+   */
+  constructor(message: string, options?: HaulErrorOptions) {
+    super(message, options);
+    this.name = "ServerMisconfiguredError";
+  }
+}
+
+/**
+ * A `Content-Range` that is malformed or disagrees with the request or the
+ * checkpoint (wrong start, changed total, missing on a 206), or a 416 that does
+ * not mean "complete". Raised by the parser for malformed values, and by the
+ * engine, which resets the checkpoint first when a resume was refused (then
+ * `retryable` is true: the next call downloads from byte 0).
+ *
+ * @example
+ * ```ts
+ * import { ContentRangeError } from "./errors.ts";
+ * const error = new ContentRangeError("Malformed Content-Range: bytes 9-3/10");
+ * console.log(error.name); // "ContentRangeError"
+ * ```
+ */
+export class ContentRangeError extends HaulError {
+  /**
+   * @param message what was wrong.
+   * @param options `retryable` and `cause`.
+   */
+  constructor(message: string, options?: HaulErrorOptions) {
+    super(message, options);
+    this.name = "ContentRangeError";
+  }
+}
+
+/**
+ * The checkpoint `<dest>.part.ctrl` was corrupt, truncated or of an unknown
+ * version. haul discards it before raising, so the next call starts clean:
+ * always retryable.
+ *
+ * @example
+ * ```ts
+ * import { ControlFileError } from "./errors.ts";
+ * const error = new ControlFileError("Checkpoint corrupt: bad magic");
+ * console.log(error.retryable); // true
+ * ```
+ */
+export class ControlFileError extends HaulError {
+  /**
+   * @param message what was wrong with the checkpoint.
+   * @param options `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { cause: options?.cause, retryable: true });
+    this.name = "ControlFileError";
+  }
+}
+
+/**
+ * The destination cannot be used: raised before any request when the path
+ * cannot hold the sidecar files (name too long with `.part.ctrl` appended,
+ * parent is a file or missing, `dest` is a directory, no permission), or when
+ * another call holds the destination's lock. Retryable only for the lock.
+ *
+ * @example
+ * ```ts
+ * import { DestinationError } from "./errors.ts";
+ * const error = new DestinationError("Destination is a directory: /tmp");
+ * console.log(error.retryable); // false
+ * ```
+ */
+export class DestinationError extends HaulError {
+  /** The destination path concerned. */
+  readonly path: string;
+  /**
+   * @param message what is wrong with the path.
+   * @param path the destination path.
+   * @param options `retryable` and `cause`.
+   */
+  constructor(message: string, path: string, options?: HaulErrorOptions) {
+    super(message, options);
+    this.name = "DestinationError";
+    this.path = path;
+  }
+}
+
+/**
+ * The downloaded bytes do not match the `integrity` the caller gave. Nothing
+ * is placed at `dest` and the sidecar files are removed. Not retryable.
+ *
+ * @example
+ * ```ts
+ * import { IntegrityError } from "./errors.ts";
+ * const error = new IntegrityError("Integrity mismatch", { expected: ["ab"], actual: "cd" });
+ * console.log(error.actual); // "cd"
+ * ```
+ */
+export class IntegrityError extends HaulError {
+  /** The accepted SHA-256 digests, hex. */
+  readonly expected: readonly string[];
+  /** The SHA-256 of what arrived, hex. */
+  readonly actual: string;
+  /**
+   * @param message what did not match.
+   * @param details expected and actual digests (hex).
+   */
+  constructor(message: string, details: { expected: readonly string[]; actual: string }) {
+    super(message, { retryable: false });
+    this.name = "IntegrityError";
+    this.expected = details.expected;
+    this.actual = details.actual;
+  }
+}
+
+/**
+ * Whether calling `haul()` again (for the same destination) can help.
+ * True for {@link PartialHaulError}, transient statuses, resets after a
+ * refused resume, a busy destination lock, network failures of `fetch`
+ * (`TypeError`) and per-attempt timeouts (`TimeoutError`). False for an
+ * `AbortError` (the caller asked to stop) and for anything else.
+ * Works across realms: checks `name`, not only `instanceof`.
+ *
+ * @param error anything thrown by `haul()`.
+ * @returns whether a retry may succeed.
+ *
+ * @example A bounded retry loop
+ * ```ts
+ * import { isRetryable, PartialHaulError } from "./errors.ts";
+ * console.log(isRetryable(new PartialHaulError("cut", { validLength: 0 }))); // true
+ * console.log(isRetryable(new DOMException("stop", "AbortError"))); // false
+ * ```
+ */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof HaulError) return error.retryable;
+  if (typeof error !== "object" || error === null) return false;
+  const { name, retryable } = error as { name?: unknown; retryable?: unknown };
+  if (typeof retryable === "boolean" && typeof name === "string" && name.endsWith("Error")) {
+    if (/Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity/.test(name)) {
+      return retryable;
+    }
+  }
+  if (name === "AbortError") return false;
+  if (name === "TimeoutError") return true;
+  if (name === "TypeError") return true; // fetch's network error
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" &&
+    /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ConnectionRefused|ConnectionClosed|ECONNABORTED|UND_ERR_SOCKET)$/
+      .test(code);
+}

@@ -1,0 +1,109 @@
+/**
+ * The small filesystem surface the engine needs. Each runtime provides one
+ * implementation (`deno_fs.ts` over Deno's own APIs, `node_fs.ts` over
+ * `node:fs/promises` for Bun and Node); tests provide fault-injecting ones.
+ * Everything else in haul is runtime-neutral and only talks to this interface.
+ *
+ * @module
+ */
+
+/** An open file. Positions are absolute byte offsets; no shared cursor. */
+export interface ShimFile {
+  /** Writes all of `data` at `position` (loops over short writes). */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** Reads up to `buffer.length` bytes at `position`; resolves to the count read (0 at end). */
+  read(buffer: Uint8Array, position: number): Promise<number>;
+  /** fdatasync(2): file data (and the size) reach stable storage. */
+  datasync(): Promise<void>;
+  /** fsync(2): data and all metadata reach stable storage. */
+  sync(): Promise<void>;
+  /** Sets the file's length. */
+  truncate(length: number): Promise<void>;
+  /** The file's current length in bytes. */
+  size(): Promise<number>;
+  /** Closes the handle. Safe to call once. */
+  close(): Promise<void>;
+}
+
+/** How {@link FsShim.open} opens a path. */
+export type OpenMode =
+  /** Read only; the file must exist. */
+  | "read"
+  /** Read and write; created (mode 0o644) if missing; never truncated. */
+  | "readwrite"
+  /** Write only; created; fails with code `EEXIST` if the path exists. */
+  | "create-exclusive"
+  /** Write only; created or truncated to 0. */
+  | "create-truncate";
+
+/** What `lstat` tells about a path (symlinks are not followed). */
+export interface ShimStat {
+  /** A regular file. */
+  readonly isFile: boolean;
+  /** A directory. */
+  readonly isDirectory: boolean;
+  /** A symbolic link (not followed). */
+  readonly isSymlink: boolean;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/**
+ * Error codes the shims normalise platform errors to. Any other failure keeps
+ * the platform's code string (for example `EIO`) in {@link FsShimError.code}.
+ */
+export type FsErrorCode =
+  | "ENOENT"
+  | "EEXIST"
+  | "EISDIR"
+  | "ENOTDIR"
+  | "EACCES"
+  | "EPERM"
+  | "ENAMETOOLONG"
+  | "ENOSPC"
+  | "EROFS"
+  | "ELOOP"
+  | "EBUSY"
+  | (string & Record<never, never>);
+
+/** A filesystem failure with a normalised errno-style `code`. */
+export class FsShimError extends Error {
+  /** errno-style code, such as `ENOENT`. */
+  readonly code: FsErrorCode;
+  /** The path the operation was on. */
+  readonly path: string;
+  /**
+   * @param code errno-style code.
+   * @param path the path the operation was on.
+   * @param message what failed.
+   * @param options the platform error as `cause`.
+   */
+  constructor(code: FsErrorCode, path: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FsShimError";
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. */
+export interface FsShim {
+  /** A short name for reports: `"deno"`, `"node"` or a test shim's name. */
+  readonly name: string;
+  /** Opens `path` in `mode`. */
+  open(path: string, mode: OpenMode): Promise<ShimFile>;
+  /** rename(2): atomically replaces `to` with `from` (same filesystem). */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; resolves without error if it does not exist. */
+  remove(path: string): Promise<void>;
+  /** lstat(2), or `null` if nothing is at `path`. */
+  stat(path: string): Promise<ShimStat | null>;
+  /** Reads a whole (small) file, or `null` if it does not exist. */
+  readFile(path: string): Promise<Uint8Array | null>;
+  /** fsync(2) on a directory, making renames and unlinks in it durable. */
+  syncDir(path: string): Promise<void>;
+  /** This process's id (used in lock files). */
+  readonly pid: number;
+  /** Whether a process with this id is alive on this machine. */
+  isProcessAlive(pid: number): boolean;
+}
