@@ -24,7 +24,7 @@ export interface Sha256State {
  * Everything needed to resume a download safely.
  *
  * Invariants (the decoder enforces them): `start <= anchor <= cursor`,
- * `anchor % blockSize === 0`, `blockSize % 64 === 0`,
+ * `cursor - anchor <= blockSize`, `anchor % blockSize === 0`, `blockSize % 64 === 0`,
  * `anchorHash.length === anchor`, `cursorHash.length === cursor`,
  * `extent >= cursor`, and `cursor <= reportedLength` when the length is known.
  */
@@ -45,7 +45,11 @@ export interface Checkpoint {
   readonly lastModified: string | null;
   /** The `Content-Type` the server sent, or `null`. */
   readonly contentType: string | null;
-  /** The last verified point: the largest multiple of `blockSize` not above `cursor`. */
+  /**
+   * The last verified point: a multiple of `blockSize` within one block below
+   * `cursor` (haul keeps it strictly below a non-zero cursor, so that a resume
+   * always re-reads and checks between 1 and `blockSize` bytes).
+   */
   readonly anchor: number;
   /** SHA-256 state after the first `anchor` bytes. */
   readonly anchorHash: Sha256State;

@@ -1,0 +1,408 @@
+/**
+ * `haul()`: one request, streamed into `<dest>.part`, checkpointed in
+ * `<dest>.part.ctrl`, renamed onto `dest` only when every byte has arrived.
+ *
+ * @module
+ */
+
+import { checkDestination, toDestinationError } from "./destination.ts";
+import {
+  DestinationError,
+  HaulError,
+  IntegrityError,
+  PartialHaulError,
+  redactUrl,
+  ServerMisconfiguredError,
+} from "./errors.ts";
+import { digestFile } from "./file_digest.ts";
+import type { FsShim, ShimFile } from "./fs/fs_shim.ts";
+import { defaultFs } from "./fs/default_fs.ts";
+import { digestMatches, type ExpectedDigests, parseIntegrity } from "./integrity.ts";
+import { acquireLock } from "./lock.ts";
+import { destToPath, type SidecarPaths, sidecarPaths } from "./paths.ts";
+import { PartWriter, type WriterSettings } from "./part_writer.ts";
+import { planResponse, type StreamPlan } from "./plan.ts";
+import { ProgressReporter } from "./progress.ts";
+import { buildRequest } from "./request.ts";
+import { fresh, openPart, type StartPoint } from "./resume.ts";
+import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "./types.ts";
+
+/** Default verification block: the most a resume re-reads. */
+export const DEFAULT_BLOCK_SIZE = 1 << 20;
+/** Default checkpoint cadence by bytes. */
+export const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
+/** Default checkpoint cadence by time. */
+export const DEFAULT_CHECKPOINT_MS = 1000;
+const WRITE_BUFFER_SIZE = 1 << 20;
+
+/** Engine internals a test or benchmark may replace. */
+export interface EngineHooks {
+  /** The filesystem to use (a fault-injecting one in crash tests). */
+  fs?: FsShim;
+  /** Never write checkpoints (benchmarks measure their cost with this). */
+  disableCheckpoints?: boolean;
+  /** Bytes gathered before each write. */
+  writeBufferSize?: number;
+}
+
+/**
+ * Downloads `input` to `options.dest` with exactly one request, resuming from
+ * a previous call's checkpoint when there is one.
+ *
+ * @param input the URL or `Request` to download.
+ * @param options destination and options; only `dest` is required.
+ * @returns what was downloaded, with its SHA-256.
+ * @throws {PartialHaulError} the body broke early; progress saved; call again to resume.
+ * @throws {UnexpectedStatusError} the server answered with a status haul does not download.
+ * @throws {ServerMisconfiguredError} the server's bytes cannot be trusted (e.g. compressed).
+ * @throws {ContentRangeError} a resume the server answered inconsistently.
+ * @throws {ControlFileError} the checkpoint was corrupt; discarded; call again.
+ * @throws {DestinationError} the destination cannot be used, or another call holds it.
+ * @throws {IntegrityError} the bytes do not match `options.integrity`.
+ *
+ * @example Download a file, resuming if an earlier call was cut short
+ * ```ts ignore
+ * import { haul } from "./haul.ts";
+ * const result = await haul("https://example.com/big.iso", { dest: "big.iso" });
+ * console.log(result.size, result.sha256);
+ * ```
+ */
+export async function haul(
+  input: string | URL | Request,
+  options: HaulOptions,
+): Promise<HaulResult> {
+  return await haulWith(input, options, {});
+}
+
+/**
+ * `haul()` with engine internals replaced (the filesystem shim, checkpointing).
+ * For crash tests and benchmarks; applications call `haul()`.
+ *
+ * @param input the URL or `Request`.
+ * @param options as for `haul()`.
+ * @param hooks what to replace.
+ * @returns as `haul()`.
+ */
+export async function haulWith(
+  input: string | URL | Request,
+  options: HaulOptions,
+  hooks: EngineHooks,
+): Promise<HaulResult> {
+  const startedAt = performance.now();
+  const settings = readSettings(options, hooks);
+  const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
+  const url = requestUrl(input);
+  const paths = sidecarPaths(destToPath(options.dest));
+  const fetchFn: FetchLike = options.fetch ?? ((request) => globalThis.fetch(request));
+  const fs = hooks.fs ?? await defaultFs();
+  const state = options.state ?? new HaulState();
+  const progress = new ProgressReporter(state, options.onProgress);
+  options.signal?.throwIfAborted();
+
+  const exists = await checkDestination(fs, paths);
+  if (exists && options.overwrite !== true) {
+    const result = await alreadyComplete(fs, paths, expected, startedAt);
+    state.validLength = result.size;
+    state.reportedLength = result.size;
+    state.isComplete = true;
+    progress.done();
+    return result;
+  }
+  const lock = await acquireLock(fs, paths.lock, paths.dest).catch((error) => {
+    throw toDestinationError(error, paths.dest);
+  });
+  try {
+    const job = new Download(fs, paths, settings, fetchFn, url, options, expected, progress);
+    const result = await job.run(input, startedAt);
+    progress.done();
+    return result;
+  } catch (error) {
+    throw toDestinationError(error, paths.dest);
+  } finally {
+    await lock.release().catch(() => {});
+  }
+}
+
+/** One call's download, from opening `.part` to the final rename. */
+class Download {
+  #file: ShimFile | null = null;
+
+  constructor(
+    readonly fs: FsShim,
+    readonly paths: SidecarPaths,
+    readonly settings: WriterSettings,
+    readonly fetchFn: FetchLike,
+    readonly url: string,
+    readonly options: HaulOptions,
+    readonly expected: ExpectedDigests | null,
+    readonly progress: ProgressReporter,
+  ) {}
+
+  async run(input: string | URL | Request, startedAt: number): Promise<HaulResult> {
+    const start = await openPart(this.fs, this.paths);
+    this.#file = start.file;
+    try {
+      return await this.#fetchAndStore(input, start, startedAt);
+    } finally {
+      await this.#closeFile();
+    }
+  }
+
+  async #fetchAndStore(
+    input: string | URL | Request,
+    start: StartPoint,
+    startedAt: number,
+  ): Promise<HaulResult> {
+    const { options, progress } = this;
+    const state = progress.state;
+    state.validLength = start.cursor;
+    state.reportedLength = start.checkpoint?.reportedLength ?? null;
+    const request = buildRequest(input, options.headers, options.signal, start);
+    const response = await this.fetchFn(request);
+    const plan = planResponse(
+      { url: this.url, cursor: start.cursor, checkpoint: start.checkpoint },
+      response.status,
+      response.headers,
+    );
+    if (plan.kind === "fail") {
+      await discardBody(response);
+      if (plan.reset) await fresh(this.fs, this.paths, start.file, true);
+      throw plan.error;
+    }
+    const base = {
+      status: response.status,
+      resumedFrom: start.cursor,
+      alreadyComplete: false,
+      startedAt,
+    };
+    if (plan.kind === "finish") {
+      await discardBody(response);
+      const saved = start.checkpoint!;
+      const writer = this.#writer(start.file, start, null);
+      return await this.#complete(writer, {
+        ...base,
+        etag: saved.etag,
+        contentType: saved.contentType,
+      });
+    }
+    if (plan.rewind) await fresh(this.fs, this.paths, start.file, true);
+    const writer = this.#writer(start.file, plan.rewind ? null : start, plan);
+    state.validLength = writer.length;
+    state.reportedLength = plan.total;
+    progress.tick();
+    await this.#stream(response, plan, writer);
+    return await this.#complete(writer, {
+      ...base,
+      resumedFrom: plan.rewind ? 0 : start.cursor,
+      etag: plan.validators.etag ?? start.checkpoint?.etag ?? null,
+      contentType: plan.validators.contentType,
+    });
+  }
+
+  #writer(file: ShimFile, from: StartPoint | null, plan: StreamPlan | null): PartWriter {
+    const saved = from?.checkpoint ?? null;
+    return new PartWriter(this.fs, file, this.paths, this.settings, {
+      cursor: from?.cursor ?? 0,
+      cursorHash: saved?.cursorHash ?? null,
+      anchor: saved === null ? null : { offset: saved.anchor, state: saved.anchorHash },
+      validators: {
+        etag: plan?.validators.etag ?? saved?.etag ?? null,
+        lastModified: plan?.validators.lastModified ?? saved?.lastModified ?? null,
+        contentType: plan?.validators.contentType ?? saved?.contentType ?? null,
+      },
+      total: plan?.total ?? saved?.reportedLength ?? null,
+      extent: saved?.extent ?? 0,
+    });
+  }
+
+  /** Streams the body into the writer; on any break, saves progress and throws. */
+  async #stream(response: Response, plan: StreamPlan, writer: PartWriter): Promise<void> {
+    const state = this.progress.state;
+    const limit = plan.bodyLength;
+    let received = 0;
+    const reader = response.body?.getReader();
+    if (reader !== undefined) {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          throw await this.#interrupted(writer, error);
+        }
+        if (chunk.done) break;
+        const bytes = chunk.value;
+        if (limit !== null && received + bytes.length > limit) {
+          await reader.cancel().catch(() => {});
+          await fresh(this.fs, this.paths, this.#file!, true);
+          throw new ServerMisconfiguredError(
+            `Server sent more than the ${limit} bytes it declared: ${this.url}: ` +
+              "the download was discarded",
+            { retryable: plan.offset > 0 },
+          );
+        }
+        received += bytes.length;
+        try {
+          await writer.append(bytes);
+        } catch (error) {
+          await reader.cancel().catch(() => {});
+          throw await this.#interrupted(writer, error);
+        }
+        state.bytesRead = received;
+        state.validLength = writer.length;
+        this.progress.tick();
+      }
+    }
+    const short = limit !== null && received < limit;
+    const incomplete = plan.total !== null && writer.length < plan.total;
+    if (short || incomplete) {
+      const expected = short ? limit : plan.total;
+      throw await this.#interrupted(
+        writer,
+        new Error(`body ended at ${writer.length} of ${expected} bytes`),
+      );
+    }
+  }
+
+  /** Saves what arrived, then returns the error the caller should see. */
+  async #interrupted(writer: PartWriter, cause: unknown): Promise<unknown> {
+    try {
+      await writer.checkpoint();
+    } catch (saveError) {
+      return toDestinationError(saveError, this.paths.dest);
+    }
+    this.progress.state.validLength = writer.durableLength;
+    const signal = this.options.signal;
+    if (signal?.aborted) return signal.reason;
+    if (cause instanceof HaulError) return cause;
+    const fsError = toDestinationError(cause, this.paths.dest);
+    if (fsError !== cause) return fsError;
+    return new PartialHaulError(
+      `Download interrupted at byte ${writer.durableLength}: ${this.url}: ` +
+        "progress saved; call again to resume",
+      { cause, validLength: writer.durableLength },
+    );
+  }
+
+  async #complete(
+    writer: PartWriter,
+    meta: {
+      status: number;
+      resumedFrom: number;
+      alreadyComplete: boolean;
+      startedAt: number;
+      etag: string | null;
+      contentType: string | null;
+    },
+  ): Promise<HaulResult> {
+    const { fs, paths } = this;
+    await writer.finish();
+    const sha256 = writer.hex();
+    const size = writer.length;
+    if (this.expected !== null && !digestMatches(this.expected, sha256)) {
+      await this.#closeFile();
+      await fs.remove(paths.part);
+      await fs.remove(paths.ctrl);
+      throw new IntegrityError(
+        `Integrity check failed: ${this.url}: got sha256 ${sha256}, expected ` +
+          `${this.expected.sha256.join(" or ")}; nothing was saved at ${paths.dest}`,
+        { expected: this.expected.sha256, actual: sha256 },
+      );
+    }
+    await this.#closeFile();
+    if (this.options.overwrite !== true && (await fs.stat(paths.dest)) !== null) {
+      throw new DestinationError(
+        `Destination appeared during the download: ${paths.dest}; not replaced`,
+        paths.dest,
+      );
+    }
+    await fs.rename(paths.part, paths.dest);
+    await fs.syncDir(paths.dir);
+    await fs.remove(paths.ctrl);
+    const state = this.progress.state;
+    state.validLength = size;
+    state.reportedLength = size;
+    state.isComplete = true;
+    return {
+      dest: paths.dest,
+      size,
+      sha256,
+      etag: meta.etag,
+      contentType: meta.contentType,
+      status: meta.status,
+      resumedFrom: meta.resumedFrom,
+      alreadyComplete: false,
+      elapsedMs: performance.now() - meta.startedAt,
+    };
+  }
+
+  async #closeFile(): Promise<void> {
+    const file = this.#file;
+    this.#file = null;
+    if (file !== null) await file.close().catch(() => {});
+  }
+}
+
+async function alreadyComplete(
+  fs: FsShim,
+  paths: SidecarPaths,
+  expected: ExpectedDigests | null,
+  startedAt: number,
+): Promise<HaulResult> {
+  const { size, sha256 } = await digestFile(fs, paths.dest).catch((error) => {
+    throw toDestinationError(error, paths.dest);
+  });
+  if (expected !== null && !digestMatches(expected, sha256)) {
+    throw new IntegrityError(
+      `Integrity check failed: the existing ${paths.dest} has sha256 ${sha256}, expected ` +
+        `${expected.sha256.join(" or ")}; pass overwrite: true to download it again`,
+      { expected: expected.sha256, actual: sha256 },
+    );
+  }
+  return {
+    dest: paths.dest,
+    size,
+    sha256,
+    etag: null,
+    contentType: null,
+    status: 0,
+    resumedFrom: size,
+    alreadyComplete: true,
+    elapsedMs: performance.now() - startedAt,
+  };
+}
+
+async function discardBody(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {});
+}
+
+function requestUrl(input: string | URL | Request): string {
+  const raw = input instanceof Request ? input.url : String(input);
+  try {
+    return redactUrl(new URL(raw));
+  } catch (error) {
+    throw new TypeError(`Invalid URL: ${raw.slice(0, 200)}`, { cause: error });
+  }
+}
+
+function readSettings(options: HaulOptions, hooks: EngineHooks): WriterSettings {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Invalid options: haul(url, { dest }) needs an options object");
+  }
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
+    throw new RangeError(`Invalid blockSize: ${blockSize}: use a positive multiple of 64`);
+  }
+  const bytes = options.checkpointEvery?.bytes ?? DEFAULT_CHECKPOINT_BYTES;
+  const ms = options.checkpointEvery?.ms ?? DEFAULT_CHECKPOINT_MS;
+  if (!(bytes > 0) || !(ms > 0)) {
+    throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
+  }
+  const writeBufferSize = hooks.writeBufferSize ?? WRITE_BUFFER_SIZE;
+  return {
+    blockSize,
+    checkpointBytes: bytes,
+    checkpointMs: ms,
+    writeBufferSize,
+    disableCheckpoints: hooks.disableCheckpoints === true,
+  };
+}

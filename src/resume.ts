@@ -1,0 +1,144 @@
+/**
+ * Opening `.part` for a call: trusting exactly what the checkpoint proves.
+ * A fresh start truncates any orphaned `.part`; a resume re-reads the tail
+ * after the last verified point (at most one block) and checks it against
+ * the saved hash state, rewinding to that point on mismatch.
+ *
+ * @module
+ */
+
+import type { Checkpoint, Sha256State } from "./checkpoint.ts";
+import { decodeCheckpoint } from "./control_file.ts";
+import { ControlFileError, DestinationError } from "./errors.ts";
+import type { FsShim, ShimFile } from "./fs/fs_shim.ts";
+import type { SidecarPaths } from "./paths.ts";
+import { Sha256 } from "./sha256.ts";
+
+/** Where writing starts, and the state that proves the bytes before it. */
+export interface StartPoint {
+  /** `.part`, open for reading and writing. */
+  readonly file: ShimFile;
+  /** Verified bytes at the start of `.part`. */
+  readonly cursor: number;
+  /** The checkpoint these bytes belong to (rewound if the tail failed), or null when fresh. */
+  readonly checkpoint: Checkpoint | null;
+}
+
+/**
+ * Reads the checkpoint and opens `.part` accordingly.
+ *
+ * @param fs filesystem shim.
+ * @param paths the destination's sidecars.
+ * @returns the open `.part` and where to resume.
+ * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
+ * @throws {DestinationError} when `.part` is a directory.
+ */
+export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
+  const partStat = await fs.stat(paths.part);
+  if (partStat?.isDirectory) {
+    throw new DestinationError(
+      `Cannot download: ${paths.part} is a directory; remove it and try again`,
+      paths.dest,
+    );
+  }
+  if (partStat?.isSymlink) await fs.remove(paths.part); // never write through a link
+  let checkpoint: Checkpoint | null = null;
+  if (partStat?.isFile) {
+    checkpoint = await readCheckpoint(fs, paths);
+  } else if (await fs.stat(paths.ctrl) !== null) {
+    // A checkpoint without its data (e.g. a crash right after the final rename): stale.
+    await fs.remove(paths.ctrl);
+    await fs.syncDir(paths.dir);
+  }
+  const file = await fs.open(paths.part, "readwrite");
+  try {
+    if (checkpoint === null || !canResume(checkpoint)) {
+      await fresh(fs, paths, file, checkpoint !== null);
+      return { file, cursor: 0, checkpoint: null };
+    }
+    const verified = await verifyTail(file, checkpoint);
+    if (verified === null) {
+      await fresh(fs, paths, file, true);
+      return { file, cursor: 0, checkpoint: null };
+    }
+    return { file, cursor: verified.cursor, checkpoint: verified };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}
+
+/** Discards any checkpoint (durably) and empties `.part`. */
+export async function fresh(
+  fs: FsShim,
+  paths: SidecarPaths,
+  file: ShimFile,
+  hadCheckpoint: boolean,
+): Promise<void> {
+  if (hadCheckpoint) {
+    await fs.remove(paths.ctrl);
+    await fs.syncDir(paths.dir);
+  }
+  await file.truncate(0);
+}
+
+/** Resuming needs something that can tell a changed resource: a validator or a length. */
+function canResume(checkpoint: Checkpoint): boolean {
+  return checkpoint.cursor > 0 &&
+    (checkpoint.etag !== null || checkpoint.lastModified !== null ||
+      checkpoint.reportedLength !== null);
+}
+
+async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {
+  const bytes = await fs.readFile(paths.ctrl);
+  if (bytes === null) return null;
+  try {
+    return decodeCheckpoint(bytes);
+  } catch (error) {
+    await fs.remove(paths.ctrl);
+    await fs.syncDir(paths.dir);
+    if (error instanceof ControlFileError) {
+      throw new ControlFileError(
+        `Checkpoint discarded: ${paths.ctrl}: ${error.message}; the next call starts from byte 0`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Checks `[anchor, cursor)` of `.part` against the saved hash state.
+ * Returns the checkpoint to continue from (possibly rewound to its anchor),
+ * or `null` when nothing on disk can be trusted.
+ */
+async function verifyTail(file: ShimFile, checkpoint: Checkpoint): Promise<Checkpoint | null> {
+  const size = await file.size();
+  const { anchor, cursor } = checkpoint;
+  if (size >= cursor) {
+    const tail = new Uint8Array(cursor - anchor);
+    if (await readFully(file, tail, anchor)) {
+      const hasher = new Sha256(checkpoint.anchorHash).update(tail);
+      if (sameState(hasher.snapshot(), checkpoint.cursorHash)) return checkpoint;
+    }
+  }
+  if (anchor === 0 || size < anchor) return null;
+  return { ...checkpoint, cursor: anchor, cursorHash: checkpoint.anchorHash };
+}
+
+async function readFully(file: ShimFile, buffer: Uint8Array, position: number): Promise<boolean> {
+  let done = 0;
+  while (done < buffer.length) {
+    const n = await file.read(buffer.subarray(done), position + done);
+    if (n === 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+function sameState(a: Sha256State, b: Sha256State): boolean {
+  if (a.length !== b.length || a.pending.length !== b.pending.length) return false;
+  for (let i = 0; i < 8; i++) if (a.words[i] !== b.words[i]) return false;
+  for (let i = 0; i < a.pending.length; i++) if (a.pending[i] !== b.pending[i]) return false;
+  return true;
+}

@@ -1,0 +1,109 @@
+/**
+ * The public option, result and state types of `haul()`.
+ *
+ * @module
+ */
+
+/** Any function with the signature of the global `fetch`. */
+export type FetchLike = (input: Request, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Live progress of one `haul()` call. Pass an instance as `options.state` to
+ * observe it; haul updates its fields in place.
+ *
+ * @example Observing progress
+ * ```ts
+ * import { HaulState } from "./types.ts";
+ * const state = new HaulState();
+ * console.log(state.validLength, state.isComplete); // 0 false
+ * ```
+ */
+export class HaulState {
+  /** Bytes of `<dest>.part` known good (durable ones plus those written in this call). */
+  validLength = 0;
+  /** Total size of the file when the server said it, else `null`. */
+  reportedLength: number | null = null;
+  /** Body bytes received by this call. */
+  bytesRead = 0;
+  /** True once the file is at `dest`. */
+  isComplete = false;
+}
+
+/** How often the checkpoint is written while a body streams. */
+export interface CheckpointInterval {
+  /**
+   * Write a checkpoint after this many new bytes.
+   * @default {64 * 1024 * 1024}
+   */
+  bytes?: number;
+  /**
+   * Write a checkpoint after this many milliseconds since the last one.
+   * @default {1000}
+   */
+  ms?: number;
+}
+
+/** Options of `haul()`. Only `dest` is required. */
+export interface HaulOptions {
+  /** Where the finished file goes: a path, or a `file:` URL. */
+  dest: string | URL;
+  /**
+   * The `fetch` to make the one request with: bring your own proxy, auth,
+   * Deno `HttpClient`, Bun options or test transport.
+   * @default {globalThis.fetch}
+   */
+  fetch?: FetchLike;
+  /**
+   * Extra request headers, merged over those of a `Request` input. `Range`,
+   * `If-Range` and `Accept-Encoding` are always haul's own;
+   * `Cache-Control: no-transform` is a default you may override.
+   */
+  headers?: HeadersInit;
+  /** Aborts the request and the body stream; progress is saved and the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** An object haul keeps up to date while it runs. */
+  state?: HaulState;
+  /** Called synchronously at most every ~100 ms while bytes flow, and once at the end. Keep it fast. */
+  onProgress?: (state: HaulState) => void;
+  /**
+   * Verification block in bytes (a multiple of 64): on resume haul re-reads
+   * and checks at most this much of `.part`.
+   * @default {1048576}
+   */
+  blockSize?: number;
+  /**
+   * Download again even when `dest` exists (replacing it atomically at the end).
+   * When false and `dest` exists, no request is made.
+   * @default {false}
+   */
+  overwrite?: boolean;
+  /**
+   * Expected digest: an SRI string (`sha256-<base64>`, several tokens allowed)
+   * or `sha256:<hex>`. On mismatch nothing appears at `dest`.
+   */
+  integrity?: string;
+  /** How often to checkpoint while streaming (bytes and time; whichever comes first). */
+  checkpointEvery?: CheckpointInterval;
+}
+
+/** What a successful `haul()` call returns. */
+export interface HaulResult {
+  /** The destination path (a file URL is given back as a path). */
+  dest: string;
+  /** Size of the file in bytes. */
+  size: number;
+  /** Hex SHA-256 of the whole file: equal to `sha256sum dest`. */
+  sha256: string;
+  /** The ETag the server sent for this representation, if any. */
+  etag: string | null;
+  /** The `Content-Type` the server sent, if any. */
+  contentType: string | null;
+  /** The HTTP status of the one response (0 when no request was made). */
+  status: number;
+  /** Bytes already on disk (verified) when this call began. */
+  resumedFrom: number;
+  /** True when `dest` already existed and no request was made. */
+  alreadyComplete: boolean;
+  /** Wall time of the call in milliseconds. */
+  elapsedMs: number;
+}
