@@ -25,6 +25,8 @@ export class HaulError extends Error {
   /** Whether calling `haul()` again for the same destination can succeed. */
   readonly retryable: boolean;
   /**
+   * Creates the error.
+   *
    * @param message what happened, naming the URL or path.
    * @param options `cause` and `retryable` (default false).
    */
@@ -52,6 +54,8 @@ export class PartialHaulError extends HaulError {
   /** Bytes durable in `<dest>.part` and recorded in the checkpoint. */
   readonly validLength: number;
   /**
+   * Creates the error.
+   *
    * @param message what happened.
    * @param options `validLength` saved, and the underlying `cause`.
    */
@@ -174,6 +178,8 @@ export class UnexpectedStatusError extends HaulError {
   /** Milliseconds the server asked to wait (`Retry-After`), or `null`. */
   readonly retryAfterMs: number | null;
   /**
+   * Creates the error.
+   *
    * @param details status, headers, URL and optional `Retry-After` delay.
    */
   constructor(details: UnexpectedStatusDetails) {
@@ -214,6 +220,8 @@ export class UnexpectedStatusError extends HaulError {
  */
 export class ServerMisconfiguredError extends HaulError {
   /**
+   * Creates the error.
+   *
    * @param message what the server did.
    * @param options `retryable` and `cause`.
    */
@@ -239,6 +247,8 @@ export class ServerMisconfiguredError extends HaulError {
  */
 export class ContentRangeError extends HaulError {
   /**
+   * Creates the error.
+   *
    * @param message what was wrong.
    * @param options `retryable` and `cause`.
    */
@@ -262,6 +272,8 @@ export class ContentRangeError extends HaulError {
  */
 export class ControlFileError extends HaulError {
   /**
+   * Creates the error.
+   *
    * @param message what was wrong with the checkpoint.
    * @param options `cause`.
    */
@@ -288,6 +300,8 @@ export class DestinationError extends HaulError {
   /** The destination path concerned. */
   readonly path: string;
   /**
+   * Creates the error.
+   *
    * @param message what is wrong with the path.
    * @param path the destination path.
    * @param options `retryable` and `cause`.
@@ -316,6 +330,8 @@ export class IntegrityError extends HaulError {
   /** The SHA-256 of what arrived, hex. */
   readonly actual: string;
   /**
+   * Creates the error.
+   *
    * @param message what did not match.
    * @param details expected and actual digests (hex).
    */
@@ -331,8 +347,9 @@ export class IntegrityError extends HaulError {
  * Whether calling `haul()` again (for the same destination) can help.
  * True for {@link PartialHaulError}, transient statuses, resets after a
  * refused resume, a busy destination lock, network failures of `fetch`
- * (`TypeError`) and per-attempt timeouts (`TimeoutError`). False for an
- * `AbortError` (the caller asked to stop) and for anything else.
+ * (`TypeError`, except misuse such as "Invalid URL") and per-attempt timeouts
+ * (`TimeoutError`). False for an `AbortError` (the caller asked to stop) and
+ * for anything else.
  * Works across realms: checks `name`, not only `instanceof`.
  *
  * @param error anything thrown by `haul()`.
@@ -356,7 +373,11 @@ export function isRetryable(error: unknown): boolean {
   }
   if (name === "AbortError") return false;
   if (name === "TimeoutError") return true;
-  if (name === "TypeError") return true; // fetch's network error
+  if (name === "TypeError") {
+    // fetch rejects with TypeError on network failure; misuse ("Invalid URL",
+    // haul's own "Invalid dest: …") is a TypeError that no retry can fix.
+    return !/^Invalid\b/.test(String((error as { message?: unknown }).message));
+  }
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" &&
     /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ConnectionRefused|ConnectionClosed|ECONNABORTED|UND_ERR_SOCKET)$/

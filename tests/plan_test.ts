@@ -204,3 +204,32 @@ describe("planResponse()", () => {
     );
   });
 });
+
+describe("isRetryable()", () => {
+  it("retries network failures and timeouts but not misuse or aborts", async () => {
+    const { isRetryable, PartialHaulError } = await import("../mod.ts");
+    assert.equal(isRetryable(new TypeError("fetch failed")), true);
+    assert.equal(isRetryable(new TypeError("Invalid URL: nope")), false);
+    assert.equal(isRetryable(new DOMException("t", "TimeoutError")), true);
+    assert.equal(isRetryable(new DOMException("a", "AbortError")), false);
+    assert.equal(isRetryable(Object.assign(new Error("x"), { code: "ECONNRESET" })), true);
+    assert.equal(isRetryable(new PartialHaulError("cut", { validLength: 1 })), true);
+    assert.equal(isRetryable("string"), false);
+    assert.equal(isRetryable(null), false);
+    // Across realms or duplicated module copies: judged by name and flag.
+    assert.equal(isRetryable({ name: "PartialHaulError", retryable: true }), true);
+    assert.equal(isRetryable({ name: "IntegrityError", retryable: false }), false);
+  });
+
+  it("treats an unreachable server as retryable and an invalid URL as not", async () => {
+    const { haul, isRetryable } = await import("../mod.ts");
+    const { withTempDir, join } = await import("./helpers/temp.ts");
+    await withTempDir(async (dir) => {
+      const refused = await haul("http://127.0.0.1:1/x", { dest: join(dir, "a") }).catch((e) => e);
+      assert.equal(isRetryable(refused), true, String(refused));
+      const invalid = await haul("not a url", { dest: join(dir, "b") }).catch((e) => e);
+      assert.ok(invalid instanceof TypeError);
+      assert.equal(isRetryable(invalid), false);
+    });
+  });
+});
