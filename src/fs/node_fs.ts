@@ -1,0 +1,275 @@
+/**
+ * The {@link FsShim} over `node:fs/promises`, for Bun and Node (it also works
+ * in Deno through Deno's Node compatibility layer).
+ *
+ * Decisions worth knowing:
+ *
+ * - `"readwrite"` opens with the numeric flags `O_RDWR | O_CREAT`: create if
+ *   missing, never truncate, and not `O_APPEND` (Linux ignores the position of
+ *   `pwrite(2)` on files opened for appending, so `"a+"` would be wrong).
+ * - Writes and reads are positional (`pwrite`/`pread` through
+ *   `FileHandle.write`/`read` with a position), so there is no shared cursor
+ *   and concurrent calls on one file do not interfere.
+ * - `syncDir` opens the directory with `"r"` and calls `FileHandle.sync()`
+ *   (fsync(2)); on Windows, where directories cannot be opened that way, it
+ *   does nothing.
+ * - `isProcessAlive` uses `process.kill(pid, 0)`, which sends no signal:
+ *   `ESRCH` means dead; success or `EPERM` (the process exists but belongs to
+ *   another user) mean alive, and so does any other failure, since a lock must
+ *   never be taken from an owner that may be alive.
+ *
+ * @module
+ */
+
+import { constants } from "node:fs";
+import * as fsp from "node:fs/promises";
+import process from "node:process";
+import {
+  type FsErrorCode,
+  type FsShim,
+  FsShimError,
+  type OpenMode,
+  type ShimFile,
+  type ShimStat,
+} from "./fs_shim.ts";
+
+/** The platform error's `code` (`ENOENT`, `EISDIR`, …), or `"UNKNOWN"` when it has none. */
+function nodeErrorCode(error: unknown): FsErrorCode {
+  if (typeof error === "object" && error !== null) {
+    const { code } = error as { code?: unknown };
+    if (typeof code === "string" && code !== "") return code;
+  }
+  return "UNKNOWN";
+}
+
+/** Wraps anything `node:fs` threw as an {@link FsShimError} (the original as `cause`). */
+function toShimError(error: unknown, operation: string, path: string): FsShimError {
+  if (error instanceof FsShimError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new FsShimError(
+    nodeErrorCode(error),
+    path,
+    `${operation} '${path}' failed: ${detail}`,
+    { cause: error },
+  );
+}
+
+/** The `open(2)` flags for each {@link OpenMode}. */
+function openFlags(mode: OpenMode): string | number {
+  switch (mode) {
+    case "read":
+      return "r";
+    case "readwrite":
+      return constants.O_RDWR | constants.O_CREAT;
+    case "create-exclusive":
+      return "wx";
+    case "create-truncate":
+      return "w";
+  }
+}
+
+/** A {@link ShimFile} over a `node:fs/promises` `FileHandle`, with positional I/O. */
+class NodeShimFile implements ShimFile {
+  readonly #handle: fsp.FileHandle;
+  readonly #path: string;
+  #closed = false;
+
+  constructor(handle: fsp.FileHandle, path: string) {
+    this.#handle = handle;
+    this.#path = path;
+  }
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.#handle.write(
+          data,
+          done,
+          data.length - done,
+          position + done,
+        );
+        if (bytesWritten <= 0) {
+          throw new FsShimError("EIO", this.#path, `write '${this.#path}' wrote no bytes`);
+        }
+        done += bytesWritten;
+      }
+    } catch (error) {
+      throw toShimError(error, "write", this.#path);
+    }
+  }
+
+  async read(buffer: Uint8Array, position: number): Promise<number> {
+    let done = 0;
+    try {
+      while (done < buffer.length) {
+        const { bytesRead } = await this.#handle.read(
+          buffer,
+          done,
+          buffer.length - done,
+          position + done,
+        );
+        if (bytesRead <= 0) break;
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw toShimError(error, "read", this.#path);
+    }
+    return done;
+  }
+
+  async datasync(): Promise<void> {
+    try {
+      await this.#handle.datasync();
+    } catch (error) {
+      throw toShimError(error, "datasync", this.#path);
+    }
+  }
+
+  async sync(): Promise<void> {
+    try {
+      await this.#handle.sync();
+    } catch (error) {
+      throw toShimError(error, "sync", this.#path);
+    }
+  }
+
+  async truncate(length: number): Promise<void> {
+    try {
+      await this.#handle.truncate(length);
+    } catch (error) {
+      throw toShimError(error, "truncate", this.#path);
+    }
+  }
+
+  async size(): Promise<number> {
+    try {
+      return (await this.#handle.stat()).size;
+    } catch (error) {
+      throw toShimError(error, "stat", this.#path);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#handle.close();
+    } catch (error) {
+      throw toShimError(error, "close", this.#path);
+    }
+  }
+}
+
+/**
+ * The filesystem shim over `node:fs/promises`, used in Bun and Node. Every
+ * failure rejects with an {@link FsShimError} carrying the platform error's
+ * `code` unchanged (`ENOENT`, `EEXIST`, `EISDIR`, `ENOTDIR`, `EACCES`,
+ * `ENAMETOOLONG`, `ENOSPC`, …; `"UNKNOWN"` if it had none) and the original
+ * error as `cause`.
+ *
+ * @example Writing at an offset and reading it back
+ * ```ts
+ * import { nodeFs } from "./node_fs.ts";
+ * import { mkdtemp, rmdir } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const dir = await mkdtemp(join(tmpdir(), "haul-example-"));
+ * const path = join(dir, "example.bin");
+ * const file = await nodeFs.open(path, "readwrite");
+ * await file.write(new TextEncoder().encode("hello"), 4);
+ * await file.datasync();
+ * console.log(await file.size()); // 9
+ * await file.close();
+ * await nodeFs.remove(path);
+ * await rmdir(dir);
+ * ```
+ */
+export const nodeFs: FsShim = {
+  name: "node",
+
+  async open(path: string, mode: OpenMode): Promise<ShimFile> {
+    try {
+      return new NodeShimFile(await fsp.open(path, openFlags(mode), 0o644), path);
+    } catch (error) {
+      throw toShimError(error, `open (${mode})`, path);
+    }
+  },
+
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await fsp.rename(from, to);
+    } catch (error) {
+      throw toShimError(error, `rename to '${to}' from`, from);
+    }
+  },
+
+  async remove(path: string): Promise<void> {
+    try {
+      await fsp.unlink(path);
+    } catch (error) {
+      if (nodeErrorCode(error) === "ENOENT") return;
+      throw toShimError(error, "remove", path);
+    }
+  },
+
+  async stat(path: string): Promise<ShimStat | null> {
+    try {
+      const info = await fsp.lstat(path);
+      return {
+        isFile: info.isFile(),
+        isDirectory: info.isDirectory(),
+        isSymlink: info.isSymbolicLink(),
+        size: info.size,
+      };
+    } catch (error) {
+      if (nodeErrorCode(error) === "ENOENT") return null;
+      throw toShimError(error, "lstat", path);
+    }
+  },
+
+  async readFile(path: string): Promise<Uint8Array | null> {
+    try {
+      const bytes = await fsp.readFile(path);
+      // A plain Uint8Array view (not a Buffer), the same type every shim returns.
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (error) {
+      if (nodeErrorCode(error) === "ENOENT") return null;
+      throw toShimError(error, "readFile", path);
+    }
+  },
+
+  async syncDir(path: string): Promise<void> {
+    if (process.platform === "win32") return;
+    let dir: fsp.FileHandle;
+    try {
+      dir = await fsp.open(path, "r");
+    } catch (error) {
+      throw toShimError(error, "open directory", path);
+    }
+    try {
+      await dir.sync();
+    } catch (error) {
+      throw toShimError(error, "fsync directory", path);
+    } finally {
+      await dir.close();
+    }
+  },
+
+  get pid(): number {
+    return process.pid;
+  },
+
+  isProcessAlive(pid: number): boolean {
+    if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      // ESRCH: no such process. EPERM: it exists but belongs to someone else.
+      // Anything else (say Deno's compat layer without --allow-run) cannot
+      // tell, so answer "alive": a lock is never taken from a live owner.
+      return nodeErrorCode(error) !== "ESRCH";
+    }
+  },
+};
