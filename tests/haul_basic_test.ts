@@ -40,7 +40,7 @@ describe("haul() basics", () => {
     const body = randomBody(2 * 1024 * 1024);
     let cut = true;
     const server = await startResourceServer({ body, etag: '"strong-1"' }, (req, honest) => {
-      if (req.index === 0 && cut) return { ...honest, cutAfter: 700_000 };
+      if (req.index === 0 && cut) return { ...honest, cutAfter: 700_000, cutLingerMs: 150 };
       return honest;
     });
     try {

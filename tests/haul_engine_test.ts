@@ -73,7 +73,9 @@ describe("haul() durability", () => {
     const server = await startResourceServer(
       { body },
       (req, honest) =>
-        req.index === 0 ? { ...honest, bytesPerSecond: 512 * 1024, cutAfter: 200 * 1024 } : honest,
+        req.index === 0
+          ? { ...honest, bytesPerSecond: 512 * 1024, cutAfter: 200 * 1024, cutLingerMs: 150 }
+          : honest,
     );
     try {
       await withTempDir(async (dir) => {
@@ -96,7 +98,8 @@ describe("haul() checkpoints on disk", () => {
     const body = randomBody(MiB);
     const server = await startResourceServer(
       { body },
-      (req, honest) => req.index === 0 ? { ...honest, cutAfter: 300_000 } : honest,
+      (req, honest) =>
+        req.index === 0 ? { ...honest, cutAfter: 300_000, cutLingerMs: 150 } : honest,
     );
     try {
       await withTempDir(async (dir) => {
@@ -142,7 +145,8 @@ describe("haul() checkpoints on disk", () => {
     const body = randomBody(MiB);
     const server = await startResourceServer(
       { body },
-      (req, honest) => req.index === 0 ? { ...honest, cutAfter: 500_000 } : honest,
+      (req, honest) =>
+        req.index === 0 ? { ...honest, cutAfter: 500_000, cutLingerMs: 150 } : honest,
     );
     try {
       await withTempDir(async (dir) => {
@@ -168,7 +172,8 @@ describe("haul() checkpoints on disk", () => {
     const body = randomBody(MiB);
     const server = await startResourceServer(
       { body },
-      (req, honest) => req.index === 0 ? { ...honest, cutAfter: 600_000 } : honest,
+      (req, honest) =>
+        req.index === 0 ? { ...honest, cutAfter: 600_000, cutLingerMs: 150 } : honest,
     );
     try {
       await withTempDir(async (dir) => {
@@ -192,9 +197,10 @@ describe("haul() streams", () => {
     const body = randomBody(200_000);
     const server = await startScriptServer(() => ({
       status: 200,
-      headers: { "content-length": String(body.length), etag: '"e"' },
-      body: body.subarray(0, 150_000),
-      framing: "close",
+      headers: { etag: '"e"' },
+      body,
+      cutAfter: 150_000,
+      cutLingerMs: 150,
     }));
     try {
       await withTempDir(async (dir) => {
@@ -346,7 +352,8 @@ describe("haul() requests", () => {
     const body = randomBody(300_000);
     const server = await startResourceServer(
       { body, etag: 'W/"weak"' },
-      (req, honest) => req.index === 0 ? { ...honest, cutAfter: 100_000 } : honest,
+      (req, honest) =>
+        req.index === 0 ? { ...honest, cutAfter: 100_000, cutLingerMs: 150 } : honest,
     );
     try {
       await withTempDir(async (dir) => {

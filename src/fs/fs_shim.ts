@@ -73,6 +73,8 @@ export class FsShimError extends Error {
   /** The path the operation was on. */
   readonly path: string;
   /**
+   * Creates the error.
+   *
    * @param code errno-style code.
    * @param path the path the operation was on.
    * @param message what failed.
