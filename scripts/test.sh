@@ -9,8 +9,10 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(tests/)
 status=0
 echo "=== deno test ($("$bin/deno" --version | head -1))"
-"$bin/deno" test -A --no-check=remote "${targets[@]}" || status=1
+# A hard limit per runtime: a hung test fails the run instead of stalling CI.
+limit="${HAUL_TEST_TIMEOUT:-900}"
+timeout --kill-after=10 "$limit" "$bin/deno" test -A --no-check=remote "${targets[@]}" || status=1
 echo "=== bun test (bun $("$bin/bun" --version))"
-"$bin/bun" test "${targets[@]}" || status=1
+timeout --kill-after=10 "$limit" "$bin/bun" test "${targets[@]}" || status=1
 if [ $status -ne 0 ]; then echo "FAILED: at least one runtime had failing tests"; else echo "OK: deno test and bun test both passed"; fi
 exit $status
