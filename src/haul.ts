@@ -96,6 +96,8 @@ export async function haulWith(
   const fetchFn: FetchLike = options.fetch ?? ((request) => globalThis.fetch(request));
   const fs = hooks.fs ?? await defaultFs();
   const state = options.state ?? new HaulState();
+  state.bytesRead = 0; // per call, even when the caller reuses a state object
+  state.isComplete = false;
   const progress = new ProgressReporter(state, options.onProgress);
   options.signal?.throwIfAborted();
 
@@ -217,10 +219,38 @@ class Download {
 
   /** Streams the body into the writer; on any break, saves progress and throws. */
   async #stream(response: Response, plan: StreamPlan, writer: PartWriter): Promise<void> {
+    const limit = plan.bodyLength;
+    const reader = response.body?.getReader();
+    const signal = this.options.signal;
+    // Cancel the stream directly too: not every runtime stops a body on abort.
+    const onAbort = () => void reader?.cancel(signal?.reason).catch(() => {});
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.#pump(reader, plan, writer);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (signal?.aborted) throw await this.#interrupted(writer, signal.reason);
+    const short = limit !== null && this.progress.state.bytesRead < limit;
+    const incomplete = plan.total !== null && writer.length < plan.total;
+    if (short || incomplete) {
+      const expected = short ? limit : plan.total;
+      throw await this.#interrupted(
+        writer,
+        new Error(`body ended at ${writer.length} of ${expected} bytes`),
+      );
+    }
+  }
+
+  /** Reads the body into the writer until it ends, enforcing the declared length. */
+  async #pump(
+    reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
+    plan: StreamPlan,
+    writer: PartWriter,
+  ): Promise<void> {
     const state = this.progress.state;
     const limit = plan.bodyLength;
     let received = 0;
-    const reader = response.body?.getReader();
     if (reader !== undefined) {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -251,15 +281,6 @@ class Download {
         state.validLength = writer.length;
         this.progress.tick();
       }
-    }
-    const short = limit !== null && received < limit;
-    const incomplete = plan.total !== null && writer.length < plan.total;
-    if (short || incomplete) {
-      const expected = short ? limit : plan.total;
-      throw await this.#interrupted(
-        writer,
-        new Error(`body ended at ${writer.length} of ${expected} bytes`),
-      );
     }
   }
 

@@ -312,6 +312,56 @@ describe("haul() streams", () => {
   });
 });
 
+describe("haul() per-call state and aborts", () => {
+  it("resets bytesRead for each call that reuses a state object", async () => {
+    const body = randomBody(100_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "s.bin");
+        const state = new HaulState();
+        await haul(server.url, { dest, state });
+        assert.equal(state.bytesRead, body.length);
+        const again = await haul(server.url, { dest, state });
+        assert.equal(again.alreadyComplete, true);
+        assert.equal(state.bytesRead, 0);
+        assert.equal(state.isComplete, true);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("never completes a length-less chunked body that was aborted", async () => {
+    const body = randomBody(400_000);
+    const server = await startScriptServer(() => ({
+      status: 200,
+      headers: { etag: '"c"' },
+      body,
+      framing: "chunked",
+      chunkSize: 50_000,
+      stallAfter: 200_000,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "c.bin");
+        const controller = new AbortController();
+        const state = new HaulState();
+        const running = haul(server.url, { dest, signal: controller.signal, state });
+        for (let i = 0; i < 200 && state.bytesRead < 200_000; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        controller.abort(new Error("stop"));
+        await assert.rejects(running, /stop/);
+        assert.equal(exists(dest), false);
+        assert.equal(state.isComplete, false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("haul() requests", () => {
   it("merges caller headers but keeps Range, If-Range and Accept-Encoding its own", async () => {
     const body = randomBody(1000);
