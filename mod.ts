@@ -48,3 +48,22 @@ export {
   type UnexpectedStatusDetails,
   UnexpectedStatusError,
 } from "./src/errors.ts";
+export {
+  haulWithRetry,
+  type HaulWithRetryOptions,
+  type RetriedError,
+  type RetryInfo,
+  type RetryOptions,
+} from "./src/retry.ts";
+export {
+  haulAll,
+  type HaulAllFailure,
+  type HaulAllItem,
+  type HaulAllItemProgress,
+  type HaulAllOptions,
+  type HaulAllPhase,
+  type HaulAllProgress,
+  type HaulAllReport,
+  type HaulAllRetryInfo,
+  type HaulAllSuccess,
+} from "./src/haul_all.ts";

@@ -8,6 +8,16 @@ if [ ! -x "$bin/deno" ] || [ ! -x "$bin/bun" ]; then
   echo "setup: installing deno and bun from the npm registry into tools/" >&2
   (cd "$root/tools" && npm install --no-audit --no-fund --loglevel=error >&2)
 fi
+# script(1) runs the CLI's terminal-progress test in a pseudo-terminal (Debian: bsdutils).
+# Installed only when missing and apt-get can run; without it that test fails.
+if ! command -v script >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+  echo "setup: installing script(1) (bsdutils) for the terminal progress test" >&2
+  { $sudo apt-get install -y -qq bsdutils >&2 || { $sudo apt-get update -qq >&2 &&
+    $sudo apt-get install -y -qq bsdutils >&2; }; } ||
+    echo "setup: could not install script(1); the terminal progress test will fail" >&2
+fi
 "$bin/deno" --version >/dev/null
 "$bin/bun" --version >/dev/null
 echo "$bin"

@@ -1,0 +1,125 @@
+/**
+ * The `haul` command line: resumable, crash-safe, verified downloads from a
+ * terminal or a script.
+ *
+ * ```sh
+ * deno run -A jsr:@haul/haul/cli https://example.com/big.iso
+ * bun cli.ts -i urls.txt --dir downloads -j 8
+ * ```
+ *
+ * Run with `--help` for every option. This file only adapts the runtime
+ * (Deno, or Bun and Node) to the runtime-neutral `runCli()`.
+ *
+ * @module
+ */
+
+import { mkdir, readFile } from "node:fs/promises";
+import process from "node:process";
+import type { CliIo, CliSignal } from "./src/cli/io.ts";
+import { runCli } from "./src/cli/main.ts";
+import { scrub } from "./src/cli/report.ts";
+
+const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
+const encoder = new TextEncoder();
+
+function envColumns(): number {
+  const value = Number(process.env["COLUMNS"]);
+  return Number.isSafeInteger(value) && value > 0 ? value : 80;
+}
+
+/** The {@link CliIo} over Deno's APIs. */
+function denoIo(): CliIo {
+  const writeAll = (file: typeof Deno.stdout, text: string): void => {
+    let bytes = encoder.encode(text);
+    try {
+      for (let tries = 0; bytes.length > 0 && tries < 1_000_000; tries++) {
+        bytes = bytes.subarray(file.writeSync(bytes));
+      }
+    } catch {
+      // The reader went away (a closed pipe): the downloads go on regardless.
+    }
+  };
+  return {
+    stdout: (text) => writeAll(Deno.stdout, text),
+    stderr: (text) => writeAll(Deno.stderr, text),
+    isTTY: Deno.stderr.isTerminal(),
+    columns: () => {
+      try {
+        return Deno.consoleSize().columns || envColumns();
+      } catch {
+        return envColumns();
+      }
+    },
+    onSignal: (handler) => {
+      const listeners = SIGNALS.map((signal) => {
+        const listener = (): void => handler(signal);
+        try {
+          Deno.addSignalListener(signal, listener);
+        } catch {
+          return null; // e.g. SIGTERM on Windows
+        }
+        return { signal, listener };
+      });
+      return () => {
+        for (const entry of listeners) {
+          if (entry !== null) Deno.removeSignalListener(entry.signal, entry.listener);
+        }
+      };
+    },
+    exit: (code) => Deno.exit(code),
+    readTextFile: (path) => Deno.readTextFile(path),
+    makeDir: (path) => Deno.mkdir(path, { recursive: true }),
+  };
+}
+
+/** The {@link CliIo} over Node's APIs, for Bun and Node. */
+function nodeIo(): CliIo {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", () => {
+      // The reader went away (a closed pipe): the downloads go on regardless.
+    });
+  }
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    isTTY: process.stderr.isTTY === true,
+    columns: () => process.stderr.columns || envColumns(),
+    onSignal: (handler) => {
+      const listeners = SIGNALS.map((signal) => {
+        const listener = (): void => handler(signal);
+        process.on(signal, listener);
+        return { signal, listener };
+      });
+      return () => {
+        for (const { signal, listener } of listeners) process.off(signal, listener);
+      };
+    },
+    exit: (code) => process.exit(code),
+    readTextFile: (path) => readFile(path, "utf8"),
+    makeDir: async (path) => {
+      await mkdir(path, { recursive: true });
+    },
+  };
+}
+
+/** Waits until everything written to stdout and stderr has been handed over. */
+async function flushNode(): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    await new Promise<void>((resolve) => stream.write("", () => resolve()));
+  }
+}
+
+if (import.meta.main) {
+  const isDeno = typeof globalThis.Deno?.addSignalListener === "function";
+  const io = isDeno ? denoIo() : nodeIo();
+  const argv = isDeno ? Deno.args : process.argv.slice(2);
+  let status: number;
+  try {
+    status = await runCli(argv, io);
+  } catch (error) {
+    io.stderr(`haul: Internal error: ${scrub((error as Error)?.stack ?? String(error))}\n`);
+    status = 1;
+  }
+  if (!isDeno) await flushNode();
+  io.exit(status);
+}

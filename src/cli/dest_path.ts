@@ -1,0 +1,62 @@
+/**
+ * Destination paths of the command line: checking a list's relative paths
+ * and joining them to `--dir`, without a runtime's path module.
+ *
+ * @module
+ */
+
+/** A relative path that passed {@link checkRelativePath}. */
+export interface RelativePath {
+  /** The path with `.` and empty segments removed, `/`-separated (empty when only a directory was given). */
+  readonly path: string;
+  /** True when the path ended with `/`: a directory, the name comes from the URL. */
+  readonly isDirectory: boolean;
+}
+
+/**
+ * Checks a path written in a list: relative, inside `--dir`, printable.
+ *
+ * @param raw the path as written.
+ * @returns the normalized path, or the reason it is refused.
+ *
+ * @example
+ * ```ts
+ * import { checkRelativePath } from "./dest_path.ts";
+ * console.log(checkRelativePath("./data//a.bin")); // { path: "data/a.bin", isDirectory: false }
+ * console.log(checkRelativePath("../a.bin")); // "'..' would leave the download directory: …"
+ * ```
+ */
+export function checkRelativePath(raw: string): RelativePath | string {
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
+    return "Control characters in the path: remove them";
+  }
+  if (raw.includes("\\")) return "Backslash in the path: use / between directories";
+  if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) {
+    return "Absolute path: write it relative to the download directory (--dir)";
+  }
+  const segments = raw.split("/").filter((segment) => segment !== "" && segment !== ".");
+  if (segments.includes("..")) {
+    return "'..' would leave the download directory: write a path inside it (--dir)";
+  }
+  return { path: segments.join("/"), isDirectory: raw.endsWith("/") || segments.length === 0 };
+}
+
+/**
+ * Joins a directory and a relative path with `/`.
+ *
+ * @param dir the directory (`"."` or `""` for the current one).
+ * @param relative a path from {@link checkRelativePath}.
+ * @returns the joined path.
+ *
+ * @example
+ * ```ts
+ * import { joinPath } from "./dest_path.ts";
+ * console.log(joinPath("out/", "data/a.bin")); // "out/data/a.bin"
+ * console.log(joinPath(".", "a.bin")); // "a.bin"
+ * ```
+ */
+export function joinPath(dir: string, relative: string): string {
+  if (dir === "" || dir === ".") return relative;
+  return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
+}

@@ -1,0 +1,61 @@
+/**
+ * The text of `haul --help`.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_CLI_RETRIES,
+  DEFAULT_JOBS,
+  DEFAULT_RETRY_DELAY_S,
+  DEFAULT_STALL_TIMEOUT_S,
+} from "./args.ts";
+import { VERSION } from "./version.ts";
+
+/** `haul --help`. */
+export const HELP: string = `haul ${VERSION}: resumable, crash-safe, verified HTTP downloads
+
+Usage:
+  haul URL [URL…] [-o FILE | -O] [--dir DIR] [options]
+  haul -i LIST [--dir DIR] [-j N] [--checksums FILE] [options]
+
+Downloads go to <dest>.part with a checkpoint beside it; the file appears at
+its destination only when complete and verified. Run the same command again
+after a failure or Ctrl-C: finished files are skipped, the others resume.
+
+Output:
+  -o, --output FILE        Save the one URL as FILE (relative to --dir when given)
+  -O, --remote-name        Name the file after the URL's last path segment (the default)
+  -d, --dir DIR            Save into DIR (created if missing; default: current directory)
+  -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
+  -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
+
+Network:
+  -H, --header 'Name: value'  Add a request header (repeatable)
+  -A, --user-agent AGENT   Send AGENT as User-Agent (default haul/${VERSION})
+      --retries N          Retry a failing download N times (default ${DEFAULT_CLI_RETRIES})
+      --retry-delay SECS   First backoff ceiling, doubled while failing (default ${DEFAULT_RETRY_DELAY_S})
+      --stall-timeout SECS Abort an attempt after SECS without data, keeping its
+                           progress, and retry (default ${DEFAULT_STALL_TIMEOUT_S}; 0: never)
+
+Verification:
+      --sha256 HEX         Expect this SHA-256 (one URL); a mismatch saves nothing
+      --integrity SRI      Expect this SRI digest, e.g. sha256-<base64> (one URL)
+      --checksums FILE     Verify every download against a sha256sum-format FILE
+
+Messages:
+  -q, --quiet              Print errors only
+  -v, --verbose            Print retries and the full detail of errors
+      --json               Print one JSON object per finished file on stdout
+  -h, --help               Print this help
+  -V, --version            Print the version
+
+Exit status: 0 all done, 1 a download failed, 2 usage error (nothing
+downloaded), 130 interrupted (progress saved; run again to resume).
+
+Examples:
+  haul https://example.com/big.iso
+  haul https://example.com/big.iso -o images/big.iso --sha256 9f86d08…
+  haul -i urls.txt --dir downloads -j 8 --checksums SHA256SUMS
+  haul https://example.com/a.bin -H "Authorization: Bearer $TOKEN" --json
+`;

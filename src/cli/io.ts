@@ -1,0 +1,34 @@
+/**
+ * What the command line needs from its runtime, passed to `runCli()` so that
+ * the CLI itself stays runtime-neutral (`cli.ts` builds one for Deno or Bun).
+ *
+ * @module
+ */
+
+/** The signals the CLI reacts to. */
+export type CliSignal = "SIGINT" | "SIGTERM";
+
+/** The runtime services of the command line. */
+export interface CliIo {
+  /** Writes text to standard output (synchronously, or queued in order). */
+  stdout(text: string): void;
+  /** Writes text to standard error (synchronously, or queued in order). */
+  stderr(text: string): void;
+  /** Whether standard error is a terminal: progress bars are drawn there only then. */
+  readonly isTTY: boolean;
+  /** The terminal's width in columns (called at each redraw; 80 when unknown). */
+  columns(): number;
+  /**
+   * Starts delivering SIGINT and SIGTERM to `handler` (instead of the
+   * runtime's default of exiting).
+   *
+   * @returns a function that stops the delivery.
+   */
+  onSignal(handler: (signal: CliSignal) => void): () => void;
+  /** Ends the process at once with `code` (used on a second interrupt). */
+  exit(code: number): void;
+  /** Reads a UTF-8 text file (a list or a checksums file). */
+  readTextFile(path: string): Promise<string>;
+  /** Creates a directory and its missing parents; succeeds when it exists. */
+  makeDir(path: string): Promise<void>;
+}

@@ -1,0 +1,144 @@
+/**
+ * Turning URLs (from the arguments or a list) into downloads, validating the
+ * whole set before any request: URLs, paths, duplicates, checksums.
+ *
+ * @module
+ */
+
+import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
+import { checkRelativePath, joinPath } from "./dest_path.ts";
+import { checkUrl } from "./list.ts";
+import { nameFromUrl } from "./safe_name.ts";
+
+/** Where a download was asked for, and what it says. */
+export interface JobSource {
+  /** For messages: `"list.txt:3"` or `"argument 1"`. */
+  readonly where: string;
+  /** The URL as written. */
+  readonly url: string;
+  /** The path as written, or `null` to derive a name from the URL. */
+  readonly path: string | null;
+}
+
+/** One validated download. */
+export interface Job {
+  /** For messages: `"list.txt:3"` or `"argument 1"`. */
+  readonly where: string;
+  /** The URL. */
+  readonly url: URL;
+  /** The destination path. */
+  readonly dest: string;
+  /** The destination relative to the download directory (the checksum lookup key). */
+  readonly relative: string;
+  /** The expected digest as an `integrity` value, or `null`. */
+  readonly integrity: string | null;
+}
+
+/** Settings that shape every destination. */
+export interface JobSettings {
+  /** `--dir`, or `null`. */
+  readonly dir: string | null;
+  /** `-o` (a single download only), or `null`. */
+  readonly output: string | null;
+  /** `--sha256`/`--integrity` (a single download only), or `null`. */
+  readonly integrity: string | null;
+  /** The parsed `--checksums` file and its name, or `null`. */
+  readonly checksums: { readonly table: ChecksumTable; readonly name: string } | null;
+}
+
+/**
+ * Validates every source and builds the downloads. Refused: malformed or
+ * non-HTTP URLs, absolute paths, `..`, control characters, two downloads to
+ * one destination, a destination that another uses as a directory, and (with
+ * `--checksums`) a destination with no checksum.
+ *
+ * @param sources what was asked for, in order.
+ * @param settings `--dir`, `-o`, the digest options.
+ * @returns the downloads, and one message per problem (empty when all is well).
+ *
+ * @example
+ * ```ts
+ * import { planJobs } from "./jobs.ts";
+ * const { jobs, problems } = planJobs(
+ *   [{ where: "list:1", url: "https://example.com/a.bin", path: null }],
+ *   { dir: "out", output: null, integrity: null, checksums: null },
+ * );
+ * console.log(jobs[0]?.dest, problems.length); // out/a.bin 0
+ * ```
+ */
+export function planJobs(
+  sources: readonly JobSource[],
+  settings: JobSettings,
+): { jobs: Job[]; problems: string[] } {
+  const jobs: Job[] = [];
+  const problems: string[] = [];
+  const files = new Map<string, string>();
+  for (const source of sources) {
+    const url = checkUrl(source.url);
+    if (typeof url === "string") {
+      problems.push(`${source.where}: ${url}`);
+      continue;
+    }
+    const relative = relativeDest(source, url, settings);
+    if (relative.startsWith("!")) {
+      problems.push(`${source.where}: ${relative.slice(1)}`);
+      continue;
+    }
+    const first = files.get(relative);
+    if (first !== undefined) {
+      problems.push(
+        `${source.where}: Duplicate destination ${relative} (also ${first}): ` +
+          "give each download its own path",
+      );
+      continue;
+    }
+    files.set(relative, source.where);
+    let integrity = settings.integrity;
+    if (settings.checksums !== null) {
+      const hex = lookupChecksum(settings.checksums.table, relative);
+      if (hex === null) {
+        problems.push(
+          `${source.where}: No checksum for ${relative} in ${settings.checksums.name}: ` +
+            "add a line for it, or drop --checksums",
+        );
+        continue;
+      }
+      integrity = `sha256:${hex}`;
+    }
+    const dest = settings.output !== null && settings.dir === null
+      ? settings.output
+      : joinPath(settings.dir ?? ".", relative);
+    jobs.push({ where: source.where, url, dest, relative, integrity });
+  }
+  problems.push(...directoryClashes(files));
+  return { jobs, problems };
+}
+
+/** The destination relative to `--dir`, or `"!"` and the reason it is refused. */
+function relativeDest(source: JobSource, url: URL, settings: JobSettings): string {
+  if (settings.output !== null) return settings.output.replace(/^(\.\/)+/, "");
+  if (source.path === null) return nameFromUrl(url);
+  const checked = checkRelativePath(source.path);
+  if (typeof checked === "string") return `!${checked}`;
+  if (!checked.isDirectory) return checked.path;
+  return checked.path === "" ? nameFromUrl(url) : `${checked.path}/${nameFromUrl(url)}`;
+}
+
+/** Destinations that another destination needs as a directory. */
+function directoryClashes(files: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [path, where] of files) {
+    const segments = path.split("/");
+    for (let depth = 1; depth < segments.length; depth++) {
+      const prefix = segments.slice(0, depth).join("/");
+      const other = files.get(prefix);
+      if (other !== undefined) {
+        problems.push(
+          `${where}: Destination ${path} needs ${prefix} as a directory, but ${other} ` +
+            "downloads a file there: give them different paths",
+        );
+      }
+    }
+  }
+  return problems;
+}

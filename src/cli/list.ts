@@ -1,0 +1,78 @@
+/**
+ * The list format of `haul -i LIST`: one download per line, `URL` or
+ * `URL<whitespace>PATH`, with `#` comment lines and blank lines.
+ *
+ * @module
+ */
+
+/** One download line of a list. */
+export interface ListEntry {
+  /** 1-based line number. */
+  readonly line: number;
+  /** The URL as written. */
+  readonly url: string;
+  /** The path as written (the rest of the line, trimmed), or `null` for a URL alone. */
+  readonly path: string | null;
+}
+
+/**
+ * Splits a list into its download lines. Lines are trimmed; blank lines and
+ * lines starting with `#` are skipped; a line is a URL, optionally followed by
+ * whitespace and a path (which may contain spaces). A UTF-8 byte order mark and
+ * CRLF line ends are accepted. Nothing is validated here (see `planJobs`).
+ *
+ * @param text the list's content.
+ * @returns the download lines, in order.
+ *
+ * @example
+ * ```ts
+ * import { parseList } from "./list.ts";
+ * const entries = parseList("# data\nhttps://example.com/a.bin\nhttps://example.com/b out/b.bin\n");
+ * console.log(entries[1]); // { line: 3, url: "https://example.com/b", path: "out/b.bin" }
+ * ```
+ */
+export function parseList(text: string): ListEntry[] {
+  const entries: ListEntry[] = [];
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^(\S+)(?:\s+(.*))?$/.exec(line);
+    const url = match?.[1] ?? line;
+    const path = match?.[2]?.trim() ?? "";
+    entries.push({ line: index + 1, url, path: path === "" ? null : path });
+  }
+  return entries;
+}
+
+/**
+ * Checks a URL for the command line: parseable, `http:` or `https:`, with a host.
+ *
+ * @param raw the URL as written.
+ * @returns the parsed URL, or the reason it is refused.
+ *
+ * @example
+ * ```ts
+ * import { checkUrl } from "./list.ts";
+ * console.log(checkUrl("ftp://example.com/a")); // "Unsupported URL scheme ftp: use http:// or https://"
+ * ```
+ */
+export function checkUrl(raw: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `Invalid URL "${shorten(raw)}": write a full URL such as https://example.com/file`;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `Unsupported URL scheme ${url.protocol.slice(0, -1)}: use http:// or https://`;
+  }
+  if (url.hostname === "") return `Invalid URL "${shorten(raw)}": it has no host`;
+  return url;
+}
+
+function shorten(raw: string): string {
+  // Never echo credentials: drop anything between "//" and "@".
+  const safe = raw.replace(/\/\/[^/@\s]*@/, "//");
+  return safe.length > 100 ? `${safe.slice(0, 100)}…` : safe;
+}

@@ -1,0 +1,172 @@
+/**
+ * `runCli()`: the whole `haul` command line, runtime-neutral. `cli.ts` gives
+ * it the arguments and a {@link CliIo}; it returns the exit status.
+ *
+ * @module
+ */
+
+import { haulAll, type HaulAllItem, type HaulAllReport } from "../haul_all.ts";
+import { type CliOptions, parseArgs, UsageError } from "./args.ts";
+import { HELP } from "./help.ts";
+import type { CliIo, CliSignal } from "./io.ts";
+import type { Job } from "./jobs.ts";
+import { RunOutput } from "./output.ts";
+import { makeDirectories, prepareJobs } from "./prepare.ts";
+import { summaryLines } from "./report.ts";
+import { stallGuardedFetch } from "./stall_fetch.ts";
+import { VERSION } from "./version.ts";
+
+/** Exit statuses of the command line. */
+export const EXIT = {
+  /** Every download is done (or was already). */
+  ok: 0,
+  /** At least one download failed. */
+  failed: 1,
+  /** The arguments, the list or the checksums were refused; nothing was downloaded. */
+  usage: 2,
+  /** Interrupted by SIGINT or SIGTERM; progress saved. */
+  interrupted: 130,
+} as const;
+
+/**
+ * Runs the command line.
+ *
+ * @param argv the arguments, without the runtime and program names.
+ * @param io the runtime's services (output, terminal, signals, files).
+ * @returns the exit status: 0 success, 1 download failure, 2 usage error, 130 interrupted.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./main.ts";
+ * const status = await runCli(["https://example.com/a.iso", "-o", "a.iso"], io);
+ * io.exit(status);
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let options: CliOptions;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.kind === "help") {
+      io.stdout(HELP);
+      return EXIT.ok;
+    }
+    if (parsed.kind === "version") {
+      io.stdout(`haul ${VERSION}\n`);
+      return EXIT.ok;
+    }
+    options = parsed.options;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`haul: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  const prepared = await prepareJobs(options, io);
+  if (!prepared.ok) {
+    for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
+    io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
+    return EXIT.usage;
+  }
+  const dirProblem = await makeDirectories(prepared.jobs, io);
+  if (dirProblem !== null) {
+    io.stderr(`haul: ${dirProblem}\n`);
+    return EXIT.failed;
+  }
+  return await download(prepared.jobs, options, io);
+}
+
+async function download(jobs: Job[], options: CliOptions, io: CliIo): Promise<number> {
+  const maxAttempts = options.retries + 1;
+  const output = new RunOutput(io, jobs, {
+    quiet: options.quiet,
+    verbose: options.verbose,
+    json: options.json,
+    maxAttempts,
+  });
+  const controller = new AbortController();
+  let interrupted: CliSignal | null = null;
+  const stopListening = io.onSignal((signal) => {
+    if (interrupted !== null) {
+      output.stop();
+      io.stderr(`haul: ${signal} again: quitting at once; run the same command to resume\n`);
+      io.exit(EXIT.interrupted);
+      return;
+    }
+    interrupted = signal;
+    output.muted = true;
+    output.error(
+      `haul: ${signal}: stopping and saving progress (press Ctrl-C again to quit at once)`,
+    );
+    controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
+  });
+  const startedAt = performance.now();
+  let reports: HaulAllReport[];
+  try {
+    reports = await haulAll(
+      jobs.map((job) => batchItem(job)),
+      {
+        concurrency: Math.min(options.jobs, jobs.length),
+        retries: options.retries,
+        minDelayMs: options.retryDelayMs,
+        maxDelayMs: Math.max(30_000, options.retryDelayMs),
+        headers: requestHeaders(options),
+        signal: controller.signal,
+        fetch: stallGuardedFetch((request) => globalThis.fetch(request), options.stallTimeoutMs),
+        onProgress: (progress) => output.progress(progress),
+        onItemDone: (report) => output.itemDone(report),
+        onRetry: (info) => output.retry(info),
+      },
+    );
+  } finally {
+    stopListening();
+    output.stop();
+  }
+  const count = (status: HaulAllReport["status"]): number =>
+    reports.filter((report) => report.status === status).length;
+  if (interrupted !== null) {
+    io.stderr(
+      `haul: Interrupted: ${count("done") + count("skipped")} of ${jobs.length} ` +
+        "finished; progress is saved: run the same command again to resume\n",
+    );
+    return EXIT.interrupted;
+  }
+  if (jobs.length > 1 && !options.quiet) {
+    const totals = {
+      done: count("done"),
+      skipped: count("skipped"),
+      failed: count("failed"),
+      received: reports.reduce((sum, report) => sum + report.received, 0),
+      elapsedMs: performance.now() - startedAt,
+    };
+    io.stderr(summaryLines(totals, output.failures));
+  }
+  return count("failed") > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * The `haulAll` item of a job. Credentials written in the URL
+ * (`https://user:password@host/…`, which `fetch` refuses) are sent as
+ * `Authorization: Basic`, as curl and wget do, and never printed.
+ */
+function batchItem(job: Job): HaulAllItem {
+  const item: HaulAllItem = { url: job.url, dest: job.dest };
+  if (job.integrity !== null) item.integrity = job.integrity;
+  if (job.url.username !== "" || job.url.password !== "") {
+    const url = new URL(job.url);
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    url.username = "";
+    url.password = "";
+    item.url = url;
+    const bytes = new TextEncoder().encode(`${user}:${password}`);
+    item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  }
+  return item;
+}
+
+function requestHeaders(options: CliOptions): Headers {
+  const headers = new Headers();
+  for (const [name, value] of options.headers) headers.append(name, value);
+  if (options.userAgent !== null) headers.set("user-agent", options.userAgent);
+  else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
+  return headers;
+}

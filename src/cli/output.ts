@@ -1,0 +1,139 @@
+/**
+ * Where the command line's output goes while downloads run: bars on a
+ * terminal, one line (or JSON object) per finished file otherwise, errors and
+ * retries on standard error.
+ *
+ * @module
+ */
+
+import type { HaulAllProgress, HaulAllReport, HaulAllRetryInfo } from "../haul_all.ts";
+import { isRetryable } from "../errors.ts";
+import type { CliIo } from "./io.ts";
+import type { Job } from "./jobs.ts";
+import { ProgressView } from "./progress_view.ts";
+import { describeError, errorDetail, fileJson, fileLine } from "./report.ts";
+
+/** How verbose the output is. */
+export interface OutputSettings {
+  /** `-q`: errors only. */
+  readonly quiet: boolean;
+  /** `-v`: retries and error detail. */
+  readonly verbose: boolean;
+  /** `--json`: JSON objects on stdout instead of lines. */
+  readonly json: boolean;
+  /** The most attempts per download. */
+  readonly maxAttempts: number;
+}
+
+/**
+ * The output of one run.
+ *
+ * @example
+ * ```ts ignore
+ * const output = new RunOutput(io, jobs, settings);
+ * await haulAll(items, {
+ *   onProgress: (p) => output.progress(p),
+ *   onItemDone: (r) => output.itemDone(r),
+ *   onRetry: (i) => output.retry(i),
+ * });
+ * output.stop();
+ * ```
+ */
+export class RunOutput {
+  readonly #io: CliIo;
+  readonly #jobs: readonly Job[];
+  readonly #settings: OutputSettings;
+  readonly #view: ProgressView | null;
+  /** One line per failed download, for the summary. */
+  readonly failures: string[] = [];
+  /** When set, failures are not printed (the run was interrupted). */
+  muted = false;
+
+  /**
+   * @param io the runtime's output.
+   * @param jobs the downloads, in the order given to `haulAll`.
+   * @param settings quiet, verbose, JSON, attempts.
+   */
+  constructor(io: CliIo, jobs: readonly Job[], settings: OutputSettings) {
+    this.#io = io;
+    this.#jobs = jobs;
+    this.#settings = settings;
+    this.#view = io.isTTY && !settings.quiet
+      ? new ProgressView({
+        write: (text) => io.stderr(text),
+        columns: () => io.columns(),
+        label: (index) => jobs[index]?.relative ?? "",
+        showTotal: jobs.length > 1,
+        maxAttempts: settings.maxAttempts,
+      })
+      : null;
+  }
+
+  /** @param progress the batch's progress (redraws the bars on a terminal). */
+  progress(progress: HaulAllProgress): void {
+    this.#view?.update(progress);
+  }
+
+  /** @param report a finished download: prints its line or JSON object. */
+  itemDone(report: HaulAllReport): void {
+    const job = this.#jobs[report.index]!;
+    if (report.status === "failed") {
+      if (this.muted) return;
+      const where = job.where === "argument" ? "" : ` (${job.where})`;
+      const reason = describeError(report.error, job, report.attempts);
+      const line = `${job.dest}${where}: ${reason}`;
+      this.failures.push(line);
+      this.error(`Failed ${line}`, this.#settings.verbose ? errorDetail(report.error) : "");
+      if (this.#settings.json) {
+        this.#out(JSON.stringify(fileJson(report, job, isRetryable(report.error))));
+      }
+      return;
+    }
+    if (this.#settings.json) {
+      this.#out(JSON.stringify(fileJson(report, job, false)));
+    } else if (!this.#settings.quiet) {
+      this.#out(fileLine(report, job) ?? "");
+    }
+  }
+
+  /** @param info a retry about to wait: printed with `-v`. */
+  retry(info: HaulAllRetryInfo): void {
+    if (!this.#settings.verbose || this.muted) return;
+    const job = this.#jobs[info.index]!;
+    this.error(
+      `Retrying ${job.dest} in ${(info.delayMs / 1000).toFixed(1)} s ` +
+        `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ` +
+        describeError(info.error, job, 1, "retry"),
+    );
+  }
+
+  /**
+   * Prints a line on standard error, above the bars.
+   *
+   * @param line the message (no newline).
+   * @param detail extra lines (each ending with a newline).
+   */
+  error(line: string, detail = ""): void {
+    this.#view?.clear();
+    this.#io.stderr(`${line}\n${detail}`);
+  }
+
+  /**
+   * Prints a line on standard error unless `-q`.
+   *
+   * @param line the message (no newline).
+   */
+  info(line: string): void {
+    if (!this.#settings.quiet) this.error(line);
+  }
+
+  /** Stops the bars and erases them. */
+  stop(): void {
+    this.#view?.stop();
+  }
+
+  #out(line: string): void {
+    this.#view?.clear();
+    this.#io.stdout(`${line}\n`);
+  }
+}

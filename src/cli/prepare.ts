@@ -1,0 +1,123 @@
+/**
+ * Everything the command line checks before its first request: reading the
+ * list and the checksums file, validating every download, creating the
+ * directories.
+ *
+ * @module
+ */
+
+import { dirname } from "../paths.ts";
+import type { CliOptions } from "./args.ts";
+import { type ChecksumTable, parseChecksums } from "./checksums.ts";
+import type { CliIo } from "./io.ts";
+import { type Job, type JobSource, planJobs } from "./jobs.ts";
+import { parseList } from "./list.ts";
+
+/** The most problems listed before "… and N more". */
+const MAX_PROBLEMS = 20;
+
+/** The validated downloads, or the problems that refuse the command (exit status 2). */
+export type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string[] };
+
+/**
+ * Reads and validates everything; makes no request and creates nothing.
+ *
+ * @param options the parsed arguments.
+ * @param io for reading the list and checksums files.
+ * @returns the downloads, or the problems (at most 20 listed).
+ *
+ * @example
+ * ```ts ignore
+ * const prepared = await prepareJobs(options, io);
+ * if (!prepared.ok) for (const problem of prepared.problems) console.error(problem);
+ * ```
+ */
+export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepared> {
+  let sources: JobSource[];
+  if (options.inputFile !== null) {
+    const listName = options.inputFile;
+    const text = await readText(io, listName, "list");
+    if (typeof text !== "string") return text;
+    sources = parseList(text).map((entry) => ({
+      where: `${listName}:${entry.line}`,
+      url: entry.url,
+      path: entry.path,
+    }));
+    if (sources.length === 0) {
+      return refuse([`${listName}: The list has no URLs: write one URL per line`]);
+    }
+  } else {
+    sources = options.urls.map((url, index) => ({
+      where: options.urls.length === 1 ? "argument" : `argument ${index + 1}`,
+      url,
+      path: null,
+    }));
+  }
+  let checksums: { table: ChecksumTable; name: string } | null = null;
+  if (options.checksums !== null) {
+    const name = options.checksums;
+    const text = await readText(io, name, "checksums file");
+    if (typeof text !== "string") return text;
+    const table = parseChecksums(text);
+    if (table.problems.length > 0) {
+      return refuse(table.problems.map((problem) => `${name}:${problem.line}: ${problem.message}`));
+    }
+    checksums = { table, name };
+  }
+  const { jobs, problems } = planJobs(sources, {
+    dir: options.dir,
+    output: options.output,
+    integrity: options.integrity,
+    checksums,
+  });
+  return problems.length > 0 ? refuse(problems) : { ok: true, jobs };
+}
+
+/**
+ * Creates `--dir` and every destination's parent directory.
+ *
+ * @param jobs the downloads.
+ * @param io for creating directories.
+ * @returns `null`, or a message naming the directory that could not be created.
+ *
+ * @example
+ * ```ts ignore
+ * const problem = await makeDirectories(jobs, io);
+ * ```
+ */
+export async function makeDirectories(jobs: readonly Job[], io: CliIo): Promise<string | null> {
+  const dirs = [...new Set(jobs.map((job) => dirname(job.dest)))].filter((dir) => dir !== ".");
+  for (const dir of dirs.sort()) {
+    try {
+      await io.makeDir(dir);
+    } catch (error) {
+      return `Cannot create directory ${dir}: ${(error as Error).message}: ` +
+        "check the path and permissions";
+    }
+  }
+  return null;
+}
+
+async function readText(io: CliIo, path: string, what: string): Promise<string | Prepared> {
+  try {
+    return await io.readTextFile(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const name = (error as { name?: unknown }).name;
+    const reason = code === "ENOENT" || name === "NotFound"
+      ? "no such file"
+      : (error as Error).message;
+    return refuse([`Cannot read ${what} ${path}: ${reason}: check the path`]);
+  }
+}
+
+function refuse(problems: string[]): Prepared {
+  if (problems.length <= MAX_PROBLEMS) return { ok: false, problems };
+  return {
+    ok: false,
+    problems: [
+      ...problems.slice(0, MAX_PROBLEMS),
+      `… and ${problems.length - MAX_PROBLEMS} more problems`,
+    ],
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Transfer rates over a sliding window, for progress bars and ETAs.
+ *
+ * @module
+ */
+
+/**
+ * Measures the rate of a growing byte count over the last few seconds.
+ *
+ * @example
+ * ```ts
+ * import { RateMeter } from "./rate.ts";
+ * const meter = new RateMeter(3000);
+ * meter.add(0, 0);
+ * meter.add(1000, 5_000_000);
+ * console.log(meter.rate(1000)); // 5000000
+ * ```
+ */
+export class RateMeter {
+  readonly #windowMs: number;
+  #samples: { at: number; bytes: number }[] = [];
+
+  /** @param windowMs how far back the rate looks, in milliseconds. */
+  constructor(windowMs = 3000) {
+    this.#windowMs = windowMs;
+  }
+
+  /**
+   * Records the cumulative byte count at a time.
+   *
+   * @param at a time in milliseconds (any monotonic clock).
+   * @param bytes the count so far (never decreasing).
+   */
+  add(at: number, bytes: number): void {
+    const last = this.#samples.at(-1);
+    if (last !== undefined && last.bytes === bytes && at - last.at < 250) return;
+    this.#samples.push({ at, bytes });
+    const horizon = at - this.#windowMs;
+    let drop = 0;
+    while (drop < this.#samples.length - 2 && this.#samples[drop + 1]!.at <= horizon) drop++;
+    if (drop > 0) this.#samples.splice(0, drop);
+  }
+
+  /**
+   * Bytes per second over the window, or `null` until 200 ms of samples exist.
+   *
+   * @param now the current time, on the clock given to {@link RateMeter.add}.
+   * @returns the rate (it decays towards 0 while the count stands still).
+   */
+  rate(now: number): number | null {
+    const first = this.#samples[0];
+    const last = this.#samples.at(-1);
+    if (first === undefined || last === undefined) return null;
+    const span = Math.max(now, last.at) - first.at;
+    if (span < 200) return null;
+    return ((last.bytes - first.bytes) / span) * 1000;
+  }
+}

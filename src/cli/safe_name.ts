@@ -1,0 +1,99 @@
+/**
+ * File names derived from URLs, safe to create in a directory.
+ *
+ * @module
+ */
+
+/** The name used when a URL's path gives none (e.g. `https://example.com/`). */
+export const FALLBACK_NAME = "index.html";
+
+/** The most UTF-8 bytes of a derived name (255 minus room for `.part.ctrl.tmp`). */
+export const MAX_NAME_BYTES = 200;
+
+const encoder = new TextEncoder();
+
+/** Control characters, path separators and bidirectional overrides. */
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A safe file name for `url`: the last segment of its path, percent-decoded,
+ * with path separators, control characters and bidirectional overrides
+ * replaced by `_`, runs of dots
+ * collapsed (so never `..`), leading dots (hidden files) and surrounding
+ * spaces and dots removed, at most
+ * {@link MAX_NAME_BYTES} bytes (the extension kept), and
+ * {@link FALLBACK_NAME} when nothing is left. The query and fragment are ignored.
+ *
+ * @param url the URL (already parsed or text).
+ * @returns a non-empty name without separators.
+ *
+ * @example
+ * ```ts
+ * import { nameFromUrl } from "./safe_name.ts";
+ * console.log(nameFromUrl("https://example.com/dl/My%20File.iso?token=x")); // "My File.iso"
+ * console.log(nameFromUrl("https://example.com/a/..%2F..%2Fetc%2Fpasswd")); // "_._etc_passwd"
+ * console.log(nameFromUrl("https://example.com/")); // "index.html"
+ * ```
+ */
+export function nameFromUrl(url: string | URL): string {
+  let path: string;
+  try {
+    path = new URL(String(url)).pathname;
+  } catch {
+    return FALLBACK_NAME;
+  }
+  const segment = path.slice(path.lastIndexOf("/") + 1);
+  return safeName(percentDecode(segment));
+}
+
+/**
+ * Makes any text a safe single file name (see {@link nameFromUrl}).
+ *
+ * @param raw the wanted name.
+ * @returns a non-empty name without separators or control characters.
+ *
+ * @example
+ * ```ts
+ * import { safeName } from "./safe_name.ts";
+ * console.log(safeName("a/b\u0007c")); // "a_b_c"
+ * ```
+ */
+export function safeName(raw: string): string {
+  let name = raw.replace(UNSAFE, "_");
+  name = name.replace(/\.{2,}/g, ".").trim().replace(/^[. ]+/, "").replace(/[. ]+$/, "");
+  if (name === "") return FALLBACK_NAME;
+  return truncate(name);
+}
+
+function percentDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    // Malformed escapes: decode the valid ones one by one.
+    return segment.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}
+
+function truncate(name: string): string {
+  if (encoder.encode(name).length <= MAX_NAME_BYTES) return name;
+  const dot = name.lastIndexOf(".");
+  const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
+  const stem = [...name.slice(0, name.length - ext.length)];
+  const budget = MAX_NAME_BYTES - encoder.encode(ext).length;
+  let out = "";
+  let bytes = 0;
+  for (const char of stem) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > budget) break;
+    out += char;
+    bytes += size;
+  }
+  return out + ext;
+}
