@@ -203,10 +203,21 @@ class Download {
 
   #writer(file: ShimFile, from: StartPoint | null, plan: StreamPlan | null): PartWriter {
     const saved = from?.checkpoint ?? null;
-    return new PartWriter(this.fs, file, this.paths, this.settings, {
-      cursor: from?.cursor ?? 0,
+    const cursor = from?.cursor ?? 0;
+    // A resume keeps the block size its checkpoint was written with.
+    const settings = saved === null
+      ? this.settings
+      : { ...this.settings, blockSize: saved.blockSize };
+    // The newest block boundary at or below the cursor: the cursor itself when aligned.
+    const anchor = saved === null
+      ? null
+      : cursor % saved.blockSize === 0
+      ? { offset: cursor, state: saved.cursorHash }
+      : { offset: saved.anchor, state: saved.anchorHash };
+    return new PartWriter(this.fs, file, this.paths, settings, {
+      cursor,
       cursorHash: saved?.cursorHash ?? null,
-      anchor: saved === null ? null : { offset: saved.anchor, state: saved.anchorHash },
+      anchor,
       validators: {
         etag: plan?.validators.etag ?? saved?.etag ?? null,
         lastModified: plan?.validators.lastModified ?? saved?.lastModified ?? null,
@@ -238,6 +249,14 @@ class Download {
       throw await this.#interrupted(
         writer,
         new Error(`body ended at ${writer.length} of ${expected} bytes`),
+      );
+    }
+    if (!plan.bodyEndsFile) {
+      // A range of a file of unknown length: its end is not the file's end.
+      // The next call asks for the rest; a 416 there confirms completion.
+      throw await this.#interrupted(
+        writer,
+        new Error(`the server did not say whether the file ends at byte ${writer.length}`),
       );
     }
   }

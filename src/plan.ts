@@ -48,6 +48,11 @@ export interface StreamPlan {
   readonly bodyLength: number | null;
   /** Total file size when known. */
   readonly total: number | null;
+  /**
+   * Whether the body's end is the file's end: true for a 200, and for a 206
+   * only when the total is known (`bytes a-b/*` may stop anywhere).
+   */
+  readonly bodyEndsFile: boolean;
   /** Metadata to keep in the checkpoint. */
   readonly validators: Validators;
 }
@@ -144,6 +149,7 @@ function planFull(sent: SentRequest, validators: Validators, length: number | nu
     rewind: sent.cursor > 0,
     bodyLength: length,
     total: length,
+    bodyEndsFile: true,
     validators,
   };
 }
@@ -184,6 +190,7 @@ function planPartial(
       rewind: resuming,
       bodyLength,
       total: range.complete,
+      bodyEndsFile: range.complete !== null,
       validators,
     };
   }
@@ -210,12 +217,14 @@ function planPartial(
       true,
     );
   }
+  const total = range.complete ?? saved?.reportedLength ?? null;
   return {
     kind: "stream",
     offset: sent.cursor,
     rewind: false,
     bodyLength,
-    total: range.complete ?? saved?.reportedLength ?? null,
+    total,
+    bodyEndsFile: total !== null,
     validators,
   };
 }

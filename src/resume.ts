@@ -10,6 +10,7 @@
 import type { Checkpoint, Sha256State } from "./checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "./errors.ts";
+import { isStrongEtag } from "./etag.ts";
 import type { FsShim, ShimFile } from "./fs/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 import { Sha256 } from "./sha256.ts";
@@ -82,11 +83,17 @@ export async function fresh(
   await file.truncate(0);
 }
 
-/** Resuming needs something that can tell a changed resource: a validator or a length. */
+/**
+ * Resuming needs a strong validator to send in `If-Range`: a strong ETag, or a
+ * strong Last-Modified (only those are kept). With a weak ETag or none, no
+ * HTTP mechanism can prove that the bytes on disk and the server's next bytes
+ * belong to one representation (two versions of equal length would splice
+ * silently), so haul starts over from byte 0 instead.
+ */
 function canResume(checkpoint: Checkpoint): boolean {
   return checkpoint.cursor > 0 &&
-    (checkpoint.etag !== null || checkpoint.lastModified !== null ||
-      checkpoint.reportedLength !== null);
+    (isStrongEtag(checkpoint.etag) ||
+      (checkpoint.etag === null && checkpoint.lastModified !== null));
 }
 
 async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {

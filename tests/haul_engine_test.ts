@@ -398,7 +398,7 @@ describe("haul() requests", () => {
     }
   });
 
-  it("never sends If-Range with a weak ETag", async () => {
+  it("never sends If-Range with a weak ETag, and starts over instead of resuming", async () => {
     const body = randomBody(300_000);
     const server = await startResourceServer(
       { body, etag: 'W/"weak"' },
@@ -410,7 +410,8 @@ describe("haul() requests", () => {
         const dest = join(dir, "w.bin");
         await assert.rejects(haul(server.url, { dest }), PartialHaulError);
         await haul(server.url, { dest });
-        assert.equal(server.requests[1]!.headers["range"], "bytes=100000-");
+        // A weak ETag cannot prove two responses are byte-identical: no resume.
+        assert.equal(server.requests[1]!.headers["range"], undefined);
         assert.equal(server.requests[1]!.headers["if-range"], undefined);
         assert.deepEqual(await bytesOf(dest), body);
       });

@@ -53,8 +53,18 @@ describe("planResponse()", () => {
       rewind: false,
       bodyLength: 1000,
       total: 1000,
+      bodyEndsFile: true,
       validators: { etag: '"v1"', lastModified: null, contentType: null },
     });
+  });
+
+  it("does not take the end of a range of unknown total for the end of the file", () => {
+    const unknown = saved({ reportedLength: null });
+    const result = plan(206, { "content-range": "bytes 100-199/*" }, 100, unknown);
+    assert.equal(result.kind === "stream" && result.bodyEndsFile, false);
+    const known = plan(206, { "content-range": "bytes 100-199/*" });
+    assert.equal(known.kind === "stream" && known.bodyEndsFile, true);
+    assert.equal(known.kind === "stream" && known.total, 1000);
   });
 
   it("rewinds on a 200 answering a resume", () => {
