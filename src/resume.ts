@@ -35,6 +35,9 @@ export interface StartPoint {
  * @throws {DestinationError} when `.part` is a directory.
  */
 export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
+  // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
+  // so that writing the next checkpoint never follows a link out of the directory.
+  await fs.remove(paths.ctrlTmp);
   const partStat = await fs.stat(paths.part);
   if (partStat?.isDirectory) {
     throw new DestinationError(
