@@ -103,6 +103,7 @@ export async function haulWith(
 
   const exists = await checkDestination(fs, paths);
   if (exists && options.overwrite !== true) {
+    await removeStaleSidecars(fs, paths);
     const result = await alreadyComplete(fs, paths, expected, startedAt);
     state.validLength = result.size;
     state.reportedLength = result.size;
@@ -409,6 +410,31 @@ async function alreadyComplete(
     alreadyComplete: true,
     elapsedMs: performance.now() - startedAt,
   };
+}
+
+/**
+ * After a crash right after the final rename, `dest` exists beside a
+ * checkpoint with no `.part` (and a dead owner's lock): remove them, under the
+ * lock. A `.part` with data is left alone (an `overwrite` download may resume it).
+ */
+async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
+  const leftovers = await Promise.all(
+    [paths.ctrl, paths.ctrlTmp, paths.lock].map((path) => fs.stat(path)),
+  );
+  if (leftovers.every((stat) => stat === null)) return;
+  if ((await fs.stat(paths.part)) !== null) return;
+  let lock;
+  try {
+    lock = await acquireLock(fs, paths.lock, paths.dest);
+  } catch {
+    return; // another call is working here: its business
+  }
+  try {
+    await fs.remove(paths.ctrl);
+    await fs.remove(paths.ctrlTmp);
+  } finally {
+    await lock.release().catch(() => {});
+  }
 }
 
 async function discardBody(response: Response): Promise<void> {
