@@ -498,7 +498,7 @@ describe("haul() against misbehaving servers", () => {
       });
     });
 
-    it("resumes by length alone from an honest server that sends no validator at all", async () => {
+    it("ends with the right file from an honest server that sends no validator at all", async () => {
       const body = randomBody(768 * KiB);
       const server = await startResourceServer({ body, etag: null });
       await served(server, async (dest) => {
@@ -718,6 +718,39 @@ describe("haul() against misbehaving servers", () => {
   });
 
   describe("lying Content-Length", () => {
+    it("refuses, when the caller gives integrity, a close-delimited body that a clean close cut short", async () => {
+      // Neither Content-Length nor chunked: the end of the body is the end of the
+      // connection, so a clean close mid-file looks exactly like the end (and fetch
+      // cannot tell HTTP/1.1 close-delimiting from HTTP/2, where it is reliable).
+      // Only the caller's digest can catch it; without one the short file is kept.
+      const body = randomBody(256 * KiB);
+      const short = body.subarray(0, 100 * KiB);
+      const server = await startResourceServer(
+        { body, etag: '"eof"' },
+        (req, honest) =>
+          req.path === "/honest" ? honest : { ...honest, framing: "close", body: short },
+      );
+      await served(server, async (dest) => {
+        const guarded = await haulWithRetries(
+          `${server.url}/short`,
+          { dest, integrity: `sha256:${sha256(body)}` },
+          { server },
+        );
+        await assertFailedSafely(guarded, dest);
+        errorOf(guarded, 0, IntegrityError);
+
+        const unguarded = `${dest}.unguarded`;
+        const plain = await haulWithRetries(`${server.url}/short`, { dest: unguarded }, {
+          server,
+        });
+        await assertSucceeded(plain, unguarded, short);
+
+        const next = `${dest}.next`;
+        const clean = await haulWithRetries(`${server.url}/honest`, { dest: next }, { server });
+        await assertSucceeded(clean, next, body);
+      });
+    });
+
     it("treats a Content-Length larger than what arrives before the close as a cut, and never finishes short", async () => {
       const body = randomBody(256 * KiB);
       const server = await startResourceServer({ body, etag: '"cl"' }, (_req, honest) => {
@@ -852,7 +885,7 @@ describe("haul() against misbehaving servers", () => {
     });
 
     for (const shift of [100, -100, 1]) {
-      it(`refuses a 206 starting ${Math.abs(shift)} byte(s) ${shift > 0 ? "after" : "before"} the requested offset, and starts over`, async () => {
+      it(`refuses a 206 starting ${Math.abs(shift)} byte${Math.abs(shift) === 1 ? "" : "s"} ${shift > 0 ? "after" : "before"} the requested offset, and starts over`, async () => {
         const body = randomBody(512 * KiB);
         const server = await startResourceServer({ body, etag: '"off"' }, (req, honest) => {
           if (!isRange(req)) return honest;
@@ -922,17 +955,17 @@ describe("haul() against misbehaving servers", () => {
     }
 
     const malformed: [string, (start: number, length: number) => string][] = [
-      ["reversed (bytes 9-3/10 style)", (s) => `bytes ${s + 9}-${s + 3}/${s + 10}`],
-      ["non-numeric (bytes x-y/z)", () => "bytes x-y/z"],
-      ["negative", (s, n) => `bytes -${s}-${n - 1}/${n}`],
-      ["past 2^53", (s) => `bytes ${s}-9007199254740993/9007199254740994`],
-      ["last byte equal to the length", (s, n) => `bytes ${s}-${n}/${n}`],
+      ["that is reversed, like bytes 9-3/10", (s) => `bytes ${s + 9}-${s + 3}/${s + 10}`],
+      ["that is not numeric, like bytes x-y/z", () => "bytes x-y/z"],
+      ["with a negative first byte", (s, n) => `bytes -${s}-${n - 1}/${n}`],
+      ["with numbers past 2^53", (s) => `bytes ${s}-9007199254740993/9007199254740994`],
+      ["whose last byte equals the length", (s, n) => `bytes ${s}-${n}/${n}`],
       ["in another unit", (s, n) => `items ${s}-${n - 1}/${n}`],
-      ["with inner spaces", (s, n) => `bytes ${s} - ${n - 1}/${n}`],
-      ["a list", (s, n) => `bytes ${s}-${n - 1}/${n}, bytes 0-0/${n}`],
+      ["with spaces inside the range", (s, n) => `bytes ${s} - ${n - 1}/${n}`],
+      ["listing two ranges", (s, n) => `bytes ${s}-${n - 1}/${n}, bytes 0-0/${n}`],
     ];
     for (const [label, make] of malformed) {
-      it(`refuses a resume answered with a ${label} Content-Range, and starts over`, async () => {
+      it(`refuses a resume answered with a Content-Range ${label}, and starts over`, async () => {
         const body = randomBody(384 * KiB);
         const server = await startResourceServer({ body, etag: '"bad"' }, (req, honest) => {
           if (!isRange(req) || honest.status !== 206) return honest;
