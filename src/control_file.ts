@@ -16,6 +16,7 @@
 import type { Checkpoint, Sha256State } from "./checkpoint.ts";
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "./errors.ts";
+import { SHA256_INITIAL_WORDS } from "./sha256.ts";
 
 /**
  * The format version this module writes and the only one it reads.
@@ -160,16 +161,7 @@ const STRING_FIELDS = [
 ] as const;
 
 /** SHA-256's initial chaining words: the state after zero bytes. */
-const SHA256_IV: readonly number[] = [
-  0x6a09e667,
-  0xbb67ae85,
-  0x3c6ef372,
-  0xa54ff53a,
-  0x510e527f,
-  0x9b05688c,
-  0x1f83d9ab,
-  0x5be0cd19,
-];
+const SHA256_IV: readonly number[] = SHA256_INITIAL_WORDS;
 
 const TWO_32 = 0x1_0000_0000;
 /** Largest high word of a u64 that is still a safe integer (2^53 - 1). */

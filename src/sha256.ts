@@ -10,8 +10,8 @@
 
 import type { Sha256State } from "./checkpoint.ts";
 
-/** Initial hash value H(0) (FIPS 180-4 §5.3.3). */
-const IV = [
+/** Initial hash value H(0) (FIPS 180-4 §5.3.3): the chaining words after zero bytes. */
+export const SHA256_INITIAL_WORDS: readonly number[] = [
   0x6a09e667,
   0xbb67ae85,
   0x3c6ef372,
@@ -20,7 +20,8 @@ const IV = [
   0x9b05688c,
   0x1f83d9ab,
   0x5be0cd19,
-] as const;
+];
+const IV = SHA256_INITIAL_WORDS;
 
 /** 2^29: bytes per 2^32 bits, for splitting the bit length into two words. */
 const BYTES_PER_HI_BIT_WORD = 0x20000000;
