@@ -53,6 +53,8 @@ export class PartWriter {
   #last: Boundary;
   #previous: Boundary | null = null;
   #lastCheckpointAt: number;
+  /** Set when a write failed: hashed bytes may not be on disk, so no new checkpoint. */
+  #broken = false;
 
   /**
    * @param fs filesystem shim.
@@ -131,6 +133,7 @@ export class PartWriter {
 
   /** Writes buffered bytes, syncs the data, then records a checkpoint covering them. */
   async checkpoint(): Promise<void> {
+    if (this.#broken) return; // the last checkpoint on disk stands
     await this.#flush();
     if (this.#settings.disableCheckpoints) return;
     const cursor = this.#written;
@@ -182,7 +185,12 @@ export class PartWriter {
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
-    await this.#file.write(bytes, this.#written);
+    try {
+      await this.#file.write(bytes, this.#written);
+    } catch (error) {
+      this.#broken = true;
+      throw error;
+    }
     this.#written += bytes.length;
     if (this.#written > this.#extent) this.#extent = this.#written;
   }
