@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Options shared by every haul error. */
+/**
+ * Options shared by every haul error.
+ *
+ * @example
+ * ```ts
+ * import { HaulError, type HaulErrorOptions } from "./errors.ts";
+ * const options: HaulErrorOptions = { retryable: true, cause: new Error("reset") };
+ * console.log(new HaulError("Download failed", options).retryable); // true
+ * ```
+ */
 export interface HaulErrorOptions extends ErrorOptions {
   /** Whether calling `haul()` again for the same destination can succeed. */
   retryable?: boolean;
@@ -138,7 +147,19 @@ export function redactUrl(url: string | URL): string {
   return parsed.href;
 }
 
-/** Details carried by {@link UnexpectedStatusError}. */
+/**
+ * Details carried by {@link UnexpectedStatusError}.
+ *
+ * @example
+ * ```ts
+ * import type { UnexpectedStatusDetails } from "./errors.ts";
+ * const details: UnexpectedStatusDetails = {
+ *   status: 404,
+ *   headers: new Headers(),
+ *   url: "https://example.com/missing",
+ * };
+ * ```
+ */
 export interface UnexpectedStatusDetails {
   /** The response status. */
   status: number;
@@ -292,7 +313,7 @@ export class ControlFileError extends HaulError {
  * @example
  * ```ts
  * import { DestinationError } from "./errors.ts";
- * const error = new DestinationError("Destination is a directory: /tmp");
+ * const error = new DestinationError("Destination is a directory: /tmp", "/tmp");
  * console.log(error.retryable); // false
  * ```
  */

@@ -4,7 +4,18 @@
  * @module
  */
 
-/** Any function with the signature of the global `fetch`. */
+/**
+ * Any function with the signature of the global `fetch`.
+ *
+ * @example A fetch that adds a header
+ * ```ts
+ * import type { FetchLike } from "./types.ts";
+ * const withToken: FetchLike = (request) => {
+ *   request.headers.set("authorization", "Bearer token");
+ *   return fetch(request);
+ * };
+ * ```
+ */
 export type FetchLike = (input: Request, init?: RequestInit) => Promise<Response>;
 
 /**
@@ -29,7 +40,15 @@ export class HaulState {
   isComplete = false;
 }
 
-/** How often the checkpoint is written while a body streams. */
+/**
+ * How often the checkpoint is written while a body streams.
+ *
+ * @example A smaller durability window
+ * ```ts
+ * import type { CheckpointInterval } from "./types.ts";
+ * const every8MiB: CheckpointInterval = { bytes: 8 << 20, ms: 250 };
+ * ```
+ */
 export interface CheckpointInterval {
   /**
    * Write a checkpoint after this many new bytes.
@@ -43,7 +62,15 @@ export interface CheckpointInterval {
   ms?: number;
 }
 
-/** Options of `haul()`. Only `dest` is required. */
+/**
+ * Options of `haul()`. Only `dest` is required.
+ *
+ * @example
+ * ```ts
+ * import type { HaulOptions } from "./types.ts";
+ * const options: HaulOptions = { dest: "big.iso", signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
 export interface HaulOptions {
   /** Where the finished file goes: a path, or a `file:` URL. */
   dest: string | URL;
@@ -86,7 +113,16 @@ export interface HaulOptions {
   checkpointEvery?: CheckpointInterval;
 }
 
-/** What a successful `haul()` call returns. */
+/**
+ * What a successful `haul()` call returns.
+ *
+ * @example
+ * ```ts ignore
+ * import { haul } from "./haul.ts";
+ * const result = await haul("https://example.com/a.bin", { dest: "a.bin" });
+ * console.log(result.sha256, result.resumedFrom, result.alreadyComplete);
+ * ```
+ */
 export interface HaulResult {
   /** The destination path (a file URL is given back as a path). */
   dest: string;
