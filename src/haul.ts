@@ -34,6 +34,13 @@ export const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 /** Default checkpoint cadence by time. */
 export const DEFAULT_CHECKPOINT_MS = 1000;
 const WRITE_BUFFER_SIZE = 1 << 20;
+/** Bytes written between two background `fdatasync` calls. */
+const SYNC_EVERY = 16 << 20;
+/** Unhashed durable bytes that start the hashing worker (small downloads never start one). */
+const HASH_WORKER_AFTER = 8 << 20;
+/** The hashing worker's share of a core while it trails by more than {@link HASH_WORKER_BEHIND}. */
+const HASH_WORKER_SHARE = 0.1;
+const HASH_WORKER_BEHIND = 64 << 20;
 
 /** Engine internals a test or benchmark may replace. */
 export interface EngineHooks {
@@ -43,6 +50,16 @@ export interface EngineHooks {
   disableCheckpoints?: boolean;
   /** Bytes gathered before each write. */
   writeBufferSize?: number;
+  /** Bytes written between two background `fdatasync` calls. */
+  syncEvery?: number;
+  /** Whether the resumable hash may run on a worker thread (default true where `Worker` exists). */
+  hashWorker?: boolean;
+  /** Unhashed durable bytes that start the hashing worker. */
+  hashWorkerAfter?: number;
+  /** The worker's share of a core (0 < share <= 1) while it trails by more than `hashWorkerBehind`. */
+  hashWorkerShare?: number;
+  /** Trailing by more than this many bytes, the worker keeps to its share. */
+  hashWorkerBehind?: number;
 }
 
 /**
@@ -209,15 +226,10 @@ class Download {
     const settings = saved === null
       ? this.settings
       : { ...this.settings, blockSize: saved.blockSize };
-    // The newest block boundary at or below the cursor: the cursor itself when aligned.
-    const anchor = saved === null
-      ? null
-      : cursor % saved.blockSize === 0
-      ? { offset: cursor, state: saved.cursorHash }
-      : { offset: saved.anchor, state: saved.anchorHash };
+    const anchor = saved === null ? null : { offset: saved.anchor, state: saved.anchorHash };
     return new PartWriter(this.fs, file, this.paths, settings, {
       cursor,
-      cursorHash: saved?.cursorHash ?? null,
+      hash: saved?.hash ?? null,
       anchor,
       validators: {
         etag: plan?.validators.etag ?? saved?.etag ?? null,
@@ -232,13 +244,16 @@ class Download {
   /** Streams the body into the writer; on any break, saves progress and throws. */
   async #stream(response: Response, plan: StreamPlan, writer: PartWriter): Promise<void> {
     const limit = plan.bodyLength;
-    const reader = response.body?.getReader();
+    // A byte stream (Deno's fetch) is read with a BYOB reader into a reused buffer.
+    const byob = byobReader(response.body);
+    const reader = byob === null ? response.body?.getReader() : undefined;
     const signal = this.options.signal;
     // Cancel the stream directly too: not every runtime stops a body on abort.
-    const onAbort = () => void reader?.cancel(signal?.reason).catch(() => {});
+    const onAbort = () => void (byob ?? reader)?.cancel(signal?.reason).catch(() => {});
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.#pump(reader, plan, writer);
+      if (byob !== null) await this.#pumpInto(byob, plan, writer);
+      else await this.#pump(reader, plan, writer);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -301,6 +316,47 @@ class Download {
         state.validLength = writer.length;
         this.progress.tick();
       }
+    }
+  }
+
+  /** {@link Download.#pump} for a byte stream: reads land in one reused buffer, no allocation per chunk. */
+  async #pumpInto(
+    reader: ReadableStreamBYOBReader,
+    plan: StreamPlan,
+    writer: PartWriter,
+  ): Promise<void> {
+    const state = this.progress.state;
+    const limit = plan.bodyLength;
+    let received = 0;
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read(writer.reserve());
+      } catch (error) {
+        throw await this.#interrupted(writer, error);
+      }
+      const bytes = chunk.value;
+      if (bytes === undefined) break; // cancelled
+      if (limit !== null && received + bytes.length > limit) {
+        await reader.cancel().catch(() => {});
+        await fresh(this.fs, this.paths, this.#file!, true);
+        throw new ServerMisconfiguredError(
+          `Server sent more than the ${limit} bytes it declared: ${this.url}: ` +
+            "the download was discarded",
+          { retryable: plan.offset > 0 },
+        );
+      }
+      received += bytes.length;
+      try {
+        await writer.commit(bytes);
+      } catch (error) {
+        await reader.cancel().catch(() => {});
+        throw await this.#interrupted(writer, error);
+      }
+      state.bytesRead = received;
+      state.validLength = writer.length;
+      this.progress.tick();
+      if (chunk.done) break;
     }
   }
 
@@ -437,6 +493,16 @@ async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<voi
   }
 }
 
+/** A BYOB reader of `body` when it is a byte stream, else `null` (nothing is locked then). */
+function byobReader(body: ReadableStream<Uint8Array> | null): ReadableStreamBYOBReader | null {
+  if (body === null) return null;
+  try {
+    return body.getReader({ mode: "byob" });
+  } catch {
+    return null;
+  }
+}
+
 async function discardBody(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => {});
 }
@@ -463,12 +529,16 @@ function readSettings(options: HaulOptions, hooks: EngineHooks): WriterSettings 
   if (!(bytes > 0) || !(ms > 0)) {
     throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
   }
-  const writeBufferSize = hooks.writeBufferSize ?? WRITE_BUFFER_SIZE;
   return {
     blockSize,
     checkpointBytes: bytes,
     checkpointMs: ms,
-    writeBufferSize,
+    writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
+    syncEvery: hooks.syncEvery ?? SYNC_EVERY,
+    hashWorker: hooks.hashWorker ?? true,
+    hashWorkerAfter: hooks.hashWorkerAfter ?? HASH_WORKER_AFTER,
+    hashWorkerShare: hooks.hashWorkerShare ?? HASH_WORKER_SHARE,
+    hashWorkerBehind: hooks.hashWorkerBehind ?? HASH_WORKER_BEHIND,
     disableCheckpoints: hooks.disableCheckpoints === true,
   };
 }

@@ -1,13 +1,15 @@
 /**
  * Opening `.part` for a call: trusting exactly what the checkpoint proves.
- * A fresh start truncates any orphaned `.part`; a resume re-reads the tail
- * after the last verified point (at most one block) and checks it against
- * the saved hash state, rewinding to that point on mismatch.
+ * A fresh start truncates any orphaned `.part`; a resume checks the newest
+ * durable bytes against the tail digest and re-reads the bytes after the
+ * last verified point (at most one block each) against the saved hash state,
+ * falling back to what still checks out.
  *
  * @module
  */
 
-import type { Checkpoint, Sha256State } from "./checkpoint.ts";
+import { createHash } from "node:crypto";
+import { type Checkpoint, type Sha256State, tailStart } from "./checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "./errors.ts";
 import { isStrongEtag } from "./etag.ts";
@@ -118,22 +120,48 @@ async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoi
 }
 
 /**
- * Checks `[anchor, cursor)` of `.part` against the saved hash state.
- * Returns the checkpoint to continue from (possibly rewound to its anchor),
- * or `null` when nothing on disk can be trusted.
+ * Checks what the checkpoint says about `.part` before trusting it:
+ *
+ * 1. the newest durable bytes the hash state does not cover, against the
+ *    tail digest (`[tailStart, cursor)`, at most one block);
+ * 2. the bytes after the anchor, `[anchor, hash.length)`, against the hash
+ *    state (at most one block).
+ *
+ * A failed tail check falls back to the hashed length; a failed hash check
+ * rewinds to the anchor. Returns the checkpoint to continue from, or `null`
+ * when nothing on disk can be trusted.
  */
 async function verifyTail(file: ShimFile, checkpoint: Checkpoint): Promise<Checkpoint | null> {
   const size = await file.size();
-  const { anchor, cursor } = checkpoint;
-  if (size >= cursor) {
-    const tail = new Uint8Array(cursor - anchor);
+  let trusted = checkpoint;
+  if (checkpoint.tailDigest !== null && !(await tailMatches(file, size, checkpoint))) {
+    trusted = { ...checkpoint, cursor: checkpoint.hash.length, tailDigest: null };
+  }
+  const { anchor } = trusted;
+  const hashed = trusted.hash.length;
+  if (size >= hashed) {
+    const tail = new Uint8Array(hashed - anchor);
     if (await readFully(file, tail, anchor)) {
-      const hasher = new Sha256(checkpoint.anchorHash).update(tail);
-      if (sameState(hasher.snapshot(), checkpoint.cursorHash)) return checkpoint;
+      const hasher = new Sha256(trusted.anchorHash).update(tail);
+      if (sameState(hasher.snapshot(), trusted.hash)) return trusted.cursor === 0 ? null : trusted;
     }
   }
   if (anchor === 0 || size < anchor) return null;
-  return { ...checkpoint, cursor: anchor, cursorHash: checkpoint.anchorHash };
+  return { ...trusted, cursor: anchor, hash: trusted.anchorHash, tailDigest: null };
+}
+
+/** Whether `.part` bytes `[tailStart, cursor)` match the checkpoint's tail digest. */
+async function tailMatches(file: ShimFile, size: number, checkpoint: Checkpoint): Promise<boolean> {
+  const expected = checkpoint.tailDigest;
+  if (expected === null) return true;
+  if (size < checkpoint.cursor) return false;
+  const from = tailStart(checkpoint);
+  const bytes = new Uint8Array(checkpoint.cursor - from);
+  if (!(await readFully(file, bytes, from))) return false;
+  const actual = createHash("sha256").update(bytes).digest();
+  if (actual.length !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+  return true;
 }
 
 async function readFully(file: ShimFile, buffer: Uint8Array, position: number): Promise<boolean> {

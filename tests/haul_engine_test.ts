@@ -21,52 +21,98 @@ import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "./helper
 
 const MiB = 1024 * 1024;
 
-describe("haul() durability", () => {
-  it("syncs data before every checkpoint and renames only synced files", async () => {
-    const body = randomBody(3 * MiB);
-    const server = await startResourceServer(
-      { body },
-      (req, honest) => req.index === 0 ? { ...honest, cutAfter: 2 * MiB + 5 } : honest,
-    );
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "d.bin");
-        const log: RecordedOp[] = [];
-        const fs = recordingFs(await defaultFs(), log);
-        const options = { dest, blockSize: 65536, checkpointEvery: { bytes: 256 * 1024 } };
-        await assert.rejects(haulWith(server.url, options, { fs }), PartialHaulError);
-        const result = await haulWith(server.url, options, { fs });
-        assert.equal(result.sha256, sha256(body));
-        const part = `${dest}.part`;
-        const ctrl = `${dest}.part.ctrl`;
-        const tmp = `${dest}.part.ctrl.tmp`;
-        let dirty = false;
-        let checkpoints = 0;
-        for (const [i, entry] of log.entries()) {
-          if (entry.op === "write" && entry.path === part) dirty = true;
-          if ((entry.op === "datasync" || entry.op === "sync") && entry.path === part) {
-            dirty = false;
-          }
-          if (entry.op === "rename" && entry.to === ctrl) {
-            checkpoints++;
-            assert.equal(dirty, false, `checkpoint at op ${i} covers unsynced data`);
-            const before = log.slice(0, i).reverse();
-            const tmpSync = before.findIndex((e) => e.op === "sync" && e.path === tmp);
-            const tmpWrite = before.findIndex((e) => e.op === "write" && e.path === tmp);
-            assert.ok(tmpSync >= 0 && tmpSync < tmpWrite, "checkpoint renamed before its fsync");
-          }
-          if (entry.op === "rename" && entry.to === dest) {
-            assert.equal(dirty, false, "final rename of unsynced data");
-            assert.deepEqual(log[i + 1], { op: "syncDir", path: dir });
-            assert.deepEqual(log[i + 2], { op: "remove", path: ctrl });
-          }
-        }
-        assert.ok(checkpoints >= 4, `only ${checkpoints} checkpoints`);
-      });
-    } finally {
-      await server.close();
-    }
+/**
+ * The first write to `part` below byte `end`, issued before log entry `at`,
+ * that no sync covers by then (a sync covers a write when it started after
+ * the write completed and completed itself before `at`); `null` when all are
+ * covered.
+ */
+function uncoveredWrite(log: RecordedOp[], part: string, end: number, at: number): string | null {
+  const doneAt = new Map<number, number>();
+  log.forEach((e, i) => {
+    if (e.op.endsWith("-done") && e.id !== undefined) doneAt.set(e.id, i);
   });
+  const syncs = log.flatMap((e, i) =>
+    (e.op === "datasync" || e.op === "sync") && e.path === part && e.id !== undefined
+      ? [{ start: i, done: doneAt.get(e.id) ?? Infinity }]
+      : []
+  );
+  for (const [i, e] of log.entries()) {
+    if (i >= at) break;
+    if (e.op !== "write" || e.path !== part || e.position! >= end) continue;
+    const written = doneAt.get(e.id!) ?? Infinity;
+    if (!syncs.some((s) => s.start > written && s.done < at)) {
+      return `an unsynced write of ${e.length} bytes at ${e.position} (op ${i})`;
+    }
+  }
+  return null;
+}
+
+/** Engine settings that run the background sync and the hashing worker on small files. */
+const FAST_PATH = {
+  syncEvery: 128 * 1024,
+  hashWorkerAfter: 64 * 1024,
+  hashWorkerShare: 0.05,
+  hashWorkerBehind: 0,
+} as const;
+
+describe("haul() durability", () => {
+  for (
+    const [name, hooks] of [["default settings", {}], [
+      "background sync + worker",
+      FAST_PATH,
+    ]] as const
+  ) {
+    it(`syncs data before every checkpoint and renames only synced files (${name})`, async () => {
+      const body = randomBody(3 * MiB);
+      const server = await startResourceServer(
+        { body },
+        (req, honest) =>
+          req.index === 0 ? { ...honest, cutAfter: 2 * MiB + 5, bytesPerSecond: 8 * MiB } : honest,
+      );
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "d.bin");
+          const log: RecordedOp[] = [];
+          const fs = recordingFs(await defaultFs(), log);
+          const options = { dest, blockSize: 65536, checkpointEvery: { bytes: 256 * 1024 } };
+          await assert.rejects(haulWith(server.url, options, { fs, ...hooks }), PartialHaulError);
+          const result = await haulWith(server.url, options, { fs, ...hooks });
+          assert.equal(result.sha256, sha256(body));
+          const part = `${dest}.part`;
+          const ctrl = `${dest}.part.ctrl`;
+          const tmp = `${dest}.part.ctrl.tmp`;
+          const uncovered = (end: number, at: number) => uncoveredWrite(log, part, end, at);
+          let checkpoints = 0;
+          for (const [i, entry] of log.entries()) {
+            if (entry.op === "rename" && entry.to === ctrl) {
+              checkpoints++;
+              const before = log.slice(0, i).reverse();
+              const tmpSync = before.findIndex((e) => e.op === "sync-done" && e.path === tmp);
+              const tmpWrite = before.find((e) => e.op === "write" && e.path === tmp);
+              const tmpWriteAt = before.findIndex((e) => e.op === "write" && e.path === tmp);
+              assert.ok(
+                tmpSync >= 0 && tmpSync < tmpWriteAt,
+                "checkpoint renamed before its fsync",
+              );
+              const { cursor } = decodeCheckpoint(tmpWrite!.data!);
+              const bad = uncovered(cursor, i);
+              assert.equal(bad, null, `checkpoint at op ${i} (cursor ${cursor}) covers ${bad}`);
+            }
+            if (entry.op === "rename" && entry.to === dest) {
+              const bad = uncovered(Number.MAX_SAFE_INTEGER, i);
+              assert.equal(bad, null, `final rename at op ${i} covers ${bad}`);
+              assert.deepEqual(log[i + 1], { op: "syncDir", path: dir });
+              assert.deepEqual(log[i + 2], { op: "remove", path: ctrl });
+            }
+          }
+          assert.ok(checkpoints >= 4, `only ${checkpoints} checkpoints`);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   it("checkpoints by time when bytes trickle in", async () => {
     const body = randomBody(256 * 1024);

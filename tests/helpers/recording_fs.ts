@@ -9,12 +9,24 @@ import type { FsShim, OpenMode, ShimFile } from "../../src/fs/fs_shim.ts";
 
 /** One recorded operation: its kind and the path it touched. */
 export interface RecordedOp {
-  /** Operation name: open, write, datasync, sync, truncate, close, rename, remove, syncDir. */
+  /**
+   * Operation name: open, write, datasync, sync, truncate, close, rename,
+   * remove, syncDir (logged when called), and write-done, datasync-done,
+   * sync-done (logged when the call resolved; `id` pairs them).
+   */
   readonly op: string;
   /** The path (for rename: the source). */
   readonly path: string;
   /** Rename target, when the op is a rename. */
   readonly to?: string;
+  /** Pairs a write or sync with its `-done` entry. */
+  readonly id?: number;
+  /** Where a write starts. */
+  readonly position?: number;
+  /** A copy of the bytes of a write to a `.ctrl.tmp` file (checkpoints), to decode. */
+  readonly data?: Uint8Array;
+  /** Bytes written. */
+  readonly length?: number;
 }
 
 /**
@@ -25,19 +37,27 @@ export interface RecordedOp {
  * @returns the recording shim.
  */
 export function recordingFs(inner: FsShim, log: RecordedOp[]): FsShim {
+  let ids = 0;
   const wrapFile = (file: ShimFile, path: string): ShimFile => ({
     write: async (data, position) => {
-      log.push({ op: "write", path });
+      const id = ids++;
+      const copy = path.endsWith(".tmp") ? { data: data.slice() } : {};
+      log.push({ op: "write", path, id, position, length: data.length, ...copy });
       await file.write(data, position);
+      log.push({ op: "write-done", path, id });
     },
     read: (buffer, position) => file.read(buffer, position),
     datasync: async () => {
-      log.push({ op: "datasync", path });
+      const id = ids++;
+      log.push({ op: "datasync", path, id });
       await file.datasync();
+      log.push({ op: "datasync-done", path, id });
     },
     sync: async () => {
-      log.push({ op: "sync", path });
+      const id = ids++;
+      log.push({ op: "sync", path, id });
       await file.sync();
+      log.push({ op: "sync-done", path, id });
     },
     truncate: async (length) => {
       log.push({ op: "truncate", path });
