@@ -2,18 +2,19 @@
  * The binary encoding of a {@link Checkpoint}: what `<dest>.part.ctrl` holds.
  *
  * A 24-byte header (magic, version, flags, body length, body CRC, header CRC)
- * followed by a body: six little-endian u64 fields, each 8-byte aligned, the
- * two SHA-256 states, and three length-prefixed UTF-8 strings padded to 8
- * bytes. Both parts are protected by CRC-32C. Nothing derivable is stored:
- * hash lengths are `anchor` and `cursor`, pending lengths are `0` and
- * `cursor % 64`. The encoding is canonical: padding, reserved fields and unused
- * bytes must be zero, so a file decodes only if re-encoding the result gives
- * back the same bytes. The full layout is in `docs/control-file.md`.
+ * followed by a body: seven little-endian u64 fields, each 8-byte aligned,
+ * field flags, the two SHA-256 states, the digest of the durable bytes the
+ * hash state does not cover, and three length-prefixed UTF-8 strings padded
+ * to 8 bytes. Both parts are protected by CRC-32C. Nothing derivable is
+ * stored: `anchorHash.length` is `anchor`, the pending lengths are `0` and
+ * `hash.length % 64`. The encoding is canonical: padding, reserved fields and
+ * unused bytes must be zero, so a file decodes only if re-encoding the result
+ * gives back the same bytes. The full layout is in `docs/control-file.md`.
  *
  * @module
  */
 
-import type { Checkpoint, Sha256State } from "./checkpoint.ts";
+import { type Checkpoint, type Sha256State, tailStart } from "./checkpoint.ts";
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "./errors.ts";
 import { SHA256_INITIAL_WORDS } from "./sha256.ts";
@@ -24,10 +25,10 @@ import { SHA256_INITIAL_WORDS } from "./sha256.ts";
  * @example
  * ```ts
  * import { CONTROL_FILE_VERSION } from "./control_file.ts";
- * console.log(CONTROL_FILE_VERSION); // 1
+ * console.log(CONTROL_FILE_VERSION); // 2
  * ```
  */
-export const CONTROL_FILE_VERSION = 1;
+export const CONTROL_FILE_VERSION = 2;
 
 /**
  * The eight bytes every control file starts with: `89 48 41 55 4C 0D 0A 1A`
@@ -67,13 +68,13 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.of(
  */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
-/** Byte offsets of the fixed-position fields of a version-1 control file. */
+/** Byte offsets of the fixed-position fields of a version-2 control file. */
 export interface ControlFileOffsets {
   /** 8 bytes: {@link CONTROL_FILE_MAGIC}. */
   readonly magic: number;
   /** u16: the format version. */
   readonly version: number;
-  /** u16: header flags, all reserved (zero) in version 1. */
+  /** u16: header flags, all reserved (zero) in version 2. */
   readonly headerFlags: number;
   /** u32: bytes in the body (everything after the header). */
   readonly bodyLength: number;
@@ -93,22 +94,26 @@ export interface ControlFileOffsets {
   readonly reportedLength: number;
   /** u64: `anchor`. */
   readonly anchor: number;
-  /** u32: field flags (length known, which strings are present). */
+  /** u64: `hash.length`, the bytes the resumable hash state covers. */
+  readonly hashLength: number;
+  /** u32: field flags (length known, which strings are present, tail digest present). */
   readonly fieldFlags: number;
   /** u32: reserved, zero. */
   readonly reserved: number;
   /** 8 × u32: `anchorHash.words`. */
   readonly anchorWords: number;
-  /** 8 × u32: `cursorHash.words`. */
-  readonly cursorWords: number;
-  /** 64 bytes: `cursorHash.pending` (`cursor % 64` bytes) then zeros. */
-  readonly cursorPending: number;
+  /** 8 × u32: `hash.words`. */
+  readonly hashWords: number;
+  /** 64 bytes: `hash.pending` (`hash.length % 64` bytes) then zeros. */
+  readonly hashPending: number;
+  /** 32 bytes: `tailDigest`, or zeros when it is `null`. */
+  readonly tailDigest: number;
   /** Where the three string records begin: `etag`, `lastModified`, `contentType`. */
   readonly strings: number;
 }
 
 /**
- * Where each fixed field of a version-1 control file sits, from the start of
+ * Where each fixed field of a version-2 control file sits, from the start of
  * the file. Every u64 offset is a multiple of 8.
  *
  * @example
@@ -130,12 +135,14 @@ export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
   extent: 48,
   reportedLength: 56,
   anchor: 64,
-  fieldFlags: 72,
-  reserved: 76,
-  anchorWords: 80,
-  cursorWords: 112,
-  cursorPending: 144,
-  strings: 208,
+  hashLength: 72,
+  fieldFlags: 80,
+  reserved: 84,
+  anchorWords: 88,
+  hashWords: 120,
+  hashPending: 152,
+  tailDigest: 216,
+  strings: 248,
 });
 
 const O = CONTROL_FILE_OFFSETS;
@@ -153,7 +160,11 @@ const FLAG_LENGTH_KNOWN = 1 << 0;
 const FLAG_ETAG = 1 << 1;
 const FLAG_LAST_MODIFIED = 1 << 2;
 const FLAG_CONTENT_TYPE = 1 << 3;
-const KNOWN_FLAGS = FLAG_LENGTH_KNOWN | FLAG_ETAG | FLAG_LAST_MODIFIED | FLAG_CONTENT_TYPE;
+const FLAG_TAIL_DIGEST = 1 << 4;
+const KNOWN_FLAGS = FLAG_LENGTH_KNOWN | FLAG_ETAG | FLAG_LAST_MODIFIED | FLAG_CONTENT_TYPE |
+  FLAG_TAIL_DIGEST;
+/** Bytes in a SHA-256 digest, the size of `tailDigest`. */
+const DIGEST_SIZE = 32;
 const STRING_FIELDS = [
   ["etag", FLAG_ETAG],
   ["lastModified", FLAG_LAST_MODIFIED],
@@ -190,14 +201,15 @@ function sameWords(a: Uint32Array, b: ArrayLike<number>): boolean {
  * Assumes the fields are already well-typed.
  */
 function invariantViolation(c: Checkpoint): string | null {
-  if (c.start !== 0) return `start is ${c.start}, but format v1 requires 0`;
+  const hashed = c.hash.length;
+  if (c.start !== 0) return `start is ${c.start}, but format v2 requires 0`;
   if (c.blockSize === 0 || c.blockSize % 64 !== 0) {
     return `blockSize ${c.blockSize} is not a positive multiple of 64`;
   }
-  if (c.anchor < c.start) return `anchor ${c.anchor} is below start ${c.start}`;
-  if (c.anchor > c.cursor) return `anchor ${c.anchor} is beyond cursor ${c.cursor}`;
-  if (c.cursor - c.anchor > c.blockSize) {
-    return `anchor ${c.anchor} is more than blockSize ${c.blockSize} below cursor ${c.cursor}`;
+  if (c.anchor > hashed) return `anchor ${c.anchor} is beyond hash.length ${hashed}`;
+  if (hashed > c.cursor) return `hash.length ${hashed} is beyond cursor ${c.cursor}`;
+  if (hashed - c.anchor > c.blockSize) {
+    return `anchor ${c.anchor} is more than blockSize ${c.blockSize} below hash.length ${hashed}`;
   }
   if (c.anchor % c.blockSize !== 0) {
     return `anchor ${c.anchor} is not a multiple of blockSize ${c.blockSize}`;
@@ -209,25 +221,35 @@ function invariantViolation(c: Checkpoint): string | null {
   if (c.anchorHash.length !== c.anchor) {
     return `anchorHash.length ${c.anchorHash.length} differs from anchor ${c.anchor}`;
   }
-  if (c.cursorHash.length !== c.cursor) {
-    return `cursorHash.length ${c.cursorHash.length} differs from cursor ${c.cursor}`;
-  }
   if (c.anchorHash.pending.length !== 0) {
     return `anchorHash.pending has ${c.anchorHash.pending.length} bytes, expected 0`;
   }
-  if (c.cursorHash.pending.length !== c.cursor % 64) {
-    return `cursorHash.pending has ${c.cursorHash.pending.length} bytes, expected cursor % 64 = ${
-      c.cursor % 64
+  if (c.hash.pending.length !== hashed % 64) {
+    return `hash.pending has ${c.hash.pending.length} bytes, expected hash.length % 64 = ${
+      hashed % 64
     }`;
   }
   if (c.anchor === 0 && !sameWords(c.anchorHash.words, SHA256_IV)) {
     return "anchorHash covers 0 bytes but its words are not SHA-256's initial values";
   }
-  if (c.cursor === 0 && !sameWords(c.cursorHash.words, SHA256_IV)) {
-    return "cursorHash covers 0 bytes but its words are not SHA-256's initial values";
+  if (hashed === 0 && !sameWords(c.hash.words, SHA256_IV)) {
+    return "hash covers 0 bytes but its words are not SHA-256's initial values";
   }
-  if (c.anchor === c.cursor && !sameWords(c.anchorHash.words, c.cursorHash.words)) {
-    return "anchor equals cursor but anchorHash and cursorHash words differ";
+  if (c.anchor === hashed && !sameWords(c.anchorHash.words, c.hash.words)) {
+    return "anchor equals hash.length but anchorHash and hash words differ";
+  }
+  const tail = tailStart(c);
+  if (tail === c.cursor) {
+    if (c.tailDigest !== null) {
+      return `tailDigest is present, but the range it covers, [${tail}, ${c.cursor}), is empty`;
+    }
+  } else {
+    if (c.tailDigest === null) {
+      return `tailDigest is missing for the bytes [${tail}, ${c.cursor}) the hash does not cover`;
+    }
+    if (c.tailDigest.length !== DIGEST_SIZE) {
+      return `tailDigest has ${c.tailDigest.length} bytes, expected ${DIGEST_SIZE}`;
+    }
   }
   return null;
 }
@@ -243,7 +265,7 @@ function typeViolation(c: Checkpoint): string | null {
       String(c.reportedLength)
     } is neither null nor a safe non-negative integer`;
   }
-  for (const name of ["anchorHash", "cursorHash"] as const) {
+  for (const name of ["anchorHash", "hash"] as const) {
     const state: Sha256State = c[name];
     if (typeof state !== "object" || state === null) return `${name} is not an object`;
     if (!(state.words instanceof Uint32Array) || state.words.length !== 8) {
@@ -253,6 +275,9 @@ function typeViolation(c: Checkpoint): string | null {
       return `${name}.length ${String(state.length)} is not a safe non-negative integer`;
     }
     if (!(state.pending instanceof Uint8Array)) return `${name}.pending is not a Uint8Array`;
+  }
+  if (c.tailDigest !== null && !(c.tailDigest instanceof Uint8Array)) {
+    return "tailDigest is neither null nor a Uint8Array";
   }
   for (const [name] of STRING_FIELDS) {
     const value: unknown = c[name];
@@ -269,7 +294,7 @@ function setU64(view: DataView, offset: number, value: number): void {
 }
 
 /**
- * Encodes a checkpoint as the bytes of a version-1 control file.
+ * Encodes a checkpoint as the bytes of a version-2 control file.
  *
  * Refuses anything {@link decodeCheckpoint} would reject, so what it writes
  * always reads back equal (`decodeCheckpoint(encodeCheckpoint(c))` deep-equals
@@ -279,9 +304,10 @@ function setU64(view: DataView, offset: number, value: number): void {
  * @returns a new byte array, a multiple of 8 bytes long.
  * @throws {RangeError} when `checkpoint` breaks an invariant of
  *   {@link Checkpoint} (see `docs/control-file.md`), a number is not a safe
- *   non-negative integer, a hash state is malformed, or a string is longer
- *   than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes or not valid
- *   Unicode.
+ *   non-negative integer, a hash state is malformed, `tailDigest` is not
+ *   `null` or 32 bytes (or is present or absent when it should not be), or a
+ *   string is longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes or
+ *   not valid Unicode.
  *
  * @example
  * ```ts
@@ -294,9 +320,9 @@ function setU64(view: DataView, offset: number, value: number): void {
  * const bytes = encodeCheckpoint({
  *   start: 0, cursor: 0, blockSize: 65536, extent: 0, reportedLength: 1000,
  *   etag: '"v1"', lastModified: null, contentType: "application/octet-stream",
- *   anchor: 0, anchorHash: empty, cursorHash: empty,
+ *   anchor: 0, anchorHash: empty, hash: empty, tailDigest: null,
  * });
- * console.log(bytes.length, decodeCheckpoint(bytes).etag); // 256 "v1"
+ * console.log(bytes.length, decodeCheckpoint(bytes).etag); // 296 "v1"
  * ```
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
@@ -331,17 +357,20 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   setU64(view, O.extent, c.extent);
   setU64(view, O.reportedLength, c.reportedLength ?? 0);
   setU64(view, O.anchor, c.anchor);
+  setU64(view, O.hashLength, c.hash.length);
   let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
   STRING_FIELDS.forEach(([, flag], i) => {
     if (strings[i] !== null) flags |= flag;
   });
+  if (c.tailDigest !== null) flags |= FLAG_TAIL_DIGEST;
   view.setUint32(O.fieldFlags, flags, true);
   view.setUint32(O.reserved, 0, true);
   for (let i = 0; i < 8; i++) {
     view.setUint32(O.anchorWords + 4 * i, c.anchorHash.words[i]!, true);
-    view.setUint32(O.cursorWords + 4 * i, c.cursorHash.words[i]!, true);
+    view.setUint32(O.hashWords + 4 * i, c.hash.words[i]!, true);
   }
-  out.set(c.cursorHash.pending, O.cursorPending);
+  out.set(c.hash.pending, O.hashPending);
+  if (c.tailDigest !== null) out.set(c.tailDigest, O.tailDigest);
 
   let pos = O.strings;
   for (const utf8 of strings) {
@@ -385,12 +414,13 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
  *
  * @param bytes the whole content of `<dest>.part.ctrl`.
  * @returns the checkpoint, with fresh `Uint32Array` words and `Uint8Array`
- *   pending bytes (never views of `bytes`).
+ *   pending bytes and tail digest (never views of `bytes`).
  * @throws {ControlFileError} for any defect: too short, bad magic, header or
- *   body CRC mismatch, unsupported version (named in the message), length
- *   mismatch or trailing bytes, a number above `Number.MAX_SAFE_INTEGER`,
- *   invalid or over-long strings, non-zero padding, or broken invariants.
- *   Never throws anything else.
+ *   body CRC mismatch, unsupported version (named in the message; a version-1
+ *   file, written by an older haul, is one), length mismatch or trailing
+ *   bytes, a number above `Number.MAX_SAFE_INTEGER`, invalid or over-long
+ *   strings, non-zero padding, or broken invariants. Never throws anything
+ *   else.
  *
  * @example
  * ```ts
@@ -422,10 +452,13 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   }
   const version = view.getUint16(O.version, true);
   if (version !== CONTROL_FILE_VERSION) {
+    const reads = `this haul reads version ${CONTROL_FILE_VERSION} only`;
     throw new ControlFileError(
-      `Checkpoint version ${version} is not supported: this haul reads version ${CONTROL_FILE_VERSION} only (the file was probably written by ${
-        version > CONTROL_FILE_VERSION ? "a newer" : "another"
-      } haul)`,
+      version >= 1 && version < CONTROL_FILE_VERSION
+        ? `Checkpoint version ${version} is not supported: it was written by an older haul, and ${reads}`
+        : `Checkpoint version ${version} is not supported: ${reads} (the file was probably written by ${
+          version > CONTROL_FILE_VERSION ? "a newer" : "another"
+        } haul)`,
     );
   }
   const headerFlags = view.getUint16(O.headerFlags, true);
@@ -460,6 +493,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const extent = getU64(view, O.extent, "extent");
   const storedLength = getU64(view, O.reportedLength, "reportedLength");
   const anchor = getU64(view, O.anchor, "anchor");
+  const hashLength = getU64(view, O.hashLength, "hashLength");
   const flags = view.getUint32(O.fieldFlags, true);
   if ((flags & ~KNOWN_FLAGS) !== 0) throw corrupt(`unknown field flags ${hex32(flags)}`);
   if (view.getUint32(O.reserved, true) !== 0) throw corrupt("reserved field is not zero");
@@ -469,18 +503,25 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   }
 
   const anchorWords = new Uint32Array(8);
-  const cursorWords = new Uint32Array(8);
+  const hashWords = new Uint32Array(8);
   for (let i = 0; i < 8; i++) {
     anchorWords[i] = view.getUint32(O.anchorWords + 4 * i, true);
-    cursorWords[i] = view.getUint32(O.cursorWords + 4 * i, true);
+    hashWords[i] = view.getUint32(O.hashWords + 4 * i, true);
   }
-  const pendingLength = cursor % 64;
-  const pendingStart = O.cursorPending;
+  const pendingLength = hashLength % 64;
+  const pendingStart = O.hashPending;
   if (!allZero(bytes, pendingStart + pendingLength, pendingStart + 64)) {
-    throw corrupt(`non-zero bytes after the ${pendingLength} pending bytes of cursorHash`);
+    throw corrupt(`non-zero bytes after the ${pendingLength} pending bytes of hash`);
   }
   const pending = new Uint8Array(pendingLength);
   pending.set(bytes.subarray(pendingStart, pendingStart + pendingLength));
+  let tailDigest: Uint8Array | null = null;
+  if ((flags & FLAG_TAIL_DIGEST) !== 0) {
+    tailDigest = new Uint8Array(DIGEST_SIZE);
+    tailDigest.set(bytes.subarray(O.tailDigest, O.tailDigest + DIGEST_SIZE));
+  } else if (!allZero(bytes, O.tailDigest, O.tailDigest + DIGEST_SIZE)) {
+    throw corrupt("tailDigest is marked absent but its bytes are not zero");
+  }
 
   const strings: (string | null)[] = [];
   let pos = O.strings;
@@ -518,7 +559,8 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     contentType: strings[2] ?? null,
     anchor,
     anchorHash: { words: anchorWords, length: anchor, pending: new Uint8Array(0) },
-    cursorHash: { words: cursorWords, length: cursor, pending },
+    hash: { words: hashWords, length: hashLength, pending },
+    tailDigest,
   };
   const violation = invariantViolation(checkpoint);
   if (violation !== null) throw corrupt(violation);

@@ -132,7 +132,7 @@ function craftCheckpoint(cursor: number, blockSize = BLOCK): Uint8Array {
   const anchor = Math.max(0, Math.floor((cursor - 1) / blockSize) * blockSize);
   const at = new Sha256().update(BODY.subarray(0, anchor));
   const anchorHash = at.snapshot();
-  const cursorHash = at.update(BODY.subarray(anchor, cursor)).snapshot();
+  const hash = at.update(BODY.subarray(anchor, cursor)).snapshot();
   return encodeCheckpoint({
     start: 0,
     cursor,
@@ -144,7 +144,8 @@ function craftCheckpoint(cursor: number, blockSize = BLOCK): Uint8Array {
     contentType: "application/octet-stream",
     anchor,
     anchorHash,
-    cursorHash,
+    hash,
+    tailDigest: null,
   });
 }
 

@@ -95,14 +95,32 @@ function randomState(rng: Rng, length: number): Sha256State {
   };
 }
 
+/** How far the hash trails the cursor: not at all, a little, about a block, or a lot. */
+function hashLengthBelow(rng: Rng, cursor: number, blockSize: number): number {
+  switch (rng.int(0, 5)) {
+    case 0:
+    case 1:
+      return cursor;
+    case 2:
+      return cursor - rng.int(0, Math.min(cursor, 130));
+    case 3: // around one block behind, where the tail digest's start switches
+      return Math.max(0, cursor - blockSize + rng.int(-2, 2));
+    case 4:
+      return cursor - Math.min(cursor, rng.int(0, 5 * blockSize));
+    default:
+      return rng.chance(0.5) ? 0 : Math.floor(rng.next() * (cursor + 1));
+  }
+}
+
 /** A random checkpoint that keeps every invariant of `Checkpoint`. */
 function randomCheckpoint(rng: Rng): Checkpoint {
   const blockSize = 64 * rng.pick([1, 2, 3, 16, 1024, 16384, rng.int(1, 100_000)]);
   const cursor = Math.min(MAX, count(rng, blockSize));
-  // Usually the largest multiple strictly below a non-zero cursor (what haul
-  // writes); sometimes the largest multiple not above it (also valid).
-  const below = cursor === 0 ? 0 : Math.floor((cursor - 1) / blockSize) * blockSize;
-  const anchor = rng.chance(0.3) ? Math.floor(cursor / blockSize) * blockSize : below;
+  const hashLength = Math.min(cursor, hashLengthBelow(rng, cursor, blockSize));
+  // Usually the largest multiple strictly below a non-zero hash length (what
+  // haul writes); sometimes the largest multiple not above it (also valid).
+  const below = hashLength === 0 ? 0 : Math.floor((hashLength - 1) / blockSize) * blockSize;
+  const anchor = rng.chance(0.3) ? Math.floor(hashLength / blockSize) * blockSize : below;
   const extent = rng.pick([cursor, cursor + rng.int(0, Math.min(MAX - cursor, 1 << 20)), MAX]);
   const reportedLength = rng.pick([
     null,
@@ -111,9 +129,15 @@ function randomCheckpoint(rng: Rng): Checkpoint {
     MAX,
   ]);
   const anchorHash = randomState(rng, anchor);
-  const cursorHash = anchor === cursor
-    ? { words: anchorHash.words.slice(), length: cursor, pending: rng.bytes(cursor % 64) }
-    : randomState(rng, cursor);
+  const hash = anchor === hashLength
+    ? { words: anchorHash.words.slice(), length: hashLength, pending: rng.bytes(hashLength % 64) }
+    : randomState(rng, hashLength);
+  // Present exactly when the hash trails the cursor; computed here, not by tailStart.
+  const tailDigest = Math.max(hashLength, cursor - blockSize) === cursor
+    ? null
+    : rng.chance(0.05)
+    ? new Uint8Array(32)
+    : rng.bytes(32);
   return {
     start: 0,
     cursor,
@@ -125,7 +149,8 @@ function randomCheckpoint(rng: Rng): Checkpoint {
     contentType: randomString(rng),
     anchor,
     anchorHash,
-    cursorHash,
+    hash,
+    tailDigest,
   };
 }
 
@@ -146,7 +171,7 @@ function mutate(rng: Rng, input: Uint8Array): Uint8Array {
   const edits = rng.int(1, 4);
   for (let e = 0; e < edits; e++) {
     const n = bytes.length;
-    switch (rng.int(0, 9)) {
+    switch (rng.int(0, 12)) {
       case 0: // flip a bit
         if (n > 0) bytes[rng.int(0, n - 1)]! ^= 1 << rng.int(0, 7);
         break;
@@ -209,6 +234,23 @@ function mutate(rng: Rng, input: Uint8Array): Uint8Array {
         view.setUint32(CONTROL_FILE_OFFSETS.fieldFlags, flags | 0b1110, true);
         break;
       }
+      case 9: { // flip a bit in the hash length, flags, words, pending bytes or tail digest
+        const from = CONTROL_FILE_OFFSETS.hashLength;
+        if (n >= CONTROL_FILE_OFFSETS.strings) {
+          bytes[rng.int(from, CONTROL_FILE_OFFSETS.strings - 1)]! ^= 1 << rng.int(0, 7);
+        }
+        break;
+      }
+      case 10: // toggle the tail digest flag
+        if (n >= CONTROL_FILE_OFFSETS.strings) bytes[CONTROL_FILE_OFFSETS.fieldFlags]! ^= 0x10;
+        break;
+      case 11: { // move the hash length a little, keeping its pending bytes
+        if (n < CONTROL_FILE_OFFSETS.strings) break;
+        const view = new DataView(bytes.buffer);
+        const low = view.getUint32(CONTROL_FILE_OFFSETS.hashLength, true);
+        view.setUint32(CONTROL_FILE_OFFSETS.hashLength, (low + rng.int(-70, 70)) >>> 0, true);
+        break;
+      }
       default: // fix the body length to the real one
         if (n >= 24) {
           new DataView(bytes.buffer).setUint32(CONTROL_FILE_OFFSETS.bodyLength, n - 24, true);
@@ -255,14 +297,14 @@ describe(`control file fuzz (seed ${SEED}, ${CASES} cases each)`, () => {
   it("random byte strings decode or throw ControlFileError, nothing else", () => {
     const rng = makeRng(SEED ^ 0x1111_1111);
     for (let i = 0; i < CASES; i++) {
-      const length = rng.pick([rng.int(0, 40), rng.int(0, 400), rng.int(200, 300)]);
+      const length = rng.pick([rng.int(0, 40), rng.int(0, 400), rng.int(240, 340)]);
       const bytes = rng.bytes(length);
       if (length >= 8 && rng.chance(0.7)) bytes.set(CONTROL_FILE_MAGIC);
       if (length >= 24 && rng.chance(0.5)) {
         const view = new DataView(bytes.buffer);
         view.setUint16(
           CONTROL_FILE_OFFSETS.version,
-          rng.pick([1, 1, 1, 2, rng.int(0, 0xffff)]),
+          rng.pick([2, 2, 2, 1, 3, rng.int(0, 0xffff)]),
           true,
         );
         if (rng.chance(0.5)) view.setUint16(CONTROL_FILE_OFFSETS.headerFlags, 0, true);
@@ -307,5 +349,58 @@ describe(`control file fuzz (seed ${SEED}, ${CASES} cases each)`, () => {
       if (decodesOrControlFileError(bytes, `string case ${i}`)) valid++;
     }
     assert.ok(valid > 0, "some random strings are valid UTF-8");
+  });
+  it("the tail digest flag can never be toggled into another valid checkpoint", () => {
+    const rng = makeRng(SEED ^ 0x4444_4444);
+    let present = 0;
+    for (let i = 0; i < CASES; i++) {
+      const checkpoint = randomCheckpoint(rng);
+      if (checkpoint.tailDigest !== null) present++;
+      const bytes = encodeCheckpoint(checkpoint);
+      bytes[CONTROL_FILE_OFFSETS.fieldFlags]! ^= 0x10;
+      reseal(bytes);
+      // Cleared: the digest bytes stay behind (or, if all zero, the digest is
+      // missing). Set: a digest of an empty range.
+      assert.throws(() => decodeCheckpoint(bytes), ControlFileError, `case ${i}`);
+    }
+    assert.ok(present > CASES / 4 && present < CASES, `${present} of ${CASES} with a tail digest`);
+  });
+
+  it("resealed bit flips between hash length and strings decode or throw ControlFileError", () => {
+    const rng = makeRng(SEED ^ 0x5555_5555);
+    const from = CONTROL_FILE_OFFSETS.hashLength;
+    const to = CONTROL_FILE_OFFSETS.strings;
+    let refused = 0;
+    for (let i = 0; i < CASES; i++) {
+      const original = encodeCheckpoint(randomCheckpoint(rng));
+      const bytes = original.slice();
+      const at = rng.int(from, to - 1);
+      bytes[at]! ^= 1 << rng.int(0, 7);
+      reseal(bytes);
+      if (!decodesOrControlFileError(bytes, `flip case ${i} at ${at}`)) refused++;
+    }
+    // Flips in words and digests give other valid checkpoints; flips in the
+    // length, flags, reserved word and unused bytes mostly do not.
+    assert.ok(refused > 0 && refused < CASES, `refused ${refused} of ${CASES}`);
+  });
+
+  it("a hash length moved within [anchor, cursor] decodes only when consistent", () => {
+    const rng = makeRng(SEED ^ 0x6666_6666);
+    for (let i = 0; i < CASES; i++) {
+      const checkpoint = randomCheckpoint(rng);
+      const bytes = encodeCheckpoint(checkpoint);
+      const span = Math.min(checkpoint.cursor - checkpoint.anchor, checkpoint.blockSize);
+      const moved = checkpoint.anchor + Math.floor(rng.next() * (span + 1));
+      const view = new DataView(bytes.buffer);
+      view.setUint32(CONTROL_FILE_OFFSETS.hashLength, moved % 2 ** 32, true);
+      view.setUint32(CONTROL_FILE_OFFSETS.hashLength + 4, Math.floor(moved / 2 ** 32), true);
+      reseal(bytes);
+      if (decodesOrControlFileError(bytes, `moved case ${i}`)) {
+        const decoded = decodeCheckpoint(bytes);
+        assert.equal(decoded.hash.length, moved);
+        // Accepted only if the tail digest's presence still matches.
+        assert.equal(decoded.tailDigest === null, moved === checkpoint.cursor);
+      }
+    }
   });
 });

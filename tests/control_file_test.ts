@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Checkpoint, Sha256State } from "../src/checkpoint.ts";
+import { Buffer } from "node:buffer";
+import { type Checkpoint, type Sha256State, tailStart } from "../src/checkpoint.ts";
 import {
   CONTROL_FILE_MAGIC,
   CONTROL_FILE_MAX_STRING_BYTES,
@@ -11,6 +12,7 @@ import {
 } from "../src/control_file.ts";
 import { crc32 } from "../src/crc32.ts";
 import { ControlFileError } from "../src/errors.ts";
+import { Sha256 } from "../src/sha256.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -41,6 +43,16 @@ function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** CRC-32C computed bit by bit: an independent check of `src/crc32.ts` and of stored CRCs. */
+function crc32cReference(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
 /** A hash state for `length` bytes: IV words when empty, else words derived from `salt`. */
 function state(length: number, salt: number, words?: Uint32Array): Sha256State {
   const w = words !== undefined
@@ -55,6 +67,8 @@ function state(length: number, salt: number, words?: Uint32Array): Sha256State {
 interface Shape {
   cursor: number;
   blockSize?: number;
+  /** `hash.length`; the cursor by default. */
+  hashLength?: number;
   anchor?: number;
   extent?: number;
   reportedLength?: number | null;
@@ -63,17 +77,29 @@ interface Shape {
   contentType?: string | null;
 }
 
+/** A stand-in tail digest: 32 bytes derived from `salt` (the codec does not check digests). */
+function digest(salt: number): Uint8Array {
+  return Uint8Array.from({ length: 32 }, (_, i) => (salt * 131 + i * 29 + 7) & 0xff);
+}
+
 /**
- * A valid checkpoint. By default the anchor is the largest multiple of
- * `blockSize` strictly below a non-zero cursor (what haul writes).
+ * A valid checkpoint. By default `hash.length` is the cursor, and the anchor
+ * the largest multiple of `blockSize` strictly below a non-zero `hash.length`
+ * (what haul writes). `tailDigest` is present exactly when
+ * `max(hash.length, cursor - blockSize)` (computed here, not by `tailStart`) is
+ * below the cursor.
  */
 function make(shape: Shape): Checkpoint {
   const blockSize = shape.blockSize ?? 64;
   const cursor = shape.cursor;
+  const hashLength = shape.hashLength ?? cursor;
   const anchor = shape.anchor ??
-    (cursor === 0 ? 0 : Math.floor((cursor - 1) / blockSize) * blockSize);
+    (hashLength === 0 ? 0 : Math.floor((hashLength - 1) / blockSize) * blockSize);
   const anchorHash = state(anchor, 1);
-  const cursorHash = anchor === cursor ? state(cursor, 2, anchorHash.words) : state(cursor, 2);
+  const hash = anchor === hashLength
+    ? state(hashLength, 2, anchorHash.words)
+    : state(hashLength, 2);
+  const covered = Math.max(hashLength, cursor - blockSize) === cursor;
   return {
     start: 0,
     cursor,
@@ -85,7 +111,8 @@ function make(shape: Shape): Checkpoint {
     contentType: shape.contentType === undefined ? null : shape.contentType,
     anchor,
     anchorHash,
-    cursorHash,
+    hash,
+    tailDigest: covered ? null : digest(cursor),
   };
 }
 
@@ -129,10 +156,17 @@ function setU64(view: DataView, offset: number, value: bigint): void {
 
 // ---------------------------------------------------------------- golden
 
-/** SHA-256 states of the bytes 0, 1, 2, ... after 128 and after 200 bytes. */
+/** The bytes `.part` holds in the golden example: byte `i` is `i & 0xff`. */
+const GOLDEN_DATA = Uint8Array.from({ length: 400 }, (_, i) => i & 0xff);
+
+/**
+ * 400 durable bytes of `GOLDEN_DATA`, the hash 200 bytes behind: SHA-256 states
+ * after 128 and 200 bytes, and the digest of bytes [272, 400) (the last block
+ * before the cursor, which starts after the hashed bytes).
+ */
 const GOLDEN: Checkpoint = {
   start: 0,
-  cursor: 200,
+  cursor: 400,
   blockSize: 128,
   extent: 4096,
   reportedLength: 1000,
@@ -154,7 +188,7 @@ const GOLDEN: Checkpoint = {
     length: 128,
     pending: new Uint8Array(0),
   },
-  cursorHash: {
+  hash: {
     words: Uint32Array.of(
       0x2bed68b9,
       0x9987cae4,
@@ -168,10 +202,40 @@ const GOLDEN: Checkpoint = {
     length: 200,
     pending: Uint8Array.of(0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7),
   },
+  tailDigest: fromHex("5a5502d012ad13bb25fd2dcbfa83663b5b47e85abbcc4a72fa0b3fefa26d36a0"),
 };
 
 /** The same bytes as the hex dump in docs/control-file.md. */
 const GOLDEN_HEX = `
+  89484155 4c0d0a1a 02000000 30010000 50a39839 2dcb3636 00000000 00000000
+  90010000 00000000 80000000 00000000 00100000 00000000 e8030000 00000000
+  80000000 00000000 c8000000 00000000 1f000000 00000000 ad533259 18c04cfb
+  951361be c1475e48 1d275b5a 4fa18dfb b47ff7e8 bcac5ed0 b968ed2b e4ca8799
+  b0b28381 d093d349 e4680805 3037bae8 082b11e9 b7295976 c0c1c2c3 c4c5c6c7
+  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000
+  00000000 00000000 00000000 00000000 00000000 00000000 5a5502d0 12ad13bb
+  25fd2dcb fa83663b 5b47e85a bbcc4a72 fa0b3fef a26d36a0 0800572f 2235652d
+  31220000 00000000 1d005765 642c2032 31204f63 74203230 31352030 373a3238
+  3a303020 474d5400 19007465 78742f70 6c61696e 3b206368 61727365 743d7574
+  662d3800 00000000
+`;
+
+/** The smallest control file: nothing downloaded, nothing known. */
+const MINIMAL: Checkpoint = make({ cursor: 0 });
+const MINIMAL_HEX = `
+  89484155 4c0d0a1a 02000000 f8000000 e2c9895c ec08c6c8 00000000 00000000
+  00000000 00000000 40000000 00000000 00000000 00000000 00000000 00000000
+  00000000 00000000 00000000 00000000 00000000 00000000 67e6096a 85ae67bb
+  72f36e3c 3af54fa5 7f520e51 8c68059b abd9831f 19cde05b 67e6096a 85ae67bb
+  72f36e3c 3af54fa5 7f520e51 8c68059b abd9831f 19cde05b
+  ${"00000000 ".repeat(30)}
+`;
+
+/**
+ * A real version-1 file, as the previous haul wrote it (200 durable bytes,
+ * anchor 128): the v1 layout had no hash length and no tail digest.
+ */
+const V1_GOLDEN_HEX = `
   89484155 4c0d0a1a 01000000 08010000 bbda30a8 adb8a0a6 00000000 00000000
   c8000000 00000000 80000000 00000000 00100000 00000000 e8030000 00000000
   80000000 00000000 0f000000 00000000 ad533259 18c04cfb 951361be c1475e48
@@ -183,16 +247,47 @@ const GOLDEN_HEX = `
   19007465 78742f70 6c61696e 3b206368 61727365 743d7574 662d3800 00000000
 `;
 
-/** The smallest control file: nothing downloaded, nothing known. */
-const MINIMAL: Checkpoint = make({ cursor: 0 });
-const MINIMAL_HEX = `
-  89484155 4c0d0a1a 01000000 d0000000 83c1830c 6be38ca6 00000000 00000000
-  00000000 00000000 40000000 00000000 00000000 00000000 00000000 00000000
-  00000000 00000000 00000000 00000000 67e6096a 85ae67bb 72f36e3c 3af54fa5
-  7f520e51 8c68059b abd9831f 19cde05b 67e6096a 85ae67bb 72f36e3c 3af54fa5
-  7f520e51 8c68059b abd9831f 19cde05b 00000000 00000000 00000000 00000000
-  ${"00000000 ".repeat(18)}
-`;
+/**
+ * Lays out a version-2 file field by field, at the offsets the documentation
+ * gives (written out here, not taken from the codec), with CRCs from the
+ * bitwise reference: an encoding made without `encodeCheckpoint`.
+ */
+function layOutByHand(c: Checkpoint): Uint8Array {
+  const strings = [c.etag, c.lastModified, c.contentType].map((s) =>
+    s === null ? null : enc.encode(s)
+  );
+  const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+  const size = 248 + strings.reduce((sum, s) => sum + pad8(2 + (s?.length ?? 0)), 0);
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  bytes.set([0x89, 0x48, 0x41, 0x55, 0x4c, 0x0d, 0x0a, 0x1a], 0);
+  view.setUint16(8, 2, true);
+  view.setUint16(10, 0, true);
+  view.setUint32(12, size - 24, true);
+  const u64s = [c.start, c.cursor, c.blockSize, c.extent, c.reportedLength ?? 0, c.anchor];
+  u64s.push(c.hash.length);
+  u64s.forEach((value, i) => view.setBigUint64(24 + 8 * i, BigInt(value), true));
+  let flags = c.reportedLength === null ? 0 : 1;
+  strings.forEach((s, i) => (flags |= s === null ? 0 : 2 << i));
+  if (c.tailDigest !== null) flags |= 16;
+  view.setUint32(80, flags, true);
+  view.setUint32(84, 0, true);
+  for (let i = 0; i < 8; i++) {
+    view.setUint32(88 + 4 * i, c.anchorHash.words[i]!, true);
+    view.setUint32(120 + 4 * i, c.hash.words[i]!, true);
+  }
+  bytes.set(c.hash.pending, 152);
+  if (c.tailDigest !== null) bytes.set(c.tailDigest, 216);
+  let pos = 248;
+  for (const s of strings) {
+    view.setUint16(pos, s?.length ?? 0, true);
+    if (s !== null) bytes.set(s, pos + 2);
+    pos += pad8(2 + (s?.length ?? 0));
+  }
+  view.setUint32(16, crc32cReference(bytes.subarray(24)), true);
+  view.setUint32(20, crc32cReference(bytes.subarray(0, 20)), true);
+  return bytes;
+}
 
 // ---------------------------------------------------------------- tests
 
@@ -215,14 +310,8 @@ describe("crc32 (CRC-32C, Castagnoli)", () => {
   });
 
   it("agrees with a bitwise reference on every length up to 40 and on unaligned views", () => {
-    const reference = (bytes: Uint8Array): number => {
-      let c = 0xffffffff;
-      for (const b of bytes) {
-        c ^= b;
-        for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-      }
-      return (c ^ 0xffffffff) >>> 0;
-    };
+    const reference = crc32cReference;
+    assert.equal(reference(enc.encode("123456789")), 0xe3069283);
     const data = Uint8Array.from({ length: 43 }, (_, i) => (i * 101 + 7) & 0xff);
     for (let offset = 0; offset < 3; offset++) {
       for (let n = 0; n <= 40; n++) {
@@ -234,8 +323,8 @@ describe("crc32 (CRC-32C, Castagnoli)", () => {
 });
 
 describe("control file constants", () => {
-  it("has an 8-byte magic and version 1", () => {
-    assert.equal(CONTROL_FILE_VERSION, 1);
+  it("has an 8-byte magic and version 2", () => {
+    assert.equal(CONTROL_FILE_VERSION, 2);
     assert.ok(CONTROL_FILE_MAGIC instanceof Uint8Array);
     assert.equal(toHex(CONTROL_FILE_MAGIC), "894841554c0d0a1a");
     assert.equal(CONTROL_FILE_MAX_STRING_BYTES, 4096);
@@ -267,22 +356,130 @@ describe("golden bytes", () => {
     assert.deepStrictEqual(decodeCheckpoint(fromHex(MINIMAL_HEX)), MINIMAL);
   });
 
-  it("stores CRC-32C of header and body where the layout says", () => {
-    const bytes = fromHex(GOLDEN_HEX);
-    const view = new DataView(bytes.buffer);
-    assert.equal(view.getUint32(CONTROL_FILE_OFFSETS.bodyLength, true), bytes.length - 24);
-    assert.equal(view.getUint32(CONTROL_FILE_OFFSETS.bodyCrc, true), crc32(bytes.subarray(24)));
-    assert.equal(
-      view.getUint32(CONTROL_FILE_OFFSETS.headerCrc, true),
-      crc32(bytes.subarray(0, 20)),
+  it("are the documented layout filled in by hand, not just what the encoder writes", () => {
+    assert.equal(toHex(layOutByHand(GOLDEN)), toHex(fromHex(GOLDEN_HEX)));
+    assert.equal(toHex(layOutByHand(MINIMAL)), toHex(fromHex(MINIMAL_HEX)));
+    assert.equal(fromHex(GOLDEN_HEX).length, 328);
+    assert.equal(fromHex(MINIMAL_HEX).length, 272);
+  });
+
+  it("hold the real SHA-256 states and tail digest of the golden data", async () => {
+    assert.equal(tailStart(GOLDEN), 272);
+    const anchorHash = new Sha256().update(GOLDEN_DATA.subarray(0, 128)).snapshot();
+    const hash = new Sha256().update(GOLDEN_DATA.subarray(0, 200)).snapshot();
+    assert.deepStrictEqual(anchorHash, GOLDEN.anchorHash);
+    assert.deepStrictEqual(hash, GOLDEN.hash);
+    const tail = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", GOLDEN_DATA.slice(272, 400)),
     );
-    assert.equal(view.getUint32(CONTROL_FILE_OFFSETS.bodyCrc, true), 0xa830dabb);
-    assert.equal(view.getUint32(CONTROL_FILE_OFFSETS.headerCrc, true), 0xa6a0b8ad);
+    assert.deepStrictEqual(tail, GOLDEN.tailDigest);
+  });
+
+  it("stores CRC-32C of header and body where the layout says", () => {
+    for (const hex of [GOLDEN_HEX, MINIMAL_HEX]) {
+      const bytes = fromHex(hex);
+      const view = new DataView(bytes.buffer);
+      assert.equal(view.getUint32(12, true), bytes.length - 24);
+      assert.equal(view.getUint32(16, true), crc32cReference(bytes.subarray(24)));
+      assert.equal(view.getUint32(20, true), crc32cReference(bytes.subarray(0, 20)));
+      assert.equal(view.getUint32(16, true), crc32(bytes.subarray(24)));
+    }
+    const golden = new DataView(fromHex(GOLDEN_HEX).buffer);
+    assert.equal(golden.getUint32(CONTROL_FILE_OFFSETS.bodyCrc, true), 0x3998a350);
+    assert.equal(golden.getUint32(CONTROL_FILE_OFFSETS.headerCrc, true), 0x3636cb2d);
+  });
+
+  it("refuses the version-1 golden file: written by an older haul, this one reads version 2", () => {
+    const v1 = fromHex(V1_GOLDEN_HEX);
+    const view = new DataView(v1.buffer);
+    // A genuine v1 file: intact CRCs, so the version is what gets refused.
+    assert.equal(view.getUint32(16, true), crc32cReference(v1.subarray(24)));
+    assert.equal(view.getUint32(20, true), crc32cReference(v1.subarray(0, 20)));
+    assertControlFileError(() => decodeCheckpoint(v1), /version 1\b/);
+    assertControlFileError(() => decodeCheckpoint(v1), /written by an older haul/);
+    assertControlFileError(() => decodeCheckpoint(v1), /reads version 2 only/);
+    assertControlFileError(() => decodeCheckpoint(v1), /^Checkpoint version 1 is not supported/);
+    // Whatever its body holds: the version is checked before the body.
+    for (const bodyLength of [0, 184, 264, 0xffffffff]) {
+      const header = v1.slice(0, 24);
+      new DataView(header.buffer).setUint32(12, bodyLength, true);
+      assertControlFileError(() => decodeCheckpoint(reseal(header)), /older haul/);
+    }
+  });
+});
+
+describe("tailStart", () => {
+  const at = (cursor: number, hashLength: number, blockSize: number): number =>
+    tailStart({ cursor, blockSize, hash: state(hashLength, 0) });
+
+  it("is the cursor when the hash covers every durable byte", () => {
+    for (const [cursor, blockSize] of [[0, 64], [1, 64], [64, 64], [300, 128], [MAX, 2 ** 20]]) {
+      assert.equal(at(cursor!, cursor!, blockSize!), cursor);
+    }
+  });
+
+  it("is hash.length when the hash trails the cursor by at most a block", () => {
+    assert.equal(at(300, 200, 128), 200);
+    assert.equal(at(300, 299, 128), 299);
+    assert.equal(at(300, 172, 128), 172, "exactly one block behind");
+    assert.equal(at(100, 0, 128), 0, "cursor below one block");
+    assert.equal(at(MAX, MAX - 64, 2 ** 20), MAX - 64);
+  });
+
+  it("is one block before the cursor when the hash trails by more", () => {
+    assert.equal(at(300, 171, 128), 172);
+    assert.equal(at(300, 0, 128), 172);
+    assert.equal(at(400, 200, 128), 272);
+    assert.equal(at(MAX, 0, 2 ** 20), MAX - 2 ** 20);
+  });
+
+  it("agrees with the checkpoints make() builds: tailDigest is null exactly at the cursor", () => {
+    for (const cursor of [0, 1, 63, 64, 200, 300, 1000]) {
+      for (let hashLength = 0; hashLength <= cursor; hashLength += 7) {
+        const c = make({ cursor, hashLength, blockSize: 128 });
+        assert.equal(c.tailDigest === null, tailStart(c) === cursor, `${cursor} ${hashLength}`);
+        assert.equal(c.tailDigest === null, hashLength === cursor);
+      }
+    }
   });
 });
 
 describe("layout", () => {
-  const u64Fields = ["start", "cursor", "blockSize", "extent", "reportedLength", "anchor"] as const;
+  const u64Fields = [
+    "start",
+    "cursor",
+    "blockSize",
+    "extent",
+    "reportedLength",
+    "anchor",
+    "hashLength",
+  ] as const;
+
+  it("exports the documented offsets", () => {
+    assert.deepStrictEqual({ ...CONTROL_FILE_OFFSETS }, {
+      magic: 0,
+      version: 8,
+      headerFlags: 10,
+      bodyLength: 12,
+      bodyCrc: 16,
+      headerCrc: 20,
+      start: 24,
+      cursor: 32,
+      blockSize: 40,
+      extent: 48,
+      reportedLength: 56,
+      anchor: 64,
+      hashLength: 72,
+      fieldFlags: 80,
+      reserved: 84,
+      anchorWords: 88,
+      hashWords: 120,
+      hashPending: 152,
+      tailDigest: 216,
+      strings: 248,
+    });
+    assert.ok(Object.isFrozen(CONTROL_FILE_OFFSETS));
+  });
 
   it("keeps every u64 field 8-byte aligned, and the header and string area too", () => {
     for (const name of u64Fields) {
@@ -291,12 +488,14 @@ describe("layout", () => {
     assert.equal(CONTROL_FILE_OFFSETS.start, 24, "the body starts right after a 24-byte header");
     assert.equal(CONTROL_FILE_OFFSETS.strings % 8, 0);
     assert.equal(CONTROL_FILE_OFFSETS.anchorWords % 4, 0);
-    assert.equal(CONTROL_FILE_OFFSETS.cursorWords % 4, 0);
+    assert.equal(CONTROL_FILE_OFFSETS.hashWords % 4, 0);
+    assert.equal(CONTROL_FILE_OFFSETS.tailDigest % 8, 0);
   });
 
   it("puts each u64 value at its documented offset, little-endian", () => {
     const checkpoint = make({
       cursor: 2 ** 40 + 4097,
+      hashLength: 2 ** 40 + 1,
       blockSize: 4096,
       extent: MAX,
       reportedLength: 2 ** 52 + 3,
@@ -304,7 +503,7 @@ describe("layout", () => {
     const bytes = encodeCheckpoint(checkpoint);
     const view = new DataView(bytes.buffer);
     for (const name of u64Fields) {
-      const expected = checkpoint[name];
+      const expected = name === "hashLength" ? checkpoint.hash.length : checkpoint[name];
       assert.equal(
         view.getBigUint64(CONTROL_FILE_OFFSETS[name], true),
         BigInt(expected ?? 0),
@@ -317,10 +516,23 @@ describe("layout", () => {
         checkpoint.anchorHash.words[i],
       );
       assert.equal(
-        view.getUint32(CONTROL_FILE_OFFSETS.cursorWords + 4 * i, true),
-        checkpoint.cursorHash.words[i],
+        view.getUint32(CONTROL_FILE_OFFSETS.hashWords + 4 * i, true),
+        checkpoint.hash.words[i],
       );
     }
+    const pending = CONTROL_FILE_OFFSETS.hashPending;
+    assert.deepStrictEqual(bytes.slice(pending, pending + 1), checkpoint.hash.pending);
+    assert.ok(bytes.subarray(pending + 1, pending + 64).every((b) => b === 0));
+    const tail = CONTROL_FILE_OFFSETS.tailDigest;
+    assert.deepStrictEqual(bytes.slice(tail, tail + 32), checkpoint.tailDigest);
+    assert.equal(view.getUint32(CONTROL_FILE_OFFSETS.fieldFlags, true), 0b10001);
+  });
+
+  it("leaves the tail digest area zero, and its flag clear, when there is none", () => {
+    const bytes = encodeCheckpoint(make({ cursor: 300, blockSize: 128, reportedLength: null }));
+    const tail = CONTROL_FILE_OFFSETS.tailDigest;
+    assert.ok(bytes.subarray(tail, tail + 32).every((b) => b === 0));
+    assert.equal(new DataView(bytes.buffer).getUint32(CONTROL_FILE_OFFSETS.fieldFlags, true), 0);
   });
 
   it("pads each string record to 8 bytes, so the file length is a multiple of 8", () => {
@@ -346,8 +558,10 @@ describe("round trips", () => {
     const decoded = decodeCheckpoint(bytes);
     assert.deepStrictEqual(decoded, checkpoint, label);
     assert.equal(decoded.anchorHash.words.constructor, Uint32Array);
-    assert.equal(decoded.cursorHash.pending.constructor, Uint8Array);
+    assert.equal(decoded.hash.words.constructor, Uint32Array);
+    assert.equal(decoded.hash.pending.constructor, Uint8Array);
     assert.equal(decoded.anchorHash.pending.constructor, Uint8Array);
+    if (decoded.tailDigest !== null) assert.equal(decoded.tailDigest.constructor, Uint8Array);
   };
 
   it("survives cursors of every interesting size with several block sizes", () => {
@@ -375,19 +589,37 @@ describe("round trips", () => {
     const blockSizes = [64, 128, 192, 4096, 65536, 2 ** 20, 2 ** 32, 2 ** 46];
     for (const cursor of cursors) {
       for (const blockSize of blockSizes) {
-        // Both anchors haul may write: strictly below the cursor, and at it.
-        const anchors = new Set([
-          cursor === 0 ? 0 : Math.floor((cursor - 1) / blockSize) * blockSize,
-          Math.floor(cursor / blockSize) * blockSize,
-        ]);
-        for (const anchor of anchors) {
-          const label = `cursor ${cursor} blockSize ${blockSize} anchor ${anchor}`;
-          roundTrip(make({ cursor, blockSize, anchor }), label);
-          roundTrip(make({ cursor, blockSize, anchor, extent: MAX, reportedLength: MAX }), label);
-          roundTrip(make({ cursor, blockSize, anchor, reportedLength: cursor }), label);
+        // The hash level with the cursor, just behind it, about a block behind, far behind.
+        const hashLengths = new Set(
+          [cursor, cursor - 1, cursor - 63, cursor - blockSize, cursor - blockSize - 1, 0]
+            .filter((n) => n >= 0),
+        );
+        for (const hashLength of hashLengths) {
+          // Both anchors haul may write: strictly below hash.length, and at it.
+          const anchors = new Set([
+            hashLength === 0 ? 0 : Math.floor((hashLength - 1) / blockSize) * blockSize,
+            Math.floor(hashLength / blockSize) * blockSize,
+          ]);
+          for (const anchor of anchors) {
+            const label =
+              `cursor ${cursor} blockSize ${blockSize} hash.length ${hashLength} anchor ${anchor}`;
+            const shape = { cursor, blockSize, hashLength, anchor };
+            roundTrip(make(shape), label);
+            roundTrip(make({ ...shape, extent: MAX, reportedLength: MAX }), label);
+            roundTrip(make({ ...shape, reportedLength: cursor }), label);
+          }
         }
       }
     }
+  });
+
+  it("accepts a cursor more than a block past the anchor when the hash is within a block", () => {
+    // Version 1 refused this; in version 2 the anchor is tied to hash.length.
+    const checkpoint = make({ cursor: 10_000, hashLength: 200, blockSize: 128 });
+    assert.equal(checkpoint.anchor, 128);
+    assert.equal(tailStart(checkpoint), 10_000 - 128);
+    roundTrip(checkpoint, "cursor far ahead of the hash");
+    roundTrip({ ...checkpoint, tailDigest: new Uint8Array(32) }, "an all-zero digest is a digest");
   });
 
   it("distinguishes an unknown length from a known length of 0", () => {
@@ -458,28 +690,80 @@ describe("round trips", () => {
       assert.deepStrictEqual(decoded, GOLDEN);
       backing.fill(0);
       assert.deepStrictEqual(decoded, GOLDEN, "decoded state must not alias the input");
+      assert.notEqual(decoded.tailDigest?.buffer, backing.buffer);
+      assert.notEqual(decoded.hash.pending.buffer, backing.buffer);
     }
   });
 
+  it("returns fresh arrays from a Buffer too (whose slice() is a view)", () => {
+    const input = Buffer.from(encodeCheckpoint(GOLDEN));
+    const decoded = decodeCheckpoint(input);
+    input.fill(0);
+    assert.deepStrictEqual(decoded, GOLDEN);
+    assert.equal(decoded.tailDigest?.constructor, Uint8Array);
+  });
+
   it("does not alias the checkpoint's arrays into the encoding", () => {
-    const checkpoint = make({ cursor: 70 });
+    const checkpoint = make({ cursor: 70, hashLength: 66 });
     const bytes = encodeCheckpoint(checkpoint);
-    checkpoint.cursorHash.pending.fill(0xaa);
-    checkpoint.cursorHash.words.fill(1);
+    const copy = decodeCheckpoint(bytes);
+    checkpoint.hash.pending.fill(0xaa);
+    checkpoint.hash.words.fill(1);
+    checkpoint.tailDigest?.fill(0xbb);
     assert.notDeepStrictEqual(decodeCheckpoint(bytes), checkpoint);
+    assert.deepStrictEqual(decodeCheckpoint(bytes), copy);
+    assert.notDeepStrictEqual(copy.tailDigest, checkpoint.tailDigest);
   });
 });
 
 describe("corruption is always a ControlFileError", () => {
   it("rejects every single-bit flip at every byte", () => {
-    const original = encodeCheckpoint(GOLDEN);
-    for (let i = 0; i < original.length; i++) {
-      for (let bit = 0; bit < 8; bit++) {
-        const bytes = original.slice();
-        bytes[i]! ^= 1 << bit;
-        assertControlFileError(() => decodeCheckpoint(bytes), undefined, `byte ${i} bit ${bit}`);
+    for (const checkpoint of [GOLDEN, MINIMAL]) {
+      const original = encodeCheckpoint(checkpoint);
+      for (let i = 0; i < original.length; i++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const bytes = original.slice();
+          bytes[i]! ^= 1 << bit;
+          assertControlFileError(() => decodeCheckpoint(bytes), undefined, `byte ${i} bit ${bit}`);
+        }
       }
     }
+  });
+
+  it("rejects bit flips in the hash length, flags and tail digest even with valid CRCs", () => {
+    const o = CONTROL_FILE_OFFSETS;
+    const original = encodeCheckpoint(GOLDEN);
+    // hash.length 200 (0b11001000): a flip is refused when it uncovers non-zero
+    // pending bytes (192), puts the anchor beyond the hash (72) or the hash beyond
+    // the cursor (456 and up). The others (201, 202, 204, 216, 232, 136) keep
+    // every invariant, and then read back as exactly that hash length.
+    const accepted: number[] = [];
+    for (let bit = 0; bit < 64; bit++) {
+      const bytes = original.slice();
+      bytes[o.hashLength + (bit >> 3)]! ^= 1 << (bit & 7);
+      reseal(bytes);
+      let decoded: Checkpoint;
+      try {
+        decoded = decodeCheckpoint(bytes);
+      } catch (error) {
+        assert.ok(error instanceof ControlFileError, `hashLength bit ${bit}: ${String(error)}`);
+        continue;
+      }
+      accepted.push(bit);
+      assert.equal(decoded.hash.length, 200 ^ (1 << bit));
+      assert.deepStrictEqual(encodeCheckpoint(decoded), bytes);
+    }
+    assert.deepStrictEqual(accepted, [0, 1, 2, 4, 5, 6]);
+    // The tail digest flag: clearing it leaves digest bytes behind.
+    const cleared = original.slice();
+    cleared[o.fieldFlags]! ^= 0x10;
+    assertControlFileError(() => decodeCheckpoint(reseal(cleared)), /tailDigest is marked absent/);
+    // Flipping a digest bit gives another valid checkpoint (the codec cannot know the data).
+    const digestBit = original.slice();
+    digestBit[o.tailDigest + 5]! ^= 0x40;
+    const decoded = decodeCheckpoint(reseal(digestBit));
+    assert.notDeepStrictEqual(decoded.tailDigest, GOLDEN.tailDigest);
+    assert.deepStrictEqual({ ...decoded, tailDigest: GOLDEN.tailDigest }, GOLDEN);
   });
 
   it("rejects every truncation", () => {
@@ -514,25 +798,39 @@ describe("corruption is always a ControlFileError", () => {
     );
   });
 
-  it("rejects a version-2 file with valid CRCs, naming the version", () => {
-    for (const version of [2, 0, 0xffff]) {
+  it("rejects other versions with valid CRCs, naming the version and who wrote it", () => {
+    const cases: [number, RegExp][] = [
+      [1, /written by an older haul, and this haul reads version 2 only$/],
+      [3, /reads version 2 only \(the file was probably written by a newer haul\)/],
+      [0xffff, /written by a newer haul/],
+      [0, /written by another haul/],
+    ];
+    for (const [version, who] of cases) {
       const bytes = edited(
         GOLDEN,
         (view) => view.setUint16(CONTROL_FILE_OFFSETS.version, version, true),
       );
       assertControlFileError(() => decodeCheckpoint(bytes), new RegExp(`version ${version}\\b`));
+      assertControlFileError(() => decodeCheckpoint(bytes), who, `version ${version}`);
     }
-    // A v2 file may have a body this version cannot parse at all.
+    // A v3 file may have a body this version cannot parse at all.
     const header = encodeCheckpoint(MINIMAL).slice(0, 24);
-    new DataView(header.buffer).setUint16(CONTROL_FILE_OFFSETS.version, 2, true);
+    new DataView(header.buffer).setUint16(CONTROL_FILE_OFFSETS.version, 3, true);
     new DataView(header.buffer).setUint32(CONTROL_FILE_OFFSETS.bodyLength, 0, true);
-    assertControlFileError(() => decodeCheckpoint(reseal(header)), /version 2\b/);
+    assertControlFileError(() => decodeCheckpoint(reseal(header)), /version 3\b/);
   });
 
   it("rejects values above Number.MAX_SAFE_INTEGER", () => {
-    for (
-      const name of ["start", "cursor", "blockSize", "extent", "reportedLength", "anchor"] as const
-    ) {
+    const names = [
+      "start",
+      "cursor",
+      "blockSize",
+      "extent",
+      "reportedLength",
+      "anchor",
+      "hashLength",
+    ] as const;
+    for (const name of names) {
       for (const value of [2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]) {
         const bytes = edited(
           make({ cursor: 10, reportedLength: 20 }),
@@ -590,7 +888,12 @@ describe("corruption is always a ControlFileError", () => {
       ],
       [
         "field flags",
-        (v) => v.setUint32(CONTROL_FILE_OFFSETS.fieldFlags, 0x12, true),
+        (v) => v.setUint32(CONTROL_FILE_OFFSETS.fieldFlags, 0x22, true),
+        /field flags/,
+      ],
+      [
+        "top field flag",
+        (v) => v.setUint32(CONTROL_FILE_OFFSETS.fieldFlags, 0x8000_0002, true),
         /field flags/,
       ],
       ["reserved", (v) => v.setUint32(CONTROL_FILE_OFFSETS.reserved, 1, true), /reserved/],
@@ -599,7 +902,13 @@ describe("corruption is always a ControlFileError", () => {
         (v) => setU64(v, CONTROL_FILE_OFFSETS.reportedLength, 100n),
         /marked unknown/,
       ],
-      ["pending tail", (_v, b) => (b[CONTROL_FILE_OFFSETS.cursorPending + 63] = 1), /pending/],
+      ["pending tail", (_v, b) => (b[CONTROL_FILE_OFFSETS.hashPending + 63] = 1), /pending/],
+      ["pending past 6", (_v, b) => (b[CONTROL_FILE_OFFSETS.hashPending + 6] = 1), /pending/],
+      [
+        "absent tail digest with bytes",
+        (_v, b) => (b[CONTROL_FILE_OFFSETS.tailDigest + 31] = 1),
+        /tailDigest is marked absent/,
+      ],
       ["string padding", (_v, b) => (b[CONTROL_FILE_OFFSETS.strings + 7] = 1), /padding/],
       [
         "absent string with bytes",
@@ -613,7 +922,7 @@ describe("corruption is always a ControlFileError", () => {
   });
 
   it("rejects impossible body lengths and records that overrun the body", () => {
-    for (const length of [0, 8, 200, 12497, 12504, 0xffffffff, 213]) {
+    for (const length of [0, 8, 200, 240, 12537, 12544, 0xffffffff, 253]) {
       const bytes = edited(
         MINIMAL,
         (v) => v.setUint32(CONTROL_FILE_OFFSETS.bodyLength, length, true),
@@ -653,9 +962,9 @@ describe("corruption is always a ControlFileError", () => {
       ["start", (v) => setU64(v, o.start, 128n), /start/],
       ["blockSize 0", (v) => setU64(v, o.blockSize, 0n), /blockSize/],
       ["blockSize 100", (v) => setU64(v, o.blockSize, 100n), /blockSize/],
-      ["anchor beyond cursor", (v) => setU64(v, o.anchor, 384n), /beyond cursor/],
+      ["anchor beyond hash.length", (v) => setU64(v, o.anchor, 384n), /beyond hash.length/],
       ["anchor not a multiple", (v) => setU64(v, o.anchor, 192n), /multiple/],
-      ["anchor too far back", (v) => setU64(v, o.anchor, 128n), /below cursor/],
+      ["anchor too far back", (v) => setU64(v, o.anchor, 128n), /below hash.length/],
       ["extent below cursor", (v) => setU64(v, o.extent, 299n), /extent/],
       ["cursor beyond length", (v) => setU64(v, o.reportedLength, 299n), /reportedLength/],
     ];
@@ -666,11 +975,11 @@ describe("corruption is always a ControlFileError", () => {
     const empty = make({ cursor: 0 });
     const badAnchorIv = edited(empty, (v) => v.setUint32(o.anchorWords, 1, true));
     assertControlFileError(() => decodeCheckpoint(badAnchorIv), /initial values/);
-    const badCursorIv = edited(empty, (v) => v.setUint32(o.cursorWords + 28, 1, true));
-    assertControlFileError(() => decodeCheckpoint(badCursorIv), /initial values/);
-    // anchor === cursor: both states cover the same bytes.
+    const badHashIv = edited(empty, (v) => v.setUint32(o.hashWords + 28, 1, true));
+    assertControlFileError(() => decodeCheckpoint(badHashIv), /initial values/);
+    // anchor === hash.length: both states cover the same bytes.
     const atAnchor = make({ cursor: 256, blockSize: 128, anchor: 256 });
-    const split = edited(atAnchor, (v) => v.setUint32(o.cursorWords + 4, 12345, true));
+    const split = edited(atAnchor, (v) => v.setUint32(o.hashWords + 4, 12345, true));
     assertControlFileError(() => decodeCheckpoint(split), /words differ/);
   });
 
@@ -696,15 +1005,23 @@ describe("encode refuses what decode would reject", () => {
     rejects({ ...base, start: 1 }, /start/, "start");
     rejects({ ...base, blockSize: 0 }, /blockSize/, "blockSize 0");
     rejects({ ...base, blockSize: 96 }, /blockSize/, "blockSize 96");
-    rejects(make({ cursor: 100, blockSize: 64, anchor: 128 }), /beyond cursor/, "anchor > cursor");
+    rejects(
+      make({ cursor: 100, blockSize: 64, anchor: 128 }),
+      /beyond hash.length/,
+      "anchor > hash.length",
+    );
     rejects(make({ cursor: 300, blockSize: 128, anchor: 200 }), /multiple/, "anchor % blockSize");
-    rejects(make({ cursor: 300, blockSize: 128, anchor: 128 }), /below cursor/, "cursor - anchor");
+    rejects(
+      make({ cursor: 300, blockSize: 128, anchor: 128 }),
+      /below hash.length/,
+      "hash.length - anchor",
+    );
     rejects({ ...base, extent: 299 }, /extent/, "extent < cursor");
     rejects({ ...base, reportedLength: 299 }, /reportedLength/, "cursor > reportedLength");
     rejects({ ...base, anchorHash: state(128, 1) }, /anchorHash.length/, "anchorHash.length");
-    rejects({ ...base, cursorHash: state(301, 2) }, /cursorHash.length/, "cursorHash.length");
+    rejects({ ...base, hash: state(301, 2) }, /hash.length 301 is beyond cursor/, "hash.length");
     rejects(
-      { ...base, cursorHash: { ...base.cursorHash, pending: new Uint8Array(3) } },
+      { ...base, hash: { ...base.hash, pending: new Uint8Array(3) } },
       /pending/,
       "pending length",
     );
@@ -714,9 +1031,9 @@ describe("encode refuses what decode would reject", () => {
       "anchor pending",
     );
     const empty = make({ cursor: 0 });
-    rejects({ ...empty, cursorHash: state(0, 0, new Uint32Array(8)) }, /initial values/, "IV");
+    rejects({ ...empty, hash: state(0, 0, new Uint32Array(8)) }, /initial values/, "IV");
     const atAnchor = make({ cursor: 256, blockSize: 128, anchor: 256 });
-    rejects({ ...atAnchor, cursorHash: state(256, 9) }, /words differ/, "anchor === cursor");
+    rejects({ ...atAnchor, hash: state(256, 9) }, /words differ/, "anchor === hash.length");
   });
 
   it("rejects numbers that are not safe non-negative integers", () => {
@@ -730,13 +1047,13 @@ describe("encode refuses what decode would reject", () => {
   it("rejects malformed hash states", () => {
     const words = (w: unknown): Checkpoint => ({
       ...base,
-      cursorHash: { ...base.cursorHash, words: w as Uint32Array },
+      hash: { ...base.hash, words: w as Uint32Array },
     });
     rejects(words(new Uint32Array(7)), /words/, "7 words");
-    rejects(words(Array.from(base.cursorHash.words)), /words/, "plain array");
+    rejects(words(Array.from(base.hash.words)), /words/, "plain array");
     rejects(words(new Int32Array(8)), /words/, "Int32Array");
     rejects(
-      { ...base, cursorHash: { ...base.cursorHash, pending: [1, 2] as unknown as Uint8Array } },
+      { ...base, hash: { ...base.hash, pending: [1, 2] as unknown as Uint8Array } },
       /pending/,
       "pending array",
     );
@@ -749,6 +1066,163 @@ describe("encode refuses what decode would reject", () => {
       rejects({ ...base, [field]: "ok\uD800" }, /lone surrogate/, field);
       rejects({ ...base, [field]: "\uDC00" }, /lone surrogate/, field);
       rejects({ ...base, [field]: 5 as unknown as string }, /string/, field);
+    }
+  });
+});
+
+describe("version 2 invariants: encoder and decoder refuse the same checkpoints", () => {
+  const o = CONTROL_FILE_OFFSETS;
+
+  /** The detail of the error `fn` throws, without the codec's prefix. */
+  const detail = (fn: () => unknown, type: typeof RangeError | typeof ControlFileError): string => {
+    try {
+      fn();
+    } catch (error) {
+      assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
+      return error.message.replace(/^(Cannot encode checkpoint|Checkpoint corrupt): /, "");
+    }
+    return assert.fail(`expected ${type.name}, nothing was thrown`);
+  };
+
+  interface Case {
+    label: string;
+    /** A valid checkpoint. */
+    base: Checkpoint;
+    /** The same checkpoint with one invariant broken, for the encoder. */
+    broken: (c: Checkpoint) => Checkpoint;
+    /** The same break made in the bytes of `base` (resealed), for the decoder. */
+    edit: ((view: DataView, bytes: Uint8Array) => void) | null;
+    pattern: RegExp;
+  }
+
+  const trailing = make({ cursor: 300, hashLength: 200, blockSize: 128 }); // anchor 128, tail [200, 300)
+  const level = make({ cursor: 300, blockSize: 128 }); // anchor 256, no tail
+  const fromZero = make({ cursor: 100, hashLength: 0, blockSize: 128 }); // tail [0, 100)
+  const atAnchor = make({ cursor: 300, hashLength: 256, anchor: 256, blockSize: 128 });
+  const zeroPending = new Uint8Array(0);
+
+  const cases: Case[] = [
+    {
+      label: "hash.length beyond cursor",
+      base: level,
+      broken: (c) => ({ ...c, hash: { words: c.hash.words, length: 320, pending: zeroPending } }),
+      edit: (v, b) => {
+        setU64(v, o.hashLength, 320n);
+        b.fill(0, o.hashPending, o.hashPending + 64);
+      },
+      pattern: /^hash.length 320 is beyond cursor 300$/,
+    },
+    {
+      label: "anchor beyond hash.length",
+      base: trailing,
+      broken: (c) => ({ ...c, anchor: 256, anchorHash: state(256, 1) }),
+      edit: (v) => setU64(v, o.anchor, 256n),
+      pattern: /^anchor 256 is beyond hash.length 200$/,
+    },
+    {
+      label: "hash.length more than a block above the anchor",
+      base: trailing,
+      broken: (c) => ({ ...c, anchor: 0, anchorHash: state(0, 1) }),
+      edit: (v) => setU64(v, o.anchor, 0n),
+      pattern: /^anchor 0 is more than blockSize 128 below hash.length 200$/,
+    },
+    {
+      label: "hash of zero bytes without SHA-256's initial words",
+      base: fromZero,
+      broken: (c) => ({ ...c, hash: state(0, 0, new Uint32Array(8)) }),
+      edit: (_v, b) => b.fill(0, o.hashWords, o.hashWords + 32),
+      pattern: /^hash covers 0 bytes but its words are not SHA-256's initial values$/,
+    },
+    {
+      label: "anchor at hash.length with different words",
+      base: atAnchor,
+      broken: (c) => ({ ...c, hash: state(256, 9) }),
+      edit: (v) => v.setUint32(o.hashWords + 4, 12345, true),
+      pattern: /^anchor equals hash.length but anchorHash and hash words differ$/,
+    },
+    {
+      label: "tailDigest missing while the hash trails the cursor",
+      base: trailing,
+      broken: (c) => ({ ...c, tailDigest: null }),
+      edit: (v, b) => {
+        v.setUint32(o.fieldFlags, v.getUint32(o.fieldFlags, true) & ~0x10, true);
+        b.fill(0, o.tailDigest, o.tailDigest + 32);
+      },
+      pattern: /^tailDigest is missing for the bytes \[200, 300\)/,
+    },
+    {
+      label: "tailDigest missing, starting one block before the cursor",
+      base: make({ cursor: 1000, hashLength: 200, blockSize: 128 }),
+      broken: (c) => ({ ...c, tailDigest: null }),
+      edit: (v, b) => {
+        v.setUint32(o.fieldFlags, v.getUint32(o.fieldFlags, true) & ~0x10, true);
+        b.fill(0, o.tailDigest, o.tailDigest + 32);
+      },
+      pattern: /^tailDigest is missing for the bytes \[872, 1000\)/,
+    },
+    {
+      label: "tailDigest present while the hash covers every durable byte",
+      base: level,
+      broken: (c) => ({ ...c, tailDigest: digest(1) }),
+      edit: (v) => v.setUint32(o.fieldFlags, v.getUint32(o.fieldFlags, true) | 0x10, true),
+      pattern: /^tailDigest is present, but the range it covers, \[300, 300\), is empty$/,
+    },
+    {
+      label: "tailDigest present for an empty checkpoint",
+      base: MINIMAL,
+      broken: (c) => ({ ...c, tailDigest: new Uint8Array(32) }),
+      edit: (v) => v.setUint32(o.fieldFlags, 0x10, true),
+      pattern: /^tailDigest is present, but the range it covers, \[0, 0\), is empty$/,
+    },
+    {
+      label: "hash.pending of the wrong length",
+      base: trailing,
+      broken: (c) => ({ ...c, hash: { ...c.hash, pending: new Uint8Array(9) } }),
+      edit: null, // derived from hashLength: cannot disagree in a file
+      pattern: /^hash.pending has 9 bytes, expected hash.length % 64 = 8$/,
+    },
+    {
+      label: "tailDigest of 31 bytes",
+      base: trailing,
+      broken: (c) => ({ ...c, tailDigest: new Uint8Array(31) }),
+      edit: null, // always 32 bytes in a file
+      pattern: /^tailDigest has 31 bytes, expected 32$/,
+    },
+    {
+      label: "tailDigest of 64 bytes",
+      base: trailing,
+      broken: (c) => ({ ...c, tailDigest: new Uint8Array(64) }),
+      edit: null,
+      pattern: /^tailDigest has 64 bytes, expected 32$/,
+    },
+  ];
+
+  for (const { label, base, broken, edit, pattern } of cases) {
+    it(`refuses: ${label}`, () => {
+      assert.deepStrictEqual(decodeCheckpoint(encodeCheckpoint(base)), base, "the base is valid");
+      const fromEncoder = detail(() => encodeCheckpoint(broken(base)), RangeError);
+      assert.match(fromEncoder, pattern);
+      if (edit === null) return;
+      const fromDecoder = detail(() => decodeCheckpoint(edited(base, edit)), ControlFileError);
+      assert.equal(fromDecoder, fromEncoder, "the same invariant, in the same words");
+    });
+  }
+
+  it("refuses a tailDigest that is not a Uint8Array, and a hash.length that is not a count", () => {
+    for (const bad of [Array.from(digest(1)), "digest", 32, new Uint32Array(8), {}]) {
+      const c = { ...trailing, tailDigest: bad as unknown as Uint8Array };
+      assert.match(detail(() => encodeCheckpoint(c), RangeError), /tailDigest is neither/);
+    }
+    for (const bad of [-1, 1.5, 2 ** 53, NaN, "200" as unknown as number]) {
+      const c = { ...trailing, hash: { ...trailing.hash, length: bad } };
+      assert.match(detail(() => encodeCheckpoint(c), RangeError), /hash.length/);
+    }
+  });
+
+  it("accepts every hash.length from 0 to the cursor, with the anchor haul writes", () => {
+    for (let hashLength = 0; hashLength <= 1000; hashLength++) {
+      const c = make({ cursor: 1000, hashLength, blockSize: 128 });
+      assert.deepStrictEqual(decodeCheckpoint(encodeCheckpoint(c)), c, String(hashLength));
     }
   });
 });

@@ -24,7 +24,8 @@ function saved(overrides: Partial<Checkpoint> = {}): Checkpoint {
     contentType: null,
     anchor: 64,
     anchorHash: hasher.snapshot(),
-    cursorHash: hasher.snapshot(),
+    hash: hasher.snapshot(),
+    tailDigest: null,
     ...overrides,
   };
 }
