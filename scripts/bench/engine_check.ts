@@ -21,7 +21,7 @@
 import { spawn } from "node:child_process";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { open, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { decodeCheckpoint } from "../../src/control_file.ts";
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     kind: "auto",
     runtime: [DENO, "run", "-A", "--quiet"],
   });
+  await mkdir(join(work, "dl"), { recursive: true });
   const dest = join(work, "dl", "check.bin");
   const url = `${server.url}/${source.split("/").pop()}`;
   let failures = 0;

@@ -16,6 +16,8 @@
  * - `--checkpoint-bytes N`, `--checkpoint-ms N`: `checkpointEvery`.
  * - `--abort-at N`: abort once `N` bytes are valid (leaves a `.part` and a checkpoint).
  * - `--write-buffer N`: the engine's write buffer size (a test-only hook).
+ * - `--sample-durability`: every 50 ms, read the checkpoint on disk and note
+ *   how many received bytes it does not cover yet (reported as `atRisk`).
  * - `--first-byte`: abort as soon as the first body byte arrives and report
  *   `firstByteMs`, the time from the call to that byte (the resume start cost).
  * - `--batch FILE --concurrency N`: download every `{url, dest}` of the JSON
@@ -24,6 +26,8 @@
  * @module
  */
 
+import { readFileSync } from "node:fs";
+import { decodeCheckpoint } from "../../src/control_file.ts";
 import { haulWith } from "../../src/haul.ts";
 import { haulAll } from "../../src/haul_all.ts";
 import { HaulState } from "../../src/types.ts";
@@ -47,6 +51,11 @@ export interface ClientReport {
   readonly validLength: number;
   /** The error's text when `ok` is false and the failure was not the intended abort. */
   readonly error: string | null;
+  /**
+   * With `--sample-durability`: bytes received but not yet covered by the
+   * checkpoint on disk, sampled every 50 ms (what a crash would lose).
+   */
+  readonly atRisk: { readonly max: number; readonly mean: number; readonly samples: number } | null;
 }
 
 /** Parsed command line. */
@@ -61,6 +70,7 @@ interface ClientArgs {
   batch: string | null;
   concurrency: number;
   writeBuffer: number | null;
+  sampleDurability: boolean;
 }
 
 function parseArgs(argv: readonly string[]): ClientArgs {
@@ -75,6 +85,7 @@ function parseArgs(argv: readonly string[]): ClientArgs {
     batch: null,
     concurrency: 16,
     writeBuffer: null,
+    sampleDurability: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -104,6 +115,9 @@ function parseArgs(argv: readonly string[]): ClientArgs {
         break;
       case "--first-byte":
         args.firstByte = true;
+        break;
+      case "--sample-durability":
+        args.sampleDurability = true;
         break;
       case "--batch":
         args.batch = value();
@@ -167,6 +181,24 @@ async function runOne(args: ClientArgs): Promise<ClientReport> {
       if (progress.validLength >= abortAt) controller.abort(new Error("bench: abort-at reached"));
     };
   }
+  const samples: number[] = [];
+  const sampler = args.sampleDurability
+    ? setInterval(() => {
+      let cursor = 0;
+      try {
+        cursor = decodeCheckpoint(new Uint8Array(readFileSync(`${args.dest}.part.ctrl`))).cursor;
+      } catch {
+        // No checkpoint yet (or between two): nothing is covered.
+      }
+      if (state.bytesRead > 0) samples.push(Math.max(0, state.validLength - cursor));
+    }, 50)
+    : null;
+  const atRisk = (): ClientReport["atRisk"] => {
+    if (sampler !== null) clearInterval(sampler);
+    if (samples.length === 0) return null;
+    const sum = samples.reduce((a, b) => a + b, 0);
+    return { max: Math.max(...samples), mean: sum / samples.length, samples: samples.length };
+  };
   const started = performance.now();
   if (args.firstByte) {
     options.fetch = firstByteFetch(controller, () => {
@@ -186,6 +218,7 @@ async function runOne(args: ClientArgs): Promise<ClientReport> {
       firstByteMs: firstByteAt === null ? null : firstByteAt - started,
       validLength: state.validLength,
       error: null,
+      atRisk: atRisk(),
     };
   } catch (error) {
     const intended = controller.signal.aborted;
@@ -197,6 +230,7 @@ async function runOne(args: ClientArgs): Promise<ClientReport> {
       firstByteMs: firstByteAt === null ? null : firstByteAt - started,
       validLength: state.validLength,
       error: intended ? null : String(error),
+      atRisk: atRisk(),
     };
   }
 }
@@ -219,6 +253,7 @@ async function runBatch(args: ClientArgs, listFile: string): Promise<ClientRepor
     firstByteMs: null,
     validLength: size,
     error: failure,
+    atRisk: null,
   };
 }
 

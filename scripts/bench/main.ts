@@ -159,8 +159,21 @@ function haulClient(runtime: Runtime, extra: readonly string[] = [], label = "")
     name: `haul (${runtime})${label}`,
     reports: true,
     command: (url, dest) =>
-      runtimeCommand(runtime, HAUL_CLIENT, ["--url", url, "--dest", dest, ...extra]),
+      runtimeCommand(runtime, HAUL_CLIENT, [
+        "--url",
+        url,
+        "--dest",
+        dest,
+        "--sample-durability",
+        ...extra,
+      ]),
   };
+}
+
+/** The most bytes a crash could have lost during the run, in MB (haul clients only). */
+function atRiskMB(sample: Sample): number {
+  const risk = sample.report?.["atRisk"] as { max?: number } | null | undefined;
+  return (risk?.max ?? NaN) / 1e6;
 }
 
 function bareClient(runtime: Runtime): Client {
@@ -286,14 +299,17 @@ async function interleave(
   url: string,
   expected: { size: number; sha256: string | null },
   runs: number,
+  warmUp = true,
 ): Promise<Map<string, Sample[]>> {
   const dest = join(downloads, "file.bin");
   const byClient = new Map<string, Sample[]>(clients.map((client) => [client.name, []]));
-  log(`${label}: warm-up round`);
-  for (const client of clients) await download(client, url, dest, expected, 0);
+  if (warmUp) {
+    log(`${label}: warm-up round`);
+    for (const client of clients) await download(client, url, dest, expected, 0);
+  }
   for (let round = 1; round <= runs; round++) {
     const parts: string[] = [];
-    for (const client of clients) {
+    for (const client of shuffled(clients, round)) {
       const sample = await download(client, url, dest, expected, round);
       byClient.get(client.name)!.push(sample);
       parts.push(`${client.name} ${mbps(sample).toFixed(0)}`);
@@ -301,6 +317,23 @@ async function interleave(
     log(`${label}: round ${round}/${runs}: ${parts.join(", ")} MB/s`);
   }
   return byClient;
+}
+
+/**
+ * The clients in a different order each round (a seeded shuffle): a run is
+ * measurably slower right after some others (the page cache and ext4 state a
+ * big write and delete leave behind), so no client should always follow the
+ * same one.
+ */
+function shuffled<T>(items: readonly T[], round: number): T[] {
+  const copy = [...items];
+  let seed = (round * 2654435761) >>> 0;
+  for (let i = copy.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    const j = seed % (i + 1);
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }
 
 /** Pair-by-pair throughput ratios a/b over the rounds both have. */
@@ -315,6 +348,8 @@ function pairRatios(a: readonly Sample[], b: readonly Sample[]): number[] {
 
 const started = new Date();
 const lines: string[] = [];
+/** Peak RSS (KiB) of the haul clients in the main section, reused by the RSS section. */
+const mainPeaks = new Map<Runtime, number[]>();
 const results: Record<string, unknown> = {};
 
 function log(text: string): void {
@@ -364,6 +399,9 @@ async function mainSection(settings: Settings, server: BenchServer): Promise<voi
     settings.runs,
   );
   results["main"] = Object.fromEntries(samples);
+  for (const runtime of ["deno", "bun"] as const) {
+    mainPeaks.set(runtime, samples.get(`haul (${runtime})`)!.map((sample) => sample.maxRssKiB));
+  }
   out(`## Time to a durable, verified file: ${(settings.size / MiB).toFixed(0)} MiB`);
   out();
   out(
@@ -372,18 +410,25 @@ async function mainSection(settings: Settings, server: BenchServer): Promise<voi
   );
   out();
   table(
-    ["client", "MB/s", "wall s", "CPU s (user+sys)", "peak RSS MiB"],
+    ["client", "MB/s", "wall s", "CPU s (user+sys)", "peak RSS MiB", "most MB at risk"],
     clients.map((client) => {
       const list = samples.get(client.name)!;
+      const risk = list.map(atRiskMB).filter((value) => !Number.isNaN(value));
       return [
         client.name,
         spread(list.map(mbps)),
         spread(list.map((s) => s.wallMs / 1000), 2),
         spread(list.map((s) => s.cpuS), 2),
         spread(list.map((s) => s.maxRssKiB / 1024)),
+        risk.length > 0 ? spread(risk) : "all until done",
       ];
     }),
   );
+  out(
+    "*Most MB at risk*: the most bytes received but not yet covered by the checkpoint on disk " +
+      "(sampled every 50 ms): what a crash at the worst moment would have cost.",
+  );
+  out();
   const rows: string[][] = [];
   for (const runtime of ["deno", "bun"] as const) {
     const haul = samples.get(`haul (${runtime})`)!;
@@ -531,26 +576,26 @@ async function checkpointSection(settings: Settings, server: BenchServer): Promi
   table(["runtime", "default MB/s", "checkpoints off MB/s", "overhead %", "target", ""], rows);
 
   const cadences: { label: string; args: string[] }[] = [];
-  const byteSteps = settings.quick ? [8, 64, 256] : [4, 8, 16, 32, 64, 128, 256];
+  const byteSteps = settings.quick ? [4, 64, 256] : [4, 8, 16, 64, 256];
   for (const mebibytes of byteSteps) {
     cadences.push({
       label: `every ${mebibytes} MiB`,
       args: ["--checkpoint-bytes", String(mebibytes * MiB), "--checkpoint-ms", "1000000000"],
     });
   }
-  const msSteps = settings.quick ? [250, 1000] : [100, 250, 500, 1000, 2000];
+  const msSteps = settings.quick ? [250, 1000] : [250, 1000, 2000];
   for (const ms of msSteps) {
     cadences.push({
       label: `every ${ms} ms`,
       args: ["--checkpoint-bytes", String(2 ** 50), "--checkpoint-ms", String(ms)],
     });
   }
-  const curveRuns = settings.quick ? 1 : 3;
+  const curveRuns = settings.quick ? 1 : 2;
   const curveClients = [
     haulClient("deno", ["--no-checkpoints"], " no checkpoints"),
     ...cadences.map((cadence) => haulClient("deno", cadence.args, ` ${cadence.label}`)),
   ];
-  const curve = await interleave("cadence", curveClients, url, expected, curveRuns);
+  const curve = await interleave("cadence", curveClients, url, expected, curveRuns, false);
   results["checkpoint"] = {
     overhead: Object.fromEntries(samples),
     curve: Object.fromEntries(curve),
@@ -561,20 +606,20 @@ async function checkpointSection(settings: Settings, server: BenchServer): Promi
   out();
   const offList = curve.get("haul (deno) no checkpoints")!;
   table(
-    ["cadence", "MB/s", "overhead %", "bytes at risk at that speed (MB)", "time at risk (s)"],
+    ["cadence", "MB/s", "overhead %", "most MB at risk", "mean MB at risk"],
     cadences.map((cadence) => {
       const list = curve.get(`haul (deno) ${cadence.label}`)!;
       const overhead = pairRatios(list, offList).map((ratio) => (1 - ratio) * 100);
-      const speed = median(list.map(mbps));
-      const bytesArg = Number(cadence.args[1]);
-      const msArg = Number(cadence.args[3]);
-      const windowS = Math.min(bytesArg / 1e6 / speed, msArg / 1000);
+      const mean = list.map((sample) => {
+        const risk = sample.report?.["atRisk"] as { mean?: number } | null | undefined;
+        return (risk?.mean ?? NaN) / 1e6;
+      });
       return [
         cadence.label,
         spread(list.map(mbps)),
         spread(overhead, 1),
-        (windowS * speed).toFixed(0),
-        windowS.toFixed(2),
+        spread(list.map(atRiskMB)),
+        spread(mean),
       ];
     }),
   );
@@ -674,15 +719,17 @@ async function slowSection(settings: Settings, server: BenchServer, rate: number
   );
   out();
   table(
-    ["client", "MB/s", "CPU s", "CPU ms per MB", "peak RSS MiB"],
+    ["client", "MB/s", "CPU s", "CPU ms per MB", "peak RSS MiB", "most MB at risk"],
     clients.map((client) => {
       const list = samples.get(client.name)!;
+      const risk = list.map(atRiskMB).filter((value) => !Number.isNaN(value));
       return [
         client.name,
         spread(list.map(mbps)),
         spread(list.map((s) => s.cpuS), 2),
         spread(list.map((s) => (s.cpuS * 1000) / (s.bytes / 1e6)), 2),
         spread(list.map((s) => s.maxRssKiB / 1024)),
+        risk.length > 0 ? spread(risk) : "all until done",
       ];
     }),
   );
@@ -695,6 +742,12 @@ async function rssSection(settings: Settings, server: BenchServer): Promise<void
   for (const runtime of ["deno", "bun"] as const) {
     const peaks: number[] = [];
     for (const size of sizes) {
+      const reused = size === settings.size ? mainPeaks.get(runtime) : undefined;
+      if (reused !== undefined) {
+        data[`${runtime} ${size}`] = reused;
+        peaks.push(median(reused));
+        continue;
+      }
       const name = `main-${size}.bin`;
       const sha256 = await ensureDataFile(join(www, name), size);
       const samples = await interleave(
@@ -721,6 +774,11 @@ async function rssSection(settings: Settings, server: BenchServer): Promise<void
   }
   results["rss"] = data;
   out("## Peak RSS of a haul() process");
+  out();
+  out(
+    "Peak RSS (VmHWM) of the whole process, worker thread included, median of the runs; " +
+      "the figures for the main size are those of the main comparison.",
+  );
   out();
   table(
     [
@@ -756,7 +814,7 @@ async function main(): Promise<void> {
   };
   out(`# haul benchmark, ${started.toISOString()}`);
   out();
-  out(`Command: \`bash scripts/bench.sh ${process.argv.slice(2).join(" ")}\``.replace(" `", "`"));
+  out(`Command: \`${["bash scripts/bench.sh", ...process.argv.slice(2)].join(" ")}\``);
   out();
   for (const [key, value] of Object.entries({ ...machine(work), ...versions })) {
     out(`- ${key}: ${value}`);
