@@ -38,6 +38,8 @@ const WRITE_BUFFER_SIZE = 1 << 20;
 const SYNC_EVERY = 16 << 20;
 /** Unhashed durable bytes that start the hashing worker (small downloads never start one). */
 const HASH_WORKER_AFTER = 8 << 20;
+/** Bodies from byte 0 at least this large (or of unknown length) are digested on a worker. */
+const DIGEST_WORKER_AFTER = 16 << 20;
 /** The hashing worker's share of a core while it trails by more than {@link HASH_WORKER_BEHIND}. */
 const HASH_WORKER_SHARE = 0.1;
 const HASH_WORKER_BEHIND = 64 << 20;
@@ -56,6 +58,8 @@ export interface EngineHooks {
   hashWorker?: boolean;
   /** Unhashed durable bytes that start the hashing worker. */
   hashWorkerAfter?: number;
+  /** Bodies from byte 0 at least this large (or of unknown length) get their native digest on a worker. */
+  digestWorkerAfter?: number;
   /** The worker's share of a core (0 < share <= 1) while it trails by more than `hashWorkerBehind`. */
   hashWorkerShare?: number;
   /** Trailing by more than this many bytes, the worker keeps to its share. */
@@ -199,24 +203,32 @@ class Download {
       await discardBody(response);
       const saved = start.checkpoint!;
       const writer = this.#writer(start.file, start, null);
-      return await this.#complete(writer, {
-        ...base,
-        etag: saved.etag,
-        contentType: saved.contentType,
-      });
+      try {
+        return await this.#complete(writer, {
+          ...base,
+          etag: saved.etag,
+          contentType: saved.contentType,
+        });
+      } finally {
+        await writer.close();
+      }
     }
     if (plan.rewind) await fresh(this.fs, this.paths, start.file, true);
     const writer = this.#writer(start.file, plan.rewind ? null : start, plan);
     state.validLength = writer.length;
     state.reportedLength = plan.total;
     progress.tick();
-    await this.#stream(response, plan, writer);
-    return await this.#complete(writer, {
-      ...base,
-      resumedFrom: plan.rewind ? 0 : start.cursor,
-      etag: plan.validators.etag ?? start.checkpoint?.etag ?? null,
-      contentType: plan.validators.contentType,
-    });
+    try {
+      await this.#stream(response, plan, writer);
+      return await this.#complete(writer, {
+        ...base,
+        resumedFrom: plan.rewind ? 0 : start.cursor,
+        etag: plan.validators.etag ?? start.checkpoint?.etag ?? null,
+        contentType: plan.validators.contentType,
+      });
+    } finally {
+      await writer.close(); // no background work or worker outlives the call
+    }
   }
 
   #writer(file: ShimFile, from: StartPoint | null, plan: StreamPlan | null): PartWriter {
@@ -298,6 +310,7 @@ class Download {
         const bytes = chunk.value;
         if (limit !== null && received + bytes.length > limit) {
           await reader.cancel().catch(() => {});
+          await writer.close();
           await fresh(this.fs, this.paths, this.#file!, true);
           throw new ServerMisconfiguredError(
             `Server sent more than the ${limit} bytes it declared: ${this.url}: ` +
@@ -339,6 +352,7 @@ class Download {
       if (bytes === undefined) break; // cancelled
       if (limit !== null && received + bytes.length > limit) {
         await reader.cancel().catch(() => {});
+        await writer.close();
         await fresh(this.fs, this.paths, this.#file!, true);
         throw new ServerMisconfiguredError(
           `Server sent more than the ${limit} bytes it declared: ${this.url}: ` +
@@ -537,6 +551,7 @@ function readSettings(options: HaulOptions, hooks: EngineHooks): WriterSettings 
     syncEvery: hooks.syncEvery ?? SYNC_EVERY,
     hashWorker: hooks.hashWorker ?? true,
     hashWorkerAfter: hooks.hashWorkerAfter ?? HASH_WORKER_AFTER,
+    digestWorkerAfter: hooks.digestWorkerAfter ?? DIGEST_WORKER_AFTER,
     hashWorkerShare: hooks.hashWorkerShare ?? HASH_WORKER_SHARE,
     hashWorkerBehind: hooks.hashWorkerBehind ?? HASH_WORKER_BEHIND,
     disableCheckpoints: hooks.disableCheckpoints === true,

@@ -6,7 +6,8 @@
  * How it stays fast (figures in `docs/performance.md`):
  *
  * - **Two hashes.** A download from byte 0 gets its digest from the native
- *   `node:crypto` SHA-256, fed each coalesced buffer as it is written. A
+ *   `node:crypto` SHA-256 ({@link NativeDigest}: on a worker thread that reads
+ *   `.part` back, for bodies large enough to pay for starting one). A
  *   checkpoint needs the hash *state*, which only the TypeScript hasher
  *   (`sha256.ts`) can export and which is several times slower; a
  *   {@link HashFollower} keeps it by reading back durable bytes, on a worker
@@ -28,13 +29,14 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Checkpoint, Sha256State } from "./checkpoint.ts";
 import { tailStart } from "./checkpoint.ts";
 import type { HashProgress } from "./block_hasher.ts";
 import { encodeCheckpoint } from "./control_file.ts";
 import type { FsShim, ShimFile } from "./fs/fs_shim.ts";
 import { HashFollower } from "./hash_follower.ts";
+import { NativeDigest } from "./native_digest.ts";
 import type { SidecarPaths } from "./paths.ts";
 import type { Validators } from "./plan.ts";
 import { Sha256 } from "./sha256.ts";
@@ -55,6 +57,8 @@ export interface WriterSettings {
   readonly hashWorker: boolean;
   /** Unhashed durable bytes that start the worker. */
   readonly hashWorkerAfter: number;
+  /** Bodies from byte 0 of at least this many bytes (or of unknown length) get their digest on a worker. */
+  readonly digestWorkerAfter: number;
   /** The worker's share of a core once it trails by more than {@link WriterSettings.hashWorkerBehind}. */
   readonly hashWorkerShare: number;
   /** Trailing by more than this, the worker keeps to its share. */
@@ -75,7 +79,7 @@ export class PartWriter {
   readonly #paths: SidecarPaths;
   readonly #settings: WriterSettings;
   /** Digest of a download that starts at byte 0; `null` when resuming. */
-  readonly #native: Hash | null;
+  readonly #native: NativeDigest | null;
   readonly #follower: HashFollower;
   readonly #startCursor: number;
   readonly #validators: Validators;
@@ -158,7 +162,10 @@ export class PartWriter {
       new Uint8Array(settings.writeBufferSize),
       new Uint8Array(settings.writeBufferSize),
     ];
-    this.#native = start.cursor === 0 ? createHash("sha256") : null;
+    const big = start.total === null || start.total >= settings.digestWorkerAfter;
+    this.#native = start.cursor === 0
+      ? new NativeDigest(file, paths.part, settings.hashWorker && big)
+      : null;
     const state = start.hash ?? new Sha256().snapshot();
     this.#durableHashed = state.length;
     const anchor = start.anchor ?? { offset: 0, state: new Sha256().snapshot() };
@@ -270,7 +277,19 @@ export class PartWriter {
       await this.#record();
     } finally {
       this.#follower.close();
+      this.#native?.close();
     }
+  }
+
+  /**
+   * Lets go of the writer after a failure that skips {@link PartWriter.checkpoint}
+   * and {@link PartWriter.finish}: waits for background work, stops the workers.
+   * Never throws; safe to call more than once.
+   */
+  async close(): Promise<void> {
+    await this.#settle();
+    this.#follower.close();
+    this.#native?.close();
   }
 
   /**
@@ -288,10 +307,11 @@ export class PartWriter {
         await this.#follower.catchUp(this.#written);
         this.#digest = this.#follower.hex();
       } else {
-        this.#digest = this.#native.digest("hex");
+        this.#digest = await this.#native.digest(this.#written);
       }
     } finally {
       this.#follower.close();
+      this.#native?.close();
     }
   }
 
@@ -470,6 +490,7 @@ export class PartWriter {
   /** A write ending at `end` completed: start a background sync when one is due. */
   #wrote(end: number): void {
     this.#written = end;
+    this.#native?.written(end);
     if (end > this.#extent) this.#extent = end;
     if (
       this.#syncing === null && !this.#poisoned && !this.#broken &&

@@ -52,6 +52,7 @@ function uncoveredWrite(log: RecordedOp[], part: string, end: number, at: number
 const FAST_PATH = {
   syncEvery: 128 * 1024,
   hashWorkerAfter: 64 * 1024,
+  digestWorkerAfter: 0,
   hashWorkerShare: 0.05,
   hashWorkerBehind: 0,
 } as const;
