@@ -6,8 +6,10 @@
  * halved Deno's throughput (`docs/performance.md`).
  *
  * Messages in: `start` (path), `limit` whenever more bytes are written,
- * `finish` (the final length). Messages out: `digest` (hex) after `finish`,
- * or `error` if a read fails (the engine then hashes the file itself).
+ * `finish` (the final length), `stop` (close the descriptor and end: a worker
+ * terminated from outside would leave its descriptor open in the process on
+ * Bun). Messages out: `digest` (hex) after `finish`, or `error` if a read
+ * fails (the engine then hashes the file itself).
  *
  * @module
  */
@@ -19,7 +21,8 @@ import { closeSync, openSync, readSync } from "node:fs";
 export type ToDigestWorker =
   | { readonly type: "start"; readonly path: string }
   | { readonly type: "limit"; readonly limit: number }
-  | { readonly type: "finish"; readonly length: number };
+  | { readonly type: "finish"; readonly length: number }
+  | { readonly type: "stop" };
 
 /** A message from the digest worker. */
 export type FromDigestWorker =
@@ -80,6 +83,13 @@ scope.onmessage = (event: MessageEvent<ToDigestWorker>): void => {
     } catch (error) {
       fail(error);
     }
+    return;
+  }
+  if (message.type === "stop") {
+    failed = true;
+    if (fd !== null) closeSync(fd);
+    fd = null;
+    scope.close();
     return;
   }
   if (message.type === "limit") {

@@ -75,11 +75,11 @@ export class NativeDigest {
     return await this.#rehash(length);
   }
 
-  /** Stops the worker, if any. */
+  /** Stops the worker, if any (it closes its descriptor of `.part` and ends). */
   close(): void {
     const worker = this.#worker;
     this.#worker = null;
-    worker?.terminate();
+    worker?.postMessage({ type: "stop" } satisfies ToDigestWorker);
     this.#settle?.({ error: "closed" });
     this.#settle = null;
   }

@@ -348,18 +348,16 @@ export class PartWriter {
 
   /**
    * Writes the checkpoint for the synced bytes (tmp → fsync → rename) if it
-   * adds anything. Without a worker, a small hash lag is closed on this
-   * thread first (cheap, and a resume then re-hashes nothing); a large one
-   * starts the worker instead.
+   * adds anything.
    */
   async #record(): Promise<void> {
     const cursor = this.#synced;
     const follower = this.#follower;
     follower.advance(cursor);
-    if (
-      !follower.parallel &&
-      (!follower.canSpawn || follower.lag < this.#settings.hashWorkerAfter)
-    ) {
+    // Without a worker, a small lag is closed here (cheap; a resume then
+    // re-hashes nothing); a large one is left to the worker, or, where no
+    // worker can run, to the next resume.
+    if (!follower.parallel && follower.lag < this.#settings.hashWorkerAfter) {
       await follower.catchUp(cursor);
     }
     const progress = follower.progress();
