@@ -187,17 +187,23 @@ export class HashFollower {
     this.#worker?.postMessage(message);
   }
 
-  /** The worker is gone: continue on this thread from its latest progress. */
-  #adopt(): void {
+  /**
+   * The worker is gone, or must go: continue on this thread from its latest
+   * progress. A worker that is still working is asked to stop rather than
+   * terminated: it closes its descriptor of `.part` first (a terminated
+   * worker's descriptor stays open in the process on Bun).
+   */
+  #adopt(how: "terminate" | "stop" = "terminate"): void {
     const worker = this.#worker;
     this.#worker = null;
-    worker?.terminate();
+    if (how === "stop") worker?.postMessage({ type: "stop" } satisfies ToWorker);
+    else worker?.terminate();
     if (this.#latest.position > this.#inline.position) {
       this.#inline = BlockHasher.resume(this.#blockSize, this.#latest);
     }
   }
 
   #stopWorker(): void {
-    if (this.#worker !== null) this.#adopt();
+    if (this.#worker !== null) this.#adopt("stop");
   }
 }

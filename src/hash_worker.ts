@@ -4,9 +4,12 @@
  * made durable, so that the engine's thread never spends time on it.
  *
  * Messages in: `start` (path, block size, where the hash stands, first
- * limit, CPU share), then `limit` whenever more bytes are durable. Messages
- * out: `progress` after each MiB hashed, and `exit` when it stops on its own
- * (idle for a second, or a read failed).
+ * limit, CPU share), then `limit` whenever more bytes are durable, and `stop`
+ * when the engine no longer needs it (it then closes its descriptor of
+ * `.part` and ends itself: terminating it from outside would leave that
+ * descriptor open in the process). Messages out: `progress` after each MiB
+ * hashed, and `exit` when it stops (idle for a second, a read failed, or told
+ * to).
  *
  * It stays out of the download's way: its thread runs at the lowest
  * scheduling priority where the platform allows (Linux: nice 19 on its own
@@ -35,12 +38,17 @@ export type ToWorker =
     /** Below this many waiting bytes the worker runs flat out. */
     readonly lag: number;
   }
-  | { readonly type: "limit"; readonly limit: number };
+  | { readonly type: "limit"; readonly limit: number }
+  | { readonly type: "stop" };
 
 /** A message from the worker. */
 export type FromWorker =
   | { readonly type: "progress"; readonly progress: HashProgress }
-  | { readonly type: "exit"; readonly reason: "idle" | "error"; readonly detail: string };
+  | {
+    readonly type: "exit";
+    readonly reason: "idle" | "error" | "stopped";
+    readonly detail: string;
+  };
 
 /** The parts of a worker's global scope this file uses. */
 interface WorkerScope {
@@ -73,7 +81,7 @@ function lowerPriority(): void {
   }
 }
 
-function stop(reason: "idle" | "error", detail: string): void {
+function stop(reason: "idle" | "error" | "stopped", detail: string): void {
   if (stopped) return;
   stopped = true;
   scope.postMessage({ type: "exit", reason, detail });
@@ -124,7 +132,7 @@ async function pump(): Promise<void> {
     return;
   }
   running = false;
-  armIdle();
+  if (!stopped) armIdle();
 }
 
 scope.onmessage = (event: MessageEvent<ToWorker>): void => {
@@ -142,6 +150,10 @@ scope.onmessage = (event: MessageEvent<ToWorker>): void => {
       return;
     }
     void pump();
+    return;
+  }
+  if (message.type === "stop") {
+    stop("stopped", "");
     return;
   }
   limit = Math.max(limit, message.limit);

@@ -5,7 +5,10 @@
  * checkpoint is being written, right after the request, just before and just
  * after the final rename. After every kill the disk must satisfy the
  * invariants, and the next call must resume exactly where the checkpoint
- * says and finish with the right bytes.
+ * says and finish with the right bytes. The same holds with the fast path
+ * forced on small files (`HAUL_CHILD_HOOKS`: background sync, a hashing
+ * worker that trails), where checkpoints on disk record a hash shorter than
+ * their cursor and a tail digest for the rest.
  */
 
 import { describe, it } from "node:test";
@@ -17,9 +20,10 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { decodeCheckpoint } from "../src/control_file.ts";
-import type { Checkpoint } from "../src/checkpoint.ts";
-import { haulWith } from "../src/haul.ts";
+import { type Checkpoint, tailStart } from "../src/checkpoint.ts";
+import { type EngineHooks, haulWith } from "../src/haul.ts";
 import { nodeFs } from "../src/fs/node_fs.ts";
+import { Sha256 } from "../src/sha256.ts";
 import { haul, HaulError, PartialHaulError } from "../mod.ts";
 import { cuttingFetch, FaultyFs, shimError } from "./helpers/fault_fs.ts";
 import { startResourceServer } from "./helpers/script_server.ts";
@@ -54,9 +58,21 @@ interface Child {
   hasExited: boolean;
 }
 
-function startChild(url: string, dest: string, options: object = OPTIONS): Child {
+/**
+ * Starts the child; with `hooks`, it downloads through `haulWith()` with
+ * those engine hooks (passed as `HAUL_CHILD_HOOKS`).
+ */
+function startChild(
+  url: string,
+  dest: string,
+  options: object = OPTIONS,
+  hooks: EngineHooks | null = null,
+): Child {
   const [command, args] = childCommand(url, dest, options);
-  const proc = spawn(command, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const env = hooks === null
+    ? process.env
+    : { ...process.env, HAUL_CHILD_HOOKS: JSON.stringify(hooks) };
+  const proc = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout?.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
   proc.stderr?.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
@@ -331,6 +347,150 @@ describe("SIGKILL during haul()", () => {
       for (const kind of ["bytes", "ctrl-tmp", "delay", "part-complete", "dest"]) {
         assert.ok(kinds.has(kind), `no kill was triggered by ${kind}`);
       }
+    } finally {
+      for (const child of running) await killChild(child);
+      await server.close();
+    }
+  });
+});
+
+/** Background sync and the hashing worker on a small file (`FAST_PATH` in haul_engine_test.ts). */
+const FAST_HOOKS: EngineHooks = {
+  syncEvery: 128 * 1024,
+  hashWorker: true,
+  hashWorkerAfter: 64 * 1024,
+  hashWorkerShare: 0.05,
+  hashWorkerBehind: 0,
+  writeBufferSize: 64 * 1024,
+};
+/**
+ * The hashing worker made to trail by MiBs: it starts more than one of its
+ * 1 MiB read pieces behind, then rests 99 times as long as it works. The
+ * checkpoints must be rarer than `hashWorkerAfter`, or each would close the
+ * lag on the engine's thread and no worker would start.
+ */
+const TRAILING_HOOKS: EngineHooks = {
+  syncEvery: 256 * 1024,
+  hashWorker: true,
+  hashWorkerAfter: 1.25 * 1024 * 1024,
+  hashWorkerShare: 0.01,
+  hashWorkerBehind: 0,
+  writeBufferSize: 64 * 1024,
+};
+const TRAILING_OPTIONS = { blockSize: 4096, checkpointEvery: { bytes: 1.5 * 1024 * 1024 } };
+
+/** Asserts that the checkpoint's hash states and tail digest are those of `body`. */
+function checkHashes(checkpoint: Checkpoint, body: Uint8Array, where: string): void {
+  const { cursor, hash, anchor } = checkpoint;
+  const state = (length: number) => new Sha256().update(body.subarray(0, length)).snapshot();
+  for (const [what, saved] of [["hash", hash], ["anchor", checkpoint.anchorHash]] as const) {
+    const expected = state(saved.length);
+    const same = saved.words.every((word, i) => word === expected.words[i]) &&
+      sameBytes(saved.pending, expected.pending);
+    assert.ok(same, `${where}: the ${what} state is not the body's after ${saved.length} bytes`);
+  }
+  assert.equal(checkpoint.anchorHash.length, anchor, `${where}: anchor state length`);
+  const from = tailStart(checkpoint);
+  const expected = from === cursor ? null : sha256(body.subarray(from, cursor));
+  const actual = checkpoint.tailDigest === null
+    ? null
+    : Array.from(checkpoint.tailDigest, (b) => b.toString(16).padStart(2, "0")).join("");
+  assert.equal(actual, expected, `${where}: tail digest of [${from}, ${cursor})`);
+}
+
+describe("SIGKILL with the fast path (background sync, hashing worker)", () => {
+  it("resumes each kill at the cursor on disk, whose hash may trail, and ends exact", {
+    timeout: 120_000,
+  }, async () => {
+    const body = randomBody(BODY_SIZE);
+    const digest = sha256(body);
+    const rng = makeRng(0x66617374);
+    const server = await startResourceServer({ body, etag: ETAG }, (_req, honest) => ({
+      ...honest,
+      ...PACE,
+    }));
+    const running = new Set<Child>();
+    let checkpoints = 0;
+    let trailing = 0;
+    let kills = 0;
+    const failures: string[] = [];
+
+    const chain = async (
+      dir: string,
+      name: string,
+      hooks: EngineHooks,
+      options: object,
+      offsets: number[],
+    ): Promise<void> => {
+      const dest = join(dir, `${name}.bin`);
+      let state = checkInvariants(dest, body, `${name} start`);
+      for (const [i, at] of offsets.entries()) {
+        const path = `/${name}/${i}`;
+        const where = `${name} kill ${i} (at ${at})`;
+        const expected = expectedRange(state);
+        const previous = state.checkpoint;
+        const child = startChild(`${server.url}${path}`, dest, options, hooks);
+        running.add(child);
+        const hit = await waitFor(child, () => (sizeOf(`${dest}.part`) ?? 0) >= at);
+        await killChild(child);
+        running.delete(child);
+        // No checkpoint claims a cursor past `.part`'s end or bytes that are not the body's.
+        state = checkInvariants(dest, body, where);
+        const sent = server.requests.filter((r) => r.path === path);
+        if (sent.length === 1) {
+          assert.equal(sent[0]!.headers["range"], expected, `${where}: the resume's Range`);
+        }
+        if (!hit) {
+          if (!child.output().includes('"ok":true')) {
+            failures.push(`${where}: the child failed: ${child.output().trim()}`);
+            continue;
+          }
+          assert.ok(state.complete, `${where}: finished without a dest`);
+          break;
+        }
+        kills++;
+        const saved = state.checkpoint;
+        if (saved !== null) {
+          checkpoints++;
+          if (saved.hash.length < saved.cursor) trailing++;
+          checkHashes(saved, body, where);
+          if (previous !== null) {
+            assert.ok(saved.cursor >= previous.cursor, `${where}: the cursor went back`);
+          }
+        }
+      }
+      const expected = expectedRange(state);
+      const path = `/${name}/final`;
+      const result = await haulWith(`${server.url}${path}`, { dest, ...options }, hooks);
+      assert.equal(result.sha256, digest, `${name}: final sha256`);
+      assert.equal(sha256(await bytesOf(dest)), digest, `${name}: final bytes`);
+      const sent = server.requests.filter((r) => r.path === path);
+      if (state.complete) {
+        assert.equal(sent.length, 0, `${name}: complete dest, yet a request`);
+      } else {
+        assert.equal(sent.length, 1);
+        assert.equal(sent[0]!.headers["range"], expected, `${name}: the final resume's Range`);
+        assert.equal(result.resumedFrom, state.checkpoint?.cursor ?? 0);
+      }
+    };
+
+    /** `n` increasing random offsets spread over `[lo, hi)` of the body. */
+    const spread = (n: number, lo: number, hi: number): number[] =>
+      Array.from(
+        { length: n },
+        (_, k) => Math.floor(BODY_SIZE * (lo + (hi - lo) * ((k + rng.next()) / n))),
+      );
+
+    try {
+      await withTempDir(async (dir) => {
+        await chain(dir, "fast", FAST_HOOKS, OPTIONS, spread(8, 0.05, 0.95));
+        // The first kill comes after the first checkpoint (1.5 MiB): it trails.
+        await chain(dir, "trailing", TRAILING_HOOKS, TRAILING_OPTIONS, spread(3, 0.5, 0.95));
+      });
+      assert.deepEqual(failures, [], "children that failed instead of downloading");
+      assert.ok(kills >= 9, `only ${kills} kills hit a running download`);
+      assert.ok(checkpoints >= 8, `only ${checkpoints} kills left a checkpoint`);
+      assert.ok(trailing >= 2, `only ${trailing} kills left a checkpoint whose hash trails`);
     } finally {
       for (const child of running) await killChild(child);
       await server.close();
