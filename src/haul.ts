@@ -256,16 +256,13 @@ class Download {
   /** Streams the body into the writer; on any break, saves progress and throws. */
   async #stream(response: Response, plan: StreamPlan, writer: PartWriter): Promise<void> {
     const limit = plan.bodyLength;
-    // A byte stream (Deno's fetch) is read with a BYOB reader into a reused buffer.
-    const byob = byobReader(response.body);
-    const reader = byob === null ? response.body?.getReader() : undefined;
+    const body = bodySource(response.body, writer);
     const signal = this.options.signal;
     // Cancel the stream directly too: not every runtime stops a body on abort.
-    const onAbort = () => void (byob ?? reader)?.cancel(signal?.reason).catch(() => {});
+    const onAbort = () => void body?.cancel(signal?.reason).catch(() => {});
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      if (byob !== null) await this.#pumpInto(byob, plan, writer);
-      else await this.#pump(reader, plan, writer);
+      if (body !== null) await this.#pump(body, plan, writer);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -290,26 +287,21 @@ class Download {
   }
 
   /** Reads the body into the writer until it ends, enforcing the declared length. */
-  async #pump(
-    reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
-    plan: StreamPlan,
-    writer: PartWriter,
-  ): Promise<void> {
+  async #pump(body: BodySource, plan: StreamPlan, writer: PartWriter): Promise<void> {
     const state = this.progress.state;
     const limit = plan.bodyLength;
     let received = 0;
-    if (reader !== undefined) {
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          throw await this.#interrupted(writer, error);
-        }
-        if (chunk.done) break;
-        const bytes = chunk.value;
+    for (;;) {
+      let chunk: BodyRead;
+      try {
+        chunk = await body.read();
+      } catch (error) {
+        throw await this.#interrupted(writer, error);
+      }
+      const bytes = chunk.bytes;
+      if (bytes !== undefined) {
         if (limit !== null && received + bytes.length > limit) {
-          await reader.cancel().catch(() => {});
+          await body.cancel().catch(() => {});
           await writer.close();
           await fresh(this.fs, this.paths, this.#file!, true);
           throw new ServerMisconfiguredError(
@@ -320,56 +312,15 @@ class Download {
         }
         received += bytes.length;
         try {
-          await writer.append(bytes);
+          await body.store(bytes);
         } catch (error) {
-          await reader.cancel().catch(() => {});
+          await body.cancel().catch(() => {});
           throw await this.#interrupted(writer, error);
         }
         state.bytesRead = received;
         state.validLength = writer.length;
         this.progress.tick();
       }
-    }
-  }
-
-  /** {@link Download.#pump} for a byte stream: reads land in one reused buffer, no allocation per chunk. */
-  async #pumpInto(
-    reader: ReadableStreamBYOBReader,
-    plan: StreamPlan,
-    writer: PartWriter,
-  ): Promise<void> {
-    const state = this.progress.state;
-    const limit = plan.bodyLength;
-    let received = 0;
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read(writer.reserve());
-      } catch (error) {
-        throw await this.#interrupted(writer, error);
-      }
-      const bytes = chunk.value;
-      if (bytes === undefined) break; // cancelled
-      if (limit !== null && received + bytes.length > limit) {
-        await reader.cancel().catch(() => {});
-        await writer.close();
-        await fresh(this.fs, this.paths, this.#file!, true);
-        throw new ServerMisconfiguredError(
-          `Server sent more than the ${limit} bytes it declared: ${this.url}: ` +
-            "the download was discarded",
-          { retryable: plan.offset > 0 },
-        );
-      }
-      received += bytes.length;
-      try {
-        await writer.commit(bytes);
-      } catch (error) {
-        await reader.cancel().catch(() => {});
-        throw await this.#interrupted(writer, error);
-      }
-      state.bytesRead = received;
-      state.validLength = writer.length;
-      this.progress.tick();
       if (chunk.done) break;
     }
   }
@@ -507,14 +458,59 @@ async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<voi
   }
 }
 
-/** A BYOB reader of `body` when it is a byte stream, else `null` (nothing is locked then). */
-function byobReader(body: ReadableStream<Uint8Array> | null): ReadableStreamBYOBReader | null {
+/** One read of a response body: its bytes (none at the end) and whether the body ended. */
+interface BodyRead {
+  readonly bytes: Uint8Array | undefined;
+  readonly done: boolean;
+}
+
+/** A response body as the pump sees it, whichever reader it is read with. */
+interface BodySource {
+  /** The next bytes. */
+  read(): Promise<BodyRead>;
+  /** Hands the bytes of the last read to the writer. */
+  store(bytes: Uint8Array): Promise<void>;
+  /** Stops the body. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/**
+ * The body's reader: a BYOB reader into the writer's reused landing buffer
+ * when the body is a byte stream (Deno's fetch: no allocation per chunk),
+ * else the default reader. `null` when there is no body.
+ */
+function bodySource(
+  body: ReadableStream<Uint8Array> | null,
+  writer: PartWriter,
+): BodySource | null {
   if (body === null) return null;
+  let byob: ReadableStreamBYOBReader | null = null;
   try {
-    return body.getReader({ mode: "byob" });
+    byob = body.getReader({ mode: "byob" });
   } catch {
-    return null;
+    // Not a byte stream (Bun's fetch): the default reader below.
   }
+  if (byob !== null) {
+    const reader = byob;
+    return {
+      read: async () => {
+        const { value, done } = await reader.read(writer.reserve());
+        return { bytes: value, done };
+      },
+      // A BYOB view, even an empty one, returns the landing buffer to the writer.
+      store: (bytes) => writer.commit(bytes),
+      cancel: (reason) => reader.cancel(reason),
+    };
+  }
+  const reader = body.getReader();
+  return {
+    read: async () => {
+      const { value, done } = await reader.read();
+      return { bytes: done ? undefined : value, done };
+    },
+    store: (bytes) => writer.append(bytes),
+    cancel: (reason) => reader.cancel(reason),
+  };
 }
 
 async function discardBody(response: Response): Promise<void> {
