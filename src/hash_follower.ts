@@ -77,11 +77,6 @@ export class HashFollower {
     this.#canSpawn = options.worker && typeof globalThis.Worker === "function";
   }
 
-  /** Whether a worker may still be started (so lagging need not be fixed on this thread). */
-  get canSpawn(): boolean {
-    return this.#canSpawn;
-  }
-
   /** Durable bytes not yet hashed, as far as this thread knows. */
   get lag(): number {
     return this.#limit - this.progress().position;
