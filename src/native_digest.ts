@@ -9,9 +9,8 @@
 
 import { createHash, type Hash } from "node:crypto";
 import type { FromDigestWorker, ToDigestWorker } from "./digest_worker.ts";
+import { digestPrefix } from "./file_digest.ts";
 import type { ShimFile } from "./fs/fs_shim.ts";
-
-const READ_PIECE = 1 << 20;
 
 /** Native SHA-256 of `.part` from byte 0, inline or on a worker. */
 export class NativeDigest {
@@ -123,16 +122,6 @@ export class NativeDigest {
 
   /** Hashes `.part` from byte 0 on this thread (the worker failed). */
   async #rehash(length: number): Promise<string> {
-    const hash = createHash("sha256");
-    const buffer = new Uint8Array(Math.min(READ_PIECE, Math.max(length, 1)));
-    let position = 0;
-    while (position < length) {
-      const want = Math.min(buffer.length, length - position);
-      const got = await this.#file.read(buffer.subarray(0, want), position);
-      if (got <= 0) throw new Error(`.part ended at byte ${position}, expected ${length}`);
-      hash.update(buffer.subarray(0, got));
-      position += got;
-    }
-    return hash.digest("hex");
+    return (await digestPrefix(this.#file, length)).sha256;
   }
 }

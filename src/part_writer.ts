@@ -29,11 +29,11 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { Checkpoint, Sha256State } from "./checkpoint.ts";
 import { tailStart } from "./checkpoint.ts";
 import type { HashProgress } from "./block_hasher.ts";
 import { encodeCheckpoint } from "./control_file.ts";
+import { digestRange } from "./file_digest.ts";
 import type { FsShim, ShimFile } from "./fs/fs_shim.ts";
 import { HashFollower } from "./hash_follower.ts";
 import { NativeDigest } from "./native_digest.ts";
@@ -403,14 +403,9 @@ export class PartWriter {
   /** SHA-256 of `.part` bytes `[from, to)` read back from disk, or `null` when empty. */
   async #tailDigest(from: number, to: number): Promise<Uint8Array | null> {
     if (from >= to) return null;
-    const bytes = new Uint8Array(to - from);
-    let done = 0;
-    while (done < bytes.length) {
-      const n = await this.#file.read(bytes.subarray(done), from + done);
-      if (n <= 0) throw new Error(`.part ended at byte ${from + done}, expected ${to}`);
-      done += n;
-    }
-    return new Uint8Array(createHash("sha256").update(bytes).digest());
+    const digest = await digestRange(this.#file, from, to);
+    if (digest === null) throw new Error(`.part ends before byte ${to}`);
+    return digest;
   }
 
   /**

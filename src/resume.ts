@@ -8,12 +8,12 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type Checkpoint, type Sha256State, tailStart } from "./checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "./errors.ts";
 import { isStrongEtag } from "./etag.ts";
-import type { FsShim, ShimFile } from "./fs/fs_shim.ts";
+import { digestRange } from "./file_digest.ts";
+import { type FsShim, readFully, type ShimFile } from "./fs/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 import { Sha256 } from "./sha256.ts";
 
@@ -155,22 +155,9 @@ async function tailMatches(file: ShimFile, size: number, checkpoint: Checkpoint)
   const expected = checkpoint.tailDigest;
   if (expected === null) return true;
   if (size < checkpoint.cursor) return false;
-  const from = tailStart(checkpoint);
-  const bytes = new Uint8Array(checkpoint.cursor - from);
-  if (!(await readFully(file, bytes, from))) return false;
-  const actual = createHash("sha256").update(bytes).digest();
-  if (actual.length !== expected.length) return false;
+  const actual = await digestRange(file, tailStart(checkpoint), checkpoint.cursor);
+  if (actual === null || actual.length !== expected.length) return false;
   for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
-  return true;
-}
-
-async function readFully(file: ShimFile, buffer: Uint8Array, position: number): Promise<boolean> {
-  let done = 0;
-  while (done < buffer.length) {
-    const n = await file.read(buffer.subarray(done), position + done);
-    if (n === 0) return false;
-    done += n;
-  }
   return true;
 }
 

@@ -109,3 +109,31 @@ export interface FsShim {
   /** Whether a process with this id is alive on this machine. */
   isProcessAlive(pid: number): boolean;
 }
+
+/**
+ * Fills `buffer` from `file` at `position`, looping over short reads.
+ *
+ * @param file an open file.
+ * @param buffer where the bytes go.
+ * @param position offset in the file.
+ * @returns `true` when the buffer was filled, `false` when the file ended first.
+ *
+ * @example
+ * ```ts ignore
+ * import { readFully } from "./fs_shim.ts";
+ * const whole = await readFully(file, new Uint8Array(4096), 0);
+ * ```
+ */
+export async function readFully(
+  file: ShimFile,
+  buffer: Uint8Array,
+  position: number,
+): Promise<boolean> {
+  let done = 0;
+  while (done < buffer.length) {
+    const n = await file.read(buffer.subarray(done), position + done);
+    if (n <= 0) return false;
+    done += n;
+  }
+  return true;
+}
