@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the pinned Deno and Bun from the npm registry into tools/node_modules
-# (Node 20 and npm are all a fresh machine needs). Prints the bin directory.
+# Installs the pinned Deno, Bun and Node 24 from the npm registry into tools/node_modules
+# with `npm ci`, so the lockfile is never rewritten (Node 20 and npm are all a fresh
+# machine needs). Prints the bin directory.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/tools/node_modules/.bin"
-if [ ! -x "$bin/deno" ] || [ ! -x "$bin/bun" ]; then
-  echo "setup: installing deno and bun from the npm registry into tools/" >&2
-  (cd "$root/tools" && npm install --no-audit --no-fund --loglevel=error >&2)
+if [ ! -x "$bin/deno" ] || [ ! -x "$bin/bun" ] || [ ! -x "$bin/node" ] ||
+  [ "$root/tools/package-lock.json" -nt "$root/tools/node_modules/.package-lock.json" ]; then
+  echo "setup: installing deno, bun and node from the npm registry into tools/" >&2
+  (cd "$root/tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 # script(1) runs the CLI's terminal-progress test in a pseudo-terminal (Debian: bsdutils).
 # Installed only when missing and apt-get can run; without it that test fails.
@@ -20,4 +22,5 @@ if ! command -v script >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; th
 fi
 "$bin/deno" --version >/dev/null
 "$bin/bun" --version >/dev/null
+"$bin/node" --version >/dev/null
 echo "$bin"

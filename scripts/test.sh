@@ -17,7 +17,7 @@ timeout --kill-after=10 "$limit" "$bin/deno" test -A --no-check=remote "${target
   tee "$log/deno"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "=== bun test (bun $("$bin/bun" --version))"
-timeout --kill-after=10 "$limit" "$bin/bun" test "${targets[@]}" 2>&1 | tee "$log/bun"
+timeout --kill-after=10 "$limit" "$bin/bun" test --timeout 120000 "${targets[@]}" 2>&1 | tee "$log/bun"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # One plain closing line over both runtimes (deno counts test steps; bun counts tests).
 plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
