@@ -27,7 +27,7 @@
  * @module
  */
 
-export { haul } from "./src/haul.ts";
+export { haul } from "./src/engine/haul.ts";
 export {
   type CheckpointInterval,
   type FetchLike,
@@ -54,7 +54,7 @@ export {
   type RetriedError,
   type RetryInfo,
   type RetryOptions,
-} from "./src/retry.ts";
+} from "./src/batch/retry.ts";
 export {
   haulAll,
   type HaulAllFailure,
@@ -66,4 +66,4 @@ export {
   type HaulAllReport,
   type HaulAllRetryInfo,
   type HaulAllSuccess,
-} from "./src/haul_all.ts";
+} from "./src/batch/haul_all.ts";

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { haulWith } from "../src/haul.ts";
+import { haulWith } from "../src/engine/haul.ts";
 import { startResourceServer } from "../tests/helpers/script_server.ts";
 
 const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??

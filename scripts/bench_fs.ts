@@ -30,8 +30,8 @@ import * as fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import type { FsShim } from "../src/fs/fs_shim.ts";
-import { nodeFs } from "../src/fs/node_fs.ts";
+import type { FsShim } from "../src/runtime/fs_shim.ts";
+import { nodeFs } from "../src/runtime/node_fs.ts";
 
 const MIB = 1024 * 1024;
 const totalMiB = Number(process.env["HAUL_BENCH_MIB"] ?? "1024");
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
 
   const shims: FsShim[] = [nodeFs];
   if (typeof deno?.open === "function") {
-    shims.unshift((await import("../src/fs/deno_fs.ts")).denoFs);
+    shims.unshift((await import("../src/runtime/deno_fs.ts")).denoFs);
   }
   const writers: Writer[] = [
     ...shims.map((shim) => shimWriter(shim, true)),

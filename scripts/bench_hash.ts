@@ -13,7 +13,7 @@
 
 import { createHash } from "node:crypto";
 import process from "node:process";
-import { Sha256 } from "../src/sha256.ts";
+import { Sha256 } from "../src/hashing/sha256.ts";
 
 const MiB = 1024 * 1024;
 const totalMiB = Number(process.argv[2] ?? 256);

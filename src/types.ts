@@ -118,7 +118,7 @@ export interface HaulOptions {
  *
  * @example
  * ```ts ignore
- * import { haul } from "./haul.ts";
+ * import { haul } from "./engine/haul.ts";
  * const result = await haul("https://example.com/a.bin", { dest: "a.bin" });
  * console.log(result.sha256, result.resumedFrom, result.alreadyComplete);
  * ```

@@ -11,7 +11,7 @@
  */
 
 import process from "node:process";
-import { haulWith } from "../../src/haul.ts";
+import { haulWith } from "../../src/engine/haul.ts";
 
 const [url, dest, hooksJson] = process.argv.slice(2);
 if (url === undefined || dest === undefined) {

@@ -24,7 +24,7 @@ import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { decodeCheckpoint } from "../../src/control_file.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { ensureDataFile, startServer } from "./server.ts";
 
 const MiB = 1024 * 1024;

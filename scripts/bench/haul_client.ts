@@ -27,9 +27,9 @@
  */
 
 import { readFileSync } from "node:fs";
-import { decodeCheckpoint } from "../../src/control_file.ts";
-import { haulWith } from "../../src/haul.ts";
-import { haulAll } from "../../src/haul_all.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
+import { haulWith } from "../../src/engine/haul.ts";
+import { haulAll } from "../../src/batch/haul_all.ts";
 import { HaulState } from "../../src/types.ts";
 import type { FetchLike, HaulOptions } from "../../src/types.ts";
 import { readFile } from "node:fs/promises";

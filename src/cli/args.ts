@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parseIntegrity } from "../integrity.ts";
+import { parseIntegrity } from "../protocol/integrity.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;

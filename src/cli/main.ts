@@ -5,7 +5,7 @@
  * @module
  */
 
-import { haulAll, type HaulAllItem, type HaulAllReport } from "../haul_all.ts";
+import { haulAll, type HaulAllItem, type HaulAllReport } from "../batch/haul_all.ts";
 import { type CliOptions, parseArgs, UsageError } from "./args.ts";
 import { HELP } from "./help.ts";
 import type { CliIo, CliSignal } from "./io.ts";
@@ -13,7 +13,7 @@ import type { Job } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
 import { makeDirectories, prepareJobs } from "./prepare.ts";
 import { summaryLines } from "./report.ts";
-import { stallGuardedFetch } from "./stall_fetch.ts";
+import { stallGuardedFetch } from "../batch/stall_fetch.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit statuses of the command line. */

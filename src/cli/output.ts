@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { HaulAllProgress, HaulAllReport, HaulAllRetryInfo } from "../haul_all.ts";
+import type { HaulAllProgress, HaulAllReport, HaulAllRetryInfo } from "../batch/haul_all.ts";
 import { isRetryable } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";

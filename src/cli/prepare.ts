@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dirname } from "../paths.ts";
+import { dirname } from "../store/paths.ts";
 import type { CliOptions } from "./args.ts";
 import { type ChecksumTable, parseChecksums } from "./checksums.ts";
 import type { CliIo } from "./io.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { HaulAllItemProgress, HaulAllProgress } from "../haul_all.ts";
+import type { HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
 import { formatBytes, formatEta, formatRate } from "./format.ts";
 import { RateMeter } from "./rate.ts";
 import { displayWidth, fitWidth } from "./text_width.ts";

@@ -6,7 +6,7 @@
  */
 
 import { redactUrl } from "../errors.ts";
-import type { HaulAllReport } from "../haul_all.ts";
+import type { HaulAllReport } from "../batch/haul_all.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { Job } from "./jobs.ts";
 

@@ -41,7 +41,7 @@ import {
   type OpenMode,
   type ShimFile,
   type ShimStat,
-} from "../../src/fs/fs_shim.ts";
+} from "../../src/runtime/fs_shim.ts";
 
 /** A change to a file's bytes that is not durable until the file is synced. */
 export type FileOp =

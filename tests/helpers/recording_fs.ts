@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FsShim, OpenMode, ShimFile } from "../../src/fs/fs_shim.ts";
+import type { FsShim, OpenMode, ShimFile } from "../../src/runtime/fs_shim.ts";
 
 /** One recorded operation: its kind and the path it touched. */
 export interface RecordedOp {

@@ -21,9 +21,9 @@
 
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import type { Checkpoint } from "../../src/checkpoint.ts";
-import { decodeCheckpoint } from "../../src/control_file.ts";
-import { haul } from "../../src/haul.ts";
+import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
+import { haul } from "../../src/engine/haul.ts";
 import { HaulError, isRetryable } from "../../src/errors.ts";
 import type { HaulOptions, HaulResult } from "../../src/types.ts";
 import type { RecordedRequest } from "./script_server.ts";

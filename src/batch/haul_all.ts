@@ -1,0 +1,345 @@
+/**
+ * `haulAll()`: many downloads through a bounded pool, each one independent,
+ * retried and individually resumable, reported item by item.
+ *
+ * @module
+ */
+
+import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
+import { type HaulResult, HaulState } from "../types.ts";
+
+/** Default number of downloads running at once. */
+export const DEFAULT_CONCURRENCY = 4;
+
+/** One download of a batch. */
+export interface HaulAllItem {
+  /** What to download. */
+  url: string | URL;
+  /** Where the finished file goes (its directory must exist). */
+  dest: string | URL;
+  /** Expected digest, as `haul()`'s `integrity` option. */
+  integrity?: string;
+  /** Extra request headers for this item, merged over the batch's `headers`. */
+  headers?: HeadersInit;
+}
+
+/** Where an item of a batch stands. */
+export type HaulAllPhase =
+  /** Not started yet. */
+  | "pending"
+  /** An attempt is running. */
+  | "running"
+  /** An attempt failed; the next starts at `retryAt`. */
+  | "waiting"
+  /** Downloaded and verified. */
+  | "done"
+  /** The destination already existed; no request was made. */
+  | "skipped"
+  /** Gave up; see the report's `error`. */
+  | "failed";
+
+/** Live progress of one item (updated in place; copy what you keep). */
+export interface HaulAllItemProgress {
+  /** Position of the item in the input. */
+  readonly index: number;
+  /** The item. */
+  readonly item: HaulAllItem;
+  /** Where it stands. */
+  readonly phase: HaulAllPhase;
+  /** Bytes known good: the most seen so far, never decreasing (not even after a resume re-reads). */
+  readonly validLength: number;
+  /** Total size once the server said it, else `null`. */
+  readonly totalLength: number | null;
+  /** Body bytes received from the network by this batch for this item, all attempts together. */
+  readonly received: number;
+  /** The current (or last) attempt, 1-based; 0 before the first. */
+  readonly attempt: number;
+  /** When `phase` is `"waiting"`: the `Date.now()` time of the next attempt. */
+  readonly retryAt: number | null;
+}
+
+/** Live progress of a whole batch, passed to {@link HaulAllOptions.onProgress}. */
+export interface HaulAllProgress {
+  /** Every item, in input order. */
+  readonly items: readonly HaulAllItemProgress[];
+  /** Items not started. */
+  readonly pending: number;
+  /** Items running or waiting for a retry. */
+  readonly active: number;
+  /** Items downloaded. */
+  readonly done: number;
+  /** Items skipped because their destination existed. */
+  readonly skipped: number;
+  /** Items that failed. */
+  readonly failed: number;
+  /** Body bytes received from the network by the whole batch. */
+  readonly received: number;
+}
+
+/** An item that finished: downloaded (`"done"`) or already there (`"skipped"`). */
+export interface HaulAllSuccess {
+  /** `"done"`: downloaded now; `"skipped"`: the destination existed, no request made. */
+  readonly status: "done" | "skipped";
+  /** Position of the item in the input. */
+  readonly index: number;
+  /** The item. */
+  readonly item: HaulAllItem;
+  /** What `haul()` returned. */
+  readonly result: HaulResult;
+  /** Attempts made. */
+  readonly attempts: number;
+  /** Body bytes received from the network for this item, all attempts together. */
+  readonly received: number;
+  /** Wall time from the first attempt's start to the end, retries and waits included. */
+  readonly elapsedMs: number;
+}
+
+/** An item that failed. */
+export interface HaulAllFailure {
+  /** Always `"failed"`. */
+  readonly status: "failed";
+  /** Position of the item in the input. */
+  readonly index: number;
+  /** The item. */
+  readonly item: HaulAllItem;
+  /** The last attempt's error (the abort reason when the batch was aborted). */
+  readonly error: unknown;
+  /** Attempts made (0 when the batch was aborted before the item started). */
+  readonly attempts: number;
+  /** Body bytes received from the network for this item, all attempts together. */
+  readonly received: number;
+  /** Wall time from the first attempt's start to the end, retries and waits included. */
+  readonly elapsedMs: number;
+}
+
+/** The outcome of one item of {@link haulAll}. */
+export type HaulAllReport = HaulAllSuccess | HaulAllFailure;
+
+/** {@link RetryInfo} for one item of a batch. */
+export interface HaulAllRetryInfo extends RetryInfo {
+  /** Position of the item in the input. */
+  readonly index: number;
+  /** The item. */
+  readonly item: HaulAllItem;
+}
+
+/**
+ * Options of {@link haulAll}: those of `haulWithRetry()` that apply to every
+ * item (`headers`, `fetch`, `signal`, `retries`, …), plus the pool size and
+ * the batch callbacks.
+ */
+export interface HaulAllOptions
+  extends Omit<HaulWithRetryOptions, "dest" | "integrity" | "state" | "onProgress" | "onRetry"> {
+  /**
+   * Downloads running at once.
+   * @default {4}
+   */
+  concurrency?: number;
+  /** Called when any item makes progress or changes phase. Keep it fast; it must not throw. */
+  onProgress?: (progress: HaulAllProgress) => void;
+  /** Called once per item as it finishes, in completion order. It must not throw. */
+  onItemDone?: (report: HaulAllReport) => void;
+  /** Called before each retry wait of any item. It must not throw. */
+  onRetry?: (info: HaulAllRetryInfo) => void;
+}
+
+interface MutableItemProgress {
+  index: number;
+  item: HaulAllItem;
+  phase: HaulAllPhase;
+  validLength: number;
+  totalLength: number | null;
+  received: number;
+  attempt: number;
+  retryAt: number | null;
+}
+
+interface MutableProgress {
+  items: MutableItemProgress[];
+  pending: number;
+  active: number;
+  done: number;
+  skipped: number;
+  failed: number;
+  received: number;
+}
+
+/**
+ * Downloads every item with at most `concurrency` running at once. Each item
+ * is retried by `haulWithRetry()` and resumable on its own; one whose
+ * destination already exists is skipped without a request. One item failing
+ * does not stop the others, and the promise never rejects because of it.
+ *
+ * @param items what to download; give each a distinct `dest`.
+ * @param options the pool size, callbacks, and options for every download.
+ * @returns one report per item, in input order.
+ * @throws {RangeError} for an invalid `concurrency` or retry policy (before any request).
+ *
+ * @example Download three files, two at a time
+ * ```ts ignore
+ * import { haulAll } from "@haul/haul";
+ * const reports = await haulAll([
+ *   { url: "https://example.com/a.bin", dest: "a.bin" },
+ *   { url: "https://example.com/b.bin", dest: "b.bin" },
+ *   { url: "https://example.com/c.bin", dest: "c.bin", integrity: "sha256:…" },
+ * ], { concurrency: 2, retries: 10 });
+ * for (const report of reports) {
+ *   if (report.status === "failed") console.error(report.item.url, report.error);
+ * }
+ * ```
+ */
+export async function haulAll(
+  items: Iterable<HaulAllItem>,
+  options: HaulAllOptions = {},
+): Promise<HaulAllReport[]> {
+  const { concurrency, onProgress, onItemDone, onRetry, ...common } = options;
+  const poolSize = concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
+    throw new RangeError(`Invalid concurrency: ${poolSize}: use a whole number of 1 or more`);
+  }
+  readPolicy(common);
+  const list = [...items];
+  const progress: MutableProgress = {
+    items: list.map((item, index) => ({
+      index,
+      item,
+      phase: "pending",
+      validLength: 0,
+      totalLength: null,
+      received: 0,
+      attempt: 0,
+      retryAt: null,
+    })),
+    pending: list.length,
+    active: 0,
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    received: 0,
+  };
+  const emit = (): void => onProgress?.(progress);
+  const reports: HaulAllReport[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) {
+      const entry = progress.items[next++]!;
+      const report = await runItem(entry, progress, common, emit, onRetry);
+      reports[entry.index] = report;
+      onItemDone?.(report);
+      emit();
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < Math.min(poolSize, list.length); i++) workers.push(worker());
+  await Promise.all(workers);
+  return reports;
+}
+
+async function runItem(
+  entry: MutableItemProgress,
+  progress: MutableProgress,
+  common: Omit<HaulAllOptions, "concurrency" | "onProgress" | "onItemDone" | "onRetry">,
+  emit: () => void,
+  onRetry: HaulAllOptions["onRetry"],
+): Promise<HaulAllReport> {
+  const { index, item } = entry;
+  const startedAt = performance.now();
+  progress.pending--;
+  if (common.signal?.aborted) {
+    return finish(entry, progress, {
+      status: "failed",
+      index,
+      item,
+      error: common.signal.reason,
+      attempts: 0,
+      received: 0,
+      elapsedMs: 0,
+    });
+  }
+  progress.active++;
+  entry.phase = "running";
+  entry.attempt = 1;
+  emit();
+  const state = new HaulState();
+  let receivedBefore = 0;
+  const account = (): void => {
+    const received = receivedBefore + state.bytesRead;
+    progress.received += received - entry.received;
+    entry.received = received;
+    entry.validLength = Math.max(entry.validLength, state.validLength);
+    entry.totalLength = state.reportedLength ?? entry.totalLength;
+  };
+  const options: HaulWithRetryOptions = {
+    ...common,
+    dest: item.dest,
+    state,
+    onProgress: () => {
+      account();
+      if (entry.phase === "waiting") {
+        entry.phase = "running";
+        entry.retryAt = null;
+      }
+      emit();
+    },
+    onRetry: (info) => {
+      account();
+      receivedBefore += state.bytesRead;
+      state.bytesRead = 0;
+      entry.phase = "waiting";
+      entry.attempt = info.attempt + 1;
+      entry.retryAt = Date.now() + info.delayMs;
+      onRetry?.({ ...info, index, item });
+      emit();
+    },
+  };
+  if (item.integrity !== undefined) options.integrity = item.integrity;
+  if (item.headers !== undefined) {
+    const headers = new Headers(common.headers);
+    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    options.headers = headers;
+  }
+  try {
+    const result = await haulWithRetry(item.url, options);
+    account();
+    entry.validLength = result.size;
+    entry.totalLength = result.size;
+    return finish(entry, progress, {
+      status: result.alreadyComplete ? "skipped" : "done",
+      index,
+      item,
+      result,
+      attempts: entry.attempt,
+      received: entry.received,
+      elapsedMs: performance.now() - startedAt,
+    });
+  } catch (error) {
+    account();
+    return finish(entry, progress, {
+      status: "failed",
+      index,
+      item,
+      error,
+      attempts: attemptsOf(error) ?? entry.attempt,
+      received: entry.received,
+      elapsedMs: performance.now() - startedAt,
+    });
+  }
+}
+
+function finish(
+  entry: MutableItemProgress,
+  progress: MutableProgress,
+  report: HaulAllReport,
+): HaulAllReport {
+  if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
+  entry.phase = report.status;
+  entry.retryAt = null;
+  progress[report.status]++;
+  return report;
+}
+
+function attemptsOf(error: unknown): number | null {
+  if (typeof error !== "object" || error === null) return null;
+  const { attempts } = error as { attempts?: unknown };
+  return typeof attempts === "number" ? attempts : null;
+}

@@ -1,0 +1,238 @@
+/**
+ * `haulWithRetry()`: `haul()` called again while {@link isRetryable} says a
+ * new attempt can help, with exponential backoff and full jitter.
+ *
+ * @module
+ */
+
+import { isRetryable } from "../errors.ts";
+import { haul } from "../engine/haul.ts";
+import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
+
+/** Default number of further attempts after the first. */
+export const DEFAULT_RETRIES = 5;
+/** Default backoff ceiling of the first retry, in milliseconds. */
+export const DEFAULT_MIN_DELAY_MS = 500;
+/** Default largest backoff ceiling, in milliseconds. */
+export const DEFAULT_MAX_DELAY_MS = 30_000;
+
+/** What {@link RetryOptions.onRetry} is told before each wait. */
+export interface RetryInfo {
+  /** The attempt that just failed (1 for the first call). */
+  readonly attempt: number;
+  /** The most attempts that will be made (`retries + 1`). */
+  readonly maxAttempts: number;
+  /** What the failed attempt threw. */
+  readonly error: unknown;
+  /** How long haulWithRetry waits before the next attempt. */
+  readonly delayMs: number;
+}
+
+/**
+ * The retry policy of {@link haulWithRetry}.
+ *
+ * @example Ten retries, waiting from up to 1 s to at most 1 min
+ * ```ts ignore
+ * await haulWithRetry(url, { dest, retries: 10, minDelayMs: 1000, maxDelayMs: 60_000 });
+ * ```
+ */
+export interface RetryOptions {
+  /**
+   * Further attempts after the first one (0: a single attempt).
+   * @default {5}
+   */
+  retries?: number;
+  /**
+   * Backoff ceiling of the first retry, doubled at each retry that follows a
+   * failure without progress. An attempt that saved new bytes resets it.
+   * @default {500}
+   */
+  minDelayMs?: number;
+  /**
+   * The largest backoff ceiling. A server's `Retry-After` may ask for longer
+   * and is honoured.
+   * @default {30000}
+   */
+  maxDelayMs?: number;
+  /** Called before each wait (keep it fast; it must not throw). */
+  onRetry?: (info: RetryInfo) => void;
+}
+
+/** Options of {@link haulWithRetry}: those of `haul()` plus the retry policy. */
+export type HaulWithRetryOptions = HaulOptions & RetryOptions;
+
+/**
+ * An error thrown by {@link haulWithRetry} once it gave up: the last
+ * attempt's error with the number of attempts made recorded on it.
+ */
+export type RetriedError = Error & { attempts: number };
+
+/**
+ * Downloads like `haul()`, calling it again after a retryable failure.
+ *
+ * Before attempt `n + 1` it waits a random time between 0 and
+ * `min(maxDelayMs, minDelayMs * 2^k)` (full jitter), where `k` counts the
+ * failures in a row that saved no new byte, and at least the
+ * `UnexpectedStatusError.retryAfterMs` the server asked for. An abort of
+ * `options.signal` stops the wait and the download at once.
+ *
+ * @param input the URL or `Request` to download.
+ * @param options `haul()`'s options plus `retries`, `minDelayMs`, `maxDelayMs`, `onRetry`.
+ * @returns the result of the attempt that succeeded.
+ * @throws the last attempt's error, with an `attempts` property (see
+ *   {@link RetriedError}), when it is not retryable or the retries are used up;
+ *   the signal's reason when aborted.
+ *
+ * @example Download with up to 10 retries
+ * ```ts ignore
+ * import { haulWithRetry } from "@haul/haul";
+ * const result = await haulWithRetry("https://example.com/big.iso", {
+ *   dest: "big.iso",
+ *   retries: 10,
+ * });
+ * console.log(result.sha256);
+ * ```
+ */
+export async function haulWithRetry(
+  input: string | URL | Request,
+  options: HaulWithRetryOptions,
+): Promise<HaulResult> {
+  const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
+  const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
+  const signal = haulOptions.signal;
+  const state = haulOptions.state ?? new HaulState();
+  const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
+  let fetched = false;
+  const attemptOptions: HaulOptions = {
+    ...haulOptions,
+    state,
+    fetch: (request, init) => {
+      fetched = true;
+      return fetchFn(request, init);
+    },
+  };
+  const maxAttempts = policy.retries + 1;
+  let saved = -1;
+  let streak = 0;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    signal?.throwIfAborted();
+    fetched = false;
+    try {
+      return await haul(input, attemptOptions);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (attempt >= maxAttempts || !retryable(error, fetched)) throw withAttempts(error, attempt);
+      const durable = savedLength(error);
+      streak = durable !== null && durable > saved ? 0 : streak + 1;
+      if (durable !== null) saved = Math.max(saved, durable);
+      const delayMs = backoffDelay(policy, streak, retryAfter(error));
+      onRetry?.({ attempt, maxAttempts, error, delayMs });
+      await sleep(delayMs, signal);
+    }
+  }
+  throw new Error("haulWithRetry: unreachable: every attempt returns or throws");
+}
+
+/**
+ * Checks a retry policy and fills in the defaults.
+ *
+ * @param options the caller's `retries`, `minDelayMs` and `maxDelayMs`.
+ * @returns the complete policy.
+ * @throws {RangeError} for a negative or fractional `retries`, or inverted delays.
+ *
+ * @example
+ * ```ts
+ * import { readPolicy } from "./retry.ts";
+ * console.log(readPolicy({ retries: 3 })); // { retries: 3, minDelayMs: 500, maxDelayMs: 30000 }
+ * ```
+ */
+export function readPolicy(options: {
+  retries?: number | undefined;
+  minDelayMs?: number | undefined;
+  maxDelayMs?: number | undefined;
+}): Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">> {
+  const { retries, minDelayMs, maxDelayMs } = options;
+  const policy = {
+    retries: retries ?? DEFAULT_RETRIES,
+    minDelayMs: minDelayMs ?? DEFAULT_MIN_DELAY_MS,
+    maxDelayMs: maxDelayMs ?? Math.max(DEFAULT_MAX_DELAY_MS, minDelayMs ?? 0),
+  };
+  if (!Number.isSafeInteger(policy.retries) || policy.retries < 0) {
+    throw new RangeError(`Invalid retries: ${policy.retries}: use a whole number of 0 or more`);
+  }
+  if (!(policy.minDelayMs >= 0) || !(policy.maxDelayMs >= policy.minDelayMs)) {
+    throw new RangeError(
+      `Invalid delays: minDelayMs ${policy.minDelayMs}, maxDelayMs ${policy.maxDelayMs}: ` +
+        "use 0 <= minDelayMs <= maxDelayMs",
+    );
+  }
+  return policy;
+}
+
+/**
+ * The wait before the next attempt: full jitter under an exponential ceiling,
+ * and never less than what the server asked for.
+ */
+function backoffDelay(
+  policy: Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>,
+  streak: number,
+  retryAfterMs: number,
+): number {
+  const ceiling = Math.min(
+    policy.maxDelayMs,
+    policy.minDelayMs * 2 ** Math.min(Math.max(0, streak - 1), 40),
+  );
+  return Math.max(Math.floor(Math.random() * ceiling), retryAfterMs);
+}
+
+/**
+ * {@link isRetryable}, except for a `TypeError` thrown before any request was
+ * made: that is an invalid URL or destination, not a network failure.
+ */
+function retryable(error: unknown, fetched: boolean): boolean {
+  const name = typeof error === "object" && error !== null ? (error as Error).name : "";
+  if (name === "TypeError" && !fetched) return false;
+  return isRetryable(error);
+}
+
+/** `validLength` of a `PartialHaulError` (by shape, across realms), else `null`. */
+function savedLength(error: unknown): number | null {
+  if (typeof error !== "object" || error === null) return null;
+  const { validLength } = error as { validLength?: unknown };
+  return typeof validLength === "number" ? validLength : null;
+}
+
+/** `retryAfterMs` of an `UnexpectedStatusError` (by shape), else 0. */
+function retryAfter(error: unknown): number {
+  if (typeof error !== "object" || error === null) return 0;
+  const { retryAfterMs } = error as { retryAfterMs?: unknown };
+  return typeof retryAfterMs === "number" && retryAfterMs > 0 ? retryAfterMs : 0;
+}
+
+function withAttempts(error: unknown, attempts: number): unknown {
+  if (typeof error === "object" && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, "attempts", {
+      value: attempts,
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+  }
+  return error;
+}
+
+/** Waits `ms`, rejecting with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

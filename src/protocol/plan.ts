@@ -1,0 +1,314 @@
+/**
+ * Deciding what to do with a response, without doing it: status, headers and
+ * the checkpoint in; a plan out. Pure, so every branch is tested from a table.
+ *
+ * @module
+ */
+
+import type { Checkpoint } from "../store/checkpoint.ts";
+import { parseContentRange, parseUnsatisfiedRange } from "./content_range.ts";
+import {
+  ContentRangeError,
+  type HaulError,
+  ServerMisconfiguredError,
+  UnexpectedStatusError,
+} from "../errors.ts";
+import { isStrongLastModified, parseEtag, strongMatch, weakMatch } from "./etag.ts";
+import { parseRetryAfter } from "./retry_after.ts";
+
+/** The request as it was sent. */
+export interface SentRequest {
+  /** The URL, for messages. */
+  readonly url: string;
+  /** Where `Range` started (0: no `Range` was sent). */
+  readonly cursor: number;
+  /** The checkpoint the resume was based on (null for a fresh download). */
+  readonly checkpoint: Checkpoint | null;
+}
+
+/** The representation metadata a plan carries into the checkpoint. */
+export interface Validators {
+  /** The response's ETag, if well-formed. */
+  readonly etag: string | null;
+  /** The response's Last-Modified. */
+  readonly lastModified: string | null;
+  /** The response's Content-Type. */
+  readonly contentType: string | null;
+}
+
+/** Stream the body into `.part` at `offset`. */
+export interface StreamPlan {
+  /** The plan's kind. */
+  readonly kind: "stream";
+  /** Where the body's first byte goes: 0, or the resume cursor. */
+  readonly offset: number;
+  /** True when progress on disk must be discarded before writing (a resume answered from byte 0). */
+  readonly rewind: boolean;
+  /** Bytes the body must hold, or `null` when only its end says (chunked, no length). */
+  readonly bodyLength: number | null;
+  /** Total file size when known. */
+  readonly total: number | null;
+  /**
+   * Whether the body's end is the file's end: true for a 200, and for a 206
+   * only when the total is known (`bytes a-b/*` may stop anywhere).
+   */
+  readonly bodyEndsFile: boolean;
+  /** Metadata to keep in the checkpoint. */
+  readonly validators: Validators;
+}
+
+/** The file on disk is already complete (a 416 that confirms the length). */
+export interface FinishPlan {
+  /** The plan's kind. */
+  readonly kind: "finish";
+}
+
+/** Refuse the response. */
+export interface FailPlan {
+  /** The plan's kind. */
+  readonly kind: "fail";
+  /** What to throw. */
+  readonly error: HaulError;
+  /** Discard the checkpoint first, so the next call starts from byte 0. */
+  readonly reset: boolean;
+}
+
+/** What to do with a response. */
+export type Plan = StreamPlan | FinishPlan | FailPlan;
+
+/**
+ * Decides how to handle a response to haul's one request.
+ *
+ * @param sent what was asked.
+ * @param status the response status.
+ * @param headers the response headers.
+ * @param now the current time in ms (for `Retry-After` dates).
+ * @returns the plan.
+ */
+export function planResponse(
+  sent: SentRequest,
+  status: number,
+  headers: Headers,
+  now: number = Date.now(),
+): Plan {
+  const resuming = sent.cursor > 0;
+  if (status === 416) return planUnsatisfied(sent, headers);
+  if (status !== 200 && status !== 206) {
+    return fail(
+      new UnexpectedStatusError({
+        status,
+        headers,
+        url: sent.url,
+        retryAfterMs: parseRetryAfter(headers.get("retry-after"), now),
+      }),
+      false,
+    );
+  }
+  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
+  if (encoding !== "" && encoding !== "identity") {
+    return refuse(
+      ServerMisconfiguredError,
+      `Server sent Content-Encoding: ${encoding} despite Accept-Encoding: identity: ${sent.url}: ` +
+        "its bytes cannot be counted against the file" +
+        (resuming ? "; progress discarded, the next call asks for the whole file" : ""),
+      resuming,
+    );
+  }
+  const validators = readValidators(headers);
+  const declared = parseLength(headers.get("content-length"));
+  if (declared === "malformed") {
+    return refuse(
+      ServerMisconfiguredError,
+      `Malformed Content-Length from ${sent.url}: ${headers.get("content-length")}`,
+      resuming,
+    );
+  }
+  if (status === 200) return planFull(sent, validators, declared);
+  return planPartial(sent, headers, validators, declared);
+}
+
+function planFull(sent: SentRequest, validators: Validators, length: number | null): Plan {
+  const saved = sent.checkpoint;
+  if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null && length !== null) {
+    const sameEtag = saved.etag !== null && strongMatch(saved.etag, validators.etag);
+    if (length !== saved.reportedLength && (sameEtag || length === 0)) {
+      // Same representation, different size: the server is lying, not the file changing.
+      return fail(
+        new ServerMisconfiguredError(
+          `Server answered the resume with a ${length}-byte 200 for a ${saved.reportedLength}-byte file: ` +
+            `${sent.url}: progress kept; try again later`,
+          { retryable: true },
+        ),
+        false,
+      );
+    }
+  }
+  return {
+    kind: "stream",
+    offset: 0,
+    rewind: sent.cursor > 0,
+    bodyLength: length,
+    total: length,
+    bodyEndsFile: true,
+    validators,
+  };
+}
+
+function planPartial(
+  sent: SentRequest,
+  headers: Headers,
+  validators: Validators,
+  declared: number | null,
+): Plan {
+  const resuming = sent.cursor > 0;
+  const rawRange = headers.get("content-range");
+  let range;
+  try {
+    range = parseContentRange(rawRange);
+  } catch {
+    return refuse(
+      ContentRangeError,
+      rawRange === null
+        ? `Server sent 206 without Content-Range: ${sent.url}`
+        : `Malformed Content-Range from ${sent.url}: ${rawRange.slice(0, 100)}`,
+      resuming,
+    );
+  }
+  const bodyLength = range.last - range.first + 1;
+  if (declared !== null && declared !== bodyLength) {
+    return refuse(
+      ServerMisconfiguredError,
+      `Content-Length ${declared} disagrees with Content-Range ${rawRange}: ${sent.url}`,
+      resuming,
+    );
+  }
+  if (range.first === 0) {
+    // The whole representation from byte 0: a 200 in all but name.
+    return {
+      kind: "stream",
+      offset: 0,
+      rewind: resuming,
+      bodyLength,
+      total: range.complete,
+      bodyEndsFile: range.complete !== null,
+      validators,
+    };
+  }
+  if (!resuming) {
+    return refuse(
+      ContentRangeError,
+      `Server sent 206 from byte ${range.first} to a request without Range: ${sent.url}`,
+      false,
+    );
+  }
+  if (range.first !== sent.cursor) {
+    return refuse(
+      ContentRangeError,
+      `Server resumed at byte ${range.first} instead of ${sent.cursor}: ${sent.url}`,
+      true,
+    );
+  }
+  const saved = sent.checkpoint;
+  const changed = saved === null ? null : describeChange(saved, validators, range.complete);
+  if (changed !== null) {
+    return refuse(
+      ContentRangeError,
+      `Resource changed since the partial download (${changed}): ${sent.url}`,
+      true,
+    );
+  }
+  const total = range.complete ?? saved?.reportedLength ?? null;
+  return {
+    kind: "stream",
+    offset: sent.cursor,
+    rewind: false,
+    bodyLength,
+    total,
+    bodyEndsFile: total !== null,
+    validators,
+  };
+}
+
+function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
+  if (sent.cursor === 0) {
+    return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }), false);
+  }
+  const length = parseUnsatisfiedRange(headers.get("content-range"));
+  const saved = sent.checkpoint;
+  const validators = readValidators(headers);
+  const changed = saved === null ? null : describeChange(saved, validators, length);
+  if (length === sent.cursor && changed === null) return { kind: "finish" };
+  return refuse(
+    ContentRangeError,
+    `Server refused the resume at byte ${sent.cursor} (416, length ${length ?? "unknown"}): ` +
+      sent.url,
+    true,
+  );
+}
+
+/** Why a 206/416 cannot continue the saved download, or null if it can. */
+function describeChange(
+  saved: Checkpoint,
+  now: Validators,
+  total: number | null,
+): string | null {
+  if (saved.etag !== null) {
+    if (now.etag !== null) {
+      const same = parseEtag(saved.etag)?.weak
+        ? weakMatch(saved.etag, now.etag)
+        : strongMatch(saved.etag, now.etag);
+      if (!same) return `ETag ${saved.etag} is now ${now.etag}`;
+    }
+  } else if (now.etag !== null) {
+    return `an ETag ${now.etag} appeared`;
+  }
+  if (saved.lastModified !== null && now.lastModified !== null) {
+    if (saved.lastModified !== now.lastModified) {
+      return `Last-Modified ${saved.lastModified} is now ${now.lastModified}`;
+    }
+  }
+  if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
+    return `length ${saved.reportedLength} is now ${total}`;
+  }
+  return null;
+}
+
+function readValidators(headers: Headers): Validators {
+  const etag = headers.get("etag");
+  return {
+    etag: etag !== null && parseEtag(etag) !== null ? etag.trim() : null,
+    // Only a strong Last-Modified (RFC 9110 §8.8.2.2) may validate a resume.
+    lastModified: isStrongLastModified(headers.get("last-modified"), headers.get("date"))
+      ? headers.get("last-modified")!.trim()
+      : null,
+    contentType: headers.get("content-type"),
+  };
+}
+
+function parseLength(value: string | null): number | null | "malformed" {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  // Some stacks join repeated identical headers: "10, 10".
+  const parts = trimmed.split(/\s*,\s*/);
+  if (parts.some((part) => part !== parts[0])) return "malformed";
+  const single = parts[0] ?? "";
+  if (!/^\d{1,16}$/.test(single)) return "malformed";
+  const length = Number(single);
+  return Number.isSafeInteger(length) ? length : "malformed";
+}
+
+function fail(error: HaulError, reset: boolean): FailPlan {
+  return { kind: "fail", error, reset };
+}
+
+/** Refuses a response; a refused resume discards progress so the next call starts clean. */
+function refuse(
+  ErrorClass: typeof ContentRangeError | typeof ServerMisconfiguredError,
+  message: string,
+  resuming: boolean,
+): FailPlan {
+  const suffix = resuming && !message.includes("progress discarded")
+    ? "; progress discarded, the next call starts over"
+    : "";
+  return fail(new ErrorClass(message + suffix, { retryable: resuming }), resuming);
+}

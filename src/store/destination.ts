@@ -1,0 +1,87 @@
+/**
+ * Checks, before any request, that a destination can hold its sidecar files.
+ *
+ * @module
+ */
+
+import { DestinationError } from "../errors.ts";
+import { type FsShim, FsShimError } from "../runtime/fs_shim.ts";
+import { basename, LONGEST_SIDECAR_SUFFIX, type SidecarPaths } from "./paths.ts";
+
+/** The longest file name (in bytes) common filesystems accept. */
+const NAME_MAX = 255;
+
+/**
+ * Refuses destinations that cannot work, and reports whether `dest` exists.
+ *
+ * @param fs filesystem shim.
+ * @param paths the destination and its sidecars.
+ * @returns whether a file is already at `dest`.
+ * @throws {DestinationError} when the name is too long, the parent is missing
+ * or not a directory, or `dest` is a directory.
+ */
+export async function checkDestination(fs: FsShim, paths: SidecarPaths): Promise<boolean> {
+  const name = basename(paths.dest);
+  if (name === "" || name === "." || name === "..") {
+    throw new DestinationError(`Invalid destination: ${paths.dest} names a directory`, paths.dest);
+  }
+  const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
+  if (nameBytes > NAME_MAX) {
+    throw new DestinationError(
+      `Destination name too long: ${name.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
+        `appended it is ${nameBytes} bytes, over the ${NAME_MAX}-byte limit; choose a shorter name`,
+      paths.dest,
+    );
+  }
+  const parent = await statOrThrow(fs, paths.dir, paths.dest);
+  if (parent === null) {
+    throw new DestinationError(
+      `Destination directory does not exist: ${paths.dir}; create it first`,
+      paths.dest,
+    );
+  }
+  if (!parent.isDirectory && !parent.isSymlink) {
+    throw new DestinationError(
+      `Destination's parent is not a directory: ${paths.dir}`,
+      paths.dest,
+    );
+  }
+  const existing = await statOrThrow(fs, paths.dest, paths.dest);
+  if (existing?.isDirectory) {
+    throw new DestinationError(`Destination is a directory: ${paths.dest}`, paths.dest);
+  }
+  return existing !== null;
+}
+
+async function statOrThrow(fs: FsShim, path: string, dest: string) {
+  try {
+    return await fs.stat(path);
+  } catch (error) {
+    throw toDestinationError(error, dest);
+  }
+}
+
+/**
+ * Wraps a filesystem failure as a {@link DestinationError} naming the path.
+ *
+ * @param error what the shim threw.
+ * @param dest the destination.
+ * @returns the error to throw (non-filesystem errors are returned unchanged).
+ */
+export function toDestinationError(error: unknown, dest: string): unknown {
+  if (!(error instanceof FsShimError)) return error;
+  const advice: Record<string, string> = {
+    ENOSPC: "the disk is full; free space and call again to resume",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EROFS: "the filesystem is read-only",
+    ENAMETOOLONG: "the name is too long for the filesystem",
+    ENOTDIR: "a parent in the path is not a directory",
+    ELOOP: "too many symbolic links",
+  };
+  return new DestinationError(
+    `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,
+    dest,
+    { cause: error, retryable: error.code === "ENOSPC" },
+  );
+}

@@ -1,0 +1,171 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { haulWithRetry, type RetryInfo, UnexpectedStatusError } from "../../mod.ts";
+import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+describe("haulWithRetry()", () => {
+  it("retries through broken connections and returns the verified result", async () => {
+    const body = randomBody(1_500_000);
+    const server = await startResourceServer({ body }, (req, honest) => {
+      return req.index < 3
+        ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
+        : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const retries: RetryInfo[] = [];
+        const result = await haulWithRetry(server.url, {
+          dest,
+          retries: 5,
+          minDelayMs: 1,
+          onRetry: (info) => retries.push(info),
+        });
+        assert.equal(result.sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(server.requests.length, 4);
+        assert.deepEqual(retries.map((info) => info.attempt), [1, 2, 3]);
+        assert.ok(retries.every((info) => info.maxAttempts === 6));
+        assert.ok(result.resumedFrom > 0, "the last attempt resumed");
+        assert.ok(server.requests.slice(1).every((req) => req.headers["range"] !== undefined));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("gives up after retries + 1 attempts and records the attempt count on the error", async () => {
+    const server = await startScriptServer(() => ({ status: 503, body: "busy" }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await haulWithRetry(server.url, { dest, retries: 2, minDelayMs: 1 })
+          .catch((e) => e);
+        assert.ok(error instanceof UnexpectedStatusError, String(error));
+        assert.equal(error.status, 503);
+        assert.equal((error as unknown as { attempts: number }).attempts, 3);
+        assert.equal(server.requests.length, 3);
+        assert.equal(exists(dest), false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("does not retry a status that cannot succeed", async () => {
+    const server = await startScriptServer(() => ({ status: 404, body: "no" }));
+    try {
+      await withTempDir(async (dir) => {
+        const error = await haulWithRetry(server.url, {
+          dest: join(dir, "x"),
+          retries: 5,
+          minDelayMs: 1,
+        }).catch((e) => e);
+        assert.ok(error instanceof UnexpectedStatusError);
+        assert.equal((error as unknown as { attempts: number }).attempts, 1);
+        assert.equal(server.requests.length, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("does not retry an invalid URL, which no request can fix", async () => {
+    await withTempDir(async (dir) => {
+      const started = performance.now();
+      const error = await haulWithRetry("http://exa mple.com/", {
+        dest: join(dir, "x"),
+        retries: 5,
+        minDelayMs: 2000,
+      }).catch((e) => e);
+      assert.ok(error instanceof TypeError, String(error));
+      assert.equal((error as unknown as { attempts: number }).attempts, 1);
+      assert.ok(performance.now() - started < 1000);
+    });
+  });
+
+  it("waits at least as long as the server's Retry-After", async () => {
+    const body = randomBody(1000);
+    const server = await startResourceServer({ body }, (req, honest) => {
+      return req.index === 0
+        ? { status: 503, headers: { "Retry-After": "1" }, body: "later" }
+        : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const delays: number[] = [];
+        const started = performance.now();
+        const result = await haulWithRetry(server.url, {
+          dest: join(dir, "x"),
+          minDelayMs: 1,
+          onRetry: (info) => delays.push(info.delayMs),
+        });
+        assert.equal(result.sha256, sha256(body));
+        assert.ok(delays[0]! >= 1000, `delay ${delays[0]}`);
+        assert.ok(performance.now() - started >= 950);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stops at once when the signal aborts during a wait", async () => {
+    const server = await startScriptServer(() => ({
+      status: 503,
+      headers: { "Retry-After": "30" },
+      body: "later",
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const controller = new AbortController();
+        const started = performance.now();
+        const pending = haulWithRetry(server.url, {
+          dest: join(dir, "x"),
+          signal: controller.signal,
+          onRetry: () => setTimeout(() => controller.abort(new Error("stop now")), 50),
+        });
+        const error = await pending.catch((e) => e);
+        assert.equal((error as Error).message, "stop now");
+        assert.ok(performance.now() - started < 2000);
+        assert.equal(server.requests.length, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("keeps every wait under the full-jitter ceiling, doubling without progress", async () => {
+    const server = await startScriptServer(() => ({ status: 503, body: "busy" }));
+    try {
+      await withTempDir(async (dir) => {
+        const delays: number[] = [];
+        await haulWithRetry(server.url, {
+          dest: join(dir, "x"),
+          retries: 5,
+          minDelayMs: 8,
+          maxDelayMs: 40,
+          onRetry: (info) => delays.push(info.delayMs),
+        }).catch(() => {});
+        assert.equal(delays.length, 5);
+        const ceilings = [8, 16, 32, 40, 40];
+        delays.forEach((delay, i) => {
+          assert.ok(delay >= 0 && delay <= ceilings[i]!, `delay ${i}: ${delay}`);
+        });
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses an invalid retry policy before any request", async () => {
+    await assert.rejects(
+      haulWithRetry("http://127.0.0.1:9/", { dest: "x", retries: -1 }),
+      RangeError,
+    );
+    await assert.rejects(
+      haulWithRetry("http://127.0.0.1:9/", { dest: "x", minDelayMs: 10, maxDelayMs: 5 }),
+      RangeError,
+    );
+  });
+});

@@ -1,0 +1,272 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, writeFile } from "node:fs/promises";
+import { jsonLines, runCli } from "../fixtures/cli_run.ts";
+import { type RecordedRequest, startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const bodies = new Map<string, Uint8Array>();
+function bodyFor(req: RecordedRequest): Uint8Array {
+  const name = req.path.split("?")[0]!;
+  let body = bodies.get(name);
+  if (body === undefined) {
+    body = randomBody(200_000 + 1000 * bodies.size);
+    bodies.set(name, body);
+  }
+  return body;
+}
+const body = (path: string): Uint8Array => bodies.get(path)!;
+
+describe("haul CLI (child process)", () => {
+  it("downloads one file with headers and a user agent, then skips it on a second run", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const args = [
+          `${server.url}/one.bin`,
+          "-o",
+          "saved.bin",
+          "--dir",
+          dir,
+          "-H",
+          "X-Test: yes",
+          "-A",
+          "tester/1",
+        ];
+        const first = await runCli(args);
+        assert.equal(first.code, 0, first.stderr);
+        assert.deepEqual(await bytesOf(join(dir, "saved.bin")), body("/one.bin"));
+        assert.match(first.stdout, /^Saved .*saved\.bin: 195\.3 KiB in .*, sha256 [0-9a-f]{64}\n$/);
+        assert.ok(first.stdout.includes(sha256(body("/one.bin"))));
+        assert.equal(first.stderr, "");
+        assert.ok(!(first.stdout + first.stderr).includes("\x1b["), "no bars off a terminal");
+        assert.equal(server.requests[0]!.headers["x-test"], "yes");
+        assert.equal(server.requests[0]!.headers["user-agent"], "tester/1");
+        const second = await runCli(args);
+        assert.equal(second.code, 0);
+        assert.match(second.stdout, /^Skipped .*saved\.bin: already complete/);
+        assert.equal(server.requests.length, 1, "no request for a complete file");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("runs a list with a failing and a skipped item, prints JSON and a summary, and a re-run finishes", async () => {
+    let missing = true;
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }), (req, honest) => {
+      return req.path === "/late.bin" && missing ? { status: 404, body: "not yet" } : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const out = join(dir, "out");
+        const list = join(dir, "list.txt");
+        await writeFile(
+          list,
+          `# three files\n${server.url}/a.bin\n\n${server.url}/b.bin data/b.bin\n` +
+            `${server.url}/late.bin\n`,
+        );
+        await runCli([`${server.url}/b.bin`, "-o", join(out, "data", "b.bin")]);
+        const before = server.requests.length;
+        const first = await runCli(["-i", list, "--dir", out, "-j", "2", "--json"]);
+        assert.equal(first.code, 1, first.stderr);
+        const objects = jsonLines(first.stdout);
+        const byDest = new Map(objects.map((o) => [String(o.dest).replace(`${out}/`, ""), o]));
+        assert.equal(byDest.size, 3);
+        const a = byDest.get("a.bin")!;
+        assert.equal(a.status, "done");
+        assert.equal(a.sha256, sha256(body("/a.bin")));
+        assert.equal(a.size, body("/a.bin").length);
+        assert.equal(a.source, `${list}:2`);
+        assert.equal(a.attempts, 1);
+        assert.equal(byDest.get("data/b.bin")!.status, "skipped");
+        const late = byDest.get("late.bin")!;
+        assert.equal(late.status, "failed");
+        assert.deepEqual(late.error, {
+          name: "UnexpectedStatusError",
+          message:
+            `Download refused: HTTP 404 from ${server.url}/late.bin: check the URL and credentials`,
+          retryable: false,
+          status: 404,
+        });
+        assert.match(first.stderr, /Done 1, skipped 1, failed 1: \d+\.\d KiB downloaded in /);
+        assert.match(
+          first.stderr,
+          /Failed:\n {2}.*late\.bin \(.*list\.txt:5\): Download refused: HTTP 404/,
+        );
+        const paths = server.requests.slice(before).map((r) => r.path).sort();
+        assert.deepEqual(paths, ["/a.bin", "/late.bin"], "no request for the skipped item");
+
+        missing = false;
+        const second = await runCli(["-i", list, "--dir", out, "-j", "2"]);
+        assert.equal(second.code, 0, second.stderr);
+        assert.match(second.stdout, /Saved .*late\.bin/);
+        assert.equal((second.stdout.match(/^Skipped /gm) ?? []).length, 2);
+        assert.match(second.stderr, /Done 1, skipped 2, failed 0/);
+        assert.deepEqual(await bytesOf(join(out, "late.bin")), body("/late.bin"));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("retries through a cut and a stall, resuming each time", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }), (req, honest) => {
+      if (req.index === 0) return { ...honest, cutAfter: 60_000, chunkSize: 8192 };
+      if (req.index === 1) return { ...honest, stallAfter: 40_000, chunkSize: 8192 };
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const run = await runCli([
+          `${server.url}/flaky.bin`,
+          "--dir",
+          dir,
+          "--stall-timeout",
+          "0.5",
+          "--retry-delay",
+          "0.01",
+          "--json",
+          "-v",
+        ]);
+        assert.equal(run.code, 0, run.stderr);
+        const [result] = jsonLines(run.stdout);
+        assert.equal(result?.status, "done");
+        assert.equal(result?.attempts, 3);
+        assert.ok(Number(result?.resumedFrom) > 0);
+        assert.deepEqual(await bytesOf(join(dir, "flaky.bin")), body("/flaky.bin"));
+        assert.equal((run.stderr.match(/^Retrying /gm) ?? []).length, 2, run.stderr);
+        assert.match(run.stderr, /stalled/);
+        assert.equal(server.requests.length, 3);
+        assert.ok(server.requests[2]!.headers["range"]?.startsWith("bytes="));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a file whose SHA-256 does not match and keeps nothing", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const wrong = "0".repeat(64);
+        const run = await runCli([`${server.url}/bad.bin`, "--dir", dir, "--sha256", wrong]);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /^Failed .*bad\.bin: Integrity check failed: .* expected 0{64}/);
+        assert.deepEqual(await readdir(dir), []);
+        const good = sha256(body("/bad.bin"));
+        const ok = await runCli([`${server.url}/bad.bin`, "--dir", dir, "--sha256", good]);
+        assert.equal(ok.code, 0, ok.stderr);
+        assert.match(ok.stdout, /\(verified\)/);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("verifies every file of a list against a sha256sum file", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        bodyFor({ path: "/c1.bin" } as RecordedRequest);
+        const list = join(dir, "list.txt");
+        const sums = join(dir, "SHA256SUMS");
+        await writeFile(list, `${server.url}/c1.bin\n${server.url}/c2.bin\n`);
+        await writeFile(sums, `${sha256(body("/c1.bin"))}  c1.bin\n${"f".repeat(64)} *c2.bin\n`);
+        const run = await runCli([
+          "-i",
+          list,
+          "--dir",
+          join(dir, "o"),
+          "--checksums",
+          sums,
+          "--json",
+        ]);
+        assert.equal(run.code, 1);
+        const [c1, c2] = jsonLines(run.stdout).sort((x, y) =>
+          String(x.dest) < String(y.dest) ? -1 : 1
+        );
+        assert.equal(c1?.status, "done");
+        assert.equal(c1?.verified, true);
+        assert.equal(c2?.status, "failed");
+        assert.equal((c2?.error as { name: string }).name, "IntegrityError");
+        assert.equal(exists(join(dir, "o", "c2.bin")), false);
+        assert.equal(exists(join(dir, "o", "c2.bin.part")), false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses each kind of bad list line before any request, naming the line", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const ok = `${server.url}/fine.bin`;
+        const cases: [string, RegExp][] = [
+          [`${ok}\nhttp//no-scheme/x.bin\n`, /list\.txt:2: Invalid URL/],
+          [`${ok}\n${server.url}/other/fine.bin\n`, /list\.txt:2: Duplicate destination fine\.bin/],
+          [`${ok}\n${server.url}/x.bin /tmp/x.bin\n`, /list\.txt:2: Absolute path/],
+          [`${ok}\n\n${server.url}/x.bin ../x.bin\n`, /list\.txt:3: '\.\.' would leave/],
+        ];
+        for (const [text, expected] of cases) {
+          const list = join(dir, "list.txt");
+          await writeFile(list, text);
+          const run = await runCli(["-i", list, "--dir", join(dir, "out")]);
+          assert.equal(run.code, 2, text);
+          assert.match(run.stderr, expected);
+          assert.match(run.stderr, /Nothing was downloaded/);
+        }
+        assert.equal(server.requests.length, 0);
+        assert.equal(exists(join(dir, "out")), false, "nothing created");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("exits 2 on usage errors, 0 for --help and --version, and 1 when a download fails", async () => {
+    const usage = await runCli(["--retries", "many", "https://example.com/"]);
+    assert.equal(usage.code, 2);
+    assert.equal(
+      usage.stderr,
+      'haul: Invalid --retries "many": give a whole number from 0 to 1000000\n',
+    );
+    assert.equal((await runCli([])).code, 2);
+    assert.equal((await runCli(["-i", "/nonexistent/list.txt"])).code, 2);
+    const help = await runCli(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Examples:/);
+    assert.match(help.stdout, /Exit status: 0 all done, 1 a download failed, 2 usage error/);
+    const version = await runCli(["--version"]);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^haul \d+\.\d+\.\d+\n$/);
+    await withTempDir(async (dir) => {
+      const refused = await runCli(["http://127.0.0.1:9/x.bin", "--dir", dir, "--retries", "0"]);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stderr.trim().split("\n").length, 1, "one line per error");
+    });
+  });
+
+  it("sends credentials from the URL as Basic auth and never prints them", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }), (_req, honest) => {
+      return { ...honest, status: 403, body: "forbidden" };
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const url = server.url.replace("//", "//alice:s3cret@") + "/private.bin?token=hunter2";
+        const run = await runCli([url, "--dir", dir, "-v", "--json"]);
+        assert.equal(run.code, 1);
+        const output = run.stdout + run.stderr;
+        assert.ok(!output.includes("s3cret") && !output.includes("hunter2"), output);
+        assert.match(run.stderr, /HTTP 403 from http:\/\/127\.0\.0\.1:\d+\/private\.bin/);
+        assert.equal(
+          server.requests[0]!.headers["authorization"],
+          `Basic ${btoa("alice:s3cret")}`,
+        );
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { jsonLines, runCli, startCli, waitFor } from "../fixtures/cli_run.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
+
+describe("haul CLI signals", () => {
+  it("saves progress on SIGINT, exits 130 saying how to resume, and the next run resumes", async () => {
+    const body = randomBody(3 * 1024 * 1024);
+    let slow = true;
+    const server = await startResourceServer({ body }, (_req, honest) => {
+      return slow ? { ...honest, bytesPerSecond: 1024 * 1024 } : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "big.bin");
+        const args = [`${server.url}/big.bin`, "--dir", dir, "--json"];
+        const running = startCli(args);
+        try {
+          await waitFor(() => exists(`${dest}.part.ctrl`), 10_000, "a checkpoint");
+          running.signal("SIGINT");
+          const interrupted = await running.done;
+          assert.equal(interrupted.code, 130, interrupted.stderr);
+          assert.match(interrupted.stderr, /run the same command again to resume/);
+          assert.equal(interrupted.stdout, "", "no JSON for an unfinished file");
+          assert.ok(interrupted.ms < 8000);
+        } finally {
+          running.kill();
+        }
+        assert.equal(exists(dest), false);
+        assert.equal(exists(`${dest}.part`), true);
+        assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
+        slow = false;
+        const resumed = await runCli(args);
+        assert.equal(resumed.code, 0, resumed.stderr);
+        const [result] = jsonLines(resumed.stdout);
+        assert.ok(Number(result?.resumedFrom) > 0, JSON.stringify(result));
+        assert.ok(Number(result?.received) < body.length);
+        assert.match(server.requests.at(-1)!.headers["range"] ?? "", /^bytes=[1-9]\d*-$/);
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stops a whole list on SIGTERM with status 130, and on a second signal at once", async () => {
+    const body = randomBody(2 * 1024 * 1024);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 512 * 1024,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const list = join(dir, "list.txt");
+        await writeFile(list, `${server.url}/a.bin\n${server.url}/b.bin\n${server.url}/c.bin\n`);
+        for (const signals of [["SIGTERM"], ["SIGINT", "SIGINT"]] as const) {
+          const out = join(dir, signals.join("-"));
+          const running = startCli(["-i", list, "--dir", out, "-j", "2"]);
+          try {
+            await waitFor(
+              () => exists(join(out, "a.bin.part.ctrl")),
+              10_000,
+              "a checkpoint",
+            );
+            for (const signal of signals) running.signal(signal);
+            const result = await running.done;
+            assert.equal(result.code, 130, `${signals}: ${result.signal} ${result.stderr}`);
+            assert.match(result.stderr, /SIGTERM|SIGINT/);
+            assert.ok(result.ms < 8000);
+            assert.equal(exists(join(out, "c.bin.part")), false, "c never started");
+          } finally {
+            running.kill();
+          }
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});

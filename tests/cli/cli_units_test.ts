@@ -1,0 +1,377 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { haul, HaulState, PartialHaulError } from "../../mod.ts";
+import type { HaulAllProgress } from "../../src/batch/haul_all.ts";
+import { parseArgs, UsageError } from "../../src/cli/args.ts";
+import { lookupChecksum, parseChecksums } from "../../src/cli/checksums.ts";
+import { formatBytes, formatDuration, formatEta } from "../../src/cli/format.ts";
+import { planJobs } from "../../src/cli/jobs.ts";
+import { parseList } from "../../src/cli/list.ts";
+import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
+import { scrub } from "../../src/cli/report.ts";
+import { FALLBACK_NAME, nameFromUrl } from "../../src/cli/safe_name.ts";
+import { stallGuardedFetch } from "../../src/batch/stall_fetch.ts";
+import { displayWidth } from "../../src/cli/text_width.ts";
+import { VERSION } from "../../src/cli/version.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
+
+function options(argv: string[]) {
+  const parsed = parseArgs(argv);
+  assert.equal(parsed.kind, "run");
+  return (parsed as Extract<typeof parsed, { kind: "run" }>).options;
+}
+
+describe("CLI arguments", () => {
+  it("parses every flag in long, short, attached and = forms", () => {
+    const o = options([
+      "https://example.com/a.iso",
+      "-oout.iso",
+      "--dir=downloads",
+      "--retries",
+      "3",
+      "--retry-delay=0.25",
+      "--stall-timeout",
+      "10",
+      "-H",
+      "X-Token: abc",
+      "--header=Accept: */*",
+      "-A",
+      "my-agent/1",
+      "--sha256",
+      "AB".repeat(32),
+      "-v",
+      "--json",
+    ]);
+    assert.deepEqual(o.urls, ["https://example.com/a.iso"]);
+    assert.equal(o.output, "out.iso");
+    assert.equal(o.dir, "downloads");
+    assert.equal(o.retries, 3);
+    assert.equal(o.retryDelayMs, 250);
+    assert.equal(o.stallTimeoutMs, 10_000);
+    assert.deepEqual(o.headers, [["X-Token", "abc"], ["Accept", "*/*"]]);
+    assert.equal(o.userAgent, "my-agent/1");
+    assert.equal(o.integrity, `sha256:${"ab".repeat(32)}`);
+    assert.equal(o.verbose, true);
+    assert.equal(o.json, true);
+  });
+
+  it("has defaults of 20 retries, a 60 s stall timeout and 4 jobs", () => {
+    const o = options(["-i", "list.txt"]);
+    assert.equal(o.retries, 20);
+    assert.equal(o.stallTimeoutMs, 60_000);
+    assert.equal(o.jobs, 4);
+    assert.equal(o.inputFile, "list.txt");
+    assert.equal(options(["-qOj", "8", "https://e.com/x"]).jobs, 8);
+  });
+
+  it("answers --help and --version whatever else is given", () => {
+    assert.equal(parseArgs(["--help", "--bogus"]).kind, "help");
+    assert.equal(parseArgs(["-h"]).kind, "help");
+    assert.equal(parseArgs(["--version"]).kind, "version");
+  });
+
+  it("refuses unknown options, missing values, bad numbers and conflicts", () => {
+    const refused: string[][] = [
+      ["--bogus", "https://e.com/a"],
+      ["https://e.com/a", "-o"],
+      ["https://e.com/a", "--retries", "-1"],
+      ["https://e.com/a", "-j", "0"],
+      ["https://e.com/a", "--stall-timeout", "soon"],
+      ["https://e.com/a", "-H", "no colon"],
+      ["https://e.com/a", "--sha256", "abc"],
+      ["https://e.com/a", "--integrity", "md5-xyz"],
+      ["https://e.com/a", "-o", "a", "-O"],
+      ["https://e.com/a", "https://e.com/b", "-o", "a"],
+      ["-i", "list", "https://e.com/a"],
+      ["-i", "list", "--sha256", "ab".repeat(32)],
+      ["https://e.com/a", "-q", "-v"],
+      ["https://e.com/a", "--dir", "d", "-o", "/abs/a"],
+      [],
+    ];
+    for (const argv of refused) {
+      assert.throws(() => parseArgs(argv), UsageError, argv.join(" "));
+    }
+  });
+
+  it("reports the version of jsr.json", async () => {
+    const jsr = JSON.parse(await readFile(new URL("../../jsr.json", import.meta.url), "utf8"));
+    assert.equal(VERSION, jsr.version);
+  });
+});
+
+describe("CLI list format", () => {
+  it("reads URL and URL PATH lines, skipping comments and blank lines, with line numbers", () => {
+    const entries = parseList(
+      "\uFEFF# comment\n\nhttps://e.com/a.bin\r\n  https://e.com/b.bin\tsub/my b.bin  \n#x\n",
+    );
+    assert.deepEqual(entries, [
+      { line: 3, url: "https://e.com/a.bin", path: null },
+      { line: 4, url: "https://e.com/b.bin", path: "sub/my b.bin" },
+    ]);
+  });
+
+  it("refuses malformed URLs, duplicates, absolute paths and .. with the line number", () => {
+    const sources = parseList([
+      "https://e.com/ok.bin",
+      "htp//broken",
+      "ftp://e.com/x.bin",
+      "https://e.com/dup.bin",
+      "https://f.com/dup.bin",
+      "https://e.com/x /etc/passwd",
+      "https://e.com/x ../outside.bin",
+      "https://e.com/x a/../../b.bin",
+      "https://e.com/x C:/win.bin",
+      "https://e.com/file a",
+      "https://e.com/x a/inner.bin",
+    ].join("\n")).map((entry) => ({ ...entry, where: `list:${entry.line}` }));
+    const { jobs, problems } = planJobs(sources, {
+      dir: "out",
+      output: null,
+      integrity: null,
+      checksums: null,
+    });
+    assert.deepEqual(jobs.map((job) => job.dest).slice(0, 3), [
+      "out/ok.bin",
+      "out/dup.bin",
+      "out/a",
+    ]);
+    const lines = problems.map((problem) => problem.slice(0, problem.indexOf(":", 5)));
+    assert.deepEqual(lines, [
+      "list:2",
+      "list:3",
+      "list:5",
+      "list:6",
+      "list:7",
+      "list:8",
+      "list:9",
+      "list:11",
+    ]);
+    assert.match(problems[0]!, /Invalid URL/);
+    assert.match(problems[1]!, /Unsupported URL scheme ftp/);
+    assert.match(problems[2]!, /Duplicate destination dup\.bin \(also list:4\)/);
+    assert.match(problems[3]!, /Absolute path/);
+    assert.match(problems[4]!, /'\.\.' would leave/);
+    assert.match(problems[7]!, /needs a as a directory/);
+  });
+
+  it("puts a trailing-slash path's file in that directory, named after the URL", () => {
+    const { jobs } = planJobs(
+      [{ where: "l:1", url: "https://e.com/x/y.iso?sig=1", path: "isos/" }],
+      {
+        dir: null,
+        output: null,
+        integrity: null,
+        checksums: null,
+      },
+    );
+    assert.equal(jobs[0]?.dest, "isos/y.iso");
+  });
+});
+
+describe("CLI safe names", () => {
+  it("derives a safe name from the last path segment", () => {
+    const cases: [string, string][] = [
+      ["https://e.com/dl/My%20File.iso?token=x#frag", "My File.iso"],
+      ["https://e.com/a/..%2F..%2Fetc%2Fpasswd", "_._etc_passwd"],
+      ["https://e.com/a%5Cb", "a_b"],
+      ["https://e.com/", FALLBACK_NAME],
+      ["https://e.com/..", FALLBACK_NAME],
+      ["https://e.com/%2E%2E", FALLBACK_NAME],
+      ["https://e.com/x/%00%1b%0Aevil", "___evil"],
+      ["https://e.com/.hidden", "hidden"],
+      ["https://e.com/bad%zzname", "bad%zzname"],
+      ["https://e.com/%E2%80%AEgpj.exe", "_gpj.exe"],
+    ];
+    for (const [url, name] of cases) assert.equal(nameFromUrl(url), name, url);
+    const long = nameFromUrl(`https://e.com/${"x".repeat(400)}.tar.gz`);
+    assert.ok(new TextEncoder().encode(long).length <= 200);
+    assert.ok(long.endsWith(".gz"));
+    for (const [url] of cases) {
+      const name = nameFromUrl(url);
+      assert.ok(!name.includes("/") && !name.includes("\\") && !name.includes(".."), name);
+      // deno-lint-ignore no-control-regex
+      assert.ok(!/[\u0000-\u001f\u007f]/.test(name));
+    }
+  });
+});
+
+describe("CLI checksums", () => {
+  const a = "a".repeat(64);
+  const b = "B".repeat(64);
+  it("reads sha256sum and BSD lines and matches by path, then by unique base name", () => {
+    const table = parseChecksums(
+      `# sums\n${a}  ./data/a.bin\n${b} *b.bin\nSHA256 (c d.bin) = ${a}\n`,
+    );
+    assert.deepEqual(table.problems, []);
+    assert.equal(lookupChecksum(table, "data/a.bin"), a);
+    assert.equal(lookupChecksum(table, "b.bin"), b.toLowerCase());
+    assert.equal(lookupChecksum(table, "elsewhere/b.bin"), b.toLowerCase());
+    assert.equal(lookupChecksum(table, "c d.bin"), a);
+    assert.equal(lookupChecksum(table, "z.bin"), null);
+  });
+
+  it("refuses malformed lines and a destination without a checksum", () => {
+    assert.deepEqual(parseChecksums(`${a}  x\nnot a checksum\n`).problems.map((p) => p.line), [2]);
+    const table = parseChecksums(`${a}  x.bin\n`);
+    const { problems } = planJobs([
+      { where: "l:1", url: "https://e.com/x.bin", path: null },
+      { where: "l:2", url: "https://e.com/y.bin", path: null },
+    ], { dir: null, output: null, integrity: null, checksums: { table, name: "SUMS" } });
+    assert.deepEqual(problems.length, 1);
+    assert.match(problems[0]!, /^l:2: No checksum for y\.bin in SUMS/);
+  });
+});
+
+describe("CLI formatting", () => {
+  it("formats sizes, durations and ETAs", () => {
+    assert.equal(formatBytes(0), "0 B");
+    assert.equal(formatBytes(300 * 1024 * 1024), "300.0 MiB");
+    assert.equal(formatDuration(850), "850 ms");
+    assert.equal(formatDuration(3_725_000), "1 h 02 min");
+    assert.equal(formatEta(3725), "1:02:05");
+    assert.equal(formatEta(null), "--:--");
+    assert.equal(displayWidth("日本.bin"), 8);
+  });
+
+  it("removes credentials from messages", () => {
+    const text = scrub("at https://user:secret@e.com/a?token=abc&x=1 and //u:p@h/");
+    assert.ok(!text.includes("secret") && !text.includes("abc") && !text.includes("u:p@"), text);
+    assert.match(text, /x=1 and/);
+    assert.equal(
+      scrub("HTTP 404 from https://e.com/a?sig=1: check it"),
+      "HTTP 404 from https://e.com/a?sig=%5Bredacted%5D: check it",
+    );
+  });
+});
+
+/** A fake clock whose timers run when the test advances it. */
+function fakeClock(): ViewClock & { advance(ms: number): void } {
+  let now = 0;
+  let timers: { at: number; fn: () => void; id: number }[] = [];
+  let nextId = 0;
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      const id = nextId++;
+      timers.push({ at: now + ms, fn, id });
+      return id;
+    },
+    clearTimeout: (id) => void (timers = timers.filter((timer) => timer.id !== id)),
+    advance(ms: number) {
+      const end = now + ms;
+      for (let guard = 0; guard < 10_000; guard++) {
+        const due = timers.filter((timer) => timer.at <= end).sort((x, y) => x.at - y.at)[0];
+        if (due === undefined) break;
+        timers = timers.filter((timer) => timer !== due);
+        now = due.at;
+        due.fn();
+      }
+      now = end;
+    },
+  };
+}
+
+function batch(valid: number[], total: (number | null)[], received: number): HaulAllProgress {
+  return {
+    items: valid.map((validLength, index) => ({
+      index,
+      item: { url: `https://e.com/${index}`, dest: `f${index}` },
+      phase: "running" as const,
+      validLength,
+      totalLength: total[index] ?? null,
+      received: validLength,
+      attempt: 1,
+      retryAt: null,
+    })),
+    pending: 0,
+    active: valid.length,
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    received,
+  };
+}
+
+describe("CLI progress view", () => {
+  it("redraws at most 10 times a second however often progress arrives", () => {
+    const clock = fakeClock();
+    let output = "";
+    const view = new ProgressView({
+      write: (text) => (output += text),
+      columns: () => 80,
+      label: (index) => `file-${index}.bin`,
+      showTotal: true,
+      maxAttempts: 21,
+      clock,
+    });
+    for (let ms = 0; ms < 2000; ms += 5) {
+      view.update(batch([ms * 1000, ms * 500], [4_000_000, 2_000_000], ms * 1500));
+      clock.advance(5);
+    }
+    view.stop();
+    assert.ok(view.frames <= 21 && view.frames >= 15, `frames ${view.frames}`);
+    assert.match(output, /file-0\.bin +\[=+> *\] +\d+\.\d%/);
+    assert.match(output, /Total 0\/2/);
+    assert.match(output, /MiB\/s +ETA \d+:\d\d/);
+    assert.ok(output.endsWith("\x1b[J"), "the bars are erased at the end");
+  });
+
+  it("fits every line in the terminal's width", () => {
+    const view = new ProgressView({
+      write: () => {},
+      columns: () => 50,
+      label: () => `${"very-long-name-".repeat(8)}.bin`,
+      showTotal: true,
+      maxAttempts: 21,
+      clock: fakeClock(),
+    });
+    const lines = view.render(batch([1000, 2000], [5000, null], 3000), 1000);
+    assert.equal(lines.length, 3);
+    for (const line of lines) assert.ok(displayWidth(line) <= 49, `${line} (${line.length})`);
+    assert.doesNotMatch(lines[1]!, /%/, "no percent when the total is unknown");
+  });
+});
+
+describe("CLI stall timeout", () => {
+  it("ends an attempt whose body stalls with a retryable error, keeping its progress", async () => {
+    const body = randomBody(400_000);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      stallAfter: 100_000,
+      chunkSize: 16_384,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "s.bin");
+        const fetch = stallGuardedFetch((request) => globalThis.fetch(request), 300);
+        const started = performance.now();
+        const state = new HaulState();
+        const error = await haul(server.url, { dest, fetch, state }).catch((e) => e);
+        assert.ok(error instanceof PartialHaulError, String(error));
+        assert.equal((error.cause as Error).name, "TimeoutError");
+        assert.ok(performance.now() - started < 3000);
+        assert.ok(exists(`${dest}.part.ctrl`));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("ends an attempt whose response head never comes with a TimeoutError", async () => {
+    const server = await startResourceServer({ body: randomBody(10) }, (_req, honest) => ({
+      ...honest,
+      delayMs: 5000,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const fetch = stallGuardedFetch((request) => globalThis.fetch(request), 200);
+        const error = await haul(server.url, { dest: join(dir, "h.bin"), fetch }).catch((e) => e);
+        assert.equal((error as Error).name, "TimeoutError", String(error));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,246 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import {
+  ContentRangeError,
+  ServerMisconfiguredError,
+  UnexpectedStatusError,
+} from "../../src/errors.ts";
+import { type Plan, planResponse } from "../../src/protocol/plan.ts";
+import { Sha256 } from "../../src/hashing/sha256.ts";
+
+const url = "http://127.0.0.1/file";
+
+function saved(overrides: Partial<Checkpoint> = {}): Checkpoint {
+  const hasher = new Sha256();
+  return {
+    start: 0,
+    cursor: 100,
+    blockSize: 64,
+    extent: 100,
+    reportedLength: 1000,
+    etag: '"v1"',
+    lastModified: null,
+    contentType: null,
+    anchor: 64,
+    anchorHash: hasher.snapshot(),
+    hash: hasher.snapshot(),
+    tailDigest: null,
+    ...overrides,
+  };
+}
+
+function plan(
+  status: number,
+  headers: Record<string, string>,
+  cursor = 100,
+  checkpoint: Checkpoint | null = cursor > 0 ? saved() : null,
+): Plan {
+  return planResponse({ url, cursor, checkpoint }, status, new Headers(headers), 0);
+}
+
+function failure(result: Plan): { error: Error; reset: boolean } {
+  assert.equal(result.kind, "fail", JSON.stringify(result));
+  if (result.kind !== "fail") throw new Error("unreachable");
+  return result;
+}
+
+describe("planResponse()", () => {
+  it("streams a fresh 200 from byte 0 with its length", () => {
+    const result = plan(200, { "content-length": "1000", etag: '"v1"' }, 0);
+    assert.deepEqual(result, {
+      kind: "stream",
+      offset: 0,
+      rewind: false,
+      bodyLength: 1000,
+      total: 1000,
+      bodyEndsFile: true,
+      validators: { etag: '"v1"', lastModified: null, contentType: null },
+    });
+  });
+
+  it("does not take the end of a range of unknown total for the end of the file", () => {
+    const unknown = saved({ reportedLength: null });
+    const result = plan(206, { "content-range": "bytes 100-199/*" }, 100, unknown);
+    assert.equal(result.kind === "stream" && result.bodyEndsFile, false);
+    const known = plan(206, { "content-range": "bytes 100-199/*" });
+    assert.equal(known.kind === "stream" && known.bodyEndsFile, true);
+    assert.equal(known.kind === "stream" && known.total, 1000);
+  });
+
+  it("rewinds on a 200 answering a resume", () => {
+    const result = plan(200, { "content-length": "1000", etag: '"v2"' });
+    assert.equal(result.kind, "stream");
+    assert.equal(result.kind === "stream" && result.rewind, true);
+    assert.equal(result.kind === "stream" && result.offset, 0);
+  });
+
+  it("appends a 206 at the cursor with the same ETag", () => {
+    const result = plan(206, { "content-range": "bytes 100-999/1000", etag: '"v1"' });
+    assert.equal(result.kind, "stream");
+    if (result.kind !== "stream") return;
+    assert.equal(result.offset, 100);
+    assert.equal(result.rewind, false);
+    assert.equal(result.bodyLength, 900);
+    assert.equal(result.total, 1000);
+  });
+
+  it("treats a 206 of the whole representation from 0 like a 200", () => {
+    const result = plan(206, { "content-range": "bytes 0-999/1000" });
+    assert.equal(result.kind === "stream" && result.rewind, true);
+    assert.equal(result.kind === "stream" && result.offset, 0);
+  });
+
+  it("refuses a 206 whose start differs from the cursor and resets", () => {
+    const { error, reset } = failure(plan(206, { "content-range": "bytes 50-999/1000" }));
+    assert.ok(error instanceof ContentRangeError);
+    assert.equal(reset, true);
+    assert.equal((error as ContentRangeError).retryable, true);
+  });
+
+  it("refuses a 206 whose ETag differs from the stored strong one", () => {
+    const { error, reset } = failure(
+      plan(206, { "content-range": "bytes 100-999/1000", etag: '"v2"' }),
+    );
+    assert.ok(error instanceof ContentRangeError);
+    assert.match(error.message, /changed/);
+    assert.equal(reset, true);
+  });
+
+  it("refuses a 206 whose total length changed", () => {
+    const { error } = failure(plan(206, { "content-range": "bytes 100-1999/2000" }));
+    assert.match(error.message, /length 1000 is now 2000/);
+  });
+
+  it("refuses a 206 without Content-Range, and a malformed one", () => {
+    for (
+      const value of [
+        undefined,
+        "bytes 9-3/10",
+        "bytes x-y/z",
+        "bytes 100-9007199254740993/9007199254740994",
+      ]
+    ) {
+      const headers: Record<string, string> = value === undefined ? {} : { "content-range": value };
+      const { error, reset } = failure(plan(206, headers));
+      assert.ok(error instanceof ContentRangeError, value);
+      assert.equal(reset, true);
+    }
+  });
+
+  it("refuses a 206 to a request without Range unless it starts at 0", () => {
+    const { error, reset } = failure(plan(206, { "content-range": "bytes 5-9/10" }, 0));
+    assert.ok(error instanceof ContentRangeError);
+    assert.equal(reset, false);
+    assert.equal((error as ContentRangeError).retryable, false);
+    assert.equal(plan(206, { "content-range": "bytes 0-9/10" }, 0).kind, "stream");
+  });
+
+  it("refuses Content-Length that disagrees with Content-Range", () => {
+    const { error } = failure(
+      plan(206, { "content-range": "bytes 100-999/1000", "content-length": "5" }),
+    );
+    assert.ok(error instanceof ServerMisconfiguredError);
+  });
+
+  it("finishes on 416 whose length equals the cursor", () => {
+    const checkpoint = saved({ cursor: 1000, reportedLength: 1000, anchor: 960 });
+    assert.deepEqual(plan(416, { "content-range": "bytes */1000" }, 1000, checkpoint), {
+      kind: "finish",
+    });
+  });
+
+  it("resets on 416 whose length differs from the cursor", () => {
+    const { error, reset } = failure(plan(416, { "content-range": "bytes */50" }));
+    assert.ok(error instanceof ContentRangeError);
+    assert.equal(reset, true);
+    assert.equal(failure(plan(416, {})).reset, true);
+  });
+
+  it("reports 416 to a fresh request as an unexpected status", () => {
+    const { error } = failure(plan(416, {}, 0));
+    assert.ok(error instanceof UnexpectedStatusError);
+  });
+
+  it("raises UnexpectedStatusError for 3xx, 4xx and 5xx with Retry-After", () => {
+    const moved = failure(plan(302, { location: "/elsewhere" }, 0)).error as UnexpectedStatusError;
+    assert.ok(moved instanceof UnexpectedStatusError);
+    assert.equal(moved.status, 302);
+    assert.equal(moved.isTransient, false);
+    assert.match(moved.message, /redirect to http:\/\/127\.0\.0\.1\/elsewhere was not followed/);
+    const busy = failure(plan(503, { "retry-after": "7" }, 0)).error as UnexpectedStatusError;
+    assert.equal(busy.isTransient, true);
+    assert.equal(busy.retryable, true);
+    assert.equal(busy.retryAfterMs, 7000);
+    const gone = failure(plan(404, {}, 0)).error as UnexpectedStatusError;
+    assert.equal(gone.retryable, false);
+    const limited = failure(
+      plan(429, { "retry-after": "Thu, 01 Jan 1970 00:00:10 GMT" }, 0),
+    ).error as UnexpectedStatusError;
+    assert.equal(limited.retryAfterMs, 10_000);
+  });
+
+  it("refuses any Content-Encoding but identity, resetting only a resume", () => {
+    const fresh = failure(plan(200, { "content-encoding": "gzip" }, 0));
+    assert.ok(fresh.error instanceof ServerMisconfiguredError);
+    assert.equal(fresh.reset, false);
+    const resumed = failure(
+      plan(206, { "content-encoding": "br", "content-range": "bytes 100-999/1000" }),
+    );
+    assert.equal(resumed.reset, true);
+    assert.equal((resumed.error as ServerMisconfiguredError).retryable, true);
+    assert.equal(plan(200, { "content-encoding": "identity" }, 0).kind, "stream");
+  });
+
+  it("keeps progress when a resume gets an empty or same-ETag 200 of another length", () => {
+    const empty = failure(plan(200, { "content-length": "0" }));
+    assert.equal(empty.reset, false);
+    assert.equal((empty.error as ServerMisconfiguredError).retryable, true);
+    const lying = failure(plan(200, { "content-length": "10", etag: '"v1"' }));
+    assert.equal(lying.reset, false);
+  });
+
+  it("keeps only a strong Last-Modified as a validator", () => {
+    const lm = "Tue, 01 Jan 2030 00:00:00 GMT";
+    const strong = plan(200, { "last-modified": lm, date: "Tue, 01 Jan 2030 00:00:05 GMT" }, 0);
+    assert.equal(strong.kind === "stream" && strong.validators.lastModified, lm);
+    const weak = plan(200, { "last-modified": lm }, 0);
+    assert.equal(weak.kind === "stream" && weak.validators.lastModified, null);
+  });
+
+  it("refuses a malformed Content-Length", () => {
+    assert.ok(
+      failure(plan(200, { "content-length": "12abc" }, 0)).error instanceof
+        ServerMisconfiguredError,
+    );
+  });
+});
+
+describe("isRetryable()", () => {
+  it("retries network failures and timeouts but not misuse or aborts", async () => {
+    const { isRetryable, PartialHaulError } = await import("../../mod.ts");
+    assert.equal(isRetryable(new TypeError("fetch failed")), true);
+    assert.equal(isRetryable(new TypeError("Invalid URL: nope")), false);
+    assert.equal(isRetryable(new DOMException("t", "TimeoutError")), true);
+    assert.equal(isRetryable(new DOMException("a", "AbortError")), false);
+    assert.equal(isRetryable(Object.assign(new Error("x"), { code: "ECONNRESET" })), true);
+    assert.equal(isRetryable(new PartialHaulError("cut", { validLength: 1 })), true);
+    assert.equal(isRetryable("string"), false);
+    assert.equal(isRetryable(null), false);
+    // Across realms or duplicated module copies: judged by name and flag.
+    assert.equal(isRetryable({ name: "PartialHaulError", retryable: true }), true);
+    assert.equal(isRetryable({ name: "IntegrityError", retryable: false }), false);
+  });
+
+  it("treats an unreachable server as retryable and an invalid URL as not", async () => {
+    const { haul, isRetryable } = await import("../../mod.ts");
+    const { withTempDir, join } = await import("../helpers/temp.ts");
+    await withTempDir(async (dir) => {
+      const refused = await haul("http://127.0.0.1:1/x", { dest: join(dir, "a") }).catch((e) => e);
+      assert.equal(isRetryable(refused), true, String(refused));
+      const invalid = await haul("not a url", { dest: join(dir, "b") }).catch((e) => e);
+      assert.ok(invalid instanceof TypeError);
+      assert.equal(isRetryable(invalid), false);
+    });
+  });
+});

@@ -1,0 +1,606 @@
+/**
+ * Bad local state: whatever is found beside the destination (a damaged
+ * checkpoint, a short or altered `.part`, links and directories where files
+ * belong, a read-only or full disk, awkward names), `haul()` either gives a
+ * typed {@link HaulError} or starts cleanly, then produces the exact file. It
+ * never throws an untyped error and never writes outside the destination's
+ * directory.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmod,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  truncate,
+  writeFile,
+} from "node:fs/promises";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { haulWith } from "../../src/engine/haul.ts";
+import { Sha256 } from "../../src/hashing/sha256.ts";
+import {
+  ControlFileError,
+  DestinationError,
+  haul,
+  type HaulError,
+  type HaulOptions,
+  type HaulResult,
+  isRetryable,
+  PartialHaulError,
+} from "../../mod.ts";
+import { cuttingFetch, type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const ETAG = '"local-1"';
+const URL_ = "http://haul.test/file.bin";
+const BLOCK = 4096;
+const OPTIONS = { blockSize: BLOCK, checkpointEvery: { bytes: 16 * 1024, ms: 600_000 } };
+const BODY = randomBody(256 * 1024 + 77);
+const DIGEST = sha256(BODY);
+const CUT = 150_000;
+/** No checkpoints: for the many clean downloads that only need to be correct. */
+const QUICK = { checkpointEvery: { bytes: 1 << 30, ms: 600_000 } };
+const CHILD_SCRIPT = fileURLToPath(new URL("../fixtures/haul_child.ts", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** A download "site" served by an in-memory fetch that breaks the body at `cut`. */
+class Site {
+  cut = BODY.length;
+  readonly ranges: string[] = [];
+  readonly fetch = cuttingFetch(BODY, () => this.cut, this.ranges, ETAG);
+
+  /** `haul()` with this site's fetch; resolves to the result or the error (never rejects). */
+  async call(dest: string, extra: Partial<HaulOptions> = {}): Promise<HaulResult | unknown> {
+    return await haul(URL_, { ...OPTIONS, ...extra, dest, fetch: this.fetch }).catch((e) => e);
+  }
+}
+
+/** Asserts that `outcome` is a `HaulError` of `type` and returns it. */
+function expectError<T extends HaulError>(
+  outcome: unknown,
+  type: new (...args: never[]) => T,
+  where: string,
+): T {
+  assert.ok(
+    outcome instanceof type,
+    `${where}: expected a ${type.name}, got ${
+      outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : JSON.stringify(outcome)
+    }`,
+  );
+  return outcome;
+}
+
+/** Asserts that `outcome` is a successful result with the exact file at `dest`. */
+async function expectExact(outcome: unknown, dest: string, where: string): Promise<HaulResult> {
+  if (outcome instanceof Error) assert.fail(`${where}: ${outcome.name}: ${outcome.message}`);
+  const result = outcome as HaulResult;
+  assert.equal(result.sha256, DIGEST, `${where}: reported sha256`);
+  assert.equal(sha256(await bytesOf(dest)), DIGEST, `${where}: bytes at dest`);
+  return result;
+}
+
+interface Sandbox {
+  /** The destination's directory (`<root>/dl`). */
+  readonly dir: string;
+  /** A file outside that directory that must never change. */
+  readonly outside: string;
+  /** `<dir>/file.bin`. */
+  readonly dest: string;
+}
+
+/**
+ * Runs `fn` in `<root>/dl` beside `<root>/outside.bin`, then checks that
+ * nothing outside `dl` was created or changed.
+ */
+async function inSandbox(fn: (box: Sandbox) => Promise<void>): Promise<void> {
+  await withTempDir(async (root) => {
+    const dir = join(root, "dl");
+    await mkdir(dir);
+    const outside = join(root, "outside.bin");
+    const outsideBytes = randomBody(4096);
+    await writeFile(outside, outsideBytes);
+    await fn({ dir, outside, dest: join(dir, "file.bin") });
+    assert.deepEqual((await readdir(root)).sort(), ["dl", "outside.bin"], "entries beside dl");
+    assert.deepEqual(await bytesOf(outside), outsideBytes, "the file outside dl changed");
+  });
+}
+
+/** A real interrupted download: `.part` holds `CUT` bytes and `.part.ctrl` its checkpoint. */
+async function interrupted(site: Site, dest: string): Promise<Checkpoint> {
+  site.cut = CUT;
+  const outcome = await site.call(dest);
+  expectError(outcome, PartialHaulError, "the interrupted download");
+  site.cut = BODY.length;
+  const checkpoint = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
+  assert.equal(checkpoint.cursor, CUT);
+  assert.ok(checkpoint.anchor > 0 && checkpoint.anchor < CUT);
+  return checkpoint;
+}
+
+/** A valid checkpoint of `BODY` at `cursor` (anchor: the block boundary below it). */
+function craftCheckpoint(cursor: number, blockSize = BLOCK): Uint8Array {
+  const anchor = Math.max(0, Math.floor((cursor - 1) / blockSize) * blockSize);
+  const at = new Sha256().update(BODY.subarray(0, anchor));
+  const anchorHash = at.snapshot();
+  const hash = at.update(BODY.subarray(anchor, cursor)).snapshot();
+  return encodeCheckpoint({
+    start: 0,
+    cursor,
+    blockSize,
+    extent: cursor,
+    reportedLength: BODY.length,
+    etag: ETAG,
+    lastModified: null,
+    contentType: "application/octet-stream",
+    anchor,
+    anchorHash,
+    hash,
+    tailDigest: null,
+  });
+}
+
+/** The sidecars (and dest) present in `dir`, sorted. */
+async function entries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+describe("A damaged checkpoint", () => {
+  it(
+    "with any one bit flipped is refused once with ControlFileError, then the next call downloads cleanly",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      await inSandbox(async ({ dir, dest }) => {
+        const site = new Site();
+        await interrupted(site, dest);
+        const ctrl = await bytesOf(`${dest}.part.ctrl`);
+        const part = await bytesOf(`${dest}.part`);
+        for (let i = 0; i < ctrl.length; i++) {
+          const where = `bit ${i % 8} of byte ${i}`;
+          const flipped = ctrl.slice();
+          flipped[i]! ^= 1 << (i % 8);
+          await writeFile(`${dest}.part`, part);
+          await writeFile(`${dest}.part.ctrl`, flipped);
+          const calls = site.ranges.length;
+          const error = expectError(await site.call(dest), ControlFileError, where);
+          assert.equal(isRetryable(error), true, where);
+          assert.equal(site.ranges.length, calls, `${where}: no request before the refusal`);
+          assert.equal(exists(`${dest}.part.ctrl`), false, `${where}: checkpoint discarded`);
+          assert.equal(exists(dest), false, where);
+          await expectExact(await site.call(dest, QUICK), dest, `${where}, next call`);
+          assert.equal(site.ranges.at(-1), "", `${where}: the next call starts from byte 0`);
+          assert.deepEqual(await entries(dir), ["file.bin"], where);
+          await rm(dest);
+        }
+      });
+    },
+  );
+
+  it(
+    "cut short at any length is refused once with ControlFileError, then the next call downloads cleanly",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      await inSandbox(async ({ dir, dest }) => {
+        const site = new Site();
+        await interrupted(site, dest);
+        const ctrl = await bytesOf(`${dest}.part.ctrl`);
+        const part = await bytesOf(`${dest}.part`);
+        for (let length = 0; length < ctrl.length; length++) {
+          const where = `checkpoint cut to ${length} bytes`;
+          await writeFile(`${dest}.part`, part);
+          await writeFile(`${dest}.part.ctrl`, ctrl.subarray(0, length));
+          expectError(await site.call(dest), ControlFileError, where);
+          assert.equal(exists(`${dest}.part.ctrl`), false, where);
+          await expectExact(await site.call(dest, QUICK), dest, `${where}, next call`);
+          assert.equal(site.ranges.at(-1), "", `${where}: the next call starts from byte 0`);
+          assert.deepEqual(await entries(dir), ["file.bin"], where);
+          await rm(dest);
+        }
+      });
+    },
+  );
+
+  it("that is a directory is reported as a DestinationError before any request", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      await interrupted(site, dest);
+      const calls = site.ranges.length;
+      await rm(`${dest}.part.ctrl`);
+      await mkdir(`${dest}.part.ctrl`);
+      expectError(await site.call(dest), DestinationError, ".part.ctrl is a directory");
+      assert.equal(site.ranges.length, calls);
+      assert.equal(exists(dest), false);
+      assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
+    });
+  });
+
+  it("that is a symlink to a file outside is never written through", async () => {
+    await inSandbox(async ({ outside, dest }) => {
+      const site = new Site();
+      await interrupted(site, dest);
+      await rm(`${dest}.part.ctrl`);
+      await symlink(outside, `${dest}.part.ctrl`);
+      const first = await site.call(dest);
+      if (first instanceof Error) {
+        expectError(first, ControlFileError, "a link to garbage");
+        await expectExact(await site.call(dest), dest, "after the refusal");
+      } else {
+        await expectExact(first, dest, "a link to garbage");
+      }
+    });
+  });
+
+  it("written with another blockSize resumes or restarts cleanly", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      const saved = await interrupted(site, dest);
+      const outcome = await site.call(dest, { blockSize: 65536 });
+      const result = await expectExact(outcome, dest, "resumed with blockSize 65536");
+      assert.ok(
+        result.resumedFrom === saved.cursor || result.resumedFrom === 0,
+        `resumed from ${result.resumedFrom}`,
+      );
+    });
+  });
+});
+
+describe("A .part that disagrees with its checkpoint", () => {
+  it("is resumed from the anchor, or restarted, when the checkpoint's cursor is past the end of .part", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      await interrupted(site, dest);
+      const part = await bytesOf(`${dest}.part`);
+      // Checkpoints "from the future": valid, but covering bytes .part does not have.
+      for (const beyond of [1000, 3000, 40_000]) {
+        const where = `cursor ${beyond} bytes past the end of .part`;
+        await writeFile(`${dest}.part`, part);
+        await writeFile(`${dest}.part.ctrl`, craftCheckpoint(part.length + beyond));
+        const saved = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
+        const result = await expectExact(await site.call(dest), dest, where);
+        const fromAnchor = saved.anchor <= part.length;
+        assert.equal(site.ranges.at(-1), fromAnchor ? `bytes=${saved.anchor}-` : "", where);
+        assert.equal(result.resumedFrom, fromAnchor ? saved.anchor : 0, where);
+        await rm(dest);
+      }
+    });
+  });
+
+  it("is resumed from the anchor, or restarted, when .part is shorter than the checkpoint says", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      const saved = await interrupted(site, dest);
+      const part = await bytesOf(`${dest}.part`);
+      const ctrl = await bytesOf(`${dest}.part.ctrl`);
+      const lengths = [saved.cursor - 1, saved.anchor + 1, saved.anchor, saved.anchor - 1, 1, 0];
+      for (const length of lengths) {
+        const where = `.part cut to ${length} of ${saved.cursor}`;
+        await writeFile(`${dest}.part`, part);
+        await truncate(`${dest}.part`, length);
+        await writeFile(`${dest}.part.ctrl`, ctrl);
+        const result = await expectExact(await site.call(dest), dest, where);
+        const expected = length >= saved.anchor ? `bytes=${saved.anchor}-` : "";
+        assert.equal(site.ranges.at(-1), expected, `${where}: the Range asked`);
+        assert.equal(result.resumedFrom, length >= saved.anchor ? saved.anchor : 0, where);
+        await rm(dest);
+      }
+    });
+  });
+
+  it("rewinds to the anchor when a tail byte was altered and still produces the exact file", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      const saved = await interrupted(site, dest);
+      const part = await bytesOf(`${dest}.part`);
+      const ctrl = await bytesOf(`${dest}.part.ctrl`);
+      const positions = [saved.anchor, saved.anchor + 17, saved.cursor - 1];
+      for (const position of positions) {
+        const where = `byte ${position} of .part altered`;
+        const altered = part.slice();
+        altered[position]! ^= 0x40;
+        await writeFile(`${dest}.part`, altered);
+        await writeFile(`${dest}.part.ctrl`, ctrl);
+        const result = await expectExact(await site.call(dest), dest, where);
+        assert.equal(site.ranges.at(-1), `bytes=${saved.anchor}-`, `${where}: the Range asked`);
+        assert.equal(result.resumedFrom, saved.anchor, where);
+        await rm(dest);
+      }
+    });
+  });
+
+  it("keeps the cursor when only bytes past the cursor are junk", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      const saved = await interrupted(site, dest);
+      const part = await bytesOf(`${dest}.part`);
+      const junk = new Uint8Array(part.length + 5000);
+      junk.set(part);
+      junk.fill(0xee, saved.cursor);
+      await writeFile(`${dest}.part`, junk);
+      const result = await expectExact(await site.call(dest), dest, "junk past the cursor");
+      assert.equal(site.ranges.at(-1), `bytes=${saved.cursor}-`);
+      assert.equal(result.resumedFrom, saved.cursor);
+      assert.equal((await bytesOf(dest)).length, BODY.length, "the junk was cut off");
+    });
+  });
+});
+
+describe("Links and directories where haul's files belong", () => {
+  it("replace a .part symlink to a file outside instead of writing through it", async () => {
+    await inSandbox(async ({ outside, dest }) => {
+      const site = new Site();
+      await interrupted(site, dest);
+      await rm(`${dest}.part`);
+      await symlink(outside, `${dest}.part`);
+      const result = await expectExact(await site.call(dest), dest, ".part is a symlink");
+      assert.equal(result.resumedFrom, 0);
+      assert.equal(site.ranges.at(-1), "", "a link is never resumed from");
+    });
+  });
+
+  it("never write checkpoints through a .part.ctrl.tmp symlink to a file outside", async () => {
+    await inSandbox(async ({ outside, dest }) => {
+      const site = new Site();
+      await interrupted(site, dest);
+      await symlink(outside, `${dest}.part.ctrl.tmp`);
+      site.cut = CUT + 40_000; // at least one more checkpoint
+      expectError(await site.call(dest), PartialHaulError, "the second cut");
+      site.cut = BODY.length;
+      await expectExact(await site.call(dest), dest, "finished");
+      // inSandbox checks that outside.bin is unchanged.
+    });
+  });
+
+  it("refuse a .part that is a directory with a DestinationError before any request", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      await mkdir(`${dest}.part`);
+      await writeFile(join(`${dest}.part`, "keep.txt"), "mine");
+      const error = expectError(await site.call(dest), DestinationError, ".part is a directory");
+      assert.equal(error.retryable, false);
+      assert.equal(site.ranges.length, 0, "no request");
+      assert.equal(exists(dest), false);
+      assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
+      assert.equal(await readFile(join(`${dest}.part`, "keep.txt"), "utf8"), "mine");
+    });
+  });
+
+  it("refuse a dest that is a directory with a DestinationError before any request", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      await mkdir(dest);
+      expectError(await site.call(dest), DestinationError, "dest is a directory");
+      assert.equal(site.ranges.length, 0);
+    });
+  });
+
+  it("refuse a destination locked by a live process with a retryable DestinationError", async () => {
+    await inSandbox(async ({ dir, dest }) => {
+      const site = new Site();
+      const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
+      try {
+        assert.ok(sleeper.pid !== undefined);
+        await writeFile(`${dest}.part.lock`, `${sleeper.pid}\n`);
+        const error = expectError(await site.call(dest), DestinationError, "a live lock");
+        assert.equal(error.retryable, true);
+        assert.equal(site.ranges.length, 0);
+        assert.deepEqual(await entries(dir), ["file.bin.part.lock"]);
+      } finally {
+        sleeper.kill("SIGKILL");
+      }
+    });
+  });
+});
+
+/** Whether `unshare -rm` (an unprivileged user and mount namespace) works here. */
+function canUnshare(): boolean {
+  if (process.platform !== "linux") return false;
+  const probe = spawnSync("unshare", ["-rm", "true"], { stdio: "ignore" });
+  return probe.status === 0;
+}
+
+/** Runs the child script in a private mount namespace where `dir` is a read-only bind mount. */
+function runChildReadOnly(dir: string, url: string, dest: string): Promise<string> {
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  const runtime = deno !== undefined ? [deno.execPath(), "run", "-A"] : [process.execPath];
+  const script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"';
+  const args = ["-rm", "sh", "-c", script, dir, ...runtime, CHILD_SCRIPT, url, dest];
+  return new Promise((resolve, reject) => {
+    const child = spawn("unshare", args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
+    child.stderr.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+describe("A destination directory that cannot be written", () => {
+  it("gives a DestinationError before any request when every create fails with EROFS", async () => {
+    await inSandbox(async ({ dir, dest }) => {
+      const site = new Site();
+      const fs = new FaultyFs(
+        await defaultFs(),
+        (call: FaultRequest) =>
+          (call.op === "open" && call.mode !== "read") || call.op === "rename" ||
+            call.op === "remove"
+            ? shimError("EROFS", call.path)
+            : null,
+      );
+      const outcome = await haulWith(URL_, { ...OPTIONS, dest, fetch: site.fetch }, { fs })
+        .catch((e: unknown) => e);
+      expectError(outcome, DestinationError, "a read-only directory");
+      assert.equal(site.ranges.length, 0, "no request");
+      assert.deepEqual(await entries(dir), []);
+    });
+  });
+
+  it("is refused by the OS, or the test proves it is root and uses a read-only mount instead", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startResourceServer({ body: BODY, etag: ETAG });
+    try {
+      await inSandbox(async ({ dir, dest }) => {
+        await chmod(dir, 0o555);
+        try {
+          const root = typeof process.getuid === "function" && process.getuid() === 0;
+          if (!root) {
+            const outcome = await haul(server.url, { ...OPTIONS, dest }).catch((e: unknown) => e);
+            expectError(outcome, DestinationError, "a 0555 directory");
+            assert.equal(server.requests.length, 0, "no request");
+            assert.deepEqual(await entries(dir), []);
+            return;
+          }
+          // Root ignores permission bits: a write into the 0555 directory succeeds.
+          await writeFile(join(dir, "probe"), "x");
+          await rm(join(dir, "probe"));
+          if (!canUnshare()) return; // the EROFS fault test above covers this machine
+          const out = await runChildReadOnly(dir, server.url, dest);
+          const line = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as {
+            ok?: boolean;
+            name?: string;
+            haulError?: boolean;
+          };
+          assert.equal(line.ok, false, out);
+          assert.equal(line.name, "DestinationError", out);
+          assert.equal(line.haulError, true, out);
+          assert.equal(server.requests.length, 0, "no request");
+          assert.deepEqual(await entries(dir), [], "nothing was written");
+        } finally {
+          await chmod(dir, 0o755);
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("A full disk", () => {
+  /** A real shim that fails writes to `.part` past `limit` bytes (writing what fits first). */
+  async function fullDisk(dest: string, limit: { bytes: number; tmp: boolean }) {
+    return new FaultyFs(await defaultFs(), (call) => {
+      if (call.op !== "write") return null;
+      if (limit.tmp && call.path === `${dest}.part.ctrl.tmp`) {
+        return shimError("ENOSPC", call.path);
+      }
+      if (call.path !== `${dest}.part`) return null;
+      const end = (call.position ?? 0) + (call.length ?? 0);
+      if (end <= limit.bytes) return null;
+      return {
+        writeFirst: Math.max(0, limit.bytes - (call.position ?? 0)),
+        error: shimError("ENOSPC", call.path),
+      };
+    });
+  }
+
+  for (
+    const [label, options, writeBufferSize] of [
+      ["with frequent checkpoints", OPTIONS, 16 * 1024],
+      ["with the default checkpoint cadence", {}, 16 * 1024],
+    ] as const
+  ) {
+    it(`gives a retryable DestinationError ${label}, and the next call resumes once space is freed`, async () => {
+      await inSandbox(async ({ dir, dest }) => {
+        const site = new Site();
+        const limit = { bytes: 200_000, tmp: false };
+        const fs = await fullDisk(dest, limit);
+        const outcome = await haulWith(URL_, { ...options, dest, fetch: site.fetch }, {
+          fs,
+          writeBufferSize,
+        })
+          .catch((e: unknown) => e);
+        const error = expectError(outcome, DestinationError, "ENOSPC while writing .part");
+        assert.equal(error.retryable, true);
+        assert.equal(exists(dest), false);
+        assert.equal(exists(`${dest}.part.lock`), false);
+        const saved = exists(`${dest}.part.ctrl`)
+          ? decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`))
+          : null;
+        if (saved !== null) assert.ok(saved.cursor <= limit.bytes);
+        limit.bytes = Infinity; // space freed
+        const result = await expectExact(await site.call(dest, options), dest, "after freeing");
+        const expected = saved === null ? "" : `bytes=${saved.cursor}-`;
+        assert.equal(site.ranges.at(-1), expected, "the resume's Range");
+        assert.equal(result.resumedFrom, saved?.cursor ?? 0);
+        if (options === OPTIONS) assert.ok(saved !== null && saved.cursor > 0, "progress kept");
+        assert.deepEqual(await entries(dir), ["file.bin"]);
+      });
+    });
+  }
+
+  it("while writing a checkpoint gives a DestinationError and keeps the previous checkpoint", async () => {
+    await inSandbox(async ({ dest }) => {
+      const site = new Site();
+      const before = await interrupted(site, dest);
+      const limit = { bytes: Infinity, tmp: true };
+      const fs = await fullDisk(dest, limit);
+      site.cut = BODY.length;
+      const outcome = await haulWith(URL_, { ...OPTIONS, dest, fetch: site.fetch }, { fs })
+        .catch((e: unknown) => e);
+      const error = expectError(outcome, DestinationError, "ENOSPC on .part.ctrl.tmp");
+      assert.equal(error.retryable, true);
+      assert.equal(exists(dest), false);
+      const kept = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
+      assert.equal(kept.cursor, before.cursor, "the previous checkpoint is intact");
+      const result = await expectExact(await site.call(dest), dest, "after freeing");
+      assert.equal(result.resumedFrom, before.cursor);
+    });
+  });
+});
+
+describe("Destination names", () => {
+  it("with non-ASCII characters download, resume and clean up like any other", async () => {
+    await inSandbox(async ({ dir }) => {
+      const site = new Site();
+      const name = "データ-ünïcödé-Ω≈ç-😀.bin";
+      const dest = join(dir, name);
+      site.cut = CUT;
+      expectError(await site.call(dest), PartialHaulError, "cut");
+      site.cut = BODY.length;
+      const result = await expectExact(await site.call(dest), dest, name);
+      assert.equal(result.resumedFrom, CUT);
+      assert.deepEqual(await entries(dir), [name]);
+    });
+  });
+
+  it("too long with the longest suffix are refused with a DestinationError before any request", async () => {
+    const server = await startResourceServer({ body: BODY, etag: ETAG });
+    try {
+      await inSandbox(async ({ dir }) => {
+        // 242 bytes + ".part.ctrl.tmp" (14) = 256 > 255; the second is 121 characters.
+        for (const name of ["a".repeat(242), "é".repeat(121)]) {
+          const dest = join(dir, name);
+          const outcome = await haul(server.url, { ...OPTIONS, dest }).catch((e: unknown) => e);
+          const error = expectError(outcome, DestinationError, `${name.length}-character name`);
+          assert.equal(error.retryable, false);
+        }
+        assert.equal(server.requests.length, 0, "the server saw no request");
+        assert.deepEqual(await entries(dir), []);
+        // The longest accepted name: 241 bytes, so every sidecar fits in 255.
+        const longest = join(dir, "b".repeat(241));
+        const result = await haul(server.url, { ...OPTIONS, dest: longest });
+        assert.equal(result.sha256, DIGEST);
+        assert.deepEqual(await entries(dir), ["b".repeat(241)]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
