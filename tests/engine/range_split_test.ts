@@ -1,0 +1,109 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  type ByteSpan,
+  type OpenRange,
+  SPLIT_ALIGNMENT,
+  splitRanges,
+  stealHalf,
+} from "../../src/engine/range_split.ts";
+
+const MiB = 1 << 20;
+
+/** The spans cover [0, total) in order, with no gap and no overlap. */
+function assertTiles(spans: ByteSpan[], total: number): void {
+  assert.equal(spans[0]?.start, 0);
+  assert.equal(spans.at(-1)?.end, total);
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i]!;
+    assert.ok(span.end > span.start, `span ${i} is empty: ${JSON.stringify(span)}`);
+    if (i > 0) assert.equal(span.start, spans[i - 1]!.end, `gap or overlap before span ${i}`);
+  }
+}
+
+describe("splitRanges()", () => {
+  const table: { total: number; connections: number; floor: number; count: number }[] = [
+    { total: 100 * MiB, connections: 8, floor: MiB, count: 8 },
+    { total: 100 * MiB, connections: 1, floor: MiB, count: 1 },
+    { total: 3 * MiB, connections: 8, floor: MiB, count: 3 },
+    { total: MiB + 1, connections: 8, floor: MiB, count: 1 },
+    { total: 10, connections: 4, floor: MiB, count: 1 },
+    { total: 1, connections: 16, floor: 1, count: 1 },
+    { total: 7, connections: 3, floor: 2, count: 3 },
+    { total: 256 * MiB + 12345, connections: 8, floor: 4 * MiB, count: 8 },
+  ];
+  for (const row of table) {
+    it(`splits ${row.total} bytes into ${row.count} for ${row.connections} connections`, () => {
+      const spans = splitRanges(row.total, row.connections, row.floor);
+      assert.equal(spans.length, row.count);
+      assertTiles(spans, row.total);
+      for (const span of spans.slice(0, -1)) {
+        assert.ok(span.end - span.start >= Math.min(row.floor, row.total));
+      }
+    });
+  }
+
+  it("cuts large files on aligned boundaries", () => {
+    for (const span of splitRanges(1000 * MiB + 17, 8, MiB).slice(1)) {
+      assert.equal(span.start % SPLIT_ALIGNMENT, 0, `unaligned start ${span.start}`);
+    }
+  });
+
+  it("refuses a non-positive total, connection count or floor", () => {
+    assert.throws(() => splitRanges(0, 4, MiB), RangeError);
+    assert.throws(() => splitRanges(10, 0, MiB), RangeError);
+    assert.throws(() => splitRanges(10, 1.5, MiB), RangeError);
+    assert.throws(() => splitRanges(10, 2, 0), RangeError);
+  });
+});
+
+describe("stealHalf()", () => {
+  it("takes the second half of the range with the most bytes left", () => {
+    const open: OpenRange[] = [
+      { start: 0, cursor: 7 * MiB, end: 8 * MiB },
+      { start: 8 * MiB, cursor: 9 * MiB, end: 16 * MiB },
+      { start: 16 * MiB, cursor: 20 * MiB, end: 24 * MiB },
+    ];
+    const steal = stealHalf(open, MiB);
+    assert.deepEqual(steal, {
+      victim: 1,
+      at: 12.5 * MiB,
+      taken: { start: 12.5 * MiB, end: 16 * MiB },
+    });
+  });
+
+  it("leaves ranges alone when halving one would go below the floor", () => {
+    assert.equal(stealHalf([{ start: 0, cursor: 0, end: 2 * MiB - 1 }], MiB), null);
+    assert.equal(stealHalf([{ start: 0, cursor: 5 * MiB, end: 5 * MiB }], MiB), null);
+    assert.equal(stealHalf([], MiB), null);
+  });
+
+  it("splits exactly at twice the floor", () => {
+    const steal = stealHalf([{ start: 0, cursor: 0, end: 2 * MiB }], MiB);
+    assert.deepEqual(steal?.taken, { start: MiB, end: 2 * MiB });
+  });
+
+  it("repeated steals always keep the file tiled and every piece at least the floor", () => {
+    // Simulate: connections finish and steal until nothing is worth splitting.
+    const floor = 256 * 1024;
+    const ranges: { start: number; cursor: number; end: number }[] = splitRanges(
+      64 * MiB + 999,
+      4,
+      floor,
+    ).map((span) => ({ ...span, cursor: span.start }));
+    for (let round = 0; round < 200; round++) {
+      // Progress: each range moves a different amount.
+      ranges.forEach((range, i) => {
+        range.cursor = Math.min(range.end, range.cursor + (i + 1) * 97 * 1024);
+      });
+      const steal = stealHalf(ranges, floor);
+      if (steal === null) continue;
+      const victim = ranges[steal.victim]!;
+      assert.ok(steal.at - victim.cursor >= floor && victim.end - steal.at >= floor);
+      victim.end = steal.at;
+      ranges.push({ ...steal.taken, cursor: steal.taken.start });
+      ranges.sort((a, b) => a.start - b.start);
+    }
+    assertTiles(ranges, 64 * MiB + 999);
+  });
+});
