@@ -1,0 +1,88 @@
+/**
+ * `--shard K/N`: a stable share of a list for one of N machines, chosen by
+ * destination, so that N machines (a Kubernetes Indexed Job, a CI matrix,
+ * GNU parallel over ssh) can share one list and one checksums file with no
+ * coordinator. Every destination lands in exactly one shard, and in the same
+ * one on every machine and every run: the shard is the FNV-1a hash of the
+ * destination's path relative to the download directory (UTF-8, `/`
+ * separators), modulo N. K counts from 0, like `JOB_COMPLETION_INDEX`.
+ *
+ * @module
+ */
+
+/** One machine's share: shard `index` of `count`. */
+export interface Shard {
+  /** Which shard, from 0 to `count - 1`. */
+  readonly index: number;
+  /** How many shards the list is split into (>= 1). */
+  readonly count: number;
+}
+
+/** The most shards accepted: far beyond any fleet, small enough to stay exact. */
+export const MAX_SHARDS = 1_000_000;
+
+/**
+ * Reads `K/N`.
+ *
+ * @param text the option's value, e.g. `"3/8"`.
+ * @returns the shard, or a message saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseShard } from "./shard.ts";
+ * console.log(parseShard("3/8")); // { index: 3, count: 8 }
+ * console.log(typeof parseShard("8/8")); // "string": K counts from 0
+ * ```
+ */
+export function parseShard(text: string): Shard | string {
+  const match = /^\s*(\d{1,7})\s*\/\s*(\d{1,7})\s*$/.exec(text);
+  if (match === null) return `--shard needs K/N, e.g. --shard 0/4 (got "${text.slice(0, 40)}")`;
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  if (count < 1 || count > MAX_SHARDS) return `--shard ${text}: N must be from 1 to ${MAX_SHARDS}`;
+  if (index >= count) {
+    return `--shard ${text}: K counts from 0, so it must be below N (0 to ${count - 1})`;
+  }
+  return { index, count };
+}
+
+/**
+ * The shard a destination belongs to.
+ *
+ * @param relative the destination relative to the download directory, `/`-separated.
+ * @param count how many shards (>= 1).
+ * @returns a shard index from 0 to `count - 1`, the same on every machine.
+ *
+ * @example
+ * ```ts
+ * import { shardOf } from "./shard.ts";
+ * console.log(shardOf("data/part-0001.bin", 4) === shardOf("data/part-0001.bin", 4)); // true
+ * ```
+ */
+export function shardOf(relative: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(relative)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % count;
+}
+
+/**
+ * Whether a destination is this machine's to download.
+ *
+ * @param relative the destination relative to the download directory.
+ * @param shard this machine's shard.
+ * @returns true when `relative` falls in `shard`.
+ *
+ * @example
+ * ```ts
+ * import { inShard } from "./shard.ts";
+ * const names = ["a.bin", "b.bin", "c.bin"];
+ * const mine = names.filter((name) => inShard(name, { index: 0, count: 1 }));
+ * console.log(mine.length); // 3: one shard holds everything
+ * ```
+ */
+export function inShard(relative: string, shard: Shard): boolean {
+  return shardOf(relative, shard.count) === shard.index;
+}
