@@ -2,9 +2,9 @@
 # haul's benchmark in one command (also `deno task bench`). On a fresh machine
 # it installs the pinned Deno and Bun (scripts/setup.sh), and, when run as root
 # with apt-get, nginx, curl and GNU time if they are missing; then it runs the
-# driver, scripts/bench/main.ts, which prints the table and writes it under .bench/.
-# Usage: bash scripts/bench.sh [--quick] [--size 2G] [--runs 5] [--only main,resume,...]
-#        (the same options work with `bun scripts/bench/main.ts`).
+# driver, scripts/bench/main.ts, which prints every target with its reference
+# and verdict and writes the report under .bench/.
+# Usage: bash scripts/bench.sh [--quick] [--only slow,full,resume,rounds,cuts,first-byte,rss,serve]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -26,6 +26,6 @@ fi
 command -v curl >/dev/null 2>&1 || { echo "bench: curl is required" >&2; exit 1; }
 free_gib=$(df -P -BG "$root" | awk 'NR==2 { sub("G", "", $4); print $4 }')
 if [ "${free_gib:-0}" -lt 16 ]; then
-  echo "bench: only ${free_gib} GiB free under $root; the full run needs about 12 GiB (try --quick)" >&2
+  echo "bench: only ${free_gib} GiB free under $root; the full run needs about 14 GiB (try --quick)" >&2
 fi
 exec "$bin/deno" run -A "$root/scripts/bench/main.ts" "$@"

@@ -2,7 +2,10 @@
  * The benchmark's fallback file server, for machines without nginx: serves
  * the files of one directory over HTTP/1.1 on 127.0.0.1 with `node:http`
  * (which Deno and Bun both provide), with single `Range` requests, strong
- * ETags, keep-alive, and a throttled twin of every file under `/slow/`.
+ * ETags, keep-alive, a throttled twin of every file under `/slow/`, and a
+ * cutting twin under `/cut/<N>/` that closes the connection after `N` bytes
+ * of every response's body (a link that drops every `N` bytes). The
+ * benchmark uses it for the cuts, and for everything when nginx is missing.
  *
  * Usage:
  *
@@ -21,6 +24,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { join, normalize } from "node:path";
 import process from "node:process";
 import { Transform, type TransformCallback } from "node:stream";
+
+const MiB = 1024 * 1024;
 
 function option(name: string, fallback: string): string {
   const argv = process.argv;
@@ -54,7 +59,10 @@ class Throttle extends Transform {
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? "/", "http://localhost");
   const slow = url.pathname.startsWith("/slow/");
-  const relative = normalize(decodeURIComponent(slow ? url.pathname.slice(5) : url.pathname));
+  const cutMatch = /^\/cut\/(\d+)(\/.*)$/.exec(url.pathname);
+  const cut = cutMatch === null ? Infinity : Number(cutMatch[1]);
+  const pathname = cutMatch !== null ? cutMatch[2]! : slow ? url.pathname.slice(5) : url.pathname;
+  const relative = normalize(decodeURIComponent(pathname));
   if (relative.includes("..")) {
     response.writeHead(400).end();
     return;
@@ -96,7 +104,13 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     response.end();
     return;
   }
-  const stream = createReadStream(path, { start, end, highWaterMark: 1024 * 1024 });
+  if (cut < end - start + 1) {
+    const stream = createReadStream(path, { start, end: start + cut - 1, highWaterMark: MiB });
+    stream.pipe(response, { end: false });
+    stream.once("end", () => response.socket?.end());
+    return;
+  }
+  const stream = createReadStream(path, { start, end, highWaterMark: MiB });
   if (slow) stream.pipe(new Throttle(slowRate)).pipe(response);
   else stream.pipe(response);
 }

@@ -5,7 +5,8 @@
  * `node:http` server of `builtin_server.ts`.
  *
  * Both serve the directory `www` at `/` and a throttled twin of it at
- * `/slow/` (nginx: `limit_rate`; built-in: a paced stream).
+ * `/slow/` (nginx: `limit_rate`, per connection; built-in: a paced stream);
+ * the built-in one also a cutting twin at `/cut/<N>/`.
  *
  * @module
  */
@@ -139,7 +140,13 @@ http {
   };
 }
 
-async function startBuiltin(options: ServerOptions): Promise<BenchServer> {
+/**
+ * Starts the built-in server (which also serves the cutting twin `/cut/<N>/`).
+ *
+ * @param options what to serve and how (`kind` is ignored).
+ * @returns the running server.
+ */
+export async function startBuiltin(options: ServerOptions): Promise<BenchServer> {
   const port = await freePort();
   const script = new URL("./builtin_server.ts", import.meta.url).pathname;
   const [command, ...rest] = options.runtime;
