@@ -79,11 +79,12 @@ export function planJobs(
       problems.push(`${source.where}: ${url}`);
       continue;
     }
-    const relative = relativeDest(source, url, settings);
-    if (relative.startsWith("!")) {
-      problems.push(`${source.where}: ${relative.slice(1)}`);
+    const chosen = relativeDest(source, url, settings);
+    if (!chosen.ok) {
+      problems.push(`${source.where}: ${chosen.reason}`);
       continue;
     }
+    const relative = chosen.path;
     const first = files.get(relative);
     if (first !== undefined) {
       problems.push(
@@ -114,14 +115,23 @@ export function planJobs(
   return { jobs, problems };
 }
 
-/** The destination relative to `--dir`, or `"!"` and the reason it is refused. */
-function relativeDest(source: JobSource, url: URL, settings: JobSettings): string {
-  if (settings.output !== null) return settings.output.replace(/^(\.\/)+/, "");
-  if (source.path === null) return nameFromUrl(url);
+/** A destination chosen for a source, or the reason it is refused. */
+type ChosenDest = { readonly ok: true; readonly path: string } | {
+  readonly ok: false;
+  readonly reason: string;
+};
+
+/** The destination relative to `--dir`, or the reason it is refused. */
+function relativeDest(source: JobSource, url: URL, settings: JobSettings): ChosenDest {
+  if (settings.output !== null) {
+    return { ok: true, path: settings.output.replace(/^(\.\/)+/, "") };
+  }
+  if (source.path === null) return { ok: true, path: nameFromUrl(url) };
   const checked = checkRelativePath(source.path);
-  if (typeof checked === "string") return `!${checked}`;
-  if (!checked.isDirectory) return checked.path;
-  return checked.path === "" ? nameFromUrl(url) : `${checked.path}/${nameFromUrl(url)}`;
+  if (typeof checked === "string") return { ok: false, reason: checked };
+  if (!checked.isDirectory) return { ok: true, path: checked.path };
+  const name = nameFromUrl(url);
+  return { ok: true, path: checked.path === "" ? name : `${checked.path}/${name}` };
 }
 
 /** Destinations that another destination needs as a directory. */

@@ -248,6 +248,27 @@ describe("haul CLI (child process)", () => {
     });
   });
 
+  it("downloads to names that start with '!' from the URL, -o and a list path", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const fromUrl = await runCli([`${server.url}/!notes.txt`, "--dir", dir]);
+        assert.equal(fromUrl.code, 0, fromUrl.stderr);
+        assert.deepEqual(await bytesOf(join(dir, "!notes.txt")), body("/!notes.txt"));
+        const fromOutput = await runCli([`${server.url}/x.iso`, "--dir", dir, "-o", "!x.iso"]);
+        assert.equal(fromOutput.code, 0, fromOutput.stderr);
+        assert.deepEqual(await bytesOf(join(dir, "!x.iso")), body("/x.iso"));
+        const list = join(dir, "list.txt");
+        await writeFile(list, `${server.url}/draft.bin !draft.bin\n`);
+        const fromList = await runCli(["-i", list, "--dir", dir]);
+        assert.equal(fromList.code, 0, fromList.stderr);
+        assert.deepEqual(await bytesOf(join(dir, "!draft.bin")), body("/draft.bin"));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("sends credentials from the URL as Basic auth and never prints them", async () => {
     const server = await startResourceServer((req) => ({ body: bodyFor(req) }), (_req, honest) => {
       return { ...honest, status: 403, body: "forbidden" };

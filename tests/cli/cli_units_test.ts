@@ -168,6 +168,34 @@ describe("CLI list format", () => {
     );
     assert.equal(jobs[0]?.dest, "isos/y.iso");
   });
+
+  it("accepts destinations whose name starts with '!' from the URL, a list path and -o", () => {
+    const settings = { dir: null, output: null, integrity: null, checksums: null };
+    const fromUrl = planJobs(
+      [{ where: "argument", url: "https://e.com/!notes.txt", path: null }],
+      settings,
+    );
+    assert.deepEqual(fromUrl.problems, []);
+    assert.equal(fromUrl.jobs[0]?.dest, "!notes.txt");
+    const fromList = planJobs(
+      [{ where: "l:1", url: "https://e.com/d.bin", path: "!draft.bin" }],
+      settings,
+    );
+    assert.deepEqual(fromList.problems, []);
+    assert.equal(fromList.jobs[0]?.dest, "!draft.bin");
+    const fromOutput = planJobs(
+      [{ where: "argument", url: "https://e.com/x", path: null }],
+      { ...settings, output: "!x.iso" },
+    );
+    assert.deepEqual(fromOutput.problems, []);
+    assert.equal(fromOutput.jobs[0]?.dest, "!x.iso");
+    const refused = planJobs(
+      [{ where: "l:2", url: "https://e.com/d.bin", path: "../!a" }],
+      settings,
+    );
+    assert.equal(refused.jobs.length, 0);
+    assert.match(refused.problems[0]!, /^l:2: '\.\.' would leave the download directory/);
+  });
 });
 
 describe("CLI safe names", () => {
