@@ -1,6 +1,7 @@
 /**
  * `haul()`: one request, streamed into `<dest>.part`, checkpointed in
  * `<dest>.part.ctrl`, renamed onto `dest` only when every byte has arrived.
+ * The path of one call and what runs concurrently: `docs/architecture.md`.
  *
  * @module
  */
@@ -15,19 +16,28 @@ import {
   ServerMisconfiguredError,
 } from "../errors.ts";
 import { digestFile } from "../hashing/file_digest.ts";
+import { PartHasher } from "../hashing/part_hasher.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
+import { explainMissingPermission } from "../runtime/deno_permission.ts";
+import { createNativeHash } from "../runtime/native_hash.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
+import { isOverLong, judgeBodyEnd } from "../protocol/body_end.ts";
 import { acquireLock } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
-import { PartWriter, type WriterSettings } from "./part_writer.ts";
-import { planResponse, type StreamPlan } from "../protocol/plan.ts";
+import { CheckpointStore } from "../store/checkpoint_store.ts";
+import { commitPart, removeDownload, removeStaleSidecars } from "../store/sidecars.ts";
+import { PartWriter } from "./part_writer.ts";
+import { type CheckpointCadence, Checkpointer } from "./checkpointer.ts";
+import { dropHash, keepHash, takeHash } from "./kept_hashes.ts";
+import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { ProgressReporter } from "./progress.ts";
+import { singleFlight } from "./single_flight.ts";
 import { buildRequest } from "../protocol/request.ts";
-import { fresh, openPart, type StartPoint } from "../store/resume.ts";
+import { openPart, type StartPoint } from "../store/resume.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
-/** Default verification block: the most a resume re-reads. */
+/** Default verification block: the most a resume reads back before its request. */
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
 /** Default checkpoint cadence by bytes. */
 export const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
@@ -36,34 +46,26 @@ export const DEFAULT_CHECKPOINT_MS = 1000;
 const WRITE_BUFFER_SIZE = 1 << 20;
 /** Bytes written between two background `fdatasync` calls. */
 const SYNC_EVERY = 16 << 20;
-/** Unhashed durable bytes that start the hashing worker (small downloads never start one). */
-const HASH_WORKER_AFTER = 8 << 20;
-/** Bodies from byte 0 at least this large (or of unknown length) are digested on a worker. */
-const DIGEST_WORKER_AFTER = 16 << 20;
-/** The hashing worker's share of a core while it trails by more than {@link HASH_WORKER_BEHIND}. */
-const HASH_WORKER_SHARE = 0.1;
-const HASH_WORKER_BEHIND = 64 << 20;
 
-/** Engine internals a test or benchmark may replace. */
+/**
+ * Engine internals a test may replace (documented test hooks; applications
+ * call `haul()`).
+ */
 export interface EngineHooks {
   /** The filesystem to use (a fault-injecting one in crash tests). */
   fs?: FsShim;
-  /** Never write checkpoints (benchmarks measure their cost with this). */
-  disableCheckpoints?: boolean;
-  /** Bytes gathered before each write. */
+  /** Bytes gathered before each write (small values exercise the write pipeline). */
   writeBufferSize?: number;
   /** Bytes written between two background `fdatasync` calls. */
   syncEvery?: number;
-  /** Whether the resumable hash may run on a worker thread (default true where `Worker` exists). */
-  hashWorker?: boolean;
-  /** Unhashed durable bytes that start the hashing worker. */
-  hashWorkerAfter?: number;
-  /** Bodies from byte 0 at least this large (or of unknown length) get their native digest on a worker. */
-  digestWorkerAfter?: number;
-  /** The worker's share of a core (0 < share <= 1) while it trails by more than `hashWorkerBehind`. */
-  hashWorkerShare?: number;
-  /** Trailing by more than this many bytes, the worker keeps to its share. */
-  hashWorkerBehind?: number;
+}
+
+/** A call's settings, validated. */
+interface Settings {
+  readonly blockSize: number;
+  readonly cadence: CheckpointCadence;
+  readonly writeBufferSize: number;
+  readonly syncEvery: number;
 }
 
 /**
@@ -92,7 +94,10 @@ export async function haul(
   input: string | URL | Request,
   options: HaulOptions,
 ): Promise<HaulResult> {
-  return await haulWith(input, options, {});
+  return await singleFlight(input, options, () =>
+    haulWith(input, options, {}).catch((error: unknown) => {
+      throw explainMissingPermission(error, options.dest);
+    }));
 }
 
 /**
@@ -150,23 +155,51 @@ export async function haulWith(
 /** One call's download, from opening `.part` to the final rename. */
 class Download {
   #file: ShimFile | null = null;
+  #store: CheckpointStore | null = null;
+  readonly fs: FsShim;
+  readonly paths: SidecarPaths;
+  readonly settings: Settings;
+  readonly fetchFn: FetchLike;
+  readonly url: string;
+  readonly options: HaulOptions;
+  readonly expected: ExpectedDigests | null;
+  readonly progress: ProgressReporter;
 
   constructor(
-    readonly fs: FsShim,
-    readonly paths: SidecarPaths,
-    readonly settings: WriterSettings,
-    readonly fetchFn: FetchLike,
-    readonly url: string,
-    readonly options: HaulOptions,
-    readonly expected: ExpectedDigests | null,
-    readonly progress: ProgressReporter,
-  ) {}
+    fs: FsShim,
+    paths: SidecarPaths,
+    settings: Settings,
+    fetchFn: FetchLike,
+    url: string,
+    options: HaulOptions,
+    expected: ExpectedDigests | null,
+    progress: ProgressReporter,
+  ) {
+    this.fs = fs;
+    this.paths = paths;
+    this.settings = settings;
+    this.fetchFn = fetchFn;
+    this.url = url;
+    this.options = options;
+    this.expected = expected;
+    this.progress = progress;
+  }
 
   async run(input: string | URL | Request, startedAt: number): Promise<HaulResult> {
     const start = await openPart(this.fs, this.paths);
     this.#file = start.file;
+    const store = new CheckpointStore(this.fs, this.paths, start.checkpoint !== null);
+    this.#store = store;
     try {
-      return await this.#fetchAndStore(input, start, startedAt);
+      return await this.#fetchAndStore(input, start, store, startedAt);
+    } catch (error) {
+      if (!store.saved) {
+        // Nothing on disk can resume this download: leave nothing behind.
+        dropHash(this.paths.part);
+        await this.#closeFile();
+        await removeDownload(this.fs, this.paths).catch(() => {});
+      }
+      throw error;
     } finally {
       await this.#closeFile();
     }
@@ -175,22 +208,24 @@ class Download {
   async #fetchAndStore(
     input: string | URL | Request,
     start: StartPoint,
+    store: CheckpointStore,
     startedAt: number,
   ): Promise<HaulResult> {
     const { options, progress } = this;
     const state = progress.state;
+    const saved = start.checkpoint;
     state.validLength = start.cursor;
-    state.reportedLength = start.checkpoint?.reportedLength ?? null;
+    state.reportedLength = saved?.reportedLength ?? null;
     const request = buildRequest(input, options.headers, options.signal, start);
     const response = await this.fetchFn(request);
     const plan = planResponse(
-      { url: this.url, cursor: start.cursor, checkpoint: start.checkpoint },
+      { url: this.url, cursor: start.cursor, checkpoint: saved },
       response.status,
       response.headers,
     );
     if (plan.kind === "fail") {
       await discardBody(response);
-      if (plan.reset) await fresh(this.fs, this.paths, start.file, true);
+      if (plan.reset) await this.#restart(start.file, store);
       throw plan.error;
     }
     const base = {
@@ -201,111 +236,123 @@ class Download {
     };
     if (plan.kind === "finish") {
       await discardBody(response);
-      const saved = start.checkpoint!;
-      const writer = this.#writer(start.file, start, null);
+      const hasher = this.#hasher(start.file, start);
       try {
-        return await this.#complete(writer, {
+        return await this.#complete(start.cursor, () => hasher.digestHex(start.cursor), {
           ...base,
-          etag: saved.etag,
-          contentType: saved.contentType,
+          etag: saved!.etag,
+          contentType: saved!.contentType,
         });
       } finally {
-        await writer.close();
+        await hasher.close();
       }
     }
-    if (plan.rewind) await fresh(this.fs, this.paths, start.file, true);
-    const writer = this.#writer(start.file, plan.rewind ? null : start, plan);
+    if (plan.rewind) await this.#restart(start.file, store);
+    const from = plan.rewind ? { file: start.file, cursor: 0, checkpoint: null } : start;
+    const validators: Validators = {
+      etag: plan.validators.etag ?? from.checkpoint?.etag ?? null,
+      lastModified: plan.validators.lastModified ?? from.checkpoint?.lastModified ?? null,
+      contentType: plan.validators.contentType ?? from.checkpoint?.contentType ?? null,
+    };
+    const hasher = this.#hasher(start.file, from);
+    const writer = new PartWriter(start.file, this.settings, hasher, {
+      cursor: from.cursor,
+      extent: from.checkpoint?.extent ?? 0,
+    });
+    const checkpointer = new Checkpointer(store, start.file, writer, {
+      // A resume keeps the block size its checkpoint was written with.
+      blockSize: from.checkpoint?.blockSize ?? this.settings.blockSize,
+      validators,
+      total: plan.total ?? from.checkpoint?.reportedLength ?? null,
+    }, this.settings.cadence, from.cursor);
+    const job: Job = { writer, checkpointer, hasher, validators };
     state.validLength = writer.length;
     state.reportedLength = plan.total;
     progress.tick();
     try {
-      await this.#stream(response, plan, writer);
-      return await this.#complete(writer, {
-        ...base,
-        resumedFrom: plan.rewind ? 0 : start.cursor,
-        etag: plan.validators.etag ?? start.checkpoint?.etag ?? null,
-        contentType: plan.validators.contentType,
-      });
+      await this.#stream(response, plan, job);
+      await checkpointer.drain(); // no checkpoint is written after the rename
+      return await this.#complete(
+        await writer.finish(),
+        () => hasher.digestHex(writer.durability.written),
+        {
+          ...base,
+          resumedFrom: from.cursor,
+          etag: validators.etag,
+          contentType: plan.validators.contentType,
+        },
+      );
     } finally {
-      await writer.close(); // no background work or worker outlives the call
+      // No background work outlives the call.
+      await checkpointer.close();
+      await writer.close();
+      await hasher.close();
     }
   }
 
-  #writer(file: ShimFile, from: StartPoint | null, plan: StreamPlan | null): PartWriter {
-    const saved = from?.checkpoint ?? null;
-    const cursor = from?.cursor ?? 0;
-    // A resume keeps the block size its checkpoint was written with.
-    const settings = saved === null
-      ? this.settings
-      : { ...this.settings, blockSize: saved.blockSize };
-    const anchor = saved === null ? null : { offset: saved.anchor, state: saved.anchorHash };
-    return new PartWriter(this.fs, file, this.paths, settings, {
-      cursor,
-      hash: saved?.hash ?? null,
-      anchor,
-      validators: {
-        etag: plan?.validators.etag ?? saved?.etag ?? null,
-        lastModified: plan?.validators.lastModified ?? saved?.lastModified ?? null,
-        contentType: plan?.validators.contentType ?? saved?.contentType ?? null,
-      },
-      total: plan?.total ?? saved?.reportedLength ?? null,
-      extent: saved?.extent ?? 0,
-    });
+  /** The file's hasher: continued from this process's last call when it fits, else from 0. */
+  #hasher(file: ShimFile, from: StartPoint): PartHasher {
+    const saved = from.checkpoint;
+    const kept = saved === null ? null : takeHash(this.paths.part, from.cursor, saved);
+    if (saved === null) dropHash(this.paths.part);
+    return new PartHasher(file, kept ?? createNativeHash(), from.cursor);
+  }
+
+  /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
+  async #restart(file: ShimFile, store: CheckpointStore): Promise<void> {
+    dropHash(this.paths.part);
+    await store.discard();
+    await file.truncate(0);
   }
 
   /** Streams the body into the writer; on any break, saves progress and throws. */
-  async #stream(response: Response, plan: StreamPlan, writer: PartWriter): Promise<void> {
-    const limit = plan.bodyLength;
-    const body = bodySource(response.body, writer);
+  async #stream(response: Response, plan: StreamPlan, job: Job): Promise<void> {
+    const body = bodySource(response.body, job.writer);
     const signal = this.options.signal;
     // Cancel the stream directly too: not every runtime stops a body on abort.
     const onAbort = () => void body?.cancel(signal?.reason).catch(() => {});
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      if (body !== null) await this.#pump(body, plan, writer);
+      if (body !== null) await this.#pump(body, plan, job);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
-    if (signal?.aborted) throw await this.#interrupted(writer, signal.reason);
-    const short = limit !== null && this.progress.state.bytesRead < limit;
-    const incomplete = plan.total !== null && writer.length < plan.total;
-    if (short || incomplete) {
-      const expected = short ? limit : plan.total;
-      throw await this.#interrupted(
-        writer,
-        new Error(`body ended at ${writer.length} of ${expected} bytes`),
-      );
-    }
-    if (!plan.bodyEndsFile) {
-      // A range of a file of unknown length: its end is not the file's end.
-      // The next call asks for the rest; a 416 there confirms completion.
-      throw await this.#interrupted(
-        writer,
-        new Error(`the server did not say whether the file ends at byte ${writer.length}`),
-      );
+    if (signal?.aborted) throw await this.#interrupted(job, signal.reason);
+    const verdict = judgeBodyEnd({
+      received: this.progress.state.bytesRead,
+      fileLength: job.writer.length,
+      bodyLength: plan.bodyLength,
+      total: plan.total,
+      bodyEndsFile: plan.bodyEndsFile,
+    });
+    if (verdict.kind !== "complete") {
+      throw await this.#interrupted(job, new Error(verdict.reason));
     }
   }
 
   /** Reads the body into the writer until it ends, enforcing the declared length. */
-  async #pump(body: BodySource, plan: StreamPlan, writer: PartWriter): Promise<void> {
+  async #pump(body: BodySource, plan: StreamPlan, job: Job): Promise<void> {
     const state = this.progress.state;
-    const limit = plan.bodyLength;
     let received = 0;
     for (;;) {
       let chunk: BodyRead;
       try {
         chunk = await body.read();
       } catch (error) {
-        throw await this.#interrupted(writer, error);
+        throw await this.#interrupted(job, error);
       }
       const bytes = chunk.bytes;
       if (bytes !== undefined) {
-        if (limit !== null && received + bytes.length > limit) {
+        if (isOverLong(received, bytes.length, plan.bodyLength)) {
           await body.cancel().catch(() => {});
-          await writer.close();
-          await fresh(this.fs, this.paths, this.#file!, true);
+          await job.checkpointer.close();
+          await job.writer.close();
+          dropHash(this.paths.part);
+          await this.#closeFile();
+          await removeDownload(this.fs, this.paths);
+          this.#store = null;
           throw new ServerMisconfiguredError(
-            `Server sent more than the ${limit} bytes it declared: ${this.url}: ` +
+            `Server sent more than the ${plan.bodyLength} bytes it declared: ${this.url}: ` +
               "the download was discarded",
             { retryable: plan.offset > 0 },
           );
@@ -313,12 +360,13 @@ class Download {
         received += bytes.length;
         try {
           await body.store(bytes);
+          await job.checkpointer.afterAppend();
         } catch (error) {
           await body.cancel().catch(() => {});
-          throw await this.#interrupted(writer, error);
+          throw await this.#interrupted(job, error);
         }
         state.bytesRead = received;
-        state.validLength = writer.length;
+        state.validLength = job.writer.length;
         this.progress.tick();
       }
       if (chunk.done) break;
@@ -326,27 +374,42 @@ class Download {
   }
 
   /** Saves what arrived, then returns the error the caller should see. */
-  async #interrupted(writer: PartWriter, cause: unknown): Promise<unknown> {
+  async #interrupted(job: Job, cause: unknown): Promise<unknown> {
+    const store = this.#store!;
+    let saveError: unknown = null;
     try {
-      await writer.checkpoint();
-    } catch (saveError) {
-      return toDestinationError(saveError, this.paths.dest);
+      await job.checkpointer.final();
+    } catch (error) {
+      saveError = error;
     }
-    this.progress.state.validLength = writer.durableLength;
+    const recorded = job.checkpointer.recorded;
+    this.progress.state.validLength = store.saved ? recorded : 0;
+    if (store.saved) {
+      // A retry in this process continues this hash instead of starting over.
+      keepHash(this.paths.part, { hash: job.hasher.copy(), ...job.validators });
+    }
+    if (saveError !== null) return toDestinationError(saveError, this.paths.dest, store.saved);
     const signal = this.options.signal;
     if (signal?.aborted) return signal.reason;
     if (cause instanceof HaulError) return cause;
-    const fsError = toDestinationError(cause, this.paths.dest);
+    const fsError = toDestinationError(cause, this.paths.dest, store.saved);
     if (fsError !== cause) return fsError;
+    if (!store.saved) {
+      return new PartialHaulError(
+        `Download interrupted before any byte was saved: ${this.url}: the next call starts over`,
+        { cause, validLength: 0 },
+      );
+    }
     return new PartialHaulError(
-      `Download interrupted at byte ${writer.durableLength}: ${this.url}: ` +
+      `Download interrupted at byte ${recorded}: ${this.url}: ` +
         "progress saved; call again to resume",
-      { cause, validLength: writer.durableLength },
+      { cause, validLength: recorded },
     );
   }
 
   async #complete(
-    writer: PartWriter,
+    size: number,
+    digest: () => Promise<string>,
     meta: {
       status: number;
       resumedFrom: number;
@@ -357,29 +420,18 @@ class Download {
     },
   ): Promise<HaulResult> {
     const { fs, paths } = this;
-    await writer.finish();
-    const sha256 = writer.hex();
-    const size = writer.length;
+    const sha256 = await digest();
+    dropHash(paths.part);
+    await this.#closeFile();
     if (this.expected !== null && !digestMatches(this.expected, sha256)) {
-      await this.#closeFile();
-      await fs.remove(paths.part);
-      await fs.remove(paths.ctrl);
+      await removeDownload(fs, paths);
       throw new IntegrityError(
         `Integrity check failed: ${this.url}: got sha256 ${sha256}, expected ` +
           `${this.expected.sha256.join(" or ")}; nothing was saved at ${paths.dest}`,
         { expected: this.expected.sha256, actual: sha256 },
       );
     }
-    await this.#closeFile();
-    if (this.options.overwrite !== true && (await fs.stat(paths.dest)) !== null) {
-      throw new DestinationError(
-        `Destination appeared during the download: ${paths.dest}; not replaced`,
-        paths.dest,
-      );
-    }
-    await fs.rename(paths.part, paths.dest);
-    await fs.syncDir(paths.dir);
-    await fs.remove(paths.ctrl);
+    await commitPart(fs, paths, this.options.overwrite === true);
     const state = this.progress.state;
     state.validLength = size;
     state.reportedLength = size;
@@ -402,6 +454,14 @@ class Download {
     this.#file = null;
     if (file !== null) await file.close().catch(() => {});
   }
+}
+
+/** The parts of one streaming call. */
+interface Job {
+  readonly writer: PartWriter;
+  readonly checkpointer: Checkpointer;
+  readonly hasher: PartHasher;
+  readonly validators: Validators;
 }
 
 async function alreadyComplete(
@@ -431,31 +491,6 @@ async function alreadyComplete(
     alreadyComplete: true,
     elapsedMs: performance.now() - startedAt,
   };
-}
-
-/**
- * After a crash right after the final rename, `dest` exists beside a
- * checkpoint with no `.part` (and a dead owner's lock): remove them, under the
- * lock. A `.part` with data is left alone (an `overwrite` download may resume it).
- */
-async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
-  const leftovers = await Promise.all(
-    [paths.ctrl, paths.ctrlTmp, paths.lock].map((path) => fs.stat(path)),
-  );
-  if (leftovers.every((stat) => stat === null)) return;
-  if ((await fs.stat(paths.part)) !== null) return;
-  let lock;
-  try {
-    lock = await acquireLock(fs, paths.lock, paths.dest);
-  } catch {
-    return; // another call is working here: its business
-  }
-  try {
-    await fs.remove(paths.ctrl);
-    await fs.remove(paths.ctrlTmp);
-  } finally {
-    await lock.release().catch(() => {});
-  }
 }
 
 /** One read of a response body: its bytes (none at the end) and whether the body ended. */
@@ -526,7 +561,7 @@ function requestUrl(input: string | URL | Request): string {
   }
 }
 
-function readSettings(options: HaulOptions, hooks: EngineHooks): WriterSettings {
+function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haul(url, { dest }) needs an options object");
   }
@@ -541,15 +576,8 @@ function readSettings(options: HaulOptions, hooks: EngineHooks): WriterSettings 
   }
   return {
     blockSize,
-    checkpointBytes: bytes,
-    checkpointMs: ms,
+    cadence: { bytes, ms },
     writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
     syncEvery: hooks.syncEvery ?? SYNC_EVERY,
-    hashWorker: hooks.hashWorker ?? true,
-    hashWorkerAfter: hooks.hashWorkerAfter ?? HASH_WORKER_AFTER,
-    digestWorkerAfter: hooks.digestWorkerAfter ?? DIGEST_WORKER_AFTER,
-    hashWorkerShare: hooks.hashWorkerShare ?? HASH_WORKER_SHARE,
-    hashWorkerBehind: hooks.hashWorkerBehind ?? HASH_WORKER_BEHIND,
-    disableCheckpoints: hooks.disableCheckpoints === true,
   };
 }

@@ -57,6 +57,9 @@ async function load(): Promise<FsShim> {
         readFile: denoFs.readFile,
         syncDir: denoFs.syncDir,
         isProcessAlive: denoFs.isProcessAlive,
+        get processScope(): string | null {
+          return denoFs.processScope ?? null;
+        },
       };
     }
     return (await import("./node_fs.ts")).nodeFs;

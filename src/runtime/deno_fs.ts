@@ -23,11 +23,19 @@
  *   throws a TypeError, and then `process.kill(pid, 0)` from `node:process`
  *   makes the same probe). `ESRCH` (Deno's `NotFound`) means dead;
  *   success or `EPERM` (another user's process) mean alive. Both need the
- *   `run` permission. Without it the answer is `true`, since a lock must never
- *   be taken from an owner that may be alive; the permission is only queried
- *   (`Deno.permissions.querySync`), so no prompt appears. `/proc/<pid>` is no
- *   way around that: Deno 2.9 refuses to read anything under `/proc` without
- *   `--allow-all` (`NotCapable`), and `--allow-all` includes `run`.
+ *   `run` permission. Without it the answer is `true` ("cannot tell"); the
+ *   permission is only queried (`Deno.permissions.querySync`), so no prompt
+ *   appears. The lock does not depend on it: it is a lease its owner keeps
+ *   fresh (`src/store/lock.ts`); a known-dead pid only lets it be taken over
+ *   sooner.
+ * - `processScope` is the host name plus, on Linux, the pid namespace
+ *   (`/proc/self/ns/pid`). Deno 2.9 reads nothing under `/proc` without
+ *   `--allow-all` and the host name needs `--allow-sys=hostname`; without
+ *   them it is `null` and pids in lock files are not trusted. Both are
+ *   queried first, never prompted for.
+ * - A missing permission surfaces as Deno's `NotCapable` error, mapped to
+ *   `EACCES` here; `src/runtime/deno_permission.ts` turns it into a message
+ *   naming the flag.
  *
  * @module
  */
@@ -244,6 +252,25 @@ function livenessFromKillError(error: unknown): boolean {
   return code !== "ENOENT" && code !== "ESRCH";
 }
 
+let scope: string | null | undefined;
+
+/** See the module notes: host name and pid namespace, or `null` without the permissions. */
+function denoProcessScope(): string | null {
+  if (scope !== undefined) return scope;
+  scope = null;
+  if (!granted({ name: "sys", kind: "hostname" })) return scope;
+  try {
+    const host = `host=${Deno.hostname()}`;
+    if (Deno.build.os !== "linux") return (scope = host);
+    const nsPath = "/proc/self/ns/pid";
+    if (!granted({ name: "read", path: nsPath })) return scope;
+    scope = `${host};${Deno.readLinkSync(nsPath)}`;
+  } catch {
+    scope = null; // e.g. NotCapable under /proc without --allow-all
+  }
+  return scope;
+}
+
 /**
  * The filesystem shim for Deno, over `Deno.open` / `Deno.FsFile` and friends.
  * Every failure rejects with an {@link FsShimError} whose `code` comes from
@@ -253,7 +280,7 @@ function livenessFromKillError(error: unknown): boolean {
  * and `NotCapable` → `EACCES`, `FilesystemLoop` → `ELOOP`, `Busy` → `EBUSY`).
  *
  * Needs `--allow-read` and `--allow-write` for the paths used; see the module
- * notes for what `isProcessAlive` needs.
+ * notes for what `isProcessAlive` and `processScope` need.
  *
  * @example Writing at an offset and reading it back
  * ```ts
@@ -303,6 +330,7 @@ export const denoFs: FsShim = {
         isDirectory: info.isDirectory,
         isSymlink: info.isSymlink,
         size: info.size,
+        ...(info.mtime === null ? {} : { mtimeMs: info.mtime.getTime() }),
       };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -342,5 +370,9 @@ export const denoFs: FsShim = {
 
   isProcessAlive(pid: number): boolean {
     return denoIsProcessAlive(pid);
+  },
+
+  get processScope(): string | null {
+    return denoProcessScope();
   },
 };

@@ -46,6 +46,11 @@ export interface ShimStat {
   readonly isSymlink: boolean;
   /** Size in bytes. */
   readonly size: number;
+  /**
+   * Last modification, in milliseconds since the epoch (the lock's lease
+   * reads it); absent when a shim cannot tell.
+   */
+  readonly mtimeMs?: number;
 }
 
 /**
@@ -104,10 +109,21 @@ export interface FsShim {
   readFile(path: string): Promise<Uint8Array | null>;
   /** fsync(2) on a directory, making renames and unlinks in it durable. */
   syncDir(path: string): Promise<void>;
-  /** This process's id (used in lock files). */
+  /** This process's id (written into lock files). */
   readonly pid: number;
-  /** Whether a process with this id is alive on this machine. */
+  /**
+   * Whether a process with this id is alive. Only a hint that lets a lock be
+   * taken over sooner: `false` only when the process is known to be gone;
+   * `true` whenever the shim cannot tell (e.g. Deno without `--allow-run`).
+   */
   isProcessAlive(pid: number): boolean;
+  /**
+   * Where this process's pids mean something: the same string in two
+   * processes means they see the same process table (same host name and,
+   * on Linux, the same pid namespace). `null` or absent when unknown (Deno
+   * without `--allow-all`); then a lock's pid is never trusted, only its lease.
+   */
+  readonly processScope?: string | null;
 }
 
 /**

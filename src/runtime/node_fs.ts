@@ -17,11 +17,15 @@
  *   `ESRCH` means dead; success or `EPERM` (the process exists but belongs to
  *   another user) mean alive, and so does any other failure, since a lock must
  *   never be taken from an owner that may be alive.
+ * - `processScope` is `os.hostname()` plus, on Linux, the pid namespace read
+ *   from `/proc/self/ns/pid` (`null` when that cannot be read): two processes
+ *   with the same scope see the same pids.
  *
  * @module
  */
 
-import { constants } from "node:fs";
+import { constants, readlinkSync } from "node:fs";
+import { hostname } from "node:os";
 import * as fsp from "node:fs/promises";
 import process from "node:process";
 import {
@@ -161,6 +165,20 @@ class NodeShimFile implements ShimFile {
   }
 }
 
+let scope: string | null | undefined;
+
+/** See the module notes: host name and, on Linux, the pid namespace. */
+function nodeProcessScope(): string | null {
+  if (scope !== undefined) return scope;
+  try {
+    const host = `host=${hostname()}`;
+    scope = process.platform === "linux" ? `${host};${readlinkSync("/proc/self/ns/pid")}` : host;
+  } catch {
+    scope = null;
+  }
+  return scope;
+}
+
 /**
  * The filesystem shim over `node:fs/promises`, used in Bun and Node. Every
  * failure rejects with an {@link FsShimError} carrying the platform error's
@@ -221,6 +239,7 @@ export const nodeFs: FsShim = {
         isDirectory: info.isDirectory(),
         isSymlink: info.isSymbolicLink(),
         size: info.size,
+        mtimeMs: info.mtimeMs,
       };
     } catch (error) {
       if (nodeErrorCode(error) === "ENOENT") return null;
@@ -271,5 +290,9 @@ export const nodeFs: FsShim = {
       // tell, so answer "alive": a lock is never taken from a live owner.
       return nodeErrorCode(error) !== "ESRCH";
     }
+  },
+
+  get processScope(): string | null {
+    return nodeProcessScope();
   },
 };

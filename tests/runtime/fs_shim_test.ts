@@ -256,12 +256,17 @@ for (const shim of shims) {
     it("stats a file, a directory and a symlink without following it", async () => {
       const file = fresh("stat-file");
       await fsp.writeFile(file, "12345");
-      assert.deepEqual(await shim.stat(file), {
+      const fileStat = await shim.stat(file);
+      const mtimeMs = (await fsp.lstat(file)).mtimeMs;
+      assert.deepEqual(fileStat, {
         isFile: true,
         isDirectory: false,
         isSymlink: false,
         size: 5,
+        mtimeMs: fileStat?.mtimeMs,
       });
+      // The lease of the lock reads it: the same clock as the file's own mtime (ms).
+      assert.ok(Math.abs((fileStat?.mtimeMs ?? NaN) - mtimeMs) < 2, `mtime ${fileStat?.mtimeMs}`);
       const sub = fresh("stat-dir");
       await fsp.mkdir(sub);
       const dirStat = await shim.stat(sub);

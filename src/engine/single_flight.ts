@@ -1,0 +1,142 @@
+/**
+ * One download per destination in this process. A second `haul()` for a
+ * destination that a call in this process is already downloading joins it
+ * when it asks for the same URL (it waits and gets the first call's result,
+ * or its error), and fails at once with a non-retryable
+ * {@link DestinationError} when it asks for another URL (two different files
+ * for one path is a caller's bug a retry cannot fix). Across processes the
+ * lock file decides (`src/store/lock.ts`): a busy destination is a fast,
+ * retryable `DestinationError`.
+ *
+ * Destinations are compared as paths after lexical clean-up (`a//b/./c` is
+ * `a/b/c`); a relative and an absolute spelling of one file are two keys, and
+ * the second of them meets the lock (busy, retryable) instead of joining.
+ * URLs are compared by their parsed `href`.
+ *
+ * A joining call shares the first call's download: its own `onProgress`,
+ * `state`, `integrity`, `headers` and `overwrite` are not applied, but its
+ * `signal` is: aborting it rejects that call's wait (with the signal's reason)
+ * and leaves the first call's download running.
+ *
+ * @module
+ */
+
+import { DestinationError, redactUrl } from "../errors.ts";
+import { destToPath } from "../store/paths.ts";
+import type { HaulOptions, HaulResult } from "../types.ts";
+
+interface Flight {
+  readonly url: string;
+  readonly done: Promise<HaulResult>;
+}
+
+const flights = new Map<string, Flight>();
+
+/**
+ * The key of a destination: its path with duplicate separators and `.`
+ * segments removed, or `null` when it is not a valid destination (the engine
+ * then raises its own error).
+ *
+ * @param dest the caller's `dest`.
+ * @returns the key, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { destinationKey } from "./single_flight.ts";
+ * console.log(destinationKey("data//./x.bin")); // data/x.bin
+ * ```
+ */
+export function destinationKey(dest: string | URL): string | null {
+  let path: string;
+  try {
+    path = destToPath(dest);
+  } catch {
+    return null;
+  }
+  const absolute = path.startsWith("/");
+  const parts = path.split("/").filter((part) => part !== "" && part !== ".");
+  const joined = parts.join("/");
+  return absolute ? `/${joined}` : joined === "" ? "." : joined;
+}
+
+/**
+ * The URL a call asks for, as a parsed `href`, or `null` when it does not parse.
+ *
+ * @param input what `haul()` was given.
+ * @returns the `href`, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { requestHref } from "./single_flight.ts";
+ * console.log(requestHref("HTTP://Example.com/a")); // http://example.com/a
+ * ```
+ */
+export function requestHref(input: string | URL | Request): string | null {
+  try {
+    return new URL(input instanceof Request ? input.url : String(input)).href;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs `download` unless a call in this process already downloads to the
+ * same destination: then joins it (same URL) or refuses (another URL).
+ *
+ * @param input the URL or `Request`.
+ * @param options the call's options (`dest` and `signal` are read).
+ * @param download starts the download (called at most once).
+ * @returns the download's result (a copy for each caller).
+ * @throws {DestinationError} (not retryable) when another URL is being downloaded to `dest`.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a server; tests/engine/single_flight_test.ts runs it.
+ * const [a, b] = await Promise.all([haul(url, { dest }), haul(url, { dest })]); // one request
+ * ```
+ */
+export function singleFlight(
+  input: string | URL | Request,
+  options: HaulOptions,
+  download: () => Promise<HaulResult>,
+): Promise<HaulResult> {
+  const key = typeof options === "object" && options !== null ? destinationKey(options.dest) : null;
+  const url = requestHref(input);
+  if (key === null || url === null) return download(); // the engine reports the bad input
+  const running = flights.get(key);
+  if (running === undefined) {
+    const done = download();
+    const flight: Flight = { url, done };
+    flights.set(key, flight);
+    const forget = () => {
+      if (flights.get(key) === flight) flights.delete(key);
+    };
+    done.then(forget, forget);
+    return done.then((result) => ({ ...result }));
+  }
+  if (running.url !== url) {
+    return Promise.reject(
+      new DestinationError(
+        `Destination busy: this process is downloading ${redactUrl(running.url)} to ` +
+          `${key}; a second URL (${redactUrl(url)}) cannot share that destination`,
+        key,
+        { retryable: false },
+      ),
+    );
+  }
+  return joined(running.done, options.signal);
+}
+
+/** The first call's outcome, or the joining caller's abort, whichever comes first. */
+function joined(done: Promise<HaulResult>, signal: AbortSignal | undefined): Promise<HaulResult> {
+  if (signal === undefined) return done.then((result) => ({ ...result }));
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<HaulResult>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    done.then(
+      (result) => resolve({ ...result }),
+      (error: unknown) => reject(error),
+    ).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

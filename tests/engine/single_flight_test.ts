@@ -1,0 +1,154 @@
+/**
+ * One download per destination in one process (src/engine/single_flight.ts,
+ * wired into `haul()`): a second call for the same destination and URL joins
+ * the first (its result or its error, one request); another URL is refused;
+ * another process's download stays a fast, retryable error.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { haul } from "../../src/engine/haul.ts";
+import { destinationKey, requestHref } from "../../src/engine/single_flight.ts";
+import { DestinationError, isRetryable, UnexpectedStatusError } from "../../src/errors.ts";
+import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import { runtimeChild } from "../helpers/runtime.ts";
+
+const HOLDER = fileURLToPath(new URL("../fixtures/lock_holder.ts", import.meta.url));
+const MiB = 1024 * 1024;
+
+describe("destinationKey and requestHref", () => {
+  it("clean paths lexically and parse URLs", () => {
+    assert.equal(destinationKey("a//b/./c"), "a/b/c");
+    assert.equal(destinationKey("/tmp//x"), "/tmp/x");
+    assert.equal(destinationKey(new URL("file:///tmp/x")), "/tmp/x");
+    assert.equal(destinationKey(""), null);
+    assert.equal(requestHref("HTTP://Example.com/a"), "http://example.com/a");
+    assert.equal(requestHref("not a url"), null);
+  });
+});
+
+describe("haul() twice on one destination in one process", () => {
+  it("joins a running download of the same URL: one request, the same result", async () => {
+    const body = randomBody(2 * MiB);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 8 * MiB,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "same.bin");
+        const first = haul(`${server.url}/same.bin`, { dest });
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const second = haul(`${server.url}/same.bin`, { dest: `${dir}//./same.bin` });
+        const [a, b] = await Promise.all([first, second]);
+        assert.equal(a.sha256, sha256(body));
+        assert.deepEqual(b, a);
+        assert.notEqual(b, a, "each caller gets its own result object");
+        assert.equal(server.requests.length, 1);
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        // Once it is over, a new call runs on its own.
+        const third = await haul(`${server.url}/same.bin`, { dest });
+        assert.equal(third.alreadyComplete, true);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("hands the first call's error to the joined call", async () => {
+    const server = await startScriptServer(() => ({
+      status: 404,
+      body: "gone",
+      delayMs: 200,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "missing.bin");
+        const first = haul(`${server.url}/missing`, { dest }).catch((e: unknown) => e);
+        const second = haul(`${server.url}/missing`, { dest }).catch((e: unknown) => e);
+        const [a, b] = await Promise.all([first, second]);
+        assert.ok(a instanceof UnexpectedStatusError, String(a));
+        assert.equal(b, a);
+        assert.equal(server.requests.length, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses another URL for a busy destination at once, not retryable", async () => {
+    const body = randomBody(MiB);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 4 * MiB,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "one.bin");
+        const first = haul(`${server.url}/a`, { dest });
+        const error = await haul(`${server.url}/b`, { dest }).catch((e: unknown) => e);
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.equal(isRetryable(error), false);
+        assert.match(error.message, /\/a to .*one\.bin; a second URL \(.*\/b\)/);
+        await first;
+        assert.deepEqual(server.requests.map((r) => r.path), ["/a"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("lets a joined caller stop waiting through its own signal, the download going on", async () => {
+    const body = randomBody(MiB);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 4 * MiB,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "abort.bin");
+        const first = haul(server.url, { dest });
+        const controller = new AbortController();
+        const second = haul(server.url, { dest, signal: controller.signal }).catch((e) => e);
+        controller.abort(new Error("the second caller gave up"));
+        const reason = await second;
+        assert.ok(reason instanceof Error && /gave up/.test(reason.message), String(reason));
+        const result = await first;
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(server.requests.length, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("haul() on a destination another process downloads to", () => {
+  it("fails fast with a retryable DestinationError and sends no request", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "held.bin");
+        const holder = runtimeChild(HOLDER, [dest], { readWriteDir: dir });
+        try {
+          assert.deepEqual(JSON.parse(await holder.firstLine()), { held: true });
+          const started = Date.now();
+          const error = await haul(server.url, { dest }).catch((e: unknown) => e);
+          assert.ok(error instanceof DestinationError, String(error));
+          assert.equal(isRetryable(error), true);
+          assert.match(error.message, /Destination busy/);
+          assert.ok(Date.now() - started < 3000, "fast: the lease is not waited for");
+          assert.equal(server.requests.length, 0);
+        } finally {
+          await holder.kill();
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Which runtime runs the tests, and child processes of any runtime: the
+ * pinned binaries in `tools/node_modules/.bin` (the current runtime's own
+ * executable when it is the one asked for). Deno children get only the
+ * permissions a test names: `--allow-read` and `--allow-write` on one
+ * directory, `--allow-net` on one host, nothing else.
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+/** A JavaScript runtime haul is tested on. */
+export type Runtime = "deno" | "bun" | "node";
+
+/** The repository's root directory. */
+export const REPO_ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
+const TOOLS_BIN = `${REPO_ROOT}tools/node_modules/.bin`;
+
+/** The runtime running this code. */
+export function currentRuntime(): Runtime {
+  if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") return "deno";
+  if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") return "bun";
+  return "node";
+}
+
+/** The executable of `runtime`: this process's own when it is that runtime, else the pinned one. */
+export function runtimeExecutable(runtime: Runtime = currentRuntime()): string {
+  if (runtime === currentRuntime()) return process.execPath;
+  const pinned = `${TOOLS_BIN}/${runtime}`;
+  if (!existsSync(pinned)) throw new Error(`${runtime} is not installed: run scripts/setup.sh`);
+  return pinned;
+}
+
+/** What a child may do. */
+export interface ChildPermissions {
+  /** The runtime (default: the current one). */
+  readonly runtime?: Runtime;
+  /** Deno: `--allow-read=DIR --allow-write=DIR`. */
+  readonly readWriteDir?: string;
+  /** Deno: `--allow-read=DIR` only. */
+  readonly readOnlyDir?: string;
+  /** Deno: `--allow-net=HOST` (e.g. `127.0.0.1:8080`). */
+  readonly net?: string;
+  /** Deno: run with `-A` instead of the flags above. */
+  readonly allowAll?: boolean;
+}
+
+/**
+ * The command line that runs `script` with `args` under a runtime.
+ *
+ * @param script the script's path.
+ * @param args its arguments.
+ * @param permissions the runtime and, for Deno, the flags.
+ * @returns the executable and its arguments.
+ */
+export function runtimeCommand(
+  script: string,
+  args: readonly string[],
+  permissions: ChildPermissions = {},
+): [string, string[]] {
+  const runtime = permissions.runtime ?? currentRuntime();
+  const executable = runtimeExecutable(runtime);
+  if (runtime !== "deno") return [executable, [script, ...args]];
+  const flags: string[] = [];
+  if (permissions.allowAll === true) flags.push("-A");
+  if (permissions.readWriteDir !== undefined) {
+    flags.push(
+      `--allow-read=${permissions.readWriteDir}`,
+      `--allow-write=${permissions.readWriteDir}`,
+    );
+  }
+  if (permissions.readOnlyDir !== undefined) flags.push(`--allow-read=${permissions.readOnlyDir}`);
+  if (permissions.net !== undefined) flags.push(`--allow-net=${permissions.net}`);
+  return [executable, ["run", ...flags, script, ...args]];
+}
+
+/** A running child. */
+export interface RuntimeChild {
+  /** The process. */
+  readonly proc: ChildProcess;
+  /** Resolves when it has exited. */
+  readonly exited: Promise<number | null>;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Its first line on stdout; rejects (with its output) if it exits or 60 s pass first. */
+  firstLine(): Promise<string>;
+  /** SIGKILL (if still running), then waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `script` under a runtime with the given permissions.
+ *
+ * @param script the script's path.
+ * @param args its arguments.
+ * @param permissions the runtime and, for Deno, the flags.
+ * @returns the child.
+ */
+export function runtimeChild(
+  script: string,
+  args: readonly string[],
+  permissions: ChildPermissions = {},
+): RuntimeChild {
+  const [command, argv] = runtimeCommand(script, args, permissions);
+  const proc = spawn(command, argv, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let all = "";
+  let done = false;
+  const decoder = new TextDecoder();
+  proc.stdout?.on("data", (data: Uint8Array) => {
+    const text = decoder.decode(data);
+    stdout += text;
+    all += text;
+  });
+  proc.stderr?.on("data", (data: Uint8Array) => (all += new TextDecoder().decode(data)));
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once("close", (code: number | null) => {
+      done = true;
+      resolve(code);
+    });
+  });
+  return {
+    proc,
+    exited,
+    output: () => all,
+    async firstLine(): Promise<string> {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const cut = stdout.indexOf("\n");
+        if (cut >= 0) return stdout.slice(0, cut);
+        if (done) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no line from ${command} ${argv.join(" ")}; output: ${all}`);
+    },
+    async kill(): Promise<void> {
+      if (!done) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * haul under Deno as Deno users run scripts: exactly `--allow-net=HOST
+ * --allow-read=DIR --allow-write=DIR` (no `--allow-run`, no `-A`). A child
+ * with those flags is SIGKILLed mid-download, and children with the same
+ * flags resume it (retrying while the dead child's lock is busy, as a user's
+ * loop would). A missing flag is a clear, non-retryable error that names it.
+ * Runs under every runtime: the children are always the pinned Deno.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import { type ChildPermissions, runtimeChild } from "../helpers/runtime.ts";
+
+const CHILD = fileURLToPath(new URL("../fixtures/least_privilege_child.ts", import.meta.url));
+const BODY_SIZE = 4 * 1024 * 1024 + 777;
+
+interface ChildLine {
+  readonly ok: boolean;
+  readonly sha256?: string;
+  readonly resumedFrom?: number;
+  readonly name?: string;
+  readonly message?: string;
+  readonly retryable?: boolean;
+}
+
+/** Runs the haul child to its end and returns its JSON line. */
+async function haulChild(url: string, dest: string, permissions: ChildPermissions) {
+  const child = runtimeChild(CHILD, ["haul", url, dest], { ...permissions, runtime: "deno" });
+  try {
+    const line = await child.firstLine();
+    await child.exited;
+    return JSON.parse(line) as ChildLine;
+  } finally {
+    await child.kill();
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+describe("Deno with only --allow-net, --allow-read and --allow-write", () => {
+  it("resumes a SIGKILLed download once the dead child's lease runs out", {
+    timeout: 120_000,
+  }, async () => {
+    const body = randomBody(BODY_SIZE);
+    const server = await startResourceServer({ body, etag: '"lp-1"' }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 2 * 1024 * 1024,
+      chunkSize: 32 * 1024,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "data.tar");
+        const flags: ChildPermissions = { net: `127.0.0.1:${server.port}`, readWriteDir: dir };
+        const first = runtimeChild(CHILD, ["haul", `${server.url}/data.tar`, dest], {
+          ...flags,
+          runtime: "deno",
+        });
+        try {
+          const deadline = Date.now() + 60_000;
+          while (Date.now() < deadline && sizeOf(`${dest}.part`) < BODY_SIZE * 0.3) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          assert.ok(
+            existsSync(`${dest}.part.ctrl`),
+            `a checkpoint before the kill: ${first.output()}`,
+          );
+        } finally {
+          await first.kill();
+        }
+        assert.equal(existsSync(dest), false);
+        assert.ok(existsSync(`${dest}.part.lock`), "the killed child's lock stays behind");
+
+        const outcomes: ChildLine[] = [];
+        for (let attempt = 0; attempt < 40; attempt++) {
+          const outcome = await haulChild(`${server.url}/data.tar`, dest, flags);
+          outcomes.push(outcome);
+          if (outcome.ok || outcome.retryable !== true) break;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        const last = outcomes.at(-1)!;
+        assert.equal(last.ok, true, JSON.stringify(outcomes));
+        for (const busy of outcomes.slice(0, -1)) {
+          assert.equal(busy.name, "DestinationError", JSON.stringify(busy));
+          assert.match(busy.message ?? "", /Destination busy/);
+        }
+        assert.ok(outcomes.length >= 2, "the fresh lease of the killed child was respected");
+        assert.ok((last.resumedFrom ?? 0) > 0, "resumed, not restarted");
+        assert.equal(last.sha256, sha256(body));
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        assert.deepEqual(await readdir(dir), ["data.tar"]);
+        const resumes = server.requests.filter((r) => r.headers["range"] !== undefined);
+        assert.equal(resumes.length, 1, "one resume request (busy attempts send none)");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("names the missing flag in a non-retryable error and leaves nothing behind", {
+    timeout: 60_000,
+  }, async () => {
+    const body = randomBody(1000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        const url = `${server.url}/f.bin`;
+        const net = `127.0.0.1:${server.port}`;
+        const cases: [ChildPermissions, RegExp, string][] = [
+          [{ readWriteDir: dir }, new RegExp(`--allow-net=${net}`), "HaulError"],
+          [{ net }, new RegExp(`--allow-read=${dir}`), "DestinationError"],
+        ];
+        for (const [permissions, flag, name] of cases) {
+          const outcome = await haulChild(url, dest, permissions);
+          assert.equal(outcome.ok, false, JSON.stringify(outcome));
+          assert.equal(outcome.name, name, JSON.stringify(outcome));
+          assert.match(outcome.message ?? "", flag);
+          assert.match(outcome.message ?? "", /^Missing Deno permission/);
+          assert.equal(outcome.retryable, false);
+          // No dest and no lock; the engine opens an empty .part before its request (as for
+          // any network failure), which the next call reuses.
+          assert.equal(sizeOf(`${dest}.part`), 0);
+          assert.deepEqual((await readdir(dir)).filter((name) => name !== "f.bin.part"), []);
+          await rm(`${dest}.part`, { force: true });
+        }
+        // Read but not write: refused when the lock is created, before any request.
+        const child = runtimeChild(CHILD, ["haul", url, dest], {
+          runtime: "deno",
+          net,
+          readOnlyDir: dir,
+        });
+        const outcome = JSON.parse(await child.firstLine()) as ChildLine;
+        await child.kill();
+        assert.equal(outcome.name, "DestinationError", JSON.stringify(outcome));
+        assert.match(outcome.message ?? "", new RegExp(`--allow-write=${dir}`));
+        assert.equal(outcome.retryable, false);
+        assert.deepEqual(await readdir(dir), []);
+        assert.equal(server.requests.length, 0, "every case was refused before a request");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});

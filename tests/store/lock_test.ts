@@ -1,0 +1,283 @@
+/**
+ * The destination lock as a lease (src/store/lock.ts): the decision table,
+ * then real lock files on disk (aged with utimes instead of waiting), a lost
+ * lease, the takeover guard, and a real child process that holds a lock and
+ * is SIGKILLed.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import {
+  acquireLock,
+  encodeLockRecord,
+  judgeLock,
+  type LockJudge,
+  type LockTiming,
+  parseLockRecord,
+} from "../../src/store/lock.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { nodeFs } from "../../src/runtime/node_fs.ts";
+import { DestinationError } from "../../src/errors.ts";
+import { join, withTempDir } from "../helpers/temp.ts";
+import { runtimeChild } from "../helpers/runtime.ts";
+
+const TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 5000 };
+const FAST: LockTiming = { heartbeatMs: 40, staleMs: 2000 };
+const HOLDER = fileURLToPath(new URL("../fixtures/lock_holder.ts", import.meta.url));
+
+const alive = (): boolean => true;
+const dead = (): boolean => false;
+const me: LockJudge = { instance: "me", scope: "host=a;pid:[1]", isProcessAlive: alive };
+
+function record(fields: Partial<{ pid: number; scope: string | null; instance: string }>) {
+  return parseLockRecord(encodeLockRecord({
+    pid: fields.pid ?? 4242,
+    scope: fields.scope ?? null,
+    instance: fields.instance ?? "other",
+    nonce: `${fields.instance ?? "other"}.1`,
+  }));
+}
+
+/** Sets a file's mtime `ms` into the past (negative: the future). */
+async function age(path: string, ms: number): Promise<void> {
+  const when = new Date(Date.now() - ms);
+  await utimes(path, when, when);
+}
+
+function expectBusy(error: unknown, retryable = true): DestinationError {
+  assert.ok(error instanceof DestinationError, String(error));
+  assert.match(error.message, /Destination busy/);
+  assert.equal(error.retryable, retryable);
+  return error;
+}
+
+describe("judgeLock (the lease's decision table)", () => {
+  it("keeps a fresh lock and takes over one not refreshed for the stale time", () => {
+    const other = record({});
+    assert.equal(judgeLock(other, 0, me, TIMING).stale, false);
+    assert.equal(judgeLock(other, 4999, me, TIMING).stale, false);
+    assert.equal(judgeLock(other, 5000, me, TIMING).stale, true);
+    assert.match(judgeLock(other, 61_000, me, TIMING).why, /not refreshed for 61 s/);
+  });
+
+  it("takes over a lock whose mtime is far in the future (a clock stepped back)", () => {
+    assert.equal(judgeLock(record({}), -6000, me, TIMING).stale, true);
+    assert.equal(judgeLock(record({}), -100, me, TIMING).stale, false);
+  });
+
+  it("never lets a live-looking pid block a stale lease (a pid reused after a reboot)", () => {
+    const reused = parseLockRecord("1\n"); // pid 1 is always alive
+    assert.equal(judgeLock(reused, 3_600_000, me, TIMING).stale, true);
+    assert.equal(judgeLock(record({ pid: 1, scope: me.scope }), 10_000, me, TIMING).stale, true);
+  });
+
+  it("takes a fresh lock over at once only when its owner is known dead in the same scope", () => {
+    const sameScope = record({ scope: me.scope });
+    assert.equal(judgeLock(sameScope, 10, { ...me, isProcessAlive: dead }, TIMING).stale, true);
+    assert.equal(judgeLock(sameScope, 10, me, TIMING).stale, false, "alive");
+    const otherScope = record({ scope: "host=b;pid:[9]" });
+    assert.equal(
+      judgeLock(otherScope, 10, { ...me, isProcessAlive: dead }, TIMING).stale,
+      false,
+      "another host or pid namespace: its pid means nothing here",
+    );
+    const unknownScope = record({ scope: null });
+    const blind = { ...me, scope: null, isProcessAlive: dead };
+    assert.equal(judgeLock(unknownScope, 10, blind, TIMING).stale, false, "no scope: lease only");
+  });
+
+  it("judges a bare-pid record (haul 0.1) by its pid, and an empty one by its age", () => {
+    const legacy = parseLockRecord("4242\n");
+    assert.equal(legacy.legacy, true);
+    assert.equal(judgeLock(legacy, 10, { ...me, isProcessAlive: dead }, TIMING).stale, true);
+    assert.equal(judgeLock(legacy, 10, me, TIMING).stale, false);
+    const empty = parseLockRecord("");
+    assert.equal(judgeLock(empty, 10, { ...me, isProcessAlive: dead }, TIMING).stale, false);
+    assert.equal(judgeLock(empty, 5000, me, TIMING).stale, true);
+    assert.equal(parseLockRecord("{not json").pid, null);
+  });
+
+  it("takes over a leftover of this very process (same instance id)", () => {
+    assert.equal(judgeLock(record({ instance: "me" }), 10, me, TIMING).stale, true);
+  });
+});
+
+describe("acquireLock on real files", () => {
+  it("creates the lock, refuses a second holder in this process, and removes it on release", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "a.bin");
+      const fs = await defaultFs();
+      const lock = await acquireLock(fs, `${dest}.part.lock`, dest);
+      const written = parseLockRecord(await readFile(`${dest}.part.lock`, "utf8"));
+      assert.equal(written.pid, fs.pid);
+      assert.ok(written.nonce !== null && written.instance !== null);
+      expectBusy(await acquireLock(fs, `${dest}.part.lock`, dest).catch((e) => e));
+      await lock.release();
+      await lock.release();
+      assert.deepEqual(await readdir(dir), []);
+      const again = await acquireLock(fs, `${dest}.part.lock`, dest);
+      await again.release();
+    });
+  });
+
+  it("refreshes the lock file's mtime while held (the heartbeat)", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "h.bin");
+      const lock = await acquireLock(nodeFs, `${dest}.part.lock`, dest, FAST);
+      try {
+        await age(`${dest}.part.lock`, 60_000);
+        const deadline = Date.now() + 10_000;
+        let fresh = false;
+        while (!fresh && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          fresh = Date.now() - (await stat(`${dest}.part.lock`)).mtimeMs < 30_000;
+        }
+        assert.ok(fresh, "the heartbeat moved the mtime back to now");
+        assert.equal(lock.signal.aborted, false);
+      } finally {
+        await lock.release();
+      }
+    });
+  });
+
+  it("refuses a fresh foreign lock (retryable) and takes it over once it is stale", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "s.bin");
+      const lockPath = `${dest}.part.lock`;
+      const foreign = encodeLockRecord({
+        pid: 1,
+        scope: "host=elsewhere;pid:[1]",
+        instance: "x",
+        nonce: "x.1",
+      });
+      await writeFile(lockPath, foreign);
+      const error = expectBusy(await acquireLock(nodeFs, lockPath, dest).catch((e) => e));
+      assert.match(error.message, /pid 1/);
+      assert.equal(await readFile(lockPath, "utf8"), foreign, "a busy lock is left alone");
+      await age(lockPath, 6000);
+      const lock = await acquireLock(nodeFs, lockPath, dest);
+      assert.notEqual(await readFile(lockPath, "utf8"), foreign);
+      await lock.release();
+      assert.deepEqual(await readdir(dir), [], "no lock and no takeover file left");
+    });
+  });
+
+  it("aborts its signal when another process took the lock over, and leaves that lock alone", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "lost.bin");
+      const lockPath = `${dest}.part.lock`;
+      const lock = await acquireLock(nodeFs, lockPath, dest, FAST);
+      const usurper = encodeLockRecord({ pid: 1, scope: null, instance: "u", nonce: "u.1" });
+      await rm(lockPath); // a taker removes the stale file and creates its own
+      await writeFile(lockPath, usurper);
+      const reason = await new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the lease loss was not noticed")), 10_000);
+        lock.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve(lock.signal.reason);
+        }, { once: true });
+      });
+      assert.ok(reason instanceof DestinationError, String(reason));
+      assert.match(reason.message, /lock lost/);
+      assert.equal(reason.retryable, true);
+      await lock.release();
+      assert.equal(await readFile(lockPath, "utf8"), usurper);
+    });
+  });
+
+  it("lets one taker at a time take a stale lock over (the takeover guard)", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "g.bin");
+      const lockPath = `${dest}.part.lock`;
+      await writeFile(lockPath, "");
+      await age(lockPath, 60_000);
+      await writeFile(`${dest}.part.takeover`, "");
+      expectBusy(await acquireLock(nodeFs, lockPath, dest).catch((e) => e));
+      assert.equal((await readdir(dir)).length, 2, "neither file was touched");
+      await age(`${dest}.part.takeover`, 60_000); // its taker died mid-takeover
+      expectBusy(await acquireLock(nodeFs, lockPath, dest).catch((e) => e));
+      const lock = await acquireLock(nodeFs, lockPath, dest);
+      await lock.release();
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("gives exactly one of many concurrent takers a stale lock", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "race.bin");
+      const lockPath = `${dest}.part.lock`;
+      await writeFile(lockPath, "");
+      await age(lockPath, 60_000);
+      // One process refuses a second holder of a path by itself, so the takers are processes.
+      const takers = await Promise.all(
+        [0, 1, 2, 3].map(() => runtimeChild(HOLDER, [dest], { readWriteDir: dir })),
+      );
+      try {
+        const lines = await Promise.all(takers.map((child) => child.firstLine()));
+        const held = lines.filter((line) => JSON.parse(line).held === true);
+        assert.equal(held.length, 1, lines.join("\n"));
+        for (const line of lines) {
+          const parsed = JSON.parse(line) as { held: boolean; retryable?: boolean };
+          if (!parsed.held) assert.equal(parsed.retryable, true, line);
+        }
+      } finally {
+        for (const child of takers) await child.kill();
+      }
+    });
+  });
+
+  it("takes over a SIGKILLed holder's lock after its lease runs out, without pids", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "k.bin");
+      const lockPath = `${dest}.part.lock`;
+      // A Deno child with only read and write on dir: no run, no sys, no /proc.
+      const holder = runtimeChild(HOLDER, [dest], { readWriteDir: dir, runtime: "deno" });
+      try {
+        assert.deepEqual(JSON.parse(await holder.firstLine()), { held: true });
+        assert.equal(parseLockRecord(await readFile(lockPath, "utf8")).scope, null);
+      } finally {
+        await holder.kill();
+      }
+      const killedAt = Date.now();
+      const fs = await defaultFs();
+      expectBusy(await acquireLock(fs, lockPath, dest).catch((e) => e));
+      let lock = null;
+      for (let tries = 0; lock === null && tries < 300; tries++) {
+        lock = await acquireLock(fs, lockPath, dest).catch((error: unknown) => {
+          expectBusy(error);
+          return null;
+        });
+        if (lock === null) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(lock !== null, "taken over within 30 s");
+      const waited = Date.now() - killedAt;
+      assert.ok(waited >= 3500, `taken over after ${waited} ms, before the lease ran out`);
+      await lock.release();
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("takes over at once the lock of a SIGKILLed holder whose pid it can check", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "q.bin");
+      const lockPath = `${dest}.part.lock`;
+      const holder = runtimeChild(HOLDER, [dest], { readWriteDir: dir, runtime: "node" });
+      try {
+        assert.deepEqual(JSON.parse(await holder.firstLine()), { held: true });
+      } finally {
+        await holder.kill();
+      }
+      const fs = await defaultFs();
+      if (fs.processScope === null || fs.processScope === undefined) {
+        // This runtime cannot compare pids (Deno without --allow-all): the lease decides.
+        expectBusy(await acquireLock(fs, lockPath, dest).catch((e) => e));
+        return;
+      }
+      const lock = await acquireLock(fs, lockPath, dest);
+      await lock.release();
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+});
