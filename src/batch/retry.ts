@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isRetryable } from "../errors.ts";
+import { shouldRetry } from "./retry_verdict.ts";
 import { haul } from "../engine/haul.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
@@ -68,7 +68,11 @@ export type HaulWithRetryOptions = HaulOptions & RetryOptions;
 export type RetriedError = Error & { attempts: number };
 
 /**
- * Downloads like `haul()`, calling it again after a retryable failure.
+ * Downloads like `haul()`, calling it again after a retryable failure
+ * ({@link isRetryable}). It stops at once on what waiting cannot cure: a
+ * status such as 404, an integrity mismatch, a port, scheme or certificate
+ * that `fetch` refuses, a missing permission, and a full disk (which
+ * `haul()` itself reports as retryable, for a call made once space is freed).
  *
  * Before attempt `n + 1` it waits a random time between 0 and
  * `min(maxDelayMs, minDelayMs * 2^k)` (full jitter), where `k` counts the
@@ -121,7 +125,9 @@ export async function haulWithRetry(
       return await haul(input, attemptOptions);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (attempt >= maxAttempts || !retryable(error, fetched)) throw withAttempts(error, attempt);
+      if (attempt >= maxAttempts || !shouldRetry(error, fetched)) {
+        throw withAttempts(error, attempt);
+      }
       const durable = savedLength(error);
       streak = durable !== null && durable > saved ? 0 : streak + 1;
       if (durable !== null) saved = Math.max(saved, durable);
@@ -183,16 +189,6 @@ function backoffDelay(
     policy.minDelayMs * 2 ** Math.min(Math.max(0, streak - 1), 40),
   );
   return Math.max(Math.floor(Math.random() * ceiling), retryAfterMs);
-}
-
-/**
- * {@link isRetryable}, except for a `TypeError` thrown before any request was
- * made: that is an invalid URL or destination, not a network failure.
- */
-function retryable(error: unknown, fetched: boolean): boolean {
-  const name = typeof error === "object" && error !== null ? (error as Error).name : "";
-  if (name === "TypeError" && !fetched) return false;
-  return isRetryable(error);
 }
 
 /** `validLength` of a `PartialHaulError` (by shape, across realms), else `null`. */
