@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the npm package's JavaScript into dist/ (run by `npm pack` as `prepack`):
+# Node refuses to strip types from .ts files inside node_modules, so the package
+# ships bundles made by `bun build`: dist/cli.js (the `haul` bin, with a node
+# shebang) and dist/mod.js (the library). Bun comes from tools/ or PATH.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bun="$root/tools/node_modules/.bin/bun"
+[ -x "$bun" ] || bun="$(command -v bun)" || { echo "build_npm: bun not found (run scripts/setup.sh)" >&2; exit 1; }
+# Node 20 (past its end of life) is not supported: the bundles say so and stop.
+old_node='typeof Bun === "undefined" && Number(globalThis.process?.versions?.node?.split(".")[0]) < 22'
+message='"haul: Node " + process.versions.node + " is not supported: haul needs Node 22.18 or later (Node 20 is past its end of life)"'
+rm -rf dist
+"$bun" build mod.ts --target=node --format=esm --outfile dist/mod.js \
+  --banner "if ($old_node) throw new Error($message);" >&2
+"$bun" build cli.ts --target=node --format=esm --outfile dist/cli.js \
+  --banner "#!/usr/bin/env node
+if ($old_node) { process.stderr.write($message + \"\\n\"); process.exit(1); }" >&2
+chmod +x dist/cli.js

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Installs the CLI the four ways the README gives, each into a temporary
+# place, and has each installed `haul` download a 3 MiB file from a local
+# server with --sha256 (so a wrong or short file fails), then checks the
+# file's SHA-256 again here:
+#   1. deno install -g (from this checkout, with exactly the CLI's permissions)
+#   2. npm pack, then npm install -g ./haul-<version>.tgz (Node 24)
+#   3. bun install -g ./haul-<version>.tgz
+#   4. bun build --compile cli.ts (a single-file executable)
+# Usage: bash scripts/check_install.sh   (prints one line per way; exit 1 if any failed)
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bin="$(bash scripts/setup.sh)" || exit 1
+export PATH="$bin:$PATH"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$work/payload.bin"
+want="$(sha256sum "$work/payload.bin" | cut -d' ' -f1)"
+# A plain HTTP server on 127.0.0.1 (Node), answering 200 with the payload.
+"$bin/node" -e '
+  const http = require("node:http"); const fs = require("node:fs");
+  const body = fs.readFileSync(process.argv[1]);
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { "content-length": body.length, etag: "\"p1\"" }); res.end(body);
+  });
+  server.listen(0, "127.0.0.1", () => fs.writeFileSync(process.argv[2], String(server.address().port)));
+' "$work/payload.bin" "$work/port" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$work/port")/payload.bin"
+version="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' package.json)"
+failed=0
+run_haul() { # name, haul executable
+  local name="$1" exe="$2" out="$work/out-$1"
+  mkdir -p "$out"
+  if (cd "$out" && timeout 120 "$exe" -q --sha256 "$want" -o got.bin "$url") >"$work/$name.log" 2>&1 &&
+    [ "$(sha256sum "$out/got.bin" | cut -d' ' -f1)" = "$want" ]; then
+    echo "install: $name: ok (downloaded, sha256 matches)"
+  else
+    echo "install: $name: FAILED"; sed 's/^/  /' "$work/$name.log"; failed=1
+  fi
+}
+
+# 1. Deno, from the checkout, with the CLI's permissions only.
+DENO_INSTALL_ROOT="$work/deno" deno install -g -f -q --config deno.json \
+  --allow-net --allow-read --allow-write --allow-env=COLUMNS -n haul ./cli.ts >"$work/deno-install.log" 2>&1 ||
+  { echo "install: deno install failed"; cat "$work/deno-install.log"; failed=1; }
+run_haul deno "$work/deno/bin/haul"
+
+# 2. npm pack (its prepack builds dist/ with bun), then npm install -g of the tarball.
+if (npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1) && [ -f "$work/haul-$version.tgz" ]; then
+  if npm install -g --silent --no-audit --no-fund --offline --prefix "$work/npm" "$work/haul-$version.tgz" \
+    >"$work/npm-install.log" 2>&1; then
+    run_haul npm "$work/npm/bin/haul"
+    # Node 20 is unsupported, and says so (the system node of a fresh machine is 20).
+    for old in $(which -a node | grep -v "^$bin/"); do
+      [ "$("$old" -p 'process.versions.node.split(".")[0]')" -lt 22 ] || continue
+      if "$old" "$work/npm/bin/haul" --version 2>"$work/node20.log"; then
+        echo "install: npm on Node $("$old" --version): FAILED (it should refuse)"; failed=1
+      elif grep -q "needs Node 22.18 or later" "$work/node20.log"; then
+        echo "install: npm on Node $("$old" --version): ok (refused with a clear message)"
+      else
+        echo "install: npm on Node $("$old" --version): FAILED"; cat "$work/node20.log"; failed=1
+      fi
+      break
+    done
+  else
+    echo "install: npm install -g failed"; cat "$work/npm-install.log"; failed=1
+  fi
+  # 3. bun install -g of the same tarball.
+  if BUN_INSTALL="$work/bun" bun install -g "$work/haul-$version.tgz" >"$work/bun-install.log" 2>&1; then
+    run_haul bun "$work/bun/bin/haul"
+  else
+    echo "install: bun install -g failed"; cat "$work/bun-install.log"; failed=1
+  fi
+else
+  echo "install: npm pack failed"; cat "$work/pack.log"; failed=1
+fi
+rm -rf dist
+
+# 4. A single-file executable.
+if bun build --compile cli.ts --outfile "$work/compiled/haul" >"$work/compile.log" 2>&1; then
+  run_haul compiled "$work/compiled/haul"
+else
+  echo "install: bun build --compile failed"; cat "$work/compile.log"; failed=1
+fi
+exit $failed
