@@ -1,25 +1,59 @@
 #!/usr/bin/env bash
-# The whole test suite, on both runtimes: deno test, then bun test.
-# Fails when either fails. Usage: bash scripts/test.sh [test files...]
+# The whole test suite on three runtimes: deno test, bun test and node --test
+# (Node 24, the same test files), then the release checks: erasable
+# TypeScript only, `deno publish --dry-run`, and installing the CLI four ways.
+# Fails when any runtime or check fails. The last line is
+# "N passed, N failed", summed over the three runtimes.
+#
+# Usage: bash scripts/test.sh [test files...]   (with files: only those, no checks)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bin="$(bash scripts/setup.sh)" || exit 1
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(tests/)
+checks=1
+if [ ${#targets[@]} -gt 0 ]; then checks=0; else targets=(tests/); fi
+# Node takes files, not directories.
+node_targets=()
+for target in "${targets[@]}"; do
+  if [ -d "$target" ]; then
+    while IFS= read -r file; do node_targets+=("$file"); done < <(find "$target" -name '*_test.ts' | sort)
+  else
+    node_targets+=("$target")
+  fi
+done
 status=0
-echo "=== deno test ($("$bin/deno" --version | head -1))"
 # A hard limit per runtime: a hung test fails the run instead of stalling CI.
 limit="${HAUL_TEST_TIMEOUT:-900}"
 log="$(mktemp -d)"
 trap 'rm -rf "$log"' EXIT
+
+echo "=== deno test ($("$bin/deno" --version | head -1))"
 timeout --kill-after=10 "$limit" "$bin/deno" test -A --no-check=remote "${targets[@]}" 2>&1 |
   tee "$log/deno"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 echo "=== bun test (bun $("$bin/bun" --version))"
 timeout --kill-after=10 "$limit" "$bin/bun" test --timeout 120000 "${targets[@]}" 2>&1 | tee "$log/bun"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# One plain closing line over both runtimes (deno counts test steps; bun counts tests).
+
+echo "=== node --test (node $("$bin/node" --version))"
+# The pinned Node first on PATH, so children spawned as `node` are Node 24 too.
+PATH="$bin:$PATH" timeout --kill-after=10 "$limit" "$bin/node" --test --test-reporter=spec \
+  --test-timeout=120000 "${node_targets[@]}" 2>&1 | tee "$log/node"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+check_status=""
+if [ $checks -eq 1 ]; then
+  echo "=== checks"
+  for check in "node_erasable:$bin/node --no-warnings scripts/check_erasable.ts" \
+    "publish:bash scripts/check_publish.sh" "install:bash scripts/check_install.sh"; do
+    name="${check%%:*}"
+    if ${check#*:}; then check_status+=" $name ok;"; else check_status+=" $name FAILED;"; status=1; fi
+  done
+fi
+
+# One plain closing line over the three runtimes (deno counts test steps; bun and node count tests).
 plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 deno_pass=$(plain "$log/deno" | sed -nE 's/^(ok|FAILED) \| ([0-9]+) passed( \(([0-9]+) steps\))? \| ([0-9]+) failed.*/\2 \4 \5/p' | tail -1)
 read -r d_tests d_steps d_fail <<<"${deno_pass:-0 0 0}"
@@ -27,7 +61,19 @@ read -r d_tests d_steps d_fail <<<"${deno_pass:-0 0 0}"
 [ "$d_fail" -eq "$d_fail" ] 2>/dev/null || { d_fail=$d_tests; d_tests=0; }
 b_pass=$(plain "$log/bun" | sed -nE 's/^ *([0-9]+) pass$/\1/p' | tail -1)
 b_fail=$(plain "$log/bun" | sed -nE 's/^ *([0-9]+) fail$/\1/p' | tail -1)
-echo "deno: ${d_tests} passed, ${d_fail} failed; bun: ${b_pass:-0} passed, ${b_fail:-0} failed"
-if [ $status -ne 0 ]; then echo "FAILED: at least one runtime had failing tests"; else echo "OK: deno test and bun test both passed"; fi
-echo "$(( d_tests + ${b_pass:-0} )) passed, $(( d_fail + ${b_fail:-0} )) failed"
+n_pass=$(plain "$log/node" | sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' | tail -1)
+n_fail=$(plain "$log/node" | sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' | tail -1)
+# A runtime that failed without a count (it crashed, or a file did not load) counts one failure.
+[ -n "$b_fail" ] || b_fail=$(( ${#b_pass} == 0 ? 1 : 0 ))
+[ -n "$n_fail" ] || n_fail=$(( ${#n_pass} == 0 ? 1 : 0 ))
+[ -n "$deno_pass" ] || d_fail=1
+echo "deno: ${d_tests} passed, ${d_fail} failed; bun: ${b_pass:-0} passed, ${b_fail} failed;" \
+  "node: ${n_pass:-0} passed, ${n_fail} failed"
+[ -z "$check_status" ] || echo "checks:${check_status%;}"
+if [ $status -ne 0 ]; then
+  echo "FAILED: at least one runtime or check failed"
+else
+  echo "OK: deno test, bun test and node --test passed"
+fi
+echo "$(( d_tests + ${b_pass:-0} + ${n_pass:-0} )) passed, $(( d_fail + b_fail + n_fail )) failed"
 exit $status
