@@ -13,9 +13,9 @@
  * @module
  */
 
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import process from "node:process";
-import type { CliIo, CliSignal } from "./src/cli/io.ts";
+import type { CliIo, CliSignal, PathInfo } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
 import { scrub } from "./src/cli/report.ts";
 
@@ -25,6 +25,30 @@ const encoder = new TextEncoder();
 function envColumns(): number {
   const value = Number(process.env["COLUMNS"]);
   return Number.isSafeInteger(value) && value > 0 ? value : 80;
+}
+
+/** A {@link PathInfo} from a runtime's file type flags. */
+function pathInfo(flags: {
+  file: boolean;
+  directory: boolean;
+  charDevice: boolean;
+  blockDevice: boolean;
+  fifo: boolean;
+  socket: boolean;
+  size: number;
+}): PathInfo {
+  if (flags.file) return { type: "file", what: "a file", size: flags.size };
+  if (flags.directory) return { type: "directory", what: "a directory", size: 0 };
+  const what = flags.charDevice
+    ? "a character device"
+    : flags.blockDevice
+    ? "a block device"
+    : flags.fifo
+    ? "a fifo"
+    : flags.socket
+    ? "a socket"
+    : "not a regular file";
+  return { type: "other", what, size: 0 };
 }
 
 /** The {@link CliIo} over Deno's APIs. */
@@ -69,6 +93,26 @@ function denoIo(): CliIo {
     exit: (code) => Deno.exit(code),
     readTextFile: (path) => Deno.readTextFile(path),
     makeDir: (path) => Deno.mkdir(path, { recursive: true }),
+    statPath: async (path) => {
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+          return null;
+        }
+        throw error;
+      }
+      return pathInfo({
+        file: info.isFile,
+        directory: info.isDirectory,
+        charDevice: info.isCharDevice === true,
+        blockDevice: info.isBlockDevice === true,
+        fifo: info.isFifo === true,
+        socket: info.isSocket === true,
+        size: info.size,
+      });
+    },
   };
 }
 
@@ -98,6 +142,25 @@ function nodeIo(): CliIo {
     readTextFile: (path) => readFile(path, "utf8"),
     makeDir: async (path) => {
       await mkdir(path, { recursive: true });
+    },
+    statPath: async (path) => {
+      let info;
+      try {
+        info = await stat(path);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (code === "ENOENT" || code === "ENOTDIR") return null;
+        throw error;
+      }
+      return pathInfo({
+        file: info.isFile(),
+        directory: info.isDirectory(),
+        charDevice: info.isCharacterDevice(),
+        blockDevice: info.isBlockDevice(),
+        fifo: info.isFIFO(),
+        socket: info.isSocket(),
+        size: info.size,
+      });
     },
   };
 }

@@ -61,8 +61,14 @@ class Guard {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #onFail: (reason: unknown) => void = () => {};
   readonly #forward = (): void => this.#fail(this.outer.reason);
+  /** The caller's signal. */
+  readonly outer: AbortSignal;
+  /** The longest wait for a byte. */
+  readonly timeoutMs: number;
 
-  constructor(readonly outer: AbortSignal, readonly timeoutMs: number) {
+  constructor(outer: AbortSignal, timeoutMs: number) {
+    this.outer = outer;
+    this.timeoutMs = timeoutMs;
     if (outer.aborted) this.#fail(outer.reason);
     else outer.addEventListener("abort", this.#forward, { once: true });
   }

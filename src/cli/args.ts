@@ -49,6 +49,8 @@ export interface CliOptions {
   verbose: boolean;
   /** `--json`. */
   json: boolean;
+  /** `--overwrite`: download again even when the destination exists. */
+  overwrite: boolean;
 }
 
 /** What the arguments ask for. */
@@ -91,6 +93,9 @@ type Flag =
   | "quiet"
   | "verbose"
   | "json"
+  | "overwrite"
+  | "accepted"
+  | "continueAt"
   | "help"
   | "version";
 
@@ -111,6 +116,13 @@ const LONG: Readonly<Record<string, Flag>> = {
   "quiet": "quiet",
   "verbose": "verbose",
   "json": "json",
+  "overwrite": "overwrite",
+  "silent": "quiet",
+  "location": "accepted",
+  "continue": "accepted",
+  "fail": "accepted",
+  "show-error": "accepted",
+  "continue-at": "continueAt",
   "help": "help",
   "version": "version",
 };
@@ -125,6 +137,12 @@ const SHORT: Readonly<Record<string, Flag>> = {
   A: "userAgent",
   q: "quiet",
   v: "verbose",
+  s: "quiet",
+  L: "accepted",
+  c: "accepted",
+  f: "accepted",
+  S: "accepted",
+  C: "continueAt",
   h: "help",
   V: "version",
 };
@@ -134,6 +152,8 @@ const BOOLEAN: ReadonlySet<Flag> = new Set([
   "quiet",
   "verbose",
   "json",
+  "overwrite",
+  "accepted",
   "help",
   "version",
 ]);
@@ -236,6 +256,7 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
     quiet: false,
     verbose: false,
     json: false,
+    overwrite: false,
   };
   let remoteName = false;
   let sha256: string | null = null;
@@ -243,8 +264,13 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
   for (const { flag, name, value } of values) {
     switch (flag) {
       case "output":
-        if (value === "" || value === "-") {
-          throw new UsageError(`Invalid ${name} "${value}": give a file name`);
+        if (value === "") throw new UsageError(`Invalid ${name} "": give a file name`);
+        if (value === "-") {
+          throw new UsageError(
+            `Cannot write to standard output (${name} -): haul keeps the download in a file ` +
+              "so that it can resume and verify it before it appears; give a file name " +
+              "(e.g. -o file && cat file)",
+          );
         }
         options.output = value;
         break;
@@ -307,6 +333,20 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
       case "json":
         options.json = true;
         break;
+      case "overwrite":
+        options.overwrite = true;
+        break;
+      case "accepted":
+        // curl's -L, -f, -S and wget's -c: what haul always does.
+        break;
+      case "continueAt":
+        if (value !== "-") {
+          throw new UsageError(
+            `Invalid ${name} "${value}": haul resumes from its own checkpoint, not from an ` +
+              `offset; use ${name} - (or leave it out: haul always resumes)`,
+          );
+        }
+        break;
       case "help":
       case "version":
         break;
@@ -321,7 +361,9 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
 }
 
 function checkConflicts(options: CliOptions, remoteName: boolean): void {
-  if (options.quiet && options.verbose) throw new UsageError("Use either -q or -v, not both");
+  if (options.quiet && options.verbose) {
+    throw new UsageError("Use either -q (or -s) or -v, not both");
+  }
   if (options.inputFile !== null && options.urls.length > 0) {
     throw new UsageError("Give URLs either as arguments or in -i LIST, not both");
   }

@@ -8,6 +8,16 @@
 /** The signals the CLI reacts to. */
 export type CliSignal = "SIGINT" | "SIGTERM";
 
+/** What is at a path, as {@link CliIo.statPath} tells it (symbolic links followed). */
+export interface PathInfo {
+  /** A regular file, a directory, or anything else (a device, a fifo, a socket). */
+  readonly type: "file" | "directory" | "other";
+  /** For `"other"`: what it is, in a few words (`"a character device"`, `"a fifo"`). */
+  readonly what: string;
+  /** Size in bytes (regular files). */
+  readonly size: number;
+}
+
 /** The runtime services of the command line. */
 export interface CliIo {
   /** Writes text to standard output (synchronously, or queued in order). */
@@ -31,4 +41,6 @@ export interface CliIo {
   readTextFile(path: string): Promise<string>;
   /** Creates a directory and its missing parents; succeeds when it exists. */
   makeDir(path: string): Promise<void>;
+  /** What is at `path` (following symbolic links), or `null` when nothing is (or a parent is not a directory). */
+  statPath(path: string): Promise<PathInfo | null>;
 }

@@ -12,6 +12,8 @@ import type { CliIo, CliSignal } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
 import { makeDirectories, prepareJobs } from "./prepare.ts";
+import { findDestinations } from "./dest_check.ts";
+import { checkExisting } from "./existing_check.ts";
 import { summaryLines } from "./report.ts";
 import { stallGuardedFetch } from "../batch/stall_fetch.ts";
 import { VERSION } from "./version.ts";
@@ -61,8 +63,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT.usage;
   }
   const prepared = await prepareJobs(options, io);
-  if (!prepared.ok) {
-    for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
+  const found = prepared.ok
+    ? await findDestinations(prepared.jobs, io, options.output !== null)
+    : null;
+  const problems = !prepared.ok ? prepared.problems : found!.problems;
+  if (!prepared.ok || problems.length > 0) {
+    for (const problem of problems) io.stderr(`haul: ${problem}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
     return EXIT.usage;
   }
@@ -71,10 +77,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${dirProblem}\n`);
     return EXIT.failed;
   }
-  return await download(prepared.jobs, options, io);
+  return await download(prepared.jobs, found!.existing, options, io);
 }
 
-async function download(jobs: Job[], options: CliOptions, io: CliIo): Promise<number> {
+async function download(
+  jobs: Job[],
+  existing: ReadonlyMap<number, number>,
+  options: CliOptions,
+  io: CliIo,
+): Promise<number> {
   const maxAttempts = options.retries + 1;
   const output = new RunOutput(io, jobs, {
     quiet: options.quiet,
@@ -99,23 +110,54 @@ async function download(jobs: Job[], options: CliOptions, io: CliIo): Promise<nu
     controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
   });
   const startedAt = performance.now();
-  let reports: HaulAllReport[];
+  const fetch = stallGuardedFetch((request) => globalThis.fetch(request), options.stallTimeoutMs);
+  const policy = {
+    retries: options.retries,
+    minDelayMs: options.retryDelayMs,
+    maxDelayMs: Math.max(30_000, options.retryDelayMs),
+  };
+  const reports: HaulAllReport[] = [];
   try {
-    reports = await haulAll(
-      jobs.map((job) => batchItem(job)),
+    // An existing file is complete only when nothing contradicts it: a digest
+    // (checked by haul itself) or, without one, the server's size.
+    const toCheck = options.overwrite
+      ? []
+      : [...existing].filter(([index]) => jobs[index]!.integrity === null);
+    const refused = await checkExisting(
+      toCheck.map(([index, size]) => ({ index, size, item: batchItem(jobs[index]!) })),
       {
-        concurrency: Math.min(options.jobs, jobs.length),
-        retries: options.retries,
-        minDelayMs: options.retryDelayMs,
-        maxDelayMs: Math.max(30_000, options.retryDelayMs),
+        ...policy,
+        concurrency: options.jobs,
+        fetch,
         headers: requestHeaders(options),
         signal: controller.signal,
-        fetch: stallGuardedFetch((request) => globalThis.fetch(request), options.stallTimeoutMs),
-        onProgress: (progress) => output.progress(progress),
-        onItemDone: (report) => output.itemDone(report),
-        onRetry: (info) => output.retry(info),
+        onRetry: (index, info) => output.jobRetry(index, info),
       },
     );
+    for (const report of refused) {
+      reports.push(report);
+      output.jobDone(report);
+    }
+    const refusedIndices = new Set(refused.map((report) => report.index));
+    const batch = jobs.map((_, index) => index).filter((index) => !refusedIndices.has(index));
+    output.setBatch(batch);
+    if (batch.length > 0 && !controller.signal.aborted) {
+      const batchReports = await haulAll(
+        batch.map((index) => batchItem(jobs[index]!)),
+        {
+          ...policy,
+          concurrency: Math.min(options.jobs, batch.length),
+          overwrite: options.overwrite,
+          headers: requestHeaders(options),
+          signal: controller.signal,
+          fetch,
+          onProgress: (progress) => output.progress(progress),
+          onItemDone: (report) => output.itemDone(report),
+          onRetry: (info) => output.retry(info),
+        },
+      );
+      reports.push(...batchReports);
+    }
   } finally {
     stopListening();
     output.stop();

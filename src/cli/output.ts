@@ -11,7 +11,14 @@ import { isRetryable } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
-import { describeError, errorDetail, fileJson, fileLine } from "./report.ts";
+import {
+  describeError,
+  errorDetail,
+  type FailureLine,
+  fileJson,
+  fileLine,
+  retryReason,
+} from "./report.ts";
 
 /** How verbose the output is. */
 export interface OutputSettings {
@@ -44,8 +51,12 @@ export class RunOutput {
   readonly #jobs: readonly Job[];
   readonly #settings: OutputSettings;
   readonly #view: ProgressView | null;
-  /** One line per failed download, for the summary. */
-  readonly failures: string[] = [];
+  /** One per failed download, for the summary. */
+  readonly failures: FailureLine[] = [];
+  /** The job index of each item of the running batch (the batch may hold only some jobs). */
+  #batch: readonly number[];
+  /** The reason of each job's last retry, shown in its bar while it waits. */
+  readonly #reasons = new Map<number, string>();
   /** When set, failures are not printed (the run was interrupted). */
   muted = false;
 
@@ -58,15 +69,27 @@ export class RunOutput {
     this.#io = io;
     this.#jobs = jobs;
     this.#settings = settings;
+    this.#batch = jobs.map((_, index) => index);
     this.#view = io.isTTY && !settings.quiet
       ? new ProgressView({
         write: (text) => io.stderr(text),
         columns: () => io.columns(),
-        label: (index) => jobs[index]?.relative ?? "",
+        label: (index) => jobs[this.#jobIndex(index)]?.relative ?? "",
+        reason: (index) => this.#reasons.get(this.#jobIndex(index)) ?? null,
         showTotal: jobs.length > 1,
         maxAttempts: settings.maxAttempts,
       })
       : null;
+  }
+
+  /**
+   * Says which jobs the batch given to `haulAll` holds, in its order: the
+   * indices of its reports and progress items are positions in this list.
+   *
+   * @param jobIndices the index in `jobs` of each batch item.
+   */
+  setBatch(jobIndices: readonly number[]): void {
+    this.#batch = jobIndices;
   }
 
   /** @param progress the batch's progress (redraws the bars on a terminal). */
@@ -74,15 +97,21 @@ export class RunOutput {
     this.#view?.update(progress);
   }
 
-  /** @param report a finished download: prints its line or JSON object. */
+  /** @param report a finished item of the batch: prints its line or JSON object. */
   itemDone(report: HaulAllReport): void {
+    this.jobDone({ ...report, index: this.#jobIndex(report.index) });
+  }
+
+  /** @param report a finished download, its `index` in `jobs`: prints its line or JSON object. */
+  jobDone(report: HaulAllReport): void {
     const job = this.#jobs[report.index]!;
+    this.#reasons.delete(report.index);
     if (report.status === "failed") {
       if (this.muted) return;
       const where = job.where === "argument" ? "" : ` (${job.where})`;
       const reason = describeError(report.error, job, report.attempts);
       const line = `${job.dest}${where}: ${reason}`;
-      this.failures.push(line);
+      this.failures.push({ line, retryable: isRetryable(report.error) });
       this.error(`Failed ${line}`, this.#settings.verbose ? errorDetail(report.error) : "");
       if (this.#settings.json) {
         this.#out(JSON.stringify(fileJson(report, job, isRetryable(report.error))));
@@ -96,14 +125,30 @@ export class RunOutput {
     }
   }
 
-  /** @param info a retry about to wait: printed with `-v`. */
+  /** @param info a retry of a batch item about to wait. */
   retry(info: HaulAllRetryInfo): void {
-    if (!this.#settings.verbose || this.muted) return;
-    const job = this.#jobs[info.index]!;
+    this.jobRetry(this.#jobIndex(info.index), info);
+  }
+
+  /**
+   * A retry about to wait: its reason goes in the bar on a terminal, and in
+   * one line on standard error otherwise (and with `-v`), as wget does.
+   *
+   * @param index the job's index in `jobs`.
+   * @param info the attempt that failed, the wait.
+   */
+  jobRetry(
+    index: number,
+    info: Pick<HaulAllRetryInfo, "attempt" | "maxAttempts" | "delayMs" | "error">,
+  ): void {
+    const reason = retryReason(info.error);
+    this.#reasons.set(index, reason);
+    if (this.muted || this.#settings.quiet) return;
+    if (this.#view !== null && !this.#settings.verbose) return;
+    const job = this.#jobs[index]!;
     this.error(
       `Retrying ${job.dest} in ${(info.delayMs / 1000).toFixed(1)} s ` +
-        `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ` +
-        describeError(info.error, job, 1, "retry"),
+        `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ${reason}`,
     );
   }
 
@@ -130,6 +175,10 @@ export class RunOutput {
   /** Stops the bars and erases them. */
   stop(): void {
     this.#view?.stop();
+  }
+
+  #jobIndex(batchIndex: number): number {
+    return this.#batch[batchIndex] ?? batchIndex;
   }
 
   #out(line: string): void {

@@ -33,6 +33,8 @@ export interface ProgressViewOptions {
   columns(): number;
   /** The label of an item (its destination, usually). */
   label(index: number): string;
+  /** Why an item is waiting to retry, in a few words (`null`: not known). */
+  reason?(index: number): string | null;
   /** Whether to draw the total line (for more than one download). */
   showTotal: boolean;
   /** The most attempts per download, for "attempt 2/21". */
@@ -181,8 +183,9 @@ export class ProgressView {
     if (item.phase === "waiting") {
       const wait = Math.max(0, (item.retryAt ?? 0) - Date.now()) / 1000;
       const attempt = `${item.attempt}/${this.#options.maxAttempts}`;
+      const why = this.#options.reason?.(item.index) ?? null;
       status = wait >= 0.05
-        ? `retry ${attempt} in ${wait.toFixed(1)} s`
+        ? `retry ${attempt} in ${wait.toFixed(1)} s${why === null ? "" : `: ${why}`}`
         : `resuming, attempt ${attempt}`;
     } else {
       status = rateAndEta(meter.rate(now), item.validLength, item.totalLength);

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { redactUrl } from "../errors.ts";
+import { type FetchFailure, fetchFailure, filesystemCode, redactUrl } from "../errors.ts";
+import { dirname } from "../store/paths.ts";
 import type { HaulAllReport } from "../batch/haul_all.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { Job } from "./jobs.ts";
@@ -32,14 +33,20 @@ export function scrub(text: string): string {
     .replace(/\/\/[^/\s@]+:[^/\s@]*@/g, "//");
 }
 
+/** Names of haul's own errors (their causes are not read as network failures). */
+const HAUL_ERROR =
+  /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing/;
+
 /**
- * One line saying why a download failed, and what to do.
+ * One line saying why a download failed, and what to do, in the command
+ * line's terms: the operating system's reason for a network failure
+ * (`ECONNREFUSED`, `ENOTFOUND`…), and advice that fits (no "run the same
+ * command again" where that cannot help).
  *
  * @param error what the download threw.
  * @param job the download.
  * @param attempts the attempts made.
- * @param when `"final"` (default) for a failure, `"retry"` for an attempt about to be retried.
- * @returns the line (no newline).
+ * @returns the line (no newline), credentials removed.
  *
  * @example
  * ```ts ignore
@@ -47,47 +54,148 @@ export function scrub(text: string): string {
  * // "Download refused: HTTP 404 from https://example.com/a: check the URL and credentials"
  * ```
  */
-export function describeError(
-  error: unknown,
-  job: Job,
-  attempts: number,
-  when: "final" | "retry" = "final",
-): string {
+export function describeError(error: unknown, job: Job, attempts: number): string {
   const url = redactUrl(job.url);
   const name = errorName(error);
   const message = error instanceof Error ? error.message : String(error);
   const after = attempts > 1 ? ` (${attempts} attempts)` : "";
   let line: string;
-  switch (name) {
-    case "AbortError":
-      line = `Interrupted: ${url}: run the same command again to resume`;
-      break;
-    case "TimeoutError":
-      line = `No response from ${url} within the stall timeout: ` +
-        "try again later or raise --stall-timeout";
-      break;
-    case "TypeError":
-      line = `Network error: ${url}: ${firstLine(message)}: check the URL and the network`;
-      break;
-    case "PartialHaulError":
-      line = message.replace(
-        "call again to resume",
-        when === "retry" ? "retrying" : "run the same command again to resume",
-      );
-      if (errorName(causeOf(error)) === "TimeoutError") {
-        line += " (the connection stalled; see --stall-timeout)";
-      }
-      break;
-    case "IntegrityError":
-      line = message.replace(
-        "pass overwrite: true to download it again",
-        "delete it to download it again",
-      );
-      break;
-    default:
-      line = message;
+  const failure = name === "PartialHaulError" ? null : fetchFailure(error);
+  if (name === "AbortError") {
+    line = `Interrupted: ${url}: run the same command again to resume`;
+  } else if (name === "TimeoutError") {
+    line = `No data from ${url} within the stall timeout: ` +
+      "run the same command again later to resume, or raise --stall-timeout";
+  } else if (failure !== null && !HAUL_ERROR.test(name)) {
+    line = networkLine(failure, url, firstLine(message));
+  } else if (name === "TypeError") {
+    line = `Network error: ${url}: ${firstLine(message)}: check the URL and the network, ` +
+      "then run the same command again";
+  } else if (name === "PartialHaulError") {
+    line = cliWording(message);
+    const cause = causeOf(error);
+    const why = fetchFailure(cause);
+    if (errorName(cause) === "TimeoutError") {
+      line += " (the connection stalled; see --stall-timeout)";
+    } else if (why !== null) line += ` (${why.code}: ${why.reason})`;
+  } else if (name === "DestinationError") {
+    line = destinationLine(error, job, message);
+  } else {
+    line = cliWording(message);
   }
   return scrub(firstLine(line) + after);
+}
+
+/**
+ * The reason of a retry in a few words, for the line printed off a terminal
+ * and for the progress bar: `"ECONNREFUSED (connection refused)"`,
+ * `"HTTP 503"`, `"stalled"`, `"connection cut (ECONNRESET), 1.2 MiB saved"`.
+ *
+ * @param error what the attempt threw.
+ * @returns the reason (no newline), credentials removed.
+ *
+ * @example
+ * ```ts
+ * import { retryReason } from "./report.ts";
+ * const error = new TypeError("fetch failed", {
+ *   cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8080"), { code: "ECONNREFUSED" }),
+ * });
+ * console.log(retryReason(error)); // "ECONNREFUSED (connection refused)"
+ * ```
+ */
+export function retryReason(error: unknown): string {
+  const name = errorName(error);
+  if (name === "PartialHaulError") {
+    const cause = causeOf(error);
+    const saved = (error as { validLength?: unknown }).validLength;
+    const kept = typeof saved === "number" ? `, ${formatBytes(saved)} saved` : "";
+    if (errorName(cause) === "TimeoutError") return `stalled${kept}`;
+    const why = fetchFailure(cause);
+    return `connection cut${why === null ? "" : ` (${why.code})`}${kept}`;
+  }
+  if (name === "TimeoutError") return "stalled: no data within the stall timeout";
+  if (name === "UnexpectedStatusError") {
+    return `HTTP ${(error as { status?: unknown }).status}`;
+  }
+  const failure = fetchFailure(error);
+  if (failure !== null) return `${failure.code} (${failure.reason})`;
+  if (name === "DestinationError" && /busy/i.test(String((error as Error).message))) {
+    return "another haul is downloading to this destination";
+  }
+  if (name === "ControlFileError") return "checkpoint unreadable, discarded; starting over";
+  const message = firstLine(cliWording(error instanceof Error ? error.message : String(error)));
+  return scrub(message.length > 100 ? `${message.slice(0, 99)}…` : message);
+}
+
+/**
+ * Rewords the library's advice for the command line: "call again" becomes
+ * "run the same command again", `overwrite: true` becomes `--overwrite`,
+ * "another haul() call" becomes "another haul".
+ *
+ * @param message a library message.
+ * @returns the message in CLI terms.
+ *
+ * @example
+ * ```ts
+ * import { cliWording } from "./report.ts";
+ * console.log(cliWording("progress saved; call again to resume")); // "progress saved; run the same command again to resume"
+ * ```
+ */
+export function cliWording(message: string): string {
+  return message
+    .replace(/\bpass overwrite: true\b/g, "use --overwrite")
+    .replace(/\bcall again\b/g, "run the same command again")
+    .replace(/\bthe next call\b/g, "the next run")
+    .replace(/\banother haul\(\) call\b/g, "another haul")
+    .replace(/\bhaul\(\)/g, "haul");
+}
+
+function networkLine(failure: FetchFailure, url: string, message: string): string {
+  switch (failure.code) {
+    case "BAD_PORT":
+      return `Cannot download ${url}: fetch refuses to use port ${portOf(url)} ` +
+        "(the Fetch standard blocks it for other protocols): serve the file on another port";
+    case "BAD_SCHEME":
+      return `Cannot download ${url}: fetch refuses this URL scheme: use http:// or https://`;
+    case "INVALID_URL":
+      return `Invalid URL ${url}: ${message}: check the URL`;
+    case "NOT_PERMITTED":
+      return `Not permitted to connect to ${url}: ${message}: ` +
+        "give the runtime network access (deno run --allow-net, or -A)";
+  }
+  if (!failure.retryable) {
+    return `Certificate rejected: ${url}: ${failure.code}: the server's TLS certificate is ` +
+      "not trusted; fix it, or trust its CA (Deno: DENO_CERT=ca.pem; Bun, Node: " +
+      "NODE_EXTRA_CA_CERTS=ca.pem)";
+  }
+  return `Network error: ${failure.code} (${failure.reason}) for ${url}: ` +
+    "check the URL and the network, then run the same command again";
+}
+
+function destinationLine(error: unknown, job: Job, message: string): string {
+  const code = filesystemCode(error);
+  const dir = dirname(job.dest);
+  const where = dir === "." ? "the current directory" : dir;
+  if (code === "EROFS") {
+    return `Cannot write to ${where}: the filesystem is read-only: ` +
+      "choose another place with --dir or -o";
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    return `Cannot write to ${where}: permission denied: choose a directory you can write ` +
+      "to (--dir or -o), or change its permissions";
+  }
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return cliWording(message).replace(/free space and /, "free space, then ");
+  }
+  return cliWording(message);
+}
+
+function portOf(url: string): string {
+  try {
+    return new URL(url).port || "(default)";
+  } catch {
+    return "?";
+  }
 }
 
 /**
@@ -234,12 +342,21 @@ export interface RunTotals {
   elapsedMs: number;
 }
 
+/** A failed download, for {@link summaryLines}. */
+export interface FailureLine {
+  /** `dest (where): reason`. */
+  readonly line: string;
+  /** Whether running the same command again may succeed. */
+  readonly retryable: boolean;
+}
+
 /**
  * The summary printed after several downloads: counts, bytes, time, mean
- * rate, then one line per failure.
+ * rate, then one line per failure, and the advice to run again only when
+ * some failure may pass.
  *
  * @param totals the counts.
- * @param failures one line per failed download (already formatted).
+ * @param failures one per failed download.
  * @returns the text, each line ending with a newline.
  *
  * @example
@@ -252,14 +369,20 @@ export interface RunTotals {
  * console.log(text); // "Done 2, skipped 1, failed 0: 3.0 MiB downloaded in 1.5 s (2.0 MiB/s)\n"
  * ```
  */
-export function summaryLines(totals: RunTotals, failures: readonly string[]): string {
+export function summaryLines(totals: RunTotals, failures: readonly FailureLine[]): string {
   const rate = totals.elapsedMs > 0 ? totals.received / (totals.elapsedMs / 1000) : 0;
   let text = `Done ${totals.done}, skipped ${totals.skipped}, failed ${totals.failed}: ` +
     `${formatBytes(totals.received)} downloaded in ${formatDuration(totals.elapsedMs)} ` +
     `(${formatRate(rate)})\n`;
   if (failures.length > 0) {
-    text += "Failed:\n" + failures.map((line) => `  ${line}\n`).join("");
-    text += "Run the same command again to retry them; finished files are skipped.\n";
+    text += "Failed:\n" + failures.map((failure) => `  ${failure.line}\n`).join("");
+    const later = failures.filter((failure) => failure.retryable).length;
+    if (later === failures.length) {
+      text += "Run the same command again to retry them; finished files are skipped.\n";
+    } else if (later > 0) {
+      text += `Run the same command again to retry the ${later} that may still succeed ` +
+        "(the others need the fix their line gives); finished files are skipped.\n";
+    }
   }
   return text;
 }

@@ -1,5 +1,5 @@
 /**
- * The version the command line reports (kept equal to `jsr.json` by a test).
+ * The version the command line reports (kept equal to `deno.json`'s and `package.json`'s by a test).
  *
  * @module
  */

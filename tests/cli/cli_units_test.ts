@@ -95,9 +95,11 @@ describe("CLI arguments", () => {
     }
   });
 
-  it("reports the version of jsr.json", async () => {
-    const jsr = JSON.parse(await readFile(new URL("../../jsr.json", import.meta.url), "utf8"));
-    assert.equal(VERSION, jsr.version);
+  it("reports the version of deno.json (the JSR package) and package.json (npm)", async () => {
+    for (const file of ["deno.json", "package.json"]) {
+      const text = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
+      assert.equal(VERSION, JSON.parse(text).version, file);
+    }
   });
 });
 

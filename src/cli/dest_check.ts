@@ -1,0 +1,87 @@
+/**
+ * What is already at each destination, checked before any request: a
+ * directory, a device or a fifo is refused (a usage error); a regular file
+ * is noted, for the size check that decides whether it is complete.
+ *
+ * @module
+ */
+
+import type { CliIo, PathInfo } from "./io.ts";
+import type { Job } from "./jobs.ts";
+
+/** What the check found. */
+export interface DestinationsFound {
+  /** One message per refused destination (exit status 2). */
+  readonly problems: string[];
+  /** The size of each destination that is already a regular file, by job index. */
+  readonly existing: Map<number, number>;
+}
+
+/**
+ * Why a destination cannot be used, from what is at its path (pure).
+ *
+ * @param job the download.
+ * @param info what is at `job.dest` (`null`: nothing).
+ * @param fromOutput whether the path was given with `-o`.
+ * @returns the message, or `null` when the destination can be used.
+ *
+ * @example
+ * ```ts
+ * import { destinationProblem } from "./dest_check.ts";
+ * const job = { where: "argument", url: new URL("https://e.com/a"), dest: "/dev/null", relative: "/dev/null", integrity: null };
+ * console.log(destinationProblem(job, { type: "other", what: "a character device", size: 0 }, true));
+ * // "-o /dev/null is a character device, not a regular file: haul saves to files only (…)"
+ * ```
+ */
+export function destinationProblem(
+  job: Job,
+  info: PathInfo | null,
+  fromOutput: boolean,
+): string | null {
+  if (info === null || info.type === "file") return null;
+  const where = job.where === "argument" ? "" : `${job.where}: `;
+  const named = fromOutput ? `-o ${job.dest}` : `Destination ${job.dest}`;
+  if (info.type === "directory") {
+    return fromOutput
+      ? `${where}${named} is a directory: give a file name (-o ${job.dest}/NAME), ` +
+        `or save into it with --dir ${job.dest}`
+      : `${where}${named} is a directory: give the download another path`;
+  }
+  return `${where}${named} is ${info.what}, not a regular file: haul saves to files only ` +
+    "(it writes <file>.part beside it, then renames it into place); give a file path";
+}
+
+/**
+ * Looks at every destination.
+ *
+ * @param jobs the downloads.
+ * @param io for `statPath`.
+ * @param fromOutput whether the one destination was given with `-o`.
+ * @returns the refused destinations and the sizes of existing files.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a CliIo from cli.ts.
+ * const { problems, existing } = await findDestinations(jobs, io, options.output !== null);
+ * ```
+ */
+export async function findDestinations(
+  jobs: readonly Job[],
+  io: CliIo,
+  fromOutput: boolean,
+): Promise<DestinationsFound> {
+  const problems: string[] = [];
+  const existing = new Map<number, number>();
+  for (const [index, job] of jobs.entries()) {
+    let info: PathInfo | null;
+    try {
+      info = await io.statPath(job.dest);
+    } catch {
+      continue; // e.g. no permission to look: haul() reports it with its own advice
+    }
+    const problem = destinationProblem(job, info, fromOutput);
+    if (problem !== null) problems.push(problem);
+    else if (info !== null) existing.set(index, info.size);
+  }
+  return { problems, existing };
+}
