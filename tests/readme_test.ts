@@ -211,6 +211,27 @@ for (const block of blocks) {
   });
 }
 
+/** Just what the README's Bun programs use of Bun's API, for type-checking them under Deno. */
+const BUN_TYPES = `declare const Bun: {
+  serve(options: { port: number; fetch(request: Request): Response | Promise<Response> }): { url: URL };
+  file(path: string): Blob;
+};
+`;
+
+test("README: the marked programs type-check against mod.ts", async () => {
+  await withTempDir(async (dir) => {
+    const files: string[] = [];
+    for (const [i, block] of blocks.entries()) {
+      const file = join(dir, `block${i}.ts`);
+      const prelude = block.runtime === "bun" ? BUN_TYPES : "";
+      await writeFile(file, prelude + localize(block.code, "http://127.0.0.1:1", served.sri));
+      files.push(file);
+    }
+    const child = run("deno", ["check", "--quiet", ...files], dir);
+    assert.deepEqual(await child.status, { code: 0, signal: null }, child.output());
+  });
+});
+
 /** Two requests at once to a README server; returns the file it downloaded. */
 async function exerciseServer(child: Child, path: string, code: string): Promise<string> {
   try {
