@@ -77,8 +77,13 @@ async function main(): Promise<number> {
     say(`Server: ${url} (cuts the connection ${CUTS} times, every ${CUT_EVERY / MiB} MiB)`);
     say(`Server's SHA-256: ${expected}\n`);
     const args = [url, "--dir", dir, "--sha256", expected, "--retry-delay", "0.2", "-v"];
-    say(`$ haul ${args.join(" ")}`);
-    const command = isDeno ? ["run", "-A", "--no-lock", cliPath, ...args] : [cliPath, ...args];
+    // The permissions of `deno task haul` (README, "Deno permissions").
+    const denoFlags = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+    const shown = isDeno ? `deno run ${denoFlags.join(" ")} cli.ts` : "bun cli.ts";
+    say(`$ ${shown} ${args.join(" ")}`);
+    const command = isDeno
+      ? ["run", ...denoFlags, "--no-lock", cliPath, ...args]
+      : [cliPath, ...args];
     const started = performance.now();
     const spawned = spawn(process.execPath, command, { stdio: "inherit" });
     child = spawned;
@@ -100,8 +105,11 @@ async function main(): Promise<number> {
     say(
       actual === expected ? "Verified: the SHA-256 values match." : "MISMATCH: please report it.",
     );
+    say(`\nNext: install the haul command (README.md, "Install"), then: haul --help`);
     say(
-      `\nNext: deno task haul --help   (or with Bun: bun cli.ts --help; demo: bash scripts/demo.sh --bun)`,
+      `  or from this checkout: tools/node_modules/.bin/${runtime} ${
+        isDeno ? "task haul" : "cli.ts"
+      } --help`,
     );
     return actual === expected ? 0 : 1;
   } finally {
