@@ -114,4 +114,24 @@ describe("haul CLI on a terminal", () => {
       await server.close();
     }
   });
+
+  it("shows the reason of a retry in the bar, and prints no retry line on a terminal", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) }, (req, honest) => {
+      return req.index < 2
+        ? { status: 503, headers: { "Retry-After": "1" }, body: "busy" }
+        : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const run = await runInPty([`${server.url}/gamma.bin`, "--dir", dir]);
+        assert.equal(run.code, 0, run.output);
+        const text = run.output.replace(ANSI, "");
+        assert.match(text, /gamma\.bin .*retry 2\/21 in \d\.\d s: HTTP 503/);
+        assert.doesNotMatch(text, /^Retrying /m);
+        assert.match(text, /Saved .*gamma\.bin: 1000 B .*3 attempts/);
+      });
+    } finally {
+      await server.close();
+    }
+  });
 });

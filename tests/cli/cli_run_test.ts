@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, writeFile } from "node:fs/promises";
-import { jsonLines, runCli } from "../fixtures/cli_run.ts";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { IS_DENO, jsonLines, runCli } from "../fixtures/cli_run.ts";
 import { type RecordedRequest, startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
@@ -16,6 +18,16 @@ function bodyFor(req: RecordedRequest): Uint8Array {
   return body;
 }
 const body = (path: string): Uint8Array => bodies.get(path)!;
+const IS_BUN = !IS_DENO && "Bun" in globalThis;
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 describe("haul CLI (child process)", () => {
   it("downloads one file with headers and a user agent, then skips it on a second run", async () => {
@@ -275,6 +287,93 @@ describe("haul CLI (child process)", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("prints one line per retry with its OS reason off a terminal, and a closing line with it", async () => {
+    const port = await closedPort();
+    await withTempDir(async (dir) => {
+      const url = `http://127.0.0.1:${port}/gone.bin`;
+      const run = await runCli([url, "--dir", dir, "--retries", "2", "--retry-delay", "0.01"]);
+      assert.equal(run.code, 1);
+      const lines = run.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 3, run.stderr);
+      assert.match(
+        lines[0]!,
+        /^Retrying .*gone\.bin in \d+\.\d s \(attempt 2 of 3\): ECONNREFUSED \(connection refused\)$/,
+      );
+      assert.match(lines[1]!, /^Retrying .*\(attempt 3 of 3\): ECONNREFUSED/);
+      assert.match(
+        lines[2]!,
+        /^Failed .*gone\.bin: Network error: ECONNREFUSED \(connection refused\) for http:\/\/127\.0\.0\.1:\d+\/gone\.bin: .*run the same command again \(3 attempts\)$/,
+      );
+      const quiet = await runCli([
+        url,
+        "--dir",
+        dir,
+        "--retries",
+        "1",
+        "--retry-delay",
+        "0.01",
+        "-q",
+      ]);
+      assert.doesNotMatch(quiet.stderr, /Retrying/);
+      assert.match(quiet.stderr, /^Failed .*ECONNREFUSED/);
+    });
+  });
+
+  it("stops at once on what no retry cures, with advice that fits and no 'run again' for it", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }), (req, honest) => {
+      return req.path === "/missing.bin" ? { status: 404, body: "no" } : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        bodyFor({ path: "/bad.bin" } as RecordedRequest);
+        const list = join(dir, "list.txt");
+        const sums = join(dir, "SUMS");
+        await writeFile(list, `${server.url}/missing.bin\n${server.url}/bad.bin\n`);
+        await writeFile(sums, `${"0".repeat(64)}  missing.bin\n${"1".repeat(64)}  bad.bin\n`);
+        const run = await runCli(["-i", list, "--dir", dir, "--checksums", sums]);
+        assert.equal(run.code, 1);
+        assert.equal(server.requests.length, 2, "one attempt each");
+        assert.doesNotMatch(run.stderr, /Retrying|run the same command again/);
+        assert.match(run.stderr, /missing\.bin .*HTTP 404 .*check the URL/);
+        assert.match(run.stderr, /bad\.bin .*Integrity check failed: .*nothing was saved/);
+        const blocked = await runCli([
+          "http://127.0.0.1:1/x.bin",
+          "--dir",
+          dir,
+          "--retries",
+          "1",
+          "--retry-delay",
+          "3",
+        ]);
+        assert.equal(blocked.code, 1);
+        if (IS_BUN) {
+          // Bun's fetch has no blocked-port list: the OS refuses, which may pass later.
+          assert.match(blocked.stderr, /ECONNREFUSED/);
+        } else {
+          assert.equal(blocked.stderr.trimEnd().split("\n").length, 1, blocked.stderr);
+          assert.match(
+            blocked.stderr,
+            /fetch refuses to use port 1 .*: serve the file on another port$/m,
+          );
+          assert.ok(blocked.ms < 5000, "no retry wait");
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("says plainly what to do when the destination's directory cannot be written", async () => {
+    // /sys refuses new files even to root (EACCES): a destination no retry can cure.
+    const run = await runCli([`http://127.0.0.1:9/x.bin`, "-o", "/sys/haul-test.bin"]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trimEnd().split("\n").length, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /^Failed \/sys\/haul-test\.bin: Cannot write to \/sys: permission denied: choose a directory you can write to \(--dir or -o\)/,
+    );
   });
 
   it("sends credentials from the URL as Basic auth and never prints them", async () => {
