@@ -22,18 +22,23 @@ Usage:
 Downloads go to <dest>.part with a checkpoint beside it; the file appears at
 its destination only when complete and verified. Run the same command again
 after a failure or Ctrl-C: finished files are skipped, the others resume.
+A file already at its destination counts as complete only when its SHA-256
+(--sha256, --checksums) or, without one, its size matches the server's.
 
 Output:
-  -o, --output FILE        Save the one URL as FILE (relative to --dir when given)
+  -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
+                           not "-" (stdout): haul saves to files, to resume them
   -O, --remote-name        Name the file after the URL's last path segment (the default)
   -d, --dir DIR            Save into DIR (created if missing; default: current directory)
   -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
   -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
+      --overwrite          Download again even if the file exists (replaced at the end)
 
 Network:
   -H, --header 'Name: value'  Add a request header (repeatable)
   -A, --user-agent AGENT   Send AGENT as User-Agent (default haul/${VERSION})
-      --retries N          Retry a failing download N times (default ${DEFAULT_CLI_RETRIES})
+      --retries N          Retry a failing download N times (default ${DEFAULT_CLI_RETRIES}); what no
+                           retry can cure (HTTP 404, a bad checksum…) stops at once
       --retry-delay SECS   First backoff ceiling, doubled while failing (default ${DEFAULT_RETRY_DELAY_S})
       --stall-timeout SECS Abort an attempt after SECS without data, keeping its
                            progress, and retry (default ${DEFAULT_STALL_TIMEOUT_S}; 0: never)
@@ -45,13 +50,23 @@ Verification:
 
 Messages:
   -q, --quiet              Print errors only
-  -v, --verbose            Print retries and the full detail of errors
+  -s, --silent             Same as -q (errors are still printed, like curl -sS)
+  -v, --verbose            Print retries on a terminal too, and full error detail
       --json               Print one JSON object per finished file on stdout
   -h, --help               Print this help
   -V, --version            Print the version
 
+Accepted for habit's sake (haul always does this):
+  -L, --location           Follow redirects
+  -C -, --continue-at -    Resume (curl); an offset is refused
+  -c, --continue           Resume (wget)
+  -f, --fail               Fail on HTTP errors, saving nothing of the error page
+  -S, --show-error         Print errors
+
 Exit status: 0 all done, 1 a download failed, 2 usage error (nothing
 downloaded), 130 interrupted (progress saved; run again to resume).
+
+See docs/cli.md for the list format, the --json fields and checksum files.
 
 Examples:
   haul https://example.com/big.iso

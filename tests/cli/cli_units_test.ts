@@ -14,6 +14,7 @@ import { FALLBACK_NAME, nameFromUrl } from "../../src/cli/safe_name.ts";
 import { stallGuardedFetch } from "../../src/batch/stall_fetch.ts";
 import { displayWidth } from "../../src/cli/text_width.ts";
 import { VERSION } from "../../src/cli/version.ts";
+import { HELP } from "../../src/cli/help.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
@@ -64,6 +65,73 @@ describe("CLI arguments", () => {
     assert.equal(o.jobs, 4);
     assert.equal(o.inputFile, "list.txt");
     assert.equal(options(["-qOj", "8", "https://e.com/x"]).jobs, 8);
+  });
+
+  it("documents every flag in --help", () => {
+    const flags = [
+      "-o, --output",
+      "-O, --remote-name",
+      "-d, --dir",
+      "-i, --input-file",
+      "-j, --jobs",
+      "--overwrite",
+      "-H, --header",
+      "-A, --user-agent",
+      "--retries",
+      "--retry-delay",
+      "--stall-timeout",
+      "--sha256",
+      "--integrity",
+      "--checksums",
+      "-q, --quiet",
+      "-s, --silent",
+      "-v, --verbose",
+      "--json",
+      "-h, --help",
+      "-V, --version",
+      "-L, --location",
+      "-C -, --continue-at -",
+      "-c, --continue",
+      "-f, --fail",
+      "-S, --show-error",
+    ];
+    for (const flag of flags) assert.ok(HELP.includes(`  ${flag} `), flag);
+    for (const flag of flags) {
+      const long = flag.split(", ").at(-1)!.split(" ")[0]!;
+      const args = long === "--continue-at" ? [long, "-"] : [long];
+      const value = [
+        "--overwrite",
+        "--json",
+        "--silent",
+        "--verbose",
+        "--quiet",
+        "--location",
+        "--continue",
+        "--fail",
+        "--show-error",
+        "--remote-name",
+        "--continue-at",
+      ].includes(long);
+      if (value && long !== "--help" && long !== "--version") {
+        assert.equal(parseArgs([...args, "https://e.com/a"]).kind, "run", long);
+      }
+    }
+  });
+
+  it("accepts curl's and wget's habits and --overwrite", () => {
+    const o = options(["-sLfSc", "-C-", "--overwrite", "https://e.com/a"]);
+    assert.equal(o.quiet, true);
+    assert.equal(o.overwrite, true);
+    assert.equal(options(["https://e.com/a", "--continue-at", "-"]).overwrite, false);
+    assert.throws(() => parseArgs(["-C", "10", "https://e.com/a"]), /not from an offset/);
+    assert.throws(
+      () => parseArgs(["-o", "-", "https://e.com/a"]),
+      /Cannot write to standard output/,
+    );
+    assert.throws(
+      () => parseArgs(["-s", "-v", "https://e.com/a"]),
+      /Use either -q \(or -s\) or -v/,
+    );
   });
 
   it("answers --help and --version whatever else is given", () => {
