@@ -5,22 +5,36 @@
  * streams the body into `<dest>.part`, keeps a binary checkpoint in
  * `<dest>.part.ctrl`, and renames `.part` onto `dest` only when every byte has
  * arrived and been hashed. If anything fails, the next call resumes from the
- * last durable byte (`Range` + `If-Range`). Retries belong to you:
- * {@link isRetryable} says when another call can help.
+ * last durable byte (`Range` + `If-Range`). {@link isRetryable} says when
+ * another call can help; {@link haulWithRetry} (one file) and {@link haulAll}
+ * (many, a bounded pool) make those calls for you.
  *
- * @example Download, retrying while it makes sense
+ * @example Download a file, retrying while it makes sense
+ * `deno test --doc` skips this one because it needs the network; the next runs offline.
  * ```ts ignore
- * import { haul, isRetryable } from "@haul/haul";
+ * import { haulWithRetry } from "@haul/haul";
  *
- * for (let attempt = 1; ; attempt++) {
- *   try {
- *     const result = await haul("https://example.com/big.iso", { dest: "big.iso" });
- *     console.log(`done: ${result.size} bytes, sha256 ${result.sha256}`);
- *     break;
- *   } catch (error) {
- *     if (!isRetryable(error) || attempt === 10) throw error;
- *     await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
- *   }
+ * const result = await haulWithRetry("https://example.com/big.iso", { dest: "big.iso" });
+ * console.log(`${result.size} bytes, sha256 ${result.sha256}`);
+ * ```
+ *
+ * @example Your own `fetch` (a proxy, auth, or here an in-memory server)
+ * ```ts
+ * import { haul } from "@haul/haul";
+ * import { mkdtemp, readFile, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ *
+ * const body = new TextEncoder().encode("hello, haul\n");
+ * const fetch = () =>
+ *   Promise.resolve(new Response(body, { headers: { etag: '"v1"', "content-length": "12" } }));
+ * const dir = await mkdtemp(join(tmpdir(), "haul-example-"));
+ * try {
+ *   const dest = join(dir, "hello.txt");
+ *   const result = await haul("https://example.com/hello.txt", { dest, fetch });
+ *   console.log(result.size, await readFile(dest, "utf8")); // 12 "hello, haul\n"
+ * } finally {
+ *   await rm(dir, { recursive: true, force: true });
  * }
  * ```
  *
