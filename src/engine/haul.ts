@@ -8,7 +8,6 @@
 
 import { checkDestination, toDestinationError } from "../store/destination.ts";
 import {
-  DestinationError,
   HaulError,
   IntegrityError,
   PartialHaulError,
@@ -94,10 +93,14 @@ export async function haul(
   input: string | URL | Request,
   options: HaulOptions,
 ): Promise<HaulResult> {
-  return await singleFlight(input, options, () =>
-    haulWith(input, options, {}).catch((error: unknown) => {
-      throw explainMissingPermission(error, options.dest);
-    }));
+  return await singleFlight(
+    input,
+    options,
+    () =>
+      haulWith(input, options, {}).catch((error: unknown) => {
+        throw explainMissingPermission(error, options.dest);
+      }),
+  );
 }
 
 /**
@@ -259,12 +262,19 @@ class Download {
       cursor: from.cursor,
       extent: from.checkpoint?.extent ?? 0,
     });
-    const checkpointer = new Checkpointer(store, start.file, writer, {
-      // A resume keeps the block size its checkpoint was written with.
-      blockSize: from.checkpoint?.blockSize ?? this.settings.blockSize,
-      validators,
-      total: plan.total ?? from.checkpoint?.reportedLength ?? null,
-    }, this.settings.cadence, from.cursor);
+    const checkpointer = new Checkpointer(
+      store,
+      start.file,
+      writer,
+      {
+        // A resume keeps the block size its checkpoint was written with.
+        blockSize: from.checkpoint?.blockSize ?? this.settings.blockSize,
+        validators,
+        total: plan.total ?? from.checkpoint?.reportedLength ?? null,
+      },
+      this.settings.cadence,
+      from.cursor,
+    );
     const job: Job = { writer, checkpointer, hasher, validators };
     state.validLength = writer.length;
     state.reportedLength = plan.total;

@@ -1,15 +1,15 @@
 /**
- * Native SHA-256 (`node:crypto`) of files and byte ranges on disk: a
- * destination that already exists, the tail a checkpoint vouches for, and
- * `.part` again when the digest worker failed.
+ * Native SHA-256 of files and byte ranges on disk: a destination that already
+ * exists, and the tail a checkpoint vouches for.
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type FsShim, readFully, type ShimFile } from "../runtime/fs_shim.ts";
+import { createNativeHash, sha256Bytes } from "../runtime/native_hash.ts";
 
-const READ_PIECE = 1 << 20;
+/** Bytes read (and hashed) per step: ~0.6 ms of hashing, then the event loop runs again. */
+export const READ_PIECE = 1 << 20;
 
 /**
  * Hashes a whole file in 1 MiB reads.
@@ -17,6 +17,12 @@ const READ_PIECE = 1 << 20;
  * @param fs filesystem shim.
  * @param path the file.
  * @returns its size and hex SHA-256.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a filesystem shim and a file; see tests/engine for real uses.
+ * const { size, sha256 } = await digestFile(fs, "big.iso");
+ * ```
  */
 export async function digestFile(
   fs: FsShim,
@@ -24,38 +30,17 @@ export async function digestFile(
 ): Promise<{ size: number; sha256: string }> {
   const file = await fs.open(path, "read");
   try {
-    return await digestPrefix(file, null);
+    const hash = createNativeHash();
+    const buffer = new Uint8Array(READ_PIECE);
+    for (;;) {
+      const n = await file.read(buffer, hash.length);
+      if (n <= 0) break;
+      hash.update(buffer.subarray(0, n));
+    }
+    return { size: hash.length, sha256: hash.digestHex() };
   } finally {
     await file.close();
   }
-}
-
-/**
- * Hashes the first `length` bytes of an open file, or all of it.
- *
- * @param file an open file.
- * @param length bytes to hash, or `null` for everything up to the end.
- * @returns the bytes hashed and the hex SHA-256.
- * @throws {Error} when the file ends before `length` bytes.
- */
-export async function digestPrefix(
-  file: ShimFile,
-  length: number | null,
-): Promise<{ size: number; sha256: string }> {
-  const hash = createHash("sha256");
-  const buffer = new Uint8Array(READ_PIECE);
-  let position = 0;
-  while (length === null || position < length) {
-    const want = length === null ? buffer.length : Math.min(buffer.length, length - position);
-    const n = await file.read(buffer.subarray(0, want), position);
-    if (n <= 0) {
-      if (length === null) break;
-      throw new Error(`file ended at byte ${position}, expected ${length}`);
-    }
-    hash.update(buffer.subarray(0, n));
-    position += n;
-  }
-  return { size: position, sha256: hash.digest("hex") };
 }
 
 /**
@@ -66,6 +51,12 @@ export async function digestPrefix(
  * @param from first byte.
  * @param to end (exclusive).
  * @returns the 32-byte digest, or `null` when the file ends before `to`.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs an open ShimFile; resume.ts checks a checkpoint's tail with it.
+ * const digest = await digestRange(file, 0, 4096);
+ * ```
  */
 export async function digestRange(
   file: ShimFile,
@@ -74,5 +65,5 @@ export async function digestRange(
 ): Promise<Uint8Array | null> {
   const bytes = new Uint8Array(to - from);
   if (!(await readFully(file, bytes, from))) return null;
-  return new Uint8Array(createHash("sha256").update(bytes).digest());
+  return sha256Bytes(bytes);
 }

@@ -7,44 +7,40 @@
  */
 
 /**
- * A SHA-256 computation paused after `length` bytes: the eight chaining words
- * and the `length % 64` bytes not yet compressed. Feeding the remaining bytes
- * into a hasher restored from it yields the digest of the whole input.
+ * Bytes `[start, end)` of `.part` that are durable: an `fdatasync` that
+ * started after their writes completed has returned.
  */
-export interface Sha256State {
-  /** Chaining words H0..H7 (eight unsigned 32-bit values). */
-  readonly words: Uint32Array;
-  /** Total bytes fed so far. */
-  readonly length: number;
-  /** The last `length % 64` bytes fed, not yet compressed. */
-  readonly pending: Uint8Array;
+export interface DurableRange {
+  /** First byte of the range (its offset in the representation and in `.part`). */
+  readonly start: number;
+  /** End of the durable bytes (exclusive); `start < end`. */
+  readonly end: number;
+  /**
+   * SHA-256 digest (32 bytes) of `.part` bytes `[tailStart(range), end)`: the
+   * newest durable bytes of the range, at most one block, which a resume
+   * reads back and checks before trusting the range.
+   */
+  readonly tailDigest: Uint8Array;
 }
 
 /**
- * Everything needed to resume a download safely.
+ * Everything needed to resume a download safely. There is no hash state: the
+ * file's SHA-256 comes from the runtime's native hasher, which a resume in a
+ * new process runs again over the bytes on disk while the rest downloads.
  *
- * Two lengths matter. `cursor` is how many bytes at the start of `.part` are
- * durable (synced before this checkpoint was written): a resume asks the
- * server for the bytes after it. `hash.length` is how many of those bytes the
- * resumable hash has covered; it may trail `cursor` (the hash follows the file
- * on another thread and may fall behind on a fast link), and a resume hashes
- * the bytes in between again, from disk. `tailDigest` lets a resume check the
- * newest durable bytes, which the hash state does not cover.
+ * Invariants (the codec enforces them): `blockSize` is a positive multiple
+ * of 64; `ranges` holds 1 to {@link MAX_RANGES} non-empty ranges in
+ * ascending order, each ending strictly before the next begins; `extent` is
+ * at least the last range's end, and so is `reportedLength` when known; each
+ * tail digest is 32 bytes.
  *
- * Invariants (the decoder enforces them): `start <= anchor <= hash.length <= cursor`,
- * `hash.length - anchor <= blockSize`, `anchor % blockSize === 0`,
- * `blockSize % 64 === 0`, `anchorHash.length === anchor`, `extent >= cursor`,
- * `cursor <= reportedLength` when the length is known, and `tailDigest` is
- * `null` exactly when {@link tailStart} equals `cursor`.
+ * Today haul writes a single range `[0, cursor)`; the list is there for
+ * downloads over several connections.
  */
 export interface Checkpoint {
-  /** Offset in the representation where `.part` byte 0 belongs. Always 0 in format v2. */
-  readonly start: number;
-  /** Bytes at the start of `.part` that are durable: where a resume continues. */
-  readonly cursor: number;
-  /** Verification block size in bytes (a multiple of 64). */
+  /** Verification block size in bytes: the most a resume reads back per range. */
   readonly blockSize: number;
-  /** High-water mark of bytes written to `.part` (may exceed `cursor`; the excess is junk). */
+  /** High-water mark of bytes written to `.part` (bytes past the ranges are junk). */
   readonly extent: number;
   /** Total length of the representation as the server reported it, or `null` if unknown. */
   readonly reportedLength: number | null;
@@ -54,39 +50,56 @@ export interface Checkpoint {
   readonly lastModified: string | null;
   /** The `Content-Type` the server sent, or `null`. */
   readonly contentType: string | null;
-  /**
-   * The last verified point: a multiple of `blockSize` within one block below
-   * `hash.length` (haul keeps it strictly below a non-zero `hash.length`, so
-   * that a resume always re-reads and checks between 1 and `blockSize` bytes).
-   */
-  readonly anchor: number;
-  /** SHA-256 state after the first `anchor` bytes. */
-  readonly anchorHash: Sha256State;
-  /** SHA-256 state after the first `hash.length` bytes (`hash.length <= cursor`). */
-  readonly hash: Sha256State;
-  /**
-   * SHA-256 digest (32 bytes) of `.part` bytes `[tailStart(c), cursor)`, or
-   * `null` when that range is empty (the hash covers every durable byte).
-   */
-  readonly tailDigest: Uint8Array | null;
+  /** The durable ranges of `.part`, ascending. */
+  readonly ranges: readonly DurableRange[];
 }
 
 /**
- * Where the range covered by {@link Checkpoint.tailDigest} begins: after the
- * hashed bytes, and at most one block before the cursor.
+ * The most ranges a checkpoint holds.
  *
- * @param checkpoint the checkpoint.
- * @returns `max(hash.length, cursor - blockSize)`.
+ * @example
+ * ```ts
+ * import { MAX_RANGES } from "./checkpoint.ts";
+ * console.log(MAX_RANGES); // 64
+ * ```
+ */
+export const MAX_RANGES = 64;
+
+/**
+ * Where the bytes covered by a range's tail digest begin: at most one block
+ * before its end, never before its start.
+ *
+ * @param range the range.
+ * @param blockSize the checkpoint's block size.
+ * @returns `max(start, end - blockSize)`.
  *
  * @example
  * ```ts
  * import { tailStart } from "./checkpoint.ts";
- * const hash = { words: new Uint32Array(8), length: 100, pending: new Uint8Array(36) };
- * console.log(tailStart({ cursor: 5000, blockSize: 1024, hash })); // 3976
+ * console.log(tailStart({ start: 0, end: 5000 }, 1024)); // 3976
  * ```
  */
-export function tailStart(
-  checkpoint: Pick<Checkpoint, "cursor" | "blockSize" | "hash">,
-): number {
-  return Math.max(checkpoint.hash.length, checkpoint.cursor - checkpoint.blockSize);
+export function tailStart(range: Pick<DurableRange, "start" | "end">, blockSize: number): number {
+  return Math.max(range.start, range.end - blockSize);
+}
+
+/**
+ * The durable bytes at the start of `.part`: the end of the range that
+ * begins at byte 0, or 0 when none does. A single-connection resume
+ * continues from here.
+ *
+ * @param checkpoint the checkpoint.
+ * @returns the resume cursor.
+ *
+ * @example
+ * ```ts
+ * import { durablePrefix } from "./checkpoint.ts";
+ * const tailDigest = new Uint8Array(32);
+ * const ranges = [{ start: 0, end: 4096, tailDigest }];
+ * console.log(durablePrefix({ ranges })); // 4096
+ * ```
+ */
+export function durablePrefix(checkpoint: Pick<Checkpoint, "ranges">): number {
+  const first = checkpoint.ranges[0];
+  return first !== undefined && first.start === 0 ? first.end : 0;
 }

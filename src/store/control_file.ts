@@ -2,22 +2,20 @@
  * The binary encoding of a {@link Checkpoint}: what `<dest>.part.ctrl` holds.
  *
  * A 24-byte header (magic, version, flags, body length, body CRC, header CRC)
- * followed by a body: seven little-endian u64 fields, each 8-byte aligned,
- * field flags, the two SHA-256 states, the digest of the durable bytes the
- * hash state does not cover, and three length-prefixed UTF-8 strings padded
- * to 8 bytes. Both parts are protected by CRC-32C. Nothing derivable is
- * stored: `anchorHash.length` is `anchor`, the pending lengths are `0` and
- * `hash.length % 64`. The encoding is canonical: padding, reserved fields and
- * unused bytes must be zero, so a file decodes only if re-encoding the result
- * gives back the same bytes. The full layout is in `docs/control-file.md`.
+ * followed by a body: three little-endian u64 fields (block size, extent,
+ * reported length), field flags, the range count, the ranges (start, durable
+ * end, tail digest) and three length-prefixed UTF-8 strings padded to 8
+ * bytes. Every u64 is 8-byte aligned; both parts are protected by CRC-32C.
+ * The encoding is canonical: padding and unused bytes must be zero, so a file
+ * decodes only if re-encoding the result gives back the same bytes. No hash
+ * state is stored. The full layout is in `docs/control-file.md`.
  *
  * @module
  */
 
-import { type Checkpoint, type Sha256State, tailStart } from "./checkpoint.ts";
+import { type Checkpoint, type DurableRange, MAX_RANGES } from "./checkpoint.ts";
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
-import { SHA256_INITIAL_WORDS } from "../hashing/sha256.ts";
 
 /**
  * The format version this module writes and the only one it reads.
@@ -25,10 +23,10 @@ import { SHA256_INITIAL_WORDS } from "../hashing/sha256.ts";
  * @example
  * ```ts
  * import { CONTROL_FILE_VERSION } from "./control_file.ts";
- * console.log(CONTROL_FILE_VERSION); // 2
+ * console.log(CONTROL_FILE_VERSION); // 3
  * ```
  */
-export const CONTROL_FILE_VERSION = 2;
+export const CONTROL_FILE_VERSION = 3;
 
 /**
  * The eight bytes every control file starts with: `89 48 41 55 4C 0D 0A 1A`
@@ -68,13 +66,13 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.of(
  */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
-/** Byte offsets of the fixed-position fields of a version-2 control file. */
+/** Byte offsets of the fixed-position fields of a version-3 control file. */
 export interface ControlFileOffsets {
   /** 8 bytes: {@link CONTROL_FILE_MAGIC}. */
   readonly magic: number;
   /** u16: the format version. */
   readonly version: number;
-  /** u16: header flags, all reserved (zero) in version 2. */
+  /** u16: header flags, all reserved (zero). */
   readonly headerFlags: number;
   /** u32: bytes in the body (everything after the header). */
   readonly bodyLength: number;
@@ -82,44 +80,29 @@ export interface ControlFileOffsets {
   readonly bodyCrc: number;
   /** u32: CRC-32C of the header bytes before this field. */
   readonly headerCrc: number;
-  /** u64: `start`. First byte of the body. */
-  readonly start: number;
-  /** u64: `cursor`. */
-  readonly cursor: number;
-  /** u64: `blockSize`. */
+  /** u64: `blockSize`. First byte of the body. */
   readonly blockSize: number;
   /** u64: `extent`. */
   readonly extent: number;
   /** u64: `reportedLength`, or 0 when unknown. */
   readonly reportedLength: number;
-  /** u64: `anchor`. */
-  readonly anchor: number;
-  /** u64: `hash.length`, the bytes the resumable hash state covers. */
-  readonly hashLength: number;
-  /** u32: field flags (length known, which strings are present, tail digest present). */
+  /** u32: field flags (length known, which strings are present). */
   readonly fieldFlags: number;
-  /** u32: reserved, zero. */
-  readonly reserved: number;
-  /** 8 × u32: `anchorHash.words`. */
-  readonly anchorWords: number;
-  /** 8 × u32: `hash.words`. */
-  readonly hashWords: number;
-  /** 64 bytes: `hash.pending` (`hash.length % 64` bytes) then zeros. */
-  readonly hashPending: number;
-  /** 32 bytes: `tailDigest`, or zeros when it is `null`. */
-  readonly tailDigest: number;
-  /** Where the three string records begin: `etag`, `lastModified`, `contentType`. */
-  readonly strings: number;
+  /** u32: the number of range records that follow. */
+  readonly rangeCount: number;
+  /** Where the range records begin (48 bytes each: start, end, tail digest). */
+  readonly ranges: number;
 }
 
 /**
- * Where each fixed field of a version-2 control file sits, from the start of
- * the file. Every u64 offset is a multiple of 8.
+ * Where each fixed field of a version-3 control file sits, from the start of
+ * the file. Every u64 offset is a multiple of 8. The string records follow
+ * the range records.
  *
  * @example
  * ```ts
  * import { CONTROL_FILE_OFFSETS } from "./control_file.ts";
- * console.log(CONTROL_FILE_OFFSETS.cursor % 8); // 0
+ * console.log(CONTROL_FILE_OFFSETS.blockSize % 8); // 0
  * ```
  */
 export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
@@ -129,50 +112,40 @@ export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
   bodyLength: 12,
   bodyCrc: 16,
   headerCrc: 20,
-  start: 24,
-  cursor: 32,
-  blockSize: 40,
-  extent: 48,
-  reportedLength: 56,
-  anchor: 64,
-  hashLength: 72,
-  fieldFlags: 80,
-  reserved: 84,
-  anchorWords: 88,
-  hashWords: 120,
-  hashPending: 152,
-  tailDigest: 216,
-  strings: 248,
+  blockSize: 24,
+  extent: 32,
+  reportedLength: 40,
+  fieldFlags: 48,
+  rangeCount: 52,
+  ranges: 56,
 });
 
 const O = CONTROL_FILE_OFFSETS;
 /** Private copy of the magic, immune to callers mutating the export. */
 const MAGIC: Uint8Array = CONTROL_FILE_MAGIC.slice();
 const HEADER_SIZE = 24;
-/** Bytes of the body before the strings. */
-const FIXED_BODY_SIZE = O.strings - HEADER_SIZE;
-/** Smallest body: the fixed fields and three empty string records. */
-const MIN_BODY_SIZE = FIXED_BODY_SIZE + 3 * 8;
-/** Largest body: the fixed fields and three strings of maximum length. */
-const MAX_BODY_SIZE = FIXED_BODY_SIZE + 3 * pad8(2 + CONTROL_FILE_MAX_STRING_BYTES);
+/** Bytes in a SHA-256 digest, the size of a tail digest. */
+const DIGEST_SIZE = 32;
+/** Bytes of one range record: u64 start, u64 end, tail digest. */
+const RANGE_SIZE = 16 + DIGEST_SIZE;
+/** Bytes of the body before the ranges. */
+const FIXED_BODY_SIZE = O.ranges - HEADER_SIZE;
+/** Smallest body: the fixed fields, one range and three empty string records. */
+const MIN_BODY_SIZE = FIXED_BODY_SIZE + RANGE_SIZE + 3 * 8;
+/** Largest body: the fixed fields, every range and three strings of maximum length. */
+const MAX_BODY_SIZE = FIXED_BODY_SIZE + MAX_RANGES * RANGE_SIZE +
+  3 * pad8(2 + CONTROL_FILE_MAX_STRING_BYTES);
 
 const FLAG_LENGTH_KNOWN = 1 << 0;
 const FLAG_ETAG = 1 << 1;
 const FLAG_LAST_MODIFIED = 1 << 2;
 const FLAG_CONTENT_TYPE = 1 << 3;
-const FLAG_TAIL_DIGEST = 1 << 4;
-const KNOWN_FLAGS = FLAG_LENGTH_KNOWN | FLAG_ETAG | FLAG_LAST_MODIFIED | FLAG_CONTENT_TYPE |
-  FLAG_TAIL_DIGEST;
-/** Bytes in a SHA-256 digest, the size of `tailDigest`. */
-const DIGEST_SIZE = 32;
+const KNOWN_FLAGS = FLAG_LENGTH_KNOWN | FLAG_ETAG | FLAG_LAST_MODIFIED | FLAG_CONTENT_TYPE;
 const STRING_FIELDS = [
   ["etag", FLAG_ETAG],
   ["lastModified", FLAG_LAST_MODIFIED],
   ["contentType", FLAG_CONTENT_TYPE],
 ] as const;
-
-/** SHA-256's initial chaining words: the state after zero bytes. */
-const SHA256_IV: readonly number[] = SHA256_INITIAL_WORDS;
 
 const TWO_32 = 0x1_0000_0000;
 /** Largest high word of a u64 that is still a safe integer (2^53 - 1). */
@@ -189,11 +162,6 @@ function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-function sameWords(a: Uint32Array, b: ArrayLike<number>): boolean {
-  for (let i = 0; i < 8; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * The first invariant `checkpoint` breaks, or `null` when it keeps them all.
  * Shared by the encoder (which throws `RangeError`) and the decoder (which
@@ -201,55 +169,29 @@ function sameWords(a: Uint32Array, b: ArrayLike<number>): boolean {
  * Assumes the fields are already well-typed.
  */
 function invariantViolation(c: Checkpoint): string | null {
-  const hashed = c.hash.length;
-  if (c.start !== 0) return `start is ${c.start}, but format v2 requires 0`;
   if (c.blockSize === 0 || c.blockSize % 64 !== 0) {
     return `blockSize ${c.blockSize} is not a positive multiple of 64`;
   }
-  if (c.anchor > hashed) return `anchor ${c.anchor} is beyond hash.length ${hashed}`;
-  if (hashed > c.cursor) return `hash.length ${hashed} is beyond cursor ${c.cursor}`;
-  if (hashed - c.anchor > c.blockSize) {
-    return `anchor ${c.anchor} is more than blockSize ${c.blockSize} below hash.length ${hashed}`;
+  if (c.ranges.length === 0) return "there are no ranges";
+  if (c.ranges.length > MAX_RANGES) {
+    return `${c.ranges.length} ranges, more than ${MAX_RANGES}`;
   }
-  if (c.anchor % c.blockSize !== 0) {
-    return `anchor ${c.anchor} is not a multiple of blockSize ${c.blockSize}`;
-  }
-  if (c.extent < c.cursor) return `extent ${c.extent} is below cursor ${c.cursor}`;
-  if (c.reportedLength !== null && c.cursor > c.reportedLength) {
-    return `cursor ${c.cursor} is beyond reportedLength ${c.reportedLength}`;
-  }
-  if (c.anchorHash.length !== c.anchor) {
-    return `anchorHash.length ${c.anchorHash.length} differs from anchor ${c.anchor}`;
-  }
-  if (c.anchorHash.pending.length !== 0) {
-    return `anchorHash.pending has ${c.anchorHash.pending.length} bytes, expected 0`;
-  }
-  if (c.hash.pending.length !== hashed % 64) {
-    return `hash.pending has ${c.hash.pending.length} bytes, expected hash.length % 64 = ${
-      hashed % 64
-    }`;
-  }
-  if (c.anchor === 0 && !sameWords(c.anchorHash.words, SHA256_IV)) {
-    return "anchorHash covers 0 bytes but its words are not SHA-256's initial values";
-  }
-  if (hashed === 0 && !sameWords(c.hash.words, SHA256_IV)) {
-    return "hash covers 0 bytes but its words are not SHA-256's initial values";
-  }
-  if (c.anchor === hashed && !sameWords(c.anchorHash.words, c.hash.words)) {
-    return "anchor equals hash.length but anchorHash and hash words differ";
-  }
-  const tail = tailStart(c);
-  if (tail === c.cursor) {
-    if (c.tailDigest !== null) {
-      return `tailDigest is present, but the range it covers, [${tail}, ${c.cursor}), is empty`;
+  let previousEnd = -1;
+  for (const [i, range] of c.ranges.entries()) {
+    if (range.start >= range.end) return `range ${i} [${range.start}, ${range.end}) is empty`;
+    if (range.start <= previousEnd) {
+      return `range ${i} starts at ${range.start}, not after the previous range's end ${previousEnd}`;
     }
-  } else {
-    if (c.tailDigest === null) {
-      return `tailDigest is missing for the bytes [${tail}, ${c.cursor}) the hash does not cover`;
+    if (range.tailDigest.length !== DIGEST_SIZE) {
+      return `range ${i}'s tailDigest has ${range.tailDigest.length} bytes, expected ${DIGEST_SIZE}`;
     }
-    if (c.tailDigest.length !== DIGEST_SIZE) {
-      return `tailDigest has ${c.tailDigest.length} bytes, expected ${DIGEST_SIZE}`;
-    }
+    previousEnd = range.end;
+  }
+  if (c.extent < previousEnd) {
+    return `extent ${c.extent} is below the last range's end ${previousEnd}`;
+  }
+  if (c.reportedLength !== null && previousEnd > c.reportedLength) {
+    return `the last range ends at ${previousEnd}, beyond reportedLength ${c.reportedLength}`;
   }
   return null;
 }
@@ -257,7 +199,7 @@ function invariantViolation(c: Checkpoint): string | null {
 /** Type checks the encoder makes before {@link invariantViolation}. */
 function typeViolation(c: Checkpoint): string | null {
   if (typeof c !== "object" || c === null) return "checkpoint is not an object";
-  for (const name of ["start", "cursor", "blockSize", "extent", "anchor"] as const) {
+  for (const name of ["blockSize", "extent"] as const) {
     if (!isCount(c[name])) return `${name} ${String(c[name])} is not a safe non-negative integer`;
   }
   if (c.reportedLength !== null && !isCount(c.reportedLength)) {
@@ -265,19 +207,17 @@ function typeViolation(c: Checkpoint): string | null {
       String(c.reportedLength)
     } is neither null nor a safe non-negative integer`;
   }
-  for (const name of ["anchorHash", "hash"] as const) {
-    const state: Sha256State = c[name];
-    if (typeof state !== "object" || state === null) return `${name} is not an object`;
-    if (!(state.words instanceof Uint32Array) || state.words.length !== 8) {
-      return `${name}.words is not a Uint32Array of 8 words`;
+  if (!Array.isArray(c.ranges)) return "ranges is not an array";
+  for (const [i, range] of (c.ranges as readonly DurableRange[]).entries()) {
+    if (typeof range !== "object" || range === null) return `range ${i} is not an object`;
+    for (const name of ["start", "end"] as const) {
+      if (!isCount(range[name])) {
+        return `range ${i}'s ${name} ${String(range[name])} is not a safe non-negative integer`;
+      }
     }
-    if (!isCount(state.length)) {
-      return `${name}.length ${String(state.length)} is not a safe non-negative integer`;
+    if (!(range.tailDigest instanceof Uint8Array)) {
+      return `range ${i}'s tailDigest is not a Uint8Array`;
     }
-    if (!(state.pending instanceof Uint8Array)) return `${name}.pending is not a Uint8Array`;
-  }
-  if (c.tailDigest !== null && !(c.tailDigest instanceof Uint8Array)) {
-    return "tailDigest is neither null nor a Uint8Array";
   }
   for (const [name] of STRING_FIELDS) {
     const value: unknown = c[name];
@@ -294,7 +234,7 @@ function setU64(view: DataView, offset: number, value: number): void {
 }
 
 /**
- * Encodes a checkpoint as the bytes of a version-2 control file.
+ * Encodes a checkpoint as the bytes of a version-3 control file.
  *
  * Refuses anything {@link decodeCheckpoint} would reject, so what it writes
  * always reads back equal (`decodeCheckpoint(encodeCheckpoint(c))` deep-equals
@@ -304,25 +244,19 @@ function setU64(view: DataView, offset: number, value: number): void {
  * @returns a new byte array, a multiple of 8 bytes long.
  * @throws {RangeError} when `checkpoint` breaks an invariant of
  *   {@link Checkpoint} (see `docs/control-file.md`), a number is not a safe
- *   non-negative integer, a hash state is malformed, `tailDigest` is not
- *   `null` or 32 bytes (or is present or absent when it should not be), or a
- *   string is longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes or
- *   not valid Unicode.
+ *   non-negative integer, a tail digest is not 32 bytes, or a string is
+ *   longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes or not
+ *   valid Unicode.
  *
  * @example
  * ```ts
  * import { decodeCheckpoint, encodeCheckpoint } from "./control_file.ts";
- * const iv = [
- *   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
- *   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
- * ];
- * const empty = { words: Uint32Array.from(iv), length: 0, pending: new Uint8Array(0) };
  * const bytes = encodeCheckpoint({
- *   start: 0, cursor: 0, blockSize: 65536, extent: 0, reportedLength: 1000,
+ *   blockSize: 65536, extent: 4096, reportedLength: 1000_000,
  *   etag: '"v1"', lastModified: null, contentType: "application/octet-stream",
- *   anchor: 0, anchorHash: empty, hash: empty, tailDigest: null,
+ *   ranges: [{ start: 0, end: 4096, tailDigest: new Uint8Array(32) }],
  * });
- * console.log(bytes.length, decodeCheckpoint(bytes).etag); // 296 "v1"
+ * console.log(bytes.length, decodeCheckpoint(bytes).etag); // 160 "v1"
  * ```
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
@@ -331,7 +265,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const c = checkpoint;
 
   const strings: (Uint8Array | null)[] = [];
-  let bodyLength = FIXED_BODY_SIZE;
+  const stringsAt = O.ranges + c.ranges.length * RANGE_SIZE;
+  let bodyLength = stringsAt - HEADER_SIZE;
   for (const [name] of STRING_FIELDS) {
     const value = c[name];
     const utf8 = value === null ? null : encoder.encode(value);
@@ -351,28 +286,23 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   view.setUint16(O.headerFlags, 0, true);
   view.setUint32(O.bodyLength, bodyLength, true);
 
-  setU64(view, O.start, c.start);
-  setU64(view, O.cursor, c.cursor);
   setU64(view, O.blockSize, c.blockSize);
   setU64(view, O.extent, c.extent);
   setU64(view, O.reportedLength, c.reportedLength ?? 0);
-  setU64(view, O.anchor, c.anchor);
-  setU64(view, O.hashLength, c.hash.length);
   let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
   STRING_FIELDS.forEach(([, flag], i) => {
     if (strings[i] !== null) flags |= flag;
   });
-  if (c.tailDigest !== null) flags |= FLAG_TAIL_DIGEST;
   view.setUint32(O.fieldFlags, flags, true);
-  view.setUint32(O.reserved, 0, true);
-  for (let i = 0; i < 8; i++) {
-    view.setUint32(O.anchorWords + 4 * i, c.anchorHash.words[i]!, true);
-    view.setUint32(O.hashWords + 4 * i, c.hash.words[i]!, true);
-  }
-  out.set(c.hash.pending, O.hashPending);
-  if (c.tailDigest !== null) out.set(c.tailDigest, O.tailDigest);
+  view.setUint32(O.rangeCount, c.ranges.length, true);
+  c.ranges.forEach((range, i) => {
+    const at = O.ranges + i * RANGE_SIZE;
+    setU64(view, at, range.start);
+    setU64(view, at + 8, range.end);
+    out.set(range.tailDigest, at + 16);
+  });
 
-  let pos = O.strings;
+  let pos = stringsAt;
   for (const utf8 of strings) {
     const length = utf8?.length ?? 0;
     view.setUint16(pos, length, true);
@@ -413,11 +343,10 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
  * and canonical form (zero padding and reserved fields).
  *
  * @param bytes the whole content of `<dest>.part.ctrl`.
- * @returns the checkpoint, with fresh `Uint32Array` words and `Uint8Array`
- *   pending bytes and tail digest (never views of `bytes`).
+ * @returns the checkpoint, with fresh tail digests (never views of `bytes`).
  * @throws {ControlFileError} for any defect: too short, bad magic, header or
  *   body CRC mismatch, unsupported version (named in the message; a version-1
- *   file, written by an older haul, is one), length mismatch or trailing
+ *   or version-2 file, written by an older haul, is one), length mismatch or trailing
  *   bytes, a number above `Number.MAX_SAFE_INTEGER`, invalid or over-long
  *   strings, non-zero padding, or broken invariants. Never throws anything
  *   else.
@@ -487,44 +416,37 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     );
   }
 
-  const start = getU64(view, O.start, "start");
-  const cursor = getU64(view, O.cursor, "cursor");
   const blockSize = getU64(view, O.blockSize, "blockSize");
   const extent = getU64(view, O.extent, "extent");
   const storedLength = getU64(view, O.reportedLength, "reportedLength");
-  const anchor = getU64(view, O.anchor, "anchor");
-  const hashLength = getU64(view, O.hashLength, "hashLength");
   const flags = view.getUint32(O.fieldFlags, true);
   if ((flags & ~KNOWN_FLAGS) !== 0) throw corrupt(`unknown field flags ${hex32(flags)}`);
-  if (view.getUint32(O.reserved, true) !== 0) throw corrupt("reserved field is not zero");
   const lengthKnown = (flags & FLAG_LENGTH_KNOWN) !== 0;
   if (!lengthKnown && storedLength !== 0) {
     throw corrupt(`reportedLength is marked unknown but stored as ${storedLength}`);
   }
-
-  const anchorWords = new Uint32Array(8);
-  const hashWords = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) {
-    anchorWords[i] = view.getUint32(O.anchorWords + 4 * i, true);
-    hashWords[i] = view.getUint32(O.hashWords + 4 * i, true);
+  const count = view.getUint32(O.rangeCount, true);
+  if (count === 0 || count > MAX_RANGES) {
+    throw corrupt(`impossible range count ${count} (1 to ${MAX_RANGES})`);
   }
-  const pendingLength = hashLength % 64;
-  const pendingStart = O.hashPending;
-  if (!allZero(bytes, pendingStart + pendingLength, pendingStart + 64)) {
-    throw corrupt(`non-zero bytes after the ${pendingLength} pending bytes of hash`);
+  if (O.ranges + count * RANGE_SIZE + 3 * 8 > end) {
+    throw corrupt(`body ends before its ${count} range records and the strings`);
   }
-  const pending = new Uint8Array(pendingLength);
-  pending.set(bytes.subarray(pendingStart, pendingStart + pendingLength));
-  let tailDigest: Uint8Array | null = null;
-  if ((flags & FLAG_TAIL_DIGEST) !== 0) {
-    tailDigest = new Uint8Array(DIGEST_SIZE);
-    tailDigest.set(bytes.subarray(O.tailDigest, O.tailDigest + DIGEST_SIZE));
-  } else if (!allZero(bytes, O.tailDigest, O.tailDigest + DIGEST_SIZE)) {
-    throw corrupt("tailDigest is marked absent but its bytes are not zero");
+  const ranges: DurableRange[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = O.ranges + i * RANGE_SIZE;
+    // A fresh array: `slice()` of a Node Buffer would be a view of the input.
+    const tailDigest = new Uint8Array(DIGEST_SIZE);
+    tailDigest.set(bytes.subarray(at + 16, at + RANGE_SIZE));
+    ranges.push({
+      start: getU64(view, at, `range ${i} start`),
+      end: getU64(view, at + 8, `range ${i} end`),
+      tailDigest,
+    });
   }
 
   const strings: (string | null)[] = [];
-  let pos = O.strings;
+  let pos = O.ranges + count * RANGE_SIZE;
   for (const [name, flag] of STRING_FIELDS) {
     if (pos + 8 > end) throw corrupt(`body ends before the ${name} record`);
     const length = view.getUint16(pos, true);
@@ -549,18 +471,13 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (pos !== end) throw corrupt(`${end - pos} unused bytes at the end of the body`);
 
   const checkpoint: Checkpoint = {
-    start,
-    cursor,
     blockSize,
     extent,
     reportedLength: lengthKnown ? storedLength : null,
     etag: strings[0] ?? null,
     lastModified: strings[1] ?? null,
     contentType: strings[2] ?? null,
-    anchor,
-    anchorHash: { words: anchorWords, length: anchor, pending: new Uint8Array(0) },
-    hash: { words: hashWords, length: hashLength, pending },
-    tailDigest,
+    ranges,
   };
   const violation = invariantViolation(checkpoint);
   if (violation !== null) throw corrupt(violation);

@@ -66,12 +66,25 @@ async function statOrThrow(fs: FsShim, path: string, dest: string) {
  *
  * @param error what the shim threw.
  * @param dest the destination.
+ * @param resumable whether a checkpoint is on disk (a full disk then says
+ *   "call again to resume"; otherwise that the next call starts over).
  * @returns the error to throw (non-filesystem errors are returned unchanged).
+ *
+ * @example
+ * ```ts
+ * import { toDestinationError } from "./destination.ts";
+ * import { FsShimError } from "../runtime/fs_shim.ts";
+ * const full = new FsShimError("ENOSPC", "/d/x.part", "write failed");
+ * console.log((toDestinationError(full, "/d/x", false) as Error).message);
+ * // Cannot use destination: /d/x.part: the disk is full; nothing could be saved, so the next call starts over from byte 0
+ * ```
  */
-export function toDestinationError(error: unknown, dest: string): unknown {
+export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
   if (!(error instanceof FsShimError)) return error;
   const advice: Record<string, string> = {
-    ENOSPC: "the disk is full; free space and call again to resume",
+    ENOSPC: resumable
+      ? "the disk is full; free space and call again to resume"
+      : "the disk is full; nothing could be saved, so the next call starts over from byte 0",
     EACCES: "permission denied",
     EPERM: "operation not permitted",
     EROFS: "the filesystem is read-only",

@@ -1,21 +1,20 @@
 /**
  * Opening `.part` for a call: trusting exactly what the checkpoint proves.
- * A fresh start truncates any orphaned `.part`; a resume checks the newest
- * durable bytes against the tail digest and re-reads the bytes after the
- * last verified point (at most one block each) against the saved hash state,
- * falling back to what still checks out.
+ * A fresh start truncates any orphaned `.part`; a resume reads back the
+ * newest durable bytes (at most one block) and checks them against the
+ * checkpoint's tail digest before its first request, and starts over from
+ * byte 0 when they do not match.
  *
  * @module
  */
 
-import { type Checkpoint, type Sha256State, tailStart } from "./checkpoint.ts";
+import { type Checkpoint, durablePrefix, tailStart } from "./checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "../errors.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
 import { digestRange } from "../hashing/file_digest.ts";
-import { type FsShim, readFully, type ShimFile } from "../runtime/fs_shim.ts";
+import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
-import { Sha256 } from "../hashing/sha256.ts";
 
 /** Where writing starts, and the state that proves the bytes before it. */
 export interface StartPoint {
@@ -23,7 +22,7 @@ export interface StartPoint {
   readonly file: ShimFile;
   /** Verified bytes at the start of `.part`. */
   readonly cursor: number;
-  /** The checkpoint these bytes belong to (rewound if the tail failed), or null when fresh. */
+  /** The checkpoint these bytes belong to (its one range is `[0, cursor)`), or null when fresh. */
   readonly checkpoint: Checkpoint | null;
 }
 
@@ -67,7 +66,7 @@ export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPo
       await fresh(fs, paths, file, true);
       return { file, cursor: 0, checkpoint: null };
     }
-    return { file, cursor: verified.cursor, checkpoint: verified };
+    return { file, cursor: durablePrefix(verified), checkpoint: verified };
   } catch (error) {
     await file.close();
     throw error;
@@ -96,7 +95,7 @@ export async function fresh(
  * silently), so haul starts over from byte 0 instead.
  */
 function canResume(checkpoint: Checkpoint): boolean {
-  return checkpoint.cursor > 0 &&
+  return durablePrefix(checkpoint) > 0 &&
     (isStrongEtag(checkpoint.etag) ||
       (checkpoint.etag === null && checkpoint.lastModified !== null));
 }
@@ -120,50 +119,18 @@ async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoi
 }
 
 /**
- * Checks what the checkpoint says about `.part` before trusting it:
- *
- * 1. the newest durable bytes the hash state does not cover, against the
- *    tail digest (`[tailStart, cursor)`, at most one block);
- * 2. the bytes after the anchor, `[anchor, hash.length)`, against the hash
- *    state (at most one block).
- *
- * A failed tail check falls back to the hashed length; a failed hash check
- * rewinds to the anchor. Returns the checkpoint to continue from, or `null`
- * when nothing on disk can be trusted.
+ * Checks the newest durable bytes of the range that starts at byte 0,
+ * `[tailStart, cursor)` (at most one block), against its tail digest.
+ * Returns the checkpoint narrowed to that range, or `null` when `.part` does
+ * not bear it out (then nothing on disk is trusted).
  */
 async function verifyTail(file: ShimFile, checkpoint: Checkpoint): Promise<Checkpoint | null> {
-  const size = await file.size();
-  let trusted = checkpoint;
-  if (checkpoint.tailDigest !== null && !(await tailMatches(file, size, checkpoint))) {
-    trusted = { ...checkpoint, cursor: checkpoint.hash.length, tailDigest: null };
-  }
-  const { anchor } = trusted;
-  const hashed = trusted.hash.length;
-  if (size >= hashed) {
-    const tail = new Uint8Array(hashed - anchor);
-    if (await readFully(file, tail, anchor)) {
-      const hasher = new Sha256(trusted.anchorHash).update(tail);
-      if (sameState(hasher.snapshot(), trusted.hash)) return trusted.cursor === 0 ? null : trusted;
-    }
-  }
-  if (anchor === 0 || size < anchor) return null;
-  return { ...trusted, cursor: anchor, hash: trusted.anchorHash, tailDigest: null };
-}
-
-/** Whether `.part` bytes `[tailStart, cursor)` match the checkpoint's tail digest. */
-async function tailMatches(file: ShimFile, size: number, checkpoint: Checkpoint): Promise<boolean> {
-  const expected = checkpoint.tailDigest;
-  if (expected === null) return true;
-  if (size < checkpoint.cursor) return false;
-  const actual = await digestRange(file, tailStart(checkpoint), checkpoint.cursor);
-  if (actual === null || actual.length !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
-  return true;
-}
-
-function sameState(a: Sha256State, b: Sha256State): boolean {
-  if (a.length !== b.length || a.pending.length !== b.pending.length) return false;
-  for (let i = 0; i < 8; i++) if (a.words[i] !== b.words[i]) return false;
-  for (let i = 0; i < a.pending.length; i++) if (a.pending[i] !== b.pending[i]) return false;
-  return true;
+  const range = checkpoint.ranges[0];
+  if (range === undefined || range.start !== 0) return null;
+  if ((await file.size()) < range.end) return null;
+  const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
+  const expected = range.tailDigest;
+  if (actual === null || actual.length !== expected.length) return null;
+  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return null;
+  return { ...checkpoint, ranges: [range] };
 }

@@ -14,6 +14,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
+import { Buffer } from "node:buffer";
 import {
   ContentRangeError,
   type FetchLike,
@@ -1290,7 +1291,7 @@ describe("haul() against misbehaving servers", () => {
   describe("checkpoints at block boundaries", () => {
     it("checkpoints on the next block boundary after resuming from a cursor on a block boundary", async () => {
       // First call cut at exactly 2 blocks, second at exactly 3: the second call's
-      // checkpoint must anchor at block 2 (its start), never at block 1.
+      // checkpoint's tail digest covers exactly block 2, the newest block below its cursor.
       const body = randomBody(6 * BLOCK);
       const server = await startResourceServer({ body, etag: '"aligned"' });
       await served(server, async (dest) => {
@@ -1304,7 +1305,10 @@ describe("haul() against misbehaving servers", () => {
         assertRangesFollowCheckpoint(outcome);
         assert.equal(outcome.attempts.length, 3, describeOutcome(outcome));
         assert.equal(outcome.attempts[1]!.after?.cursor, 3 * BLOCK);
-        assert.equal(outcome.attempts[1]!.after?.anchor, 2 * BLOCK);
+        const after = outcome.attempts[1]!.after!;
+        assert.deepEqual(after.ranges.map((r) => [r.start, r.end]), [[0, 3 * BLOCK]]);
+        const tail = Buffer.from(after.ranges[0]!.tailDigest).toString("hex");
+        assert.equal(tail, sha256(body.subarray(2 * BLOCK, 3 * BLOCK)));
       });
     });
 

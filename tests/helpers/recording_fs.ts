@@ -11,8 +11,9 @@ import type { FsShim, OpenMode, ShimFile } from "../../src/runtime/fs_shim.ts";
 export interface RecordedOp {
   /**
    * Operation name: open, write, datasync, sync, truncate, close, rename,
-   * remove, syncDir (logged when called), and write-done, datasync-done,
-   * sync-done (logged when the call resolved; `id` pairs them).
+   * remove, syncDir (logged when called), write-done, datasync-done,
+   * sync-done (logged when the call resolved; `id` pairs them), and read
+   * (logged when it resolved, with the bytes it returned as `length`).
    */
   readonly op: string;
   /** The path (for rename: the source). */
@@ -25,7 +26,7 @@ export interface RecordedOp {
   readonly position?: number;
   /** A copy of the bytes of a write to a `.ctrl.tmp` file (checkpoints), to decode. */
   readonly data?: Uint8Array;
-  /** Bytes written. */
+  /** Bytes written (or read). */
   readonly length?: number;
 }
 
@@ -46,7 +47,11 @@ export function recordingFs(inner: FsShim, log: RecordedOp[]): FsShim {
       await file.write(data, position);
       log.push({ op: "write-done", path, id });
     },
-    read: (buffer, position) => file.read(buffer, position),
+    read: async (buffer, position) => {
+      const n = await file.read(buffer, position);
+      log.push({ op: "read", path, position, length: n });
+      return n;
+    },
     datasync: async () => {
       const id = ids++;
       log.push({ op: "datasync", path, id });

@@ -21,7 +21,7 @@
 
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, durablePrefix } from "../../src/store/checkpoint.ts";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { haul } from "../../src/engine/haul.ts";
 import { HaulError, isRetryable } from "../../src/errors.ts";
@@ -40,9 +40,9 @@ export interface AttemptRecord {
   /** The signal the call was given, if any (its reason is a typed failure). */
   readonly signal: AbortSignal | undefined;
   /** The checkpoint on disk before the call (`null`: none, or unreadable). */
-  readonly before: Checkpoint | null;
+  readonly before: SavedCheckpoint | null;
   /** The checkpoint on disk after the call (`null`: none, or unreadable). */
-  readonly after: Checkpoint | null;
+  readonly after: SavedCheckpoint | null;
   /** Requests the server recorded while the call ran (several when redirects are followed). */
   readonly requests: readonly RecordedRequest[];
 }
@@ -67,13 +67,16 @@ export interface LoopSettings {
   beforeAttempt?: (attempt: number) => void | Promise<void>;
 }
 
+/** A decoded checkpoint with its resume cursor (the end of the range from byte 0). */
+export type SavedCheckpoint = Checkpoint & { readonly cursor: number };
+
 /**
  * Reads `<dest>.part.ctrl`, or `null` when it is absent or unreadable.
  *
  * @param dest the destination.
- * @returns the decoded checkpoint.
+ * @returns the decoded checkpoint, with its cursor.
  */
-export async function readCheckpointOf(dest: string): Promise<Checkpoint | null> {
+export async function readCheckpointOf(dest: string): Promise<SavedCheckpoint | null> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(`${dest}.part.ctrl`));
@@ -81,7 +84,8 @@ export async function readCheckpointOf(dest: string): Promise<Checkpoint | null>
     return null;
   }
   try {
-    return decodeCheckpoint(bytes);
+    const checkpoint = decodeCheckpoint(bytes);
+    return { ...checkpoint, cursor: durablePrefix(checkpoint) };
   } catch {
     return null;
   }

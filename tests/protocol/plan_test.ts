@@ -7,25 +7,18 @@ import {
   UnexpectedStatusError,
 } from "../../src/errors.ts";
 import { type Plan, planResponse } from "../../src/protocol/plan.ts";
-import { Sha256 } from "../../src/hashing/sha256.ts";
 
 const url = "http://127.0.0.1/file";
 
 function saved(overrides: Partial<Checkpoint> = {}): Checkpoint {
-  const hasher = new Sha256();
   return {
-    start: 0,
-    cursor: 100,
     blockSize: 64,
     extent: 100,
     reportedLength: 1000,
     etag: '"v1"',
     lastModified: null,
     contentType: null,
-    anchor: 64,
-    anchorHash: hasher.snapshot(),
-    hash: hasher.snapshot(),
-    tailDigest: null,
+    ranges: [{ start: 0, end: 100, tailDigest: new Uint8Array(32) }],
     ...overrides,
   };
 }
@@ -144,7 +137,10 @@ describe("planResponse()", () => {
   });
 
   it("finishes on 416 whose length equals the cursor", () => {
-    const checkpoint = saved({ cursor: 1000, reportedLength: 1000, anchor: 960 });
+    const checkpoint = saved({
+      reportedLength: 1000,
+      ranges: [{ start: 0, end: 1000, tailDigest: new Uint8Array(32) }],
+    });
     assert.deepEqual(plan(416, { "content-range": "bytes */1000" }, 1000, checkpoint), {
       kind: "finish",
     });

@@ -20,13 +20,14 @@ import {
   truncate,
   writeFile,
 } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, durablePrefix, tailStart } from "../../src/store/checkpoint.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
-import { Sha256 } from "../../src/hashing/sha256.ts";
+import { dropHash } from "../../src/engine/kept_hashes.ts";
 import {
   ControlFileError,
   DestinationError,
@@ -34,6 +35,7 @@ import {
   type HaulError,
   type HaulOptions,
   type HaulResult,
+  IntegrityError,
   isRetryable,
   PartialHaulError,
 } from "../../mod.ts";
@@ -115,38 +117,48 @@ async function inSandbox(fn: (box: Sandbox) => Promise<void>): Promise<void> {
   });
 }
 
+/** A decoded checkpoint with its resume cursor and where its tail digest begins. */
+type Saved = Checkpoint & { readonly cursor: number; readonly tail: number };
+
+function saved(bytes: Uint8Array): Saved {
+  const checkpoint = decodeCheckpoint(bytes);
+  const cursor = durablePrefix(checkpoint);
+  const tail = tailStart({ start: 0, end: cursor }, checkpoint.blockSize);
+  return { ...checkpoint, cursor, tail };
+}
+
 /** A real interrupted download: `.part` holds `CUT` bytes and `.part.ctrl` its checkpoint. */
-async function interrupted(site: Site, dest: string): Promise<Checkpoint> {
+async function interrupted(site: Site, dest: string): Promise<Saved> {
   site.cut = CUT;
   const outcome = await site.call(dest);
   expectError(outcome, PartialHaulError, "the interrupted download");
   site.cut = BODY.length;
-  const checkpoint = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
+  const checkpoint = saved(await bytesOf(`${dest}.part.ctrl`));
   assert.equal(checkpoint.cursor, CUT);
-  assert.ok(checkpoint.anchor > 0 && checkpoint.anchor < CUT);
+  assert.equal(checkpoint.tail, CUT - BLOCK);
   return checkpoint;
 }
 
-/** A valid checkpoint of `BODY` at `cursor` (anchor: the block boundary below it). */
+/** A valid checkpoint of `BODY` at `cursor` (its tail digest: the body's block below it). */
 function craftCheckpoint(cursor: number, blockSize = BLOCK): Uint8Array {
-  const anchor = Math.max(0, Math.floor((cursor - 1) / blockSize) * blockSize);
-  const at = new Sha256().update(BODY.subarray(0, anchor));
-  const anchorHash = at.snapshot();
-  const hash = at.update(BODY.subarray(anchor, cursor)).snapshot();
+  const from = tailStart({ start: 0, end: cursor }, blockSize);
+  const tailDigest = new Uint8Array(
+    createHash("sha256").update(BODY.subarray(from, cursor)).digest(),
+  );
   return encodeCheckpoint({
-    start: 0,
-    cursor,
     blockSize,
     extent: cursor,
     reportedLength: BODY.length,
     etag: ETAG,
     lastModified: null,
     contentType: "application/octet-stream",
-    anchor,
-    anchorHash,
-    hash,
-    tailDigest: null,
+    ranges: [{ start: 0, end: cursor, tailDigest }],
   });
+}
+
+/** The resume cursor of the checkpoint on disk. */
+async function cursorAt(dest: string): Promise<number> {
+  return saved(await bytesOf(`${dest}.part.ctrl`)).cursor;
 }
 
 /** The sidecars (and dest) present in `dir`, sorted. */
@@ -258,7 +270,7 @@ describe("A damaged checkpoint", () => {
 });
 
 describe("A .part that disagrees with its checkpoint", () => {
-  it("is resumed from the anchor, or restarted, when the checkpoint's cursor is past the end of .part", async () => {
+  it("is restarted from byte 0 when the checkpoint's cursor is past the end of .part", async () => {
     await inSandbox(async ({ dest }) => {
       const site = new Site();
       await interrupted(site, dest);
@@ -268,44 +280,41 @@ describe("A .part that disagrees with its checkpoint", () => {
         const where = `cursor ${beyond} bytes past the end of .part`;
         await writeFile(`${dest}.part`, part);
         await writeFile(`${dest}.part.ctrl`, craftCheckpoint(part.length + beyond));
-        const saved = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
         const result = await expectExact(await site.call(dest), dest, where);
-        const fromAnchor = saved.anchor <= part.length;
-        assert.equal(site.ranges.at(-1), fromAnchor ? `bytes=${saved.anchor}-` : "", where);
-        assert.equal(result.resumedFrom, fromAnchor ? saved.anchor : 0, where);
+        assert.equal(site.ranges.at(-1), "", where);
+        assert.equal(result.resumedFrom, 0, where);
         await rm(dest);
       }
     });
   });
 
-  it("is resumed from the anchor, or restarted, when .part is shorter than the checkpoint says", async () => {
+  it("is restarted from byte 0 when .part is shorter than the checkpoint says", async () => {
     await inSandbox(async ({ dest }) => {
       const site = new Site();
       const saved = await interrupted(site, dest);
       const part = await bytesOf(`${dest}.part`);
       const ctrl = await bytesOf(`${dest}.part.ctrl`);
-      const lengths = [saved.cursor - 1, saved.anchor + 1, saved.anchor, saved.anchor - 1, 1, 0];
+      const lengths = [saved.cursor - 1, saved.tail + 1, saved.tail, saved.tail - 1, 1, 0];
       for (const length of lengths) {
         const where = `.part cut to ${length} of ${saved.cursor}`;
         await writeFile(`${dest}.part`, part);
         await truncate(`${dest}.part`, length);
         await writeFile(`${dest}.part.ctrl`, ctrl);
         const result = await expectExact(await site.call(dest), dest, where);
-        const expected = length >= saved.anchor ? `bytes=${saved.anchor}-` : "";
-        assert.equal(site.ranges.at(-1), expected, `${where}: the Range asked`);
-        assert.equal(result.resumedFrom, length >= saved.anchor ? saved.anchor : 0, where);
+        assert.equal(site.ranges.at(-1), "", `${where}: the Range asked`);
+        assert.equal(result.resumedFrom, 0, where);
         await rm(dest);
       }
     });
   });
 
-  it("rewinds to the anchor when a tail byte was altered and still produces the exact file", async () => {
+  it("is restarted from byte 0, before any request, when a byte of the tail was altered", async () => {
     await inSandbox(async ({ dest }) => {
       const site = new Site();
       const saved = await interrupted(site, dest);
       const part = await bytesOf(`${dest}.part`);
       const ctrl = await bytesOf(`${dest}.part.ctrl`);
-      const positions = [saved.anchor, saved.anchor + 17, saved.cursor - 1];
+      const positions = [saved.tail, saved.tail + 17, saved.cursor - 1];
       for (const position of positions) {
         const where = `byte ${position} of .part altered`;
         const altered = part.slice();
@@ -313,8 +322,36 @@ describe("A .part that disagrees with its checkpoint", () => {
         await writeFile(`${dest}.part`, altered);
         await writeFile(`${dest}.part.ctrl`, ctrl);
         const result = await expectExact(await site.call(dest), dest, where);
-        assert.equal(site.ranges.at(-1), `bytes=${saved.anchor}-`, `${where}: the Range asked`);
-        assert.equal(result.resumedFrom, saved.anchor, where);
+        assert.equal(site.ranges.at(-1), "", `${where}: the Range asked`);
+        assert.equal(result.resumedFrom, 0, where);
+        await rm(dest);
+      }
+    });
+  });
+
+  it("altered below the tail gives, after a new process resumes it, the sha256 of the file on disk, which integrity refuses", async () => {
+    await inSandbox(async ({ dir, dest }) => {
+      const site = new Site();
+      const saved = await interrupted(site, dest);
+      const part = await bytesOf(`${dest}.part`);
+      const ctrl = await bytesOf(`${dest}.part.ctrl`);
+      const altered = part.slice();
+      altered[1000]! ^= 0x40; // below the tail: not checked before the request
+      for (const integrity of [`sha256:${DIGEST}`, undefined]) {
+        await writeFile(`${dest}.part`, altered);
+        await writeFile(`${dest}.part.ctrl`, ctrl);
+        dropHash(`${dest}.part`); // a new process: the bytes on disk are hashed again
+        const outcome = await site.call(dest, integrity === undefined ? {} : { integrity });
+        assert.equal(site.ranges.at(-1), `bytes=${saved.cursor}-`);
+        if (integrity !== undefined) {
+          expectError(outcome, IntegrityError, "a byte altered below the tail");
+          assert.deepEqual(await entries(dir), [], "nothing is kept after a mismatch");
+          continue;
+        }
+        const result = outcome as HaulResult;
+        const onDisk = await bytesOf(dest);
+        assert.notEqual(sha256(onDisk), DIGEST);
+        assert.equal(result.sha256, sha256(onDisk), "the result's sha256 is the file's");
         await rm(dest);
       }
     });
@@ -530,16 +567,14 @@ describe("A full disk", () => {
         assert.equal(error.retryable, true);
         assert.equal(exists(dest), false);
         assert.equal(exists(`${dest}.part.lock`), false);
-        const saved = exists(`${dest}.part.ctrl`)
-          ? decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`))
-          : null;
-        if (saved !== null) assert.ok(saved.cursor <= limit.bytes);
+        const saved = exists(`${dest}.part.ctrl`) ? await cursorAt(dest) : null;
+        if (saved !== null) assert.ok(saved <= limit.bytes);
         limit.bytes = Infinity; // space freed
         const result = await expectExact(await site.call(dest, options), dest, "after freeing");
-        const expected = saved === null ? "" : `bytes=${saved.cursor}-`;
+        const expected = saved === null ? "" : `bytes=${saved}-`;
         assert.equal(site.ranges.at(-1), expected, "the resume's Range");
-        assert.equal(result.resumedFrom, saved?.cursor ?? 0);
-        if (options === OPTIONS) assert.ok(saved !== null && saved.cursor > 0, "progress kept");
+        assert.equal(result.resumedFrom, saved ?? 0);
+        if (options === OPTIONS) assert.ok(saved !== null && saved > 0, "progress kept");
         assert.deepEqual(await entries(dir), ["file.bin"]);
       });
     });
@@ -557,8 +592,7 @@ describe("A full disk", () => {
       const error = expectError(outcome, DestinationError, "ENOSPC on .part.ctrl.tmp");
       assert.equal(error.retryable, true);
       assert.equal(exists(dest), false);
-      const kept = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
-      assert.equal(kept.cursor, before.cursor, "the previous checkpoint is intact");
+      assert.equal(await cursorAt(dest), before.cursor, "the previous checkpoint is intact");
       const result = await expectExact(await site.call(dest), dest, "after freeing");
       assert.equal(result.resumedFrom, before.cursor);
     });

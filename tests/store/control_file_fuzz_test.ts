@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Checkpoint, Sha256State } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, type DurableRange, MAX_RANGES } from "../../src/store/checkpoint.ts";
 import {
   CONTROL_FILE_MAGIC,
   CONTROL_FILE_MAX_STRING_BYTES,
@@ -17,40 +17,24 @@ const MAX = Number.MAX_SAFE_INTEGER;
 const CASES = fuzzCases(5000);
 const SEED = fuzzSeed();
 const encoder = new TextEncoder();
-
-const IV = Uint32Array.of(
-  0x6a09e667,
-  0xbb67ae85,
-  0x3c6ef372,
-  0xa54ff53a,
-  0x510e527f,
-  0x9b05688c,
-  0x1f83d9ab,
-  0x5be0cd19,
-);
+const O = CONTROL_FILE_OFFSETS;
 
 /** A uniformly random integer in [0, 2^53 - 1]. */
 function u53(rng: Rng): number {
   return rng.int(0, 0x1f_ffff) * 0x1_0000_0000 + rng.int(0, 0xffff_ffff);
 }
 
-/** A count biased towards the edges the format cares about. */
-function count(rng: Rng, blockSize: number): number {
-  switch (rng.int(0, 6)) {
+/** A gap biased towards the edges the format cares about. */
+function gap(rng: Rng, blockSize: number): number {
+  switch (rng.int(0, 4)) {
     case 0:
-      return 0;
+      return rng.int(1, 3 * blockSize);
     case 1:
-      return rng.int(0, 3 * blockSize);
-    case 2: // around a block boundary
-      return Math.max(0, rng.int(0, 1000) * blockSize + rng.int(-1, 1));
-    case 3: // around a 64-byte boundary
-      return Math.max(0, rng.int(0, 100_000) * 64 + rng.int(-1, 1));
-    case 4: // around 2^32
+      return Math.max(1, rng.int(0, 1000) * blockSize + rng.int(-1, 1));
+    case 2:
       return 2 ** 32 + rng.int(-70, 70);
-    case 5:
-      return MAX - rng.int(0, 200);
     default:
-      return u53(rng);
+      return rng.int(1, 2 ** 31);
   }
 }
 
@@ -85,75 +69,36 @@ function randomString(rng: Rng): string | null {
   return text;
 }
 
-function randomState(rng: Rng, length: number): Sha256State {
-  return {
-    words: length === 0
-      ? IV.slice()
-      : Uint32Array.from({ length: 8 }, () => rng.int(0, 2 ** 32 - 1)),
-    length,
-    pending: rng.bytes(length % 64),
-  };
-}
-
-/** How far the hash trails the cursor: not at all, a little, about a block, or a lot. */
-function hashLengthBelow(rng: Rng, cursor: number, blockSize: number): number {
-  switch (rng.int(0, 5)) {
-    case 0:
-    case 1:
-      return cursor;
-    case 2:
-      return cursor - rng.int(0, Math.min(cursor, 130));
-    case 3: // around one block behind, where the tail digest's start switches
-      return Math.max(0, cursor - blockSize + rng.int(-2, 2));
-    case 4:
-      return cursor - Math.min(cursor, rng.int(0, 5 * blockSize));
-    default:
-      return rng.chance(0.5) ? 0 : Math.floor(rng.next() * (cursor + 1));
-  }
-}
-
-/** A random checkpoint that keeps every invariant of `Checkpoint`. */
+/** A random valid checkpoint: 1 to a few (sometimes {@link MAX_RANGES}) ranges. */
 function randomCheckpoint(rng: Rng): Checkpoint {
-  const blockSize = 64 * rng.pick([1, 2, 3, 16, 1024, 16384, rng.int(1, 100_000)]);
-  const cursor = Math.min(MAX, count(rng, blockSize));
-  const hashLength = Math.min(cursor, hashLengthBelow(rng, cursor, blockSize));
-  // Usually the largest multiple strictly below a non-zero hash length (what
-  // haul writes); sometimes the largest multiple not above it (also valid).
-  const below = hashLength === 0 ? 0 : Math.floor((hashLength - 1) / blockSize) * blockSize;
-  const anchor = rng.chance(0.3) ? Math.floor(hashLength / blockSize) * blockSize : below;
-  const extent = rng.pick([cursor, cursor + rng.int(0, Math.min(MAX - cursor, 1 << 20)), MAX]);
-  const reportedLength = rng.pick([
-    null,
-    cursor,
-    cursor + rng.int(0, Math.min(MAX - cursor, 1 << 30)),
-    MAX,
-  ]);
-  const anchorHash = randomState(rng, anchor);
-  const hash = anchor === hashLength
-    ? { words: anchorHash.words.slice(), length: hashLength, pending: rng.bytes(hashLength % 64) }
-    : randomState(rng, hashLength);
-  // Present exactly when the hash trails the cursor; computed here, not by tailStart.
-  const tailDigest = Math.max(hashLength, cursor - blockSize) === cursor
+  const blockSize = 64 * rng.pick([1, 2, 64, 1024, 16384, rng.int(1, 1 << 20)]);
+  const count = rng.chance(0.02) ? MAX_RANGES : rng.pick([1, 1, 1, 2, 3, rng.int(1, 8)]);
+  const ranges: DurableRange[] = [];
+  let at = rng.chance(0.7) ? 0 : gap(rng, blockSize);
+  for (let i = 0; i < count && at < MAX / 2; i++) {
+    const end = at + gap(rng, blockSize);
+    ranges.push({ start: at, end, tailDigest: rng.bytes(32) });
+    at = end + gap(rng, blockSize);
+  }
+  const last = ranges.at(-1)!.end;
+  const extent = rng.chance(0.5) ? last : Math.min(MAX, last + rng.int(0, 1 << 20));
+  const reportedLength = rng.chance(0.3)
     ? null
-    : rng.chance(0.05)
-    ? new Uint8Array(32)
-    : rng.bytes(32);
+    : rng.chance(0.3)
+    ? last
+    : Math.min(MAX, last + u53(rng) % 2 ** 40);
   return {
-    start: 0,
-    cursor,
     blockSize,
     extent,
     reportedLength,
     etag: randomString(rng),
     lastModified: randomString(rng),
     contentType: randomString(rng),
-    anchor,
-    anchorHash,
-    hash,
-    tailDigest,
+    ranges,
   };
 }
 
+/** Recomputes both CRCs (over the body length the header states, as far as the bytes go). */
 function reseal(bytes: Uint8Array): void {
   if (bytes.length < 24) return;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -171,19 +116,23 @@ function mutate(rng: Rng, input: Uint8Array): Uint8Array {
   const edits = rng.int(1, 4);
   for (let e = 0; e < edits; e++) {
     const n = bytes.length;
-    switch (rng.int(0, 12)) {
+    const view = new DataView(bytes.buffer);
+    switch (rng.int(0, 9)) {
       case 0: // flip a bit
         if (n > 0) bytes[rng.int(0, n - 1)]! ^= 1 << rng.int(0, 7);
         break;
       case 1: // random byte
         if (n > 0) bytes[rng.int(0, n - 1)] = rng.int(0, 255);
         break;
-      case 2: // interesting value into a u64 field
-      case 3: {
-        if (n < CONTROL_FILE_OFFSETS.strings) break;
-        const offset = 24 + 8 * rng.int(0, 6);
+      case 2: { // an interesting value into a u64: a fixed field or a range bound
+        const count = n >= O.ranges ? view.getUint32(O.rangeCount, true) : 0;
+        const slots = [O.blockSize, O.extent, O.reportedLength];
+        for (let r = 0; r < Math.min(count, 8); r++) {
+          slots.push(O.ranges + 48 * r, O.ranges + 48 * r + 8);
+        }
+        const offset = rng.pick(slots);
+        if (offset + 8 > n) break;
         const value = rng.pick([0, 1, 63, 64, 65, 2 ** 32, MAX, u53(rng), rng.int(0, 5000)]);
-        const view = new DataView(bytes.buffer);
         view.setUint32(offset, value % 2 ** 32, true);
         view.setUint32(
           offset + 4,
@@ -192,22 +141,22 @@ function mutate(rng: Rng, input: Uint8Array): Uint8Array {
         );
         break;
       }
-      case 4: // u16 or u32 anywhere aligned (lengths, flags, words)
-        if (n >= 4) {
-          const offset = 2 * rng.int(0, (n >> 1) - 2);
-          new DataView(bytes.buffer).setUint16(
-            offset,
-            rng.pick([0, 1, 2, 15, 16, 4096, 4097, 0xffff]),
+      case 3: // the range count or the flags
+        if (n >= O.ranges) {
+          const field = rng.pick([O.rangeCount, O.fieldFlags]);
+          view.setUint32(
+            field,
+            rng.pick([0, 1, 2, 3, 15, 16, 64, 65, rng.int(0, 0xffff_ffff)]),
             true,
           );
         }
         break;
-      case 5: // truncate
+      case 4: // truncate
         bytes = bytes.slice(0, rng.int(0, n));
         break;
-      case 6: { // insert random bytes
+      case 5: { // insert 48 bytes (a whole range record) or a few
         const at = rng.int(0, n);
-        const extra = rng.bytes(rng.int(1, 16));
+        const extra = rng.bytes(rng.pick([48, rng.int(1, 16)]));
         const grown = new Uint8Array(n + extra.length);
         grown.set(bytes.subarray(0, at));
         grown.set(extra, at);
@@ -215,46 +164,26 @@ function mutate(rng: Rng, input: Uint8Array): Uint8Array {
         bytes = grown;
         break;
       }
-      case 7: { // delete a range
+      case 6: { // delete a range of bytes
         const at = rng.int(0, n);
-        const to = Math.min(n, at + rng.int(1, 16));
+        const to = Math.min(n, at + rng.pick([48, rng.int(1, 16)]));
         const shrunk = new Uint8Array(n - (to - at));
         shrunk.set(bytes.subarray(0, at));
         shrunk.set(bytes.subarray(to), at);
         bytes = shrunk;
         break;
       }
-      case 8: { // a string record that ends at or near the end of the body
-        const record = CONTROL_FILE_OFFSETS.strings + 8 * rng.int(0, 2);
-        if (n < record + 8) break;
-        const rest = n - record - 2 - 8 * rng.int(0, 2);
-        const view = new DataView(bytes.buffer);
-        view.setUint16(record, Math.max(0, rest - rng.int(0, 7)), true);
-        const flags = view.getUint32(CONTROL_FILE_OFFSETS.fieldFlags, true);
-        view.setUint32(CONTROL_FILE_OFFSETS.fieldFlags, flags | 0b1110, true);
-        break;
-      }
-      case 9: { // flip a bit in the hash length, flags, words, pending bytes or tail digest
-        const from = CONTROL_FILE_OFFSETS.hashLength;
-        if (n >= CONTROL_FILE_OFFSETS.strings) {
-          bytes[rng.int(from, CONTROL_FILE_OFFSETS.strings - 1)]! ^= 1 << rng.int(0, 7);
+      case 7: // u16 anywhere aligned (string lengths, version)
+        if (n >= 4) {
+          view.setUint16(
+            2 * rng.int(0, (n >> 1) - 2),
+            rng.pick([0, 1, 2, 3, 4096, 4097, 0xffff]),
+            true,
+          );
         }
         break;
-      }
-      case 10: // toggle the tail digest flag
-        if (n >= CONTROL_FILE_OFFSETS.strings) bytes[CONTROL_FILE_OFFSETS.fieldFlags]! ^= 0x10;
-        break;
-      case 11: { // move the hash length a little, keeping its pending bytes
-        if (n < CONTROL_FILE_OFFSETS.strings) break;
-        const view = new DataView(bytes.buffer);
-        const low = view.getUint32(CONTROL_FILE_OFFSETS.hashLength, true);
-        view.setUint32(CONTROL_FILE_OFFSETS.hashLength, (low + rng.int(-70, 70)) >>> 0, true);
-        break;
-      }
       default: // fix the body length to the real one
-        if (n >= 24) {
-          new DataView(bytes.buffer).setUint32(CONTROL_FILE_OFFSETS.bodyLength, n - 24, true);
-        }
+        if (n >= 24) view.setUint32(O.bodyLength, n - 24, true);
     }
   }
   // Usually fix the CRCs, so that the checks behind them get exercised too.
@@ -297,18 +226,17 @@ describe(`control file fuzz (seed ${SEED}, ${CASES} cases each)`, () => {
   it("random byte strings decode or throw ControlFileError, nothing else", () => {
     const rng = makeRng(SEED ^ 0x1111_1111);
     for (let i = 0; i < CASES; i++) {
-      const length = rng.pick([rng.int(0, 40), rng.int(0, 400), rng.int(240, 340)]);
+      const length = rng.pick([rng.int(0, 40), rng.int(0, 400), rng.int(100, 240)]);
       const bytes = rng.bytes(length);
       if (length >= 8 && rng.chance(0.7)) bytes.set(CONTROL_FILE_MAGIC);
       if (length >= 24 && rng.chance(0.5)) {
         const view = new DataView(bytes.buffer);
-        view.setUint16(
-          CONTROL_FILE_OFFSETS.version,
-          rng.pick([2, 2, 2, 1, 3, rng.int(0, 0xffff)]),
-          true,
-        );
-        if (rng.chance(0.5)) view.setUint16(CONTROL_FILE_OFFSETS.headerFlags, 0, true);
-        if (rng.chance(0.7)) view.setUint32(CONTROL_FILE_OFFSETS.bodyLength, length - 24, true);
+        view.setUint16(O.version, rng.pick([3, 3, 3, 1, 2, 4, rng.int(0, 0xffff)]), true);
+        if (rng.chance(0.5)) view.setUint16(O.headerFlags, 0, true);
+        if (rng.chance(0.7)) view.setUint32(O.bodyLength, length - 24, true);
+        if (length >= O.ranges && rng.chance(0.5)) {
+          view.setUint32(O.rangeCount, rng.int(0, 4), true);
+        }
         reseal(bytes);
       }
       decodesOrControlFileError(bytes, `random case ${i}`);
@@ -322,85 +250,22 @@ describe(`control file fuzz (seed ${SEED}, ${CASES} cases each)`, () => {
       const original = encodeCheckpoint(randomCheckpoint(rng));
       if (decodesOrControlFileError(mutate(rng, original), `mutation case ${i}`)) accepted++;
     }
-    // Some resealed mutations (new words, pending bytes, a changed extent) are
-    // valid checkpoints; most are not.
+    // Some resealed mutations (a changed digest byte or extent) are valid; most are not.
     assert.ok(accepted < CASES, `accepted ${accepted} of ${CASES}`);
   });
 
   it("strings of random bytes inside a valid frame decode or throw ControlFileError", () => {
     const rng = makeRng(SEED ^ 0x3333_3333);
-    const base = encodeCheckpoint({
-      ...randomCheckpoint(rng),
-      etag: "0123456789abcdef",
-      lastModified: "0123456789abcdef",
-      contentType: "0123456789abcdef",
-    });
-    let valid = 0;
     for (let i = 0; i < CASES; i++) {
-      const bytes = base.slice();
-      const record = CONTROL_FILE_OFFSETS.strings + 24 * rng.int(0, 2);
-      const text = rng.chance(0.5)
-        ? rng.bytes(16)
-        : encoder.encode(randomString(rng) ?? "").subarray(0, 16);
-      bytes.fill(0, record + 2, record + 24);
-      bytes.set(text, record + 2);
-      new DataView(bytes.buffer).setUint16(record, text.length, true);
+      const base = randomCheckpoint(rng);
+      const raw = rng.bytes(rng.int(0, 40));
+      const etag = rng.chance(0.5) ? raw : encoder.encode("x".repeat(rng.int(0, 10)));
+      const bytes = encodeCheckpoint({ ...base, etag: "e".repeat(etag.length) });
+      const at = O.ranges + 48 * base.ranges.length + 2;
+      bytes.set(etag, at);
       reseal(bytes);
-      if (decodesOrControlFileError(bytes, `string case ${i}`)) valid++;
+      decodesOrControlFileError(bytes, `string case ${i}`);
     }
-    assert.ok(valid > 0, "some random strings are valid UTF-8");
-  });
-  it("the tail digest flag can never be toggled into another valid checkpoint", () => {
-    const rng = makeRng(SEED ^ 0x4444_4444);
-    let present = 0;
-    for (let i = 0; i < CASES; i++) {
-      const checkpoint = randomCheckpoint(rng);
-      if (checkpoint.tailDigest !== null) present++;
-      const bytes = encodeCheckpoint(checkpoint);
-      bytes[CONTROL_FILE_OFFSETS.fieldFlags]! ^= 0x10;
-      reseal(bytes);
-      // Cleared: the digest bytes stay behind (or, if all zero, the digest is
-      // missing). Set: a digest of an empty range.
-      assert.throws(() => decodeCheckpoint(bytes), ControlFileError, `case ${i}`);
-    }
-    assert.ok(present > CASES / 4 && present < CASES, `${present} of ${CASES} with a tail digest`);
-  });
-
-  it("resealed bit flips between hash length and strings decode or throw ControlFileError", () => {
-    const rng = makeRng(SEED ^ 0x5555_5555);
-    const from = CONTROL_FILE_OFFSETS.hashLength;
-    const to = CONTROL_FILE_OFFSETS.strings;
-    let refused = 0;
-    for (let i = 0; i < CASES; i++) {
-      const original = encodeCheckpoint(randomCheckpoint(rng));
-      const bytes = original.slice();
-      const at = rng.int(from, to - 1);
-      bytes[at]! ^= 1 << rng.int(0, 7);
-      reseal(bytes);
-      if (!decodesOrControlFileError(bytes, `flip case ${i} at ${at}`)) refused++;
-    }
-    // Flips in words and digests give other valid checkpoints; flips in the
-    // length, flags, reserved word and unused bytes mostly do not.
-    assert.ok(refused > 0 && refused < CASES, `refused ${refused} of ${CASES}`);
-  });
-
-  it("a hash length moved within [anchor, cursor] decodes only when consistent", () => {
-    const rng = makeRng(SEED ^ 0x6666_6666);
-    for (let i = 0; i < CASES; i++) {
-      const checkpoint = randomCheckpoint(rng);
-      const bytes = encodeCheckpoint(checkpoint);
-      const span = Math.min(checkpoint.cursor - checkpoint.anchor, checkpoint.blockSize);
-      const moved = checkpoint.anchor + Math.floor(rng.next() * (span + 1));
-      const view = new DataView(bytes.buffer);
-      view.setUint32(CONTROL_FILE_OFFSETS.hashLength, moved % 2 ** 32, true);
-      view.setUint32(CONTROL_FILE_OFFSETS.hashLength + 4, Math.floor(moved / 2 ** 32), true);
-      reseal(bytes);
-      if (decodesOrControlFileError(bytes, `moved case ${i}`)) {
-        const decoded = decodeCheckpoint(bytes);
-        assert.equal(decoded.hash.length, moved);
-        // Accepted only if the tail digest's presence still matches.
-        assert.equal(decoded.tailDigest === null, moved === checkpoint.cursor);
-      }
-    }
+    assert.ok(CONTROL_FILE_MAX_STRING_BYTES >= 40);
   });
 });

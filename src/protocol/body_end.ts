@@ -1,0 +1,83 @@
+/**
+ * Verdicts on where a response body ended: too long (as soon as a chunk
+ * passes the declared length), too short, at the file's end, or somewhere the
+ * server did not vouch for. Pure, so every case is tested from a table.
+ *
+ * @module
+ */
+
+/** What is known when a body ends (or a chunk arrives). */
+export interface BodyEndFacts {
+  /** Body bytes received in this call. */
+  readonly received: number;
+  /** Bytes of the file so far (the resume offset plus `received`). */
+  readonly fileLength: number;
+  /** The body's declared length (`Content-Length` or the range's size), or `null`. */
+  readonly bodyLength: number | null;
+  /** The representation's length, or `null` when unknown. */
+  readonly total: number | null;
+  /** Whether the end of the body is the end of the file (false for a range of unknown total). */
+  readonly bodyEndsFile: boolean;
+}
+
+/** How a body that stopped arriving ended. */
+export type BodyEndVerdict =
+  /** Every byte of the file is here. */
+  | { readonly kind: "complete" }
+  /** Fewer bytes than declared: an interruption (progress is kept). */
+  | { readonly kind: "short"; readonly reason: string }
+  /** The body ended but nothing says the file does: the next call asks for the rest. */
+  | { readonly kind: "unknown-end"; readonly reason: string };
+
+/**
+ * Whether a chunk of `chunkLength` bytes takes the body past its declared length.
+ *
+ * @param received body bytes before the chunk.
+ * @param chunkLength bytes in the chunk.
+ * @param bodyLength the declared length, or `null`.
+ * @returns `true` when the body is over-long (the download must be discarded).
+ *
+ * @example
+ * ```ts
+ * import { isOverLong } from "./body_end.ts";
+ * console.log(isOverLong(90, 20, 100), isOverLong(90, 10, 100)); // true false
+ * ```
+ */
+export function isOverLong(
+  received: number,
+  chunkLength: number,
+  bodyLength: number | null,
+): boolean {
+  return bodyLength !== null && received + chunkLength > bodyLength;
+}
+
+/**
+ * Judges a body that ended without an error.
+ *
+ * @param facts what was received and declared.
+ * @returns the verdict.
+ *
+ * @example
+ * ```ts
+ * import { judgeBodyEnd } from "./body_end.ts";
+ * const facts = { received: 60, fileLength: 60, bodyLength: 100, total: 100, bodyEndsFile: true };
+ * console.log(judgeBodyEnd(facts)); // { kind: "short", reason: "body ended at 60 of 100 bytes" }
+ * ```
+ */
+export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
+  const { received, fileLength, bodyLength, total } = facts;
+  const short = bodyLength !== null && received < bodyLength;
+  if (short || (total !== null && fileLength < total)) {
+    const expected = short ? bodyLength : total;
+    return { kind: "short", reason: `body ended at ${fileLength} of ${expected} bytes` };
+  }
+  if (!facts.bodyEndsFile) {
+    // A range of a file of unknown length: its end is not the file's end.
+    // The next call asks for the rest; a 416 there confirms completion.
+    return {
+      kind: "unknown-end",
+      reason: `the server did not say whether the file ends at byte ${fileLength}`,
+    };
+  }
+  return { kind: "complete" };
+}

@@ -1,0 +1,60 @@
+/**
+ * Writing and discarding `<dest>.part.ctrl`: the encoded checkpoint goes to
+ * `<dest>.part.ctrl.tmp`, is `fsync`ed and renamed over `.part.ctrl`, so a
+ * reader (or a crash) sees the old checkpoint or the new one, never a mix.
+ *
+ * @module
+ */
+
+import type { Checkpoint } from "./checkpoint.ts";
+import { encodeCheckpoint } from "./control_file.ts";
+import type { FsShim } from "../runtime/fs_shim.ts";
+import type { SidecarPaths } from "./paths.ts";
+
+/** The checkpoint file of one destination, and whether one is on disk. */
+export class CheckpointStore {
+  readonly #fs: FsShim;
+  readonly #paths: SidecarPaths;
+  #saved: boolean;
+
+  /**
+   * @param fs filesystem shim.
+   * @param paths the destination's sidecars.
+   * @param saved whether a checkpoint is on disk already.
+   */
+  constructor(fs: FsShim, paths: SidecarPaths, saved: boolean) {
+    this.#fs = fs;
+    this.#paths = paths;
+    this.#saved = saved;
+  }
+
+  /** Whether a checkpoint this call may resume from is on disk (so `.part` is worth keeping). */
+  get saved(): boolean {
+    return this.#saved;
+  }
+
+  /**
+   * Replaces the checkpoint atomically (tmp → fsync → rename).
+   *
+   * @param checkpoint the new checkpoint.
+   */
+  async save(checkpoint: Checkpoint): Promise<void> {
+    const bytes = encodeCheckpoint(checkpoint);
+    const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
+    try {
+      await tmp.write(bytes, 0);
+      await tmp.sync();
+    } finally {
+      await tmp.close();
+    }
+    await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
+    this.#saved = true;
+  }
+
+  /** Removes the checkpoint durably (the next call starts from byte 0). */
+  async discard(): Promise<void> {
+    await this.#fs.remove(this.#paths.ctrl);
+    await this.#fs.syncDir(this.#paths.dir);
+    this.#saved = false;
+  }
+}
