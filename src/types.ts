@@ -116,11 +116,16 @@ export interface HaulOptions {
 /**
  * What a successful `haul()` call returns.
  *
- * @example
- * ```ts ignore
- * import { haul } from "./engine/haul.ts";
- * const result = await haul("https://example.com/a.bin", { dest: "a.bin" });
- * console.log(result.sha256, result.resumedFrom, result.alreadyComplete);
+ * @example Telling the user what happened
+ * ```ts
+ * import type { HaulResult } from "./types.ts";
+ * function describe(result: HaulResult): string {
+ *   if (result.alreadyComplete) return `${result.dest} was already there`;
+ *   const resumed = result.resumedFrom > 0 ? `, resumed at byte ${result.resumedFrom}` : "";
+ *   return `${result.dest}: ${result.size} bytes in ${result.elapsedMs} ms${resumed}`;
+ * }
+  * const seen = { dest: "a.bin", size: 3, resumedFrom: 1, alreadyComplete: false, elapsedMs: 12 };
+ * console.log(describe(seen as HaulResult)); // "a.bin: 3 bytes in 12 ms, resumed at byte 1"
  * ```
  */
 export interface HaulResult {
