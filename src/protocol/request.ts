@@ -22,6 +22,17 @@ export interface ResumeRequest {
  *
  * @param checkpoint the saved state.
  * @returns the header value, or `null` to send `Range` alone.
+ *
+ * @example Only a strong validator is sent
+ * ```ts
+ * import type { Checkpoint } from "../store/checkpoint.ts";
+ * import { ifRangeValue } from "./request.ts";
+ * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
+ * // Only the validators matter here.
+ * const strong = { etag: '"v1"', lastModified: date } as Checkpoint;
+ * const weak = { etag: 'W/"v1"', lastModified: date } as Checkpoint;
+ * console.log(ifRangeValue(strong), ifRangeValue(weak)); // "\"v1\"" null
+ * ```
  */
 export function ifRangeValue(checkpoint: Checkpoint): string | null {
   if (checkpoint.etag !== null) {
@@ -38,6 +49,20 @@ export function ifRangeValue(checkpoint: Checkpoint): string | null {
  * @param signal the caller's abort signal.
  * @param resume where to start.
  * @returns the `Request` to pass to `fetch`.
+ *
+ * @example A fresh download: the caller's headers, and haul's own
+ * ```ts
+ * import { buildRequest } from "./request.ts";
+ * const request = buildRequest(
+ *   "https://example.com/a.bin",
+ *   { "user-agent": "backup/1.0", range: "bytes=5-" },
+ *   undefined,
+ *   { cursor: 0, checkpoint: null },
+ * );
+ * const { headers } = request;
+ * console.log(headers.get("user-agent"), headers.get("accept-encoding"), headers.get("range"));
+ * // "backup/1.0" "identity" null
+ * ```
  */
 export function buildRequest(
   input: string | URL | Request,

@@ -71,7 +71,16 @@ export type FsErrorCode =
   | "EBUSY"
   | (string & Record<never, never>);
 
-/** A filesystem failure with a normalised errno-style `code`. */
+/**
+ * A filesystem failure with a normalised errno-style `code`.
+ *
+ * @example
+ * ```ts
+ * import { FsShimError } from "./fs_shim.ts";
+ * const error = new FsShimError("ENOSPC", "/data/a.bin.part", "write failed: no space left");
+ * console.log(error.code, error.path); // "ENOSPC" "/data/a.bin.part"
+ * ```
+ */
 export class FsShimError extends Error {
   /** errno-style code, such as `ENOENT`. */
   readonly code: FsErrorCode;
@@ -134,10 +143,26 @@ export interface FsShim {
  * @param position offset in the file.
  * @returns `true` when the buffer was filled, `false` when the file ended first.
  *
- * @example
- * ```ts ignore
+ * @example Reading 4 bytes at offset 2 of a real file
+ * ```ts
+ * import { defaultFs } from "./default_fs.ts";
  * import { readFully } from "./fs_shim.ts";
- * const whole = await readFully(file, new Uint8Array(4096), 0);
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ *
+ * const dir = await mkdtemp(join(tmpdir(), "haul-example-"));
+ * try {
+ *   await writeFile(join(dir, "a.bin"), new Uint8Array([0, 1, 2, 3, 4, 5]));
+ *   const file = await (await defaultFs()).open(join(dir, "a.bin"), "read");
+ *   const buffer = new Uint8Array(4);
+ *   const filled = await readFully(file, buffer, 2);
+ *   const short = await readFully(file, new Uint8Array(8), 0);
+ *   await file.close();
+ *   console.log(filled, buffer, short); // true Uint8Array(4) [ 2, 3, 4, 5 ] false
+ * } finally {
+ *   await rm(dir, { recursive: true, force: true });
+ * }
  * ```
  */
 export async function readFully(
