@@ -202,7 +202,7 @@ class Download {
         await this.#closeFile();
         await removeDownload(this.fs, this.paths).catch(() => {});
       }
-      throw error;
+      throw toDestinationError(error, this.paths.dest, store.saved);
     } finally {
       await this.#closeFile();
     }

@@ -28,6 +28,7 @@ import { decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { dropHash } from "../../src/engine/kept_hashes.ts";
+import { crc32 } from "../../src/store/crc32.ts";
 import {
   ControlFileError,
   DestinationError,
@@ -224,6 +225,38 @@ describe("A damaged checkpoint", () => {
       });
     },
   );
+
+  it("written by an older haul (format v1 or v2) is discarded with a clear ControlFileError, and the next call starts from byte 0", async () => {
+    await inSandbox(async ({ dir, dest }) => {
+      const site = new Site();
+      await interrupted(site, dest);
+      const ctrl = await bytesOf(`${dest}.part.ctrl`);
+      for (const version of [1, 2]) {
+        // A genuine header of that version (valid CRCs): only the version differs.
+        const old = ctrl.slice();
+        const view = new DataView(old.buffer);
+        view.setUint16(8, version, true);
+        view.setUint32(20, crc32(old.subarray(0, 20)), true);
+        await writeFile(`${dest}.part.ctrl`, old);
+        const calls = site.ranges.length;
+        const error = expectError(await site.call(dest), ControlFileError, `v${version}`);
+        assert.equal(
+          error.message,
+          `Checkpoint discarded: ${dest}.part.ctrl: Checkpoint version ${version} is not supported: ` +
+            "it was written by an older haul, and this haul reads version 3 only; " +
+            "the next call starts from byte 0",
+        );
+        assert.equal(isRetryable(error), true);
+        assert.equal(site.ranges.length, calls, "no request before the refusal");
+        assert.equal(exists(`${dest}.part.ctrl`), false, "the old checkpoint is gone");
+        await expectExact(await site.call(dest, QUICK), dest, `after the v${version} refusal`);
+        assert.equal(site.ranges.at(-1), "", "the next call starts from byte 0");
+        assert.deepEqual(await entries(dir), ["file.bin"]);
+        await rm(dest);
+        await interrupted(site, dest);
+      }
+    });
+  });
 
   it("that is a directory is reported as a DestinationError before any request", async () => {
     await inSandbox(async ({ dest }) => {
