@@ -11,6 +11,10 @@
  * COMMAND with the pinned runtime from tools/, the hosts in `--allow-net=`
  * pointed at 127.0.0.1, and checks the exit status and the bytes that landed.
  *
+ * A block marked `<!-- run: haul -->` holds `haul …` command lines: each runs
+ * as `deno run FLAGS cli.ts …` with the FLAGS of the README's `deno install`
+ * line, and as `bun cli.ts …`, and must save the file its `-o` names.
+ *
  * `cut`: the server cuts its first response short (the program must resume).
  * `serve=PATH`: the program is a server; the test waits for its
  * `Listening on URL` line, sends two requests for PATH at once, checks both
@@ -24,7 +28,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import process from "node:process";
@@ -50,7 +54,7 @@ const CHILD_TIMEOUT_MS = 60_000;
 interface Block {
   /** 1-based line of its marker comment. */
   readonly line: number;
-  readonly runtime: "deno" | "bun" | "node";
+  readonly runtime: "deno" | "bun" | "node" | "haul";
   readonly cut: boolean;
   readonly servePath: string | null;
   readonly code: string;
@@ -63,7 +67,7 @@ function extractBlocks(markdown: string): Block[] {
   for (const match of markdown.matchAll(pattern)) {
     const words = (match[1] ?? "").trim().split(/\s+/);
     const runtime = words[0];
-    if (runtime !== "deno" && runtime !== "bun" && runtime !== "node") {
+    if (runtime !== "deno" && runtime !== "bun" && runtime !== "node" && runtime !== "haul") {
       throw new Error(`README marker with an unknown runtime: ${match[0].split("\n")[0]}`);
     }
     const serve = words.find((word) => word.startsWith("serve="));
@@ -154,12 +158,15 @@ function sha256(bytes: Uint8Array): { hex: string; sri: string } {
 }
 
 const readme = await readFile(join(root, "README.md"), "utf8");
-const blocks = extractBlocks(readme);
+const allBlocks = extractBlocks(readme);
+const blocks = allBlocks.filter((b) => b.runtime !== "haul");
+const cliBlocks = allBlocks.filter((b) => b.runtime === "haul");
 const body = makeRng(20240611).bytes(3 * 1024 * 1024);
 const served = sha256(body);
 
 test("README: a whole program for each runtime, and a server, is marked to run", () => {
   const kinds = new Set(blocks.map((b) => b.runtime + (b.servePath === null ? "" : " server")));
+  assert.ok(cliBlocks.length > 0, "no README block marked <!-- run: haul -->");
   for (const kind of ["deno", "bun", "node", "bun server"]) {
     assert.ok(kinds.has(kind), `no README block marked <!-- run: ${kind} -->`);
   }
@@ -209,6 +216,55 @@ for (const block of blocks) {
       await server.close();
     }
   });
+}
+
+test("README: every relative link names a file of the repository", async () => {
+  const targets = [...readme.matchAll(/\]\(([^)#:\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1] ?? "");
+  assert.ok(targets.length > 0);
+  const missing: string[] = [];
+  for (const target of targets) {
+    if (!(await stat(join(root, target)).then(() => true, () => false))) missing.push(target);
+  }
+  assert.deepEqual(missing, [], "the README links to files that do not exist");
+});
+
+/** The flags of the README's `deno install … -n haul jsr:@haul/haul/cli` line. */
+function cliInstallFlags(): string[] {
+  const line = /^deno install -g (.+) -n haul jsr:@haul\/haul\/cli$/m.exec(readme);
+  assert.ok(line, "the README shows no `deno install -g … -n haul jsr:@haul/haul/cli` line");
+  return (line[1] ?? "").split(/\s+/);
+}
+
+for (const block of cliBlocks) {
+  const lines = block.code.split("\n").filter((line) => line.startsWith("haul "));
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`README line ${block.line}: the haul command line runs as written (${runtime})`, async () => {
+      assert.ok(lines.length > 0, `README line ${block.line}: no "haul …" line`);
+      const server = await startResourceServer({ body, etag: '"readme-v1"' });
+      try {
+        await withTempDir(async (dir) => {
+          for (const line of lines) {
+            const args = localize(line, server.origin, served.sri).split(/\s+/).slice(1);
+            const output = args[args.indexOf("-o") + 1] ?? "";
+            assert.ok(
+              args.includes("-o") && output !== "",
+              `README line ${block.line}: no -o FILE`,
+            );
+            const cli = join(root, "cli.ts");
+            const argv = runtime === "deno"
+              ? ["run", ...localArgv(["deno", ...cliInstallFlags()]), cli, ...args]
+              : [cli, ...args];
+            const child = run(runtime, argv, dir);
+            assert.deepEqual(await child.status, { code: 0, signal: null }, child.output());
+            assert.deepEqual(new Uint8Array(await readFile(join(dir, output))), body);
+            assert.deepEqual(await readdir(dir), [output], "litter left");
+          }
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 }
 
 /** Just what the README's Bun programs use of Bun's API, for type-checking them under Deno. */
