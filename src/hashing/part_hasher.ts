@@ -7,10 +7,13 @@
  * its hasher stands (0 in a new process) to the cursor, are read back and
  * hashed (the *catch-up*), 1 MiB per step with an `await` between steps, while
  * the rest downloads. Body bytes that arrive before the catch-up reaches them
- * are hashed from disk too (they were written by then); once it is within a
- * few MiB of the bytes arriving, the writer waits for it to get there and the
- * hasher switches to inline. So every byte is hashed exactly once, and the
- * bytes already on disk are read back at most once.
+ * are hashed from disk too (they were written by then); while it is far
+ * behind, each body buffer waits until the catch-up has moved
+ * {@link CATCH_UP_LEAD} times its size (never, on a link slower than the
+ * catch-up), and once it is within a few MiB of the bytes arriving, the
+ * writer waits for it to get there and the hasher switches to inline. So
+ * every byte is hashed exactly once, and the bytes already on disk are read
+ * back at most once.
  *
  * @module
  */
@@ -21,6 +24,14 @@ import { READ_PIECE } from "./file_digest.ts";
 
 /** Within this many bytes of the body, the writer waits for the catch-up and then hashes inline. */
 const SWITCH_DISTANCE = 4 << 20;
+/**
+ * Farther behind, each body buffer waits until the catch-up has moved this
+ * many times its size. So the catch-up always gains on the body and reaches
+ * it after reading back at most the cursor's worth of new bytes, while the
+ * body still flows at half the catch-up's speed or more (about 1 GB/s here);
+ * on a link slower than that it never waits.
+ */
+const CATCH_UP_LEAD = 2;
 
 /** The running SHA-256 of `.part` bytes `[0, position)`. */
 export class PartHasher {
@@ -35,6 +46,8 @@ export class PartHasher {
   #buffer: Uint8Array | null = null;
   #failure: { error: unknown } | null = null;
   #closed = false;
+  /** Woken after each catch-up step and when the catch-up stops. */
+  #waiters: (() => void)[] = [];
 
   /**
    * @param file `.part`, open for reading.
@@ -66,7 +79,10 @@ export class PartHasher {
   async offer(bytes: Uint8Array, at: number): Promise<void> {
     this.#throwFailure();
     if (!this.#inline) {
-      if (at - this.#hash.length > SWITCH_DISTANCE) return;
+      if (at - this.#hash.length > SWITCH_DISTANCE) {
+        await this.reach(Math.min(at, this.#hash.length + CATCH_UP_LEAD * bytes.length));
+        if (at - this.#hash.length > SWITCH_DISTANCE) return;
+      }
       await this.reach(at);
       this.#inline = true;
     }
@@ -105,7 +121,8 @@ export class PartHasher {
         throw new Error(`PartHasher: asked to reach ${end}, but only ${this.#written} are written`);
       }
       if (this.#catchUp === null) this.#startCatchUp();
-      await this.#catchUp;
+      // One step of the catch-up (or its end), then look again.
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
     this.#throwFailure();
   }
@@ -133,6 +150,7 @@ export class PartHasher {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#catchUp?.catch(() => {});
+    this.#wake();
   }
 
   #startCatchUp(): void {
@@ -141,6 +159,7 @@ export class PartHasher {
       this.#catchUp = null;
       // Writes that completed while the last read was in flight.
       if (this.#wanted()) this.#startCatchUp();
+      else this.#wake();
     });
     this.#catchUp = run;
   }
@@ -164,10 +183,17 @@ export class PartHasher {
         }
         if (this.#closed) break;
         this.#hash.update(view.subarray(0, n));
+        this.#wake();
       }
     } catch (error) {
       this.#failure ??= { error };
     }
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   #throwFailure(): void {

@@ -40,7 +40,8 @@ import {
   isRetryable,
   PartialHaulError,
 } from "../../mod.ts";
-import { cuttingFetch, type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { cuttingFetch } from "../helpers/cutting_fetch.ts";
+import { type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 

@@ -21,7 +21,7 @@ import {
   crashStates,
   materialise,
   RecordingFs,
-} from "../helpers/fault_fs.ts";
+} from "../helpers/power_loss_fs.ts";
 import { type RecordedRequest, startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
