@@ -37,7 +37,17 @@ export interface CheckpointMeta {
   readonly total: number | null;
 }
 
-/** Records the durable bytes of one call's writer. */
+/**
+ * Records the durable bytes of one call's writer.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a store, an open .part and its writer; engine/haul.ts is the real use.
+ * const checkpointer = new Checkpointer(store, file, writer, meta, { bytes: 64 << 20, ms: 1000 }, 0);
+ * await writer.append(bytes);
+ * await checkpointer.afterAppend();
+ * ```
+ */
 export class Checkpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;

@@ -16,7 +16,18 @@
  * @module
  */
 
-/** What the bytes of `.part` written by this call have become. */
+/**
+ * What the bytes of `.part` written by this call have become.
+ *
+ * @example
+ * ```ts
+ * import { Durability } from "./durability.ts";
+ * const durability = new Durability(0);
+ * durability.wrote(4096);
+ * await durability.sync(async () => {}); // an fdatasync that started after the write
+ * console.log(durability.durable); // 4096
+ * ```
+ */
 export class Durability {
   #written: number;
   #durable: number;

@@ -34,6 +34,17 @@ const kept = new Map<string, KeptHash>();
  *
  * @param key the `.part` path.
  * @param entry the hasher and its representation.
+ *
+ * @example
+ * ```ts
+ * import { keepHash, takeHash } from "./kept_hashes.ts";
+ * import { createNativeHash } from "../runtime/native_hash.ts";
+ * const hash = createNativeHash();
+ * hash.update(new Uint8Array(100));
+ * keepHash("/tmp/a.bin.part", { hash, etag: '"v1"', lastModified: null });
+ * const fits = takeHash("/tmp/a.bin.part", 4096, { etag: '"v1"', lastModified: null });
+ * console.log(fits?.length); // 100
+ * ```
  */
 export function keepHash(key: string, entry: KeptHash): void {
   kept.delete(key);
@@ -53,6 +64,12 @@ export function keepHash(key: string, entry: KeptHash): void {
  * @param cursor the verified resume cursor.
  * @param validators the checkpoint's ETag and Last-Modified.
  * @returns the hasher, or `null` (nothing kept, or it does not fit).
+ *
+ * @example
+ * ```ts
+ * import { takeHash } from "./kept_hashes.ts";
+ * console.log(takeHash("/tmp/none.part", 0, { etag: null, lastModified: null })); // null
+ * ```
  */
 export function takeHash(
   key: string,
@@ -71,16 +88,13 @@ export function takeHash(
  * Forgets the hasher kept for `key` (the download completed, restarted or was discarded).
  *
  * @param key the `.part` path.
+ *
+ * @example
+ * ```ts
+ * import { dropHash } from "./kept_hashes.ts";
+ * dropHash("/tmp/a.bin.part");
+ * ```
  */
 export function dropHash(key: string): void {
   kept.delete(key);
-}
-
-/**
- * How many hashers are kept (for tests).
- *
- * @returns the count.
- */
-export function keptHashCount(): number {
-  return kept.size;
 }

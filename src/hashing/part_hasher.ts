@@ -33,7 +33,16 @@ const SWITCH_DISTANCE = 4 << 20;
  */
 const CATCH_UP_LEAD = 2;
 
-/** The running SHA-256 of `.part` bytes `[0, position)`. */
+/**
+ * The running SHA-256 of `.part` bytes `[0, position)`.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs an open .part (a ShimFile) holding `cursor` bytes; engine/haul.ts is the real use.
+ * const hasher = new PartHasher(file, createNativeHash(), cursor); // the catch-up starts
+ * console.log(await hasher.digestHex(cursor));
+ * ```
+ */
 export class PartHasher {
   readonly #file: ShimFile;
   readonly #hash: NativeHash;

@@ -11,7 +11,16 @@ import { encodeCheckpoint } from "./control_file.ts";
 import type { FsShim } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
-/** The checkpoint file of one destination, and whether one is on disk. */
+/**
+ * The checkpoint file of one destination, and whether one is on disk.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a filesystem shim; engine/checkpointer.ts is the real use.
+ * const store = new CheckpointStore(fs, sidecarPaths("/data/x.iso"), false);
+ * await store.save(checkpoint);
+ * ```
+ */
 export class CheckpointStore {
   readonly #fs: FsShim;
   readonly #paths: SidecarPaths;

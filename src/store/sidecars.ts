@@ -19,6 +19,12 @@ import type { SidecarPaths } from "./paths.ts";
  * @param paths the destination's sidecars.
  * @param overwrite whether an existing `dest` may be replaced.
  * @throws {DestinationError} when `dest` appeared meanwhile and `overwrite` is not set.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a filesystem shim and a complete, synced .part; engine/haul.ts is the real use.
+ * await commitPart(fs, sidecarPaths("/data/x.iso"), false);
+ * ```
  */
 export async function commitPart(
   fs: FsShim,
@@ -43,6 +49,12 @@ export async function commitPart(
  *
  * @param fs filesystem shim.
  * @param paths the destination's sidecars.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a filesystem shim; engine/haul.ts calls it after an integrity mismatch.
+ * await removeDownload(fs, sidecarPaths("/data/x.iso"));
+ * ```
  */
 export async function removeDownload(fs: FsShim, paths: SidecarPaths): Promise<void> {
   await fs.remove(paths.part);
@@ -57,6 +69,12 @@ export async function removeDownload(fs: FsShim, paths: SidecarPaths): Promise<v
  *
  * @param fs filesystem shim.
  * @param paths the destination's sidecars.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a filesystem shim; engine/haul.ts calls it when dest already exists.
+ * await removeStaleSidecars(fs, sidecarPaths("/data/x.iso"));
+ * ```
  */
 export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
   const leftovers = await Promise.all(
