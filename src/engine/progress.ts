@@ -10,6 +10,8 @@ const INTERVAL_MS = 100;
 
 /** Throttles progress callbacks for one call. */
 export class ProgressReporter {
+  /** The state object the callback receives. */
+  readonly state: HaulState;
   readonly #callback: ((state: HaulState) => void) | undefined;
   #last = 0;
 
@@ -17,7 +19,8 @@ export class ProgressReporter {
    * @param state the state object the callback receives.
    * @param callback the caller's `onProgress`, if any.
    */
-  constructor(readonly state: HaulState, callback: ((state: HaulState) => void) | undefined) {
+  constructor(state: HaulState, callback: ((state: HaulState) => void) | undefined) {
+    this.state = state;
     this.#callback = callback;
   }
 

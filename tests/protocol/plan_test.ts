@@ -232,7 +232,14 @@ describe("isRetryable()", () => {
     const { haul, isRetryable } = await import("../../mod.ts");
     const { withTempDir, join } = await import("../helpers/temp.ts");
     await withTempDir(async (dir) => {
-      const refused = await haul("http://127.0.0.1:1/x", { dest: join(dir, "a") }).catch((e) => e);
+      // A port nothing listens on (port 1 is one fetch refuses to use at all, which no retry cures).
+      const { createServer } = await import("node:net");
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as { port: number };
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const refused = await haul(`http://127.0.0.1:${port}/x`, { dest: join(dir, "a") })
+        .catch((e) => e);
       assert.equal(isRetryable(refused), true, String(refused));
       const invalid = await haul("not a url", { dest: join(dir, "b") }).catch((e) => e);
       assert.ok(invalid instanceof TypeError);
