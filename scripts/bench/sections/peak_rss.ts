@@ -44,5 +44,8 @@ export async function peakRss(bench: Bench): Promise<void> {
   report.out();
   report.out("VmHWM of the process tree (GNU time), one download each.");
   report.out();
-  report.table(["runtime", `${sizeLabel(small.size)} MiB`, `${sizeLabel(big.size)} MiB`], rows);
+  report.table(
+    ["runtime", `${sizeLabel(small.size)} file: MiB`, `${sizeLabel(big.size)} file: MiB`],
+    rows,
+  );
 }
