@@ -111,6 +111,15 @@ export interface HaulOptions {
   integrity?: string;
   /** How often to checkpoint while streaming (bytes and time; whichever comes first). */
   checkpointEvery?: CheckpointInterval;
+  /**
+   * Connections to download with, from 1 to 32. Above 1, when the server
+   * serves ranges of a file with a known length and a strong validator, the
+   * file is split into ranges fetched concurrently (one request per
+   * connection, each checked like a resume); otherwise one connection is used.
+   * A download saved with several ranges resumes with any value.
+   * @default {1}
+   */
+  connections?: number;
 }
 
 /**
@@ -124,7 +133,7 @@ export interface HaulOptions {
  *   const resumed = result.resumedFrom > 0 ? `, resumed at byte ${result.resumedFrom}` : "";
  *   return `${result.dest}: ${result.size} bytes in ${result.elapsedMs} ms${resumed}`;
  * }
-  * const seen = { dest: "a.bin", size: 3, resumedFrom: 1, alreadyComplete: false, elapsedMs: 12 };
+ * const seen = { dest: "a.bin", size: 3, resumedFrom: 1, alreadyComplete: false, elapsedMs: 12 };
  * console.log(describe(seen as HaulResult)); // "a.bin: 3 bytes in 12 ms, resumed at byte 1"
  * ```
  */
@@ -147,4 +156,6 @@ export interface HaulResult {
   alreadyComplete: boolean;
   /** Wall time of the call in milliseconds. */
   elapsedMs: number;
+  /** Connections used (0 when no request was made). */
+  connections: number;
 }

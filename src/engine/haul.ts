@@ -34,6 +34,7 @@ import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
+import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
 /** Default verification block: the most a resume reads back before its request. */
@@ -57,6 +58,8 @@ export interface EngineHooks {
   writeBufferSize?: number;
   /** Bytes written between two background `fdatasync` calls. */
   syncEvery?: number;
+  /** The smallest range worth a connection of its own (with `connections` > 1). */
+  rangeFloor?: number;
 }
 
 /** A call's settings, validated. */
@@ -119,6 +122,7 @@ export async function haulWith(
 ): Promise<HaulResult> {
   const startedAt = performance.now();
   const settings = readSettings(options, hooks);
+  const connections = readConnections(options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const url = requestUrl(input);
   const paths = sidecarPaths(destToPath(options.dest));
@@ -144,8 +148,25 @@ export async function haulWith(
     throw toDestinationError(error, paths.dest);
   });
   try {
-    const job = new Download(fs, paths, settings, fetchFn, url, options, expected, progress);
-    const result = await job.run(input, startedAt);
+    const single = (first: Response | null) =>
+      new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first)
+        .run(input, startedAt)
+        .finally(() => first?.body?.cancel().catch(() => {}));
+    const floor = hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR;
+    const result = await runDownload({
+      fs,
+      paths,
+      settings,
+      fetchFn,
+      url,
+      input,
+      options,
+      expected,
+      progress,
+      startedAt,
+      connections,
+      floor,
+    }, single);
     progress.done();
     return result;
   } catch (error) {
@@ -167,6 +188,8 @@ class Download {
   readonly options: HaulOptions;
   readonly expected: ExpectedDigests | null;
   readonly progress: ProgressReporter;
+  /** The first response, when the multi-range dispatch made it and stayed on one connection. */
+  readonly first: Response | null;
 
   constructor(
     fs: FsShim,
@@ -177,6 +200,7 @@ class Download {
     options: HaulOptions,
     expected: ExpectedDigests | null,
     progress: ProgressReporter,
+    first: Response | null,
   ) {
     this.fs = fs;
     this.paths = paths;
@@ -186,6 +210,7 @@ class Download {
     this.options = options;
     this.expected = expected;
     this.progress = progress;
+    this.first = first;
   }
 
   async run(input: string | URL | Request, startedAt: number): Promise<HaulResult> {
@@ -220,7 +245,7 @@ class Download {
     state.validLength = start.cursor;
     state.reportedLength = saved?.reportedLength ?? null;
     const request = buildRequest(input, options.headers, options.signal, start);
-    const response = await this.fetchFn(request);
+    const response = this.first ?? await this.fetchFn(request);
     const plan = planResponse(
       { url: this.url, cursor: start.cursor, checkpoint: saved },
       response.status,
@@ -456,6 +481,7 @@ class Download {
       resumedFrom: meta.resumedFrom,
       alreadyComplete: false,
       elapsedMs: performance.now() - meta.startedAt,
+      connections: 1,
     };
   }
 
@@ -500,6 +526,7 @@ async function alreadyComplete(
     resumedFrom: size,
     alreadyComplete: true,
     elapsedMs: performance.now() - startedAt,
+    connections: 0,
   };
 }
 

@@ -1,0 +1,200 @@
+/**
+ * Checkpoints of a download over several ranges. Each range has its own
+ * {@link PartWriter} (writing `[start, end)` of the one `.part`), so each has
+ * its own {@link Durability}: a checkpoint counts, for each range, only the
+ * bytes its writer's `Durability` says are durable, after
+ * {@link PartWriter.syncWritten}. The invariant stays in `durability.ts`.
+ *
+ * Same cadence as one range's `Checkpointer`: in the background, one at a
+ * time, a failure surfacing on the next {@link RangeCheckpointer.afterAppend};
+ * an interruption writes a last one in the foreground.
+ *
+ * @module
+ */
+
+import type { Checkpoint, DurableRange } from "../store/checkpoint.ts";
+import { tailStart } from "../store/checkpoint.ts";
+import type { CheckpointStore } from "../store/checkpoint_store.ts";
+import { digestRange } from "../hashing/file_digest.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
+import type { CheckpointCadence, CheckpointMeta } from "./checkpointer.ts";
+import type { PartWriter } from "./part_writer.ts";
+import type { ByteSpan } from "./range_split.ts";
+import { mergeSpans } from "./range_ledger.ts";
+
+/** One range being written: where it starts and its writer. */
+export interface WrittenRange {
+  /** First byte of the range. */
+  readonly start: number;
+  /** Its writer (started at `start`). */
+  readonly writer: PartWriter;
+}
+
+/** Records the durable bytes of every range of one call. */
+export class RangeCheckpointer {
+  readonly #store: CheckpointStore;
+  readonly #file: ShimFile;
+  readonly #meta: CheckpointMeta;
+  readonly #cadence: CheckpointCadence;
+  readonly #base: readonly ByteSpan[];
+  readonly #baseExtent: number;
+  readonly #ranges: () => readonly WrittenRange[];
+  #recorded: number;
+  #lastKey = "";
+  #lastAt = Date.now();
+  #lastBytes = 0;
+  #running: Promise<void> | null = null;
+  #starting = false;
+  #failure: { error: unknown } | null = null;
+
+  /**
+   * @param store the control file.
+   * @param file `.part` (for the tail digests).
+   * @param meta validators, length and block size.
+   * @param cadence how often.
+   * @param base the durable spans verified at the start of the call.
+   * @param baseExtent the extent the resumed checkpoint recorded (0 when fresh).
+   * @param ranges the ranges of this call (read at each checkpoint).
+   */
+  constructor(
+    store: CheckpointStore,
+    file: ShimFile,
+    meta: CheckpointMeta,
+    cadence: CheckpointCadence,
+    base: readonly ByteSpan[],
+    baseExtent: number,
+    ranges: () => readonly WrittenRange[],
+  ) {
+    this.#store = store;
+    this.#file = file;
+    this.#meta = meta;
+    this.#cadence = cadence;
+    this.#base = base;
+    this.#baseExtent = baseExtent;
+    this.#ranges = ranges;
+    this.#recorded = base.reduce((sum, span) => sum + span.end - span.start, 0);
+    this.#lastKey = keyOf(mergeSpans(base));
+  }
+
+  /** Bytes counted by the newest checkpoint on disk (or verified at the start). */
+  get recorded(): number {
+    return this.#recorded;
+  }
+
+  /**
+   * Called by a range's stream after each append: reports a failed
+   * background checkpoint, and starts one when due. Only the calling range's
+   * writer is flushed (the others are flushed by their own streams).
+   *
+   * @param own the writer of the range that just appended.
+   * @param accepted bytes accepted by every range of this call so far.
+   */
+  async afterAppend(own: PartWriter, accepted: number): Promise<void> {
+    this.#throwFailure();
+    if (this.#running !== null || this.#starting || !this.#due(accepted)) return;
+    this.#lastAt = Date.now();
+    this.#lastBytes = accepted;
+    // Other ranges append while this one flushes: only one checkpoint may start.
+    this.#starting = true;
+    try {
+      await own.flush();
+    } finally {
+      this.#starting = false;
+    }
+    this.#running = this.#syncAndRecord().then(() => {
+      this.#running = null;
+    }, (error: unknown) => {
+      this.#running = null;
+      this.#failure ??= { error };
+    });
+  }
+
+  /**
+   * The last checkpoint of an interrupted call, once every stream stopped:
+   * writes what each range buffered, syncs and records every range.
+   */
+  async final(): Promise<void> {
+    await this.#settle();
+    let writeFailure: { error: unknown } | null = null;
+    for (const range of this.#ranges()) {
+      try {
+        await range.writer.quiesce();
+      } catch (error) {
+        writeFailure ??= { error };
+      }
+    }
+    await this.#syncAndRecord();
+    this.#throwFailure();
+    if (writeFailure !== null) throw writeFailure.error;
+  }
+
+  /** Waits for a background checkpoint, then reports its failure, if any. */
+  async drain(): Promise<void> {
+    await this.#settle();
+    this.#throwFailure();
+  }
+
+  /** Waits for a background checkpoint; never throws. */
+  async close(): Promise<void> {
+    await this.#settle();
+  }
+
+  async #settle(): Promise<void> {
+    const running = this.#running;
+    if (running !== null) await running;
+  }
+
+  async #syncAndRecord(): Promise<void> {
+    const ranges = this.#ranges();
+    for (const range of ranges) await range.writer.syncWritten();
+    if (ranges.some((range) => range.writer.durability.poisoned)) return;
+    const spans = mergeSpans([
+      ...this.#base,
+      ...ranges.map((range) => ({ start: range.start, end: range.writer.durability.durable })),
+    ]);
+    const key = keyOf(spans);
+    if (spans.length === 0 || key === this.#lastKey) return;
+    const { blockSize, validators, total } = this.#meta;
+    const durable: DurableRange[] = [];
+    for (const span of spans) {
+      const tailDigest = await digestRange(this.#file, tailStart(span, blockSize), span.end);
+      if (tailDigest === null) throw new Error(`.part ends before byte ${span.end}`);
+      durable.push({ ...span, tailDigest });
+    }
+    const extent = Math.max(
+      this.#baseExtent,
+      spans[spans.length - 1]!.end,
+      ...ranges.map((range) => range.writer.extent),
+    );
+    const checkpoint: Checkpoint = {
+      blockSize,
+      extent,
+      reportedLength: total,
+      etag: validators.etag,
+      lastModified: validators.lastModified,
+      contentType: validators.contentType,
+      ranges: durable,
+    };
+    await this.#store.save(checkpoint);
+    this.#lastKey = key;
+    this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
+  }
+
+  #throwFailure(): void {
+    const failure = this.#failure;
+    if (failure === null) return;
+    this.#failure = null;
+    throw failure.error;
+  }
+
+  #due(accepted: number): boolean {
+    const fresh = accepted - this.#lastBytes;
+    if (fresh <= 0) return false;
+    if (fresh >= this.#cadence.bytes) return true;
+    return Date.now() - this.#lastAt >= this.#cadence.ms;
+  }
+}
+
+function keyOf(spans: readonly ByteSpan[]): string {
+  return spans.map((span) => `${span.start}-${span.end}`).join(",");
+}

@@ -1,0 +1,428 @@
+/**
+ * One call's download over several ranges of one `.part`: each range has a
+ * connection (a `Range` + `If-Range` request, its answer checked by
+ * `checkRangeResponse` before any byte is written) and its own writer at its
+ * position; a connection that runs out of work takes over half of the range
+ * with the most bytes still to come (`stealHalf`). Checkpoints record every
+ * range's durable bytes (`range_checkpointer.ts`). When every byte is on
+ * disk, `.part` is read back once, in order, for the SHA-256.
+ *
+ * A range answered with other bytes (a 200, another validator or length, a
+ * wrong `Content-Range`, a `Content-Encoding`) resets the whole download; any
+ * other failure stops every range, saves each one's progress and rejects
+ * with a retryable `PartialHaulError`; an abort saves everything too.
+ *
+ * @module
+ */
+
+import { ContentRangeError, IntegrityError, PartialHaulError } from "../errors.ts";
+import { checkRangeResponse, type KnownFile } from "../protocol/range_check.ts";
+import { buildRangeRequest } from "../protocol/range_request.ts";
+import { digestMatches, type ExpectedDigests } from "../protocol/integrity.ts";
+import type { Validators } from "../protocol/plan.ts";
+import { PartHasher } from "../hashing/part_hasher.ts";
+import { createNativeHash } from "../runtime/native_hash.ts";
+import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
+import type { Checkpoint } from "../store/checkpoint.ts";
+import { CheckpointStore } from "../store/checkpoint_store.ts";
+import { toDestinationError } from "../store/destination.ts";
+import type { SidecarPaths } from "../store/paths.ts";
+import { commitPart, removeDownload } from "../store/sidecars.ts";
+import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
+import type { CheckpointCadence } from "./checkpointer.ts";
+import { dropHash } from "./kept_hashes.ts";
+import { PartWriter, type WriteObserver } from "./part_writer.ts";
+import type { ProgressReporter } from "./progress.ts";
+import { RangeCheckpointer } from "./range_checkpointer.ts";
+import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
+import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
+
+/** What a multi-range call needs from `haul()`. */
+export interface RangeContext {
+  /** Filesystem shim. */
+  readonly fs: FsShim;
+  /** The destination's sidecars. */
+  readonly paths: SidecarPaths;
+  /** Tuning (as for one range). */
+  readonly settings: {
+    readonly blockSize: number;
+    readonly cadence: CheckpointCadence;
+    readonly writeBufferSize: number;
+    readonly syncEvery: number;
+  };
+  /** The caller's fetch. */
+  readonly fetchFn: FetchLike;
+  /** The URL, redacted, for messages. */
+  readonly url: string;
+  /** The caller's URL or `Request`. */
+  readonly input: string | URL | Request;
+  /** The caller's options. */
+  readonly options: HaulOptions;
+  /** The expected digests, if any. */
+  readonly expected: ExpectedDigests | null;
+  /** Progress of the call. */
+  readonly progress: ProgressReporter;
+  /** When the call started (`performance.now()`). */
+  readonly startedAt: number;
+  /** Connections allowed (>= 1). */
+  readonly connections: number;
+  /** The smallest range worth a connection. */
+  readonly floor: number;
+}
+
+/** A range of this call: `[start, end)`, `end` shrinking when another connection takes its tail. */
+interface Segment {
+  readonly start: number;
+  end: number;
+  readonly writer: PartWriter;
+  done: boolean;
+}
+
+/** A range answer that shows the bytes on disk cannot be continued. */
+class RangeReset extends Error {}
+
+/** Multi-range writes are hashed afterwards, not as they are written. */
+const NO_OBSERVER: WriteObserver = { offer: () => Promise.resolve(), written: () => {} };
+
+/** One call's multi-range download. */
+export class RangeDownload {
+  readonly #ctx: RangeContext;
+  readonly #file: ShimFile;
+  #fileOpen = true;
+  readonly #stop = new AbortController();
+  readonly #segments: Segment[] = [];
+  #pending: ByteSpan[] = [];
+  #base: ByteSpan[] = [];
+  #store!: CheckpointStore;
+  #checkpointer!: RangeCheckpointer;
+  #known!: KnownFile;
+  #validators!: Validators;
+  #status = 0;
+  #accepted = 0;
+  #baseBytes = 0;
+  #used = 0;
+  #failure: { error: unknown } | null = null;
+  #reset: RangeReset | null = null;
+
+  /**
+   * @param ctx the call.
+   * @param file `.part`, open read-write (emptied for a fresh download, else verified).
+   */
+  constructor(ctx: RangeContext, file: ShimFile) {
+    this.#ctx = ctx;
+    this.#file = file;
+  }
+
+  /**
+   * Continues from a checkpoint whose every range `.part` bears out: the
+   * gaps are fetched as ranges, with up to `connections` at a time.
+   *
+   * @param saved the verified checkpoint (length and strong validator known).
+   * @returns the result.
+   */
+  async resume(saved: Checkpoint): Promise<HaulResult> {
+    const total = saved.reportedLength!;
+    this.#known = {
+      total,
+      etag: saved.etag,
+      lastModified: saved.etag === null ? saved.lastModified : null,
+    };
+    this.#validators = {
+      etag: saved.etag,
+      lastModified: saved.lastModified,
+      contentType: saved.contentType,
+    };
+    this.#base = mergeSpans(saved.ranges.map(({ start, end }) => ({ start, end })));
+    this.#baseBytes = this.#base.reduce((sum, span) => sum + span.end - span.start, 0);
+    const gaps = gapsOf(total, this.#base);
+    this.#pending = shareGaps(gaps, this.#ctx.connections, this.#ctx.floor, splitRanges);
+    this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true);
+    return await this.#run(null, saved.blockSize, saved.extent);
+  }
+
+  /**
+   * Starts from byte 0: the first response (a 200 or a 206 from byte 0 of a
+   * file whose length and strong validator are known) fills the first range,
+   * further ranges are asked concurrently.
+   *
+   * @param response the first response, its body unread.
+   * @param known what it established.
+   * @param validators its validators.
+   * @returns the result.
+   */
+  async fresh(response: Response, known: KnownFile, validators: Validators): Promise<HaulResult> {
+    this.#known = known;
+    this.#validators = validators;
+    this.#status = response.status;
+    const spans = splitRanges(known.total, this.#ctx.connections, this.#ctx.floor);
+    this.#pending = spans.slice(1);
+    this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false);
+    return await this.#run({ response, span: spans[0]! }, this.#ctx.settings.blockSize, 0);
+  }
+
+  async #run(
+    first: { response: Response; span: ByteSpan } | null,
+    blockSize: number,
+    baseExtent: number,
+  ): Promise<HaulResult> {
+    const { fs, paths, options, progress } = this.#ctx;
+    const total = this.#known.total;
+    dropHash(paths.part); // bytes land out of order: no running hash applies
+    this.#checkpointer = new RangeCheckpointer(
+      this.#store,
+      this.#file,
+      { blockSize, validators: this.#validators, total },
+      this.#ctx.settings.cadence,
+      this.#base,
+      baseExtent,
+      () => this.#segments,
+    );
+    const state = progress.state;
+    state.validLength = this.#baseBytes;
+    state.reportedLength = total;
+    progress.tick();
+    const signal = options.signal;
+    const onAbort = () => this.#fail(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (signal?.aborted) onAbort();
+      const workers: Promise<void>[] = [];
+      if (first !== null) workers.push(this.#worker(first));
+      while (workers.length < this.#ctx.connections) workers.push(this.#worker(null));
+      await Promise.all(workers);
+      if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
+      await this.#checkpointer.drain(); // no checkpoint is written after the rename
+      const covered = mergeSpans([
+        ...this.#base,
+        ...this.#segments.map((s) => ({ start: s.start, end: s.writer.durability.written })),
+      ]);
+      if (covered.length !== 1 || covered[0]!.start !== 0 || covered[0]!.end < total) {
+        throw new Error(`haul: the ranges do not cover the file (${JSON.stringify(covered)})`);
+      }
+      if ((await this.#file.size()) !== total) await this.#file.truncate(total);
+      await this.#file.sync();
+      return await this.#complete(total);
+    } catch (error) {
+      if (!this.#store.saved) {
+        dropHash(paths.part);
+        await this.#settle();
+        await this.#closeFile();
+        await removeDownload(fs, paths).catch(() => {});
+      }
+      throw toDestinationError(error, paths.dest, this.#store.saved);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      await this.#settle();
+      await this.#closeFile();
+    }
+  }
+
+  /** One connection: its first range, then pending ranges, then stolen halves. */
+  async #worker(first: { response: Response; span: ByteSpan } | null): Promise<void> {
+    try {
+      if (first !== null) {
+        this.#used++;
+        await this.#stream(this.#segment(first.span), first.response);
+      }
+      let counted = first !== null;
+      for (;;) {
+        if (this.#stopped()) return;
+        const span = this.#pending.shift() ?? this.#steal();
+        if (span === null) return;
+        if (!counted) this.#used++;
+        counted = true;
+        await this.#fetch(this.#segment(span));
+      }
+    } catch (error) {
+      if (first !== null) await first.response.body?.cancel().catch(() => {});
+      this.#fail(error);
+    }
+  }
+
+  #segment(span: ByteSpan): Segment {
+    const writer = new PartWriter(this.#file, this.#ctx.settings, NO_OBSERVER, {
+      cursor: span.start,
+      extent: 0,
+    });
+    const segment: Segment = { start: span.start, end: span.end, writer, done: false };
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  /** Half of the open range with the most bytes to come, or `null`. */
+  #steal(): ByteSpan | null {
+    const open = this.#segments.filter((s) => !s.done && s.writer.length < s.end);
+    const steal = stealHalf(
+      open.map((s) => ({ start: s.start, cursor: s.writer.length, end: s.end })),
+      this.#ctx.floor,
+    );
+    if (steal === null) return null;
+    open[steal.victim]!.end = steal.at;
+    return steal.taken;
+  }
+
+  /** Asks for the segment's bytes and streams them in once the answer is checked. */
+  async #fetch(segment: Segment): Promise<void> {
+    const { input, options, fetchFn } = this.#ctx;
+    const asked = { start: segment.start, end: segment.end };
+    const validator = this.#known.etag ?? this.#known.lastModified!;
+    const request = buildRangeRequest(
+      input,
+      options.headers,
+      this.#stop.signal,
+      asked,
+      validator,
+    );
+    const response = await fetchFn(request);
+    const verdict = checkRangeResponse(asked, this.#known, response.status, response.headers);
+    if (verdict.kind !== "write") {
+      await response.body?.cancel().catch(() => {});
+      const where = `bytes ${asked.start}-${asked.end - 1}`;
+      if (verdict.kind === "reset") throw new RangeReset(`${where}: ${verdict.reason}`);
+      throw new Error(`${where}: ${verdict.reason}`);
+    }
+    if (this.#status === 0) this.#status = 206;
+    await this.#stream(segment, response);
+  }
+
+  /** Writes the body into the segment until its (possibly shortened) end. */
+  async #stream(segment: Segment, response: Response): Promise<void> {
+    const body = response.body;
+    const writer = segment.writer;
+    if (body === null) {
+      throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
+    }
+    const reader = body.getReader();
+    const onStop = () => void reader.cancel().catch(() => {});
+    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    const state = this.#ctx.progress.state;
+    try {
+      while (writer.length < segment.end && !this.#stopped()) {
+        const { value, done } = await reader.read();
+        if (done || this.#stopped()) break;
+        const room = segment.end - writer.length;
+        const bytes = value.length > room ? value.subarray(0, room) : value;
+        if (bytes.length === 0) continue;
+        await writer.append(bytes);
+        this.#accepted += bytes.length;
+        state.bytesRead = this.#accepted;
+        state.validLength = this.#baseBytes + this.#accepted;
+        this.#ctx.progress.tick();
+        await this.#checkpointer.afterAppend(writer, this.#accepted);
+      }
+      if (this.#stopped()) return;
+      if (writer.length < segment.end) {
+        throw new Error(
+          `bytes ${segment.start}-${segment.end - 1}: the body ended at byte ${writer.length}`,
+        );
+      }
+      await reader.cancel().catch(() => {}); // the rest belongs to another range
+      await writer.quiesce();
+      segment.done = true;
+    } finally {
+      this.#stop.signal.removeEventListener("abort", onStop);
+    }
+  }
+
+  #stopped(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  /** Records the first failure (a reset always wins) and stops every range. */
+  #fail(error: unknown): void {
+    if (error instanceof RangeReset) this.#reset ??= error;
+    else this.#failure ??= { error };
+    this.#stop.abort();
+  }
+
+  /** After every range stopped: resets, or saves everything; returns the error to throw. */
+  async #interrupted(): Promise<unknown> {
+    const { paths, url, options } = this.#ctx;
+    const reset = this.#reset;
+    if (reset !== null) {
+      await this.#settle();
+      dropHash(paths.part);
+      await this.#store.discard();
+      return new ContentRangeError(
+        `Server answered a range inconsistently (${reset.message}): ${url}: ` +
+          "progress discarded, the next call starts over",
+        { retryable: true },
+      );
+    }
+    let saveError: unknown = null;
+    try {
+      await this.#checkpointer.final();
+    } catch (error) {
+      saveError = error;
+    }
+    const saved = this.#store.saved;
+    if (saveError !== null) return toDestinationError(saveError, paths.dest, saved);
+    if (options.signal?.aborted) return options.signal.reason;
+    const cause = this.#failure?.error;
+    const fsError = toDestinationError(cause, paths.dest, saved);
+    if (fsError !== cause) return fsError;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    if (!saved) {
+      return new PartialHaulError(
+        `Download interrupted before any byte was saved (${reason}): ${url}: ` +
+          "the next call starts over",
+        { cause, validLength: 0 },
+      );
+    }
+    const recorded = this.#checkpointer.recorded;
+    return new PartialHaulError(
+      `Download interrupted with ${recorded} of ${this.#known.total} bytes saved (${reason}): ` +
+        `${url}: progress saved; call again to resume`,
+      { cause, validLength: recorded },
+    );
+  }
+
+  async #complete(size: number): Promise<HaulResult> {
+    const { fs, paths, expected, url, options, progress } = this.#ctx;
+    const hasher = new PartHasher(this.#file, createNativeHash(), size);
+    let sha256: string;
+    try {
+      sha256 = await hasher.digestHex(size);
+    } finally {
+      await hasher.close();
+    }
+    await this.#closeFile();
+    if (expected !== null && !digestMatches(expected, sha256)) {
+      await removeDownload(fs, paths);
+      throw new IntegrityError(
+        `Integrity check failed: ${url}: got sha256 ${sha256}, expected ` +
+          `${expected.sha256.join(" or ")}; nothing was saved at ${paths.dest}`,
+        { expected: expected.sha256, actual: sha256 },
+      );
+    }
+    await commitPart(fs, paths, options.overwrite === true);
+    const state = progress.state;
+    state.validLength = size;
+    state.reportedLength = size;
+    state.isComplete = true;
+    return {
+      dest: paths.dest,
+      size,
+      sha256,
+      etag: this.#validators.etag,
+      contentType: this.#validators.contentType,
+      status: this.#status,
+      resumedFrom: this.#baseBytes,
+      alreadyComplete: false,
+      elapsedMs: performance.now() - this.#ctx.startedAt,
+      connections: this.#used,
+    };
+  }
+
+  /** Waits for every background write, sync and checkpoint; never throws. */
+  async #settle(): Promise<void> {
+    await this.#checkpointer?.close();
+    for (const segment of this.#segments) await segment.writer.close();
+  }
+
+  async #closeFile(): Promise<void> {
+    if (!this.#fileOpen) return;
+    this.#fileOpen = false;
+    await this.#file.close().catch(() => {});
+  }
+}

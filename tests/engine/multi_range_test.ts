@@ -1,0 +1,384 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ContentRangeError, HaulState, IntegrityError, PartialHaulError } from "../../mod.ts";
+import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
+import type { HaulOptions, HaulResult } from "../../src/types.ts";
+import { type RecordedRequest, type Reply, startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import { readFile } from "node:fs/promises";
+
+const FLOOR = 64 * 1024;
+const HOOKS: EngineHooks = { rangeFloor: FLOOR, writeBufferSize: 16 * 1024, syncEvery: 64 * 1024 };
+const SIZE = 2 * 1024 * 1024 + 123;
+
+function get(url: string, options: HaulOptions, hooks: EngineHooks = HOOKS): Promise<HaulResult> {
+  return haulWith(url, { checkpointEvery: { bytes: 32 * 1024, ms: 5 }, ...options }, hooks);
+}
+
+function rangeOf(req: RecordedRequest): { start: number; end: number } | null {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(req.headers["range"] ?? "");
+  return match === null ? null : { start: Number(match[1]), end: Number(match[2]) + 1 };
+}
+
+async function savedRanges(dest: string): Promise<{ start: number; end: number }[]> {
+  const checkpoint = decodeCheckpoint(new Uint8Array(await readFile(dest + ".part.ctrl")));
+  return checkpoint.ranges.map(({ start, end }) => ({ start, end }));
+}
+
+function noSidecars(dest: string): void {
+  for (const suffix of [".part", ".part.ctrl", ".part.ctrl.tmp", ".part.lock"]) {
+    assert.equal(exists(dest + suffix), false, suffix);
+  }
+}
+
+describe("haul() with several connections", () => {
+  it("splits the file into ranges asked with If-Range, and the digest is sha256sum's", async () => {
+    const body = randomBody(SIZE);
+    const server = await startResourceServer({ body, etag: '"m1"' });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const state = new HaulState();
+        const seen: number[] = [];
+        const result = await get(server.url, {
+          dest,
+          connections: 4,
+          state,
+          onProgress: (s) => seen.push(s.validLength),
+        });
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(result.size, body.length);
+        assert.equal(result.connections, 4);
+        assert.equal(result.status, 200);
+        assert.equal(state.validLength, body.length);
+        assert.equal(state.isComplete, true);
+        for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, "monotonic");
+        noSidecars(dest);
+        const [first, ...rest] = server.requests;
+        assert.equal(first!.headers["range"], undefined);
+        assert.ok(rest.length >= 3, `${rest.length} range requests`);
+        for (const req of rest) {
+          assert.notEqual(rangeOf(req), null, req.headers["range"]);
+          assert.equal(req.headers["if-range"], '"m1"');
+          assert.equal(req.headers["accept-encoding"], "identity");
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("uses one connection when ranges are not served, the ETag is weak, or there is no validator", async () => {
+    const body = randomBody(SIZE);
+    const cases = [
+      { name: "no ranges", honorRange: false, etag: '"x"' },
+      { name: "weak etag", etag: 'W/"x"' },
+      { name: "no validator", etag: null },
+    ];
+    for (const resource of cases) {
+      const server = await startResourceServer({ body, ...resource });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const result = await get(server.url, { dest, connections: 8 });
+          assert.equal(result.connections, 1, resource.name);
+          assert.equal(server.requests.length, 1, resource.name);
+          assert.deepEqual(await bytesOf(dest), body);
+          assert.equal(result.sha256, sha256(body));
+        });
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it("falls back to one connection for a file too small to split, and for connections 1", async () => {
+    const body = randomBody(FLOOR);
+    const server = await startResourceServer({ body, etag: '"s"' });
+    try {
+      await withTempDir(async (dir) => {
+        const result = await get(server.url, { dest: join(dir, "a"), connections: 8 });
+        assert.equal(result.connections, 1);
+        const one = await get(server.url, { dest: join(dir, "b") });
+        assert.equal(one.connections, 1);
+        assert.equal(server.requests.length, 2);
+        assert.deepEqual(await bytesOf(join(dir, "a")), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("rejects a connections value out of bounds", async () => {
+    for (const connections of [0, 1.5, 33, -1]) {
+      await assert.rejects(get("http://127.0.0.1:9/", { dest: "x", connections }), RangeError);
+    }
+  });
+
+  const resets: [string, (honest: Reply) => Reply][] = [
+    [
+      "a 200",
+      (honest) => ({ ...honest, status: 200, headers: headersOf(honest, ["Content-Range"]) }),
+    ],
+    ["another ETag", (honest) => ({ ...honest, headers: replace(honest, "ETag", '"other"') })],
+    [
+      "a wrong Content-Range",
+      (honest) => {
+        const range = /bytes (\d+)-(\d+)\/(\d+)/.exec(header(honest, "Content-Range")!)!;
+        const shifted = `bytes ${Number(range[1]) + 1}-${Number(range[2])}/${range[3]}`;
+        const body = (honest.body as Uint8Array).subarray(1);
+        return { ...honest, body, headers: replace(honest, "Content-Range", shifted) };
+      },
+    ],
+    [
+      "gzip",
+      (honest) => ({
+        ...honest,
+        headers: [...headersOf(honest, []), ["Content-Encoding", "gzip"]],
+      }),
+    ],
+  ];
+  for (const [name, bend] of resets) {
+    it(`a range answered with ${name} resets the download: nothing at dest, the next call starts over`, async () => {
+      const body = randomBody(SIZE);
+      let bent = 0;
+      const server = await startResourceServer({ body, etag: '"r1"' }, (req, honest) => {
+        if (rangeOf(req) !== null && bent === 0) {
+          bent++;
+          return bend(honest);
+        }
+        return honest;
+      });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+          assert.ok(error instanceof ContentRangeError, String(error));
+          assert.equal(error.retryable, true);
+          assert.match(error.message, /progress discarded/);
+          noSidecars(dest);
+          const before = server.requests.length;
+          const result = await get(server.url, { dest, connections: 4 });
+          assert.equal(result.resumedFrom, 0);
+          assert.equal(server.requests[before]!.headers["range"], undefined);
+          assert.deepEqual(await bytesOf(dest), body);
+          assert.equal(result.sha256, sha256(body));
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it("a range cut mid-body stops the others, saves every range, and the next call resumes them", async () => {
+    const body = randomBody(SIZE);
+    let cut = true;
+    const server = await startResourceServer({ body, etag: '"c1"' }, (req, honest) => {
+      const range = rangeOf(req);
+      if (cut && range !== null && range.start > 0) {
+        cut = false;
+        return { ...honest, cutAfter: 100_000, cutLingerMs: 100 };
+      }
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+        assert.ok(error instanceof PartialHaulError, String(error));
+        assert.equal(error.retryable, true);
+        assert.equal(exists(dest), false);
+        const ranges = await savedRanges(dest);
+        const saved = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+        assert.ok(saved > 0 && saved < body.length, JSON.stringify(ranges));
+        assert.equal(error.validLength, saved);
+        const before = server.requests.length;
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.equal(result.resumedFrom, saved);
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+        for (const req of server.requests.slice(before)) {
+          const asked = rangeOf(req)!;
+          assert.notEqual(asked, null, "a resume asks only ranges");
+          for (const r of ranges) assert.ok(asked.end <= r.start || asked.start >= r.end);
+        }
+        noSidecars(dest);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a download saved over several ranges resumes with connections 1, gap after gap", async () => {
+    const body = randomBody(SIZE);
+    let cut = true;
+    const server = await startResourceServer({ body, etag: '"g1"' }, (req, honest) => {
+      const range = rangeOf(req);
+      if (cut && range !== null && range.start > 0) {
+        cut = false;
+        return { ...honest, cutAfter: 70_000, cutLingerMs: 100 };
+      }
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        await assert.rejects(get(server.url, { dest, connections: 8 }), PartialHaulError);
+        const ranges = await savedRanges(dest);
+        const saved = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+        assert.ok(saved > 0);
+        const result = await get(server.url, { dest });
+        assert.equal(result.resumedFrom, saved);
+        assert.ok(result.connections <= 1);
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("every fault of the catalogue, one range each, never leaves a wrong file, and the download completes", async () => {
+    const body = randomBody(SIZE);
+    const faults: ((honest: Reply) => Reply)[] = [
+      (honest) => ({ ...honest, cutAfter: 50_000, cutLingerMs: 50 }),
+      ...resets.map(([, bend]) => bend),
+      (honest) => ({ ...honest, status: 503, body: "busy", headers: [["Retry-After", "0"]] }),
+    ];
+    let next = 0;
+    const server = await startResourceServer({ body, etag: '"k1"' }, (req, honest) => {
+      if (rangeOf(req) === null || next >= faults.length) return honest;
+      return faults[next++]!(honest);
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        let result: HaulResult | null = null;
+        for (let attempt = 0; attempt < 20 && result === null; attempt++) {
+          try {
+            result = await get(server.url, { dest, connections: 4 });
+          } catch (error) {
+            assert.ok(
+              error instanceof PartialHaulError || error instanceof ContentRangeError,
+              String(error),
+            );
+            assert.equal((error as PartialHaulError).retryable, true);
+            assert.equal(exists(dest), false);
+          }
+        }
+        assert.ok(result !== null);
+        assert.equal(next, faults.length, "every fault was served");
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+        noSidecars(dest);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("aborting saves every range; the next call resumes", async () => {
+    const body = randomBody(SIZE);
+    const server = await startResourceServer({ body, etag: '"a1"' }, (req, honest) => {
+      return rangeOf(req) === null && server0.slow
+        ? { ...honest, bytesPerSecond: 400_000 }
+        : honest;
+    });
+    const server0 = { slow: true };
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const controller = new AbortController();
+        const state = new HaulState();
+        const reason = new Error("stop");
+        const error = await get(server.url, {
+          dest,
+          connections: 4,
+          signal: controller.signal,
+          state,
+          onProgress: (s) => {
+            if (s.validLength > body.length / 2 && s.validLength < body.length) {
+              controller.abort(reason);
+            }
+          },
+        }).catch((e) => e);
+        // The first range crawls (400 kB/s): the abort always comes first.
+        assert.equal(error, reason);
+        const ranges = await savedRanges(dest);
+        const saved = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+        assert.ok(saved > 0);
+        server0.slow = false;
+        const result = await get(server.url, { dest, connections: 2 });
+        assert.equal(result.resumedFrom, saved);
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a connection that finishes takes over half of a slow range", async () => {
+    const body = randomBody(SIZE);
+    const server = await startResourceServer({ body, etag: '"w1"' }, (req, honest) => {
+      const range = rangeOf(req);
+      // The last range of the first split crawls; a thief must help it.
+      return range !== null && range.end === body.length && req.index <= 4
+        ? { ...honest, bytesPerSecond: 300_000 }
+        : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+        assert.ok(server.requests.length > 4, `${server.requests.length} requests: no steal`);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("checks integrity: a mismatch leaves nothing at dest", async () => {
+    const body = randomBody(SIZE);
+    const server = await startResourceServer({ body, etag: '"i1"' });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const wrong = `sha256:${"0".repeat(64)}`;
+        await assert.rejects(
+          get(server.url, { dest, connections: 4, integrity: wrong }),
+          IntegrityError,
+        );
+        noSidecars(dest);
+        const right = `sha256:${sha256(body)}`;
+        const result = await get(server.url, { dest, connections: 4, integrity: right });
+        assert.equal(result.connections, 4);
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+function headerPairs(reply: Reply): [string, string][] {
+  const headers = reply.headers ?? [];
+  return Array.isArray(headers) ? [...headers] : Object.entries(headers);
+}
+
+function header(reply: Reply, name: string): string | undefined {
+  return headerPairs(reply).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
+}
+
+function headersOf(reply: Reply, without: string[]): [string, string][] {
+  const drop = without.map((name) => name.toLowerCase());
+  return headerPairs(reply).filter(([key]) => !drop.includes(key.toLowerCase()));
+}
+
+function replace(reply: Reply, name: string, value: string): [string, string][] {
+  return [...headersOf(reply, [name]), [name, value]];
+}
