@@ -10,6 +10,33 @@ import { type HaulResult, HaulState } from "../types.ts";
 
 /** Default number of downloads running at once. */
 export const DEFAULT_CONCURRENCY = 4;
+/** Default cap on connections over every download of a batch. */
+export const DEFAULT_MAX_CONNECTIONS = 16;
+
+/**
+ * How a batch shares its connections: at most `maxConnections` downloads run
+ * at once, and each may use `connections`, but never more than its share of
+ * the cap, so that `concurrency × connections` never exceeds it.
+ *
+ * @param concurrency downloads wanted at once.
+ * @param connections connections wanted per download.
+ * @param maxConnections the cap over the batch.
+ * @returns the pool size and the connections each download gets.
+ *
+ * @example `-j 8 -x 8` under the default cap of 16
+ * ```ts
+ * import { shareConnections } from "./haul_all.ts";
+ * console.log(shareConnections(8, 8, 16)); // { pool: 8, perItem: 2 }
+ * ```
+ */
+export function shareConnections(
+  concurrency: number,
+  connections: number,
+  maxConnections: number,
+): { pool: number; perItem: number } {
+  const pool = Math.min(concurrency, maxConnections);
+  return { pool, perItem: Math.max(1, Math.min(connections, Math.floor(maxConnections / pool))) };
+}
 
 /** One download of a batch. */
 export interface HaulAllItem {
@@ -135,6 +162,13 @@ export interface HaulAllOptions
    * @default {4}
    */
   concurrency?: number;
+  /**
+   * Connections open at once over the whole batch, at most: each download
+   * gets `connections`, or its share of this cap when that is smaller (and
+   * fewer downloads run at once when the cap is below `concurrency`).
+   * @default {16}
+   */
+  maxConnections?: number;
   /** Called when any item makes progress or changes phase. Keep it fast; it must not throw. */
   onProgress?: (progress: HaulAllProgress) => void;
   /** Called once per item as it finishes, in completion order. It must not throw. */
@@ -192,12 +226,18 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  const { concurrency, onProgress, onItemDone, onRetry, ...common } = options;
-  const poolSize = concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
-    throw new RangeError(`Invalid concurrency: ${poolSize}: use a whole number of 1 or more`);
+  const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
+  const wanted = concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(wanted) || wanted < 1) {
+    throw new RangeError(`Invalid concurrency: ${wanted}: use a whole number of 1 or more`);
+  }
+  const cap = maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isSafeInteger(cap) || cap < 1) {
+    throw new RangeError(`Invalid maxConnections: ${cap}: use a whole number of 1 or more`);
   }
   readPolicy(common);
+  const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
+  if (common.connections !== undefined) common.connections = perItem;
   const list = [...items];
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
@@ -238,7 +278,10 @@ export async function haulAll(
 async function runItem(
   entry: MutableItemProgress,
   progress: MutableProgress,
-  common: Omit<HaulAllOptions, "concurrency" | "onProgress" | "onItemDone" | "onRetry">,
+  common: Omit<
+    HaulAllOptions,
+    "concurrency" | "maxConnections" | "onProgress" | "onItemDone" | "onRetry"
+  >,
   emit: () => void,
   onRetry: HaulAllOptions["onRetry"],
 ): Promise<HaulAllReport> {
