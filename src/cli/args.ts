@@ -5,6 +5,9 @@
  */
 
 import { parseIntegrity } from "../protocol/integrity.ts";
+import { MAX_CONNECTIONS } from "../engine/multi_range.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
+import { parseShard, type Shard } from "./shard.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;
@@ -51,6 +54,12 @@ export interface CliOptions {
   json: boolean;
   /** `--overwrite`: download again even when the destination exists. */
   overwrite: boolean;
+  /** `-x N`: connections per file. */
+  connections: number;
+  /** `--max-connections N`: connections over every file at once. */
+  maxConnections: number;
+  /** `--shard K/N`: this machine's share of `-i LIST`, or `null` for all of it. */
+  shard: Shard | null;
 }
 
 /** What the arguments ask for. */
@@ -94,6 +103,9 @@ type Flag =
   | "verbose"
   | "json"
   | "overwrite"
+  | "connections"
+  | "maxConnections"
+  | "shard"
   | "accepted"
   | "continueAt"
   | "help"
@@ -117,6 +129,9 @@ const LONG: Readonly<Record<string, Flag>> = {
   "verbose": "verbose",
   "json": "json",
   "overwrite": "overwrite",
+  "connections": "connections",
+  "max-connections": "maxConnections",
+  "shard": "shard",
   "silent": "quiet",
   "location": "accepted",
   "continue": "accepted",
@@ -133,6 +148,7 @@ const SHORT: Readonly<Record<string, Flag>> = {
   d: "dir",
   i: "inputFile",
   j: "jobs",
+  x: "connections",
   H: "header",
   A: "userAgent",
   q: "quiet",
@@ -257,6 +273,9 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
     verbose: false,
     json: false,
     overwrite: false,
+    connections: 1,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    shard: null,
   };
   let remoteName = false;
   let sha256: string | null = null;
@@ -288,6 +307,18 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
       case "jobs":
         options.jobs = integer(name, value, 1, MAX_JOBS);
         break;
+      case "connections":
+        options.connections = integer(name, value, 1, MAX_CONNECTIONS);
+        break;
+      case "maxConnections":
+        options.maxConnections = integer(name, value, 1, 1024);
+        break;
+      case "shard": {
+        const shard = parseShard(value);
+        if (typeof shard === "string") throw new UsageError(shard);
+        options.shard = shard;
+        break;
+      }
       case "retries":
         options.retries = integer(name, value, 0, 1_000_000);
         break;
@@ -369,6 +400,9 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
   }
   if (options.inputFile === null && options.urls.length === 0) {
     throw new UsageError("Missing URL: give a URL, or -i LIST; see haul --help");
+  }
+  if (options.shard !== null && options.inputFile === null) {
+    throw new UsageError("Use --shard with -i LIST: it picks this machine's share of the list");
   }
   const many = options.inputFile !== null || options.urls.length > 1;
   if (options.output !== null) {

@@ -11,13 +11,15 @@ import {
   DEFAULT_STALL_TIMEOUT_S,
 } from "./args.ts";
 import { VERSION } from "./version.ts";
+import { MAX_CONNECTIONS } from "../engine/multi_range.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 
 /** `haul --help`. */
 export const HELP: string = `haul ${VERSION}: resumable, crash-safe, verified HTTP downloads
 
 Usage:
   haul URL [URL…] [-o FILE | -O] [--dir DIR] [options]
-  haul -i LIST [--dir DIR] [-j N] [--checksums FILE] [options]
+  haul -i LIST [--dir DIR] [-j N] [--checksums FILE] [--shard K/N] [options]
 
 Downloads go to <dest>.part with a checkpoint beside it; the file appears at
 its destination only when complete and verified. Run the same command again
@@ -33,10 +35,15 @@ Output:
   -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
   -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
       --overwrite          Download again even if the file exists (replaced at the end)
+      --shard K/N          With -i: download only shard K (0 to N-1) of the list, chosen
+                           by destination, so N machines can share one list
 
 Network:
   -H, --header 'Name: value'  Add a request header (repeatable)
   -A, --user-agent AGENT   Send AGENT as User-Agent (default haul/${VERSION})
+  -x, --connections N      Fetch each file over up to N connections (1 to ${MAX_CONNECTIONS}, default 1):
+                           one request per connection, each range checked like a resume
+      --max-connections N  Connections over all files at once (default ${DEFAULT_MAX_CONNECTIONS})
       --retries N          Retry a failing download N times (default ${DEFAULT_CLI_RETRIES}); what no
                            retry can cure (HTTP 404, a bad checksum…) stops at once
       --retry-delay SECS   First backoff ceiling, doubled while failing (default ${DEFAULT_RETRY_DELAY_S})
@@ -72,5 +79,7 @@ Examples:
   haul https://example.com/big.iso
   haul https://example.com/big.iso -o images/big.iso --sha256 9f86d08…
   haul -i urls.txt --dir downloads -j 8 --checksums SHA256SUMS
+  haul https://example.com/big.iso -x 8
+  haul -i urls.txt --dir downloads --shard 3/8 --checksums SHA256SUMS
   haul https://example.com/a.bin -H "Authorization: Bearer $TOKEN" --json
 `;

@@ -72,6 +72,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
     return EXIT.usage;
   }
+  if (options.shard !== null && prepared.jobs.length === 0 && !options.quiet) {
+    io.stderr(
+      `haul: No line of ${options.inputFile} falls in shard ` +
+        `${options.shard.index}/${options.shard.count}: nothing to do\n`,
+    );
+  }
   const dirProblem = await makeDirectories(prepared.jobs, io);
   if (dirProblem !== null) {
     io.stderr(`haul: ${dirProblem}\n`);
@@ -147,6 +153,8 @@ async function download(
         {
           ...policy,
           concurrency: Math.min(options.jobs, batch.length),
+          connections: options.connections,
+          maxConnections: options.maxConnections,
           overwrite: options.overwrite,
           headers: requestHeaders(options),
           signal: controller.signal,

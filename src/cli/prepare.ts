@@ -12,6 +12,7 @@ import { type ChecksumTable, parseChecksums } from "./checksums.ts";
 import type { CliIo } from "./io.ts";
 import { type Job, type JobSource, planJobs } from "./jobs.ts";
 import { parseList } from "./list.ts";
+import { inShard } from "./shard.ts";
 
 /** The most problems listed before "… and N more". */
 const MAX_PROBLEMS = 20;
@@ -70,7 +71,13 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     integrity: options.integrity,
     checksums,
   });
-  return problems.length > 0 ? refuse(problems) : { ok: true, jobs };
+  if (problems.length > 0) return refuse(problems);
+  // Only once the whole list is valid, so every machine refuses the same list.
+  const shard = options.shard;
+  return {
+    ok: true,
+    jobs: shard === null ? jobs : jobs.filter((job) => inShard(job.relative, shard)),
+  };
 }
 
 /**

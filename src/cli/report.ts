@@ -281,6 +281,8 @@ export interface FileJson {
   verified?: boolean;
   /** Bytes already on disk when the last attempt began (done). */
   resumedFrom?: number;
+  /** Connections the last attempt used (done; 0 when no request was made). */
+  connections?: number;
   /** Why it failed (failed). */
   error?: { name: string; message: string; status?: number; retryable: boolean };
 }
@@ -325,6 +327,7 @@ export function fileJson(report: HaulAllReport, job: Job, retryable: boolean): F
     sha256: result.sha256,
     verified: job.integrity !== null,
     resumedFrom: result.resumedFrom,
+    connections: result.connections,
   };
 }
 
