@@ -71,7 +71,8 @@ interface Settings {
 }
 
 /**
- * Downloads `input` to `options.dest` with exactly one request, resuming from
+ * Downloads `input` to `options.dest` with exactly one request (one per
+ * connection with `options.connections` > 1: `multi_range.ts`), resuming from
  * a previous call's checkpoint when there is one.
  *
  * @param input the URL or `Request` to download.

@@ -11,7 +11,9 @@
  *   one; only when its answer shows range support (`Accept-Ranges: bytes` or
  *   a 206), a strong validator and a length large enough to split are further
  *   ranges asked. Else that same response is downloaded over one connection.
- * - With `connections` 1 and no multi-range checkpoint, nothing changes.
+ * - With `connections` 1 and no multi-range checkpoint, nothing changes; nor
+ *   for a checkpoint whose ranges cannot be asked for (no length or strong
+ *   validator).
  *
  * @module
  */
@@ -126,7 +128,10 @@ export async function runDownload(
   const saved = await peekCheckpoint(fs, paths);
   const multi = saved !== null && isMultiRange(saved);
   if (!multi && connections <= 1) return await single(null);
-  if (saved !== null && canResumeRanges(saved)) {
+  // A checkpoint whose ranges cannot be asked for (no length, no strong
+  // validator) is one connection's to resume, or to discard.
+  if (saved !== null && !canResumeRanges(saved)) return await single(null);
+  if (saved !== null) {
     const opened = await openPartRanges(fs, paths);
     if (opened.checkpoint !== null) {
       return await new RangeDownload(ctx, opened.file).resume(opened.checkpoint);

@@ -342,6 +342,64 @@ describe("haul() with several connections", () => {
     }
   });
 
+  it("a one-connection checkpoint without a length resumes over one connection, even with connections 4", async () => {
+    const body = randomBody(SIZE);
+    let cut = true;
+    const server = await startResourceServer({ body, etag: '"n1"' }, (req, honest) => {
+      if (req.headers["range"] === undefined && cut) {
+        cut = false;
+        return { ...honest, framing: "chunked", cutAfter: 300_000, cutLingerMs: 100 };
+      }
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        await assert.rejects(get(server.url, { dest }), PartialHaulError);
+        const ranges = await savedRanges(dest);
+        assert.equal(ranges.length, 1);
+        const before = server.requests.length;
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.equal(result.resumedFrom, ranges[0]!.end);
+        assert.equal(result.connections, 1);
+        assert.equal(server.requests.length, before + 1);
+        assert.equal(server.requests[before]!.headers["range"], `bytes=${ranges[0]!.end}-`);
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a one-connection checkpoint with a length resumes its gap over several connections", async () => {
+    const body = randomBody(SIZE);
+    let cut = true;
+    const server = await startResourceServer({ body, etag: '"p1"' }, (req, honest) => {
+      if (cut) {
+        cut = false;
+        return { ...honest, cutAfter: 300_000, cutLingerMs: 100 };
+      }
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        await assert.rejects(get(server.url, { dest }), PartialHaulError);
+        const [saved] = await savedRanges(dest);
+        const before = server.requests.length;
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.equal(result.resumedFrom, saved!.end);
+        assert.equal(result.connections, 4);
+        const asked = server.requests.slice(before).map(rangeOf);
+        assert.ok(asked.every((r) => r !== null && r.start >= saved!.end), JSON.stringify(asked));
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("checks integrity: a mismatch leaves nothing at dest", async () => {
     const body = randomBody(SIZE);
     const server = await startResourceServer({ body, etag: '"i1"' });
