@@ -374,7 +374,7 @@ describe("haul() with several connections", () => {
   it("a one-connection checkpoint with a length resumes its gap over several connections", async () => {
     const body = randomBody(SIZE);
     let cut = true;
-    const server = await startResourceServer({ body, etag: '"p1"' }, (req, honest) => {
+    const server = await startResourceServer({ body, etag: '"p1"' }, (_req, honest) => {
       if (cut) {
         cut = false;
         return { ...honest, cutAfter: 300_000, cutLingerMs: 100 };
