@@ -22,12 +22,14 @@ import type { PartWriter } from "./part_writer.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { mergeSpans } from "./range_ledger.ts";
 
-/** One range being written: where it starts and its writer. */
+/** One range of the call: where it starts, and its writer or, once finished, what it made durable. */
 export interface WrittenRange {
   /** First byte of the range. */
   readonly start: number;
-  /** Its writer (started at `start`). */
-  readonly writer: PartWriter;
+  /** Its writer (started at `start`), or `null` once every byte it wrote is durable. */
+  readonly writer: PartWriter | null;
+  /** When `writer` is `null`: the end of its durable bytes and its high-water mark. */
+  readonly settled: { readonly durable: number; readonly extent: number } | null;
 }
 
 /** Records the durable bytes of every range of one call. */
@@ -118,7 +120,7 @@ export class RangeCheckpointer {
     let writeFailure: { error: unknown } | null = null;
     for (const range of this.#ranges()) {
       try {
-        await range.writer.quiesce();
+        await range.writer?.quiesce();
       } catch (error) {
         writeFailure ??= { error };
       }
@@ -145,12 +147,13 @@ export class RangeCheckpointer {
   }
 
   async #syncAndRecord(): Promise<void> {
-    const ranges = this.#ranges();
-    for (const range of ranges) await range.writer.syncWritten();
-    if (ranges.some((range) => range.writer.durability.poisoned)) return;
+    const ranges = [...this.#ranges()];
+    for (const range of ranges) await range.writer?.syncWritten();
+    // A range settles (its writer becomes null) only with its bytes durable: read it now.
+    if (ranges.some((range) => range.writer?.durability.poisoned)) return;
     const spans = mergeSpans([
       ...this.#base,
-      ...ranges.map((range) => ({ start: range.start, end: range.writer.durability.durable })),
+      ...ranges.map((range) => ({ start: range.start, end: durableEnd(range) })),
     ]);
     const key = keyOf(spans);
     if (spans.length === 0 || key === this.#lastKey) return;
@@ -164,7 +167,7 @@ export class RangeCheckpointer {
     const extent = Math.max(
       this.#baseExtent,
       spans[spans.length - 1]!.end,
-      ...ranges.map((range) => range.writer.extent),
+      ...ranges.map((range) => range.writer?.extent ?? range.settled!.extent),
     );
     const checkpoint: Checkpoint = {
       blockSize,
@@ -193,6 +196,10 @@ export class RangeCheckpointer {
     if (fresh >= this.#cadence.bytes) return true;
     return Date.now() - this.#lastAt >= this.#cadence.ms;
   }
+}
+
+function durableEnd(range: WrittenRange): number {
+  return range.writer !== null ? range.writer.durability.durable : range.settled!.durable;
 }
 
 function keyOf(spans: readonly ByteSpan[]): string {

@@ -70,11 +70,16 @@ export interface RangeContext {
   readonly floor: number;
 }
 
-/** A range of this call: `[start, end)`, `end` shrinking when another connection takes its tail. */
+/**
+ * A range of this call: `[start, end)`, `end` shrinking when another
+ * connection takes its tail. Once finished and synced, its writer (and its
+ * buffers) is let go, `settled` saying what it made durable.
+ */
 interface Segment {
   readonly start: number;
   end: number;
-  readonly writer: PartWriter;
+  writer: PartWriter | null;
+  settled: { readonly durable: number; readonly extent: number } | null;
   done: boolean;
 }
 
@@ -194,7 +199,10 @@ export class RangeDownload {
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
       const covered = mergeSpans([
         ...this.#base,
-        ...this.#segments.map((s) => ({ start: s.start, end: s.writer.durability.written })),
+        ...this.#segments.map((s) => ({
+          start: s.start,
+          end: s.writer?.durability.written ?? s.settled!.durable,
+        })),
       ]);
       if (covered.length !== 1 || covered[0]!.start !== 0 || covered[0]!.end < total) {
         throw new Error(`haul: the ranges do not cover the file (${JSON.stringify(covered)})`);
@@ -244,16 +252,24 @@ export class RangeDownload {
       cursor: span.start,
       extent: 0,
     });
-    const segment: Segment = { start: span.start, end: span.end, writer, done: false };
+    const segment: Segment = {
+      start: span.start,
+      end: span.end,
+      writer,
+      settled: null,
+      done: false,
+    };
     this.#segments.push(segment);
     return segment;
   }
 
   /** Half of the open range with the most bytes to come, or `null`. */
   #steal(): ByteSpan | null {
-    const open = this.#segments.filter((s) => !s.done && s.writer.length < s.end);
+    const open = this.#segments.filter((s) =>
+      !s.done && s.writer !== null && s.writer.length < s.end
+    );
     const steal = stealHalf(
-      open.map((s) => ({ start: s.start, cursor: s.writer.length, end: s.end })),
+      open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
       this.#ctx.floor,
     );
     if (steal === null) return null;
@@ -288,7 +304,7 @@ export class RangeDownload {
   /** Writes the body into the segment until its (possibly shortened) end. */
   async #stream(segment: Segment, response: Response): Promise<void> {
     const body = response.body;
-    const writer = segment.writer;
+    const writer = segment.writer!;
     if (body === null) {
       throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
     }
@@ -319,6 +335,13 @@ export class RangeDownload {
       await reader.cancel().catch(() => {}); // the rest belongs to another range
       await writer.quiesce();
       segment.done = true;
+      // Make its bytes durable now, so that its writer's buffers can go.
+      await writer.syncWritten();
+      if (!writer.durability.poisoned) {
+        segment.settled = { durable: writer.durability.durable, extent: writer.extent };
+        segment.writer = null;
+        await writer.close();
+      }
     } finally {
       this.#stop.signal.removeEventListener("abort", onStop);
     }
@@ -417,7 +440,7 @@ export class RangeDownload {
   /** Waits for every background write, sync and checkpoint; never throws. */
   async #settle(): Promise<void> {
     await this.#checkpointer?.close();
-    for (const segment of this.#segments) await segment.writer.close();
+    for (const segment of this.#segments) await segment.writer?.close();
   }
 
   async #closeFile(): Promise<void> {
