@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # haul's benchmark in one command (also `deno task bench`). On a fresh machine
 # it installs the pinned Deno and Bun (scripts/setup.sh), and, when run as root
-# with apt-get, nginx, curl and GNU time if they are missing; then it runs the
+# with apt-get, nginx, curl, GNU time and aria2c if they are missing; then it runs the
 # driver, scripts/bench/main.ts, which prints every target with its reference
 # and verdict and writes the report under .bench/.
-# Usage: bash scripts/bench.sh [--quick] [--only slow,full,resume,rounds,cuts,first-byte,rss,serve]
+# Usage: bash scripts/bench.sh [--quick] [--only slow,full,resume,rounds,cuts,first-byte,rss,serve,connections]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -13,6 +13,7 @@ missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v aria2c >/dev/null 2>&1 || missing+=(aria2)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bench: installing ${missing[*]} with apt-get" >&2

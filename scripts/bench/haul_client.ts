@@ -15,6 +15,7 @@
  * - `--first-byte`: abort when the first body byte arrives; report
  *   `firstByteMs`, the time from the call to that byte.
  * - `--retries N`: `haulWithRetry()` with `N` retries and ~no delay between them.
+ * - `--connections N`: fetch over up to `N` connections (the `connections` option).
  *
  * @module
  */
@@ -49,10 +50,18 @@ interface Args {
   abortAt: number | null;
   firstByte: boolean;
   retries: number | null;
+  connections: number | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { url: "", dest: "", abortAt: null, firstByte: false, retries: null };
+  const args: Args = {
+    url: "",
+    dest: "",
+    abortAt: null,
+    firstByte: false,
+    retries: null,
+    connections: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -65,6 +74,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === "--abort-at") args.abortAt = Number(value());
     else if (flag === "--first-byte") args.firstByte = true;
     else if (flag === "--retries") args.retries = Number(value());
+    else if (flag === "--connections") args.connections = Number(value());
     else throw new Error(`Unknown option: ${flag}`);
   }
   if (args.url === "" || args.dest === "") throw new Error("Pass --url and --dest");
@@ -109,6 +119,7 @@ async function main(args: Args): Promise<ClientReport> {
     state,
     signal: controller.signal,
   };
+  if (args.connections !== null) options.connections = args.connections;
   const abortAt = args.abortAt;
   if (abortAt !== null) {
     options.onProgress = (progress) => {

@@ -21,6 +21,7 @@ import { machine, measurementMethod, run } from "./proc.ts";
 import { Report } from "./report.ts";
 import { type Bench, logger, type Section } from "./section.ts";
 import { type BenchServer, startBuiltin, startServer } from "./server.ts";
+import { connections } from "./sections/connections.ts";
 import { cuts } from "./sections/cuts.ts";
 import { firstByte } from "./sections/first_byte.ts";
 import { fullSpeed } from "./sections/full_speed.ts";
@@ -39,6 +40,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   "first-byte": firstByte,
   rss: peakRss,
   serve: responsive,
+  connections,
 };
 
 interface Settings {
