@@ -43,6 +43,8 @@ export class RangeCheckpointer {
   readonly #ranges: () => readonly WrittenRange[];
   #recorded: number;
   #lastKey = "";
+  /** Tail digests of the newest checkpoint, by `tailStart-end`. */
+  #digests = new Map<string, Uint8Array>();
   #lastAt = Date.now();
   #lastBytes = 0;
   #running: Promise<void> | null = null;
@@ -159,9 +161,14 @@ export class RangeCheckpointer {
     if (spans.length === 0 || key === this.#lastKey) return;
     const { blockSize, validators, total } = this.#meta;
     const durable: DurableRange[] = [];
+    const digests = new Map<string, Uint8Array>();
     for (const span of spans) {
-      const tailDigest = await digestRange(this.#file, tailStart(span, blockSize), span.end);
+      // A span whose end did not move has the same tail: no need to read it again.
+      const key = `${tailStart(span, blockSize)}-${span.end}`;
+      const tailDigest = this.#digests.get(key) ??
+        await digestRange(this.#file, tailStart(span, blockSize), span.end);
       if (tailDigest === null) throw new Error(`.part ends before byte ${span.end}`);
+      digests.set(key, tailDigest);
       durable.push({ ...span, tailDigest });
     }
     const extent = Math.max(
@@ -179,6 +186,7 @@ export class RangeCheckpointer {
       ranges: durable,
     };
     await this.#store.save(checkpoint);
+    this.#digests = digests;
     this.#lastKey = key;
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
   }

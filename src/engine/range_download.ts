@@ -308,23 +308,27 @@ export class RangeDownload {
     if (body === null) {
       throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
     }
-    const reader = body.getReader();
+    const reader = bodyReader(body, writer);
     const onStop = () => void reader.cancel().catch(() => {});
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
     const state = this.#ctx.progress.state;
     try {
       while (writer.length < segment.end && !this.#stopped()) {
-        const { value, done } = await reader.read();
-        if (done || this.#stopped()) break;
-        const room = segment.end - writer.length;
-        const bytes = value.length > room ? value.subarray(0, room) : value;
-        if (bytes.length === 0) continue;
-        await writer.append(bytes);
-        this.#accepted += bytes.length;
-        state.bytesRead = this.#accepted;
-        state.validLength = this.#baseBytes + this.#accepted;
-        this.#ctx.progress.tick();
-        await this.#checkpointer.afterAppend(writer, this.#accepted);
+        const { bytes: value, done } = await reader.read();
+        if (value !== undefined) {
+          // Never past the range's end (it may have shrunk), nothing after a stop.
+          const room = this.#stopped() ? 0 : segment.end - writer.length;
+          const bytes = value.length > room ? value.subarray(0, room) : value;
+          await reader.store(bytes);
+          if (bytes.length > 0) {
+            this.#accepted += bytes.length;
+            state.bytesRead = this.#accepted;
+            state.validLength = this.#baseBytes + this.#accepted;
+            this.#ctx.progress.tick();
+            await this.#checkpointer.afterAppend(writer, this.#accepted);
+          }
+        }
+        if (done) break;
       }
       if (this.#stopped()) return;
       if (writer.length < segment.end) {
@@ -448,4 +452,54 @@ export class RangeDownload {
     this.#fileOpen = false;
     await this.#file.close().catch(() => {});
   }
+}
+
+/** One read of a body: its bytes (`undefined` at the end) and whether it ended. */
+interface BodyRead {
+  readonly bytes: Uint8Array | undefined;
+  readonly done: boolean;
+}
+
+/** A body as a range's stream reads it. */
+interface BodyReader {
+  /** The next bytes. */
+  read(): Promise<BodyRead>;
+  /** Hands (a prefix of) the bytes of the last read to the writer. */
+  store(bytes: Uint8Array): Promise<void>;
+  /** Stops the body. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * A BYOB reader into the writer's landing buffer when the body is a byte
+ * stream (Deno: no allocation per chunk), else the default reader (Bun).
+ */
+function bodyReader(body: ReadableStream<Uint8Array>, writer: PartWriter): BodyReader {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: the default reader below.
+  }
+  if (byob !== null) {
+    const reader = byob;
+    return {
+      read: async () => {
+        const { value, done } = await reader.read(writer.reserve());
+        return { bytes: value, done };
+      },
+      // A view of the landing buffer, even an empty one, gives it back to the writer.
+      store: (bytes) => writer.commit(bytes),
+      cancel: () => reader.cancel(),
+    };
+  }
+  const reader = body.getReader();
+  return {
+    read: async () => {
+      const { value, done } = await reader.read();
+      return { bytes: done ? undefined : value, done };
+    },
+    store: (bytes) => bytes.length > 0 ? writer.append(bytes) : Promise.resolve(),
+    cancel: () => reader.cancel(),
+  };
 }
