@@ -22,7 +22,16 @@ import type { PartWriter } from "./part_writer.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { mergeSpans } from "./range_ledger.ts";
 
-/** One range of the call: where it starts, and its writer or, once finished, what it made durable. */
+/**
+ * One range of the call: where it starts, and its writer or, once finished,
+ * what it made durable.
+ *
+ * @example
+ * ```ts ignore
+ * // A finished range whose writer was let go.
+ * const range: WrittenRange = { start: 0, writer: null, settled: { durable: 4096, extent: 4096 } };
+ * ```
+ */
 export interface WrittenRange {
   /** First byte of the range. */
   readonly start: number;
@@ -32,7 +41,16 @@ export interface WrittenRange {
   readonly settled: { readonly durable: number; readonly extent: number } | null;
 }
 
-/** Records the durable bytes of every range of one call. */
+/**
+ * Records the durable bytes of every range of one call.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs the call's control file, its open .part and its ranges: range_download.ts makes one.
+ * const checkpointer = new RangeCheckpointer(store, file, meta, cadence, [], 0, () => ranges);
+ * await checkpointer.afterAppend(writer, accepted);
+ * ```
+ */
 export class RangeCheckpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;

@@ -37,7 +37,16 @@ import { RangeCheckpointer } from "./range_checkpointer.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
 import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
 
-/** What a multi-range call needs from `haul()`. */
+/**
+ * What a multi-range call needs from `haul()`.
+ *
+ * @example
+ * ```ts ignore
+ * // Built by haulWith() from the caller's options once it holds the destination's lock.
+ * const ctx: RangeContext = { fs, paths, settings, fetchFn, url, input, options, expected,
+ *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20 };
+ * ```
+ */
 export interface RangeContext {
   /** Filesystem shim. */
   readonly fs: FsShim;
@@ -89,7 +98,15 @@ class RangeReset extends Error {}
 /** Multi-range writes are hashed afterwards, not as they are written. */
 const NO_OBSERVER: WriteObserver = { offer: () => Promise.resolve(), written: () => {} };
 
-/** One call's multi-range download. */
+/**
+ * One call's multi-range download.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a locked destination, an open .part and the call's context: runDownload() builds them.
+ * const result = await new RangeDownload(ctx, file).resume(checkpoint);
+ * ```
+ */
 export class RangeDownload {
   readonly #ctx: RangeContext;
   readonly #file: ShimFile;
