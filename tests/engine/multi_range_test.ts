@@ -62,7 +62,8 @@ describe("haul() with several connections", () => {
         for (const req of rest) {
           assert.notEqual(rangeOf(req), null, req.headers["range"]);
           assert.equal(req.headers["if-range"], '"m1"');
-          assert.equal(req.headers["accept-encoding"], "identity");
+          // Node's fetch appends its own "identity" to a request with Range (as the Fetch spec says).
+          assert.match(req.headers["accept-encoding"] ?? "", /^identity(, identity)?$/);
         }
       });
     } finally {
