@@ -7,6 +7,9 @@ import type { HaulOptions, HaulResult } from "../../src/types.ts";
 import { type RecordedRequest, type Reply, startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import { readFile } from "node:fs/promises";
+import { DestinationError } from "../../mod.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
 
 const FLOOR = 64 * 1024;
 const HOOKS: EngineHooks = { rangeFloor: FLOOR, writeBufferSize: 16 * 1024, syncEvery: 64 * 1024 };
@@ -395,6 +398,36 @@ describe("haul() with several connections", () => {
         assert.ok(asked.every((r) => r !== null && r.start >= saved!.end), JSON.stringify(asked));
         assert.deepEqual(await bytesOf(dest), body);
         assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a disk that fills mid-download saves what every range made durable; the next call resumes", async () => {
+    const body = randomBody(SIZE);
+    const server = await startResourceServer({ body, etag: '"f1"' });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        let writes = 0;
+        const fs = new FaultyFs(await defaultFs(), (call) => {
+          if (call.op !== "write" || call.path !== `${dest}.part`) return null;
+          return ++writes > 60 ? shimError("ENOSPC", call.path) : null;
+        });
+        const error = await get(server.url, { dest, connections: 4 }, { ...HOOKS, fs }).catch((
+          e,
+        ) => e);
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.match(error.message, /disk is full/);
+        assert.equal(exists(dest), false);
+        const ranges = await savedRanges(dest);
+        const saved = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+        assert.ok(saved > 0 && saved < body.length);
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.equal(result.resumedFrom, saved);
+        assert.deepEqual(await bytesOf(dest), body);
+        noSidecars(dest);
       });
     } finally {
       await server.close();
