@@ -4,8 +4,9 @@
  * `checkRangeResponse` before any byte is written) and its own writer at its
  * position; a connection that runs out of work takes over half of the range
  * with the most bytes still to come (`stealHalf`). Checkpoints record every
- * range's durable bytes (`range_checkpointer.ts`). When every byte is on
- * disk, `.part` is read back once, in order, for the SHA-256.
+ * range's durable bytes (`range_checkpointer.ts`). The SHA-256 is one pass
+ * over `.part` read back in order, which follows the written prefix from
+ * byte 0 while the rest downloads (`prefix_hasher.ts`).
  *
  * A range answered with other bytes (a 200, another validator or length, a
  * wrong `Content-Range`, a `Content-Encoding`) resets the whole download; any
@@ -20,7 +21,7 @@ import { checkRangeResponse, type KnownFile } from "../protocol/range_check.ts";
 import { buildRangeRequest } from "../protocol/range_request.ts";
 import { digestMatches, type ExpectedDigests } from "../protocol/integrity.ts";
 import type { Validators } from "../protocol/plan.ts";
-import { PartHasher } from "../hashing/part_hasher.ts";
+import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { Checkpoint } from "../store/checkpoint.ts";
@@ -95,9 +96,6 @@ interface Segment {
 /** A range answer that shows the bytes on disk cannot be continued. */
 class RangeReset extends Error {}
 
-/** Multi-range writes are hashed afterwards, not as they are written. */
-const NO_OBSERVER: WriteObserver = { offer: () => Promise.resolve(), written: () => {} };
-
 /**
  * One call's multi-range download.
  *
@@ -125,6 +123,12 @@ export class RangeDownload {
   #used = 0;
   #failure: { error: unknown } | null = null;
   #reset: RangeReset | null = null;
+  #hasher: PrefixHasher | null = null;
+  /** Each writer reports its completed writes: the hash follows the written prefix. */
+  readonly #observer: WriteObserver = {
+    offer: () => Promise.resolve(),
+    written: () => this.#hasher?.advance(this.#writtenPrefix()),
+  };
 
   /**
    * @param ctx the call.
@@ -190,6 +194,8 @@ export class RangeDownload {
     const { fs, paths, options, progress } = this.#ctx;
     const total = this.#known.total;
     dropHash(paths.part); // bytes land out of order: no running hash applies
+    this.#hasher = new PrefixHasher(this.#file, createNativeHash());
+    this.#hasher.advance(this.#writtenPrefix());
     this.#checkpointer = new RangeCheckpointer(
       this.#store,
       this.#file,
@@ -265,7 +271,7 @@ export class RangeDownload {
   }
 
   #segment(span: ByteSpan): Segment {
-    const writer = new PartWriter(this.#file, this.#ctx.settings, NO_OBSERVER, {
+    const writer = new PartWriter(this.#file, this.#ctx.settings, this.#observer, {
       cursor: span.start,
       extent: 0,
     });
@@ -423,13 +429,7 @@ export class RangeDownload {
 
   async #complete(size: number): Promise<HaulResult> {
     const { fs, paths, expected, url, options, progress } = this.#ctx;
-    const hasher = new PartHasher(this.#file, createNativeHash(), size);
-    let sha256: string;
-    try {
-      sha256 = await hasher.digestHex(size);
-    } finally {
-      await hasher.close();
-    }
+    const sha256 = await this.#hasher!.digestHex(size);
     await this.#closeFile();
     if (expected !== null && !digestMatches(expected, sha256)) {
       await removeDownload(fs, paths);
@@ -458,8 +458,22 @@ export class RangeDownload {
     };
   }
 
-  /** Waits for every background write, sync and checkpoint; never throws. */
+  /** End of the bytes written without a hole from byte 0 (verified ones included). */
+  #writtenPrefix(): number {
+    const spans = mergeSpans([
+      ...this.#base,
+      ...this.#segments.map((s) => ({
+        start: s.start,
+        end: s.writer?.durability.written ?? s.settled!.durable,
+      })),
+    ]);
+    const first = spans[0];
+    return first !== undefined && first.start === 0 ? first.end : 0;
+  }
+
+  /** Waits for every background write, sync, checkpoint and read-back; never throws. */
   async #settle(): Promise<void> {
+    await this.#hasher?.close();
     await this.#checkpointer?.close();
     for (const segment of this.#segments) await segment.writer?.close();
   }

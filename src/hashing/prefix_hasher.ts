@@ -1,0 +1,104 @@
+/**
+ * The SHA-256 of `.part` for a download whose bytes land out of order
+ * (several connections): in the background, it reads back and hashes, in
+ * order and in pieces of at most 1 MiB, the bytes from 0 up to the end of
+ * the contiguous written prefix, which the download moves forward as writes
+ * complete. So the one native pass over the file runs while the rest
+ * downloads, and only what arrived last is left to hash at the end.
+ *
+ * @module
+ */
+
+import type { ShimFile } from "../runtime/fs_shim.ts";
+import type { NativeHash } from "../runtime/native_hash.ts";
+import { READ_PIECE } from "./file_digest.ts";
+
+/** The running SHA-256 of `.part` bytes `[0, position)`, behind a moving written prefix. */
+export class PrefixHasher {
+  readonly #file: ShimFile;
+  readonly #hash: NativeHash;
+  #target = 0;
+  #running: Promise<void> | null = null;
+  #failure: { error: unknown } | null = null;
+  #closed = false;
+  #buffer: Uint8Array | null = null;
+
+  /**
+   * @param file `.part`, open for reading.
+   * @param hash a fresh hasher (it covers `[0, hash.length)`).
+   *
+   * @example
+   * ```ts ignore
+   * // Needs an open .part: range_download.ts makes one per call.
+   * const hasher = new PrefixHasher(file, createNativeHash());
+   * hasher.advance(written);
+   * const hex = await hasher.digestHex(total);
+   * ```
+   */
+  constructor(file: ShimFile, hash: NativeHash) {
+    this.#file = file;
+    this.#hash = hash;
+    this.#target = hash.length;
+  }
+
+  /** Bytes hashed so far. */
+  get position(): number {
+    return this.#hash.length;
+  }
+
+  /**
+   * Bytes `[0, end)` of `.part` are written: they may be read back and hashed.
+   *
+   * @param end the end of the contiguous written prefix.
+   */
+  advance(end: number): void {
+    if (end <= this.#target) return;
+    this.#target = end;
+    if (this.#running === null && !this.#closed && this.#failure === null) {
+      this.#running = this.#run().finally(() => {
+        this.#running = null;
+      });
+    }
+  }
+
+  /**
+   * The hex digest of `.part` bytes `[0, length)`, once they are all written.
+   *
+   * @param length every byte of the file.
+   * @returns the hex SHA-256.
+   * @throws {Error} when reading `.part` failed.
+   */
+  async digestHex(length: number): Promise<string> {
+    this.advance(length);
+    while (this.#running !== null) await this.#running;
+    if (this.#failure !== null) throw this.#failure.error;
+    if (this.#hash.length !== length) {
+      throw new Error(`PrefixHasher: hashed ${this.#hash.length} bytes, the file has ${length}`);
+    }
+    return this.#hash.digestHex();
+  }
+
+  /** Stops reading back and waits for the read in flight; never throws. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#running !== null) await this.#running;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      this.#buffer ??= new Uint8Array(READ_PIECE);
+      while (!this.#closed && this.#hash.length < this.#target) {
+        const at = this.#hash.length;
+        const view = this.#buffer.subarray(0, Math.min(READ_PIECE, this.#target - at));
+        const n = await this.#file.read(view, at);
+        if (n <= 0) {
+          throw new Error(`.part ended at byte ${at}, before the ${this.#target} written`);
+        }
+        if (this.#closed) return;
+        this.#hash.update(view.subarray(0, n));
+      }
+    } catch (error) {
+      this.#failure ??= { error };
+    }
+  }
+}
