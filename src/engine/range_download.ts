@@ -93,6 +93,14 @@ interface Segment {
   done: boolean;
 }
 
+/**
+ * The file is split into this many ranges per connection (each at least the
+ * floor), taken in file order: the bytes written without a hole from byte 0
+ * then grow steadily, so the SHA-256, which must read them in order, keeps
+ * up with the download instead of waiting for the first range to end.
+ */
+const PIECES_PER_CONNECTION = 4;
+
 /** A range answer that shows the bytes on disk cannot be continued. */
 class RangeReset extends Error {}
 
@@ -161,7 +169,8 @@ export class RangeDownload {
     this.#base = mergeSpans(saved.ranges.map(({ start, end }) => ({ start, end })));
     this.#baseBytes = this.#base.reduce((sum, span) => sum + span.end - span.start, 0);
     const gaps = gapsOf(total, this.#base);
-    this.#pending = shareGaps(gaps, this.#ctx.connections, this.#ctx.floor, splitRanges);
+    const pieces = this.#ctx.connections === 1 ? 1 : this.#ctx.connections * PIECES_PER_CONNECTION;
+    this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true);
     return await this.#run(null, saved.blockSize, saved.extent);
   }
@@ -180,7 +189,11 @@ export class RangeDownload {
     this.#known = known;
     this.#validators = validators;
     this.#status = response.status;
-    const spans = splitRanges(known.total, this.#ctx.connections, this.#ctx.floor);
+    const spans = splitRanges(
+      known.total,
+      this.#ctx.connections * PIECES_PER_CONNECTION,
+      this.#ctx.floor,
+    );
     this.#pending = spans.slice(1);
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false);
     return await this.#run({ response, span: spans[0]! }, this.#ctx.settings.blockSize, 0);
@@ -253,7 +266,8 @@ export class RangeDownload {
     try {
       if (first !== null) {
         this.#used++;
-        await this.#stream(this.#segment(first.span), first.response);
+        // The first response runs to the end of the file: it is always cut short.
+        await this.#stream(this.#segment(first.span), first.response, this.#known.total + 1);
       }
       let counted = first !== null;
       for (;;) {
@@ -321,11 +335,11 @@ export class RangeDownload {
       throw new Error(`${where}: ${verdict.reason}`);
     }
     if (this.#status === 0) this.#status = 206;
-    await this.#stream(segment, response);
+    await this.#stream(segment, response, asked.end);
   }
 
   /** Writes the body into the segment until its (possibly shortened) end. */
-  async #stream(segment: Segment, response: Response): Promise<void> {
+  async #stream(segment: Segment, response: Response, asked: number): Promise<void> {
     const body = response.body;
     const writer = segment.writer!;
     if (body === null) {
@@ -359,7 +373,14 @@ export class RangeDownload {
           `bytes ${segment.start}-${segment.end - 1}: the body ended at byte ${writer.length}`,
         );
       }
-      await reader.cancel().catch(() => {}); // the rest belongs to another range
+      if (segment.end === asked) {
+        // Read the end of the body, so that the connection can carry the next request.
+        const tail = await reader.read();
+        if (tail.bytes !== undefined) await reader.store(tail.bytes.subarray(0, 0));
+        if (!tail.done) await reader.cancel().catch(() => {});
+      } else {
+        await reader.cancel().catch(() => {}); // the rest belongs to another range
+      }
       await writer.quiesce();
       segment.done = true;
       // Make its bytes durable now, so that its writer's buffers can go.
