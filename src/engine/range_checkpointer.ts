@@ -19,6 +19,7 @@ import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { CheckpointCadence, CheckpointMeta } from "./checkpointer.ts";
 import type { PartWriter } from "./part_writer.ts";
+import type { Durability } from "./durability.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { mergeSpans } from "./range_ledger.ts";
 
@@ -29,16 +30,16 @@ import { mergeSpans } from "./range_ledger.ts";
  * @example
  * ```ts ignore
  * // A finished range whose writer was let go.
- * const range: WrittenRange = { start: 0, writer: null, settled: { durable: 4096, extent: 4096 } };
+ * const range: WrittenRange = { start: 0, writer: null, settled: { durability, extent: 4096 } };
  * ```
  */
 export interface WrittenRange {
   /** First byte of the range. */
   readonly start: number;
-  /** Its writer (started at `start`), or `null` once every byte it wrote is durable. */
+  /** Its writer (started at `start`), or `null` once it wrote all its bytes. */
   readonly writer: PartWriter | null;
-  /** When `writer` is `null`: the end of its durable bytes and its high-water mark. */
-  readonly settled: { readonly durable: number; readonly extent: number } | null;
+  /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
+  readonly settled: { readonly durability: Durability; readonly extent: number } | null;
 }
 
 /**
@@ -71,7 +72,7 @@ export class RangeCheckpointer {
 
   /**
    * @param store the control file.
-   * @param file `.part` (for the tail digests).
+   * @param file `.part` (for the tail digests, and the syncs of finished ranges).
    * @param meta validators, length and block size.
    * @param cadence how often.
    * @param base the durable spans verified at the start of the call.
@@ -168,9 +169,10 @@ export class RangeCheckpointer {
 
   async #syncAndRecord(): Promise<void> {
     const ranges = [...this.#ranges()];
-    for (const range of ranges) await range.writer?.syncWritten();
-    // A range settles (its writer becomes null) only with its bytes durable: read it now.
-    if (ranges.some((range) => range.writer?.durability.poisoned)) return;
+    // Together, so that their syncs are shared (`shared_sync.ts`).
+    const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
+    for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
+    if (ranges.some((range) => durabilityOf(range).poisoned)) return;
     const spans = mergeSpans([
       ...this.#base,
       ...ranges.map((range) => ({ start: range.start, end: durableEnd(range) })),
@@ -209,6 +211,14 @@ export class RangeCheckpointer {
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
   }
 
+  /** Makes a range's written bytes durable: its writer's, or those of a finished one. */
+  async #sync(range: WrittenRange): Promise<void> {
+    if (range.writer !== null) return await range.writer.syncWritten();
+    const durability = range.settled!.durability;
+    if (durability.poisoned || durability.durable >= durability.written) return;
+    await durability.sync(() => this.#file.datasync());
+  }
+
   #throwFailure(): void {
     const failure = this.#failure;
     if (failure === null) return;
@@ -224,8 +234,12 @@ export class RangeCheckpointer {
   }
 }
 
+function durabilityOf(range: WrittenRange): Durability {
+  return range.writer?.durability ?? range.settled!.durability;
+}
+
 function durableEnd(range: WrittenRange): number {
-  return range.writer !== null ? range.writer.durability.durable : range.settled!.durable;
+  return durabilityOf(range).durable;
 }
 
 function keyOf(spans: readonly ByteSpan[]): string {

@@ -35,6 +35,8 @@ import { dropHash } from "./kept_hashes.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { RangeCheckpointer } from "./range_checkpointer.ts";
+import type { Durability } from "./durability.ts";
+import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
 import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
 
@@ -82,14 +84,15 @@ export interface RangeContext {
 
 /**
  * A range of this call: `[start, end)`, `end` shrinking when another
- * connection takes its tail. Once finished and synced, its writer (and its
- * buffers) is let go, `settled` saying what it made durable.
+ * connection takes its tail. Once all its bytes are written, its writer (and
+ * its buffers) is let go; `settled` keeps its `Durability`, which the next
+ * checkpoint's (shared) sync advances.
  */
 interface Segment {
   readonly start: number;
   end: number;
   writer: PartWriter | null;
-  settled: { readonly durable: number; readonly extent: number } | null;
+  settled: { readonly durability: Durability; readonly extent: number } | null;
   done: boolean;
 }
 
@@ -144,7 +147,7 @@ export class RangeDownload {
    */
   constructor(ctx: RangeContext, file: ShimFile) {
     this.#ctx = ctx;
-    this.#file = file;
+    this.#file = withSharedSync(file); // several writers sync one file
   }
 
   /**
@@ -237,7 +240,7 @@ export class RangeDownload {
         ...this.#base,
         ...this.#segments.map((s) => ({
           start: s.start,
-          end: s.writer?.durability.written ?? s.settled!.durable,
+          end: (s.writer?.durability ?? s.settled!.durability).written,
         })),
       ]);
       if (covered.length !== 1 || covered[0]!.start !== 0 || covered[0]!.end < total) {
@@ -383,13 +386,10 @@ export class RangeDownload {
       }
       await writer.quiesce();
       segment.done = true;
-      // Make its bytes durable now, so that its writer's buffers can go.
-      await writer.syncWritten();
-      if (!writer.durability.poisoned) {
-        segment.settled = { durable: writer.durability.durable, extent: writer.extent };
-        segment.writer = null;
-        await writer.close();
-      }
+      // Its buffers can go; what its bytes become is still tracked by its Durability.
+      segment.settled = { durability: writer.durability, extent: writer.extent };
+      segment.writer = null;
+      await writer.close();
     } finally {
       this.#stop.signal.removeEventListener("abort", onStop);
     }
@@ -485,7 +485,7 @@ export class RangeDownload {
       ...this.#base,
       ...this.#segments.map((s) => ({
         start: s.start,
-        end: s.writer?.durability.written ?? s.settled!.durable,
+        end: (s.writer?.durability ?? s.settled!.durability).written,
       })),
     ]);
     const first = spans[0];
