@@ -192,6 +192,7 @@ describe("SIGKILL during a download over 8 connections", () => {
         }
       });
       assert.ok(kills >= 20, `${kills} kills landed`);
+      console.log(`multi-range SIGKILL: ${kills} kills, ${resumedWithRanges} killed resumes`);
       assert.ok(resumedWithRanges > 0, "some killed child resumed from saved ranges");
     } finally {
       for (const child of running) await killChild(child);
