@@ -54,11 +54,22 @@ export class PrefixHasher {
   advance(end: number): void {
     if (end <= this.#target) return;
     this.#target = end;
-    if (this.#running === null && !this.#closed && this.#failure === null) {
-      this.#running = this.#run().finally(() => {
-        this.#running = null;
-      });
-    }
+    if (this.#running === null) this.#start();
+  }
+
+  /**
+   * Starts reading back if anything is left to hash. A target raised while a
+   * run was ending (its loop done, its promise not yet settled) starts the
+   * next run, so no advance is ever lost.
+   */
+  #start(): void {
+    if (this.#closed || this.#failure !== null || this.#hash.length >= this.#target) return;
+    const run: Promise<void> = this.#run().finally(() => {
+      if (this.#running !== run) return;
+      this.#running = null;
+      this.#start();
+    });
+    this.#running = run;
   }
 
   /**
