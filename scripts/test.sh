@@ -29,20 +29,45 @@ limit="${HAUL_TEST_TIMEOUT:-900}"
 log="$(mktemp -d)"
 trap 'rm -rf "$log"' EXIT
 
-echo "=== deno test ($("$bin/deno" --version | head -1))"
-timeout --kill-after=10 "$limit" "$bin/deno" test -A --no-check=remote "${targets[@]}" 2>&1 |
-  tee "$log/deno"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-
-echo "=== bun test (bun $("$bin/bun" --version))"
-timeout --kill-after=10 "$limit" "$bin/bun" test --timeout 120000 "${targets[@]}" 2>&1 | tee "$log/bun"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-
-echo "=== node --test (node $("$bin/node" --version))"
-# The pinned Node first on PATH, so children spawned as `node` are Node 24 too.
-PATH="$bin:$PATH" timeout --kill-after=10 "$limit" "$bin/node" --test --test-reporter=spec \
-  --test-timeout=120000 "${node_targets[@]}" 2>&1 | tee "$log/node"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The three runtimes run at once (much of the suite waits on children, leases
+# and fsync, not on the CPU); HAUL_TEST_SERIAL=1 runs them one after another.
+# Each writes its own log, printed whole when it ends.
+run_deno() {
+  timeout --kill-after=10 "$limit" "$bin/deno" test -A --no-check=remote "${targets[@]}" \
+    >"$log/deno" 2>&1
+  echo $? >"$log/deno.rc"
+}
+run_bun() {
+  timeout --kill-after=10 "$limit" "$bin/bun" test --timeout 120000 "${targets[@]}" \
+    >"$log/bun" 2>&1
+  echo $? >"$log/bun.rc"
+}
+run_node() {
+  # The pinned Node first on PATH, so children spawned as `node` are Node 24 too.
+  PATH="$bin:$PATH" timeout --kill-after=10 "$limit" "$bin/node" --test --test-reporter=spec \
+    --test-timeout=120000 "${node_targets[@]}" >"$log/node" 2>&1
+  echo $? >"$log/node.rc"
+}
+headers=(
+  "deno:=== deno test ($("$bin/deno" --version | head -1))"
+  "bun:=== bun test (bun $("$bin/bun" --version))"
+  "node:=== node --test (node $("$bin/node" --version))"
+)
+if [ "${HAUL_TEST_SERIAL:-0}" = 1 ]; then
+  for runtime in deno bun node; do "run_$runtime"; done
+else
+  echo "=== deno test, bun test and node --test at once; each log follows when all end"
+  run_deno &
+  run_bun &
+  run_node &
+  wait
+fi
+for entry in "${headers[@]}"; do
+  runtime="${entry%%:*}"
+  echo "${entry#*:}"
+  cat "$log/$runtime"
+  [ "$(cat "$log/$runtime.rc" 2>/dev/null || echo 1)" -eq 0 ] || status=1
+done
 
 check_status=""
 if [ $checks -eq 1 ]; then
