@@ -36,6 +36,7 @@ import { buildRequest } from "../protocol/request.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
+import { type BodyRead, type BodySource, bodySource } from "./body_source.ts";
 
 /** Default verification block: the most a resume reads back before its request. */
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
@@ -343,7 +344,7 @@ class Download {
 
   /** Streams the body into the writer; on any break, saves progress and throws. */
   async #stream(response: Response, plan: StreamPlan, job: Job): Promise<void> {
-    const body = bodySource(response.body, job.writer);
+    const body = response.body === null ? null : bodySource(response.body, job.writer);
     const signal = this.options.signal;
     // Cancel the stream directly too: not every runtime stops a body on abort.
     const onAbort = () => void body?.cancel(signal?.reason).catch(() => {});
@@ -528,61 +529,6 @@ async function alreadyComplete(
     alreadyComplete: true,
     elapsedMs: performance.now() - startedAt,
     connections: 0,
-  };
-}
-
-/** One read of a response body: its bytes (none at the end) and whether the body ended. */
-interface BodyRead {
-  readonly bytes: Uint8Array | undefined;
-  readonly done: boolean;
-}
-
-/** A response body as the pump sees it, whichever reader it is read with. */
-interface BodySource {
-  /** The next bytes. */
-  read(): Promise<BodyRead>;
-  /** Hands the bytes of the last read to the writer. */
-  store(bytes: Uint8Array): Promise<void>;
-  /** Stops the body. */
-  cancel(reason?: unknown): Promise<void>;
-}
-
-/**
- * The body's reader: a BYOB reader into the writer's reused landing buffer
- * when the body is a byte stream (Deno's fetch: no allocation per chunk),
- * else the default reader. `null` when there is no body.
- */
-function bodySource(
-  body: ReadableStream<Uint8Array> | null,
-  writer: PartWriter,
-): BodySource | null {
-  if (body === null) return null;
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch {
-    // Not a byte stream (Bun's fetch): the default reader below.
-  }
-  if (byob !== null) {
-    const reader = byob;
-    return {
-      read: async () => {
-        const { value, done } = await reader.read(writer.reserve());
-        return { bytes: value, done };
-      },
-      // A BYOB view, even an empty one, returns the landing buffer to the writer.
-      store: (bytes) => writer.commit(bytes),
-      cancel: (reason) => reader.cancel(reason),
-    };
-  }
-  const reader = body.getReader();
-  return {
-    read: async () => {
-      const { value, done } = await reader.read();
-      return { bytes: done ? undefined : value, done };
-    },
-    store: (bytes) => writer.append(bytes),
-    cancel: (reason) => reader.cancel(reason),
   };
 }
 

@@ -39,6 +39,7 @@ import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
 import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
+import { bodySource } from "./body_source.ts";
 
 /**
  * What a multi-range call needs from `haul()`.
@@ -348,7 +349,7 @@ export class RangeDownload {
     if (body === null) {
       throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
     }
-    const reader = bodyReader(body, writer);
+    const reader = bodySource(body, writer);
     const onStop = () => void reader.cancel().catch(() => {});
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
     const state = this.#ctx.progress.state;
@@ -504,54 +505,4 @@ export class RangeDownload {
     this.#fileOpen = false;
     await this.#file.close().catch(() => {});
   }
-}
-
-/** One read of a body: its bytes (`undefined` at the end) and whether it ended. */
-interface BodyRead {
-  readonly bytes: Uint8Array | undefined;
-  readonly done: boolean;
-}
-
-/** A body as a range's stream reads it. */
-interface BodyReader {
-  /** The next bytes. */
-  read(): Promise<BodyRead>;
-  /** Hands (a prefix of) the bytes of the last read to the writer. */
-  store(bytes: Uint8Array): Promise<void>;
-  /** Stops the body. */
-  cancel(): Promise<void>;
-}
-
-/**
- * A BYOB reader into the writer's landing buffer when the body is a byte
- * stream (Deno: no allocation per chunk), else the default reader (Bun).
- */
-function bodyReader(body: ReadableStream<Uint8Array>, writer: PartWriter): BodyReader {
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch {
-    // Not a byte stream: the default reader below.
-  }
-  if (byob !== null) {
-    const reader = byob;
-    return {
-      read: async () => {
-        const { value, done } = await reader.read(writer.reserve());
-        return { bytes: value, done };
-      },
-      // A view of the landing buffer, even an empty one, gives it back to the writer.
-      store: (bytes) => writer.commit(bytes),
-      cancel: () => reader.cancel(),
-    };
-  }
-  const reader = body.getReader();
-  return {
-    read: async () => {
-      const { value, done } = await reader.read();
-      return { bytes: done ? undefined : value, done };
-    },
-    store: (bytes) => bytes.length > 0 ? writer.append(bytes) : Promise.resolve(),
-    cancel: () => reader.cancel(),
-  };
 }

@@ -100,7 +100,25 @@ function canResume(checkpoint: Checkpoint): boolean {
       (checkpoint.etag === null && checkpoint.lastModified !== null));
 }
 
-async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {
+/**
+ * Reads and decodes `.part.ctrl`; a corrupt one is removed (durably) and
+ * reported, so the next call starts from byte 0.
+ *
+ * @param fs filesystem shim.
+ * @param paths the destination's sidecars.
+ * @returns the checkpoint, or `null` when there is none.
+ * @throws {ControlFileError} when it could not be decoded (it is gone by then).
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a destination's sidecar paths: openPart and openRanges use it.
+ * const checkpoint = await readCheckpoint(fs, sidecarPaths("data.bin"));
+ * ```
+ */
+export async function readCheckpoint(
+  fs: FsShim,
+  paths: SidecarPaths,
+): Promise<Checkpoint | null> {
   const bytes = await fs.readFile(paths.ctrl);
   if (bytes === null) return null;
   try {

@@ -11,12 +11,12 @@
 
 import { type Checkpoint, tailStart } from "./checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
-import { ControlFileError, DestinationError } from "../errors.ts";
+import { DestinationError } from "../errors.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
-import { fresh } from "./resume.ts";
+import { fresh, readCheckpoint } from "./resume.ts";
 
 /** `.part`, open, and the checkpoint whose every range it bears out (or `null`: fresh). */
 export interface RangesStart {
@@ -138,24 +138,6 @@ export async function openPartRanges(fs: FsShim, paths: SidecarPaths): Promise<R
     return { file, checkpoint };
   } catch (error) {
     await file.close();
-    throw error;
-  }
-}
-
-async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {
-  const bytes = await fs.readFile(paths.ctrl);
-  if (bytes === null) return null;
-  try {
-    return decodeCheckpoint(bytes);
-  } catch (error) {
-    await fs.remove(paths.ctrl);
-    await fs.syncDir(paths.dir);
-    if (error instanceof ControlFileError) {
-      throw new ControlFileError(
-        `Checkpoint discarded: ${paths.ctrl}: ${error.message}; the next call starts from byte 0`,
-        { cause: error },
-      );
-    }
     throw error;
   }
 }
