@@ -12,6 +12,7 @@
  * @example Download a file, retrying while it makes sense
  * `deno test --doc` skips this one because it needs the network; the next runs offline.
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * import { haulWithRetry } from "@haul/haul";
  *
  * const result = await haulWithRetry("https://example.com/big.iso", { dest: "big.iso" });

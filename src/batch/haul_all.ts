@@ -211,6 +211,7 @@ interface MutableProgress {
  *
  * @example Download three files, two at a time
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * import { haulAll } from "@haul/haul";
  * const reports = await haulAll([
  *   { url: "https://example.com/a.bin", dest: "a.bin" },

@@ -33,6 +33,7 @@ export interface RetryInfo {
  *
  * @example Ten retries, waiting from up to 1 s to at most 1 min
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * await haulWithRetry(url, { dest, retries: 10, minDelayMs: 1000, maxDelayMs: 60_000 });
  * ```
  */
@@ -89,6 +90,7 @@ export type RetriedError = Error & { attempts: number };
  *
  * @example Download with up to 10 retries
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * import { haulWithRetry } from "@haul/haul";
  * const result = await haulWithRetry("https://example.com/big.iso", {
  *   dest: "big.iso",

@@ -21,6 +21,7 @@ import type { FetchLike } from "../types.ts";
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * import { haul } from "../engine/haul.ts";
  * import { stallGuardedFetch } from "./stall_fetch.ts";
  * const fetch = stallGuardedFetch((request) => globalThis.fetch(request), 30_000);

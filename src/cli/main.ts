@@ -39,6 +39,7 @@ export const EXIT = {
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * import { runCli } from "./main.ts";
  * const status = await runCli(["https://example.com/a.iso", "-o", "a.iso"], io);
  * io.exit(status);

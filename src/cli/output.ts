@@ -37,6 +37,7 @@ export interface OutputSettings {
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
  * const output = new RunOutput(io, jobs, settings);
  * await haulAll(items, {
  *   onProgress: (p) => output.progress(p),

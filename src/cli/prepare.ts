@@ -29,6 +29,7 @@ export type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
  * const prepared = await prepareJobs(options, io);
  * if (!prepared.ok) for (const problem of prepared.problems) console.error(problem);
  * ```
@@ -89,6 +90,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
  * const problem = await makeDirectories(jobs, io);
  * ```
  */

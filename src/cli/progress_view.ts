@@ -58,6 +58,7 @@ const realClock: ViewClock = {
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
  * import { ProgressView } from "./progress_view.ts";
  * const view = new ProgressView({
  *   write: (text) => console.error(text),

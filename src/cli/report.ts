@@ -50,6 +50,7 @@ const HAUL_ERROR =
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * console.log(describeError(error, job, 3));
  * // "Download refused: HTTP 404 from https://example.com/a: check the URL and credentials"
  * ```
@@ -238,6 +239,7 @@ export function errorDetail(error: unknown): string {
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
  * console.log(fileLine(report, job));
  * // "Saved big.iso: 300.0 MiB in 3.2 s (93.8 MiB/s), sha256 9f86d08… verified"
  * ```
@@ -297,6 +299,7 @@ export interface FileJson {
  *
  * @example
  * ```ts ignore
+ * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
  * console.log(JSON.stringify(fileJson(report, job, false)));
  * ```
  */

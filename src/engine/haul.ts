@@ -89,6 +89,7 @@ interface Settings {
  *
  * @example Download a file, resuming if an earlier call was cut short
  * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
  * import { haul } from "./haul.ts";
  * const result = await haul("https://example.com/big.iso", { dest: "big.iso" });
  * console.log(result.size, result.sha256);
