@@ -262,7 +262,11 @@ describe("SIGKILL during haul()", () => {
         const where = `${name} kill ${i} (${JSON.stringify(trigger)})`;
         const expected = expectedRange(state);
         const requested = (): boolean => server.requests.some((r) => r.path === path);
-        const current = startChild(`${server.url}${path}`, dest);
+        // A complete .part lasts only until the rename: the child holds it there a while.
+        const env: Record<string, string> = trigger.kind === "part-complete"
+          ? { HAUL_CHILD_SYNC_DELAY_MS: "500" }
+          : {};
+        const current = startChild(`${server.url}${path}`, dest, OPTIONS, null, env);
         running.add(current);
         let hit: boolean;
         switch (trigger.kind) {
