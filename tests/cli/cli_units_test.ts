@@ -163,11 +163,22 @@ describe("CLI arguments", () => {
     }
   });
 
-  it("reports the version of deno.json (the JSR package) and package.json (npm)", async () => {
-    for (const file of ["deno.json", "package.json"]) {
+  it("reports the version of deno.json and jsr.json (JSR) and package.json (npm)", async () => {
+    for (const file of ["deno.json", "jsr.json", "package.json"]) {
       const text = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
       assert.equal(VERSION, JSON.parse(text).version, file);
     }
+  });
+
+  it("jsr.json says what deno.json says about the package (deno publish reads deno.json)", async () => {
+    const read = async (file: string) =>
+      JSON.parse(await readFile(new URL(`../../${file}`, import.meta.url), "utf8"));
+    const deno = await read("deno.json");
+    const jsr = await read("jsr.json");
+    for (const field of ["name", "version", "license", "exports", "publish"]) {
+      assert.deepEqual(jsr[field], deno[field], `jsr.json ${field}`);
+    }
+    assert.deepEqual(Object.keys(jsr).sort(), ["exports", "license", "name", "publish", "version"]);
   });
 });
 
