@@ -13,10 +13,9 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import process from "node:process";
 import { setImmediate } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
@@ -26,37 +25,18 @@ import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { haul, HaulError, PartialHaulError } from "../../mod.ts";
 import { cuttingFetch } from "../helpers/cutting_fetch.ts";
 import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { type RuntimeChild, runtimeChild, waitFor } from "../helpers/runtime.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { makeRng } from "../helpers/prng.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("../fixtures/haul_child.ts", import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BODY_SIZE = 4 * 1024 * 1024 + 4321;
 const RATE = 4 * 1024 * 1024;
 const OPTIONS = { blockSize: 65536, checkpointEvery: { bytes: 128 * 1024, ms: 20 } };
 const ETAG = '"kill-1"';
 /** Small paced slices, so that `.part` grows in many small steps. */
 const PACE = { bytesPerSecond: RATE, chunkSize: 16 * 1024 };
-
-interface DenoLike {
-  execPath(): string;
-}
-
-/** The runtime running this test, and the arguments that make it run the child script. */
-function childCommand(url: string, dest: string, options: object): [string, string[]] {
-  const deno = (globalThis as { Deno?: DenoLike }).Deno;
-  const args = [CHILD_SCRIPT, url, dest, JSON.stringify(options)];
-  if (deno !== undefined) return [deno.execPath(), ["run", "-A", ...args]];
-  return [process.execPath, args];
-}
-
-interface Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<void>;
-  readonly output: () => string;
-  hasExited: boolean;
-}
 
 /**
  * Starts the child; with `hooks`, it downloads through `haulWith()` with
@@ -68,46 +48,12 @@ function startChild(
   options: object = OPTIONS,
   hooks: EngineHooks | null = null,
   extraEnv: Record<string, string> = {},
-): Child {
-  const [command, args] = childCommand(url, dest, options);
-  const env = hooks === null
-    ? { ...process.env, ...extraEnv }
-    : { ...process.env, ...extraEnv, HAUL_CHILD_HOOKS: JSON.stringify(hooks) };
-  const proc = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout?.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
-  proc.stderr?.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
-  const child: Child = {
-    proc,
-    exited: new Promise<void>((resolve) => {
-      proc.once("close", () => {
-        child.hasExited = true;
-        resolve();
-      });
-    }),
-    output: () => out,
-    hasExited: false,
-  };
-  return child;
-}
-
-async function killChild(child: Child): Promise<void> {
-  if (!child.hasExited) child.proc.kill("SIGKILL");
-  await child.exited;
+): RuntimeChild {
+  const env = hooks === null ? extraEnv : { ...extraEnv, HAUL_CHILD_HOOKS: JSON.stringify(hooks) };
+  return runtimeChild(CHILD_SCRIPT, [url, dest, JSON.stringify(options)], { allowAll: true }, env);
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Polls `condition` until it holds, the child exits, or `ms` pass (a bounded loop). */
-async function waitFor(child: Child, condition: () => boolean, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    if (child.hasExited) return false;
-    await tick();
-  }
-  throw new Error(`condition not reached within ${ms} ms; child output: ${child.output()}`);
-}
 
 function sizeOf(path: string): number | null {
   try {
@@ -196,7 +142,7 @@ describe("SIGKILL during haul()", () => {
       ...honest,
       ...PACE,
     }));
-    const running = new Set<Child>();
+    const running = new Set<RuntimeChild>();
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "accept.bin");
@@ -204,7 +150,7 @@ describe("SIGKILL during haul()", () => {
         running.add(child);
         const hit = await waitFor(child, () => (sizeOf(`${dest}.part`) ?? 0) >= BODY_SIZE * 0.4);
         assert.ok(hit, `the child finished before the kill: ${child.output()}`);
-        await killChild(child);
+        await child.kill();
         assert.equal(existsSync(dest), false, "dest after the kill");
         const state = checkInvariants(dest, body, "after the kill");
         assert.ok(state.checkpoint !== null, "a checkpoint was written before 40%");
@@ -232,7 +178,7 @@ describe("SIGKILL during haul()", () => {
         assert.equal(sha256(await bytesOf(dest)), sha256(body));
       });
     } finally {
-      for (const child of running) await killChild(child);
+      for (const child of running) await child.kill();
       await server.close();
     }
   });
@@ -249,7 +195,7 @@ describe("SIGKILL during haul()", () => {
     }));
     const offsets = new Set<number>();
     const kinds = new Set<string>();
-    const running = new Set<Child>();
+    const running = new Set<RuntimeChild>();
     const failures: string[] = [];
 
     /** Runs one chain of kills on a fresh destination, then finishes it in-process. */
@@ -291,7 +237,7 @@ describe("SIGKILL during haul()", () => {
             hit = await waitFor(current, () => existsSync(dest));
             break;
         }
-        await killChild(current);
+        await current.kill();
         running.delete(current);
         state = checkInvariants(dest, body, where);
         const sent = server.requests.filter((r) => r.path === path);
@@ -365,7 +311,7 @@ describe("SIGKILL during haul()", () => {
         assert.ok(kinds.has(kind), `no kill was triggered by ${kind}`);
       }
     } finally {
-      for (const child of running) await killChild(child);
+      for (const child of running) await child.kill();
       await server.close();
     }
   });
@@ -403,7 +349,7 @@ describe("SIGKILL with the fast path (background sync, small buffers)", () => {
       ...honest,
       ...PACE,
     }));
-    const running = new Set<Child>();
+    const running = new Set<RuntimeChild>();
     let checkpoints = 0;
     let kills = 0;
     const failures: string[] = [];
@@ -425,7 +371,7 @@ describe("SIGKILL with the fast path (background sync, small buffers)", () => {
         const child = startChild(`${server.url}${path}`, dest, options, hooks);
         running.add(child);
         const hit = await waitFor(child, () => (sizeOf(`${dest}.part`) ?? 0) >= at);
-        await killChild(child);
+        await child.kill();
         running.delete(child);
         // No checkpoint claims a cursor past `.part`'s end or bytes that are not the body's.
         state = checkInvariants(dest, body, where);
@@ -483,7 +429,7 @@ describe("SIGKILL with the fast path (background sync, small buffers)", () => {
       assert.ok(kills >= 9, `only ${kills} kills hit a running download`);
       assert.ok(checkpoints >= 8, `only ${checkpoints} kills left a checkpoint`);
     } finally {
-      for (const child of running) await killChild(child);
+      for (const child of running) await child.kill();
       await server.close();
     }
   });
@@ -500,7 +446,7 @@ describe("SIGKILL during the catch-up re-hash of a resume", () => {
       ...honest,
       ...PACE,
     }));
-    const running = new Set<Child>();
+    const running = new Set<RuntimeChild>();
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "catch-up.bin");
@@ -523,7 +469,7 @@ describe("SIGKILL during the catch-up re-hash of a resume", () => {
           }
         };
         const hit = await waitFor(child, progressed, 30_000);
-        await killChild(child);
+        await child.kill();
         running.delete(child);
         assert.ok(hit, `the child ended first: ${child.output()}`);
         const lines = child.output().split("\n").filter((line) => line.startsWith('{"read'))
@@ -546,7 +492,7 @@ describe("SIGKILL during the catch-up re-hash of a resume", () => {
         assert.equal(sha256(await bytesOf(dest)), sha256(body));
       });
     } finally {
-      for (const child of running) await killChild(child);
+      for (const child of running) await child.kill();
       await server.close();
     }
   });

@@ -11,19 +11,17 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import process from "node:process";
 import { setImmediate } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { haulWith } from "../../src/engine/haul.ts";
+import { type RuntimeChild, runtimeChild, waitFor } from "../helpers/runtime.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { makeRng } from "../helpers/prng.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("../fixtures/haul_child.ts", import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BODY_SIZE = 4 * 1024 * 1024 + 4321;
 const HOOKS = { rangeFloor: 64 * 1024, writeBufferSize: 16 * 1024, syncEvery: 64 * 1024 };
 const OPTIONS = { blockSize: 65536, checkpointEvery: { bytes: 128 * 1024, ms: 20 } };
@@ -31,54 +29,14 @@ const ETAG = '"kill-multi-1"';
 /** Each connection is paced: 8 of them take about two seconds for the file. */
 const PACE = { bytesPerSecond: 256 * 1024, chunkSize: 16 * 1024 };
 
-interface Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<void>;
-  readonly output: () => string;
-  hasExited: boolean;
-}
-
-function startChild(url: string, dest: string, connections: number): Child {
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  const args = [CHILD_SCRIPT, url, dest, JSON.stringify({ ...OPTIONS, connections })];
-  const [command, argv] = deno !== undefined
-    ? [deno.execPath(), ["run", "-A", ...args]]
-    : [process.execPath, args];
-  const env = { ...process.env, HAUL_CHILD_HOOKS: JSON.stringify(HOOKS) };
-  const proc = spawn(command, argv, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout?.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
-  proc.stderr?.on("data", (data: Uint8Array) => (out += new TextDecoder().decode(data)));
-  const child: Child = {
-    proc,
-    exited: new Promise<void>((resolve) => {
-      proc.once("close", () => {
-        child.hasExited = true;
-        resolve();
-      });
-    }),
-    output: () => out,
-    hasExited: false,
-  };
-  return child;
-}
-
-async function killChild(child: Child): Promise<void> {
-  if (!child.hasExited) child.proc.kill("SIGKILL");
-  await child.exited;
+function startChild(url: string, dest: string, connections: number): RuntimeChild {
+  const options = JSON.stringify({ ...OPTIONS, connections });
+  return runtimeChild(CHILD_SCRIPT, [url, dest, options], { allowAll: true }, {
+    HAUL_CHILD_HOOKS: JSON.stringify(HOOKS),
+  });
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function waitFor(child: Child, condition: () => boolean, ms = 20_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    if (child.hasExited) return false;
-    await tick();
-  }
-  throw new Error(`condition not reached within ${ms} ms; child output: ${child.output()}`);
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -130,7 +88,7 @@ describe("SIGKILL during a download over 8 connections", () => {
       ...honest,
       ...PACE,
     }));
-    const running = new Set<Child>();
+    const running = new Set<RuntimeChild>();
     let kills = 0;
     let resumedWithRanges = 0;
     try {
@@ -151,7 +109,7 @@ describe("SIGKILL during a download over 8 connections", () => {
               while (Date.now() < until && !child.hasExited) await tick();
               hit = !child.hasExited;
             }
-            await killChild(child);
+            await child.kill();
             running.delete(child);
             const where = `chain ${chain} kill ${i}`;
             const before = disk.saved;
@@ -195,7 +153,7 @@ describe("SIGKILL during a download over 8 connections", () => {
       console.log(`multi-range SIGKILL: ${kills} kills, ${resumedWithRanges} killed resumes`);
       assert.ok(resumedWithRanges > 0, "some killed child resumed from saved ranges");
     } finally {
-      for (const child of running) await killChild(child);
+      for (const child of running) await child.kill();
       await server.close();
     }
   });

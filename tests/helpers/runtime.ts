@@ -90,6 +90,8 @@ export interface RuntimeChild {
   firstLine(): Promise<string>;
   /** SIGKILL (if still running), then waits for the exit. */
   kill(): Promise<void>;
+  /** Whether it has exited. */
+  readonly hasExited: boolean;
 }
 
 /**
@@ -98,15 +100,21 @@ export interface RuntimeChild {
  * @param script the script's path.
  * @param args its arguments.
  * @param permissions the runtime and, for Deno, the flags.
+ * @param env variables added to this process's environment.
  * @returns the child.
  */
 export function runtimeChild(
   script: string,
   args: readonly string[],
   permissions: ChildPermissions = {},
+  env: Record<string, string> = {},
 ): RuntimeChild {
   const [command, argv] = runtimeCommand(script, args, permissions);
-  const proc = spawn(command, argv, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(command, argv, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let all = "";
   let done = false;
@@ -141,5 +149,32 @@ export function runtimeChild(
       if (!done) proc.kill("SIGKILL");
       await exited;
     },
+    get hasExited(): boolean {
+      return done;
+    },
   };
+}
+
+/**
+ * Polls `condition` (between turns of the event loop) until it holds, the
+ * child exits, or `ms` pass: a bounded loop.
+ *
+ * @param child the child whose exit ends the wait.
+ * @param condition what to wait for.
+ * @param ms the bound.
+ * @returns true when the condition held, false when the child exited first.
+ * @throws {Error} when `ms` pass first, with the child's output.
+ */
+export async function waitFor(
+  child: RuntimeChild,
+  condition: () => boolean,
+  ms = 20_000,
+): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    if (child.hasExited) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`condition not reached within ${ms} ms; child output: ${child.output()}`);
 }
