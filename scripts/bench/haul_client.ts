@@ -42,6 +42,8 @@ export interface ClientReport {
   readonly attempts: number;
   /** The error's name and message when the call failed other than by the intended abort. */
   readonly error: string | null;
+  /** Connections the download used (`HaulResult.connections`; 0 when it did not finish). */
+  readonly connections: number;
 }
 
 interface Args {
@@ -133,6 +135,7 @@ async function main(args: Args): Promise<ClientReport> {
       firstByteAt = performance.now();
     });
   }
+  let connections = 0;
   const end = (sha256: string, error: string | null): ClientReport => ({
     ok: sha256 !== "",
     sha256,
@@ -142,6 +145,7 @@ async function main(args: Args): Promise<ClientReport> {
     validLength: state.validLength,
     attempts,
     error,
+    connections,
   });
   try {
     const result = args.retries === null
@@ -155,6 +159,7 @@ async function main(args: Args): Promise<ClientReport> {
           attempts = info.attempt + 1;
         },
       });
+    connections = result.connections;
     return end(result.sha256, null);
   } catch (error) {
     if (controller.signal.aborted) return end("", null);

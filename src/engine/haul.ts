@@ -35,6 +35,7 @@ import { singleFlight } from "./single_flight.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
+import { DEFAULT_RAMP, type RampSettings } from "./ramp.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import { type BodyRead, type BodySource, bodySource } from "./body_source.ts";
 
@@ -61,6 +62,8 @@ export interface EngineHooks {
   syncEvery?: number;
   /** The smallest range worth a connection of its own (with `connections` > 1). */
   rangeFloor?: number;
+  /** How further connections are opened (`ramp.ts`); each field replaces the default's. */
+  ramp?: Partial<RampSettings>;
 }
 
 /** A call's settings, validated. */
@@ -169,6 +172,7 @@ export async function haulWith(
       startedAt,
       connections,
       floor,
+      ramp: { ...DEFAULT_RAMP, ...hooks.ramp },
     }, single);
     progress.done();
     return result;

@@ -5,8 +5,14 @@
  * position; a connection that runs out of work takes over half of the range
  * with the most bytes still to come (`stealHalf`). Checkpoints record every
  * range's durable bytes (`range_checkpointer.ts`). The SHA-256 is one pass
- * over `.part` read back in order, which follows the written prefix from
- * byte 0 while the rest downloads (`prefix_hasher.ts`).
+ * in file order (`prefix_hasher.ts`): from memory for the bytes written at
+ * the head of the file, read back for those another range wrote first.
+ *
+ * A large download ramps up (`ramp.ts`): one connection streams everything
+ * left; a second probes, with pieces taken from the far end; only if the
+ * two together were clearly faster are the bytes after the first one's
+ * position split into pieces for every connection. Else the probe stops
+ * after its piece and the first connection goes on alone, in one request.
  *
  * A range answered with other bytes (a 200, another validator or length, a
  * wrong `Content-Range`, a `Content-Encoding`) resets the whole download; any
@@ -38,7 +44,16 @@ import { RangeCheckpointer } from "./range_checkpointer.ts";
 import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
+import { type ByteSpan, cutAfter, splitRanges, stealHalf, tailPiece } from "./range_split.ts";
+import {
+  opensAllAtOnce,
+  RAMP_ALONE_WINDOWS,
+  type RampSettings,
+  type RateSample,
+  secondPaidOff,
+  speedingUp,
+  worthProbing,
+} from "./ramp.ts";
 import { bodySource } from "./body_source.ts";
 
 /**
@@ -48,7 +63,8 @@ import { bodySource } from "./body_source.ts";
  * ```ts ignore
  * // Built by haulWith() from the caller's options once it holds the destination's lock.
  * const ctx: RangeContext = { fs, paths, settings, fetchFn, url, input, options, expected,
- *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20 };
+ *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20,
+ *   ramp: DEFAULT_RAMP };
  * ```
  */
 export interface RangeContext {
@@ -81,6 +97,8 @@ export interface RangeContext {
   readonly connections: number;
   /** The smallest range worth a connection. */
   readonly floor: number;
+  /** How connections are opened for a large download (`ramp.ts`). */
+  readonly ramp: RampSettings;
 }
 
 /**
@@ -136,9 +154,20 @@ export class RangeDownload {
   #failure: { error: unknown } | null = null;
   #reset: RangeReset | null = null;
   #hasher: PrefixHasher | null = null;
-  /** Each writer reports its completed writes: the hash follows the written prefix. */
+  /**
+   * The ramp (`ramp.ts`): `null` when every connection opened at once;
+   * `"probing"` while a second one is measured; then `"all"` (every
+   * connection shares the rest) or `"alone"` (the first goes on alone).
+   */
+  #rampState: "probing" | "all" | "alone" | null = null;
+  /** Wakes the ramp's wait early (a stop, a connection done). */
+  #wake: (() => void) | null = null;
+  /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
-    offer: () => Promise.resolve(),
+    offer: (bytes, at) => {
+      this.#hasher?.offer(bytes, at);
+      return Promise.resolve();
+    },
     written: () => this.#hasher?.advance(this.#writtenPrefix()),
   };
 
@@ -173,8 +202,15 @@ export class RangeDownload {
     this.#base = mergeSpans(saved.ranges.map(({ start, end }) => ({ start, end })));
     this.#baseBytes = this.#base.reduce((sum, span) => sum + span.end - span.start, 0);
     const gaps = gapsOf(total, this.#base);
-    const pieces = this.#ctx.connections === 1 ? 1 : this.#ctx.connections * PIECES_PER_CONNECTION;
-    this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
+    const { connections, ramp } = this.#ctx;
+    const missing = total - this.#baseBytes;
+    if (opensAllAtOnce(missing, connections, ramp)) {
+      const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
+      this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
+    } else {
+      this.#rampState = "probing";
+      this.#pending = gaps; // one request per gap, until the ramp shares them out
+    }
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true);
     return await this.#run(null, saved.blockSize, saved.extent);
   }
@@ -193,11 +229,11 @@ export class RangeDownload {
     this.#known = known;
     this.#validators = validators;
     this.#status = response.status;
-    const spans = splitRanges(
-      known.total,
-      this.#ctx.connections * PIECES_PER_CONNECTION,
-      this.#ctx.floor,
-    );
+    const { connections, ramp, floor } = this.#ctx;
+    if (!opensAllAtOnce(known.total, connections, ramp)) this.#rampState = "probing";
+    const spans = this.#rampState === null
+      ? splitRanges(known.total, connections * PIECES_PER_CONNECTION, floor)
+      : [{ start: 0, end: known.total }]; // the first response streams it all, until the ramp decides
     this.#pending = spans.slice(1);
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false);
     return await this.#run({ response, span: spans[0]! }, this.#ctx.settings.blockSize, 0);
@@ -233,7 +269,12 @@ export class RangeDownload {
       if (signal?.aborted) onAbort();
       const workers: Promise<void>[] = [];
       if (first !== null) workers.push(this.#worker(first));
-      while (workers.length < this.#ctx.connections) workers.push(this.#worker(null));
+      if (this.#rampState === null) {
+        while (workers.length < this.#ctx.connections) workers.push(this.#worker(null));
+      } else {
+        if (workers.length === 0) workers.push(this.#worker(null));
+        workers.push(this.#rampUp().catch((error: unknown) => this.#fail(error)));
+      }
       await Promise.all(workers);
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
@@ -265,8 +306,135 @@ export class RangeDownload {
     }
   }
 
+  /**
+   * Measures the first connection alone, then with a probing second one;
+   * then shares the rest out among every connection if the second paid off,
+   * else lets the first go on alone. Never throws.
+   */
+  async #rampUp(): Promise<void> {
+    // Two quick looks from the first byte on: slow in both, the first
+    // connection is the very case several are for (a warming-up process
+    // may be slow in one).
+    const quick = Math.ceil(this.#ctx.ramp.windowMs / 2);
+    let alone = await this.#measure(false, quick);
+    if (alone === null) return;
+    if (!worthProbing(alone, this.#ctx.ramp)) {
+      alone = await this.#measure(false, quick);
+      if (alone === null) return;
+      if (!worthProbing(alone, this.#ctx.ramp)) return await this.#openAll(null);
+    }
+    // Fast: measured until it stops speeding up, then with a probe beside it.
+    for (let window = 1; window < RAMP_ALONE_WINDOWS; window++) {
+      const next = await this.#measure(false);
+      if (next === null) return;
+      const more = speedingUp(alone, next);
+      alone = next;
+      if (!more) break;
+    }
+    const probe = this.#worker(null, true);
+    const together = await this.#measure(true);
+    if (together !== null && secondPaidOff(alone, together)) return await this.#openAll(probe);
+    if (this.#rampState === "probing") this.#rampState = "alone";
+    await probe;
+  }
+
+  /** Shares the rest out and opens every connection (`probe`: the one already open). */
+  async #openAll(probe: Promise<void> | null): Promise<void> {
+    this.#rampState = "all";
+    this.#shareOut();
+    const workers: Promise<void>[] = probe === null ? [] : [probe];
+    for (let i = workers.length + 1; i < this.#ctx.connections; i++) {
+      workers.push(this.#worker(null));
+    }
+    await Promise.all(workers);
+  }
+
+  /** The probe's next piece: from the far end of the range with the most left. */
+  #probePiece(): ByteSpan | null {
+    const open = this.#segments.filter((s) =>
+      !s.done && s.writer !== null && s.writer.length < s.end
+    );
+    const candidates = [
+      ...open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
+      ...this.#pending.map((span) => ({ ...span, cursor: span.start })),
+    ];
+    const piece = tailPiece(candidates, this.#pieceSize(), this.#ctx.floor);
+    if (piece === null) return null;
+    if (piece.victim < open.length) {
+      open[piece.victim]!.end = piece.at;
+    } else {
+      const index = piece.victim - open.length;
+      this.#pending[index] = { start: this.#pending[index]!.start, end: piece.at };
+    }
+    return piece.taken;
+  }
+
+  /**
+   * More connections help: the open ranges are cut a piece after their
+   * position, and what follows, with the gaps not yet asked for, is split
+   * into pieces in file order for every connection.
+   */
+  #shareOut(): void {
+    const keep = this.#pieceSize();
+    const rest: ByteSpan[] = [];
+    for (const segment of this.#segments) {
+      if (segment.done || segment.writer === null) continue;
+      const range = { start: segment.start, cursor: segment.writer.length, end: segment.end };
+      const at = cutAfter(range, keep, this.#ctx.floor);
+      if (at === null) continue;
+      rest.push({ start: at, end: segment.end });
+      segment.end = at;
+    }
+    const gaps = mergeSpans([...rest, ...this.#pending]);
+    // The open ranges keep a piece each: with the rest, every connection gets as many.
+    const pieces = Math.max(1, this.#ctx.connections * PIECES_PER_CONNECTION - rest.length);
+    this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
+  }
+
+  /** The size of a piece when every connection shares the file. */
+  #pieceSize(): number {
+    const pieces = this.#ctx.connections * PIECES_PER_CONNECTION;
+    return Math.max(this.#ctx.floor, Math.floor(this.#known.total / pieces));
+  }
+
+  /**
+   * A measured window of `window` ms (after one to settle in, with
+   * `settle`): the bytes accepted over it. `null` when the call stopped or every byte was
+   * already asked for.
+   */
+  async #measure(settle: boolean, window = this.#ctx.ramp.windowMs): Promise<RateSample | null> {
+    if (settle && !(await this.#pause(window))) return null;
+    const bytes = this.#accepted;
+    const at = performance.now();
+    if (!(await this.#pause(window))) return null;
+    return { bytes: this.#accepted - bytes, ms: performance.now() - at };
+  }
+
+  /** Waits `ms`; `false` when the call stopped or nothing is left to ask for meanwhile. */
+  async #pause(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wake = null;
+    return !this.#stopped() && this.#workLeft();
+  }
+
+  /** Whether a range is still to be asked for, or open with enough left to be shared. */
+  #workLeft(): boolean {
+    if (this.#pending.length > 0) return true;
+    return this.#segments.some((s) =>
+      !s.done && s.writer !== null && s.end - s.writer.length >= 2 * this.#ctx.floor
+    );
+  }
+
   /** One connection: its first range, then pending ranges, then stolen halves. */
-  async #worker(first: { response: Response; span: ByteSpan } | null): Promise<void> {
+  async #worker(
+    first: { response: Response; span: ByteSpan } | null,
+    probe = false,
+  ): Promise<void> {
     try {
       if (first !== null) {
         this.#used++;
@@ -276,7 +444,10 @@ export class RangeDownload {
       let counted = first !== null;
       for (;;) {
         if (this.#stopped()) return;
-        const span = this.#pending.shift() ?? this.#steal();
+        if (probe && this.#rampState === "alone") return;
+        const span = probe && this.#rampState === "probing"
+          ? this.#probePiece()
+          : this.#pending.shift() ?? this.#steal();
         if (span === null) return;
         if (!counted) this.#used++;
         counted = true;
@@ -285,6 +456,8 @@ export class RangeDownload {
     } catch (error) {
       if (first !== null) await first.response.body?.cancel().catch(() => {});
       this.#fail(error);
+    } finally {
+      this.#wake?.();
     }
   }
 
@@ -405,6 +578,7 @@ export class RangeDownload {
     if (error instanceof RangeReset) this.#reset ??= error;
     else this.#failure ??= { error };
     this.#stop.abort();
+    this.#wake?.();
   }
 
   /** After every range stopped: resets, or saves everything; returns the error to throw. */

@@ -1,10 +1,12 @@
 /**
  * The SHA-256 of `.part` for a download whose bytes land out of order
- * (several connections): in the background, it reads back and hashes, in
- * order and in pieces of at most 1 MiB, the bytes from 0 up to the end of
- * the contiguous written prefix, which the download moves forward as writes
- * complete. So the one native pass over the file runs while the rest
- * downloads, and only what arrived last is left to hash at the end.
+ * (several connections). Bytes about to be written exactly where the hash
+ * stands are hashed from memory ({@link PrefixHasher.offer}); the others are
+ * read back: in the background, in order and in pieces of at most 1 MiB, up
+ * to the end of the contiguous written prefix, which the download moves
+ * forward as writes complete. So each byte is hashed once, while the rest
+ * downloads, and the bytes of the range at the head of the file (all of them
+ * when one connection does the work) are never read back.
  *
  * @module
  */
@@ -21,6 +23,8 @@ export class PrefixHasher {
   #running: Promise<void> | null = null;
   #failure: { error: unknown } | null = null;
   #closed = false;
+  /** A read-back read is in flight: the bytes it brings are not hashed yet. */
+  #reading = false;
   #buffer: Uint8Array | null = null;
 
   /**
@@ -44,6 +48,20 @@ export class PrefixHasher {
   /** Bytes hashed so far. */
   get position(): number {
     return this.#hash.length;
+  }
+
+  /**
+   * Bytes about to be written at `at`: hashed now, from memory, when they are
+   * the very next bytes to hash and no read-back read is in flight; else left
+   * to be read back once written. The caller writes them at `at` (or the call
+   * fails).
+   *
+   * @param bytes the bytes; not retained.
+   * @param at where they are written.
+   */
+  offer(bytes: Uint8Array, at: number): void {
+    if (this.#reading || this.#closed || this.#failure !== null) return;
+    if (at === this.#hash.length) this.#hash.update(bytes);
   }
 
   /**
@@ -101,7 +119,13 @@ export class PrefixHasher {
       while (!this.#closed && this.#hash.length < this.#target) {
         const at = this.#hash.length;
         const view = this.#buffer.subarray(0, Math.min(READ_PIECE, this.#target - at));
-        const n = await this.#file.read(view, at);
+        this.#reading = true;
+        let n;
+        try {
+          n = await this.#file.read(view, at);
+        } finally {
+          this.#reading = false;
+        }
         if (n <= 0) {
           throw new Error(`.part ended at byte ${at}, before the ${this.#target} written`);
         }

@@ -67,6 +67,88 @@ describe("PrefixHasher", () => {
     });
   });
 
+  it("hashes from memory the bytes offered where the hash stands, and reads back only the others", async () => {
+    const piece = 256 * 1024;
+    const body = randomBody(8 * piece + 5);
+    await withTempDir(async (dir) => {
+      const path = join(dir, "f.part");
+      await writeFile(path, body);
+      const fs = await defaultFs();
+      const real = await fs.open(path, "readwrite");
+      let readBack = 0;
+      const file: ShimFile = {
+        ...real,
+        read: async (view, at) => {
+          const n = await real.read(view, at);
+          readBack += n;
+          return n;
+        },
+      };
+      const at = (i: number) => Math.min(i * piece, body.length);
+      try {
+        // In order, each piece offered before it is written: nothing is read back.
+        const inOrder = new PrefixHasher(file, createNativeHash());
+        for (let i = 0; i < 9; i++) {
+          inOrder.offer(body.subarray(at(i), at(i + 1)), at(i));
+          inOrder.advance(at(i + 1));
+        }
+        assert.equal(await inOrder.digestHex(body.length), sha256(body));
+        assert.equal(readBack, 0);
+
+        // Pieces 4 and 5 land first (another range): they are read back once
+        // the prefix reaches them, and the head's own pieces are not.
+        readBack = 0;
+        const mixed = new PrefixHasher(file, createNativeHash());
+        for (const i of [4, 5]) mixed.offer(body.subarray(at(i), at(i + 1)), at(i));
+        for (let i = 0; i < 4; i++) {
+          mixed.offer(body.subarray(at(i), at(i + 1)), at(i));
+          mixed.advance(at(i + 1));
+        }
+        assert.equal(mixed.position, 4 * piece);
+        mixed.advance(at(6)); // 4 and 5 are written: read back
+        assert.equal(await mixed.digestHex(at(6)), sha256(body.subarray(0, at(6))));
+        assert.equal(readBack, 2 * piece);
+      } finally {
+        await real.close();
+      }
+    });
+  });
+
+  it("does not hash twice the bytes offered while a read-back of them is in flight", async () => {
+    const body = randomBody(300 * 1024);
+    const half = 150 * 1024;
+    await withTempDir(async (dir) => {
+      const path = join(dir, "f.part");
+      await writeFile(path, body);
+      const fs = await defaultFs();
+      const real = await fs.open(path, "readwrite");
+      let reads = 0;
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const file: ShimFile = {
+        ...real,
+        read: async (view, at) => {
+          reads++;
+          await gate; // the read-back read stays in flight
+          return await real.read(view, at);
+        },
+      };
+      try {
+        const hasher = new PrefixHasher(file, createNativeHash());
+        hasher.advance(half); // [0, half) was written by another range: read back
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.equal(reads, 1);
+        // Where the hash stands, but the read in flight brings those bytes.
+        hasher.offer(body.subarray(0, half), 0);
+        assert.equal(hasher.position, 0);
+        release();
+        assert.equal(await hasher.digestHex(half), sha256(body.subarray(0, half)));
+      } finally {
+        await real.close();
+      }
+    });
+  });
+
   it("reports a .part shorter than the prefix it was told was written", async () => {
     await withTempDir(async (dir) => {
       const path = join(dir, "f.part");
