@@ -84,10 +84,11 @@ fi
 
 # One plain closing line over the three runtimes (deno counts test steps; bun and node count tests).
 plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
-deno_pass=$(plain "$log/deno" | sed -nE 's/^(ok|FAILED) \| ([0-9]+) passed( \(([0-9]+) steps\))? \| ([0-9]+) failed.*/\2 \4 \5/p' | tail -1)
-read -r d_tests d_steps d_fail <<<"${deno_pass:-0 0 0}"
+# Without "(N steps)" (files of top-level tests only) the steps field is "-".
+deno_pass=$(plain "$log/deno" | sed -nE 's/^(ok|FAILED) \| ([0-9]+) passed( \(([0-9]+) steps\))? \| ([0-9]+) failed.*/\2 -\4 \5/p' | tail -1)
+read -r d_tests d_steps d_fail <<<"${deno_pass:-0 - 0}"
+d_steps=${d_steps#-}
 [ -n "$d_steps" ] && [ "$d_steps" -gt "$d_tests" ] 2>/dev/null && d_tests=$d_steps
-[ "$d_fail" -eq "$d_fail" ] 2>/dev/null || { d_fail=$d_tests; d_tests=0; }
 b_pass=$(plain "$log/bun" | sed -nE 's/^ *([0-9]+) pass$/\1/p' | tail -1)
 b_fail=$(plain "$log/bun" | sed -nE 's/^ *([0-9]+) fail$/\1/p' | tail -1)
 n_pass=$(plain "$log/node" | sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' | tail -1)
