@@ -30,6 +30,12 @@ export const RAMP_WINDOW_MS = 40;
 /** How much faster two connections must be than one for the rest to be opened. */
 export const RAMP_GAIN = 1.5;
 
+/**
+ * The share of its pace the first connection must keep beside the probe:
+ * below it, the probe's bytes were taken from the first, not added to it.
+ */
+export const RAMP_LEAD_KEPT = 0.85;
+
 /** A first connection slower than this (MB/s, 10^6 bytes) opens the rest without a probe. */
 export const RAMP_FAST_MBPS = 200;
 
@@ -52,10 +58,12 @@ export const DEFAULT_RAMP: RampSettings = {
 
 /** A measured rate: bytes accepted over a time. */
 export interface RateSample {
-  /** Bytes accepted during the window. */
+  /** Bytes accepted during the window, by every connection. */
   readonly bytes: number;
   /** How long the window lasted, in milliseconds. */
   readonly ms: number;
+  /** Of `bytes`, those the probing second connection brought (0 before it opens). */
+  readonly probeBytes?: number;
 }
 
 /**
@@ -142,7 +150,9 @@ export function speedingUp(previous: RateSample, latest: RateSample): boolean {
 
 /**
  * Whether a second connection paid off: the two together were at least
- * {@link RAMP_GAIN} times as fast as the first alone. A window that measured
+ * {@link RAMP_GAIN} times as fast as the first alone, and the first kept at
+ * least {@link RAMP_LEAD_KEPT} of its pace (on a link or a CPU both share,
+ * the probe only takes the first one's bytes). A window that measured
  * nothing (no time, or the first alone received nothing) counts as a gain,
  * so that a doubt opens connections rather than holding them back.
  *
@@ -157,9 +167,15 @@ export function speedingUp(previous: RateSample, latest: RateSample): boolean {
  * console.log(secondPaidOff({ bytes: 2e6, ms: 40 }, { bytes: 4e6, ms: 40 })); // true
  * // A link one connection fills: two carry the same.
  * console.log(secondPaidOff({ bytes: 30e6, ms: 40 }, { bytes: 31e6, ms: 41 })); // false
+ * // Faster together, but the probe's bytes were mostly the first one's.
+ * const shared = { bytes: 48e6, ms: 40, probeBytes: 30e6 };
+ * console.log(secondPaidOff({ bytes: 30e6, ms: 40 }, shared)); // false
  * ```
  */
 export function secondPaidOff(alone: RateSample, together: RateSample): boolean {
   if (!(alone.ms > 0) || !(together.ms > 0) || alone.bytes <= 0) return true;
-  return together.bytes / together.ms >= RAMP_GAIN * (alone.bytes / alone.ms);
+  const pace = alone.bytes / alone.ms;
+  const lead = together.bytes - (together.probeBytes ?? 0);
+  return together.bytes / together.ms >= RAMP_GAIN * pace &&
+    lead / together.ms >= RAMP_LEAD_KEPT * pace;
 }

@@ -113,6 +113,8 @@ interface Segment {
   writer: PartWriter | null;
   settled: { readonly durability: Durability; readonly extent: number } | null;
   done: boolean;
+  /** Fetched by the ramp's probing connection. */
+  readonly probe: boolean;
 }
 
 /**
@@ -149,6 +151,8 @@ export class RangeDownload {
   #validators!: Validators;
   #status = 0;
   #accepted = 0;
+  /** Of {@link #accepted}, the bytes the ramp's probe fetched. */
+  #probeAccepted = 0;
   #baseBytes = 0;
   #used = 0;
   #failure: { error: unknown } | null = null;
@@ -405,9 +409,14 @@ export class RangeDownload {
   async #measure(settle: boolean, window = this.#ctx.ramp.windowMs): Promise<RateSample | null> {
     if (settle && !(await this.#pause(window))) return null;
     const bytes = this.#accepted;
+    const probeBytes = this.#probeAccepted;
     const at = performance.now();
     if (!(await this.#pause(window))) return null;
-    return { bytes: this.#accepted - bytes, ms: performance.now() - at };
+    return {
+      bytes: this.#accepted - bytes,
+      ms: performance.now() - at,
+      probeBytes: this.#probeAccepted - probeBytes,
+    };
   }
 
   /** Waits `ms`; `false` when the call stopped or nothing is left to ask for meanwhile. */
@@ -451,7 +460,7 @@ export class RangeDownload {
         if (span === null) return;
         if (!counted) this.#used++;
         counted = true;
-        await this.#fetch(this.#segment(span));
+        await this.#fetch(this.#segment(span, probe));
       }
     } catch (error) {
       if (first !== null) await first.response.body?.cancel().catch(() => {});
@@ -461,7 +470,7 @@ export class RangeDownload {
     }
   }
 
-  #segment(span: ByteSpan): Segment {
+  #segment(span: ByteSpan, probe = false): Segment {
     const writer = new PartWriter(this.#file, this.#ctx.settings, this.#observer, {
       cursor: span.start,
       extent: 0,
@@ -472,6 +481,7 @@ export class RangeDownload {
       writer,
       settled: null,
       done: false,
+      probe,
     };
     this.#segments.push(segment);
     return segment;
@@ -536,6 +546,7 @@ export class RangeDownload {
           await reader.store(bytes);
           if (bytes.length > 0) {
             this.#accepted += bytes.length;
+            if (segment.probe) this.#probeAccepted += bytes.length;
             state.bytesRead = this.#accepted;
             state.validLength = this.#baseBytes + this.#accepted;
             this.#ctx.progress.tick();
