@@ -29,10 +29,15 @@ const ETAG = '"kill-multi-1"';
 /** Each connection is paced: 8 of them take about two seconds for the file. */
 const PACE = { bytesPerSecond: 256 * 1024, chunkSize: 16 * 1024 };
 
-function startChild(url: string, dest: string, connections: number): RuntimeChild {
+/** The hooks with connections ramping up (`ramp.ts`) on these small files and slow links. */
+const RAMP_HOOKS = { ...HOOKS, ramp: { from: 0, windowMs: 30, fastMbps: 0.1 } };
+
+type Hooks = typeof HOOKS | typeof RAMP_HOOKS;
+
+function startChild(url: string, dest: string, connections: number, hooks: Hooks): RuntimeChild {
   const options = JSON.stringify({ ...OPTIONS, connections });
   return runtimeChild(CHILD_SCRIPT, [url, dest, options], { allowAll: true }, {
-    HAUL_CHILD_HOOKS: JSON.stringify(HOOKS),
+    HAUL_CHILD_HOOKS: JSON.stringify(hooks),
   });
 }
 
@@ -77,84 +82,103 @@ function checkDisk(
   return { saved, complete: false };
 }
 
+/**
+ * Kills `chains` chains of children up to 7 times each, checks the disk after
+ * every kill, and finishes each chain in-process with 1 or 8 connections.
+ */
+async function killChains(
+  chains: number,
+  hooks: Hooks,
+  seed: number,
+  minKills: number,
+): Promise<void> {
+  const body = randomBody(BODY_SIZE);
+  const digest = sha256(body);
+  const rng = makeRng(seed);
+  const server = await startResourceServer({ body, etag: ETAG }, (_req, honest) => ({
+    ...honest,
+    ...PACE,
+  }));
+  const running = new Set<RuntimeChild>();
+  let kills = 0;
+  let resumedWithRanges = 0;
+  try {
+    await withTempDir(async (dir) => {
+      for (let chain = 0; chain < chains; chain++) {
+        const dest = join(dir, `chain-${chain}.bin`);
+        let disk = { saved: 0, complete: false };
+        for (let i = 0; i < 7 && !disk.complete; i++) {
+          const path = `/c${chain}/${i}`;
+          const child = startChild(`${server.url}${path}`, dest, 8, hooks);
+          running.add(child);
+          let hit = await waitFor(child, () => server.requests.some((r) => r.path === path));
+          if (hit && chain === 3 && i % 2 === 0) {
+            // While a checkpoint is being written.
+            hit = await waitFor(child, () => existsSync(`${dest}.part.ctrl.tmp`));
+          } else if (hit) {
+            const until = Date.now() + 10 + rng.next() * 400;
+            while (Date.now() < until && !child.hasExited) await tick();
+            hit = !child.hasExited;
+          }
+          await child.kill();
+          running.delete(child);
+          const where = `chain ${chain} kill ${i}`;
+          const before = disk.saved;
+          disk = checkDisk(dest, body, where);
+          const sent = server.requests.filter((r) => r.path === path);
+          if (before > 0) {
+            // A resume never asks for the whole file again.
+            for (const req of sent) assert.ok(req.headers["range"] !== undefined, where);
+            if (sent.length > 0) resumedWithRanges++;
+          }
+          if (!hit) {
+            assert.ok(child.output().includes('"ok":true'), `${where}: ${child.output()}`);
+            assert.ok(disk.complete, `${where}: finished without a dest`);
+          } else {
+            kills++;
+          }
+        }
+        const connections = chain % 2 === 0 ? 1 : 8;
+        const path = `/c${chain}/final`;
+        const result = await haulWith(
+          `${server.url}${path}`,
+          { dest, ...OPTIONS, connections },
+          hooks,
+        );
+        assert.equal(result.sha256, digest, `chain ${chain}: final sha256`);
+        assert.equal(sha256(await bytesOf(dest)), digest, `chain ${chain}: final bytes`);
+        if (!disk.complete) {
+          assert.equal(
+            result.resumedFrom,
+            disk.saved,
+            `chain ${chain}: resumed from every range`,
+          );
+          const sent = server.requests.filter((r) => r.path === path);
+          if (disk.saved > 0) {
+            for (const req of sent) assert.ok(req.headers["range"] !== undefined);
+          }
+        }
+      }
+    });
+    assert.ok(kills >= minKills, `${kills} kills landed`);
+    console.log(`multi-range SIGKILL: ${kills} kills, ${resumedWithRanges} killed resumes`);
+    assert.ok(resumedWithRanges > 0, "some killed child resumed from saved ranges");
+  } finally {
+    for (const child of running) await child.kill();
+    await server.close();
+  }
+}
+
 describe("SIGKILL during a download over 8 connections", () => {
   it("keeps every recorded range exact at 24+ kill points; resumes with 1 and with 8 connections", {
     timeout: 240_000,
   }, async () => {
-    const body = randomBody(BODY_SIZE);
-    const digest = sha256(body);
-    const rng = makeRng(0x6d756c74);
-    const server = await startResourceServer({ body, etag: ETAG }, (_req, honest) => ({
-      ...honest,
-      ...PACE,
-    }));
-    const running = new Set<RuntimeChild>();
-    let kills = 0;
-    let resumedWithRanges = 0;
-    try {
-      await withTempDir(async (dir) => {
-        for (let chain = 0; chain < 4; chain++) {
-          const dest = join(dir, `chain-${chain}.bin`);
-          let disk = { saved: 0, complete: false };
-          for (let i = 0; i < 7 && !disk.complete; i++) {
-            const path = `/c${chain}/${i}`;
-            const child = startChild(`${server.url}${path}`, dest, 8);
-            running.add(child);
-            let hit = await waitFor(child, () => server.requests.some((r) => r.path === path));
-            if (hit && chain === 3 && i % 2 === 0) {
-              // While a checkpoint is being written.
-              hit = await waitFor(child, () => existsSync(`${dest}.part.ctrl.tmp`));
-            } else if (hit) {
-              const until = Date.now() + 10 + rng.next() * 400;
-              while (Date.now() < until && !child.hasExited) await tick();
-              hit = !child.hasExited;
-            }
-            await child.kill();
-            running.delete(child);
-            const where = `chain ${chain} kill ${i}`;
-            const before = disk.saved;
-            disk = checkDisk(dest, body, where);
-            const sent = server.requests.filter((r) => r.path === path);
-            if (before > 0) {
-              // A resume never asks for the whole file again.
-              for (const req of sent) assert.ok(req.headers["range"] !== undefined, where);
-              if (sent.length > 0) resumedWithRanges++;
-            }
-            if (!hit) {
-              assert.ok(child.output().includes('"ok":true'), `${where}: ${child.output()}`);
-              assert.ok(disk.complete, `${where}: finished without a dest`);
-            } else {
-              kills++;
-            }
-          }
-          const connections = chain % 2 === 0 ? 1 : 8;
-          const path = `/c${chain}/final`;
-          const result = await haulWith(
-            `${server.url}${path}`,
-            { dest, ...OPTIONS, connections },
-            HOOKS,
-          );
-          assert.equal(result.sha256, digest, `chain ${chain}: final sha256`);
-          assert.equal(sha256(await bytesOf(dest)), digest, `chain ${chain}: final bytes`);
-          if (!disk.complete) {
-            assert.equal(
-              result.resumedFrom,
-              disk.saved,
-              `chain ${chain}: resumed from every range`,
-            );
-            const sent = server.requests.filter((r) => r.path === path);
-            if (disk.saved > 0) {
-              for (const req of sent) assert.ok(req.headers["range"] !== undefined);
-            }
-          }
-        }
-      });
-      assert.ok(kills >= 20, `${kills} kills landed`);
-      console.log(`multi-range SIGKILL: ${kills} kills, ${resumedWithRanges} killed resumes`);
-      assert.ok(resumedWithRanges > 0, "some killed child resumed from saved ranges");
-    } finally {
-      for (const child of running) await child.kill();
-      await server.close();
-    }
+    await killChains(4, HOOKS, 0x6d756c74, 20);
+  });
+
+  it("keeps every recorded range exact when killed while the connections ramp up", {
+    timeout: 240_000,
+  }, async () => {
+    await killChains(2, RAMP_HOOKS, 0x72616d70, 8);
   });
 });
