@@ -95,18 +95,11 @@ export function splitRanges(total: number, connections: number, floor: number): 
  * ```
  */
 export function stealHalf(open: readonly OpenRange[], floor: number): Steal | null {
-  let victim = -1;
-  let most = 0;
-  for (let i = 0; i < open.length; i++) {
-    const range = open[i]!;
-    const left = range.end - range.cursor;
-    if (left > most) {
-      most = left;
-      victim = i;
-    }
-  }
-  if (victim < 0 || most < 2 * floor) return null;
+  const victim = mostLeft(open);
+  if (victim < 0) return null;
   const range = open[victim]!;
+  const most = range.end - range.cursor;
+  if (most < 2 * floor) return null;
   const at = cutPoint(range.cursor, range.cursor + most / 2);
   if (at - range.cursor < floor || range.end - at < floor) return null;
   return { victim, at, taken: { start: at, end: range.end } };
@@ -132,16 +125,7 @@ export function stealHalf(open: readonly OpenRange[], floor: number): Steal | nu
  * ```
  */
 export function tailPiece(open: readonly OpenRange[], size: number, floor: number): Steal | null {
-  let victim = -1;
-  let most = 0;
-  for (let i = 0; i < open.length; i++) {
-    const range = open[i]!;
-    const left = range.end - range.cursor;
-    if (left > most) {
-      most = left;
-      victim = i;
-    }
-  }
+  const victim = mostLeft(open);
   if (victim < 0) return null;
   const range = open[victim]!;
   const at = cutPoint(range.cursor, range.end - Math.max(size, floor));
@@ -169,6 +153,20 @@ export function tailPiece(open: readonly OpenRange[], size: number, floor: numbe
 export function cutAfter(range: OpenRange, keep: number, floor: number): number | null {
   const at = cutPoint(range.cursor, range.cursor + keep);
   return range.end - at >= floor ? at : null;
+}
+
+/** Index of the open range with the most bytes still to come; -1 when none has any. */
+function mostLeft(open: readonly OpenRange[]): number {
+  let index = -1;
+  let most = 0;
+  for (let i = 0; i < open.length; i++) {
+    const left = open[i]!.end - open[i]!.cursor;
+    if (left > most) {
+      most = left;
+      index = i;
+    }
+  }
+  return index;
 }
 
 /** `ideal` rounded down to {@link SPLIT_ALIGNMENT}, but never at or below `after`. */
