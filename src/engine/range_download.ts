@@ -22,7 +22,13 @@
  * @module
  */
 
-import { ContentRangeError, IntegrityError, PartialHaulError } from "../errors.ts";
+import {
+  ContentRangeError,
+  IntegrityError,
+  PartialHaulError,
+  UnexpectedStatusError,
+} from "../errors.ts";
+import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { checkRangeResponse, type KnownFile } from "../protocol/range_check.ts";
 import { buildRangeRequest } from "../protocol/range_request.ts";
 import { digestMatches, type ExpectedDigests } from "../protocol/integrity.ts";
@@ -519,7 +525,14 @@ export class RangeDownload {
       await response.body?.cancel().catch(() => {});
       const where = `bytes ${asked.start}-${asked.end - 1}`;
       if (verdict.kind === "reset") throw new RangeReset(`${where}: ${verdict.reason}`);
-      throw new Error(`${where}: ${verdict.reason}`);
+      // Another status (a 503, a 404…): the call rejects with it, as one
+      // connection's would, with its Retry-After, once every range is saved.
+      throw new UnexpectedStatusError({
+        status: response.status,
+        headers: response.headers,
+        url: this.#ctx.url,
+        retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+      });
     }
     if (this.#status === 0) this.#status = 206;
     await this.#stream(segment, response, asked.end);
@@ -618,6 +631,7 @@ export class RangeDownload {
     const cause = this.#failure?.error;
     const fsError = toDestinationError(cause, paths.dest, saved);
     if (fsError !== cause) return fsError;
+    if (cause instanceof UnexpectedStatusError) return cause; // progress is on disk, as with one connection
     const reason = cause instanceof Error ? cause.message : String(cause);
     if (!saved) {
       return new PartialHaulError(

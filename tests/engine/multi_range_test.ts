@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ContentRangeError, HaulState, IntegrityError, PartialHaulError } from "../../mod.ts";
+import {
+  ContentRangeError,
+  HaulState,
+  IntegrityError,
+  PartialHaulError,
+  UnexpectedStatusError,
+} from "../../mod.ts";
 import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
 import { splitRanges } from "../../src/engine/range_split.ts";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
@@ -266,7 +272,8 @@ describe("haul() with several connections", () => {
             result = await get(server.url, { dest, connections: 4 });
           } catch (error) {
             assert.ok(
-              error instanceof PartialHaulError || error instanceof ContentRangeError,
+              error instanceof PartialHaulError || error instanceof ContentRangeError ||
+                error instanceof UnexpectedStatusError,
               String(error),
             );
             assert.equal((error as PartialHaulError).retryable, true);
@@ -278,6 +285,59 @@ describe("haul() with several connections", () => {
         assert.deepEqual(await bytesOf(dest), body);
         assert.equal(result.sha256, sha256(body));
         noSidecars(dest);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a range answered 503 saves every range and rejects with the status and its Retry-After", async () => {
+    const body = randomBody(SIZE);
+    let busy = true;
+    const server = await startResourceServer({ body, etag: '"s1"' }, (req, honest) => {
+      const range = rangeOf(req);
+      if (range === null) return { ...honest, bytesPerSecond: 2_000_000, chunkSize: 16 * 1024 };
+      if (busy && range.start > body.length / 2) {
+        busy = false;
+        return { status: 503, headers: [["Retry-After", "7"]], body: "busy" };
+      }
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+        assert.ok(error instanceof UnexpectedStatusError, String(error));
+        assert.equal(error.status, 503);
+        assert.equal(error.retryAfterMs, 7000);
+        assert.equal(error.retryable, true);
+        const ranges = await savedRanges(dest);
+        const saved = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+        assert.ok(saved > 0, "the other ranges were saved");
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.equal(result.resumedFrom, saved);
+        assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a range answered 404 saves every range and rejects with a status no retry can help", async () => {
+    const body = randomBody(SIZE);
+    const server = await startResourceServer({ body, etag: '"g1"' }, (req, honest) => {
+      const range = rangeOf(req);
+      if (range === null) return { ...honest, bytesPerSecond: 2_000_000, chunkSize: 16 * 1024 };
+      return range.start > body.length / 2 ? { status: 404, body: "gone" } : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+        assert.ok(error instanceof UnexpectedStatusError, String(error));
+        assert.equal(error.status, 404);
+        assert.equal(error.retryable, false);
+        assert.equal(exists(dest), false);
       });
     } finally {
       await server.close();
