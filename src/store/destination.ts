@@ -50,6 +50,15 @@ export async function checkDestination(fs: FsShim, paths: SidecarPaths): Promise
   if (existing?.isDirectory) {
     throw new DestinationError(`Destination is a directory: ${paths.dest}`, paths.dest);
   }
+  if (existing !== null && !existing.isFile && !existing.isSymlink) {
+    // A fifo, a device or a socket: reading it may block forever, and
+    // renaming a download over it is not haul's to do.
+    throw new DestinationError(
+      `Destination is not a regular file: ${paths.dest} (a fifo, a device or a socket): ` +
+        "haul saves to files only; choose another path",
+      paths.dest,
+    );
+  }
   return existing !== null;
 }
 

@@ -409,6 +409,25 @@ describe("A .part that disagrees with its checkpoint", () => {
 });
 
 describe("Links and directories where haul's files belong", () => {
+  it("refuse a destination that is a fifo, with overwrite or not, before any request", async () => {
+    await inSandbox(async ({ dir, dest }) => {
+      const made = spawnSync("mkfifo", [dest]);
+      assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+      const site = new Site();
+      for (const overwrite of [false, true]) {
+        // Reading it would wait for a writer forever; replacing it is not haul's to do.
+        const error = expectError(
+          await site.call(dest, { overwrite }),
+          DestinationError,
+          `a fifo, overwrite ${overwrite}`,
+        );
+        assert.match(error.message, /not a regular file/);
+      }
+      assert.deepEqual(site.ranges, [], "no request was made");
+      assert.deepEqual(await readdir(dir), ["file.bin"], "nothing beside the fifo");
+    });
+  });
+
   it("replace a .part symlink to a file outside instead of writing through it", async () => {
     await inSandbox(async ({ outside, dest }) => {
       const site = new Site();
