@@ -12,6 +12,35 @@ import { createNativeHash, sha256Bytes } from "../runtime/native_hash.ts";
 export const READ_PIECE = 1 << 20;
 
 /**
+ * Reads back the next piece of `.part` to hash: up to `buffer.length` bytes
+ * at `at`, short of `end` (what is known to be written).
+ *
+ * @param file `.part`, open for reading.
+ * @param buffer where to read (its length is the most read).
+ * @param at where the hash stands.
+ * @param end the end of the written bytes (> `at`).
+ * @returns the bytes read, a view of `buffer`.
+ * @throws {Error} when `.part` ends before `end`.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs an open .part: the hashers of hashing/ read back with it.
+ * hash.update(await readPiece(file, buffer, hash.length, written));
+ * ```
+ */
+export async function readPiece(
+  file: ShimFile,
+  buffer: Uint8Array,
+  at: number,
+  end: number,
+): Promise<Uint8Array> {
+  const view = buffer.subarray(0, Math.min(buffer.length, end - at));
+  const n = await file.read(view, at);
+  if (n <= 0) throw new Error(`.part ended at byte ${at}, before the ${end} written`);
+  return view.subarray(0, n);
+}
+
+/**
  * Hashes a whole file in 1 MiB reads.
  *
  * @param fs filesystem shim.

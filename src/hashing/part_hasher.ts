@@ -20,7 +20,7 @@
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { NativeHash } from "../runtime/native_hash.ts";
-import { READ_PIECE } from "./file_digest.ts";
+import { READ_PIECE, readPiece } from "./file_digest.ts";
 
 /** Within this many bytes of the body, the writer waits for the catch-up and then hashes inline. */
 const SWITCH_DISTANCE = 4 << 20;
@@ -183,15 +183,9 @@ export class PartHasher {
     try {
       this.#buffer ??= new Uint8Array(READ_PIECE);
       while (!this.#closed && this.#hash.length < this.#written) {
-        const at = this.#hash.length;
-        const want = Math.min(READ_PIECE, this.#written - at);
-        const view = this.#buffer.subarray(0, want);
-        const n = await this.#file.read(view, at);
-        if (n <= 0) {
-          throw new Error(`.part ended at byte ${at}, before the ${this.#written} written`);
-        }
+        const piece = await readPiece(this.#file, this.#buffer, this.#hash.length, this.#written);
         if (this.#closed) break;
-        this.#hash.update(view.subarray(0, n));
+        this.#hash.update(piece);
         this.#wake();
       }
     } catch (error) {

@@ -13,7 +13,7 @@
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { NativeHash } from "../runtime/native_hash.ts";
-import { READ_PIECE } from "./file_digest.ts";
+import { READ_PIECE, readPiece } from "./file_digest.ts";
 
 /** The running SHA-256 of `.part` bytes `[0, position)`, behind a moving written prefix. */
 export class PrefixHasher {
@@ -117,20 +117,15 @@ export class PrefixHasher {
     try {
       this.#buffer ??= new Uint8Array(READ_PIECE);
       while (!this.#closed && this.#hash.length < this.#target) {
-        const at = this.#hash.length;
-        const view = this.#buffer.subarray(0, Math.min(READ_PIECE, this.#target - at));
         this.#reading = true;
-        let n;
+        let piece;
         try {
-          n = await this.#file.read(view, at);
+          piece = await readPiece(this.#file, this.#buffer, this.#hash.length, this.#target);
         } finally {
           this.#reading = false;
         }
-        if (n <= 0) {
-          throw new Error(`.part ended at byte ${at}, before the ${this.#target} written`);
-        }
         if (this.#closed) return;
-        this.#hash.update(view.subarray(0, n));
+        this.#hash.update(piece);
       }
     } catch (error) {
       this.#failure ??= { error };
