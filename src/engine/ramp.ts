@@ -34,7 +34,7 @@ export const RAMP_GAIN = 1.5;
  * The share of its pace the first connection must keep beside the probe:
  * below it, the probe's bytes were taken from the first, not added to it.
  */
-export const RAMP_LEAD_KEPT = 0.85;
+export const RAMP_LEAD_KEPT = 0.8;
 
 /** A first connection slower than this (MB/s, 10^6 bytes) opens the rest without a probe. */
 export const RAMP_FAST_MBPS = 200;

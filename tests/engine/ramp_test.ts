@@ -65,7 +65,7 @@ describe("the ramp's decisions", () => {
       probeBytes: probe * 40_000,
     });
     assert.equal(secondPaidOff(window(50), together(100, 50)), true); // the first kept its 50
-    assert.equal(secondPaidOff(window(400), together(640, 320)), false); // the first fell to 80 %
+    assert.equal(secondPaidOff(window(400), together(640, 360)), false); // the first fell to 70 %
     assert.equal(secondPaidOff(window(400), together(760, 400)), true); // the first kept 90 %
     // Windows of different lengths compare by rate.
     assert.equal(secondPaidOff(window(100, 40), window(160, 80)), true);
