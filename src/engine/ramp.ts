@@ -11,7 +11,8 @@
  *   such a rate CPU is plentiful, and a slow first connection is the very
  *   case several connections are for;
  * - faster, it is measured until it stops speeding up ({@link speedingUp});
- *   then a second connection probes: only if the two together are at
+ *   then a second connection probes for two windows: only if the two
+ *   together (their best window against the first's best alone) are at
  *   least {@link RAMP_GAIN} times as fast as the first alone are the rest
  *   opened; else the first goes on alone.
  *
@@ -34,7 +35,7 @@ export const RAMP_GAIN = 1.5;
  * The share of its pace the first connection must keep beside the probe:
  * below it, the probe's bytes were taken from the first, not added to it.
  */
-export const RAMP_LEAD_KEPT = 0.8;
+export const RAMP_LEAD_KEPT = 0.85;
 
 /** A first connection slower than this (MB/s, 10^6 bytes) opens the rest without a probe. */
 export const RAMP_FAST_MBPS = 200;
@@ -124,8 +125,34 @@ export function worthProbing(alone: RateSample, ramp: RampSettings): boolean {
   return mbps(alone) >= ramp.fastMbps;
 }
 
+/**
+ * The faster of two samples. Each side of the comparison keeps its best
+ * window, so that a stall in one (a busy machine, a pause for garbage
+ * collection) sways the decision neither way.
+ *
+ * @param a one sample.
+ * @param b another.
+ * @returns the one with the higher rate (`a` on a tie).
+ *
+ * @example
+ * ```ts
+ * import { faster } from "./ramp.ts";
+ * console.log(faster({ bytes: 1e6, ms: 40 }, { bytes: 3e6, ms: 40 }).bytes); // 3000000
+ * ```
+ */
+export function faster(a: RateSample, b: RateSample): RateSample {
+  return mbps(b) > mbps(a) ? b : a;
+}
+
 /** The most windows the first connection is measured alone, while it still speeds up. */
 export const RAMP_ALONE_WINDOWS = 6;
+
+/**
+ * The most windows the probe may take to receive its first bytes (its
+ * request's round trip, a server slow to answer); the windows that measure
+ * it start from there. A probe silent that long counts as no gain.
+ */
+export const RAMP_PROBE_WAIT_WINDOWS = 25;
 
 /**
  * Whether a connection is still speeding up (a process warming up, TCP

@@ -9,10 +9,10 @@
  * the head of the file, read back for those another range wrote first.
  *
  * A large download ramps up (`ramp.ts`): one connection streams everything
- * left; a second probes, with pieces taken from the far end; only if the
- * two together were clearly faster are the bytes after the first one's
+ * left; a second probes, with pieces taken just ahead of the first; only if
+ * the two together were clearly faster are the bytes after the first one's
  * position split into pieces for every connection. Else the probe stops
- * after its piece and the first connection goes on alone, in one request.
+ * after its piece and the first connection goes on alone.
  *
  * A range answered with other bytes (a 200, another validator or length, a
  * wrong `Content-Range`, a `Content-Encoding`) resets the whole download; any
@@ -50,10 +50,12 @@ import { RangeCheckpointer } from "./range_checkpointer.ts";
 import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, cutAfter, splitRanges, stealHalf, tailPiece } from "./range_split.ts";
+import { type ByteSpan, cutAfter, pieceAhead, splitRanges, stealHalf } from "./range_split.ts";
 import {
+  faster,
   opensAllAtOnce,
   RAMP_ALONE_WINDOWS,
+  RAMP_PROBE_WAIT_WINDOWS,
   type RampSettings,
   type RateSample,
   secondPaidOff,
@@ -338,11 +340,18 @@ export class RangeDownload {
       const next = await this.#measure(false);
       if (next === null) return;
       const more = speedingUp(alone, next);
-      alone = next;
+      alone = faster(alone, next);
       if (!more) break;
     }
     const probe = this.#worker(null, true);
-    const together = await this.#measure(true);
+    // Measured from the probe's first bytes: a slow answer is not a slow link.
+    if (!(await this.#probeStarted())) {
+      if (this.#rampState === "probing") this.#rampState = "alone";
+      return await probe;
+    }
+    let together = await this.#measure(true);
+    const again = together === null ? null : await this.#measure(false);
+    if (together !== null && again !== null) together = faster(together, again);
     if (together !== null && secondPaidOff(alone, together)) return await this.#openAll(probe);
     if (this.#rampState === "probing") this.#rampState = "alone";
     await probe;
@@ -359,7 +368,7 @@ export class RangeDownload {
     await Promise.all(workers);
   }
 
-  /** The probe's next piece: from the far end of the range with the most left. */
+  /** The probe's next piece: just ahead of where the range with the most left stands. */
   #probePiece(): ByteSpan | null {
     const open = this.#segments.filter((s) =>
       !s.done && s.writer !== null && s.writer.length < s.end
@@ -368,13 +377,18 @@ export class RangeDownload {
       ...open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
       ...this.#pending.map((span) => ({ ...span, cursor: span.start })),
     ];
-    const piece = tailPiece(candidates, this.#pieceSize(), this.#ctx.floor);
+    const piece = pieceAhead(candidates, this.#pieceSize(), this.#ctx.floor);
     if (piece === null) return null;
     if (piece.victim < open.length) {
       open[piece.victim]!.end = piece.at;
     } else {
       const index = piece.victim - open.length;
       this.#pending[index] = { start: this.#pending[index]!.start, end: piece.at };
+    }
+    // What followed the piece is asked later, in file order, by whoever takes pending ranges.
+    if (piece.rest !== null) {
+      this.#pending.push(piece.rest);
+      this.#pending.sort((a, b) => a.start - b.start);
     }
     return piece.taken;
   }
@@ -423,6 +437,19 @@ export class RangeDownload {
       ms: performance.now() - at,
       probeBytes: this.#probeAccepted - probeBytes,
     };
+  }
+
+  /**
+   * Waits until the probe has received bytes, for at most
+   * {@link RAMP_PROBE_WAIT_WINDOWS} windows; `false` when it did not (or the
+   * call stopped, or nothing is left to ask for).
+   */
+  async #probeStarted(): Promise<boolean> {
+    const step = Math.ceil(this.#ctx.ramp.windowMs / 4);
+    for (let i = 0; i < 4 * RAMP_PROBE_WAIT_WINDOWS && this.#probeAccepted === 0; i++) {
+      if (!(await this.#pause(step))) return false;
+    }
+    return this.#probeAccepted > 0;
   }
 
   /** Waits `ms`; `false` when the call stopped or nothing is left to ask for meanwhile. */

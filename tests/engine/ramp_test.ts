@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_RAMP,
+  faster,
   mbps,
   opensAllAtOnce,
   RAMP_FROM,
@@ -65,7 +66,7 @@ describe("the ramp's decisions", () => {
       probeBytes: probe * 40_000,
     });
     assert.equal(secondPaidOff(window(50), together(100, 50)), true); // the first kept its 50
-    assert.equal(secondPaidOff(window(400), together(640, 360)), false); // the first fell to 70 %
+    assert.equal(secondPaidOff(window(400), together(640, 320)), false); // the first fell to 80 %
     assert.equal(secondPaidOff(window(400), together(760, 400)), true); // the first kept 90 %
     // Windows of different lengths compare by rate.
     assert.equal(secondPaidOff(window(100, 40), window(160, 80)), true);
@@ -78,6 +79,8 @@ describe("the ramp's decisions", () => {
     assert.equal(speedingUp(window(100), window(111)), true);
     assert.equal(speedingUp(window(100), window(109)), false);
     assert.equal(speedingUp(window(100), window(60)), false);
+    assert.deepEqual(faster(window(100), window(60)), window(100));
+    assert.deepEqual(faster(window(60), window(100)), window(100));
     assert.equal(mbps({ bytes: 5e6, ms: 50 }), 100);
     assert.equal(mbps({ bytes: 5e6, ms: 0 }), 0);
   });
