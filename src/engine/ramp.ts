@@ -12,7 +12,7 @@
  *   case several connections are for;
  * - faster, it is measured until it stops speeding up ({@link speedingUp});
  *   then a second connection probes for two windows: only if the two
- *   together (their best window against the first's best alone) are at
+ *   together (over two windows, against the first's last two alone) are at
  *   least {@link RAMP_GAIN} times as fast as the first alone are the rest
  *   opened; else the first goes on alone.
  *
@@ -126,22 +126,27 @@ export function worthProbing(alone: RateSample, ramp: RampSettings): boolean {
 }
 
 /**
- * The faster of two samples. Each side of the comparison keeps its best
- * window, so that a stall in one (a busy machine, a pause for garbage
- * collection) sways the decision neither way.
+ * Two consecutive windows as one. Each side of the comparison is measured
+ * over two windows, so that a stall in one, or the burst that makes up for
+ * it (a busy machine, a pause for garbage collection), sways the decision
+ * less.
  *
- * @param a one sample.
- * @param b another.
- * @returns the one with the higher rate (`a` on a tie).
+ * @param a one window.
+ * @param b the next.
+ * @returns their bytes over their time.
  *
  * @example
  * ```ts
- * import { faster } from "./ramp.ts";
- * console.log(faster({ bytes: 1e6, ms: 40 }, { bytes: 3e6, ms: 40 }).bytes); // 3000000
+ * import { combined, mbps } from "./ramp.ts";
+ * console.log(mbps(combined({ bytes: 1e6, ms: 40 }, { bytes: 3e6, ms: 40 }))); // 50
  * ```
  */
-export function faster(a: RateSample, b: RateSample): RateSample {
-  return mbps(b) > mbps(a) ? b : a;
+export function combined(a: RateSample, b: RateSample): RateSample {
+  return {
+    bytes: a.bytes + b.bytes,
+    ms: a.ms + b.ms,
+    probeBytes: (a.probeBytes ?? 0) + (b.probeBytes ?? 0),
+  };
 }
 
 /** The most windows the first connection is measured alone, while it still speeds up. */

@@ -9,10 +9,11 @@
  * the head of the file, read back for those another range wrote first.
  *
  * A large download ramps up (`ramp.ts`): one connection streams everything
- * left; a second probes, with pieces taken just ahead of the first; only if
- * the two together were clearly faster are the bytes after the first one's
- * position split into pieces for every connection. Else the probe stops
- * after its piece and the first connection goes on alone.
+ * left; a second probes, with pieces taken from the far end (so the first
+ * one's stream, and its hash from memory, go on untouched); only if the two
+ * together were clearly faster are the bytes after the first one's position
+ * split into pieces for every connection. Else the probe stops after its
+ * piece and the first connection goes on alone.
  *
  * A range answered with other bytes (a 200, another validator or length, a
  * wrong `Content-Range`, a `Content-Encoding`) resets the whole download; any
@@ -50,9 +51,9 @@ import { RangeCheckpointer } from "./range_checkpointer.ts";
 import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, cutAfter, pieceAhead, splitRanges, stealHalf } from "./range_split.ts";
+import { type ByteSpan, cutAfter, splitRanges, stealHalf, tailPiece } from "./range_split.ts";
 import {
-  faster,
+  combined,
   opensAllAtOnce,
   RAMP_ALONE_WINDOWS,
   RAMP_PROBE_WAIT_WINDOWS,
@@ -132,6 +133,9 @@ interface Segment {
  * up with the download instead of waiting for the first range to end.
  */
 const PIECES_PER_CONNECTION = 4;
+
+/** The most a probing connection takes at a time (`ramp.ts`). */
+const PROBE_PIECE = 8 << 20;
 
 /** A range answer that shows the bytes on disk cannot be continued. */
 class RangeReset extends Error {}
@@ -335,12 +339,15 @@ export class RangeDownload {
       if (alone === null) return;
       if (!worthProbing(alone, this.#ctx.ramp)) return await this.#openAll(null);
     }
-    // Fast: measured until it stops speeding up, then with a probe beside it.
+    // Fast: measured until it stops speeding up (its pace: the last two
+    // windows together), then with a probe beside it (two windows together).
+    let last: RateSample | null = null;
     for (let window = 1; window < RAMP_ALONE_WINDOWS; window++) {
       const next = await this.#measure(false);
       if (next === null) return;
-      const more = speedingUp(alone, next);
-      alone = faster(alone, next);
+      const more = speedingUp(last ?? alone, next);
+      alone = last === null ? next : combined(last, next);
+      last = next;
       if (!more) break;
     }
     const probe = this.#worker(null, true);
@@ -351,7 +358,7 @@ export class RangeDownload {
     }
     let together = await this.#measure(true);
     const again = together === null ? null : await this.#measure(false);
-    if (together !== null && again !== null) together = faster(together, again);
+    if (together !== null && again !== null) together = combined(together, again);
     if (together !== null && secondPaidOff(alone, together)) return await this.#openAll(probe);
     if (this.#rampState === "probing") this.#rampState = "alone";
     await probe;
@@ -368,7 +375,7 @@ export class RangeDownload {
     await Promise.all(workers);
   }
 
-  /** The probe's next piece: just ahead of where the range with the most left stands. */
+  /** The probe's next piece: from the far end of the range with the most left. */
   #probePiece(): ByteSpan | null {
     const open = this.#segments.filter((s) =>
       !s.done && s.writer !== null && s.writer.length < s.end
@@ -377,18 +384,16 @@ export class RangeDownload {
       ...open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
       ...this.#pending.map((span) => ({ ...span, cursor: span.start })),
     ];
-    const piece = pieceAhead(candidates, this.#pieceSize(), this.#ctx.floor);
+    // Small pieces: what the probe holds when the ramp decides is read back
+    // at the end of the download, when the first connection gets there.
+    const size = Math.min(this.#pieceSize(), PROBE_PIECE);
+    const piece = tailPiece(candidates, size, this.#ctx.floor);
     if (piece === null) return null;
     if (piece.victim < open.length) {
       open[piece.victim]!.end = piece.at;
     } else {
       const index = piece.victim - open.length;
       this.#pending[index] = { start: this.#pending[index]!.start, end: piece.at };
-    }
-    // What followed the piece is asked later, in file order, by whoever takes pending ranges.
-    if (piece.rest !== null) {
-      this.#pending.push(piece.rest);
-      this.#pending.sort((a, b) => a.start - b.start);
     }
     return piece.taken;
   }

@@ -105,58 +105,32 @@ export function stealHalf(open: readonly OpenRange[], floor: number): Steal | nu
   return { victim, at, taken: { start: at, end: range.end } };
 }
 
-/** A piece taken out of an open range, a little ahead of where that range stands. */
-export interface PieceAhead {
-  /** Index, in the list given, of the range cut. */
-  readonly victim: number;
-  /** The range's new end. */
-  readonly at: number;
-  /** The piece: `[at, …)`. */
-  readonly taken: ByteSpan;
-  /** What followed the piece in that range, to be asked later; `null` when the piece ran to its end. */
-  readonly rest: ByteSpan | null;
-}
-
 /**
- * Chooses a piece of about `size` bytes for a connection that probes whether
- * more connections help (`ramp.ts`): in the open range with the most bytes
- * still to come, right after the next `size` bytes of it. So the range's own
- * connection soon goes past the piece (asking for `rest` once it reaches
- * it), and the bytes the probe brings are hashed while the download goes on,
- * not at its end. Pure, as {@link stealHalf}.
+ * Chooses a piece of about `size` bytes at the end of the open range with
+ * the most bytes still to come, for a connection that probes whether more
+ * connections help (`ramp.ts`): taken from the end, it leaves the range
+ * being read untouched, so that the first connection's stream goes on
+ * without a new request. Pure, as {@link stealHalf}.
  *
  * @param open the ranges still being fetched (or still to be asked for).
  * @param size the piece wanted (> 0).
  * @param floor the smallest range worth a connection (> 0).
- * @returns the piece, or `null` when no range has room for one.
+ * @returns the piece, or `null` when no range keeps `floor` bytes before it.
  *
- * @example A probe beside a connection 1 MiB into a 64 MiB download
+ * @example A probe takes the last 4 MiB of a 64 MiB download under way
  * ```ts
- * import { pieceAhead } from "./range_split.ts";
- * const piece = pieceAhead([{ start: 0, cursor: 1 << 20, end: 64 << 20 }], 4 << 20, 1 << 20);
- * console.log(piece?.at, piece?.taken, piece?.rest);
- * // 5242880 { start: 5242880, end: 9437184 } { start: 9437184, end: 67108864 }
+ * import { tailPiece } from "./range_split.ts";
+ * const piece = tailPiece([{ start: 0, cursor: 1 << 20, end: 64 << 20 }], 4 << 20, 1 << 20);
+ * console.log(piece?.taken); // { start: 62914560, end: 67108864 }
  * ```
  */
-export function pieceAhead(
-  open: readonly OpenRange[],
-  size: number,
-  floor: number,
-): PieceAhead | null {
+export function tailPiece(open: readonly OpenRange[], size: number, floor: number): Steal | null {
   const victim = mostLeft(open);
   if (victim < 0) return null;
   const range = open[victim]!;
-  const want = Math.max(size, floor);
-  const at = cutPoint(range.cursor, range.cursor + want);
+  const at = cutPoint(range.cursor, range.end - Math.max(size, floor));
   if (at - range.cursor < floor || range.end - at < floor) return null;
-  const cut = cutPoint(at, at + want);
-  const end = range.end - cut >= floor ? cut : range.end;
-  return {
-    victim,
-    at,
-    taken: { start: at, end },
-    rest: end < range.end ? { start: end, end: range.end } : null,
-  };
+  return { victim, at, taken: { start: at, end: range.end } };
 }
 
 /**

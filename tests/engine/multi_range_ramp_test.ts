@@ -10,12 +10,12 @@ import { type RecordedRequest, startResourceServer } from "../helpers/script_ser
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 // Files far smaller than RAMP_FROM, so the ramp is switched on by the hook.
-// Servers paced slowly in small slices, so that 150 ms windows measure them
+// Servers paced slowly in small slices, so that 200 ms windows measure them
 // well and the CPU is never what limits a connection, even on a busy machine
 // (the servers share the test's event loop).
-const SIZE = 2 * 1024 * 1024 + 77;
-const SLICE = 4 * 1024;
-const RAMP: Partial<RampSettings> = { from: 0, windowMs: 150, fastMbps: 0.1 };
+const SIZE = 1024 * 1024 + 77;
+const SLICE = 2 * 1024;
+const RAMP: Partial<RampSettings> = { from: 0, windowMs: 200, fastMbps: 0.05 };
 const HOOKS: EngineHooks = {
   rangeFloor: 64 * 1024,
   writeBufferSize: 16 * 1024,
@@ -64,7 +64,7 @@ describe("haul() ramping up its connections", () => {
 
   it("opens every connection when a probing second one doubles the rate", async () => {
     const body = randomBody(SIZE);
-    const server = await pacedServer(body, () => 500_000); // each connection on its own
+    const server = await pacedServer(body, () => 250_000); // each connection on its own
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "per-connection.bin");
@@ -84,7 +84,7 @@ describe("haul() ramping up its connections", () => {
   it("goes on alone, in few requests, when the second connection adds nothing", async () => {
     const body = randomBody(SIZE);
     // The probe's request (the second) crawls.
-    const server = await pacedServer(body, (_start, index) => index === 1 ? 50_000 : 1_000_000);
+    const server = await pacedServer(body, (_start, index) => index === 1 ? 50_000 : 500_000);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "alone.bin");
@@ -112,7 +112,7 @@ describe("haul() ramping up its connections", () => {
 
   it("an abort once the probe has bytes saves both connections' ranges, and the next call resumes them", async () => {
     const body = randomBody(SIZE);
-    const server = await pacedServer(body, (_start, index) => index === 1 ? 50_000 : 500_000);
+    const server = await pacedServer(body, (_start, index) => index === 1 ? 25_000 : 250_000);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "aborted.bin");

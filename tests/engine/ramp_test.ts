@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  combined,
   DEFAULT_RAMP,
-  faster,
   mbps,
   opensAllAtOnce,
   RAMP_FROM,
@@ -79,8 +79,9 @@ describe("the ramp's decisions", () => {
     assert.equal(speedingUp(window(100), window(111)), true);
     assert.equal(speedingUp(window(100), window(109)), false);
     assert.equal(speedingUp(window(100), window(60)), false);
-    assert.deepEqual(faster(window(100), window(60)), window(100));
-    assert.deepEqual(faster(window(60), window(100)), window(100));
+    assert.equal(mbps(combined(window(100), window(60))), 80);
+    const probing = { bytes: 4e6, ms: 40, probeBytes: 1e6 };
+    assert.deepEqual(combined(probing, probing), { bytes: 8e6, ms: 80, probeBytes: 2e6 });
     assert.equal(mbps({ bytes: 5e6, ms: 50 }), 100);
     assert.equal(mbps({ bytes: 5e6, ms: 0 }), 0);
   });

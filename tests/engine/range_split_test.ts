@@ -4,10 +4,10 @@ import {
   type ByteSpan,
   cutAfter,
   type OpenRange,
-  pieceAhead,
   SPLIT_ALIGNMENT,
   splitRanges,
   stealHalf,
+  tailPiece,
 } from "../../src/engine/range_split.ts";
 
 const MiB = 1 << 20;
@@ -110,33 +110,27 @@ describe("stealHalf()", () => {
   });
 });
 
-describe("pieceAhead()", () => {
-  it("takes the piece right after the next `size` bytes of the range with the most left, aligned", () => {
+describe("tailPiece()", () => {
+  it("takes the piece from the far end of the range with the most left, aligned", () => {
     const open: OpenRange[] = [
       { start: 0, cursor: 3 * MiB, end: 10 * MiB },
-      { start: 10 * MiB, cursor: 11 * MiB + 5, end: 40 * MiB + 12345 },
+      { start: 10 * MiB, cursor: 10 * MiB, end: 40 * MiB + 12345 },
     ];
-    const piece = pieceAhead(open, 4 * MiB, MiB)!;
+    const piece = tailPiece(open, 4 * MiB, MiB)!;
     assert.equal(piece.victim, 1);
+    assert.equal(piece.taken.end, 40 * MiB + 12345);
     assert.equal(piece.at % SPLIT_ALIGNMENT, 0);
-    assert.ok(piece.at > 11 * MiB + 5 && piece.at <= 15 * MiB + 5);
     assert.equal(piece.taken.start, piece.at);
-    assert.equal(piece.taken.end % SPLIT_ALIGNMENT, 0);
-    assert.ok(piece.taken.end - piece.taken.start >= 4 * MiB - SPLIT_ALIGNMENT);
-    assert.deepEqual(piece.rest, { start: piece.taken.end, end: 40 * MiB + 12345 });
+    assert.ok(piece.taken.end - piece.taken.start >= 4 * MiB);
+    assert.ok(piece.taken.end - piece.taken.start < 4 * MiB + SPLIT_ALIGNMENT);
   });
 
-  it("runs the piece to the range's end when less than the floor would follow it", () => {
-    const piece = pieceAhead([{ start: 0, cursor: 0, end: 8 * MiB + 100 }], 4 * MiB, MiB)!;
-    assert.deepEqual(piece.taken, { start: 4 * MiB, end: 8 * MiB + 100 });
-    assert.equal(piece.rest, null);
-  });
-
-  it("takes nothing when the range would keep less than the floor on either side", () => {
-    assert.equal(pieceAhead([{ start: 0, cursor: 6 * MiB, end: 8 * MiB }], 2 * MiB, MiB), null);
-    assert.equal(pieceAhead([{ start: 0, cursor: 8 * MiB, end: 8 * MiB }], MiB, MiB), null);
-    assert.equal(pieceAhead([{ start: 0, cursor: 0, end: MiB }], 1024, MiB), null);
-    assert.equal(pieceAhead([], MiB, MiB), null);
+  it("takes at least the floor, and nothing when the range would keep less than the floor", () => {
+    const small = tailPiece([{ start: 0, cursor: 0, end: 8 * MiB }], 1024, MiB)!;
+    assert.deepEqual(small.taken, { start: 7 * MiB, end: 8 * MiB });
+    assert.equal(tailPiece([{ start: 0, cursor: 6 * MiB, end: 8 * MiB }], 2 * MiB, MiB), null);
+    assert.equal(tailPiece([{ start: 0, cursor: 8 * MiB, end: 8 * MiB }], MiB, MiB), null);
+    assert.equal(tailPiece([], MiB, MiB), null);
   });
 });
 
