@@ -18,14 +18,9 @@ import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Validators } from "../protocol/plan.ts";
 import type { PartWriter } from "./part_writer.ts";
+import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 
-/** How often to checkpoint. */
-export interface CheckpointCadence {
-  /** After this many new bytes. */
-  readonly bytes: number;
-  /** After this many milliseconds. */
-  readonly ms: number;
-}
+export type { CheckpointCadence } from "./checkpoint_schedule.ts";
 
 /** What a checkpoint says about the representation besides the durable range. */
 export interface CheckpointMeta {
@@ -53,13 +48,9 @@ export class Checkpointer {
   readonly #file: ShimFile;
   readonly #writer: PartWriter;
   readonly #meta: CheckpointMeta;
-  readonly #cadence: CheckpointCadence;
+  readonly #schedule: CheckpointSchedule;
   /** Durable end counted by the newest checkpoint on disk (or the start cursor). */
   #recorded: number;
-  #lastAt = Date.now();
-  #lastBytes: number;
-  #running: Promise<void> | null = null;
-  #failure: { error: unknown } | null = null;
 
   /**
    * @param store the control file.
@@ -81,9 +72,8 @@ export class Checkpointer {
     this.#file = file;
     this.#writer = writer;
     this.#meta = meta;
-    this.#cadence = cadence;
+    this.#schedule = new CheckpointSchedule(cadence, start);
     this.#recorded = start;
-    this.#lastBytes = start;
   }
 
   /** Bytes counted by the newest checkpoint on disk. */
@@ -96,18 +86,15 @@ export class Checkpointer {
    * starts one when due.
    */
   async afterAppend(): Promise<void> {
-    this.#throwFailure();
-    if (this.#running !== null || !this.#due()) return;
-    this.#lastAt = Date.now();
-    this.#lastBytes = this.#writer.length;
-    if (this.#writer.durability.poisoned) return;
-    await this.#writer.flush();
-    this.#running = this.#syncAndRecord().then(() => {
-      this.#running = null;
-    }, (error: unknown) => {
-      this.#running = null;
-      this.#failure ??= { error };
-    });
+    const schedule = this.#schedule;
+    schedule.throwFailure();
+    const accepted = this.#writer.length;
+    if (!schedule.due(accepted)) return;
+    await schedule.start(accepted, async () => {
+      if (this.#writer.durability.poisoned) return false;
+      await this.#writer.flush();
+      return true;
+    }, () => this.#syncAndRecord());
   }
 
   /**
@@ -115,30 +102,24 @@ export class Checkpointer {
    * syncs every byte written and records them.
    */
   async final(): Promise<void> {
-    await this.#settle();
+    await this.#schedule.settle();
     try {
       await this.#writer.quiesce();
     } finally {
       // Even after a failed write, the bytes written before it are kept.
       await this.#syncAndRecord();
     }
-    this.#throwFailure();
+    this.#schedule.throwFailure();
   }
 
   /** Waits for a background checkpoint, then reports its failure, if any. */
   async drain(): Promise<void> {
-    await this.#settle();
-    this.#throwFailure();
+    await this.#schedule.drain();
   }
 
   /** Waits for a background checkpoint; never throws. */
   async close(): Promise<void> {
-    await this.#settle();
-  }
-
-  async #settle(): Promise<void> {
-    const running = this.#running;
-    if (running !== null) await running;
+    await this.#schedule.settle();
   }
 
   async #syncAndRecord(): Promise<void> {
@@ -162,19 +143,5 @@ export class Checkpointer {
     };
     await this.#store.save(checkpoint);
     this.#recorded = end;
-  }
-
-  #throwFailure(): void {
-    const failure = this.#failure;
-    if (failure === null) return;
-    this.#failure = null;
-    throw failure.error;
-  }
-
-  #due(): boolean {
-    const fresh = this.#writer.length - this.#lastBytes;
-    if (fresh <= 0) return false;
-    if (fresh >= this.#cadence.bytes) return true;
-    return Date.now() - this.#lastAt >= this.#cadence.ms;
   }
 }

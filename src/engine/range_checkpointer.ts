@@ -17,7 +17,8 @@ import { tailStart } from "../store/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { CheckpointCadence, CheckpointMeta } from "./checkpointer.ts";
+import type { CheckpointMeta } from "./checkpointer.ts";
+import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Durability } from "./durability.ts";
 import type { ByteSpan } from "./range_split.ts";
@@ -56,7 +57,7 @@ export class RangeCheckpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;
   readonly #meta: CheckpointMeta;
-  readonly #cadence: CheckpointCadence;
+  readonly #schedule: CheckpointSchedule;
   readonly #base: readonly ByteSpan[];
   readonly #baseExtent: number;
   readonly #ranges: () => readonly WrittenRange[];
@@ -64,11 +65,6 @@ export class RangeCheckpointer {
   #lastKey = "";
   /** Tail digests of the newest checkpoint, by `tailStart-end`. */
   #digests = new Map<string, Uint8Array>();
-  #lastAt = Date.now();
-  #lastBytes = 0;
-  #running: Promise<void> | null = null;
-  #starting = false;
-  #failure: { error: unknown } | null = null;
 
   /**
    * @param store the control file.
@@ -91,7 +87,7 @@ export class RangeCheckpointer {
     this.#store = store;
     this.#file = file;
     this.#meta = meta;
-    this.#cadence = cadence;
+    this.#schedule = new CheckpointSchedule(cadence, 0);
     this.#base = base;
     this.#baseExtent = baseExtent;
     this.#ranges = ranges;
@@ -113,23 +109,14 @@ export class RangeCheckpointer {
    * @param accepted bytes accepted by every range of this call so far.
    */
   async afterAppend(own: PartWriter, accepted: number): Promise<void> {
-    this.#throwFailure();
-    if (this.#running !== null || this.#starting || !this.#due(accepted)) return;
-    this.#lastAt = Date.now();
-    this.#lastBytes = accepted;
-    // Other ranges append while this one flushes: only one checkpoint may start.
-    this.#starting = true;
-    try {
+    const schedule = this.#schedule;
+    schedule.throwFailure();
+    // Other ranges append while this one flushes: the schedule lets one start at a time.
+    if (!schedule.due(accepted)) return;
+    await schedule.start(accepted, async () => {
       await own.flush();
-    } finally {
-      this.#starting = false;
-    }
-    this.#running = this.#syncAndRecord().then(() => {
-      this.#running = null;
-    }, (error: unknown) => {
-      this.#running = null;
-      this.#failure ??= { error };
-    });
+      return true;
+    }, () => this.#syncAndRecord());
   }
 
   /**
@@ -137,7 +124,7 @@ export class RangeCheckpointer {
    * writes what each range buffered, syncs and records every range.
    */
   async final(): Promise<void> {
-    await this.#settle();
+    await this.#schedule.settle();
     let writeFailure: { error: unknown } | null = null;
     for (const range of this.#ranges()) {
       try {
@@ -147,24 +134,18 @@ export class RangeCheckpointer {
       }
     }
     await this.#syncAndRecord();
-    this.#throwFailure();
+    this.#schedule.throwFailure();
     if (writeFailure !== null) throw writeFailure.error;
   }
 
   /** Waits for a background checkpoint, then reports its failure, if any. */
   async drain(): Promise<void> {
-    await this.#settle();
-    this.#throwFailure();
+    await this.#schedule.drain();
   }
 
   /** Waits for a background checkpoint; never throws. */
   async close(): Promise<void> {
-    await this.#settle();
-  }
-
-  async #settle(): Promise<void> {
-    const running = this.#running;
-    if (running !== null) await running;
+    await this.#schedule.settle();
   }
 
   async #syncAndRecord(): Promise<void> {
@@ -217,20 +198,6 @@ export class RangeCheckpointer {
     const durability = range.settled!.durability;
     if (durability.poisoned || durability.durable >= durability.written) return;
     await durability.sync(() => this.#file.datasync());
-  }
-
-  #throwFailure(): void {
-    const failure = this.#failure;
-    if (failure === null) return;
-    this.#failure = null;
-    throw failure.error;
-  }
-
-  #due(accepted: number): boolean {
-    const fresh = accepted - this.#lastBytes;
-    if (fresh <= 0) return false;
-    if (fresh >= this.#cadence.bytes) return true;
-    return Date.now() - this.#lastAt >= this.#cadence.ms;
   }
 }
 
