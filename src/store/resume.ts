@@ -36,6 +36,45 @@ export interface StartPoint {
  * @throws {DestinationError} when `.part` is a directory.
  */
 export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
+  const { file, checkpoint } = await openPartWithCheckpoint(fs, paths);
+  try {
+    if (checkpoint === null || !canResume(checkpoint)) {
+      await fresh(fs, paths, file, checkpoint !== null);
+      return { file, cursor: 0, checkpoint: null };
+    }
+    const verified = await verifyTail(file, checkpoint);
+    if (verified === null) {
+      await fresh(fs, paths, file, true);
+      return { file, cursor: 0, checkpoint: null };
+    }
+    return { file, cursor: durablePrefix(verified), checkpoint: verified };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}
+
+/**
+ * The first step of every resume, with one range or several: clears the
+ * sidecars that cannot be trusted, reads the checkpoint (not yet checked
+ * against `.part`) and opens `.part` read-write.
+ *
+ * @param fs filesystem shim.
+ * @param paths the destination's sidecars.
+ * @returns the open `.part` and the checkpoint, or `null` when there is none.
+ * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
+ * @throws {DestinationError} when `.part` is a directory.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a locked destination: openPart() and openPartRanges() start with it.
+ * const { file, checkpoint } = await openPartWithCheckpoint(fs, paths);
+ * ```
+ */
+export async function openPartWithCheckpoint(
+  fs: FsShim,
+  paths: SidecarPaths,
+): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
   // so that writing the next checkpoint never follows a link out of the directory.
   await fs.remove(paths.ctrlTmp);
@@ -55,22 +94,7 @@ export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPo
     await fs.remove(paths.ctrl);
     await fs.syncDir(paths.dir);
   }
-  const file = await fs.open(paths.part, "readwrite");
-  try {
-    if (checkpoint === null || !canResume(checkpoint)) {
-      await fresh(fs, paths, file, checkpoint !== null);
-      return { file, cursor: 0, checkpoint: null };
-    }
-    const verified = await verifyTail(file, checkpoint);
-    if (verified === null) {
-      await fresh(fs, paths, file, true);
-      return { file, cursor: 0, checkpoint: null };
-    }
-    return { file, cursor: durablePrefix(verified), checkpoint: verified };
-  } catch (error) {
-    await file.close();
-    throw error;
-  }
+  return { file: await fs.open(paths.part, "readwrite"), checkpoint };
 }
 
 /** Discards any checkpoint (durably) and empties `.part`. */

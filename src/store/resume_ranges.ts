@@ -11,12 +11,11 @@
 
 import { type Checkpoint, tailStart } from "./checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
-import { DestinationError } from "../errors.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
-import { fresh, readCheckpoint } from "./resume.ts";
+import { fresh, openPartWithCheckpoint } from "./resume.ts";
 
 /** `.part`, open, and the checkpoint whose every range it bears out (or `null`: fresh). */
 export interface RangesStart {
@@ -111,23 +110,7 @@ export function canResumeRanges(
  * ```
  */
 export async function openPartRanges(fs: FsShim, paths: SidecarPaths): Promise<RangesStart> {
-  await fs.remove(paths.ctrlTmp);
-  const partStat = await fs.stat(paths.part);
-  if (partStat?.isDirectory) {
-    throw new DestinationError(
-      `Cannot download: ${paths.part} is a directory; remove it and try again`,
-      paths.dest,
-    );
-  }
-  if (partStat?.isSymlink) await fs.remove(paths.part);
-  let checkpoint: Checkpoint | null = null;
-  if (partStat?.isFile) {
-    checkpoint = await readCheckpoint(fs, paths);
-  } else if (await fs.stat(paths.ctrl) !== null) {
-    await fs.remove(paths.ctrl);
-    await fs.syncDir(paths.dir);
-  }
-  const file = await fs.open(paths.part, "readwrite");
+  const { file, checkpoint } = await openPartWithCheckpoint(fs, paths);
   try {
     if (
       checkpoint === null || !canResumeRanges(checkpoint) || !(await verifyAll(file, checkpoint))
