@@ -9,7 +9,7 @@ describe("CheckpointSchedule", () => {
     assert.equal(schedule.due(150), true);
     let release: () => void = () => {};
     const recording = new Promise<void>((resolve) => (release = resolve));
-    await schedule.start(150, async () => true, () => recording);
+    await schedule.start(150, () => Promise.resolve(true), () => recording);
     assert.equal(schedule.due(1000), false, "one checkpoint runs at a time");
     release();
     await schedule.drain();
@@ -33,7 +33,7 @@ describe("CheckpointSchedule", () => {
     const first = schedule.start(10, async () => {
       await flushing;
       return false;
-    }, async () => void recorded++);
+    }, () => Promise.resolve(void recorded++));
     assert.equal(schedule.due(20), false, "a start is preparing");
     release();
     await first;
@@ -45,11 +45,11 @@ describe("CheckpointSchedule", () => {
   it("reports a background failure once, on the next throwFailure or drain", async () => {
     const schedule = new CheckpointSchedule({ bytes: 1, ms: 60_000 }, 0);
     const failure = new Error("disk full");
-    await schedule.start(10, async () => true, () => Promise.reject(failure));
+    await schedule.start(10, () => Promise.resolve(true), () => Promise.reject(failure));
     await schedule.settle();
     assert.throws(() => schedule.throwFailure(), (error) => error === failure);
     schedule.throwFailure(); // once only
-    await schedule.start(20, async () => true, () => Promise.reject(failure));
+    await schedule.start(20, () => Promise.resolve(true), () => Promise.reject(failure));
     await assert.rejects(schedule.drain(), (error) => error === failure);
     await schedule.drain();
   });
