@@ -4,7 +4,8 @@
 # server with --sha256 (so a wrong or short file fails), then checks the
 # file's SHA-256 again here:
 #   1. deno install -g (from this checkout, with exactly the CLI's permissions)
-#   2. npm pack, then npm install -g ./haul-<version>.tgz (Node 24)
+#   2. npm pack, then npm install -g ./haul-<version>.tgz (Node 24); and the
+#      installed library's haul() with worker: true
 #   3. bun install -g ./haul-<version>.tgz
 #   4. bun build --compile cli.ts (a single-file executable)
 # Usage: bash scripts/check_install.sh   (prints one line per way; exit 1 if any failed)
@@ -59,6 +60,19 @@ if (npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1) && [ -f
   if npm install -g --silent --no-audit --no-fund --offline --prefix "$work/npm" "$work/haul-$version.tgz" \
     >"$work/npm-install.log" 2>&1; then
     run_haul npm "$work/npm/bin/haul"
+    # The installed library, with its download on a worker thread (dist/worker_main.js).
+    cat >"$work/lib-worker.mjs" <<'EOF_JS'
+const [library, url, dest, want] = process.argv.slice(2);
+const { haul } = await import(library);
+const result = await haul(url, { dest, worker: true });
+if (result.sha256 !== want) throw new Error(`sha256 ${result.sha256}`);
+EOF_JS
+    if timeout 120 "$bin/node" "$work/lib-worker.mjs" "$work/npm/lib/node_modules/haul/dist/mod.js" \
+      "$url" "$work/lib-worker.bin" "$want" >"$work/npm-lib.log" 2>&1; then
+      echo "install: npm library with worker: true: ok (downloaded, sha256 matches)"
+    else
+      echo "install: npm library with worker: true: FAILED"; sed 's/^/  /' "$work/npm-lib.log"; failed=1
+    fi
     # Node 20 is unsupported, and says so (the system node of a fresh machine is 20).
     for old in $(which -a node | grep -v "^$bin/"); do
       [ "$("$old" -p 'process.versions.node.split(".")[0]')" -lt 22 ] || continue

@@ -120,6 +120,17 @@ export interface HaulOptions {
    * @default {1}
    */
   connections?: number;
+  /**
+   * Run the download on a worker thread of this process (one per call), so
+   * the caller's event loop stays free: a `Deno.serve` or `Bun.serve` server
+   * in the same process keeps answering promptly while a fast body streams.
+   * A custom `fetch` cannot run there (passing both is a `TypeError`); `state`
+   * is updated and `onProgress` called on the caller's thread, from the
+   * worker's reports. Errors arrive as the same classes with the same fields.
+   * Costs the worker's start-up (tens of milliseconds) per call.
+   * @default {false}
+   */
+  worker?: boolean;
 }
 
 /**

@@ -4,9 +4,11 @@
  * the same process, so `pinger.ts` can measure how long `/ping` waits.
  *
  * ```sh
- * deno run -A scripts/bench/serve_client.ts --url URL --dest FILE
- * bun scripts/bench/serve_client.ts --url URL --dest FILE
+ * deno run -A scripts/bench/serve_client.ts --url URL --dest FILE [--worker]
+ * bun scripts/bench/serve_client.ts --url URL --dest FILE [--worker]
  * ```
+ *
+ * With `--worker` the download runs with `worker: true`.
  *
  * Prints `{"port":N}` once listening. `GET /ping` answers the download's
  * state (`idle`, `busy`, `done`, or `failed: …`); `GET /start` starts the
@@ -49,6 +51,8 @@ function option(name: string): string {
 }
 
 const url = option("--url");
+/** `--worker`: download with `worker: true` (the way the README gives for servers). */
+const worker = process.argv.includes("--worker");
 const dest = option("--dest");
 let status = "idle";
 
@@ -56,7 +60,7 @@ const port = serve((request) => {
   const path = new URL(request.url).pathname;
   if (path === "/start" && status === "idle") {
     status = "busy";
-    haul(url, { dest, overwrite: true }).then(
+    haul(url, { dest, overwrite: true, worker }).then(
       () => {
         status = "done";
       },

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { haulInWorker } from "../worker/in_worker.ts";
 import { shouldRetry } from "./retry_verdict.ts";
 import { haul } from "../engine/haul.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
@@ -103,6 +104,7 @@ export async function haulWithRetry(
   input: string | URL | Request,
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
+  if (options?.worker === true) return await haulInWorker("retry", input, options);
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const signal = haulOptions.signal;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { haulInWorker } from "../worker/in_worker.ts";
 import { checkDestination, toDestinationError } from "../store/destination.ts";
 import {
   HaulError,
@@ -106,9 +107,11 @@ export async function haul(
     input,
     options,
     () =>
-      haulWith(input, options, {}).catch((error: unknown) => {
-        throw explainMissingPermission(error, options.dest);
-      }),
+      options?.worker === true
+        ? haulInWorker("haul", input, options)
+        : haulWith(input, options, {}).catch((error: unknown) => {
+          throw explainMissingPermission(error, options.dest);
+        }),
   );
 }
 

@@ -43,6 +43,8 @@ export interface ChildPermissions {
   readonly readWriteDir?: string;
   /** Deno: `--allow-read=DIR` only. */
   readonly readOnlyDir?: string;
+  /** Deno: a further directory for `--allow-read` (with `readWriteDir`). */
+  readonly alsoReadDir?: string;
   /** Deno: `--allow-net=HOST` (e.g. `127.0.0.1:8080`). */
   readonly net?: string;
   /** Deno: run with `-A` instead of the flags above. */
@@ -69,7 +71,10 @@ export function runtimeCommand(
   if (permissions.allowAll === true) flags.push("-A");
   if (permissions.readWriteDir !== undefined) {
     flags.push(
-      `--allow-read=${permissions.readWriteDir}`,
+      `--allow-read=${
+        [permissions.readWriteDir, permissions.alsoReadDir].filter((dir) => dir !== undefined)
+          .join(",")
+      }`,
       `--allow-write=${permissions.readWriteDir}`,
     );
   }

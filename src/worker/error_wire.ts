@@ -1,0 +1,157 @@
+/**
+ * Errors across a thread boundary. Structured clone keeps an error's message
+ * but not its class or fields, so a {@link HaulError} thrown on the worker
+ * would reach the caller as a plain `Error`, and `isRetryable()`,
+ * `instanceof PartialHaulError` or `error.status` would stop working.
+ * {@link errorToWire} writes down the class name and every own field
+ * (`Headers` as pairs), the cause chain too; {@link errorFromWire} builds the
+ * same class again with those fields.
+ *
+ * @module
+ */
+
+import {
+  ContentRangeError,
+  ControlFileError,
+  DestinationError,
+  HaulError,
+  IntegrityError,
+  PartialHaulError,
+  ServerMisconfiguredError,
+  UnexpectedStatusError,
+} from "../errors.ts";
+
+/** An error as it crosses to another thread. */
+export interface WireError {
+  /** The class name (`"PartialHaulError"`, `"TypeError"`, …). */
+  readonly name: string;
+  /** The message. */
+  readonly message: string;
+  /** The stack, as the throwing thread wrote it. */
+  readonly stack: string | undefined;
+  /** Own fields other than `name`, `message`, `stack` and `cause`. */
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** Fields that held `Headers`, sent as `[name, value]` pairs. */
+  readonly headerFields: readonly string[];
+  /** The cause, when it was an error (or anything else, as a string). */
+  readonly cause: WireError | string | undefined;
+}
+
+/** The classes rebuilt as themselves; any other name becomes an `Error` of that name. */
+const CLASSES: Readonly<Record<string, { prototype: Error }>> = {
+  HaulError,
+  PartialHaulError,
+  UnexpectedStatusError,
+  ServerMisconfiguredError,
+  ContentRangeError,
+  ControlFileError,
+  DestinationError,
+  IntegrityError,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  Error,
+};
+
+/** How deep a cause chain is carried. */
+const MAX_CAUSES = 4;
+
+function cloneable(value: unknown): unknown {
+  if (value === null || typeof value !== "object") {
+    return typeof value === "function" || typeof value === "symbol" ? String(value) : value;
+  }
+  if (Array.isArray(value)) return value.map(cloneable);
+  if (value instanceof Date || value instanceof Uint8Array) return value;
+  return String(value);
+}
+
+/**
+ * An error (or anything thrown) as a structured-clone-safe record.
+ *
+ * @param error what was thrown.
+ * @param depth causes already followed (for the chain's bound).
+ * @returns the record.
+ *
+ * @example
+ * ```ts
+ * import { errorToWire } from "./error_wire.ts";
+ * import { PartialHaulError } from "../errors.ts";
+ * const wire = errorToWire(new PartialHaulError("cut", { validLength: 7 }));
+ * console.log(wire.name, wire.fields.validLength); // "PartialHaulError" 7
+ * ```
+ */
+export function errorToWire(error: unknown, depth = 0): WireError {
+  if (!(error instanceof Error) && !(typeof error === "object" && error !== null)) {
+    return {
+      name: "Error",
+      message: String(error),
+      stack: undefined,
+      fields: {},
+      headerFields: [],
+      cause: undefined,
+    };
+  }
+  const record = error as Record<string, unknown>;
+  const fields: Record<string, unknown> = {};
+  const headerFields: string[] = [];
+  for (const key of Object.keys(record)) {
+    if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
+    const value = record[key];
+    if (value instanceof Headers) {
+      fields[key] = [...value];
+      headerFields.push(key);
+    } else {
+      fields[key] = cloneable(value);
+    }
+  }
+  const cause = record["cause"];
+  return {
+    name: typeof record["name"] === "string" ? record["name"] : "Error",
+    message: typeof record["message"] === "string" ? record["message"] : String(error),
+    stack: typeof record["stack"] === "string" ? record["stack"] : undefined,
+    fields,
+    headerFields,
+    cause: cause === undefined
+      ? undefined
+      : depth >= MAX_CAUSES || typeof cause !== "object" || cause === null
+      ? String(cause)
+      : errorToWire(cause, depth + 1),
+  };
+}
+
+function hidden(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, configurable: true });
+}
+
+/**
+ * The error a record describes: an instance of the same haul class (or
+ * `TypeError`, `RangeError`, …) with the same fields, cause and stack.
+ *
+ * @param wire the record from {@link errorToWire}.
+ * @returns the error.
+ *
+ * @example
+ * ```ts
+ * import { errorFromWire, errorToWire } from "./error_wire.ts";
+ * import { isRetryable, PartialHaulError } from "../errors.ts";
+ * const copy = errorFromWire(errorToWire(new PartialHaulError("cut", { validLength: 7 })));
+ * console.log(copy instanceof PartialHaulError, isRetryable(copy)); // true true
+ * ```
+ */
+export function errorFromWire(wire: WireError): Error {
+  const prototype = (CLASSES[wire.name] ?? Error).prototype;
+  const error = Object.create(prototype) as Error;
+  hidden(error, "message", wire.message);
+  if (wire.stack !== undefined) hidden(error, "stack", wire.stack);
+  const fields: Record<string, unknown> = { ...wire.fields };
+  for (const key of wire.headerFields) {
+    fields[key] = new Headers(wire.fields[key] as [string, string][]);
+  }
+  Object.assign(error, fields);
+  // haul's classes set `name` as an own field, as this does; built-ins inherit theirs.
+  if (error.name !== wire.name) error.name = wire.name;
+  if (wire.cause !== undefined) {
+    hidden(error, "cause", typeof wire.cause === "string" ? wire.cause : errorFromWire(wire.cause));
+  }
+  return error;
+}

@@ -1,0 +1,205 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import {
+  haul,
+  haulAll,
+  HaulState,
+  haulWithRetry,
+  IntegrityError,
+  isRetryable,
+  PartialHaulError,
+  type RetryInfo,
+  UnexpectedStatusError,
+} from "../../mod.ts";
+import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const MiB = 1 << 20;
+
+describe("haul(url, { worker: true })", () => {
+  it("downloads on a worker thread: the same verified file and result", async () => {
+    const body = randomBody(3 * MiB);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const state = new HaulState();
+        const reports: number[] = [];
+        const result = await haul(server.url, {
+          dest,
+          worker: true,
+          state,
+          onProgress: (seen) => reports.push(seen.validLength),
+        });
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(result.size, body.length);
+        assert.equal(result.dest, dest);
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(state.validLength, body.length, "the caller's state holds the final figures");
+        assert.equal(state.isComplete, true);
+        assert.ok(reports.length >= 1, "onProgress ran on the caller's thread");
+        assert.equal(reports.at(-1), body.length);
+        assert.deepEqual(await readdir(dir), ["a.bin"], "no sidecar left");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("aborts with the caller's own reason, saving progress that the next call resumes", async () => {
+    const body = randomBody(2 * MiB);
+    const server = await startResourceServer(
+      { body },
+      (req, honest) => req.index === 0 ? { ...honest, stallAfter: 700_000 } : honest,
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const controller = new AbortController();
+        const reason = new Error("user stop");
+        const state = new HaulState();
+        const running = haul(server.url, {
+          dest,
+          worker: true,
+          signal: controller.signal,
+          state,
+        });
+        for (let i = 0; i < 1000 && state.validLength < 700_000; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        assert.equal(state.validLength, 700_000, "progress reached the caller's state");
+        controller.abort(reason);
+        await assert.rejects(running, (error) => error === reason);
+        assert.equal(exists(dest), false);
+        assert.equal(exists(`${dest}.part.ctrl`), true);
+        const result = await haul(server.url, { dest, worker: true });
+        assert.equal(result.resumedFrom, 700_000);
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("rejects with haul's own error classes and fields", async () => {
+    const server = await startScriptServer(() => ({
+      status: 503,
+      headers: { "retry-after": "7" },
+      body: "busy",
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const error = await haul(server.url, { dest, worker: true }).catch((e: unknown) => e);
+        assert.ok(error instanceof UnexpectedStatusError, String(error));
+        assert.equal(error.status, 503);
+        assert.equal(error.retryAfterMs, 7000);
+        assert.equal(error.headers.get("retry-after"), "7");
+        assert.equal(isRetryable(error), true);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("checks integrity on the worker: a mismatch leaves nothing at dest", async () => {
+    const body = randomBody(300_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const integrity = `sha256:${"0".repeat(64)}`;
+        const error = await haul(server.url, { dest, worker: true, integrity })
+          .catch((e: unknown) => e);
+        assert.ok(error instanceof IntegrityError, String(error));
+        assert.equal(error.actual, sha256(body));
+        assert.equal(exists(dest), false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a custom fetch with a TypeError, before any request or file", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        await assert.rejects(
+          haul(server.url, { dest, worker: true, fetch: (r) => fetch(r) }),
+          (error: unknown) => error instanceof TypeError && /fetch/.test(error.message),
+        );
+        assert.equal(server.requests.length, 0);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("reports bad options as haul() does (a RangeError from the worker)", async () => {
+    await withTempDir(async (dir) => {
+      await assert.rejects(
+        haul("http://127.0.0.1:9/a", { dest: join(dir, "a"), worker: true, blockSize: 3 }),
+        (error: unknown) => error instanceof RangeError && /blockSize/.test(error.message),
+      );
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+});
+
+describe("haulWithRetry() and haulAll() with worker: true", () => {
+  it("retries on the worker, reporting each retry with its typed error", async () => {
+    const body = randomBody(1_500_000);
+    const server = await startResourceServer({ body }, (req, honest) => {
+      return req.index < 2
+        ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
+        : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const retries: RetryInfo[] = [];
+        const result = await haulWithRetry(server.url, {
+          dest,
+          worker: true,
+          retries: 5,
+          minDelayMs: 1,
+          onRetry: (info) => retries.push(info),
+        });
+        assert.equal(result.sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(server.requests.length, 3);
+        assert.deepEqual(retries.map((info) => info.attempt), [1, 2]);
+        assert.ok(retries.every((info) => info.error instanceof PartialHaulError));
+        assert.ok(result.resumedFrom > 0, "the last attempt resumed");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("haulAll runs every item on a worker of its own", async () => {
+    const bodies = [randomBody(400_000), randomBody(700_000), randomBody(100_000)];
+    const servers = await Promise.all(bodies.map((body) => startResourceServer({ body })));
+    try {
+      await withTempDir(async (dir) => {
+        const items = servers.map((server, i) => ({
+          url: server.url,
+          dest: join(dir, `${i}.bin`),
+        }));
+        const reports = await haulAll(items, { worker: true, concurrency: 2 });
+        assert.equal(reports.length, 3);
+        for (const [i, body] of bodies.entries()) {
+          assert.deepEqual(await bytesOf(join(dir, `${i}.bin`)), body);
+        }
+        assert.deepEqual(reports.map((report) => report.status), ["done", "done", "done"]);
+        assert.ok(reports.every((report) => report.received > 0), "progress reached the batch");
+      });
+    } finally {
+      await Promise.all(servers.map((server) => server.close()));
+    }
+  });
+});
