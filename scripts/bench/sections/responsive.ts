@@ -99,6 +99,29 @@ export async function responsive(bench: Bench): Promise<void> {
       verdict: verdict(worker.during.p99 <= GOAL),
     });
   }
+  const small = await dataFile(bench, MiB);
+  const costs: string[][] = [];
+  for (const runtime of RUNTIMES) {
+    const { report: cost } = await runClient(
+      context,
+      runtimeCommand(context, runtime, "worker_cost_client.ts", [
+        "--url",
+        `${bench.nginx.url}/${small.name}`,
+        "--dir",
+        context.downloads,
+        "--count",
+        context.quick ? "5" : "15",
+      ]),
+    );
+    const plainMs = Number(cost["plainMs"]);
+    const workerMs = Number(cost["workerMs"]);
+    bench.log(
+      `responsive: ${runtime}: 1 MiB in ${plainMs.toFixed(1)} ms, ${
+        workerMs.toFixed(1)
+      } ms on a worker`,
+    );
+    costs.push([runtime, plainMs.toFixed(1), workerMs.toFixed(1), (workerMs - plainMs).toFixed(1)]);
+  }
   report.out(`## A server stays responsive while haul downloads ${sizeLabel(file.size)}`);
   report.out();
   report.out("`/ping` latency in ms, p50 / p99 / max (samples), one request at a time every 5 ms.");
@@ -107,4 +130,11 @@ export async function responsive(bench: Bench): Promise<void> {
   );
   report.out();
   report.table(["server", "download", "before", "during the download", "download MB/s"], rows);
+  report.out();
+  report.out(
+    "What a worker costs: median wall ms of a 1 MiB download in one process, plain and with " +
+      "`worker: true` (interleaved; the worker starts for each call).",
+  );
+  report.out();
+  report.table(["runtime", "haul()", "worker: true", "worker start-up"], costs);
 }
