@@ -325,12 +325,24 @@ export const denoFs: FsShim = {
   async stat(path: string): Promise<ShimStat | null> {
     try {
       const info = await Deno.lstat(path);
-      return {
+      const shown: ShimStat = {
         isFile: info.isFile,
         isDirectory: info.isDirectory,
         isSymlink: info.isSymlink,
         size: info.size,
         ...(info.mtime === null ? {} : { mtimeMs: info.mtime.getTime() }),
+      };
+      if (!shown.isSymlink) return shown;
+      const target = await Deno.stat(path).catch(() => null);
+      return {
+        ...shown,
+        linkTarget: target === null
+          ? "missing"
+          : target.isFile
+          ? "file"
+          : target.isDirectory
+          ? "directory"
+          : "other",
       };
     } catch (error) {
       if (isNotFound(error)) return null;

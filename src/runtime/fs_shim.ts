@@ -36,6 +36,9 @@ export type OpenMode =
   /** Write only; created or truncated to 0. */
   | "create-truncate";
 
+/** What a symbolic link leads to; see {@link ShimStat.linkTarget}. */
+export type LinkTarget = "file" | "directory" | "other" | "missing";
+
 /** What `lstat` tells about a path (symlinks are not followed). */
 export interface ShimStat {
   /** A regular file. */
@@ -44,6 +47,12 @@ export interface ShimStat {
   readonly isDirectory: boolean;
   /** A symbolic link (not followed). */
   readonly isSymlink: boolean;
+  /**
+   * For a symbolic link, what it leads to (followed to the end): a regular
+   * `"file"`, a `"directory"`, `"other"` (a fifo, a device, a socket), or
+   * `"missing"` (dangling, or a loop). Absent for anything else.
+   */
+  readonly linkTarget?: LinkTarget;
   /** Size in bytes. */
   readonly size: number;
   /**

@@ -234,12 +234,24 @@ export const nodeFs: FsShim = {
   async stat(path: string): Promise<ShimStat | null> {
     try {
       const info = await fsp.lstat(path);
-      return {
+      const shown: ShimStat = {
         isFile: info.isFile(),
         isDirectory: info.isDirectory(),
         isSymlink: info.isSymbolicLink(),
         size: info.size,
         mtimeMs: info.mtimeMs,
+      };
+      if (!shown.isSymlink) return shown;
+      const target = await fsp.stat(path).catch(() => null);
+      return {
+        ...shown,
+        linkTarget: target === null
+          ? "missing"
+          : target.isFile()
+          ? "file"
+          : target.isDirectory()
+          ? "directory"
+          : "other",
       };
     } catch (error) {
       if (nodeErrorCode(error) === "ENOENT") return null;

@@ -18,7 +18,8 @@ const NAME_MAX = 255;
  * @param paths the destination and its sidecars.
  * @returns whether a file is already at `dest`.
  * @throws {DestinationError} when the name is too long, the parent is missing
- * or not a directory, or `dest` is a directory.
+ * or not a directory, or `dest` is (or links to) a directory, a fifo, a
+ * device or a socket.
  */
 export async function checkDestination(fs: FsShim, paths: SidecarPaths): Promise<boolean> {
   const name = basename(paths.dest);
@@ -50,9 +51,18 @@ export async function checkDestination(fs: FsShim, paths: SidecarPaths): Promise
   if (existing?.isDirectory) {
     throw new DestinationError(`Destination is a directory: ${paths.dest}`, paths.dest);
   }
-  if (existing !== null && !existing.isFile && !existing.isSymlink) {
-    // A fifo, a device or a socket: reading it may block forever, and
-    // renaming a download over it is not haul's to do.
+  if (existing?.linkTarget === "directory") {
+    throw new DestinationError(
+      `Destination is a link to a directory: ${paths.dest}`,
+      paths.dest,
+    );
+  }
+  if (
+    existing !== null && !existing.isFile &&
+    (!existing.isSymlink || existing.linkTarget === "other")
+  ) {
+    // A fifo, a device or a socket, or a link to one: reading it may block
+    // forever, and renaming a download over it is not haul's to do.
     throw new DestinationError(
       `Destination is not a regular file: ${paths.dest} (a fifo, a device or a socket): ` +
         "haul saves to files only; choose another path",

@@ -428,6 +428,27 @@ describe("Links and directories where haul's files belong", () => {
     });
   });
 
+  it("refuse a destination that is a symlink to a fifo, with overwrite or not, before any request", async () => {
+    await inSandbox(async ({ dir, dest }) => {
+      const fifo = join(dir, "pipe");
+      const made = spawnSync("mkfifo", [fifo]);
+      assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+      await symlink(fifo, dest);
+      const site = new Site();
+      for (const overwrite of [false, true]) {
+        // As for the fifo itself: following the link to read it would wait forever.
+        const error = expectError(
+          await site.call(dest, { overwrite }),
+          DestinationError,
+          `a link to a fifo, overwrite ${overwrite}`,
+        );
+        assert.match(error.message, /not a regular file/);
+      }
+      assert.deepEqual(site.ranges, [], "no request was made");
+      assert.deepEqual((await readdir(dir)).sort(), ["file.bin", "pipe"], "nothing beside them");
+    });
+  });
+
   it("replace a .part symlink to a file outside instead of writing through it", async () => {
     await inSandbox(async ({ outside, dest }) => {
       const site = new Site();
