@@ -78,6 +78,17 @@ export async function haulInWorker(
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
   const post = (message: ToWorker) => port.post(message);
   const onAbort = () => post({ type: "abort" });
+  // A callback of the caller's that throws stops the download, and the call rejects with its error.
+  let thrown: { error: unknown } | null = null;
+  const callback = (run: () => void) => {
+    if (thrown !== null) return;
+    try {
+      run();
+    } catch (error) {
+      thrown = { error };
+      onAbort();
+    }
+  };
   port.listen((message) => {
     const report = message as FromWorker;
     switch (report.type) {
@@ -91,23 +102,29 @@ export async function haulInWorker(
         return;
       case "progress":
         apply(state, report.state);
-        if (state !== undefined) options.onProgress?.(state);
+        if (state !== undefined) callback(() => options.onProgress?.(state));
         return;
       case "retry":
-        options.onRetry?.({
-          attempt: report.attempt,
-          maxAttempts: report.maxAttempts,
-          delayMs: report.delayMs,
-          error: errorFromWire(report.error),
-        });
+        callback(() =>
+          options.onRetry?.({
+            attempt: report.attempt,
+            maxAttempts: report.maxAttempts,
+            delayMs: report.delayMs,
+            error: errorFromWire(report.error),
+          })
+        );
         return;
       case "done":
         apply(state, report.state);
-        resolve(report.result);
+        if (thrown !== null) reject(thrown.error);
+        else resolve(report.result);
         return;
       case "failed":
         apply(state, report.state);
-        reject(report.aborted && signal?.aborted ? signal.reason : errorFromWire(report.error));
+        if (thrown !== null) reject(thrown.error);
+        else {reject(
+            report.aborted && signal?.aborted ? signal.reason : errorFromWire(report.error),
+          );}
         return;
     }
   }, (crash) => {

@@ -122,6 +122,34 @@ describe("haul(url, { worker: true })", () => {
     }
   });
 
+  it("stops the download when the caller's onProgress throws, rejecting with its error", async () => {
+    const body = randomBody(2 * MiB);
+    // 20 s of body: onProgress runs (and throws) long before its end.
+    const server = await startResourceServer(
+      { body },
+      (_req, honest) => ({ ...honest, chunkSize: 16_384, bytesPerSecond: 100_000 }),
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const mistake = new Error("the caller's bug");
+        const started = performance.now();
+        const error = await haul(server.url, {
+          dest,
+          worker: true,
+          onProgress: () => {
+            throw mistake;
+          },
+        }).catch((e: unknown) => e);
+        assert.equal(error, mistake);
+        assert.ok(performance.now() - started < 15_000, "it did not wait for the whole body");
+        assert.equal(exists(dest), false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses a custom fetch with a TypeError, before any request or file", async () => {
     const server = await startResourceServer({ body: randomBody(1000) });
     try {
