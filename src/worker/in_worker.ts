@@ -80,6 +80,7 @@ export async function haulInWorker(
   const onAbort = () => post({ type: "abort" });
   // A callback of the caller's that throws stops the download, and the call rejects with its error.
   let thrown: { error: unknown } | null = null;
+  let started = false;
   const callback = (run: () => void) => {
     if (thrown !== null) return;
     try {
@@ -93,6 +94,7 @@ export async function haulInWorker(
     const report = message as FromWorker;
     switch (report.type) {
       case "ready":
+        started = true;
         post({ type: "start", call });
         if (signal?.aborted) onAbort();
         else signal?.addEventListener("abort", onAbort, { once: true });
@@ -128,12 +130,18 @@ export async function haulInWorker(
         return;
     }
   }, (crash) => {
+    // Before its first message the worker had not loaded: no download began, and none would.
     reject(
-      new HaulError(
-        `Download worker stopped: ${crash.message}: progress up to the last checkpoint is ` +
-          "saved; call again to resume",
-        { cause: crash, retryable: true },
-      ),
+      started
+        ? new HaulError(
+          `Download worker stopped: ${crash.message}: progress up to the last checkpoint is ` +
+            "saved; call again to resume",
+          { cause: crash, retryable: true },
+        )
+        : new HaulError(`Download worker could not start: ${crash.message}`, {
+          cause: crash,
+          retryable: false,
+        }),
     );
   });
   try {

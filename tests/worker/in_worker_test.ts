@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { readdir, writeFile } from "node:fs/promises";
 import {
   haul,
   haulAll,
@@ -13,6 +14,7 @@ import {
   UnexpectedStatusError,
 } from "../../mod.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import { REPO_ROOT, runtimeExecutable } from "../helpers/runtime.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const MiB = 1 << 20;
@@ -175,6 +177,48 @@ describe("haul(url, { worker: true })", () => {
       );
       assert.deepEqual(await readdir(dir), []);
     });
+  });
+});
+
+describe("worker: true in a bundle without its worker file", () => {
+  it("fails at once with a non-retryable error, before any request or file", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    try {
+      await withTempDir(async (dir) => {
+        // The library bundled on its own, as an application's bundler would, without worker_main.js.
+        const built = spawnSync(runtimeExecutable("bun"), [
+          "build",
+          join(REPO_ROOT, "mod.ts"),
+          "--target=node",
+          "--format=esm",
+          "--outfile",
+          join(dir, "bundle", "mod.js"),
+        ]);
+        assert.equal(built.status, 0, String(built.stderr));
+        const script = join(dir, "bundle", "call.mjs");
+        await writeFile(
+          script,
+          `const { haul, isRetryable } = await import("./mod.js");
+const error = await haul(process.argv[2], { dest: process.argv[3], worker: true }).catch((e) => e);
+console.log(JSON.stringify({ name: error.name, message: error.message, retryable: isRetryable(error) }));`,
+        );
+        const dest = join(dir, "a.bin");
+        const run = spawnSync(runtimeExecutable("node"), [script, server.url, dest], {
+          timeout: 30_000,
+        });
+        const outcome = JSON.parse(String(run.stdout).trim()) as Record<string, unknown>;
+        assert.equal(outcome["name"], "HaulError", JSON.stringify(outcome));
+        assert.match(String(outcome["message"]), /^Download worker could not start/);
+        assert.equal(outcome["retryable"], false);
+        assert.equal(server.requests.length, 0);
+        assert.equal(exists(dest), false);
+        assert.deepEqual((await readdir(dir)).sort(), ["bundle"]);
+      });
+    } finally {
+      await server.close();
+    }
   });
 });
 
