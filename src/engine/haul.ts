@@ -412,7 +412,14 @@ class Download {
         }
         state.bytesRead = received;
         state.validLength = job.writer.length;
-        this.progress.tick();
+        try {
+          this.progress.tick();
+        } catch (error) {
+          // The caller's onProgress threw: its error, once what arrived is saved.
+          await body.cancel().catch(() => {});
+          await this.#interrupted(job, error);
+          throw error;
+        }
       }
       if (chunk.done) break;
     }
