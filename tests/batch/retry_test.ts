@@ -1,39 +1,53 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { haulWithRetry, type RetryInfo, UnexpectedStatusError } from "../../mod.ts";
+import {
+  haulWithRetry,
+  PartialHaulError,
+  type RetryInfo,
+  UnexpectedStatusError,
+} from "../../mod.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 describe("haulWithRetry()", () => {
-  it("retries through broken connections and returns the verified result", async () => {
-    const body = randomBody(1_500_000);
-    const server = await startResourceServer({ body }, (req, honest) => {
-      return req.index < 3
-        ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
-        : honest;
-    });
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "file.bin");
-        const retries: RetryInfo[] = [];
-        const result = await haulWithRetry(server.url, {
-          dest,
-          retries: 5,
-          minDelayMs: 1,
-          onRetry: (info) => retries.push(info),
+  for (const worker of [false, true]) {
+    it(
+      `retries through broken connections and returns the verified result${
+        worker ? " (worker: true: the loop runs on the worker)" : ""
+      }`,
+      async () => {
+        const body = randomBody(1_500_000);
+        const server = await startResourceServer({ body }, (req, honest) => {
+          return req.index < 3
+            ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
+            : honest;
         });
-        assert.equal(result.sha256, sha256(body));
-        assert.deepEqual(await bytesOf(dest), body);
-        assert.equal(server.requests.length, 4);
-        assert.deepEqual(retries.map((info) => info.attempt), [1, 2, 3]);
-        assert.ok(retries.every((info) => info.maxAttempts === 6));
-        assert.ok(result.resumedFrom > 0, "the last attempt resumed");
-        assert.ok(server.requests.slice(1).every((req) => req.headers["range"] !== undefined));
-      });
-    } finally {
-      await server.close();
-    }
-  });
+        try {
+          await withTempDir(async (dir) => {
+            const dest = join(dir, "file.bin");
+            const retries: RetryInfo[] = [];
+            const result = await haulWithRetry(server.url, {
+              dest,
+              worker,
+              retries: 5,
+              minDelayMs: 1,
+              onRetry: (info) => retries.push(info),
+            });
+            assert.equal(result.sha256, sha256(body));
+            assert.deepEqual(await bytesOf(dest), body);
+            assert.equal(server.requests.length, 4);
+            assert.deepEqual(retries.map((info) => info.attempt), [1, 2, 3]);
+            assert.ok(retries.every((info) => info.maxAttempts === 6));
+            assert.ok(retries.every((info) => info.error instanceof PartialHaulError));
+            assert.ok(result.resumedFrom > 0, "the last attempt resumed");
+            assert.ok(server.requests.slice(1).every((req) => req.headers["range"] !== undefined));
+          });
+        } finally {
+          await server.close();
+        }
+      },
+    );
+  }
 
   it("gives up after retries + 1 attempts and records the attempt count on the error", async () => {
     const server = await startScriptServer(() => ({ status: 503, body: "busy" }));

@@ -6,11 +6,8 @@ import {
   haul,
   haulAll,
   HaulState,
-  haulWithRetry,
   IntegrityError,
   isRetryable,
-  PartialHaulError,
-  type RetryInfo,
   UnexpectedStatusError,
 } from "../../mod.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
@@ -43,41 +40,6 @@ describe("haul(url, { worker: true })", () => {
         assert.ok(reports.length >= 1, "onProgress ran on the caller's thread");
         assert.equal(reports.at(-1), body.length);
         assert.deepEqual(await readdir(dir), ["a.bin"], "no sidecar left");
-      });
-    } finally {
-      await server.close();
-    }
-  });
-
-  it("aborts with the caller's own reason, saving progress that the next call resumes", async () => {
-    const body = randomBody(2 * MiB);
-    const server = await startResourceServer(
-      { body },
-      (req, honest) => req.index === 0 ? { ...honest, stallAfter: 700_000 } : honest,
-    );
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "a.bin");
-        const controller = new AbortController();
-        const reason = new Error("user stop");
-        const state = new HaulState();
-        const running = haul(server.url, {
-          dest,
-          worker: true,
-          signal: controller.signal,
-          state,
-        });
-        for (let i = 0; i < 1000 && state.validLength < 700_000; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        assert.equal(state.validLength, 700_000, "progress reached the caller's state");
-        controller.abort(reason);
-        await assert.rejects(running, (error) => error === reason);
-        assert.equal(exists(dest), false);
-        assert.equal(exists(`${dest}.part.ctrl`), true);
-        const result = await haul(server.url, { dest, worker: true });
-        assert.equal(result.resumedFrom, 700_000);
-        assert.deepEqual(await bytesOf(dest), body);
       });
     } finally {
       await server.close();
@@ -222,37 +184,7 @@ console.log(JSON.stringify({ name: error.name, message: error.message, retryable
   });
 });
 
-describe("haulWithRetry() and haulAll() with worker: true", () => {
-  it("retries on the worker, reporting each retry with its typed error", async () => {
-    const body = randomBody(1_500_000);
-    const server = await startResourceServer({ body }, (req, honest) => {
-      return req.index < 2
-        ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
-        : honest;
-    });
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "file.bin");
-        const retries: RetryInfo[] = [];
-        const result = await haulWithRetry(server.url, {
-          dest,
-          worker: true,
-          retries: 5,
-          minDelayMs: 1,
-          onRetry: (info) => retries.push(info),
-        });
-        assert.equal(result.sha256, sha256(body));
-        assert.deepEqual(await bytesOf(dest), body);
-        assert.equal(server.requests.length, 3);
-        assert.deepEqual(retries.map((info) => info.attempt), [1, 2]);
-        assert.ok(retries.every((info) => info.error instanceof PartialHaulError));
-        assert.ok(result.resumedFrom > 0, "the last attempt resumed");
-      });
-    } finally {
-      await server.close();
-    }
-  });
-
+describe("haulAll() with worker: true", () => {
   it("haulAll runs every item on a worker of its own", async () => {
     const bodies = [randomBody(400_000), randomBody(700_000), randomBody(100_000)];
     const servers = await Promise.all(bodies.map((body) => startResourceServer({ body })));
