@@ -46,6 +46,37 @@ describe("haul(url, { worker: true })", () => {
     }
   });
 
+  it("takes an abort that comes while the worker starts, or before the call", async () => {
+    const body = randomBody(2 * MiB);
+    let slow = true;
+    const server = await startResourceServer(
+      { body },
+      (_req, honest) => slow ? { ...honest, chunkSize: 16_384, bytesPerSecond: 200_000 } : honest,
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const early = new Error("stopped at once");
+        const controller = new AbortController();
+        const running = haul(server.url, { dest, worker: true, signal: controller.signal });
+        controller.abort(early);
+        await assert.rejects(running, (error) => error === early);
+        const before = new Error("stopped before");
+        await assert.rejects(
+          haul(server.url, { dest, worker: true, signal: AbortSignal.abort(before) }),
+          (error) => error === before,
+        );
+        assert.equal(exists(dest), false);
+        // Whatever was saved, the next call ends with the exact file.
+        slow = false;
+        const result = await haul(server.url, { dest, worker: true, overwrite: false });
+        assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("rejects with haul's own error classes and fields", async () => {
     const server = await startScriptServer(() => ({
       status: 503,
