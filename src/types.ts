@@ -121,13 +121,15 @@ export interface HaulOptions {
    */
   connections?: number;
   /**
-   * Run the download on a worker thread of this process (one per call), so
+   * Run the download on a worker thread of this process, so
    * the caller's event loop stays free: a `Deno.serve` or `Bun.serve` server
    * in the same process keeps answering promptly while a fast body streams.
    * A custom `fetch` cannot run there (passing both is a `TypeError`); `state`
    * is updated and `onProgress` called on the caller's thread, from the
    * worker's reports. Errors arrive as the same classes with the same fields.
-   * Costs the worker's start-up (tens of milliseconds) per call.
+   * Starting a worker costs tens of milliseconds; one whose call settled
+   * serves the next call made within 250 ms (and may keep the process up
+   * that long).
    * @default {false}
    */
   worker?: boolean;

@@ -6,7 +6,8 @@
  * per request during a 1 GiB loopback download (with or without hashing);
  * on a worker it answers in the same few ms as when idle.
  *
- * The worker starts for the call and stops when it settles. The caller's
+ * The worker comes from `worker_pool.ts`: an idle one, or one started for the
+ * call, which waits a moment for the next call once this one settles. The caller's
  * `signal` is forwarded (the call then rejects with the signal's own reason,
  * as `haul()` does); `state` and `onProgress` follow the worker's reports; an
  * error is rebuilt as its own class (`error_wire.ts`). A worker that dies
@@ -17,17 +18,11 @@
  */
 
 import { HaulError } from "../errors.ts";
-import { startWorker, type ThreadPort } from "../runtime/worker_thread.ts";
 import type { RetryOptions } from "../batch/retry.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import {
-  type CallKind,
-  type FromWorker,
-  type StateSnapshot,
-  toWireCall,
-  type ToWorker,
-} from "./call_wire.ts";
+import { type CallKind, type StateSnapshot, toWireCall } from "./call_wire.ts";
 import { errorFromWire } from "./error_wire.ts";
+import { takeWorker } from "./worker_pool.ts";
 
 /** The worker's entry: the source file, or the bundle beside the npm package's `mod.js`. */
 const ENTRY: URL = new URL(
@@ -68,19 +63,11 @@ export async function haulInWorker(
   const signal = options.signal;
   signal?.throwIfAborted();
   const state = options.state ?? (options.onProgress === undefined ? undefined : new HaulState());
-  let port: ThreadPort;
-  try {
-    port = await startWorker(ENTRY);
-  } catch (error) {
-    if (error instanceof HaulError) throw error;
-    throw new HaulError(`Download worker could not start: ${String(error)}`, { cause: error });
-  }
+  const lease = await takeWorker(ENTRY);
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
-  const post = (message: ToWorker) => port.post(message);
-  const onAbort = () => post({ type: "abort" });
+  const onAbort = () => lease.post({ type: "abort" });
   // A callback of the caller's that throws stops the download, and the call rejects with its error.
   let thrown: { error: unknown } | null = null;
-  let started = false;
   const callback = (run: () => void) => {
     if (thrown !== null) return;
     try {
@@ -90,14 +77,9 @@ export async function haulInWorker(
       onAbort();
     }
   };
-  port.listen((message) => {
-    const report = message as FromWorker;
+  lease.listen((report) => {
     switch (report.type) {
       case "ready":
-        started = true;
-        post({ type: "start", call });
-        if (signal?.aborted) onAbort();
-        else signal?.addEventListener("abort", onAbort, { once: true });
         return;
       case "state":
         apply(state, report.state);
@@ -121,33 +103,31 @@ export async function haulInWorker(
         if (thrown !== null) reject(thrown.error);
         else resolve(report.result);
         return;
-      case "failed":
+      case "failed": {
         apply(state, report.state);
-        if (thrown !== null) reject(thrown.error);
-        else {reject(
-            report.aborted && signal?.aborted ? signal.reason : errorFromWire(report.error),
-          );}
+        const error = report.aborted && signal?.aborted
+          ? signal.reason
+          : errorFromWire(report.error);
+        reject(thrown !== null ? thrown.error : error);
         return;
+      }
     }
   }, (crash) => {
-    // Before its first message the worker had not loaded: no download began, and none would.
     reject(
-      started
-        ? new HaulError(
-          `Download worker stopped: ${crash.message}: progress up to the last checkpoint is ` +
-            "saved; call again to resume",
-          { cause: crash, retryable: true },
-        )
-        : new HaulError(`Download worker could not start: ${crash.message}`, {
-          cause: crash,
-          retryable: false,
-        }),
+      new HaulError(
+        `Download worker stopped: ${crash.message}: progress up to the last checkpoint is ` +
+          "saved; call again to resume",
+        { cause: crash, retryable: true },
+      ),
     );
   });
+  lease.post({ type: "start", call });
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
   try {
     return await promise;
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    port.close();
+    lease.release();
   }
 }

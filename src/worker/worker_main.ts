@@ -1,7 +1,9 @@
 /**
- * The worker thread's side of `worker: true` (`in_worker.ts` starts it): says
- * it is ready, takes one call, runs it with `haul()` or `haulWithRetry()`,
- * reports progress, retries and the outcome, and aborts the call when told.
+ * The worker thread's side of `worker: true` (`worker_pool.ts` starts it):
+ * says it is ready, then runs the calls it is given one after another with
+ * `haul()` or `haulWithRetry()`, reporting progress, retries and each
+ * outcome, and aborts the running call when told. A retry given to the same
+ * worker continues the live hash of the call it follows (`kept_hashes.ts`).
  *
  * @module
  */
@@ -19,14 +21,16 @@ import {
 } from "./call_wire.ts";
 import { errorToWire } from "./error_wire.ts";
 
-const port = await parentThread();
-const controller = new AbortController();
-const state = new HaulState();
-let started = false;
+/** How often the caller's `state` is brought up to date between progress reports (ms). */
+const STATE_EVERY_MS = 50;
 
+const port = await parentThread();
 const post = (message: FromWorker) => port.post(message);
 
-function snapshot(): StateSnapshot {
+/** The running call's abort, or `null` between calls. */
+let running: AbortController | null = null;
+
+function snapshot(state: HaulState): StateSnapshot {
   return {
     validLength: state.validLength,
     reportedLength: state.reportedLength,
@@ -35,21 +39,19 @@ function snapshot(): StateSnapshot {
   };
 }
 
-/** How often the caller's `state` is brought up to date between progress reports (ms). */
-const STATE_EVERY_MS = 50;
-
 function sameState(a: StateSnapshot, b: StateSnapshot): boolean {
   return a.validLength === b.validLength && a.reportedLength === b.reportedLength &&
     a.bytesRead === b.bytesRead && a.isComplete === b.isComplete;
 }
 
-async function run(call: WireCall): Promise<void> {
+async function run(call: WireCall, controller: AbortController): Promise<void> {
+  const state = new HaulState();
   // haul() reports progress only as bytes arrive; a caller polling `state` must
   // also see the bytes saved before a stall.
-  let sent = snapshot();
+  let sent = snapshot(state);
   const follow = call.progress
     ? setInterval(() => {
-      const now = snapshot();
+      const now = snapshot(state);
       if (!sameState(now, sent)) post({ type: "state", state: sent = now });
     }, STATE_EVERY_MS)
     : undefined;
@@ -58,7 +60,7 @@ async function run(call: WireCall): Promise<void> {
     options.signal = controller.signal;
     options.state = state;
     if (call.progress) {
-      options.onProgress = () => post({ type: "progress", state: sent = snapshot() });
+      options.onProgress = () => post({ type: "progress", state: sent = snapshot(state) });
     }
     if (call.retries) {
       options.onRetry = (info) =>
@@ -73,26 +75,28 @@ async function run(call: WireCall): Promise<void> {
     const result = call.kind === "retry"
       ? await haulWithRetry(input, options)
       : await haul(input, options);
-    post({ type: "done", state: snapshot(), result });
+    clearInterval(follow);
+    running = null;
+    post({ type: "done", state: snapshot(state), result });
   } catch (error) {
+    clearInterval(follow);
+    running = null;
     post({
       type: "failed",
-      state: snapshot(),
+      state: snapshot(state),
       error: errorToWire(error),
       aborted: controller.signal.aborted,
     });
-  } finally {
-    clearInterval(follow);
   }
 }
 
 port.listen((message) => {
   const order = message as ToWorker;
   if (order.type === "abort") {
-    controller.abort(new DOMException("The download was aborted", "AbortError"));
-  } else if (order.type === "start" && !started) {
-    started = true;
-    void run(order.call);
+    running?.abort(new DOMException("The download was aborted", "AbortError"));
+  } else if (order.type === "start" && running === null) {
+    running = new AbortController();
+    void run(order.call, running);
   }
 }, () => {});
 post({ type: "ready" });

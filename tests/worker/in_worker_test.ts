@@ -11,7 +11,8 @@ import {
   UnexpectedStatusError,
 } from "../../mod.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
-import { REPO_ROOT, runtimeExecutable } from "../helpers/runtime.ts";
+import { REPO_ROOT, runtimeChild, runtimeExecutable } from "../helpers/runtime.ts";
+import { workersStarted } from "../../src/worker/worker_pool.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const MiB = 1 << 20;
@@ -173,6 +174,72 @@ describe("haul(url, { worker: true })", () => {
   });
 });
 
+describe("the workers of worker: true", () => {
+  it("serve calls one after another, and calls at once get one each", async () => {
+    const body = randomBody(500_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const first = workersStarted();
+        for (const name of ["a", "b", "c"]) {
+          await haul(server.url, { dest: join(dir, `${name}.bin`), worker: true });
+        }
+        const sequential = workersStarted() - first;
+        assert.ok(sequential <= 1, `${sequential} workers for three calls in a row`);
+        const second = workersStarted();
+        await Promise.all(
+          ["d", "e", "f"].map((name) =>
+            haul(server.url, { dest: join(dir, `${name}.bin`), worker: true })
+          ),
+        );
+        const concurrent = workersStarted() - second;
+        assert.ok(concurrent >= 2 && concurrent <= 3, `${concurrent} workers for three at once`);
+        for (const name of ["a", "b", "c", "d", "e", "f"]) {
+          assert.deepEqual(await bytesOf(join(dir, `${name}.bin`)), body);
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stop once idle, so the process can end", { timeout: 60_000 }, async () => {
+    await withTempDir(async (dir) => {
+      const body = randomBody(100_000);
+      const server = await startResourceServer({ body });
+      try {
+        const script = join(dir, "one.ts");
+        await writeFile(
+          script,
+          `import { haul } from ${JSON.stringify(join(REPO_ROOT, "mod.ts"))};
+const result = await haul(${JSON.stringify(server.url)}, { dest: ${
+            JSON.stringify(join(dir, "x.bin"))
+          }, worker: true });
+console.log(result.size);`,
+        );
+        // The server runs in this process: the child is awaited, never waited for synchronously.
+        const child = runtimeChild(script, [], { allowAll: true });
+        try {
+          assert.equal(await child.firstLine(), String(body.length));
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const code = await Promise.race([
+            child.exited,
+            new Promise<string>((resolve) => {
+              timer = setTimeout(() => resolve("still running after 20 s"), 20_000);
+            }),
+          ]);
+          clearTimeout(timer);
+          assert.equal(code, 0, "the process ended by itself once the worker was idle");
+        } finally {
+          await child.kill();
+        }
+      } finally {
+        await server.close();
+      }
+    });
+  });
+});
+
 describe("worker: true in a bundle without its worker file", () => {
   it("fails at once with a non-retryable error, before any request or file", {
     timeout: 60_000,
@@ -216,7 +283,7 @@ console.log(JSON.stringify({ name: error.name, message: error.message, retryable
 });
 
 describe("haulAll() with worker: true", () => {
-  it("haulAll runs every item on a worker of its own", async () => {
+  it("haulAll runs its items on workers it reuses", async () => {
     const bodies = [randomBody(400_000), randomBody(700_000), randomBody(100_000)];
     const servers = await Promise.all(bodies.map((body) => startResourceServer({ body })));
     try {
@@ -225,7 +292,9 @@ describe("haulAll() with worker: true", () => {
           url: server.url,
           dest: join(dir, `${i}.bin`),
         }));
+        const before = workersStarted();
         const reports = await haulAll(items, { worker: true, concurrency: 2 });
+        assert.ok(workersStarted() - before <= 2, "at most one worker per concurrent item");
         assert.equal(reports.length, 3);
         for (const [i, body] of bodies.entries()) {
           assert.deepEqual(await bytesOf(join(dir, `${i}.bin`)), body);
