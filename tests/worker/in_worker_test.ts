@@ -18,34 +18,45 @@ import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpe
 const MiB = 1 << 20;
 
 describe("haul(url, { worker: true })", () => {
-  it("downloads on a worker thread: the same verified file and result", async () => {
-    const body = randomBody(3 * MiB);
-    const server = await startResourceServer({ body });
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "a.bin");
-        const state = new HaulState();
-        const reports: number[] = [];
-        const result = await haul(server.url, {
-          dest,
-          worker: true,
-          state,
-          onProgress: (seen) => reports.push(seen.validLength),
+  for (const connections of [1, 3]) {
+    it(`downloads on a worker thread over ${connections} connection(s): the same file and result`, async () => {
+      const body = randomBody(12 * MiB + 345);
+      const server = await startResourceServer({ body });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "a.bin");
+          const state = new HaulState();
+          const reports: number[] = [];
+          const result = await haul(server.url, {
+            dest,
+            worker: true,
+            connections,
+            state,
+            onProgress: (seen) => reports.push(seen.validLength),
+          });
+          assert.equal(result.sha256, sha256(body));
+          assert.equal(result.size, body.length);
+          assert.equal(result.dest, dest);
+          assert.equal(result.connections, connections);
+          assert.deepEqual(await bytesOf(dest), body);
+          assert.equal(
+            state.validLength,
+            body.length,
+            "the caller's state holds the final figures",
+          );
+          assert.equal(state.isComplete, true);
+          assert.ok(reports.length >= 1, "onProgress ran on the caller's thread");
+          assert.equal(reports.at(-1), body.length);
+          assert.deepEqual(await readdir(dir), ["a.bin"], "no sidecar left");
+          if (connections > 1) {
+            assert.ok(server.requests.some((req) => req.headers["range"] !== undefined));
+          }
         });
-        assert.equal(result.sha256, sha256(body));
-        assert.equal(result.size, body.length);
-        assert.equal(result.dest, dest);
-        assert.deepEqual(await bytesOf(dest), body);
-        assert.equal(state.validLength, body.length, "the caller's state holds the final figures");
-        assert.equal(state.isComplete, true);
-        assert.ok(reports.length >= 1, "onProgress ran on the caller's thread");
-        assert.equal(reports.at(-1), body.length);
-        assert.deepEqual(await readdir(dir), ["a.bin"], "no sidecar left");
-      });
-    } finally {
-      await server.close();
-    }
-  });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   it("takes an abort that comes while the worker starts, or before the call", async () => {
     const body = randomBody(2 * MiB);
