@@ -206,6 +206,14 @@ class DenoShimFile implements ShimFile {
     return this.#serial("stat", async () => (await this.#file.stat()).size);
   }
 
+  tryLock(): Promise<boolean> {
+    return this.#serial("lock", async () => {
+      const file = this.#file as Deno.FsFile & { tryLock?(exclusive?: boolean): Promise<boolean> };
+      // Deno before 2.7 has no tryLock: say "held", so that the lease decides.
+      return typeof file.tryLock === "function" ? await file.tryLock(true) : false;
+    });
+  }
+
   close(): Promise<void> {
     return this.#serial("close", () => {
       if (!this.#closed) {

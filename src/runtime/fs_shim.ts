@@ -23,6 +23,13 @@ export interface ShimFile {
   size(): Promise<number>;
   /** Closes the handle. Safe to call once. */
   close(): Promise<void>;
+  /**
+   * Takes an exclusive advisory lock (flock(2)) on the file without waiting:
+   * `true` when taken, `false` when another open file holds it. The kernel
+   * drops it when the holder closes the file or its process dies. Absent
+   * where the runtime has no such lock (Node and Bun: `node:fs` has none).
+   */
+  tryLock?(): Promise<boolean>;
 }
 
 /** How {@link FsShim.open} opens a path. */

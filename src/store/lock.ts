@@ -21,6 +21,15 @@
  *   haul 0.1) is judged by its pid the same way.
  * - A record written by this very process (same random instance id) that no
  *   call in this process holds is a leftover and is taken over at once.
+ * - Where the runtime has an OS file lock (Deno's `FsFile.tryLock()`), the
+ *   owner also holds an exclusive flock(2) on its open lock file, and its
+ *   record says so (`"flock":true`). The kernel drops that lock when the
+ *   owner's process dies, however it dies, so a taker that can take the same
+ *   flock knows the owner is gone and takes over at once: a killed Deno
+ *   process's lock, even without `--allow-run` for the pid check. Like a pid,
+ *   the flock only ever makes a takeover sooner; a record without it, or a
+ *   taker without flock (Node, Bun), falls back to the lease. The owner
+ *   removes its lock file before it closes it (so before its flock drops).
  * - Why not an OS lock: Deno has `FsFile.lock()`, but Node has no flock(2)
  *   in `node:fs` (refused upstream, nodejs/node#54446) and Bun neither; one
  *   destination may be shared by processes of different runtimes, so every
@@ -74,6 +83,8 @@ export interface LockRecord {
   readonly nonce: string | null;
   /** A bare-pid record (the lock format of haul 0.1). */
   readonly legacy: boolean;
+  /** Whether the owner holds an exclusive flock(2) on the lock file for as long as it lives. */
+  readonly flock: boolean;
 }
 
 /** What this process knows about itself when judging a lock. */
@@ -121,9 +132,12 @@ export interface DestinationLock {
  * console.log(text); // {"haul":"lock","pid":42,"scope":null,"instance":"ab","nonce":"ab.1"}\n
  * ```
  */
-export function encodeLockRecord(record: Omit<LockRecord, "legacy">): string {
+export function encodeLockRecord(
+  record: Omit<LockRecord, "legacy" | "flock"> & { flock?: boolean },
+): string {
   const { pid, scope, instance, nonce } = record;
-  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce })}\n`;
+  const flock = record.flock === true ? { flock: true } : {};
+  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock })}\n`;
 }
 
 /**
@@ -141,7 +155,14 @@ export function encodeLockRecord(record: Omit<LockRecord, "legacy">): string {
  * ```
  */
 export function parseLockRecord(text: string): LockRecord {
-  const empty = { pid: null, scope: null, instance: null, nonce: null, legacy: false };
+  const empty = {
+    pid: null,
+    scope: null,
+    instance: null,
+    nonce: null,
+    legacy: false,
+    flock: false,
+  };
   const trimmed = text.trim();
   if (/^[0-9]+$/.test(trimmed)) {
     return { ...empty, pid: positivePid(Number(trimmed)), legacy: true };
@@ -156,6 +177,7 @@ export function parseLockRecord(text: string): LockRecord {
       instance: text("instance"),
       nonce: text("nonce"),
       legacy: false,
+      flock: value["flock"] === true,
     };
   } catch {
     return empty;
@@ -170,6 +192,8 @@ export function parseLockRecord(text: string): LockRecord {
  * @param ageMs now minus the lock file's mtime (`null` when unknown).
  * @param self this process.
  * @param timing the lease.
+ * @param flockFree whether this process could take the flock the record says
+ *   its owner holds (so the owner's process has ended).
  * @returns the verdict and a reason for messages.
  *
  * @example
@@ -186,7 +210,11 @@ export function judgeLock(
   ageMs: number | null,
   self: LockJudge,
   timing: LockTiming,
+  flockFree = false,
 ): LockVerdict {
+  if (record.flock && flockFree) {
+    return { stale: true, why: "its owner's file lock was released (its process ended)" };
+  }
   if (ageMs !== null && Math.abs(ageMs) >= timing.staleMs) {
     return { stale: true, why: `not refreshed for ${Math.round(Math.abs(ageMs) / 1000)} s` };
   }
@@ -232,9 +260,16 @@ export async function acquireLock(
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       const nonce = `${INSTANCE}.${++lockCounter}`;
-      const text = encodeLockRecord({ pid: fs.pid, scope: scopeOf(fs), instance: INSTANCE, nonce });
-      const file = await tryCreate(fs, lockPath, text);
-      if (file !== null) return holdLock(fs, lockPath, dest, file, text, nonce, timing);
+      const record = { pid: fs.pid, scope: scopeOf(fs), instance: INSTANCE, nonce };
+      const created = await tryCreate(
+        fs,
+        lockPath,
+        (flock) => encodeLockRecord({ ...record, flock }),
+      );
+      if (created !== null) {
+        const { file, text } = created;
+        return holdLock(fs, lockPath, dest, file, text, nonce, timing);
+      }
       const verdict = await inspect(fs, lockPath, timing);
       if (verdict === null) continue; // it vanished meanwhile: try again
       if (!verdict.stale) throw busy(dest, verdict.why);
@@ -278,8 +313,16 @@ function guardPathOf(lockPath: string): string {
   return lockPath.endsWith(".lock") ? `${lockPath.slice(0, -5)}.takeover` : `${lockPath}.takeover`;
 }
 
-/** Creates `path` exclusively with `text`; the open handle, or `null` when it exists. */
-async function tryCreate(fs: FsShim, path: string, text: string): Promise<ShimFile | null> {
+/**
+ * Creates `path` exclusively, takes its flock where the shim has one, and
+ * writes the text `textFor(flocked)`; the open handle and the text, or `null`
+ * when the path exists.
+ */
+async function tryCreate(
+  fs: FsShim,
+  path: string,
+  textFor: (flocked: boolean) => string,
+): Promise<{ file: ShimFile; text: string } | null> {
   let file: ShimFile;
   try {
     file = await fs.open(path, "create-exclusive");
@@ -288,13 +331,37 @@ async function tryCreate(fs: FsShim, path: string, text: string): Promise<ShimFi
     throw error;
   }
   try {
+    // Before the record: a record that says "flock" is only ever written under the flock.
+    const flocked = file.tryLock === undefined ? false : await file.tryLock();
+    const text = textFor(flocked);
     await file.write(new TextEncoder().encode(text), 0);
+    return { file, text };
   } catch (error) {
     await file.close().catch(() => {});
     await fs.remove(path).catch(() => {});
     throw error;
   }
-  return file;
+}
+
+/**
+ * Whether this process can take the flock on the lock file (so no process
+ * holds it): probed on a handle of its own, closed at once. `false` when the
+ * shim has no flock or the file cannot be opened.
+ */
+async function flockIsFree(fs: FsShim, lockPath: string): Promise<boolean> {
+  let probe: ShimFile;
+  try {
+    probe = await fs.open(lockPath, "read");
+  } catch {
+    return false;
+  }
+  try {
+    return probe.tryLock === undefined ? false : await probe.tryLock();
+  } catch {
+    return false;
+  } finally {
+    await probe.close().catch(() => {});
+  }
 }
 
 /** Reads and judges the lock at `lockPath`; `null` when nothing is there. */
@@ -314,7 +381,8 @@ async function inspect(
     scope: scopeOf(fs),
     isProcessAlive: (pid) => fs.isProcessAlive(pid),
   };
-  return judgeLock(record, ageMs, self, timing);
+  const flockFree = record.flock && await flockIsFree(fs, lockPath);
+  return judgeLock(record, ageMs, self, timing, flockFree);
 }
 
 /**
@@ -334,7 +402,8 @@ async function takeOver(
     instance: INSTANCE,
     nonce: null,
   });
-  const guard = await tryCreate(fs, guardPath, text);
+  const created = await tryCreate(fs, guardPath, () => text);
+  const guard = created?.file ?? null;
   if (guard === null) {
     const stat = await fs.stat(guardPath);
     const age = stat?.mtimeMs === undefined ? 0 : Math.abs(Date.now() - stat.mtimeMs);
@@ -399,8 +468,13 @@ function holdLock(
       try {
         await beating;
         const ours = !controller.signal.aborted && (await isOurs());
-        await file.close().catch(() => {});
-        if (ours) await fs.remove(lockPath);
+        // Removed before closed: its flock (if any) must outlive the file, or a taker
+        // could judge the owner dead and take the lock between the two.
+        try {
+          if (ours) await fs.remove(lockPath);
+        } finally {
+          await file.close().catch(() => {});
+        }
       } finally {
         heldHere.delete(lockPath);
       }

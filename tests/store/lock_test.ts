@@ -21,7 +21,7 @@ import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { DestinationError } from "../../src/errors.ts";
 import { join, withTempDir } from "../helpers/temp.ts";
-import { runtimeChild } from "../helpers/runtime.ts";
+import { currentRuntime, runtimeChild } from "../helpers/runtime.ts";
 
 const TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 5000 };
 const FAST: LockTiming = { heartbeatMs: 40, staleMs: 2000 };
@@ -54,6 +54,27 @@ function expectBusy(error: unknown, retryable = true): DestinationError {
 }
 
 describe("judgeLock (the lease's decision table)", () => {
+  it("takes over at once a fresh lock whose owner's flock is free, and only then", () => {
+    const flocked = parseLockRecord(encodeLockRecord({
+      pid: 4242,
+      scope: null,
+      instance: "other",
+      nonce: "other.1",
+      flock: true,
+    }));
+    assert.equal(flocked.flock, true);
+    assert.equal(judgeLock(flocked, 0, me, TIMING, true).stale, true);
+    assert.match(judgeLock(flocked, 0, me, TIMING, true).why, /file lock was released/);
+    assert.equal(judgeLock(flocked, 0, me, TIMING, false).stale, false, "held: the lease decides");
+    // A record without the flock is never judged by one: its owner may run on Node or Bun.
+    assert.equal(record({}).flock, false);
+    assert.equal(judgeLock(record({}), 0, me, TIMING, true).stale, false);
+    assert.doesNotMatch(
+      encodeLockRecord({ pid: 1, scope: null, instance: "a", nonce: "a.1" }),
+      /flock/,
+    );
+  });
+
   it("keeps a fresh lock and takes over one not refreshed for the stale time", () => {
     const other = record({});
     assert.equal(judgeLock(other, 0, me, TIMING).stale, false);
@@ -228,7 +249,7 @@ describe("acquireLock on real files", () => {
     });
   });
 
-  it("takes over a SIGKILLed holder's lock after its lease runs out, without pids", async () => {
+  it("takes over a SIGKILLed Deno holder's lock without pids: at once by its flock on Deno, else after its lease", async () => {
     await withTempDir(async (dir) => {
       const dest = join(dir, "k.bin");
       const lockPath = `${dest}.part.lock`;
@@ -236,26 +257,54 @@ describe("acquireLock on real files", () => {
       const holder = runtimeChild(HOLDER, [dest], { readWriteDir: dir, runtime: "deno" });
       try {
         assert.deepEqual(JSON.parse(await holder.firstLine()), { held: true });
-        assert.equal(parseLockRecord(await readFile(lockPath, "utf8")).scope, null);
+        const record = parseLockRecord(await readFile(lockPath, "utf8"));
+        assert.equal(record.scope, null);
+        assert.equal(record.flock, true, "a Deno owner holds a flock on its lock file");
       } finally {
         await holder.kill();
       }
       const killedAt = Date.now();
       const fs = await defaultFs();
-      expectBusy(await acquireLock(fs, lockPath, dest).catch((e) => e));
+      // Only a taker that can take flocks (Deno) sees at once that the kernel dropped it.
+      const canFlock = currentRuntime() === "deno";
       let lock = null;
+      let busy = 0;
       for (let tries = 0; lock === null && tries < 300; tries++) {
         lock = await acquireLock(fs, lockPath, dest).catch((error: unknown) => {
           expectBusy(error);
+          busy++;
           return null;
         });
         if (lock === null) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       assert.ok(lock !== null, "taken over within 30 s");
       const waited = Date.now() - killedAt;
-      assert.ok(waited >= 3500, `taken over after ${waited} ms, before the lease ran out`);
+      if (canFlock) {
+        assert.equal(busy, 0, "taken over at the first try");
+      } else {
+        assert.ok(busy >= 1, "busy while the lease was fresh");
+        assert.ok(waited >= 3500, `taken over after ${waited} ms, before the lease ran out`);
+      }
       await lock.release();
       assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("never takes a live Deno holder's lock by its flock", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "live.bin");
+      const lockPath = `${dest}.part.lock`;
+      const holder = runtimeChild(HOLDER, [dest], { readWriteDir: dir, runtime: "deno" });
+      try {
+        assert.deepEqual(JSON.parse(await holder.firstLine()), { held: true });
+        const fs = await defaultFs();
+        for (let tries = 0; tries < 5; tries++) {
+          expectBusy(await acquireLock(fs, lockPath, dest).catch((e) => e));
+        }
+        assert.equal(parseLockRecord(await readFile(lockPath, "utf8")).flock, true);
+      } finally {
+        await holder.kill();
+      }
     });
   });
 
