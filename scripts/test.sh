@@ -85,7 +85,7 @@ fi
 # One plain closing line over the three runtimes (deno counts test steps; bun and node count tests).
 plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 # Without "(N steps)" (files of top-level tests only) the steps field is "-".
-deno_pass=$(plain "$log/deno" | sed -nE 's/^(ok|FAILED) \| ([0-9]+) passed( \(([0-9]+) steps\))? \| ([0-9]+) failed.*/\2 -\4 \5/p' | tail -1)
+deno_pass=$(plain "$log/deno" | sed -nE 's/^(ok|FAILED) \| ([0-9]+) passed( \(([0-9]+) steps?\))? \| ([0-9]+) failed.*/\2 -\4 \5/p' | tail -1)
 read -r d_tests d_steps d_fail <<<"${deno_pass:-0 - 0}"
 d_steps=${d_steps#-}
 [ -n "$d_steps" ] && [ "$d_steps" -gt "$d_tests" ] 2>/dev/null && d_tests=$d_steps

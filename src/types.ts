@@ -127,9 +127,8 @@ export interface HaulOptions {
    * A custom `fetch` cannot run there (passing both is a `TypeError`); `state`
    * is updated and `onProgress` called on the caller's thread, from the
    * worker's reports. Errors arrive as the same classes with the same fields.
-   * Starting a worker costs tens of milliseconds; one whose call settled
-   * serves the next call made within 250 ms (and may keep the process up
-   * that long).
+   * Each call starts its worker and stops it when it settles (tens of
+   * milliseconds); `haulAll()` reuses its workers from item to item.
    * @default {false}
    */
   worker?: boolean;

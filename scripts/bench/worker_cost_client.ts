@@ -1,9 +1,9 @@
 /**
- * What `worker: true` costs a small download: in one process, `--count`
- * rounds of (plain `haul()`; a pause past the worker pool's idle time, then
- * `worker: true`, which starts a worker; `worker: true` again at once, which
- * reuses it), each to a fresh dest. Prints one JSON line with the median wall
- * milliseconds of each.
+ * What `worker: true` costs small downloads, in one process: `--count`
+ * interleaved pairs of one 1 MiB `haul()` with and without it (each call
+ * starts and stops its worker), then `haulAll()` of `--count` × 4 such files,
+ * 4 at once, with and without it (the batch reuses its workers). Prints one
+ * JSON line with the median ms of a call each way and the ms of each batch.
  *
  * ```sh
  * deno run -A scripts/bench/worker_cost_client.ts --url URL --dir DIR --count 10
@@ -15,7 +15,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { haul } from "../../mod.ts";
+import { haul, haulAll } from "../../mod.ts";
 
 function option(name: string): string {
   const index = process.argv.indexOf(name);
@@ -32,12 +32,8 @@ function median(values: readonly number[]): number {
 const url = option("--url");
 const dir = option("--dir");
 const count = Number(option("--count"));
-const plain: number[] = [];
-const cold: number[] = [];
-const warm: number[] = [];
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function timed(name: string, worker: boolean): Promise<number> {
+async function oneCall(name: string, worker: boolean): Promise<number> {
   const dest = join(dir, `cost-${name}.bin`);
   const started = performance.now();
   await haul(url, { dest, worker });
@@ -46,20 +42,39 @@ async function timed(name: string, worker: boolean): Promise<number> {
   return ms;
 }
 
+async function batch(worker: boolean): Promise<number> {
+  const items = Array.from({ length: count * 4 }, (_, i) => ({
+    url,
+    dest: join(dir, `batch-${worker ? "w" : "p"}-${i}.bin`),
+  }));
+  const started = performance.now();
+  await haulAll(items, { worker, concurrency: 4 });
+  const ms = performance.now() - started;
+  await Promise.all(items.map((item) => rm(item.dest, { force: true })));
+  return ms;
+}
+
+const plain: number[] = [];
+const onWorker: number[] = [];
 // One of each first, not counted: module loading and the first connection.
 for (let i = -1; i < count; i++) {
-  const p = await timed(`p${i}`, false);
-  // Past the pool's idle time (250 ms), so this call starts a worker of its own.
-  await pause(400);
-  const c = await timed(`c${i}`, true);
-  // Right after it: the same worker serves this one.
-  const w = await timed(`w${i}`, true);
+  const p = await oneCall(`p${i}`, false);
+  const w = await oneCall(`w${i}`, true);
   if (i >= 0) {
     plain.push(p);
-    cold.push(c);
-    warm.push(w);
+    onWorker.push(w);
   }
 }
+const batchPlainMs = await batch(false);
+const batchWorkerMs = await batch(true);
 process.stdout.write(
-  `${JSON.stringify({ plainMs: median(plain), coldMs: median(cold), warmMs: median(warm) })}\n`,
+  `${
+    JSON.stringify({
+      plainMs: median(plain),
+      workerMs: median(onWorker),
+      batchPlainMs,
+      batchWorkerMs,
+      batchFiles: count * 4,
+    })
+  }\n`,
 );

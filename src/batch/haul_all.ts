@@ -5,6 +5,8 @@
  * @module
  */
 
+import { haulInWorker, WORKER_ENTRY } from "../worker/in_worker.ts";
+import { WorkerPool } from "../worker/worker_pool.ts";
 import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState } from "../types.ts";
 
@@ -237,6 +239,12 @@ export async function haulAll(
     throw new RangeError(`Invalid maxConnections: ${cap}: use a whole number of 1 or more`);
   }
   readPolicy(common);
+  if (common.worker === true && common.fetch !== undefined) {
+    throw new TypeError(
+      "Invalid options: worker: true runs the downloads on worker threads, which cannot call " +
+        "the fetch passed in: drop one of the two",
+    );
+  }
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = [...items];
@@ -259,20 +267,31 @@ export async function haulAll(
     received: 0,
   };
   const emit = (): void => onProgress?.(progress);
+  // With `worker: true`, the batch's workers serve one item after another (a worker costs
+  // tens of ms to start) and stop when the batch ends.
+  const threads = common.worker === true ? new WorkerPool(WORKER_ENTRY) : null;
+  const download = (url: string | URL, itemOptions: HaulWithRetryOptions): Promise<HaulResult> =>
+    threads === null
+      ? haulWithRetry(url, itemOptions)
+      : haulInWorker("retry", url, itemOptions, threads);
   const reports: HaulAllReport[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < list.length) {
       const entry = progress.items[next++]!;
-      const report = await runItem(entry, progress, common, emit, onRetry);
+      const report = await runItem(entry, progress, common, emit, onRetry, download);
       reports[entry.index] = report;
       onItemDone?.(report);
       emit();
     }
   };
   const workers: Promise<void>[] = [];
-  for (let i = 0; i < Math.min(poolSize, list.length); i++) workers.push(worker());
-  await Promise.all(workers);
+  try {
+    for (let i = 0; i < Math.min(poolSize, list.length); i++) workers.push(worker());
+    await Promise.all(workers);
+  } finally {
+    threads?.close();
+  }
   return reports;
 }
 
@@ -285,6 +304,7 @@ async function runItem(
   >,
   emit: () => void,
   onRetry: HaulAllOptions["onRetry"],
+  download: (url: string | URL, options: HaulWithRetryOptions) => Promise<HaulResult>,
 ): Promise<HaulAllReport> {
   const { index, item } = entry;
   const startedAt = performance.now();
@@ -343,7 +363,7 @@ async function runItem(
     options.headers = headers;
   }
   try {
-    const result = await haulWithRetry(item.url, options);
+    const result = await download(item.url, options);
     account();
     entry.validLength = result.size;
     entry.totalLength = result.size;

@@ -6,8 +6,8 @@
  * per request during a 1 GiB loopback download (with or without hashing);
  * on a worker it answers in the same few ms as when idle.
  *
- * The worker comes from `worker_pool.ts`: an idle one, or one started for the
- * call, which waits a moment for the next call once this one settles. The caller's
+ * The worker comes from the caller's {@link WorkerPool} (`haulAll()` keeps
+ * one for its batch), or is started for the call and stopped when it settles. The caller's
  * `signal` is forwarded (the call then rejects with the signal's own reason,
  * as `haul()` does); `state` and `onProgress` follow the worker's reports; an
  * error is rebuilt as its own class (`error_wire.ts`). A worker that dies
@@ -22,10 +22,10 @@ import type { RetryOptions } from "../batch/retry.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import { type CallKind, type StateSnapshot, toWireCall } from "./call_wire.ts";
 import { errorFromWire } from "./error_wire.ts";
-import { takeWorker } from "./worker_pool.ts";
+import { type WorkerLease, WorkerPool } from "./worker_pool.ts";
 
 /** The worker's entry: the source file, or the bundle beside the npm package's `mod.js`. */
-const ENTRY: URL = new URL(
+export const WORKER_ENTRY: URL = new URL(
   import.meta.url.endsWith(".js") ? "./worker_main.js" : "./worker_main.ts",
   import.meta.url,
 );
@@ -45,6 +45,7 @@ function apply(state: HaulState | undefined, snapshot: StateSnapshot): void {
  * @param kind which function runs there.
  * @param input the URL or `Request` (without a body).
  * @param options the call's options (no `fetch`).
+ * @param pool where the worker comes from and goes back to (default: one started for this call).
  * @returns what the call on the worker returned.
  * @throws {TypeError} a custom `fetch` or a `Request` with a body; else what the call threw.
  *
@@ -58,12 +59,20 @@ export async function haulInWorker(
   kind: CallKind,
   input: string | URL | Request,
   options: HaulOptions & RetryOptions,
+  pool?: WorkerPool,
 ): Promise<HaulResult> {
   const call = toWireCall(kind, input, options);
   const signal = options.signal;
   signal?.throwIfAborted();
   const state = options.state ?? (options.onProgress === undefined ? undefined : new HaulState());
-  const lease = await takeWorker(ENTRY);
+  const own = pool === undefined ? new WorkerPool(WORKER_ENTRY) : null;
+  let lease: WorkerLease;
+  try {
+    lease = await (pool ?? own!).take();
+  } catch (error) {
+    own?.close();
+    throw error;
+  }
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
   const onAbort = () => lease.post({ type: "abort" });
   // A callback of the caller's that throws stops the download, and the call rejects with its error.
@@ -129,5 +138,6 @@ export async function haulInWorker(
   } finally {
     signal?.removeEventListener("abort", onAbort);
     lease.release();
+    own?.close();
   }
 }

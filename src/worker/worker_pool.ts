@@ -1,13 +1,15 @@
 /**
- * The worker threads of `worker: true`, reused. Starting one costs 20–55 ms
- * of loading haul's modules again (`docs/performance.md`), which a batch of
- * small files would pay per file, so a worker whose call has settled waits
- * {@link IDLE_MS} for the next call before it stops. Each worker runs one call
- * at a time; calls at the same time get workers of their own.
+ * The worker threads of `worker: true`. Starting one costs 20–85 ms of
+ * loading haul's modules again (`docs/performance.md`), which a batch of small
+ * files would pay per file, so a {@link WorkerPool} keeps the workers whose
+ * call has settled for its next calls, until it is closed. Each worker runs
+ * one call at a time; calls at the same time get workers of their own.
  *
- * Decision: an idle worker delays the end of a process by at most
- * {@link IDLE_MS} (Deno cannot unreference a worker), against 50 ms of
- * start-up saved per call.
+ * Decision: a pool lives as long as its owner's awaited work (one call of
+ * `haul()`, or one `haulAll()` batch) and no longer. A worker kept idle
+ * past that, on a timer, would keep a Deno process up (Deno cannot
+ * unreference a worker), and Deno's test runner lost later workers when a
+ * test file ended with one still idle.
  *
  * @module
  */
@@ -15,12 +17,6 @@
 import { HaulError } from "../errors.ts";
 import { startWorker, type ThreadPort } from "../runtime/worker_thread.ts";
 import type { FromWorker, ToWorker } from "./call_wire.ts";
-
-/** How long a worker with no call waits for the next one before it stops (ms). */
-export const IDLE_MS = 250;
-
-/** At most this many workers wait for a call; more stop at once. */
-const MAX_IDLE = 8;
 
 /** One call's hold on a worker. */
 export interface WorkerLease {
@@ -37,7 +33,7 @@ export interface WorkerLease {
    * @param onCrash called if the worker dies during the call.
    */
   listen(onReport: (report: FromWorker) => void, onCrash: (error: Error) => void): void;
-  /** Ends the call's hold: the worker waits for another call, or stops. */
+  /** Ends the call's hold: the worker waits in its pool for another call, or stops. */
   release(): void;
 }
 
@@ -46,24 +42,6 @@ interface Pooled {
   onReport: (report: FromWorker) => void;
   onCrash: (error: Error) => void;
   dead: boolean;
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
-}
-
-const idle: Pooled[] = [];
-
-// When this thread's program ends (Deno dispatches `unload`, and its test runner does so for each
-// test file), idle workers stop at once instead of outliving it.
-const scope = globalThis as { addEventListener?: (type: string, listener: () => void) => void };
-scope.addEventListener?.("unload", () => {
-  for (const worker of [...idle]) stop(worker);
-});
-
-function stop(worker: Pooled): void {
-  worker.dead = true;
-  clearTimeout(worker.idleTimer);
-  const at = idle.indexOf(worker);
-  if (at >= 0) idle.splice(at, 1);
-  worker.port.close();
 }
 
 let started = 0;
@@ -82,6 +60,11 @@ let started = 0;
  */
 export function workersStarted(): number {
   return started;
+}
+
+function stop(worker: Pooled): void {
+  worker.dead = true;
+  worker.port.close();
 }
 
 /** A new worker, once it said it is ready. */
@@ -110,7 +93,6 @@ async function start(entry: URL): Promise<Pooled> {
       );
     },
     dead: false,
-    idleTimer: undefined,
   };
   port.listen((message) => worker.onReport(message as FromWorker), (crash) => {
     if (worker.dead) return;
@@ -122,46 +104,75 @@ async function start(entry: URL): Promise<Pooled> {
 }
 
 /**
- * A worker for one call: an idle one, or a new one.
- *
- * @param entry the worker's entry module.
- * @returns the lease; {@link WorkerLease.release} it when the call settles.
- * @throws {HaulError} the worker could not start (not retryable).
+ * Workers for the calls of one owner: reused while it lives, stopped when it
+ * is closed.
  *
  * @example
  * ```ts ignore
  * // Needs the worker entry: src/worker/in_worker.ts passes it.
- * const lease = await takeWorker(new URL("./worker_main.ts", import.meta.url));
- * lease.listen((report) => console.log(report.type), (error) => console.error(error));
- * lease.post({ type: "abort" });
- * lease.release();
+ * const pool = new WorkerPool(new URL("./worker_main.ts", import.meta.url));
+ * try {
+ *   const lease = await pool.take();
+ *   lease.listen((report) => console.log(report.type), (error) => console.error(error));
+ *   lease.release();
+ * } finally {
+ *   pool.close();
+ * }
  * ```
  */
-export async function takeWorker(entry: URL): Promise<WorkerLease> {
-  const worker = idle.pop() ?? await start(entry);
-  clearTimeout(worker.idleTimer);
-  let held = true;
-  worker.onReport = () => {};
-  worker.onCrash = () => {};
-  return {
-    post: (message) => worker.port.post(message),
-    listen(onReport, onCrash) {
-      worker.onReport = (report) => {
-        if (held) onReport(report);
-      };
-      worker.onCrash = (crash) => {
-        if (held) onCrash(crash);
-      };
-    },
-    release() {
-      if (!held) return;
-      held = false;
-      worker.onReport = () => {};
-      worker.onCrash = () => {};
-      if (worker.dead) return;
-      if (idle.length >= MAX_IDLE) return stop(worker);
-      idle.push(worker);
-      worker.idleTimer = setTimeout(() => stop(worker), IDLE_MS);
-    },
-  };
+export class WorkerPool {
+  readonly #entry: URL;
+  readonly #idle: Pooled[] = [];
+  #closed = false;
+
+  /**
+   * Creates an empty pool.
+   *
+   * @param entry the workers' entry module.
+   */
+  constructor(entry: URL) {
+    this.#entry = entry;
+  }
+
+  /**
+   * A worker for one call: an idle one of this pool, or a new one.
+   *
+   * @returns the lease; {@link WorkerLease.release} it when the call settles.
+   * @throws {HaulError} the worker could not start (not retryable).
+   */
+  async take(): Promise<WorkerLease> {
+    let worker = this.#idle.pop();
+    while (worker?.dead) worker = this.#idle.pop();
+    worker ??= await start(this.#entry);
+    const taken = worker;
+    let held = true;
+    taken.onReport = () => {};
+    taken.onCrash = () => {};
+    return {
+      post: (message) => taken.port.post(message),
+      listen(onReport, onCrash) {
+        taken.onReport = (report) => {
+          if (held) onReport(report);
+        };
+        taken.onCrash = (crash) => {
+          if (held) onCrash(crash);
+        };
+      },
+      release: () => {
+        if (!held) return;
+        held = false;
+        taken.onReport = () => {};
+        taken.onCrash = () => {};
+        if (taken.dead) return;
+        if (this.#closed) stop(taken);
+        else this.#idle.push(taken);
+      },
+    };
+  }
+
+  /** Stops the idle workers; a worker still in a call stops when it is released. */
+  close(): void {
+    this.#closed = true;
+    for (const worker of this.#idle.splice(0)) stop(worker);
+  }
 }

@@ -186,7 +186,7 @@ describe("haul(url, { worker: true })", () => {
 });
 
 describe("the workers of worker: true", () => {
-  it("serve calls one after another, and calls at once get one each", async () => {
+  it("start for each haul() call and stop with it; a haulAll() batch reuses its own", async () => {
     const body = randomBody(500_000);
     const server = await startResourceServer({ body });
     try {
@@ -195,26 +195,35 @@ describe("the workers of worker: true", () => {
         for (const name of ["a", "b", "c"]) {
           await haul(server.url, { dest: join(dir, `${name}.bin`), worker: true });
         }
-        const sequential = workersStarted() - first;
-        assert.ok(sequential <= 1, `${sequential} workers for three calls in a row`);
+        assert.equal(workersStarted() - first, 3, "one worker per call, none kept after it");
         const second = workersStarted();
-        await Promise.all(
-          ["d", "e", "f"].map((name) =>
-            haul(server.url, { dest: join(dir, `${name}.bin`), worker: true })
-          ),
-        );
-        const concurrent = workersStarted() - second;
-        assert.ok(concurrent >= 2 && concurrent <= 3, `${concurrent} workers for three at once`);
-        for (const name of ["a", "b", "c", "d", "e", "f"]) {
-          assert.deepEqual(await bytesOf(join(dir, `${name}.bin`)), body);
-        }
+        const items = ["d", "e", "f", "g", "h", "i"].map((name) => ({
+          url: server.url,
+          dest: join(dir, `${name}.bin`),
+        }));
+        const reports = await haulAll(items, { worker: true, concurrency: 2 });
+        assert.deepEqual(reports.map((report) => report.status), Array(6).fill("done"));
+        assert.ok(workersStarted() - second <= 2, "at most one worker per item running at once");
+        for (const { dest } of items) assert.deepEqual(await bytesOf(dest), body);
       });
     } finally {
       await server.close();
     }
   });
 
-  it("stop once idle, so the process can end", { timeout: 60_000 }, async () => {
+  it("haulAll() refuses a custom fetch with worker: true before any request", async () => {
+    await assert.rejects(
+      haulAll([{ url: "http://127.0.0.1:9/a", dest: "/nonexistent/a" }], {
+        worker: true,
+        fetch: (request) => fetch(request),
+      }),
+      (error: unknown) => error instanceof TypeError && /fetch/.test(error.message),
+    );
+  });
+
+  it("leave no worker behind: a process ends by itself after its call", {
+    timeout: 60_000,
+  }, async () => {
     await withTempDir(async (dir) => {
       const body = randomBody(100_000);
       const server = await startResourceServer({ body });
@@ -240,7 +249,7 @@ console.log(result.size);`,
             }),
           ]);
           clearTimeout(timer);
-          assert.equal(code, 0, "the process ended by itself once the worker was idle");
+          assert.equal(code, 0, "the process ended by itself after its call");
         } finally {
           await child.kill();
         }
