@@ -122,7 +122,7 @@ export interface HaulOptions {
   connections?: number;
   /**
    * Run the download on a worker thread of this process, so
-   * the caller's event loop stays free: a `Deno.serve` or `Bun.serve` server
+   * the caller's event loop stays free: an HTTP server of Deno or Bun
    * in the same process keeps answering promptly while a fast body streams.
    * A custom `fetch` cannot run there (passing both is a `TypeError`); `state`
    * is updated and `onProgress` called on the caller's thread, from the

@@ -31,7 +31,7 @@
  *   taker without flock (Node, Bun), falls back to the lease. The owner
  *   removes its lock file before it closes it (so before its flock drops).
  * - Why not an OS lock: Deno has `FsFile.lock()`, but Node has no flock(2)
- *   in `node:fs` (refused upstream, nodejs/node#54446) and Bun neither; one
+ *   in Node's fs module (refused upstream, nodejs/node#54446) and Bun neither; one
  *   destination may be shared by processes of different runtimes, so every
  *   runtime must honour the same lock. A lease is the one that all do.
  * - Taking over is serialised by a second exclusive file,

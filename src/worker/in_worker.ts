@@ -2,7 +2,7 @@
  * `worker: true`: one call run on a worker thread of this process
  * (`worker_main.ts`), so the caller's event loop stays free while the body
  * streams. Decision: Deno's fetch keeps its thread busy for as long as a fast
- * body has bytes ready, so a `Deno.serve` in the same process waited 10–20 ms
+ * body has bytes ready, so a Deno HTTP server in the same process waited 10–20 ms
  * per request during a 1 GiB loopback download (with or without hashing);
  * on a worker it answers in the same few ms as when idle.
  *
