@@ -7,6 +7,7 @@
 
 import { haulInWorker, WORKER_ENTRY } from "../worker/in_worker.ts";
 import { WorkerPool } from "../worker/worker_pool.ts";
+import { refuseFetchOnWorker } from "../worker/call_wire.ts";
 import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState } from "../types.ts";
 
@@ -239,12 +240,7 @@ export async function haulAll(
     throw new RangeError(`Invalid maxConnections: ${cap}: use a whole number of 1 or more`);
   }
   readPolicy(common);
-  if (common.worker === true && common.fetch !== undefined) {
-    throw new TypeError(
-      "Invalid options: worker: true runs the downloads on worker threads, which cannot call " +
-        "the fetch passed in: drop one of the two",
-    );
-  }
+  if (common.worker === true) refuseFetchOnWorker(common);
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = [...items];

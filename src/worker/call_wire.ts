@@ -81,6 +81,33 @@ export type FromWorker =
   };
 
 /**
+ * Refuses a custom `fetch` for a call bound for a worker thread (`worker:
+ * true`): a function cannot cross to it.
+ *
+ * @param options the caller's options.
+ * @throws {TypeError} when both are given.
+ *
+ * @example
+ * ```ts
+ * import { refuseFetchOnWorker } from "./call_wire.ts";
+ * refuseFetchOnWorker({}); // fine
+ * try {
+ *   refuseFetchOnWorker({ fetch: globalThis.fetch });
+ * } catch (error) {
+ *   console.log(error instanceof TypeError); // true
+ * }
+ * ```
+ */
+export function refuseFetchOnWorker(options: { fetch?: unknown }): void {
+  if (options.fetch !== undefined) {
+    throw new TypeError(
+      "Invalid options: worker: true runs the download on a worker thread, which cannot call " +
+        "the fetch passed in: drop one of the two",
+    );
+  }
+}
+
+/**
  * The data of a call, checked.
  *
  * @param kind which function runs on the worker.
@@ -104,12 +131,7 @@ export function toWireCall(
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haul(url, { dest }) needs an options object");
   }
-  if (options.fetch !== undefined) {
-    throw new TypeError(
-      "Invalid options: worker: true runs the download on a worker thread, which cannot call " +
-        "the fetch passed in: drop one of the two",
-    );
-  }
+  refuseFetchOnWorker(options);
   if (input instanceof Request && input.body !== null) {
     throw new TypeError("Invalid input: a Request with a body cannot be downloaded on a worker");
   }
