@@ -31,7 +31,7 @@ import { PartWriter } from "./part_writer.ts";
 import { type CheckpointCadence, Checkpointer } from "./checkpointer.ts";
 import { dropHash, keepHash, takeHash } from "./kept_hashes.ts";
 import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
-import { ProgressReporter } from "./progress.ts";
+import { CallbackFailure, ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
@@ -313,7 +313,7 @@ class Download {
     const job: Job = { writer, checkpointer, hasher, validators };
     state.validLength = writer.length;
     state.reportedLength = plan.total;
-    progress.tick();
+    progress.first();
     try {
       await this.#stream(response, plan, job);
       await checkpointer.drain(); // no checkpoint is written after the rename
@@ -415,10 +415,8 @@ class Download {
         try {
           this.progress.tick();
         } catch (error) {
-          // The caller's onProgress threw: its error, once what arrived is saved.
           await body.cancel().catch(() => {});
-          await this.#interrupted(job, error);
-          throw error;
+          throw await this.#interrupted(job, error);
         }
       }
       if (chunk.done) break;
@@ -443,6 +441,7 @@ class Download {
     if (saveError !== null) return toDestinationError(saveError, this.paths.dest, store.saved);
     const signal = this.options.signal;
     if (signal?.aborted) return signal.reason;
+    if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
     if (cause instanceof HaulError) return cause;
     const fsError = toDestinationError(cause, this.paths.dest, store.saved);
     if (fsError !== cause) return fsError;

@@ -1,12 +1,34 @@
 /**
  * Calling `onProgress` at most every ~100 ms, and once at the end.
  *
+ * An `onProgress` that throws while bytes stream is a caller's bug that no
+ * retry cures: {@link ProgressReporter.tick} wraps what it threw in a
+ * {@link CallbackFailure}, so that the engine (one connection or several)
+ * saves what arrived, as for any interruption, and then rejects with the
+ * caller's own error instead of a retryable `PartialHaulError`.
+ *
  * @module
  */
 
 import type { HaulState } from "../types.ts";
 
 const INTERVAL_MS = 100;
+
+/** What the caller's `onProgress` threw during the stream (`thrown`). */
+export class CallbackFailure extends Error {
+  /** The caller's own error. */
+  readonly thrown: unknown;
+  /**
+   * Wraps an error thrown by `onProgress`.
+   *
+   * @param thrown what it threw.
+   */
+  constructor(thrown: unknown) {
+    super("onProgress threw", { cause: thrown });
+    this.name = "CallbackFailure";
+    this.thrown = thrown;
+  }
+}
 
 /** Throttles progress callbacks for one call. */
 export class ProgressReporter {
@@ -24,13 +46,28 @@ export class ProgressReporter {
     this.#callback = callback;
   }
 
-  /** Reports if ~100 ms passed since the last report. */
+  /** Reports the state before the first body byte (what the callback throws is thrown as is). */
+  first(): void {
+    if (this.#callback === undefined) return;
+    this.#last = performance.now();
+    this.#callback(this.state);
+  }
+
+  /**
+   * Reports if ~100 ms passed since the last report.
+   *
+   * @throws {CallbackFailure} wrapping what the callback threw.
+   */
   tick(): void {
     if (this.#callback === undefined) return;
     const now = performance.now();
     if (now - this.#last < INTERVAL_MS) return;
     this.#last = now;
-    this.#callback(this.state);
+    try {
+      this.#callback(this.state);
+    } catch (error) {
+      throw new CallbackFailure(error);
+    }
   }
 
   /** Reports the final state. */

@@ -46,7 +46,7 @@ import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
 import type { CheckpointCadence } from "./checkpointer.ts";
 import { dropHash } from "./kept_hashes.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
-import type { ProgressReporter } from "./progress.ts";
+import { CallbackFailure, type ProgressReporter } from "./progress.ts";
 import { RangeCheckpointer } from "./range_checkpointer.ts";
 import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
@@ -277,7 +277,7 @@ export class RangeDownload {
     const state = progress.state;
     state.validLength = this.#baseBytes;
     state.reportedLength = total;
-    progress.tick();
+    progress.first();
     const signal = options.signal;
     const onAbort = () => this.#fail(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -661,6 +661,7 @@ export class RangeDownload {
     if (saveError !== null) return toDestinationError(saveError, paths.dest, saved);
     if (options.signal?.aborted) return options.signal.reason;
     const cause = this.#failure?.error;
+    if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
     const fsError = toDestinationError(cause, paths.dest, saved);
     if (fsError !== cause) return fsError;
     if (cause instanceof UnexpectedStatusError) return cause; // progress is on disk, as with one connection

@@ -298,37 +298,41 @@ describe("haul() streams", () => {
     }
   });
 
-  it("rejects with the error an onProgress throws mid-body, saving what arrived", async () => {
-    const body = randomBody(2 * MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      chunkSize: 16_384,
-      bytesPerSecond: 2 * MiB,
-    }));
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "p.bin");
-        const mistake = new Error("the caller's bug");
-        let calls = 0;
-        const error = await haul(server.url, {
-          dest,
-          onProgress: (s) => {
-            // The first report comes before any byte; throw once bytes have arrived.
-            if (++calls > 1 && s.validLength > 0) throw mistake;
-          },
-        }).catch((e: unknown) => e);
-        assert.equal(error, mistake);
-        assert.equal(exists(dest), false);
-        const saved = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
-        assert.ok(durablePrefix(saved) > 0, "what arrived before the throw was saved");
-        const result = await haul(server.url, { dest });
-        assert.equal(result.resumedFrom, durablePrefix(saved));
-        assert.deepEqual(await bytesOf(dest), body);
-      });
-    } finally {
-      await server.close();
-    }
-  });
+  for (const connections of [1, 3]) {
+    it(`rejects with the error an onProgress throws mid-body, saving what arrived (${connections} connection(s))`, async () => {
+      const body = randomBody(connections === 1 ? 2 * MiB : 12 * MiB + 77);
+      const server = await startResourceServer({ body }, (_req, honest) => ({
+        ...honest,
+        chunkSize: 16_384,
+        bytesPerSecond: 2 * MiB,
+      }));
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "p.bin");
+          const mistake = new Error("the caller's bug");
+          let calls = 0;
+          const error = await haul(server.url, {
+            dest,
+            connections,
+            onProgress: (s) => {
+              // The first report comes before any byte; throw once bytes have arrived.
+              if (++calls > 1 && s.validLength > 0) throw mistake;
+            },
+          }).catch((e: unknown) => e);
+          assert.equal(error, mistake);
+          assert.equal(exists(dest), false);
+          const saved = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
+          const savedBytes = saved.ranges.reduce((sum, range) => sum + range.end - range.start, 0);
+          assert.ok(savedBytes > 0, "what arrived before the throw was saved");
+          const result = await haul(server.url, { dest });
+          assert.equal(result.resumedFrom, savedBytes);
+          assert.deepEqual(await bytesOf(dest), body);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   it("reports progress through onProgress and the state object", async () => {
     const body = randomBody(2 * MiB);
