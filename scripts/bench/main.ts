@@ -8,7 +8,8 @@
  *
  * Options: `--quick` (smaller sizes and fewer rounds, under 5 minutes),
  * `--only slow,full,...`, `--server auto|nginx|builtin`, `--keep` (keep the
- * generated files under `.bench/www/` for the next run).
+ * generated files under `.bench/www/` for the next run), `--no-hold` (leave
+ * the VM's free page reporting as it is: see `page_reporting.ts`).
  *
  * @module
  */
@@ -18,6 +19,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { type Context, makeContext, MiB } from "./context.ts";
 import { machine, measurementMethod, run } from "./proc.ts";
+import { holdPageReporting, type PageReportingHold } from "./page_reporting.ts";
 import { Report } from "./report.ts";
 import { type Bench, logger, type Section } from "./section.ts";
 import { type BenchServer, startBuiltin, startServer } from "./server.ts";
@@ -48,6 +50,7 @@ interface Settings {
   only: string[];
   server: "auto" | "nginx" | "builtin";
   keep: boolean;
+  hold: boolean;
 }
 
 function parseSettings(argv: readonly string[]): Settings {
@@ -56,11 +59,13 @@ function parseSettings(argv: readonly string[]): Settings {
     only: Object.keys(SECTIONS),
     server: "auto",
     keep: false,
+    hold: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === "--quick") settings.quick = true;
     else if (flag === "--keep") settings.keep = true;
+    else if (flag === "--no-hold") settings.hold = false;
     else if (flag === "--only") {
       settings.only = (argv[++i] ?? "").split(",").map((name) => name.trim());
       const unknown = settings.only.filter((name) => !(name in SECTIONS));
@@ -78,7 +83,7 @@ function parseSettings(argv: readonly string[]): Settings {
     } else if (flag === "--help" || flag === "-h") {
       console.log(
         `Usage: bash scripts/bench.sh [--quick] [--only ${Object.keys(SECTIONS).join(",")}] ` +
-          "[--server auto|nginx|builtin] [--keep]",
+          "[--server auto|nginx|builtin] [--keep] [--no-hold]",
       );
       process.exit(0);
     } else throw new Error(`Unknown option: ${flag}`);
@@ -94,7 +99,13 @@ function commitOf(root: string): string {
   }
 }
 
-function describe(context: Context, servers: BenchServer[], report: Report, argv: string[]): void {
+function describe(
+  context: Context,
+  servers: BenchServer[],
+  hold: PageReportingHold,
+  report: Report,
+  argv: string[],
+): void {
   report.out(`# haul benchmark, ${new Date().toISOString()}`);
   report.out();
   report.out(`Command: \`${["bash scripts/bench.sh", ...argv].join(" ")}\``);
@@ -107,6 +118,7 @@ function describe(context: Context, servers: BenchServer[], report: Report, argv
     curl: run(["curl", "--version"]).split("\n")[0] ?? "",
     servers: servers.map((server) => server.name).join("; "),
     "CPU time and peak RSS": measurementMethod(),
+    "free page reporting": hold.description,
   };
   for (const [key, value] of Object.entries(facts)) report.out(`- ${key}: ${value}`);
   report.out();
@@ -131,12 +143,20 @@ async function main(): Promise<void> {
   const builtin = await startBuiltin(serverOptions);
   const report = new Report();
   const bench: Bench = { context, report, nginx, builtin, log: logger(started) };
-  describe(context, [nginx, builtin], report, argv);
+  const hold = holdPageReporting(settings.hold);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      hold.restore();
+      process.exit(130);
+    });
+  }
+  describe(context, [nginx, builtin], hold, report, argv);
   try {
     for (const name of Object.keys(SECTIONS)) {
       if (settings.only.includes(name)) await SECTIONS[name]!(bench);
     }
   } finally {
+    hold.restore();
     await nginx.stop();
     await builtin.stop();
     if (!settings.keep) await rm(context.www, { recursive: true, force: true });
