@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
       hold.restore();
-      process.exit(130);
+      void Promise.allSettled([nginx.stop(), builtin.stop()]).then(() => process.exit(130));
     });
   }
   describe(context, [nginx, builtin], hold, report, argv);
