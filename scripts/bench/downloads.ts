@@ -40,6 +40,19 @@ export function haulClient(context: Context, runtime: Runtime): Client {
   };
 }
 
+/**
+ * The least a verified, durable download costs under `runtime` (fetch, native
+ * SHA-256, 1 MiB writes, one `fdatasync`): `floor_client.ts`.
+ */
+export function floorClient(context: Context, runtime: Runtime): Client {
+  return {
+    name: `floor loop (${runtime})`,
+    reports: true,
+    command: (url, dest) =>
+      runtimeCommand(context, runtime, "floor_client.ts", ["--url", url, "--dest", dest]),
+  };
+}
+
 /** `curl -o F`. */
 export const curl: Client = {
   name: "curl -o",

@@ -1,13 +1,15 @@
 /**
  * Target: CPU on a slow link. 256 MiB from nginx with `limit_rate 50m` (per
  * connection): haul's CPU milliseconds per MB (user + system of the process
- * tree) on Deno and on Bun, beside curl's, interleaved.
+ * tree) on Deno and on Bun, beside curl's and beside the floor of each
+ * runtime (`floor_client.ts`: fetch, native SHA-256 and durable writes, with
+ * none of haul's guarantees), interleaved.
  *
  * @module
  */
 
 import { MiB, RUNTIMES, sizeLabel } from "../context.ts";
-import { curl, haulClient, interleave, mbps, type Sample } from "../downloads.ts";
+import { curl, floorClient, haulClient, interleave, mbps, type Sample } from "../downloads.ts";
 import { median, spread } from "../proc.ts";
 import { verdict } from "../report.ts";
 import { type Bench, dataFile } from "../section.ts";
@@ -23,7 +25,11 @@ function msPerMB(sample: Sample): number {
 export async function slowLink(bench: Bench): Promise<void> {
   const { context, report } = bench;
   const file = await dataFile(bench, context.quick ? 128 * MiB : 256 * MiB);
-  const clients = [...RUNTIMES.map((runtime) => haulClient(context, runtime)), curl];
+  const clients = [
+    ...RUNTIMES.map((runtime) => haulClient(context, runtime)),
+    ...RUNTIMES.map((runtime) => floorClient(context, runtime)),
+    curl,
+  ];
   const rounds = context.quick ? 1 : 2;
   const url = `${bench.nginx.url}/slow/${file.name}`;
   const samples = await interleave(bench, "slow link", clients, url, file, rounds, false);
@@ -50,11 +56,12 @@ export async function slowLink(bench: Bench): Promise<void> {
   const reference = median(samples.get(curl.name)!.map(msPerMB));
   for (const runtime of RUNTIMES) {
     const figure = median(samples.get(`haul (${runtime})`)!.map(msPerMB));
+    const floor = median(samples.get(`floor loop (${runtime})`)!.map(msPerMB));
     report.target({
       target: "CPU on a slow link (ms per MB)",
       runtime,
       figure: figure.toFixed(2),
-      reference: `curl ${reference.toFixed(2)}`,
+      reference: `curl ${reference.toFixed(2)}; ${runtime} floor loop ${floor.toFixed(2)}`,
       goal: `≤ ${GOAL.toFixed(1)}`,
       verdict: verdict(figure <= GOAL),
     });
