@@ -2,17 +2,17 @@
  * Holds back the VM's free page reporting while the benchmark runs, and puts
  * it back after.
  *
- * On the Firecracker VMs the benchmark runs on, the guest kernel hands free
- * pages back to the host (virtio-balloon "free page reporting"). A run that
- * frees memory while it writes (a client that reconnects 32 times does)
- * starts a reporting pass, and the pages it was about to fill with page
- * cache come back from the host one fault at a time: the same 1 MiB `pwrite`
- * then takes 2–4 ms instead of 0.25, all of it system CPU of the measured
- * process (docs/performance.md, "Noise"). A machine without free page
- * reporting never pays that, so the benchmark measures as if on one: this
- * kernel's `page_reporting.min_free_ms` (how long a page must stay free
- * before it is reported) is raised for the run. Pages free for longer are
- * still reported; nothing else changes.
+ * On the Firecracker VM the benchmark was written on, the guest kernel hands
+ * free pages back to the host (virtio-balloon "free page reporting"). A run
+ * that frees memory while it writes (a client that reconnects 32 times does)
+ * then finds the pages it fills with page cache handed back, and faults them
+ * in from the host: the same 1 MiB `pwrite` takes 2–4 ms instead of 0.25, all
+ * of it system CPU of the measured process (docs/performance.md, "The cut
+ * target and free page reporting"). A machine without free page reporting
+ * never pays that, so the benchmark measures as if on one: this kernel's
+ * `page_reporting.min_free_ms` (by its name, how long a page must stay free
+ * before it is reported; with it raised, `reported_kib` stood still) is
+ * raised for the run and put back after.
  *
  * @module
  */
