@@ -5,10 +5,16 @@
  * @module
  */
 
-import { haulInWorker, WORKER_ENTRY } from "../worker/in_worker.ts";
+import { WORKER_ENTRY } from "../worker/in_worker.ts";
 import { WorkerPool } from "../worker/worker_pool.ts";
 import { refuseFetchOnWorker } from "../worker/call_wire.ts";
-import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
+import {
+  haulWithRetry,
+  type HaulWithRetryOptions,
+  readPolicy,
+  type RetryInfo,
+  retryOnWorker,
+} from "./retry.ts";
 import { type HaulResult, HaulState } from "../types.ts";
 
 /** Default number of downloads running at once. */
@@ -267,9 +273,7 @@ export async function haulAll(
   // tens of ms to start) and stop when the batch ends.
   const threads = common.worker === true ? new WorkerPool(WORKER_ENTRY) : null;
   const download = (url: string | URL, itemOptions: HaulWithRetryOptions): Promise<HaulResult> =>
-    threads === null
-      ? haulWithRetry(url, itemOptions)
-      : haulInWorker("retry", url, itemOptions, threads);
+    threads === null ? haulWithRetry(url, itemOptions) : retryOnWorker(url, itemOptions, threads);
   const reports: HaulAllReport[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {

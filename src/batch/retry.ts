@@ -6,8 +6,10 @@
  */
 
 import { haulInWorker } from "../worker/in_worker.ts";
+import type { WorkerPool } from "../worker/worker_pool.ts";
 import { shouldRetry } from "./retry_verdict.ts";
 import { haul } from "../engine/haul.ts";
+import { singleFlight } from "../engine/single_flight.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
 /** Default number of further attempts after the first. */
@@ -104,7 +106,7 @@ export async function haulWithRetry(
   input: string | URL | Request,
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  if (options?.worker === true) return await haulInWorker("retry", input, options);
+  if (options?.worker === true) return await retryOnWorker(input, options);
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const signal = haulOptions.signal;
@@ -235,4 +237,32 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * `haulWithRetry()`'s whole loop on a worker thread (one of `pool`, when
+ * given), joined like `haul()` calls: a call for a destination this process
+ * is already downloading, on this thread or on a worker, waits for that
+ * download instead of racing it through the lock.
+ *
+ * @param input the URL or `Request`.
+ * @param options `haulWithRetry()`'s options, `worker: true`.
+ * @param pool the batch's workers (`haulAll()`), or none: a worker of its own.
+ * @returns the result.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a server; tests/worker/in_worker_test.ts runs it.
+ * const [a, b] = await Promise.all([
+ *   retryOnWorker(url, { dest, worker: true }),
+ *   retryOnWorker(url, { dest, worker: true }),
+ * ]); // one download
+ * ```
+ */
+export function retryOnWorker(
+  input: string | URL | Request,
+  options: HaulWithRetryOptions,
+  pool?: WorkerPool,
+): Promise<HaulResult> {
+  return singleFlight(input, options, () => haulInWorker("retry", input, options, pool));
 }

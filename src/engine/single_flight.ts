@@ -13,6 +13,10 @@
  * the second of them meets the lock (busy, retryable) instead of joining.
  * URLs are compared by their parsed `href`.
  *
+ * `haul()` goes through it, and so does `haulWithRetry({ worker: true })`,
+ * whose whole loop runs on a worker (`retryOnWorker()` in `batch/retry.ts`,
+ * also used by `haulAll()`): calls on workers join like the rest.
+ *
  * A joining call shares the first call's download: its own `onProgress`,
  * `state`, `integrity`, `headers` and `overwrite` are not applied, but its
  * `signal` is: aborting it rejects that call's wait (with the signal's reason)

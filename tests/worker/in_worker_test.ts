@@ -6,6 +6,7 @@ import {
   haul,
   haulAll,
   HaulState,
+  haulWithRetry,
   IntegrityError,
   isRetryable,
   UnexpectedStatusError,
@@ -183,6 +184,63 @@ describe("haul(url, { worker: true })", () => {
       assert.deepEqual(await readdir(dir), []);
     });
   });
+});
+
+describe("worker: true calls for one destination in one process", () => {
+  // The README's Bun server does this: two requests at once, each awaiting
+  // haulWithRetry({ worker: true }) for the same file. Like haul(), they must
+  // share one download, not race two workers through the lock.
+  for (
+    const [name, start] of [
+      [
+        "two haulWithRetry() calls",
+        (url: string, dest: string) => [
+          haulWithRetry(url, { dest, worker: true, minDelayMs: 10 }),
+          haulWithRetry(url, { dest, worker: true, minDelayMs: 10 }),
+        ],
+      ],
+      [
+        "haul() on this thread and haulWithRetry() on a worker",
+        (url: string, dest: string) => [
+          haul(url, { dest }),
+          haulWithRetry(url, { dest, worker: true, minDelayMs: 10 }),
+        ],
+      ],
+      [
+        "two items of one haulAll() batch",
+        (url: string, dest: string) => [
+          haulAll([{ url, dest }, { url, dest }], { worker: true, concurrency: 2 }).then(
+            (reports) => {
+              assert.deepEqual(reports.map((report) => report.status), ["done", "done"]);
+              const first = reports[0];
+              assert.ok(first?.status === "done");
+              return first.result;
+            },
+          ),
+        ],
+      ],
+    ] as const
+  ) {
+    it(`${name} share one download`, async () => {
+      const body = randomBody(2 * MiB);
+      const server = await startResourceServer({ body }, (_req, honest) => ({
+        ...honest,
+        bytesPerSecond: 8 * MiB,
+      }));
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "shared.bin");
+          const results = await Promise.all(start(server.url, dest));
+          for (const result of results) assert.equal(result.sha256, sha256(body));
+          assert.equal(server.requests.length, 1, "one download, one request");
+          assert.deepEqual(await bytesOf(dest), body);
+          assert.deepEqual(await readdir(dir), ["shared.bin"], "litter left");
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
 
 describe("the workers of worker: true", () => {
