@@ -143,20 +143,26 @@ export async function haulWith(
   const progress = new ProgressReporter(state, options.onProgress);
   options.signal?.throwIfAborted();
 
-  const exists = await checkDestination(fs, paths);
-  if (exists && options.overwrite !== true) {
-    await removeStaleSidecars(fs, paths);
+  const existing = async (): Promise<HaulResult> => {
     const result = await alreadyComplete(fs, paths, expected, startedAt);
     state.validLength = result.size;
     state.reportedLength = result.size;
     state.isComplete = true;
     progress.done();
     return result;
+  };
+  const keep = options.overwrite !== true;
+  if (await checkDestination(fs, paths) && keep) {
+    await removeStaleSidecars(fs, paths);
+    return await existing();
   }
   const lock = await acquireLock(fs, paths.lock, paths.dest).catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
   try {
+    // Another process (or worker) may have finished this destination between the look above and
+    // the lock: then it is there, as if it had been from the start.
+    if (keep && await checkDestination(fs, paths)) return await existing();
     const single = (first: Response | null) =>
       new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first)
         .run(input, startedAt)

@@ -8,7 +8,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { haul } from "../../src/engine/haul.ts";
+import { haul, haulWith } from "../../src/engine/haul.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import type { ShimStat } from "../../src/runtime/fs_shim.ts";
+import { FaultyFs } from "../helpers/fault_fs.ts";
 import { destinationKey, requestHref } from "../../src/engine/single_flight.ts";
 import { DestinationError, isRetryable, UnexpectedStatusError } from "../../src/errors.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
@@ -146,6 +149,43 @@ describe("haul() on a destination another process downloads to", () => {
         } finally {
           await holder.kill();
         }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("returns the file another download finished while this call waited to take the lock", async () => {
+    const body = randomBody(2 * MiB);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "raced.bin");
+        // The first download runs between the second call's look at dest (absent) and
+        // its lock: the second call's look returns only once the first call is done.
+        let firstDone: () => void = () => {};
+        const gate = new Promise<void>((resolve) => firstDone = resolve);
+        let looked = false;
+        const fs = new (class extends FaultyFs {
+          override async stat(path: string): Promise<ShimStat | null> {
+            const found = await super.stat(path);
+            if (path === dest && !looked) {
+              looked = true;
+              await gate;
+            }
+            return found;
+          }
+        })(await defaultFs());
+        const second = haulWith(server.url, { dest }, { fs });
+        const first = await haul(server.url, { dest });
+        firstDone();
+        const result = await second;
+        assert.ok(looked);
+        assert.equal(first.sha256, sha256(body));
+        assert.equal(result.alreadyComplete, true);
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(server.requests.length, 1, "the second call downloaded nothing");
+        assert.deepEqual(await bytesOf(dest), body);
       });
     } finally {
       await server.close();
