@@ -18,14 +18,17 @@
  * also used by `haulAll()`): calls on workers join like the rest.
  *
  * A joining call shares the first call's download: its own `onProgress`,
- * `state`, `integrity`, `headers` and `overwrite` are not applied, but its
- * `signal` is: aborting it rejects that call's wait (with the signal's reason)
- * and leaves the first call's download running.
+ * `state`, `headers` and `overwrite` are not applied, but its `integrity` and
+ * `signal` are: a result that does not match its `integrity` rejects that
+ * call with an {@link IntegrityError} (the file stays: it is the first
+ * call's), and aborting its signal rejects that call's wait (with the
+ * signal's reason) and leaves the first call's download running.
  *
  * @module
  */
 
-import { DestinationError, redactUrl } from "../errors.ts";
+import { DestinationError, IntegrityError, redactUrl } from "../errors.ts";
+import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
 import type { HaulOptions, HaulResult } from "../types.ts";
 
@@ -128,7 +131,23 @@ export function singleFlight(
       ),
     );
   }
-  return joined(running.done, options.signal);
+  let expected: ExpectedDigests | null = null;
+  try {
+    if (options.integrity !== undefined) expected = parseIntegrity(options.integrity);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return joined(running.done, options.signal).then((result) => {
+    if (expected !== null && !digestMatches(expected, result.sha256)) {
+      throw new IntegrityError(
+        `Integrity check failed: ${result.dest}, which another call of this process downloaded ` +
+          `from ${redactUrl(url)}, has sha256 ${result.sha256}, expected ` +
+          `${expected.sha256.join(" or ")}`,
+        { expected: expected.sha256, actual: result.sha256 },
+      );
+    }
+    return result;
+  });
 }
 
 /** The first call's outcome, or the joining caller's abort, whichever comes first. */

@@ -13,7 +13,12 @@ import { defaultFs } from "../../src/runtime/default_fs.ts";
 import type { ShimStat } from "../../src/runtime/fs_shim.ts";
 import { FaultyFs } from "../helpers/fault_fs.ts";
 import { destinationKey, requestHref } from "../../src/engine/single_flight.ts";
-import { DestinationError, isRetryable, UnexpectedStatusError } from "../../src/errors.ts";
+import {
+  DestinationError,
+  IntegrityError,
+  isRetryable,
+  UnexpectedStatusError,
+} from "../../src/errors.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import { runtimeChild } from "../helpers/runtime.ts";
@@ -75,6 +80,37 @@ describe("haul() twice on one destination in one process", () => {
         assert.ok(a instanceof UnexpectedStatusError, String(a));
         assert.equal(b, a);
         assert.equal(server.requests.length, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("checks a joined call's own integrity against the shared result", async () => {
+    const body = randomBody(2 * MiB);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 8 * MiB,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "checked.bin");
+        const wrong = "sha256:" + "0".repeat(64);
+        const first = haul(server.url, { dest });
+        const mismatched = haul(server.url, { dest, integrity: wrong }).catch((e: unknown) => e);
+        const matching = haul(server.url, { dest, integrity: `sha256:${sha256(body)}` });
+        const [a, error, c] = await Promise.all([first, mismatched, matching]);
+        assert.equal(a.sha256, sha256(body));
+        assert.ok(error instanceof IntegrityError, String(error));
+        assert.equal(error.actual, sha256(body));
+        assert.deepEqual(error.expected, ["0".repeat(64)]);
+        assert.equal(isRetryable(error), false);
+        assert.match(error.message, /checked\.bin/);
+        assert.deepEqual(c, a);
+        assert.equal(server.requests.length, 1);
+        assert.deepEqual(await bytesOf(dest), body, "the first call's file stays");
+        const bad = await haul(server.url, { dest, integrity: "nonsense" }).catch((e) => e);
+        assert.ok(bad instanceof TypeError, String(bad));
       });
     } finally {
       await server.close();
