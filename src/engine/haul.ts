@@ -143,7 +143,7 @@ export async function haulWith(
   const progress = new ProgressReporter(state, options.onProgress);
   options.signal?.throwIfAborted();
 
-  const existing = async (): Promise<HaulResult> => {
+  const returnExisting = async (): Promise<HaulResult> => {
     const result = await alreadyComplete(fs, paths, expected, startedAt);
     state.validLength = result.size;
     state.reportedLength = result.size;
@@ -151,10 +151,10 @@ export async function haulWith(
     progress.done();
     return result;
   };
-  const keep = options.overwrite !== true;
-  if (await checkDestination(fs, paths) && keep) {
+  const keepExisting = options.overwrite !== true;
+  if (await checkDestination(fs, paths) && keepExisting) {
     await removeStaleSidecars(fs, paths);
-    return await existing();
+    return await returnExisting();
   }
   const lock = await acquireLock(fs, paths.lock, paths.dest).catch((error) => {
     throw toDestinationError(error, paths.dest);
@@ -162,7 +162,7 @@ export async function haulWith(
   try {
     // Another process (or worker) may have finished this destination between the look above and
     // the lock: then it is there, as if it had been from the start.
-    if (keep && await checkDestination(fs, paths)) return await existing();
+    if (keepExisting && await checkDestination(fs, paths)) return await returnExisting();
     const single = (first: Response | null) =>
       new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first)
         .run(input, startedAt)
