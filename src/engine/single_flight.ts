@@ -17,8 +17,11 @@
  * whose whole loop runs on a worker (`retryOnWorker()` in `batch/retry.ts`,
  * also used by `haulAll()`): calls on workers join like the rest.
  *
+ * A call with `overwrite: true` does not join a call without it (which may
+ * keep the file it finds): it waits for that call to end, then downloads.
+ *
  * A joining call shares the first call's download: its own `onProgress`,
- * `state`, `headers` and `overwrite` are not applied, but its `integrity` and
+ * `state` and `headers` are not applied, but its `integrity` and
  * `signal` are: a result that does not match its `integrity` rejects that
  * call with an {@link IntegrityError} (the file stays: it is the first
  * call's), and aborting its signal rejects that call's wait (with the
@@ -34,6 +37,8 @@ import type { HaulOptions, HaulResult } from "../types.ts";
 
 interface Flight {
   readonly url: string;
+  /** Whether the call downloads afresh (`overwrite: true`) rather than keeping a file it finds. */
+  readonly overwrite: boolean;
   readonly done: Promise<HaulResult>;
 }
 
@@ -113,7 +118,7 @@ export function singleFlight(
   const running = flights.get(key);
   if (running === undefined) {
     const done = download();
-    const flight: Flight = { url, done };
+    const flight: Flight = { url, overwrite: options.overwrite === true, done };
     flights.set(key, flight);
     const forget = () => {
       if (flights.get(key) === flight) flights.delete(key);
@@ -130,6 +135,14 @@ export function singleFlight(
         { retryable: false },
       ),
     );
+  }
+  if (options.overwrite === true && !running.overwrite) {
+    // The running call may keep the file that is there; this one asked for a new download, so
+    // it runs once that call is over (its own abort still ends the wait).
+    const over = joined(running.done, options.signal).then(() => {}, (error: unknown) => {
+      if (options.signal?.aborted) throw error;
+    });
+    return over.then(() => singleFlight(input, options, download));
   }
   let expected: ExpectedDigests | null = null;
   try {

@@ -7,6 +7,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { haul, haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -111,6 +112,57 @@ describe("haul() twice on one destination in one process", () => {
         assert.deepEqual(await bytesOf(dest), body, "the first call's file stays");
         const bad = await haul(server.url, { dest, integrity: "nonsense" }).catch((e) => e);
         assert.ok(bad instanceof TypeError, String(bad));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("runs an overwrite after a call that would keep the file, instead of joining it", async () => {
+    const old = randomBody(4 * MiB);
+    const body = randomBody(MiB);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "kept.bin");
+        await writeFile(dest, old);
+        // Both start in one tick: the first finds the old file and keeps it.
+        const keeping = haul(server.url, { dest });
+        const overwriting = haul(server.url, { dest, overwrite: true });
+        const [kept, fresh] = await Promise.all([keeping, overwriting]);
+        assert.equal(kept.alreadyComplete, true);
+        assert.equal(kept.sha256, sha256(old));
+        assert.equal(fresh.alreadyComplete, false);
+        assert.equal(fresh.sha256, sha256(body));
+        assert.equal(server.requests.length, 1);
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("lets an overwrite that waits for a running call stop through its signal", async () => {
+    const body = randomBody(MiB);
+    const server = await startResourceServer({ body }, (_req, honest) => ({
+      ...honest,
+      bytesPerSecond: 4 * MiB,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "waiting.bin");
+        const first = haul(server.url, { dest });
+        let firstOver = false;
+        void first.finally(() => firstOver = true);
+        const controller = new AbortController();
+        const waiting = haul(server.url, { dest, overwrite: true, signal: controller.signal })
+          .catch((e: unknown) => e);
+        controller.abort(new Error("the overwrite gave up"));
+        const reason = await waiting;
+        assert.ok(reason instanceof Error && /gave up/.test(reason.message), String(reason));
+        assert.equal(firstOver, false, "the wait ended at the abort, not with the first call");
+        assert.equal((await first).sha256, sha256(body));
+        assert.equal(server.requests.length, 1);
       });
     } finally {
       await server.close();
