@@ -98,57 +98,79 @@ export async function startWorker(url: URL): Promise<ThreadPort> {
     const refused = refusedModules(url);
     if (refused !== null) throw refused;
     const worker = new Web(url, { type: "module" });
-    let closed = false;
-    return {
-      post: (message) => worker.postMessage(message),
-      listen(onMessage, onCrash) {
-        worker.onmessage = (event) => onMessage(event.data);
-        worker.onerror = (event) => {
-          // Handled here: without this, Deno rethrows a worker's error in this thread.
-          event.preventDefault();
-          if (closed) return;
-          closed = true;
-          worker.terminate();
-          onCrash(crashOf(event.error ?? event.message, "the worker thread failed"));
-        };
-        worker.onmessageerror = () => {
-          if (closed) return;
-          closed = true;
-          worker.terminate();
-          onCrash(new Error("a message from the worker thread could not be read"));
-        };
-      },
-      close() {
-        closed = true;
-        worker.terminate();
-      },
+    // Handlers go on now, not in listen(): Deno can dispatch a fast worker's first message
+    // before the caller gets this port, and a message nobody listens to is gone.
+    const box = new Mailbox(() => worker.terminate());
+    worker.onmessage = (event) => box.message(event.data);
+    worker.onerror = (event) => {
+      // Handled here: without this, Deno rethrows a worker's error in this thread.
+      event.preventDefault();
+      box.crash(crashOf(event.error ?? event.message, "the worker thread failed"));
     };
+    worker.onmessageerror = () => {
+      box.crash(new Error("a message from the worker thread could not be read"));
+    };
+    return box.port((message) => worker.postMessage(message));
   }
   const { Worker } = await import("node:worker_threads");
   const worker = new Worker(url);
-  let closed = false;
-  return {
-    post: (message) => worker.postMessage(message),
-    listen(onMessage, onCrash) {
-      const crash = (error: Error) => {
-        if (closed) return;
-        closed = true;
-        void worker.terminate();
-        onCrash(error);
-      };
-      worker.on("message", onMessage);
-      worker.on("error", (error: unknown) => crash(crashOf(error, "the worker thread failed")));
-      worker.on(
-        "messageerror",
-        () => crash(new Error("a message from the worker could not be read")),
-      );
-      worker.on("exit", (code: number) => crash(new Error(`the worker thread exited (${code})`)));
-    },
-    close() {
-      closed = true;
-      void worker.terminate();
-    },
-  };
+  const box = new Mailbox(() => void worker.terminate());
+  worker.on("message", (message: unknown) => box.message(message));
+  worker.on("error", (error: unknown) => box.crash(crashOf(error, "the worker thread failed")));
+  worker.on(
+    "messageerror",
+    () => box.crash(new Error("a message from the worker could not be read")),
+  );
+  worker.on("exit", (code: number) => box.crash(new Error(`the worker thread exited (${code})`)));
+  return box.port((message) => worker.postMessage(message));
+}
+
+/**
+ * What a started worker sends, kept from its start until someone listens: its
+ * messages in order, then its crash (once; none after `close()`).
+ */
+class Mailbox {
+  readonly #stop: () => void;
+  #queue: unknown[] = [];
+  #crash: Error | null = null;
+  #onMessage: ((message: unknown) => void) | null = null;
+  #onCrash: ((error: Error) => void) | null = null;
+  #closed = false;
+
+  constructor(stop: () => void) {
+    this.#stop = stop;
+  }
+
+  message(message: unknown): void {
+    if (this.#onMessage === null) this.#queue.push(message);
+    else this.#onMessage(message);
+  }
+
+  crash(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop();
+    if (this.#onCrash === null) this.#crash = error;
+    else this.#onCrash(error);
+  }
+
+  port(post: (message: unknown) => void): ThreadPort {
+    return {
+      post,
+      listen: (onMessage, onCrash) => {
+        this.#onMessage = onMessage;
+        this.#onCrash = onCrash;
+        for (const message of this.#queue.splice(0)) onMessage(message);
+        const crash = this.#crash;
+        this.#crash = null;
+        if (crash !== null) onCrash(crash);
+      },
+      close: () => {
+        this.#closed = true;
+        this.#stop();
+      },
+    };
+  }
 }
 
 /**

@@ -43,8 +43,19 @@ async function within<T>(promise: Promise<T>): Promise<T> {
 }
 
 describe("startWorker() and parentThread()", () => {
-  // One worker for both steps: Deno's test runner, loaded and after other files' workers, now
-  // and then did not start a second worker of this file within 20 s (see the session-5 note).
+  it("deliver a worker's first message however soon it comes, worker after worker", async () => {
+    // A small worker posts "ready" at once. Deno's Worker dispatched it before `listen()` was
+    // called now and then, and the message was lost: the call waited for it forever.
+    for (let i = 0; i < 40; i++) {
+      const port = await startWorker(ECHO);
+      try {
+        assert.equal(await listen(port).next(), "ready", `worker ${i}`);
+      } finally {
+        port.close();
+      }
+    }
+  });
+
   it("carry structured messages both ways, then report the worker's error as a crash, once", async () => {
     const port = await startWorker(ECHO);
     try {
