@@ -66,11 +66,13 @@ export async function haulInWorker(
   signal?.throwIfAborted();
   const state = options.state ?? (options.onProgress === undefined ? undefined : new HaulState());
   const own = pool === undefined ? new WorkerPool(WORKER_ENTRY) : null;
+  const taking = (pool ?? own!).take();
   let lease: WorkerLease;
   try {
-    lease = await (pool ?? own!).take();
+    lease = await untilAborted(taking, signal);
   } catch (error) {
-    own?.close();
+    // Aborted while the worker started: once up, it goes back to its pool unused.
+    void taking.then((late) => late.release(), () => {}).finally(() => own?.close());
     throw error;
   }
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
@@ -140,4 +142,15 @@ export async function haulInWorker(
     lease.release();
     own?.close();
   }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

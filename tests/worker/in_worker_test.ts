@@ -13,7 +13,8 @@ import {
 } from "../../mod.ts";
 import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
 import { REPO_ROOT, runtimeChild, runtimeExecutable } from "../helpers/runtime.ts";
-import { workersStarted } from "../../src/worker/worker_pool.ts";
+import { WorkerPool, workersStarted } from "../../src/worker/worker_pool.ts";
+import { haulInWorker } from "../../src/worker/in_worker.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const MiB = 1 << 20;
@@ -86,6 +87,32 @@ describe("haul(url, { worker: true })", () => {
         assert.equal(result.sha256, sha256(body));
       });
     } finally {
+      await server.close();
+    }
+  });
+
+  it("stops waiting for a slow worker's start at the caller's abort", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    const pool = new WorkerPool(new URL("../fixtures/slow_start_worker.ts", import.meta.url));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "never.bin");
+        const started = performance.now();
+        const call = haulInWorker(
+          "haul",
+          server.url,
+          { dest, signal: AbortSignal.timeout(200) },
+          pool,
+        )
+          .catch((e: unknown) => e);
+        const error = await call;
+        assert.ok(error instanceof DOMException && error.name === "TimeoutError", String(error));
+        assert.ok(performance.now() - started < 2500, "rejected before the worker was up");
+        assert.equal(server.requests.length, 0);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    } finally {
+      pool.close();
       await server.close();
     }
   });
