@@ -68,7 +68,10 @@ function stop(worker: Pooled): void {
 }
 
 /** A new worker, once it said it is ready. */
-async function start(entry: URL): Promise<Pooled> {
+/** How long a worker may take to load before its call gives up (a start takes 20–85 ms). */
+export const WORKER_START_TIMEOUT_MS = 60_000;
+
+async function start(entry: URL, timeoutMs: number): Promise<Pooled> {
   started++;
   let port: ThreadPort;
   try {
@@ -99,7 +102,20 @@ async function start(entry: URL): Promise<Pooled> {
     stop(worker);
     worker.onCrash(crash);
   });
-  await ready;
+  const timer = setTimeout(() => {
+    stop(worker);
+    reject(
+      new HaulError(
+        `Download worker did not start within ${timeoutMs / 1000} s; no download began`,
+        { retryable: true },
+      ),
+    );
+  }, timeoutMs);
+  try {
+    await ready;
+  } finally {
+    clearTimeout(timer);
+  }
   return worker;
 }
 
@@ -125,25 +141,31 @@ export class WorkerPool {
   readonly #idle: Pooled[] = [];
   #closed = false;
 
+  readonly #startTimeoutMs: number;
+
   /**
    * Creates an empty pool.
    *
    * @param entry the workers' entry module.
+   * @param startTimeoutMs how long a worker may take to start (a test hook; the default is
+   *   {@link WORKER_START_TIMEOUT_MS}).
    */
-  constructor(entry: URL) {
+  constructor(entry: URL, startTimeoutMs: number = WORKER_START_TIMEOUT_MS) {
     this.#entry = entry;
+    this.#startTimeoutMs = startTimeoutMs;
   }
 
   /**
    * A worker for one call: an idle one of this pool, or a new one.
    *
    * @returns the lease; {@link WorkerLease.release} it when the call settles.
-   * @throws {HaulError} the worker could not start (not retryable).
+   * @throws {HaulError} the worker could not start (not retryable), or did not start in time
+   *   (retryable).
    */
   async take(): Promise<WorkerLease> {
     let worker = this.#idle.pop();
     while (worker?.dead) worker = this.#idle.pop();
-    worker ??= await start(this.#entry);
+    worker ??= await start(this.#entry, this.#startTimeoutMs);
     const taken = worker;
     let held = true;
     taken.onReport = () => {};

@@ -5,6 +5,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import {
   haul,
   haulAll,
+  HaulError,
   HaulState,
   haulWithRetry,
   IntegrityError,
@@ -108,6 +109,28 @@ describe("haul(url, { worker: true })", () => {
         const error = await call;
         assert.ok(error instanceof DOMException && error.name === "TimeoutError", String(error));
         assert.ok(performance.now() - started < 2500, "rejected before the worker was up");
+        assert.equal(server.requests.length, 0);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    } finally {
+      pool.close();
+      await server.close();
+    }
+  });
+
+  it("gives up on a worker that does not start in time, with a retryable error", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    const entry = new URL("../fixtures/slow_start_worker.ts", import.meta.url);
+    const pool = new WorkerPool(entry, 300);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "late.bin");
+        const started = performance.now();
+        const error = await haulInWorker("haul", server.url, { dest }, pool).catch((e) => e);
+        assert.ok(error instanceof HaulError, String(error));
+        assert.match(error.message, /did not start within 0\.3 s/);
+        assert.equal(isRetryable(error), true);
+        assert.ok(performance.now() - started < 2500, "it did not wait for the worker");
         assert.equal(server.requests.length, 0);
         assert.deepEqual(await readdir(dir), []);
       });
