@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { jsonLines, runCli, startCli, waitFor } from "../fixtures/cli_run.ts";
-import { startResourceServer } from "../helpers/script_server.ts";
+import { startResourceServer, startThrottledServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
 describe("haul CLI signals", () => {
@@ -47,10 +47,7 @@ describe("haul CLI signals", () => {
 
   it("stops a whole list on SIGTERM with status 130, and on a second signal at once", async () => {
     const body = randomBody(2 * 1024 * 1024);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 512 * 1024,
-    }));
+    const server = await startThrottledServer(body, 512 * 1024);
     try {
       await withTempDir(async (dir) => {
         const list = join(dir, "list.txt");

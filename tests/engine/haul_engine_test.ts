@@ -17,7 +17,11 @@ import { durablePrefix } from "../../src/store/checkpoint.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";
-import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import {
+  startResourceServer,
+  startScriptServer,
+  startThrottledServer,
+} from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const MiB = 1024 * 1024;
@@ -336,10 +340,7 @@ describe("haul() streams", () => {
 
   it("reports progress through onProgress and the state object", async () => {
     const body = randomBody(2 * MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 8 * MiB,
-    }));
+    const server = await startThrottledServer(body, 8 * MiB);
     try {
       await withTempDir(async (dir) => {
         const seen: number[] = [];
@@ -559,10 +560,7 @@ describe("haul() destinations", () => {
 
   it("lets only one call at a time work on a destination", async () => {
     const body = randomBody(MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 4 * MiB,
-    }));
+    const server = await startThrottledServer(body, 4 * MiB);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "l.bin");

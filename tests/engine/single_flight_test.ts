@@ -20,7 +20,11 @@ import {
   isRetryable,
   UnexpectedStatusError,
 } from "../../src/errors.ts";
-import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import {
+  startResourceServer,
+  startScriptServer,
+  startThrottledServer,
+} from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import { runtimeChild } from "../helpers/runtime.ts";
 
@@ -41,10 +45,7 @@ describe("destinationKey and requestHref", () => {
 describe("haul() twice on one destination in one process", () => {
   it("joins a running download of the same URL: one request, the same result", async () => {
     const body = randomBody(2 * MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 8 * MiB,
-    }));
+    const server = await startThrottledServer(body, 8 * MiB);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "same.bin");
@@ -89,10 +90,7 @@ describe("haul() twice on one destination in one process", () => {
 
   it("checks a joined call's own integrity against the shared result", async () => {
     const body = randomBody(2 * MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 8 * MiB,
-    }));
+    const server = await startThrottledServer(body, 8 * MiB);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "checked.bin");
@@ -144,10 +142,7 @@ describe("haul() twice on one destination in one process", () => {
 
   it("lets an overwrite that waits for a running call stop through its signal", async () => {
     const body = randomBody(MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 4 * MiB,
-    }));
+    const server = await startThrottledServer(body, 4 * MiB);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "waiting.bin");
@@ -171,10 +166,7 @@ describe("haul() twice on one destination in one process", () => {
 
   it("refuses another URL for a busy destination at once, not retryable", async () => {
     const body = randomBody(MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 4 * MiB,
-    }));
+    const server = await startThrottledServer(body, 4 * MiB);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "one.bin");
@@ -193,10 +185,7 @@ describe("haul() twice on one destination in one process", () => {
 
   it("lets a joined caller stop waiting through its own signal, the download going on", async () => {
     const body = randomBody(MiB);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      bytesPerSecond: 4 * MiB,
-    }));
+    const server = await startThrottledServer(body, 4 * MiB);
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "abort.bin");

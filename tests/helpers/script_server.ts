@@ -726,3 +726,19 @@ export function startResourceServer(
     return twist === undefined ? honest : twist(req, honest);
   });
 }
+
+/**
+ * Starts a server for `body` that sends it honestly, no faster than
+ * `bytesPerSecond`: a download that lasts long enough for a second call, an
+ * abort or a kill to meet it.
+ *
+ * @param body the resource's bytes.
+ * @param bytesPerSecond the pace.
+ * @returns the running server; always `close()` it.
+ */
+export function startThrottledServer(
+  body: Uint8Array,
+  bytesPerSecond: number,
+): Promise<ScriptServer> {
+  return startResourceServer({ body }, (_req, honest) => ({ ...honest, bytesPerSecond }));
+}

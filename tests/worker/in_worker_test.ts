@@ -12,7 +12,11 @@ import {
   isRetryable,
   UnexpectedStatusError,
 } from "../../mod.ts";
-import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import {
+  startResourceServer,
+  startScriptServer,
+  startThrottledServer,
+} from "../helpers/script_server.ts";
 import { REPO_ROOT, runtimeChild, runtimeExecutable } from "../helpers/runtime.ts";
 import { WorkerPool, workersStarted } from "../../src/worker/worker_pool.ts";
 import { haulInWorker } from "../../src/worker/in_worker.ts";
@@ -273,10 +277,7 @@ describe("worker: true calls for one destination in one process", () => {
   ) {
     it(`${name} share one download`, async () => {
       const body = randomBody(2 * MiB);
-      const server = await startResourceServer({ body }, (_req, honest) => ({
-        ...honest,
-        bytesPerSecond: 8 * MiB,
-      }));
+      const server = await startThrottledServer(body, 8 * MiB);
       try {
         await withTempDir(async (dir) => {
           const dest = join(dir, "shared.bin");
