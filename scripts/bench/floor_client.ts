@@ -18,13 +18,7 @@
 import { createHash } from "node:crypto";
 import { open, rename } from "node:fs/promises";
 import process from "node:process";
-
-function option(name: string): string {
-  const index = process.argv.indexOf(name);
-  const value = index >= 0 ? process.argv[index + 1] : undefined;
-  if (value === undefined) throw new Error(`Pass ${name}`);
-  return value;
-}
+import { option } from "./argv.ts";
 
 const url = option("--url");
 const dest = option("--dest");

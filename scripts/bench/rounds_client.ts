@@ -19,6 +19,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { haul, HaulState } from "../../mod.ts";
 import type { FetchLike } from "../../mod.ts";
+import { option } from "./argv.ts";
 
 /** Wall and CPU time of one step. */
 export interface Step {
@@ -33,13 +34,6 @@ export interface Round {
   readonly resume: Step;
   /** Bytes `.part` held when the cut call ended. */
   readonly cutAt: number;
-}
-
-function option(name: string): string {
-  const index = process.argv.indexOf(name);
-  const value = index >= 0 ? process.argv[index + 1] : undefined;
-  if (value === undefined) throw new Error(`Pass ${name}`);
-  return value;
 }
 
 function cpuMsNow(): number {

@@ -19,6 +19,7 @@
 
 import process from "node:process";
 import { haul } from "../../mod.ts";
+import { option } from "./argv.ts";
 
 type Handler = (request: Request) => Response;
 
@@ -41,13 +42,6 @@ function serve(handler: Handler): number {
     return runtime.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler }).port;
   }
   throw new Error("Run this under Deno or Bun");
-}
-
-function option(name: string): string {
-  const index = process.argv.indexOf(name);
-  const value = index >= 0 ? process.argv[index + 1] : undefined;
-  if (value === undefined) throw new Error(`Pass ${name}`);
-  return value;
 }
 
 const url = option("--url");

@@ -16,13 +16,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { haul, haulAll } from "../../mod.ts";
-
-function option(name: string): string {
-  const index = process.argv.indexOf(name);
-  const value = index >= 0 ? process.argv[index + 1] : undefined;
-  if (value === undefined) throw new Error(`Pass ${name}`);
-  return value;
-}
+import { option } from "./argv.ts";
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
