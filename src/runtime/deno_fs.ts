@@ -44,6 +44,7 @@ import {
   type FsErrorCode,
   type FsShim,
   FsShimError,
+  linkTargetOf,
   type OpenMode,
   type ShimFile,
   type ShimStat,
@@ -342,16 +343,7 @@ export const denoFs: FsShim = {
       };
       if (!shown.isSymlink) return shown;
       const target = await Deno.stat(path).catch(() => null);
-      return {
-        ...shown,
-        linkTarget: target === null
-          ? "missing"
-          : target.isFile
-          ? "file"
-          : target.isDirectory
-          ? "directory"
-          : "other",
-      };
+      return { ...shown, linkTarget: linkTargetOf(target) };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw toShimError(error, "lstat", path);

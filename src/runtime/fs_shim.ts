@@ -46,6 +46,27 @@ export type OpenMode =
 /** What a symbolic link leads to; see {@link ShimStat.linkTarget}. */
 export type LinkTarget = "file" | "directory" | "other" | "missing";
 
+/**
+ * What a symbolic link leads to, from what following it found (`null`: nothing).
+ *
+ * @param target the followed `stat`'s kind, or `null` when it failed.
+ * @returns the {@link LinkTarget}.
+ *
+ * @example
+ * ```ts
+ * import { linkTargetOf } from "./fs_shim.ts";
+ * console.log(linkTargetOf({ isFile: false, isDirectory: true })); // directory
+ * console.log(linkTargetOf(null)); // missing
+ * ```
+ */
+export function linkTargetOf(
+  target: { readonly isFile: boolean; readonly isDirectory: boolean } | null,
+): LinkTarget {
+  if (target === null) return "missing";
+  if (target.isFile) return "file";
+  return target.isDirectory ? "directory" : "other";
+}
+
 /** What `lstat` tells about a path (symlinks are not followed). */
 export interface ShimStat {
   /** A regular file. */

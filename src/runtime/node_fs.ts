@@ -32,6 +32,7 @@ import {
   type FsErrorCode,
   type FsShim,
   FsShimError,
+  linkTargetOf,
   type OpenMode,
   type ShimFile,
   type ShimStat,
@@ -242,17 +243,11 @@ export const nodeFs: FsShim = {
         mtimeMs: info.mtimeMs,
       };
       if (!shown.isSymlink) return shown;
-      const target = await fsp.stat(path).catch(() => null);
-      return {
-        ...shown,
-        linkTarget: target === null
-          ? "missing"
-          : target.isFile()
-          ? "file"
-          : target.isDirectory()
-          ? "directory"
-          : "other",
-      };
+      const target = await fsp.stat(path).then(
+        (followed) => ({ isFile: followed.isFile(), isDirectory: followed.isDirectory() }),
+        () => null,
+      );
+      return { ...shown, linkTarget: linkTargetOf(target) };
     } catch (error) {
       if (nodeErrorCode(error) === "ENOENT") return null;
       throw toShimError(error, "lstat", path);
