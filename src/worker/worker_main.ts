@@ -55,6 +55,7 @@ async function run(call: WireCall, controller: AbortController): Promise<void> {
       if (!sameState(now, sent)) post({ type: "state", state: sent = now });
     }, STATE_EVERY_MS)
     : undefined;
+  let report: FromWorker;
   try {
     const { input, options } = fromWireCall(call);
     options.signal = controller.signal;
@@ -75,19 +76,19 @@ async function run(call: WireCall, controller: AbortController): Promise<void> {
     const result = call.kind === "retry"
       ? await haulWithRetry(input, options)
       : await haul(input, options);
-    clearInterval(follow);
-    running = null;
-    post({ type: "done", state: snapshot(state), result });
+    report = { type: "done", state: snapshot(state), result };
   } catch (error) {
-    clearInterval(follow);
-    running = null;
-    post({
+    report = {
       type: "failed",
       state: snapshot(state),
       error: errorToWire(error),
       aborted: controller.signal.aborted,
-    });
+    };
+  } finally {
+    clearInterval(follow);
+    running = null;
   }
+  post(report);
 }
 
 port.listen((message) => {
