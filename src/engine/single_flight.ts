@@ -34,6 +34,7 @@ import { DestinationError, IntegrityError, redactUrl } from "../errors.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
 import type { HaulOptions, HaulResult } from "../types.ts";
+import { untilAborted } from "./until_aborted.ts";
 
 interface Flight {
   readonly url: string;
@@ -163,16 +164,7 @@ export function singleFlight(
   });
 }
 
-/** The first call's outcome, or the joining caller's abort, whichever comes first. */
+/** The first call's outcome (a copy of its result), or the joining caller's abort, whichever comes first. */
 function joined(done: Promise<HaulResult>, signal: AbortSignal | undefined): Promise<HaulResult> {
-  if (signal === undefined) return done.then((result) => ({ ...result }));
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<HaulResult>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    done.then(
-      (result) => resolve({ ...result }),
-      (error: unknown) => reject(error),
-    ).finally(() => signal.removeEventListener("abort", onAbort));
-  });
+  return untilAborted(done, signal).then((result) => ({ ...result }));
 }

@@ -18,6 +18,7 @@
  */
 
 import { HaulError } from "../errors.ts";
+import { untilAborted } from "../engine/until_aborted.ts";
 import type { RetryOptions } from "../batch/retry.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import { type CallKind, type StateSnapshot, toWireCall } from "./call_wire.ts";
@@ -142,15 +143,4 @@ export async function haulInWorker(
     lease.release();
     own?.close();
   }
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
