@@ -23,10 +23,12 @@ import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { isOverLong, judgeBodyEnd } from "../protocol/body_end.ts";
-import { acquireLock } from "../store/lock.ts";
+import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { CheckpointStore } from "../store/checkpoint_store.ts";
-import { commitPart, removeDownload, removeStaleSidecars } from "../store/sidecars.ts";
+import { removeStaleSidecars } from "../store/sidecars.ts";
+import { PartOwner } from "../store/ownership.ts";
+import { commit } from "./commit.ts";
 import { PartWriter } from "./part_writer.ts";
 import { type CheckpointCadence, Checkpointer } from "./checkpointer.ts";
 import { dropHash, keepHash, takeHash } from "./kept_hashes.ts";
@@ -65,6 +67,8 @@ export interface EngineHooks {
   rangeFloor?: number;
   /** How further connections are opened (`ramp.ts`); each field replaces the default's. */
   ramp?: Partial<RampSettings>;
+  /** The lock's lease (tests shorten it). */
+  lockTiming?: LockTiming;
 }
 
 /** A call's settings, validated. */
@@ -156,15 +160,23 @@ export async function haulWith(
     await removeStaleSidecars(fs, paths);
     return await returnExisting();
   }
-  const lock = await acquireLock(fs, paths.lock, paths.dest).catch((error) => {
+  const timing = hooks.lockTiming ?? DEFAULT_LOCK_TIMING;
+  const lock = await acquireLock(fs, paths.lock, paths.dest, timing).catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
   try {
     // Another process (or worker) may have finished this destination between the look above and
     // the lock: then it is there, as if it had been from the start.
     if (keepExisting && await checkDestination(fs, paths)) return await returnExisting();
+    const owner = new PartOwner(fs, paths, lock);
+    await owner.settle();
+    // A lost lock stops the download like the caller's own abort (with a retryable error).
+    const signal = options.signal === undefined
+      ? owner.signal
+      : AbortSignal.any([options.signal, owner.signal]);
+    options = { ...options, signal };
     const single = (first: Response | null) =>
-      new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first)
+      new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first, owner)
         .run(input, startedAt)
         .finally(() => first?.body?.cancel().catch(() => {}));
     const floor = hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR;
@@ -182,6 +194,7 @@ export async function haulWith(
       connections,
       floor,
       ramp: { ...DEFAULT_RAMP, ...hooks.ramp },
+      owner,
     }, single);
     progress.done();
     return result;
@@ -206,6 +219,7 @@ class Download {
   readonly progress: ProgressReporter;
   /** The first response, when the multi-range dispatch made it and stayed on one connection. */
   readonly first: Response | null;
+  readonly owner: PartOwner;
 
   constructor(
     fs: FsShim,
@@ -217,6 +231,7 @@ class Download {
     expected: ExpectedDigests | null,
     progress: ProgressReporter,
     first: Response | null,
+    owner: PartOwner,
   ) {
     this.fs = fs;
     this.paths = paths;
@@ -227,12 +242,14 @@ class Download {
     this.expected = expected;
     this.progress = progress;
     this.first = first;
+    this.owner = owner;
   }
 
   async run(input: string | URL | Request, startedAt: number): Promise<HaulResult> {
     const start = await openPart(this.fs, this.paths);
     this.#file = start.file;
-    const store = new CheckpointStore(this.fs, this.paths, start.checkpoint !== null);
+    await this.owner.adopt(start.file);
+    const store = new CheckpointStore(this.fs, this.paths, start.checkpoint !== null, this.owner);
     this.#store = store;
     try {
       return await this.#fetchAndStore(input, start, store, startedAt);
@@ -241,7 +258,7 @@ class Download {
         // Nothing on disk can resume this download: leave nothing behind.
         dropHash(this.paths.part);
         await this.#closeFile();
-        await removeDownload(this.fs, this.paths).catch(() => {});
+        await this.owner.remove().catch(() => {});
       }
       throw toDestinationError(error, this.paths.dest, store.saved);
     } finally {
@@ -282,6 +299,7 @@ class Download {
       await discardBody(response);
       const hasher = this.#hasher(start.file, start);
       try {
+        // The same commit as every finish: .part is cut to the checkpoint's length and synced.
         return await this.#complete(start.cursor, () => hasher.digestHex(start.cursor), {
           ...base,
           etag: saved!.etag,
@@ -400,7 +418,7 @@ class Download {
           await job.writer.close();
           dropHash(this.paths.part);
           await this.#closeFile();
-          await removeDownload(this.fs, this.paths);
+          await this.owner.remove();
           this.#store = null;
           throw new ServerMisconfiguredError(
             `Server sent more than the ${plan.bodyLength} bytes it declared: ${this.url}: ` +
@@ -476,19 +494,13 @@ class Download {
       contentType: string | null;
     },
   ): Promise<HaulResult> {
-    const { fs, paths } = this;
-    const sha256 = await digest();
+    const { paths } = this;
     dropHash(paths.part);
-    await this.#closeFile();
-    if (this.expected !== null && !digestMatches(this.expected, sha256)) {
-      await removeDownload(fs, paths);
-      throw new IntegrityError(
-        `Integrity check failed: ${this.url}: got sha256 ${sha256}, expected ` +
-          `${this.expected.sha256.join(" or ")}; nothing was saved at ${paths.dest}`,
-        { expected: this.expected.sha256, actual: sha256 },
-      );
-    }
-    await commitPart(fs, paths, this.options.overwrite === true);
+    const sha256 = await commit(
+      this.owner,
+      { file: this.#file!, size, digest, close: () => this.#closeFile() },
+      { expected: this.expected, overwrite: this.options.overwrite === true, url: this.url },
+    );
     const state = this.progress.state;
     state.validLength = size;
     state.reportedLength = size;

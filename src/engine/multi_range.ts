@@ -133,6 +133,7 @@ export async function runDownload(
   if (saved !== null && !canResumeRanges(saved)) return await single(null);
   if (saved !== null) {
     const opened = await openPartRanges(fs, paths);
+    await ctx.owner.adopt(opened.file);
     if (opened.checkpoint !== null) {
       return await new RangeDownload(ctx, opened.file).resume(opened.checkpoint);
     }
@@ -157,6 +158,7 @@ export async function runDownload(
   let opened;
   try {
     opened = await openPartRanges(fs, paths);
+    await ctx.owner.adopt(opened.file);
     if (opened.checkpoint !== null) await fresh(fs, paths, opened.file, true);
   } catch (error) {
     await opened?.file.close().catch(() => {});

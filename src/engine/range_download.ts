@@ -23,16 +23,11 @@
  * @module
  */
 
-import {
-  ContentRangeError,
-  IntegrityError,
-  PartialHaulError,
-  UnexpectedStatusError,
-} from "../errors.ts";
+import { ContentRangeError, PartialHaulError, UnexpectedStatusError } from "../errors.ts";
 import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { checkRangeResponse, type KnownFile } from "../protocol/range_check.ts";
 import { buildRangeRequest } from "../protocol/range_request.ts";
-import { digestMatches, type ExpectedDigests } from "../protocol/integrity.ts";
+import type { ExpectedDigests } from "../protocol/integrity.ts";
 import type { Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
@@ -41,7 +36,8 @@ import type { Checkpoint } from "../store/checkpoint.ts";
 import { CheckpointStore } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { SidecarPaths } from "../store/paths.ts";
-import { commitPart, removeDownload } from "../store/sidecars.ts";
+import type { PartOwner } from "../store/ownership.ts";
+import { commit } from "./commit.ts";
 import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
 import type { CheckpointCadence } from "./checkpointer.ts";
 import { dropHash } from "./kept_hashes.ts";
@@ -108,6 +104,8 @@ export interface RangeContext {
   readonly floor: number;
   /** How connections are opened for a large download (`ramp.ts`). */
   readonly ramp: RampSettings;
+  /** The destination's owner: checked before each checkpoint, removal and the commit. */
+  readonly owner: PartOwner;
 }
 
 /**
@@ -227,7 +225,7 @@ export class RangeDownload {
       this.#rampState = "probing";
       this.#pending = gaps; // one request per gap, until the ramp shares them out
     }
-    this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true);
+    this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true, this.#ctx.owner);
     return await this.#run(null, saved.blockSize, saved.extent);
   }
 
@@ -251,7 +249,7 @@ export class RangeDownload {
       ? splitRanges(known.total, connections * PIECES_PER_CONNECTION, floor)
       : [{ start: 0, end: known.total }]; // the first response streams it all, until the ramp decides
     this.#pending = spans.slice(1);
-    this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false);
+    this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false, this.#ctx.owner);
     return await this.#run({ response, span: spans[0]! }, this.#ctx.settings.blockSize, 0);
   }
 
@@ -260,7 +258,7 @@ export class RangeDownload {
     blockSize: number,
     baseExtent: number,
   ): Promise<HaulResult> {
-    const { fs, paths, options, progress } = this.#ctx;
+    const { paths, options, progress } = this.#ctx;
     const total = this.#known.total;
     dropHash(paths.part); // bytes land out of order: no running hash applies
     this.#hasher = new PrefixHasher(this.#file, createNativeHash());
@@ -304,15 +302,13 @@ export class RangeDownload {
       if (covered.length !== 1 || covered[0]!.start !== 0 || covered[0]!.end < total) {
         throw new Error(`haul: the ranges do not cover the file (${JSON.stringify(covered)})`);
       }
-      if ((await this.#file.size()) !== total) await this.#file.truncate(total);
-      await this.#file.sync();
       return await this.#complete(total);
     } catch (error) {
       if (!this.#store.saved) {
         dropHash(paths.part);
         await this.#settle();
         await this.#closeFile();
-        await removeDownload(fs, paths).catch(() => {});
+        await this.#ctx.owner.remove().catch(() => {});
       }
       throw toDestinationError(error, paths.dest, this.#store.saved);
     } finally {
@@ -682,18 +678,17 @@ export class RangeDownload {
   }
 
   async #complete(size: number): Promise<HaulResult> {
-    const { fs, paths, expected, url, options, progress } = this.#ctx;
-    const sha256 = await this.#hasher!.digestHex(size);
-    await this.#closeFile();
-    if (expected !== null && !digestMatches(expected, sha256)) {
-      await removeDownload(fs, paths);
-      throw new IntegrityError(
-        `Integrity check failed: ${url}: got sha256 ${sha256}, expected ` +
-          `${expected.sha256.join(" or ")}; nothing was saved at ${paths.dest}`,
-        { expected: expected.sha256, actual: sha256 },
-      );
-    }
-    await commitPart(fs, paths, options.overwrite === true);
+    const { paths, expected, url, options, progress, owner } = this.#ctx;
+    const sha256 = await commit(
+      owner,
+      {
+        file: this.#file,
+        size,
+        digest: () => this.#hasher!.digestHex(size),
+        close: () => this.#closeFile(),
+      },
+      { expected, overwrite: options.overwrite === true, url },
+    );
     const state = progress.state;
     state.validLength = size;
     state.reportedLength = size;

@@ -56,7 +56,10 @@ async function load(): Promise<FsShim> {
         stat: denoFs.stat,
         readFile: denoFs.readFile,
         syncDir: denoFs.syncDir,
+        copyFile: (from: string, to: string) => nodeFs.copyFile!(from, to),
+        list: (dir: string) => nodeFs.list!(dir),
         isProcessAlive: denoFs.isProcessAlive,
+        processStart: (pid: number) => nodeFs.processStart?.(pid) ?? null,
         get processScope(): string | null {
           return denoFs.processScope ?? null;
         },

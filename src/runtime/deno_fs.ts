@@ -23,13 +23,11 @@
  *   throws a TypeError, and then `process.kill(pid, 0)` from `node:process`
  *   makes the same probe). `ESRCH` (Deno's `NotFound`) means dead;
  *   success or `EPERM` (another user's process) mean alive. Both need the
- *   `run` permission. Without it the answer is `true` ("cannot tell"); the
+ *   `run` permission. Without it the answer is `null` ("cannot tell"); the
  *   permission is only queried (`Deno.permissions.querySync`), so no prompt
- *   appears. The lock does not depend on it: it is a lease its owner keeps
- *   fresh (`src/store/lock.ts`); a known-dead pid only lets it be taken over
- *   sooner.
+ *   appears. What the lock makes of each answer: `src/store/lock.ts`.
  * - `processScope` is the host name plus, on Linux, the pid namespace
- *   (`/proc/self/ns/pid`). Deno 2.9 reads nothing under `/proc` without
+ *   (`/proc/self/ns/pid`) and the boot id. Deno 2.9 reads nothing under `/proc` without
  *   `--allow-all` and the host name needs `--allow-sys=hostname`; without
  *   them it is `null` and pids in lock files are not trusted. Both are
  *   queried first, never prompted for.
@@ -236,9 +234,9 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
 }
 
 /** See the module notes: kill(pid, 0) with the `run` permission, else `true`. */
-function denoIsProcessAlive(pid: number): boolean {
+function denoIsProcessAlive(pid: number): boolean | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (!granted({ name: "run" })) return true; // cannot tell without run: never steal a lock.
+  if (!granted({ name: "run" })) return null; // cannot tell without run
   try {
     Deno.kill(pid, 0);
     return true;
@@ -255,10 +253,11 @@ function denoIsProcessAlive(pid: number): boolean {
   }
 }
 
-/** kill(pid, 0) failed: ESRCH (Deno: `NotFound`) means dead; EPERM or anything else, alive. */
-function livenessFromKillError(error: unknown): boolean {
+/** kill(pid, 0) failed: ESRCH (Deno: `NotFound`) means dead; EPERM alive; anything else, unknown. */
+function livenessFromKillError(error: unknown): boolean | null {
   const code = denoErrorCode(error);
-  return code !== "ENOENT" && code !== "ESRCH";
+  if (code === "ENOENT" || code === "ESRCH") return false;
+  return code === "EPERM" || code === "EACCES" ? true : null;
 }
 
 let scope: string | null | undefined;
@@ -273,7 +272,8 @@ function denoProcessScope(): string | null {
     if (Deno.build.os !== "linux") return (scope = host);
     const nsPath = "/proc/self/ns/pid";
     if (!granted({ name: "read", path: nsPath })) return scope;
-    scope = `${host};${Deno.readLinkSync(nsPath)}`;
+    const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    scope = `${host};${Deno.readLinkSync(nsPath)};boot=${boot}`;
   } catch {
     scope = null; // e.g. NotCapable under /proc without --allow-all
   }
@@ -340,6 +340,7 @@ export const denoFs: FsShim = {
         isSymlink: info.isSymlink,
         size: info.size,
         ...(info.mtime === null ? {} : { mtimeMs: info.mtime.getTime() }),
+        ...(info.ino === null ? {} : { identity: `${info.dev}:${info.ino}` }),
       };
       if (!shown.isSymlink) return shown;
       const target = await Deno.stat(path).catch(() => null);
@@ -380,7 +381,7 @@ export const denoFs: FsShim = {
     return Deno.pid;
   },
 
-  isProcessAlive(pid: number): boolean {
+  isProcessAlive(pid: number): boolean | null {
     return denoIsProcessAlive(pid);
   },
 

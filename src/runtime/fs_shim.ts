@@ -30,6 +30,12 @@ export interface ShimFile {
    * where the runtime has no such lock (Node and Bun: `node:fs` has none).
    */
   tryLock?(): Promise<boolean>;
+  /**
+   * The identity of the open file (device and inode, `"dev:ino"`), the same
+   * string {@link ShimStat.identity} gives for a path that names this file.
+   * Absent where a shim cannot tell.
+   */
+  identity?(): Promise<string>;
 }
 
 /** How {@link FsShim.open} opens a path. */
@@ -88,6 +94,8 @@ export interface ShimStat {
    * reads it); absent when a shim cannot tell.
    */
   readonly mtimeMs?: number;
+  /** Device and inode (`"dev:ino"`): which file the path names; absent when a shim cannot tell. */
+  readonly identity?: string;
 }
 
 /**
@@ -158,15 +166,27 @@ export interface FsShim {
   /** This process's id (written into lock files). */
   readonly pid: number;
   /**
-   * Whether a process with this id is alive. Only a hint that lets a lock be
-   * taken over sooner: `false` only when the process is known to be gone;
-   * `true` whenever the shim cannot tell (e.g. Deno without `--allow-run`).
+   * Whether a process with this id is alive: `true` or `false` when known,
+   * `null` when the shim cannot tell (e.g. Deno without `--allow-run`).
    */
-  isProcessAlive(pid: number): boolean;
+  isProcessAlive(pid: number): boolean | null;
+  /**
+   * When the process with this id started, as an opaque string (Linux: the
+   * start time in `/proc/<pid>/stat`), or `null` when unknown. A lock records
+   * its owner's, so a pid reused by another process is not taken for the owner.
+   */
+  processStart?(pid: number): string | null;
+  /**
+   * Copies a file (a reflink where the filesystem has them), replacing `to`.
+   * Absent where a shim cannot.
+   */
+  copyFile?(from: string, to: string): Promise<void>;
+  /** The names in a directory (readdir(3)). Absent where a shim cannot list. */
+  list?(dir: string): Promise<string[]>;
   /**
    * Where this process's pids mean something: the same string in two
    * processes means they see the same process table (same host name and,
-   * on Linux, the same pid namespace). `null` or absent when unknown (Deno
+   * on Linux, the same pid namespace and boot). `null` or absent when unknown (Deno
    * without `--allow-all`); then a lock's pid is never trusted, only its lease.
    */
   readonly processScope?: string | null;

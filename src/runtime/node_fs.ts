@@ -15,16 +15,17 @@
  *   does nothing.
  * - `isProcessAlive` uses `process.kill(pid, 0)`, which sends no signal:
  *   `ESRCH` means dead; success or `EPERM` (the process exists but belongs to
- *   another user) mean alive, and so does any other failure, since a lock must
- *   never be taken from an owner that may be alive.
+ *   another user) mean alive; any other failure means "cannot tell" (`null`).
  * - `processScope` is `os.hostname()` plus, on Linux, the pid namespace read
- *   from `/proc/self/ns/pid` (`null` when that cannot be read): two processes
- *   with the same scope see the same pids.
+ *   from `/proc/self/ns/pid` and the boot id (`null` when they cannot be
+ *   read): two processes with the same scope see the same pids.
+ * - `processStart` reads the start time from `/proc/<pid>/stat` (Linux).
+ * - `copyFile` asks for a reflink (`COPYFILE_FICLONE`) and falls back to a copy.
  *
  * @module
  */
 
-import { constants, readlinkSync } from "node:fs";
+import { constants, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import * as fsp from "node:fs/promises";
 import process from "node:process";
@@ -155,6 +156,15 @@ class NodeShimFile implements ShimFile {
     }
   }
 
+  async identity(): Promise<string> {
+    try {
+      const info = await this.#handle.stat();
+      return `${info.dev}:${info.ino}`;
+    } catch (error) {
+      throw toShimError(error, "stat", this.#path);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -166,6 +176,33 @@ class NodeShimFile implements ShimFile {
   }
 }
 
+/**
+ * A process's start time from `/proc/<pid>/stat` (field 22, after the command
+ * name in parentheses), read with `read`; `null` off Linux or when unreadable.
+ *
+ * @param pid the process.
+ * @param read reads a small text file (throws when it cannot).
+ * @returns the start time in clock ticks since boot, as a string, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { linuxProcessStart } from "./node_fs.ts";
+ * const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 9 0 0 0 0 0 0 0 20 0 1 0 777 1 2";
+ * console.log(linuxProcessStart(42, () => stat)); // "777"
+ * ```
+ */
+export function linuxProcessStart(pid: number, read: (path: string) => string): string | null {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  try {
+    const text = read(`/proc/${pid}/stat`);
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const start = fields[19]; // field 22 of the line; the fields after ")" begin at field 3
+    return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
+  } catch {
+    return null;
+  }
+}
+
 let scope: string | null | undefined;
 
 /** See the module notes: host name and, on Linux, the pid namespace. */
@@ -173,7 +210,11 @@ function nodeProcessScope(): string | null {
   if (scope !== undefined) return scope;
   try {
     const host = `host=${hostname()}`;
-    scope = process.platform === "linux" ? `${host};${readlinkSync("/proc/self/ns/pid")}` : host;
+    scope = process.platform === "linux"
+      ? `${host};${readlinkSync("/proc/self/ns/pid")};boot=${
+        readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
+      }`
+      : host;
   } catch {
     scope = null;
   }
@@ -241,6 +282,7 @@ export const nodeFs: FsShim = {
         isSymlink: info.isSymbolicLink(),
         size: info.size,
         mtimeMs: info.mtimeMs,
+        identity: `${info.dev}:${info.ino}`,
       };
       if (!shown.isSymlink) return shown;
       const target = await fsp.stat(path).then(
@@ -286,17 +328,37 @@ export const nodeFs: FsShim = {
     return process.pid;
   },
 
-  isProcessAlive(pid: number): boolean {
+  async copyFile(from: string, to: string): Promise<void> {
+    try {
+      await fsp.copyFile(from, to, constants.COPYFILE_FICLONE);
+    } catch (error) {
+      throw toShimError(error, `copy to '${to}' from`, from);
+    }
+  },
+
+  async list(dir: string): Promise<string[]> {
+    try {
+      return await fsp.readdir(dir);
+    } catch (error) {
+      throw toShimError(error, "readdir", dir);
+    }
+  },
+
+  isProcessAlive(pid: number): boolean | null {
     if (!Number.isSafeInteger(pid) || pid <= 0) return false;
     try {
       process.kill(pid, 0);
       return true;
     } catch (error) {
       // ESRCH: no such process. EPERM: it exists but belongs to someone else.
-      // Anything else (say Deno's compat layer without --allow-run) cannot
-      // tell, so answer "alive": a lock is never taken from a live owner.
-      return nodeErrorCode(error) !== "ESRCH";
+      // Anything else (say Deno's compat layer without --allow-run) cannot tell.
+      const code = nodeErrorCode(error);
+      return code === "ESRCH" ? false : code === "EPERM" ? true : null;
     }
+  },
+
+  processStart(pid: number): string | null {
+    return linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
   },
 
   get processScope(): string | null {

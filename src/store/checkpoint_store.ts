@@ -11,6 +11,12 @@ import { encodeCheckpoint } from "./control_file.ts";
 import type { FsShim } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
+/** Who may write the checkpoint: `check()` rejects once this call no longer owns the destination. */
+export interface Owner {
+  /** Resolves while the caller still owns the destination. */
+  check(): Promise<void>;
+}
+
 /**
  * The checkpoint file of one destination, and whether one is on disk.
  *
@@ -24,17 +30,20 @@ import type { SidecarPaths } from "./paths.ts";
 export class CheckpointStore {
   readonly #fs: FsShim;
   readonly #paths: SidecarPaths;
+  readonly #owner: Owner | null;
   #saved: boolean;
 
   /**
    * @param fs filesystem shim.
    * @param paths the destination's sidecars.
    * @param saved whether a checkpoint is on disk already.
+   * @param owner checked before each write: a call that lost the destination writes nothing.
    */
-  constructor(fs: FsShim, paths: SidecarPaths, saved: boolean) {
+  constructor(fs: FsShim, paths: SidecarPaths, saved: boolean, owner: Owner | null = null) {
     this.#fs = fs;
     this.#paths = paths;
     this.#saved = saved;
+    this.#owner = owner;
   }
 
   /** Whether a checkpoint this call may resume from is on disk (so `.part` is worth keeping). */
@@ -49,6 +58,7 @@ export class CheckpointStore {
    */
   async save(checkpoint: Checkpoint): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
+    await this.#owner?.check();
     const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
     try {
       await tmp.write(bytes, 0);
@@ -56,12 +66,14 @@ export class CheckpointStore {
     } finally {
       await tmp.close();
     }
+    await this.#owner?.check();
     await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
     this.#saved = true;
   }
 
   /** Removes the checkpoint durably (the next call starts from byte 0). */
   async discard(): Promise<void> {
+    await this.#owner?.check();
     await this.#fs.remove(this.#paths.ctrl);
     await this.#fs.syncDir(this.#paths.dir);
     this.#saved = false;

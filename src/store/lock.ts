@@ -1,50 +1,40 @@
 /**
  * One call per destination at a time, across processes: a lock file
- * `<dest>.part.lock` created exclusively and held as a **lease**.
- *
- * Decision (issue 11): a lease its owner keeps fresh, not a pid check and not
- * an OS file lock.
+ * `<dest>.part.lock` created exclusively and kept fresh by its owner (a
+ * **lease**), with a fence for the one case where a lease must be broken.
  *
  * - The owner keeps the lock file open and rewrites its record every
- *   {@link LOCK_HEARTBEAT_MS} (1 s), which moves its mtime. A lock whose mtime
- *   is {@link LOCK_STALE_MS} (5 s) or more away from now (either way, so a
- *   clock stepped back cannot pin it) is stale: its owner died, hung or was
- *   stopped, and the lock is taken over. A killed process's lock is therefore
- *   taken over within about 5 s on every runtime and with no permission beyond
- *   reading and writing the destination's directory (Deno needs no `run`).
- * - A pid never blocks a destination: pids are only used to take a lock over
- *   *sooner*. When the record's owner is known to be dead (the record names
- *   the same {@link FsShim.processScope} as ours, host and pid namespace, and
- *   `kill(pid, 0)` says the pid is gone) the lock is taken over at once. A pid
- *   reused after a reboot, or in another container, can at worst delay the
- *   takeover until the lease runs out. A bare-pid record (the lock format of
- *   haul 0.1) is judged by its pid the same way.
- * - A record written by this very process (same random instance id) that no
- *   call in this process holds is a leftover and is taken over at once.
- * - Where the runtime has an OS file lock (Deno's `FsFile.tryLock()`), the
- *   owner also holds an exclusive flock(2) on its open lock file, and its
- *   record says so (`"flock":true`). The kernel drops that lock when the
- *   owner's process dies, however it dies, so a taker that can take the same
- *   flock knows the owner is gone and takes over at once: a killed Deno
- *   process's lock, even without `--allow-run` for the pid check. Like a pid,
- *   the flock only ever makes a takeover sooner; a record without it, or a
- *   taker without flock (Node, Bun), falls back to the lease. The owner
- *   removes its lock file before it closes it (so before its flock drops).
- * - Why not an OS lock: Deno has `FsFile.lock()`, but Node has no flock(2)
- *   in Node's fs module (refused upstream, nodejs/node#54446) and Bun neither; one
- *   destination may be shared by processes of different runtimes, so every
- *   runtime must honour the same lock. A lease is the one that all do.
+ *   {@link LOCK_HEARTBEAT_MS} (1 s), which moves its mtime.
+ * - **A live owner is never taken over**, however old its lease (a process
+ *   stopped with SIGSTOP, a frozen container, a suspended laptop is alive).
+ *   Evidence of life: the kernel-held flock(2) the record says its owner holds
+ *   (Deno's `FsFile.tryLock()`) cannot be taken, or the record's pid is alive
+ *   in the same {@link FsShim.processScope} (host, pid namespace and boot)
+ *   and, where `/proc` tells, started when the record says (a reused pid is
+ *   not the owner).
+ * - A known-dead owner (its flock free, its pid gone) is taken over at once,
+ *   and so is a record this very process left (same random instance id) that
+ *   no call here holds.
+ * - Where liveness cannot be known (another host or pid namespace sharing the
+ *   directory; a Deno taker without `--allow-run` facing a Node or Bun owner),
+ *   a lock not refreshed for {@link LOCK_STALE_MS} (5 s, either way, so a
+ *   clock stepped back cannot pin it) is taken over **with a fence**: the new
+ *   owner's {@link DestinationLock.fenced} is `true`, and the engine then
+ *   continues in a new inode (`store/ownership.ts`), so the old owner, if it
+ *   lives on, writes only into an orphan; its checkpoints and its commit
+ *   check the lock and the inode first and give up.
  * - Taking over is serialised by a second exclusive file,
  *   `<dest>.part.takeover`, held for the few milliseconds it takes to check
- *   the lock again and remove it, so two processes that both found the same
- *   stale lock cannot remove each other's fresh one. A takeover file older
- *   than the stale time (its creator died within those milliseconds) is
- *   removed.
- * - An owner that was stopped (SIGSTOP, a suspended laptop) for longer than
- *   the stale time may lose its lock to another process. Its next heartbeat
- *   sees a record that is not its own and aborts {@link DestinationLock.signal}
- *   with a retryable {@link DestinationError}, and its `release()` leaves the
- *   new owner's lock alone.
+ *   the lock again and remove it. A takeover file older than the stale time
+ *   (its creator died within those milliseconds) is removed.
+ * - An owner whose lease was broken sees, at its next heartbeat or check, a
+ *   record that is not its own: {@link DestinationLock.signal} is aborted with
+ *   a retryable {@link DestinationError}, and `release()` leaves the new
+ *   owner's lock alone.
+ * - Why not an OS lock alone: Node and Bun have no flock(2), and one
+ *   destination may be shared by processes of different runtimes.
+ *
+ * The argument, step by step: `docs/architecture.md`, "Ownership".
  *
  * @module
  */
@@ -85,6 +75,8 @@ export interface LockRecord {
   readonly legacy: boolean;
   /** Whether the owner holds an exclusive flock(2) on the lock file for as long as it lives. */
   readonly flock: boolean;
+  /** When the owner's process started ({@link FsShim.processStart}); `null` when unknown. */
+  readonly start: string | null;
 }
 
 /** What this process knows about itself when judging a lock. */
@@ -93,14 +85,22 @@ export interface LockJudge {
   readonly instance: string;
   /** This process's pid scope, or `null` when unknown. */
   readonly scope: string | null;
-  /** `false` only when the pid is known to be gone. */
-  readonly isProcessAlive: (pid: number) => boolean;
+  /** `true` or `false` when known, `null` when this process cannot tell. */
+  readonly isProcessAlive: (pid: number) => boolean | null;
+  /** When a process started, or `null` when unknown. */
+  readonly processStart?: (pid: number) => string | null;
 }
 
-/** Whether a lock found on disk may be taken over, and why. */
+/** What a taker learns by trying the flock a record says its owner holds. */
+export type FlockProbe = "free" | "held" | "unknown";
+
+/**
+ * Whether a lock found on disk may be taken over, and why. `fence` is set
+ * when its owner may still be alive (see the module notes).
+ */
 export type LockVerdict =
   | { readonly stale: false; readonly why: string }
-  | { readonly stale: true; readonly why: string };
+  | { readonly stale: true; readonly why: string; readonly fence: boolean };
 
 /** This process's random id, written into every lock it takes. */
 const INSTANCE = randomHex(16);
@@ -115,6 +115,19 @@ export interface DestinationLock {
    * another process took the lock over after this one stopped refreshing it.
    */
   readonly signal: AbortSignal;
+  /**
+   * Whether this lock was taken over from an owner that may still be alive
+   * (its lease ran out where its liveness could not be checked): the caller
+   * must not write into the files that owner had open.
+   */
+  readonly fenced: boolean;
+  /** Whether this lock was taken over from another owner (dead or not): its leftovers need tidying. */
+  readonly takenOver: boolean;
+  /**
+   * Resolves while the lock file is still this lock's; otherwise aborts
+   * {@link signal} and rejects with its retryable {@link DestinationError}.
+   */
+  check(): Promise<void>;
   /** Stops the heartbeat and removes the lock file if it is still ours. Safe to call more than once. */
   release(): Promise<void>;
 }
@@ -133,11 +146,15 @@ export interface DestinationLock {
  * ```
  */
 export function encodeLockRecord(
-  record: Omit<LockRecord, "legacy" | "flock"> & { flock?: boolean },
+  record: Omit<LockRecord, "legacy" | "flock" | "start"> & {
+    flock?: boolean;
+    start?: string | null;
+  },
 ): string {
   const { pid, scope, instance, nonce } = record;
   const flock = record.flock === true ? { flock: true } : {};
-  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock })}\n`;
+  const start = typeof record.start === "string" ? { start: record.start } : {};
+  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock, ...start })}\n`;
 }
 
 /**
@@ -162,6 +179,7 @@ export function parseLockRecord(text: string): LockRecord {
     nonce: null,
     legacy: false,
     flock: false,
+    start: null,
   };
   const trimmed = text.trim();
   if (/^[0-9]+$/.test(trimmed)) {
@@ -178,6 +196,7 @@ export function parseLockRecord(text: string): LockRecord {
       nonce: text("nonce"),
       legacy: false,
       flock: value["flock"] === true,
+      start: text("start"),
     };
   } catch {
     return empty;
@@ -192,17 +211,20 @@ export function parseLockRecord(text: string): LockRecord {
  * @param ageMs now minus the lock file's mtime (`null` when unknown).
  * @param self this process.
  * @param timing the lease.
- * @param flockFree whether this process could take the flock the record says
- *   its owner holds (so the owner's process has ended).
+ * @param flock what trying the flock the record names told (`"unknown"` when
+ *   the record names none or this runtime has none).
  * @returns the verdict and a reason for messages.
  *
  * @example
  * ```ts
  * import { judgeLock, parseLockRecord } from "./lock.ts";
- * const self = { instance: "me", scope: null, isProcessAlive: () => true };
- * const record = parseLockRecord('{"haul":"lock","pid":7,"scope":null,"instance":"x","nonce":"x.1"}');
- * console.log(judgeLock(record, 200, self, { heartbeatMs: 1000, staleMs: 5000 }).stale); // false
- * console.log(judgeLock(record, 9000, self, { heartbeatMs: 1000, staleMs: 5000 }).stale); // true
+ * const timing = { heartbeatMs: 1000, staleMs: 5000 };
+ * const record = parseLockRecord('{"haul":"lock","pid":7,"scope":"s","instance":"x","nonce":"x.1"}');
+ * const cannotTell = { instance: "me", scope: null, isProcessAlive: () => null };
+ * console.log(judgeLock(record, 200, cannotTell, timing).stale); // false
+ * console.log(judgeLock(record, 9000, cannotTell, timing)); // { stale: true, why: "not refreshed for 9 s", fence: true }
+ * const alive = { instance: "me", scope: "s", isProcessAlive: () => true };
+ * console.log(judgeLock(record, 60000, alive, timing).stale); // false: a stopped owner is alive
  * ```
  */
 export function judgeLock(
@@ -210,23 +232,35 @@ export function judgeLock(
   ageMs: number | null,
   self: LockJudge,
   timing: LockTiming,
-  flockFree = false,
+  flock: FlockProbe = "unknown",
 ): LockVerdict {
-  if (record.flock && flockFree) {
-    return { stale: true, why: "its owner's file lock was released (its process ended)" };
-  }
-  if (ageMs !== null && Math.abs(ageMs) >= timing.staleMs) {
-    return { stale: true, why: `not refreshed for ${Math.round(Math.abs(ageMs) / 1000)} s` };
+  if (record.flock && flock === "free") {
+    return { stale: true, why: "its owner's file lock was released", fence: false };
   }
   if (record.instance !== null && record.instance === self.instance) {
-    return { stale: true, why: "left by this process" };
+    return { stale: true, why: "left by this process", fence: false };
   }
-  const comparable = record.legacy || (self.scope !== null && record.scope === self.scope);
-  if (record.pid !== null && comparable && !self.isProcessAlive(record.pid)) {
-    return { stale: true, why: `its owner (pid ${record.pid}) is gone` };
-  }
+  const alive = record.flock && flock === "held" ? true : pidAlive(record, self);
   const owner = record.pid === null ? "" : ` (pid ${record.pid})`;
-  return { stale: false, why: `another haul() call${owner} is downloading` };
+  if (alive === false) return { stale: true, why: `its owner${owner} is gone`, fence: false };
+  const age = ageMs === null ? null : Math.abs(ageMs);
+  if (alive === null && age !== null && age >= timing.staleMs) {
+    return { stale: true, why: `not refreshed for ${Math.round(age / 1000)} s`, fence: true };
+  }
+  const paused = age !== null && age >= timing.staleMs
+    ? ` (its lease is ${Math.round(age / 1000)} s old: the process may be stopped)`
+    : "";
+  return { stale: false, why: `another haul() call${owner}${paused} is downloading` };
+}
+
+/** The record's pid in this process's terms: alive, gone, or `null` when it cannot tell. */
+function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
+  const comparable = record.legacy || (self.scope !== null && record.scope === self.scope);
+  if (record.pid === null || !comparable) return null;
+  const alive = self.isProcessAlive(record.pid);
+  if (alive !== true || record.start === null) return alive;
+  const start = self.processStart?.(record.pid) ?? null;
+  return start === null || start === record.start; // another start time: the pid was reused
 }
 
 /**
@@ -258,9 +292,12 @@ export async function acquireLock(
   }
   heldHere.add(lockPath);
   try {
+    let fenced = false;
+    let takenOver = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       const nonce = `${INSTANCE}.${++lockCounter}`;
-      const record = { pid: fs.pid, scope: scopeOf(fs), instance: INSTANCE, nonce };
+      const start = fs.processStart?.(fs.pid) ?? null;
+      const record = { pid: fs.pid, scope: scopeOf(fs), instance: INSTANCE, nonce, start };
       const created = await tryCreate(
         fs,
         lockPath,
@@ -268,12 +305,13 @@ export async function acquireLock(
       );
       if (created !== null) {
         const { file, text } = created;
-        return holdLock(fs, lockPath, dest, file, text, nonce, timing);
+        return holdLock(fs, lockPath, dest, file, text, nonce, timing, { fenced, takenOver });
       }
       const verdict = await inspect(fs, lockPath, timing);
       if (verdict === null) continue; // it vanished meanwhile: try again
       if (!verdict.stale) throw busy(dest, verdict.why);
-      await takeOver(fs, lockPath, dest, timing);
+      fenced = (await takeOver(fs, lockPath, dest, timing)) || fenced;
+      takenOver = true;
     }
     throw busy(dest, "the lock changed hands while it was being taken over");
   } catch (error) {
@@ -289,7 +327,8 @@ export async function acquireLock(
 
 function busy(dest: string, why: string): DestinationError {
   return new DestinationError(
-    `Destination busy: ${why} to ${dest}; wait for it and try again`,
+    `Destination busy: ${why} to ${dest}; wait for it and try again ` +
+      `(if no haul runs there, remove ${dest}.part.lock)`,
     dest,
     { retryable: true },
   );
@@ -344,21 +383,22 @@ async function tryCreate(
 }
 
 /**
- * Whether this process can take the flock on the lock file (so no process
- * holds it): probed on a handle of its own, closed at once. `false` when the
- * shim has no flock or the file cannot be opened.
+ * Whether another process holds the flock on the lock file: probed on a
+ * handle of its own, closed at once. `"unknown"` when the shim has no flock
+ * or the file cannot be opened.
  */
-async function flockIsFree(fs: FsShim, lockPath: string): Promise<boolean> {
+async function probeFlock(fs: FsShim, lockPath: string): Promise<FlockProbe> {
   let probe: ShimFile;
   try {
     probe = await fs.open(lockPath, "read");
   } catch {
-    return false;
+    return "unknown";
   }
   try {
-    return probe.tryLock === undefined ? false : await probe.tryLock();
+    if (probe.tryLock === undefined) return "unknown";
+    return (await probe.tryLock()) ? "free" : "held";
   } catch {
-    return false;
+    return "unknown";
   } finally {
     await probe.close().catch(() => {});
   }
@@ -380,21 +420,23 @@ async function inspect(
     instance: INSTANCE,
     scope: scopeOf(fs),
     isProcessAlive: (pid) => fs.isProcessAlive(pid),
+    processStart: (pid) => fs.processStart?.(pid) ?? null,
   };
-  const flockFree = record.flock && await flockIsFree(fs, lockPath);
-  return judgeLock(record, ageMs, self, timing, flockFree);
+  const flock = record.flock ? await probeFlock(fs, lockPath) : "unknown";
+  return judgeLock(record, ageMs, self, timing, flock);
 }
 
 /**
  * Removes a stale lock under the takeover guard, after judging it again there.
  * Throws a busy error when another process is taking over or got it first.
+ * Resolves to whether the removed lock's owner may still be alive (a fence is needed).
  */
 async function takeOver(
   fs: FsShim,
   lockPath: string,
   dest: string,
   timing: LockTiming,
-): Promise<void> {
+): Promise<boolean> {
   const guardPath = guardPathOf(lockPath);
   const text = encodeLockRecord({
     pid: fs.pid,
@@ -412,8 +454,10 @@ async function takeOver(
   }
   try {
     const verdict = await inspect(fs, lockPath, timing);
-    if (verdict !== null && !verdict.stale) throw busy(dest, verdict.why);
+    if (verdict === null) return false;
+    if (!verdict.stale) throw busy(dest, verdict.why);
     await fs.remove(lockPath);
+    return verdict.fence;
   } finally {
     await guard.close().catch(() => {});
     await fs.remove(guardPath).catch(() => {});
@@ -429,6 +473,7 @@ function holdLock(
   text: string,
   nonce: string,
   timing: LockTiming,
+  how: { readonly fenced: boolean; readonly takenOver: boolean },
 ): DestinationLock {
   const bytes = new TextEncoder().encode(text);
   const controller = new AbortController();
@@ -438,6 +483,18 @@ function holdLock(
     const found = await fs.readFile(lockPath).catch(() => null);
     return found !== null && parseLockRecord(new TextDecoder().decode(found)).nonce === nonce;
   };
+  const lose = (): void => {
+    clearInterval(timer);
+    controller.abort(
+      new DestinationError(
+        `Destination lock lost: another process took over ${lockPath} after this one ` +
+          `stopped refreshing it for ${Math.round(timing.staleMs / 1000)} s; ` +
+          "nothing more was saved; call again",
+        dest,
+        { retryable: true },
+      ),
+    );
+  };
   const beat = async (): Promise<void> => {
     try {
       await file.write(bytes, 0); // moves the mtime: the lease is renewed
@@ -445,22 +502,18 @@ function holdLock(
     } catch {
       return; // a failed refresh is retried at the next beat; the lease just ages
     }
-    if (released) return;
-    clearInterval(timer);
-    controller.abort(
-      new DestinationError(
-        `Destination lock lost: another process took over ${lockPath} after this one ` +
-          `stopped refreshing it for ${Math.round(timing.staleMs / 1000)} s; call again`,
-        dest,
-        { retryable: true },
-      ),
-    );
+    if (!released) lose();
   };
   const timer = setInterval(() => {
     beating ??= beat().finally(() => (beating = null)); // one beat at a time
   }, timing.heartbeatMs);
   return {
     signal: controller.signal,
+    ...how,
+    async check(): Promise<void> {
+      if (!controller.signal.aborted && !(await isOurs())) lose();
+      controller.signal.throwIfAborted();
+    },
     async release(): Promise<void> {
       if (released) return;
       released = true;

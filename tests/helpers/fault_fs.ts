@@ -81,7 +81,7 @@ export class FaultyFs implements FsShim {
     return this.#base.pid;
   }
 
-  isProcessAlive(pid: number): boolean {
+  isProcessAlive(pid: number): boolean | null {
     return this.#base.isProcessAlive(pid);
   }
 

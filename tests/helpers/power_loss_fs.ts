@@ -156,7 +156,7 @@ export class RecordingFs implements FsShim {
     return process.pid;
   }
 
-  isProcessAlive(pid: number): boolean {
+  isProcessAlive(pid: number): boolean | null {
     return pid === process.pid;
   }
 

@@ -27,8 +27,8 @@ const TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 5000 };
 const FAST: LockTiming = { heartbeatMs: 40, staleMs: 2000 };
 const HOLDER = fileURLToPath(new URL("../fixtures/lock_holder.ts", import.meta.url));
 
-const alive = (): boolean => true;
-const dead = (): boolean => false;
+const alive = (): boolean | null => true;
+const dead = (): boolean | null => false;
 const me: LockJudge = { instance: "me", scope: "host=a;pid:[1]", isProcessAlive: alive };
 
 function record(fields: Partial<{ pid: number; scope: string | null; instance: string }>) {
@@ -53,8 +53,10 @@ function expectBusy(error: unknown, retryable = true): DestinationError {
   return error;
 }
 
-describe("judgeLock (the lease's decision table)", () => {
-  it("takes over at once a fresh lock whose owner's flock is free, and only then", () => {
+describe("judgeLock (the decision table)", () => {
+  const blind: LockJudge = { instance: "me", scope: null, isProcessAlive: () => null };
+
+  it("takes over at once a lock whose owner's flock is free, and never one whose flock is held", () => {
     const flocked = parseLockRecord(encodeLockRecord({
       pid: 4242,
       scope: null,
@@ -63,50 +65,85 @@ describe("judgeLock (the lease's decision table)", () => {
       flock: true,
     }));
     assert.equal(flocked.flock, true);
-    assert.equal(judgeLock(flocked, 0, me, TIMING, true).stale, true);
-    assert.match(judgeLock(flocked, 0, me, TIMING, true).why, /file lock was released/);
-    assert.equal(judgeLock(flocked, 0, me, TIMING, false).stale, false, "held: the lease decides");
+    assert.deepEqual(judgeLock(flocked, 0, blind, TIMING, "free"), {
+      stale: true,
+      why: "its owner's file lock was released",
+      fence: false,
+    });
+    assert.equal(judgeLock(flocked, 0, blind, TIMING, "held").stale, false);
+    const held = judgeLock(flocked, 3_600_000, blind, TIMING, "held");
+    assert.equal(held.stale, false, "a held flock means a live owner, however old the lease");
+    assert.match(held.why, /process may be stopped/);
     // A record without the flock is never judged by one: its owner may run on Node or Bun.
     assert.equal(record({}).flock, false);
-    assert.equal(judgeLock(record({}), 0, me, TIMING, true).stale, false);
+    assert.equal(judgeLock(record({}), 0, blind, TIMING, "free").stale, false);
     assert.doesNotMatch(
       encodeLockRecord({ pid: 1, scope: null, instance: "a", nonce: "a.1" }),
       /flock/,
     );
   });
 
-  it("keeps a fresh lock and takes over one not refreshed for the stale time", () => {
+  it("where liveness is unknown: keeps a fresh lock, takes a stale one over with a fence", () => {
     const other = record({});
-    assert.equal(judgeLock(other, 0, me, TIMING).stale, false);
-    assert.equal(judgeLock(other, 4999, me, TIMING).stale, false);
-    assert.equal(judgeLock(other, 5000, me, TIMING).stale, true);
-    assert.match(judgeLock(other, 61_000, me, TIMING).why, /not refreshed for 61 s/);
+    assert.equal(judgeLock(other, 0, blind, TIMING).stale, false);
+    assert.equal(judgeLock(other, 4999, blind, TIMING).stale, false);
+    assert.deepEqual(judgeLock(other, 5000, blind, TIMING), {
+      stale: true,
+      why: "not refreshed for 5 s",
+      fence: true,
+    });
+    assert.match(judgeLock(other, 61_000, blind, TIMING).why, /not refreshed for 61 s/);
   });
 
-  it("takes over a lock whose mtime is far in the future (a clock stepped back)", () => {
-    assert.equal(judgeLock(record({}), -6000, me, TIMING).stale, true);
-    assert.equal(judgeLock(record({}), -100, me, TIMING).stale, false);
+  it("takes over with a fence a lock whose mtime is far in the future (a clock stepped back)", () => {
+    assert.equal(judgeLock(record({}), -6000, blind, TIMING).stale, true);
+    assert.equal(judgeLock(record({}), -100, blind, TIMING).stale, false);
   });
 
-  it("never lets a live-looking pid block a stale lease (a pid reused after a reboot)", () => {
-    const reused = parseLockRecord("1\n"); // pid 1 is always alive
-    assert.equal(judgeLock(reused, 3_600_000, me, TIMING).stale, true);
-    assert.equal(judgeLock(record({ pid: 1, scope: me.scope }), 10_000, me, TIMING).stale, true);
+  it("never takes over a live owner in the same scope, however old its lease (a stopped process)", () => {
+    const live = record({ pid: 4242, scope: me.scope });
+    for (const ageMs of [0, 10_000, 3_600_000]) {
+      assert.equal(judgeLock(live, ageMs, me, TIMING).stale, false, `age ${ageMs}`);
+    }
+    assert.match(judgeLock(live, 10_000, me, TIMING).why, /pid 4242.*may be stopped/);
   });
 
-  it("takes a fresh lock over at once only when its owner is known dead in the same scope", () => {
+  it("takes a pid reused by another process (another start time) for a dead owner", () => {
+    const started = parseLockRecord(encodeLockRecord({
+      pid: 4242,
+      scope: me.scope,
+      instance: "other",
+      nonce: "other.1",
+      start: "1000",
+    }));
+    assert.equal(started.start, "1000");
+    const same = { ...me, processStart: () => "1000" };
+    const reused = { ...me, processStart: () => "2000" };
+    const unknown = { ...me, processStart: () => null };
+    assert.equal(judgeLock(started, 10_000, same, TIMING).stale, false);
+    assert.deepEqual(judgeLock(started, 10, reused, TIMING), {
+      stale: true,
+      why: "its owner (pid 4242) is gone",
+      fence: false,
+    });
+    assert.equal(judgeLock(started, 10_000, unknown, TIMING).stale, false, "cannot tell: alive");
+  });
+
+  it("takes a lock over at once, without a fence, when its owner is known dead in the same scope", () => {
     const sameScope = record({ scope: me.scope });
-    assert.equal(judgeLock(sameScope, 10, { ...me, isProcessAlive: dead }, TIMING).stale, true);
-    assert.equal(judgeLock(sameScope, 10, me, TIMING).stale, false, "alive");
+    const verdict = judgeLock(sameScope, 10, { ...me, isProcessAlive: dead }, TIMING);
+    assert.deepEqual(verdict, { stale: true, why: "its owner (pid 4242) is gone", fence: false });
     const otherScope = record({ scope: "host=b;pid:[9]" });
+    const elsewhere = { ...me, isProcessAlive: dead };
     assert.equal(
-      judgeLock(otherScope, 10, { ...me, isProcessAlive: dead }, TIMING).stale,
+      judgeLock(otherScope, 10, elsewhere, TIMING).stale,
       false,
       "another host or pid namespace: its pid means nothing here",
     );
+    assert.equal(judgeLock(otherScope, 6000, elsewhere, TIMING).stale, true);
     const unknownScope = record({ scope: null });
-    const blind = { ...me, scope: null, isProcessAlive: dead };
-    assert.equal(judgeLock(unknownScope, 10, blind, TIMING).stale, false, "no scope: lease only");
+    const noScope = { ...me, scope: null, isProcessAlive: dead };
+    assert.equal(judgeLock(unknownScope, 10, noScope, TIMING).stale, false, "no scope: lease only");
   });
 
   it("judges a bare-pid record (haul 0.1) by its pid, and an empty one by its age", () => {
@@ -116,7 +153,11 @@ describe("judgeLock (the lease's decision table)", () => {
     assert.equal(judgeLock(legacy, 10, me, TIMING).stale, false);
     const empty = parseLockRecord("");
     assert.equal(judgeLock(empty, 10, { ...me, isProcessAlive: dead }, TIMING).stale, false);
-    assert.equal(judgeLock(empty, 5000, me, TIMING).stale, true);
+    assert.deepEqual(judgeLock(empty, 5000, me, TIMING), {
+      stale: true,
+      why: "not refreshed for 5 s",
+      fence: true,
+    });
     assert.equal(parseLockRecord("{not json").pid, null);
   });
 

@@ -100,6 +100,20 @@ function* distinctStates(
 }
 
 /** Invariants (1) and (2) on a crash state; returns the decoded checkpoint (if any). */
+/**
+ * The download's data file in a crash state: `.part`, or, when a crash fell
+ * between the commit's two renames, the name of the commit's own (`.part.` and
+ * 8 hex digits) that the next owner puts back.
+ */
+function partOf(state: CrashState): Uint8Array | undefined {
+  const part = state.files.get(`${NAME}.part`);
+  if (part !== undefined) return part;
+  const moved = [...state.files.keys()].find((name) =>
+    name.startsWith(`${NAME}.part.`) && /^[0-9a-f]{8}$/.test(name.slice(NAME.length + 6))
+  );
+  return moved === undefined ? undefined : state.files.get(moved);
+}
+
 function checkState(
   state: CrashState,
   body: Uint8Array,
@@ -118,7 +132,7 @@ function checkState(
   } catch (error) {
     assert.fail(`${where}: a power loss left an undecodable checkpoint: ${String(error)}`);
   }
-  const part = state.files.get(`${NAME}.part`);
+  const part = partOf(state);
   if (part !== undefined) {
     assert.ok(
       checkpoint.cursor <= part.length,
@@ -231,7 +245,7 @@ describe("power loss at every operation boundary", () => {
           }
           assert.equal(sent.length, 1, `${where}: one request`);
           const range = sent[0]!.headers["range"];
-          const part = state.files.get(`${NAME}.part`);
+          const part = partOf(state);
           if (saved !== null && part !== undefined) {
             // The tail always verifies here (checkState proved the prefix), so exactly the cursor.
             assert.equal(range, `bytes=${saved.cursor}-`, `${where}: resumed from the checkpoint`);
