@@ -322,8 +322,13 @@ class Download {
     const job: Job = { writer, checkpointer, hasher, validators };
     state.validLength = writer.length;
     state.reportedLength = plan.total;
-    progress.first();
     try {
+      try {
+        progress.first(); // inside: what it throws closes what was opened above
+      } catch (error) {
+        await discardBody(response); // never read
+        throw error;
+      }
       await this.#stream(response, plan, job);
       await checkpointer.drain(); // no checkpoint is written after the rename
       return await this.#complete(
