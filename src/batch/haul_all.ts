@@ -217,6 +217,8 @@ interface MutableProgress {
  * @param options the pool size, callbacks, and options for every download.
  * @returns one report per item, in input order.
  * @throws {RangeError} for an invalid `concurrency` or retry policy (before any request).
+ * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, or
+ *   `options` is not an object (before any request).
  *
  * @example Download three files, two at a time
  * ```ts ignore
@@ -236,6 +238,9 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
+  }
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
   const wanted = concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(wanted) || wanted < 1) {
@@ -249,7 +254,7 @@ export async function haulAll(
   if (common.worker === true) refuseFetchOnWorker(common);
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
-  const list = [...items];
+  const list = readItems(items);
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
       index,
@@ -388,6 +393,21 @@ async function runItem(
       elapsedMs: performance.now() - startedAt,
     });
   }
+}
+
+/** The items as a list, each checked to be an object with a `url` and a `dest`. */
+function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
+  const iterable = items as Partial<Iterable<HaulAllItem>> | null | undefined;
+  if (typeof iterable?.[Symbol.iterator] !== "function") {
+    throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
+  }
+  const list = [...items];
+  list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
+    if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
+      throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
+    }
+  });
+  return list;
 }
 
 function finish(

@@ -10,6 +10,7 @@ import type { WorkerPool } from "../worker/worker_pool.ts";
 import { shouldRetry } from "./retry_verdict.ts";
 import { haul } from "../engine/haul.ts";
 import { singleFlight } from "../engine/single_flight.ts";
+import { checkOptions } from "../engine/check_options.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
 /** Default number of further attempts after the first. */
@@ -90,6 +91,7 @@ export type RetriedError = Error & { attempts: number };
  * @throws the last attempt's error, with an `attempts` property (see
  *   {@link RetriedError}), when it is not retryable or the retries are used up;
  *   the signal's reason when aborted.
+ * @throws {TypeError} no options object or no `dest` (before any attempt).
  *
  * @example Download with up to 10 retries
  * ```ts ignore
@@ -106,7 +108,8 @@ export async function haulWithRetry(
   input: string | URL | Request,
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  if (options?.worker === true) return await retryOnWorker(input, options);
+  checkOptions(options, "haulWithRetry(url, { dest })");
+  if (options.worker === true) return await retryOnWorker(input, options);
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const signal = haulOptions.signal;

@@ -35,6 +35,7 @@ import { dropHash, keepHash, takeHash } from "./kept_hashes.ts";
 import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { CallbackFailure, ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
+import { checkOptions } from "./check_options.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
@@ -94,6 +95,7 @@ interface Settings {
  * @throws {ControlFileError} the checkpoint was corrupt; discarded; call again.
  * @throws {DestinationError} the destination cannot be used, or another call holds it.
  * @throws {IntegrityError} the bytes do not match `options.integrity`.
+ * @throws {TypeError} no options object, no `dest`, or another invalid option (before any request).
  *
  * @example Download a file, resuming if an earlier call was cut short
  * ```ts ignore
@@ -107,11 +109,12 @@ export async function haul(
   input: string | URL | Request,
   options: HaulOptions,
 ): Promise<HaulResult> {
+  checkOptions(options); // first: everything below reads options.dest
   return await singleFlight(
     input,
     options,
     () =>
-      options?.worker === true
+      options.worker === true
         ? haulInWorker("haul", input, options)
         : haulWith(input, options, {}).catch((error: unknown) => {
           throw explainMissingPermission(error, options.dest);
@@ -337,8 +340,13 @@ class Download {
     const job: Job = { writer, checkpointer, hasher, validators };
     state.validLength = writer.length;
     state.reportedLength = plan.total;
-    progress.first();
     try {
+      try {
+        progress.first(); // inside: what it throws closes what was opened above
+      } catch (error) {
+        await discardBody(response); // never read
+        throw error;
+      }
       await this.#stream(response, plan, job);
       await checkpointer.drain(); // no checkpoint is written after the rename
       return await this.#complete(
@@ -578,9 +586,7 @@ function requestUrl(input: string | URL | Request): string {
 }
 
 function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Invalid options: haul(url, { dest }) needs an options object");
-  }
+  checkOptions(options);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
     throw new RangeError(`Invalid blockSize: ${blockSize}: use a positive multiple of 64`);

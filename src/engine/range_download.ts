@@ -275,11 +275,16 @@ export class RangeDownload {
     const state = progress.state;
     state.validLength = this.#baseBytes;
     state.reportedLength = total;
-    progress.first();
     const signal = options.signal;
     const onAbort = () => this.#fail(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      try {
+        progress.first(); // inside: what it throws stops the read-back and closes .part
+      } catch (error) {
+        await first?.response.body?.cancel().catch(() => {}); // never read
+        throw error;
+      }
       if (signal?.aborted) onAbort();
       const workers: Promise<void>[] = [];
       if (first !== null) workers.push(this.#worker(first));

@@ -182,3 +182,30 @@ describe("haulAll()", () => {
     assert.deepEqual(await haulAll([]), []);
   });
 });
+
+describe("haulAll() arguments", () => {
+  it("rejects missing items, malformed items or non-object options with a TypeError before any request", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    const untyped = haulAll as (items?: unknown, options?: unknown) => Promise<unknown>;
+    const url = server.url;
+    try {
+      const cases: [string, unknown, unknown][] = [
+        ["no items", undefined, undefined],
+        ["null items", null, {}],
+        ["a number for items", 3, {}],
+        ["an item that is undefined", [{ url, dest: "a" }, undefined], {}],
+        ["an item without dest", [{ url }], {}],
+        ["an item without url", [{ dest: "a" }], {}],
+        ["null options", [{ url, dest: "a" }], null],
+      ];
+      for (const [name, items, options] of cases) {
+        const error = await untyped(items, options).catch((e: unknown) => e);
+        assert.ok(error instanceof TypeError, `${name}: ${error}`);
+        assert.match(error.message, /^Invalid (items|options): /, name);
+      }
+      assert.equal(server.requests.length, 0);
+    } finally {
+      await server.close();
+    }
+  });
+});

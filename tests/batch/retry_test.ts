@@ -183,3 +183,20 @@ describe("haulWithRetry()", () => {
     );
   });
 });
+
+describe("haulWithRetry() options", () => {
+  it("rejects missing options or a missing dest with a TypeError, without retrying", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    const untyped = haulWithRetry as (input: string, options?: unknown) => Promise<unknown>;
+    try {
+      for (const options of [undefined, null, {}, { retries: 3 }, { worker: true }]) {
+        const error = await untyped(server.url, options).catch((e: unknown) => e);
+        assert.ok(error instanceof TypeError, `${JSON.stringify(options)}: ${error}`);
+        assert.match(error.message, /^Invalid options: haulWithRetry\(url, \{ dest \}\) needs /);
+      }
+      assert.equal(server.requests.length, 0);
+    } finally {
+      await server.close();
+    }
+  });
+});

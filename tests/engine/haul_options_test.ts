@@ -1,0 +1,52 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { haul, isRetryable } from "../../mod.ts";
+import { haulWith } from "../../src/engine/haul.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { randomBody } from "../helpers/temp.ts";
+
+/** `haul()` as a JavaScript caller sees it: no types to stop a missing argument. */
+const untypedHaul = haul as (input: string, options?: unknown) => Promise<unknown>;
+const untypedHaulWith = haulWith as (
+  input: string,
+  options: unknown,
+  hooks: object,
+) => Promise<unknown>;
+
+/** Options a JavaScript caller may pass by mistake, with what the message must say. */
+const MISUSES: [string, unknown, RegExp][] = [
+  ["no options", undefined, /needs an options object/],
+  ["null", null, /needs an options object/],
+  ["a string", "file.bin", /needs an options object/],
+  ["no dest", {}, /needs a dest/],
+  ["no dest, on a worker", { worker: true }, /needs a dest/],
+  ["no dest, several connections", { connections: 4 }, /needs a dest/],
+];
+
+describe("haul() options", () => {
+  it("rejects missing options or a missing dest with a TypeError before any request", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    try {
+      for (const [name, options, message] of MISUSES) {
+        for (
+          const [call, run] of [
+            ["haul", () => untypedHaul(server.url, options)],
+            ["haulWith", () => untypedHaulWith(server.url, options, {})],
+          ] as const
+        ) {
+          const error = await run().then(
+            () => assert.fail(`${call}, ${name}: resolved`),
+            (e: unknown) => e,
+          );
+          assert.ok(error instanceof TypeError, `${call}, ${name}: ${error}`);
+          assert.match(error.message, /^Invalid options: /, `${call}, ${name}`);
+          assert.match(error.message, message, `${call}, ${name}`);
+          assert.equal(isRetryable(error), false, `${call}, ${name}`);
+        }
+      }
+      assert.equal(server.requests.length, 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
