@@ -27,6 +27,13 @@
  * call's), and aborting its signal rejects that call's wait (with the
  * signal's reason) and leaves the first call's download running.
  *
+ * The first call's own doing is not shared: when its signal aborted, or it
+ * rejects with what its `onProgress` threw, each joined call runs again (the
+ * first to do so leads, the others join it). `haulWithRetry()` without
+ * `worker: true` goes through here at each attempt and counts a joined
+ * attempt's error as its own (`onJoined`): each loop retries by its own
+ * policy.
+ *
  * @module
  */
 
