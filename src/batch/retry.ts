@@ -8,7 +8,7 @@
 import { haulInWorker } from "../worker/in_worker.ts";
 import type { WorkerPool } from "../worker/worker_pool.ts";
 import { shouldRetry } from "./retry_verdict.ts";
-import { haul } from "../engine/haul.ts";
+import { haulAttempt } from "../engine/haul.ts";
 import { singleFlight } from "../engine/single_flight.ts";
 import { checkOptions } from "../engine/check_options.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
@@ -131,7 +131,8 @@ export async function haulWithRetry(
     signal?.throwIfAborted();
     fetched = false;
     try {
-      return await haul(input, attemptOptions);
+      // A joined attempt's requests were made by the call it joined.
+      return await haulAttempt(input, attemptOptions, () => fetched = true);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (attempt >= maxAttempts || !shouldRetry(error, fetched)) {
@@ -267,5 +268,5 @@ export function retryOnWorker(
   options: HaulWithRetryOptions,
   pool?: WorkerPool,
 ): Promise<HaulResult> {
-  return singleFlight(input, options, () => haulInWorker("retry", input, options, pool));
+  return singleFlight(input, options, (own) => haulInWorker("retry", input, own, pool));
 }

@@ -110,15 +110,34 @@ export async function haul(
   options: HaulOptions,
 ): Promise<HaulResult> {
   checkOptions(options); // first: everything below reads options.dest
-  return await singleFlight(
+  return await haulAttempt(input, options);
+}
+
+/**
+ * `haul()` for a caller that needs to know when the call shared another
+ * call's download (`single_flight.ts`): `haulWithRetry()` counts that
+ * download's requests as its attempt's.
+ *
+ * @param input the URL or `Request`.
+ * @param options as for `haul()`.
+ * @param onJoined called when the call takes another call's outcome.
+ * @returns as `haul()`.
+ */
+export function haulAttempt(
+  input: string | URL | Request,
+  options: HaulOptions,
+  onJoined?: () => void,
+): Promise<HaulResult> {
+  return singleFlight(
     input,
     options,
-    () =>
-      options.worker === true
-        ? haulInWorker("haul", input, options)
-        : haulWith(input, options, {}).catch((error: unknown) => {
-          throw explainMissingPermission(error, options.dest);
+    (own) =>
+      own?.worker === true
+        ? haulInWorker("haul", input, own)
+        : haulWith(input, own, {}).catch((error: unknown) => {
+          throw explainMissingPermission(error, own.dest);
         }),
+    onJoined,
   );
 }
 

@@ -27,20 +27,37 @@
  * call's), and aborting its signal rejects that call's wait (with the
  * signal's reason) and leaves the first call's download running.
  *
+ * The first call's own doing is not shared: when its signal aborted, or it
+ * rejects with what its `onProgress` threw, each joined call runs again (the
+ * first to do so leads, the others join it). `haulWithRetry()` without
+ * `worker: true` goes through here at each attempt and counts a joined
+ * attempt's error as its own (`onJoined`): each loop retries by its own
+ * policy.
+ *
  * @module
  */
 
 import { DestinationError, IntegrityError, redactUrl } from "../errors.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
-import type { HaulOptions, HaulResult } from "../types.ts";
+import type { HaulOptions, HaulResult, HaulState } from "../types.ts";
 import { untilAborted } from "./until_aborted.ts";
+
+/**
+ * How a first call ended. `own`: its failure was of its own making (its
+ * signal aborted, or the error is what its `onProgress` threw), which the
+ * calls that joined it do not share.
+ */
+type Outcome =
+  | { readonly ok: true; readonly result: HaulResult }
+  | { readonly ok: false; readonly error: unknown; readonly own: boolean };
 
 interface Flight {
   readonly url: string;
   /** Whether the call downloads afresh (`overwrite: true`) rather than keeping a file it finds. */
   readonly overwrite: boolean;
-  readonly done: Promise<HaulResult>;
+  /** How the first call ended (never rejects; the flight is forgotten first). */
+  readonly outcome: Promise<Outcome>;
 }
 
 const flights = new Map<string, Flight>();
@@ -94,11 +111,16 @@ export function requestHref(input: string | URL | Request): string | null {
 
 /**
  * Runs `download` unless a call in this process already downloads to the
- * same destination: then joins it (same URL) or refuses (another URL).
+ * same destination: then joins it (same URL) or refuses (another URL). A
+ * joined call whose first call failed by its own doing (its signal, its
+ * `onProgress`) runs again: it joins the next download or leads it.
  *
  * @param input the URL or `Request`.
- * @param options the call's options (`dest` and `signal` are read).
- * @param download starts the download (called at most once).
+ * @param options the call's options (`dest`, `signal`, `overwrite`, `integrity` and `onProgress` are read).
+ * @param download starts this call's download with the options it is given
+ *   (the call's own, its `onProgress` watched).
+ * @param onJoined called when the call takes another call's outcome, whose
+ *   requests were then made for it too.
  * @returns the download's result (a copy for each caller).
  * @throws {DestinationError} (not retryable) when another URL is being downloaded to `dest`.
  *
@@ -108,25 +130,17 @@ export function requestHref(input: string | URL | Request): string | null {
  * const [a, b] = await Promise.all([haul(url, { dest }), haul(url, { dest })]); // one request
  * ```
  */
-export function singleFlight(
+export function singleFlight<O extends HaulOptions>(
   input: string | URL | Request,
-  options: HaulOptions,
-  download: () => Promise<HaulResult>,
+  options: O,
+  download: (options: O) => Promise<HaulResult>,
+  onJoined?: () => void,
 ): Promise<HaulResult> {
   const key = typeof options === "object" && options !== null ? destinationKey(options.dest) : null;
   const url = requestHref(input);
-  if (key === null || url === null) return download(); // the engine reports the bad input
+  if (key === null || url === null) return download(options); // the engine reports the bad input
   const running = flights.get(key);
-  if (running === undefined) {
-    const done = download();
-    const flight: Flight = { url, overwrite: options.overwrite === true, done };
-    flights.set(key, flight);
-    const forget = () => {
-      if (flights.get(key) === flight) flights.delete(key);
-    };
-    done.then(forget, forget);
-    return done.then((result) => ({ ...result }));
-  }
+  if (running === undefined) return lead(key, url, options, download);
   if (running.url !== url) {
     return Promise.reject(
       new DestinationError(
@@ -137,13 +151,11 @@ export function singleFlight(
       ),
     );
   }
+  const again = () => singleFlight(input, options, download, onJoined);
   if (options.overwrite === true && !running.overwrite) {
     // The running call may keep the file that is there; this one asked for a new download, so
     // it runs once that call is over (its own abort still ends the wait).
-    const over = joined(running.done, options.signal).then(() => {}, (error: unknown) => {
-      if (options.signal?.aborted) throw error;
-    });
-    return over.then(() => singleFlight(input, options, download));
+    return untilAborted(running.outcome, options.signal).then(again);
   }
   let expected: ExpectedDigests | null = null;
   try {
@@ -151,7 +163,11 @@ export function singleFlight(
   } catch (error) {
     return Promise.reject(error);
   }
-  return joined(running.done, options.signal).then((result) => {
+  return untilAborted(running.outcome, options.signal).then((outcome) => {
+    if (!outcome.ok && outcome.own) return again();
+    onJoined?.();
+    if (!outcome.ok) throw outcome.error;
+    const result = outcome.result;
     if (expected !== null && !digestMatches(expected, result.sha256)) {
       throw new IntegrityError(
         `Integrity check failed: ${result.dest}, which another call of this process downloaded ` +
@@ -160,11 +176,44 @@ export function singleFlight(
         { expected: expected.sha256, actual: result.sha256 },
       );
     }
-    return result;
+    return { ...result };
   });
 }
 
-/** The first call's outcome (a copy of its result), or the joining caller's abort, whichever comes first. */
-function joined(done: Promise<HaulResult>, signal: AbortSignal | undefined): Promise<HaulResult> {
-  return untilAborted(done, signal).then((result) => ({ ...result }));
+/** Runs the first call's download as the flight of `key` until it ends. */
+function lead<O extends HaulOptions>(
+  key: string,
+  url: string,
+  options: O,
+  download: (options: O) => Promise<HaulResult>,
+): Promise<HaulResult> {
+  let thrown: { value: unknown } | null = null;
+  const onProgress = options.onProgress;
+  const watched = onProgress === undefined ? options : {
+    ...options,
+    onProgress: (state: HaulState) => {
+      try {
+        onProgress(state);
+      } catch (error) {
+        thrown = { value: error };
+        throw error;
+      }
+    },
+  };
+  const outcome = download(watched).then(
+    (result): Outcome => ({ ok: true, result }),
+    (error: unknown): Outcome => ({
+      ok: false,
+      error,
+      own: options.signal?.aborted === true || (thrown !== null && thrown.value === error),
+    }),
+  ).finally(() => {
+    if (flights.get(key) === flight) flights.delete(key);
+  });
+  const flight: Flight = { url, overwrite: options.overwrite === true, outcome };
+  flights.set(key, flight);
+  return outcome.then((ended) => {
+    if (!ended.ok) throw ended.error;
+    return { ...ended.result };
+  });
 }

@@ -6,7 +6,11 @@ import {
   type RetryInfo,
   UnexpectedStatusError,
 } from "../../mod.ts";
-import { startResourceServer, startScriptServer } from "../helpers/script_server.ts";
+import {
+  startResourceServer,
+  startScriptServer,
+  startThrottledServer,
+} from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 describe("haulWithRetry()", () => {
@@ -166,6 +170,50 @@ describe("haulWithRetry()", () => {
         delays.forEach((delay, i) => {
           assert.ok(delay >= 0 && delay <= ceilings[i]!, `delay ${i}: ${delay}`);
         });
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("retries a joined call by its own policy while the call it joined retries", async () => {
+    const body = randomBody(1_000_000);
+    const server = await startResourceServer({ body }, (req, honest) => {
+      return req.index < 3 ? { ...honest, hangUp: true } : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "shared.bin");
+        const policy = { dest, retries: 5, minDelayMs: 1, maxDelayMs: 5 };
+        const [a, b] = await Promise.all([
+          haulWithRetry(server.url, policy),
+          haulWithRetry(server.url, policy),
+        ]);
+        assert.equal(a.sha256, sha256(body));
+        assert.equal(b.sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("ends only a joined call's wait when its own signal aborts", async () => {
+    const body = randomBody(1_000_000);
+    const server = await startThrottledServer(body, 4_000_000);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "joined.bin");
+        const leader = haulWithRetry(server.url, { dest, minDelayMs: 1 });
+        const controller = new AbortController();
+        const joiner = haulWithRetry(server.url, { dest, signal: controller.signal })
+          .catch((e: unknown) => e);
+        setTimeout(() => controller.abort(new Error("the joiner gave up")), 50);
+        const reason = await joiner;
+        assert.ok(reason instanceof Error && /joiner gave up/.test(reason.message), String(reason));
+        assert.equal((await leader).sha256, sha256(body));
+        assert.equal(server.requests.length, 1);
+        assert.deepEqual(await bytesOf(dest), body);
       });
     } finally {
       await server.close();

@@ -205,6 +205,55 @@ describe("haul() twice on one destination in one process", () => {
   });
 });
 
+describe("haul() joined to a call that fails by its own doing", () => {
+  it("downloads itself when the call it joined is aborted by its own signal", async () => {
+    const body = randomBody(MiB);
+    const server = await startThrottledServer(body, 4 * MiB);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "left.bin");
+        const controller = new AbortController();
+        const leader = haul(server.url, { dest, signal: controller.signal }).catch((e) => e);
+        const joiner = haul(server.url, { dest });
+        setTimeout(() => controller.abort(new Error("the leader gave up")), 50);
+        const reason = await leader;
+        assert.ok(reason instanceof Error && /leader gave up/.test(reason.message), String(reason));
+        const result = await joiner;
+        assert.equal(result.sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(server.requests.length, 2, "the joiner resumed what the leader saved");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("downloads itself when the call it joined fails in its own onProgress", async () => {
+    const body = randomBody(MiB);
+    const server = await startThrottledServer(body, 4 * MiB);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "callback.bin");
+        const broken = new Error("the leader's callback broke");
+        const leader = haul(server.url, {
+          dest,
+          onProgress: (state) => {
+            if (state.bytesRead > 0) throw broken;
+          },
+        }).catch((e: unknown) => e);
+        const joiner = haul(server.url, { dest });
+        assert.equal(await leader, broken);
+        const result = await joiner;
+        assert.equal(result.sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(server.requests.length, 2);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("haul() on a destination another process downloads to", () => {
   it("fails fast with a retryable DestinationError and sends no request", {
     timeout: 60_000,

@@ -115,6 +115,12 @@ export interface Reply {
   stallAfter?: number;
   /** Wait this long before sending the status line. */
   delayMs?: number;
+  /**
+   * Close the connection as soon as the request is read, sending nothing (the
+   * other fields are ignored): the client's `fetch` fails with a network
+   * error, as at a reset.
+   */
+  hangUp?: boolean;
   /** Throttle the body to about this many bytes per second. */
   bytesPerSecond?: number;
 }
@@ -376,6 +382,10 @@ function clientKeepsAlive(req: RecordedRequest): boolean {
  * request; throws {@link SocketGone} when the socket went away meanwhile.
  */
 async function sendReply(conn: Connection, req: RecordedRequest, reply: Reply): Promise<boolean> {
+  if (reply.hangUp === true) {
+    conn.destroy();
+    return false;
+  }
   const framing: Framing = reply.framing ?? "length";
   const status = reply.status;
   const bodyless = (status >= 100 && status < 200) || status === 204 || status === 304;

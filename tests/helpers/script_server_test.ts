@@ -407,6 +407,17 @@ describe("startScriptServer", () => {
     }
   });
 
+  it("makes fetch fail without a response when the reply hangs up", async () => {
+    const server = await startScriptServer(() => ({ status: 200, hangUp: true }));
+    try {
+      const error = await get(server.url).catch((e: unknown) => e);
+      assert.ok(error instanceof Error, String(error));
+      assert.ok(server.requests.length >= 1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("cuts right after the head when cutAfter is 0", async () => {
     const server = await startScriptServer(() => ({ status: 200, body: "abc", cutAfter: 0 }));
     try {
