@@ -15,10 +15,16 @@
  * split into pieces for every connection. Else the probe stops after its
  * piece and the first connection goes on alone.
  *
- * A range answered with other bytes (a 200, another validator or length, a
- * wrong `Content-Range`, a `Content-Encoding`) resets the whole download; any
- * other failure stops every range, saves each one's progress and rejects
- * with a retryable `PartialHaulError`; an abort saves everything too.
+ * A range answered under another validator (ETag or Last-Modified) resets
+ * the whole download: the file changed. A range answered with other bytes of
+ * the same file (a 200, a 416, a wrong `Content-Range` or length, a
+ * `Content-Encoding`) only stops that connection: its range goes back to the
+ * pending ones, for the connections that work, and the first response (which
+ * runs to the end of the file) takes over the pending bytes that follow its
+ * range. Work no connection could fetch ends the call with its progress saved
+ * (`PartialHaulError`), or, when it saved nothing, discarded. Any other
+ * failure stops every range, saves each one's progress and rejects with a
+ * retryable `PartialHaulError`; an abort saves everything too.
  *
  * @module
  */
@@ -122,6 +128,8 @@ interface Segment {
   done: boolean;
   /** Fetched by the ramp's probing connection. */
   readonly probe: boolean;
+  /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
+  answer: PromiseWithResolvers<void> | null;
 }
 
 /**
@@ -167,6 +175,8 @@ export class RangeDownload {
   #used = 0;
   #failure: { error: unknown } | null = null;
   #reset: RangeReset | null = null;
+  /** Why the last range was refused under the same validator, if one was. */
+  #refused: string | null = null;
   #hasher: PrefixHasher | null = null;
   /**
    * The ramp (`ramp.ts`): `null` when every connection opened at once;
@@ -295,6 +305,9 @@ export class RangeDownload {
         workers.push(this.#rampUp().catch((error: unknown) => this.#fail(error)));
       }
       await Promise.all(workers);
+      if (this.#failure === null && this.#reset === null && this.#pending.length > 0) {
+        this.#leftOver(this.#pending[0]!);
+      }
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
       const covered = mergeSpans([
@@ -487,7 +500,8 @@ export class RangeDownload {
       if (first !== null) {
         this.#used++;
         // The first response runs to the end of the file: it is always cut short.
-        await this.#stream(this.#segment(first.span), first.response, this.#known.total + 1);
+        const segment = this.#segment(first.span, false, false);
+        await this.#stream(segment, first.response, this.#known.total + 1);
       }
       let counted = first !== null;
       for (;;) {
@@ -499,7 +513,7 @@ export class RangeDownload {
         if (span === null) return;
         if (!counted) this.#used++;
         counted = true;
-        await this.#fetch(this.#segment(span, probe));
+        if (!(await this.#fetch(this.#segment(span, probe)))) return; // refused: this connection stops
       }
     } catch (error) {
       if (first !== null) await first.response.body?.cancel().catch(() => {});
@@ -509,7 +523,8 @@ export class RangeDownload {
     }
   }
 
-  #segment(span: ByteSpan, probe = false): Segment {
+  /** A new range at `span`; `asked`: its request is still to be answered. */
+  #segment(span: ByteSpan, probe = false, asked = true): Segment {
     const writer = new PartWriter(this.#file, this.#ctx.settings, this.#observer, {
       cursor: span.start,
       extent: 0,
@@ -521,6 +536,7 @@ export class RangeDownload {
       settled: null,
       done: false,
       probe,
+      answer: asked ? Promise.withResolvers<void>() : null,
     };
     this.#segments.push(segment);
     return segment;
@@ -540,8 +556,11 @@ export class RangeDownload {
     return steal.taken;
   }
 
-  /** Asks for the segment's bytes and streams them in once the answer is checked. */
-  async #fetch(segment: Segment): Promise<void> {
+  /**
+   * Asks for the segment's bytes and streams them in once the answer is
+   * checked; `false` when the answer was refused (the range is pending again).
+   */
+  async #fetch(segment: Segment): Promise<boolean> {
     const { input, options, fetchFn } = this.#ctx;
     const asked = { start: segment.start, end: segment.end };
     const validator = this.#known.etag ?? this.#known.lastModified!;
@@ -552,12 +571,25 @@ export class RangeDownload {
       asked,
       validator,
     );
-    const response = await fetchFn(request);
-    const verdict = checkRangeResponse(asked, this.#known, response.status, response.headers);
+    let verdict;
+    let response;
+    try {
+      response = await fetchFn(request);
+      // The segment may have lost its tail meanwhile: the check is against what was asked.
+      verdict = checkRangeResponse(asked, this.#known, response.status, response.headers);
+      if (verdict.kind === "refuse") this.#giveBack(segment, verdict.reason);
+    } finally {
+      segment.answer?.resolve();
+      segment.answer = null;
+    }
     if (verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
       const where = `bytes ${asked.start}-${asked.end - 1}`;
       if (verdict.kind === "reset") throw new RangeReset(`${where}: ${verdict.reason}`);
+      if (verdict.kind === "refuse") {
+        await segment.writer?.close();
+        return false;
+      }
       // Another status (a 503, a 404…): the call rejects with it, as one
       // connection's would, with its Retry-After, once every range is saved.
       throw new UnexpectedStatusError({
@@ -569,6 +601,66 @@ export class RangeDownload {
     }
     if (this.#status === 0) this.#status = 206;
     await this.#stream(segment, response, asked.end);
+    return true;
+  }
+
+  /**
+   * A range refused under the same validator: nothing of it was written; it
+   * leaves the segments and its bytes (its tail may have been taken
+   * meanwhile) are pending again, in file order.
+   */
+  #giveBack(segment: Segment, reason: string): void {
+    this.#refused = `bytes ${segment.start}-${segment.end - 1}: ${reason}`;
+    this.#segments.splice(this.#segments.indexOf(segment), 1);
+    const span = { start: segment.start, end: segment.end };
+    const at = this.#pending.findIndex((pending) => pending.start > span.start);
+    this.#pending.splice(at < 0 ? this.#pending.length : at, 0, span);
+    this.#wake?.();
+  }
+
+  /**
+   * At the end of a range whose body goes on (the first response runs to
+   * the end of the file; another range may have lost its tail): whether it
+   * goes on over the bytes that follow, up to `limit`. It does over pending
+   * bytes once a range was refused; it waits for the answer to a range that
+   * follows and is still unanswered (refused, that range becomes pending).
+   * `false`: the bytes that follow are another connection's, or none.
+   */
+  async #carriesOn(segment: Segment, limit: number): Promise<boolean> {
+    if (segment.end >= limit) return false;
+    for (;;) {
+      if (this.#stopped()) return false;
+      const next = this.#segments.find((s) => s !== segment && s.start === segment.end);
+      if (next?.answer) {
+        await next.answer.promise;
+        continue;
+      }
+      if (next !== undefined || this.#refused === null) return false;
+      const at = this.#pending.findIndex((span) => span.start === segment.end);
+      if (at < 0) return false;
+      const span = this.#pending[at]!;
+      if (span.end > limit) this.#pending[at] = { start: limit, end: span.end };
+      else this.#pending.splice(at, 1);
+      segment.end = Math.min(span.end, limit);
+      return true;
+    }
+  }
+
+  /**
+   * Every connection stopped with `span` (and maybe more) still pending: the
+   * ranges were refused. With progress in this call, it is saved for the
+   * next; with none, the next call starts over (as one connection does when
+   * a resume is answered that way) rather than ask the same ranges again.
+   */
+  #leftOver(span: ByteSpan): void {
+    const reason = this.#refused ?? "no connection was left";
+    if (this.#accepted === 0) {
+      this.#fail(new RangeReset(reason));
+      return;
+    }
+    this.#fail(
+      new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`),
+    );
   }
 
   /** Writes the body into the segment until its (possibly shortened) end. */
@@ -583,23 +675,27 @@ export class RangeDownload {
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
     const state = this.#ctx.progress.state;
     try {
-      while (writer.length < segment.end && !this.#stopped()) {
+      let ended = false;
+      while (!ended && !this.#stopped()) {
+        if (writer.length >= segment.end && !(await this.#carriesOn(segment, asked))) break;
         const { bytes: value, done } = await reader.read();
-        if (value !== undefined) {
-          // Never past the range's end (it may have shrunk), nothing after a stop.
-          const room = this.#stopped() ? 0 : segment.end - writer.length;
-          const bytes = value.length > room ? value.subarray(0, room) : value;
-          await reader.store(bytes);
-          if (bytes.length > 0) {
-            this.#accepted += bytes.length;
-            if (segment.probe) this.#probeAccepted += bytes.length;
-            state.bytesRead = this.#accepted;
-            state.validLength = this.#baseBytes + this.#accepted;
-            this.#ctx.progress.tick();
-            await this.#checkpointer.afterAppend(writer, this.#accepted);
-          }
+        ended = done;
+        if (value === undefined) continue;
+        let room = segment.end - writer.length;
+        while (value.length > room && (await this.#carriesOn(segment, asked))) {
+          room = segment.end - writer.length;
         }
-        if (done) break;
+        // Never past the range's end (it may have shrunk), nothing after a stop.
+        const bytes = this.#stopped() ? value.subarray(0, 0) : value.subarray(0, room);
+        await reader.store(bytes);
+        if (bytes.length > 0) {
+          this.#accepted += bytes.length;
+          if (segment.probe) this.#probeAccepted += bytes.length;
+          state.bytesRead = this.#accepted;
+          state.validLength = this.#baseBytes + this.#accepted;
+          this.#ctx.progress.tick();
+          await this.#checkpointer.afterAppend(writer, this.#accepted);
+        }
       }
       if (this.#stopped()) return;
       if (writer.length < segment.end) {

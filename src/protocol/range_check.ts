@@ -5,9 +5,12 @@
  * strong validator the first response gave), and its answer is held to the
  * same standard as a single-connection resume: a 206 whose `Content-Range`
  * starts and ends exactly where asked, with the same total length, the same
- * validator, and no `Content-Encoding`. Anything else either resets the whole
- * download (the bytes are not the ones on disk, or cannot be counted) or just
- * fails this range (a status such as 503 that says nothing about the file).
+ * validator, and no `Content-Encoding`. Another validator resets the whole
+ * download (the file changed: the bytes on disk are of another version);
+ * any other wrong answer under the same validator (a 200, a 416, a wrong
+ * `Content-Range` or length, a compressed body) only refuses this range (the
+ * file is the same, this server just does not serve it in pieces); a status
+ * such as 503 that says nothing about the file fails the range.
  *
  * @module
  */
@@ -29,8 +32,12 @@ export interface KnownFile {
 export type RangeVerdict =
   | { readonly kind: "write" }
   | {
-    /** `reset`: progress on disk cannot be trusted with this server's answers; start over. */
-    readonly kind: "reset" | "fail";
+    /**
+     * `reset`: the file changed (another validator); start over.
+     * `refuse`: the same file, but not the bytes asked; fetch them another way.
+     * `fail`: a status that says nothing about the file.
+     */
+    readonly kind: "reset" | "refuse" | "fail";
     /** Why, for messages. */
     readonly reason: string;
   };
@@ -43,17 +50,20 @@ export type RangeVerdict =
  * @param status the response status.
  * @param headers the response headers.
  * @returns `write` when the body is exactly the asked bytes of the same file;
- *   `reset` when it is another representation, a whole body, compressed, or
- *   framed wrongly; `fail` when the status says nothing about the file.
+ *   `reset` when a validator shows another version of the file; `refuse`
+ *   when, under the same validator, the answer is a whole body, a 416,
+ *   compressed, or framed wrongly; `fail` when the status says nothing about
+ *   the file.
  *
- * @example A faithful 206 and a 200 that ignored `If-Range`
+ * @example A faithful 206, a 200 that ignored `If-Range`, and another ETag
  * ```ts
  * import { checkRangeResponse } from "./range_check.ts";
  * const file = { total: 1000, etag: '"v1"', lastModified: null };
  * const asked = { start: 500, end: 1000 };
  * const ok = new Headers({ "content-range": "bytes 500-999/1000", etag: '"v1"' });
  * console.log(checkRangeResponse(asked, file, 206, ok).kind); // "write"
- * console.log(checkRangeResponse(asked, file, 200, new Headers()).kind); // "reset"
+ * console.log(checkRangeResponse(asked, file, 200, new Headers()).kind); // "refuse"
+ * console.log(checkRangeResponse(asked, file, 200, new Headers({ etag: '"v2"' })).kind); // "reset"
  * ```
  */
 export function checkRangeResponse(
@@ -62,51 +72,59 @@ export function checkRangeResponse(
   status: number,
   headers: Headers,
 ): RangeVerdict {
-  if (status === 200) {
-    return reset("the server answered a range request with the whole file (200)");
+  if (status !== 200 && status !== 206 && status !== 416) {
+    return { kind: "fail", reason: `the server answered a range request with ${status}` };
   }
-  if (status !== 206) {
-    return status === 416
-      ? reset(`the server refused bytes ${asked.start}-${asked.end - 1} (416)`)
-      : { kind: "fail", reason: `the server answered a range request with ${status}` };
+  const changed = validatorChange(file, headers);
+  if (changed !== null) return { kind: "reset", reason: changed };
+  if (status === 200) {
+    return refuse("the server answered a range request with the whole file (200)");
+  }
+  if (status === 416) {
+    return refuse(`the server refused bytes ${asked.start}-${asked.end - 1} (416)`);
   }
   const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
   if (encoding !== "" && encoding !== "identity") {
-    return reset(`a range came back with Content-Encoding: ${encoding}`);
+    return refuse(`a range came back with Content-Encoding: ${encoding}`);
   }
   let range;
   try {
     range = parseContentRange(headers.get("content-range"));
   } catch {
-    return reset("a 206 came without a valid Content-Range");
+    return refuse("a 206 came without a valid Content-Range");
   }
   if (range.first !== asked.start || range.last !== asked.end - 1) {
-    return reset(
+    return refuse(
       `asked for bytes ${asked.start}-${asked.end - 1}, got ${range.first}-${range.last}`,
     );
   }
   if (range.complete !== file.total) {
-    return reset(`the length was ${file.total}, a range says ${range.complete ?? "unknown"}`);
+    return refuse(`the length was ${file.total}, a range says ${range.complete ?? "unknown"}`);
   }
   const length = headers.get("content-length");
   if (length !== null && length.trim() !== String(asked.end - asked.start)) {
-    return reset(`Content-Length ${length.trim()} disagrees with the range asked`);
-  }
-  const etag = headers.get("etag");
-  if (file.etag !== null) {
-    if (etag !== null && !strongMatch(file.etag, etag)) {
-      return reset(`ETag ${file.etag} is now ${etag.trim()}`);
-    }
-  } else if (etag !== null) {
-    return reset(`an ETag ${etag.trim()} appeared`);
-  }
-  const modified = headers.get("last-modified");
-  if (file.lastModified !== null && modified !== null && modified.trim() !== file.lastModified) {
-    return reset(`Last-Modified ${file.lastModified} is now ${modified.trim()}`);
+    return refuse(`Content-Length ${length.trim()} disagrees with the range asked`);
   }
   return { kind: "write" };
 }
 
-function reset(reason: string): RangeVerdict {
-  return { kind: "reset", reason };
+/** How the answer's validators show another version of the file, or `null`. */
+function validatorChange(file: KnownFile, headers: Headers): string | null {
+  const etag = headers.get("etag");
+  if (file.etag !== null) {
+    if (etag !== null && !strongMatch(file.etag, etag)) {
+      return `ETag ${file.etag} is now ${etag.trim()}`;
+    }
+  } else if (etag !== null) {
+    return `an ETag ${etag.trim()} appeared`;
+  }
+  const modified = headers.get("last-modified");
+  if (file.lastModified !== null && modified !== null && modified.trim() !== file.lastModified) {
+    return `Last-Modified ${file.lastModified} is now ${modified.trim()}`;
+  }
+  return null;
+}
+
+function refuse(reason: string): RangeVerdict {
+  return { kind: "refuse", reason };
 }

@@ -128,12 +128,12 @@ describe("haul() with several connections", () => {
     }
   });
 
-  const resets: [string, (honest: Reply) => Reply][] = [
+  /** Wrong answers to a range under the same ETag: the bytes are not the ones asked. */
+  const refusals: [string, (honest: Reply) => Reply][] = [
     [
       "a 200",
       (honest) => ({ ...honest, status: 200, headers: headersOf(honest, ["Content-Range"]) }),
     ],
-    ["another ETag", (honest) => ({ ...honest, headers: replace(honest, "ETag", '"other"') })],
     [
       "a wrong Content-Range",
       (honest) => {
@@ -144,6 +144,14 @@ describe("haul() with several connections", () => {
       },
     ],
     [
+      "a 416",
+      (honest) => ({
+        status: 416,
+        headers: replace(honest, "Content-Range", `bytes */${SIZE}`),
+        body: new Uint8Array(0),
+      }),
+    ],
+    [
       "gzip",
       (honest) => ({
         ...honest,
@@ -151,37 +159,90 @@ describe("haul() with several connections", () => {
       }),
     ],
   ];
-  for (const [name, bend] of resets) {
-    it(`a range answered with ${name} resets the download: nothing at dest, the next call starts over`, async () => {
+  for (const [name, bend] of refusals) {
+    it(`every further range answered with ${name} under the same ETag: the first connection carries the rest`, async () => {
       const body = randomBody(SIZE);
-      let bent = 0;
-      const server = await startResourceServer({ body, etag: '"r1"' }, (req, honest) => {
-        if (rangeOf(req) !== null && bent === 0) {
-          bent++;
-          return bend(honest);
-        }
-        return honest;
+      const server = await startResourceServer({ body, etag: '"d1"' }, (req, honest) => {
+        return (rangeOf(req)?.start ?? 0) > 0 ? bend(honest) : honest;
       });
       try {
         await withTempDir(async (dir) => {
           const dest = join(dir, "file.bin");
-          const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
-          assert.ok(error instanceof ContentRangeError, String(error));
-          assert.equal(error.retryable, true);
-          assert.match(error.message, /progress discarded/);
-          noSidecars(dest);
-          const before = server.requests.length;
           const result = await get(server.url, { dest, connections: 4 });
-          assert.equal(result.resumedFrom, 0);
-          assert.equal(server.requests[before]!.headers["range"], undefined);
           assert.deepEqual(await bytesOf(dest), body);
           assert.equal(result.sha256, sha256(body));
+          assert.equal(result.resumedFrom, 0);
+          // The first request, and no more than one refused range per connection.
+          assert.ok(server.requests.length <= 4, `${server.requests.length} requests`);
+          noSidecars(dest);
         });
       } finally {
         await server.close();
       }
     });
   }
+
+  it("a range answered wrongly while the first connection is cut saves what was verified, and the retry finishes", async () => {
+    const body = randomBody(SIZE);
+    let first = true;
+    const server = await startResourceServer({ body, etag: '"d2"' }, (req, honest) => {
+      if (rangeOf(req) === null && first) {
+        first = false;
+        return { ...honest, cutAfter: 600_000, cutLingerMs: 100 };
+      }
+      return (rangeOf(req)?.start ?? 0) > 0 ? refusals[0]![1](honest) : honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+        assert.ok(error instanceof PartialHaulError, String(error));
+        assert.equal(error.retryable, true);
+        const saved = await savedRanges(dest);
+        assert.ok(error.validLength > 0, JSON.stringify(saved));
+        let result: HaulResult | null = null;
+        for (let attempt = 0; attempt < 4 && result === null; attempt++) {
+          result = await get(server.url, { dest, connections: 4 }).catch(() => null);
+        }
+        assert.ok(result !== null, "the retries finished");
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+        noSidecars(dest);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a range answered with another ETag resets the download: nothing at dest, the next call starts over", async () => {
+    const body = randomBody(SIZE);
+    let bent = 0;
+    const server = await startResourceServer({ body, etag: '"r1"' }, (req, honest) => {
+      if (rangeOf(req) !== null && bent === 0) {
+        bent++;
+        return { ...honest, headers: replace(honest, "ETag", '"other"') };
+      }
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+        assert.ok(error instanceof ContentRangeError, String(error));
+        assert.equal(error.retryable, true);
+        assert.match(error.message, /progress discarded/);
+        noSidecars(dest);
+        const before = server.requests.length;
+        const result = await get(server.url, { dest, connections: 4 });
+        assert.equal(result.resumedFrom, 0);
+        assert.equal(server.requests[before]!.headers["range"], undefined);
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
 
   it("a range cut mid-body stops the others, saves every range, and the next call resumes them", async () => {
     const body = randomBody(SIZE);
@@ -255,7 +316,8 @@ describe("haul() with several connections", () => {
     const body = randomBody(SIZE);
     const faults: ((honest: Reply) => Reply)[] = [
       (honest) => ({ ...honest, cutAfter: 50_000, cutLingerMs: 50 }),
-      ...resets.map(([, bend]) => bend),
+      ...refusals.map(([, bend]) => bend),
+      (honest) => ({ ...honest, headers: replace(honest, "ETag", '"other"') }),
       (honest) => ({ ...honest, status: 503, body: "busy", headers: [["Retry-After", "0"]] }),
     ];
     let next = 0;

@@ -28,7 +28,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { type Checkpoint, durablePrefix } from "../../src/store/checkpoint.ts";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
-import { haul } from "../../src/engine/haul.ts";
+import { type EngineHooks, haul, haulWith } from "../../src/engine/haul.ts";
 import { HaulError, isRetryable } from "../../src/errors.ts";
 import type { HaulOptions, HaulResult } from "../../src/types.ts";
 import type { RecordedRequest } from "./script_server.ts";
@@ -73,6 +73,8 @@ export interface LoopSettings {
   server?: { readonly requests: readonly RecordedRequest[] };
   /** Runs before each attempt (e.g. to change what the server serves). */
   beforeAttempt?: (attempt: number) => void | Promise<void>;
+  /** Engine hooks (e.g. a range floor) for the attempts on this thread; a worker runs without. */
+  hooks?: EngineHooks;
 }
 
 /** A decoded checkpoint with its resume cursor (the end of the range from byte 0). */
@@ -127,7 +129,11 @@ export async function haulWithRetries(
     const onWorker = index % 2 === 1 && chosen.fetch === undefined &&
       chosen.signal === undefined && chosen.state === undefined && chosen.onProgress === undefined;
     try {
-      result = await haul(url, onWorker ? { ...chosen, worker: true } : chosen);
+      result = onWorker
+        ? await haul(url, { ...chosen, worker: true })
+        : settings.hooks !== undefined
+        ? await haulWith(url, chosen, settings.hooks)
+        : await haul(url, chosen);
     } catch (thrown) {
       error = thrown;
     }
@@ -252,11 +258,11 @@ export async function assertFailedSafely(outcome: LoopOutcome, dest: string): Pr
   await assertSafeOutcome(outcome, dest, []);
 }
 
-/** The start of a `Range: bytes=N-` value, or `null` when absent. */
+/** The start of a `Range: bytes=N-` (or, from several connections, `bytes=N-M`) value, or `null` when absent. */
 export function rangeStart(request: RecordedRequest): number | null {
   const value = request.headers["range"];
   if (value === undefined) return null;
-  const match = /^bytes=(\d+)-$/.exec(value);
+  const match = /^bytes=(\d+)-(\d*)$/.exec(value);
   assert.ok(match !== null, `unexpected Range: ${value}`);
   return Number(match[1]);
 }
@@ -278,6 +284,7 @@ export function assertRangesFollowCheckpoint(outcome: LoopOutcome): void {
         assert.notEqual(start, null, "If-Range without Range");
       }
       if (start === null) continue;
+      assert.match(request.headers["range"]!, /^bytes=\d+-$/, "one connection resumes to the end");
       assert.ok(
         attempt.before !== null,
         `Range ${start} without a checkpoint, attempt ${attempt.index}`,

@@ -11,7 +11,7 @@ describe("checkRangeResponse()", () => {
     status: number;
     headers: Record<string, string>;
     known?: KnownFile;
-    kind: "write" | "reset" | "fail";
+    kind: "write" | "reset" | "refuse" | "fail";
   }[] = [
     {
       name: "a 206 of exactly the asked bytes, same ETag",
@@ -25,8 +25,21 @@ describe("checkRangeResponse()", () => {
       headers: { "content-range": "bytes 500-799/1000" },
       kind: "write",
     },
-    { name: "a 200 (If-Range failed or Range ignored)", status: 200, headers: {}, kind: "reset" },
-    { name: "a 416", status: 416, headers: { "content-range": "bytes */900" }, kind: "reset" },
+    { name: "a 200 (If-Range failed or Range ignored)", status: 200, headers: {}, kind: "refuse" },
+    {
+      name: "a 200 under the same ETag",
+      status: 200,
+      headers: { etag: '"v1"' },
+      kind: "refuse",
+    },
+    { name: "a 200 with another ETag", status: 200, headers: { etag: '"v2"' }, kind: "reset" },
+    { name: "a 416", status: 416, headers: { "content-range": "bytes */900" }, kind: "refuse" },
+    {
+      name: "a 416 with another ETag",
+      status: 416,
+      headers: { "content-range": "bytes */900", etag: '"v2"' },
+      kind: "reset",
+    },
     { name: "a 503", status: 503, headers: {}, kind: "fail" },
     { name: "a 429", status: 429, headers: { "retry-after": "1" }, kind: "fail" },
     {
@@ -45,31 +58,31 @@ describe("checkRangeResponse()", () => {
       name: "a range that starts elsewhere",
       status: 206,
       headers: { "content-range": "bytes 0-299/1000", etag: '"v1"' },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "a range that ends elsewhere",
       status: 206,
       headers: { "content-range": "bytes 500-999/1000", etag: '"v1"' },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "another total",
       status: 206,
       headers: { "content-range": "bytes 500-799/2000", etag: '"v1"' },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "an unknown total",
       status: 206,
       headers: { "content-range": "bytes 500-799/*", etag: '"v1"' },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "gzip-coded bytes",
       status: 206,
       headers: { "content-range": "bytes 500-799/1000", "content-encoding": "gzip" },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "identity coding",
@@ -81,13 +94,13 @@ describe("checkRangeResponse()", () => {
       name: "no Content-Range",
       status: 206,
       headers: { etag: '"v1"' },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "a Content-Length that disagrees",
       status: 206,
       headers: { "content-range": "bytes 500-799/1000", "content-length": "301" },
-      kind: "reset",
+      kind: "refuse",
     },
     {
       name: "an ETag where the file had only Last-Modified",
