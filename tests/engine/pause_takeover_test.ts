@@ -120,7 +120,7 @@ async function pauseAndTakeOver(trial: Trial) {
         children.push(taker);
         if (trial.resume === "taker-running") {
           await until(
-            async () => taker.hasExited || server.requests.length > requests,
+            () => Promise.resolve(taker.hasExited || server.requests.length > requests),
             "the second child's request or answer",
           );
           resumeOwner();
