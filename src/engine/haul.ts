@@ -39,7 +39,6 @@ import { checkOptions } from "./check_options.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
-import { DEFAULT_RAMP, type RampSettings } from "./ramp.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import { type BodyRead, type BodySource, bodySource } from "./body_source.ts";
 
@@ -66,8 +65,6 @@ export interface EngineHooks {
   syncEvery?: number;
   /** The smallest range worth a connection of its own (with `connections` > 1). */
   rangeFloor?: number;
-  /** How further connections are opened (`ramp.ts`); each field replaces the default's. */
-  ramp?: Partial<RampSettings>;
   /** The lock's lease (tests shorten it). */
   lockTiming?: LockTiming;
 }
@@ -215,7 +212,6 @@ export async function haulWith(
       startedAt,
       connections,
       floor,
-      ramp: { ...DEFAULT_RAMP, ...hooks.ramp },
       owner,
     }, single);
     progress.done();

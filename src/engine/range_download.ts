@@ -8,13 +8,6 @@
  * in file order (`prefix_hasher.ts`): from memory for the bytes written at
  * the head of the file, read back for those another range wrote first.
  *
- * A large download ramps up (`ramp.ts`): one connection streams everything
- * left; a second probes, with pieces taken from the far end (so the first
- * one's stream, and its hash from memory, go on untouched); only if the two
- * together were clearly faster are the bytes after the first one's position
- * split into pieces for every connection. Else the probe stops after its
- * piece and the first connection goes on alone.
- *
  * A range answered under another validator (ETag or Last-Modified) resets
  * the whole download: the file changed. A range answered with other bytes of
  * the same file (a 200, a 416, a wrong `Content-Range` or length, a
@@ -53,18 +46,7 @@ import { RangeCheckpointer } from "./range_checkpointer.ts";
 import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, cutAfter, splitRanges, stealHalf, tailPiece } from "./range_split.ts";
-import {
-  combined,
-  opensAllAtOnce,
-  RAMP_ALONE_WINDOWS,
-  RAMP_PROBE_WAIT_WINDOWS,
-  type RampSettings,
-  type RateSample,
-  secondPaidOff,
-  speedingUp,
-  worthProbing,
-} from "./ramp.ts";
+import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
 import { bodySource } from "./body_source.ts";
 
 /**
@@ -74,8 +56,7 @@ import { bodySource } from "./body_source.ts";
  * ```ts ignore
  * // Built by haulWith() from the caller's options once it holds the destination's lock.
  * const ctx: RangeContext = { fs, paths, settings, fetchFn, url, input, options, expected,
- *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20,
- *   ramp: DEFAULT_RAMP };
+ *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner };
  * ```
  */
 export interface RangeContext {
@@ -108,8 +89,6 @@ export interface RangeContext {
   readonly connections: number;
   /** The smallest range worth a connection. */
   readonly floor: number;
-  /** How connections are opened for a large download (`ramp.ts`). */
-  readonly ramp: RampSettings;
   /** The destination's owner: checked before each checkpoint, removal and the commit. */
   readonly owner: PartOwner;
 }
@@ -126,8 +105,6 @@ interface Segment {
   writer: PartWriter | null;
   settled: { readonly durability: Durability; readonly extent: number } | null;
   done: boolean;
-  /** Fetched by the ramp's probing connection. */
-  readonly probe: boolean;
   /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
   answer: PromiseWithResolvers<void> | null;
 }
@@ -139,9 +116,6 @@ interface Segment {
  * up with the download instead of waiting for the first range to end.
  */
 const PIECES_PER_CONNECTION = 4;
-
-/** The most a probing connection takes at a time (`ramp.ts`). */
-const PROBE_PIECE = 8 << 20;
 
 /** A range answer that shows the bytes on disk cannot be continued. */
 class RangeReset extends Error {}
@@ -169,8 +143,6 @@ export class RangeDownload {
   #validators!: Validators;
   #status = 0;
   #accepted = 0;
-  /** Of {@link #accepted}, the bytes the ramp's probe fetched. */
-  #probeAccepted = 0;
   #baseBytes = 0;
   #used = 0;
   #failure: { error: unknown } | null = null;
@@ -178,14 +150,6 @@ export class RangeDownload {
   /** Why the last range was refused under the same validator, if one was. */
   #refused: string | null = null;
   #hasher: PrefixHasher | null = null;
-  /**
-   * The ramp (`ramp.ts`): `null` when every connection opened at once;
-   * `"probing"` while a second one is measured; then `"all"` (every
-   * connection shares the rest) or `"alone"` (the first goes on alone).
-   */
-  #rampState: "probing" | "all" | "alone" | null = null;
-  /** Wakes the ramp's wait early (a stop, a connection done). */
-  #wake: (() => void) | null = null;
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
     offer: (bytes, at) => {
@@ -226,15 +190,9 @@ export class RangeDownload {
     this.#base = mergeSpans(saved.ranges.map(({ start, end }) => ({ start, end })));
     this.#baseBytes = this.#base.reduce((sum, span) => sum + span.end - span.start, 0);
     const gaps = gapsOf(total, this.#base);
-    const { connections, ramp } = this.#ctx;
-    const missing = total - this.#baseBytes;
-    if (opensAllAtOnce(missing, connections, ramp)) {
-      const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
-      this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
-    } else {
-      this.#rampState = "probing";
-      this.#pending = gaps; // one request per gap, until the ramp shares them out
-    }
+    const { connections } = this.#ctx;
+    const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
+    this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true, this.#ctx.owner);
     return await this.#run(null, saved.blockSize, saved.extent);
   }
@@ -253,11 +211,8 @@ export class RangeDownload {
     this.#known = known;
     this.#validators = validators;
     this.#status = response.status;
-    const { connections, ramp, floor } = this.#ctx;
-    if (!opensAllAtOnce(known.total, connections, ramp)) this.#rampState = "probing";
-    const spans = this.#rampState === null
-      ? splitRanges(known.total, connections * PIECES_PER_CONNECTION, floor)
-      : [{ start: 0, end: known.total }]; // the first response streams it all, until the ramp decides
+    const { connections, floor } = this.#ctx;
+    const spans = splitRanges(known.total, connections * PIECES_PER_CONNECTION, floor);
     this.#pending = spans.slice(1);
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false, this.#ctx.owner);
     return await this.#run({ response, span: spans[0]! }, this.#ctx.settings.blockSize, 0);
@@ -298,12 +253,7 @@ export class RangeDownload {
       if (signal?.aborted) onAbort();
       const workers: Promise<void>[] = [];
       if (first !== null) workers.push(this.#worker(first));
-      if (this.#rampState === null) {
-        while (workers.length < this.#ctx.connections) workers.push(this.#worker(null));
-      } else {
-        if (workers.length === 0) workers.push(this.#worker(null));
-        workers.push(this.#rampUp().catch((error: unknown) => this.#fail(error)));
-      }
+      while (workers.length < this.#ctx.connections) workers.push(this.#worker(null));
       await Promise.all(workers);
       if (this.#failure === null && this.#reset === null && this.#pending.length > 0) {
         this.#leftOver(this.#pending[0]!);
@@ -336,195 +286,32 @@ export class RangeDownload {
     }
   }
 
-  /**
-   * Measures the first connection alone, then with a probing second one;
-   * then shares the rest out among every connection if the second paid off,
-   * else lets the first go on alone. Never throws.
-   */
-  async #rampUp(): Promise<void> {
-    // Two quick looks from the first byte on: slow in both, the first
-    // connection is the very case several are for (a warming-up process
-    // may be slow in one).
-    const quick = Math.ceil(this.#ctx.ramp.windowMs / 2);
-    let alone = await this.#measure(false, quick);
-    if (alone === null) return;
-    if (!worthProbing(alone, this.#ctx.ramp)) {
-      alone = await this.#measure(false, quick);
-      if (alone === null) return;
-      if (!worthProbing(alone, this.#ctx.ramp)) return await this.#openAll(null);
-    }
-    // Fast: measured until it stops speeding up (its pace: the last two
-    // windows together), then with a probe beside it (two windows together).
-    let last: RateSample | null = null;
-    for (let window = 1; window < RAMP_ALONE_WINDOWS; window++) {
-      const next = await this.#measure(false);
-      if (next === null) return;
-      const more = speedingUp(last ?? alone, next);
-      alone = last === null ? next : combined(last, next);
-      last = next;
-      if (!more) break;
-    }
-    const probe = this.#worker(null, true);
-    // Measured from the probe's first bytes: a slow answer is not a slow link.
-    if (!(await this.#probeStarted())) {
-      if (this.#rampState === "probing") this.#rampState = "alone";
-      return await probe;
-    }
-    let together = await this.#measure(true);
-    const again = together === null ? null : await this.#measure(false);
-    if (together !== null && again !== null) together = combined(together, again);
-    if (together !== null && secondPaidOff(alone, together)) return await this.#openAll(probe);
-    if (this.#rampState === "probing") this.#rampState = "alone";
-    await probe;
-  }
-
-  /** Shares the rest out and opens every connection (`probe`: the one already open). */
-  async #openAll(probe: Promise<void> | null): Promise<void> {
-    this.#rampState = "all";
-    this.#shareOut();
-    const workers: Promise<void>[] = probe === null ? [] : [probe];
-    for (let i = workers.length + 1; i < this.#ctx.connections; i++) {
-      workers.push(this.#worker(null));
-    }
-    await Promise.all(workers);
-  }
-
-  /** The probe's next piece: from the far end of the range with the most left. */
-  #probePiece(): ByteSpan | null {
-    const open = this.#segments.filter((s) =>
-      !s.done && s.writer !== null && s.writer.length < s.end
-    );
-    const candidates = [
-      ...open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
-      ...this.#pending.map((span) => ({ ...span, cursor: span.start })),
-    ];
-    // Small pieces: what the probe holds when the ramp decides is read back
-    // at the end of the download, when the first connection gets there.
-    const size = Math.min(this.#pieceSize(), PROBE_PIECE);
-    const piece = tailPiece(candidates, size, this.#ctx.floor);
-    if (piece === null) return null;
-    if (piece.victim < open.length) {
-      open[piece.victim]!.end = piece.at;
-    } else {
-      const index = piece.victim - open.length;
-      this.#pending[index] = { start: this.#pending[index]!.start, end: piece.at };
-    }
-    return piece.taken;
-  }
-
-  /**
-   * More connections help: the open ranges are cut a piece after their
-   * position, and what follows, with the gaps not yet asked for, is split
-   * into pieces in file order for every connection.
-   */
-  #shareOut(): void {
-    const keep = this.#pieceSize();
-    const rest: ByteSpan[] = [];
-    for (const segment of this.#segments) {
-      if (segment.done || segment.writer === null) continue;
-      const range = { start: segment.start, cursor: segment.writer.length, end: segment.end };
-      const at = cutAfter(range, keep, this.#ctx.floor);
-      if (at === null) continue;
-      rest.push({ start: at, end: segment.end });
-      segment.end = at;
-    }
-    const gaps = mergeSpans([...rest, ...this.#pending]);
-    // The open ranges keep a piece each: with the rest, every connection gets as many.
-    const pieces = Math.max(1, this.#ctx.connections * PIECES_PER_CONNECTION - rest.length);
-    this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
-  }
-
-  /** The size of a piece when every connection shares the file. */
-  #pieceSize(): number {
-    const pieces = this.#ctx.connections * PIECES_PER_CONNECTION;
-    return Math.max(this.#ctx.floor, Math.floor(this.#known.total / pieces));
-  }
-
-  /**
-   * A measured window of `window` ms (after one to settle in, with
-   * `settle`): the bytes accepted over it. `null` when the call stopped or every byte was
-   * already asked for.
-   */
-  async #measure(settle: boolean, window = this.#ctx.ramp.windowMs): Promise<RateSample | null> {
-    if (settle && !(await this.#pause(window))) return null;
-    const bytes = this.#accepted;
-    const probeBytes = this.#probeAccepted;
-    const at = performance.now();
-    if (!(await this.#pause(window))) return null;
-    return {
-      bytes: this.#accepted - bytes,
-      ms: performance.now() - at,
-      probeBytes: this.#probeAccepted - probeBytes,
-    };
-  }
-
-  /**
-   * Waits until the probe has received bytes, for at most
-   * {@link RAMP_PROBE_WAIT_WINDOWS} windows; `false` when it did not (or the
-   * call stopped, or nothing is left to ask for).
-   */
-  async #probeStarted(): Promise<boolean> {
-    const step = Math.ceil(this.#ctx.ramp.windowMs / 4);
-    for (let i = 0; i < 4 * RAMP_PROBE_WAIT_WINDOWS && this.#probeAccepted === 0; i++) {
-      if (!(await this.#pause(step))) return false;
-    }
-    return this.#probeAccepted > 0;
-  }
-
-  /** Waits `ms`; `false` when the call stopped or nothing is left to ask for meanwhile. */
-  async #pause(ms: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve) => {
-      this.#wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-    clearTimeout(timer);
-    this.#wake = null;
-    return !this.#stopped() && this.#workLeft();
-  }
-
-  /** Whether a range is still to be asked for, or open with enough left to be shared. */
-  #workLeft(): boolean {
-    if (this.#pending.length > 0) return true;
-    return this.#segments.some((s) =>
-      !s.done && s.writer !== null && s.end - s.writer.length >= 2 * this.#ctx.floor
-    );
-  }
-
   /** One connection: its first range, then pending ranges, then stolen halves. */
-  async #worker(
-    first: { response: Response; span: ByteSpan } | null,
-    probe = false,
-  ): Promise<void> {
+  async #worker(first: { response: Response; span: ByteSpan } | null): Promise<void> {
     try {
       if (first !== null) {
         this.#used++;
         // The first response runs to the end of the file: it is always cut short.
-        const segment = this.#segment(first.span, false, false);
+        const segment = this.#segment(first.span, false);
         await this.#stream(segment, first.response, this.#known.total + 1);
       }
       let counted = first !== null;
       for (;;) {
         if (this.#stopped()) return;
-        if (probe && this.#rampState === "alone") return;
-        const span = probe && this.#rampState === "probing"
-          ? this.#probePiece()
-          : this.#pending.shift() ?? this.#steal();
+        const span = this.#pending.shift() ?? this.#steal();
         if (span === null) return;
         if (!counted) this.#used++;
         counted = true;
-        if (!(await this.#fetch(this.#segment(span, probe)))) return; // refused: this connection stops
+        if (!(await this.#fetch(this.#segment(span)))) return; // refused: this connection stops
       }
     } catch (error) {
       if (first !== null) await first.response.body?.cancel().catch(() => {});
       this.#fail(error);
-    } finally {
-      this.#wake?.();
     }
   }
 
   /** A new range at `span`; `asked`: its request is still to be answered. */
-  #segment(span: ByteSpan, probe = false, asked = true): Segment {
+  #segment(span: ByteSpan, asked = true): Segment {
     const writer = new PartWriter(this.#file, this.#ctx.settings, this.#observer, {
       cursor: span.start,
       extent: 0,
@@ -535,7 +322,6 @@ export class RangeDownload {
       writer,
       settled: null,
       done: false,
-      probe,
       answer: asked ? Promise.withResolvers<void>() : null,
     };
     this.#segments.push(segment);
@@ -615,7 +401,6 @@ export class RangeDownload {
     const span = { start: segment.start, end: segment.end };
     const at = this.#pending.findIndex((pending) => pending.start > span.start);
     this.#pending.splice(at < 0 ? this.#pending.length : at, 0, span);
-    this.#wake?.();
   }
 
   /**
@@ -690,7 +475,6 @@ export class RangeDownload {
         await reader.store(bytes);
         if (bytes.length > 0) {
           this.#accepted += bytes.length;
-          if (segment.probe) this.#probeAccepted += bytes.length;
           state.bytesRead = this.#accepted;
           state.validLength = this.#baseBytes + this.#accepted;
           this.#ctx.progress.tick();
@@ -731,7 +515,6 @@ export class RangeDownload {
     if (error instanceof RangeReset) this.#reset ??= error;
     else this.#failure ??= { error };
     this.#stop.abort();
-    this.#wake?.();
   }
 
   /** After every range stopped: resets, or saves everything; returns the error to throw. */

@@ -105,56 +105,6 @@ export function stealHalf(open: readonly OpenRange[], floor: number): Steal | nu
   return { victim, at, taken: { start: at, end: range.end } };
 }
 
-/**
- * Chooses a piece of about `size` bytes at the end of the open range with
- * the most bytes still to come, for a connection that probes whether more
- * connections help (`ramp.ts`): taken from the end, it leaves the range
- * being read untouched, so that the first connection's stream goes on
- * without a new request. Pure, as {@link stealHalf}.
- *
- * @param open the ranges still being fetched (or still to be asked for).
- * @param size the piece wanted (> 0).
- * @param floor the smallest range worth a connection (> 0).
- * @returns the piece, or `null` when no range keeps `floor` bytes before it.
- *
- * @example A probe takes the last 4 MiB of a 64 MiB download under way
- * ```ts
- * import { tailPiece } from "./range_split.ts";
- * const piece = tailPiece([{ start: 0, cursor: 1 << 20, end: 64 << 20 }], 4 << 20, 1 << 20);
- * console.log(piece?.taken); // { start: 62914560, end: 67108864 }
- * ```
- */
-export function tailPiece(open: readonly OpenRange[], size: number, floor: number): Steal | null {
-  const victim = mostLeft(open);
-  if (victim < 0) return null;
-  const range = open[victim]!;
-  const at = cutPoint(range.cursor, range.end - Math.max(size, floor));
-  if (at - range.cursor < floor || range.end - at < floor) return null;
-  return { victim, at, taken: { start: at, end: range.end } };
-}
-
-/**
- * Where to cut an open range so that its connection fetches about `keep`
- * more bytes and the rest can be shared out: `null` when the rest would be
- * under `floor`.
- *
- * @param range the range.
- * @param keep bytes its connection goes on with (> 0).
- * @param floor the smallest range worth a connection (> 0).
- * @returns the range's new end, or `null`.
- *
- * @example
- * ```ts
- * import { cutAfter } from "./range_split.ts";
- * console.log(cutAfter({ start: 0, cursor: 1 << 20, end: 64 << 20 }, 4 << 20, 1 << 20)); // 5242880
- * console.log(cutAfter({ start: 0, cursor: 60 << 20, end: 64 << 20 }, 4 << 20, 1 << 20)); // null
- * ```
- */
-export function cutAfter(range: OpenRange, keep: number, floor: number): number | null {
-  const at = cutPoint(range.cursor, range.cursor + keep);
-  return range.end - at >= floor ? at : null;
-}
-
 /** Index of the open range with the most bytes still to come; -1 when none has any. */
 function mostLeft(open: readonly OpenRange[]): number {
   let index = -1;

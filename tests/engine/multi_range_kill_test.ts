@@ -29,10 +29,7 @@ const ETAG = '"kill-multi-1"';
 /** Each connection is paced: 8 of them take about two seconds for the file. */
 const PACE = { bytesPerSecond: 256 * 1024, chunkSize: 16 * 1024 };
 
-/** The hooks with connections ramping up (`ramp.ts`) on these small files and slow links. */
-const RAMP_HOOKS = { ...HOOKS, ramp: { from: 0, windowMs: 30, fastMbps: 0.1 } };
-
-type Hooks = typeof HOOKS | typeof RAMP_HOOKS;
+type Hooks = typeof HOOKS;
 
 function startChild(url: string, dest: string, connections: number, hooks: Hooks): RuntimeChild {
   const options = JSON.stringify({ ...OPTIONS, connections });
@@ -174,11 +171,5 @@ describe("SIGKILL during a download over 8 connections", () => {
     timeout: 240_000,
   }, async () => {
     await killChains(4, HOOKS, 0x6d756c74, 20);
-  });
-
-  it("keeps every recorded range exact when killed while the connections ramp up", {
-    timeout: 240_000,
-  }, async () => {
-    await killChains(2, RAMP_HOOKS, 0x72616d70, 8);
   });
 });

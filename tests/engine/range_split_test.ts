@@ -2,12 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   type ByteSpan,
-  cutAfter,
   type OpenRange,
   SPLIT_ALIGNMENT,
   splitRanges,
   stealHalf,
-  tailPiece,
 } from "../../src/engine/range_split.ts";
 
 const MiB = 1 << 20;
@@ -107,38 +105,5 @@ describe("stealHalf()", () => {
       ranges.sort((a, b) => a.start - b.start);
     }
     assertTiles(ranges, 64 * MiB + 999);
-  });
-});
-
-describe("tailPiece()", () => {
-  it("takes the piece from the far end of the range with the most left, aligned", () => {
-    const open: OpenRange[] = [
-      { start: 0, cursor: 3 * MiB, end: 10 * MiB },
-      { start: 10 * MiB, cursor: 10 * MiB, end: 40 * MiB + 12345 },
-    ];
-    const piece = tailPiece(open, 4 * MiB, MiB)!;
-    assert.equal(piece.victim, 1);
-    assert.equal(piece.taken.end, 40 * MiB + 12345);
-    assert.equal(piece.at % SPLIT_ALIGNMENT, 0);
-    assert.equal(piece.taken.start, piece.at);
-    assert.ok(piece.taken.end - piece.taken.start >= 4 * MiB);
-    assert.ok(piece.taken.end - piece.taken.start < 4 * MiB + SPLIT_ALIGNMENT);
-  });
-
-  it("takes at least the floor, and nothing when the range would keep less than the floor", () => {
-    const small = tailPiece([{ start: 0, cursor: 0, end: 8 * MiB }], 1024, MiB)!;
-    assert.deepEqual(small.taken, { start: 7 * MiB, end: 8 * MiB });
-    assert.equal(tailPiece([{ start: 0, cursor: 6 * MiB, end: 8 * MiB }], 2 * MiB, MiB), null);
-    assert.equal(tailPiece([{ start: 0, cursor: 8 * MiB, end: 8 * MiB }], MiB, MiB), null);
-    assert.equal(tailPiece([], MiB, MiB), null);
-  });
-});
-
-describe("cutAfter()", () => {
-  it("keeps about `keep` bytes for the range's connection, aligned, when the rest is worth sharing", () => {
-    const at = cutAfter({ start: 0, cursor: 3 * MiB + 5, end: 64 * MiB }, 4 * MiB, MiB)!;
-    assert.equal(at % SPLIT_ALIGNMENT, 0);
-    assert.ok(at > 3 * MiB + 5 && at <= 7 * MiB + 5);
-    assert.equal(cutAfter({ start: 0, cursor: 0, end: 4 * MiB + 100 }, 4 * MiB, MiB), null);
   });
 });
