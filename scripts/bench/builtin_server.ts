@@ -2,7 +2,7 @@
  * The benchmark's fallback file server, for machines without nginx: serves
  * the files of one directory over HTTP/1.1 on 127.0.0.1 with `node:http`
  * (which Deno and Bun both provide), with single `Range` requests, strong
- * ETags, keep-alive, a throttled twin of every file under `/slow/`, and a
+ * ETags, keep-alive, throttled twins of every file under `/slow/` and `/link/`, and a
  * cutting twin under `/cut/<N>/` that closes the connection after `N` bytes
  * of every response's body (a link that drops every `N` bytes). The
  * benchmark uses it for the cuts, and for everything when nginx is missing.
@@ -10,7 +10,7 @@
  * Usage:
  *
  * ```sh
- * deno run -A scripts/bench/builtin_server.ts --root DIR --port N --slow-rate BYTES_PER_SECOND
+ * deno run -A scripts/bench/builtin_server.ts --root DIR --port N --slow-rate BYTES_PER_SECOND --link-rate BYTES_PER_SECOND
  * ```
  *
  * Prints `listening <port>` once ready; runs until killed.
@@ -36,6 +36,7 @@ function option(name: string, fallback: string): string {
 const root = option("--root", ".");
 const port = Number(option("--port", "0"));
 const slowRate = Number(option("--slow-rate", String(64 * 1000 * 1000)));
+const linkRate = Number(option("--link-rate", String(100 * MiB)));
 
 /** Passes bytes through no faster than `rate` bytes per second. */
 class Throttle extends Transform {
@@ -58,7 +59,8 @@ class Throttle extends Transform {
 
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? "/", "http://localhost");
-  const slow = url.pathname.startsWith("/slow/");
+  const twin = /^\/(slow|link)\//.exec(url.pathname)?.[1];
+  const slow = twin !== undefined;
   const cutMatch = /^\/cut\/(\d+)(\/.*)$/.exec(url.pathname);
   const cut = cutMatch === null ? Infinity : Number(cutMatch[1]);
   const pathname = cutMatch !== null ? cutMatch[2]! : slow ? url.pathname.slice(5) : url.pathname;
@@ -111,7 +113,7 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     return;
   }
   const stream = createReadStream(path, { start, end, highWaterMark: MiB });
-  if (slow) stream.pipe(new Throttle(slowRate)).pipe(response);
+  if (slow) stream.pipe(new Throttle(twin === "link" ? linkRate : slowRate)).pipe(response);
   else stream.pipe(response);
 }
 

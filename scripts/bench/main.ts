@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     www: context.www,
     work: context.work,
     slowRate: 50 * MiB,
+    linkRate: 100 * MiB,
     kind: settings.server,
     runtime: [context.bin.deno, "run", "-A", "--quiet"],
   };

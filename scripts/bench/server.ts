@@ -4,9 +4,10 @@
  * the issue's reference figures were taken against), else the built-in
  * `node:http` server of `builtin_server.ts`.
  *
- * Both serve the directory `www` at `/` and a throttled twin of it at
- * `/slow/` (nginx: `limit_rate`, per connection; built-in: a paced stream);
- * the built-in one also a cutting twin at `/cut/<N>/`.
+ * Both serve the directory `www` at `/` and two throttled twins of it,
+ * `/slow/` and `/link/` (a fast real link: 100 MiB/s, nginx's `limit_rate
+ * 100m`), each per connection (nginx: `limit_rate`; built-in: a paced
+ * stream); the built-in one also a cutting twin at `/cut/<N>/`.
  *
  * @module
  */
@@ -36,6 +37,8 @@ export interface ServerOptions {
   readonly work: string;
   /** Rate of the `/slow/` twin, bytes per second. */
   readonly slowRate: number;
+  /** Rate of the `/link/` twin, bytes per second (a whole MiB: nginx writes it as `<n>m`). */
+  readonly linkRate: number;
   /** `"auto"` (nginx if installed), `"nginx"` or `"builtin"`. */
   readonly kind: "auto" | "nginx" | "builtin";
   /** Command line of the runtime that runs the built-in server (e.g. `[deno, run, -A]`). */
@@ -126,6 +129,10 @@ http {
       alias ${options.www}/;
       limit_rate ${rate};
     }
+    location /link/ {
+      alias ${options.www}/;
+      limit_rate ${Math.max(1, Math.round(options.linkRate / (1024 * 1024)))}m;
+    }
   }
 }
 `;
@@ -161,9 +168,9 @@ export async function startBuiltin(options: ServerOptions): Promise<BenchServer>
       "--port",
       String(port),
       "--slow-rate",
-      String(
-        options.slowRate,
-      ),
+      String(options.slowRate),
+      "--link-rate",
+      String(options.linkRate),
     ],
     { stdio: "ignore" },
   );

@@ -1,10 +1,13 @@
 /**
  * One call as it crosses to the worker thread, and the messages both ways.
  * Only data crosses: a `Request` becomes its URL, method and headers, `dest`
- * a path or a `file:` URL's href, `headers` pairs; the caller's `signal`,
- * `state`, `onProgress` and `onRetry` stay on the caller's thread and are
- * served by messages. A custom `fetch` cannot cross (a function is not
- * data), so the two options together are refused.
+ * a path or a `file:` URL's href, `headers` pairs; every other data option
+ * crosses as it is, so an option added to `HaulOptions` or `RetryOptions`
+ * needs no edit here (`WireOptions` is derived from them, and the compiler
+ * refuses one that is not data). The caller's `signal`, `state`,
+ * `onProgress` and `onRetry` stay on the caller's thread and are served by
+ * messages. A custom `fetch` cannot cross (a function is not data), so the
+ * two options together are refused.
  *
  * @module
  */
@@ -16,20 +19,47 @@ import type { WireError } from "./error_wire.ts";
 /** Which function runs on the worker. */
 export type CallKind = "haul" | "retry";
 
-/** The data of `haul()`'s and `haulWithRetry()`'s options. */
-export interface WireOptions {
-  readonly dest: string;
-  readonly destIsUrl: boolean;
-  readonly headers: [string, string][] | undefined;
-  readonly blockSize: number | undefined;
-  readonly overwrite: boolean | undefined;
-  readonly integrity: string | undefined;
-  readonly checkpointEvery: { bytes?: number; ms?: number } | undefined;
-  readonly connections: number | undefined;
-  readonly retries: number | undefined;
-  readonly minDelayMs: number | undefined;
-  readonly maxDelayMs: number | undefined;
-}
+/** The options of `haul()` and `haulWithRetry()`. */
+type CallOptions = HaulOptions & RetryOptions;
+
+/**
+ * The options that never cross: callbacks and live objects, served by
+ * messages (`signal`, `state`, `onProgress`, `onRetry`) or refused (`fetch`),
+ * and `worker` itself.
+ */
+const LOCAL = ["fetch", "signal", "state", "onProgress", "onRetry", "worker"] as const;
+/** The options that cross converted (a `file:` URL, `HeadersInit`). */
+const CONVERTED = ["dest", "headers"] as const;
+
+/**
+ * The data of `haul()`'s and `haulWithRetry()`'s options: all of them but
+ * {@link LOCAL}, with `dest` and `headers` converted.
+ */
+export type WireOptions =
+  & Omit<CallOptions, (typeof LOCAL)[number] | (typeof CONVERTED)[number]>
+  & {
+    readonly dest: string;
+    readonly destIsUrl: boolean;
+    readonly headers?: [string, string][];
+  };
+
+/**
+ * Whether every value a `T` can hold crosses `postMessage` unchanged: no
+ * function, and no object with methods (`URL`, `Headers`, `AbortSignal`).
+ */
+type IsData<T> = T extends string | number | boolean | null | undefined ? true
+  : T extends (...args: never[]) => unknown ? false
+  : T extends readonly (infer E)[] ? IsData<E>
+  : T extends object ? false extends { [K in keyof T]-?: IsData<T[K]> }[keyof T] ? false : true
+  : false;
+/** Compiles only when `Ok` is `true`. */
+type Assert<Ok extends true> = Ok;
+/**
+ * An option added to `HaulOptions` or `RetryOptions` that is not data fails
+ * to compile here: add it to {@link LOCAL} and serve it by a message, or
+ * convert it like `dest`.
+ */
+type _WireOptionsAreData = Assert<false extends IsData<WireOptions> ? false : true>;
 
 /** One call: what to download, how, and which reports the caller wants back. */
 export interface WireCall {
@@ -126,7 +156,7 @@ export function refuseFetchOnWorker(options: { fetch?: unknown }): void {
 export function toWireCall(
   kind: CallKind,
   input: string | URL | Request,
-  options: HaulOptions & RetryOptions,
+  options: CallOptions,
 ): WireCall {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haul(url, { dest }) needs an options object");
@@ -135,28 +165,33 @@ export function toWireCall(
   if (input instanceof Request && input.body !== null) {
     throw new TypeError("Invalid input: a Request with a body cannot be downloaded on a worker");
   }
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || (LOCAL as readonly string[]).includes(key)) continue;
+    if ((CONVERTED as readonly string[]).includes(key)) continue;
+    if (typeof value === "function") {
+      throw new TypeError(
+        `Invalid options: ${key} is a function, which cannot cross to the worker thread ` +
+          "(worker: true): drop one of the two",
+      );
+    }
+    data[key] = value;
+  }
   const dest = options.dest;
+  const wire = {
+    ...data,
+    dest: dest instanceof URL ? dest.href : dest,
+    destIsUrl: dest instanceof URL,
+  } as WireOptions;
   return {
     kind,
     url: input instanceof Request ? input.url : String(input),
     request: input instanceof Request
       ? { method: input.method, headers: [...input.headers] }
       : null,
-    options: {
-      dest: dest instanceof URL ? dest.href : dest,
-      destIsUrl: dest instanceof URL,
-      headers: options.headers === undefined ? undefined : [...new Headers(options.headers)],
-      blockSize: options.blockSize,
-      overwrite: options.overwrite,
-      integrity: options.integrity,
-      checkpointEvery: options.checkpointEvery === undefined
-        ? undefined
-        : { ...options.checkpointEvery },
-      connections: options.connections,
-      retries: options.retries,
-      minDelayMs: options.minDelayMs,
-      maxDelayMs: options.maxDelayMs,
-    },
+    options: options.headers === undefined
+      ? wire
+      : { ...wire, headers: [...new Headers(options.headers)] },
     progress: options.state !== undefined || options.onProgress !== undefined,
     retries: options.onRetry !== undefined,
   };
@@ -179,20 +214,10 @@ export function toWireCall(
  */
 export function fromWireCall(
   call: WireCall,
-): { input: string | Request; options: HaulOptions & RetryOptions } {
-  const wire = call.options;
-  const options: HaulOptions & RetryOptions = {
-    dest: wire.destIsUrl ? new URL(wire.dest) : wire.dest,
-  };
-  if (wire.headers !== undefined) options.headers = wire.headers;
-  if (wire.blockSize !== undefined) options.blockSize = wire.blockSize;
-  if (wire.overwrite !== undefined) options.overwrite = wire.overwrite;
-  if (wire.integrity !== undefined) options.integrity = wire.integrity;
-  if (wire.checkpointEvery !== undefined) options.checkpointEvery = wire.checkpointEvery;
-  if (wire.connections !== undefined) options.connections = wire.connections;
-  if (wire.retries !== undefined) options.retries = wire.retries;
-  if (wire.minDelayMs !== undefined) options.minDelayMs = wire.minDelayMs;
-  if (wire.maxDelayMs !== undefined) options.maxDelayMs = wire.maxDelayMs;
+): { input: string | Request; options: CallOptions } {
+  const { dest, destIsUrl, headers, ...data } = call.options;
+  const options: CallOptions = { ...data, dest: destIsUrl ? new URL(dest) : dest };
+  if (headers !== undefined) options.headers = headers;
   const input = call.request === null
     ? call.url
     : new Request(call.url, { method: call.request.method, headers: call.request.headers });

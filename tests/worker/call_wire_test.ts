@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fromWireCall, toWireCall } from "../../src/worker/call_wire.ts";
+import { HaulState } from "../../src/types.ts";
 
 describe("calls across a thread (toWireCall, fromWireCall)", () => {
   it("carries every data option, and a file: URL dest as a URL", () => {
@@ -43,6 +44,36 @@ describe("calls across a thread (toWireCall, fromWireCall)", () => {
   it("leaves unset options unset", () => {
     const { options } = fromWireCall(toWireCall("haul", "https://example.com/a", { dest: "a" }));
     assert.deepEqual(Object.keys(options), ["dest"]);
+  });
+
+  it("carries a data option it was never told about, so a new option needs no edit here", () => {
+    // Stands for an option added to HaulOptions later: the wire is derived from HaulOptions.
+    const future = { dest: "a", futureLimit: 3, futureMode: { kind: "x", list: [1, 2] } };
+    const { options } = fromWireCall(
+      structuredClone(toWireCall("haul", "https://example.com/a", future as never)),
+    );
+    assert.deepEqual(options, future);
+  });
+
+  it("refuses an option that is a function, naming it", () => {
+    const options = { dest: "a", onFuture: () => {} };
+    assert.throws(
+      () => toWireCall("haul", "https://example.com/a", options as never),
+      (error: unknown) => error instanceof TypeError && /onFuture/.test(error.message),
+    );
+  });
+
+  it("keeps the caller's signal, state and callbacks on its own thread", () => {
+    const call = toWireCall("retry", "https://example.com/a", {
+      dest: "a",
+      signal: new AbortController().signal,
+      state: new HaulState(),
+      onProgress: () => {},
+      onRetry: () => {},
+      worker: true,
+    });
+    assert.deepEqual(Object.keys(call.options).sort(), ["dest", "destIsUrl"]);
+    structuredClone(call);
   });
 
   it("carries a Request's method and headers", () => {
