@@ -154,8 +154,14 @@ export interface HaulResult {
   dest: string;
   /** Size of the file in bytes. */
   size: number;
-  /** Hex SHA-256 of the whole file: equal to `sha256sum dest`. */
-  sha256: string;
+  /**
+   * Hex SHA-256 of the whole file: equal to `sha256sum dest`. `null` when it
+   * was not computed: `dest` was already there (`alreadyComplete`) and no
+   * `integrity` was given, so haul looked at its size and read none of its
+   * bytes. With `integrity`, an existing file is read, hashed and checked,
+   * and this is its digest.
+   */
+  sha256: string | null;
   /** The ETag the server sent for this representation, if any. */
   etag: string | null;
   /** The `Content-Type` the server sent, if any. */

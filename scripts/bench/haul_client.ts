@@ -160,7 +160,7 @@ async function main(args: Args): Promise<ClientReport> {
         },
       });
     connections = result.connections;
-    return end(result.sha256, null);
+    return end(result.sha256 ?? "", null); // never null: overwrite is set
   } catch (error) {
     if (controller.signal.aborted) return end("", null);
     return end("", error instanceof Error ? `${error.name}: ${error.message}` : String(error));

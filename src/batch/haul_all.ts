@@ -16,6 +16,7 @@ import {
   retryOnWorker,
 } from "./retry.ts";
 import { type HaulResult, HaulState } from "../types.ts";
+import { eachLimited } from "./pool.ts";
 
 /** Default number of downloads running at once. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -280,20 +281,20 @@ export async function haulAll(
   const download = (url: string | URL, itemOptions: HaulWithRetryOptions): Promise<HaulResult> =>
     threads === null ? haulWithRetry(url, itemOptions) : retryOnWorker(url, itemOptions, threads);
   const reports: HaulAllReport[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < list.length) {
-      const entry = progress.items[next++]!;
-      const report = await runItem(entry, progress, common, emit, onRetry, download);
-      reports[entry.index] = report;
+  try {
+    await eachLimited(list.length, poolSize, async (index) => {
+      const report = await runItem(
+        progress.items[index]!,
+        progress,
+        common,
+        emit,
+        onRetry,
+        download,
+      );
+      reports[index] = report;
       onItemDone?.(report);
       emit();
-    }
-  };
-  const workers: Promise<void>[] = [];
-  try {
-    for (let i = 0; i < Math.min(poolSize, list.length); i++) workers.push(worker());
-    await Promise.all(workers);
+    });
   } finally {
     threads?.close();
   }

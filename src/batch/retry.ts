@@ -124,29 +124,71 @@ export async function haulWithRetry(
       return fetchFn(request, init);
     },
   };
+  const attempt = (): Promise<HaulResult> => {
+    fetched = false;
+    // A joined attempt's requests were made by the call it joined.
+    return haulAttempt(input, attemptOptions, () => fetched = true);
+  };
+  return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
+}
+
+/** How {@link retrying} runs, besides the policy. */
+export interface RetryingOptions {
+  /** Stops the loop and its wait at once (it rejects with the signal's reason). */
+  signal?: AbortSignal | undefined;
+  /** Called before each wait. */
+  onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** Whether the attempt that failed called `fetch` (see `shouldRetry()`); true when absent. */
+  requestMade?: () => boolean;
+}
+
+/**
+ * The loop of {@link haulWithRetry}, for any attempt that makes requests
+ * (the command line's size check of existing files uses it too): calls
+ * `attempt` again while `shouldRetry()` says a new one can help, waiting as
+ * {@link haulWithRetry} describes. An attempt that saved new bytes (a
+ * `PartialHaulError` with a larger `validLength`) resets the backoff.
+ *
+ * @param attempt makes one attempt.
+ * @param policy the checked policy ({@link readPolicy}).
+ * @param options the signal, `onRetry`, and whether a request was made.
+ * @returns what the first successful attempt returned.
+ * @throws the last attempt's error with `attempts` set ({@link RetriedError});
+ *   the signal's reason when aborted.
+ *
+ * @example Retrying a HEAD request
+ * ```ts ignore
+ * // Needs a server: ignored offline.
+ * const response = await retrying(() => fetch(url, { method: "HEAD" }), readPolicy({}));
+ * ```
+ */
+export async function retrying<T>(
+  attempt: () => Promise<T>,
+  policy: Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>,
+  options: RetryingOptions = {},
+): Promise<T> {
+  const { signal, onRetry, requestMade = () => true } = options;
   const maxAttempts = policy.retries + 1;
   let saved = -1;
   let streak = 0;
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  for (let count = 1; count <= maxAttempts; count++) {
     signal?.throwIfAborted();
-    fetched = false;
     try {
-      // A joined attempt's requests were made by the call it joined.
-      return await haulAttempt(input, attemptOptions, () => fetched = true);
+      return await attempt();
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (attempt >= maxAttempts || !shouldRetry(error, fetched)) {
-        throw withAttempts(error, attempt);
+      if (count >= maxAttempts || !shouldRetry(error, requestMade())) {
+        throw withAttempts(error, count);
       }
       const durable = savedLength(error);
       streak = durable !== null && durable > saved ? 0 : streak + 1;
       if (durable !== null) saved = Math.max(saved, durable);
       const delayMs = backoffDelay(policy, streak, retryAfter(error));
-      onRetry?.({ attempt, maxAttempts, error, delayMs });
+      onRetry?.({ attempt: count, maxAttempts, error, delayMs });
       await sleep(delayMs, signal);
     }
   }
-  throw new Error("haulWithRetry: unreachable: every attempt returns or throws");
+  throw new Error("retrying: unreachable: every attempt returns or throws");
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
  * The size check of files already at their destinations, for every such
- * download of a run, a few at a time, each retried like a download.
+ * download of a run, a few at a time (`eachLimited()`, as `haulAll()`), each
+ * retried like a download (`retrying()`, the loop of `haulWithRetry()`).
  *
  * @module
  */
 
 import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
-import type { RetryInfo } from "../batch/retry.ts";
-import { shouldRetry } from "../batch/retry_verdict.ts";
+import { eachLimited } from "../batch/pool.ts";
+import { type RetryInfo, retrying } from "../batch/retry.ts";
 import type { FetchLike } from "../types.ts";
 import { ExistingFileError, serverSize } from "./existing.ts";
 
@@ -61,16 +62,10 @@ export async function checkExisting(
   options: CheckExistingOptions,
 ): Promise<HaulAllFailure[]> {
   const failures: HaulAllFailure[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < candidates.length) {
-      const failure = await checkOne(candidates[next++]!, options);
-      if (failure !== null) failures.push(failure);
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < Math.min(options.concurrency, candidates.length); i++) workers.push(worker());
-  await Promise.all(workers);
+  await eachLimited(candidates.length, options.concurrency, async (next) => {
+    const failure = await checkOne(candidates[next]!, options);
+    if (failure !== null) failures.push(failure);
+  });
   return failures.sort((a, b) => a.index - b.index);
 }
 
@@ -83,8 +78,12 @@ async function checkOne(
   const headers = new Headers(options.headers);
   new Headers(item.headers).forEach((value, name) => headers.set(name, value));
   const url = new URL(item.url);
-  const maxAttempts = options.retries + 1;
-  const fail = (error: unknown, attempts: number): HaulAllFailure => ({
+  let attempts = 0;
+  const attempt = (): Promise<number | null> => {
+    attempts++;
+    return serverSize(url, options.fetch, headers, options.signal);
+  };
+  const fail = (error: unknown): HaulAllFailure => ({
     status: "failed",
     index,
     item,
@@ -93,44 +92,14 @@ async function checkOne(
     received: 0,
     elapsedMs: performance.now() - startedAt,
   });
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    if (options.signal.aborted) return fail(options.signal.reason, attempt - 1);
-    try {
-      const remote = await serverSize(url, options.fetch, headers, options.signal);
-      if (remote === null || remote === size) return null;
-      return fail(new ExistingFileError(String(item.dest), size, remote), attempt);
-    } catch (error) {
-      if (options.signal.aborted) return fail(options.signal.reason, attempt);
-      if (attempt >= maxAttempts || !shouldRetry(error, true)) return fail(error, attempt);
-      const delayMs = waitBefore(options, attempt, error);
-      options.onRetry(index, { attempt, maxAttempts, error, delayMs });
-      const slept = await sleep(delayMs, options.signal);
-      if (!slept) return fail(options.signal.reason, attempt);
-    }
+  try {
+    const remote = await retrying(attempt, options, {
+      signal: options.signal,
+      onRetry: (info) => options.onRetry(index, info),
+    });
+    if (remote === null || remote === size) return null;
+    return fail(new ExistingFileError(String(item.dest), size, remote));
+  } catch (error) {
+    return fail(error); // the signal's reason when the run was stopped
   }
-  return null; // unreachable: the last attempt returns
-}
-
-/** Full jitter under a doubling ceiling, and at least the server's `Retry-After`. */
-function waitBefore(options: CheckExistingOptions, attempt: number, error: unknown): number {
-  const ceiling = Math.min(options.maxDelayMs, options.minDelayMs * 2 ** Math.min(attempt - 1, 40));
-  const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-  const retryAfter = typeof asked === "number" && asked > 0 ? asked : 0;
-  return Math.max(Math.floor(Math.random() * ceiling), retryAfter);
-}
-
-/** Waits `ms`; false when the signal aborted first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -247,16 +247,19 @@ export function errorDetail(error: unknown): string {
 export function fileLine(report: HaulAllReport, job: Job): string | null {
   if (report.status === "failed") return null;
   const { result } = report;
-  const digest = `sha256 ${result.sha256}${job.integrity !== null ? " (verified)" : ""}`;
+  // No digest for a file that was already there and had none to match: it was not read.
+  const digest = result.sha256 === null
+    ? ""
+    : `, sha256 ${result.sha256}${job.integrity !== null ? " (verified)" : ""}`;
   if (report.status === "skipped") {
-    return `Skipped ${job.dest}: already complete, ${formatBytes(result.size)}, ${digest}`;
+    return `Skipped ${job.dest}: already complete, ${formatBytes(result.size)}${digest}`;
   }
   const rate = report.elapsedMs > 0 ? report.received / (report.elapsedMs / 1000) : 0;
   const notes: string[] = [];
   if (result.resumedFrom > 0) notes.push(`resumed at ${formatBytes(result.resumedFrom)}`);
   if (report.attempts > 1) notes.push(`${report.attempts} attempts`);
   return `Saved ${job.dest}: ${formatBytes(result.size)} in ${formatDuration(report.elapsedMs)} ` +
-    `(${formatRate(rate)}${notes.length > 0 ? `; ${notes.join(", ")}` : ""}), ${digest}`;
+    `(${formatRate(rate)}${notes.length > 0 ? `; ${notes.join(", ")}` : ""})${digest}`;
 }
 
 /** The JSON object printed per finished file with `--json`. */
@@ -277,8 +280,8 @@ export interface FileJson {
   elapsedMs: number;
   /** File size (done, skipped). */
   size?: number;
-  /** Hex SHA-256 of the file (done, skipped). */
-  sha256?: string;
+  /** Hex SHA-256 of the file (done, skipped); `null` for a file already there that had no digest to match (not read). */
+  sha256?: string | null;
   /** Whether an expected digest was given and matched (done, skipped). */
   verified?: boolean;
   /** Bytes already on disk when the last attempt began (done). */

@@ -84,7 +84,8 @@ interface Settings {
  *
  * @param input the URL or `Request` to download.
  * @param options destination and options; only `dest` is required.
- * @returns what was downloaded, with its SHA-256.
+ * @returns what was downloaded, with its SHA-256 (`null` when `dest` was already there and no
+ *   `integrity` was given: then it was not read).
  * @throws {PartialHaulError} the body broke early; progress saved; call again to resume.
  * @throws {UnexpectedStatusError} the server answered with a status haul does not download.
  * @throws {ServerMisconfiguredError} the server's bytes cannot be trusted (e.g. compressed).
@@ -557,16 +558,22 @@ interface Job {
   readonly validators: Validators;
 }
 
+/**
+ * The result for a `dest` that is already there. Without a digest to check it
+ * against, it costs a `stat` (an `fstat` through a symbolic link) and
+ * `sha256` is `null`; with one, the file is read and hashed.
+ */
 async function alreadyComplete(
   fs: FsShim,
   paths: SidecarPaths,
   expected: ExpectedDigests | null,
   startedAt: number,
 ): Promise<HaulResult> {
-  const { size, sha256 } = await digestFile(fs, paths.dest).catch((error) => {
+  const found = expected === null ? existingSize(fs, paths.dest) : digestFile(fs, paths.dest);
+  const { size, sha256 } = await found.catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
-  if (expected !== null && !digestMatches(expected, sha256)) {
+  if (expected !== null && sha256 !== null && !digestMatches(expected, sha256)) {
     throw new IntegrityError(
       `Integrity check failed: the existing ${paths.dest} has sha256 ${sha256}, expected ` +
         `${expected.sha256.join(" or ")}; pass overwrite: true to download it again`,
@@ -585,6 +592,18 @@ async function alreadyComplete(
     elapsedMs: performance.now() - startedAt,
     connections: 0,
   };
+}
+
+/** The size of the file at `path`, none of its bytes read (so no digest). */
+async function existingSize(fs: FsShim, path: string): Promise<{ size: number; sha256: null }> {
+  const found = await fs.stat(path);
+  if (found?.isFile) return { size: found.size, sha256: null };
+  const file = await fs.open(path, "read"); // a symbolic link: the size of what it leads to
+  try {
+    return { size: await file.size(), sha256: null };
+  } finally {
+    await file.close();
+  }
 }
 
 async function discardBody(response: Response): Promise<void> {

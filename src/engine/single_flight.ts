@@ -25,7 +25,10 @@
  * `signal` are: a result that does not match its `integrity` rejects that
  * call with an {@link IntegrityError} (the file stays: it is the first
  * call's), and aborting its signal rejects that call's wait (with the
- * signal's reason) and leaves the first call's download running.
+ * signal's reason) and leaves the first call's download running. A first
+ * call without `integrity` that found `dest` already there did not hash it
+ * (`sha256: null`): a joined call with `integrity` then runs on its own, which
+ * hashes and checks the file.
  *
  * The first call's own doing is not shared: when its signal aborted, or it
  * rejects with what its `onProgress` threw, each joined call runs again (the
@@ -165,15 +168,19 @@ export function singleFlight<O extends HaulOptions>(
   }
   return untilAborted(running.outcome, options.signal).then((outcome) => {
     if (!outcome.ok && outcome.own) return again();
+    // The first call kept a file it found without hashing it (it had no `integrity`): this
+    // call runs on its own, and reads and checks the file (no request: it is there).
+    if (outcome.ok && outcome.result.sha256 === null && expected !== null) return again();
     onJoined?.();
     if (!outcome.ok) throw outcome.error;
     const result = outcome.result;
-    if (expected !== null && !digestMatches(expected, result.sha256)) {
+    const { sha256 } = result; // not null when `expected` is set (above)
+    if (expected !== null && sha256 !== null && !digestMatches(expected, sha256)) {
       throw new IntegrityError(
         `Integrity check failed: ${result.dest}, which another call of this process downloaded ` +
-          `from ${redactUrl(url)}, has sha256 ${result.sha256}, expected ` +
+          `from ${redactUrl(url)}, has sha256 ${sha256}, expected ` +
           `${expected.sha256.join(" or ")}`,
-        { expected: expected.sha256, actual: result.sha256 },
+        { expected: expected.sha256, actual: sha256 },
       );
     }
     return { ...result };

@@ -85,7 +85,8 @@ describe("haulAll()", () => {
         assert.ok(done?.status === "done");
         assert.equal(done.result.sha256, sha256(bodies.get("/new.bin")!));
         assert.ok(skipped?.status === "skipped");
-        assert.equal(skipped.result.sha256, sha256(existing));
+        assert.equal(skipped.result.sha256, null, "kept unread: no integrity");
+        assert.equal(skipped.result.size, existing.length);
         assert.equal(skipped.received, 0);
         assert.ok(failed?.status === "failed");
         assert.ok(failed.error instanceof UnexpectedStatusError);

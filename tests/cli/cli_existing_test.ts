@@ -85,6 +85,48 @@ describe("haul CLI and a destination that already exists", () => {
     }
   });
 
+  it("calls a second run's files complete without a digest, and verifies them with --checksums", async () => {
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        const list = join(dir, "list.txt");
+        await writeFile(list, `${server.url}/d1.bin\n${server.url}/d2.bin\n`);
+        const out = join(dir, "o");
+        const first = await runCli(["-i", list, "--dir", out]);
+        assert.equal(first.code, 0, first.stderr);
+        const second = await runCli(["-i", list, "--dir", out]);
+        assert.equal(second.code, 0, second.stderr);
+        const lines = second.stdout.trimEnd().split("\n").sort();
+        assert.deepEqual(lines, [
+          `Skipped ${join(out, "d1.bin")}: already complete, 146.5 KiB`,
+          `Skipped ${join(out, "d2.bin")}: already complete, 146.5 KiB`,
+        ], "no digest: the files were not read");
+        const json = jsonLines((await runCli(["-i", list, "--dir", out, "--json"])).stdout);
+        assert.deepEqual(json.map((object) => [object.status, object.sha256, object.verified]), [
+          ["skipped", null, false],
+          ["skipped", null, false],
+        ]);
+
+        const sums = join(dir, "SUMS");
+        await writeFile(sums, `${sha256(BODY)}  d1.bin\n${sha256(BODY)}  d2.bin\n`);
+        const before = server.requests.length;
+        const checked = await runCli(["-i", list, "--dir", out, "--checksums", sums]);
+        assert.equal(checked.code, 0, checked.stderr);
+        assert.match(
+          checked.stdout,
+          new RegExp(`already complete, 146\\.5 KiB, sha256 ${sha256(BODY)} \\(verified\\)`),
+        );
+        assert.equal(server.requests.length, before, "a digest is checked on disk, no request");
+        await writeFile(sums, `${sha256(BODY)}  d1.bin\n${"0".repeat(64)}  d2.bin\n`);
+        const bad = await runCli(["-i", list, "--dir", out, "--checksums", sums]);
+        assert.equal(bad.code, 1);
+        assert.match(bad.stderr, /d2\.bin .*: Integrity check failed: .*use --overwrite/);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses a device, a fifo or a directory as the destination before any request, with status 2", async () => {
     const server = await startResourceServer({ body: BODY });
     try {

@@ -212,7 +212,9 @@ export async function assertSafeOutcome(
         })\n${story}`,
     );
     assert.deepEqual(got, match);
-    assert.equal(outcome.result.sha256, digest, story);
+    // A dest an earlier attempt left complete is kept unread without integrity: no digest then.
+    const unread = outcome.result.alreadyComplete && outcome.result.sha256 === null;
+    if (!unread) assert.equal(outcome.result.sha256, digest, story);
     assert.equal(outcome.result.size, got.length, story);
     for (const suffix of [".part", ".part.ctrl", ".part.ctrl.tmp", ".part.lock"]) {
       assert.equal(exists(dest + suffix), false, `${suffix} left behind\n${story}`);
