@@ -26,6 +26,7 @@ export interface WireOptions {
   readonly integrity: string | undefined;
   readonly checkpointEvery: { bytes?: number; ms?: number } | undefined;
   readonly connections: number | undefined;
+  readonly stallTimeout: number | undefined;
   readonly retries: number | undefined;
   readonly minDelayMs: number | undefined;
   readonly maxDelayMs: number | undefined;
@@ -153,6 +154,7 @@ export function toWireCall(
         ? undefined
         : { ...options.checkpointEvery },
       connections: options.connections,
+      stallTimeout: options.stallTimeout,
       retries: options.retries,
       minDelayMs: options.minDelayMs,
       maxDelayMs: options.maxDelayMs,
@@ -190,6 +192,7 @@ export function fromWireCall(
   if (wire.integrity !== undefined) options.integrity = wire.integrity;
   if (wire.checkpointEvery !== undefined) options.checkpointEvery = wire.checkpointEvery;
   if (wire.connections !== undefined) options.connections = wire.connections;
+  if (wire.stallTimeout !== undefined) options.stallTimeout = wire.stallTimeout;
   if (wire.retries !== undefined) options.retries = wire.retries;
   if (wire.minDelayMs !== undefined) options.minDelayMs = wire.minDelayMs;
   if (wire.maxDelayMs !== undefined) options.maxDelayMs = wire.maxDelayMs;
