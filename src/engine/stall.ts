@@ -129,7 +129,7 @@ export class StallWatch {
       return;
     }
     this.failure = new DOMException(
-      `No body byte for ${this.#ms} ms: the connection stalled`,
+      `No body byte for ${this.#ms} ms`,
       "TimeoutError",
     );
     this.#onStall(this.failure);
