@@ -121,6 +121,25 @@ export interface HaulOptions {
    */
   connections?: number;
   /**
+   * Milliseconds a request may go without a byte: waiting for the response
+   * head, or with a read of the body pending (time haul spends writing does
+   * not count). A body that stalls is cancelled and the call rejects with a
+   * retryable `PartialHaulError`, its progress saved, whose `cause` is a
+   * `DOMException` named `TimeoutError`; a head that never comes rejects
+   * with that `TimeoutError` itself (retryable, like a failed `fetch`). With
+   * several connections, any one stalling ends the call the same way.
+   * `0` or `Infinity`: no timeout. A negative number or `NaN` is a
+   * `RangeError`.
+   *
+   * The default, 60 s, is nginx's for a client that stops reading and
+   * aria2c's: longer than TCP's own retransmissions take to ride out a short
+   * outage, short enough that a connection that died silently (no FIN, no
+   * reset, which a read would otherwise wait for forever) is noticed within a
+   * minute.
+   * @default {60000}
+   */
+  stallTimeout?: number;
+  /**
    * Run the download on a worker thread of this process, so
    * the caller's event loop stays free: an HTTP server of Deno or Bun
    * in the same process keeps answering promptly while a fast body streams.

@@ -6,13 +6,14 @@
 
 import { parseIntegrity } from "../protocol/integrity.ts";
 import { MAX_CONNECTIONS } from "../engine/multi_range.ts";
+import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;
-/** Default stall timeout in seconds. */
-export const DEFAULT_STALL_TIMEOUT_S = 60;
+/** Default stall timeout in seconds: the library's `stallTimeout` default. */
+export const DEFAULT_STALL_TIMEOUT_S = DEFAULT_STALL_TIMEOUT / 1000;
 /** Default first retry delay ceiling in seconds. */
 export const DEFAULT_RETRY_DELAY_S = 0.5;
 /** Default parallel downloads with `-i`. */

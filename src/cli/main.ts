@@ -15,7 +15,7 @@ import { makeDirectories, prepareJobs } from "./prepare.ts";
 import { findDestinations } from "./dest_check.ts";
 import { checkExisting } from "./existing_check.ts";
 import { summaryLines } from "./report.ts";
-import { stallGuardedFetch } from "../batch/stall_fetch.ts";
+import { headDeadline } from "../engine/stall.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit statuses of the command line. */
@@ -117,7 +117,8 @@ async function download(
     controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
   });
   const startedAt = performance.now();
-  const fetch = stallGuardedFetch((request) => globalThis.fetch(request), options.stallTimeoutMs);
+  // The size checks of existing files read no body: only their wait for a head is limited.
+  const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
   const policy = {
     retries: options.retries,
     minDelayMs: options.retryDelayMs,
@@ -159,7 +160,7 @@ async function download(
           overwrite: options.overwrite,
           headers: requestHeaders(options),
           signal: controller.signal,
-          fetch,
+          stallTimeout: options.stallTimeoutMs,
           onProgress: (progress) => output.progress(progress),
           onItemDone: (report) => output.itemDone(report),
           onRetry: (info) => output.retry(info),

@@ -41,6 +41,7 @@ import { openPart, type StartPoint } from "../store/resume.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import { type BodyRead, type BodySource, bodySource } from "./body_source.ts";
+import { headDeadline, readStallTimeout } from "./stall.ts";
 
 /** Default verification block: the most a resume reads back before its request. */
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
@@ -75,6 +76,8 @@ interface Settings {
   readonly cadence: CheckpointCadence;
   readonly writeBufferSize: number;
   readonly syncEvery: number;
+  /** `stallTimeout` in ms (`Infinity`: none). */
+  readonly stallTimeout: number;
 }
 
 /**
@@ -159,7 +162,10 @@ export async function haulWith(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const url = requestUrl(input);
   const paths = sidecarPaths(destToPath(options.dest));
-  const fetchFn: FetchLike = options.fetch ?? ((request) => globalThis.fetch(request));
+  const fetchFn: FetchLike = headDeadline(
+    options.fetch ?? ((request) => globalThis.fetch(request)),
+    settings.stallTimeout,
+  );
   const fs = hooks.fs ?? await defaultFs();
   const state = options.state ?? new HaulState();
   state.bytesRead = 0; // per call, even when the caller reuses a state object
@@ -400,7 +406,9 @@ class Download {
 
   /** Streams the body into the writer; on any break, saves progress and throws. */
   async #stream(response: Response, plan: StreamPlan, job: Job): Promise<void> {
-    const body = response.body === null ? null : bodySource(response.body, job.writer);
+    const body = response.body === null
+      ? null
+      : bodySource(response.body, job.writer, this.settings.stallTimeout);
     const signal = this.options.signal;
     // Cancel the stream directly too: not every runtime stops a body on abort.
     const onAbort = () => void body?.cancel(signal?.reason).catch(() => {});
@@ -493,14 +501,19 @@ class Download {
     if (cause instanceof HaulError) return cause;
     const fsError = toDestinationError(cause, this.paths.dest, store.saved);
     if (fsError !== cause) return fsError;
+    // A stall says so ("No body byte for 60000 ms…").
+    const why = (cause as { name?: unknown })?.name === "TimeoutError"
+      ? ` (${(cause as Error).message})`
+      : "";
     if (!store.saved) {
       return new PartialHaulError(
-        `Download interrupted before any byte was saved: ${this.url}: the next call starts over`,
+        `Download interrupted before any byte was saved${why}: ${this.url}: ` +
+          "the next call starts over",
         { cause, validLength: 0 },
       );
     }
     return new PartialHaulError(
-      `Download interrupted at byte ${recorded}: ${this.url}: ` +
+      `Download interrupted at byte ${recorded}${why}: ${this.url}: ` +
         "progress saved; call again to resume",
       { cause, validLength: recorded },
     );
@@ -635,5 +648,6 @@ function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
     cadence: { bytes, ms },
     writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
     syncEvery: hooks.syncEvery ?? SYNC_EVERY,
+    stallTimeout: readStallTimeout(options),
   };
 }

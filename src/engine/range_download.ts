@@ -70,6 +70,8 @@ export interface RangeContext {
     readonly cadence: CheckpointCadence;
     readonly writeBufferSize: number;
     readonly syncEvery: number;
+    /** `stallTimeout` in ms (`Infinity`: none). */
+    readonly stallTimeout: number;
   };
   /** The caller's fetch. */
   readonly fetchFn: FetchLike;
@@ -455,7 +457,7 @@ export class RangeDownload {
     if (body === null) {
       throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
     }
-    const reader = bodySource(body, writer);
+    const reader = bodySource(body, writer, this.#ctx.settings.stallTimeout);
     const onStop = () => void reader.cancel().catch(() => {});
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
     const state = this.#ctx.progress.state;
@@ -501,6 +503,9 @@ export class RangeDownload {
       segment.settled = { durability: writer.durability, extent: writer.extent };
       segment.writer = null;
       await writer.close();
+    } catch (error) {
+      await reader.cancel().catch(() => {}); // no body (nor its stall timer) outlives a failure
+      throw error;
     } finally {
       this.#stop.signal.removeEventListener("abort", onStop);
     }

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { haul, HaulState, PartialHaulError } from "../../mod.ts";
 import type { HaulAllProgress } from "../../src/batch/haul_all.ts";
 import { parseArgs, UsageError } from "../../src/cli/args.ts";
 import { lookupChecksum, parseChecksums } from "../../src/cli/checksums.ts";
@@ -11,12 +10,9 @@ import { parseList } from "../../src/cli/list.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
 import { scrub } from "../../src/cli/report.ts";
 import { FALLBACK_NAME, nameFromUrl } from "../../src/cli/safe_name.ts";
-import { stallGuardedFetch } from "../../src/batch/stall_fetch.ts";
 import { displayWidth } from "../../src/cli/text_width.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { HELP } from "../../src/cli/help.ts";
-import { startResourceServer } from "../helpers/script_server.ts";
-import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
 function options(argv: string[]) {
   const parsed = parseArgs(argv);
@@ -440,47 +436,5 @@ describe("CLI progress view", () => {
     assert.equal(lines.length, 3);
     for (const line of lines) assert.ok(displayWidth(line) <= 49, `${line} (${line.length})`);
     assert.doesNotMatch(lines[1]!, /%/, "no percent when the total is unknown");
-  });
-});
-
-describe("CLI stall timeout", () => {
-  it("ends an attempt whose body stalls with a retryable error, keeping its progress", async () => {
-    const body = randomBody(400_000);
-    const server = await startResourceServer({ body }, (_req, honest) => ({
-      ...honest,
-      stallAfter: 100_000,
-      chunkSize: 16_384,
-    }));
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "s.bin");
-        const fetch = stallGuardedFetch((request) => globalThis.fetch(request), 300);
-        const started = performance.now();
-        const state = new HaulState();
-        const error = await haul(server.url, { dest, fetch, state }).catch((e) => e);
-        assert.ok(error instanceof PartialHaulError, String(error));
-        assert.equal((error.cause as Error).name, "TimeoutError");
-        assert.ok(performance.now() - started < 3000);
-        assert.ok(exists(`${dest}.part.ctrl`));
-      });
-    } finally {
-      await server.close();
-    }
-  });
-
-  it("ends an attempt whose response head never comes with a TimeoutError", async () => {
-    const server = await startResourceServer({ body: randomBody(10) }, (_req, honest) => ({
-      ...honest,
-      delayMs: 5000,
-    }));
-    try {
-      await withTempDir(async (dir) => {
-        const fetch = stallGuardedFetch((request) => globalThis.fetch(request), 200);
-        const error = await haul(server.url, { dest: join(dir, "h.bin"), fetch }).catch((e) => e);
-        assert.equal((error as Error).name, "TimeoutError", String(error));
-      });
-    } finally {
-      await server.close();
-    }
   });
 });

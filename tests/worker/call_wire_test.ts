@@ -13,6 +13,7 @@ describe("calls across a thread (toWireCall, fromWireCall)", () => {
       integrity: "sha256:00",
       checkpointEvery: { bytes: 1024 },
       connections: 4,
+      stallTimeout: 300,
       retries: 2,
       minDelayMs: 5,
       maxDelayMs: 50,
@@ -32,11 +33,12 @@ describe("calls across a thread (toWireCall, fromWireCall)", () => {
         options.integrity,
         options.checkpointEvery,
         options.connections,
+        options.stallTimeout,
         options.retries,
         options.minDelayMs,
         options.maxDelayMs,
       ],
-      [128, true, "sha256:00", { bytes: 1024 }, 4, 2, 5, 50],
+      [128, true, "sha256:00", { bytes: 1024 }, 4, 300, 2, 5, 50],
     );
     assert.equal(options.worker, undefined, "the worker runs the call on its own thread");
   });

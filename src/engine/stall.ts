@@ -1,0 +1,165 @@
+/**
+ * `stallTimeout`: how long a request may go without a byte. Two guards share
+ * it. {@link headDeadline} wraps the call's `fetch` so that waiting for a
+ * response head longer than that aborts the request (one timer per request).
+ * {@link StallWatch} is armed by `body_source.ts` while a read of the body is
+ * pending; when it fires, the body is cancelled and the pending read fails
+ * with a `TimeoutError`, which the engine turns into a `PartialHaulError`
+ * with the progress saved. The body itself is not wrapped: the engine keeps
+ * its BYOB reader where the runtime's fetch gives a byte stream.
+ *
+ * @module
+ */
+
+import { redactUrl } from "../errors.ts";
+import type { FetchLike, HaulOptions } from "../types.ts";
+
+/**
+ * Default `stallTimeout`: 60 s, as nginx's `send_timeout` and
+ * `proxy_read_timeout` and aria2c's `--timeout`. Longer than TCP's own
+ * retransmissions take to give up on a short outage (about 31 s for five
+ * with a 1 s first timeout), so a link that recovers by itself is not cut;
+ * short enough that a connection that died silently (no FIN, no reset) is
+ * noticed within a minute rather than never.
+ */
+export const DEFAULT_STALL_TIMEOUT = 60_000;
+
+/** The longest `setTimeout` delay (about 24.8 days); longer waits are made of several. */
+const MAX_DELAY = 2 ** 31 - 1;
+
+/**
+ * Reads and checks `options.stallTimeout`.
+ *
+ * @param options the call's options.
+ * @returns the timeout in ms; `Infinity` when it is off (0 or `Infinity`).
+ * @throws {RangeError} for a negative number, `NaN` or anything but a number.
+ *
+ * @example
+ * ```ts
+ * import { readStallTimeout } from "./stall.ts";
+ * console.log(readStallTimeout({}), readStallTimeout({ stallTimeout: 0 })); // 60000 Infinity
+ * ```
+ */
+export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): number {
+  const ms = options.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
+  if (typeof ms !== "number" || !(ms >= 0)) {
+    throw new RangeError(
+      `Invalid stallTimeout: ${String(ms)}: use milliseconds (0 or Infinity: no timeout)`,
+    );
+  }
+  return ms === 0 ? Infinity : ms;
+}
+
+/**
+ * Wraps `fetchFn` so that a response head that takes longer than `ms` to
+ * come aborts the request: the returned promise rejects with a
+ * `DOMException` named `TimeoutError` (which `isRetryable` accepts). The
+ * response and its body are handed on untouched. An abort of the request's
+ * own signal still rejects with that signal's reason.
+ *
+ * @param fetchFn the `fetch` to wrap.
+ * @param ms the longest wait for a response head; 0 or `Infinity` returns `fetchFn`.
+ * @returns the guarded `fetch`.
+ *
+ * @example
+ * ```ts ignore
+ * // Not run by `deno test --doc`: it makes a request.
+ * import { headDeadline } from "./stall.ts";
+ * const fetch = headDeadline((request) => globalThis.fetch(request), 60_000);
+ * const response = await fetch(new Request("https://example.com/"));
+ * ```
+ */
+export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
+  if (!(ms > 0) || ms === Infinity) return fetchFn;
+  return async (request, init) => {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(
+        new DOMException(
+          `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled ` +
+            "before its headers (stallTimeout)",
+          "TimeoutError",
+        ),
+      );
+    }, Math.min(ms, MAX_DELAY));
+    const signal = AbortSignal.any([request.signal, deadline.signal]);
+    try {
+      return await fetchFn(new Request(request, { signal }), init);
+    } catch (error) {
+      if (deadline.signal.aborted && !request.signal.aborted) throw deadline.signal.reason;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/**
+ * The stall timer of one body: {@link StallWatch.reading} before each read,
+ * {@link StallWatch.idle} once it returns. It costs no timer per chunk: one
+ * timer at a time, which on firing looks at how long the pending read has
+ * waited and sleeps again for the rest (or, with no read pending, ends until
+ * the next read). Time the consumer spends between reads (writing to disk)
+ * does not count.
+ *
+ * @example
+ * ```ts
+ * import { StallWatch } from "./stall.ts";
+ * const watch = new StallWatch(60_000, () => {});
+ * watch.reading();
+ * watch.idle();
+ * watch.stop();
+ * console.log(watch.failure); // null
+ * ```
+ */
+export class StallWatch {
+  /** The `TimeoutError` the watch fired with, or `null`. */
+  failure: DOMException | null = null;
+  readonly #ms: number;
+  readonly #onStall: (reason: DOMException) => void;
+  /** When the pending read began (`performance.now()`), or -1 with none pending. */
+  #since = -1;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #check = (): void => {
+    this.#timer = undefined;
+    if (this.#since < 0 || this.failure !== null) return; // the next read arms it again
+    const waited = performance.now() - this.#since;
+    if (waited < this.#ms) {
+      this.#timer = setTimeout(this.#check, Math.min(this.#ms - waited, MAX_DELAY));
+      return;
+    }
+    this.failure = new DOMException(
+      `No body byte for ${this.#ms} ms`,
+      "TimeoutError",
+    );
+    this.#onStall(this.failure);
+  };
+
+  /**
+   * @param ms the longest a read may wait; `Infinity`: never fires.
+   * @param onStall called once when it fires (it cancels the body).
+   */
+  constructor(ms: number, onStall: (reason: DOMException) => void) {
+    this.#ms = ms;
+    this.#onStall = onStall;
+  }
+
+  /** A read begins. */
+  reading(): void {
+    if (this.#ms === Infinity) return;
+    this.#since = performance.now();
+    this.#timer ??= setTimeout(this.#check, Math.min(this.#ms, MAX_DELAY));
+  }
+
+  /** The read returned. */
+  idle(): void {
+    this.#since = -1;
+  }
+
+  /** The body ended or was cancelled: no more reads. */
+  stop(): void {
+    this.#since = -1;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
