@@ -42,7 +42,7 @@
  * @module
  */
 
-export { haul } from "./src/engine/haul.ts";
+export { haul, haulAll, haulWithRetry } from "./src/calls.ts";
 export {
   type CheckpointInterval,
   type FetchLike,
@@ -64,14 +64,12 @@ export {
   UnexpectedStatusError,
 } from "./src/errors.ts";
 export {
-  haulWithRetry,
   type HaulWithRetryOptions,
   type RetriedError,
   type RetryInfo,
   type RetryOptions,
 } from "./src/batch/retry.ts";
 export {
-  haulAll,
   type HaulAllFailure,
   type HaulAllItem,
   type HaulAllItemProgress,

@@ -23,6 +23,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["engine/"],
   ["batch/"],
   ["worker/"],
+  ["calls.ts"],
   ["cli/"],
 ];
 

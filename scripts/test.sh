@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on three runtimes: deno test, bun test and node --test
 # (Node 24, the same test files), then the release checks: erasable
-# TypeScript only, runtime APIs only in src/runtime/, fmt, lint, doc lint, the
+# TypeScript only, runtime APIs only in src/runtime/, imports only downwards (no
+# cycles), fmt, lint, doc lint, the
 # JSDoc examples, `deno publish --dry-run`, and installing the CLI four ways.
 # Fails when any runtime or check fails. The last line is
 # "N passed, N failed", summed over the three runtimes.
@@ -74,6 +75,7 @@ if [ $checks -eq 1 ]; then
   echo "=== checks"
   for check in "node_erasable:$bin/node --no-warnings scripts/check_erasable.ts" \
     "runtime_apis:bash scripts/check_runtime_apis.sh" \
+    "layers:$bin/node --no-warnings scripts/check_layers.ts" \
     "fmt:$bin/deno fmt --check" "lint:$bin/deno lint" "doc_lint:$bin/deno doc --lint mod.ts cli.ts" \
     "doc_examples:$bin/deno test -A --doc --no-check=remote mod.ts cli.ts src/" \
     "publish:bash scripts/check_publish.sh" "install:bash scripts/check_install.sh"; do

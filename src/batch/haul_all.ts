@@ -5,16 +5,7 @@
  * @module
  */
 
-import { WORKER_ENTRY } from "../worker/in_worker.ts";
-import { WorkerPool } from "../worker/worker_pool.ts";
-import { refuseFetchOnWorker } from "../worker/call_wire.ts";
-import {
-  haulWithRetry,
-  type HaulWithRetryOptions,
-  readPolicy,
-  type RetryInfo,
-  retryOnWorker,
-} from "./retry.ts";
+import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState } from "../types.ts";
 import { eachLimited } from "./pool.ts";
 
@@ -209,35 +200,19 @@ interface MutableProgress {
 }
 
 /**
- * Downloads every item with at most `concurrency` running at once. Each item
- * is retried by `haulWithRetry()` and resumable on its own; one whose
- * destination already exists is skipped without a request. One item failing
- * does not stop the others, and the promise never rejects because of it.
+ * `haulAll()` on the caller's thread, each item downloaded by `download`
+ * (the public `haulAll()` in `src/calls.ts` passes a worker's with `worker: true`).
  *
- * @param items what to download; give each a distinct `dest`.
+ * @param items what to download.
  * @param options the pool size, callbacks, and options for every download.
+ * @param download downloads one item with retries.
  * @returns one report per item, in input order.
- * @throws {RangeError} for an invalid `concurrency` or retry policy (before any request).
- * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, or
- *   `options` is not an object (before any request).
- *
- * @example Download three files, two at a time
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * import { haulAll } from "@haul/haul";
- * const reports = await haulAll([
- *   { url: "https://example.com/a.bin", dest: "a.bin" },
- *   { url: "https://example.com/b.bin", dest: "b.bin" },
- *   { url: "https://example.com/c.bin", dest: "c.bin", integrity: "sha256:…" },
- * ], { concurrency: 2, retries: 10 });
- * for (const report of reports) {
- *   if (report.status === "failed") console.error(report.item.url, report.error);
- * }
- * ```
  */
 export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
+  download: (url: string | URL, options: HaulWithRetryOptions) => Promise<HaulResult> =
+    haulWithRetry,
 ): Promise<HaulAllReport[]> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
@@ -252,7 +227,6 @@ export async function haulAll(
     throw new RangeError(`Invalid maxConnections: ${cap}: use a whole number of 1 or more`);
   }
   readPolicy(common);
-  if (common.worker === true) refuseFetchOnWorker(common);
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
@@ -275,29 +249,20 @@ export async function haulAll(
     received: 0,
   };
   const emit = (): void => onProgress?.(progress);
-  // With `worker: true`, the batch's workers serve one item after another (a worker costs
-  // tens of ms to start) and stop when the batch ends.
-  const threads = common.worker === true ? new WorkerPool(WORKER_ENTRY) : null;
-  const download = (url: string | URL, itemOptions: HaulWithRetryOptions): Promise<HaulResult> =>
-    threads === null ? haulWithRetry(url, itemOptions) : retryOnWorker(url, itemOptions, threads);
   const reports: HaulAllReport[] = [];
-  try {
-    await eachLimited(list.length, poolSize, async (index) => {
-      const report = await runItem(
-        progress.items[index]!,
-        progress,
-        common,
-        emit,
-        onRetry,
-        download,
-      );
-      reports[index] = report;
-      onItemDone?.(report);
-      emit();
-    });
-  } finally {
-    threads?.close();
-  }
+  await eachLimited(list.length, poolSize, async (index) => {
+    const report = await runItem(
+      progress.items[index]!,
+      progress,
+      common,
+      emit,
+      onRetry,
+      download,
+    );
+    reports[index] = report;
+    onItemDone?.(report);
+    emit();
+  });
   return reports;
 }
 

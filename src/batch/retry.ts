@@ -5,11 +5,8 @@
  * @module
  */
 
-import { haulInWorker } from "../worker/in_worker.ts";
-import type { WorkerPool } from "../worker/worker_pool.ts";
 import { shouldRetry } from "./retry_verdict.ts";
 import { haulAttempt } from "../engine/haul.ts";
-import { singleFlight } from "../engine/single_flight.ts";
 import { checkOptions } from "../engine/check_options.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
@@ -73,43 +70,18 @@ export type HaulWithRetryOptions = HaulOptions & RetryOptions;
 export type RetriedError = Error & { attempts: number };
 
 /**
- * Downloads like `haul()`, calling it again after a retryable failure
- * ({@link isRetryable}). It stops at once on what waiting cannot cure: a
- * status such as 404, an integrity mismatch, a port, scheme or certificate
- * that `fetch` refuses, a missing permission, and a full disk (which
- * `haul()` itself reports as retryable, for a call made once space is freed).
+ * `haulWithRetry()` on the caller's thread: the public one (`src/calls.ts`)
+ * without `worker: true`, and what a worker runs.
  *
- * Before attempt `n + 1` it waits a random time between 0 and
- * `min(maxDelayMs, minDelayMs * 2^k)` (full jitter), where `k` counts the
- * failures in a row that saved no new byte, and at least the
- * `UnexpectedStatusError.retryAfterMs` the server asked for. An abort of
- * `options.signal` stops the wait and the download at once.
- *
- * @param input the URL or `Request` to download.
- * @param options `haul()`'s options plus `retries`, `minDelayMs`, `maxDelayMs`, `onRetry`.
- * @returns the result of the attempt that succeeded.
- * @throws the last attempt's error, with an `attempts` property (see
- *   {@link RetriedError}), when it is not retryable or the retries are used up;
- *   the signal's reason when aborted.
- * @throws {TypeError} no options object or no `dest` (before any attempt).
- *
- * @example Download with up to 10 retries
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * import { haulWithRetry } from "@haul/haul";
- * const result = await haulWithRetry("https://example.com/big.iso", {
- *   dest: "big.iso",
- *   retries: 10,
- * });
- * console.log(result.sha256);
- * ```
+ * @param input the URL or `Request`.
+ * @param options `haul()`'s options plus the retry policy.
+ * @returns what the successful attempt returned.
  */
 export async function haulWithRetry(
   input: string | URL | Request,
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
-  if (options.worker === true) return await retryOnWorker(input, options);
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const signal = haulOptions.signal;
@@ -283,32 +255,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/**
- * `haulWithRetry()`'s whole loop on a worker thread (one of `pool`, when
- * given), joined like `haul()` calls: a call for a destination this process
- * is already downloading, on this thread or on a worker, waits for that
- * download instead of racing it through the lock.
- *
- * @param input the URL or `Request`.
- * @param options `haulWithRetry()`'s options, `worker: true`.
- * @param pool the batch's workers (`haulAll()`), or none: a worker of its own.
- * @returns the result.
- *
- * @example
- * ```ts ignore
- * // Needs a server; tests/worker/in_worker_test.ts runs it.
- * const [a, b] = await Promise.all([
- *   retryOnWorker(url, { dest, worker: true }),
- *   retryOnWorker(url, { dest, worker: true }),
- * ]); // one download
- * ```
- */
-export function retryOnWorker(
-  input: string | URL | Request,
-  options: HaulWithRetryOptions,
-  pool?: WorkerPool,
-): Promise<HaulResult> {
-  return singleFlight(input, options, (own) => haulInWorker("retry", input, own, pool));
 }

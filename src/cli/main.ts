@@ -5,7 +5,8 @@
  * @module
  */
 
-import { haulAll, type HaulAllItem, type HaulAllReport } from "../batch/haul_all.ts";
+import type { HaulAllItem, HaulAllReport } from "../batch/haul_all.ts";
+import { haulAll } from "../calls.ts";
 import { type CliOptions, parseArgs, UsageError } from "./args.ts";
 import { HELP } from "./help.ts";
 import type { CliIo, CliSignal } from "./io.ts";

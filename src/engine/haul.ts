@@ -6,7 +6,6 @@
  * @module
  */
 
-import { haulInWorker } from "../worker/in_worker.ts";
 import { checkDestination, toDestinationError } from "../store/destination.ts";
 import {
   HaulError,
@@ -81,30 +80,12 @@ interface Settings {
 }
 
 /**
- * Downloads `input` to `options.dest` with exactly one request (one per
- * connection with `options.connections` > 1: `multi_range.ts`), resuming from
- * a previous call's checkpoint when there is one.
+ * `haul()` on the caller's thread: the public `haul()` (`src/calls.ts`) without
+ * `worker: true`, and what a worker runs.
  *
  * @param input the URL or `Request` to download.
  * @param options destination and options; only `dest` is required.
- * @returns what was downloaded, with its SHA-256 (`null` when `dest` was already there and no
- *   `integrity` was given: then it was not read).
- * @throws {PartialHaulError} the body broke early; progress saved; call again to resume.
- * @throws {UnexpectedStatusError} the server answered with a status haul does not download.
- * @throws {ServerMisconfiguredError} the server's bytes cannot be trusted (e.g. compressed).
- * @throws {ContentRangeError} a resume the server answered inconsistently.
- * @throws {ControlFileError} the checkpoint was corrupt; discarded; call again.
- * @throws {DestinationError} the destination cannot be used, or another call holds it.
- * @throws {IntegrityError} the bytes do not match `options.integrity`.
- * @throws {TypeError} no options object, no `dest`, or another invalid option (before any request).
- *
- * @example Download a file, resuming if an earlier call was cut short
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * import { haul } from "./haul.ts";
- * const result = await haul("https://example.com/big.iso", { dest: "big.iso" });
- * console.log(result.size, result.sha256);
- * ```
+ * @returns what was downloaded.
  */
 export async function haul(
   input: string | URL | Request,
@@ -133,11 +114,9 @@ export function haulAttempt(
     input,
     options,
     (own) =>
-      own?.worker === true
-        ? haulInWorker("haul", input, own)
-        : haulWith(input, own, {}).catch((error: unknown) => {
-          throw explainMissingPermission(error, own.dest);
-        }),
+      haulWith(input, own, {}).catch((error: unknown) => {
+        throw explainMissingPermission(error, own.dest);
+      }),
     onJoined,
   );
 }

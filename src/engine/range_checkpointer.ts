@@ -12,8 +12,8 @@
  * @module
  */
 
-import type { Checkpoint, DurableRange } from "../store/checkpoint.ts";
-import { tailStart } from "../store/checkpoint.ts";
+import type { Checkpoint, DurableRange } from "../protocol/checkpoint.ts";
+import { tailStart } from "../protocol/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";

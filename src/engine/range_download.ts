@@ -31,7 +31,7 @@ import type { Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
-import type { Checkpoint } from "../store/checkpoint.ts";
+import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { CheckpointStore } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { SidecarPaths } from "../store/paths.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MAX_RANGES } from "../store/checkpoint.ts";
+import { MAX_RANGES } from "../protocol/checkpoint.ts";
 import type { ByteSpan } from "./range_split.ts";
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Checkpoint } from "../store/checkpoint.ts";
+import type { Checkpoint } from "./checkpoint.ts";
 import { parseContentRange, parseUnsatisfiedRange } from "./content_range.ts";
 import {
   ContentRangeError,

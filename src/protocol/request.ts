@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Checkpoint } from "../store/checkpoint.ts";
+import type { Checkpoint } from "./checkpoint.ts";
 import { isStrongEtag } from "./etag.ts";
 
 /** Where a resume starts and what validates it. */
@@ -25,7 +25,7 @@ export interface ResumeRequest {
  *
  * @example Only a strong validator is sent
  * ```ts
- * import type { Checkpoint } from "../store/checkpoint.ts";
+ * import type { Checkpoint } from "./checkpoint.ts";
  * import { ifRangeValue } from "./request.ts";
  * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
  * // Only the validators matter here.

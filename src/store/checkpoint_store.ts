@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Checkpoint } from "./checkpoint.ts";
+import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { encodeCheckpoint } from "./control_file.ts";
 import type { FsShim } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";

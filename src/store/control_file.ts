@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type Checkpoint, type DurableRange, MAX_RANGES } from "./checkpoint.ts";
+import { type Checkpoint, type DurableRange, MAX_RANGES } from "../protocol/checkpoint.ts";
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
 

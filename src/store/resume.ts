@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Checkpoint, durablePrefix, tailStart } from "./checkpoint.ts";
+import { type Checkpoint, durablePrefix, tailStart } from "../protocol/checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "../errors.ts";
 import { isStrongEtag } from "../protocol/etag.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Checkpoint, tailStart } from "./checkpoint.ts";
+import { type Checkpoint, tailStart } from "../protocol/checkpoint.ts";
 import { decodeCheckpoint } from "./control_file.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
 import { digestRange } from "../hashing/file_digest.ts";

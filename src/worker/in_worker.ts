@@ -19,7 +19,8 @@
 
 import { HaulError } from "../errors.ts";
 import { untilAborted } from "../engine/until_aborted.ts";
-import type { RetryOptions } from "../batch/retry.ts";
+import type { HaulWithRetryOptions, RetryOptions } from "../batch/retry.ts";
+import { singleFlight } from "../engine/single_flight.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import { type CallKind, type StateSnapshot, toWireCall } from "./call_wire.ts";
 import { errorFromWire } from "./error_wire.ts";
@@ -143,4 +144,32 @@ export async function haulInWorker(
     lease.release();
     own?.close();
   }
+}
+
+/**
+ * `haulWithRetry()`'s whole loop on a worker thread (one of `pool`, when
+ * given), joined like `haul()` calls: a call for a destination this process
+ * is already downloading, on this thread or on a worker, waits for that
+ * download instead of racing it through the lock.
+ *
+ * @param input the URL or `Request`.
+ * @param options `haulWithRetry()`'s options, `worker: true`.
+ * @param pool the batch's workers (`haulAll()`), or none: a worker of its own.
+ * @returns the result.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs a server; tests/worker/in_worker_test.ts runs it.
+ * const [a, b] = await Promise.all([
+ *   retryOnWorker(url, { dest, worker: true }),
+ *   retryOnWorker(url, { dest, worker: true }),
+ * ]); // one download
+ * ```
+ */
+export function retryOnWorker(
+  input: string | URL | Request,
+  options: HaulWithRetryOptions,
+  pool?: WorkerPool,
+): Promise<HaulResult> {
+  return singleFlight(input, options, (own) => haulInWorker("retry", input, own, pool));
 }

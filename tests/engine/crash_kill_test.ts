@@ -19,7 +19,7 @@ import { readdir } from "node:fs/promises";
 import { setImmediate } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
-import { type Checkpoint, durablePrefix, tailStart } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, durablePrefix, tailStart } from "../../src/protocol/checkpoint.ts";
 import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { haul, HaulError, PartialHaulError } from "../../mod.ts";

@@ -21,7 +21,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { durablePrefix } from "../../src/store/checkpoint.ts";
+import { durablePrefix } from "../../src/protocol/checkpoint.ts";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";

@@ -13,7 +13,7 @@ import {
   ServerMisconfiguredError,
 } from "../../mod.ts";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
-import { durablePrefix } from "../../src/store/checkpoint.ts";
+import { durablePrefix } from "../../src/protocol/checkpoint.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";

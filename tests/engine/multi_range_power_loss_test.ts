@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, rm, utimes } from "node:fs/promises";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
-import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import type { Checkpoint } from "../../src/protocol/checkpoint.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { PartialHaulError } from "../../mod.ts";
 import {

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { gapsOf, mergeSpans, shareGaps } from "../../src/engine/range_ledger.ts";
 import { splitRanges } from "../../src/engine/range_split.ts";
-import { MAX_RANGES } from "../../src/store/checkpoint.ts";
+import { MAX_RANGES } from "../../src/protocol/checkpoint.ts";
 
 describe("range ledger", () => {
   it("merges touching and overlapping spans, drops empty ones, sorts", () => {

@@ -26,9 +26,10 @@
 
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { type Checkpoint, durablePrefix } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, durablePrefix } from "../../src/protocol/checkpoint.ts";
 import { decodeCheckpoint } from "../../src/store/control_file.ts";
-import { type EngineHooks, haul, haulWith } from "../../src/engine/haul.ts";
+import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
+import { haul } from "../../src/calls.ts";
 import { HaulError, isRetryable } from "../../src/errors.ts";
 import type { HaulOptions, HaulResult } from "../../src/types.ts";
 import type { RecordedRequest } from "./script_server.ts";

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Checkpoint } from "../../src/store/checkpoint.ts";
+import type { Checkpoint } from "../../src/protocol/checkpoint.ts";
 import {
   ContentRangeError,
   ServerMisconfiguredError,

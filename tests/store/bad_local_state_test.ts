@@ -23,7 +23,7 @@ import {
 import { createHash } from "node:crypto";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type Checkpoint, durablePrefix, tailStart } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, durablePrefix, tailStart } from "../../src/protocol/checkpoint.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";

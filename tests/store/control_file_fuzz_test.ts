@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type Checkpoint, type DurableRange, MAX_RANGES } from "../../src/store/checkpoint.ts";
+import { type Checkpoint, type DurableRange, MAX_RANGES } from "../../src/protocol/checkpoint.ts";
 import {
   CONTROL_FILE_MAGIC,
   CONTROL_FILE_MAX_STRING_BYTES,

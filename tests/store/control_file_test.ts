@@ -7,7 +7,7 @@ import {
   type DurableRange,
   MAX_RANGES,
   tailStart,
-} from "../../src/store/checkpoint.ts";
+} from "../../src/protocol/checkpoint.ts";
 import {
   CONTROL_FILE_MAGIC,
   CONTROL_FILE_MAX_STRING_BYTES,

@@ -1,0 +1,143 @@
+/**
+ * The three public calls. Each runs on the caller's thread (`engine/haul.ts`,
+ * `batch/retry.ts`, `batch/haul_all.ts`) or, with `worker: true`, on a worker
+ * thread of this process (`worker/`); a call for a destination this process
+ * is already downloading joins that download either way
+ * (`engine/single_flight.ts`).
+ *
+ * @module
+ */
+
+import { checkOptions } from "./engine/check_options.ts";
+import { haul as haulHere } from "./engine/haul.ts";
+import { singleFlight } from "./engine/single_flight.ts";
+import { haulWithRetry as retryHere, type HaulWithRetryOptions } from "./batch/retry.ts";
+import {
+  haulAll as haulAllHere,
+  type HaulAllItem,
+  type HaulAllOptions,
+  type HaulAllReport,
+} from "./batch/haul_all.ts";
+import { haulInWorker, retryOnWorker, WORKER_ENTRY } from "./worker/in_worker.ts";
+import { WorkerPool } from "./worker/worker_pool.ts";
+import { refuseFetchOnWorker } from "./worker/call_wire.ts";
+import type { HaulOptions, HaulResult } from "./types.ts";
+
+/**
+ * Downloads `input` to `options.dest` with exactly one request (one per
+ * connection with `options.connections` > 1: `multi_range.ts`), resuming from
+ * a previous call's checkpoint when there is one.
+ *
+ * @param input the URL or `Request` to download.
+ * @param options destination and options; only `dest` is required.
+ * @returns what was downloaded, with its SHA-256 (`null` when `dest` was already there and no
+ *   `integrity` was given: then it was not read).
+ * @throws {PartialHaulError} the body broke early; progress saved; call again to resume.
+ * @throws {UnexpectedStatusError} the server answered with a status haul does not download.
+ * @throws {ServerMisconfiguredError} the server's bytes cannot be trusted (e.g. compressed).
+ * @throws {ContentRangeError} a resume the server answered inconsistently.
+ * @throws {ControlFileError} the checkpoint was corrupt; discarded; call again.
+ * @throws {DestinationError} the destination cannot be used, or another call holds it.
+ * @throws {IntegrityError} the bytes do not match `options.integrity`.
+ * @throws {TypeError} no options object, no `dest`, or another invalid option (before any request).
+ *
+ * @example Download a file, resuming if an earlier call was cut short
+ * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
+ * import { haul } from "./calls.ts";
+ * const result = await haul("https://example.com/big.iso", { dest: "big.iso" });
+ * console.log(result.size, result.sha256);
+ * ```
+ */
+export async function haul(
+  input: string | URL | Request,
+  options: HaulOptions,
+): Promise<HaulResult> {
+  checkOptions(options); // first: everything below reads options.dest
+  if (options.worker !== true) return await haulHere(input, options);
+  return await singleFlight(input, options, (own) => haulInWorker("haul", input, own));
+}
+
+/**
+ * Downloads like `haul()`, calling it again after a retryable failure
+ * ({@link isRetryable}). It stops at once on what waiting cannot cure: a
+ * status such as 404, an integrity mismatch, a port, scheme or certificate
+ * that `fetch` refuses, a missing permission, and a full disk (which
+ * `haul()` itself reports as retryable, for a call made once space is freed).
+ *
+ * Before attempt `n + 1` it waits a random time between 0 and
+ * `min(maxDelayMs, minDelayMs * 2^k)` (full jitter), where `k` counts the
+ * failures in a row that saved no new byte, and at least the
+ * `UnexpectedStatusError.retryAfterMs` the server asked for. An abort of
+ * `options.signal` stops the wait and the download at once.
+ *
+ * @param input the URL or `Request` to download.
+ * @param options `haul()`'s options plus `retries`, `minDelayMs`, `maxDelayMs`, `onRetry`.
+ * @returns the result of the attempt that succeeded.
+ * @throws the last attempt's error, with an `attempts` property (see
+ *   {@link RetriedError}), when it is not retryable or the retries are used up;
+ *   the signal's reason when aborted.
+ * @throws {TypeError} no options object or no `dest` (before any attempt).
+ *
+ * @example Download with up to 10 retries
+ * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
+ * import { haulWithRetry } from "@haul/haul";
+ * const result = await haulWithRetry("https://example.com/big.iso", {
+ *   dest: "big.iso",
+ *   retries: 10,
+ * });
+ * console.log(result.sha256);
+ * ```
+ */
+export async function haulWithRetry(
+  input: string | URL | Request,
+  options: HaulWithRetryOptions,
+): Promise<HaulResult> {
+  checkOptions(options, "haulWithRetry(url, { dest })");
+  if (options.worker !== true) return await retryHere(input, options);
+  return await retryOnWorker(input, options);
+}
+
+/**
+ * Downloads every item with at most `concurrency` running at once. Each item
+ * is retried by `haulWithRetry()` and resumable on its own; one whose
+ * destination already exists is skipped without a request. One item failing
+ * does not stop the others, and the promise never rejects because of it.
+ *
+ * @param items what to download; give each a distinct `dest`.
+ * @param options the pool size, callbacks, and options for every download.
+ * @returns one report per item, in input order.
+ * @throws {RangeError} for an invalid `concurrency` or retry policy (before any request).
+ * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, or
+ *   `options` is not an object (before any request).
+ *
+ * @example Download three files, two at a time
+ * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
+ * import { haulAll } from "@haul/haul";
+ * const reports = await haulAll([
+ *   { url: "https://example.com/a.bin", dest: "a.bin" },
+ *   { url: "https://example.com/b.bin", dest: "b.bin" },
+ *   { url: "https://example.com/c.bin", dest: "c.bin", integrity: "sha256:…" },
+ * ], { concurrency: 2, retries: 10 });
+ * for (const report of reports) {
+ *   if (report.status === "failed") console.error(report.item.url, report.error);
+ * }
+ * ```
+ */
+export async function haulAll(
+  items: Iterable<HaulAllItem>,
+  options: HaulAllOptions = {},
+): Promise<HaulAllReport[]> {
+  if (options?.worker !== true) return await haulAllHere(items, options);
+  refuseFetchOnWorker(options);
+  // The batch's workers serve one item after another (a worker costs tens of ms to start) and
+  // stop when the batch ends.
+  const threads = new WorkerPool(WORKER_ENTRY);
+  try {
+    return await haulAllHere(items, options, (url, own) => retryOnWorker(url, own, threads));
+  } finally {
+    threads.close();
+  }
+}
