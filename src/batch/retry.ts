@@ -7,6 +7,7 @@
 
 import { shouldRetry } from "./retry_verdict.ts";
 import { haulAttempt } from "../engine/haul.ts";
+import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/check_options.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 
@@ -88,6 +89,7 @@ export async function haulWithRetry(
   const state = haulOptions.state ?? new HaulState();
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
   let fetched = false;
+  const kept = new KeptHasher(); // each attempt continues the last one's SHA-256
   const attemptOptions: HaulOptions = {
     ...haulOptions,
     state,
@@ -99,7 +101,7 @@ export async function haulWithRetry(
   const attempt = (): Promise<HaulResult> => {
     fetched = false;
     // A joined attempt's requests were made by the call it joined.
-    return haulAttempt(input, attemptOptions, () => fetched = true);
+    return haulAttempt(input, attemptOptions, () => fetched = true, kept);
   };
   return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
 }

@@ -30,7 +30,7 @@ import { PartOwner } from "../store/ownership.ts";
 import { commit } from "./commit.ts";
 import { PartWriter } from "./part_writer.ts";
 import { type CheckpointCadence, Checkpointer } from "./checkpointer.ts";
-import { dropHash, keepHash, takeHash } from "./kept_hashes.ts";
+import type { KeptHasher } from "./kept_hashes.ts";
 import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { CallbackFailure, ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
@@ -67,6 +67,8 @@ export interface EngineHooks {
   rangeFloor?: number;
   /** The lock's lease (tests shorten it). */
   lockTiming?: LockTiming;
+  /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
+  kept?: KeptHasher;
 }
 
 /** A call's settings, validated. */
@@ -77,6 +79,8 @@ interface Settings {
   readonly syncEvery: number;
   /** `stallTimeout` in ms (`Infinity`: none). */
   readonly stallTimeout: number;
+  /** The retry loop's kept hasher (`null`: a call on its own). */
+  readonly kept: KeptHasher | null;
 }
 
 /**
@@ -103,18 +107,20 @@ export async function haul(
  * @param input the URL or `Request`.
  * @param options as for `haul()`.
  * @param onJoined called when the call takes another call's outcome.
+ * @param kept the retry loop's hasher, handed from one attempt to the next.
  * @returns as `haul()`.
  */
 export function haulAttempt(
   input: string | URL | Request,
   options: HaulOptions,
   onJoined?: () => void,
+  kept?: KeptHasher,
 ): Promise<HaulResult> {
   return singleFlight(
     input,
     options,
     (own) =>
-      haulWith(input, own, {}).catch((error: unknown) => {
+      haulWith(input, own, kept === undefined ? {} : { kept }).catch((error: unknown) => {
         throw explainMissingPermission(error, own.dest);
       }),
     onJoined,
@@ -260,7 +266,7 @@ class Download {
     } catch (error) {
       if (!store.saved) {
         // Nothing on disk can resume this download: leave nothing behind.
-        dropHash(this.paths.part);
+        this.settings.kept?.drop();
         await this.#closeFile();
         await this.owner.remove().catch(() => {});
       }
@@ -371,14 +377,14 @@ class Download {
   /** The file's hasher: continued from this process's last call when it fits, else from 0. */
   #hasher(file: ShimFile, from: StartPoint): PartHasher {
     const saved = from.checkpoint;
-    const kept = saved === null ? null : takeHash(this.paths.part, from.cursor, saved);
-    if (saved === null) dropHash(this.paths.part);
+    const kept = saved === null ? null : this.settings.kept?.take(from.cursor, saved) ?? null;
+    if (saved === null) this.settings.kept?.drop();
     return new PartHasher(file, kept ?? createNativeHash(), from.cursor);
   }
 
   /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
   async #restart(file: ShimFile, store: CheckpointStore): Promise<void> {
-    dropHash(this.paths.part);
+    this.settings.kept?.drop();
     await store.discard();
     await file.truncate(0);
   }
@@ -427,7 +433,7 @@ class Download {
           await body.cancel().catch(() => {});
           await job.checkpointer.close();
           await job.writer.close();
-          dropHash(this.paths.part);
+          this.settings.kept?.drop();
           await this.#closeFile();
           await this.owner.remove();
           this.#store = null;
@@ -471,7 +477,7 @@ class Download {
     this.progress.state.validLength = store.saved ? recorded : 0;
     if (store.saved) {
       // A retry in this process continues this hash instead of starting over.
-      keepHash(this.paths.part, { hash: job.hasher.copy(), ...job.validators });
+      this.settings.kept?.keep({ hash: job.hasher.copy(), ...job.validators });
     }
     if (saveError !== null) return toDestinationError(saveError, this.paths.dest, store.saved);
     const signal = this.options.signal;
@@ -511,7 +517,7 @@ class Download {
     },
   ): Promise<HaulResult> {
     const { paths } = this;
-    dropHash(paths.part);
+    this.settings.kept?.drop();
     const sha256 = await commit(
       this.owner,
       { file: this.#file!, size, digest, close: () => this.#closeFile() },
@@ -627,6 +633,7 @@ function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
     cadence: { bytes, ms },
     writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
     syncEvery: hooks.syncEvery ?? SYNC_EVERY,
+    kept: hooks.kept ?? null,
     stallTimeout: readStallTimeout(options),
   };
 }

@@ -1,14 +1,12 @@
 /**
- * The live hashers of interrupted calls, kept in this process so that the
- * next call on the same destination (a retry by `haulWithRetry`, `haulAll`
- * or the CLI) continues the SHA-256 instead of hashing `.part` again from
- * byte 0. Bounded: the oldest entries go first.
+ * The live hasher of an interrupted attempt, handed to the next attempt of
+ * the same retry loop (`haulWithRetry()`, and so `haulAll()` and the CLI), so
+ * that it continues the SHA-256 instead of hashing `.part` again from byte 0.
+ * Each loop owns one; nothing is shared between calls.
  *
- * Keyed by the path of `.part` as the call spelled it: two spellings of one
- * file only miss each other. A kept hasher is used only when the verified
- * checkpoint belongs to the same representation (same ETag and
- * Last-Modified) and covers at least the bytes the hasher has seen; so a
- * wrong key could only pair a hasher with the same representation's bytes.
+ * A kept hasher is used only when the verified checkpoint belongs to the same
+ * representation (same ETag and Last-Modified) and covers at least the bytes
+ * the hasher has seen.
  *
  * @module
  */
@@ -25,76 +23,56 @@ export interface KeptHash {
   readonly lastModified: string | null;
 }
 
-/** Interrupted downloads whose hashers are kept at most (each holds a few hundred bytes). */
-const MAX_KEPT = 64;
-const kept = new Map<string, KeptHash>();
-
 /**
- * Keeps the hasher of an interrupted call.
- *
- * @param key the `.part` path.
- * @param entry the hasher and its representation.
+ * One retry loop's kept hasher, between two attempts.
  *
  * @example
  * ```ts
- * import { keepHash, takeHash } from "./kept_hashes.ts";
+ * import { KeptHasher } from "./kept_hashes.ts";
  * import { createNativeHash } from "../runtime/native_hash.ts";
+ * const kept = new KeptHasher();
  * const hash = createNativeHash();
- * hash.update(new Uint8Array(100));
- * keepHash("/tmp/a.bin.part", { hash, etag: '"v1"', lastModified: null });
- * const fits = takeHash("/tmp/a.bin.part", 4096, { etag: '"v1"', lastModified: null });
- * console.log(fits?.length); // 100
+ * hash.update(new Uint8Array(10));
+ * kept.keep({ hash, etag: '"v1"', lastModified: null });
+ * console.log(kept.take(5, { etag: '"v1"', lastModified: null })); // null: it saw more than 5 bytes
+ * kept.keep({ hash, etag: '"v1"', lastModified: null });
+ * console.log(kept.take(10, { etag: '"v1"', lastModified: null }) === hash); // true
  * ```
  */
-export function keepHash(key: string, entry: KeptHash): void {
-  kept.delete(key);
-  kept.set(key, entry);
-  while (kept.size > MAX_KEPT) {
-    const oldest = kept.keys().next().value;
-    if (oldest === undefined) break;
-    kept.delete(oldest);
+export class KeptHasher {
+  #entry: KeptHash | null = null;
+
+  /**
+   * Keeps the hasher of an interrupted attempt (replacing any earlier one).
+   *
+   * @param entry the hasher and its representation.
+   */
+  keep(entry: KeptHash): void {
+    this.#entry = entry;
   }
-}
 
-/**
- * Takes (removes and returns) the kept hasher for `key` if it can continue
- * a download resumed at `cursor` with these validators.
- *
- * @param key the `.part` path.
- * @param cursor the verified resume cursor.
- * @param validators the checkpoint's ETag and Last-Modified.
- * @returns the hasher, or `null` (nothing kept, or it does not fit).
- *
- * @example
- * ```ts
- * import { takeHash } from "./kept_hashes.ts";
- * console.log(takeHash("/tmp/none.part", 0, { etag: null, lastModified: null })); // null
- * ```
- */
-export function takeHash(
-  key: string,
-  cursor: number,
-  validators: { etag: string | null; lastModified: string | null },
-): NativeHash | null {
-  const entry = kept.get(key);
-  if (entry === undefined) return null;
-  kept.delete(key);
-  const fits = entry.hash.length <= cursor && entry.etag === validators.etag &&
-    entry.lastModified === validators.lastModified;
-  return fits ? entry.hash : null;
-}
+  /**
+   * Takes the kept hasher if it fits a resume from `cursor` of this
+   * representation; either way nothing stays kept.
+   *
+   * @param cursor the verified checkpoint's cursor.
+   * @param validators the checkpoint's representation.
+   * @returns the hasher, or `null`.
+   */
+  take(
+    cursor: number,
+    validators: { etag: string | null; lastModified: string | null },
+  ): NativeHash | null {
+    const entry = this.#entry;
+    this.#entry = null;
+    if (entry === null) return null;
+    const fits = entry.hash.length <= cursor && entry.etag === validators.etag &&
+      entry.lastModified === validators.lastModified;
+    return fits ? entry.hash : null;
+  }
 
-/**
- * Forgets the hasher kept for `key` (the download completed, restarted or was discarded).
- *
- * @param key the `.part` path.
- *
- * @example
- * ```ts
- * import { dropHash } from "./kept_hashes.ts";
- * dropHash("/tmp/a.bin.part");
- * ```
- */
-export function dropHash(key: string): void {
-  kept.delete(key);
+  /** Forgets the kept hasher (the download restarted, completed or went out of order). */
+  drop(): void {
+    this.#entry = null;
+  }
 }

@@ -39,7 +39,7 @@ import type { PartOwner } from "../store/ownership.ts";
 import { commit } from "./commit.ts";
 import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
 import type { CheckpointCadence } from "./checkpointer.ts";
-import { dropHash } from "./kept_hashes.ts";
+import type { KeptHasher } from "./kept_hashes.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import { CallbackFailure, type ProgressReporter } from "./progress.ts";
 import { RangeCheckpointer } from "./range_checkpointer.ts";
@@ -72,6 +72,7 @@ export interface RangeContext {
     readonly syncEvery: number;
     /** `stallTimeout` in ms (`Infinity`: none). */
     readonly stallTimeout: number;
+    readonly kept: KeptHasher | null;
   };
   /** The caller's fetch. */
   readonly fetchFn: FetchLike;
@@ -227,7 +228,7 @@ export class RangeDownload {
   ): Promise<HaulResult> {
     const { paths, options, progress } = this.#ctx;
     const total = this.#known.total;
-    dropHash(paths.part); // bytes land out of order: no running hash applies
+    this.#ctx.settings.kept?.drop(); // bytes land out of order: no running hash applies
     this.#hasher = new PrefixHasher(this.#file, createNativeHash());
     this.#hasher.advance(this.#writtenPrefix());
     this.#checkpointer = new RangeCheckpointer(
@@ -275,7 +276,7 @@ export class RangeDownload {
       return await this.#complete(total);
     } catch (error) {
       if (!this.#store.saved) {
-        dropHash(paths.part);
+        this.#ctx.settings.kept?.drop();
         await this.#settle();
         await this.#closeFile();
         await this.#ctx.owner.remove().catch(() => {});
@@ -528,7 +529,7 @@ export class RangeDownload {
     const reset = this.#reset;
     if (reset !== null) {
       await this.#settle();
-      dropHash(paths.part);
+      this.#ctx.settings.kept?.drop();
       await this.#store.discard();
       return new ContentRangeError(
         `Server answered a range inconsistently (${reset.message}): ${url}: ` +

@@ -2,8 +2,7 @@
  * The worker thread's side of `worker: true` (`worker_pool.ts` starts it):
  * says it is ready, then runs the calls it is given one after another with
  * `haul()` or `haulWithRetry()`, reporting progress, retries and each
- * outcome, and aborts the running call when told. A retry given to the same
- * worker continues the live hash of the call it follows (`kept_hashes.ts`).
+ * outcome, and aborts the running call when told.
  *
  * @module
  */
