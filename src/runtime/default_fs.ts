@@ -6,16 +6,14 @@
 
 import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
 
-let cached: Promise<FsShim> | undefined;
-
 /**
  * The {@link FsShim} for the current runtime, chosen by feature check: in
  * Deno (when `globalThis.Deno.open` exists) the Deno shim (`deno_fs.ts`),
  * except that files opened `"readwrite"` (the `.part` file) are opened through
  * the `node:fs/promises` shim (`node_fs.ts`); elsewhere (Bun, Node) the
  * `node:fs/promises` shim. Each shim is loaded with a dynamic `import()`, so
- * Bun and Node never evaluate the Deno file. The choice is made once and the
- * same promise is returned afterwards (a failed load is not cached).
+ * Bun and Node never evaluate the Deno file (the runtime keeps loaded modules,
+ * so a later call costs one small object and nothing is cached here).
  *
  * Why `.part` goes through `node:fs` in Deno: its `FileHandle` has positional
  * `pwrite`/`pread`, so a background `fdatasync` runs while the next write
@@ -34,40 +32,30 @@ let cached: Promise<FsShim> | undefined;
  * console.log(fs.name); // "deno" in Deno, "node" in Bun and Node
  * ```
  */
-export function defaultFs(): Promise<FsShim> {
-  cached ??= load();
-  return cached;
-}
-
-async function load(): Promise<FsShim> {
-  try {
-    if (typeof globalThis.Deno?.open === "function") {
-      const [{ denoFs }, { nodeFs }] = await Promise.all([
-        import("./deno_fs.ts"),
-        import("./node_fs.ts"),
-      ]);
-      return {
-        name: denoFs.name,
-        pid: denoFs.pid,
-        open: (path: string, mode: OpenMode): Promise<ShimFile> =>
-          mode === "readwrite" ? nodeFs.open(path, mode) : denoFs.open(path, mode),
-        rename: denoFs.rename,
-        remove: denoFs.remove,
-        stat: denoFs.stat,
-        readFile: denoFs.readFile,
-        syncDir: denoFs.syncDir,
-        copyFile: (from: string, to: string) => nodeFs.copyFile!(from, to),
-        list: (dir: string) => nodeFs.list!(dir),
-        isProcessAlive: denoFs.isProcessAlive,
-        processStart: (pid: number) => nodeFs.processStart?.(pid) ?? null,
-        get processScope(): string | null {
-          return denoFs.processScope ?? null;
-        },
-      };
-    }
-    return (await import("./node_fs.ts")).nodeFs;
-  } catch (error) {
-    cached = undefined;
-    throw error;
+export async function defaultFs(): Promise<FsShim> {
+  if (typeof globalThis.Deno?.open === "function") {
+    const [{ denoFs }, { nodeFs }] = await Promise.all([
+      import("./deno_fs.ts"),
+      import("./node_fs.ts"),
+    ]);
+    return {
+      name: denoFs.name,
+      pid: denoFs.pid,
+      open: (path: string, mode: OpenMode): Promise<ShimFile> =>
+        mode === "readwrite" ? nodeFs.open(path, mode) : denoFs.open(path, mode),
+      rename: denoFs.rename,
+      remove: denoFs.remove,
+      stat: denoFs.stat,
+      readFile: denoFs.readFile,
+      syncDir: denoFs.syncDir,
+      copyFile: (from: string, to: string) => nodeFs.copyFile!(from, to),
+      list: (dir: string) => nodeFs.list!(dir),
+      isProcessAlive: denoFs.isProcessAlive,
+      processStart: (pid: number) => nodeFs.processStart?.(pid) ?? null,
+      get processScope(): string | null {
+        return denoFs.processScope ?? null;
+      },
+    };
   }
+  return (await import("./node_fs.ts")).nodeFs;
 }

@@ -260,24 +260,19 @@ function livenessFromKillError(error: unknown): boolean | null {
   return code === "EPERM" || code === "EACCES" ? true : null;
 }
 
-let scope: string | null | undefined;
-
-/** See the module notes: host name and pid namespace, or `null` without the permissions. */
+/** See the module notes: host name, pid namespace and boot id, or `null` without the permissions. */
 function denoProcessScope(): string | null {
-  if (scope !== undefined) return scope;
-  scope = null;
-  if (!granted({ name: "sys", kind: "hostname" })) return scope;
+  if (!granted({ name: "sys", kind: "hostname" })) return null;
   try {
     const host = `host=${Deno.hostname()}`;
-    if (Deno.build.os !== "linux") return (scope = host);
+    if (Deno.build.os !== "linux") return host;
     const nsPath = "/proc/self/ns/pid";
-    if (!granted({ name: "read", path: nsPath })) return scope;
+    if (!granted({ name: "read", path: nsPath })) return null;
     const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
-    scope = `${host};${Deno.readLinkSync(nsPath)};boot=${boot}`;
+    return `${host};${Deno.readLinkSync(nsPath)};boot=${boot}`;
   } catch {
-    scope = null; // e.g. NotCapable under /proc without --allow-all
+    return null; // e.g. NotCapable under /proc without --allow-all
   }
-  return scope;
 }
 
 /**

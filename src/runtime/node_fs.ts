@@ -203,22 +203,16 @@ export function linuxProcessStart(pid: number, read: (path: string) => string): 
   }
 }
 
-let scope: string | null | undefined;
-
-/** See the module notes: host name and, on Linux, the pid namespace. */
+/** See the module notes: host name and, on Linux, the pid namespace and boot id. */
 function nodeProcessScope(): string | null {
-  if (scope !== undefined) return scope;
   try {
     const host = `host=${hostname()}`;
-    scope = process.platform === "linux"
-      ? `${host};${readlinkSync("/proc/self/ns/pid")};boot=${
-        readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
-      }`
-      : host;
+    if (process.platform !== "linux") return host;
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    return `${host};${readlinkSync("/proc/self/ns/pid")};boot=${boot}`;
   } catch {
-    scope = null;
+    return null;
   }
-  return scope;
 }
 
 /**

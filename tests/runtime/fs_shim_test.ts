@@ -405,11 +405,10 @@ for (const shim of shims) {
 }
 
 describe("Choosing the default filesystem shim", () => {
-  it("picks the Deno shim in Deno and the node:fs shim elsewhere, once", async () => {
-    const first = await defaultFs();
-    assert.equal(first.name, inDeno ? "deno" : "node");
-    assert.equal(defaultFs(), defaultFs());
-    assert.equal(await defaultFs(), first);
+  it("picks the Deno shim in Deno and the node:fs shim elsewhere, every time", async () => {
+    for (let call = 0; call < 3; call++) {
+      assert.equal((await defaultFs()).name, inDeno ? "deno" : "node");
+    }
   });
 
   it("can import the Deno shim in any runtime without touching Deno APIs", async () => {
