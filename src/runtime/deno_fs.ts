@@ -205,11 +205,19 @@ class DenoShimFile implements ShimFile {
     return this.#serial("stat", async () => (await this.#file.stat()).size);
   }
 
+  identity(): Promise<string> {
+    return this.#serial("stat", async () => {
+      const info = await this.#file.stat();
+      return `${info.dev}:${info.ino}`;
+    });
+  }
+
   tryLock(): Promise<boolean> {
     return this.#serial("lock", async () => {
       const file = this.#file as Deno.FsFile & { tryLock?(exclusive?: boolean): Promise<boolean> };
-      // Deno before 2.7 has no tryLock: say "held", so that the lease decides.
-      return typeof file.tryLock === "function" ? await file.tryLock(true) : false;
+      // Deno before 2.7 has no tryLock: then nothing is known (a held lock would mean a live owner).
+      if (typeof file.tryLock !== "function") throw new Error("FsFile.tryLock is not available");
+      return await file.tryLock(true);
     });
   }
 

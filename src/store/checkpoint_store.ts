@@ -60,13 +60,24 @@ export class CheckpointStore {
     const bytes = encodeCheckpoint(checkpoint);
     await this.#owner?.check();
     const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
+    let written: string | undefined;
     try {
       await tmp.write(bytes, 0);
       await tmp.sync();
+      written = await tmp.identity?.();
     } finally {
       await tmp.close();
     }
-    await this.#owner?.check();
+    try {
+      await this.#owner?.check();
+    } catch (error) {
+      // Lost meanwhile (stopped between the two checks): take back the temp file this call wrote.
+      const found = await this.#fs.stat(this.#paths.ctrlTmp).catch(() => null);
+      if (written !== undefined && found?.identity === written) {
+        await this.#fs.remove(this.#paths.ctrlTmp).catch(() => {});
+      }
+      throw error;
+    }
     await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
     this.#saved = true;
   }

@@ -371,7 +371,7 @@ async function tryCreate(
   }
   try {
     // Before the record: a record that says "flock" is only ever written under the flock.
-    const flocked = file.tryLock === undefined ? false : await file.tryLock();
+    const flocked = await (file.tryLock?.() ?? Promise.resolve(false)).catch(() => false);
     const text = textFor(flocked);
     await file.write(new TextEncoder().encode(text), 0);
     return { file, text };

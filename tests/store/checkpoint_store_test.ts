@@ -1,0 +1,56 @@
+/**
+ * The checkpoint store writes only while its owner owns the destination
+ * (src/store/checkpoint_store.ts): an owner found lost before the temp file
+ * writes nothing, and one lost between the temp file and its rename (a
+ * process stopped there past its lease) takes its temp file back and leaves
+ * the checkpoint alone.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, writeFile } from "node:fs/promises";
+import { CheckpointStore } from "../../src/store/checkpoint_store.ts";
+import { sidecarPaths } from "../../src/store/paths.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { DestinationError } from "../../src/errors.ts";
+import type { Checkpoint } from "../../src/protocol/checkpoint.ts";
+import { join, withTempDir } from "../helpers/temp.ts";
+
+const CHECKPOINT: Checkpoint = {
+  blockSize: 1024,
+  extent: 4096,
+  reportedLength: 8192,
+  ranges: [{ start: 0, end: 4096, tailDigest: new Uint8Array(32) }],
+  etag: '"v1"',
+  lastModified: null,
+  contentType: null,
+};
+
+/** An owner that is still the owner for its first `checks` checks, and lost after. */
+function ownerFor(checks: number) {
+  let made = 0;
+  return {
+    check(): Promise<void> {
+      if (made++ < checks) return Promise.resolve();
+      return Promise.reject(
+        new DestinationError("Destination lock lost: test", "x", { retryable: true }),
+      );
+    },
+  };
+}
+
+describe("CheckpointStore under a lost lock", () => {
+  for (const checks of [0, 1]) {
+    it(`writes no checkpoint and leaves no temp file when lost ${checks === 0 ? "before the temp file" : "before its rename"}`, async () => {
+      await withTempDir(async (dir) => {
+        const paths = sidecarPaths(join(dir, "x.bin"));
+        await writeFile(paths.ctrl, "the new owner's checkpoint");
+        const store = new CheckpointStore(await defaultFs(), paths, true, ownerFor(checks));
+        await assert.rejects(store.save(CHECKPOINT), /lock lost/);
+        assert.deepEqual(await readdir(dir), ["x.bin.part.ctrl"]);
+        await assert.rejects(store.discard(), /lock lost/);
+        assert.deepEqual(await readdir(dir), ["x.bin.part.ctrl"], "discard leaves it too");
+      });
+    });
+  }
+});
