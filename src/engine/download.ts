@@ -10,129 +10,85 @@
 
 import { HaulError, PartialHaulError, ServerMisconfiguredError } from "../errors.ts";
 import { PartHasher } from "../hashing/part_hasher.ts";
-import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
-import type { ExpectedDigests } from "../protocol/integrity.ts";
 import { isOverLong, judgeBodyEnd } from "../protocol/body_end.ts";
 import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { toDestinationError } from "../store/destination.ts";
-import type { SidecarPaths } from "../store/paths.ts";
 import { CheckpointStore } from "../store/checkpoint_store.ts";
-import type { PartOwner } from "../store/ownership.ts";
 import { openPart, type StartPoint } from "../store/resume.ts";
-import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
+import type { HaulResult } from "../types.ts";
 import { commit } from "./commit.ts";
 import { PartWriter } from "./part_writer.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { CallbackFailure, type ProgressReporter } from "./progress.ts";
+import { CallbackFailure } from "./progress.ts";
 import { type BodyRead, type BodySource, bodySource } from "./body_source.ts";
-import type { Settings } from "./settings.ts";
+import type { CallContext } from "./call_context.ts";
+
 /**
  * One call's download over one connection, from opening `.part` to the
  * final rename.
  *
  * @example
  * ```ts ignore
- * // Needs a locked destination and the call's parts: haulWith() builds them.
- * const result = await new Download(fs, paths, settings, fetchFn, url, options, expected,
- *   progress, null, owner).run(input, performance.now());
+ * // Needs a locked destination and the call's context: haulWith() builds them.
+ * const result = await new Download(ctx, null).run();
  * ```
  */
 export class Download {
   #file: ShimFile | null = null;
   #store: CheckpointStore | null = null;
-  readonly fs: FsShim;
-  readonly paths: SidecarPaths;
-  readonly settings: Settings;
-  readonly fetchFn: FetchLike;
-  readonly url: string;
-  readonly options: HaulOptions;
-  readonly expected: ExpectedDigests | null;
-  readonly progress: ProgressReporter;
+  readonly #ctx: CallContext;
   /** The first response, when the multi-range dispatch made it and stayed on one connection. */
-  readonly first: Response | null;
-  readonly owner: PartOwner;
+  readonly #first: Response | null;
 
   /**
-   * @param fs filesystem shim.
-   * @param paths the destination's sidecars.
-   * @param settings the call's settings.
-   * @param fetchFn the caller's fetch.
-   * @param url the URL, redacted, for messages.
-   * @param options the caller's options (`signal` includes the lock's).
-   * @param expected the expected digests, if any.
-   * @param progress progress of the call.
-   * @param first the first response, when the multi-range dispatch made it.
-   * @param owner the destination's owner.
+   * @param ctx the call.
+   * @param first the first response, when the multi-range dispatch made it (its body unread).
    */
-  constructor(
-    fs: FsShim,
-    paths: SidecarPaths,
-    settings: Settings,
-    fetchFn: FetchLike,
-    url: string,
-    options: HaulOptions,
-    expected: ExpectedDigests | null,
-    progress: ProgressReporter,
-    first: Response | null,
-    owner: PartOwner,
-  ) {
-    this.fs = fs;
-    this.paths = paths;
-    this.settings = settings;
-    this.fetchFn = fetchFn;
-    this.url = url;
-    this.options = options;
-    this.expected = expected;
-    this.progress = progress;
-    this.first = first;
-    this.owner = owner;
+  constructor(ctx: CallContext, first: Response | null) {
+    this.#ctx = ctx;
+    this.#first = first;
   }
 
   /**
    * Downloads, resuming from `.part` when its checkpoint bears it out.
    *
-   * @param input the caller's URL or `Request`.
-   * @param startedAt when the call started (`performance.now()`).
    * @returns the result.
    */
-  async run(input: string | URL | Request, startedAt: number): Promise<HaulResult> {
-    const start = await openPart(this.fs, this.paths);
+  async run(): Promise<HaulResult> {
+    const { fs, paths, owner } = this.#ctx;
+    const start = await openPart(fs, paths);
     this.#file = start.file;
-    await this.owner.adopt(start.file);
-    const store = new CheckpointStore(this.fs, this.paths, start.checkpoint !== null, this.owner);
+    await owner.adopt(start.file);
+    const store = new CheckpointStore(fs, paths, start.checkpoint !== null, owner);
     this.#store = store;
     try {
-      return await this.#fetchAndStore(input, start, store, startedAt);
+      return await this.#fetchAndStore(start, store);
     } catch (error) {
       if (!store.saved) {
         // Nothing on disk can resume this download: leave nothing behind.
-        this.settings.kept?.drop();
+        this.#ctx.settings.kept?.drop();
         await this.#closeFile();
-        await this.owner.remove().catch(() => {});
+        await owner.remove().catch(() => {});
       }
-      throw toDestinationError(error, this.paths.dest, store.saved);
+      throw toDestinationError(error, paths.dest, store.saved);
     } finally {
       await this.#closeFile();
     }
   }
 
-  async #fetchAndStore(
-    input: string | URL | Request,
-    start: StartPoint,
-    store: CheckpointStore,
-    startedAt: number,
-  ): Promise<HaulResult> {
-    const { options, progress } = this;
+  async #fetchAndStore(start: StartPoint, store: CheckpointStore): Promise<HaulResult> {
+    const { input, options, progress, startedAt } = this.#ctx;
     const state = progress.state;
     const saved = start.checkpoint;
     state.validLength = start.cursor;
     state.reportedLength = saved?.reportedLength ?? null;
     const request = buildRequest(input, options.headers, options.signal, start);
-    const response = this.first ?? await this.fetchFn(request);
+    const response = this.#first ?? await this.#ctx.fetchFn(request);
     const plan = planResponse(
-      { url: this.url, cursor: start.cursor, checkpoint: saved },
+      { url: this.#ctx.url, cursor: start.cursor, checkpoint: saved },
       response.status,
       response.headers,
     );
@@ -169,7 +125,7 @@ export class Download {
       contentType: plan.validators.contentType ?? from.checkpoint?.contentType ?? null,
     };
     const hasher = this.#hasher(start.file, from);
-    const writer = new PartWriter(start.file, this.settings, hasher, {
+    const writer = new PartWriter(start.file, this.#ctx.settings, hasher, {
       cursor: from.cursor,
       extent: from.checkpoint?.extent ?? 0,
     });
@@ -179,11 +135,11 @@ export class Download {
       writer,
       {
         // A resume keeps the block size its checkpoint was written with.
-        blockSize: from.checkpoint?.blockSize ?? this.settings.blockSize,
+        blockSize: from.checkpoint?.blockSize ?? this.#ctx.settings.blockSize,
         validators,
         total: plan.total ?? from.checkpoint?.reportedLength ?? null,
       },
-      this.settings.cadence,
+      this.#ctx.settings.cadence,
       from.cursor,
     );
     const job: Job = { writer, checkpointer, hasher, validators };
@@ -219,14 +175,14 @@ export class Download {
   /** The file's hasher: continued from this process's last call when it fits, else from 0. */
   #hasher(file: ShimFile, from: StartPoint): PartHasher {
     const saved = from.checkpoint;
-    const kept = saved === null ? null : this.settings.kept?.take(from.cursor, saved) ?? null;
-    if (saved === null) this.settings.kept?.drop();
+    const kept = saved === null ? null : this.#ctx.settings.kept?.take(from.cursor, saved) ?? null;
+    if (saved === null) this.#ctx.settings.kept?.drop();
     return new PartHasher(file, kept ?? createNativeHash(), from.cursor);
   }
 
   /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
   async #restart(file: ShimFile, store: CheckpointStore): Promise<void> {
-    this.settings.kept?.drop();
+    this.#ctx.settings.kept?.drop();
     await store.discard();
     await file.truncate(0);
   }
@@ -235,8 +191,8 @@ export class Download {
   async #stream(response: Response, plan: StreamPlan, job: Job): Promise<void> {
     const body = response.body === null
       ? null
-      : bodySource(response.body, job.writer, this.settings.stallTimeout);
-    const signal = this.options.signal;
+      : bodySource(response.body, job.writer, this.#ctx.settings.stallTimeout);
+    const signal = this.#ctx.options.signal;
     // Cancel the stream directly too: not every runtime stops a body on abort.
     const onAbort = () => void body?.cancel(signal?.reason).catch(() => {});
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -247,7 +203,7 @@ export class Download {
     }
     if (signal?.aborted) throw await this.#interrupted(job, signal.reason);
     const verdict = judgeBodyEnd({
-      received: this.progress.state.bytesRead,
+      received: this.#ctx.progress.state.bytesRead,
       fileLength: job.writer.length,
       bodyLength: plan.bodyLength,
       total: plan.total,
@@ -260,7 +216,7 @@ export class Download {
 
   /** Reads the body into the writer until it ends, enforcing the declared length. */
   async #pump(body: BodySource, plan: StreamPlan, job: Job): Promise<void> {
-    const state = this.progress.state;
+    const state = this.#ctx.progress.state;
     let received = 0;
     for (;;) {
       let chunk: BodyRead;
@@ -275,12 +231,12 @@ export class Download {
           await body.cancel().catch(() => {});
           await job.checkpointer.close();
           await job.writer.close();
-          this.settings.kept?.drop();
+          this.#ctx.settings.kept?.drop();
           await this.#closeFile();
-          await this.owner.remove();
+          await this.#ctx.owner.remove();
           this.#store = null;
           throw new ServerMisconfiguredError(
-            `Server sent more than the ${plan.bodyLength} bytes it declared: ${this.url}: ` +
+            `Server sent more than the ${plan.bodyLength} bytes it declared: ${this.#ctx.url}: ` +
               "the download was discarded",
             { retryable: plan.offset > 0 },
           );
@@ -296,7 +252,7 @@ export class Download {
         state.bytesRead = received;
         state.validLength = job.writer.length;
         try {
-          this.progress.tick();
+          this.#ctx.progress.tick();
         } catch (error) {
           await body.cancel().catch(() => {});
           throw await this.#interrupted(job, error);
@@ -308,6 +264,7 @@ export class Download {
 
   /** Saves what arrived, then returns the error the caller should see. */
   async #interrupted(job: Job, cause: unknown): Promise<unknown> {
+    const { paths, url, options, settings, progress } = this.#ctx;
     const store = this.#store!;
     let saveError: unknown = null;
     try {
@@ -316,17 +273,17 @@ export class Download {
       saveError = error;
     }
     const recorded = job.checkpointer.recorded;
-    this.progress.state.validLength = store.saved ? recorded : 0;
+    progress.state.validLength = store.saved ? recorded : 0;
     if (store.saved) {
       // A retry in this process continues this hash instead of starting over.
-      this.settings.kept?.keep({ hash: job.hasher.copy(), ...job.validators });
+      settings.kept?.keep({ hash: job.hasher.copy(), ...job.validators });
     }
-    if (saveError !== null) return toDestinationError(saveError, this.paths.dest, store.saved);
-    const signal = this.options.signal;
+    if (saveError !== null) return toDestinationError(saveError, paths.dest, store.saved);
+    const signal = options.signal;
     if (signal?.aborted) return signal.reason;
     if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
     if (cause instanceof HaulError) return cause;
-    const fsError = toDestinationError(cause, this.paths.dest, store.saved);
+    const fsError = toDestinationError(cause, paths.dest, store.saved);
     if (fsError !== cause) return fsError;
     // A stall says so ("No body byte for 60000 ms…").
     const why = (cause as { name?: unknown })?.name === "TimeoutError"
@@ -334,13 +291,13 @@ export class Download {
       : "";
     if (!store.saved) {
       return new PartialHaulError(
-        `Download interrupted before any byte was saved${why}: ${this.url}: ` +
+        `Download interrupted before any byte was saved${why}: ${url}: ` +
           "the next call starts over",
         { cause, validLength: 0 },
       );
     }
     return new PartialHaulError(
-      `Download interrupted at byte ${recorded}${why}: ${this.url}: ` +
+      `Download interrupted at byte ${recorded}${why}: ${url}: ` +
         "progress saved; call again to resume",
       { cause, validLength: recorded },
     );
@@ -358,14 +315,14 @@ export class Download {
       contentType: string | null;
     },
   ): Promise<HaulResult> {
-    const { paths } = this;
-    this.settings.kept?.drop();
+    const { paths, owner, expected, url, options, settings, progress } = this.#ctx;
+    settings.kept?.drop();
     const sha256 = await commit(
-      this.owner,
+      owner,
       { file: this.#file!, size, digest, close: () => this.#closeFile() },
-      { expected: this.expected, overwrite: this.options.overwrite === true, url: this.url },
+      { expected, overwrite: options.overwrite === true, url },
     );
-    const state = this.progress.state;
+    const state = progress.state;
     state.validLength = size;
     state.reportedLength = size;
     state.isComplete = true;

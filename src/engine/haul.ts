@@ -24,6 +24,7 @@ import { singleFlight } from "./single_flight.ts";
 import { checkOptions } from "./check_options.ts";
 import { readSettings } from "./settings.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
+import type { CallContext } from "./call_context.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
 
@@ -149,12 +150,7 @@ export async function haulWith(
       ? owner.signal
       : AbortSignal.any([options.signal, owner.signal]);
     options = { ...options, signal };
-    const single = (first: Response | null) =>
-      new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first, owner)
-        .run(input, startedAt)
-        .finally(() => first?.body?.cancel().catch(() => {}));
-    const floor = hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR;
-    const result = await runDownload({
+    const ctx: CallContext = {
       fs,
       paths,
       settings,
@@ -166,9 +162,12 @@ export async function haulWith(
       progress,
       startedAt,
       connections,
-      floor,
+      floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
-    }, single);
+    };
+    const single = (first: Response | null) =>
+      new Download(ctx, first).run().finally(() => first?.body?.cancel().catch(() => {}));
+    const result = await runDownload(ctx, single);
     progress.done();
     return result;
   } catch (error) {

@@ -26,75 +26,24 @@ import { ContentRangeError, PartialHaulError, UnexpectedStatusError } from "../e
 import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { checkRangeResponse, type KnownFile } from "../protocol/range_check.ts";
 import { buildRangeRequest } from "../protocol/range_request.ts";
-import type { ExpectedDigests } from "../protocol/integrity.ts";
 import type { Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
-import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { CheckpointStore } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
-import type { SidecarPaths } from "../store/paths.ts";
-import type { PartOwner } from "../store/ownership.ts";
 import { commit } from "./commit.ts";
-import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
-import type { CheckpointCadence } from "./checkpointer.ts";
-import type { KeptHasher } from "./kept_hashes.ts";
+import type { HaulResult } from "../types.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
-import { CallbackFailure, type ProgressReporter } from "./progress.ts";
+import { CallbackFailure } from "./progress.ts";
+import type { CallContext } from "./call_context.ts";
 import { RangeCheckpointer } from "./range_checkpointer.ts";
 import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
 import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
 import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
 import { bodySource } from "./body_source.ts";
-
-/**
- * What a multi-range call needs from `haul()`.
- *
- * @example
- * ```ts ignore
- * // Built by haulWith() from the caller's options once it holds the destination's lock.
- * const ctx: RangeContext = { fs, paths, settings, fetchFn, url, input, options, expected,
- *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner };
- * ```
- */
-export interface RangeContext {
-  /** Filesystem shim. */
-  readonly fs: FsShim;
-  /** The destination's sidecars. */
-  readonly paths: SidecarPaths;
-  /** Tuning (as for one range). */
-  readonly settings: {
-    readonly blockSize: number;
-    readonly cadence: CheckpointCadence;
-    readonly writeBufferSize: number;
-    readonly syncEvery: number;
-    /** `stallTimeout` in ms (`Infinity`: none). */
-    readonly stallTimeout: number;
-    readonly kept: KeptHasher | null;
-  };
-  /** The caller's fetch. */
-  readonly fetchFn: FetchLike;
-  /** The URL, redacted, for messages. */
-  readonly url: string;
-  /** The caller's URL or `Request`. */
-  readonly input: string | URL | Request;
-  /** The caller's options. */
-  readonly options: HaulOptions;
-  /** The expected digests, if any. */
-  readonly expected: ExpectedDigests | null;
-  /** Progress of the call. */
-  readonly progress: ProgressReporter;
-  /** When the call started (`performance.now()`). */
-  readonly startedAt: number;
-  /** Connections allowed (>= 1). */
-  readonly connections: number;
-  /** The smallest range worth a connection. */
-  readonly floor: number;
-  /** The destination's owner: checked before each checkpoint, removal and the commit. */
-  readonly owner: PartOwner;
-}
 
 /**
  * A range of this call: `[start, end)`, `end` shrinking when another
@@ -133,7 +82,7 @@ class RangeReset extends Error {}
  * ```
  */
 export class RangeDownload {
-  readonly #ctx: RangeContext;
+  readonly #ctx: CallContext;
   readonly #file: ShimFile;
   #fileOpen = true;
   readonly #stop = new AbortController();
@@ -166,7 +115,7 @@ export class RangeDownload {
    * @param ctx the call.
    * @param file `.part`, open read-write (emptied for a fresh download, else verified).
    */
-  constructor(ctx: RangeContext, file: ShimFile) {
+  constructor(ctx: CallContext, file: ShimFile) {
     this.#ctx = ctx;
     this.#file = withSharedSync(file); // several writers sync one file
   }
