@@ -40,7 +40,7 @@ export interface BodySource {
  *
  * @example
  * ```ts ignore
- * // Needs a PartWriter over an open .part: engine/haul.ts and range_download.ts use it.
+ * // Needs a PartWriter over an open .part: engine/download.ts and segment.ts use it.
  * const source = bodySource(response.body!, writer, 60_000);
  * for (let read = await source.read(); ; read = await source.read()) {
  *   if (read.bytes !== undefined) await source.store(read.bytes);

@@ -37,7 +37,7 @@ export interface CheckpointMeta {
  *
  * @example
  * ```ts ignore
- * // Needs a store, an open .part and its writer; engine/haul.ts is the real use.
+ * // Needs a store, an open .part and its writer; engine/download.ts is the real use.
  * const checkpointer = new Checkpointer(store, file, writer, meta, { bytes: 64 << 20, ms: 1000 }, 0);
  * await writer.append(bytes);
  * await checkpointer.afterAppend();

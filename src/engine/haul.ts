@@ -7,50 +7,26 @@
  */
 
 import { checkDestination, toDestinationError } from "../store/destination.ts";
-import {
-  HaulError,
-  IntegrityError,
-  PartialHaulError,
-  redactUrl,
-  ServerMisconfiguredError,
-} from "../errors.ts";
+import { IntegrityError, redactUrl } from "../errors.ts";
 import { digestFile } from "../hashing/file_digest.ts";
-import { PartHasher } from "../hashing/part_hasher.ts";
-import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
+import type { FsShim } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { explainMissingPermission } from "../runtime/deno_permission.ts";
-import { createNativeHash } from "../runtime/native_hash.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
-import { isOverLong, judgeBodyEnd } from "../protocol/body_end.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
-import { CheckpointStore } from "../store/checkpoint_store.ts";
 import { removeStaleSidecars } from "../store/sidecars.ts";
 import { PartOwner } from "../store/ownership.ts";
-import { commit } from "./commit.ts";
-import { PartWriter } from "./part_writer.ts";
-import { type CheckpointCadence, Checkpointer } from "./checkpointer.ts";
+import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
-import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
-import { CallbackFailure, ProgressReporter } from "./progress.ts";
+import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { checkOptions } from "./check_options.ts";
-import { buildRequest } from "../protocol/request.ts";
-import { openPart, type StartPoint } from "../store/resume.ts";
+import { readSettings } from "./settings.ts";
 import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
-import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import { type BodyRead, type BodySource, bodySource } from "./body_source.ts";
-import { headDeadline, readStallTimeout } from "./stall.ts";
-
-/** Default verification block: the most a resume reads back before its request. */
-export const DEFAULT_BLOCK_SIZE = 1 << 20;
-/** Default checkpoint cadence by bytes. */
-export const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
-/** Default checkpoint cadence by time. */
-export const DEFAULT_CHECKPOINT_MS = 1000;
-const WRITE_BUFFER_SIZE = 1 << 20;
-/** Bytes written between two background `fdatasync` calls. */
-const SYNC_EVERY = 16 << 20;
+import type { CallContext } from "./call_context.ts";
+import { Download } from "./download.ts";
+import { headDeadline } from "./stall.ts";
 
 /**
  * Engine internals a test may replace (documented test hooks; applications
@@ -69,18 +45,6 @@ export interface EngineHooks {
   lockTiming?: LockTiming;
   /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
   kept?: KeptHasher;
-}
-
-/** A call's settings, validated. */
-interface Settings {
-  readonly blockSize: number;
-  readonly cadence: CheckpointCadence;
-  readonly writeBufferSize: number;
-  readonly syncEvery: number;
-  /** `stallTimeout` in ms (`Infinity`: none). */
-  readonly stallTimeout: number;
-  /** The retry loop's kept hasher (`null`: a call on its own). */
-  readonly kept: KeptHasher | null;
 }
 
 /**
@@ -186,12 +150,7 @@ export async function haulWith(
       ? owner.signal
       : AbortSignal.any([options.signal, owner.signal]);
     options = { ...options, signal };
-    const single = (first: Response | null) =>
-      new Download(fs, paths, settings, fetchFn, url, options, expected, progress, first, owner)
-        .run(input, startedAt)
-        .finally(() => first?.body?.cancel().catch(() => {}));
-    const floor = hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR;
-    const result = await runDownload({
+    const ctx: CallContext = {
       fs,
       paths,
       settings,
@@ -203,9 +162,12 @@ export async function haulWith(
       progress,
       startedAt,
       connections,
-      floor,
+      floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
-    }, single);
+    };
+    const single = (first: Response | null) =>
+      new Download(ctx, first).run().finally(() => first?.body?.cancel().catch(() => {}));
+    const result = await runDownload(ctx, single);
     progress.done();
     return result;
   } catch (error) {
@@ -213,347 +175,6 @@ export async function haulWith(
   } finally {
     await lock.release().catch(() => {});
   }
-}
-
-/** One call's download, from opening `.part` to the final rename. */
-class Download {
-  #file: ShimFile | null = null;
-  #store: CheckpointStore | null = null;
-  readonly fs: FsShim;
-  readonly paths: SidecarPaths;
-  readonly settings: Settings;
-  readonly fetchFn: FetchLike;
-  readonly url: string;
-  readonly options: HaulOptions;
-  readonly expected: ExpectedDigests | null;
-  readonly progress: ProgressReporter;
-  /** The first response, when the multi-range dispatch made it and stayed on one connection. */
-  readonly first: Response | null;
-  readonly owner: PartOwner;
-
-  constructor(
-    fs: FsShim,
-    paths: SidecarPaths,
-    settings: Settings,
-    fetchFn: FetchLike,
-    url: string,
-    options: HaulOptions,
-    expected: ExpectedDigests | null,
-    progress: ProgressReporter,
-    first: Response | null,
-    owner: PartOwner,
-  ) {
-    this.fs = fs;
-    this.paths = paths;
-    this.settings = settings;
-    this.fetchFn = fetchFn;
-    this.url = url;
-    this.options = options;
-    this.expected = expected;
-    this.progress = progress;
-    this.first = first;
-    this.owner = owner;
-  }
-
-  async run(input: string | URL | Request, startedAt: number): Promise<HaulResult> {
-    const start = await openPart(this.fs, this.paths);
-    this.#file = start.file;
-    await this.owner.adopt(start.file);
-    const store = new CheckpointStore(this.fs, this.paths, start.checkpoint !== null, this.owner);
-    this.#store = store;
-    try {
-      return await this.#fetchAndStore(input, start, store, startedAt);
-    } catch (error) {
-      if (!store.saved) {
-        // Nothing on disk can resume this download: leave nothing behind.
-        this.settings.kept?.drop();
-        await this.#closeFile();
-        await this.owner.remove().catch(() => {});
-      }
-      throw toDestinationError(error, this.paths.dest, store.saved);
-    } finally {
-      await this.#closeFile();
-    }
-  }
-
-  async #fetchAndStore(
-    input: string | URL | Request,
-    start: StartPoint,
-    store: CheckpointStore,
-    startedAt: number,
-  ): Promise<HaulResult> {
-    const { options, progress } = this;
-    const state = progress.state;
-    const saved = start.checkpoint;
-    state.validLength = start.cursor;
-    state.reportedLength = saved?.reportedLength ?? null;
-    const request = buildRequest(input, options.headers, options.signal, start);
-    const response = this.first ?? await this.fetchFn(request);
-    const plan = planResponse(
-      { url: this.url, cursor: start.cursor, checkpoint: saved },
-      response.status,
-      response.headers,
-    );
-    if (plan.kind === "fail") {
-      await discardBody(response);
-      if (plan.reset) await this.#restart(start.file, store);
-      throw plan.error;
-    }
-    const base = {
-      status: response.status,
-      resumedFrom: start.cursor,
-      alreadyComplete: false,
-      startedAt,
-    };
-    if (plan.kind === "finish") {
-      await discardBody(response);
-      const hasher = this.#hasher(start.file, start);
-      try {
-        // The same commit as every finish: .part is cut to the checkpoint's length and synced.
-        return await this.#complete(start.cursor, () => hasher.digestHex(start.cursor), {
-          ...base,
-          etag: saved!.etag,
-          contentType: saved!.contentType,
-        });
-      } finally {
-        await hasher.close();
-      }
-    }
-    if (plan.rewind) await this.#restart(start.file, store);
-    const from = plan.rewind ? { file: start.file, cursor: 0, checkpoint: null } : start;
-    const validators: Validators = {
-      etag: plan.validators.etag ?? from.checkpoint?.etag ?? null,
-      lastModified: plan.validators.lastModified ?? from.checkpoint?.lastModified ?? null,
-      contentType: plan.validators.contentType ?? from.checkpoint?.contentType ?? null,
-    };
-    const hasher = this.#hasher(start.file, from);
-    const writer = new PartWriter(start.file, this.settings, hasher, {
-      cursor: from.cursor,
-      extent: from.checkpoint?.extent ?? 0,
-    });
-    const checkpointer = new Checkpointer(
-      store,
-      start.file,
-      writer,
-      {
-        // A resume keeps the block size its checkpoint was written with.
-        blockSize: from.checkpoint?.blockSize ?? this.settings.blockSize,
-        validators,
-        total: plan.total ?? from.checkpoint?.reportedLength ?? null,
-      },
-      this.settings.cadence,
-      from.cursor,
-    );
-    const job: Job = { writer, checkpointer, hasher, validators };
-    state.validLength = writer.length;
-    state.reportedLength = plan.total;
-    try {
-      try {
-        progress.first(); // inside: what it throws closes what was opened above
-      } catch (error) {
-        await discardBody(response); // never read
-        throw error;
-      }
-      await this.#stream(response, plan, job);
-      await checkpointer.drain(); // no checkpoint is written after the rename
-      return await this.#complete(
-        await writer.finish(),
-        () => hasher.digestHex(writer.durability.written),
-        {
-          ...base,
-          resumedFrom: from.cursor,
-          etag: validators.etag,
-          contentType: plan.validators.contentType,
-        },
-      );
-    } finally {
-      // No background work outlives the call.
-      await checkpointer.close();
-      await writer.close();
-      await hasher.close();
-    }
-  }
-
-  /** The file's hasher: continued from this process's last call when it fits, else from 0. */
-  #hasher(file: ShimFile, from: StartPoint): PartHasher {
-    const saved = from.checkpoint;
-    const kept = saved === null ? null : this.settings.kept?.take(from.cursor, saved) ?? null;
-    if (saved === null) this.settings.kept?.drop();
-    return new PartHasher(file, kept ?? createNativeHash(), from.cursor);
-  }
-
-  /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
-  async #restart(file: ShimFile, store: CheckpointStore): Promise<void> {
-    this.settings.kept?.drop();
-    await store.discard();
-    await file.truncate(0);
-  }
-
-  /** Streams the body into the writer; on any break, saves progress and throws. */
-  async #stream(response: Response, plan: StreamPlan, job: Job): Promise<void> {
-    const body = response.body === null
-      ? null
-      : bodySource(response.body, job.writer, this.settings.stallTimeout);
-    const signal = this.options.signal;
-    // Cancel the stream directly too: not every runtime stops a body on abort.
-    const onAbort = () => void body?.cancel(signal?.reason).catch(() => {});
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (body !== null) await this.#pump(body, plan, job);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
-    if (signal?.aborted) throw await this.#interrupted(job, signal.reason);
-    const verdict = judgeBodyEnd({
-      received: this.progress.state.bytesRead,
-      fileLength: job.writer.length,
-      bodyLength: plan.bodyLength,
-      total: plan.total,
-      bodyEndsFile: plan.bodyEndsFile,
-    });
-    if (verdict.kind !== "complete") {
-      throw await this.#interrupted(job, new Error(verdict.reason));
-    }
-  }
-
-  /** Reads the body into the writer until it ends, enforcing the declared length. */
-  async #pump(body: BodySource, plan: StreamPlan, job: Job): Promise<void> {
-    const state = this.progress.state;
-    let received = 0;
-    for (;;) {
-      let chunk: BodyRead;
-      try {
-        chunk = await body.read();
-      } catch (error) {
-        throw await this.#interrupted(job, error);
-      }
-      const bytes = chunk.bytes;
-      if (bytes !== undefined) {
-        if (isOverLong(received, bytes.length, plan.bodyLength)) {
-          await body.cancel().catch(() => {});
-          await job.checkpointer.close();
-          await job.writer.close();
-          this.settings.kept?.drop();
-          await this.#closeFile();
-          await this.owner.remove();
-          this.#store = null;
-          throw new ServerMisconfiguredError(
-            `Server sent more than the ${plan.bodyLength} bytes it declared: ${this.url}: ` +
-              "the download was discarded",
-            { retryable: plan.offset > 0 },
-          );
-        }
-        received += bytes.length;
-        try {
-          await body.store(bytes);
-          await job.checkpointer.afterAppend();
-        } catch (error) {
-          await body.cancel().catch(() => {});
-          throw await this.#interrupted(job, error);
-        }
-        state.bytesRead = received;
-        state.validLength = job.writer.length;
-        try {
-          this.progress.tick();
-        } catch (error) {
-          await body.cancel().catch(() => {});
-          throw await this.#interrupted(job, error);
-        }
-      }
-      if (chunk.done) break;
-    }
-  }
-
-  /** Saves what arrived, then returns the error the caller should see. */
-  async #interrupted(job: Job, cause: unknown): Promise<unknown> {
-    const store = this.#store!;
-    let saveError: unknown = null;
-    try {
-      await job.checkpointer.final();
-    } catch (error) {
-      saveError = error;
-    }
-    const recorded = job.checkpointer.recorded;
-    this.progress.state.validLength = store.saved ? recorded : 0;
-    if (store.saved) {
-      // A retry in this process continues this hash instead of starting over.
-      this.settings.kept?.keep({ hash: job.hasher.copy(), ...job.validators });
-    }
-    if (saveError !== null) return toDestinationError(saveError, this.paths.dest, store.saved);
-    const signal = this.options.signal;
-    if (signal?.aborted) return signal.reason;
-    if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
-    if (cause instanceof HaulError) return cause;
-    const fsError = toDestinationError(cause, this.paths.dest, store.saved);
-    if (fsError !== cause) return fsError;
-    // A stall says so ("No body byte for 60000 ms…").
-    const why = (cause as { name?: unknown })?.name === "TimeoutError"
-      ? ` (${(cause as Error).message})`
-      : "";
-    if (!store.saved) {
-      return new PartialHaulError(
-        `Download interrupted before any byte was saved${why}: ${this.url}: ` +
-          "the next call starts over",
-        { cause, validLength: 0 },
-      );
-    }
-    return new PartialHaulError(
-      `Download interrupted at byte ${recorded}${why}: ${this.url}: ` +
-        "progress saved; call again to resume",
-      { cause, validLength: recorded },
-    );
-  }
-
-  async #complete(
-    size: number,
-    digest: () => Promise<string>,
-    meta: {
-      status: number;
-      resumedFrom: number;
-      alreadyComplete: boolean;
-      startedAt: number;
-      etag: string | null;
-      contentType: string | null;
-    },
-  ): Promise<HaulResult> {
-    const { paths } = this;
-    this.settings.kept?.drop();
-    const sha256 = await commit(
-      this.owner,
-      { file: this.#file!, size, digest, close: () => this.#closeFile() },
-      { expected: this.expected, overwrite: this.options.overwrite === true, url: this.url },
-    );
-    const state = this.progress.state;
-    state.validLength = size;
-    state.reportedLength = size;
-    state.isComplete = true;
-    return {
-      dest: paths.dest,
-      size,
-      sha256,
-      etag: meta.etag,
-      contentType: meta.contentType,
-      status: meta.status,
-      resumedFrom: meta.resumedFrom,
-      alreadyComplete: false,
-      elapsedMs: performance.now() - meta.startedAt,
-      connections: 1,
-    };
-  }
-
-  async #closeFile(): Promise<void> {
-    const file = this.#file;
-    this.#file = null;
-    if (file !== null) await file.close().catch(() => {});
-  }
-}
-
-/** The parts of one streaming call. */
-interface Job {
-  readonly writer: PartWriter;
-  readonly checkpointer: Checkpointer;
-  readonly hasher: PartHasher;
-  readonly validators: Validators;
 }
 
 /**
@@ -604,10 +225,6 @@ async function existingSize(fs: FsShim, path: string): Promise<{ size: number; s
   }
 }
 
-async function discardBody(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => {});
-}
-
 function requestUrl(input: string | URL | Request): string {
   const raw = input instanceof Request ? input.url : String(input);
   try {
@@ -615,25 +232,4 @@ function requestUrl(input: string | URL | Request): string {
   } catch (error) {
     throw new TypeError(`Invalid URL: ${raw.slice(0, 200)}`, { cause: error });
   }
-}
-
-function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
-  checkOptions(options);
-  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
-    throw new RangeError(`Invalid blockSize: ${blockSize}: use a positive multiple of 64`);
-  }
-  const bytes = options.checkpointEvery?.bytes ?? DEFAULT_CHECKPOINT_BYTES;
-  const ms = options.checkpointEvery?.ms ?? DEFAULT_CHECKPOINT_MS;
-  if (!(bytes > 0) || !(ms > 0)) {
-    throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
-  }
-  return {
-    blockSize,
-    cadence: { bytes, ms },
-    writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
-    syncEvery: hooks.syncEvery ?? SYNC_EVERY,
-    kept: hooks.kept ?? null,
-    stallTimeout: readStallTimeout(options),
-  };
 }

@@ -30,7 +30,8 @@ import {
 } from "../store/resume_ranges.ts";
 import { fresh } from "../store/resume.ts";
 import type { HaulOptions, HaulResult } from "../types.ts";
-import { type RangeContext, RangeDownload } from "./range_download.ts";
+import type { CallContext } from "./call_context.ts";
+import { RangeDownload } from "./range_download.ts";
 import { splitRanges } from "./range_split.ts";
 
 /** Default smallest range worth a connection of its own. */
@@ -121,7 +122,7 @@ export function rangesAllowed(
  * ```
  */
 export async function runDownload(
-  ctx: RangeContext,
+  ctx: CallContext,
   single: SingleConnection,
 ): Promise<HaulResult> {
   const { fs, paths, connections } = ctx;

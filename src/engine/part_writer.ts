@@ -39,7 +39,7 @@ export interface WriteObserver {
  *
  * @example
  * ```ts ignore
- * // Needs an open .part (a ShimFile); engine/haul.ts is the real use.
+ * // Needs an open .part (a ShimFile); engine/download.ts is the real use.
  * const writer = new PartWriter(file, { writeBufferSize: 1 << 20, syncEvery: 16 << 20 }, hasher, {
  *   cursor: 0,
  *   extent: 0,

@@ -2,22 +2,21 @@
  * One call's download over several ranges of one `.part`: each range has a
  * connection (a `Range` + `If-Range` request, its answer checked by
  * `checkRangeResponse` before any byte is written) and its own writer at its
- * position; a connection that runs out of work takes over half of the range
- * with the most bytes still to come (`stealHalf`). Checkpoints record every
- * range's durable bytes (`range_checkpointer.ts`). The SHA-256 is one pass
- * in file order (`prefix_hasher.ts`): from memory for the bytes written at
- * the head of the file, read back for those another range wrote first.
+ * position (`segment.ts`); `range_schedule.ts` decides which bytes each
+ * connection fetches next. Checkpoints record every range's durable bytes
+ * (`range_checkpointer.ts`). The SHA-256 is one pass in file order
+ * (`prefix_hasher.ts`): from memory for the bytes written at the head of the
+ * file, read back for those another range wrote first.
  *
  * A range answered under another validator (ETag or Last-Modified) resets
  * the whole download: the file changed. A range answered with other bytes of
  * the same file (a 200, a 416, a wrong `Content-Range` or length, a
- * `Content-Encoding`) only stops that connection: its range goes back to the
- * pending ones, for the connections that work, and the first response (which
- * runs to the end of the file) takes over the pending bytes that follow its
- * range. Work no connection could fetch ends the call with its progress saved
- * (`PartialHaulError`), or, when it saved nothing, discarded. Any other
- * failure stops every range, saves each one's progress and rejects with a
- * retryable `PartialHaulError`; an abort saves everything too.
+ * `Content-Encoding`) only stops that connection: its range is pending again
+ * for the connections that work. Work no connection could fetch ends the
+ * call with its progress saved (`PartialHaulError`), or, when it saved
+ * nothing, discarded. Any other failure stops every range, saves each one's
+ * progress and rejects with a retryable `PartialHaulError`; an abort saves
+ * everything too.
  *
  * @module
  */
@@ -26,99 +25,23 @@ import { ContentRangeError, PartialHaulError, UnexpectedStatusError } from "../e
 import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { checkRangeResponse, type KnownFile } from "../protocol/range_check.ts";
 import { buildRangeRequest } from "../protocol/range_request.ts";
-import type { ExpectedDigests } from "../protocol/integrity.ts";
 import type { Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
-import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { CheckpointStore } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
-import type { SidecarPaths } from "../store/paths.ts";
-import type { PartOwner } from "../store/ownership.ts";
 import { commit } from "./commit.ts";
-import type { FetchLike, HaulOptions, HaulResult } from "../types.ts";
-import type { CheckpointCadence } from "./checkpointer.ts";
-import type { KeptHasher } from "./kept_hashes.ts";
+import type { HaulResult } from "../types.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
-import { CallbackFailure, type ProgressReporter } from "./progress.ts";
+import { CallbackFailure } from "./progress.ts";
+import type { CallContext } from "./call_context.ts";
 import { RangeCheckpointer } from "./range_checkpointer.ts";
-import type { Durability } from "./durability.ts";
 import { withSharedSync } from "./shared_sync.ts";
-import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
-import { bodySource } from "./body_source.ts";
-
-/**
- * What a multi-range call needs from `haul()`.
- *
- * @example
- * ```ts ignore
- * // Built by haulWith() from the caller's options once it holds the destination's lock.
- * const ctx: RangeContext = { fs, paths, settings, fetchFn, url, input, options, expected,
- *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner };
- * ```
- */
-export interface RangeContext {
-  /** Filesystem shim. */
-  readonly fs: FsShim;
-  /** The destination's sidecars. */
-  readonly paths: SidecarPaths;
-  /** Tuning (as for one range). */
-  readonly settings: {
-    readonly blockSize: number;
-    readonly cadence: CheckpointCadence;
-    readonly writeBufferSize: number;
-    readonly syncEvery: number;
-    /** `stallTimeout` in ms (`Infinity`: none). */
-    readonly stallTimeout: number;
-    readonly kept: KeptHasher | null;
-  };
-  /** The caller's fetch. */
-  readonly fetchFn: FetchLike;
-  /** The URL, redacted, for messages. */
-  readonly url: string;
-  /** The caller's URL or `Request`. */
-  readonly input: string | URL | Request;
-  /** The caller's options. */
-  readonly options: HaulOptions;
-  /** The expected digests, if any. */
-  readonly expected: ExpectedDigests | null;
-  /** Progress of the call. */
-  readonly progress: ProgressReporter;
-  /** When the call started (`performance.now()`). */
-  readonly startedAt: number;
-  /** Connections allowed (>= 1). */
-  readonly connections: number;
-  /** The smallest range worth a connection. */
-  readonly floor: number;
-  /** The destination's owner: checked before each checkpoint, removal and the commit. */
-  readonly owner: PartOwner;
-}
-
-/**
- * A range of this call: `[start, end)`, `end` shrinking when another
- * connection takes its tail. Once all its bytes are written, its writer (and
- * its buffers) is let go; `settled` keeps its `Durability`, which the next
- * checkpoint's (shared) sync advances.
- */
-interface Segment {
-  readonly start: number;
-  end: number;
-  writer: PartWriter | null;
-  settled: { readonly durability: Durability; readonly extent: number } | null;
-  done: boolean;
-  /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
-  answer: PromiseWithResolvers<void> | null;
-}
-
-/**
- * The file is split into this many ranges per connection (each at least the
- * floor), taken in file order: the bytes written without a hole from byte 0
- * then grow steadily, so the SHA-256, which must read them in order, keeps
- * up with the download instead of waiting for the first range to end.
- */
-const PIECES_PER_CONNECTION = 4;
+import type { ByteSpan } from "./range_split.ts";
+import { RangeSchedule } from "./range_schedule.ts";
+import { type Segment, streamSegment } from "./segment.ts";
 
 /** A range answer that shows the bytes on disk cannot be continued. */
 class RangeReset extends Error {}
@@ -133,25 +56,20 @@ class RangeReset extends Error {}
  * ```
  */
 export class RangeDownload {
-  readonly #ctx: RangeContext;
+  readonly #ctx: CallContext;
   readonly #file: ShimFile;
   #fileOpen = true;
   readonly #stop = new AbortController();
-  readonly #segments: Segment[] = [];
-  #pending: ByteSpan[] = [];
-  #base: ByteSpan[] = [];
+  #schedule!: RangeSchedule;
   #store!: CheckpointStore;
   #checkpointer!: RangeCheckpointer;
   #known!: KnownFile;
   #validators!: Validators;
   #status = 0;
   #accepted = 0;
-  #baseBytes = 0;
   #used = 0;
   #failure: { error: unknown } | null = null;
   #reset: RangeReset | null = null;
-  /** Why the last range was refused under the same validator, if one was. */
-  #refused: string | null = null;
   #hasher: PrefixHasher | null = null;
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
@@ -159,14 +77,14 @@ export class RangeDownload {
       this.#hasher?.offer(bytes, at);
       return Promise.resolve();
     },
-    written: () => this.#hasher?.advance(this.#writtenPrefix()),
+    written: () => this.#hasher?.advance(this.#schedule.writtenPrefix()),
   };
 
   /**
    * @param ctx the call.
    * @param file `.part`, open read-write (emptied for a fresh download, else verified).
    */
-  constructor(ctx: RangeContext, file: ShimFile) {
+  constructor(ctx: CallContext, file: ShimFile) {
     this.#ctx = ctx;
     this.#file = withSharedSync(file); // several writers sync one file
   }
@@ -179,23 +97,12 @@ export class RangeDownload {
    * @returns the result.
    */
   async resume(saved: Checkpoint): Promise<HaulResult> {
+    const { etag, lastModified, contentType } = saved;
     const total = saved.reportedLength!;
-    this.#known = {
-      total,
-      etag: saved.etag,
-      lastModified: saved.etag === null ? saved.lastModified : null,
-    };
-    this.#validators = {
-      etag: saved.etag,
-      lastModified: saved.lastModified,
-      contentType: saved.contentType,
-    };
-    this.#base = mergeSpans(saved.ranges.map(({ start, end }) => ({ start, end })));
-    this.#baseBytes = this.#base.reduce((sum, span) => sum + span.end - span.start, 0);
-    const gaps = gapsOf(total, this.#base);
-    const { connections } = this.#ctx;
-    const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
-    this.#pending = shareGaps(gaps, pieces, this.#ctx.floor, splitRanges);
+    this.#known = { total, etag, lastModified: etag === null ? lastModified : null };
+    this.#validators = { etag, lastModified, contentType };
+    const durable = saved.ranges.map(({ start, end }) => ({ start, end }));
+    this.#schedule = RangeSchedule.resume(total, durable, this.#ctx.connections, this.#ctx.floor);
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, true, this.#ctx.owner);
     return await this.#run(null, saved.blockSize, saved.extent);
   }
@@ -215,10 +122,10 @@ export class RangeDownload {
     this.#validators = validators;
     this.#status = response.status;
     const { connections, floor } = this.#ctx;
-    const spans = splitRanges(known.total, connections * PIECES_PER_CONNECTION, floor);
-    this.#pending = spans.slice(1);
+    const { schedule, first } = RangeSchedule.fresh(known.total, connections, floor);
+    this.#schedule = schedule;
     this.#store = new CheckpointStore(this.#ctx.fs, this.#ctx.paths, false, this.#ctx.owner);
-    return await this.#run({ response, span: spans[0]! }, this.#ctx.settings.blockSize, 0);
+    return await this.#run({ response, span: first }, this.#ctx.settings.blockSize, 0);
   }
 
   async #run(
@@ -230,18 +137,18 @@ export class RangeDownload {
     const total = this.#known.total;
     this.#ctx.settings.kept?.drop(); // bytes land out of order: no running hash applies
     this.#hasher = new PrefixHasher(this.#file, createNativeHash());
-    this.#hasher.advance(this.#writtenPrefix());
+    this.#hasher.advance(this.#schedule.writtenPrefix());
     this.#checkpointer = new RangeCheckpointer(
       this.#store,
       this.#file,
       { blockSize, validators: this.#validators, total },
       this.#ctx.settings.cadence,
-      this.#base,
+      this.#schedule.base,
       baseExtent,
-      () => this.#segments,
+      () => this.#schedule.segments,
     );
     const state = progress.state;
-    state.validLength = this.#baseBytes;
+    state.validLength = this.#schedule.baseBytes;
     state.reportedLength = total;
     const signal = options.signal;
     const onAbort = () => this.#fail(signal?.reason);
@@ -258,18 +165,11 @@ export class RangeDownload {
       if (first !== null) workers.push(this.#worker(first));
       while (workers.length < this.#ctx.connections) workers.push(this.#worker(null));
       await Promise.all(workers);
-      if (this.#failure === null && this.#reset === null && this.#pending.length > 0) {
-        this.#leftOver(this.#pending[0]!);
-      }
+      const left = this.#schedule.leftOver;
+      if (this.#failure === null && this.#reset === null && left !== null) this.#leftOver(left);
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
-      const covered = mergeSpans([
-        ...this.#base,
-        ...this.#segments.map((s) => ({
-          start: s.start,
-          end: (s.writer?.durability ?? s.settled!.durability).written,
-        })),
-      ]);
+      const covered = this.#schedule.written();
       if (covered.length !== 1 || covered[0]!.start !== 0 || covered[0]!.end < total) {
         throw new Error(`haul: the ranges do not cover the file (${JSON.stringify(covered)})`);
       }
@@ -300,8 +200,8 @@ export class RangeDownload {
       }
       let counted = first !== null;
       for (;;) {
-        if (this.#stopped()) return;
-        const span = this.#pending.shift() ?? this.#steal();
+        if (this.#stop.signal.aborted) return;
+        const span = this.#schedule.next();
         if (span === null) return;
         if (!counted) this.#used++;
         counted = true;
@@ -319,30 +219,7 @@ export class RangeDownload {
       cursor: span.start,
       extent: 0,
     });
-    const segment: Segment = {
-      start: span.start,
-      end: span.end,
-      writer,
-      settled: null,
-      done: false,
-      answer: asked ? Promise.withResolvers<void>() : null,
-    };
-    this.#segments.push(segment);
-    return segment;
-  }
-
-  /** Half of the open range with the most bytes to come, or `null`. */
-  #steal(): ByteSpan | null {
-    const open = this.#segments.filter((s) =>
-      !s.done && s.writer !== null && s.writer.length < s.end
-    );
-    const steal = stealHalf(
-      open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
-      this.#ctx.floor,
-    );
-    if (steal === null) return null;
-    open[steal.victim]!.end = steal.at;
-    return steal.taken;
+    return this.#schedule.start(span, writer, asked);
   }
 
   /**
@@ -353,20 +230,14 @@ export class RangeDownload {
     const { input, options, fetchFn } = this.#ctx;
     const asked = { start: segment.start, end: segment.end };
     const validator = this.#known.etag ?? this.#known.lastModified!;
-    const request = buildRangeRequest(
-      input,
-      options.headers,
-      this.#stop.signal,
-      asked,
-      validator,
-    );
+    const request = buildRangeRequest(input, options.headers, this.#stop.signal, asked, validator);
     let verdict;
     let response;
     try {
       response = await fetchFn(request);
       // The segment may have lost its tail meanwhile: the check is against what was asked.
       verdict = checkRangeResponse(asked, this.#known, response.status, response.headers);
-      if (verdict.kind === "refuse") this.#giveBack(segment, verdict.reason);
+      if (verdict.kind === "refuse") this.#schedule.giveBack(segment, verdict.reason);
     } finally {
       segment.answer?.resolve();
       segment.answer = null;
@@ -394,54 +265,13 @@ export class RangeDownload {
   }
 
   /**
-   * A range refused under the same validator: nothing of it was written; it
-   * leaves the segments and its bytes (its tail may have been taken
-   * meanwhile) are pending again, in file order.
-   */
-  #giveBack(segment: Segment, reason: string): void {
-    this.#refused = `bytes ${segment.start}-${segment.end - 1}: ${reason}`;
-    this.#segments.splice(this.#segments.indexOf(segment), 1);
-    const span = { start: segment.start, end: segment.end };
-    const at = this.#pending.findIndex((pending) => pending.start > span.start);
-    this.#pending.splice(at < 0 ? this.#pending.length : at, 0, span);
-  }
-
-  /**
-   * At the end of a range whose body goes on (the first response runs to
-   * the end of the file; another range may have lost its tail): whether it
-   * goes on over the bytes that follow, up to `limit`. It does over pending
-   * bytes once a range was refused; it waits for the answer to a range that
-   * follows and is still unanswered (refused, that range becomes pending).
-   * `false`: the bytes that follow are another connection's, or none.
-   */
-  async #carriesOn(segment: Segment, limit: number): Promise<boolean> {
-    if (segment.end >= limit) return false;
-    for (;;) {
-      if (this.#stopped()) return false;
-      const next = this.#segments.find((s) => s !== segment && s.start === segment.end);
-      if (next?.answer) {
-        await next.answer.promise;
-        continue;
-      }
-      if (next !== undefined || this.#refused === null) return false;
-      const at = this.#pending.findIndex((span) => span.start === segment.end);
-      if (at < 0) return false;
-      const span = this.#pending[at]!;
-      if (span.end > limit) this.#pending[at] = { start: limit, end: span.end };
-      else this.#pending.splice(at, 1);
-      segment.end = Math.min(span.end, limit);
-      return true;
-    }
-  }
-
-  /**
    * Every connection stopped with `span` (and maybe more) still pending: the
    * ranges were refused. With progress in this call, it is saved for the
    * next; with none, the next call starts over (as one connection does when
    * a resume is answered that way) rather than ask the same ranges again.
    */
   #leftOver(span: ByteSpan): void {
-    const reason = this.#refused ?? "no connection was left";
+    const reason = this.#schedule.refused ?? "no connection was left";
     if (this.#accepted === 0) {
       this.#fail(new RangeReset(reason));
       return;
@@ -453,67 +283,23 @@ export class RangeDownload {
 
   /** Writes the body into the segment until its (possibly shortened) end. */
   async #stream(segment: Segment, response: Response, asked: number): Promise<void> {
-    const body = response.body;
-    const writer = segment.writer!;
-    if (body === null) {
-      throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
-    }
-    const reader = bodySource(body, writer, this.#ctx.settings.stallTimeout);
-    const onStop = () => void reader.cancel().catch(() => {});
-    this.#stop.signal.addEventListener("abort", onStop, { once: true });
-    const state = this.#ctx.progress.state;
-    try {
-      let ended = false;
-      while (!ended && !this.#stopped()) {
-        if (writer.length >= segment.end && !(await this.#carriesOn(segment, asked))) break;
-        const { bytes: value, done } = await reader.read();
-        ended = done;
-        if (value === undefined) continue;
-        let room = segment.end - writer.length;
-        while (value.length > room && (await this.#carriesOn(segment, asked))) {
-          room = segment.end - writer.length;
-        }
-        // Never past the range's end (it may have shrunk), nothing after a stop.
-        const bytes = this.#stopped() ? value.subarray(0, 0) : value.subarray(0, room);
-        await reader.store(bytes);
-        if (bytes.length > 0) {
-          this.#accepted += bytes.length;
-          state.bytesRead = this.#accepted;
-          state.validLength = this.#baseBytes + this.#accepted;
-          this.#ctx.progress.tick();
-          await this.#checkpointer.afterAppend(writer, this.#accepted);
-        }
-      }
-      if (this.#stopped()) return;
-      if (writer.length < segment.end) {
-        throw new Error(
-          `bytes ${segment.start}-${segment.end - 1}: the body ended at byte ${writer.length}`,
-        );
-      }
-      if (segment.end === asked) {
-        // Read the end of the body, so that the connection can carry the next request.
-        const tail = await reader.read();
-        if (tail.bytes !== undefined) await reader.store(tail.bytes.subarray(0, 0));
-        if (!tail.done) await reader.cancel().catch(() => {});
-      } else {
-        await reader.cancel().catch(() => {}); // the rest belongs to another range
-      }
-      await writer.quiesce();
-      segment.done = true;
-      // Its buffers can go; what its bytes become is still tracked by its Durability.
-      segment.settled = { durability: writer.durability, extent: writer.extent };
-      segment.writer = null;
-      await writer.close();
-    } catch (error) {
-      await reader.cancel().catch(() => {}); // no body (nor its stall timer) outlives a failure
-      throw error;
-    } finally {
-      this.#stop.signal.removeEventListener("abort", onStop);
-    }
+    const stop = this.#stop.signal;
+    await streamSegment(segment, response, asked, {
+      stop,
+      stallTimeout: this.#ctx.settings.stallTimeout,
+      carriesOn: (s, limit) => this.#schedule.carriesOn(s, limit, stop),
+      stored: (writer, bytes) => this.#stored(writer, bytes),
+    });
   }
 
-  #stopped(): boolean {
-    return this.#stop.signal.aborted;
+  /** After each write: progress, then a checkpoint when one is due. */
+  async #stored(writer: PartWriter, bytes: number): Promise<void> {
+    const { progress } = this.#ctx;
+    this.#accepted += bytes;
+    progress.state.bytesRead = this.#accepted;
+    progress.state.validLength = this.#schedule.baseBytes + this.#accepted;
+    progress.tick();
+    await this.#checkpointer.afterAppend(writer, this.#accepted);
   }
 
   /** Records the first failure (a reset always wins) and stops every range. */
@@ -590,31 +376,18 @@ export class RangeDownload {
       etag: this.#validators.etag,
       contentType: this.#validators.contentType,
       status: this.#status,
-      resumedFrom: this.#baseBytes,
+      resumedFrom: this.#schedule.baseBytes,
       alreadyComplete: false,
       elapsedMs: performance.now() - this.#ctx.startedAt,
       connections: this.#used,
     };
   }
 
-  /** End of the bytes written without a hole from byte 0 (verified ones included). */
-  #writtenPrefix(): number {
-    const spans = mergeSpans([
-      ...this.#base,
-      ...this.#segments.map((s) => ({
-        start: s.start,
-        end: (s.writer?.durability ?? s.settled!.durability).written,
-      })),
-    ]);
-    const first = spans[0];
-    return first !== undefined && first.start === 0 ? first.end : 0;
-  }
-
   /** Waits for every background write, sync, checkpoint and read-back; never throws. */
   async #settle(): Promise<void> {
     await this.#hasher?.close();
     await this.#checkpointer?.close();
-    for (const segment of this.#segments) await segment.writer?.close();
+    for (const segment of this.#schedule.segments) await segment.writer?.close();
   }
 
   async #closeFile(): Promise<void> {

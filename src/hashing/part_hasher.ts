@@ -38,7 +38,7 @@ const CATCH_UP_LEAD = 2;
  *
  * @example
  * ```ts ignore
- * // Needs an open .part (a ShimFile) holding `cursor` bytes; engine/haul.ts is the real use.
+ * // Needs an open .part (a ShimFile) holding `cursor` bytes; engine/download.ts is the real use.
  * const hasher = new PartHasher(file, createNativeHash(), cursor); // the catch-up starts
  * console.log(await hasher.digestHex(cursor));
  * ```

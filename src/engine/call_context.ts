@@ -1,0 +1,53 @@
+/**
+ * What one locked call hands to the download that runs it, over one
+ * connection (`download.ts`) or several (`range_download.ts`).
+ *
+ * @module
+ */
+
+import type { ExpectedDigests } from "../protocol/integrity.ts";
+import type { FsShim } from "../runtime/fs_shim.ts";
+import type { SidecarPaths } from "../store/paths.ts";
+import type { PartOwner } from "../store/ownership.ts";
+import type { FetchLike, HaulOptions } from "../types.ts";
+import type { ProgressReporter } from "./progress.ts";
+import type { Settings } from "./settings.ts";
+
+/**
+ * What a download needs from `haulWith()`.
+ *
+ * @example
+ * ```ts ignore
+ * // Built by haulWith() from the caller's options once it holds the destination's lock.
+ * const ctx: CallContext = { fs, paths, settings, fetchFn, url, input, options, expected,
+ *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner };
+ * ```
+ */
+export interface CallContext {
+  /** Filesystem shim. */
+  readonly fs: FsShim;
+  /** The destination's sidecars. */
+  readonly paths: SidecarPaths;
+  /** The call's settings. */
+  readonly settings: Settings;
+  /** The caller's fetch. */
+  readonly fetchFn: FetchLike;
+  /** The URL, redacted, for messages. */
+  readonly url: string;
+  /** The caller's URL or `Request`. */
+  readonly input: string | URL | Request;
+  /** The caller's options (`signal` includes the lock's). */
+  readonly options: HaulOptions;
+  /** The expected digests, if any. */
+  readonly expected: ExpectedDigests | null;
+  /** Progress of the call. */
+  readonly progress: ProgressReporter;
+  /** When the call started (`performance.now()`). */
+  readonly startedAt: number;
+  /** Connections allowed (>= 1). */
+  readonly connections: number;
+  /** The smallest range worth a connection. */
+  readonly floor: number;
+  /** The destination's owner: checked before each checkpoint, removal and the commit. */
+  readonly owner: PartOwner;
+}

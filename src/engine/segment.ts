@@ -1,0 +1,139 @@
+/**
+ * One range of a multi-range download (`range_download.ts`): `[start, end)`
+ * of `.part` with a writer of its own, and the streaming of one checked
+ * response into it. No byte is written past the range's end, which shrinks
+ * when another connection takes its tail and grows when its body carries on
+ * over pending bytes that follow.
+ *
+ * @module
+ */
+
+import { bodySource } from "./body_source.ts";
+import type { Durability } from "./durability.ts";
+import type { PartWriter } from "./part_writer.ts";
+
+/**
+ * A range of this call: `[start, end)`, `end` shrinking when another
+ * connection takes its tail. Once all its bytes are written, its writer (and
+ * its buffers) is let go; `settled` keeps its `Durability`, which the next
+ * checkpoint's (shared) sync advances.
+ *
+ * @example
+ * ```ts ignore
+ * // A range just asked for, its writer at its first byte.
+ * const segment: Segment = { start: 0, end: 1 << 22, writer, settled: null, done: false,
+ *   answer: Promise.withResolvers<void>() };
+ * ```
+ */
+export interface Segment {
+  /** First byte of the range. */
+  readonly start: number;
+  /** End of the range (exclusive). */
+  end: number;
+  /** Its writer, started at `start`; `null` once it wrote all its bytes. */
+  writer: PartWriter | null;
+  /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
+  settled: { readonly durability: Durability; readonly extent: number } | null;
+  /** Whether all its bytes are written. */
+  done: boolean;
+  /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
+  answer: PromiseWithResolvers<void> | null;
+}
+
+/**
+ * What streaming into a segment needs from its download.
+ *
+ * @example
+ * ```ts ignore
+ * // range_download.ts makes one per range.
+ * const host: SegmentHost = { stop, stallTimeout: 60_000, carriesOn, stored };
+ * ```
+ */
+export interface SegmentHost {
+  /** Aborted when every range stops: nothing more is written. */
+  readonly stop: AbortSignal;
+  /** `stallTimeout` in ms (`Infinity`: none). */
+  readonly stallTimeout: number;
+  /**
+   * Whether the segment's body goes on over the bytes after its end, up to
+   * `limit` (when it does, `segment.end` has moved).
+   */
+  carriesOn(segment: Segment, limit: number): Promise<boolean>;
+  /** Called after each non-empty write of `bytes` bytes through `writer`. */
+  stored(writer: PartWriter, bytes: number): Promise<void>;
+}
+
+/**
+ * Writes the body into the segment until its (possibly shortened) end, then
+ * lets its writer go.
+ *
+ * @param segment the range, its writer open.
+ * @param response its checked response, the body unread.
+ * @param asked the end of the bytes the response carries.
+ * @param host the download.
+ * @throws {Error} when the response has no body or it ends before the range does.
+ *
+ * @example
+ * ```ts ignore
+ * // range_download.ts, once the range's answer is checked.
+ * await streamSegment(segment, response, asked.end, host);
+ * ```
+ */
+export async function streamSegment(
+  segment: Segment,
+  response: Response,
+  asked: number,
+  host: SegmentHost,
+): Promise<void> {
+  const body = response.body;
+  const writer = segment.writer!;
+  if (body === null) {
+    throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
+  }
+  const reader = bodySource(body, writer, host.stallTimeout);
+  const stop = host.stop;
+  const onStop = () => void reader.cancel().catch(() => {});
+  stop.addEventListener("abort", onStop, { once: true });
+  try {
+    let ended = false;
+    while (!ended && !stop.aborted) {
+      if (writer.length >= segment.end && !(await host.carriesOn(segment, asked))) break;
+      const { bytes: value, done } = await reader.read();
+      ended = done;
+      if (value === undefined) continue;
+      let room = segment.end - writer.length;
+      while (value.length > room && (await host.carriesOn(segment, asked))) {
+        room = segment.end - writer.length;
+      }
+      // Never past the range's end (it may have shrunk), nothing after a stop.
+      const bytes = stop.aborted ? value.subarray(0, 0) : value.subarray(0, room);
+      await reader.store(bytes);
+      if (bytes.length > 0) await host.stored(writer, bytes.length);
+    }
+    if (stop.aborted) return;
+    if (writer.length < segment.end) {
+      throw new Error(
+        `bytes ${segment.start}-${segment.end - 1}: the body ended at byte ${writer.length}`,
+      );
+    }
+    if (segment.end === asked) {
+      // Read the end of the body, so that the connection can carry the next request.
+      const tail = await reader.read();
+      if (tail.bytes !== undefined) await reader.store(tail.bytes.subarray(0, 0));
+      if (!tail.done) await reader.cancel().catch(() => {});
+    } else {
+      await reader.cancel().catch(() => {}); // the rest belongs to another range
+    }
+    await writer.quiesce();
+    segment.done = true;
+    // Its buffers can go; what its bytes become is still tracked by its Durability.
+    segment.settled = { durability: writer.durability, extent: writer.extent };
+    segment.writer = null;
+    await writer.close();
+  } catch (error) {
+    await reader.cancel().catch(() => {}); // no body (nor its stall timer) outlives a failure
+    throw error;
+  } finally {
+    stop.removeEventListener("abort", onStop);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * A call's tuning, read from its options (and a test's hooks) and checked
+ * once, before anything is opened: the verification block, the checkpoint
+ * cadence, the write pipeline and the stall timeout.
+ *
+ * @module
+ */
+
+import type { HaulOptions } from "../types.ts";
+import type { CheckpointCadence } from "./checkpoint_schedule.ts";
+import { checkOptions } from "./check_options.ts";
+import type { KeptHasher } from "./kept_hashes.ts";
+import { readStallTimeout } from "./stall.ts";
+
+/** Default verification block: the most a resume reads back before its request. */
+const DEFAULT_BLOCK_SIZE = 1 << 20;
+/** Default checkpoint cadence by bytes. */
+const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
+/** Default checkpoint cadence by time. */
+const DEFAULT_CHECKPOINT_MS = 1000;
+const WRITE_BUFFER_SIZE = 1 << 20;
+/** Bytes written between two background `fdatasync` calls. */
+const SYNC_EVERY = 16 << 20;
+
+/**
+ * A call's settings, validated.
+ *
+ * @example
+ * ```ts ignore
+ * // readSettings() makes them; Download and RangeDownload read them.
+ * const settings: Settings = readSettings(options, {});
+ * ```
+ */
+export interface Settings {
+  /** The verification block (a positive multiple of 64). */
+  readonly blockSize: number;
+  /** How often a checkpoint is written. */
+  readonly cadence: CheckpointCadence;
+  /** Bytes gathered before each write. */
+  readonly writeBufferSize: number;
+  /** Bytes written between two background `fdatasync` calls. */
+  readonly syncEvery: number;
+  /** `stallTimeout` in ms (`Infinity`: none). */
+  readonly stallTimeout: number;
+  /** The retry loop's kept hasher (`null`: a call on its own). */
+  readonly kept: KeptHasher | null;
+}
+
+/**
+ * Reads and checks a call's settings.
+ *
+ * @param options the call's options.
+ * @param hooks the engine hooks that tune a call (`EngineHooks` in `haul.ts`).
+ * @returns the settings.
+ * @throws {TypeError} when `options` has no `dest`.
+ * @throws {RangeError} for an invalid `blockSize`, `checkpointEvery` or `stallTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { readSettings } from "./settings.ts";
+ * console.log(readSettings({ dest: "a.bin" }, {}).blockSize); // 1048576
+ * ```
+ */
+export function readSettings(
+  options: HaulOptions,
+  hooks: {
+    readonly writeBufferSize?: number;
+    readonly syncEvery?: number;
+    readonly kept?: KeptHasher;
+  },
+): Settings {
+  checkOptions(options);
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
+    throw new RangeError(`Invalid blockSize: ${blockSize}: use a positive multiple of 64`);
+  }
+  const bytes = options.checkpointEvery?.bytes ?? DEFAULT_CHECKPOINT_BYTES;
+  const ms = options.checkpointEvery?.ms ?? DEFAULT_CHECKPOINT_MS;
+  if (!(bytes > 0) || !(ms > 0)) {
+    throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
+  }
+  return {
+    blockSize,
+    cadence: { bytes, ms },
+    writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
+    syncEvery: hooks.syncEvery ?? SYNC_EVERY,
+    kept: hooks.kept ?? null,
+    stallTimeout: readStallTimeout(options),
+  };
+}
