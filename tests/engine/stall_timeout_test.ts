@@ -131,8 +131,9 @@ describe("haul() stallTimeout", () => {
   });
 
   it("lets a slow body finish that is never silent for as long as the timeout", async () => {
-    // A chunk every 100 ms for about 1.5 s: five times the timeout in all, never 300 ms silent.
-    const body = randomBody(30_000);
+    // A chunk every 100 ms for about 4.5 s: three times the timeout in all, never 1.5 s silent
+    // (a loaded machine can hold a timer or a read back by several hundred ms).
+    const body = randomBody(90_000);
     const server = await startResourceServer(
       { body },
       (_req, honest) => ({ ...honest, bytesPerSecond: 20_000, chunkSize: 2000 }),
@@ -141,8 +142,8 @@ describe("haul() stallTimeout", () => {
       await withTempDir(async (dir) => {
         const dest = join(dir, "slow.bin");
         const started = performance.now();
-        const result = await haul(server.url, { dest, stallTimeout: 300 });
-        assert.ok(performance.now() - started > 1000, "the body took longer than the timeout");
+        const result = await haul(server.url, { dest, stallTimeout: 1500 });
+        assert.ok(performance.now() - started > 3000, "the body took longer than the timeout");
         assert.equal(result.sha256, sha256(body));
         assert.equal(server.requests.length, 1);
       });
