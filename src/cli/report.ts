@@ -5,7 +5,9 @@
  * @module
  */
 
-import { type FetchFailure, fetchFailure, filesystemCode, redactUrl } from "../errors.ts";
+import { filesystemCode } from "../errors.ts";
+import { type FetchFailure, fetchFailure } from "../fetch_failure.ts";
+import { redactUrl } from "../redact.ts";
 import { dirname } from "../store/paths.ts";
 import type { HaulAllReport } from "../batch/haul_all.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
