@@ -139,6 +139,8 @@ describe("CLI arguments", () => {
   it("refuses unknown options, missing values, bad numbers and conflicts", () => {
     const refused: string[][] = [
       ["--bogus", "https://e.com/a"],
+      ["--constructor", "x", "https://e.com/a"],
+      ["--toString=1", "https://e.com/a"],
       ["https://e.com/a", "-o"],
       ["https://e.com/a", "--retries", "-1"],
       ["https://e.com/a", "-j", "0"],
