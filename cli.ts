@@ -17,7 +17,7 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import process from "node:process";
 import type { CliIo, CliSignal, PathInfo } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
-import { scrub } from "./src/cli/report.ts";
+import { scrub } from "./src/cli/error_wording.ts";
 
 const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
 const encoder = new TextEncoder();

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 /** The layers, lowest first: a file may import its own layer and any lower one. */
 const LAYERS: readonly (readonly string[])[] = [
-  ["types.ts", "errors.ts"],
+  ["types.ts", "errors.ts", "fetch_failure.ts", "redact.ts"],
   ["runtime/"],
   ["protocol/"],
   ["hashing/"],

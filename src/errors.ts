@@ -5,6 +5,12 @@
  * @module
  */
 
+import { fetchFailure } from "./fetch_failure.ts";
+import { redactHeaders, redactUrl } from "./redact.ts";
+
+// engine/haul.ts still imports redactUrl from here; the split of the engine moves it.
+export { redactUrl };
+
 /**
  * Options shared by every haul error.
  *
@@ -95,57 +101,6 @@ const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([
   598,
   599,
 ]);
-
-/** Header names whose values never appear in messages or in {@link UnexpectedStatusError.headers}. */
-const SECRET_HEADERS: ReadonlySet<string> = new Set([
-  "authorization",
-  "proxy-authorization",
-  "cookie",
-  "set-cookie",
-  "www-authenticate",
-  "proxy-authenticate",
-  "x-amz-security-token",
-  "x-api-key",
-]);
-
-/**
- * A copy of `headers` with credential-bearing values replaced by `[redacted]`.
- *
- * @param headers response or request headers.
- * @returns a new `Headers`.
- */
-export function redactHeaders(headers: Headers): Headers {
-  const copy = new Headers();
-  headers.forEach((value, name) => {
-    copy.append(name, SECRET_HEADERS.has(name.toLowerCase()) ? "[redacted]" : value);
-  });
-  return copy;
-}
-
-/**
- * A URL as text with any `user:password@` and sensitive query values removed.
- *
- * @param url the URL to show.
- * @returns the URL safe for messages and logs.
- */
-export function redactUrl(url: string | URL): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(String(url));
-  } catch {
-    return "[unparseable URL]";
-  }
-  if (parsed.username || parsed.password) {
-    parsed.username = "";
-    parsed.password = "";
-  }
-  for (const key of [...parsed.searchParams.keys()]) {
-    if (/sig|signature|token|key|secret|credential|password|auth/i.test(key)) {
-      parsed.searchParams.set(key, "[redacted]");
-    }
-  }
-  return parsed.href;
-}
 
 /**
  * Details carried by {@link UnexpectedStatusError}.
@@ -362,153 +317,6 @@ export class IntegrityError extends HaulError {
     this.expected = details.expected;
     this.actual = details.actual;
   }
-}
-
-/**
- * What {@link fetchFailure} could tell about a request that failed before
- * any response arrived.
- *
- * @example
- * ```ts
- * import type { FetchFailure } from "./errors.ts";
- * const refused: FetchFailure = {
- *   code: "ECONNREFUSED",
- *   reason: "connection refused",
- *   retryable: true,
- * };
- * ```
- */
-export interface FetchFailure {
-  /**
-   * A short code: the operating system's (`ECONNREFUSED`, `ENOTFOUND`,
-   * `ECONNRESET`…), the TLS library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one
-   * of haul's for what `fetch` refuses to do: `BAD_PORT` (a port on fetch's
-   * blocked list, such as 1 or 6000), `BAD_SCHEME` (not `http:`/`https:`),
-   * `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
-   * `NOT_PERMITTED` (the runtime's permissions forbid the request).
-   */
-  readonly code: string;
-  /** What the code means, in a few lower-case words: `"connection refused"`. */
-  readonly reason: string;
-  /** Whether a later attempt may succeed (false for a refused port or scheme, a bad URL or certificate, a missing permission). */
-  readonly retryable: boolean;
-}
-
-/** Operating-system codes of network failures a later attempt may overcome. */
-const TRANSIENT_CODES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  ECONNABORTED: "connection aborted",
-  ETIMEDOUT: "connection timed out",
-  EPIPE: "connection broken",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "temporary DNS failure",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ENETDOWN: "network down",
-  UND_ERR_SOCKET: "socket error",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-};
-
-/** Older Bun codes, by their errno name. */
-const BUN_CODES: Readonly<Record<string, string>> = {
-  ConnectionRefused: "ECONNREFUSED",
-  ConnectionClosed: "ECONNRESET",
-  ConnectionReset: "ECONNRESET",
-};
-
-/** Linux errno numbers that Deno prints as `(os error N)`. */
-const OS_ERRORS: Readonly<Record<string, string>> = {
-  "32": "EPIPE",
-  "100": "ENETDOWN",
-  "101": "ENETUNREACH",
-  "103": "ECONNABORTED",
-  "104": "ECONNRESET",
-  "110": "ETIMEDOUT",
-  "111": "ECONNREFUSED",
-  "113": "EHOSTUNREACH",
-};
-
-const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_/;
-
-/**
- * Why a request failed before any response, read from the error `fetch`
- * threw (or a cause of it), as each runtime words it: Node's `cause.code`,
- * Bun's `code`, Deno's message. Tells apart what no retry can cure (a port
- * or scheme that `fetch` refuses to use, an invalid URL, a rejected
- * certificate, a missing permission) from what may pass (a refused or reset
- * connection, a DNS failure). Note that a refused connection to an ordinary
- * port is retryable: the server may be starting.
- *
- * @param error what `fetch` (or `haul()`) threw.
- * @returns the code, its meaning and the verdict; `null` when the error says nothing recognisable.
- *
- * @example
- * ```ts
- * import { fetchFailure } from "./errors.ts";
- * const error = new TypeError("fetch failed", { cause: new Error("bad port") });
- * console.log(fetchFailure(error)); // { code: "BAD_PORT", reason: "fetch refuses to use this port", retryable: false }
- * ```
- */
-export function fetchFailure(error: unknown): FetchFailure | null {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
-    const found = readFailure(current as { name?: unknown; message?: unknown; code?: unknown });
-    if (found !== null) return found;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return null;
-}
-
-function readFailure(
-  error: { name?: unknown; message?: unknown; code?: unknown },
-): FetchFailure | null {
-  const name = typeof error.name === "string" ? error.name : "";
-  const message = typeof error.message === "string" ? error.message : "";
-  const code = typeof error.code === "string" ? error.code : "";
-  const permanent = (failureCode: string, reason: string): FetchFailure => ({
-    code: failureCode,
-    reason,
-    retryable: false,
-  });
-  if (name === "NotCapable" || name === "PermissionDenied") {
-    return permanent("NOT_PERMITTED", "the runtime's permissions forbid this request");
-  }
-  if (message === "bad port" || /Requests to port \d+ are blocked/i.test(message)) {
-    return permanent("BAD_PORT", "fetch refuses to use this port");
-  }
-  if (
-    message === "unknown scheme" || /scheme '[^']*' not supported/i.test(message) ||
-    /^not implemented\.\.\. yet/.test(message) || /protocol must be http/i.test(message)
-  ) {
-    return permanent("BAD_SCHEME", "fetch refuses this URL scheme");
-  }
-  if (
-    code === "ERR_INVALID_URL" || /^Invalid URL\b/.test(message) ||
-    /^Failed to parse URL\b/.test(message) || /URL is invalid/.test(message)
-  ) {
-    return permanent("INVALID_URL", "invalid URL");
-  }
-  if (CERTIFICATE_CODE.test(code)) {
-    return permanent(code, "the server's TLS certificate was rejected");
-  }
-  if (/invalid peer certificate|certificate (verify|has expired|is not valid)/i.test(message)) {
-    return permanent("CERTIFICATE", "the server's TLS certificate was rejected");
-  }
-  const osCode = BUN_CODES[code] ?? code;
-  const known = TRANSIENT_CODES[osCode];
-  if (known !== undefined) return { code: osCode, reason: known, retryable: true };
-  const errno = /\(os error (\d+)\)/.exec(message)?.[1];
-  const fromErrno = errno === undefined ? undefined : OS_ERRORS[errno];
-  if (fromErrno !== undefined) {
-    return { code: fromErrno, reason: TRANSIENT_CODES[fromErrno]!, retryable: true };
-  }
-  if (/dns error|failed to lookup address/i.test(message)) {
-    return /temporary failure/i.test(message)
-      ? { code: "EAI_AGAIN", reason: TRANSIENT_CODES["EAI_AGAIN"]!, retryable: true }
-      : { code: "ENOTFOUND", reason: TRANSIENT_CODES["ENOTFOUND"]!, retryable: true };
-  }
-  return null;
 }
 
 /**

@@ -19,7 +19,7 @@ export const DEFAULT_RETRY_DELAY_S = 0.5;
 /** Default parallel downloads with `-i`. */
 export const DEFAULT_JOBS = 4;
 /** The most parallel downloads `-j` accepts. */
-export const MAX_JOBS = 64;
+const MAX_JOBS = 64;
 
 /** Everything the command line was asked to do. */
 export interface CliOptions {
@@ -86,94 +86,68 @@ export class UsageError extends Error {
   }
 }
 
-type Flag =
-  | "output"
-  | "remoteName"
-  | "dir"
-  | "inputFile"
-  | "jobs"
-  | "retries"
-  | "retryDelay"
-  | "stallTimeout"
-  | "header"
-  | "userAgent"
-  | "sha256"
-  | "integrity"
-  | "checksums"
-  | "quiet"
-  | "verbose"
-  | "json"
-  | "overwrite"
-  | "connections"
-  | "maxConnections"
-  | "shard"
-  | "accepted"
-  | "continueAt"
-  | "help"
-  | "version";
+/** The options while the flags are applied, with what only the final checks read. */
+interface Draft extends CliOptions {
+  /** `-O` was given (it conflicts with `-o`). */
+  remoteName: boolean;
+  /** `--sha256`, lower-case (it conflicts with `--integrity`). */
+  sha256: string | null;
+}
 
-const LONG: Readonly<Record<string, Flag>> = {
-  "output": "output",
-  "remote-name": "remoteName",
-  "dir": "dir",
-  "input-file": "inputFile",
-  "jobs": "jobs",
-  "retries": "retries",
-  "retry-delay": "retryDelay",
-  "stall-timeout": "stallTimeout",
-  "header": "header",
-  "user-agent": "userAgent",
-  "sha256": "sha256",
-  "integrity": "integrity",
-  "checksums": "checksums",
-  "quiet": "quiet",
-  "verbose": "verbose",
-  "json": "json",
-  "overwrite": "overwrite",
-  "connections": "connections",
-  "max-connections": "maxConnections",
-  "shard": "shard",
-  "silent": "quiet",
-  "location": "accepted",
-  "continue": "accepted",
-  "fail": "accepted",
-  "show-error": "accepted",
-  "continue-at": "continueAt",
-  "help": "help",
-  "version": "version",
-};
+/**
+ * One flag: its long names and letters (a letter is a one-character name),
+ * whether it takes a value, and what it does to the options (`name` is the
+ * form the user wrote, for messages).
+ */
+interface Flag {
+  readonly names: readonly string[];
+  readonly takesValue: boolean;
+  readonly apply: (draft: Draft, value: string, name: string) => void;
+}
 
-const SHORT: Readonly<Record<string, Flag>> = {
-  o: "output",
-  O: "remoteName",
-  d: "dir",
-  i: "inputFile",
-  j: "jobs",
-  x: "connections",
-  H: "header",
-  A: "userAgent",
-  q: "quiet",
-  v: "verbose",
-  s: "quiet",
-  L: "accepted",
-  c: "accepted",
-  f: "accepted",
-  S: "accepted",
-  C: "continueAt",
-  h: "help",
-  V: "version",
-};
+function valued(names: string[], apply: Flag["apply"]): Flag {
+  return { names, takesValue: true, apply };
+}
 
-const BOOLEAN: ReadonlySet<Flag> = new Set([
-  "remoteName",
-  "quiet",
-  "verbose",
-  "json",
-  "overwrite",
-  "accepted",
-  "help",
-  "version",
-]);
+function toggle(names: string[], apply: (draft: Draft) => void): Flag {
+  return { names, takesValue: false, apply };
+}
+
+const HELP_FLAG = toggle(["help", "h"], () => {});
+const VERSION_FLAG = toggle(["version", "V"], () => {});
+
+const FLAGS: readonly Flag[] = [
+  valued(["output", "o"], (d, v, n) => (d.output = outputPath(n, v))),
+  valued(["dir", "d"], (d, v, n) => (d.dir = nonEmpty(n, v, "a directory"))),
+  valued(["input-file", "i"], (d, v, n) => (d.inputFile = nonEmpty(n, v, "a list file"))),
+  valued(["checksums"], (d, v, n) => (d.checksums = nonEmpty(n, v, "a checksums file"))),
+  valued(["jobs", "j"], (d, v, n) => (d.jobs = integer(n, v, 1, MAX_JOBS))),
+  valued(["connections", "x"], (d, v, n) => (d.connections = integer(n, v, 1, MAX_CONNECTIONS))),
+  valued(["max-connections"], (d, v, n) => (d.maxConnections = integer(n, v, 1, 1024))),
+  valued(["shard"], (d, v) => (d.shard = shard(v))),
+  valued(["retries"], (d, v, n) => (d.retries = integer(n, v, 0, 1_000_000))),
+  valued(["retry-delay"], (d, v, n) => (d.retryDelayMs = seconds(n, v, 3600) * 1000)),
+  valued(["stall-timeout"], (d, v, n) => (d.stallTimeoutMs = seconds(n, v, 86_400) * 1000)),
+  valued(["header", "H"], (d, v, n) => d.headers.push(header(n, v))),
+  valued(["user-agent", "A"], (d, v, n) => (d.userAgent = userAgent(n, v))),
+  valued(["sha256"], (d, v, n) => (d.sha256 = sha256(n, v))),
+  valued(["integrity"], (d, v, n) => (d.integrity = integrity(n, v))),
+  valued(["continue-at", "C"], (_, v, n) => continueAt(n, v)),
+  toggle(["remote-name", "O"], (d) => (d.remoteName = true)),
+  toggle(["quiet", "q", "silent", "s"], (d) => (d.quiet = true)),
+  toggle(["verbose", "v"], (d) => (d.verbose = true)),
+  toggle(["json"], (d) => (d.json = true)),
+  toggle(["overwrite"], (d) => (d.overwrite = true)),
+  // curl's -L, -f, -S and wget's -c: what haul always does.
+  toggle(["location", "L", "continue", "c", "fail", "f", "show-error", "S"], () => {}),
+  HELP_FLAG,
+  VERSION_FLAG,
+];
+
+/** Every flag by each of its names (a Map: `--constructor` is no flag). */
+const BY_NAME: ReadonlyMap<string, Flag> = new Map(
+  FLAGS.flatMap((flag) => flag.names.map((name) => [name, flag] as const)),
+);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -199,10 +173,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length);
   if (options.includes("--help") || options.includes("-h")) return { kind: "help" };
   if (options.includes("--version") || options.includes("-V")) return { kind: "version" };
-  const values: { flag: Flag; name: string; value: string }[] = [];
+  const given: { flag: Flag; name: string; value: string }[] = [];
   const urls: string[] = [];
-  let wantsHelp = false;
-  let wantsVersion = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
@@ -212,52 +184,46 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const flag = LONG[name];
+      const flag = name.length > 1 ? BY_NAME.get(name) : undefined;
       if (flag === undefined) throw new UsageError(`Unknown option --${name}: see haul --help`);
-      if (BOOLEAN.has(flag)) {
-        if (eq >= 0) throw new UsageError(`Option --${name} takes no value: remove "=…"`);
-        if (flag === "help") wantsHelp = true;
-        else if (flag === "version") wantsVersion = true;
-        else values.push({ flag, name: `--${name}`, value: "" });
-        continue;
+      if (!flag.takesValue && eq >= 0) {
+        throw new UsageError(`Option --${name} takes no value: remove "=…"`);
       }
-      const value: string | undefined = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+      const value = !flag.takesValue ? "" : eq < 0 ? argv[++i] : arg.slice(eq + 1);
       if (value === undefined) throw missing(`--${name}`);
-      values.push({ flag, name: `--${name}`, value });
+      given.push({ flag, name: `--${name}`, value });
       continue;
     }
     if (arg.startsWith("-") && arg.length > 1) {
       for (let k = 1; k < arg.length; k++) {
         const letter = arg[k]!;
-        const flag = SHORT[letter];
+        const flag = BY_NAME.get(letter);
         if (flag === undefined) throw new UsageError(`Unknown option -${letter}: see haul --help`);
-        if (BOOLEAN.has(flag)) {
-          if (flag === "help") wantsHelp = true;
-          else if (flag === "version") wantsVersion = true;
-          else values.push({ flag, name: `-${letter}`, value: "" });
+        if (!flag.takesValue) {
+          given.push({ flag, name: `-${letter}`, value: "" });
           continue;
         }
         const attached = arg.slice(k + 1);
         const value = attached !== "" ? attached : argv[++i];
         if (value === undefined) throw missing(`-${letter}`);
-        values.push({ flag, name: `-${letter}`, value });
+        given.push({ flag, name: `-${letter}`, value });
         break;
       }
       continue;
     }
     urls.push(arg);
   }
-  if (wantsHelp) return { kind: "help" };
-  if (wantsVersion) return { kind: "version" };
-  return { kind: "run", options: build(urls, values) };
+  if (given.some(({ flag }) => flag === HELP_FLAG)) return { kind: "help" };
+  if (given.some(({ flag }) => flag === VERSION_FLAG)) return { kind: "version" };
+  return { kind: "run", options: build(urls, given) };
 }
 
 function missing(name: string): UsageError {
   return new UsageError(`Missing value for ${name}: see haul --help`);
 }
 
-function build(urls: string[], values: { flag: Flag; name: string; value: string }[]): CliOptions {
-  const options: CliOptions = {
+function build(urls: string[], given: { flag: Flag; name: string; value: string }[]): CliOptions {
+  const draft: Draft = {
     urls,
     output: null,
     dir: null,
@@ -277,117 +243,15 @@ function build(urls: string[], values: { flag: Flag; name: string; value: string
     connections: 1,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     shard: null,
+    remoteName: false,
+    sha256: null,
   };
-  let remoteName = false;
-  let sha256: string | null = null;
-  let integrity: string | null = null;
-  for (const { flag, name, value } of values) {
-    switch (flag) {
-      case "output":
-        if (value === "") throw new UsageError(`Invalid ${name} "": give a file name`);
-        if (value === "-") {
-          throw new UsageError(
-            `Cannot write to standard output (${name} -): haul keeps the download in a file ` +
-              "so that it can resume and verify it before it appears; give a file name " +
-              "(e.g. -o file && cat file)",
-          );
-        }
-        options.output = value;
-        break;
-      case "remoteName":
-        remoteName = true;
-        break;
-      case "dir":
-        if (value === "") throw new UsageError(`Invalid ${name} "": give a directory`);
-        options.dir = value;
-        break;
-      case "inputFile":
-        if (value === "") throw new UsageError(`Invalid ${name} "": give a list file`);
-        options.inputFile = value;
-        break;
-      case "jobs":
-        options.jobs = integer(name, value, 1, MAX_JOBS);
-        break;
-      case "connections":
-        options.connections = integer(name, value, 1, MAX_CONNECTIONS);
-        break;
-      case "maxConnections":
-        options.maxConnections = integer(name, value, 1, 1024);
-        break;
-      case "shard": {
-        const shard = parseShard(value);
-        if (typeof shard === "string") throw new UsageError(shard);
-        options.shard = shard;
-        break;
-      }
-      case "retries":
-        options.retries = integer(name, value, 0, 1_000_000);
-        break;
-      case "retryDelay":
-        options.retryDelayMs = seconds(name, value, 3600) * 1000;
-        break;
-      case "stallTimeout":
-        options.stallTimeoutMs = seconds(name, value, 86_400) * 1000;
-        break;
-      case "header":
-        options.headers.push(header(name, value));
-        break;
-      case "userAgent":
-        if (/[\0\r\n]/.test(value)) {
-          throw new UsageError(`Invalid ${name}: remove the control characters`);
-        }
-        options.userAgent = value;
-        break;
-      case "sha256":
-        if (!/^[0-9a-fA-F]{64}$/.test(value)) {
-          throw new UsageError(`Invalid ${name} "${value}": give 64 hexadecimal digits`);
-        }
-        sha256 = value.toLowerCase();
-        break;
-      case "integrity":
-        try {
-          parseIntegrity(value);
-        } catch (error) {
-          throw new UsageError(`Invalid ${name}: ${(error as Error).message}`);
-        }
-        integrity = value;
-        break;
-      case "checksums":
-        if (value === "") throw new UsageError(`Invalid ${name} "": give a checksums file`);
-        options.checksums = value;
-        break;
-      case "quiet":
-        options.quiet = true;
-        break;
-      case "verbose":
-        options.verbose = true;
-        break;
-      case "json":
-        options.json = true;
-        break;
-      case "overwrite":
-        options.overwrite = true;
-        break;
-      case "accepted":
-        // curl's -L, -f, -S and wget's -c: what haul always does.
-        break;
-      case "continueAt":
-        if (value !== "-") {
-          throw new UsageError(
-            `Invalid ${name} "${value}": haul resumes from its own checkpoint, not from an ` +
-              `offset; use ${name} - (or leave it out: haul always resumes)`,
-          );
-        }
-        break;
-      case "help":
-      case "version":
-        break;
-    }
-  }
-  if (sha256 !== null && integrity !== null) {
+  for (const { flag, name, value } of given) flag.apply(draft, value, name);
+  const { remoteName, sha256, ...options } = draft;
+  if (sha256 !== null && options.integrity !== null) {
     throw new UsageError("Use either --sha256 or --integrity, not both");
   }
-  options.integrity = sha256 !== null ? `sha256:${sha256}` : integrity;
+  if (sha256 !== null) options.integrity = `sha256:${sha256}`;
   checkConflicts(options, remoteName);
   return options;
 }
@@ -436,6 +300,60 @@ function seconds(name: string, value: string, max: number): number {
   return number;
 }
 
+function outputPath(name: string, value: string): string {
+  if (value === "-") {
+    throw new UsageError(
+      `Cannot write to standard output (${name} -): haul keeps the download in a file ` +
+        "so that it can resume and verify it before it appears; give a file name " +
+        "(e.g. -o file && cat file)",
+    );
+  }
+  return nonEmpty(name, value, "a file name");
+}
+
+function nonEmpty(name: string, value: string, what: string): string {
+  if (value === "") throw new UsageError(`Invalid ${name} "": give ${what}`);
+  return value;
+}
+
+function shard(value: string): Shard {
+  const parsed = parseShard(value);
+  if (typeof parsed === "string") throw new UsageError(parsed);
+  return parsed;
+}
+
+function userAgent(name: string, value: string): string {
+  if (/[\0\r\n]/.test(value)) {
+    throw new UsageError(`Invalid ${name}: remove the control characters`);
+  }
+  return value;
+}
+
+function sha256(name: string, value: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new UsageError(`Invalid ${name} "${value}": give 64 hexadecimal digits`);
+  }
+  return value.toLowerCase();
+}
+
+function integrity(name: string, value: string): string {
+  try {
+    parseIntegrity(value);
+  } catch (error) {
+    throw new UsageError(`Invalid ${name}: ${(error as Error).message}`);
+  }
+  return value;
+}
+
+function continueAt(name: string, value: string): void {
+  if (value !== "-") {
+    throw new UsageError(
+      `Invalid ${name} "${value}": haul resumes from its own checkpoint, not from an ` +
+        `offset; use ${name} - (or leave it out: haul always resumes)`,
+    );
+  }
+}
+
 function header(name: string, value: string): [string, string] {
   const colon = value.indexOf(":");
   const key = colon < 0 ? "" : value.slice(0, colon).trim();
@@ -449,18 +367,7 @@ function header(name: string, value: string): [string, string] {
   return [key, content];
 }
 
-/**
- * Whether a path is absolute (POSIX `/…`, or a Windows drive or UNC path).
- *
- * @param path a path.
- * @returns true when absolute.
- *
- * @example
- * ```ts
- * import { isAbsolute } from "./args.ts";
- * console.log(isAbsolute("/tmp/a"), isAbsolute("C:\\a"), isAbsolute("a/b")); // true true false
- * ```
- */
-export function isAbsolute(path: string): boolean {
+/** Whether a path is absolute (POSIX `/…`, or a Windows drive or UNC path). */
+function isAbsolute(path: string): boolean {
   return path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path);
 }

@@ -11,14 +11,8 @@ import { isRetryable } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
-import {
-  describeError,
-  errorDetail,
-  type FailureLine,
-  fileJson,
-  fileLine,
-  retryReason,
-} from "./report.ts";
+import { describeError, errorDetail, retryReason } from "./error_wording.ts";
+import { type FailureLine, fileJson, fileLine } from "./report.ts";
 
 /** How verbose the output is. */
 export interface OutputSettings {

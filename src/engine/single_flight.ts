@@ -40,7 +40,8 @@
  * @module
  */
 
-import { DestinationError, IntegrityError, redactUrl } from "../errors.ts";
+import { DestinationError, IntegrityError } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
 import type { HaulOptions, HaulResult, HaulState } from "../types.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { redactUrl } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
 import type { FetchLike, HaulOptions } from "../types.ts";
 
 /**

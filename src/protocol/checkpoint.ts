@@ -28,7 +28,7 @@ export interface DurableRange {
  * file's SHA-256 comes from the runtime's native hasher, which a resume in a
  * new process runs again over the bytes on disk while the rest downloads.
  *
- * Invariants (the codec enforces them): `blockSize` is a positive multiple
+ * Invariants ({@link checkpointViolation} names the first one broken): `blockSize` is a positive multiple
  * of 64; `ranges` holds 1 to {@link MAX_RANGES} non-empty ranges in
  * ascending order, each ending strictly before the next begins; `extent` is
  * at least the last range's end, and so is `reportedLength` when known; each
@@ -64,6 +64,59 @@ export interface Checkpoint {
  * ```
  */
 export const MAX_RANGES = 64;
+
+/**
+ * What is wrong with `checkpoint`, or `null` when it is a valid
+ * {@link Checkpoint}: first the types (for callers from JavaScript: safe
+ * non-negative integers, a `Uint8Array` per tail digest, well-formed
+ * strings), then the first invariant broken. The control file's encoder
+ * (which throws `RangeError`) and decoder (which throws `ControlFileError`)
+ * both ask it, so they accept exactly the same values.
+ *
+ * @param checkpoint the checkpoint to check.
+ * @returns what is wrong, for a message, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { checkpointViolation } from "./checkpoint.ts";
+ * const range = { start: 0, end: 10, tailDigest: new Uint8Array(32) };
+ * const checkpoint = {
+ *   blockSize: 100, extent: 10, reportedLength: null,
+ *   etag: null, lastModified: null, contentType: null, ranges: [range],
+ * };
+ * console.log(checkpointViolation(checkpoint)); // "blockSize 100 is not a positive multiple of 64"
+ * ```
+ */
+export function checkpointViolation(checkpoint: Checkpoint): string | null {
+  const c = checkpoint;
+  const wrongType = typeViolation(c);
+  if (wrongType !== null) return wrongType;
+  if (c.blockSize === 0 || c.blockSize % 64 !== 0) {
+    return `blockSize ${c.blockSize} is not a positive multiple of 64`;
+  }
+  if (c.ranges.length === 0) return "there are no ranges";
+  if (c.ranges.length > MAX_RANGES) {
+    return `${c.ranges.length} ranges, more than ${MAX_RANGES}`;
+  }
+  let previousEnd = -1;
+  for (const [i, range] of c.ranges.entries()) {
+    if (range.start >= range.end) return `range ${i} [${range.start}, ${range.end}) is empty`;
+    if (range.start <= previousEnd) {
+      return `range ${i} starts at ${range.start}, not after the previous range's end ${previousEnd}`;
+    }
+    if (range.tailDigest.length !== 32) {
+      return `range ${i}'s tailDigest has ${range.tailDigest.length} bytes, expected 32`;
+    }
+    previousEnd = range.end;
+  }
+  if (c.extent < previousEnd) {
+    return `extent ${c.extent} is below the last range's end ${previousEnd}`;
+  }
+  if (c.reportedLength !== null && previousEnd > c.reportedLength) {
+    return `the last range ends at ${previousEnd}, beyond reportedLength ${c.reportedLength}`;
+  }
+  return null;
+}
 
 /**
  * Where the bytes covered by a range's tail digest begin: at most one block
@@ -102,4 +155,39 @@ export function tailStart(range: Pick<DurableRange, "start" | "end">, blockSize:
 export function durablePrefix(checkpoint: Pick<Checkpoint, "ranges">): number {
   const first = checkpoint.ranges[0];
   return first !== undefined && first.start === 0 ? first.end : 0;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function typeViolation(c: Checkpoint): string | null {
+  if (typeof c !== "object" || c === null) return "checkpoint is not an object";
+  for (const name of ["blockSize", "extent"] as const) {
+    if (!isCount(c[name])) return `${name} ${String(c[name])} is not a safe non-negative integer`;
+  }
+  if (c.reportedLength !== null && !isCount(c.reportedLength)) {
+    return `reportedLength ${
+      String(c.reportedLength)
+    } is neither null nor a safe non-negative integer`;
+  }
+  if (!Array.isArray(c.ranges)) return "ranges is not an array";
+  for (const [i, range] of (c.ranges as readonly DurableRange[]).entries()) {
+    if (typeof range !== "object" || range === null) return `range ${i} is not an object`;
+    for (const name of ["start", "end"] as const) {
+      if (!isCount(range[name])) {
+        return `range ${i}'s ${name} ${String(range[name])} is not a safe non-negative integer`;
+      }
+    }
+    if (!(range.tailDigest instanceof Uint8Array)) {
+      return `range ${i}'s tailDigest is not a Uint8Array`;
+    }
+  }
+  for (const name of ["etag", "lastModified", "contentType"] as const) {
+    const value: unknown = c[name];
+    if (value === null) continue;
+    if (typeof value !== "string") return `${name} is neither null nor a string`;
+    if (!value.isWellFormed()) return `${name} contains a lone surrogate (not valid Unicode)`;
+  }
+  return null;
 }

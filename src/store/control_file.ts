@@ -1,19 +1,19 @@
 /**
  * The binary encoding of a {@link Checkpoint}: what `<dest>.part.ctrl` holds.
- *
- * A 24-byte header (magic, version, flags, body length, body CRC, header CRC)
- * followed by a body: three little-endian u64 fields (block size, extent,
- * reported length), field flags, the range count, the ranges (start, durable
- * end, tail digest) and three length-prefixed UTF-8 strings padded to 8
- * bytes. Every u64 is 8-byte aligned; both parts are protected by CRC-32C.
- * The encoding is canonical: padding and unused bytes must be zero, so a file
- * decodes only if re-encoding the result gives back the same bytes. No hash
- * state is stored. The full layout is in `docs/control-file.md`.
+ * A 24-byte header, then the body: fixed fields, the ranges and three
+ * strings, every u64 8-byte aligned, both parts under CRC-32C. Canonical: a
+ * file decodes only if re-encoding the result gives back the same bytes.
+ * The layout, field by field, and its reasons: `docs/control-file.md`.
  *
  * @module
  */
 
-import { type Checkpoint, type DurableRange, MAX_RANGES } from "../protocol/checkpoint.ts";
+import {
+  type Checkpoint,
+  checkpointViolation,
+  type DurableRange,
+  MAX_RANGES,
+} from "../protocol/checkpoint.ts";
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
 
@@ -30,9 +30,7 @@ export const CONTROL_FILE_VERSION = 3;
 
 /**
  * The eight bytes every control file starts with: `89 48 41 55 4C 0D 0A 1A`
- * (`\x89HAUL\r\n\x1a`). Like PNG's signature, the high-bit first byte catches
- * 7-bit transfers and non-binary files, the CR LF pair catches newline
- * translation, and `0x1A` stops `type` on DOS/Windows consoles.
+ * (`\x89HAUL\r\n\x1a`), after PNG's signature (see `docs/control-file.md`).
  *
  * A fresh copy: changing it does not change what the codec writes or accepts.
  *
@@ -42,15 +40,9 @@ export const CONTROL_FILE_VERSION = 3;
  * console.log(new TextDecoder().decode(CONTROL_FILE_MAGIC.subarray(1, 5))); // "HAUL"
  * ```
  */
-export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.of(
-  0x89,
-  0x48,
-  0x41,
-  0x55,
-  0x4c,
-  0x0d,
-  0x0a,
-  0x1a,
+export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
+  "\x89HAUL\r\n\x1a",
+  (char) => char.charCodeAt(0),
 );
 
 /**
@@ -66,31 +58,23 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.of(
  */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
-/** Byte offsets of the fixed-position fields of a version-3 control file. */
+/**
+ * Byte offsets of the fixed-position fields of a version-3 control file; their
+ * sizes and meaning are in the tables of `docs/control-file.md`. `ranges` is
+ * where the 48-byte range records begin.
+ */
 export interface ControlFileOffsets {
-  /** 8 bytes: {@link CONTROL_FILE_MAGIC}. */
   readonly magic: number;
-  /** u16: the format version. */
   readonly version: number;
-  /** u16: header flags, all reserved (zero). */
   readonly headerFlags: number;
-  /** u32: bytes in the body (everything after the header). */
   readonly bodyLength: number;
-  /** u32: CRC-32C of the body. */
   readonly bodyCrc: number;
-  /** u32: CRC-32C of the header bytes before this field. */
   readonly headerCrc: number;
-  /** u64: `blockSize`. First byte of the body. */
   readonly blockSize: number;
-  /** u64: `extent`. */
   readonly extent: number;
-  /** u64: `reportedLength`, or 0 when unknown. */
   readonly reportedLength: number;
-  /** u32: field flags (length known, which strings are present). */
   readonly fieldFlags: number;
-  /** u32: the number of range records that follow. */
   readonly rangeCount: number;
-  /** Where the range records begin (48 bytes each: start, end, tail digest). */
   readonly ranges: number;
 }
 
@@ -158,76 +142,6 @@ function pad8(n: number): number {
   return (n + 7) & ~7;
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
-
-/**
- * The first invariant `checkpoint` breaks, or `null` when it keeps them all.
- * Shared by the encoder (which throws `RangeError`) and the decoder (which
- * throws `ControlFileError`) so that they accept exactly the same values.
- * Assumes the fields are already well-typed.
- */
-function invariantViolation(c: Checkpoint): string | null {
-  if (c.blockSize === 0 || c.blockSize % 64 !== 0) {
-    return `blockSize ${c.blockSize} is not a positive multiple of 64`;
-  }
-  if (c.ranges.length === 0) return "there are no ranges";
-  if (c.ranges.length > MAX_RANGES) {
-    return `${c.ranges.length} ranges, more than ${MAX_RANGES}`;
-  }
-  let previousEnd = -1;
-  for (const [i, range] of c.ranges.entries()) {
-    if (range.start >= range.end) return `range ${i} [${range.start}, ${range.end}) is empty`;
-    if (range.start <= previousEnd) {
-      return `range ${i} starts at ${range.start}, not after the previous range's end ${previousEnd}`;
-    }
-    if (range.tailDigest.length !== DIGEST_SIZE) {
-      return `range ${i}'s tailDigest has ${range.tailDigest.length} bytes, expected ${DIGEST_SIZE}`;
-    }
-    previousEnd = range.end;
-  }
-  if (c.extent < previousEnd) {
-    return `extent ${c.extent} is below the last range's end ${previousEnd}`;
-  }
-  if (c.reportedLength !== null && previousEnd > c.reportedLength) {
-    return `the last range ends at ${previousEnd}, beyond reportedLength ${c.reportedLength}`;
-  }
-  return null;
-}
-
-/** Type checks the encoder makes before {@link invariantViolation}. */
-function typeViolation(c: Checkpoint): string | null {
-  if (typeof c !== "object" || c === null) return "checkpoint is not an object";
-  for (const name of ["blockSize", "extent"] as const) {
-    if (!isCount(c[name])) return `${name} ${String(c[name])} is not a safe non-negative integer`;
-  }
-  if (c.reportedLength !== null && !isCount(c.reportedLength)) {
-    return `reportedLength ${
-      String(c.reportedLength)
-    } is neither null nor a safe non-negative integer`;
-  }
-  if (!Array.isArray(c.ranges)) return "ranges is not an array";
-  for (const [i, range] of (c.ranges as readonly DurableRange[]).entries()) {
-    if (typeof range !== "object" || range === null) return `range ${i} is not an object`;
-    for (const name of ["start", "end"] as const) {
-      if (!isCount(range[name])) {
-        return `range ${i}'s ${name} ${String(range[name])} is not a safe non-negative integer`;
-      }
-    }
-    if (!(range.tailDigest instanceof Uint8Array)) {
-      return `range ${i}'s tailDigest is not a Uint8Array`;
-    }
-  }
-  for (const [name] of STRING_FIELDS) {
-    const value: unknown = c[name];
-    if (value === null) continue;
-    if (typeof value !== "string") return `${name} is neither null nor a string`;
-    if (!value.isWellFormed()) return `${name} contains a lone surrogate (not valid Unicode)`;
-  }
-  return null;
-}
-
 function setU64(view: DataView, offset: number, value: number): void {
   view.setUint32(offset, value % TWO_32, true);
   view.setUint32(offset + 4, Math.floor(value / TWO_32), true);
@@ -260,7 +174,7 @@ function setU64(view: DataView, offset: number, value: number): void {
  * ```
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
-  const violation = typeViolation(checkpoint) ?? invariantViolation(checkpoint);
+  const violation = checkpointViolation(checkpoint);
   if (violation !== null) throw new RangeError(`Cannot encode checkpoint: ${violation}`);
   const c = checkpoint;
 
@@ -479,7 +393,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     contentType: strings[2] ?? null,
     ranges,
   };
-  const violation = invariantViolation(checkpoint);
+  const violation = checkpointViolation(checkpoint);
   if (violation !== null) throw corrupt(violation);
   return checkpoint;
 }

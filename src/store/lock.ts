@@ -4,7 +4,7 @@
  * **lease**), with a fence for the one case where a lease must be broken.
  *
  * - The owner keeps the lock file open and rewrites its record every
- *   {@link LOCK_HEARTBEAT_MS} (1 s), which moves its mtime.
+ *   second, which moves its mtime.
  * - **A live owner is never taken over**, however old its lease (a process
  *   stopped with SIGSTOP, a frozen container, a suspended laptop is alive).
  *   Evidence of life: the kernel-held flock(2) the record says its owner holds
@@ -17,7 +17,7 @@
  *   no call here holds.
  * - Where liveness cannot be known (another host or pid namespace sharing the
  *   directory; a Deno taker without `--allow-run` facing a Node or Bun owner),
- *   a lock not refreshed for {@link LOCK_STALE_MS} (5 s, either way, so a
+ *   a lock not refreshed for 5 s (either way, so a
  *   clock stepped back cannot pin it) is taken over **with a fence**: the new
  *   owner's {@link DestinationLock.fenced} is `true`, and the engine then
  *   continues in a new inode (`store/ownership.ts`), so the old owner, if it
@@ -41,11 +41,14 @@
 
 import { DestinationError } from "../errors.ts";
 import { type FsShim, FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
-
-/** How often the owner refreshes its lock file (milliseconds). */
-export const LOCK_HEARTBEAT_MS = 1000;
-/** A lock not refreshed for this long (milliseconds) is stale and taken over. */
-export const LOCK_STALE_MS = 5000;
+import {
+  encodeLockRecord,
+  type FlockProbe,
+  judgeLock,
+  type LockJudge,
+  type LockVerdict,
+  parseLockRecord,
+} from "./lock_record.ts";
 
 /** The lease's timings (tests shorten them). */
 export interface LockTiming {
@@ -56,57 +59,12 @@ export interface LockTiming {
 }
 
 /** The default lease: refreshed every second, stale after five. */
-export const DEFAULT_LOCK_TIMING: LockTiming = {
-  heartbeatMs: LOCK_HEARTBEAT_MS,
-  staleMs: LOCK_STALE_MS,
-};
-
-/** What a lock file says about its owner. */
-export interface LockRecord {
-  /** The owner's pid (`null` when the file is empty or unreadable). */
-  readonly pid: number | null;
-  /** The owner's {@link FsShim.processScope}; `null` when it had none. */
-  readonly scope: string | null;
-  /** The owning process's random id (`null` for a bare-pid record). */
-  readonly instance: string | null;
-  /** This lock's random id: the owner checks it is still its own. */
-  readonly nonce: string | null;
-  /** A bare-pid record (the lock format of haul 0.1). */
-  readonly legacy: boolean;
-  /** Whether the owner holds an exclusive flock(2) on the lock file for as long as it lives. */
-  readonly flock: boolean;
-  /** When the owner's process started ({@link FsShim.processStart}); `null` when unknown. */
-  readonly start: string | null;
-}
-
-/** What this process knows about itself when judging a lock. */
-export interface LockJudge {
-  /** This process's random instance id. */
-  readonly instance: string;
-  /** This process's pid scope, or `null` when unknown. */
-  readonly scope: string | null;
-  /** `true` or `false` when known, `null` when this process cannot tell. */
-  readonly isProcessAlive: (pid: number) => boolean | null;
-  /** When a process started, or `null` when unknown. */
-  readonly processStart?: (pid: number) => string | null;
-}
-
-/** What a taker learns by trying the flock a record says its owner holds. */
-export type FlockProbe = "free" | "held" | "unknown";
-
-/**
- * Whether a lock found on disk may be taken over, and why. `fence` is set
- * when its owner may still be alive (see the module notes).
- */
-export type LockVerdict =
-  | { readonly stale: false; readonly why: string }
-  | { readonly stale: true; readonly why: string; readonly fence: boolean };
+export const DEFAULT_LOCK_TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 5000 };
 
 /** This process's random id, written into every lock it takes. */
 const INSTANCE = randomHex(16);
-/** Lock paths held by this process (a second call in one process is refused too). */
+/** The lock's record of what this process holds: a second call here for one of these paths is refused. */
 const heldHere = new Set<string>();
-let lockCounter = 0;
 
 /** A held lock. */
 export interface DestinationLock {
@@ -130,137 +88,6 @@ export interface DestinationLock {
   check(): Promise<void>;
   /** Stops the heartbeat and removes the lock file if it is still ours. Safe to call more than once. */
   release(): Promise<void>;
-}
-
-/**
- * Encodes a lock record as the lock file's text.
- *
- * @param record who owns the lock.
- * @returns one line of JSON.
- *
- * @example
- * ```ts
- * import { encodeLockRecord } from "./lock.ts";
- * const text = encodeLockRecord({ pid: 42, scope: null, instance: "ab", nonce: "ab.1" });
- * console.log(text); // {"haul":"lock","pid":42,"scope":null,"instance":"ab","nonce":"ab.1"}\n
- * ```
- */
-export function encodeLockRecord(
-  record: Omit<LockRecord, "legacy" | "flock" | "start"> & {
-    flock?: boolean;
-    start?: string | null;
-  },
-): string {
-  const { pid, scope, instance, nonce } = record;
-  const flock = record.flock === true ? { flock: true } : {};
-  const start = typeof record.start === "string" ? { start: record.start } : {};
-  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock, ...start })}\n`;
-}
-
-/**
- * Reads a lock file's text. Never throws: an empty or unreadable file gives a
- * record of `null`s (such a lock is judged by its age alone).
- *
- * @param text the lock file's contents.
- * @returns what it says.
- *
- * @example
- * ```ts
- * import { parseLockRecord } from "./lock.ts";
- * console.log(parseLockRecord("1234\n").legacy); // true
- * console.log(parseLockRecord("").pid); // null
- * ```
- */
-export function parseLockRecord(text: string): LockRecord {
-  const empty = {
-    pid: null,
-    scope: null,
-    instance: null,
-    nonce: null,
-    legacy: false,
-    flock: false,
-    start: null,
-  };
-  const trimmed = text.trim();
-  if (/^[0-9]+$/.test(trimmed)) {
-    return { ...empty, pid: positivePid(Number(trimmed)), legacy: true };
-  }
-  try {
-    const value = JSON.parse(trimmed) as Record<string, unknown>;
-    if (typeof value !== "object" || value === null || value["haul"] !== "lock") return empty;
-    const text = (key: string) => (typeof value[key] === "string" ? value[key] as string : null);
-    return {
-      pid: positivePid(value["pid"]),
-      scope: text("scope"),
-      instance: text("instance"),
-      nonce: text("nonce"),
-      legacy: false,
-      flock: value["flock"] === true,
-      start: text("start"),
-    };
-  } catch {
-    return empty;
-  }
-}
-
-/**
- * Decides whether a lock found on disk may be taken over (see the module
- * notes). Pure: the caller supplies the lock's age and what it knows of itself.
- *
- * @param record what the lock file says.
- * @param ageMs now minus the lock file's mtime (`null` when unknown).
- * @param self this process.
- * @param timing the lease.
- * @param flock what trying the flock the record names told (`"unknown"` when
- *   the record names none or this runtime has none).
- * @returns the verdict and a reason for messages.
- *
- * @example
- * ```ts
- * import { judgeLock, parseLockRecord } from "./lock.ts";
- * const timing = { heartbeatMs: 1000, staleMs: 5000 };
- * const record = parseLockRecord('{"haul":"lock","pid":7,"scope":"s","instance":"x","nonce":"x.1"}');
- * const cannotTell = { instance: "me", scope: null, isProcessAlive: () => null };
- * console.log(judgeLock(record, 200, cannotTell, timing).stale); // false
- * console.log(judgeLock(record, 9000, cannotTell, timing)); // { stale: true, why: "not refreshed for 9 s", fence: true }
- * const alive = { instance: "me", scope: "s", isProcessAlive: () => true };
- * console.log(judgeLock(record, 60000, alive, timing).stale); // false: a stopped owner is alive
- * ```
- */
-export function judgeLock(
-  record: LockRecord,
-  ageMs: number | null,
-  self: LockJudge,
-  timing: LockTiming,
-  flock: FlockProbe = "unknown",
-): LockVerdict {
-  if (record.flock && flock === "free") {
-    return { stale: true, why: "its owner's file lock was released", fence: false };
-  }
-  if (record.instance !== null && record.instance === self.instance) {
-    return { stale: true, why: "left by this process", fence: false };
-  }
-  const alive = record.flock && flock === "held" ? true : pidAlive(record, self);
-  const owner = record.pid === null ? "" : ` (pid ${record.pid})`;
-  if (alive === false) return { stale: true, why: `its owner${owner} is gone`, fence: false };
-  const age = ageMs === null ? null : Math.abs(ageMs);
-  if (alive === null && age !== null && age >= timing.staleMs) {
-    return { stale: true, why: `not refreshed for ${Math.round(age / 1000)} s`, fence: true };
-  }
-  const paused = age !== null && age >= timing.staleMs
-    ? ` (its lease is ${Math.round(age / 1000)} s old: the process may be stopped)`
-    : "";
-  return { stale: false, why: `another haul() call${owner}${paused} is downloading` };
-}
-
-/** The record's pid in this process's terms: alive, gone, or `null` when it cannot tell. */
-function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
-  const comparable = record.legacy || (self.scope !== null && record.scope === self.scope);
-  if (record.pid === null || !comparable) return null;
-  const alive = self.isProcessAlive(record.pid);
-  if (alive !== true || record.start === null) return alive;
-  const start = self.processStart?.(record.pid) ?? null;
-  return start === null || start === record.start; // another start time: the pid was reused
 }
 
 /**
@@ -295,7 +122,7 @@ export async function acquireLock(
     let fenced = false;
     let takenOver = false;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const nonce = `${INSTANCE}.${++lockCounter}`;
+      const nonce = randomHex(16);
       const start = fs.processStart?.(fs.pid) ?? null;
       const record = { pid: fs.pid, scope: scopeOf(fs), instance: INSTANCE, nonce, start };
       const created = await tryCreate(
@@ -336,10 +163,6 @@ function busy(dest: string, why: string): DestinationError {
 
 function scopeOf(fs: FsShim): string | null {
   return fs.processScope ?? null;
-}
-
-function positivePid(value: unknown): number | null {
-  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
 }
 
 function randomHex(bytes: number): string {

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { haulAll, haulWithRetry } from "../../mod.ts";
-import { fetchFailure } from "../../src/errors.ts";
+import { fetchFailure } from "../../src/fetch_failure.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "../fixtures/self_signed_cert.ts";
 import { exists, join, withTempDir } from "../helpers/temp.ts";
 

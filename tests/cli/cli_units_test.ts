@@ -8,7 +8,7 @@ import { formatBytes, formatDuration, formatEta } from "../../src/cli/format.ts"
 import { planJobs } from "../../src/cli/jobs.ts";
 import { parseList } from "../../src/cli/list.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
-import { scrub } from "../../src/cli/report.ts";
+import { scrub } from "../../src/cli/error_wording.ts";
 import { FALLBACK_NAME, nameFromUrl } from "../../src/cli/safe_name.ts";
 import { displayWidth } from "../../src/cli/text_width.ts";
 import { VERSION } from "../../src/cli/version.ts";
@@ -139,6 +139,8 @@ describe("CLI arguments", () => {
   it("refuses unknown options, missing values, bad numbers and conflicts", () => {
     const refused: string[][] = [
       ["--bogus", "https://e.com/a"],
+      ["--constructor", "x", "https://e.com/a"],
+      ["--toString=1", "https://e.com/a"],
       ["https://e.com/a", "-o"],
       ["https://e.com/a", "--retries", "-1"],
       ["https://e.com/a", "-j", "0"],

@@ -25,6 +25,7 @@ import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { haul, HaulError, PartialHaulError } from "../../mod.ts";
 import { cuttingFetch } from "../helpers/cutting_fetch.ts";
 import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { lockFileOf } from "../helpers/lock_file.ts";
 import { type RuntimeChild, runtimeChild, waitFor } from "../helpers/runtime.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { makeRng } from "../helpers/prng.ts";
@@ -548,7 +549,7 @@ describe("Sidecars left by a crash", () => {
         }).catch((error: unknown) => error);
         assert.ok(crashed instanceof HaulError, String(crashed));
         assert.ok(existsSync(dest) && existsSync(`${dest}.part.ctrl`), "the crash state");
-        writeFileSync(`${dest}.part.lock`, `${await deadPid()}\n`);
+        writeFileSync(`${dest}.part.lock`, await lockFileOf(await deadPid()));
 
         const result = await haul(server.url, { dest });
         assert.equal(result.alreadyComplete, true);
@@ -573,7 +574,7 @@ describe("Sidecars left by a crash", () => {
       assert.equal(first.validLength, 200_000);
       // What a kill between creating and renaming the checkpoint leaves behind.
       writeFileSync(`${dest}.part.ctrl.tmp`, new Uint8Array(100));
-      writeFileSync(`${dest}.part.lock`, `${await deadPid()}\n`);
+      writeFileSync(`${dest}.part.lock`, await lockFileOf(await deadPid()));
       cut = body.length;
       const result = await haul("http://haul.test/tmp.bin", {
         dest,

@@ -22,6 +22,7 @@ import {
   startScriptServer,
   startThrottledServer,
 } from "../helpers/script_server.ts";
+import { lockFileOf } from "../helpers/lock_file.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const MiB = 1024 * 1024;
@@ -593,7 +594,7 @@ describe("haul() destinations", () => {
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "p.bin");
-        await writeFile(`${dest}.part.lock`, `${child.pid}\n`);
+        await writeFile(`${dest}.part.lock`, await lockFileOf(child.pid!));
         await assert.rejects(haul(server.url, { dest }), DestinationError);
         child.kill("SIGKILL");
         await new Promise((resolve) => child.once("exit", resolve));

@@ -41,6 +41,7 @@ import {
 } from "../../mod.ts";
 import { cuttingFetch } from "../helpers/cutting_fetch.ts";
 import { type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { lockFileOf } from "../helpers/lock_file.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
@@ -502,7 +503,7 @@ describe("Links and directories where haul's files belong", () => {
       const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
       try {
         assert.ok(sleeper.pid !== undefined);
-        await writeFile(`${dest}.part.lock`, `${sleeper.pid}\n`);
+        await writeFile(`${dest}.part.lock`, await lockFileOf(sleeper.pid));
         const error = expectError(await site.call(dest), DestinationError, "a live lock");
         assert.equal(error.retryable, true);
         assert.equal(site.ranges.length, 0);

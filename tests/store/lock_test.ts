@@ -9,14 +9,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { acquireLock, type LockTiming } from "../../src/store/lock.ts";
 import {
-  acquireLock,
   encodeLockRecord,
   judgeLock,
   type LockJudge,
-  type LockTiming,
   parseLockRecord,
-} from "../../src/store/lock.ts";
+} from "../../src/store/lock_record.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { DestinationError } from "../../src/errors.ts";
@@ -146,11 +145,7 @@ describe("judgeLock (the decision table)", () => {
     assert.equal(judgeLock(unknownScope, 10, noScope, TIMING).stale, false, "no scope: lease only");
   });
 
-  it("judges a bare-pid record (haul 0.1) by its pid, and an empty one by its age", () => {
-    const legacy = parseLockRecord("4242\n");
-    assert.equal(legacy.legacy, true);
-    assert.equal(judgeLock(legacy, 10, { ...me, isProcessAlive: dead }, TIMING).stale, true);
-    assert.equal(judgeLock(legacy, 10, me, TIMING).stale, false);
+  it("judges an empty or unreadable record by its age alone", () => {
     const empty = parseLockRecord("");
     assert.equal(judgeLock(empty, 10, { ...me, isProcessAlive: dead }, TIMING).stale, false);
     assert.deepEqual(judgeLock(empty, 5000, me, TIMING), {
@@ -159,6 +154,7 @@ describe("judgeLock (the decision table)", () => {
       fence: true,
     });
     assert.equal(parseLockRecord("{not json").pid, null);
+    assert.equal(parseLockRecord("4242\n").pid, null, "a bare pid is not a record");
   });
 
   it("takes over a leftover of this very process (same instance id)", () => {

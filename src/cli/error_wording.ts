@@ -1,0 +1,252 @@
+/**
+ * How the command line words an error: one line saying why a download failed
+ * and what to do, a retry's reason in a few words, the detail for `-v`, and
+ * {@link scrub}, which keeps credentials out of all of them.
+ *
+ * @module
+ */
+
+import { filesystemCode } from "../errors.ts";
+import { type FetchFailure, fetchFailure } from "../fetch_failure.ts";
+import { redactUrl } from "../redact.ts";
+import { dirname } from "../store/paths.ts";
+import { formatBytes } from "./format.ts";
+import type { Job } from "./jobs.ts";
+
+/**
+ * Removes credentials from any text: `user:password@` in URLs and the values
+ * of sensitive query parameters.
+ *
+ * @param text a message.
+ * @returns the message, safe to print.
+ *
+ * @example
+ * ```ts
+ * import { scrub } from "./error_wording.ts";
+ * console.log(scrub("GET https://bob:pw@example.com/a?token=1 failed"));
+ * // "GET https://example.com/a?token=%5Bredacted%5D failed"
+ * ```
+ */
+export function scrub(text: string): string {
+  return text.replace(/\bhttps?:\/\/[^\s"'<>()]+/gi, (match) => {
+    const url = match.replace(/[.,;:!?]+$/, "");
+    return redactUrl(url) + match.slice(url.length);
+  })
+    .replace(/\/\/[^/\s@]+:[^/\s@]*@/g, "//");
+}
+
+/** Names of haul's own errors (their causes are not read as network failures). */
+const HAUL_ERROR =
+  /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing/;
+
+/**
+ * One line saying why a download failed, and what to do, in the command
+ * line's terms: the operating system's reason for a network failure
+ * (`ECONNREFUSED`, `ENOTFOUND`…), and advice that fits (no "run the same
+ * command again" where that cannot help).
+ *
+ * @param error what the download threw.
+ * @param job the download.
+ * @param attempts the attempts made.
+ * @returns the line (no newline), credentials removed.
+ *
+ * @example
+ * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
+ * console.log(describeError(error, job, 3));
+ * // "Download refused: HTTP 404 from https://example.com/a: check the URL and credentials"
+ * ```
+ */
+export function describeError(error: unknown, job: Job, attempts: number): string {
+  const url = redactUrl(job.url);
+  const name = errorName(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const after = attempts > 1 ? ` (${attempts} attempts)` : "";
+  let line: string;
+  const failure = name === "PartialHaulError" ? null : fetchFailure(error);
+  if (name === "AbortError") {
+    line = `Interrupted: ${url}: run the same command again to resume`;
+  } else if (name === "TimeoutError") {
+    line = `No data from ${url} within the stall timeout: ` +
+      "run the same command again later to resume, or raise --stall-timeout";
+  } else if (failure !== null && !HAUL_ERROR.test(name)) {
+    line = networkLine(failure, url, firstLine(message));
+  } else if (name === "TypeError") {
+    line = `Network error: ${url}: ${firstLine(message)}: check the URL and the network, ` +
+      "then run the same command again";
+  } else if (name === "PartialHaulError") {
+    line = cliWording(message);
+    const cause = causeOf(error);
+    const why = fetchFailure(cause);
+    if (errorName(cause) === "TimeoutError") {
+      line += " (the connection stalled; see --stall-timeout)";
+    } else if (why !== null) line += ` (${why.code}: ${why.reason})`;
+  } else if (name === "DestinationError") {
+    line = destinationLine(error, job, message);
+  } else {
+    line = cliWording(message);
+  }
+  return scrub(firstLine(line) + after);
+}
+
+/**
+ * The reason of a retry in a few words, for the line printed off a terminal
+ * and for the progress bar: `"ECONNREFUSED (connection refused)"`,
+ * `"HTTP 503"`, `"stalled"`, `"connection cut (ECONNRESET), 1.2 MiB saved"`.
+ *
+ * @param error what the attempt threw.
+ * @returns the reason (no newline), credentials removed.
+ *
+ * @example
+ * ```ts
+ * import { retryReason } from "./error_wording.ts";
+ * const error = new TypeError("fetch failed", {
+ *   cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8080"), { code: "ECONNREFUSED" }),
+ * });
+ * console.log(retryReason(error)); // "ECONNREFUSED (connection refused)"
+ * ```
+ */
+export function retryReason(error: unknown): string {
+  const name = errorName(error);
+  if (name === "PartialHaulError") {
+    const cause = causeOf(error);
+    const saved = (error as { validLength?: unknown }).validLength;
+    const kept = typeof saved === "number" ? `, ${formatBytes(saved)} saved` : "";
+    if (errorName(cause) === "TimeoutError") return `stalled${kept}`;
+    const why = fetchFailure(cause);
+    return `connection cut${why === null ? "" : ` (${why.code})`}${kept}`;
+  }
+  if (name === "TimeoutError") return "stalled: no data within the stall timeout";
+  if (name === "UnexpectedStatusError") {
+    return `HTTP ${(error as { status?: unknown }).status}`;
+  }
+  const failure = fetchFailure(error);
+  if (failure !== null) return `${failure.code} (${failure.reason})`;
+  if (name === "DestinationError" && /busy/i.test(String((error as Error).message))) {
+    return "another haul is downloading to this destination";
+  }
+  if (name === "ControlFileError") return "checkpoint unreadable, discarded; starting over";
+  const message = firstLine(cliWording(error instanceof Error ? error.message : String(error)));
+  return scrub(message.length > 100 ? `${message.slice(0, 99)}…` : message);
+}
+
+/**
+ * Rewords the library's advice for the command line: "call again" becomes
+ * "run the same command again", `overwrite: true` becomes `--overwrite`,
+ * "another haul() call" becomes "another haul".
+ */
+function cliWording(message: string): string {
+  return message
+    .replace(/\bpass overwrite: true\b/g, "use --overwrite")
+    .replace(/\bcall again\b/g, "run the same command again")
+    .replace(/\bthe next call\b/g, "the next run")
+    .replace(/\banother haul\(\) call\b/g, "another haul")
+    .replace(/\bhaul\(\)/g, "haul");
+}
+
+function networkLine(failure: FetchFailure, url: string, message: string): string {
+  switch (failure.code) {
+    case "BAD_PORT":
+      return `Cannot download ${url}: fetch refuses to use port ${portOf(url)} ` +
+        "(the Fetch standard blocks it for other protocols): serve the file on another port";
+    case "BAD_SCHEME":
+      return `Cannot download ${url}: fetch refuses this URL scheme: use http:// or https://`;
+    case "INVALID_URL":
+      return `Invalid URL ${url}: ${message}: check the URL`;
+    case "NOT_PERMITTED":
+      return `Not permitted to connect to ${url}: ${message}: ` +
+        "give the runtime network access (deno run --allow-net, or -A)";
+  }
+  if (!failure.retryable) {
+    return `Certificate rejected: ${url}: ${failure.code}: the server's TLS certificate is ` +
+      "not trusted; fix it, or trust its CA (Deno: DENO_CERT=ca.pem; Bun, Node: " +
+      "NODE_EXTRA_CA_CERTS=ca.pem)";
+  }
+  return `Network error: ${failure.code} (${failure.reason}) for ${url}: ` +
+    "check the URL and the network, then run the same command again";
+}
+
+function destinationLine(error: unknown, job: Job, message: string): string {
+  const code = filesystemCode(error);
+  const dir = dirname(job.dest);
+  const where = dir === "." ? "the current directory" : dir;
+  if (code === "EROFS") {
+    return `Cannot write to ${where}: the filesystem is read-only: ` +
+      "choose another place with --dir or -o";
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    return `Cannot write to ${where}: permission denied: choose a directory you can write ` +
+      "to (--dir or -o), or change its permissions";
+  }
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return cliWording(message).replace(/free space and /, "free space, then ");
+  }
+  return cliWording(message);
+}
+
+function portOf(url: string): string {
+  try {
+    return new URL(url).port || "(default)";
+  } catch {
+    return "?";
+  }
+}
+
+/**
+ * The full detail of an error for `-v`: stack, causes, response headers.
+ *
+ * @param error what the download threw.
+ * @returns indented lines (each ending with a newline), credentials removed.
+ *
+ * @example
+ * ```ts
+ * import { errorDetail } from "./error_wording.ts";
+ * console.log(errorDetail(new Error("boom")).includes("Error: boom")); // true
+ * ```
+ */
+export function errorDetail(error: unknown): string {
+  const lines: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    const prefix = depth === 0 ? "" : "caused by: ";
+    if (current instanceof Error) {
+      lines.push(prefix + (current.stack ?? `${current.name}: ${current.message}`));
+      const headers = (current as { headers?: unknown }).headers;
+      if (headers instanceof Headers) {
+        headers.forEach((value, key) => lines.push(`  < ${key}: ${value}`));
+      }
+    } else {
+      lines.push(prefix + String(current));
+    }
+    current = causeOf(current);
+  }
+  return lines.join("\n").split("\n").map((line) => `    ${scrub(line)}\n`).join("");
+}
+
+/**
+ * The `name` of what was thrown, read across realms (`""` when it has none).
+ *
+ * @param error anything thrown.
+ * @returns its name.
+ *
+ * @example
+ * ```ts
+ * import { errorName } from "./error_wording.ts";
+ * console.log(errorName(new RangeError("x")), errorName("text")); // "RangeError" ""
+ * ```
+ */
+export function errorName(error: unknown): string {
+  if (typeof error !== "object" || error === null) return "";
+  const { name } = error as { name?: unknown };
+  return typeof name === "string" ? name : "";
+}
+
+function causeOf(error: unknown): unknown {
+  if (typeof error !== "object" || error === null) return undefined;
+  return (error as { cause?: unknown }).cause;
+}
+
+function firstLine(text: string): string {
+  const cut = text.indexOf("\n");
+  return cut < 0 ? text : text.slice(0, cut);
+}

@@ -1,0 +1,72 @@
+/**
+ * Redaction: what haul puts in messages, error fields and logs never carries
+ * a credential, neither a URL's `user:password@` or signed query nor a
+ * credential-bearing header.
+ *
+ * @module
+ */
+
+/** Header names whose values never appear in messages or in an error's `headers`. */
+const SECRET_HEADERS: ReadonlySet<string> = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "www-authenticate",
+  "proxy-authenticate",
+  "x-amz-security-token",
+  "x-api-key",
+]);
+
+/**
+ * A copy of `headers` with credential-bearing values replaced by `[redacted]`.
+ *
+ * @param headers response or request headers.
+ * @returns a new `Headers`.
+ *
+ * @example Hiding a cookie
+ * ```ts
+ * import { redactHeaders } from "./redact.ts";
+ * const headers = redactHeaders(new Headers({ "set-cookie": "id=1", etag: '"a"' }));
+ * console.log(headers.get("set-cookie"), headers.get("etag")); // "[redacted]" "\"a\""
+ * ```
+ */
+export function redactHeaders(headers: Headers): Headers {
+  const copy = new Headers();
+  headers.forEach((value, name) => {
+    copy.append(name, SECRET_HEADERS.has(name.toLowerCase()) ? "[redacted]" : value);
+  });
+  return copy;
+}
+
+/**
+ * A URL as text with any `user:password@` and sensitive query values removed.
+ *
+ * @param url the URL to show.
+ * @returns the URL safe for messages and logs.
+ *
+ * @example Hiding a password and a signature
+ * ```ts
+ * import { redactUrl } from "./redact.ts";
+ * console.log(redactUrl("https://me:pw@example.com/a.bin?sig=abc&part=1"));
+ * // "https://example.com/a.bin?sig=%5Bredacted%5D&part=1"
+ * ```
+ */
+export function redactUrl(url: string | URL): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    return "[unparseable URL]";
+  }
+  if (parsed.username || parsed.password) {
+    parsed.username = "";
+    parsed.password = "";
+  }
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/sig|signature|token|key|secret|credential|password|auth/i.test(key)) {
+      parsed.searchParams.set(key, "[redacted]");
+    }
+  }
+  return parsed.href;
+}

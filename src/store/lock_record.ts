@@ -1,0 +1,174 @@
+/**
+ * What a lock file says (one line of JSON) and the pure decision whether a
+ * lock found on disk may be taken over; `store/lock.ts` does the I/O and its
+ * module notes give the rules.
+ *
+ * @module
+ */
+
+/** What a lock file says about its owner. */
+export interface LockRecord {
+  /** The owner's pid (`null` when the file is empty or unreadable). */
+  readonly pid: number | null;
+  /** The owner's `FsShim.processScope`; `null` when it had none. */
+  readonly scope: string | null;
+  /** The owning process's random id. */
+  readonly instance: string | null;
+  /** This lock's random id: the owner checks it is still its own. */
+  readonly nonce: string | null;
+  /** Whether the owner holds an exclusive flock(2) on the lock file for as long as it lives. */
+  readonly flock: boolean;
+  /** When the owner's process started (`FsShim.processStart`); `null` when unknown. */
+  readonly start: string | null;
+}
+
+/** What this process knows about itself when judging a lock. */
+export interface LockJudge {
+  /** This process's random instance id. */
+  readonly instance: string;
+  /** This process's pid scope, or `null` when unknown. */
+  readonly scope: string | null;
+  /** `true` or `false` when known, `null` when this process cannot tell. */
+  readonly isProcessAlive: (pid: number) => boolean | null;
+  /** When a process started, or `null` when unknown. */
+  readonly processStart?: (pid: number) => string | null;
+}
+
+/** What a taker learns by trying the flock a record says its owner holds. */
+export type FlockProbe = "free" | "held" | "unknown";
+
+/**
+ * Whether a lock found on disk may be taken over, and why. `fence` is set
+ * when its owner may still be alive (see the module notes).
+ */
+export type LockVerdict =
+  | { readonly stale: false; readonly why: string }
+  | { readonly stale: true; readonly why: string; readonly fence: boolean };
+
+/**
+ * Encodes a lock record as the lock file's text.
+ *
+ * @param record who owns the lock.
+ * @returns one line of JSON.
+ *
+ * @example
+ * ```ts
+ * import { encodeLockRecord } from "./lock_record.ts";
+ * const text = encodeLockRecord({ pid: 42, scope: null, instance: "ab", nonce: "ab.1" });
+ * console.log(text); // {"haul":"lock","pid":42,"scope":null,"instance":"ab","nonce":"ab.1"}\n
+ * ```
+ */
+export function encodeLockRecord(
+  record: Omit<LockRecord, "flock" | "start"> & {
+    flock?: boolean;
+    start?: string | null;
+  },
+): string {
+  const { pid, scope, instance, nonce } = record;
+  const flock = record.flock === true ? { flock: true } : {};
+  const start = typeof record.start === "string" ? { start: record.start } : {};
+  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock, ...start })}\n`;
+}
+
+/**
+ * Reads a lock file's text. Never throws: an empty or unreadable file gives a
+ * record of `null`s (such a lock is judged by its age alone).
+ *
+ * @param text the lock file's contents.
+ * @returns what it says.
+ *
+ * @example
+ * ```ts
+ * import { parseLockRecord } from "./lock_record.ts";
+ * console.log(parseLockRecord('{"haul":"lock","pid":42,"scope":null}').pid); // 42
+ * console.log(parseLockRecord("").pid); // null
+ * ```
+ */
+export function parseLockRecord(text: string): LockRecord {
+  const empty = {
+    pid: null,
+    scope: null,
+    instance: null,
+    nonce: null,
+    flock: false,
+    start: null,
+  };
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    if (typeof value !== "object" || value === null || value["haul"] !== "lock") return empty;
+    const field = (key: string) => (typeof value[key] === "string" ? value[key] as string : null);
+    return {
+      pid: positivePid(value["pid"]),
+      scope: field("scope"),
+      instance: field("instance"),
+      nonce: field("nonce"),
+      flock: value["flock"] === true,
+      start: field("start"),
+    };
+  } catch {
+    return empty;
+  }
+}
+
+/**
+ * Decides whether a lock found on disk may be taken over (see the module
+ * notes). Pure: the caller supplies the lock's age and what it knows of itself.
+ *
+ * @param record what the lock file says.
+ * @param ageMs now minus the lock file's mtime (`null` when unknown).
+ * @param self this process.
+ * @param timing the lease (only its `staleMs` counts here).
+ * @param flock what trying the flock the record names told (`"unknown"` when
+ *   the record names none or this runtime has none).
+ * @returns the verdict and a reason for messages.
+ *
+ * @example
+ * ```ts
+ * import { judgeLock, parseLockRecord } from "./lock_record.ts";
+ * const timing = { heartbeatMs: 1000, staleMs: 5000 };
+ * const record = parseLockRecord('{"haul":"lock","pid":7,"scope":"s","instance":"x","nonce":"x.1"}');
+ * const cannotTell = { instance: "me", scope: null, isProcessAlive: () => null };
+ * console.log(judgeLock(record, 200, cannotTell, timing).stale); // false
+ * console.log(judgeLock(record, 9000, cannotTell, timing)); // { stale: true, why: "not refreshed for 9 s", fence: true }
+ * const alive = { instance: "me", scope: "s", isProcessAlive: () => true };
+ * console.log(judgeLock(record, 60000, alive, timing).stale); // false: a stopped owner is alive
+ * ```
+ */
+export function judgeLock(
+  record: LockRecord,
+  ageMs: number | null,
+  self: LockJudge,
+  timing: { readonly staleMs: number },
+  flock: FlockProbe = "unknown",
+): LockVerdict {
+  if (record.flock && flock === "free") {
+    return { stale: true, why: "its owner's file lock was released", fence: false };
+  }
+  if (record.instance !== null && record.instance === self.instance) {
+    return { stale: true, why: "left by this process", fence: false };
+  }
+  const alive = record.flock && flock === "held" ? true : pidAlive(record, self);
+  const owner = record.pid === null ? "" : ` (pid ${record.pid})`;
+  if (alive === false) return { stale: true, why: `its owner${owner} is gone`, fence: false };
+  const age = ageMs === null ? null : Math.abs(ageMs);
+  if (alive === null && age !== null && age >= timing.staleMs) {
+    return { stale: true, why: `not refreshed for ${Math.round(age / 1000)} s`, fence: true };
+  }
+  const paused = age !== null && age >= timing.staleMs
+    ? ` (its lease is ${Math.round(age / 1000)} s old: the process may be stopped)`
+    : "";
+  return { stale: false, why: `another haul() call${owner}${paused} is downloading` };
+}
+
+/** The record's pid in this process's terms: alive, gone, or `null` when it cannot tell. */
+function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
+  if (record.pid === null || self.scope === null || record.scope !== self.scope) return null;
+  const alive = self.isProcessAlive(record.pid);
+  if (alive !== true || record.start === null) return alive;
+  const start = self.processStart?.(record.pid) ?? null;
+  return start === null || start === record.start; // another start time: the pid was reused
+}
+
+function positivePid(value: unknown): number | null {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
+}
