@@ -8,9 +8,6 @@
 import { fetchFailure } from "./fetch_failure.ts";
 import { redactHeaders, redactUrl } from "./redact.ts";
 
-// engine/haul.ts still imports redactUrl from here; the split of the engine moves it.
-export { redactUrl };
-
 /**
  * Options shared by every haul error.
  *

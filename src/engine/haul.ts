@@ -7,7 +7,8 @@
  */
 
 import { checkDestination, toDestinationError } from "../store/destination.ts";
-import { IntegrityError, redactUrl } from "../errors.ts";
+import { IntegrityError } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
 import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";

@@ -34,8 +34,8 @@ export interface DurableRange {
  * at least the last range's end, and so is `reportedLength` when known; each
  * tail digest is 32 bytes.
  *
- * Today haul writes a single range `[0, cursor)`; the list is there for
- * downloads over several connections.
+ * One connection writes a single range `[0, cursor)`; several connections
+ * write one range per span they have filled.
  */
 export interface Checkpoint {
   /** Verification block size in bytes: the most a resume reads back per range. */
