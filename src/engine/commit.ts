@@ -7,7 +7,8 @@
  * 2. compute the digest and close the file;
  * 3. check `integrity` (a mismatch removes the download: nothing is kept);
  * 4. the owner's renames onto `dest` and the directory's `fsync`
- *    (`PartOwner.publish`, which checks the lock and the inode first).
+ *    (`PartOwner.publish`, which checks the lock and the inode first);
+ * 5. the call's progress says complete.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { IntegrityError } from "../errors.ts";
 import { digestMatches, type ExpectedDigests } from "../protocol/integrity.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { PartOwner } from "../store/ownership.ts";
+import type { HaulState } from "../types.ts";
 
 /** A complete `.part` about to be committed. */
 export interface CompletePart {
@@ -37,6 +39,8 @@ export interface CommitTerms {
   readonly overwrite: boolean;
   /** The redacted URL, for messages. */
   readonly url: string;
+  /** The call's progress: complete once the file is at `dest`. */
+  readonly state: HaulState;
 }
 
 /**
@@ -75,5 +79,9 @@ export async function commit(
     );
   }
   await owner.publish(terms.overwrite);
+  const { state } = terms;
+  state.validLength = size;
+  state.reportedLength = size;
+  state.isComplete = true;
   return sha256;
 }

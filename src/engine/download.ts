@@ -320,12 +320,8 @@ export class Download {
     const sha256 = await commit(
       owner,
       { file: this.#file!, size, digest, close: () => this.#closeFile() },
-      { expected, overwrite: options.overwrite === true, url },
+      { expected, overwrite: options.overwrite === true, url, state: progress.state },
     );
-    const state = progress.state;
-    state.validLength = size;
-    state.reportedLength = size;
-    state.isComplete = true;
     return {
       dest: paths.dest,
       size,

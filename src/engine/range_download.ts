@@ -363,12 +363,8 @@ export class RangeDownload {
         digest: () => this.#hasher!.digestHex(size),
         close: () => this.#closeFile(),
       },
-      { expected, overwrite: options.overwrite === true, url },
+      { expected, overwrite: options.overwrite === true, url, state: progress.state },
     );
-    const state = progress.state;
-    state.validLength = size;
-    state.reportedLength = size;
-    state.isComplete = true;
     return {
       dest: paths.dest,
       size,
