@@ -10,7 +10,7 @@ import { checkDestination, toDestinationError } from "../store/destination.ts";
 import { IntegrityError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
 import { digestFile } from "../hashing/file_digest.ts";
-import type { FsShim } from "../runtime/fs_shim.ts";
+import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
@@ -123,8 +123,8 @@ export async function haulWith(
   const progress = new ProgressReporter(state, options.onProgress);
   options.signal?.throwIfAborted();
 
-  const returnExisting = async (): Promise<HaulResult> => {
-    const result = await alreadyComplete(fs, paths, expected, startedAt);
+  const returnExisting = async (found: ShimStat): Promise<HaulResult> => {
+    const result = await alreadyComplete(fs, paths, found, expected, startedAt);
     state.validLength = result.size;
     state.reportedLength = result.size;
     state.isComplete = true;
@@ -132,9 +132,10 @@ export async function haulWith(
     return result;
   };
   const keepExisting = options.overwrite !== true;
-  if (await checkDestination(fs, paths) && keepExisting) {
+  const existing = await checkDestination(fs, paths);
+  if (existing !== null && keepExisting) {
     await removeStaleSidecars(fs, paths);
-    return await returnExisting();
+    return await returnExisting(existing);
   }
   const timing = hooks.lockTiming ?? DEFAULT_LOCK_TIMING;
   const lock = await acquireLock(fs, paths.lock, paths.dest, timing).catch((error) => {
@@ -143,7 +144,8 @@ export async function haulWith(
   try {
     // Another process (or worker) may have finished this destination between the look above and
     // the lock: then it is there, as if it had been from the start.
-    if (keepExisting && await checkDestination(fs, paths)) return await returnExisting();
+    const appeared = keepExisting ? await checkDestination(fs, paths) : null;
+    if (appeared !== null) return await returnExisting(appeared);
     const owner = new PartOwner(fs, paths, lock);
     await owner.settle();
     // A lost lock stops the download like the caller's own abort (with a retryable error).
@@ -186,11 +188,14 @@ export async function haulWith(
 async function alreadyComplete(
   fs: FsShim,
   paths: SidecarPaths,
+  found: ShimStat,
   expected: ExpectedDigests | null,
   startedAt: number,
 ): Promise<HaulResult> {
-  const found = expected === null ? existingSize(fs, paths.dest) : digestFile(fs, paths.dest);
-  const { size, sha256 } = await found.catch((error) => {
+  const known = expected === null
+    ? existingSize(fs, paths.dest, found)
+    : digestFile(fs, paths.dest);
+  const { size, sha256 } = await known.catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
   if (expected !== null && sha256 !== null && !digestMatches(expected, sha256)) {
@@ -215,9 +220,12 @@ async function alreadyComplete(
 }
 
 /** The size of the file at `path`, none of its bytes read (so no digest). */
-async function existingSize(fs: FsShim, path: string): Promise<{ size: number; sha256: null }> {
-  const found = await fs.stat(path);
-  if (found?.isFile) return { size: found.size, sha256: null };
+async function existingSize(
+  fs: FsShim,
+  path: string,
+  found: ShimStat,
+): Promise<{ size: number; sha256: null }> {
+  if (found.isFile) return { size: found.size, sha256: null };
   const file = await fs.open(path, "read"); // a symbolic link: the size of what it leads to
   try {
     return { size: await file.size(), sha256: null };

@@ -5,7 +5,7 @@
  */
 
 import { DestinationError } from "../errors.ts";
-import { type FsShim, FsShimError } from "../runtime/fs_shim.ts";
+import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
 import { basename, LONGEST_SIDECAR_SUFFIX, type SidecarPaths } from "./paths.ts";
 
 /** The longest file name (in bytes) common filesystems accept. */
@@ -16,12 +16,15 @@ const NAME_MAX = 255;
  *
  * @param fs filesystem shim.
  * @param paths the destination and its sidecars.
- * @returns whether a file is already at `dest`.
+ * @returns what is at `dest` (a file, or a link to one), or `null` when nothing is.
  * @throws {DestinationError} when the name is too long, the parent is missing
  * or not a directory, or `dest` is (or links to) a directory, a fifo, a
  * device or a socket.
  */
-export async function checkDestination(fs: FsShim, paths: SidecarPaths): Promise<boolean> {
+export async function checkDestination(
+  fs: FsShim,
+  paths: SidecarPaths,
+): Promise<ShimStat | null> {
   const name = basename(paths.dest);
   if (name === "" || name === "." || name === "..") {
     throw new DestinationError(`Invalid destination: ${paths.dest} names a directory`, paths.dest);
@@ -69,7 +72,7 @@ export async function checkDestination(fs: FsShim, paths: SidecarPaths): Promise
       paths.dest,
     );
   }
-  return existing !== null;
+  return existing;
 }
 
 async function statOrThrow(fs: FsShim, path: string, dest: string) {

@@ -48,6 +48,7 @@ import {
   type LockJudge,
   type LockVerdict,
   parseLockRecord,
+  randomHex,
 } from "./lock_record.ts";
 
 /** The lease's timings (tests shorten them). */
@@ -163,11 +164,6 @@ function busy(dest: string, why: string): DestinationError {
 
 function scopeOf(fs: FsShim): string | null {
   return fs.processScope ?? null;
-}
-
-function randomHex(bytes: number): string {
-  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(buffer, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** The takeover guard beside a lock: `<dest>.part.takeover` for `<dest>.part.lock`. */

@@ -172,3 +172,21 @@ function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
 function positivePid(value: unknown): number | null {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
 }
+
+/**
+ * `bytes` random bytes as lower-case hex: the ids in lock records, and the
+ * private names of a commit (`ownership.ts`).
+ *
+ * @param bytes how many random bytes.
+ * @returns `2 × bytes` hex digits.
+ *
+ * @example
+ * ```ts
+ * import { randomHex } from "./lock_record.ts";
+ * console.log(randomHex(4).length); // 8
+ * ```
+ */
+export function randomHex(bytes: number): string {
+  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buffer, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -30,6 +30,7 @@
 import { DestinationError } from "../errors.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { DestinationLock } from "./lock.ts";
+import { randomHex } from "./lock_record.ts";
 import { basename, type SidecarPaths } from "./paths.ts";
 
 /** Names this module gives `.part` for a moment: `<dest>.part.` and 8 hex digits. */
@@ -196,9 +197,7 @@ export class PartOwner {
   }
 
   #privateName(): string {
-    const bytes = crypto.getRandomValues(new Uint8Array(4));
-    const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-    return `${this.#paths.part}.${hex}`;
+    return `${this.#paths.part}.${randomHex(4)}`;
   }
 
   async #leftovers(): Promise<string[]> {
