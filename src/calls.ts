@@ -25,7 +25,7 @@ import type { HaulOptions, HaulResult } from "./types.ts";
 
 /**
  * Downloads `input` to `options.dest` with exactly one request (one per
- * connection with `options.connections` > 1: `multi_range.ts`), resuming from
+ * connection with `options.connections` > 1: `engine/download.ts`), resuming from
  * a previous call's checkpoint when there is one.
  *
  * @param input the URL or `Request` to download.

@@ -5,7 +5,7 @@
  */
 
 import { parseIntegrity } from "../protocol/integrity.ts";
-import { MAX_CONNECTIONS } from "../engine/multi_range.ts";
+import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";

@@ -11,7 +11,7 @@ import {
   DEFAULT_STALL_TIMEOUT_S,
 } from "./args.ts";
 import { VERSION } from "./version.ts";
-import { MAX_CONNECTIONS } from "../engine/multi_range.ts";
+import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 
 /** `haul --help`. */

@@ -1,6 +1,5 @@
 /**
- * What one locked call hands to the download that runs it, over one
- * connection (`download.ts`) or several (`range_download.ts`).
+ * What one locked call hands to the download that runs it (`download.ts`).
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /**
- * When a checkpoint is written, for one call over one range (`checkpointer.ts`)
- * or several (`range_checkpointer.ts`): after {@link CheckpointCadence} bytes
- * or milliseconds, one at a time, in the background, its failure reported on
- * the next append. What a checkpoint records is the checkpointers' business.
+ * When a checkpoint is written (`checkpointer.ts`): after
+ * {@link CheckpointCadence} bytes or milliseconds, one at a time, in the
+ * background, its failure reported on the next append. What a checkpoint
+ * records is the checkpointer's business.
  *
  * @module
  */

@@ -1,28 +1,35 @@
 /**
- * When and what to checkpoint. Every {@link CheckpointCadence.bytes} new
- * bytes or {@link CheckpointCadence.ms} milliseconds a checkpoint starts in
- * the background (the stream goes on): the partial write buffer is written,
- * the completed writes are synced, and a record of the durable bytes (with
- * the digest of their newest block, read back from `.part`) replaces the
+ * Checkpoints of one call. Each range of `.part` the call writes has its own
+ * {@link PartWriter} (one range with one connection), so each has its own
+ * {@link Durability}: a checkpoint counts, for each range, only the bytes its
+ * writer's `Durability` says are durable, after
+ * {@link PartWriter.syncWritten}. The invariant stays in `durability.ts`.
+ *
+ * Every {@link CheckpointCadence.bytes} new bytes or
+ * {@link CheckpointCadence.ms} milliseconds a checkpoint starts in the
+ * background (the stream goes on): the writer that just appended is flushed,
+ * the completed writes are synced, and a record of the durable ranges (with
+ * the digest of each one's newest block, read back from `.part`) replaces the
  * control file. One at a time; a failure surfaces on the next
- * {@link Checkpointer.afterAppend}. An interruption makes a last one, in the
+ * {@link Checkpointer.afterAppend}. An interruption writes a last one, in the
  * foreground, of every byte received.
  *
  * @module
  */
 
-import type { Checkpoint } from "../protocol/checkpoint.ts";
+import type { Checkpoint, DurableRange } from "../protocol/checkpoint.ts";
 import { tailStart } from "../protocol/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Validators } from "../protocol/plan.ts";
-import type { PartWriter } from "./part_writer.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
+import type { PartWriter } from "./part_writer.ts";
+import type { Durability } from "./durability.ts";
+import type { ByteSpan } from "./range_split.ts";
+import { mergeSpans } from "./range_ledger.ts";
 
-export type { CheckpointCadence } from "./checkpoint_schedule.ts";
-
-/** What a checkpoint says about the representation besides the durable range. */
+/** What a checkpoint says about the representation besides the durable ranges. */
 export interface CheckpointMeta {
   /** Verification block size. */
   readonly blockSize: number;
@@ -33,83 +40,117 @@ export interface CheckpointMeta {
 }
 
 /**
- * Records the durable bytes of one call's writer.
+ * One range of the call: where it starts, and its writer or, once finished,
+ * what it made durable.
  *
  * @example
  * ```ts ignore
- * // Needs a store, an open .part and its writer; engine/download.ts is the real use.
- * const checkpointer = new Checkpointer(store, file, writer, meta, { bytes: 64 << 20, ms: 1000 }, 0);
- * await writer.append(bytes);
- * await checkpointer.afterAppend();
+ * // A finished range whose writer was let go.
+ * const range: WrittenRange = { start: 0, writer: null, settled: { durability, extent: 4096 } };
+ * ```
+ */
+export interface WrittenRange {
+  /** First byte of the range. */
+  readonly start: number;
+  /** Its writer (started at `start`), or `null` once it wrote all its bytes. */
+  readonly writer: PartWriter | null;
+  /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
+  readonly settled: { readonly durability: Durability; readonly extent: number } | null;
+}
+
+/**
+ * Records the durable bytes of every range of one call.
+ *
+ * @example
+ * ```ts ignore
+ * // Needs the call's control file, its open .part and its ranges: download.ts makes one.
+ * const checkpointer = new Checkpointer(store, file, meta, cadence, [], 0, () => ranges);
+ * await checkpointer.afterAppend(writer, accepted);
  * ```
  */
 export class Checkpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;
-  readonly #writer: PartWriter;
   readonly #meta: CheckpointMeta;
   readonly #schedule: CheckpointSchedule;
-  /** Durable end counted by the newest checkpoint on disk (or the start cursor). */
+  readonly #base: readonly ByteSpan[];
+  readonly #baseExtent: number;
+  readonly #ranges: () => readonly WrittenRange[];
   #recorded: number;
+  #lastKey = "";
+  /** Tail digests of the newest checkpoint, by `tailStart-end`. */
+  #digests = new Map<string, Uint8Array>();
 
   /**
    * @param store the control file.
-   * @param file `.part` (for the tail digest).
-   * @param writer the writer whose durable bytes are recorded.
+   * @param file `.part` (for the tail digests, and the syncs of finished ranges).
    * @param meta validators, length and block size.
    * @param cadence how often.
-   * @param start the resume cursor (already recorded) or 0.
+   * @param base the durable spans verified at the start of the call.
+   * @param baseExtent the extent the resumed checkpoint recorded (0 when fresh).
+   * @param ranges the ranges of this call (read at each checkpoint).
    */
   constructor(
     store: CheckpointStore,
     file: ShimFile,
-    writer: PartWriter,
     meta: CheckpointMeta,
     cadence: CheckpointCadence,
-    start: number,
+    base: readonly ByteSpan[],
+    baseExtent: number,
+    ranges: () => readonly WrittenRange[],
   ) {
     this.#store = store;
     this.#file = file;
-    this.#writer = writer;
     this.#meta = meta;
-    this.#schedule = new CheckpointSchedule(cadence, start);
-    this.#recorded = start;
+    this.#schedule = new CheckpointSchedule(cadence, 0);
+    this.#base = base;
+    this.#baseExtent = baseExtent;
+    this.#ranges = ranges;
+    this.#recorded = base.reduce((sum, span) => sum + span.end - span.start, 0);
+    this.#lastKey = keyOf(mergeSpans(base));
   }
 
-  /** Bytes counted by the newest checkpoint on disk. */
+  /** Bytes counted by the newest checkpoint on disk (or verified at the start). */
   get recorded(): number {
     return this.#recorded;
   }
 
   /**
-   * Called after each append: reports a failed background checkpoint, and
-   * starts one when due.
+   * Called by a range's stream after each append: reports a failed
+   * background checkpoint, and starts one when due. Only the calling range's
+   * writer is flushed (the others are flushed by their own streams).
+   *
+   * @param own the writer of the range that just appended.
+   * @param accepted bytes accepted by every range of this call so far.
    */
-  async afterAppend(): Promise<void> {
+  async afterAppend(own: PartWriter, accepted: number): Promise<void> {
     const schedule = this.#schedule;
     schedule.throwFailure();
-    const accepted = this.#writer.length;
+    // Other ranges append while this one flushes: the schedule lets one start at a time.
     if (!schedule.due(accepted)) return;
     await schedule.start(accepted, async () => {
-      if (this.#writer.durability.poisoned) return false;
-      await this.#writer.flush();
+      await own.flush();
       return true;
     }, () => this.#syncAndRecord());
   }
 
   /**
-   * The last checkpoint of an interrupted call: writes what is buffered,
-   * syncs every byte written and records them.
+   * The last checkpoint of an interrupted call, once every stream stopped:
+   * writes what each range buffered, syncs and records every range.
    */
   async final(): Promise<void> {
     await this.#schedule.settle();
-    try {
-      await this.#writer.quiesce();
-    } finally {
-      // Even after a failed write, the bytes written before it are kept.
-      await this.#syncAndRecord();
+    let writeFailure: { error: unknown } | null = null;
+    for (const range of this.#ranges()) {
+      try {
+        await range.writer?.quiesce();
+      } catch (error) {
+        writeFailure ??= { error };
+      }
     }
+    await this.#syncAndRecord();
     this.#schedule.throwFailure();
+    if (writeFailure !== null) throw writeFailure.error;
   }
 
   /** Waits for a background checkpoint, then reports its failure, if any. */
@@ -123,25 +164,66 @@ export class Checkpointer {
   }
 
   async #syncAndRecord(): Promise<void> {
-    await this.#writer.syncWritten();
-    const durability = this.#writer.durability;
-    if (durability.poisoned) return;
-    const end = durability.durable;
-    if (end <= this.#recorded) return;
+    const ranges = [...this.#ranges()];
+    // Together, so that their syncs are shared (`shared_sync.ts`).
+    const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
+    for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
+    if (ranges.some((range) => durabilityOf(range).poisoned)) return;
+    const spans = mergeSpans([
+      ...this.#base,
+      ...ranges.map((range) => ({ start: range.start, end: durableEnd(range) })),
+    ]);
+    const key = keyOf(spans);
+    if (spans.length === 0 || key === this.#lastKey) return;
     const { blockSize, validators, total } = this.#meta;
-    const range = { start: 0, end };
-    const tailDigest = await digestRange(this.#file, tailStart(range, blockSize), end);
-    if (tailDigest === null) throw new Error(`.part ends before byte ${end}`);
+    const durable: DurableRange[] = [];
+    const digests = new Map<string, Uint8Array>();
+    for (const span of spans) {
+      // A span whose end did not move has the same tail: no need to read it again.
+      const key = `${tailStart(span, blockSize)}-${span.end}`;
+      const tailDigest = this.#digests.get(key) ??
+        await digestRange(this.#file, tailStart(span, blockSize), span.end);
+      if (tailDigest === null) throw new Error(`.part ends before byte ${span.end}`);
+      digests.set(key, tailDigest);
+      durable.push({ ...span, tailDigest });
+    }
+    const extent = Math.max(
+      this.#baseExtent,
+      spans[spans.length - 1]!.end,
+      ...ranges.map((range) => range.writer?.extent ?? range.settled!.extent),
+    );
     const checkpoint: Checkpoint = {
       blockSize,
-      extent: Math.max(this.#writer.extent, end),
+      extent,
       reportedLength: total,
       etag: validators.etag,
       lastModified: validators.lastModified,
       contentType: validators.contentType,
-      ranges: [{ ...range, tailDigest }],
+      ranges: durable,
     };
     await this.#store.save(checkpoint);
-    this.#recorded = end;
+    this.#digests = digests;
+    this.#lastKey = key;
+    this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
   }
+
+  /** Makes a range's written bytes durable: its writer's, or those of a finished one. */
+  async #sync(range: WrittenRange): Promise<void> {
+    if (range.writer !== null) return await range.writer.syncWritten();
+    const durability = range.settled!.durability;
+    if (durability.poisoned || durability.durable >= durability.written) return;
+    await durability.sync(() => this.#file.datasync());
+  }
+}
+
+function durabilityOf(range: WrittenRange): Durability {
+  return range.writer?.durability ?? range.settled!.durability;
+}
+
+function durableEnd(range: WrittenRange): number {
+  return durabilityOf(range).durable;
+}
+
+function keyOf(spans: readonly ByteSpan[]): string {
+  return spans.map((span) => `${span.start}-${span.end}`).join(",");
 }

@@ -55,7 +55,7 @@ export interface CommitTerms {
  *
  * @example
  * ```ts ignore
- * // engine/download.ts and engine/range_download.ts, once every byte is written.
+ * // engine/download.ts, once every byte is written.
  * const sha256 = await commit(owner, { file, size, digest, close }, terms);
  * ```
  */

@@ -23,8 +23,7 @@ import type { KeptHasher } from "./kept_hashes.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { checkOptions } from "./check_options.ts";
-import { readSettings } from "./settings.ts";
-import { DEFAULT_RANGE_FLOOR, readConnections, runDownload } from "./multi_range.ts";
+import { DEFAULT_RANGE_FLOOR, readConnections, readSettings } from "./settings.ts";
 import type { CallContext } from "./call_context.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
@@ -168,9 +167,7 @@ export async function haulWith(
       floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
     };
-    const single = (first: Response | null) =>
-      new Download(ctx, first).run().finally(() => first?.body?.cancel().catch(() => {}));
-    const result = await runDownload(ctx, single);
+    const result = await new Download(ctx).run();
     progress.done();
     return result;
   } catch (error) {

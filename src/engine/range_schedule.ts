@@ -1,5 +1,5 @@
 /**
- * Which bytes each connection of a multi-range download fetches next,
+ * Which bytes each connection of a download fetches next,
  * decided without I/O. The file is split in file order into four pieces per
  * connection; a connection takes the next pending piece and, when none is
  * left, takes over half of the open range with the most bytes still to come
@@ -24,13 +24,14 @@ import type { Segment } from "./segment.ts";
 const PIECES_PER_CONNECTION = 4;
 
 /**
- * The ranges of one multi-range call: those started, and the bytes pending.
+ * The ranges of one call: those started, and the bytes pending.
  *
  * @example
  * ```ts
  * import { RangeSchedule } from "./range_schedule.ts";
- * const { schedule, first } = RangeSchedule.fresh(64 << 20, 4, 1 << 20);
- * console.log(first, schedule.next()); // { start: 0, end: 4194304 } { start: 4194304, end: 8388608 }
+ * const schedule = RangeSchedule.of(64 << 20, [], 4, 1 << 20);
+ * console.log(schedule.next()); // { start: 0, end: 4194304 }
+ * console.log(RangeSchedule.of(null, [{ start: 0, end: 10 }], 1, 1).next()); // { start: 10, end: Infinity }
  * ```
  */
 export class RangeSchedule {
@@ -58,46 +59,33 @@ export class RangeSchedule {
   }
 
   /**
-   * A resume: the gaps between the durable spans, shared out among the
-   * connections.
+   * The bytes a call still needs, in file order: the gaps between the
+   * verified spans, each cut into ranges in proportion to its size; with
+   * `pieces` 1, one range per gap. A file of unknown length has one open
+   * range after the verified prefix.
    *
-   * @param total the file's length.
-   * @param durable the checkpoint's durable spans.
-   * @param connections connections allowed.
+   * @param total the file's length, or `null`.
+   * @param durable the spans verified on disk.
+   * @param connections connections that fetch them (1: no split).
    * @param floor the smallest range worth a connection.
    * @returns the schedule.
    */
-  static resume(
-    total: number,
+  static of(
+    total: number | null,
     durable: readonly ByteSpan[],
     connections: number,
     floor: number,
   ): RangeSchedule {
     const base = mergeSpans(durable);
+    if (total === null) {
+      return new RangeSchedule(base, [{ start: base[0]?.end ?? 0, end: Infinity }], floor);
+    }
     const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
     return new RangeSchedule(
       base,
       shareGaps(gapsOf(total, base), pieces, floor, splitRanges),
       floor,
     );
-  }
-
-  /**
-   * A fresh download: the first range is the first response's, the others
-   * are pending.
-   *
-   * @param total the file's length.
-   * @param connections connections allowed.
-   * @param floor the smallest range worth a connection.
-   * @returns the schedule and the first range.
-   */
-  static fresh(
-    total: number,
-    connections: number,
-    floor: number,
-  ): { schedule: RangeSchedule; first: ByteSpan } {
-    const spans = splitRanges(total, connections * PIECES_PER_CONNECTION, floor);
-    return { schedule: new RangeSchedule([], spans.slice(1), floor), first: spans[0]! };
   }
 
   /** Why the last range was refused under the same validator, if one was. */

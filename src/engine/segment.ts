@@ -1,16 +1,42 @@
 /**
- * One range of a multi-range download (`range_download.ts`): `[start, end)`
- * of `.part` with a writer of its own, and the streaming of one checked
- * response into it. No byte is written past the range's end, which shrinks
- * when another connection takes its tail and grows when its body carries on
- * over pending bytes that follow.
+ * One range of a download (`download.ts`): `[start, end)` of `.part` with a
+ * writer of its own, and the streaming of one checked response into it. No
+ * byte is written past the range's end, which shrinks when another
+ * connection takes its tail and grows when its body carries on over pending
+ * bytes that follow; a body of unknown length has an open range (`end` is
+ * `Infinity` until the body ends). A body that carries a byte past the end it
+ * declared is refused whole ({@link OverLongBody}).
  *
  * @module
  */
 
+import { isOverLong } from "../protocol/body_end.ts";
 import { bodySource } from "./body_source.ts";
 import type { Durability } from "./durability.ts";
 import type { PartWriter } from "./part_writer.ts";
+
+/**
+ * A body carried bytes past the end it declared: none of its bytes can be trusted.
+ *
+ * @example
+ * ```ts
+ * import { OverLongBody } from "./segment.ts";
+ * console.log(new OverLongBody(0, 100).message); // the body from byte 0 ran past byte 99
+ * ```
+ */
+export class OverLongBody extends Error {
+  /** Where the body started. */
+  readonly start: number;
+
+  /**
+   * @param start where the body started.
+   * @param end the end it declared.
+   */
+  constructor(start: number, end: number) {
+    super(`the body from byte ${start} ran past byte ${end - 1}`);
+    this.start = start;
+  }
+}
 
 /**
  * A range of this call: `[start, end)`, `end` shrinking when another
@@ -28,7 +54,7 @@ import type { PartWriter } from "./part_writer.ts";
 export interface Segment {
   /** First byte of the range. */
   readonly start: number;
-  /** End of the range (exclusive). */
+  /** End of the range (exclusive); `Infinity` while a body of unknown length runs. */
   end: number;
   /** Its writer, started at `start`; `null` once it wrote all its bytes. */
   writer: PartWriter | null;
@@ -45,7 +71,7 @@ export interface Segment {
  *
  * @example
  * ```ts ignore
- * // range_download.ts makes one per range.
+ * // download.ts makes one per call.
  * const host: SegmentHost = { stop, stallTimeout: 60_000, carriesOn, stored };
  * ```
  */
@@ -65,17 +91,18 @@ export interface SegmentHost {
 
 /**
  * Writes the body into the segment until its (possibly shortened) end, then
- * lets its writer go.
+ * lets its writer go. An open range ends where its body does.
  *
  * @param segment the range, its writer open.
  * @param response its checked response, the body unread.
- * @param asked the end of the bytes the response carries.
+ * @param asked the end of the bytes the response declares (`Infinity`: not declared).
  * @param host the download.
- * @throws {Error} when the response has no body or it ends before the range does.
+ * @throws {OverLongBody} when the body carries a byte at or past `asked`.
+ * @throws {Error} when the body ends before the range does.
  *
  * @example
  * ```ts ignore
- * // range_download.ts, once the range's answer is checked.
+ * // download.ts, once the range's answer is checked.
  * await streamSegment(segment, response, asked.end, host);
  * ```
  */
@@ -85,12 +112,9 @@ export async function streamSegment(
   asked: number,
   host: SegmentHost,
 ): Promise<void> {
-  const body = response.body;
   const writer = segment.writer!;
-  if (body === null) {
-    throw new Error(`bytes ${segment.start}-${segment.end - 1}: the response had no body`);
-  }
-  const reader = bodySource(body, writer, host.stallTimeout);
+  // A null body is an empty one (a 204-like answer): judged by where it ends.
+  const reader = bodySource(response.body ?? new Blob([]).stream(), writer, host.stallTimeout);
   const stop = host.stop;
   const onStop = () => void reader.cancel().catch(() => {});
   stop.addEventListener("abort", onStop, { once: true });
@@ -101,6 +125,9 @@ export async function streamSegment(
       const { bytes: value, done } = await reader.read();
       ended = done;
       if (value === undefined) continue;
+      if (isOverLong(writer.length, value.length, asked)) {
+        throw new OverLongBody(segment.start, asked);
+      }
       let room = segment.end - writer.length;
       while (value.length > room && (await host.carriesOn(segment, asked))) {
         room = segment.end - writer.length;
@@ -111,17 +138,19 @@ export async function streamSegment(
       if (bytes.length > 0) await host.stored(writer, bytes.length);
     }
     if (stop.aborted) return;
+    if (segment.end === Infinity) segment.end = writer.length; // the download judges this end
     if (writer.length < segment.end) {
       throw new Error(
         `bytes ${segment.start}-${segment.end - 1}: the body ended at byte ${writer.length}`,
       );
     }
-    if (segment.end === asked) {
+    if (!ended && segment.end === asked) {
       // Read the end of the body, so that the connection can carry the next request.
       const tail = await reader.read();
       if (tail.bytes !== undefined) await reader.store(tail.bytes.subarray(0, 0));
+      if ((tail.bytes?.length ?? 0) > 0) throw new OverLongBody(segment.start, asked);
       if (!tail.done) await reader.cancel().catch(() => {});
-    } else {
+    } else if (!ended) {
       await reader.cancel().catch(() => {}); // the rest belongs to another range
     }
     await writer.quiesce();

@@ -21,13 +21,17 @@ const DEFAULT_CHECKPOINT_MS = 1000;
 const WRITE_BUFFER_SIZE = 1 << 20;
 /** Bytes written between two background `fdatasync` calls. */
 const SYNC_EVERY = 16 << 20;
+/** Default smallest range worth a connection of its own. */
+export const DEFAULT_RANGE_FLOOR = 4 << 20;
+/** The most connections one call opens. */
+export const MAX_CONNECTIONS = 32;
 
 /**
  * A call's settings, validated.
  *
  * @example
  * ```ts ignore
- * // readSettings() makes them; Download and RangeDownload read them.
+ * // readSettings() makes them; Download reads them.
  * const settings: Settings = readSettings(options, {});
  * ```
  */
@@ -87,4 +91,27 @@ export function readSettings(
     kept: hooks.kept ?? null,
     stallTimeout: readStallTimeout(options),
   };
+}
+
+/**
+ * Reads and checks `options.connections`.
+ *
+ * @param options the call's options.
+ * @returns connections allowed, from 1 to {@link MAX_CONNECTIONS}.
+ * @throws {RangeError} for anything else.
+ *
+ * @example
+ * ```ts
+ * import { readConnections } from "./settings.ts";
+ * console.log(readConnections({}), readConnections({ connections: 8 })); // 1 8
+ * ```
+ */
+export function readConnections(options: Pick<HaulOptions, "connections">): number {
+  const connections = options.connections ?? 1;
+  if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
+    throw new RangeError(
+      `Invalid connections: ${connections}: use a whole number from 1 to ${MAX_CONNECTIONS}`,
+    );
+  }
+  return connections;
 }

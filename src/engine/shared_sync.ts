@@ -55,7 +55,7 @@ export function sharedDatasync(datasync: () => Promise<void>): () => Promise<voi
  *
  * @example
  * ```ts ignore
- * // Needs an open ShimFile: range_download.ts wraps .part once per call.
+ * // Needs an open ShimFile: download.ts wraps .part once per call.
  * const shared = withSharedSync(file);
  * ```
  */

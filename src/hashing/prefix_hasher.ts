@@ -1,12 +1,14 @@
 /**
- * The SHA-256 of `.part` for a download whose bytes land out of order
- * (several connections). Bytes about to be written exactly where the hash
+ * The SHA-256 of `.part`, kept on the download's thread with the native
+ * hasher, in file order. Bytes about to be written exactly where the hash
  * stands are hashed from memory ({@link PrefixHasher.offer}); the others are
  * read back: in the background, in order and in pieces of at most 1 MiB, up
  * to the end of the contiguous written prefix, which the download moves
  * forward as writes complete. So each byte is hashed once, while the rest
- * downloads, and the bytes of the range at the head of the file (all of them
- * when one connection does the work) are never read back.
+ * downloads: a fresh download over one connection reads nothing back; a
+ * resume in a new process reads back the bytes already on disk once (the
+ * *catch-up*), then hashes from memory; another range's bytes are read back
+ * once the prefix reaches them.
  *
  * @module
  */
@@ -14,6 +16,9 @@
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { NativeHash } from "../runtime/native_hash.ts";
 import { READ_PIECE, readPiece } from "./file_digest.ts";
+
+/** Within this many bytes of the read-back, bytes that extend the written prefix wait for it. */
+const NEAR = 4 << 20;
 
 /** The running SHA-256 of `.part` bytes `[0, position)`, behind a moving written prefix. */
 export class PrefixHasher {
@@ -29,11 +34,11 @@ export class PrefixHasher {
 
   /**
    * @param file `.part`, open for reading.
-   * @param hash a fresh hasher (it covers `[0, hash.length)`).
+   * @param hash a hasher that covers `.part` bytes `[0, hash.length)` (a fresh one, or kept).
    *
    * @example
    * ```ts ignore
-   * // Needs an open .part: range_download.ts makes one per call.
+   * // Needs an open .part: download.ts makes one per call.
    * const hasher = new PrefixHasher(file, createNativeHash());
    * hasher.advance(written);
    * const hex = await hasher.digestHex(total);
@@ -53,13 +58,18 @@ export class PrefixHasher {
   /**
    * Bytes about to be written at `at`: hashed now, from memory, when they are
    * the very next bytes to hash and no read-back read is in flight; else left
-   * to be read back once written. The caller writes them at `at` (or the call
-   * fails).
+   * to be read back once written. Bytes that extend the written prefix while
+   * the read-back is within {@link NEAR} of them wait for it to get there,
+   * so that a resume's read-back, once it nears the body, stops chasing it.
+   * The caller writes them at `at` (or the call fails).
    *
    * @param bytes the bytes; not retained.
    * @param at where they are written.
    */
-  offer(bytes: Uint8Array, at: number): void {
+  async offer(bytes: Uint8Array, at: number): Promise<void> {
+    if (at === this.#target && at > this.#hash.length && at - this.#hash.length <= NEAR) {
+      while (this.#running !== null) await this.#running;
+    }
     if (this.#reading || this.#closed || this.#failure !== null) return;
     if (at === this.#hash.length) this.#hash.update(bytes);
   }
@@ -105,6 +115,11 @@ export class PrefixHasher {
       throw new Error(`PrefixHasher: hashed ${this.#hash.length} bytes, the file has ${length}`);
     }
     return this.#hash.digestHex();
+  }
+
+  /** An independent copy of the hash where it stands (its `length` says how far). */
+  copy(): NativeHash {
+    return this.#hash.copy();
   }
 
   /** Stops reading back and waits for the read in flight; never throws. */

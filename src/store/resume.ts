@@ -1,9 +1,11 @@
 /**
  * Opening `.part` for a call: trusting exactly what the checkpoint proves.
- * A fresh start truncates any orphaned `.part`; a resume reads back the
- * newest durable bytes (at most one block) and checks them against the
- * checkpoint's tail digest before its first request, and starts over from
- * byte 0 when they do not match.
+ * Every durable range of the checkpoint is checked against its tail digest
+ * (its newest bytes, at most one block, read back) before the first request.
+ * When any range is not borne out, or the checkpoint cannot be resumed (no
+ * strong validator; several ranges of a file of unknown length), nothing on
+ * disk is trusted: the checkpoint is removed and `.part` emptied, and the
+ * download starts from byte 0.
  *
  * @module
  */
@@ -16,65 +18,30 @@ import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
-/** Where writing starts, and the state that proves the bytes before it. */
+/** `.part`, open, and the checkpoint whose every range it bears out (or `null`: from byte 0). */
 export interface StartPoint {
   /** `.part`, open for reading and writing. */
   readonly file: ShimFile;
-  /** Verified bytes at the start of `.part`. */
-  readonly cursor: number;
-  /** The checkpoint these bytes belong to (its one range is `[0, cursor)`), or null when fresh. */
+  /** The verified checkpoint, or `null` when `.part` was emptied. */
   readonly checkpoint: Checkpoint | null;
 }
 
 /**
- * Reads the checkpoint and opens `.part` accordingly.
+ * Reads the checkpoint, opens `.part` and checks every range.
  *
  * @param fs filesystem shim.
  * @param paths the destination's sidecars.
- * @returns the open `.part` and where to resume.
- * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
- * @throws {DestinationError} when `.part` is a directory.
- */
-export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
-  const { file, checkpoint } = await openPartWithCheckpoint(fs, paths);
-  try {
-    if (checkpoint === null || !canResume(checkpoint)) {
-      await fresh(fs, paths, file, checkpoint !== null);
-      return { file, cursor: 0, checkpoint: null };
-    }
-    const verified = await verifyTail(file, checkpoint);
-    if (verified === null) {
-      await fresh(fs, paths, file, true);
-      return { file, cursor: 0, checkpoint: null };
-    }
-    return { file, cursor: durablePrefix(verified), checkpoint: verified };
-  } catch (error) {
-    await file.close();
-    throw error;
-  }
-}
-
-/**
- * The first step of every resume, with one range or several: clears the
- * sidecars that cannot be trusted, reads the checkpoint (not yet checked
- * against `.part`) and opens `.part` read-write.
- *
- * @param fs filesystem shim.
- * @param paths the destination's sidecars.
- * @returns the open `.part` and the checkpoint, or `null` when there is none.
+ * @returns the open `.part` and the verified checkpoint (or `null`: start from byte 0).
  * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
  * @throws {DestinationError} when `.part` is a directory.
  *
  * @example
  * ```ts ignore
- * // Needs a locked destination: openPart() and openPartRanges() start with it.
- * const { file, checkpoint } = await openPartWithCheckpoint(fs, paths);
+ * // Needs a locked destination: engine/download.ts opens every call with it.
+ * const { file, checkpoint } = await openPart(fs, paths);
  * ```
  */
-export async function openPartWithCheckpoint(
-  fs: FsShim,
-  paths: SidecarPaths,
-): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
+export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
   // so that writing the next checkpoint never follows a link out of the directory.
   await fs.remove(paths.ctrlTmp);
@@ -91,65 +58,54 @@ export async function openPartWithCheckpoint(
     checkpoint = await readCheckpoint(fs, paths);
   } else if (await fs.stat(paths.ctrl) !== null) {
     // A checkpoint without its data (e.g. a crash right after the final rename): stale.
-    await fs.remove(paths.ctrl);
-    await fs.syncDir(paths.dir);
+    await removeCheckpoint(fs, paths);
   }
-  return { file: await fs.open(paths.part, "readwrite"), checkpoint };
+  const file = await fs.open(paths.part, "readwrite");
+  try {
+    if (checkpoint !== null && canResume(checkpoint) && await bearsOut(file, checkpoint)) {
+      return { file, checkpoint };
+    }
+    if (checkpoint !== null) await removeCheckpoint(fs, paths);
+    await file.truncate(0);
+    return { file, checkpoint: null };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
 }
 
-/** Discards any checkpoint (durably) and empties `.part`. */
-export async function fresh(
-  fs: FsShim,
-  paths: SidecarPaths,
-  file: ShimFile,
-  hadCheckpoint: boolean,
-): Promise<void> {
-  if (hadCheckpoint) {
-    await fs.remove(paths.ctrl);
-    await fs.syncDir(paths.dir);
-  }
-  await file.truncate(0);
+async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> {
+  await fs.remove(paths.ctrl);
+  await fs.syncDir(paths.dir);
 }
 
 /**
  * Resuming needs a strong validator to send in `If-Range`: a strong ETag, or a
- * strong Last-Modified (only those are kept). With a weak ETag or none, no
+ * Last-Modified (only strong ones are kept). With a weak ETag or none, no
  * HTTP mechanism can prove that the bytes on disk and the server's next bytes
  * belong to one representation (two versions of equal length would splice
- * silently), so haul starts over from byte 0 instead.
+ * silently), so haul starts over from byte 0 instead. Ranges other than a
+ * prefix are asked for one by one, which needs the file's length.
  */
 function canResume(checkpoint: Checkpoint): boolean {
-  return durablePrefix(checkpoint) > 0 &&
-    (isStrongEtag(checkpoint.etag) ||
-      (checkpoint.etag === null && checkpoint.lastModified !== null));
+  const { etag, lastModified, reportedLength } = checkpoint;
+  if (!isStrongEtag(etag) && (etag !== null || lastModified === null)) return false;
+  const prefix = durablePrefix(checkpoint);
+  if (checkpoint.ranges.length === 1 && prefix > 0) return true;
+  return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
 }
 
 /**
  * Reads and decodes `.part.ctrl`; a corrupt one is removed (durably) and
  * reported, so the next call starts from byte 0.
- *
- * @param fs filesystem shim.
- * @param paths the destination's sidecars.
- * @returns the checkpoint, or `null` when there is none.
- * @throws {ControlFileError} when it could not be decoded (it is gone by then).
- *
- * @example
- * ```ts ignore
- * // Needs a destination's sidecar paths: openPart and openRanges use it.
- * const checkpoint = await readCheckpoint(fs, sidecarPaths("data.bin"));
- * ```
  */
-export async function readCheckpoint(
-  fs: FsShim,
-  paths: SidecarPaths,
-): Promise<Checkpoint | null> {
+async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {
   const bytes = await fs.readFile(paths.ctrl);
   if (bytes === null) return null;
   try {
     return decodeCheckpoint(bytes);
   } catch (error) {
-    await fs.remove(paths.ctrl);
-    await fs.syncDir(paths.dir);
+    await removeCheckpoint(fs, paths);
     if (error instanceof ControlFileError) {
       throw new ControlFileError(
         `Checkpoint discarded: ${paths.ctrl}: ${error.message}; the next call starts from byte 0`,
@@ -160,19 +116,15 @@ export async function readCheckpoint(
   }
 }
 
-/**
- * Checks the newest durable bytes of the range that starts at byte 0,
- * `[tailStart, cursor)` (at most one block), against its tail digest.
- * Returns the checkpoint narrowed to that range, or `null` when `.part` does
- * not bear it out (then nothing on disk is trusted).
- */
-async function verifyTail(file: ShimFile, checkpoint: Checkpoint): Promise<Checkpoint | null> {
-  const range = checkpoint.ranges[0];
-  if (range === undefined || range.start !== 0) return null;
-  if ((await file.size()) < range.end) return null;
-  const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
-  const expected = range.tailDigest;
-  if (actual === null || actual.length !== expected.length) return null;
-  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return null;
-  return { ...checkpoint, ranges: [range] };
+/** Whether `.part` bears out the tail digest of every range. */
+async function bearsOut(file: ShimFile, checkpoint: Checkpoint): Promise<boolean> {
+  const size = await file.size();
+  for (const range of checkpoint.ranges) {
+    if (size < range.end) return false;
+    const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
+    const expected = range.tailDigest;
+    if (actual === null || actual.length !== expected.length) return false;
+    for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+  }
+  return true;
 }
