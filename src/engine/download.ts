@@ -11,7 +11,7 @@
 import { HaulError, PartialHaulError, ServerMisconfiguredError } from "../errors.ts";
 import { PartHasher } from "../hashing/part_hasher.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import { createNativeHash } from "../runtime/native_hash.ts";
+import { createNativeHash, type Digests } from "../runtime/native_hash.ts";
 import { isOverLong, judgeBodyEnd } from "../protocol/body_end.ts";
 import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { buildRequest } from "../protocol/request.ts";
@@ -108,7 +108,7 @@ export class Download {
       const hasher = this.#hasher(start.file, start);
       try {
         // The same commit as every finish: .part is cut to the checkpoint's length and synced.
-        return await this.#complete(start.cursor, () => hasher.digestHex(start.cursor), {
+        return await this.#complete(start.cursor, () => hasher.digests(start.cursor), {
           ...base,
           etag: saved!.etag,
           contentType: saved!.contentType,
@@ -156,7 +156,7 @@ export class Download {
       await checkpointer.drain(); // no checkpoint is written after the rename
       return await this.#complete(
         await writer.finish(),
-        () => hasher.digestHex(writer.durability.written),
+        () => hasher.digests(writer.durability.written),
         {
           ...base,
           resumedFrom: from.cursor,
@@ -177,7 +177,8 @@ export class Download {
     const saved = from.checkpoint;
     const kept = saved === null ? null : this.#ctx.settings.kept?.take(from.cursor, saved) ?? null;
     if (saved === null) this.#ctx.settings.kept?.drop();
-    return new PartHasher(file, kept ?? createNativeHash(), from.cursor);
+    const hash = kept ?? createNativeHash(this.#ctx.expected?.algorithm);
+    return new PartHasher(file, hash, from.cursor);
   }
 
   /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
@@ -305,7 +306,7 @@ export class Download {
 
   async #complete(
     size: number,
-    digest: () => Promise<string>,
+    digest: () => Promise<Digests>,
     meta: {
       status: number;
       resumedFrom: number;
@@ -317,7 +318,7 @@ export class Download {
   ): Promise<HaulResult> {
     const { paths, owner, expected, url, options, settings, progress } = this.#ctx;
     settings.kept?.drop();
-    const sha256 = await commit(
+    const digests = await commit(
       owner,
       { file: this.#file!, size, digest, close: () => this.#closeFile() },
       { expected, overwrite: options.overwrite === true, url, state: progress.state },
@@ -325,7 +326,7 @@ export class Download {
     return {
       dest: paths.dest,
       size,
-      sha256,
+      ...digests,
       etag: meta.etag,
       contentType: meta.contentType,
       status: meta.status,

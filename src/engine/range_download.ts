@@ -136,7 +136,7 @@ export class RangeDownload {
     const { paths, options, progress } = this.#ctx;
     const total = this.#known.total;
     this.#ctx.settings.kept?.drop(); // bytes land out of order: no running hash applies
-    this.#hasher = new PrefixHasher(this.#file, createNativeHash());
+    this.#hasher = new PrefixHasher(this.#file, createNativeHash(this.#ctx.expected?.algorithm));
     this.#hasher.advance(this.#schedule.writtenPrefix());
     this.#checkpointer = new RangeCheckpointer(
       this.#store,
@@ -355,12 +355,12 @@ export class RangeDownload {
 
   async #complete(size: number): Promise<HaulResult> {
     const { paths, expected, url, options, progress, owner } = this.#ctx;
-    const sha256 = await commit(
+    const digests = await commit(
       owner,
       {
         file: this.#file,
         size,
-        digest: () => this.#hasher!.digestHex(size),
+        digest: () => this.#hasher!.digests(size),
         close: () => this.#closeFile(),
       },
       { expected, overwrite: options.overwrite === true, url, state: progress.state },
@@ -368,7 +368,7 @@ export class RangeDownload {
     return {
       dest: paths.dest,
       size,
-      sha256,
+      ...digests,
       etag: this.#validators.etag,
       contentType: this.#validators.contentType,
       status: this.#status,

@@ -19,7 +19,7 @@
  */
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { NativeHash } from "../runtime/native_hash.ts";
+import type { Digests, NativeHash } from "../runtime/native_hash.ts";
 import { READ_PIECE, readPiece } from "./file_digest.ts";
 
 /** Within this many bytes of the body, the writer waits for the catch-up and then hashes inline. */
@@ -40,7 +40,7 @@ const CATCH_UP_LEAD = 2;
  * ```ts ignore
  * // Needs an open .part (a ShimFile) holding `cursor` bytes; engine/download.ts is the real use.
  * const hasher = new PartHasher(file, createNativeHash(), cursor); // the catch-up starts
- * console.log(await hasher.digestHex(cursor));
+ * console.log((await hasher.digests(cursor)).sha256);
  * ```
  */
 export class PartHasher {
@@ -137,17 +137,17 @@ export class PartHasher {
   }
 
   /**
-   * The hex digest of `.part` bytes `[0, length)`.
+   * The hex digests of `.part` bytes `[0, length)`.
    *
    * @param length every byte of the file (all written).
-   * @returns the hex SHA-256.
+   * @returns the hex digests.
    */
-  async digestHex(length: number): Promise<string> {
+  async digests(length: number): Promise<Digests> {
     await this.reach(length);
     if (this.#hash.length !== length) {
       throw new Error(`PartHasher: hashed ${this.#hash.length} bytes, the file has ${length}`);
     }
-    return this.#hash.digestHex();
+    return this.#hash.digests();
   }
 
   /** An independent copy of the hasher where it stands (its `length` says how far). */
