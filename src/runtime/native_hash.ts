@@ -3,7 +3,8 @@
  * provide): the only module that imports it. About 1.6 GB/s on one core, so
  * hashing 1 MiB takes ~0.6 ms and can run on the download's own thread.
  * `integrity` may ask for SHA-384 or SHA-512 as well: a hasher then feeds
- * every byte to both (SHA-512 runs at roughly half SHA-256's speed here).
+ * every byte to both (SHA-512 takes ~1.2 ms per MB here, where SHA-NI
+ * speeds up SHA-256 only).
  *
  * @module
  */
