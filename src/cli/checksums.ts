@@ -1,12 +1,15 @@
 /**
- * Reading `sha256sum`-format checksum files for `--checksums FILE`.
+ * Reading `sha256sum`/`sha512sum`-format checksum files for `--checksums FILE`.
  *
  * @module
  */
 
 /** A parsed checksums file. */
 export interface ChecksumTable {
-  /** Hex SHA-256 by the name as written (a leading `./` removed). */
+  /**
+   * An `integrity` value (`sha256:<hex>`, `sha512:<hex>`, or both when a name
+   * has a line of each) by the name as written (a leading `./` removed).
+   */
   readonly byName: ReadonlyMap<string, string>;
   /** Problems found, by 1-based line number. */
   readonly problems: readonly { line: number; message: string }[];
@@ -14,8 +17,10 @@ export interface ChecksumTable {
 
 /**
  * Parses a checksums file: `HEX  NAME` or `HEX *NAME` lines as written by
- * `sha256sum` (including its `\`-escaped names), or BSD-style
- * `SHA256 (NAME) = HEX` lines; blank lines and `#` comments are skipped.
+ * `sha256sum`, `sha384sum` or `sha512sum` (including their `\`-escaped
+ * names; the length of `HEX` tells the algorithm), or BSD-style
+ * `SHA256 (NAME) = HEX` lines (`SHA384`, `SHA512` too); blank lines and `#`
+ * comments are skipped. The algorithm is picked per line.
  *
  * @param text the file's content.
  * @returns the digests by name, and the malformed lines.
@@ -23,8 +28,10 @@ export interface ChecksumTable {
  * @example
  * ```ts
  * import { parseChecksums } from "./checksums.ts";
- * const table = parseChecksums(`${"ab".repeat(32)}  ./data/a.bin\n`);
- * console.log(table.byName.get("data/a.bin")?.slice(0, 4)); // "abab"
+ * const sha512 = "cd".repeat(64);
+ * const table = parseChecksums(`${"ab".repeat(32)}  ./data/a.bin\nSHA512 (b) = ${sha512}\n`);
+ * console.log(table.byName.get("data/a.bin")?.slice(0, 11)); // "sha256:abab"
+ * console.log(table.byName.get("b")?.slice(0, 11)); // "sha512:cdcd"
  * ```
  */
 export function parseChecksums(text: string): ChecksumTable {
@@ -38,17 +45,20 @@ export function parseChecksums(text: string): ChecksumTable {
     if (parsed === null) {
       problems.push({
         line: index + 1,
-        message: "Malformed checksum line: write 64 hex digits, two spaces, then the file name",
+        message: "Malformed checksum line: write the hex digest (64 digits for SHA-256, 128 " +
+          "for SHA-512), two spaces, then the file name",
       });
       continue;
     }
     const name = normalizeName(parsed.name);
-    const previous = byName.get(name);
-    if (previous !== undefined && previous !== parsed.hex) {
+    const token = `${parsed.algorithm}:${parsed.hex}`;
+    const previous = byName.get(name)?.split(" ") ?? [];
+    if (previous.some((t) => t.startsWith(`${parsed.algorithm}:`) && t !== token)) {
       problems.push({ line: index + 1, message: `Two different checksums for ${name}` });
       continue;
     }
-    byName.set(name, parsed.hex);
+    // A line of another algorithm for the same name: `integrity` checks the strongest.
+    if (!previous.includes(token)) byName.set(name, [...previous, token].join(" "));
   }
   return { byName, problems };
 }
@@ -59,13 +69,13 @@ export function parseChecksums(text: string): ChecksumTable {
  *
  * @param table a parsed checksums file.
  * @param relative the destination relative to `--dir` (`/`-separated).
- * @returns the hex digest, or `null` when there is none.
+ * @returns the digest as an `integrity` value, or `null` when there is none.
  *
  * @example
  * ```ts
  * import { lookupChecksum, parseChecksums } from "./checksums.ts";
  * const table = parseChecksums(`${"ab".repeat(32)}  a.bin\n`);
- * console.log(lookupChecksum(table, "data/a.bin") !== null); // true
+ * console.log(lookupChecksum(table, "data/a.bin")?.startsWith("sha256:")); // true
  * ```
  */
 export function lookupChecksum(table: ChecksumTable, relative: string): string | null {
@@ -75,24 +85,36 @@ export function lookupChecksum(table: ChecksumTable, relative: string): string |
   const base = key.slice(key.lastIndexOf("/") + 1);
   let found: string | null = null;
   let count = 0;
-  for (const [name, hex] of table.byName) {
+  for (const [name, digest] of table.byName) {
     if (name.slice(name.lastIndexOf("/") + 1) === base) {
-      found = hex;
+      found = digest;
       count++;
     }
   }
   return count === 1 ? found : null;
 }
 
-function parseLine(line: string): { hex: string; name: string } | null {
-  const bsd = /^SHA256 \((.+)\) = ([0-9a-fA-F]{64})\s*$/.exec(line);
-  if (bsd !== null) return { hex: bsd[2]!.toLowerCase(), name: bsd[1]! };
+/** The algorithm by the number of hex digits of its digest. */
+const BY_DIGITS: ReadonlyMap<number, string> = new Map([
+  [64, "sha256"],
+  [96, "sha384"],
+  [128, "sha512"],
+]);
+
+function parseLine(line: string): { algorithm: string; hex: string; name: string } | null {
+  const bsd = /^(SHA256|SHA384|SHA512) \((.+)\) = ([0-9a-fA-F]+)\s*$/.exec(line);
+  if (bsd !== null) {
+    const algorithm = bsd[1]!.toLowerCase();
+    const hex = bsd[3]!.toLowerCase();
+    return BY_DIGITS.get(hex.length) === algorithm ? { algorithm, hex, name: bsd[2]! } : null;
+  }
   const escaped = line.startsWith("\\");
-  const gnu = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(escaped ? line.slice(1) : line);
-  if (gnu === null) return null;
+  const gnu = /^([0-9a-fA-F]+) [ *](.+)$/.exec(escaped ? line.slice(1) : line);
+  const algorithm = BY_DIGITS.get(gnu?.[1]?.length ?? 0);
+  if (gnu === null || algorithm === undefined) return null;
   const rawName = gnu[2]!.replace(/\r$/, "");
   const name = escaped ? unescapeName(rawName) : rawName;
-  return name === "" ? null : { hex: gnu[1]!.toLowerCase(), name };
+  return name === "" ? null : { algorithm, hex: gnu[1]!.toLowerCase(), name };
 }
 
 /** Undoes `sha256sum`'s escaping: `\\n` for a newline, `\\r`, and `\\\\` for a backslash. */

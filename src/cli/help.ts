@@ -24,8 +24,8 @@ Usage:
 Downloads go to <dest>.part with a checkpoint beside it; the file appears at
 its destination only when complete and verified. Run the same command again
 after a failure or Ctrl-C: finished files are skipped, the others resume.
-A file already at its destination counts as complete only when its SHA-256
-(--sha256, --checksums) or, without one, its size matches the server's.
+A file already at its destination counts as complete only when its digest
+(--sha256, --sha512, --checksums) or, without one, its size matches the server's.
 
 Output:
   -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
@@ -52,8 +52,10 @@ Network:
 
 Verification:
       --sha256 HEX         Expect this SHA-256 (one URL); a mismatch saves nothing
-      --integrity SRI      Expect this SRI digest, e.g. sha256-<base64> (one URL)
-      --checksums FILE     Verify every download against a sha256sum-format FILE
+      --sha512 HEX         Expect this SHA-512 (one URL)
+      --integrity SRI      Expect this SRI digest, e.g. sha512-<base64> as npm gives (one URL)
+      --checksums FILE     Verify every download against FILE: sha256sum or sha512sum
+                           output, or BSD tags (SHA512 (NAME) = HEX)
 
 Messages:
   -q, --quiet              Print errors only

@@ -96,15 +96,15 @@ export function planJobs(
     files.set(relative, source.where);
     let integrity = settings.integrity;
     if (settings.checksums !== null) {
-      const hex = lookupChecksum(settings.checksums.table, relative);
-      if (hex === null) {
+      const found = lookupChecksum(settings.checksums.table, relative);
+      if (found === null) {
         problems.push(
           `${source.where}: No checksum for ${relative} in ${settings.checksums.name}: ` +
             "add a line for it, or drop --checksums",
         );
         continue;
       }
-      integrity = `sha256:${hex}`;
+      integrity = found;
     }
     const dest = settings.output !== null && settings.dir === null
       ? settings.output

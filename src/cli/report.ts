@@ -29,10 +29,12 @@ import type { Job } from "./jobs.ts";
 export function fileLine(report: HaulAllReport, job: Job): string | null {
   if (report.status === "failed") return null;
   const { result } = report;
-  // No digest for a file that was already there and had none to match: it was not read.
+  // No digest for a file that was already there and had none to match: it was not read. With a
+  // SHA-512 (or SHA-384) to match, that digest is shown: it is the one checked.
+  const shown = result.sha512 ? "sha512" : result.sha384 ? "sha384" : "sha256";
   const digest = result.sha256 === null
     ? ""
-    : `, sha256 ${result.sha256}${job.integrity !== null ? " (verified)" : ""}`;
+    : `, ${shown} ${result[shown]}${job.integrity !== null ? " (verified)" : ""}`;
   if (report.status === "skipped") {
     return `Skipped ${job.dest}: already complete, ${formatBytes(result.size)}${digest}`;
   }
@@ -64,6 +66,10 @@ export interface FileJson {
   size?: number;
   /** Hex SHA-256 of the file (done, skipped); `null` for a file already there that had no digest to match (not read). */
   sha256?: string | null;
+  /** Hex SHA-384 of the file, when the expected digest was a SHA-384 (done, skipped). */
+  sha384?: string;
+  /** Hex SHA-512 of the file, when the expected digest was a SHA-512 (done, skipped). */
+  sha512?: string;
   /** Whether an expected digest was given and matched (done, skipped). */
   verified?: boolean;
   /** Bytes already on disk when the last attempt began (done). */
@@ -113,6 +119,8 @@ export function fileJson(report: HaulAllReport, job: Job, retryable: boolean): F
     ...base,
     size: result.size,
     sha256: result.sha256,
+    ...(result.sha384 === undefined ? {} : { sha384: result.sha384 }),
+    ...(result.sha512 === undefined ? {} : { sha512: result.sha512 }),
     verified: job.integrity !== null,
     resumedFrom: result.resumedFrom,
     connections: result.connections,

@@ -4,7 +4,7 @@
  * says the checkpoint already covers the file): one sequence, in one place.
  *
  * 1. cut `.part` to the verified length and `fsync` it;
- * 2. compute the digest and close the file;
+ * 2. compute the digests (SHA-256, and the algorithm `integrity` decides by) and close the file;
  * 3. check `integrity` (a mismatch removes the download: nothing is kept);
  * 4. the owner's renames onto `dest` and the directory's `fsync`
  *    (`PartOwner.publish`, which checks the lock and the inode first);
@@ -14,8 +14,9 @@
  */
 
 import { IntegrityError } from "../errors.ts";
-import { digestMatches, type ExpectedDigests } from "../protocol/integrity.ts";
+import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
+import type { Digests } from "../runtime/native_hash.ts";
 import type { PartOwner } from "../store/ownership.ts";
 import type { HaulState } from "../types.ts";
 
@@ -25,8 +26,8 @@ export interface CompletePart {
   readonly file: ShimFile;
   /** The verified length: `.part` is cut to it. */
   readonly size: number;
-  /** The SHA-256 (hex) of the first `size` bytes, as the engine hashed them. */
-  readonly digest: () => Promise<string>;
+  /** The digests (hex) of the first `size` bytes, as the engine hashed them. */
+  readonly digest: () => Promise<Digests>;
   /** Closes `.part` (the engine's own bookkeeping). */
   readonly close: () => Promise<void>;
 }
@@ -49,33 +50,34 @@ export interface CommitTerms {
  * @param owner the destination's owner.
  * @param part the complete file.
  * @param terms integrity and overwrite.
- * @returns the SHA-256 (hex) of the file now at `dest`.
+ * @returns the digests (hex) of the file now at `dest`.
  * @throws {IntegrityError} the digest does not match; the download was removed.
  * @throws {DestinationError} `dest` appeared meanwhile, or this call lost the destination.
  *
  * @example
  * ```ts ignore
  * // engine/download.ts, once every byte is written.
- * const sha256 = await commit(owner, { file, size, digest, close }, terms);
+ * const digests = await commit(owner, { file, size, digest, close }, terms);
  * ```
  */
 export async function commit(
   owner: PartOwner,
   part: CompletePart,
   terms: CommitTerms,
-): Promise<string> {
+): Promise<Digests> {
   const { file, size } = part;
   if ((await file.size()) !== size) await file.truncate(size);
   await file.sync();
-  const sha256 = await part.digest();
+  const digests = await part.digest();
   await part.close();
   const { expected } = terms;
-  if (expected !== null && !digestMatches(expected, sha256)) {
+  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
+  if (mismatch !== null) {
     await owner.remove();
     throw new IntegrityError(
-      `Integrity check failed: ${terms.url}: got sha256 ${sha256}, expected ` +
-        `${expected.sha256.join(" or ")}; nothing was saved at ${owner.dest}`,
-      { expected: expected.sha256, actual: sha256 },
+      `Integrity check failed: ${terms.url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
+        `expected ${mismatch.expected.join(" or ")}; nothing was saved at ${owner.dest}`,
+      mismatch,
     );
   }
   await owner.publish(terms.overwrite);
@@ -83,5 +85,5 @@ export async function commit(
   state.validLength = size;
   state.reportedLength = size;
   state.isComplete = true;
-  return sha256;
+  return digests;
 }

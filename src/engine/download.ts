@@ -226,7 +226,7 @@ export class Download {
     const prefix = schedule.writtenPrefix();
     const kept = prefix === 0 ? null : settings.kept?.take(prefix, this.#validators) ?? null;
     if (prefix === 0) settings.kept?.drop();
-    this.#hasher = new PrefixHasher(file, kept ?? createNativeHash());
+    this.#hasher = new PrefixHasher(file, kept ?? createNativeHash(this.#ctx.expected?.algorithm));
     this.#hasher.advance(prefix);
     this.#checkpointer = new Checkpointer(
       this.#store,
@@ -479,12 +479,12 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
-    const sha256 = await commit(
+    const digests = await commit(
       owner,
       {
         file: this.#file!,
         size,
-        digest: () => hasher.digestHex(size),
+        digest: () => hasher.digests(size),
         close: () => this.#closeFile(),
       },
       { expected, overwrite: options.overwrite === true, url, state: progress.state },
@@ -492,7 +492,7 @@ export class Download {
     return {
       dest: paths.dest,
       size,
-      sha256,
+      ...digests,
       etag: this.#validators.etag,
       contentType: this.#validators.contentType,
       status: this.#status,

@@ -13,7 +13,7 @@ import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { explainMissingPermission } from "../runtime/deno_permission.ts";
-import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
+import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { removeStaleSidecars } from "../store/sidecars.ts";
@@ -191,21 +191,23 @@ async function alreadyComplete(
 ): Promise<HaulResult> {
   const known = expected === null
     ? existingSize(fs, paths.dest, found)
-    : digestFile(fs, paths.dest);
-  const { size, sha256 } = await known.catch((error) => {
+    : digestFile(fs, paths.dest, expected.algorithm);
+  const { size, ...digests } = await known.catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
-  if (expected !== null && sha256 !== null && !digestMatches(expected, sha256)) {
+  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
+  if (mismatch !== null) {
     throw new IntegrityError(
-      `Integrity check failed: the existing ${paths.dest} has sha256 ${sha256}, expected ` +
-        `${expected.sha256.join(" or ")}; pass overwrite: true to download it again`,
-      { expected: expected.sha256, actual: sha256 },
+      `Integrity check failed: the existing ${paths.dest} has ${mismatch.algorithm} ` +
+        `${mismatch.actual}, expected ${mismatch.expected.join(" or ")}; pass overwrite: true ` +
+        "to download it again",
+      mismatch,
     );
   }
   return {
     dest: paths.dest,
     size,
-    sha256,
+    ...digests,
     etag: null,
     contentType: null,
     status: 0,

@@ -27,8 +27,9 @@
  * call's), and aborting its signal rejects that call's wait (with the
  * signal's reason) and leaves the first call's download running. A first
  * call without `integrity` that found `dest` already there did not hash it
- * (`sha256: null`): a joined call with `integrity` then runs on its own, which
- * hashes and checks the file.
+ * (`sha256: null`), and one with another `integrity` may not have computed
+ * the algorithm a joined call's `integrity` needs (say `sha512`): the joined
+ * call then runs on its own, which hashes and checks the file.
  *
  * The first call's own doing is not shared: when its signal aborted, or it
  * rejects with what its `onProgress` threw, each joined call runs again (the
@@ -42,7 +43,7 @@
 
 import { DestinationError, IntegrityError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
-import { digestMatches, type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
+import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
 import type { HaulOptions, HaulResult, HaulState } from "../types.ts";
 import { untilAborted } from "./until_aborted.ts";
@@ -169,19 +170,20 @@ export function singleFlight<O extends HaulOptions>(
   }
   return untilAborted(running.outcome, options.signal).then((outcome) => {
     if (!outcome.ok && outcome.own) return again();
-    // The first call kept a file it found without hashing it (it had no `integrity`): this
-    // call runs on its own, and reads and checks the file (no request: it is there).
-    if (outcome.ok && outcome.result.sha256 === null && expected !== null) return again();
+    // The first call did not compute the digest this one checks (it kept a file it found
+    // without hashing it, or its `integrity` asked another algorithm): this call runs on its
+    // own, and reads and checks the file (no request: it is there).
+    if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return again();
     onJoined?.();
     if (!outcome.ok) throw outcome.error;
     const result = outcome.result;
-    const { sha256 } = result; // not null when `expected` is set (above)
-    if (expected !== null && sha256 !== null && !digestMatches(expected, sha256)) {
+    const mismatch = expected === null ? null : integrityMismatch(expected, result);
+    if (mismatch !== null) {
       throw new IntegrityError(
         `Integrity check failed: ${result.dest}, which another call of this process downloaded ` +
-          `from ${redactUrl(url)}, has sha256 ${sha256}, expected ` +
-          `${expected.sha256.join(" or ")}`,
-        { expected: expected.sha256, actual: sha256 },
+          `from ${redactUrl(url)}, has ${mismatch.algorithm} ${mismatch.actual}, expected ` +
+          `${mismatch.expected.join(" or ")}`,
+        mismatch,
       );
     }
     return { ...result };

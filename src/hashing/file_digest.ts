@@ -1,12 +1,18 @@
 /**
- * Native SHA-256 of files and byte ranges on disk: a destination that already
- * exists, and the tail a checkpoint vouches for.
+ * Native digests of files and byte ranges on disk: a destination that already
+ * exists (SHA-256, and the algorithm `integrity` asks), and the tail a
+ * checkpoint vouches for (SHA-256).
  *
  * @module
  */
 
 import { type FsShim, readFully, type ShimFile } from "../runtime/fs_shim.ts";
-import { createNativeHash, sha256Bytes } from "../runtime/native_hash.ts";
+import {
+  createNativeHash,
+  type DigestAlgorithm,
+  type Digests,
+  sha256Bytes,
+} from "../runtime/native_hash.ts";
 
 /** Bytes read (and hashed) per step: ~0.6 ms of hashing, then the event loop runs again. */
 export const READ_PIECE = 1 << 20;
@@ -45,28 +51,30 @@ export async function readPiece(
  *
  * @param fs filesystem shim.
  * @param path the file.
- * @returns its size and hex SHA-256.
+ * @param also another algorithm to compute beside SHA-256, if any.
+ * @returns its size and hex digests.
  *
  * @example
  * ```ts ignore
  * // Needs a filesystem shim and a file; see tests/engine for real uses.
- * const { size, sha256 } = await digestFile(fs, "big.iso");
+ * const { size, sha256, sha512 } = await digestFile(fs, "big.iso", "sha512");
  * ```
  */
 export async function digestFile(
   fs: FsShim,
   path: string,
-): Promise<{ size: number; sha256: string }> {
+  also?: DigestAlgorithm,
+): Promise<{ size: number } & Digests> {
   const file = await fs.open(path, "read");
   try {
-    const hash = createNativeHash();
+    const hash = createNativeHash(also);
     const buffer = new Uint8Array(READ_PIECE);
     for (;;) {
       const n = await file.read(buffer, hash.length);
       if (n <= 0) break;
       hash.update(buffer.subarray(0, n));
     }
-    return { size: hash.length, sha256: hash.digestHex() };
+    return { size: hash.length, ...hash.digests() };
   } finally {
     await file.close();
   }

@@ -14,7 +14,7 @@
  */
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { NativeHash } from "../runtime/native_hash.ts";
+import type { Digests, NativeHash } from "../runtime/native_hash.ts";
 import { READ_PIECE, readPiece } from "./file_digest.ts";
 
 /** Within this many bytes of the read-back, bytes that extend the written prefix wait for it. */
@@ -41,7 +41,7 @@ export class PrefixHasher {
    * // Needs an open .part: download.ts makes one per call.
    * const hasher = new PrefixHasher(file, createNativeHash());
    * hasher.advance(written);
-   * const hex = await hasher.digestHex(total);
+   * const { sha256 } = await hasher.digests(total);
    * ```
    */
   constructor(file: ShimFile, hash: NativeHash) {
@@ -101,20 +101,20 @@ export class PrefixHasher {
   }
 
   /**
-   * The hex digest of `.part` bytes `[0, length)`, once they are all written.
+   * The hex digests of `.part` bytes `[0, length)`, once they are all written.
    *
    * @param length every byte of the file.
-   * @returns the hex SHA-256.
+   * @returns the hex digests.
    * @throws {Error} when reading `.part` failed.
    */
-  async digestHex(length: number): Promise<string> {
+  async digests(length: number): Promise<Digests> {
     this.advance(length);
     while (this.#running !== null) await this.#running;
     if (this.#failure !== null) throw this.#failure.error;
     if (this.#hash.length !== length) {
       throw new Error(`PrefixHasher: hashed ${this.#hash.length} bytes, the file has ${length}`);
     }
-    return this.#hash.digestHex();
+    return this.#hash.digests();
   }
 
   /** An independent copy of the hash where it stands (its `length` says how far). */

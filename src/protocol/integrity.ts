@@ -1,32 +1,42 @@
 /**
- * Parses the `integrity` option: the SHA-256 digests a download must match.
+ * Parses the `integrity` option: the digests a download must match.
  *
  * Accepted, as tokens separated by ASCII whitespace (forms may be mixed):
  *
- * - Subresource Integrity (W3C SRI) hash expressions, `sha256-<base64>`, with
- *   any `?options` suffix ignored. Standard (`+/`) and URL-safe (`-_`) base64
- *   alphabets are accepted, `=` padding optional, as in the CSP grammar SRI
- *   uses. `sha384-…` and `sha512-…` tokens are checked and then ignored.
- * - `sha256:<64 hex digits>` (any case).
+ * - Subresource Integrity (W3C SRI) hash expressions, `sha256-<base64>`,
+ *   `sha384-…` or `sha512-…` (npm's `dist.integrity`), with any `?options`
+ *   suffix ignored. Standard (`+/`) and URL-safe (`-_`) base64 alphabets are
+ *   accepted, `=` padding optional, as in the CSP grammar SRI uses.
+ * - `sha256:<hex>`, `sha384:<hex>` or `sha512:<hex>` (any case).
  * - A bare 64-hex-digit SHA-256 (any case).
  *
+ * As SRI says, the strongest algorithm present decides (sha512, then sha384,
+ * then sha256): the file must match one of its digests, and the weaker
+ * tokens are not checked. A token of an algorithm haul does not know (say
+ * `md5-…` or `sha1:…`) is ignored when a known one is present.
+ *
  * Anything else is a `TypeError`: a malformed token, a digest of the wrong
- * length, non-canonical base64 (non-zero unused bits), or no SHA-256 at all.
+ * length, non-canonical base64 (non-zero unused bits), or no known algorithm
+ * at all.
  *
  * @module
  */
 
+import type { DigestAlgorithm } from "../runtime/native_hash.ts";
+
 /** The digests a download may match: any one of them suffices. */
 export interface ExpectedDigests {
-  /** Accepted SHA-256 digests, 64 lowercase hex digits each, without duplicates. */
-  readonly sha256: readonly string[];
+  /** The strongest algorithm given: the one checked. */
+  readonly algorithm: DigestAlgorithm;
+  /** Accepted digests of that algorithm, lowercase hex, without duplicates. */
+  readonly hex: readonly string[];
 }
 
-/** Digest lengths in bytes of the algorithms recognised (only sha256 is used). */
-const DIGEST_BYTES: ReadonlyMap<string, number> = new Map([
-  ["sha256", 32],
-  ["sha384", 48],
+/** Digest lengths in bytes of the algorithms known, strongest first. */
+const DIGEST_BYTES: ReadonlyMap<DigestAlgorithm, number> = new Map([
   ["sha512", 64],
+  ["sha384", 48],
+  ["sha256", 32],
 ]);
 
 /** `<alg>-<base64>[?options]`; options are VCHARs (SRI). */
@@ -84,25 +94,27 @@ function toHex(bytes: Uint8Array): string {
 }
 
 /**
- * Parses an integrity value into the SHA-256 digests to accept.
+ * Parses an integrity value into the algorithm to check and its digests.
  *
- * @param value SRI metadata (`sha256-<base64>`, several tokens allowed,
- *   `?options` ignored), `sha256:<hex>`, or a bare 64-digit hex SHA-256.
- * @returns the accepted SHA-256 digests (lowercase hex, deduplicated, in the
- *   order given); never empty.
+ * @param value SRI metadata (`sha256-`, `sha384-` or `sha512-<base64>`,
+ *   several tokens allowed, `?options` ignored), `<algorithm>:<hex>`, or a
+ *   bare 64-digit hex SHA-256.
+ * @returns the strongest algorithm given and its accepted digests (lowercase
+ *   hex, deduplicated, in the order given; never empty).
  * @throws {TypeError} when `value` is empty or not a string, when a token is
  *   malformed (bad base64 or hex, wrong digest length, unknown form), or when
- *   there is no SHA-256 digest among otherwise valid tokens ("Unsupported
- *   integrity algorithm: only sha256 is supported: …").
+ *   no token is of a known algorithm ("Unsupported integrity algorithm:
+ *   give sha256, sha384 or sha512: …").
  *
- * @example The three forms
+ * @example The forms, and the strongest algorithm deciding
  * ```ts
  * import { parseIntegrity } from "./integrity.ts";
  * const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
  * const sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
- * console.log(parseIntegrity(sri).sha256[0] === hex);
- * console.log(parseIntegrity(`sha256:${hex}`).sha256[0] === hex);
- * console.log(parseIntegrity(hex.toUpperCase()).sha256[0] === hex); // all true
+ * console.log(parseIntegrity(sri).hex[0] === hex);
+ * console.log(parseIntegrity(`sha256:${hex}`).hex[0] === hex);
+ * console.log(parseIntegrity(hex.toUpperCase()).hex[0] === hex); // all true
+ * console.log(parseIntegrity(`${sri} sha512:${"ab".repeat(64)}`).algorithm); // "sha512"
  * ```
  */
 export function parseIntegrity(value: string): ExpectedDigests {
@@ -111,7 +123,7 @@ export function parseIntegrity(value: string): ExpectedDigests {
   }
   const tokens = value.split(ASCII_WHITESPACE).filter((token) => token !== "");
   if (tokens.length === 0) throw new TypeError("Invalid integrity: empty value");
-  const sha256 = new Set<string>();
+  const found = new Map<DigestAlgorithm, Set<string>>();
   for (const token of tokens) {
     let algorithm: string;
     let hex: string;
@@ -136,40 +148,59 @@ export function parseIntegrity(value: string): ExpectedDigests {
     } else {
       throw new TypeError(`Invalid integrity: malformed token ${excerpt(token)}`);
     }
-    const expectedBytes = DIGEST_BYTES.get(algorithm);
-    if (expectedBytes === undefined) continue; // an algorithm SRI does not know: ignored
+    const expectedBytes = DIGEST_BYTES.get(algorithm as DigestAlgorithm);
+    if (expectedBytes === undefined) continue; // an algorithm haul does not know: ignored
     if (hex.length !== expectedBytes * 2) {
       throw new TypeError(
         `Invalid integrity: a ${algorithm} digest has ${expectedBytes} bytes, ` +
           `got ${hex.length / 2} in ${excerpt(token)}`,
       );
     }
-    if (algorithm === "sha256") sha256.add(hex);
+    const known = algorithm as DigestAlgorithm;
+    found.set(known, (found.get(known) ?? new Set()).add(hex));
   }
-  if (sha256.size === 0) {
-    throw new TypeError(
-      `Unsupported integrity algorithm: only sha256 is supported: ${excerpt(value)}`,
-    );
+  for (const algorithm of DIGEST_BYTES.keys()) {
+    const hex = found.get(algorithm);
+    if (hex !== undefined) return { algorithm, hex: [...hex] };
   }
-  return { sha256: [...sha256] };
+  throw new TypeError(
+    `Unsupported integrity algorithm: give sha256, sha384 or sha512: ${excerpt(value)}`,
+  );
+}
+
+/** What an {@link IntegrityError} reports: the algorithm checked, and the digests. */
+export interface Mismatch {
+  /** `expected.algorithm`. */
+  readonly algorithm: DigestAlgorithm;
+  /** The accepted digests, hex. */
+  readonly expected: readonly string[];
+  /** The computed digest, hex (empty when it was not computed). */
+  readonly actual: string;
 }
 
 /**
- * Whether a computed SHA-256 matches any expected digest.
+ * Checks computed digests against the expected ones.
  *
  * @param expected the result of {@link parseIntegrity}.
- * @param actualHex the SHA-256 of the downloaded bytes, hex (any case).
- * @returns true when `actualHex` is a 64-digit hex string equal to one of
- *   `expected.sha256`; false otherwise, including for malformed `actualHex`.
+ * @param actual hex digests of the downloaded bytes (any case), by algorithm;
+ *   `expected.algorithm` must be among them to match.
+ * @returns `null` when the digest of `expected.algorithm` equals one of
+ *   `expected.hex`; otherwise what did not match (also when it is missing).
  *
  * @example
  * ```ts
- * import { digestMatches, parseIntegrity } from "./integrity.ts";
+ * import { integrityMismatch, parseIntegrity } from "./integrity.ts";
  * const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
- * console.log(digestMatches(parseIntegrity(hex), hex.toUpperCase())); // true
+ * console.log(integrityMismatch(parseIntegrity(hex), { sha256: hex.toUpperCase() })); // null
+ * const wanted = parseIntegrity(`sha512:${"0".repeat(128)}`);
+ * console.log(integrityMismatch(wanted, { sha256: hex })?.algorithm); // "sha512"
  * ```
  */
-export function digestMatches(expected: ExpectedDigests, actualHex: string): boolean {
-  if (typeof actualHex !== "string" || !BARE_HEX.test(actualHex)) return false;
-  return expected.sha256.includes(actualHex.toLowerCase());
+export function integrityMismatch(
+  expected: ExpectedDigests,
+  actual: { readonly [A in DigestAlgorithm]?: string | null },
+): Mismatch | null {
+  const hex = actual[expected.algorithm] ?? "";
+  if (expected.hex.includes(hex.toLowerCase())) return null;
+  return { algorithm: expected.algorithm, expected: expected.hex, actual: hex };
 }

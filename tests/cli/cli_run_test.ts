@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -212,6 +213,56 @@ describe("haul CLI (child process)", () => {
         assert.equal((c2?.error as { name: string }).name, "IntegrityError");
         assert.equal(exists(join(dir, "o", "c2.bin")), false);
         assert.equal(exists(join(dir, "o", "c2.bin.part")), false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("checks --sha512, and a list against sha512sum and BSD SHA512 lines", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    const sha512 = (data: Uint8Array) => createHash("sha512").update(data).digest("hex");
+    try {
+      await withTempDir(async (dir) => {
+        const one = `${server.url}/s512.bin`;
+        const wrong = await runCli([one, "--dir", dir, "--sha512", "0".repeat(128)]);
+        assert.equal(wrong.code, 1);
+        assert.match(
+          wrong.stderr,
+          /Integrity check failed: .*got sha512 [0-9a-f]{128}, expected 0{128}/,
+        );
+        assert.deepEqual(await readdir(dir), []);
+        const good = sha512(body("/s512.bin"));
+        const ok = await runCli([one, "--dir", dir, "--sha512", good.toUpperCase()]);
+        assert.equal(ok.code, 0, ok.stderr);
+        assert.ok(ok.stdout.includes(`sha512 ${good} (verified)`), ok.stdout);
+
+        for (const name of ["/d1.bin", "/d2.bin", "/d3.bin"]) {
+          bodyFor({ path: name } as RecordedRequest);
+        }
+        const list = join(dir, "list.txt");
+        const sums = join(dir, "SHA512SUMS");
+        await writeFile(list, ["d1", "d2", "d3"].map((n) => `${server.url}/${n}.bin\n`).join(""));
+        await writeFile(
+          sums,
+          `${sha512(body("/d1.bin"))}  d1.bin\n` +
+            `SHA512 (d2.bin) = ${sha512(body("/d2.bin"))}\n` +
+            `SHA256 (d3.bin) = ${sha256(body("/d3.bin"))}\n` + // one line each, its own algorithm
+            `SHA512 (d3.bin) = ${"e".repeat(128)}\n`, // the strongest decides: d3 fails
+        );
+        const out = join(dir, "o");
+        const run = await runCli(["-i", list, "--dir", out, "--checksums", sums, "--json"]);
+        assert.equal(run.code, 1);
+        const lines = jsonLines(run.stdout).sort((x, y) =>
+          String(x.dest) < String(y.dest) ? -1 : 1
+        );
+        assert.deepEqual(lines.map((line) => [line.status, line.sha512]), [
+          ["done", sha512(body("/d1.bin"))],
+          ["done", sha512(body("/d2.bin"))],
+          ["failed", undefined],
+        ]);
+        assert.equal((lines[2]?.error as { name: string }).name, "IntegrityError");
+        assert.deepEqual((await readdir(out)).sort(), ["d1.bin", "d2.bin"]);
       });
     } finally {
       await server.close();

@@ -9,6 +9,7 @@ import { planJobs } from "../../src/cli/jobs.ts";
 import { parseList } from "../../src/cli/list.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
 import { scrub } from "../../src/cli/error_wording.ts";
+import { parseIntegrity } from "../../src/protocol/integrity.ts";
 import { FALLBACK_NAME, nameFromUrl } from "../../src/cli/safe_name.ts";
 import { displayWidth } from "../../src/cli/text_width.ts";
 import { VERSION } from "../../src/cli/version.ts";
@@ -54,6 +55,22 @@ describe("CLI arguments", () => {
     assert.equal(o.json, true);
   });
 
+  it("turns --sha512 into a sha512 integrity, like --sha256", () => {
+    const o = options(["https://e.com/a", "--sha512", "CD".repeat(64)]);
+    assert.equal(o.integrity, `sha512:${"cd".repeat(64)}`);
+    assert.equal(parseIntegrity(o.integrity!).algorithm, "sha512");
+    assert.throws(() => parseArgs(["https://e.com/a", "--sha512", "cd"]), {
+      name: "UsageError",
+      message: /^Invalid --sha512 "cd": give 128 hexadecimal digits$/,
+    });
+    assert.throws(
+      () => parseArgs(["https://e.com/a", "--sha256", "a".repeat(64), "--sha512", "b".repeat(128)]),
+      {
+        message: "Use either --sha256 or --sha512, not both",
+      },
+    );
+  });
+
   it("has defaults of 20 retries, a 60 s stall timeout and 4 jobs", () => {
     const o = options(["-i", "list.txt"]);
     assert.equal(o.retries, 20);
@@ -77,6 +94,7 @@ describe("CLI arguments", () => {
       "--retry-delay",
       "--stall-timeout",
       "--sha256",
+      "--sha512",
       "--integrity",
       "--checksums",
       "-q, --quiet",
@@ -147,6 +165,11 @@ describe("CLI arguments", () => {
       ["https://e.com/a", "--stall-timeout", "soon"],
       ["https://e.com/a", "-H", "no colon"],
       ["https://e.com/a", "--sha256", "abc"],
+      ["https://e.com/a", "--sha512", "ab".repeat(32)],
+      ["https://e.com/a", "--sha256", "ab".repeat(64)],
+      ["https://e.com/a", "--sha256", "ab".repeat(32), "--sha512", "ab".repeat(64)],
+      ["https://e.com/a", "--sha512", "ab".repeat(64), "--integrity", `sha256:${"a".repeat(64)}`],
+      ["-i", "list", "--sha512", "ab".repeat(64)],
       ["https://e.com/a", "--integrity", "md5-xyz"],
       ["https://e.com/a", "-o", "a", "-O"],
       ["https://e.com/a", "https://e.com/b", "-o", "a"],
@@ -312,11 +335,49 @@ describe("CLI checksums", () => {
       `# sums\n${a}  ./data/a.bin\n${b} *b.bin\nSHA256 (c d.bin) = ${a}\n`,
     );
     assert.deepEqual(table.problems, []);
-    assert.equal(lookupChecksum(table, "data/a.bin"), a);
-    assert.equal(lookupChecksum(table, "b.bin"), b.toLowerCase());
-    assert.equal(lookupChecksum(table, "elsewhere/b.bin"), b.toLowerCase());
-    assert.equal(lookupChecksum(table, "c d.bin"), a);
+    assert.equal(lookupChecksum(table, "data/a.bin"), `sha256:${a}`);
+    assert.equal(lookupChecksum(table, "b.bin"), `sha256:${b.toLowerCase()}`);
+    assert.equal(lookupChecksum(table, "elsewhere/b.bin"), `sha256:${b.toLowerCase()}`);
+    assert.equal(lookupChecksum(table, "c d.bin"), `sha256:${a}`);
     assert.equal(lookupChecksum(table, "z.bin"), null);
+  });
+
+  it("reads sha512sum, sha384sum and BSD SHA512 lines, picking the algorithm per line", () => {
+    const long = "C".repeat(128);
+    const mid = "d".repeat(96);
+    const table = parseChecksums(
+      `${long}  big.iso\n${mid} *mid.bin\nSHA512 (tag.bin) = ${long}\n${a}  small.bin\n`,
+    );
+    assert.deepEqual(table.problems, []);
+    assert.equal(lookupChecksum(table, "big.iso"), `sha512:${long.toLowerCase()}`);
+    assert.equal(lookupChecksum(table, "mid.bin"), `sha384:${mid}`);
+    assert.equal(lookupChecksum(table, "tag.bin"), `sha512:${long.toLowerCase()}`);
+    assert.equal(lookupChecksum(table, "small.bin"), `sha256:${a}`);
+  });
+
+  it("keeps a sha256 and a sha512 line for one name (the sha512 decides), not two of one kind", () => {
+    const long = "e".repeat(128);
+    const table = parseChecksums(
+      `SHA256 (x.bin) = ${a}\nSHA512 (x.bin) = ${long}\n${long}  x.bin\n${
+        "f".repeat(128)
+      }  x.bin\n`,
+    );
+    assert.equal(lookupChecksum(table, "x.bin"), `sha256:${a} sha512:${long}`);
+    assert.equal(parseIntegrity(lookupChecksum(table, "x.bin")!).algorithm, "sha512");
+    assert.deepEqual(table.problems, [{ line: 4, message: "Two different checksums for x.bin" }]);
+  });
+
+  it("refuses a digest whose length does not fit its tag or any algorithm", () => {
+    const lines = [
+      `SHA512 (a.bin) = ${a}`, // a SHA-256 labelled SHA512
+      `SHA256 (b.bin) = ${"a".repeat(128)}`,
+      `${"a".repeat(100)}  c.bin`,
+      `MD5 (d.bin) = ${"a".repeat(32)}`,
+    ];
+    const { problems, byName } = parseChecksums(lines.join("\n"));
+    assert.deepEqual(problems.map((p) => p.line), [1, 2, 3, 4]);
+    assert.match(problems[0]!.message, /128 for SHA-512/);
+    assert.equal(byName.size, 0);
   });
 
   it("refuses malformed lines and a destination without a checksum", () => {

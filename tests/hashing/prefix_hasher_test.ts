@@ -18,7 +18,7 @@ describe("PrefixHasher", () => {
       try {
         const hasher = new PrefixHasher(file, createNativeHash());
         for (const end of [1000, 500, 2 << 20, 2 << 20, body.length - 1]) hasher.advance(end);
-        assert.equal(await hasher.digestHex(body.length), sha256(body));
+        assert.equal((await hasher.digests(body.length)).sha256, sha256(body));
         assert.equal(hasher.position, body.length);
       } finally {
         await file.close();
@@ -48,7 +48,7 @@ describe("PrefixHasher", () => {
               if (digest === null && at + n >= first) {
                 let later = Promise.resolve();
                 for (let i = 0; i < hops; i++) later = later.then(() => {});
-                digest = later.then(() => hasher!.digestHex(body.length));
+                digest = later.then(() => hasher!.digests(body.length).then((d) => d.sha256));
               }
               return n;
             },
@@ -92,7 +92,7 @@ describe("PrefixHasher", () => {
           inOrder.offer(body.subarray(at(i), at(i + 1)), at(i));
           inOrder.advance(at(i + 1));
         }
-        assert.equal(await inOrder.digestHex(body.length), sha256(body));
+        assert.equal((await inOrder.digests(body.length)).sha256, sha256(body));
         assert.equal(readBack, 0);
 
         // Pieces 4 and 5 land first (another range): they are read back once
@@ -106,7 +106,7 @@ describe("PrefixHasher", () => {
         }
         assert.equal(mixed.position, 4 * piece);
         mixed.advance(at(6)); // 4 and 5 are written: read back
-        assert.equal(await mixed.digestHex(at(6)), sha256(body.subarray(0, at(6))));
+        assert.equal((await mixed.digests(at(6))).sha256, sha256(body.subarray(0, at(6))));
         assert.equal(readBack, 2 * piece);
       } finally {
         await real.close();
@@ -142,7 +142,7 @@ describe("PrefixHasher", () => {
         hasher.offer(body.subarray(0, half), 0);
         assert.equal(hasher.position, 0);
         release();
-        assert.equal(await hasher.digestHex(half), sha256(body.subarray(0, half)));
+        assert.equal((await hasher.digests(half)).sha256, sha256(body.subarray(0, half)));
       } finally {
         await real.close();
       }
@@ -157,7 +157,7 @@ describe("PrefixHasher", () => {
       const file = await fs.open(path, "readwrite");
       try {
         const hasher = new PrefixHasher(file, createNativeHash());
-        await assert.rejects(hasher.digestHex(5000), /\.part ended at byte 1000/);
+        await assert.rejects(hasher.digests(5000), /\.part ended at byte 1000/);
       } finally {
         await file.close();
       }

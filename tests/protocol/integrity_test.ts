@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { digestMatches, parseIntegrity } from "../../src/protocol/integrity.ts";
+import { createHash } from "node:crypto";
+import { integrityMismatch, parseIntegrity } from "../../src/protocol/integrity.ts";
 
 const EMPTY_HEX = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const EMPTY_B64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
@@ -9,6 +10,12 @@ const ABC_B64 = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
 const SHA384_B64 = "OLBgp1GsljhM2TJ+sbHjaiH9txEUvgdDTAzHv2P24donTt6/529l+9Ua0vFImLlb";
 const SHA512_B64 =
   "z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==";
+const SHA384_HEX = hexOf(SHA384_B64);
+const SHA512_HEX = hexOf(SHA512_B64);
+
+function hexOf(base64: string): string {
+  return Array.from(atob(base64), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+}
 
 describe("parseIntegrity", () => {
   const valid: [value: string, expected: string[], why: string][] = [
@@ -21,8 +28,6 @@ describe("parseIntegrity", () => {
     [`sha256-${EMPTY_B64} sha256-${ABC_B64}`, [EMPTY_HEX, ABC_HEX], "two SRI hashes"],
     [`\t sha256-${EMPTY_B64}\n sha256-${ABC_B64}\r\n`, [EMPTY_HEX, ABC_HEX], "ASCII whitespace"],
     [`sha256-${EMPTY_B64} sha256-${EMPTY_B64}`, [EMPTY_HEX], "a duplicate, dropped"],
-    [`sha384-${SHA384_B64} sha256-${EMPTY_B64}`, [EMPTY_HEX], "a sha384 beside a sha256"],
-    [`sha512-${SHA512_B64} sha256-${ABC_B64}`, [ABC_HEX], "a sha512 beside a sha256"],
     [`md5-AAAA sha256-${EMPTY_B64}`, [EMPTY_HEX], "an unknown algorithm beside a sha256"],
     [`sha256:${EMPTY_HEX}`, [EMPTY_HEX], "a prefixed hex digest"],
     [`SHA256:${EMPTY_HEX.toUpperCase()}`, [EMPTY_HEX], "an upper-case prefixed hex digest"],
@@ -33,22 +38,43 @@ describe("parseIntegrity", () => {
   ];
   for (const [value, expected, why] of valid) {
     it(`accepts ${JSON.stringify(value.slice(0, 60))}: ${why}`, () => {
-      assert.deepEqual(parseIntegrity(value), { sha256: expected });
+      assert.deepEqual(parseIntegrity(value), { algorithm: "sha256", hex: expected });
+    });
+  }
+
+  const strongest: [value: string, algorithm: string, expected: string[], why: string][] = [
+    [`sha512-${SHA512_B64}`, "sha512", [SHA512_HEX], "an SRI sha512, as npm writes"],
+    [`sha384-${SHA384_B64}`, "sha384", [SHA384_HEX], "an SRI sha384"],
+    [`sha512:${SHA512_HEX.toUpperCase()}`, "sha512", [SHA512_HEX], "a prefixed hex sha512"],
+    [`sha384:${SHA384_HEX}`, "sha384", [SHA384_HEX], "a prefixed hex sha384"],
+    [`sha256-${EMPTY_B64} sha512-${SHA512_B64}`, "sha512", [SHA512_HEX], "sha512 beats sha256"],
+    [`sha384-${SHA384_B64} sha256-${EMPTY_B64}`, "sha384", [SHA384_HEX], "sha384 beats sha256"],
+    [`sha512-${SHA512_B64} sha384-${SHA384_B64}`, "sha512", [SHA512_HEX], "sha512 beats sha384"],
+    [
+      `sha512-${SHA512_B64} ${EMPTY_HEX} sha512:${"ab".repeat(64)}`,
+      "sha512",
+      [SHA512_HEX, "ab".repeat(64)],
+      "two sha512 digests, SRI and hex, beside a bare sha256",
+    ],
+    [`md5-AAAA sha512-${SHA512_B64}`, "sha512", [SHA512_HEX], "an unknown algorithm, ignored"],
+    [`sha1:${"a".repeat(40)} sha384:${SHA384_HEX}`, "sha384", [SHA384_HEX], "a sha1, ignored"],
+  ];
+  for (const [value, algorithm, expected, why] of strongest) {
+    it(`checks ${JSON.stringify(value.slice(0, 60))} by ${algorithm}: ${why}`, () => {
+      assert.deepEqual(parseIntegrity(value), { algorithm, hex: expected });
     });
   }
 
   const unsupported: [value: string, why: string][] = [
-    [`sha384-${SHA384_B64}`, "only a sha384 hash is given"],
-    [`sha512-${SHA512_B64}`, "only a sha512 hash is given"],
-    [`sha384-${SHA384_B64} sha512-${SHA512_B64}`, "neither hash is sha256"],
     ["md5-1B2M2Y8AsgTpgAmY7PhCfg==", "only an unknown algorithm is given"],
     [`sha1:${"a".repeat(40)}`, "only a prefixed sha1 is given"],
+    [`sha1:${"a".repeat(40)} md5-AAAA`, "two unknown algorithms are given"],
   ];
   for (const [value, why] of unsupported) {
     it(`rejects ${JSON.stringify(value.slice(0, 60))} as unsupported because ${why}`, () => {
       assert.throws(() => parseIntegrity(value), {
         name: "TypeError",
-        message: /^Unsupported integrity algorithm: only sha256 is supported: /,
+        message: /^Unsupported integrity algorithm: give sha256, sha384 or sha512: /,
       });
     });
   }
@@ -64,6 +90,8 @@ describe("parseIntegrity", () => {
     [`sha256-${EMPTY_B64.replace("=", "")}A`, "the digest is 33 bytes"],
     [`sha256-${SHA512_B64}`, "a sha512-sized digest is labelled sha256"],
     [`sha384-${EMPTY_B64} sha256-${ABC_B64}`, "a sha384 token has a sha256-sized digest"],
+    [`sha512-${SHA384_B64}`, "a sha512 token has a sha384-sized digest"],
+    [`sha512:${SHA512_HEX.slice(2)}`, "a prefixed sha512 is one byte short"],
     [`sha256-${EMPTY_B64} sha256-!!!`, "the second token is malformed"],
     [`sha256-${EMPTY_B64}?caf\u00e9`, "the options contain non-ASCII"],
     [`sha256 -${EMPTY_B64}`, "a space splits the token"],
@@ -97,11 +125,19 @@ describe("parseIntegrity", () => {
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
     const b64 = btoa(String.fromCharCode(...digest));
-    assert.deepEqual(parseIntegrity(`sha256-${b64}`), { sha256: [hex] });
+    assert.deepEqual(parseIntegrity(`sha256-${b64}`), { algorithm: "sha256", hex: [hex] });
+  });
+
+  it("agrees with the SHA-384 and SHA-512 node:crypto computes", () => {
+    for (const algorithm of ["sha384", "sha512"]) {
+      const digest = createHash(algorithm).update("haul").digest();
+      const parsed = parseIntegrity(`${algorithm}-${digest.toString("base64")}`);
+      assert.deepEqual(parsed, { algorithm, hex: [digest.toString("hex")] });
+    }
   });
 });
 
-describe("digestMatches", () => {
+describe("integrityMismatch", () => {
   const expected = parseIntegrity(`sha256-${EMPTY_B64} ${ABC_HEX}`);
   const cases: [actual: string, result: boolean, why: string][] = [
     [EMPTY_HEX, true, "the first digest matches"],
@@ -113,8 +149,28 @@ describe("digestMatches", () => {
     ["", false, "an empty string does not match"],
   ];
   for (const [actual, result, why] of cases) {
-    it(`returns ${result} when ${why}`, () => {
-      assert.equal(digestMatches(expected, actual), result);
+    it(`says ${result ? "none" : "a mismatch"} when ${why}`, () => {
+      const mismatch = integrityMismatch(expected, { sha256: actual });
+      assert.deepEqual(
+        mismatch,
+        result ? null : { algorithm: "sha256", expected: [EMPTY_HEX, ABC_HEX], actual },
+      );
     });
   }
+
+  const sha512 = parseIntegrity(`sha256-${EMPTY_B64} sha512-${SHA512_B64}`);
+  it("checks the strongest algorithm only: a matching sha256 beside a wrong sha512 fails", () => {
+    assert.deepEqual(integrityMismatch(sha512, { sha256: EMPTY_HEX, sha512: "0".repeat(128) }), {
+      algorithm: "sha512",
+      expected: [SHA512_HEX],
+      actual: "0".repeat(128),
+    });
+  });
+  it("passes a matching sha512 beside a wrong sha256", () => {
+    assert.equal(integrityMismatch(sha512, { sha256: ABC_HEX, sha512: SHA512_HEX }), null);
+  });
+  it("fails when the sha512 was not computed, whatever the sha256", () => {
+    assert.equal(integrityMismatch(sha512, { sha256: EMPTY_HEX })?.actual, "");
+    assert.equal(integrityMismatch(sha512, { sha256: null })?.actual, "");
+  });
 });

@@ -16,7 +16,7 @@ import {
   strongMatch,
   weakMatch,
 } from "../../src/protocol/etag.ts";
-import { digestMatches, parseIntegrity } from "../../src/protocol/integrity.ts";
+import { integrityMismatch, parseIntegrity } from "../../src/protocol/integrity.ts";
 import {
   parseHttpDate,
   parseRetryAfter,
@@ -520,42 +520,46 @@ const toHex = (bytes: Uint8Array): string =>
   Array.from(bytes, (b) => HEX[b >> 4]! + HEX[b & 15]!).join("");
 const toBase64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
 
-function randomIntegrityToken(rng: Rng, digest: Uint8Array): string {
+/** Bytes of a digest of each algorithm `integrity` knows, strongest first. */
+const DIGEST_BYTES = { sha512: 64, sha384: 48, sha256: 32 } as const;
+type Algorithm = keyof typeof DIGEST_BYTES;
+
+/** A random token in one of the accepted forms, and what it stands for (`null`: unknown). */
+function randomIntegrityToken(
+  rng: Rng,
+): { token: string; algorithm: Algorithm | null; hex: string } {
+  const algorithm = rng.pick(["sha256", "sha256", "sha384", "sha512"] as const);
+  const digest = rng.bytes(DIGEST_BYTES[algorithm]);
   const b64 = toBase64(digest);
-  switch (rng.int(0, 6)) {
+  const hex = toHex(digest);
+  const known = (token: string) => ({ token, algorithm, hex });
+  const form = rng.int(0, 11); // 5 forms twice over, then 2 unknown algorithms
+  if (form === 10) return { token: `md5-${toBase64(rng.bytes(16))}`, algorithm: null, hex: "" };
+  if (form === 11) return { token: `sha1:${toHex(rng.bytes(20))}`, algorithm: null, hex: "" };
+  switch (form % 5) {
     case 0:
-      return `sha256-${b64}`;
+      return known(`${algorithm}-${b64}`);
     case 1:
-      return `sha256-${b64.replace(/=+$/, "")}`;
+      return known(`${algorithm.toUpperCase()}-${b64.replace(/=+$/, "")}`);
     case 2:
-      return `sha256-${b64.replaceAll("+", "-").replaceAll("/", "_")}?opt`;
+      return known(`${algorithm}-${b64.replaceAll("+", "-").replaceAll("/", "_")}?opt`);
     case 3:
-      return `sha256:${toHex(digest)}`;
-    case 4:
-      return toHex(digest).toUpperCase();
-    case 5:
-      return `sha384-${toBase64(rng.bytes(48))}`;
+      return known(`${algorithm}:${rng.int(0, 2) === 0 ? hex : hex.toUpperCase()}`);
     default:
-      return `sha512-${toBase64(rng.bytes(64))}`;
+      return algorithm === "sha256" ? known(hex.toUpperCase()) : known(`${algorithm}:${hex}`);
   }
 }
 
 describe("fuzzing parseIntegrity", () => {
-  it("round-trips every random SHA-256 in every accepted form", () => {
+  it("round-trips random sha256, sha384 and sha512 digests in every accepted form", () => {
     const rng = rngFor(7);
     for (let i = 0; i < CASES; i++) {
-      const digests = [rng.bytes(32), rng.bytes(32)];
-      const tokens = [
-        randomIntegrityToken(rng, digests[0]!),
-        randomIntegrityToken(rng, digests[1]!),
-      ];
-      const value = `${ows(rng)}${tokens.join(rng.pick([" ", "\t", "\n", "  "]))}${ows(rng)}`;
-      const expected = [
-        ...new Set(
-          tokens.flatMap((t, k) => (/^sha(384|512)-/.test(t) ? [] : [toHex(digests[k]!)])),
-        ),
-      ];
-      if (expected.length === 0) {
+      const tokens = Array.from({ length: rng.int(1, 4) }, () => randomIntegrityToken(rng));
+      const separator = rng.pick([" ", "\t", "\n", "  "]);
+      const value = `${ows(rng)}${tokens.map((t) => t.token).join(separator)}${ows(rng)}`;
+      const strongest = (Object.keys(DIGEST_BYTES) as Algorithm[])
+        .find((algorithm) => tokens.some((t) => t.algorithm === algorithm));
+      if (strongest === undefined) {
         check(
           (() => {
             try {
@@ -566,15 +570,19 @@ describe("fuzzing parseIntegrity", () => {
                 error.message.startsWith("Unsupported integrity algorithm");
             }
           })(),
-          "integrity without sha256 is unsupported",
+          "integrity without a known algorithm is unsupported",
           i,
           value,
         );
         continue;
       }
-      let parsed: readonly string[] | undefined;
+      const expected = {
+        algorithm: strongest,
+        hex: [...new Set(tokens.filter((t) => t.algorithm === strongest).map((t) => t.hex))],
+      };
+      let parsed: ReturnType<typeof parseIntegrity> | undefined;
       try {
-        parsed = parseIntegrity(value).sha256;
+        parsed = parseIntegrity(value);
       } catch (error) {
         check(false, "integrity round-trip threw", i, value, String(error));
       }
@@ -588,9 +596,9 @@ describe("fuzzing parseIntegrity", () => {
     }
   });
 
-  it("throws only TypeError and returns only distinct lowercase SHA-256 hex digests", () => {
+  it("throws only TypeError and returns only distinct lowercase hex digests", () => {
     const rng = rngFor(8);
-    const valid = (): string => randomIntegrityToken(rng, rng.bytes(32));
+    const valid = (): string => randomIntegrityToken(rng).token;
     let accepted = 0;
     for (let i = 0; i < CASES; i++) {
       const value = candidate(rng, valid);
@@ -608,21 +616,21 @@ describe("fuzzing parseIntegrity", () => {
       }
       if (expected === null) continue;
       accepted++;
-      const digests = expected.sha256;
-      const stranger = toHex(rng.bytes(32));
+      const { algorithm, hex: digests } = expected;
+      const size = DIGEST_BYTES[algorithm];
+      const stranger = toHex(rng.bytes(size));
+      const matches = (hex: string) => integrityMismatch(expected!, { [algorithm]: hex }) === null;
       check(
-        digests.every((d) =>
-          digestMatches(expected, d) && digestMatches(expected, d.toUpperCase())
-        ) &&
-          digestMatches(expected, stranger) === digests.includes(stranger),
-        "digestMatches accepts exactly the parsed digests",
+        digests.every((d) => matches(d) && matches(d.toUpperCase())) &&
+          matches(stranger) === digests.includes(stranger),
+        "integrityMismatch accepts exactly the parsed digests",
         i,
         value,
       );
       check(
-        digests.length > 0 && digests.every((d) => /^[0-9a-f]{64}$/.test(d)) &&
+        digests.length > 0 && digests.every((d) => new RegExp(`^[0-9a-f]{${size * 2}}$`).test(d)) &&
           new Set(digests).size === digests.length,
-        "accepted digests are distinct lowercase SHA-256 hex",
+        "accepted digests are distinct lowercase hex of the algorithm's length",
         i,
         value,
         JSON.stringify(digests),
