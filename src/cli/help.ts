@@ -35,7 +35,7 @@ Output:
   -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
   -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
       --overwrite          Download again even if the file exists (replaced at the end)
-      --shard K/N          With -i: download only shard K (0 to N-1) of the list, chosen
+      --shard K/N          With -i: download only shard K (1 to N) of the list, chosen
                            by destination, so N machines can share one list
 
 Network:
