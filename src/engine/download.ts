@@ -333,6 +333,7 @@ export class Download {
       alreadyComplete: false,
       elapsedMs: performance.now() - meta.startedAt,
       connections: 1,
+      suggestedName: this.#ctx.suggestedName(),
     };
   }
 

@@ -376,6 +376,7 @@ export class RangeDownload {
       alreadyComplete: false,
       elapsedMs: performance.now() - this.#ctx.startedAt,
       connections: this.#used,
+      suggestedName: this.#ctx.suggestedName(),
     };
   }
 
