@@ -2,6 +2,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { contentDispositionName } from "../../src/protocol/content_disposition.ts";
 import { MAX_NAME_BYTES } from "../../src/protocol/safe_name.ts";
+import { fuzzCases, fuzzSeed } from "../helpers/fuzz_config.ts";
+import { makeRng } from "../helpers/prng.ts";
 
 /** [header value, expected name, why] */
 type Case = [string | null, string | null, string];
@@ -115,4 +117,61 @@ describe("contentDispositionName(): no name", () => {
     ["attachment filename=a.txt", null, "no ; before the parameter"],
     ['attachment; filename="unterminated.txt', null, "an unterminated quoted string"],
   ]);
+});
+
+describe("contentDispositionName(): seeded fuzzing", () => {
+  const PIECES = [
+    "attachment",
+    "inline",
+    ";",
+    " ",
+    "=",
+    '"',
+    "\\",
+    "filename",
+    "FILENAME",
+    "filename*",
+    "UTF-8''",
+    "iso-8859-1'en'",
+    "'",
+    "%",
+    "%2F",
+    "%5C",
+    "%00",
+    "%C3%A9",
+    "%E2%80%AE",
+    "%FF",
+    "..",
+    ".",
+    "/",
+    "a",
+    "name.txt",
+    "\u0000",
+    "\u0007",
+    "\u00e9",
+    "\u00c3",
+    "\u202e",
+    "\u20ac",
+  ];
+  it("never throws; a name is never empty, a path, hidden, or a control character", () => {
+    const seed = fuzzSeed();
+    const cases = fuzzCases(20_000);
+    const rng = makeRng(seed ^ 0xc0d15);
+    let named = 0;
+    for (let i = 0; i < cases; i++) {
+      let header = "";
+      for (let n = rng.int(0, 14); n > 0; n--) header += rng.pick(PIECES);
+      const name = contentDispositionName(header);
+      if (name === null) continue;
+      named++;
+      const why = `HAUL_FUZZ_SEED=${seed} case ${i}: ${JSON.stringify(header)} -> ${
+        JSON.stringify(name)
+      }`;
+      assert.ok(name !== "" && !/^[. ]/.test(name) && !/[. ]$/.test(name), why);
+      // deno-lint-ignore no-control-regex
+      assert.ok(!/[/\\\u0000-\u001f\u007f-\u009f\u202e]|\.\./.test(name), why);
+      assert.ok(new TextEncoder().encode(name).length <= MAX_NAME_BYTES, why);
+    }
+    if (cases >= 1000) assert.ok(named > 0, "no generated header gave a name");
+  });
 });
