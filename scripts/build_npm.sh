@@ -2,12 +2,15 @@
 # Builds the npm package's JavaScript into dist/ (run by `npm pack` as `prepack`):
 # Node refuses to strip types from .ts files inside node_modules, so the package
 # ships bundles made by `bun build`: dist/cli.js (the `haul` bin, with a node
-# shebang), dist/mod.js (the library) and dist/worker_main.js (its worker thread). Bun comes from tools/ or PATH.
+# shebang), dist/mod.js (the library) and dist/worker_main.js (its worker thread). Bun comes
+# from tools/, else PATH, else (a fresh clone with only Node and npm) scripts/setup.sh installs
+# the pinned runtimes into tools/ from tools/package-lock.json first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bun="$root/tools/node_modules/.bin/bun"
-[ -x "$bun" ] || bun="$(command -v bun)" || { echo "build_npm: bun not found (run scripts/setup.sh)" >&2; exit 1; }
+[ -x "$bun" ] || bun="$(command -v bun)" || bun="$(bash scripts/setup.sh)/bun" ||
+  { echo "build_npm: no bun in tools/ or on PATH, and scripts/setup.sh could not install it" >&2; exit 1; }
 # Node 20 (past its end of life) is not supported: the bundles say so and stop.
 old_node='typeof Bun === "undefined" && Number(globalThis.process?.versions?.node?.split(".")[0]) < 22'
 message='"haul: Node " + process.versions.node + " is not supported: haul needs Node 22.18 or later (Node 20 is past its end of life)"'

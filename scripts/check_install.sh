@@ -4,7 +4,11 @@
 # server with --sha256 (so a wrong or short file fails), then checks the
 # file's SHA-256 again here:
 #   1. deno install -g (from this checkout, with exactly the CLI's permissions)
-#   2. npm pack, then npm install -g ./haul-<version>.tgz (Node 24); and the
+#   2. the README's `npm pack && npm install -g ./haul-<version>.tgz`, run in a
+#      fresh copy of the checkout (no tools/node_modules, no dist/) with only
+#      the system's node and npm on PATH, so its prepack must install Bun
+#      itself (scripts/setup.sh: npm ci in tools/, from npm's cache after the
+#      first time); then that haul on Node 24, and on Node 20 (refused); and the
 #      installed library's haul() with worker: true
 #   3. bun install -g ./haul-<version>.tgz
 #   4. bun build --compile cli.ts (a single-file executable)
@@ -55,10 +59,16 @@ DENO_INSTALL_ROOT="$work/deno" deno install -g -f -q --config deno.json \
   { echo "install: deno install failed"; cat "$work/deno-install.log"; failed=1; }
 run_haul deno "$work/deno/bin/haul"
 
-# 2. npm pack (its prepack builds dist/ with bun), then npm install -g of the tarball.
-if (npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1) && [ -f "$work/haul-$version.tgz" ]; then
-  if npm install -g --silent --no-audit --no-fund --offline --prefix "$work/npm" "$work/haul-$version.tgz" \
-    >"$work/npm-install.log" 2>&1; then
+# 2. The README's commands in a fresh copy (tracked and untracked, not ignored, files), with
+# only the system's npm and node on PATH (not tools/, not a bun).
+mkdir -p "$work/fresh"
+git ls-files -z --cached --others --exclude-standard |
+  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$work/fresh"
+system_path="$(dirname "$(command -v npm)"):/usr/bin:/bin"
+if (cd "$work/fresh" && PATH="$system_path" npm pack >"$work/pack.log" 2>&1) &&
+  mv "$work/fresh/haul-$version.tgz" "$work/"; then
+  if (cd "$work" && PATH="$system_path" npm install -g --no-audit --no-fund --offline --prefix "$work/npm" \
+    "./haul-$version.tgz" >"$work/npm-install.log" 2>&1); then
     run_haul npm "$work/npm/bin/haul"
     # The installed library, with its download on a worker thread (dist/worker_main.js).
     cat >"$work/lib-worker.mjs" <<'EOF_JS'
@@ -95,9 +105,8 @@ EOF_JS
     echo "install: bun install -g failed"; cat "$work/bun-install.log"; failed=1
   fi
 else
-  echo "install: npm pack failed"; cat "$work/pack.log"; failed=1
+  echo "install: npm pack in a fresh copy failed"; cat "$work/pack.log"; failed=1
 fi
-rm -rf dist
 
 # 4. A single-file executable.
 if bun build --compile cli.ts --outfile "$work/compiled/haul" >"$work/compile.log" 2>&1; then

@@ -210,4 +210,12 @@ export interface HaulResult {
   elapsedMs: number;
   /** Connections used (0 when no request was made). */
   connections: number;
+  /**
+   * The file name the server suggested in `Content-Disposition` (`filename*`
+   * before `filename`), reduced to a safe base name: no directory, no control
+   * characters, no leading dot. `null` when no response gave one, or no
+   * request was made (`alreadyComplete`). Chosen by the server: see
+   * `contentDispositionName()` for what is removed before it is shown here.
+   */
+  suggestedName: string | null;
 }

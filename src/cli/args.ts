@@ -61,6 +61,8 @@ export interface CliOptions {
   maxConnections: number;
   /** `--shard K/N`: this machine's share of `-i LIST`, or `null` for all of it. */
   shard: Shard | null;
+  /** `-J`: name files after the server's `Content-Disposition` where the URL would name them. */
+  remoteHeaderName: boolean;
 }
 
 /** What the arguments ask for. */
@@ -135,6 +137,7 @@ const FLAGS: readonly Flag[] = [
   valued(["integrity"], (d, v, n) => (d.integrity = integrity(n, v))),
   valued(["continue-at", "C"], (_, v, n) => continueAt(n, v)),
   toggle(["remote-name", "O"], (d) => (d.remoteName = true)),
+  toggle(["remote-header-name", "J"], (d) => (d.remoteHeaderName = true)),
   toggle(["quiet", "q", "silent", "s"], (d) => (d.quiet = true)),
   toggle(["verbose", "v"], (d) => (d.verbose = true)),
   toggle(["json"], (d) => (d.json = true)),
@@ -244,6 +247,7 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     connections: 1,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     shard: null,
+    remoteHeaderName: false,
     remoteName: false,
     digest: null,
   };
@@ -271,8 +275,13 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
     throw new UsageError("Use --shard with -i LIST: it picks this machine's share of the list");
   }
   const many = options.inputFile !== null || options.urls.length > 1;
+  if (options.remoteHeaderName && options.shard !== null) {
+    throw new UsageError("Use either -J or --shard: a shard is chosen by a name -J learns later");
+  }
   if (options.output !== null) {
-    if (remoteName) throw new UsageError("Use either -o FILE or -O, not both");
+    if (remoteName || options.remoteHeaderName) {
+      throw new UsageError(`Use either -o FILE or ${remoteName ? "-O" : "-J"}, not both`);
+    }
     if (many) throw new UsageError("Use -o with a single URL; for several, use --dir or a list");
     if (options.dir !== null && isAbsolute(options.output)) {
       throw new UsageError("Use either --dir or an absolute -o path, not both");

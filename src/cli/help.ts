@@ -31,11 +31,13 @@ Output:
   -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
                            not "-" (stdout): haul saves to files, to resume them
   -O, --remote-name        Name the file after the URL's last path segment (the default)
+  -J, --remote-header-name Name it as the server's Content-Disposition says, when it does
+                           (a safe base name; one extra small request per file)
   -d, --dir DIR            Save into DIR (created if missing; default: current directory)
   -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
   -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
       --overwrite          Download again even if the file exists (replaced at the end)
-      --shard K/N          With -i: download only shard K (0 to N-1) of the list, chosen
+      --shard K/N          With -i: download only shard K (1 to N) of the list, chosen
                            by destination, so N machines can share one list
 
 Network:

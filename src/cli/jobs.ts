@@ -8,7 +8,7 @@
 import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
 import { checkRelativePath, joinPath } from "./dest_path.ts";
 import { checkUrl } from "./list.ts";
-import { nameFromUrl } from "./safe_name.ts";
+import { nameFromUrl } from "../protocol/safe_name.ts";
 
 /** Where a download was asked for, and what it says. */
 export interface JobSource {

@@ -17,6 +17,8 @@ import { findDestinations } from "./dest_check.ts";
 import { checkExisting } from "./existing_check.ts";
 import { summaryLines } from "./report.ts";
 import { headDeadline } from "../engine/stall.ts";
+import { retrying } from "../batch/retry.ts";
+import { askName } from "./server_name.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit statuses of the command line. */
@@ -64,7 +66,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${error.message}\n`);
     return EXIT.usage;
   }
-  const prepared = await prepareJobs(options, io);
+  const prepared = await prepareJobs(
+    options,
+    io,
+    options.remoteHeaderName ? nameOf(options) : undefined,
+  );
   const found = prepared.ok
     ? await findDestinations(prepared.jobs, io, options.output !== null)
     : null;
@@ -72,7 +78,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (!prepared.ok || problems.length > 0) {
     for (const problem of problems) io.stderr(`haul: ${problem}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
-    return EXIT.usage;
+    return !prepared.ok && prepared.failed ? EXIT.failed : EXIT.usage;
   }
   if (options.shard !== null && prepared.jobs.length === 0 && !options.quiet) {
     io.stderr(
@@ -120,11 +126,7 @@ async function download(
   const startedAt = performance.now();
   // The size checks of existing files read no body: only their wait for a head is limited.
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
-  const policy = {
-    retries: options.retries,
-    minDelayMs: options.retryDelayMs,
-    maxDelayMs: Math.max(30_000, options.retryDelayMs),
-  };
+  const policy = policyOf(options);
   const reports: HaulAllReport[] = [];
   try {
     // An existing file is complete only when nothing contradicts it: a digest
@@ -200,7 +202,7 @@ async function download(
  * (`https://user:password@host/…`, which `fetch` refuses) are sent as
  * `Authorization: Basic`, as curl and wget do, and never printed.
  */
-function batchItem(job: Job): HaulAllItem {
+function batchItem(job: Pick<Job, "url" | "dest" | "integrity">): HaulAllItem {
   const item: HaulAllItem = { url: job.url, dest: job.dest };
   if (job.integrity !== null) item.integrity = job.integrity;
   if (job.url.username !== "" || job.url.password !== "") {
@@ -214,6 +216,24 @@ function batchItem(job: Job): HaulAllItem {
     item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
   }
   return item;
+}
+
+/** `-J`: asks a URL's server for its file's name, with the run's headers, credentials and retries. */
+function nameOf(options: CliOptions): (url: URL) => Promise<string | null> {
+  const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
+  return (url) => {
+    const item = batchItem({ url, dest: "", integrity: null });
+    const headers = requestHeaders(options);
+    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    return retrying(() => askName(new URL(item.url), fetch, headers), policyOf(options));
+  };
+}
+
+function policyOf(
+  options: CliOptions,
+): { retries: number; minDelayMs: number; maxDelayMs: number } {
+  const maxDelayMs = Math.max(30_000, options.retryDelayMs);
+  return { retries: options.retries, minDelayMs: options.retryDelayMs, maxDelayMs };
 }
 
 function requestHeaders(options: CliOptions): Headers {

@@ -13,18 +13,29 @@ import type { CliIo } from "./io.ts";
 import { type Job, type JobSource, planJobs } from "./jobs.ts";
 import { parseList } from "./list.ts";
 import { inShard } from "./shard.ts";
+import { withServerNames } from "./server_name.ts";
+import { describeError } from "./error_wording.ts";
 
 /** The most problems listed before "… and N more". */
 const MAX_PROBLEMS = 20;
 
-/** The validated downloads, or the problems that refuse the command (exit status 2). */
-export type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string[] };
+/**
+ * The validated downloads, or the problems that refuse the command (exit
+ * status 2; 1 when `failed`: a server refused to give `-J` its name).
+ */
+export type Prepared = { ok: true; jobs: Job[] } | {
+  ok: false;
+  problems: string[];
+  failed?: boolean;
+};
 
 /**
- * Reads and validates everything; makes no request and creates nothing.
+ * Reads and validates everything; creates nothing, and makes no request
+ * but, with `-J`, `nameOf`'s.
  *
  * @param options the parsed arguments.
  * @param io for reading the list and checksums files.
+ * @param nameOf with `-J`: asks a URL's server for its file's name.
  * @returns the downloads, or the problems (at most 20 listed).
  *
  * @example
@@ -34,7 +45,11 @@ export type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string
  * if (!prepared.ok) for (const problem of prepared.problems) console.error(problem);
  * ```
  */
-export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepared> {
+export async function prepareJobs(
+  options: CliOptions,
+  io: CliIo,
+  nameOf?: (url: URL) => Promise<string | null>,
+): Promise<Prepared> {
   let sources: JobSource[];
   if (options.inputFile !== null) {
     const listName = options.inputFile;
@@ -54,6 +69,17 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
       url,
       path: null,
     }));
+  }
+  if (nameOf !== undefined) {
+    const named = await withServerNames(sources, nameOf, options.jobs);
+    if (!Array.isArray(named)) {
+      const { source, url, error } = named;
+      const job = { where: source.where, url, dest: "", relative: "", integrity: null };
+      const attempts = (error as { attempts?: number }).attempts ?? 1;
+      const problem = `${source.where}: ${describeError(error, job, attempts)}`;
+      return { ok: false, problems: [problem], failed: true };
+    }
+    sources = named;
   }
   let checksums: { table: ChecksumTable; name: string } | null = null;
   if (options.checksums !== null) {

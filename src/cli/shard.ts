@@ -5,14 +5,15 @@
  * coordinator. Every destination lands in exactly one shard, and in the same
  * one on every machine and every run: the shard is the FNV-1a hash of the
  * destination's path relative to the download directory (UTF-8, `/`
- * separators), modulo N. K counts from 0, like `JOB_COMPLETION_INDEX`.
+ * separators), modulo N, plus one: K counts from 1 to N, as in Jest, Vitest and
+ * Playwright (`1/3` is the first of three).
  *
  * @module
  */
 
 /** One machine's share: shard `index` of `count`. */
 export interface Shard {
-  /** Which shard, from 0 to `count - 1`. */
+  /** Which shard, from 1 to `count`, as written in `--shard K/N`. */
   readonly index: number;
   /** How many shards the list is split into (>= 1). */
   readonly count: number;
@@ -31,17 +32,17 @@ export const MAX_SHARDS = 1_000_000;
  * ```ts
  * import { parseShard } from "./shard.ts";
  * console.log(parseShard("3/8")); // { index: 3, count: 8 }
- * console.log(typeof parseShard("8/8")); // "string": K counts from 0
+ * console.log(typeof parseShard("0/8")); // "string": K counts from 1
  * ```
  */
 export function parseShard(text: string): Shard | string {
   const match = /^\s*(\d{1,7})\s*\/\s*(\d{1,7})\s*$/.exec(text);
-  if (match === null) return `--shard needs K/N, e.g. --shard 0/4 (got "${text.slice(0, 40)}")`;
+  if (match === null) return `--shard needs K/N, e.g. --shard 1/4 (got "${text.slice(0, 40)}")`;
   const index = Number(match[1]);
   const count = Number(match[2]);
   if (count < 1 || count > MAX_SHARDS) return `--shard ${text}: N must be from 1 to ${MAX_SHARDS}`;
-  if (index >= count) {
-    return `--shard ${text}: K counts from 0, so it must be below N (0 to ${count - 1})`;
+  if (index < 1 || index > count) {
+    return `--shard ${text}: K counts from 1, so it must be from 1 to N (1 to ${count})`;
   }
   return { index, count };
 }
@@ -51,7 +52,8 @@ export function parseShard(text: string): Shard | string {
  *
  * @param relative the destination relative to the download directory, `/`-separated.
  * @param count how many shards (>= 1).
- * @returns a shard index from 0 to `count - 1`, the same on every machine.
+ * @returns a hash bucket from 0 to `count - 1`, the same on every machine
+ * (shard `K` holds bucket `K - 1`).
  *
  * @example
  * ```ts
@@ -79,10 +81,10 @@ export function shardOf(relative: string, count: number): number {
  * ```ts
  * import { inShard } from "./shard.ts";
  * const names = ["a.bin", "b.bin", "c.bin"];
- * const mine = names.filter((name) => inShard(name, { index: 0, count: 1 }));
+ * const mine = names.filter((name) => inShard(name, { index: 1, count: 1 }));
  * console.log(mine.length); // 3: one shard holds everything
  * ```
  */
 export function inShard(relative: string, shard: Shard): boolean {
-  return shardOf(relative, shard.count) === shard.index;
+  return shardOf(relative, shard.count) === shard.index - 1;
 }

@@ -19,7 +19,8 @@ import type { Settings } from "./settings.ts";
  * ```ts ignore
  * // Built by haulWith() from the caller's options once it holds the destination's lock.
  * const ctx: CallContext = { fs, paths, settings, fetchFn, url, input, options, expected,
- *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner };
+ *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner,
+ *   suggestedName: () => null };
  * ```
  */
 export interface CallContext {
@@ -49,4 +50,6 @@ export interface CallContext {
   readonly floor: number;
   /** The destination's owner: checked before each checkpoint, removal and the commit. */
   readonly owner: PartOwner;
+  /** The name the first successful response suggested (`Content-Disposition`), so far. */
+  readonly suggestedName: () => string | null;
 }

@@ -500,6 +500,7 @@ export class Download {
       alreadyComplete: false,
       elapsedMs: performance.now() - this.#ctx.startedAt,
       connections: this.#used,
+      suggestedName: this.#ctx.suggestedName(),
     };
   }
 

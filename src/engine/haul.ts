@@ -27,6 +27,7 @@ import { DEFAULT_RANGE_FLOOR, readConnections, readSettings } from "./settings.t
 import type { CallContext } from "./call_context.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
+import { contentDispositionName } from "../protocol/content_disposition.ts";
 
 /**
  * Engine internals a test may replace (documented test hooks; applications
@@ -111,10 +112,16 @@ export async function haulWith(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const url = requestUrl(input);
   const paths = sidecarPaths(destToPath(options.dest));
-  const fetchFn: FetchLike = headDeadline(
-    options.fetch ?? ((request) => globalThis.fetch(request)),
-    settings.stallTimeout,
-  );
+  const caller: FetchLike = options.fetch ?? ((request) => globalThis.fetch(request));
+  let suggestedName: string | null = null;
+  const fetchFn: FetchLike = headDeadline(async (request, init) => {
+    const response = await caller(request, init);
+    const answered = response.ok || response.status === 416;
+    if (answered) {
+      suggestedName ??= contentDispositionName(response.headers.get("content-disposition"));
+    }
+    return response;
+  }, settings.stallTimeout);
   const fs = hooks.fs ?? await defaultFs();
   const state = options.state ?? new HaulState();
   state.bytesRead = 0; // per call, even when the caller reuses a state object
@@ -166,6 +173,7 @@ export async function haulWith(
       connections,
       floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
+      suggestedName: () => suggestedName,
     };
     const result = await new Download(ctx).run();
     progress.done();
@@ -215,6 +223,7 @@ async function alreadyComplete(
     alreadyComplete: true,
     elapsedMs: performance.now() - startedAt,
     connections: 0,
+    suggestedName: null,
   };
 }
 

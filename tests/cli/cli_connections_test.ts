@@ -27,8 +27,10 @@ describe("haul CLI: -x and --shard", () => {
     }
     assert.deepEqual(options(["-i", "l.txt", "--shard", "3/8"]).shard, { index: 3, count: 8 });
     assert.equal(options(["-i", "l.txt"]).shard, null);
-    assert.throws(() => parseArgs(["-i", "l.txt", "--shard", "8/8"]), /K counts from 0/);
-    assert.throws(() => parseArgs(["https://e.com/a", "--shard", "0/2"]), /with -i LIST/);
+    assert.deepEqual(options(["-i", "l.txt", "--shard", "8/8"]).shard, { index: 8, count: 8 });
+    assert.throws(() => parseArgs(["-i", "l.txt", "--shard", "0/8"]), /K counts from 1/);
+    assert.throws(() => parseArgs(["-i", "l.txt", "--shard", "9/8"]), /K counts from 1/);
+    assert.throws(() => parseArgs(["https://e.com/a", "--shard", "1/2"]), /with -i LIST/);
     for (const flag of ["-x, --connections N", "--max-connections N", "--shard K/N"]) {
       assert.ok(HELP.includes(`  ${flag} `), flag);
     }
@@ -66,7 +68,7 @@ describe("haul CLI: -x and --shard", () => {
         const sums = [...bodies.values()].map((b, i) => `${sha256(b)}  ${names[i]}`);
         await writeFile(join(dir, "SHA256SUMS"), sums.join("\n") + "\n");
         const seen = new Set<string>();
-        for (let k = 0; k < 3; k++) {
+        for (let k = 1; k <= 3; k++) {
           const run = await runCli([
             "-i",
             join(dir, "list.txt"),
@@ -80,7 +82,7 @@ describe("haul CLI: -x and --shard", () => {
           ]);
           assert.equal(run.code, 0, run.stderr);
           const dests = jsonLines(run.stdout).map((line) => String(line["dest"]));
-          const expected = names.filter((name) => shardOf(name, 3) === k);
+          const expected = names.filter((name) => shardOf(name, 3) === k - 1);
           assert.equal(dests.length, expected.length, `shard ${k}`);
           for (const dest of dests) {
             const name = expected.find((n) => dest.endsWith(n));
@@ -104,9 +106,21 @@ describe("haul CLI: -x and --shard", () => {
   it("--shard still refuses a bad line in another shard's part of the list", async () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, "list.txt"), "https://e.com/a.bin\nftp://e.com/b.bin\n");
-      const run = await runCli(["-i", join(dir, "list.txt"), "--dir", dir, "--shard", "0/1"]);
+      const run = await runCli(["-i", join(dir, "list.txt"), "--dir", dir, "--shard", "1/1"]);
       assert.equal(run.code, 2);
       assert.match(run.stderr, /Unsupported URL scheme ftp/);
+    });
+  });
+
+  it("--shard 0/N and K above N exit 2 saying that K counts from 1", async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, "list.txt"), "https://e.com/a.bin\n");
+      for (const value of ["0/3", "4/3"]) {
+        const run = await runCli(["-i", join(dir, "list.txt"), "--dir", dir, "--shard", value]);
+        assert.equal(run.code, 2, value);
+        assert.match(run.stderr, /K counts from 1, so it must be from 1 to N \(1 to 3\)/);
+        assert.deepEqual(await readdir(dir), ["list.txt"], "nothing written");
+      }
     });
   });
 });

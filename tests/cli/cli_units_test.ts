@@ -10,7 +10,7 @@ import { parseList } from "../../src/cli/list.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
 import { scrub } from "../../src/cli/error_wording.ts";
 import { parseIntegrity } from "../../src/protocol/integrity.ts";
-import { FALLBACK_NAME, nameFromUrl } from "../../src/cli/safe_name.ts";
+import { FALLBACK_NAME, nameFromUrl } from "../../src/protocol/safe_name.ts";
 import { displayWidth } from "../../src/cli/text_width.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { HELP } from "../../src/cli/help.ts";

@@ -3,13 +3,21 @@ import assert from "node:assert/strict";
 import { inShard, parseShard, shardOf } from "../../src/cli/shard.ts";
 
 describe("parseShard()", () => {
-  it("reads K/N with K counting from 0", () => {
-    assert.deepEqual(parseShard("0/1"), { index: 0, count: 1 });
-    assert.deepEqual(parseShard("3/8"), { index: 3, count: 8 });
-    assert.deepEqual(parseShard(" 7 / 8 "), { index: 7, count: 8 });
+  it("reads K/N with K counting from 1, as Jest, Vitest and Playwright do", () => {
+    assert.deepEqual(parseShard("1/1"), { index: 1, count: 1 });
+    assert.deepEqual(parseShard("1/3"), { index: 1, count: 3 });
+    assert.deepEqual(parseShard("3/3"), { index: 3, count: 3 });
+    assert.deepEqual(parseShard(" 8 / 8 "), { index: 8, count: 8 });
   });
 
-  for (const bad of ["8/8", "1/0", "0/0", "-1/4", "1", "a/b", "1/2/3", "", "1.5/4", "0/99999999"]) {
+  it("says that K counts from 1 for 0/N and for K above N", () => {
+    for (const bad of ["0/3", "4/3", "0/1", "2/1"]) {
+      assert.match(parseShard(bad) as string, /K counts from 1, so it must be from 1 to N/);
+    }
+    assert.match(parseShard("0/3") as string, /\(1 to 3\)/);
+  });
+
+  for (const bad of ["9/8", "1/0", "0/0", "-1/4", "1", "a/b", "1/2/3", "", "1.5/4", "1/99999999"]) {
     it(`refuses ${JSON.stringify(bad)} with a message naming --shard`, () => {
       const result = parseShard(bad);
       assert.equal(typeof result, "string");
@@ -27,11 +35,12 @@ describe("shardOf()", () => {
     const count = 8;
     const sizes = new Array<number>(count).fill(0);
     for (const name of names) {
-      const owners = Array.from({ length: count }, (_, k) => k).filter((k) =>
+      const owners = Array.from({ length: count }, (_, k) => k + 1).filter((k) =>
         inShard(name, { index: k, count })
       );
       assert.equal(owners.length, 1, `${name} is in ${owners.length} shards`);
-      sizes[owners[0]!]!++;
+      assert.equal(owners[0], shardOf(name, count) + 1, "shard K holds hash bucket K - 1");
+      sizes[owners[0]! - 1]!++;
     }
     for (const size of sizes) assert.ok(size > 350 && size < 650, `unbalanced: ${sizes}`);
   });
@@ -46,7 +55,7 @@ describe("shardOf()", () => {
 
   it("one shard holds the whole list", () => {
     for (const name of ["x", "y/z", "ünïcode.bin"]) {
-      assert.ok(inShard(name, { index: 0, count: 1 }));
+      assert.ok(inShard(name, { index: 1, count: 1 }));
     }
   });
 });

@@ -51,18 +51,20 @@ export function nameFromUrl(url: string | URL): string {
  * Makes any text a safe single file name (see {@link nameFromUrl}).
  *
  * @param raw the wanted name.
- * @returns a non-empty name without separators or control characters.
+ * @param fallback what to return when nothing is left.
+ * @returns a name without separators or control characters, or `fallback`.
  *
  * @example
  * ```ts
  * import { safeName } from "./safe_name.ts";
  * console.log(safeName("a/b\u0007c")); // "a_b_c"
+ * console.log(safeName("..", "")); // ""
  * ```
  */
-export function safeName(raw: string): string {
+export function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   let name = raw.replace(UNSAFE, "_");
   name = name.replace(/\.{2,}/g, ".").trim().replace(/^[. ]+/, "").replace(/[. ]+$/, "");
-  if (name === "") return FALLBACK_NAME;
+  if (name === "") return fallback;
   return truncate(name);
 }
 
