@@ -253,6 +253,7 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
   }
   if (sha256 !== null) options.integrity = `sha256:${sha256}`;
   checkConflicts(options, remoteName);
+  if (options.output === "-") checkStdout(options, given.map(({ name }) => name));
   return options;
 }
 
@@ -270,6 +271,9 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
     throw new UsageError("Use --shard with -i LIST: it picks this machine's share of the list");
   }
   const many = options.inputFile !== null || options.urls.length > 1;
+  if (options.output === "-" && many) {
+    throw new UsageError("Use -o - (standard output) with a single URL: one body goes there");
+  }
   if (options.output !== null) {
     if (remoteName) throw new UsageError("Use either -o FILE or -O, not both");
     if (many) throw new UsageError("Use -o with a single URL; for several, use --dir or a list");
@@ -280,6 +284,20 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
   if (options.integrity !== null && many) {
     throw new UsageError(
       "Use --sha256 and --integrity with a single URL; for several, --checksums",
+    );
+  }
+}
+
+/** `-o -` streams one body: refuses the flags that make no sense with it. */
+function checkStdout(options: CliOptions, names: readonly string[]): void {
+  const refused = names.find((name) => /^(-j|--jobs|--dir|-d|--checksums|--json)$/.test(name));
+  if (refused !== undefined) {
+    throw new UsageError(`Use either -o - (standard output) or ${refused}, not both`);
+  }
+  if (options.connections > 1) {
+    throw new UsageError(
+      "Use -o - (standard output) with one connection: its bytes go out in order, " +
+        "so -x is refused",
     );
   }
 }
@@ -301,14 +319,7 @@ function seconds(name: string, value: string, max: number): number {
 }
 
 function outputPath(name: string, value: string): string {
-  if (value === "-") {
-    throw new UsageError(
-      `Cannot write to standard output (${name} -): haul keeps the download in a file ` +
-        "so that it can resume and verify it before it appears; give a file name " +
-        "(e.g. -o file && cat file)",
-    );
-  }
-  return nonEmpty(name, value, "a file name");
+  return nonEmpty(name, value, "a file name, or - for standard output");
 }
 
 function nonEmpty(name: string, value: string, what: string): string {
