@@ -8,23 +8,16 @@
  * @module
  */
 
-import {
-  HaulError,
-  IntegrityError,
-  PartialHaulError,
-  ServerMisconfiguredError,
-  UnexpectedStatusError,
-} from "./errors.ts";
+import { HaulError, IntegrityError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
 import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
 import { isOverLong, judgeBodyEnd } from "./protocol/body_end.ts";
 import { isStrongEtag } from "./protocol/etag.ts";
 import { digestMatches, parseIntegrity } from "./protocol/integrity.ts";
-import { planResponse, type StreamPlan } from "./protocol/plan.ts";
+import { type FailPlan, planResponse, type StreamPlan } from "./protocol/plan.ts";
 import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
 import { buildRangeRequest } from "./protocol/range_request.ts";
 import { buildRequest } from "./protocol/request.ts";
-import { parseRetryAfter } from "./protocol/retry_after.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
 import type { FetchLike } from "./types.ts";
@@ -60,6 +53,8 @@ export class StreamCutError extends HaulError {
   /** Bytes given to the consumer before the cut. */
   readonly delivered: number;
   /**
+   * Creates the error.
+   *
    * @param message what happened.
    * @param options `delivered`, and the `cause`.
    */
@@ -69,6 +64,9 @@ export class StreamCutError extends HaulError {
     this.delivered = options.delivered;
   }
 }
+
+/** A request from byte 0. */
+const FRESH = { cursor: 0, checkpoint: null } as const;
 
 /** The current response's body and what it declared. */
 interface Body {
@@ -91,7 +89,7 @@ interface Body {
  *
  * @param input the URL or `Request`.
  * @param options fetch, headers, signal, integrity, stall timeout, retry policy.
- * @returns the body. Its reads reject with an {@link UnexpectedStatusError}
+ * @returns the body. Its reads reject with an `UnexpectedStatusError`
  *   (a status other than 200/206), a {@link PartialHaulError} (cut, retries
  *   used up; `validLength` bytes were given), a {@link StreamCutError}, a
  *   `ServerMisconfiguredError`, an {@link IntegrityError} (at the last read),
@@ -115,9 +113,7 @@ export function haulStream(
   const policy = readPolicy(options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
-  const url = redactUrl(
-    buildRequest(input, headers, undefined, { cursor: 0, checkpoint: null }).url,
-  );
+  const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
   const hash = expected === null ? null : createNativeHash();
@@ -156,51 +152,40 @@ export function haulStream(
     });
   };
   const open = async (): Promise<void> => {
-    const resume = known !== null && given > 0 ? known : null;
-    const request = resume === null
-      ? buildRequest(input, headers, stop.signal, { cursor: 0, checkpoint: null })
-      : buildRangeRequest(
-        input,
-        headers,
-        stop.signal,
-        { start: given, end: resume.total },
-        resume.etag ?? resume.lastModified!,
+    const resume = given > 0 ? known : null; // given > 0 with no `known` ended in cut()
+    const span = { start: given, end: resume?.total ?? 0 };
+    const response = await fetchFn(
+      resume === null
+        ? buildRequest(input, headers, stop.signal, FRESH)
+        : buildRangeRequest(input, headers, stop.signal, span, resume.etag ?? resume.lastModified!),
+    );
+    const { status, headers: answer } = response;
+    const plan = planResponse({ url, ...FRESH }, status, answer);
+    const verdict = resume === null ? null : checkRangeResponse(span, resume, status, answer);
+    if (verdict === null ? plan.kind !== "stream" : verdict.kind !== "write") {
+      await response.body?.cancel().catch(() => {});
+      // The plan of a status other than 200, 206 and 416 is its UnexpectedStatusError.
+      if (verdict === null || verdict.kind === "fail") throw (plan as FailPlan).error;
+      const why = verdict.kind === "reset" ? "the file changed" : "the server did not resume";
+      throw new StreamCutError(
+        `Stream of ${url} cannot continue at byte ${given}: ${why}: ${
+          "reason" in verdict ? verdict.reason : ""
+        }`,
+        { delivered: given },
       );
-    const response = await fetchFn(request);
-    let facts: Body["facts"];
-    if (resume === null) {
-      const plan = planResponse(
-        { url, cursor: 0, checkpoint: null },
-        response.status,
-        response.headers,
-      );
-      if (plan.kind !== "stream") {
-        await response.body?.cancel().catch(() => {});
-        throw plan.kind === "fail" ? plan.error : new Error("unreachable: 416 without Range");
-      }
+    }
+    let facts: Body["facts"] = {
+      bodyLength: span.end - given,
+      total: span.end,
+      bodyEndsFile: true,
+    };
+    if (resume === null && plan.kind === "stream") {
       facts = plan;
       const { etag, lastModified } = plan.validators;
       const strong = etag !== null ? isStrongEtag(etag) : lastModified !== null;
       known = strong && plan.bodyEndsFile && plan.total !== null && plan.total > 0
         ? { total: plan.total, etag, lastModified: etag === null ? lastModified : null }
         : null;
-    } else {
-      const span = { start: given, end: resume.total };
-      const verdict = checkRangeResponse(span, resume, response.status, response.headers);
-      if (verdict.kind !== "write") {
-        await response.body?.cancel().catch(() => {});
-        if (verdict.kind === "fail") {
-          const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
-          const { status, headers } = response;
-          throw new UnexpectedStatusError({ status, headers, url, retryAfterMs });
-        }
-        const why = verdict.kind === "reset" ? "the file changed" : "the server did not resume";
-        throw new StreamCutError(
-          `Stream of ${url} cannot continue at byte ${given}: ${why}: ${verdict.reason}`,
-          { delivered: given },
-        );
-      }
-      facts = { bodyLength: resume.total - given, total: resume.total, bodyEndsFile: true };
     }
     const reader = (response.body ?? new Blob().stream()).getReader();
     const watch = new StallWatch(stallMs, (why) => void reader.cancel(why).catch(() => {}));

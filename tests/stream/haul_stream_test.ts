@@ -195,6 +195,34 @@ describe("haulStream()", () => {
     }
   });
 
+  it("retries a resume answered 503, then continues", async () => {
+    const body = randomBody(200_000);
+    const server = await startResourceServer(
+      { body },
+      (req, honest) =>
+        req.index === 0
+          ? { ...honest, cutAfter: 80_000 }
+          : req.index === 1
+          ? { status: 503, headers: { "retry-after": "0" }, body: "busy" }
+          : honest,
+    );
+    try {
+      const retries: RetryInfo[] = [];
+      const stream = haulStream(server.url, {
+        minDelayMs: 1,
+        onRetry: (info) => retries.push(info),
+      });
+      const { bytes, error } = await drain(stream);
+      assert.equal(error, null);
+      assert.deepEqual(bytes, body);
+      assert.ok(retries[1]!.error instanceof UnexpectedStatusError);
+      assert.equal(server.requests.length, 3);
+      assert.equal(server.requests[2]!.headers["range"], server.requests[1]!.headers["range"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("reconnects after a stall (stallTimeout)", async () => {
     const body = randomBody(200_000);
     const server = await startResourceServer(
