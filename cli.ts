@@ -65,6 +65,15 @@ function denoIo(): CliIo {
   };
   return {
     stdout: (text) => writeAll(Deno.stdout, text),
+    writeOut: async (bytes) => {
+      try {
+        while (bytes.length > 0) bytes = bytes.subarray(await Deno.stdout.write(bytes));
+        return true;
+      } catch (error) {
+        if (error instanceof Deno.errors.BrokenPipe) return false;
+        throw error;
+      }
+    },
     stderr: (text) => writeAll(Deno.stderr, text),
     isTTY: Deno.stderr.isTerminal(),
     columns: () => {
@@ -125,6 +134,15 @@ function nodeIo(): CliIo {
   }
   return {
     stdout: (text) => void process.stdout.write(text),
+    writeOut: (bytes) =>
+      new Promise((resolve, reject) => {
+        if (process.stdout.destroyed) return resolve(false);
+        process.stdout.write(bytes, (error) => {
+          if (error === null || error === undefined) resolve(true);
+          else if ((error as { code?: unknown }).code === "EPIPE") resolve(false);
+          else reject(error);
+        });
+      }),
     stderr: (text) => void process.stderr.write(text),
     isTTY: process.stderr.isTTY === true,
     columns: () => process.stderr.columns || envColumns(),

@@ -43,6 +43,7 @@
  */
 
 export { haul, haulAll, haulWithRetry } from "./src/calls.ts";
+export { haulStream, type HaulStreamOptions, StreamCutError } from "./src/stream.ts";
 export {
   type CheckpointInterval,
   type FetchLike,

@@ -23,7 +23,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["engine/"],
   ["batch/"],
   ["worker/"],
-  ["calls.ts"],
+  ["calls.ts", "stream.ts"],
   ["cli/"],
 ];
 

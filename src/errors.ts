@@ -350,7 +350,11 @@ export function isRetryable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const { name, retryable } = error as { name?: unknown; retryable?: unknown };
   if (typeof retryable === "boolean" && typeof name === "string" && name.endsWith("Error")) {
-    if (/Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity/.test(name)) {
+    if (
+      /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|StreamCut/.test(
+        name,
+      )
+    ) {
       return retryable;
     }
   }

@@ -258,6 +258,7 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
   }
   if (digest !== null) options.integrity = digest;
   checkConflicts(options, remoteName);
+  if (options.output === "-") checkStdout(options, given.map(({ name }) => name));
   return options;
 }
 
@@ -278,6 +279,9 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
   if (options.remoteHeaderName && options.shard !== null) {
     throw new UsageError("Use either -J or --shard: a shard is chosen by a name -J learns later");
   }
+  if (options.output === "-" && many) {
+    throw new UsageError("Use -o - (standard output) with a single URL: one body goes there");
+  }
   if (options.output !== null) {
     if (remoteName || options.remoteHeaderName) {
       throw new UsageError(`Use either -o FILE or ${remoteName ? "-O" : "-J"}, not both`);
@@ -290,6 +294,20 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
   if (options.integrity !== null && many) {
     throw new UsageError(
       "Use --sha256, --sha512 and --integrity with a single URL; for several, --checksums",
+    );
+  }
+}
+
+/** `-o -` streams one body: refuses the flags that make no sense with it. */
+function checkStdout(options: CliOptions, names: readonly string[]): void {
+  const refused = names.find((name) => /^(-j|--jobs|--dir|-d|--checksums|--json)$/.test(name));
+  if (refused !== undefined) {
+    throw new UsageError(`Use either -o - (standard output) or ${refused}, not both`);
+  }
+  if (options.connections > 1) {
+    throw new UsageError(
+      "Use -o - (standard output) with one connection: its bytes go out in order, " +
+        "so -x is refused",
     );
   }
 }
@@ -311,14 +329,7 @@ function seconds(name: string, value: string, max: number): number {
 }
 
 function outputPath(name: string, value: string): string {
-  if (value === "-") {
-    throw new UsageError(
-      `Cannot write to standard output (${name} -): haul keeps the download in a file ` +
-        "so that it can resume and verify it before it appears; give a file name " +
-        "(e.g. -o file && cat file)",
-    );
-  }
-  return nonEmpty(name, value, "a file name");
+  return nonEmpty(name, value, "a file name, or - for standard output");
 }
 
 function nonEmpty(name: string, value: string, what: string): string {

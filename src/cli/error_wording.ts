@@ -37,7 +37,7 @@ export function scrub(text: string): string {
 
 /** Names of haul's own errors (their causes are not read as network failures). */
 const HAUL_ERROR =
-  /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing/;
+  /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing|StreamCut/;
 
 /**
  * One line saying why a download failed, and what to do, in the command

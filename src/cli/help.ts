@@ -29,7 +29,8 @@ A file already at its destination counts as complete only when its digest
 
 Output:
   -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
-                           not "-" (stdout): haul saves to files, to resume them
+                           "-": write it to stdout, continued after cuts, never a
+                           byte twice (alone: no -j, -x, --dir or --json)
   -O, --remote-name        Name the file after the URL's last path segment (the default)
   -J, --remote-header-name Name it as the server's Content-Disposition says, when it does
                            (a safe base name; one extra small request per file)
@@ -75,7 +76,8 @@ Accepted for habit's sake (haul always does this):
   -S, --show-error         Print errors
 
 Exit status: 0 all done, 1 a download failed, 2 usage error (nothing
-downloaded), 130 interrupted (progress saved; run again to resume).
+downloaded), 130 interrupted (progress saved; run again to resume),
+141 with -o -: the reader of stdout went away (as for cat).
 
 See docs/cli.md for the list format, the --json fields and checksum files.
 
@@ -84,6 +86,7 @@ Examples:
   haul https://example.com/big.iso -o images/big.iso --sha256 9f86d08…
   haul -i urls.txt --dir downloads -j 8 --checksums SHA256SUMS
   haul https://example.com/big.iso -x 8
+  haul https://example.com/src.tar.gz -o - | tar xz
   haul -i urls.txt --dir downloads --shard 3/8 --checksums SHA256SUMS
   haul https://example.com/a.bin -H "Authorization: Bearer $TOKEN" --json
 `;

@@ -22,6 +22,13 @@ export interface PathInfo {
 export interface CliIo {
   /** Writes text to standard output (synchronously, or queued in order). */
   stdout(text: string): void;
+  /**
+   * Writes bytes to standard output (`-o -`), resolving once the runtime has
+   * handed them on, so that a slow reader slows the download.
+   *
+   * @returns `false` when the reader has gone away (a broken pipe).
+   */
+  writeOut(bytes: Uint8Array): Promise<boolean>;
   /** Writes text to standard error (synchronously, or queued in order). */
   stderr(text: string): void;
   /** Whether standard error is a terminal: progress bars are drawn there only then. */

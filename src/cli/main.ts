@@ -20,6 +20,7 @@ import { headDeadline } from "../engine/stall.ts";
 import { retrying } from "../batch/retry.ts";
 import { askName } from "./server_name.ts";
 import { VERSION } from "./version.ts";
+import { EXIT_BROKEN_PIPE, streamToStdout } from "./stdout.ts";
 
 /** Exit statuses of the command line. */
 export const EXIT = {
@@ -31,6 +32,8 @@ export const EXIT = {
   usage: 2,
   /** Interrupted by SIGINT or SIGTERM; progress saved. */
   interrupted: 130,
+  /** `-o -`: standard output's reader went away (128 + SIGPIPE). */
+  brokenPipe: EXIT_BROKEN_PIPE,
 } as const;
 
 /**
@@ -38,7 +41,8 @@ export const EXIT = {
  *
  * @param argv the arguments, without the runtime and program names.
  * @param io the runtime's services (output, terminal, signals, files).
- * @returns the exit status: 0 success, 1 download failure, 2 usage error, 130 interrupted.
+ * @returns the exit status: 0 success, 1 download failure, 2 usage error, 130 interrupted,
+ *   141 broken pipe (`-o -`).
  *
  * @example
  * ```ts ignore
@@ -71,6 +75,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io,
     options.remoteHeaderName ? nameOf(options) : undefined,
   );
+  if (prepared.ok && options.output === "-") {
+    const job = prepared.jobs[0]!;
+    const item = batchItem(job); // credentials in the URL become a header
+    const headers = requestHeaders(options);
+    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    return await streamToStdout({ ...job, url: new URL(String(item.url)) }, headers, options, io);
+  }
   const found = prepared.ok
     ? await findDestinations(prepared.jobs, io, options.output !== null)
     : null;

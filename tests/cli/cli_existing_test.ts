@@ -181,9 +181,9 @@ describe("haul CLI with curl's and wget's habits", () => {
         const offset = await runCli(["-C", "100", url, "--dir", dir]);
         assert.equal(offset.code, 2);
         assert.match(offset.stderr, /haul resumes from its own checkpoint, not from an offset/);
-        const stdout = await runCli([url, "-o", "-"]);
+        const stdout = await runCli([url, "-o", "-", "--dir", dir]);
         assert.equal(stdout.code, 2);
-        assert.match(stdout.stderr, /Cannot write to standard output \(-o -\)/);
+        assert.match(stdout.stderr, /Use either -o - \(standard output\) or --dir, not both/);
         assert.equal(server.requests.length, 1, "no request after a usage error");
         const failing = await runCli(["-s", `${server.url}/missing`, "--dir", dir]);
         assert.equal(failing.code, 1);

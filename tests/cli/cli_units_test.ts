@@ -138,10 +138,12 @@ describe("CLI arguments", () => {
     assert.equal(o.overwrite, true);
     assert.equal(options(["https://e.com/a", "--continue-at", "-"]).overwrite, false);
     assert.throws(() => parseArgs(["-C", "10", "https://e.com/a"]), /not from an offset/);
+    assert.equal(options(["-o", "-", "https://e.com/a"]).output, "-");
     assert.throws(
-      () => parseArgs(["-o", "-", "https://e.com/a"]),
-      /Cannot write to standard output/,
+      () => parseArgs(["-o", "-", "-j4", "https://e.com/a"]),
+      /Use either -o - \(standard output\) or -j, not both/,
     );
+    assert.throws(() => parseArgs(["-o", "", "https://e.com/a"]), /give a file name, or -/);
     assert.throws(
       () => parseArgs(["-s", "-v", "https://e.com/a"]),
       /Use either -q \(or -s\) or -v/,

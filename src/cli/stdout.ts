@@ -1,0 +1,130 @@
+/**
+ * `haul URL -o -`: the body to standard output through `haulStream()`, which
+ * continues it after a cut without repeating a byte. Messages, retries and
+ * progress go to standard error, as for a file.
+ *
+ * @module
+ */
+
+import { haulStream } from "../stream.ts";
+import type { CliOptions } from "./args.ts";
+import { describeError, errorDetail, retryReason } from "./error_wording.ts";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
+import type { CliIo, CliSignal } from "./io.ts";
+import type { Job } from "./jobs.ts";
+import { ProgressView } from "./progress_view.ts";
+import { nameFromUrl } from "./safe_name.ts";
+
+/** The exit status when standard output's reader went away: 128 + SIGPIPE, as `cat`'s. */
+export const EXIT_BROKEN_PIPE = 141;
+
+/**
+ * Streams one download to standard output.
+ *
+ * @param job the download (its `dest` is `-`).
+ * @param headers the request headers (credentials of the URL included).
+ * @param options the parsed arguments.
+ * @param io the runtime's services.
+ * @returns the exit status: 0, 1 (failed), 130 (interrupted) or 141 (broken pipe).
+ *
+ * @example
+ * ```ts ignore
+ * // Not run by `deno test --doc`: it downloads from the network.
+ * const status = await streamToStdout(job, new Headers(), options, io);
+ * ```
+ */
+export async function streamToStdout(
+  job: Job,
+  headers: Headers,
+  options: CliOptions,
+  io: CliIo,
+): Promise<number> {
+  const name = `${nameFromUrl(job.url)} (stdout)`;
+  const controller = new AbortController();
+  let interrupted: CliSignal | null = null;
+  const stopListening = io.onSignal((signal) => {
+    if (interrupted !== null) return io.exit(130);
+    interrupted = signal;
+    controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
+  });
+  const maxAttempts = options.retries + 1;
+  const view = io.isTTY && !options.quiet
+    ? new ProgressView({
+      write: (text) => io.stderr(text),
+      columns: () => io.columns(),
+      label: () => name,
+      showTotal: false,
+      maxAttempts,
+    })
+    : null;
+  const say = (line: string): void => {
+    view?.clear();
+    io.stderr(`${line}\n`);
+  };
+  const startedAt = performance.now();
+  let written = 0;
+  let retries = 0;
+  const stream = haulStream(job.url, {
+    headers,
+    signal: controller.signal,
+    retries: options.retries,
+    minDelayMs: options.retryDelayMs,
+    maxDelayMs: Math.max(30_000, options.retryDelayMs),
+    stallTimeout: options.stallTimeoutMs,
+    ...(job.integrity === null ? {} : { integrity: job.integrity }),
+    onRetry: (info) => {
+      retries++;
+      if (options.quiet) return;
+      const reason = retryReason(info.error).replace(/ saved$/, " written");
+      say(
+        `Retrying ${name} in ${(info.delayMs / 1000).toFixed(1)} s ` +
+          `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ${reason}`,
+      );
+    },
+  });
+  const reader = stream.getReader();
+  const item = { url: job.url, dest: job.dest };
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      if (!(await io.writeOut(read.value))) return EXIT_BROKEN_PIPE; // the reader left: quietly
+      written += read.value.length;
+      const progress = { index: 0, item, phase: "running", validLength: written } as const;
+      view?.update({
+        items: [{ ...progress, totalLength: null, received: written, attempt: 1, retryAt: null }],
+        pending: 0,
+        active: 1,
+        done: 0,
+        skipped: 0,
+        failed: 0,
+        received: written,
+      });
+    }
+  } catch (error) {
+    view?.stop();
+    if (interrupted !== null) {
+      io.stderr(
+        `haul: ${interrupted}: stopped after ${formatBytes(written)} to standard output ` +
+          "(a stream cannot resume: run the command again to start over)\n",
+      );
+      return 130;
+    }
+    const attempts = (error as { attempts?: number }).attempts ?? 1;
+    const reason = describeError(error, job, attempts);
+    io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
+    return 1;
+  } finally {
+    stopListening();
+    view?.stop();
+    await reader.cancel().catch(() => {});
+  }
+  if (!options.quiet) {
+    const ms = performance.now() - startedAt;
+    const notes = retries > 0 ? `; ${retries} retries` : "";
+    say(
+      `Streamed ${name}: ${formatBytes(written)} in ${formatDuration(ms)} ` +
+        `(${formatRate(written / Math.max(ms / 1000, 1e-3))}${notes})` +
+        (job.integrity === null ? "" : ", sha256 verified"),
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,269 @@
+/**
+ * `haulStream()`: the body of one URL as a `ReadableStream` that survives
+ * cuts. After a cut it asks for the rest with `Range` + `If-Range` from the
+ * first byte the consumer has not been given, and holds the answer to the
+ * standard of a resume (`protocol/range_check.ts`), so each byte is given
+ * once, in order, and of one version. Nothing is written to disk.
+ *
+ * @module
+ */
+
+import { HaulError, IntegrityError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
+import { redactUrl } from "./redact.ts";
+import { createNativeHash } from "./runtime/native_hash.ts";
+import { isOverLong, judgeBodyEnd } from "./protocol/body_end.ts";
+import { isStrongEtag } from "./protocol/etag.ts";
+import { digestMatches, parseIntegrity } from "./protocol/integrity.ts";
+import { type FailPlan, planResponse, type StreamPlan } from "./protocol/plan.ts";
+import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
+import { buildRangeRequest } from "./protocol/range_request.ts";
+import { buildRequest } from "./protocol/request.ts";
+import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
+import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
+import type { FetchLike } from "./types.ts";
+
+/** Options of {@link haulStream}: the request's, the check's, and the reconnection policy. */
+export interface HaulStreamOptions extends RetryOptions {
+  /** Your `fetch` (a proxy, auth, a test transport). Default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** Extra request headers; `Range`, `If-Range` and `Accept-Encoding` are haul's own. */
+  headers?: HeadersInit;
+  /** Aborts the request, the body and any wait; the stream errors with the signal's reason. */
+  signal?: AbortSignal;
+  /** The SHA-256 the whole body must have (as for `haul()`); checked at the end. */
+  integrity?: string;
+  /** Ms a request may go without a byte before it counts as cut (0 or `Infinity`: none). */
+  stallTimeout?: number;
+}
+
+/**
+ * A `haulStream()` body was cut and cannot go on without risking a spliced
+ * byte: the server gave no strong validator or no length, or it answered the
+ * resume with another version or other bytes. Not retryable: the stream is
+ * over; a new `haulStream()` starts again at byte 0.
+ *
+ * @example
+ * ```ts
+ * import { StreamCutError } from "./stream.ts";
+ * const error = new StreamCutError("Stream cut", { delivered: 10 });
+ * console.log(error.delivered, error.retryable); // 10 false
+ * ```
+ */
+export class StreamCutError extends HaulError {
+  /** Bytes given to the consumer before the cut. */
+  readonly delivered: number;
+  /**
+   * Creates the error.
+   *
+   * @param message what happened.
+   * @param options `delivered`, and the `cause`.
+   */
+  constructor(message: string, options: ErrorOptions & { delivered: number }) {
+    super(message, { cause: options.cause, retryable: false });
+    this.name = "StreamCutError";
+    this.delivered = options.delivered;
+  }
+}
+
+/** A request from byte 0. */
+const FRESH = { cursor: 0, checkpoint: null } as const;
+
+/** The current response's body and what it declared. */
+interface Body {
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly watch: StallWatch;
+  readonly facts: Pick<StreamPlan, "bodyLength" | "total" | "bodyEndsFile">;
+  received: number;
+}
+
+/**
+ * Streams the body of `input`, reconnecting after a cut (see the module doc).
+ * Pull-based: nothing is read from the network faster than the consumer
+ * reads. Cancelling the stream cancels the body and ends any wait.
+ *
+ * `retries` (default 5) counts the failures in a row that gave no new byte;
+ * each wait is chosen as `haulWithRetry()` chooses it. A resume needs a
+ * length and a strong validator (a strong ETag, or without an ETag a
+ * Last-Modified at least a second older than the response's `Date`): without
+ * them a cut after the first byte errors the stream.
+ *
+ * @param input the URL or `Request`.
+ * @param options fetch, headers, signal, integrity, stall timeout, retry policy.
+ * @returns the body. Its reads reject with an `UnexpectedStatusError`
+ *   (a status other than 200/206), a {@link PartialHaulError} (cut, retries
+ *   used up; `validLength` bytes were given), a {@link StreamCutError}, a
+ *   `ServerMisconfiguredError`, an {@link IntegrityError} (at the last read),
+ *   or the signal's reason.
+ * @throws {TypeError} an invalid URL, header or `integrity`.
+ * @throws {RangeError} an invalid retry policy or `stallTimeout`.
+ *
+ * @example Read a body, however often its connection breaks
+ * ```ts
+ * import { haulStream } from "./stream.ts";
+ * const fetch = () => Promise.resolve(new Response("hello", { headers: { etag: '"v1"' } }));
+ * const body = haulStream("https://example.com/hello.txt", { fetch });
+ * console.log(await new Response(body).text()); // "hello"
+ * ```
+ */
+export function haulStream(
+  input: string | URL | Request,
+  options: HaulStreamOptions = {},
+): ReadableStream<Uint8Array> {
+  const { headers, signal: outer, onRetry } = options;
+  const policy = readPolicy(options);
+  const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
+  const stallMs = readStallTimeout(options);
+  const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
+  const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
+  const stop = new AbortController();
+  const hash = expected === null ? null : createNativeHash();
+  let given = 0;
+  let known: KnownFile | null = null;
+  let body: Body | null = null;
+  let controller: ReadableStreamDefaultController<Uint8Array>;
+
+  const drop = (reason?: unknown): void => {
+    body?.watch.stop();
+    void body?.reader.cancel(reason).catch(() => {});
+    body = null;
+  };
+  const end = (reason?: unknown): void => {
+    outer?.removeEventListener("abort", onAbort);
+    if (!stop.signal.aborted) stop.abort(reason ?? new DOMException("Stream ended", "AbortError"));
+    drop(reason);
+  };
+  const onAbort = (): void => {
+    controller.error(outer!.reason);
+    end(outer!.reason);
+  };
+  /** A cut: retryable while the rest can be proved to be the same file's, else the end. */
+  const cut = (cause: unknown): HaulError => {
+    drop(cause);
+    if (given > 0 && known === null) {
+      return new StreamCutError(
+        `Stream of ${url} was cut at byte ${given} and cannot continue: the server gave no ` +
+          "length and strong validator (ETag or Last-Modified) to prove the rest is the same file",
+        { delivered: given, cause },
+      );
+    }
+    return new PartialHaulError(`Stream of ${url} was cut at byte ${given}`, {
+      validLength: given,
+      cause,
+    });
+  };
+  const open = async (): Promise<void> => {
+    const resume = given > 0 ? known : null; // given > 0 with no `known` ended in cut()
+    const span = { start: given, end: resume?.total ?? 0 };
+    const response = await fetchFn(
+      resume === null
+        ? buildRequest(input, headers, stop.signal, FRESH)
+        : buildRangeRequest(input, headers, stop.signal, span, resume.etag ?? resume.lastModified!),
+    );
+    const { status, headers: answer } = response;
+    const plan = planResponse({ url, ...FRESH }, status, answer);
+    const verdict = resume === null ? null : checkRangeResponse(span, resume, status, answer);
+    if (verdict === null ? plan.kind !== "stream" : verdict.kind !== "write") {
+      await response.body?.cancel().catch(() => {});
+      // The plan of a status other than 200, 206 and 416 is its UnexpectedStatusError.
+      if (verdict === null || verdict.kind === "fail") throw (plan as FailPlan).error;
+      const why = verdict.kind === "reset" ? "the file changed" : "the server did not resume";
+      throw new StreamCutError(
+        `Stream of ${url} cannot continue at byte ${given}: ${why}: ${
+          "reason" in verdict ? verdict.reason : ""
+        }`,
+        { delivered: given },
+      );
+    }
+    let facts: Body["facts"] = {
+      bodyLength: span.end - given,
+      total: span.end,
+      bodyEndsFile: true,
+    };
+    if (resume === null && plan.kind === "stream") {
+      facts = plan;
+      const { etag, lastModified } = plan.validators;
+      const strong = etag !== null ? isStrongEtag(etag) : lastModified !== null;
+      known = strong && plan.bodyEndsFile && plan.total !== null && plan.total > 0
+        ? { total: plan.total, etag, lastModified: etag === null ? lastModified : null }
+        : null;
+    }
+    const reader = (response.body ?? new Blob().stream()).getReader();
+    const watch = new StallWatch(stallMs, (why) => void reader.cancel(why).catch(() => {}));
+    body = { reader, watch, facts, received: 0 };
+  };
+  /** One attempt: the next bytes (connecting first if need be), or `null` at the body's end. */
+  const next = async (): Promise<Uint8Array | null> => {
+    if (body === null && known !== null && given === known.total) return null;
+    if (body === null) await open();
+    const current = body!;
+    current.watch.reading();
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await current.reader.read();
+    } catch (error) {
+      throw cut(current.watch.failure ?? error);
+    } finally {
+      current.watch.idle();
+    }
+    if (current.watch.failure !== null) throw cut(current.watch.failure);
+    if (read.done) {
+      const { bodyLength, total, bodyEndsFile } = current.facts;
+      const facts = {
+        received: current.received,
+        fileLength: given,
+        bodyLength,
+        total,
+        bodyEndsFile,
+      };
+      const verdict = judgeBodyEnd(facts);
+      if (verdict.kind === "complete") return null;
+      throw cut(new Error(verdict.reason));
+    }
+    if (isOverLong(current.received, read.value.length, current.facts.bodyLength)) {
+      throw new ServerMisconfiguredError(
+        `Server sent more than the ${current.facts.bodyLength} bytes it declared: ${url}`,
+      );
+    }
+    current.received += read.value.length;
+    return read.value;
+  };
+
+  return new ReadableStream<Uint8Array>({
+    start(streamController) {
+      controller = streamController;
+      if (outer?.aborted) return onAbort();
+      outer?.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull() {
+      try {
+        let chunk: Uint8Array | null;
+        do {
+          chunk = await retrying(next, policy, { signal: stop.signal, onRetry });
+        } while (chunk !== null && chunk.length === 0);
+        if (stop.signal.aborted) return;
+        if (chunk !== null) {
+          hash?.update(chunk);
+          given += chunk.length;
+          return controller.enqueue(chunk);
+        }
+        const actual = hash?.digestHex() ?? "";
+        end();
+        if (expected === null || digestMatches(expected, actual)) return controller.close();
+        controller.error(
+          new IntegrityError(
+            `Integrity check failed: ${url}: got sha256 ${actual}, expected ` +
+              expected.sha256.join(" or "),
+            { expected: expected.sha256, actual },
+          ),
+        );
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        end(error);
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      end(reason);
+    },
+  }, { highWaterMark: 0 });
+}
