@@ -13,7 +13,7 @@ import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
 import { isOverLong, judgeBodyEnd } from "./protocol/body_end.ts";
 import { isStrongEtag } from "./protocol/etag.ts";
-import { digestMatches, parseIntegrity } from "./protocol/integrity.ts";
+import { integrityMismatch, parseIntegrity } from "./protocol/integrity.ts";
 import { type FailPlan, planResponse, type StreamPlan } from "./protocol/plan.ts";
 import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
 import { buildRangeRequest } from "./protocol/range_request.ts";
@@ -116,7 +116,7 @@ export function haulStream(
   const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
-  const hash = expected === null ? null : createNativeHash();
+  const hash = expected === null ? null : createNativeHash(expected.algorithm);
   let given = 0;
   let known: KnownFile | null = null;
   let body: Body | null = null;
@@ -246,14 +246,14 @@ export function haulStream(
           given += chunk.length;
           return controller.enqueue(chunk);
         }
-        const actual = hash?.digestHex() ?? "";
         end();
-        if (expected === null || digestMatches(expected, actual)) return controller.close();
+        const mismatch = expected && integrityMismatch(expected, hash!.digests());
+        if (!mismatch) return controller.close();
         controller.error(
           new IntegrityError(
-            `Integrity check failed: ${url}: got sha256 ${actual}, expected ` +
-              expected.sha256.join(" or "),
-            { expected: expected.sha256, actual },
+            `Integrity check failed: ${url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
+              `expected ${mismatch.expected.join(" or ")}`,
+            mismatch,
           ),
         );
       } catch (error) {

@@ -279,9 +279,6 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
   if (options.remoteHeaderName && options.shard !== null) {
     throw new UsageError("Use either -J or --shard: a shard is chosen by a name -J learns later");
   }
-  if (options.output === "-" && many) {
-    throw new UsageError("Use -o - (standard output) with a single URL: one body goes there");
-  }
   if (options.output !== null) {
     if (remoteName || options.remoteHeaderName) {
       throw new UsageError(`Use either -o FILE or ${remoteName ? "-O" : "-J"}, not both`);
@@ -305,10 +302,7 @@ function checkStdout(options: CliOptions, names: readonly string[]): void {
     throw new UsageError(`Use either -o - (standard output) or ${refused}, not both`);
   }
   if (options.connections > 1) {
-    throw new UsageError(
-      "Use -o - (standard output) with one connection: its bytes go out in order, " +
-        "so -x is refused",
-    );
+    throw new UsageError("Use -o - (standard output) with one connection");
   }
 }
 

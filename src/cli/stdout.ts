@@ -13,7 +13,7 @@ import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { CliIo, CliSignal } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
-import { nameFromUrl } from "./safe_name.ts";
+import { nameFromUrl } from "../protocol/safe_name.ts";
 
 /** The exit status when standard output's reader went away: 128 + SIGPIPE, as `cat`'s. */
 export const EXIT_BROKEN_PIPE = 141;
