@@ -113,7 +113,7 @@ describe("haul -o - (child process)", () => {
         [["--json"], /or --json, not both/],
         [["--dir", "out"], /or --dir, not both/],
         [["-x", "4"], /with one connection/],
-        [["http://127.0.0.1:9/b.bin"], /Use -o - \(standard output\) with a single URL/],
+        [["http://127.0.0.1:9/b.bin"], /Use -o with a single URL/],
       ] as const
     ) {
       const result = await runCli([url, "-o", "-", ...extra]);

@@ -1,0 +1,177 @@
+/**
+ * Where a call's bytes come from: one source or several (mirrors of one
+ * file), each a URL, a `Request`, or a function that gives one, called again
+ * for every request (so a signed URL that expires is signed anew). One
+ * {@link Sources} lives as long as a retry loop: a failed attempt moves the
+ * next one to the next source, and a source that failed
+ * {@link GIVE_UP_AFTER} times in a row is skipped for the rest of the loop
+ * while another is left.
+ *
+ * @module
+ */
+
+import { redactUrl } from "../redact.ts";
+
+/** A URL or a `Request`: what one request is made from. */
+export type SourceInput = string | URL | Request;
+
+/**
+ * A source of the file: a URL or `Request`, or a function that returns one
+ * (or a promise of one), called for every request.
+ */
+export type Source = SourceInput | (() => SourceInput | Promise<SourceInput>);
+
+/** Failures in a row after which a source is skipped while another is left. */
+export const GIVE_UP_AFTER = 3;
+
+/**
+ * The sources of one call (or retry loop).
+ *
+ * @example
+ * ```ts
+ * import { Sources } from "./sources.ts";
+ * const sources = Sources.of(["https://a.example/f", "https://b.example/f"]);
+ * console.log(sources.current, sources.mirrors); // 0 true
+ * sources.failed(0);
+ * console.log(sources.current, sources.pick(1)); // 1 0
+ * ```
+ */
+export class Sources {
+  readonly #list: readonly Source[];
+  readonly #failures: number[];
+  #current = 0;
+
+  private constructor(list: readonly Source[]) {
+    this.#list = list;
+    this.#failures = list.map(() => 0);
+  }
+
+  /**
+   * The sources of `input`: one, or each of a non-empty array.
+   *
+   * @param input what the caller gave.
+   * @returns the sources.
+   * @throws {TypeError} for an empty array or an entry that is no source.
+   */
+  static of(input: Source | readonly Source[] | Sources): Sources {
+    if (input instanceof Sources) return input;
+    const list = Array.isArray(input) ? [...input] : [input as Source];
+    if (list.length === 0) throw new TypeError("Invalid URL: the list of sources is empty");
+    for (const source of list) {
+      if (typeof source !== "function" && !isInput(source)) {
+        throw new TypeError(`Invalid URL: ${String(source).slice(0, 200)}`);
+      }
+    }
+    return new Sources(list);
+  }
+
+  /** Whether there are several sources (mirrors of one file). */
+  get mirrors(): boolean {
+    return this.#list.length > 1;
+  }
+
+  /** The source the next attempt starts from. */
+  get current(): number {
+    return this.#current;
+  }
+
+  /**
+   * The first source when it is a plain URL or `Request` (what joins calls
+   * for one download in `single_flight.ts`), else `null`.
+   */
+  get plain(): SourceInput | null {
+    const first = this.#list[0]!;
+    return this.#list.length === 1 && typeof first !== "function" ? first : null;
+  }
+
+  /**
+   * Whether source `index` is a function (its URL can be asked for anew).
+   *
+   * @param index the source.
+   * @returns true for a function.
+   */
+  isFunction(index: number): boolean {
+    return typeof this.#list[index] === "function";
+  }
+
+  /**
+   * The source for the `k`-th connection of an attempt: the current one for
+   * the first, then the others in turn, skipping those given up on.
+   *
+   * @param k the connection (0: the first).
+   * @returns the source's index.
+   */
+  pick(k: number): number {
+    const alive = this.#alive();
+    const at = alive.indexOf(this.#current);
+    return alive[(Math.max(at, 0) + k) % alive.length]!;
+  }
+
+  /**
+   * What a request to source `index` is made from (a function is called now).
+   *
+   * @param index the source.
+   * @returns the URL or `Request`, checked to be one.
+   * @throws {TypeError} when a function returned no valid URL.
+   */
+  async resolve(index: number): Promise<SourceInput> {
+    const source = this.#list[index]!;
+    const input = typeof source === "function" ? await source() : source;
+    if (!isInput(input)) {
+      throw new TypeError(`Invalid URL: source ${index} gave ${String(input).slice(0, 200)}`);
+    }
+    return input;
+  }
+
+  /**
+   * Source `index` failed: the next attempt starts from the next source.
+   *
+   * @param index the source.
+   */
+  failed(index: number): void {
+    this.#failures[index] = (this.#failures[index] ?? 0) + 1;
+    const alive = this.#alive();
+    this.#current = alive[(alive.indexOf(index) + 1) % alive.length] ?? alive[0]!;
+  }
+
+  /**
+   * Source `index` served bytes: its failures in a row start again from 0.
+   *
+   * @param index the source.
+   */
+  served(index: number): void {
+    this.#failures[index] = 0;
+  }
+
+  /** The sources not given up on (all of them when every one was). */
+  #alive(): number[] {
+    const alive = this.#list.map((_, i) => i).filter((i) => this.#failures[i]! < GIVE_UP_AFTER);
+    return alive.length > 0 ? alive : this.#list.map((_, i) => i);
+  }
+}
+
+/**
+ * A URL for messages, its credentials redacted.
+ *
+ * @param input a URL or `Request`.
+ * @returns the redacted URL.
+ * @throws {TypeError} when it is no valid URL.
+ *
+ * @example
+ * ```ts
+ * import { urlOf } from "./sources.ts";
+ * console.log(urlOf("https://me:pw@example.com/a")); // "https://example.com/a"
+ * ```
+ */
+export function urlOf(input: SourceInput): string {
+  const raw = input instanceof Request ? input.url : String(input);
+  try {
+    return redactUrl(new URL(raw));
+  } catch (error) {
+    throw new TypeError(`Invalid URL: ${raw.slice(0, 200)}`, { cause: error });
+  }
+}
+
+function isInput(value: unknown): value is SourceInput {
+  return typeof value === "string" || value instanceof URL || value instanceof Request;
+}
