@@ -50,6 +50,8 @@ export {
   type HaulOptions,
   type HaulResult,
   HaulState,
+  type Source,
+  type SourceInput,
 } from "./src/types.ts";
 export {
   ContentRangeError,

@@ -21,7 +21,7 @@ import {
 import { haulInWorker, retryOnWorker, WORKER_ENTRY } from "./worker/in_worker.ts";
 import { WorkerPool } from "./worker/worker_pool.ts";
 import { refuseFetchOnWorker } from "./worker/call_wire.ts";
-import type { HaulOptions, HaulResult } from "./types.ts";
+import type { HaulOptions, HaulResult, Source } from "./types.ts";
 
 /**
  * Downloads `input` to `options.dest` with exactly one request (one per
@@ -50,7 +50,7 @@ import type { HaulOptions, HaulResult } from "./types.ts";
  * ```
  */
 export async function haul(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
   checkOptions(options); // first: everything below reads options.dest
@@ -91,7 +91,7 @@ export async function haul(
  * ```
  */
 export async function haulWithRetry(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");

@@ -16,6 +16,17 @@
  * };
  * ```
  */
+/** A URL or a `Request`: what one request is made from. */
+export type SourceInput = string | URL | Request;
+
+/**
+ * Where the file comes from: a URL or `Request`, or a function that returns
+ * one (or a promise of one), called again for every request (each attempt,
+ * each extra connection) so that a signed URL that expires is signed anew.
+ * `haul()` takes one, or an array of several (mirrors of one file).
+ */
+export type Source = SourceInput | (() => SourceInput | Promise<SourceInput>);
+
 export type FetchLike = (input: Request, init?: RequestInit) => Promise<Response>;
 
 /**

@@ -6,7 +6,7 @@
  */
 
 import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
-import { type HaulResult, HaulState } from "../types.ts";
+import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { eachLimited } from "./pool.ts";
 
 /** Default number of downloads running at once. */
@@ -41,8 +41,14 @@ export function shareConnections(
 
 /** One download of a batch. */
 export interface HaulAllItem {
-  /** What to download. */
+  /** What to download (and what reports show). */
   url: string | URL;
+  /**
+   * Every source of the item, tried in order, when it has several (mirrors
+   * of one file) or a function that gives a fresh URL for each request;
+   * `url` still names the item.
+   */
+  urls?: readonly Source[];
   /** Where the finished file goes (its directory must exist). */
   dest: string | URL;
   /** Expected digest, as `haul()`'s `integrity` option. */
@@ -211,8 +217,10 @@ interface MutableProgress {
 export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
-  download: (url: string | URL, options: HaulWithRetryOptions) => Promise<HaulResult> =
-    haulWithRetry,
+  download: (
+    url: Source | readonly Source[],
+    options: HaulWithRetryOptions,
+  ) => Promise<HaulResult> = haulWithRetry,
 ): Promise<HaulAllReport[]> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
@@ -275,7 +283,7 @@ async function runItem(
   >,
   emit: () => void,
   onRetry: HaulAllOptions["onRetry"],
-  download: (url: string | URL, options: HaulWithRetryOptions) => Promise<HaulResult>,
+  download: (url: Source | readonly Source[], options: HaulWithRetryOptions) => Promise<HaulResult>,
 ): Promise<HaulAllReport> {
   const { index, item } = entry;
   const startedAt = performance.now();
@@ -334,7 +342,7 @@ async function runItem(
     options.headers = headers;
   }
   try {
-    const result = await download(item.url, options);
+    const result = await download(item.urls ?? item.url, options);
     account();
     entry.validLength = result.size;
     entry.totalLength = result.size;

@@ -9,7 +9,14 @@ import { shouldRetry } from "./retry_verdict.ts";
 import { haulAttempt } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/check_options.ts";
-import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
+import { Sources } from "../engine/sources.ts";
+import {
+  type FetchLike,
+  type HaulOptions,
+  type HaulResult,
+  HaulState,
+  type Source,
+} from "../types.ts";
 
 /** Default number of further attempts after the first. */
 export const DEFAULT_RETRIES = 5;
@@ -79,7 +86,7 @@ export type RetriedError = Error & { attempts: number };
  * @returns what the successful attempt returned.
  */
 export async function haulWithRetry(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
@@ -90,6 +97,12 @@ export async function haulWithRetry(
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
   let fetched = false;
   const kept = new KeptHasher(); // each attempt continues the last one's SHA-256
+  let sources: Sources; // a failed attempt moves the next one to the next source
+  try {
+    sources = Sources.of(input);
+  } catch (error) {
+    throw withAttempts(error, 1); // an invalid URL: as if its one attempt failed
+  }
   const attemptOptions: HaulOptions = {
     ...haulOptions,
     state,
@@ -98,10 +111,18 @@ export async function haulWithRetry(
       return fetchFn(request, init);
     },
   };
-  const attempt = (): Promise<HaulResult> => {
+  const attempt = async (): Promise<HaulResult> => {
     fetched = false;
-    // A joined attempt's requests were made by the call it joined.
-    return haulAttempt(input, attemptOptions, () => fetched = true, kept);
+    const index = sources.current;
+    const before = state.validLength;
+    try {
+      // A joined attempt's requests were made by the call it joined.
+      return await haulAttempt(input, attemptOptions, () => fetched = true, { kept, sources });
+    } catch (error) {
+      if (state.validLength > before) sources.served(index);
+      sources.failed(index);
+      throw error;
+    }
   };
   return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
 }

@@ -8,7 +8,8 @@ import type { ExpectedDigests } from "../protocol/integrity.ts";
 import type { FsShim } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "../store/paths.ts";
 import type { PartOwner } from "../store/ownership.ts";
-import type { FetchLike, HaulOptions } from "../types.ts";
+import type { FetchLike, HaulOptions, SourceInput } from "../types.ts";
+import type { Sources } from "./sources.ts";
 import type { ProgressReporter } from "./progress.ts";
 import type { Settings } from "./settings.ts";
 
@@ -18,7 +19,7 @@ import type { Settings } from "./settings.ts";
  * @example
  * ```ts ignore
  * // Built by haulWith() from the caller's options once it holds the destination's lock.
- * const ctx: CallContext = { fs, paths, settings, fetchFn, url, input, options, expected,
+ * const ctx: CallContext = { fs, paths, settings, fetchFn, url, sources, first, options, expected,
  *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner,
  *   suggestedName: () => null };
  * ```
@@ -34,8 +35,10 @@ export interface CallContext {
   readonly fetchFn: FetchLike;
   /** The URL, redacted, for messages. */
   readonly url: string;
-  /** The caller's URL or `Request`. */
-  readonly input: string | URL | Request;
+  /** The call's sources (one, or mirrors). */
+  readonly sources: Sources;
+  /** The source of the first request, and what it resolved to. */
+  readonly first: { readonly index: number; readonly input: SourceInput };
   /** The caller's options (`signal` includes the lock's). */
   readonly options: HaulOptions;
   /** The expected digests, if any. */

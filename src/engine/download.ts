@@ -40,11 +40,7 @@ import {
 import { judgeBodyEnd } from "../protocol/body_end.ts";
 import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
-import { planResponse, type StreamPlan, type Validators } from "../protocol/plan.ts";
-import { checkRangeResponse } from "../protocol/range_check.ts";
-import { buildRangeRequest } from "../protocol/range_request.ts";
-import { buildRequest } from "../protocol/request.ts";
-import { parseRetryAfter } from "../protocol/retry_after.ts";
+import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
@@ -59,6 +55,7 @@ import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import { CallbackFailure } from "./progress.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
+import { firstRequest, rangeRequest } from "./requests.ts";
 import { OverLongBody, type Segment, streamSegment } from "./segment.ts";
 import { withSharedSync } from "./shared_sync.ts";
 
@@ -138,7 +135,7 @@ export class Download {
 
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
   async #download(saved: Checkpoint | null): Promise<HaulResult> {
-    const { connections, floor, input, options, url, progress } = this.#ctx;
+    const { connections, floor, progress } = this.#ctx;
     if (saved !== null) {
       const { etag, lastModified, contentType } = saved;
       this.#validators = { etag, lastModified, contentType };
@@ -151,19 +148,15 @@ export class Download {
     }
     progress.state.validLength = cursor;
     progress.state.reportedLength = this.#total;
-    const request = buildRequest(input, options.headers, options.signal, {
+    const { response, verdict: plan } = await firstRequest(
+      this.#ctx,
       cursor,
-      checkpoint: saved,
-    });
-    const response = await this.#ctx.fetchFn(request);
+      saved,
+      saved !== null,
+    );
     try {
       this.#used = 1;
       this.#status = response.status;
-      const plan = planResponse(
-        { url, cursor, checkpoint: saved },
-        response.status,
-        response.headers,
-      );
       if (plan.kind !== "stream") {
         await response.body?.cancel().catch(() => {});
         if (plan.kind === "fail") {
@@ -251,8 +244,8 @@ export class Download {
       progress.first(); // inside: what it throws closes what was opened above
       if (signal?.aborted) onAbort();
       const running: Promise<void>[] = [];
-      if (first !== null) running.push(this.#worker(first));
-      while (running.length < workers) running.push(this.#worker(null));
+      if (first !== null) running.push(this.#worker(0, first));
+      while (running.length < workers) running.push(this.#worker(running.length, null));
       await Promise.all(running);
       const left = schedule.leftOver;
       if (this.#failure === null && this.#reset === null && left !== null) this.#leftOver(left);
@@ -270,7 +263,7 @@ export class Download {
   }
 
   /** One connection: the first response's range, or pending ranges, then stolen halves. */
-  async #worker(first: First | null): Promise<void> {
+  async #worker(k: number, first: First | null): Promise<void> {
     try {
       if (first !== null) {
         const { response, plan } = first;
@@ -287,7 +280,7 @@ export class Download {
         if (span === null) return;
         if (!counted) this.#used++;
         counted = true;
-        if (!(await this.#fetch(this.#segment(span)))) return; // refused: this connection stops
+        if (!(await this.#fetch(k, this.#segment(span)))) return; // refused: this connection stops
       }
     } catch (error) {
       await first?.response.body?.cancel().catch(() => {});
@@ -321,45 +314,30 @@ export class Download {
    * Asks for the segment's bytes and streams them in once the answer is
    * checked; `false` when the answer was refused (the range is pending again).
    */
-  async #fetch(segment: Segment): Promise<boolean> {
-    const { input, options, fetchFn } = this.#ctx;
+  async #fetch(k: number, segment: Segment): Promise<boolean> {
     const asked = { start: segment.start, end: segment.end };
-    const { etag, lastModified } = this.#validators;
-    const known = { total: this.#total!, etag, lastModified: etag === null ? lastModified : null };
-    const request = buildRangeRequest(
-      input,
-      options.headers,
-      this.#stop.signal,
-      asked,
-      etag ?? lastModified!,
-    );
-    let verdict;
-    let response;
+    const file = { total: this.#total!, validators: this.#validators };
+    let answer;
     try {
-      response = await fetchFn(request);
+      answer = await rangeRequest(this.#ctx, k, asked, file, this.#stop.signal, this.#store.saved);
       // The segment may have lost its tail meanwhile: the check is against what was asked.
-      verdict = checkRangeResponse(asked, known, response.status, response.headers);
-      if (verdict.kind === "refuse") this.#schedule.giveBack(segment, verdict.reason);
+      const verdict = answer.verdict;
+      if (!(verdict instanceof Error) && verdict.kind === "refuse") {
+        this.#schedule.giveBack(segment, verdict.reason);
+      }
     } finally {
       segment.answer?.resolve();
       segment.answer = null;
     }
-    if (verdict.kind !== "write") {
+    const { response, verdict } = answer;
+    if (verdict instanceof Error || verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
+      // Another status (a 503, a 404…): the call rejects with it once every range is saved.
+      if (verdict instanceof Error) throw verdict;
       const where = `bytes ${asked.start}-${asked.end - 1}`;
       if (verdict.kind === "reset") throw new RangeReset(`${where}: ${verdict.reason}`);
-      if (verdict.kind === "refuse") {
-        await segment.writer?.close();
-        return false;
-      }
-      // Another status (a 503, a 404…): the call rejects with it, as one
-      // connection's would, with its Retry-After, once every range is saved.
-      throw new UnexpectedStatusError({
-        status: response.status,
-        headers: response.headers,
-        url: this.#ctx.url,
-        retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
-      });
+      await segment.writer?.close();
+      return false;
     }
     if (this.#status === 0) this.#status = 206;
     await this.#stream(segment, response, asked.end);

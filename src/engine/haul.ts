@@ -8,7 +8,6 @@
 
 import { checkDestination, toDestinationError } from "../store/destination.ts";
 import { IntegrityError } from "../errors.ts";
-import { redactUrl } from "../redact.ts";
 import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
@@ -18,7 +17,14 @@ import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { removeStaleSidecars } from "../store/sidecars.ts";
 import { PartOwner } from "../store/ownership.ts";
-import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
+import {
+  type FetchLike,
+  type HaulOptions,
+  type HaulResult,
+  HaulState,
+  type Source,
+} from "../types.ts";
+import { Sources, urlOf } from "./sources.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
@@ -46,6 +52,8 @@ export interface EngineHooks {
   lockTiming?: LockTiming;
   /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
   kept?: KeptHasher;
+  /** A retry loop's sources: a failed attempt moves the next one to the next source. */
+  sources?: Sources;
 }
 
 /**
@@ -57,7 +65,7 @@ export interface EngineHooks {
  * @returns what was downloaded.
  */
 export async function haul(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
   checkOptions(options); // first: everything below reads options.dest
@@ -72,20 +80,20 @@ export async function haul(
  * @param input the URL or `Request`.
  * @param options as for `haul()`.
  * @param onJoined called when the call takes another call's outcome.
- * @param kept the retry loop's hasher, handed from one attempt to the next.
+ * @param loop the retry loop's hasher and sources, handed from one attempt to the next.
  * @returns as `haul()`.
  */
 export function haulAttempt(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulOptions,
   onJoined?: () => void,
-  kept?: KeptHasher,
+  loop: Pick<EngineHooks, "kept" | "sources"> = {},
 ): Promise<HaulResult> {
   return singleFlight(
     input,
     options,
     (own) =>
-      haulWith(input, own, kept === undefined ? {} : { kept }).catch((error: unknown) => {
+      haulWith(input, own, loop).catch((error: unknown) => {
         throw explainMissingPermission(error, own.dest);
       }),
     onJoined,
@@ -102,7 +110,7 @@ export function haulAttempt(
  * @returns as `haul()`.
  */
 export async function haulWith(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulOptions,
   hooks: EngineHooks,
 ): Promise<HaulResult> {
@@ -110,7 +118,7 @@ export async function haulWith(
   const settings = readSettings(options, hooks);
   const connections = readConnections(options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
-  const url = requestUrl(input);
+  const sources = hooks.sources ?? Sources.of(input);
   const paths = sidecarPaths(destToPath(options.dest));
   const caller: FetchLike = options.fetch ?? ((request) => globalThis.fetch(request));
   let suggestedName: string | null = null;
@@ -159,13 +167,16 @@ export async function haulWith(
       ? owner.signal
       : AbortSignal.any([options.signal, owner.signal]);
     options = { ...options, signal };
+    const index = sources.current;
+    const first = { index, input: await sources.resolve(index) };
     const ctx: CallContext = {
       fs,
       paths,
       settings,
       fetchFn,
-      url,
-      input,
+      url: urlOf(first.input),
+      sources,
+      first,
       options,
       expected,
       progress,
@@ -239,14 +250,5 @@ async function existingSize(
     return { size: await file.size(), sha256: null };
   } finally {
     await file.close();
-  }
-}
-
-function requestUrl(input: string | URL | Request): string {
-  const raw = input instanceof Request ? input.url : String(input);
-  try {
-    return redactUrl(new URL(raw));
-  } catch (error) {
-    throw new TypeError(`Invalid URL: ${raw.slice(0, 200)}`, { cause: error });
   }
 }

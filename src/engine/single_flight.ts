@@ -45,7 +45,7 @@ import { DestinationError, IntegrityError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
-import type { HaulOptions, HaulResult, HaulState } from "../types.ts";
+import type { HaulOptions, HaulResult, HaulState, Source } from "../types.ts";
 import { untilAborted } from "./until_aborted.ts";
 
 /**
@@ -95,7 +95,9 @@ export function destinationKey(dest: string | URL): string | null {
 }
 
 /**
- * The URL a call asks for, as a parsed `href`, or `null` when it does not parse.
+ * The URL a call asks for, as a parsed `href` (several, space-separated, for
+ * mirrors), or `null` when one does not parse or is a function (such calls
+ * are not joined: the destination's lock keeps them apart).
  *
  * @param input what `haul()` was given.
  * @returns the `href`, or `null`.
@@ -106,9 +108,13 @@ export function destinationKey(dest: string | URL): string | null {
  * console.log(requestHref("HTTP://Example.com/a")); // http://example.com/a
  * ```
  */
-export function requestHref(input: string | URL | Request): string | null {
+export function requestHref(input: Source | readonly Source[]): string | null {
+  const list: readonly Source[] = Array.isArray(input) ? input : [input as Source];
   try {
-    return new URL(input instanceof Request ? input.url : String(input)).href;
+    return list.map((source) => {
+      if (typeof source === "function") throw new TypeError("a function");
+      return new URL(source instanceof Request ? source.url : String(source)).href;
+    }).join(" ");
   } catch {
     return null;
   }
@@ -136,7 +142,7 @@ export function requestHref(input: string | URL | Request): string | null {
  * ```
  */
 export function singleFlight<O extends HaulOptions>(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: O,
   download: (options: O) => Promise<HaulResult>,
   onJoined?: () => void,

@@ -11,15 +11,7 @@
  */
 
 import { redactUrl } from "../redact.ts";
-
-/** A URL or a `Request`: what one request is made from. */
-export type SourceInput = string | URL | Request;
-
-/**
- * A source of the file: a URL or `Request`, or a function that returns one
- * (or a promise of one), called for every request.
- */
-export type Source = SourceInput | (() => SourceInput | Promise<SourceInput>);
+import type { Source, SourceInput } from "../types.ts";
 
 /** Failures in a row after which a source is skipped while another is left. */
 export const GIVE_UP_AFTER = 3;
@@ -51,16 +43,15 @@ export class Sources {
    *
    * @param input what the caller gave.
    * @returns the sources.
-   * @throws {TypeError} for an empty array or an entry that is no source.
+   * @throws {TypeError} for an empty array, or an entry that is no function and no valid URL.
    */
-  static of(input: Source | readonly Source[] | Sources): Sources {
-    if (input instanceof Sources) return input;
-    const list = Array.isArray(input) ? [...input] : [input as Source];
+  static of(input: Source | readonly Source[]): Sources {
+    const list: Source[] = Array.isArray(input) ? [...input] : [input as Source];
     if (list.length === 0) throw new TypeError("Invalid URL: the list of sources is empty");
     for (const source of list) {
-      if (typeof source !== "function" && !isInput(source)) {
-        throw new TypeError(`Invalid URL: ${String(source).slice(0, 200)}`);
-      }
+      if (typeof source === "function") continue;
+      if (!isInput(source)) throw new TypeError(`Invalid URL: ${String(source).slice(0, 200)}`);
+      urlOf(source);
     }
     return new Sources(list);
   }

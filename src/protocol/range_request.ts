@@ -15,7 +15,7 @@ import { buildRequest } from "./request.ts";
  * @param headers the caller's extra headers.
  * @param signal aborts the request and its body.
  * @param span the bytes to ask for (`end` exclusive).
- * @param validator the strong ETag, or the strong Last-Modified, for `If-Range`.
+ * @param validator the strong ETag, or the strong Last-Modified, for `If-Range` (`null`: none, when mirrors with a digest are trusted instead).
  * @returns the `Request`.
  *
  * @example
@@ -33,12 +33,12 @@ export function buildRangeRequest(
   headers: HeadersInit | undefined,
   signal: AbortSignal | undefined,
   span: { readonly start: number; readonly end: number },
-  validator: string,
+  validator: string | null,
 ): Request {
   const base = buildRequest(input, headers, signal, { cursor: 0, checkpoint: null });
   const merged = new Headers(base.headers);
   merged.set("range", `bytes=${span.start}-${span.end - 1}`);
-  merged.set("if-range", validator);
+  if (validator !== null) merged.set("if-range", validator);
   const init: RequestInit = { headers: merged };
   if (signal !== undefined) init.signal = signal;
   return new Request(base, init);

@@ -13,7 +13,7 @@
  */
 
 import type { RetryOptions } from "../batch/retry.ts";
-import type { HaulOptions, HaulResult } from "../types.ts";
+import type { HaulOptions, HaulResult, Source, SourceInput } from "../types.ts";
 import type { WireError } from "./error_wire.ts";
 
 /** Which function runs on the worker. */
@@ -155,12 +155,19 @@ export function refuseFetchOnWorker(options: { fetch?: unknown }): void {
  */
 export function toWireCall(
   kind: CallKind,
-  input: string | URL | Request,
+  source: Source | readonly Source[],
   options: CallOptions,
 ): WireCall {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haul(url, { dest }) needs an options object");
   }
+  if (typeof source === "function" || Array.isArray(source)) {
+    throw new TypeError(
+      "Invalid input: with worker: true, give one URL or Request (a function or mirrors stay on " +
+        "the caller's thread)",
+    );
+  }
+  const input = source as SourceInput;
   refuseFetchOnWorker(options);
   if (input instanceof Request && input.body !== null) {
     throw new TypeError("Invalid input: a Request with a body cannot be downloaded on a worker");

@@ -21,7 +21,7 @@ import { HaulError } from "../errors.ts";
 import { untilAborted } from "../engine/until_aborted.ts";
 import type { HaulWithRetryOptions, RetryOptions } from "../batch/retry.ts";
 import { singleFlight } from "../engine/single_flight.ts";
-import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
+import { type HaulOptions, type HaulResult, HaulState, type Source } from "../types.ts";
 import { type CallKind, type StateSnapshot, toWireCall } from "./call_wire.ts";
 import { errorFromWire } from "./error_wire.ts";
 import { type WorkerLease, WorkerPool } from "./worker_pool.ts";
@@ -59,7 +59,7 @@ function apply(state: HaulState | undefined, snapshot: StateSnapshot): void {
  */
 export async function haulInWorker(
   kind: CallKind,
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulOptions & RetryOptions,
   pool?: WorkerPool,
 ): Promise<HaulResult> {
@@ -167,7 +167,7 @@ export async function haulInWorker(
  * ```
  */
 export function retryOnWorker(
-  input: string | URL | Request,
+  input: Source | readonly Source[],
   options: HaulWithRetryOptions,
   pool?: WorkerPool,
 ): Promise<HaulResult> {

@@ -1,0 +1,175 @@
+/**
+ * The requests of a download (`download.ts`), made from the call's sources
+ * (`sources.ts`), and the judgement of their answers: the first request from
+ * the verified prefix (`protocol/plan.ts`) and the requests for further
+ * ranges (`protocol/range_check.ts`).
+ *
+ * Two rules that sources bring:
+ *
+ * - **Mirrors with a digest.** Mirrors rarely share ETags. When a call has
+ *   several sources and an `integrity` to check, their validators are not
+ *   compared (nor sent in `If-Range`): a resume or a range may continue from
+ *   a mirror whose validator differs, and the final digest proves the file.
+ *   The length must still agree. Without `integrity`, another validator
+ *   starts the download over, as with one source.
+ * - **Signatures that expire.** A 401, a 403, or a 400 whose body says the
+ *   signature expired, answered to a function source once progress is saved,
+ *   is retryable: the next attempt asks the function for a fresh URL.
+ *
+ * @module
+ */
+
+import { UnexpectedStatusError } from "../errors.ts";
+import type { Checkpoint } from "../protocol/checkpoint.ts";
+import { type Plan, planResponse, type Validators } from "../protocol/plan.ts";
+import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
+import { buildRangeRequest } from "../protocol/range_request.ts";
+import { buildRequest } from "../protocol/request.ts";
+import { parseRetryAfter } from "../protocol/retry_after.ts";
+import type { CallContext } from "./call_context.ts";
+import type { ByteSpan } from "./range_split.ts";
+import { urlOf } from "./sources.ts";
+
+/** Statuses an expired signature gets. */
+const EXPIRED_STATUSES = new Set([400, 401, 403]);
+/** What a 400's body says when a signature expired (S3, CDNs). */
+const EXPIRED_BODY = /expired|ExpiredToken|AccessDenied/i;
+
+/** An answer and where it came from. */
+export interface Answer<T> {
+  /** The response, its body unread. */
+  readonly response: Response;
+  /** The judgement of it. */
+  readonly verdict: T;
+  /** The source that answered. */
+  readonly index: number;
+  /** Its URL, redacted. */
+  readonly url: string;
+}
+
+/**
+ * The first request, from `cursor` (with `Range` + `If-Range` when a
+ * checkpoint is resumed), to the call's first source.
+ *
+ * @param ctx the call.
+ * @param cursor the verified prefix.
+ * @param saved its checkpoint, or `null`.
+ * @param progress whether progress is on disk (for expired signatures).
+ * @returns the answer and its plan.
+ *
+ * @example
+ * ```ts ignore
+ * // download.ts, once .part is open.
+ * const { response, verdict: plan } = await firstRequest(ctx, cursor, saved, true);
+ * ```
+ */
+export async function firstRequest(
+  ctx: CallContext,
+  cursor: number,
+  saved: Checkpoint | null,
+  progress: boolean,
+): Promise<Answer<Plan>> {
+  const { options, first, url } = ctx;
+  const checkpoint = trustsDigest(ctx) && saved !== null ? blind(saved) : saved;
+  const request = buildRequest(first.input, options.headers, options.signal, {
+    cursor,
+    checkpoint,
+  });
+  const response = await ctx.fetchFn(request);
+  const headers = trustsDigest(ctx) ? withoutValidators(response.headers) : response.headers;
+  let plan = planResponse({ url, cursor, checkpoint }, response.status, headers);
+  if (plan.kind === "fail" && progress) {
+    plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
+  }
+  return { response, verdict: plan, index: first.index, url };
+}
+
+/**
+ * A request for `asked`, to the source of the `k`-th connection.
+ *
+ * @param ctx the call.
+ * @param k the connection.
+ * @param asked the bytes.
+ * @param file the file's length and validators.
+ * @param signal stops the request.
+ * @param progress whether progress is on disk (for expired signatures).
+ * @returns the answer and its verdict; a status that says nothing about the
+ *   file is an {@link UnexpectedStatusError} in `fail`'s place.
+ *
+ * @example
+ * ```ts ignore
+ * // download.ts, for each further range.
+ * const answer = await rangeRequest(ctx, k, { start, end }, file, stop.signal, true);
+ * ```
+ */
+export async function rangeRequest(
+  ctx: CallContext,
+  k: number,
+  asked: ByteSpan,
+  file: { readonly total: number; readonly validators: Validators },
+  signal: AbortSignal,
+  progress: boolean,
+): Promise<Answer<RangeVerdict | UnexpectedStatusError>> {
+  const index = ctx.sources.pick(k);
+  const input = await ctx.sources.resolve(index);
+  const trust = trustsDigest(ctx);
+  const { etag, lastModified } = file.validators;
+  const known = trust
+    ? { total: file.total, etag: null, lastModified: null }
+    : { total: file.total, etag, lastModified: etag === null ? lastModified : null };
+  const validator = trust ? null : etag ?? lastModified;
+  const request = buildRangeRequest(input, ctx.options.headers, signal, asked, validator);
+  const response = await ctx.fetchFn(request);
+  const headers = trust ? withoutValidators(response.headers) : response.headers;
+  const url = index === ctx.first.index ? ctx.url : urlOf(input);
+  const verdict = checkRangeResponse(asked, known, response.status, headers);
+  if (verdict.kind !== "fail") return { response, verdict, index, url };
+  // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
+  const error = new UnexpectedStatusError({
+    status: response.status,
+    headers: response.headers,
+    url,
+    retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+  });
+  const judged = progress ? await expiry(ctx, index, response, error, url) : error;
+  return { response, verdict: judged, index, url };
+}
+
+/** Whether validators give way to the digest: several sources and an `integrity`. */
+function trustsDigest(ctx: CallContext): boolean {
+  return ctx.sources.mirrors && ctx.expected !== null;
+}
+
+/** The error for a status that an expired signature of a function source gets: retryable. */
+async function expiry<E>(
+  ctx: CallContext,
+  index: number,
+  response: Response,
+  error: E,
+  url: string,
+): Promise<E | UnexpectedStatusError> {
+  if (!(error instanceof UnexpectedStatusError) || error.retryable) return error;
+  if (!EXPIRED_STATUSES.has(response.status) || !ctx.sources.isFunction(index)) return error;
+  if (response.status === 400) {
+    const text = await response.text().catch(() => "");
+    if (!EXPIRED_BODY.test(text.slice(0, 4096))) return error;
+  }
+  return new UnexpectedStatusError({
+    status: response.status,
+    headers: response.headers,
+    url,
+    retryAfterMs: error.retryAfterMs,
+    retryable: true,
+  });
+}
+
+function blind(saved: Checkpoint): Checkpoint {
+  return { ...saved, etag: null, lastModified: null };
+}
+
+function withoutValidators(headers: Headers): Headers {
+  const copy = new Headers(headers);
+  copy.delete("etag");
+  copy.delete("last-modified");
+  return copy;
+}
