@@ -54,7 +54,7 @@ import { openPart } from "../store/resume.ts";
 import type { HaulResult } from "../types.ts";
 import type { CallContext } from "./call_context.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { commit } from "./commit.ts";
+import { commit, remoteMtime } from "./commit.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import { CallbackFailure } from "./progress.ts";
 import type { ByteSpan } from "./range_split.ts";
@@ -111,9 +111,9 @@ export class Download {
   /**
    * Downloads, resuming from `.part` when its checkpoint bears it out.
    *
-   * @returns the result.
+   * @returns the result, or `null` when a revalidation was answered 304 (nothing written).
    */
-  async run(): Promise<HaulResult> {
+  async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
     const start = await openPart(fs, paths);
     this.#file = withSharedSync(start.file); // several writers sync one file
@@ -137,8 +137,8 @@ export class Download {
   }
 
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
-  async #download(saved: Checkpoint | null): Promise<HaulResult> {
-    const { connections, floor, input, options, url, progress } = this.#ctx;
+  async #download(saved: Checkpoint | null): Promise<HaulResult | null> {
+    const { connections, floor, input, options, url, progress, since } = this.#ctx;
     if (saved !== null) {
       const { etag, lastModified, contentType } = saved;
       this.#validators = { etag, lastModified, contentType };
@@ -154,18 +154,20 @@ export class Download {
     const request = buildRequest(input, options.headers, options.signal, {
       cursor,
       checkpoint: saved,
+      since,
     });
     const response = await this.#ctx.fetchFn(request);
     try {
       this.#used = 1;
       this.#status = response.status;
       const plan = planResponse(
-        { url, cursor, checkpoint: saved },
+        { url, cursor, checkpoint: saved, since },
         response.status,
         response.headers,
       );
       if (plan.kind !== "stream") {
         await response.body?.cancel().catch(() => {});
+        if (plan.kind === "unchanged") return null;
         if (plan.kind === "fail") {
           if (plan.reset) await this.#restart();
           throw plan.error;
@@ -487,7 +489,13 @@ export class Download {
         digest: () => hasher.digests(size),
         close: () => this.#closeFile(),
       },
-      { expected, overwrite: options.overwrite === true, url, state: progress.state },
+      {
+        expected,
+        overwrite: options.overwrite === true,
+        url,
+        state: progress.state,
+        mtime: remoteMtime(options, this.#validators.lastModified),
+      },
     );
     return {
       dest: paths.dest,
