@@ -82,7 +82,8 @@ export interface HaulOptions {
   fetch?: FetchLike;
   /**
    * Extra request headers, merged over those of a `Request` input. `Range`,
-   * `If-Range` and `Accept-Encoding` are always haul's own;
+   * `If-Range` and `Accept-Encoding` (and, with `revalidate`,
+   * `If-Modified-Since`) are always haul's own;
    * `Cache-Control: no-transform` is a default you may override.
    */
   headers?: HeadersInit;

@@ -481,6 +481,7 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
+    const mtime = remoteMtime(options, this.#validators.lastModified);
     const digests = await commit(
       owner,
       {
@@ -489,13 +490,7 @@ export class Download {
         digest: () => hasher.digests(size),
         close: () => this.#closeFile(),
       },
-      {
-        expected,
-        overwrite: options.overwrite === true,
-        url,
-        state: progress.state,
-        mtime: remoteMtime(options, this.#validators.lastModified),
-      },
+      { expected, overwrite: options.overwrite === true, url, state: progress.state, mtime },
     );
     return {
       dest: paths.dest,
