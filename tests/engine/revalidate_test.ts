@@ -8,7 +8,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
-import { haul } from "../../src/engine/haul.ts";
+import { haul, haulWith } from "../../src/engine/haul.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";
 import { haul as publicHaul } from "../../src/calls.ts";
 import { IntegrityError, UnexpectedStatusError } from "../../src/errors.ts";
 import { type ScriptServer, startScriptServer } from "../helpers/script_server.ts";
@@ -218,6 +220,28 @@ describe("revalidate and remoteTime", () => {
         const result = await publicHaul(site.server.url, { dest, revalidate: true, worker: true });
         assert.equal(result.status, 304);
         assert.equal(site.server.requests.at(-1)!.headers["if-modified-since"], OLD_DATE);
+      });
+    } finally {
+      await site.server.close();
+    }
+  });
+
+  it("sets .part's mtime after its last byte and before its fsync and the rename", async () => {
+    const site = await versionServer({ body: OLD, lastModified: OLD_DATE });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const log: RecordedOp[] = [];
+        const fs = recordingFs(await defaultFs(), log);
+        await haulWith(site.server.url, { dest, remoteTime: true }, { fs });
+        const part = `${dest}.part`;
+        const at = (match: (op: RecordedOp) => boolean): number => log.findIndex(match);
+        const lastAt = (match: (op: RecordedOp) => boolean): number => log.findLastIndex(match);
+        const stamped = at((op) => op.op === "utime" && op.path === part);
+        assert.ok(stamped > lastAt((op) => op.op === "write-done" && op.path === part));
+        assert.ok(stamped < lastAt((op) => op.op === "sync-done" && op.path === part));
+        assert.ok(stamped < at((op) => op.op === "rename" && op.path === part));
+        assert.equal(await mtimeOf(dest), Date.parse(OLD_DATE));
       });
     } finally {
       await site.server.close();
