@@ -93,7 +93,8 @@ export interface HaulOptions {
   fetch?: FetchLike;
   /**
    * Extra request headers, merged over those of a `Request` input. `Range`,
-   * `If-Range` and `Accept-Encoding` are always haul's own;
+   * `If-Range` and `Accept-Encoding` (and, with `revalidate`,
+   * `If-Modified-Since`) are always haul's own;
    * `Cache-Control: no-transform` is a default you may override.
    */
   headers?: HeadersInit;
@@ -115,6 +116,27 @@ export interface HaulOptions {
    * @default {false}
    */
   overwrite?: boolean;
+  /**
+   * When `dest` exists, ask the server whether it changed (wget `-N`): one
+   * `GET` with `If-Modified-Since` set to the file's modification time. A 304
+   * returns it as `alreadyComplete` (status 304, no body read; checked against
+   * `integrity` when given); a 200 downloads the new version and replaces
+   * `dest` atomically once it is complete and verified; any other answer
+   * leaves `dest` as it was and rejects as a download would. Implies
+   * `remoteTime`: a finished file's mtime is the server's `Last-Modified`,
+   * which the next revalidation sends. No ETag is kept, so none is sent.
+   * Needs a `GET` (a `Request` with another method is a `TypeError`).
+   * @default {false}
+   */
+  revalidate?: boolean;
+  /**
+   * Set the finished file's modification time to the response's
+   * `Last-Modified` (curl `-R`), when it has one that is strong (a second or
+   * more before its `Date`, RFC 9110 §8.8.2.2); otherwise the file keeps the
+   * time it was written.
+   * @default {false}
+   */
+  remoteTime?: boolean;
   /**
    * Expected digest: an SRI string (`sha256-`, `sha384-` or
    * `sha512-<base64>`, as npm's `dist.integrity`; several tokens allowed),
@@ -211,11 +233,11 @@ export interface HaulResult {
   etag: string | null;
   /** The `Content-Type` the server sent, if any. */
   contentType: string | null;
-  /** The HTTP status of the one response (0 when no request was made). */
+  /** The HTTP status of the one response (0 when no request was made; 304 when `dest` is unchanged). */
   status: number;
   /** Bytes already on disk (verified) when this call began. */
   resumedFrom: number;
-  /** True when `dest` already existed and no request was made. */
+  /** True when `dest` already existed: no request was made, or (`revalidate`) the server answered 304. */
   alreadyComplete: boolean;
   /** Wall time of the call in milliseconds. */
   elapsedMs: number;

@@ -9,6 +9,7 @@ import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";
+import { isAbsolute } from "./dest_path.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;
@@ -63,6 +64,8 @@ export interface CliOptions {
   shard: Shard | null;
   /** `-J`: name files after the server's `Content-Disposition` where the URL would name them. */
   remoteHeaderName: boolean;
+  /** `-R`: mtimes from `Last-Modified`; `-N`: that, and an existing file is asked about (304 or new). */
+  timestamps: "remote" | "revalidate" | null;
 }
 
 /** What the arguments ask for. */
@@ -142,6 +145,8 @@ const FLAGS: readonly Flag[] = [
   toggle(["verbose", "v"], (d) => (d.verbose = true)),
   toggle(["json"], (d) => (d.json = true)),
   toggle(["overwrite"], (d) => (d.overwrite = true)),
+  toggle(["remote-time", "R"], (d) => (d.timestamps ??= "remote")),
+  toggle(["timestamping", "N"], (d) => (d.timestamps = "revalidate")),
   // curl's -L, -f, -S and wget's -c: what haul always does.
   toggle(["location", "L", "continue", "c", "fail", "f", "show-error", "S"], () => {}),
   HELP_FLAG,
@@ -248,6 +253,7 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     shard: null,
     remoteHeaderName: false,
+    timestamps: null,
     remoteName: false,
     digest: null,
   };
@@ -297,7 +303,8 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
 
 /** `-o -` streams one body: refuses the flags that make no sense with it. */
 function checkStdout(options: CliOptions, names: readonly string[]): void {
-  const refused = names.find((name) => /^(-j|--jobs|--dir|-d|--checksums|--json)$/.test(name));
+  const alone = /^(-[jdNR]|--(jobs|dir|checksums|json|timestamping|remote-time))$/;
+  const refused = names.find((name) => alone.test(name));
   if (refused !== undefined) {
     throw new UsageError(`Use either -o - (standard output) or ${refused}, not both`);
   }
@@ -390,9 +397,4 @@ function header(name: string, value: string): [string, string] {
     throw new UsageError(`Invalid ${name} ${key}: remove the line breaks from its value`);
   }
   return [key, content];
-}
-
-/** Whether a path is absolute (POSIX `/…`, or a Windows drive or UNC path). */
-function isAbsolute(path: string): boolean {
-  return path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path);
 }

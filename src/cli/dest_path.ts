@@ -60,3 +60,19 @@ export function joinPath(dir: string, relative: string): string {
   if (dir === "" || dir === ".") return relative;
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
 }
+
+/**
+ * Whether a path is absolute (POSIX `/…`, or a Windows drive or UNC path).
+ *
+ * @param path the path as written.
+ * @returns `true` when it does not depend on the current directory.
+ *
+ * @example
+ * ```ts
+ * import { isAbsolute } from "./dest_path.ts";
+ * console.log(isAbsolute("/data/a.bin"), isAbsolute("C:\\a.bin"), isAbsolute("a.bin")); // true true false
+ * ```
+ */
+export function isAbsolute(path: string): boolean {
+  return path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path);
+}

@@ -25,7 +25,8 @@ Downloads go to <dest>.part with a checkpoint beside it; the file appears at
 its destination only when complete and verified. Run the same command again
 after a failure or Ctrl-C: finished files are skipped, the others resume.
 A file already at its destination counts as complete only when its digest
-(--sha256, --sha512, --checksums) or, without one, its size matches the server's.
+(--sha256, --sha512, --checksums) or, without one, its size matches the server's;
+with -N, when the server answers 304 Not Modified to If-Modified-Since its mtime.
 
 Output:
   -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
@@ -38,6 +39,9 @@ Output:
   -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
   -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
       --overwrite          Download again even if the file exists (replaced at the end)
+  -N, --timestamping       Ask whether an existing file changed (If-Modified-Since its
+                           mtime): 304 keeps it, a new version replaces it at the end
+  -R, --remote-time        Set each file's mtime to the server's Last-Modified (-N does)
       --shard K/N          With -i: download only shard K (1 to N) of the list, chosen
                            by destination, so N machines can share one list
 

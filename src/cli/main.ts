@@ -141,8 +141,8 @@ async function download(
   const reports: HaulAllReport[] = [];
   try {
     // An existing file is complete only when nothing contradicts it: a digest
-    // (checked by haul itself) or, without one, the server's size.
-    const toCheck = options.overwrite
+    // (checked by haul itself) or, without one, the server's size; with -N, the server's 304.
+    const toCheck = options.overwrite || options.timestamps === "revalidate"
       ? []
       : [...existing].filter(([index]) => jobs[index]!.integrity === null);
     const refused = await checkExisting(
@@ -172,6 +172,8 @@ async function download(
           connections: options.connections,
           maxConnections: options.maxConnections,
           overwrite: options.overwrite,
+          revalidate: options.timestamps === "revalidate",
+          remoteTime: options.timestamps !== null,
           headers: requestHeaders(options),
           signal: controller.signal,
           stallTimeout: options.stallTimeoutMs,

@@ -36,7 +36,8 @@ export function fileLine(report: HaulAllReport, job: Job): string | null {
     ? ""
     : `, ${shown} ${result[shown]}${job.integrity !== null ? " (verified)" : ""}`;
   if (report.status === "skipped") {
-    return `Skipped ${job.dest}: already complete, ${formatBytes(result.size)}${digest}`;
+    const why = result.status === 304 ? "unchanged on the server" : "already complete";
+    return `Skipped ${job.dest}: ${why}, ${formatBytes(result.size)}${digest}`;
   }
   const rate = report.elapsedMs > 0 ? report.received / (report.elapsedMs / 1000) : 0;
   const notes: string[] = [];

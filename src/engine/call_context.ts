@@ -21,7 +21,7 @@ import type { Settings } from "./settings.ts";
  * // Built by haulWith() from the caller's options once it holds the destination's lock.
  * const ctx: CallContext = { fs, paths, settings, fetchFn, url, sources, first, options, expected,
  *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner,
- *   suggestedName: () => null };
+ *   suggestedName: () => null, since: null };
  * ```
  */
 export interface CallContext {
@@ -55,4 +55,6 @@ export interface CallContext {
   readonly owner: PartOwner;
   /** The name the first successful response suggested (`Content-Disposition`), so far. */
   readonly suggestedName: () => string | null;
+  /** The mtime (ms) of the `dest` being revalidated (`If-Modified-Since`), or `null`. */
+  readonly since: number | null;
 }

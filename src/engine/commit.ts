@@ -3,7 +3,9 @@
  * connections and however it got there (the last byte streamed, or a 416 that
  * says the checkpoint already covers the file): one sequence, in one place.
  *
- * 1. cut `.part` to the verified length and `fsync` it;
+ * 1. cut `.part` to the verified length, set its mtime to the server's
+ *    `Last-Modified` when asked (`remoteTime`, `revalidate`), and `fsync` it
+ *    (the mtime is made durable with the data, before the rename);
  * 2. compute the digests (SHA-256, and the algorithm `integrity` decides by) and close the file;
  * 3. check `integrity` (a mismatch removes the download: nothing is kept);
  * 4. the owner's renames onto `dest` and the directory's `fsync`
@@ -18,7 +20,8 @@ import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.t
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests } from "../runtime/native_hash.ts";
 import type { PartOwner } from "../store/ownership.ts";
-import type { HaulState } from "../types.ts";
+import { parseHttpDate } from "../protocol/retry_after.ts";
+import type { HaulOptions, HaulState } from "../types.ts";
 
 /** A complete `.part` about to be committed. */
 export interface CompletePart {
@@ -42,6 +45,30 @@ export interface CommitTerms {
   readonly url: string;
   /** The call's progress: complete once the file is at `dest`. */
   readonly state: HaulState;
+  /** The modification time to give the file (ms), or `null`: see {@link remoteMtime}. */
+  readonly mtime: number | null;
+}
+
+/**
+ * The modification time a finished file gets: its response's (strong)
+ * `Last-Modified` when the caller asked for it (`remoteTime` or
+ * `revalidate`), else `null` (it keeps the time it was written).
+ *
+ * @param options the call's options.
+ * @param lastModified the download's strong `Last-Modified`, or `null`.
+ * @returns milliseconds since the epoch, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { remoteMtime } from "./commit.ts";
+ * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
+ * console.log(remoteMtime({ dest: "a.bin", remoteTime: true }, date)); // 1796119200000
+ * console.log(remoteMtime({ dest: "a.bin" }, date)); // null
+ * ```
+ */
+export function remoteMtime(options: HaulOptions, lastModified: string | null): number | null {
+  const asked = options.remoteTime === true || options.revalidate === true;
+  return asked && lastModified !== null ? parseHttpDate(lastModified) : null;
 }
 
 /**
@@ -67,6 +94,7 @@ export async function commit(
 ): Promise<Digests> {
   const { file, size } = part;
   if ((await file.size()) !== size) await file.truncate(size);
+  if (terms.mtime !== null) await owner.stamp(terms.mtime); // after the last change of its bytes
   await file.sync();
   const digests = await part.digest();
   await part.close();

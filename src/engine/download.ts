@@ -50,7 +50,7 @@ import { openPart } from "../store/resume.ts";
 import type { HaulResult } from "../types.ts";
 import type { CallContext } from "./call_context.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { commit } from "./commit.ts";
+import { commit, remoteMtime } from "./commit.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import { CallbackFailure } from "./progress.ts";
 import type { ByteSpan } from "./range_split.ts";
@@ -108,9 +108,9 @@ export class Download {
   /**
    * Downloads, resuming from `.part` when its checkpoint bears it out.
    *
-   * @returns the result.
+   * @returns the result, or `null` when a revalidation was answered 304 (nothing written).
    */
-  async run(): Promise<HaulResult> {
+  async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
     const start = await openPart(fs, paths);
     this.#file = withSharedSync(start.file); // several writers sync one file
@@ -134,7 +134,7 @@ export class Download {
   }
 
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
-  async #download(saved: Checkpoint | null): Promise<HaulResult> {
+  async #download(saved: Checkpoint | null): Promise<HaulResult | null> {
     const { connections, floor, progress } = this.#ctx;
     if (saved !== null) {
       const { etag, lastModified, contentType } = saved;
@@ -159,6 +159,7 @@ export class Download {
       this.#status = response.status;
       if (plan.kind !== "stream") {
         await response.body?.cancel().catch(() => {});
+        if (plan.kind === "unchanged") return null;
         if (plan.kind === "fail") {
           if (plan.reset) await this.#restart();
           throw plan.error;
@@ -457,6 +458,7 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
+    const mtime = remoteMtime(options, this.#validators.lastModified);
     const digests = await commit(
       owner,
       {
@@ -465,7 +467,7 @@ export class Download {
         digest: () => hasher.digests(size),
         close: () => this.#closeFile(),
       },
-      { expected, overwrite: options.overwrite === true, url, state: progress.state },
+      { expected, overwrite: options.overwrite === true, url, state: progress.state, mtime },
     );
     return {
       dest: paths.dest,

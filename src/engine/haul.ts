@@ -146,8 +146,12 @@ export async function haulWith(
     return result;
   };
   const keepExisting = options.overwrite !== true;
+  const revalidate = keepExisting && options.revalidate === true;
+  if (revalidate && input instanceof Request && input.method !== "GET") {
+    throw new TypeError(`Invalid options: revalidate needs a GET request, not ${input.method}`);
+  }
   const existing = await checkDestination(fs, paths);
-  if (existing !== null && keepExisting) {
+  if (existing !== null && keepExisting && !revalidate) {
     await removeStaleSidecars(fs, paths);
     return await returnExisting(existing);
   }
@@ -159,14 +163,17 @@ export async function haulWith(
     // Another process (or worker) may have finished this destination between the look above and
     // the lock: then it is there, as if it had been from the start.
     const appeared = keepExisting ? await checkDestination(fs, paths) : null;
-    if (appeared !== null) return await returnExisting(appeared);
+    if (appeared !== null && !revalidate) return await returnExisting(appeared);
     const owner = new PartOwner(fs, paths, lock);
     await owner.settle();
     // A lost lock stops the download like the caller's own abort (with a retryable error).
     const signal = options.signal === undefined
       ? owner.signal
       : AbortSignal.any([options.signal, owner.signal]);
-    options = { ...options, signal };
+    // Revalidation asks If-Modified-Since the file's mtime (not a link's own: a link is
+    // downloaded again), and what a 200 brings replaces the file.
+    const since = appeared?.isFile === true ? appeared.mtimeMs ?? null : null;
+    options = { ...options, signal, overwrite: options.overwrite === true || appeared !== null };
     const index = sources.current;
     const first = { index, input: await sources.resolve(index) };
     const ctx: CallContext = {
@@ -185,8 +192,13 @@ export async function haulWith(
       floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
       suggestedName: () => suggestedName,
+      since,
     };
     const result = await new Download(ctx).run();
+    if (result === null) { // 304: dest is current; the empty .part goes
+      await owner.remove();
+      return { ...(await returnExisting(appeared!)), status: 304, connections: 1 };
+    }
     progress.done();
     return result;
   } catch (error) {

@@ -69,15 +69,16 @@ export async function firstRequest(
   saved: Checkpoint | null,
   progress: boolean,
 ): Promise<Answer<Plan>> {
-  const { options, first, url } = ctx;
+  const { options, first, url, since } = ctx;
   const checkpoint = trustsDigest(ctx) && saved !== null ? blind(saved) : saved;
   const request = buildRequest(first.input, options.headers, options.signal, {
     cursor,
     checkpoint,
+    since,
   });
   const response = await ctx.fetchFn(request);
   const headers = trustsDigest(ctx) ? withoutValidators(response.headers) : response.headers;
-  let plan = planResponse({ url, cursor, checkpoint }, response.status, headers);
+  let plan = planResponse({ url, cursor, checkpoint, since }, response.status, headers);
   if (plan.kind === "fail" && progress) {
     plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
   }

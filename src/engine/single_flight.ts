@@ -18,7 +18,9 @@
  * also used by `haulAll()`): calls on workers join like the rest.
  *
  * A call with `overwrite: true` does not join a call without it (which may
- * keep the file it finds): it waits for that call to end, then downloads.
+ * keep the file it finds): it waits for that call to end, then downloads. A
+ * call with `revalidate: true` likewise does not join one that neither
+ * revalidates nor overwrites: it waits, then asks the server.
  *
  * A joining call shares the first call's download: its own `onProgress`,
  * `state` and `headers` are not applied, but its `integrity` and
@@ -59,8 +61,8 @@ type Outcome =
 
 interface Flight {
   readonly url: string;
-  /** Whether the call downloads afresh (`overwrite: true`) rather than keeping a file it finds. */
-  readonly overwrite: boolean;
+  /** 0: keeps a file it finds; 1: asks the server (`revalidate`); 2: downloads (`overwrite`). */
+  readonly fresh: number;
   /** How the first call ended (never rejects; the flight is forgotten first). */
   readonly outcome: Promise<Outcome>;
 }
@@ -163,9 +165,9 @@ export function singleFlight<O extends HaulOptions>(
     );
   }
   const again = () => singleFlight(input, options, download, onJoined);
-  if (options.overwrite === true && !running.overwrite) {
-    // The running call may keep the file that is there; this one asked for a new download, so
-    // it runs once that call is over (its own abort still ends the wait).
+  if (freshness(options) > running.fresh) {
+    // The running call may keep the file that is there; this one asked for a new download (or
+    // the server's word), so it runs once that call is over (its own abort still ends the wait).
     return untilAborted(running.outcome, options.signal).then(again);
   }
   let expected: ExpectedDigests | null = null;
@@ -226,10 +228,14 @@ function lead<O extends HaulOptions>(
   ).finally(() => {
     if (flights.get(key) === flight) flights.delete(key);
   });
-  const flight: Flight = { url, overwrite: options.overwrite === true, outcome };
+  const flight: Flight = { url, fresh: freshness(options), outcome };
   flights.set(key, flight);
   return outcome.then((ended) => {
     if (!ended.ok) throw ended.error;
     return { ...ended.result };
   });
+}
+
+function freshness(options: HaulOptions): number {
+  return options.overwrite === true ? 2 : options.revalidate === true ? 1 : 0;
 }

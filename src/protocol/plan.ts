@@ -24,6 +24,8 @@ export interface SentRequest {
   readonly cursor: number;
   /** The checkpoint the resume was based on (null for a fresh download). */
   readonly checkpoint: Checkpoint | null;
+  /** The `If-Modified-Since` sent (ms; see `ResumeRequest.since`), if any: a 304 is then expected. */
+  readonly since?: number | null;
 }
 
 /** The representation metadata a plan carries into the checkpoint. */
@@ -63,6 +65,12 @@ export interface FinishPlan {
   readonly kind: "finish";
 }
 
+/** The file at `dest` is current: a 304 to `If-Modified-Since`. Nothing is written. */
+export interface UnchangedPlan {
+  /** The plan's kind. */
+  readonly kind: "unchanged";
+}
+
 /** Refuse the response. */
 export interface FailPlan {
   /** The plan's kind. */
@@ -74,7 +82,7 @@ export interface FailPlan {
 }
 
 /** What to do with a response. */
-export type Plan = StreamPlan | FinishPlan | FailPlan;
+export type Plan = StreamPlan | FinishPlan | UnchangedPlan | FailPlan;
 
 /**
  * Decides how to handle a response to haul's one request.
@@ -93,6 +101,8 @@ export type Plan = StreamPlan | FinishPlan | FailPlan;
  * console.log(ok.kind === "stream" && ok.bodyLength); // 5
  * const busy = planResponse(sent, 503, new Headers({ "retry-after": "2" }));
  * console.log(busy.kind === "fail" && busy.error.retryable); // true
+ * const since = { ...sent, since: Date.UTC(2026, 0, 1) };
+ * console.log(planResponse(since, 304, new Headers()).kind); // "unchanged"
  * ```
  */
 export function planResponse(
@@ -103,6 +113,10 @@ export function planResponse(
 ): Plan {
   const resuming = sent.cursor > 0;
   if (status === 416) return planUnsatisfied(sent, headers);
+  // Only a request that sent If-Modified-Since (from byte 0) may be answered 304 (RFC 9110 §15.4.5).
+  if (status === 304 && sent.cursor === 0 && (sent.since ?? null) !== null) {
+    return { kind: "unchanged" };
+  }
   if (status !== 200 && status !== 206) {
     return fail(
       new UnexpectedStatusError({

@@ -14,6 +14,12 @@ export interface ResumeRequest {
   readonly cursor: number;
   /** The checkpoint behind the resume, or `null`. */
   readonly checkpoint: Checkpoint | null;
+  /**
+   * The modification time (ms) of the `dest` being revalidated: sent as
+   * `If-Modified-Since` on a request from byte 0 (RFC 9110 §13.1.3), never
+   * beside `Range`.
+   */
+  readonly since?: number | null;
 }
 
 /**
@@ -63,6 +69,18 @@ export function ifRangeValue(checkpoint: Checkpoint): string | null {
  * console.log(headers.get("user-agent"), headers.get("accept-encoding"), headers.get("range"));
  * // "backup/1.0" "identity" null
  * ```
+ *
+ * @example Revalidating a file saved with the server's Last-Modified
+ * ```ts
+ * import { buildRequest } from "./request.ts";
+ * const since = Date.UTC(2026, 11, 1, 10);
+ * const request = buildRequest("https://example.com/a.bin", undefined, undefined, {
+ *   cursor: 0,
+ *   checkpoint: null,
+ *   since,
+ * });
+ * console.log(request.headers.get("if-modified-since")); // "Tue, 01 Dec 2026 10:00:00 GMT"
+ * ```
  */
 export function buildRequest(
   input: string | URL | Request,
@@ -74,6 +92,8 @@ export function buildRequest(
   new Headers(headers).forEach((value, name) => merged.set(name, value));
   merged.delete("range");
   merged.delete("if-range");
+  const since = resume.cursor === 0 ? resume.since ?? null : null;
+  if (since !== null) merged.set("if-modified-since", new Date(since).toUTCString());
   merged.set("accept-encoding", "identity");
   if (!merged.has("cache-control")) merged.set("cache-control", "no-transform");
   if (resume.cursor > 0 && resume.checkpoint !== null) {

@@ -48,6 +48,7 @@ export async function defaultFs(): Promise<FsShim> {
       stat: denoFs.stat,
       readFile: denoFs.readFile,
       syncDir: denoFs.syncDir,
+      utime: (path: string, mtimeMs: number) => denoFs.utime!(path, mtimeMs),
       copyFile: (from: string, to: string) => nodeFs.copyFile!(from, to),
       list: (dir: string) => nodeFs.list!(dir),
       isProcessAlive: denoFs.isProcessAlive,

@@ -1,6 +1,6 @@
 /**
  * The {@link FsShim} over Deno's own APIs (`Deno.open`, `Deno.FsFile`,
- * `Deno.rename`, `Deno.remove`, `Deno.lstat`, `Deno.readFile`).
+ * `Deno.rename`, `Deno.remove`, `Deno.lstat`, `Deno.readFile`, `Deno.utime`).
  *
  * Nothing here touches the `Deno` global while the module is evaluated, so
  * importing this file outside Deno (Bun, Node) is harmless; only calling the
@@ -317,12 +317,16 @@ export const denoFs: FsShim = {
     }
   },
 
-  async rename(from: string, to: string): Promise<void> {
-    try {
-      await Deno.rename(from, to);
-    } catch (error) {
+  rename(from: string, to: string): Promise<void> {
+    return Deno.rename(from, to).catch((error: unknown) => {
       throw toShimError(error, `rename to '${to}' from`, from);
-    }
+    });
+  },
+
+  utime(path: string, mtimeMs: number): Promise<void> {
+    return Deno.utime(path, new Date(), new Date(mtimeMs)).catch((error: unknown) => {
+      throw toShimError(error, "utime", path);
+    });
   },
 
   async remove(path: string): Promise<void> {

@@ -181,6 +181,13 @@ export interface FsShim {
    * Absent where a shim cannot.
    */
   copyFile?(from: string, to: string): Promise<void>;
+  /**
+   * utimes(2): sets the modification time of the file at `path` (following
+   * links) to `mtimeMs` (ms since the epoch) and its access time to now; an
+   * `fsync` of the file makes it durable. Absent where a shim cannot (the
+   * file then keeps its times).
+   */
+  utime?(path: string, mtimeMs: number): Promise<void>;
   /** The names in a directory (readdir(3)). Absent where a shim cannot list. */
   list?(dir: string): Promise<string[]>;
   /**

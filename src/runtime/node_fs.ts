@@ -258,6 +258,14 @@ export const nodeFs: FsShim = {
     }
   },
 
+  async utime(path: string, mtimeMs: number): Promise<void> {
+    try {
+      await fsp.utimes(path, new Date(), new Date(mtimeMs));
+    } catch (error) {
+      throw toShimError(error, "utime", path);
+    }
+  },
+
   async remove(path: string): Promise<void> {
     try {
       await fsp.unlink(path);

@@ -155,6 +155,16 @@ export class PartOwner {
   }
 
   /**
+   * Sets `.part`'s modification time (`FsShim.utime`); the commit's `fsync`
+   * that follows makes it durable.
+   *
+   * @param mtimeMs milliseconds since the epoch.
+   */
+  async stamp(mtimeMs: number): Promise<void> {
+    await this.#fs.utime?.(this.#paths.part, mtimeMs);
+  }
+
+  /**
    * The commit's renames: `.part` (complete, synced, verified) onto `dest`
    * through a name of this owner's own, then the directory's fsync and the
    * checkpoint's removal.

@@ -11,7 +11,7 @@ import type { FsShim, OpenMode, ShimFile } from "../../src/runtime/fs_shim.ts";
 export interface RecordedOp {
   /**
    * Operation name: open, write, datasync, sync, truncate, close, rename,
-   * remove, syncDir (logged when called), write-done, datasync-done,
+   * remove, syncDir, utime (logged when called), write-done, datasync-done,
    * sync-done (logged when the call resolved; `id` pairs them), and read
    * (logged when it resolved, with the bytes it returned as `length`).
    */
@@ -97,5 +97,11 @@ export function recordingFs(inner: FsShim, log: RecordedOp[]): FsShim {
       log.push({ op: "syncDir", path });
       await inner.syncDir(path);
     },
+    ...(inner.utime === undefined ? {} : {
+      utime: async (path: string, mtimeMs: number) => {
+        log.push({ op: "utime", path });
+        await inner.utime!(path, mtimeMs);
+      },
+    }),
   };
 }

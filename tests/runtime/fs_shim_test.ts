@@ -244,6 +244,15 @@ for (const shim of shims) {
       await rejectsWithCode(shim.rename(fresh("missing"), fresh("target")), "ENOENT");
     });
 
+    it("sets a file's mtime with utime, and fails on a missing file with ENOENT", async () => {
+      const target = fresh("utime");
+      await fsp.writeFile(target, "x");
+      const when = Date.UTC(2025, 5, 2, 10);
+      await shim.utime!(target, when);
+      assert.equal((await shim.stat(target))?.mtimeMs, when);
+      await rejectsWithCode(shim.utime!(fresh("missing"), when), "ENOENT");
+    });
+
     it("removes a file, and removing a missing file is fine", async () => {
       const target = fresh("remove");
       await fsp.writeFile(target, "x");
@@ -409,6 +418,10 @@ describe("Choosing the default filesystem shim", () => {
     for (let call = 0; call < 3; call++) {
       assert.equal((await defaultFs()).name, inDeno ? "deno" : "node");
     }
+  });
+
+  it("sets mtimes through the default shim", async () => {
+    assert.equal(typeof (await defaultFs()).utime, "function");
   });
 
   it("can import the Deno shim in any runtime without touching Deno APIs", async () => {
