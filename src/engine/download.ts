@@ -1,45 +1,20 @@
 /**
- * One call's download, from opening `.part` to the commit, over one
- * connection or several; `haulWith()` (`haul.ts`) runs it once it holds the
- * destination's lock.
- *
- * 1. **Open** `.part`: every range the checkpoint records is checked against
- *    its tail digest first (`store/resume.ts`).
- * 2. **The first request and its plan** (`protocol/plan.ts`): from the
- *    verified prefix, with `Range` + `If-Range` when there is one. A 200 to
- *    a resume starts over; a 416 that confirms the checkpoint finishes. (A
- *    checkpoint with gaps asks for its gaps as ranges instead.)
- * 3. **The ranges still needed** (`range_schedule.ts`): one, streamed from
- *    the first response, unless `connections` > 1 and that response shows
- *    range support, a strong validator and a length worth splitting; then
- *    the first response fills the first range and the others are asked with
- *    `Range` + `If-Range`, their answers checked (`checkRangeResponse`)
- *    before any byte is written. Each range streams into `.part` through its
- *    own writer (`segment.ts`); one checkpointer records them all
- *    (`checkpointer.ts`); one hasher follows the written prefix in file
- *    order (`prefix_hasher.ts`).
- * 4. **The commit** (`commit.ts`), or, on any break, a last checkpoint of
- *    every range and a retryable `PartialHaulError`.
- *
- * A range answered under another validator resets the download (the file
- * changed), and so does a body that runs past the end it declared. A range
- * answered with other bytes of the same file (a 200, a 416, a wrong
- * `Content-Range` or length, a `Content-Encoding`) only stops that
- * connection: its range is pending again for the connections that work.
+ * One call's download, over one connection or several, from opening `.part`
+ * to the commit: open (every range of the checkpoint checked,
+ * `store/resume.ts`) → the first request and its plan (`requests.ts`; a
+ * checkpoint with gaps asks for its gaps instead) → the ranges still needed
+ * (`range_schedule.ts`: one unless `connections` > 1 and the first answer
+ * allows a split), each streamed through its own writer (`segment.ts`), one
+ * checkpointer (`checkpointer.ts`) and one hasher in file order
+ * (`prefix_hasher.ts`) → the commit (`commit.ts`), or a last checkpoint of
+ * every range and the error (`outcome.ts`). `docs/architecture.md` tells
+ * the whole path.
  *
  * @module
  */
 
-import {
-  ContentRangeError,
-  HaulError,
-  PartialHaulError,
-  ServerMisconfiguredError,
-  UnexpectedStatusError,
-} from "../errors.ts";
-import { judgeBodyEnd } from "../protocol/body_end.ts";
+import type { HaulError } from "../errors.ts";
 import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
-import { isStrongEtag } from "../protocol/etag.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
@@ -52,21 +27,15 @@ import type { CallContext } from "./call_context.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { commit, remoteMtime } from "./commit.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
-import { CallbackFailure } from "./progress.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
+import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest } from "./requests.ts";
-import { OverLongBody, type Segment, streamSegment } from "./segment.ts";
+import { type Segment, streamSegment } from "./segment.ts";
 import { withSharedSync } from "./shared_sync.ts";
 
-/** A range answer that shows the bytes on disk cannot be continued. */
-class RangeReset extends Error {}
-
 /** The first response, its body unread, and its plan. */
-interface First {
-  readonly response: Response;
-  readonly plan: StreamPlan;
-}
+type First = { readonly response: Response; readonly plan: StreamPlan };
 
 /**
  * One call's download.
@@ -94,6 +63,8 @@ export class Download {
   #failure: { error: unknown } | null = null;
   /** The error of a reset: nothing of this download is kept. */
   #reset: HaulError | null = null;
+  /** Which source wrote which bytes, for an integrity failure's message. */
+  readonly #served: string[] = [];
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
     offer: (bytes, at) => this.#hasher?.offer(bytes, at) ?? Promise.resolve(),
@@ -173,42 +144,16 @@ export class Download {
         await this.#restart();
         saved = null;
       }
-      const now = plan.validators;
-      this.#validators = {
-        etag: now.etag ?? saved?.etag ?? null,
-        lastModified: now.lastModified ?? saved?.lastModified ?? null,
-        contentType: now.contentType ?? saved?.contentType ?? null,
-      };
+      this.#validators = outcome.merged(plan.validators, saved);
       this.#total = plan.total ?? saved?.reportedLength ?? null;
-      const split = connections > 1 && this.#splittable(plan, response);
-      this.#schedule = RangeSchedule.of(
-        this.#total,
-        saved?.ranges ?? [],
-        split ? connections : 1,
-        floor,
-      );
-      return await this.#run({ response, plan }, saved, split ? connections : 1);
+      const split = connections > 1 && outcome.splittable(plan, response, this.#validators, floor);
+      const pieces = split ? connections : 1;
+      this.#schedule = RangeSchedule.of(this.#total, saved?.ranges ?? [], pieces, floor);
+      return await this.#run({ response, plan }, saved, pieces);
     } catch (error) {
       await response.body?.cancel().catch(() => {}); // unread, or already ended
       throw error;
     }
-  }
-
-  /**
-   * Whether the rest of the file may be asked for in ranges: the first
-   * answer shows range support (`Accept-Ranges: bytes` or a 206), the file
-   * has a strong validator and a length, and enough bytes are left.
-   */
-  #splittable(plan: StreamPlan, response: Response): boolean {
-    const total = this.#total;
-    if (!plan.bodyEndsFile || total === null || total - plan.offset < 2 * this.#ctx.floor) {
-      return false;
-    }
-    const accepts = (response.headers.get("accept-ranges") ?? "").toLowerCase().split(",")
-      .some((token) => token.trim() === "bytes");
-    const { etag, lastModified } = this.#validators;
-    const strong = etag !== null ? isStrongEtag(etag) : lastModified !== null;
-    return strong && (response.status === 206 || accepts);
   }
 
   /** Streams every range still needed, then commits; on a break, saves and throws. */
@@ -249,7 +194,9 @@ export class Download {
       while (running.length < workers) running.push(this.#worker(running.length, null));
       await Promise.all(running);
       const left = schedule.leftOver;
-      if (this.#failure === null && this.#reset === null && left !== null) this.#leftOver(left);
+      if (this.#failure === null && this.#reset === null && left !== null) {
+        this.#fail(outcome.leftOver(left, schedule.refused, this.#accepted));
+      }
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
       const total = this.#total!;
@@ -271,8 +218,8 @@ export class Download {
         const span = this.#schedule.next() ?? { start: plan.offset, end: plan.offset };
         const segment = this.#segment(span, false);
         const declared = plan.bodyLength === null ? Infinity : plan.offset + plan.bodyLength;
-        await this.#stream(segment, response, declared);
-        if (this.#total === null && segment.done) this.#judgeEnd(plan, segment.end);
+        await this.#stream(segment, response, declared, this.#ctx.url);
+        if (this.#total === null && segment.done) this.#total = outcome.judgeEnd(plan, segment.end);
       }
       let counted = first !== null;
       for (;;) {
@@ -289,26 +236,14 @@ export class Download {
     }
   }
 
-  /** A body of unknown length ended at `end`: complete, or an interruption to resume. */
-  #judgeEnd(plan: StreamPlan, end: number): void {
-    const verdict = judgeBodyEnd({
-      received: end - plan.offset,
-      fileLength: end,
-      bodyLength: plan.bodyLength,
-      total: null,
-      bodyEndsFile: plan.bodyEndsFile,
-    });
-    if (verdict.kind !== "complete") throw new Error(verdict.reason);
-    this.#total = end;
-  }
-
   /** A new range at `span`; `asked`: its request is still to be answered. */
   #segment(span: ByteSpan, asked = true): Segment {
-    const writer = new PartWriter(this.#file!, this.#ctx.settings, this.#observer, {
-      cursor: span.start,
-      extent: 0,
-    });
-    return this.#schedule.start(span, writer, asked);
+    const start = { cursor: span.start, extent: 0 };
+    return this.#schedule.start(
+      span,
+      new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start),
+      asked,
+    );
   }
 
   /**
@@ -336,34 +271,17 @@ export class Download {
       // Another status (a 503, a 404…): the call rejects with it once every range is saved.
       if (verdict instanceof Error) throw verdict;
       const where = `bytes ${asked.start}-${asked.end - 1}`;
-      if (verdict.kind === "reset") throw new RangeReset(`${where}: ${verdict.reason}`);
+      if (verdict.kind === "reset") throw new outcome.RangeReset(`${where}: ${verdict.reason}`);
       await segment.writer?.close();
       return false;
     }
     if (this.#status === 0) this.#status = 206;
-    await this.#stream(segment, response, asked.end);
+    await this.#stream(segment, response, asked.end, answer.url);
     return true;
   }
 
-  /**
-   * Every connection stopped with `span` (and maybe more) still pending: the
-   * ranges were refused. With progress in this call, it is saved for the
-   * next; with none, the next call starts over (as a resume answered that
-   * way does) rather than ask the same ranges again.
-   */
-  #leftOver(span: ByteSpan): void {
-    const reason = this.#schedule.refused ?? "no connection was left";
-    if (this.#accepted === 0) {
-      this.#fail(new RangeReset(reason));
-      return;
-    }
-    this.#fail(
-      new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`),
-    );
-  }
-
   /** Writes the body into the segment until its (possibly shortened) end. */
-  async #stream(segment: Segment, response: Response, asked: number): Promise<void> {
+  async #stream(segment: Segment, response: Response, asked: number, url: string): Promise<void> {
     const stop = this.#stop.signal;
     await streamSegment(segment, response, asked, {
       stop,
@@ -371,6 +289,7 @@ export class Download {
       carriesOn: (s, limit) => this.#schedule.carriesOn(s, limit, stop),
       stored: (writer, bytes) => this.#stored(writer, bytes),
     });
+    this.#served.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
   }
 
   /** After each write: progress, then a checkpoint when one is due. */
@@ -385,22 +304,9 @@ export class Download {
 
   /** Records the first failure (a reset always wins) and stops every range. */
   #fail(error: unknown): void {
-    const { url } = this.#ctx;
-    if (error instanceof RangeReset) {
-      this.#reset ??= new ContentRangeError(
-        `Server answered a range inconsistently (${error.message}): ${url}: ` +
-          "progress discarded, the next call starts over",
-        { retryable: true },
-      );
-    } else if (error instanceof OverLongBody) {
-      this.#reset ??= new ServerMisconfiguredError(
-        `Server sent more bytes than it declared (${error.message}): ${url}: ` +
-          "the download was discarded",
-        { retryable: error.start > 0 },
-      );
-    } else {
-      this.#failure ??= { error };
-    }
+    const reset = outcome.resetError(error, this.#ctx.url);
+    if (reset !== null) this.#reset ??= reset;
+    else this.#failure ??= { error };
     this.#stop.abort();
   }
 
@@ -425,26 +331,15 @@ export class Download {
     // A retry in this process continues this hash instead of starting over.
     if (saved) settings.kept?.keep({ hash: this.#hasher!.copy(), ...this.#validators });
     if (saveError !== null) return toDestinationError(saveError, paths.dest, saved);
-    if (options.signal?.aborted) return options.signal.reason;
-    const cause = this.#failure?.error;
-    if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
-    if (cause instanceof HaulError) return cause; // a status, with progress on disk
-    const fsError = toDestinationError(cause, paths.dest, saved);
-    if (fsError !== cause) return fsError;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    if (!saved) {
-      return new PartialHaulError(
-        `Download interrupted before any byte was saved (${reason}): ${url}: ` +
-          "the next call starts over",
-        { cause, validLength: 0 },
-      );
-    }
-    const of = this.#total === null ? "" : ` of ${this.#total}`;
-    return new PartialHaulError(
-      `Download interrupted with ${recorded}${of} bytes saved (${reason}): ${url}: ` +
-        "progress saved; call again to resume",
-      { cause, validLength: recorded },
-    );
+    const aborted = options.signal?.aborted === true;
+    return outcome.interruption(aborted ? options.signal!.reason : this.#failure?.error, {
+      dest: paths.dest,
+      url,
+      saved,
+      recorded,
+      total: this.#total,
+      aborted,
+    });
   }
 
   /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
@@ -459,16 +354,21 @@ export class Download {
     settings.kept?.drop();
     const hasher = this.#hasher!;
     const mtime = remoteMtime(options, this.#validators.lastModified);
-    const digests = await commit(
-      owner,
-      {
-        file: this.#file!,
-        size,
-        digest: () => hasher.digests(size),
-        close: () => this.#closeFile(),
-      },
-      { expected, overwrite: options.overwrite === true, url, state: progress.state, mtime },
-    );
+    const part = { file: this.#file!, size, digest: () => hasher.digests(size) };
+    const digests = await commit(owner, { ...part, close: () => this.#closeFile() }, {
+      expected,
+      overwrite: options.overwrite === true,
+      url,
+      state: progress.state,
+      mtime,
+    }).catch((error) => {
+      throw outcome.provenance(
+        error,
+        this.#ctx.sources.mirrors,
+        this.#served,
+        this.#schedule.baseBytes,
+      );
+    });
     return {
       dest: paths.dest,
       size,

@@ -70,15 +70,17 @@ export async function firstRequest(
   progress: boolean,
 ): Promise<Answer<Plan>> {
   const { options, first, url, since } = ctx;
-  const checkpoint = trustsDigest(ctx) && saved !== null ? blind(saved) : saved;
+  const digestProves = trustsDigest(ctx);
   const request = buildRequest(first.input, options.headers, options.signal, {
     cursor,
-    checkpoint,
+    checkpoint: digestProves && saved !== null
+      ? { ...saved, etag: null, lastModified: null }
+      : saved,
     since,
   });
   const response = await ctx.fetchFn(request);
-  const headers = trustsDigest(ctx) ? withoutValidators(response.headers) : response.headers;
-  let plan = planResponse({ url, cursor, checkpoint, since }, response.status, headers);
+  const sent = { url, cursor, checkpoint: saved, since, digestProves };
+  let plan = planResponse(sent, response.status, response.headers);
   if (plan.kind === "fail" && progress) {
     plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
   }
@@ -162,10 +164,6 @@ async function expiry<E>(
     retryAfterMs: error.retryAfterMs,
     retryable: true,
   });
-}
-
-function blind(saved: Checkpoint): Checkpoint {
-  return { ...saved, etag: null, lastModified: null };
 }
 
 function withoutValidators(headers: Headers): Headers {

@@ -26,6 +26,11 @@ export interface SentRequest {
   readonly checkpoint: Checkpoint | null;
   /** The `If-Modified-Since` sent (ms; see `ResumeRequest.since`), if any: a 304 is then expected. */
   readonly since?: number | null;
+  /**
+   * The final digest, not the validators, proves the file (mirrors with an
+   * `integrity`): only a length that changed shows another file.
+   */
+  readonly digestProves?: boolean;
 }
 
 /** The representation metadata a plan carries into the checkpoint. */
@@ -233,7 +238,7 @@ function planPartial(
     );
   }
   const saved = sent.checkpoint;
-  const changed = saved === null ? null : describeChange(saved, validators, range.complete);
+  const changed = saved === null ? null : describeChange(sent, validators, range.complete);
   if (changed !== null) {
     return refuse(
       ContentRangeError,
@@ -260,7 +265,7 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   const length = parseUnsatisfiedRange(headers.get("content-range"));
   const saved = sent.checkpoint;
   const validators = readValidators(headers);
-  const changed = saved === null ? null : describeChange(saved, validators, length);
+  const changed = saved === null ? null : describeChange(sent, validators, length);
   if (length === sent.cursor && changed === null) return { kind: "finish" };
   return refuse(
     ContentRangeError,
@@ -272,11 +277,14 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
 
 /** Why a 206/416 cannot continue the saved download, or null if it can. */
 function describeChange(
-  saved: Checkpoint,
+  sent: SentRequest,
   now: Validators,
   total: number | null,
 ): string | null {
-  if (saved.etag !== null) {
+  const saved = sent.checkpoint!;
+  if (sent.digestProves === true) {
+    // Mirrors rarely share validators: the length alone tells another file here.
+  } else if (saved.etag !== null) {
     if (now.etag !== null) {
       const same = parseEtag(saved.etag)?.weak
         ? weakMatch(saved.etag, now.etag)
@@ -286,7 +294,7 @@ function describeChange(
   } else if (now.etag !== null) {
     return `an ETag ${now.etag} appeared`;
   }
-  if (saved.lastModified !== null && now.lastModified !== null) {
+  if (sent.digestProves !== true && saved.lastModified !== null && now.lastModified !== null) {
     if (saved.lastModified !== now.lastModified) {
       return `Last-Modified ${saved.lastModified} is now ${now.lastModified}`;
     }

@@ -1,0 +1,220 @@
+/**
+ * Sources (issue 20, items 2 and 3), against real loopback servers:
+ *
+ * - mirrors: the first dies mid-download (its connection cut, then its port
+ *   closed) and the file completes from the second with a resume; two
+ *   mirrors with different ETags and an `integrity` make one file without a
+ *   restart (without `integrity`, the second starts over); a mirror serving
+ *   other bytes is an `IntegrityError` that says which source served what,
+ *   and nothing is left at `dest`; `haulAll()` items take `urls`;
+ * - a function source is called for every request: against a server whose
+ *   tokens expire every 2 s and which cuts a body when its token expires,
+ *   a 10 s download finishes by resuming (no request from byte 0 after the
+ *   first), a 403 to an expired token being retryable once bytes are saved;
+ *   the same 403 to a plain URL stays final.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import {
+  haul,
+  haulAll,
+  haulWithRetry,
+  IntegrityError,
+  PartialHaulError,
+  UnexpectedStatusError,
+} from "../../mod.ts";
+import { type ScriptServer, startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const KiB = 1024;
+const SIZE = 512 * KiB;
+const FAST = { retries: 5, minDelayMs: 10, maxDelayMs: 50 };
+
+function integrityOf(body: Uint8Array): string {
+  return `sha256:${sha256(body)}`;
+}
+
+/** A mirror that cuts its first response after `cut` bytes and then stops listening. */
+async function dyingMirror(body: Uint8Array, etag: string, cut: number): Promise<ScriptServer> {
+  let first = true;
+  const server: ScriptServer = await startResourceServer({ body, etag }, (_req, honest) => {
+    if (!first) return honest;
+    first = false;
+    setTimeout(() => void server.close(), 300); // then refused
+    return { ...honest, cutAfter: cut, cutLingerMs: 100 };
+  });
+  return server;
+}
+
+async function withServers(
+  servers: ScriptServer[],
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  try {
+    await withTempDir(fn);
+  } finally {
+    for (const server of servers) await server.close();
+  }
+}
+
+describe("Mirrors", () => {
+  it("completes from the second mirror with a resume when the first dies mid-download", async () => {
+    const body = randomBody(SIZE);
+    const a = await dyingMirror(body, '"same"', 200 * KiB);
+    const b = await startResourceServer({ body, etag: '"same"' });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const result = await haulWithRetry([`${a.url}/f`, `${b.url}/f`], { dest, ...FAST });
+      assert.equal(result.sha256, sha256(body));
+      assert.ok(result.resumedFrom > 0, `resumed from ${result.resumedFrom}`);
+      assert.deepEqual(await bytesOf(dest), body);
+      assert.equal(b.requests.length, 1);
+      assert.equal(b.requests[0]!.headers["range"], `bytes=${result.resumedFrom}-`);
+      assert.equal(b.requests[0]!.headers["if-range"], '"same"');
+    });
+  });
+
+  it("continues from a mirror with another ETag when integrity is given: one file, no restart", async () => {
+    const body = randomBody(SIZE);
+    const a = await dyingMirror(body, '"on-a"', 300 * KiB);
+    const b = await startResourceServer({ body, etag: '"on-b"' });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const result = await haulWithRetry([`${a.url}/f`, `${b.url}/f`], {
+        dest,
+        integrity: integrityOf(body),
+        ...FAST,
+      });
+      assert.deepEqual(await bytesOf(dest), body);
+      assert.ok(result.resumedFrom > 0);
+      assert.equal(b.requests.length, 1, "no restart from byte 0");
+      assert.equal(b.requests[0]!.headers["range"], `bytes=${result.resumedFrom}-`);
+      assert.equal(b.requests[0]!.headers["if-range"], undefined, "the digest, not the ETag");
+    });
+  });
+
+  it("starts over on a mirror with another ETag when no integrity is given", async () => {
+    const body = randomBody(SIZE);
+    const a = await dyingMirror(body, '"on-a"', 300 * KiB);
+    const b = await startResourceServer({ body, etag: '"on-b"' });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const result = await haulWithRetry([`${a.url}/f`, `${b.url}/f`], { dest, ...FAST });
+      assert.deepEqual(await bytesOf(dest), body);
+      assert.equal(result.resumedFrom, 0);
+      assert.equal(b.requests[0]!.headers["if-range"], '"on-a"');
+      assert.equal(result.status, 200);
+    });
+  });
+
+  it("refuses a mirror serving other bytes: IntegrityError naming the sources, nothing at dest", async () => {
+    const body = randomBody(SIZE);
+    const other = randomBody(SIZE);
+    const a = await dyingMirror(body, '"a"', 256 * KiB);
+    const b = await startResourceServer({ body: other, etag: '"b"' });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const error = await haulWithRetry([`${a.url}/f`, `${b.url}/f`], {
+        dest,
+        integrity: integrityOf(body),
+        ...FAST,
+      }).catch((e) => e);
+      assert.ok(error instanceof IntegrityError, String(error));
+      assert.match(error.message, new RegExp(`${b.url}/f: bytes \\d+-${SIZE - 1}`));
+      assert.match(error.message, /from an earlier attempt/);
+      assert.equal(exists(dest), false);
+      assert.deepEqual(readdirSync(dir), [], "nothing left beside dest");
+    });
+  });
+
+  it("spreads ranges over the mirrors with several connections", async () => {
+    const body = randomBody(12 * 1024 * KiB); // at least two 4 MiB ranges
+    const a = await startResourceServer({ body, etag: '"m"' });
+    const b = await startResourceServer({ body, etag: '"m"' });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const result = await haul([`${a.url}/f`, `${b.url}/f`], { dest, connections: 4 });
+      assert.equal(result.sha256, sha256(body));
+      assert.ok(a.requests.length > 0 && b.requests.length > 0, "both mirrors served ranges");
+    });
+  });
+
+  it("haulAll() takes an item's urls", async () => {
+    const body = randomBody(SIZE);
+    const a = await dyingMirror(body, '"x"', 100 * KiB);
+    const b = await startResourceServer({ body, etag: '"x"' });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const [report] = await haulAll(
+        [{ url: `${a.url}/f`, urls: [`${a.url}/f`, `${b.url}/f`], dest }],
+        FAST,
+      );
+      assert.equal(report!.status, "done", "error" in report! ? String(report.error) : "");
+      assert.deepEqual(await bytesOf(dest), body);
+    });
+  });
+});
+
+describe("A function source", () => {
+  /** Tokens are valid for 2 s; a body whose token expires is cut. */
+  async function expiringServer(body: Uint8Array): Promise<ScriptServer> {
+    return await startResourceServer({ body, etag: '"t"' }, (req, honest) => {
+      const issued = Number(/token=(\d+)/.exec(req.path)?.[1] ?? 0);
+      const left = issued + 2000 - Date.now();
+      if (left <= 0) return { status: 403, body: "<Error><Code>AccessDenied</Code></Error>" };
+      const rate = 200 * KiB; // 2 MiB in about 10 s
+      return { ...honest, bytesPerSecond: rate, cutAfter: Math.floor((left / 1000) * rate) };
+    });
+  }
+
+  it(
+    "is called for every request: a 10 s download whose tokens expire every 2 s resumes to the end",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const body = randomBody(2 * 1024 * KiB);
+      const server = await expiringServer(body);
+      let calls = 0;
+      const source = () => {
+        calls++;
+        // The second call hands out a stale token: its 403 comes after bytes were saved.
+        const issued = calls === 2 ? Date.now() - 5000 : Date.now();
+        return `${server.url}/f?token=${issued}`;
+      };
+      await withServers([server], async (dir) => {
+        const dest = join(dir, "file.bin");
+        const result = await haulWithRetry(source, {
+          dest,
+          retries: 30,
+          minDelayMs: 10,
+          maxDelayMs: 50,
+        });
+        assert.equal(result.sha256, sha256(body));
+        assert.ok(calls >= 5, `${calls} calls`);
+        const statuses = server.requests.slice(1);
+        assert.ok(statuses.length >= 4);
+        for (const req of statuses) assert.match(req.headers["range"] ?? "", /^bytes=[1-9]\d*-$/);
+      });
+    },
+  );
+
+  it("a plain URL's 403 after bytes were saved stays final", async () => {
+    const body = randomBody(2 * 1024 * KiB);
+    const server = await expiringServer(body);
+    await withServers([server], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const url = `${server.url}/f?token=${Date.now()}`;
+      const first = await haul(url, { dest }).catch((e) => e);
+      assert.ok(first instanceof PartialHaulError, String(first));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const error = await haulWithRetry(url, { dest, ...FAST }).catch((e) => e);
+      assert.ok(error instanceof UnexpectedStatusError, String(error));
+      assert.equal(error.status, 403);
+      assert.equal(error.retryable, false);
+      assert.equal((error as unknown as { attempts: number }).attempts, 1);
+    });
+  });
+});
