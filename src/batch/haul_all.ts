@@ -8,6 +8,8 @@
 import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState } from "../types.ts";
 import { eachLimited } from "./pool.ts";
+import type { RetryCall } from "./retry.ts";
+import { readRateLimit } from "../engine/rate_limit.ts";
 
 /** Default number of downloads running at once. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -211,8 +213,7 @@ interface MutableProgress {
 export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
-  download: (url: string | URL, options: HaulWithRetryOptions) => Promise<HaulResult> =
-    haulWithRetry,
+  download: RetryCall = haulWithRetry,
 ): Promise<HaulAllReport[]> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
@@ -230,6 +231,8 @@ export async function haulAll(
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
+  const limiter = readRateLimit(common); // one pace over the whole batch
+  const one: RetryCall = limiter === null ? download : (url, o) => download(url, o, { limiter });
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
       index,
@@ -257,7 +260,7 @@ export async function haulAll(
       common,
       emit,
       onRetry,
-      download,
+      one,
     );
     reports[index] = report;
     onItemDone?.(report);
@@ -275,7 +278,7 @@ async function runItem(
   >,
   emit: () => void,
   onRetry: HaulAllOptions["onRetry"],
-  download: (url: string | URL, options: HaulWithRetryOptions) => Promise<HaulResult>,
+  download: RetryCall,
 ): Promise<HaulAllReport> {
   const { index, item } = entry;
   const startedAt = performance.now();

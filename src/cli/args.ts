@@ -9,6 +9,7 @@ import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";
+import { parseRate } from "./rate.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;
@@ -63,6 +64,8 @@ export interface CliOptions {
   shard: Shard | null;
   /** `-J`: name files after the server's `Content-Disposition` where the URL would name them. */
   remoteHeaderName: boolean;
+  /** `--limit-rate RATE`: bytes per second over every download of the run, or `null`. */
+  limitRate: number | null;
 }
 
 /** What the arguments ask for. */
@@ -119,14 +122,15 @@ const HELP_FLAG = toggle(["help", "h"], () => {});
 const VERSION_FLAG = toggle(["version", "V"], () => {});
 
 const FLAGS: readonly Flag[] = [
-  valued(["output", "o"], (d, v, n) => (d.output = outputPath(n, v))),
+  valued(["output", "o"], (d, v, n) => (d.output = nonEmpty(n, v, "a file name, or - for stdout"))),
   valued(["dir", "d"], (d, v, n) => (d.dir = nonEmpty(n, v, "a directory"))),
   valued(["input-file", "i"], (d, v, n) => (d.inputFile = nonEmpty(n, v, "a list file"))),
   valued(["checksums"], (d, v, n) => (d.checksums = nonEmpty(n, v, "a checksums file"))),
   valued(["jobs", "j"], (d, v, n) => (d.jobs = integer(n, v, 1, MAX_JOBS))),
   valued(["connections", "x"], (d, v, n) => (d.connections = integer(n, v, 1, MAX_CONNECTIONS))),
   valued(["max-connections"], (d, v, n) => (d.maxConnections = integer(n, v, 1, 1024))),
-  valued(["shard"], (d, v) => (d.shard = shard(v))),
+  valued(["shard"], (d, v) => (d.shard = usage(parseShard(v)))),
+  valued(["limit-rate"], (d, v) => (d.limitRate = usage(parseRate(v)))),
   valued(["retries"], (d, v, n) => (d.retries = integer(n, v, 0, 1_000_000))),
   valued(["retry-delay"], (d, v, n) => (d.retryDelayMs = seconds(n, v, 3600) * 1000)),
   valued(["stall-timeout"], (d, v, n) => (d.stallTimeoutMs = seconds(n, v, 86_400) * 1000)),
@@ -248,6 +252,7 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     shard: null,
     remoteHeaderName: false,
+    limitRate: null,
     remoteName: false,
     digest: null,
   };
@@ -322,17 +327,13 @@ function seconds(name: string, value: string, max: number): number {
   return number;
 }
 
-function outputPath(name: string, value: string): string {
-  return nonEmpty(name, value, "a file name, or - for standard output");
-}
-
 function nonEmpty(name: string, value: string, what: string): string {
   if (value === "") throw new UsageError(`Invalid ${name} "": give ${what}`);
   return value;
 }
 
-function shard(value: string): Shard {
-  const parsed = parseShard(value);
+/** A parser's value, or its message as a usage error. */
+function usage<T extends number | Shard>(parsed: T | string): T {
   if (typeof parsed === "string") throw new UsageError(parsed);
   return parsed;
 }

@@ -20,6 +20,7 @@ import { removeStaleSidecars } from "../store/sidecars.ts";
 import { PartOwner } from "../store/ownership.ts";
 import { type FetchLike, type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { checkOptions } from "./check_options.ts";
@@ -46,6 +47,8 @@ export interface EngineHooks {
   lockTiming?: LockTiming;
   /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
   kept?: KeptHasher;
+  /** The pace shared with other calls (a `haulAll()` batch's), instead of the call's own. */
+  limiter?: RateLimiter;
 }
 
 /**
@@ -72,20 +75,20 @@ export async function haul(
  * @param input the URL or `Request`.
  * @param options as for `haul()`.
  * @param onJoined called when the call takes another call's outcome.
- * @param kept the retry loop's hasher, handed from one attempt to the next.
+ * @param hooks the retry loop's hasher, handed from one attempt to the next, and its batch's pace.
  * @returns as `haul()`.
  */
 export function haulAttempt(
   input: string | URL | Request,
   options: HaulOptions,
   onJoined?: () => void,
-  kept?: KeptHasher,
+  hooks: Pick<EngineHooks, "kept" | "limiter"> = {},
 ): Promise<HaulResult> {
   return singleFlight(
     input,
     options,
     (own) =>
-      haulWith(input, own, kept === undefined ? {} : { kept }).catch((error: unknown) => {
+      haulWith(input, own, hooks).catch((error: unknown) => {
         throw explainMissingPermission(error, own.dest);
       }),
     onJoined,
