@@ -108,9 +108,11 @@ export async function haulWithRetry(
  * @param items what to download; give each a distinct `dest`.
  * @param options the pool size, callbacks, and options for every download.
  * @returns one report per item, in input order.
- * @throws {RangeError} for an invalid `concurrency` or retry policy (before any request).
- * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, or
- *   `options` is not an object (before any request).
+ * @throws {RangeError} for an invalid `concurrency`, retry policy or `maxBytesPerSecond` (before
+ *   any request).
+ * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`,
+ *   `options` is not an object, or `maxBytesPerSecond` comes with `worker: true` (before any
+ *   request).
  *
  * @example Download three files, two at a time
  * ```ts ignore
@@ -132,6 +134,12 @@ export async function haulAll(
 ): Promise<HaulAllReport[]> {
   if (options?.worker !== true) return await haulAllHere(items, options);
   refuseFetchOnWorker(options);
+  if (options.maxBytesPerSecond !== undefined) {
+    throw new TypeError(
+      "Invalid options: maxBytesPerSecond paces the whole batch, which items on worker threads " +
+        "(worker: true) cannot share: drop one of the two",
+    );
+  }
   // The batch's workers serve one item after another (a worker costs tens of ms to start) and
   // stop when the batch ends.
   const threads = new WorkerPool(WORKER_ENTRY);

@@ -19,6 +19,7 @@ import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
 import { buildRangeRequest } from "./protocol/range_request.ts";
 import { buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
+import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
 import type { FetchLike } from "./types.ts";
 
@@ -34,6 +35,8 @@ export interface HaulStreamOptions extends RetryOptions {
   integrity?: string;
   /** Ms a request may go without a byte before it counts as cut (0 or `Infinity`: none). */
   stallTimeout?: number;
+  /** The most bytes per second to read (as for `haul()`); none by default. */
+  maxBytesPerSecond?: number;
 }
 
 /**
@@ -113,6 +116,7 @@ export function haulStream(
   const policy = readPolicy(options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
+  const limiter = readRateLimit(options);
   const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
@@ -244,7 +248,8 @@ export function haulStream(
         if (chunk !== null) {
           hash?.update(chunk);
           given += chunk.length;
-          return controller.enqueue(chunk);
+          controller.enqueue(chunk);
+          return await limiter?.take(chunk.length, stop.signal); // the next read waits
         }
         end();
         const mismatch = expected && integrityMismatch(expected, hash!.digests());

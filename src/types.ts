@@ -177,6 +177,17 @@ export interface HaulOptions {
    */
   stallTimeout?: number;
   /**
+   * The most bytes per second to read, over all the call's connections (a
+   * positive number; anything else is a `RangeError`). The body is read no
+   * faster than this, so TCP's window slows the sender too: the link is
+   * left free, not only the disk. The time haul waits between reads is not a
+   * stall (`stallTimeout`). In `haulAll()`, the limit is over the whole
+   * batch (there, not with `worker: true`: a `TypeError`); with `worker: true`
+   * on `haul()` or `haulWithRetry()`, the worker paces the call. No limit by
+   * default.
+   */
+  maxBytesPerSecond?: number;
+  /**
    * Run the download on a worker thread of this process, so
    * the caller's event loop stays free: an HTTP server of Deno or Bun
    * in the same process keeps answering promptly while a fast body streams.

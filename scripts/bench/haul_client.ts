@@ -17,6 +17,7 @@
  * - `--retries N`: `haulWithRetry()` with `N` retries and ~no delay between them.
  * - `--connections N`: fetch over up to `N` connections (the `connections` option).
  * - `--integrity VALUE`: the `integrity` option (e.g. `sha512:<hex>`: SHA-512 computed too).
+ * - `--max-bytes-per-second N`: the `maxBytesPerSecond` option.
  *
  * @module
  */
@@ -55,6 +56,7 @@ interface Args {
   retries: number | null;
   connections: number | null;
   integrity: string | null;
+  maxBytesPerSecond: number | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -66,6 +68,7 @@ function parseArgs(argv: readonly string[]): Args {
     retries: null,
     connections: null,
     integrity: null,
+    maxBytesPerSecond: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -81,6 +84,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === "--retries") args.retries = Number(value());
     else if (flag === "--connections") args.connections = Number(value());
     else if (flag === "--integrity") args.integrity = value();
+    else if (flag === "--max-bytes-per-second") args.maxBytesPerSecond = Number(value());
     else throw new Error(`Unknown option: ${flag}`);
   }
   if (args.url === "" || args.dest === "") throw new Error("Pass --url and --dest");
@@ -127,6 +131,7 @@ async function main(args: Args): Promise<ClientReport> {
   };
   if (args.connections !== null) options.connections = args.connections;
   if (args.integrity !== null) options.integrity = args.integrity;
+  if (args.maxBytesPerSecond !== null) options.maxBytesPerSecond = args.maxBytesPerSecond;
   const abortAt = args.abortAt;
   if (abortAt !== null) {
     options.onProgress = (progress) => {

@@ -29,6 +29,7 @@ import { firstByte } from "./sections/first_byte.ts";
 import { fullSpeed } from "./sections/full_speed.ts";
 import { longLived } from "./sections/long_lived.ts";
 import { peakRss } from "./sections/peak_rss.ts";
+import { rateLimit } from "./sections/rate_limit.ts";
 import { responsive } from "./sections/responsive.ts";
 import { resumeFresh } from "./sections/resume_fresh.ts";
 import { slowLink } from "./sections/slow_link.ts";
@@ -43,6 +44,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   rss: peakRss,
   serve: responsive,
   connections,
+  limit: rateLimit,
 };
 
 interface Settings {

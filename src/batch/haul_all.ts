@@ -5,9 +5,11 @@
  * @module
  */
 
-import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryInfo } from "./retry.ts";
+import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryCall } from "./retry.ts";
+import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { eachLimited } from "./pool.ts";
+import { readRateLimit } from "../engine/rate_limit.ts";
 
 /** Default number of downloads running at once. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -43,11 +45,7 @@ export function shareConnections(
 export interface HaulAllItem {
   /** What to download (and what reports show). */
   url: string | URL;
-  /**
-   * Every source of the item, tried in order, when it has several (mirrors
-   * of one file) or a function that gives a fresh URL for each request;
-   * `url` still names the item.
-   */
+  /** Every source, in order (mirrors, or functions giving a fresh URL); `url` still names the item. */
   urls?: readonly Source[];
   /** Where the finished file goes (its directory must exist). */
   dest: string | URL;
@@ -217,10 +215,7 @@ interface MutableProgress {
 export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
-  download: (
-    url: Source | readonly Source[],
-    options: HaulWithRetryOptions,
-  ) => Promise<HaulResult> = haulWithRetry,
+  download: RetryCall = haulWithRetry,
 ): Promise<HaulAllReport[]> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
@@ -238,6 +233,8 @@ export async function haulAll(
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
+  const limiter = readRateLimit(common); // one pace over the whole batch
+  const one: RetryCall = limiter === null ? download : (url, o) => download(url, o, { limiter });
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
       index,
@@ -265,7 +262,7 @@ export async function haulAll(
       common,
       emit,
       onRetry,
-      download,
+      one,
     );
     reports[index] = report;
     onItemDone?.(report);
@@ -283,7 +280,7 @@ async function runItem(
   >,
   emit: () => void,
   onRetry: HaulAllOptions["onRetry"],
-  download: (url: Source | readonly Source[], options: HaulWithRetryOptions) => Promise<HaulResult>,
+  download: RetryCall,
 ): Promise<HaulAllReport> {
   const { index, item } = entry;
   const startedAt = performance.now();

@@ -6,7 +6,7 @@
  */
 
 import { shouldRetry } from "./retry_verdict.ts";
-import { haulAttempt } from "../engine/haul.ts";
+import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/check_options.ts";
 import { Sources } from "../engine/sources.ts";
@@ -71,6 +71,13 @@ export interface RetryOptions {
 /** Options of {@link haulWithRetry}: those of `haul()` plus the retry policy. */
 export type HaulWithRetryOptions = HaulOptions & RetryOptions;
 
+/** {@link haulWithRetry}'s signature: one item of a `haulAll()` batch, at the batch's pace. */
+export type RetryCall = (
+  url: Source | readonly Source[],
+  options: HaulWithRetryOptions,
+  hooks?: Pick<EngineHooks, "limiter">,
+) => Promise<HaulResult>;
+
 /**
  * An error thrown by {@link haulWithRetry} once it gave up: the last
  * attempt's error with the number of attempts made recorded on it.
@@ -83,11 +90,13 @@ export type RetriedError = Error & { attempts: number };
  *
  * @param input the URL or `Request`.
  * @param options `haul()`'s options plus the retry policy.
+ * @param hooks the pace of the batch the call is part of (`haulAll()`).
  * @returns what the successful attempt returned.
  */
 export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
+  hooks: Pick<EngineHooks, "limiter"> = {},
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
@@ -117,7 +126,11 @@ export async function haulWithRetry(
     const before = state.validLength;
     try {
       // A joined attempt's requests were made by the call it joined.
-      return await haulAttempt(input, attemptOptions, () => fetched = true, { kept, sources });
+      return await haulAttempt(input, attemptOptions, () => fetched = true, {
+        ...hooks,
+        kept,
+        sources,
+      });
     } catch (error) {
       if (state.validLength > before) sources.served(index);
       sources.failed(index);

@@ -10,6 +10,7 @@ import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";
 import { isAbsolute } from "./dest_path.ts";
+import { parseRate } from "./rate.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;
@@ -19,8 +20,6 @@ export const DEFAULT_STALL_TIMEOUT_S = DEFAULT_STALL_TIMEOUT / 1000;
 export const DEFAULT_RETRY_DELAY_S = 0.5;
 /** Default parallel downloads with `-i`. */
 export const DEFAULT_JOBS = 4;
-/** The most parallel downloads `-j` accepts. */
-const MAX_JOBS = 64;
 
 /** Everything the command line was asked to do. */
 export interface CliOptions {
@@ -66,6 +65,8 @@ export interface CliOptions {
   remoteHeaderName: boolean;
   /** `-R`: mtimes from `Last-Modified`; `-N`: that, and an existing file is asked about (304 or new). */
   timestamps: "remote" | "revalidate" | null;
+  /** `--limit-rate RATE`: bytes per second over every download of the run, or `null`. */
+  limitRate: number | null;
 }
 
 /** What the arguments ask for. */
@@ -122,14 +123,15 @@ const HELP_FLAG = toggle(["help", "h"], () => {});
 const VERSION_FLAG = toggle(["version", "V"], () => {});
 
 const FLAGS: readonly Flag[] = [
-  valued(["output", "o"], (d, v, n) => (d.output = outputPath(n, v))),
+  valued(["output", "o"], (d, v, n) => (d.output = nonEmpty(n, v, "a file name, or - for stdout"))),
   valued(["dir", "d"], (d, v, n) => (d.dir = nonEmpty(n, v, "a directory"))),
   valued(["input-file", "i"], (d, v, n) => (d.inputFile = nonEmpty(n, v, "a list file"))),
   valued(["checksums"], (d, v, n) => (d.checksums = nonEmpty(n, v, "a checksums file"))),
-  valued(["jobs", "j"], (d, v, n) => (d.jobs = integer(n, v, 1, MAX_JOBS))),
+  valued(["jobs", "j"], (d, v, n) => (d.jobs = integer(n, v, 1, 64))),
   valued(["connections", "x"], (d, v, n) => (d.connections = integer(n, v, 1, MAX_CONNECTIONS))),
   valued(["max-connections"], (d, v, n) => (d.maxConnections = integer(n, v, 1, 1024))),
-  valued(["shard"], (d, v) => (d.shard = shard(v))),
+  valued(["shard"], (d, v) => (d.shard = usage(parseShard(v)))),
+  valued(["limit-rate"], (d, v) => (d.limitRate = usage(parseRate(v)))),
   valued(["retries"], (d, v, n) => (d.retries = integer(n, v, 0, 1_000_000))),
   valued(["retry-delay"], (d, v, n) => (d.retryDelayMs = seconds(n, v, 3600) * 1000)),
   valued(["stall-timeout"], (d, v, n) => (d.stallTimeoutMs = seconds(n, v, 86_400) * 1000)),
@@ -227,9 +229,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return { kind: "run", options: build(urls, given) };
 }
 
-function missing(name: string): UsageError {
-  return new UsageError(`Missing value for ${name}: see haul --help`);
-}
+const missing = (name: string) => new UsageError(`Missing value for ${name}: see haul --help`);
 
 function build(urls: string[], given: { flag: Flag; name: string; value: string }[]): CliOptions {
   const draft: Draft = {
@@ -254,6 +254,7 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     shard: null,
     remoteHeaderName: false,
     timestamps: null,
+    limitRate: null,
     remoteName: false,
     digest: null,
   };
@@ -329,17 +330,13 @@ function seconds(name: string, value: string, max: number): number {
   return number;
 }
 
-function outputPath(name: string, value: string): string {
-  return nonEmpty(name, value, "a file name, or - for standard output");
-}
-
 function nonEmpty(name: string, value: string, what: string): string {
   if (value === "") throw new UsageError(`Invalid ${name} "": give ${what}`);
   return value;
 }
 
-function shard(value: string): Shard {
-  const parsed = parseShard(value);
+/** A parser's value, or its message as a usage error. */
+function usage<T extends number | Shard>(parsed: T | string): T {
   if (typeof parsed === "string") throw new UsageError(parsed);
   return parsed;
 }

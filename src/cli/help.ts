@@ -51,6 +51,8 @@ Network:
   -x, --connections N      Fetch each file over up to N connections (1 to ${MAX_CONNECTIONS}, default 1):
                            one request per connection, each range checked like a resume
       --max-connections N  Connections over all files at once (default ${DEFAULT_MAX_CONNECTIONS})
+      --limit-rate RATE    Read at most RATE bytes per second over all files, so the
+                           sender slows too: 500K, 10M, 1G (K = 1024, as curl)
       --retries N          Retry a failing download N times (default ${DEFAULT_CLI_RETRIES}); what no
                            retry can cure (HTTP 404, a bad checksum…) stops at once
       --retry-delay SECS   First backoff ceiling, doubled while failing (default ${DEFAULT_RETRY_DELAY_S})

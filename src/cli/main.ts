@@ -177,6 +177,7 @@ async function download(
           headers: requestHeaders(options),
           signal: controller.signal,
           stallTimeout: options.stallTimeoutMs,
+          ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
           onProgress: (progress) => output.progress(progress),
           onItemDone: (report) => output.itemDone(report),
           onRetry: (info) => output.retry(info),

@@ -1,5 +1,6 @@
 /**
- * Transfer rates over a sliding window, for progress bars and ETAs.
+ * Transfer rates: measured over a sliding window, for progress bars and ETAs,
+ * and asked for by `--limit-rate`.
  *
  * @module
  */
@@ -55,4 +56,30 @@ export class RateMeter {
     if (span < 200) return null;
     return ((last.bytes - first.bytes) / span) * 1000;
   }
+}
+
+/** `--limit-rate`'s suffixes: 1024-based, as curl's. */
+const UNITS: Readonly<Record<string, number>> = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
+
+/**
+ * Reads `--limit-rate RATE` as curl writes it: bytes per second, or with a
+ * suffix `K`, `M` or `G` (either case) counted in 1024s as curl does
+ * (`500K` is 512,000 bytes per second); a decimal point is allowed (`1.5M`).
+ *
+ * @param text the option's value.
+ * @returns bytes per second (1 or more), or a message saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseRate } from "./rate.ts";
+ * console.log(parseRate("500K"), parseRate("10M")); // 512000 10485760
+ * console.log(typeof parseRate("0")); // "string": a limit of nothing is refused
+ * ```
+ */
+export function parseRate(text: string): number | string {
+  const match = /^(\d{1,12}(?:\.\d{1,12})?)([kmg]?)$/i.exec(text);
+  const rate = match === null ? NaN : Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
+  if (rate >= 1) return rate;
+  return `Invalid --limit-rate "${text.slice(0, 40)}": give bytes per second of 1 or more, ` +
+    "e.g. 500K, 10M or 1G (K = 1024 bytes)";
 }

@@ -71,6 +71,7 @@ export async function streamToStdout(
     minDelayMs: options.retryDelayMs,
     maxDelayMs: Math.max(30_000, options.retryDelayMs),
     stallTimeout: options.stallTimeoutMs,
+    ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
     ...(job.integrity === null ? {} : { integrity: job.integrity }),
     onRetry: (info) => {
       retries++;

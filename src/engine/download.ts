@@ -286,6 +286,7 @@ export class Download {
     await streamSegment(segment, response, asked, {
       stop,
       stallTimeout: this.#ctx.settings.stallTimeout,
+      limiter: this.#ctx.settings.limiter,
       carriesOn: (s, limit) => this.#schedule.carriesOn(s, limit, stop),
       stored: (writer, bytes) => this.#stored(writer, bytes),
     });

@@ -26,6 +26,7 @@ import {
 } from "../types.ts";
 import { Sources, urlOf } from "./sources.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { checkOptions } from "./check_options.ts";
@@ -54,6 +55,8 @@ export interface EngineHooks {
   kept?: KeptHasher;
   /** A retry loop's sources: a failed attempt moves the next one to the next source. */
   sources?: Sources;
+  /** The pace shared with other calls (a `haulAll()` batch's), instead of the call's own. */
+  limiter?: RateLimiter;
 }
 
 /**
@@ -80,14 +83,14 @@ export async function haul(
  * @param input the URL or `Request`.
  * @param options as for `haul()`.
  * @param onJoined called when the call takes another call's outcome.
- * @param loop the retry loop's hasher and sources, handed from one attempt to the next.
+ * @param loop the retry loop's hasher and sources, handed from one attempt to the next, and its batch's pace.
  * @returns as `haul()`.
  */
 export function haulAttempt(
   input: Source | readonly Source[],
   options: HaulOptions,
   onJoined?: () => void,
-  loop: Pick<EngineHooks, "kept" | "sources"> = {},
+  loop: Pick<EngineHooks, "kept" | "sources" | "limiter"> = {},
 ): Promise<HaulResult> {
   return singleFlight(
     input,

@@ -14,6 +14,7 @@ import { isOverLong } from "../protocol/body_end.ts";
 import { bodySource } from "./body_source.ts";
 import type { Durability } from "./durability.ts";
 import type { PartWriter } from "./part_writer.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 
 /**
  * A body carried bytes past the end it declared: none of its bytes can be trusted.
@@ -72,7 +73,7 @@ export interface Segment {
  * @example
  * ```ts ignore
  * // download.ts makes one per call.
- * const host: SegmentHost = { stop, stallTimeout: 60_000, carriesOn, stored };
+ * const host: SegmentHost = { stop, stallTimeout: 60_000, limiter: null, carriesOn, stored };
  * ```
  */
 export interface SegmentHost {
@@ -80,6 +81,8 @@ export interface SegmentHost {
   readonly stop: AbortSignal;
   /** `stallTimeout` in ms (`Infinity`: none). */
   readonly stallTimeout: number;
+  /** Paces the reads (`maxBytesPerSecond`), shared with the other ranges; `null`: none. */
+  readonly limiter: RateLimiter | null;
   /**
    * Whether the segment's body goes on over the bytes after its end, up to
    * `limit` (when it does, `segment.end` has moved).
@@ -136,6 +139,8 @@ export async function streamSegment(
       const bytes = stop.aborted ? value.subarray(0, 0) : value.subarray(0, room);
       await reader.store(bytes);
       if (bytes.length > 0) await host.stored(writer, bytes.length);
+      // Between reads: a wait that the stall watch does not count.
+      if (host.limiter !== null && value.length > 0) await host.limiter.take(value.length, stop);
     }
     if (stop.aborted) return;
     if (segment.end === Infinity) segment.end = writer.length; // the download judges this end

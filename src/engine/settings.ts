@@ -10,6 +10,7 @@ import type { HaulOptions } from "../types.ts";
 import type { CheckpointCadence } from "./checkpoint_schedule.ts";
 import { checkOptions } from "./check_options.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
+import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
 import { readStallTimeout } from "./stall.ts";
 
 /** Default verification block: the most a resume reads back before its request. */
@@ -48,6 +49,8 @@ export interface Settings {
   readonly stallTimeout: number;
   /** The retry loop's kept hasher (`null`: a call on its own). */
   readonly kept: KeptHasher | null;
+  /** The call's `maxBytesPerSecond`, or its batch's (`null`: no limit). */
+  readonly limiter: RateLimiter | null;
 }
 
 /**
@@ -57,7 +60,8 @@ export interface Settings {
  * @param hooks the engine hooks that tune a call (`EngineHooks` in `haul.ts`).
  * @returns the settings.
  * @throws {TypeError} when `options` has no `dest`.
- * @throws {RangeError} for an invalid `blockSize`, `checkpointEvery` or `stallTimeout`.
+ * @throws {RangeError} for an invalid `blockSize`, `checkpointEvery`, `stallTimeout` or
+ *   `maxBytesPerSecond`.
  *
  * @example
  * ```ts
@@ -71,6 +75,7 @@ export function readSettings(
     readonly writeBufferSize?: number;
     readonly syncEvery?: number;
     readonly kept?: KeptHasher;
+    readonly limiter?: RateLimiter;
   },
 ): Settings {
   checkOptions(options);
@@ -90,6 +95,7 @@ export function readSettings(
     syncEvery: hooks.syncEvery ?? SYNC_EVERY,
     kept: hooks.kept ?? null,
     stallTimeout: readStallTimeout(options),
+    limiter: hooks.limiter ?? readRateLimit(options),
   };
 }
 

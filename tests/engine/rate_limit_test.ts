@@ -1,0 +1,267 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { haul, haulAll, PartialHaulError } from "../../mod.ts";
+import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
+import { type LimiterClock, RateLimiter, readRateLimit } from "../../src/engine/rate_limit.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const MiB = 1 << 20;
+/** Small ranges, so that a 6 MiB body is split over 4 connections. */
+const HOOKS: EngineHooks = { rangeFloor: 256 * 1024 };
+
+/** A clock that only moves when a taker sleeps. */
+function fakeClock(): LimiterClock & { slept: number[] } {
+  let now = 1000;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => now,
+    sleep: (ms) => {
+      slept.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Milliseconds `run` takes. */
+async function timed(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+describe("RateLimiter", () => {
+  it("paces the bytes taken after 100 ms of credit, and carries waits under 4 ms", () => {
+    const limiter = new RateLimiter(1000);
+    assert.equal(limiter.charge(100, 0), 0, "the credit");
+    assert.equal(limiter.charge(2, 0), 0, "2 ms ahead: carried, not slept");
+    assert.equal(limiter.charge(498, 0), 500);
+    assert.equal(limiter.charge(250, 500), 250, "paid until 750");
+    // Idle for 10 s: only 100 ms of credit comes back.
+    assert.equal(limiter.charge(100, 10_750), 0);
+    assert.equal(limiter.charge(100, 10_750), 100);
+  });
+
+  it("shares one pace between readers: their bytes add up", async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter(MiB, clock);
+    const signal = new AbortController().signal;
+    const start = clock.now();
+    for (let i = 0; i < 32; i++) await limiter.take(64 * 1024, signal); // two readers' turns
+    // 2 MiB at 1 MiB/s: 2 s, less the first 100 ms of credit.
+    assert.ok(Math.abs(clock.now() - start - 1900) < 1, `${clock.now() - start} ms`);
+  });
+
+  it("ends a wait when the signal aborts", async () => {
+    const limiter = new RateLimiter(1);
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 50);
+    assert.ok((await timed(() => limiter.take(60, stop.signal))) < 5000);
+    assert.ok((await timed(() => limiter.take(60, stop.signal))) < 1000, "already aborted");
+  });
+
+  it("refuses a limit that is not a positive finite number", () => {
+    assert.equal(readRateLimit({}), null);
+    for (const bad of [0, -1, NaN, Infinity, "1M", null]) {
+      assert.throws(
+        () => readRateLimit({ maxBytesPerSecond: bad as number }),
+        (e: unknown) => e instanceof RangeError && /Invalid maxBytesPerSecond/.test(e.message),
+      );
+    }
+  });
+});
+
+describe("maxBytesPerSecond", () => {
+  for (const connections of [1, 4]) {
+    it(`limits 6 MiB to 2 MiB/s over ${connections} connection(s)`, async () => {
+      const body = randomBody(6 * MiB);
+      const server = await startResourceServer({ body });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "a.bin");
+          let used = 0;
+          const ms = await timed(async () => {
+            const result = await haulWith(
+              server.url,
+              { dest, connections, maxBytesPerSecond: 2 * MiB },
+              HOOKS,
+            );
+            used = result.connections;
+            assert.equal(result.sha256, sha256(body));
+          });
+          assert.equal(used, connections);
+          assert.ok(ms >= 2400 && ms < 9000, `${ms} ms`);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it("limits a haulAll() batch as a whole", async () => {
+    const bodies = [randomBody(2 * MiB), randomBody(2 * MiB), randomBody(2 * MiB)];
+    const server = await startResourceServer((req) => ({ body: bodies[Number(req.path[1])]! }));
+    try {
+      await withTempDir(async (dir) => {
+        const items = bodies.map((_, i) => ({
+          url: `${server.url}/${i}`,
+          dest: join(dir, `${i}`),
+        }));
+        let reports: Awaited<ReturnType<typeof haulAll>> = [];
+        const ms = await timed(async () => {
+          reports = await haulAll(items, { concurrency: 3, maxBytesPerSecond: 2 * MiB });
+        });
+        assert.deepEqual(reports.map((r) => r.status), ["done", "done", "done"]);
+        for (const [i, body] of bodies.entries()) {
+          assert.deepEqual(await bytesOf(join(dir, `${i}`)), body);
+        }
+        assert.ok(ms >= 2400 && ms < 9000, `${ms} ms`);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("slows the sender: the server cannot hand its bytes to the kernel faster", async () => {
+    // A raw server that counts the bytes each write handed to the kernel.
+    const body = randomBody(48 * MiB);
+    let flushed = 0;
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("data", async () => {
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nETag: "x"\r\n\r\n`,
+        );
+        for (let at = 0; at < body.length && !socket.destroyed; at += 64 * 1024) {
+          await new Promise<void>((resolve) =>
+            socket.write(body.subarray(at, at + 64 * 1024), () => resolve())
+          );
+          flushed = at + 64 * 1024;
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await withTempDir(async (dir) => {
+        const stop = new AbortController();
+        const call = haul(`http://127.0.0.1:${port}/`, {
+          dest: join(dir, "a.bin"),
+          maxBytesPerSecond: MiB,
+          signal: stop.signal,
+        }).catch((e) => e);
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        const sent = flushed;
+        stop.abort();
+        const error = await call;
+        assert.ok(error instanceof PartialHaulError || (error as Error).name === "AbortError");
+        // At 1 MiB/s, 2.5 s read ~2.6 MiB; the rest is the sockets' and the runtime's buffers.
+        console.log(`sent by the server after 2.5 s: ${(sent / MiB).toFixed(1)} MiB`);
+        assert.ok(sent < 20 * MiB, `${sent} bytes sent`);
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("is no stall: a 1 KiB/s limit with a 2 s stallTimeout completes", async () => {
+    const body = randomBody(5 * 1024); // read at once, then waited for ~5 s between reads
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const ms = await timed(async () => {
+          const result = await haul(server.url, {
+            dest,
+            maxBytesPerSecond: 1024,
+            stallTimeout: 2000,
+          });
+          assert.equal(result.sha256, sha256(body));
+        });
+        assert.ok(ms >= 3500, `${ms} ms`);
+        assert.equal(server.requests.length, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses an invalid limit before any request: RangeError, and TypeError with a worker batch", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        for (const bad of [0, -5, NaN, Infinity]) {
+          await assert.rejects(haul(server.url, { dest, maxBytesPerSecond: bad }), RangeError);
+          await assert.rejects(
+            haulAll([{ url: server.url, dest }], { maxBytesPerSecond: bad }),
+            RangeError,
+          );
+        }
+        await assert.rejects(
+          haulAll([{ url: server.url, dest }], { worker: true, maxBytesPerSecond: MiB }),
+          (e: unknown) => e instanceof TypeError && /worker threads/.test(e.message),
+        );
+        assert.equal(server.requests.length, 0);
+        assert.ok(!exists(dest));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("paces a haul() on a worker thread (worker: true)", async () => {
+    const body = randomBody(3 * MiB);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const ms = await timed(async () => {
+          const result = await haul(server.url, {
+            dest: join(dir, "a.bin"),
+            worker: true,
+            maxBytesPerSecond: 2 * MiB,
+          });
+          assert.equal(result.sha256, sha256(body));
+        });
+        assert.ok(ms >= 1100 && ms < 6000, `${ms} ms`);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("aborts at once, resumes, and checks the integrity under a limit", async () => {
+    const body = randomBody(3 * MiB);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "a.bin");
+        const stop = new AbortController();
+        const options = { dest, maxBytesPerSecond: 2 * MiB, checkpointEvery: { ms: 50 } };
+        setTimeout(() => stop.abort(), 700);
+        let error: unknown;
+        const ms = await timed(async () => {
+          error = await haul(server.url, { ...options, signal: stop.signal }).catch((e) => e);
+        });
+        assert.ok(ms < 1500, `the abort ended the limiter's wait: ${ms} ms`);
+        assert.equal((error as Error).name, "AbortError", String(error));
+        const result = await haul(server.url, {
+          ...options,
+          integrity: `sha256:${sha256(body)}`,
+        });
+        assert.ok(result.resumedFrom > 0 && result.resumedFrom < body.length, "resumed");
+        assert.equal(server.requests[1]!.headers["range"], `bytes=${result.resumedFrom}-`);
+        assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
