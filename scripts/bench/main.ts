@@ -32,6 +32,7 @@ import { peakRss } from "./sections/peak_rss.ts";
 import { responsive } from "./sections/responsive.ts";
 import { resumeFresh } from "./sections/resume_fresh.ts";
 import { slowLink } from "./sections/slow_link.ts";
+import { smallFiles } from "./sections/small_files.ts";
 
 const SECTIONS: Readonly<Record<string, Section>> = {
   slow: slowLink,
@@ -43,6 +44,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   rss: peakRss,
   serve: responsive,
   connections,
+  small: smallFiles,
 };
 
 interface Settings {
