@@ -7,7 +7,9 @@
  * whole process tree and their ratios pair by pair. Then the system calls
  * per file: `strace -f -c` around one haul run of the list per runtime (and
  * one aria2c run for scale), divided by the number of files, by syscall,
- * failed calls beside.
+ * failed calls beside. With `HAUL_BASELINE=<dir>` (a checkout of another
+ * commit), that checkout's CLI runs in the same rounds too, each runtime's
+ * ratio to it pair by pair (an A/B of a change).
  *
  * aria2c runs with `--file-allocation=none` (no preallocation: the bytes are
  * written once, as haul and curl write them), `--allow-overwrite=true`,
@@ -22,6 +24,7 @@
 
 import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 import { aria2List, aria2Version } from "../aria2.ts";
 import { MiB, type Runtime, RUNTIMES, settle, shuffled } from "../context.ts";
@@ -34,11 +37,11 @@ import { fetchList, type ListClient, serveList } from "./many_files.ts";
 
 const JOBS = 8;
 
-function haulCli(bench: Bench, runtime: Runtime): ListClient {
-  const cli = join(bench.context.root, "cli.ts");
+function haulCli(bench: Bench, runtime: Runtime, baseline?: string): ListClient {
+  const cli = join(baseline ?? bench.context.root, "cli.ts");
   const flags = (list: string, dir: string): string[] => ["-i", list, "-d", dir, "-j", `${JOBS}`];
   return {
-    name: `haul -j ${JOBS} (${runtime})`,
+    name: `haul -j ${JOBS} (${runtime}${baseline === undefined ? "" : ", before"})`,
     command: (list, dir) =>
       runtime === "deno"
         ? [bench.context.bin.deno, "run", "-A", "--quiet", cli, ...flags(list, dir)]
@@ -181,7 +184,12 @@ export async function smallFiles(bench: Bench): Promise<void> {
   const file = await dataFile(bench, MiB);
   const [list, ...names] = await serveList(bench, file, count);
   const hauls = RUNTIMES.map((runtime) => haulCli(bench, runtime));
-  const clients = [...hauls, ...(version !== null ? [aria2] : []), curlSync];
+  // HAUL_BASELINE=<a checkout of another commit>: its CLI runs in the same rounds, for A/B.
+  const baseline = process.env["HAUL_BASELINE"];
+  const befores = baseline === undefined
+    ? []
+    : RUNTIMES.map((runtime) => haulCli(bench, runtime, baseline));
+  const clients = [...hauls, ...befores, ...(version !== null ? [aria2] : []), curlSync];
   const rounds = context.quick ? 1 : 3;
   const samples = new Map<string, Sample[]>(clients.map((client) => [client.name, []]));
   const loads: string[] = [];
@@ -224,9 +232,12 @@ export async function smallFiles(bench: Bench): Promise<void> {
     }),
   );
   const rows: string[][] = [];
-  for (const haul of hauls) {
+  for (const [i, haul] of hauls.entries()) {
     const mine = samples.get(haul.name)!;
-    for (const reference of clients.filter((client) => !hauls.includes(client))) {
+    const references = clients.filter((client) =>
+      !hauls.includes(client) && !befores.includes(client)
+    );
+    for (const reference of befores[i] === undefined ? references : [befores[i]!, ...references]) {
       const theirs = samples.get(reference.name)!;
       rows.push([
         `${haul.name} / ${reference.name}`,
@@ -270,5 +281,6 @@ export async function smallFiles(bench: Bench): Promise<void> {
     report.out();
     return;
   }
-  await syscallsPerFile(bench, [...hauls, ...(version !== null ? [aria2] : [])], list!, count);
+  const traced = [...hauls, ...befores, ...(version !== null ? [aria2] : [])];
+  await syscallsPerFile(bench, traced, list!, count);
 }
