@@ -29,6 +29,8 @@ export interface CompletePart {
   readonly digest: () => Promise<string>;
   /** Closes `.part` (the engine's own bookkeeping). */
   readonly close: () => Promise<void>;
+  /** Whether its checkpoint may be on disk (`CheckpointStore.saved`; default yes): removed last. */
+  readonly checkpointed?: boolean;
 }
 
 /** What the commit checks the file against. */
@@ -78,7 +80,7 @@ export async function commit(
       { expected: expected.sha256, actual: sha256 },
     );
   }
-  await owner.publish(terms.overwrite);
+  await owner.publish(terms.overwrite, part.checkpointed ?? true);
   const { state } = terms;
   state.validLength = size;
   state.reportedLength = size;

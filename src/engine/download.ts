@@ -486,6 +486,7 @@ export class Download {
         size,
         digest: () => hasher.digestHex(size),
         close: () => this.#closeFile(),
+        checkpointed: this.#store.saved,
       },
       { expected, overwrite: options.overwrite === true, url, state: progress.state },
     );
