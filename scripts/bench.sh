@@ -4,7 +4,7 @@
 # with apt-get, nginx, curl, GNU time and aria2c if they are missing; then it runs the
 # driver, scripts/bench/main.ts, which prints every target with its reference
 # and verdict and writes the report under .bench/.
-# Usage: bash scripts/bench.sh [--quick] [--only slow,full,resume,rounds,cuts,first-byte,rss,serve,connections,limit] [--no-hold]
+# Usage: bash scripts/bench.sh [--quick] [--only slow,full,resume,rounds,cuts,first-byte,rss,serve,connections,limit,small] [--no-hold]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

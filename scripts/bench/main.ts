@@ -33,6 +33,7 @@ import { rateLimit } from "./sections/rate_limit.ts";
 import { responsive } from "./sections/responsive.ts";
 import { resumeFresh } from "./sections/resume_fresh.ts";
 import { slowLink } from "./sections/slow_link.ts";
+import { smallFiles } from "./sections/small_files.ts";
 
 const SECTIONS: Readonly<Record<string, Section>> = {
   slow: slowLink,
@@ -45,6 +46,7 @@ const SECTIONS: Readonly<Record<string, Section>> = {
   serve: responsive,
   connections,
   limit: rateLimit,
+  small: smallFiles,
 };
 
 interface Settings {

@@ -33,6 +33,8 @@ export interface CompletePart {
   readonly digest: () => Promise<Digests>;
   /** Closes `.part` (the engine's own bookkeeping). */
   readonly close: () => Promise<void>;
+  /** Whether its checkpoint may be on disk (`CheckpointStore.saved`; default yes): removed last. */
+  readonly checkpointed?: boolean;
 }
 
 /** What the commit checks the file against. */
@@ -108,7 +110,7 @@ export async function commit(
       mismatch,
     );
   }
-  await owner.publish(terms.overwrite);
+  await owner.publish(terms.overwrite, part.checkpointed ?? true);
   const { state } = terms;
   state.validLength = size;
   state.reportedLength = size;

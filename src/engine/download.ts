@@ -355,7 +355,12 @@ export class Download {
     settings.kept?.drop();
     const hasher = this.#hasher!;
     const mtime = remoteMtime(options, this.#validators.lastModified);
-    const part = { file: this.#file!, size, digest: () => hasher.digests(size) };
+    const part = {
+      file: this.#file!,
+      size,
+      digest: () => hasher.digests(size),
+      checkpointed: this.#store.saved,
+    };
     const digests = await commit(owner, { ...part, close: () => this.#closeFile() }, {
       expected,
       overwrite: options.overwrite === true,

@@ -164,8 +164,9 @@ export async function haulWith(
   });
   try {
     // Another process (or worker) may have finished this destination between the look above and
-    // the lock: then it is there, as if it had been from the start.
-    const appeared = keepExisting ? await checkDestination(fs, paths) : null;
+    // the lock: then it is there, as if it had been from the start. (The lock file was just
+    // created in the parent, so the parent is a directory: only `dest` is looked at again.)
+    const appeared = keepExisting ? await checkDestination(fs, paths, true) : null;
     if (appeared !== null && !revalidate) return await returnExisting(appeared);
     const owner = new PartOwner(fs, paths, lock);
     await owner.settle();

@@ -16,6 +16,8 @@ const NAME_MAX = 255;
  *
  * @param fs filesystem shim.
  * @param paths the destination and its sidecars.
+ * @param parentKnown the parent is known to be a directory (the lock file was
+ *   just created in it), so it is not looked at again.
  * @returns what is at `dest` (a file, or a link to one), or `null` when nothing is.
  * @throws {DestinationError} when the name is too long, the parent is missing
  * or not a directory, or `dest` is (or links to) a directory, a fifo, a
@@ -24,6 +26,7 @@ const NAME_MAX = 255;
 export async function checkDestination(
   fs: FsShim,
   paths: SidecarPaths,
+  parentKnown = false,
 ): Promise<ShimStat | null> {
   const name = basename(paths.dest);
   if (name === "" || name === "." || name === "..") {
@@ -37,19 +40,7 @@ export async function checkDestination(
       paths.dest,
     );
   }
-  const parent = await statOrThrow(fs, paths.dir, paths.dest);
-  if (parent === null) {
-    throw new DestinationError(
-      `Destination directory does not exist: ${paths.dir}; create it first`,
-      paths.dest,
-    );
-  }
-  if (!parent.isDirectory && !parent.isSymlink) {
-    throw new DestinationError(
-      `Destination's parent is not a directory: ${paths.dir}`,
-      paths.dest,
-    );
-  }
+  if (!parentKnown) await checkParent(fs, paths);
   const existing = await statOrThrow(fs, paths.dest, paths.dest);
   if (existing?.isDirectory) {
     throw new DestinationError(`Destination is a directory: ${paths.dest}`, paths.dest);
@@ -73,6 +64,22 @@ export async function checkDestination(
     );
   }
   return existing;
+}
+
+async function checkParent(fs: FsShim, paths: SidecarPaths): Promise<void> {
+  const parent = await statOrThrow(fs, paths.dir, paths.dest);
+  if (parent === null) {
+    throw new DestinationError(
+      `Destination directory does not exist: ${paths.dir}; create it first`,
+      paths.dest,
+    );
+  }
+  if (!parent.isDirectory && !parent.isSymlink) {
+    throw new DestinationError(
+      `Destination's parent is not a directory: ${paths.dir}`,
+      paths.dest,
+    );
+  }
 }
 
 async function statOrThrow(fs: FsShim, path: string, dest: string) {

@@ -170,10 +170,13 @@ export class PartOwner {
    * checkpoint's removal.
    *
    * @param overwrite whether an existing `dest` may be replaced.
+   * @param checkpointed whether a checkpoint may be on disk; when not (none was
+   *   found when `.part` was opened and this call wrote none, and only the
+   *   lock's holder writes one), there is none to remove.
    * @throws {DestinationError} when `dest` appeared meanwhile (and not
    * `overwrite`), or, retryable, when this owner lost the destination.
    */
-  async publish(overwrite: boolean): Promise<void> {
+  async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
     const { part, dest, dir, ctrl } = this.#paths;
     await this.check();
@@ -203,7 +206,7 @@ export class PartOwner {
     if (this.#identity !== null && published?.identity !== this.#identity) {
       throw this.#lost(`${dest} was replaced while this call committed`);
     }
-    await fs.remove(ctrl);
+    if (checkpointed) await fs.remove(ctrl);
   }
 
   #privateName(): string {

@@ -26,7 +26,7 @@ const JOBS = 4;
 const CONNECTIONS = 4;
 
 /** One client of a list: its label and the command that fetches `list` into `dir`. */
-interface ListClient {
+export interface ListClient {
   readonly name: string;
   command(list: string, dir: string): string[];
 }
@@ -57,8 +57,8 @@ const aria2: ListClient = {
   command: (list, dir) => aria2List(list, dir, JOBS, CONNECTIONS),
 };
 
-/** The served names (links to `file`) and the list of their URLs. */
-async function serveList(bench: Bench, file: DataFile, count: number): Promise<string[]> {
+/** The served names (links to `file`) and the list of their URLs: `[list, ...names]`. */
+export async function serveList(bench: Bench, file: DataFile, count: number): Promise<string[]> {
   const dir = join(bench.context.www, `many-${file.size}`);
   await mkdir(dir, { recursive: true });
   const names: string[] = [];
@@ -83,7 +83,7 @@ async function sha256Of(path: string): Promise<string> {
  * files are there, each of the right size, the first and the last of the
  * right SHA-256.
  */
-async function fetchList(
+export async function fetchList(
   bench: Bench,
   client: ListClient,
   list: string,
