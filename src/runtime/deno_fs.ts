@@ -268,9 +268,6 @@ function livenessFromKillError(error: unknown): boolean | null {
   return code === "EPERM" || code === "EACCES" ? true : null;
 }
 
-/** This process's scope once known (`null` is asked again: a permission may come later). */
-let ownScope: string | null = null;
-
 /** See the module notes: host name, pid namespace and boot id, or `null` without the permissions. */
 function denoProcessScope(): string | null {
   if (!granted({ name: "sys", kind: "hostname" })) return null;
@@ -396,6 +393,6 @@ export const denoFs: FsShim = {
   },
 
   get processScope(): string | null {
-    return (ownScope ??= denoProcessScope()); // a fact of the process: read once known
+    return denoProcessScope();
   },
 };

@@ -20,11 +20,6 @@
  *   from `/proc/self/ns/pid` and the boot id (`null` when they cannot be
  *   read): two processes with the same scope see the same pids.
  * - `processStart` reads the start time from `/proc/<pid>/stat` (Linux).
- * - This process's own start time and scope are facts of the process (its
- *   pid, boot and pid namespace never change while it runs), so each is read
- *   once, when first known, instead of at every lock: a list of 1,000 files
- *   took 1,000 × three reads under `/proc` before. What is not known yet
- *   (`null`) is asked again next time, as before.
  * - `copyFile` asks for a reflink (`COPYFILE_FICLONE`) and falls back to a copy.
  *
  * @module
@@ -208,9 +203,6 @@ export function linuxProcessStart(pid: number, read: (path: string) => string): 
   }
 }
 
-/** This process's start time and scope once known (see the module notes). */
-const own: { start: string | null; scope: string | null } = { start: null, scope: null };
-
 /** See the module notes: host name and, on Linux, the pid namespace and boot id. */
 function nodeProcessScope(): string | null {
   try {
@@ -368,13 +360,10 @@ export const nodeFs: FsShim = {
   },
 
   processStart(pid: number): string | null {
-    if (pid === process.pid && own.start !== null) return own.start;
-    const start = linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
-    if (pid === process.pid) own.start = start;
-    return start;
+    return linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
   },
 
   get processScope(): string | null {
-    return (own.scope ??= nodeProcessScope());
+    return nodeProcessScope();
   },
 };
