@@ -16,6 +16,8 @@ export interface JobSource {
   readonly where: string;
   /** The URL as written. */
   readonly url: string;
+  /** Mirrors of the same file, as written (none when absent). */
+  readonly mirrors?: readonly string[];
   /** The path as written, or `null` to derive a name from the URL. */
   readonly path: string | null;
 }
@@ -26,6 +28,8 @@ export interface Job {
   readonly where: string;
   /** The URL. */
   readonly url: URL;
+  /** Mirrors of the same file, tried after `url`. */
+  readonly mirrors: readonly URL[];
   /** The destination path. */
   readonly dest: string;
   /** The destination relative to the download directory (the checksum lookup key). */
@@ -74,11 +78,13 @@ export function planJobs(
   const problems: string[] = [];
   const files = new Map<string, string>();
   for (const source of sources) {
-    const url = checkUrl(source.url);
-    if (typeof url === "string") {
-      problems.push(`${source.where}: ${url}`);
+    const checked = [source.url, ...source.mirrors ?? []].map(checkUrl);
+    const bad = checked.find((one) => typeof one === "string");
+    if (bad !== undefined) {
+      problems.push(`${source.where}: ${bad}`);
       continue;
     }
+    const [url, ...mirrors] = checked as [URL, ...URL[]];
     const chosen = relativeDest(source, url, settings);
     if (!chosen.ok) {
       problems.push(`${source.where}: ${chosen.reason}`);
@@ -109,7 +115,7 @@ export function planJobs(
     const dest = settings.output !== null && settings.dir === null
       ? settings.output
       : joinPath(settings.dir ?? ".", relative);
-    jobs.push({ where: source.where, url, dest, relative, integrity });
+    jobs.push({ where: source.where, url, mirrors, dest, relative, integrity });
   }
   problems.push(...directoryClashes(files));
   return { jobs, problems };

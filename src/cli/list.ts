@@ -1,6 +1,7 @@
 /**
  * The list format of `haul -i LIST`: one download per line, `URL` or
- * `URL<whitespace>PATH`, with `#` comment lines and blank lines.
+ * `URL<whitespace>PATH`, with `#` comment lines and blank lines. Several
+ * URLs before the path are mirrors of one file.
  *
  * @module
  */
@@ -11,15 +12,18 @@ export interface ListEntry {
   readonly line: number;
   /** The URL as written. */
   readonly url: string;
+  /** Further URLs of the same file (mirrors), as written. */
+  readonly mirrors: readonly string[];
   /** The path as written (the rest of the line, trimmed), or `null` for a URL alone. */
   readonly path: string | null;
 }
 
 /**
  * Splits a list into its download lines. Lines are trimmed; blank lines and
- * lines starting with `#` are skipped; a line is a URL, optionally followed by
- * whitespace and a path (which may contain spaces). A UTF-8 byte order mark and
- * CRLF line ends are accepted. Nothing is validated here (see `planJobs`).
+ * lines starting with `#` are skipped; a line is a URL (or several, tab or
+ * space separated: mirrors of one file), optionally followed by whitespace
+ * and a path (which may contain spaces). A UTF-8 byte order mark and CRLF
+ * line ends are accepted. Nothing is validated here (see `planJobs`).
  *
  * @param text the list's content.
  * @returns the download lines, in order.
@@ -27,8 +31,9 @@ export interface ListEntry {
  * @example
  * ```ts
  * import { parseList } from "./list.ts";
- * const entries = parseList("# data\nhttps://example.com/a.bin\nhttps://example.com/b out/b.bin\n");
- * console.log(entries[1]); // { line: 3, url: "https://example.com/b", path: "out/b.bin" }
+ * const entries = parseList("# data\nhttps://a.example/b https://c.example/b\tout/b.bin\n");
+ * console.log(entries[0]);
+ * // { line: 2, url: "https://a.example/b", mirrors: [ "https://c.example/b" ], path: "out/b.bin" }
  * ```
  */
 export function parseList(text: string): ListEntry[] {
@@ -37,10 +42,12 @@ export function parseList(text: string): ListEntry[] {
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index]!.trim();
     if (line === "" || line.startsWith("#")) continue;
-    const match = /^(\S+)(?:\s+(.*))?$/.exec(line);
-    const url = match?.[1] ?? line;
-    const path = match?.[2]?.trim() ?? "";
-    entries.push({ line: index + 1, url, path: path === "" ? null : path });
+    // The URLs come first (a scheme and "//"); the rest of the line is the path.
+    const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/i.exec(line) ??
+      /^(\S+)\s*(.*)$/.exec(line)!;
+    const [url = line, ...mirrors] = match[1]!.trim().split(/\s+/);
+    const path = match[2]!.trim();
+    entries.push({ line: index + 1, url, mirrors, path: path === "" ? null : path });
   }
   return entries;
 }

@@ -216,9 +216,10 @@ async function download(
  * (`https://user:password@host/…`, which `fetch` refuses) are sent as
  * `Authorization: Basic`, as curl and wget do, and never printed.
  */
-function batchItem(job: Pick<Job, "url" | "dest" | "integrity">): HaulAllItem {
+function batchItem(job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>): HaulAllItem {
   const item: HaulAllItem = { url: job.url, dest: job.dest };
   if (job.integrity !== null) item.integrity = job.integrity;
+  if ((job.mirrors?.length ?? 0) > 0) item.urls = [job.url, ...job.mirrors!];
   if (job.url.username !== "" || job.url.password !== "") {
     const url = new URL(job.url);
     const user = decodeURIComponent(url.username);

@@ -58,6 +58,7 @@ export async function prepareJobs(
     sources = parseList(text).map((entry) => ({
       where: `${listName}:${entry.line}`,
       url: entry.url,
+      mirrors: entry.mirrors,
       path: entry.path,
     }));
     if (sources.length === 0) {
@@ -74,7 +75,14 @@ export async function prepareJobs(
     const named = await withServerNames(sources, nameOf, options.jobs);
     if (!Array.isArray(named)) {
       const { source, url, error } = named;
-      const job = { where: source.where, url, dest: "", relative: "", integrity: null };
+      const job = {
+        where: source.where,
+        url,
+        mirrors: [],
+        dest: "",
+        relative: "",
+        integrity: null,
+      };
       const attempts = (error as { attempts?: number }).attempts ?? 1;
       const problem = `${source.where}: ${describeError(error, job, attempts)}`;
       return { ok: false, problems: [problem], failed: true };

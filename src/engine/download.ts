@@ -63,8 +63,8 @@ export class Download {
   #failure: { error: unknown } | null = null;
   /** The error of a reset: nothing of this download is kept. */
   #reset: HaulError | null = null;
-  /** Which source wrote which bytes, for an integrity failure's message. */
-  readonly #served: string[] = [];
+  /** With mirrors: which source wrote which bytes, for an integrity failure's message. */
+  readonly #served: string[] | null;
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
     offer: (bytes, at) => this.#hasher?.offer(bytes, at) ?? Promise.resolve(),
@@ -74,6 +74,7 @@ export class Download {
   /** @param ctx the call. */
   constructor(ctx: CallContext) {
     this.#ctx = ctx;
+    this.#served = ctx.sources.mirrors ? [] : null;
   }
 
   /**
@@ -290,7 +291,7 @@ export class Download {
       carriesOn: (s, limit) => this.#schedule.carriesOn(s, limit, stop),
       stored: (writer, bytes) => this.#stored(writer, bytes),
     });
-    this.#served.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
+    this.#served?.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
   }
 
   /** After each write: progress, then a checkpoint when one is due. */
@@ -355,25 +356,16 @@ export class Download {
     settings.kept?.drop();
     const hasher = this.#hasher!;
     const mtime = remoteMtime(options, this.#validators.lastModified);
-    const part = {
-      file: this.#file!,
-      size,
-      digest: () => hasher.digests(size),
-      checkpointed: this.#store.saved,
-    };
-    const digests = await commit(owner, { ...part, close: () => this.#closeFile() }, {
+    const part = { file: this.#file!, size, checkpointed: this.#store.saved };
+    const close = () => this.#closeFile();
+    const digests = await commit(owner, { ...part, digest: () => hasher.digests(size), close }, {
       expected,
       overwrite: options.overwrite === true,
       url,
       state: progress.state,
       mtime,
     }).catch((error) => {
-      throw outcome.provenance(
-        error,
-        this.#ctx.sources.mirrors,
-        this.#served,
-        this.#schedule.baseBytes,
-      );
+      throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });
     return {
       dest: paths.dest,

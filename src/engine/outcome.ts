@@ -228,8 +228,7 @@ export function interruption(
  * which bytes (as far as this call knows); any other error as it is.
  *
  * @param error what the commit threw.
- * @param mirrors whether the call had several sources.
- * @param served `"<url>: bytes a-b"` for each range this call wrote.
+ * @param served `"<url>: bytes a-b"` for each range this call wrote; `null` with one source.
  * @param base bytes an earlier attempt wrote.
  * @returns the error to throw.
  *
@@ -238,18 +237,17 @@ export function interruption(
  * import { provenance } from "./outcome.ts";
  * import { IntegrityError } from "../errors.ts";
  * const error = new IntegrityError("Integrity check failed", { expected: ["aa"], actual: "bb" });
- * const told = provenance(error, true, ["https://b/f: bytes 10-19"], 10) as Error;
+ * const told = provenance(error, ["https://b/f: bytes 10-19"], 10) as Error;
  * console.log(told.message);
  * // "Integrity check failed (https://b/f: bytes 10-19; bytes 0-9 from an earlier attempt)"
  * ```
  */
 export function provenance(
   error: unknown,
-  mirrors: boolean,
-  served: readonly string[],
+  served: readonly string[] | null,
   base: number,
 ): unknown {
-  if (!mirrors || !(error instanceof IntegrityError)) return error;
+  if (served === null || !(error instanceof IntegrityError)) return error;
   const earlier = base > 0 ? [`bytes 0-${base - 1} from an earlier attempt`] : [];
   return new IntegrityError(`${error.message} (${[...served, ...earlier].join("; ")})`, error);
 }

@@ -211,9 +211,39 @@ describe("CLI list format", () => {
       "\uFEFF# comment\n\nhttps://e.com/a.bin\r\n  https://e.com/b.bin\tsub/my b.bin  \n#x\n",
     );
     assert.deepEqual(entries, [
-      { line: 3, url: "https://e.com/a.bin", path: null },
-      { line: 4, url: "https://e.com/b.bin", path: "sub/my b.bin" },
+      { line: 3, url: "https://e.com/a.bin", mirrors: [], path: null },
+      { line: 4, url: "https://e.com/b.bin", mirrors: [], path: "sub/my b.bin" },
     ]);
+  });
+
+  it("reads several URLs before the path as mirrors of one file", () => {
+    const entries = parseList(
+      "https://a.com/f.iso https://b.com/f.iso\thttp://c.com/f.iso isos/f.iso\n" +
+        "https://a.com/g.iso\thttps://b.com/g.iso\n" +
+        "example.com/x out/x\n",
+    );
+    assert.deepEqual(entries, [
+      {
+        line: 1,
+        url: "https://a.com/f.iso",
+        mirrors: ["https://b.com/f.iso", "http://c.com/f.iso"],
+        path: "isos/f.iso",
+      },
+      { line: 2, url: "https://a.com/g.iso", mirrors: ["https://b.com/g.iso"], path: null },
+      { line: 3, url: "example.com/x", mirrors: [], path: "out/x" },
+    ]);
+    const { jobs, problems } = planJobs(
+      [{ where: "l:1", ...entries[0]! }, {
+        where: "l:9",
+        url: "https://a.com/h",
+        mirrors: ["ftp://b/h"],
+        path: null,
+      }],
+      { dir: null, output: null, integrity: null, checksums: null },
+    );
+    assert.deepEqual(jobs[0]!.mirrors.map(String), ["https://b.com/f.iso", "http://c.com/f.iso"]);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^l:9: Unsupported URL scheme ftp/);
   });
 
   it("refuses malformed URLs, duplicates, absolute paths and .. with the line number", () => {

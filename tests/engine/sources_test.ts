@@ -11,12 +11,14 @@
  *   tokens expire every 2 s and which cuts a body when its token expires,
  *   a 10 s download finishes by resuming (no request from byte 0 after the
  *   first), a 403 to an expired token being retryable once bytes are saved;
- *   the same 403 to a plain URL stays final.
+ *   the same 403 to a plain URL stays final;
+ * - the CLI's list takes several URLs before the path.
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
+import { runCli } from "../fixtures/cli_run.ts";
 import {
   haul,
   haulAll,
@@ -215,6 +217,22 @@ describe("A function source", () => {
       assert.equal(error.status, 403);
       assert.equal(error.retryable, false);
       assert.equal((error as unknown as { attempts: number }).attempts, 1);
+    });
+  });
+});
+
+describe("The CLI's list with mirrors", () => {
+  it("downloads a line of two mirrors from the second when the first dies", async () => {
+    const body = randomBody(SIZE);
+    const a = await dyingMirror(body, '"l"', 200 * KiB);
+    const b = await startResourceServer({ body, etag: '"l"' });
+    await withServers([a, b], async (dir) => {
+      const list = join(dir, "list.txt");
+      writeFileSync(list, `${a.url}/f.bin\t${b.url}/f.bin out.bin\n`);
+      const result = await runCli(["-i", list, "-d", dir, "--retry-delay", "0.01"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(await bytesOf(join(dir, "out.bin")), body);
+      assert.match(b.requests[0]!.headers["range"] ?? "", /^bytes=[1-9]\d*-$/, "a resume");
     });
   });
 });
