@@ -4,6 +4,25 @@
  * @module
  */
 
+/** A URL or a `Request`: what one request is made from. */
+export type SourceInput = string | URL | Request;
+
+/**
+ * Where the file comes from: a URL or `Request`, or a function that returns
+ * one (or a promise of one), called again for every request (each attempt,
+ * each extra connection) so that a signed URL that expires is signed anew.
+ * `haul()` takes one, or an array of several (mirrors of one file).
+ *
+ * @example A presigned URL, signed anew for every request
+ * ```ts
+ * import type { Source } from "./types.ts";
+ * const sign = (path: string) => `https://bucket.example/${path}?expires=${Date.now() + 60_000}`;
+ * const source: Source = () => sign("model.bin");
+ * console.log(typeof source); // "function"
+ * ```
+ */
+export type Source = SourceInput | (() => SourceInput | Promise<SourceInput>);
+
 /**
  * Any function with the signature of the global `fetch`.
  *
@@ -16,17 +35,6 @@
  * };
  * ```
  */
-/** A URL or a `Request`: what one request is made from. */
-export type SourceInput = string | URL | Request;
-
-/**
- * Where the file comes from: a URL or `Request`, or a function that returns
- * one (or a promise of one), called again for every request (each attempt,
- * each extra connection) so that a signed URL that expires is signed anew.
- * `haul()` takes one, or an array of several (mirrors of one file).
- */
-export type Source = SourceInput | (() => SourceInput | Promise<SourceInput>);
-
 export type FetchLike = (input: Request, init?: RequestInit) => Promise<Response>;
 
 /**

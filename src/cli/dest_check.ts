@@ -28,7 +28,8 @@ export interface DestinationsFound {
  * @example
  * ```ts
  * import { destinationProblem } from "./dest_check.ts";
- * const job = { where: "argument", url: new URL("https://e.com/a"), dest: "/dev/null", relative: "/dev/null", integrity: null };
+ * const job = { where: "argument", url: new URL("https://e.com/a"), mirrors: [], dest: "/dev/null",
+ *   relative: "/dev/null", integrity: null };
  * console.log(destinationProblem(job, { type: "other", what: "a character device", size: 0 }, true));
  * // "-o /dev/null is a character device, not a regular file: haul saves to files only (…)"
  * ```
