@@ -17,7 +17,7 @@ import {
   launch,
   newProfile,
   opfsFile,
-  outcomeIn,
+  type Outcome,
   removeProfile,
   type Scenario,
   startIn,
@@ -75,15 +75,9 @@ test("a fresh download lands in OPFS, verified, with Range: bytes=0-", async () 
     assert.equal(outcome.ok, true, JSON.stringify(outcome));
     assert.equal(outcome.result.sha256, sha256(body));
     assert.equal(outcome.result.size, body.length);
-    const onDisk = await session.page.evaluate(
-      (p) => (globalThis as any).opfsFile(p),
-      "models/fresh.bin",
-    );
+    const onDisk = await opfsFile(session.page, "models/fresh.bin");
     assert.deepEqual(onDisk, { size: body.length, sha256: sha256(body) });
-    const part = await session.page.evaluate(
-      (p) => (globalThis as any).opfsFile(p),
-      "models/fresh.bin.part",
-    );
+    const part = await opfsFile(session.page, "models/fresh.bin.part");
     assert.equal(part, null);
     assert.equal(files().length, 1);
     assert.equal(files()[0]!.headers["range"], "bytes=0-");
@@ -249,4 +243,62 @@ test("a full OPFS quota is a clear error", async () => {
     assert.match(outcome.message, /full/);
     assert.equal(await opfsFile(page, "full.bin"), null);
   });
+});
+
+/** A download from another origin cut at 8 MiB, then called again: what the second call did. */
+async function crossOrigin(cors: Pick<Scenario, "headers" | "preflight">) {
+  const other: Scenario = { resource: { body }, ...cors };
+  const server = await startSite(other);
+  try {
+    let outcome: Outcome | null = null;
+    await withBrowser(async (page) => {
+      other.twist = (req, honest) => (req.index <= 1 ? { ...honest, cutAfter: 8 * MiB } : honest);
+      const url = `${server.url}/file.bin`;
+      const cut = await haulIn(page, url, { dest: "cors.bin" });
+      assert.equal(cut.ok, false);
+      assert.equal(cut.name, "PartialHaulError", JSON.stringify(cut));
+      other.twist = undefined;
+      outcome = await haulIn(page, url, { dest: "cors.bin" });
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(outcome.result.sha256, sha256(body));
+      assert.deepEqual(await opfsFile(page, "cors.bin"), {
+        size: body.length,
+        sha256: sha256(body),
+      });
+      outcome = { ...outcome, warnings: [...cut.warnings, ...outcome.warnings] };
+    });
+    return { outcome: outcome!, requests: server.requests.filter((r) => r.method === "GET") };
+  } finally {
+    await server.close();
+  }
+}
+
+const ALLOW = ["Access-Control-Allow-Origin", "*"] as [string, string];
+const EXPOSE = ["Access-Control-Expose-Headers", "ETag, Content-Range"] as [string, string];
+
+test("cross-origin, headers exposed and If-Range allowed: the resume is a 206", async () => {
+  const { outcome, requests } = await crossOrigin({
+    headers: [ALLOW, EXPOSE],
+    preflight: [ALLOW, ["Access-Control-Allow-Headers", "If-Range, Range"]],
+  });
+  assert.ok(outcome.result.resumedFrom > 0);
+  assert.equal(requests.at(-1)!.headers["if-range"], `"v1-${body.length}"`);
+  assert.equal(honestStatus(requests.at(-1)!), 206);
+  assert.deepEqual(outcome.warnings, []);
+});
+
+test("cross-origin, If-Range refused by the preflight: resumed on the answer's proof", async () => {
+  const { outcome, requests } = await crossOrigin({ headers: [ALLOW, EXPOSE], preflight: [ALLOW] });
+  assert.ok(outcome.result.resumedFrom > 0);
+  assert.equal(requests.at(-1)!.headers["if-range"], undefined);
+  assert.equal(requests.at(-1)!.headers["range"], `bytes=${outcome.result.resumedFrom}-`);
+  assert.match(outcome.warnings.join("\n"), /without If-Range/);
+});
+
+test("cross-origin, ETag and Content-Range hidden: downloads, and a cut starts over, saying why", async () => {
+  const { outcome, requests } = await crossOrigin({ headers: [ALLOW] });
+  assert.equal(outcome.result.resumedFrom, 0);
+  assert.equal(requests.at(-1)!.headers["range"], "bytes=0-");
+  assert.equal(requests.at(-1)!.headers["if-range"], undefined);
+  assert.match(outcome.warnings.join("\n"), /shows this origin no ETag/);
 });

@@ -69,6 +69,8 @@ export interface Scenario {
   twist?: (req: RecordedRequest, honest: Reply) => Reply;
   /** Extra headers on every answer to /file.bin (CORS on the other origin). */
   headers?: [string, string][];
+  /** The headers of the answer to a CORS preflight (default: {@link Scenario.headers}). */
+  preflight?: [string, string][];
 }
 
 /** The page, the bundles and /file.bin, served by a script server. */
@@ -84,7 +86,7 @@ export async function startSite(scenario: Scenario): Promise<ScriptServer> {
     }
     if (path !== "/file.bin") return { status: 404, body: "" };
     const cors = scenario.headers ?? [];
-    if (req.method === "OPTIONS") return { status: 204, headers: cors };
+    if (req.method === "OPTIONS") return { status: 204, headers: scenario.preflight ?? cors };
     const honest = honestReply(req, scenario.resource);
     const reply = scenario.twist?.(req, honest) ?? honest;
     return { ...reply, headers: [...(reply.headers as [string, string][] ?? []), ...cors] };
@@ -187,17 +189,18 @@ type TestWindow = {
 
 /** Runs the page's `haul()` to the end. */
 export function haulIn(page: Page, url: string, options: object): Promise<Outcome> {
-  return page.evaluate(([u, o]) => (globalThis as unknown as TestWindow).haulTest(u, o), [url, options] as const);
+  return page.evaluate(
+    ([u, o]) => (globalThis as unknown as TestWindow).haulTest(u, o),
+    [url, options] as const,
+  );
 }
 
 /** Starts the page's `haul()` without waiting. */
 export async function startIn(page: Page, url: string, options: object): Promise<void> {
-  await page.evaluate(([u, o]) => (globalThis as unknown as TestWindow).startHaul(u, o), [url, options] as const);
-}
-
-/** The outcome of the download {@link startIn} started. */
-export function outcomeIn(page: Page): Promise<Outcome> {
-  return page.evaluate(() => (globalThis as unknown as TestWindow).outcome);
+  await page.evaluate(
+    ([u, o]) => (globalThis as unknown as TestWindow).startHaul(u, o),
+    [url, options] as const,
+  );
 }
 
 /** The size and SHA-256 of an OPFS file, or `null`. */
