@@ -1,7 +1,7 @@
 /**
  * Builds the browser bundles into dist/browser/ with esbuild (from
  * tools/browser/, installed by scripts/setup.sh): browser.js (the page's
- * `haul()`, from browser.ts) and haul_worker.js (the download worker, from
+ * `haul()`, from src/browser/mod.ts) and haul_worker.js (the download worker, from
  * src/browser/worker.ts, with @noble/hashes). The engine imports two runtime
  * modules that need Node's APIs; for the browser a plugin substitutes their
  * browser versions, and the metafile is checked for anything of Node left:
@@ -30,7 +30,7 @@ const substitutes: Record<string, string> = {
 
 const result = await esbuild.build({
   entryPoints: {
-    browser: join(root, "browser.ts"),
+    browser: join(root, "src/browser/mod.ts"),
     haul_worker: join(root, "src/browser/worker.ts"),
   },
   outdir: join(root, "dist/browser"),

@@ -18,8 +18,8 @@
  * @module
  */
 
-export { type BrowserHaulOptions, haul } from "./src/browser/page.ts";
-export { type HaulResult, HaulState } from "./src/types.ts";
+export { type BrowserHaulOptions, haul } from "./page.ts";
+export { type HaulResult, HaulState } from "../types.ts";
 export {
   ContentRangeError,
   ControlFileError,
@@ -30,4 +30,4 @@ export {
   PartialHaulError,
   ServerMisconfiguredError,
   UnexpectedStatusError,
-} from "./src/errors.ts";
+} from "../errors.ts";
