@@ -50,7 +50,7 @@ interface PageWorker {
  * or a crashed browser resumes where the last checkpoint was; `dest` appears
  * only once every byte has arrived and its SHA-256 (and `integrity`) is checked.
  *
- * @param url the file to download (cross-origin servers: `docs/browser.md`).
+ * @param url the file to download, relative to the page or absolute (cross-origin servers: `docs/browser.md`).
  * @param options `dest` and the options of `haul()`, but `fetch` and `worker`.
  * @returns what was downloaded; `result.dest` is the OPFS path.
  * @throws the error classes of `haul()` (`PartialHaulError`, `IntegrityError`, …).
@@ -69,7 +69,9 @@ interface PageWorker {
  */
 export async function haul(url: string | URL, options: BrowserHaulOptions): Promise<HaulResult> {
   const { directory, workerUrl, onWarning, ...rest } = options;
-  const call = toWireCall("haul", url, rest);
+  // A relative URL is the page's: the worker resolves nothing against it.
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const call = toWireCall("haul", new URL(url, base), rest);
   const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();
