@@ -19,7 +19,13 @@
  */
 
 export { type BrowserHaulOptions, haul } from "./page.ts";
-export { type HaulResult, HaulState } from "../types.ts";
+export {
+  type CheckpointInterval,
+  type FetchLike,
+  type HaulOptions,
+  type HaulResult,
+  HaulState,
+} from "../types.ts";
 export {
   ContentRangeError,
   ControlFileError,

@@ -21,7 +21,7 @@ import { errorToWire } from "../worker/error_wire.ts";
 import { webFetch } from "./web_fetch.ts";
 
 /** What the page posts: a call (with the directory `dest` is in), or an abort. */
-export type ToBrowserWorker =
+type ToBrowserWorker =
   | { readonly type: "start"; readonly call: WireCall; readonly directory?: OpfsDirectory }
   | { readonly type: "abort" };
 
