@@ -24,7 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["batch/"],
   ["worker/"],
   ["calls.ts", "stream.ts"],
-  ["cli/"],
+  ["cli/", "browser/"],
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on three runtimes: deno test, bun test and node --test
-# (Node 24, the same test files), then the release checks: erasable
+# (Node 24, the same test files), then the browser tests in Debian's chromium
+# (tests/browser/browser_run.ts), then the release checks: erasable
 # TypeScript only, runtime APIs only in src/runtime/, imports only downwards (no
 # cycles), fmt, lint, doc lint, the
 # JSDoc examples, `deno publish --dry-run`, and installing the CLI four ways.
@@ -70,6 +71,17 @@ for entry in "${headers[@]}"; do
   [ "$(cat "$log/$runtime.rc" 2>/dev/null || echo 1)" -eq 0 ] || status=1
 done
 
+# The browser: the bundles built, then Debian's chromium on OPFS (tests/browser/), full runs only.
+if [ $checks -eq 1 ]; then
+  echo "=== browser (chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
+  { "$bin/node" --no-warnings scripts/build_browser.ts &&
+    timeout --kill-after=10 300 "$bin/node" --test --test-reporter=spec \
+      tests/browser/browser_run.ts; } >"$log/browser" 2>&1
+  echo $? >"$log/browser.rc"
+  cat "$log/browser"
+  [ "$(cat "$log/browser.rc")" -eq 0 ] || status=1
+fi
+
 check_status=""
 if [ $checks -eq 1 ]; then
   echo "=== checks"
@@ -95,17 +107,25 @@ b_pass=$(plain "$log/bun" | sed -nE 's/^ *([0-9]+) pass$/\1/p' | tail -1)
 b_fail=$(plain "$log/bun" | sed -nE 's/^ *([0-9]+) fail$/\1/p' | tail -1)
 n_pass=$(plain "$log/node" | sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' | tail -1)
 n_fail=$(plain "$log/node" | sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' | tail -1)
+w_pass=0
+w_fail=0
+if [ -f "$log/browser" ]; then
+  w_pass=$(plain "$log/browser" | sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' | tail -1)
+  w_fail=$(plain "$log/browser" | sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' | tail -1)
+  [ -n "$w_fail" ] || w_fail=$(( ${#w_pass} == 0 ? 1 : 0 ))
+  [ "$(cat "$log/browser.rc")" -eq 0 ] || [ "$w_fail" -gt 0 ] || w_fail=1
+fi
 # A runtime that failed without a count (it crashed, or a file did not load) counts one failure.
 [ -n "$b_fail" ] || b_fail=$(( ${#b_pass} == 0 ? 1 : 0 ))
 [ -n "$n_fail" ] || n_fail=$(( ${#n_pass} == 0 ? 1 : 0 ))
 [ -n "$deno_pass" ] || d_fail=1
 echo "deno: ${d_tests} passed, ${d_fail} failed; bun: ${b_pass:-0} passed, ${b_fail} failed;" \
-  "node: ${n_pass:-0} passed, ${n_fail} failed"
+  "node: ${n_pass:-0} passed, ${n_fail} failed; chromium: ${w_pass:-0} passed, ${w_fail} failed"
 [ -z "$check_status" ] || echo "checks:${check_status%;}"
 if [ $status -ne 0 ]; then
   echo "FAILED: at least one runtime or check failed"
 else
   echo "OK: deno test, bun test and node --test passed"
 fi
-echo "$(( d_tests + ${b_pass:-0} + ${n_pass:-0} )) passed, $(( d_fail + b_fail + n_fail )) failed"
+echo "$(( d_tests + ${b_pass:-0} + ${n_pass:-0} + ${w_pass:-0} )) passed, $(( d_fail + b_fail + n_fail + w_fail )) failed"
 exit $status

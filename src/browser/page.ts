@@ -1,0 +1,110 @@
+/**
+ * The page's side of a browser download: `haul()` starts the download worker
+ * (`worker.ts`, bundled), posts the call, and forwards progress, warnings,
+ * the caller's abort and the outcome; errors arrive as their own classes
+ * (`worker/error_wire.ts`), so `isRetryable()` and `instanceof` work as in
+ * Deno, Bun and Node. One worker per call; it is stopped when the call settles.
+ *
+ * @module
+ */
+
+import { HaulError } from "../errors.ts";
+import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
+import { type StateSnapshot, toWireCall } from "../worker/call_wire.ts";
+import { errorFromWire, type WireError } from "../worker/error_wire.ts";
+
+/** The options of the browser's `haul()`. */
+export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch" | "worker"> {
+  /** A path in the origin private file system, such as `"models/a.bin"` (directories are created). */
+  dest: string;
+  /** The OPFS directory (a `FileSystemDirectoryHandle`) `dest` is relative to; default: the OPFS root. */
+  directory?: unknown;
+  /** The bundled download worker; default: `haul_worker.js` beside this module's bundle. */
+  workerUrl?: string | URL;
+  /** Why a resume started over, or why one cannot be made (cross-origin headers); default: `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+type FromBrowserWorker =
+  | { readonly type: "ready" }
+  | { readonly type: "progress"; readonly state: StateSnapshot }
+  | { readonly type: "warning"; readonly message: string }
+  | { readonly type: "done"; readonly state: StateSnapshot; readonly result: HaulResult }
+  | {
+    readonly type: "failed";
+    readonly state: StateSnapshot;
+    readonly error: WireError;
+    readonly aborted: boolean;
+  };
+
+interface PageWorker {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  onmessage: ((event: { data: FromBrowserWorker }) => void) | null;
+  onerror: ((event: { message?: string }) => void) | null;
+}
+
+/**
+ * Downloads `url` into the origin private file system, on a dedicated worker:
+ * `<dest>.part` and its checkpoint are kept in OPFS, so a reload, a closed tab
+ * or a crashed browser resumes where the last checkpoint was; `dest` appears
+ * only once every byte has arrived and its SHA-256 (and `integrity`) is checked.
+ *
+ * @param url the file to download, relative to the page or absolute (cross-origin servers: `docs/browser.md`).
+ * @param options `dest` and the options of `haul()`, but `fetch` and `worker`.
+ * @returns what was downloaded; `result.dest` is the OPFS path.
+ * @throws the error classes of `haul()` (`PartialHaulError`, `IntegrityError`, …).
+ *
+ * @example
+ * ```ts ignore
+ * // Runs in a page (it starts a Worker and writes to OPFS).
+ * import { haul } from "@haul/haul/browser";
+ * const result = await haul("https://example.com/model.bin", {
+ *   dest: "models/model.bin",
+ *   onProgress: (s) => console.log(s.validLength, s.reportedLength),
+ * });
+ * const file = await (await navigator.storage.getDirectory())
+ *   .getDirectoryHandle("models").then((d) => d.getFileHandle("model.bin"));
+ * ```
+ */
+export async function haul(url: string | URL, options: BrowserHaulOptions): Promise<HaulResult> {
+  const { directory, workerUrl, onWarning, ...rest } = options;
+  // A relative URL is the page's: the worker resolves nothing against it.
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const call = toWireCall("haul", new URL(url, base), rest);
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const state = options.state ?? new HaulState();
+  const Web = (globalThis as unknown as { Worker: new (url: URL, o: object) => PageWorker }).Worker;
+  const worker = new Web(new URL(workerUrl ?? "./haul_worker.js", import.meta.url), {
+    type: "module",
+  });
+  const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
+  const apply = (snapshot: StateSnapshot) => Object.assign(state, snapshot);
+  const onAbort = () => worker.postMessage({ type: "abort" });
+  worker.onmessage = ({ data }) => {
+    if (data.type === "progress") options.onProgress?.(apply(data.state));
+    else if (data.type === "warning") (onWarning ?? console.warn)(data.message);
+    else if (data.type === "done") resolve(apply(data.state) && data.result);
+    else if (data.type === "failed") {
+      apply(data.state);
+      reject(data.aborted && signal?.aborted ? signal.reason : errorFromWire(data.error));
+    }
+  };
+  worker.onerror = (event) =>
+    reject(
+      new HaulError(
+        `Download worker stopped: ${event.message ?? "it could not start"}: progress up to the ` +
+          "last checkpoint is saved; call again to resume",
+        { retryable: true },
+      ),
+    );
+  worker.postMessage({ type: "start", call, directory });
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await promise;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    worker.terminate();
+  }
+}

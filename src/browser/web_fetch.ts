@@ -1,0 +1,134 @@
+/**
+ * The web's rules around the engine's requests, applied in the browser's
+ * worker (`docs/browser.md`, "Cross-origin servers"):
+ *
+ * - Every request bypasses the HTTP cache (`cache: "no-store"`): Chromium
+ *   otherwise turns a `Range` request into a conditional one against what it
+ *   cached.
+ * - The first request carries `Range: bytes=0-`: with a `Range`, the browser
+ *   sends `Accept-Encoding: identity` (it does not let a page set that header),
+ *   so a server that compresses on the fly sends the bytes of the file. A
+ *   server that compresses anyway makes Chromium fail the fetch with no
+ *   reason given; the request is then sent once more without `Range`, and the
+ *   engine refuses the `Content-Encoding` the answer shows.
+ * - Cross-origin, haul's default `Cache-Control: no-transform` is not sent: it
+ *   is not CORS-safelisted and would cost a preflight on every request.
+ * - A 206 whose `Content-Range` the server does not expose to this origin: to
+ *   `bytes=0-` it is the whole file (a single range from byte 0), passed on as
+ *   a 200; to a resume nothing proves where its bytes start, so the download
+ *   starts over (asked again from byte 0) and a warning says why.
+ * - `If-Range` is not CORS-safelisted: a cross-origin resume needs the server
+ *   to allow it in its preflight. When that request fails, it is asked again
+ *   without `If-Range`, and resumed only when the answer proves it continues
+ *   the same file (a 206 from the asked byte with the saved ETag, or
+ *   Last-Modified, visible); otherwise it starts over, with a warning.
+ * - A cross-origin answer with no visible ETag can be downloaded but not
+ *   resumed (the engine keeps no validator): a warning says so.
+ *
+ * @module
+ */
+
+import type { FetchLike } from "../types.ts";
+
+/**
+ * The engine's `fetch`, wrapped with the web's rules.
+ *
+ * @param warn receives each warning (why a resume started over, why one cannot be made).
+ * @param origin the page's origin (`location.origin` in a worker).
+ * @param fetchFn the browser's `fetch`.
+ * @returns the `fetch` to pass to the engine.
+ *
+ * @example A first request gets `Range: bytes=0-`
+ * ```ts
+ * import { webFetch } from "./web_fetch.ts";
+ * let sent: string | null = null;
+ * const fetchFn = (request: Request) => {
+ *   sent = request.headers.get("range");
+ *   return Promise.resolve(new Response("abc"));
+ * };
+ * await webFetch(console.warn, "https://example.com", fetchFn)(
+ *   new Request("https://example.com/a.bin"),
+ * );
+ * console.log(sent); // "bytes=0-"
+ * ```
+ */
+export function webFetch(
+  warn: (message: string) => void,
+  origin: string,
+  fetchFn: FetchLike = (request) => globalThis.fetch(request),
+): FetchLike {
+  let warned = false;
+  return async (request: Request): Promise<Response> => {
+    const cross = new URL(request.url).origin !== origin;
+    const headers = new Headers(request.headers);
+    const range = headers.get("range");
+    const validator = headers.get("if-range");
+    if (range === null) headers.set("range", "bytes=0-");
+    if (cross && headers.get("cache-control") === "no-transform") headers.delete("cache-control");
+    const send = (sent: Headers) =>
+      fetchFn(new Request(request, { headers: sent, cache: "no-store" }));
+    const startOver = async (why: string): Promise<Response> => {
+      warn(`${request.url}: ${why}; the download starts over from byte 0`);
+      headers.delete("if-range");
+      headers.set("range", "bytes=0-");
+      return whole(await send(headers));
+    };
+    let response: Response;
+    try {
+      response = await send(headers);
+    } catch (error) {
+      if (range === null) {
+        // Chromium fails a fetch asked with Range (so identity) and answered compressed;
+        // asked without Range, the answer shows its Content-Encoding, which the engine refuses.
+        headers.delete("range");
+        return await send(headers).catch(() => Promise.reject(error));
+      }
+      if (!cross || validator === null) throw error;
+      headers.delete("if-range");
+      response = await send(headers);
+      if (!proves(response, range, validator)) {
+        await response.body?.cancel().catch(() => {});
+        return await startOver(
+          "the request with If-Range failed (a server that does not allow If-Range in its " +
+            "CORS preflight, or the network), and the answer without it does not show the " +
+            "saved ETag and Content-Range",
+        );
+      }
+      warn(
+        `${request.url}: resumed without If-Range (refused by CORS?): the answer showed the saved validator`,
+      );
+      return response;
+    }
+    if (cross && response.ok && response.headers.get("etag") === null && !warned) {
+      warned = true;
+      warn(
+        `${request.url}: the server shows this origin no ETag (it needs ` +
+          "Access-Control-Expose-Headers: ETag, Content-Range): if the download is cut, it starts over",
+      );
+    }
+    if (response.status !== 206 || response.headers.has("content-range")) return response;
+    if (range === null) return whole(response);
+    await response.body?.cancel().catch(() => {});
+    return await startOver(
+      "the server does not expose Content-Range to this origin (it needs " +
+        "Access-Control-Expose-Headers: ETag, Content-Range), so the resumed bytes cannot be placed",
+    );
+  };
+}
+
+/** A 206 to `bytes=0-` whose Content-Range is hidden: the whole file, as a 200. */
+function whole(response: Response): Response {
+  if (response.status !== 206 || response.headers.has("content-range")) return response;
+  return new Response(response.body, { status: 200, headers: response.headers });
+}
+
+/** Whether an answer asked without `If-Range` continues the file `validator` names. */
+function proves(response: Response, range: string | null, validator: string): boolean {
+  const start = /^bytes=(\d+)-/.exec(range ?? "")?.[1];
+  const from = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")?.[1];
+  const { headers } = response;
+  const same = validator.startsWith('"')
+    ? headers.get("etag") === validator
+    : headers.get("last-modified") === validator;
+  return response.status === 206 && start !== undefined && from === start && same;
+}

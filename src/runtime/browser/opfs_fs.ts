@@ -1,0 +1,366 @@
+/**
+ * The filesystem shim of the browser: the origin private file system (OPFS),
+ * from a dedicated worker. Paths are `/`-separated names under a root
+ * directory handle (`navigator.storage.getDirectory()` by default).
+ *
+ * - `.part` (opened `"readwrite"`) is one `FileSystemSyncAccessHandle`, held
+ *   for the call: positional reads and writes, and `flush()` for `datasync()`
+ *   and `sync()`. The handle is exclusive, so no other tab writes into it.
+ * - Small files (the lock, the checkpoint's temp file) open a sync access
+ *   handle per write, and `flush()` it before it is closed.
+ * - **A checkpoint a crash cannot tear.** Whether `move()` is atomic is not
+ *   specified, so a rename onto a name that ends in `.ctrl` (the checkpoint)
+ *   does not move anything: it writes the bytes into one of two fixed slots
+ *   of that file, the one not holding the newest record, with a sequence
+ *   number and a SHA-256 of the record, and `flush()`es. Reading it returns
+ *   the newest slot whose digest holds, so a write cut short leaves the
+ *   previous checkpoint in force.
+ * - **Locks are Web Locks.** `tryLock()` takes the lock named after the path
+ *   (`navigator.locks`, `ifAvailable`) and holds it until `close()`; the
+ *   browser drops it when the worker or the browser dies, as the kernel drops
+ *   a flock(2). Exclusive creation runs under a Web Lock too.
+ * - There is no directory to sync (`syncDir` does nothing), no pid a tab can
+ *   see (`isProcessAlive` is `null`) and no inode (`identity` is absent).
+ *
+ * @module
+ */
+
+import {
+  type FsShim,
+  FsShimError,
+  type OpenMode,
+  type ShimFile,
+  type ShimStat,
+} from "../fs_shim.ts";
+import { sha256Bytes } from "./hash.ts";
+
+/** What the shim uses of a `FileSystemDirectoryHandle` (one of OPFS). */
+export interface OpfsDirectory {
+  /** `"directory"`. */
+  readonly kind: string;
+  /** A subdirectory. */
+  getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<OpfsDirectory>;
+  /** A file. */
+  getFileHandle(name: string, options?: { create?: boolean }): Promise<OpfsFile>;
+  /** Removes an entry. */
+  removeEntry(name: string): Promise<void>;
+  /** The names in it. */
+  keys(): AsyncIterable<string>;
+}
+
+/** What the shim uses of a `FileSystemFileHandle`. */
+interface OpfsFile {
+  getFile(): Promise<Blob & { readonly lastModified: number }>;
+  createSyncAccessHandle(): Promise<SyncHandle>;
+  move(parent: OpfsDirectory, name: string): Promise<void>;
+}
+
+/** `FileSystemSyncAccessHandle`. */
+interface SyncHandle {
+  read(buffer: Uint8Array, options: { at: number }): number;
+  write(buffer: Uint8Array, options: { at: number }): number;
+  flush(): void;
+  getSize(): number;
+  truncate(size: number): void;
+  close(): void;
+}
+
+/** What the shim uses of `navigator.locks`. */
+export interface WebLocks {
+  /** Runs `task` under the lock `name`; `null` when `ifAvailable` and it is taken. */
+  request<T>(
+    name: string,
+    options: { ifAvailable?: boolean },
+    task: (lock: unknown) => Promise<T> | T,
+  ): Promise<T>;
+}
+
+const CODES: Readonly<Record<string, string>> = {
+  NotFoundError: "ENOENT",
+  TypeMismatchError: "EISDIR",
+  QuotaExceededError: "ENOSPC",
+  NoModificationAllowedError: "EBUSY",
+  InvalidModificationError: "EEXIST",
+  NotAllowedError: "EACCES",
+  SecurityError: "EACCES",
+};
+
+function shimError(error: unknown, path: string, what: string): FsShimError {
+  if (error instanceof FsShimError) return error;
+  const name = (error as { name?: string })?.name ?? "Error";
+  const message = (error as { message?: string })?.message ?? String(error);
+  return new FsShimError(CODES[name] ?? name, path, `${what} ${path}: ${message}`, {
+    cause: error,
+  });
+}
+
+/** Runs `task`, turning what it throws into an {@link FsShimError}. */
+async function io<T>(path: string, what: string, task: () => Promise<T> | T): Promise<T> {
+  try {
+    return await task();
+  } catch (error) {
+    throw shimError(error, path, what);
+  }
+}
+
+function parts(path: string): string[] {
+  const names = path.split("/").filter((name) => name !== "" && name !== ".");
+  if (names.includes("..")) throw new FsShimError("EINVAL", path, `No ".." in OPFS paths: ${path}`);
+  return names;
+}
+
+/**
+ * Runs `task` again while another handle holds the file (a reloaded page's
+ * worker closing, a heartbeat writing) or the file changed under a read of
+ * it, for up to 2 s.
+ */
+async function patiently<T>(task: () => Promise<T>): Promise<T> {
+  for (let waited = 0;; waited += 20) {
+    try {
+      return await task();
+    } catch (error) {
+      const name = (error as Error).name;
+      const busy = name === "NoModificationAllowedError" || name === "NotReadableError";
+      if (!busy || waited >= 2000) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+const syncHandle = (file: OpfsFile): Promise<SyncHandle> =>
+  patiently(() => file.createSyncAccessHandle());
+
+/** The two checkpoint slots: each starts with a 44-byte header. */
+const SLOT_SIZE = 32 * 1024;
+const SLOT_HEADER = 44;
+const SLOT_MAGIC = 0x484c5453;
+
+function slotDigest(record: Uint8Array): Uint8Array {
+  return sha256Bytes(record.subarray(4)); // sequence, length and bytes
+}
+
+/** The valid slots of a checkpoint file: `[index, sequence, bytes]`, newest first. */
+function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
+  const found: [number, number, Uint8Array][] = [];
+  for (const index of [0, 1]) {
+    const at = index * SLOT_SIZE;
+    if (file.length < at + SLOT_HEADER) continue;
+    const view = new DataView(file.buffer, file.byteOffset + at, SLOT_HEADER);
+    const length = view.getUint32(8);
+    if (view.getUint32(0) !== SLOT_MAGIC || length > SLOT_SIZE - SLOT_HEADER) continue;
+    if (file.length < at + SLOT_HEADER + length) continue;
+    const record = file.subarray(at, at + SLOT_HEADER + length);
+    const digest = slotDigest(
+      new Uint8Array([...record.subarray(0, 12), ...record.subarray(SLOT_HEADER)]),
+    );
+    if (digest.every((byte, i) => byte === record[12 + i])) {
+      found.push([index, view.getUint32(4), record.subarray(SLOT_HEADER)]);
+    }
+  }
+  return found.sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * The {@link FsShim} over an OPFS directory. Needs a dedicated worker (sync
+ * access handles exist nowhere else) and `navigator.locks`.
+ *
+ * @param root the directory paths are relative to.
+ * @param locks the Web Locks (`navigator.locks`).
+ * @returns the shim.
+ *
+ * @example
+ * ```ts ignore
+ * // Runs in a browser's dedicated worker only (OPFS sync access handles).
+ * const fs = opfsFs(await navigator.storage.getDirectory(), navigator.locks);
+ * const file = await fs.open("models/a.bin.part", "readwrite");
+ * ```
+ */
+export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
+  const dirOf = async (names: string[], create = false): Promise<OpfsDirectory> => {
+    let dir = root;
+    for (const name of names) dir = await dir.getDirectoryHandle(name, { create });
+    return dir;
+  };
+  const fileOf = async (path: string, create = false): Promise<OpfsFile> => {
+    const names = parts(path);
+    const name = names.pop();
+    if (name === undefined) throw new FsShimError("EISDIR", path, `Not a file: ${path}`);
+    return await (await dirOf(names)).getFileHandle(name, { create });
+  };
+  const bytesOf = async (path: string): Promise<Uint8Array | null> => {
+    try {
+      const handle = await fileOf(path);
+      return await patiently(async () =>
+        new Uint8Array(await (await handle.getFile()).arrayBuffer())
+      );
+    } catch (error) {
+      if ((error as Error).name === "NotFoundError") return null;
+      throw shimError(error, path, "Cannot read");
+    }
+  };
+  /** Takes the Web Lock `name` if free; resolves to its release, or `null`. */
+  const tryWebLock = (name: string): Promise<(() => void) | null> =>
+    new Promise((resolve, reject) => {
+      let release = (): void => {};
+      const held = new Promise<void>((done) => (release = done));
+      locks.request(name, { ifAvailable: true }, (lock) => {
+        resolve(lock === null ? null : release);
+        return lock === null ? undefined : held;
+      }).catch(reject);
+    });
+  const small = (path: string, handle: OpfsFile): ShimFile => {
+    let unlock: (() => void) | null = null;
+    const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
+      io(path, what, async () => {
+        const h = await syncHandle(handle);
+        try {
+          const result = task(h);
+          h.flush();
+          return result;
+        } finally {
+          h.close();
+        }
+      });
+    return {
+      write: (data, position) =>
+        withHandle("Cannot write", (h) => {
+          for (let done = 0; done < data.length;) {
+            done += h.write(data.subarray(done), { at: position + done });
+          }
+        }),
+      read: (buffer, position) =>
+        io(path, "Cannot read", async () => {
+          const bytes = await patiently(async () => {
+            const blob = (await handle.getFile()).slice(position, position + buffer.length);
+            return new Uint8Array(await blob.arrayBuffer());
+          });
+          buffer.set(bytes);
+          return bytes.length;
+        }),
+      datasync: () => Promise.resolve(), // every write was flushed before its handle closed
+      sync: () => Promise.resolve(),
+      truncate: (length) => withHandle("Cannot truncate", (h) => h.truncate(length)),
+      size: () => io(path, "Cannot stat", async () => (await handle.getFile()).size),
+      close: () => Promise.resolve(unlock?.()),
+      tryLock: async () => (unlock ??= await tryWebLock(`haul:${path}`)) !== null,
+    };
+  };
+  const large = (path: string, h: SyncHandle): ShimFile => ({
+    write: (data, position) =>
+      io(path, "Cannot write", () => {
+        for (let done = 0; done < data.length;) {
+          done += h.write(data.subarray(done), { at: position + done });
+        }
+      }),
+    read: (buffer, position) => io(path, "Cannot read", () => h.read(buffer, { at: position })),
+    datasync: () => io(path, "Cannot flush", () => h.flush()),
+    sync: () => io(path, "Cannot flush", () => h.flush()),
+    truncate: (length) => io(path, "Cannot truncate", () => h.truncate(length)),
+    size: () => io(path, "Cannot stat", () => h.getSize()),
+    close: () => io(path, "Cannot close", () => h.close()),
+  });
+  const writeSlot = (path: string, record: Uint8Array) =>
+    io(path, "Cannot write the checkpoint", async () => {
+      if (record.length > SLOT_SIZE - SLOT_HEADER) throw new Error("checkpoint too large");
+      const slots = readSlots((await bytesOf(path)) ?? new Uint8Array(0));
+      const [newest, sequence] = slots[0] ?? [1, 0];
+      const out = new Uint8Array(SLOT_HEADER + record.length);
+      const view = new DataView(out.buffer);
+      view.setUint32(0, SLOT_MAGIC);
+      view.setUint32(4, (sequence + 1) >>> 0);
+      view.setUint32(8, record.length);
+      out.set(record, SLOT_HEADER);
+      out.set(slotDigest(new Uint8Array([...out.subarray(0, 12), ...record])), 12);
+      const h = await syncHandle(await fileOf(path, true));
+      try {
+        h.write(out, { at: (1 - newest) * SLOT_SIZE });
+        h.flush();
+      } finally {
+        h.close();
+      }
+    });
+  const remove = async (path: string): Promise<void> => {
+    const names = parts(path);
+    const name = names.pop()!;
+    try {
+      await (await dirOf(names)).removeEntry(name);
+    } catch (error) {
+      if ((error as Error).name !== "NotFoundError") throw shimError(error, path, "Cannot remove");
+    }
+  };
+  return {
+    name: "opfs",
+    pid: 1 + Math.floor(Math.random() * 0x7ffffffe),
+    isProcessAlive: () => null,
+    processScope: null,
+    async open(path: string, mode: OpenMode): Promise<ShimFile> {
+      if (mode === "readwrite") {
+        const handle = await io(path, "Cannot open", () => fileOf(path, true));
+        return large(path, await io(path, "Cannot open", () => syncHandle(handle)));
+      }
+      if (mode === "read") return small(path, await io(path, "Cannot open", () => fileOf(path)));
+      const create = async () => {
+        if (mode === "create-exclusive" && (await bytesOf(path)) !== null) {
+          throw new FsShimError("EEXIST", path, `Cannot create ${path}: it exists`);
+        }
+        return small(path, await io(path, "Cannot create", () => fileOf(path, true)));
+      };
+      const file = await locks.request(`haul-create:${path}`, {}, create);
+      if (mode === "create-truncate") await file.truncate(0);
+      return file;
+    },
+    async rename(from: string, to: string): Promise<void> {
+      if (to.endsWith(".ctrl")) {
+        const record = await bytesOf(from);
+        if (record === null) throw new FsShimError("ENOENT", from, `Cannot rename ${from}`);
+        await writeSlot(to, record);
+        return await remove(from);
+      }
+      const names = parts(to);
+      const name = names.pop()!;
+      await io(
+        from,
+        "Cannot move",
+        async () => (await fileOf(from)).move(await dirOf(names), name),
+      );
+    },
+    remove,
+    async stat(path: string): Promise<ShimStat | null> {
+      const names = parts(path);
+      const name = names.pop();
+      const kind = { isSymlink: false, size: 0 };
+      try {
+        const dir = await dirOf(names);
+        if (name === undefined) return { ...kind, isFile: false, isDirectory: true };
+        const file = await dir.getFileHandle(name).then((h) => h.getFile()).catch(async (e) => {
+          if ((e as Error).name !== "TypeMismatchError") throw e;
+          await dir.getDirectoryHandle(name);
+          return null;
+        });
+        if (file === null) return { ...kind, isFile: false, isDirectory: true };
+        return {
+          ...kind,
+          isFile: true,
+          isDirectory: false,
+          size: file.size,
+          mtimeMs: file.lastModified,
+        };
+      } catch (error) {
+        if ((error as Error).name === "NotFoundError") return null;
+        throw shimError(error, path, "Cannot stat");
+      }
+    },
+    async readFile(path: string): Promise<Uint8Array | null> {
+      const bytes = await bytesOf(path);
+      if (bytes === null || !path.endsWith(".ctrl")) return bytes;
+      return readSlots(bytes)[0]?.[2] ?? new Uint8Array(0); // no slot holds: unreadable
+    },
+    syncDir: () => Promise.resolve(), // OPFS has no directory to sync
+    list: (dir: string) =>
+      io(dir, "Cannot list", async () => {
+        const names: string[] = [];
+        for await (const name of (await dirOf(parts(dir))).keys()) names.push(name);
+        return names;
+      }),
+  };
+}

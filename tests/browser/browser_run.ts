@@ -1,0 +1,304 @@
+/**
+ * haul in a real browser: Debian's chromium, real OPFS, real servers, a real
+ * SIGKILL. Run by scripts/test.sh after the three runtimes:
+ * node --test tests/browser/browser_run.ts (the bundles are built first).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import type { Page } from "playwright-core";
+import type { RecordedRequest } from "../helpers/script_server.ts";
+import {
+  haulIn,
+  launch,
+  newProfile,
+  opfsFile,
+  type Outcome,
+  removeProfile,
+  type Scenario,
+  startIn,
+  startSite,
+} from "./harness.ts";
+
+const MiB = 1 << 20;
+
+function bytes(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const body = bytes(24 * MiB, 7);
+const scenario: Scenario = { resource: { body } };
+let site: Awaited<ReturnType<typeof startSite>>;
+const files = (): RecordedRequest[] => site.requests.filter((r) => r.path === "/file.bin");
+
+/** What the honest server answered a request with (the twist only paces it). */
+function honestStatus(req: RecordedRequest): number {
+  const range = req.headers["range"];
+  if (range === undefined) return 200;
+  const ifRange = req.headers["if-range"];
+  const etag = scenario.resource.etag === undefined
+    ? `"v1-${scenario.resource.body.length}"`
+    : scenario.resource.etag;
+  return ifRange !== undefined && ifRange !== etag ? 200 : 206;
+}
+
+before(async () => {
+  site = await startSite(scenario);
+});
+after(async () => {
+  await site.close();
+});
+
+test("a fresh download lands in OPFS, verified, with Range: bytes=0-", async () => {
+  const profile = newProfile();
+  const session = await launch(profile, site.url);
+  try {
+    site.requests.length = 0;
+    scenario.resource = { body };
+    scenario.twist = undefined;
+    const outcome = await haulIn(session.page, `${site.url}/file.bin`, {
+      dest: "models/fresh.bin",
+    });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.equal(outcome.result.size, body.length);
+    const onDisk = await opfsFile(session.page, "models/fresh.bin");
+    assert.deepEqual(onDisk, { size: body.length, sha256: sha256(body) });
+    const part = await opfsFile(session.page, "models/fresh.bin.part");
+    assert.equal(part, null);
+    assert.equal(files().length, 1);
+    assert.equal(files()[0]!.headers["range"], "bytes=0-");
+    assert.match(files()[0]!.headers["accept-encoding"] ?? "", /^identity$/);
+  } finally {
+    await session.close();
+    removeProfile(profile);
+  }
+});
+
+/** Waits until the checkpoint of `dest` is in OPFS (the first one is written after ~1 s). */
+async function untilCheckpoint(page: Page, dest: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (((await opfsFile(page, `${dest}.part.ctrl`))?.size ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no checkpoint for ${dest}`);
+}
+
+/** A browser on a fresh profile, for `run`; closed and removed afterwards. */
+async function withBrowser(run: (page: Page, profile: string) => Promise<void>): Promise<void> {
+  const profile = newProfile();
+  const session = await launch(profile, site.url);
+  try {
+    await run(session.page, profile);
+  } finally {
+    await session.close();
+    removeProfile(profile);
+  }
+}
+
+function reset(resource = { body } as Scenario["resource"]): void {
+  site.requests.length = 0;
+  scenario.resource = resource;
+  scenario.twist = (_req, honest) => ({ ...honest, bytesPerSecond: 4 * MiB });
+}
+
+const unpaced = () => (scenario.twist = undefined);
+
+test("a reload mid-download resumes with a 206 from the checkpoint", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "r/reload.bin" });
+    await untilCheckpoint(page, "r/reload.bin");
+    await page.reload();
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    unpaced();
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "r/reload.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.ok(outcome.result.resumedFrom > 0, "resumed from the checkpoint");
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.equal(outcome.result.status, 206);
+    const [first, second, ...more] = files();
+    assert.equal(more.length, 0);
+    assert.equal(first!.headers["range"], "bytes=0-");
+    assert.equal(second!.headers["range"], `bytes=${outcome.result.resumedFrom}-`);
+    assert.equal(second!.headers["if-range"], `"v1-${body.length}"`);
+    assert.equal(honestStatus(second!), 206);
+    assert.deepEqual(await opfsFile(page, "r/reload.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+  });
+});
+
+test("a file changed between reloads starts over and never splices", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "changed.bin" });
+    await untilCheckpoint(page, "changed.bin");
+    await page.reload();
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    const changed = bytes(body.length, 99);
+    scenario.resource = { body: changed, etag: '"v2"' };
+    unpaced();
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "changed.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.resumedFrom, 0);
+    assert.equal(outcome.result.sha256, sha256(changed));
+    const second = files()[1]!;
+    assert.equal(second.headers["if-range"], `"v1-${body.length}"`);
+    assert.equal(honestStatus(second), 200);
+    assert.deepEqual(await opfsFile(page, "changed.bin"), {
+      size: changed.length,
+      sha256: sha256(changed),
+    });
+  });
+});
+
+test("Chromium killed with SIGKILL mid-download resumes on the next start", async () => {
+  const profile = newProfile();
+  try {
+    reset();
+    const first = await launch(profile, site.url);
+    await startIn(first.page, `${site.url}/file.bin`, { dest: "killed.bin" });
+    await untilCheckpoint(first.page, "killed.bin");
+    await first.kill();
+    unpaced();
+    const second = await launch(profile, site.url);
+    try {
+      const outcome = await haulIn(second.page, `${site.url}/file.bin`, { dest: "killed.bin" });
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.ok(outcome.result.resumedFrom > 0, "resumed after the kill");
+      assert.equal(outcome.result.sha256, sha256(body));
+      assert.equal(honestStatus(files().at(-1)!), 206);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    removeProfile(profile);
+  }
+});
+
+test("a compressed response is refused cleanly", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    const gzipped = gzipSync(body.subarray(0, MiB));
+    scenario.twist = (_req, honest) => ({
+      ...honest,
+      status: 200,
+      body: gzipped,
+      headers: [["Content-Encoding", "gzip"], ["ETag", '"gz"']],
+    });
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "gz.bin" });
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.name, "ServerMisconfiguredError", JSON.stringify(outcome));
+    assert.match(outcome.message, /Content-Encoding: gzip/);
+    assert.equal(await opfsFile(page, "gz.bin"), null);
+    assert.equal(await opfsFile(page, "gz.bin.part"), null);
+  });
+});
+
+test("integrity is checked: a wrong digest leaves nothing, a right one lands", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    unpaced();
+    const sha512 = createHash("sha512").update(body).digest("base64");
+    const wrong = await haulIn(page, `${site.url}/file.bin`, {
+      dest: "sri.bin",
+      integrity: `sha256-${createHash("sha256").update("other").digest("base64")}`,
+    });
+    assert.equal(wrong.ok, false);
+    assert.equal(wrong.name, "IntegrityError");
+    assert.equal(await opfsFile(page, "sri.bin"), null);
+    assert.equal(await opfsFile(page, "sri.bin.part"), null);
+    const right = await haulIn(page, `${site.url}/file.bin`, {
+      dest: "sri.bin",
+      integrity: `sha512-${sha512}`,
+    });
+    assert.equal(right.ok, true, JSON.stringify(right));
+  });
+});
+
+test("a full OPFS quota is a clear error", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    unpaced();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin: site.url, quotaSize: 4 * MiB });
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "full.bin" });
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.name, "DestinationError", JSON.stringify(outcome));
+    assert.match(outcome.message, /full/);
+    assert.equal(await opfsFile(page, "full.bin"), null);
+  });
+});
+
+/** A download from another origin cut at 8 MiB, then called again: what the second call did. */
+async function crossOrigin(cors: Pick<Scenario, "headers" | "preflight">) {
+  const other: Scenario = { resource: { body }, ...cors };
+  const server = await startSite(other);
+  try {
+    let outcome: Outcome | null = null;
+    await withBrowser(async (page) => {
+      other.twist = (req, honest) => (req.index <= 1 ? { ...honest, cutAfter: 8 * MiB } : honest);
+      const url = `${server.url}/file.bin`;
+      const cut = await haulIn(page, url, { dest: "cors.bin" });
+      assert.equal(cut.ok, false);
+      assert.equal(cut.name, "PartialHaulError", JSON.stringify(cut));
+      other.twist = undefined;
+      outcome = await haulIn(page, url, { dest: "cors.bin" });
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(outcome.result.sha256, sha256(body));
+      assert.deepEqual(await opfsFile(page, "cors.bin"), {
+        size: body.length,
+        sha256: sha256(body),
+      });
+      outcome = { ...outcome, warnings: [...cut.warnings, ...outcome.warnings] };
+    });
+    return { outcome: outcome!, requests: server.requests.filter((r) => r.method === "GET") };
+  } finally {
+    await server.close();
+  }
+}
+
+const ALLOW = ["Access-Control-Allow-Origin", "*"] as [string, string];
+const EXPOSE = ["Access-Control-Expose-Headers", "ETag, Content-Range"] as [string, string];
+
+test("cross-origin, headers exposed and If-Range allowed: the resume is a 206", async () => {
+  const { outcome, requests } = await crossOrigin({
+    headers: [ALLOW, EXPOSE],
+    preflight: [ALLOW, ["Access-Control-Allow-Headers", "If-Range, Range"]],
+  });
+  assert.ok(outcome.result.resumedFrom > 0);
+  assert.equal(requests.at(-1)!.headers["if-range"], `"v1-${body.length}"`);
+  assert.equal(honestStatus(requests.at(-1)!), 206);
+  assert.deepEqual(outcome.warnings, []);
+});
+
+test("cross-origin, If-Range refused by the preflight: resumed on the answer's proof", async () => {
+  const { outcome, requests } = await crossOrigin({ headers: [ALLOW, EXPOSE], preflight: [ALLOW] });
+  assert.ok(outcome.result.resumedFrom > 0);
+  assert.equal(requests.at(-1)!.headers["if-range"], undefined);
+  assert.equal(requests.at(-1)!.headers["range"], `bytes=${outcome.result.resumedFrom}-`);
+  assert.match(outcome.warnings.join("\n"), /without If-Range/);
+});
+
+test("cross-origin, ETag and Content-Range hidden: downloads, and a cut starts over, saying why", async () => {
+  const { outcome, requests } = await crossOrigin({ headers: [ALLOW] });
+  assert.equal(outcome.result.resumedFrom, 0);
+  assert.equal(requests.at(-1)!.headers["range"], "bytes=0-");
+  assert.equal(requests.at(-1)!.headers["if-range"], undefined);
+  assert.match(outcome.warnings.join("\n"), /shows this origin no ETag/);
+});
