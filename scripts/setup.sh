@@ -10,17 +10,18 @@ if [ ! -x "$bin/deno" ] || [ ! -x "$bin/bun" ] || [ ! -x "$bin/node" ] ||
   echo "setup: installing deno, bun and node from the npm registry into tools/" >&2
   (cd "$root/tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
-# The browser build and tests (esbuild, @noble/hashes, playwright-core): their own lockfile.
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+# With --browser (the test suite, the browser demo): the browser build and test tools (esbuild,
+# @noble/hashes, playwright-core; their own lockfile) and Debian's chromium (never a downloaded
+# browser build). npm pack and the benchmarks do without them.
 browser="$root/tools/browser"
-if [ ! -x "$browser/node_modules/.bin/esbuild" ] ||
-  [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+if [ "${1:-}" = --browser ] && { [ ! -x "$browser/node_modules/.bin/esbuild" ] ||
+  [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; }; then
   echo "setup: installing the browser build and test tools into tools/browser/" >&2
   (cd "$browser" && PATH="$bin:$PATH" npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
-sudo=""
-if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-# Debian's chromium runs the browser tests (never a downloaded browser build).
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+if [ "${1:-}" = --browser ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing chromium (Debian) for the browser tests" >&2
   { $sudo apt-get install -y -qq chromium >&2 || { $sudo apt-get update -qq >&2 &&
     $sudo apt-get install -y -qq chromium >&2; }; } ||
