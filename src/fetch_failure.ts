@@ -84,13 +84,6 @@ const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER
  *
  * @param error what `fetch` (or `haul()`) threw.
  * @returns the code, its meaning and the verdict; `null` when the error says nothing recognisable.
- *
- * @example
- * ```ts
- * import { fetchFailure } from "./fetch_failure.ts";
- * const error = new TypeError("fetch failed", { cause: new Error("bad port") });
- * console.log(fetchFailure(error)); // { code: "BAD_PORT", reason: "fetch refuses to use this port", retryable: false }
- * ```
  */
 export function fetchFailure(error: unknown): FetchFailure | null {
   let current: unknown = error;

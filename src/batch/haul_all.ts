@@ -25,12 +25,6 @@ export const DEFAULT_MAX_CONNECTIONS = 16;
  * @param connections connections wanted per download.
  * @param maxConnections the cap over the batch.
  * @returns the pool size and the connections each download gets.
- *
- * @example `-j 8 -x 8` under the default cap of 16
- * ```ts
- * import { shareConnections } from "./haul_all.ts";
- * console.log(shareConnections(8, 8, 16)); // { pool: 8, perItem: 2 }
- * ```
  */
 export function shareConnections(
   concurrency: number,

@@ -163,12 +163,6 @@ export interface RetryingOptions {
  * @returns what the first successful attempt returned.
  * @throws the last attempt's error with `attempts` set ({@link RetriedError});
  *   the signal's reason when aborted.
- *
- * @example Retrying a HEAD request
- * ```ts ignore
- * // Needs a server: ignored offline.
- * const response = await retrying(() => fetch(url, { method: "HEAD" }), readPolicy({}));
- * ```
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,

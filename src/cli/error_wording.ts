@@ -19,13 +19,6 @@ import type { Job } from "./jobs.ts";
  *
  * @param text a message.
  * @returns the message, safe to print.
- *
- * @example
- * ```ts
- * import { scrub } from "./error_wording.ts";
- * console.log(scrub("GET https://bob:pw@example.com/a?token=1 failed"));
- * // "GET https://example.com/a?token=%5Bredacted%5D failed"
- * ```
  */
 export function scrub(text: string): string {
   return text.replace(/\bhttps?:\/\/[^\s"'<>()]+/gi, (match) => {

@@ -16,14 +16,6 @@ import { formatBytes } from "./format.ts";
 /**
  * The file at the destination is not the one the server has: its size
  * differs. Nothing was changed; `--overwrite` downloads it again.
- *
- * @example
- * ```ts
- * import { ExistingFileError } from "./existing.ts";
- * const error = new ExistingFileError("a.bin", 1000, 5000);
- * console.log(error.message);
- * // "Existing a.bin is 1000 B but the server's file is 4.9 KiB: it is another file, or was cut short; use --overwrite to download it again"
- * ```
  */
 export class ExistingFileError extends Error {
   /** The destination. */

@@ -82,12 +82,6 @@ export function remoteMtime(options: HaulOptions, lastModified: string | null): 
  * @returns the digests (hex) of the file now at `dest`.
  * @throws {IntegrityError} the digest does not match; the download was removed.
  * @throws {DestinationError} `dest` appeared meanwhile, or this call lost the destination.
- *
- * @example
- * ```ts ignore
- * // engine/download.ts, once every byte is written.
- * const digests = await commit(owner, { file, size, digest, close }, terms);
- * ```
  */
 export async function commit(
   owner: PartOwner,

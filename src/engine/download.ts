@@ -39,12 +39,6 @@ type First = { readonly response: Response; readonly plan: StreamPlan };
 
 /**
  * One call's download.
- *
- * @example
- * ```ts ignore
- * // Needs a locked destination and the call's context: haulWith() builds them.
- * const result = await new Download(ctx).run();
- * ```
  */
 export class Download {
   readonly #ctx: CallContext;

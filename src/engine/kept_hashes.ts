@@ -25,19 +25,6 @@ export interface KeptHash {
 
 /**
  * One retry loop's kept hasher, between two attempts.
- *
- * @example
- * ```ts
- * import { KeptHasher } from "./kept_hashes.ts";
- * import { createNativeHash } from "../runtime/native_hash.ts";
- * const kept = new KeptHasher();
- * const hash = createNativeHash();
- * hash.update(new Uint8Array(10));
- * kept.keep({ hash, etag: '"v1"', lastModified: null });
- * console.log(kept.take(5, { etag: '"v1"', lastModified: null })); // null: it saw more than 5 bytes
- * kept.keep({ hash, etag: '"v1"', lastModified: null });
- * console.log(kept.take(10, { etag: '"v1"', lastModified: null }) === hash); // true
- * ```
  */
 export class KeptHasher {
   #entry: KeptHash | null = null;

@@ -75,13 +75,6 @@ export function splittable(
  * @param now the response's.
  * @param saved the checkpoint's, or `null`.
  * @returns the file's validators.
- *
- * @example
- * ```ts
- * import { merged } from "./outcome.ts";
- * const now = { etag: null, lastModified: null, contentType: "text/plain" };
- * console.log(merged(now, { etag: '"a"', lastModified: null, contentType: null }).etag); // "\"a\""
- * ```
  */
 export function merged(now: Validators, saved: Validators | null): Validators {
   return {

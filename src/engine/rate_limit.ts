@@ -19,14 +19,6 @@ const MIN_WAIT_MS = 4;
 
 /**
  * The time a limiter reads and waits on (tests give a fake one).
- *
- * @example
- * ```ts
- * import type { LimiterClock } from "./rate_limit.ts";
- * let now = 0;
- * const clock: LimiterClock = { now: () => now, sleep: (ms) => Promise.resolve(void (now += ms)) };
- * console.log(clock.now()); // 0
- * ```
  */
 export interface LimiterClock {
   /** Milliseconds on a monotonic clock. */
@@ -53,14 +45,6 @@ const REAL_CLOCK: LimiterClock = {
 
 /**
  * A pace of bytes per second shared by the readers that take from it.
- *
- * @example
- * ```ts
- * import { RateLimiter } from "./rate_limit.ts";
- * const limiter = new RateLimiter(1000); // 1000 bytes per second
- * console.log(limiter.charge(100, 0)); // 0: within the first 100 ms of credit
- * console.log(limiter.charge(500, 0)); // 500: wait half a second before the next read
- * ```
  */
 export class RateLimiter {
   /** The limit, in bytes per second. */
@@ -116,13 +100,6 @@ export class RateLimiter {
  * @param options the call's options.
  * @returns a new limiter, or `null` without a limit.
  * @throws {RangeError} unless the limit is a positive finite number.
- *
- * @example
- * ```ts
- * import { readRateLimit } from "./rate_limit.ts";
- * console.log(readRateLimit({}), readRateLimit({ maxBytesPerSecond: 1 << 20 })?.bytesPerSecond);
- * // null 1048576
- * ```
  */
 export function readRateLimit(
   options: Pick<HaulOptions, "maxBytesPerSecond">,

@@ -56,12 +56,6 @@ export interface Answer<T> {
  * @param saved its checkpoint, or `null`.
  * @param progress whether progress is on disk (for expired signatures).
  * @returns the answer and its plan.
- *
- * @example
- * ```ts ignore
- * // download.ts, once .part is open.
- * const { response, verdict: plan } = await firstRequest(ctx, cursor, saved, true);
- * ```
  */
 export async function firstRequest(
   ctx: CallContext,

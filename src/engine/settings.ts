@@ -29,12 +29,6 @@ export const MAX_CONNECTIONS = 32;
 
 /**
  * A call's settings, validated.
- *
- * @example
- * ```ts ignore
- * // readSettings() makes them; Download reads them.
- * const settings: Settings = readSettings(options, {});
- * ```
  */
 export interface Settings {
   /** The verification block (a positive multiple of 64). */

@@ -76,12 +76,6 @@ const flights = new Map<string, Flight>();
  *
  * @param dest the caller's `dest`.
  * @returns the key, or `null`.
- *
- * @example
- * ```ts
- * import { destinationKey } from "./single_flight.ts";
- * console.log(destinationKey("data//./x.bin")); // data/x.bin
- * ```
  */
 export function destinationKey(dest: string | URL): string | null {
   let path: string;
@@ -103,12 +97,6 @@ export function destinationKey(dest: string | URL): string | null {
  *
  * @param input what `haul()` was given.
  * @returns the `href`, or `null`.
- *
- * @example
- * ```ts
- * import { requestHref } from "./single_flight.ts";
- * console.log(requestHref("HTTP://Example.com/a")); // http://example.com/a
- * ```
  */
 export function requestHref(input: Source | readonly Source[]): string | null {
   const list: readonly Source[] = Array.isArray(input) ? input : [input as Source];

@@ -18,15 +18,6 @@ export const GIVE_UP_AFTER = 3;
 
 /**
  * The sources of one call (or retry loop).
- *
- * @example
- * ```ts
- * import { Sources } from "./sources.ts";
- * const sources = Sources.of(["https://a.example/f", "https://b.example/f"]);
- * console.log(sources.current, sources.mirrors); // 0 true
- * sources.failed(0);
- * console.log(sources.current, sources.pick(1)); // 1 0
- * ```
  */
 export class Sources {
   readonly #list: readonly Source[];

@@ -50,13 +50,6 @@ function trimOws(value: string): string {
  *
  * @param value the header value, or `null` when absent.
  * @returns the entity-tag, or `null` when absent or malformed. Never throws.
- *
- * @example
- * ```ts
- * import { parseEtag } from "./etag.ts";
- * console.log(parseEtag('W/"v1"')); // { weak: true, opaque: '"v1"', raw: 'W/"v1"' }
- * console.log(parseEtag("v1")); // null (unquoted)
- * ```
  */
 export function parseEtag(value: string | null): Etag | null {
   if (typeof value !== "string") return null;
@@ -74,12 +67,6 @@ export function parseEtag(value: string | null): Etag | null {
  * @param value the `ETag` header value, or `null` when absent.
  * @returns true for a valid strong entity-tag; false when weak, absent or
  *   malformed.
- *
- * @example
- * ```ts
- * import { isStrongEtag } from "./etag.ts";
- * console.log(isStrongEtag('"v1"'), isStrongEtag('W/"v1"')); // true false
- * ```
  */
 export function isStrongEtag(value: string | null): boolean {
   const etag = parseEtag(value);
@@ -93,13 +80,6 @@ export function isStrongEtag(value: string | null): boolean {
  * @param a an entity-tag header value.
  * @param b another entity-tag header value.
  * @returns whether they match strongly; false if either is absent or malformed.
- *
- * @example
- * ```ts
- * import { strongMatch } from "./etag.ts";
- * console.log(strongMatch('"1"', '"1"')); // true
- * console.log(strongMatch('W/"1"', '"1"')); // false
- * ```
  */
 export function strongMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);
@@ -114,13 +94,6 @@ export function strongMatch(a: string | null, b: string | null): boolean {
  * @param a an entity-tag header value.
  * @param b another entity-tag header value.
  * @returns whether they match weakly; false if either is absent or malformed.
- *
- * @example
- * ```ts
- * import { weakMatch } from "./etag.ts";
- * console.log(weakMatch('W/"1"', '"1"')); // true
- * console.log(weakMatch('W/"1"', 'W/"2"')); // false
- * ```
  */
 export function weakMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);
@@ -137,15 +110,6 @@ export function weakMatch(a: string | null, b: string | null): boolean {
  * @param lastModified the `Last-Modified` header value, or `null`.
  * @param date the `Date` header value of the same response, or `null`.
  * @returns true only when the rule above holds. Never throws.
- *
- * @example
- * ```ts
- * import { isStrongLastModified } from "./etag.ts";
- * const lastModified = "Sun, 06 Nov 1994 08:49:37 GMT";
- * console.log(isStrongLastModified(lastModified, "Sun, 06 Nov 1994 08:49:38 GMT")); // true
- * console.log(isStrongLastModified(lastModified, lastModified)); // false
- * console.log(isStrongLastModified(lastModified, null)); // false
- * ```
  */
 export function isStrongLastModified(lastModified: string | null, date: string | null): boolean {
   if (typeof lastModified !== "string" || typeof date !== "string") return false;

@@ -54,17 +54,6 @@ export type RangeVerdict =
  *   when, under the same validator, the answer is a whole body, a 416,
  *   compressed, or framed wrongly; `fail` when the status says nothing about
  *   the file.
- *
- * @example A faithful 206, a 200 that ignored `If-Range`, and another ETag
- * ```ts
- * import { checkRangeResponse } from "./range_check.ts";
- * const file = { total: 1000, etag: '"v1"', lastModified: null };
- * const asked = { start: 500, end: 1000 };
- * const ok = new Headers({ "content-range": "bytes 500-999/1000", etag: '"v1"' });
- * console.log(checkRangeResponse(asked, file, 206, ok).kind); // "write"
- * console.log(checkRangeResponse(asked, file, 200, new Headers()).kind); // "refuse"
- * console.log(checkRangeResponse(asked, file, 200, new Headers({ etag: '"v2"' })).kind); // "reset"
- * ```
  */
 export function checkRangeResponse(
   asked: { readonly start: number; readonly end: number },

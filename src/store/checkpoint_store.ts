@@ -19,13 +19,6 @@ export interface Owner {
 
 /**
  * The checkpoint file of one destination, and whether one is on disk.
- *
- * @example
- * ```ts ignore
- * // Needs a filesystem shim; engine/checkpointer.ts is the real use.
- * const store = new CheckpointStore(fs, sidecarPaths("/data/x.iso"), false);
- * await store.save(checkpoint);
- * ```
  */
 export class CheckpointStore {
   readonly #fs: FsShim;

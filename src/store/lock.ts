@@ -101,13 +101,6 @@ export interface DestinationLock {
  * @returns the held lock; its heartbeat runs until `release()`.
  * @throws {DestinationError} retryable when another live call holds it; not
  * retryable when the lock cannot be created (e.g. no permission).
- *
- * @example
- * ```ts ignore
- * // Needs a real directory; see tests/store/lock_test.ts.
- * const lock = await acquireLock(fs, "/data/x.part.lock", "/data/x");
- * try { ... } finally { await lock.release(); }
- * ```
  */
 export async function acquireLock(
   fs: FsShim,

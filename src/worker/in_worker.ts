@@ -50,12 +50,6 @@ function apply(state: HaulState | undefined, snapshot: StateSnapshot): void {
  * @param pool where the worker comes from and goes back to (default: one started for this call).
  * @returns what the call on the worker returned.
  * @throws {TypeError} a custom `fetch` or a `Request` with a body; else what the call threw.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * const result = await haulInWorker("haul", "https://example.com/big.iso", { dest: "big.iso" });
- * ```
  */
 export async function haulInWorker(
   kind: CallKind,

@@ -51,12 +51,6 @@ let started = 0;
  * fewer starts than calls).
  *
  * @returns the count since the module loaded.
- *
- * @example
- * ```ts
- * import { workersStarted } from "./worker_pool.ts";
- * console.log(workersStarted()); // 0
- * ```
  */
 export function workersStarted(): number {
   return started;
@@ -122,19 +116,6 @@ async function start(entry: URL, timeoutMs: number): Promise<Pooled> {
 /**
  * Workers for the calls of one owner: reused while it lives, stopped when it
  * is closed.
- *
- * @example
- * ```ts ignore
- * // Needs the worker entry: src/worker/in_worker.ts passes it.
- * const pool = new WorkerPool(new URL("./worker_main.ts", import.meta.url));
- * try {
- *   const lease = await pool.take();
- *   lease.listen((report) => console.log(report.type), (error) => console.error(error));
- *   lease.release();
- * } finally {
- *   pool.close();
- * }
- * ```
  */
 export class WorkerPool {
   readonly #entry: URL;
