@@ -12,7 +12,7 @@ import { eachLimited } from "./pool.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 
 /** Default number of downloads running at once. */
-export const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 4;
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
 

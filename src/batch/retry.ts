@@ -19,11 +19,11 @@ import {
 } from "../types.ts";
 
 /** Default number of further attempts after the first. */
-export const DEFAULT_RETRIES = 5;
+const DEFAULT_RETRIES = 5;
 /** Default backoff ceiling of the first retry, in milliseconds. */
-export const DEFAULT_MIN_DELAY_MS = 500;
+const DEFAULT_MIN_DELAY_MS = 500;
 /** Default largest backoff ceiling, in milliseconds. */
-export const DEFAULT_MAX_DELAY_MS = 30_000;
+const DEFAULT_MAX_DELAY_MS = 30_000;
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
 export interface RetryInfo {
@@ -141,7 +141,7 @@ export async function haulWithRetry(
 }
 
 /** How {@link retrying} runs, besides the policy. */
-export interface RetryingOptions {
+interface RetryingOptions {
   /** Stops the loop and its wait at once (it rejects with the signal's reason). */
   signal?: AbortSignal | undefined;
   /** Called before each wait. */

@@ -70,7 +70,7 @@ export interface CliOptions {
 }
 
 /** What the arguments ask for. */
-export type ParsedArgs =
+type ParsedArgs =
   | { kind: "run"; options: CliOptions }
   | { kind: "help" }
   | { kind: "version" };

@@ -46,7 +46,7 @@ export class ExistingFileError extends Error {
 }
 
 /** What a size probe's response says. */
-export type SizeAnswer =
+type SizeAnswer =
   /** The server's size. */
   | { readonly kind: "size"; readonly size: number }
   /** The response is fine but gives no usable size (ask again another way, or accept). */
@@ -61,15 +61,8 @@ export type SizeAnswer =
  * @param status the response status.
  * @param headers the response headers.
  * @returns the size, "unknown", or the refusing status.
- *
- * @example
- * ```ts
- * import { sizeFromResponse } from "./existing.ts";
- * const headers = new Headers({ "content-range": "bytes 0-0/5000" });
- * console.log(sizeFromResponse("GET", 206, headers)); // { kind: "size", size: 5000 }
- * ```
  */
-export function sizeFromResponse(
+function sizeFromResponse(
   method: "HEAD" | "GET",
   status: number,
   headers: Headers,

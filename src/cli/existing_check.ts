@@ -13,7 +13,7 @@ import type { FetchLike } from "../types.ts";
 import { ExistingFileError, serverSize } from "./existing.ts";
 
 /** A download whose destination is already a regular file. */
-export interface ExistingCandidate {
+interface ExistingCandidate {
   /** The job's index. */
   readonly index: number;
   /** The file's size on disk. */

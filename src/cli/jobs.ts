@@ -39,7 +39,7 @@ export interface Job {
 }
 
 /** Settings that shape every destination. */
-export interface JobSettings {
+interface JobSettings {
   /** `--dir`, or `null`. */
   readonly dir: string | null;
   /** `-o` (a single download only), or `null`. */

@@ -7,7 +7,7 @@
  */
 
 /** One download line of a list. */
-export interface ListEntry {
+interface ListEntry {
   /** 1-based line number. */
   readonly line: number;
   /** The URL as written. */

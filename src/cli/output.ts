@@ -15,7 +15,7 @@ import { describeError, errorDetail, retryReason } from "./error_wording.ts";
 import { type FailureLine, fileJson, fileLine } from "./report.ts";
 
 /** How verbose the output is. */
-export interface OutputSettings {
+interface OutputSettings {
   /** `-q`: errors only. */
   readonly quiet: boolean;
   /** `-v`: retries and error detail. */

@@ -23,7 +23,7 @@ const MAX_PROBLEMS = 20;
  * The validated downloads, or the problems that refuse the command (exit
  * status 2; 1 when `failed`: a server refused to give `-J` its name).
  */
-export type Prepared = { ok: true; jobs: Job[] } | {
+type Prepared = { ok: true; jobs: Job[] } | {
   ok: false;
   problems: string[];
   failed?: boolean;

@@ -11,7 +11,7 @@ import { RateMeter } from "./rate.ts";
 import { displayWidth, fitWidth } from "./text_width.ts";
 
 /** The shortest time between two redraws. */
-export const REDRAW_INTERVAL_MS = 100;
+const REDRAW_INTERVAL_MS = 100;
 /** Redraw this often even without news, so that rates and countdowns move. */
 const IDLE_REDRAW_MS = 500;
 
@@ -26,7 +26,7 @@ export interface ViewClock {
 }
 
 /** How the view is set up. */
-export interface ProgressViewOptions {
+interface ProgressViewOptions {
   /** Writes to the terminal (standard error). */
   write(text: string): void;
   /** The terminal's width. */

@@ -48,7 +48,7 @@ export function fileLine(report: HaulAllReport, job: Job): string | null {
 }
 
 /** The JSON object printed per finished file with `--json`. */
-export interface FileJson {
+interface FileJson {
   /** `"done"`, `"skipped"` or `"failed"`. */
   status: "done" | "skipped" | "failed";
   /** The URL, credentials removed. */
@@ -129,7 +129,7 @@ export function fileJson(report: HaulAllReport, job: Job, retryable: boolean): F
 }
 
 /** Totals of a run, for {@link summaryLines}. */
-export interface RunTotals {
+interface RunTotals {
   /** Downloaded. */
   done: number;
   /** Already complete. */

@@ -20,7 +20,7 @@ export interface Shard {
 }
 
 /** The most shards accepted: far beyond any fleet, small enough to stay exact. */
-export const MAX_SHARDS = 1_000_000;
+const MAX_SHARDS = 1_000_000;
 
 /**
  * Reads `K/N`.

@@ -13,7 +13,7 @@ import type { PartWriter } from "./part_writer.ts";
 import { StallWatch } from "./stall.ts";
 
 /** One read of a body: its bytes (`undefined` at the end) and whether it ended. */
-export interface BodyRead {
+interface BodyRead {
   /** The bytes read, or `undefined` when the body ended without more. */
   readonly bytes: Uint8Array | undefined;
   /** Whether the body ended. */
@@ -21,7 +21,7 @@ export interface BodyRead {
 }
 
 /** A body being read into a writer. */
-export interface BodySource {
+interface BodySource {
   /** The next bytes; rejects with a `TimeoutError` when none came within the stall timeout. */
   read(): Promise<BodyRead>;
   /** Hands (a prefix of) the bytes of the last read to the writer. */

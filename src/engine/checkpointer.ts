@@ -30,7 +30,7 @@ import type { ByteSpan } from "./range_split.ts";
 import { mergeSpans } from "./range_ledger.ts";
 
 /** What a checkpoint says about the representation besides the durable ranges. */
-export interface CheckpointMeta {
+interface CheckpointMeta {
   /** Verification block size. */
   readonly blockSize: number;
   /** The representation's validators and type. */
@@ -42,14 +42,8 @@ export interface CheckpointMeta {
 /**
  * One range of the call: where it starts, and its writer or, once finished,
  * what it made durable.
- *
- * @example
- * ```ts ignore
- * // A finished range whose writer was let go.
- * const range: WrittenRange = { start: 0, writer: null, settled: { durability, extent: 4096 } };
- * ```
  */
-export interface WrittenRange {
+interface WrittenRange {
   /** First byte of the range. */
   readonly start: number;
   /** Its writer (started at `start`), or `null` once it wrote all its bytes. */

@@ -24,7 +24,7 @@ import { parseHttpDate } from "../protocol/retry_after.ts";
 import type { HaulOptions, HaulState } from "../types.ts";
 
 /** A complete `.part` about to be committed. */
-export interface CompletePart {
+interface CompletePart {
   /** `.part`, open. */
   readonly file: ShimFile;
   /** The verified length: `.part` is cut to it. */
@@ -38,7 +38,7 @@ export interface CompletePart {
 }
 
 /** What the commit checks the file against. */
-export interface CommitTerms {
+interface CommitTerms {
   /** The expected digests, or `null`. */
   readonly expected: ExpectedDigests | null;
   /** Whether an existing `dest` may be replaced. */

@@ -14,7 +14,7 @@
 import type { NativeHash } from "../runtime/native_hash.ts";
 
 /** A hasher of `.part` bytes `[0, hash.length)` and the representation they belong to. */
-export interface KeptHash {
+interface KeptHash {
   /** The hasher (its own copy: nothing else feeds it). */
   readonly hash: NativeHash;
   /** The representation's ETag, or `null`. */

@@ -19,7 +19,7 @@ import type { ShimFile } from "../runtime/fs_shim.ts";
 import { Durability } from "./durability.ts";
 
 /** Tuning of a writer. */
-export interface WriterSettings {
+interface WriterSettings {
   /** Bytes gathered before one write call. */
   readonly writeBufferSize: number;
   /** Bytes written between two background `fdatasync` calls. */

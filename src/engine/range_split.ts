@@ -24,7 +24,7 @@ export interface OpenRange extends ByteSpan {
 }
 
 /** The outcome of a steal: which range gives up its tail, and where it is cut. */
-export interface Steal {
+interface Steal {
   /** Index, in the list given, of the range that is shortened. */
   readonly victim: number;
   /** The victim's new end, and the start of the new range. */

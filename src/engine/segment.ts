@@ -69,14 +69,8 @@ export interface Segment {
 
 /**
  * What streaming into a segment needs from its download.
- *
- * @example
- * ```ts ignore
- * // download.ts makes one per call.
- * const host: SegmentHost = { stop, stallTimeout: 60_000, limiter: null, carriesOn, stored };
- * ```
  */
-export interface SegmentHost {
+interface SegmentHost {
   /** Aborted when every range stops: nothing more is written. */
   readonly stop: AbortSignal;
   /** `stallTimeout` in ms (`Infinity`: none). */

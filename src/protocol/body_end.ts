@@ -21,7 +21,7 @@ export interface BodyEndFacts {
 }
 
 /** How a body that stopped arriving ended. */
-export type BodyEndVerdict =
+type BodyEndVerdict =
   /** Every byte of the file is here. */
   | { readonly kind: "complete" }
   /** Fewer bytes than declared: an interruption (progress is kept). */

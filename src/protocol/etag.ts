@@ -16,7 +16,7 @@
 import { parseHttpDate } from "./retry_after.ts";
 
 /** A parsed entity-tag. */
-export interface Etag {
+interface Etag {
   /** True for a weak tag (`W/"…"`), which must never be used in `If-Range`. */
   readonly weak: boolean;
   /** The opaque-tag, including its double quotes: `"abc"`. */

@@ -158,7 +158,7 @@ export function parseIntegrity(value: string): ExpectedDigests {
 }
 
 /** What an {@link IntegrityError} reports: the algorithm checked, and the digests. */
-export interface Mismatch {
+interface Mismatch {
   /** `expected.algorithm`. */
   readonly algorithm: DigestAlgorithm;
   /** The accepted digests, hex. */

@@ -17,7 +17,7 @@ import { isStrongLastModified, parseEtag, strongMatch, weakMatch } from "./etag.
 import { parseRetryAfter } from "./retry_after.ts";
 
 /** The request as it was sent. */
-export interface SentRequest {
+interface SentRequest {
   /** The URL, for messages. */
   readonly url: string;
   /** Where `Range` started (0: no `Range` was sent). */
@@ -65,13 +65,13 @@ export interface StreamPlan {
 }
 
 /** The file on disk is already complete (a 416 that confirms the length). */
-export interface FinishPlan {
+interface FinishPlan {
   /** The plan's kind. */
   readonly kind: "finish";
 }
 
 /** The file at `dest` is current: a 304 to `If-Modified-Since`. Nothing is written. */
-export interface UnchangedPlan {
+interface UnchangedPlan {
   /** The plan's kind. */
   readonly kind: "unchanged";
 }

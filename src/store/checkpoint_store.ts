@@ -12,7 +12,7 @@ import type { FsShim } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
 /** Who may write the checkpoint: `check()` rejects once this call no longer owns the destination. */
-export interface Owner {
+interface Owner {
   /** Resolves while the caller still owns the destination. */
   check(): Promise<void>;
 }

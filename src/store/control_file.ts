@@ -45,7 +45,7 @@ export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
  * sizes and meaning are in the tables of `docs/control-file.md`. `ranges` is
  * where the 48-byte range records begin.
  */
-export interface ControlFileOffsets {
+interface ControlFileOffsets {
   readonly magic: number;
   readonly version: number;
   readonly headerFlags: number;

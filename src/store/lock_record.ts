@@ -7,7 +7,7 @@
  */
 
 /** What a lock file says about its owner. */
-export interface LockRecord {
+interface LockRecord {
   /** The owner's pid (`null` when the file is empty or unreadable). */
   readonly pid: number | null;
   /** The owner's `FsShim.processScope`; `null` when it had none. */

@@ -19,7 +19,7 @@ import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
 /** `.part`, open, and the checkpoint whose every range it bears out (or `null`: from byte 0). */
-export interface StartPoint {
+interface StartPoint {
   /** `.part`, open for reading and writing. */
   readonly file: ShimFile;
   /** The verified checkpoint, or `null` when `.part` was emptied. */

@@ -35,7 +35,7 @@ const CONVERTED = ["dest", "headers"] as const;
  * The data of `haul()`'s and `haulWithRetry()`'s options: all of them but
  * {@link LOCAL}, with `dest` and `headers` converted.
  */
-export type WireOptions =
+type WireOptions =
   & Omit<CallOptions, (typeof LOCAL)[number] | (typeof CONVERTED)[number]>
   & {
     readonly dest: string;

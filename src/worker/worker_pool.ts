@@ -63,7 +63,7 @@ function stop(worker: Pooled): void {
 
 /** A new worker, once it said it is ready. */
 /** How long a worker may take to load before its call gives up (a start takes 20–85 ms). */
-export const WORKER_START_TIMEOUT_MS = 60_000;
+const WORKER_START_TIMEOUT_MS = 60_000;
 
 async function start(entry: URL, timeoutMs: number): Promise<Pooled> {
   started++;
