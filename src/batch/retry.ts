@@ -37,15 +37,7 @@ export interface RetryInfo {
   readonly delayMs: number;
 }
 
-/**
- * The retry policy of {@link haulWithRetry}.
- *
- * @example Ten retries, waiting from up to 1 s to at most 1 min
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * await haulWithRetry(url, { dest, retries: 10, minDelayMs: 1000, maxDelayMs: 60_000 });
- * ```
- */
+/** The retry policy of {@link haulWithRetry}. */
 export interface RetryOptions {
   /**
    * Further attempts after the first one (0: a single attempt).

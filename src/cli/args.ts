@@ -75,9 +75,7 @@ type ParsedArgs =
   | { kind: "help" }
   | { kind: "version" };
 
-/**
- * The arguments are wrong: the CLI prints the message and exits with status 2.
- */
+/** The arguments are wrong: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
   /** @param message what is wrong and what to do. */
   constructor(message: string) {

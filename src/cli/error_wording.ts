@@ -42,13 +42,6 @@ const HAUL_ERROR =
  * @param job the download.
  * @param attempts the attempts made.
  * @returns the line (no newline), credentials removed.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * console.log(describeError(error, job, 3));
- * // "Download refused: HTTP 404 from https://example.com/a: check the URL and credentials"
- * ```
  */
 export function describeError(error: unknown, job: Job, attempts: number): string {
   const url = redactUrl(job.url);

@@ -100,12 +100,6 @@ function sizeFromResponse(
  * @param signal aborts the probe.
  * @returns the size, or `null` when the server does not say it.
  * @throws {UnexpectedStatusError} when the server refuses both requests; what `fetch` throws.
- *
- * @example
- * ```ts ignore
- * // Needs a server: ignored offline.
- * const size = await serverSize(new URL("https://example.com/a.bin"), fetch, new Headers());
- * ```
  */
 export async function serverSize(
   url: URL,

@@ -26,21 +26,7 @@ interface OutputSettings {
   readonly maxAttempts: number;
 }
 
-/**
- * The output of one run.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * const output = new RunOutput(io, jobs, settings);
- * await haulAll(items, {
- *   onProgress: (p) => output.progress(p),
- *   onItemDone: (r) => output.itemDone(r),
- *   onRetry: (i) => output.retry(i),
- * });
- * output.stop();
- * ```
- */
+/** The output of one run. */
 export class RunOutput {
   readonly #io: CliIo;
   readonly #jobs: readonly Job[];

@@ -37,16 +37,6 @@ interface BodySource {
  * @param writer the writer whose landing buffer a BYOB read fills.
  * @param stallTimeout the longest a read may wait, in ms (`Infinity`: no limit).
  * @returns the body source.
- *
- * @example
- * ```ts ignore
- * // Needs a PartWriter over an open .part: engine/download.ts and segment.ts use it.
- * const source = bodySource(response.body!, writer, 60_000);
- * for (let read = await source.read(); ; read = await source.read()) {
- *   if (read.bytes !== undefined) await source.store(read.bytes);
- *   if (read.done) break;
- * }
- * ```
  */
 export function bodySource(
   body: ReadableStream<Uint8Array>,

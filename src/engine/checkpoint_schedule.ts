@@ -15,9 +15,7 @@ export interface CheckpointCadence {
   readonly ms: number;
 }
 
-/**
- * One call's background checkpoints.
- */
+/** One call's background checkpoints. */
 export class CheckpointSchedule {
   readonly #cadence: CheckpointCadence;
   #lastAt = Date.now();

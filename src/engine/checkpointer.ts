@@ -52,16 +52,7 @@ interface WrittenRange {
   readonly settled: { readonly durability: Durability; readonly extent: number } | null;
 }
 
-/**
- * Records the durable bytes of every range of one call.
- *
- * @example
- * ```ts ignore
- * // Needs the call's control file, its open .part and its ranges: download.ts makes one.
- * const checkpointer = new Checkpointer(store, file, meta, cadence, [], 0, () => ranges);
- * await checkpointer.afterAppend(writer, accepted);
- * ```
- */
+/** Records the durable bytes of every range of one call. */
 export class Checkpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;

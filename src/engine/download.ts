@@ -37,9 +37,7 @@ import { withSharedSync } from "./shared_sync.ts";
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
 
-/**
- * One call's download.
- */
+/** One call's download. */
 export class Download {
   readonly #ctx: CallContext;
   #file: ShimFile | null = null;

@@ -23,9 +23,7 @@ interface KeptHash {
   readonly lastModified: string | null;
 }
 
-/**
- * One retry loop's kept hasher, between two attempts.
- */
+/** One retry loop's kept hasher, between two attempts. */
 export class KeptHasher {
   #entry: KeptHash | null = null;
 

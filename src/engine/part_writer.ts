@@ -34,20 +34,7 @@ export interface WriteObserver {
   written(end: number): void;
 }
 
-/**
- * Streams bytes into `.part` from a start cursor.
- *
- * @example
- * ```ts ignore
- * // Needs an open .part (a ShimFile); engine/download.ts is the real use.
- * const writer = new PartWriter(file, { writeBufferSize: 1 << 20, syncEvery: 16 << 20 }, hasher, {
- *   cursor: 0,
- *   extent: 0,
- * });
- * await writer.append(bytes);
- * const size = await writer.finish();
- * ```
- */
+/** Streams bytes into `.part` from a start cursor. */
 export class PartWriter {
   readonly #file: ShimFile;
   readonly #settings: WriterSettings;

@@ -17,9 +17,7 @@ const CREDIT_MS = 100;
 /** A shorter wait is not slept but carried to the next read (fewer timers, same pace). */
 const MIN_WAIT_MS = 4;
 
-/**
- * The time a limiter reads and waits on (tests give a fake one).
- */
+/** The time a limiter reads and waits on (tests give a fake one). */
 export interface LimiterClock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
@@ -43,9 +41,7 @@ const REAL_CLOCK: LimiterClock = {
     }),
 };
 
-/**
- * A pace of bytes per second shared by the readers that take from it.
- */
+/** A pace of bytes per second shared by the readers that take from it. */
 export class RateLimiter {
   /** The limit, in bytes per second. */
   readonly bytesPerSecond: number;

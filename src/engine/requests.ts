@@ -92,12 +92,6 @@ export async function firstRequest(
  * @param progress whether progress is on disk (for expired signatures).
  * @returns the answer and its verdict; a status that says nothing about the
  *   file is an {@link UnexpectedStatusError} in `fail`'s place.
- *
- * @example
- * ```ts ignore
- * // download.ts, for each further range.
- * const answer = await rangeRequest(ctx, k, { start, end }, file, stop.signal, true);
- * ```
  */
 export async function rangeRequest(
   ctx: CallContext,

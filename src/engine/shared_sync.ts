@@ -43,12 +43,6 @@ export function sharedDatasync(datasync: () => Promise<void>): () => Promise<voi
  *
  * @param file `.part`, open.
  * @returns the same file, whose `datasync` is {@link sharedDatasync}'s.
- *
- * @example
- * ```ts ignore
- * // Needs an open ShimFile: download.ts wraps .part once per call.
- * const shared = withSharedSync(file);
- * ```
  */
 export function withSharedSync(file: ShimFile): ShimFile {
   const datasync = sharedDatasync(() => file.datasync());

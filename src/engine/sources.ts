@@ -16,9 +16,7 @@ import type { Source, SourceInput } from "../types.ts";
 /** Failures in a row after which a source is skipped while another is left. */
 export const GIVE_UP_AFTER = 3;
 
-/**
- * The sources of one call (or retry loop).
- */
+/** The sources of one call (or retry loop). */
 export class Sources {
   readonly #list: readonly Source[];
   readonly #failures: number[];

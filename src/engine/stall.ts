@@ -60,14 +60,6 @@ export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): nu
  * @param fetchFn the `fetch` to wrap.
  * @param ms the longest wait for a response head; 0 or `Infinity` returns `fetchFn`.
  * @returns the guarded `fetch`.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it makes a request.
- * import { headDeadline } from "./stall.ts";
- * const fetch = headDeadline((request) => globalThis.fetch(request), 60_000);
- * const response = await fetch(new Request("https://example.com/"));
- * ```
  */
 export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
   if (!(ms > 0) || ms === Infinity) return fetchFn;

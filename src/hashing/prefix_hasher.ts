@@ -35,14 +35,6 @@ export class PrefixHasher {
   /**
    * @param file `.part`, open for reading.
    * @param hash a hasher that covers `.part` bytes `[0, hash.length)` (a fresh one, or kept).
-   *
-   * @example
-   * ```ts ignore
-   * // Needs an open .part: download.ts makes one per call.
-   * const hasher = new PrefixHasher(file, createNativeHash());
-   * hasher.advance(written);
-   * const { sha256 } = await hasher.digests(total);
-   * ```
    */
   constructor(file: ShimFile, hash: NativeHash) {
     this.#file = file;

@@ -54,9 +54,7 @@ export interface Checkpoint {
   readonly ranges: readonly DurableRange[];
 }
 
-/**
- * The most ranges a checkpoint holds.
- */
+/** The most ranges a checkpoint holds. */
 export const MAX_RANGES = 64;
 
 /**

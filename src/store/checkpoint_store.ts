@@ -17,9 +17,7 @@ interface Owner {
   check(): Promise<void>;
 }
 
-/**
- * The checkpoint file of one destination, and whether one is on disk.
- */
+/** The checkpoint file of one destination, and whether one is on disk. */
 export class CheckpointStore {
   readonly #fs: FsShim;
   readonly #paths: SidecarPaths;

@@ -17,9 +17,7 @@ import {
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
 
-/**
- * The format version this module writes and the only one it reads.
- */
+/** The format version this module writes and the only one it reads. */
 export const CONTROL_FILE_VERSION = 3;
 
 /**

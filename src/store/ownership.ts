@@ -36,19 +36,7 @@ import { basename, type SidecarPaths } from "./paths.ts";
 /** Names this module gives `.part` for a moment: `<dest>.part.` and 8 hex digits. */
 const PRIVATE_SUFFIX = /^\.part\.[0-9a-f]{8}$/;
 
-/**
- * The lock holder's rights over a destination's files.
- *
- * @example
- * ```ts ignore
- * // engine/haul.ts: after acquireLock(), before the first request.
- * const owner = new PartOwner(fs, paths, lock);
- * await owner.settle();
- * await owner.adopt(file); // the .part handle this call writes through
- * await owner.check(); // before a checkpoint or a removal
- * await owner.publish(false); // the commit's renames
- * ```
- */
+/** The lock holder's rights over a destination's files. */
 export class PartOwner {
   readonly #fs: FsShim;
   readonly #paths: SidecarPaths;

@@ -34,12 +34,6 @@ interface StartPoint {
  * @returns the open `.part` and the verified checkpoint (or `null`: start from byte 0).
  * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
  * @throws {DestinationError} when `.part` is a directory.
- *
- * @example
- * ```ts ignore
- * // Needs a locked destination: engine/download.ts opens every call with it.
- * const { file, checkpoint } = await openPart(fs, paths);
- * ```
  */
 export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it

@@ -150,15 +150,6 @@ export async function haulInWorker(
  * @param options `haulWithRetry()`'s options, `worker: true`.
  * @param pool the batch's workers (`haulAll()`), or none: a worker of its own.
  * @returns the result.
- *
- * @example
- * ```ts ignore
- * // Needs a server; tests/worker/in_worker_test.ts runs it.
- * const [a, b] = await Promise.all([
- *   retryOnWorker(url, { dest, worker: true }),
- *   retryOnWorker(url, { dest, worker: true }),
- * ]); // one download
- * ```
  */
 export function retryOnWorker(
   input: Source | readonly Source[],

@@ -113,10 +113,7 @@ async function start(entry: URL, timeoutMs: number): Promise<Pooled> {
   return worker;
 }
 
-/**
- * Workers for the calls of one owner: reused while it lives, stopped when it
- * is closed.
- */
+/** Workers for the calls of one owner: reused while it lives, stopped when it is closed. */
 export class WorkerPool {
   readonly #entry: URL;
   readonly #idle: Pooled[] = [];
