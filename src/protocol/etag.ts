@@ -13,7 +13,7 @@
  * @module
  */
 
-import { parseHttpDate } from "./retry_after.ts";
+import { parseHttpDate, trimOws } from "./retry_after.ts";
 
 /** A parsed entity-tag. */
 interface Etag {
@@ -31,15 +31,6 @@ interface Etag {
  * exposes them). No quotes, backslashes-as-escapes, controls, DEL or SP.
  */
 const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
-
-/** `value` without leading and trailing SP / HTAB (linear time). */
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value[start] === " " || value[start] === "\t")) start++;
-  while (end > start && (value[end - 1] === " " || value[end - 1] === "\t")) end--;
-  return value.slice(start, end);
-}
 
 /**
  * Parses an `ETag` header value (a single entity-tag).

@@ -51,7 +51,7 @@ const ASCTIME_DATE =
 const MS_PER_DAY = 86_400_000;
 
 /** `value` without leading and trailing SP / HTAB (linear time, unlike a regex). */
-function trimOws(value: string): string {
+export function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
   while (start < end && (value[start] === " " || value[start] === "\t")) start++;
