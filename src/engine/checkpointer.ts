@@ -1,18 +1,12 @@
 /**
- * Checkpoints of one call. Each range of `.part` the call writes has its own
- * {@link PartWriter} (one range with one connection), so each has its own
- * {@link Durability}: a checkpoint counts, for each range, only the bytes its
- * writer's `Durability` says are durable, after
- * {@link PartWriter.syncWritten}. The invariant stays in `durability.ts`.
+ * Checkpoints of one call. Each range being written has its own
+ * {@link PartWriter} and so its own {@link Durability}: a checkpoint counts
+ * only what that says is durable, after {@link PartWriter.syncWritten}.
  *
- * Every {@link CheckpointCadence.bytes} new bytes or
- * {@link CheckpointCadence.ms} milliseconds a checkpoint starts in the
- * background (the stream goes on): the writer that just appended is flushed,
- * the completed writes are synced, and a record of the durable ranges (with
- * the digest of each one's newest block, read back from `.part`) replaces the
- * control file. One at a time; a failure surfaces on the next
- * {@link Checkpointer.afterAppend}. An interruption writes a last one, in the
- * foreground, of every byte received.
+ * Every {@link CheckpointCadence.bytes} bytes or {@link CheckpointCadence.ms}
+ * ms a checkpoint runs in the background, one at a time; a failure surfaces
+ * on the next {@link Checkpointer.afterAppend}. An interruption writes a last
+ * one in the foreground.
  *
  * @module
  */

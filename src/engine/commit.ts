@@ -1,15 +1,11 @@
 /**
- * The end of every download that completes, whatever its number of
- * connections and however it got there (the last byte streamed, or a 416 that
- * says the checkpoint already covers the file): one sequence, in one place.
+ * The end of every download that completes (the last byte streamed, or a
+ * 416 that says the checkpoint already covers the file), in one place:
  *
- * 1. cut `.part` to the verified length, set its mtime to the server's
- *    `Last-Modified` when asked (`remoteTime`, `revalidate`), and `fsync` it
- *    (the mtime is made durable with the data, before the rename);
- * 2. compute the digests (SHA-256, and the algorithm `integrity` decides by) and close the file;
- * 3. check `integrity` (a mismatch removes the download: nothing is kept);
- * 4. the owner's renames onto `dest` and the directory's `fsync`
- *    (`PartOwner.publish`, which checks the lock and the inode first);
+ * 1. cut `.part` to the verified length, set its mtime (`remoteTime`), `fsync`;
+ * 2. compute the digests and close the file;
+ * 3. check `integrity` (a mismatch removes the download);
+ * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
  * 5. the call's progress says complete.
  *
  * @module

@@ -1,16 +1,9 @@
 /**
- * Appends body bytes to `.part`, fast:
- *
- * - **Pipelined writes.** Body chunks are copied into one of two buffers; a
- *   full buffer is written at its position while the other fills. Each
- *   buffer goes to the hasher just before its write is issued.
- * - **Background sync.** An `fdatasync` starts every
- *   {@link WriterSettings.syncEvery} bytes written without waiting for it, so
- *   the disk writes back while the body streams. What each sync covers is
- *   decided by {@link Durability} (`durability.ts`), the one place that says
- *   which bytes a checkpoint may count.
- *
- * It writes no checkpoint: `checkpointer.ts` does, from {@link PartWriter.durability}.
+ * Appends body bytes to `.part` through two buffers (one fills while the
+ * other is written; each goes to the hasher just before its write) and starts
+ * an `fdatasync` every {@link WriterSettings.syncEvery} bytes without waiting.
+ * {@link Durability} decides what each sync covers; `checkpointer.ts` writes
+ * the checkpoints.
  *
  * @module
  */

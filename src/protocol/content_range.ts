@@ -11,10 +11,8 @@
  * first-pos, last-pos, complete-length = 1*DIGIT
  * ```
  *
- * Optional whitespace (SP / HTAB only) is allowed around the whole value,
- * nowhere else: exactly one SP separates the unit from the range. Every number
- * must be a safe integer (at most `Number.MAX_SAFE_INTEGER`); larger values are
- * rejected, never rounded. Leading zeros are allowed, as the grammar allows them.
+ * Optional whitespace (SP / HTAB) only around the whole value; numbers above
+ * `Number.MAX_SAFE_INTEGER` are rejected, never rounded; leading zeros pass.
  *
  * @module
  */

@@ -1,23 +1,13 @@
 /**
- * Parses the `integrity` option: the digests a download must match.
+ * Parses the `integrity` option, tokens separated by ASCII whitespace:
+ * SRI hash expressions (`sha256-`, `sha384-`, `sha512-<base64>`, `?options`
+ * ignored, standard or URL-safe base64, padding optional), `sha256:<hex>`,
+ * `sha384:<hex>`, `sha512:<hex>`, or a bare 64-hex-digit SHA-256.
  *
- * Accepted, as tokens separated by ASCII whitespace (forms may be mixed):
- *
- * - Subresource Integrity (W3C SRI) hash expressions, `sha256-<base64>`,
- *   `sha384-…` or `sha512-…` (npm's `dist.integrity`), with any `?options`
- *   suffix ignored. Standard (`+/`) and URL-safe (`-_`) base64 alphabets are
- *   accepted, `=` padding optional, as in the CSP grammar SRI uses.
- * - `sha256:<hex>`, `sha384:<hex>` or `sha512:<hex>` (any case).
- * - A bare 64-hex-digit SHA-256 (any case).
- *
- * As SRI says, the strongest algorithm present decides (sha512, then sha384,
- * then sha256): the file must match one of its digests, and the weaker
- * tokens are not checked. A token of an algorithm haul does not know (say
- * `md5-…` or `sha1:…`) is ignored when a known one is present.
- *
- * Anything else is a `TypeError`: a malformed token, a digest of the wrong
- * length, non-canonical base64 (non-zero unused bits), or no known algorithm
- * at all.
+ * As SRI says, the strongest algorithm present decides and the weaker tokens
+ * are not checked; an unknown algorithm is ignored beside a known one.
+ * Anything else (a malformed token, a wrong length, non-canonical base64, no
+ * known algorithm) is a `TypeError`.
  *
  * @module
  */

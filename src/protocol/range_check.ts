@@ -1,16 +1,9 @@
 /**
- * Whether the answer to one more range of a file may be written into its
- * `.part`, decided without I/O. With several connections, every range after
- * the first is asked with `Range: bytes=start-(end-1)` and `If-Range` (the
- * strong validator the first response gave), and its answer is held to the
- * same standard as a single-connection resume: a 206 whose `Content-Range`
- * starts and ends exactly where asked, with the same total length, the same
- * validator, and no `Content-Encoding`. Another validator resets the whole
- * download (the file changed: the bytes on disk are of another version);
- * any other wrong answer under the same validator (a 200, a 416, a wrong
- * `Content-Range` or length, a compressed body) only refuses this range (the
- * file is the same, this server just does not serve it in pieces); a status
- * such as 503 that says nothing about the file fails the range.
+ * Whether the answer to one more range may be written into `.part`, without
+ * I/O. It is held to a resume's standard: a 206 with exactly the asked
+ * `Content-Range`, the same total and validator, no `Content-Encoding`.
+ * Another validator resets the download (the file changed); any other wrong
+ * answer only refuses this range; a status such as 503 fails the range.
  *
  * @module
  */

@@ -1,7 +1,6 @@
 /**
- * What a lock file says (one line of JSON) and the pure decision whether a
- * lock found on disk may be taken over; `store/lock.ts` does the I/O and its
- * module notes give the rules.
+ * What a lock file says (one line of JSON), and the pure decision whether a
+ * lock found on disk may be taken over (the rules: `store/lock.ts`).
  *
  * @module
  */

@@ -1,18 +1,11 @@
 /**
- * `worker: true`: one call run on a worker thread of this process
- * (`worker_main.ts`), so the caller's event loop stays free while the body
- * streams. Decision: Deno's fetch keeps its thread busy for as long as a fast
- * body has bytes ready, so a Deno HTTP server in the same process waited 10–20 ms
- * per request during a 1 GiB loopback download (with or without hashing);
- * on a worker it answers in the same few ms as when idle.
- *
- * The worker comes from the caller's {@link WorkerPool} (`haulAll()` keeps
- * one for its batch), or is started for the call and stopped when it settles. The caller's
- * `signal` is forwarded (the call then rejects with the signal's own reason,
- * as `haul()` does); `state` and `onProgress` follow the worker's reports; an
- * error is rebuilt as its own class (`error_wire.ts`). A worker that dies
- * mid-download is a crash like any other: the next call resumes (its lock
- * goes stale within seconds).
+ * `worker: true`: one call run on a worker thread (`worker_main.ts`). Deno's
+ * fetch keeps its thread busy while a fast body has bytes ready (a server in
+ * the same process waited 10–20 ms per request during a loopback download).
+ * The worker comes from the caller's {@link WorkerPool} or is started for the
+ * call; `signal` is forwarded, `state` and `onProgress` follow its reports,
+ * errors are rebuilt as their class (`error_wire.ts`). A worker that dies is a
+ * crash like any other: the next call resumes.
  *
  * @module
  */

@@ -1,15 +1,8 @@
 /**
- * The worker threads of `worker: true`. Starting one costs 20–85 ms of
- * loading haul's modules again (`docs/performance.md`), which a batch of small
- * files would pay per file, so a {@link WorkerPool} keeps the workers whose
- * call has settled for its next calls, until it is closed. Each worker runs
- * one call at a time; calls at the same time get workers of their own.
- *
- * Decision: a pool lives as long as its owner's awaited work (one call of
- * `haul()`, or one `haulAll()` batch) and no longer. A worker kept idle
- * past that, on a timer, would keep a Deno process up (Deno cannot
- * unreference a worker), and Deno's test runner lost later workers when a
- * test file ended with one still idle.
+ * The worker threads of `worker: true`. Starting one costs 20–85 ms, so a
+ * {@link WorkerPool} keeps settled workers for its next calls until it is
+ * closed; one call per worker at a time. A pool lives only as long as its
+ * owner's awaited work: an idle worker would keep a Deno process up.
  *
  * @module
  */
