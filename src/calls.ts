@@ -1,9 +1,6 @@
 /**
- * The three public calls. Each runs on the caller's thread (`engine/haul.ts`,
- * `batch/retry.ts`, `batch/haul_all.ts`) or, with `worker: true`, on a worker
- * thread of this process (`worker/`); a call for a destination this process
- * is already downloading joins that download either way
- * (`engine/single_flight.ts`).
+ * The three public calls, on the caller's thread or, with `worker: true`, on
+ * a worker; a call for a destination being downloaded here joins it.
  *
  * @module
  */

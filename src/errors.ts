@@ -1,6 +1,6 @@
 /**
- * The errors haul raises. Callers catch {@link HaulError} (or one subclass)
- * and ask {@link isRetryable} whether calling `haul()` again can help.
+ * The errors haul raises; {@link isRetryable} says whether calling `haul()`
+ * again can help.
  *
  * @module
  */
@@ -38,7 +38,6 @@ export class HaulError extends Error {
   readonly retryable: boolean;
   /**
    * Creates the error.
-   *
    * @param message what happened, naming the URL or path.
    * @param options `cause` and `retryable` (default false).
    */
@@ -67,7 +66,6 @@ export class PartialHaulError extends HaulError {
   readonly validLength: number;
   /**
    * Creates the error.
-   *
    * @param message what happened.
    * @param options `validLength` saved, and the underlying `cause`.
    */
@@ -79,24 +77,9 @@ export class PartialHaulError extends HaulError {
 }
 
 /** Statuses for which a later attempt can plausibly succeed. */
+// deno-fmt-ignore
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([
-  408,
-  421,
-  425,
-  429,
-  500,
-  502,
-  503,
-  504,
-  507,
-  509,
-  520,
-  521,
-  522,
-  523,
-  524,
-  598,
-  599,
+  408, 421, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524, 598, 599,
 ]);
 
 /**
@@ -152,7 +135,6 @@ export class UnexpectedStatusError extends HaulError {
   readonly retryAfterMs: number | null;
   /**
    * Creates the error.
-   *
    * @param details status, headers, URL and optional `Retry-After` delay.
    */
   constructor(details: UnexpectedStatusDetails) {
@@ -178,11 +160,9 @@ export class UnexpectedStatusError extends HaulError {
 }
 
 /**
- * The server broke HTTP's rules in a way that makes its bytes uncountable or
- * untrustworthy: a `Content-Encoding` despite `Accept-Encoding: identity`, a
- * body longer than its declared length, a 206 to a request without `Range`.
- * `retryable` is true when haul reset the checkpoint so that a fresh download
- * (without `Range`) may succeed.
+ * The server broke HTTP's rules so that its bytes cannot be counted or trusted
+ * (a `Content-Encoding` despite `identity`, a body past its length, a 206 to a
+ * request without `Range`). `retryable` when the checkpoint was reset.
  *
  * @example
  * ```ts
@@ -194,7 +174,6 @@ export class UnexpectedStatusError extends HaulError {
 export class ServerMisconfiguredError extends HaulError {
   /**
    * Creates the error.
-   *
    * @param message what the server did.
    * @param options `retryable` and `cause`.
    */
@@ -206,10 +185,8 @@ export class ServerMisconfiguredError extends HaulError {
 
 /**
  * A `Content-Range` that is malformed or disagrees with the request or the
- * checkpoint (wrong start, changed total, missing on a 206), or a 416 that does
- * not mean "complete". Raised by the parser for malformed values, and by the
- * engine, which resets the checkpoint first when a resume was refused (then
- * `retryable` is true: the next call downloads from byte 0).
+ * checkpoint, or a 416 that does not mean "complete". `retryable` when the
+ * checkpoint was reset first (the next call starts from byte 0).
  *
  * @example
  * ```ts
@@ -221,7 +198,6 @@ export class ServerMisconfiguredError extends HaulError {
 export class ContentRangeError extends HaulError {
   /**
    * Creates the error.
-   *
    * @param message what was wrong.
    * @param options `retryable` and `cause`.
    */
@@ -233,8 +209,7 @@ export class ContentRangeError extends HaulError {
 
 /**
  * The checkpoint `<dest>.part.ctrl` was corrupt, truncated or of an unknown
- * version. haul discards it before raising, so the next call starts clean:
- * always retryable.
+ * version; it is discarded first, so this is always retryable.
  *
  * @example
  * ```ts
@@ -246,7 +221,6 @@ export class ContentRangeError extends HaulError {
 export class ControlFileError extends HaulError {
   /**
    * Creates the error.
-   *
    * @param message what was wrong with the checkpoint.
    * @param options `cause`.
    */
@@ -257,10 +231,9 @@ export class ControlFileError extends HaulError {
 }
 
 /**
- * The destination cannot be used: raised before any request when the path
- * cannot hold the sidecar files (name too long with `.part.ctrl` appended,
- * parent is a file or missing, `dest` is a directory, no permission), or when
- * another call holds the destination's lock. Retryable only for the lock.
+ * The destination cannot be used (it cannot hold the sidecar files, is a
+ * directory, no permission), raised before any request, or another call holds
+ * its lock. Retryable only for the lock.
  *
  * @example
  * ```ts
@@ -274,7 +247,6 @@ export class DestinationError extends HaulError {
   readonly path: string;
   /**
    * Creates the error.
-   *
    * @param message what is wrong with the path.
    * @param path the destination path.
    * @param options `retryable` and `cause`.
@@ -287,8 +259,8 @@ export class DestinationError extends HaulError {
 }
 
 /**
- * The downloaded bytes do not match the `integrity` the caller gave. Nothing
- * is placed at `dest` and the sidecar files are removed. Not retryable.
+ * The downloaded bytes do not match `integrity`: nothing is placed at `dest`,
+ * the sidecar files are removed. Not retryable.
  *
  * @example
  * ```ts
@@ -306,7 +278,6 @@ export class IntegrityError extends HaulError {
   readonly actual: string;
   /**
    * Creates the error.
-   *
    * @param message what did not match.
    * @param details expected and actual digests (hex), and their algorithm
    *   (default `"sha256"`).
@@ -324,15 +295,11 @@ export class IntegrityError extends HaulError {
 }
 
 /**
- * Whether calling `haul()` again (for the same destination) can help.
- * True for {@link PartialHaulError}, transient statuses, resets after a
- * refused resume, a busy destination lock, network failures of `fetch` that
- * may pass (a refused or reset connection, a DNS failure: see
- * {@link fetchFailure}) and per-attempt timeouts (`TimeoutError`). False for
- * an `AbortError` (the caller asked to stop), for what `fetch` refuses to do
- * (a blocked port, another scheme, an invalid URL, a rejected certificate, a
- * missing permission), and for anything else.
- * Works across realms: checks `name`, not only `instanceof`.
+ * Whether calling `haul()` again for the same destination can help: true for
+ * {@link PartialHaulError}, transient statuses, a reset checkpoint, a busy
+ * lock, `fetch` failures that may pass ({@link fetchFailure}) and timeouts;
+ * false for an `AbortError`, what `fetch` refuses to do, and anything else.
+ * Checks `name`, not only `instanceof`, so it works across realms.
  *
  * @param error anything thrown by `haul()`.
  * @returns whether a retry may succeed.
@@ -371,8 +338,8 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
- * The errno-style code of the filesystem failure behind an error (a
- * `DestinationError` and its causes), such as `ENOSPC`, `EACCES` or `EROFS`.
+ * The errno-style code (`ENOSPC`, `EACCES`…) of the filesystem failure behind
+ * an error and its causes.
  *
  * @param error anything thrown by `haul()`.
  * @returns the code, or `null` when no filesystem error is behind it.

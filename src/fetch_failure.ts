@@ -1,7 +1,5 @@
 /**
- * Why a request failed before any response arrived, read from what `fetch`
- * threw as each runtime words it (Node's `cause.code`, Bun's `code`, Deno's
- * message): what no retry can cure apart from what may pass.
+ * Why a request failed before any response arrived, as each runtime words it.
  *
  * @module
  */
@@ -74,23 +72,13 @@ const OS_ERRORS: Readonly<Record<string, string>> = {
 const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_/;
 
 /**
- * Why a request failed before any response, read from the error `fetch`
- * threw (or a cause of it), as each runtime words it: Node's `cause.code`,
- * Bun's `code`, Deno's message. Tells apart what no retry can cure (a port
- * or scheme that `fetch` refuses to use, an invalid URL, a rejected
+ * Why a request failed before any response, from the error `fetch` threw (or
+ * a cause of it): Node's `cause.code`, Bun's `code`, Deno's message. Tells
+ * what no retry can cure (a refused port or scheme, an invalid URL, a bad
  * certificate, a missing permission) from what may pass (a refused or reset
- * connection, a DNS failure). Note that a refused connection to an ordinary
- * port is retryable: the server may be starting.
- *
+ * connection: the server may be starting; a DNS failure).
  * @param error what `fetch` (or `haul()`) threw.
  * @returns the code, its meaning and the verdict; `null` when the error says nothing recognisable.
- *
- * @example
- * ```ts
- * import { fetchFailure } from "./fetch_failure.ts";
- * const error = new TypeError("fetch failed", { cause: new Error("bad port") });
- * console.log(fetchFailure(error)); // { code: "BAD_PORT", reason: "fetch refuses to use this port", retryable: false }
- * ```
  */
 export function fetchFailure(error: unknown): FetchFailure | null {
   let current: unknown = error;

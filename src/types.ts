@@ -8,10 +8,9 @@
 export type SourceInput = string | URL | Request;
 
 /**
- * Where the file comes from: a URL or `Request`, or a function that returns
- * one (or a promise of one), called again for every request (each attempt,
- * each extra connection) so that a signed URL that expires is signed anew.
- * `haul()` takes one, or an array of several (mirrors of one file).
+ * Where the file comes from: a URL or `Request`, or a function returning one,
+ * called again for every request so that an expiring signed URL is signed
+ * anew. `haul()` takes one, or an array of mirrors of one file.
  *
  * @example A presigned URL, signed anew for every request
  * ```ts
@@ -94,15 +93,13 @@ export interface HaulOptions {
   /** Where the finished file goes: a path, or a `file:` URL. */
   dest: string | URL;
   /**
-   * The `fetch` to make the one request with: bring your own proxy, auth,
-   * Deno `HttpClient`, Bun options or test transport.
+   * The `fetch` to make requests with (a proxy, auth, a test transport…).
    * @default {globalThis.fetch}
    */
   fetch?: FetchLike;
   /**
-   * Extra request headers, merged over those of a `Request` input. `Range`,
-   * `If-Range` and `Accept-Encoding` (and, with `revalidate`,
-   * `If-Modified-Since`) are always haul's own;
+   * Extra request headers, merged over a `Request` input's. `Range`,
+   * `If-Range`, `Accept-Encoding` and `If-Modified-Since` are haul's own;
    * `Cache-Control: no-transform` is a default you may override.
    */
   headers?: HeadersInit;
@@ -113,97 +110,72 @@ export interface HaulOptions {
   /** Called synchronously at most every ~100 ms while bytes flow, and once at the end. Keep it fast. */
   onProgress?: (state: HaulState) => void;
   /**
-   * Verification block in bytes (a multiple of 64): on resume haul re-reads
-   * and checks at most this much of `.part`.
+   * Verification block in bytes (a multiple of 64): at most this much of
+   * `.part` is re-read and checked on resume.
    * @default {1048576}
    */
   blockSize?: number;
   /**
-   * Download again even when `dest` exists (replacing it atomically at the end).
-   * When false and `dest` exists, no request is made.
+   * Download again even when `dest` exists, replacing it atomically at the
+   * end. When false and `dest` exists, no request is made.
    * @default {false}
    */
   overwrite?: boolean;
   /**
-   * When `dest` exists, ask the server whether it changed (wget `-N`): one
-   * `GET` with `If-Modified-Since` set to the file's modification time. A 304
-   * returns it as `alreadyComplete` (status 304, no body read; checked against
-   * `integrity` when given); a 200 downloads the new version and replaces
-   * `dest` atomically once it is complete and verified; any other answer
-   * leaves `dest` as it was and rejects as a download would. Implies
-   * `remoteTime`: a finished file's mtime is the server's `Last-Modified`,
-   * which the next revalidation sends. No ETag is kept, so none is sent.
-   * Needs a `GET` (a `Request` with another method is a `TypeError`).
+   * When `dest` exists, ask whether it changed (wget `-N`): a `GET` with
+   * `If-Modified-Since` set to its mtime. A 304 returns it as
+   * `alreadyComplete` (checked against `integrity` when given); a 200
+   * replaces it atomically once complete and verified; anything else leaves
+   * it and rejects. Implies `remoteTime`. Needs a `GET` (else a `TypeError`).
    * @default {false}
    */
   revalidate?: boolean;
   /**
-   * Set the finished file's modification time to the response's
-   * `Last-Modified` (curl `-R`), when it has one that is strong (a second or
-   * more before its `Date`, RFC 9110 §8.8.2.2); otherwise the file keeps the
-   * time it was written.
+   * Set the finished file's mtime to the response's `Last-Modified` (curl
+   * `-R`) when it is strong (a second or more before `Date`, RFC 9110
+   * §8.8.2.2).
    * @default {false}
    */
   remoteTime?: boolean;
   /**
-   * Expected digest: an SRI string (`sha256-`, `sha384-` or
-   * `sha512-<base64>`, as npm's `dist.integrity`; several tokens allowed),
-   * `sha256:<hex>` or `sha512:<hex>`. With several algorithms the strongest
-   * decides (SRI's rule); tokens of an unknown algorithm are ignored beside a
-   * known one. SHA-384 or SHA-512 is computed on top of SHA-256 only when it
-   * decides. On mismatch nothing appears at `dest`.
+   * Expected digest: an SRI string (`sha256-`, `sha384-` or `sha512-<base64>`,
+   * several tokens allowed; the strongest algorithm decides, unknown ones are
+   * ignored beside a known one), `sha256:<hex>` or `sha512:<hex>`. On
+   * mismatch nothing appears at `dest`.
    */
   integrity?: string;
   /** How often to checkpoint while streaming (bytes and time; whichever comes first). */
   checkpointEvery?: CheckpointInterval;
   /**
-   * Connections to download with, from 1 to 32. Above 1, when the server
-   * serves ranges of a file with a known length and a strong validator, the
-   * file is split into ranges fetched concurrently (one request per
-   * connection, each checked like a resume); otherwise one connection is used.
-   * A download saved with several ranges resumes with any value.
+   * Connections to download with, from 1 to 32. Above 1, a file of known
+   * length with a strong validator, from a server that serves ranges, is
+   * fetched as concurrent ranges; otherwise one connection is used.
    * @default {1}
    */
   connections?: number;
   /**
-   * Milliseconds a request may go without a byte: waiting for the response
-   * head, or with a read of the body pending (time haul spends writing does
-   * not count). A body that stalls is cancelled and the call rejects with a
-   * retryable `PartialHaulError`, its progress saved, whose `cause` is a
-   * `DOMException` named `TimeoutError`; a head that never comes rejects
-   * with that `TimeoutError` itself (retryable, like a failed `fetch`). With
-   * several connections, any one stalling ends the call the same way.
-   * `0` or `Infinity`: no timeout. A negative number or `NaN` is a
-   * `RangeError`.
-   *
-   * The default, 60 s, is nginx's for a client that stops reading and
-   * aria2c's: longer than TCP's own retransmissions take to ride out a short
-   * outage, short enough that a connection that died silently (no FIN, no
-   * reset, which a read would otherwise wait for forever) is noticed within a
-   * minute.
+   * Milliseconds a request may wait for its response head or a body byte
+   * (time spent writing does not count). A stalled body rejects with a
+   * retryable `PartialHaulError` (progress saved, `cause` a `TimeoutError`),
+   * a stalled head with the `TimeoutError` itself. `0` or `Infinity`: no
+   * timeout; negative or `NaN`: a `RangeError`. The default is nginx's and
+   * aria2c's: longer than TCP needs to ride out a short outage, short enough
+   * to notice a silently dead connection within a minute.
    * @default {60000}
    */
   stallTimeout?: number;
   /**
-   * The most bytes per second to read, over all the call's connections (a
-   * positive number; anything else is a `RangeError`). The body is read no
-   * faster than this, so TCP's window slows the sender too: the link is
-   * left free, not only the disk. The time haul waits between reads is not a
-   * stall (`stallTimeout`). In `haulAll()`, the limit is over the whole
-   * batch (there, not with `worker: true`: a `TypeError`); with `worker: true`
-   * on `haul()` or `haulWithRetry()`, the worker paces the call. No limit by
-   * default.
+   * The most bytes per second to read over all the call's connections (a
+   * positive number, else a `RangeError`), so TCP's window slows the sender
+   * too. Waiting is not a stall. In `haulAll()` the limit is over the whole
+   * batch (with `worker: true` there, a `TypeError`). No limit by default.
    */
   maxBytesPerSecond?: number;
   /**
-   * Run the download on a worker thread of this process, so
-   * the caller's event loop stays free: an HTTP server of Deno or Bun
-   * in the same process keeps answering promptly while a fast body streams.
-   * A custom `fetch` cannot run there (passing both is a `TypeError`); `state`
-   * is updated and `onProgress` called on the caller's thread, from the
-   * worker's reports. Errors arrive as the same classes with the same fields.
-   * Each call starts its worker and stops it when it settles (tens of
-   * milliseconds); `haulAll()` reuses its workers from item to item.
+   * Run the download on a worker thread, so the caller's event loop (an HTTP
+   * server in the same process) stays free. A custom `fetch` cannot run there
+   * (a `TypeError`); `state` and `onProgress` are fed from the worker's
+   * reports, and errors arrive as the same classes with the same fields.
    * @default {false}
    */
   worker?: boolean;
@@ -230,23 +202,13 @@ export interface HaulResult {
   /** Size of the file in bytes. */
   size: number;
   /**
-   * Hex SHA-256 of the whole file: equal to `sha256sum dest`. `null` when it
-   * was not computed: `dest` was already there (`alreadyComplete`) and no
-   * `integrity` was given, so haul looked at its size and read none of its
-   * bytes. With `integrity`, an existing file is read, hashed and checked,
-   * and this is its digest.
+   * Hex SHA-256 of the whole file (`sha256sum dest`); `null` when `dest` was
+   * already there and no `integrity` was given, so none of it was read.
    */
   sha256: string | null;
-  /**
-   * Hex SHA-384 of the whole file, present only when `integrity` was checked
-   * by SHA-384 (its strongest token).
-   */
+  /** Hex SHA-384 of the file, only when `integrity` was checked by SHA-384. */
   sha384?: string;
-  /**
-   * Hex SHA-512 of the whole file (equal to `sha512sum dest`), present only
-   * when `integrity` was checked by SHA-512 (its strongest token), as with
-   * npm's `sha512-…`.
-   */
+  /** Hex SHA-512 of the file, only when `integrity` was checked by SHA-512. */
   sha512?: string;
   /** The ETag the server sent for this representation, if any. */
   etag: string | null;
@@ -263,11 +225,9 @@ export interface HaulResult {
   /** Connections used (0 when no request was made). */
   connections: number;
   /**
-   * The file name the server suggested in `Content-Disposition` (`filename*`
-   * before `filename`), reduced to a safe base name: no directory, no control
-   * characters, no leading dot. `null` when no response gave one, or no
-   * request was made (`alreadyComplete`). Chosen by the server: see
-   * `contentDispositionName()` for what is removed before it is shown here.
+   * The file name the server suggested in `Content-Disposition`, reduced to a
+   * safe base name (no directory, control character or leading dot); `null`
+   * when none was given or no request was made.
    */
   suggestedName: string | null;
 }

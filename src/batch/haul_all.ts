@@ -12,7 +12,7 @@ import { eachLimited } from "./pool.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 
 /** Default number of downloads running at once. */
-export const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 4;
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
 
@@ -25,12 +25,6 @@ export const DEFAULT_MAX_CONNECTIONS = 16;
  * @param connections connections wanted per download.
  * @param maxConnections the cap over the batch.
  * @returns the pool size and the connections each download gets.
- *
- * @example `-j 8 -x 8` under the default cap of 16
- * ```ts
- * import { shareConnections } from "./haul_all.ts";
- * console.log(shareConnections(8, 8, 16)); // { pool: 8, perItem: 2 }
- * ```
  */
 export function shareConnections(
   concurrency: number,

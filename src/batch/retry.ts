@@ -19,11 +19,11 @@ import {
 } from "../types.ts";
 
 /** Default number of further attempts after the first. */
-export const DEFAULT_RETRIES = 5;
+const DEFAULT_RETRIES = 5;
 /** Default backoff ceiling of the first retry, in milliseconds. */
-export const DEFAULT_MIN_DELAY_MS = 500;
+const DEFAULT_MIN_DELAY_MS = 500;
 /** Default largest backoff ceiling, in milliseconds. */
-export const DEFAULT_MAX_DELAY_MS = 30_000;
+const DEFAULT_MAX_DELAY_MS = 30_000;
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
 export interface RetryInfo {
@@ -37,15 +37,7 @@ export interface RetryInfo {
   readonly delayMs: number;
 }
 
-/**
- * The retry policy of {@link haulWithRetry}.
- *
- * @example Ten retries, waiting from up to 1 s to at most 1 min
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * await haulWithRetry(url, { dest, retries: 10, minDelayMs: 1000, maxDelayMs: 60_000 });
- * ```
- */
+/** The retry policy of {@link haulWithRetry}. */
 export interface RetryOptions {
   /**
    * Further attempts after the first one (0: a single attempt).
@@ -141,7 +133,7 @@ export async function haulWithRetry(
 }
 
 /** How {@link retrying} runs, besides the policy. */
-export interface RetryingOptions {
+interface RetryingOptions {
   /** Stops the loop and its wait at once (it rejects with the signal's reason). */
   signal?: AbortSignal | undefined;
   /** Called before each wait. */
@@ -163,12 +155,6 @@ export interface RetryingOptions {
  * @returns what the first successful attempt returned.
  * @throws the last attempt's error with `attempts` set ({@link RetriedError});
  *   the signal's reason when aborted.
- *
- * @example Retrying a HEAD request
- * ```ts ignore
- * // Needs a server: ignored offline.
- * const response = await retrying(() => fetch(url, { method: "HEAD" }), readPolicy({}));
- * ```
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,

@@ -17,13 +17,6 @@ import { filesystemCode, isRetryable } from "../errors.ts";
  * @param error what the attempt threw.
  * @param requestMade whether the attempt called `fetch`.
  * @returns true to wait and try again.
- *
- * @example
- * ```ts
- * import { shouldRetry } from "./retry_verdict.ts";
- * const reset = Object.assign(new TypeError("fetch failed"), { code: "ECONNRESET" });
- * console.log(shouldRetry(reset, true), shouldRetry(new TypeError("Invalid dest: x"), false)); // true false
- * ```
  */
 export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   const name = typeof error === "object" && error !== null ? (error as Error).name : "";

@@ -70,20 +70,12 @@ export interface CliOptions {
 }
 
 /** What the arguments ask for. */
-export type ParsedArgs =
+type ParsedArgs =
   | { kind: "run"; options: CliOptions }
   | { kind: "help" }
   | { kind: "version" };
 
-/**
- * The arguments are wrong: the CLI prints the message and exits with status 2.
- *
- * @example
- * ```ts
- * import { UsageError } from "./args.ts";
- * console.log(new UsageError("Unknown option --x: see haul --help").name); // "UsageError"
- * ```
- */
+/** The arguments are wrong: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
   /** @param message what is wrong and what to do. */
   constructor(message: string) {
@@ -172,13 +164,6 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * @param argv the arguments.
  * @returns what to do.
  * @throws {UsageError} for unknown options, missing or invalid values, conflicts.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * const parsed = parseArgs(["https://example.com/a.iso", "-o", "a.iso", "--retries", "5"]);
- * if (parsed.kind === "run") console.log(parsed.options.output, parsed.options.retries); // a.iso 5
- * ```
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length);

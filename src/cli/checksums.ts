@@ -24,15 +24,6 @@ export interface ChecksumTable {
  *
  * @param text the file's content.
  * @returns the digests by name, and the malformed lines.
- *
- * @example
- * ```ts
- * import { parseChecksums } from "./checksums.ts";
- * const sha512 = "cd".repeat(64);
- * const table = parseChecksums(`${"ab".repeat(32)}  ./data/a.bin\nSHA512 (b) = ${sha512}\n`);
- * console.log(table.byName.get("data/a.bin")?.slice(0, 11)); // "sha256:abab"
- * console.log(table.byName.get("b")?.slice(0, 11)); // "sha512:cdcd"
- * ```
  */
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
@@ -70,13 +61,6 @@ export function parseChecksums(text: string): ChecksumTable {
  * @param table a parsed checksums file.
  * @param relative the destination relative to `--dir` (`/`-separated).
  * @returns the digest as an `integrity` value, or `null` when there is none.
- *
- * @example
- * ```ts
- * import { lookupChecksum, parseChecksums } from "./checksums.ts";
- * const table = parseChecksums(`${"ab".repeat(32)}  a.bin\n`);
- * console.log(lookupChecksum(table, "data/a.bin")?.startsWith("sha256:")); // true
- * ```
  */
 export function lookupChecksum(table: ChecksumTable, relative: string): string | null {
   const key = normalizeName(relative);

@@ -1,7 +1,6 @@
 /**
- * What is already at each destination, checked before any request: a
- * directory, a device or a fifo is refused (a usage error); a regular file
- * is noted, for the size check that decides whether it is complete.
+ * What is already at each destination, before any request: a directory, a
+ * device or a fifo is refused; a regular file is noted for the size check.
  *
  * @module
  */
@@ -10,31 +9,15 @@ import type { CliIo, PathInfo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 
 /** What the check found. */
-export interface DestinationsFound {
+interface DestinationsFound {
   /** One message per refused destination (exit status 2). */
   readonly problems: string[];
   /** The size of each destination that is already a regular file, by job index. */
   readonly existing: Map<number, number>;
 }
 
-/**
- * Why a destination cannot be used, from what is at its path (pure).
- *
- * @param job the download.
- * @param info what is at `job.dest` (`null`: nothing).
- * @param fromOutput whether the path was given with `-o`.
- * @returns the message, or `null` when the destination can be used.
- *
- * @example
- * ```ts
- * import { destinationProblem } from "./dest_check.ts";
- * const job = { where: "argument", url: new URL("https://e.com/a"), mirrors: [], dest: "/dev/null",
- *   relative: "/dev/null", integrity: null };
- * console.log(destinationProblem(job, { type: "other", what: "a character device", size: 0 }, true));
- * // "-o /dev/null is a character device, not a regular file: haul saves to files only (…)"
- * ```
- */
-export function destinationProblem(
+/** Why a destination cannot be used, from what is at its path, or `null`. */
+function destinationProblem(
   job: Job,
   info: PathInfo | null,
   fromOutput: boolean,
@@ -59,12 +42,6 @@ export function destinationProblem(
  * @param io for `statPath`.
  * @param fromOutput whether the one destination was given with `-o`.
  * @returns the refused destinations and the sizes of existing files.
- *
- * @example
- * ```ts ignore
- * // Needs a CliIo from cli.ts.
- * const { problems, existing } = await findDestinations(jobs, io, options.output !== null);
- * ```
  */
 export async function findDestinations(
   jobs: readonly Job[],

@@ -6,7 +6,7 @@
  */
 
 /** A relative path that passed {@link checkRelativePath}. */
-export interface RelativePath {
+interface RelativePath {
   /** The path with `.` and empty segments removed, `/`-separated (empty when only a directory was given). */
   readonly path: string;
   /** True when the path ended with `/`: a directory, the name comes from the URL. */

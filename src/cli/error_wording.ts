@@ -19,13 +19,6 @@ import type { Job } from "./jobs.ts";
  *
  * @param text a message.
  * @returns the message, safe to print.
- *
- * @example
- * ```ts
- * import { scrub } from "./error_wording.ts";
- * console.log(scrub("GET https://bob:pw@example.com/a?token=1 failed"));
- * // "GET https://example.com/a?token=%5Bredacted%5D failed"
- * ```
  */
 export function scrub(text: string): string {
   return text.replace(/\bhttps?:\/\/[^\s"'<>()]+/gi, (match) => {
@@ -49,13 +42,6 @@ const HAUL_ERROR =
  * @param job the download.
  * @param attempts the attempts made.
  * @returns the line (no newline), credentials removed.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * console.log(describeError(error, job, 3));
- * // "Download refused: HTTP 404 from https://example.com/a: check the URL and credentials"
- * ```
  */
 export function describeError(error: unknown, job: Job, attempts: number): string {
   const url = redactUrl(job.url);

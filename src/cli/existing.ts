@@ -16,14 +16,6 @@ import { formatBytes } from "./format.ts";
 /**
  * The file at the destination is not the one the server has: its size
  * differs. Nothing was changed; `--overwrite` downloads it again.
- *
- * @example
- * ```ts
- * import { ExistingFileError } from "./existing.ts";
- * const error = new ExistingFileError("a.bin", 1000, 5000);
- * console.log(error.message);
- * // "Existing a.bin is 1000 B but the server's file is 4.9 KiB: it is another file, or was cut short; use --overwrite to download it again"
- * ```
  */
 export class ExistingFileError extends Error {
   /** The destination. */
@@ -54,7 +46,7 @@ export class ExistingFileError extends Error {
 }
 
 /** What a size probe's response says. */
-export type SizeAnswer =
+type SizeAnswer =
   /** The server's size. */
   | { readonly kind: "size"; readonly size: number }
   /** The response is fine but gives no usable size (ask again another way, or accept). */
@@ -69,15 +61,8 @@ export type SizeAnswer =
  * @param status the response status.
  * @param headers the response headers.
  * @returns the size, "unknown", or the refusing status.
- *
- * @example
- * ```ts
- * import { sizeFromResponse } from "./existing.ts";
- * const headers = new Headers({ "content-range": "bytes 0-0/5000" });
- * console.log(sizeFromResponse("GET", 206, headers)); // { kind: "size", size: 5000 }
- * ```
  */
-export function sizeFromResponse(
+function sizeFromResponse(
   method: "HEAD" | "GET",
   status: number,
   headers: Headers,
@@ -115,12 +100,6 @@ export function sizeFromResponse(
  * @param signal aborts the probe.
  * @returns the size, or `null` when the server does not say it.
  * @throws {UnexpectedStatusError} when the server refuses both requests; what `fetch` throws.
- *
- * @example
- * ```ts ignore
- * // Needs a server: ignored offline.
- * const size = await serverSize(new URL("https://example.com/a.bin"), fetch, new Headers());
- * ```
  */
 export async function serverSize(
   url: URL,

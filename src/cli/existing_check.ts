@@ -13,7 +13,7 @@ import type { FetchLike } from "../types.ts";
 import { ExistingFileError, serverSize } from "./existing.ts";
 
 /** A download whose destination is already a regular file. */
-export interface ExistingCandidate {
+interface ExistingCandidate {
   /** The job's index. */
   readonly index: number;
   /** The file's size on disk. */
@@ -50,12 +50,6 @@ export interface CheckExistingOptions {
  * @returns a failure for each file that is not (or could not be shown to be)
  *   the download, with `index` the job's index; the others are complete as
  *   far as can be told (the size matches, or the server does not give one).
- *
- * @example
- * ```ts ignore
- * // Needs a server: ignored offline.
- * const refused = await checkExisting([{ index: 0, size: 1000, item }], options);
- * ```
  */
 export async function checkExisting(
   candidates: readonly ExistingCandidate[],

@@ -11,12 +11,6 @@ const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"] as const;
  *
  * @param bytes a non-negative count.
  * @returns the formatted size.
- *
- * @example
- * ```ts
- * import { formatBytes } from "./format.ts";
- * console.log(formatBytes(1536), formatBytes(10)); // "1.5 KiB" "10 B"
- * ```
  */
 export function formatBytes(bytes: number): string {
   let value = Math.max(0, bytes);
@@ -49,12 +43,6 @@ export function formatRate(bytesPerSecond: number): string {
  *
  * @param ms milliseconds.
  * @returns the formatted duration.
- *
- * @example
- * ```ts
- * import { formatDuration } from "./format.ts";
- * console.log(formatDuration(4200), formatDuration(185_000)); // "4.2 s" "3 min 05 s"
- * ```
  */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
@@ -70,12 +58,6 @@ export function formatDuration(ms: number): string {
  *
  * @param seconds seconds left, or `null`.
  * @returns the formatted estimate.
- *
- * @example
- * ```ts
- * import { formatEta } from "./format.ts";
- * console.log(formatEta(7), formatEta(null)); // "0:07" "--:--"
- * ```
  */
 export function formatEta(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return "--:--";

@@ -39,7 +39,7 @@ export interface Job {
 }
 
 /** Settings that shape every destination. */
-export interface JobSettings {
+interface JobSettings {
   /** `--dir`, or `null`. */
   readonly dir: string | null;
   /** `-o` (a single download only), or `null`. */
@@ -59,16 +59,6 @@ export interface JobSettings {
  * @param sources what was asked for, in order.
  * @param settings `--dir`, `-o`, the digest options.
  * @returns the downloads, and one message per problem (empty when all is well).
- *
- * @example
- * ```ts
- * import { planJobs } from "./jobs.ts";
- * const { jobs, problems } = planJobs(
- *   [{ where: "list:1", url: "https://example.com/a.bin", path: null }],
- *   { dir: "out", output: null, integrity: null, checksums: null },
- * );
- * console.log(jobs[0]?.dest, problems.length); // out/a.bin 0
- * ```
  */
 export function planJobs(
   sources: readonly JobSource[],

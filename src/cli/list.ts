@@ -7,7 +7,7 @@
  */
 
 /** One download line of a list. */
-export interface ListEntry {
+interface ListEntry {
   /** 1-based line number. */
   readonly line: number;
   /** The URL as written. */
@@ -27,14 +27,6 @@ export interface ListEntry {
  *
  * @param text the list's content.
  * @returns the download lines, in order.
- *
- * @example
- * ```ts
- * import { parseList } from "./list.ts";
- * const entries = parseList("# data\nhttps://a.example/b https://c.example/b\tout/b.bin\n");
- * console.log(entries[0]);
- * // { line: 2, url: "https://a.example/b", mirrors: [ "https://c.example/b" ], path: "out/b.bin" }
- * ```
  */
 export function parseList(text: string): ListEntry[] {
   const entries: ListEntry[] = [];

@@ -43,14 +43,6 @@ export const EXIT = {
  * @param io the runtime's services (output, terminal, signals, files).
  * @returns the exit status: 0 success, 1 download failure, 2 usage error, 130 interrupted,
  *   141 broken pipe (`-o -`).
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * import { runCli } from "./main.ts";
- * const status = await runCli(["https://example.com/a.iso", "-o", "a.iso"], io);
- * io.exit(status);
- * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let options: CliOptions;

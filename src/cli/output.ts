@@ -15,7 +15,7 @@ import { describeError, errorDetail, retryReason } from "./error_wording.ts";
 import { type FailureLine, fileJson, fileLine } from "./report.ts";
 
 /** How verbose the output is. */
-export interface OutputSettings {
+interface OutputSettings {
   /** `-q`: errors only. */
   readonly quiet: boolean;
   /** `-v`: retries and error detail. */
@@ -26,21 +26,7 @@ export interface OutputSettings {
   readonly maxAttempts: number;
 }
 
-/**
- * The output of one run.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * const output = new RunOutput(io, jobs, settings);
- * await haulAll(items, {
- *   onProgress: (p) => output.progress(p),
- *   onItemDone: (r) => output.itemDone(r),
- *   onRetry: (i) => output.retry(i),
- * });
- * output.stop();
- * ```
- */
+/** The output of one run. */
 export class RunOutput {
   readonly #io: CliIo;
   readonly #jobs: readonly Job[];

@@ -23,7 +23,7 @@ const MAX_PROBLEMS = 20;
  * The validated downloads, or the problems that refuse the command (exit
  * status 2; 1 when `failed`: a server refused to give `-J` its name).
  */
-export type Prepared = { ok: true; jobs: Job[] } | {
+type Prepared = { ok: true; jobs: Job[] } | {
   ok: false;
   problems: string[];
   failed?: boolean;
@@ -37,13 +37,6 @@ export type Prepared = { ok: true; jobs: Job[] } | {
  * @param io for reading the list and checksums files.
  * @param nameOf with `-J`: asks a URL's server for its file's name.
  * @returns the downloads, or the problems (at most 20 listed).
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * const prepared = await prepareJobs(options, io);
- * if (!prepared.ok) for (const problem of prepared.problems) console.error(problem);
- * ```
  */
 export async function prepareJobs(
   options: CliOptions,
@@ -121,12 +114,6 @@ export async function prepareJobs(
  * @param jobs the downloads.
  * @param io for creating directories.
  * @returns `null`, or a message naming the directory that could not be created.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * const problem = await makeDirectories(jobs, io);
- * ```
  */
 export async function makeDirectories(jobs: readonly Job[], io: CliIo): Promise<string | null> {
   const dirs = [...new Set(jobs.map((job) => dirname(job.dest)))].filter((dir) => dir !== ".");

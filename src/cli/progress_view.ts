@@ -11,7 +11,7 @@ import { RateMeter } from "./rate.ts";
 import { displayWidth, fitWidth } from "./text_width.ts";
 
 /** The shortest time between two redraws. */
-export const REDRAW_INTERVAL_MS = 100;
+const REDRAW_INTERVAL_MS = 100;
 /** Redraw this often even without news, so that rates and countdowns move. */
 const IDLE_REDRAW_MS = 500;
 
@@ -26,7 +26,7 @@ export interface ViewClock {
 }
 
 /** How the view is set up. */
-export interface ProgressViewOptions {
+interface ProgressViewOptions {
   /** Writes to the terminal (standard error). */
   write(text: string): void;
   /** The terminal's width. */
@@ -55,21 +55,6 @@ const realClock: ViewClock = {
  * Draws a batch's progress on a terminal. Feed it with {@link ProgressView.update};
  * call {@link ProgressView.clear} before printing other lines, and
  * {@link ProgressView.stop} at the end.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * import { ProgressView } from "./progress_view.ts";
- * const view = new ProgressView({
- *   write: (text) => console.error(text),
- *   columns: () => 80,
- *   label: (index) => `file-${index}`,
- *   showTotal: true,
- *   maxAttempts: 21,
- * });
- * // haulAll(items, { onProgress: (progress) => view.update(progress) }) …
- * view.stop();
- * ```
  */
 export class ProgressView {
   readonly #options: ProgressViewOptions;

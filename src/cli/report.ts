@@ -18,13 +18,6 @@ import type { Job } from "./jobs.ts";
  * @param report the item's report.
  * @param job the download.
  * @returns the line (no newline), or `null`.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * console.log(fileLine(report, job));
- * // "Saved big.iso: 300.0 MiB in 3.2 s (93.8 MiB/s), sha256 9f86d08… verified"
- * ```
  */
 export function fileLine(report: HaulAllReport, job: Job): string | null {
   if (report.status === "failed") return null;
@@ -48,7 +41,7 @@ export function fileLine(report: HaulAllReport, job: Job): string | null {
 }
 
 /** The JSON object printed per finished file with `--json`. */
-export interface FileJson {
+interface FileJson {
   /** `"done"`, `"skipped"` or `"failed"`. */
   status: "done" | "skipped" | "failed";
   /** The URL, credentials removed. */
@@ -88,12 +81,6 @@ export interface FileJson {
  * @param job the download.
  * @param retryable whether the error was retryable (failures only).
  * @returns the object to print with `JSON.stringify`.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it needs the command line's parsed options and I/O.
- * console.log(JSON.stringify(fileJson(report, job, false)));
- * ```
  */
 export function fileJson(report: HaulAllReport, job: Job, retryable: boolean): FileJson {
   const base: FileJson = {
@@ -129,7 +116,7 @@ export function fileJson(report: HaulAllReport, job: Job, retryable: boolean): F
 }
 
 /** Totals of a run, for {@link summaryLines}. */
-export interface RunTotals {
+interface RunTotals {
   /** Downloaded. */
   done: number;
   /** Already complete. */

@@ -24,12 +24,6 @@ import { checkUrl } from "./list.ts";
  * @param headers the download's request headers (authorization, user agent…).
  * @returns the safe name `Content-Disposition` gives, or `null` when it gives none.
  * @throws {UnexpectedStatusError} when the server answers neither 2xx nor 416.
- *
- * @example
- * ```ts ignore
- * // Needs a server: ignored offline.
- * const name = await askName(new URL("https://example.com/dl?id=7"), fetch, new Headers());
- * ```
  */
 export async function askName(
   url: URL,

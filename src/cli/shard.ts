@@ -20,20 +20,13 @@ export interface Shard {
 }
 
 /** The most shards accepted: far beyond any fleet, small enough to stay exact. */
-export const MAX_SHARDS = 1_000_000;
+const MAX_SHARDS = 1_000_000;
 
 /**
  * Reads `K/N`.
  *
  * @param text the option's value, e.g. `"3/8"`.
  * @returns the shard, or a message saying what is wrong.
- *
- * @example
- * ```ts
- * import { parseShard } from "./shard.ts";
- * console.log(parseShard("3/8")); // { index: 3, count: 8 }
- * console.log(typeof parseShard("0/8")); // "string": K counts from 1
- * ```
  */
 export function parseShard(text: string): Shard | string {
   const match = /^\s*(\d{1,7})\s*\/\s*(\d{1,7})\s*$/.exec(text);
@@ -54,12 +47,6 @@ export function parseShard(text: string): Shard | string {
  * @param count how many shards (>= 1).
  * @returns a hash bucket from 0 to `count - 1`, the same on every machine
  * (shard `K` holds bucket `K - 1`).
- *
- * @example
- * ```ts
- * import { shardOf } from "./shard.ts";
- * console.log(shardOf("data/part-0001.bin", 4) === shardOf("data/part-0001.bin", 4)); // true
- * ```
  */
 export function shardOf(relative: string, count: number): number {
   let hash = 0x811c9dc5;
@@ -76,14 +63,6 @@ export function shardOf(relative: string, count: number): number {
  * @param relative the destination relative to the download directory.
  * @param shard this machine's shard.
  * @returns true when `relative` falls in `shard`.
- *
- * @example
- * ```ts
- * import { inShard } from "./shard.ts";
- * const names = ["a.bin", "b.bin", "c.bin"];
- * const mine = names.filter((name) => inShard(name, { index: 1, count: 1 }));
- * console.log(mine.length); // 3: one shard holds everything
- * ```
  */
 export function inShard(relative: string, shard: Shard): boolean {
   return shardOf(relative, shard.count) === shard.index - 1;

@@ -26,12 +26,6 @@ export const EXIT_BROKEN_PIPE = 141;
  * @param options the parsed arguments.
  * @param io the runtime's services.
  * @returns the exit status: 0, 1 (failed), 130 (interrupted) or 141 (broken pipe).
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * const status = await streamToStdout(job, new Headers(), options, io);
- * ```
  */
 export async function streamToStdout(
   job: Job,

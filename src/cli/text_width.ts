@@ -29,12 +29,6 @@ function charWidth(codePoint: number): number {
  *
  * @param text printable text.
  * @returns its width in columns.
- *
- * @example
- * ```ts
- * import { displayWidth } from "./text_width.ts";
- * console.log(displayWidth("abc"), displayWidth("日本")); // 3 4
- * ```
  */
 export function displayWidth(text: string): number {
   let width = 0;

@@ -13,7 +13,7 @@ import type { PartWriter } from "./part_writer.ts";
 import { StallWatch } from "./stall.ts";
 
 /** One read of a body: its bytes (`undefined` at the end) and whether it ended. */
-export interface BodyRead {
+interface BodyRead {
   /** The bytes read, or `undefined` when the body ended without more. */
   readonly bytes: Uint8Array | undefined;
   /** Whether the body ended. */
@@ -21,7 +21,7 @@ export interface BodyRead {
 }
 
 /** A body being read into a writer. */
-export interface BodySource {
+interface BodySource {
   /** The next bytes; rejects with a `TimeoutError` when none came within the stall timeout. */
   read(): Promise<BodyRead>;
   /** Hands (a prefix of) the bytes of the last read to the writer. */
@@ -37,16 +37,6 @@ export interface BodySource {
  * @param writer the writer whose landing buffer a BYOB read fills.
  * @param stallTimeout the longest a read may wait, in ms (`Infinity`: no limit).
  * @returns the body source.
- *
- * @example
- * ```ts ignore
- * // Needs a PartWriter over an open .part: engine/download.ts and segment.ts use it.
- * const source = bodySource(response.body!, writer, 60_000);
- * for (let read = await source.read(); ; read = await source.read()) {
- *   if (read.bytes !== undefined) await source.store(read.bytes);
- *   if (read.done) break;
- * }
- * ```
  */
 export function bodySource(
   body: ReadableStream<Uint8Array>,

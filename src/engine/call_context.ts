@@ -13,17 +13,7 @@ import type { Sources } from "./sources.ts";
 import type { ProgressReporter } from "./progress.ts";
 import type { Settings } from "./settings.ts";
 
-/**
- * What a download needs from `haulWith()`.
- *
- * @example
- * ```ts ignore
- * // Built by haulWith() from the caller's options once it holds the destination's lock.
- * const ctx: CallContext = { fs, paths, settings, fetchFn, url, sources, first, options, expected,
- *   progress, startedAt: performance.now(), connections: 8, floor: 4 << 20, owner,
- *   suggestedName: () => null, since: null };
- * ```
- */
+/** What a download needs from `haulWith()`. */
 export interface CallContext {
   /** Filesystem shim. */
   readonly fs: FsShim;

@@ -15,19 +15,7 @@ export interface CheckpointCadence {
   readonly ms: number;
 }
 
-/**
- * One call's background checkpoints.
- *
- * @example
- * ```ts
- * import { CheckpointSchedule } from "./checkpoint_schedule.ts";
- * const schedule = new CheckpointSchedule({ bytes: 100, ms: 60_000 }, 0);
- * let saved = 0;
- * if (schedule.due(150)) await schedule.start(150, async () => true, async () => void saved++);
- * await schedule.drain();
- * console.log(saved, schedule.due(160)); // 1 false
- * ```
- */
+/** One call's background checkpoints. */
 export class CheckpointSchedule {
   readonly #cadence: CheckpointCadence;
   #lastAt = Date.now();

@@ -1,18 +1,12 @@
 /**
- * Checkpoints of one call. Each range of `.part` the call writes has its own
- * {@link PartWriter} (one range with one connection), so each has its own
- * {@link Durability}: a checkpoint counts, for each range, only the bytes its
- * writer's `Durability` says are durable, after
- * {@link PartWriter.syncWritten}. The invariant stays in `durability.ts`.
+ * Checkpoints of one call. Each range being written has its own
+ * {@link PartWriter} and so its own {@link Durability}: a checkpoint counts
+ * only what that says is durable, after {@link PartWriter.syncWritten}.
  *
- * Every {@link CheckpointCadence.bytes} new bytes or
- * {@link CheckpointCadence.ms} milliseconds a checkpoint starts in the
- * background (the stream goes on): the writer that just appended is flushed,
- * the completed writes are synced, and a record of the durable ranges (with
- * the digest of each one's newest block, read back from `.part`) replaces the
- * control file. One at a time; a failure surfaces on the next
- * {@link Checkpointer.afterAppend}. An interruption writes a last one, in the
- * foreground, of every byte received.
+ * Every {@link CheckpointCadence.bytes} bytes or {@link CheckpointCadence.ms}
+ * ms a checkpoint runs in the background, one at a time; a failure surfaces
+ * on the next {@link Checkpointer.afterAppend}. An interruption writes a last
+ * one in the foreground.
  *
  * @module
  */
@@ -30,7 +24,7 @@ import type { ByteSpan } from "./range_split.ts";
 import { mergeSpans } from "./range_ledger.ts";
 
 /** What a checkpoint says about the representation besides the durable ranges. */
-export interface CheckpointMeta {
+interface CheckpointMeta {
   /** Verification block size. */
   readonly blockSize: number;
   /** The representation's validators and type. */
@@ -42,14 +36,8 @@ export interface CheckpointMeta {
 /**
  * One range of the call: where it starts, and its writer or, once finished,
  * what it made durable.
- *
- * @example
- * ```ts ignore
- * // A finished range whose writer was let go.
- * const range: WrittenRange = { start: 0, writer: null, settled: { durability, extent: 4096 } };
- * ```
  */
-export interface WrittenRange {
+interface WrittenRange {
   /** First byte of the range. */
   readonly start: number;
   /** Its writer (started at `start`), or `null` once it wrote all its bytes. */
@@ -58,16 +46,7 @@ export interface WrittenRange {
   readonly settled: { readonly durability: Durability; readonly extent: number } | null;
 }
 
-/**
- * Records the durable bytes of every range of one call.
- *
- * @example
- * ```ts ignore
- * // Needs the call's control file, its open .part and its ranges: download.ts makes one.
- * const checkpointer = new Checkpointer(store, file, meta, cadence, [], 0, () => ranges);
- * await checkpointer.afterAppend(writer, accepted);
- * ```
- */
+/** Records the durable bytes of every range of one call. */
 export class Checkpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;

@@ -1,15 +1,11 @@
 /**
- * The end of every download that completes, whatever its number of
- * connections and however it got there (the last byte streamed, or a 416 that
- * says the checkpoint already covers the file): one sequence, in one place.
+ * The end of every download that completes (the last byte streamed, or a
+ * 416 that says the checkpoint already covers the file), in one place:
  *
- * 1. cut `.part` to the verified length, set its mtime to the server's
- *    `Last-Modified` when asked (`remoteTime`, `revalidate`), and `fsync` it
- *    (the mtime is made durable with the data, before the rename);
- * 2. compute the digests (SHA-256, and the algorithm `integrity` decides by) and close the file;
- * 3. check `integrity` (a mismatch removes the download: nothing is kept);
- * 4. the owner's renames onto `dest` and the directory's `fsync`
- *    (`PartOwner.publish`, which checks the lock and the inode first);
+ * 1. cut `.part` to the verified length, set its mtime (`remoteTime`), `fsync`;
+ * 2. compute the digests and close the file;
+ * 3. check `integrity` (a mismatch removes the download);
+ * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
  * 5. the call's progress says complete.
  *
  * @module
@@ -24,7 +20,7 @@ import { parseHttpDate } from "../protocol/retry_after.ts";
 import type { HaulOptions, HaulState } from "../types.ts";
 
 /** A complete `.part` about to be committed. */
-export interface CompletePart {
+interface CompletePart {
   /** `.part`, open. */
   readonly file: ShimFile;
   /** The verified length: `.part` is cut to it. */
@@ -38,7 +34,7 @@ export interface CompletePart {
 }
 
 /** What the commit checks the file against. */
-export interface CommitTerms {
+interface CommitTerms {
   /** The expected digests, or `null`. */
   readonly expected: ExpectedDigests | null;
   /** Whether an existing `dest` may be replaced. */
@@ -82,12 +78,6 @@ export function remoteMtime(options: HaulOptions, lastModified: string | null): 
  * @returns the digests (hex) of the file now at `dest`.
  * @throws {IntegrityError} the digest does not match; the download was removed.
  * @throws {DestinationError} `dest` appeared meanwhile, or this call lost the destination.
- *
- * @example
- * ```ts ignore
- * // engine/download.ts, once every byte is written.
- * const digests = await commit(owner, { file, size, digest, close }, terms);
- * ```
  */
 export async function commit(
   owner: PartOwner,

@@ -1,14 +1,8 @@
 /**
- * One call's download, over one connection or several, from opening `.part`
- * to the commit: open (every range of the checkpoint checked,
- * `store/resume.ts`) → the first request and its plan (`requests.ts`; a
- * checkpoint with gaps asks for its gaps instead) → the ranges still needed
- * (`range_schedule.ts`: one unless `connections` > 1 and the first answer
- * allows a split), each streamed through its own writer (`segment.ts`), one
- * checkpointer (`checkpointer.ts`) and one hasher in file order
- * (`prefix_hasher.ts`) → the commit (`commit.ts`), or a last checkpoint of
- * every range and the error (`outcome.ts`). `docs/architecture.md` tells
- * the whole path.
+ * One call's download, over one connection or several: open (`store/resume.ts`)
+ * → first request and plan (`requests.ts`) → ranges (`range_schedule.ts`),
+ * each streamed by `segment.ts`, one checkpointer and one hasher → commit
+ * (`commit.ts`) or a last checkpoint and the error (`outcome.ts`).
  *
  * @module
  */
@@ -37,15 +31,7 @@ import { withSharedSync } from "./shared_sync.ts";
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
 
-/**
- * One call's download.
- *
- * @example
- * ```ts ignore
- * // Needs a locked destination and the call's context: haulWith() builds them.
- * const result = await new Download(ctx).run();
- * ```
- */
+/** One call's download. */
 export class Download {
   readonly #ctx: CallContext;
   #file: ShimFile | null = null;

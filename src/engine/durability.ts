@@ -4,14 +4,10 @@
  * > A checkpoint never counts a byte that no completed `fdatasync` (started
  * > after the byte's write completed) made durable.
  *
- * The writer reports each completed write ({@link Durability.wrote}) and runs
- * every `fdatasync` through {@link Durability.sync}, which notes, when the
- * sync *starts*, how far the completed writes reach; only when the sync
- * returns do those bytes become {@link Durability.durable}. A checkpoint
- * records `durable` and nothing else. A failed sync may have lost anything
- * written before it, so after one nothing becomes durable again in this call.
- *
- * See `docs/architecture.md`.
+ * {@link Durability.sync} notes, when a sync *starts*, how far the completed
+ * writes reach; only when it returns do those bytes become
+ * {@link Durability.durable}. After a failed sync nothing becomes durable
+ * again in this call (it may have lost anything written before it).
  *
  * @module
  */

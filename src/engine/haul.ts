@@ -36,10 +36,7 @@ import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
 import { contentDispositionName } from "../protocol/content_disposition.ts";
 
-/**
- * Engine internals a test may replace (documented test hooks; applications
- * call `haul()`).
- */
+/** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
 export interface EngineHooks {
   /** The filesystem to use (a fault-injecting one in crash tests). */
   fs?: FsShim;

@@ -14,7 +14,7 @@
 import type { NativeHash } from "../runtime/native_hash.ts";
 
 /** A hasher of `.part` bytes `[0, hash.length)` and the representation they belong to. */
-export interface KeptHash {
+interface KeptHash {
   /** The hasher (its own copy: nothing else feeds it). */
   readonly hash: NativeHash;
   /** The representation's ETag, or `null`. */
@@ -23,22 +23,7 @@ export interface KeptHash {
   readonly lastModified: string | null;
 }
 
-/**
- * One retry loop's kept hasher, between two attempts.
- *
- * @example
- * ```ts
- * import { KeptHasher } from "./kept_hashes.ts";
- * import { createNativeHash } from "../runtime/native_hash.ts";
- * const kept = new KeptHasher();
- * const hash = createNativeHash();
- * hash.update(new Uint8Array(10));
- * kept.keep({ hash, etag: '"v1"', lastModified: null });
- * console.log(kept.take(5, { etag: '"v1"', lastModified: null })); // null: it saw more than 5 bytes
- * kept.keep({ hash, etag: '"v1"', lastModified: null });
- * console.log(kept.take(10, { etag: '"v1"', lastModified: null }) === hash); // true
- * ```
- */
+/** One retry loop's kept hasher, between two attempts. */
 export class KeptHasher {
   #entry: KeptHash | null = null;
 

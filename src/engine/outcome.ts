@@ -1,8 +1,5 @@
 /**
- * How a download's pieces end, decided without I/O (`download.ts` acts on
- * it): whether the rest of a file may be split into ranges, where a body of
- * unknown length ended, which failures discard the download, and the error
- * an interrupted call rejects with.
+ * How a download's pieces end, decided without I/O (`download.ts` acts on it).
  *
  * @module
  */
@@ -33,10 +30,8 @@ import { OverLongBody } from "./segment.ts";
 export class RangeReset extends Error {}
 
 /**
- * Whether the rest of the file may be asked for in ranges: the first answer
- * shows range support (`Accept-Ranges: bytes` or a 206), the file has a
- * strong validator and a length, and at least two ranges of `floor` bytes
- * are left.
+ * Whether the rest of the file may be asked for in ranges: range support
+ * shown, a strong validator, a length, and two ranges of `floor` bytes left.
  *
  * @param plan the first response's plan.
  * @param response the first response.
@@ -75,13 +70,6 @@ export function splittable(
  * @param now the response's.
  * @param saved the checkpoint's, or `null`.
  * @returns the file's validators.
- *
- * @example
- * ```ts
- * import { merged } from "./outcome.ts";
- * const now = { etag: null, lastModified: null, contentType: "text/plain" };
- * console.log(merged(now, { etag: '"a"', lastModified: null, contentType: null }).etag); // "\"a\""
- * ```
  */
 export function merged(now: Validators, saved: Validators | null): Validators {
   return {
@@ -121,10 +109,9 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
 }
 
 /**
- * Every connection stopped with `span` (and maybe more) still pending: the
- * ranges were refused. With progress in this call, it is saved for the next;
- * with none, the next call starts over (as a resume answered that way does)
- * rather than ask the same ranges again.
+ * Every connection stopped with `span` still pending. Progress made in this
+ * call is saved; with none, the next call starts over rather than ask the
+ * same ranges again.
  *
  * @param span the first pending span.
  * @param refused why the last range was refused, if one was.

@@ -1,16 +1,9 @@
 /**
- * Appends body bytes to `.part`, fast:
- *
- * - **Pipelined writes.** Body chunks are copied into one of two buffers; a
- *   full buffer is written at its position while the other fills. Each
- *   buffer goes to the hasher just before its write is issued.
- * - **Background sync.** An `fdatasync` starts every
- *   {@link WriterSettings.syncEvery} bytes written without waiting for it, so
- *   the disk writes back while the body streams. What each sync covers is
- *   decided by {@link Durability} (`durability.ts`), the one place that says
- *   which bytes a checkpoint may count.
- *
- * It writes no checkpoint: `checkpointer.ts` does, from {@link PartWriter.durability}.
+ * Appends body bytes to `.part` through two buffers (one fills while the
+ * other is written; each goes to the hasher just before its write) and starts
+ * an `fdatasync` every {@link WriterSettings.syncEvery} bytes without waiting.
+ * {@link Durability} decides what each sync covers; `checkpointer.ts` writes
+ * the checkpoints.
  *
  * @module
  */
@@ -19,7 +12,7 @@ import type { ShimFile } from "../runtime/fs_shim.ts";
 import { Durability } from "./durability.ts";
 
 /** Tuning of a writer. */
-export interface WriterSettings {
+interface WriterSettings {
   /** Bytes gathered before one write call. */
   readonly writeBufferSize: number;
   /** Bytes written between two background `fdatasync` calls. */
@@ -34,20 +27,7 @@ export interface WriteObserver {
   written(end: number): void;
 }
 
-/**
- * Streams bytes into `.part` from a start cursor.
- *
- * @example
- * ```ts ignore
- * // Needs an open .part (a ShimFile); engine/download.ts is the real use.
- * const writer = new PartWriter(file, { writeBufferSize: 1 << 20, syncEvery: 16 << 20 }, hasher, {
- *   cursor: 0,
- *   extent: 0,
- * });
- * await writer.append(bytes);
- * const size = await writer.finish();
- * ```
- */
+/** Streams bytes into `.part` from a start cursor. */
 export class PartWriter {
   readonly #file: ShimFile;
   readonly #settings: WriterSettings;

@@ -16,13 +16,6 @@ import type { ByteSpan } from "./range_split.ts";
  *
  * @param spans durable spans, in any order.
  * @returns disjoint, non-adjacent spans in ascending order.
- *
- * @example
- * ```ts
- * import { mergeSpans } from "./range_ledger.ts";
- * console.log(mergeSpans([{ start: 10, end: 20 }, { start: 0, end: 10 }, { start: 30, end: 30 }]));
- * // [ { start: 0, end: 20 } ]
- * ```
  */
 export function mergeSpans(spans: readonly ByteSpan[]): ByteSpan[] {
   const sorted = spans.filter((span) => span.end > span.start)
@@ -50,13 +43,6 @@ export function mergeSpans(spans: readonly ByteSpan[]): ByteSpan[] {
  * @param total the file's length.
  * @param spans disjoint spans in ascending order (as {@link mergeSpans} returns).
  * @returns the gaps, ascending.
- *
- * @example
- * ```ts
- * import { gapsOf } from "./range_ledger.ts";
- * console.log(gapsOf(100, [{ start: 0, end: 10 }, { start: 50, end: 60 }]));
- * // [ { start: 10, end: 50 }, { start: 60, end: 100 } ]
- * ```
  */
 export function gapsOf(total: number, spans: readonly ByteSpan[]): ByteSpan[] {
   const gaps: ByteSpan[] = [];
@@ -79,14 +65,6 @@ export function gapsOf(total: number, spans: readonly ByteSpan[]): ByteSpan[] {
  * @param floor the smallest piece worth a connection.
  * @param split the first split (`splitRanges`).
  * @returns the pieces, ascending.
- *
- * @example
- * ```ts
- * import { shareGaps } from "./range_ledger.ts";
- * import { splitRanges } from "./range_split.ts";
- * const pieces = shareGaps([{ start: 0, end: 1 << 20 }], 1, 1024, splitRanges);
- * console.log(pieces); // [ { start: 0, end: 1048576 } ]
- * ```
  */
 export function shareGaps(
   gaps: readonly ByteSpan[],

@@ -1,11 +1,7 @@
 /**
- * Which bytes each connection of a download fetches next,
- * decided without I/O. The file is split in file order into four pieces per
- * connection; a connection takes the next pending piece and, when none is
- * left, takes over half of the open range with the most bytes still to come
- * (`stealHalf`). A range refused under the same validator goes back to the
- * pending ones, where the range before it may carry on over it when its body
- * runs on (the first response runs to the end of the file).
+ * Which bytes each connection fetches next, without I/O: pieces in file
+ * order, then half of the open range with the most left (`stealHalf`). A
+ * refused range goes back to the pending ones.
  *
  * @module
  */
@@ -16,10 +12,8 @@ import type { PartWriter } from "./part_writer.ts";
 import type { Segment } from "./segment.ts";
 
 /**
- * The file is split into this many ranges per connection (each at least the
- * floor), taken in file order: the bytes written without a hole from byte 0
- * then grow steadily, so the SHA-256, which must read them in order, keeps
- * up with the download instead of waiting for the first range to end.
+ * Ranges per connection, taken in file order, so that the contiguous prefix
+ * (which the in-order SHA-256 needs) grows steadily.
  */
 const PIECES_PER_CONNECTION = 4;
 
@@ -60,9 +54,8 @@ export class RangeSchedule {
 
   /**
    * The bytes a call still needs, in file order: the gaps between the
-   * verified spans, each cut into ranges in proportion to its size; with
-   * `pieces` 1, one range per gap. A file of unknown length has one open
-   * range after the verified prefix.
+   * verified spans, cut in proportion to their size (one open range after
+   * the prefix when the length is unknown).
    *
    * @param total the file's length, or `null`.
    * @param durable the spans verified on disk.

@@ -24,7 +24,7 @@ export interface OpenRange extends ByteSpan {
 }
 
 /** The outcome of a steal: which range gives up its tail, and where it is cut. */
-export interface Steal {
+interface Steal {
   /** Index, in the list given, of the range that is shortened. */
   readonly victim: number;
   /** The victim's new end, and the start of the new range. */
@@ -46,13 +46,6 @@ export const SPLIT_ALIGNMENT = 64 * 1024;
  * @param connections how many ranges are wanted (>= 1).
  * @param floor the smallest range worth a connection (> 0).
  * @returns the ranges, covering `[0, total)` without gaps or overlaps.
- *
- * @example Eight connections for 100 MiB, 1 MiB floor
- * ```ts
- * import { splitRanges } from "./range_split.ts";
- * const ranges = splitRanges(100 << 20, 8, 1 << 20);
- * console.log(ranges.length, ranges[0]); // 8 { start: 0, end: 13107200 }
- * ```
  */
 export function splitRanges(total: number, connections: number, floor: number): ByteSpan[] {
   if (!Number.isSafeInteger(total) || total <= 0) {
@@ -83,16 +76,6 @@ export function splitRanges(total: number, connections: number, floor: number): 
  * @param open the ranges still being fetched.
  * @param floor the smallest range worth a connection (> 0).
  * @returns the steal, or `null` when no range is worth splitting.
- *
- * @example A connection finishes early and takes half of the slow one's rest
- * ```ts
- * import { stealHalf } from "./range_split.ts";
- * const steal = stealHalf([
- *   { start: 0, cursor: 1 << 20, end: 8 << 20 },
- *   { start: 8 << 20, cursor: 15 << 20, end: 16 << 20 },
- * ], 1 << 20);
- * console.log(steal); // { victim: 0, at: 4718592, taken: { start: 4718592, end: 8388608 } }
- * ```
  */
 export function stealHalf(open: readonly OpenRange[], floor: number): Steal | null {
   const victim = mostLeft(open);

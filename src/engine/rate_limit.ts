@@ -17,17 +17,7 @@ const CREDIT_MS = 100;
 /** A shorter wait is not slept but carried to the next read (fewer timers, same pace). */
 const MIN_WAIT_MS = 4;
 
-/**
- * The time a limiter reads and waits on (tests give a fake one).
- *
- * @example
- * ```ts
- * import type { LimiterClock } from "./rate_limit.ts";
- * let now = 0;
- * const clock: LimiterClock = { now: () => now, sleep: (ms) => Promise.resolve(void (now += ms)) };
- * console.log(clock.now()); // 0
- * ```
- */
+/** The time a limiter reads and waits on (tests give a fake one). */
 export interface LimiterClock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
@@ -51,17 +41,7 @@ const REAL_CLOCK: LimiterClock = {
     }),
 };
 
-/**
- * A pace of bytes per second shared by the readers that take from it.
- *
- * @example
- * ```ts
- * import { RateLimiter } from "./rate_limit.ts";
- * const limiter = new RateLimiter(1000); // 1000 bytes per second
- * console.log(limiter.charge(100, 0)); // 0: within the first 100 ms of credit
- * console.log(limiter.charge(500, 0)); // 500: wait half a second before the next read
- * ```
- */
+/** A pace of bytes per second shared by the readers that take from it. */
 export class RateLimiter {
   /** The limit, in bytes per second. */
   readonly bytesPerSecond: number;
@@ -116,13 +96,6 @@ export class RateLimiter {
  * @param options the call's options.
  * @returns a new limiter, or `null` without a limit.
  * @throws {RangeError} unless the limit is a positive finite number.
- *
- * @example
- * ```ts
- * import { readRateLimit } from "./rate_limit.ts";
- * console.log(readRateLimit({}), readRateLimit({ maxBytesPerSecond: 1 << 20 })?.bytesPerSecond);
- * // null 1048576
- * ```
  */
 export function readRateLimit(
   options: Pick<HaulOptions, "maxBytesPerSecond">,

@@ -1,21 +1,12 @@
 /**
- * The requests of a download (`download.ts`), made from the call's sources
- * (`sources.ts`), and the judgement of their answers: the first request from
- * the verified prefix (`protocol/plan.ts`) and the requests for further
- * ranges (`protocol/range_check.ts`).
+ * The requests of a download, made from the call's sources, and the
+ * judgement of their answers (`protocol/plan.ts`, `protocol/range_check.ts`).
  *
- * Two rules that sources bring:
- *
- * - **Mirrors with a digest.** Mirrors rarely share ETags. When a call has
- *   several sources and an `integrity` to check, their validators are not
- *   compared (nor sent in `If-Range`): a resume or a range may continue from
- *   a mirror whose validator differs, and the final digest proves the file.
- *   The length must still agree. Without `integrity`, another validator
- *   starts the download over, as with one source.
- * - **Signatures that expire.** A 401, a 403, or a 400 whose body says the
- *   signature expired, answered to a function source once progress is saved,
- *   is retryable: the next attempt asks the function for a fresh URL.
- *
+ * - **Mirrors with a digest.** With several sources and an `integrity`,
+ *   validators are not compared nor sent in `If-Range` (mirrors rarely share
+ *   ETags): the final digest proves the file; the length must still agree.
+ * - **Signatures that expire.** A 401, 403, or 400 saying the signature
+ *   expired, answered to a function source with progress saved, is retryable.
  * @module
  */
 
@@ -56,12 +47,6 @@ export interface Answer<T> {
  * @param saved its checkpoint, or `null`.
  * @param progress whether progress is on disk (for expired signatures).
  * @returns the answer and its plan.
- *
- * @example
- * ```ts ignore
- * // download.ts, once .part is open.
- * const { response, verdict: plan } = await firstRequest(ctx, cursor, saved, true);
- * ```
  */
 export async function firstRequest(
   ctx: CallContext,
@@ -98,12 +83,6 @@ export async function firstRequest(
  * @param progress whether progress is on disk (for expired signatures).
  * @returns the answer and its verdict; a status that says nothing about the
  *   file is an {@link UnexpectedStatusError} in `fail`'s place.
- *
- * @example
- * ```ts ignore
- * // download.ts, for each further range.
- * const answer = await rangeRequest(ctx, k, { start, end }, file, stop.signal, true);
- * ```
  */
 export async function rangeRequest(
   ctx: CallContext,

@@ -44,13 +44,6 @@ export class OverLongBody extends Error {
  * connection takes its tail. Once all its bytes are written, its writer (and
  * its buffers) is let go; `settled` keeps its `Durability`, which the next
  * checkpoint's (shared) sync advances.
- *
- * @example
- * ```ts ignore
- * // A range just asked for, its writer at its first byte.
- * const segment: Segment = { start: 0, end: 1 << 22, writer, settled: null, done: false,
- *   answer: Promise.withResolvers<void>() };
- * ```
  */
 export interface Segment {
   /** First byte of the range. */
@@ -67,16 +60,8 @@ export interface Segment {
   answer: PromiseWithResolvers<void> | null;
 }
 
-/**
- * What streaming into a segment needs from its download.
- *
- * @example
- * ```ts ignore
- * // download.ts makes one per call.
- * const host: SegmentHost = { stop, stallTimeout: 60_000, limiter: null, carriesOn, stored };
- * ```
- */
-export interface SegmentHost {
+/** What streaming into a segment needs from its download. */
+interface SegmentHost {
   /** Aborted when every range stops: nothing more is written. */
   readonly stop: AbortSignal;
   /** `stallTimeout` in ms (`Infinity`: none). */
@@ -102,12 +87,6 @@ export interface SegmentHost {
  * @param host the download.
  * @throws {OverLongBody} when the body carries a byte at or past `asked`.
  * @throws {Error} when the body ends before the range does.
- *
- * @example
- * ```ts ignore
- * // download.ts, once the range's answer is checked.
- * await streamSegment(segment, response, asked.end, host);
- * ```
  */
 export async function streamSegment(
   segment: Segment,

@@ -27,15 +27,7 @@ export const DEFAULT_RANGE_FLOOR = 4 << 20;
 /** The most connections one call opens. */
 export const MAX_CONNECTIONS = 32;
 
-/**
- * A call's settings, validated.
- *
- * @example
- * ```ts ignore
- * // readSettings() makes them; Download reads them.
- * const settings: Settings = readSettings(options, {});
- * ```
- */
+/** A call's settings, validated. */
 export interface Settings {
   /** The verification block (a positive multiple of 64). */
   readonly blockSize: number;

@@ -16,15 +16,6 @@ import type { ShimFile } from "../runtime/fs_shim.ts";
  *
  * @param datasync the real `fdatasync`.
  * @returns a `datasync` whose every call is answered by a sync started after the call.
- *
- * @example
- * ```ts
- * import { sharedDatasync } from "./shared_sync.ts";
- * let syncs = 0;
- * const datasync = sharedDatasync(async () => void syncs++);
- * await Promise.all([datasync(), datasync(), datasync()]);
- * console.log(syncs); // 2: the first call's, and one for the two that came while it ran
- * ```
  */
 export function sharedDatasync(datasync: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | null = null;
@@ -52,12 +43,6 @@ export function sharedDatasync(datasync: () => Promise<void>): () => Promise<voi
  *
  * @param file `.part`, open.
  * @returns the same file, whose `datasync` is {@link sharedDatasync}'s.
- *
- * @example
- * ```ts ignore
- * // Needs an open ShimFile: download.ts wraps .part once per call.
- * const shared = withSharedSync(file);
- * ```
  */
 export function withSharedSync(file: ShimFile): ShimFile {
   const datasync = sharedDatasync(() => file.datasync());

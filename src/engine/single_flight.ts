@@ -1,44 +1,16 @@
 /**
- * One download per destination in this process. A second `haul()` for a
- * destination that a call in this process is already downloading joins it
- * when it asks for the same URL (it waits and gets the first call's result,
- * or its error), and fails at once with a non-retryable
- * {@link DestinationError} when it asks for another URL (two different files
- * for one path is a caller's bug a retry cannot fix). Across processes the
- * lock file decides (`src/store/lock.ts`): a busy destination is a fast,
- * retryable `DestinationError`.
+ * One download per destination in this process. A second call for a
+ * destination being downloaded joins the first (same URL: it gets its result
+ * or error) or fails at once with a non-retryable {@link DestinationError}
+ * (another URL). Across processes the lock file decides (`store/lock.ts`).
+ * Destinations are keyed by their lexically cleaned path, URLs by `href`.
  *
- * Destinations are compared as paths after lexical clean-up (`a//b/./c` is
- * `a/b/c`); a relative and an absolute spelling of one file are two keys, and
- * the second of them meets the lock (busy, retryable) instead of joining.
- * URLs are compared by their parsed `href`.
- *
- * `haul()` goes through it, and so does `haulWithRetry({ worker: true })`,
- * whose whole loop runs on a worker (`retryOnWorker()` in `batch/retry.ts`,
- * also used by `haulAll()`): calls on workers join like the rest.
- *
- * A call with `overwrite: true` does not join a call without it (which may
- * keep the file it finds): it waits for that call to end, then downloads. A
- * call with `revalidate: true` likewise does not join one that neither
- * revalidates nor overwrites: it waits, then asks the server.
- *
- * A joining call shares the first call's download: its own `onProgress`,
- * `state` and `headers` are not applied, but its `integrity` and
- * `signal` are: a result that does not match its `integrity` rejects that
- * call with an {@link IntegrityError} (the file stays: it is the first
- * call's), and aborting its signal rejects that call's wait (with the
- * signal's reason) and leaves the first call's download running. A first
- * call without `integrity` that found `dest` already there did not hash it
- * (`sha256: null`), and one with another `integrity` may not have computed
- * the algorithm a joined call's `integrity` needs (say `sha512`): the joined
- * call then runs on its own, which hashes and checks the file.
- *
- * The first call's own doing is not shared: when its signal aborted, or it
- * rejects with what its `onProgress` threw, each joined call runs again (the
- * first to do so leads, the others join it). `haulWithRetry()` without
- * `worker: true` goes through here at each attempt and counts a joined
- * attempt's error as its own (`onJoined`): each loop retries by its own
- * policy.
+ * A call asking for fresher data (`overwrite`, then `revalidate`) waits for
+ * the running call to end instead of joining it. A joined call shares the
+ * download but checks its own `integrity` (an {@link IntegrityError}; the file
+ * stays) and its own `signal`; when the first call did not compute the digest
+ * it needs, or failed by its own doing (its signal, its `onProgress`), the
+ * joined call runs again by itself.
  *
  * @module
  */
@@ -70,18 +42,11 @@ interface Flight {
 const flights = new Map<string, Flight>();
 
 /**
- * The key of a destination: its path with duplicate separators and `.`
- * segments removed, or `null` when it is not a valid destination (the engine
- * then raises its own error).
+ * The key of a destination: its path without duplicate separators and `.`
+ * segments, or `null` when it is not a valid destination.
  *
  * @param dest the caller's `dest`.
  * @returns the key, or `null`.
- *
- * @example
- * ```ts
- * import { destinationKey } from "./single_flight.ts";
- * console.log(destinationKey("data//./x.bin")); // data/x.bin
- * ```
  */
 export function destinationKey(dest: string | URL): string | null {
   let path: string;
@@ -97,18 +62,11 @@ export function destinationKey(dest: string | URL): string | null {
 }
 
 /**
- * The URL a call asks for, as a parsed `href` (several, space-separated, for
- * mirrors), or `null` when one does not parse or is a function (such calls
- * are not joined: the destination's lock keeps them apart).
+ * The parsed `href` of the URL a call asks for (space-separated for mirrors),
+ * or `null` when one does not parse or is a function (never joined).
  *
  * @param input what `haul()` was given.
  * @returns the `href`, or `null`.
- *
- * @example
- * ```ts
- * import { requestHref } from "./single_flight.ts";
- * console.log(requestHref("HTTP://Example.com/a")); // http://example.com/a
- * ```
  */
 export function requestHref(input: Source | readonly Source[]): string | null {
   const list: readonly Source[] = Array.isArray(input) ? input : [input as Source];
@@ -124,24 +82,14 @@ export function requestHref(input: Source | readonly Source[]): string | null {
 
 /**
  * Runs `download` unless a call in this process already downloads to the
- * same destination: then joins it (same URL) or refuses (another URL). A
- * joined call whose first call failed by its own doing (its signal, its
- * `onProgress`) runs again: it joins the next download or leads it.
+ * same destination: then joins it (same URL) or refuses (another URL).
  *
  * @param input the URL or `Request`.
- * @param options the call's options (`dest`, `signal`, `overwrite`, `integrity` and `onProgress` are read).
- * @param download starts this call's download with the options it is given
- *   (the call's own, its `onProgress` watched).
- * @param onJoined called when the call takes another call's outcome, whose
- *   requests were then made for it too.
+ * @param options the call's options.
+ * @param download starts this call's download with the options it is given.
+ * @param onJoined called when the call takes another call's outcome.
  * @returns the download's result (a copy for each caller).
  * @throws {DestinationError} (not retryable) when another URL is being downloaded to `dest`.
- *
- * @example
- * ```ts ignore
- * // Needs a server; tests/engine/single_flight_test.ts runs it.
- * const [a, b] = await Promise.all([haul(url, { dest }), haul(url, { dest })]); // one request
- * ```
  */
 export function singleFlight<O extends HaulOptions>(
   input: Source | readonly Source[],
@@ -166,8 +114,7 @@ export function singleFlight<O extends HaulOptions>(
   }
   const again = () => singleFlight(input, options, download, onJoined);
   if (freshness(options) > running.fresh) {
-    // The running call may keep the file that is there; this one asked for a new download (or
-    // the server's word), so it runs once that call is over (its own abort still ends the wait).
+    // The running call may keep the file that is there: run once it is over.
     return untilAborted(running.outcome, options.signal).then(again);
   }
   let expected: ExpectedDigests | null = null;
@@ -178,9 +125,7 @@ export function singleFlight<O extends HaulOptions>(
   }
   return untilAborted(running.outcome, options.signal).then((outcome) => {
     if (!outcome.ok && outcome.own) return again();
-    // The first call did not compute the digest this one checks (it kept a file it found
-    // without hashing it, or its `integrity` asked another algorithm): this call runs on its
-    // own, and reads and checks the file (no request: it is there).
+    // The first call did not compute the digest this one checks: run alone (no request).
     if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return again();
     onJoined?.();
     if (!outcome.ok) throw outcome.error;

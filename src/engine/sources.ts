@@ -16,18 +16,7 @@ import type { Source, SourceInput } from "../types.ts";
 /** Failures in a row after which a source is skipped while another is left. */
 export const GIVE_UP_AFTER = 3;
 
-/**
- * The sources of one call (or retry loop).
- *
- * @example
- * ```ts
- * import { Sources } from "./sources.ts";
- * const sources = Sources.of(["https://a.example/f", "https://b.example/f"]);
- * console.log(sources.current, sources.mirrors); // 0 true
- * sources.failed(0);
- * console.log(sources.current, sources.pick(1)); // 1 0
- * ```
- */
+/** The sources of one call (or retry loop). */
 export class Sources {
   readonly #list: readonly Source[];
   readonly #failures: number[];

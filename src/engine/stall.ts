@@ -1,12 +1,8 @@
 /**
- * `stallTimeout`: how long a request may go without a byte. Two guards share
- * it. {@link headDeadline} wraps the call's `fetch` so that waiting for a
- * response head longer than that aborts the request (one timer per request).
- * {@link StallWatch} is armed by `body_source.ts` while a read of the body is
- * pending; when it fires, the body is cancelled and the pending read fails
- * with a `TimeoutError`, which the engine turns into a `PartialHaulError`
- * with the progress saved. The body itself is not wrapped: the engine keeps
- * its BYOB reader where the runtime's fetch gives a byte stream.
+ * `stallTimeout`: {@link headDeadline} bounds the wait for a response head;
+ * {@link StallWatch}, armed by `body_source.ts` while a body read is pending,
+ * cancels the body when it fires. The body is not wrapped, so the engine
+ * keeps its BYOB reader.
  *
  * @module
  */
@@ -15,12 +11,9 @@ import { redactUrl } from "../redact.ts";
 import type { FetchLike, HaulOptions } from "../types.ts";
 
 /**
- * Default `stallTimeout`: 60 s, as nginx's `send_timeout` and
- * `proxy_read_timeout` and aria2c's `--timeout`. Longer than TCP's own
- * retransmissions take to give up on a short outage (about 31 s for five
- * with a 1 s first timeout), so a link that recovers by itself is not cut;
- * short enough that a connection that died silently (no FIN, no reset) is
- * noticed within a minute rather than never.
+ * Default `stallTimeout`, as nginx's `send_timeout` and aria2c's `--timeout`:
+ * longer than TCP's retransmissions take over a short outage (about 31 s),
+ * short enough to notice a silently dead connection.
  */
 export const DEFAULT_STALL_TIMEOUT = 60_000;
 
@@ -51,23 +44,13 @@ export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): nu
 }
 
 /**
- * Wraps `fetchFn` so that a response head that takes longer than `ms` to
- * come aborts the request: the returned promise rejects with a
- * `DOMException` named `TimeoutError` (which `isRetryable` accepts). The
- * response and its body are handed on untouched. An abort of the request's
- * own signal still rejects with that signal's reason.
+ * Wraps `fetchFn` so that a response head slower than `ms` aborts the request
+ * with a `TimeoutError` (retryable); an abort of the request's own signal
+ * still rejects with its reason.
  *
  * @param fetchFn the `fetch` to wrap.
  * @param ms the longest wait for a response head; 0 or `Infinity` returns `fetchFn`.
  * @returns the guarded `fetch`.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it makes a request.
- * import { headDeadline } from "./stall.ts";
- * const fetch = headDeadline((request) => globalThis.fetch(request), 60_000);
- * const response = await fetch(new Request("https://example.com/"));
- * ```
  */
 export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
   if (!(ms > 0) || ms === Infinity) return fetchFn;
@@ -96,12 +79,8 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
 
 /**
  * The stall timer of one body: {@link StallWatch.reading} before each read,
- * {@link StallWatch.idle} once it returns. It costs no timer per chunk: one
- * timer at a time, which on firing looks at how long the pending read has
- * waited and sleeps again for the rest (or, with no read pending, ends until
- * the next read). Time the consumer spends between reads (writing to disk)
- * does not count.
- *
+ * {@link StallWatch.idle} after. One timer at a time, not one per chunk;
+ * time between reads (writing to disk) does not count.
  * @example
  * ```ts
  * import { StallWatch } from "./stall.ts";

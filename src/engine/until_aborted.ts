@@ -12,14 +12,6 @@
  * @param promise what to wait for.
  * @param signal the caller's signal, if any.
  * @returns the outcome.
- *
- * @example
- * ```ts
- * import { untilAborted } from "./until_aborted.ts";
- * const never = new Promise<number>(() => {});
- * const reason = await untilAborted(never, AbortSignal.abort("gave up")).catch((e) => e);
- * console.log(reason); // gave up
- * ```
  */
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;

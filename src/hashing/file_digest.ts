@@ -27,12 +27,6 @@ export const READ_PIECE = 1 << 20;
  * @param end the end of the written bytes (> `at`).
  * @returns the bytes read, a view of `buffer`.
  * @throws {Error} when `.part` ends before `end`.
- *
- * @example
- * ```ts ignore
- * // Needs an open .part: the hashers of hashing/ read back with it.
- * hash.update(await readPiece(file, buffer, hash.length, written));
- * ```
  */
 export async function readPiece(
   file: ShimFile,
@@ -53,12 +47,6 @@ export async function readPiece(
  * @param path the file.
  * @param also another algorithm to compute beside SHA-256, if any.
  * @returns its size and hex digests.
- *
- * @example
- * ```ts ignore
- * // Needs a filesystem shim and a file; see tests/engine for real uses.
- * const { size, sha256, sha512 } = await digestFile(fs, "big.iso", "sha512");
- * ```
  */
 export async function digestFile(
   fs: FsShim,
@@ -88,12 +76,6 @@ export async function digestFile(
  * @param from first byte.
  * @param to end (exclusive).
  * @returns the 32-byte digest, or `null` when the file ends before `to`.
- *
- * @example
- * ```ts ignore
- * // Needs an open ShimFile; resume.ts checks a checkpoint's tail with it.
- * const digest = await digestRange(file, 0, 4096);
- * ```
  */
 export async function digestRange(
   file: ShimFile,

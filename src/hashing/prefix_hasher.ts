@@ -1,14 +1,8 @@
 /**
- * The SHA-256 of `.part`, kept on the download's thread with the native
- * hasher, in file order. Bytes about to be written exactly where the hash
+ * The SHA-256 of `.part` in file order. Bytes written exactly where the hash
  * stands are hashed from memory ({@link PrefixHasher.offer}); the others are
- * read back: in the background, in order and in pieces of at most 1 MiB, up
- * to the end of the contiguous written prefix, which the download moves
- * forward as writes complete. So each byte is hashed once, while the rest
- * downloads: a fresh download over one connection reads nothing back; a
- * resume in a new process reads back the bytes already on disk once (the
- * *catch-up*), then hashes from memory; another range's bytes are read back
- * once the prefix reaches them.
+ * read back in the background, up to the end of the contiguous written
+ * prefix. Each byte is hashed once.
  *
  * @module
  */
@@ -35,14 +29,6 @@ export class PrefixHasher {
   /**
    * @param file `.part`, open for reading.
    * @param hash a hasher that covers `.part` bytes `[0, hash.length)` (a fresh one, or kept).
-   *
-   * @example
-   * ```ts ignore
-   * // Needs an open .part: download.ts makes one per call.
-   * const hasher = new PrefixHasher(file, createNativeHash());
-   * hasher.advance(written);
-   * const { sha256 } = await hasher.digests(total);
-   * ```
    */
   constructor(file: ShimFile, hash: NativeHash) {
     this.#file = file;

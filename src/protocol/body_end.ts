@@ -21,7 +21,7 @@ export interface BodyEndFacts {
 }
 
 /** How a body that stopped arriving ended. */
-export type BodyEndVerdict =
+type BodyEndVerdict =
   /** Every byte of the file is here. */
   | { readonly kind: "complete" }
   /** Fewer bytes than declared: an interruption (progress is kept). */
@@ -36,12 +36,6 @@ export type BodyEndVerdict =
  * @param chunkLength bytes in the chunk.
  * @param bodyLength the declared length, or `null`.
  * @returns `true` when the body is over-long (the download must be discarded).
- *
- * @example
- * ```ts
- * import { isOverLong } from "./body_end.ts";
- * console.log(isOverLong(90, 20, 100), isOverLong(90, 10, 100)); // true false
- * ```
  */
 export function isOverLong(
   received: number,
@@ -56,13 +50,6 @@ export function isOverLong(
  *
  * @param facts what was received and declared.
  * @returns the verdict.
- *
- * @example
- * ```ts
- * import { judgeBodyEnd } from "./body_end.ts";
- * const facts = { received: 60, fileLength: 60, bodyLength: 100, total: 100, bodyEndsFile: true };
- * console.log(judgeBodyEnd(facts)); // { kind: "short", reason: "body ended at 60 of 100 bytes" }
- * ```
  */
 export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
   const { received, fileLength, bodyLength, total } = facts;

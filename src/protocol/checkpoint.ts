@@ -54,15 +54,7 @@ export interface Checkpoint {
   readonly ranges: readonly DurableRange[];
 }
 
-/**
- * The most ranges a checkpoint holds.
- *
- * @example
- * ```ts
- * import { MAX_RANGES } from "./checkpoint.ts";
- * console.log(MAX_RANGES); // 64
- * ```
- */
+/** The most ranges a checkpoint holds. */
 export const MAX_RANGES = 64;
 
 /**
@@ -125,12 +117,6 @@ export function checkpointViolation(checkpoint: Checkpoint): string | null {
  * @param range the range.
  * @param blockSize the checkpoint's block size.
  * @returns `max(start, end - blockSize)`.
- *
- * @example
- * ```ts
- * import { tailStart } from "./checkpoint.ts";
- * console.log(tailStart({ start: 0, end: 5000 }, 1024)); // 3976
- * ```
  */
 export function tailStart(range: Pick<DurableRange, "start" | "end">, blockSize: number): number {
   return Math.max(range.start, range.end - blockSize);
@@ -143,14 +129,6 @@ export function tailStart(range: Pick<DurableRange, "start" | "end">, blockSize:
  *
  * @param checkpoint the checkpoint.
  * @returns the resume cursor.
- *
- * @example
- * ```ts
- * import { durablePrefix } from "./checkpoint.ts";
- * const tailDigest = new Uint8Array(32);
- * const ranges = [{ start: 0, end: 4096, tailDigest }];
- * console.log(durablePrefix({ ranges })); // 4096
- * ```
  */
 export function durablePrefix(checkpoint: Pick<Checkpoint, "ranges">): number {
   const first = checkpoint.ranges[0];

@@ -27,17 +27,6 @@ const EXT_VALUE = /^([^']*)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*
  *
  * @param header the header's value, or `null` when absent.
  * @returns the safe name, or `null` when the header gives none (or nothing is left of it).
- *
- * @example
- * ```ts
- * import { contentDispositionName } from "./content_disposition.ts";
- * console.log(contentDispositionName('attachment; filename="q3 report.pdf"')); // "q3 report.pdf"
- * console.log(contentDispositionName("attachment; filename*=UTF-8''%E2%82%AC.csv; filename=eur.csv"));
- * // "€.csv"
- * console.log(contentDispositionName('attachment; filename="../../.bashrc"')); // "bashrc"
- * console.log(contentDispositionName('attachment; filename=".."')); // null
- * console.log(contentDispositionName("inline")); // null
- * ```
  */
 export function contentDispositionName(header: string | null): string | null {
   const values = new Map<string, string>();

@@ -13,10 +13,10 @@
  * @module
  */
 
-import { parseHttpDate } from "./retry_after.ts";
+import { parseHttpDate, trimOws } from "./retry_after.ts";
 
 /** A parsed entity-tag. */
-export interface Etag {
+interface Etag {
   /** True for a weak tag (`W/"…"`), which must never be used in `If-Range`. */
   readonly weak: boolean;
   /** The opaque-tag, including its double quotes: `"abc"`. */
@@ -32,15 +32,6 @@ export interface Etag {
  */
 const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
 
-/** `value` without leading and trailing SP / HTAB (linear time). */
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value[start] === " " || value[start] === "\t")) start++;
-  while (end > start && (value[end - 1] === " " || value[end - 1] === "\t")) end--;
-  return value.slice(start, end);
-}
-
 /**
  * Parses an `ETag` header value (a single entity-tag).
  *
@@ -50,13 +41,6 @@ function trimOws(value: string): string {
  *
  * @param value the header value, or `null` when absent.
  * @returns the entity-tag, or `null` when absent or malformed. Never throws.
- *
- * @example
- * ```ts
- * import { parseEtag } from "./etag.ts";
- * console.log(parseEtag('W/"v1"')); // { weak: true, opaque: '"v1"', raw: 'W/"v1"' }
- * console.log(parseEtag("v1")); // null (unquoted)
- * ```
  */
 export function parseEtag(value: string | null): Etag | null {
   if (typeof value !== "string") return null;
@@ -74,12 +58,6 @@ export function parseEtag(value: string | null): Etag | null {
  * @param value the `ETag` header value, or `null` when absent.
  * @returns true for a valid strong entity-tag; false when weak, absent or
  *   malformed.
- *
- * @example
- * ```ts
- * import { isStrongEtag } from "./etag.ts";
- * console.log(isStrongEtag('"v1"'), isStrongEtag('W/"v1"')); // true false
- * ```
  */
 export function isStrongEtag(value: string | null): boolean {
   const etag = parseEtag(value);
@@ -93,13 +71,6 @@ export function isStrongEtag(value: string | null): boolean {
  * @param a an entity-tag header value.
  * @param b another entity-tag header value.
  * @returns whether they match strongly; false if either is absent or malformed.
- *
- * @example
- * ```ts
- * import { strongMatch } from "./etag.ts";
- * console.log(strongMatch('"1"', '"1"')); // true
- * console.log(strongMatch('W/"1"', '"1"')); // false
- * ```
  */
 export function strongMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);
@@ -114,13 +85,6 @@ export function strongMatch(a: string | null, b: string | null): boolean {
  * @param a an entity-tag header value.
  * @param b another entity-tag header value.
  * @returns whether they match weakly; false if either is absent or malformed.
- *
- * @example
- * ```ts
- * import { weakMatch } from "./etag.ts";
- * console.log(weakMatch('W/"1"', '"1"')); // true
- * console.log(weakMatch('W/"1"', 'W/"2"')); // false
- * ```
  */
 export function weakMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);
@@ -137,15 +101,6 @@ export function weakMatch(a: string | null, b: string | null): boolean {
  * @param lastModified the `Last-Modified` header value, or `null`.
  * @param date the `Date` header value of the same response, or `null`.
  * @returns true only when the rule above holds. Never throws.
- *
- * @example
- * ```ts
- * import { isStrongLastModified } from "./etag.ts";
- * const lastModified = "Sun, 06 Nov 1994 08:49:37 GMT";
- * console.log(isStrongLastModified(lastModified, "Sun, 06 Nov 1994 08:49:38 GMT")); // true
- * console.log(isStrongLastModified(lastModified, lastModified)); // false
- * console.log(isStrongLastModified(lastModified, null)); // false
- * ```
  */
 export function isStrongLastModified(lastModified: string | null, date: string | null): boolean {
   if (typeof lastModified !== "string" || typeof date !== "string") return false;

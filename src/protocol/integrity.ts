@@ -1,23 +1,13 @@
 /**
- * Parses the `integrity` option: the digests a download must match.
+ * Parses the `integrity` option, tokens separated by ASCII whitespace:
+ * SRI hash expressions (`sha256-`, `sha384-`, `sha512-<base64>`, `?options`
+ * ignored, standard or URL-safe base64, padding optional), `sha256:<hex>`,
+ * `sha384:<hex>`, `sha512:<hex>`, or a bare 64-hex-digit SHA-256.
  *
- * Accepted, as tokens separated by ASCII whitespace (forms may be mixed):
- *
- * - Subresource Integrity (W3C SRI) hash expressions, `sha256-<base64>`,
- *   `sha384-…` or `sha512-…` (npm's `dist.integrity`), with any `?options`
- *   suffix ignored. Standard (`+/`) and URL-safe (`-_`) base64 alphabets are
- *   accepted, `=` padding optional, as in the CSP grammar SRI uses.
- * - `sha256:<hex>`, `sha384:<hex>` or `sha512:<hex>` (any case).
- * - A bare 64-hex-digit SHA-256 (any case).
- *
- * As SRI says, the strongest algorithm present decides (sha512, then sha384,
- * then sha256): the file must match one of its digests, and the weaker
- * tokens are not checked. A token of an algorithm haul does not know (say
- * `md5-…` or `sha1:…`) is ignored when a known one is present.
- *
- * Anything else is a `TypeError`: a malformed token, a digest of the wrong
- * length, non-canonical base64 (non-zero unused bits), or no known algorithm
- * at all.
+ * As SRI says, the strongest algorithm present decides and the weaker tokens
+ * are not checked; an unknown algorithm is ignored beside a known one.
+ * Anything else (a malformed token, a wrong length, non-canonical base64, no
+ * known algorithm) is a `TypeError`.
  *
  * @module
  */
@@ -105,17 +95,6 @@ function toHex(bytes: Uint8Array): string {
  *   malformed (bad base64 or hex, wrong digest length, unknown form), or when
  *   no token is of a known algorithm ("Unsupported integrity algorithm:
  *   give sha256, sha384 or sha512: …").
- *
- * @example The forms, and the strongest algorithm deciding
- * ```ts
- * import { parseIntegrity } from "./integrity.ts";
- * const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
- * const sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
- * console.log(parseIntegrity(sri).hex[0] === hex);
- * console.log(parseIntegrity(`sha256:${hex}`).hex[0] === hex);
- * console.log(parseIntegrity(hex.toUpperCase()).hex[0] === hex); // all true
- * console.log(parseIntegrity(`${sri} sha512:${"ab".repeat(64)}`).algorithm); // "sha512"
- * ```
  */
 export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") {
@@ -169,7 +148,7 @@ export function parseIntegrity(value: string): ExpectedDigests {
 }
 
 /** What an {@link IntegrityError} reports: the algorithm checked, and the digests. */
-export interface Mismatch {
+interface Mismatch {
   /** `expected.algorithm`. */
   readonly algorithm: DigestAlgorithm;
   /** The accepted digests, hex. */
@@ -186,15 +165,6 @@ export interface Mismatch {
  *   `expected.algorithm` must be among them to match.
  * @returns `null` when the digest of `expected.algorithm` equals one of
  *   `expected.hex`; otherwise what did not match (also when it is missing).
- *
- * @example
- * ```ts
- * import { integrityMismatch, parseIntegrity } from "./integrity.ts";
- * const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
- * console.log(integrityMismatch(parseIntegrity(hex), { sha256: hex.toUpperCase() })); // null
- * const wanted = parseIntegrity(`sha512:${"0".repeat(128)}`);
- * console.log(integrityMismatch(wanted, { sha256: hex })?.algorithm); // "sha512"
- * ```
  */
 export function integrityMismatch(
   expected: ExpectedDigests,

@@ -17,7 +17,7 @@ import { isStrongLastModified, parseEtag, strongMatch, weakMatch } from "./etag.
 import { parseRetryAfter } from "./retry_after.ts";
 
 /** The request as it was sent. */
-export interface SentRequest {
+interface SentRequest {
   /** The URL, for messages. */
   readonly url: string;
   /** Where `Range` started (0: no `Range` was sent). */
@@ -65,13 +65,13 @@ export interface StreamPlan {
 }
 
 /** The file on disk is already complete (a 416 that confirms the length). */
-export interface FinishPlan {
+interface FinishPlan {
   /** The plan's kind. */
   readonly kind: "finish";
 }
 
 /** The file at `dest` is current: a 304 to `If-Modified-Since`. Nothing is written. */
-export interface UnchangedPlan {
+interface UnchangedPlan {
   /** The plan's kind. */
   readonly kind: "unchanged";
 }
@@ -97,18 +97,6 @@ export type Plan = StreamPlan | FinishPlan | UnchangedPlan | FailPlan;
  * @param headers the response headers.
  * @param now the current time in ms (for `Retry-After` dates).
  * @returns the plan.
- *
- * @example A fresh download's 200, and a 503 to retry
- * ```ts
- * import { planResponse } from "./plan.ts";
- * const sent = { url: "https://example.com/a.bin", cursor: 0, checkpoint: null };
- * const ok = planResponse(sent, 200, new Headers({ "content-length": "5", etag: '"v1"' }));
- * console.log(ok.kind === "stream" && ok.bodyLength); // 5
- * const busy = planResponse(sent, 503, new Headers({ "retry-after": "2" }));
- * console.log(busy.kind === "fail" && busy.error.retryable); // true
- * const since = { ...sent, since: Date.UTC(2026, 0, 1) };
- * console.log(planResponse(since, 304, new Headers()).kind); // "unchanged"
- * ```
  */
 export function planResponse(
   sent: SentRequest,

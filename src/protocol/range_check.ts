@@ -1,16 +1,9 @@
 /**
- * Whether the answer to one more range of a file may be written into its
- * `.part`, decided without I/O. With several connections, every range after
- * the first is asked with `Range: bytes=start-(end-1)` and `If-Range` (the
- * strong validator the first response gave), and its answer is held to the
- * same standard as a single-connection resume: a 206 whose `Content-Range`
- * starts and ends exactly where asked, with the same total length, the same
- * validator, and no `Content-Encoding`. Another validator resets the whole
- * download (the file changed: the bytes on disk are of another version);
- * any other wrong answer under the same validator (a 200, a 416, a wrong
- * `Content-Range` or length, a compressed body) only refuses this range (the
- * file is the same, this server just does not serve it in pieces); a status
- * such as 503 that says nothing about the file fails the range.
+ * Whether the answer to one more range may be written into `.part`, without
+ * I/O. It is held to a resume's standard: a 206 with exactly the asked
+ * `Content-Range`, the same total and validator, no `Content-Encoding`.
+ * Another validator resets the download (the file changed); any other wrong
+ * answer only refuses this range; a status such as 503 fails the range.
  *
  * @module
  */
@@ -54,17 +47,6 @@ export type RangeVerdict =
  *   when, under the same validator, the answer is a whole body, a 416,
  *   compressed, or framed wrongly; `fail` when the status says nothing about
  *   the file.
- *
- * @example A faithful 206, a 200 that ignored `If-Range`, and another ETag
- * ```ts
- * import { checkRangeResponse } from "./range_check.ts";
- * const file = { total: 1000, etag: '"v1"', lastModified: null };
- * const asked = { start: 500, end: 1000 };
- * const ok = new Headers({ "content-range": "bytes 500-999/1000", etag: '"v1"' });
- * console.log(checkRangeResponse(asked, file, 206, ok).kind); // "write"
- * console.log(checkRangeResponse(asked, file, 200, new Headers()).kind); // "refuse"
- * console.log(checkRangeResponse(asked, file, 200, new Headers({ etag: '"v2"' })).kind); // "reset"
- * ```
  */
 export function checkRangeResponse(
   asked: { readonly start: number; readonly end: number },

@@ -28,19 +28,8 @@ export interface ResumeRequest {
  *
  * @param checkpoint the saved state.
  * @returns the header value, or `null` to send `Range` alone.
- *
- * @example Only a strong validator is sent
- * ```ts
- * import type { Checkpoint } from "./checkpoint.ts";
- * import { ifRangeValue } from "./request.ts";
- * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
- * // Only the validators matter here.
- * const strong = { etag: '"v1"', lastModified: date } as Checkpoint;
- * const weak = { etag: 'W/"v1"', lastModified: date } as Checkpoint;
- * console.log(ifRangeValue(strong), ifRangeValue(weak)); // "\"v1\"" null
- * ```
  */
-export function ifRangeValue(checkpoint: Checkpoint): string | null {
+function ifRangeValue(checkpoint: Checkpoint): string | null {
   if (checkpoint.etag !== null) {
     return isStrongEtag(checkpoint.etag) ? checkpoint.etag : null;
   }

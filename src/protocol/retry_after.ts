@@ -51,7 +51,7 @@ const ASCTIME_DATE =
 const MS_PER_DAY = 86_400_000;
 
 /** `value` without leading and trailing SP / HTAB (linear time, unlike a regex). */
-function trimOws(value: string): string {
+export function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
   while (start < end && (value[start] === " " || value[start] === "\t")) start++;
@@ -136,15 +136,6 @@ function resolveTwoDigitYear(twoDigits: number, now: number): number {
  *   defaults to `Date.now()`.
  * @returns milliseconds since the Unix epoch, or `null` when the value is not
  *   a valid HTTP-date. Never throws.
- *
- * @example Parsing the three forms
- * ```ts
- * import { parseHttpDate } from "./retry_after.ts";
- * console.log(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT")); // 784111777000
- * console.log(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT")); // 784111777000
- * console.log(parseHttpDate("Sun Nov  6 08:49:37 1994")); // 784111777000
- * console.log(parseHttpDate("Mon, 06 Nov 1994 08:49:37 GMT")); // null (wrong weekday)
- * ```
  */
 export function parseHttpDate(value: string, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;
@@ -205,15 +196,6 @@ export function parseHttpDate(value: string, now: number = Date.now()): number |
  *   defaults to `Date.now()`.
  * @returns milliseconds to wait, an integer in `[0, RETRY_AFTER_MAX_MS]`, or
  *   `null` when absent or malformed (including negative numbers). Never throws.
- *
- * @example Both forms
- * ```ts
- * import { parseRetryAfter } from "./retry_after.ts";
- * console.log(parseRetryAfter("120")); // 120000
- * const now = Date.UTC(2015, 9, 21, 7, 28, 0);
- * console.log(parseRetryAfter("Wed, 21 Oct 2015 07:28:05 GMT", now)); // 5000
- * console.log(parseRetryAfter("-1")); // null
- * ```
  */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;

@@ -27,14 +27,6 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u
  *
  * @param url the URL (already parsed or text).
  * @returns a non-empty name without separators.
- *
- * @example
- * ```ts
- * import { nameFromUrl } from "./safe_name.ts";
- * console.log(nameFromUrl("https://example.com/dl/My%20File.iso?token=x")); // "My File.iso"
- * console.log(nameFromUrl("https://example.com/a/..%2F..%2Fetc%2Fpasswd")); // "_._etc_passwd"
- * console.log(nameFromUrl("https://example.com/")); // "index.html"
- * ```
  */
 export function nameFromUrl(url: string | URL): string {
   let path: string;

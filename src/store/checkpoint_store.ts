@@ -12,21 +12,12 @@ import type { FsShim } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
 /** Who may write the checkpoint: `check()` rejects once this call no longer owns the destination. */
-export interface Owner {
+interface Owner {
   /** Resolves while the caller still owns the destination. */
   check(): Promise<void>;
 }
 
-/**
- * The checkpoint file of one destination, and whether one is on disk.
- *
- * @example
- * ```ts ignore
- * // Needs a filesystem shim; engine/checkpointer.ts is the real use.
- * const store = new CheckpointStore(fs, sidecarPaths("/data/x.iso"), false);
- * await store.save(checkpoint);
- * ```
- */
+/** The checkpoint file of one destination, and whether one is on disk. */
 export class CheckpointStore {
   readonly #fs: FsShim;
   readonly #paths: SidecarPaths;

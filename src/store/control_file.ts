@@ -17,15 +17,7 @@ import {
 import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
 
-/**
- * The format version this module writes and the only one it reads.
- *
- * @example
- * ```ts
- * import { CONTROL_FILE_VERSION } from "./control_file.ts";
- * console.log(CONTROL_FILE_VERSION); // 3
- * ```
- */
+/** The format version this module writes and the only one it reads. */
 export const CONTROL_FILE_VERSION = 3;
 
 /**
@@ -33,12 +25,6 @@ export const CONTROL_FILE_VERSION = 3;
  * (`\x89HAUL\r\n\x1a`), after PNG's signature (see `docs/control-file.md`).
  *
  * A fresh copy: changing it does not change what the codec writes or accepts.
- *
- * @example
- * ```ts
- * import { CONTROL_FILE_MAGIC } from "./control_file.ts";
- * console.log(new TextDecoder().decode(CONTROL_FILE_MAGIC.subarray(1, 5))); // "HAUL"
- * ```
  */
 export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
   "\x89HAUL\r\n\x1a",
@@ -49,12 +35,6 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
  * The longest `etag`, `lastModified` or `contentType` the control file holds,
  * in UTF-8 bytes. Longer values are refused on encode (`RangeError`) and on
  * decode (`ControlFileError`).
- *
- * @example
- * ```ts
- * import { CONTROL_FILE_MAX_STRING_BYTES } from "./control_file.ts";
- * console.log(CONTROL_FILE_MAX_STRING_BYTES); // 4096
- * ```
  */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
@@ -63,7 +43,7 @@ export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
  * sizes and meaning are in the tables of `docs/control-file.md`. `ranges` is
  * where the 48-byte range records begin.
  */
-export interface ControlFileOffsets {
+interface ControlFileOffsets {
   readonly magic: number;
   readonly version: number;
   readonly headerFlags: number;
@@ -82,12 +62,6 @@ export interface ControlFileOffsets {
  * Where each fixed field of a version-3 control file sits, from the start of
  * the file. Every u64 offset is a multiple of 8. The string records follow
  * the range records.
- *
- * @example
- * ```ts
- * import { CONTROL_FILE_OFFSETS } from "./control_file.ts";
- * console.log(CONTROL_FILE_OFFSETS.blockSize % 8); // 0
- * ```
  */
 export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
   magic: 0,
@@ -161,17 +135,6 @@ function setU64(view: DataView, offset: number, value: number): void {
  *   non-negative integer, a tail digest is not 32 bytes, or a string is
  *   longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes or not
  *   valid Unicode.
- *
- * @example
- * ```ts
- * import { decodeCheckpoint, encodeCheckpoint } from "./control_file.ts";
- * const bytes = encodeCheckpoint({
- *   blockSize: 65536, extent: 4096, reportedLength: 1000_000,
- *   etag: '"v1"', lastModified: null, contentType: "application/octet-stream",
- *   ranges: [{ start: 0, end: 4096, tailDigest: new Uint8Array(32) }],
- * });
- * console.log(bytes.length, decodeCheckpoint(bytes).etag); // 160 "v1"
- * ```
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const violation = checkpointViolation(checkpoint);
@@ -264,17 +227,6 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
  *   bytes, a number above `Number.MAX_SAFE_INTEGER`, invalid or over-long
  *   strings, non-zero padding, or broken invariants. Never throws anything
  *   else.
- *
- * @example
- * ```ts
- * import { decodeCheckpoint } from "./control_file.ts";
- * import { ControlFileError } from "../errors.ts";
- * try {
- *   decodeCheckpoint(new TextEncoder().encode("not a checkpoint"));
- * } catch (error) {
- *   console.log(error instanceof ControlFileError); // true
- * }
- * ```
  */
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (!(bytes instanceof Uint8Array)) throw corrupt("content is not a Uint8Array");

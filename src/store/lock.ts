@@ -1,40 +1,27 @@
 /**
  * One call per destination at a time, across processes: a lock file
  * `<dest>.part.lock` created exclusively and kept fresh by its owner (a
- * **lease**), with a fence for the one case where a lease must be broken.
+ * **lease**: the record rewritten every second), with a fence for the one
+ * case where a lease must be broken (`docs/architecture.md`, "Ownership").
  *
- * - The owner keeps the lock file open and rewrites its record every
- *   second, which moves its mtime.
- * - **A live owner is never taken over**, however old its lease (a process
- *   stopped with SIGSTOP, a frozen container, a suspended laptop is alive).
- *   Evidence of life: the kernel-held flock(2) the record says its owner holds
- *   (Deno's `FsFile.tryLock()`) cannot be taken, or the record's pid is alive
- *   in the same {@link FsShim.processScope} (host, pid namespace and boot)
- *   and, where `/proc` tells, started when the record says (a reused pid is
- *   not the owner).
- * - A known-dead owner (its flock free, its pid gone) is taken over at once,
- *   and so is a record this very process left (same random instance id) that
- *   no call here holds.
- * - Where liveness cannot be known (another host or pid namespace sharing the
- *   directory; a Deno taker without `--allow-run` facing a Node or Bun owner),
- *   a lock not refreshed for 5 s (either way, so a
- *   clock stepped back cannot pin it) is taken over **with a fence**: the new
- *   owner's {@link DestinationLock.fenced} is `true`, and the engine then
- *   continues in a new inode (`store/ownership.ts`), so the old owner, if it
- *   lives on, writes only into an orphan; its checkpoints and its commit
- *   check the lock and the inode first and give up.
- * - Taking over is serialised by a second exclusive file,
- *   `<dest>.part.takeover`, held for the few milliseconds it takes to check
- *   the lock again and remove it. A takeover file older than the stale time
- *   (its creator died within those milliseconds) is removed.
- * - An owner whose lease was broken sees, at its next heartbeat or check, a
- *   record that is not its own: {@link DestinationLock.signal} is aborted with
- *   a retryable {@link DestinationError}, and `release()` leaves the new
- *   owner's lock alone.
- * - Why not an OS lock alone: Node and Bun have no flock(2), and one
- *   destination may be shared by processes of different runtimes.
- *
- * The argument, step by step: `docs/architecture.md`, "Ownership".
+ * - **A live owner is never taken over**, however old its lease (SIGSTOP, a
+ *   suspended laptop). Evidence of life: the flock(2) its record names cannot
+ *   be taken, or its pid is alive in the same {@link FsShim.processScope} and,
+ *   where `/proc` tells, started when the record says (a reused pid is not it).
+ * - A known-dead owner, or a record this process left that no call here
+ *   holds, is taken over at once.
+ * - Where liveness cannot be known (another host or pid namespace; Deno
+ *   without `--allow-run`), a lock not refreshed for 5 s either way (a clock
+ *   stepped back cannot pin it) is taken over **with a fence**:
+ *   {@link DestinationLock.fenced} makes the engine continue in a new inode
+ *   (`store/ownership.ts`), so a surviving old owner writes into an orphan.
+ * - Takeovers are serialised by `<dest>.part.takeover`, held for the few ms
+ *   of the check; one older than the stale time is removed.
+ * - An owner whose lease was broken sees a record not its own:
+ *   {@link DestinationLock.signal} aborts with a retryable
+ *   {@link DestinationError}, and `release()` leaves the new lock alone.
+ * - Not an OS lock alone: Node and Bun have no flock(2), and processes of
+ *   different runtimes may share a destination.
  *
  * @module
  */
@@ -101,13 +88,6 @@ export interface DestinationLock {
  * @returns the held lock; its heartbeat runs until `release()`.
  * @throws {DestinationError} retryable when another live call holds it; not
  * retryable when the lock cannot be created (e.g. no permission).
- *
- * @example
- * ```ts ignore
- * // Needs a real directory; see tests/store/lock_test.ts.
- * const lock = await acquireLock(fs, "/data/x.part.lock", "/data/x");
- * try { ... } finally { await lock.release(); }
- * ```
  */
 export async function acquireLock(
   fs: FsShim,

@@ -1,13 +1,12 @@
 /**
- * What a lock file says (one line of JSON) and the pure decision whether a
- * lock found on disk may be taken over; `store/lock.ts` does the I/O and its
- * module notes give the rules.
+ * What a lock file says (one line of JSON), and the pure decision whether a
+ * lock found on disk may be taken over (the rules: `store/lock.ts`).
  *
  * @module
  */
 
 /** What a lock file says about its owner. */
-export interface LockRecord {
+interface LockRecord {
   /** The owner's pid (`null` when the file is empty or unreadable). */
   readonly pid: number | null;
   /** The owner's `FsShim.processScope`; `null` when it had none. */
@@ -50,13 +49,6 @@ export type LockVerdict =
  *
  * @param record who owns the lock.
  * @returns one line of JSON.
- *
- * @example
- * ```ts
- * import { encodeLockRecord } from "./lock_record.ts";
- * const text = encodeLockRecord({ pid: 42, scope: null, instance: "ab", nonce: "ab.1" });
- * console.log(text); // {"haul":"lock","pid":42,"scope":null,"instance":"ab","nonce":"ab.1"}\n
- * ```
  */
 export function encodeLockRecord(
   record: Omit<LockRecord, "flock" | "start"> & {
@@ -76,13 +68,6 @@ export function encodeLockRecord(
  *
  * @param text the lock file's contents.
  * @returns what it says.
- *
- * @example
- * ```ts
- * import { parseLockRecord } from "./lock_record.ts";
- * console.log(parseLockRecord('{"haul":"lock","pid":42,"scope":null}').pid); // 42
- * console.log(parseLockRecord("").pid); // null
- * ```
  */
 export function parseLockRecord(text: string): LockRecord {
   const empty = {
@@ -121,18 +106,6 @@ export function parseLockRecord(text: string): LockRecord {
  * @param flock what trying the flock the record names told (`"unknown"` when
  *   the record names none or this runtime has none).
  * @returns the verdict and a reason for messages.
- *
- * @example
- * ```ts
- * import { judgeLock, parseLockRecord } from "./lock_record.ts";
- * const timing = { heartbeatMs: 1000, staleMs: 5000 };
- * const record = parseLockRecord('{"haul":"lock","pid":7,"scope":"s","instance":"x","nonce":"x.1"}');
- * const cannotTell = { instance: "me", scope: null, isProcessAlive: () => null };
- * console.log(judgeLock(record, 200, cannotTell, timing).stale); // false
- * console.log(judgeLock(record, 9000, cannotTell, timing)); // { stale: true, why: "not refreshed for 9 s", fence: true }
- * const alive = { instance: "me", scope: "s", isProcessAlive: () => true };
- * console.log(judgeLock(record, 60000, alive, timing).stale); // false: a stopped owner is alive
- * ```
  */
 export function judgeLock(
   record: LockRecord,

@@ -1,29 +1,18 @@
 /**
  * What the holder of a destination's lock may do to `.part`, `.part.ctrl` and
- * `dest`, checked at the moment it does it. The lock (`lock.ts`) says who owns
- * a destination; a {@link PartOwner} makes sure that an owner who lost it (a
- * process stopped past its lease where its liveness could not be checked)
- * changes nothing the new owner relies on. The argument: `docs/architecture.md`,
- * "Ownership".
+ * `dest`, checked as it does it, so that an owner who lost the lock changes
+ * nothing the new owner relies on (`docs/architecture.md`, "Ownership").
  *
- * - The owner's `.part` is an inode, not a name: {@link PartOwner.adopt}
- *   records the identity (device and inode) of the handle it writes through.
- * - A new owner that took the lock from an owner that may be alive first gives
- *   `.part` a new inode (a reflink or copy of the file, renamed over the name:
- *   {@link PartOwner.settle}), so the old owner's descriptor writes only into
- *   an orphan.
- * - Before each checkpoint, each removal and the commit, {@link PartOwner.check}
- *   confirms that the lock file is still this lock's and `.part` still names
- *   this owner's inode.
- * - The commit ({@link PartOwner.publish}) first moves `.part` to a name of
- *   its own (`<dest>.part.` and 8 hex digits; rename(2) is atomic, so whatever
- *   inode it moved is now out of everyone else's reach), checks that it moved
- *   its own inode, renames it onto `dest` and checks `dest` names it: a
- *   commit never publishes an inode it did not write.
- * - A crash between those two renames, or during the copy, leaves such a
- *   name; the next owner (which always takes the lock over, since the crashed
- *   one never released it) puts it back as `.part` or removes it.
- *
+ * - `.part` is an inode, not a name: {@link PartOwner.adopt} records it.
+ * - An owner that took the lock from one that may be alive gives `.part` a
+ *   new inode first ({@link PartOwner.settle}: a reflink or copy renamed over it).
+ * - {@link PartOwner.check} runs before each checkpoint, removal and commit:
+ *   the lock is still ours and `.part` still our inode.
+ * - {@link PartOwner.publish} moves `.part` to a name of its own
+ *   (`<dest>.part.` and 8 hex digits), checks it moved its own inode, then
+ *   renames it onto `dest`: a commit never publishes an inode it did not
+ *   write. A crash in between leaves that name; the next owner puts it back
+ *   as `.part` or removes it.
  * @module
  */
 
@@ -36,19 +25,7 @@ import { basename, type SidecarPaths } from "./paths.ts";
 /** Names this module gives `.part` for a moment: `<dest>.part.` and 8 hex digits. */
 const PRIVATE_SUFFIX = /^\.part\.[0-9a-f]{8}$/;
 
-/**
- * The lock holder's rights over a destination's files.
- *
- * @example
- * ```ts ignore
- * // engine/haul.ts: after acquireLock(), before the first request.
- * const owner = new PartOwner(fs, paths, lock);
- * await owner.settle();
- * await owner.adopt(file); // the .part handle this call writes through
- * await owner.check(); // before a checkpoint or a removal
- * await owner.publish(false); // the commit's renames
- * ```
- */
+/** The lock holder's rights over a destination's files. */
 export class PartOwner {
   readonly #fs: FsShim;
   readonly #paths: SidecarPaths;

@@ -19,7 +19,7 @@ import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
 /** `.part`, open, and the checkpoint whose every range it bears out (or `null`: from byte 0). */
-export interface StartPoint {
+interface StartPoint {
   /** `.part`, open for reading and writing. */
   readonly file: ShimFile;
   /** The verified checkpoint, or `null` when `.part` was emptied. */
@@ -34,12 +34,6 @@ export interface StartPoint {
  * @returns the open `.part` and the verified checkpoint (or `null`: start from byte 0).
  * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
  * @throws {DestinationError} when `.part` is a directory.
- *
- * @example
- * ```ts ignore
- * // Needs a locked destination: engine/download.ts opens every call with it.
- * const { file, checkpoint } = await openPart(fs, paths);
- * ```
  */
 export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it

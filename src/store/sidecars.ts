@@ -16,12 +16,6 @@ import type { SidecarPaths } from "./paths.ts";
  *
  * @param fs filesystem shim.
  * @param paths the destination's sidecars.
- *
- * @example
- * ```ts ignore
- * // Needs a filesystem shim; engine/haul.ts calls it when dest already exists.
- * await removeStaleSidecars(fs, sidecarPaths("/data/x.iso"));
- * ```
  */
 export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
   const leftovers = await Promise.all(

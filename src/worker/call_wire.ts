@@ -35,7 +35,7 @@ const CONVERTED = ["dest", "headers"] as const;
  * The data of `haul()`'s and `haulWithRetry()`'s options: all of them but
  * {@link LOCAL}, with `dest` and `headers` converted.
  */
-export type WireOptions =
+type WireOptions =
   & Omit<CallOptions, (typeof LOCAL)[number] | (typeof CONVERTED)[number]>
   & {
     readonly dest: string;
@@ -145,13 +145,6 @@ export function refuseFetchOnWorker(options: { fetch?: unknown }): void {
  * @param options the caller's options.
  * @returns the call to post to the worker.
  * @throws {TypeError} a custom `fetch`, a `Request` with a body, or no options object.
- *
- * @example
- * ```ts
- * import { toWireCall } from "./call_wire.ts";
- * const call = toWireCall("haul", "https://example.com/a.bin", { dest: "a.bin", worker: true });
- * console.log(call.url, call.options.dest); // "https://example.com/a.bin" "a.bin"
- * ```
  */
 export function toWireCall(
   kind: CallKind,
@@ -209,15 +202,6 @@ export function toWireCall(
  *
  * @param call the posted call.
  * @returns the input and the options to pass to `haul()` or `haulWithRetry()`.
- *
- * @example
- * ```ts
- * import { fromWireCall, toWireCall } from "./call_wire.ts";
- * const { options } = fromWireCall(toWireCall("haul", "https://example.com/a", {
- *   dest: new URL("file:///tmp/a"),
- * }));
- * console.log(options.dest instanceof URL); // true
- * ```
  */
 export function fromWireCall(
   call: WireCall,

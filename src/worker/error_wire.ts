@@ -71,14 +71,6 @@ function cloneable(value: unknown): unknown {
  * @param error what was thrown.
  * @param depth causes already followed (for the chain's bound).
  * @returns the record.
- *
- * @example
- * ```ts
- * import { errorToWire } from "./error_wire.ts";
- * import { PartialHaulError } from "../errors.ts";
- * const wire = errorToWire(new PartialHaulError("cut", { validLength: 7 }));
- * console.log(wire.name, wire.fields.validLength); // "PartialHaulError" 7
- * ```
  */
 export function errorToWire(error: unknown, depth = 0): WireError {
   if (!(error instanceof Error) && !(typeof error === "object" && error !== null)) {
@@ -129,14 +121,6 @@ function hidden(target: object, key: string, value: unknown): void {
  *
  * @param wire the record from {@link errorToWire}.
  * @returns the error.
- *
- * @example
- * ```ts
- * import { errorFromWire, errorToWire } from "./error_wire.ts";
- * import { isRetryable, PartialHaulError } from "../errors.ts";
- * const copy = errorFromWire(errorToWire(new PartialHaulError("cut", { validLength: 7 })));
- * console.log(copy instanceof PartialHaulError, isRetryable(copy)); // true true
- * ```
  */
 export function errorFromWire(wire: WireError): Error {
   const prototype = (CLASSES[wire.name] ?? Error).prototype;

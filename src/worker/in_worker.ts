@@ -1,18 +1,11 @@
 /**
- * `worker: true`: one call run on a worker thread of this process
- * (`worker_main.ts`), so the caller's event loop stays free while the body
- * streams. Decision: Deno's fetch keeps its thread busy for as long as a fast
- * body has bytes ready, so a Deno HTTP server in the same process waited 10–20 ms
- * per request during a 1 GiB loopback download (with or without hashing);
- * on a worker it answers in the same few ms as when idle.
- *
- * The worker comes from the caller's {@link WorkerPool} (`haulAll()` keeps
- * one for its batch), or is started for the call and stopped when it settles. The caller's
- * `signal` is forwarded (the call then rejects with the signal's own reason,
- * as `haul()` does); `state` and `onProgress` follow the worker's reports; an
- * error is rebuilt as its own class (`error_wire.ts`). A worker that dies
- * mid-download is a crash like any other: the next call resumes (its lock
- * goes stale within seconds).
+ * `worker: true`: one call run on a worker thread (`worker_main.ts`). Deno's
+ * fetch keeps its thread busy while a fast body has bytes ready (a server in
+ * the same process waited 10–20 ms per request during a loopback download).
+ * The worker comes from the caller's {@link WorkerPool} or is started for the
+ * call; `signal` is forwarded, `state` and `onProgress` follow its reports,
+ * errors are rebuilt as their class (`error_wire.ts`). A worker that dies is a
+ * crash like any other: the next call resumes.
  *
  * @module
  */
@@ -50,12 +43,6 @@ function apply(state: HaulState | undefined, snapshot: StateSnapshot): void {
  * @param pool where the worker comes from and goes back to (default: one started for this call).
  * @returns what the call on the worker returned.
  * @throws {TypeError} a custom `fetch` or a `Request` with a body; else what the call threw.
- *
- * @example
- * ```ts ignore
- * // Not run by `deno test --doc`: it downloads from the network.
- * const result = await haulInWorker("haul", "https://example.com/big.iso", { dest: "big.iso" });
- * ```
  */
 export async function haulInWorker(
   kind: CallKind,
@@ -156,15 +143,6 @@ export async function haulInWorker(
  * @param options `haulWithRetry()`'s options, `worker: true`.
  * @param pool the batch's workers (`haulAll()`), or none: a worker of its own.
  * @returns the result.
- *
- * @example
- * ```ts ignore
- * // Needs a server; tests/worker/in_worker_test.ts runs it.
- * const [a, b] = await Promise.all([
- *   retryOnWorker(url, { dest, worker: true }),
- *   retryOnWorker(url, { dest, worker: true }),
- * ]); // one download
- * ```
  */
 export function retryOnWorker(
   input: Source | readonly Source[],

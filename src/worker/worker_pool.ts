@@ -1,15 +1,8 @@
 /**
- * The worker threads of `worker: true`. Starting one costs 20–85 ms of
- * loading haul's modules again (`docs/performance.md`), which a batch of small
- * files would pay per file, so a {@link WorkerPool} keeps the workers whose
- * call has settled for its next calls, until it is closed. Each worker runs
- * one call at a time; calls at the same time get workers of their own.
- *
- * Decision: a pool lives as long as its owner's awaited work (one call of
- * `haul()`, or one `haulAll()` batch) and no longer. A worker kept idle
- * past that, on a timer, would keep a Deno process up (Deno cannot
- * unreference a worker), and Deno's test runner lost later workers when a
- * test file ended with one still idle.
+ * The worker threads of `worker: true`. Starting one costs 20–85 ms, so a
+ * {@link WorkerPool} keeps settled workers for its next calls until it is
+ * closed; one call per worker at a time. A pool lives only as long as its
+ * owner's awaited work: an idle worker would keep a Deno process up.
  *
  * @module
  */
@@ -51,12 +44,6 @@ let started = 0;
  * fewer starts than calls).
  *
  * @returns the count since the module loaded.
- *
- * @example
- * ```ts
- * import { workersStarted } from "./worker_pool.ts";
- * console.log(workersStarted()); // 0
- * ```
  */
 export function workersStarted(): number {
   return started;
@@ -69,7 +56,7 @@ function stop(worker: Pooled): void {
 
 /** A new worker, once it said it is ready. */
 /** How long a worker may take to load before its call gives up (a start takes 20–85 ms). */
-export const WORKER_START_TIMEOUT_MS = 60_000;
+const WORKER_START_TIMEOUT_MS = 60_000;
 
 async function start(entry: URL, timeoutMs: number): Promise<Pooled> {
   started++;
@@ -119,23 +106,7 @@ async function start(entry: URL, timeoutMs: number): Promise<Pooled> {
   return worker;
 }
 
-/**
- * Workers for the calls of one owner: reused while it lives, stopped when it
- * is closed.
- *
- * @example
- * ```ts ignore
- * // Needs the worker entry: src/worker/in_worker.ts passes it.
- * const pool = new WorkerPool(new URL("./worker_main.ts", import.meta.url));
- * try {
- *   const lease = await pool.take();
- *   lease.listen((report) => console.log(report.type), (error) => console.error(error));
- *   lease.release();
- * } finally {
- *   pool.close();
- * }
- * ```
- */
+/** Workers for the calls of one owner: reused while it lives, stopped when it is closed. */
 export class WorkerPool {
   readonly #entry: URL;
   readonly #idle: Pooled[] = [];
