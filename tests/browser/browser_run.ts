@@ -247,6 +247,33 @@ test("a full OPFS quota is a clear error", async () => {
   });
 });
 
+test("two tabs, one dest: the second is refused as busy (retryable), the first lands exact", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "tabs.bin" });
+    await untilCheckpoint(page, "tabs.bin");
+    const other = await page.context().newPage();
+    await other.goto(site.url);
+    await other.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    const refused = await haulIn(other, `${site.url}/file.bin`, { dest: "tabs.bin" });
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, true);
+    assert.match(refused.message, /Destination busy/);
+    const outcome = await page.evaluate(() =>
+      (globalThis as unknown as { outcome: Promise<Outcome> }).outcome
+    );
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.resumedFrom, 0);
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.equal(files().length, 1, "the refused tab made no request");
+    assert.deepEqual(await opfsFile(other, "tabs.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+    assert.equal(await opfsFile(other, "tabs.bin.part"), null);
+  });
+});
+
 /** The bytes of an OPFS file, read by the page. */
 async function opfsBytes(page: Page, path: string): Promise<Uint8Array> {
   return Uint8Array.from(
