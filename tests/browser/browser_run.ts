@@ -274,6 +274,36 @@ test("two tabs, one dest: the second is refused as busy (retryable), the first l
   });
 });
 
+test("haulWithRetry() in the browser: a download cut twice lands in one call", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    let cuts = 0;
+    scenario.twist = (_req, honest) => (cuts++ < 2 ? { ...honest, cutAfter: 8 * MiB } : honest);
+    const outcome = await haulIn(page, `${site.url}/file.bin`, {
+      dest: "retry.bin",
+      minDelayMs: 10,
+      maxDelayMs: 50,
+    }, true);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.deepEqual(outcome.retries, ["PartialHaulError", "PartialHaulError"]);
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.ok(outcome.result.resumedFrom > 8 * MiB, "the last attempt resumed past the first cut");
+    assert.equal(outcome.result.status, 206);
+    const [first, ...resumes] = files();
+    assert.equal(first!.headers["range"], "bytes=0-");
+    assert.equal(resumes.length, 2);
+    for (const resume of resumes) {
+      assert.match(resume.headers["range"] ?? "", /^bytes=[1-9]\d*-$/);
+      assert.equal(resume.headers["if-range"], `"v1-${body.length}"`);
+      assert.equal(honestStatus(resume), 206);
+    }
+    assert.deepEqual(await opfsFile(page, "retry.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+  });
+});
+
 /** The bytes of an OPFS file, read by the page. */
 async function opfsBytes(page: Page, path: string): Promise<Uint8Array> {
   return Uint8Array.from(
