@@ -2,7 +2,9 @@
 # Builds the npm package's JavaScript into dist/ (run by `npm pack` as `prepack`):
 # Node refuses to strip types from .ts files inside node_modules, so the package
 # ships bundles made by `bun build`: dist/cli.js (the `haul` bin, with a node
-# shebang), dist/mod.js (the library) and dist/worker_main.js (its worker thread). Bun comes
+# shebang), dist/mod.js (the library) and dist/worker_main.js (its worker thread); and esbuild
+# the browser entry, dist/browser/ (scripts/build_browser.ts: "haul/browser" and
+# "haul/browser/worker" in package.json's exports). Bun comes
 # from tools/, else PATH, else (a fresh clone with only Node and npm) scripts/setup.sh installs
 # the pinned runtimes into tools/ from tools/package-lock.json first.
 set -euo pipefail
@@ -23,3 +25,7 @@ rm -rf dist
   --banner "#!/usr/bin/env node
 if ($old_node) { process.stderr.write($message + \"\\n\"); process.exit(1); }" >&2
 chmod +x dist/cli.js
+# esbuild and @noble/hashes from tools/browser/ (setup.sh --browser; no chromium), and Node 24 for
+# the build script.
+bin="$(bash scripts/setup.sh --browser)"
+"$bin/node" --no-warnings scripts/build_browser.ts >&2

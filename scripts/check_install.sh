@@ -9,7 +9,8 @@
 #      the system's node and npm on PATH, so its prepack must install Bun
 #      itself (scripts/setup.sh: npm ci in tools/, from npm's cache after the
 #      first time); then that haul on Node 24, and on Node 20 (refused); and the
-#      installed library's haul() with worker: true
+#      installed library's haul() with worker: true; the tarball holds the browser bundles and
+#      the installed package's exports "haul/browser" and "haul/browser/worker" resolve to them
 #   3. bun install -g ./haul-<version>.tgz
 #   4. bun build --compile cli.ts (a single-file executable)
 # Usage: bash scripts/check_install.sh   (prints one line per way; exit 1 if any failed)
@@ -70,6 +71,22 @@ if (cd "$work/fresh" && PATH="$system_path" npm pack >"$work/pack.log" 2>&1) &&
   if (cd "$work" && PATH="$system_path" npm install -g --no-audit --no-fund --offline --prefix "$work/npm" \
     "./haul-$version.tgz" >"$work/npm-install.log" 2>&1); then
     run_haul npm "$work/npm/bin/haul"
+    # The browser entry, for bundlers: in the tarball, and resolved through the installed exports.
+    listed="$(tar -tzf "$work/haul-$version.tgz")"
+    resolved="$(cd "$work/npm/lib" && "$bin/node" --input-type=module -e '
+      import { statSync } from "node:fs";
+      for (const name of ["haul/browser", "haul/browser/worker"]) {
+        const url = import.meta.resolve(name);
+        console.log(`${name} -> ${url.replace(/.*node_modules\//, "")} (${statSync(new URL(url)).size} bytes)`);
+      }' 2>&1)"
+    if grep -qx package/dist/browser/browser.js <<<"$listed" &&
+      grep -qx package/dist/browser/haul_worker.js <<<"$listed" &&
+      grep -q "^haul/browser -> haul/dist/browser/browser.js" <<<"$resolved" &&
+      grep -q "^haul/browser/worker -> haul/dist/browser/haul_worker.js" <<<"$resolved"; then
+      echo "install: npm browser entry: ok ($(echo $resolved))"
+    else
+      echo "install: npm browser entry: FAILED"; echo "$resolved" | sed 's/^/  /'; failed=1
+    fi
     # The installed library, with its download on a worker thread (dist/worker_main.js).
     cat >"$work/lib-worker.mjs" <<'EOF_JS'
 const [library, url, dest, want] = process.argv.slice(2);

@@ -4,6 +4,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bin="$(bash scripts/setup.sh --browser)"
+bin="$(bash scripts/setup.sh --browser --chromium)"
 "$bin/node" --no-warnings scripts/build_browser.ts >&2
 exec "$bin/node" --no-warnings scripts/demo_browser.ts "$@"

@@ -12,16 +12,18 @@ if [ ! -x "$bin/deno" ] || [ ! -x "$bin/bun" ] || [ ! -x "$bin/node" ] ||
 fi
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-# With --browser (the test suite, the browser demo): the browser build and test tools (esbuild,
-# @noble/hashes, playwright-core; their own lockfile) and Debian's chromium (never a downloaded
-# browser build). npm pack and the benchmarks do without them.
+# --browser (npm pack's prepack, the test suite, the browser demo): the browser build and test
+# tools (esbuild, @noble/hashes, playwright-core; their own lockfile). --chromium (the test suite,
+# the browser demo): Debian's chromium (never a downloaded browser build). The benchmarks do without.
 browser="$root/tools/browser"
-if [ "${1:-}" = --browser ] && { [ ! -x "$browser/node_modules/.bin/esbuild" ] ||
+case " $* " in *" --browser "*) want_tools=1 ;; *) want_tools=0 ;; esac
+case " $* " in *" --chromium "*) want_chromium=1 ;; *) want_chromium=0 ;; esac
+if [ $want_tools = 1 ] && { [ ! -x "$browser/node_modules/.bin/esbuild" ] ||
   [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; }; then
   echo "setup: installing the browser build and test tools into tools/browser/" >&2
   (cd "$browser" && PATH="$bin:$PATH" npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
-if [ "${1:-}" = --browser ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+if [ $want_chromium = 1 ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing chromium (Debian) for the browser tests" >&2
   { $sudo apt-get install -y -qq chromium >&2 || { $sudo apt-get update -qq >&2 &&
     $sudo apt-get install -y -qq chromium >&2; }; } ||

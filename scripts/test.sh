@@ -12,7 +12,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bin="$(bash scripts/setup.sh --browser)" || exit 1
+bin="$(bash scripts/setup.sh --browser --chromium)" || exit 1
 targets=("$@")
 checks=1
 if [ ${#targets[@]} -gt 0 ]; then checks=0; else targets=(tests/); fi

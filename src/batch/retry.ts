@@ -82,13 +82,13 @@ export type RetriedError = Error & { attempts: number };
  *
  * @param input the URL or `Request`.
  * @param options `haul()`'s options plus the retry policy.
- * @param hooks the pace of the batch the call is part of (`haulAll()`).
+ * @param hooks the pace of its batch (`haulAll()`), or the filesystem (the browser worker).
  * @returns what the successful attempt returned.
  */
 export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
-  hooks: Pick<EngineHooks, "limiter"> = {},
+  hooks: Pick<EngineHooks, "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;

@@ -1,8 +1,9 @@
 /**
  * haul in the browser: `haul(url, { dest })` downloads into the origin private
  * file system on a dedicated worker, resumes after a reload or a crash, and
- * puts `dest` in place only once the whole file is verified. What the browser
- * does not promise, and what haul does about it: `docs/browser.md`.
+ * puts `dest` in place only once the whole file is verified; `haulWithRetry()`
+ * retries in the worker. What the browser does not promise, and what haul
+ * does about it: `docs/browser.md`.
  *
  * @example
  * ```ts ignore
@@ -18,7 +19,8 @@
  * @module
  */
 
-export { type BrowserHaulOptions, haul } from "./page.ts";
+export { type BrowserHaulOptions, type BrowserRetryOptions, haul, haulWithRetry } from "./page.ts";
+export type { RetryInfo, RetryOptions } from "../batch/retry.ts";
 export {
   type CheckpointInterval,
   type FetchLike,

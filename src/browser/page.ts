@@ -1,16 +1,18 @@
 /**
- * The page's side of a browser download: `haul()` starts the download worker
- * (`worker.ts`, bundled), posts the call, and forwards progress, warnings,
- * the caller's abort and the outcome; errors arrive as their own classes
+ * The page's side of a browser download: `haul()` (or `haulWithRetry()`)
+ * starts the download worker (`worker.ts`, bundled), posts the call, and
+ * forwards progress, retries, warnings, the caller's abort and the outcome;
+ * errors arrive as their own classes
  * (`worker/error_wire.ts`), so `isRetryable()` and `instanceof` work as in
  * Deno, Bun and Node. One worker per call; it is stopped when the call settles.
  *
  * @module
  */
 
+import type { RetryOptions } from "../batch/retry.ts";
 import { HaulError } from "../errors.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import { type StateSnapshot, toWireCall } from "../worker/call_wire.ts";
+import { type CallKind, type StateSnapshot, toWireCall } from "../worker/call_wire.ts";
 import { errorFromWire, type WireError } from "../worker/error_wire.ts";
 
 /** The options of the browser's `haul()`. */
@@ -25,8 +27,18 @@ export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch" |
   onWarning?: (message: string) => void;
 }
 
+/** The options of the browser's `haulWithRetry()`: those of its `haul()` plus the retry policy. */
+export interface BrowserRetryOptions extends BrowserHaulOptions, RetryOptions {}
+
 type FromBrowserWorker =
   | { readonly type: "ready" }
+  | {
+    readonly type: "retry";
+    readonly attempt: number;
+    readonly maxAttempts: number;
+    readonly delayMs: number;
+    readonly error: WireError;
+  }
   | { readonly type: "progress"; readonly state: StateSnapshot }
   | { readonly type: "warning"; readonly message: string }
   | { readonly type: "done"; readonly state: StateSnapshot; readonly result: HaulResult }
@@ -67,11 +79,44 @@ interface PageWorker {
  *   .getDirectoryHandle("models").then((d) => d.getFileHandle("model.bin"));
  * ```
  */
-export async function haul(url: string | URL, options: BrowserHaulOptions): Promise<HaulResult> {
+export function haul(url: string | URL, options: BrowserHaulOptions): Promise<HaulResult> {
+  return onWorker("haul", url, options);
+}
+
+/**
+ * {@link haul} with `haulWithRetry()`'s policy, in the worker: a cut, a
+ * stall or a server error is retried with backoff (each attempt resumes from
+ * the last checkpoint) until the file lands or `retries` run out.
+ *
+ * @param url the file to download.
+ * @param options those of {@link haul}, plus `retries`, `minDelayMs`, `maxDelayMs` and `onRetry`.
+ * @returns what was downloaded.
+ * @throws the last attempt's error, as `haulWithRetry()` (but its `attempts`
+ *   stays in the worker).
+ *
+ * @example
+ * ```ts ignore
+ * // Runs in a page (it starts a Worker and writes to OPFS).
+ * import { haulWithRetry } from "@haul/haul/browser";
+ * await haulWithRetry("https://example.com/model.bin", { dest: "models/model.bin", retries: 10 });
+ * ```
+ */
+export function haulWithRetry(
+  url: string | URL,
+  options: BrowserRetryOptions,
+): Promise<HaulResult> {
+  return onWorker("retry", url, options);
+}
+
+async function onWorker(
+  kind: CallKind,
+  url: string | URL,
+  options: BrowserRetryOptions,
+): Promise<HaulResult> {
   const { directory, workerUrl, onWarning, ...rest } = options;
   // A relative URL is the page's: the worker resolves nothing against it.
   const base = (globalThis as { location?: { href: string } }).location?.href;
-  const call = toWireCall("haul", new URL(url, base), rest);
+  const call = toWireCall(kind, new URL(url, base), rest);
   const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();
@@ -85,7 +130,9 @@ export async function haul(url: string | URL, options: BrowserHaulOptions): Prom
   worker.onmessage = ({ data }) => {
     if (data.type === "progress") options.onProgress?.(apply(data.state));
     else if (data.type === "warning") (onWarning ?? console.warn)(data.message);
-    else if (data.type === "done") resolve(apply(data.state) && data.result);
+    else if (data.type === "retry") {
+      options.onRetry?.({ ...data, error: errorFromWire(data.error) });
+    } else if (data.type === "done") resolve(apply(data.state) && data.result);
     else if (data.type === "failed") {
       apply(data.state);
       reject(data.aborted && signal?.aborted ? signal.reason : errorFromWire(data.error));

@@ -1,7 +1,7 @@
 /**
  * The browser's download worker (a dedicated module worker; `page.ts` starts
- * it). It runs one `haul()` per message with the same engine as Deno, Bun and
- * Node, over the origin private file system (`runtime/browser/opfs_fs.ts`)
+ * it). It runs one `haul()` or `haulWithRetry()` per message with the same
+ * engine as Deno, Bun and Node, over the origin private file system (`runtime/browser/opfs_fs.ts`)
  * and the web's rules for requests (`web_fetch.ts`), and reports progress,
  * warnings and the outcome (errors as data, `worker/error_wire.ts`). The
  * bundle substitutes `runtime/browser/hash.ts` and
@@ -11,6 +11,7 @@
  * @module
  */
 
+import { haulWithRetry } from "../batch/retry.ts";
 import { checkOptions } from "../engine/check_options.ts";
 import { haulWith } from "../engine/haul.ts";
 import { defaultFs } from "../runtime/browser/default_fs.ts";
@@ -59,7 +60,14 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
     options.onProgress = () => scope.postMessage({ type: "progress", state: snapshot(state) });
     const warn = (message: string) => scope.postMessage({ type: "warning", message });
     options.fetch = webFetch(warn, scope.location.origin);
-    const result = await haulWith(input, options, { fs: await defaultFs(root) });
+    if (call.retries) {
+      options.onRetry = (info) =>
+        scope.postMessage({ type: "retry", ...info, error: errorToWire(info.error) });
+    }
+    const hooks = { fs: await defaultFs(root) };
+    const result = call.kind === "retry"
+      ? await haulWithRetry(input, options, hooks)
+      : await haulWith(input, options, hooks);
     scope.postMessage({ type: "done", state: snapshot(state), result });
   } catch (error) {
     const aborted = abort.signal.aborted;

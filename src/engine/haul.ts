@@ -80,14 +80,15 @@ export async function haul(
  * @param input the URL or `Request`.
  * @param options as for `haul()`.
  * @param onJoined called when the call takes another call's outcome.
- * @param loop the retry loop's hasher and sources, handed from one attempt to the next, and its batch's pace.
+ * @param loop the retry loop's hasher and sources, handed from one attempt to the next, its
+ *   batch's pace, and its filesystem.
  * @returns as `haul()`.
  */
 export function haulAttempt(
   input: Source | readonly Source[],
   options: HaulOptions,
   onJoined?: () => void,
-  loop: Pick<EngineHooks, "kept" | "sources" | "limiter"> = {},
+  loop: Pick<EngineHooks, "kept" | "sources" | "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
   return singleFlight(
     input,

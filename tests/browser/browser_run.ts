@@ -12,6 +12,8 @@ import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { Page } from "playwright-core";
 import type { RecordedRequest } from "../helpers/script_server.ts";
+import { durablePrefix } from "../../src/protocol/checkpoint.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import {
   haulIn,
   launch,
@@ -242,6 +244,162 @@ test("a full OPFS quota is a clear error", async () => {
     assert.equal(outcome.name, "DestinationError", JSON.stringify(outcome));
     assert.match(outcome.message, /full/);
     assert.equal(await opfsFile(page, "full.bin"), null);
+  });
+});
+
+test("two tabs, one dest: the second is refused as busy (retryable), the first lands exact", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "tabs.bin" });
+    await untilCheckpoint(page, "tabs.bin");
+    const other = await page.context().newPage();
+    await other.goto(site.url);
+    await other.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    const refused = await haulIn(other, `${site.url}/file.bin`, { dest: "tabs.bin" });
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, true);
+    assert.match(refused.message, /Destination busy/);
+    const outcome = await page.evaluate(() =>
+      (globalThis as unknown as { outcome: Promise<Outcome> }).outcome
+    );
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.resumedFrom, 0);
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.equal(files().length, 1, "the refused tab made no request");
+    assert.deepEqual(await opfsFile(other, "tabs.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+    assert.equal(await opfsFile(other, "tabs.bin.part"), null);
+  });
+});
+
+test("haulWithRetry() in the browser: a download cut twice lands in one call", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    let cuts = 0;
+    scenario.twist = (_req, honest) => (cuts++ < 2 ? { ...honest, cutAfter: 8 * MiB } : honest);
+    const outcome = await haulIn(page, `${site.url}/file.bin`, {
+      dest: "retry.bin",
+      minDelayMs: 10,
+      maxDelayMs: 50,
+    }, true);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.deepEqual(outcome.retries, ["PartialHaulError", "PartialHaulError"]);
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.ok(outcome.result.resumedFrom > 8 * MiB, "the last attempt resumed past the first cut");
+    assert.equal(outcome.result.status, 206);
+    const [first, ...resumes] = files();
+    assert.equal(first!.headers["range"], "bytes=0-");
+    assert.equal(resumes.length, 2);
+    for (const resume of resumes) {
+      assert.match(resume.headers["range"] ?? "", /^bytes=[1-9]\d*-$/);
+      assert.equal(resume.headers["if-range"], `"v1-${body.length}"`);
+      assert.equal(honestStatus(resume), 206);
+    }
+    assert.deepEqual(await opfsFile(page, "retry.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+  });
+});
+
+/** The bytes of an OPFS file, read by the page. */
+async function opfsBytes(page: Page, path: string): Promise<Uint8Array> {
+  return Uint8Array.from(
+    await page.evaluate(async (p) => {
+      let dir = await navigator.storage.getDirectory();
+      const names = p.split("/");
+      for (const name of names.slice(0, -1)) dir = await dir.getDirectoryHandle(name);
+      return [
+        ...new Uint8Array(
+          await (await dir.getFileHandle(names.at(-1)!)).getFile().then((f) => f.arrayBuffer()),
+        ),
+      ];
+    }, path),
+  );
+}
+
+/** Overwrites bytes of an OPFS file at `at`, from the page (a writable stream keeping the rest). */
+async function opfsOverwrite(page: Page, path: string, at: number, data: number[]): Promise<void> {
+  await page.evaluate(async ([p, position, bytes]) => {
+    let dir = await navigator.storage.getDirectory();
+    const names = p.split("/");
+    for (const name of names.slice(0, -1)) dir = await dir.getDirectoryHandle(name);
+    const file = await dir.getFileHandle(names.at(-1)!);
+    const writable = await file.createWritable({ keepExistingData: true });
+    await writable.write({ type: "write", position, data: new Uint8Array(bytes) });
+    await writable.close();
+  }, [path, at, data] as const);
+}
+
+/** opfs_fs.ts's two checkpoint slots, each a 44-byte header (magic, sequence, length, SHA-256) and the record. */
+const SLOT = 32 * 1024;
+
+/** Both slots of a checkpoint file, newest first: where each starts, its sequence and its durable prefix. */
+function slotsOf(file: Uint8Array): { at: number; sequence: number; prefix: number }[] {
+  return [0, SLOT].map((at) => {
+    const view = new DataView(file.buffer, file.byteOffset + at, 44);
+    const record = file.subarray(at + 44, at + 44 + view.getUint32(8));
+    return { at, sequence: view.getUint32(4), prefix: durablePrefix(decodeCheckpoint(record)) };
+  }).sort((a, b) => b.sequence - a.sequence);
+}
+
+/** A download of `dest` cut after 12 MiB with a checkpoint every 2 MiB (so both slots hold one). */
+async function cutWithCheckpoints(page: Page, dest: string) {
+  reset();
+  scenario.twist = (_req, honest) => ({ ...honest, cutAfter: 12 * MiB });
+  const cut = await haulIn(page, `${site.url}/file.bin`, {
+    dest,
+    checkpointEvery: { bytes: 2 * MiB },
+  });
+  assert.equal(cut.name, "PartialHaulError", JSON.stringify(cut));
+  unpaced();
+  const slots = slotsOf(await opfsBytes(page, `${dest}.part.ctrl`));
+  assert.equal(slots[0]!.sequence, slots[1]!.sequence + 1);
+  assert.ok(slots[1]!.prefix > 0 && slots[1]!.prefix < slots[0]!.prefix, JSON.stringify(slots));
+  return slots;
+}
+
+test("a torn newest checkpoint slot: the resume is a 206 from the older slot's record", async () => {
+  await withBrowser(async (page) => {
+    const [newest, older] = await cutWithCheckpoints(page, "torn.bin");
+    const at = newest!.at + 44 + 40; // a byte of the newest record: its digest no longer holds
+    const [byte] = (await opfsBytes(page, "torn.bin.part.ctrl")).subarray(at, at + 1);
+    await opfsOverwrite(page, "torn.bin.part.ctrl", at, [byte! ^ 0xff]);
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "torn.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.resumedFrom, older!.prefix);
+    assert.equal(outcome.result.status, 206);
+    const resume = files().at(-1)!;
+    assert.equal(resume.headers["range"], `bytes=${older!.prefix}-`);
+    assert.equal(honestStatus(resume), 206);
+    assert.deepEqual(await opfsFile(page, "torn.bin"), { size: body.length, sha256: sha256(body) });
+  });
+});
+
+test("both checkpoint slots garbage: ControlFileError (retryable), then a fresh start lands exact", async () => {
+  await withBrowser(async (page) => {
+    const slots = await cutWithCheckpoints(page, "garbage.bin");
+    for (const { at } of slots) {
+      await opfsOverwrite(page, "garbage.bin.part.ctrl", at, [...bytes(SLOT, at + 3)]);
+    }
+    const requests = files().length;
+    const discarded = await haulIn(page, `${site.url}/file.bin`, { dest: "garbage.bin" });
+    assert.equal(discarded.name, "ControlFileError", JSON.stringify(discarded));
+    assert.equal(discarded.retryable, true);
+    assert.match(discarded.message, /Checkpoint discarded.*starts from byte 0/);
+    assert.equal(files().length, requests, "no request before the checkpoint is read");
+    assert.equal(await opfsFile(page, "garbage.bin.part.ctrl"), null);
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "garbage.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.resumedFrom, 0);
+    assert.equal(files().at(-1)!.headers["range"], "bytes=0-");
+    assert.equal(files().at(-1)!.headers["if-range"], undefined);
+    assert.deepEqual(await opfsFile(page, "garbage.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
   });
 });
 

@@ -35,7 +35,7 @@ export const CHROMIUM = process.env["HAUL_CHROMIUM"] ?? "/usr/bin/chromium";
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>haul test</title>
 <script type="module">
-import { haul, isRetryable } from "/browser.js";
+import { haul, haulWithRetry, isRetryable } from "/browser.js";
 const digest = async (bytes) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
   .map((b) => b.toString(16).padStart(2, "0")).join("");
 const find = async (path) => {
@@ -45,12 +45,14 @@ const find = async (path) => {
   return await (await dir.getFileHandle(names.at(-1))).getFile();
 };
 window.warnings = [];
-window.haulTest = async (url, options) => {
+window.haulTest = async (url, options, retry) => {
+  const retries = [];
   try {
-    const result = await haul(url, { ...options, onWarning: (m) => warnings.push(m) });
-    return { ok: true, result, warnings };
+    const result = await (retry ? haulWithRetry : haul)(url, { ...options, onWarning: (m) => warnings.push(m),
+      ...(retry ? { onRetry: (info) => retries.push(info.error.name) } : {}) });
+    return { ok: true, result, warnings, retries };
   } catch (error) {
-    return { ok: false, name: error.name, message: error.message, retryable: isRetryable(error), warnings };
+    return { ok: false, name: error.name, message: error.message, retryable: isRetryable(error), warnings, retries };
   }
 };
 window.startHaul = (url, options) => { window.outcome = window.haulTest(url, options); };
@@ -178,20 +180,22 @@ export interface Outcome {
   readonly message: string;
   readonly retryable: boolean;
   readonly warnings: string[];
+  /** With `retry`: the name of each error `onRetry` was told of. */
+  readonly retries: string[];
 }
 
 type TestWindow = {
-  haulTest(url: string, options: object): Promise<Outcome>;
+  haulTest(url: string, options: object, retry: boolean): Promise<Outcome>;
   startHaul(url: string, options: object): void;
   outcome: Promise<Outcome>;
   opfsFile(path: string): Promise<{ size: number; sha256: string } | null>;
 };
 
-/** Runs the page's `haul()` to the end. */
-export function haulIn(page: Page, url: string, options: object): Promise<Outcome> {
+/** Runs the page's `haul()` (with `retry`, its `haulWithRetry()`) to the end. */
+export function haulIn(page: Page, url: string, options: object, retry = false): Promise<Outcome> {
   return page.evaluate(
-    ([u, o]) => (globalThis as unknown as TestWindow).haulTest(u, o),
-    [url, options] as const,
+    ([u, o, r]) => (globalThis as unknown as TestWindow).haulTest(u, o, r),
+    [url, options, retry] as const,
   );
 }
 
