@@ -31,17 +31,18 @@ export interface Client {
 }
 
 /**
- * `haul()` under `runtime`, in a process of its own; with `integrity`
- * (`label` names it in the row), the file is checked against it.
+ * `haul()` under `runtime`, in a process of its own; a `variant` passes
+ * `haul_client.ts` more arguments (an `integrity`, sources), `label` naming
+ * it in the row.
  */
 export function haulClient(
   context: Context,
   runtime: Runtime,
-  integrity?: { readonly value: string; readonly label: string },
+  variant?: { readonly args: readonly string[]; readonly label: string },
 ): Client {
-  const extra = integrity === undefined ? [] : ["--integrity", integrity.value];
+  const extra = variant?.args ?? [];
   return {
-    name: integrity === undefined ? `haul (${runtime})` : `haul (${runtime}, ${integrity.label})`,
+    name: variant === undefined ? `haul (${runtime})` : `haul (${runtime}, ${variant.label})`,
     reports: true,
     command: (url, dest) =>
       runtimeCommand(context, runtime, "haul_client.ts", ["--url", url, "--dest", dest, ...extra]),

@@ -18,6 +18,8 @@
  * - `--connections N`: fetch over up to `N` connections (the `connections` option).
  * - `--integrity VALUE`: the `integrity` option (e.g. `sha512:<hex>`: SHA-512 computed too).
  * - `--max-bytes-per-second N`: the `maxBytesPerSecond` option.
+ * - `--sources function|mirrors`: the URL as a function called for every
+ *   request, or as two mirrors (the URL twice, the second with `?mirror=2`).
  *
  * @module
  */
@@ -56,6 +58,7 @@ interface Args {
   retries: number | null;
   connections: number | null;
   integrity: string | null;
+  sources: "function" | "mirrors" | null;
   maxBytesPerSecond: number | null;
 }
 
@@ -68,6 +71,7 @@ function parseArgs(argv: readonly string[]): Args {
     retries: null,
     connections: null,
     integrity: null,
+    sources: null,
     maxBytesPerSecond: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -84,6 +88,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === "--retries") args.retries = Number(value());
     else if (flag === "--connections") args.connections = Number(value());
     else if (flag === "--integrity") args.integrity = value();
+    else if (flag === "--sources") args.sources = value() === "function" ? "function" : "mirrors";
     else if (flag === "--max-bytes-per-second") args.maxBytesPerSecond = Number(value());
     else throw new Error(`Unknown option: ${flag}`);
   }
@@ -158,9 +163,15 @@ async function main(args: Args): Promise<ClientReport> {
     connections,
   });
   try {
+    const url = args.url;
+    const source = args.sources === null
+      ? url
+      : args.sources === "function"
+      ? () => url
+      : [url, `${url}?mirror=2`];
     const result = args.retries === null
-      ? await haul(args.url, options)
-      : await haulWithRetry(args.url, {
+      ? await haul(source, options)
+      : await haulWithRetry(source, {
         ...options,
         retries: args.retries,
         minDelayMs: 1,

@@ -5,8 +5,10 @@
  * runtime (`floor_client.ts`: fetch, native SHA-256 and durable writes, with
  * none of haul's guarantees), interleaved. A variant of haul checks the file
  * against a SHA-512 (`integrity: "sha512:…"`, as npm's `sha512-…`), which it
- * computes beside the SHA-256: its row and its extra CPU per MB are reported
- * (no goal of their own).
+ * computes beside the SHA-256; another takes its URL from a function called
+ * for every request; another from two mirrors (with the SHA-512, so their
+ * validators give way to the digest): their rows and extra CPU per MB are
+ * reported (no goal of their own).
  *
  * @module
  */
@@ -37,10 +39,17 @@ async function sha512Of(path: string): Promise<string> {
 export async function slowLink(bench: Bench): Promise<void> {
   const { context, report } = bench;
   const file = await dataFile(bench, context.quick ? 128 * MiB : 256 * MiB);
-  const sha512 = { value: `sha512:${await sha512Of(file.path)}`, label: "sha512" };
+  const sha512 = `sha512:${await sha512Of(file.path)}`;
+  const variants = [
+    { args: ["--integrity", sha512], label: "sha512" },
+    { args: ["--sources", "function"], label: "function source" },
+    { args: ["--sources", "mirrors", "--integrity", sha512], label: "2 mirrors, sha512" },
+  ];
   const clients = [
     ...RUNTIMES.map((runtime) => haulClient(context, runtime)),
-    ...RUNTIMES.map((runtime) => haulClient(context, runtime, sha512)),
+    ...variants.flatMap((variant) =>
+      RUNTIMES.map((runtime) => haulClient(context, runtime, variant))
+    ),
     ...RUNTIMES.map((runtime) => floorClient(context, runtime)),
     curl,
   ];
@@ -83,13 +92,13 @@ export async function slowLink(bench: Bench): Promise<void> {
   report.out();
   for (const runtime of RUNTIMES) {
     const plain = median(samples.get(`haul (${runtime})`)!.map(msPerMB));
-    const checked = median(samples.get(`haul (${runtime}, sha512)`)!.map(msPerMB));
-    report.out(
-      `- ${runtime}: \`integrity: "sha512:…"\` costs ${
-        (checked - plain).toFixed(2)
-      } CPU ms per MB ` +
-        `more than haul without it (${checked.toFixed(2)} against ${plain.toFixed(2)}).`,
-    );
+    for (const { label } of variants) {
+      const other = median(samples.get(`haul (${runtime}, ${label})`)!.map(msPerMB));
+      report.out(
+        `- ${runtime}, ${label}: ${(other - plain).toFixed(2)} CPU ms per MB more than haul ` +
+          `without it (${other.toFixed(2)} against ${plain.toFixed(2)}).`,
+      );
+    }
   }
   report.out();
 }
