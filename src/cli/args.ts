@@ -75,9 +75,16 @@ type ParsedArgs =
   | { kind: "help" }
   | { kind: "version" };
 
+/** The retry policy of `--retries` and `--retry-delay` (backoff ceilings grow to 30 s, or the first). */
+export function retryPolicy(
+  options: CliOptions,
+): { retries: number; minDelayMs: number; maxDelayMs: number } {
+  const maxDelayMs = Math.max(30_000, options.retryDelayMs);
+  return { retries: options.retries, minDelayMs: options.retryDelayMs, maxDelayMs };
+}
+
 /** The arguments are wrong: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
-  /** @param message what is wrong and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
@@ -92,11 +99,7 @@ interface Draft extends CliOptions {
   digest: string | null;
 }
 
-/**
- * One flag: its long names and letters (a letter is a one-character name),
- * whether it takes a value, and what it does to the options (`name` is the
- * form the user wrote, for messages).
- */
+/** One flag: its names (a letter is a one-character name); `apply`'s `name` is the form written. */
 interface Flag {
   readonly names: readonly string[];
   readonly takesValue: boolean;
@@ -155,14 +158,9 @@ const BY_NAME: ReadonlyMap<string, Flag> = new Map(
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * Parses the arguments (without the program name).
+ * Parses the arguments (without the program name). Values come next, after `=`
+ * (long) or attached (`-j4`); boolean letters bundle (`-qO`); `--` ends the options.
  *
- * Options take their value as the next argument or after `=` (long) or
- * attached (short: `-j4`); boolean short options may be bundled (`-qO`);
- * `--` ends the options.
- *
- * @param argv the arguments.
- * @returns what to do.
  * @throws {UsageError} for unknown options, missing or invalid values, conflicts.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {

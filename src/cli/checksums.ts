@@ -16,14 +16,9 @@ export interface ChecksumTable {
 }
 
 /**
- * Parses a checksums file: `HEX  NAME` or `HEX *NAME` lines as written by
- * `sha256sum`, `sha384sum` or `sha512sum` (including their `\`-escaped
- * names; the length of `HEX` tells the algorithm), or BSD-style
- * `SHA256 (NAME) = HEX` lines (`SHA384`, `SHA512` too); blank lines and `#`
- * comments are skipped. The algorithm is picked per line.
- *
- * @param text the file's content.
- * @returns the digests by name, and the malformed lines.
+ * Parses `HEX  NAME`/`HEX *NAME` lines of `sha256sum`, `sha384sum`, `sha512sum`
+ * (`\`-escaped names too; the length of `HEX` tells the algorithm, per line) or
+ * BSD `SHA256 (NAME) = HEX` lines; blank lines and `#` comments are skipped.
  */
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
@@ -54,14 +49,7 @@ export function parseChecksums(text: string): ChecksumTable {
   return { byName, problems };
 }
 
-/**
- * Finds the digest for a destination: by its path relative to `--dir`, else
- * by its base name when exactly one entry has that base name.
- *
- * @param table a parsed checksums file.
- * @param relative the destination relative to `--dir` (`/`-separated).
- * @returns the digest as an `integrity` value, or `null` when there is none.
- */
+/** A destination's `integrity` value: by its path relative to `--dir`, else by a base name only one entry has. */
 export function lookupChecksum(table: ChecksumTable, relative: string): string | null {
   const key = normalizeName(relative);
   const exact = table.byName.get(key);

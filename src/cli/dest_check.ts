@@ -35,14 +35,7 @@ function destinationProblem(
     "(it writes <file>.part beside it, then renames it into place); give a file path";
 }
 
-/**
- * Looks at every destination.
- *
- * @param jobs the downloads.
- * @param io for `statPath`.
- * @param fromOutput whether the one destination was given with `-o`.
- * @returns the refused destinations and the sizes of existing files.
- */
+/** Looks at every destination (`fromOutput`: the one destination was given with `-o`). */
 export async function findDestinations(
   jobs: readonly Job[],
   io: CliIo,

@@ -13,19 +13,7 @@ interface RelativePath {
   readonly isDirectory: boolean;
 }
 
-/**
- * Checks a path written in a list: relative, inside `--dir`, printable.
- *
- * @param raw the path as written.
- * @returns the normalized path, or the reason it is refused.
- *
- * @example
- * ```ts
- * import { checkRelativePath } from "./dest_path.ts";
- * console.log(checkRelativePath("./data//a.bin")); // { path: "data/a.bin", isDirectory: false }
- * console.log(checkRelativePath("../a.bin")); // "'..' would leave the download directory: …"
- * ```
- */
+/** Checks a path written in a list (relative, inside `--dir`, printable): normalized, or the reason it is refused. */
 export function checkRelativePath(raw: string): RelativePath | string {
   // deno-lint-ignore no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
@@ -42,20 +30,7 @@ export function checkRelativePath(raw: string): RelativePath | string {
   return { path: segments.join("/"), isDirectory: raw.endsWith("/") || segments.length === 0 };
 }
 
-/**
- * Joins a directory and a relative path with `/`.
- *
- * @param dir the directory (`"."` or `""` for the current one).
- * @param relative a path from {@link checkRelativePath}.
- * @returns the joined path.
- *
- * @example
- * ```ts
- * import { joinPath } from "./dest_path.ts";
- * console.log(joinPath("out/", "data/a.bin")); // "out/data/a.bin"
- * console.log(joinPath(".", "a.bin")); // "a.bin"
- * ```
- */
+/** Joins a directory (`"."` or `""`: the current one) and a relative path with `/`. */
 export function joinPath(dir: string, relative: string): string {
   if (dir === "" || dir === ".") return relative;
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
@@ -63,9 +38,6 @@ export function joinPath(dir: string, relative: string): string {
 
 /**
  * Whether a path is absolute (POSIX `/…`, or a Windows drive or UNC path).
- *
- * @param path the path as written.
- * @returns `true` when it does not depend on the current directory.
  *
  * @example
  * ```ts

@@ -13,13 +13,7 @@ import { dirname } from "../store/paths.ts";
 import { formatBytes } from "./format.ts";
 import type { Job } from "./jobs.ts";
 
-/**
- * Removes credentials from any text: `user:password@` in URLs and the values
- * of sensitive query parameters.
- *
- * @param text a message.
- * @returns the message, safe to print.
- */
+/** Removes credentials from any text: `user:password@` in URLs, sensitive query values. */
 export function scrub(text: string): string {
   return text.replace(/\bhttps?:\/\/[^\s"'<>()]+/gi, (match) => {
     const url = match.replace(/[.,;:!?]+$/, "");
@@ -33,15 +27,9 @@ const HAUL_ERROR =
   /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing|StreamCut/;
 
 /**
- * One line saying why a download failed, and what to do, in the command
- * line's terms: the operating system's reason for a network failure
- * (`ECONNREFUSED`, `ENOTFOUND`…), and advice that fits (no "run the same
- * command again" where that cannot help).
- *
- * @param error what the download threw.
- * @param job the download.
- * @param attempts the attempts made.
- * @returns the line (no newline), credentials removed.
+ * One line (no newline, credentials removed) saying why a download failed and
+ * what to do: the OS's reason for a network failure (`ECONNREFUSED`…), and no
+ * "run the same command again" where that cannot help.
  */
 export function describeError(error: unknown, job: Job, attempts: number): string {
   const url = redactUrl(job.url);
@@ -76,12 +64,8 @@ export function describeError(error: unknown, job: Job, attempts: number): strin
 }
 
 /**
- * The reason of a retry in a few words, for the line printed off a terminal
- * and for the progress bar: `"ECONNREFUSED (connection refused)"`,
- * `"HTTP 503"`, `"stalled"`, `"connection cut (ECONNRESET), 1.2 MiB saved"`.
- *
- * @param error what the attempt threw.
- * @returns the reason (no newline), credentials removed.
+ * A retry's reason in a few words (credentials removed), for the retry line and
+ * the bar: `"HTTP 503"`, `"stalled"`, `"connection cut (ECONNRESET), 1.2 MiB saved"`.
  *
  * @example
  * ```ts
@@ -116,11 +100,17 @@ export function retryReason(error: unknown): string {
   return scrub(message.length > 100 ? `${message.slice(0, 99)}…` : message);
 }
 
-/**
- * Rewords the library's advice for the command line: "call again" becomes
- * "run the same command again", `overwrite: true` becomes `--overwrite`,
- * "another haul() call" becomes "another haul".
- */
+/** The line of a retry about to wait, off a terminal or with `-v`. */
+export function retryLine(
+  name: string,
+  info: { attempt: number; maxAttempts: number; delayMs: number },
+  reason: string,
+): string {
+  return `Retrying ${name} in ${(info.delayMs / 1000).toFixed(1)} s ` +
+    `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ${reason}`;
+}
+
+/** The library's advice in the command line's terms ("call again" → "run the same command again"…). */
 function cliWording(message: string): string {
   return message
     .replace(/\bpass overwrite: true\b/g, "use --overwrite")
@@ -179,10 +169,8 @@ function portOf(url: string): string {
 }
 
 /**
- * The full detail of an error for `-v`: stack, causes, response headers.
- *
- * @param error what the download threw.
- * @returns indented lines (each ending with a newline), credentials removed.
+ * `-v`'s detail of an error: stack, causes, response headers, as indented
+ * lines each ending with a newline, credentials removed.
  *
  * @example
  * ```ts
@@ -211,9 +199,6 @@ export function errorDetail(error: unknown): string {
 
 /**
  * The `name` of what was thrown, read across realms (`""` when it has none).
- *
- * @param error anything thrown.
- * @returns its name.
  *
  * @example
  * ```ts

@@ -27,11 +27,6 @@ export class ExistingFileError extends Error {
   /** Never retryable: the same command finds the same file. */
   readonly retryable: boolean = false;
 
-  /**
-   * @param path the destination.
-   * @param size its size on disk.
-   * @param serverSize the size the server gave.
-   */
   constructor(path: string, size: number, serverSize: number) {
     super(
       `Existing ${path} is ${formatBytes(size)} but the server's file is ` +
@@ -54,14 +49,7 @@ type SizeAnswer =
   /** The server refuses the request: the status. */
   | { readonly kind: "refused"; readonly status: number };
 
-/**
- * Reads the file's size from a probe's response (pure).
- *
- * @param method `"HEAD"`, or `"GET"` with `Range: bytes=0-0`.
- * @param status the response status.
- * @param headers the response headers.
- * @returns the size, "unknown", or the refusing status.
- */
+/** The file's size from a probe's response (`"GET"`: one with `Range: bytes=0-0`). */
 function sizeFromResponse(
   method: "HEAD" | "GET",
   status: number,
@@ -90,16 +78,11 @@ function sizeFromResponse(
 }
 
 /**
- * Asks the server for the file's size: a `HEAD`, then, when that gives no
- * usable length (or is refused, as some servers refuse `HEAD`), a `GET` of
- * its first byte.
+ * The server's size of the file, or `null` when it does not say: a `HEAD`, then,
+ * when that gives no usable length (or is refused, as some servers refuse
+ * `HEAD`), a `GET` of its first byte.
  *
- * @param url the file.
- * @param fetchFn the `fetch` to use.
- * @param headers the request headers of the download (authorization, user agent…).
- * @param signal aborts the probe.
- * @returns the size, or `null` when the server does not say it.
- * @throws {UnexpectedStatusError} when the server refuses both requests; what `fetch` throws.
+ * @throws {UnexpectedStatusError} when the server refuses both requests.
  */
 export async function serverSize(
   url: URL,
@@ -109,25 +92,38 @@ export async function serverSize(
 ): Promise<number | null> {
   let refused: { status: number; headers: Headers } | null = null;
   for (const method of ["HEAD", "GET"] as const) {
-    const sent = new Headers(headers);
-    sent.set("accept-encoding", "identity");
-    if (method === "GET") sent.set("range", "bytes=0-0");
-    const init: RequestInit = { method, headers: sent, redirect: "follow" };
-    if (signal !== undefined) init.signal = signal;
-    const response = await fetchFn(new Request(url, init));
-    await response.body?.cancel().catch(() => {});
+    const response = await probe(url, fetchFn, headers, method, signal);
     const answer = sizeFromResponse(method, response.status, response.headers);
     if (answer.kind === "size") return answer.size;
     if (answer.kind === "refused") refused = { status: answer.status, headers: response.headers };
     else refused = null;
   }
   if (refused === null) return null;
-  throw new UnexpectedStatusError({
-    status: refused.status,
-    headers: refused.headers,
-    url,
-    retryAfterMs: parseRetryAfter(refused.headers.get("retry-after")),
-  });
+  throw statusError(url, refused.status, refused.headers);
+}
+
+/** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
+export async function probe(
+  url: URL,
+  fetchFn: FetchLike,
+  headers: Headers,
+  method: "HEAD" | "GET",
+  signal?: AbortSignal,
+): Promise<Response> {
+  const sent = new Headers(headers);
+  sent.set("accept-encoding", "identity");
+  if (method === "GET") sent.set("range", "bytes=0-0");
+  const init: RequestInit = { method, headers: sent, redirect: "follow" };
+  if (signal !== undefined) init.signal = signal;
+  const response = await fetchFn(new Request(url, init));
+  await response.body?.cancel().catch(() => {});
+  return response;
+}
+
+/** The error for a probe the server refused. */
+export function statusError(url: URL, status: number, headers: Headers): UnexpectedStatusError {
+  const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
+  return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
 }
 
 function lengthOf(value: string | null): number | null {

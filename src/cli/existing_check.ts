@@ -43,13 +43,9 @@ export interface CheckExistingOptions {
 }
 
 /**
- * Checks each existing file against the server's size.
- *
- * @param candidates the downloads whose destination exists.
- * @param options retries, concurrency, fetch, headers, signal.
- * @returns a failure for each file that is not (or could not be shown to be)
- *   the download, with `index` the job's index; the others are complete as
- *   far as can be told (the size matches, or the server does not give one).
+ * Checks each existing file against the server's size: a failure (`index` the
+ * job's) for each that is not, or could not be shown to be, the download; the
+ * others match, or the server gives no size.
  */
 export async function checkExisting(
   candidates: readonly ExistingCandidate[],

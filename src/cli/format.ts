@@ -6,12 +6,7 @@
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"] as const;
 
-/**
- * A byte count in binary units with one decimal (`"300.0 MiB"`; bytes exact).
- *
- * @param bytes a non-negative count.
- * @returns the formatted size.
- */
+/** A byte count in binary units with one decimal (`"300.0 MiB"`; bytes exact). */
 export function formatBytes(bytes: number): string {
   let value = Math.max(0, bytes);
   let unit = 0;
@@ -22,28 +17,12 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-/**
- * A transfer rate (`"52.3 MiB/s"`).
- *
- * @param bytesPerSecond the rate.
- * @returns the formatted rate.
- *
- * @example
- * ```ts
- * import { formatRate } from "./format.ts";
- * console.log(formatRate(2 * 1024 * 1024)); // "2.0 MiB/s"
- * ```
- */
+/** A transfer rate (`"52.3 MiB/s"`). */
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
 }
 
-/**
- * A duration for summaries: `"850 ms"`, `"4.2 s"`, `"3 min 05 s"`, `"2 h 03 min"`.
- *
- * @param ms milliseconds.
- * @returns the formatted duration.
- */
+/** A duration for summaries: `"850 ms"`, `"4.2 s"`, `"3 min 05 s"`, `"2 h 03 min"`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
@@ -53,12 +32,7 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(minutes / 60)} h ${pad(minutes % 60)} min`;
 }
 
-/**
- * A compact time left for progress bars: `"0:07"`, `"12:30"`, `"3:02:10"`, `"--:--"` when unknown.
- *
- * @param seconds seconds left, or `null`.
- * @returns the formatted estimate.
- */
+/** A compact time left for progress bars: `"0:07"`, `"12:30"`, `"3:02:10"`, `"--:--"` when unknown. */
 export function formatEta(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return "--:--";
   const total = Math.ceil(seconds);

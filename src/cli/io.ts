@@ -22,12 +22,7 @@ export interface PathInfo {
 export interface CliIo {
   /** Writes text to standard output (synchronously, or queued in order). */
   stdout(text: string): void;
-  /**
-   * Writes bytes to standard output (`-o -`), resolving once the runtime has
-   * handed them on, so that a slow reader slows the download.
-   *
-   * @returns `false` when the reader has gone away (a broken pipe).
-   */
+  /** Writes bytes to stdout (`-o -`), resolving once handed on (a slow reader slows the download); `false`: broken pipe. */
   writeOut(bytes: Uint8Array): Promise<boolean>;
   /** Writes text to standard error (synchronously, or queued in order). */
   stderr(text: string): void;
@@ -35,12 +30,7 @@ export interface CliIo {
   readonly isTTY: boolean;
   /** The terminal's width in columns (called at each redraw; 80 when unknown). */
   columns(): number;
-  /**
-   * Starts delivering SIGINT and SIGTERM to `handler` (instead of the
-   * runtime's default of exiting).
-   *
-   * @returns a function that stops the delivery.
-   */
+  /** Delivers SIGINT and SIGTERM to `handler` instead of exiting, until the returned function is called. */
   onSignal(handler: (signal: CliSignal) => void): () => void;
   /** Ends the process at once with `code` (used on a second interrupt). */
   exit(code: number): void;

@@ -51,14 +51,10 @@ interface JobSettings {
 }
 
 /**
- * Validates every source and builds the downloads. Refused: malformed or
- * non-HTTP URLs, absolute paths, `..`, control characters, two downloads to
- * one destination, a destination that another uses as a directory, and (with
- * `--checksums`) a destination with no checksum.
- *
- * @param sources what was asked for, in order.
- * @param settings `--dir`, `-o`, the digest options.
- * @returns the downloads, and one message per problem (empty when all is well).
+ * Validates every source and builds the downloads, with one message per problem.
+ * Refused: malformed or non-HTTP URLs, absolute paths, `..`, control characters,
+ * two downloads to one destination, a destination another uses as a directory,
+ * and (with `--checksums`) a destination with no checksum.
  */
 export function planJobs(
   sources: readonly JobSource[],

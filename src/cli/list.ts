@@ -19,14 +19,9 @@ interface ListEntry {
 }
 
 /**
- * Splits a list into its download lines. Lines are trimmed; blank lines and
- * lines starting with `#` are skipped; a line is a URL (or several, tab or
- * space separated: mirrors of one file), optionally followed by whitespace
- * and a path (which may contain spaces). A UTF-8 byte order mark and CRLF
- * line ends are accepted. Nothing is validated here (see `planJobs`).
- *
- * @param text the list's content.
- * @returns the download lines, in order.
+ * Splits a list into its download lines (trimmed; blank and `#` lines skipped): a
+ * URL, or several (mirrors), then optionally a path (which may contain spaces).
+ * A BOM and CRLF are accepted. Nothing is validated here (see `planJobs`).
  */
 export function parseList(text: string): ListEntry[] {
   const entries: ListEntry[] = [];
@@ -44,18 +39,7 @@ export function parseList(text: string): ListEntry[] {
   return entries;
 }
 
-/**
- * Checks a URL for the command line: parseable, `http:` or `https:`, with a host.
- *
- * @param raw the URL as written.
- * @returns the parsed URL, or the reason it is refused.
- *
- * @example
- * ```ts
- * import { checkUrl } from "./list.ts";
- * console.log(checkUrl("ftp://example.com/a")); // "Unsupported URL scheme ftp: use http:// or https://"
- * ```
- */
+/** Checks a URL (parseable, `http:` or `https:`, with a host): parsed, or the reason it is refused. */
 export function checkUrl(raw: string): URL | string {
   let url: URL;
   try {

@@ -7,7 +7,7 @@
 
 import type { HaulAllItem, HaulAllReport } from "../batch/haul_all.ts";
 import { haulAll } from "../calls.ts";
-import { type CliOptions, parseArgs, UsageError } from "./args.ts";
+import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
 import { HELP } from "./help.ts";
 import type { CliIo, CliSignal } from "./io.ts";
 import type { Job } from "./jobs.ts";
@@ -36,14 +36,7 @@ export const EXIT = {
   brokenPipe: EXIT_BROKEN_PIPE,
 } as const;
 
-/**
- * Runs the command line.
- *
- * @param argv the arguments, without the runtime and program names.
- * @param io the runtime's services (output, terminal, signals, files).
- * @returns the exit status: 0 success, 1 download failure, 2 usage error, 130 interrupted,
- *   141 broken pipe (`-o -`).
- */
+/** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let options: CliOptions;
   try {
@@ -70,8 +63,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (prepared.ok && options.output === "-") {
     const job = prepared.jobs[0]!;
     const item = batchItem(job); // credentials in the URL become a header
-    const headers = requestHeaders(options);
-    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    const headers = requestHeaders(options, item);
     return await streamToStdout({ ...job, url: new URL(String(item.url)) }, headers, options, io);
   }
   const found = prepared.ok
@@ -129,7 +121,7 @@ async function download(
   const startedAt = performance.now();
   // The size checks of existing files read no body: only their wait for a head is limited.
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
-  const policy = policyOf(options);
+  const policy = retryPolicy(options);
   const reports: HaulAllReport[] = [];
   try {
     // An existing file is complete only when nothing contradicts it: a digest
@@ -230,23 +222,17 @@ function nameOf(options: CliOptions): (url: URL) => Promise<string | null> {
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
   return (url) => {
     const item = batchItem({ url, dest: "", integrity: null });
-    const headers = requestHeaders(options);
-    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
-    return retrying(() => askName(new URL(item.url), fetch, headers), policyOf(options));
+    const headers = requestHeaders(options, item);
+    return retrying(() => askName(new URL(item.url), fetch, headers), retryPolicy(options));
   };
 }
 
-function policyOf(
-  options: CliOptions,
-): { retries: number; minDelayMs: number; maxDelayMs: number } {
-  const maxDelayMs = Math.max(30_000, options.retryDelayMs);
-  return { retries: options.retries, minDelayMs: options.retryDelayMs, maxDelayMs };
-}
-
-function requestHeaders(options: CliOptions): Headers {
+/** The run's request headers, and `item`'s over them. */
+function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers {
   const headers = new Headers();
   for (const [name, value] of options.headers) headers.append(name, value);
   if (options.userAgent !== null) headers.set("user-agent", options.userAgent);
   else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
+  new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
   return headers;
 }

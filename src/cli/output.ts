@@ -11,7 +11,7 @@ import { isRetryable } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
-import { describeError, errorDetail, retryReason } from "./error_wording.ts";
+import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
 import { type FailureLine, fileJson, fileLine } from "./report.ts";
 
 /** How verbose the output is. */
@@ -41,11 +41,6 @@ export class RunOutput {
   /** When set, failures are not printed (the run was interrupted). */
   muted = false;
 
-  /**
-   * @param io the runtime's output.
-   * @param jobs the downloads, in the order given to `haulAll`.
-   * @param settings quiet, verbose, JSON, attempts.
-   */
   constructor(io: CliIo, jobs: readonly Job[], settings: OutputSettings) {
     this.#io = io;
     this.#jobs = jobs;
@@ -63,12 +58,7 @@ export class RunOutput {
       : null;
   }
 
-  /**
-   * Says which jobs the batch given to `haulAll` holds, in its order: the
-   * indices of its reports and progress items are positions in this list.
-   *
-   * @param jobIndices the index in `jobs` of each batch item.
-   */
+  /** The job index of each item given to `haulAll`: its reports' and progress's indices are positions here. */
   setBatch(jobIndices: readonly number[]): void {
     this.#batch = jobIndices;
   }
@@ -111,13 +101,7 @@ export class RunOutput {
     this.jobRetry(this.#jobIndex(info.index), info);
   }
 
-  /**
-   * A retry about to wait: its reason goes in the bar on a terminal, and in
-   * one line on standard error otherwise (and with `-v`), as wget does.
-   *
-   * @param index the job's index in `jobs`.
-   * @param info the attempt that failed, the wait.
-   */
+  /** A retry of job `index` about to wait: its reason goes in the bar on a terminal, else (and with `-v`) in a line. */
   jobRetry(
     index: number,
     info: Pick<HaulAllRetryInfo, "attempt" | "maxAttempts" | "delayMs" | "error">,
@@ -126,29 +110,16 @@ export class RunOutput {
     this.#reasons.set(index, reason);
     if (this.muted || this.#settings.quiet) return;
     if (this.#view !== null && !this.#settings.verbose) return;
-    const job = this.#jobs[index]!;
-    this.error(
-      `Retrying ${job.dest} in ${(info.delayMs / 1000).toFixed(1)} s ` +
-        `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ${reason}`,
-    );
+    this.error(retryLine(this.#jobs[index]!.dest, info, reason));
   }
 
-  /**
-   * Prints a line on standard error, above the bars.
-   *
-   * @param line the message (no newline).
-   * @param detail extra lines (each ending with a newline).
-   */
+  /** Prints a line (and `detail`'s lines, each ending with a newline) on standard error, above the bars. */
   error(line: string, detail = ""): void {
     this.#view?.clear();
     this.#io.stderr(`${line}\n${detail}`);
   }
 
-  /**
-   * Prints a line on standard error unless `-q`.
-   *
-   * @param line the message (no newline).
-   */
+  /** Prints a line on standard error unless `-q`. */
   info(line: string): void {
     if (!this.#settings.quiet) this.error(line);
   }

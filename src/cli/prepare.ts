@@ -29,15 +29,7 @@ type Prepared = { ok: true; jobs: Job[] } | {
   failed?: boolean;
 };
 
-/**
- * Reads and validates everything; creates nothing, and makes no request
- * but, with `-J`, `nameOf`'s.
- *
- * @param options the parsed arguments.
- * @param io for reading the list and checksums files.
- * @param nameOf with `-J`: asks a URL's server for its file's name.
- * @returns the downloads, or the problems (at most 20 listed).
- */
+/** Reads and validates everything; creates nothing, and makes no request but, with `-J`, `nameOf`'s. */
 export async function prepareJobs(
   options: CliOptions,
   io: CliIo,
@@ -108,13 +100,7 @@ export async function prepareJobs(
   };
 }
 
-/**
- * Creates `--dir` and every destination's parent directory.
- *
- * @param jobs the downloads.
- * @param io for creating directories.
- * @returns `null`, or a message naming the directory that could not be created.
- */
+/** Creates `--dir` and every destination's parent: `null`, or a message naming the one that failed. */
 export async function makeDirectories(jobs: readonly Job[], io: CliIo): Promise<string | null> {
   const dirs = [...new Set(jobs.map((job) => dirname(job.dest)))].filter((dir) => dir !== ".");
   for (const dir of dirs.sort()) {

@@ -72,18 +72,12 @@ export class ProgressView {
   /** How many frames were drawn (for tests and the redraw-rate guarantee). */
   frames = 0;
 
-  /** @param options output, width, labels and clock. */
   constructor(options: ProgressViewOptions) {
     this.#options = options;
     this.#clock = options.clock ?? realClock;
   }
 
-  /**
-   * Takes the latest progress and schedules a redraw (at most one per
-   * {@link REDRAW_INTERVAL_MS}).
-   *
-   * @param progress the batch's live progress.
-   */
+  /** Takes the latest progress and schedules a redraw (at most one per {@link REDRAW_INTERVAL_MS}). */
   update(progress: HaulAllProgress): void {
     if (this.#stopped) return;
     this.#progress = progress;
@@ -134,13 +128,7 @@ export class ProgressView {
     this.#schedule(IDLE_REDRAW_MS);
   }
 
-  /**
-   * The lines of one frame (without escape sequences).
-   *
-   * @param progress the batch's progress.
-   * @param now the clock's current time.
-   * @returns the lines, each narrower than the terminal.
-   */
+  /** The lines of one frame, without escape sequences, each narrower than the terminal. */
   render(progress: HaulAllProgress, now: number): string[] {
     const width = Math.max(20, this.#options.columns() - 1);
     const maxBars = this.#options.maxBars ?? 8;

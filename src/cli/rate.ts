@@ -5,33 +5,16 @@
  * @module
  */
 
-/**
- * Measures the rate of a growing byte count over the last few seconds.
- *
- * @example
- * ```ts
- * import { RateMeter } from "./rate.ts";
- * const meter = new RateMeter(3000);
- * meter.add(0, 0);
- * meter.add(1000, 5_000_000);
- * console.log(meter.rate(1000)); // 5000000
- * ```
- */
+/** Measures the rate of a growing byte count over the last few seconds. */
 export class RateMeter {
   readonly #windowMs: number;
   #samples: { at: number; bytes: number }[] = [];
 
-  /** @param windowMs how far back the rate looks, in milliseconds. */
   constructor(windowMs = 3000) {
     this.#windowMs = windowMs;
   }
 
-  /**
-   * Records the cumulative byte count at a time.
-   *
-   * @param at a time in milliseconds (any monotonic clock).
-   * @param bytes the count so far (never decreasing).
-   */
+  /** Records the cumulative (never decreasing) byte count at a time in ms on a monotonic clock. */
   add(at: number, bytes: number): void {
     const last = this.#samples.at(-1);
     if (last !== undefined && last.bytes === bytes && at - last.at < 250) return;
@@ -42,12 +25,7 @@ export class RateMeter {
     if (drop > 0) this.#samples.splice(0, drop);
   }
 
-  /**
-   * Bytes per second over the window, or `null` until 200 ms of samples exist.
-   *
-   * @param now the current time, on the clock given to {@link RateMeter.add}.
-   * @returns the rate (it decays towards 0 while the count stands still).
-   */
+  /** Bytes per second over the window (decaying while the count stands still), `null` before 200 ms of samples. */
   rate(now: number): number | null {
     const first = this.#samples[0];
     const last = this.#samples.at(-1);
@@ -62,12 +40,8 @@ export class RateMeter {
 const UNITS: Readonly<Record<string, number>> = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
 
 /**
- * Reads `--limit-rate RATE` as curl writes it: bytes per second, or with a
- * suffix `K`, `M` or `G` (either case) counted in 1024s as curl does
- * (`500K` is 512,000 bytes per second); a decimal point is allowed (`1.5M`).
- *
- * @param text the option's value.
- * @returns bytes per second (1 or more), or a message saying what is wrong.
+ * `--limit-rate RATE` as curl reads it: bytes per second (1 or more), with an
+ * optional `K`, `M` or `G` (1024s, either case) and decimals (`1.5M`); else a message.
  *
  * @example
  * ```ts

@@ -12,13 +12,7 @@ import { describeError, errorName } from "./error_wording.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { Job } from "./jobs.ts";
 
-/**
- * The human line for a finished download (`null` for failures: see {@link describeError}).
- *
- * @param report the item's report.
- * @param job the download.
- * @returns the line (no newline), or `null`.
- */
+/** The human line (no newline) for a finished download; `null` for failures (see {@link describeError}). */
 export function fileLine(report: HaulAllReport, job: Job): string | null {
   if (report.status === "failed") return null;
   const { result } = report;
@@ -74,14 +68,7 @@ interface FileJson {
   error?: { name: string; message: string; status?: number; retryable: boolean };
 }
 
-/**
- * The `--json` object for a finished download.
- *
- * @param report the item's report.
- * @param job the download.
- * @param retryable whether the error was retryable (failures only).
- * @returns the object to print with `JSON.stringify`.
- */
+/** The `--json` object for a finished download (`retryable`: failures only). */
 export function fileJson(report: HaulAllReport, job: Job, retryable: boolean): FileJson {
   const base: FileJson = {
     status: report.status,
@@ -138,23 +125,8 @@ export interface FailureLine {
 }
 
 /**
- * The summary printed after several downloads: counts, bytes, time, mean
- * rate, then one line per failure, and the advice to run again only when
- * some failure may pass.
- *
- * @param totals the counts.
- * @param failures one per failed download.
- * @returns the text, each line ending with a newline.
- *
- * @example
- * ```ts
- * import { summaryLines } from "./report.ts";
- * const text = summaryLines(
- *   { done: 2, skipped: 1, failed: 0, received: 3 * 1048576, elapsedMs: 1500 },
- *   [],
- * );
- * console.log(text); // "Done 2, skipped 1, failed 0: 3.0 MiB downloaded in 1.5 s (2.0 MiB/s)\n"
- * ```
+ * The summary after several downloads: counts, bytes, time, mean rate, a line per
+ * failure, and the advice to run again only when some failure may pass.
  */
 export function summaryLines(totals: RunTotals, failures: readonly FailureLine[]): string {
   const rate = totals.elapsedMs > 0 ? totals.received / (totals.elapsedMs / 1000) : 0;

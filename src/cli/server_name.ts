@@ -8,21 +8,15 @@
  */
 
 import { eachLimited } from "../batch/pool.ts";
-import { UnexpectedStatusError } from "../errors.ts";
 import { contentDispositionName } from "../protocol/content_disposition.ts";
-import { parseRetryAfter } from "../protocol/retry_after.ts";
 import type { FetchLike } from "../types.ts";
 import type { JobSource } from "./jobs.ts";
 import { checkUrl } from "./list.ts";
+import { probe, statusError } from "./existing.ts";
 
 /**
- * Asks the server of `url` for the name of its file: a `GET` with
- * `Range: bytes=0-0`, whose body is cancelled unread.
+ * The safe name the `Content-Disposition` of `url` gives, or `null`.
  *
- * @param url the file.
- * @param fetchFn the `fetch` to use.
- * @param headers the download's request headers (authorization, user agent…).
- * @returns the safe name `Content-Disposition` gives, or `null` when it gives none.
  * @throws {UnexpectedStatusError} when the server answers neither 2xx nor 416.
  */
 export async function askName(
@@ -30,41 +24,16 @@ export async function askName(
   fetchFn: FetchLike,
   headers: Headers,
 ): Promise<string | null> {
-  const sent = new Headers(headers);
-  sent.set("range", "bytes=0-0");
-  sent.set("accept-encoding", "identity");
-  const response = await fetchFn(new Request(url, { headers: sent, redirect: "follow" }));
-  await response.body?.cancel().catch(() => {});
-  const { status, headers: got } = response;
-  if (!response.ok && status !== 416) {
-    throw new UnexpectedStatusError({
-      status,
-      headers: got,
-      url,
-      retryAfterMs: parseRetryAfter(got.get("retry-after")),
-    });
-  }
+  const { ok, status, headers: got } = await probe(url, fetchFn, headers, "GET");
+  if (!ok && status !== 416) throw statusError(url, status, got);
   return contentDispositionName(got.get("content-disposition"));
 }
 
 /**
- * Names after their server each source whose name would come from its URL
- * (no path, or a directory path ending in `/`), a few at a time; a name the
- * server does not give stays the URL's. Sources with an invalid URL are left
- * for `planJobs()` to refuse.
- *
- * @param sources what was asked for.
- * @param nameOf asks one URL's server ({@link askName} with retries).
- * @param concurrency requests at once.
- * @returns the sources with their paths, or the first failure (no further request is started).
- *
- * @example
- * ```ts
- * import { withServerNames } from "./server_name.ts";
- * const sources = [{ where: "argument", url: "https://example.com/dl?id=7", path: null }];
- * const named = await withServerNames(sources, () => Promise.resolve("report.pdf"), 4);
- * console.log(Array.isArray(named) && named[0]?.path); // "report.pdf"
- * ```
+ * Names after their server (`nameOf`: {@link askName} with retries), a few at a
+ * time, the sources whose name would come from the URL (no path, or one ending
+ * in `/`); a name not given stays the URL's, an invalid URL is left for
+ * `planJobs()`. On a failure, it is returned and no further request starts.
  */
 export async function withServerNames(
   sources: readonly JobSource[],

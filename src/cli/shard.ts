@@ -22,12 +22,7 @@ export interface Shard {
 /** The most shards accepted: far beyond any fleet, small enough to stay exact. */
 const MAX_SHARDS = 1_000_000;
 
-/**
- * Reads `K/N`.
- *
- * @param text the option's value, e.g. `"3/8"`.
- * @returns the shard, or a message saying what is wrong.
- */
+/** Reads `K/N` (`"3/8"`): the shard, or a message saying what is wrong. */
 export function parseShard(text: string): Shard | string {
   const match = /^\s*(\d{1,7})\s*\/\s*(\d{1,7})\s*$/.exec(text);
   if (match === null) return `--shard needs K/N, e.g. --shard 1/4 (got "${text.slice(0, 40)}")`;
@@ -40,14 +35,7 @@ export function parseShard(text: string): Shard | string {
   return { index, count };
 }
 
-/**
- * The shard a destination belongs to.
- *
- * @param relative the destination relative to the download directory, `/`-separated.
- * @param count how many shards (>= 1).
- * @returns a hash bucket from 0 to `count - 1`, the same on every machine
- * (shard `K` holds bucket `K - 1`).
- */
+/** A destination's bucket from 0 to `count - 1`, the same on every machine (shard `K` holds bucket `K - 1`). */
 export function shardOf(relative: string, count: number): number {
   let hash = 0x811c9dc5;
   for (const byte of new TextEncoder().encode(relative)) {
@@ -57,13 +45,7 @@ export function shardOf(relative: string, count: number): number {
   return hash % count;
 }
 
-/**
- * Whether a destination is this machine's to download.
- *
- * @param relative the destination relative to the download directory.
- * @param shard this machine's shard.
- * @returns true when `relative` falls in `shard`.
- */
+/** Whether a destination (relative to the download directory) falls in `shard`. */
 export function inShard(relative: string, shard: Shard): boolean {
   return shardOf(relative, shard.count) === shard.index - 1;
 }

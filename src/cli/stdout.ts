@@ -7,8 +7,8 @@
  */
 
 import { haulStream } from "../stream.ts";
-import type { CliOptions } from "./args.ts";
-import { describeError, errorDetail, retryReason } from "./error_wording.ts";
+import { type CliOptions, retryPolicy } from "./args.ts";
+import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { CliIo, CliSignal } from "./io.ts";
 import type { Job } from "./jobs.ts";
@@ -18,15 +18,7 @@ import { nameFromUrl } from "../protocol/safe_name.ts";
 /** The exit status when standard output's reader went away: 128 + SIGPIPE, as `cat`'s. */
 export const EXIT_BROKEN_PIPE = 141;
 
-/**
- * Streams one download to standard output.
- *
- * @param job the download (its `dest` is `-`).
- * @param headers the request headers (credentials of the URL included).
- * @param options the parsed arguments.
- * @param io the runtime's services.
- * @returns the exit status: 0, 1 (failed), 130 (interrupted) or 141 (broken pipe).
- */
+/** Streams one download to stdout (`headers` include the URL's credentials): exit status 0, 1, 130 or 141. */
 export async function streamToStdout(
   job: Job,
   headers: Headers,
@@ -61,20 +53,14 @@ export async function streamToStdout(
   const stream = haulStream(job.url, {
     headers,
     signal: controller.signal,
-    retries: options.retries,
-    minDelayMs: options.retryDelayMs,
-    maxDelayMs: Math.max(30_000, options.retryDelayMs),
+    ...retryPolicy(options),
     stallTimeout: options.stallTimeoutMs,
     ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
     ...(job.integrity === null ? {} : { integrity: job.integrity }),
     onRetry: (info) => {
       retries++;
       if (options.quiet) return;
-      const reason = retryReason(info.error).replace(/ saved$/, " written");
-      say(
-        `Retrying ${name} in ${(info.delayMs / 1000).toFixed(1)} s ` +
-          `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ${reason}`,
-      );
+      say(retryLine(name, info, retryReason(info.error).replace(/ saved$/, " written")));
     },
   });
   const reader = stream.getReader();

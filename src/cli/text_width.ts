@@ -24,12 +24,7 @@ function charWidth(codePoint: number): number {
   return 1;
 }
 
-/**
- * Columns the text takes on a terminal (an estimate good for file names).
- *
- * @param text printable text.
- * @returns its width in columns.
- */
+/** Columns the text takes on a terminal (an estimate good for file names). */
 export function displayWidth(text: string): number {
   let width = 0;
   for (const char of text) width += charWidth(char.codePointAt(0)!);
@@ -37,14 +32,8 @@ export function displayWidth(text: string): number {
 }
 
 /**
- * The text cut to at most `width` columns (with `…` where it was cut) and
- * padded with spaces to `pad` columns; control characters shown as `?`.
- *
- * @param text the text.
- * @param width the most columns.
- * @param pad pad to this many columns (default: no padding).
- * @param keepEnd cut the start instead of the end (for paths: the file name stays).
- * @returns the fitted text.
+ * The text cut to at most `width` columns (`…` where cut; `keepEnd`: the start is
+ * cut, so a file name stays), padded to `pad`; control characters shown as `?`.
  *
  * @example
  * ```ts
