@@ -23,8 +23,6 @@ import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
  * checkpoints, small reads) `Deno.open` is the cheaper call: 1,000 small
  * downloads took about 10 % longer with every file opened through `node:fs`.
  *
- * @returns the shim for this runtime.
- *
  * @example
  * ```ts
  * import { defaultFs } from "./default_fs.ts";

@@ -1,39 +1,24 @@
 /**
- * The {@link FsShim} over Deno's own APIs (`Deno.open`, `Deno.FsFile`,
- * `Deno.rename`, `Deno.remove`, `Deno.lstat`, `Deno.readFile`, `Deno.utime`).
- *
- * Nothing here touches the `Deno` global while the module is evaluated, so
- * importing this file outside Deno (Bun, Node) is harmless; only calling the
- * shim there fails. `defaultFs()` (in `default_fs.ts`) loads it with a dynamic
- * `import()`, and only when `globalThis.Deno` exists.
- *
- * Decisions worth knowing:
+ * The {@link FsShim} over Deno's own APIs. Nothing touches the `Deno` global
+ * while the module is evaluated, so importing it elsewhere is harmless;
+ * `defaultFs()` loads it only when `globalThis.Deno` exists.
  *
  * - `Deno.FsFile` has a cursor and no positional I/O, so each {@link ShimFile}
- *   remembers where its cursor is, seeks only when a call asks for another
- *   position, and runs its operations one at a time (concurrent calls on one
- *   file queue up instead of racing on the cursor).
- * - `syncDir` opens the directory with `{ read: true }` and calls `sync()`:
- *   Deno opens a directory read-only on Unix (verified on Linux with Deno
- *   2.9), and fsync(2) on that descriptor makes renames durable. On
- *   Windows, where a directory cannot be opened this way, it does nothing.
- * - `isProcessAlive` never sends a real signal: it uses `Deno.kill(pid, 0)`,
- *   the kill(2) existence probe (no signal is delivered; checked with strace),
- *   which Deno accepts since late 2025 (denoland/deno#31153; an older Deno
- *   throws a TypeError, and then `process.kill(pid, 0)` from `node:process`
- *   makes the same probe). `ESRCH` (Deno's `NotFound`) means dead;
- *   success or `EPERM` (another user's process) mean alive. Both need the
- *   `run` permission. Without it the answer is `null` ("cannot tell"); the
- *   permission is only queried (`Deno.permissions.querySync`), so no prompt
- *   appears. What the lock makes of each answer: `src/store/lock.ts`.
- * - `processScope` is the host name plus, on Linux, the pid namespace
- *   (`/proc/self/ns/pid`) and the boot id. Deno 2.9 reads nothing under `/proc` without
- *   `--allow-all` and the host name needs `--allow-sys=hostname`; without
- *   them it is `null` and pids in lock files are not trusted. Both are
- *   queried first, never prompted for.
- * - A missing permission surfaces as Deno's `NotCapable` error, mapped to
- *   `EACCES` here; `src/runtime/deno_permission.ts` turns it into a message
- *   naming the flag.
+ *   tracks its cursor, seeks only when needed, and runs its operations one at a
+ *   time (concurrent calls queue instead of racing on the cursor).
+ * - `syncDir` fsyncs the directory opened `{ read: true }` (read-only on Unix,
+ *   verified on Linux with Deno 2.9), making renames durable; on Windows, nothing.
+ * - `isProcessAlive` is `Deno.kill(pid, 0)`, the kill(2) probe that delivers no
+ *   signal (checked with strace; Deno accepts it since late 2025, denoland/deno#31153,
+ *   before which `process.kill(pid, 0)` makes it). `ESRCH` (`NotFound`) is dead;
+ *   success or `EPERM` alive. Without the `run` permission, `null`; permissions
+ *   are only queried (`querySync`), never prompted for. See `src/store/lock.ts`.
+ * - `processScope` is the host name plus, on Linux, the pid namespace and boot
+ *   id; Deno 2.9 reads nothing under `/proc` without `--allow-all`, and the host
+ *   name needs `--allow-sys=hostname`: without them it is `null` and lock pids
+ *   are not trusted.
+ * - A missing permission (`NotCapable`) is `EACCES` here; `deno_permission.ts`
+ *   names the flag.
  *
  * @module
  */
@@ -44,8 +29,10 @@ import {
   FsShimError,
   linkTargetOf,
   type OpenMode,
+  platformErrorCode,
   type ShimFile,
   type ShimStat,
+  toShimError as wrap,
 } from "./fs_shim.ts";
 import process from "node:process";
 
@@ -69,34 +56,13 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, FsErrorCode>> = {
   TimedOut: "ETIMEDOUT",
 };
 
-/**
- * The errno-style code for an error thrown by a Deno API: `error.code` when
- * Deno set one (it does for OS errors, e.g. `ENAMETOOLONG`, `ENOSPC`), else a
- * code derived from the error class (`Deno.errors.NotFound` → `ENOENT`, …),
- * else `"UNKNOWN"`.
- */
+/** A Deno API error's `code` (Deno sets one for OS errors), else its class's. */
 function denoErrorCode(error: unknown): FsErrorCode {
-  if (typeof error === "object" && error !== null) {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === "string" && code !== "") return code;
-    if (typeof name === "string") {
-      const mapped = CODE_BY_ERROR_NAME[name];
-      if (mapped !== undefined) return mapped;
-    }
-  }
-  return "UNKNOWN";
+  return platformErrorCode(error, CODE_BY_ERROR_NAME);
 }
 
-/** Wraps anything a Deno API threw as an {@link FsShimError} (the original as `cause`). */
 function toShimError(error: unknown, operation: string, path: string): FsShimError {
-  if (error instanceof FsShimError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new FsShimError(
-    denoErrorCode(error),
-    path,
-    `${operation} '${path}' failed: ${detail}`,
-    { cause: error },
-  );
+  return wrap(error, operation, path, CODE_BY_ERROR_NAME);
 }
 
 /** Whether `error` is Deno's "nothing at that path". */
@@ -284,15 +250,10 @@ function denoProcessScope(): string | null {
 }
 
 /**
- * The filesystem shim for Deno, over `Deno.open` / `Deno.FsFile` and friends.
- * Every failure rejects with an {@link FsShimError} whose `code` comes from
- * the Deno error's `code` (`ENOENT`, `ENAMETOOLONG`, …) or, failing that, its
- * class (`Deno.errors.NotFound` → `ENOENT`, `AlreadyExists` → `EEXIST`,
- * `IsADirectory` → `EISDIR`, `NotADirectory` → `ENOTDIR`, `PermissionDenied`
- * and `NotCapable` → `EACCES`, `FilesystemLoop` → `ELOOP`, `Busy` → `EBUSY`).
- *
- * Needs `--allow-read` and `--allow-write` for the paths used; see the module
- * notes for what `isProcessAlive` and `processScope` need.
+ * The filesystem shim for Deno. Failures reject with an {@link FsShimError}
+ * whose `code` is the Deno error's, or its class's ({@link CODE_BY_ERROR_NAME}).
+ * Needs `--allow-read` and `--allow-write` for the paths used (see the module
+ * notes for `isProcessAlive` and `processScope`).
  *
  * @example Writing at an offset and reading it back
  * ```ts

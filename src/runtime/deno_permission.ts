@@ -33,11 +33,8 @@ export interface MissingPermission {
 const MAX_CAUSES = 8;
 
 /**
- * Finds Deno's `NotCapable` error in `error` or its causes and names the flag.
- *
- * @param error anything thrown.
- * @param dir the destination's directory: `read` and `write` are granted on it.
- * @returns the missing permission, or `null` when `error` is something else.
+ * Finds Deno's `NotCapable` error in `error` or its causes and names the flag
+ * (`read` and `write` on `dir`); `null` when `error` is something else.
  *
  * @example
  * ```ts
@@ -79,14 +76,9 @@ function parse(message: string, dir: string): MissingPermission {
 }
 
 /**
- * Rewrites a failure caused by a missing Deno permission as a clear,
- * non-retryable error naming the flag: a {@link DestinationError} for the
- * destination's files, a {@link HaulError} otherwise. Anything else is
- * returned unchanged.
- *
- * @param error what `haul()` threw.
- * @param dest the caller's destination (its directory is named in `--allow-read`/`--allow-write`).
- * @returns the error to throw.
+ * A failure caused by a missing Deno permission as a non-retryable error naming
+ * the flag (on `dest`'s directory for read and write): a {@link DestinationError}
+ * for the destination's files, a {@link HaulError} otherwise; anything else unchanged.
  *
  * @example
  * ```ts

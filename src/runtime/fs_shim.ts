@@ -52,19 +52,7 @@ export type OpenMode =
 /** What a symbolic link leads to; see {@link ShimStat.linkTarget}. */
 export type LinkTarget = "file" | "directory" | "other" | "missing";
 
-/**
- * What a symbolic link leads to, from what following it found (`null`: nothing).
- *
- * @param target the followed `stat`'s kind, or `null` when it failed.
- * @returns the {@link LinkTarget}.
- *
- * @example
- * ```ts
- * import { linkTargetOf } from "./fs_shim.ts";
- * console.log(linkTargetOf({ isFile: false, isDirectory: true })); // directory
- * console.log(linkTargetOf(null)); // missing
- * ```
- */
+/** What a symbolic link leads to, from what following it found (`null`: it failed). */
 export function linkTargetOf(
   target: { readonly isFile: boolean; readonly isDirectory: boolean } | null,
 ): LinkTarget {
@@ -131,20 +119,42 @@ export class FsShimError extends Error {
   readonly code: FsErrorCode;
   /** The path the operation was on. */
   readonly path: string;
-  /**
-   * Creates the error.
-   *
-   * @param code errno-style code.
-   * @param path the path the operation was on.
-   * @param message what failed.
-   * @param options the platform error as `cause`.
-   */
   constructor(code: FsErrorCode, path: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "FsShimError";
     this.code = code;
     this.path = path;
   }
+}
+
+/**
+ * A platform error's own `code` (`ENOENT`, `ENAMETOOLONG`…), else the code its
+ * class `name` stands for in `byName` (Deno's `NotFound`…), else `"UNKNOWN"`.
+ */
+export function platformErrorCode(
+  error: unknown,
+  byName?: Readonly<Record<string, FsErrorCode>>,
+): FsErrorCode {
+  if (typeof error === "object" && error !== null) {
+    const { code, name } = error as { code?: unknown; name?: unknown };
+    if (typeof code === "string" && code !== "") return code;
+    const mapped = byName !== undefined && typeof name === "string" ? byName[name] : undefined;
+    if (mapped !== undefined) return mapped;
+  }
+  return "UNKNOWN";
+}
+
+/** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */
+export function toShimError(
+  error: unknown,
+  operation: string,
+  path: string,
+  byName?: Readonly<Record<string, FsErrorCode>>,
+): FsShimError {
+  if (error instanceof FsShimError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  const code = platformErrorCode(error, byName);
+  return new FsShimError(code, path, `${operation} '${path}' failed: ${detail}`, { cause: error });
 }
 
 /** The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. */
@@ -200,12 +210,8 @@ export interface FsShim {
 }
 
 /**
- * Fills `buffer` from `file` at `position`, looping over short reads.
- *
- * @param file an open file.
- * @param buffer where the bytes go.
- * @param position offset in the file.
- * @returns `true` when the buffer was filled, `false` when the file ended first.
+ * Fills `buffer` from `file` at `position`, looping over short reads: `false`
+ * when the file ended first.
  *
  * @example Reading 4 bytes at offset 2 of a real file
  * ```ts

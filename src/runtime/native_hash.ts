@@ -28,11 +28,7 @@ export interface Digests {
 export interface NativeHash {
   /** Bytes fed so far. */
   readonly length: number;
-  /**
-   * Feeds the next bytes (not retained after the call).
-   *
-   * @param bytes the next bytes of the input.
-   */
+  /** Feeds the next bytes (not retained after the call). */
   update(bytes: Uint8Array): void;
   /** An independent hasher in the same state (this one keeps going). */
   copy(): NativeHash;
@@ -71,11 +67,8 @@ class NodeHash implements NativeHash {
 }
 
 /**
- * A new native SHA-256 hasher, which also computes `also` when it is given.
- *
- * @param also another algorithm to compute over the same bytes (`"sha256"`
- *   or `undefined`: none).
- * @returns a hasher that has seen no bytes.
+ * A new native SHA-256 hasher, which also computes `also` (`"sha256"` or
+ * `undefined`: nothing more) over the same bytes.
  *
  * @example
  * ```ts
@@ -94,10 +87,7 @@ export function createNativeHash(also?: DigestAlgorithm): NativeHash {
 }
 
 /**
- * The 32-byte SHA-256 digest of `bytes`, in one call.
- *
- * @param bytes the input.
- * @returns a new 32-byte array.
+ * The 32-byte SHA-256 digest of `bytes`, in one call, as a new array.
  *
  * @example
  * ```ts

@@ -30,35 +30,15 @@ import { hostname } from "node:os";
 import * as fsp from "node:fs/promises";
 import process from "node:process";
 import {
-  type FsErrorCode,
   type FsShim,
   FsShimError,
   linkTargetOf,
   type OpenMode,
+  platformErrorCode as nodeErrorCode,
   type ShimFile,
   type ShimStat,
+  toShimError,
 } from "./fs_shim.ts";
-
-/** The platform error's `code` (`ENOENT`, `EISDIR`, …), or `"UNKNOWN"` when it has none. */
-function nodeErrorCode(error: unknown): FsErrorCode {
-  if (typeof error === "object" && error !== null) {
-    const { code } = error as { code?: unknown };
-    if (typeof code === "string" && code !== "") return code;
-  }
-  return "UNKNOWN";
-}
-
-/** Wraps anything `node:fs` threw as an {@link FsShimError} (the original as `cause`). */
-function toShimError(error: unknown, operation: string, path: string): FsShimError {
-  if (error instanceof FsShimError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new FsShimError(
-    nodeErrorCode(error),
-    path,
-    `${operation} '${path}' failed: ${detail}`,
-    { cause: error },
-  );
-}
 
 /** The `open(2)` flags for each {@link OpenMode}. */
 function openFlags(mode: OpenMode): string | number {
@@ -177,12 +157,9 @@ class NodeShimFile implements ShimFile {
 }
 
 /**
- * A process's start time from `/proc/<pid>/stat` (field 22, after the command
- * name in parentheses), read with `read`; `null` off Linux or when unreadable.
- *
- * @param pid the process.
- * @param read reads a small text file (throws when it cannot).
- * @returns the start time in clock ticks since boot, as a string, or `null`.
+ * A process's start time in clock ticks since boot, from `/proc/<pid>/stat`
+ * (field 22, after the parenthesized command name) as `read` (which may throw)
+ * gives it; `null` off Linux or when unreadable.
  *
  * @example
  * ```ts
@@ -216,11 +193,8 @@ function nodeProcessScope(): string | null {
 }
 
 /**
- * The filesystem shim over `node:fs/promises`, used in Bun and Node. Every
- * failure rejects with an {@link FsShimError} carrying the platform error's
- * `code` unchanged (`ENOENT`, `EEXIST`, `EISDIR`, `ENOTDIR`, `EACCES`,
- * `ENAMETOOLONG`, `ENOSPC`, …; `"UNKNOWN"` if it had none) and the original
- * error as `cause`.
+ * The filesystem shim over `node:fs/promises`, used in Bun and Node. Failures
+ * reject with an {@link FsShimError} keeping the platform's `code` (`"UNKNOWN"` if none).
  *
  * @example Writing at an offset and reading it back
  * ```ts

@@ -11,19 +11,9 @@ import { HaulError } from "../errors.ts";
 
 /** One end of the channel between a thread and a worker it started. */
 export interface ThreadPort {
-  /**
-   * Sends a message (structured clone) to the other end.
-   *
-   * @param message the message.
-   */
+  /** Sends a message (structured clone) to the other end. */
   post(message: unknown): void;
-  /**
-   * Starts delivering the other end's messages, and (on the starting side) the
-   * worker's crash or early exit.
-   *
-   * @param onMessage called with each message.
-   * @param onCrash called once if the worker dies before it is closed.
-   */
+  /** Delivers the other end's messages and (starting side) once, the worker's crash or exit before `close()`. */
   listen(onMessage: (message: unknown) => void, onCrash: (error: Error) => void): void;
   /** Stops the worker (starting side) or the channel (worker side). */
   close(): void;
@@ -80,17 +70,7 @@ function crashOf(detail: unknown, fallback: string): Error {
 /**
  * Starts a worker thread running the module at `url`.
  *
- * @param url the worker's entry module (`new URL("./x.ts", import.meta.url)`).
- * @returns the port to the worker.
  * @throws {HaulError} under Deno without read access to the worker's modules (a `file:` URL).
- *
- * @example
- * ```ts ignore
- * // Needs a worker module; src/worker/in_worker.ts starts src/worker/worker_main.ts.
- * const port = await startWorker(new URL("./worker_main.ts", import.meta.url));
- * port.listen((message) => console.log(message), (error) => console.error(error));
- * port.post({ type: "start" });
- * ```
  */
 export async function startWorker(url: URL): Promise<ThreadPort> {
   const Web = webWorkerConstructor();
@@ -173,18 +153,7 @@ class Mailbox {
   }
 }
 
-/**
- * The port to the thread that started this worker.
- *
- * @returns the port (its `listen` never reports a crash: this is the worker).
- *
- * @example
- * ```ts ignore
- * // Runs only inside a worker thread: see src/worker/worker_main.ts.
- * const port = await parentThread();
- * port.listen((message) => port.post({ echo: message }), () => {});
- * ```
- */
+/** The port to the thread that started this worker (its `listen` never reports a crash). */
 export async function parentThread(): Promise<ThreadPort> {
   const scope = globalThis as unknown as Partial<WebWorkerScope>;
   if (webWorkerConstructor() !== null && typeof scope.postMessage === "function") {
