@@ -21,28 +21,18 @@ import { ControlFileError } from "../errors.ts";
 export const CONTROL_FILE_VERSION = 3;
 
 /**
- * The eight bytes every control file starts with: `89 48 41 55 4C 0D 0A 1A`
- * (`\x89HAUL\r\n\x1a`), after PNG's signature (see `docs/control-file.md`).
- *
- * A fresh copy: changing it does not change what the codec writes or accepts.
+ * The eight bytes every control file starts with, `\x89HAUL\r\n\x1a`, after PNG's
+ * signature; a copy: changing it changes nothing the codec writes or accepts.
  */
 export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
   "\x89HAUL\r\n\x1a",
   (char) => char.charCodeAt(0),
 );
 
-/**
- * The longest `etag`, `lastModified` or `contentType` the control file holds,
- * in UTF-8 bytes. Longer values are refused on encode (`RangeError`) and on
- * decode (`ControlFileError`).
- */
+/** The longest `etag`, `lastModified` or `contentType` held, in UTF-8 bytes; longer ones are refused both ways. */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
-/**
- * Byte offsets of the fixed-position fields of a version-3 control file; their
- * sizes and meaning are in the tables of `docs/control-file.md`. `ranges` is
- * where the 48-byte range records begin.
- */
+/** Byte offsets of a version-3 file's fixed fields (`docs/control-file.md`); `ranges`: the 48-byte range records. */
 interface ControlFileOffsets {
   readonly magic: number;
   readonly version: number;
@@ -58,11 +48,7 @@ interface ControlFileOffsets {
   readonly ranges: number;
 }
 
-/**
- * Where each fixed field of a version-3 control file sits, from the start of
- * the file. Every u64 offset is a multiple of 8. The string records follow
- * the range records.
- */
+/** Where each fixed field sits (every u64 8-aligned); the string records follow the ranges. */
 export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
   magic: 0,
   version: 8,
@@ -122,19 +108,12 @@ function setU64(view: DataView, offset: number, value: number): void {
 }
 
 /**
- * Encodes a checkpoint as the bytes of a version-3 control file.
+ * Encodes a checkpoint as a version-3 control file (a new array, a multiple of 8
+ * bytes). Refuses whatever {@link decodeCheckpoint} would reject, so
+ * `decodeCheckpoint(encodeCheckpoint(c))` deep-equals `c`.
  *
- * Refuses anything {@link decodeCheckpoint} would reject, so what it writes
- * always reads back equal (`decodeCheckpoint(encodeCheckpoint(c))` deep-equals
- * `c`).
- *
- * @param checkpoint the checkpoint to encode.
- * @returns a new byte array, a multiple of 8 bytes long.
- * @throws {RangeError} when `checkpoint` breaks an invariant of
- *   {@link Checkpoint} (see `docs/control-file.md`), a number is not a safe
- *   non-negative integer, a tail digest is not 32 bytes, or a string is
- *   longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes or not
- *   valid Unicode.
+ * @throws {RangeError} when `checkpoint` breaks an invariant of {@link Checkpoint},
+ *   or a string is longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes.
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const violation = checkpointViolation(checkpoint);
@@ -215,18 +194,11 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
 }
 
 /**
- * Decodes the bytes of a control file into a checkpoint, checking everything:
- * magic, header CRC, version, lengths, body CRC, ranges, invariants, UTF-8
- * and canonical form (zero padding and reserved fields).
+ * Decodes a whole `<dest>.part.ctrl`, checking magic, CRCs, version, lengths,
+ * ranges, invariants, UTF-8 and canonical form; tail digests are fresh arrays.
  *
- * @param bytes the whole content of `<dest>.part.ctrl`.
- * @returns the checkpoint, with fresh tail digests (never views of `bytes`).
- * @throws {ControlFileError} for any defect: too short, bad magic, header or
- *   body CRC mismatch, unsupported version (named in the message; a version-1
- *   or version-2 file, written by an older haul, is one), length mismatch or trailing
- *   bytes, a number above `Number.MAX_SAFE_INTEGER`, invalid or over-long
- *   strings, non-zero padding, or broken invariants. Never throws anything
- *   else.
+ * @throws {ControlFileError} for any defect (an older haul's version 1 or 2 is
+ *   named as such), and never anything else.
  */
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (!(bytes instanceof Uint8Array)) throw corrupt("content is not a Uint8Array");
