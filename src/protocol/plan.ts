@@ -26,10 +26,7 @@ interface SentRequest {
   readonly checkpoint: Checkpoint | null;
   /** The `If-Modified-Since` sent (ms; see `ResumeRequest.since`), if any: a 304 is then expected. */
   readonly since?: number | null;
-  /**
-   * The final digest, not the validators, proves the file (mirrors with an
-   * `integrity`): only a length that changed shows another file.
-   */
+  /** The final digest, not the validators, proves the file (mirrors with an `integrity`): only a changed length shows another file. */
   readonly digestProves?: boolean;
 }
 
@@ -45,7 +42,6 @@ export interface Validators {
 
 /** Stream the body into `.part` at `offset`. */
 export interface StreamPlan {
-  /** The plan's kind. */
   readonly kind: "stream";
   /** Where the body's first byte goes: 0, or the resume cursor. */
   readonly offset: number;
@@ -55,10 +51,7 @@ export interface StreamPlan {
   readonly bodyLength: number | null;
   /** Total file size when known. */
   readonly total: number | null;
-  /**
-   * Whether the body's end is the file's end: true for a 200, and for a 206
-   * only when the total is known (`bytes a-b/*` may stop anywhere).
-   */
+  /** Whether the body's end is the file's end: a 200, or a 206 with a known total (`bytes a-b/*` may stop anywhere). */
   readonly bodyEndsFile: boolean;
   /** Metadata to keep in the checkpoint. */
   readonly validators: Validators;
@@ -66,19 +59,16 @@ export interface StreamPlan {
 
 /** The file on disk is already complete (a 416 that confirms the length). */
 interface FinishPlan {
-  /** The plan's kind. */
   readonly kind: "finish";
 }
 
 /** The file at `dest` is current: a 304 to `If-Modified-Since`. Nothing is written. */
 interface UnchangedPlan {
-  /** The plan's kind. */
   readonly kind: "unchanged";
 }
 
 /** Refuse the response. */
 export interface FailPlan {
-  /** The plan's kind. */
   readonly kind: "fail";
   /** What to throw. */
   readonly error: HaulError;
@@ -89,15 +79,7 @@ export interface FailPlan {
 /** What to do with a response. */
 export type Plan = StreamPlan | FinishPlan | UnchangedPlan | FailPlan;
 
-/**
- * Decides how to handle a response to haul's one request.
- *
- * @param sent what was asked.
- * @param status the response status.
- * @param headers the response headers.
- * @param now the current time in ms (for `Retry-After` dates).
- * @returns the plan.
- */
+/** Decides how to handle a response to haul's one request (`now`, in ms, for `Retry-After` dates). */
 export function planResponse(
   sent: SentRequest,
   status: number,
