@@ -17,14 +17,8 @@ const DEFAULT_CONCURRENCY = 4;
 export const DEFAULT_MAX_CONNECTIONS = 16;
 
 /**
- * How a batch shares its connections: at most `maxConnections` downloads run
- * at once, and each may use `connections`, but never more than its share of
- * the cap, so that `concurrency × connections` never exceeds it.
- *
- * @param concurrency downloads wanted at once.
- * @param connections connections wanted per download.
- * @param maxConnections the cap over the batch.
- * @returns the pool size and the connections each download gets.
+ * How a batch shares its connections: at most `maxConnections` downloads run at
+ * once, each with `connections` but never more than its share of the cap.
  */
 export function shareConnections(
   concurrency: number,
@@ -198,13 +192,8 @@ interface MutableProgress {
 }
 
 /**
- * `haulAll()` on the caller's thread, each item downloaded by `download`
- * (the public `haulAll()` in `src/calls.ts` passes a worker's with `worker: true`).
- *
- * @param items what to download.
- * @param options the pool size, callbacks, and options for every download.
- * @param download downloads one item with retries.
- * @returns one report per item, in input order.
+ * `haulAll()` on the caller's thread, each item downloaded by `download` (the
+ * public `haulAll()` in `src/calls.ts` passes a worker's with `worker: true`).
  */
 export async function haulAll(
   items: Iterable<HaulAllItem>,

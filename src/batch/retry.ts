@@ -77,13 +77,8 @@ export type RetryCall = (
 export type RetriedError = Error & { attempts: number };
 
 /**
- * `haulWithRetry()` on the caller's thread: the public one (`src/calls.ts`)
- * without `worker: true`, and what a worker runs.
- *
- * @param input the URL or `Request`.
- * @param options `haul()`'s options plus the retry policy.
- * @param hooks the pace of its batch (`haulAll()`), or the filesystem (the browser worker).
- * @returns what the successful attempt returned.
+ * `haulWithRetry()` on the caller's thread: the public one without `worker: true`,
+ * and what a worker runs; `hooks`: its batch's pace, or the browser worker's fs.
  */
 export async function haulWithRetry(
   input: Source | readonly Source[],
@@ -149,10 +144,6 @@ interface RetryingOptions {
  * {@link haulWithRetry} describes. An attempt that saved new bytes (a
  * `PartialHaulError` with a larger `validLength`) resets the backoff.
  *
- * @param attempt makes one attempt.
- * @param policy the checked policy ({@link readPolicy}).
- * @param options the signal, `onRetry`, and whether a request was made.
- * @returns what the first successful attempt returned.
  * @throws the last attempt's error with `attempts` set ({@link RetriedError});
  *   the signal's reason when aborted.
  */
@@ -188,8 +179,6 @@ export async function retrying<T>(
 /**
  * Checks a retry policy and fills in the defaults.
  *
- * @param options the caller's `retries`, `minDelayMs` and `maxDelayMs`.
- * @returns the complete policy.
  * @throws {RangeError} for a negative or fractional `retries`, or inverted delays.
  *
  * @example
