@@ -111,22 +111,9 @@ export type FromWorker =
   };
 
 /**
- * Refuses a custom `fetch` for a call bound for a worker thread (`worker:
- * true`): a function cannot cross to it.
+ * Refuses a custom `fetch` for a call bound for a worker thread: a function cannot cross.
  *
- * @param options the caller's options.
  * @throws {TypeError} when both are given.
- *
- * @example
- * ```ts
- * import { refuseFetchOnWorker } from "./call_wire.ts";
- * refuseFetchOnWorker({}); // fine
- * try {
- *   refuseFetchOnWorker({ fetch: globalThis.fetch });
- * } catch (error) {
- *   console.log(error instanceof TypeError); // true
- * }
- * ```
  */
 export function refuseFetchOnWorker(options: { fetch?: unknown }): void {
   if (options.fetch !== undefined) {
@@ -138,12 +125,8 @@ export function refuseFetchOnWorker(options: { fetch?: unknown }): void {
 }
 
 /**
- * The data of a call, checked.
+ * The data of a call, checked, to post to the worker.
  *
- * @param kind which function runs on the worker.
- * @param input the caller's URL or `Request`.
- * @param options the caller's options.
- * @returns the call to post to the worker.
  * @throws {TypeError} a custom `fetch`, a `Request` with a body, or no options object.
  */
 export function toWireCall(
@@ -197,12 +180,7 @@ export function toWireCall(
   };
 }
 
-/**
- * The call's input and options again, on the worker (without callbacks).
- *
- * @param call the posted call.
- * @returns the input and the options to pass to `haul()` or `haulWithRetry()`.
- */
+/** The call's input and options again, on the worker (without callbacks). */
 export function fromWireCall(
   call: WireCall,
 ): { input: string | Request; options: CallOptions } {

@@ -65,13 +65,7 @@ function cloneable(value: unknown): unknown {
   return String(value);
 }
 
-/**
- * An error (or anything thrown) as a structured-clone-safe record.
- *
- * @param error what was thrown.
- * @param depth causes already followed (for the chain's bound).
- * @returns the record.
- */
+/** An error (or anything thrown) as a structured-clone-safe record (`depth`: causes already followed). */
 export function errorToWire(error: unknown, depth = 0): WireError {
   if (!(error instanceof Error) && !(typeof error === "object" && error !== null)) {
     return {
@@ -118,9 +112,6 @@ function hidden(target: object, key: string, value: unknown): void {
 /**
  * The error a record describes: an instance of the same haul class (or
  * `TypeError`, `RangeError`, …) with the same fields, cause and stack.
- *
- * @param wire the record from {@link errorToWire}.
- * @returns the error.
  */
 export function errorFromWire(wire: WireError): Error {
   const prototype = (CLASSES[wire.name] ?? Error).prototype;

@@ -34,14 +34,9 @@ function apply(state: HaulState | undefined, snapshot: StateSnapshot): void {
 }
 
 /**
- * Runs `haul()` (`kind` `"haul"`) or `haulWithRetry()` (`"retry"`) on a
- * worker thread.
+ * Runs `haul()` (`kind` `"haul"`) or `haulWithRetry()` (`"retry"`) on a worker
+ * thread: `pool`'s, or one started for this call.
  *
- * @param kind which function runs there.
- * @param input the URL or `Request` (without a body).
- * @param options the call's options (no `fetch`).
- * @param pool where the worker comes from and goes back to (default: one started for this call).
- * @returns what the call on the worker returned.
  * @throws {TypeError} a custom `fetch` or a `Request` with a body; else what the call threw.
  */
 export async function haulInWorker(
@@ -138,11 +133,6 @@ export async function haulInWorker(
  * given), joined like `haul()` calls: a call for a destination this process
  * is already downloading, on this thread or on a worker, waits for that
  * download instead of racing it through the lock.
- *
- * @param input the URL or `Request`.
- * @param options `haulWithRetry()`'s options, `worker: true`.
- * @param pool the batch's workers (`haulAll()`), or none: a worker of its own.
- * @returns the result.
  */
 export function retryOnWorker(
   input: Source | readonly Source[],

@@ -13,18 +13,9 @@ import type { FromWorker, ToWorker } from "./call_wire.ts";
 
 /** One call's hold on a worker. */
 export interface WorkerLease {
-  /**
-   * Sends an order to the worker.
-   *
-   * @param message the order.
-   */
+  /** Sends an order to the worker. */
   post(message: ToWorker): void;
-  /**
-   * Receives the worker's reports for this call, and its death.
-   *
-   * @param onReport called with each report.
-   * @param onCrash called if the worker dies during the call.
-   */
+  /** Receives the worker's reports for this call, and its death during the call. */
   listen(onReport: (report: FromWorker) => void, onCrash: (error: Error) => void): void;
   /** Ends the call's hold: the worker waits in its pool for another call, or stops. */
   release(): void;
@@ -39,12 +30,7 @@ interface Pooled {
 
 let started = 0;
 
-/**
- * How many workers this thread has started (a test hook: reuse shows as
- * fewer starts than calls).
- *
- * @returns the count since the module loaded.
- */
+/** How many workers this thread has started since the module loaded (a test hook: reuse shows as fewer starts than calls). */
 export function workersStarted(): number {
   return started;
 }
@@ -114,22 +100,15 @@ export class WorkerPool {
 
   readonly #startTimeoutMs: number;
 
-  /**
-   * Creates an empty pool.
-   *
-   * @param entry the workers' entry module.
-   * @param startTimeoutMs how long a worker may take to start (a test hook; the default is
-   *   {@link WORKER_START_TIMEOUT_MS}).
-   */
+  /** An empty pool of workers running `entry`; `startTimeoutMs` is a test hook. */
   constructor(entry: URL, startTimeoutMs: number = WORKER_START_TIMEOUT_MS) {
     this.#entry = entry;
     this.#startTimeoutMs = startTimeoutMs;
   }
 
   /**
-   * A worker for one call: an idle one of this pool, or a new one.
+   * A worker for one call, an idle one or a new one: {@link WorkerLease.release} it when the call settles.
    *
-   * @returns the lease; {@link WorkerLease.release} it when the call settles.
    * @throws {HaulError} the worker could not start (not retryable), or did not start in time
    *   (retryable).
    */
