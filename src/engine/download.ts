@@ -225,7 +225,7 @@ export class Download {
 
   /** A new range at `span`; `asked`: its request is still to be answered. */
   #segment(span: ByteSpan, asked = true): Segment {
-    const start = { cursor: span.start, extent: 0 };
+    const start = { cursor: span.start, extent: 0, end: span.end };
     return this.#schedule.start(
       span,
       new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start),

@@ -2,6 +2,8 @@
  * Appends body bytes to `.part` through two buffers (one fills while the
  * other is written; each goes to the hasher just before its write) and starts
  * an `fdatasync` every {@link WriterSettings.syncEvery} bytes without waiting.
+ * Each buffer is allocated when first filled, no larger than what is left of
+ * the range (a 1 MiB file costs one 1 MiB buffer, not two).
  * {@link Durability} decides what each sync covers; `checkpointer.ts` writes
  * the checkpoints.
  *
@@ -33,8 +35,10 @@ export class PartWriter {
   readonly #settings: WriterSettings;
   readonly #observer: WriteObserver;
   readonly #durability: Durability;
-  /** The buffer being filled and the one being written. */
-  readonly #buffers: [Uint8Array, Uint8Array];
+  /** The buffer being filled and the one being written (each allocated when first needed). */
+  readonly #buffers: [Uint8Array | null, Uint8Array | null] = [null, null];
+  /** Where the range is expected to end (`Infinity`: unknown); only sizes the buffers. */
+  readonly #expectedEnd: number;
   /** The BYOB landing buffer, when no read holds it. */
   #landing: Uint8Array | null = null;
   #current: 0 | 1 = 0;
@@ -57,14 +61,15 @@ export class PartWriter {
    * @param file `.part`, open read-write.
    * @param settings tuning.
    * @param observer sees every byte before its write (the hasher).
-   * @param start the cursor to write from (bytes before it are durable) and
-   *   the high-water mark of earlier writes.
+   * @param start the cursor to write from (bytes before it are durable), the
+   *   high-water mark of earlier writes and, when known, where the range is
+   *   expected to end (it may still carry on past it).
    */
   constructor(
     file: ShimFile,
     settings: WriterSettings,
     observer: WriteObserver,
-    start: { cursor: number; extent: number },
+    start: { cursor: number; extent: number; end?: number },
   ) {
     this.#file = file;
     this.#settings = settings;
@@ -74,10 +79,7 @@ export class PartWriter {
     this.#issued = start.cursor;
     this.#syncedFrom = start.cursor;
     this.#extent = Math.max(start.extent, start.cursor);
-    this.#buffers = [
-      new Uint8Array(settings.writeBufferSize),
-      new Uint8Array(settings.writeBufferSize),
-    ];
+    this.#expectedEnd = start.end ?? Infinity;
   }
 
   /** Bytes accepted so far (some may still be buffered). */
@@ -113,16 +115,36 @@ export class PartWriter {
       }
     }
     while (offset < chunk.length) {
-      const buffer = this.#buffers[this.#current];
-      const take = Math.min(capacity - this.#buffered, chunk.length - offset);
+      const buffer = this.#fillable();
+      const take = Math.min(buffer.length - this.#buffered, chunk.length - offset);
       buffer.set(
         take === chunk.length ? chunk : chunk.subarray(offset, offset + take),
         this.#buffered,
       );
       this.#buffered += take;
       offset += take;
-      if (this.#buffered === capacity) await this.#submit();
+      if (this.#buffered === buffer.length) await this.#submit();
     }
+  }
+
+  /**
+   * The buffer to fill: the current one, allocated (or replaced while empty,
+   * when too small) to hold the rest of the range, at most a whole
+   * {@link WriterSettings.writeBufferSize}; a whole one past the expected end.
+   */
+  #fillable(): Uint8Array {
+    const buffer = this.#buffers[this.#current];
+    if (buffer !== null && this.#buffered > 0) return buffer;
+    const size = this.#sizeAt(this.#issued);
+    if (buffer !== null && buffer.length >= size) return buffer;
+    return this.#buffers[this.#current] = new Uint8Array(size);
+  }
+
+  /** Bytes worth buffering from `position`: the rest of the range, capped at a write buffer. */
+  #sizeAt(position: number): number {
+    const capacity = this.#settings.writeBufferSize;
+    const left = this.#expectedEnd - position;
+    return left > 0 ? Math.min(capacity, left) : capacity;
   }
 
   /**
@@ -132,10 +154,11 @@ export class PartWriter {
    * with it, and would keep it if it failed: so it is a landing area of its
    * own, never a write buffer, and a failed read loses no accepted byte.
    *
-   * @returns an empty view of {@link WriterSettings.writeBufferSize} bytes.
+   * @returns an empty view of at most {@link WriterSettings.writeBufferSize}
+   *   bytes (no more than the rest of the range when it is first asked for).
    */
   reserve(): Uint8Array {
-    this.#landing ??= new Uint8Array(this.#settings.writeBufferSize);
+    this.#landing ??= new Uint8Array(this.#sizeAt(this.#accepted));
     const landing = this.#landing;
     this.#landing = null;
     return landing;
@@ -218,7 +241,7 @@ export class PartWriter {
 
   /** Issues the write of the current buffer (after the previous write completes). */
   async #submit(): Promise<void> {
-    const bytes = this.#buffers[this.#current].subarray(0, this.#buffered);
+    const bytes = this.#buffers[this.#current]!.subarray(0, this.#buffered);
     await this.#drain();
     this.#buffered = 0;
     if (this.#broken) return;
