@@ -10,60 +10,22 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
+import {
+  type DigestAlgorithm,
+  multiHash,
+  type NativeHash,
+  type RunningDigest,
+} from "./multi_hash.ts";
 
-/** The digest algorithms haul computes: SHA-256 always, another when `integrity` asks. */
-export type DigestAlgorithm = "sha256" | "sha384" | "sha512";
+export type { DigestAlgorithm, Digests, NativeHash } from "./multi_hash.ts";
 
-/** Hex digests of one input: SHA-256, and the other algorithm asked, if any. */
-export interface Digests {
-  /** SHA-256, always. */
-  readonly sha256: string;
-  /** SHA-384, when asked. */
-  readonly sha384?: string;
-  /** SHA-512, when asked. */
-  readonly sha512?: string;
-}
-
-/** A running SHA-256 (and the other algorithm asked) over bytes fed in order. */
-export interface NativeHash {
-  /** Bytes fed so far. */
-  readonly length: number;
-  /** Feeds the next bytes (not retained after the call). */
-  update(bytes: Uint8Array): void;
-  /** An independent hasher in the same state (this one keeps going). */
-  copy(): NativeHash;
-  /** Hex digests of everything fed; the hasher cannot be used afterwards. */
-  digests(): Digests;
-}
-
-class NodeHash implements NativeHash {
-  /** SHA-256 first. */
-  readonly #hashes: readonly (readonly [DigestAlgorithm, Hash])[];
-  #length: number;
-
-  constructor(hashes: readonly (readonly [DigestAlgorithm, Hash])[], length: number) {
-    this.#hashes = hashes;
-    this.#length = length;
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  update(bytes: Uint8Array): void {
-    for (const [, hash] of this.#hashes) hash.update(bytes);
-    this.#length += bytes.length;
-  }
-
-  copy(): NativeHash {
-    return new NodeHash(this.#hashes.map(([name, hash]) => [name, hash.copy()]), this.#length);
-  }
-
-  digests(): Digests {
-    const digests: { -readonly [A in keyof Digests]: string } = { sha256: "" };
-    for (const [name, hash] of this.#hashes) digests[name] = hash.digest("hex");
-    return digests;
-  }
+/** A `node:crypto` hash as a running digest. */
+function running(hash: Hash): RunningDigest {
+  return {
+    update: (bytes) => void hash.update(bytes),
+    clone: () => running(hash.copy()),
+    hex: () => hash.digest("hex"),
+  };
 }
 
 /**
@@ -80,10 +42,7 @@ class NodeHash implements NativeHash {
  * ```
  */
 export function createNativeHash(also?: DigestAlgorithm): NativeHash {
-  const names: DigestAlgorithm[] = also === undefined || also === "sha256"
-    ? ["sha256"]
-    : ["sha256", also];
-  return new NodeHash(names.map((name) => [name, createHash(name)]), 0);
+  return multiHash((name) => running(createHash(name)), also);
 }
 
 /**

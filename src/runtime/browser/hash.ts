@@ -11,7 +11,13 @@
 
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { DigestAlgorithm, Digests, NativeHash } from "../native_hash.ts";
+import {
+  type DigestAlgorithm,
+  type Digests,
+  multiHash,
+  type NativeHash,
+  type RunningDigest,
+} from "../multi_hash.ts";
 
 export type { DigestAlgorithm, Digests, NativeHash };
 
@@ -28,33 +34,13 @@ const FACTORIES: Readonly<Record<DigestAlgorithm, () => Running>> = {
   sha512: () => sha512.create(),
 };
 
-class NobleHash implements NativeHash {
-  readonly #hashes: readonly (readonly [DigestAlgorithm, Running])[];
-  #length: number;
-
-  constructor(hashes: readonly (readonly [DigestAlgorithm, Running])[], length: number) {
-    this.#hashes = hashes;
-    this.#length = length;
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  update(bytes: Uint8Array): void {
-    for (const [, hash] of this.#hashes) hash.update(bytes);
-    this.#length += bytes.length;
-  }
-
-  copy(): NativeHash {
-    return new NobleHash(this.#hashes.map(([name, hash]) => [name, hash.clone()]), this.#length);
-  }
-
-  digests(): Digests {
-    const digests: { -readonly [A in keyof Digests]: string } = { sha256: "" };
-    for (const [name, hash] of this.#hashes) digests[name] = bytesToHex(hash.digest());
-    return digests;
-  }
+/** A `@noble/hashes` hash as a running digest. */
+function running(hash: Running): RunningDigest {
+  return {
+    update: (bytes) => void hash.update(bytes),
+    clone: () => running(hash.clone()),
+    hex: () => bytesToHex(hash.digest()),
+  };
 }
 
 /**
@@ -73,10 +59,7 @@ class NobleHash implements NativeHash {
  * ```
  */
 export function createNativeHash(also?: DigestAlgorithm): NativeHash {
-  const names: DigestAlgorithm[] = also === undefined || also === "sha256"
-    ? ["sha256"]
-    : ["sha256", also];
-  return new NobleHash(names.map((name) => [name, FACTORIES[name]()]), 0);
+  return multiHash((name) => running(FACTORIES[name]()), also);
 }
 
 /**
