@@ -12,8 +12,13 @@
 import type { RetryOptions } from "../batch/retry.ts";
 import { HaulError } from "../errors.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import { type CallKind, type StateSnapshot, toWireCall } from "../worker/call_wire.ts";
-import { errorFromWire, type WireError } from "../worker/error_wire.ts";
+import {
+  type CallKind,
+  type FromWorker,
+  type StateSnapshot,
+  toWireCall,
+} from "../worker/call_wire.ts";
+import { errorFromWire } from "../worker/error_wire.ts";
 
 /** The options of the browser's `haul()`. */
 export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch" | "worker"> {
@@ -30,24 +35,8 @@ export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch" |
 /** The options of the browser's `haulWithRetry()`: those of its `haul()` plus the retry policy. */
 export interface BrowserRetryOptions extends BrowserHaulOptions, RetryOptions {}
 
-type FromBrowserWorker =
-  | { readonly type: "ready" }
-  | {
-    readonly type: "retry";
-    readonly attempt: number;
-    readonly maxAttempts: number;
-    readonly delayMs: number;
-    readonly error: WireError;
-  }
-  | { readonly type: "progress"; readonly state: StateSnapshot }
-  | { readonly type: "warning"; readonly message: string }
-  | { readonly type: "done"; readonly state: StateSnapshot; readonly result: HaulResult }
-  | {
-    readonly type: "failed";
-    readonly state: StateSnapshot;
-    readonly error: WireError;
-    readonly aborted: boolean;
-  };
+/** What the browser's worker says: what a Deno, Bun or Node worker says, and warnings. */
+type FromBrowserWorker = FromWorker | { readonly type: "warning"; readonly message: string };
 
 interface PageWorker {
   postMessage(message: unknown): void;
@@ -129,6 +118,7 @@ async function onWorker(
   const onAbort = () => worker.postMessage({ type: "abort" });
   worker.onmessage = ({ data }) => {
     if (data.type === "progress") options.onProgress?.(apply(data.state));
+    else if (data.type === "state") apply(data.state);
     else if (data.type === "warning") (onWarning ?? console.warn)(data.message);
     else if (data.type === "retry") {
       options.onRetry?.({ ...data, error: errorFromWire(data.error) });
