@@ -1,13 +1,12 @@
 /**
- * The three public calls, on the caller's thread or, with `worker: true`, on
- * a worker; a call for a destination being downloaded here joins it.
+ * The three public calls, on the caller's thread. `worker: true` is gone: a
+ * caller that still passes it gets a `TypeError` naming the recipe for one's
+ * own `Worker` (docs/api.md) instead of a silent change.
  *
  * @module
  */
 
-import { checkOptions } from "./engine/check_options.ts";
 import { haul as haulHere } from "./engine/haul.ts";
-import { singleFlight } from "./engine/single_flight.ts";
 import { haulWithRetry as retryHere, type HaulWithRetryOptions } from "./batch/retry.ts";
 import {
   haulAll as haulAllHere,
@@ -15,10 +14,18 @@ import {
   type HaulAllOptions,
   type HaulAllReport,
 } from "./batch/haul_all.ts";
-import { haulInWorker, retryOnWorker, WORKER_ENTRY } from "./worker/in_worker.ts";
-import { WorkerPool } from "./worker/worker_pool.ts";
-import { refuseFetchOnWorker } from "./worker/call_wire.ts";
 import type { HaulOptions, HaulResult, Source } from "./types.ts";
+
+/** Refuses the removed `worker` option, before any request or file. */
+function refuseWorker(options: unknown): void {
+  const worker = (options as { worker?: unknown } | null | undefined)?.worker;
+  if (worker === undefined || worker === false) return;
+  throw new TypeError(
+    "Invalid options: worker: true was removed; haul runs on the caller's thread (a server in " +
+      'the same process stays responsive). To run it on a thread of your own, see "haul in your ' +
+      'own Worker" in docs/api.md',
+  );
+}
 
 /**
  * Downloads `input` to `options.dest` with exactly one request (one per
@@ -50,9 +57,8 @@ export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
-  checkOptions(options); // first: everything below reads options.dest
-  if (options.worker !== true) return await haulHere(input, options);
-  return await singleFlight(input, options, (own) => haulInWorker("haul", input, own));
+  refuseWorker(options);
+  return await haulHere(input, options);
 }
 
 /**
@@ -91,9 +97,8 @@ export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  checkOptions(options, "haulWithRetry(url, { dest })");
-  if (options.worker !== true) return await retryHere(input, options);
-  return await retryOnWorker(input, options);
+  refuseWorker(options);
+  return await retryHere(input, options);
 }
 
 /**
@@ -107,9 +112,8 @@ export async function haulWithRetry(
  * @returns one report per item, in input order.
  * @throws {RangeError} for an invalid `concurrency`, retry policy or `maxBytesPerSecond` (before
  *   any request).
- * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`,
- *   `options` is not an object, or `maxBytesPerSecond` comes with `worker: true` (before any
- *   request).
+ * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, or
+ *   `options` is not an object (before any request).
  *
  * @example Download three files, two at a time
  * ```ts ignore
@@ -129,20 +133,6 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  if (options?.worker !== true) return await haulAllHere(items, options);
-  refuseFetchOnWorker(options);
-  if (options.maxBytesPerSecond !== undefined) {
-    throw new TypeError(
-      "Invalid options: maxBytesPerSecond paces the whole batch, which items on worker threads " +
-        "(worker: true) cannot share: drop one of the two",
-    );
-  }
-  // The batch's workers serve one item after another (a worker costs tens of ms to start) and
-  // stop when the batch ends.
-  const threads = new WorkerPool(WORKER_ENTRY);
-  try {
-    return await haulAllHere(items, options, (url, own) => retryOnWorker(url, own, threads));
-  } finally {
-    threads.close();
-  }
+  refuseWorker(options);
+  return await haulAllHere(items, options);
 }

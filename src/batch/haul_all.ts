@@ -5,7 +5,7 @@
  * @module
  */
 
-import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryCall } from "./retry.ts";
+import { haulWithRetry, type HaulWithRetryOptions, readPolicy } from "./retry.ts";
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { eachLimited } from "./pool.ts";
@@ -191,14 +191,10 @@ interface MutableProgress {
   received: number;
 }
 
-/**
- * `haulAll()` on the caller's thread, each item downloaded by `download` (the
- * public `haulAll()` in `src/calls.ts` passes a worker's with `worker: true`).
- */
+/** `haulAll()`, documented in `src/calls.ts`. */
 export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
-  download: RetryCall = haulWithRetry,
 ): Promise<HaulAllReport[]> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
@@ -217,7 +213,7 @@ export async function haulAll(
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
-  const one: RetryCall = limiter === null ? download : (url, o) => download(url, o, { limiter });
+  const hooks = limiter === null ? {} : { limiter };
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
       index,
@@ -245,7 +241,7 @@ export async function haulAll(
       common,
       emit,
       onRetry,
-      one,
+      hooks,
     );
     reports[index] = report;
     onItemDone?.(report);
@@ -263,7 +259,7 @@ async function runItem(
   >,
   emit: () => void,
   onRetry: HaulAllOptions["onRetry"],
-  download: RetryCall,
+  hooks: Parameters<typeof haulWithRetry>[2],
 ): Promise<HaulAllReport> {
   const { index, item } = entry;
   const startedAt = performance.now();
@@ -322,7 +318,7 @@ async function runItem(
     options.headers = headers;
   }
   try {
-    const result = await download(item.urls ?? item.url, options);
+    const result = await haulWithRetry(item.urls ?? item.url, options, hooks);
     account();
     entry.validLength = result.size;
     entry.totalLength = result.size;

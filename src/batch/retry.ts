@@ -63,23 +63,13 @@ export interface RetryOptions {
 /** Options of {@link haulWithRetry}: those of `haul()` plus the retry policy. */
 export type HaulWithRetryOptions = HaulOptions & RetryOptions;
 
-/** {@link haulWithRetry}'s signature: one item of a `haulAll()` batch, at the batch's pace. */
-export type RetryCall = (
-  url: Source | readonly Source[],
-  options: HaulWithRetryOptions,
-  hooks?: Pick<EngineHooks, "limiter">,
-) => Promise<HaulResult>;
-
 /**
  * An error thrown by {@link haulWithRetry} once it gave up: the last
  * attempt's error with the number of attempts made recorded on it.
  */
 export type RetriedError = Error & { attempts: number };
 
-/**
- * `haulWithRetry()` on the caller's thread: the public one without `worker: true`,
- * and what a worker runs; `hooks`: its batch's pace, or the browser worker's fs.
- */
+/** `haulWithRetry()`; `hooks`: a `haulAll()` batch's pace, or the browser worker's fs. */
 export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,

@@ -1,9 +1,8 @@
 /**
- * Errors across a thread boundary. Structured clone keeps an error's message
- * but not its class or fields, so a {@link HaulError} thrown on the worker
- * would reach the caller as a plain `Error`, and `isRetryable()`,
- * `instanceof PartialHaulError` or `error.status` would stop working.
- * {@link errorToWire} writes down the class name and every own field
+ * Errors from the download worker to the page. Structured clone keeps an
+ * error's message but not its class or fields, so `isRetryable()`,
+ * `instanceof PartialHaulError` or `error.status` would stop working on the
+ * page: {@link errorToWire} writes down the class name and every own field
  * (`Headers` as pairs), the cause chain too; {@link errorFromWire} builds the
  * same class again with those fields.
  *
