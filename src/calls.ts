@@ -43,7 +43,8 @@ function refuseWorker(options: unknown): void {
  * @throws {ControlFileError} the checkpoint was corrupt; discarded; call again.
  * @throws {DestinationError} the destination cannot be used, or another call holds it.
  * @throws {IntegrityError} the bytes do not match `options.integrity`.
- * @throws {TypeError} no options object, no `dest`, or another invalid option (before any request).
+ * @throws {TypeError} no options object, no `dest`, another invalid option, or the removed
+ *   `worker: true` (before any request).
  *
  * @example Download a file, resuming if an earlier call was cut short
  * ```ts ignore
@@ -80,7 +81,8 @@ export async function haul(
  * @throws the last attempt's error, with an `attempts` property (see
  *   {@link RetriedError}), when it is not retryable or the retries are used up;
  *   the signal's reason when aborted.
- * @throws {TypeError} no options object or no `dest` (before any attempt).
+ * @throws {TypeError} no options object, no `dest`, or the removed `worker: true` (before any
+ *   attempt).
  *
  * @example Download with up to 10 retries
  * ```ts ignore
@@ -112,8 +114,8 @@ export async function haulWithRetry(
  * @returns one report per item, in input order.
  * @throws {RangeError} for an invalid `concurrency`, retry policy or `maxBytesPerSecond` (before
  *   any request).
- * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, or
- *   `options` is not an object (before any request).
+ * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`,
+ *   `options` is not an object, or it has the removed `worker: true` (before any request).
  *
  * @example Download three files, two at a time
  * ```ts ignore

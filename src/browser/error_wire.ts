@@ -20,13 +20,11 @@ import {
   UnexpectedStatusError,
 } from "../errors.ts";
 
-/** An error as it crosses to another thread. */
+/** An error as it crosses to the page. */
 export interface WireError {
   /** The class name (`"PartialHaulError"`, `"TypeError"`, …). */
   readonly name: string;
-  /** The message. */
   readonly message: string;
-  /** The stack, as the throwing thread wrote it. */
   readonly stack: string | undefined;
   /** Own fields other than `name`, `message`, `stack` and `cause`. */
   readonly fields: Readonly<Record<string, unknown>>;
@@ -55,6 +53,7 @@ const CLASSES: Readonly<Record<string, { prototype: Error }>> = {
 /** How deep a cause chain is carried. */
 const MAX_CAUSES = 4;
 
+/** A field's value as it can cross: data as it is, anything else as text. */
 function cloneable(value: unknown): unknown {
   if (value === null || typeof value !== "object") {
     return typeof value === "function" || typeof value === "symbol" ? String(value) : value;
@@ -66,7 +65,7 @@ function cloneable(value: unknown): unknown {
 
 /** An error (or anything thrown) as a structured-clone-safe record (`depth`: causes already followed). */
 export function errorToWire(error: unknown, depth = 0): WireError {
-  if (!(error instanceof Error) && !(typeof error === "object" && error !== null)) {
+  if (typeof error !== "object" || error === null) {
     return {
       name: "Error",
       message: String(error),
@@ -104,6 +103,7 @@ export function errorToWire(error: unknown, depth = 0): WireError {
   };
 }
 
+/** Sets a non-enumerable own field, as `Error` has `message`, `stack` and `cause`. */
 function hidden(target: object, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, writable: true, configurable: true });
 }
