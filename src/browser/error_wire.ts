@@ -65,17 +65,9 @@ function cloneable(value: unknown): unknown {
 
 /** An error (or anything thrown) as a structured-clone-safe record (`depth`: causes already followed). */
 export function errorToWire(error: unknown, depth = 0): WireError {
-  if (typeof error !== "object" || error === null) {
-    return {
-      name: "Error",
-      message: String(error),
-      stack: undefined,
-      fields: {},
-      headerFields: [],
-      cause: undefined,
-    };
-  }
-  const record = error as Record<string, unknown>;
+  // Anything else thrown (a string, a number) crosses as an Error with its text.
+  const thrown = typeof error === "object" && error !== null ? error : { message: String(error) };
+  const record = thrown as Record<string, unknown>;
   const fields: Record<string, unknown> = {};
   const headerFields: string[] = [];
   for (const key of Object.keys(record)) {
