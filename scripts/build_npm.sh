@@ -2,8 +2,7 @@
 # Builds the npm package's JavaScript into dist/ (run by `npm pack` as `prepack`):
 # Node refuses to strip types from .ts files inside node_modules, so the package
 # ships bundles made by `bun build`: dist/cli.js (the `haul` bin, with a node
-# shebang), dist/mod.js (the library) and dist/worker_main.js (its worker thread); and esbuild
-# the browser entry, dist/browser/ (scripts/build_browser.ts: "haul/browser" and
+# shebang) and dist/mod.js (the library); and esbuild the browser entry, dist/browser/ (scripts/build_browser.ts: "haul/browser" and
 # "haul/browser/worker" in package.json's exports). Bun comes
 # from tools/, else PATH, else (a fresh clone with only Node and npm) scripts/setup.sh installs
 # the pinned runtimes into tools/ from tools/package-lock.json first.
@@ -19,8 +18,6 @@ message='"haul: Node " + process.versions.node + " is not supported: haul needs 
 rm -rf dist
 "$bun" build mod.ts --target=node --format=esm --outfile dist/mod.js \
   --banner "if ($old_node) throw new Error($message);" >&2
-# The worker thread of `worker: true`, beside mod.js (src/worker/in_worker.ts picks the .js name).
-"$bun" build src/worker/worker_main.ts --target=node --format=esm --outfile dist/worker_main.js >&2
 "$bun" build cli.ts --target=node --format=esm --outfile dist/cli.js \
   --banner "#!/usr/bin/env node
 if ($old_node) { process.stderr.write($message + \"\\n\"); process.exit(1); }" >&2

@@ -9,7 +9,7 @@
 #      the system's node and npm on PATH, so its prepack must install Bun
 #      itself (scripts/setup.sh: npm ci in tools/, from npm's cache after the
 #      first time); then that haul on Node 24, and on Node 20 (refused); and the
-#      installed library's haul() with worker: true; the tarball holds the browser bundles and
+#      installed library's haul(); the tarball holds the browser bundles and
 #      the installed package's exports "haul/browser" and "haul/browser/worker" resolve to them
 #   3. bun install -g ./haul-<version>.tgz
 #   4. bun build --compile cli.ts (a single-file executable)
@@ -87,18 +87,18 @@ if (cd "$work/fresh" && PATH="$system_path" npm pack >"$work/pack.log" 2>&1) &&
     else
       echo "install: npm browser entry: FAILED"; echo "$resolved" | sed 's/^/  /'; failed=1
     fi
-    # The installed library, with its download on a worker thread (dist/worker_main.js).
-    cat >"$work/lib-worker.mjs" <<'EOF_JS'
+    # The installed library (dist/mod.js).
+    cat >"$work/lib.mjs" <<'EOF_JS'
 const [library, url, dest, want] = process.argv.slice(2);
 const { haul } = await import(library);
-const result = await haul(url, { dest, worker: true });
+const result = await haul(url, { dest });
 if (result.sha256 !== want) throw new Error(`sha256 ${result.sha256}`);
 EOF_JS
-    if timeout 120 "$bin/node" "$work/lib-worker.mjs" "$work/npm/lib/node_modules/haul/dist/mod.js" \
-      "$url" "$work/lib-worker.bin" "$want" >"$work/npm-lib.log" 2>&1; then
-      echo "install: npm library with worker: true: ok (downloaded, sha256 matches)"
+    if timeout 120 "$bin/node" "$work/lib.mjs" "$work/npm/lib/node_modules/haul/dist/mod.js" \
+      "$url" "$work/lib.bin" "$want" >"$work/npm-lib.log" 2>&1; then
+      echo "install: npm library: ok (downloaded, sha256 matches)"
     else
-      echo "install: npm library with worker: true: FAILED"; sed 's/^/  /' "$work/npm-lib.log"; failed=1
+      echo "install: npm library: FAILED"; sed 's/^/  /' "$work/npm-lib.log"; failed=1
     fi
     # Node 20 is unsupported, and says so (the system node of a fresh machine is 20).
     for old in $(which -a node | grep -v "^$bin/"); do

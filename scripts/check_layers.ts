@@ -22,7 +22,6 @@ const LAYERS: readonly (readonly string[])[] = [
   ["store/"],
   ["engine/"],
   ["batch/"],
-  ["worker/"],
   ["calls.ts", "stream.ts"],
   ["cli/", "browser/"],
 ];

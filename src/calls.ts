@@ -1,13 +1,12 @@
 /**
- * The three public calls, on the caller's thread or, with `worker: true`, on
- * a worker; a call for a destination being downloaded here joins it.
+ * The three public calls, on the caller's thread. `worker: true` is gone: a
+ * caller that still passes it gets a `TypeError` naming the recipe for one's
+ * own `Worker` (docs/api.md) instead of a silent change.
  *
  * @module
  */
 
-import { checkOptions } from "./engine/check_options.ts";
 import { haul as haulHere } from "./engine/haul.ts";
-import { singleFlight } from "./engine/single_flight.ts";
 import { haulWithRetry as retryHere, type HaulWithRetryOptions } from "./batch/retry.ts";
 import {
   haulAll as haulAllHere,
@@ -15,10 +14,18 @@ import {
   type HaulAllOptions,
   type HaulAllReport,
 } from "./batch/haul_all.ts";
-import { haulInWorker, retryOnWorker, WORKER_ENTRY } from "./worker/in_worker.ts";
-import { WorkerPool } from "./worker/worker_pool.ts";
-import { refuseFetchOnWorker } from "./worker/call_wire.ts";
 import type { HaulOptions, HaulResult, Source } from "./types.ts";
+
+/** Refuses the removed `worker` option, before any request or file. */
+function refuseWorker(options: unknown): void {
+  const worker = (options as { worker?: unknown } | null | undefined)?.worker;
+  if (worker === undefined || worker === false) return;
+  throw new TypeError(
+    "Invalid options: worker: true was removed; haul runs on the caller's thread (a server in " +
+      'the same process stays responsive). To run it on a thread of your own, see "haul in your ' +
+      'own Worker" in docs/api.md',
+  );
+}
 
 /**
  * Downloads `input` to `options.dest` with exactly one request (one per
@@ -36,7 +43,8 @@ import type { HaulOptions, HaulResult, Source } from "./types.ts";
  * @throws {ControlFileError} the checkpoint was corrupt; discarded; call again.
  * @throws {DestinationError} the destination cannot be used, or another call holds it.
  * @throws {IntegrityError} the bytes do not match `options.integrity`.
- * @throws {TypeError} no options object, no `dest`, or another invalid option (before any request).
+ * @throws {TypeError} no options object, no `dest`, another invalid option, or the removed
+ *   `worker: true` (before any request).
  *
  * @example Download a file, resuming if an earlier call was cut short
  * ```ts ignore
@@ -50,9 +58,8 @@ export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
-  checkOptions(options); // first: everything below reads options.dest
-  if (options.worker !== true) return await haulHere(input, options);
-  return await singleFlight(input, options, (own) => haulInWorker("haul", input, own));
+  refuseWorker(options);
+  return await haulHere(input, options);
 }
 
 /**
@@ -74,7 +81,8 @@ export async function haul(
  * @throws the last attempt's error, with an `attempts` property (see
  *   {@link RetriedError}), when it is not retryable or the retries are used up;
  *   the signal's reason when aborted.
- * @throws {TypeError} no options object or no `dest` (before any attempt).
+ * @throws {TypeError} no options object, no `dest`, or the removed `worker: true` (before any
+ *   attempt).
  *
  * @example Download with up to 10 retries
  * ```ts ignore
@@ -91,9 +99,8 @@ export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  checkOptions(options, "haulWithRetry(url, { dest })");
-  if (options.worker !== true) return await retryHere(input, options);
-  return await retryOnWorker(input, options);
+  refuseWorker(options);
+  return await retryHere(input, options);
 }
 
 /**
@@ -108,8 +115,7 @@ export async function haulWithRetry(
  * @throws {RangeError} for an invalid `concurrency`, retry policy or `maxBytesPerSecond` (before
  *   any request).
  * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`,
- *   `options` is not an object, or `maxBytesPerSecond` comes with `worker: true` (before any
- *   request).
+ *   `options` is not an object, or it has the removed `worker: true` (before any request).
  *
  * @example Download three files, two at a time
  * ```ts ignore
@@ -129,20 +135,6 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  if (options?.worker !== true) return await haulAllHere(items, options);
-  refuseFetchOnWorker(options);
-  if (options.maxBytesPerSecond !== undefined) {
-    throw new TypeError(
-      "Invalid options: maxBytesPerSecond paces the whole batch, which items on worker threads " +
-        "(worker: true) cannot share: drop one of the two",
-    );
-  }
-  // The batch's workers serve one item after another (a worker costs tens of ms to start) and
-  // stop when the batch ends.
-  const threads = new WorkerPool(WORKER_ENTRY);
-  try {
-    return await haulAllHere(items, options, (url, own) => retryOnWorker(url, own, threads));
-  } finally {
-    threads.close();
-  }
+  refuseWorker(options);
+  return await haulAllHere(items, options);
 }

@@ -168,17 +168,9 @@ export interface HaulOptions {
    * The most bytes per second to read over all the call's connections (a
    * positive number, else a `RangeError`), so TCP's window slows the sender
    * too. Waiting is not a stall. In `haulAll()` the limit is over the whole
-   * batch (with `worker: true` there, a `TypeError`). No limit by default.
+   * batch. No limit by default.
    */
   maxBytesPerSecond?: number;
-  /**
-   * Run the download on a worker thread, so the caller's event loop (an HTTP
-   * server in the same process) stays free. A custom `fetch` cannot run there
-   * (a `TypeError`); `state` and `onProgress` are fed from the worker's
-   * reports, and errors arrive as the same classes with the same fields.
-   * @default {false}
-   */
-  worker?: boolean;
 }
 
 /**

@@ -4,11 +4,9 @@
  * the same process, so `pinger.ts` can measure how long `/ping` waits.
  *
  * ```sh
- * deno run -A scripts/bench/serve_client.ts --url URL --dest FILE [--worker]
- * bun scripts/bench/serve_client.ts --url URL --dest FILE [--worker]
+ * deno run -A scripts/bench/serve_client.ts --url URL --dest FILE
+ * bun scripts/bench/serve_client.ts --url URL --dest FILE
  * ```
- *
- * With `--worker` the download runs with `worker: true`.
  *
  * Prints `{"port":N}` once listening. `GET /ping` answers the download's
  * state (`idle`, `busy`, `done`, or `failed: …`); `GET /start` starts the
@@ -45,8 +43,6 @@ function serve(handler: Handler): number {
 }
 
 const url = option("--url");
-/** `--worker`: download with `worker: true` (the way the README gives for servers). */
-const worker = process.argv.includes("--worker");
 const dest = option("--dest");
 let status = "idle";
 
@@ -54,7 +50,7 @@ const port = serve((request) => {
   const path = new URL(request.url).pathname;
   if (path === "/start" && status === "idle") {
     status = "busy";
-    haul(url, { dest, overwrite: true, worker }).then(
+    haul(url, { dest, overwrite: true }).then(
       () => {
         status = "done";
       },

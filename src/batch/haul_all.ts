@@ -5,7 +5,7 @@
  * @module
  */
 
-import { haulWithRetry, type HaulWithRetryOptions, readPolicy, type RetryCall } from "./retry.ts";
+import { haulWithRetry, type HaulWithRetryOptions, readPolicy } from "./retry.ts";
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { eachLimited } from "./pool.ts";
@@ -170,54 +170,27 @@ export interface HaulAllOptions
   onRetry?: (info: HaulAllRetryInfo) => void;
 }
 
-interface MutableItemProgress {
-  index: number;
-  item: HaulAllItem;
-  phase: HaulAllPhase;
-  validLength: number;
-  totalLength: number | null;
-  received: number;
-  attempt: number;
-  retryAt: number | null;
-}
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type MutableItemProgress = Mutable<HaulAllItemProgress>;
+type MutableProgress = Mutable<Omit<HaulAllProgress, "items">> & { items: MutableItemProgress[] };
 
-interface MutableProgress {
-  items: MutableItemProgress[];
-  pending: number;
-  active: number;
-  done: number;
-  skipped: number;
-  failed: number;
-  received: number;
-}
-
-/**
- * `haulAll()` on the caller's thread, each item downloaded by `download` (the
- * public `haulAll()` in `src/calls.ts` passes a worker's with `worker: true`).
- */
+/** `haulAll()`, documented in `src/calls.ts`. */
 export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
-  download: RetryCall = haulWithRetry,
 ): Promise<HaulAllReport[]> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
   }
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
-  const wanted = concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isSafeInteger(wanted) || wanted < 1) {
-    throw new RangeError(`Invalid concurrency: ${wanted}: use a whole number of 1 or more`);
-  }
-  const cap = maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  if (!Number.isSafeInteger(cap) || cap < 1) {
-    throw new RangeError(`Invalid maxConnections: ${cap}: use a whole number of 1 or more`);
-  }
+  const wanted = atLeastOne("concurrency", concurrency ?? DEFAULT_CONCURRENCY);
+  const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
-  const one: RetryCall = limiter === null ? download : (url, o) => download(url, o, { limiter });
+  const hooks = limiter === null ? {} : { limiter };
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
       index,
@@ -237,16 +210,103 @@ export async function haulAll(
     received: 0,
   };
   const emit = (): void => onProgress?.(progress);
+
+  const runItem = async (entry: MutableItemProgress): Promise<HaulAllReport> => {
+    const { index, item } = entry;
+    const startedAt = performance.now();
+    const finish = (report: HaulAllReport): HaulAllReport => {
+      if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
+      entry.phase = report.status;
+      entry.retryAt = null;
+      progress[report.status]++;
+      return report;
+    };
+    progress.pending--;
+    if (common.signal?.aborted) {
+      const error = common.signal.reason;
+      return finish({
+        status: "failed",
+        index,
+        item,
+        error,
+        attempts: 0,
+        received: 0,
+        elapsedMs: 0,
+      });
+    }
+    progress.active++;
+    entry.phase = "running";
+    entry.attempt = 1;
+    emit();
+    const state = new HaulState();
+    let receivedBefore = 0;
+    const account = (): void => {
+      const received = receivedBefore + state.bytesRead;
+      progress.received += received - entry.received;
+      entry.received = received;
+      entry.validLength = Math.max(entry.validLength, state.validLength);
+      entry.totalLength = state.reportedLength ?? entry.totalLength;
+    };
+    const itemOptions: HaulWithRetryOptions = {
+      ...common,
+      dest: item.dest,
+      state,
+      onProgress: () => {
+        account();
+        if (entry.phase === "waiting") {
+          entry.phase = "running";
+          entry.retryAt = null;
+        }
+        emit();
+      },
+      onRetry: (info) => {
+        account();
+        receivedBefore += state.bytesRead;
+        state.bytesRead = 0;
+        entry.phase = "waiting";
+        entry.attempt = info.attempt + 1;
+        entry.retryAt = Date.now() + info.delayMs;
+        onRetry?.({ ...info, index, item });
+        emit();
+      },
+    };
+    if (item.integrity !== undefined) itemOptions.integrity = item.integrity;
+    if (item.headers !== undefined) {
+      const headers = new Headers(common.headers);
+      new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+      itemOptions.headers = headers;
+    }
+    try {
+      const result = await haulWithRetry(item.urls ?? item.url, itemOptions, hooks);
+      account();
+      entry.validLength = entry.totalLength = result.size;
+      return finish({
+        status: result.alreadyComplete ? "skipped" : "done",
+        index,
+        item,
+        result,
+        attempts: entry.attempt,
+        received: entry.received,
+        elapsedMs: performance.now() - startedAt,
+      });
+    } catch (error) {
+      account();
+      const attempts = (error as { attempts?: unknown } | null)?.attempts;
+      return finish({
+        status: "failed",
+        index,
+        item,
+        error,
+        attempts: typeof attempts === "number" ? attempts : entry.attempt,
+        received: entry.received,
+        elapsedMs: performance.now() - startedAt,
+      });
+    }
+  };
+
   const reports: HaulAllReport[] = [];
   await eachLimited(list.length, poolSize, async (index) => {
-    const report = await runItem(
-      progress.items[index]!,
-      progress,
-      common,
-      emit,
-      onRetry,
-      one,
-    );
+    const report = await runItem(progress.items[index]!);
     reports[index] = report;
     onItemDone?.(report);
     emit();
@@ -254,99 +314,11 @@ export async function haulAll(
   return reports;
 }
 
-async function runItem(
-  entry: MutableItemProgress,
-  progress: MutableProgress,
-  common: Omit<
-    HaulAllOptions,
-    "concurrency" | "maxConnections" | "onProgress" | "onItemDone" | "onRetry"
-  >,
-  emit: () => void,
-  onRetry: HaulAllOptions["onRetry"],
-  download: RetryCall,
-): Promise<HaulAllReport> {
-  const { index, item } = entry;
-  const startedAt = performance.now();
-  progress.pending--;
-  if (common.signal?.aborted) {
-    return finish(entry, progress, {
-      status: "failed",
-      index,
-      item,
-      error: common.signal.reason,
-      attempts: 0,
-      received: 0,
-      elapsedMs: 0,
-    });
+function atLeastOne(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`Invalid ${name}: ${value}: use a whole number of 1 or more`);
   }
-  progress.active++;
-  entry.phase = "running";
-  entry.attempt = 1;
-  emit();
-  const state = new HaulState();
-  let receivedBefore = 0;
-  const account = (): void => {
-    const received = receivedBefore + state.bytesRead;
-    progress.received += received - entry.received;
-    entry.received = received;
-    entry.validLength = Math.max(entry.validLength, state.validLength);
-    entry.totalLength = state.reportedLength ?? entry.totalLength;
-  };
-  const options: HaulWithRetryOptions = {
-    ...common,
-    dest: item.dest,
-    state,
-    onProgress: () => {
-      account();
-      if (entry.phase === "waiting") {
-        entry.phase = "running";
-        entry.retryAt = null;
-      }
-      emit();
-    },
-    onRetry: (info) => {
-      account();
-      receivedBefore += state.bytesRead;
-      state.bytesRead = 0;
-      entry.phase = "waiting";
-      entry.attempt = info.attempt + 1;
-      entry.retryAt = Date.now() + info.delayMs;
-      onRetry?.({ ...info, index, item });
-      emit();
-    },
-  };
-  if (item.integrity !== undefined) options.integrity = item.integrity;
-  if (item.headers !== undefined) {
-    const headers = new Headers(common.headers);
-    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
-    options.headers = headers;
-  }
-  try {
-    const result = await download(item.urls ?? item.url, options);
-    account();
-    entry.validLength = result.size;
-    entry.totalLength = result.size;
-    return finish(entry, progress, {
-      status: result.alreadyComplete ? "skipped" : "done",
-      index,
-      item,
-      result,
-      attempts: entry.attempt,
-      received: entry.received,
-      elapsedMs: performance.now() - startedAt,
-    });
-  } catch (error) {
-    account();
-    return finish(entry, progress, {
-      status: "failed",
-      index,
-      item,
-      error,
-      attempts: attemptsOf(error) ?? entry.attempt,
-      received: entry.received,
-      elapsedMs: performance.now() - startedAt,
-    });
-  }
+  return value;
 }
 
 /** The items as a list, each checked to be an object with a `url` and a `dest`. */
@@ -362,22 +334,4 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
     }
   });
   return list;
-}
-
-function finish(
-  entry: MutableItemProgress,
-  progress: MutableProgress,
-  report: HaulAllReport,
-): HaulAllReport {
-  if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
-  entry.phase = report.status;
-  entry.retryAt = null;
-  progress[report.status]++;
-  return report;
-}
-
-function attemptsOf(error: unknown): number | null {
-  if (typeof error !== "object" || error === null) return null;
-  const { attempts } = error as { attempts?: unknown };
-  return typeof attempts === "number" ? attempts : null;
 }

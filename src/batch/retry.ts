@@ -5,10 +5,10 @@
  * @module
  */
 
-import { shouldRetry } from "./retry_verdict.ts";
 import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/check_options.ts";
+import { filesystemCode, isRetryable } from "../errors.ts";
 import { Sources } from "../engine/sources.ts";
 import {
   type FetchLike,
@@ -63,23 +63,13 @@ export interface RetryOptions {
 /** Options of {@link haulWithRetry}: those of `haul()` plus the retry policy. */
 export type HaulWithRetryOptions = HaulOptions & RetryOptions;
 
-/** {@link haulWithRetry}'s signature: one item of a `haulAll()` batch, at the batch's pace. */
-export type RetryCall = (
-  url: Source | readonly Source[],
-  options: HaulWithRetryOptions,
-  hooks?: Pick<EngineHooks, "limiter">,
-) => Promise<HaulResult>;
-
 /**
  * An error thrown by {@link haulWithRetry} once it gave up: the last
  * attempt's error with the number of attempts made recorded on it.
  */
 export type RetriedError = Error & { attempts: number };
 
-/**
- * `haulWithRetry()` on the caller's thread: the public one without `worker: true`,
- * and what a worker runs; `hooks`: its batch's pace, or the browser worker's fs.
- */
+/** `haulWithRetry()`; `hooks`: a `haulAll()` batch's pace, or the browser worker's fs. */
 export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
@@ -127,35 +117,31 @@ export async function haulWithRetry(
   return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
 }
 
-/** How {@link retrying} runs, besides the policy. */
-interface RetryingOptions {
-  /** Stops the loop and its wait at once (it rejects with the signal's reason). */
-  signal?: AbortSignal | undefined;
-  /** Called before each wait. */
-  onRetry?: ((info: RetryInfo) => void) | undefined;
-  /** Whether the attempt that failed called `fetch` (see `shouldRetry()`); true when absent. */
-  requestMade?: () => boolean;
-}
+/** The policy with its defaults filled in. */
+type Policy = Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>;
 
 /**
- * The loop of {@link haulWithRetry}, for any attempt that makes requests
- * (the command line's size check of existing files uses it too): calls
- * `attempt` again while `shouldRetry()` says a new one can help, waiting as
- * {@link haulWithRetry} describes. An attempt that saved new bytes (a
- * `PartialHaulError` with a larger `validLength`) resets the backoff.
+ * The loop of {@link haulWithRetry}, for any attempt that makes requests (the
+ * command line's size check of existing files too): calls `attempt` again
+ * while {@link shouldRetry} says a new one can help. `requestMade` says
+ * whether the failed attempt called `fetch` (true when absent).
  *
  * @throws the last attempt's error with `attempts` set ({@link RetriedError});
  *   the signal's reason when aborted.
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,
-  policy: Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>,
-  options: RetryingOptions = {},
+  policy: Policy,
+  options: {
+    signal?: AbortSignal | undefined;
+    onRetry?: ((info: RetryInfo) => void) | undefined;
+    requestMade?: () => boolean;
+  } = {},
 ): Promise<T> {
   const { signal, onRetry, requestMade = () => true } = options;
   const maxAttempts = policy.retries + 1;
   let saved = -1;
-  let streak = 0;
+  let streak = 0; // failures in a row that saved no new byte
   for (let count = 1; count <= maxAttempts; count++) {
     signal?.throwIfAborted();
     try {
@@ -165,10 +151,16 @@ export async function retrying<T>(
       if (count >= maxAttempts || !shouldRetry(error, requestMade())) {
         throw withAttempts(error, count);
       }
-      const durable = savedLength(error);
+      const durable = numberField(error, "validLength");
       streak = durable !== null && durable > saved ? 0 : streak + 1;
       if (durable !== null) saved = Math.max(saved, durable);
-      const delayMs = backoffDelay(policy, streak, retryAfter(error));
+      // Full jitter under an exponential ceiling, never less than the server's Retry-After.
+      const ceiling = Math.min(
+        policy.maxDelayMs,
+        policy.minDelayMs * 2 ** Math.min(Math.max(0, streak - 1), 40),
+      );
+      const asked = numberField(error, "retryAfterMs") ?? 0;
+      const delayMs = Math.max(Math.floor(Math.random() * ceiling), asked > 0 ? asked : 0);
       onRetry?.({ attempt: count, maxAttempts, error, delayMs });
       await sleep(delayMs, signal);
     }
@@ -177,21 +169,28 @@ export async function retrying<T>(
 }
 
 /**
+ * Whether another attempt can succeed: {@link isRetryable}, except for a
+ * `TypeError` thrown before any request (an invalid URL or destination) and a
+ * full disk (`ENOSPC`, `EDQUOT`), which `haul()` reports as retryable for a
+ * call made once space is freed, but waiting does not cure.
+ */
+export function shouldRetry(error: unknown, requestMade: boolean): boolean {
+  if ((error as Error | null)?.name === "TypeError" && !requestMade) return false;
+  const fsCode = filesystemCode(error);
+  if (fsCode === "ENOSPC" || fsCode === "EDQUOT") return false;
+  return isRetryable(error);
+}
+
+/**
  * Checks a retry policy and fills in the defaults.
  *
  * @throws {RangeError} for a negative or fractional `retries`, or inverted delays.
- *
- * @example
- * ```ts
- * import { readPolicy } from "./retry.ts";
- * console.log(readPolicy({ retries: 3 })); // { retries: 3, minDelayMs: 500, maxDelayMs: 30000 }
- * ```
  */
 export function readPolicy(options: {
   retries?: number | undefined;
   minDelayMs?: number | undefined;
   maxDelayMs?: number | undefined;
-}): Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">> {
+}): Policy {
   const { retries, minDelayMs, maxDelayMs } = options;
   const policy = {
     retries: retries ?? DEFAULT_RETRIES,
@@ -210,34 +209,10 @@ export function readPolicy(options: {
   return policy;
 }
 
-/**
- * The wait before the next attempt: full jitter under an exponential ceiling,
- * and never less than what the server asked for.
- */
-function backoffDelay(
-  policy: Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>,
-  streak: number,
-  retryAfterMs: number,
-): number {
-  const ceiling = Math.min(
-    policy.maxDelayMs,
-    policy.minDelayMs * 2 ** Math.min(Math.max(0, streak - 1), 40),
-  );
-  return Math.max(Math.floor(Math.random() * ceiling), retryAfterMs);
-}
-
-/** `validLength` of a `PartialHaulError` (by shape, across realms), else `null`. */
-function savedLength(error: unknown): number | null {
-  if (typeof error !== "object" || error === null) return null;
-  const { validLength } = error as { validLength?: unknown };
-  return typeof validLength === "number" ? validLength : null;
-}
-
-/** `retryAfterMs` of an `UnexpectedStatusError` (by shape), else 0. */
-function retryAfter(error: unknown): number {
-  if (typeof error !== "object" || error === null) return 0;
-  const { retryAfterMs } = error as { retryAfterMs?: unknown };
-  return typeof retryAfterMs === "number" && retryAfterMs > 0 ? retryAfterMs : 0;
+/** A number field of what was thrown (`validLength`, `retryAfterMs`), read by shape, across realms. */
+function numberField(error: unknown, key: string): number | null {
+  const value = (error as Record<string, unknown> | null)?.[key];
+  return typeof value === "number" ? value : null;
 }
 
 function withAttempts(error: unknown, attempts: number): unknown {

@@ -1,10 +1,9 @@
 /**
- * The page's side of a browser download: `haul()` (or `haulWithRetry()`)
- * starts the download worker (`worker.ts`, bundled), posts the call, and
- * forwards progress, retries, warnings, the caller's abort and the outcome;
- * errors arrive as their own classes
- * (`worker/error_wire.ts`), so `isRetryable()` and `instanceof` work as in
- * Deno, Bun and Node. One worker per call; it is stopped when the call settles.
+ * The page's side of a browser download: each call starts the download worker
+ * (`worker.ts`, bundled), posts the call and forwards progress, retries,
+ * warnings, the caller's abort and the outcome; errors arrive as their own
+ * classes (`error_wire.ts`), so `isRetryable()` and `instanceof` work as in
+ * Deno, Bun and Node. The worker is stopped when the call settles.
  *
  * @module
  */
@@ -12,16 +11,11 @@
 import type { RetryOptions } from "../batch/retry.ts";
 import { HaulError } from "../errors.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import {
-  type CallKind,
-  type FromWorker,
-  type StateSnapshot,
-  toWireCall,
-} from "../worker/call_wire.ts";
-import { errorFromWire } from "../worker/error_wire.ts";
+import { type CallKind, type FromWorker, type StateSnapshot, toWireCall } from "./call_wire.ts";
+import { errorFromWire } from "./error_wire.ts";
 
 /** The options of the browser's `haul()`. */
-export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch" | "worker"> {
+export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch"> {
   /** A path in the origin private file system, such as `"models/a.bin"` (directories are created). */
   dest: string;
   /** The OPFS directory (a `FileSystemDirectoryHandle`) `dest` is relative to; default: the OPFS root. */
@@ -35,13 +29,10 @@ export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch" |
 /** The options of the browser's `haulWithRetry()`: those of its `haul()` plus the retry policy. */
 export interface BrowserRetryOptions extends BrowserHaulOptions, RetryOptions {}
 
-/** What the browser's worker says: what a Deno, Bun or Node worker says, and warnings. */
-type FromBrowserWorker = FromWorker | { readonly type: "warning"; readonly message: string };
-
 interface PageWorker {
   postMessage(message: unknown): void;
   terminate(): void;
-  onmessage: ((event: { data: FromBrowserWorker }) => void) | null;
+  onmessage: ((event: { data: FromWorker }) => void) | null;
   onerror: ((event: { message?: string }) => void) | null;
 }
 
@@ -52,7 +43,7 @@ interface PageWorker {
  * only once every byte has arrived and its SHA-256 (and `integrity`) is checked.
  *
  * @param url the file to download, relative to the page or absolute (cross-origin servers: `docs/browser.md`).
- * @param options `dest` and the options of `haul()`, but `fetch` and `worker`.
+ * @param options `dest` and the options of `haul()`, but `fetch`.
  * @returns what was downloaded; `result.dest` is the OPFS path.
  * @throws the error classes of `haul()` (`PartialHaulError`, `IntegrityError`, …).
  *
@@ -118,7 +109,6 @@ async function onWorker(
   const onAbort = () => worker.postMessage({ type: "abort" });
   worker.onmessage = ({ data }) => {
     if (data.type === "progress") options.onProgress?.(apply(data.state));
-    else if (data.type === "state") apply(data.state);
     else if (data.type === "warning") (onWarning ?? console.warn)(data.message);
     else if (data.type === "retry") {
       options.onRetry?.({ ...data, error: errorFromWire(data.error) });

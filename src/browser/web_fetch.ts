@@ -1,57 +1,17 @@
 /**
- * The web's rules around the engine's requests, applied in the browser's
- * worker (`docs/browser.md`, "Cross-origin servers"):
- *
- * - Every request bypasses the HTTP cache (`cache: "no-store"`): Chromium
- *   otherwise turns a `Range` request into a conditional one against what it
- *   cached.
- * - The first request carries `Range: bytes=0-`: with a `Range`, the browser
- *   sends `Accept-Encoding: identity` (it does not let a page set that header),
- *   so a server that compresses on the fly sends the bytes of the file. A
- *   server that compresses anyway makes Chromium fail the fetch with no
- *   reason given; the request is then sent once more without `Range`, and the
- *   engine refuses the `Content-Encoding` the answer shows.
- * - Cross-origin, haul's default `Cache-Control: no-transform` is not sent: it
- *   is not CORS-safelisted and would cost a preflight on every request.
- * - A 206 whose `Content-Range` the server does not expose to this origin: to
- *   `bytes=0-` it is the whole file (a single range from byte 0), passed on as
- *   a 200; to a resume nothing proves where its bytes start, so the download
- *   starts over (asked again from byte 0) and a warning says why.
- * - `If-Range` is not CORS-safelisted: a cross-origin resume needs the server
- *   to allow it in its preflight. When that request fails, it is asked again
- *   without `If-Range`, and resumed only when the answer proves it continues
- *   the same file (a 206 from the asked byte with the saved ETag, or
- *   Last-Modified, visible); otherwise it starts over, with a warning.
- * - A cross-origin answer with no visible ETag can be downloaded but not
- *   resumed (the engine keeps no validator): a warning says so.
+ * The web's rules around the engine's requests, in the browser's worker
+ * (docs/browser.md, "Cross-origin servers"): `cache: "no-store"` (Chromium
+ * turns a cached `Range` request into a conditional one), `Range: bytes=0-`
+ * on the first request (the browser then asks for `identity`), no
+ * `Cache-Control: no-transform` cross-origin (it would cost a preflight), and
+ * what to do when CORS hides `Content-Range` or ETag, or refuses `If-Range`.
  *
  * @module
  */
 
 import type { FetchLike } from "../types.ts";
 
-/**
- * The engine's `fetch`, wrapped with the web's rules.
- *
- * @param warn receives each warning (why a resume started over, why one cannot be made).
- * @param origin the page's origin (`location.origin` in a worker).
- * @param fetchFn the browser's `fetch`.
- * @returns the `fetch` to pass to the engine.
- *
- * @example A first request gets `Range: bytes=0-`
- * ```ts
- * import { webFetch } from "./web_fetch.ts";
- * let sent: string | null = null;
- * const fetchFn = (request: Request) => {
- *   sent = request.headers.get("range");
- *   return Promise.resolve(new Response("abc"));
- * };
- * await webFetch(console.warn, "https://example.com", fetchFn)(
- *   new Request("https://example.com/a.bin"),
- * );
- * console.log(sent); // "bytes=0-"
- * ```
- */
+/** The engine's `fetch` wrapped with the web's rules; `warn` gets why a resume started over or cannot be made. */
 export function webFetch(
   warn: (message: string) => void,
   origin: string,

@@ -57,8 +57,7 @@ export interface EngineHooks {
 }
 
 /**
- * `haul()` on the caller's thread: the public `haul()` (`src/calls.ts`) without
- * `worker: true`, and what a worker runs.
+ * `haul()` itself: what the public `haul()` (`src/calls.ts`) and the browser's worker run.
  *
  * @param input the URL or `Request` to download.
  * @param options destination and options; only `dest` is required.

@@ -223,7 +223,7 @@ describe("fetchFailure()", () => {
 
 describe("shouldRetry()", () => {
   it("stops on a full disk and on a TypeError thrown before any request, and follows isRetryable otherwise", async () => {
-    const { shouldRetry } = await import("../../src/batch/retry_verdict.ts");
+    const { shouldRetry } = await import("../../src/batch/retry.ts");
     const { DestinationError, PartialHaulError } = await import("../../src/errors.ts");
     const { FsShimError } = await import("../../src/runtime/fs_shim.ts");
     const full = new DestinationError("Cannot use destination: x.part: the disk is full", "x", {

@@ -14,44 +14,39 @@ import {
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 describe("haulWithRetry()", () => {
-  for (const worker of [false, true]) {
-    it(
-      `retries through broken connections and returns the verified result${
-        worker ? " (worker: true: the loop runs on the worker)" : ""
-      }`,
-      async () => {
-        const body = randomBody(1_500_000);
-        const server = await startResourceServer({ body }, (req, honest) => {
-          return req.index < 3
-            ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
-            : honest;
-        });
-        try {
-          await withTempDir(async (dir) => {
-            const dest = join(dir, "file.bin");
-            const retries: RetryInfo[] = [];
-            const result = await haulWithRetry(server.url, {
-              dest,
-              worker,
-              retries: 5,
-              minDelayMs: 1,
-              onRetry: (info) => retries.push(info),
-            });
-            assert.equal(result.sha256, sha256(body));
-            assert.deepEqual(await bytesOf(dest), body);
-            assert.equal(server.requests.length, 4);
-            assert.deepEqual(retries.map((info) => info.attempt), [1, 2, 3]);
-            assert.ok(retries.every((info) => info.maxAttempts === 6));
-            assert.ok(retries.every((info) => info.error instanceof PartialHaulError));
-            assert.ok(result.resumedFrom > 0, "the last attempt resumed");
-            assert.ok(server.requests.slice(1).every((req) => req.headers["range"] !== undefined));
+  it(
+    "retries through broken connections and returns the verified result",
+    async () => {
+      const body = randomBody(1_500_000);
+      const server = await startResourceServer({ body }, (req, honest) => {
+        return req.index < 3
+          ? { ...honest, cutAfter: 200_000, chunkSize: 16_384, bytesPerSecond: 4_000_000 }
+          : honest;
+      });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const retries: RetryInfo[] = [];
+          const result = await haulWithRetry(server.url, {
+            dest,
+            retries: 5,
+            minDelayMs: 1,
+            onRetry: (info) => retries.push(info),
           });
-        } finally {
-          await server.close();
-        }
-      },
-    );
-  }
+          assert.equal(result.sha256, sha256(body));
+          assert.deepEqual(await bytesOf(dest), body);
+          assert.equal(server.requests.length, 4);
+          assert.deepEqual(retries.map((info) => info.attempt), [1, 2, 3]);
+          assert.ok(retries.every((info) => info.maxAttempts === 6));
+          assert.ok(retries.every((info) => info.error instanceof PartialHaulError));
+          assert.ok(result.resumedFrom > 0, "the last attempt resumed");
+          assert.ok(server.requests.slice(1).every((req) => req.headers["range"] !== undefined));
+        });
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it("gives up after retries + 1 attempts and records the attempt count on the error", async () => {
     const server = await startScriptServer(() => ({ status: 503, body: "busy" }));
@@ -237,7 +232,7 @@ describe("haulWithRetry() options", () => {
     const server = await startResourceServer({ body: randomBody(100) });
     const untyped = haulWithRetry as (input: string, options?: unknown) => Promise<unknown>;
     try {
-      for (const options of [undefined, null, {}, { retries: 3 }, { worker: true }]) {
+      for (const options of [undefined, null, {}, { retries: 3 }]) {
         const error = await untyped(server.url, options).catch((e: unknown) => e);
         assert.ok(error instanceof TypeError, `${JSON.stringify(options)}: ${error}`);
         assert.match(error.message, /^Invalid options: haulWithRetry\(url, \{ dest \}\) needs /);

@@ -135,65 +135,61 @@ type Trigger =
   | { readonly kind: "dest" };
 
 describe("SIGKILL during haul()", () => {
-  for (const worker of [false, true]) {
-    it(
-      `leaves no dest and a checkpoint from which the next call resumes at its cursor${
-        worker ? " (the download on a worker thread)" : ""
-      }`,
-      {
-        timeout: 60_000,
-      },
-      async () => {
-        const body = randomBody(BODY_SIZE);
-        const server = await startResourceServer({ body, etag: ETAG }, (_req, honest) => ({
-          ...honest,
-          ...PACE,
-        }));
-        const running = new Set<RuntimeChild>();
-        try {
-          await withTempDir(async (dir) => {
-            const dest = join(dir, "accept.bin");
-            const child = startChild(`${server.url}/first`, dest, { ...OPTIONS, worker });
-            running.add(child);
-            const hit = await waitFor(
-              child,
-              () => (sizeOf(`${dest}.part`) ?? 0) >= BODY_SIZE * 0.4,
+  it(
+    "leaves no dest and a checkpoint from which the next call resumes at its cursor",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const body = randomBody(BODY_SIZE);
+      const server = await startResourceServer({ body, etag: ETAG }, (_req, honest) => ({
+        ...honest,
+        ...PACE,
+      }));
+      const running = new Set<RuntimeChild>();
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "accept.bin");
+          const child = startChild(`${server.url}/first`, dest, OPTIONS);
+          running.add(child);
+          const hit = await waitFor(
+            child,
+            () => (sizeOf(`${dest}.part`) ?? 0) >= BODY_SIZE * 0.4,
+          );
+          assert.ok(hit, `the child finished before the kill: ${child.output()}`);
+          await child.kill();
+          assert.equal(existsSync(dest), false, "dest after the kill");
+          const state = checkInvariants(dest, body, "after the kill");
+          assert.ok(state.checkpoint !== null, "a checkpoint was written before 40%");
+          const saved = state.checkpoint;
+          assert.ok(saved.cursor > 0);
+          const part = new Uint8Array(readFileSync(`${dest}.part`));
+          const tailVerifies = part.length >= saved.cursor &&
+            sameBytes(
+              part.subarray(tailOf(saved), saved.cursor),
+              body.subarray(tailOf(saved), saved.cursor),
             );
-            assert.ok(hit, `the child finished before the kill: ${child.output()}`);
-            await child.kill();
-            assert.equal(existsSync(dest), false, "dest after the kill");
-            const state = checkInvariants(dest, body, "after the kill");
-            assert.ok(state.checkpoint !== null, "a checkpoint was written before 40%");
-            const saved = state.checkpoint;
-            assert.ok(saved.cursor > 0);
-            const part = new Uint8Array(readFileSync(`${dest}.part`));
-            const tailVerifies = part.length >= saved.cursor &&
-              sameBytes(
-                part.subarray(tailOf(saved), saved.cursor),
-                body.subarray(tailOf(saved), saved.cursor),
-              );
 
-            const result = await haul(`${server.url}/second`, { dest, ...OPTIONS, worker });
-            const resumed = server.requests.filter((r) => r.path === "/second");
-            assert.equal(resumed.length, 1);
-            const range = resumed[0]!.headers["range"] ?? "";
-            const match = /^bytes=(\d+)-$/.exec(range);
-            assert.ok(match !== null, `resume asked ${range}`);
-            const n = Number(match[1]);
-            // A tail that does not verify starts over from byte 0.
-            assert.equal(n, tailVerifies ? saved.cursor : 0, `Range start ${n}`);
-            assert.equal(resumed[0]!.headers["if-range"], ETAG);
-            assert.equal(result.resumedFrom, n);
-            assert.equal(result.sha256, sha256(body));
-            assert.equal(sha256(await bytesOf(dest)), sha256(body));
-          });
-        } finally {
-          for (const child of running) await child.kill();
-          await server.close();
-        }
-      },
-    );
-  }
+          const result = await haul(`${server.url}/second`, { dest, ...OPTIONS });
+          const resumed = server.requests.filter((r) => r.path === "/second");
+          assert.equal(resumed.length, 1);
+          const range = resumed[0]!.headers["range"] ?? "";
+          const match = /^bytes=(\d+)-$/.exec(range);
+          assert.ok(match !== null, `resume asked ${range}`);
+          const n = Number(match[1]);
+          // A tail that does not verify starts over from byte 0.
+          assert.equal(n, tailVerifies ? saved.cursor : 0, `Range start ${n}`);
+          assert.equal(resumed[0]!.headers["if-range"], ETAG);
+          assert.equal(result.resumedFrom, n);
+          assert.equal(result.sha256, sha256(body));
+          assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        });
+      } finally {
+        for (const child of running) await child.kill();
+        await server.close();
+      }
+    },
+  );
 
   it("keeps the invariants at 30 or more kill offsets and always resumes to the exact file", {
     timeout: 120_000,

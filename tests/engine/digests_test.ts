@@ -151,20 +151,6 @@ describe("A tarball made by npm pack, checked against npm's own integrity", () =
     }
   });
 
-  it("on a worker thread too: the sha512 comes back with the result", SLOW, async () => {
-    const packed = await npmTarball();
-    const server = await startServer(packed.tarball);
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, NAME);
-        const options = { dest, integrity: packed.integrity, worker: true };
-        await assertTarball(await haul(`${server.url}/${NAME}`, options), packed, dest);
-      });
-    } finally {
-      await server.close();
-    }
-  });
-
   it("refuses a wrong sha512, even beside a right sha256: nothing at dest", SLOW, async () => {
     const packed = await npmTarball();
     const wrong = wrongIntegrity(packed);

@@ -362,42 +362,38 @@ describe("haul() streams", () => {
     }
   });
 
-  for (const worker of [false, true]) {
-    it(
-      `aborts on the signal with its reason, saving progress for the next call${
-        worker ? " (worker: true)" : ""
-      }`,
-      async () => {
-        const body = randomBody(2 * MiB);
-        const server = await startResourceServer(
-          { body },
-          (req, honest) => req.index === 0 ? { ...honest, stallAfter: 700_000 } : honest,
-        );
-        try {
-          await withTempDir(async (dir) => {
-            const dest = join(dir, "a.bin");
-            const controller = new AbortController();
-            const reason = new Error("user stop");
-            const state = new HaulState();
-            const running = haul(server.url, { dest, signal: controller.signal, state, worker });
-            for (let i = 0; i < 1000 && state.validLength < 700_000; i++) {
-              await new Promise((resolve) => setTimeout(resolve, 10));
-            }
-            controller.abort(reason);
-            await assert.rejects(running, (error) => error === reason);
-            assert.equal(exists(dest), false);
-            const saved = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
-            assert.equal(durablePrefix(saved), 700_000);
-            const result = await haul(server.url, { dest, worker });
-            assert.equal(result.resumedFrom, 700_000);
-            assert.deepEqual(await bytesOf(dest), body);
-          });
-        } finally {
-          await server.close();
-        }
-      },
-    );
-  }
+  it(
+    "aborts on the signal with its reason, saving progress for the next call",
+    async () => {
+      const body = randomBody(2 * MiB);
+      const server = await startResourceServer(
+        { body },
+        (req, honest) => req.index === 0 ? { ...honest, stallAfter: 700_000 } : honest,
+      );
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "a.bin");
+          const controller = new AbortController();
+          const reason = new Error("user stop");
+          const state = new HaulState();
+          const running = haul(server.url, { dest, signal: controller.signal, state });
+          for (let i = 0; i < 1000 && state.validLength < 700_000; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          controller.abort(reason);
+          await assert.rejects(running, (error) => error === reason);
+          assert.equal(exists(dest), false);
+          const saved = decodeCheckpoint(await bytesOf(`${dest}.part.ctrl`));
+          assert.equal(durablePrefix(saved), 700_000);
+          const result = await haul(server.url, { dest });
+          assert.equal(result.resumedFrom, 700_000);
+          assert.deepEqual(await bytesOf(dest), body);
+        });
+      } finally {
+        await server.close();
+      }
+    },
+  );
 });
 
 describe("haul() per-call state and aborts", () => {

@@ -19,7 +19,6 @@ const MISUSES: [string, unknown, RegExp][] = [
   ["null", null, /needs an options object/],
   ["a string", "file.bin", /needs an options object/],
   ["no dest", {}, /needs a dest/],
-  ["no dest, on a worker", { worker: true }, /needs a dest/],
   ["no dest, several connections", { connections: 4 }, /needs a dest/],
 ];
 

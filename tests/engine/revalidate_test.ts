@@ -206,7 +206,7 @@ describe("revalidate and remoteTime", () => {
     }
   });
 
-  it("leaves mtimes alone unless asked, and revalidates on a worker too", async () => {
+  it("leaves mtimes alone unless asked, and revalidates through the public haul()", async () => {
     const site = await versionServer({ body: OLD, lastModified: OLD_DATE });
     try {
       await withTempDir(async (dir) => {
@@ -217,7 +217,7 @@ describe("revalidate and remoteTime", () => {
           "the time it was written",
         );
         await utimes(dest, new Date(OLD_DATE), new Date(OLD_DATE));
-        const result = await publicHaul(site.server.url, { dest, revalidate: true, worker: true });
+        const result = await publicHaul(site.server.url, { dest, revalidate: true });
         assert.equal(result.status, 304);
         assert.equal(site.server.requests.at(-1)!.headers["if-modified-since"], OLD_DATE);
       });

@@ -5,11 +5,6 @@
  * attempt what the checkpoint said before and after it, which requests the
  * server saw during it, and how it ended.
  *
- * Every second attempt whose options are plain data (no `fetch`, `signal`,
- * `state` or `onProgress`) runs with `worker: true`, so the catalogue also
- * checks that a call on a worker thread keeps every promise, and that its
- * errors cross the thread as the same classes.
- *
  * {@link assertSafeOutcome} then checks haul's promise: either the file at
  * `dest` holds exactly the expected bytes, or every attempt failed with a
  * typed error and nothing sits at `dest`.
@@ -40,8 +35,6 @@ import { assertIdentityOnly } from "./accept_encoding.ts";
 export interface AttemptRecord {
   /** 0-based attempt number. */
   readonly index: number;
-  /** Whether the call ran with `worker: true`. */
-  readonly onWorker: boolean;
   /** The result, when the call succeeded. */
   readonly result: HaulResult | null;
   /** What the call threw (`undefined` when it succeeded). */
@@ -74,7 +67,7 @@ export interface LoopSettings {
   server?: { readonly requests: readonly RecordedRequest[] };
   /** Runs before each attempt (e.g. to change what the server serves). */
   beforeAttempt?: (attempt: number) => void | Promise<void>;
-  /** Engine hooks (e.g. a range floor) for the attempts on this thread; a worker runs without. */
+  /** Engine hooks (e.g. a range floor) for the attempts. */
   hooks?: EngineHooks;
 }
 
@@ -127,12 +120,8 @@ export async function haulWithRetries(
     const firstRequest = settings.server?.requests.length ?? 0;
     let result: HaulResult | null = null;
     let error: unknown = undefined;
-    const onWorker = index % 2 === 1 && chosen.fetch === undefined &&
-      chosen.signal === undefined && chosen.state === undefined && chosen.onProgress === undefined;
     try {
-      result = onWorker
-        ? await haul(url, { ...chosen, worker: true })
-        : settings.hooks !== undefined
+      result = settings.hooks !== undefined
         ? await haulWith(url, chosen, settings.hooks)
         : await haul(url, chosen);
     } catch (thrown) {
@@ -140,7 +129,6 @@ export async function haulWithRetries(
     }
     attempts.push({
       index,
-      onWorker,
       result,
       error,
       signal: chosen.signal,

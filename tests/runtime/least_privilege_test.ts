@@ -17,8 +17,6 @@ import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.
 import { type ChildPermissions, runtimeChild } from "../helpers/runtime.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/least_privilege_child.ts", import.meta.url));
-/** haul's source folder: what a Deno worker must be allowed to read. */
-const SRC = fileURLToPath(new URL("../../src", import.meta.url));
 const BODY_SIZE = 4 * 1024 * 1024 + 777;
 
 interface ChildLine {
@@ -35,9 +33,8 @@ async function haulChild(
   url: string,
   dest: string,
   permissions: ChildPermissions,
-  mode: "haul" | "haul-worker" = "haul",
 ) {
-  const child = runtimeChild(CHILD, [mode, url, dest], { ...permissions, runtime: "deno" });
+  const child = runtimeChild(CHILD, ["haul", url, dest], { ...permissions, runtime: "deno" });
   try {
     const line = await child.firstLine();
     await child.exited;
@@ -152,39 +149,6 @@ describe("Deno with only --allow-net, --allow-read and --allow-write", () => {
         assert.equal(outcome.retryable, false);
         assert.deepEqual(await readdir(dir), []);
         assert.equal(server.requests.length, 0, "every case was refused before a request");
-      });
-    } finally {
-      await server.close();
-    }
-  });
-
-  it("worker: true names the read access its modules need, and works once it is granted", {
-    timeout: 60_000,
-  }, async () => {
-    const body = randomBody(300_000);
-    const server = await startResourceServer({ body });
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "f.bin");
-        const url = `${server.url}/f.bin`;
-        const net = `127.0.0.1:${server.port}`;
-        const refused = await haulChild(url, dest, { readWriteDir: dir, net }, "haul-worker");
-        assert.equal(refused.ok, false, JSON.stringify(refused));
-        assert.equal(refused.name, "HaulError", JSON.stringify(refused));
-        assert.match(refused.message ?? "", /^Missing Deno permission/);
-        assert.match(refused.message ?? "", new RegExp(`--allow-read=${SRC}`));
-        assert.equal(refused.retryable, false);
-        assert.equal(server.requests.length, 0, "refused before any request");
-        assert.deepEqual(await readdir(dir), []);
-        const granted = await haulChild(
-          url,
-          dest,
-          { readWriteDir: dir, alsoReadDir: SRC, net },
-          "haul-worker",
-        );
-        assert.equal(granted.ok, true, JSON.stringify(granted));
-        assert.equal(granted.sha256, sha256(body));
-        assert.deepEqual(await bytesOf(dest), body);
       });
     } finally {
       await server.close();

@@ -1,9 +1,8 @@
 /**
- * Errors across a thread boundary. Structured clone keeps an error's message
- * but not its class or fields, so a {@link HaulError} thrown on the worker
- * would reach the caller as a plain `Error`, and `isRetryable()`,
- * `instanceof PartialHaulError` or `error.status` would stop working.
- * {@link errorToWire} writes down the class name and every own field
+ * Errors from the download worker to the page. Structured clone keeps an
+ * error's message but not its class or fields, so `isRetryable()`,
+ * `instanceof PartialHaulError` or `error.status` would stop working on the
+ * page: {@link errorToWire} writes down the class name and every own field
  * (`Headers` as pairs), the cause chain too; {@link errorFromWire} builds the
  * same class again with those fields.
  *
@@ -21,13 +20,11 @@ import {
   UnexpectedStatusError,
 } from "../errors.ts";
 
-/** An error as it crosses to another thread. */
+/** An error as it crosses to the page. */
 export interface WireError {
   /** The class name (`"PartialHaulError"`, `"TypeError"`, …). */
   readonly name: string;
-  /** The message. */
   readonly message: string;
-  /** The stack, as the throwing thread wrote it. */
   readonly stack: string | undefined;
   /** Own fields other than `name`, `message`, `stack` and `cause`. */
   readonly fields: Readonly<Record<string, unknown>>;
@@ -56,6 +53,7 @@ const CLASSES: Readonly<Record<string, { prototype: Error }>> = {
 /** How deep a cause chain is carried. */
 const MAX_CAUSES = 4;
 
+/** A field's value as it can cross: data as it is, anything else as text. */
 function cloneable(value: unknown): unknown {
   if (value === null || typeof value !== "object") {
     return typeof value === "function" || typeof value === "symbol" ? String(value) : value;
@@ -67,17 +65,9 @@ function cloneable(value: unknown): unknown {
 
 /** An error (or anything thrown) as a structured-clone-safe record (`depth`: causes already followed). */
 export function errorToWire(error: unknown, depth = 0): WireError {
-  if (!(error instanceof Error) && !(typeof error === "object" && error !== null)) {
-    return {
-      name: "Error",
-      message: String(error),
-      stack: undefined,
-      fields: {},
-      headerFields: [],
-      cause: undefined,
-    };
-  }
-  const record = error as Record<string, unknown>;
+  // Anything else thrown (a string, a number) crosses as an Error with its text.
+  const thrown = typeof error === "object" && error !== null ? error : { message: String(error) };
+  const record = thrown as Record<string, unknown>;
   const fields: Record<string, unknown> = {};
   const headerFields: string[] = [];
   for (const key of Object.keys(record)) {
@@ -105,6 +95,7 @@ export function errorToWire(error: unknown, depth = 0): WireError {
   };
 }
 
+/** Sets a non-enumerable own field, as `Error` has `message`, `stack` and `cause`. */
 function hidden(target: object, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, writable: true, configurable: true });
 }

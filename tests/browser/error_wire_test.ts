@@ -11,7 +11,7 @@ import {
   ServerMisconfiguredError,
   UnexpectedStatusError,
 } from "../../mod.ts";
-import { errorFromWire, errorToWire } from "../../src/worker/error_wire.ts";
+import { errorFromWire, errorToWire } from "../../src/browser/error_wire.ts";
 
 /** Across a real structured clone, as a worker's message would carry it. */
 const across = (error: unknown): Error => errorFromWire(structuredClone(errorToWire(error)));
