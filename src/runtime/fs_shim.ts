@@ -1,8 +1,7 @@
 /**
  * The small filesystem surface the engine needs. Each runtime provides one
- * implementation (`deno_fs.ts` over Deno's own APIs, `node_fs.ts` over
- * `node:fs/promises` for Bun and Node); tests provide fault-injecting ones.
- * Everything else in haul is runtime-neutral and only talks to this interface.
+ * implementation (`deno_fs.ts`, `node_fs.ts` for Bun and Node, `browser/opfs_fs.ts`);
+ * tests provide fault-injecting ones. The rest of haul talks only to this interface.
  *
  * @module
  */
@@ -24,17 +23,13 @@ export interface ShimFile {
   /** Closes the handle. Safe to call once. */
   close(): Promise<void>;
   /**
-   * Takes an exclusive advisory lock (flock(2)) on the file without waiting:
-   * `true` when taken, `false` when another open file holds it. The kernel
-   * drops it when the holder closes the file or its process dies. Absent
-   * where the runtime has no such lock (Node and Bun: `node:fs` has none).
+   * Takes an exclusive advisory lock (flock(2)) without waiting: `true` when
+   * taken, `false` when another open file holds it. The kernel drops it when
+   * the holder closes the file or dies. Absent where the runtime has none
+   * (`node:fs` in Node and Bun).
    */
   tryLock?(): Promise<boolean>;
-  /**
-   * The identity of the open file (device and inode, `"dev:ino"`), the same
-   * string {@link ShimStat.identity} gives for a path that names this file.
-   * Absent where a shim cannot tell.
-   */
+  /** Device and inode (`"dev:ino"`), as {@link ShimStat.identity} gives; absent when unknown. */
   identity?(): Promise<string>;
 }
 
@@ -70,19 +65,15 @@ export interface ShimStat {
   /** A symbolic link (not followed). */
   readonly isSymlink: boolean;
   /**
-   * For a symbolic link, what it leads to (followed to the end): a regular
-   * `"file"`, a `"directory"`, `"other"` (a fifo, a device, a socket), or
-   * `"missing"` (dangling, or a loop). Absent for anything else.
+   * For a symbolic link, what it leads to when followed to the end: `"other"`
+   * is a fifo, device or socket, `"missing"` dangling or a loop. Absent otherwise.
    */
   readonly linkTarget?: LinkTarget;
   /** Size in bytes. */
   readonly size: number;
-  /**
-   * Last modification, in milliseconds since the epoch (the lock's lease
-   * reads it); absent when a shim cannot tell.
-   */
+  /** Last modification in ms since the epoch (the lock's lease reads it); absent when unknown. */
   readonly mtimeMs?: number;
-  /** Device and inode (`"dev:ino"`): which file the path names; absent when a shim cannot tell. */
+  /** Device and inode (`"dev:ino"`): which file the path names; absent when unknown. */
   readonly identity?: string;
 }
 
@@ -104,16 +95,7 @@ export type FsErrorCode =
   | "EBUSY"
   | (string & Record<never, never>);
 
-/**
- * A filesystem failure with a normalised errno-style `code`.
- *
- * @example
- * ```ts
- * import { FsShimError } from "./fs_shim.ts";
- * const error = new FsShimError("ENOSPC", "/data/a.bin.part", "write failed: no space left");
- * console.log(error.code, error.path); // "ENOSPC" "/data/a.bin.part"
- * ```
- */
+/** A filesystem failure with a normalised errno-style `code` and the path it was on. */
 export class FsShimError extends Error {
   /** errno-style code, such as `ENOENT`. */
   readonly code: FsErrorCode;
@@ -128,8 +110,8 @@ export class FsShimError extends Error {
 }
 
 /**
- * A platform error's own `code` (`ENOENT`, `ENAMETOOLONG`…), else the code its
- * class `name` stands for in `byName` (Deno's `NotFound`…), else `"UNKNOWN"`.
+ * A platform error's own `code` (`ENOENT`…), else the code its class `name`
+ * stands for in `byName` (Deno's `NotFound`…), else `"UNKNOWN"`.
  */
 export function platformErrorCode(
   error: unknown,
@@ -157,6 +139,36 @@ export function toShimError(
   return new FsShimError(code, path, `${operation} '${path}' failed: ${detail}`, { cause: error });
 }
 
+/** Runs `body`, rethrowing what it throws through {@link toShimError}. */
+export async function shimIo<T>(
+  operation: string,
+  path: string,
+  body: () => Promise<T>,
+  byName?: Readonly<Record<string, FsErrorCode>>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw toShimError(error, operation, path, byName);
+  }
+}
+
+/** {@link shimIo}, but resolving to `missing` when nothing is at `path` (`ENOENT`). */
+export async function shimIoOrMissing<T, M>(
+  operation: string,
+  path: string,
+  missing: M,
+  body: () => Promise<T>,
+  byName?: Readonly<Record<string, FsErrorCode>>,
+): Promise<T | M> {
+  try {
+    return await body();
+  } catch (error) {
+    if (platformErrorCode(error, byName) === "ENOENT") return missing;
+    throw toShimError(error, operation, path, byName);
+  }
+}
+
 /** The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. */
 export interface FsShim {
   /** A short name for reports: `"deno"`, `"node"` or a test shim's name. */
@@ -175,66 +187,34 @@ export interface FsShim {
   syncDir(path: string): Promise<void>;
   /** This process's id (written into lock files). */
   readonly pid: number;
-  /**
-   * Whether a process with this id is alive: `true` or `false` when known,
-   * `null` when the shim cannot tell (e.g. Deno without `--allow-run`).
-   */
+  /** Whether a process with this id is alive; `null` when the shim cannot tell (Deno without `--allow-run`). */
   isProcessAlive(pid: number): boolean | null;
   /**
-   * When the process with this id started, as an opaque string (Linux: the
-   * start time in `/proc/<pid>/stat`), or `null` when unknown. A lock records
-   * its owner's, so a pid reused by another process is not taken for the owner.
+   * When the process with this id started, as an opaque string (Linux: from
+   * `/proc/<pid>/stat`), or `null` when unknown. A lock records its owner's,
+   * so a reused pid is not taken for the owner.
    */
   processStart?(pid: number): string | null;
-  /**
-   * Copies a file (a reflink where the filesystem has them), replacing `to`.
-   * Absent where a shim cannot.
-   */
+  /** Copies a file (a reflink where the filesystem has them), replacing `to`. */
   copyFile?(from: string, to: string): Promise<void>;
   /**
-   * utimes(2): sets the modification time of the file at `path` (following
-   * links) to `mtimeMs` (ms since the epoch) and its access time to now; an
-   * `fsync` of the file makes it durable. Absent where a shim cannot (the
-   * file then keeps its times).
+   * utimes(2): sets the file's modification time to `mtimeMs` and its access
+   * time to now; an `fsync` of the file makes it durable. Absent where a shim
+   * cannot (the file then keeps its times).
    */
   utime?(path: string, mtimeMs: number): Promise<void>;
-  /** The names in a directory (readdir(3)). Absent where a shim cannot list. */
+  /** The names in a directory (readdir(3)). */
   list?(dir: string): Promise<string[]>;
   /**
-   * Where this process's pids mean something: the same string in two
-   * processes means they see the same process table (same host name and,
-   * on Linux, the same pid namespace and boot). `null` or absent when unknown (Deno
-   * without `--allow-all`); then a lock's pid is never trusted, only its lease.
+   * Where this process's pids mean something: two processes with the same
+   * string see the same process table (host name and, on Linux, pid namespace
+   * and boot). `null` or absent when unknown; then a lock's pid is never
+   * trusted, only its lease.
    */
   readonly processScope?: string | null;
 }
 
-/**
- * Fills `buffer` from `file` at `position`, looping over short reads: `false`
- * when the file ended first.
- *
- * @example Reading 4 bytes at offset 2 of a real file
- * ```ts
- * import { defaultFs } from "./default_fs.ts";
- * import { readFully } from "./fs_shim.ts";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
- * import { join } from "node:path";
- *
- * const dir = await mkdtemp(join(tmpdir(), "haul-example-"));
- * try {
- *   await writeFile(join(dir, "a.bin"), new Uint8Array([0, 1, 2, 3, 4, 5]));
- *   const file = await (await defaultFs()).open(join(dir, "a.bin"), "read");
- *   const buffer = new Uint8Array(4);
- *   const filled = await readFully(file, buffer, 2);
- *   const short = await readFully(file, new Uint8Array(8), 0);
- *   await file.close();
- *   console.log(filled, buffer, short); // true Uint8Array(4) [ 2, 3, 4, 5 ] false
- * } finally {
- *   await rm(dir, { recursive: true, force: true });
- * }
- * ```
- */
+/** Fills `buffer` from `file` at `position`, looping over short reads: `false` when the file ended first. */
 export async function readFully(
   file: ShimFile,
   buffer: Uint8Array,

@@ -1,10 +1,7 @@
 /**
- * The browser's stand-in for `../native_hash.ts` (which imports `node:crypto`):
- * the same exports, backed by `@noble/hashes`, an audited streaming SHA-2 in
- * plain JavaScript. WebCrypto's `digest()` hashes one whole buffer and has no
- * incremental form, so it cannot follow a download. The browser bundle
- * (`scripts/build_browser.ts`) substitutes this module for `native_hash.ts`;
- * the engine does not change.
+ * The browser bundle's `../native_hash.ts`: the same exports over
+ * `@noble/hashes`, an audited streaming SHA-2 in plain JavaScript (WebCrypto's
+ * `digest()` only hashes a whole buffer, so it cannot follow a download).
  *
  * @module
  */
@@ -21,17 +18,17 @@ import {
 
 export type { DigestAlgorithm, Digests, NativeHash };
 
-/** One running hash of `@noble/hashes`: what this module uses of it. */
+/** What this module uses of a running `@noble/hashes` hash. */
 interface Running {
   update(bytes: Uint8Array): unknown;
   clone(): Running;
   digest(): Uint8Array;
 }
 
-const FACTORIES: Readonly<Record<DigestAlgorithm, () => Running>> = {
-  sha256: () => sha256.create(),
-  sha384: () => sha384.create(),
-  sha512: () => sha512.create(),
+const FACTORIES: Readonly<Record<DigestAlgorithm, { create(): Running }>> = {
+  sha256,
+  sha384,
+  sha512,
 };
 
 /** A `@noble/hashes` hash as a running digest. */
@@ -44,10 +41,7 @@ function running(hash: Running): RunningDigest {
 }
 
 /**
- * A new streaming SHA-256 hasher, which also computes `also` when given.
- *
- * @param also another algorithm over the same bytes (`undefined` or `"sha256"`: none).
- * @returns a hasher that has seen no bytes.
+ * A new SHA-256 hasher, which also computes `also` over the same bytes.
  *
  * @example
  * ```ts
@@ -59,21 +53,10 @@ function running(hash: Running): RunningDigest {
  * ```
  */
 export function createNativeHash(also?: DigestAlgorithm): NativeHash {
-  return multiHash((name) => running(FACTORIES[name]()), also);
+  return multiHash((name) => running(FACTORIES[name].create()), also);
 }
 
-/**
- * The 32-byte SHA-256 digest of `bytes`, in one call.
- *
- * @param bytes the input.
- * @returns a new 32-byte array.
- *
- * @example
- * ```ts
- * import { sha256Bytes } from "./hash.ts";
- * console.log(sha256Bytes(new Uint8Array(0))[0]); // 227 (0xe3)
- * ```
- */
+/** The 32-byte SHA-256 digest of `bytes`, in one call. */
 export function sha256Bytes(bytes: Uint8Array): Uint8Array {
   return sha256(bytes);
 }
