@@ -71,117 +71,73 @@ const OPEN_OPTIONS: Readonly<Record<OpenMode, Deno.OpenOptions>> = {
  * positional I/O: it tracks the cursor, seeks only when needed, and runs its
  * operations one at a time (concurrent calls queue instead of racing on it).
  */
-class DenoShimFile implements ShimFile {
-  readonly #file: Deno.FsFile;
-  readonly #path: string;
+function denoFile(file: Deno.FsFile, path: string): ShimFile {
   /** Where the OS cursor is, or `undefined` when unknown (after a failure). */
-  #cursor: number | undefined = 0;
+  let cursor: number | undefined = 0;
   /** The tail of the operation queue; never rejects. */
-  #queue: Promise<unknown> = Promise.resolve();
-  #closed = false;
-
-  constructor(file: Deno.FsFile, path: string) {
-    this.#file = file;
-    this.#path = path;
-  }
-
-  /** Runs `operation` after every earlier one on this file has settled. */
-  #serial<T>(operation: string, body: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(body).catch((error: unknown) => {
-      throw toShimError(error, operation, this.#path, CODE_BY_ERROR_NAME);
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const serial = <T>(operation: string, body: () => Promise<T>): Promise<T> => {
+    const run = queue.then(body).catch((error: unknown) => {
+      cursor = undefined;
+      throw toShimError(error, operation, path, CODE_BY_ERROR_NAME);
     });
-    this.#queue = run.catch(() => undefined);
+    queue = run.catch(() => undefined);
     return run;
-  }
-
-  /** Moves the cursor to `position` unless it is already there. */
-  async #seekTo(position: number): Promise<void> {
-    if (this.#cursor === position) return;
-    this.#cursor = undefined;
-    await this.#file.seek(position, Deno.SeekMode.Start);
-    this.#cursor = position;
-  }
-
-  write(data: Uint8Array, position: number): Promise<void> {
-    return this.#serial("write", async () => {
-      let done = 0;
-      try {
-        while (done < data.length) {
-          await this.#seekTo(position + done);
-          const written = await this.#file.write(data.subarray(done));
-          if (written <= 0) {
-            throw new FsShimError("EIO", this.#path, `write '${this.#path}' wrote no bytes`);
-          }
+  };
+  const seekTo = async (position: number): Promise<void> => {
+    if (cursor !== position) cursor = await file.seek(position, Deno.SeekMode.Start);
+  };
+  return {
+    write: (data, position) =>
+      serial("write", async () => {
+        for (let done = 0; done < data.length;) {
+          await seekTo(position + done);
+          const written = await file.write(data.subarray(done));
+          if (written <= 0) throw new FsShimError("EIO", path, `write '${path}' wrote no bytes`);
           done += written;
-          this.#cursor = position + done;
+          cursor = position + done;
         }
-      } catch (error) {
-        this.#cursor = undefined;
-        throw error;
-      }
-    });
-  }
-
-  read(buffer: Uint8Array, position: number): Promise<number> {
-    return this.#serial("read", async () => {
-      let done = 0;
-      try {
+      }),
+    read: (buffer, position) =>
+      serial("read", async () => {
+        let done = 0;
         while (done < buffer.length) {
-          await this.#seekTo(position + done);
-          const count = await this.#file.read(buffer.subarray(done));
+          await seekTo(position + done);
+          const count = await file.read(buffer.subarray(done));
           if (count === null || count === 0) break;
           done += count;
-          this.#cursor = position + done;
+          cursor = position + done;
         }
-      } catch (error) {
-        this.#cursor = undefined;
-        throw error;
-      }
-      return done;
-    });
-  }
-
-  datasync(): Promise<void> {
-    return this.#serial("datasync", () => this.#file.syncData());
-  }
-
-  sync(): Promise<void> {
-    return this.#serial("sync", () => this.#file.sync());
-  }
-
-  truncate(length: number): Promise<void> {
-    return this.#serial("truncate", () => this.#file.truncate(length));
-  }
-
-  size(): Promise<number> {
-    return this.#serial("stat", async () => (await this.#file.stat()).size);
-  }
-
-  identity(): Promise<string> {
-    return this.#serial("stat", async () => {
-      const info = await this.#file.stat();
-      return `${info.dev}:${info.ino}`;
-    });
-  }
-
-  tryLock(): Promise<boolean> {
-    return this.#serial("lock", async () => {
-      const file = this.#file as Deno.FsFile & { tryLock?(exclusive?: boolean): Promise<boolean> };
-      // Deno before 2.7 has no tryLock: then nothing is known (a held lock would mean a live owner).
-      if (typeof file.tryLock !== "function") throw new Error("FsFile.tryLock is not available");
-      return await file.tryLock(true);
-    });
-  }
-
-  close(): Promise<void> {
-    return this.#serial("close", () => {
-      if (!this.#closed) {
-        this.#closed = true;
-        this.#file.close();
-      }
-      return Promise.resolve();
-    });
-  }
+        return done;
+      }),
+    datasync: () => serial("datasync", () => file.syncData()),
+    sync: () => serial("sync", () => file.sync()),
+    truncate: (length) => serial("truncate", () => file.truncate(length)),
+    size: () => serial("stat", async () => (await file.stat()).size),
+    identity: () =>
+      serial("stat", async () => {
+        const info = await file.stat();
+        return `${info.dev}:${info.ino}`;
+      }),
+    tryLock: () =>
+      serial("lock", async () => {
+        const lockable = file as Deno.FsFile & { tryLock?(exclusive?: boolean): Promise<boolean> };
+        // Deno before 2.7 has no tryLock: then nothing is known (a held lock would mean a live owner).
+        if (typeof lockable.tryLock !== "function") {
+          throw new Error("FsFile.tryLock is not available");
+        }
+        return await lockable.tryLock(true);
+      }),
+    close: () =>
+      serial("close", () => {
+        if (!closed) {
+          closed = true;
+          file.close();
+        }
+        return Promise.resolve();
+      }),
+  };
 }
 
 /** Whether Deno's permission state for `descriptor` is "granted", asking nobody. */
@@ -206,7 +162,7 @@ export const denoFs: FsShim = {
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
     const file = await denoIo(`open (${mode})`, path, () => Deno.open(path, OPEN_OPTIONS[mode]));
-    return new DenoShimFile(file, path);
+    return denoFile(file, path);
   },
 
   rename(from: string, to: string): Promise<void> {

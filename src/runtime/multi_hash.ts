@@ -33,34 +33,6 @@ export interface RunningDigest {
   hex(): string;
 }
 
-class MultiHash implements NativeHash {
-  readonly #running: readonly (readonly [DigestAlgorithm, RunningDigest])[];
-  #length: number;
-
-  constructor(running: readonly (readonly [DigestAlgorithm, RunningDigest])[], length: number) {
-    this.#running = running;
-    this.#length = length;
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  update(bytes: Uint8Array): void {
-    for (const [, digest] of this.#running) digest.update(bytes);
-    this.#length += bytes.length;
-  }
-
-  copy(): NativeHash {
-    return new MultiHash(this.#running.map(([name, d]) => [name, d.clone()]), this.#length);
-  }
-
-  digests(): Digests {
-    const hex = this.#running.map(([name, digest]) => [name, digest.hex()]);
-    return { sha256: "", ...Object.fromEntries(hex) };
-  }
-}
-
 /** A hasher of SHA-256 and `also` (none when `undefined` or `"sha256"`), each digest opened by `open`. */
 export function multiHash(
   open: (algorithm: DigestAlgorithm) => RunningDigest,
@@ -69,5 +41,22 @@ export function multiHash(
   const names: DigestAlgorithm[] = also === undefined || also === "sha256"
     ? ["sha256"]
     : ["sha256", also];
-  return new MultiHash(names.map((name) => [name, open(name)]), 0);
+  return hasher(names.map((name) => [name, open(name)]), 0);
+}
+
+function hasher(running: readonly [DigestAlgorithm, RunningDigest][], length: number): NativeHash {
+  return {
+    get length(): number {
+      return length;
+    },
+    update(bytes: Uint8Array): void {
+      for (const [, digest] of running) digest.update(bytes);
+      length += bytes.length;
+    },
+    copy: () => hasher(running.map(([name, digest]) => [name, digest.clone()]), length),
+    digests: () => ({
+      sha256: "",
+      ...Object.fromEntries(running.map(([name, digest]) => [name, digest.hex()])),
+    }),
+  };
 }

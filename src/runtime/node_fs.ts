@@ -33,78 +33,54 @@ const OPEN_FLAGS: Readonly<Record<OpenMode, string | number>> = {
 };
 
 /** A {@link ShimFile} over a `node:fs/promises` `FileHandle`. */
-class NodeShimFile implements ShimFile {
-  readonly #handle: fsp.FileHandle;
-  readonly #path: string;
-  #closed = false;
-
-  constructor(handle: fsp.FileHandle, path: string) {
-    this.#handle = handle;
-    this.#path = path;
-  }
-
-  write(data: Uint8Array, position: number): Promise<void> {
-    return shimIo("write", this.#path, async () => {
-      for (let done = 0; done < data.length;) {
-        const { bytesWritten } = await this.#handle.write(
-          data,
-          done,
-          data.length - done,
-          position + done,
-        );
-        if (bytesWritten <= 0) {
-          throw new FsShimError("EIO", this.#path, `write '${this.#path}' wrote no bytes`);
+function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
+  let closed = false;
+  return {
+    write: (data, position) =>
+      shimIo("write", path, async () => {
+        for (let done = 0; done < data.length;) {
+          const { bytesWritten } = await handle.write(
+            data,
+            done,
+            data.length - done,
+            position + done,
+          );
+          if (bytesWritten <= 0) {
+            throw new FsShimError("EIO", path, `write '${path}' wrote no bytes`);
+          }
+          done += bytesWritten;
         }
-        done += bytesWritten;
-      }
-    });
-  }
-
-  read(buffer: Uint8Array, position: number): Promise<number> {
-    return shimIo("read", this.#path, async () => {
-      let done = 0;
-      while (done < buffer.length) {
-        const { bytesRead } = await this.#handle.read(
-          buffer,
-          done,
-          buffer.length - done,
-          position + done,
-        );
-        if (bytesRead <= 0) break;
-        done += bytesRead;
-      }
-      return done;
-    });
-  }
-
-  datasync(): Promise<void> {
-    return shimIo("datasync", this.#path, () => this.#handle.datasync());
-  }
-
-  sync(): Promise<void> {
-    return shimIo("sync", this.#path, () => this.#handle.sync());
-  }
-
-  truncate(length: number): Promise<void> {
-    return shimIo("truncate", this.#path, () => this.#handle.truncate(length));
-  }
-
-  size(): Promise<number> {
-    return shimIo("stat", this.#path, async () => (await this.#handle.stat()).size);
-  }
-
-  identity(): Promise<string> {
-    return shimIo("stat", this.#path, async () => {
-      const info = await this.#handle.stat();
-      return `${info.dev}:${info.ino}`;
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await shimIo("close", this.#path, () => this.#handle.close());
-  }
+      }),
+    read: (buffer, position) =>
+      shimIo("read", path, async () => {
+        let done = 0;
+        while (done < buffer.length) {
+          const { bytesRead } = await handle.read(
+            buffer,
+            done,
+            buffer.length - done,
+            position + done,
+          );
+          if (bytesRead <= 0) break;
+          done += bytesRead;
+        }
+        return done;
+      }),
+    datasync: () => shimIo("datasync", path, () => handle.datasync()),
+    sync: () => shimIo("sync", path, () => handle.sync()),
+    truncate: (length) => shimIo("truncate", path, () => handle.truncate(length)),
+    size: () => shimIo("stat", path, async () => (await handle.stat()).size),
+    identity: () =>
+      shimIo("stat", path, async () => {
+        const info = await handle.stat();
+        return `${info.dev}:${info.ino}`;
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await shimIo("close", path, () => handle.close());
+    },
+  };
 }
 
 /**
@@ -141,7 +117,7 @@ export const nodeFs: FsShim = {
       path,
       () => fsp.open(path, OPEN_FLAGS[mode], 0o644),
     );
-    return new NodeShimFile(handle, path);
+    return nodeFile(handle, path);
   },
 
   rename(from: string, to: string): Promise<void> {
