@@ -2,14 +2,12 @@
  * The {@link FsShim} over Deno's own APIs (they honour `--allow-read` and
  * `--allow-write` per path, and `Deno.FsFile` has flock(2)). Nothing touches
  * `Deno` while the module is evaluated, so importing it elsewhere is harmless.
- * A missing permission (`NotCapable`) is `EACCES` here; `deno_permission.ts`
- * names the flag. Permissions are only queried (`querySync`), never prompted for.
+ * Permissions are only queried (`querySync`), never prompted for.
  *
  * @module
  */
 
 import {
-  type FsErrorCode,
   type FsShim,
   FsShimError,
   linkTargetOf,
@@ -22,41 +20,6 @@ import {
   toShimError,
 } from "./fs_shim.ts";
 import process from "node:process";
-
-/** Deno's error class names (`error.name`) and the errno code each stands for. */
-const CODE_BY_ERROR_NAME: Readonly<Record<string, FsErrorCode>> = {
-  NotFound: "ENOENT",
-  AlreadyExists: "EEXIST",
-  IsADirectory: "EISDIR",
-  NotADirectory: "ENOTDIR",
-  PermissionDenied: "EACCES",
-  // Deno's own permission sandbox refused (no --allow-read / --allow-write).
-  NotCapable: "EACCES",
-  FilesystemLoop: "ELOOP",
-  Busy: "EBUSY",
-  Interrupted: "EINTR",
-  BadResource: "EBADF",
-  NotSupported: "ENOTSUP",
-  InvalidData: "EINVAL",
-  WriteZero: "EIO",
-  UnexpectedEof: "EIO",
-  TimedOut: "ETIMEDOUT",
-};
-
-/** A Deno API error's `code` (Deno sets one for OS errors), else its class's. */
-const denoErrorCode = (error: unknown): FsErrorCode => platformErrorCode(error, CODE_BY_ERROR_NAME);
-
-/** {@link shimIo} with Deno's error names. */
-const denoIo = <T>(operation: string, path: string, body: () => Promise<T>): Promise<T> =>
-  shimIo(operation, path, body, CODE_BY_ERROR_NAME);
-
-/** {@link shimIoOrMissing} with Deno's error names. */
-const denoIoOrMissing = <T, M>(
-  operation: string,
-  path: string,
-  missing: M,
-  body: () => Promise<T>,
-) => shimIoOrMissing(operation, path, missing, body, CODE_BY_ERROR_NAME);
 
 /** The `Deno.open` options for each {@link OpenMode}; files are created 0o644. */
 const OPEN_OPTIONS: Readonly<Record<OpenMode, Deno.OpenOptions>> = {
@@ -80,7 +43,7 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
   const serial = <T>(operation: string, body: () => Promise<T>): Promise<T> => {
     const run = queue.then(body).catch((error: unknown) => {
       cursor = undefined;
-      throw toShimError(error, operation, path, CODE_BY_ERROR_NAME);
+      throw toShimError(error, operation, path);
     });
     queue = run.catch(() => undefined);
     return run;
@@ -151,7 +114,7 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
 
 /** kill(pid, 0) failed: ESRCH (Deno: `NotFound`) means dead; EPERM alive; anything else, unknown. */
 function livenessFromKillError(error: unknown): boolean | null {
-  const code = denoErrorCode(error);
+  const code = platformErrorCode(error);
   if (code === "ENOENT" || code === "ESRCH") return false;
   return code === "EPERM" || code === "EACCES" ? true : null;
 }
@@ -161,24 +124,24 @@ export const denoFs: FsShim = {
   name: "deno",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
-    const file = await denoIo(`open (${mode})`, path, () => Deno.open(path, OPEN_OPTIONS[mode]));
+    const file = await shimIo(`open (${mode})`, path, () => Deno.open(path, OPEN_OPTIONS[mode]));
     return denoFile(file, path);
   },
 
   rename(from: string, to: string): Promise<void> {
-    return denoIo(`rename to '${to}' from`, from, () => Deno.rename(from, to));
+    return shimIo(`rename to '${to}' from`, from, () => Deno.rename(from, to));
   },
 
   utime(path: string, mtimeMs: number): Promise<void> {
-    return denoIo("utime", path, () => Deno.utime(path, new Date(), new Date(mtimeMs)));
+    return shimIo("utime", path, () => Deno.utime(path, new Date(), new Date(mtimeMs)));
   },
 
   remove(path: string): Promise<void> {
-    return denoIoOrMissing("remove", path, undefined, () => Deno.remove(path));
+    return shimIoOrMissing("remove", path, undefined, () => Deno.remove(path));
   },
 
   stat(path: string): Promise<ShimStat | null> {
-    return denoIoOrMissing("lstat", path, null, async () => {
+    return shimIoOrMissing("lstat", path, null, async () => {
       const info = await Deno.lstat(path);
       const shown: ShimStat = {
         isFile: info.isFile,
@@ -195,15 +158,15 @@ export const denoFs: FsShim = {
   },
 
   readFile(path: string): Promise<Uint8Array | null> {
-    return denoIoOrMissing("readFile", path, null, () => Deno.readFile(path));
+    return shimIoOrMissing("readFile", path, null, () => Deno.readFile(path));
   },
 
   /** Opened `{ read: true }` (read-only on Unix, verified on Linux); on Windows, nothing. */
   async syncDir(path: string): Promise<void> {
     if (Deno.build.os === "windows") return;
-    const dir = await denoIo("open directory", path, () => Deno.open(path, { read: true }));
+    const dir = await shimIo("open directory", path, () => Deno.open(path, { read: true }));
     try {
-      await denoIo("fsync directory", path, () => dir.sync());
+      await shimIo("fsync directory", path, () => dir.sync());
     } finally {
       dir.close();
     }

@@ -8,15 +8,12 @@
 
 import { DestinationError, HaulError } from "../errors.ts";
 
-/** A missing Deno permission: the kind (`read`, `net`…), what was refused, and the flag that grants it. */
-interface MissingPermission {
-  readonly kind: string;
-  readonly target: string;
-  readonly flag: string;
-}
-
-/** Deno's `NotCapable` in `error` or its first causes, with the flag (`read` and `write` on `dir`). */
-function missingPermission(error: unknown, dir: string): MissingPermission | null {
+/**
+ * Deno's `NotCapable` in `error` or its first causes: the permission's kind
+ * (`read`, `net`…), what was refused, and the flag that grants it (`read` and
+ * `write` on `dir`).
+ */
+function missingPermission(error: unknown, dir: string) {
   let current: unknown = error;
   for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
     const { name, message, cause } = current as {

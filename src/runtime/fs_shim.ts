@@ -109,33 +109,42 @@ export class FsShimError extends Error {
   }
 }
 
-/**
- * A platform error's own `code` (`ENOENT`…), else the code its class `name`
- * stands for in `byName` (Deno's `NotFound`…), else `"UNKNOWN"`.
- */
-export function platformErrorCode(
-  error: unknown,
-  byName?: Readonly<Record<string, FsErrorCode>>,
-): FsErrorCode {
+/** Deno's error class names (`error.name`) and the errno code each stands for. */
+const CODE_BY_ERROR_NAME: Readonly<Record<string, FsErrorCode>> = {
+  NotFound: "ENOENT",
+  AlreadyExists: "EEXIST",
+  IsADirectory: "EISDIR",
+  NotADirectory: "ENOTDIR",
+  PermissionDenied: "EACCES",
+  // Deno's own permission sandbox refused (no --allow-read / --allow-write).
+  NotCapable: "EACCES",
+  FilesystemLoop: "ELOOP",
+  Busy: "EBUSY",
+  Interrupted: "EINTR",
+  BadResource: "EBADF",
+  NotSupported: "ENOTSUP",
+  InvalidData: "EINVAL",
+  WriteZero: "EIO",
+  UnexpectedEof: "EIO",
+  TimedOut: "ETIMEDOUT",
+};
+
+/** A platform error's own `code` (`ENOENT`…), else the one its Deno class `name` stands for, else `"UNKNOWN"`. */
+export function platformErrorCode(error: unknown): FsErrorCode {
   if (typeof error === "object" && error !== null) {
     const { code, name } = error as { code?: unknown; name?: unknown };
     if (typeof code === "string" && code !== "") return code;
-    const mapped = byName !== undefined && typeof name === "string" ? byName[name] : undefined;
+    const mapped = typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined;
     if (mapped !== undefined) return mapped;
   }
   return "UNKNOWN";
 }
 
 /** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */
-export function toShimError(
-  error: unknown,
-  operation: string,
-  path: string,
-  byName?: Readonly<Record<string, FsErrorCode>>,
-): FsShimError {
+export function toShimError(error: unknown, operation: string, path: string): FsShimError {
   if (error instanceof FsShimError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  const code = platformErrorCode(error, byName);
+  const code = platformErrorCode(error);
   return new FsShimError(code, path, `${operation} '${path}' failed: ${detail}`, { cause: error });
 }
 
@@ -144,12 +153,11 @@ export async function shimIo<T>(
   operation: string,
   path: string,
   body: () => Promise<T>,
-  byName?: Readonly<Record<string, FsErrorCode>>,
 ): Promise<T> {
   try {
     return await body();
   } catch (error) {
-    throw toShimError(error, operation, path, byName);
+    throw toShimError(error, operation, path);
   }
 }
 
@@ -159,13 +167,12 @@ export async function shimIoOrMissing<T, M>(
   path: string,
   missing: M,
   body: () => Promise<T>,
-  byName?: Readonly<Record<string, FsErrorCode>>,
 ): Promise<T | M> {
   try {
     return await body();
   } catch (error) {
-    if (platformErrorCode(error, byName) === "ENOENT") return missing;
-    throw toShimError(error, operation, path, byName);
+    if (platformErrorCode(error) === "ENOENT") return missing;
+    throw toShimError(error, operation, path);
   }
 }
 

@@ -39,12 +39,8 @@ function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
     write: (data, position) =>
       shimIo("write", path, async () => {
         for (let done = 0; done < data.length;) {
-          const { bytesWritten } = await handle.write(
-            data,
-            done,
-            data.length - done,
-            position + done,
-          );
+          const rest = data.length - done;
+          const { bytesWritten } = await handle.write(data, done, rest, position + done);
           if (bytesWritten <= 0) {
             throw new FsShimError("EIO", path, `write '${path}' wrote no bytes`);
           }
@@ -55,12 +51,8 @@ function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
       shimIo("read", path, async () => {
         let done = 0;
         while (done < buffer.length) {
-          const { bytesRead } = await handle.read(
-            buffer,
-            done,
-            buffer.length - done,
-            position + done,
-          );
+          const rest = buffer.length - done;
+          const { bytesRead } = await handle.read(buffer, done, rest, position + done);
           if (bytesRead <= 0) break;
           done += bytesRead;
         }
@@ -84,16 +76,9 @@ function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
 }
 
 /**
- * A process's start time in clock ticks since boot: field 22 of
- * `/proc/<pid>/stat` as `read` gives it (after the parenthesized command
- * name, which may hold spaces and parentheses); `null` off Linux or when unreadable.
- *
- * @example
- * ```ts
- * import { linuxProcessStart } from "./node_fs.ts";
- * const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 9 0 0 0 0 0 0 0 20 0 1 0 777 1 2";
- * console.log(linuxProcessStart(42, () => stat)); // "777"
- * ```
+ * A process's start time in clock ticks since boot: field 22 of `/proc/<pid>/stat`
+ * as `read` gives it (after the command name, which may hold spaces and
+ * parentheses); `null` off Linux or when unreadable. Exported for its test.
  */
 export function linuxProcessStart(pid: number, read: (path: string) => string): string | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;

@@ -7,7 +7,7 @@
  */
 
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { bytesToHex, type Hash } from "@noble/hashes/utils.js";
 import {
   type DigestAlgorithm,
   type Digests,
@@ -18,21 +18,8 @@ import {
 
 export type { DigestAlgorithm, Digests, NativeHash };
 
-/** What this module uses of a running `@noble/hashes` hash. */
-interface Running {
-  update(bytes: Uint8Array): unknown;
-  clone(): Running;
-  digest(): Uint8Array;
-}
-
-const FACTORIES: Readonly<Record<DigestAlgorithm, { create(): Running }>> = {
-  sha256,
-  sha384,
-  sha512,
-};
-
 /** A `@noble/hashes` hash as a running digest. */
-function running(hash: Running): RunningDigest {
+function running<T extends Hash<T>>(hash: T): RunningDigest {
   return {
     update: (bytes) => void hash.update(bytes),
     clone: () => running(hash.clone()),
@@ -53,7 +40,7 @@ function running(hash: Running): RunningDigest {
  * ```
  */
 export function createNativeHash(also?: DigestAlgorithm): NativeHash {
-  return multiHash((name) => running(FACTORIES[name].create()), also);
+  return multiHash((name) => running({ sha256, sha384, sha512 }[name].create()), also);
 }
 
 /** The 32-byte SHA-256 digest of `bytes`, in one call. */
