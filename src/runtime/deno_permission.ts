@@ -40,17 +40,6 @@ function missingPermission(error: unknown, dir: string) {
  * A failure caused by a missing Deno permission as a non-retryable error naming
  * the flag (on `dest`'s directory for read and write): a {@link DestinationError}
  * for the destination's files, a {@link HaulError} otherwise; anything else unchanged.
- *
- * @example
- * ```ts
- * import { explainMissingPermission } from "./deno_permission.ts";
- * const refused = Object.assign(
- *   new Error('Requires write access to "/data/x.part.lock", run again with the --allow-write flag'),
- *   { name: "NotCapable" },
- * );
- * const error = explainMissingPermission(refused, "/data/x") as Error;
- * console.log(error.message.includes("--allow-write=/data")); // true
- * ```
  */
 export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
   const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);

@@ -45,7 +45,7 @@ export type OpenMode =
   | "create-truncate";
 
 /** What a symbolic link leads to; see {@link ShimStat.linkTarget}. */
-export type LinkTarget = "file" | "directory" | "other" | "missing";
+type LinkTarget = "file" | "directory" | "other" | "missing";
 
 /** What a symbolic link leads to, from what following it found (`null`: it failed). */
 export function linkTargetOf(

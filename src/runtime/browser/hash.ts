@@ -27,18 +27,7 @@ function running<T extends Hash<T>>(hash: T): RunningDigest {
   };
 }
 
-/**
- * A new SHA-256 hasher, which also computes `also` over the same bytes.
- *
- * @example
- * ```ts
- * import { createNativeHash } from "./hash.ts";
- * const hash = createNativeHash("sha512");
- * hash.update(new TextEncoder().encode("abc"));
- * const { sha256, sha512 } = hash.digests();
- * console.log(sha256.slice(0, 8), sha512?.slice(0, 8)); // "ba7816bf" "ddaf35a1"
- * ```
- */
+/** A new SHA-256 hasher, which also computes `also` over the same bytes. */
 export function createNativeHash(also?: DigestAlgorithm): NativeHash {
   return multiHash((name) => running({ sha256, sha384, sha512 }[name].create()), also);
 }

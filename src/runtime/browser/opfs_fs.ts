@@ -27,7 +27,6 @@ import { sha256Bytes } from "./hash.ts";
 
 /** What the shim uses of a `FileSystemDirectoryHandle`. */
 export interface OpfsDirectory {
-  readonly kind: string;
   getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<OpfsDirectory>;
   getFileHandle(name: string, options?: { create?: boolean }): Promise<OpfsFile>;
   removeEntry(name: string): Promise<void>;
@@ -294,23 +293,18 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
     async stat(path: string): Promise<ShimStat | null> {
       const names = parts(path);
       const name = names.pop();
-      const kind = { isSymlink: false, size: 0 };
+      const directory = { isFile: false, isDirectory: true, isSymlink: false, size: 0 };
       try {
         const dir = await dirOf(names);
-        if (name === undefined) return { ...kind, isFile: false, isDirectory: true };
+        if (name === undefined) return directory;
         const file = await dir.getFileHandle(name).then((h) => h.getFile()).catch(async (e) => {
           if ((e as Error).name !== "TypeMismatchError") throw e;
           await dir.getDirectoryHandle(name);
           return null;
         });
-        if (file === null) return { ...kind, isFile: false, isDirectory: true };
-        return {
-          ...kind,
-          isFile: true,
-          isDirectory: false,
-          size: file.size,
-          mtimeMs: file.lastModified,
-        };
+        if (file === null) return directory;
+        const { size, lastModified: mtimeMs } = file;
+        return { isFile: true, isDirectory: false, isSymlink: false, size, mtimeMs };
       } catch (error) {
         if ((error as Error).name === "NotFoundError") return null;
         throw shimError(error, path, "Cannot stat");
