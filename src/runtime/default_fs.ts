@@ -1,34 +1,12 @@
-/**
- * Picks the filesystem shim for the runtime haul is running in.
- *
- * @module
- */
-
 import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
 
 /**
- * The {@link FsShim} for the current runtime, chosen by feature check: in
- * Deno (when `globalThis.Deno.open` exists) the Deno shim (`deno_fs.ts`),
- * except that files opened `"readwrite"` (the `.part` file) are opened through
- * the `node:fs/promises` shim (`node_fs.ts`); elsewhere (Bun, Node) the
- * `node:fs/promises` shim. Each shim is loaded with a dynamic `import()`, so
- * Bun and Node never evaluate the Deno file (the runtime keeps loaded modules,
- * so a later call costs one small object and nothing is cached here).
- *
- * Why `.part` goes through `node:fs` in Deno: its `FileHandle` has positional
- * `pwrite`/`pread`, so a background `fdatasync` runs while the next write
- * proceeds, where `Deno.FsFile` (one cursor, hence one operation at a time)
- * makes every write wait for the sync; measured on a 1 GiB download, 367 vs
- * 230 MB/s (`docs/performance.md`). For everything else (lock files,
- * checkpoints, small reads) `Deno.open` is the cheaper call: 1,000 small
- * downloads took about 10 % longer with every file opened through `node:fs`.
- *
- * @example
- * ```ts
- * import { defaultFs } from "./default_fs.ts";
- * const fs = await defaultFs();
- * console.log(fs.name); // "deno" in Deno, "node" in Bun and Node
- * ```
+ * The {@link FsShim} for this runtime: `node_fs.ts` in Bun and Node; in Deno
+ * `deno_fs.ts` (least privilege, flock), except that the `.part` file (opened
+ * `"readwrite"`) goes through `node_fs.ts`, whose positional writes let a
+ * background `fdatasync` run while the next write proceeds (`Deno.FsFile` has
+ * one cursor: 230 vs 367 MB/s on 1 GiB). Each shim is loaded by `import()`, so
+ * Bun and Node never evaluate the Deno file.
  */
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {

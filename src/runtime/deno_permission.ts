@@ -1,95 +1,45 @@
 /**
- * Recognises Deno's "missing permission" error (`NotCapable`, raised when a
- * script runs without the `--allow-*` flag an operation needs) anywhere in an
- * error's `cause` chain, and names the flag to add. Plain TypeScript over
- * error objects: nothing here touches the `Deno` global, so it is harmless in
- * Bun and Node (where no error is ever `NotCapable`).
- *
- * What haul needs in Deno, feature by feature:
- *
- * - `haul()`, `haulWithRetry()`, `haulAll()`: `--allow-net=HOST`,
- *   `--allow-read=DIR` and `--allow-write=DIR` (DIR: the destination's
- *   directory). A lock left by a killed process is taken over once its lease
- *   runs out (5 s).
- * - A dead owner's lock taken over at once instead: `--allow-all` (the pid is
- *   only trusted with `run`, `sys=hostname` and a look at `/proc`, which Deno
- *   opens to `--allow-all` only).
+ * Turns Deno's "missing permission" error (`NotCapable`: a script run without
+ * the `--allow-*` flag an operation needs) into an error that names the flag.
+ * Plain TypeScript over error objects, harmless in Bun and Node.
  *
  * @module
  */
 
 import { DestinationError, HaulError } from "../errors.ts";
 
-/** A missing Deno permission: the kind (`read`, `write`, `net`, …), what was refused, and the flag. */
-export interface MissingPermission {
-  /** Deno's permission name: `read`, `write`, `net`, `env`, `sys`, `run`, `ffi`, `all`. */
-  readonly kind: string;
-  /** What was refused: a path, `host:port`, a variable name (may be empty). */
-  readonly target: string;
-  /** The flag that grants it, e.g. `--allow-net=example.com:443`. */
-  readonly flag: string;
-}
-
-const MAX_CAUSES = 8;
-
 /**
- * Finds Deno's `NotCapable` error in `error` or its causes and names the flag
- * (`read` and `write` on `dir`); `null` when `error` is something else.
- *
- * @example
- * ```ts
- * import { missingPermission } from "./deno_permission.ts";
- * const error = Object.assign(
- *   new Error('Requires net access to "127.0.0.1:8080", run again with the --allow-net flag'),
- *   { name: "NotCapable" },
- * );
- * console.log(missingPermission(error, "/data")?.flag); // --allow-net=127.0.0.1:8080
- * ```
+ * Deno's `NotCapable` in `error` or its first causes: the permission's kind
+ * (`read`, `net`…), what was refused, and the flag that grants it (`read` and
+ * `write` on `dir`).
  */
-export function missingPermission(error: unknown, dir: string): MissingPermission | null {
+function missingPermission(error: unknown, dir: string) {
   let current: unknown = error;
-  for (
-    let depth = 0;
-    depth < MAX_CAUSES && typeof current === "object" && current !== null;
-    depth++
-  ) {
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
     const { name, message, cause } = current as {
       name?: unknown;
       message?: unknown;
       cause?: unknown;
     };
-    if (name === "NotCapable" && typeof message === "string") return parse(message, dir);
+    if (name === "NotCapable" && typeof message === "string") {
+      const match = /Requires (\w+) access(?: to "([^"]*)")?/.exec(message);
+      const kind = match?.[1] ?? "all";
+      const target = match?.[2] ?? "";
+      let flag: string;
+      if (kind === "read" || kind === "write") flag = `--allow-${kind}=${dir}`;
+      else if (kind === "all") flag = "--allow-all";
+      else flag = target === "" ? `--allow-${kind}` : `--allow-${kind}=${target}`;
+      return { kind, target, flag };
+    }
     current = cause;
   }
   return null;
-}
-
-function parse(message: string, dir: string): MissingPermission {
-  const match = /Requires (\w+) access(?: to "([^"]*)")?/.exec(message);
-  const kind = match?.[1] ?? "all";
-  const target = match?.[2] ?? "";
-  let flag: string;
-  if (kind === "read" || kind === "write") flag = `--allow-${kind}=${dir}`;
-  else if (kind === "all") flag = "--allow-all";
-  else flag = target === "" ? `--allow-${kind}` : `--allow-${kind}=${target}`;
-  return { kind, target, flag };
 }
 
 /**
  * A failure caused by a missing Deno permission as a non-retryable error naming
  * the flag (on `dest`'s directory for read and write): a {@link DestinationError}
  * for the destination's files, a {@link HaulError} otherwise; anything else unchanged.
- *
- * @example
- * ```ts
- * import { explainMissingPermission } from "./deno_permission.ts";
- * const refused = Object.assign(
- *   new Error('Requires write access to "/data/x.part.lock", run again with the --allow-write flag'),
- *   { name: "NotCapable" },
- * );
- * const error = explainMissingPermission(refused, "/data/x") as Error;
- * console.log(error.message.includes("--allow-write=/data")); // true
- * ```
  */
 export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
   const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
@@ -103,7 +53,7 @@ export function explainMissingPermission(error: unknown, dest: string | URL): un
   return new HaulError(message, { cause: error, retryable: false });
 }
 
-/** The directory part of a path (`.` when it has none). */
+/** The directory part of a path (`.` when it has none); `store/paths.ts` is a layer above. */
 function directoryOf(path: string): string {
   const cut = path.replace(/\/+$/, "").lastIndexOf("/");
   return cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);

@@ -1,8 +1,7 @@
 /**
  * The small filesystem surface the engine needs. Each runtime provides one
- * implementation (`deno_fs.ts` over Deno's own APIs, `node_fs.ts` over
- * `node:fs/promises` for Bun and Node); tests provide fault-injecting ones.
- * Everything else in haul is runtime-neutral and only talks to this interface.
+ * implementation (`deno_fs.ts`, `node_fs.ts` for Bun and Node, `browser/opfs_fs.ts`);
+ * tests provide fault-injecting ones. The rest of haul talks only to this interface.
  *
  * @module
  */
@@ -24,17 +23,13 @@ export interface ShimFile {
   /** Closes the handle. Safe to call once. */
   close(): Promise<void>;
   /**
-   * Takes an exclusive advisory lock (flock(2)) on the file without waiting:
-   * `true` when taken, `false` when another open file holds it. The kernel
-   * drops it when the holder closes the file or its process dies. Absent
-   * where the runtime has no such lock (Node and Bun: `node:fs` has none).
+   * Takes an exclusive advisory lock (flock(2)) without waiting: `true` when
+   * taken, `false` when another open file holds it. The kernel drops it when
+   * the holder closes the file or dies. Absent where the runtime has none
+   * (`node:fs` in Node and Bun).
    */
   tryLock?(): Promise<boolean>;
-  /**
-   * The identity of the open file (device and inode, `"dev:ino"`), the same
-   * string {@link ShimStat.identity} gives for a path that names this file.
-   * Absent where a shim cannot tell.
-   */
+  /** Device and inode (`"dev:ino"`), as {@link ShimStat.identity} gives; absent when unknown. */
   identity?(): Promise<string>;
 }
 
@@ -50,7 +45,7 @@ export type OpenMode =
   | "create-truncate";
 
 /** What a symbolic link leads to; see {@link ShimStat.linkTarget}. */
-export type LinkTarget = "file" | "directory" | "other" | "missing";
+type LinkTarget = "file" | "directory" | "other" | "missing";
 
 /** What a symbolic link leads to, from what following it found (`null`: it failed). */
 export function linkTargetOf(
@@ -70,19 +65,15 @@ export interface ShimStat {
   /** A symbolic link (not followed). */
   readonly isSymlink: boolean;
   /**
-   * For a symbolic link, what it leads to (followed to the end): a regular
-   * `"file"`, a `"directory"`, `"other"` (a fifo, a device, a socket), or
-   * `"missing"` (dangling, or a loop). Absent for anything else.
+   * For a symbolic link, what it leads to when followed to the end: `"other"`
+   * is a fifo, device or socket, `"missing"` dangling or a loop. Absent otherwise.
    */
   readonly linkTarget?: LinkTarget;
   /** Size in bytes. */
   readonly size: number;
-  /**
-   * Last modification, in milliseconds since the epoch (the lock's lease
-   * reads it); absent when a shim cannot tell.
-   */
+  /** Last modification in ms since the epoch (the lock's lease reads it); absent when unknown. */
   readonly mtimeMs?: number;
-  /** Device and inode (`"dev:ino"`): which file the path names; absent when a shim cannot tell. */
+  /** Device and inode (`"dev:ino"`): which file the path names; absent when unknown. */
   readonly identity?: string;
 }
 
@@ -104,16 +95,7 @@ export type FsErrorCode =
   | "EBUSY"
   | (string & Record<never, never>);
 
-/**
- * A filesystem failure with a normalised errno-style `code`.
- *
- * @example
- * ```ts
- * import { FsShimError } from "./fs_shim.ts";
- * const error = new FsShimError("ENOSPC", "/data/a.bin.part", "write failed: no space left");
- * console.log(error.code, error.path); // "ENOSPC" "/data/a.bin.part"
- * ```
- */
+/** A filesystem failure with a normalised errno-style `code` and the path it was on. */
 export class FsShimError extends Error {
   /** errno-style code, such as `ENOENT`. */
   readonly code: FsErrorCode;
@@ -127,34 +109,71 @@ export class FsShimError extends Error {
   }
 }
 
-/**
- * A platform error's own `code` (`ENOENT`, `ENAMETOOLONG`…), else the code its
- * class `name` stands for in `byName` (Deno's `NotFound`…), else `"UNKNOWN"`.
- */
-export function platformErrorCode(
-  error: unknown,
-  byName?: Readonly<Record<string, FsErrorCode>>,
-): FsErrorCode {
+/** Deno's error class names (`error.name`) and the errno code each stands for. */
+const CODE_BY_ERROR_NAME: Readonly<Record<string, FsErrorCode>> = {
+  NotFound: "ENOENT",
+  AlreadyExists: "EEXIST",
+  IsADirectory: "EISDIR",
+  NotADirectory: "ENOTDIR",
+  PermissionDenied: "EACCES",
+  // Deno's own permission sandbox refused (no --allow-read / --allow-write).
+  NotCapable: "EACCES",
+  FilesystemLoop: "ELOOP",
+  Busy: "EBUSY",
+  Interrupted: "EINTR",
+  BadResource: "EBADF",
+  NotSupported: "ENOTSUP",
+  InvalidData: "EINVAL",
+  WriteZero: "EIO",
+  UnexpectedEof: "EIO",
+  TimedOut: "ETIMEDOUT",
+};
+
+/** A platform error's own `code` (`ENOENT`…), else the one its Deno class `name` stands for, else `"UNKNOWN"`. */
+export function platformErrorCode(error: unknown): FsErrorCode {
   if (typeof error === "object" && error !== null) {
     const { code, name } = error as { code?: unknown; name?: unknown };
     if (typeof code === "string" && code !== "") return code;
-    const mapped = byName !== undefined && typeof name === "string" ? byName[name] : undefined;
+    const mapped = typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined;
     if (mapped !== undefined) return mapped;
   }
   return "UNKNOWN";
 }
 
 /** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */
-export function toShimError(
-  error: unknown,
-  operation: string,
-  path: string,
-  byName?: Readonly<Record<string, FsErrorCode>>,
-): FsShimError {
+export function toShimError(error: unknown, operation: string, path: string): FsShimError {
   if (error instanceof FsShimError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  const code = platformErrorCode(error, byName);
+  const code = platformErrorCode(error);
   return new FsShimError(code, path, `${operation} '${path}' failed: ${detail}`, { cause: error });
+}
+
+/** Runs `body`, rethrowing what it throws through {@link toShimError}. */
+export async function shimIo<T>(
+  operation: string,
+  path: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw toShimError(error, operation, path);
+  }
+}
+
+/** {@link shimIo}, but resolving to `missing` when nothing is at `path` (`ENOENT`). */
+export async function shimIoOrMissing<T, M>(
+  operation: string,
+  path: string,
+  missing: M,
+  body: () => Promise<T>,
+): Promise<T | M> {
+  try {
+    return await body();
+  } catch (error) {
+    if (platformErrorCode(error) === "ENOENT") return missing;
+    throw toShimError(error, operation, path);
+  }
 }
 
 /** The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. */
@@ -175,66 +194,34 @@ export interface FsShim {
   syncDir(path: string): Promise<void>;
   /** This process's id (written into lock files). */
   readonly pid: number;
-  /**
-   * Whether a process with this id is alive: `true` or `false` when known,
-   * `null` when the shim cannot tell (e.g. Deno without `--allow-run`).
-   */
+  /** Whether a process with this id is alive; `null` when the shim cannot tell (Deno without `--allow-run`). */
   isProcessAlive(pid: number): boolean | null;
   /**
-   * When the process with this id started, as an opaque string (Linux: the
-   * start time in `/proc/<pid>/stat`), or `null` when unknown. A lock records
-   * its owner's, so a pid reused by another process is not taken for the owner.
+   * When the process with this id started, as an opaque string (Linux: from
+   * `/proc/<pid>/stat`), or `null` when unknown. A lock records its owner's,
+   * so a reused pid is not taken for the owner.
    */
   processStart?(pid: number): string | null;
-  /**
-   * Copies a file (a reflink where the filesystem has them), replacing `to`.
-   * Absent where a shim cannot.
-   */
+  /** Copies a file (a reflink where the filesystem has them), replacing `to`. */
   copyFile?(from: string, to: string): Promise<void>;
   /**
-   * utimes(2): sets the modification time of the file at `path` (following
-   * links) to `mtimeMs` (ms since the epoch) and its access time to now; an
-   * `fsync` of the file makes it durable. Absent where a shim cannot (the
-   * file then keeps its times).
+   * utimes(2): sets the file's modification time to `mtimeMs` and its access
+   * time to now; an `fsync` of the file makes it durable. Absent where a shim
+   * cannot (the file then keeps its times).
    */
   utime?(path: string, mtimeMs: number): Promise<void>;
-  /** The names in a directory (readdir(3)). Absent where a shim cannot list. */
+  /** The names in a directory (readdir(3)). */
   list?(dir: string): Promise<string[]>;
   /**
-   * Where this process's pids mean something: the same string in two
-   * processes means they see the same process table (same host name and,
-   * on Linux, the same pid namespace and boot). `null` or absent when unknown (Deno
-   * without `--allow-all`); then a lock's pid is never trusted, only its lease.
+   * Where this process's pids mean something: two processes with the same
+   * string see the same process table (host name and, on Linux, pid namespace
+   * and boot). `null` or absent when unknown; then a lock's pid is never
+   * trusted, only its lease.
    */
   readonly processScope?: string | null;
 }
 
-/**
- * Fills `buffer` from `file` at `position`, looping over short reads: `false`
- * when the file ended first.
- *
- * @example Reading 4 bytes at offset 2 of a real file
- * ```ts
- * import { defaultFs } from "./default_fs.ts";
- * import { readFully } from "./fs_shim.ts";
- * import { mkdtemp, rm, writeFile } from "node:fs/promises";
- * import { tmpdir } from "node:os";
- * import { join } from "node:path";
- *
- * const dir = await mkdtemp(join(tmpdir(), "haul-example-"));
- * try {
- *   await writeFile(join(dir, "a.bin"), new Uint8Array([0, 1, 2, 3, 4, 5]));
- *   const file = await (await defaultFs()).open(join(dir, "a.bin"), "read");
- *   const buffer = new Uint8Array(4);
- *   const filled = await readFully(file, buffer, 2);
- *   const short = await readFully(file, new Uint8Array(8), 0);
- *   await file.close();
- *   console.log(filled, buffer, short); // true Uint8Array(4) [ 2, 3, 4, 5 ] false
- * } finally {
- *   await rm(dir, { recursive: true, force: true });
- * }
- * ```
- */
+/** Fills `buffer` from `file` at `position`, looping over short reads: `false` when the file ended first. */
 export async function readFully(
   file: ShimFile,
   buffer: Uint8Array,

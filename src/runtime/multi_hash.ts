@@ -1,8 +1,7 @@
 /**
- * The hasher the engine feeds, whatever computes the digests: SHA-256
- * always, and the one other algorithm `integrity` asks for, fed the same
- * bytes. `native_hash.ts` backs it with `node:crypto`, the browser build's
- * `browser/hash.ts` with `@noble/hashes`; this module imports neither.
+ * The hasher the engine feeds: SHA-256 always, and the one other algorithm
+ * `integrity` asks for, over the same bytes. Its backend is `native_hash.ts`
+ * (`node:crypto`) or, in the browser bundle, `browser/hash.ts` (`@noble/hashes`).
  *
  * @module
  */
@@ -11,14 +10,9 @@
 export type DigestAlgorithm = "sha256" | "sha384" | "sha512";
 
 /** Hex digests of one input: SHA-256, and the other algorithm asked, if any. */
-export interface Digests {
-  /** SHA-256, always. */
-  readonly sha256: string;
-  /** SHA-384, when asked. */
-  readonly sha384?: string;
-  /** SHA-512, when asked. */
-  readonly sha512?: string;
-}
+export type Digests =
+  & { readonly sha256: string }
+  & Partial<Readonly<Record<DigestAlgorithm, string>>>;
 
 /** A running SHA-256 (and the other algorithm asked) over bytes fed in order. */
 export interface NativeHash {
@@ -32,63 +26,14 @@ export interface NativeHash {
   digests(): Digests;
 }
 
-/** One running digest of a backend. */
+/** One running digest of a backend; `hex()` ends it. */
 export interface RunningDigest {
-  /** Feeds bytes. */
   update(bytes: Uint8Array): void;
-  /** An independent digest in the same state. */
   clone(): RunningDigest;
-  /** The hex digest; the digest cannot be used afterwards. */
   hex(): string;
 }
 
-class MultiHash implements NativeHash {
-  readonly #running: readonly (readonly [DigestAlgorithm, RunningDigest])[];
-  #length: number;
-
-  constructor(running: readonly (readonly [DigestAlgorithm, RunningDigest])[], length: number) {
-    this.#running = running;
-    this.#length = length;
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  update(bytes: Uint8Array): void {
-    for (const [, digest] of this.#running) digest.update(bytes);
-    this.#length += bytes.length;
-  }
-
-  copy(): NativeHash {
-    return new MultiHash(this.#running.map(([name, d]) => [name, d.clone()]), this.#length);
-  }
-
-  digests(): Digests {
-    const digests: { -readonly [A in keyof Digests]: string } = { sha256: "" };
-    for (const [name, digest] of this.#running) digests[name] = digest.hex();
-    return digests;
-  }
-}
-
-/**
- * A hasher of SHA-256 and `also` (`undefined` or `"sha256"`: nothing more),
- * each opened by `open`.
- *
- * @param open starts a running digest of an algorithm.
- * @param also the other algorithm asked, if any.
- * @returns a hasher that has seen no bytes.
- *
- * @example
- * ```ts
- * import { multiHash } from "./multi_hash.ts";
- * let fed = 0;
- * const open = () => ({ update: (b: Uint8Array) => void (fed += b.length), clone: open, hex: () => String(fed) });
- * const hash = multiHash(open);
- * hash.update(new Uint8Array(3));
- * console.log(hash.length, hash.digests()); // 3 { sha256: "3" }
- * ```
- */
+/** A hasher of SHA-256 and `also` (none when `undefined` or `"sha256"`), each digest opened by `open`. */
 export function multiHash(
   open: (algorithm: DigestAlgorithm) => RunningDigest,
   also?: DigestAlgorithm,
@@ -96,5 +41,22 @@ export function multiHash(
   const names: DigestAlgorithm[] = also === undefined || also === "sha256"
     ? ["sha256"]
     : ["sha256", also];
-  return new MultiHash(names.map((name) => [name, open(name)]), 0);
+  return hasher(names.map((name) => [name, open(name)]), 0);
+}
+
+function hasher(running: readonly [DigestAlgorithm, RunningDigest][], length: number): NativeHash {
+  return {
+    get length(): number {
+      return length;
+    },
+    update(bytes: Uint8Array): void {
+      for (const [, digest] of running) digest.update(bytes);
+      length += bytes.length;
+    },
+    copy: () => hasher(running.map(([name, digest]) => [name, digest.clone()]), length),
+    digests: () => ({
+      sha256: "",
+      ...Object.fromEntries(running.map(([name, digest]) => [name, digest.hex()])),
+    }),
+  };
 }

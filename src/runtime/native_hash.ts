@@ -1,10 +1,8 @@
 /**
- * The runtime's native SHA-256 (`node:crypto`, which Deno, Bun and Node all
- * provide): the only module that imports it. About 1.6 GB/s on one core, so
- * hashing 1 MiB takes ~0.6 ms and can run on the download's own thread.
- * `integrity` may ask for SHA-384 or SHA-512 as well: a hasher then feeds
- * every byte to both (SHA-512 takes ~1.2 ms per MB here, where SHA-NI
- * speeds up SHA-256 only).
+ * The runtime's native SHA-2 (`node:crypto`, which Deno, Bun and Node all
+ * provide), the only module that imports it; fast enough to hash on the
+ * download's own thread (docs/performance.md). The browser bundle swaps in
+ * `browser/hash.ts`, which has the same exports.
  *
  * @module
  */
@@ -28,32 +26,12 @@ function running(hash: Hash): RunningDigest {
   };
 }
 
-/**
- * A new native SHA-256 hasher, which also computes `also` (`"sha256"` or
- * `undefined`: nothing more) over the same bytes.
- *
- * @example
- * ```ts
- * import { createNativeHash } from "./native_hash.ts";
- * const hash = createNativeHash("sha512");
- * hash.update(new TextEncoder().encode("abc"));
- * const { sha256, sha512 } = hash.digests();
- * console.log(hash.length, sha256.slice(0, 8), sha512?.slice(0, 8)); // 3 "ba7816bf" "ddaf35a1"
- * ```
- */
+/** A new SHA-256 hasher, which also computes `also` over the same bytes. */
 export function createNativeHash(also?: DigestAlgorithm): NativeHash {
   return multiHash((name) => running(createHash(name)), also);
 }
 
-/**
- * The 32-byte SHA-256 digest of `bytes`, in one call, as a new array.
- *
- * @example
- * ```ts
- * import { sha256Bytes } from "./native_hash.ts";
- * console.log(sha256Bytes(new Uint8Array(0))[0]); // 227 (0xe3)
- * ```
- */
+/** The 32-byte SHA-256 digest of `bytes`, in one call, as a new array. */
 export function sha256Bytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(bytes).digest());
 }

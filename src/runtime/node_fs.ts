@@ -1,26 +1,9 @@
 /**
- * The {@link FsShim} over `node:fs/promises`, for Bun and Node (it also works
- * in Deno through Deno's Node compatibility layer).
- *
- * Decisions worth knowing:
- *
- * - `"readwrite"` opens with the numeric flags `O_RDWR | O_CREAT`: create if
- *   missing, never truncate, and not `O_APPEND` (Linux ignores the position of
- *   `pwrite(2)` on files opened for appending, so `"a+"` would be wrong).
- * - Writes and reads are positional (`pwrite`/`pread` through
- *   `FileHandle.write`/`read` with a position), so there is no shared cursor
- *   and concurrent calls on one file do not interfere.
- * - `syncDir` opens the directory with `"r"` and calls `FileHandle.sync()`
- *   (fsync(2)); on Windows, where directories cannot be opened that way, it
- *   does nothing.
- * - `isProcessAlive` uses `process.kill(pid, 0)`, which sends no signal:
- *   `ESRCH` means dead; success or `EPERM` (the process exists but belongs to
- *   another user) mean alive; any other failure means "cannot tell" (`null`).
- * - `processScope` is `os.hostname()` plus, on Linux, the pid namespace read
- *   from `/proc/self/ns/pid` and the boot id (`null` when they cannot be
- *   read): two processes with the same scope see the same pids.
- * - `processStart` reads the start time from `/proc/<pid>/stat` (Linux).
- * - `copyFile` asks for a reflink (`COPYFILE_FICLONE`) and falls back to a copy.
+ * The {@link FsShim} over `node:fs/promises`, for Bun and Node (and Deno's
+ * `.part` file, see `default_fs.ts`). Reads and writes are positional
+ * (`pread`/`pwrite`), so concurrent calls on one file do not interfere.
+ * `"readwrite"` is `O_RDWR | O_CREAT`, never `O_APPEND`: Linux ignores
+ * `pwrite(2)`'s position on files opened for appending.
  *
  * @module
  */
@@ -34,139 +17,68 @@ import {
   FsShimError,
   linkTargetOf,
   type OpenMode,
-  platformErrorCode as nodeErrorCode,
+  platformErrorCode,
   type ShimFile,
+  shimIo,
+  shimIoOrMissing,
   type ShimStat,
-  toShimError,
 } from "./fs_shim.ts";
 
 /** The `open(2)` flags for each {@link OpenMode}. */
-function openFlags(mode: OpenMode): string | number {
-  switch (mode) {
-    case "read":
-      return "r";
-    case "readwrite":
-      return constants.O_RDWR | constants.O_CREAT;
-    case "create-exclusive":
-      return "wx";
-    case "create-truncate":
-      return "w";
-  }
-}
+const OPEN_FLAGS: Readonly<Record<OpenMode, string | number>> = {
+  "read": "r",
+  "readwrite": constants.O_RDWR | constants.O_CREAT,
+  "create-exclusive": "wx",
+  "create-truncate": "w",
+};
 
-/** A {@link ShimFile} over a `node:fs/promises` `FileHandle`, with positional I/O. */
-class NodeShimFile implements ShimFile {
-  readonly #handle: fsp.FileHandle;
-  readonly #path: string;
-  #closed = false;
-
-  constructor(handle: fsp.FileHandle, path: string) {
-    this.#handle = handle;
-    this.#path = path;
-  }
-
-  async write(data: Uint8Array, position: number): Promise<void> {
-    let done = 0;
-    try {
-      while (done < data.length) {
-        const { bytesWritten } = await this.#handle.write(
-          data,
-          done,
-          data.length - done,
-          position + done,
-        );
-        if (bytesWritten <= 0) {
-          throw new FsShimError("EIO", this.#path, `write '${this.#path}' wrote no bytes`);
+/** A {@link ShimFile} over a `node:fs/promises` `FileHandle`. */
+function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
+  let closed = false;
+  return {
+    write: (data, position) =>
+      shimIo("write", path, async () => {
+        for (let done = 0; done < data.length;) {
+          const rest = data.length - done;
+          const { bytesWritten } = await handle.write(data, done, rest, position + done);
+          if (bytesWritten <= 0) {
+            throw new FsShimError("EIO", path, `write '${path}' wrote no bytes`);
+          }
+          done += bytesWritten;
         }
-        done += bytesWritten;
-      }
-    } catch (error) {
-      throw toShimError(error, "write", this.#path);
-    }
-  }
-
-  async read(buffer: Uint8Array, position: number): Promise<number> {
-    let done = 0;
-    try {
-      while (done < buffer.length) {
-        const { bytesRead } = await this.#handle.read(
-          buffer,
-          done,
-          buffer.length - done,
-          position + done,
-        );
-        if (bytesRead <= 0) break;
-        done += bytesRead;
-      }
-    } catch (error) {
-      throw toShimError(error, "read", this.#path);
-    }
-    return done;
-  }
-
-  async datasync(): Promise<void> {
-    try {
-      await this.#handle.datasync();
-    } catch (error) {
-      throw toShimError(error, "datasync", this.#path);
-    }
-  }
-
-  async sync(): Promise<void> {
-    try {
-      await this.#handle.sync();
-    } catch (error) {
-      throw toShimError(error, "sync", this.#path);
-    }
-  }
-
-  async truncate(length: number): Promise<void> {
-    try {
-      await this.#handle.truncate(length);
-    } catch (error) {
-      throw toShimError(error, "truncate", this.#path);
-    }
-  }
-
-  async size(): Promise<number> {
-    try {
-      return (await this.#handle.stat()).size;
-    } catch (error) {
-      throw toShimError(error, "stat", this.#path);
-    }
-  }
-
-  async identity(): Promise<string> {
-    try {
-      const info = await this.#handle.stat();
-      return `${info.dev}:${info.ino}`;
-    } catch (error) {
-      throw toShimError(error, "stat", this.#path);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      await this.#handle.close();
-    } catch (error) {
-      throw toShimError(error, "close", this.#path);
-    }
-  }
+      }),
+    read: (buffer, position) =>
+      shimIo("read", path, async () => {
+        let done = 0;
+        while (done < buffer.length) {
+          const rest = buffer.length - done;
+          const { bytesRead } = await handle.read(buffer, done, rest, position + done);
+          if (bytesRead <= 0) break;
+          done += bytesRead;
+        }
+        return done;
+      }),
+    datasync: () => shimIo("datasync", path, () => handle.datasync()),
+    sync: () => shimIo("sync", path, () => handle.sync()),
+    truncate: (length) => shimIo("truncate", path, () => handle.truncate(length)),
+    size: () => shimIo("stat", path, async () => (await handle.stat()).size),
+    identity: () =>
+      shimIo("stat", path, async () => {
+        const info = await handle.stat();
+        return `${info.dev}:${info.ino}`;
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await shimIo("close", path, () => handle.close());
+    },
+  };
 }
 
 /**
- * A process's start time in clock ticks since boot, from `/proc/<pid>/stat`
- * (field 22, after the parenthesized command name) as `read` (which may throw)
- * gives it; `null` off Linux or when unreadable.
- *
- * @example
- * ```ts
- * import { linuxProcessStart } from "./node_fs.ts";
- * const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 9 0 0 0 0 0 0 0 20 0 1 0 777 1 2";
- * console.log(linuxProcessStart(42, () => stat)); // "777"
- * ```
+ * A process's start time in clock ticks since boot: field 22 of `/proc/<pid>/stat`
+ * as `read` gives it (after the command name, which may hold spaces and
+ * parentheses); `null` off Linux or when unreadable. Exported for its test.
  */
 export function linuxProcessStart(pid: number, read: (path: string) => string): string | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;
@@ -180,77 +92,33 @@ export function linuxProcessStart(pid: number, read: (path: string) => string): 
   }
 }
 
-/** See the module notes: host name and, on Linux, the pid namespace and boot id. */
-function nodeProcessScope(): string | null {
-  try {
-    const host = `host=${hostname()}`;
-    if (process.platform !== "linux") return host;
-    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-    return `${host};${readlinkSync("/proc/self/ns/pid")};boot=${boot}`;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The filesystem shim over `node:fs/promises`, used in Bun and Node. Failures
- * reject with an {@link FsShimError} keeping the platform's `code` (`"UNKNOWN"` if none).
- *
- * @example Writing at an offset and reading it back
- * ```ts
- * import { nodeFs } from "./node_fs.ts";
- * import { mkdtemp, rmdir } from "node:fs/promises";
- * import { tmpdir } from "node:os";
- * import { join } from "node:path";
- * const dir = await mkdtemp(join(tmpdir(), "haul-example-"));
- * const path = join(dir, "example.bin");
- * const file = await nodeFs.open(path, "readwrite");
- * await file.write(new TextEncoder().encode("hello"), 4);
- * await file.datasync();
- * console.log(await file.size()); // 9
- * await file.close();
- * await nodeFs.remove(path);
- * await rmdir(dir);
- * ```
- */
+/** The filesystem shim over `node:fs/promises`; failures keep the platform's `code` (`"UNKNOWN"` if none). */
 export const nodeFs: FsShim = {
   name: "node",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
-    try {
-      return new NodeShimFile(await fsp.open(path, openFlags(mode), 0o644), path);
-    } catch (error) {
-      throw toShimError(error, `open (${mode})`, path);
-    }
+    const handle = await shimIo(
+      `open (${mode})`,
+      path,
+      () => fsp.open(path, OPEN_FLAGS[mode], 0o644),
+    );
+    return nodeFile(handle, path);
   },
 
-  async rename(from: string, to: string): Promise<void> {
-    try {
-      await fsp.rename(from, to);
-    } catch (error) {
-      throw toShimError(error, `rename to '${to}' from`, from);
-    }
+  rename(from: string, to: string): Promise<void> {
+    return shimIo(`rename to '${to}' from`, from, () => fsp.rename(from, to));
   },
 
-  async utime(path: string, mtimeMs: number): Promise<void> {
-    try {
-      await fsp.utimes(path, new Date(), new Date(mtimeMs));
-    } catch (error) {
-      throw toShimError(error, "utime", path);
-    }
+  utime(path: string, mtimeMs: number): Promise<void> {
+    return shimIo("utime", path, () => fsp.utimes(path, new Date(), new Date(mtimeMs)));
   },
 
-  async remove(path: string): Promise<void> {
-    try {
-      await fsp.unlink(path);
-    } catch (error) {
-      if (nodeErrorCode(error) === "ENOENT") return;
-      throw toShimError(error, "remove", path);
-    }
+  remove(path: string): Promise<void> {
+    return shimIoOrMissing("remove", path, undefined, () => fsp.unlink(path));
   },
 
-  async stat(path: string): Promise<ShimStat | null> {
-    try {
+  stat(path: string): Promise<ShimStat | null> {
+    return shimIoOrMissing("lstat", path, null, async () => {
       const info = await fsp.lstat(path);
       const shown: ShimStat = {
         isFile: info.isFile(),
@@ -266,35 +134,22 @@ export const nodeFs: FsShim = {
         () => null,
       );
       return { ...shown, linkTarget: linkTargetOf(target) };
-    } catch (error) {
-      if (nodeErrorCode(error) === "ENOENT") return null;
-      throw toShimError(error, "lstat", path);
-    }
+    });
   },
 
-  async readFile(path: string): Promise<Uint8Array | null> {
-    try {
+  readFile(path: string): Promise<Uint8Array | null> {
+    return shimIoOrMissing("readFile", path, null, async () => {
       const bytes = await fsp.readFile(path);
       // A plain Uint8Array view (not a Buffer), the same type every shim returns.
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    } catch (error) {
-      if (nodeErrorCode(error) === "ENOENT") return null;
-      throw toShimError(error, "readFile", path);
-    }
+    });
   },
 
   async syncDir(path: string): Promise<void> {
-    if (process.platform === "win32") return;
-    let dir: fsp.FileHandle;
+    if (process.platform === "win32") return; // directories cannot be opened there
+    const dir = await shimIo("open directory", path, () => fsp.open(path, "r"));
     try {
-      dir = await fsp.open(path, "r");
-    } catch (error) {
-      throw toShimError(error, "open directory", path);
-    }
-    try {
-      await dir.sync();
-    } catch (error) {
-      throw toShimError(error, "fsync directory", path);
+      await shimIo("fsync directory", path, () => dir.sync());
     } finally {
       await dir.close();
     }
@@ -304,31 +159,25 @@ export const nodeFs: FsShim = {
     return process.pid;
   },
 
-  async copyFile(from: string, to: string): Promise<void> {
-    try {
-      await fsp.copyFile(from, to, constants.COPYFILE_FICLONE);
-    } catch (error) {
-      throw toShimError(error, `copy to '${to}' from`, from);
-    }
+  /** Asks for a reflink (`COPYFILE_FICLONE`), which falls back to a copy. */
+  copyFile(from: string, to: string): Promise<void> {
+    const copy = () => fsp.copyFile(from, to, constants.COPYFILE_FICLONE);
+    return shimIo(`copy to '${to}' from`, from, copy);
   },
 
-  async list(dir: string): Promise<string[]> {
-    try {
-      return await fsp.readdir(dir);
-    } catch (error) {
-      throw toShimError(error, "readdir", dir);
-    }
+  list(dir: string): Promise<string[]> {
+    return shimIo("readdir", dir, () => fsp.readdir(dir));
   },
 
   isProcessAlive(pid: number): boolean | null {
     if (!Number.isSafeInteger(pid) || pid <= 0) return false;
     try {
-      process.kill(pid, 0);
+      process.kill(pid, 0); // kill(2) with signal 0 probes without signalling
       return true;
     } catch (error) {
       // ESRCH: no such process. EPERM: it exists but belongs to someone else.
       // Anything else (say Deno's compat layer without --allow-run) cannot tell.
-      const code = nodeErrorCode(error);
+      const code = platformErrorCode(error);
       return code === "ESRCH" ? false : code === "EPERM" ? true : null;
     }
   },
@@ -337,7 +186,15 @@ export const nodeFs: FsShim = {
     return linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
   },
 
+  /** The host name and, on Linux, the pid namespace and boot id: the same scope sees the same pids. */
   get processScope(): string | null {
-    return nodeProcessScope();
+    try {
+      const host = `host=${hostname()}`;
+      if (process.platform !== "linux") return host;
+      const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+      return `${host};${readlinkSync("/proc/self/ns/pid")};boot=${boot}`;
+    } catch {
+      return null;
+    }
   },
 };

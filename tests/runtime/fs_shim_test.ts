@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { type FsShim, FsShimError } from "../../src/runtime/fs_shim.ts";
-import { nodeFs } from "../../src/runtime/node_fs.ts";
+import { linuxProcessStart, nodeFs } from "../../src/runtime/node_fs.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 
 const inDeno = typeof globalThis.Deno?.open === "function";
@@ -412,6 +412,25 @@ for (const shim of shims) {
     });
   });
 }
+
+describe("linuxProcessStart()", () => {
+  const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 9 0 0 0 0 0 0 0 20 0 1 0 777 1 2";
+
+  it("reads field 22 of /proc/<pid>/stat, after a command name holding spaces and parentheses", () => {
+    assert.equal(linuxProcessStart(42, () => stat), "777");
+  });
+
+  it("is null for a nonsensical pid, an unreadable file or a short line", () => {
+    assert.equal(linuxProcessStart(0, () => stat), null);
+    assert.equal(
+      linuxProcessStart(42, () => {
+        throw new Error("EACCES");
+      }),
+      null,
+    );
+    assert.equal(linuxProcessStart(42, () => "42 (x) S 1"), null);
+  });
+});
 
 describe("Choosing the default filesystem shim", () => {
   it("picks the Deno shim in Deno and the node:fs shim elsewhere, every time", async () => {

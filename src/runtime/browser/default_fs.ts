@@ -1,8 +1,6 @@
 /**
- * The browser's stand-in for `../default_fs.ts` (which loads the Deno and
- * `node:fs` shims): the OPFS shim over the origin's private file system. The
- * browser bundle (`scripts/build_browser.ts`) substitutes this module for
- * `default_fs.ts`, so the engine does not change.
+ * The browser bundle's `../default_fs.ts` (`scripts/build_browser.ts` swaps it
+ * in, so the engine does not change): the OPFS shim, for a dedicated worker.
  *
  * @module
  */
@@ -10,26 +8,10 @@
 import type { FsShim } from "../fs_shim.ts";
 import { type OpfsDirectory, opfsFs, type WebLocks } from "./opfs_fs.ts";
 
-/** What this module uses of `navigator` in a worker. */
-interface StorageNavigator {
-  readonly storage: { getDirectory(): Promise<OpfsDirectory> };
-  readonly locks: WebLocks;
-}
-
-/**
- * The OPFS shim, rooted at `root` or else at the origin's private file system.
- *
- * @param root the directory paths are relative to (default: the OPFS root).
- * @returns the shim.
- *
- * @example
- * ```ts ignore
- * // Runs in a browser's dedicated worker only.
- * const fs = await defaultFs();
- * console.log(fs.name); // "opfs"
- * ```
- */
+/** The OPFS shim rooted at `root`, by default the origin's private file system. */
 export async function defaultFs(root?: OpfsDirectory): Promise<FsShim> {
-  const { storage, locks } = (globalThis as unknown as { navigator: StorageNavigator }).navigator;
+  const { storage, locks } = (globalThis as unknown as {
+    navigator: { storage: { getDirectory(): Promise<OpfsDirectory> }; locks: WebLocks };
+  }).navigator;
   return opfsFs(root ?? await storage.getDirectory(), locks);
 }

@@ -1,26 +1,17 @@
 /**
  * The filesystem shim of the browser: the origin private file system (OPFS),
- * from a dedicated worker. Paths are `/`-separated names under a root
- * directory handle (`navigator.storage.getDirectory()` by default).
+ * from a dedicated worker; paths are `/`-separated names under a root directory.
  *
- * - `.part` (opened `"readwrite"`) is one `FileSystemSyncAccessHandle`, held
- *   for the call: positional reads and writes, and `flush()` for `datasync()`
- *   and `sync()`. The handle is exclusive, so no other tab writes into it.
- * - Small files (the lock, the checkpoint's temp file) open a sync access
- *   handle per write, and `flush()` it before it is closed.
+ * - `.part` (opened `"readwrite"`) is one `FileSystemSyncAccessHandle` held
+ *   for the call (exclusive, so no other tab writes into it); `flush()` is
+ *   `datasync()` and `sync()`. Small files open a handle per write and flush it.
  * - **A checkpoint a crash cannot tear.** Whether `move()` is atomic is not
- *   specified, so a rename onto a name that ends in `.ctrl` (the checkpoint)
- *   does not move anything: it writes the bytes into one of two fixed slots
- *   of that file, the one not holding the newest record, with a sequence
- *   number and a SHA-256 of the record, and `flush()`es. Reading it returns
- *   the newest slot whose digest holds, so a write cut short leaves the
- *   previous checkpoint in force.
- * - **Locks are Web Locks.** `tryLock()` takes the lock named after the path
- *   (`navigator.locks`, `ifAvailable`) and holds it until `close()`; the
- *   browser drops it when the worker or the browser dies, as the kernel drops
- *   a flock(2). Exclusive creation runs under a Web Lock too.
- * - There is no directory to sync (`syncDir` does nothing), no pid a tab can
- *   see (`isProcessAlive` is `null`) and no inode (`identity` is absent).
+ *   specified, so a rename onto a `.ctrl` name writes the record into the one
+ *   of two fixed slots not holding the newest, with a sequence number and a
+ *   SHA-256, and flushes; a read takes the newest slot whose digest holds.
+ * - **Locks are Web Locks** (`navigator.locks`), which the browser drops when
+ *   the worker dies, as the kernel drops a flock(2).
+ * - No directory to sync, no pid a tab can see, no inode.
  *
  * @module
  */
@@ -34,17 +25,11 @@ import {
 } from "../fs_shim.ts";
 import { sha256Bytes } from "./hash.ts";
 
-/** What the shim uses of a `FileSystemDirectoryHandle` (one of OPFS). */
+/** What the shim uses of a `FileSystemDirectoryHandle`. */
 export interface OpfsDirectory {
-  /** `"directory"`. */
-  readonly kind: string;
-  /** A subdirectory. */
   getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<OpfsDirectory>;
-  /** A file. */
   getFileHandle(name: string, options?: { create?: boolean }): Promise<OpfsFile>;
-  /** Removes an entry. */
   removeEntry(name: string): Promise<void>;
-  /** The names in it. */
   keys(): AsyncIterable<string>;
 }
 
@@ -65,9 +50,8 @@ interface SyncHandle {
   close(): void;
 }
 
-/** What the shim uses of `navigator.locks`. */
+/** What the shim uses of `navigator.locks`: `task` gets `null` when `ifAvailable` and taken. */
 export interface WebLocks {
-  /** Runs `task` under the lock `name`; `null` when `ifAvailable` and it is taken. */
   request<T>(
     name: string,
     options: { ifAvailable?: boolean },
@@ -130,13 +114,36 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
 const syncHandle = (file: OpfsFile): Promise<SyncHandle> =>
   patiently(() => file.createSyncAccessHandle());
 
+/** Runs `task` on a new sync access handle of `file`, then flushes and closes it. */
+async function withSyncHandle<T>(file: OpfsFile, task: (h: SyncHandle) => T): Promise<T> {
+  const h = await syncHandle(file);
+  try {
+    const result = task(h);
+    h.flush();
+    return result;
+  } finally {
+    h.close();
+  }
+}
+
+/** Writes all of `data` at `position` through a sync access handle. */
+function writeAll(h: SyncHandle, data: Uint8Array, position: number): void {
+  for (let done = 0; done < data.length;) {
+    done += h.write(data.subarray(done), { at: position + done });
+  }
+}
+
 /** The two checkpoint slots: each starts with a 44-byte header. */
 const SLOT_SIZE = 32 * 1024;
 const SLOT_HEADER = 44;
 const SLOT_MAGIC = 0x484c5453;
 
-function slotDigest(record: Uint8Array): Uint8Array {
-  return sha256Bytes(record.subarray(4)); // sequence, length and bytes
+/** The digest a slot holds: a SHA-256 of its sequence and length (header bytes 4–12) and record. */
+function slotDigest(header: Uint8Array, record: Uint8Array): Uint8Array {
+  const signed = new Uint8Array(8 + record.length);
+  signed.set(header.subarray(4, 12));
+  signed.set(record, 8);
+  return sha256Bytes(signed);
 }
 
 /** The valid slots of a checkpoint file: `[index, sequence, bytes]`, newest first. */
@@ -149,32 +156,16 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
     const length = view.getUint32(8);
     if (view.getUint32(0) !== SLOT_MAGIC || length > SLOT_SIZE - SLOT_HEADER) continue;
     if (file.length < at + SLOT_HEADER + length) continue;
-    const record = file.subarray(at, at + SLOT_HEADER + length);
-    const digest = slotDigest(
-      new Uint8Array([...record.subarray(0, 12), ...record.subarray(SLOT_HEADER)]),
-    );
-    if (digest.every((byte, i) => byte === record[12 + i])) {
-      found.push([index, view.getUint32(4), record.subarray(SLOT_HEADER)]);
+    const record = file.subarray(at + SLOT_HEADER, at + SLOT_HEADER + length);
+    const digest = slotDigest(file.subarray(at), record);
+    if (digest.every((byte, i) => byte === file[at + 12 + i])) {
+      found.push([index, view.getUint32(4), record]);
     }
   }
   return found.sort((a, b) => b[1] - a[1]);
 }
 
-/**
- * The {@link FsShim} over an OPFS directory. Needs a dedicated worker (sync
- * access handles exist nowhere else) and `navigator.locks`.
- *
- * @param root the directory paths are relative to.
- * @param locks the Web Locks (`navigator.locks`).
- * @returns the shim.
- *
- * @example
- * ```ts ignore
- * // Runs in a browser's dedicated worker only (OPFS sync access handles).
- * const fs = opfsFs(await navigator.storage.getDirectory(), navigator.locks);
- * const file = await fs.open("models/a.bin.part", "readwrite");
- * ```
- */
+/** The {@link FsShim} over an OPFS directory; needs a dedicated worker (for sync access handles). */
 export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
   const dirOf = async (names: string[], create = false): Promise<OpfsDirectory> => {
     let dir = root;
@@ -211,23 +202,9 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
   const small = (path: string, handle: OpfsFile): ShimFile => {
     let unlock: (() => void) | null = null;
     const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
-      io(path, what, async () => {
-        const h = await syncHandle(handle);
-        try {
-          const result = task(h);
-          h.flush();
-          return result;
-        } finally {
-          h.close();
-        }
-      });
+      io(path, what, () => withSyncHandle(handle, task));
     return {
-      write: (data, position) =>
-        withHandle("Cannot write", (h) => {
-          for (let done = 0; done < data.length;) {
-            done += h.write(data.subarray(done), { at: position + done });
-          }
-        }),
+      write: (data, position) => withHandle("Cannot write", (h) => writeAll(h, data, position)),
       read: (buffer, position) =>
         io(path, "Cannot read", async () => {
           const bytes = await patiently(async () => {
@@ -246,12 +223,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
     };
   };
   const large = (path: string, h: SyncHandle): ShimFile => ({
-    write: (data, position) =>
-      io(path, "Cannot write", () => {
-        for (let done = 0; done < data.length;) {
-          done += h.write(data.subarray(done), { at: position + done });
-        }
-      }),
+    write: (data, position) => io(path, "Cannot write", () => writeAll(h, data, position)),
     read: (buffer, position) => io(path, "Cannot read", () => h.read(buffer, { at: position })),
     datasync: () => io(path, "Cannot flush", () => h.flush()),
     sync: () => io(path, "Cannot flush", () => h.flush()),
@@ -270,14 +242,10 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
       view.setUint32(4, (sequence + 1) >>> 0);
       view.setUint32(8, record.length);
       out.set(record, SLOT_HEADER);
-      out.set(slotDigest(new Uint8Array([...out.subarray(0, 12), ...record])), 12);
-      const h = await syncHandle(await fileOf(path, true));
-      try {
+      out.set(slotDigest(out, record), 12);
+      await withSyncHandle(await fileOf(path, true), (h) => {
         h.write(out, { at: (1 - newest) * SLOT_SIZE });
-        h.flush();
-      } finally {
-        h.close();
-      }
+      });
     });
   const remove = async (path: string): Promise<void> => {
     const names = parts(path);
@@ -318,33 +286,25 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
       }
       const names = parts(to);
       const name = names.pop()!;
-      await io(
-        from,
-        "Cannot move",
-        async () => (await fileOf(from)).move(await dirOf(names), name),
-      );
+      const move = async () => (await fileOf(from)).move(await dirOf(names), name);
+      await io(from, "Cannot move", move);
     },
     remove,
     async stat(path: string): Promise<ShimStat | null> {
       const names = parts(path);
       const name = names.pop();
-      const kind = { isSymlink: false, size: 0 };
+      const directory = { isFile: false, isDirectory: true, isSymlink: false, size: 0 };
       try {
         const dir = await dirOf(names);
-        if (name === undefined) return { ...kind, isFile: false, isDirectory: true };
+        if (name === undefined) return directory;
         const file = await dir.getFileHandle(name).then((h) => h.getFile()).catch(async (e) => {
           if ((e as Error).name !== "TypeMismatchError") throw e;
           await dir.getDirectoryHandle(name);
           return null;
         });
-        if (file === null) return { ...kind, isFile: false, isDirectory: true };
-        return {
-          ...kind,
-          isFile: true,
-          isDirectory: false,
-          size: file.size,
-          mtimeMs: file.lastModified,
-        };
+        if (file === null) return directory;
+        const { size, lastModified: mtimeMs } = file;
+        return { isFile: true, isDirectory: false, isSymlink: false, size, mtimeMs };
       } catch (error) {
         if ((error as Error).name === "NotFoundError") return null;
         throw shimError(error, path, "Cannot stat");
