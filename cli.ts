@@ -15,7 +15,7 @@
 
 import { mkdir, readFile, stat } from "node:fs/promises";
 import process from "node:process";
-import type { CliIo, CliSignal, PathInfo } from "./src/cli/io.ts";
+import type { CliIo, CliSignal } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
 import { scrub } from "./src/cli/error_wording.ts";
 
@@ -27,29 +27,35 @@ function envColumns(): number {
   return Number.isSafeInteger(value) && value > 0 ? value : 80;
 }
 
-/** A {@link PathInfo} from a runtime's file type flags. */
-function pathInfo(flags: {
-  file: boolean;
-  directory: boolean;
-  charDevice: boolean;
-  blockDevice: boolean;
-  fifo: boolean;
-  socket: boolean;
-  size: number;
-}): PathInfo {
-  if (flags.file) return { type: "file", what: "a file", size: flags.size };
-  if (flags.directory) return { type: "directory", what: "a directory", size: 0 };
-  const what = flags.charDevice
-    ? "a character device"
-    : flags.blockDevice
-    ? "a block device"
-    : flags.fifo
-    ? "a fifo"
-    : flags.socket
-    ? "a socket"
-    : "not a regular file";
-  return { type: "other", what, size: 0 };
-}
+/** The files part of {@link CliIo}: `node:fs`, which all three runtimes have. */
+const files: Pick<CliIo, "readTextFile" | "makeDir" | "statPath"> = {
+  readTextFile: (path) => readFile(path, "utf8"),
+  makeDir: async (path) => {
+    await mkdir(path, { recursive: true });
+  },
+  statPath: async (path) => {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return null;
+      throw error;
+    }
+    if (info.isFile()) return { type: "file", what: "a file", size: info.size };
+    if (info.isDirectory()) return { type: "directory", what: "a directory", size: 0 };
+    const what = info.isCharacterDevice()
+      ? "a character device"
+      : info.isBlockDevice()
+      ? "a block device"
+      : info.isFIFO()
+      ? "a fifo"
+      : info.isSocket()
+      ? "a socket"
+      : "not a regular file";
+    return { type: "other", what, size: 0 };
+  },
+};
 
 /** The {@link CliIo} over Deno's APIs. */
 function denoIo(): CliIo {
@@ -64,6 +70,7 @@ function denoIo(): CliIo {
     }
   };
   return {
+    ...files,
     stdout: (text) => writeAll(Deno.stdout, text),
     writeOut: async (bytes) => {
       try {
@@ -100,28 +107,6 @@ function denoIo(): CliIo {
       };
     },
     exit: (code) => Deno.exit(code),
-    readTextFile: (path) => Deno.readTextFile(path),
-    makeDir: (path) => Deno.mkdir(path, { recursive: true }),
-    statPath: async (path) => {
-      let info: Deno.FileInfo;
-      try {
-        info = await Deno.stat(path);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-          return null;
-        }
-        throw error;
-      }
-      return pathInfo({
-        file: info.isFile,
-        directory: info.isDirectory,
-        charDevice: info.isCharDevice === true,
-        blockDevice: info.isBlockDevice === true,
-        fifo: info.isFifo === true,
-        socket: info.isSocket === true,
-        size: info.size,
-      });
-    },
   };
 }
 
@@ -133,6 +118,7 @@ function nodeIo(): CliIo {
     });
   }
   return {
+    ...files,
     stdout: (text) => void process.stdout.write(text),
     writeOut: (bytes) =>
       new Promise((resolve, reject) => {
@@ -157,37 +143,7 @@ function nodeIo(): CliIo {
       };
     },
     exit: (code) => process.exit(code),
-    readTextFile: (path) => readFile(path, "utf8"),
-    makeDir: async (path) => {
-      await mkdir(path, { recursive: true });
-    },
-    statPath: async (path) => {
-      let info;
-      try {
-        info = await stat(path);
-      } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        if (code === "ENOENT" || code === "ENOTDIR") return null;
-        throw error;
-      }
-      return pathInfo({
-        file: info.isFile(),
-        directory: info.isDirectory(),
-        charDevice: info.isCharacterDevice(),
-        blockDevice: info.isBlockDevice(),
-        fifo: info.isFIFO(),
-        socket: info.isSocket(),
-        size: info.size,
-      });
-    },
   };
-}
-
-/** Waits until everything written to stdout and stderr has been handed over. */
-async function flushNode(): Promise<void> {
-  for (const stream of [process.stdout, process.stderr]) {
-    await new Promise<void>((resolve) => stream.write("", () => resolve()));
-  }
 }
 
 if (import.meta.main) {
@@ -201,6 +157,11 @@ if (import.meta.main) {
     io.stderr(`haul: Internal error: ${scrub((error as Error)?.stack ?? String(error))}\n`);
     status = 1;
   }
-  if (!isDeno) await flushNode();
+  if (!isDeno) {
+    // Waits until everything written to stdout and stderr has been handed over.
+    for (const stream of [process.stdout, process.stderr]) {
+      await new Promise<void>((resolve) => stream.write("", () => resolve()));
+    }
+  }
   io.exit(status);
 }

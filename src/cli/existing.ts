@@ -2,11 +2,16 @@
  * Whether a file already at a destination is the download, before the
  * command line calls it complete: without a digest to check it against, its
  * size is compared with the server's (a `HEAD`, or a `bytes=0-0` `GET` when
- * the `HEAD` tells nothing).
+ * the `HEAD` tells nothing). Every such file of a run is checked a few at a
+ * time (`eachLimited()`, as `haulAll()`), each retried like a download
+ * (`retrying()`, the loop of `haulWithRetry()`).
  *
  * @module
  */
 
+import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
+import { eachLimited } from "../batch/pool.ts";
+import { type RetryInfo, retrying } from "../batch/retry.ts";
 import { parseContentRange, parseUnsatisfiedRange } from "../protocol/content_range.ts";
 import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { UnexpectedStatusError } from "../errors.ts";
@@ -18,11 +23,9 @@ import { formatBytes } from "./format.ts";
  * differs. Nothing was changed; `--overwrite` downloads it again.
  */
 export class ExistingFileError extends Error {
-  /** The destination. */
+  /** The destination, its size on disk and on the server. */
   readonly path: string;
-  /** Bytes of the file on disk. */
   readonly size: number;
-  /** Bytes of the file on the server. */
   readonly serverSize: number;
   /** Never retryable: the same command finds the same file. */
   readonly retryable: boolean = false;
@@ -40,13 +43,10 @@ export class ExistingFileError extends Error {
   }
 }
 
-/** What a size probe's response says. */
+/** What a size probe's response says: the size, nothing usable (ask another way, or accept), or a refusal. */
 type SizeAnswer =
-  /** The server's size. */
   | { readonly kind: "size"; readonly size: number }
-  /** The response is fine but gives no usable size (ask again another way, or accept). */
   | { readonly kind: "unknown" }
-  /** The server refuses the request: the status. */
   | { readonly kind: "refused"; readonly status: number };
 
 /** The file's size from a probe's response (`"GET"`: one with `Range: bytes=0-0`). */
@@ -78,13 +78,11 @@ function sizeFromResponse(
 }
 
 /**
- * The server's size of the file, or `null` when it does not say: a `HEAD`, then,
- * when that gives no usable length (or is refused, as some servers refuse
- * `HEAD`), a `GET` of its first byte.
- *
- * @throws {UnexpectedStatusError} when the server refuses both requests.
+ * The server's size of the file, or `null` when it does not say: a `HEAD`, then, when that
+ * gives no usable length (or is refused, as some servers refuse `HEAD`), a `GET` of its first
+ * byte. Throws `UnexpectedStatusError` when the server refuses both.
  */
-export async function serverSize(
+async function serverSize(
   url: URL,
   fetchFn: FetchLike,
   headers: Headers,
@@ -130,4 +128,77 @@ function lengthOf(value: string | null): number | null {
   if (value === null || !/^\s*\d+\s*$/.test(value)) return null;
   const number = Number(value);
   return Number.isSafeInteger(number) ? number : null;
+}
+
+/** A download (job `index`) whose destination is already a regular file of `size` bytes. */
+interface ExistingCandidate {
+  readonly index: number;
+  readonly size: number;
+  readonly item: HaulAllItem;
+}
+
+/** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */
+export interface CheckExistingOptions {
+  readonly retries: number;
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Checks at once. */
+  readonly concurrency: number;
+  readonly fetch: FetchLike;
+  readonly headers: Headers;
+  readonly signal: AbortSignal;
+  /** Told before each retry wait. */
+  readonly onRetry: (index: number, info: RetryInfo) => void;
+}
+
+/**
+ * Checks each existing file against the server's size: a failure (`index` the
+ * job's) for each that is not, or could not be shown to be, the download; the
+ * others match, or the server gives no size.
+ */
+export async function checkExisting(
+  candidates: readonly ExistingCandidate[],
+  options: CheckExistingOptions,
+): Promise<HaulAllFailure[]> {
+  const failures: HaulAllFailure[] = [];
+  await eachLimited(candidates.length, options.concurrency, async (next) => {
+    const failure = await checkOne(candidates[next]!, options);
+    if (failure !== null) failures.push(failure);
+  });
+  return failures.sort((a, b) => a.index - b.index);
+}
+
+async function checkOne(
+  candidate: ExistingCandidate,
+  options: CheckExistingOptions,
+): Promise<HaulAllFailure | null> {
+  const startedAt = performance.now();
+  const { index, size, item } = candidate;
+  const headers = new Headers(options.headers);
+  new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+  const url = new URL(item.url);
+  let attempts = 0;
+  const attempt = (): Promise<number | null> => {
+    attempts++;
+    return serverSize(url, options.fetch, headers, options.signal);
+  };
+  const fail = (error: unknown): HaulAllFailure => ({
+    status: "failed",
+    index,
+    item,
+    error,
+    attempts,
+    received: 0,
+    elapsedMs: performance.now() - startedAt,
+  });
+  try {
+    const remote = await retrying(attempt, options, {
+      signal: options.signal,
+      onRetry: (info) => options.onRetry(index, info),
+    });
+    if (remote === null || remote === size) return null;
+    return fail(new ExistingFileError(String(item.dest), size, remote));
+  } catch (error) {
+    return fail(error); // the signal's reason when the run was stopped
+  }
 }

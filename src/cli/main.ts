@@ -6,20 +6,17 @@
  */
 
 import type { HaulAllItem, HaulAllReport } from "../batch/haul_all.ts";
+import { retrying } from "../batch/retry.ts";
 import { haulAll } from "../calls.ts";
+import { headDeadline } from "../engine/stall.ts";
+import { contentDispositionName } from "../protocol/content_disposition.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
-import { HELP } from "./help.ts";
+import { checkExisting, probe, statusError } from "./existing.ts";
+import { HELP, VERSION } from "./help.ts";
 import type { CliIo, CliSignal } from "./io.ts";
 import type { Job } from "./jobs.ts";
-import { RunOutput } from "./output.ts";
-import { makeDirectories, prepareJobs } from "./prepare.ts";
-import { findDestinations } from "./dest_check.ts";
-import { checkExisting } from "./existing_check.ts";
-import { summaryLines } from "./report.ts";
-import { headDeadline } from "../engine/stall.ts";
-import { retrying } from "../batch/retry.ts";
-import { askName } from "./server_name.ts";
-import { VERSION } from "./version.ts";
+import { RunOutput, summaryLines } from "./output.ts";
+import { findDestinations, makeDirectories, prepareJobs } from "./prepare.ts";
 import { EXIT_BROKEN_PIPE, streamToStdout } from "./stdout.ts";
 
 /** Exit statuses of the command line. */
@@ -217,13 +214,24 @@ function batchItem(job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>):
   return item;
 }
 
-/** `-J`: asks a URL's server for its file's name, with the run's headers, credentials and retries. */
+/**
+ * `-J`: asks a URL's server for its file's name, with the run's headers, credentials and
+ * retries. haul needs the destination before the download starts (its lock, `.part` and
+ * checkpoint), so this is one `GET` of the first byte, its body cancelled (not a `HEAD`: a
+ * presigned link is signed for `GET` only); the answer's `Content-Disposition` gives a safe
+ * name, or `null`.
+ */
 function nameOf(options: CliOptions): (url: URL) => Promise<string | null> {
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
   return (url) => {
     const item = batchItem({ url, dest: "", integrity: null });
     const headers = requestHeaders(options, item);
-    return retrying(() => askName(new URL(item.url), fetch, headers), retryPolicy(options));
+    const target = new URL(item.url);
+    return retrying(async () => {
+      const { ok, status, headers: got } = await probe(target, fetch, headers, "GET");
+      if (!ok && status !== 416) throw statusError(target, status, got);
+      return contentDispositionName(got.get("content-disposition"));
+    }, retryPolicy(options));
   };
 }
 

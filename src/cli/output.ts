@@ -1,29 +1,32 @@
 /**
  * Where the command line's output goes while downloads run: bars on a
  * terminal, one line (or JSON object) per finished file otherwise, errors and
- * retries on standard error.
+ * retries on standard error, and the summary after several downloads.
  *
  * @module
  */
 
 import type { HaulAllProgress, HaulAllReport, HaulAllRetryInfo } from "../batch/haul_all.ts";
 import { isRetryable } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
-import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
-import { type FailureLine, fileJson, fileLine } from "./report.ts";
+import { describeError, errorDetail, errorName, retryLine, retryReason } from "./error_wording.ts";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
 
-/** How verbose the output is. */
+/** How verbose the output is (`-q`, `-v`, `--json`), and the most attempts per download. */
 interface OutputSettings {
-  /** `-q`: errors only. */
   readonly quiet: boolean;
-  /** `-v`: retries and error detail. */
   readonly verbose: boolean;
-  /** `--json`: JSON objects on stdout instead of lines. */
   readonly json: boolean;
-  /** The most attempts per download. */
   readonly maxAttempts: number;
+}
+
+/** A failed download for the summary: `dest (where): reason`, and whether running again may pass. */
+interface FailureLine {
+  readonly line: string;
+  readonly retryable: boolean;
 }
 
 /** The output of one run. */
@@ -63,17 +66,17 @@ export class RunOutput {
     this.#batch = jobIndices;
   }
 
-  /** @param progress the batch's progress (redraws the bars on a terminal). */
+  /** Redraws the bars on a terminal. */
   progress(progress: HaulAllProgress): void {
     this.#view?.update(progress);
   }
 
-  /** @param report a finished item of the batch: prints its line or JSON object. */
+  /** A finished item of the batch: prints its line or JSON object. */
   itemDone(report: HaulAllReport): void {
     this.jobDone({ ...report, index: this.#jobIndex(report.index) });
   }
 
-  /** @param report a finished download, its `index` in `jobs`: prints its line or JSON object. */
+  /** A finished download, its `index` in `jobs`: prints its line or JSON object. */
   jobDone(report: HaulAllReport): void {
     const job = this.#jobs[report.index]!;
     this.#reasons.delete(report.index);
@@ -96,7 +99,7 @@ export class RunOutput {
     }
   }
 
-  /** @param info a retry of a batch item about to wait. */
+  /** A retry of a batch item about to wait. */
   retry(info: HaulAllRetryInfo): void {
     this.jobRetry(this.#jobIndex(info.index), info);
   }
@@ -137,4 +140,110 @@ export class RunOutput {
     this.#view?.clear();
     this.#io.stdout(`${line}\n`);
   }
+}
+
+/** The human line (no newline) for a finished download; `null` for failures (see {@link describeError}). */
+function fileLine(report: HaulAllReport, job: Job): string | null {
+  if (report.status === "failed") return null;
+  const { result } = report;
+  // No digest for a file that was already there and had none to match: it was not read. With a
+  // SHA-512 (or SHA-384) to match, that digest is shown: it is the one checked.
+  const shown = result.sha512 ? "sha512" : result.sha384 ? "sha384" : "sha256";
+  const digest = result.sha256 === null
+    ? ""
+    : `, ${shown} ${result[shown]}${job.integrity !== null ? " (verified)" : ""}`;
+  if (report.status === "skipped") {
+    const why = result.status === 304 ? "unchanged on the server" : "already complete";
+    return `Skipped ${job.dest}: ${why}, ${formatBytes(result.size)}${digest}`;
+  }
+  const rate = report.elapsedMs > 0 ? report.received / (report.elapsedMs / 1000) : 0;
+  const notes: string[] = [];
+  if (result.resumedFrom > 0) notes.push(`resumed at ${formatBytes(result.resumedFrom)}`);
+  if (report.attempts > 1) notes.push(`${report.attempts} attempts`);
+  return `Saved ${job.dest}: ${formatBytes(result.size)} in ${formatDuration(report.elapsedMs)} ` +
+    `(${formatRate(rate)}${notes.length > 0 ? `; ${notes.join(", ")}` : ""})${digest}`;
+}
+
+/** The object printed per finished file with `--json` (its fields: docs/cli.md). */
+interface FileJson {
+  status: "done" | "skipped" | "failed";
+  url: string;
+  dest: string;
+  source: string;
+  attempts: number;
+  received: number;
+  elapsedMs: number;
+  size?: number;
+  sha256?: string | null;
+  sha384?: string;
+  sha512?: string;
+  verified?: boolean;
+  resumedFrom?: number;
+  connections?: number;
+  error?: { name: string; message: string; status?: number; retryable: boolean };
+}
+
+/** The `--json` object for a finished download (`retryable`: failures only). */
+function fileJson(report: HaulAllReport, job: Job, retryable: boolean): FileJson {
+  const base: FileJson = {
+    status: report.status,
+    url: redactUrl(job.url),
+    dest: job.dest,
+    source: job.where,
+    attempts: report.attempts,
+    received: report.received,
+    elapsedMs: Math.round(report.elapsedMs),
+  };
+  if (report.status === "failed") {
+    const error: NonNullable<FileJson["error"]> = {
+      name: errorName(report.error),
+      message: describeError(report.error, job, report.attempts),
+      retryable,
+    };
+    const status = (report.error as { status?: unknown } | null)?.status;
+    if (typeof status === "number") error.status = status;
+    return { ...base, error };
+  }
+  const { result } = report;
+  return {
+    ...base,
+    size: result.size,
+    sha256: result.sha256,
+    ...(result.sha384 === undefined ? {} : { sha384: result.sha384 }),
+    ...(result.sha512 === undefined ? {} : { sha512: result.sha512 }),
+    verified: job.integrity !== null,
+    resumedFrom: result.resumedFrom,
+    connections: result.connections,
+  };
+}
+
+/** Totals of a run: downloads done, skipped (already complete), failed; bytes received, wall time. */
+interface RunTotals {
+  done: number;
+  skipped: number;
+  failed: number;
+  received: number;
+  elapsedMs: number;
+}
+
+/**
+ * The summary after several downloads: counts, bytes, time, mean rate, a line per
+ * failure, and the advice to run again only when some failure may pass.
+ */
+export function summaryLines(totals: RunTotals, failures: readonly FailureLine[]): string {
+  const rate = totals.elapsedMs > 0 ? totals.received / (totals.elapsedMs / 1000) : 0;
+  let text = `Done ${totals.done}, skipped ${totals.skipped}, failed ${totals.failed}: ` +
+    `${formatBytes(totals.received)} downloaded in ${formatDuration(totals.elapsedMs)} ` +
+    `(${formatRate(rate)})\n`;
+  if (failures.length > 0) {
+    text += "Failed:\n" + failures.map((failure) => `  ${failure.line}\n`).join("");
+    const later = failures.filter((failure) => failure.retryable).length;
+    if (later === failures.length) {
+      text += "Run the same command again to retry them; finished files are skipped.\n";
+    } else if (later > 0) {
+      text += `Run the same command again to retry the ${later} that may still succeed ` +
+        "(the others need the fix their line gives); finished files are skipped.\n";
+    }
+  }
+  return text;
 }

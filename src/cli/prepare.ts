@@ -1,19 +1,18 @@
 /**
- * Everything the command line checks before its first request: reading the
- * list and the checksums file, validating every download, creating the
- * directories.
+ * Everything the command line checks before its first download: reading the
+ * list and the checksums file, `-J`'s names, validating every download, what is
+ * already at each destination, creating the directories.
  *
  * @module
  */
 
+import { eachLimited } from "../batch/pool.ts";
 import { dirname } from "../store/paths.ts";
 import type { CliOptions } from "./args.ts";
 import { type ChecksumTable, parseChecksums } from "./checksums.ts";
-import type { CliIo } from "./io.ts";
-import { type Job, type JobSource, planJobs } from "./jobs.ts";
-import { parseList } from "./list.ts";
+import type { CliIo, PathInfo } from "./io.ts";
+import { checkUrl, type Job, type JobSource, parseList, planJobs } from "./jobs.ts";
 import { inShard } from "./shard.ts";
-import { withServerNames } from "./server_name.ts";
 import { describeError } from "./error_wording.ts";
 
 /** The most problems listed before "… and N more". */
@@ -136,4 +135,71 @@ function refuse(problems: string[]): Prepared {
       `… and ${problems.length - MAX_PROBLEMS} more problems`,
     ],
   };
+}
+
+/**
+ * `-J`: names after their server (`nameOf`), a few at a time, the sources whose name would
+ * come from the URL (no path, or one ending in `/`); a name not given stays the URL's, an
+ * invalid URL is left for `planJobs()`. On a failure, it is returned and no further request
+ * starts.
+ */
+async function withServerNames(
+  sources: readonly JobSource[],
+  nameOf: (url: URL) => Promise<string | null>,
+  concurrency: number,
+): Promise<JobSource[] | { source: JobSource; url: URL; error: unknown }> {
+  const named = [...sources];
+  let failure: { source: JobSource; url: URL; error: unknown } | null = null;
+  await eachLimited(sources.length, concurrency, async (index) => {
+    const source = sources[index]!;
+    const url = checkUrl(source.url);
+    const fromUrl = source.path === null || source.path.endsWith("/");
+    if (failure !== null || typeof url === "string" || !fromUrl) return;
+    const name = await nameOf(url).catch((error: unknown) => {
+      failure ??= { source, url, error };
+      return null;
+    });
+    if (name !== null) named[index] = { ...source, path: (source.path ?? "") + name };
+  });
+  return failure ?? named;
+}
+
+/**
+ * What is already at each destination, before any request (`fromOutput`: the one destination
+ * was given with `-o`): a directory, a device or a fifo is refused (one message each, exit
+ * status 2); the size of each regular file, by job index, is kept for the size check.
+ */
+export async function findDestinations(
+  jobs: readonly Job[],
+  io: CliIo,
+  fromOutput: boolean,
+): Promise<{ problems: string[]; existing: Map<number, number> }> {
+  const problems: string[] = [];
+  const existing = new Map<number, number>();
+  for (const [index, job] of jobs.entries()) {
+    let info: PathInfo | null;
+    try {
+      info = await io.statPath(job.dest);
+    } catch {
+      continue; // e.g. no permission to look: haul() reports it with its own advice
+    }
+    if (info?.type === "file") existing.set(index, info.size);
+    if (info === null || info.type === "file") continue;
+    const where = job.where === "argument" ? "" : `${job.where}: `;
+    const named = fromOutput ? `-o ${job.dest}` : `Destination ${job.dest}`;
+    if (info.type === "directory") {
+      problems.push(
+        fromOutput
+          ? `${where}${named} is a directory: give a file name (-o ${job.dest}/NAME), ` +
+            `or save into it with --dir ${job.dest}`
+          : `${where}${named} is a directory: give the download another path`,
+      );
+    } else {
+      problems.push(
+        `${where}${named} is ${info.what}, not a regular file: haul saves to files only ` +
+          "(it writes <file>.part beside it, then renames it into place); give a file path",
+      );
+    }
+  }
+  return { problems, existing };
 }
