@@ -43,40 +43,6 @@ export class ExistingFileError extends Error {
   }
 }
 
-/** What a size probe's response says: the size, nothing usable (ask another way, or accept), or a refusal. */
-type SizeAnswer =
-  | { readonly kind: "size"; readonly size: number }
-  | { readonly kind: "unknown" }
-  | { readonly kind: "refused"; readonly status: number };
-
-/** The file's size from a probe's response (`"GET"`: one with `Range: bytes=0-0`). */
-function sizeFromResponse(
-  method: "HEAD" | "GET",
-  status: number,
-  headers: Headers,
-): SizeAnswer {
-  const encoding = headers.get("content-encoding");
-  const encoded = encoding !== null && encoding.trim().toLowerCase() !== "identity";
-  const length = lengthOf(headers.get("content-length"));
-  if (status === 200) {
-    return length === null || encoded ? { kind: "unknown" } : { kind: "size", size: length };
-  }
-  if (method === "GET" && status === 206) {
-    try {
-      const complete = parseContentRange(headers.get("content-range")).complete;
-      return complete === null ? { kind: "unknown" } : { kind: "size", size: complete };
-    } catch {
-      return { kind: "unknown" };
-    }
-  }
-  if (method === "GET" && status === 416) {
-    const complete = parseUnsatisfiedRange(headers.get("content-range"));
-    return complete === null ? { kind: "unknown" } : { kind: "size", size: complete };
-  }
-  if (status >= 200 && status < 300) return { kind: "unknown" };
-  return { kind: "refused", status };
-}
-
 /**
  * The server's size of the file, or `null` when it does not say: a `HEAD`, then, when that
  * gives no usable length (or is refused, as some servers refuse `HEAD`), a `GET` of its first
@@ -88,16 +54,36 @@ async function serverSize(
   headers: Headers,
   signal?: AbortSignal,
 ): Promise<number | null> {
-  let refused: { status: number; headers: Headers } | null = null;
+  let refused: Response | null = null;
   for (const method of ["HEAD", "GET"] as const) {
     const response = await probe(url, fetchFn, headers, method, signal);
-    const answer = sizeFromResponse(method, response.status, response.headers);
-    if (answer.kind === "size") return answer.size;
-    if (answer.kind === "refused") refused = { status: answer.status, headers: response.headers };
-    else refused = null;
+    const size = sizeOf(method, response);
+    if (typeof size === "number") return size;
+    refused = size === "refused" ? response : null;
   }
   if (refused === null) return null;
   throw statusError(url, refused.status, refused.headers);
+}
+
+/** The size a probe's response gives (`"GET"`: of `bytes=0-0`): `null` when none usable, or a refusal. */
+function sizeOf(method: "HEAD" | "GET", { status, headers }: Response): number | null | "refused" {
+  if (status === 200) {
+    const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "identity";
+    const length = headers.get("content-length") ?? "";
+    if (encoding !== "identity" || !/^\s*\d+\s*$/.test(length)) return null;
+    return Number.isSafeInteger(Number(length)) ? Number(length) : null;
+  }
+  if (method === "GET" && status === 206) {
+    try {
+      return parseContentRange(headers.get("content-range")).complete;
+    } catch {
+      return null;
+    }
+  }
+  if (method === "GET" && status === 416) {
+    return parseUnsatisfiedRange(headers.get("content-range"));
+  }
+  return status >= 200 && status < 300 ? null : "refused";
 }
 
 /** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
@@ -122,12 +108,6 @@ export async function probe(
 export function statusError(url: URL, status: number, headers: Headers): UnexpectedStatusError {
   const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
   return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
-}
-
-function lengthOf(value: string | null): number | null {
-  if (value === null || !/^\s*\d+\s*$/.test(value)) return null;
-  const number = Number(value);
-  return Number.isSafeInteger(number) ? number : null;
 }
 
 /** A download (job `index`) whose destination is already a regular file of `size` bytes. */

@@ -63,8 +63,8 @@ export function planJobs(
     }
     const [url, ...mirrors] = checked as [URL, ...URL[]];
     const chosen = relativeDest(source, url, settings);
-    if (!chosen.ok) {
-      problems.push(`${source.where}: ${chosen.reason}`);
+    if (typeof chosen === "string") {
+      problems.push(`${source.where}: ${chosen}`);
       continue;
     }
     const relative = chosen.path;
@@ -98,23 +98,33 @@ export function planJobs(
   return { jobs, problems };
 }
 
-/** A destination chosen for a source, or the reason it is refused. */
-type ChosenDest = { readonly ok: true; readonly path: string } | {
-  readonly ok: false;
-  readonly reason: string;
-};
-
-/** The destination relative to `--dir`, or the reason it is refused. */
-function relativeDest(source: JobSource, url: URL, settings: JobSettings): ChosenDest {
-  if (settings.output !== null) {
-    return { ok: true, path: settings.output.replace(/^(\.\/)+/, "") };
+/**
+ * The destination relative to `--dir`, or why the path written in the list is refused: it
+ * must be relative, inside `--dir` and printable.
+ */
+function relativeDest(
+  source: JobSource,
+  url: URL,
+  settings: JobSettings,
+): { path: string } | string {
+  if (settings.output !== null) return { path: settings.output.replace(/^(\.\/)+/, "") };
+  const raw = source.path;
+  if (raw === null) return { path: nameFromUrl(url) };
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
+    return "Control characters in the path: remove them";
   }
-  if (source.path === null) return { ok: true, path: nameFromUrl(url) };
-  const checked = checkRelativePath(source.path);
-  if (typeof checked === "string") return { ok: false, reason: checked };
-  if (!checked.isDirectory) return { ok: true, path: checked.path };
-  const name = nameFromUrl(url);
-  return { ok: true, path: checked.path === "" ? name : `${checked.path}/${name}` };
+  if (raw.includes("\\")) return "Backslash in the path: use / between directories";
+  if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) {
+    return "Absolute path: write it relative to the download directory (--dir)";
+  }
+  const segments = raw.split("/").filter((segment) => segment !== "" && segment !== ".");
+  if (segments.includes("..")) {
+    return "'..' would leave the download directory: write a path inside it (--dir)";
+  }
+  // A path ending with "/" names a directory: the file's name comes from the URL.
+  if (raw.endsWith("/") || segments.length === 0) segments.push(nameFromUrl(url));
+  return { path: segments.join("/") };
 }
 
 /** Destinations that another destination needs as a directory. */
@@ -140,27 +150,6 @@ function directoryClashes(files: ReadonlyMap<string, string>): string[] {
 function joinPath(dir: string, relative: string): string {
   if (dir === "" || dir === ".") return relative;
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
-}
-
-/**
- * Checks a path written in a list (relative, inside `--dir`, printable): `/`-separated
- * without `.` and empty segments (`isDirectory`: it ended with `/`, the name comes from
- * the URL), or the reason it is refused.
- */
-function checkRelativePath(raw: string): { path: string; isDirectory: boolean } | string {
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
-    return "Control characters in the path: remove them";
-  }
-  if (raw.includes("\\")) return "Backslash in the path: use / between directories";
-  if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) {
-    return "Absolute path: write it relative to the download directory (--dir)";
-  }
-  const segments = raw.split("/").filter((segment) => segment !== "" && segment !== ".");
-  if (segments.includes("..")) {
-    return "'..' would leave the download directory: write a path inside it (--dir)";
-  }
-  return { path: segments.join("/"), isDirectory: raw.endsWith("/") || segments.length === 0 };
 }
 
 /**

@@ -13,25 +13,11 @@ import { contentDispositionName } from "../protocol/content_disposition.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
 import { checkExisting, probe, statusError } from "./existing.ts";
 import { HELP, VERSION } from "./help.ts";
-import type { CliIo, CliSignal } from "./io.ts";
+import { type CliIo, type CliSignal, EXIT } from "./io.ts";
 import type { Job } from "./jobs.ts";
-import { RunOutput, summaryLines } from "./output.ts";
+import { RunOutput } from "./output.ts";
 import { findDestinations, makeDirectories, prepareJobs } from "./prepare.ts";
-import { EXIT_BROKEN_PIPE, streamToStdout } from "./stdout.ts";
-
-/** Exit statuses of the command line. */
-export const EXIT = {
-  /** Every download is done (or was already). */
-  ok: 0,
-  /** At least one download failed. */
-  failed: 1,
-  /** The arguments, the list or the checksums were refused; nothing was downloaded. */
-  usage: 2,
-  /** Interrupted by SIGINT or SIGTERM; progress saved. */
-  interrupted: 130,
-  /** `-o -`: standard output's reader went away (128 + SIGPIPE). */
-  brokenPipe: EXIT_BROKEN_PIPE,
-} as const;
+import { streamToStdout } from "./stdout.ts";
 
 /** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -92,13 +78,7 @@ async function download(
   options: CliOptions,
   io: CliIo,
 ): Promise<number> {
-  const maxAttempts = options.retries + 1;
-  const output = new RunOutput(io, jobs, {
-    quiet: options.quiet,
-    verbose: options.verbose,
-    json: options.json,
-    maxAttempts,
-  });
+  const output = new RunOutput(io, jobs, options);
   const controller = new AbortController();
   let interrupted: CliSignal | null = null;
   const stopListening = io.onSignal((signal) => {
@@ -180,14 +160,7 @@ async function download(
     return EXIT.interrupted;
   }
   if (jobs.length > 1 && !options.quiet) {
-    const totals = {
-      done: count("done"),
-      skipped: count("skipped"),
-      failed: count("failed"),
-      received: reports.reduce((sum, report) => sum + report.received, 0),
-      elapsedMs: performance.now() - startedAt,
-    };
-    io.stderr(summaryLines(totals, output.failures));
+    io.stderr(output.summary(reports, performance.now() - startedAt));
   }
   return count("failed") > 0 ? EXIT.failed : EXIT.ok;
 }

@@ -6,37 +6,29 @@
  * @module
  */
 
-import type { HaulAllProgress, HaulAllReport, HaulAllRetryInfo } from "../batch/haul_all.ts";
+import type {
+  HaulAllProgress,
+  HaulAllReport,
+  HaulAllRetryInfo,
+  HaulAllSuccess,
+} from "../batch/haul_all.ts";
 import { isRetryable } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
+import type { CliOptions } from "./args.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
 import { describeError, errorDetail, errorName, retryLine, retryReason } from "./error_wording.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 
-/** How verbose the output is (`-q`, `-v`, `--json`), and the most attempts per download. */
-interface OutputSettings {
-  readonly quiet: boolean;
-  readonly verbose: boolean;
-  readonly json: boolean;
-  readonly maxAttempts: number;
-}
-
-/** A failed download for the summary: `dest (where): reason`, and whether running again may pass. */
-interface FailureLine {
-  readonly line: string;
-  readonly retryable: boolean;
-}
-
 /** The output of one run. */
 export class RunOutput {
   readonly #io: CliIo;
   readonly #jobs: readonly Job[];
-  readonly #settings: OutputSettings;
+  readonly #options: Pick<CliOptions, "quiet" | "verbose" | "json">;
   readonly #view: ProgressView | null;
-  /** One per failed download, for the summary. */
-  readonly failures: FailureLine[] = [];
+  /** One per failed download (`dest (where): reason`), for the summary. */
+  readonly #failures: { line: string; retryable: boolean }[] = [];
   /** The job index of each item of the running batch (the batch may hold only some jobs). */
   #batch: readonly number[];
   /** The reason of each job's last retry, shown in its bar while it waits. */
@@ -44,19 +36,19 @@ export class RunOutput {
   /** When set, failures are not printed (the run was interrupted). */
   muted = false;
 
-  constructor(io: CliIo, jobs: readonly Job[], settings: OutputSettings) {
+  constructor(io: CliIo, jobs: readonly Job[], options: CliOptions) {
     this.#io = io;
     this.#jobs = jobs;
-    this.#settings = settings;
+    this.#options = options;
     this.#batch = jobs.map((_, index) => index);
-    this.#view = io.isTTY && !settings.quiet
+    this.#view = io.isTTY && !options.quiet
       ? new ProgressView({
         write: (text) => io.stderr(text),
         columns: () => io.columns(),
         label: (index) => jobs[this.#jobIndex(index)]?.relative ?? "",
         reason: (index) => this.#reasons.get(this.#jobIndex(index)) ?? null,
         showTotal: jobs.length > 1,
-        maxAttempts: settings.maxAttempts,
+        maxAttempts: options.retries + 1,
       })
       : null;
   }
@@ -83,20 +75,12 @@ export class RunOutput {
     if (report.status === "failed") {
       if (this.muted) return;
       const where = job.where === "argument" ? "" : ` (${job.where})`;
-      const reason = describeError(report.error, job, report.attempts);
-      const line = `${job.dest}${where}: ${reason}`;
-      this.failures.push({ line, retryable: isRetryable(report.error) });
-      this.error(`Failed ${line}`, this.#settings.verbose ? errorDetail(report.error) : "");
-      if (this.#settings.json) {
-        this.#out(JSON.stringify(fileJson(report, job, isRetryable(report.error))));
-      }
-      return;
+      const line = `${job.dest}${where}: ${describeError(report.error, job, report.attempts)}`;
+      this.#failures.push({ line, retryable: isRetryable(report.error) });
+      this.error(`Failed ${line}`, this.#options.verbose ? errorDetail(report.error) : "");
     }
-    if (this.#settings.json) {
-      this.#out(JSON.stringify(fileJson(report, job, false)));
-    } else if (!this.#settings.quiet) {
-      this.#out(fileLine(report, job) ?? "");
-    }
+    if (this.#options.json) this.#out(JSON.stringify(fileJson(report, job)));
+    else if (report.status !== "failed" && !this.#options.quiet) this.#out(fileLine(report, job));
   }
 
   /** A retry of a batch item about to wait. */
@@ -111,8 +95,8 @@ export class RunOutput {
   ): void {
     const reason = retryReason(info.error);
     this.#reasons.set(index, reason);
-    if (this.muted || this.#settings.quiet) return;
-    if (this.#view !== null && !this.#settings.verbose) return;
+    if (this.muted || this.#options.quiet) return;
+    if (this.#view !== null && !this.#options.verbose) return;
     this.error(retryLine(this.#jobs[index]!.dest, info, reason));
   }
 
@@ -122,14 +106,33 @@ export class RunOutput {
     this.#io.stderr(`${line}\n${detail}`);
   }
 
-  /** Prints a line on standard error unless `-q`. */
-  info(line: string): void {
-    if (!this.#settings.quiet) this.error(line);
-  }
-
   /** Stops the bars and erases them. */
   stop(): void {
     this.#view?.stop();
+  }
+
+  /**
+   * The summary after several downloads: counts, bytes, time, mean rate, a line per failure,
+   * and the advice to run again only when some failure may pass.
+   */
+  summary(reports: readonly HaulAllReport[], elapsedMs: number): string {
+    const count = (status: string) => reports.filter((report) => report.status === status).length;
+    const received = reports.reduce((sum, report) => sum + report.received, 0);
+    const rate = elapsedMs > 0 ? received / (elapsedMs / 1000) : 0;
+    let text = `Done ${count("done")}, skipped ${count("skipped")}, failed ${count("failed")}: ` +
+      `${formatBytes(received)} downloaded in ${formatDuration(elapsedMs)} (${formatRate(rate)})\n`;
+    const failures = this.#failures;
+    if (failures.length > 0) {
+      text += "Failed:\n" + failures.map((failure) => `  ${failure.line}\n`).join("");
+      const later = failures.filter((failure) => failure.retryable).length;
+      if (later === failures.length) {
+        text += "Run the same command again to retry them; finished files are skipped.\n";
+      } else if (later > 0) {
+        text += `Run the same command again to retry the ${later} that may still succeed ` +
+          "(the others need the fix their line gives); finished files are skipped.\n";
+      }
+    }
+    return text;
   }
 
   #jobIndex(batchIndex: number): number {
@@ -142,9 +145,8 @@ export class RunOutput {
   }
 }
 
-/** The human line (no newline) for a finished download; `null` for failures (see {@link describeError}). */
-function fileLine(report: HaulAllReport, job: Job): string | null {
-  if (report.status === "failed") return null;
+/** The human line (no newline) for a finished download. */
+function fileLine(report: HaulAllSuccess, job: Job): string {
   const { result } = report;
   // No digest for a file that was already there and had none to match: it was not read. With a
   // SHA-512 (or SHA-384) to match, that digest is shown: it is the one checked.
@@ -164,7 +166,7 @@ function fileLine(report: HaulAllReport, job: Job): string | null {
     `(${formatRate(rate)}${notes.length > 0 ? `; ${notes.join(", ")}` : ""})${digest}`;
 }
 
-/** The object printed per finished file with `--json` (its fields: docs/cli.md). */
+/** The object printed per finished file with `--json` (its fields: docs/cli.md, "JSON"). */
 interface FileJson {
   status: "done" | "skipped" | "failed";
   url: string;
@@ -183,8 +185,7 @@ interface FileJson {
   error?: { name: string; message: string; status?: number; retryable: boolean };
 }
 
-/** The `--json` object for a finished download (`retryable`: failures only). */
-function fileJson(report: HaulAllReport, job: Job, retryable: boolean): FileJson {
+function fileJson(report: HaulAllReport, job: Job): FileJson {
   const base: FileJson = {
     status: report.status,
     url: redactUrl(job.url),
@@ -198,7 +199,7 @@ function fileJson(report: HaulAllReport, job: Job, retryable: boolean): FileJson
     const error: NonNullable<FileJson["error"]> = {
       name: errorName(report.error),
       message: describeError(report.error, job, report.attempts),
-      retryable,
+      retryable: isRetryable(report.error),
     };
     const status = (report.error as { status?: unknown } | null)?.status;
     if (typeof status === "number") error.status = status;
@@ -215,35 +216,4 @@ function fileJson(report: HaulAllReport, job: Job, retryable: boolean): FileJson
     resumedFrom: result.resumedFrom,
     connections: result.connections,
   };
-}
-
-/** Totals of a run: downloads done, skipped (already complete), failed; bytes received, wall time. */
-interface RunTotals {
-  done: number;
-  skipped: number;
-  failed: number;
-  received: number;
-  elapsedMs: number;
-}
-
-/**
- * The summary after several downloads: counts, bytes, time, mean rate, a line per
- * failure, and the advice to run again only when some failure may pass.
- */
-export function summaryLines(totals: RunTotals, failures: readonly FailureLine[]): string {
-  const rate = totals.elapsedMs > 0 ? totals.received / (totals.elapsedMs / 1000) : 0;
-  let text = `Done ${totals.done}, skipped ${totals.skipped}, failed ${totals.failed}: ` +
-    `${formatBytes(totals.received)} downloaded in ${formatDuration(totals.elapsedMs)} ` +
-    `(${formatRate(rate)})\n`;
-  if (failures.length > 0) {
-    text += "Failed:\n" + failures.map((failure) => `  ${failure.line}\n`).join("");
-    const later = failures.filter((failure) => failure.retryable).length;
-    if (later === failures.length) {
-      text += "Run the same command again to retry them; finished files are skipped.\n";
-    } else if (later > 0) {
-      text += `Run the same command again to retry the ${later} that may still succeed ` +
-        "(the others need the fix their line gives); finished files are skipped.\n";
-    }
-  }
-  return text;
 }

@@ -18,15 +18,8 @@ import { describeError } from "./error_wording.ts";
 /** The most problems listed before "… and N more". */
 const MAX_PROBLEMS = 20;
 
-/**
- * The validated downloads, or the problems that refuse the command (exit
- * status 2; 1 when `failed`: a server refused to give `-J` its name).
- */
-type Prepared = { ok: true; jobs: Job[] } | {
-  ok: false;
-  problems: string[];
-  failed?: boolean;
-};
+/** The downloads, or the problems that refuse the command (status 2; 1 when `failed`: a `-J` request failed). */
+type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string[]; failed?: boolean };
 
 /** Reads and validates everything; creates nothing, and makes no request but, with `-J`, `nameOf`'s. */
 export async function prepareJobs(
@@ -118,23 +111,15 @@ async function readText(io: CliIo, path: string, what: string): Promise<string |
     return await io.readTextFile(path);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    const name = (error as { name?: unknown }).name;
-    const reason = code === "ENOENT" || name === "NotFound"
-      ? "no such file"
-      : (error as Error).message;
+    const reason = code === "ENOENT" ? "no such file" : (error as Error).message;
     return refuse([`Cannot read ${what} ${path}: ${reason}: check the path`]);
   }
 }
 
 function refuse(problems: string[]): Prepared {
   if (problems.length <= MAX_PROBLEMS) return { ok: false, problems };
-  return {
-    ok: false,
-    problems: [
-      ...problems.slice(0, MAX_PROBLEMS),
-      `… and ${problems.length - MAX_PROBLEMS} more problems`,
-    ],
-  };
+  const more = `… and ${problems.length - MAX_PROBLEMS} more problems`;
+  return { ok: false, problems: [...problems.slice(0, MAX_PROBLEMS), more] };
 }
 
 /**
