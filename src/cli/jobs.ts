@@ -6,8 +6,11 @@
  * @module
  */
 
-import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
+import type { HaulAllItem } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
+import type { CliOptions } from "./args.ts";
+import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
+import { VERSION } from "./help.ts";
 
 /** Where a download was asked for (`"list.txt:3"`, `"argument 1"`), and what it says, as written. */
 export interface JobSource {
@@ -191,4 +194,38 @@ export function checkUrl(raw: string): URL | string {
   }
   if (url.hostname === "") return `Invalid URL "${shown}": it has no host`;
   return url;
+}
+
+/**
+ * The `haulAll` item of a job. Credentials written in the URL
+ * (`https://user:password@host/…`, which `fetch` refuses) are sent as
+ * `Authorization: Basic`, as curl and wget do, and never printed.
+ */
+export function batchItem(
+  job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>,
+): HaulAllItem {
+  const item: HaulAllItem = { url: job.url, dest: job.dest };
+  if (job.integrity !== null) item.integrity = job.integrity;
+  if ((job.mirrors?.length ?? 0) > 0) item.urls = [job.url, ...job.mirrors!];
+  if (job.url.username !== "" || job.url.password !== "") {
+    const url = new URL(job.url);
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    url.username = "";
+    url.password = "";
+    item.url = url;
+    const bytes = new TextEncoder().encode(`${user}:${password}`);
+    item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  }
+  return item;
+}
+
+/** The run's request headers, and `item`'s over them. */
+export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers {
+  const headers = new Headers();
+  for (const [name, value] of options.headers) headers.append(name, value);
+  if (options.userAgent !== null) headers.set("user-agent", options.userAgent);
+  else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
+  new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
+  return headers;
 }

@@ -5,16 +5,14 @@
  * @module
  */
 
-import type { HaulAllItem, HaulAllReport } from "../batch/haul_all.ts";
-import { retrying } from "../batch/retry.ts";
+import type { HaulAllReport } from "../batch/haul_all.ts";
 import { haulAll } from "../calls.ts";
 import { headDeadline } from "../engine/stall.ts";
-import { contentDispositionName } from "../protocol/content_disposition.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
-import { checkExisting, probe, statusError } from "./existing.ts";
+import { checkExisting } from "./existing.ts";
 import { HELP, VERSION } from "./help.ts";
 import { type CliIo, type CliSignal, EXIT } from "./io.ts";
-import type { Job } from "./jobs.ts";
+import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
 import { findDestinations, makeDirectories, prepareJobs } from "./prepare.ts";
 import { streamToStdout } from "./stdout.ts";
@@ -38,16 +36,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${error.message}\n`);
     return EXIT.usage;
   }
-  const prepared = await prepareJobs(
-    options,
-    io,
-    options.remoteHeaderName ? nameOf(options) : undefined,
-  );
+  const prepared = await prepareJobs(options, io);
   if (prepared.ok && options.output === "-") {
-    const job = prepared.jobs[0]!;
-    const item = batchItem(job); // credentials in the URL become a header
-    const headers = requestHeaders(options, item);
-    return await streamToStdout({ ...job, url: new URL(String(item.url)) }, headers, options, io);
+    return await streamToStdout(prepared.jobs[0]!, options, io);
   }
   const found = prepared.ok
     ? await findDestinations(prepared.jobs, io, options.output !== null)
@@ -163,57 +154,4 @@ async function download(
     io.stderr(output.summary(reports, performance.now() - startedAt));
   }
   return count("failed") > 0 ? EXIT.failed : EXIT.ok;
-}
-
-/**
- * The `haulAll` item of a job. Credentials written in the URL
- * (`https://user:password@host/…`, which `fetch` refuses) are sent as
- * `Authorization: Basic`, as curl and wget do, and never printed.
- */
-function batchItem(job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>): HaulAllItem {
-  const item: HaulAllItem = { url: job.url, dest: job.dest };
-  if (job.integrity !== null) item.integrity = job.integrity;
-  if ((job.mirrors?.length ?? 0) > 0) item.urls = [job.url, ...job.mirrors!];
-  if (job.url.username !== "" || job.url.password !== "") {
-    const url = new URL(job.url);
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    url.username = "";
-    url.password = "";
-    item.url = url;
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
-  }
-  return item;
-}
-
-/**
- * `-J`: asks a URL's server for its file's name, with the run's headers, credentials and
- * retries. haul needs the destination before the download starts (its lock, `.part` and
- * checkpoint), so this is one `GET` of the first byte, its body cancelled (not a `HEAD`: a
- * presigned link is signed for `GET` only); the answer's `Content-Disposition` gives a safe
- * name, or `null`.
- */
-function nameOf(options: CliOptions): (url: URL) => Promise<string | null> {
-  const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
-  return (url) => {
-    const item = batchItem({ url, dest: "", integrity: null });
-    const headers = requestHeaders(options, item);
-    const target = new URL(item.url);
-    return retrying(async () => {
-      const { ok, status, headers: got } = await probe(target, fetch, headers, "GET");
-      if (!ok && status !== 416) throw statusError(target, status, got);
-      return contentDispositionName(got.get("content-disposition"));
-    }, retryPolicy(options));
-  };
-}
-
-/** The run's request headers, and `item`'s over them. */
-function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers {
-  const headers = new Headers();
-  for (const [name, value] of options.headers) headers.append(name, value);
-  if (options.userAgent !== null) headers.set("user-agent", options.userAgent);
-  else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
-  new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
-  return headers;
 }

@@ -7,11 +7,23 @@
  */
 
 import { eachLimited } from "../batch/pool.ts";
+import { retrying } from "../batch/retry.ts";
+import { headDeadline } from "../engine/stall.ts";
+import { contentDispositionName } from "../protocol/content_disposition.ts";
 import { dirname } from "../store/paths.ts";
-import type { CliOptions } from "./args.ts";
+import { type CliOptions, retryPolicy } from "./args.ts";
 import { type ChecksumTable, parseChecksums } from "./checksums.ts";
+import { probe, statusError } from "./existing.ts";
 import type { CliIo, PathInfo } from "./io.ts";
-import { checkUrl, type Job, type JobSource, parseList, planJobs } from "./jobs.ts";
+import {
+  batchItem,
+  checkUrl,
+  type Job,
+  type JobSource,
+  parseList,
+  planJobs,
+  requestHeaders,
+} from "./jobs.ts";
 import { inShard } from "./shard.ts";
 import { describeError } from "./error_wording.ts";
 
@@ -21,12 +33,8 @@ const MAX_PROBLEMS = 20;
 /** The downloads, or the problems that refuse the command (status 2; 1 when `failed`: a `-J` request failed). */
 type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string[]; failed?: boolean };
 
-/** Reads and validates everything; creates nothing, and makes no request but, with `-J`, `nameOf`'s. */
-export async function prepareJobs(
-  options: CliOptions,
-  io: CliIo,
-  nameOf?: (url: URL) => Promise<string | null>,
-): Promise<Prepared> {
+/** Reads and validates everything; creates nothing, and makes no request but `-J`'s. */
+export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepared> {
   let sources: JobSource[];
   if (options.inputFile !== null) {
     const listName = options.inputFile;
@@ -48,8 +56,8 @@ export async function prepareJobs(
       path: null,
     }));
   }
-  if (nameOf !== undefined) {
-    const named = await withServerNames(sources, nameOf, options.jobs);
+  if (options.remoteHeaderName) {
+    const named = await withServerNames(sources, options);
     if (!Array.isArray(named)) {
       const { source, url, error } = named;
       const job = {
@@ -123,19 +131,33 @@ function refuse(problems: string[]): Prepared {
 }
 
 /**
- * `-J`: names after their server (`nameOf`), a few at a time, the sources whose name would
- * come from the URL (no path, or one ending in `/`); a name not given stays the URL's, an
- * invalid URL is left for `planJobs()`. On a failure, it is returned and no further request
- * starts.
+ * `-J`: names after their server, a few at a time, the sources whose name would come from
+ * the URL (no path, or one ending in `/`); a name not given stays the URL's, an invalid URL
+ * is left for `planJobs()`. On a failure, it is returned and no further request starts.
+ *
+ * haul needs the destination before the download starts (its lock, `.part` and checkpoint),
+ * so each name is asked with one `GET` of the first byte (not a `HEAD`: a presigned link is
+ * signed for `GET` only), with the run's headers, credentials and retries; its body is
+ * cancelled, its `Content-Disposition` gives a safe name.
  */
 async function withServerNames(
   sources: readonly JobSource[],
-  nameOf: (url: URL) => Promise<string | null>,
-  concurrency: number,
+  options: CliOptions,
 ): Promise<JobSource[] | { source: JobSource; url: URL; error: unknown }> {
+  const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
+  const nameOf = (url: URL): Promise<string | null> => {
+    const item = batchItem({ url, dest: "", integrity: null });
+    const headers = requestHeaders(options, item);
+    const target = new URL(item.url);
+    return retrying(async () => {
+      const { ok, status, headers: got } = await probe(target, fetch, headers, "GET");
+      if (!ok && status !== 416) throw statusError(target, status, got);
+      return contentDispositionName(got.get("content-disposition"));
+    }, retryPolicy(options));
+  };
   const named = [...sources];
   let failure: { source: JobSource; url: URL; error: unknown } | null = null;
-  await eachLimited(sources.length, concurrency, async (index) => {
+  await eachLimited(sources.length, options.jobs, async (index) => {
     const source = sources[index]!;
     const url = checkUrl(source.url);
     const fromUrl = source.path === null || source.path.endsWith("/");

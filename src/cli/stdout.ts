@@ -11,17 +11,12 @@ import { type CliOptions, retryPolicy } from "./args.ts";
 import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { type CliIo, type CliSignal, EXIT } from "./io.ts";
-import type { Job } from "./jobs.ts";
+import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
 
-/** Streams one download to stdout (`headers` include the URL's credentials): an {@link EXIT} status. */
-export async function streamToStdout(
-  job: Job,
-  headers: Headers,
-  options: CliOptions,
-  io: CliIo,
-): Promise<number> {
+/** Streams one download to stdout: an {@link EXIT} status. */
+export async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise<number> {
   const name = `${nameFromUrl(job.url)} (stdout)`;
   const controller = new AbortController();
   let interrupted: CliSignal | null = null;
@@ -30,14 +25,13 @@ export async function streamToStdout(
     interrupted = signal;
     controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
   });
-  const maxAttempts = options.retries + 1;
   const view = io.isTTY && !options.quiet
     ? new ProgressView({
       write: (text) => io.stderr(text),
       columns: () => io.columns(),
       label: () => name,
       showTotal: false,
-      maxAttempts,
+      maxAttempts: options.retries + 1,
     })
     : null;
   const say = (line: string): void => {
@@ -47,8 +41,9 @@ export async function streamToStdout(
   const startedAt = performance.now();
   let written = 0;
   let retries = 0;
-  const stream = haulStream(job.url, {
-    headers,
+  const item = batchItem(job); // credentials in the URL become a header
+  const stream = haulStream(item.url, {
+    headers: requestHeaders(options, item),
     signal: controller.signal,
     ...retryPolicy(options),
     stallTimeout: options.stallTimeoutMs,
@@ -61,7 +56,6 @@ export async function streamToStdout(
     },
   });
   const reader = stream.getReader();
-  const item = { url: job.url, dest: job.dest };
   try {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       if (!(await io.writeOut(read.value))) return EXIT.brokenPipe; // the reader left: quietly
