@@ -30,7 +30,11 @@ const HAUL_ERROR =
  * One line saying why a download failed and what to do: the OS's reason for a network
  * failure (`ECONNREFUSED`…), and no "run the same command again" where that cannot help.
  */
-export function describeError(error: unknown, job: Job, attempts: number): string {
+export function describeError(
+  error: unknown,
+  job: Pick<Job, "url" | "dest">,
+  attempts: number,
+): string {
   const url = redactUrl(job.url);
   const name = errorName(error);
   const message = error instanceof Error ? error.message : String(error);
@@ -132,7 +136,7 @@ function networkLine(failure: FetchFailure, url: string, message: string): strin
     "check the URL and the network, then run the same command again";
 }
 
-function destinationLine(error: unknown, job: Job, message: string): string {
+function destinationLine(error: unknown, job: Pick<Job, "dest">, message: string): string {
   const code = filesystemCode(error);
   const dir = dirname(job.dest);
   const where = dir === "." ? "the current directory" : dir;

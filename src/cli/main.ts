@@ -14,7 +14,7 @@ import { HELP, VERSION } from "./help.ts";
 import { type CliIo, type CliSignal, EXIT } from "./io.ts";
 import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
-import { findDestinations, makeDirectories, prepareJobs } from "./prepare.ts";
+import { makeDirectories, prepareJobs } from "./prepare.ts";
 import { streamToStdout } from "./stdout.ts";
 
 /** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */
@@ -37,18 +37,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT.usage;
   }
   const prepared = await prepareJobs(options, io);
-  if (prepared.ok && options.output === "-") {
-    return await streamToStdout(prepared.jobs[0]!, options, io);
-  }
-  const found = prepared.ok
-    ? await findDestinations(prepared.jobs, io, options.output !== null)
-    : null;
-  const problems = !prepared.ok ? prepared.problems : found!.problems;
-  if (!prepared.ok || problems.length > 0) {
-    for (const problem of problems) io.stderr(`haul: ${problem}\n`);
+  if (!prepared.ok) {
+    for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
-    return !prepared.ok && prepared.failed ? EXIT.failed : EXIT.usage;
+    return prepared.failed ? EXIT.failed : EXIT.usage;
   }
+  if (options.output === "-") return await streamToStdout(prepared.jobs[0]!, options, io);
   if (options.shard !== null && prepared.jobs.length === 0 && !options.quiet) {
     io.stderr(
       `haul: No line of ${options.inputFile} falls in shard ` +
@@ -60,7 +54,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${dirProblem}\n`);
     return EXIT.failed;
   }
-  return await download(prepared.jobs, found!.existing, options, io);
+  return await download(prepared.jobs, prepared.existing, options, io);
 }
 
 async function download(

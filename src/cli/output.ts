@@ -167,26 +167,8 @@ function fileLine(report: HaulAllSuccess, job: Job): string {
 }
 
 /** The object printed per finished file with `--json` (its fields: docs/cli.md, "JSON"). */
-interface FileJson {
-  status: "done" | "skipped" | "failed";
-  url: string;
-  dest: string;
-  source: string;
-  attempts: number;
-  received: number;
-  elapsedMs: number;
-  size?: number;
-  sha256?: string | null;
-  sha384?: string;
-  sha512?: string;
-  verified?: boolean;
-  resumedFrom?: number;
-  connections?: number;
-  error?: { name: string; message: string; status?: number; retryable: boolean };
-}
-
-function fileJson(report: HaulAllReport, job: Job): FileJson {
-  const base: FileJson = {
+function fileJson(report: HaulAllReport, job: Job): Record<string, unknown> {
+  const base = {
     status: report.status,
     url: redactUrl(job.url),
     dest: job.dest,
@@ -196,13 +178,13 @@ function fileJson(report: HaulAllReport, job: Job): FileJson {
     elapsedMs: Math.round(report.elapsedMs),
   };
   if (report.status === "failed") {
-    const error: NonNullable<FileJson["error"]> = {
+    const status = (report.error as { status?: unknown } | null)?.status;
+    const error = {
       name: errorName(report.error),
       message: describeError(report.error, job, report.attempts),
       retryable: isRetryable(report.error),
+      ...(typeof status === "number" ? { status } : {}),
     };
-    const status = (report.error as { status?: unknown } | null)?.status;
-    if (typeof status === "number") error.status = status;
     return { ...base, error };
   }
   const { result } = report;

@@ -30,10 +30,15 @@ import { describeError } from "./error_wording.ts";
 /** The most problems listed before "… and N more". */
 const MAX_PROBLEMS = 20;
 
-/** The downloads, or the problems that refuse the command (status 2; 1 when `failed`: a `-J` request failed). */
-type Prepared = { ok: true; jobs: Job[] } | { ok: false; problems: string[]; failed?: boolean };
+/**
+ * The downloads and the size of each destination that is already a file (by job index), or
+ * the problems that refuse the command (status 2; 1 when `failed`: a `-J` request failed).
+ */
+type Prepared =
+  | { ok: true; jobs: Job[]; existing: Map<number, number> }
+  | { ok: false; problems: string[]; failed?: boolean };
 
-/** Reads and validates everything; creates nothing, and makes no request but `-J`'s. */
+/** Reads and validates everything, and looks at each destination; creates nothing, and makes no request but `-J`'s. */
 export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepared> {
   let sources: JobSource[];
   if (options.inputFile !== null) {
@@ -58,20 +63,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
   }
   if (options.remoteHeaderName) {
     const named = await withServerNames(sources, options);
-    if (!Array.isArray(named)) {
-      const { source, url, error } = named;
-      const job = {
-        where: source.where,
-        url,
-        mirrors: [],
-        dest: "",
-        relative: "",
-        integrity: null,
-      };
-      const attempts = (error as { attempts?: number }).attempts ?? 1;
-      const problem = `${source.where}: ${describeError(error, job, attempts)}`;
-      return { ok: false, problems: [problem], failed: true };
-    }
+    if (typeof named === "string") return { ok: false, problems: [named], failed: true };
     sources = named;
   }
   let checksums: { table: ChecksumTable; name: string } | null = null;
@@ -94,10 +86,11 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
   if (problems.length > 0) return refuse(problems);
   // Only once the whole list is valid, so every machine refuses the same list.
   const shard = options.shard;
-  return {
-    ok: true,
-    jobs: shard === null ? jobs : jobs.filter((job) => inShard(job.relative, shard)),
-  };
+  const mine = shard === null ? jobs : jobs.filter((job) => inShard(job.relative, shard));
+  if (options.output === "-") return { ok: true, jobs: mine, existing: new Map() };
+  const found = await findDestinations(mine, io, options.output !== null);
+  if (found.problems.length > 0) return { ok: false, problems: found.problems };
+  return { ok: true, jobs: mine, existing: found.existing };
 }
 
 /** Creates `--dir` and every destination's parent: `null`, or a message naming the one that failed. */
@@ -133,7 +126,7 @@ function refuse(problems: string[]): Prepared {
 /**
  * `-J`: names after their server, a few at a time, the sources whose name would come from
  * the URL (no path, or one ending in `/`); a name not given stays the URL's, an invalid URL
- * is left for `planJobs()`. On a failure, it is returned and no further request starts.
+ * is left for `planJobs()`. On a failure, its message is returned and no further request starts.
  *
  * haul needs the destination before the download starts (its lock, `.part` and checkpoint),
  * so each name is asked with one `GET` of the first byte (not a `HEAD`: a presigned link is
@@ -143,7 +136,7 @@ function refuse(problems: string[]): Prepared {
 async function withServerNames(
   sources: readonly JobSource[],
   options: CliOptions,
-): Promise<JobSource[] | { source: JobSource; url: URL; error: unknown }> {
+): Promise<JobSource[] | string> {
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
   const nameOf = (url: URL): Promise<string | null> => {
     const item = batchItem({ url, dest: "", integrity: null });
@@ -156,14 +149,15 @@ async function withServerNames(
     }, retryPolicy(options));
   };
   const named = [...sources];
-  let failure: { source: JobSource; url: URL; error: unknown } | null = null;
+  let failure: string | null = null;
   await eachLimited(sources.length, options.jobs, async (index) => {
     const source = sources[index]!;
     const url = checkUrl(source.url);
     const fromUrl = source.path === null || source.path.endsWith("/");
     if (failure !== null || typeof url === "string" || !fromUrl) return;
     const name = await nameOf(url).catch((error: unknown) => {
-      failure ??= { source, url, error };
+      const attempts = (error as { attempts?: number }).attempts ?? 1;
+      failure ??= `${source.where}: ${describeError(error, { url, dest: "" }, attempts)}`;
       return null;
     });
     if (name !== null) named[index] = { ...source, path: (source.path ?? "") + name };
@@ -176,7 +170,7 @@ async function withServerNames(
  * was given with `-o`): a directory, a device or a fifo is refused (one message each, exit
  * status 2); the size of each regular file, by job index, is kept for the size check.
  */
-export async function findDestinations(
+async function findDestinations(
   jobs: readonly Job[],
   io: CliIo,
   fromOutput: boolean,
