@@ -110,13 +110,6 @@ export function statusError(url: URL, status: number, headers: Headers): Unexpec
   return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
 }
 
-/** A download (job `index`) whose destination is already a regular file of `size` bytes. */
-interface ExistingCandidate {
-  readonly index: number;
-  readonly size: number;
-  readonly item: HaulAllItem;
-}
-
 /** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */
 export interface CheckExistingOptions {
   readonly retries: number;
@@ -132,53 +125,41 @@ export interface CheckExistingOptions {
 }
 
 /**
- * Checks each existing file against the server's size: a failure (`index` the
- * job's) for each that is not, or could not be shown to be, the download; the
- * others match, or the server gives no size.
+ * Checks each existing file (job `index`, `size` bytes on disk) against the server's size: a
+ * failure for each that is not, or could not be shown to be, the download; the others match,
+ * or the server gives no size.
  */
 export async function checkExisting(
-  candidates: readonly ExistingCandidate[],
+  candidates: readonly { index: number; size: number; item: HaulAllItem }[],
   options: CheckExistingOptions,
 ): Promise<HaulAllFailure[]> {
   const failures: HaulAllFailure[] = [];
   await eachLimited(candidates.length, options.concurrency, async (next) => {
-    const failure = await checkOne(candidates[next]!, options);
-    if (failure !== null) failures.push(failure);
+    const startedAt = performance.now();
+    const { index, size, item } = candidates[next]!;
+    const headers = new Headers(options.headers);
+    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    const url = new URL(item.url);
+    let attempts = 0;
+    const attempt = (): Promise<number | null> => {
+      attempts++;
+      return serverSize(url, options.fetch, headers, options.signal);
+    };
+    const fail = (error: unknown): void => {
+      const elapsedMs = performance.now() - startedAt;
+      failures.push({ status: "failed", index, item, error, attempts, received: 0, elapsedMs });
+    };
+    try {
+      const remote = await retrying(attempt, options, {
+        signal: options.signal,
+        onRetry: (info) => options.onRetry(index, info),
+      });
+      if (remote !== null && remote !== size) {
+        fail(new ExistingFileError(String(item.dest), size, remote));
+      }
+    } catch (error) {
+      fail(error); // the signal's reason when the run was stopped
+    }
   });
   return failures.sort((a, b) => a.index - b.index);
-}
-
-async function checkOne(
-  candidate: ExistingCandidate,
-  options: CheckExistingOptions,
-): Promise<HaulAllFailure | null> {
-  const startedAt = performance.now();
-  const { index, size, item } = candidate;
-  const headers = new Headers(options.headers);
-  new Headers(item.headers).forEach((value, name) => headers.set(name, value));
-  const url = new URL(item.url);
-  let attempts = 0;
-  const attempt = (): Promise<number | null> => {
-    attempts++;
-    return serverSize(url, options.fetch, headers, options.signal);
-  };
-  const fail = (error: unknown): HaulAllFailure => ({
-    status: "failed",
-    index,
-    item,
-    error,
-    attempts,
-    received: 0,
-    elapsedMs: performance.now() - startedAt,
-  });
-  try {
-    const remote = await retrying(attempt, options, {
-      signal: options.signal,
-      onRetry: (info) => options.onRetry(index, info),
-    });
-    if (remote === null || remote === size) return null;
-    return fail(new ExistingFileError(String(item.dest), size, remote));
-  } catch (error) {
-    return fail(error); // the signal's reason when the run was stopped
-  }
 }
