@@ -45,11 +45,9 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     const listName = options.inputFile;
     const text = await readText(io, listName, "list");
     if (typeof text !== "string") return text;
-    sources = parseList(text).map((entry) => ({
-      where: `${listName}:${entry.line}`,
-      url: entry.url,
-      mirrors: entry.mirrors,
-      path: entry.path,
+    sources = parseList(text).map(({ line, ...entry }) => ({
+      ...entry,
+      where: `${listName}:${line}`,
     }));
     if (sources.length === 0) {
       return refuse([`${listName}: The list has no URLs: write one URL per line`]);

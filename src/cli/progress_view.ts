@@ -139,11 +139,8 @@ export class ProgressView {
   }
 
   #itemRow(item: HaulAllItemProgress, now: number): Row {
-    let meter = this.#meters.get(item.index);
-    if (meter === undefined) {
-      meter = new RateMeter();
-      this.#meters.set(item.index, meter);
-    }
+    const meter = this.#meters.get(item.index) ?? new RateMeter();
+    this.#meters.set(item.index, meter);
     meter.add(now, item.received);
     let status: string;
     if (item.phase === "waiting") {
