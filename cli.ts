@@ -8,7 +8,8 @@
  * ```
  *
  * Run with `--help` for every option. This file only gives the runtime-neutral
- * `runCli()` its runtime: `node:process` and `node:fs`, as Deno, Bun and Node have them.
+ * `runCli()` its runtime: `node:process` and `node:fs`, as Deno, Bun and Node have them
+ * (and Deno's own write for `-o -`).
  *
  * @module
  */
@@ -26,6 +27,20 @@ function envColumns(): number {
   return Number.isSafeInteger(value) && value > 0 ? value : 80;
 }
 
+/**
+ * `-o -`'s bytes on Deno: `node:process` writes to a pipe synchronously there, so a slow
+ * reader would hold up timers and signals (Ctrl-C) until it reads; this write waits instead.
+ */
+async function denoWriteOut(bytes: Uint8Array): Promise<boolean> {
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(await Deno.stdout.write(bytes));
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.BrokenPipe) return false;
+    throw error;
+  }
+}
+
 /** The {@link CliIo} over `node:process` and `node:fs`, which Deno, Bun and Node all have. */
 function nodeIo(): CliIo {
   for (const stream of [process.stdout, process.stderr]) {
@@ -35,15 +50,17 @@ function nodeIo(): CliIo {
   }
   return {
     stdout: (text) => void process.stdout.write(text),
-    writeOut: (bytes) =>
-      new Promise((resolve, reject) => {
-        if (process.stdout.destroyed) return resolve(false);
-        process.stdout.write(bytes, (error) => {
-          if (error === null || error === undefined) resolve(true);
-          else if ((error as { code?: unknown }).code === "EPIPE") resolve(false);
-          else reject(error);
-        });
-      }),
+    writeOut: typeof globalThis.Deno?.stdout?.write === "function"
+      ? denoWriteOut
+      : (bytes) =>
+        new Promise((resolve, reject) => {
+          if (process.stdout.destroyed) return resolve(false);
+          process.stdout.write(bytes, (error) => {
+            if (error === null || error === undefined) resolve(true);
+            else if ((error as { code?: unknown }).code === "EPIPE") resolve(false);
+            else reject(error);
+          });
+        }),
     stderr: (text) => void process.stderr.write(text),
     isTTY: process.stderr.isTTY === true,
     columns: () => process.stderr.columns || envColumns(),
