@@ -7,125 +7,41 @@
  * bun cli.ts -i urls.txt --dir downloads -j 8
  * ```
  *
- * Run with `--help` for every option. This file only adapts the runtime
- * (Deno, or Bun and Node) to the runtime-neutral `runCli()`.
+ * Run with `--help` for every option. This file only gives the runtime-neutral
+ * `runCli()` its runtime: `node:process` and `node:fs`, as Deno, Bun and Node have them
+ * (and Deno's own write for `-o -`).
  *
  * @module
  */
 
 import { mkdir, readFile, stat } from "node:fs/promises";
 import process from "node:process";
-import type { CliIo, CliSignal, PathInfo } from "./src/cli/io.ts";
+import type { CliIo, CliSignal } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
 import { scrub } from "./src/cli/error_wording.ts";
 
 const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
-const encoder = new TextEncoder();
 
 function envColumns(): number {
   const value = Number(process.env["COLUMNS"]);
   return Number.isSafeInteger(value) && value > 0 ? value : 80;
 }
 
-/** A {@link PathInfo} from a runtime's file type flags. */
-function pathInfo(flags: {
-  file: boolean;
-  directory: boolean;
-  charDevice: boolean;
-  blockDevice: boolean;
-  fifo: boolean;
-  socket: boolean;
-  size: number;
-}): PathInfo {
-  if (flags.file) return { type: "file", what: "a file", size: flags.size };
-  if (flags.directory) return { type: "directory", what: "a directory", size: 0 };
-  const what = flags.charDevice
-    ? "a character device"
-    : flags.blockDevice
-    ? "a block device"
-    : flags.fifo
-    ? "a fifo"
-    : flags.socket
-    ? "a socket"
-    : "not a regular file";
-  return { type: "other", what, size: 0 };
+/**
+ * `-o -`'s bytes on Deno: `node:process` writes to a pipe synchronously there, so a slow
+ * reader would hold up timers and signals (Ctrl-C) until it reads; this write waits instead.
+ */
+async function denoWriteOut(bytes: Uint8Array): Promise<boolean> {
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(await Deno.stdout.write(bytes));
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.BrokenPipe) return false;
+    throw error;
+  }
 }
 
-/** The {@link CliIo} over Deno's APIs. */
-function denoIo(): CliIo {
-  const writeAll = (file: typeof Deno.stdout, text: string): void => {
-    let bytes = encoder.encode(text);
-    try {
-      for (let tries = 0; bytes.length > 0 && tries < 1_000_000; tries++) {
-        bytes = bytes.subarray(file.writeSync(bytes));
-      }
-    } catch {
-      // The reader went away (a closed pipe): the downloads go on regardless.
-    }
-  };
-  return {
-    stdout: (text) => writeAll(Deno.stdout, text),
-    writeOut: async (bytes) => {
-      try {
-        while (bytes.length > 0) bytes = bytes.subarray(await Deno.stdout.write(bytes));
-        return true;
-      } catch (error) {
-        if (error instanceof Deno.errors.BrokenPipe) return false;
-        throw error;
-      }
-    },
-    stderr: (text) => writeAll(Deno.stderr, text),
-    isTTY: Deno.stderr.isTerminal(),
-    columns: () => {
-      try {
-        return Deno.consoleSize().columns || envColumns();
-      } catch {
-        return envColumns();
-      }
-    },
-    onSignal: (handler) => {
-      const listeners = SIGNALS.map((signal) => {
-        const listener = (): void => handler(signal);
-        try {
-          Deno.addSignalListener(signal, listener);
-        } catch {
-          return null; // e.g. SIGTERM on Windows
-        }
-        return { signal, listener };
-      });
-      return () => {
-        for (const entry of listeners) {
-          if (entry !== null) Deno.removeSignalListener(entry.signal, entry.listener);
-        }
-      };
-    },
-    exit: (code) => Deno.exit(code),
-    readTextFile: (path) => Deno.readTextFile(path),
-    makeDir: (path) => Deno.mkdir(path, { recursive: true }),
-    statPath: async (path) => {
-      let info: Deno.FileInfo;
-      try {
-        info = await Deno.stat(path);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-          return null;
-        }
-        throw error;
-      }
-      return pathInfo({
-        file: info.isFile,
-        directory: info.isDirectory,
-        charDevice: info.isCharDevice === true,
-        blockDevice: info.isBlockDevice === true,
-        fifo: info.isFifo === true,
-        socket: info.isSocket === true,
-        size: info.size,
-      });
-    },
-  };
-}
-
-/** The {@link CliIo} over Node's APIs, for Bun and Node. */
+/** The {@link CliIo} over `node:process` and `node:fs`, which Deno, Bun and Node all have. */
 function nodeIo(): CliIo {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", () => {
@@ -134,15 +50,17 @@ function nodeIo(): CliIo {
   }
   return {
     stdout: (text) => void process.stdout.write(text),
-    writeOut: (bytes) =>
-      new Promise((resolve, reject) => {
-        if (process.stdout.destroyed) return resolve(false);
-        process.stdout.write(bytes, (error) => {
-          if (error === null || error === undefined) resolve(true);
-          else if ((error as { code?: unknown }).code === "EPIPE") resolve(false);
-          else reject(error);
-        });
-      }),
+    writeOut: typeof globalThis.Deno?.stdout?.write === "function"
+      ? denoWriteOut
+      : (bytes) =>
+        new Promise((resolve, reject) => {
+          if (process.stdout.destroyed) return resolve(false);
+          process.stdout.write(bytes, (error) => {
+            if (error === null || error === undefined) resolve(true);
+            else if ((error as { code?: unknown }).code === "EPIPE") resolve(false);
+            else reject(error);
+          });
+        }),
     stderr: (text) => void process.stderr.write(text),
     isTTY: process.stderr.isTTY === true,
     columns: () => process.stderr.columns || envColumns(),
@@ -170,37 +88,34 @@ function nodeIo(): CliIo {
         if (code === "ENOENT" || code === "ENOTDIR") return null;
         throw error;
       }
-      return pathInfo({
-        file: info.isFile(),
-        directory: info.isDirectory(),
-        charDevice: info.isCharacterDevice(),
-        blockDevice: info.isBlockDevice(),
-        fifo: info.isFIFO(),
-        socket: info.isSocket(),
-        size: info.size,
-      });
+      if (info.isFile()) return { type: "file", what: "a file", size: info.size };
+      if (info.isDirectory()) return { type: "directory", what: "a directory", size: 0 };
+      const what = info.isCharacterDevice()
+        ? "a character device"
+        : info.isBlockDevice()
+        ? "a block device"
+        : info.isFIFO()
+        ? "a fifo"
+        : info.isSocket()
+        ? "a socket"
+        : "not a regular file";
+      return { type: "other", what, size: 0 };
     },
   };
 }
 
-/** Waits until everything written to stdout and stderr has been handed over. */
-async function flushNode(): Promise<void> {
-  for (const stream of [process.stdout, process.stderr]) {
-    await new Promise<void>((resolve) => stream.write("", () => resolve()));
-  }
-}
-
 if (import.meta.main) {
-  const isDeno = typeof globalThis.Deno?.addSignalListener === "function";
-  const io = isDeno ? denoIo() : nodeIo();
-  const argv = isDeno ? Deno.args : process.argv.slice(2);
+  const io = nodeIo();
   let status: number;
   try {
-    status = await runCli(argv, io);
+    status = await runCli(process.argv.slice(2), io);
   } catch (error) {
     io.stderr(`haul: Internal error: ${scrub((error as Error)?.stack ?? String(error))}\n`);
     status = 1;
   }
-  if (!isDeno) await flushNode();
+  // Everything written to stdout and stderr is handed over before the process ends.
+  for (const stream of [process.stdout, process.stderr]) {
+    await new Promise<void>((resolve) => stream.write("", () => resolve()));
+  }
   io.exit(status);
 }

@@ -9,8 +9,6 @@ import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";
-import { isAbsolute } from "./dest_path.ts";
-import { parseRate } from "./rate.ts";
 
 /** Default retries per download. */
 export const DEFAULT_CLI_RETRIES = 20;
@@ -21,53 +19,36 @@ export const DEFAULT_RETRY_DELAY_S = 0.5;
 /** Default parallel downloads with `-i`. */
 export const DEFAULT_JOBS = 4;
 
-/** Everything the command line was asked to do. */
-export interface CliOptions {
-  /** URLs given as arguments. */
-  urls: string[];
-  /** `-o FILE`: the output path of the one URL. */
-  output: string | null;
-  /** `--dir DIR`: where outputs go. */
-  dir: string | null;
-  /** `-i LIST`: the list file. */
-  inputFile: string | null;
-  /** `-j N`: downloads at once. */
-  jobs: number;
-  /** `--retries N`: further attempts per download. */
-  retries: number;
-  /** `--retry-delay SECS`, in milliseconds: the first backoff ceiling. */
-  retryDelayMs: number;
-  /** `--stall-timeout SECS`, in milliseconds (0: none). */
-  stallTimeoutMs: number;
-  /** `-H`: extra request headers, in order. */
-  headers: [string, string][];
-  /** `-A AGENT`: the User-Agent, or `null` for haul's own. */
-  userAgent: string | null;
-  /** `--sha256` or `--integrity`, as an `integrity` value for `haul()`. */
-  integrity: string | null;
-  /** `--checksums FILE`: a `sha256sum`-format file. */
-  checksums: string | null;
-  /** `-q`. */
-  quiet: boolean;
-  /** `-v`. */
-  verbose: boolean;
-  /** `--json`. */
-  json: boolean;
-  /** `--overwrite`: download again even when the destination exists. */
-  overwrite: boolean;
-  /** `-x N`: connections per file. */
-  connections: number;
-  /** `--max-connections N`: connections over every file at once. */
-  maxConnections: number;
-  /** `--shard K/N`: this machine's share of `-i LIST`, or `null` for all of it. */
-  shard: Shard | null;
-  /** `-J`: name files after the server's `Content-Disposition` where the URL would name them. */
-  remoteHeaderName: boolean;
-  /** `-R`: mtimes from `Last-Modified`; `-N`: that, and an existing file is asked about (304 or new). */
-  timestamps: "remote" | "revalidate" | null;
-  /** `--limit-rate RATE`: bytes per second over every download of the run, or `null`. */
-  limitRate: number | null;
+/** Every option with its default (its flag beside it): {@link CliOptions} is its type. */
+function defaults() {
+  return {
+    urls: [] as string[],
+    output: null as string | null, // -o FILE, or "-" for stdout
+    dir: null as string | null, // --dir
+    inputFile: null as string | null, // -i LIST
+    jobs: DEFAULT_JOBS, // -j: downloads at once
+    retries: DEFAULT_CLI_RETRIES,
+    retryDelayMs: DEFAULT_RETRY_DELAY_S * 1000, // the first backoff ceiling
+    stallTimeoutMs: DEFAULT_STALL_TIMEOUT_S * 1000, // 0: none
+    headers: [] as [string, string][], // -H, in order
+    userAgent: null as string | null, // -A; null: haul's own
+    integrity: null as string | null, // --sha256, --sha512 or --integrity, as `integrity`
+    checksums: null as string | null, // --checksums FILE
+    quiet: false,
+    verbose: false,
+    json: false,
+    overwrite: false,
+    connections: 1, // -x: per file
+    maxConnections: DEFAULT_MAX_CONNECTIONS, // over every file at once
+    shard: null as Shard | null, // this machine's share of -i LIST
+    remoteHeaderName: false, // -J
+    timestamps: null as "remote" | "revalidate" | null, // -R; -N: and ask about existing files
+    limitRate: null as number | null, // bytes per second over the whole run
+  };
 }
+
+/** Everything the command line was asked to do. */
+export type CliOptions = ReturnType<typeof defaults>;
 
 /** What the arguments ask for. */
 type ParsedArgs =
@@ -92,12 +73,12 @@ export class UsageError extends Error {
 }
 
 /** The options while the flags are applied, with what only the final checks read. */
-interface Draft extends CliOptions {
+type Draft = CliOptions & {
   /** `-O` was given (it conflicts with `-o`). */
   remoteName: boolean;
   /** `--sha256` or `--sha512`, as `sha256:<hex>` (it conflicts with `--integrity`). */
   digest: string | null;
-}
+};
 
 /** One flag: its names (a letter is a one-character name); `apply`'s `name` is the form written. */
 interface Flag {
@@ -215,32 +196,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 const missing = (name: string) => new UsageError(`Missing value for ${name}: see haul --help`);
 
 function build(urls: string[], given: { flag: Flag; name: string; value: string }[]): CliOptions {
-  const draft: Draft = {
-    urls,
-    output: null,
-    dir: null,
-    inputFile: null,
-    jobs: DEFAULT_JOBS,
-    retries: DEFAULT_CLI_RETRIES,
-    retryDelayMs: DEFAULT_RETRY_DELAY_S * 1000,
-    stallTimeoutMs: DEFAULT_STALL_TIMEOUT_S * 1000,
-    headers: [],
-    userAgent: null,
-    integrity: null,
-    checksums: null,
-    quiet: false,
-    verbose: false,
-    json: false,
-    overwrite: false,
-    connections: 1,
-    maxConnections: DEFAULT_MAX_CONNECTIONS,
-    shard: null,
-    remoteHeaderName: false,
-    timestamps: null,
-    limitRate: null,
-    remoteName: false,
-    digest: null,
-  };
+  const draft: Draft = { ...defaults(), urls, remoteName: false, digest: null };
   for (const { flag, name, value } of given) flag.apply(draft, value, name);
   const { remoteName, digest, ...options } = draft;
   if (digest !== null && options.integrity !== null) {
@@ -274,7 +230,7 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
       throw new UsageError(`Use either -o FILE or ${remoteName ? "-O" : "-J"}, not both`);
     }
     if (many) throw new UsageError("Use -o with a single URL; for several, use --dir or a list");
-    if (options.dir !== null && isAbsolute(options.output)) {
+    if (options.dir !== null && /^([/\\]|[A-Za-z]:)/.test(options.output)) {
       throw new UsageError("Use either --dir or an absolute -o path, not both");
     }
   }
@@ -377,4 +333,16 @@ function header(name: string, value: string): [string, string] {
     throw new UsageError(`Invalid ${name} ${key}: remove the line breaks from its value`);
   }
   return [key, content];
+}
+
+/** `--limit-rate`'s suffixes: 1024-based, as curl's. */
+const RATE_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
+
+/** `--limit-rate` as curl reads it: bytes per second of 1 or more, `K`, `M`, `G` (1024s), decimals. */
+function parseRate(text: string): number | string {
+  const match = /^(\d{1,12}(?:\.\d{1,12})?)([kmg]?)$/i.exec(text);
+  const rate = match === null ? NaN : Number(match[1]) * RATE_UNITS[match[2]!.toLowerCase()]!;
+  if (rate >= 1) return rate;
+  return `Invalid --limit-rate "${text.slice(0, 40)}": give bytes per second of 1 or more, ` +
+    "e.g. 500K, 10M or 1G (K = 1024 bytes)";
 }

@@ -4,14 +4,10 @@
  * @module
  */
 
-/** A parsed checksums file. */
+/** A parsed checksums file: an `integrity` value by name (`./` removed), and problems by 1-based line. */
 export interface ChecksumTable {
-  /**
-   * An `integrity` value (`sha256:<hex>`, `sha512:<hex>`, or both when a name
-   * has a line of each) by the name as written (a leading `./` removed).
-   */
+  /** `sha256:<hex>`, `sha512:<hex>`, or both when a name has a line of each. */
   readonly byName: ReadonlyMap<string, string>;
-  /** Problems found, by 1-based line number. */
   readonly problems: readonly { line: number; message: string }[];
 }
 
@@ -91,11 +87,10 @@ function parseLine(line: string): { algorithm: string; hex: string; name: string
 
 /** Undoes `sha256sum`'s escaping: `\\n` for a newline, `\\r`, and `\\\\` for a backslash. */
 function unescapeName(name: string): string {
-  return name.replace(/\\(.)/g, (_, char: string) => {
-    if (char === "n") return "\n";
-    if (char === "r") return "\r";
-    return char;
-  });
+  return name.replace(
+    /\\(.)/g,
+    (_, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char,
+  );
 }
 
 function normalizeName(name: string): string {

@@ -1,7 +1,7 @@
 /**
- * How the command line words an error: one line saying why a download failed
- * and what to do, a retry's reason in a few words, the detail for `-v`, and
- * {@link scrub}, which keeps credentials out of all of them.
+ * How the command line words an error: one line saying why a download failed and what to
+ * do, a retry's reason in a few words, the detail for `-v`; {@link scrub} keeps credentials
+ * out of all of them.
  *
  * @module
  */
@@ -27,11 +27,14 @@ const HAUL_ERROR =
   /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing|StreamCut/;
 
 /**
- * One line (no newline, credentials removed) saying why a download failed and
- * what to do: the OS's reason for a network failure (`ECONNREFUSED`…), and no
- * "run the same command again" where that cannot help.
+ * One line saying why a download failed and what to do: the OS's reason for a network
+ * failure (`ECONNREFUSED`…), and no "run the same command again" where that cannot help.
  */
-export function describeError(error: unknown, job: Job, attempts: number): string {
+export function describeError(
+  error: unknown,
+  job: Pick<Job, "url" | "dest">,
+  attempts: number,
+): string {
   const url = redactUrl(job.url);
   const name = errorName(error);
   const message = error instanceof Error ? error.message : String(error);
@@ -64,17 +67,8 @@ export function describeError(error: unknown, job: Job, attempts: number): strin
 }
 
 /**
- * A retry's reason in a few words (credentials removed), for the retry line and
- * the bar: `"HTTP 503"`, `"stalled"`, `"connection cut (ECONNRESET), 1.2 MiB saved"`.
- *
- * @example
- * ```ts
- * import { retryReason } from "./error_wording.ts";
- * const error = new TypeError("fetch failed", {
- *   cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8080"), { code: "ECONNREFUSED" }),
- * });
- * console.log(retryReason(error)); // "ECONNREFUSED (connection refused)"
- * ```
+ * A retry's reason in a few words (credentials removed), for the retry line and the bar:
+ * `"HTTP 503"`, `"stalled"`, `"connection cut (ECONNRESET), 1.2 MiB saved"`.
  */
 export function retryReason(error: unknown): string {
   const name = errorName(error);
@@ -142,7 +136,7 @@ function networkLine(failure: FetchFailure, url: string, message: string): strin
     "check the URL and the network, then run the same command again";
 }
 
-function destinationLine(error: unknown, job: Job, message: string): string {
+function destinationLine(error: unknown, job: Pick<Job, "dest">, message: string): string {
   const code = filesystemCode(error);
   const dir = dirname(job.dest);
   const where = dir === "." ? "the current directory" : dir;
@@ -168,16 +162,7 @@ function portOf(url: string): string {
   }
 }
 
-/**
- * `-v`'s detail of an error: stack, causes, response headers, as indented
- * lines each ending with a newline, credentials removed.
- *
- * @example
- * ```ts
- * import { errorDetail } from "./error_wording.ts";
- * console.log(errorDetail(new Error("boom")).includes("Error: boom")); // true
- * ```
- */
+/** `-v`'s detail of an error: stack, causes, response headers, as indented lines each ending with a newline. */
 export function errorDetail(error: unknown): string {
   const lines: string[] = [];
   let current: unknown = error;
@@ -197,15 +182,7 @@ export function errorDetail(error: unknown): string {
   return lines.join("\n").split("\n").map((line) => `    ${scrub(line)}\n`).join("");
 }
 
-/**
- * The `name` of what was thrown, read across realms (`""` when it has none).
- *
- * @example
- * ```ts
- * import { errorName } from "./error_wording.ts";
- * console.log(errorName(new RangeError("x")), errorName("text")); // "RangeError" ""
- * ```
- */
+/** The `name` of what was thrown, read across realms (`""` when it has none). */
 export function errorName(error: unknown): string {
   if (typeof error !== "object" || error === null) return "";
   const { name } = error as { name?: unknown };

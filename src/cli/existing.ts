@@ -2,11 +2,16 @@
  * Whether a file already at a destination is the download, before the
  * command line calls it complete: without a digest to check it against, its
  * size is compared with the server's (a `HEAD`, or a `bytes=0-0` `GET` when
- * the `HEAD` tells nothing).
+ * the `HEAD` tells nothing). Every such file of a run is checked a few at a
+ * time (`eachLimited()`, as `haulAll()`), each retried like a download
+ * (`retrying()`, the loop of `haulWithRetry()`).
  *
  * @module
  */
 
+import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
+import { eachLimited } from "../batch/pool.ts";
+import { type RetryInfo, retrying } from "../batch/retry.ts";
 import { parseContentRange, parseUnsatisfiedRange } from "../protocol/content_range.ts";
 import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { UnexpectedStatusError } from "../errors.ts";
@@ -18,11 +23,9 @@ import { formatBytes } from "./format.ts";
  * differs. Nothing was changed; `--overwrite` downloads it again.
  */
 export class ExistingFileError extends Error {
-  /** The destination. */
+  /** The destination, its size on disk and on the server. */
   readonly path: string;
-  /** Bytes of the file on disk. */
   readonly size: number;
-  /** Bytes of the file on the server. */
   readonly serverSize: number;
   /** Never retryable: the same command finds the same file. */
   readonly retryable: boolean = false;
@@ -40,66 +43,47 @@ export class ExistingFileError extends Error {
   }
 }
 
-/** What a size probe's response says. */
-type SizeAnswer =
-  /** The server's size. */
-  | { readonly kind: "size"; readonly size: number }
-  /** The response is fine but gives no usable size (ask again another way, or accept). */
-  | { readonly kind: "unknown" }
-  /** The server refuses the request: the status. */
-  | { readonly kind: "refused"; readonly status: number };
-
-/** The file's size from a probe's response (`"GET"`: one with `Range: bytes=0-0`). */
-function sizeFromResponse(
-  method: "HEAD" | "GET",
-  status: number,
-  headers: Headers,
-): SizeAnswer {
-  const encoding = headers.get("content-encoding");
-  const encoded = encoding !== null && encoding.trim().toLowerCase() !== "identity";
-  const length = lengthOf(headers.get("content-length"));
-  if (status === 200) {
-    return length === null || encoded ? { kind: "unknown" } : { kind: "size", size: length };
-  }
-  if (method === "GET" && status === 206) {
-    try {
-      const complete = parseContentRange(headers.get("content-range")).complete;
-      return complete === null ? { kind: "unknown" } : { kind: "size", size: complete };
-    } catch {
-      return { kind: "unknown" };
-    }
-  }
-  if (method === "GET" && status === 416) {
-    const complete = parseUnsatisfiedRange(headers.get("content-range"));
-    return complete === null ? { kind: "unknown" } : { kind: "size", size: complete };
-  }
-  if (status >= 200 && status < 300) return { kind: "unknown" };
-  return { kind: "refused", status };
-}
-
 /**
- * The server's size of the file, or `null` when it does not say: a `HEAD`, then,
- * when that gives no usable length (or is refused, as some servers refuse
- * `HEAD`), a `GET` of its first byte.
- *
- * @throws {UnexpectedStatusError} when the server refuses both requests.
+ * The server's size of the file, or `null` when it does not say: a `HEAD`, then, when that
+ * gives no usable length (or is refused, as some servers refuse `HEAD`), a `GET` of its first
+ * byte. Throws `UnexpectedStatusError` when the server refuses both.
  */
-export async function serverSize(
+async function serverSize(
   url: URL,
   fetchFn: FetchLike,
   headers: Headers,
   signal?: AbortSignal,
 ): Promise<number | null> {
-  let refused: { status: number; headers: Headers } | null = null;
+  let refused: Response | null = null;
   for (const method of ["HEAD", "GET"] as const) {
     const response = await probe(url, fetchFn, headers, method, signal);
-    const answer = sizeFromResponse(method, response.status, response.headers);
-    if (answer.kind === "size") return answer.size;
-    if (answer.kind === "refused") refused = { status: answer.status, headers: response.headers };
-    else refused = null;
+    const size = sizeOf(method, response);
+    if (typeof size === "number") return size;
+    refused = size === "refused" ? response : null;
   }
   if (refused === null) return null;
   throw statusError(url, refused.status, refused.headers);
+}
+
+/** The size a probe's response gives (`"GET"`: of `bytes=0-0`): `null` when none usable, or a refusal. */
+function sizeOf(method: "HEAD" | "GET", { status, headers }: Response): number | null | "refused" {
+  if (status === 200) {
+    const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "identity";
+    const length = headers.get("content-length") ?? "";
+    if (encoding !== "identity" || !/^\s*\d+\s*$/.test(length)) return null;
+    return Number.isSafeInteger(Number(length)) ? Number(length) : null;
+  }
+  if (method === "GET" && status === 206) {
+    try {
+      return parseContentRange(headers.get("content-range")).complete;
+    } catch {
+      return null;
+    }
+  }
+  if (method === "GET" && status === 416) {
+    return parseUnsatisfiedRange(headers.get("content-range"));
+  }
+  return status >= 200 && status < 300 ? null : "refused";
 }
 
 /** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
@@ -126,8 +110,56 @@ export function statusError(url: URL, status: number, headers: Headers): Unexpec
   return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
 }
 
-function lengthOf(value: string | null): number | null {
-  if (value === null || !/^\s*\d+\s*$/.test(value)) return null;
-  const number = Number(value);
-  return Number.isSafeInteger(number) ? number : null;
+/** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */
+export interface CheckExistingOptions {
+  readonly retries: number;
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Checks at once. */
+  readonly concurrency: number;
+  readonly fetch: FetchLike;
+  readonly headers: Headers;
+  readonly signal: AbortSignal;
+  /** Told before each retry wait. */
+  readonly onRetry: (index: number, info: RetryInfo) => void;
+}
+
+/**
+ * Checks each existing file (job `index`, `size` bytes on disk) against the server's size: a
+ * failure for each that is not, or could not be shown to be, the download; the others match,
+ * or the server gives no size.
+ */
+export async function checkExisting(
+  candidates: readonly { index: number; size: number; item: HaulAllItem }[],
+  options: CheckExistingOptions,
+): Promise<HaulAllFailure[]> {
+  const failures: HaulAllFailure[] = [];
+  await eachLimited(candidates.length, options.concurrency, async (next) => {
+    const startedAt = performance.now();
+    const { index, size, item } = candidates[next]!;
+    const headers = new Headers(options.headers);
+    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    const url = new URL(item.url);
+    let attempts = 0;
+    const attempt = (): Promise<number | null> => {
+      attempts++;
+      return serverSize(url, options.fetch, headers, options.signal);
+    };
+    const fail = (error: unknown): void => {
+      const elapsedMs = performance.now() - startedAt;
+      failures.push({ status: "failed", index, item, error, attempts, received: 0, elapsedMs });
+    };
+    try {
+      const remote = await retrying(attempt, options, {
+        signal: options.signal,
+        onRetry: (info) => options.onRetry(index, info),
+      });
+      if (remote !== null && remote !== size) {
+        fail(new ExistingFileError(String(item.dest), size, remote));
+      }
+    } catch (error) {
+      fail(error); // the signal's reason when the run was stopped
+    }
+  });
+  return failures.sort((a, b) => a.index - b.index);
 }

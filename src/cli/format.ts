@@ -1,5 +1,7 @@
 /**
- * Human formatting of sizes, rates and durations for the command line.
+ * How the command line shows numbers and names: sizes, rates, durations, a
+ * rate measured over a sliding window, and text fitted to terminal columns so
+ * that progress lines never wrap.
  *
  * @module
  */
@@ -45,4 +47,87 @@ export function formatEta(seconds: number | null): string {
 
 function pad(value: number): string {
   return String(value).padStart(2, "0");
+}
+
+/** Measures the rate of a growing byte count over the last few seconds. */
+export class RateMeter {
+  readonly #windowMs: number;
+  #samples: { at: number; bytes: number }[] = [];
+
+  constructor(windowMs = 3000) {
+    this.#windowMs = windowMs;
+  }
+
+  /** Records the cumulative (never decreasing) byte count at a time in ms on a monotonic clock. */
+  add(at: number, bytes: number): void {
+    const last = this.#samples.at(-1);
+    if (last !== undefined && last.bytes === bytes && at - last.at < 250) return;
+    this.#samples.push({ at, bytes });
+    const horizon = at - this.#windowMs;
+    let drop = 0;
+    while (drop < this.#samples.length - 2 && this.#samples[drop + 1]!.at <= horizon) drop++;
+    if (drop > 0) this.#samples.splice(0, drop);
+  }
+
+  /** Bytes per second over the window (decaying while the count stands still), `null` before 200 ms of samples. */
+  rate(now: number): number | null {
+    const first = this.#samples[0];
+    const last = this.#samples.at(-1);
+    if (first === undefined || last === undefined) return null;
+    const span = Math.max(now, last.at) - first.at;
+    if (span < 200) return null;
+    return ((last.bytes - first.bytes) / span) * 1000;
+  }
+}
+
+/** Code point ranges drawn two columns wide (CJK, Hangul, full-width forms, emoji). */
+const WIDE: readonly [number, number][] = [
+  [0x1100, 0x115f],
+  [0x2e80, 0xa4cf],
+  [0xac00, 0xd7a3],
+  [0xf900, 0xfaff],
+  [0xfe30, 0xfe4f],
+  [0xff00, 0xff60],
+  [0xffe0, 0xffe6],
+  [0x1f300, 0x1faff],
+  [0x20000, 0x3fffd],
+];
+
+function charWidth(codePoint: number): number {
+  if (codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0)) return 0;
+  if (codePoint >= 0x300 && codePoint <= 0x36f) return 0; // combining marks
+  for (const [low, high] of WIDE) if (codePoint >= low && codePoint <= high) return 2;
+  return 1;
+}
+
+/** Columns the text takes on a terminal (an estimate good for file names). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += charWidth(char.codePointAt(0)!);
+  return width;
+}
+
+/**
+ * The text cut to at most `width` columns (`…` where cut; `keepEnd`: the start is
+ * cut, so a file name stays), padded to `pad`; control characters shown as `?`.
+ */
+export function fitWidth(text: string, width: number, pad = 0, keepEnd = false): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  let out = clean;
+  let used = displayWidth(clean);
+  if (used > width) {
+    const chars = keepEnd ? [...clean].reverse() : [...clean];
+    const kept: string[] = [];
+    used = 0;
+    for (const char of chars) {
+      const w = charWidth(char.codePointAt(0)!);
+      if (used + w > width - 1) break;
+      kept.push(char);
+      used += w;
+    }
+    out = keepEnd ? `…${kept.reverse().join("")}` : `${kept.join("")}…`;
+    used += 1;
+  }
+  return used < pad ? out + " ".repeat(pad - used) : out;
 }

@@ -1,5 +1,5 @@
 /**
- * The text of `haul --help`.
+ * The text of `haul --help`, and the version the command line reports.
  *
  * @module
  */
@@ -10,9 +10,11 @@ import {
   DEFAULT_RETRY_DELAY_S,
   DEFAULT_STALL_TIMEOUT_S,
 } from "./args.ts";
-import { VERSION } from "./version.ts";
 import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
+
+/** The version of haul (kept equal to `deno.json`'s and `package.json`'s by a test). */
+export const VERSION = "0.1.0";
 
 /** `haul --help`. */
 export const HELP: string = `haul ${VERSION}: resumable, crash-safe, verified HTTP downloads

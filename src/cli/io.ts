@@ -1,18 +1,23 @@
 /**
- * What the command line needs from its runtime, passed to `runCli()` so that
- * the CLI itself stays runtime-neutral (`cli.ts` builds one for Deno or Bun).
+ * What the command line needs from its runtime: `cli.ts` builds one for Deno, or for Bun
+ * and Node, and passes it to `runCli()`, so the CLI itself stays runtime-neutral.
  *
  * @module
  */
 
+/**
+ * Exit statuses: all done (or already), a download failed, usage (arguments, list or
+ * checksums refused: nothing downloaded), interrupted (progress saved), and with `-o -`
+ * a broken pipe (128 + SIGPIPE, as `cat`'s).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, brokenPipe: 141 } as const;
+
 /** The signals the CLI reacts to. */
 export type CliSignal = "SIGINT" | "SIGTERM";
 
-/** What is at a path, as {@link CliIo.statPath} tells it (symbolic links followed). */
+/** What is at a path (symbolic links followed); `what` says it in a few words (`"a fifo"`). */
 export interface PathInfo {
-  /** A regular file, a directory, or anything else (a device, a fifo, a socket). */
   readonly type: "file" | "directory" | "other";
-  /** For `"other"`: what it is, in a few words (`"a character device"`, `"a fifo"`). */
   readonly what: string;
   /** Size in bytes (regular files). */
   readonly size: number;
@@ -32,12 +37,12 @@ export interface CliIo {
   columns(): number;
   /** Delivers SIGINT and SIGTERM to `handler` instead of exiting, until the returned function is called. */
   onSignal(handler: (signal: CliSignal) => void): () => void;
-  /** Ends the process at once with `code` (used on a second interrupt). */
+  /** Ends the process at once (a second interrupt). */
   exit(code: number): void;
   /** Reads a UTF-8 text file (a list or a checksums file). */
   readTextFile(path: string): Promise<string>;
   /** Creates a directory and its missing parents; succeeds when it exists. */
   makeDir(path: string): Promise<void>;
-  /** What is at `path` (following symbolic links), or `null` when nothing is (or a parent is not a directory). */
+  /** What is at `path`, or `null` when nothing is (or a parent is not a directory). */
   statPath(path: string): Promise<PathInfo | null>;
 }

@@ -1,24 +1,24 @@
 /**
  * Turning URLs (from the arguments or a list) into downloads, validating the
- * whole set before any request: URLs, paths, duplicates, checksums.
+ * whole set before any request: URLs, paths, duplicates, checksums. Paths are
+ * joined with `/` here, without a runtime's path module.
  *
  * @module
  */
 
-import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
-import { checkRelativePath, joinPath } from "./dest_path.ts";
-import { checkUrl } from "./list.ts";
+import type { HaulAllItem } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
+import type { CliOptions } from "./args.ts";
+import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
+import { VERSION } from "./help.ts";
 
-/** Where a download was asked for, and what it says. */
+/** Where a download was asked for (`"list.txt:3"`, `"argument 1"`), and what it says, as written. */
 export interface JobSource {
-  /** For messages: `"list.txt:3"` or `"argument 1"`. */
   readonly where: string;
-  /** The URL as written. */
   readonly url: string;
-  /** Mirrors of the same file, as written (none when absent). */
+  /** Mirrors of the same file. */
   readonly mirrors?: readonly string[];
-  /** The path as written, or `null` to derive a name from the URL. */
+  /** `null`: the name comes from the URL. */
   readonly path: string | null;
 }
 
@@ -26,27 +26,21 @@ export interface JobSource {
 export interface Job {
   /** For messages: `"list.txt:3"` or `"argument 1"`. */
   readonly where: string;
-  /** The URL. */
   readonly url: URL;
   /** Mirrors of the same file, tried after `url`. */
   readonly mirrors: readonly URL[];
-  /** The destination path. */
   readonly dest: string;
-  /** The destination relative to the download directory (the checksum lookup key). */
+  /** The destination relative to the download directory (the checksum and shard key). */
   readonly relative: string;
-  /** The expected digest as an `integrity` value, or `null`. */
+  /** The expected digest as an `integrity` value. */
   readonly integrity: string | null;
 }
 
-/** Settings that shape every destination. */
+/** What shapes every destination: `--dir`, `-o`, `--sha256` (or `--integrity`), `--checksums`. */
 interface JobSettings {
-  /** `--dir`, or `null`. */
   readonly dir: string | null;
-  /** `-o` (a single download only), or `null`. */
   readonly output: string | null;
-  /** `--sha256`/`--integrity` (a single download only), or `null`. */
   readonly integrity: string | null;
-  /** The parsed `--checksums` file and its name, or `null`. */
   readonly checksums: { readonly table: ChecksumTable; readonly name: string } | null;
 }
 
@@ -72,8 +66,8 @@ export function planJobs(
     }
     const [url, ...mirrors] = checked as [URL, ...URL[]];
     const chosen = relativeDest(source, url, settings);
-    if (!chosen.ok) {
-      problems.push(`${source.where}: ${chosen.reason}`);
+    if (typeof chosen === "string") {
+      problems.push(`${source.where}: ${chosen}`);
       continue;
     }
     const relative = chosen.path;
@@ -107,23 +101,33 @@ export function planJobs(
   return { jobs, problems };
 }
 
-/** A destination chosen for a source, or the reason it is refused. */
-type ChosenDest = { readonly ok: true; readonly path: string } | {
-  readonly ok: false;
-  readonly reason: string;
-};
-
-/** The destination relative to `--dir`, or the reason it is refused. */
-function relativeDest(source: JobSource, url: URL, settings: JobSettings): ChosenDest {
-  if (settings.output !== null) {
-    return { ok: true, path: settings.output.replace(/^(\.\/)+/, "") };
+/**
+ * The destination relative to `--dir`, or why the path written in the list is refused: it
+ * must be relative, inside `--dir` and printable.
+ */
+function relativeDest(
+  source: JobSource,
+  url: URL,
+  settings: JobSettings,
+): { path: string } | string {
+  if (settings.output !== null) return { path: settings.output.replace(/^(\.\/)+/, "") };
+  const raw = source.path;
+  if (raw === null) return { path: nameFromUrl(url) };
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
+    return "Control characters in the path: remove them";
   }
-  if (source.path === null) return { ok: true, path: nameFromUrl(url) };
-  const checked = checkRelativePath(source.path);
-  if (typeof checked === "string") return { ok: false, reason: checked };
-  if (!checked.isDirectory) return { ok: true, path: checked.path };
-  const name = nameFromUrl(url);
-  return { ok: true, path: checked.path === "" ? name : `${checked.path}/${name}` };
+  if (raw.includes("\\")) return "Backslash in the path: use / between directories";
+  if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) {
+    return "Absolute path: write it relative to the download directory (--dir)";
+  }
+  const segments = raw.split("/").filter((segment) => segment !== "" && segment !== ".");
+  if (segments.includes("..")) {
+    return "'..' would leave the download directory: write a path inside it (--dir)";
+  }
+  // A path ending with "/" names a directory: the file's name comes from the URL.
+  if (raw.endsWith("/") || segments.length === 0) segments.push(nameFromUrl(url));
+  return { path: segments.join("/") };
 }
 
 /** Destinations that another destination needs as a directory. */
@@ -143,4 +147,85 @@ function directoryClashes(files: ReadonlyMap<string, string>): string[] {
     }
   }
   return problems;
+}
+
+/** Joins a directory (`"."` or `""`: the current one) and a relative path with `/`. */
+function joinPath(dir: string, relative: string): string {
+  if (dir === "" || dir === ".") return relative;
+  return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
+}
+
+/**
+ * The download lines of `haul -i LIST` (`#` comment lines and blank lines skipped; a BOM
+ * and CRLF accepted): a URL, or several (mirrors of one file), then optionally a path
+ * (which may contain spaces). Nothing is validated here (see {@link planJobs}).
+ */
+export function parseList(
+  text: string,
+): { line: number; url: string; mirrors: string[]; path: string | null }[] {
+  const entries = [];
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    // The URLs come first (a scheme and "//"); the rest of the line is the path.
+    const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/i.exec(line) ??
+      /^(\S+)\s*(.*)$/.exec(line)!;
+    const [url = line, ...mirrors] = match[1]!.trim().split(/\s+/);
+    const path = match[2]!.trim();
+    entries.push({ line: index + 1, url, mirrors, path: path === "" ? null : path });
+  }
+  return entries;
+}
+
+/** Checks a URL (parseable, `http:` or `https:`, with a host): parsed, or the reason it is refused. */
+export function checkUrl(raw: string): URL | string {
+  // Never echo credentials: drop anything between "//" and "@".
+  const safe = raw.replace(/\/\/[^/@\s]*@/, "//");
+  const shown = safe.length > 100 ? `${safe.slice(0, 100)}…` : safe;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `Invalid URL "${shown}": write a full URL such as https://example.com/file`;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `Unsupported URL scheme ${url.protocol.slice(0, -1)}: use http:// or https://`;
+  }
+  if (url.hostname === "") return `Invalid URL "${shown}": it has no host`;
+  return url;
+}
+
+/**
+ * The `haulAll` item of a job. Credentials written in the URL
+ * (`https://user:password@host/…`, which `fetch` refuses) are sent as
+ * `Authorization: Basic`, as curl and wget do, and never printed.
+ */
+export function batchItem(
+  job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>,
+): HaulAllItem {
+  const item: HaulAllItem = { url: job.url, dest: job.dest };
+  if (job.integrity !== null) item.integrity = job.integrity;
+  if ((job.mirrors?.length ?? 0) > 0) item.urls = [job.url, ...job.mirrors!];
+  if (job.url.username !== "" || job.url.password !== "") {
+    const url = new URL(job.url);
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    url.username = "";
+    url.password = "";
+    item.url = url;
+    const bytes = new TextEncoder().encode(`${user}:${password}`);
+    item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  }
+  return item;
+}
+
+/** The run's request headers, and `item`'s over them. */
+export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers {
+  const headers = new Headers();
+  for (const [name, value] of options.headers) headers.append(name, value);
+  if (options.userAgent !== null) headers.set("user-agent", options.userAgent);
+  else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
+  new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
+  return headers;
 }

@@ -5,36 +5,17 @@
  * @module
  */
 
-import type { HaulAllItem, HaulAllReport } from "../batch/haul_all.ts";
+import type { HaulAllReport } from "../batch/haul_all.ts";
 import { haulAll } from "../calls.ts";
+import { headDeadline } from "../engine/stall.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
-import { HELP } from "./help.ts";
-import type { CliIo, CliSignal } from "./io.ts";
-import type { Job } from "./jobs.ts";
+import { checkExisting } from "./existing.ts";
+import { HELP, VERSION } from "./help.ts";
+import { type CliIo, type CliSignal, EXIT } from "./io.ts";
+import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
 import { makeDirectories, prepareJobs } from "./prepare.ts";
-import { findDestinations } from "./dest_check.ts";
-import { checkExisting } from "./existing_check.ts";
-import { summaryLines } from "./report.ts";
-import { headDeadline } from "../engine/stall.ts";
-import { retrying } from "../batch/retry.ts";
-import { askName } from "./server_name.ts";
-import { VERSION } from "./version.ts";
-import { EXIT_BROKEN_PIPE, streamToStdout } from "./stdout.ts";
-
-/** Exit statuses of the command line. */
-export const EXIT = {
-  /** Every download is done (or was already). */
-  ok: 0,
-  /** At least one download failed. */
-  failed: 1,
-  /** The arguments, the list or the checksums were refused; nothing was downloaded. */
-  usage: 2,
-  /** Interrupted by SIGINT or SIGTERM; progress saved. */
-  interrupted: 130,
-  /** `-o -`: standard output's reader went away (128 + SIGPIPE). */
-  brokenPipe: EXIT_BROKEN_PIPE,
-} as const;
+import { streamToStdout } from "./stdout.ts";
 
 /** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -55,26 +36,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${error.message}\n`);
     return EXIT.usage;
   }
-  const prepared = await prepareJobs(
-    options,
-    io,
-    options.remoteHeaderName ? nameOf(options) : undefined,
-  );
-  if (prepared.ok && options.output === "-") {
-    const job = prepared.jobs[0]!;
-    const item = batchItem(job); // credentials in the URL become a header
-    const headers = requestHeaders(options, item);
-    return await streamToStdout({ ...job, url: new URL(String(item.url)) }, headers, options, io);
-  }
-  const found = prepared.ok
-    ? await findDestinations(prepared.jobs, io, options.output !== null)
-    : null;
-  const problems = !prepared.ok ? prepared.problems : found!.problems;
-  if (!prepared.ok || problems.length > 0) {
-    for (const problem of problems) io.stderr(`haul: ${problem}\n`);
+  const prepared = await prepareJobs(options, io);
+  if (!prepared.ok) {
+    for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
-    return !prepared.ok && prepared.failed ? EXIT.failed : EXIT.usage;
+    return prepared.failed ? EXIT.failed : EXIT.usage;
   }
+  if (options.output === "-") return await streamToStdout(prepared.jobs[0]!, options, io);
   if (options.shard !== null && prepared.jobs.length === 0 && !options.quiet) {
     io.stderr(
       `haul: No line of ${options.inputFile} falls in shard ` +
@@ -86,7 +54,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${dirProblem}\n`);
     return EXIT.failed;
   }
-  return await download(prepared.jobs, found!.existing, options, io);
+  return await download(prepared.jobs, prepared.existing, options, io);
 }
 
 async function download(
@@ -95,13 +63,7 @@ async function download(
   options: CliOptions,
   io: CliIo,
 ): Promise<number> {
-  const maxAttempts = options.retries + 1;
-  const output = new RunOutput(io, jobs, {
-    quiet: options.quiet,
-    verbose: options.verbose,
-    json: options.json,
-    maxAttempts,
-  });
+  const output = new RunOutput(io, jobs, options);
   const controller = new AbortController();
   let interrupted: CliSignal | null = null;
   const stopListening = io.onSignal((signal) => {
@@ -183,56 +145,7 @@ async function download(
     return EXIT.interrupted;
   }
   if (jobs.length > 1 && !options.quiet) {
-    const totals = {
-      done: count("done"),
-      skipped: count("skipped"),
-      failed: count("failed"),
-      received: reports.reduce((sum, report) => sum + report.received, 0),
-      elapsedMs: performance.now() - startedAt,
-    };
-    io.stderr(summaryLines(totals, output.failures));
+    io.stderr(output.summary(reports, performance.now() - startedAt));
   }
   return count("failed") > 0 ? EXIT.failed : EXIT.ok;
-}
-
-/**
- * The `haulAll` item of a job. Credentials written in the URL
- * (`https://user:password@host/…`, which `fetch` refuses) are sent as
- * `Authorization: Basic`, as curl and wget do, and never printed.
- */
-function batchItem(job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>): HaulAllItem {
-  const item: HaulAllItem = { url: job.url, dest: job.dest };
-  if (job.integrity !== null) item.integrity = job.integrity;
-  if ((job.mirrors?.length ?? 0) > 0) item.urls = [job.url, ...job.mirrors!];
-  if (job.url.username !== "" || job.url.password !== "") {
-    const url = new URL(job.url);
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    url.username = "";
-    url.password = "";
-    item.url = url;
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
-  }
-  return item;
-}
-
-/** `-J`: asks a URL's server for its file's name, with the run's headers, credentials and retries. */
-function nameOf(options: CliOptions): (url: URL) => Promise<string | null> {
-  const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
-  return (url) => {
-    const item = batchItem({ url, dest: "", integrity: null });
-    const headers = requestHeaders(options, item);
-    return retrying(() => askName(new URL(item.url), fetch, headers), retryPolicy(options));
-  };
-}
-
-/** The run's request headers, and `item`'s over them. */
-function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers {
-  const headers = new Headers();
-  for (const [name, value] of options.headers) headers.append(name, value);
-  if (options.userAgent !== null) headers.set("user-agent", options.userAgent);
-  else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
-  new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
-  return headers;
 }

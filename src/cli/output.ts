@@ -1,39 +1,34 @@
 /**
  * Where the command line's output goes while downloads run: bars on a
  * terminal, one line (or JSON object) per finished file otherwise, errors and
- * retries on standard error.
+ * retries on standard error, and the summary after several downloads.
  *
  * @module
  */
 
-import type { HaulAllProgress, HaulAllReport, HaulAllRetryInfo } from "../batch/haul_all.ts";
+import type {
+  HaulAllProgress,
+  HaulAllReport,
+  HaulAllRetryInfo,
+  HaulAllSuccess,
+} from "../batch/haul_all.ts";
 import { isRetryable } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
+import type { CliOptions } from "./args.ts";
 import type { CliIo } from "./io.ts";
 import type { Job } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
-import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
-import { type FailureLine, fileJson, fileLine } from "./report.ts";
-
-/** How verbose the output is. */
-interface OutputSettings {
-  /** `-q`: errors only. */
-  readonly quiet: boolean;
-  /** `-v`: retries and error detail. */
-  readonly verbose: boolean;
-  /** `--json`: JSON objects on stdout instead of lines. */
-  readonly json: boolean;
-  /** The most attempts per download. */
-  readonly maxAttempts: number;
-}
+import { describeError, errorDetail, errorName, retryLine, retryReason } from "./error_wording.ts";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
 
 /** The output of one run. */
 export class RunOutput {
   readonly #io: CliIo;
   readonly #jobs: readonly Job[];
-  readonly #settings: OutputSettings;
+  readonly #options: Pick<CliOptions, "quiet" | "verbose" | "json">;
   readonly #view: ProgressView | null;
-  /** One per failed download, for the summary. */
-  readonly failures: FailureLine[] = [];
+  /** One per failed download (`dest (where): reason`), for the summary. */
+  readonly #failures: { line: string; retryable: boolean }[] = [];
   /** The job index of each item of the running batch (the batch may hold only some jobs). */
   #batch: readonly number[];
   /** The reason of each job's last retry, shown in its bar while it waits. */
@@ -41,19 +36,19 @@ export class RunOutput {
   /** When set, failures are not printed (the run was interrupted). */
   muted = false;
 
-  constructor(io: CliIo, jobs: readonly Job[], settings: OutputSettings) {
+  constructor(io: CliIo, jobs: readonly Job[], options: CliOptions) {
     this.#io = io;
     this.#jobs = jobs;
-    this.#settings = settings;
+    this.#options = options;
     this.#batch = jobs.map((_, index) => index);
-    this.#view = io.isTTY && !settings.quiet
+    this.#view = io.isTTY && !options.quiet
       ? new ProgressView({
         write: (text) => io.stderr(text),
         columns: () => io.columns(),
         label: (index) => jobs[this.#jobIndex(index)]?.relative ?? "",
         reason: (index) => this.#reasons.get(this.#jobIndex(index)) ?? null,
         showTotal: jobs.length > 1,
-        maxAttempts: settings.maxAttempts,
+        maxAttempts: options.retries + 1,
       })
       : null;
   }
@@ -63,40 +58,32 @@ export class RunOutput {
     this.#batch = jobIndices;
   }
 
-  /** @param progress the batch's progress (redraws the bars on a terminal). */
+  /** Redraws the bars on a terminal. */
   progress(progress: HaulAllProgress): void {
     this.#view?.update(progress);
   }
 
-  /** @param report a finished item of the batch: prints its line or JSON object. */
+  /** A finished item of the batch: prints its line or JSON object. */
   itemDone(report: HaulAllReport): void {
     this.jobDone({ ...report, index: this.#jobIndex(report.index) });
   }
 
-  /** @param report a finished download, its `index` in `jobs`: prints its line or JSON object. */
+  /** A finished download, its `index` in `jobs`: prints its line or JSON object. */
   jobDone(report: HaulAllReport): void {
     const job = this.#jobs[report.index]!;
     this.#reasons.delete(report.index);
     if (report.status === "failed") {
       if (this.muted) return;
       const where = job.where === "argument" ? "" : ` (${job.where})`;
-      const reason = describeError(report.error, job, report.attempts);
-      const line = `${job.dest}${where}: ${reason}`;
-      this.failures.push({ line, retryable: isRetryable(report.error) });
-      this.error(`Failed ${line}`, this.#settings.verbose ? errorDetail(report.error) : "");
-      if (this.#settings.json) {
-        this.#out(JSON.stringify(fileJson(report, job, isRetryable(report.error))));
-      }
-      return;
+      const line = `${job.dest}${where}: ${describeError(report.error, job, report.attempts)}`;
+      this.#failures.push({ line, retryable: isRetryable(report.error) });
+      this.error(`Failed ${line}`, this.#options.verbose ? errorDetail(report.error) : "");
     }
-    if (this.#settings.json) {
-      this.#out(JSON.stringify(fileJson(report, job, false)));
-    } else if (!this.#settings.quiet) {
-      this.#out(fileLine(report, job) ?? "");
-    }
+    if (this.#options.json) this.#out(JSON.stringify(fileJson(report, job)));
+    else if (report.status !== "failed" && !this.#options.quiet) this.#out(fileLine(report, job));
   }
 
-  /** @param info a retry of a batch item about to wait. */
+  /** A retry of a batch item about to wait. */
   retry(info: HaulAllRetryInfo): void {
     this.jobRetry(this.#jobIndex(info.index), info);
   }
@@ -108,8 +95,8 @@ export class RunOutput {
   ): void {
     const reason = retryReason(info.error);
     this.#reasons.set(index, reason);
-    if (this.muted || this.#settings.quiet) return;
-    if (this.#view !== null && !this.#settings.verbose) return;
+    if (this.muted || this.#options.quiet) return;
+    if (this.#view !== null && !this.#options.verbose) return;
     this.error(retryLine(this.#jobs[index]!.dest, info, reason));
   }
 
@@ -119,14 +106,33 @@ export class RunOutput {
     this.#io.stderr(`${line}\n${detail}`);
   }
 
-  /** Prints a line on standard error unless `-q`. */
-  info(line: string): void {
-    if (!this.#settings.quiet) this.error(line);
-  }
-
   /** Stops the bars and erases them. */
   stop(): void {
     this.#view?.stop();
+  }
+
+  /**
+   * The summary after several downloads: counts, bytes, time, mean rate, a line per failure,
+   * and the advice to run again only when some failure may pass.
+   */
+  summary(reports: readonly HaulAllReport[], elapsedMs: number): string {
+    const count = (status: string) => reports.filter((report) => report.status === status).length;
+    const received = reports.reduce((sum, report) => sum + report.received, 0);
+    const rate = elapsedMs > 0 ? received / (elapsedMs / 1000) : 0;
+    let text = `Done ${count("done")}, skipped ${count("skipped")}, failed ${count("failed")}: ` +
+      `${formatBytes(received)} downloaded in ${formatDuration(elapsedMs)} (${formatRate(rate)})\n`;
+    const failures = this.#failures;
+    if (failures.length > 0) {
+      text += "Failed:\n" + failures.map((failure) => `  ${failure.line}\n`).join("");
+      const later = failures.filter((failure) => failure.retryable).length;
+      if (later === failures.length) {
+        text += "Run the same command again to retry them; finished files are skipped.\n";
+      } else if (later > 0) {
+        text += `Run the same command again to retry the ${later} that may still succeed ` +
+          "(the others need the fix their line gives); finished files are skipped.\n";
+      }
+    }
+    return text;
   }
 
   #jobIndex(batchIndex: number): number {
@@ -137,4 +143,59 @@ export class RunOutput {
     this.#view?.clear();
     this.#io.stdout(`${line}\n`);
   }
+}
+
+/** The human line (no newline) for a finished download. */
+function fileLine(report: HaulAllSuccess, job: Job): string {
+  const { result } = report;
+  // No digest for a file that was already there and had none to match: it was not read. With a
+  // SHA-512 (or SHA-384) to match, that digest is shown: it is the one checked.
+  const shown = result.sha512 ? "sha512" : result.sha384 ? "sha384" : "sha256";
+  const digest = result.sha256 === null
+    ? ""
+    : `, ${shown} ${result[shown]}${job.integrity !== null ? " (verified)" : ""}`;
+  if (report.status === "skipped") {
+    const why = result.status === 304 ? "unchanged on the server" : "already complete";
+    return `Skipped ${job.dest}: ${why}, ${formatBytes(result.size)}${digest}`;
+  }
+  const rate = report.elapsedMs > 0 ? report.received / (report.elapsedMs / 1000) : 0;
+  const notes: string[] = [];
+  if (result.resumedFrom > 0) notes.push(`resumed at ${formatBytes(result.resumedFrom)}`);
+  if (report.attempts > 1) notes.push(`${report.attempts} attempts`);
+  return `Saved ${job.dest}: ${formatBytes(result.size)} in ${formatDuration(report.elapsedMs)} ` +
+    `(${formatRate(rate)}${notes.length > 0 ? `; ${notes.join(", ")}` : ""})${digest}`;
+}
+
+/** The object printed per finished file with `--json` (its fields: docs/cli.md, "JSON"). */
+function fileJson(report: HaulAllReport, job: Job): Record<string, unknown> {
+  const base = {
+    status: report.status,
+    url: redactUrl(job.url),
+    dest: job.dest,
+    source: job.where,
+    attempts: report.attempts,
+    received: report.received,
+    elapsedMs: Math.round(report.elapsedMs),
+  };
+  if (report.status === "failed") {
+    const status = (report.error as { status?: unknown } | null)?.status;
+    const error = {
+      name: errorName(report.error),
+      message: describeError(report.error, job, report.attempts),
+      retryable: isRetryable(report.error),
+      ...(typeof status === "number" ? { status } : {}),
+    };
+    return { ...base, error };
+  }
+  const { result } = report;
+  return {
+    ...base,
+    size: result.size,
+    sha256: result.sha256,
+    ...(result.sha384 === undefined ? {} : { sha384: result.sha384 }),
+    ...(result.sha512 === undefined ? {} : { sha512: result.sha512 }),
+    verified: job.integrity !== null,
+    resumedFrom: result.resumedFrom,
+    connections: result.connections,
+  };
 }

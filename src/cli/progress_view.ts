@@ -6,22 +6,19 @@
  */
 
 import type { HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
-import { formatBytes, formatEta, formatRate } from "./format.ts";
-import { RateMeter } from "./rate.ts";
-import { displayWidth, fitWidth } from "./text_width.ts";
+import { displayWidth, fitWidth, formatBytes, formatEta, formatRate, RateMeter } from "./format.ts";
 
 /** The shortest time between two redraws. */
 const REDRAW_INTERVAL_MS = 100;
 /** Redraw this often even without news, so that rates and countdowns move. */
 const IDLE_REDRAW_MS = 500;
+/** At most this many bars; the rest are counted on one line. */
+const MAX_BARS = 8;
 
-/** Timers and clock of the view (replaceable in tests). */
+/** The view's monotonic clock and timers (replaced in tests). */
 export interface ViewClock {
-  /** Milliseconds on a monotonic clock. */
   now(): number;
-  /** Schedules `fn`. */
   setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels what {@link ViewClock.setTimeout} scheduled. */
   clearTimeout(handle: unknown): void;
 }
 
@@ -29,19 +26,15 @@ export interface ViewClock {
 interface ProgressViewOptions {
   /** Writes to the terminal (standard error). */
   write(text: string): void;
-  /** The terminal's width. */
   columns(): number;
-  /** The label of an item (its destination, usually). */
+  /** The label of an item (its destination). */
   label(index: number): string;
-  /** Why an item is waiting to retry, in a few words (`null`: not known). */
+  /** Why an item is waiting to retry, in a few words. */
   reason?(index: number): string | null;
   /** Whether to draw the total line (for more than one download). */
   showTotal: boolean;
   /** The most attempts per download, for "attempt 2/21". */
   maxAttempts: number;
-  /** At most this many bars; the rest are counted on one line. Default 8. */
-  maxBars?: number;
-  /** The clock (default: `performance.now` and the global timers). */
   clock?: ViewClock;
 }
 
@@ -131,27 +124,23 @@ export class ProgressView {
   /** The lines of one frame, without escape sequences, each narrower than the terminal. */
   render(progress: HaulAllProgress, now: number): string[] {
     const width = Math.max(20, this.#options.columns() - 1);
-    const maxBars = this.#options.maxBars ?? 8;
     const active = progress.items.filter((item) =>
       item.phase === "running" || item.phase === "waiting"
     );
-    const rows = active.slice(0, maxBars).map((item) => this.#itemRow(item, now));
+    const rows = active.slice(0, MAX_BARS).map((item) => this.#itemRow(item, now));
     if (this.#options.showTotal) rows.push(this.#totalRow(progress, now));
     const { lines, reserve } = layout(rows, width, this.#reserve);
     this.#reserve = reserve;
-    if (active.length > maxBars) {
-      const more = fitWidth(`… and ${active.length - maxBars} more downloading`, width);
-      lines.splice(maxBars, 0, more);
+    if (active.length > MAX_BARS) {
+      const more = fitWidth(`… and ${active.length - MAX_BARS} more downloading`, width);
+      lines.splice(MAX_BARS, 0, more);
     }
     return lines;
   }
 
   #itemRow(item: HaulAllItemProgress, now: number): Row {
-    let meter = this.#meters.get(item.index);
-    if (meter === undefined) {
-      meter = new RateMeter();
-      this.#meters.set(item.index, meter);
-    }
+    const meter = this.#meters.get(item.index) ?? new RateMeter();
+    this.#meters.set(item.index, meter);
     meter.add(now, item.received);
     let status: string;
     if (item.phase === "waiting") {

@@ -1,21 +1,15 @@
 /**
- * `--shard K/N`: a stable share of a list for one of N machines, chosen by
- * destination, so that N machines (a Kubernetes Indexed Job, a CI matrix,
- * GNU parallel over ssh) can share one list and one checksums file with no
- * coordinator. Every destination lands in exactly one shard, and in the same
- * one on every machine and every run: the shard is the FNV-1a hash of the
- * destination's path relative to the download directory (UTF-8, `/`
- * separators), modulo N, plus one: K counts from 1 to N, as in Jest, Vitest and
- * Playwright (`1/3` is the first of three).
+ * `--shard K/N`: a stable share of a list for one of N machines with no coordinator (the
+ * how and why: docs/cli.md). The shard of a destination is the FNV-1a hash of its path
+ * relative to the download directory (UTF-8, `/` separators), modulo N, plus one: K counts
+ * from 1, as in Jest, Vitest and Playwright.
  *
  * @module
  */
 
-/** One machine's share: shard `index` of `count`. */
+/** One machine's share: shard `index` (1 to `count`) of `count`. */
 export interface Shard {
-  /** Which shard, from 1 to `count`, as written in `--shard K/N`. */
   readonly index: number;
-  /** How many shards the list is split into (>= 1). */
   readonly count: number;
 }
 

@@ -10,37 +10,28 @@ import { haulStream } from "../stream.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
 import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
-import type { CliIo, CliSignal } from "./io.ts";
-import type { Job } from "./jobs.ts";
+import { type CliIo, type CliSignal, EXIT } from "./io.ts";
+import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { ProgressView } from "./progress_view.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
 
-/** The exit status when standard output's reader went away: 128 + SIGPIPE, as `cat`'s. */
-export const EXIT_BROKEN_PIPE = 141;
-
-/** Streams one download to stdout (`headers` include the URL's credentials): exit status 0, 1, 130 or 141. */
-export async function streamToStdout(
-  job: Job,
-  headers: Headers,
-  options: CliOptions,
-  io: CliIo,
-): Promise<number> {
+/** Streams one download to stdout: an {@link EXIT} status. */
+export async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise<number> {
   const name = `${nameFromUrl(job.url)} (stdout)`;
   const controller = new AbortController();
   let interrupted: CliSignal | null = null;
   const stopListening = io.onSignal((signal) => {
-    if (interrupted !== null) return io.exit(130);
+    if (interrupted !== null) return io.exit(EXIT.interrupted);
     interrupted = signal;
     controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
   });
-  const maxAttempts = options.retries + 1;
   const view = io.isTTY && !options.quiet
     ? new ProgressView({
       write: (text) => io.stderr(text),
       columns: () => io.columns(),
       label: () => name,
       showTotal: false,
-      maxAttempts,
+      maxAttempts: options.retries + 1,
     })
     : null;
   const say = (line: string): void => {
@@ -50,8 +41,9 @@ export async function streamToStdout(
   const startedAt = performance.now();
   let written = 0;
   let retries = 0;
-  const stream = haulStream(job.url, {
-    headers,
+  const item = batchItem(job); // credentials in the URL become a header
+  const stream = haulStream(item.url, {
+    headers: requestHeaders(options, item),
     signal: controller.signal,
     ...retryPolicy(options),
     stallTimeout: options.stallTimeoutMs,
@@ -64,10 +56,9 @@ export async function streamToStdout(
     },
   });
   const reader = stream.getReader();
-  const item = { url: job.url, dest: job.dest };
   try {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
-      if (!(await io.writeOut(read.value))) return EXIT_BROKEN_PIPE; // the reader left: quietly
+      if (!(await io.writeOut(read.value))) return EXIT.brokenPipe; // the reader left: quietly
       written += read.value.length;
       const progress = { index: 0, item, phase: "running", validLength: written } as const;
       view?.update({
@@ -87,12 +78,12 @@ export async function streamToStdout(
         `haul: ${interrupted}: stopped after ${formatBytes(written)} to standard output ` +
           "(a stream cannot resume: run the command again to start over)\n",
       );
-      return 130;
+      return EXIT.interrupted;
     }
     const attempts = (error as { attempts?: number }).attempts ?? 1;
     const reason = describeError(error, job, attempts);
     io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
-    return 1;
+    return EXIT.failed;
   } finally {
     stopListening();
     view?.stop();
@@ -107,5 +98,5 @@ export async function streamToStdout(
         (job.integrity === null ? "" : ", sha256 verified"),
     );
   }
-  return 0;
+  return EXIT.ok;
 }

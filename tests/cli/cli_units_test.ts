@@ -4,16 +4,13 @@ import { readFile } from "node:fs/promises";
 import type { HaulAllProgress } from "../../src/batch/haul_all.ts";
 import { parseArgs, UsageError } from "../../src/cli/args.ts";
 import { lookupChecksum, parseChecksums } from "../../src/cli/checksums.ts";
-import { formatBytes, formatDuration, formatEta } from "../../src/cli/format.ts";
-import { planJobs } from "../../src/cli/jobs.ts";
-import { parseList } from "../../src/cli/list.ts";
+import { displayWidth, formatBytes, formatDuration, formatEta } from "../../src/cli/format.ts";
+import { parseList, planJobs } from "../../src/cli/jobs.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
 import { scrub } from "../../src/cli/error_wording.ts";
 import { parseIntegrity } from "../../src/protocol/integrity.ts";
 import { FALLBACK_NAME, nameFromUrl } from "../../src/protocol/safe_name.ts";
-import { displayWidth } from "../../src/cli/text_width.ts";
-import { VERSION } from "../../src/cli/version.ts";
-import { HELP } from "../../src/cli/help.ts";
+import { HELP, VERSION } from "../../src/cli/help.ts";
 
 function options(argv: string[]) {
   const parsed = parseArgs(argv);

@@ -1,12 +1,15 @@
 /**
- * The command line's size check of existing files (`src/cli/existing_check.ts`):
+ * The command line's size check of existing files (`src/cli/existing.ts`):
  * retried like a download, a few at a time, stopped by the run's signal.
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { checkExisting, type CheckExistingOptions } from "../../src/cli/existing_check.ts";
-import { ExistingFileError } from "../../src/cli/existing.ts";
+import {
+  checkExisting,
+  type CheckExistingOptions,
+  ExistingFileError,
+} from "../../src/cli/existing.ts";
 import type { RetryInfo } from "../../src/batch/retry.ts";
 import { UnexpectedStatusError } from "../../src/errors.ts";
 import type { FetchLike } from "../../src/types.ts";
