@@ -138,6 +138,8 @@ export async function checkExisting(
     const startedAt = performance.now();
     const { index, size, item } = candidates[next]!;
     const headers = new Headers(options.headers);
+    const first = item.urls?.[0]; // the URL's own headers (its credentials), when it has mirrors
+    if (first instanceof Request) first.headers.forEach((value, name) => headers.set(name, value));
     new Headers(item.headers).forEach((value, name) => headers.set(name, value));
     const url = new URL(item.url);
     let attempts = 0;

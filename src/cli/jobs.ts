@@ -206,17 +206,22 @@ export function batchItem(
 ): HaulAllItem {
   const item: HaulAllItem = { url: job.url, dest: job.dest };
   if (job.integrity !== null) item.integrity = job.integrity;
-  if ((job.mirrors?.length ?? 0) > 0) item.urls = [job.url, ...job.mirrors!];
-  if (job.url.username !== "" || job.url.password !== "") {
-    const url = new URL(job.url);
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    url.username = "";
-    url.password = "";
-    item.url = url;
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    item.headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  const mirrors = job.mirrors ?? [];
+  if (job.url.username === "" && job.url.password === "") {
+    if (mirrors.length > 0) item.urls = [job.url, ...mirrors];
+    return item;
   }
+  // Credentials in the URL go as Basic auth to that URL only: a mirror is another host.
+  const url = new URL(job.url);
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = "";
+  url.password = "";
+  item.url = url;
+  const bytes = new TextEncoder().encode(`${user}:${password}`);
+  const headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  if (mirrors.length === 0) item.headers = headers;
+  else item.urls = [new Request(url, { headers }), ...mirrors];
   return item;
 }
 

@@ -41,8 +41,9 @@ export async function streamToStdout(job: Job, options: CliOptions, io: CliIo): 
   const startedAt = performance.now();
   let written = 0;
   let retries = 0;
-  const item = batchItem(job); // credentials in the URL become a header
-  const stream = haulStream(item.url, {
+  const item = batchItem(job); // credentials in the URL become a header (on the URL's `Request`)
+  const first = item.urls?.[0];
+  const stream = haulStream(first instanceof Request ? first : item.url, {
     headers: requestHeaders(options, item),
     signal: controller.signal,
     ...retryPolicy(options),

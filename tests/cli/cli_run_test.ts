@@ -448,4 +448,34 @@ describe("haul CLI (child process)", () => {
       await server.close();
     }
   });
+
+  it("sends a list line's URL credentials to that URL only, never to its mirror", async () => {
+    // The primary fails once with a 503, so the next attempt goes to the mirror.
+    const primary = await startResourceServer((req) => ({ body: bodyFor(req) }), (req, honest) => {
+      return primary.requests.length === 1 ? { ...honest, status: 503, body: "busy" } : honest;
+    });
+    const mirror = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const list = join(dir, "list.txt");
+        const url = primary.url.replace("//", "//alice:s3cret@") + "/creds.bin";
+        await writeFile(list, `${url} ${mirror.url}/creds.bin\n`);
+        const run = await runCli(["-i", list, "--dir", dir, "--retry-delay", "0"]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.ok(!(run.stdout + run.stderr).includes("s3cret"));
+        assert.deepEqual(await bytesOf(join(dir, "creds.bin")), body("/creds.bin"));
+        assert.equal(
+          primary.requests[0]!.headers["authorization"],
+          `Basic ${btoa("alice:s3cret")}`,
+        );
+        assert.ok(mirror.requests.length > 0, "the mirror was asked");
+        for (const request of mirror.requests) {
+          assert.equal(request.headers["authorization"], undefined);
+        }
+      });
+    } finally {
+      await primary.close();
+      await mirror.close();
+    }
+  });
 });
