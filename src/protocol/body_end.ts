@@ -14,29 +14,17 @@ export interface BodyEndFacts {
   readonly fileLength: number;
   /** The body's declared length (`Content-Length` or the range's size), or `null`. */
   readonly bodyLength: number | null;
-  /** The representation's length, or `null` when unknown. */
   readonly total: number | null;
   /** Whether the end of the body is the end of the file (false for a range of unknown total). */
   readonly bodyEndsFile: boolean;
 }
 
-/** How a body that stopped arriving ended. */
+/** `short` is an interruption (progress is kept); `unknown-end`: the next call asks for the rest. */
 type BodyEndVerdict =
-  /** Every byte of the file is here. */
   | { readonly kind: "complete" }
-  /** Fewer bytes than declared: an interruption (progress is kept). */
-  | { readonly kind: "short"; readonly reason: string }
-  /** The body ended but nothing says the file does: the next call asks for the rest. */
-  | { readonly kind: "unknown-end"; readonly reason: string };
+  | { readonly kind: "short" | "unknown-end"; readonly reason: string };
 
-/**
- * Whether a chunk of `chunkLength` bytes takes the body past its declared length.
- *
- * @param received body bytes before the chunk.
- * @param chunkLength bytes in the chunk.
- * @param bodyLength the declared length, or `null`.
- * @returns `true` when the body is over-long (the download must be discarded).
- */
+/** Whether a chunk takes the body past its declared length (the download must be discarded). */
 export function isOverLong(
   received: number,
   chunkLength: number,
@@ -45,12 +33,7 @@ export function isOverLong(
   return bodyLength !== null && received + chunkLength > bodyLength;
 }
 
-/**
- * Judges a body that ended without an error.
- *
- * @param facts what was received and declared.
- * @returns the verdict.
- */
+/** Judges a body that ended without an error. */
 export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
   const { received, fileLength, bodyLength, total } = facts;
   const short = bodyLength !== null && received < bodyLength;
@@ -59,8 +42,7 @@ export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
     return { kind: "short", reason: `body ended at ${fileLength} of ${expected} bytes` };
   }
   if (!facts.bodyEndsFile) {
-    // A range of a file of unknown length: its end is not the file's end.
-    // The next call asks for the rest; a 416 there confirms completion.
+    // A range of a file of unknown length: a 416 to the next call confirms completion.
     return {
       kind: "unknown-end",
       reason: `the server did not say whether the file ends at byte ${fileLength}`,

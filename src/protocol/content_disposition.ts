@@ -13,20 +13,12 @@ const PARAMETER = /(?:^|;)\s*([^\s=;"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;"]*))/
 const EXT_VALUE = /^([^']*)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*)$/;
 
 /**
- * The suggested file name of a `Content-Disposition` value: `filename*`
- * (RFC 8187: `UTF-8` or `ISO-8859-1`, percent-encoded) before `filename` (a
- * token or a quoted string, `\` escapes undone; raw UTF-8 read as such, not
- * `%`-decoded). Parameter names are matched case-insensitively, whatever the
- * disposition type. A `filename*` that cannot be decoded (another charset,
- * invalid `%` escapes or UTF-8) gives way to `filename`; a repeated parameter
- * makes the header invalid (RFC 6266, 4.1). The name is reduced as RFC 6266
- * (4.3) asks: its last path segment (after `/` or `\`), then control
- * characters and bidirectional overrides replaced by `_`, runs of dots
- * collapsed, leading dots and surrounding spaces removed, at most 200 bytes
- * (`safeName()`). So it never names a directory, a parent or a hidden file.
- *
- * @param header the header's value, or `null` when absent.
- * @returns the safe name, or `null` when the header gives none (or nothing is left of it).
+ * The suggested name of a `Content-Disposition` value: `filename*` (RFC 8187,
+ * `UTF-8` or `ISO-8859-1`) before `filename` (raw UTF-8 read as such); one that
+ * cannot be decoded gives way to `filename`; a repeated parameter makes the
+ * header invalid (RFC 6266 4.1). Reduced as RFC 6266 4.3 asks: the last path
+ * segment, then `safeName()`, so it never names a directory, a parent or a
+ * hidden file. `null` when the header gives none.
  */
 export function contentDispositionName(header: string | null): string | null {
   const values = new Map<string, string>();

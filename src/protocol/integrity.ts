@@ -1,13 +1,9 @@
 /**
- * Parses the `integrity` option, tokens separated by ASCII whitespace:
- * SRI hash expressions (`sha256-`, `sha384-`, `sha512-<base64>`, `?options`
- * ignored, standard or URL-safe base64, padding optional), `sha256:<hex>`,
- * `sha384:<hex>`, `sha512:<hex>`, or a bare 64-hex-digit SHA-256.
- *
- * As SRI says, the strongest algorithm present decides and the weaker tokens
- * are not checked; an unknown algorithm is ignored beside a known one.
- * Anything else (a malformed token, a wrong length, non-canonical base64, no
- * known algorithm) is a `TypeError`.
+ * Parses the `integrity` option: tokens separated by ASCII whitespace, SRI
+ * (`sha256-`, `sha384-`, `sha512-<base64>`, `?options` ignored, either base64
+ * alphabet, padding optional), `<algorithm>:<hex>`, or a bare 64-hex-digit
+ * SHA-256. As in SRI, the strongest algorithm present decides and an unknown
+ * one is ignored beside a known one.
  *
  * @module
  */
@@ -45,16 +41,13 @@ const BASE64_VALUES: ReadonlyMap<string, number> = new Map(
     .concat([["-", 62], ["_", 63]]),
 );
 
-/** Shows at most ~100 characters of the caller's value in a message. */
+/** At most ~100 characters of the caller's value, for a message. */
 function excerpt(value: string): string {
   const chars = Array.from(value);
   return chars.length > 100 ? chars.slice(0, 100).join("") + "…" : value;
 }
 
-/**
- * Strict base64 (either alphabet) to bytes: padding, if present, must be
- * exactly right, and the unused low bits of the last character must be zero.
- */
+/** Strict base64 (either alphabet): padding, if any, exactly right; unused low bits zero. */
 function decodeBase64(text: string): Uint8Array | null {
   const body = text.replace(/=+$/, "");
   const padding = text.length - body.length;
@@ -84,17 +77,12 @@ function toHex(bytes: Uint8Array): string {
 }
 
 /**
- * Parses an integrity value into the algorithm to check and its digests.
+ * The strongest algorithm given and its accepted digests (lowercase hex,
+ * deduplicated, in the order given; never empty).
  *
- * @param value SRI metadata (`sha256-`, `sha384-` or `sha512-<base64>`,
- *   several tokens allowed, `?options` ignored), `<algorithm>:<hex>`, or a
- *   bare 64-digit hex SHA-256.
- * @returns the strongest algorithm given and its accepted digests (lowercase
- *   hex, deduplicated, in the order given; never empty).
- * @throws {TypeError} when `value` is empty or not a string, when a token is
- *   malformed (bad base64 or hex, wrong digest length, unknown form), or when
- *   no token is of a known algorithm ("Unsupported integrity algorithm:
- *   give sha256, sha384 or sha512: …").
+ * @throws {TypeError} when `value` is empty or not a string, a token is
+ *   malformed (bad base64 or hex, wrong digest length, unknown form), or no
+ *   token is of a known algorithm.
  */
 export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") {
@@ -147,9 +135,8 @@ export function parseIntegrity(value: string): ExpectedDigests {
   );
 }
 
-/** What an {@link IntegrityError} reports: the algorithm checked, and the digests. */
+/** What an `IntegrityError` reports. */
 interface Mismatch {
-  /** `expected.algorithm`. */
   readonly algorithm: DigestAlgorithm;
   /** The accepted digests, hex. */
   readonly expected: readonly string[];
@@ -157,15 +144,7 @@ interface Mismatch {
   readonly actual: string;
 }
 
-/**
- * Checks computed digests against the expected ones.
- *
- * @param expected the result of {@link parseIntegrity}.
- * @param actual hex digests of the downloaded bytes (any case), by algorithm;
- *   `expected.algorithm` must be among them to match.
- * @returns `null` when the digest of `expected.algorithm` equals one of
- *   `expected.hex`; otherwise what did not match (also when it is missing).
- */
+/** `null` when the digest of `expected.algorithm` in `actual` (hex, any case) is one expected. */
 export function integrityMismatch(
   expected: ExpectedDigests,
   actual: { readonly [A in DigestAlgorithm]?: string | null },

@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { Checkpoint } from "./checkpoint.ts";
 import { parseContentRange, parseUnsatisfiedRange } from "./content_range.ts";
 import {
   ContentRangeError,
@@ -14,31 +13,20 @@ import {
   UnexpectedStatusError,
 } from "../errors.ts";
 import { isStrongLastModified, parseEtag, strongMatch, weakMatch } from "./etag.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import type { ResumeRequest } from "./request.ts";
 import { parseRetryAfter } from "./retry_after.ts";
 
 /** The request as it was sent. */
-interface SentRequest {
+interface SentRequest extends ResumeRequest {
   /** The URL, for messages. */
   readonly url: string;
-  /** Where `Range` started (0: no `Range` was sent). */
-  readonly cursor: number;
-  /** The checkpoint the resume was based on (null for a fresh download). */
-  readonly checkpoint: Checkpoint | null;
-  /** The `If-Modified-Since` sent (ms; see `ResumeRequest.since`), if any: a 304 is then expected. */
-  readonly since?: number | null;
   /** The final digest, not the validators, proves the file (mirrors with an `integrity`): only a changed length shows another file. */
   readonly digestProves?: boolean;
 }
 
-/** The representation metadata a plan carries into the checkpoint. */
-export interface Validators {
-  /** The response's ETag, if well-formed. */
-  readonly etag: string | null;
-  /** The response's Last-Modified. */
-  readonly lastModified: string | null;
-  /** The response's Content-Type. */
-  readonly contentType: string | null;
-}
+/** The representation metadata a plan carries into the checkpoint (a well-formed ETag, a strong Last-Modified). */
+export type Validators = Pick<Checkpoint, "etag" | "lastModified" | "contentType">;
 
 /** Stream the body into `.part` at `offset`. */
 export interface StreamPlan {
@@ -49,35 +37,27 @@ export interface StreamPlan {
   readonly rewind: boolean;
   /** Bytes the body must hold, or `null` when only its end says (chunked, no length). */
   readonly bodyLength: number | null;
-  /** Total file size when known. */
   readonly total: number | null;
   /** Whether the body's end is the file's end: a 200, or a 206 with a known total (`bytes a-b/*` may stop anywhere). */
   readonly bodyEndsFile: boolean;
-  /** Metadata to keep in the checkpoint. */
   readonly validators: Validators;
 }
 
-/** The file on disk is already complete (a 416 that confirms the length). */
-interface FinishPlan {
-  readonly kind: "finish";
-}
-
-/** The file at `dest` is current: a 304 to `If-Modified-Since`. Nothing is written. */
-interface UnchangedPlan {
-  readonly kind: "unchanged";
+/** `finish`: `.part` is complete (a 416 confirms its length); `unchanged`: a 304, `dest` is current. */
+interface DonePlan {
+  readonly kind: "finish" | "unchanged";
 }
 
 /** Refuse the response. */
 export interface FailPlan {
   readonly kind: "fail";
-  /** What to throw. */
   readonly error: HaulError;
   /** Discard the checkpoint first, so the next call starts from byte 0. */
   readonly reset: boolean;
 }
 
 /** What to do with a response. */
-export type Plan = StreamPlan | FinishPlan | UnchangedPlan | FailPlan;
+export type Plan = StreamPlan | DonePlan | FailPlan;
 
 /** Decides how to handle a response to haul's one request (`now`, in ms, for `Retry-After` dates). */
 export function planResponse(

@@ -1,6 +1,6 @@
 /**
- * Building haul's one request: the caller's headers, with `Range`,
- * `If-Range` and `Accept-Encoding` always haul's own.
+ * Building haul's requests: the caller's headers, with `Range`, `If-Range`
+ * and `Accept-Encoding` always haul's own.
  *
  * @module
  */
@@ -14,21 +14,11 @@ export interface ResumeRequest {
   readonly cursor: number;
   /** The checkpoint behind the resume, or `null`. */
   readonly checkpoint: Checkpoint | null;
-  /**
-   * The modification time (ms) of the `dest` being revalidated: sent as
-   * `If-Modified-Since` on a request from byte 0 (RFC 9110 §13.1.3), never
-   * beside `Range`.
-   */
+  /** The mtime (ms) of the `dest` being revalidated: `If-Modified-Since` from byte 0, never beside `Range`. */
   readonly since?: number | null;
 }
 
-/**
- * The `If-Range` value for a checkpoint: its strong ETag, else its (strong)
- * Last-Modified, else none. A weak ETag is never sent (RFC 9110 §13.1.5).
- *
- * @param checkpoint the saved state.
- * @returns the header value, or `null` to send `Range` alone.
- */
+/** A checkpoint's `If-Range`: its strong ETag, else its (strong) Last-Modified; never a weak ETag. */
 function ifRangeValue(checkpoint: Checkpoint): string | null {
   if (checkpoint.etag !== null) {
     return isStrongEtag(checkpoint.etag) ? checkpoint.etag : null;
@@ -38,12 +28,6 @@ function ifRangeValue(checkpoint: Checkpoint): string | null {
 
 /**
  * Builds the request for one attempt.
- *
- * @param input the caller's URL or `Request`.
- * @param headers the caller's extra headers.
- * @param signal the caller's abort signal.
- * @param resume where to start.
- * @returns the `Request` to pass to `fetch`.
  *
  * @example A fresh download: the caller's headers, and haul's own
  * ```ts
@@ -93,4 +77,35 @@ export function buildRequest(
   const init: RequestInit = { headers: merged };
   if (signal !== undefined) init.signal = signal;
   return new Request(input, init);
+}
+
+/**
+ * The request for bytes `[start, end)` of a file fetched over several
+ * connections: as {@link buildRequest}'s, with `If-Range: validator` (the
+ * strong ETag or Last-Modified; `null` when mirrors with a digest are trusted).
+ *
+ * @example
+ * ```ts
+ * import { buildRangeRequest } from "./request.ts";
+ * const request = buildRangeRequest("https://example.com/a.bin", undefined, undefined, {
+ *   start: 100,
+ *   end: 200,
+ * }, '"v1"');
+ * console.log(request.headers.get("range"), request.headers.get("if-range")); // "bytes=100-199" "\"v1\""
+ * ```
+ */
+export function buildRangeRequest(
+  input: string | URL | Request,
+  headers: HeadersInit | undefined,
+  signal: AbortSignal | undefined,
+  span: { readonly start: number; readonly end: number },
+  validator: string | null,
+): Request {
+  const base = buildRequest(input, headers, signal, { cursor: 0, checkpoint: null });
+  const merged = new Headers(base.headers);
+  merged.set("range", `bytes=${span.start}-${span.end - 1}`);
+  if (validator !== null) merged.set("if-range", validator);
+  const init: RequestInit = { headers: merged };
+  if (signal !== undefined) init.signal = signal;
+  return new Request(base, init);
 }

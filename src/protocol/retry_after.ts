@@ -1,42 +1,16 @@
 /**
- * Strict parsers for `Retry-After` (RFC 9110 §10.2.3) and HTTP-date
- * (RFC 9110 §5.6.7). Neither ever throws: anything outside the grammar gives
- * `null`.
+ * Strict parsers for `Retry-After` and HTTP-date: anything outside the
+ * grammar gives `null`.
  *
  * @module
  */
 
-/**
- * The longest wait {@link parseRetryAfter} returns: 24 hours, in milliseconds.
- * A server asking for more is treated as asking for 24 hours, so that a typo
- * or a hostile header cannot park a download for months.
- */
+/** The longest wait {@link parseRetryAfter} returns (24 h): a typo or a hostile header cannot park a download for months. */
 export const RETRY_AFTER_MAX_MS: number = 24 * 60 * 60 * 1000;
 
-const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
-const LONG_DAY_NAMES = [
-  "Sunday",
-  "Monday",
-  "Tuesday",
-  "Wednesday",
-  "Thursday",
-  "Friday",
-  "Saturday",
-] as const;
-const MONTH_NAMES = [
-  "Jan",
-  "Feb",
-  "Mar",
-  "Apr",
-  "May",
-  "Jun",
-  "Jul",
-  "Aug",
-  "Sep",
-  "Oct",
-  "Nov",
-  "Dec",
-] as const;
+const DAY_NAMES = "Sun Mon Tue Wed Thu Fri Sat".split(" ");
+const LONG_DAY_NAMES = "Sunday Monday Tuesday Wednesday Thursday Friday Saturday".split(" ");
+const MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
 
 /** `Sun, 06 Nov 1994 08:49:37 GMT` */
 const IMF_FIXDATE =
@@ -78,10 +52,7 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/**
- * Milliseconds since the epoch for validated fields, or `null` when a field is
- * out of range or `weekday` (0 = Sunday) disagrees with the date.
- */
+/** Milliseconds since the epoch, or `null` when a field is out of range or `weekday` (0 = Sunday) disagrees. */
 function toEpochMs(
   weekday: number,
   year: number,
@@ -106,10 +77,7 @@ function indexOf(names: readonly string[], name: string | undefined): number {
   return name === undefined ? -1 : names.indexOf(name);
 }
 
-/**
- * The four-digit year for an RFC 850 two-digit year: the year ending in those
- * digits within 49 years before to 50 years after `now`'s year.
- */
+/** The year ending in an RFC 850 year's two digits from 49 years before to 50 after `now`'s. */
 function resolveTwoDigitYear(twoDigits: number, now: number): number {
   const currentYear = new Date(now).getUTCFullYear();
   let year = Math.floor(currentYear / 100) * 100 + twoDigits;
@@ -119,47 +87,24 @@ function resolveTwoDigitYear(twoDigits: number, now: number): number {
 }
 
 /**
- * Parses an HTTP-date (RFC 9110 §5.6.7): the preferred IMF-fixdate
- * (`Sun, 06 Nov 1994 08:49:37 GMT`) and the obsolete RFC 850
- * (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`)
- * forms.
- *
- * Strict: day and month names are case-sensitive and must be exact; the day
- * must exist in its month; hours 00–23, minutes 00–59, seconds 00–59 (60 only
- * as the leap second 23:59:60, read as the next midnight); the day name must
- * agree with the date; only SP / HTAB may surround the value. An RFC 850
- * two-digit year is taken as the year within 50 years of `now` that ends in
- * those digits (RFC 9110: never more than 50 years in the future).
- *
- * @param value the date text.
- * @param now reference time (ms since the epoch) for RFC 850 two-digit years;
- *   defaults to `Date.now()`.
- * @returns milliseconds since the Unix epoch, or `null` when the value is not
- *   a valid HTTP-date. Never throws.
+ * Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994
+ * 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime (`Sun
+ * Nov  6 08:49:37 1994`). Strict: exact, case-sensitive names; the day exists
+ * and its name agrees; 60 seconds only as the leap second 23:59:60 (the next
+ * midnight); only SP / HTAB around. `now` places RFC 850 two-digit years.
+ * Milliseconds since the epoch, or `null`; never throws.
  */
 export function parseHttpDate(value: string, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;
   const text = trimOws(value);
-  let match = IMF_FIXDATE.exec(text);
+  let match = IMF_FIXDATE.exec(text) ?? RFC850_DATE.exec(text);
   if (match !== null) {
-    const [, dayName, day, month, year, hour, minute, second] = match;
+    const [, dayName, day, month, year = "", hour, minute, second] = match;
+    const rfc850 = year.length === 2;
+    if (rfc850 && !Number.isFinite(now)) return null;
     return toEpochMs(
-      indexOf(DAY_NAMES, dayName),
-      Number(year),
-      indexOf(MONTH_NAMES, month) + 1,
-      Number(day),
-      Number(hour),
-      Number(minute),
-      Number(second),
-    );
-  }
-  match = RFC850_DATE.exec(text);
-  if (match !== null) {
-    if (!Number.isFinite(now)) return null;
-    const [, dayName, day, month, year, hour, minute, second] = match;
-    return toEpochMs(
-      indexOf(LONG_DAY_NAMES, dayName),
-      resolveTwoDigitYear(Number(year), now),
+      indexOf(rfc850 ? LONG_DAY_NAMES : DAY_NAMES, dayName),
+      rfc850 ? resolveTwoDigitYear(Number(year), now) : Number(year),
       indexOf(MONTH_NAMES, month) + 1,
       Number(day),
       Number(hour),
@@ -184,18 +129,9 @@ export function parseHttpDate(value: string, now: number = Date.now()): number |
 }
 
 /**
- * Parses `Retry-After` (RFC 9110 §10.2.3): either delay-seconds (`120`) or an
- * HTTP-date, and returns how long to wait.
- *
- * delay-seconds must be plain ASCII digits (no sign, fraction or exponent);
- * a date in the past means "now" (0). Results above {@link RETRY_AFTER_MAX_MS}
- * (24 hours) are clamped to it, including delay-seconds too long to represent.
- *
- * @param value the header value, or `null` when absent.
- * @param now the current time in ms since the epoch, for the HTTP-date form;
- *   defaults to `Date.now()`.
- * @returns milliseconds to wait, an integer in `[0, RETRY_AFTER_MAX_MS]`, or
- *   `null` when absent or malformed (including negative numbers). Never throws.
+ * Parses `Retry-After` (RFC 9110 §10.2.3): plain ASCII delay-seconds or an
+ * HTTP-date (one in the past means 0). Milliseconds to wait, clamped to
+ * {@link RETRY_AFTER_MAX_MS}, or `null` when absent or malformed; never throws.
  */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;

@@ -16,18 +16,7 @@ const encoder = new TextEncoder();
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-/**
- * A safe file name for `url`: the last segment of its path, percent-decoded,
- * with path separators, control characters and bidirectional overrides
- * replaced by `_`, runs of dots
- * collapsed (so never `..`), leading dots (hidden files) and surrounding
- * spaces and dots removed, at most
- * {@link MAX_NAME_BYTES} bytes (the extension kept), and
- * {@link FALLBACK_NAME} when nothing is left. The query and fragment are ignored.
- *
- * @param url the URL (already parsed or text).
- * @returns a non-empty name without separators.
- */
+/** The last segment of `url`'s path, percent-decoded, as a `safeName()`; the query and fragment are ignored. */
 export function nameFromUrl(url: string | URL): string {
   let path: string;
   try {
@@ -40,11 +29,11 @@ export function nameFromUrl(url: string | URL): string {
 }
 
 /**
- * Makes any text a safe single file name (see {@link nameFromUrl}).
- *
- * @param raw the wanted name.
- * @param fallback what to return when nothing is left.
- * @returns a name without separators or control characters, or `fallback`.
+ * Any text as one safe file name: separators, control characters and
+ * bidirectional overrides replaced by `_`, runs of dots collapsed (never
+ * `..`), leading dots (hidden files) and surrounding spaces and dots removed,
+ * at most {@link MAX_NAME_BYTES} bytes (the extension kept); `fallback` when
+ * nothing is left.
  *
  * @example
  * ```ts
