@@ -35,45 +35,21 @@ const BARE_HEX = /^[0-9A-Fa-f]{64}$/;
 /** ASCII whitespace as the SRI and Infra specs define it. */
 const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
 
-const BASE64_VALUES: ReadonlyMap<string, number> = new Map(
-  [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"]
-    .map((c, i): [string, number] => [c, i])
-    .concat([["-", 62], ["_", 63]]),
-);
-
 /** At most ~100 characters of the caller's value, for a message. */
 function excerpt(value: string): string {
   const chars = Array.from(value);
   return chars.length > 100 ? chars.slice(0, 100).join("") + "…" : value;
 }
 
-/** Strict base64 (either alphabet): padding, if any, exactly right; unused low bits zero. */
-function decodeBase64(text: string): Uint8Array | null {
+/** Strict base64 (either alphabet) as hex: padding, if any, exactly right; unused low bits zero. */
+function base64Hex(text: string): string | null {
   const body = text.replace(/=+$/, "");
-  const padding = text.length - body.length;
-  const remainder = body.length % 4;
-  if (remainder === 1) return null;
-  if (padding !== 0 && (body.length + padding) % 4 !== 0) return null;
-  const bytes = new Uint8Array(Math.floor((body.length * 6) / 8));
-  let buffer = 0;
-  let bits = 0;
-  let out = 0;
-  for (const char of body) {
-    const sextet = BASE64_VALUES.get(char);
-    if (sextet === undefined) return null;
-    buffer = ((buffer << 6) | sextet) & 0xfff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes[out++] = (buffer >> bits) & 0xff;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return null; // non-canonical trailing bits
-  return bytes;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const padded = body.padEnd(Math.ceil(body.length / 4) * 4, "=");
+  if (body.length % 4 === 1 || (text !== body && text !== padded)) return null;
+  const standard = padded.replaceAll("-", "+").replaceAll("_", "/");
+  const binary = atob(standard);
+  if (btoa(binary) !== standard) return null; // non-canonical trailing bits
+  return Array.from(binary, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -98,11 +74,11 @@ export function parseIntegrity(value: string): ExpectedDigests {
     const prefixed = sri === null ? PREFIXED_HEX.exec(token) : null;
     if (sri !== null) {
       algorithm = (sri[1] ?? "").toLowerCase();
-      const bytes = decodeBase64(sri[2] ?? "");
-      if (bytes === null) {
+      const decoded = base64Hex(sri[2] ?? "");
+      if (decoded === null) {
         throw new TypeError(`Invalid integrity: malformed base64 in ${excerpt(token)}`);
       }
-      hex = toHex(bytes);
+      hex = decoded;
     } else if (prefixed !== null) {
       algorithm = (prefixed[1] ?? "").toLowerCase();
       hex = (prefixed[2] ?? "").toLowerCase();

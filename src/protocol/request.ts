@@ -18,42 +18,10 @@ export interface ResumeRequest {
   readonly since?: number | null;
 }
 
-/** A checkpoint's `If-Range`: its strong ETag, else its (strong) Last-Modified; never a weak ETag. */
-function ifRangeValue(checkpoint: Checkpoint): string | null {
-  if (checkpoint.etag !== null) {
-    return isStrongEtag(checkpoint.etag) ? checkpoint.etag : null;
-  }
-  return checkpoint.lastModified;
-}
-
 /**
- * Builds the request for one attempt.
- *
- * @example A fresh download: the caller's headers, and haul's own
- * ```ts
- * import { buildRequest } from "./request.ts";
- * const request = buildRequest(
- *   "https://example.com/a.bin",
- *   { "user-agent": "backup/1.0", range: "bytes=5-" },
- *   undefined,
- *   { cursor: 0, checkpoint: null },
- * );
- * const { headers } = request;
- * console.log(headers.get("user-agent"), headers.get("accept-encoding"), headers.get("range"));
- * // "backup/1.0" "identity" null
- * ```
- *
- * @example Revalidating a file saved with the server's Last-Modified
- * ```ts
- * import { buildRequest } from "./request.ts";
- * const since = Date.UTC(2026, 11, 1, 10);
- * const request = buildRequest("https://example.com/a.bin", undefined, undefined, {
- *   cursor: 0,
- *   checkpoint: null,
- *   since,
- * });
- * console.log(request.headers.get("if-modified-since")); // "Tue, 01 Dec 2026 10:00:00 GMT"
- * ```
+ * The request for one attempt: the caller's headers, then `Range` from the
+ * cursor and `If-Range` (the checkpoint's strong ETag, else its strong
+ * Last-Modified; never a weak ETag), or `If-Modified-Since` from byte 0.
  */
 export function buildRequest(
   input: string | URL | Request,
@@ -71,7 +39,8 @@ export function buildRequest(
   if (!merged.has("cache-control")) merged.set("cache-control", "no-transform");
   if (resume.cursor > 0 && resume.checkpoint !== null) {
     merged.set("range", `bytes=${resume.cursor}-`);
-    const validator = ifRangeValue(resume.checkpoint);
+    const { etag, lastModified } = resume.checkpoint;
+    const validator = etag === null ? lastModified : isStrongEtag(etag) ? etag : null;
     if (validator !== null) merged.set("if-range", validator);
   }
   const init: RequestInit = { headers: merged };
@@ -83,16 +52,6 @@ export function buildRequest(
  * The request for bytes `[start, end)` of a file fetched over several
  * connections: as {@link buildRequest}'s, with `If-Range: validator` (the
  * strong ETag or Last-Modified; `null` when mirrors with a digest are trusted).
- *
- * @example
- * ```ts
- * import { buildRangeRequest } from "./request.ts";
- * const request = buildRangeRequest("https://example.com/a.bin", undefined, undefined, {
- *   start: 100,
- *   end: 200,
- * }, '"v1"');
- * console.log(request.headers.get("range"), request.headers.get("if-range")); // "bytes=100-199" "\"v1\""
- * ```
  */
 export function buildRangeRequest(
   input: string | URL | Request,

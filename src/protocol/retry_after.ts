@@ -22,8 +22,6 @@ const RFC850_DATE =
 const ASCTIME_DATE =
   /^([A-Za-z]{3}) ([A-Za-z]{3}) ([0-9]{2}| [0-9]) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([0-9]{4})$/;
 
-const MS_PER_DAY = 86_400_000;
-
 /** `value` without leading and trailing SP / HTAB (linear time, unlike a regex). */
 export function trimOws(value: string): string {
   let start = 0;
@@ -31,25 +29,6 @@ export function trimOws(value: string): string {
   while (start < end && (value[start] === " " || value[start] === "\t")) start++;
   while (end > start && (value[end - 1] === " " || value[end - 1] === "\t")) end--;
   return value.slice(start, end);
-}
-
-/** Days from 1970-01-01 to the given proleptic Gregorian date (month 1..12). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) +
-    dayOfYear;
-  return era * 146097 + dayOfEra - 719468;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) {
-    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-    return leap ? 29 : 28;
-  }
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /** Milliseconds since the epoch, or `null` when a field is out of range or `weekday` (0 = Sunday) disagrees. */
@@ -62,14 +41,13 @@ function toEpochMs(
   minute: number,
   second: number,
 ): number | null {
-  if (month < 1 || month > 12) return null;
-  if (day < 1 || day > daysInMonth(year, month)) return null;
-  if (hour > 23 || minute > 59) return null;
+  if (month < 1 || month > 12 || hour > 23 || minute > 59) return null;
   // 23:59:60 is a leap second (RFC 9110 §5.6.7); nothing else may reach 60.
   if (second > 60 || (second === 60 && (hour !== 23 || minute !== 59))) return null;
-  const days = daysFromCivil(year, month, day);
-  if ((((days + 4) % 7) + 7) % 7 !== weekday) return null; // 1970-01-01 was a Thursday
-  return days * MS_PER_DAY + hour * 3_600_000 + minute * 60_000 + second * 1000;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 19xx
+  if (date.getUTCDate() !== day || date.getUTCDay() !== weekday) return null; // no such day
+  return date.getTime() + hour * 3_600_000 + minute * 60_000 + second * 1000;
 }
 
 /** Index of `name` in `names` (case-sensitive, as RFC 9110 requires), or -1. */

@@ -34,13 +34,6 @@ export function nameFromUrl(url: string | URL): string {
  * `..`), leading dots (hidden files) and surrounding spaces and dots removed,
  * at most {@link MAX_NAME_BYTES} bytes (the extension kept); `fallback` when
  * nothing is left.
- *
- * @example
- * ```ts
- * import { safeName } from "./safe_name.ts";
- * console.log(safeName("a/b\u0007c")); // "a_b_c"
- * console.log(safeName("..", "")); // ""
- * ```
  */
 export function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   let name = raw.replace(UNSAFE, "_");
