@@ -1,8 +1,8 @@
 /**
  * The binary encoding of a {@link Checkpoint}: what `<dest>.part.ctrl` holds.
  * A 24-byte header, then the body: fixed fields, the ranges and three
- * strings, every u64 8-byte aligned, both parts under CRC-32C. Canonical: a
- * file decodes only if re-encoding the result gives back the same bytes.
+ * strings, every u64 8-byte aligned, both parts under CRC-32C (below).
+ * Canonical: a file decodes only if re-encoding it gives back the same bytes.
  * The layout, field by field, and its reasons: `docs/control-file.md`.
  *
  * @module
@@ -14,16 +14,12 @@ import {
   type DurableRange,
   MAX_RANGES,
 } from "../protocol/checkpoint.ts";
-import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
 
 /** The format version this module writes and the only one it reads. */
 export const CONTROL_FILE_VERSION = 3;
 
-/**
- * The eight bytes every control file starts with, `\x89HAUL\r\n\x1a`, after PNG's
- * signature; a copy: changing it changes nothing the codec writes or accepts.
- */
+/** The eight bytes every control file starts with, after PNG's signature (a copy: mutating it changes nothing). */
 export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
   "\x89HAUL\r\n\x1a",
   (char) => char.charCodeAt(0),
@@ -32,24 +28,7 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
 /** The longest `etag`, `lastModified` or `contentType` held, in UTF-8 bytes; longer ones are refused both ways. */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
-/** Byte offsets of a version-3 file's fixed fields (`docs/control-file.md`); `ranges`: the 48-byte range records. */
-interface ControlFileOffsets {
-  readonly magic: number;
-  readonly version: number;
-  readonly headerFlags: number;
-  readonly bodyLength: number;
-  readonly bodyCrc: number;
-  readonly headerCrc: number;
-  readonly blockSize: number;
-  readonly extent: number;
-  readonly reportedLength: number;
-  readonly fieldFlags: number;
-  readonly rangeCount: number;
-  readonly ranges: number;
-}
-
-/** Where each fixed field sits (every u64 8-aligned); the string records follow the ranges. */
-export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
+const OFFSETS = {
   magic: 0,
   version: 8,
   headerFlags: 10,
@@ -62,7 +41,10 @@ export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
   fieldFlags: 48,
   rangeCount: 52,
   ranges: 56,
-});
+};
+
+/** Byte offsets of the fixed fields (every u64 8-aligned); the 48-byte range records start at `ranges`. */
+export const CONTROL_FILE_OFFSETS: Readonly<typeof OFFSETS> = Object.freeze(OFFSETS);
 
 const O = CONTROL_FILE_OFFSETS;
 /** Private copy of the magic, immune to callers mutating the export. */
@@ -108,12 +90,9 @@ function setU64(view: DataView, offset: number, value: number): void {
 }
 
 /**
- * Encodes a checkpoint as a version-3 control file (a new array, a multiple of 8
- * bytes). Refuses whatever {@link decodeCheckpoint} would reject, so
+ * Encodes a checkpoint (a new array, a multiple of 8 bytes). Refuses, with a
+ * `RangeError`, whatever {@link decodeCheckpoint} would reject, so
  * `decodeCheckpoint(encodeCheckpoint(c))` deep-equals `c`.
- *
- * @throws {RangeError} when `checkpoint` breaks an invariant of {@link Checkpoint},
- *   or a string is longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes.
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const violation = checkpointViolation(checkpoint);
@@ -194,11 +173,9 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
 }
 
 /**
- * Decodes a whole `<dest>.part.ctrl`, checking magic, CRCs, version, lengths,
- * ranges, invariants, UTF-8 and canonical form; tail digests are fresh arrays.
- *
- * @throws {ControlFileError} for any defect (an older haul's version 1 or 2 is
- *   named as such), and never anything else.
+ * Decodes a whole `<dest>.part.ctrl`: magic, CRCs, version, lengths, ranges,
+ * invariants, UTF-8 and canonical form. Throws a `ControlFileError` for any
+ * defect (an older haul's version 1 or 2 named as such), and nothing else.
  */
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (!(bytes instanceof Uint8Array)) throw corrupt("content is not a Uint8Array");
@@ -320,4 +297,58 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const violation = checkpointViolation(checkpoint);
   if (violation !== null) throw corrupt(violation);
   return checkpoint;
+}
+
+/** The reflected Castagnoli polynomial. */
+const POLYNOMIAL = 0x82f63b78;
+
+/** `TABLES[k * 256 + b]`: the CRC of byte `b` followed by `k` zero bytes. */
+const TABLES: Uint32Array = buildTables();
+
+function buildTables(): Uint32Array {
+  const tables = new Uint32Array(8 * 256);
+  for (let b = 0; b < 256; b++) {
+    let c = b;
+    for (let bit = 0; bit < 8; bit++) {
+      c = c & 1 ? (c >>> 1) ^ POLYNOMIAL : c >>> 1;
+    }
+    tables[b] = c;
+  }
+  for (let k = 1; k < 8; k++) {
+    for (let b = 0; b < 256; b++) {
+      const previous = tables[(k - 1) * 256 + b]!;
+      tables[k * 256 + b] = (previous >>> 8) ^ tables[previous & 0xff]!;
+    }
+  }
+  return tables;
+}
+
+/**
+ * The CRC-32C (Castagnoli, reflected, iSCSI; check value `0xE3069283`) of
+ * `data`, table-driven, slicing by 8; `crc32(b, crc32(a))` is the CRC of `a`
+ * then `b`. Chosen over IEEE for its larger Hamming distance at these sizes.
+ */
+export function crc32(data: Uint8Array, seed = 0): number {
+  const t = TABLES;
+  let crc = ~seed;
+  let i = 0;
+  const n = data.length;
+  const fast = n - (n % 8);
+  while (i < fast) {
+    const lo = crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
+    crc = t[7 * 256 + (lo & 0xff)]! ^
+      t[6 * 256 + ((lo >>> 8) & 0xff)]! ^
+      t[5 * 256 + ((lo >>> 16) & 0xff)]! ^
+      t[4 * 256 + (lo >>> 24)]! ^
+      t[3 * 256 + data[i + 4]!]! ^
+      t[2 * 256 + data[i + 5]!]! ^
+      t[256 + data[i + 6]!]! ^
+      t[data[i + 7]!]!;
+    i += 8;
+  }
+  while (i < n) {
+    crc = (crc >>> 8) ^ t[(crc ^ data[i]!) & 0xff]!;
+    i++;
+  }
+  return ~crc >>> 0;
 }
