@@ -15,8 +15,7 @@ import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
-import { removeStaleSidecars } from "../store/sidecars.ts";
-import { PartOwner } from "../store/ownership.ts";
+import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
   type FetchLike,
   type HaulOptions,

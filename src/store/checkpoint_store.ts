@@ -13,7 +13,6 @@ import type { SidecarPaths } from "./paths.ts";
 
 /** Who may write the checkpoint: `check()` rejects once this call no longer owns the destination. */
 interface Owner {
-  /** Resolves while the caller still owns the destination. */
   check(): Promise<void>;
 }
 
@@ -24,12 +23,7 @@ export class CheckpointStore {
   readonly #owner: Owner | null;
   #saved: boolean;
 
-  /**
-   * @param fs filesystem shim.
-   * @param paths the destination's sidecars.
-   * @param saved whether a checkpoint is on disk already.
-   * @param owner checked before each write: a call that lost the destination writes nothing.
-   */
+  /** `saved`: a checkpoint is on disk already; `owner` is checked before each write. */
   constructor(fs: FsShim, paths: SidecarPaths, saved: boolean, owner: Owner | null = null) {
     this.#fs = fs;
     this.#paths = paths;
@@ -42,11 +36,7 @@ export class CheckpointStore {
     return this.#saved;
   }
 
-  /**
-   * Replaces the checkpoint atomically (tmp → fsync → rename).
-   *
-   * @param checkpoint the new checkpoint.
-   */
+  /** Replaces the checkpoint atomically (tmp → fsync → rename). */
   async save(checkpoint: Checkpoint): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
     await this.#owner?.check();

@@ -1,10 +1,8 @@
 /**
- * Opening `.part` for a call: trusting exactly what the checkpoint proves.
- * Every durable range of the checkpoint is checked against its tail digest
- * (its newest bytes, at most one block, read back) before the first request.
- * When any range is not borne out, or the checkpoint cannot be resumed (no
- * strong validator; several ranges of a file of unknown length), nothing on
- * disk is trusted: the checkpoint is removed and `.part` emptied, and the
+ * Opening `.part` for a call, trusting exactly what the checkpoint proves:
+ * every range is checked against its tail digest before the first request.
+ * When one is not borne out, or the checkpoint cannot be resumed, nothing on
+ * disk is trusted: the checkpoint is removed, `.part` emptied, and the
  * download starts from byte 0.
  *
  * @module
@@ -18,22 +16,16 @@ import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
 
-/** `.part`, open, and the checkpoint whose every range it bears out (or `null`: from byte 0). */
+/** `.part`, open for reading and writing, and the checkpoint it bears out (`null`: from byte 0). */
 interface StartPoint {
-  /** `.part`, open for reading and writing. */
   readonly file: ShimFile;
-  /** The verified checkpoint, or `null` when `.part` was emptied. */
   readonly checkpoint: Checkpoint | null;
 }
 
 /**
- * Reads the checkpoint, opens `.part` and checks every range.
- *
- * @param fs filesystem shim.
- * @param paths the destination's sidecars.
- * @returns the open `.part` and the verified checkpoint (or `null`: start from byte 0).
- * @throws {ControlFileError} when the checkpoint is unreadable (it is removed first).
- * @throws {DestinationError} when `.part` is a directory.
+ * Reads the checkpoint, opens `.part` and checks every range. A
+ * `ControlFileError` when the checkpoint is unreadable (it is removed first),
+ * a `DestinationError` when `.part` is a directory.
  */
 export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
@@ -74,11 +66,9 @@ async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> 
 }
 
 /**
- * Resuming needs a strong validator to send in `If-Range`: a strong ETag, or a
- * Last-Modified (only strong ones are kept). With a weak ETag or none, no
- * HTTP mechanism can prove that the bytes on disk and the server's next bytes
- * belong to one representation (two versions of equal length would splice
- * silently), so haul starts over from byte 0 instead. Ranges other than a
+ * Resuming needs a strong validator for `If-Range`: without one nothing proves
+ * that the bytes on disk and the server's next bytes are one representation
+ * (two versions of equal length would splice silently). Ranges other than a
  * prefix are asked for one by one, which needs the file's length.
  */
 function canResume(checkpoint: Checkpoint): boolean {
@@ -89,10 +79,7 @@ function canResume(checkpoint: Checkpoint): boolean {
   return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
 }
 
-/**
- * Reads and decodes `.part.ctrl`; a corrupt one is removed (durably) and
- * reported, so the next call starts from byte 0.
- */
+/** Reads and decodes `.part.ctrl`; a corrupt one is removed (durably) and reported. */
 async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {
   const bytes = await fs.readFile(paths.ctrl);
   if (bytes === null) return null;
