@@ -8,7 +8,7 @@
  */
 
 import { eachLimited } from "../batch/pool.ts";
-import { contentDispositionName } from "../protocol/content_disposition.ts";
+import { contentDispositionName } from "../protocol/safe_name.ts";
 import type { FetchLike } from "../types.ts";
 import type { JobSource } from "./jobs.ts";
 import { checkUrl } from "./list.ts";

@@ -33,7 +33,7 @@ import { DEFAULT_RANGE_FLOOR, readConnections, readSettings } from "./settings.t
 import type { CallContext } from "./call_context.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
-import { contentDispositionName } from "../protocol/content_disposition.ts";
+import { contentDispositionName } from "../protocol/safe_name.ts";
 
 /** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
 export interface EngineHooks {
