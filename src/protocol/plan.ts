@@ -83,7 +83,6 @@ export function planResponse(
         url: sent.url,
         retryAfterMs: parseRetryAfter(headers.get("retry-after"), now),
       }),
-      false,
     );
   }
   const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
@@ -121,7 +120,6 @@ function planFull(sent: SentRequest, validators: Validators, length: number | nu
             `${sent.url}: progress kept; try again later`,
           { retryable: true },
         ),
-        false,
       );
     }
   }
@@ -213,7 +211,7 @@ function planPartial(
 
 function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   if (sent.cursor === 0) {
-    return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }), false);
+    return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }));
   }
   const length = parseUnsatisfiedRange(headers.get("content-range"));
   const saved = sent.checkpoint;
@@ -229,27 +227,18 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
 }
 
 /** Why a 206/416 cannot continue the saved download, or null if it can. */
-function describeChange(
-  sent: SentRequest,
-  now: Validators,
-  total: number | null,
-): string | null {
+function describeChange(sent: SentRequest, now: Validators, total: number | null): string | null {
   const saved = sent.checkpoint!;
-  if (sent.digestProves === true) {
-    // Mirrors rarely share validators: the length alone tells another file here.
-  } else if (saved.etag !== null) {
-    if (now.etag !== null) {
-      const same = parseEtag(saved.etag)?.weak
-        ? weakMatch(saved.etag, now.etag)
-        : strongMatch(saved.etag, now.etag);
-      if (!same) return `ETag ${saved.etag} is now ${now.etag}`;
+  // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
+  if (sent.digestProves !== true) {
+    if (saved.etag === null && now.etag !== null) return `an ETag ${now.etag} appeared`;
+    if (saved.etag !== null && now.etag !== null) {
+      const match = parseEtag(saved.etag)?.weak ? weakMatch : strongMatch;
+      if (!match(saved.etag, now.etag)) return `ETag ${saved.etag} is now ${now.etag}`;
     }
-  } else if (now.etag !== null) {
-    return `an ETag ${now.etag} appeared`;
-  }
-  if (sent.digestProves !== true && saved.lastModified !== null && now.lastModified !== null) {
-    if (saved.lastModified !== now.lastModified) {
-      return `Last-Modified ${saved.lastModified} is now ${now.lastModified}`;
+    const { lastModified } = saved;
+    if (lastModified !== null && now.lastModified !== null && lastModified !== now.lastModified) {
+      return `Last-Modified ${lastModified} is now ${now.lastModified}`;
     }
   }
   if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
@@ -282,7 +271,7 @@ function parseLength(value: string | null): number | null | "malformed" {
   return Number.isSafeInteger(length) ? length : "malformed";
 }
 
-function fail(error: HaulError, reset: boolean): FailPlan {
+function fail(error: HaulError, reset = false): FailPlan {
   return { kind: "fail", error, reset };
 }
 

@@ -13,14 +13,13 @@ const LONG_DAY_NAMES = "Sunday Monday Tuesday Wednesday Thursday Friday Saturday
 const MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
 
 /** `Sun, 06 Nov 1994 08:49:37 GMT` */
-const IMF_FIXDATE =
-  /^([A-Za-z]{3}), ([0-9]{2}) ([A-Za-z]{3}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$/;
+const IMF_FIXDATE = /^([A-Za-z]{3}), ([0-9]{2}) ([A-Za-z]{3}) ([0-9]{4}) ([0-9:]{8}) GMT$/;
 /** `Sunday, 06-Nov-94 08:49:37 GMT` */
-const RFC850_DATE =
-  /^([A-Za-z]{6,9}), ([0-9]{2})-([A-Za-z]{3})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$/;
+const RFC850_DATE = /^([A-Za-z]{6,9}), ([0-9]{2})-([A-Za-z]{3})-([0-9]{2}) ([0-9:]{8}) GMT$/;
 /** `Sun Nov  6 08:49:37 1994` */
-const ASCTIME_DATE =
-  /^([A-Za-z]{3}) ([A-Za-z]{3}) ([0-9]{2}| [0-9]) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([0-9]{4})$/;
+const ASCTIME_DATE = /^([A-Za-z]{3}) ([A-Za-z]{3}) ([0-9]{2}| [0-9]) ([0-9:]{8}) ([0-9]{4})$/;
+/** The `hh:mm:ss` of all three. */
+const TIME = /^([0-9]{2}):([0-9]{2}):([0-9]{2})$/;
 
 /** `value` without leading and trailing SP / HTAB (linear time, unlike a regex). */
 export function trimOws(value: string): string {
@@ -31,28 +30,20 @@ export function trimOws(value: string): string {
   return value.slice(start, end);
 }
 
-/** Milliseconds since the epoch, or `null` when a field is out of range or `weekday` (0 = Sunday) disagrees. */
-function toEpochMs(
-  weekday: number,
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-): number | null {
-  if (month < 1 || month > 12 || hour > 23 || minute > 59) return null;
+/**
+ * Milliseconds since the epoch, or `null` when a field is out of range or the
+ * `weekday` (0 = Sunday) disagrees with the date.
+ */
+function toEpochMs(weekday: number, year: number, month: string, day: number, time: string) {
+  const [, hour = NaN, minute = NaN, second = NaN] = TIME.exec(time)?.map(Number) ?? [];
+  const monthIndex = MONTH_NAMES.indexOf(month);
+  if (monthIndex < 0 || !(hour <= 23 && minute <= 59)) return null;
   // 23:59:60 is a leap second (RFC 9110 §5.6.7); nothing else may reach 60.
   if (second > 60 || (second === 60 && (hour !== 23 || minute !== 59))) return null;
   const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0-99 as 19xx
+  date.setUTCFullYear(year, monthIndex, day); // not Date.UTC, which reads years 0-99 as 19xx
   if (date.getUTCDate() !== day || date.getUTCDay() !== weekday) return null; // no such day
   return date.getTime() + hour * 3_600_000 + minute * 60_000 + second * 1000;
-}
-
-/** Index of `name` in `names` (case-sensitive, as RFC 9110 requires), or -1. */
-function indexOf(names: readonly string[], name: string | undefined): number {
-  return name === undefined ? -1 : names.indexOf(name);
 }
 
 /** The year ending in an RFC 850 year's two digits from 49 years before to 50 after `now`'s. */
@@ -75,35 +66,19 @@ function resolveTwoDigitYear(twoDigits: number, now: number): number {
 export function parseHttpDate(value: string, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;
   const text = trimOws(value);
-  let match = IMF_FIXDATE.exec(text) ?? RFC850_DATE.exec(text);
+  const match = IMF_FIXDATE.exec(text) ?? RFC850_DATE.exec(text);
   if (match !== null) {
-    const [, dayName, day, month, year = "", hour, minute, second] = match;
+    const [, dayName = "", day, month = "", year = "", time = ""] = match;
     const rfc850 = year.length === 2;
     if (rfc850 && !Number.isFinite(now)) return null;
-    return toEpochMs(
-      indexOf(rfc850 ? LONG_DAY_NAMES : DAY_NAMES, dayName),
-      rfc850 ? resolveTwoDigitYear(Number(year), now) : Number(year),
-      indexOf(MONTH_NAMES, month) + 1,
-      Number(day),
-      Number(hour),
-      Number(minute),
-      Number(second),
-    );
+    const weekday = (rfc850 ? LONG_DAY_NAMES : DAY_NAMES).indexOf(dayName);
+    const fullYear = rfc850 ? resolveTwoDigitYear(Number(year), now) : Number(year);
+    return toEpochMs(weekday, fullYear, month, Number(day), time);
   }
-  match = ASCTIME_DATE.exec(text);
-  if (match !== null) {
-    const [, dayName, month, day, hour, minute, second, year] = match;
-    return toEpochMs(
-      indexOf(DAY_NAMES, dayName),
-      Number(year),
-      indexOf(MONTH_NAMES, month) + 1,
-      Number(day?.trimStart()),
-      Number(hour),
-      Number(minute),
-      Number(second),
-    );
-  }
-  return null;
+  const asctime = ASCTIME_DATE.exec(text);
+  if (asctime === null) return null;
+  const [, dayName = "", month = "", day, time = "", year] = asctime;
+  return toEpochMs(DAY_NAMES.indexOf(dayName), Number(year), month, Number(day), time);
 }
 
 /**
