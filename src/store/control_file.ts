@@ -102,7 +102,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const strings: (Uint8Array | null)[] = [];
   const stringsAt = O.ranges + c.ranges.length * RANGE_SIZE;
   let bodyLength = stringsAt - HEADER_SIZE;
-  for (const [name] of STRING_FIELDS) {
+  let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
+  for (const [name, flag] of STRING_FIELDS) {
     const value = c[name];
     const utf8 = value === null ? null : encoder.encode(value);
     if (utf8 !== null && utf8.length > CONTROL_FILE_MAX_STRING_BYTES) {
@@ -110,6 +111,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
         `Cannot encode checkpoint: ${name} is ${utf8.length} UTF-8 bytes, more than ${CONTROL_FILE_MAX_STRING_BYTES}`,
       );
     }
+    if (utf8 !== null) flags |= flag;
     strings.push(utf8);
     bodyLength += pad8(2 + (utf8?.length ?? 0));
   }
@@ -124,10 +126,6 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   setU64(view, O.blockSize, c.blockSize);
   setU64(view, O.extent, c.extent);
   setU64(view, O.reportedLength, c.reportedLength ?? 0);
-  let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
-  STRING_FIELDS.forEach(([, flag], i) => {
-    if (strings[i] !== null) flags |= flag;
-  });
   view.setUint32(O.fieldFlags, flags, true);
   view.setUint32(O.rangeCount, c.ranges.length, true);
   c.ranges.forEach((range, i) => {

@@ -38,10 +38,7 @@ export type LockVerdict =
 
 /** A lock record as the lock file's text: one line of JSON. */
 export function encodeLockRecord(
-  record: Omit<LockRecord, "flock" | "start"> & {
-    flock?: boolean;
-    start?: string | null;
-  },
+  record: Omit<LockRecord, "flock" | "start"> & Partial<Pick<LockRecord, "flock" | "start">>,
 ): string {
   const { pid, scope, instance, nonce } = record;
   const flock = record.flock === true ? { flock: true } : {};
