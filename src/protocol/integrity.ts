@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { IntegrityError } from "../errors.ts";
 import type { DigestAlgorithm } from "../runtime/native_hash.ts";
 
 /** The digests a download may match: any one of them suffices. */
@@ -112,13 +113,7 @@ export function parseIntegrity(value: string): ExpectedDigests {
 }
 
 /** What an `IntegrityError` reports. */
-interface Mismatch {
-  readonly algorithm: DigestAlgorithm;
-  /** The accepted digests, hex. */
-  readonly expected: readonly string[];
-  /** The computed digest, hex (empty when it was not computed). */
-  readonly actual: string;
-}
+type Mismatch = Pick<IntegrityError, "algorithm" | "expected" | "actual">;
 
 /** `null` when the digest of `expected.algorithm` in `actual` (hex, any case) is one expected. */
 export function integrityMismatch(
