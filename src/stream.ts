@@ -11,13 +11,17 @@
 import { HaulError, IntegrityError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
 import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
-import { isOverLong, judgeBodyEnd } from "./protocol/body_end.ts";
 import { isStrongEtag } from "./protocol/etag.ts";
 import { integrityMismatch, parseIntegrity } from "./protocol/integrity.ts";
-import { type FailPlan, planResponse, type StreamPlan } from "./protocol/plan.ts";
+import {
+  type FailPlan,
+  isOverLong,
+  judgeBodyEnd,
+  planResponse,
+  type StreamPlan,
+} from "./protocol/plan.ts";
 import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
-import { buildRangeRequest } from "./protocol/range_request.ts";
-import { buildRequest } from "./protocol/request.ts";
+import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";

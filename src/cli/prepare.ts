@@ -9,7 +9,7 @@
 import { eachLimited } from "../batch/pool.ts";
 import { retrying } from "../batch/retry.ts";
 import { headDeadline } from "../engine/stall.ts";
-import { contentDispositionName } from "../protocol/content_disposition.ts";
+import { contentDispositionName } from "../protocol/safe_name.ts";
 import { dirname } from "../store/paths.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
 import { type ChecksumTable, parseChecksums } from "./checksums.ts";

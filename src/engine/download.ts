@@ -1,5 +1,5 @@
 /**
- * One call's download, over one connection or several: open (`store/resume.ts`)
+ * One call's download, over one connection or several: open (`store/checkpoint_store.ts`)
  * → first request and plan (`requests.ts`) → ranges (`range_schedule.ts`),
  * each streamed by `segment.ts`, one checkpointer and one hasher → commit
  * (`commit.ts`) or a last checkpoint and the error (`outcome.ts`).
@@ -13,9 +13,8 @@ import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import { CheckpointStore } from "../store/checkpoint_store.ts";
+import { CheckpointStore, openPart } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
-import { openPart } from "../store/resume.ts";
 import type { HaulResult } from "../types.ts";
 import type { CallContext } from "./call_context.ts";
 import { Checkpointer } from "./checkpointer.ts";

@@ -15,8 +15,7 @@ import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
-import { removeStaleSidecars } from "../store/sidecars.ts";
-import { PartOwner } from "../store/ownership.ts";
+import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
   type FetchLike,
   type HaulOptions,
@@ -34,7 +33,7 @@ import { DEFAULT_RANGE_FLOOR, readConnections, readSettings } from "./settings.t
 import type { CallContext } from "./call_context.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
-import { contentDispositionName } from "../protocol/content_disposition.ts";
+import { contentDispositionName } from "../protocol/safe_name.ts";
 
 /** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
 export interface EngineHooks {

@@ -11,9 +11,8 @@ import {
   PartialHaulError,
   ServerMisconfiguredError,
 } from "../errors.ts";
-import { judgeBodyEnd } from "../protocol/body_end.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
-import type { StreamPlan, Validators } from "../protocol/plan.ts";
+import { judgeBodyEnd, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { toDestinationError } from "../store/destination.ts";
 import { CallbackFailure } from "./progress.ts";
 import { OverLongBody } from "./segment.ts";

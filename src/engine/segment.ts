@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isOverLong } from "../protocol/body_end.ts";
+import { isOverLong } from "../protocol/plan.ts";
 import { bodySource } from "./body_source.ts";
 import type { Durability } from "./durability.ts";
 import type { PartWriter } from "./part_writer.ts";

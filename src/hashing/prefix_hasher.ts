@@ -9,7 +9,7 @@
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests, NativeHash } from "../runtime/native_hash.ts";
-import { READ_PIECE, readPiece } from "./file_digest.ts";
+import { READ_PIECE } from "./file_digest.ts";
 
 /** Within this many bytes of the read-back, bytes that extend the written prefix wait for it. */
 const NEAR = 4 << 20;
@@ -26,10 +26,7 @@ export class PrefixHasher {
   #reading = false;
   #buffer: Uint8Array | null = null;
 
-  /**
-   * @param file `.part`, open for reading.
-   * @param hash a hasher that covers `.part` bytes `[0, hash.length)` (a fresh one, or kept).
-   */
+  /** `file`: `.part`, open for reading; `hash` covers its bytes `[0, hash.length)`. */
   constructor(file: ShimFile, hash: NativeHash) {
     this.#file = file;
     this.#hash = hash;
@@ -42,15 +39,11 @@ export class PrefixHasher {
   }
 
   /**
-   * Bytes about to be written at `at`: hashed now, from memory, when they are
-   * the very next bytes to hash and no read-back read is in flight; else left
-   * to be read back once written. Bytes that extend the written prefix while
-   * the read-back is within {@link NEAR} of them wait for it to get there,
-   * so that a resume's read-back, once it nears the body, stops chasing it.
-   * The caller writes them at `at` (or the call fails).
-   *
-   * @param bytes the bytes; not retained.
-   * @param at where they are written.
+   * Bytes about to be written at `at` (not retained): hashed now, from memory,
+   * when they are the very next bytes to hash and no read-back is in flight;
+   * else read back once written. Bytes that extend the written prefix while
+   * the read-back is within {@link NEAR} of them wait for it, so that a
+   * resume's read-back, once it nears the body, stops chasing it.
    */
   async offer(bytes: Uint8Array, at: number): Promise<void> {
     if (at === this.#target && at > this.#hash.length && at - this.#hash.length <= NEAR) {
@@ -60,11 +53,7 @@ export class PrefixHasher {
     if (at === this.#hash.length) this.#hash.update(bytes);
   }
 
-  /**
-   * Bytes `[0, end)` of `.part` are written: they may be read back and hashed.
-   *
-   * @param end the end of the contiguous written prefix.
-   */
+  /** Bytes `[0, end)` of `.part` are written: they may be read back and hashed. */
   advance(end: number): void {
     if (end <= this.#target) return;
     this.#target = end;
@@ -86,13 +75,7 @@ export class PrefixHasher {
     this.#running = run;
   }
 
-  /**
-   * The hex digests of `.part` bytes `[0, length)`, once they are all written.
-   *
-   * @param length every byte of the file.
-   * @returns the hex digests.
-   * @throws {Error} when reading `.part` failed.
-   */
+  /** The hex digests of the whole file, `length` bytes, once all are written; throws if a read failed. */
   async digests(length: number): Promise<Digests> {
     this.advance(length);
     while (this.#running !== null) await this.#running;
@@ -119,14 +102,20 @@ export class PrefixHasher {
       this.#buffer ??= new Uint8Array(READ_PIECE);
       while (!this.#closed && this.#hash.length < this.#target) {
         this.#reading = true;
-        let piece;
+        const at = this.#hash.length;
+        const end = this.#target;
+        const view = this.#buffer.subarray(0, Math.min(this.#buffer.length, end - at));
+        let n;
         try {
-          piece = await readPiece(this.#file, this.#buffer, this.#hash.length, this.#target);
+          n = await this.#file.read(view, at);
         } finally {
           this.#reading = false;
         }
+        if (n <= 0) {
+          throw new Error(`.part ended at byte ${at}, before the ${end} written`);
+        }
         if (this.#closed) return;
-        this.#hash.update(piece);
+        this.#hash.update(view.subarray(0, n));
       }
     } catch (error) {
       this.#failure ??= { error };

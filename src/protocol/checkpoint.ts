@@ -1,41 +1,23 @@
 /**
  * The checkpoint: what `<dest>.part.ctrl` records about a download in
- * progress. The binary encoding lives in `control_file.ts`
- * (see `docs/control-file.md`).
+ * progress (encoded by `store/control_file.ts`, see `docs/control-file.md`).
  *
  * @module
  */
 
-/**
- * Bytes `[start, end)` of `.part` that are durable: an `fdatasync` that
- * started after their writes completed has returned.
- */
+/** Bytes `[start, end)` of `.part` that are durable: an `fdatasync` begun after their writes returned. */
 export interface DurableRange {
-  /** First byte of the range (its offset in the representation and in `.part`). */
   readonly start: number;
-  /** End of the durable bytes (exclusive); `start < end`. */
   readonly end: number;
-  /**
-   * SHA-256 digest (32 bytes) of `.part` bytes `[tailStart(range), end)`: the
-   * newest durable bytes of the range, at most one block, which a resume
-   * reads back and checks before trusting the range.
-   */
+  /** SHA-256 of bytes `[tailStart(range), end)`, which a resume reads back before trusting the range. */
   readonly tailDigest: Uint8Array;
 }
 
 /**
- * Everything needed to resume a download safely. There is no hash state: the
- * file's SHA-256 comes from the runtime's native hasher, which a resume in a
- * new process runs again over the bytes on disk while the rest downloads.
- *
- * Invariants ({@link checkpointViolation} names the first one broken): `blockSize` is a positive multiple
- * of 64; `ranges` holds 1 to {@link MAX_RANGES} non-empty ranges in
- * ascending order, each ending strictly before the next begins; `extent` is
- * at least the last range's end, and so is `reportedLength` when known; each
- * tail digest is 32 bytes.
- *
- * One connection writes a single range `[0, cursor)`; several connections
- * write one range per span they have filled.
+ * Everything needed to resume safely. No hash state: a resume in a new process
+ * hashes the bytes on disk again. One connection writes a single range
+ * `[0, cursor)`; several write one range per span they have filled. The
+ * invariants are {@link checkpointViolation}'s.
  */
 export interface Checkpoint {
   /** Verification block size in bytes: the most a resume reads back per range. */
@@ -46,11 +28,9 @@ export interface Checkpoint {
   readonly reportedLength: number | null;
   /** The `ETag` the server sent (weak ones keep their `W/`), or `null`. */
   readonly etag: string | null;
-  /** The `Last-Modified` the server sent, or `null`. */
   readonly lastModified: string | null;
-  /** The `Content-Type` the server sent, or `null`. */
   readonly contentType: string | null;
-  /** The durable ranges of `.part`, ascending. */
+  /** The durable ranges of `.part`, ascending, each ending before the next begins. */
   readonly ranges: readonly DurableRange[];
 }
 
@@ -58,26 +38,9 @@ export interface Checkpoint {
 export const MAX_RANGES = 64;
 
 /**
- * What is wrong with `checkpoint`, or `null` when it is a valid
- * {@link Checkpoint}: first the types (for callers from JavaScript: safe
- * non-negative integers, a `Uint8Array` per tail digest, well-formed
- * strings), then the first invariant broken. The control file's encoder
- * (which throws `RangeError`) and decoder (which throws `ControlFileError`)
- * both ask it, so they accept exactly the same values.
- *
- * @param checkpoint the checkpoint to check.
- * @returns what is wrong, for a message, or `null`.
- *
- * @example
- * ```ts
- * import { checkpointViolation } from "./checkpoint.ts";
- * const range = { start: 0, end: 10, tailDigest: new Uint8Array(32) };
- * const checkpoint = {
- *   blockSize: 100, extent: 10, reportedLength: null,
- *   etag: null, lastModified: null, contentType: null, ranges: [range],
- * };
- * console.log(checkpointViolation(checkpoint)); // "blockSize 100 is not a positive multiple of 64"
- * ```
+ * What is wrong with `checkpoint`, or `null` when it is valid: first the types
+ * (for callers from JavaScript), then the first invariant broken. The control
+ * file's encoder and decoder both ask it, so they accept exactly the same values.
  */
 export function checkpointViolation(checkpoint: Checkpoint): string | null {
   const c = checkpoint;
@@ -110,26 +73,12 @@ export function checkpointViolation(checkpoint: Checkpoint): string | null {
   return null;
 }
 
-/**
- * Where the bytes covered by a range's tail digest begin: at most one block
- * before its end, never before its start.
- *
- * @param range the range.
- * @param blockSize the checkpoint's block size.
- * @returns `max(start, end - blockSize)`.
- */
+/** Where a range's tail digest begins: at most one block before its end, never before its start. */
 export function tailStart(range: Pick<DurableRange, "start" | "end">, blockSize: number): number {
   return Math.max(range.start, range.end - blockSize);
 }
 
-/**
- * The durable bytes at the start of `.part`: the end of the range that
- * begins at byte 0, or 0 when none does. A single-connection resume
- * continues from here.
- *
- * @param checkpoint the checkpoint.
- * @returns the resume cursor.
- */
+/** The end of the durable range at byte 0 (0 when none): where a single-connection resume continues. */
 export function durablePrefix(checkpoint: Pick<Checkpoint, "ranges">): number {
   const first = checkpoint.ranges[0];
   return first !== undefined && first.start === 0 ? first.end : 0;

@@ -1,17 +1,14 @@
 /**
- * Parses the `integrity` option, tokens separated by ASCII whitespace:
- * SRI hash expressions (`sha256-`, `sha384-`, `sha512-<base64>`, `?options`
- * ignored, standard or URL-safe base64, padding optional), `sha256:<hex>`,
- * `sha384:<hex>`, `sha512:<hex>`, or a bare 64-hex-digit SHA-256.
- *
- * As SRI says, the strongest algorithm present decides and the weaker tokens
- * are not checked; an unknown algorithm is ignored beside a known one.
- * Anything else (a malformed token, a wrong length, non-canonical base64, no
- * known algorithm) is a `TypeError`.
+ * Parses the `integrity` option: tokens separated by ASCII whitespace, SRI
+ * (`sha256-`, `sha384-`, `sha512-<base64>`, `?options` ignored, either base64
+ * alphabet, padding optional), `<algorithm>:<hex>`, or a bare 64-hex-digit
+ * SHA-256. As in SRI, the strongest algorithm present decides and an unknown
+ * one is ignored beside a known one.
  *
  * @module
  */
 
+import type { IntegrityError } from "../errors.ts";
 import type { DigestAlgorithm } from "../runtime/native_hash.ts";
 
 /** The digests a download may match: any one of them suffices. */
@@ -39,62 +36,30 @@ const BARE_HEX = /^[0-9A-Fa-f]{64}$/;
 /** ASCII whitespace as the SRI and Infra specs define it. */
 const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
 
-const BASE64_VALUES: ReadonlyMap<string, number> = new Map(
-  [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"]
-    .map((c, i): [string, number] => [c, i])
-    .concat([["-", 62], ["_", 63]]),
-);
-
-/** Shows at most ~100 characters of the caller's value in a message. */
+/** At most ~100 characters of the caller's value, for a message. */
 function excerpt(value: string): string {
   const chars = Array.from(value);
   return chars.length > 100 ? chars.slice(0, 100).join("") + "…" : value;
 }
 
-/**
- * Strict base64 (either alphabet) to bytes: padding, if present, must be
- * exactly right, and the unused low bits of the last character must be zero.
- */
-function decodeBase64(text: string): Uint8Array | null {
+/** Strict base64 (either alphabet) as hex: padding, if any, exactly right; unused low bits zero. */
+function base64Hex(text: string): string | null {
   const body = text.replace(/=+$/, "");
-  const padding = text.length - body.length;
-  const remainder = body.length % 4;
-  if (remainder === 1) return null;
-  if (padding !== 0 && (body.length + padding) % 4 !== 0) return null;
-  const bytes = new Uint8Array(Math.floor((body.length * 6) / 8));
-  let buffer = 0;
-  let bits = 0;
-  let out = 0;
-  for (const char of body) {
-    const sextet = BASE64_VALUES.get(char);
-    if (sextet === undefined) return null;
-    buffer = ((buffer << 6) | sextet) & 0xfff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes[out++] = (buffer >> bits) & 0xff;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return null; // non-canonical trailing bits
-  return bytes;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const padded = body.padEnd(Math.ceil(body.length / 4) * 4, "=");
+  if (body.length % 4 === 1 || (text !== body && text !== padded)) return null;
+  const standard = padded.replaceAll("-", "+").replaceAll("_", "/");
+  const binary = atob(standard);
+  if (btoa(binary) !== standard) return null; // non-canonical trailing bits
+  return Array.from(binary, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
 }
 
 /**
- * Parses an integrity value into the algorithm to check and its digests.
+ * The strongest algorithm given and its accepted digests (lowercase hex,
+ * deduplicated, in the order given; never empty).
  *
- * @param value SRI metadata (`sha256-`, `sha384-` or `sha512-<base64>`,
- *   several tokens allowed, `?options` ignored), `<algorithm>:<hex>`, or a
- *   bare 64-digit hex SHA-256.
- * @returns the strongest algorithm given and its accepted digests (lowercase
- *   hex, deduplicated, in the order given; never empty).
- * @throws {TypeError} when `value` is empty or not a string, when a token is
- *   malformed (bad base64 or hex, wrong digest length, unknown form), or when
- *   no token is of a known algorithm ("Unsupported integrity algorithm:
- *   give sha256, sha384 or sha512: …").
+ * @throws {TypeError} when `value` is empty or not a string, a token is
+ *   malformed (bad base64 or hex, wrong digest length, unknown form), or no
+ *   token is of a known algorithm.
  */
 export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") {
@@ -110,11 +75,11 @@ export function parseIntegrity(value: string): ExpectedDigests {
     const prefixed = sri === null ? PREFIXED_HEX.exec(token) : null;
     if (sri !== null) {
       algorithm = (sri[1] ?? "").toLowerCase();
-      const bytes = decodeBase64(sri[2] ?? "");
-      if (bytes === null) {
+      const decoded = base64Hex(sri[2] ?? "");
+      if (decoded === null) {
         throw new TypeError(`Invalid integrity: malformed base64 in ${excerpt(token)}`);
       }
-      hex = toHex(bytes);
+      hex = decoded;
     } else if (prefixed !== null) {
       algorithm = (prefixed[1] ?? "").toLowerCase();
       hex = (prefixed[2] ?? "").toLowerCase();
@@ -147,25 +112,10 @@ export function parseIntegrity(value: string): ExpectedDigests {
   );
 }
 
-/** What an {@link IntegrityError} reports: the algorithm checked, and the digests. */
-interface Mismatch {
-  /** `expected.algorithm`. */
-  readonly algorithm: DigestAlgorithm;
-  /** The accepted digests, hex. */
-  readonly expected: readonly string[];
-  /** The computed digest, hex (empty when it was not computed). */
-  readonly actual: string;
-}
+/** What an `IntegrityError` reports. */
+type Mismatch = Pick<IntegrityError, "algorithm" | "expected" | "actual">;
 
-/**
- * Checks computed digests against the expected ones.
- *
- * @param expected the result of {@link parseIntegrity}.
- * @param actual hex digests of the downloaded bytes (any case), by algorithm;
- *   `expected.algorithm` must be among them to match.
- * @returns `null` when the digest of `expected.algorithm` equals one of
- *   `expected.hex`; otherwise what did not match (also when it is missing).
- */
+/** `null` when the digest of `expected.algorithm` in `actual` (hex, any case) is one expected. */
 export function integrityMismatch(
   expected: ExpectedDigests,
   actual: { readonly [A in DigestAlgorithm]?: string | null },

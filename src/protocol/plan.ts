@@ -1,11 +1,13 @@
 /**
  * Deciding what to do with a response, without doing it: status, headers and
- * the checkpoint in; a plan out. Pure, so every branch is tested from a table.
+ * the checkpoint in, a plan out; then the verdict on where its body ended (too
+ * long as soon as a chunk passes the declared length, too short, at the
+ * file's end, or somewhere the server did not vouch for). Pure, so every
+ * branch is tested from a table.
  *
  * @module
  */
 
-import type { Checkpoint } from "./checkpoint.ts";
 import { parseContentRange, parseUnsatisfiedRange } from "./content_range.ts";
 import {
   ContentRangeError,
@@ -14,31 +16,20 @@ import {
   UnexpectedStatusError,
 } from "../errors.ts";
 import { isStrongLastModified, parseEtag, strongMatch, weakMatch } from "./etag.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import type { ResumeRequest } from "./request.ts";
 import { parseRetryAfter } from "./retry_after.ts";
 
 /** The request as it was sent. */
-interface SentRequest {
+interface SentRequest extends ResumeRequest {
   /** The URL, for messages. */
   readonly url: string;
-  /** Where `Range` started (0: no `Range` was sent). */
-  readonly cursor: number;
-  /** The checkpoint the resume was based on (null for a fresh download). */
-  readonly checkpoint: Checkpoint | null;
-  /** The `If-Modified-Since` sent (ms; see `ResumeRequest.since`), if any: a 304 is then expected. */
-  readonly since?: number | null;
   /** The final digest, not the validators, proves the file (mirrors with an `integrity`): only a changed length shows another file. */
   readonly digestProves?: boolean;
 }
 
-/** The representation metadata a plan carries into the checkpoint. */
-export interface Validators {
-  /** The response's ETag, if well-formed. */
-  readonly etag: string | null;
-  /** The response's Last-Modified. */
-  readonly lastModified: string | null;
-  /** The response's Content-Type. */
-  readonly contentType: string | null;
-}
+/** The representation metadata a plan carries into the checkpoint (a well-formed ETag, a strong Last-Modified). */
+export type Validators = Pick<Checkpoint, "etag" | "lastModified" | "contentType">;
 
 /** Stream the body into `.part` at `offset`. */
 export interface StreamPlan {
@@ -49,35 +40,27 @@ export interface StreamPlan {
   readonly rewind: boolean;
   /** Bytes the body must hold, or `null` when only its end says (chunked, no length). */
   readonly bodyLength: number | null;
-  /** Total file size when known. */
   readonly total: number | null;
   /** Whether the body's end is the file's end: a 200, or a 206 with a known total (`bytes a-b/*` may stop anywhere). */
   readonly bodyEndsFile: boolean;
-  /** Metadata to keep in the checkpoint. */
   readonly validators: Validators;
 }
 
-/** The file on disk is already complete (a 416 that confirms the length). */
-interface FinishPlan {
-  readonly kind: "finish";
-}
-
-/** The file at `dest` is current: a 304 to `If-Modified-Since`. Nothing is written. */
-interface UnchangedPlan {
-  readonly kind: "unchanged";
+/** `finish`: `.part` is complete (a 416 confirms its length); `unchanged`: a 304, `dest` is current. */
+interface DonePlan {
+  readonly kind: "finish" | "unchanged";
 }
 
 /** Refuse the response. */
 export interface FailPlan {
   readonly kind: "fail";
-  /** What to throw. */
   readonly error: HaulError;
   /** Discard the checkpoint first, so the next call starts from byte 0. */
   readonly reset: boolean;
 }
 
 /** What to do with a response. */
-export type Plan = StreamPlan | FinishPlan | UnchangedPlan | FailPlan;
+export type Plan = StreamPlan | DonePlan | FailPlan;
 
 /** Decides how to handle a response to haul's one request (`now`, in ms, for `Retry-After` dates). */
 export function planResponse(
@@ -100,7 +83,6 @@ export function planResponse(
         url: sent.url,
         retryAfterMs: parseRetryAfter(headers.get("retry-after"), now),
       }),
-      false,
     );
   }
   const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
@@ -138,7 +120,6 @@ function planFull(sent: SentRequest, validators: Validators, length: number | nu
             `${sent.url}: progress kept; try again later`,
           { retryable: true },
         ),
-        false,
       );
     }
   }
@@ -230,7 +211,7 @@ function planPartial(
 
 function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   if (sent.cursor === 0) {
-    return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }), false);
+    return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }));
   }
   const length = parseUnsatisfiedRange(headers.get("content-range"));
   const saved = sent.checkpoint;
@@ -246,27 +227,18 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
 }
 
 /** Why a 206/416 cannot continue the saved download, or null if it can. */
-function describeChange(
-  sent: SentRequest,
-  now: Validators,
-  total: number | null,
-): string | null {
+function describeChange(sent: SentRequest, now: Validators, total: number | null): string | null {
   const saved = sent.checkpoint!;
-  if (sent.digestProves === true) {
-    // Mirrors rarely share validators: the length alone tells another file here.
-  } else if (saved.etag !== null) {
-    if (now.etag !== null) {
-      const same = parseEtag(saved.etag)?.weak
-        ? weakMatch(saved.etag, now.etag)
-        : strongMatch(saved.etag, now.etag);
-      if (!same) return `ETag ${saved.etag} is now ${now.etag}`;
+  // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
+  if (sent.digestProves !== true) {
+    if (saved.etag === null && now.etag !== null) return `an ETag ${now.etag} appeared`;
+    if (saved.etag !== null && now.etag !== null) {
+      const match = parseEtag(saved.etag)?.weak ? weakMatch : strongMatch;
+      if (!match(saved.etag, now.etag)) return `ETag ${saved.etag} is now ${now.etag}`;
     }
-  } else if (now.etag !== null) {
-    return `an ETag ${now.etag} appeared`;
-  }
-  if (sent.digestProves !== true && saved.lastModified !== null && now.lastModified !== null) {
-    if (saved.lastModified !== now.lastModified) {
-      return `Last-Modified ${saved.lastModified} is now ${now.lastModified}`;
+    const { lastModified } = saved;
+    if (lastModified !== null && now.lastModified !== null && lastModified !== now.lastModified) {
+      return `Last-Modified ${lastModified} is now ${now.lastModified}`;
     }
   }
   if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
@@ -299,7 +271,7 @@ function parseLength(value: string | null): number | null | "malformed" {
   return Number.isSafeInteger(length) ? length : "malformed";
 }
 
-function fail(error: HaulError, reset: boolean): FailPlan {
+function fail(error: HaulError, reset = false): FailPlan {
   return { kind: "fail", error, reset };
 }
 
@@ -313,4 +285,49 @@ function refuse(
     ? "; progress discarded, the next call starts over"
     : "";
   return fail(new ErrorClass(message + suffix, { retryable: resuming }), resuming);
+}
+
+/** What is known when a body ends (or a chunk arrives). */
+export interface BodyEndFacts {
+  /** Body bytes received in this call. */
+  readonly received: number;
+  /** Bytes of the file so far (the resume offset plus `received`). */
+  readonly fileLength: number;
+  /** The body's declared length (`Content-Length` or the range's size), or `null`. */
+  readonly bodyLength: number | null;
+  readonly total: number | null;
+  /** Whether the end of the body is the end of the file (false for a range of unknown total). */
+  readonly bodyEndsFile: boolean;
+}
+
+/** `short` is an interruption (progress is kept); `unknown-end`: the next call asks for the rest. */
+type BodyEndVerdict =
+  | { readonly kind: "complete" }
+  | { readonly kind: "short" | "unknown-end"; readonly reason: string };
+
+/** Whether a chunk takes the body past its declared length (the download must be discarded). */
+export function isOverLong(
+  received: number,
+  chunkLength: number,
+  bodyLength: number | null,
+): boolean {
+  return bodyLength !== null && received + chunkLength > bodyLength;
+}
+
+/** Judges a body that ended without an error. */
+export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
+  const { received, fileLength, bodyLength, total } = facts;
+  const short = bodyLength !== null && received < bodyLength;
+  if (short || (total !== null && fileLength < total)) {
+    const expected = short ? bodyLength : total;
+    return { kind: "short", reason: `body ended at ${fileLength} of ${expected} bytes` };
+  }
+  if (!facts.bodyEndsFile) {
+    // A range of a file of unknown length: a 416 to the next call confirms completion.
+    return {
+      kind: "unknown-end",
+      reason: `the server did not say whether the file ends at byte ${fileLength}`,
+    };
+  }
+  return { kind: "complete" };
 }

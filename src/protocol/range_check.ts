@@ -13,7 +13,6 @@ import { strongMatch } from "./etag.ts";
 
 /** What the first response established about the file. */
 export interface KnownFile {
-  /** Total length in bytes. */
   readonly total: number;
   /** The strong ETag, or `null` when the validator is a strong Last-Modified. */
   readonly etag: string | null;
@@ -21,33 +20,17 @@ export interface KnownFile {
   readonly lastModified: string | null;
 }
 
-/** The verdict on a range response. */
+/**
+ * `write`: the body is exactly the asked bytes of the same file. `reset`: a
+ * validator shows another version; start over. `refuse`: the same file, but
+ * not the bytes asked (a whole body, a 416, compressed, framed wrongly); fetch
+ * them another way. `fail`: a status that says nothing about the file.
+ */
 export type RangeVerdict =
   | { readonly kind: "write" }
-  | {
-    /**
-     * `reset`: the file changed (another validator); start over.
-     * `refuse`: the same file, but not the bytes asked; fetch them another way.
-     * `fail`: a status that says nothing about the file.
-     */
-    readonly kind: "reset" | "refuse" | "fail";
-    /** Why, for messages. */
-    readonly reason: string;
-  };
+  | { readonly kind: "reset" | "refuse" | "fail"; readonly reason: string };
 
-/**
- * Decides what to do with the answer to a request for bytes `[start, end)`.
- *
- * @param asked the range that was requested (`end` exclusive).
- * @param file what the first response established.
- * @param status the response status.
- * @param headers the response headers.
- * @returns `write` when the body is exactly the asked bytes of the same file;
- *   `reset` when a validator shows another version of the file; `refuse`
- *   when, under the same validator, the answer is a whole body, a 416,
- *   compressed, or framed wrongly; `fail` when the status says nothing about
- *   the file.
- */
+/** Judges the answer to a request for bytes `[asked.start, asked.end)`. */
 export function checkRangeResponse(
   asked: { readonly start: number; readonly end: number },
   file: KnownFile,

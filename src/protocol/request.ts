@@ -1,6 +1,6 @@
 /**
- * Building haul's one request: the caller's headers, with `Range`,
- * `If-Range` and `Accept-Encoding` always haul's own.
+ * Building haul's requests: the caller's headers, with `Range`, `If-Range`
+ * and `Accept-Encoding` always haul's own.
  *
  * @module
  */
@@ -14,62 +14,14 @@ export interface ResumeRequest {
   readonly cursor: number;
   /** The checkpoint behind the resume, or `null`. */
   readonly checkpoint: Checkpoint | null;
-  /**
-   * The modification time (ms) of the `dest` being revalidated: sent as
-   * `If-Modified-Since` on a request from byte 0 (RFC 9110 §13.1.3), never
-   * beside `Range`.
-   */
+  /** The mtime (ms) of the `dest` being revalidated: `If-Modified-Since` from byte 0, never beside `Range`. */
   readonly since?: number | null;
 }
 
 /**
- * The `If-Range` value for a checkpoint: its strong ETag, else its (strong)
- * Last-Modified, else none. A weak ETag is never sent (RFC 9110 §13.1.5).
- *
- * @param checkpoint the saved state.
- * @returns the header value, or `null` to send `Range` alone.
- */
-function ifRangeValue(checkpoint: Checkpoint): string | null {
-  if (checkpoint.etag !== null) {
-    return isStrongEtag(checkpoint.etag) ? checkpoint.etag : null;
-  }
-  return checkpoint.lastModified;
-}
-
-/**
- * Builds the request for one attempt.
- *
- * @param input the caller's URL or `Request`.
- * @param headers the caller's extra headers.
- * @param signal the caller's abort signal.
- * @param resume where to start.
- * @returns the `Request` to pass to `fetch`.
- *
- * @example A fresh download: the caller's headers, and haul's own
- * ```ts
- * import { buildRequest } from "./request.ts";
- * const request = buildRequest(
- *   "https://example.com/a.bin",
- *   { "user-agent": "backup/1.0", range: "bytes=5-" },
- *   undefined,
- *   { cursor: 0, checkpoint: null },
- * );
- * const { headers } = request;
- * console.log(headers.get("user-agent"), headers.get("accept-encoding"), headers.get("range"));
- * // "backup/1.0" "identity" null
- * ```
- *
- * @example Revalidating a file saved with the server's Last-Modified
- * ```ts
- * import { buildRequest } from "./request.ts";
- * const since = Date.UTC(2026, 11, 1, 10);
- * const request = buildRequest("https://example.com/a.bin", undefined, undefined, {
- *   cursor: 0,
- *   checkpoint: null,
- *   since,
- * });
- * console.log(request.headers.get("if-modified-since")); // "Tue, 01 Dec 2026 10:00:00 GMT"
- * ```
+ * The request for one attempt: the caller's headers, then `Range` from the
+ * cursor and `If-Range` (the checkpoint's strong ETag, else its strong
+ * Last-Modified; never a weak ETag), or `If-Modified-Since` from byte 0.
  */
 export function buildRequest(
   input: string | URL | Request,
@@ -87,10 +39,32 @@ export function buildRequest(
   if (!merged.has("cache-control")) merged.set("cache-control", "no-transform");
   if (resume.cursor > 0 && resume.checkpoint !== null) {
     merged.set("range", `bytes=${resume.cursor}-`);
-    const validator = ifRangeValue(resume.checkpoint);
+    const { etag, lastModified } = resume.checkpoint;
+    const validator = etag === null ? lastModified : isStrongEtag(etag) ? etag : null;
     if (validator !== null) merged.set("if-range", validator);
   }
   const init: RequestInit = { headers: merged };
   if (signal !== undefined) init.signal = signal;
   return new Request(input, init);
+}
+
+/**
+ * The request for bytes `[start, end)` of a file fetched over several
+ * connections: as {@link buildRequest}'s, with `If-Range: validator` (the
+ * strong ETag or Last-Modified; `null` when mirrors with a digest are trusted).
+ */
+export function buildRangeRequest(
+  input: string | URL | Request,
+  headers: HeadersInit | undefined,
+  signal: AbortSignal | undefined,
+  span: { readonly start: number; readonly end: number },
+  validator: string | null,
+): Request {
+  const base = buildRequest(input, headers, signal, { cursor: 0, checkpoint: null });
+  const merged = new Headers(base.headers);
+  merged.set("range", `bytes=${span.start}-${span.end - 1}`);
+  if (validator !== null) merged.set("if-range", validator);
+  const init: RequestInit = { headers: merged };
+  if (signal !== undefined) init.signal = signal;
+  return new Request(base, init);
 }

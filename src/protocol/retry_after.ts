@@ -1,54 +1,25 @@
 /**
- * Strict parsers for `Retry-After` (RFC 9110 §10.2.3) and HTTP-date
- * (RFC 9110 §5.6.7). Neither ever throws: anything outside the grammar gives
- * `null`.
+ * Strict parsers for `Retry-After` and HTTP-date: anything outside the
+ * grammar gives `null`.
  *
  * @module
  */
 
-/**
- * The longest wait {@link parseRetryAfter} returns: 24 hours, in milliseconds.
- * A server asking for more is treated as asking for 24 hours, so that a typo
- * or a hostile header cannot park a download for months.
- */
+/** The longest wait {@link parseRetryAfter} returns (24 h): a typo or a hostile header cannot park a download for months. */
 export const RETRY_AFTER_MAX_MS: number = 24 * 60 * 60 * 1000;
 
-const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const;
-const LONG_DAY_NAMES = [
-  "Sunday",
-  "Monday",
-  "Tuesday",
-  "Wednesday",
-  "Thursday",
-  "Friday",
-  "Saturday",
-] as const;
-const MONTH_NAMES = [
-  "Jan",
-  "Feb",
-  "Mar",
-  "Apr",
-  "May",
-  "Jun",
-  "Jul",
-  "Aug",
-  "Sep",
-  "Oct",
-  "Nov",
-  "Dec",
-] as const;
+const DAY_NAMES = "Sun Mon Tue Wed Thu Fri Sat".split(" ");
+const LONG_DAY_NAMES = "Sunday Monday Tuesday Wednesday Thursday Friday Saturday".split(" ");
+const MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
 
 /** `Sun, 06 Nov 1994 08:49:37 GMT` */
-const IMF_FIXDATE =
-  /^([A-Za-z]{3}), ([0-9]{2}) ([A-Za-z]{3}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$/;
+const IMF_FIXDATE = /^([A-Za-z]{3}), ([0-9]{2}) ([A-Za-z]{3}) ([0-9]{4}) ([0-9:]{8}) GMT$/;
 /** `Sunday, 06-Nov-94 08:49:37 GMT` */
-const RFC850_DATE =
-  /^([A-Za-z]{6,9}), ([0-9]{2})-([A-Za-z]{3})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$/;
+const RFC850_DATE = /^([A-Za-z]{6,9}), ([0-9]{2})-([A-Za-z]{3})-([0-9]{2}) ([0-9:]{8}) GMT$/;
 /** `Sun Nov  6 08:49:37 1994` */
-const ASCTIME_DATE =
-  /^([A-Za-z]{3}) ([A-Za-z]{3}) ([0-9]{2}| [0-9]) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([0-9]{4})$/;
-
-const MS_PER_DAY = 86_400_000;
+const ASCTIME_DATE = /^([A-Za-z]{3}) ([A-Za-z]{3}) ([0-9]{2}| [0-9]) ([0-9:]{8}) ([0-9]{4})$/;
+/** The `hh:mm:ss` of all three. */
+const TIME = /^([0-9]{2}):([0-9]{2}):([0-9]{2})$/;
 
 /** `value` without leading and trailing SP / HTAB (linear time, unlike a regex). */
 export function trimOws(value: string): string {
@@ -59,57 +30,23 @@ export function trimOws(value: string): string {
   return value.slice(start, end);
 }
 
-/** Days from 1970-01-01 to the given proleptic Gregorian date (month 1..12). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) +
-    dayOfYear;
-  return era * 146097 + dayOfEra - 719468;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) {
-    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-    return leap ? 29 : 28;
-  }
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
 /**
- * Milliseconds since the epoch for validated fields, or `null` when a field is
- * out of range or `weekday` (0 = Sunday) disagrees with the date.
+ * Milliseconds since the epoch, or `null` when a field is out of range or the
+ * `weekday` (0 = Sunday) disagrees with the date.
  */
-function toEpochMs(
-  weekday: number,
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-): number | null {
-  if (month < 1 || month > 12) return null;
-  if (day < 1 || day > daysInMonth(year, month)) return null;
-  if (hour > 23 || minute > 59) return null;
+function toEpochMs(weekday: number, year: number, month: string, day: number, time: string) {
+  const [, hour = NaN, minute = NaN, second = NaN] = TIME.exec(time)?.map(Number) ?? [];
+  const monthIndex = MONTH_NAMES.indexOf(month);
+  if (monthIndex < 0 || !(hour <= 23 && minute <= 59)) return null;
   // 23:59:60 is a leap second (RFC 9110 §5.6.7); nothing else may reach 60.
   if (second > 60 || (second === 60 && (hour !== 23 || minute !== 59))) return null;
-  const days = daysFromCivil(year, month, day);
-  if ((((days + 4) % 7) + 7) % 7 !== weekday) return null; // 1970-01-01 was a Thursday
-  return days * MS_PER_DAY + hour * 3_600_000 + minute * 60_000 + second * 1000;
+  const date = new Date(0);
+  date.setUTCFullYear(year, monthIndex, day); // not Date.UTC, which reads years 0-99 as 19xx
+  if (date.getUTCDate() !== day || date.getUTCDay() !== weekday) return null; // no such day
+  return date.getTime() + hour * 3_600_000 + minute * 60_000 + second * 1000;
 }
 
-/** Index of `name` in `names` (case-sensitive, as RFC 9110 requires), or -1. */
-function indexOf(names: readonly string[], name: string | undefined): number {
-  return name === undefined ? -1 : names.indexOf(name);
-}
-
-/**
- * The four-digit year for an RFC 850 two-digit year: the year ending in those
- * digits within 49 years before to 50 years after `now`'s year.
- */
+/** The year ending in an RFC 850 year's two digits from 49 years before to 50 after `now`'s. */
 function resolveTwoDigitYear(twoDigits: number, now: number): number {
   const currentYear = new Date(now).getUTCFullYear();
   let year = Math.floor(currentYear / 100) * 100 + twoDigits;
@@ -119,83 +56,35 @@ function resolveTwoDigitYear(twoDigits: number, now: number): number {
 }
 
 /**
- * Parses an HTTP-date (RFC 9110 §5.6.7): the preferred IMF-fixdate
- * (`Sun, 06 Nov 1994 08:49:37 GMT`) and the obsolete RFC 850
- * (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`)
- * forms.
- *
- * Strict: day and month names are case-sensitive and must be exact; the day
- * must exist in its month; hours 00–23, minutes 00–59, seconds 00–59 (60 only
- * as the leap second 23:59:60, read as the next midnight); the day name must
- * agree with the date; only SP / HTAB may surround the value. An RFC 850
- * two-digit year is taken as the year within 50 years of `now` that ends in
- * those digits (RFC 9110: never more than 50 years in the future).
- *
- * @param value the date text.
- * @param now reference time (ms since the epoch) for RFC 850 two-digit years;
- *   defaults to `Date.now()`.
- * @returns milliseconds since the Unix epoch, or `null` when the value is not
- *   a valid HTTP-date. Never throws.
+ * Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994
+ * 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime (`Sun
+ * Nov  6 08:49:37 1994`). Strict: exact, case-sensitive names; the day exists
+ * and its name agrees; 60 seconds only as the leap second 23:59:60 (the next
+ * midnight); only SP / HTAB around. `now` places RFC 850 two-digit years.
+ * Milliseconds since the epoch, or `null`; never throws.
  */
 export function parseHttpDate(value: string, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;
   const text = trimOws(value);
-  let match = IMF_FIXDATE.exec(text);
+  const match = IMF_FIXDATE.exec(text) ?? RFC850_DATE.exec(text);
   if (match !== null) {
-    const [, dayName, day, month, year, hour, minute, second] = match;
-    return toEpochMs(
-      indexOf(DAY_NAMES, dayName),
-      Number(year),
-      indexOf(MONTH_NAMES, month) + 1,
-      Number(day),
-      Number(hour),
-      Number(minute),
-      Number(second),
-    );
+    const [, dayName = "", day, month = "", year = "", time = ""] = match;
+    const rfc850 = year.length === 2;
+    if (rfc850 && !Number.isFinite(now)) return null;
+    const weekday = (rfc850 ? LONG_DAY_NAMES : DAY_NAMES).indexOf(dayName);
+    const fullYear = rfc850 ? resolveTwoDigitYear(Number(year), now) : Number(year);
+    return toEpochMs(weekday, fullYear, month, Number(day), time);
   }
-  match = RFC850_DATE.exec(text);
-  if (match !== null) {
-    if (!Number.isFinite(now)) return null;
-    const [, dayName, day, month, year, hour, minute, second] = match;
-    return toEpochMs(
-      indexOf(LONG_DAY_NAMES, dayName),
-      resolveTwoDigitYear(Number(year), now),
-      indexOf(MONTH_NAMES, month) + 1,
-      Number(day),
-      Number(hour),
-      Number(minute),
-      Number(second),
-    );
-  }
-  match = ASCTIME_DATE.exec(text);
-  if (match !== null) {
-    const [, dayName, month, day, hour, minute, second, year] = match;
-    return toEpochMs(
-      indexOf(DAY_NAMES, dayName),
-      Number(year),
-      indexOf(MONTH_NAMES, month) + 1,
-      Number(day?.trimStart()),
-      Number(hour),
-      Number(minute),
-      Number(second),
-    );
-  }
-  return null;
+  const asctime = ASCTIME_DATE.exec(text);
+  if (asctime === null) return null;
+  const [, dayName = "", month = "", day, time = "", year] = asctime;
+  return toEpochMs(DAY_NAMES.indexOf(dayName), Number(year), month, Number(day), time);
 }
 
 /**
- * Parses `Retry-After` (RFC 9110 §10.2.3): either delay-seconds (`120`) or an
- * HTTP-date, and returns how long to wait.
- *
- * delay-seconds must be plain ASCII digits (no sign, fraction or exponent);
- * a date in the past means "now" (0). Results above {@link RETRY_AFTER_MAX_MS}
- * (24 hours) are clamped to it, including delay-seconds too long to represent.
- *
- * @param value the header value, or `null` when absent.
- * @param now the current time in ms since the epoch, for the HTTP-date form;
- *   defaults to `Date.now()`.
- * @returns milliseconds to wait, an integer in `[0, RETRY_AFTER_MAX_MS]`, or
- *   `null` when absent or malformed (including negative numbers). Never throws.
+ * Parses `Retry-After` (RFC 9110 §10.2.3): plain ASCII delay-seconds or an
+ * HTTP-date (one in the past means 0). Milliseconds to wait, clamped to
+ * {@link RETRY_AFTER_MAX_MS}, or `null` when absent or malformed; never throws.
  */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;

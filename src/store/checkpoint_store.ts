@@ -1,19 +1,119 @@
 /**
- * Writing and discarding `<dest>.part.ctrl`: the encoded checkpoint goes to
- * `<dest>.part.ctrl.tmp`, is `fsync`ed and renamed over `.part.ctrl`, so a
- * reader (or a crash) sees the old checkpoint or the new one, never a mix.
+ * `<dest>.part.ctrl`'s life. Opening (`openPart`) trusts exactly what the
+ * checkpoint proves: every range is checked against its tail digest before
+ * the first request; when one is not borne out, or the checkpoint cannot be
+ * resumed, the checkpoint is removed, `.part` emptied, and the download
+ * starts from byte 0. Saving goes through `<dest>.part.ctrl.tmp`, `fsync`ed
+ * and renamed over `.part.ctrl`, so a reader (or a crash) sees the old
+ * checkpoint or the new one, never a mix.
  *
  * @module
  */
 
-import type { Checkpoint } from "../protocol/checkpoint.ts";
-import { encodeCheckpoint } from "./control_file.ts";
-import type { FsShim } from "../runtime/fs_shim.ts";
+import { type Checkpoint, durablePrefix, tailStart } from "../protocol/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "./control_file.ts";
+import { ControlFileError, DestinationError } from "../errors.ts";
+import { isStrongEtag } from "../protocol/etag.ts";
+import { digestRange } from "../hashing/file_digest.ts";
+import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
+
+/** `.part`, open for reading and writing, and the checkpoint it bears out (`null`: from byte 0). */
+interface StartPoint {
+  readonly file: ShimFile;
+  readonly checkpoint: Checkpoint | null;
+}
+
+/**
+ * Reads the checkpoint, opens `.part` and checks every range. A
+ * `ControlFileError` when the checkpoint is unreadable (it is removed first),
+ * a `DestinationError` when `.part` is a directory.
+ */
+export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
+  // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
+  // so that writing the next checkpoint never follows a link out of the directory.
+  await fs.remove(paths.ctrlTmp);
+  const partStat = await fs.stat(paths.part);
+  if (partStat?.isDirectory) {
+    throw new DestinationError(
+      `Cannot download: ${paths.part} is a directory; remove it and try again`,
+      paths.dest,
+    );
+  }
+  if (partStat?.isSymlink) await fs.remove(paths.part); // never write through a link
+  let checkpoint: Checkpoint | null = null;
+  if (partStat?.isFile) {
+    checkpoint = await readCheckpoint(fs, paths);
+  } else if (await fs.stat(paths.ctrl) !== null) {
+    // A checkpoint without its data (e.g. a crash right after the final rename): stale.
+    await removeCheckpoint(fs, paths);
+  }
+  const file = await fs.open(paths.part, "readwrite");
+  try {
+    if (checkpoint !== null && canResume(checkpoint) && await bearsOut(file, checkpoint)) {
+      return { file, checkpoint };
+    }
+    if (checkpoint !== null) await removeCheckpoint(fs, paths);
+    await file.truncate(0);
+    return { file, checkpoint: null };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}
+
+async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> {
+  await fs.remove(paths.ctrl);
+  await fs.syncDir(paths.dir);
+}
+
+/**
+ * Resuming needs a strong validator for `If-Range`: without one nothing proves
+ * that the bytes on disk and the server's next bytes are one representation
+ * (two versions of equal length would splice silently). Ranges other than a
+ * prefix are asked for one by one, which needs the file's length.
+ */
+function canResume(checkpoint: Checkpoint): boolean {
+  const { etag, lastModified, reportedLength } = checkpoint;
+  if (!isStrongEtag(etag) && (etag !== null || lastModified === null)) return false;
+  const prefix = durablePrefix(checkpoint);
+  if (checkpoint.ranges.length === 1 && prefix > 0) return true;
+  return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
+}
+
+/** Reads and decodes `.part.ctrl`; a corrupt one is removed (durably) and reported. */
+async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoint | null> {
+  const bytes = await fs.readFile(paths.ctrl);
+  if (bytes === null) return null;
+  try {
+    return decodeCheckpoint(bytes);
+  } catch (error) {
+    await removeCheckpoint(fs, paths);
+    if (error instanceof ControlFileError) {
+      throw new ControlFileError(
+        `Checkpoint discarded: ${paths.ctrl}: ${error.message}; the next call starts from byte 0`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** Whether `.part` bears out the tail digest of every range. */
+async function bearsOut(file: ShimFile, checkpoint: Checkpoint): Promise<boolean> {
+  const size = await file.size();
+  for (const range of checkpoint.ranges) {
+    if (size < range.end) return false;
+    const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
+    const expected = range.tailDigest;
+    if (actual === null || actual.length !== expected.length) return false;
+    for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+  }
+  return true;
+}
 
 /** Who may write the checkpoint: `check()` rejects once this call no longer owns the destination. */
 interface Owner {
-  /** Resolves while the caller still owns the destination. */
   check(): Promise<void>;
 }
 
@@ -24,12 +124,7 @@ export class CheckpointStore {
   readonly #owner: Owner | null;
   #saved: boolean;
 
-  /**
-   * @param fs filesystem shim.
-   * @param paths the destination's sidecars.
-   * @param saved whether a checkpoint is on disk already.
-   * @param owner checked before each write: a call that lost the destination writes nothing.
-   */
+  /** `saved`: a checkpoint is on disk already; `owner` is checked before each write. */
   constructor(fs: FsShim, paths: SidecarPaths, saved: boolean, owner: Owner | null = null) {
     this.#fs = fs;
     this.#paths = paths;
@@ -42,11 +137,7 @@ export class CheckpointStore {
     return this.#saved;
   }
 
-  /**
-   * Replaces the checkpoint atomically (tmp → fsync → rename).
-   *
-   * @param checkpoint the new checkpoint.
-   */
+  /** Replaces the checkpoint atomically (tmp → fsync → rename). */
   async save(checkpoint: Checkpoint): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
     await this.#owner?.check();
@@ -76,8 +167,7 @@ export class CheckpointStore {
   /** Removes the checkpoint durably (the next call starts from byte 0). */
   async discard(): Promise<void> {
     await this.#owner?.check();
-    await this.#fs.remove(this.#paths.ctrl);
-    await this.#fs.syncDir(this.#paths.dir);
+    await removeCheckpoint(this.#fs, this.#paths);
     this.#saved = false;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The binary encoding of a {@link Checkpoint}: what `<dest>.part.ctrl` holds.
  * A 24-byte header, then the body: fixed fields, the ranges and three
- * strings, every u64 8-byte aligned, both parts under CRC-32C. Canonical: a
- * file decodes only if re-encoding the result gives back the same bytes.
+ * strings, every u64 8-byte aligned, both parts under CRC-32C (below).
+ * Canonical: a file decodes only if re-encoding it gives back the same bytes.
  * The layout, field by field, and its reasons: `docs/control-file.md`.
  *
  * @module
@@ -14,16 +14,12 @@ import {
   type DurableRange,
   MAX_RANGES,
 } from "../protocol/checkpoint.ts";
-import { crc32 } from "./crc32.ts";
 import { ControlFileError } from "../errors.ts";
 
 /** The format version this module writes and the only one it reads. */
 export const CONTROL_FILE_VERSION = 3;
 
-/**
- * The eight bytes every control file starts with, `\x89HAUL\r\n\x1a`, after PNG's
- * signature; a copy: changing it changes nothing the codec writes or accepts.
- */
+/** The eight bytes every control file starts with, after PNG's signature (a copy: mutating it changes nothing). */
 export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
   "\x89HAUL\r\n\x1a",
   (char) => char.charCodeAt(0),
@@ -32,24 +28,7 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
 /** The longest `etag`, `lastModified` or `contentType` held, in UTF-8 bytes; longer ones are refused both ways. */
 export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
-/** Byte offsets of a version-3 file's fixed fields (`docs/control-file.md`); `ranges`: the 48-byte range records. */
-interface ControlFileOffsets {
-  readonly magic: number;
-  readonly version: number;
-  readonly headerFlags: number;
-  readonly bodyLength: number;
-  readonly bodyCrc: number;
-  readonly headerCrc: number;
-  readonly blockSize: number;
-  readonly extent: number;
-  readonly reportedLength: number;
-  readonly fieldFlags: number;
-  readonly rangeCount: number;
-  readonly ranges: number;
-}
-
-/** Where each fixed field sits (every u64 8-aligned); the string records follow the ranges. */
-export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
+const OFFSETS = {
   magic: 0,
   version: 8,
   headerFlags: 10,
@@ -62,7 +41,10 @@ export const CONTROL_FILE_OFFSETS: ControlFileOffsets = Object.freeze({
   fieldFlags: 48,
   rangeCount: 52,
   ranges: 56,
-});
+};
+
+/** Byte offsets of the fixed fields (every u64 8-aligned); the 48-byte range records start at `ranges`. */
+export const CONTROL_FILE_OFFSETS: Readonly<typeof OFFSETS> = Object.freeze(OFFSETS);
 
 const O = CONTROL_FILE_OFFSETS;
 /** Private copy of the magic, immune to callers mutating the export. */
@@ -108,12 +90,9 @@ function setU64(view: DataView, offset: number, value: number): void {
 }
 
 /**
- * Encodes a checkpoint as a version-3 control file (a new array, a multiple of 8
- * bytes). Refuses whatever {@link decodeCheckpoint} would reject, so
+ * Encodes a checkpoint (a new array, a multiple of 8 bytes). Refuses, with a
+ * `RangeError`, whatever {@link decodeCheckpoint} would reject, so
  * `decodeCheckpoint(encodeCheckpoint(c))` deep-equals `c`.
- *
- * @throws {RangeError} when `checkpoint` breaks an invariant of {@link Checkpoint},
- *   or a string is longer than {@link CONTROL_FILE_MAX_STRING_BYTES} UTF-8 bytes.
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const violation = checkpointViolation(checkpoint);
@@ -123,7 +102,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const strings: (Uint8Array | null)[] = [];
   const stringsAt = O.ranges + c.ranges.length * RANGE_SIZE;
   let bodyLength = stringsAt - HEADER_SIZE;
-  for (const [name] of STRING_FIELDS) {
+  let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
+  for (const [name, flag] of STRING_FIELDS) {
     const value = c[name];
     const utf8 = value === null ? null : encoder.encode(value);
     if (utf8 !== null && utf8.length > CONTROL_FILE_MAX_STRING_BYTES) {
@@ -131,6 +111,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
         `Cannot encode checkpoint: ${name} is ${utf8.length} UTF-8 bytes, more than ${CONTROL_FILE_MAX_STRING_BYTES}`,
       );
     }
+    if (utf8 !== null) flags |= flag;
     strings.push(utf8);
     bodyLength += pad8(2 + (utf8?.length ?? 0));
   }
@@ -145,10 +126,6 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   setU64(view, O.blockSize, c.blockSize);
   setU64(view, O.extent, c.extent);
   setU64(view, O.reportedLength, c.reportedLength ?? 0);
-  let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
-  STRING_FIELDS.forEach(([, flag], i) => {
-    if (strings[i] !== null) flags |= flag;
-  });
   view.setUint32(O.fieldFlags, flags, true);
   view.setUint32(O.rangeCount, c.ranges.length, true);
   c.ranges.forEach((range, i) => {
@@ -194,11 +171,9 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
 }
 
 /**
- * Decodes a whole `<dest>.part.ctrl`, checking magic, CRCs, version, lengths,
- * ranges, invariants, UTF-8 and canonical form; tail digests are fresh arrays.
- *
- * @throws {ControlFileError} for any defect (an older haul's version 1 or 2 is
- *   named as such), and never anything else.
+ * Decodes a whole `<dest>.part.ctrl`: magic, CRCs, version, lengths, ranges,
+ * invariants, UTF-8 and canonical form. Throws a `ControlFileError` for any
+ * defect (an older haul's version 1 or 2 named as such), and nothing else.
  */
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (!(bytes instanceof Uint8Array)) throw corrupt("content is not a Uint8Array");
@@ -320,4 +295,22 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const violation = checkpointViolation(checkpoint);
   if (violation !== null) throw corrupt(violation);
   return checkpoint;
+}
+
+/** CRC-32C's table: the reflected Castagnoli polynomial 0x82F63B78 applied to each byte value. */
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, byte) => {
+  let c = byte;
+  for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c;
+});
+
+/**
+ * The CRC-32C (Castagnoli, reflected, iSCSI; check value `0xE3069283`) of
+ * `data`; `crc32(b, crc32(a))` is the CRC of `a` then `b`. Chosen over IEEE
+ * for its larger Hamming distance at these sizes.
+ */
+export function crc32(data: Uint8Array, seed = 0): number {
+  let crc = ~seed;
+  for (const byte of data) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ byte) & 0xff]!;
+  return ~crc >>> 0;
 }

@@ -12,16 +12,10 @@ import { basename, LONGEST_SIDECAR_SUFFIX, type SidecarPaths } from "./paths.ts"
 const NAME_MAX = 255;
 
 /**
- * Refuses destinations that cannot work, and reports whether `dest` exists.
- *
- * @param fs filesystem shim.
- * @param paths the destination and its sidecars.
- * @param parentKnown the parent is known to be a directory (the lock file was
- *   just created in it), so it is not looked at again.
- * @returns what is at `dest` (a file, or a link to one), or `null` when nothing is.
- * @throws {DestinationError} when the name is too long, the parent is missing
- * or not a directory, or `dest` is (or links to) a directory, a fifo, a
- * device or a socket.
+ * What is at `dest` (a file, or a link to one), or `null`; a
+ * {@link DestinationError} when the name is too long, the parent is missing or
+ * not a directory (unless `parentKnown`: the lock file was just created in
+ * it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
  */
 export async function checkDestination(
   fs: FsShim,
@@ -91,22 +85,9 @@ async function statOrThrow(fs: FsShim, path: string, dest: string) {
 }
 
 /**
- * Wraps a filesystem failure as a {@link DestinationError} naming the path.
- *
- * @param error what the shim threw.
- * @param dest the destination.
- * @param resumable whether a checkpoint is on disk (a full disk then says
- *   "call again to resume"; otherwise that the next call starts over).
- * @returns the error to throw (non-filesystem errors are returned unchanged).
- *
- * @example
- * ```ts
- * import { toDestinationError } from "./destination.ts";
- * import { FsShimError } from "../runtime/fs_shim.ts";
- * const full = new FsShimError("ENOSPC", "/d/x.part", "write failed");
- * console.log((toDestinationError(full, "/d/x", false) as Error).message);
- * // Cannot use destination: /d/x.part: the disk is full; nothing could be saved, so the next call starts over from byte 0
- * ```
+ * A filesystem failure as a {@link DestinationError} naming the path (other
+ * errors unchanged); `resumable`: a checkpoint is on disk, so a full disk says
+ * "call again to resume".
  */
 export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
   if (!(error instanceof FsShimError)) return error;

@@ -1,27 +1,11 @@
 /**
- * One call per destination at a time, across processes: a lock file
- * `<dest>.part.lock` created exclusively and kept fresh by its owner (a
- * **lease**: the record rewritten every second), with a fence for the one
- * case where a lease must be broken (`docs/architecture.md`, "Ownership").
- *
- * - **A live owner is never taken over**, however old its lease (SIGSTOP, a
- *   suspended laptop). Evidence of life: the flock(2) its record names cannot
- *   be taken, or its pid is alive in the same {@link FsShim.processScope} and,
- *   where `/proc` tells, started when the record says (a reused pid is not it).
- * - A known-dead owner, or a record this process left that no call here
- *   holds, is taken over at once.
- * - Where liveness cannot be known (another host or pid namespace; Deno
- *   without `--allow-run`), a lock not refreshed for 5 s either way (a clock
- *   stepped back cannot pin it) is taken over **with a fence**:
- *   {@link DestinationLock.fenced} makes the engine continue in a new inode
- *   (`store/ownership.ts`), so a surviving old owner writes into an orphan.
- * - Takeovers are serialised by `<dest>.part.takeover`, held for the few ms
- *   of the check; one older than the stale time is removed.
- * - An owner whose lease was broken sees a record not its own:
- *   {@link DestinationLock.signal} aborts with a retryable
- *   {@link DestinationError}, and `release()` leaves the new lock alone.
- * - Not an OS lock alone: Node and Bun have no flock(2), and processes of
- *   different runtimes may share a destination.
+ * One call per destination at a time, across processes: `<dest>.part.lock`,
+ * created exclusively and rewritten every second by its owner (a lease). Not
+ * an OS lock alone: Node and Bun have no flock(2), and processes of different
+ * runtimes may share a destination. Who may be taken over, and the fence
+ * after a takeover from an owner that may be alive: `docs/architecture.md`,
+ * "Ownership", and `lock_record.ts`. Takeovers are serialised by
+ * `<dest>.part.takeover`, held for the few ms of the check.
  *
  * @module
  */
@@ -38,11 +22,10 @@ import {
   randomHex,
 } from "./lock_record.ts";
 
-/** The lease's timings (tests shorten them). */
+/** The lease's timings in ms (tests shorten them). */
 export interface LockTiming {
-  /** How often the owner refreshes the lock (ms). */
   readonly heartbeatMs: number;
-  /** After how long without a refresh a lock is stale (ms). */
+  /** After how long without a refresh a lock is stale. */
   readonly staleMs: number;
 }
 
@@ -56,38 +39,22 @@ const heldHere = new Set<string>();
 
 /** A held lock. */
 export interface DestinationLock {
-  /**
-   * Aborted (with a retryable {@link DestinationError}) if the lease is lost:
-   * another process took the lock over after this one stopped refreshing it.
-   */
+  /** Aborted, with a retryable {@link DestinationError}, once another process took the lock over. */
   readonly signal: AbortSignal;
-  /**
-   * Whether this lock was taken over from an owner that may still be alive
-   * (its lease ran out where its liveness could not be checked): the caller
-   * must not write into the files that owner had open.
-   */
+  /** Taken over from an owner that may still be alive: the caller must not write into its files. */
   readonly fenced: boolean;
-  /** Whether this lock was taken over from another owner (dead or not): its leftovers need tidying. */
+  /** Taken over from another owner (dead or not): its leftovers need tidying. */
   readonly takenOver: boolean;
-  /**
-   * Resolves while the lock file is still this lock's; otherwise aborts
-   * {@link signal} and rejects with its retryable {@link DestinationError}.
-   */
+  /** Resolves while the lock file is still this lock's; otherwise aborts {@link signal} and rejects. */
   check(): Promise<void>;
-  /** Stops the heartbeat and removes the lock file if it is still ours. Safe to call more than once. */
+  /** Stops the heartbeat and removes the lock file if it is still ours; idempotent. */
   release(): Promise<void>;
 }
 
 /**
- * Takes the lock for a destination or fails fast.
- *
- * @param fs the filesystem shim.
- * @param lockPath `<dest>.part.lock`.
- * @param dest the destination (for messages).
- * @param timing the lease (default: refreshed every 1 s, stale after 5 s).
- * @returns the held lock; its heartbeat runs until `release()`.
- * @throws {DestinationError} retryable when another live call holds it; not
- * retryable when the lock cannot be created (e.g. no permission).
+ * Takes the lock for a destination or fails fast: a retryable
+ * {@link DestinationError} when another live call holds it, a final one when
+ * the lock cannot be created (e.g. no permission).
  */
 export async function acquireLock(
   fs: FsShim,
@@ -105,12 +72,9 @@ export async function acquireLock(
     for (let attempt = 0; attempt < 3; attempt++) {
       const nonce = randomHex(16);
       const start = fs.processStart?.(fs.pid) ?? null;
-      const record = { pid: fs.pid, scope: scopeOf(fs), instance: INSTANCE, nonce, start };
-      const created = await tryCreate(
-        fs,
-        lockPath,
-        (flock) => encodeLockRecord({ ...record, flock }),
-      );
+      const textFor = (flock: boolean) =>
+        encodeLockRecord({ ...ownRecord(fs, nonce), flock, start });
+      const created = await tryCreate(fs, lockPath, textFor);
       if (created !== null) {
         const { file, text } = created;
         return holdLock(fs, lockPath, dest, file, text, nonce, timing, { fenced, takenOver });
@@ -142,8 +106,9 @@ function busy(dest: string, why: string): DestinationError {
   );
 }
 
-function scopeOf(fs: FsShim): string | null {
-  return fs.processScope ?? null;
+/** What a lock record (or the takeover guard, with no nonce) says of this process: pid, scope, instance. */
+function ownRecord(fs: FsShim, nonce: string | null) {
+  return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce };
 }
 
 /** The takeover guard beside a lock: `<dest>.part.takeover` for `<dest>.part.lock`. */
@@ -151,11 +116,7 @@ function guardPathOf(lockPath: string): string {
   return lockPath.endsWith(".lock") ? `${lockPath.slice(0, -5)}.takeover` : `${lockPath}.takeover`;
 }
 
-/**
- * Creates `path` exclusively, takes its flock where the shim has one, and
- * writes the text `textFor(flocked)`; the open handle and the text, or `null`
- * when the path exists.
- */
+/** Creates `path` exclusively, takes its flock where it can and writes `textFor(flocked)`; `null` if it exists. */
 async function tryCreate(
   fs: FsShim,
   path: string,
@@ -181,18 +142,10 @@ async function tryCreate(
   }
 }
 
-/**
- * Whether another process holds the flock on the lock file: probed on a
- * handle of its own, closed at once. `"unknown"` when the shim has no flock
- * or the file cannot be opened.
- */
+/** Whether another process holds the lock file's flock, probed on a handle of its own. */
 async function probeFlock(fs: FsShim, lockPath: string): Promise<FlockProbe> {
-  let probe: ShimFile;
-  try {
-    probe = await fs.open(lockPath, "read");
-  } catch {
-    return "unknown";
-  }
+  const probe = await fs.open(lockPath, "read").catch(() => null);
+  if (probe === null) return "unknown";
   try {
     if (probe.tryLock === undefined) return "unknown";
     return (await probe.tryLock()) ? "free" : "held";
@@ -217,7 +170,7 @@ async function inspect(
   const ageMs = stat.mtimeMs === undefined ? null : Date.now() - stat.mtimeMs;
   const self: LockJudge = {
     instance: INSTANCE,
-    scope: scopeOf(fs),
+    scope: fs.processScope ?? null,
     isProcessAlive: (pid) => fs.isProcessAlive(pid),
     processStart: (pid) => fs.processStart?.(pid) ?? null,
   };
@@ -226,9 +179,9 @@ async function inspect(
 }
 
 /**
- * Removes a stale lock under the takeover guard, after judging it again there.
- * Throws a busy error when another process is taking over or got it first.
- * Resolves to whether the removed lock's owner may still be alive (a fence is needed).
+ * Removes a stale lock under the takeover guard, after judging it again there;
+ * whether its owner may still be alive (a fence is needed). Busy when another
+ * process is taking over or got it first.
  */
 async function takeOver(
   fs: FsShim,
@@ -237,12 +190,7 @@ async function takeOver(
   timing: LockTiming,
 ): Promise<boolean> {
   const guardPath = guardPathOf(lockPath);
-  const text = encodeLockRecord({
-    pid: fs.pid,
-    scope: scopeOf(fs),
-    instance: INSTANCE,
-    nonce: null,
-  });
+  const text = encodeLockRecord(ownRecord(fs, null));
   const created = await tryCreate(fs, guardPath, () => text);
   const guard = created?.file ?? null;
   if (guard === null) {

@@ -1,15 +1,14 @@
 /**
  * What a lock file says (one line of JSON), and the pure decision whether a
- * lock found on disk may be taken over (the rules: `store/lock.ts`).
+ * lock found on disk may be taken over.
  *
  * @module
  */
 
-/** What a lock file says about its owner. */
+/** What a lock file says about its owner (all `null` when the file is empty or unreadable). */
 interface LockRecord {
-  /** The owner's pid (`null` when the file is empty or unreadable). */
   readonly pid: number | null;
-  /** The owner's `FsShim.processScope`; `null` when it had none. */
+  /** The owner's `FsShim.processScope`. */
   readonly scope: string | null;
   /** The owning process's random id. */
   readonly instance: string | null;
@@ -17,44 +16,29 @@ interface LockRecord {
   readonly nonce: string | null;
   /** Whether the owner holds an exclusive flock(2) on the lock file for as long as it lives. */
   readonly flock: boolean;
-  /** When the owner's process started (`FsShim.processStart`); `null` when unknown. */
+  /** When the owner's process started (`FsShim.processStart`). */
   readonly start: string | null;
 }
 
-/** What this process knows about itself when judging a lock. */
+/** What this process knows about itself when judging a lock (`null`: cannot tell). */
 export interface LockJudge {
-  /** This process's random instance id. */
   readonly instance: string;
-  /** This process's pid scope, or `null` when unknown. */
   readonly scope: string | null;
-  /** `true` or `false` when known, `null` when this process cannot tell. */
   readonly isProcessAlive: (pid: number) => boolean | null;
-  /** When a process started, or `null` when unknown. */
   readonly processStart?: (pid: number) => string | null;
 }
 
 /** What a taker learns by trying the flock a record says its owner holds. */
 export type FlockProbe = "free" | "held" | "unknown";
 
-/**
- * Whether a lock found on disk may be taken over, and why. `fence` is set
- * when its owner may still be alive (see the module notes).
- */
+/** Whether a lock found on disk may be taken over, and why; `fence`: its owner may still be alive. */
 export type LockVerdict =
   | { readonly stale: false; readonly why: string }
   | { readonly stale: true; readonly why: string; readonly fence: boolean };
 
-/**
- * Encodes a lock record as the lock file's text.
- *
- * @param record who owns the lock.
- * @returns one line of JSON.
- */
+/** A lock record as the lock file's text: one line of JSON. */
 export function encodeLockRecord(
-  record: Omit<LockRecord, "flock" | "start"> & {
-    flock?: boolean;
-    start?: string | null;
-  },
+  record: Omit<LockRecord, "flock" | "start"> & Partial<Pick<LockRecord, "flock" | "start">>,
 ): string {
   const { pid, scope, instance, nonce } = record;
   const flock = record.flock === true ? { flock: true } : {};
@@ -62,22 +46,9 @@ export function encodeLockRecord(
   return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock, ...start })}\n`;
 }
 
-/**
- * Reads a lock file's text. Never throws: an empty or unreadable file gives a
- * record of `null`s (such a lock is judged by its age alone).
- *
- * @param text the lock file's contents.
- * @returns what it says.
- */
+/** Reads a lock file's text; never throws: an unreadable one gives `null`s (judged by its age alone). */
 export function parseLockRecord(text: string): LockRecord {
-  const empty = {
-    pid: null,
-    scope: null,
-    instance: null,
-    nonce: null,
-    flock: false,
-    start: null,
-  };
+  const empty = { pid: null, scope: null, instance: null, nonce: null, flock: false, start: null };
   try {
     const value = JSON.parse(text) as Record<string, unknown>;
     if (typeof value !== "object" || value === null || value["haul"] !== "lock") return empty;
@@ -96,16 +67,9 @@ export function parseLockRecord(text: string): LockRecord {
 }
 
 /**
- * Decides whether a lock found on disk may be taken over (see the module
- * notes). Pure: the caller supplies the lock's age and what it knows of itself.
- *
- * @param record what the lock file says.
- * @param ageMs now minus the lock file's mtime (`null` when unknown).
- * @param self this process.
- * @param timing the lease (only its `staleMs` counts here).
- * @param flock what trying the flock the record names told (`"unknown"` when
- *   the record names none or this runtime has none).
- * @returns the verdict and a reason for messages.
+ * Decides whether a lock found on disk may be taken over (the rules:
+ * `docs/architecture.md`, "Ownership"). Pure: `ageMs` is now minus the lock
+ * file's mtime, `flock` what trying the flock the record names told.
  */
 export function judgeLock(
   record: LockRecord,
@@ -146,19 +110,7 @@ function positivePid(value: unknown): number | null {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
 }
 
-/**
- * `bytes` random bytes as lower-case hex: the ids in lock records, and the
- * private names of a commit (`ownership.ts`).
- *
- * @param bytes how many random bytes.
- * @returns `2 × bytes` hex digits.
- *
- * @example
- * ```ts
- * import { randomHex } from "./lock_record.ts";
- * console.log(randomHex(4).length); // 8
- * ```
- */
+/** `bytes` random bytes as lower-case hex: the ids in lock records and a commit's private names. */
 export function randomHex(bytes: number): string {
   const buffer = crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(buffer, (byte) => byte.toString(16).padStart(2, "0")).join("");

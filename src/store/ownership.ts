@@ -1,24 +1,16 @@
 /**
  * What the holder of a destination's lock may do to `.part`, `.part.ctrl` and
  * `dest`, checked as it does it, so that an owner who lost the lock changes
- * nothing the new owner relies on (`docs/architecture.md`, "Ownership").
+ * nothing the new owner relies on: the steps and what each rules out are in
+ * `docs/architecture.md`, "Ownership". Also the cleaning of sidecars nothing
+ * can use ({@link removeStaleSidecars}).
  *
- * - `.part` is an inode, not a name: {@link PartOwner.adopt} records it.
- * - An owner that took the lock from one that may be alive gives `.part` a
- *   new inode first ({@link PartOwner.settle}: a reflink or copy renamed over it).
- * - {@link PartOwner.check} runs before each checkpoint, removal and commit:
- *   the lock is still ours and `.part` still our inode.
- * - {@link PartOwner.publish} moves `.part` to a name of its own
- *   (`<dest>.part.` and 8 hex digits), checks it moved its own inode, then
- *   renames it onto `dest`: a commit never publishes an inode it did not
- *   write. A crash in between leaves that name; the next owner puts it back
- *   as `.part` or removes it.
  * @module
  */
 
 import { DestinationError } from "../errors.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
-import type { DestinationLock } from "./lock.ts";
+import { acquireLock, type DestinationLock } from "./lock.ts";
 import { randomHex } from "./lock_record.ts";
 import { basename, type SidecarPaths } from "./paths.ts";
 
@@ -32,18 +24,12 @@ export class PartOwner {
   readonly #lock: DestinationLock;
   #identity: string | null = null;
 
-  /**
-   * @param fs filesystem shim.
-   * @param paths the destination's sidecars.
-   * @param lock the held lock.
-   */
   constructor(fs: FsShim, paths: SidecarPaths, lock: DestinationLock) {
     this.#fs = fs;
     this.#paths = paths;
     this.#lock = lock;
   }
 
-  /** The destination. */
   get dest(): string {
     return this.#paths.dest;
   }
@@ -91,20 +77,14 @@ export class PartOwner {
     if (leftovers.length > 0 || this.#lock.fenced) await fs.syncDir(dir);
   }
 
-  /**
-   * Records which inode this owner writes: the open `.part`.
-   *
-   * @param file the `.part` handle.
-   */
+  /** Records which inode this owner writes: the open `.part`. */
   async adopt(file: ShimFile): Promise<void> {
     this.#identity = (await file.identity?.()) ?? null;
   }
 
   /**
-   * Resolves while this owner still owns the destination: the lock file is
-   * its lock's and `.part` (when adopted) is its inode.
-   *
-   * @throws {DestinationError} retryable, when it does not.
+   * Resolves while this owner still owns the destination (the lock file is its
+   * lock's and `.part`, once adopted, its inode); else a retryable {@link DestinationError}.
    */
   async check(): Promise<void> {
     await this.#lock.check();
@@ -131,27 +111,18 @@ export class PartOwner {
     await this.#fs.remove(ctrlTmp);
   }
 
-  /**
-   * Sets `.part`'s modification time (`FsShim.utime`); the commit's `fsync`
-   * that follows makes it durable.
-   *
-   * @param mtimeMs milliseconds since the epoch.
-   */
+  /** Sets `.part`'s mtime (`FsShim.utime`); the commit's `fsync` that follows makes it durable. */
   async stamp(mtimeMs: number): Promise<void> {
     await this.#fs.utime?.(this.#paths.part, mtimeMs);
   }
 
   /**
-   * The commit's renames: `.part` (complete, synced, verified) onto `dest`
-   * through a name of this owner's own, then the directory's fsync and the
-   * checkpoint's removal.
-   *
-   * @param overwrite whether an existing `dest` may be replaced.
-   * @param checkpointed whether a checkpoint may be on disk; when not (none was
-   *   found when `.part` was opened and this call wrote none, and only the
-   *   lock's holder writes one), there is none to remove.
-   * @throws {DestinationError} when `dest` appeared meanwhile (and not
-   * `overwrite`), or, retryable, when this owner lost the destination.
+   * The commit: `.part` (complete, synced, verified) renamed to a name of this
+   * owner's own (`<dest>.part.` and 8 hex digits), checked to be its inode, then
+   * renamed onto `dest`; the directory's fsync; the checkpoint's removal (when
+   * `checkpointed`: one may be on disk). A {@link DestinationError} when `dest`
+   * appeared meanwhile (and not `overwrite`), or, retryable, when this owner
+   * lost the destination.
    */
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
@@ -204,5 +175,30 @@ export class PartOwner {
       this.#paths.dest,
       { retryable: true },
     );
+  }
+}
+
+/**
+ * After a crash right after the final rename, `dest` exists beside a
+ * checkpoint with no `.part` (and a dead owner's lock): remove them, under the
+ * lock. A `.part` with data is left alone (an `overwrite` download may resume it).
+ */
+export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
+  const leftovers = await Promise.all(
+    [paths.ctrl, paths.ctrlTmp, paths.lock].map((path) => fs.stat(path)),
+  );
+  if (leftovers.every((stat) => stat === null)) return;
+  if ((await fs.stat(paths.part)) !== null) return;
+  let lock;
+  try {
+    lock = await acquireLock(fs, paths.lock, paths.dest);
+  } catch {
+    return; // another call is working here: its business
+  }
+  try {
+    await fs.remove(paths.ctrl);
+    await fs.remove(paths.ctrlTmp);
+  } finally {
+    await lock.release().catch(() => {});
   }
 }

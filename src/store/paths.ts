@@ -5,32 +5,21 @@
  * @module
  */
 
-/** The files that live beside a destination while it downloads. */
+/** The files that live beside a destination while it downloads (see {@link sidecarPaths}). */
 export interface SidecarPaths {
-  /** The destination itself. */
   readonly dest: string;
   /** Its directory (where every rename happens). */
   readonly dir: string;
-  /** `<dest>.part`: the data. */
   readonly part: string;
-  /** `<dest>.part.ctrl`: the checkpoint. */
   readonly ctrl: string;
-  /** `<dest>.part.ctrl.tmp`: the checkpoint being written. */
   readonly ctrlTmp: string;
-  /** `<dest>.part.lock`: held while a call works on this destination. */
   readonly lock: string;
 }
 
 /** The longest suffix haul appends to the destination's name. */
 export const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 
-/**
- * Turns `dest` (a path or a `file:` URL) into a path string.
- *
- * @param dest the caller's destination.
- * @returns a non-empty path.
- * @throws {TypeError} for an empty path or a non-`file:` URL.
- */
+/** `dest` (a path or a `file:` URL) as a non-empty path; a `TypeError` for anything else. */
 export function destToPath(dest: string | URL): string {
   if (dest instanceof URL) {
     if (dest.protocol !== "file:") {
@@ -46,12 +35,7 @@ export function destToPath(dest: string | URL): string {
   return dest;
 }
 
-/**
- * The directory part of a path (`"."` when there is none).
- *
- * @param path a file path.
- * @returns its parent directory.
- */
+/** The directory part of a path (`"."` when there is none). */
 export function dirname(path: string): string {
   const trimmed = path.replace(/[\\/]+$/, "");
   const cut = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
@@ -60,23 +44,13 @@ export function dirname(path: string): string {
   return trimmed.slice(0, cut);
 }
 
-/**
- * The last segment of a path.
- *
- * @param path a file path.
- * @returns the name after the last separator.
- */
+/** The last segment of a path. */
 export function basename(path: string): string {
   const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return path.slice(cut + 1);
 }
 
-/**
- * The sidecar paths of a destination path.
- *
- * @param dest the destination path.
- * @returns the destination, its directory and its sidecars.
- */
+/** The directory and sidecars of a destination path: the data, the checkpoint (and its temp file), the lock. */
 export function sidecarPaths(dest: string): SidecarPaths {
   return {
     dest,

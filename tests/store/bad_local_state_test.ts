@@ -24,10 +24,9 @@ import { createHash } from "node:crypto";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type Checkpoint, durablePrefix, tailStart } from "../../src/protocol/checkpoint.ts";
-import { decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file.ts";
+import { crc32, decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
-import { crc32 } from "../../src/store/crc32.ts";
 import {
   ControlFileError,
   DestinationError,

@@ -5,10 +5,10 @@ import {
   CONTROL_FILE_MAGIC,
   CONTROL_FILE_MAX_STRING_BYTES,
   CONTROL_FILE_OFFSETS,
+  crc32,
   decodeCheckpoint,
   encodeCheckpoint,
 } from "../../src/store/control_file.ts";
-import { crc32 } from "../../src/store/crc32.ts";
 import { ControlFileError } from "../../src/errors.ts";
 import { fuzzCases, fuzzSeed } from "../helpers/fuzz_config.ts";
 import { makeRng, type Rng } from "../helpers/prng.ts";

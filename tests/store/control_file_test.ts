@@ -13,10 +13,10 @@ import {
   CONTROL_FILE_MAX_STRING_BYTES,
   CONTROL_FILE_OFFSETS,
   CONTROL_FILE_VERSION,
+  crc32,
   decodeCheckpoint,
   encodeCheckpoint,
 } from "../../src/store/control_file.ts";
-import { crc32 } from "../../src/store/crc32.ts";
 import { ControlFileError } from "../../src/errors.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -36,7 +36,7 @@ function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** CRC-32C computed bit by bit: an independent check of `src/crc32.ts` and of stored CRCs. */
+/** CRC-32C computed bit by bit: an independent check of `crc32` and of stored CRCs. */
 function crc32cReference(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (const b of bytes) {

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { contentDispositionName } from "../../src/protocol/content_disposition.ts";
-import { MAX_NAME_BYTES } from "../../src/protocol/safe_name.ts";
+import { contentDispositionName, MAX_NAME_BYTES } from "../../src/protocol/safe_name.ts";
 import { fuzzCases, fuzzSeed } from "../helpers/fuzz_config.ts";
 import { makeRng } from "../helpers/prng.ts";
 
