@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkOptions } from "./engine/check_options.ts";
+import { checkOptions } from "./engine/settings.ts";
 import { haul as haulHere } from "./engine/haul.ts";
 import { singleFlight } from "./engine/single_flight.ts";
 import { haulWithRetry as retryHere, type HaulWithRetryOptions } from "./batch/retry.ts";

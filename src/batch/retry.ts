@@ -8,7 +8,7 @@
 import { shouldRetry } from "./retry_verdict.ts";
 import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
-import { checkOptions } from "../engine/check_options.ts";
+import { checkOptions } from "../engine/settings.ts";
 import { Sources } from "../engine/sources.ts";
 import {
   type FetchLike,

@@ -20,8 +20,7 @@ import type { Validators } from "../protocol/plan.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Durability } from "./durability.ts";
-import type { ByteSpan } from "./range_split.ts";
-import { mergeSpans } from "./range_ledger.ts";
+import { type ByteSpan, mergeSpans } from "./range_split.ts";
 
 /** What a checkpoint says about the representation besides the durable ranges. */
 interface CheckpointMeta {
@@ -144,7 +143,7 @@ export class Checkpointer {
 
   async #syncAndRecord(): Promise<void> {
     const ranges = [...this.#ranges()];
-    // Together, so that their syncs are shared (`shared_sync.ts`).
+    // Together, so that their syncs are shared (`sharedDatasync()`).
     const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
     if (ranges.some((range) => durabilityOf(range).poisoned)) return;

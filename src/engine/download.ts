@@ -26,7 +26,7 @@ import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest } from "./requests.ts";
 import { type Segment, streamSegment } from "./segment.ts";
-import { withSharedSync } from "./shared_sync.ts";
+import { withSharedSync } from "./durability.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };

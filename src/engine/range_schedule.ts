@@ -6,8 +6,7 @@
  * @module
  */
 
-import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
+import { type ByteSpan, gapsOf, mergeSpans, shareGaps, stealHalf } from "./range_split.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Segment } from "./segment.ts";
 
@@ -76,7 +75,7 @@ export class RangeSchedule {
     const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
     return new RangeSchedule(
       base,
-      shareGaps(gapsOf(total, base), pieces, floor, splitRanges),
+      shareGaps(gapsOf(total, base), pieces, floor),
       floor,
     );
   }

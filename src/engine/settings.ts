@@ -1,14 +1,12 @@
 /**
- * A call's tuning, read from its options (and a test's hooks) and checked
- * once, before anything is opened: the verification block, the checkpoint
- * cadence, the write pipeline and the stall timeout.
+ * A call's options checked once, before anything is opened: that there is a `dest`, then the
+ * tuning (verification block, checkpoint cadence, write pipeline, stall timeout, pace).
  *
  * @module
  */
 
 import type { HaulOptions } from "../types.ts";
 import type { CheckpointCadence } from "./checkpoint_schedule.ts";
-import { checkOptions } from "./check_options.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
 import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
 import { readStallTimeout } from "./stall.ts";
@@ -19,6 +17,7 @@ const DEFAULT_BLOCK_SIZE = 1 << 20;
 const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 /** Default checkpoint cadence by time. */
 const DEFAULT_CHECKPOINT_MS = 1000;
+/** Bytes gathered before each write. */
 const WRITE_BUFFER_SIZE = 1 << 20;
 /** Bytes written between two background `fdatasync` calls. */
 const SYNC_EVERY = 16 << 20;
@@ -31,11 +30,8 @@ export const MAX_CONNECTIONS = 32;
 export interface Settings {
   /** The verification block (a positive multiple of 64). */
   readonly blockSize: number;
-  /** How often a checkpoint is written. */
   readonly cadence: CheckpointCadence;
-  /** Bytes gathered before each write. */
   readonly writeBufferSize: number;
-  /** Bytes written between two background `fdatasync` calls. */
   readonly syncEvery: number;
   /** `stallTimeout` in ms (`Infinity`: none). */
   readonly stallTimeout: number;
@@ -46,21 +42,23 @@ export interface Settings {
 }
 
 /**
- * Reads and checks a call's settings.
- *
- * @param options the call's options.
- * @param hooks the engine hooks that tune a call (`EngineHooks` in `haul.ts`).
- * @returns the settings.
- * @throws {TypeError} when `options` has no `dest`.
- * @throws {RangeError} for an invalid `blockSize`, `checkpointEvery`, `stallTimeout` or
- *   `maxBytesPerSecond`.
- *
- * @example
- * ```ts
- * import { readSettings } from "./settings.ts";
- * console.log(readSettings({ dest: "a.bin" }, {}).blockSize); // 1048576
- * ```
+ * The first check of every entry point: a JavaScript caller passed an object with a `dest`
+ * (whether it is a usable path, `destToPath()` says later).
  */
+export function checkOptions(
+  options: unknown,
+  call = "haul(url, { dest })",
+): asserts options is HaulOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Invalid options: ${call} needs an options object`);
+  }
+  const { dest } = options as { dest?: unknown };
+  if (dest === undefined || dest === null) {
+    throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
+  }
+}
+
+/** Reads and checks a call's settings (`RangeError` for an invalid one). */
 export function readSettings(
   options: HaulOptions,
   hooks: {
@@ -91,19 +89,7 @@ export function readSettings(
   };
 }
 
-/**
- * Reads and checks `options.connections`.
- *
- * @param options the call's options.
- * @returns connections allowed, from 1 to {@link MAX_CONNECTIONS}.
- * @throws {RangeError} for anything else.
- *
- * @example
- * ```ts
- * import { readConnections } from "./settings.ts";
- * console.log(readConnections({}), readConnections({ connections: 8 })); // 1 8
- * ```
- */
+/** `options.connections`, checked: from 1 to {@link MAX_CONNECTIONS}. */
 export function readConnections(options: Pick<HaulOptions, "connections">): number {
   const connections = options.connections ?? 1;
   if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {

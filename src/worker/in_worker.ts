@@ -11,9 +11,8 @@
  */
 
 import { HaulError } from "../errors.ts";
-import { untilAborted } from "../engine/until_aborted.ts";
 import type { HaulWithRetryOptions, RetryOptions } from "../batch/retry.ts";
-import { singleFlight } from "../engine/single_flight.ts";
+import { singleFlight, untilAborted } from "../engine/single_flight.ts";
 import { type HaulOptions, type HaulResult, HaulState, type Source } from "../types.ts";
 import { type CallKind, type StateSnapshot, toWireCall } from "./call_wire.ts";
 import { errorFromWire } from "./error_wire.ts";
