@@ -15,29 +15,21 @@ import type { Settings } from "./settings.ts";
 
 /** What a download needs from `haulWith()`. */
 export interface CallContext {
-  /** Filesystem shim. */
   readonly fs: FsShim;
-  /** The destination's sidecars. */
   readonly paths: SidecarPaths;
-  /** The call's settings. */
   readonly settings: Settings;
-  /** The caller's fetch. */
   readonly fetchFn: FetchLike;
   /** The URL, redacted, for messages. */
   readonly url: string;
-  /** The call's sources (one, or mirrors). */
   readonly sources: Sources;
   /** The source of the first request, and what it resolved to. */
   readonly first: { readonly index: number; readonly input: SourceInput };
   /** The caller's options (`signal` includes the lock's). */
   readonly options: HaulOptions;
-  /** The expected digests, if any. */
   readonly expected: ExpectedDigests | null;
-  /** Progress of the call. */
   readonly progress: ProgressReporter;
   /** When the call started (`performance.now()`). */
   readonly startedAt: number;
-  /** Connections allowed (>= 1). */
   readonly connections: number;
   /** The smallest range worth a connection. */
   readonly floor: number;

@@ -27,19 +27,15 @@ interface CompletePart {
   readonly size: number;
   /** The digests (hex) of the first `size` bytes, as the engine hashed them. */
   readonly digest: () => Promise<Digests>;
-  /** Closes `.part` (the engine's own bookkeeping). */
   readonly close: () => Promise<void>;
-  /** Whether its checkpoint may be on disk (`CheckpointStore.saved`; default yes): removed last. */
-  readonly checkpointed?: boolean;
+  /** Whether its checkpoint may be on disk (`CheckpointStore.saved`): removed last. */
+  readonly checkpointed: boolean;
 }
 
-/** What the commit checks the file against. */
+/** What the commit checks the file against (`url`: redacted, for messages). */
 interface CommitTerms {
-  /** The expected digests, or `null`. */
   readonly expected: ExpectedDigests | null;
-  /** Whether an existing `dest` may be replaced. */
   readonly overwrite: boolean;
-  /** The redacted URL, for messages. */
   readonly url: string;
   /** The call's progress: complete once the file is at `dest`. */
   readonly state: HaulState;
@@ -48,13 +44,8 @@ interface CommitTerms {
 }
 
 /**
- * The modification time a finished file gets: its response's (strong)
- * `Last-Modified` when the caller asked for it (`remoteTime` or
- * `revalidate`), else `null` (it keeps the time it was written).
- *
- * @param options the call's options.
- * @param lastModified the download's strong `Last-Modified`, or `null`.
- * @returns milliseconds since the epoch, or `null`.
+ * The modification time a finished file gets: its (strong) `Last-Modified` when the caller asked
+ * for it (`remoteTime` or `revalidate`), else `null` (it keeps the time it was written).
  *
  * @example
  * ```ts
@@ -70,14 +61,8 @@ export function remoteMtime(options: HaulOptions, lastModified: string | null): 
 }
 
 /**
- * Commits a complete `.part` onto `dest`.
- *
- * @param owner the destination's owner.
- * @param part the complete file.
- * @param terms integrity and overwrite.
- * @returns the digests (hex) of the file now at `dest`.
- * @throws {IntegrityError} the digest does not match; the download was removed.
- * @throws {DestinationError} `dest` appeared meanwhile, or this call lost the destination.
+ * Commits a complete `.part` onto `dest`; the digests (hex) of the file now there. An
+ * {@link IntegrityError} removes the download.
  */
 export async function commit(
   owner: PartOwner,
@@ -100,7 +85,7 @@ export async function commit(
       mismatch,
     );
   }
-  await owner.publish(terms.overwrite, part.checkpointed ?? true);
+  await owner.publish(terms.overwrite, part.checkpointed);
   const { state } = terms;
   state.validLength = size;
   state.reportedLength = size;

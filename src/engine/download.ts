@@ -57,17 +57,12 @@ export class Download {
     written: () => this.#hasher?.advance(this.#schedule.writtenPrefix()),
   };
 
-  /** @param ctx the call. */
   constructor(ctx: CallContext) {
     this.#ctx = ctx;
     this.#served = ctx.sources.mirrors ? [] : null;
   }
 
-  /**
-   * Downloads, resuming from `.part` when its checkpoint bears it out.
-   *
-   * @returns the result, or `null` when a revalidation was answered 304 (nothing written).
-   */
+  /** Downloads, resuming from `.part` when its checkpoint bears it out; `null`: a 304. */
   async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
     const start = await openPart(fs, paths);
@@ -233,10 +228,7 @@ export class Download {
     );
   }
 
-  /**
-   * Asks for the segment's bytes and streams them in once the answer is
-   * checked; `false` when the answer was refused (the range is pending again).
-   */
+  /** Asks for the segment's bytes and streams them in; `false`: refused (pending again). */
   async #fetch(k: number, segment: Segment): Promise<boolean> {
     const asked = { start: segment.start, end: segment.end };
     const file = { total: this.#total!, validators: this.#validators };

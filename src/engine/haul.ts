@@ -55,14 +55,7 @@ export interface EngineHooks {
   limiter?: RateLimiter;
 }
 
-/**
- * `haul()` on the caller's thread: the public `haul()` (`src/calls.ts`) without
- * `worker: true`, and what a worker runs.
- *
- * @param input the URL or `Request` to download.
- * @param options destination and options; only `dest` is required.
- * @returns what was downloaded.
- */
+/** `haul()` on the caller's thread: the public `haul()` (`src/calls.ts`), and what a worker runs. */
 export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
@@ -72,16 +65,8 @@ export async function haul(
 }
 
 /**
- * `haul()` for a caller that needs to know when the call shared another
- * call's download (`single_flight.ts`): `haulWithRetry()` counts that
- * download's requests as its attempt's.
- *
- * @param input the URL or `Request`.
- * @param options as for `haul()`.
- * @param onJoined called when the call takes another call's outcome.
- * @param loop the retry loop's hasher and sources, handed from one attempt to the next, its
- *   batch's pace, and its filesystem.
- * @returns as `haul()`.
+ * `haul()` for a retry loop: `onJoined` tells when the call shared another call's download
+ * (`single_flight.ts`); `loop` hands the loop's hasher, sources, pace and filesystem over.
  */
 export function haulAttempt(
   input: Source | readonly Source[],
@@ -100,15 +85,7 @@ export function haulAttempt(
   );
 }
 
-/**
- * `haul()` with engine internals replaced (the filesystem shim, checkpointing).
- * For crash tests and benchmarks; applications call `haul()`.
- *
- * @param input the URL or `Request`.
- * @param options as for `haul()`.
- * @param hooks what to replace.
- * @returns as `haul()`.
- */
+/** `haul()` with engine internals replaced, for tests and benchmarks (no single flight). */
 export async function haulWith(
   input: Source | readonly Source[],
   options: HaulOptions,

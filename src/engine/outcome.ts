@@ -18,35 +18,12 @@ import { toDestinationError } from "../store/destination.ts";
 import { CallbackFailure } from "./progress.ts";
 import { OverLongBody } from "./segment.ts";
 
-/**
- * A range answer that shows the bytes on disk cannot be continued.
- *
- * @example
- * ```ts
- * import { RangeReset, resetError } from "./outcome.ts";
- * console.log(resetError(new RangeReset("ETag changed"), "https://x/f")?.name); // "ContentRangeError"
- * ```
- */
+/** A range answer that shows the bytes on disk cannot be continued. */
 export class RangeReset extends Error {}
 
 /**
- * Whether the rest of the file may be asked for in ranges: range support
- * shown, a strong validator, a length, and two ranges of `floor` bytes left.
- *
- * @param plan the first response's plan.
- * @param response the first response.
- * @param validators the file's validators, as the call knows them.
- * @param floor the smallest range worth a connection.
- * @returns true to split.
- *
- * @example
- * ```ts
- * import { splittable } from "./outcome.ts";
- * const plan = { kind: "stream", offset: 0, rewind: false, bodyLength: 100, total: 100,
- *   bodyEndsFile: true, validators: { etag: '"a"', lastModified: null, contentType: null } } as const;
- * const response = new Response(null, { headers: { "accept-ranges": "bytes" } });
- * console.log(splittable(plan, response, plan.validators, 10)); // true
- * ```
+ * Whether the rest of the file may be asked for in ranges: range support shown, a strong
+ * validator, a length, and two ranges of `floor` bytes left.
  */
 export function splittable(
   plan: StreamPlan,
@@ -63,14 +40,7 @@ export function splittable(
   return strong && (response.status === 206 || accepts);
 }
 
-/**
- * The validators of a response, completed by those of the checkpoint it
- * continues (a 206 need not repeat them).
- *
- * @param now the response's.
- * @param saved the checkpoint's, or `null`.
- * @returns the file's validators.
- */
+/** A response's validators, completed by the checkpoint's (a 206 need not repeat them). */
 export function merged(now: Validators, saved: Validators | null): Validators {
   return {
     etag: now.etag ?? saved?.etag ?? null,
@@ -80,21 +50,8 @@ export function merged(now: Validators, saved: Validators | null): Validators {
 }
 
 /**
- * A body of unknown length ended at `end`: the file's length, or an error
- * (an interruption to resume from what was saved).
- *
- * @param plan the response's plan.
- * @param end where the body ended in the file.
- * @returns the file's length.
- * @throws {Error} when nothing says the file ends there, or the body was short.
- *
- * @example
- * ```ts
- * import { judgeEnd } from "./outcome.ts";
- * const plan = { kind: "stream", offset: 0, rewind: false, bodyLength: null, total: null,
- *   bodyEndsFile: true, validators: { etag: null, lastModified: null, contentType: null } } as const;
- * console.log(judgeEnd(plan, 42)); // 42
- * ```
+ * A body of unknown length ended at `end`: the file's length, or an error (an interruption, to
+ * resume from what was saved) when nothing says the file ends there.
  */
 export function judgeEnd(plan: StreamPlan, end: number): number {
   const verdict = judgeBodyEnd({
@@ -109,20 +66,8 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
 }
 
 /**
- * Every connection stopped with `span` still pending. Progress made in this
- * call is saved; with none, the next call starts over rather than ask the
- * same ranges again.
- *
- * @param span the first pending span.
- * @param refused why the last range was refused, if one was.
- * @param accepted bytes this call wrote.
- * @returns the failure to record.
- *
- * @example
- * ```ts
- * import { leftOver, RangeReset } from "./outcome.ts";
- * console.log(leftOver({ start: 0, end: 10 }, "416", 0) instanceof RangeReset); // true
- * ```
+ * Every connection stopped with `span` still pending. Progress made in this call is saved; with
+ * none (`accepted` 0), the next call starts over rather than ask the same ranges again.
  */
 export function leftOver(
   span: { readonly start: number; readonly end: number },
@@ -135,12 +80,8 @@ export function leftOver(
 }
 
 /**
- * The error of a failure that discards the download (a range of another
- * version, a body past its declared end), or `null` for any other.
- *
- * @param error what a range failed with.
- * @param url the redacted URL, for messages.
- * @returns the error to reject with once the download is discarded, or `null`.
+ * The error of a failure that discards the download (a range of another version, a body past its
+ * declared end), or `null` for any other.
  */
 export function resetError(error: unknown, url: string): HaulError | null {
   if (error instanceof RangeReset) {
@@ -160,23 +101,7 @@ export function resetError(error: unknown, url: string): HaulError | null {
   return null;
 }
 
-/**
- * The error an interrupted call rejects with, once its last checkpoint was
- * written (or failed).
- *
- * @param cause the first failure, or the abort's reason.
- * @param call what the call knows.
- * @returns the error to throw.
- *
- * @example
- * ```ts
- * import { interruption } from "./outcome.ts";
- * const call = { dest: "a.bin", url: "https://x/a.bin", saved: true, recorded: 10, total: 20,
- *   aborted: false };
- * console.log((interruption(new Error("reset"), call) as Error).message);
- * // "Download interrupted with 10 of 20 bytes saved (reset): https://x/a.bin: progress saved; call again to resume"
- * ```
- */
+/** The error an interrupted call rejects with, once its last checkpoint was written (or failed). */
 export function interruption(
   cause: unknown,
   call: {
@@ -211,23 +136,8 @@ export function interruption(
 }
 
 /**
- * An integrity failure of a download from mirrors, told which source served
- * which bytes (as far as this call knows); any other error as it is.
- *
- * @param error what the commit threw.
- * @param served `"<url>: bytes a-b"` for each range this call wrote; `null` with one source.
- * @param base bytes an earlier attempt wrote.
- * @returns the error to throw.
- *
- * @example
- * ```ts
- * import { provenance } from "./outcome.ts";
- * import { IntegrityError } from "../errors.ts";
- * const error = new IntegrityError("Integrity check failed", { expected: ["aa"], actual: "bb" });
- * const told = provenance(error, ["https://b/f: bytes 10-19"], 10) as Error;
- * console.log(told.message);
- * // "Integrity check failed (https://b/f: bytes 10-19; bytes 0-9 from an earlier attempt)"
- * ```
+ * An integrity failure of a download from mirrors, told which source served which bytes
+ * (`served`: `"<url>: bytes a-b"` per range, `null` with one source); any other error as it is.
  */
 export function provenance(
   error: unknown,

@@ -26,27 +26,17 @@ const EXPIRED_STATUSES = new Set([400, 401, 403]);
 /** What a 400's body says when a signature expired (S3, CDNs). */
 const EXPIRED_BODY = /expired|ExpiredToken|AccessDenied/i;
 
-/** An answer and where it came from. */
-export interface Answer<T> {
-  /** The response, its body unread. */
+/** A response (its body unread), its verdict, and the source that answered (URL redacted). */
+interface Answer<T> {
   readonly response: Response;
-  /** The judgement of it. */
   readonly verdict: T;
-  /** The source that answered. */
   readonly index: number;
-  /** Its URL, redacted. */
   readonly url: string;
 }
 
 /**
- * The first request, from `cursor` (with `Range` + `If-Range` when a
- * checkpoint is resumed), to the call's first source.
- *
- * @param ctx the call.
- * @param cursor the verified prefix.
- * @param saved its checkpoint, or `null`.
- * @param progress whether progress is on disk (for expired signatures).
- * @returns the answer and its plan.
+ * The first request, from `cursor` (with `Range` + `If-Range` when a checkpoint is resumed), to
+ * the call's first source. `progress`: progress is on disk (for expired signatures).
  */
 export async function firstRequest(
   ctx: CallContext,
@@ -73,16 +63,8 @@ export async function firstRequest(
 }
 
 /**
- * A request for `asked`, to the source of the `k`-th connection.
- *
- * @param ctx the call.
- * @param k the connection.
- * @param asked the bytes.
- * @param file the file's length and validators.
- * @param signal stops the request.
- * @param progress whether progress is on disk (for expired signatures).
- * @returns the answer and its verdict; a status that says nothing about the
- *   file is an {@link UnexpectedStatusError} in `fail`'s place.
+ * A request for `asked`, to the source of the `k`-th connection; a status that says nothing about
+ * the file is an {@link UnexpectedStatusError} in `fail`'s place.
  */
 export async function rangeRequest(
   ctx: CallContext,
