@@ -1,6 +1,5 @@
 /**
- * The errors haul raises; {@link isRetryable} says whether calling `haul()`
- * again can help.
+ * The errors haul raises; {@link isRetryable} says whether calling `haul()` again can help.
  *
  * @module
  */
@@ -208,9 +207,8 @@ export class ControlFileError extends HaulError {
 }
 
 /**
- * The destination cannot be used (it cannot hold the sidecar files, is a
- * directory, no permission), raised before any request, or another call holds
- * its lock. Retryable only for the lock.
+ * The destination cannot be used (it cannot hold the sidecar files, is a directory, no permission),
+ * raised before any request, or another call holds its lock. Retryable only for the lock.
  *
  * @example
  * ```ts

@@ -7,11 +7,10 @@
 /** What {@link fetchFailure} could tell about a request that failed before any response. */
 export interface FetchFailure {
   /**
-   * A short code: the operating system's (`ECONNREFUSED`, `ENOTFOUND`,
-   * `ECONNRESET`…), the TLS library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one
-   * of haul's for what `fetch` refuses to do: `BAD_PORT` (a port on fetch's
-   * blocked list, such as 1 or 6000), `BAD_SCHEME` (not `http:`/`https:`),
-   * `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
+   * A short code: the operating system's (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`…), the TLS
+   * library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one of haul's for what `fetch` refuses to do:
+   * `BAD_PORT` (a port on fetch's blocked list, such as 1 or 6000), `BAD_SCHEME` (not
+   * `http:`/`https:`), `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
    * `NOT_PERMITTED` (the runtime's permissions forbid the request).
    */
   readonly code: string;

@@ -1,7 +1,6 @@
 /**
- * Redaction: what haul puts in messages, error fields and logs never carries
- * a credential, neither a URL's `user:password@` or signed query nor a
- * credential-bearing header.
+ * Redaction: what haul puts in messages, error fields and logs never carries a credential, neither
+ * a URL's `user:password@` or signed query nor a credential-bearing header.
  *
  * @module
  */

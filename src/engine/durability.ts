@@ -4,10 +4,9 @@
  * > A checkpoint never counts a byte that no completed `fdatasync` (started
  * > after the byte's write completed) made durable.
  *
- * {@link Durability.sync} notes, when a sync *starts*, how far the completed
- * writes reach; only when it returns do those bytes become
- * {@link Durability.durable}. After a failed sync nothing becomes durable
- * again in this call (it may have lost anything written before it).
+ * {@link Durability.sync} notes, when a sync *starts*, how far the completed writes reach; only
+ * when it returns do those bytes become {@link Durability.durable}. After a failed sync nothing
+ * becomes durable again in this call (it may have lost anything written before it).
  *
  * @module
  */

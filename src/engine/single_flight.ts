@@ -1,16 +1,14 @@
 /**
- * One download per destination in this process. A second call for a
- * destination being downloaded joins the first (same URL: it gets its result
- * or error) or fails at once with a non-retryable {@link DestinationError}
- * (another URL). Across processes the lock file decides (`store/lock.ts`).
+ * One download per destination in this process. A second call for a destination being downloaded
+ * joins the first (same URL: it gets its result or error) or fails at once with a non-retryable
+ * {@link DestinationError} (another URL). Across processes the lock file decides (`store/lock.ts`).
  * Destinations are keyed by their lexically cleaned path, URLs by `href`.
  *
- * A call asking for fresher data (`overwrite`, then `revalidate`) waits for
- * the running call to end instead of joining it. A joined call shares the
- * download but checks its own `integrity` (an {@link IntegrityError}; the file
- * stays) and its own `signal`; when the first call did not compute the digest
- * it needs, or failed by its own doing (its signal, its `onProgress`), the
- * joined call runs again by itself.
+ * A call asking for fresher data (`overwrite`, then `revalidate`) waits for the running call to end
+ * instead of joining it. A joined call shares the download but checks its own `integrity` (an
+ * {@link IntegrityError}; the file stays) and its own `signal`; when the first call did not compute
+ * the digest it needs, or failed by its own doing (its signal, its `onProgress`), the joined call
+ * runs again by itself.
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * `stallTimeout`: {@link headDeadline} bounds the wait for a response head;
- * {@link StallWatch}, armed by `body_source.ts` while a body read is pending,
- * cancels the body when it fires. The body is not wrapped, so the engine
- * keeps its BYOB reader.
+ * `stallTimeout`: {@link headDeadline} bounds the wait for a response head; {@link StallWatch},
+ * armed by `body_source.ts` while a body read is pending, cancels the body when it fires. The body
+ * is not wrapped, so the engine keeps its BYOB reader.
  *
  * @module
  */
