@@ -17,7 +17,7 @@ import { CheckpointStore } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import { openPart } from "../store/resume.ts";
 import type { HaulResult } from "../types.ts";
-import type { CallContext } from "./call_context.ts";
+import type { CallContext } from "./settings.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { commit, remoteMtime } from "./commit.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
@@ -88,7 +88,7 @@ export class Download {
 
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
   async #download(saved: Checkpoint | null): Promise<HaulResult | null> {
-    const { connections, floor, progress } = this.#ctx;
+    const { progress, settings: { connections, floor } } = this.#ctx;
     if (saved !== null) {
       const { etag, lastModified, contentType } = saved;
       this.#validators = { etag, lastModified, contentType };
@@ -101,12 +101,7 @@ export class Download {
     }
     progress.state.validLength = cursor;
     progress.state.reportedLength = this.#total;
-    const { response, verdict: plan } = await firstRequest(
-      this.#ctx,
-      cursor,
-      saved,
-      saved !== null,
-    );
+    const { response, verdict: plan } = await firstRequest(this.#ctx, cursor, saved);
     try {
       this.#used = 1;
       this.#status = response.status;

@@ -13,7 +13,7 @@ import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
-import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
+import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { removeStaleSidecars } from "../store/sidecars.ts";
 import { PartOwner } from "../store/ownership.ts";
@@ -25,35 +25,14 @@ import {
   type Source,
 } from "../types.ts";
 import { Sources, urlOf } from "./sources.ts";
-import type { KeptHasher } from "./kept_hashes.ts";
-import type { RateLimiter } from "./rate_limit.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
-import { checkOptions, DEFAULT_RANGE_FLOOR, readConnections, readSettings } from "./settings.ts";
-import type { CallContext } from "./call_context.ts";
+import { type CallContext, checkOptions, type EngineHooks, readSettings } from "./settings.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
 import { contentDispositionName } from "../protocol/content_disposition.ts";
 
-/** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
-export interface EngineHooks {
-  /** The filesystem to use (a fault-injecting one in crash tests). */
-  fs?: FsShim;
-  /** Bytes gathered before each write (small values exercise the write pipeline). */
-  writeBufferSize?: number;
-  /** Bytes written between two background `fdatasync` calls. */
-  syncEvery?: number;
-  /** The smallest range worth a connection of its own (with `connections` > 1). */
-  rangeFloor?: number;
-  /** The lock's lease (tests shorten it). */
-  lockTiming?: LockTiming;
-  /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
-  kept?: KeptHasher;
-  /** A retry loop's sources: a failed attempt moves the next one to the next source. */
-  sources?: Sources;
-  /** The pace shared with other calls (a `haulAll()` batch's), instead of the call's own. */
-  limiter?: RateLimiter;
-}
+export type { EngineHooks } from "./settings.ts";
 
 /** `haul()` on the caller's thread: the public `haul()` (`src/calls.ts`), and what a worker runs. */
 export async function haul(
@@ -93,7 +72,6 @@ export async function haulWith(
 ): Promise<HaulResult> {
   const startedAt = performance.now();
   const settings = readSettings(options, hooks);
-  const connections = readConnections(options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const sources = hooks.sources ?? Sources.of(input);
   const paths = sidecarPaths(destToPath(options.dest));
@@ -166,8 +144,6 @@ export async function haulWith(
       expected,
       progress,
       startedAt,
-      connections,
-      floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
       suggestedName: () => suggestedName,
       since,

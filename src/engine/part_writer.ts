@@ -167,15 +167,6 @@ export class PartWriter {
     this.#throwFailure();
   }
 
-  /** Completes `.part`: writes what is buffered, cuts junk past the end, `fsync`; the length. */
-  async finish(): Promise<number> {
-    await this.quiesce();
-    const written = this.#durability.written;
-    if ((await this.#file.size()) !== written) await this.#file.truncate(written);
-    await this.#file.sync();
-    return written;
-  }
-
   /** Waits for the write in flight and the background sync; never throws. */
   async close(): Promise<void> {
     for (;;) {

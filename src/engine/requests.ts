@@ -17,7 +17,7 @@ import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.t
 import { buildRangeRequest } from "../protocol/range_request.ts";
 import { buildRequest } from "../protocol/request.ts";
 import { parseRetryAfter } from "../protocol/retry_after.ts";
-import type { CallContext } from "./call_context.ts";
+import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";
 
@@ -36,13 +36,12 @@ interface Answer<T> {
 
 /**
  * The first request, from `cursor` (with `Range` + `If-Range` when a checkpoint is resumed), to
- * the call's first source. `progress`: progress is on disk (for expired signatures).
+ * the call's first source.
  */
 export async function firstRequest(
   ctx: CallContext,
   cursor: number,
   saved: Checkpoint | null,
-  progress: boolean,
 ): Promise<Answer<Plan>> {
   const { options, first, url, since } = ctx;
   const digestProves = trustsDigest(ctx);
@@ -56,7 +55,7 @@ export async function firstRequest(
   const response = await ctx.fetchFn(request);
   const sent = { url, cursor, checkpoint: saved, since, digestProves };
   let plan = planResponse(sent, response.status, response.headers);
-  if (plan.kind === "fail" && progress) {
+  if (plan.kind === "fail" && saved !== null) { // progress on disk: an expired signature?
     plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
   }
   return { response, verdict: plan, index: first.index, url };

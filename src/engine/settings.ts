@@ -1,11 +1,19 @@
 /**
- * A call's options checked once, before anything is opened: that there is a `dest`, then the
- * tuning (verification block, checkpoint cadence, write pipeline, stall timeout, pace).
+ * What a call runs with: its options checked once, before anything is opened (that there is a
+ * `dest`, then the tuning), a test's engine hooks, and the context `haulWith()` hands to the
+ * download (`download.ts`).
  *
  * @module
  */
 
-import type { HaulOptions } from "../types.ts";
+import type { ExpectedDigests } from "../protocol/integrity.ts";
+import type { FsShim } from "../runtime/fs_shim.ts";
+import type { LockTiming } from "../store/lock.ts";
+import type { PartOwner } from "../store/ownership.ts";
+import type { SidecarPaths } from "../store/paths.ts";
+import type { FetchLike, HaulOptions, SourceInput } from "../types.ts";
+import type { ProgressReporter } from "./progress.ts";
+import type { Sources } from "./sources.ts";
 import type { CheckpointCadence } from "./checkpoint_schedule.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
 import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
@@ -22,7 +30,7 @@ const WRITE_BUFFER_SIZE = 1 << 20;
 /** Bytes written between two background `fdatasync` calls. */
 const SYNC_EVERY = 16 << 20;
 /** Default smallest range worth a connection of its own. */
-export const DEFAULT_RANGE_FLOOR = 4 << 20;
+const DEFAULT_RANGE_FLOOR = 4 << 20;
 /** The most connections one call opens. */
 export const MAX_CONNECTIONS = 32;
 
@@ -39,6 +47,55 @@ export interface Settings {
   readonly kept: KeptHasher | null;
   /** The call's `maxBytesPerSecond`, or its batch's (`null`: no limit). */
   readonly limiter: RateLimiter | null;
+  /** Connections allowed, from 1 to {@link MAX_CONNECTIONS}. */
+  readonly connections: number;
+  /** The smallest range worth a connection. */
+  readonly floor: number;
+}
+
+/** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
+export interface EngineHooks {
+  /** The filesystem to use (a fault-injecting one in crash tests). */
+  fs?: FsShim;
+  /** Bytes gathered before each write (small values exercise the write pipeline). */
+  writeBufferSize?: number;
+  /** Bytes written between two background `fdatasync` calls. */
+  syncEvery?: number;
+  /** The smallest range worth a connection of its own (with `connections` > 1). */
+  rangeFloor?: number;
+  /** The lock's lease (tests shorten it). */
+  lockTiming?: LockTiming;
+  /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
+  kept?: KeptHasher;
+  /** A retry loop's sources: a failed attempt moves the next one to the next source. */
+  sources?: Sources;
+  /** The pace shared with other calls (a `haulAll()` batch's), instead of the call's own. */
+  limiter?: RateLimiter;
+}
+
+/** What a download needs from `haulWith()`. */
+export interface CallContext {
+  readonly fs: FsShim;
+  readonly paths: SidecarPaths;
+  readonly settings: Settings;
+  readonly fetchFn: FetchLike;
+  /** The URL, redacted, for messages. */
+  readonly url: string;
+  readonly sources: Sources;
+  /** The source of the first request, and what it resolved to. */
+  readonly first: { readonly index: number; readonly input: SourceInput };
+  /** The caller's options (`signal` includes the lock's). */
+  readonly options: HaulOptions;
+  readonly expected: ExpectedDigests | null;
+  readonly progress: ProgressReporter;
+  /** When the call started (`performance.now()`). */
+  readonly startedAt: number;
+  /** The destination's owner: checked before each checkpoint, removal and the commit. */
+  readonly owner: PartOwner;
+  /** The name the first successful response suggested (`Content-Disposition`), so far. */
+  readonly suggestedName: () => string | null;
+  /** The mtime (ms) of the `dest` being revalidated (`If-Modified-Since`), or `null`. */
+  readonly since: number | null;
 }
 
 /**
@@ -59,15 +116,7 @@ export function checkOptions(
 }
 
 /** Reads and checks a call's settings (`RangeError` for an invalid one). */
-export function readSettings(
-  options: HaulOptions,
-  hooks: {
-    readonly writeBufferSize?: number;
-    readonly syncEvery?: number;
-    readonly kept?: KeptHasher;
-    readonly limiter?: RateLimiter;
-  },
-): Settings {
+export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
   checkOptions(options);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
@@ -78,6 +127,12 @@ export function readSettings(
   if (!(bytes > 0) || !(ms > 0)) {
     throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
   }
+  const connections = options.connections ?? 1;
+  if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
+    throw new RangeError(
+      `Invalid connections: ${connections}: use a whole number from 1 to ${MAX_CONNECTIONS}`,
+    );
+  }
   return {
     blockSize,
     cadence: { bytes, ms },
@@ -86,16 +141,7 @@ export function readSettings(
     kept: hooks.kept ?? null,
     stallTimeout: readStallTimeout(options),
     limiter: hooks.limiter ?? readRateLimit(options),
+    connections,
+    floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
   };
-}
-
-/** `options.connections`, checked: from 1 to {@link MAX_CONNECTIONS}. */
-export function readConnections(options: Pick<HaulOptions, "connections">): number {
-  const connections = options.connections ?? 1;
-  if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
-    throw new RangeError(
-      `Invalid connections: ${connections}: use a whole number from 1 to ${MAX_CONNECTIONS}`,
-    );
-  }
-  return connections;
 }
