@@ -1,8 +1,7 @@
 /**
- * One call's download, over one connection or several: open (`store/resume.ts`)
- * → first request and plan (`requests.ts`) → ranges (`range_schedule.ts`),
- * each streamed by `segment.ts`, one checkpointer and one hasher → commit
- * (`commit.ts`) or a last checkpoint and the error (`outcome.ts`).
+ * One call's download, over one connection or several: open (`store/resume.ts`) → first request
+ * and plan (`requests.ts`) → ranges (`range_schedule.ts`), each streamed by `segment.ts`, one
+ * checkpointer and one hasher → commit, or a last checkpoint and the error (`outcome.ts`).
  *
  * @module
  */
@@ -19,7 +18,6 @@ import { openPart } from "../store/resume.ts";
 import type { HaulResult } from "../types.ts";
 import type { CallContext } from "./settings.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { commit, remoteMtime } from "./commit.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
@@ -328,10 +326,14 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
-    const mtime = remoteMtime(options, this.#validators.lastModified);
+    const mtime = outcome.remoteMtime(options, this.#validators.lastModified);
     const part = { file: this.#file!, size, checkpointed: this.#store.saved };
     const close = () => this.#closeFile();
-    const digests = await commit(owner, { ...part, digest: () => hasher.digests(size), close }, {
+    const digests = await outcome.commit(owner, {
+      ...part,
+      digest: () => hasher.digests(size),
+      close,
+    }, {
       expected,
       overwrite: options.overwrite === true,
       url,

@@ -1,5 +1,6 @@
 /**
- * How a download's pieces end, decided without I/O (`download.ts` acts on it).
+ * How a download ends: the commit of a complete `.part`, and, decided without I/O, what its pieces'
+ * ends mean (`download.ts` acts on them).
  *
  * @module
  */
@@ -13,8 +14,14 @@ import {
 } from "../errors.ts";
 import { judgeBodyEnd } from "../protocol/body_end.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
+import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
+import { parseHttpDate } from "../protocol/retry_after.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
+import type { Digests } from "../runtime/native_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
+import type { PartOwner } from "../store/ownership.ts";
+import type { HaulOptions, HaulState } from "../types.ts";
 import { CallbackFailure } from "./progress.ts";
 import { OverLongBody } from "./segment.ts";
 
@@ -115,7 +122,7 @@ export function interruption(
 ): unknown {
   const { dest, url, saved, recorded, total } = call;
   if (call.aborted) return cause;
-  if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
+  if (cause instanceof CallbackFailure) return cause.cause; // the caller's bug: no retry cures it
   if (cause instanceof HaulError) return cause; // a status, with progress on disk
   const fsError = toDestinationError(cause, dest, saved);
   if (fsError !== cause) return fsError;
@@ -147,4 +154,84 @@ export function provenance(
   if (served === null || !(error instanceof IntegrityError)) return error;
   const earlier = base > 0 ? [`bytes 0-${base - 1} from an earlier attempt`] : [];
   return new IntegrityError(`${error.message} (${[...served, ...earlier].join("; ")})`, error);
+}
+
+/** A complete `.part` about to be committed. */
+interface CompletePart {
+  /** `.part`, open. */
+  readonly file: ShimFile;
+  /** The verified length: `.part` is cut to it. */
+  readonly size: number;
+  /** The digests (hex) of the first `size` bytes, as the engine hashed them. */
+  readonly digest: () => Promise<Digests>;
+  readonly close: () => Promise<void>;
+  /** Whether its checkpoint may be on disk (`CheckpointStore.saved`): removed last. */
+  readonly checkpointed: boolean;
+}
+
+/** What the commit checks the file against (`url`: redacted, for messages). */
+interface CommitTerms {
+  readonly expected: ExpectedDigests | null;
+  readonly overwrite: boolean;
+  readonly url: string;
+  /** The call's progress: complete once the file is at `dest`. */
+  readonly state: HaulState;
+  /** The modification time to give the file (ms), or `null`: see {@link remoteMtime}. */
+  readonly mtime: number | null;
+}
+
+/**
+ * The modification time a finished file gets: its (strong) `Last-Modified` when the caller asked
+ * for it (`remoteTime` or `revalidate`), else `null` (it keeps the time it was written).
+ *
+ * @example
+ * ```ts
+ * import { remoteMtime } from "./outcome.ts";
+ * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
+ * console.log(remoteMtime({ dest: "a.bin", remoteTime: true }, date)); // 1796119200000
+ * console.log(remoteMtime({ dest: "a.bin" }, date)); // null
+ * ```
+ */
+export function remoteMtime(options: HaulOptions, lastModified: string | null): number | null {
+  const asked = options.remoteTime === true || options.revalidate === true;
+  return asked && lastModified !== null ? parseHttpDate(lastModified) : null;
+}
+
+/**
+ * Commits a complete `.part` (the last byte streamed, or a 416 that says the checkpoint covers the
+ * file) onto `dest`, and returns the digests (hex) of the file now there:
+ *
+ * 1. cut `.part` to the verified length, set its mtime (`remoteTime`), `fsync`;
+ * 2. compute the digests and close the file;
+ * 3. check `integrity` (a mismatch removes the download);
+ * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
+ * 5. the call's progress says complete.
+ */
+export async function commit(
+  owner: PartOwner,
+  part: CompletePart,
+  terms: CommitTerms,
+): Promise<Digests> {
+  const { file, size } = part;
+  if ((await file.size()) !== size) await file.truncate(size);
+  if (terms.mtime !== null) await owner.stamp(terms.mtime); // after the last change of its bytes
+  await file.sync();
+  const digests = await part.digest();
+  await part.close();
+  const { expected } = terms;
+  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
+  if (mismatch !== null) {
+    await owner.remove();
+    throw new IntegrityError(
+      `Integrity check failed: ${terms.url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
+        `expected ${mismatch.expected.join(" or ")}; nothing was saved at ${owner.dest}`,
+      mismatch,
+    );
+  }
+  await owner.publish(terms.overwrite, part.checkpointed);
+  const { state } = terms;
+  state.validLength = size;
+  state.reportedLength = size;
+  state.isComplete = true;
+  return digests;
 }

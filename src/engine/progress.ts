@@ -12,14 +12,9 @@ import type { HaulState } from "../types.ts";
 
 const INTERVAL_MS = 100;
 
-/** What the caller's `onProgress` threw during the stream (`thrown`). */
+/** What the caller's `onProgress` threw during the stream (its `cause`). */
 export class CallbackFailure extends Error {
-  readonly thrown: unknown;
-  constructor(thrown: unknown) {
-    super("onProgress threw", { cause: thrown });
-    this.name = "CallbackFailure";
-    this.thrown = thrown;
-  }
+  override name = "CallbackFailure";
 }
 
 /** Throttles progress callbacks for one call. */
@@ -49,7 +44,7 @@ export class ProgressReporter {
     try {
       this.#callback(this.state);
     } catch (error) {
-      throw new CallbackFailure(error);
+      throw new CallbackFailure("onProgress threw", { cause: error });
     }
   }
 

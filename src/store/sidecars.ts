@@ -1,6 +1,6 @@
 /**
  * The cleaning of sidecars nothing can use. (The commit and the removal of a
- * download: `ownership.ts`, `engine/commit.ts`.)
+ * download: `ownership.ts`, `engine/outcome.ts`.)
  *
  * @module
  */
