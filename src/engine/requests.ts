@@ -1,12 +1,13 @@
 /**
- * The requests of a download, made from the call's sources, and the
- * judgement of their answers (`protocol/plan.ts`, `protocol/range_check.ts`).
+ * The requests of a download, made from the call's sources, and the judgement of their answers
+ * (`protocol/plan.ts`, `protocol/range_check.ts`).
  *
- * - **Mirrors with a digest.** With several sources and an `integrity`,
- *   validators are not compared nor sent in `If-Range` (mirrors rarely share
- *   ETags): the final digest proves the file; the length must still agree.
- * - **Signatures that expire.** A 401, 403, or 400 saying the signature
- *   expired, answered to a function source with progress saved, is retryable.
+ * - **Mirrors with a digest.** With several sources and an `integrity`, validators are not
+ *   compared nor sent in `If-Range` (mirrors rarely share ETags): the final digest proves the file;
+ *   the length must still agree.
+ * - **Signatures that expire.** A 401, 403, or 400 saying the signature expired, answered to a
+ *   function source with progress saved, is retryable.
+ *
  * @module
  */
 
@@ -26,11 +27,10 @@ const EXPIRED_STATUSES = new Set([400, 401, 403]);
 /** What a 400's body says when a signature expired (S3, CDNs). */
 const EXPIRED_BODY = /expired|ExpiredToken|AccessDenied/i;
 
-/** A response (its body unread), its verdict, and the source that answered (URL redacted). */
+/** A response (its body unread), its verdict, and the URL (redacted) of the source that answered. */
 interface Answer<T> {
   readonly response: Response;
   readonly verdict: T;
-  readonly index: number;
   readonly url: string;
 }
 
@@ -58,7 +58,7 @@ export async function firstRequest(
   if (plan.kind === "fail" && saved !== null) { // progress on disk: an expired signature?
     plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
   }
-  return { response, verdict: plan, index: first.index, url };
+  return { response, verdict: plan, url };
 }
 
 /**
@@ -86,7 +86,7 @@ export async function rangeRequest(
   const headers = trust ? withoutValidators(response.headers) : response.headers;
   const url = index === ctx.first.index ? ctx.url : urlOf(input);
   const verdict = checkRangeResponse(asked, known, response.status, headers);
-  if (verdict.kind !== "fail") return { response, verdict, index, url };
+  if (verdict.kind !== "fail") return { response, verdict, url };
   // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
   const error = new UnexpectedStatusError({
     status: response.status,
@@ -95,7 +95,7 @@ export async function rangeRequest(
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   });
   const judged = progress ? await expiry(ctx, index, response, error, url) : error;
-  return { response, verdict: judged, index, url };
+  return { response, verdict: judged, url };
 }
 
 /** Whether validators give way to the digest: several sources and an `integrity`. */
