@@ -16,6 +16,7 @@ import type { Validators } from "../protocol/plan.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Durability } from "./durability.ts";
+import type { RangeSchedule } from "./range_schedule.ts";
 import type { Segment } from "./segment.ts";
 import { type ByteSpan, mergeSpans } from "./range_split.ts";
 
@@ -29,42 +30,41 @@ interface CheckpointMeta {
 /** One range of the call: its writer or, once it wrote all its bytes, what it made durable. */
 type WrittenRange = Pick<Segment, "start" | "writer" | "settled">;
 
+/** The call's ranges: those verified at its start (`base`), and those it writes. */
+type Ranges = Pick<RangeSchedule, "base" | "baseBytes"> & {
+  readonly segments: readonly WrittenRange[];
+};
+
 /** Records the durable bytes of every range of one call. */
 export class Checkpointer {
   readonly #store: CheckpointStore;
   readonly #file: ShimFile;
   readonly #meta: CheckpointMeta;
   readonly #schedule: CheckpointSchedule;
-  readonly #base: readonly ByteSpan[];
+  readonly #ranges: Ranges;
   readonly #baseExtent: number;
-  readonly #ranges: () => readonly WrittenRange[];
   #recorded: number;
   #lastKey = "";
   /** Tail digests of the newest checkpoint, by `tailStart-end`. */
   #digests = new Map<string, Uint8Array>();
 
-  /**
-   * `base`: the durable spans verified at the start of the call, `baseExtent` the extent their
-   * checkpoint recorded (0 when fresh), `ranges` this call's (read at each checkpoint).
-   */
+  /** `baseExtent`: the extent the resumed checkpoint recorded (0 when fresh). */
   constructor(
     store: CheckpointStore,
     file: ShimFile,
     meta: CheckpointMeta,
     cadence: CheckpointCadence,
-    base: readonly ByteSpan[],
+    ranges: Ranges,
     baseExtent: number,
-    ranges: () => readonly WrittenRange[],
   ) {
     this.#store = store;
     this.#file = file;
     this.#meta = meta;
     this.#schedule = new CheckpointSchedule(cadence, 0);
-    this.#base = base;
-    this.#baseExtent = baseExtent;
     this.#ranges = ranges;
-    this.#recorded = base.reduce((sum, span) => sum + span.end - span.start, 0);
-    this.#lastKey = keyOf(mergeSpans(base));
+    this.#baseExtent = baseExtent;
+    this.#recorded = ranges.baseBytes;
+    this.#lastKey = keyOf(ranges.base);
   }
 
   /** Bytes counted by the newest checkpoint on disk (or verified at the start). */
@@ -91,7 +91,7 @@ export class Checkpointer {
   async final(): Promise<void> {
     await this.#schedule.settle();
     let writeFailure: { error: unknown } | null = null;
-    for (const range of this.#ranges()) {
+    for (const range of this.#ranges.segments) {
       try {
         await range.writer?.quiesce();
       } catch (error) {
@@ -114,13 +114,13 @@ export class Checkpointer {
   }
 
   async #syncAndRecord(): Promise<void> {
-    const ranges = [...this.#ranges()];
+    const ranges = [...this.#ranges.segments];
     // Together, so that their syncs are shared (`sharedDatasync()`).
     const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
     if (ranges.some((range) => durabilityOf(range).poisoned)) return;
     const spans = mergeSpans([
-      ...this.#base,
+      ...this.#ranges.base,
       ...ranges.map((range) => ({ start: range.start, end: durabilityOf(range).durable })),
     ]);
     const key = keyOf(spans);

@@ -152,9 +152,8 @@ export class Download {
         total: this.#total,
       },
       settings.cadence,
-      schedule.base,
+      schedule,
       saved?.extent ?? 0,
-      () => schedule.segments,
     );
     progress.state.validLength = schedule.baseBytes;
     progress.state.reportedLength = this.#total;
