@@ -1,6 +1,5 @@
 /**
- * The errors haul raises; {@link isRetryable} says whether calling `haul()`
- * again can help.
+ * The errors haul raises; {@link isRetryable} says whether calling `haul()` again can help.
  *
  * @module
  */
@@ -36,11 +35,7 @@ export interface HaulErrorOptions extends ErrorOptions {
 export class HaulError extends Error {
   /** Whether calling `haul()` again for the same destination can succeed. */
   readonly retryable: boolean;
-  /**
-   * Creates the error.
-   * @param message what happened, naming the URL or path.
-   * @param options `cause` and `retryable` (default false).
-   */
+  /** Creates the error; `retryable` defaults to false. */
   constructor(message: string, options?: HaulErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "HaulError";
@@ -64,11 +59,7 @@ export class HaulError extends Error {
 export class PartialHaulError extends HaulError {
   /** Bytes durable in `<dest>.part` and recorded in the checkpoint. */
   readonly validLength: number;
-  /**
-   * Creates the error.
-   * @param message what happened.
-   * @param options `validLength` saved, and the underlying `cause`.
-   */
+  /** Creates the error: `validLength` bytes saved, always retryable. */
   constructor(message: string, options: ErrorOptions & { validLength: number }) {
     super(message, { cause: options.cause, retryable: true });
     this.name = "PartialHaulError";
@@ -133,10 +124,7 @@ export class UnexpectedStatusError extends HaulError {
   readonly isTransient: boolean;
   /** Milliseconds the server asked to wait (`Retry-After`), or `null`. */
   readonly retryAfterMs: number | null;
-  /**
-   * Creates the error.
-   * @param details status, headers, URL and optional `Retry-After` delay.
-   */
+  /** Creates the error from the response; its message names status, URL and a hint. */
   constructor(details: UnexpectedStatusDetails) {
     const isTransient = TRANSIENT_STATUSES.has(details.status);
     const location = details.status >= 300 && details.status < 400
@@ -172,11 +160,7 @@ export class UnexpectedStatusError extends HaulError {
  * ```
  */
 export class ServerMisconfiguredError extends HaulError {
-  /**
-   * Creates the error.
-   * @param message what the server did.
-   * @param options `retryable` and `cause`.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: HaulErrorOptions) {
     super(message, options);
     this.name = "ServerMisconfiguredError";
@@ -196,11 +180,7 @@ export class ServerMisconfiguredError extends HaulError {
  * ```
  */
 export class ContentRangeError extends HaulError {
-  /**
-   * Creates the error.
-   * @param message what was wrong.
-   * @param options `retryable` and `cause`.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: HaulErrorOptions) {
     super(message, options);
     this.name = "ContentRangeError";
@@ -219,11 +199,7 @@ export class ContentRangeError extends HaulError {
  * ```
  */
 export class ControlFileError extends HaulError {
-  /**
-   * Creates the error.
-   * @param message what was wrong with the checkpoint.
-   * @param options `cause`.
-   */
+  /** Creates the error (always retryable). */
   constructor(message: string, options?: ErrorOptions) {
     super(message, { cause: options?.cause, retryable: true });
     this.name = "ControlFileError";
@@ -231,9 +207,8 @@ export class ControlFileError extends HaulError {
 }
 
 /**
- * The destination cannot be used (it cannot hold the sidecar files, is a
- * directory, no permission), raised before any request, or another call holds
- * its lock. Retryable only for the lock.
+ * The destination cannot be used (it cannot hold the sidecar files, is a directory, no permission),
+ * raised before any request, or another call holds its lock. Retryable only for the lock.
  *
  * @example
  * ```ts
@@ -245,12 +220,7 @@ export class ControlFileError extends HaulError {
 export class DestinationError extends HaulError {
   /** The destination path concerned. */
   readonly path: string;
-  /**
-   * Creates the error.
-   * @param message what is wrong with the path.
-   * @param path the destination path.
-   * @param options `retryable` and `cause`.
-   */
+  /** Creates the error about `path`. */
   constructor(message: string, path: string, options?: HaulErrorOptions) {
     super(message, options);
     this.name = "DestinationError";
@@ -276,12 +246,7 @@ export class IntegrityError extends HaulError {
   readonly expected: readonly string[];
   /** The digest (`algorithm`) of what arrived, hex. */
   readonly actual: string;
-  /**
-   * Creates the error.
-   * @param message what did not match.
-   * @param details expected and actual digests (hex), and their algorithm
-   *   (default `"sha256"`).
-   */
+  /** Creates the error; `algorithm` defaults to `"sha256"`. */
   constructor(
     message: string,
     details: { algorithm?: string; expected: readonly string[]; actual: string },
@@ -337,20 +302,7 @@ export function isRetryable(error: unknown): boolean {
   return false;
 }
 
-/**
- * The errno-style code (`ENOSPC`, `EACCES`…) of the filesystem failure behind
- * an error and its causes.
- *
- * @param error anything thrown by `haul()`.
- * @returns the code, or `null` when no filesystem error is behind it.
- *
- * @example
- * ```ts
- * import { DestinationError, filesystemCode } from "./errors.ts";
- * const cause = Object.assign(new Error("write failed"), { name: "FsShimError", code: "ENOSPC" });
- * console.log(filesystemCode(new DestinationError("Cannot use destination: x", "x", { cause }))); // "ENOSPC"
- * ```
- */
+/** The errno code (`ENOSPC`, `EACCES`…) of the filesystem failure behind an error, or `null`. */
 export function filesystemCode(error: unknown): string | null {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {

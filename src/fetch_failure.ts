@@ -4,33 +4,18 @@
  * @module
  */
 
-/**
- * What {@link fetchFailure} could tell about a request that failed before
- * any response arrived.
- *
- * @example
- * ```ts
- * import type { FetchFailure } from "./fetch_failure.ts";
- * const refused: FetchFailure = {
- *   code: "ECONNREFUSED",
- *   reason: "connection refused",
- *   retryable: true,
- * };
- * ```
- */
+/** What {@link fetchFailure} could tell about a request that failed before any response. */
 export interface FetchFailure {
   /**
-   * A short code: the operating system's (`ECONNREFUSED`, `ENOTFOUND`,
-   * `ECONNRESET`…), the TLS library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one
-   * of haul's for what `fetch` refuses to do: `BAD_PORT` (a port on fetch's
-   * blocked list, such as 1 or 6000), `BAD_SCHEME` (not `http:`/`https:`),
-   * `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
+   * A short code: the operating system's (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`…), the TLS
+   * library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one of haul's for what `fetch` refuses to do:
+   * `BAD_PORT` (a port on fetch's blocked list, such as 1 or 6000), `BAD_SCHEME` (not
+   * `http:`/`https:`), `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
    * `NOT_PERMITTED` (the runtime's permissions forbid the request).
    */
   readonly code: string;
   /** What the code means, in a few lower-case words: `"connection refused"`. */
   readonly reason: string;
-  /** Whether a later attempt may succeed (false for a refused port or scheme, a bad URL or certificate, a missing permission). */
   readonly retryable: boolean;
 }
 
@@ -72,13 +57,10 @@ const OS_ERRORS: Readonly<Record<string, string>> = {
 const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_/;
 
 /**
- * Why a request failed before any response, from the error `fetch` threw (or
- * a cause of it): Node's `cause.code`, Bun's `code`, Deno's message. Tells
- * what no retry can cure (a refused port or scheme, an invalid URL, a bad
- * certificate, a missing permission) from what may pass (a refused or reset
- * connection: the server may be starting; a DNS failure).
- * @param error what `fetch` (or `haul()`) threw.
- * @returns the code, its meaning and the verdict; `null` when the error says nothing recognisable.
+ * Why a request failed before any response, from the error `fetch` threw or a cause of it (Node's
+ * `cause.code`, Bun's `code`, Deno's message): what no retry can cure (a refused port or scheme, an
+ * invalid URL, a bad certificate, a missing permission) or what may pass (a refused or reset
+ * connection, a DNS failure); `null` when the error says nothing recognisable.
  */
 export function fetchFailure(error: unknown): FetchFailure | null {
   let current: unknown = error;

@@ -1,7 +1,6 @@
 /**
- * Redaction: what haul puts in messages, error fields and logs never carries
- * a credential, neither a URL's `user:password@` or signed query nor a
- * credential-bearing header.
+ * Redaction: what haul puts in messages, error fields and logs never carries a credential, neither
+ * a URL's `user:password@` or signed query nor a credential-bearing header.
  *
  * @module
  */
@@ -21,9 +20,6 @@ const SECRET_HEADERS: ReadonlySet<string> = new Set([
 /**
  * A copy of `headers` with credential-bearing values replaced by `[redacted]`.
  *
- * @param headers response or request headers.
- * @returns a new `Headers`.
- *
  * @example Hiding a cookie
  * ```ts
  * import { redactHeaders } from "./redact.ts";
@@ -42,9 +38,6 @@ export function redactHeaders(headers: Headers): Headers {
 /**
  * A URL as text with any `user:password@` and sensitive query values removed.
  *
- * @param url the URL to show.
- * @returns the URL safe for messages and logs.
- *
  * @example Hiding a password and a signature
  * ```ts
  * import { redactUrl } from "./redact.ts";
@@ -59,10 +52,8 @@ export function redactUrl(url: string | URL): string {
   } catch {
     return "[unparseable URL]";
   }
-  if (parsed.username || parsed.password) {
-    parsed.username = "";
-    parsed.password = "";
-  }
+  parsed.username = "";
+  parsed.password = "";
   for (const key of [...parsed.searchParams.keys()]) {
     if (/sig|signature|token|key|secret|credential|password|auth/i.test(key)) {
       parsed.searchParams.set(key, "[redacted]");

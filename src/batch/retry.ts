@@ -7,7 +7,7 @@
 
 import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
-import { checkOptions } from "../engine/check_options.ts";
+import { checkOptions } from "../engine/settings.ts";
 import { filesystemCode, isRetryable } from "../errors.ts";
 import { Sources } from "../engine/sources.ts";
 import {

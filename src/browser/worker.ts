@@ -10,7 +10,7 @@
  */
 
 import { haulWithRetry, type HaulWithRetryOptions } from "../batch/retry.ts";
-import { checkOptions } from "../engine/check_options.ts";
+import { checkOptions } from "../engine/settings.ts";
 import { haulWith } from "../engine/haul.ts";
 import { defaultFs } from "../runtime/browser/default_fs.ts";
 import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";

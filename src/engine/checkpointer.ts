@@ -1,12 +1,8 @@
 /**
- * Checkpoints of one call. Each range being written has its own
- * {@link PartWriter} and so its own {@link Durability}: a checkpoint counts
- * only what that says is durable, after {@link PartWriter.syncWritten}.
- *
- * Every {@link CheckpointCadence.bytes} bytes or {@link CheckpointCadence.ms}
- * ms a checkpoint runs in the background, one at a time; a failure surfaces
- * on the next {@link Checkpointer.afterAppend}. An interruption writes a last
- * one in the foreground.
+ * Checkpoints of one call. Each range has its own {@link PartWriter} and so its own
+ * {@link Durability}: a checkpoint counts only what that says is durable. On the call's cadence a
+ * checkpoint runs in the background, one at a time (a failure surfaces on the next
+ * {@link Checkpointer.afterAppend}); an interruption writes a last one in the foreground.
  *
  * @module
  */
@@ -20,31 +16,24 @@ import type { Validators } from "../protocol/plan.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Durability } from "./durability.ts";
-import type { ByteSpan } from "./range_split.ts";
-import { mergeSpans } from "./range_ledger.ts";
+import type { RangeSchedule } from "./range_schedule.ts";
+import type { Segment } from "./segment.ts";
+import { type ByteSpan, mergeSpans } from "./range_split.ts";
 
 /** What a checkpoint says about the representation besides the durable ranges. */
 interface CheckpointMeta {
-  /** Verification block size. */
   readonly blockSize: number;
-  /** The representation's validators and type. */
   readonly validators: Validators;
-  /** The representation's length, or `null`. */
   readonly total: number | null;
 }
 
-/**
- * One range of the call: where it starts, and its writer or, once finished,
- * what it made durable.
- */
-interface WrittenRange {
-  /** First byte of the range. */
-  readonly start: number;
-  /** Its writer (started at `start`), or `null` once it wrote all its bytes. */
-  readonly writer: PartWriter | null;
-  /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
-  readonly settled: { readonly durability: Durability; readonly extent: number } | null;
-}
+/** One range of the call: its writer or, once it wrote all its bytes, what it made durable. */
+type WrittenRange = Pick<Segment, "start" | "writer" | "settled">;
+
+/** The call's ranges: those verified at its start (`base`), and those it writes. */
+type Ranges = Pick<RangeSchedule, "base" | "baseBytes"> & {
+  readonly segments: readonly WrittenRange[];
+};
 
 /** Records the durable bytes of every range of one call. */
 export class Checkpointer {
@@ -52,41 +41,30 @@ export class Checkpointer {
   readonly #file: ShimFile;
   readonly #meta: CheckpointMeta;
   readonly #schedule: CheckpointSchedule;
-  readonly #base: readonly ByteSpan[];
+  readonly #ranges: Ranges;
   readonly #baseExtent: number;
-  readonly #ranges: () => readonly WrittenRange[];
   #recorded: number;
   #lastKey = "";
   /** Tail digests of the newest checkpoint, by `tailStart-end`. */
   #digests = new Map<string, Uint8Array>();
 
-  /**
-   * @param store the control file.
-   * @param file `.part` (for the tail digests, and the syncs of finished ranges).
-   * @param meta validators, length and block size.
-   * @param cadence how often.
-   * @param base the durable spans verified at the start of the call.
-   * @param baseExtent the extent the resumed checkpoint recorded (0 when fresh).
-   * @param ranges the ranges of this call (read at each checkpoint).
-   */
+  /** `baseExtent`: the extent the resumed checkpoint recorded (0 when fresh). */
   constructor(
     store: CheckpointStore,
     file: ShimFile,
     meta: CheckpointMeta,
     cadence: CheckpointCadence,
-    base: readonly ByteSpan[],
+    ranges: Ranges,
     baseExtent: number,
-    ranges: () => readonly WrittenRange[],
   ) {
     this.#store = store;
     this.#file = file;
     this.#meta = meta;
     this.#schedule = new CheckpointSchedule(cadence, 0);
-    this.#base = base;
-    this.#baseExtent = baseExtent;
     this.#ranges = ranges;
-    this.#recorded = base.reduce((sum, span) => sum + span.end - span.start, 0);
-    this.#lastKey = keyOf(mergeSpans(base));
+    this.#baseExtent = baseExtent;
+    this.#recorded = ranges.baseBytes;
+    this.#lastKey = keyOf(ranges.base);
   }
 
   /** Bytes counted by the newest checkpoint on disk (or verified at the start). */
@@ -95,12 +73,8 @@ export class Checkpointer {
   }
 
   /**
-   * Called by a range's stream after each append: reports a failed
-   * background checkpoint, and starts one when due. Only the calling range's
-   * writer is flushed (the others are flushed by their own streams).
-   *
-   * @param own the writer of the range that just appended.
-   * @param accepted bytes accepted by every range of this call so far.
+   * After each append of a range (`own`): reports a failed background checkpoint, and starts one
+   * when due, flushing only `own` (the others are flushed by their own streams).
    */
   async afterAppend(own: PartWriter, accepted: number): Promise<void> {
     const schedule = this.#schedule;
@@ -113,14 +87,11 @@ export class Checkpointer {
     }, () => this.#syncAndRecord());
   }
 
-  /**
-   * The last checkpoint of an interrupted call, once every stream stopped:
-   * writes what each range buffered, syncs and records every range.
-   */
+  /** The last checkpoint of an interrupted call, once every stream stopped. */
   async final(): Promise<void> {
     await this.#schedule.settle();
     let writeFailure: { error: unknown } | null = null;
-    for (const range of this.#ranges()) {
+    for (const range of this.#ranges.segments) {
       try {
         await range.writer?.quiesce();
       } catch (error) {
@@ -143,14 +114,14 @@ export class Checkpointer {
   }
 
   async #syncAndRecord(): Promise<void> {
-    const ranges = [...this.#ranges()];
-    // Together, so that their syncs are shared (`shared_sync.ts`).
+    const ranges = [...this.#ranges.segments];
+    // Together, so that their syncs are shared (`sharedDatasync()`).
     const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
     if (ranges.some((range) => durabilityOf(range).poisoned)) return;
     const spans = mergeSpans([
-      ...this.#base,
-      ...ranges.map((range) => ({ start: range.start, end: durableEnd(range) })),
+      ...this.#ranges.base,
+      ...ranges.map((range) => ({ start: range.start, end: durabilityOf(range).durable })),
     ]);
     const key = keyOf(spans);
     if (spans.length === 0 || key === this.#lastKey) return;
@@ -197,10 +168,6 @@ export class Checkpointer {
 
 function durabilityOf(range: WrittenRange): Durability {
   return range.writer?.durability ?? range.settled!.durability;
-}
-
-function durableEnd(range: WrittenRange): number {
-  return durabilityOf(range).durable;
 }
 
 function keyOf(spans: readonly ByteSpan[]): string {

@@ -1,8 +1,7 @@
 /**
- * One call's download, over one connection or several: open (`store/checkpoint_store.ts`)
- * → first request and plan (`requests.ts`) → ranges (`range_schedule.ts`),
- * each streamed by `segment.ts`, one checkpointer and one hasher → commit
- * (`commit.ts`) or a last checkpoint and the error (`outcome.ts`).
+ * One call's download, over one connection or several: open (`store/checkpoint_store.ts`) → first
+ * request and plan (`requests.ts`) → ranges (`range_schedule.ts`), each streamed by `segment.ts`,
+ * one checkpointer and one hasher → commit, or a last checkpoint and the error (`outcome.ts`).
  *
  * @module
  */
@@ -16,16 +15,15 @@ import type { ShimFile } from "../runtime/fs_shim.ts";
 import { CheckpointStore, openPart } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { HaulResult } from "../types.ts";
-import type { CallContext } from "./call_context.ts";
+import type { CallContext } from "./settings.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { commit, remoteMtime } from "./commit.ts";
 import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest } from "./requests.ts";
 import { type Segment, streamSegment } from "./segment.ts";
-import { withSharedSync } from "./shared_sync.ts";
+import { withSharedSync } from "./durability.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
@@ -56,17 +54,12 @@ export class Download {
     written: () => this.#hasher?.advance(this.#schedule.writtenPrefix()),
   };
 
-  /** @param ctx the call. */
   constructor(ctx: CallContext) {
     this.#ctx = ctx;
     this.#served = ctx.sources.mirrors ? [] : null;
   }
 
-  /**
-   * Downloads, resuming from `.part` when its checkpoint bears it out.
-   *
-   * @returns the result, or `null` when a revalidation was answered 304 (nothing written).
-   */
+  /** Downloads, resuming from `.part` when its checkpoint bears it out; `null`: a 304. */
   async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
     const start = await openPart(fs, paths);
@@ -92,7 +85,7 @@ export class Download {
 
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
   async #download(saved: Checkpoint | null): Promise<HaulResult | null> {
-    const { connections, floor, progress } = this.#ctx;
+    const { progress, settings: { connections, floor } } = this.#ctx;
     if (saved !== null) {
       const { etag, lastModified, contentType } = saved;
       this.#validators = { etag, lastModified, contentType };
@@ -105,12 +98,7 @@ export class Download {
     }
     progress.state.validLength = cursor;
     progress.state.reportedLength = this.#total;
-    const { response, verdict: plan } = await firstRequest(
-      this.#ctx,
-      cursor,
-      saved,
-      saved !== null,
-    );
+    const { response, verdict: plan } = await firstRequest(this.#ctx, cursor, saved);
     try {
       this.#used = 1;
       this.#status = response.status;
@@ -163,9 +151,8 @@ export class Download {
         total: this.#total,
       },
       settings.cadence,
-      schedule.base,
+      schedule,
       saved?.extent ?? 0,
-      () => schedule.segments,
     );
     progress.state.validLength = schedule.baseBytes;
     progress.state.reportedLength = this.#total;
@@ -232,10 +219,7 @@ export class Download {
     );
   }
 
-  /**
-   * Asks for the segment's bytes and streams them in once the answer is
-   * checked; `false` when the answer was refused (the range is pending again).
-   */
+  /** Asks for the segment's bytes and streams them in; `false`: refused (pending again). */
   async #fetch(k: number, segment: Segment): Promise<boolean> {
     const asked = { start: segment.start, end: segment.end };
     const file = { total: this.#total!, validators: this.#validators };
@@ -340,10 +324,14 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
-    const mtime = remoteMtime(options, this.#validators.lastModified);
+    const mtime = outcome.remoteMtime(options, this.#validators.lastModified);
     const part = { file: this.#file!, size, checkpointed: this.#store.saved };
     const close = () => this.#closeFile();
-    const digests = await commit(owner, { ...part, digest: () => hasher.digests(size), close }, {
+    const digests = await outcome.commit(owner, {
+      ...part,
+      digest: () => hasher.digests(size),
+      close,
+    }, {
       expected,
       overwrite: options.overwrite === true,
       url,

@@ -4,13 +4,14 @@
  * > A checkpoint never counts a byte that no completed `fdatasync` (started
  * > after the byte's write completed) made durable.
  *
- * {@link Durability.sync} notes, when a sync *starts*, how far the completed
- * writes reach; only when it returns do those bytes become
- * {@link Durability.durable}. After a failed sync nothing becomes durable
- * again in this call (it may have lost anything written before it).
+ * {@link Durability.sync} notes, when a sync *starts*, how far the completed writes reach; only
+ * when it returns do those bytes become {@link Durability.durable}. After a failed sync nothing
+ * becomes durable again in this call (it may have lost anything written before it).
  *
  * @module
  */
+
+import type { ShimFile } from "../runtime/fs_shim.ts";
 
 /**
  * What the bytes of `.part` written by this call have become.
@@ -29,10 +30,7 @@ export class Durability {
   #durable: number;
   #poisoned = false;
 
-  /**
-   * @param start bytes at the start of `.part` that are durable already
-   *   (the resume cursor of a verified checkpoint, or 0).
-   */
+  /** @param start durable bytes at the start of `.part` (a verified resume cursor, or 0). */
   constructor(start: number) {
     this.#written = start;
     this.#durable = start;
@@ -53,22 +51,12 @@ export class Durability {
     return this.#poisoned;
   }
 
-  /**
-   * A write ending at `end` completed.
-   *
-   * @param end the end of the write (writes complete in order).
-   */
+  /** A write ending at `end` completed (writes complete in order). */
   wrote(end: number): void {
     if (end > this.#written) this.#written = end;
   }
 
-  /**
-   * Runs one `fdatasync`. What it covers is fixed when it starts: the bytes
-   * whose writes had completed by then.
-   *
-   * @param datasync the `fdatasync` of `.part`.
-   * @throws what `datasync` threw; the tracker is then poisoned.
-   */
+  /** Runs one `fdatasync`: it covers the writes completed when it starts; a failure poisons. */
   async sync(datasync: () => Promise<void>): Promise<void> {
     const covers = this.#written;
     try {
@@ -79,4 +67,45 @@ export class Durability {
     }
     if (!this.#poisoned && covers > this.#durable) this.#durable = covers;
   }
+}
+
+/**
+ * Shares the `fdatasync` calls of several writers of one `.part`. A call made while no sync runs
+ * starts one; calls made while one runs wait for the next, which starts once it returns and serves
+ * them all. So every call is answered by a sync that started after it was made (what
+ * {@link Durability} requires), and eight ranges syncing together cost one or two syncs.
+ */
+export function sharedDatasync(datasync: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    const sync: Promise<void> = datasync().finally(() => {
+      if (running === sync) running = null;
+    });
+    running = sync;
+    return sync;
+  };
+  return () => {
+    const current = running;
+    if (current === null) return start();
+    next ??= current.catch(() => {}).then(() => {
+      next = null;
+      return start();
+    });
+    return next;
+  };
+}
+
+/** `.part` with its `fdatasync` shared ({@link sharedDatasync}) among the writers of its ranges. */
+export function withSharedSync(file: ShimFile): ShimFile {
+  const datasync = sharedDatasync(() => file.datasync());
+  return {
+    write: (data, position) => file.write(data, position),
+    read: (buffer, position) => file.read(buffer, position),
+    datasync,
+    sync: () => file.sync(),
+    truncate: (length) => file.truncate(length),
+    size: () => file.size(),
+    close: () => file.close(),
+  };
 }

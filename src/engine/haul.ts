@@ -13,7 +13,7 @@ import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
-import { acquireLock, DEFAULT_LOCK_TIMING, type LockTiming } from "../store/lock.ts";
+import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
@@ -24,44 +24,16 @@ import {
   type Source,
 } from "../types.ts";
 import { Sources, urlOf } from "./sources.ts";
-import type { KeptHasher } from "./kept_hashes.ts";
-import type { RateLimiter } from "./rate_limit.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
-import { checkOptions } from "./check_options.ts";
-import { DEFAULT_RANGE_FLOOR, readConnections, readSettings } from "./settings.ts";
-import type { CallContext } from "./call_context.ts";
+import { type CallContext, checkOptions, type EngineHooks, readSettings } from "./settings.ts";
 import { Download } from "./download.ts";
 import { headDeadline } from "./stall.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 
-/** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
-export interface EngineHooks {
-  /** The filesystem to use (a fault-injecting one in crash tests). */
-  fs?: FsShim;
-  /** Bytes gathered before each write (small values exercise the write pipeline). */
-  writeBufferSize?: number;
-  /** Bytes written between two background `fdatasync` calls. */
-  syncEvery?: number;
-  /** The smallest range worth a connection of its own (with `connections` > 1). */
-  rangeFloor?: number;
-  /** The lock's lease (tests shorten it). */
-  lockTiming?: LockTiming;
-  /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
-  kept?: KeptHasher;
-  /** A retry loop's sources: a failed attempt moves the next one to the next source. */
-  sources?: Sources;
-  /** The pace shared with other calls (a `haulAll()` batch's), instead of the call's own. */
-  limiter?: RateLimiter;
-}
+export type { EngineHooks } from "./settings.ts";
 
-/**
- * `haul()` itself: what the public `haul()` (`src/calls.ts`) and the browser's worker run.
- *
- * @param input the URL or `Request` to download.
- * @param options destination and options; only `dest` is required.
- * @returns what was downloaded.
- */
+/** `haul()` itself: what the public `haul()` (`src/calls.ts`) and the browser's worker run. */
 export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
@@ -71,16 +43,8 @@ export async function haul(
 }
 
 /**
- * `haul()` for a caller that needs to know when the call shared another
- * call's download (`single_flight.ts`): `haulWithRetry()` counts that
- * download's requests as its attempt's.
- *
- * @param input the URL or `Request`.
- * @param options as for `haul()`.
- * @param onJoined called when the call takes another call's outcome.
- * @param loop the retry loop's hasher and sources, handed from one attempt to the next, its
- *   batch's pace, and its filesystem.
- * @returns as `haul()`.
+ * `haul()` for a retry loop: `onJoined` tells when the call shared another call's download
+ * (`single_flight.ts`); `loop` hands the loop's hasher, sources, pace and filesystem over.
  */
 export function haulAttempt(
   input: Source | readonly Source[],
@@ -99,15 +63,7 @@ export function haulAttempt(
   );
 }
 
-/**
- * `haul()` with engine internals replaced (the filesystem shim, checkpointing).
- * For crash tests and benchmarks; applications call `haul()`.
- *
- * @param input the URL or `Request`.
- * @param options as for `haul()`.
- * @param hooks what to replace.
- * @returns as `haul()`.
- */
+/** `haul()` with engine internals replaced, for tests and benchmarks (no single flight). */
 export async function haulWith(
   input: Source | readonly Source[],
   options: HaulOptions,
@@ -115,7 +71,6 @@ export async function haulWith(
 ): Promise<HaulResult> {
   const startedAt = performance.now();
   const settings = readSettings(options, hooks);
-  const connections = readConnections(options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const sources = hooks.sources ?? Sources.of(input);
   const paths = sidecarPaths(destToPath(options.dest));
@@ -188,8 +143,6 @@ export async function haulWith(
       expected,
       progress,
       startedAt,
-      connections,
-      floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
       owner,
       suggestedName: () => suggestedName,
       since,

@@ -1,5 +1,6 @@
 /**
- * How a download's pieces end, decided without I/O (`download.ts` acts on it).
+ * How a download ends: the commit of a complete `.part`, and, decided without I/O, what its pieces'
+ * ends mean (`download.ts` acts on them).
  *
  * @module
  */
@@ -12,40 +13,23 @@ import {
   ServerMisconfiguredError,
 } from "../errors.ts";
 import { isStrongEtag } from "../protocol/etag.ts";
+import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import { judgeBodyEnd, type StreamPlan, type Validators } from "../protocol/plan.ts";
+import { parseHttpDate } from "../protocol/retry_after.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
+import type { Digests } from "../runtime/native_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
+import type { PartOwner } from "../store/ownership.ts";
+import type { HaulOptions, HaulState } from "../types.ts";
 import { CallbackFailure } from "./progress.ts";
 import { OverLongBody } from "./segment.ts";
 
-/**
- * A range answer that shows the bytes on disk cannot be continued.
- *
- * @example
- * ```ts
- * import { RangeReset, resetError } from "./outcome.ts";
- * console.log(resetError(new RangeReset("ETag changed"), "https://x/f")?.name); // "ContentRangeError"
- * ```
- */
+/** A range answer that shows the bytes on disk cannot be continued. */
 export class RangeReset extends Error {}
 
 /**
- * Whether the rest of the file may be asked for in ranges: range support
- * shown, a strong validator, a length, and two ranges of `floor` bytes left.
- *
- * @param plan the first response's plan.
- * @param response the first response.
- * @param validators the file's validators, as the call knows them.
- * @param floor the smallest range worth a connection.
- * @returns true to split.
- *
- * @example
- * ```ts
- * import { splittable } from "./outcome.ts";
- * const plan = { kind: "stream", offset: 0, rewind: false, bodyLength: 100, total: 100,
- *   bodyEndsFile: true, validators: { etag: '"a"', lastModified: null, contentType: null } } as const;
- * const response = new Response(null, { headers: { "accept-ranges": "bytes" } });
- * console.log(splittable(plan, response, plan.validators, 10)); // true
- * ```
+ * Whether the rest of the file may be asked for in ranges: range support shown, a strong
+ * validator, a length, and two ranges of `floor` bytes left.
  */
 export function splittable(
   plan: StreamPlan,
@@ -62,14 +46,7 @@ export function splittable(
   return strong && (response.status === 206 || accepts);
 }
 
-/**
- * The validators of a response, completed by those of the checkpoint it
- * continues (a 206 need not repeat them).
- *
- * @param now the response's.
- * @param saved the checkpoint's, or `null`.
- * @returns the file's validators.
- */
+/** A response's validators, completed by the checkpoint's (a 206 need not repeat them). */
 export function merged(now: Validators, saved: Validators | null): Validators {
   return {
     etag: now.etag ?? saved?.etag ?? null,
@@ -79,21 +56,8 @@ export function merged(now: Validators, saved: Validators | null): Validators {
 }
 
 /**
- * A body of unknown length ended at `end`: the file's length, or an error
- * (an interruption to resume from what was saved).
- *
- * @param plan the response's plan.
- * @param end where the body ended in the file.
- * @returns the file's length.
- * @throws {Error} when nothing says the file ends there, or the body was short.
- *
- * @example
- * ```ts
- * import { judgeEnd } from "./outcome.ts";
- * const plan = { kind: "stream", offset: 0, rewind: false, bodyLength: null, total: null,
- *   bodyEndsFile: true, validators: { etag: null, lastModified: null, contentType: null } } as const;
- * console.log(judgeEnd(plan, 42)); // 42
- * ```
+ * A body of unknown length ended at `end`: the file's length, or an error (an interruption, to
+ * resume from what was saved) when nothing says the file ends there.
  */
 export function judgeEnd(plan: StreamPlan, end: number): number {
   const verdict = judgeBodyEnd({
@@ -108,20 +72,8 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
 }
 
 /**
- * Every connection stopped with `span` still pending. Progress made in this
- * call is saved; with none, the next call starts over rather than ask the
- * same ranges again.
- *
- * @param span the first pending span.
- * @param refused why the last range was refused, if one was.
- * @param accepted bytes this call wrote.
- * @returns the failure to record.
- *
- * @example
- * ```ts
- * import { leftOver, RangeReset } from "./outcome.ts";
- * console.log(leftOver({ start: 0, end: 10 }, "416", 0) instanceof RangeReset); // true
- * ```
+ * Every connection stopped with `span` still pending. Progress made in this call is saved; with
+ * none (`accepted` 0), the next call starts over rather than ask the same ranges again.
  */
 export function leftOver(
   span: { readonly start: number; readonly end: number },
@@ -134,12 +86,8 @@ export function leftOver(
 }
 
 /**
- * The error of a failure that discards the download (a range of another
- * version, a body past its declared end), or `null` for any other.
- *
- * @param error what a range failed with.
- * @param url the redacted URL, for messages.
- * @returns the error to reject with once the download is discarded, or `null`.
+ * The error of a failure that discards the download (a range of another version, a body past its
+ * declared end), or `null` for any other.
  */
 export function resetError(error: unknown, url: string): HaulError | null {
   if (error instanceof RangeReset) {
@@ -159,23 +107,7 @@ export function resetError(error: unknown, url: string): HaulError | null {
   return null;
 }
 
-/**
- * The error an interrupted call rejects with, once its last checkpoint was
- * written (or failed).
- *
- * @param cause the first failure, or the abort's reason.
- * @param call what the call knows.
- * @returns the error to throw.
- *
- * @example
- * ```ts
- * import { interruption } from "./outcome.ts";
- * const call = { dest: "a.bin", url: "https://x/a.bin", saved: true, recorded: 10, total: 20,
- *   aborted: false };
- * console.log((interruption(new Error("reset"), call) as Error).message);
- * // "Download interrupted with 10 of 20 bytes saved (reset): https://x/a.bin: progress saved; call again to resume"
- * ```
- */
+/** The error an interrupted call rejects with, once its last checkpoint was written (or failed). */
 export function interruption(
   cause: unknown,
   call: {
@@ -189,7 +121,7 @@ export function interruption(
 ): unknown {
   const { dest, url, saved, recorded, total } = call;
   if (call.aborted) return cause;
-  if (cause instanceof CallbackFailure) return cause.thrown; // the caller's bug: no retry cures it
+  if (cause instanceof CallbackFailure) return cause.cause; // the caller's bug: no retry cures it
   if (cause instanceof HaulError) return cause; // a status, with progress on disk
   const fsError = toDestinationError(cause, dest, saved);
   if (fsError !== cause) return fsError;
@@ -210,23 +142,8 @@ export function interruption(
 }
 
 /**
- * An integrity failure of a download from mirrors, told which source served
- * which bytes (as far as this call knows); any other error as it is.
- *
- * @param error what the commit threw.
- * @param served `"<url>: bytes a-b"` for each range this call wrote; `null` with one source.
- * @param base bytes an earlier attempt wrote.
- * @returns the error to throw.
- *
- * @example
- * ```ts
- * import { provenance } from "./outcome.ts";
- * import { IntegrityError } from "../errors.ts";
- * const error = new IntegrityError("Integrity check failed", { expected: ["aa"], actual: "bb" });
- * const told = provenance(error, ["https://b/f: bytes 10-19"], 10) as Error;
- * console.log(told.message);
- * // "Integrity check failed (https://b/f: bytes 10-19; bytes 0-9 from an earlier attempt)"
- * ```
+ * An integrity failure of a download from mirrors, told which source served which bytes
+ * (`served`: `"<url>: bytes a-b"` per range, `null` with one source); any other error as it is.
  */
 export function provenance(
   error: unknown,
@@ -236,4 +153,84 @@ export function provenance(
   if (served === null || !(error instanceof IntegrityError)) return error;
   const earlier = base > 0 ? [`bytes 0-${base - 1} from an earlier attempt`] : [];
   return new IntegrityError(`${error.message} (${[...served, ...earlier].join("; ")})`, error);
+}
+
+/** A complete `.part` about to be committed. */
+interface CompletePart {
+  /** `.part`, open. */
+  readonly file: ShimFile;
+  /** The verified length: `.part` is cut to it. */
+  readonly size: number;
+  /** The digests (hex) of the first `size` bytes, as the engine hashed them. */
+  readonly digest: () => Promise<Digests>;
+  readonly close: () => Promise<void>;
+  /** Whether its checkpoint may be on disk (`CheckpointStore.saved`): removed last. */
+  readonly checkpointed: boolean;
+}
+
+/** What the commit checks the file against (`url`: redacted, for messages). */
+interface CommitTerms {
+  readonly expected: ExpectedDigests | null;
+  readonly overwrite: boolean;
+  readonly url: string;
+  /** The call's progress: complete once the file is at `dest`. */
+  readonly state: HaulState;
+  /** The modification time to give the file (ms), or `null`: see {@link remoteMtime}. */
+  readonly mtime: number | null;
+}
+
+/**
+ * The modification time a finished file gets: its (strong) `Last-Modified` when the caller asked
+ * for it (`remoteTime` or `revalidate`), else `null` (it keeps the time it was written).
+ *
+ * @example
+ * ```ts
+ * import { remoteMtime } from "./outcome.ts";
+ * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
+ * console.log(remoteMtime({ dest: "a.bin", remoteTime: true }, date)); // 1796119200000
+ * console.log(remoteMtime({ dest: "a.bin" }, date)); // null
+ * ```
+ */
+export function remoteMtime(options: HaulOptions, lastModified: string | null): number | null {
+  const asked = options.remoteTime === true || options.revalidate === true;
+  return asked && lastModified !== null ? parseHttpDate(lastModified) : null;
+}
+
+/**
+ * Commits a complete `.part` (the last byte streamed, or a 416 that says the checkpoint covers the
+ * file) onto `dest`, and returns the digests (hex) of the file now there:
+ *
+ * 1. cut `.part` to the verified length, set its mtime (`remoteTime`), `fsync`;
+ * 2. compute the digests and close the file;
+ * 3. check `integrity` (a mismatch removes the download);
+ * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
+ * 5. the call's progress says complete.
+ */
+export async function commit(
+  owner: PartOwner,
+  part: CompletePart,
+  terms: CommitTerms,
+): Promise<Digests> {
+  const { file, size } = part;
+  if ((await file.size()) !== size) await file.truncate(size);
+  if (terms.mtime !== null) await owner.stamp(terms.mtime); // after the last change of its bytes
+  await file.sync();
+  const digests = await part.digest();
+  await part.close();
+  const { expected } = terms;
+  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
+  if (mismatch !== null) {
+    await owner.remove();
+    throw new IntegrityError(
+      `Integrity check failed: ${terms.url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
+        `expected ${mismatch.expected.join(" or ")}; nothing was saved at ${owner.dest}`,
+      mismatch,
+    );
+  }
+  await owner.publish(terms.overwrite, part.checkpointed);
+  const { state } = terms;
+  state.validLength = size;
+  state.reportedLength = size;
+  state.isComplete = true;
+  return digests;
 }

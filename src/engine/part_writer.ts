@@ -1,41 +1,29 @@
 /**
- * Appends body bytes to `.part` through two buffers (one fills while the
- * other is written; each goes to the hasher just before its write) and starts
- * an `fdatasync` every {@link WriterSettings.syncEvery} bytes without waiting.
- * Each buffer is allocated when first filled, no larger than what is left of
- * the range (a 1 MiB file costs one 1 MiB buffer, not two).
- * {@link Durability} decides what each sync covers; `checkpointer.ts` writes
- * the checkpoints.
+ * Appends body bytes to `.part` through two buffers (one fills while the other is written; each
+ * goes to the hasher just before its write) and starts an `fdatasync` every `syncEvery` bytes
+ * without waiting. A buffer is allocated when first filled, no larger than what is left of the
+ * range. {@link Durability} decides what each sync covers.
  *
  * @module
  */
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import { Durability } from "./durability.ts";
+import type { Settings } from "./settings.ts";
 
-/** Tuning of a writer. */
-interface WriterSettings {
-  /** Bytes gathered before one write call. */
-  readonly writeBufferSize: number;
-  /** Bytes written between two background `fdatasync` calls. */
-  readonly syncEvery: number;
-}
-
-/** Who sees the bytes as they are written: the file's hasher. */
+/** The file's hasher: offered each buffer before its write, told when a write completed. */
 export interface WriteObserver {
-  /** Bytes about to be written at `at` (the writer waits for it). */
   offer(bytes: Uint8Array, at: number): Promise<void>;
-  /** A write ending at `end` completed. */
   written(end: number): void;
 }
 
 /** Streams bytes into `.part` from a start cursor. */
 export class PartWriter {
   readonly #file: ShimFile;
-  readonly #settings: WriterSettings;
+  readonly #settings: Pick<Settings, "writeBufferSize" | "syncEvery">;
   readonly #observer: WriteObserver;
   readonly #durability: Durability;
-  /** The buffer being filled and the one being written (each allocated when first needed). */
+  /** The buffer being filled and the one being written. */
   readonly #buffers: [Uint8Array | null, Uint8Array | null] = [null, null];
   /** Where the range is expected to end (`Infinity`: unknown); only sizes the buffers. */
   readonly #expectedEnd: number;
@@ -43,7 +31,6 @@ export class PartWriter {
   #landing: Uint8Array | null = null;
   #current: 0 | 1 = 0;
   #buffered = 0;
-  /** Bytes accepted (start cursor included). */
   #accepted: number;
   /** End of the last write issued. */
   #issued: number;
@@ -58,16 +45,12 @@ export class PartWriter {
   #broken = false;
 
   /**
-   * @param file `.part`, open read-write.
-   * @param settings tuning.
-   * @param observer sees every byte before its write (the hasher).
-   * @param start the cursor to write from (bytes before it are durable), the
-   *   high-water mark of earlier writes and, when known, where the range is
-   *   expected to end (it may still carry on past it).
+   * `start`: the cursor (bytes before it are durable), the high-water mark of earlier writes and,
+   * when known, where the range is expected to end (it may carry on past it).
    */
   constructor(
     file: ShimFile,
-    settings: WriterSettings,
+    settings: Pick<Settings, "writeBufferSize" | "syncEvery">,
     observer: WriteObserver,
     start: { cursor: number; extent: number; end?: number },
   ) {
@@ -97,11 +80,7 @@ export class PartWriter {
     return this.#extent;
   }
 
-  /**
-   * Accepts the next body bytes.
-   *
-   * @param chunk bytes; not retained after the call resolves.
-   */
+  /** Accepts the next body bytes (not retained after the call resolves). */
   async append(chunk: Uint8Array): Promise<void> {
     this.#throwFailure();
     this.#accepted += chunk.length;
@@ -127,11 +106,7 @@ export class PartWriter {
     }
   }
 
-  /**
-   * The buffer to fill: the current one, allocated (or replaced while empty,
-   * when too small) to hold the rest of the range, at most a whole
-   * {@link WriterSettings.writeBufferSize}; a whole one past the expected end.
-   */
+  /** The current buffer, allocated (or replaced while empty, when too small) for what is left. */
   #fillable(): Uint8Array {
     const buffer = this.#buffers[this.#current];
     if (buffer !== null && this.#buffered > 0) return buffer;
@@ -148,14 +123,9 @@ export class PartWriter {
   }
 
   /**
-   * A buffer for a BYOB read (`reader.read(view)`) to fill, so that body
-   * bytes arrive without a fresh allocation per chunk. Pass what the read
-   * resolves with to {@link PartWriter.commit}. The read takes the buffer
-   * with it, and would keep it if it failed: so it is a landing area of its
-   * own, never a write buffer, and a failed read loses no accepted byte.
-   *
-   * @returns an empty view of at most {@link WriterSettings.writeBufferSize}
-   *   bytes (no more than the rest of the range when it is first asked for).
+   * A buffer for a BYOB read to fill; pass what the read resolves with to
+   * {@link PartWriter.commit}. A failed read keeps the buffer: so it is a landing area of its own,
+   * never a write buffer, and a failed read loses no accepted byte.
    */
   reserve(): Uint8Array {
     this.#landing ??= new Uint8Array(this.#sizeAt(this.#accepted));
@@ -164,12 +134,7 @@ export class PartWriter {
     return landing;
   }
 
-  /**
-   * Accepts the bytes a BYOB read put into the view {@link PartWriter.reserve}
-   * gave (possibly none, when the stream ended).
-   *
-   * @param filled the view the read resolved with.
-   */
+  /** Accepts the bytes a BYOB read put into {@link PartWriter.reserve}'s view (maybe none). */
   async commit(filled: Uint8Array): Promise<void> {
     this.#landing = new Uint8Array(filled.buffer);
     if (filled.length > 0) await this.append(filled);
@@ -180,11 +145,7 @@ export class PartWriter {
     if (this.#buffered > 0 && !this.#broken) await this.#submit();
   }
 
-  /**
-   * Makes every completed write durable: waits for the writes in flight and
-   * the background sync, then syncs once more if anything is left. After a
-   * failed write, the bytes before it (which were written) are synced.
-   */
+  /** Makes every completed write durable (after a failed write, the bytes before it). */
   async syncWritten(): Promise<void> {
     // Only what is in flight now: the stream may go on issuing writes meanwhile.
     const inflight = this.#inflight;
@@ -196,41 +157,18 @@ export class PartWriter {
     await durability.sync(() => this.#file.datasync());
   }
 
-  /**
-   * Writes what is buffered and waits for every write and the background
-   * sync; then reports a failure any of them had. Nothing runs in the
-   * background after it returns or throws.
-   */
+  /** Writes what is buffered, waits for all background work, then reports any failure. */
   async quiesce(): Promise<void> {
     try {
       await this.flush();
     } finally {
-      await this.#settle();
+      await this.close();
     }
     this.#throwFailure();
   }
 
-  /**
-   * Completes `.part`: writes what is buffered, cuts junk past the end and
-   * makes everything durable (`fsync`). Does not rename.
-   *
-   * @returns the file's length.
-   */
-  async finish(): Promise<number> {
-    await this.quiesce();
-    const written = this.#durability.written;
-    if ((await this.#file.size()) !== written) await this.#file.truncate(written);
-    await this.#file.sync();
-    return written;
-  }
-
-  /** Waits for background work; never throws. Safe to call more than once. */
-  async close(): Promise<void> {
-    await this.#settle();
-  }
-
   /** Waits for the write in flight and the background sync; never throws. */
-  async #settle(): Promise<void> {
+  async close(): Promise<void> {
     for (;;) {
       const pending = this.#inflight ?? this.#syncing;
       if (pending === null) return;

@@ -1,11 +1,9 @@
 /**
  * Calling `onProgress` at most every ~100 ms, and once at the end.
  *
- * An `onProgress` that throws while bytes stream is a caller's bug that no
- * retry cures: {@link ProgressReporter.tick} wraps what it threw in a
- * {@link CallbackFailure}, so that the engine (one connection or several)
- * saves what arrived, as for any interruption, and then rejects with the
- * caller's own error instead of a retryable `PartialHaulError`.
+ * An `onProgress` that throws while bytes stream is a caller's bug that no retry cures: the
+ * engine saves what arrived, as for any interruption, then rejects with the caller's own error
+ * (unwrapped from {@link CallbackFailure}) instead of a retryable `PartialHaulError`.
  *
  * @module
  */
@@ -14,33 +12,17 @@ import type { HaulState } from "../types.ts";
 
 const INTERVAL_MS = 100;
 
-/** What the caller's `onProgress` threw during the stream (`thrown`). */
+/** What the caller's `onProgress` threw during the stream (its `cause`). */
 export class CallbackFailure extends Error {
-  /** The caller's own error. */
-  readonly thrown: unknown;
-  /**
-   * Wraps an error thrown by `onProgress`.
-   *
-   * @param thrown what it threw.
-   */
-  constructor(thrown: unknown) {
-    super("onProgress threw", { cause: thrown });
-    this.name = "CallbackFailure";
-    this.thrown = thrown;
-  }
+  override name = "CallbackFailure";
 }
 
 /** Throttles progress callbacks for one call. */
 export class ProgressReporter {
-  /** The state object the callback receives. */
   readonly state: HaulState;
   readonly #callback: ((state: HaulState) => void) | undefined;
   #last = 0;
 
-  /**
-   * @param state the state object the callback receives.
-   * @param callback the caller's `onProgress`, if any.
-   */
   constructor(state: HaulState, callback: ((state: HaulState) => void) | undefined) {
     this.state = state;
     this.#callback = callback;
@@ -53,11 +35,7 @@ export class ProgressReporter {
     this.#callback(this.state);
   }
 
-  /**
-   * Reports if ~100 ms passed since the last report.
-   *
-   * @throws {CallbackFailure} wrapping what the callback threw.
-   */
+  /** Reports if ~100 ms passed since the last report; what the callback throws is wrapped. */
   tick(): void {
     if (this.#callback === undefined) return;
     const now = performance.now();
@@ -66,7 +44,7 @@ export class ProgressReporter {
     try {
       this.#callback(this.state);
     } catch (error) {
-      throw new CallbackFailure(error);
+      throw new CallbackFailure("onProgress threw", { cause: error });
     }
   }
 

@@ -1,20 +1,15 @@
 /**
- * Which bytes each connection fetches next, without I/O: pieces in file
- * order, then half of the open range with the most left (`stealHalf`). A
- * refused range goes back to the pending ones.
+ * Which bytes each connection fetches next, without I/O: pieces in file order, then half of the
+ * open range with the most left (`stealHalf`). A refused range goes back to the pending ones.
  *
  * @module
  */
 
-import { gapsOf, mergeSpans, shareGaps } from "./range_ledger.ts";
-import { type ByteSpan, splitRanges, stealHalf } from "./range_split.ts";
+import { type ByteSpan, gapsOf, mergeSpans, shareGaps, stealHalf } from "./range_split.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Segment } from "./segment.ts";
 
-/**
- * Ranges per connection, taken in file order, so that the contiguous prefix
- * (which the in-order SHA-256 needs) grows steadily.
- */
+/** Ranges per connection, in file order, so the prefix the SHA-256 needs grows steadily. */
 const PIECES_PER_CONNECTION = 4;
 
 /**
@@ -31,20 +26,14 @@ const PIECES_PER_CONNECTION = 4;
 export class RangeSchedule {
   /** The ranges started in this call (a refused one leaves). */
   readonly segments: Segment[] = [];
-  /** The durable spans verified at the start of the call (none when fresh). */
+  /** The durable spans verified at the start of the call (none when fresh), and their bytes. */
   readonly base: readonly ByteSpan[];
-  /** Bytes in {@link RangeSchedule.base}. */
   readonly baseBytes: number;
   #pending: ByteSpan[];
   readonly #floor: number;
-  /** Why the last range was refused under the same validator, if one was. */
   #refused: string | null = null;
 
-  /**
-   * @param base the durable spans verified at the start of the call, merged.
-   * @param pending the bytes still to fetch, ascending.
-   * @param floor the smallest range worth a connection.
-   */
+  /** `base` merged, `pending` ascending. */
   constructor(base: readonly ByteSpan[], pending: ByteSpan[], floor: number) {
     this.base = base;
     this.baseBytes = base.reduce((sum, span) => sum + span.end - span.start, 0);
@@ -53,15 +42,8 @@ export class RangeSchedule {
   }
 
   /**
-   * The bytes a call still needs, in file order: the gaps between the
-   * verified spans, cut in proportion to their size (one open range after
-   * the prefix when the length is unknown).
-   *
-   * @param total the file's length, or `null`.
-   * @param durable the spans verified on disk.
-   * @param connections connections that fetch them (1: no split).
-   * @param floor the smallest range worth a connection.
-   * @returns the schedule.
+   * The bytes a call still needs, in file order: the gaps between the verified spans, cut in
+   * proportion to their size (one open range after the prefix when the length is unknown).
    */
   static of(
     total: number | null,
@@ -76,7 +58,7 @@ export class RangeSchedule {
     const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
     return new RangeSchedule(
       base,
-      shareGaps(gapsOf(total, base), pieces, floor, splitRanges),
+      shareGaps(gapsOf(total, base), pieces, floor),
       floor,
     );
   }
@@ -91,24 +73,12 @@ export class RangeSchedule {
     return this.#pending[0] ?? null;
   }
 
-  /**
-   * The next bytes for a connection: a pending span, else half of an open
-   * range; `null` when no work is left.
-   *
-   * @returns the span, or `null`.
-   */
+  /** The next bytes for a connection: a pending span, else half of an open range, else `null`. */
   next(): ByteSpan | null {
     return this.#pending.shift() ?? this.#steal();
   }
 
-  /**
-   * Starts a range at `span`.
-   *
-   * @param span its bytes.
-   * @param writer its writer, at `span.start`.
-   * @param asked whether its request is still to be answered.
-   * @returns the range.
-   */
+  /** Starts a range at `span`; `asked`: its request is still to be answered. */
   start(span: ByteSpan, writer: PartWriter, asked: boolean): Segment {
     const segment: Segment = {
       start: span.start,
@@ -137,12 +107,8 @@ export class RangeSchedule {
   }
 
   /**
-   * A range refused under the same validator: nothing of it was written; it
-   * leaves the segments and its bytes (its tail may have been taken
-   * meanwhile) are pending again, in file order.
-   *
-   * @param segment the range.
-   * @param reason why it was refused.
+   * A range refused under the same validator (nothing of it was written): it leaves the segments
+   * and its bytes (its tail may have been taken meanwhile) are pending again, in file order.
    */
   giveBack(segment: Segment, reason: string): void {
     this.#refused = `bytes ${segment.start}-${segment.end - 1}: ${reason}`;
@@ -153,17 +119,10 @@ export class RangeSchedule {
   }
 
   /**
-   * At the end of a range whose body goes on (the first response runs to
-   * the end of the file; another range may have lost its tail): whether it
-   * goes on over the bytes that follow, up to `limit`. It does over pending
-   * bytes once a range was refused; it waits for the answer to a range that
-   * follows and is still unanswered (refused, that range becomes pending).
+   * At the end of a range whose body goes on (up to `limit`): whether it carries on over the bytes
+   * that follow (`segment.end` moves). It does over pending bytes once a range was refused; it
+   * waits for the answer to a following range still unanswered (refused, that becomes pending).
    * `false`: the bytes that follow are another connection's, or none.
-   *
-   * @param segment the range.
-   * @param limit the end of the bytes its body carries.
-   * @param stop aborted when every range stops.
-   * @returns whether it goes on (`segment.end` has moved).
    */
   async carriesOn(segment: Segment, limit: number, stop: AbortSignal): Promise<boolean> {
     if (segment.end >= limit) return false;
@@ -185,11 +144,7 @@ export class RangeSchedule {
     }
   }
 
-  /**
-   * The bytes written so far, verified ones included.
-   *
-   * @returns disjoint spans, ascending.
-   */
+  /** The bytes written so far, verified ones included, merged. */
   written(): ByteSpan[] {
     return mergeSpans([
       ...this.base,
@@ -200,11 +155,7 @@ export class RangeSchedule {
     ]);
   }
 
-  /**
-   * End of the bytes written without a hole from byte 0.
-   *
-   * @returns the end.
-   */
+  /** End of the bytes written without a hole from byte 0. */
   writtenPrefix(): number {
     const first = this.written()[0];
     return first !== undefined && first.start === 0 ? first.end : 0;

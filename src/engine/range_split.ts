@@ -1,51 +1,33 @@
 /**
- * How a file is shared out among several connections, decided without I/O:
- * the first split into contiguous ranges, and work stealing (a connection
- * that finishes takes over the second half of the range with the most bytes
- * still to come), so the end of the file is never left to one slow connection.
+ * Byte spans of a multi-range download, decided without I/O: the first split into contiguous
+ * ranges, work stealing (a connection that finishes takes over the second half of the range with
+ * the most bytes still to come, so the end of the file is never left to one slow connection), and
+ * the ledger of a checkpoint (durable spans merged, the gaps a resume still has to fetch).
  *
- * Offsets are byte positions in the file; a range is half-open, `[start, end)`.
+ * A span is half-open, `[start, end)`, in byte positions of the file.
  *
  * @module
  */
 
-/** A part of the file one connection fetches: bytes `[start, end)`. */
+import { MAX_RANGES } from "../protocol/checkpoint.ts";
+
+/** Bytes `[start, end)` of the file. */
 export interface ByteSpan {
-  /** First byte of the range. */
   readonly start: number;
-  /** One past the last byte of the range. */
   readonly end: number;
 }
 
-/** A range being fetched: where it stands now. */
+/** A range being fetched: bytes `[start, cursor)` have arrived. */
 export interface OpenRange extends ByteSpan {
-  /** Bytes `[start, cursor)` have arrived; `start <= cursor <= end`. */
   readonly cursor: number;
-}
-
-/** The outcome of a steal: which range gives up its tail, and where it is cut. */
-interface Steal {
-  /** Index, in the list given, of the range that is shortened. */
-  readonly victim: number;
-  /** The victim's new end, and the start of the new range. */
-  readonly at: number;
-  /** The new range for the idle connection: `[at, victim's old end)`. */
-  readonly taken: ByteSpan;
 }
 
 /** Cut points are rounded down to this many bytes, so ranges stay page-aligned. */
 export const SPLIT_ALIGNMENT = 64 * 1024;
 
 /**
- * Splits `[0, total)` into at most `connections` contiguous ranges of at
- * least `floor` bytes each (the last may be longer), in file order. Fewer
- * ranges when the file is too small to give each its floor; one range when
- * `total` is below `2 * floor`.
- *
- * @param total the file's length in bytes (> 0).
- * @param connections how many ranges are wanted (>= 1).
- * @param floor the smallest range worth a connection (> 0).
- * @returns the ranges, covering `[0, total)` without gaps or overlaps.
+ * Splits `[0, total)` into at most `connections` contiguous ranges of at least `floor` bytes each
+ * (the last may be longer), in file order: fewer when the file cannot give each its floor.
  */
 export function splitRanges(total: number, connections: number, floor: number): ByteSpan[] {
   if (!Number.isSafeInteger(total) || total <= 0) {
@@ -68,42 +50,84 @@ export function splitRanges(total: number, connections: number, floor: number): 
 }
 
 /**
- * Chooses the range an idle connection takes over: the open range with the
- * most bytes still to come gives up its second half, if both halves keep at
- * least `floor` bytes. Pure: the caller applies the result (shortens the
- * victim to `at`, starts a connection for `taken`).
- *
- * @param open the ranges still being fetched.
- * @param floor the smallest range worth a connection (> 0).
- * @returns the steal, or `null` when no range is worth splitting.
+ * The range an idle connection takes over: the second half of the open range with the most bytes
+ * still to come, if both halves keep `floor` bytes. The caller shortens `open[victim]` to `at`.
  */
-export function stealHalf(open: readonly OpenRange[], floor: number): Steal | null {
-  const victim = mostLeft(open);
-  if (victim < 0) return null;
+export function stealHalf(
+  open: readonly OpenRange[],
+  floor: number,
+): { readonly victim: number; readonly at: number; readonly taken: ByteSpan } | null {
+  let victim = -1;
+  let most = 0;
+  for (const [i, range] of open.entries()) {
+    if (range.end - range.cursor > most) {
+      most = range.end - range.cursor;
+      victim = i;
+    }
+  }
+  if (victim < 0 || most < 2 * floor) return null;
   const range = open[victim]!;
-  const most = range.end - range.cursor;
-  if (most < 2 * floor) return null;
   const at = cutPoint(range.cursor, range.cursor + most / 2);
   if (at - range.cursor < floor || range.end - at < floor) return null;
   return { victim, at, taken: { start: at, end: range.end } };
-}
-
-/** Index of the open range with the most bytes still to come; -1 when none has any. */
-function mostLeft(open: readonly OpenRange[]): number {
-  let index = -1;
-  let most = 0;
-  for (let i = 0; i < open.length; i++) {
-    const left = open[i]!.end - open[i]!.cursor;
-    if (left > most) {
-      most = left;
-      index = i;
-    }
-  }
-  return index;
 }
 
 /** `ideal` rounded down to {@link SPLIT_ALIGNMENT}, but never at or below `after`. */
 function cutPoint(after: number, ideal: number): number {
   const aligned = Math.floor(ideal / SPLIT_ALIGNMENT) * SPLIT_ALIGNMENT;
   return aligned > after ? aligned : Math.max(after + 1, Math.floor(ideal));
+}
+
+/**
+ * Spans sorted, empty ones dropped, touching or overlapping ones merged. Past {@link MAX_RANGES},
+ * only the largest are kept: a span left out is merely fetched again.
+ */
+export function mergeSpans(spans: readonly ByteSpan[]): ByteSpan[] {
+  const sorted = spans.filter((span) => span.end > span.start)
+    .sort((a, b) => a.start - b.start);
+  const merged: ByteSpan[] = [];
+  for (const span of sorted) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && span.start <= last.end) {
+      if (span.end > last.end) merged[merged.length - 1] = { start: last.start, end: span.end };
+    } else {
+      merged.push({ start: span.start, end: span.end });
+    }
+  }
+  if (merged.length <= MAX_RANGES) return merged;
+  return merged.map((span, index) => ({ span, index }))
+    .sort((a, b) => (b.span.end - b.span.start) - (a.span.end - a.span.start) || a.index - b.index)
+    .slice(0, MAX_RANGES)
+    .sort((a, b) => a.index - b.index)
+    .map((entry) => entry.span);
+}
+
+/** The bytes of `[0, total)` that no span covers; `spans` as {@link mergeSpans} returns them. */
+export function gapsOf(total: number, spans: readonly ByteSpan[]): ByteSpan[] {
+  const gaps: ByteSpan[] = [];
+  let at = 0;
+  for (const span of spans) {
+    if (span.start > at) gaps.push({ start: at, end: Math.min(span.start, total) });
+    at = Math.max(at, span.end);
+  }
+  if (at < total) gaps.push({ start: at, end: total });
+  return gaps.filter((gap) => gap.end > gap.start);
+}
+
+/** The gaps cut into about `connections` pieces, each gap in proportion to its size (at least one). */
+export function shareGaps(
+  gaps: readonly ByteSpan[],
+  connections: number,
+  floor: number,
+): ByteSpan[] {
+  const missing = gaps.reduce((sum, gap) => sum + gap.end - gap.start, 0);
+  const pieces: ByteSpan[] = [];
+  for (const gap of gaps) {
+    const length = gap.end - gap.start;
+    const share = Math.max(1, Math.round(connections * length / missing));
+    for (const piece of splitRanges(length, share, floor)) {
+      pieces.push({ start: gap.start + piece.start, end: gap.start + piece.end });
+    }
+  }
+  return pieces;
 }

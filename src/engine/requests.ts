@@ -1,12 +1,13 @@
 /**
- * The requests of a download, made from the call's sources, and the
- * judgement of their answers (`protocol/plan.ts`, `protocol/range_check.ts`).
+ * The requests of a download, made from the call's sources, and the judgement of their answers
+ * (`protocol/plan.ts`, `protocol/range_check.ts`).
  *
- * - **Mirrors with a digest.** With several sources and an `integrity`,
- *   validators are not compared nor sent in `If-Range` (mirrors rarely share
- *   ETags): the final digest proves the file; the length must still agree.
- * - **Signatures that expire.** A 401, 403, or 400 saying the signature
- *   expired, answered to a function source with progress saved, is retryable.
+ * - **Mirrors with a digest.** With several sources and an `integrity`, validators are not
+ *   compared nor sent in `If-Range` (mirrors rarely share ETags): the final digest proves the file;
+ *   the length must still agree.
+ * - **Signatures that expire.** A 401, 403, or 400 saying the signature expired, answered to a
+ *   function source with progress saved, is retryable.
+ *
  * @module
  */
 
@@ -16,7 +17,7 @@ import { type Plan, planResponse, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "../protocol/request.ts";
 import { parseRetryAfter } from "../protocol/retry_after.ts";
-import type { CallContext } from "./call_context.ts";
+import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";
 
@@ -25,33 +26,21 @@ const EXPIRED_STATUSES = new Set([400, 401, 403]);
 /** What a 400's body says when a signature expired (S3, CDNs). */
 const EXPIRED_BODY = /expired|ExpiredToken|AccessDenied/i;
 
-/** An answer and where it came from. */
-export interface Answer<T> {
-  /** The response, its body unread. */
+/** A response (its body unread), its verdict, and the URL (redacted) of the source that answered. */
+interface Answer<T> {
   readonly response: Response;
-  /** The judgement of it. */
   readonly verdict: T;
-  /** The source that answered. */
-  readonly index: number;
-  /** Its URL, redacted. */
   readonly url: string;
 }
 
 /**
- * The first request, from `cursor` (with `Range` + `If-Range` when a
- * checkpoint is resumed), to the call's first source.
- *
- * @param ctx the call.
- * @param cursor the verified prefix.
- * @param saved its checkpoint, or `null`.
- * @param progress whether progress is on disk (for expired signatures).
- * @returns the answer and its plan.
+ * The first request, from `cursor` (with `Range` + `If-Range` when a checkpoint is resumed), to
+ * the call's first source.
  */
 export async function firstRequest(
   ctx: CallContext,
   cursor: number,
   saved: Checkpoint | null,
-  progress: boolean,
 ): Promise<Answer<Plan>> {
   const { options, first, url, since } = ctx;
   const digestProves = trustsDigest(ctx);
@@ -65,23 +54,15 @@ export async function firstRequest(
   const response = await ctx.fetchFn(request);
   const sent = { url, cursor, checkpoint: saved, since, digestProves };
   let plan = planResponse(sent, response.status, response.headers);
-  if (plan.kind === "fail" && progress) {
+  if (plan.kind === "fail" && saved !== null) { // progress on disk: an expired signature?
     plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
   }
-  return { response, verdict: plan, index: first.index, url };
+  return { response, verdict: plan, url };
 }
 
 /**
- * A request for `asked`, to the source of the `k`-th connection.
- *
- * @param ctx the call.
- * @param k the connection.
- * @param asked the bytes.
- * @param file the file's length and validators.
- * @param signal stops the request.
- * @param progress whether progress is on disk (for expired signatures).
- * @returns the answer and its verdict; a status that says nothing about the
- *   file is an {@link UnexpectedStatusError} in `fail`'s place.
+ * A request for `asked`, to the source of the `k`-th connection; a status that says nothing about
+ * the file is an {@link UnexpectedStatusError} in `fail`'s place.
  */
 export async function rangeRequest(
   ctx: CallContext,
@@ -104,7 +85,7 @@ export async function rangeRequest(
   const headers = trust ? withoutValidators(response.headers) : response.headers;
   const url = index === ctx.first.index ? ctx.url : urlOf(input);
   const verdict = checkRangeResponse(asked, known, response.status, headers);
-  if (verdict.kind !== "fail") return { response, verdict, index, url };
+  if (verdict.kind !== "fail") return { response, verdict, url };
   // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
   const error = new UnexpectedStatusError({
     status: response.status,
@@ -113,7 +94,7 @@ export async function rangeRequest(
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   });
   const judged = progress ? await expiry(ctx, index, response, error, url) : error;
-  return { response, verdict: judged, index, url };
+  return { response, verdict: judged, url };
 }
 
 /** Whether validators give way to the digest: several sources and an `integrity`. */

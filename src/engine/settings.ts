@@ -1,14 +1,20 @@
 /**
- * A call's tuning, read from its options (and a test's hooks) and checked
- * once, before anything is opened: the verification block, the checkpoint
- * cadence, the write pipeline and the stall timeout.
+ * What a call runs with: its options checked once, before anything is opened (that there is a
+ * `dest`, then the tuning), a test's engine hooks, and the context `haulWith()` hands to the
+ * download (`download.ts`).
  *
  * @module
  */
 
-import type { HaulOptions } from "../types.ts";
+import type { ExpectedDigests } from "../protocol/integrity.ts";
+import type { FsShim } from "../runtime/fs_shim.ts";
+import type { LockTiming } from "../store/lock.ts";
+import type { PartOwner } from "../store/ownership.ts";
+import type { SidecarPaths } from "../store/paths.ts";
+import type { FetchLike, HaulOptions, SourceInput } from "../types.ts";
+import type { ProgressReporter } from "./progress.ts";
+import type { Sources } from "./sources.ts";
 import type { CheckpointCadence } from "./checkpoint_schedule.ts";
-import { checkOptions } from "./check_options.ts";
 import type { KeptHasher } from "./kept_hashes.ts";
 import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
 import { readStallTimeout } from "./stall.ts";
@@ -19,11 +25,12 @@ const DEFAULT_BLOCK_SIZE = 1 << 20;
 const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 /** Default checkpoint cadence by time. */
 const DEFAULT_CHECKPOINT_MS = 1000;
+/** Bytes gathered before each write. */
 const WRITE_BUFFER_SIZE = 1 << 20;
 /** Bytes written between two background `fdatasync` calls. */
 const SYNC_EVERY = 16 << 20;
 /** Default smallest range worth a connection of its own. */
-export const DEFAULT_RANGE_FLOOR = 4 << 20;
+const DEFAULT_RANGE_FLOOR = 4 << 20;
 /** The most connections one call opens. */
 export const MAX_CONNECTIONS = 32;
 
@@ -31,11 +38,8 @@ export const MAX_CONNECTIONS = 32;
 export interface Settings {
   /** The verification block (a positive multiple of 64). */
   readonly blockSize: number;
-  /** How often a checkpoint is written. */
   readonly cadence: CheckpointCadence;
-  /** Bytes gathered before each write. */
   readonly writeBufferSize: number;
-  /** Bytes written between two background `fdatasync` calls. */
   readonly syncEvery: number;
   /** `stallTimeout` in ms (`Infinity`: none). */
   readonly stallTimeout: number;
@@ -43,33 +47,76 @@ export interface Settings {
   readonly kept: KeptHasher | null;
   /** The call's `maxBytesPerSecond`, or its batch's (`null`: no limit). */
   readonly limiter: RateLimiter | null;
+  /** Connections allowed, from 1 to {@link MAX_CONNECTIONS}. */
+  readonly connections: number;
+  /** The smallest range worth a connection. */
+  readonly floor: number;
+}
+
+/** Engine internals a test may replace (documented test hooks; applications call `haul()`). */
+export interface EngineHooks {
+  /** The filesystem to use (a fault-injecting one in crash tests). */
+  fs?: FsShim;
+  /** Bytes gathered before each write (small values exercise the write pipeline). */
+  writeBufferSize?: number;
+  /** Bytes written between two background `fdatasync` calls. */
+  syncEvery?: number;
+  /** The smallest range worth a connection of its own (with `connections` > 1). */
+  rangeFloor?: number;
+  /** The lock's lease (tests shorten it). */
+  lockTiming?: LockTiming;
+  /** A retry loop's hasher, handed from one attempt to the next (`haulWithRetry()`). */
+  kept?: KeptHasher;
+  /** A retry loop's sources: a failed attempt moves the next one to the next source. */
+  sources?: Sources;
+  /** The pace shared with other calls (a `haulAll()` batch's), instead of the call's own. */
+  limiter?: RateLimiter;
+}
+
+/** What a download needs from `haulWith()`. */
+export interface CallContext {
+  readonly fs: FsShim;
+  readonly paths: SidecarPaths;
+  readonly settings: Settings;
+  readonly fetchFn: FetchLike;
+  /** The URL, redacted, for messages. */
+  readonly url: string;
+  readonly sources: Sources;
+  /** The source of the first request, and what it resolved to. */
+  readonly first: { readonly index: number; readonly input: SourceInput };
+  /** The caller's options (`signal` includes the lock's). */
+  readonly options: HaulOptions;
+  readonly expected: ExpectedDigests | null;
+  readonly progress: ProgressReporter;
+  /** When the call started (`performance.now()`). */
+  readonly startedAt: number;
+  /** The destination's owner: checked before each checkpoint, removal and the commit. */
+  readonly owner: PartOwner;
+  /** The name the first successful response suggested (`Content-Disposition`), so far. */
+  readonly suggestedName: () => string | null;
+  /** The mtime (ms) of the `dest` being revalidated (`If-Modified-Since`), or `null`. */
+  readonly since: number | null;
 }
 
 /**
- * Reads and checks a call's settings.
- *
- * @param options the call's options.
- * @param hooks the engine hooks that tune a call (`EngineHooks` in `haul.ts`).
- * @returns the settings.
- * @throws {TypeError} when `options` has no `dest`.
- * @throws {RangeError} for an invalid `blockSize`, `checkpointEvery`, `stallTimeout` or
- *   `maxBytesPerSecond`.
- *
- * @example
- * ```ts
- * import { readSettings } from "./settings.ts";
- * console.log(readSettings({ dest: "a.bin" }, {}).blockSize); // 1048576
- * ```
+ * The first check of every entry point: a JavaScript caller passed an object with a `dest`
+ * (whether it is a usable path, `destToPath()` says later).
  */
-export function readSettings(
-  options: HaulOptions,
-  hooks: {
-    readonly writeBufferSize?: number;
-    readonly syncEvery?: number;
-    readonly kept?: KeptHasher;
-    readonly limiter?: RateLimiter;
-  },
-): Settings {
+export function checkOptions(
+  options: unknown,
+  call = "haul(url, { dest })",
+): asserts options is HaulOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Invalid options: ${call} needs an options object`);
+  }
+  const { dest } = options as { dest?: unknown };
+  if (dest === undefined || dest === null) {
+    throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
+  }
+}
+
+/** Reads and checks a call's settings (`RangeError` for an invalid one). */
+export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
   checkOptions(options);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
@@ -80,36 +127,23 @@ export function readSettings(
   if (!(bytes > 0) || !(ms > 0)) {
     throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
   }
-  return {
-    blockSize,
-    cadence: { bytes, ms },
-    writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
-    syncEvery: hooks.syncEvery ?? SYNC_EVERY,
-    kept: hooks.kept ?? null,
-    stallTimeout: readStallTimeout(options),
-    limiter: hooks.limiter ?? readRateLimit(options),
-  };
-}
-
-/**
- * Reads and checks `options.connections`.
- *
- * @param options the call's options.
- * @returns connections allowed, from 1 to {@link MAX_CONNECTIONS}.
- * @throws {RangeError} for anything else.
- *
- * @example
- * ```ts
- * import { readConnections } from "./settings.ts";
- * console.log(readConnections({}), readConnections({ connections: 8 })); // 1 8
- * ```
- */
-export function readConnections(options: Pick<HaulOptions, "connections">): number {
+  const stallTimeout = readStallTimeout(options);
+  const limiter = hooks.limiter ?? readRateLimit(options);
   const connections = options.connections ?? 1;
   if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
     throw new RangeError(
       `Invalid connections: ${connections}: use a whole number from 1 to ${MAX_CONNECTIONS}`,
     );
   }
-  return connections;
+  return {
+    blockSize,
+    cadence: { bytes, ms },
+    writeBufferSize: hooks.writeBufferSize ?? WRITE_BUFFER_SIZE,
+    syncEvery: hooks.syncEvery ?? SYNC_EVERY,
+    kept: hooks.kept ?? null,
+    stallTimeout,
+    limiter,
+    connections,
+    floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
+  };
 }

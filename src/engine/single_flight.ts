@@ -1,16 +1,14 @@
 /**
- * One download per destination in this process. A second call for a
- * destination being downloaded joins the first (same URL: it gets its result
- * or error) or fails at once with a non-retryable {@link DestinationError}
- * (another URL). Across processes the lock file decides (`store/lock.ts`).
+ * One download per destination in this process. A second call for a destination being downloaded
+ * joins the first (same URL: it gets its result or error) or fails at once with a non-retryable
+ * {@link DestinationError} (another URL). Across processes the lock file decides (`store/lock.ts`).
  * Destinations are keyed by their lexically cleaned path, URLs by `href`.
  *
- * A call asking for fresher data (`overwrite`, then `revalidate`) waits for
- * the running call to end instead of joining it. A joined call shares the
- * download but checks its own `integrity` (an {@link IntegrityError}; the file
- * stays) and its own `signal`; when the first call did not compute the digest
- * it needs, or failed by its own doing (its signal, its `onProgress`), the
- * joined call runs again by itself.
+ * A call asking for fresher data (`overwrite`, then `revalidate`) waits for the running call to end
+ * instead of joining it. A joined call shares the download but checks its own `integrity` (an
+ * {@link IntegrityError}; the file stays) and its own `signal`; when the first call did not compute
+ * the digest it needs, or failed by its own doing (its signal, its `onProgress`), the joined call
+ * runs again by itself.
  *
  * @module
  */
@@ -20,13 +18,8 @@ import { redactUrl } from "../redact.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { destToPath } from "../store/paths.ts";
 import type { HaulOptions, HaulResult, HaulState, Source } from "../types.ts";
-import { untilAborted } from "./until_aborted.ts";
 
-/**
- * How a first call ended. `own`: its failure was of its own making (its
- * signal aborted, or the error is what its `onProgress` threw), which the
- * calls that joined it do not share.
- */
+/** How a first call ended; `own`: by its own doing (its signal, its `onProgress`). */
 type Outcome =
   | { readonly ok: true; readonly result: HaulResult }
   | { readonly ok: false; readonly error: unknown; readonly own: boolean };
@@ -41,13 +34,7 @@ interface Flight {
 
 const flights = new Map<string, Flight>();
 
-/**
- * The key of a destination: its path without duplicate separators and `.`
- * segments, or `null` when it is not a valid destination.
- *
- * @param dest the caller's `dest`.
- * @returns the key, or `null`.
- */
+/** A destination's path without duplicate separators and `.` segments; `null` if invalid. */
 export function destinationKey(dest: string | URL): string | null {
   let path: string;
   try {
@@ -61,13 +48,7 @@ export function destinationKey(dest: string | URL): string | null {
   return absolute ? `/${joined}` : joined === "" ? "." : joined;
 }
 
-/**
- * The parsed `href` of the URL a call asks for (space-separated for mirrors),
- * or `null` when one does not parse or is a function (never joined).
- *
- * @param input what `haul()` was given.
- * @returns the `href`, or `null`.
- */
+/** The `href`s a call asks for (space-separated); `null` for a function or a bad URL. */
 export function requestHref(input: Source | readonly Source[]): string | null {
   const list: readonly Source[] = Array.isArray(input) ? input : [input as Source];
   try {
@@ -80,17 +61,7 @@ export function requestHref(input: Source | readonly Source[]): string | null {
   }
 }
 
-/**
- * Runs `download` unless a call in this process already downloads to the
- * same destination: then joins it (same URL) or refuses (another URL).
- *
- * @param input the URL or `Request`.
- * @param options the call's options.
- * @param download starts this call's download with the options it is given.
- * @param onJoined called when the call takes another call's outcome.
- * @returns the download's result (a copy for each caller).
- * @throws {DestinationError} (not retryable) when another URL is being downloaded to `dest`.
- */
+/** Runs `download`, or joins (same URL) or refuses (another URL) a running call for `dest`. */
 export function singleFlight<O extends HaulOptions>(
   input: Source | readonly Source[],
   options: O,
@@ -183,4 +154,18 @@ function lead<O extends HaulOptions>(
 
 function freshness(options: HaulOptions): number {
   return options.overwrite === true ? 2 : options.revalidate === true ? 1 : 0;
+}
+
+/**
+ * `promise`'s outcome, or a rejection with `signal`'s reason as soon as it aborts. Only the wait
+ * ends: the work behind `promise` goes on.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

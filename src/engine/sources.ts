@@ -1,11 +1,9 @@
 /**
- * Where a call's bytes come from: one source or several (mirrors of one
- * file), each a URL, a `Request`, or a function that gives one, called again
- * for every request (so a signed URL that expires is signed anew). One
- * {@link Sources} lives as long as a retry loop: a failed attempt moves the
- * next one to the next source, and a source that failed
- * {@link GIVE_UP_AFTER} times in a row is skipped for the rest of the loop
- * while another is left.
+ * Where a call's bytes come from: one source or several (mirrors of one file), each a URL, a
+ * `Request`, or a function that gives one, called again for every request (so a signed URL that
+ * expires is signed anew). One {@link Sources} lives as long as a retry loop: a failed attempt
+ * moves the next one to the next source, and a source that failed {@link GIVE_UP_AFTER} times in a
+ * row is skipped for the rest of the loop while another is left.
  *
  * @module
  */
@@ -14,7 +12,7 @@ import { redactUrl } from "../redact.ts";
 import type { Source, SourceInput } from "../types.ts";
 
 /** Failures in a row after which a source is skipped while another is left. */
-export const GIVE_UP_AFTER = 3;
+const GIVE_UP_AFTER = 3;
 
 /** The sources of one call (or retry loop). */
 export class Sources {
@@ -27,13 +25,7 @@ export class Sources {
     this.#failures = list.map(() => 0);
   }
 
-  /**
-   * The sources of `input`: one, or each of a non-empty array.
-   *
-   * @param input what the caller gave.
-   * @returns the sources.
-   * @throws {TypeError} for an empty array, or an entry that is no function and no valid URL.
-   */
+  /** The sources of `input` (`TypeError`: an empty array, an entry no function nor URL). */
   static of(input: Source | readonly Source[]): Sources {
     const list: Source[] = Array.isArray(input) ? [...input] : [input as Source];
     if (list.length === 0) throw new TypeError("Invalid URL: the list of sources is empty");
@@ -55,45 +47,19 @@ export class Sources {
     return this.#current;
   }
 
-  /**
-   * The first source when it is a plain URL or `Request` (what joins calls
-   * for one download in `single_flight.ts`), else `null`.
-   */
-  get plain(): SourceInput | null {
-    const first = this.#list[0]!;
-    return this.#list.length === 1 && typeof first !== "function" ? first : null;
-  }
-
-  /**
-   * Whether source `index` is a function (its URL can be asked for anew).
-   *
-   * @param index the source.
-   * @returns true for a function.
-   */
+  /** Whether source `index` is a function (its URL can be asked for anew). */
   isFunction(index: number): boolean {
     return typeof this.#list[index] === "function";
   }
 
-  /**
-   * The source for the `k`-th connection of an attempt: the current one for
-   * the first, then the others in turn, skipping those given up on.
-   *
-   * @param k the connection (0: the first).
-   * @returns the source's index.
-   */
+  /** The source of an attempt's `k`-th connection: the current one, then the others in turn. */
   pick(k: number): number {
     const alive = this.#alive();
     const at = alive.indexOf(this.#current);
     return alive[(Math.max(at, 0) + k) % alive.length]!;
   }
 
-  /**
-   * What a request to source `index` is made from (a function is called now).
-   *
-   * @param index the source.
-   * @returns the URL or `Request`, checked to be one.
-   * @throws {TypeError} when a function returned no valid URL.
-   */
+  /** What a request to source `index` is made from (a function is called now, and checked). */
   async resolve(index: number): Promise<SourceInput> {
     const source = this.#list[index]!;
     const input = typeof source === "function" ? await source() : source;
@@ -103,22 +69,14 @@ export class Sources {
     return input;
   }
 
-  /**
-   * Source `index` failed: the next attempt starts from the next source.
-   *
-   * @param index the source.
-   */
+  /** Source `index` failed: the next attempt starts from the next source. */
   failed(index: number): void {
     this.#failures[index] = (this.#failures[index] ?? 0) + 1;
     const alive = this.#alive();
     this.#current = alive[(alive.indexOf(index) + 1) % alive.length] ?? alive[0]!;
   }
 
-  /**
-   * Source `index` served bytes: its failures in a row start again from 0.
-   *
-   * @param index the source.
-   */
+  /** Source `index` served bytes: its failures in a row start again from 0. */
   served(index: number): void {
     this.#failures[index] = 0;
   }
@@ -131,11 +89,7 @@ export class Sources {
 }
 
 /**
- * A URL for messages, its credentials redacted.
- *
- * @param input a URL or `Request`.
- * @returns the redacted URL.
- * @throws {TypeError} when it is no valid URL.
+ * A URL for messages, its credentials redacted (`TypeError` when it is no valid URL).
  *
  * @example
  * ```ts

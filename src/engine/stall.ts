@@ -1,8 +1,7 @@
 /**
- * `stallTimeout`: {@link headDeadline} bounds the wait for a response head;
- * {@link StallWatch}, armed by `body_source.ts` while a body read is pending,
- * cancels the body when it fires. The body is not wrapped, so the engine
- * keeps its BYOB reader.
+ * `stallTimeout`: {@link headDeadline} bounds the wait for a response head; {@link StallWatch},
+ * armed by `body_source.ts` while a body read is pending, cancels the body when it fires. The body
+ * is not wrapped, so the engine keeps its BYOB reader.
  *
  * @module
  */
@@ -20,19 +19,7 @@ export const DEFAULT_STALL_TIMEOUT = 60_000;
 /** The longest `setTimeout` delay (about 24.8 days); longer waits are made of several. */
 const MAX_DELAY = 2 ** 31 - 1;
 
-/**
- * Reads and checks `options.stallTimeout`.
- *
- * @param options the call's options.
- * @returns the timeout in ms; `Infinity` when it is off (0 or `Infinity`).
- * @throws {RangeError} for a negative number, `NaN` or anything but a number.
- *
- * @example
- * ```ts
- * import { readStallTimeout } from "./stall.ts";
- * console.log(readStallTimeout({}), readStallTimeout({ stallTimeout: 0 })); // 60000 Infinity
- * ```
- */
+/** `options.stallTimeout` checked, in ms; `Infinity` when it is off (0 or `Infinity`). */
 export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): number {
   const ms = options.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
   if (typeof ms !== "number" || !(ms >= 0)) {
@@ -44,13 +31,8 @@ export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): nu
 }
 
 /**
- * Wraps `fetchFn` so that a response head slower than `ms` aborts the request
- * with a `TimeoutError` (retryable); an abort of the request's own signal
- * still rejects with its reason.
- *
- * @param fetchFn the `fetch` to wrap.
- * @param ms the longest wait for a response head; 0 or `Infinity` returns `fetchFn`.
- * @returns the guarded `fetch`.
+ * `fetchFn` guarded: a response head slower than `ms` aborts the request with a `TimeoutError`
+ * (retryable); an abort of the request's own signal still rejects with its reason.
  */
 export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
   if (!(ms > 0) || ms === Infinity) return fetchFn;
@@ -78,25 +60,16 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
 }
 
 /**
- * The stall timer of one body: {@link StallWatch.reading} before each read,
- * {@link StallWatch.idle} after. One timer at a time, not one per chunk;
- * time between reads (writing to disk) does not count.
- * @example
- * ```ts
- * import { StallWatch } from "./stall.ts";
- * const watch = new StallWatch(60_000, () => {});
- * watch.reading();
- * watch.idle();
- * watch.stop();
- * console.log(watch.failure); // null
- * ```
+ * The stall timer of one body: {@link StallWatch.reading} before each read, {@link StallWatch.idle}
+ * after. One timer at a time, not one per chunk; time between reads (writing to disk) does not
+ * count.
  */
 export class StallWatch {
   /** The `TimeoutError` the watch fired with, or `null`. */
   failure: DOMException | null = null;
   readonly #ms: number;
   readonly #onStall: (reason: DOMException) => void;
-  /** When the pending read began (`performance.now()`), or -1 with none pending. */
+  /** When the pending read began, or -1 with none pending. */
   #since = -1;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #check = (): void => {
@@ -107,17 +80,11 @@ export class StallWatch {
       this.#timer = setTimeout(this.#check, Math.min(this.#ms - waited, MAX_DELAY));
       return;
     }
-    this.failure = new DOMException(
-      `No body byte for ${this.#ms} ms`,
-      "TimeoutError",
-    );
+    this.failure = new DOMException(`No body byte for ${this.#ms} ms`, "TimeoutError");
     this.#onStall(this.failure);
   };
 
-  /**
-   * @param ms the longest a read may wait; `Infinity`: never fires.
-   * @param onStall called once when it fires (it cancels the body).
-   */
+  /** `onStall` is called once when a read waited `ms` (it cancels the body). */
   constructor(ms: number, onStall: (reason: DOMException) => void) {
     this.#ms = ms;
     this.#onStall = onStall;

@@ -1,6 +1,6 @@
 /**
  * The 416 finish goes through the one commit every finish uses
- * (`src/engine/commit.ts`): a checkpoint that already counts every byte meets
+ * (`commit()` in `src/engine/outcome.ts`): a checkpoint that already counts every byte meets
  * a 416 confirming the length, and `.part` carries junk past that length (a
  * preallocation, or writes no checkpoint counted). The file at `dest` is cut
  * to the verified length, synced before its rename, the directory synced

@@ -44,7 +44,8 @@ describe("PartWriter", () => {
     const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0, end: 10 });
     await writer.append(pattern(4));
     await writer.append(pattern(6, 4));
-    assert.equal(await writer.finish(), 10);
+    await writer.quiesce();
+    assert.equal(writer.durability.written, 10);
     assert.deepEqual(writes, [10]); // the 10-byte buffer filled and went at once
     assert.deepEqual(bytes(), pattern(10));
   });
@@ -53,7 +54,8 @@ describe("PartWriter", () => {
     const { file, bytes, writes } = memoryFile();
     const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0, end: 5 });
     for (let at = 0; at < 45; at += 3) await writer.append(pattern(3, at));
-    assert.equal(await writer.finish(), 45);
+    await writer.quiesce();
+    assert.equal(writer.durability.written, 45);
     assert.deepEqual(writes, [5, 16, 16, 8]);
     assert.deepEqual(bytes(), pattern(45));
   });
@@ -66,7 +68,8 @@ describe("PartWriter", () => {
     landing.set(pattern(6));
     await writer.commit(landing);
     assert.equal(writer.reserve().length, 6); // the same landing, for the read that ends the body
-    assert.equal(await writer.finish(), 6);
+    await writer.quiesce();
+    assert.equal(writer.durability.written, 6);
     assert.deepEqual(bytes(), pattern(6));
   });
 
@@ -75,7 +78,8 @@ describe("PartWriter", () => {
     const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0 });
     assert.equal(writer.reserve().length, 16);
     for (let at = 0; at < 40; at += 5) await writer.append(pattern(5, at));
-    assert.equal(await writer.finish(), 40);
+    await writer.quiesce();
+    assert.equal(writer.durability.written, 40);
     assert.deepEqual(writes, [16, 16, 8]);
   });
 });

@@ -13,7 +13,7 @@ import { haul, haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import type { ShimStat } from "../../src/runtime/fs_shim.ts";
 import { FaultyFs } from "../helpers/fault_fs.ts";
-import { destinationKey, requestHref } from "../../src/engine/single_flight.ts";
+import { destinationKey, requestHref, untilAborted } from "../../src/engine/single_flight.ts";
 import {
   DestinationError,
   IntegrityError,
@@ -322,5 +322,27 @@ describe("haul() on a destination another process downloads to", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("untilAborted()", () => {
+  it("passes the outcome through, with or without a signal", async () => {
+    assert.equal(await untilAborted(Promise.resolve(1), undefined), 1);
+    assert.equal(await untilAborted(Promise.resolve(2), new AbortController().signal), 2);
+    const failure = new Error("failed");
+    await assert.rejects(
+      untilAborted(Promise.reject(failure), new AbortController().signal),
+      (error) => error === failure,
+    );
+  });
+
+  it("rejects with the reason at the abort, or at once when already aborted", async () => {
+    const never = new Promise<number>(() => {});
+    const controller = new AbortController();
+    const waiting = untilAborted(never, controller.signal);
+    const reason = new Error("stop");
+    controller.abort(reason);
+    await assert.rejects(waiting, (error) => error === reason);
+    await assert.rejects(untilAborted(never, AbortSignal.abort(reason)), (e) => e === reason);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { sharedDatasync } from "../../src/engine/shared_sync.ts";
+import { sharedDatasync } from "../../src/engine/durability.ts";
 
 describe("sharedDatasync", () => {
   it("answers every call with a sync that started after it, sharing the ones that wait", async () => {
