@@ -79,7 +79,7 @@ export class RateLimiter {
    * @returns how long to wait before the next read, in ms (0: read at once).
    */
   charge(bytes: number, now: number): number {
-    // The first read earns no credit: the burst it starts is the only one unpaid.
+    // The first read earns no credit: there was no pace before it to catch up.
     const from = Number.isNaN(this.#paidUntil) ? now : Math.max(this.#paidUntil, now - CREDIT_MS);
     this.#paidUntil = from + (bytes * 1000) / this.bytesPerSecond;
     const wait = this.#paidUntil - now;
