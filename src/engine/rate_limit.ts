@@ -1,11 +1,14 @@
 /**
  * `maxBytesPerSecond`: a body is read no faster than the limit, so the
  * runtime's buffers fill, TCP's receive window closes and the sender slows
- * down (the network is limited, not only the disk writes). After each read,
- * the reader waits until the bytes it read are paid for at the limit's pace
- * ({@link RateLimiter.take}); the time a reader waits is not a stall
- * (`stall.ts` counts only pending reads). One limiter serves every
- * connection of a call, or every call of a `haulAll()` batch.
+ * down (the network is limited, not only the disk writes). Reads come in
+ * bursts: a reader reads on until a quarter second of bytes is owed, then
+ * waits until they are paid for at the limit's pace ({@link RateLimiter.take}),
+ * because each wake-up of the runtime (a timer, a read that waits) costs CPU
+ * that a slower pace does not repay (docs/performance.md, "Rate limit"). The
+ * time a reader waits is not a stall (`stall.ts` counts only pending reads).
+ * One limiter serves every connection of a call, or every call of a
+ * `haulAll()` batch.
  *
  * @module
  */
@@ -14,8 +17,12 @@ import type { HaulOptions } from "../types.ts";
 
 /** Unused pace a reader may catch up after a slow read or an idle spell: 100 ms of bytes. */
 const CREDIT_MS = 100;
-/** A shorter wait is not slept but carried to the next read (fewer timers, same pace). */
-const MIN_WAIT_MS = 4;
+/**
+ * The burst: a shorter debt is not slept but carried to the next read, so a
+ * reader sleeps at most 4 times a second and its reads drain what the
+ * runtime and the kernel buffered meanwhile (same pace, fewer wake-ups).
+ */
+const BURST_MS = 250;
 
 /** The time a limiter reads and waits on (tests give a fake one). */
 export interface LimiterClock {
@@ -46,8 +53,8 @@ export class RateLimiter {
   /** The limit, in bytes per second. */
   readonly bytesPerSecond: number;
   readonly #clock: LimiterClock;
-  /** When the bytes taken so far are paid for, at the limit's pace. */
-  #paidUntil = -Infinity;
+  /** When the bytes taken so far are paid for, at the limit's pace (`NaN`: nothing taken yet). */
+  #paidUntil = NaN;
 
   /**
    * @param bytesPerSecond the limit (a positive finite number).
@@ -72,10 +79,11 @@ export class RateLimiter {
    * @returns how long to wait before the next read, in ms (0: read at once).
    */
   charge(bytes: number, now: number): number {
-    const from = Math.max(this.#paidUntil, now - CREDIT_MS);
+    // The first read earns no credit: there was no pace before it to catch up.
+    const from = Number.isNaN(this.#paidUntil) ? now : Math.max(this.#paidUntil, now - CREDIT_MS);
     this.#paidUntil = from + (bytes * 1000) / this.bytesPerSecond;
     const wait = this.#paidUntil - now;
-    return wait >= MIN_WAIT_MS ? wait : 0;
+    return wait >= BURST_MS ? wait : 0;
   }
 
   /**

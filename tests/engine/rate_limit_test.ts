@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { haul, haulAll, PartialHaulError } from "../../mod.ts";
+import { haul, haulAll, haulStream, PartialHaulError } from "../../mod.ts";
 import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
 import { type LimiterClock, RateLimiter, readRateLimit } from "../../src/engine/rate_limit.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
@@ -35,15 +35,15 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
 }
 
 describe("RateLimiter", () => {
-  it("paces the bytes taken after 100 ms of credit, and carries waits under 4 ms", () => {
+  it("paces in bursts: a debt under 250 ms is carried, a burst's is slept whole", () => {
     const limiter = new RateLimiter(1000);
-    assert.equal(limiter.charge(100, 0), 0, "the credit");
-    assert.equal(limiter.charge(2, 0), 0, "2 ms ahead: carried, not slept");
-    assert.equal(limiter.charge(498, 0), 500);
-    assert.equal(limiter.charge(250, 500), 250, "paid until 750");
+    assert.equal(limiter.charge(100, 0), 0, "the first read earns no credit; 100 ms owed, carried");
+    assert.equal(limiter.charge(100, 0), 0, "200 ms owed, carried");
+    assert.equal(limiter.charge(100, 0), 300, "the burst is paid for whole");
+    assert.equal(limiter.charge(250, 300), 250, "paid until 550");
     // Idle for 10 s: only 100 ms of credit comes back.
-    assert.equal(limiter.charge(100, 10_750), 0);
-    assert.equal(limiter.charge(100, 10_750), 100);
+    assert.equal(limiter.charge(100, 10_550), 0);
+    assert.equal(limiter.charge(250, 10_550), 250);
   });
 
   it("shares one pace between readers: their bytes add up", async () => {
@@ -52,8 +52,29 @@ describe("RateLimiter", () => {
     const signal = new AbortController().signal;
     const start = clock.now();
     for (let i = 0; i < 32; i++) await limiter.take(64 * 1024, signal); // two readers' turns
-    // 2 MiB at 1 MiB/s: 2 s, less the first 100 ms of credit.
-    assert.ok(Math.abs(clock.now() - start - 1900) < 1, `${clock.now() - start} ms`);
+    // 2 MiB at 1 MiB/s: 2 s, slept in 8 bursts of 250 ms (4 reads of 64 KiB each).
+    assert.ok(Math.abs(clock.now() - start - 2000) < 1, `${clock.now() - start} ms`);
+    assert.deepEqual(clock.slept, Array(8).fill(250));
+  });
+
+  it("holds the rate over 10 s in bursts: within 3 %, at most 4 sleeps a second", async () => {
+    for (const [limit, chunk] of [[MiB, 16 * 1024], [10 * MiB, 64 * 1024], [100 * MiB, MiB]]) {
+      const clock = fakeClock();
+      const limiter = new RateLimiter(limit!, clock);
+      const signal = new AbortController().signal;
+      const start = clock.now();
+      let read = 0;
+      while (read < limit! * 10) {
+        await clock.sleep(0.1, signal); // a read takes 0.1 ms of the clock
+        read += chunk!;
+        await limiter.take(chunk!, signal);
+      }
+      const seconds = (clock.now() - start) / 1000;
+      const rate = read / seconds / limit!;
+      assert.ok(rate >= 0.97 && rate <= 1.03, `${limit} B/s: ${rate} of the limit`);
+      const sleeps = clock.slept.filter((ms) => ms >= 1).length;
+      assert.ok(sleeps <= 4 * 10, `${limit} B/s: ${sleeps} sleeps`);
+    }
   });
 
   it("ends a wait when the signal aborts", async () => {
@@ -208,6 +229,37 @@ describe("maxBytesPerSecond", () => {
         assert.equal(server.requests.length, 0);
         assert.ok(!exists(dest));
       });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("paces a haulStream() body, and its abort ends a wait at once", async () => {
+    const body = randomBody(3 * MiB / 2);
+    const server = await startResourceServer({ body });
+    try {
+      let got = 0;
+      const ms = await timed(async () => {
+        const stream = haulStream(server.url, { maxBytesPerSecond: MiB });
+        for await (const chunk of stream) got += chunk.length;
+      });
+      assert.equal(got, body.length);
+      assert.ok(ms >= 1100 && ms < 6000, `${ms} ms`);
+      const stop = new AbortController();
+      const reader = haulStream(server.url, { maxBytesPerSecond: 64 * 1024, signal: stop.signal })
+        .getReader();
+      await reader.read(); // the next read waits for the limit
+      setTimeout(() => stop.abort(), 300);
+      let error: unknown;
+      const waited = await timed(async () => {
+        try {
+          for (;;) if ((await reader.read()).done) break;
+        } catch (e) {
+          error = e;
+        }
+      });
+      assert.equal((error as Error | undefined)?.name, "AbortError", String(error));
+      assert.ok(waited < 1500, `${waited} ms`);
     } finally {
       await server.close();
     }
