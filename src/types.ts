@@ -158,9 +158,7 @@ export interface HaulOptions {
    * (time spent writing does not count). A stalled body rejects with a
    * retryable `PartialHaulError` (progress saved, `cause` a `TimeoutError`),
    * a stalled head with the `TimeoutError` itself. `0` or `Infinity`: no
-   * timeout; negative or `NaN`: a `RangeError`. The default is nginx's and
-   * aria2c's: longer than TCP needs to ride out a short outage, short enough
-   * to notice a silently dead connection within a minute.
+   * timeout; negative or `NaN`: a `RangeError`. Why this default: docs/api.md.
    * @default {60000}
    */
   stallTimeout?: number;

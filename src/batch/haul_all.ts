@@ -41,20 +41,13 @@ export interface HaulAllItem {
   headers?: HeadersInit;
 }
 
-/** Where an item of a batch stands. */
-export type HaulAllPhase =
-  /** Not started yet. */
-  | "pending"
-  /** An attempt is running. */
-  | "running"
-  /** An attempt failed; the next starts at `retryAt`. */
-  | "waiting"
-  /** Downloaded and verified. */
-  | "done"
-  /** The destination already existed; no request was made. */
-  | "skipped"
-  /** Gave up; see the report's `error`. */
-  | "failed";
+/**
+ * Where an item of a batch stands: `"pending"` (not started), `"running"` (an attempt runs),
+ * `"waiting"` (an attempt failed; the next starts at `retryAt`), `"done"` (downloaded and
+ * verified), `"skipped"` (the destination existed; no request made) or `"failed"` (see the
+ * report's `error`).
+ */
+export type HaulAllPhase = "pending" | "running" | "waiting" | "done" | "skipped" | "failed";
 
 /** Live progress of one item (updated in place; copy what you keep). */
 export interface HaulAllItemProgress {

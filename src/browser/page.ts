@@ -1,9 +1,7 @@
 /**
- * The page's side of a browser download: each call starts the download worker
- * (`worker.ts`, bundled), posts the call and forwards progress, retries,
- * warnings, the caller's abort and the outcome; errors arrive as their own
- * classes (`error_wire.ts`), so `isRetryable()` and `instanceof` work as in
- * Deno, Bun and Node. The worker is stopped when the call settles.
+ * The page's side of a browser download: each call starts the download worker (`worker.ts`,
+ * bundled), posts the call, forwards progress, retries, warnings and the caller's abort, and
+ * stops the worker when the call settles.
  *
  * @module
  */
@@ -11,8 +9,13 @@
 import type { RetryOptions } from "../batch/retry.ts";
 import { HaulError } from "../errors.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import { type CallKind, type FromWorker, type StateSnapshot, toWireCall } from "./call_wire.ts";
-import { errorFromWire } from "./error_wire.ts";
+import {
+  type CallKind,
+  errorFromWire,
+  type FromWorker,
+  type StateSnapshot,
+  toWireCall,
+} from "./wire.ts";
 
 /** The options of the browser's `haul()`. */
 export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch"> {
@@ -68,9 +71,6 @@ export function haul(url: string | URL, options: BrowserHaulOptions): Promise<Ha
  * stall or a server error is retried with backoff (each attempt resumes from
  * the last checkpoint) until the file lands or `retries` run out.
  *
- * @param url the file to download.
- * @param options those of {@link haul}, plus `retries`, `minDelayMs`, `maxDelayMs` and `onRetry`.
- * @returns what was downloaded.
  * @throws the last attempt's error, as `haulWithRetry()` (but its `attempts`
  *   stays in the worker).
  *

@@ -1,10 +1,7 @@
 /**
- * The web's rules around the engine's requests, in the browser's worker
- * (docs/browser.md, "Cross-origin servers"): `cache: "no-store"` (Chromium
- * turns a cached `Range` request into a conditional one), `Range: bytes=0-`
- * on the first request (the browser then asks for `identity`), no
- * `Cache-Control: no-transform` cross-origin (it would cost a preflight), and
- * what to do when CORS hides `Content-Range` or ETag, or refuses `If-Range`.
+ * The web's rules around the engine's requests in the browser's worker: no HTTP cache, `Range` on
+ * the first request, no `Cache-Control` cross-origin, and what to do when CORS hides
+ * `Content-Range` or ETag, or refuses `If-Range`. Each rule and why: docs/browser.md.
  *
  * @module
  */

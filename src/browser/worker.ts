@@ -1,10 +1,8 @@
 /**
- * The browser's download worker (a dedicated module worker; `page.ts` starts
- * it): one `haul()` or `haulWithRetry()` per message, with the same engine as
- * Deno, Bun and Node, over the origin private file system and the web's rules
- * for requests (`web_fetch.ts`). The bundle substitutes the `runtime/browser/`
- * modules for those that need `node:crypto` and `node:fs`
- * (`scripts/build_browser.ts`).
+ * The browser's download worker (a module worker `page.ts` starts): one `haul()` or
+ * `haulWithRetry()` per message, the engine of Deno, Bun and Node over OPFS and the web's rules
+ * for requests (`web_fetch.ts`); the bundle swaps in `runtime/browser/` for `node:crypto` and
+ * `node:fs` (`scripts/build_browser.ts`).
  *
  * @module
  */
@@ -15,8 +13,7 @@ import { haulWith } from "../engine/haul.ts";
 import { defaultFs } from "../runtime/browser/default_fs.ts";
 import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";
 import { HaulState } from "../types.ts";
-import type { FromWorker, ToWorker, WireCall } from "./call_wire.ts";
-import { errorToWire } from "./error_wire.ts";
+import { errorToWire, type FromWorker, type ToWorker, type WireCall } from "./wire.ts";
 import { webFetch } from "./web_fetch.ts";
 
 interface Scope {
