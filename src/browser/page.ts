@@ -32,13 +32,6 @@ export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch"> 
 /** The options of the browser's `haulWithRetry()`: those of its `haul()` plus the retry policy. */
 export interface BrowserRetryOptions extends BrowserHaulOptions, RetryOptions {}
 
-interface PageWorker {
-  postMessage(message: unknown): void;
-  terminate(): void;
-  onmessage: ((event: { data: FromWorker }) => void) | null;
-  onerror: ((event: { message?: string }) => void) | null;
-}
-
 /**
  * Downloads `url` into the origin private file system, on a dedicated worker:
  * `<dest>.part` and its checkpoint are kept in OPFS, so a reload, a closed tab
@@ -95,19 +88,18 @@ async function onWorker(
 ): Promise<HaulResult> {
   const { directory, workerUrl, onWarning, ...rest } = options;
   // A relative URL is the page's: the worker resolves nothing against it.
-  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const base = globalThis.location?.href;
   const call = toWireCall(kind, new URL(url, base), rest);
   const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();
-  const Web = (globalThis as unknown as { Worker: new (url: URL, o: object) => PageWorker }).Worker;
-  const worker = new Web(new URL(workerUrl ?? "./haul_worker.js", import.meta.url), {
+  const worker = new Worker(new URL(workerUrl ?? "./haul_worker.js", import.meta.url), {
     type: "module",
   });
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
   const apply = (snapshot: StateSnapshot) => Object.assign(state, snapshot);
   const onAbort = () => worker.postMessage({ type: "abort" });
-  worker.onmessage = ({ data }) => {
+  worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
     if (data.type === "progress") options.onProgress?.(apply(data.state));
     else if (data.type === "warning") (onWarning ?? console.warn)(data.message);
     else if (data.type === "retry") {
@@ -118,7 +110,7 @@ async function onWorker(
       reject(data.aborted && signal?.aborted ? signal.reason : errorFromWire(data.error));
     }
   };
-  worker.onerror = (event) =>
+  worker.onerror = (event: Event & { message?: string }) =>
     reject(
       new HaulError(
         `Download worker stopped: ${event.message ?? "it could not start"}: progress up to the ` +

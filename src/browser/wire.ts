@@ -37,12 +37,11 @@ type Assert<Ok extends true> = Ok;
 /** An option added to `HaulOptions` that is not data fails to compile here: serve it by a message. */
 type _WireOptionsAreData = Assert<false extends IsData<WireOptions> ? false : true>;
 
-/** One call: what to download, how, and whether the page wants retry reports. */
+/** One call: which function, what to download, and how. */
 export interface WireCall {
   readonly kind: CallKind;
   readonly url: string;
   readonly options: WireOptions;
-  readonly retries: boolean;
 }
 
 /** A `HaulState`'s fields. */
@@ -89,12 +88,7 @@ export function toWireCall(kind: CallKind, url: URL, options: CallOptions): Wire
     }
     data[key] = key === "headers" ? [...new Headers(value as HeadersInit)] : value;
   }
-  return {
-    kind,
-    url: url.href,
-    options: data as WireOptions,
-    retries: options.onRetry !== undefined,
-  };
+  return { kind, url: url.href, options: data as WireOptions };
 }
 
 /** An error as it crosses to the page. */

@@ -44,10 +44,8 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
     options.onProgress = () => scope.postMessage({ type: "progress", state: snapshot() });
     const warn = (message: string) => scope.postMessage({ type: "warning", message });
     options.fetch = webFetch(warn, scope.location.origin);
-    if (call.retries) {
-      options.onRetry = (info) =>
-        scope.postMessage({ type: "retry", ...info, error: errorToWire(info.error) });
-    }
+    options.onRetry = (info) =>
+      scope.postMessage({ type: "retry", ...info, error: errorToWire(info.error) });
     const hooks = { fs: await defaultFs(root) };
     const result = call.kind === "retry"
       ? await haulWithRetry(call.url, options, hooks)

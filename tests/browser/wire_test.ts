@@ -85,11 +85,6 @@ describe("a browser call as it crosses to the download worker (toWireCall)", () 
     assert.deepEqual(Object.keys(call.options), ["dest"]);
     structuredClone(call);
   });
-
-  it("says whether the caller wants retry reports", () => {
-    assert.equal(toWireCall("haul", URL_A, { dest: "a" }).retries, false);
-    assert.equal(toWireCall("retry", URL_A, { dest: "a", onRetry: () => {} }).retries, true);
-  });
 });
 
 /** Across a real structured clone, as a worker's message would carry it. */
