@@ -10,11 +10,11 @@ import type { RetryOptions } from "../batch/retry.ts";
 import { HaulError } from "../errors.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
 import {
-  type CallKind,
   errorFromWire,
   type FromWorker,
   type StateSnapshot,
   toWireCall,
+  type WireCall,
 } from "./wire.ts";
 
 /** The options of the browser's `haul()`. */
@@ -82,14 +82,13 @@ export function haulWithRetry(
 }
 
 async function onWorker(
-  kind: CallKind,
+  kind: WireCall["kind"],
   url: string | URL,
   options: BrowserRetryOptions,
 ): Promise<HaulResult> {
   const { directory, workerUrl, onWarning, ...rest } = options;
   // A relative URL is the page's: the worker resolves nothing against it.
-  const base = globalThis.location?.href;
-  const call = toWireCall(kind, new URL(url, base), rest);
+  const call = toWireCall(kind, new URL(url, globalThis.location?.href), rest);
   const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();

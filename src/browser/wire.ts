@@ -14,9 +14,6 @@ import * as errors from "../errors.ts";
 import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";
 import type { HaulOptions, HaulResult, HaulState } from "../types.ts";
 
-/** Which function runs on the worker. */
-export type CallKind = "haul" | "retry";
-
 /** The options of the browser's `haul()` and `haulWithRetry()`: `dest` is an OPFS path. */
 type CallOptions = Omit<HaulOptions, "dest" | "fetch"> & RetryOptions & { dest: string };
 
@@ -37,9 +34,9 @@ type Assert<Ok extends true> = Ok;
 /** An option added to `HaulOptions` that is not data fails to compile here: serve it by a message. */
 type _WireOptionsAreData = Assert<false extends IsData<WireOptions> ? false : true>;
 
-/** One call: which function, what to download, and how. */
+/** One call: which function runs on the worker, what to download, and how. */
 export interface WireCall {
-  readonly kind: CallKind;
+  readonly kind: "haul" | "retry";
   readonly url: string;
   readonly options: WireOptions;
 }
@@ -77,7 +74,7 @@ export type FromWorker =
  *
  * @throws {TypeError} an option that is a function (a custom `fetch`), named.
  */
-export function toWireCall(kind: CallKind, url: URL, options: CallOptions): WireCall {
+export function toWireCall(kind: WireCall["kind"], url: URL, options: CallOptions): WireCall {
   const data: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined || (LOCAL as readonly string[]).includes(key)) continue;
