@@ -31,8 +31,7 @@ function refuseWorker(options: unknown): void {
  * checkpoint when there is one.
  *
  * @param input the URL or `Request` to download, or mirrors of one file.
- * @returns what was downloaded, with its SHA-256 (`null` when `dest` was already there and no
- *   `integrity` was given: then it was not read).
+ * @returns what was downloaded, with its SHA-256 (see {@link HaulResult.sha256}).
  * @throws {PartialHaulError} the body broke early; progress saved; call again to resume.
  * @throws {UnexpectedStatusError} the server answered with a status haul does not download.
  * @throws {ServerMisconfiguredError} the server's bytes cannot be trusted (e.g. compressed).

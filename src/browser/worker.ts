@@ -33,11 +33,10 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
   try {
     const options: HaulWithRetryOptions = { ...call.options };
     checkOptions(options, "haul(url, { dest }) in the browser");
-    const names = String(options.dest).split("/").filter((name) => name !== "");
     // OPFS starts empty: the directories on the way to dest are created.
-    let dir = given ?? await scope.navigator.storage.getDirectory();
-    const root = dir;
-    for (const name of names.slice(0, -1)) {
+    const root = given ?? await scope.navigator.storage.getDirectory();
+    let dir = root;
+    for (const name of String(options.dest).split("/").filter((name) => name !== "").slice(0, -1)) {
       dir = await dir.getDirectoryHandle(name, { create: true });
     }
     options.signal = abort.signal;
