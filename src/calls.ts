@@ -1,7 +1,6 @@
 /**
- * The three public calls, on the caller's thread. `worker: true` is gone: a
- * caller that still passes it gets a `TypeError` naming the recipe for one's
- * own `Worker` (docs/api.md) instead of a silent change.
+ * The three public calls. Each refuses the removed `worker: true` with a `TypeError` naming the
+ * recipe for one's own `Worker` (docs/api.md), before any request or file.
  *
  * @module
  */
@@ -16,7 +15,6 @@ import {
 } from "./batch/haul_all.ts";
 import type { HaulOptions, HaulResult, Source } from "./types.ts";
 
-/** Refuses the removed `worker` option, before any request or file. */
 function refuseWorker(options: unknown): void {
   const worker = (options as { worker?: unknown } | null | undefined)?.worker;
   if (worker === undefined || worker === false) return;
@@ -29,13 +27,11 @@ function refuseWorker(options: unknown): void {
 
 /**
  * Downloads `input` to `options.dest` with exactly one request (one per
- * connection with `options.connections` > 1: `engine/download.ts`), resuming from
- * a previous call's checkpoint when there is one.
+ * connection with `options.connections` > 1), resuming from a previous call's
+ * checkpoint when there is one.
  *
- * @param input the URL or `Request` to download.
- * @param options destination and options; only `dest` is required.
- * @returns what was downloaded, with its SHA-256 (`null` when `dest` was already there and no
- *   `integrity` was given: then it was not read).
+ * @param input the URL or `Request` to download, or mirrors of one file.
+ * @returns what was downloaded, with its SHA-256 (see {@link HaulResult.sha256}).
  * @throws {PartialHaulError} the body broke early; progress saved; call again to resume.
  * @throws {UnexpectedStatusError} the server answered with a status haul does not download.
  * @throws {ServerMisconfiguredError} the server's bytes cannot be trusted (e.g. compressed).
@@ -69,14 +65,10 @@ export async function haul(
  * that `fetch` refuses, a missing permission, and a full disk (which
  * `haul()` itself reports as retryable, for a call made once space is freed).
  *
- * Before attempt `n + 1` it waits a random time between 0 and
- * `min(maxDelayMs, minDelayMs * 2^k)` (full jitter), where `k` counts the
- * failures in a row that saved no new byte, and at least the
- * `UnexpectedStatusError.retryAfterMs` the server asked for. An abort of
- * `options.signal` stops the wait and the download at once.
+ * Before each retry it waits a random time under a ceiling (full jitter; see
+ * {@link RetryOptions}), and at least the `Retry-After` the server asked for. An
+ * abort of `options.signal` stops the wait and the download at once.
  *
- * @param input the URL or `Request` to download.
- * @param options `haul()`'s options plus `retries`, `minDelayMs`, `maxDelayMs`, `onRetry`.
  * @returns the result of the attempt that succeeded.
  * @throws the last attempt's error, with an `attempts` property (see
  *   {@link RetriedError}), when it is not retryable or the retries are used up;

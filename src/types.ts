@@ -122,11 +122,9 @@ export interface HaulOptions {
    */
   overwrite?: boolean;
   /**
-   * When `dest` exists, ask whether it changed (wget `-N`): a `GET` with
-   * `If-Modified-Since` set to its mtime. A 304 returns it as
-   * `alreadyComplete` (checked against `integrity` when given); a 200
-   * replaces it atomically once complete and verified; anything else leaves
-   * it and rejects. Implies `remoteTime`. Needs a `GET` (else a `TypeError`).
+   * When `dest` exists, one `GET` with `If-Modified-Since` its mtime (wget `-N`): a 304 keeps it
+   * (`alreadyComplete`), a 200 replaces it once verified, anything else rejects. Implies
+   * `remoteTime`; needs a `GET` (else a `TypeError`). Details: docs/api.md.
    * @default {false}
    */
   revalidate?: boolean;
@@ -138,18 +136,16 @@ export interface HaulOptions {
    */
   remoteTime?: boolean;
   /**
-   * Expected digest: an SRI string (`sha256-`, `sha384-` or `sha512-<base64>`,
-   * several tokens allowed; the strongest algorithm decides, unknown ones are
-   * ignored beside a known one), `sha256:<hex>` or `sha512:<hex>`. On
-   * mismatch nothing appears at `dest`.
+   * Expected digest: SRI (`sha256-`, `sha384-` or `sha512-<base64>`, several tokens allowed: the
+   * strongest known one decides), `sha256:<hex>` or `sha512:<hex>`. On mismatch nothing appears
+   * at `dest`.
    */
   integrity?: string;
   /** How often to checkpoint while streaming (bytes and time; whichever comes first). */
   checkpointEvery?: CheckpointInterval;
   /**
-   * Connections to download with, from 1 to 32. Above 1, a file of known
-   * length with a strong validator, from a server that serves ranges, is
-   * fetched as concurrent ranges; otherwise one connection is used.
+   * Connections to download with, from 1 to 32. Above 1, a file of known length with a strong
+   * validator, from a server that serves ranges, is fetched as concurrent ranges.
    * @default {1}
    */
   connections?: number;
@@ -158,17 +154,13 @@ export interface HaulOptions {
    * (time spent writing does not count). A stalled body rejects with a
    * retryable `PartialHaulError` (progress saved, `cause` a `TimeoutError`),
    * a stalled head with the `TimeoutError` itself. `0` or `Infinity`: no
-   * timeout; negative or `NaN`: a `RangeError`. The default is nginx's and
-   * aria2c's: longer than TCP needs to ride out a short outage, short enough
-   * to notice a silently dead connection within a minute.
+   * timeout; negative or `NaN`: a `RangeError`. Why this default: docs/api.md.
    * @default {60000}
    */
   stallTimeout?: number;
   /**
-   * The most bytes per second to read over all the call's connections (a
-   * positive number, else a `RangeError`), so TCP's window slows the sender
-   * too. Waiting is not a stall. In `haulAll()` the limit is over the whole
-   * batch. No limit by default.
+   * The most bytes per second to read over all the call's connections (a positive number, else a
+   * `RangeError`); none by default. Waiting is not a stall. In `haulAll()`, over the whole batch.
    */
   maxBytesPerSecond?: number;
 }

@@ -1,18 +1,16 @@
 /**
  * `haulAll()`: many downloads through a bounded pool, each one independent,
- * retried and individually resumable, reported item by item.
+ * retried and resumable on its own, reported item by item.
  *
  * @module
  */
 
 import { haulWithRetry, type HaulWithRetryOptions, readPolicy } from "./retry.ts";
-import type { RetryInfo } from "./retry.ts";
+import type { RetriedError, RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { eachLimited } from "./pool.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 
-/** Default number of downloads running at once. */
-const DEFAULT_CONCURRENCY = 4;
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
 
@@ -43,20 +41,13 @@ export interface HaulAllItem {
   headers?: HeadersInit;
 }
 
-/** Where an item of a batch stands. */
-export type HaulAllPhase =
-  /** Not started yet. */
-  | "pending"
-  /** An attempt is running. */
-  | "running"
-  /** An attempt failed; the next starts at `retryAt`. */
-  | "waiting"
-  /** Downloaded and verified. */
-  | "done"
-  /** The destination already existed; no request was made. */
-  | "skipped"
-  /** Gave up; see the report's `error`. */
-  | "failed";
+/**
+ * Where an item of a batch stands: `"pending"` (not started), `"running"` (an attempt runs),
+ * `"waiting"` (an attempt failed; the next starts at `retryAt`), `"done"` (downloaded and
+ * verified), `"skipped"` (the destination existed; no request made) or `"failed"` (see the
+ * report's `error`).
+ */
+export type HaulAllPhase = "pending" | "running" | "waiting" | "done" | "skipped" | "failed";
 
 /** Live progress of one item (updated in place; copy what you keep). */
 export interface HaulAllItemProgress {
@@ -97,51 +88,32 @@ export interface HaulAllProgress {
 }
 
 /** An item that finished: downloaded (`"done"`) or already there (`"skipped"`). */
-export interface HaulAllSuccess {
+export interface HaulAllSuccess extends Pick<HaulAllItemProgress, "index" | "item" | "received"> {
   /** `"done"`: downloaded now; `"skipped"`: the destination existed, no request made. */
   readonly status: "done" | "skipped";
-  /** Position of the item in the input. */
-  readonly index: number;
-  /** The item. */
-  readonly item: HaulAllItem;
   /** What `haul()` returned. */
   readonly result: HaulResult;
   /** Attempts made. */
   readonly attempts: number;
-  /** Body bytes received from the network for this item, all attempts together. */
-  readonly received: number;
   /** Wall time from the first attempt's start to the end, retries and waits included. */
   readonly elapsedMs: number;
 }
 
 /** An item that failed. */
-export interface HaulAllFailure {
+export interface HaulAllFailure extends Omit<HaulAllSuccess, "status" | "result" | "attempts"> {
   /** Always `"failed"`. */
   readonly status: "failed";
-  /** Position of the item in the input. */
-  readonly index: number;
-  /** The item. */
-  readonly item: HaulAllItem;
   /** The last attempt's error (the abort reason when the batch was aborted). */
   readonly error: unknown;
   /** Attempts made (0 when the batch was aborted before the item started). */
   readonly attempts: number;
-  /** Body bytes received from the network for this item, all attempts together. */
-  readonly received: number;
-  /** Wall time from the first attempt's start to the end, retries and waits included. */
-  readonly elapsedMs: number;
 }
 
 /** The outcome of one item of {@link haulAll}. */
 export type HaulAllReport = HaulAllSuccess | HaulAllFailure;
 
 /** {@link RetryInfo} for one item of a batch. */
-export interface HaulAllRetryInfo extends RetryInfo {
-  /** Position of the item in the input. */
-  readonly index: number;
-  /** The item. */
-  readonly item: HaulAllItem;
-}
+export interface HaulAllRetryInfo extends RetryInfo, Pick<HaulAllItemProgress, "index" | "item"> {}
 
 /**
  * Options of {@link haulAll}: those of `haulWithRetry()` that apply to every
@@ -183,7 +155,7 @@ export async function haulAll(
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
   }
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
-  const wanted = atLeastOne("concurrency", concurrency ?? DEFAULT_CONCURRENCY);
+  const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
   const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
@@ -214,30 +186,6 @@ export async function haulAll(
   const runItem = async (entry: MutableItemProgress): Promise<HaulAllReport> => {
     const { index, item } = entry;
     const startedAt = performance.now();
-    const finish = (report: HaulAllReport): HaulAllReport => {
-      if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
-      entry.phase = report.status;
-      entry.retryAt = null;
-      progress[report.status]++;
-      return report;
-    };
-    progress.pending--;
-    if (common.signal?.aborted) {
-      const error = common.signal.reason;
-      return finish({
-        status: "failed",
-        index,
-        item,
-        error,
-        attempts: 0,
-        received: 0,
-        elapsedMs: 0,
-      });
-    }
-    progress.active++;
-    entry.phase = "running";
-    entry.attempt = 1;
-    emit();
     const state = new HaulState();
     let receivedBefore = 0;
     const account = (): void => {
@@ -247,6 +195,24 @@ export async function haulAll(
       entry.validLength = Math.max(entry.validLength, state.validLength);
       entry.totalLength = state.reportedLength ?? entry.totalLength;
     };
+    /** The item's end: its last progress, phase and the batch's counts; the report's common fields. */
+    const end = <S extends HaulAllReport["status"]>(status: S, attempts = entry.attempt) => {
+      account();
+      if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
+      entry.phase = status;
+      entry.retryAt = null;
+      progress[status]++;
+      const elapsedMs = performance.now() - startedAt;
+      return { status, index, item, attempts, received: entry.received, elapsedMs };
+    };
+    progress.pending--;
+    if (common.signal?.aborted) {
+      return { ...end("failed"), error: common.signal.reason, elapsedMs: 0 };
+    }
+    progress.active++;
+    entry.phase = "running";
+    entry.attempt = 1;
+    emit();
     const itemOptions: HaulWithRetryOptions = {
       ...common,
       dest: item.dest,
@@ -278,29 +244,12 @@ export async function haulAll(
     }
     try {
       const result = await haulWithRetry(item.urls ?? item.url, itemOptions, hooks);
-      account();
+      const report = { ...end(result.alreadyComplete ? "skipped" : "done"), result };
       entry.validLength = entry.totalLength = result.size;
-      return finish({
-        status: result.alreadyComplete ? "skipped" : "done",
-        index,
-        item,
-        result,
-        attempts: entry.attempt,
-        received: entry.received,
-        elapsedMs: performance.now() - startedAt,
-      });
+      return report;
     } catch (error) {
-      account();
-      const attempts = (error as { attempts?: unknown } | null)?.attempts;
-      return finish({
-        status: "failed",
-        index,
-        item,
-        error,
-        attempts: typeof attempts === "number" ? attempts : entry.attempt,
-        received: entry.received,
-        elapsedMs: performance.now() - startedAt,
-      });
+      const attempts = (error as Partial<RetriedError> | null)?.attempts;
+      return { ...end("failed", typeof attempts === "number" ? attempts : undefined), error };
     }
   };
 
@@ -314,6 +263,7 @@ export async function haulAll(
   return reports;
 }
 
+/** `value`, checked to be a whole number of 1 or more. */
 function atLeastOne(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new RangeError(`Invalid ${name}: ${value}: use a whole number of 1 or more`);

@@ -1,7 +1,6 @@
 /**
- * Runs `task` for each index from 0 to `count - 1`, starting them in order,
- * with at most `concurrency` running at once: the one way a batch runs its
- * items a few at a time. `task` must not reject (that rejects the whole run).
+ * Runs `task` for each index below `count`, in order, at most `concurrency` at once (a batch's
+ * items, the command line's probes). `task` must not reject (that rejects the whole run).
  */
 export async function eachLimited(
   count: number,

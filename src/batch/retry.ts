@@ -18,13 +18,6 @@ import {
   type Source,
 } from "../types.ts";
 
-/** Default number of further attempts after the first. */
-const DEFAULT_RETRIES = 5;
-/** Default backoff ceiling of the first retry, in milliseconds. */
-const DEFAULT_MIN_DELAY_MS = 500;
-/** Default largest backoff ceiling, in milliseconds. */
-const DEFAULT_MAX_DELAY_MS = 30_000;
-
 /** What {@link RetryOptions.onRetry} is told before each wait. */
 export interface RetryInfo {
   /** The attempt that just failed (1 for the first call). */
@@ -78,7 +71,6 @@ export async function haulWithRetry(
   checkOptions(options, "haulWithRetry(url, { dest })");
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
-  const signal = haulOptions.signal;
   const state = haulOptions.state ?? new HaulState();
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
   let fetched = false;
@@ -114,6 +106,7 @@ export async function haulWithRetry(
       throw error;
     }
   };
+  const { signal } = options;
   return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
 }
 
@@ -121,13 +114,9 @@ export async function haulWithRetry(
 type Policy = Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>;
 
 /**
- * The loop of {@link haulWithRetry}, for any attempt that makes requests (the
- * command line's size check of existing files too): calls `attempt` again
- * while {@link shouldRetry} says a new one can help. `requestMade` says
- * whether the failed attempt called `fetch` (true when absent).
- *
- * @throws the last attempt's error with `attempts` set ({@link RetriedError});
- *   the signal's reason when aborted.
+ * The loop of {@link haulWithRetry}, for any attempt that makes requests (`haulStream()`'s and the
+ * command line's too): `attempt` again while {@link shouldRetry} says a new one can help.
+ * `requestMade` says whether the failed attempt called `fetch` (true when absent).
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,
@@ -142,7 +131,7 @@ export async function retrying<T>(
   const maxAttempts = policy.retries + 1;
   let saved = -1;
   let streak = 0; // failures in a row that saved no new byte
-  for (let count = 1; count <= maxAttempts; count++) {
+  for (let count = 1;; count++) {
     signal?.throwIfAborted();
     try {
       return await attempt();
@@ -165,7 +154,6 @@ export async function retrying<T>(
       await sleep(delayMs, signal);
     }
   }
-  throw new Error("retrying: unreachable: every attempt returns or throws");
 }
 
 /**
@@ -181,21 +169,13 @@ export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   return isRetryable(error);
 }
 
-/**
- * Checks a retry policy and fills in the defaults.
- *
- * @throws {RangeError} for a negative or fractional `retries`, or inverted delays.
- */
-export function readPolicy(options: {
-  retries?: number | undefined;
-  minDelayMs?: number | undefined;
-  maxDelayMs?: number | undefined;
-}): Policy {
-  const { retries, minDelayMs, maxDelayMs } = options;
+/** The retry policy with its defaults filled in; a `RangeError` when it is invalid. */
+export function readPolicy(options: { [K in keyof Policy]?: number | undefined }): Policy {
+  const { retries = 5, minDelayMs = 500 } = options;
   const policy = {
-    retries: retries ?? DEFAULT_RETRIES,
-    minDelayMs: minDelayMs ?? DEFAULT_MIN_DELAY_MS,
-    maxDelayMs: maxDelayMs ?? Math.max(DEFAULT_MAX_DELAY_MS, minDelayMs ?? 0),
+    retries,
+    minDelayMs,
+    maxDelayMs: options.maxDelayMs ?? Math.max(30_000, minDelayMs),
   };
   if (!Number.isSafeInteger(policy.retries) || policy.retries < 0) {
     throw new RangeError(`Invalid retries: ${policy.retries}: use a whole number of 0 or more`);
@@ -215,11 +195,11 @@ function numberField(error: unknown, key: string): number | null {
   return typeof value === "number" ? value : null;
 }
 
+/** Records `attempts` on what was thrown, non-enumerable as `Error`'s own fields are. */
 function withAttempts(error: unknown, attempts: number): unknown {
   if (typeof error === "object" && error !== null && Object.isExtensible(error)) {
     Object.defineProperty(error, "attempts", {
       value: attempts,
-      enumerable: false,
       configurable: true,
       writable: true,
     });
@@ -227,18 +207,16 @@ function withAttempts(error: unknown, attempts: number): unknown {
   return error;
 }
 
-/** Waits `ms`, rejecting with the signal's reason as soon as it aborts. */
+/** Waits `ms`, or until `signal` aborts (the loop then throws its reason). */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", done);
       resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    if (signal?.aborted) done();
   });
 }

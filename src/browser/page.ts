@@ -1,9 +1,7 @@
 /**
- * The page's side of a browser download: each call starts the download worker
- * (`worker.ts`, bundled), posts the call and forwards progress, retries,
- * warnings, the caller's abort and the outcome; errors arrive as their own
- * classes (`error_wire.ts`), so `isRetryable()` and `instanceof` work as in
- * Deno, Bun and Node. The worker is stopped when the call settles.
+ * The page's side of a browser download: each call starts the download worker (`worker.ts`,
+ * bundled), posts the call, forwards progress, retries, warnings and the caller's abort, and
+ * stops the worker when the call settles.
  *
  * @module
  */
@@ -11,8 +9,13 @@
 import type { RetryOptions } from "../batch/retry.ts";
 import { HaulError } from "../errors.ts";
 import { type HaulOptions, type HaulResult, HaulState } from "../types.ts";
-import { type CallKind, type FromWorker, type StateSnapshot, toWireCall } from "./call_wire.ts";
-import { errorFromWire } from "./error_wire.ts";
+import {
+  errorFromWire,
+  type FromWorker,
+  type StateSnapshot,
+  toWireCall,
+  type WireCall,
+} from "./wire.ts";
 
 /** The options of the browser's `haul()`. */
 export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch"> {
@@ -28,13 +31,6 @@ export interface BrowserHaulOptions extends Omit<HaulOptions, "dest" | "fetch"> 
 
 /** The options of the browser's `haulWithRetry()`: those of its `haul()` plus the retry policy. */
 export interface BrowserRetryOptions extends BrowserHaulOptions, RetryOptions {}
-
-interface PageWorker {
-  postMessage(message: unknown): void;
-  terminate(): void;
-  onmessage: ((event: { data: FromWorker }) => void) | null;
-  onerror: ((event: { message?: string }) => void) | null;
-}
 
 /**
  * Downloads `url` into the origin private file system, on a dedicated worker:
@@ -68,9 +64,6 @@ export function haul(url: string | URL, options: BrowserHaulOptions): Promise<Ha
  * stall or a server error is retried with backoff (each attempt resumes from
  * the last checkpoint) until the file lands or `retries` run out.
  *
- * @param url the file to download.
- * @param options those of {@link haul}, plus `retries`, `minDelayMs`, `maxDelayMs` and `onRetry`.
- * @returns what was downloaded.
  * @throws the last attempt's error, as `haulWithRetry()` (but its `attempts`
  *   stays in the worker).
  *
@@ -89,25 +82,23 @@ export function haulWithRetry(
 }
 
 async function onWorker(
-  kind: CallKind,
+  kind: WireCall["kind"],
   url: string | URL,
   options: BrowserRetryOptions,
 ): Promise<HaulResult> {
   const { directory, workerUrl, onWarning, ...rest } = options;
   // A relative URL is the page's: the worker resolves nothing against it.
-  const base = (globalThis as { location?: { href: string } }).location?.href;
-  const call = toWireCall(kind, new URL(url, base), rest);
+  const call = toWireCall(kind, new URL(url, globalThis.location?.href), rest);
   const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();
-  const Web = (globalThis as unknown as { Worker: new (url: URL, o: object) => PageWorker }).Worker;
-  const worker = new Web(new URL(workerUrl ?? "./haul_worker.js", import.meta.url), {
+  const worker = new Worker(new URL(workerUrl ?? "./haul_worker.js", import.meta.url), {
     type: "module",
   });
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
   const apply = (snapshot: StateSnapshot) => Object.assign(state, snapshot);
   const onAbort = () => worker.postMessage({ type: "abort" });
-  worker.onmessage = ({ data }) => {
+  worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
     if (data.type === "progress") options.onProgress?.(apply(data.state));
     else if (data.type === "warning") (onWarning ?? console.warn)(data.message);
     else if (data.type === "retry") {
@@ -118,7 +109,7 @@ async function onWorker(
       reject(data.aborted && signal?.aborted ? signal.reason : errorFromWire(data.error));
     }
   };
-  worker.onerror = (event) =>
+  worker.onerror = (event: Event & { message?: string }) =>
     reject(
       new HaulError(
         `Download worker stopped: ${event.message ?? "it could not start"}: progress up to the ` +

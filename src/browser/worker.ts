@@ -1,10 +1,10 @@
 /**
- * The browser's download worker (a dedicated module worker; `page.ts` starts
- * it): one `haul()` or `haulWithRetry()` per message, with the same engine as
- * Deno, Bun and Node, over the origin private file system and the web's rules
- * for requests (`web_fetch.ts`). The bundle substitutes the `runtime/browser/`
- * modules for those that need `node:crypto` and `node:fs`
- * (`scripts/build_browser.ts`).
+ * The browser's download worker (a module worker `page.ts` starts): one `haul()` or
+ * `haulWithRetry()` per message, the engine of Deno, Bun and Node over OPFS; the bundle swaps in
+ * `runtime/browser/` for `node:crypto` and `node:fs` (`scripts/build_browser.ts`). Around the
+ * engine's requests, `webFetch` keeps the web's rules: no HTTP cache, `Range` on the first
+ * request, no `Cache-Control` cross-origin, and what to do when CORS hides `Content-Range` or ETag,
+ * or refuses `If-Range` (each rule and why: docs/browser.md).
  *
  * @module
  */
@@ -14,10 +14,8 @@ import { checkOptions } from "../engine/settings.ts";
 import { haulWith } from "../engine/haul.ts";
 import { defaultFs } from "../runtime/browser/default_fs.ts";
 import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";
-import { HaulState } from "../types.ts";
-import type { FromWorker, ToWorker, WireCall } from "./call_wire.ts";
-import { errorToWire } from "./error_wire.ts";
-import { webFetch } from "./web_fetch.ts";
+import { type FetchLike, HaulState } from "../types.ts";
+import { errorToWire, type FromWorker, type ToWorker, type WireCall } from "./wire.ts";
 
 interface Scope {
   postMessage(message: FromWorker): void;
@@ -35,11 +33,10 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
   try {
     const options: HaulWithRetryOptions = { ...call.options };
     checkOptions(options, "haul(url, { dest }) in the browser");
-    const names = String(options.dest).split("/").filter((name) => name !== "");
     // OPFS starts empty: the directories on the way to dest are created.
-    let dir = given ?? await scope.navigator.storage.getDirectory();
-    const root = dir;
-    for (const name of names.slice(0, -1)) {
+    const root = given ?? await scope.navigator.storage.getDirectory();
+    let dir = root;
+    for (const name of String(options.dest).split("/").filter((name) => name !== "").slice(0, -1)) {
       dir = await dir.getDirectoryHandle(name, { create: true });
     }
     options.signal = abort.signal;
@@ -47,10 +44,8 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
     options.onProgress = () => scope.postMessage({ type: "progress", state: snapshot() });
     const warn = (message: string) => scope.postMessage({ type: "warning", message });
     options.fetch = webFetch(warn, scope.location.origin);
-    if (call.retries) {
-      options.onRetry = (info) =>
-        scope.postMessage({ type: "retry", ...info, error: errorToWire(info.error) });
-    }
+    options.onRetry = (info) =>
+      scope.postMessage({ type: "retry", ...info, error: errorToWire(info.error) });
     const hooks = { fs: await defaultFs(root) };
     const result = call.kind === "retry"
       ? await haulWithRetry(call.url, options, hooks)
@@ -71,3 +66,85 @@ scope.onmessage = ({ data }) => {
     void run(data.call, data.directory, running = new AbortController());
   }
 };
+
+/** The engine's `fetch` wrapped with the web's rules; `warn` gets why a resume started over or cannot be made. */
+function webFetch(
+  warn: (message: string) => void,
+  origin: string,
+  fetchFn: FetchLike = (request) => globalThis.fetch(request),
+): FetchLike {
+  let warned = false;
+  return async (request: Request): Promise<Response> => {
+    const cross = new URL(request.url).origin !== origin;
+    const headers = new Headers(request.headers);
+    const range = headers.get("range");
+    const validator = headers.get("if-range");
+    if (range === null) headers.set("range", "bytes=0-");
+    if (cross && headers.get("cache-control") === "no-transform") headers.delete("cache-control");
+    const send = (sent: Headers) =>
+      fetchFn(new Request(request, { headers: sent, cache: "no-store" }));
+    const startOver = async (why: string): Promise<Response> => {
+      warn(`${request.url}: ${why}; the download starts over from byte 0`);
+      headers.delete("if-range");
+      headers.set("range", "bytes=0-");
+      return whole(await send(headers));
+    };
+    let response: Response;
+    try {
+      response = await send(headers);
+    } catch (error) {
+      if (range === null) {
+        // Chromium fails a fetch asked with Range (so identity) and answered compressed;
+        // asked without Range, the answer shows its Content-Encoding, which the engine refuses.
+        headers.delete("range");
+        return await send(headers).catch(() => Promise.reject(error));
+      }
+      if (!cross || validator === null) throw error;
+      headers.delete("if-range");
+      response = await send(headers);
+      if (!proves(response, range, validator)) {
+        await response.body?.cancel().catch(() => {});
+        return await startOver(
+          "the request with If-Range failed (a server that does not allow If-Range in its " +
+            "CORS preflight, or the network), and the answer without it does not show the " +
+            "saved ETag and Content-Range",
+        );
+      }
+      warn(
+        `${request.url}: resumed without If-Range (refused by CORS?): the answer showed the saved validator`,
+      );
+      return response;
+    }
+    if (cross && response.ok && response.headers.get("etag") === null && !warned) {
+      warned = true;
+      warn(
+        `${request.url}: the server shows this origin no ETag (it needs ` +
+          "Access-Control-Expose-Headers: ETag, Content-Range): if the download is cut, it starts over",
+      );
+    }
+    if (response.status !== 206 || response.headers.has("content-range")) return response;
+    if (range === null) return whole(response);
+    await response.body?.cancel().catch(() => {});
+    return await startOver(
+      "the server does not expose Content-Range to this origin (it needs " +
+        "Access-Control-Expose-Headers: ETag, Content-Range), so the resumed bytes cannot be placed",
+    );
+  };
+}
+
+/** A 206 to `bytes=0-` whose Content-Range is hidden: the whole file, as a 200. */
+function whole(response: Response): Response {
+  if (response.status !== 206 || response.headers.has("content-range")) return response;
+  return new Response(response.body, { status: 200, headers: response.headers });
+}
+
+/** Whether an answer asked without `If-Range` continues the file `validator` names. */
+function proves(response: Response, range: string | null, validator: string): boolean {
+  const start = /^bytes=(\d+)-/.exec(range ?? "")?.[1];
+  const from = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")?.[1];
+  const { headers } = response;
+  const same = validator.startsWith('"')
+    ? headers.get("etag") === validator
+    : headers.get("last-modified") === validator;
+  return response.status === 206 && start !== undefined && from === start && same;
+}
