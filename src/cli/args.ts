@@ -10,26 +10,17 @@ import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import { parseShard, type Shard } from "./shard.ts";
 
-/** Default retries per download. */
-export const DEFAULT_CLI_RETRIES = 20;
-/** Default stall timeout in seconds: the library's `stallTimeout` default. */
-export const DEFAULT_STALL_TIMEOUT_S = DEFAULT_STALL_TIMEOUT / 1000;
-/** Default first retry delay ceiling in seconds. */
-export const DEFAULT_RETRY_DELAY_S = 0.5;
-/** Default parallel downloads with `-i`. */
-export const DEFAULT_JOBS = 4;
-
-/** Every option with its default (its flag beside it): {@link CliOptions} is its type. */
-function defaults() {
+/** Every option with its default (its flag beside it): {@link CliOptions} is its type, `--help` shows it. */
+export function defaults() {
   return {
     urls: [] as string[],
     output: null as string | null, // -o FILE, or "-" for stdout
     dir: null as string | null, // --dir
     inputFile: null as string | null, // -i LIST
-    jobs: DEFAULT_JOBS, // -j: downloads at once
-    retries: DEFAULT_CLI_RETRIES,
-    retryDelayMs: DEFAULT_RETRY_DELAY_S * 1000, // the first backoff ceiling
-    stallTimeoutMs: DEFAULT_STALL_TIMEOUT_S * 1000, // 0: none
+    jobs: 4, // -j: downloads at once
+    retries: 20,
+    retryDelayMs: 500, // the first backoff ceiling
+    stallTimeoutMs: DEFAULT_STALL_TIMEOUT, // 0: none
     headers: [] as [string, string][], // -H, in order
     userAgent: null as string | null, // -A; null: haul's own
     integrity: null as string | null, // --sha256, --sha512 or --integrity, as `integrity`

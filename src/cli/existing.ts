@@ -1,32 +1,22 @@
 /**
- * Whether a file already at a destination is the download, before the
- * command line calls it complete: without a digest to check it against, its
- * size is compared with the server's (a `HEAD`, or a `bytes=0-0` `GET` when
- * the `HEAD` tells nothing). Every such file of a run is checked a few at a
- * time (`eachLimited()`, as `haulAll()`), each retried like a download
- * (`retrying()`, the loop of `haulWithRetry()`).
+ * Whether a file already at a destination is the download, before the command line calls
+ * it complete: without a digest to check it against, its size is compared with the
+ * server's, a few files at a time, each retried like a download.
  *
  * @module
  */
 
 import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
 import { eachLimited } from "../batch/pool.ts";
-import { type RetryInfo, retrying } from "../batch/retry.ts";
+import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
 import { parseContentRange, parseUnsatisfiedRange } from "../protocol/content_range.ts";
 import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { UnexpectedStatusError } from "../errors.ts";
 import type { FetchLike } from "../types.ts";
 import { formatBytes } from "./format.ts";
 
-/**
- * The file at the destination is not the one the server has: its size
- * differs. Nothing was changed; `--overwrite` downloads it again.
- */
+/** The file at the destination is not the server's: its size differs; nothing was changed. */
 export class ExistingFileError extends Error {
-  /** The destination, its size on disk and on the server. */
-  readonly path: string;
-  readonly size: number;
-  readonly serverSize: number;
   /** Never retryable: the same command finds the same file. */
   readonly retryable: boolean = false;
 
@@ -37,9 +27,6 @@ export class ExistingFileError extends Error {
         "use --overwrite to download it again",
     );
     this.name = "ExistingFileError";
-    this.path = path;
-    this.size = size;
-    this.serverSize = serverSize;
   }
 }
 
@@ -111,16 +98,12 @@ export function statusError(url: URL, status: number, headers: Headers): Unexpec
 }
 
 /** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */
-export interface CheckExistingOptions {
-  readonly retries: number;
-  readonly minDelayMs: number;
-  readonly maxDelayMs: number;
+export interface CheckExistingOptions extends Required<Omit<RetryOptions, "onRetry">> {
   /** Checks at once. */
   readonly concurrency: number;
   readonly fetch: FetchLike;
   readonly headers: Headers;
   readonly signal: AbortSignal;
-  /** Told before each retry wait. */
   readonly onRetry: (index: number, info: RetryInfo) => void;
 }
 

@@ -1,7 +1,6 @@
 /**
- * Turning URLs (from the arguments or a list) into downloads, validating the
- * whole set before any request: URLs, paths, duplicates, checksums. Paths are
- * joined with `/` here, without a runtime's path module.
+ * Turning URLs (from the arguments or a list) into downloads, validating the whole set
+ * before any request: URLs, paths, duplicates, checksums.
  *
  * @module
  */
@@ -24,10 +23,8 @@ export interface JobSource {
 
 /** One validated download. */
 export interface Job {
-  /** For messages: `"list.txt:3"` or `"argument 1"`. */
   readonly where: string;
   readonly url: URL;
-  /** Mirrors of the same file, tried after `url`. */
   readonly mirrors: readonly URL[];
   readonly dest: string;
   /** The destination relative to the download directory (the checksum and shard key). */
@@ -37,12 +34,9 @@ export interface Job {
 }
 
 /** What shapes every destination: `--dir`, `-o`, `--sha256` (or `--integrity`), `--checksums`. */
-interface JobSettings {
-  readonly dir: string | null;
-  readonly output: string | null;
-  readonly integrity: string | null;
+type JobSettings = Pick<CliOptions, "dir" | "output" | "integrity"> & {
   readonly checksums: { readonly table: ChecksumTable; readonly name: string } | null;
-}
+};
 
 /**
  * Validates every source and builds the downloads, with one message per problem.
@@ -160,9 +154,7 @@ function joinPath(dir: string, relative: string): string {
  * and CRLF accepted): a URL, or several (mirrors of one file), then optionally a path
  * (which may contain spaces). Nothing is validated here (see {@link planJobs}).
  */
-export function parseList(
-  text: string,
-): { line: number; url: string; mirrors: string[]; path: string | null }[] {
+export function parseList(text: string): ({ line: number } & Omit<JobSource, "where">)[] {
   const entries = [];
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {

@@ -75,12 +75,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     }
     checksums = { table, name };
   }
-  const { jobs, problems } = planJobs(sources, {
-    dir: options.dir,
-    output: options.output,
-    integrity: options.integrity,
-    checksums,
-  });
+  const { jobs, problems } = planJobs(sources, { ...options, checksums });
   if (problems.length > 0) return refuse(problems);
   // Only once the whole list is valid, so every machine refuses the same list.
   const shard = options.shard;

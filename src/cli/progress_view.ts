@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
+import type { HaulAllItem, HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
 import { displayWidth, fitWidth, formatBytes, formatEta, formatRate, RateMeter } from "./format.ts";
 
 /** The shortest time between two redraws. */
@@ -28,9 +28,9 @@ interface ProgressViewOptions {
   write(text: string): void;
   columns(): number;
   /** The label of an item (its destination). */
-  label(index: number): string;
+  label(index: number, item: HaulAllItem): string;
   /** Why an item is waiting to retry, in a few words. */
-  reason?(index: number): string | null;
+  reason?(index: number, item: HaulAllItem): string | null;
   /** Whether to draw the total line (for more than one download). */
   showTotal: boolean;
   /** The most attempts per download, for "attempt 2/21". */
@@ -146,14 +146,14 @@ export class ProgressView {
     if (item.phase === "waiting") {
       const wait = Math.max(0, (item.retryAt ?? 0) - Date.now()) / 1000;
       const attempt = `${item.attempt}/${this.#options.maxAttempts}`;
-      const why = this.#options.reason?.(item.index) ?? null;
+      const why = this.#options.reason?.(item.index, item.item) ?? null;
       status = wait >= 0.05
         ? `retry ${attempt} in ${wait.toFixed(1)} s${why === null ? "" : `: ${why}`}`
         : `resuming, attempt ${attempt}`;
     } else {
       status = rateAndEta(meter.rate(now), item.validLength, item.totalLength);
     }
-    const label = this.#options.label(item.index);
+    const label = this.#options.label(item.index, item.item);
     return { label, valid: item.validLength, total: item.totalLength, status };
   }
 

@@ -451,7 +451,7 @@ describe("haul CLI (child process)", () => {
 
   it("sends a list line's URL credentials to that URL only, never to its mirror", async () => {
     // The primary fails once with a 503, so the next attempt goes to the mirror.
-    const primary = await startResourceServer((req) => ({ body: bodyFor(req) }), (req, honest) => {
+    const primary = await startResourceServer((req) => ({ body: bodyFor(req) }), (_req, honest) => {
       return primary.requests.length === 1 ? { ...honest, status: 503, body: "busy" } : honest;
     });
     const mirror = await startResourceServer((req) => ({ body: bodyFor(req) }));
