@@ -8,6 +8,7 @@ import { parseIntegrity } from "../protocol/integrity.ts";
 import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
+import type { RetryOptions } from "../batch/retry.ts";
 import { parseShard, type Shard } from "./shard.ts";
 
 /** Every option with its default (its flag beside it): {@link CliOptions} is its type, `--help` shows it. */
@@ -48,11 +49,9 @@ type ParsedArgs =
   | { kind: "version" };
 
 /** The retry policy of `--retries` and `--retry-delay` (backoff ceilings grow to 30 s, or the first). */
-export function retryPolicy(
-  options: CliOptions,
-): { retries: number; minDelayMs: number; maxDelayMs: number } {
-  const maxDelayMs = Math.max(30_000, options.retryDelayMs);
-  return { retries: options.retries, minDelayMs: options.retryDelayMs, maxDelayMs };
+export function retryPolicy(options: CliOptions): Required<Omit<RetryOptions, "onRetry">> {
+  const { retries, retryDelayMs } = options;
+  return { retries, minDelayMs: retryDelayMs, maxDelayMs: Math.max(30_000, retryDelayMs) };
 }
 
 /** The arguments are wrong: the CLI prints the message and exits with status 2. */

@@ -47,7 +47,7 @@ export function describeError(
     line = `No data from ${url} within the stall timeout: ` +
       "run the same command again later to resume, or raise --stall-timeout";
   } else if (failure !== null && !HAUL_ERROR.test(name)) {
-    line = networkLine(failure, url, firstLine(message));
+    line = networkLine(failure, url, firstLine(message), job.url.port || "(default)");
   } else if (name === "TypeError") {
     line = `Network error: ${url}: ${firstLine(message)}: check the URL and the network, ` +
       "then run the same command again";
@@ -114,10 +114,10 @@ function cliWording(message: string): string {
     .replace(/\bhaul\(\)/g, "haul");
 }
 
-function networkLine(failure: FetchFailure, url: string, message: string): string {
+function networkLine(failure: FetchFailure, url: string, message: string, port: string): string {
   switch (failure.code) {
     case "BAD_PORT":
-      return `Cannot download ${url}: fetch refuses to use port ${portOf(url)} ` +
+      return `Cannot download ${url}: fetch refuses to use port ${port} ` +
         "(the Fetch standard blocks it for other protocols): serve the file on another port";
     case "BAD_SCHEME":
       return `Cannot download ${url}: fetch refuses this URL scheme: use http:// or https://`;
@@ -152,14 +152,6 @@ function destinationLine(error: unknown, job: Pick<Job, "dest">, message: string
     return cliWording(message).replace(/free space and /, "free space, then ");
   }
   return cliWording(message);
-}
-
-function portOf(url: string): string {
-  try {
-    return new URL(url).port || "(default)";
-  } catch {
-    return "?";
-  }
 }
 
 /** `-v`'s detail of an error: stack, causes, response headers, as indented lines each ending with a newline. */

@@ -50,49 +50,46 @@ export function planJobs(
 ): { jobs: Job[]; problems: string[] } {
   const jobs: Job[] = [];
   const problems: string[] = [];
-  const files = new Map<string, string>();
+  const files = new Map<string, string>(); // relative destination → where it was asked for
   for (const source of sources) {
-    const checked = [source.url, ...source.mirrors ?? []].map(checkUrl);
-    const bad = checked.find((one) => typeof one === "string");
-    if (bad !== undefined) {
-      problems.push(`${source.where}: ${bad}`);
-      continue;
-    }
-    const [url, ...mirrors] = checked as [URL, ...URL[]];
-    const chosen = relativeDest(source, url, settings);
-    if (typeof chosen === "string") {
-      problems.push(`${source.where}: ${chosen}`);
-      continue;
-    }
-    const relative = chosen.path;
-    const first = files.get(relative);
-    if (first !== undefined) {
-      problems.push(
-        `${source.where}: Duplicate destination ${relative} (also ${first}): ` +
-          "give each download its own path",
-      );
-      continue;
-    }
-    files.set(relative, source.where);
-    let integrity = settings.integrity;
-    if (settings.checksums !== null) {
-      const found = lookupChecksum(settings.checksums.table, relative);
-      if (found === null) {
-        problems.push(
-          `${source.where}: No checksum for ${relative} in ${settings.checksums.name}: ` +
-            "add a line for it, or drop --checksums",
-        );
-        continue;
-      }
-      integrity = found;
-    }
-    const dest = settings.output !== null && settings.dir === null
-      ? settings.output
-      : joinPath(settings.dir ?? ".", relative);
-    jobs.push({ where: source.where, url, mirrors, dest, relative, integrity });
+    const job = planJob(source, settings, files);
+    if (typeof job === "string") problems.push(`${source.where}: ${job}`);
+    else jobs.push(job);
   }
   problems.push(...directoryClashes(files));
   return { jobs, problems };
+}
+
+/** One source's download, or why it is refused. */
+function planJob(
+  source: JobSource,
+  settings: JobSettings,
+  files: Map<string, string>,
+): Job | string {
+  const checked = [source.url, ...source.mirrors ?? []].map(checkUrl);
+  const bad = checked.find((one) => typeof one === "string");
+  if (bad !== undefined) return bad;
+  const [url, ...mirrors] = checked as [URL, ...URL[]];
+  const chosen = relativeDest(source, url, settings);
+  if (typeof chosen === "string") return chosen;
+  const relative = chosen.path;
+  const first = files.get(relative);
+  if (first !== undefined) {
+    return `Duplicate destination ${relative} (also ${first}): give each download its own path`;
+  }
+  files.set(relative, source.where);
+  let integrity = settings.integrity;
+  if (settings.checksums !== null) {
+    integrity = lookupChecksum(settings.checksums.table, relative);
+    if (integrity === null) {
+      return `No checksum for ${relative} in ${settings.checksums.name}: ` +
+        "add a line for it, or drop --checksums";
+    }
+  }
+  const dest = settings.output !== null && settings.dir === null
+    ? settings.output
+    : joinPath(settings.dir ?? ".", relative);
+  return { where: source.where, url, mirrors, dest, relative, integrity };
 }
 
 /**

@@ -12,13 +12,12 @@ import { nameFromUrl } from "../protocol/safe_name.ts";
 import { haulStream } from "../stream.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
 import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
-import { checkExisting } from "./existing.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { HELP, VERSION } from "./help.ts";
 import { type CliIo, type CliSignal, EXIT } from "./io.ts";
 import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
-import { makeDirectories, prepareJobs } from "./prepare.ts";
+import { checkExisting, makeDirectories, prepareJobs } from "./prepare.ts";
 import { ProgressView } from "./progress_view.ts";
 
 /** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */

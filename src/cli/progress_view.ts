@@ -44,11 +44,7 @@ const realClock: ViewClock = {
   clearTimeout: (handle) => clearTimeout(handle as number),
 };
 
-/**
- * Draws a batch's progress on a terminal. Feed it with {@link ProgressView.update};
- * call {@link ProgressView.clear} before printing other lines, and
- * {@link ProgressView.stop} at the end.
- */
+/** Draws a batch's progress on a terminal; `clear()` it before printing other lines. */
 export class ProgressView {
   readonly #options: ProgressViewOptions;
   readonly #clock: ViewClock;
@@ -173,12 +169,7 @@ export class ProgressView {
 }
 
 /** One line of the display before layout. */
-interface Row {
-  label: string;
-  valid: number;
-  total: number | null;
-  status: string;
-}
+type Row = { label: string; valid: number; total: number | null; status: string };
 
 function rateAndEta(rate: number | null, valid: number, total: number | null): string {
   if (rate === null) return "";
