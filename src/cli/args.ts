@@ -9,7 +9,6 @@ import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
 import type { RetryOptions } from "../batch/retry.ts";
-import { parseShard, type Shard } from "./shard.ts";
 
 /** Every option with its default (its flag beside it): {@link CliOptions} is its type, `--help` shows it. */
 export function defaults() {
@@ -185,6 +184,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
 const missing = (name: string) => new UsageError(`Missing value for ${name}: see haul --help`);
 
+/** The options the flags give, refused when they do not go together. */
 function build(urls: string[], given: { flag: Flag; name: string; value: string }[]): CliOptions {
   const draft: Draft = { ...defaults(), urls, remoteName: false, digest: null };
   for (const { flag, name, value } of given) flag.apply(draft, value, name);
@@ -193,12 +193,6 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     throw new UsageError(`Use either --${digest.slice(0, 6)} or --integrity, not both`);
   }
   if (digest !== null) options.integrity = digest;
-  checkConflicts(options, remoteName);
-  if (options.output === "-") checkStdout(options, given.map(({ name }) => name));
-  return options;
-}
-
-function checkConflicts(options: CliOptions, remoteName: boolean): void {
   if (options.quiet && options.verbose) {
     throw new UsageError("Use either -q (or -s) or -v, not both");
   }
@@ -229,6 +223,8 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
       "Use --sha256, --sha512 and --integrity with a single URL; for several, --checksums",
     );
   }
+  if (options.output === "-") checkStdout(options, given.map(({ name }) => name));
+  return options;
 }
 
 /** `-o -` streams one body: refuses the flags that make no sense with it. */
@@ -335,4 +331,26 @@ function parseRate(text: string): number | string {
   if (rate >= 1) return rate;
   return `Invalid --limit-rate "${text.slice(0, 40)}": give bytes per second of 1 or more, ` +
     "e.g. 500K, 10M or 1G (K = 1024 bytes)";
+}
+
+/** One machine's share of `-i LIST` (`--shard K/N`): shard `index` (1 to `count`) of `count`. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The most shards accepted: far beyond any fleet, small enough to stay exact. */
+const MAX_SHARDS = 1_000_000;
+
+/** Reads `K/N` (`"3/8"`; K counts from 1, as in Jest, Vitest and Playwright): the shard, or a message saying what is wrong. */
+export function parseShard(text: string): Shard | string {
+  const match = /^\s*(\d{1,7})\s*\/\s*(\d{1,7})\s*$/.exec(text);
+  if (match === null) return `--shard needs K/N, e.g. --shard 1/4 (got "${text.slice(0, 40)}")`;
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  if (count < 1 || count > MAX_SHARDS) return `--shard ${text}: N must be from 1 to ${MAX_SHARDS}`;
+  if (index < 1 || index > count) {
+    return `--shard ${text}: K counts from 1, so it must be from 1 to N (1 to ${count})`;
+  }
+  return { index, count };
 }

@@ -1,14 +1,14 @@
 /**
  * Turning URLs (from the arguments or a list) into downloads, validating the whole set
- * before any request: URLs, paths, duplicates, checksums.
+ * before any request: URLs, paths, duplicates, checksums (`--checksums FILE`, read here);
+ * and which of them are this machine's share (`--shard K/N`).
  *
  * @module
  */
 
 import type { HaulAllItem } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
-import type { CliOptions } from "./args.ts";
-import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
+import type { CliOptions, Shard } from "./args.ts";
 import { VERSION } from "./help.ts";
 
 /** Where a download was asked for (`"list.txt:3"`, `"argument 1"`), and what it says, as written. */
@@ -222,4 +222,105 @@ export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers
   else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
   new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
   return headers;
+}
+
+/**
+ * A destination's bucket from 0 to `count - 1`, the same on every machine with no
+ * coordinator (the how and why: docs/cli.md): the FNV-1a hash of its path relative to the
+ * download directory (UTF-8, `/` separators), modulo `count`. Shard `K` holds bucket `K - 1`.
+ */
+export function shardOf(relative: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(relative)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % count;
+}
+
+/** Whether a destination (relative to the download directory) falls in `shard`. */
+export function inShard(relative: string, shard: Shard): boolean {
+  return shardOf(relative, shard.count) === shard.index - 1;
+}
+
+/** A parsed checksums file: an `integrity` value by name (`./` removed), and problems by 1-based line. */
+export interface ChecksumTable {
+  /** `sha256:<hex>`, `sha512:<hex>`, or both when a name has a line of each. */
+  readonly byName: ReadonlyMap<string, string>;
+  readonly problems: readonly { line: number; message: string }[];
+}
+
+/**
+ * Parses `HEX  NAME`/`HEX *NAME` lines of `sha256sum`, `sha384sum`, `sha512sum`
+ * (`\`-escaped names too; the length of `HEX` tells the algorithm, per line) or
+ * BSD `SHA256 (NAME) = HEX` lines; blank lines and `#` comments are skipped.
+ */
+export function parseChecksums(text: string): ChecksumTable {
+  const byName = new Map<string, string>();
+  const problems: { line: number; message: string }[] = [];
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const parsed = parseLine(line);
+    if (parsed === null) {
+      problems.push({
+        line: index + 1,
+        message: "Malformed checksum line: write the hex digest (64 digits for SHA-256, 128 " +
+          "for SHA-512), two spaces, then the file name",
+      });
+      continue;
+    }
+    const name = normalizeName(parsed.name);
+    const token = `${parsed.algorithm}:${parsed.hex}`;
+    const previous = byName.get(name)?.split(" ") ?? [];
+    if (previous.some((t) => t.startsWith(`${parsed.algorithm}:`) && t !== token)) {
+      problems.push({ line: index + 1, message: `Two different checksums for ${name}` });
+      continue;
+    }
+    // A line of another algorithm for the same name: `integrity` checks the strongest.
+    if (!previous.includes(token)) byName.set(name, [...previous, token].join(" "));
+  }
+  return { byName, problems };
+}
+
+/** A destination's `integrity` value: by its path relative to `--dir`, else by a base name only one entry has. */
+export function lookupChecksum(table: ChecksumTable, relative: string): string | null {
+  const key = normalizeName(relative);
+  const exact = table.byName.get(key);
+  if (exact !== undefined) return exact;
+  const baseName = (name: string) => name.slice(name.lastIndexOf("/") + 1);
+  const found = [...table.byName].filter(([name]) => baseName(name) === baseName(key));
+  return found.length === 1 ? found[0]![1] : null;
+}
+
+/** The algorithm by the number of hex digits of its digest. */
+const BY_DIGITS: Readonly<Record<number, string>> = { 64: "sha256", 96: "sha384", 128: "sha512" };
+
+function parseLine(line: string): { algorithm: string; hex: string; name: string } | null {
+  const bsd = /^(SHA256|SHA384|SHA512) \((.+)\) = ([0-9a-fA-F]+)\s*$/.exec(line);
+  if (bsd !== null) {
+    const algorithm = bsd[1]!.toLowerCase();
+    const hex = bsd[3]!.toLowerCase();
+    return BY_DIGITS[hex.length] === algorithm ? { algorithm, hex, name: bsd[2]! } : null;
+  }
+  const escaped = line.startsWith("\\");
+  const gnu = /^([0-9a-fA-F]+) [ *](.+)$/.exec(escaped ? line.slice(1) : line);
+  const algorithm = BY_DIGITS[gnu?.[1]?.length ?? 0];
+  if (gnu === null || algorithm === undefined) return null;
+  const rawName = gnu[2]!.replace(/\r$/, "");
+  const name = escaped ? unescapeName(rawName) : rawName;
+  return name === "" ? null : { algorithm, hex: gnu[1]!.toLowerCase(), name };
+}
+
+/** Undoes `sha256sum`'s escaping: `\\n` for a newline, `\\r`, and `\\\\` for a backslash. */
+function unescapeName(name: string): string {
+  return name.replace(
+    /\\(.)/g,
+    (_, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char,
+  );
+}
+
+function normalizeName(name: string): string {
+  return name.split("/").filter((segment) => segment !== "" && segment !== ".").join("/");
 }

@@ -25,12 +25,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let options: CliOptions;
   try {
     const parsed = parseArgs(argv);
-    if (parsed.kind === "help") {
-      io.stdout(HELP);
-      return EXIT.ok;
-    }
-    if (parsed.kind === "version") {
-      io.stdout(`haul ${VERSION}\n`);
+    if (parsed.kind !== "run") {
+      io.stdout(parsed.kind === "help" ? HELP : `haul ${VERSION}\n`);
       return EXIT.ok;
     }
     options = parsed.options;

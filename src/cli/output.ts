@@ -1,7 +1,6 @@
 /**
- * Where the command line's output goes while downloads run: bars on a
- * terminal, one line (or JSON object) per finished file otherwise, errors and
- * retries on standard error, and the summary after several downloads.
+ * Where the command line's output goes while downloads run: bars on a terminal, one line (or
+ * JSON object) per finished file otherwise, errors and retries on standard error, the summary.
  *
  * @module
  */
@@ -164,8 +163,8 @@ function fileJson(report: HaulAllReport, job: Job): Record<string, unknown> {
     ...base,
     size: result.size,
     sha256: result.sha256,
-    ...(result.sha384 === undefined ? {} : { sha384: result.sha384 }),
-    ...(result.sha512 === undefined ? {} : { sha512: result.sha512 }),
+    sha384: result.sha384, // JSON.stringify leaves out the digests not computed (undefined)
+    sha512: result.sha512,
     verified: job.integrity !== null,
     resumedFrom: result.resumedFrom,
     connections: result.connections,

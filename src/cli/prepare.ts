@@ -18,19 +18,20 @@ import { contentDispositionName } from "../protocol/safe_name.ts";
 import { dirname } from "../store/paths.ts";
 import type { FetchLike } from "../types.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
-import { type ChecksumTable, parseChecksums } from "./checksums.ts";
 import { formatBytes } from "./format.ts";
 import type { CliIo, PathInfo } from "./io.ts";
 import {
   batchItem,
+  type ChecksumTable,
   checkUrl,
+  inShard,
   type Job,
   type JobSource,
+  parseChecksums,
   parseList,
   planJobs,
   requestHeaders,
 } from "./jobs.ts";
-import { inShard } from "./shard.ts";
 import { describeError } from "./error_wording.ts";
 
 /** The most problems listed before "… and N more". */
