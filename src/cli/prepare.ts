@@ -223,44 +223,38 @@ export class ExistingFileError extends Error {
 /**
  * The server's size of the file, or `null` when it does not say: a `HEAD`, then, when that
  * gives no usable length (or is refused, as some servers refuse `HEAD`), a `GET` of its first
- * byte. Throws `UnexpectedStatusError` when the server refuses both.
+ * byte. Throws `UnexpectedStatusError` when the server refuses the `GET`.
  */
 async function serverSize(
   url: URL,
   fetchFn: FetchLike,
   headers: Headers,
-  signal?: AbortSignal,
+  signal: AbortSignal,
 ): Promise<number | null> {
-  let refused: Response | null = null;
-  for (const method of ["HEAD", "GET"] as const) {
-    const response = await probe(url, fetchFn, headers, method, signal);
-    const size = sizeOf(method, response);
-    if (typeof size === "number") return size;
-    refused = size === "refused" ? response : null;
-  }
-  if (refused === null) return null;
-  throw statusError(url, refused);
-}
-
-/** The size a probe's response gives (`"GET"`: of `bytes=0-0`): `null` when none usable, or a refusal. */
-function sizeOf(method: "HEAD" | "GET", { status, headers }: Response): number | null | "refused" {
-  if (status === 200) {
-    const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "identity";
-    const length = headers.get("content-length") ?? "";
-    if (encoding !== "identity" || !/^\s*\d+\s*$/.test(length)) return null;
-    return Number.isSafeInteger(Number(length)) ? Number(length) : null;
-  }
-  if (method === "GET" && status === 206) {
+  const head = await probe(url, fetchFn, headers, "HEAD", signal);
+  const size = head.status === 200 ? identityLength(head.headers) : null;
+  if (size !== null) return size;
+  const got = await probe(url, fetchFn, headers, "GET", signal);
+  const range = got.headers.get("content-range");
+  if (got.status === 200) return identityLength(got.headers);
+  if (got.status === 416) return parseUnsatisfiedRange(range);
+  if (got.status === 206) {
     try {
-      return parseContentRange(headers.get("content-range")).complete;
+      return parseContentRange(range).complete;
     } catch {
       return null;
     }
   }
-  if (method === "GET" && status === 416) {
-    return parseUnsatisfiedRange(headers.get("content-range"));
-  }
-  return status >= 200 && status < 300 ? null : "refused";
+  if (got.ok) return null;
+  throw statusError(url, got);
+}
+
+/** A 200's `Content-Length`, when it is the file's size (no `Content-Encoding`). */
+function identityLength(headers: Headers): number | null {
+  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "identity";
+  const length = headers.get("content-length") ?? "";
+  if (encoding !== "identity" || !/^\s*\d+\s*$/.test(length)) return null;
+  return Number.isSafeInteger(Number(length)) ? Number(length) : null;
 }
 
 /** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
