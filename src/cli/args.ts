@@ -128,10 +128,8 @@ const BY_NAME: ReadonlyMap<string, Flag> = new Map(
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * Parses the arguments (without the program name). Values come next, after `=`
- * (long) or attached (`-j4`); boolean letters bundle (`-qO`); `--` ends the options.
- *
- * @throws {UsageError} for unknown options, missing or invalid values, conflicts.
+ * Parses the arguments (without the program name), or throws a {@link UsageError}. Values come
+ * next, after `=` (long) or attached (`-j4`); boolean letters bundle (`-qO`); `--` ends the options.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length);

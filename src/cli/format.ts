@@ -1,7 +1,6 @@
 /**
- * How the command line shows numbers and names: sizes, rates, durations, a
- * rate measured over a sliding window, and text fitted to terminal columns so
- * that progress lines never wrap.
+ * How the command line shows numbers and names: sizes, rates, durations, a rate measured over
+ * a sliding window, and text fitted to terminal columns so that progress lines never wrap.
  *
  * @module
  */

@@ -38,12 +38,7 @@ type JobSettings = Pick<CliOptions, "dir" | "output" | "integrity"> & {
   readonly checksums: { readonly table: ChecksumTable; readonly name: string } | null;
 };
 
-/**
- * Validates every source and builds the downloads, with one message per problem.
- * Refused: malformed or non-HTTP URLs, absolute paths, `..`, control characters,
- * two downloads to one destination, a destination another uses as a directory,
- * and (with `--checksums`) a destination with no checksum.
- */
+/** Validates every source and builds the downloads, with one message per problem (docs/cli.md, "The list"). */
 export function planJobs(
   sources: readonly JobSource[],
   settings: JobSettings,
@@ -146,11 +141,7 @@ function joinPath(dir: string, relative: string): string {
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
 }
 
-/**
- * The download lines of `haul -i LIST` (`#` comment lines and blank lines skipped; a BOM
- * and CRLF accepted): a URL, or several (mirrors of one file), then optionally a path
- * (which may contain spaces). Nothing is validated here (see {@link planJobs}).
- */
+/** The download lines of `haul -i LIST` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
 export function parseList(text: string): ({ line: number } & Omit<JobSource, "where">)[] {
   const entries = [];
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
@@ -186,9 +177,8 @@ export function checkUrl(raw: string): URL | string {
 }
 
 /**
- * The `haulAll` item of a job. Credentials written in the URL
- * (`https://user:password@host/…`, which `fetch` refuses) are sent as
- * `Authorization: Basic`, as curl and wget do, and never printed.
+ * The `haulAll` item of a job. Credentials written in the URL (`https://user:password@host/…`,
+ * which `fetch` refuses) are sent as `Authorization: Basic`, as curl and wget do, never printed.
  */
 export function batchItem(
   job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>,
@@ -250,11 +240,7 @@ export interface ChecksumTable {
   readonly problems: readonly { line: number; message: string }[];
 }
 
-/**
- * Parses `HEX  NAME`/`HEX *NAME` lines of `sha256sum`, `sha384sum`, `sha512sum`
- * (`\`-escaped names too; the length of `HEX` tells the algorithm, per line) or
- * BSD `SHA256 (NAME) = HEX` lines; blank lines and `#` comments are skipped.
- */
+/** Parses a checksums file (docs/cli.md, "Checksum files"); a `HEX`'s length tells its algorithm. */
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
   const problems: { line: number; message: string }[] = [];

@@ -85,8 +85,7 @@ async function download(
   const policy = retryPolicy(options);
   const reports: HaulAllReport[] = [];
   try {
-    // An existing file is complete only when nothing contradicts it: a digest
-    // (checked by haul itself) or, without one, the server's size; with -N, the server's 304.
+    // Without a digest (haul checks it) or -N (the server's 304), the size is checked here.
     const toCheck = options.overwrite || options.timestamps === "revalidate"
       ? []
       : [...existing].filter(([index]) => jobs[index]!.integrity === null);

@@ -124,14 +124,9 @@ function refuse(problems: string[]): Prepared {
 }
 
 /**
- * `-J`: names after their server, a few at a time, the sources whose name would come from
- * the URL (no path, or one ending in `/`); a name not given stays the URL's, an invalid URL
- * is left for `planJobs()`. On a failure, its message is returned and no further request starts.
- *
- * haul needs the destination before the download starts (its lock, `.part` and checkpoint),
- * so each name is asked with one `GET` of the first byte (not a `HEAD`: a presigned link is
- * signed for `GET` only), with the run's headers, credentials and retries; its body is
- * cancelled, its `Content-Disposition` gives a safe name.
+ * `-J`: names after their server the sources whose name would come from the URL, with one
+ * `GET` of the first byte each (why: docs/cli.md, "Names from the server"); a name not given
+ * stays the URL's, an invalid URL is left for `planJobs()`. A failure's message is returned.
  */
 async function withServerNames(
   sources: readonly JobSource[],
@@ -165,11 +160,7 @@ async function withServerNames(
   return failure ?? named;
 }
 
-/**
- * What is already at each destination, before any request (`fromOutput`: the one destination
- * was given with `-o`): a directory, a device or a fifo is refused (one message each, exit
- * status 2); the size of each regular file, by job index, is kept for the size check.
- */
+/** What is at each destination: the problems (not a regular file), and each file's size by job index. */
 async function findDestinations(
   jobs: readonly Job[],
   io: CliIo,
@@ -220,11 +211,7 @@ export class ExistingFileError extends Error {
   }
 }
 
-/**
- * The server's size of the file, or `null` when it does not say: a `HEAD`, then, when that
- * gives no usable length (or is refused, as some servers refuse `HEAD`), a `GET` of its first
- * byte. Throws `UnexpectedStatusError` when the server refuses the `GET`.
- */
+/** The server's size of the file, or `null` when it does not say (docs/cli.md, "An existing destination"). */
 async function serverSize(
   url: URL,
   fetchFn: FetchLike,

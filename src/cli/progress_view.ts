@@ -1,6 +1,6 @@
 /**
- * The terminal progress display: one bar per active download plus a total
- * line, redrawn in place at most 10 times a second.
+ * The terminal progress display: one bar per active download plus a total line, redrawn in
+ * place at most 10 times a second.
  *
  * @module
  */
