@@ -8,28 +8,19 @@ import { parseIntegrity } from "../protocol/integrity.ts";
 import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
-import { parseShard, type Shard } from "./shard.ts";
+import type { RetryOptions } from "../batch/retry.ts";
 
-/** Default retries per download. */
-export const DEFAULT_CLI_RETRIES = 20;
-/** Default stall timeout in seconds: the library's `stallTimeout` default. */
-export const DEFAULT_STALL_TIMEOUT_S = DEFAULT_STALL_TIMEOUT / 1000;
-/** Default first retry delay ceiling in seconds. */
-export const DEFAULT_RETRY_DELAY_S = 0.5;
-/** Default parallel downloads with `-i`. */
-export const DEFAULT_JOBS = 4;
-
-/** Every option with its default (its flag beside it): {@link CliOptions} is its type. */
-function defaults() {
+/** Every option with its default (its flag beside it): {@link CliOptions} is its type, `--help` shows it. */
+export function defaults() {
   return {
     urls: [] as string[],
     output: null as string | null, // -o FILE, or "-" for stdout
     dir: null as string | null, // --dir
     inputFile: null as string | null, // -i LIST
-    jobs: DEFAULT_JOBS, // -j: downloads at once
-    retries: DEFAULT_CLI_RETRIES,
-    retryDelayMs: DEFAULT_RETRY_DELAY_S * 1000, // the first backoff ceiling
-    stallTimeoutMs: DEFAULT_STALL_TIMEOUT_S * 1000, // 0: none
+    jobs: 4, // -j: downloads at once
+    retries: 20,
+    retryDelayMs: 500, // the first backoff ceiling
+    stallTimeoutMs: DEFAULT_STALL_TIMEOUT, // 0: none
     headers: [] as [string, string][], // -H, in order
     userAgent: null as string | null, // -A; null: haul's own
     integrity: null as string | null, // --sha256, --sha512 or --integrity, as `integrity`
@@ -57,11 +48,9 @@ type ParsedArgs =
   | { kind: "version" };
 
 /** The retry policy of `--retries` and `--retry-delay` (backoff ceilings grow to 30 s, or the first). */
-export function retryPolicy(
-  options: CliOptions,
-): { retries: number; minDelayMs: number; maxDelayMs: number } {
-  const maxDelayMs = Math.max(30_000, options.retryDelayMs);
-  return { retries: options.retries, minDelayMs: options.retryDelayMs, maxDelayMs };
+export function retryPolicy(options: CliOptions): Required<Omit<RetryOptions, "onRetry">> {
+  const { retries, retryDelayMs } = options;
+  return { retries, minDelayMs: retryDelayMs, maxDelayMs: Math.max(30_000, retryDelayMs) };
 }
 
 /** The arguments are wrong: the CLI prints the message and exits with status 2. */
@@ -139,10 +128,8 @@ const BY_NAME: ReadonlyMap<string, Flag> = new Map(
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * Parses the arguments (without the program name). Values come next, after `=`
- * (long) or attached (`-j4`); boolean letters bundle (`-qO`); `--` ends the options.
- *
- * @throws {UsageError} for unknown options, missing or invalid values, conflicts.
+ * Parses the arguments (without the program name), or throws a {@link UsageError}. Values come
+ * next, after `=` (long) or attached (`-j4`); boolean letters bundle (`-qO`); `--` ends the options.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length);
@@ -195,6 +182,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
 const missing = (name: string) => new UsageError(`Missing value for ${name}: see haul --help`);
 
+/** The options the flags give, refused when they do not go together. */
 function build(urls: string[], given: { flag: Flag; name: string; value: string }[]): CliOptions {
   const draft: Draft = { ...defaults(), urls, remoteName: false, digest: null };
   for (const { flag, name, value } of given) flag.apply(draft, value, name);
@@ -203,12 +191,6 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
     throw new UsageError(`Use either --${digest.slice(0, 6)} or --integrity, not both`);
   }
   if (digest !== null) options.integrity = digest;
-  checkConflicts(options, remoteName);
-  if (options.output === "-") checkStdout(options, given.map(({ name }) => name));
-  return options;
-}
-
-function checkConflicts(options: CliOptions, remoteName: boolean): void {
   if (options.quiet && options.verbose) {
     throw new UsageError("Use either -q (or -s) or -v, not both");
   }
@@ -239,6 +221,8 @@ function checkConflicts(options: CliOptions, remoteName: boolean): void {
       "Use --sha256, --sha512 and --integrity with a single URL; for several, --checksums",
     );
   }
+  if (options.output === "-") checkStdout(options, given.map(({ name }) => name));
+  return options;
 }
 
 /** `-o -` streams one body: refuses the flags that make no sense with it. */
@@ -345,4 +329,26 @@ function parseRate(text: string): number | string {
   if (rate >= 1) return rate;
   return `Invalid --limit-rate "${text.slice(0, 40)}": give bytes per second of 1 or more, ` +
     "e.g. 500K, 10M or 1G (K = 1024 bytes)";
+}
+
+/** One machine's share of `-i LIST` (`--shard K/N`): shard `index` (1 to `count`) of `count`. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The most shards accepted: far beyond any fleet, small enough to stay exact. */
+const MAX_SHARDS = 1_000_000;
+
+/** Reads `K/N` (`"3/8"`; K counts from 1, as in Jest, Vitest and Playwright): the shard, or a message saying what is wrong. */
+export function parseShard(text: string): Shard | string {
+  const match = /^\s*(\d{1,7})\s*\/\s*(\d{1,7})\s*$/.exec(text);
+  if (match === null) return `--shard needs K/N, e.g. --shard 1/4 (got "${text.slice(0, 40)}")`;
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  if (count < 1 || count > MAX_SHARDS) return `--shard ${text}: N must be from 1 to ${MAX_SHARDS}`;
+  if (index < 1 || index > count) {
+    return `--shard ${text}: K counts from 1, so it must be from 1 to N (1 to ${count})`;
+  }
+  return { index, count };
 }

@@ -35,35 +35,36 @@ export function describeError(
   job: Pick<Job, "url" | "dest">,
   attempts: number,
 ): string {
+  return scrub(
+    firstLine(failureLine(error, job)) + (attempts > 1 ? ` (${attempts} attempts)` : ""),
+  );
+}
+
+function failureLine(error: unknown, job: Pick<Job, "url" | "dest">): string {
   const url = redactUrl(job.url);
   const name = errorName(error);
   const message = error instanceof Error ? error.message : String(error);
-  const after = attempts > 1 ? ` (${attempts} attempts)` : "";
-  let line: string;
   const failure = name === "PartialHaulError" ? null : fetchFailure(error);
-  if (name === "AbortError") {
-    line = `Interrupted: ${url}: run the same command again to resume`;
-  } else if (name === "TimeoutError") {
-    line = `No data from ${url} within the stall timeout: ` +
+  if (name === "AbortError") return `Interrupted: ${url}: run the same command again to resume`;
+  if (name === "TimeoutError") {
+    return `No data from ${url} within the stall timeout: ` +
       "run the same command again later to resume, or raise --stall-timeout";
-  } else if (failure !== null && !HAUL_ERROR.test(name)) {
-    line = networkLine(failure, url, firstLine(message));
-  } else if (name === "TypeError") {
-    line = `Network error: ${url}: ${firstLine(message)}: check the URL and the network, ` +
-      "then run the same command again";
-  } else if (name === "PartialHaulError") {
-    line = cliWording(message);
-    const cause = causeOf(error);
-    const why = fetchFailure(cause);
-    if (errorName(cause) === "TimeoutError") {
-      line += " (the connection stalled; see --stall-timeout)";
-    } else if (why !== null) line += ` (${why.code}: ${why.reason})`;
-  } else if (name === "DestinationError") {
-    line = destinationLine(error, job, message);
-  } else {
-    line = cliWording(message);
   }
-  return scrub(firstLine(line) + after);
+  if (failure !== null && !HAUL_ERROR.test(name)) {
+    return networkLine(failure, url, firstLine(message), job.url.port || "(default)");
+  }
+  if (name === "TypeError") {
+    return `Network error: ${url}: ${firstLine(message)}: check the URL and the network, ` +
+      "then run the same command again";
+  }
+  if (name === "DestinationError") return destinationLine(error, job, message);
+  if (name !== "PartialHaulError") return cliWording(message);
+  const cause = causeOf(error);
+  const why = fetchFailure(cause);
+  if (errorName(cause) === "TimeoutError") {
+    return `${cliWording(message)} (the connection stalled; see --stall-timeout)`;
+  }
+  return cliWording(message) + (why === null ? "" : ` (${why.code}: ${why.reason})`);
 }
 
 /**
@@ -114,10 +115,10 @@ function cliWording(message: string): string {
     .replace(/\bhaul\(\)/g, "haul");
 }
 
-function networkLine(failure: FetchFailure, url: string, message: string): string {
+function networkLine(failure: FetchFailure, url: string, message: string, port: string): string {
   switch (failure.code) {
     case "BAD_PORT":
-      return `Cannot download ${url}: fetch refuses to use port ${portOf(url)} ` +
+      return `Cannot download ${url}: fetch refuses to use port ${port} ` +
         "(the Fetch standard blocks it for other protocols): serve the file on another port";
     case "BAD_SCHEME":
       return `Cannot download ${url}: fetch refuses this URL scheme: use http:// or https://`;
@@ -152,14 +153,6 @@ function destinationLine(error: unknown, job: Pick<Job, "dest">, message: string
     return cliWording(message).replace(/free space and /, "free space, then ");
   }
   return cliWording(message);
-}
-
-function portOf(url: string): string {
-  try {
-    return new URL(url).port || "(default)";
-  } catch {
-    return "?";
-  }
 }
 
 /** `-v`'s detail of an error: stack, causes, response headers, as indented lines each ending with a newline. */

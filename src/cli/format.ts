@@ -1,7 +1,6 @@
 /**
- * How the command line shows numbers and names: sizes, rates, durations, a
- * rate measured over a sliding window, and text fitted to terminal columns so
- * that progress lines never wrap.
+ * How the command line shows numbers and names: sizes, rates, durations, a rate measured over
+ * a sliding window, and text fitted to terminal columns so that progress lines never wrap.
  *
  * @module
  */
@@ -80,30 +79,20 @@ export class RateMeter {
   }
 }
 
-/** Code point ranges drawn two columns wide (CJK, Hangul, full-width forms, emoji). */
-const WIDE: readonly [number, number][] = [
-  [0x1100, 0x115f],
-  [0x2e80, 0xa4cf],
-  [0xac00, 0xd7a3],
-  [0xf900, 0xfaff],
-  [0xfe30, 0xfe4f],
-  [0xff00, 0xff60],
-  [0xffe0, 0xffe6],
-  [0x1f300, 0x1faff],
-  [0x20000, 0x3fffd],
-];
+/** Characters drawn two columns wide (CJK, Hangul, full-width forms, emoji) and none (controls, combining marks). */
+const WIDE =
+  /[\u{1100}-\u{115f}\u{2e80}-\u{a4cf}\u{ac00}-\u{d7a3}\u{f900}-\u{faff}\u{fe30}-\u{fe4f}\u{ff00}-\u{ff60}\u{ffe0}-\u{ffe6}\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
+// deno-lint-ignore no-control-regex
+const NONE = /[\u0000-\u001f\u007f-\u009f\u0300-\u036f]/;
 
-function charWidth(codePoint: number): number {
-  if (codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0)) return 0;
-  if (codePoint >= 0x300 && codePoint <= 0x36f) return 0; // combining marks
-  for (const [low, high] of WIDE) if (codePoint >= low && codePoint <= high) return 2;
-  return 1;
+function charWidth(char: string): number {
+  return NONE.test(char) ? 0 : WIDE.test(char) ? 2 : 1;
 }
 
 /** Columns the text takes on a terminal (an estimate good for file names). */
 export function displayWidth(text: string): number {
   let width = 0;
-  for (const char of text) width += charWidth(char.codePointAt(0)!);
+  for (const char of text) width += charWidth(char);
   return width;
 }
 
@@ -121,7 +110,7 @@ export function fitWidth(text: string, width: number, pad = 0, keepEnd = false):
     const kept: string[] = [];
     used = 0;
     for (const char of chars) {
-      const w = charWidth(char.codePointAt(0)!);
+      const w = charWidth(char);
       if (used + w > width - 1) break;
       kept.push(char);
       used += w;

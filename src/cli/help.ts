@@ -4,14 +4,10 @@
  * @module
  */
 
-import {
-  DEFAULT_CLI_RETRIES,
-  DEFAULT_JOBS,
-  DEFAULT_RETRY_DELAY_S,
-  DEFAULT_STALL_TIMEOUT_S,
-} from "./args.ts";
+import { defaults } from "./args.ts";
 import { MAX_CONNECTIONS } from "../engine/settings.ts";
-import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
+
+const DEFAULT = defaults();
 
 /** The version of haul (kept equal to `deno.json`'s and `package.json`'s by a test). */
 export const VERSION = "0.1.0";
@@ -39,7 +35,7 @@ Output:
                            (a safe base name; one extra small request per file)
   -d, --dir DIR            Save into DIR (created if missing; default: current directory)
   -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
-  -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT_JOBS})
+  -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT.jobs})
       --overwrite          Download again even if the file exists (replaced at the end)
   -N, --timestamping       Ask whether an existing file changed (If-Modified-Since its
                            mtime): 304 keeps it, a new version replaces it at the end
@@ -52,14 +48,16 @@ Network:
   -A, --user-agent AGENT   Send AGENT as User-Agent (default haul/${VERSION})
   -x, --connections N      Fetch each file over up to N connections (1 to ${MAX_CONNECTIONS}, default 1):
                            one request per connection, each range checked like a resume
-      --max-connections N  Connections over all files at once (default ${DEFAULT_MAX_CONNECTIONS})
+      --max-connections N  Connections over all files at once (default ${DEFAULT.maxConnections})
       --limit-rate RATE    Read at most RATE bytes per second over all files, so the
                            sender slows too: 500K, 10M, 1G (K = 1024, as curl)
-      --retries N          Retry a failing download N times (default ${DEFAULT_CLI_RETRIES}); what no
+      --retries N          Retry a failing download N times (default ${DEFAULT.retries}); what no
                            retry can cure (HTTP 404, a bad checksum…) stops at once
-      --retry-delay SECS   First backoff ceiling, doubled while failing (default ${DEFAULT_RETRY_DELAY_S})
+      --retry-delay SECS   First backoff ceiling, doubled while failing (default ${
+  DEFAULT.retryDelayMs / 1000
+})
       --stall-timeout SECS Abort an attempt after SECS without data, keeping its
-                           progress, and retry (default ${DEFAULT_STALL_TIMEOUT_S}; 0: never)
+                           progress, and retry (default ${DEFAULT.stallTimeoutMs / 1000}; 0: never)
 
 Verification:
       --sha256 HEX         Expect this SHA-256 (one URL); a mismatch saves nothing

@@ -1,15 +1,14 @@
 /**
- * Turning URLs (from the arguments or a list) into downloads, validating the
- * whole set before any request: URLs, paths, duplicates, checksums. Paths are
- * joined with `/` here, without a runtime's path module.
+ * Turning URLs (from the arguments or a list) into downloads, validating the whole set
+ * before any request: URLs, paths, duplicates, checksums (`--checksums FILE`, read here);
+ * and which of them are this machine's share (`--shard K/N`).
  *
  * @module
  */
 
 import type { HaulAllItem } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
-import type { CliOptions } from "./args.ts";
-import { type ChecksumTable, lookupChecksum } from "./checksums.ts";
+import type { CliOptions, Shard } from "./args.ts";
 import { VERSION } from "./help.ts";
 
 /** Where a download was asked for (`"list.txt:3"`, `"argument 1"`), and what it says, as written. */
@@ -24,10 +23,8 @@ export interface JobSource {
 
 /** One validated download. */
 export interface Job {
-  /** For messages: `"list.txt:3"` or `"argument 1"`. */
   readonly where: string;
   readonly url: URL;
-  /** Mirrors of the same file, tried after `url`. */
   readonly mirrors: readonly URL[];
   readonly dest: string;
   /** The destination relative to the download directory (the checksum and shard key). */
@@ -37,68 +34,57 @@ export interface Job {
 }
 
 /** What shapes every destination: `--dir`, `-o`, `--sha256` (or `--integrity`), `--checksums`. */
-interface JobSettings {
-  readonly dir: string | null;
-  readonly output: string | null;
-  readonly integrity: string | null;
+type JobSettings = Pick<CliOptions, "dir" | "output" | "integrity"> & {
   readonly checksums: { readonly table: ChecksumTable; readonly name: string } | null;
-}
+};
 
-/**
- * Validates every source and builds the downloads, with one message per problem.
- * Refused: malformed or non-HTTP URLs, absolute paths, `..`, control characters,
- * two downloads to one destination, a destination another uses as a directory,
- * and (with `--checksums`) a destination with no checksum.
- */
+/** Validates every source and builds the downloads, with one message per problem (docs/cli.md, "The list"). */
 export function planJobs(
   sources: readonly JobSource[],
   settings: JobSettings,
 ): { jobs: Job[]; problems: string[] } {
   const jobs: Job[] = [];
   const problems: string[] = [];
-  const files = new Map<string, string>();
+  const files = new Map<string, string>(); // relative destination → where it was asked for
   for (const source of sources) {
-    const checked = [source.url, ...source.mirrors ?? []].map(checkUrl);
-    const bad = checked.find((one) => typeof one === "string");
-    if (bad !== undefined) {
-      problems.push(`${source.where}: ${bad}`);
-      continue;
-    }
-    const [url, ...mirrors] = checked as [URL, ...URL[]];
-    const chosen = relativeDest(source, url, settings);
-    if (typeof chosen === "string") {
-      problems.push(`${source.where}: ${chosen}`);
-      continue;
-    }
-    const relative = chosen.path;
-    const first = files.get(relative);
-    if (first !== undefined) {
-      problems.push(
-        `${source.where}: Duplicate destination ${relative} (also ${first}): ` +
-          "give each download its own path",
-      );
-      continue;
-    }
-    files.set(relative, source.where);
-    let integrity = settings.integrity;
-    if (settings.checksums !== null) {
-      const found = lookupChecksum(settings.checksums.table, relative);
-      if (found === null) {
-        problems.push(
-          `${source.where}: No checksum for ${relative} in ${settings.checksums.name}: ` +
-            "add a line for it, or drop --checksums",
-        );
-        continue;
-      }
-      integrity = found;
-    }
-    const dest = settings.output !== null && settings.dir === null
-      ? settings.output
-      : joinPath(settings.dir ?? ".", relative);
-    jobs.push({ where: source.where, url, mirrors, dest, relative, integrity });
+    const job = planJob(source, settings, files);
+    if (typeof job === "string") problems.push(`${source.where}: ${job}`);
+    else jobs.push(job);
   }
   problems.push(...directoryClashes(files));
   return { jobs, problems };
+}
+
+/** One source's download, or why it is refused. */
+function planJob(
+  source: JobSource,
+  settings: JobSettings,
+  files: Map<string, string>,
+): Job | string {
+  const checked = [source.url, ...source.mirrors ?? []].map(checkUrl);
+  const bad = checked.find((one) => typeof one === "string");
+  if (bad !== undefined) return bad;
+  const [url, ...mirrors] = checked as [URL, ...URL[]];
+  const chosen = relativeDest(source, url, settings);
+  if (typeof chosen === "string") return chosen;
+  const relative = chosen.path;
+  const first = files.get(relative);
+  if (first !== undefined) {
+    return `Duplicate destination ${relative} (also ${first}): give each download its own path`;
+  }
+  files.set(relative, source.where);
+  let integrity = settings.integrity;
+  if (settings.checksums !== null) {
+    integrity = lookupChecksum(settings.checksums.table, relative);
+    if (integrity === null) {
+      return `No checksum for ${relative} in ${settings.checksums.name}: ` +
+        "add a line for it, or drop --checksums";
+    }
+  }
+  const dest = settings.output !== null && settings.dir === null
+    ? settings.output
+    : joinPath(settings.dir ?? ".", relative);
+  return { where: source.where, url, mirrors, dest, relative, integrity };
 }
 
 /**
@@ -155,14 +141,8 @@ function joinPath(dir: string, relative: string): string {
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
 }
 
-/**
- * The download lines of `haul -i LIST` (`#` comment lines and blank lines skipped; a BOM
- * and CRLF accepted): a URL, or several (mirrors of one file), then optionally a path
- * (which may contain spaces). Nothing is validated here (see {@link planJobs}).
- */
-export function parseList(
-  text: string,
-): { line: number; url: string; mirrors: string[]; path: string | null }[] {
+/** The download lines of `haul -i LIST` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
+export function parseList(text: string): ({ line: number } & Omit<JobSource, "where">)[] {
   const entries = [];
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
@@ -197,9 +177,8 @@ export function checkUrl(raw: string): URL | string {
 }
 
 /**
- * The `haulAll` item of a job. Credentials written in the URL
- * (`https://user:password@host/…`, which `fetch` refuses) are sent as
- * `Authorization: Basic`, as curl and wget do, and never printed.
+ * The `haulAll` item of a job. Credentials written in the URL (`https://user:password@host/…`,
+ * which `fetch` refuses) are sent as `Authorization: Basic`, as curl and wget do, never printed.
  */
 export function batchItem(
   job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>,
@@ -233,4 +212,101 @@ export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers
   else if (!headers.has("user-agent")) headers.set("user-agent", `haul/${VERSION}`);
   new Headers(item?.headers).forEach((value, name) => headers.set(name, value));
   return headers;
+}
+
+/**
+ * A destination's bucket from 0 to `count - 1`, the same on every machine with no
+ * coordinator (the how and why: docs/cli.md): the FNV-1a hash of its path relative to the
+ * download directory (UTF-8, `/` separators), modulo `count`. Shard `K` holds bucket `K - 1`.
+ */
+export function shardOf(relative: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(relative)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % count;
+}
+
+/** Whether a destination (relative to the download directory) falls in `shard`. */
+export function inShard(relative: string, shard: Shard): boolean {
+  return shardOf(relative, shard.count) === shard.index - 1;
+}
+
+/** A parsed checksums file: an `integrity` value by name (`./` removed), and problems by 1-based line. */
+export interface ChecksumTable {
+  /** `sha256:<hex>`, `sha512:<hex>`, or both when a name has a line of each. */
+  readonly byName: ReadonlyMap<string, string>;
+  readonly problems: readonly { line: number; message: string }[];
+}
+
+/** Parses a checksums file (docs/cli.md, "Checksum files"); a `HEX`'s length tells its algorithm. */
+export function parseChecksums(text: string): ChecksumTable {
+  const byName = new Map<string, string>();
+  const problems: { line: number; message: string }[] = [];
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const parsed = parseLine(line);
+    if (parsed === null) {
+      problems.push({
+        line: index + 1,
+        message: "Malformed checksum line: write the hex digest (64 digits for SHA-256, 128 " +
+          "for SHA-512), two spaces, then the file name",
+      });
+      continue;
+    }
+    const name = normalizeName(parsed.name);
+    const token = `${parsed.algorithm}:${parsed.hex}`;
+    const previous = byName.get(name)?.split(" ") ?? [];
+    if (previous.some((t) => t.startsWith(`${parsed.algorithm}:`) && t !== token)) {
+      problems.push({ line: index + 1, message: `Two different checksums for ${name}` });
+      continue;
+    }
+    // A line of another algorithm for the same name: `integrity` checks the strongest.
+    if (!previous.includes(token)) byName.set(name, [...previous, token].join(" "));
+  }
+  return { byName, problems };
+}
+
+/** A destination's `integrity` value: by its path relative to `--dir`, else by a base name only one entry has. */
+export function lookupChecksum(table: ChecksumTable, relative: string): string | null {
+  const key = normalizeName(relative);
+  const exact = table.byName.get(key);
+  if (exact !== undefined) return exact;
+  const baseName = (name: string) => name.slice(name.lastIndexOf("/") + 1);
+  const found = [...table.byName].filter(([name]) => baseName(name) === baseName(key));
+  return found.length === 1 ? found[0]![1] : null;
+}
+
+/** The algorithm by the number of hex digits of its digest. */
+const BY_DIGITS: Readonly<Record<number, string>> = { 64: "sha256", 96: "sha384", 128: "sha512" };
+
+function parseLine(line: string): { algorithm: string; hex: string; name: string } | null {
+  const bsd = /^(SHA256|SHA384|SHA512) \((.+)\) = ([0-9a-fA-F]+)\s*$/.exec(line);
+  if (bsd !== null) {
+    const algorithm = bsd[1]!.toLowerCase();
+    const hex = bsd[3]!.toLowerCase();
+    return BY_DIGITS[hex.length] === algorithm ? { algorithm, hex, name: bsd[2]! } : null;
+  }
+  const escaped = line.startsWith("\\");
+  const gnu = /^([0-9a-fA-F]+) [ *](.+)$/.exec(escaped ? line.slice(1) : line);
+  const algorithm = BY_DIGITS[gnu?.[1]?.length ?? 0];
+  if (gnu === null || algorithm === undefined) return null;
+  const rawName = gnu[2]!.replace(/\r$/, "");
+  const name = escaped ? unescapeName(rawName) : rawName;
+  return name === "" ? null : { algorithm, hex: gnu[1]!.toLowerCase(), name };
+}
+
+/** Undoes `sha256sum`'s escaping: `\\n` for a newline, `\\r`, and `\\\\` for a backslash. */
+function unescapeName(name: string): string {
+  return name.replace(
+    /\\(.)/g,
+    (_, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char,
+  );
+}
+
+function normalizeName(name: string): string {
+  return name.split("/").filter((segment) => segment !== "" && segment !== ".").join("/");
 }

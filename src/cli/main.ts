@@ -8,26 +8,25 @@
 import type { HaulAllReport } from "../batch/haul_all.ts";
 import { haulAll } from "../calls.ts";
 import { headDeadline } from "../engine/stall.ts";
+import { nameFromUrl } from "../protocol/safe_name.ts";
+import { haulStream } from "../stream.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
-import { checkExisting } from "./existing.ts";
+import { describeError, errorDetail, retryLine, retryReason } from "./error_wording.ts";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { HELP, VERSION } from "./help.ts";
 import { type CliIo, type CliSignal, EXIT } from "./io.ts";
 import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
-import { makeDirectories, prepareJobs } from "./prepare.ts";
-import { streamToStdout } from "./stdout.ts";
+import { checkExisting, makeDirectories, prepareJobs } from "./prepare.ts";
+import { ProgressView } from "./progress_view.ts";
 
 /** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let options: CliOptions;
   try {
     const parsed = parseArgs(argv);
-    if (parsed.kind === "help") {
-      io.stdout(HELP);
-      return EXIT.ok;
-    }
-    if (parsed.kind === "version") {
-      io.stdout(`haul ${VERSION}\n`);
+    if (parsed.kind !== "run") {
+      io.stdout(parsed.kind === "help" ? HELP : `haul ${VERSION}\n`);
       return EXIT.ok;
     }
     options = parsed.options;
@@ -86,8 +85,7 @@ async function download(
   const policy = retryPolicy(options);
   const reports: HaulAllReport[] = [];
   try {
-    // An existing file is complete only when nothing contradicts it: a digest
-    // (checked by haul itself) or, without one, the server's size; with -N, the server's 304.
+    // Without a digest (haul checks it) or -N (the server's 304), the size is checked here.
     const toCheck = options.overwrite || options.timestamps === "revalidate"
       ? []
       : [...existing].filter(([index]) => jobs[index]!.integrity === null);
@@ -99,36 +97,32 @@ async function download(
         fetch,
         headers: requestHeaders(options),
         signal: controller.signal,
-        onRetry: (index, info) => output.jobRetry(index, info),
+        onRetry: (index, info) => output.retry(jobs[index]!.dest, info),
       },
     );
     for (const report of refused) {
       reports.push(report);
-      output.jobDone(report);
+      output.done(report);
     }
     const refusedIndices = new Set(refused.map((report) => report.index));
-    const batch = jobs.map((_, index) => index).filter((index) => !refusedIndices.has(index));
-    output.setBatch(batch);
+    const batch = jobs.filter((_, index) => !refusedIndices.has(index));
     if (batch.length > 0 && !controller.signal.aborted) {
-      const batchReports = await haulAll(
-        batch.map((index) => batchItem(jobs[index]!)),
-        {
-          ...policy,
-          concurrency: Math.min(options.jobs, batch.length),
-          connections: options.connections,
-          maxConnections: options.maxConnections,
-          overwrite: options.overwrite,
-          revalidate: options.timestamps === "revalidate",
-          remoteTime: options.timestamps !== null,
-          headers: requestHeaders(options),
-          signal: controller.signal,
-          stallTimeout: options.stallTimeoutMs,
-          ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
-          onProgress: (progress) => output.progress(progress),
-          onItemDone: (report) => output.itemDone(report),
-          onRetry: (info) => output.retry(info),
-        },
-      );
+      const batchReports = await haulAll(batch.map(batchItem), {
+        ...policy,
+        concurrency: Math.min(options.jobs, batch.length),
+        connections: options.connections,
+        maxConnections: options.maxConnections,
+        overwrite: options.overwrite,
+        revalidate: options.timestamps === "revalidate",
+        remoteTime: options.timestamps !== null,
+        headers: requestHeaders(options),
+        signal: controller.signal,
+        stallTimeout: options.stallTimeoutMs,
+        ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
+        onProgress: (progress) => output.progress(progress),
+        onItemDone: (report) => output.done(report),
+        onRetry: (info) => output.retry(String(info.item.dest), info),
+      });
       reports.push(...batchReports);
     }
   } finally {
@@ -148,4 +142,94 @@ async function download(
     io.stderr(output.summary(reports, performance.now() - startedAt));
   }
   return count("failed") > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * `-o -`: the body to standard output through `haulStream()`, which continues it after a cut
+ * without repeating a byte; messages, retries and progress go to standard error, as for a file.
+ */
+async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise<number> {
+  const name = `${nameFromUrl(job.url)} (stdout)`;
+  const controller = new AbortController();
+  let interrupted: CliSignal | null = null;
+  const stopListening = io.onSignal((signal) => {
+    if (interrupted !== null) return io.exit(EXIT.interrupted);
+    interrupted = signal;
+    controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
+  });
+  const view = io.isTTY && !options.quiet
+    ? new ProgressView({
+      write: (text) => io.stderr(text),
+      columns: () => io.columns(),
+      label: () => name,
+      showTotal: false,
+      maxAttempts: options.retries + 1,
+    })
+    : null;
+  const say = (line: string): void => {
+    view?.clear();
+    io.stderr(`${line}\n`);
+  };
+  const startedAt = performance.now();
+  let written = 0;
+  let retries = 0;
+  const item = batchItem(job); // credentials in the URL become a header (on the URL's `Request`)
+  const first = item.urls?.[0];
+  const stream = haulStream(first instanceof Request ? first : item.url, {
+    headers: requestHeaders(options, item),
+    signal: controller.signal,
+    ...retryPolicy(options),
+    stallTimeout: options.stallTimeoutMs,
+    ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
+    ...(job.integrity === null ? {} : { integrity: job.integrity }),
+    onRetry: (info) => {
+      retries++;
+      if (options.quiet) return;
+      say(retryLine(name, info, retryReason(info.error).replace(/ saved$/, " written")));
+    },
+  });
+  const reader = stream.getReader();
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      if (!(await io.writeOut(read.value))) return EXIT.brokenPipe; // the reader left: quietly
+      written += read.value.length;
+      const progress = { index: 0, item, phase: "running", validLength: written } as const;
+      view?.update({
+        items: [{ ...progress, totalLength: null, received: written, attempt: 1, retryAt: null }],
+        pending: 0,
+        active: 1,
+        done: 0,
+        skipped: 0,
+        failed: 0,
+        received: written,
+      });
+    }
+  } catch (error) {
+    view?.stop();
+    if (interrupted !== null) {
+      io.stderr(
+        `haul: ${interrupted}: stopped after ${formatBytes(written)} to standard output ` +
+          "(a stream cannot resume: run the command again to start over)\n",
+      );
+      return EXIT.interrupted;
+    }
+    const attempts = (error as { attempts?: number }).attempts ?? 1;
+    const reason = describeError(error, job, attempts);
+    io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
+    return EXIT.failed;
+  } finally {
+    stopListening();
+    view?.stop();
+    await reader.cancel().catch(() => {});
+  }
+  if (!options.quiet) {
+    const ms = performance.now() - startedAt;
+    const notes = retries > 0 ? `; ${retries} retries` : "";
+    say(
+      `Streamed ${name}: ${formatBytes(written)} in ${formatDuration(ms)} ` +
+        `(${formatRate(written / Math.max(ms / 1000, 1e-3))}${notes})` +
+        (job.integrity === null ? "" : ", sha256 verified"),
+    );
+  }
+  return EXIT.ok;
 }

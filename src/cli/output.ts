@@ -1,17 +1,12 @@
 /**
- * Where the command line's output goes while downloads run: bars on a
- * terminal, one line (or JSON object) per finished file otherwise, errors and
- * retries on standard error, and the summary after several downloads.
+ * Where the command line's output goes while downloads run: bars on a terminal, one line (or
+ * JSON object) per finished file otherwise, errors and retries on standard error, the summary.
  *
  * @module
  */
 
-import type {
-  HaulAllProgress,
-  HaulAllReport,
-  HaulAllRetryInfo,
-  HaulAllSuccess,
-} from "../batch/haul_all.ts";
+import type { HaulAllProgress, HaulAllReport, HaulAllSuccess } from "../batch/haul_all.ts";
+import type { RetryInfo } from "../batch/retry.ts";
 import { isRetryable } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
 import type { CliOptions } from "./args.ts";
@@ -24,38 +19,31 @@ import { formatBytes, formatDuration, formatRate } from "./format.ts";
 /** The output of one run. */
 export class RunOutput {
   readonly #io: CliIo;
-  readonly #jobs: readonly Job[];
   readonly #options: Pick<CliOptions, "quiet" | "verbose" | "json">;
   readonly #view: ProgressView | null;
+  /** Each job by its destination (unique in a run), which every report's item names. */
+  readonly #jobs: ReadonlyMap<string, Job>;
   /** One per failed download (`dest (where): reason`), for the summary. */
   readonly #failures: { line: string; retryable: boolean }[] = [];
-  /** The job index of each item of the running batch (the batch may hold only some jobs). */
-  #batch: readonly number[];
-  /** The reason of each job's last retry, shown in its bar while it waits. */
-  readonly #reasons = new Map<number, string>();
+  /** The reason of each destination's last retry, shown in its bar while it waits. */
+  readonly #reasons = new Map<string, string>();
   /** When set, failures are not printed (the run was interrupted). */
   muted = false;
 
   constructor(io: CliIo, jobs: readonly Job[], options: CliOptions) {
     this.#io = io;
-    this.#jobs = jobs;
     this.#options = options;
-    this.#batch = jobs.map((_, index) => index);
+    this.#jobs = new Map(jobs.map((job) => [job.dest, job]));
     this.#view = io.isTTY && !options.quiet
       ? new ProgressView({
         write: (text) => io.stderr(text),
         columns: () => io.columns(),
-        label: (index) => jobs[this.#jobIndex(index)]?.relative ?? "",
-        reason: (index) => this.#reasons.get(this.#jobIndex(index)) ?? null,
+        label: (_, item) => this.#jobs.get(String(item.dest))?.relative ?? "",
+        reason: (_, item) => this.#reasons.get(String(item.dest)) ?? null,
         showTotal: jobs.length > 1,
         maxAttempts: options.retries + 1,
       })
       : null;
-  }
-
-  /** The job index of each item given to `haulAll`: its reports' and progress's indices are positions here. */
-  setBatch(jobIndices: readonly number[]): void {
-    this.#batch = jobIndices;
   }
 
   /** Redraws the bars on a terminal. */
@@ -63,15 +51,10 @@ export class RunOutput {
     this.#view?.update(progress);
   }
 
-  /** A finished item of the batch: prints its line or JSON object. */
-  itemDone(report: HaulAllReport): void {
-    this.jobDone({ ...report, index: this.#jobIndex(report.index) });
-  }
-
-  /** A finished download, its `index` in `jobs`: prints its line or JSON object. */
-  jobDone(report: HaulAllReport): void {
-    const job = this.#jobs[report.index]!;
-    this.#reasons.delete(report.index);
+  /** A finished download: prints its line or JSON object. */
+  done(report: HaulAllReport): void {
+    const job = this.#jobs.get(String(report.item.dest))!;
+    this.#reasons.delete(job.dest);
     if (report.status === "failed") {
       if (this.muted) return;
       const where = job.where === "argument" ? "" : ` (${job.where})`;
@@ -83,21 +66,13 @@ export class RunOutput {
     else if (report.status !== "failed" && !this.#options.quiet) this.#out(fileLine(report, job));
   }
 
-  /** A retry of a batch item about to wait. */
-  retry(info: HaulAllRetryInfo): void {
-    this.jobRetry(this.#jobIndex(info.index), info);
-  }
-
-  /** A retry of job `index` about to wait: its reason goes in the bar on a terminal, else (and with `-v`) in a line. */
-  jobRetry(
-    index: number,
-    info: Pick<HaulAllRetryInfo, "attempt" | "maxAttempts" | "delayMs" | "error">,
-  ): void {
+  /** A retry of `dest` about to wait: its reason goes in the bar on a terminal, else (and with `-v`) in a line. */
+  retry(dest: string, info: RetryInfo): void {
     const reason = retryReason(info.error);
-    this.#reasons.set(index, reason);
+    this.#reasons.set(dest, reason);
     if (this.muted || this.#options.quiet) return;
     if (this.#view !== null && !this.#options.verbose) return;
-    this.error(retryLine(this.#jobs[index]!.dest, info, reason));
+    this.error(retryLine(dest, info, reason));
   }
 
   /** Prints a line (and `detail`'s lines, each ending with a newline) on standard error, above the bars. */
@@ -133,10 +108,6 @@ export class RunOutput {
       }
     }
     return text;
-  }
-
-  #jobIndex(batchIndex: number): number {
-    return this.#batch[batchIndex] ?? batchIndex;
   }
 
   #out(line: string): void {
@@ -192,8 +163,8 @@ function fileJson(report: HaulAllReport, job: Job): Record<string, unknown> {
     ...base,
     size: result.size,
     sha256: result.sha256,
-    ...(result.sha384 === undefined ? {} : { sha384: result.sha384 }),
-    ...(result.sha512 === undefined ? {} : { sha512: result.sha512 }),
+    sha384: result.sha384, // JSON.stringify leaves out the digests not computed (undefined)
+    sha512: result.sha512,
     verified: job.integrity !== null,
     resumedFrom: result.resumedFrom,
     connections: result.connections,

@@ -1,30 +1,37 @@
 /**
- * Everything the command line checks before its first download: reading the
- * list and the checksums file, `-J`'s names, validating every download, what is
- * already at each destination, creating the directories.
+ * Everything the command line checks before its first download: reading the list and the
+ * checksums file, `-J`'s names, validating every download, what is already at each
+ * destination (and whether a file there is the download: without a digest to check it
+ * against, its size is compared with the server's), creating the directories.
  *
  * @module
  */
 
+import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
 import { eachLimited } from "../batch/pool.ts";
-import { retrying } from "../batch/retry.ts";
+import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
 import { headDeadline } from "../engine/stall.ts";
+import { UnexpectedStatusError } from "../errors.ts";
+import { parseContentRange, parseUnsatisfiedRange } from "../protocol/content_range.ts";
+import { parseRetryAfter } from "../protocol/retry_after.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 import { dirname } from "../store/paths.ts";
+import type { FetchLike } from "../types.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
-import { type ChecksumTable, parseChecksums } from "./checksums.ts";
-import { probe, statusError } from "./existing.ts";
+import { formatBytes } from "./format.ts";
 import type { CliIo, PathInfo } from "./io.ts";
 import {
   batchItem,
+  type ChecksumTable,
   checkUrl,
+  inShard,
   type Job,
   type JobSource,
+  parseChecksums,
   parseList,
   planJobs,
   requestHeaders,
 } from "./jobs.ts";
-import { inShard } from "./shard.ts";
 import { describeError } from "./error_wording.ts";
 
 /** The most problems listed before "… and N more". */
@@ -75,12 +82,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     }
     checksums = { table, name };
   }
-  const { jobs, problems } = planJobs(sources, {
-    dir: options.dir,
-    output: options.output,
-    integrity: options.integrity,
-    checksums,
-  });
+  const { jobs, problems } = planJobs(sources, { ...options, checksums });
   if (problems.length > 0) return refuse(problems);
   // Only once the whole list is valid, so every machine refuses the same list.
   const shard = options.shard;
@@ -122,14 +124,9 @@ function refuse(problems: string[]): Prepared {
 }
 
 /**
- * `-J`: names after their server, a few at a time, the sources whose name would come from
- * the URL (no path, or one ending in `/`); a name not given stays the URL's, an invalid URL
- * is left for `planJobs()`. On a failure, its message is returned and no further request starts.
- *
- * haul needs the destination before the download starts (its lock, `.part` and checkpoint),
- * so each name is asked with one `GET` of the first byte (not a `HEAD`: a presigned link is
- * signed for `GET` only), with the run's headers, credentials and retries; its body is
- * cancelled, its `Content-Disposition` gives a safe name.
+ * `-J`: names after their server the sources whose name would come from the URL, with one
+ * `GET` of the first byte each (why: docs/cli.md, "Names from the server"); a name not given
+ * stays the URL's, an invalid URL is left for `planJobs()`. A failure's message is returned.
  */
 async function withServerNames(
   sources: readonly JobSource[],
@@ -141,9 +138,9 @@ async function withServerNames(
     const headers = requestHeaders(options, item);
     const target = new URL(item.url);
     return retrying(async () => {
-      const { ok, status, headers: got } = await probe(target, fetch, headers, "GET");
-      if (!ok && status !== 416) throw statusError(target, status, got);
-      return contentDispositionName(got.get("content-disposition"));
+      const response = await probe(target, fetch, headers, "GET");
+      if (!response.ok && response.status !== 416) throw statusError(target, response);
+      return contentDispositionName(response.headers.get("content-disposition"));
     }, retryPolicy(options));
   };
   const named = [...sources];
@@ -163,11 +160,7 @@ async function withServerNames(
   return failure ?? named;
 }
 
-/**
- * What is already at each destination, before any request (`fromOutput`: the one destination
- * was given with `-o`): a directory, a device or a fifo is refused (one message each, exit
- * status 2); the size of each regular file, by job index, is kept for the size check.
- */
+/** What is at each destination: the problems (not a regular file), and each file's size by job index. */
 async function findDestinations(
   jobs: readonly Job[],
   io: CliIo,
@@ -201,4 +194,127 @@ async function findDestinations(
     }
   }
   return { problems, existing };
+}
+
+/** The file at the destination is not the server's: its size differs; nothing was changed. */
+export class ExistingFileError extends Error {
+  /** Never retryable: the same command finds the same file. */
+  readonly retryable: boolean = false;
+
+  constructor(path: string, size: number, serverSize: number) {
+    super(
+      `Existing ${path} is ${formatBytes(size)} but the server's file is ` +
+        `${formatBytes(serverSize)}: it is another file, or was cut short; ` +
+        "use --overwrite to download it again",
+    );
+    this.name = "ExistingFileError";
+  }
+}
+
+/** The server's size of the file, or `null` when it does not say (docs/cli.md, "An existing destination"). */
+async function serverSize(
+  url: URL,
+  fetchFn: FetchLike,
+  headers: Headers,
+  signal: AbortSignal,
+): Promise<number | null> {
+  const head = await probe(url, fetchFn, headers, "HEAD", signal);
+  const size = head.status === 200 ? identityLength(head.headers) : null;
+  if (size !== null) return size;
+  const got = await probe(url, fetchFn, headers, "GET", signal);
+  const range = got.headers.get("content-range");
+  if (got.status === 200) return identityLength(got.headers);
+  if (got.status === 416) return parseUnsatisfiedRange(range);
+  if (got.status === 206) {
+    try {
+      return parseContentRange(range).complete;
+    } catch {
+      return null;
+    }
+  }
+  if (got.ok) return null;
+  throw statusError(url, got);
+}
+
+/** A 200's `Content-Length`, when it is the file's size (no `Content-Encoding`). */
+function identityLength(headers: Headers): number | null {
+  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "identity";
+  const length = headers.get("content-length") ?? "";
+  if (encoding !== "identity" || !/^\s*\d+\s*$/.test(length)) return null;
+  return Number.isSafeInteger(Number(length)) ? Number(length) : null;
+}
+
+/** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
+async function probe(
+  url: URL,
+  fetchFn: FetchLike,
+  headers: Headers,
+  method: "HEAD" | "GET",
+  signal?: AbortSignal,
+): Promise<Response> {
+  const sent = new Headers(headers);
+  sent.set("accept-encoding", "identity");
+  if (method === "GET") sent.set("range", "bytes=0-0");
+  const init = { method, headers: sent, redirect: "follow", signal: signal ?? null } as const;
+  const response = await fetchFn(new Request(url, init));
+  await response.body?.cancel().catch(() => {});
+  return response;
+}
+
+/** The error for a probe the server refused. */
+function statusError(url: URL, { status, headers }: Response): UnexpectedStatusError {
+  const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
+  return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
+}
+
+/** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */
+export interface CheckExistingOptions extends Required<Omit<RetryOptions, "onRetry">> {
+  /** Checks at once. */
+  readonly concurrency: number;
+  readonly fetch: FetchLike;
+  readonly headers: Headers;
+  readonly signal: AbortSignal;
+  readonly onRetry: (index: number, info: RetryInfo) => void;
+}
+
+/**
+ * Checks each existing file (job `index`, `size` bytes on disk) against the server's size: a
+ * failure for each that is not, or could not be shown to be, the download; the others match,
+ * or the server gives no size.
+ */
+export async function checkExisting(
+  candidates: readonly { index: number; size: number; item: HaulAllItem }[],
+  options: CheckExistingOptions,
+): Promise<HaulAllFailure[]> {
+  const failures: HaulAllFailure[] = [];
+  await eachLimited(candidates.length, options.concurrency, async (next) => {
+    const startedAt = performance.now();
+    const { index, size, item } = candidates[next]!;
+    const headers = new Headers(options.headers);
+    const first = item.urls?.[0]; // the URL's own headers (its credentials), when it has mirrors
+    if (first instanceof Request) first.headers.forEach((value, name) => headers.set(name, value));
+    new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+    const url = new URL(item.url);
+    let attempts = 0;
+    const attempt = (): Promise<number | null> => {
+      attempts++;
+      return serverSize(url, options.fetch, headers, options.signal);
+    };
+    const fail = (error: unknown): void => {
+      const elapsedMs = performance.now() - startedAt;
+      failures.push({ status: "failed", index, item, error, attempts, received: 0, elapsedMs });
+    };
+    try {
+      const remote = await retrying(attempt, options, {
+        signal: options.signal,
+        onRetry: (info) => options.onRetry(index, info),
+      });
+      if (remote !== null && remote !== size) {
+        fail(new ExistingFileError(String(item.dest), size, remote));
+      }
+    } catch (error) {
+      fail(error); // the signal's reason when the run was stopped
+    }
+  });
+  return failures.sort((a, b) => a.index - b.index);
 }

@@ -1,11 +1,11 @@
 /**
- * The terminal progress display: one bar per active download plus a total
- * line, redrawn in place at most 10 times a second.
+ * The terminal progress display: one bar per active download plus a total line, redrawn in
+ * place at most 10 times a second.
  *
  * @module
  */
 
-import type { HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
+import type { HaulAllItem, HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
 import { displayWidth, fitWidth, formatBytes, formatEta, formatRate, RateMeter } from "./format.ts";
 
 /** The shortest time between two redraws. */
@@ -28,9 +28,9 @@ interface ProgressViewOptions {
   write(text: string): void;
   columns(): number;
   /** The label of an item (its destination). */
-  label(index: number): string;
+  label(index: number, item: HaulAllItem): string;
   /** Why an item is waiting to retry, in a few words. */
-  reason?(index: number): string | null;
+  reason?(index: number, item: HaulAllItem): string | null;
   /** Whether to draw the total line (for more than one download). */
   showTotal: boolean;
   /** The most attempts per download, for "attempt 2/21". */
@@ -44,11 +44,7 @@ const realClock: ViewClock = {
   clearTimeout: (handle) => clearTimeout(handle as number),
 };
 
-/**
- * Draws a batch's progress on a terminal. Feed it with {@link ProgressView.update};
- * call {@link ProgressView.clear} before printing other lines, and
- * {@link ProgressView.stop} at the end.
- */
+/** Draws a batch's progress on a terminal; `clear()` it before printing other lines. */
 export class ProgressView {
   readonly #options: ProgressViewOptions;
   readonly #clock: ViewClock;
@@ -146,14 +142,14 @@ export class ProgressView {
     if (item.phase === "waiting") {
       const wait = Math.max(0, (item.retryAt ?? 0) - Date.now()) / 1000;
       const attempt = `${item.attempt}/${this.#options.maxAttempts}`;
-      const why = this.#options.reason?.(item.index) ?? null;
+      const why = this.#options.reason?.(item.index, item.item) ?? null;
       status = wait >= 0.05
         ? `retry ${attempt} in ${wait.toFixed(1)} s${why === null ? "" : `: ${why}`}`
         : `resuming, attempt ${attempt}`;
     } else {
       status = rateAndEta(meter.rate(now), item.validLength, item.totalLength);
     }
-    const label = this.#options.label(item.index);
+    const label = this.#options.label(item.index, item.item);
     return { label, valid: item.validLength, total: item.totalLength, status };
   }
 
@@ -173,12 +169,7 @@ export class ProgressView {
 }
 
 /** One line of the display before layout. */
-interface Row {
-  label: string;
-  valid: number;
-  total: number | null;
-  status: string;
-}
+type Row = { label: string; valid: number; total: number | null; status: string };
 
 function rateAndEta(rate: number | null, valid: number, total: number | null): string {
   if (rate === null) return "";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readdir, writeFile } from "node:fs/promises";
 import { parseArgs, UsageError } from "../../src/cli/args.ts";
 import { HELP } from "../../src/cli/help.ts";
-import { shardOf } from "../../src/cli/shard.ts";
+import { shardOf } from "../../src/cli/jobs.ts";
 import { jsonLines, runCli } from "../fixtures/cli_run.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { inShard, parseShard, shardOf } from "../../src/cli/shard.ts";
+import { parseShard } from "../../src/cli/args.ts";
+import { inShard, shardOf } from "../../src/cli/jobs.ts";
 
 describe("parseShard()", () => {
   it("reads K/N with K counting from 1, as Jest, Vitest and Playwright do", () => {

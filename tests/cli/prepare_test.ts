@@ -1,5 +1,5 @@
 /**
- * The command line's size check of existing files (`src/cli/existing.ts`):
+ * The command line's size check of existing files (`src/cli/prepare.ts`):
  * retried like a download, a few at a time, stopped by the run's signal.
  */
 
@@ -9,7 +9,7 @@ import {
   checkExisting,
   type CheckExistingOptions,
   ExistingFileError,
-} from "../../src/cli/existing.ts";
+} from "../../src/cli/prepare.ts";
 import type { RetryInfo } from "../../src/batch/retry.ts";
 import { UnexpectedStatusError } from "../../src/errors.ts";
 import type { FetchLike } from "../../src/types.ts";
