@@ -208,7 +208,9 @@ for (const block of blocks) {
       (
         req,
         honest,
-      ) => (block.cut && req.index === 0 ? { ...honest, cutAfter: 1024 * 1024 } : honest),
+      ) => (block.cut && req.index === 0
+        ? { ...honest, cutAfter: 1024 * 1024, cutLingerMs: 200 }
+        : honest),
     );
     try {
       await withTempDir(async (dir) => {
@@ -230,8 +232,14 @@ for (const block of blocks) {
         if (block.cut) {
           assert.equal(server.requests.length, 2, child.output());
           const range = server.requests[1]?.headers["range"] ?? "";
-          if (block.out === null) assert.equal(range, "bytes=1048576-");
-          else {
+          // Bun's fetch can drop the bytes it reads together with the close (script_server.ts,
+          // `cutLingerMs`): a Bun program resumes at or before the cut, never past it.
+          if (block.out === null && block.runtime !== "bun") {
+            assert.equal(range, "bytes=1048576-");
+          } else if (block.out === null) {
+            const start = Number(/^bytes=(\d+)-$/.exec(range)?.[1]);
+            assert.ok(start > 0 && start <= 1048576, range);
+          } else {
             const start = Number(/^bytes=(\d+)-\d+$/.exec(range)?.[1]);
             assert.ok(start > 0 && start <= 1048576, range);
           }
