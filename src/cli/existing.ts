@@ -12,8 +12,7 @@
 import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
 import { eachLimited } from "../batch/pool.ts";
 import { type RetryInfo, retrying } from "../batch/retry.ts";
-import { parseContentRange, parseUnsatisfiedRange } from "../protocol/content_range.ts";
-import { parseRetryAfter } from "../protocol/retry_after.ts";
+import { parseContentRange, parseRetryAfter, parseUnsatisfiedRange } from "../protocol/headers.ts";
 import { UnexpectedStatusError } from "../errors.ts";
 import type { FetchLike } from "../types.ts";
 import { formatBytes } from "./format.ts";

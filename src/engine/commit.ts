@@ -16,7 +16,7 @@ import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.t
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests } from "../runtime/native_hash.ts";
 import type { PartOwner } from "../store/ownership.ts";
-import { parseHttpDate } from "../protocol/retry_after.ts";
+import { parseHttpDate } from "../protocol/headers.ts";
 import type { HaulOptions, HaulState } from "../types.ts";
 
 /** A complete `.part` about to be committed. */

@@ -11,7 +11,7 @@ import {
   PartialHaulError,
   ServerMisconfiguredError,
 } from "../errors.ts";
-import { isStrongEtag } from "../protocol/etag.ts";
+import { isStrongEtag } from "../protocol/headers.ts";
 import { judgeBodyEnd, type StreamPlan, type Validators } from "../protocol/plan.ts";
 import { toDestinationError } from "../store/destination.ts";
 import { CallbackFailure } from "./progress.ts";

@@ -13,7 +13,7 @@
 import { type Checkpoint, durablePrefix, tailStart } from "../protocol/checkpoint.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "../errors.ts";
-import { isStrongEtag } from "../protocol/etag.ts";
+import { isStrongEtag } from "../protocol/headers.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./paths.ts";
