@@ -10,7 +10,7 @@ import { eachLimited } from "../batch/pool.ts";
 import { retrying } from "../batch/retry.ts";
 import { headDeadline } from "../engine/stall.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
-import { dirname } from "../store/paths.ts";
+import { dirname } from "../store/destination.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
 import { type ChecksumTable, parseChecksums } from "./checksums.ts";
 import { probe, statusError } from "./existing.ts";

@@ -1,11 +1,8 @@
 /**
  * One call per destination at a time, across processes: `<dest>.part.lock`,
- * created exclusively and rewritten every second by its owner (a lease). Not
- * an OS lock alone: Node and Bun have no flock(2), and processes of different
- * runtimes may share a destination. Who may be taken over, and the fence
- * after a takeover from an owner that may be alive: `docs/architecture.md`,
- * "Ownership", and `lock_record.ts`. Takeovers are serialised by
- * `<dest>.part.takeover`, held for the few ms of the check.
+ * created exclusively and rewritten every second by its owner (a lease; Node
+ * and Bun have no flock(2)). Takeovers are serialised by `<dest>.part.takeover`;
+ * who may be taken over: `docs/architecture.md`, "Ownership".
  *
  * @module
  */
@@ -22,10 +19,9 @@ import {
   randomHex,
 } from "./lock_record.ts";
 
-/** The lease's timings in ms (tests shorten them). */
+/** The lease's timings in ms (tests shorten them): a refresh every `heartbeatMs`, stale after `staleMs`. */
 export interface LockTiming {
   readonly heartbeatMs: number;
-  /** After how long without a refresh a lock is stale. */
   readonly staleMs: number;
 }
 
@@ -34,7 +30,7 @@ export const DEFAULT_LOCK_TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 500
 
 /** This process's random id, written into every lock it takes. */
 const INSTANCE = randomHex(16);
-/** The lock's record of what this process holds: a second call here for one of these paths is refused. */
+/** The lock paths this process holds: a second call here for one of them is refused. */
 const heldHere = new Set<string>();
 
 /** A held lock. */
@@ -111,11 +107,6 @@ function ownRecord(fs: FsShim, nonce: string | null) {
   return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce };
 }
 
-/** The takeover guard beside a lock: `<dest>.part.takeover` for `<dest>.part.lock`. */
-function guardPathOf(lockPath: string): string {
-  return lockPath.endsWith(".lock") ? `${lockPath.slice(0, -5)}.takeover` : `${lockPath}.takeover`;
-}
-
 /** Creates `path` exclusively, takes its flock where it can and writes `textFor(flocked)`; `null` if it exists. */
 async function tryCreate(
   fs: FsShim,
@@ -179,17 +170,18 @@ async function inspect(
 }
 
 /**
- * Removes a stale lock under the takeover guard, after judging it again there;
- * whether its owner may still be alive (a fence is needed). Busy when another
- * process is taking over or got it first.
+ * Removes a stale lock under the takeover guard (`<dest>.part.takeover`), after
+ * judging it again there; whether its owner may still be alive (a fence is
+ * needed). Busy when another process is taking over or got it first.
  */
+
 async function takeOver(
   fs: FsShim,
   lockPath: string,
   dest: string,
   timing: LockTiming,
 ): Promise<boolean> {
-  const guardPath = guardPathOf(lockPath);
+  const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
   const text = encodeLockRecord(ownRecord(fs, null));
   const created = await tryCreate(fs, guardPath, () => text);
   const guard = created?.file ?? null;

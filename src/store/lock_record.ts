@@ -36,14 +36,13 @@ export type LockVerdict =
   | { readonly stale: false; readonly why: string }
   | { readonly stale: true; readonly why: string; readonly fence: boolean };
 
-/** A lock record as the lock file's text: one line of JSON. */
+/** A lock record as the lock file's text: one line of JSON (`flock` and `start` only when set). */
 export function encodeLockRecord(
   record: Omit<LockRecord, "flock" | "start"> & Partial<Pick<LockRecord, "flock" | "start">>,
 ): string {
   const { pid, scope, instance, nonce } = record;
-  const flock = record.flock === true ? { flock: true } : {};
-  const start = typeof record.start === "string" ? { start: record.start } : {};
-  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...flock, ...start })}\n`;
+  const extra = { flock: record.flock || undefined, start: record.start ?? undefined };
+  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...extra })}\n`;
 }
 
 /** Reads a lock file's text; never throws: an unreadable one gives `null`s (judged by its age alone). */

@@ -1,9 +1,7 @@
 /**
  * What the holder of a destination's lock may do to `.part`, `.part.ctrl` and
- * `dest`, checked as it does it, so that an owner who lost the lock changes
- * nothing the new owner relies on: the steps and what each rules out are in
- * `docs/architecture.md`, "Ownership". Also the cleaning of sidecars nothing
- * can use ({@link removeStaleSidecars}).
+ * `dest`, checked as it does it: the steps and what each rules out are in
+ * `docs/architecture.md`, "Ownership".
  *
  * @module
  */
@@ -12,7 +10,7 @@ import { DestinationError } from "../errors.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import { acquireLock, type DestinationLock } from "./lock.ts";
 import { randomHex } from "./lock_record.ts";
-import { basename, type SidecarPaths } from "./paths.ts";
+import { basename, type SidecarPaths } from "./destination.ts";
 
 /** Names this module gives `.part` for a moment: `<dest>.part.` and 8 hex digits. */
 const PRIVATE_SUFFIX = /^\.part\.[0-9a-f]{8}$/;
@@ -95,10 +93,7 @@ export class PartOwner {
     }
   }
 
-  /**
-   * Removes `.part`, its checkpoint and the checkpoint's temp file, if this
-   * owner still owns them (otherwise leaves them to their owner).
-   */
+  /** Removes `.part`, `.part.ctrl` and its temp file, if this owner still owns them. */
   async remove(): Promise<void> {
     try {
       await this.check();
