@@ -14,7 +14,7 @@
 import { IntegrityError } from "../errors.ts";
 import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { Digests } from "../runtime/native_hash.ts";
+import type { Digests } from "../runtime/multi_hash.ts";
 import type { PartOwner } from "../store/ownership.ts";
 import { parseHttpDate } from "../protocol/headers.ts";
 import type { HaulOptions, HaulState } from "../types.ts";

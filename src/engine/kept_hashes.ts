@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { NativeHash } from "../runtime/native_hash.ts";
+import type { NativeHash } from "../runtime/multi_hash.ts";
 
 /** A hasher of `.part` bytes `[0, hash.length)` and the representation they belong to. */
 interface KeptHash {

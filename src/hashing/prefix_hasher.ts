@@ -8,7 +8,7 @@
  */
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { Digests, NativeHash } from "../runtime/native_hash.ts";
+import type { Digests, NativeHash } from "../runtime/multi_hash.ts";
 import { READ_PIECE } from "./file_digest.ts";
 
 /** Within this many bytes of the read-back, bytes that extend the written prefix wait for it. */

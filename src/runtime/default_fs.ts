@@ -15,22 +15,14 @@ export async function defaultFs(): Promise<FsShim> {
       import("./node_fs.ts"),
     ]);
     return {
-      name: denoFs.name,
-      pid: denoFs.pid,
+      ...denoFs,
       open: (path: string, mode: OpenMode): Promise<ShimFile> =>
         mode === "readwrite" ? nodeFs.open(path, mode) : denoFs.open(path, mode),
-      rename: denoFs.rename,
-      remove: denoFs.remove,
-      stat: denoFs.stat,
-      readFile: denoFs.readFile,
-      syncDir: denoFs.syncDir,
-      utime: (path: string, mtimeMs: number) => denoFs.utime!(path, mtimeMs),
-      copyFile: (from: string, to: string) => nodeFs.copyFile!(from, to),
-      list: (dir: string) => nodeFs.list!(dir),
-      isProcessAlive: denoFs.isProcessAlive,
-      processStart: (pid: number) => nodeFs.processStart?.(pid) ?? null,
+      copyFile: nodeFs.copyFile!,
+      list: nodeFs.list!,
+      processStart: nodeFs.processStart!,
       get processScope(): string | null {
-        return denoFs.processScope ?? null;
+        return denoFs.processScope ?? null; // asked each time: permissions may change
       },
     };
   }
