@@ -43,19 +43,15 @@ function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   return truncate(name);
 }
 
+/** Each run of `%XX` escapes decoded, or kept as it is when it is not valid UTF-8. */
 function percentDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    // Malformed escapes: decode the valid ones one by one.
-    return segment.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
-      try {
-        return decodeURIComponent(run);
-      } catch {
-        return run;
-      }
-    });
-  }
+  return segment.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 /** `name` cut to {@link MAX_NAME_BYTES} UTF-8 bytes, whole characters only, its extension kept. */

@@ -5,9 +5,9 @@ import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
  * `deno_fs.ts` (least privilege, flock), except that the `.part` file (opened
  * `"readwrite"`) goes through `node_fs.ts`, whose positional writes let a
  * background `fdatasync` run while the next write proceeds (`Deno.FsFile` has
- * one cursor: 230 vs 367 MB/s on 1 GiB). Each shim is loaded by `import()`, so
- * Bun and Node never evaluate the Deno file.
+ * one cursor; docs/performance.md). Bun and Node never load the Deno file.
  */
+
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {
     const [{ denoFs }, { nodeFs }] = await Promise.all([

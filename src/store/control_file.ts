@@ -59,16 +59,14 @@ const MIN_BODY_SIZE = FIXED_BODY_SIZE + RANGE_SIZE + 3 * 8;
 const MAX_BODY_SIZE = FIXED_BODY_SIZE + MAX_RANGES * RANGE_SIZE +
   3 * pad8(2 + CONTROL_FILE_MAX_STRING_BYTES);
 
-const FLAG_LENGTH_KNOWN = 1 << 0;
-const FLAG_ETAG = 1 << 1;
-const FLAG_LAST_MODIFIED = 1 << 2;
-const FLAG_CONTENT_TYPE = 1 << 3;
-const KNOWN_FLAGS = FLAG_LENGTH_KNOWN | FLAG_ETAG | FLAG_LAST_MODIFIED | FLAG_CONTENT_TYPE;
+/** `fieldFlags`: bit 0, the length is known; bits 1 to 3, each of the strings is present. */
+const FLAG_LENGTH_KNOWN = 1;
 const STRING_FIELDS = [
-  ["etag", FLAG_ETAG],
-  ["lastModified", FLAG_LAST_MODIFIED],
-  ["contentType", FLAG_CONTENT_TYPE],
+  ["etag", 1 << 1],
+  ["lastModified", 1 << 2],
+  ["contentType", 1 << 3],
 ] as const;
+const KNOWN_FLAGS = 0b1111;
 
 const TWO_32 = 0x1_0000_0000;
 /** Largest high word of a u64 that is still a safe integer (2^53 - 1). */

@@ -80,28 +80,37 @@ export async function checkDestination(
   paths: SidecarPaths,
   parentKnown = false,
 ): Promise<ShimStat | null> {
-  const name = basename(paths.dest);
+  const { dest, dir } = paths;
+  const fail = (message: string) => new DestinationError(message, dest);
+  const stat = (path: string) =>
+    fs.stat(path).catch((error) => {
+      throw toDestinationError(error, dest);
+    });
+  const name = basename(dest);
   if (name === "" || name === "." || name === "..") {
-    throw new DestinationError(`Invalid destination: ${paths.dest} names a directory`, paths.dest);
+    throw fail(`Invalid destination: ${dest} names a directory`);
   }
   const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
   if (nameBytes > NAME_MAX) {
-    throw new DestinationError(
+    throw fail(
       `Destination name too long: ${name.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
         `appended it is ${nameBytes} bytes, over the ${NAME_MAX}-byte limit; choose a shorter name`,
-      paths.dest,
     );
   }
-  if (!parentKnown) await checkParent(fs, paths);
-  const existing = await statOrThrow(fs, paths.dest, paths.dest);
-  if (existing?.isDirectory) {
-    throw new DestinationError(`Destination is a directory: ${paths.dest}`, paths.dest);
+  if (!parentKnown) {
+    const parent = await stat(dir);
+    if (parent === null) {
+      throw fail(`Destination directory does not exist: ${dir}; create it first`);
+    }
+    if (!parent.isDirectory && !parent.isSymlink) {
+      throw fail(`Destination's parent is not a directory: ${dir}`);
+    }
   }
+
+  const existing = await stat(dest);
+  if (existing?.isDirectory) throw fail(`Destination is a directory: ${dest}`);
   if (existing?.linkTarget === "directory") {
-    throw new DestinationError(
-      `Destination is a link to a directory: ${paths.dest}`,
-      paths.dest,
-    );
+    throw fail(`Destination is a link to a directory: ${dest}`);
   }
   if (
     existing !== null && !existing.isFile &&
@@ -109,37 +118,12 @@ export async function checkDestination(
   ) {
     // A fifo, a device or a socket, or a link to one: reading it may block
     // forever, and renaming a download over it is not haul's to do.
-    throw new DestinationError(
-      `Destination is not a regular file: ${paths.dest} (a fifo, a device or a socket): ` +
+    throw fail(
+      `Destination is not a regular file: ${dest} (a fifo, a device or a socket): ` +
         "haul saves to files only; choose another path",
-      paths.dest,
     );
   }
   return existing;
-}
-
-async function checkParent(fs: FsShim, paths: SidecarPaths): Promise<void> {
-  const parent = await statOrThrow(fs, paths.dir, paths.dest);
-  if (parent === null) {
-    throw new DestinationError(
-      `Destination directory does not exist: ${paths.dir}; create it first`,
-      paths.dest,
-    );
-  }
-  if (!parent.isDirectory && !parent.isSymlink) {
-    throw new DestinationError(
-      `Destination's parent is not a directory: ${paths.dir}`,
-      paths.dest,
-    );
-  }
-}
-
-async function statOrThrow(fs: FsShim, path: string, dest: string) {
-  try {
-    return await fs.stat(path);
-  } catch (error) {
-    throw toDestinationError(error, dest);
-  }
 }
 
 /**
@@ -171,9 +155,9 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
 const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
 
 /**
- * A failure caused by a missing Deno permission
- (its `NotCapable` in `error` or
+ * A failure caused by a missing Deno permission (its `NotCapable` in `error` or
  * a first cause) as a non-retryable error naming the flag that grants it (on
+
  * `dest`'s directory for read and write): a {@link DestinationError} for the
  * destination's files, a {@link HaulError} otherwise; anything else unchanged.
  */

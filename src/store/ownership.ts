@@ -8,8 +8,7 @@
 
 import { DestinationError } from "../errors.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
-import { acquireLock, type DestinationLock } from "./lock.ts";
-import { randomHex } from "./lock_record.ts";
+import { acquireLock, type DestinationLock, randomHex } from "./lock.ts";
 import { basename, type SidecarPaths } from "./destination.ts";
 
 /** Names this module gives `.part` for a moment: `<dest>.part.` and 8 hex digits. */

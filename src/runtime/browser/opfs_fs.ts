@@ -1,17 +1,8 @@
 /**
  * The filesystem shim of the browser: the origin private file system (OPFS),
  * from a dedicated worker; paths are `/`-separated names under a root directory.
- *
- * - `.part` (opened `"readwrite"`) is one `FileSystemSyncAccessHandle` held
- *   for the call (exclusive, so no other tab writes into it); `flush()` is
- *   `datasync()` and `sync()`. Small files open a handle per write and flush it.
- * - **A checkpoint a crash cannot tear.** Whether `move()` is atomic is not
- *   specified, so a rename onto a `.ctrl` name writes the record into the one
- *   of two fixed slots not holding the newest, with a sequence number and a
- *   SHA-256, and flushes; a read takes the newest slot whose digest holds.
- * - **Locks are Web Locks** (`navigator.locks`), which the browser drops when
- *   the worker dies, as the kernel drops a flock(2).
- * - No directory to sync, no pid a tab can see, no inode.
+ * How it stands in for fsync, an atomic rename and flock(2) (one sync access
+ * handle for `.part`, two checkpoint slots, Web Locks): `docs/browser.md`.
  *
  * @module
  */
@@ -222,7 +213,6 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
       const names = parts(path);
       const name = names.pop()!;
       await (await dirOf(names)).removeEntry(name);
-
     });
   return {
     name: "opfs",
