@@ -32,9 +32,6 @@ const PREFIXED_HEX = /^([A-Za-z0-9]+):([0-9A-Fa-f]+)$/;
 /** A bare SHA-256 in hex. */
 const BARE_HEX = /^[0-9A-Fa-f]{64}$/;
 
-/** ASCII whitespace as the SRI and Infra specs define it. */
-const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
-
 /** Strict base64 (either alphabet) as hex: padding, if any, exactly right; unused low bits zero. */
 function base64Hex(text: string): string | null {
   const body = text.replace(/=+$/, "");
@@ -56,7 +53,9 @@ export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") {
     throw new TypeError("Invalid integrity: expected a string");
   }
-  const tokens = value.split(ASCII_WHITESPACE).filter((token) => token !== "");
+  // Split at ASCII whitespace as the SRI and Infra specs define it.
+  const tokens = value.split(/[\t\n\f\r ]+/).filter((token) => token !== "");
+
   if (tokens.length === 0) throw new TypeError("Invalid integrity: empty value");
   const found = new Map<DigestAlgorithm, Set<string>>();
   for (const token of tokens) {

@@ -184,11 +184,8 @@ export const denoFs: FsShim = {
     });
   },
 
-  /**
-   * The host name plus, on Linux, the pid namespace and boot id; `null` without
-   * `--allow-sys=hostname` and, on Linux, `--allow-all` (Deno reads nothing
-   * under `/proc` without it): lock pids are then not trusted.
-   */
+  /** `null` without `--allow-sys=hostname` and, on Linux, `--allow-all` (for `/proc`). */
+
   get processScope(): string | null {
     if (!granted({ name: "sys", kind: "hostname" })) return null;
     try {

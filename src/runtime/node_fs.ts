@@ -177,7 +177,6 @@ export const nodeFs: FsShim = {
     return linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
   },
 
-  /** The host name and, on Linux, the pid namespace and boot id: the same scope sees the same pids. */
   get processScope(): string | null {
     try {
       const host = `host=${hostname()}`;

@@ -15,20 +15,17 @@ import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./destination.ts";
 
-/** `.part`, open for reading and writing, and the checkpoint it bears out (`null`: from byte 0). */
-interface StartPoint {
-  readonly file: ShimFile;
-  readonly checkpoint: Checkpoint | null;
-}
-
 /**
- * Reads the checkpoint, opens `.part` and checks every range's tail digest
- * before the first request: a range not borne out, or a checkpoint that cannot
- * be resumed, starts the download from byte 0. A `ControlFileError` when the
- * checkpoint is unreadable (it is removed first), a `DestinationError` when
- * `.part` is a directory.
+ * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail
+ * digest before the first request: a range not borne out, or a checkpoint that
+ * cannot be resumed, starts the download from byte 0 (`checkpoint: null`). A
+ * `ControlFileError` when the checkpoint is unreadable (it is removed first), a
+ * `DestinationError` when `.part` is a directory.
  */
-export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
+export async function openPart(
+  fs: FsShim,
+  paths: SidecarPaths,
+): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
   // so that writing the next checkpoint never follows a link out of the directory.
   await fs.remove(paths.ctrlTmp);

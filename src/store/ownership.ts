@@ -111,13 +111,12 @@ export class PartOwner {
   }
 
   /**
-   * The commit: `.part` (complete, synced, verified) renamed to a name of this
-   * owner's own (`<dest>.part.` and 8 hex digits), checked to be its inode, then
-   * renamed onto `dest`; the directory's fsync; the checkpoint's removal (when
-   * `checkpointed`: one may be on disk). A {@link DestinationError} when `dest`
-   * appeared meanwhile (and not `overwrite`), or, retryable, when this owner
-   * lost the destination.
+   * The commit of a complete, synced, verified `.part` (step 4 of "Ownership"),
+   * then the checkpoint's removal when `checkpointed`. A {@link DestinationError}
+   * when `dest` appeared meanwhile (and not `overwrite`), or, retryable, when
+   * this owner lost the destination.
    */
+
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
     const { part, dest, dir, ctrl } = this.#paths;
