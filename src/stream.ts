@@ -11,7 +11,7 @@
 import { HaulError, IntegrityError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
 import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
-import { isStrongEtag } from "./protocol/etag.ts";
+import { isStrongEtag } from "./protocol/headers.ts";
 import { integrityMismatch, parseIntegrity } from "./protocol/integrity.ts";
 import {
   type FailPlan,

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { acquireLock } from "../../src/store/lock.ts";
 import { PartOwner } from "../../src/store/ownership.ts";
-import { sidecarPaths } from "../../src/store/paths.ts";
+import { sidecarPaths } from "../../src/store/destination.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 
 const ROUNDS = 2000;

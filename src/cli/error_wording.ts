@@ -9,7 +9,7 @@
 import { filesystemCode } from "../errors.ts";
 import { type FetchFailure, fetchFailure } from "../fetch_failure.ts";
 import { redactUrl } from "../redact.ts";
-import { dirname } from "../store/paths.ts";
+import { dirname } from "../store/destination.ts";
 import { formatBytes } from "./format.ts";
 import type { Job } from "./jobs.ts";
 

@@ -6,15 +6,20 @@
  * @module
  */
 
-import { checkDestination, toDestinationError } from "../store/destination.ts";
+import {
+  checkDestination,
+  destToPath,
+  explainMissingPermission,
+  type SidecarPaths,
+  sidecarPaths,
+  toDestinationError,
+} from "../store/destination.ts";
 import { IntegrityError } from "../errors.ts";
 import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
-import { explainMissingPermission } from "../runtime/deno_permission.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
-import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
   type FetchLike,

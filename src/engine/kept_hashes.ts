@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { NativeHash } from "../runtime/native_hash.ts";
+import type { NativeHash } from "../runtime/multi_hash.ts";
 
 /** A hasher (its own copy) of `.part` bytes `[0, hash.length)`, and their representation. */
 interface KeptHash {

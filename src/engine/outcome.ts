@@ -12,12 +12,12 @@ import {
   PartialHaulError,
   ServerMisconfiguredError,
 } from "../errors.ts";
-import { isStrongEtag } from "../protocol/etag.ts";
+import { isStrongEtag } from "../protocol/headers.ts";
 import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import { judgeBodyEnd, type StreamPlan, type Validators } from "../protocol/plan.ts";
-import { parseHttpDate } from "../protocol/retry_after.ts";
+import { parseHttpDate } from "../protocol/headers.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { Digests } from "../runtime/native_hash.ts";
+import type { Digests } from "../runtime/multi_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { PartOwner } from "../store/ownership.ts";
 import type { HaulOptions, HaulState } from "../types.ts";

@@ -16,7 +16,7 @@ import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { type Plan, planResponse, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "../protocol/request.ts";
-import { parseRetryAfter } from "../protocol/retry_after.ts";
+import { parseRetryAfter } from "../protocol/headers.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";

@@ -10,7 +10,7 @@ import type { ExpectedDigests } from "../protocol/integrity.ts";
 import type { FsShim } from "../runtime/fs_shim.ts";
 import type { LockTiming } from "../store/lock.ts";
 import type { PartOwner } from "../store/ownership.ts";
-import type { SidecarPaths } from "../store/paths.ts";
+import type { SidecarPaths } from "../store/destination.ts";
 import type { FetchLike, HaulOptions, SourceInput } from "../types.ts";
 import type { ProgressReporter } from "./progress.ts";
 import type { Sources } from "./sources.ts";

@@ -16,7 +16,7 @@
 import { DestinationError, IntegrityError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
 import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
-import { destToPath } from "../store/paths.ts";
+import { destToPath } from "../store/destination.ts";
 import type { HaulOptions, HaulResult, HaulState, Source } from "../types.ts";
 
 /** How a first call ended; `own`: by its own doing (its signal, its `onProgress`). */

@@ -5,13 +5,9 @@
  * @module
  */
 
-import { type FsShim, readFully, type ShimFile } from "../runtime/fs_shim.ts";
-import {
-  createNativeHash,
-  type DigestAlgorithm,
-  type Digests,
-  sha256Bytes,
-} from "../runtime/native_hash.ts";
+import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
+import type { DigestAlgorithm, Digests } from "../runtime/multi_hash.ts";
+import { createNativeHash, sha256Bytes } from "../runtime/native_hash.ts";
 
 /** Bytes read (and hashed) per step, so that the event loop runs between them. */
 export const READ_PIECE = 1 << 20;
@@ -37,13 +33,17 @@ export async function digestFile(
   }
 }
 
-/** The SHA-256 of bytes `[from, to)` (one read: at most a block), or `null` when the file ends before `to`. */
+/** The SHA-256 of bytes `[from, to)` (at most a block), or `null` when the file ends before `to`. */
 export async function digestRange(
   file: ShimFile,
   from: number,
   to: number,
 ): Promise<Uint8Array | null> {
   const bytes = new Uint8Array(to - from);
-  if (!(await readFully(file, bytes, from))) return null;
+  for (let done = 0; done < bytes.length;) {
+    const n = await file.read(bytes.subarray(done), from + done);
+    if (n <= 0) return null;
+    done += n;
+  }
   return sha256Bytes(bytes);
 }

@@ -1,14 +1,13 @@
 /**
- * The SHA-256 of `.part` in file order. Bytes written exactly where the hash
- * stands are hashed from memory ({@link PrefixHasher.offer}); the others are
- * read back in the background, up to the end of the contiguous written
- * prefix. Each byte is hashed once.
+ * The SHA-256 of `.part` in file order, each byte hashed once: from memory
+ * where the hash stands, else read back behind the written prefix (the
+ * catch-up of `docs/architecture.md`, "What runs concurrently").
  *
  * @module
  */
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { Digests, NativeHash } from "../runtime/native_hash.ts";
+import type { Digests, NativeHash } from "../runtime/multi_hash.ts";
 import { READ_PIECE } from "./file_digest.ts";
 
 /** Within this many bytes of the read-back, bytes that extend the written prefix wait for it. */
@@ -39,12 +38,11 @@ export class PrefixHasher {
   }
 
   /**
-   * Bytes about to be written at `at` (not retained): hashed now, from memory,
-   * when they are the very next bytes to hash and no read-back is in flight;
-   * else read back once written. Bytes that extend the written prefix while
-   * the read-back is within {@link NEAR} of them wait for it, so that a
-   * resume's read-back, once it nears the body, stops chasing it.
+   * Bytes about to be written at `at` (not retained): hashed now if they are the
+   * next to hash and no read-back is in flight, else read back once written;
+   * within {@link NEAR} of the read-back they wait for it, which stops chasing.
    */
+
   async offer(bytes: Uint8Array, at: number): Promise<void> {
     if (at === this.#target && at > this.#hash.length && at - this.#hash.length <= NEAR) {
       while (this.#running !== null) await this.#running;

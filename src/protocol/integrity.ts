@@ -9,13 +9,12 @@
  */
 
 import type { IntegrityError } from "../errors.ts";
-import type { DigestAlgorithm } from "../runtime/native_hash.ts";
+import type { DigestAlgorithm } from "../runtime/multi_hash.ts";
+import { excerpt } from "./headers.ts";
 
-/** The digests a download may match: any one of them suffices. */
+/** The digests a download may match (any one suffices): lowercase hex of the strongest algorithm given. */
 export interface ExpectedDigests {
-  /** The strongest algorithm given: the one checked. */
   readonly algorithm: DigestAlgorithm;
-  /** Accepted digests of that algorithm, lowercase hex, without duplicates. */
   readonly hex: readonly string[];
 }
 
@@ -33,15 +32,6 @@ const PREFIXED_HEX = /^([A-Za-z0-9]+):([0-9A-Fa-f]+)$/;
 /** A bare SHA-256 in hex. */
 const BARE_HEX = /^[0-9A-Fa-f]{64}$/;
 
-/** ASCII whitespace as the SRI and Infra specs define it. */
-const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
-
-/** At most ~100 characters of the caller's value, for a message. */
-function excerpt(value: string): string {
-  const chars = Array.from(value);
-  return chars.length > 100 ? chars.slice(0, 100).join("") + "…" : value;
-}
-
 /** Strict base64 (either alphabet) as hex: padding, if any, exactly right; unused low bits zero. */
 function base64Hex(text: string): string | null {
   const body = text.replace(/=+$/, "");
@@ -54,18 +44,18 @@ function base64Hex(text: string): string | null {
 }
 
 /**
- * The strongest algorithm given and its accepted digests (lowercase hex,
- * deduplicated, in the order given; never empty).
- *
- * @throws {TypeError} when `value` is empty or not a string, a token is
- *   malformed (bad base64 or hex, wrong digest length, unknown form), or no
- *   token is of a known algorithm.
+ * The strongest algorithm given and its digests (deduplicated, in the order
+ * given; never empty). A `TypeError` when `value` is empty or not a string, a
+ * token is malformed, or no token is of a known algorithm.
  */
+
 export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") {
     throw new TypeError("Invalid integrity: expected a string");
   }
-  const tokens = value.split(ASCII_WHITESPACE).filter((token) => token !== "");
+  // Split at ASCII whitespace as the SRI and Infra specs define it.
+  const tokens = value.split(/[\t\n\f\r ]+/).filter((token) => token !== "");
+
   if (tokens.length === 0) throw new TypeError("Invalid integrity: empty value");
   const found = new Map<DigestAlgorithm, Set<string>>();
   for (const token of tokens) {

@@ -1,28 +1,31 @@
 /**
- * Deciding what to do with a response, without doing it: status, headers and
- * the checkpoint in, a plan out; then the verdict on where its body ended (too
- * long as soon as a chunk passes the declared length, too short, at the
- * file's end, or somewhere the server did not vouch for). Pure, so every
- * branch is tested from a table.
+ * Deciding what to do with a response, without doing it (pure, so every branch
+ * is tested from a table): status, headers and the checkpoint in, a plan out;
+ * then the verdict on where its body ended.
  *
  * @module
  */
 
-import { parseContentRange, parseUnsatisfiedRange } from "./content_range.ts";
+import {
+  isStrongLastModified,
+  parseContentRange,
+  parseEtag,
+  parseRetryAfter,
+  parseUnsatisfiedRange,
+  strongMatch,
+  weakMatch,
+} from "./headers.ts";
 import {
   ContentRangeError,
   type HaulError,
   ServerMisconfiguredError,
   UnexpectedStatusError,
 } from "../errors.ts";
-import { isStrongLastModified, parseEtag, strongMatch, weakMatch } from "./etag.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { ResumeRequest } from "./request.ts";
-import { parseRetryAfter } from "./retry_after.ts";
 
-/** The request as it was sent. */
+/** The request as it was sent, and its URL for messages. */
 interface SentRequest extends ResumeRequest {
-  /** The URL, for messages. */
   readonly url: string;
   /** The final digest, not the validators, proves the file (mirrors with an `integrity`): only a changed length shows another file. */
   readonly digestProves?: boolean;
@@ -31,12 +34,11 @@ interface SentRequest extends ResumeRequest {
 /** The representation metadata a plan carries into the checkpoint (a well-formed ETag, a strong Last-Modified). */
 export type Validators = Pick<Checkpoint, "etag" | "lastModified" | "contentType">;
 
-/** Stream the body into `.part` at `offset`. */
+/** Stream the body into `.part` at `offset` (0, or the resume cursor). */
 export interface StreamPlan {
   readonly kind: "stream";
-  /** Where the body's first byte goes: 0, or the resume cursor. */
   readonly offset: number;
-  /** True when progress on disk must be discarded before writing (a resume answered from byte 0). */
+  /** Progress on disk must be discarded before writing (a resume answered from byte 0). */
   readonly rewind: boolean;
   /** Bytes the body must hold, or `null` when only its end says (chunked, no length). */
   readonly bodyLength: number | null;
@@ -51,11 +53,10 @@ interface DonePlan {
   readonly kind: "finish" | "unchanged";
 }
 
-/** Refuse the response. */
+/** Refuse the response; `reset`: discard the checkpoint first, so the next call starts from byte 0. */
 export interface FailPlan {
   readonly kind: "fail";
   readonly error: HaulError;
-  /** Discard the checkpoint first, so the next call starts from byte 0. */
   readonly reset: boolean;
 }
 
@@ -188,8 +189,7 @@ function planPartial(
       true,
     );
   }
-  const saved = sent.checkpoint;
-  const changed = saved === null ? null : describeChange(sent, validators, range.complete);
+  const changed = describeChange(sent, validators, range.complete);
   if (changed !== null) {
     return refuse(
       ContentRangeError,
@@ -197,7 +197,7 @@ function planPartial(
       true,
     );
   }
-  const total = range.complete ?? saved?.reportedLength ?? null;
+  const total = range.complete ?? sent.checkpoint?.reportedLength ?? null;
   return {
     kind: "stream",
     offset: sent.cursor,
@@ -214,9 +214,7 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
     return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }));
   }
   const length = parseUnsatisfiedRange(headers.get("content-range"));
-  const saved = sent.checkpoint;
-  const validators = readValidators(headers);
-  const changed = saved === null ? null : describeChange(sent, validators, length);
+  const changed = describeChange(sent, readValidators(headers), length);
   if (length === sent.cursor && changed === null) return { kind: "finish" };
   return refuse(
     ContentRangeError,
@@ -226,9 +224,10 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   );
 }
 
-/** Why a 206/416 cannot continue the saved download, or null if it can. */
+/** Why a 206/416 cannot continue the saved download (if any), or null if it can. */
 function describeChange(sent: SentRequest, now: Validators, total: number | null): string | null {
-  const saved = sent.checkpoint!;
+  const saved = sent.checkpoint;
+  if (saved === null) return null;
   // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
   if (sent.digestProves !== true) {
     if (saved.etag === null && now.etag !== null) return `an ETag ${now.etag} appeared`;
@@ -287,17 +286,10 @@ function refuse(
   return fail(new ErrorClass(message + suffix, { retryable: resuming }), resuming);
 }
 
-/** What is known when a body ends (or a chunk arrives). */
-export interface BodyEndFacts {
-  /** Body bytes received in this call. */
+/** What is known when a body ends: `received` in this call, `fileLength` with the resume offset. */
+export interface BodyEndFacts extends Pick<StreamPlan, "bodyLength" | "total" | "bodyEndsFile"> {
   readonly received: number;
-  /** Bytes of the file so far (the resume offset plus `received`). */
   readonly fileLength: number;
-  /** The body's declared length (`Content-Length` or the range's size), or `null`. */
-  readonly bodyLength: number | null;
-  readonly total: number | null;
-  /** Whether the end of the body is the end of the file (false for a range of unknown total). */
-  readonly bodyEndsFile: boolean;
 }
 
 /** `short` is an interruption (progress is kept); `unknown-end`: the next call asks for the rest. */

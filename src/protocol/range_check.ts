@@ -1,22 +1,18 @@
 /**
  * Whether the answer to one more range may be written into `.part`, without
- * I/O. It is held to a resume's standard: a 206 with exactly the asked
- * `Content-Range`, the same total and validator, no `Content-Encoding`.
- * Another validator resets the download (the file changed); any other wrong
- * answer only refuses this range; a status such as 503 fails the range.
+ * I/O: held to a resume's standard (a 206 with exactly the asked
+ * `Content-Range`, the same total and validator, no `Content-Encoding`).
  *
  * @module
  */
 
-import { parseContentRange } from "./content_range.ts";
-import { strongMatch } from "./etag.ts";
+import { parseContentRange, strongMatch } from "./headers.ts";
 
-/** What the first response established about the file. */
+/** What the first response established about the file: its length and strong validator. */
 export interface KnownFile {
   readonly total: number;
   /** The strong ETag, or `null` when the validator is a strong Last-Modified. */
   readonly etag: string | null;
-  /** The strong Last-Modified, when there was no ETag. */
   readonly lastModified: string | null;
 }
 

@@ -6,14 +6,13 @@
  */
 
 import type { Checkpoint } from "./checkpoint.ts";
-import { isStrongEtag } from "./etag.ts";
+import { isStrongEtag } from "./headers.ts";
 
-/** Where a resume starts and what validates it. */
+/** Where a resume starts (`cursor` 0: no `Range`) and the checkpoint that validates it. */
 export interface ResumeRequest {
-  /** Byte to ask from (0: no `Range`). */
   readonly cursor: number;
-  /** The checkpoint behind the resume, or `null`. */
   readonly checkpoint: Checkpoint | null;
+
   /** The mtime (ms) of the `dest` being revalidated: `If-Modified-Since` from byte 0, never beside `Range`. */
   readonly since?: number | null;
 }
@@ -60,11 +59,8 @@ export function buildRangeRequest(
   span: { readonly start: number; readonly end: number },
   validator: string | null,
 ): Request {
-  const base = buildRequest(input, headers, signal, { cursor: 0, checkpoint: null });
-  const merged = new Headers(base.headers);
-  merged.set("range", `bytes=${span.start}-${span.end - 1}`);
-  if (validator !== null) merged.set("if-range", validator);
-  const init: RequestInit = { headers: merged };
-  if (signal !== undefined) init.signal = signal;
-  return new Request(base, init);
+  const request = buildRequest(input, headers, signal, { cursor: 0, checkpoint: null });
+  request.headers.set("range", `bytes=${span.start}-${span.end - 1}`);
+  if (validator !== null) request.headers.set("if-range", validator);
+  return request;
 }

@@ -43,36 +43,26 @@ function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   return truncate(name);
 }
 
+/** Each run of `%XX` escapes decoded, or kept as it is when it is not valid UTF-8. */
 function percentDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    // Malformed escapes: decode the valid ones one by one.
-    return segment.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
-      try {
-        return decodeURIComponent(run);
-      } catch {
-        return run;
-      }
-    });
-  }
+  return segment.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
+/** `name` cut to {@link MAX_NAME_BYTES} UTF-8 bytes, whole characters only, its extension kept. */
 function truncate(name: string): string {
   if (encoder.encode(name).length <= MAX_NAME_BYTES) return name;
   const dot = name.lastIndexOf(".");
   const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
-  const stem = [...name.slice(0, name.length - ext.length)];
-  const budget = MAX_NAME_BYTES - encoder.encode(ext).length;
-  let out = "";
-  let bytes = 0;
-  for (const char of stem) {
-    const size = encoder.encode(char).length;
-    if (bytes + size > budget) break;
-    out += char;
-    bytes += size;
-  }
-  return out + ext;
+  const stem = name.slice(0, name.length - ext.length);
+  // encodeInto writes whole characters only, and says how much of `stem` fit.
+  const room = new Uint8Array(MAX_NAME_BYTES - encoder.encode(ext).length);
+  return stem.slice(0, encoder.encodeInto(stem, room).read) + ext;
 }
 
 /** A parameter: `;` (or the start), a name, `=`, then a quoted string or a bare value. */

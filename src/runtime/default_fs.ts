@@ -5,9 +5,9 @@ import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
  * `deno_fs.ts` (least privilege, flock), except that the `.part` file (opened
  * `"readwrite"`) goes through `node_fs.ts`, whose positional writes let a
  * background `fdatasync` run while the next write proceeds (`Deno.FsFile` has
- * one cursor: 230 vs 367 MB/s on 1 GiB). Each shim is loaded by `import()`, so
- * Bun and Node never evaluate the Deno file.
+ * one cursor; docs/performance.md). Bun and Node never load the Deno file.
  */
+
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {
     const [{ denoFs }, { nodeFs }] = await Promise.all([
@@ -15,22 +15,14 @@ export async function defaultFs(): Promise<FsShim> {
       import("./node_fs.ts"),
     ]);
     return {
-      name: denoFs.name,
-      pid: denoFs.pid,
+      ...denoFs,
       open: (path: string, mode: OpenMode): Promise<ShimFile> =>
         mode === "readwrite" ? nodeFs.open(path, mode) : denoFs.open(path, mode),
-      rename: denoFs.rename,
-      remove: denoFs.remove,
-      stat: denoFs.stat,
-      readFile: denoFs.readFile,
-      syncDir: denoFs.syncDir,
-      utime: (path: string, mtimeMs: number) => denoFs.utime!(path, mtimeMs),
-      copyFile: (from: string, to: string) => nodeFs.copyFile!(from, to),
-      list: (dir: string) => nodeFs.list!(dir),
-      isProcessAlive: denoFs.isProcessAlive,
-      processStart: (pid: number) => nodeFs.processStart?.(pid) ?? null,
+      copyFile: nodeFs.copyFile!,
+      list: nodeFs.list!,
+      processStart: nodeFs.processStart!,
       get processScope(): string | null {
-        return denoFs.processScope ?? null;
+        return denoFs.processScope ?? null; // asked each time: permissions may change
       },
     };
   }

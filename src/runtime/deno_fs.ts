@@ -12,7 +12,7 @@ import {
   FsShimError,
   linkTargetOf,
   type OpenMode,
-  platformErrorCode,
+  probeProcess,
   type ShimFile,
   shimIo,
   shimIoOrMissing,
@@ -112,13 +112,6 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
   }
 }
 
-/** kill(pid, 0) failed: ESRCH (Deno: `NotFound`) means dead; EPERM alive; anything else, unknown. */
-function livenessFromKillError(error: unknown): boolean | null {
-  const code = platformErrorCode(error);
-  if (code === "ENOENT" || code === "ESRCH") return false;
-  return code === "EPERM" || code === "EACCES" ? true : null;
-}
-
 /** The filesystem shim for Deno; needs `--allow-read` and `--allow-write` for the paths used. */
 export const denoFs: FsShim = {
   name: "deno",
@@ -176,34 +169,23 @@ export const denoFs: FsShim = {
     return Deno.pid;
   },
 
-  /**
-   * `Deno.kill(pid, 0)`, the kill(2) probe that delivers no signal: `ESRCH`
-   * dead, success or `EPERM` alive. `null` without the `run` permission.
-   */
+  /** `null` (for a valid pid) without the `run` permission. */
   isProcessAlive(pid: number): boolean | null {
-    if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-    if (!granted({ name: "run" })) return null;
-    try {
-      Deno.kill(pid, 0);
-      return true;
-    } catch (error) {
-      if (!(error instanceof TypeError)) return livenessFromKillError(error);
-    }
-    // A Deno before denoland/deno#31153 rejects signal 0 with a TypeError; its
-    // node:process makes the same probe.
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (error) {
-      return livenessFromKillError(error);
-    }
+    if (Number.isSafeInteger(pid) && pid > 0 && !granted({ name: "run" })) return null;
+    return probeProcess(pid, () => {
+      try {
+        Deno.kill(pid, 0);
+      } catch (error) {
+        // A Deno before denoland/deno#31153 rejects signal 0 with a TypeError;
+        // its node:process makes the same probe.
+        if (!(error instanceof TypeError)) throw error;
+        process.kill(pid, 0);
+      }
+    });
   },
 
-  /**
-   * The host name plus, on Linux, the pid namespace and boot id; `null` without
-   * `--allow-sys=hostname` and, on Linux, `--allow-all` (Deno reads nothing
-   * under `/proc` without it): lock pids are then not trusted.
-   */
+  /** `null` without `--allow-sys=hostname` and, on Linux, `--allow-all` (for `/proc`). */
+
   get processScope(): string | null {
     if (!granted({ name: "sys", kind: "hostname" })) return null;
     try {

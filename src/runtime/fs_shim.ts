@@ -16,41 +16,31 @@ export interface ShimFile {
   datasync(): Promise<void>;
   /** fsync(2): data and all metadata reach stable storage. */
   sync(): Promise<void>;
-  /** Sets the file's length. */
   truncate(length: number): Promise<void>;
-  /** The file's current length in bytes. */
   size(): Promise<number>;
-  /** Closes the handle. Safe to call once. */
+  /** Safe to call once. */
   close(): Promise<void>;
   /**
-   * Takes an exclusive advisory lock (flock(2)) without waiting: `true` when
-   * taken, `false` when another open file holds it. The kernel drops it when
-   * the holder closes the file or dies. Absent where the runtime has none
-   * (`node:fs` in Node and Bun).
+   * Takes an exclusive flock(2) without waiting: `false` when another open file
+   * holds it. The kernel drops it when the holder closes the file or dies.
+   * Absent where the runtime has none (`node:fs` in Node and Bun).
    */
   tryLock?(): Promise<boolean>;
   /** Device and inode (`"dev:ino"`), as {@link ShimStat.identity} gives; absent when unknown. */
   identity?(): Promise<string>;
 }
 
-/** How {@link FsShim.open} opens a path. */
-export type OpenMode =
-  /** Read only; the file must exist. */
-  | "read"
-  /** Read and write; created (mode 0o644) if missing; never truncated. */
-  | "readwrite"
-  /** Write only; created; fails with code `EEXIST` if the path exists. */
-  | "create-exclusive"
-  /** Write only; created or truncated to 0. */
-  | "create-truncate";
-
-/** What a symbolic link leads to; see {@link ShimStat.linkTarget}. */
-type LinkTarget = "file" | "directory" | "other" | "missing";
+/**
+ * How {@link FsShim.open} opens a path: `read` (must exist), `readwrite`
+ * (created 0o644 if missing, never truncated), `create-exclusive` (write only;
+ * `EEXIST` if the path exists), `create-truncate` (write only; created or emptied).
+ */
+export type OpenMode = "read" | "readwrite" | "create-exclusive" | "create-truncate";
 
 /** What a symbolic link leads to, from what following it found (`null`: it failed). */
 export function linkTargetOf(
   target: { readonly isFile: boolean; readonly isDirectory: boolean } | null,
-): LinkTarget {
+): NonNullable<ShimStat["linkTarget"]> {
   if (target === null) return "missing";
   if (target.isFile) return "file";
   return target.isDirectory ? "directory" : "other";
@@ -58,18 +48,14 @@ export function linkTargetOf(
 
 /** What `lstat` tells about a path (symlinks are not followed). */
 export interface ShimStat {
-  /** A regular file. */
   readonly isFile: boolean;
-  /** A directory. */
   readonly isDirectory: boolean;
-  /** A symbolic link (not followed). */
   readonly isSymlink: boolean;
   /**
    * For a symbolic link, what it leads to when followed to the end: `"other"`
    * is a fifo, device or socket, `"missing"` dangling or a loop. Absent otherwise.
    */
-  readonly linkTarget?: LinkTarget;
-  /** Size in bytes. */
+  readonly linkTarget?: "file" | "directory" | "other" | "missing";
   readonly size: number;
   /** Last modification in ms since the epoch (the lock's lease reads it); absent when unknown. */
   readonly mtimeMs?: number;
@@ -77,31 +63,11 @@ export interface ShimStat {
   readonly identity?: string;
 }
 
-/**
- * Error codes the shims normalise platform errors to. Any other failure keeps
- * the platform's code string (for example `EIO`) in {@link FsShimError.code}.
- */
-export type FsErrorCode =
-  | "ENOENT"
-  | "EEXIST"
-  | "EISDIR"
-  | "ENOTDIR"
-  | "EACCES"
-  | "EPERM"
-  | "ENAMETOOLONG"
-  | "ENOSPC"
-  | "EROFS"
-  | "ELOOP"
-  | "EBUSY"
-  | (string & Record<never, never>);
-
-/** A filesystem failure with a normalised errno-style `code` and the path it was on. */
+/** A filesystem failure with an errno-style `code` (`ENOENT`…; see {@link platformErrorCode}) and its path. */
 export class FsShimError extends Error {
-  /** errno-style code, such as `ENOENT`. */
-  readonly code: FsErrorCode;
-  /** The path the operation was on. */
+  readonly code: string;
   readonly path: string;
-  constructor(code: FsErrorCode, path: string, message: string, options?: ErrorOptions) {
+  constructor(code: string, path: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "FsShimError";
     this.code = code;
@@ -109,8 +75,8 @@ export class FsShimError extends Error {
   }
 }
 
-/** Deno's error class names (`error.name`) and the errno code each stands for. */
-const CODE_BY_ERROR_NAME: Readonly<Record<string, FsErrorCode>> = {
+/** Deno's error class names (`error.name`), then OPFS's `DOMException` ones, and the errno code of each. */
+const CODE_BY_ERROR_NAME: Readonly<Record<string, string>> = {
   NotFound: "ENOENT",
   AlreadyExists: "EEXIST",
   IsADirectory: "EISDIR",
@@ -127,10 +93,17 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, FsErrorCode>> = {
   WriteZero: "EIO",
   UnexpectedEof: "EIO",
   TimedOut: "ETIMEDOUT",
+  NotFoundError: "ENOENT",
+  TypeMismatchError: "EISDIR",
+  QuotaExceededError: "ENOSPC",
+  NoModificationAllowedError: "EBUSY",
+  InvalidModificationError: "EEXIST",
+  NotAllowedError: "EACCES",
+  SecurityError: "EACCES",
 };
 
-/** A platform error's own `code` (`ENOENT`…), else the one its Deno class `name` stands for, else `"UNKNOWN"`. */
-export function platformErrorCode(error: unknown): FsErrorCode {
+/** A platform error's own `code` (`ENOENT`…), else the one its class `name` stands for, else `"UNKNOWN"`. */
+function platformErrorCode(error: unknown): string {
   if (typeof error === "object" && error !== null) {
     const { code, name } = error as { code?: unknown; name?: unknown };
     if (typeof code === "string" && code !== "") return code;
@@ -152,7 +125,7 @@ export function toShimError(error: unknown, operation: string, path: string): Fs
 export async function shimIo<T>(
   operation: string,
   path: string,
-  body: () => Promise<T>,
+  body: () => Promise<T> | T,
 ): Promise<T> {
   try {
     return await body();
@@ -176,11 +149,27 @@ export async function shimIoOrMissing<T, M>(
   }
 }
 
+/**
+ * Whether process `pid` is alive, by `kill(pid, 0)` (the kill(2) probe that
+ * delivers no signal): success or `EPERM` alive, `ESRCH` (Deno: `NotFound`)
+ * dead, anything else (such as a missing permission) `null`.
+ */
+export function probeProcess(pid: number, kill: () => void): boolean | null {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    kill();
+    return true;
+  } catch (error) {
+    const code = platformErrorCode(error);
+    if (code === "ENOENT" || code === "ESRCH") return false;
+    return code === "EPERM" || code === "EACCES" ? true : null;
+  }
+}
+
 /** The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. */
 export interface FsShim {
   /** A short name for reports: `"deno"`, `"node"` or a test shim's name. */
   readonly name: string;
-  /** Opens `path` in `mode`. */
   open(path: string, mode: OpenMode): Promise<ShimFile>;
   /** rename(2): atomically replaces `to` with `from` (same filesystem). */
   rename(from: string, to: string): Promise<void>;
@@ -219,19 +208,4 @@ export interface FsShim {
    * trusted, only its lease.
    */
   readonly processScope?: string | null;
-}
-
-/** Fills `buffer` from `file` at `position`, looping over short reads: `false` when the file ended first. */
-export async function readFully(
-  file: ShimFile,
-  buffer: Uint8Array,
-  position: number,
-): Promise<boolean> {
-  let done = 0;
-  while (done < buffer.length) {
-    const n = await file.read(buffer.subarray(done), position + done);
-    if (n <= 0) return false;
-    done += n;
-  }
-  return true;
 }

@@ -15,8 +15,6 @@ import {
   type RunningDigest,
 } from "./multi_hash.ts";
 
-export type { DigestAlgorithm, Digests, NativeHash } from "./multi_hash.ts";
-
 /** A `node:crypto` hash as a running digest. */
 function running(hash: Hash): RunningDigest {
   return {

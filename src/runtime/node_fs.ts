@@ -17,7 +17,7 @@ import {
   FsShimError,
   linkTargetOf,
   type OpenMode,
-  platformErrorCode,
+  probeProcess,
   type ShimFile,
   shimIo,
   shimIoOrMissing,
@@ -170,23 +170,13 @@ export const nodeFs: FsShim = {
   },
 
   isProcessAlive(pid: number): boolean | null {
-    if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-    try {
-      process.kill(pid, 0); // kill(2) with signal 0 probes without signalling
-      return true;
-    } catch (error) {
-      // ESRCH: no such process. EPERM: it exists but belongs to someone else.
-      // Anything else (say Deno's compat layer without --allow-run) cannot tell.
-      const code = platformErrorCode(error);
-      return code === "ESRCH" ? false : code === "EPERM" ? true : null;
-    }
+    return probeProcess(pid, () => process.kill(pid, 0));
   },
 
   processStart(pid: number): string | null {
     return linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
   },
 
-  /** The host name and, on Linux, the pid namespace and boot id: the same scope sees the same pids. */
   get processScope(): string | null {
     try {
       const host = `host=${hostname()}`;

@@ -1,11 +1,8 @@
 /**
- * `<dest>.part.ctrl`'s life. Opening (`openPart`) trusts exactly what the
- * checkpoint proves: every range is checked against its tail digest before
- * the first request; when one is not borne out, or the checkpoint cannot be
- * resumed, the checkpoint is removed, `.part` emptied, and the download
- * starts from byte 0. Saving goes through `<dest>.part.ctrl.tmp`, `fsync`ed
- * and renamed over `.part.ctrl`, so a reader (or a crash) sees the old
- * checkpoint or the new one, never a mix.
+ * `<dest>.part.ctrl`'s life: opened and borne out by `.part` (else removed and
+ * `.part` emptied), saved through `.part.ctrl.tmp` (`fsync`ed and renamed over
+ * it, so a crash leaves the old checkpoint or the new one), discarded.
+
  *
  * @module
  */
@@ -13,23 +10,22 @@
 import { type Checkpoint, durablePrefix, tailStart } from "../protocol/checkpoint.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "../errors.ts";
-import { isStrongEtag } from "../protocol/etag.ts";
+import { isStrongEtag } from "../protocol/headers.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
-import type { SidecarPaths } from "./paths.ts";
-
-/** `.part`, open for reading and writing, and the checkpoint it bears out (`null`: from byte 0). */
-interface StartPoint {
-  readonly file: ShimFile;
-  readonly checkpoint: Checkpoint | null;
-}
+import type { SidecarPaths } from "./destination.ts";
 
 /**
- * Reads the checkpoint, opens `.part` and checks every range. A
- * `ControlFileError` when the checkpoint is unreadable (it is removed first),
- * a `DestinationError` when `.part` is a directory.
+ * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail
+ * digest before the first request: a range not borne out, or a checkpoint that
+ * cannot be resumed, starts the download from byte 0 (`checkpoint: null`). A
+ * `ControlFileError` when the checkpoint is unreadable (it is removed first), a
+ * `DestinationError` when `.part` is a directory.
  */
-export async function openPart(fs: FsShim, paths: SidecarPaths): Promise<StartPoint> {
+export async function openPart(
+  fs: FsShim,
+  paths: SidecarPaths,
+): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
   // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
   // so that writing the next checkpoint never follows a link out of the directory.
   await fs.remove(paths.ctrlTmp);
@@ -106,8 +102,7 @@ async function bearsOut(file: ShimFile, checkpoint: Checkpoint): Promise<boolean
     if (size < range.end) return false;
     const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
     const expected = range.tailDigest;
-    if (actual === null || actual.length !== expected.length) return false;
-    for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+    if (actual === null || actual.some((byte, i) => byte !== expected[i])) return false;
   }
   return true;
 }

@@ -1,7 +1,5 @@
 /**
  * The binary encoding of a {@link Checkpoint}: what `<dest>.part.ctrl` holds.
- * A 24-byte header, then the body: fixed fields, the ranges and three
- * strings, every u64 8-byte aligned, both parts under CRC-32C (below).
  * Canonical: a file decodes only if re-encoding it gives back the same bytes.
  * The layout, field by field, and its reasons: `docs/control-file.md`.
  *
@@ -50,10 +48,9 @@ const O = CONTROL_FILE_OFFSETS;
 /** Private copy of the magic, immune to callers mutating the export. */
 const MAGIC: Uint8Array = CONTROL_FILE_MAGIC.slice();
 const HEADER_SIZE = 24;
-/** Bytes in a SHA-256 digest, the size of a tail digest. */
-const DIGEST_SIZE = 32;
-/** Bytes of one range record: u64 start, u64 end, tail digest. */
-const RANGE_SIZE = 16 + DIGEST_SIZE;
+/** Bytes of one range record: u64 start, u64 end, SHA-256 tail digest. */
+const RANGE_SIZE = 16 + 32;
+
 /** Bytes of the body before the ranges. */
 const FIXED_BODY_SIZE = O.ranges - HEADER_SIZE;
 /** Smallest body: the fixed fields, one range and three empty string records. */
@@ -62,16 +59,14 @@ const MIN_BODY_SIZE = FIXED_BODY_SIZE + RANGE_SIZE + 3 * 8;
 const MAX_BODY_SIZE = FIXED_BODY_SIZE + MAX_RANGES * RANGE_SIZE +
   3 * pad8(2 + CONTROL_FILE_MAX_STRING_BYTES);
 
-const FLAG_LENGTH_KNOWN = 1 << 0;
-const FLAG_ETAG = 1 << 1;
-const FLAG_LAST_MODIFIED = 1 << 2;
-const FLAG_CONTENT_TYPE = 1 << 3;
-const KNOWN_FLAGS = FLAG_LENGTH_KNOWN | FLAG_ETAG | FLAG_LAST_MODIFIED | FLAG_CONTENT_TYPE;
+/** `fieldFlags`: bit 0, the length is known; bits 1 to 3, each of the strings is present. */
+const FLAG_LENGTH_KNOWN = 1;
 const STRING_FIELDS = [
-  ["etag", FLAG_ETAG],
-  ["lastModified", FLAG_LAST_MODIFIED],
-  ["contentType", FLAG_CONTENT_TYPE],
+  ["etag", 1 << 1],
+  ["lastModified", 1 << 2],
+  ["contentType", 1 << 3],
 ] as const;
+const KNOWN_FLAGS = 0b1111;
 
 const TWO_32 = 0x1_0000_0000;
 /** Largest high word of a u64 that is still a safe integer (2^53 - 1). */
@@ -165,11 +160,6 @@ function getU64(view: DataView, offset: number, name: string): number {
   return high * TWO_32 + low;
 }
 
-function allZero(bytes: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
-
 /**
  * Decodes a whole `<dest>.part.ctrl`: magic, CRCs, version, lengths, ranges,
  * invariants, UTF-8 and canonical form. Throws a `ControlFileError` for any
@@ -180,8 +170,8 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (bytes.length < HEADER_SIZE) {
     throw corrupt(`truncated: ${bytes.length} bytes, shorter than the ${HEADER_SIZE}-byte header`);
   }
-  for (let i = 0; i < MAGIC.length; i++) {
-    if (bytes[i] !== MAGIC[i]) throw corrupt("bad magic: not a haul control file");
+  if (MAGIC.some((byte, i) => bytes[i] !== byte)) {
+    throw corrupt("bad magic: not a haul control file");
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -248,13 +238,11 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const ranges: DurableRange[] = [];
   for (let i = 0; i < count; i++) {
     const at = O.ranges + i * RANGE_SIZE;
-    // A fresh array: `slice()` of a Node Buffer would be a view of the input.
-    const tailDigest = new Uint8Array(DIGEST_SIZE);
-    tailDigest.set(bytes.subarray(at + 16, at + RANGE_SIZE));
     ranges.push({
       start: getU64(view, at, `range ${i} start`),
       end: getU64(view, at + 8, `range ${i} end`),
-      tailDigest,
+      // A copy (a Node Buffer's `slice()` would be a view of the input).
+      tailDigest: new Uint8Array(bytes.subarray(at + 16, at + RANGE_SIZE)),
     });
   }
 
@@ -268,7 +256,10 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     }
     const next = pos + pad8(2 + length);
     if (next > end) throw corrupt(`${name} (${length} bytes) runs past the end of the body`);
-    if (!allZero(bytes, pos + 2 + length, next)) throw corrupt(`non-zero padding after ${name}`);
+    if (bytes.subarray(pos + 2 + length, next).some((byte) => byte !== 0)) {
+      throw corrupt(`non-zero padding after ${name}`);
+    }
+
     if ((flags & flag) === 0) {
       if (length !== 0) throw corrupt(`${name} is marked absent but has ${length} bytes`);
       strings.push(null);

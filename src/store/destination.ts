@@ -1,15 +1,73 @@
 /**
- * Checks, before any request, that a destination can hold its sidecar files.
+ * A destination's path and sidecar names (without a runtime's path module),
+ * the checks before any request that it can hold them, and the failures
+ * about it as {@link DestinationError}s that say what to do.
  *
  * @module
  */
 
-import { DestinationError } from "../errors.ts";
+import { DestinationError, HaulError } from "../errors.ts";
 import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
-import { basename, LONGEST_SIDECAR_SUFFIX, type SidecarPaths } from "./paths.ts";
+
+/** The files that live beside a destination while it downloads (see {@link sidecarPaths}). */
+export interface SidecarPaths {
+  readonly dest: string;
+  /** Its directory (where every rename happens). */
+  readonly dir: string;
+  readonly part: string;
+  readonly ctrl: string;
+  readonly ctrlTmp: string;
+  readonly lock: string;
+}
+
+/** The longest suffix haul appends to the destination's name. */
+const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 
 /** The longest file name (in bytes) common filesystems accept. */
 const NAME_MAX = 255;
+
+/** `dest` (a path or a `file:` URL) as a non-empty path; a `TypeError` for anything else. */
+export function destToPath(dest: string | URL): string {
+  if (dest instanceof URL) {
+    if (dest.protocol !== "file:") {
+      throw new TypeError(`Invalid dest: only file: URLs are accepted, got ${dest.protocol}`);
+    }
+    return decodeURIComponent(dest.pathname);
+  }
+  if (typeof dest !== "string" || dest.length === 0) {
+    throw new TypeError("Invalid dest: expected a non-empty path or a file: URL");
+  }
+  if (dest.startsWith("file:")) return destToPath(new URL(dest));
+  if (dest.includes("\0")) throw new TypeError("Invalid dest: the path contains a NUL byte");
+  return dest;
+}
+
+/** The directory part of a path (`"."` when there is none). */
+export function dirname(path: string): string {
+  const trimmed = path.replace(/[\\/]+$/, "");
+  const cut = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
+  if (cut < 0) return ".";
+  if (cut === 0) return trimmed[0] ?? "/";
+  return trimmed.slice(0, cut);
+}
+
+/** The last segment of a path. */
+export function basename(path: string): string {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return path.slice(cut + 1);
+}
+
+/** The directory and sidecars of a destination path: the data, the checkpoint (and its temp file), the lock. */
+export function sidecarPaths(dest: string): SidecarPaths {
+  return {
+    dest,
+    dir: dirname(dest),
+    part: `${dest}.part`,
+    ctrl: `${dest}.part.ctrl`,
+    ctrlTmp: `${dest}.part.ctrl.tmp`,
+    lock: `${dest}.part.lock`,
+  };
+}
 
 /**
  * What is at `dest` (a file, or a link to one), or `null`; a
@@ -22,28 +80,37 @@ export async function checkDestination(
   paths: SidecarPaths,
   parentKnown = false,
 ): Promise<ShimStat | null> {
-  const name = basename(paths.dest);
+  const { dest, dir } = paths;
+  const fail = (message: string) => new DestinationError(message, dest);
+  const stat = (path: string) =>
+    fs.stat(path).catch((error) => {
+      throw toDestinationError(error, dest);
+    });
+  const name = basename(dest);
   if (name === "" || name === "." || name === "..") {
-    throw new DestinationError(`Invalid destination: ${paths.dest} names a directory`, paths.dest);
+    throw fail(`Invalid destination: ${dest} names a directory`);
   }
   const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
   if (nameBytes > NAME_MAX) {
-    throw new DestinationError(
+    throw fail(
       `Destination name too long: ${name.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
         `appended it is ${nameBytes} bytes, over the ${NAME_MAX}-byte limit; choose a shorter name`,
-      paths.dest,
     );
   }
-  if (!parentKnown) await checkParent(fs, paths);
-  const existing = await statOrThrow(fs, paths.dest, paths.dest);
-  if (existing?.isDirectory) {
-    throw new DestinationError(`Destination is a directory: ${paths.dest}`, paths.dest);
+  if (!parentKnown) {
+    const parent = await stat(dir);
+    if (parent === null) {
+      throw fail(`Destination directory does not exist: ${dir}; create it first`);
+    }
+    if (!parent.isDirectory && !parent.isSymlink) {
+      throw fail(`Destination's parent is not a directory: ${dir}`);
+    }
   }
+
+  const existing = await stat(dest);
+  if (existing?.isDirectory) throw fail(`Destination is a directory: ${dest}`);
   if (existing?.linkTarget === "directory") {
-    throw new DestinationError(
-      `Destination is a link to a directory: ${paths.dest}`,
-      paths.dest,
-    );
+    throw fail(`Destination is a link to a directory: ${dest}`);
   }
   if (
     existing !== null && !existing.isFile &&
@@ -51,37 +118,12 @@ export async function checkDestination(
   ) {
     // A fifo, a device or a socket, or a link to one: reading it may block
     // forever, and renaming a download over it is not haul's to do.
-    throw new DestinationError(
-      `Destination is not a regular file: ${paths.dest} (a fifo, a device or a socket): ` +
+    throw fail(
+      `Destination is not a regular file: ${dest} (a fifo, a device or a socket): ` +
         "haul saves to files only; choose another path",
-      paths.dest,
     );
   }
   return existing;
-}
-
-async function checkParent(fs: FsShim, paths: SidecarPaths): Promise<void> {
-  const parent = await statOrThrow(fs, paths.dir, paths.dest);
-  if (parent === null) {
-    throw new DestinationError(
-      `Destination directory does not exist: ${paths.dir}; create it first`,
-      paths.dest,
-    );
-  }
-  if (!parent.isDirectory && !parent.isSymlink) {
-    throw new DestinationError(
-      `Destination's parent is not a directory: ${paths.dir}`,
-      paths.dest,
-    );
-  }
-}
-
-async function statOrThrow(fs: FsShim, path: string, dest: string) {
-  try {
-    return await fs.stat(path);
-  } catch (error) {
-    throw toDestinationError(error, dest);
-  }
 }
 
 /**
@@ -107,4 +149,34 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     dest,
     { cause: error, retryable: error.code === "ENOSPC" },
   );
+}
+
+/** What Deno's `NotCapable` says: `Requires read access to "/path"`. */
+const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
+
+/**
+ * A failure caused by a missing Deno permission (its `NotCapable` in `error` or
+ * a first cause) as a non-retryable error naming the flag that grants it (on
+
+ * `dest`'s directory for read and write): a {@link DestinationError} for the
+ * destination's files, a {@link HaulError} otherwise; anything else unchanged.
+ */
+export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    const { name, message, cause } = current as Partial<Record<string, unknown>>;
+    if (name === "NotCapable" && typeof message === "string") {
+      const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
+      const [, kind = "all", target = ""] = REQUIRES.exec(message) ?? [];
+      const onDest = kind === "read" || kind === "write";
+      const granted = onDest ? dirname(path) : target;
+      const flag = granted === "" ? `--allow-${kind}` : `--allow-${kind}=${granted}`;
+      const what = target === "" ? kind : `${kind} access to ${target}`;
+      const text = `Missing Deno permission: haul needs ${what}; run Deno with ${flag}`;
+      const options = { cause: error, retryable: false };
+      return onDest ? new DestinationError(text, path, options) : new HaulError(text, options);
+    }
+    current = cause;
+  }
+  return error;
 }

@@ -1,31 +1,19 @@
 /**
  * One call per destination at a time, across processes: `<dest>.part.lock`,
- * created exclusively and rewritten every second by its owner (a lease). Not
- * an OS lock alone: Node and Bun have no flock(2), and processes of different
- * runtimes may share a destination. Who may be taken over, and the fence
- * after a takeover from an owner that may be alive: `docs/architecture.md`,
- * "Ownership", and `lock_record.ts`. Takeovers are serialised by
- * `<dest>.part.takeover`, held for the few ms of the check.
+ * created exclusively and rewritten every second by its owner (a lease; Node
+ * and Bun have no flock(2)). Takeovers are serialised by `<dest>.part.takeover`;
+ * who may be taken over: `docs/architecture.md`, "Ownership". The record (one
+ * line of JSON) and the pure decision on a lock found on disk come last.
  *
  * @module
  */
 
 import { DestinationError } from "../errors.ts";
 import { type FsShim, FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
-import {
-  encodeLockRecord,
-  type FlockProbe,
-  judgeLock,
-  type LockJudge,
-  type LockVerdict,
-  parseLockRecord,
-  randomHex,
-} from "./lock_record.ts";
 
-/** The lease's timings in ms (tests shorten them). */
+/** The lease's timings in ms (tests shorten them): a refresh every `heartbeatMs`, stale after `staleMs`. */
 export interface LockTiming {
   readonly heartbeatMs: number;
-  /** After how long without a refresh a lock is stale. */
   readonly staleMs: number;
 }
 
@@ -34,7 +22,7 @@ export const DEFAULT_LOCK_TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 500
 
 /** This process's random id, written into every lock it takes. */
 const INSTANCE = randomHex(16);
-/** The lock's record of what this process holds: a second call here for one of these paths is refused. */
+/** The lock paths this process holds: a second call here for one of them is refused. */
 const heldHere = new Set<string>();
 
 /** A held lock. */
@@ -111,11 +99,6 @@ function ownRecord(fs: FsShim, nonce: string | null) {
   return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce };
 }
 
-/** The takeover guard beside a lock: `<dest>.part.takeover` for `<dest>.part.lock`. */
-function guardPathOf(lockPath: string): string {
-  return lockPath.endsWith(".lock") ? `${lockPath.slice(0, -5)}.takeover` : `${lockPath}.takeover`;
-}
-
 /** Creates `path` exclusively, takes its flock where it can and writes `textFor(flocked)`; `null` if it exists. */
 async function tryCreate(
   fs: FsShim,
@@ -179,9 +162,9 @@ async function inspect(
 }
 
 /**
- * Removes a stale lock under the takeover guard, after judging it again there;
- * whether its owner may still be alive (a fence is needed). Busy when another
- * process is taking over or got it first.
+ * Removes a stale lock under the takeover guard (`<dest>.part.takeover`), after
+ * judging it again there; whether its owner may still be alive (a fence is
+ * needed). Busy when another process is taking over or got it first.
  */
 async function takeOver(
   fs: FsShim,
@@ -189,7 +172,7 @@ async function takeOver(
   dest: string,
   timing: LockTiming,
 ): Promise<boolean> {
-  const guardPath = guardPathOf(lockPath);
+  const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
   const text = encodeLockRecord(ownRecord(fs, null));
   const created = await tryCreate(fs, guardPath, () => text);
   const guard = created?.file ?? null;
@@ -280,4 +263,114 @@ function holdLock(
       }
     },
   };
+}
+
+/** What a lock file says about its owner (all `null` when the file is empty or unreadable). */
+interface LockRecord {
+  readonly pid: number | null;
+  /** The owner's `FsShim.processScope`. */
+  readonly scope: string | null;
+  /** The owning process's random id. */
+  readonly instance: string | null;
+  /** This lock's random id: the owner checks it is still its own. */
+  readonly nonce: string | null;
+  /** Whether the owner holds an exclusive flock(2) on the lock file for as long as it lives. */
+  readonly flock: boolean;
+  /** When the owner's process started (`FsShim.processStart`). */
+  readonly start: string | null;
+}
+
+/** What this process knows about itself when judging a lock (`null`: cannot tell). */
+export interface LockJudge {
+  readonly instance: string;
+  readonly scope: string | null;
+  readonly isProcessAlive: (pid: number) => boolean | null;
+  readonly processStart?: (pid: number) => string | null;
+}
+
+/** What a taker learns by trying the flock a record says its owner holds. */
+type FlockProbe = "free" | "held" | "unknown";
+
+/** Whether a lock found on disk may be taken over, and why; `fence`: its owner may still be alive. */
+type LockVerdict =
+  | { readonly stale: false; readonly why: string }
+  | { readonly stale: true; readonly why: string; readonly fence: boolean };
+
+/** A lock record as the lock file's text: one line of JSON (`flock` and `start` only when set). */
+export function encodeLockRecord(
+  record: Omit<LockRecord, "flock" | "start"> & Partial<Pick<LockRecord, "flock" | "start">>,
+): string {
+  const { pid, scope, instance, nonce } = record;
+  const extra = { flock: record.flock || undefined, start: record.start ?? undefined };
+  return `${JSON.stringify({ haul: "lock", pid, scope, instance, nonce, ...extra })}\n`;
+}
+
+/** Reads a lock file's text; never throws: an unreadable one gives `null`s (judged by its age alone). */
+export function parseLockRecord(text: string): LockRecord {
+  const empty = { pid: null, scope: null, instance: null, nonce: null, flock: false, start: null };
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    if (typeof value !== "object" || value === null || value["haul"] !== "lock") return empty;
+    const field = (key: string) => (typeof value[key] === "string" ? value[key] as string : null);
+    return {
+      pid: positivePid(value["pid"]),
+      scope: field("scope"),
+      instance: field("instance"),
+      nonce: field("nonce"),
+      flock: value["flock"] === true,
+      start: field("start"),
+    };
+  } catch {
+    return empty;
+  }
+}
+
+/**
+ * Decides whether a lock found on disk may be taken over (the rules:
+ * `docs/architecture.md`, "Ownership"). Pure: `ageMs` is now minus the lock
+ * file's mtime, `flock` what trying the flock the record names told.
+ */
+export function judgeLock(
+  record: LockRecord,
+  ageMs: number | null,
+  self: LockJudge,
+  timing: { readonly staleMs: number },
+  flock: FlockProbe = "unknown",
+): LockVerdict {
+  if (record.flock && flock === "free") {
+    return { stale: true, why: "its owner's file lock was released", fence: false };
+  }
+  if (record.instance !== null && record.instance === self.instance) {
+    return { stale: true, why: "left by this process", fence: false };
+  }
+  const alive = record.flock && flock === "held" ? true : pidAlive(record, self);
+  const owner = record.pid === null ? "" : ` (pid ${record.pid})`;
+  if (alive === false) return { stale: true, why: `its owner${owner} is gone`, fence: false };
+  const age = ageMs === null ? null : Math.abs(ageMs);
+  if (alive === null && age !== null && age >= timing.staleMs) {
+    return { stale: true, why: `not refreshed for ${Math.round(age / 1000)} s`, fence: true };
+  }
+  const paused = age !== null && age >= timing.staleMs
+    ? ` (its lease is ${Math.round(age / 1000)} s old: the process may be stopped)`
+    : "";
+  return { stale: false, why: `another haul() call${owner}${paused} is downloading` };
+}
+
+/** The record's pid in this process's terms: alive, gone, or `null` when it cannot tell. */
+function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
+  if (record.pid === null || self.scope === null || record.scope !== self.scope) return null;
+  const alive = self.isProcessAlive(record.pid);
+  if (alive !== true || record.start === null) return alive;
+  const start = self.processStart?.(record.pid) ?? null;
+  return start === null || start === record.start; // another start time: the pid was reused
+}
+
+function positivePid(value: unknown): number | null {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
+}
+
+/** `bytes` random bytes as lower-case hex: the ids in lock records and a commit's private names. */
+export function randomHex(bytes: number): string {
+  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buffer, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -1,18 +1,15 @@
 /**
  * What the holder of a destination's lock may do to `.part`, `.part.ctrl` and
- * `dest`, checked as it does it, so that an owner who lost the lock changes
- * nothing the new owner relies on: the steps and what each rules out are in
- * `docs/architecture.md`, "Ownership". Also the cleaning of sidecars nothing
- * can use ({@link removeStaleSidecars}).
+ * `dest`, checked as it does it: the steps and what each rules out are in
+ * `docs/architecture.md`, "Ownership".
  *
  * @module
  */
 
 import { DestinationError } from "../errors.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
-import { acquireLock, type DestinationLock } from "./lock.ts";
-import { randomHex } from "./lock_record.ts";
-import { basename, type SidecarPaths } from "./paths.ts";
+import { acquireLock, type DestinationLock, randomHex } from "./lock.ts";
+import { basename, type SidecarPaths } from "./destination.ts";
 
 /** Names this module gives `.part` for a moment: `<dest>.part.` and 8 hex digits. */
 const PRIVATE_SUFFIX = /^\.part\.[0-9a-f]{8}$/;
@@ -95,10 +92,7 @@ export class PartOwner {
     }
   }
 
-  /**
-   * Removes `.part`, its checkpoint and the checkpoint's temp file, if this
-   * owner still owns them (otherwise leaves them to their owner).
-   */
+  /** Removes `.part`, `.part.ctrl` and its temp file, if this owner still owns them. */
   async remove(): Promise<void> {
     try {
       await this.check();
@@ -117,13 +111,12 @@ export class PartOwner {
   }
 
   /**
-   * The commit: `.part` (complete, synced, verified) renamed to a name of this
-   * owner's own (`<dest>.part.` and 8 hex digits), checked to be its inode, then
-   * renamed onto `dest`; the directory's fsync; the checkpoint's removal (when
-   * `checkpointed`: one may be on disk). A {@link DestinationError} when `dest`
-   * appeared meanwhile (and not `overwrite`), or, retryable, when this owner
-   * lost the destination.
+   * The commit of a complete, synced, verified `.part` (step 4 of "Ownership"),
+   * then the checkpoint's removal when `checkpointed`. A {@link DestinationError}
+   * when `dest` appeared meanwhile (and not `overwrite`), or, retryable, when
+   * this owner lost the destination.
    */
+
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
     const { part, dest, dir, ctrl } = this.#paths;

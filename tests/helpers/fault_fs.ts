@@ -7,7 +7,6 @@
  */
 
 import {
-  type FsErrorCode,
   type FsShim,
   FsShimError,
   type OpenMode,
@@ -15,7 +14,7 @@ import {
   type ShimStat,
 } from "../../src/runtime/fs_shim.ts";
 
-function fsError(code: FsErrorCode, path: string, what: string): FsShimError {
+function fsError(code: string, path: string, what: string): FsShimError {
   return new FsShimError(code, path, `${what} '${path}' failed: ${code}`);
 }
 
@@ -192,6 +191,6 @@ class FaultyFile implements ShimFile {
  * @param path the path.
  * @returns the error.
  */
-export function shimError(code: FsErrorCode, path: string): FsShimError {
+export function shimError(code: string, path: string): FsShimError {
   return fsError(code, path, "injected");
 }

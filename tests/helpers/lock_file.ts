@@ -6,7 +6,7 @@
  */
 
 import { defaultFs } from "../../src/runtime/default_fs.ts";
-import { encodeLockRecord } from "../../src/store/lock_record.ts";
+import { encodeLockRecord } from "../../src/store/lock.ts";
 
 /**
  * The text of a lock file owned by `pid` in this process's pid scope (the

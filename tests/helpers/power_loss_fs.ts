@@ -28,7 +28,6 @@ import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import process from "node:process";
 import {
-  type FsErrorCode,
   type FsShim,
   FsShimError,
   type OpenMode,
@@ -90,7 +89,7 @@ interface Inode {
   pending: FileOp[];
 }
 
-function fsError(code: FsErrorCode, path: string, what: string): FsShimError {
+function fsError(code: string, path: string, what: string): FsShimError {
   return new FsShimError(code, path, `${what} '${path}' failed: ${code}`);
 }
 

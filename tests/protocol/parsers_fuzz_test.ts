@@ -6,22 +6,18 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   type ContentRange,
-  parseContentRange,
-  parseUnsatisfiedRange,
-} from "../../src/protocol/content_range.ts";
-import {
   isStrongEtag,
   isStrongLastModified,
+  parseContentRange,
   parseEtag,
-  strongMatch,
-  weakMatch,
-} from "../../src/protocol/etag.ts";
-import { integrityMismatch, parseIntegrity } from "../../src/protocol/integrity.ts";
-import {
   parseHttpDate,
   parseRetryAfter,
+  parseUnsatisfiedRange,
   RETRY_AFTER_MAX_MS,
-} from "../../src/protocol/retry_after.ts";
+  strongMatch,
+  weakMatch,
+} from "../../src/protocol/headers.ts";
+import { integrityMismatch, parseIntegrity } from "../../src/protocol/integrity.ts";
 import { ContentRangeError } from "../../src/errors.ts";
 import { makeRng, type Rng } from "../helpers/prng.ts";
 import { fuzzCases, fuzzSeed } from "../helpers/fuzz_config.ts";

@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, writeFile } from "node:fs/promises";
 import { CheckpointStore } from "../../src/store/checkpoint_store.ts";
-import { sidecarPaths } from "../../src/store/paths.ts";
+import { sidecarPaths } from "../../src/store/destination.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { DestinationError } from "../../src/errors.ts";
 import type { Checkpoint } from "../../src/protocol/checkpoint.ts";

@@ -9,13 +9,15 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { acquireLock, type LockTiming } from "../../src/store/lock.ts";
 import {
+  acquireLock,
   encodeLockRecord,
   judgeLock,
   type LockJudge,
+  type LockTiming,
   parseLockRecord,
-} from "../../src/store/lock_record.ts";
+} from "../../src/store/lock.ts";
+
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
 import { DestinationError } from "../../src/errors.ts";

@@ -10,13 +10,10 @@ import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { bytesToHex, type Hash } from "@noble/hashes/utils.js";
 import {
   type DigestAlgorithm,
-  type Digests,
   multiHash,
   type NativeHash,
   type RunningDigest,
 } from "../multi_hash.ts";
-
-export type { DigestAlgorithm, Digests, NativeHash };
 
 /** A `@noble/hashes` hash as a running digest. */
 function running<T extends Hash<T>>(hash: T): RunningDigest {

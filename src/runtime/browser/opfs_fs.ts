@@ -1,17 +1,8 @@
 /**
  * The filesystem shim of the browser: the origin private file system (OPFS),
  * from a dedicated worker; paths are `/`-separated names under a root directory.
- *
- * - `.part` (opened `"readwrite"`) is one `FileSystemSyncAccessHandle` held
- *   for the call (exclusive, so no other tab writes into it); `flush()` is
- *   `datasync()` and `sync()`. Small files open a handle per write and flush it.
- * - **A checkpoint a crash cannot tear.** Whether `move()` is atomic is not
- *   specified, so a rename onto a `.ctrl` name writes the record into the one
- *   of two fixed slots not holding the newest, with a sequence number and a
- *   SHA-256, and flushes; a read takes the newest slot whose digest holds.
- * - **Locks are Web Locks** (`navigator.locks`), which the browser drops when
- *   the worker dies, as the kernel drops a flock(2).
- * - No directory to sync, no pid a tab can see, no inode.
+ * How it stands in for fsync, an atomic rename and flock(2) (one sync access
+ * handle for `.part`, two checkpoint slots, Web Locks): `docs/browser.md`.
  *
  * @module
  */
@@ -21,6 +12,8 @@ import {
   FsShimError,
   type OpenMode,
   type ShimFile,
+  shimIo,
+  shimIoOrMissing,
   type ShimStat,
 } from "../fs_shim.ts";
 import { sha256Bytes } from "./hash.ts";
@@ -57,34 +50,6 @@ export interface WebLocks {
     options: { ifAvailable?: boolean },
     task: (lock: unknown) => Promise<T> | T,
   ): Promise<T>;
-}
-
-const CODES: Readonly<Record<string, string>> = {
-  NotFoundError: "ENOENT",
-  TypeMismatchError: "EISDIR",
-  QuotaExceededError: "ENOSPC",
-  NoModificationAllowedError: "EBUSY",
-  InvalidModificationError: "EEXIST",
-  NotAllowedError: "EACCES",
-  SecurityError: "EACCES",
-};
-
-function shimError(error: unknown, path: string, what: string): FsShimError {
-  if (error instanceof FsShimError) return error;
-  const name = (error as { name?: string })?.name ?? "Error";
-  const message = (error as { message?: string })?.message ?? String(error);
-  return new FsShimError(CODES[name] ?? name, path, `${what} ${path}: ${message}`, {
-    cause: error,
-  });
-}
-
-/** Runs `task`, turning what it throws into an {@link FsShimError}. */
-async function io<T>(path: string, what: string, task: () => Promise<T> | T): Promise<T> {
-  try {
-    return await task();
-  } catch (error) {
-    throw shimError(error, path, what);
-  }
 }
 
 function parts(path: string): string[] {
@@ -178,17 +143,13 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
     if (name === undefined) throw new FsShimError("EISDIR", path, `Not a file: ${path}`);
     return await (await dirOf(names)).getFileHandle(name, { create });
   };
-  const bytesOf = async (path: string): Promise<Uint8Array | null> => {
-    try {
+  const bytesOf = (path: string): Promise<Uint8Array | null> =>
+    shimIoOrMissing("read", path, null, async () => {
       const handle = await fileOf(path);
       return await patiently(async () =>
         new Uint8Array(await (await handle.getFile()).arrayBuffer())
       );
-    } catch (error) {
-      if ((error as Error).name === "NotFoundError") return null;
-      throw shimError(error, path, "Cannot read");
-    }
-  };
+    });
   /** Takes the Web Lock `name` if free; resolves to its release, or `null`. */
   const tryWebLock = (name: string): Promise<(() => void) | null> =>
     new Promise((resolve, reject) => {
@@ -202,11 +163,11 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
   const small = (path: string, handle: OpfsFile): ShimFile => {
     let unlock: (() => void) | null = null;
     const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
-      io(path, what, () => withSyncHandle(handle, task));
+      shimIo(what, path, () => withSyncHandle(handle, task));
     return {
-      write: (data, position) => withHandle("Cannot write", (h) => writeAll(h, data, position)),
+      write: (data, position) => withHandle("write", (h) => writeAll(h, data, position)),
       read: (buffer, position) =>
-        io(path, "Cannot read", async () => {
+        shimIo("read", path, async () => {
           const bytes = await patiently(async () => {
             const blob = (await handle.getFile()).slice(position, position + buffer.length);
             return new Uint8Array(await blob.arrayBuffer());
@@ -216,23 +177,23 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
         }),
       datasync: () => Promise.resolve(), // every write was flushed before its handle closed
       sync: () => Promise.resolve(),
-      truncate: (length) => withHandle("Cannot truncate", (h) => h.truncate(length)),
-      size: () => io(path, "Cannot stat", async () => (await handle.getFile()).size),
+      truncate: (length) => withHandle("truncate", (h) => h.truncate(length)),
+      size: () => shimIo("stat", path, async () => (await handle.getFile()).size),
       close: () => Promise.resolve(unlock?.()),
       tryLock: async () => (unlock ??= await tryWebLock(`haul:${path}`)) !== null,
     };
   };
   const large = (path: string, h: SyncHandle): ShimFile => ({
-    write: (data, position) => io(path, "Cannot write", () => writeAll(h, data, position)),
-    read: (buffer, position) => io(path, "Cannot read", () => h.read(buffer, { at: position })),
-    datasync: () => io(path, "Cannot flush", () => h.flush()),
-    sync: () => io(path, "Cannot flush", () => h.flush()),
-    truncate: (length) => io(path, "Cannot truncate", () => h.truncate(length)),
-    size: () => io(path, "Cannot stat", () => h.getSize()),
-    close: () => io(path, "Cannot close", () => h.close()),
+    write: (data, position) => shimIo("write", path, () => writeAll(h, data, position)),
+    read: (buffer, position) => shimIo("read", path, () => h.read(buffer, { at: position })),
+    datasync: () => shimIo("flush", path, () => h.flush()),
+    sync: () => shimIo("flush", path, () => h.flush()),
+    truncate: (length) => shimIo("truncate", path, () => h.truncate(length)),
+    size: () => shimIo("stat", path, () => h.getSize()),
+    close: () => shimIo("close", path, () => h.close()),
   });
   const writeSlot = (path: string, record: Uint8Array) =>
-    io(path, "Cannot write the checkpoint", async () => {
+    shimIo("write checkpoint", path, async () => {
       if (record.length > SLOT_SIZE - SLOT_HEADER) throw new Error("checkpoint too large");
       const slots = readSlots((await bytesOf(path)) ?? new Uint8Array(0));
       const [newest, sequence] = slots[0] ?? [1, 0];
@@ -247,15 +208,12 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
         h.write(out, { at: (1 - newest) * SLOT_SIZE });
       });
     });
-  const remove = async (path: string): Promise<void> => {
-    const names = parts(path);
-    const name = names.pop()!;
-    try {
+  const remove = (path: string): Promise<void> =>
+    shimIoOrMissing("remove", path, undefined, async () => {
+      const names = parts(path);
+      const name = names.pop()!;
       await (await dirOf(names)).removeEntry(name);
-    } catch (error) {
-      if ((error as Error).name !== "NotFoundError") throw shimError(error, path, "Cannot remove");
-    }
-  };
+    });
   return {
     name: "opfs",
     pid: 1 + Math.floor(Math.random() * 0x7ffffffe),
@@ -263,15 +221,15 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
     processScope: null,
     async open(path: string, mode: OpenMode): Promise<ShimFile> {
       if (mode === "readwrite") {
-        const handle = await io(path, "Cannot open", () => fileOf(path, true));
-        return large(path, await io(path, "Cannot open", () => syncHandle(handle)));
+        const handle = await shimIo("open", path, () => fileOf(path, true));
+        return large(path, await shimIo("open", path, () => syncHandle(handle)));
       }
-      if (mode === "read") return small(path, await io(path, "Cannot open", () => fileOf(path)));
+      if (mode === "read") return small(path, await shimIo("open", path, () => fileOf(path)));
       const create = async () => {
         if (mode === "create-exclusive" && (await bytesOf(path)) !== null) {
           throw new FsShimError("EEXIST", path, `Cannot create ${path}: it exists`);
         }
-        return small(path, await io(path, "Cannot create", () => fileOf(path, true)));
+        return small(path, await shimIo("create", path, () => fileOf(path, true)));
       };
       const file = await locks.request(`haul-create:${path}`, {}, create);
       if (mode === "create-truncate") await file.truncate(0);
@@ -287,14 +245,14 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
       const names = parts(to);
       const name = names.pop()!;
       const move = async () => (await fileOf(from)).move(await dirOf(names), name);
-      await io(from, "Cannot move", move);
+      await shimIo(`move to '${to}' from`, from, move);
     },
     remove,
-    async stat(path: string): Promise<ShimStat | null> {
-      const names = parts(path);
-      const name = names.pop();
-      const directory = { isFile: false, isDirectory: true, isSymlink: false, size: 0 };
-      try {
+    stat: (path: string): Promise<ShimStat | null> =>
+      shimIoOrMissing("stat", path, null, async () => {
+        const names = parts(path);
+        const name = names.pop();
+        const directory = { isFile: false, isDirectory: true, isSymlink: false, size: 0 };
         const dir = await dirOf(names);
         if (name === undefined) return directory;
         const file = await dir.getFileHandle(name).then((h) => h.getFile()).catch(async (e) => {
@@ -305,11 +263,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
         if (file === null) return directory;
         const { size, lastModified: mtimeMs } = file;
         return { isFile: true, isDirectory: false, isSymlink: false, size, mtimeMs };
-      } catch (error) {
-        if ((error as Error).name === "NotFoundError") return null;
-        throw shimError(error, path, "Cannot stat");
-      }
-    },
+      }),
     async readFile(path: string): Promise<Uint8Array | null> {
       const bytes = await bytesOf(path);
       if (bytes === null || !path.endsWith(".ctrl")) return bytes;
@@ -317,7 +271,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
     },
     syncDir: () => Promise.resolve(), // OPFS has no directory to sync
     list: (dir: string) =>
-      io(dir, "Cannot list", async () => {
+      shimIo("list", dir, async () => {
         const names: string[] = [];
         for await (const name of (await dirOf(parts(dir))).keys()) names.push(name);
         return names;
