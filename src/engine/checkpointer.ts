@@ -115,8 +115,12 @@ export class Checkpointer {
 
   async #syncAndRecord(): Promise<void> {
     const ranges = [...this.#ranges.segments];
-    // Together, so that their syncs are shared (`sharedDatasync()`).
-    const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
+    // Each range's written bytes made durable (its writer's, or a finished one's), together, so
+    // that their syncs are shared (`sharedDatasync()`).
+    const synced = await Promise.allSettled(ranges.map((range) =>
+      range.writer?.syncWritten() ??
+        range.settled!.durability.syncWritten(() => this.#file.datasync())
+    ));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
     if (ranges.some((range) => durabilityOf(range).poisoned)) return;
     const spans = mergeSpans([
@@ -155,14 +159,6 @@ export class Checkpointer {
     this.#digests = digests;
     this.#lastKey = key;
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
-  }
-
-  /** Makes a range's written bytes durable: its writer's, or those of a finished one. */
-  async #sync(range: WrittenRange): Promise<void> {
-    if (range.writer !== null) return await range.writer.syncWritten();
-    const durability = range.settled!.durability;
-    if (durability.poisoned || durability.durable >= durability.written) return;
-    await durability.sync(() => this.#file.datasync());
   }
 }
 

@@ -302,15 +302,9 @@ export class Download {
     // A retry in this process continues this hash instead of starting over.
     if (saved) settings.kept?.keep({ hash: this.#hasher!.copy(), ...this.#validators });
     if (saveError !== null) return toDestinationError(saveError, paths.dest, saved);
-    const aborted = options.signal?.aborted === true;
-    return outcome.interruption(aborted ? options.signal!.reason : this.#failure?.error, {
-      dest: paths.dest,
-      url,
-      saved,
-      recorded,
-      total: this.#total,
-      aborted,
-    });
+    if (options.signal?.aborted) return options.signal.reason;
+    const call = { dest: paths.dest, url, saved, recorded, total: this.#total };
+    return outcome.interruption(this.#failure?.error, call);
   }
 
   /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
@@ -324,19 +318,17 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
-    const mtime = outcome.remoteMtime(options, this.#validators.lastModified);
-    const part = { file: this.#file!, size, checkpointed: this.#store.saved };
-    const close = () => this.#closeFile();
     const digests = await outcome.commit(owner, {
-      ...part,
+      file: this.#file!,
+      size,
       digest: () => hasher.digests(size),
-      close,
-    }, {
+      close: () => this.#closeFile(),
+      checkpointed: this.#store.saved,
       expected,
       overwrite: options.overwrite === true,
       url,
       state: progress.state,
-      mtime,
+      mtime: outcome.remoteMtime(options, this.#validators.lastModified),
     }).catch((error) => {
       throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });

@@ -7,12 +7,12 @@
  */
 
 import { checkDestination, toDestinationError } from "../store/destination.ts";
-import { IntegrityError } from "../errors.ts";
 import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { explainMissingPermission } from "../runtime/deno_permission.ts";
-import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
+import { type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
+import { integrityFailure } from "./outcome.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
 import { destToPath, type SidecarPaths, sidecarPaths } from "../store/paths.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
@@ -179,15 +179,12 @@ async function alreadyComplete(
   const { size, ...digests } = await known.catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
-  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
-  if (mismatch !== null) {
-    throw new IntegrityError(
-      `Integrity check failed: the existing ${paths.dest} has ${mismatch.algorithm} ` +
-        `${mismatch.actual}, expected ${mismatch.expected.join(" or ")}; pass overwrite: true ` +
-        "to download it again",
-      mismatch,
-    );
-  }
+  const failure = integrityFailure(
+    expected,
+    digests,
+    (found) => `the existing ${paths.dest} has ${found}; pass overwrite: true to download it again`,
+  );
+  if (failure !== null) throw failure;
   return {
     dest: paths.dest,
     size,

@@ -89,7 +89,8 @@ export class PartWriter {
     if (this.#buffered === 0) {
       // Whole buffers straight from the chunk, without a copy.
       while (chunk.length - offset >= capacity) {
-        await this.#writeNow(chunk.subarray(offset, offset + capacity));
+        await this.#write(chunk.subarray(offset, offset + capacity));
+        await this.#drain(); // the chunk is not retained
         offset += capacity;
       }
     }
@@ -152,9 +153,7 @@ export class PartWriter {
     if (inflight !== null) await inflight;
     const syncing = this.#syncing;
     if (syncing !== null) await syncing;
-    const durability = this.#durability;
-    if (durability.poisoned || durability.durable >= durability.written) return;
-    await durability.sync(() => this.#file.datasync());
+    await this.#durability.syncWritten(() => this.#file.datasync());
   }
 
   /** Writes what is buffered, waits for all background work, then reports any failure. */
@@ -177,16 +176,22 @@ export class PartWriter {
     }
   }
 
-  /** Issues the write of the current buffer (after the previous write completes). */
+  /** Issues the write of the current buffer; the other one fills meanwhile. */
   async #submit(): Promise<void> {
     const bytes = this.#buffers[this.#current]!.subarray(0, this.#buffered);
     await this.#drain();
     this.#buffered = 0;
+    this.#current = this.#current === 0 ? 1 : 0;
+    await this.#write(bytes);
+  }
+
+  /** Issues the write of `bytes` at the end, once the previous write completed. */
+  async #write(bytes: Uint8Array): Promise<void> {
+    await this.#drain();
     if (this.#broken) return;
     const position = this.#issued;
     await this.#observer.offer(bytes, position);
     this.#issued += bytes.length;
-    this.#current = this.#current === 0 ? 1 : 0;
     this.#inflight = this.#file.write(bytes, position).then(
       () => this.#wrote(position + bytes.length),
       (error: unknown) => {
@@ -194,22 +199,6 @@ export class PartWriter {
         this.#failure ??= { error };
       },
     );
-  }
-
-  /** Writes `bytes` (not retained) at the end, waiting for it. */
-  async #writeNow(bytes: Uint8Array): Promise<void> {
-    await this.#drain();
-    if (this.#broken) return;
-    const position = this.#issued;
-    await this.#observer.offer(bytes, position);
-    this.#issued += bytes.length;
-    try {
-      await this.#file.write(bytes, position);
-    } catch (error) {
-      this.#broken = true;
-      throw error;
-    }
-    this.#wrote(position + bytes.length);
   }
 
   /** Waits for the write in flight, if any, and reports a failure. */

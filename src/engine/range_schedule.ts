@@ -12,17 +12,7 @@ import type { Segment } from "./segment.ts";
 /** Ranges per connection, in file order, so the prefix the SHA-256 needs grows steadily. */
 const PIECES_PER_CONNECTION = 4;
 
-/**
- * The ranges of one call: those started, and the bytes pending.
- *
- * @example
- * ```ts
- * import { RangeSchedule } from "./range_schedule.ts";
- * const schedule = RangeSchedule.of(64 << 20, [], 4, 1 << 20);
- * console.log(schedule.next()); // { start: 0, end: 4194304 }
- * console.log(RangeSchedule.of(null, [{ start: 0, end: 10 }], 1, 1).next()); // { start: 10, end: Infinity }
- * ```
- */
+/** The ranges of one call: those started, and the bytes pending. */
 export class RangeSchedule {
   /** The ranges started in this call (a refused one leaves). */
   readonly segments: Segment[] = [];

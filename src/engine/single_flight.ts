@@ -13,9 +13,10 @@
  * @module
  */
 
-import { DestinationError, IntegrityError } from "../errors.ts";
+import { DestinationError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
-import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
+import { type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
+import { integrityFailure } from "./outcome.ts";
 import { destToPath } from "../store/paths.ts";
 import type { HaulOptions, HaulResult, HaulState, Source } from "../types.ts";
 
@@ -101,15 +102,14 @@ export function singleFlight<O extends HaulOptions>(
     onJoined?.();
     if (!outcome.ok) throw outcome.error;
     const result = outcome.result;
-    const mismatch = expected === null ? null : integrityMismatch(expected, result);
-    if (mismatch !== null) {
-      throw new IntegrityError(
-        `Integrity check failed: ${result.dest}, which another call of this process downloaded ` +
-          `from ${redactUrl(url)}, has ${mismatch.algorithm} ${mismatch.actual}, expected ` +
-          `${mismatch.expected.join(" or ")}`,
-        mismatch,
-      );
-    }
+    const failure = integrityFailure(
+      expected,
+      result,
+      (found) =>
+        `${result.dest}, which another call of this process downloaded from ${redactUrl(url)}, ` +
+        `has ${found}`,
+    );
+    if (failure !== null) throw failure;
     return { ...result };
   });
 }

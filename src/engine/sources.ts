@@ -88,15 +88,7 @@ export class Sources {
   }
 }
 
-/**
- * A URL for messages, its credentials redacted (`TypeError` when it is no valid URL).
- *
- * @example
- * ```ts
- * import { urlOf } from "./sources.ts";
- * console.log(urlOf("https://me:pw@example.com/a")); // "https://example.com/a"
- * ```
- */
+/** A URL for messages, its credentials redacted (`TypeError` when it is no valid URL). */
 export function urlOf(input: SourceInput): string {
   const raw = input instanceof Request ? input.url : String(input);
   try {
