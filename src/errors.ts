@@ -159,11 +159,8 @@ export class UnexpectedStatusError extends HaulError {
  * ```
  */
 export class ServerMisconfiguredError extends HaulError {
-  /** Creates the error. */
-  constructor(message: string, options?: HaulErrorOptions) {
-    super(message, options);
-    this.name = "ServerMisconfiguredError";
-  }
+  /** `"ServerMisconfiguredError"`. */
+  override name = "ServerMisconfiguredError";
 }
 
 /**
@@ -178,11 +175,8 @@ export class ServerMisconfiguredError extends HaulError {
  * ```
  */
 export class ContentRangeError extends HaulError {
-  /** Creates the error. */
-  constructor(message: string, options?: HaulErrorOptions) {
-    super(message, options);
-    this.name = "ContentRangeError";
-  }
+  /** `"ContentRangeError"`. */
+  override name = "ContentRangeError";
 }
 
 /**

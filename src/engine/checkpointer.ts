@@ -27,13 +27,8 @@ interface CheckpointMeta {
   readonly total: number | null;
 }
 
-/** One range of the call: its writer or, once it wrote all its bytes, what it made durable. */
-type WrittenRange = Pick<Segment, "start" | "writer" | "settled">;
-
 /** The call's ranges: those verified at its start (`base`), and those it writes. */
-type Ranges = Pick<RangeSchedule, "base" | "baseBytes"> & {
-  readonly segments: readonly WrittenRange[];
-};
+type Ranges = Pick<RangeSchedule, "base" | "baseBytes" | "segments">;
 
 /** Records the durable bytes of every range of one call. */
 export class Checkpointer {
@@ -162,7 +157,7 @@ export class Checkpointer {
   }
 }
 
-function durabilityOf(range: WrittenRange): Durability {
+function durabilityOf(range: Segment): Durability {
   return range.writer?.durability ?? range.settled!.durability;
 }
 

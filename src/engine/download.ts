@@ -86,14 +86,11 @@ export class Download {
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
   async #download(saved: Checkpoint | null): Promise<HaulResult | null> {
     const { progress, settings: { connections, floor } } = this.#ctx;
-    if (saved !== null) {
-      const { etag, lastModified, contentType } = saved;
-      this.#validators = { etag, lastModified, contentType };
-      this.#total = saved.reportedLength;
-    }
+    this.#validators = outcome.merged(this.#validators, saved);
+    this.#total = saved?.reportedLength ?? null;
     const cursor = saved === null ? 0 : durablePrefix(saved);
     if (saved !== null && (saved.ranges.length > 1 || cursor === 0)) {
-      this.#schedule = RangeSchedule.of(this.#total, saved.ranges, connections, floor);
+      this.#schedule = new RangeSchedule(this.#total, saved.ranges, connections, floor);
       return await this.#run(null, saved, connections);
     }
     progress.state.validLength = cursor;
@@ -111,7 +108,7 @@ export class Download {
         }
         // A 416 that confirms the checkpoint: every byte is here.
         this.#total = cursor;
-        this.#schedule = RangeSchedule.of(cursor, saved!.ranges, 1, floor);
+        this.#schedule = new RangeSchedule(cursor, saved!.ranges, 1, floor);
         return await this.#run(null, saved, 0);
       }
       if (plan.rewind) {
@@ -122,7 +119,7 @@ export class Download {
       this.#total = plan.total ?? saved?.reportedLength ?? null;
       const split = connections > 1 && outcome.splittable(plan, response, this.#validators, floor);
       const pieces = split ? connections : 1;
-      this.#schedule = RangeSchedule.of(this.#total, saved?.ranges ?? [], pieces, floor);
+      this.#schedule = new RangeSchedule(this.#total, saved?.ranges ?? [], pieces, floor);
       return await this.#run({ response, plan }, saved, pieces);
     } catch (error) {
       await response.body?.cancel().catch(() => {}); // unread, or already ended

@@ -173,10 +173,17 @@ async function alreadyComplete(
   expected: ExpectedDigests | null,
   startedAt: number,
 ): Promise<HaulResult> {
-  const known = expected === null
-    ? existingSize(fs, paths.dest, found)
-    : digestFile(fs, paths.dest, expected.algorithm);
-  const { size, ...digests } = await known.catch((error) => {
+  const measure = async () => {
+    if (expected !== null) return await digestFile(fs, paths.dest, expected.algorithm);
+    if (found.isFile) return { size: found.size, sha256: null };
+    const file = await fs.open(paths.dest, "read"); // a symbolic link: the size of what it leads to
+    try {
+      return { size: await file.size(), sha256: null };
+    } finally {
+      await file.close();
+    }
+  };
+  const { size, ...digests } = await measure().catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
   const failure = integrityFailure(
@@ -198,19 +205,4 @@ async function alreadyComplete(
     connections: 0,
     suggestedName: null,
   };
-}
-
-/** The size of the file at `path`, none of its bytes read (so no digest). */
-async function existingSize(
-  fs: FsShim,
-  path: string,
-  found: ShimStat,
-): Promise<{ size: number; sha256: null }> {
-  if (found.isFile) return { size: found.size, sha256: null };
-  const file = await fs.open(path, "read"); // a symbolic link: the size of what it leads to
-  try {
-    return { size: await file.size(), sha256: null };
-  } finally {
-    await file.close();
-  }
 }

@@ -70,7 +70,6 @@ export class PartWriter {
     return this.#accepted;
   }
 
-  /** What is written and what is durable. */
   get durability(): Durability {
     return this.#durability;
   }
@@ -149,10 +148,8 @@ export class PartWriter {
   /** Makes every completed write durable (after a failed write, the bytes before it). */
   async syncWritten(): Promise<void> {
     // Only what is in flight now: the stream may go on issuing writes meanwhile.
-    const inflight = this.#inflight;
-    if (inflight !== null) await inflight;
-    const syncing = this.#syncing;
-    if (syncing !== null) await syncing;
+    await this.#inflight;
+    await this.#syncing;
     await this.#durability.syncWritten(() => this.#file.datasync());
   }
 
@@ -204,10 +201,8 @@ export class PartWriter {
   /** Waits for the write in flight, if any, and reports a failure. */
   async #drain(): Promise<void> {
     const inflight = this.#inflight;
-    if (inflight !== null) {
-      await inflight;
-      if (this.#inflight === inflight) this.#inflight = null;
-    }
+    await inflight;
+    if (this.#inflight === inflight) this.#inflight = null;
     this.#throwFailure();
   }
 

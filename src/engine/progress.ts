@@ -47,7 +47,6 @@ export class ProgressReporter {
     }
   }
 
-  /** Reports the final state. */
   done(): void {
     this.#callback?.(this.state);
   }

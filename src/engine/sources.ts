@@ -11,7 +11,6 @@
 import { redactUrl } from "../redact.ts";
 import type { Source, SourceInput } from "../types.ts";
 
-/** Failures in a row after which a source is skipped while another is left. */
 const GIVE_UP_AFTER = 3;
 
 /** The sources of one call (or retry loop). */

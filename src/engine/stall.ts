@@ -90,14 +90,12 @@ export class StallWatch {
     this.#onStall = onStall;
   }
 
-  /** A read begins. */
   reading(): void {
     if (this.#ms === Infinity) return;
     this.#since = performance.now();
     this.#timer ??= setTimeout(this.#check, Math.min(this.#ms, MAX_DELAY));
   }
 
-  /** The read returned. */
   idle(): void {
     this.#since = -1;
   }
