@@ -12,7 +12,6 @@ import { tailStart } from "../protocol/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { Validators } from "../protocol/plan.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Durability } from "./durability.ts";
@@ -20,12 +19,8 @@ import type { RangeSchedule } from "./range_schedule.ts";
 import type { Segment } from "./segment.ts";
 import { type ByteSpan, mergeSpans } from "./range_split.ts";
 
-/** What a checkpoint says about the representation besides the durable ranges. */
-interface CheckpointMeta {
-  readonly blockSize: number;
-  readonly validators: Validators;
-  readonly total: number | null;
-}
+/** What each checkpoint of the call says besides its ranges (`extent`: its least extent). */
+type CheckpointMeta = Omit<Checkpoint, "ranges">;
 
 /** The call's ranges: those verified at its start (`base`), and those it writes. */
 type Ranges = Pick<RangeSchedule, "base" | "baseBytes" | "segments">;
@@ -37,27 +32,23 @@ export class Checkpointer {
   readonly #meta: CheckpointMeta;
   readonly #schedule: CheckpointSchedule;
   readonly #ranges: Ranges;
-  readonly #baseExtent: number;
   #recorded: number;
   #lastKey = "";
   /** Tail digests of the newest checkpoint, by `tailStart-end`. */
   #digests = new Map<string, Uint8Array>();
 
-  /** `baseExtent`: the extent the resumed checkpoint recorded (0 when fresh). */
   constructor(
     store: CheckpointStore,
     file: ShimFile,
     meta: CheckpointMeta,
     cadence: CheckpointCadence,
     ranges: Ranges,
-    baseExtent: number,
   ) {
     this.#store = store;
     this.#file = file;
     this.#meta = meta;
     this.#schedule = new CheckpointSchedule(cadence, 0);
     this.#ranges = ranges;
-    this.#baseExtent = baseExtent;
     this.#recorded = ranges.baseBytes;
     this.#lastKey = keyOf(ranges.base);
   }
@@ -124,7 +115,7 @@ export class Checkpointer {
     ]);
     const key = keyOf(spans);
     if (spans.length === 0 || key === this.#lastKey) return;
-    const { blockSize, validators, total } = this.#meta;
+    const { blockSize } = this.#meta;
     const durable: DurableRange[] = [];
     const digests = new Map<string, Uint8Array>();
     for (const span of spans) {
@@ -137,20 +128,11 @@ export class Checkpointer {
       durable.push({ ...span, tailDigest });
     }
     const extent = Math.max(
-      this.#baseExtent,
+      this.#meta.extent,
       spans[spans.length - 1]!.end,
       ...ranges.map((range) => range.writer?.extent ?? range.settled!.extent),
     );
-    const checkpoint: Checkpoint = {
-      blockSize,
-      extent,
-      reportedLength: total,
-      etag: validators.etag,
-      lastModified: validators.lastModified,
-      contentType: validators.contentType,
-      ranges: durable,
-    };
-    await this.#store.save(checkpoint);
+    await this.#store.save({ ...this.#meta, extent, ranges: durable });
     this.#digests = digests;
     this.#lastKey = key;
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);

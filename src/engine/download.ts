@@ -144,12 +144,12 @@ export class Download {
       {
         // A resume keeps the block size its checkpoint was written with.
         blockSize: saved?.blockSize ?? settings.blockSize,
-        validators: this.#validators,
-        total: this.#total,
+        extent: saved?.extent ?? 0,
+        reportedLength: this.#total,
+        ...this.#validators,
       },
       settings.cadence,
       schedule,
-      saved?.extent ?? 0,
     );
     progress.state.validLength = schedule.baseBytes;
     progress.state.reportedLength = this.#total;
@@ -208,12 +208,9 @@ export class Download {
 
   /** A new range at `span`; `asked`: its request is still to be answered. */
   #segment(span: ByteSpan, asked = true): Segment {
-    const start = { cursor: span.start, extent: 0, end: span.end };
-    return this.#schedule.start(
-      span,
-      new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start),
-      asked,
-    );
+    const start = { cursor: span.start, end: span.end };
+    const writer = new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start);
+    return this.#schedule.start(span, writer, asked);
   }
 
   /** Asks for the segment's bytes and streams them in; `false`: refused (pending again). */

@@ -22,6 +22,7 @@ import { toDestinationError } from "../store/destination.ts";
 import type { PartOwner } from "../store/ownership.ts";
 import type { HaulOptions, HaulState } from "../types.ts";
 import { CallbackFailure } from "./progress.ts";
+import type { ByteSpan } from "./range_split.ts";
 import { OverLongBody } from "./segment.ts";
 
 /** A range answer that shows the bytes on disk cannot be continued. */
@@ -75,11 +76,7 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
  * Every connection stopped with `span` still pending. Progress made in this call is saved; with
  * none (`accepted` 0), the next call starts over rather than ask the same ranges again.
  */
-export function leftOver(
-  span: { readonly start: number; readonly end: number },
-  refused: string | null,
-  accepted: number,
-): Error {
+export function leftOver(span: ByteSpan, refused: string | null, accepted: number): Error {
   const reason = refused ?? "no connection was left";
   if (accepted === 0) return new RangeReset(reason);
   return new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`);

@@ -45,14 +45,14 @@ export class PartWriter {
   #broken = false;
 
   /**
-   * `start`: the cursor (bytes before it are durable), the high-water mark of earlier writes and,
-   * when known, where the range is expected to end (it may carry on past it).
+   * `start`: the cursor (bytes before it are durable) and, when known, where the range is expected
+   * to end (it may carry on past it).
    */
   constructor(
     file: ShimFile,
     settings: Pick<Settings, "writeBufferSize" | "syncEvery">,
     observer: WriteObserver,
-    start: { cursor: number; extent: number; end?: number },
+    start: { cursor: number; end?: number },
   ) {
     this.#file = file;
     this.#settings = settings;
@@ -61,7 +61,7 @@ export class PartWriter {
     this.#accepted = start.cursor;
     this.#issued = start.cursor;
     this.#syncedFrom = start.cursor;
-    this.#extent = Math.max(start.extent, start.cursor);
+    this.#extent = start.cursor;
     this.#expectedEnd = start.end ?? Infinity;
   }
 
@@ -74,7 +74,7 @@ export class PartWriter {
     return this.#durability;
   }
 
-  /** High-water mark of bytes written to `.part` (earlier calls included). */
+  /** High-water mark of this writer's writes (its cursor before any). */
   get extent(): number {
     return this.#extent;
   }
