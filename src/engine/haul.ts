@@ -78,8 +78,7 @@ export async function haulWith(
   let suggestedName: string | null = null;
   const fetchFn: FetchLike = headDeadline(async (request, init) => {
     const response = await caller(request, init);
-    const answered = response.ok || response.status === 416;
-    if (answered) {
+    if (response.ok || response.status === 416) {
       suggestedName ??= contentDispositionName(response.headers.get("content-disposition"));
     }
     return response;
