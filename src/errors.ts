@@ -4,7 +4,7 @@
  * @module
  */
 
-import { fetchFailure } from "./fetch_failure.ts";
+import { fetchFailure, inCauses } from "./fetch_failure.ts";
 import { redactHeaders, redactUrl } from "./redact.ts";
 
 /**
@@ -44,8 +44,8 @@ export class HaulError extends Error {
 }
 
 /**
- * The body ended or broke before every byte arrived. Progress up to the last
- * durable byte is saved; calling `haul()` again resumes. Always retryable.
+ * The body ended or broke before every byte arrived; what was durable is saved, so calling
+ * `haul()` again resumes. Always retryable.
  *
  * @example Retrying after a broken stream
  * ```ts
@@ -67,7 +67,6 @@ export class PartialHaulError extends HaulError {
   }
 }
 
-/** Statuses for which a later attempt can plausibly succeed. */
 // deno-fmt-ignore
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([
   408, 421, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524, 598, 599,
@@ -100,8 +99,8 @@ export interface UnexpectedStatusDetails {
 }
 
 /**
- * The server answered with a status haul does not download from: any 3xx
- * left unfollowed, 4xx, 5xx, or a 416 that does not mean "already complete".
+ * The server answered with a status haul does not download from: a 3xx left unfollowed, a 4xx or
+ * 5xx, or a 416 that does not mean "already complete".
  *
  * @example Backing off as the server asks
  * ```ts
@@ -148,9 +147,9 @@ export class UnexpectedStatusError extends HaulError {
 }
 
 /**
- * The server broke HTTP's rules so that its bytes cannot be counted or trusted
- * (a `Content-Encoding` despite `identity`, a body past its length, a 206 to a
- * request without `Range`). `retryable` when the checkpoint was reset.
+ * The server broke HTTP's rules so that its bytes cannot be counted or trusted (a
+ * `Content-Encoding` despite `identity`, a body past its length, a 206 without `Range`).
+ * `retryable` when the checkpoint was reset.
  *
  * @example
  * ```ts
@@ -160,17 +159,13 @@ export class UnexpectedStatusError extends HaulError {
  * ```
  */
 export class ServerMisconfiguredError extends HaulError {
-  /** Creates the error. */
-  constructor(message: string, options?: HaulErrorOptions) {
-    super(message, options);
-    this.name = "ServerMisconfiguredError";
-  }
+  /** `"ServerMisconfiguredError"`. */
+  override name = "ServerMisconfiguredError";
 }
 
 /**
- * A `Content-Range` that is malformed or disagrees with the request or the
- * checkpoint, or a 416 that does not mean "complete". `retryable` when the
- * checkpoint was reset first (the next call starts from byte 0).
+ * A `Content-Range` that is malformed or disagrees with the request or the checkpoint.
+ * `retryable` when the checkpoint was reset first (the next call starts from byte 0).
  *
  * @example
  * ```ts
@@ -180,16 +175,13 @@ export class ServerMisconfiguredError extends HaulError {
  * ```
  */
 export class ContentRangeError extends HaulError {
-  /** Creates the error. */
-  constructor(message: string, options?: HaulErrorOptions) {
-    super(message, options);
-    this.name = "ContentRangeError";
-  }
+  /** `"ContentRangeError"`. */
+  override name = "ContentRangeError";
 }
 
 /**
- * The checkpoint `<dest>.part.ctrl` was corrupt, truncated or of an unknown
- * version; it is discarded first, so this is always retryable.
+ * The checkpoint `<dest>.part.ctrl` was corrupt, truncated or of an unknown version; it is
+ * discarded first, so this is always retryable.
  *
  * @example
  * ```ts
@@ -229,8 +221,8 @@ export class DestinationError extends HaulError {
 }
 
 /**
- * The downloaded bytes do not match `integrity`: nothing is placed at `dest`,
- * the sidecar files are removed. Not retryable.
+ * The downloaded bytes do not match `integrity`: nothing is placed at `dest`, the sidecar files
+ * are removed. Not retryable.
  *
  * @example
  * ```ts
@@ -259,15 +251,15 @@ export class IntegrityError extends HaulError {
   }
 }
 
+/** The names of haul's errors, for one that crossed a realm (`instanceof` fails). */
+const HAUL_ERROR_NAMES =
+  /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|StreamCut/;
+
 /**
  * Whether calling `haul()` again for the same destination can help: true for
- * {@link PartialHaulError}, transient statuses, a reset checkpoint, a busy
- * lock, `fetch` failures that may pass ({@link fetchFailure}) and timeouts;
- * false for an `AbortError`, what `fetch` refuses to do, and anything else.
- * Checks `name`, not only `instanceof`, so it works across realms.
- *
- * @param error anything thrown by `haul()`.
- * @returns whether a retry may succeed.
+ * {@link PartialHaulError}, transient statuses, a reset checkpoint, a busy lock, `fetch` failures
+ * that may pass ({@link fetchFailure}) and timeouts; false for an `AbortError`, what `fetch`
+ * refuses to do, and anything else. Checks `name`, not only `instanceof`, so it works across realms.
  *
  * @example A bounded retry loop
  * ```ts
@@ -281,34 +273,21 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof HaulError) return error.retryable;
   if (typeof error !== "object" || error === null) return false;
   const { name, retryable } = error as { name?: unknown; retryable?: unknown };
-  if (typeof retryable === "boolean" && typeof name === "string" && name.endsWith("Error")) {
-    if (
-      /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|StreamCut/.test(
-        name,
-      )
-    ) {
-      return retryable;
-    }
-  }
+  const ours = typeof name === "string" && name.endsWith("Error") && HAUL_ERROR_NAMES.test(name);
+  if (ours && typeof retryable === "boolean") return retryable; // from another realm
   if (name === "AbortError") return false;
   if (name === "TimeoutError") return true;
   const failure = fetchFailure(error);
   if (failure !== null) return failure.retryable;
-  // fetch rejects with TypeError on network failure; misuse (haul's own
-  // "Invalid dest: …") is a TypeError that no retry can fix.
-  if (name === "TypeError") {
-    return !/^Invalid\b/.test(String((error as { message?: unknown }).message));
-  }
-  return false;
+  // fetch rejects with TypeError on network failure; misuse (haul's "Invalid dest: …") is one too.
+  const message = String((error as { message?: unknown }).message);
+  return name === "TypeError" && !/^Invalid\b/.test(message);
 }
 
 /** The errno code (`ENOSPC`, `EACCES`…) of the filesystem failure behind an error, or `null`. */
 export function filesystemCode(error: unknown): string | null {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
-    const { name, code } = current as { name?: unknown; code?: unknown };
-    if (name === "FsShimError" && typeof code === "string") return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return null;
+  return inCauses(
+    error,
+    ({ name, code }) => name === "FsShimError" && typeof code === "string" ? code : null,
+  );
 }

@@ -63,26 +63,29 @@ const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER
  * connection, a DNS failure); `null` when the error says nothing recognisable.
  */
 export function fetchFailure(error: unknown): FetchFailure | null {
+  return inCauses(error, readFailure);
+}
+
+/** An error's fields, as far as the runtimes' errors have them. */
+type ErrorFields = { name?: unknown; message?: unknown; code?: unknown };
+
+/** The first answer of `read` for `error` or one of its causes (at most 6 deep), or `null`. */
+export function inCauses<T>(error: unknown, read: (error: ErrorFields) => T | null): T | null {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
-    const found = readFailure(current as { name?: unknown; message?: unknown; code?: unknown });
+    const found = read(current);
     if (found !== null) return found;
     current = (current as { cause?: unknown }).cause;
   }
   return null;
 }
 
-function readFailure(
-  error: { name?: unknown; message?: unknown; code?: unknown },
-): FetchFailure | null {
+function readFailure(error: ErrorFields): FetchFailure | null {
   const name = typeof error.name === "string" ? error.name : "";
   const message = typeof error.message === "string" ? error.message : "";
   const code = typeof error.code === "string" ? error.code : "";
-  const permanent = (failureCode: string, reason: string): FetchFailure => ({
-    code: failureCode,
-    reason,
-    retryable: false,
-  });
+  const permanent = (code: string, reason: string) => ({ code, reason, retryable: false });
+  const transient = (code: string) => ({ code, reason: TRANSIENT_CODES[code]!, retryable: true });
   if (name === "NotCapable" || name === "PermissionDenied") {
     return permanent("NOT_PERMITTED", "the runtime's permissions forbid this request");
   }
@@ -108,17 +111,12 @@ function readFailure(
     return permanent("CERTIFICATE", "the server's TLS certificate was rejected");
   }
   const osCode = BUN_CODES[code] ?? code;
-  const known = TRANSIENT_CODES[osCode];
-  if (known !== undefined) return { code: osCode, reason: known, retryable: true };
+  if (TRANSIENT_CODES[osCode] !== undefined) return transient(osCode);
   const errno = /\(os error (\d+)\)/.exec(message)?.[1];
   const fromErrno = errno === undefined ? undefined : OS_ERRORS[errno];
-  if (fromErrno !== undefined) {
-    return { code: fromErrno, reason: TRANSIENT_CODES[fromErrno]!, retryable: true };
-  }
+  if (fromErrno !== undefined) return transient(fromErrno);
   if (/dns error|failed to lookup address/i.test(message)) {
-    return /temporary failure/i.test(message)
-      ? { code: "EAI_AGAIN", reason: TRANSIENT_CODES["EAI_AGAIN"]!, retryable: true }
-      : { code: "ENOTFOUND", reason: TRANSIENT_CODES["ENOTFOUND"]!, retryable: true };
+    return transient(/temporary failure/i.test(message) ? "EAI_AGAIN" : "ENOTFOUND");
   }
   return null;
 }

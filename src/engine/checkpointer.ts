@@ -12,7 +12,6 @@ import { tailStart } from "../protocol/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
-import type { Validators } from "../protocol/plan.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Durability } from "./durability.ts";
@@ -20,20 +19,11 @@ import type { RangeSchedule } from "./range_schedule.ts";
 import type { Segment } from "./segment.ts";
 import { type ByteSpan, mergeSpans } from "./range_split.ts";
 
-/** What a checkpoint says about the representation besides the durable ranges. */
-interface CheckpointMeta {
-  readonly blockSize: number;
-  readonly validators: Validators;
-  readonly total: number | null;
-}
-
-/** One range of the call: its writer or, once it wrote all its bytes, what it made durable. */
-type WrittenRange = Pick<Segment, "start" | "writer" | "settled">;
+/** What each checkpoint of the call says besides its ranges (`extent`: its least extent). */
+type CheckpointMeta = Omit<Checkpoint, "ranges">;
 
 /** The call's ranges: those verified at its start (`base`), and those it writes. */
-type Ranges = Pick<RangeSchedule, "base" | "baseBytes"> & {
-  readonly segments: readonly WrittenRange[];
-};
+type Ranges = Pick<RangeSchedule, "base" | "baseBytes" | "segments">;
 
 /** Records the durable bytes of every range of one call. */
 export class Checkpointer {
@@ -42,27 +32,23 @@ export class Checkpointer {
   readonly #meta: CheckpointMeta;
   readonly #schedule: CheckpointSchedule;
   readonly #ranges: Ranges;
-  readonly #baseExtent: number;
   #recorded: number;
   #lastKey = "";
   /** Tail digests of the newest checkpoint, by `tailStart-end`. */
   #digests = new Map<string, Uint8Array>();
 
-  /** `baseExtent`: the extent the resumed checkpoint recorded (0 when fresh). */
   constructor(
     store: CheckpointStore,
     file: ShimFile,
     meta: CheckpointMeta,
     cadence: CheckpointCadence,
     ranges: Ranges,
-    baseExtent: number,
   ) {
     this.#store = store;
     this.#file = file;
     this.#meta = meta;
     this.#schedule = new CheckpointSchedule(cadence, 0);
     this.#ranges = ranges;
-    this.#baseExtent = baseExtent;
     this.#recorded = ranges.baseBytes;
     this.#lastKey = keyOf(ranges.base);
   }
@@ -115,8 +101,12 @@ export class Checkpointer {
 
   async #syncAndRecord(): Promise<void> {
     const ranges = [...this.#ranges.segments];
-    // Together, so that their syncs are shared (`sharedDatasync()`).
-    const synced = await Promise.allSettled(ranges.map((range) => this.#sync(range)));
+    // Each range's written bytes made durable (its writer's, or a finished one's), together, so
+    // that their syncs are shared (`sharedDatasync()`).
+    const synced = await Promise.allSettled(ranges.map((range) =>
+      range.writer?.syncWritten() ??
+        range.settled!.durability.syncWritten(() => this.#file.datasync())
+    ));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
     if (ranges.some((range) => durabilityOf(range).poisoned)) return;
     const spans = mergeSpans([
@@ -125,7 +115,7 @@ export class Checkpointer {
     ]);
     const key = keyOf(spans);
     if (spans.length === 0 || key === this.#lastKey) return;
-    const { blockSize, validators, total } = this.#meta;
+    const { blockSize } = this.#meta;
     const durable: DurableRange[] = [];
     const digests = new Map<string, Uint8Array>();
     for (const span of spans) {
@@ -138,35 +128,18 @@ export class Checkpointer {
       durable.push({ ...span, tailDigest });
     }
     const extent = Math.max(
-      this.#baseExtent,
+      this.#meta.extent,
       spans[spans.length - 1]!.end,
       ...ranges.map((range) => range.writer?.extent ?? range.settled!.extent),
     );
-    const checkpoint: Checkpoint = {
-      blockSize,
-      extent,
-      reportedLength: total,
-      etag: validators.etag,
-      lastModified: validators.lastModified,
-      contentType: validators.contentType,
-      ranges: durable,
-    };
-    await this.#store.save(checkpoint);
+    await this.#store.save({ ...this.#meta, extent, ranges: durable });
     this.#digests = digests;
     this.#lastKey = key;
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
   }
-
-  /** Makes a range's written bytes durable: its writer's, or those of a finished one. */
-  async #sync(range: WrittenRange): Promise<void> {
-    if (range.writer !== null) return await range.writer.syncWritten();
-    const durability = range.settled!.durability;
-    if (durability.poisoned || durability.durable >= durability.written) return;
-    await durability.sync(() => this.#file.datasync());
-  }
 }
 
-function durabilityOf(range: WrittenRange): Durability {
+function durabilityOf(range: Segment): Durability {
   return range.writer?.durability ?? range.settled!.durability;
 }
 

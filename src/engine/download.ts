@@ -86,14 +86,11 @@ export class Download {
   /** The first request (or, for a checkpoint with gaps, none), then the ranges. */
   async #download(saved: Checkpoint | null): Promise<HaulResult | null> {
     const { progress, settings: { connections, floor } } = this.#ctx;
-    if (saved !== null) {
-      const { etag, lastModified, contentType } = saved;
-      this.#validators = { etag, lastModified, contentType };
-      this.#total = saved.reportedLength;
-    }
+    this.#validators = outcome.merged(this.#validators, saved);
+    this.#total = saved?.reportedLength ?? null;
     const cursor = saved === null ? 0 : durablePrefix(saved);
     if (saved !== null && (saved.ranges.length > 1 || cursor === 0)) {
-      this.#schedule = RangeSchedule.of(this.#total, saved.ranges, connections, floor);
+      this.#schedule = new RangeSchedule(this.#total, saved.ranges, connections, floor);
       return await this.#run(null, saved, connections);
     }
     progress.state.validLength = cursor;
@@ -111,7 +108,7 @@ export class Download {
         }
         // A 416 that confirms the checkpoint: every byte is here.
         this.#total = cursor;
-        this.#schedule = RangeSchedule.of(cursor, saved!.ranges, 1, floor);
+        this.#schedule = new RangeSchedule(cursor, saved!.ranges, 1, floor);
         return await this.#run(null, saved, 0);
       }
       if (plan.rewind) {
@@ -122,7 +119,7 @@ export class Download {
       this.#total = plan.total ?? saved?.reportedLength ?? null;
       const split = connections > 1 && outcome.splittable(plan, response, this.#validators, floor);
       const pieces = split ? connections : 1;
-      this.#schedule = RangeSchedule.of(this.#total, saved?.ranges ?? [], pieces, floor);
+      this.#schedule = new RangeSchedule(this.#total, saved?.ranges ?? [], pieces, floor);
       return await this.#run({ response, plan }, saved, pieces);
     } catch (error) {
       await response.body?.cancel().catch(() => {}); // unread, or already ended
@@ -147,12 +144,12 @@ export class Download {
       {
         // A resume keeps the block size its checkpoint was written with.
         blockSize: saved?.blockSize ?? settings.blockSize,
-        validators: this.#validators,
-        total: this.#total,
+        extent: saved?.extent ?? 0,
+        reportedLength: this.#total,
+        ...this.#validators,
       },
       settings.cadence,
       schedule,
-      saved?.extent ?? 0,
     );
     progress.state.validLength = schedule.baseBytes;
     progress.state.reportedLength = this.#total;
@@ -211,12 +208,9 @@ export class Download {
 
   /** A new range at `span`; `asked`: its request is still to be answered. */
   #segment(span: ByteSpan, asked = true): Segment {
-    const start = { cursor: span.start, extent: 0, end: span.end };
-    return this.#schedule.start(
-      span,
-      new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start),
-      asked,
-    );
+    const start = { cursor: span.start, end: span.end };
+    const writer = new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start);
+    return this.#schedule.start(span, writer, asked);
   }
 
   /** Asks for the segment's bytes and streams them in; `false`: refused (pending again). */
@@ -302,15 +296,9 @@ export class Download {
     // A retry in this process continues this hash instead of starting over.
     if (saved) settings.kept?.keep({ hash: this.#hasher!.copy(), ...this.#validators });
     if (saveError !== null) return toDestinationError(saveError, paths.dest, saved);
-    const aborted = options.signal?.aborted === true;
-    return outcome.interruption(aborted ? options.signal!.reason : this.#failure?.error, {
-      dest: paths.dest,
-      url,
-      saved,
-      recorded,
-      total: this.#total,
-      aborted,
-    });
+    if (options.signal?.aborted) return options.signal.reason;
+    const call = { dest: paths.dest, url, saved, recorded, total: this.#total };
+    return outcome.interruption(this.#failure?.error, call);
   }
 
   /** Discards the checkpoint and empties `.part`: the download starts from byte 0. */
@@ -324,19 +312,17 @@ export class Download {
     const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
     settings.kept?.drop();
     const hasher = this.#hasher!;
-    const mtime = outcome.remoteMtime(options, this.#validators.lastModified);
-    const part = { file: this.#file!, size, checkpointed: this.#store.saved };
-    const close = () => this.#closeFile();
     const digests = await outcome.commit(owner, {
-      ...part,
+      file: this.#file!,
+      size,
       digest: () => hasher.digests(size),
-      close,
-    }, {
+      close: () => this.#closeFile(),
+      checkpointed: this.#store.saved,
       expected,
       overwrite: options.overwrite === true,
       url,
       state: progress.state,
-      mtime,
+      mtime: outcome.remoteMtime(options, this.#validators.lastModified),
     }).catch((error) => {
       throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });

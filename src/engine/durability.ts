@@ -1,12 +1,5 @@
 /**
- * The durability invariant, enforced in one place:
- *
- * > A checkpoint never counts a byte that no completed `fdatasync` (started
- * > after the byte's write completed) made durable.
- *
- * {@link Durability.sync} notes, when a sync *starts*, how far the completed writes reach; only
- * when it returns do those bytes become {@link Durability.durable}. After a failed sync nothing
- * becomes durable again in this call (it may have lost anything written before it).
+ * The durability invariant (`docs/architecture.md`), enforced in one place: {@link Durability}.
  *
  * @module
  */
@@ -14,23 +7,17 @@
 import type { ShimFile } from "../runtime/fs_shim.ts";
 
 /**
- * What the bytes of `.part` written by this call have become.
- *
- * @example
- * ```ts
- * import { Durability } from "./durability.ts";
- * const durability = new Durability(0);
- * durability.wrote(4096);
- * await durability.sync(async () => {}); // an fdatasync that started after the write
- * console.log(durability.durable); // 4096
- * ```
+ * What the bytes of `.part` written by this call have become. {@link Durability.sync} notes, when
+ * a sync *starts*, how far the completed writes reach; only when it returns do those bytes become
+ * {@link Durability.durable}. After a failed sync nothing becomes durable again in this call (it
+ * may have lost anything written before it).
  */
 export class Durability {
   #written: number;
   #durable: number;
   #poisoned = false;
 
-  /** @param start durable bytes at the start of `.part` (a verified resume cursor, or 0). */
+  /** `start`: durable bytes at the start of `.part` (a verified resume cursor, or 0). */
   constructor(start: number) {
     this.#written = start;
     this.#durable = start;
@@ -66,6 +53,11 @@ export class Durability {
       throw error;
     }
     if (!this.#poisoned && covers > this.#durable) this.#durable = covers;
+  }
+
+  /** {@link Durability.sync} when some completed writes are not durable yet (and none failed). */
+  async syncWritten(datasync: () => Promise<void>): Promise<void> {
+    if (!this.#poisoned && this.#durable < this.#written) await this.sync(datasync);
   }
 }
 

@@ -14,11 +14,11 @@ import {
   sidecarPaths,
   toDestinationError,
 } from "../store/destination.ts";
-import { IntegrityError } from "../errors.ts";
 import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
-import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
+import { type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
+import { integrityFailure } from "./outcome.ts";
 import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
@@ -83,8 +83,7 @@ export async function haulWith(
   let suggestedName: string | null = null;
   const fetchFn: FetchLike = headDeadline(async (request, init) => {
     const response = await caller(request, init);
-    const answered = response.ok || response.status === 416;
-    if (answered) {
+    if (response.ok || response.status === 416) {
       suggestedName ??= contentDispositionName(response.headers.get("content-disposition"));
     }
     return response;
@@ -178,21 +177,25 @@ async function alreadyComplete(
   expected: ExpectedDigests | null,
   startedAt: number,
 ): Promise<HaulResult> {
-  const known = expected === null
-    ? existingSize(fs, paths.dest, found)
-    : digestFile(fs, paths.dest, expected.algorithm);
-  const { size, ...digests } = await known.catch((error) => {
+  const measure = async () => {
+    if (expected !== null) return await digestFile(fs, paths.dest, expected.algorithm);
+    if (found.isFile) return { size: found.size, sha256: null };
+    const file = await fs.open(paths.dest, "read"); // a symbolic link: the size of what it leads to
+    try {
+      return { size: await file.size(), sha256: null };
+    } finally {
+      await file.close();
+    }
+  };
+  const { size, ...digests } = await measure().catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
-  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
-  if (mismatch !== null) {
-    throw new IntegrityError(
-      `Integrity check failed: the existing ${paths.dest} has ${mismatch.algorithm} ` +
-        `${mismatch.actual}, expected ${mismatch.expected.join(" or ")}; pass overwrite: true ` +
-        "to download it again",
-      mismatch,
-    );
-  }
+  const failure = integrityFailure(
+    expected,
+    digests,
+    (found) => `the existing ${paths.dest} has ${found}; pass overwrite: true to download it again`,
+  );
+  if (failure !== null) throw failure;
   return {
     dest: paths.dest,
     size,
@@ -206,19 +209,4 @@ async function alreadyComplete(
     connections: 0,
     suggestedName: null,
   };
-}
-
-/** The size of the file at `path`, none of its bytes read (so no digest). */
-async function existingSize(
-  fs: FsShim,
-  path: string,
-  found: ShimStat,
-): Promise<{ size: number; sha256: null }> {
-  if (found.isFile) return { size: found.size, sha256: null };
-  const file = await fs.open(path, "read"); // a symbolic link: the size of what it leads to
-  try {
-    return { size: await file.size(), sha256: null };
-  } finally {
-    await file.close();
-  }
 }

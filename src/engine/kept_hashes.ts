@@ -6,14 +6,14 @@
  * @module
  */
 
+import type { Validators } from "../protocol/plan.ts";
 import type { NativeHash } from "../runtime/multi_hash.ts";
 
+/** The representation a kept hash is of. */
+type Representation = Pick<Validators, "etag" | "lastModified">;
+
 /** A hasher (its own copy) of `.part` bytes `[0, hash.length)`, and their representation. */
-interface KeptHash {
-  readonly hash: NativeHash;
-  readonly etag: string | null;
-  readonly lastModified: string | null;
-}
+type KeptHash = { readonly hash: NativeHash } & Representation;
 
 /** One retry loop's kept hasher, between two attempts. */
 export class KeptHasher {
@@ -28,10 +28,7 @@ export class KeptHasher {
    * Takes the kept hasher if it fits a resume from `cursor` of the same representation (same ETag
    * and Last-Modified, no byte past `cursor` seen); either way nothing stays kept.
    */
-  take(
-    cursor: number,
-    validators: { etag: string | null; lastModified: string | null },
-  ): NativeHash | null {
+  take(cursor: number, validators: Representation): NativeHash | null {
     const entry = this.#entry;
     this.#entry = null;
     if (entry === null) return null;

@@ -22,6 +22,7 @@ import { toDestinationError } from "../store/destination.ts";
 import type { PartOwner } from "../store/ownership.ts";
 import type { HaulOptions, HaulState } from "../types.ts";
 import { CallbackFailure } from "./progress.ts";
+import type { ByteSpan } from "./range_split.ts";
 import { OverLongBody } from "./segment.ts";
 
 /** A range answer that shows the bytes on disk cannot be continued. */
@@ -75,11 +76,7 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
  * Every connection stopped with `span` still pending. Progress made in this call is saved; with
  * none (`accepted` 0), the next call starts over rather than ask the same ranges again.
  */
-export function leftOver(
-  span: { readonly start: number; readonly end: number },
-  refused: string | null,
-  accepted: number,
-): Error {
+export function leftOver(span: ByteSpan, refused: string | null, accepted: number): Error {
   const reason = refused ?? "no connection was left";
   if (accepted === 0) return new RangeReset(reason);
   return new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`);
@@ -116,11 +113,9 @@ export function interruption(
     readonly saved: boolean;
     readonly recorded: number;
     readonly total: number | null;
-    readonly aborted: boolean;
   },
 ): unknown {
   const { dest, url, saved, recorded, total } = call;
-  if (call.aborted) return cause;
   if (cause instanceof CallbackFailure) return cause.cause; // the caller's bug: no retry cures it
   if (cause instanceof HaulError) return cause; // a status, with progress on disk
   const fsError = toDestinationError(cause, dest, saved);
@@ -155,23 +150,35 @@ export function provenance(
   return new IntegrityError(`${error.message} (${[...served, ...earlier].join("; ")})`, error);
 }
 
-/** A complete `.part` about to be committed. */
-interface CompletePart {
-  /** `.part`, open. */
+/**
+ * The {@link IntegrityError} of `digests` that match no digest of `expected` (`null`: they match,
+ * or none is expected); `describe` words the message around what was found.
+ */
+export function integrityFailure(
+  expected: ExpectedDigests | null,
+  digests: Parameters<typeof integrityMismatch>[1],
+  describe: (found: string) => string,
+): IntegrityError | null {
+  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
+  if (mismatch === null) return null;
+  const { algorithm, actual } = mismatch;
+  const found = `${algorithm} ${actual}, expected ${mismatch.expected.join(" or ")}`;
+  return new IntegrityError(`Integrity check failed: ${describe(found)}`, mismatch);
+}
+
+/** A complete `.part` about to be committed, and what the commit checks it against. */
+interface Completion {
+  /** `.part`, open, and its verified length (`.part` is cut to it). */
   readonly file: ShimFile;
-  /** The verified length: `.part` is cut to it. */
   readonly size: number;
   /** The digests (hex) of the first `size` bytes, as the engine hashed them. */
   readonly digest: () => Promise<Digests>;
   readonly close: () => Promise<void>;
   /** Whether its checkpoint may be on disk (`CheckpointStore.saved`): removed last. */
   readonly checkpointed: boolean;
-}
-
-/** What the commit checks the file against (`url`: redacted, for messages). */
-interface CommitTerms {
   readonly expected: ExpectedDigests | null;
   readonly overwrite: boolean;
+  /** The URL, redacted, for messages. */
   readonly url: string;
   /** The call's progress: complete once the file is at `dest`. */
   readonly state: HaulState;
@@ -182,14 +189,6 @@ interface CommitTerms {
 /**
  * The modification time a finished file gets: its (strong) `Last-Modified` when the caller asked
  * for it (`remoteTime` or `revalidate`), else `null` (it keeps the time it was written).
- *
- * @example
- * ```ts
- * import { remoteMtime } from "./outcome.ts";
- * const date = "Tue, 01 Dec 2026 10:00:00 GMT";
- * console.log(remoteMtime({ dest: "a.bin", remoteTime: true }, date)); // 1796119200000
- * console.log(remoteMtime({ dest: "a.bin" }, date)); // null
- * ```
  */
 export function remoteMtime(options: HaulOptions, lastModified: string | null): number | null {
   const asked = options.remoteTime === true || options.revalidate === true;
@@ -206,29 +205,24 @@ export function remoteMtime(options: HaulOptions, lastModified: string | null): 
  * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
  * 5. the call's progress says complete.
  */
-export async function commit(
-  owner: PartOwner,
-  part: CompletePart,
-  terms: CommitTerms,
-): Promise<Digests> {
+export async function commit(owner: PartOwner, part: Completion): Promise<Digests> {
   const { file, size } = part;
   if ((await file.size()) !== size) await file.truncate(size);
-  if (terms.mtime !== null) await owner.stamp(terms.mtime); // after the last change of its bytes
+  if (part.mtime !== null) await owner.stamp(part.mtime); // after the last change of its bytes
   await file.sync();
   const digests = await part.digest();
   await part.close();
-  const { expected } = terms;
-  const mismatch = expected === null ? null : integrityMismatch(expected, digests);
-  if (mismatch !== null) {
+  const failure = integrityFailure(
+    part.expected,
+    digests,
+    (found) => `${part.url}: got ${found}; nothing was saved at ${owner.dest}`,
+  );
+  if (failure !== null) {
     await owner.remove();
-    throw new IntegrityError(
-      `Integrity check failed: ${terms.url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
-        `expected ${mismatch.expected.join(" or ")}; nothing was saved at ${owner.dest}`,
-      mismatch,
-    );
+    throw failure;
   }
-  await owner.publish(terms.overwrite, part.checkpointed);
-  const { state } = terms;
+  await owner.publish(part.overwrite, part.checkpointed);
+  const { state } = part;
   state.validLength = size;
   state.reportedLength = size;
   state.isComplete = true;

@@ -45,14 +45,14 @@ export class PartWriter {
   #broken = false;
 
   /**
-   * `start`: the cursor (bytes before it are durable), the high-water mark of earlier writes and,
-   * when known, where the range is expected to end (it may carry on past it).
+   * `start`: the cursor (bytes before it are durable) and, when known, where the range is expected
+   * to end (it may carry on past it).
    */
   constructor(
     file: ShimFile,
     settings: Pick<Settings, "writeBufferSize" | "syncEvery">,
     observer: WriteObserver,
-    start: { cursor: number; extent: number; end?: number },
+    start: { cursor: number; end?: number },
   ) {
     this.#file = file;
     this.#settings = settings;
@@ -61,7 +61,7 @@ export class PartWriter {
     this.#accepted = start.cursor;
     this.#issued = start.cursor;
     this.#syncedFrom = start.cursor;
-    this.#extent = Math.max(start.extent, start.cursor);
+    this.#extent = start.cursor;
     this.#expectedEnd = start.end ?? Infinity;
   }
 
@@ -70,12 +70,11 @@ export class PartWriter {
     return this.#accepted;
   }
 
-  /** What is written and what is durable. */
   get durability(): Durability {
     return this.#durability;
   }
 
-  /** High-water mark of bytes written to `.part` (earlier calls included). */
+  /** High-water mark of this writer's writes (its cursor before any). */
   get extent(): number {
     return this.#extent;
   }
@@ -89,7 +88,8 @@ export class PartWriter {
     if (this.#buffered === 0) {
       // Whole buffers straight from the chunk, without a copy.
       while (chunk.length - offset >= capacity) {
-        await this.#writeNow(chunk.subarray(offset, offset + capacity));
+        await this.#write(chunk.subarray(offset, offset + capacity));
+        await this.#drain(); // the chunk is not retained
         offset += capacity;
       }
     }
@@ -148,13 +148,9 @@ export class PartWriter {
   /** Makes every completed write durable (after a failed write, the bytes before it). */
   async syncWritten(): Promise<void> {
     // Only what is in flight now: the stream may go on issuing writes meanwhile.
-    const inflight = this.#inflight;
-    if (inflight !== null) await inflight;
-    const syncing = this.#syncing;
-    if (syncing !== null) await syncing;
-    const durability = this.#durability;
-    if (durability.poisoned || durability.durable >= durability.written) return;
-    await durability.sync(() => this.#file.datasync());
+    await this.#inflight;
+    await this.#syncing;
+    await this.#durability.syncWritten(() => this.#file.datasync());
   }
 
   /** Writes what is buffered, waits for all background work, then reports any failure. */
@@ -177,16 +173,22 @@ export class PartWriter {
     }
   }
 
-  /** Issues the write of the current buffer (after the previous write completes). */
+  /** Issues the write of the current buffer; the other one fills meanwhile. */
   async #submit(): Promise<void> {
     const bytes = this.#buffers[this.#current]!.subarray(0, this.#buffered);
     await this.#drain();
     this.#buffered = 0;
+    this.#current = this.#current === 0 ? 1 : 0;
+    await this.#write(bytes);
+  }
+
+  /** Issues the write of `bytes` at the end, once the previous write completed. */
+  async #write(bytes: Uint8Array): Promise<void> {
+    await this.#drain();
     if (this.#broken) return;
     const position = this.#issued;
     await this.#observer.offer(bytes, position);
     this.#issued += bytes.length;
-    this.#current = this.#current === 0 ? 1 : 0;
     this.#inflight = this.#file.write(bytes, position).then(
       () => this.#wrote(position + bytes.length),
       (error: unknown) => {
@@ -196,29 +198,11 @@ export class PartWriter {
     );
   }
 
-  /** Writes `bytes` (not retained) at the end, waiting for it. */
-  async #writeNow(bytes: Uint8Array): Promise<void> {
-    await this.#drain();
-    if (this.#broken) return;
-    const position = this.#issued;
-    await this.#observer.offer(bytes, position);
-    this.#issued += bytes.length;
-    try {
-      await this.#file.write(bytes, position);
-    } catch (error) {
-      this.#broken = true;
-      throw error;
-    }
-    this.#wrote(position + bytes.length);
-  }
-
   /** Waits for the write in flight, if any, and reports a failure. */
   async #drain(): Promise<void> {
     const inflight = this.#inflight;
-    if (inflight !== null) {
-      await inflight;
-      if (this.#inflight === inflight) this.#inflight = null;
-    }
+    await inflight;
+    if (this.#inflight === inflight) this.#inflight = null;
     this.#throwFailure();
   }
 

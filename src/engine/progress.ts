@@ -1,10 +1,6 @@
 /**
  * Calling `onProgress` at most every ~100 ms, and once at the end.
  *
- * An `onProgress` that throws while bytes stream is a caller's bug that no retry cures: the
- * engine saves what arrived, as for any interruption, then rejects with the caller's own error
- * (unwrapped from {@link CallbackFailure}) instead of a retryable `PartialHaulError`.
- *
  * @module
  */
 
@@ -12,7 +8,10 @@ import type { HaulState } from "../types.ts";
 
 const INTERVAL_MS = 100;
 
-/** What the caller's `onProgress` threw during the stream (its `cause`). */
+/**
+ * What the caller's `onProgress` threw during the stream (its `cause`): a bug no retry cures, so
+ * the call saves what arrived and rejects with the caller's own error (`outcome.ts`).
+ */
 export class CallbackFailure extends Error {
   override name = "CallbackFailure";
 }
@@ -48,7 +47,6 @@ export class ProgressReporter {
     }
   }
 
-  /** Reports the final state. */
   done(): void {
     this.#callback?.(this.state);
   }

@@ -12,17 +12,7 @@ import type { Segment } from "./segment.ts";
 /** Ranges per connection, in file order, so the prefix the SHA-256 needs grows steadily. */
 const PIECES_PER_CONNECTION = 4;
 
-/**
- * The ranges of one call: those started, and the bytes pending.
- *
- * @example
- * ```ts
- * import { RangeSchedule } from "./range_schedule.ts";
- * const schedule = RangeSchedule.of(64 << 20, [], 4, 1 << 20);
- * console.log(schedule.next()); // { start: 0, end: 4194304 }
- * console.log(RangeSchedule.of(null, [{ start: 0, end: 10 }], 1, 1).next()); // { start: 10, end: Infinity }
- * ```
- */
+/** The ranges of one call: those started, and the bytes pending. */
 export class RangeSchedule {
   /** The ranges started in this call (a refused one leaves). */
   readonly segments: Segment[] = [];
@@ -33,34 +23,24 @@ export class RangeSchedule {
   readonly #floor: number;
   #refused: string | null = null;
 
-  /** `base` merged, `pending` ascending. */
-  constructor(base: readonly ByteSpan[], pending: ByteSpan[], floor: number) {
-    this.base = base;
-    this.baseBytes = base.reduce((sum, span) => sum + span.end - span.start, 0);
-    this.#pending = pending;
-    this.#floor = floor;
-  }
-
   /**
-   * The bytes a call still needs, in file order: the gaps between the verified spans, cut in
-   * proportion to their size (one open range after the prefix when the length is unknown).
+   * Pending: the bytes a call still needs, in file order: the gaps between the verified spans, cut
+   * in proportion to their size (one open range after the prefix when the length is unknown).
    */
-  static of(
+  constructor(
     total: number | null,
     durable: readonly ByteSpan[],
     connections: number,
     floor: number,
-  ): RangeSchedule {
+  ) {
     const base = mergeSpans(durable);
-    if (total === null) {
-      return new RangeSchedule(base, [{ start: base[0]?.end ?? 0, end: Infinity }], floor);
-    }
+    this.base = base;
+    this.baseBytes = base.reduce((sum, span) => sum + span.end - span.start, 0);
     const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
-    return new RangeSchedule(
-      base,
-      shareGaps(gapsOf(total, base), pieces, floor),
-      floor,
-    );
+    this.#pending = total === null
+      ? [{ start: base[0]?.end ?? 0, end: Infinity }]
+      : shareGaps(gapsOf(total, base), pieces, floor);
+    this.#floor = floor;
   }
 
   /** Why the last range was refused under the same validator, if one was. */

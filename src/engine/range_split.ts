@@ -1,10 +1,7 @@
 /**
  * Byte spans of a multi-range download, decided without I/O: the first split into contiguous
- * ranges, work stealing (a connection that finishes takes over the second half of the range with
- * the most bytes still to come, so the end of the file is never left to one slow connection), and
- * the ledger of a checkpoint (durable spans merged, the gaps a resume still has to fetch).
- *
- * A span is half-open, `[start, end)`, in byte positions of the file.
+ * ranges, work stealing (so the end of the file is never left to one slow connection), and the
+ * ledger of a checkpoint (durable spans merged, the gaps a resume still has to fetch).
  *
  * @module
  */
@@ -25,10 +22,7 @@ export interface OpenRange extends ByteSpan {
 /** Cut points are rounded down to this many bytes, so ranges stay page-aligned. */
 export const SPLIT_ALIGNMENT = 64 * 1024;
 
-/**
- * Splits `[0, total)` into at most `connections` contiguous ranges of at least `floor` bytes each
- * (the last may be longer), in file order: fewer when the file cannot give each its floor.
- */
+/** `[0, total)` in at most `connections` contiguous ranges of at least `floor` bytes, in order. */
 export function splitRanges(total: number, connections: number, floor: number): ByteSpan[] {
   if (!Number.isSafeInteger(total) || total <= 0) {
     throw new RangeError(`Invalid total: ${total}: a positive byte count is needed`);
@@ -114,7 +108,7 @@ export function gapsOf(total: number, spans: readonly ByteSpan[]): ByteSpan[] {
   return gaps.filter((gap) => gap.end > gap.start);
 }
 
-/** The gaps cut into about `connections` pieces, each gap in proportion to its size (at least one). */
+/** The gaps cut into about `connections` pieces, each in proportion to its size (at least one). */
 export function shareGaps(
   gaps: readonly ByteSpan[],
   connections: number,

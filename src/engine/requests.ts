@@ -2,12 +2,6 @@
  * The requests of a download, made from the call's sources, and the judgement of their answers
  * (`protocol/plan.ts`, `protocol/range_check.ts`).
  *
- * - **Mirrors with a digest.** With several sources and an `integrity`, validators are not
- *   compared nor sent in `If-Range` (mirrors rarely share ETags): the final digest proves the file;
- *   the length must still agree.
- * - **Signatures that expire.** A 401, 403, or 400 saying the signature expired, answered to a
- *   function source with progress saved, is retryable.
- *
  * @module
  */
 
@@ -75,12 +69,16 @@ export async function rangeRequest(
   const index = ctx.sources.pick(k);
   const input = await ctx.sources.resolve(index);
   const trust = trustsDigest(ctx);
-  const { etag, lastModified } = file.validators;
-  const known = trust
-    ? { total: file.total, etag: null, lastModified: null }
-    : { total: file.total, etag, lastModified: etag === null ? lastModified : null };
-  const validator = trust ? null : etag ?? lastModified;
-  const request = buildRangeRequest(input, ctx.options.headers, signal, asked, validator);
+  const etag = trust ? null : file.validators.etag;
+  const lastModified = trust || etag !== null ? null : file.validators.lastModified;
+  const known = { total: file.total, etag, lastModified };
+  const request = buildRangeRequest(
+    input,
+    ctx.options.headers,
+    signal,
+    asked,
+    etag ?? lastModified,
+  );
   const response = await ctx.fetchFn(request);
   const headers = trust ? withoutValidators(response.headers) : response.headers;
   const url = index === ctx.first.index ? ctx.url : urlOf(input);
@@ -97,12 +95,18 @@ export async function rangeRequest(
   return { response, verdict: judged, url };
 }
 
-/** Whether validators give way to the digest: several sources and an `integrity`. */
+/**
+ * Whether validators give way to the digest: with several sources and an `integrity`, they are
+ * neither compared nor sent in `If-Range` (mirrors rarely share ETags); the length must still agree.
+ */
 function trustsDigest(ctx: CallContext): boolean {
   return ctx.sources.mirrors && ctx.expected !== null;
 }
 
-/** The error for a status that an expired signature of a function source gets: retryable. */
+/**
+ * A retryable error for the status an expired signature gets (a 401, 403, or 400 saying so)
+ * answered to a function source (called anew, it signs anew) with progress saved.
+ */
 async function expiry<E>(
   ctx: CallContext,
   index: number,

@@ -1,7 +1,6 @@
 /**
- * What a call runs with: its options checked once, before anything is opened (that there is a
- * `dest`, then the tuning), a test's engine hooks, and the context `haulWith()` hands to the
- * download (`download.ts`).
+ * What a call runs with: its options checked once, before anything is opened, a test's engine
+ * hooks, and the context `haulWith()` hands to the download.
  *
  * @module
  */
@@ -19,24 +18,18 @@ import type { KeptHasher } from "./kept_hashes.ts";
 import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
 import { readStallTimeout } from "./stall.ts";
 
-/** Default verification block: the most a resume reads back before its request. */
+// The defaults of the options and engine hooks below.
 const DEFAULT_BLOCK_SIZE = 1 << 20;
-/** Default checkpoint cadence by bytes. */
 const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
-/** Default checkpoint cadence by time. */
 const DEFAULT_CHECKPOINT_MS = 1000;
-/** Bytes gathered before each write. */
 const WRITE_BUFFER_SIZE = 1 << 20;
-/** Bytes written between two background `fdatasync` calls. */
 const SYNC_EVERY = 16 << 20;
-/** Default smallest range worth a connection of its own. */
 const DEFAULT_RANGE_FLOOR = 4 << 20;
 /** The most connections one call opens. */
 export const MAX_CONNECTIONS = 32;
 
 /** A call's settings, validated. */
 export interface Settings {
-  /** The verification block (a positive multiple of 64). */
   readonly blockSize: number;
   readonly cadence: CheckpointCadence;
   readonly writeBufferSize: number;
@@ -47,9 +40,8 @@ export interface Settings {
   readonly kept: KeptHasher | null;
   /** The call's `maxBytesPerSecond`, or its batch's (`null`: no limit). */
   readonly limiter: RateLimiter | null;
-  /** Connections allowed, from 1 to {@link MAX_CONNECTIONS}. */
   readonly connections: number;
-  /** The smallest range worth a connection. */
+  /** The smallest range worth a connection (`rangeFloor`). */
   readonly floor: number;
 }
 

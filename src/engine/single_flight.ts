@@ -1,21 +1,18 @@
 /**
- * One download per destination in this process. A second call for a destination being downloaded
- * joins the first (same URL: it gets its result or error) or fails at once with a non-retryable
- * {@link DestinationError} (another URL). Across processes the lock file decides (`store/lock.ts`).
- * Destinations are keyed by their lexically cleaned path, URLs by `href`.
- *
- * A call asking for fresher data (`overwrite`, then `revalidate`) waits for the running call to end
- * instead of joining it. A joined call shares the download but checks its own `integrity` (an
- * {@link IntegrityError}; the file stays) and its own `signal`; when the first call did not compute
- * the digest it needs, or failed by its own doing (its signal, its `onProgress`), the joined call
- * runs again by itself.
+ * One download per destination in this process (across processes the lock decides): a second call
+ * for a destination being downloaded joins the first (same URL: it gets its result or error) or
+ * fails at once with a non-retryable {@link DestinationError} (another URL). A call asking for
+ * fresher data (`overwrite`, then `revalidate`) waits for the running call to end instead. A joined
+ * call checks its own `integrity` and `signal`; when the first call did not compute the digest it
+ * needs, or failed by its own doing (its signal, its `onProgress`), it runs again by itself.
  *
  * @module
  */
 
-import { DestinationError, IntegrityError } from "../errors.ts";
+import { DestinationError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
-import { type ExpectedDigests, integrityMismatch, parseIntegrity } from "../protocol/integrity.ts";
+import { parseIntegrity } from "../protocol/integrity.ts";
+import { integrityFailure } from "./outcome.ts";
 import { destToPath } from "../store/destination.ts";
 import type { HaulOptions, HaulResult, HaulState, Source } from "../types.ts";
 
@@ -62,7 +59,7 @@ export function requestHref(input: Source | readonly Source[]): string | null {
 }
 
 /** Runs `download`, or joins (same URL) or refuses (another URL) a running call for `dest`. */
-export function singleFlight<O extends HaulOptions>(
+export async function singleFlight<O extends HaulOptions>(
   input: Source | readonly Source[],
   options: O,
   download: (options: O) => Promise<HaulResult>,
@@ -70,48 +67,39 @@ export function singleFlight<O extends HaulOptions>(
 ): Promise<HaulResult> {
   const key = typeof options === "object" && options !== null ? destinationKey(options.dest) : null;
   const url = requestHref(input);
-  if (key === null || url === null) return download(options); // the engine reports the bad input
+  if (key === null || url === null) return await download(options); // the engine reports it
   const running = flights.get(key);
-  if (running === undefined) return lead(key, url, options, download);
+  if (running === undefined) return await lead(key, url, options, download);
   if (running.url !== url) {
-    return Promise.reject(
-      new DestinationError(
-        `Destination busy: this process is downloading ${redactUrl(running.url)} to ` +
-          `${key}; a second URL (${redactUrl(url)}) cannot share that destination`,
-        key,
-        { retryable: false },
-      ),
+    throw new DestinationError(
+      `Destination busy: this process is downloading ${redactUrl(running.url)} to ` +
+        `${key}; a second URL (${redactUrl(url)}) cannot share that destination`,
+      key,
+      { retryable: false },
     );
   }
   const again = () => singleFlight(input, options, download, onJoined);
   if (freshness(options) > running.fresh) {
     // The running call may keep the file that is there: run once it is over.
-    return untilAborted(running.outcome, options.signal).then(again);
+    await untilAborted(running.outcome, options.signal);
+    return await again();
   }
-  let expected: ExpectedDigests | null = null;
-  try {
-    if (options.integrity !== undefined) expected = parseIntegrity(options.integrity);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return untilAborted(running.outcome, options.signal).then((outcome) => {
-    if (!outcome.ok && outcome.own) return again();
-    // The first call did not compute the digest this one checks: run alone (no request).
-    if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return again();
-    onJoined?.();
-    if (!outcome.ok) throw outcome.error;
-    const result = outcome.result;
-    const mismatch = expected === null ? null : integrityMismatch(expected, result);
-    if (mismatch !== null) {
-      throw new IntegrityError(
-        `Integrity check failed: ${result.dest}, which another call of this process downloaded ` +
-          `from ${redactUrl(url)}, has ${mismatch.algorithm} ${mismatch.actual}, expected ` +
-          `${mismatch.expected.join(" or ")}`,
-        mismatch,
-      );
-    }
-    return { ...result };
-  });
+  const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
+  const outcome = await untilAborted(running.outcome, options.signal);
+  if (!outcome.ok && outcome.own) return await again();
+  // The first call did not compute the digest this one checks: run alone (no request).
+  if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return await again();
+  onJoined?.();
+  if (!outcome.ok) throw outcome.error;
+  const { result } = outcome;
+  const from = `which another call of this process downloaded from ${redactUrl(url)}`;
+  const failure = integrityFailure(
+    expected,
+    result,
+    (found) => `${result.dest}, ${from}, has ${found}`,
+  );
+  if (failure !== null) throw failure;
+  return { ...result };
 }
 
 /** Runs the first call's download as the flight of `key` until it ends. */

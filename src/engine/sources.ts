@@ -11,7 +11,6 @@
 import { redactUrl } from "../redact.ts";
 import type { Source, SourceInput } from "../types.ts";
 
-/** Failures in a row after which a source is skipped while another is left. */
 const GIVE_UP_AFTER = 3;
 
 /** The sources of one call (or retry loop). */
@@ -88,15 +87,7 @@ export class Sources {
   }
 }
 
-/**
- * A URL for messages, its credentials redacted (`TypeError` when it is no valid URL).
- *
- * @example
- * ```ts
- * import { urlOf } from "./sources.ts";
- * console.log(urlOf("https://me:pw@example.com/a")); // "https://example.com/a"
- * ```
- */
+/** A URL for messages, its credentials redacted (`TypeError` when it is no valid URL). */
 export function urlOf(input: SourceInput): string {
   const raw = input instanceof Request ? input.url : String(input);
   try {

@@ -38,15 +38,13 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
   if (!(ms > 0) || ms === Infinity) return fetchFn;
   return async (request, init) => {
     const deadline = new AbortController();
-    const timer = setTimeout(() => {
-      deadline.abort(
-        new DOMException(
-          `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled ` +
-            "before its headers (stallTimeout)",
-          "TimeoutError",
-        ),
+    const stalled = () =>
+      new DOMException(
+        `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled ` +
+          "before its headers (stallTimeout)",
+        "TimeoutError",
       );
-    }, Math.min(ms, MAX_DELAY));
+    const timer = setTimeout(() => deadline.abort(stalled()), Math.min(ms, MAX_DELAY));
     const signal = AbortSignal.any([request.signal, deadline.signal]);
     try {
       return await fetchFn(new Request(request, { signal }), init);
@@ -90,14 +88,12 @@ export class StallWatch {
     this.#onStall = onStall;
   }
 
-  /** A read begins. */
   reading(): void {
     if (this.#ms === Infinity) return;
     this.#since = performance.now();
     this.#timer ??= setTimeout(this.#check, Math.min(this.#ms, MAX_DELAY));
   }
 
-  /** The read returned. */
   idle(): void {
     this.#since = -1;
   }

@@ -41,7 +41,7 @@ function pattern(length: number, from = 0): Uint8Array {
 describe("PartWriter", () => {
   it("buffers no more than the rest of a short range", async () => {
     const { file, bytes, writes } = memoryFile();
-    const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0, end: 10 });
+    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 10 });
     await writer.append(pattern(4));
     await writer.append(pattern(6, 4));
     await writer.quiesce();
@@ -52,7 +52,7 @@ describe("PartWriter", () => {
 
   it("carries on past the expected end with whole buffers", async () => {
     const { file, bytes, writes } = memoryFile();
-    const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0, end: 5 });
+    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 5 });
     for (let at = 0; at < 45; at += 3) await writer.append(pattern(3, at));
     await writer.quiesce();
     assert.equal(writer.durability.written, 45);
@@ -62,7 +62,7 @@ describe("PartWriter", () => {
 
   it("lands BYOB reads in a buffer no larger than the range", async () => {
     const { file, bytes } = memoryFile();
-    const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0, end: 6 });
+    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 6 });
     const landing = writer.reserve();
     assert.equal(landing.length, 6);
     landing.set(pattern(6));
@@ -75,7 +75,7 @@ describe("PartWriter", () => {
 
   it("uses whole buffers when the end is not known", async () => {
     const { file, writes } = memoryFile();
-    const writer = new PartWriter(file, settings, observer, { cursor: 0, extent: 0 });
+    const writer = new PartWriter(file, settings, observer, { cursor: 0 });
     assert.equal(writer.reserve().length, 16);
     for (let at = 0; at < 40; at += 5) await writer.append(pattern(5, at));
     await writer.quiesce();
