@@ -59,12 +59,7 @@ export interface HaulStreamOptions extends RetryOptions {
 export class StreamCutError extends HaulError {
   /** Bytes given to the consumer before the cut. */
   readonly delivered: number;
-  /**
-   * Creates the error.
-   *
-   * @param message what happened.
-   * @param options `delivered`, and the `cause`.
-   */
+  /** Creates the error: never retryable. */
   constructor(message: string, options: ErrorOptions & { delivered: number }) {
     super(message, { cause: options.cause, retryable: false });
     this.name = "StreamCutError";
@@ -215,15 +210,11 @@ export function haulStream(
     }
     if (current.watch.failure !== null) throw cut(current.watch.failure);
     if (read.done) {
-      const { bodyLength, total, bodyEndsFile } = current.facts;
-      const facts = {
+      const verdict = judgeBodyEnd({
+        ...current.facts,
         received: current.received,
         fileLength: given,
-        bodyLength,
-        total,
-        bodyEndsFile,
-      };
-      const verdict = judgeBodyEnd(facts);
+      });
       if (verdict.kind === "complete") return null;
       throw cut(new Error(verdict.reason));
     }
