@@ -25,22 +25,15 @@ import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
-import type { FetchLike } from "./types.ts";
+import type { HaulOptions } from "./types.ts";
 
 /** Options of {@link haulStream}: the request's, the check's, and the reconnection policy. */
-export interface HaulStreamOptions extends RetryOptions {
-  /** Your `fetch` (a proxy, auth, a test transport). Default `globalThis.fetch`. */
-  fetch?: FetchLike;
-  /** Extra request headers; `Range`, `If-Range` and `Accept-Encoding` are haul's own. */
-  headers?: HeadersInit;
+export interface HaulStreamOptions
+  extends RetryOptions, Pick<HaulOptions, "fetch" | "headers" | "integrity" | "maxBytesPerSecond"> {
   /** Aborts the request, the body and any wait; the stream errors with the signal's reason. */
   signal?: AbortSignal;
-  /** The SHA-256 the whole body must have (as for `haul()`); checked at the end. */
-  integrity?: string;
   /** Ms a request may go without a byte before it counts as cut (0 or `Infinity`: none). */
   stallTimeout?: number;
-  /** The most bytes per second to read (as for `haul()`); none by default. */
-  maxBytesPerSecond?: number;
 }
 
 /**
@@ -79,23 +72,18 @@ interface Body {
 }
 
 /**
- * Streams the body of `input`, reconnecting after a cut (see the module doc).
- * Pull-based: nothing is read from the network faster than the consumer
- * reads. Cancelling the stream cancels the body and ends any wait.
- *
- * `retries` (default 5) counts the failures in a row that gave no new byte;
- * each wait is chosen as `haulWithRetry()` chooses it. A resume needs a
- * length and a strong validator (a strong ETag, or without an ETag a
- * Last-Modified at least a second older than the response's `Date`): without
- * them a cut after the first byte errors the stream.
+ * Streams the body of `input`, reconnecting after a cut (see the module doc). Pull-based: nothing
+ * is read from the network faster than the consumer reads. Cancelling the stream cancels the body
+ * and ends any wait. `retries` (default 5) counts the failures in a row that gave no new byte. A
+ * resume needs a length and a strong validator (docs/api.md, "What a resume needs"): without them
+ * a cut after the first byte errors the stream.
  *
  * @param input the URL or `Request`.
  * @param options fetch, headers, signal, integrity, stall timeout, retry policy.
- * @returns the body. Its reads reject with an `UnexpectedStatusError`
- *   (a status other than 200/206), a {@link PartialHaulError} (cut, retries
- *   used up; `validLength` bytes were given), a {@link StreamCutError}, a
- *   `ServerMisconfiguredError`, an {@link IntegrityError} (at the last read),
- *   or the signal's reason.
+ * @returns the body. Its reads reject with an `UnexpectedStatusError` (a status other than
+ *   200/206), a {@link PartialHaulError} (cut, retries used up; `validLength` bytes were given), a
+ *   {@link StreamCutError}, a `ServerMisconfiguredError`, an {@link IntegrityError} (at the last
+ *   read), or the signal's reason.
  * @throws {TypeError} an invalid URL, header or `integrity`.
  * @throws {RangeError} an invalid retry policy or `stallTimeout`.
  *
@@ -170,12 +158,9 @@ export function haulStream(
       // The plan of a status other than 200, 206 and 416 is its UnexpectedStatusError.
       if (verdict === null || verdict.kind === "fail") throw (plan as FailPlan).error;
       const why = verdict.kind === "reset" ? "the file changed" : "the server did not resume";
-      throw new StreamCutError(
-        `Stream of ${url} cannot continue at byte ${given}: ${why}: ${
-          "reason" in verdict ? verdict.reason : ""
-        }`,
-        { delivered: given },
-      );
+      const detail = "reason" in verdict ? verdict.reason : "";
+      const message = `Stream of ${url} cannot continue at byte ${given}: ${why}: ${detail}`;
+      throw new StreamCutError(message, { delivered: given });
     }
     let facts: Body["facts"] = {
       bodyLength: span.end - given,
