@@ -1,9 +1,8 @@
 /**
- * One range of a download (`download.ts`): `[start, end)` of `.part` with a writer of its own, and
- * the streaming of one checked response into it. No byte is written past the range's end, which
- * shrinks when another connection takes its tail and grows when its body carries on over pending
- * bytes that follow; a body of unknown length has an open range (`end` is `Infinity` until the
- * body ends). A body that carries a byte past the end it declared is refused whole.
+ * One range of a download (`download.ts`) and the streaming of one checked response into it. No
+ * byte is written past the range's end, which shrinks when another connection takes its tail and
+ * grows when its body carries on over pending bytes that follow. A body that carries a byte past
+ * the end it declared is refused whole.
  *
  * @module
  */
@@ -11,24 +10,20 @@
 import { isOverLong } from "../protocol/plan.ts";
 import type { Durability } from "./durability.ts";
 import type { PartWriter } from "./part_writer.ts";
-import type { RateLimiter } from "./rate_limit.ts";
+import type { Settings } from "./settings.ts";
 import { StallWatch } from "./stall.ts";
 
 /** A body carried bytes past the end it declared: none of its bytes can be trusted. */
 export class OverLongBody extends Error {
   /** Where the body started. */
   readonly start: number;
-
   constructor(start: number, end: number) {
     super(`the body from byte ${start} ran past byte ${end - 1}`);
     this.start = start;
   }
 }
 
-/**
- * A range of this call. Once all its bytes are written, its writer (and its buffers) is let go;
- * `settled` keeps its `Durability`, which the next checkpoint's (shared) sync advances.
- */
+/** `[start, end)` of `.part`, with a writer of its own until all its bytes are written. */
 export interface Segment {
   readonly start: number;
   /** End of the range (exclusive); `Infinity` while a body of unknown length runs. */
@@ -42,14 +37,10 @@ export interface Segment {
   answer: PromiseWithResolvers<void> | null;
 }
 
-/** What streaming into a segment needs from its download. */
-interface SegmentHost {
+/** What streaming into a segment needs from its download and the call's settings. */
+interface SegmentHost extends Pick<Settings, "stallTimeout" | "limiter"> {
   /** Aborted when every range stops: nothing more is written. */
   readonly stop: AbortSignal;
-  /** `stallTimeout` in ms (`Infinity`: none). */
-  readonly stallTimeout: number;
-  /** Paces the reads, shared with the other ranges. */
-  readonly limiter: RateLimiter | null;
   /** Whether the body goes on over the bytes after `segment.end`, up to `limit` (`end` moves). */
   carriesOn(segment: Segment, limit: number): Promise<boolean>;
   /** Called after each non-empty write of `bytes` bytes through `writer`. */
@@ -124,11 +115,9 @@ export async function streamSegment(
 }
 
 /**
- * `body` read into `writer`, whichever reader the runtime's fetch allows: a BYOB reader into the
- * writer's reused landing buffer when the body is a byte stream (Deno's fetch: no allocation per
- * chunk), else the default reader (Bun's and Node's). A read that waits longer than
- * `stallTimeout` cancels the body and rejects with a `TimeoutError` (`stall.ts`). `store` hands
- * (a prefix of) the last read's bytes to the writer.
+ * `body` read into `writer`: a BYOB reader into the writer's reused landing buffer when the body
+ * is a byte stream (Deno's fetch: no allocation per chunk), else the default reader (Bun's and
+ * Node's). A read that waits longer than `stallTimeout` cancels the body (`stall.ts`).
  */
 function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallTimeout: number) {
   let byob: ReadableStreamBYOBReader | null = null;
