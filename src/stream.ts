@@ -1,9 +1,8 @@
 /**
- * `haulStream()`: the body of one URL as a `ReadableStream` that survives
- * cuts. After a cut it asks for the rest with `Range` + `If-Range` from the
- * first byte the consumer has not been given, and holds the answer to the
- * standard of a resume (`protocol/range_check.ts`), so each byte is given
- * once, in order, and of one version. Nothing is written to disk.
+ * `haulStream()`: the body of one URL as a `ReadableStream` that survives cuts. After a cut it
+ * asks for the rest with `Range` + `If-Range` from the first byte the consumer has not been given,
+ * and holds the answer to the standard of a resume (`protocol/range_check.ts`), so each byte is
+ * given once, in order, and of one version. Nothing is written to disk.
  *
  * @module
  */
@@ -37,10 +36,9 @@ export interface HaulStreamOptions
 }
 
 /**
- * A `haulStream()` body was cut and cannot go on without risking a spliced
- * byte: the server gave no strong validator or no length, or it answered the
- * resume with another version or other bytes. Not retryable: the stream is
- * over; a new `haulStream()` starts again at byte 0.
+ * A `haulStream()` body was cut and cannot go on without risking a spliced byte: the server gave
+ * no strong validator or no length, or it answered the resume with another version or other
+ * bytes. Not retryable: the stream is over; a new `haulStream()` starts again at byte 0.
  *
  * @example
  * ```ts
@@ -137,10 +135,8 @@ export function haulStream(
         { delivered: given, cause },
       );
     }
-    return new PartialHaulError(`Stream of ${url} was cut at byte ${given}`, {
-      validLength: given,
-      cause,
-    });
+    const message = `Stream of ${url} was cut at byte ${given}`;
+    return new PartialHaulError(message, { validLength: given, cause });
   };
   const open = async (): Promise<void> => {
     const resume = given > 0 ? known : null; // given > 0 with no `known` ended in cut()
@@ -195,11 +191,8 @@ export function haulStream(
     }
     if (current.watch.failure !== null) throw cut(current.watch.failure);
     if (read.done) {
-      const verdict = judgeBodyEnd({
-        ...current.facts,
-        received: current.received,
-        fileLength: given,
-      });
+      const { facts, received } = current;
+      const verdict = judgeBodyEnd({ ...facts, received, fileLength: given });
       if (verdict.kind === "complete") return null;
       throw cut(new Error(verdict.reason));
     }
@@ -234,21 +227,16 @@ export function haulStream(
         end();
         const mismatch = expected && integrityMismatch(expected, hash!.digests());
         if (!mismatch) return controller.close();
-        controller.error(
-          new IntegrityError(
-            `Integrity check failed: ${url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
-              `expected ${mismatch.expected.join(" or ")}`,
-            mismatch,
-          ),
-        );
+        const { algorithm, actual } = mismatch;
+        const message = `Integrity check failed: ${url}: got ${algorithm} ${actual}, expected ` +
+          mismatch.expected.join(" or ");
+        controller.error(new IntegrityError(message, mismatch));
       } catch (error) {
         if (stop.signal.aborted) return;
         end(error);
         controller.error(error);
       }
     },
-    cancel(reason) {
-      end(reason);
-    },
+    cancel: end,
   }, { highWaterMark: 0 });
 }
