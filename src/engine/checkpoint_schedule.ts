@@ -6,11 +6,10 @@
  * @module
  */
 
-/** How often to checkpoint: after this many new bytes, or milliseconds. */
-export interface CheckpointCadence {
-  readonly bytes: number;
-  readonly ms: number;
-}
+import type { CheckpointInterval } from "../types.ts";
+
+/** How often to checkpoint, every field set. */
+export type CheckpointCadence = Readonly<Required<CheckpointInterval>>;
 
 /** One call's background checkpoints. */
 export class CheckpointSchedule {
@@ -31,14 +30,10 @@ export class CheckpointSchedule {
     if (this.#running !== null || this.#starting) return false;
     const fresh = accepted - this.#lastBytes;
     if (fresh <= 0) return false;
-    if (fresh >= this.#cadence.bytes) return true;
-    return Date.now() - this.#lastAt >= this.#cadence.ms;
+    return fresh >= this.#cadence.bytes || Date.now() - this.#lastAt >= this.#cadence.ms;
   }
 
-  /**
-   * Starts a checkpoint, the cadence counting from `accepted`: `prepare` runs in the foreground
-   * (a flush), then `record` in the background.
-   */
+  /** Starts a checkpoint at `accepted`: `prepare` (a flush) now, `record` in the background. */
   async start(
     accepted: number,
     prepare: () => Promise<void>,

@@ -1,9 +1,8 @@
 /**
- * `maxBytesPerSecond`: a body is read no faster than the limit, so TCP's receive window closes
- * and the sender slows down (the network is limited, not only the disk writes). Reads come in
- * bursts of a quarter second of bytes, since each wake-up costs CPU (docs/performance.md, "Rate
- * limit"). A reader's wait is not a stall (`stall.ts` counts only pending reads). One limiter
- * serves every connection of a call, or every call of a `haulAll()` batch.
+ * `maxBytesPerSecond`: a body is read no faster than the limit, so TCP's receive window closes and
+ * the sender slows down (not only the disk writes). Reads come in bursts, since each wake-up costs
+ * CPU (docs/performance.md, "Rate limit"). A reader's wait is not a stall (`stall.ts` counts only
+ * pending reads). One limiter serves every connection of a call, or every call of a batch.
  *
  * @module
  */
@@ -73,9 +72,7 @@ export class RateLimiter {
 }
 
 /** The limiter of a call's (or a batch's) `maxBytesPerSecond`; `null` without one. */
-export function readRateLimit(
-  options: Pick<HaulOptions, "maxBytesPerSecond">,
-): RateLimiter | null {
+export function readRateLimit(options: Pick<HaulOptions, "maxBytesPerSecond">): RateLimiter | null {
   const limit = options.maxBytesPerSecond;
   return limit === undefined ? null : new RateLimiter(limit);
 }
