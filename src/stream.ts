@@ -26,7 +26,7 @@ import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
 import type { HaulOptions } from "./types.ts";
 
-/** Options of {@link haulStream}: the request's, the check's, and the reconnection policy. */
+/** Options of {@link haulStream}; a mismatch of `integrity` errors the stream's last read. */
 export interface HaulStreamOptions
   extends RetryOptions, Pick<HaulOptions, "fetch" | "headers" | "integrity" | "maxBytesPerSecond"> {
   /** Aborts the request, the body and any wait; the stream errors with the signal's reason. */
