@@ -8,7 +8,6 @@
  */
 
 import { isOverLong } from "../protocol/plan.ts";
-import type { Durability } from "./durability.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Settings } from "./settings.ts";
 import { StallWatch } from "./stall.ts";
@@ -31,7 +30,7 @@ export interface Segment {
   /** Its writer, started at `start`; `null` once it wrote all its bytes. */
   writer: PartWriter | null;
   /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
-  settled: { readonly durability: Durability; readonly extent: number } | null;
+  settled: Pick<PartWriter, "durability" | "extent"> | null;
   done: boolean;
   /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
   answer: PromiseWithResolvers<void> | null;
