@@ -1,9 +1,8 @@
 /**
- * `haulStream()`: the body of one URL as a `ReadableStream` that survives
- * cuts. After a cut it asks for the rest with `Range` + `If-Range` from the
- * first byte the consumer has not been given, and holds the answer to the
- * standard of a resume (`protocol/range_check.ts`), so each byte is given
- * once, in order, and of one version. Nothing is written to disk.
+ * `haulStream()`: the body of one URL as a `ReadableStream` that survives cuts. After a cut it
+ * asks for the rest with `Range` + `If-Range` from the first byte the consumer has not been given,
+ * and holds the answer to the standard of a resume (`protocol/range_check.ts`), so each byte is
+ * given once, in order, and of one version. Nothing is written to disk.
  *
  * @module
  */
@@ -25,29 +24,21 @@ import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
-import type { FetchLike } from "./types.ts";
+import type { HaulOptions } from "./types.ts";
 
-/** Options of {@link haulStream}: the request's, the check's, and the reconnection policy. */
-export interface HaulStreamOptions extends RetryOptions {
-  /** Your `fetch` (a proxy, auth, a test transport). Default `globalThis.fetch`. */
-  fetch?: FetchLike;
-  /** Extra request headers; `Range`, `If-Range` and `Accept-Encoding` are haul's own. */
-  headers?: HeadersInit;
+/** Options of {@link haulStream}; a mismatch of `integrity` errors the stream's last read. */
+export interface HaulStreamOptions
+  extends RetryOptions, Pick<HaulOptions, "fetch" | "headers" | "integrity" | "maxBytesPerSecond"> {
   /** Aborts the request, the body and any wait; the stream errors with the signal's reason. */
   signal?: AbortSignal;
-  /** The SHA-256 the whole body must have (as for `haul()`); checked at the end. */
-  integrity?: string;
   /** Ms a request may go without a byte before it counts as cut (0 or `Infinity`: none). */
   stallTimeout?: number;
-  /** The most bytes per second to read (as for `haul()`); none by default. */
-  maxBytesPerSecond?: number;
 }
 
 /**
- * A `haulStream()` body was cut and cannot go on without risking a spliced
- * byte: the server gave no strong validator or no length, or it answered the
- * resume with another version or other bytes. Not retryable: the stream is
- * over; a new `haulStream()` starts again at byte 0.
+ * A `haulStream()` body was cut and cannot go on without risking a spliced byte: the server gave
+ * no strong validator or no length, or it answered the resume with another version or other
+ * bytes. Not retryable: the stream is over; a new `haulStream()` starts again at byte 0.
  *
  * @example
  * ```ts
@@ -59,12 +50,7 @@ export interface HaulStreamOptions extends RetryOptions {
 export class StreamCutError extends HaulError {
   /** Bytes given to the consumer before the cut. */
   readonly delivered: number;
-  /**
-   * Creates the error.
-   *
-   * @param message what happened.
-   * @param options `delivered`, and the `cause`.
-   */
+  /** Creates the error: never retryable. */
   constructor(message: string, options: ErrorOptions & { delivered: number }) {
     super(message, { cause: options.cause, retryable: false });
     this.name = "StreamCutError";
@@ -84,23 +70,18 @@ interface Body {
 }
 
 /**
- * Streams the body of `input`, reconnecting after a cut (see the module doc).
- * Pull-based: nothing is read from the network faster than the consumer
- * reads. Cancelling the stream cancels the body and ends any wait.
- *
- * `retries` (default 5) counts the failures in a row that gave no new byte;
- * each wait is chosen as `haulWithRetry()` chooses it. A resume needs a
- * length and a strong validator (a strong ETag, or without an ETag a
- * Last-Modified at least a second older than the response's `Date`): without
- * them a cut after the first byte errors the stream.
+ * Streams the body of `input`, reconnecting after a cut (see the module doc). Pull-based: nothing
+ * is read from the network faster than the consumer reads. Cancelling the stream cancels the body
+ * and ends any wait. `retries` (default 5) counts the failures in a row that gave no new byte. A
+ * resume needs a length and a strong validator (docs/api.md, "What a resume needs"): without them
+ * a cut after the first byte errors the stream.
  *
  * @param input the URL or `Request`.
  * @param options fetch, headers, signal, integrity, stall timeout, retry policy.
- * @returns the body. Its reads reject with an `UnexpectedStatusError`
- *   (a status other than 200/206), a {@link PartialHaulError} (cut, retries
- *   used up; `validLength` bytes were given), a {@link StreamCutError}, a
- *   `ServerMisconfiguredError`, an {@link IntegrityError} (at the last read),
- *   or the signal's reason.
+ * @returns the body. Its reads reject with an `UnexpectedStatusError` (a status other than
+ *   200/206), a {@link PartialHaulError} (cut, retries used up; `validLength` bytes were given), a
+ *   {@link StreamCutError}, a `ServerMisconfiguredError`, an {@link IntegrityError} (at the last
+ *   read), or the signal's reason.
  * @throws {TypeError} an invalid URL, header or `integrity`.
  * @throws {RangeError} an invalid retry policy or `stallTimeout`.
  *
@@ -154,10 +135,8 @@ export function haulStream(
         { delivered: given, cause },
       );
     }
-    return new PartialHaulError(`Stream of ${url} was cut at byte ${given}`, {
-      validLength: given,
-      cause,
-    });
+    const message = `Stream of ${url} was cut at byte ${given}`;
+    return new PartialHaulError(message, { validLength: given, cause });
   };
   const open = async (): Promise<void> => {
     const resume = given > 0 ? known : null; // given > 0 with no `known` ended in cut()
@@ -175,12 +154,9 @@ export function haulStream(
       // The plan of a status other than 200, 206 and 416 is its UnexpectedStatusError.
       if (verdict === null || verdict.kind === "fail") throw (plan as FailPlan).error;
       const why = verdict.kind === "reset" ? "the file changed" : "the server did not resume";
-      throw new StreamCutError(
-        `Stream of ${url} cannot continue at byte ${given}: ${why}: ${
-          "reason" in verdict ? verdict.reason : ""
-        }`,
-        { delivered: given },
-      );
+      const detail = "reason" in verdict ? verdict.reason : "";
+      const message = `Stream of ${url} cannot continue at byte ${given}: ${why}: ${detail}`;
+      throw new StreamCutError(message, { delivered: given });
     }
     let facts: Body["facts"] = {
       bodyLength: span.end - given,
@@ -215,15 +191,8 @@ export function haulStream(
     }
     if (current.watch.failure !== null) throw cut(current.watch.failure);
     if (read.done) {
-      const { bodyLength, total, bodyEndsFile } = current.facts;
-      const facts = {
-        received: current.received,
-        fileLength: given,
-        bodyLength,
-        total,
-        bodyEndsFile,
-      };
-      const verdict = judgeBodyEnd(facts);
+      const { facts, received } = current;
+      const verdict = judgeBodyEnd({ ...facts, received, fileLength: given });
       if (verdict.kind === "complete") return null;
       throw cut(new Error(verdict.reason));
     }
@@ -258,21 +227,16 @@ export function haulStream(
         end();
         const mismatch = expected && integrityMismatch(expected, hash!.digests());
         if (!mismatch) return controller.close();
-        controller.error(
-          new IntegrityError(
-            `Integrity check failed: ${url}: got ${mismatch.algorithm} ${mismatch.actual}, ` +
-              `expected ${mismatch.expected.join(" or ")}`,
-            mismatch,
-          ),
-        );
+        const { algorithm, actual } = mismatch;
+        const message = `Integrity check failed: ${url}: got ${algorithm} ${actual}, expected ` +
+          mismatch.expected.join(" or ");
+        controller.error(new IntegrityError(message, mismatch));
       } catch (error) {
         if (stop.signal.aborted) return;
         end(error);
         controller.error(error);
       }
     },
-    cancel(reason) {
-      end(reason);
-    },
+    cancel: end,
   }, { highWaterMark: 0 });
 }

@@ -1,77 +1,52 @@
 /**
- * When a checkpoint is written (`checkpointer.ts`): after
- * {@link CheckpointCadence} bytes or milliseconds, one at a time, in the
- * background, its failure reported on the next append. What a checkpoint
- * records is the checkpointer's business.
+ * When a checkpoint is written (`checkpointer.ts`): after {@link CheckpointCadence} bytes or
+ * milliseconds, one at a time, in the background, its failure reported on the next append. What a
+ * checkpoint records is the checkpointer's business.
  *
  * @module
  */
 
-/** How often to checkpoint. */
-export interface CheckpointCadence {
-  /** After this many new bytes. */
-  readonly bytes: number;
-  /** After this many milliseconds. */
-  readonly ms: number;
-}
+import type { CheckpointInterval } from "../types.ts";
+
+/** How often to checkpoint, every field set. */
+export type CheckpointCadence = Readonly<Required<CheckpointInterval>>;
 
 /** One call's background checkpoints. */
 export class CheckpointSchedule {
   readonly #cadence: CheckpointCadence;
   #lastAt = Date.now();
-  #lastBytes: number;
+  #lastBytes = 0;
   #running: Promise<void> | null = null;
   /** A start is preparing (flushing): no other may begin meanwhile. */
   #starting = false;
   #failure: { error: unknown } | null = null;
 
-  /**
-   * @param cadence how often.
-   * @param accepted bytes already counted when the call starts.
-   */
-  constructor(cadence: CheckpointCadence, accepted: number) {
+  constructor(cadence: CheckpointCadence) {
     this.#cadence = cadence;
-    this.#lastBytes = accepted;
   }
 
-  /**
-   * Whether a checkpoint should start now: none is running or starting, and
-   * the cadence has passed since the last one.
-   *
-   * @param accepted bytes accepted so far.
-   * @returns `true` when due.
-   */
+  /** Whether to start a checkpoint: none is running or starting, and the cadence has passed. */
   due(accepted: number): boolean {
     if (this.#running !== null || this.#starting) return false;
     const fresh = accepted - this.#lastBytes;
     if (fresh <= 0) return false;
-    if (fresh >= this.#cadence.bytes) return true;
-    return Date.now() - this.#lastAt >= this.#cadence.ms;
+    return fresh >= this.#cadence.bytes || Date.now() - this.#lastAt >= this.#cadence.ms;
   }
 
-  /**
-   * Starts a checkpoint: `prepare` runs first (in the foreground: a flush),
-   * then, if it says so, `record` in the background.
-   *
-   * @param accepted bytes accepted so far (the cadence counts from here).
-   * @param prepare returns whether to record.
-   * @param record writes the checkpoint.
-   */
+  /** Starts a checkpoint at `accepted`: `prepare` (a flush) now, `record` in the background. */
   async start(
     accepted: number,
-    prepare: () => Promise<boolean>,
+    prepare: () => Promise<void>,
     record: () => Promise<void>,
   ): Promise<void> {
     this.#lastAt = Date.now();
     this.#lastBytes = accepted;
     this.#starting = true;
-    let go: boolean;
     try {
-      go = await prepare();
+      await prepare();
     } finally {
       this.#starting = false;
     }
-    if (!go) return;
     this.#running = record().then(() => {
       this.#running = null;
     }, (error: unknown) => {
@@ -90,8 +65,7 @@ export class CheckpointSchedule {
 
   /** Waits for the background checkpoint, if any; never throws. */
   async settle(): Promise<void> {
-    const running = this.#running;
-    if (running !== null) await running;
+    await this.#running;
   }
 
   /** Waits for the background checkpoint, then reports its failure, if any. */

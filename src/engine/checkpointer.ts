@@ -47,7 +47,7 @@ export class Checkpointer {
     this.#store = store;
     this.#file = file;
     this.#meta = meta;
-    this.#schedule = new CheckpointSchedule(cadence, 0);
+    this.#schedule = new CheckpointSchedule(cadence);
     this.#ranges = ranges;
     this.#recorded = ranges.baseBytes;
     this.#lastKey = keyOf(ranges.base);
@@ -67,10 +67,7 @@ export class Checkpointer {
     schedule.throwFailure();
     // Other ranges append while this one flushes: the schedule lets one start at a time.
     if (!schedule.due(accepted)) return;
-    await schedule.start(accepted, async () => {
-      await own.flush();
-      return true;
-    }, () => this.#syncAndRecord());
+    await schedule.start(accepted, () => own.flush(), () => this.#syncAndRecord());
   }
 
   /** The last checkpoint of an interrupted call, once every stream stopped. */

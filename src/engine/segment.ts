@@ -1,92 +1,54 @@
 /**
- * One range of a download (`download.ts`): `[start, end)` of `.part` with a
- * writer of its own, and the streaming of one checked response into it. No
- * byte is written past the range's end, which shrinks when another
- * connection takes its tail and grows when its body carries on over pending
- * bytes that follow; a body of unknown length has an open range (`end` is
- * `Infinity` until the body ends). A body that carries a byte past the end it
- * declared is refused whole ({@link OverLongBody}).
+ * One range of a download (`download.ts`) and the streaming of one checked response into it. No
+ * byte is written past the range's end, which shrinks when another connection takes its tail and
+ * grows when its body carries on over pending bytes that follow. A body that carries a byte past
+ * the end it declared is refused whole.
  *
  * @module
  */
 
 import { isOverLong } from "../protocol/plan.ts";
-import { bodySource } from "./body_source.ts";
-import type { Durability } from "./durability.ts";
 import type { PartWriter } from "./part_writer.ts";
-import type { RateLimiter } from "./rate_limit.ts";
+import type { Settings } from "./settings.ts";
+import { StallWatch } from "./stall.ts";
 
-/**
- * A body carried bytes past the end it declared: none of its bytes can be trusted.
- *
- * @example
- * ```ts
- * import { OverLongBody } from "./segment.ts";
- * console.log(new OverLongBody(0, 100).message); // the body from byte 0 ran past byte 99
- * ```
- */
+/** A body carried bytes past the end it declared: none of its bytes can be trusted. */
 export class OverLongBody extends Error {
   /** Where the body started. */
   readonly start: number;
-
-  /**
-   * @param start where the body started.
-   * @param end the end it declared.
-   */
   constructor(start: number, end: number) {
     super(`the body from byte ${start} ran past byte ${end - 1}`);
     this.start = start;
   }
 }
 
-/**
- * A range of this call: `[start, end)`, `end` shrinking when another
- * connection takes its tail. Once all its bytes are written, its writer (and
- * its buffers) is let go; `settled` keeps its `Durability`, which the next
- * checkpoint's (shared) sync advances.
- */
+/** `[start, end)` of `.part`, with a writer of its own until all its bytes are written. */
 export interface Segment {
-  /** First byte of the range. */
   readonly start: number;
   /** End of the range (exclusive); `Infinity` while a body of unknown length runs. */
   end: number;
   /** Its writer, started at `start`; `null` once it wrote all its bytes. */
   writer: PartWriter | null;
   /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
-  settled: { readonly durability: Durability; readonly extent: number } | null;
-  /** Whether all its bytes are written. */
+  settled: Pick<PartWriter, "durability" | "extent"> | null;
   done: boolean;
   /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
   answer: PromiseWithResolvers<void> | null;
 }
 
-/** What streaming into a segment needs from its download. */
-interface SegmentHost {
+/** What streaming into a segment needs from its download and the call's settings. */
+interface SegmentHost extends Pick<Settings, "stallTimeout" | "limiter"> {
   /** Aborted when every range stops: nothing more is written. */
   readonly stop: AbortSignal;
-  /** `stallTimeout` in ms (`Infinity`: none). */
-  readonly stallTimeout: number;
-  /** Paces the reads (`maxBytesPerSecond`), shared with the other ranges; `null`: none. */
-  readonly limiter: RateLimiter | null;
-  /**
-   * Whether the segment's body goes on over the bytes after its end, up to
-   * `limit` (when it does, `segment.end` has moved).
-   */
+  /** Whether the body goes on over the bytes after `segment.end`, up to `limit` (`end` moves). */
   carriesOn(segment: Segment, limit: number): Promise<boolean>;
   /** Called after each non-empty write of `bytes` bytes through `writer`. */
   stored(writer: PartWriter, bytes: number): Promise<void>;
 }
 
 /**
- * Writes the body into the segment until its (possibly shortened) end, then
- * lets its writer go. An open range ends where its body does.
- *
- * @param segment the range, its writer open.
- * @param response its checked response, the body unread.
- * @param asked the end of the bytes the response declares (`Infinity`: not declared).
- * @param host the download.
- * @throws {OverLongBody} when the body carries a byte at or past `asked`.
- * @throws {Error} when the body ends before the range does.
+ * Writes the body into the segment until its (possibly shortened) end, then lets its writer go.
+ * `asked`: the end the response declares (`Infinity`: none); an open range ends with its body.
  */
 export async function streamSegment(
   segment: Segment,
@@ -149,4 +111,52 @@ export async function streamSegment(
   } finally {
     stop.removeEventListener("abort", onStop);
   }
+}
+
+/**
+ * `body` read into `writer`: a BYOB reader into the writer's reused landing buffer when the body
+ * is a byte stream (Deno's fetch: no allocation per chunk), else the default reader (Bun's and
+ * Node's). A read that waits longer than `stallTimeout` cancels the body (`stall.ts`).
+ */
+function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallTimeout: number) {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: the default reader below.
+  }
+  const reader = byob ?? body.getReader();
+  // Cancelling ends the pending read (as done); the read then throws the watch's failure.
+  const watch = new StallWatch(
+    stallTimeout,
+    (reason) => void reader.cancel(reason).catch(() => {}),
+  );
+  return {
+    /** One read, watched; `bytes` is `undefined` at the end (but for BYOB's view to give back). */
+    read: async () => {
+      watch.reading();
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = byob === null
+          ? await (reader as ReadableStreamDefaultReader<Uint8Array>).read()
+          : await byob.read(writer.reserve());
+      } catch (error) {
+        watch.stop();
+        throw watch.failure ?? error;
+      }
+      watch.idle();
+      if (watch.failure !== null) throw watch.failure;
+      if (result.done) watch.stop();
+      return { bytes: byob === null && result.done ? undefined : result.value, done: result.done };
+    },
+    // A view of the landing buffer, even an empty one, gives it back to the writer.
+    store: async (bytes: Uint8Array): Promise<void> => {
+      if (byob !== null) await writer.commit(bytes);
+      else if (bytes.length > 0) await writer.append(bytes);
+    },
+    cancel: (reason?: unknown): Promise<void> => {
+      watch.stop();
+      return reader.cancel(reason);
+    },
+  };
 }

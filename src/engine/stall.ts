@@ -1,6 +1,6 @@
 /**
  * `stallTimeout`: {@link headDeadline} bounds the wait for a response head; {@link StallWatch},
- * armed by `body_source.ts` while a body read is pending, cancels the body when it fires. The body
+ * armed by `segment.ts` while a body read is pending, cancels the body when it fires. The body
  * is not wrapped, so the engine keeps its BYOB reader.
  *
  * @module
