@@ -183,8 +183,7 @@ export function errorName(error: unknown): string {
 }
 
 function causeOf(error: unknown): unknown {
-  if (typeof error !== "object" || error === null) return undefined;
-  return (error as { cause?: unknown }).cause;
+  return (error as { cause?: unknown } | null | undefined)?.cause;
 }
 
 function firstLine(text: string): string {
