@@ -118,7 +118,7 @@ export function haulStream(
   };
   const end = (reason?: unknown): void => {
     outer?.removeEventListener("abort", onAbort);
-    if (!stop.signal.aborted) stop.abort(reason ?? new DOMException("Stream ended", "AbortError"));
+    stop.abort(reason ?? new DOMException("Stream ended", "AbortError")); // once: a second is a no-op
     drop(reason);
   };
   const onAbort = (): void => {

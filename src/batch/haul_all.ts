@@ -8,7 +8,6 @@
 import { haulWithRetry, type HaulWithRetryOptions, readPolicy } from "./retry.ts";
 import type { RetriedError, RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
-import { eachLimited } from "./pool.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 
 /** Default cap on connections over every download of a batch. */
@@ -261,6 +260,22 @@ export async function haulAll(
     emit();
   });
   return reports;
+}
+
+/**
+ * Runs `task` for each index below `count`, in order, at most `concurrency` at once (a batch's
+ * items, the command line's probes). `task` must not reject (that rejects the whole run).
+ */
+export async function eachLimited(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
 /** `value`, checked to be a whole number of 1 or more. */

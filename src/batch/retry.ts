@@ -172,21 +172,17 @@ export function shouldRetry(error: unknown, requestMade: boolean): boolean {
 /** The retry policy with its defaults filled in; a `RangeError` when it is invalid. */
 export function readPolicy(options: { [K in keyof Policy]?: number | undefined }): Policy {
   const { retries = 5, minDelayMs = 500 } = options;
-  const policy = {
-    retries,
-    minDelayMs,
-    maxDelayMs: options.maxDelayMs ?? Math.max(30_000, minDelayMs),
-  };
-  if (!Number.isSafeInteger(policy.retries) || policy.retries < 0) {
-    throw new RangeError(`Invalid retries: ${policy.retries}: use a whole number of 0 or more`);
+  const maxDelayMs = options.maxDelayMs ?? Math.max(30_000, minDelayMs);
+  if (!Number.isSafeInteger(retries) || retries < 0) {
+    throw new RangeError(`Invalid retries: ${retries}: use a whole number of 0 or more`);
   }
-  if (!(policy.minDelayMs >= 0) || !(policy.maxDelayMs >= policy.minDelayMs)) {
+  if (!(minDelayMs >= 0) || !(maxDelayMs >= minDelayMs)) {
     throw new RangeError(
-      `Invalid delays: minDelayMs ${policy.minDelayMs}, maxDelayMs ${policy.maxDelayMs}: ` +
+      `Invalid delays: minDelayMs ${minDelayMs}, maxDelayMs ${maxDelayMs}: ` +
         "use 0 <= minDelayMs <= maxDelayMs",
     );
   }
-  return policy;
+  return { retries, minDelayMs, maxDelayMs };
 }
 
 /** A number field of what was thrown (`validLength`, `retryAfterMs`), read by shape, across realms. */

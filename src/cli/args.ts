@@ -8,7 +8,7 @@ import { parseIntegrity } from "../protocol/integrity.ts";
 import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { DEFAULT_STALL_TIMEOUT } from "../engine/stall.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../batch/haul_all.ts";
-import type { RetryOptions } from "../batch/retry.ts";
+import { readPolicy, type RetryOptions } from "../batch/retry.ts";
 
 /** Every option with its default (its flag beside it): {@link CliOptions} is its type, `--help` shows it. */
 export function defaults() {
@@ -49,8 +49,7 @@ type ParsedArgs =
 
 /** The retry policy of `--retries` and `--retry-delay` (backoff ceilings grow to 30 s, or the first). */
 export function retryPolicy(options: CliOptions): Required<Omit<RetryOptions, "onRetry">> {
-  const { retries, retryDelayMs } = options;
-  return { retries, minDelayMs: retryDelayMs, maxDelayMs: Math.max(30_000, retryDelayMs) };
+  return readPolicy({ retries: options.retries, minDelayMs: options.retryDelayMs });
 }
 
 /** The arguments are wrong: the CLI prints the message and exits with status 2. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { RetryInfo } from "../batch/retry.ts";
 import { filesystemCode } from "../errors.ts";
 import { type FetchFailure, fetchFailure } from "../fetch_failure.ts";
 import { redactUrl } from "../redact.ts";
@@ -44,13 +45,13 @@ function failureLine(error: unknown, job: Pick<Job, "url" | "dest">): string {
   const url = redactUrl(job.url);
   const name = errorName(error);
   const message = error instanceof Error ? error.message : String(error);
-  const failure = name === "PartialHaulError" ? null : fetchFailure(error);
+  const failure = HAUL_ERROR.test(name) ? null : fetchFailure(error);
   if (name === "AbortError") return `Interrupted: ${url}: run the same command again to resume`;
   if (name === "TimeoutError") {
     return `No data from ${url} within the stall timeout: ` +
       "run the same command again later to resume, or raise --stall-timeout";
   }
-  if (failure !== null && !HAUL_ERROR.test(name)) {
+  if (failure !== null) {
     return networkLine(failure, url, firstLine(message), job.url.port || "(default)");
   }
   if (name === "TypeError") {
@@ -96,11 +97,7 @@ export function retryReason(error: unknown): string {
 }
 
 /** The line of a retry about to wait, off a terminal or with `-v`. */
-export function retryLine(
-  name: string,
-  info: { attempt: number; maxAttempts: number; delayMs: number },
-  reason: string,
-): string {
+export function retryLine(name: string, info: RetryInfo, reason: string): string {
   return `Retrying ${name} in ${(info.delayMs / 1000).toFixed(1)} s ` +
     `(attempt ${info.attempt + 1} of ${info.maxAttempts}): ${reason}`;
 }
@@ -183,8 +180,7 @@ export function errorName(error: unknown): string {
 }
 
 function causeOf(error: unknown): unknown {
-  if (typeof error !== "object" || error === null) return undefined;
-  return (error as { cause?: unknown }).cause;
+  return (error as { cause?: unknown } | null | undefined)?.cause;
 }
 
 function firstLine(text: string): string {

@@ -7,8 +7,7 @@
  * @module
  */
 
-import type { HaulAllFailure, HaulAllItem } from "../batch/haul_all.ts";
-import { eachLimited } from "../batch/pool.ts";
+import { eachLimited, type HaulAllFailure, type HaulAllItem } from "../batch/haul_all.ts";
 import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
 import { headDeadline } from "../engine/stall.ts";
 import { UnexpectedStatusError } from "../errors.ts";

@@ -102,8 +102,7 @@ export class ProgressView {
   }
 
   #draw(): void {
-    this.#timer = null;
-    this.#dueAt = Infinity;
+    this.#cancel();
     if (this.#stopped || this.#progress === null) return;
     const now = this.#clock.now();
     this.#lastDraw = now;
@@ -174,7 +173,7 @@ type Row = { label: string; valid: number; total: number | null; status: string 
 function rateAndEta(rate: number | null, valid: number, total: number | null): string {
   if (rate === null) return "";
   const eta = total !== null && rate > 0 ? (total - valid) / rate : null;
-  return `${formatRate(rate)}  ETA ${formatEta(total === null ? null : eta)}`;
+  return `${formatRate(rate)}  ETA ${formatEta(eta)}`;
 }
 
 /**
