@@ -96,8 +96,7 @@ export class Checkpointer {
 
   async #syncAndRecord(): Promise<void> {
     const ranges = [...this.#ranges.segments];
-    // Each range's written bytes made durable, together, so that their syncs are shared
-    // (`sharedDatasync()`).
+    // Every range's written bytes made durable at once: their syncs are shared (`sharedDatasync`).
     const synced = await Promise.allSettled(ranges.map((range) => range.writer.syncWritten()));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
     if (ranges.some((range) => range.writer.durability.poisoned)) return;

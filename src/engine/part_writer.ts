@@ -146,20 +146,19 @@ export class PartWriter {
     await this.#durability.syncWritten(() => this.#file.datasync());
   }
 
-  /** Writes what is buffered, waits for all background work, then reports any failure. */
+  /**
+   * Writes what is buffered, waits for all background work and lets the buffers go (nothing is
+   * appended after; its durability is still read), then reports any failure.
+   */
   async quiesce(): Promise<void> {
     try {
       await this.flush();
     } finally {
       await this.close();
+      this.#buffers.fill(null);
+      this.#landing = null;
     }
     this.#throwFailure();
-  }
-
-  /** Lets the buffers go once every byte is written (its durability is still read). */
-  release(): void {
-    this.#buffers.fill(null);
-    this.#landing = null;
   }
 
   /** Waits for the write in flight and the background sync; never throws. */

@@ -27,7 +27,7 @@ export interface Segment {
   readonly start: number;
   /** End of the range (exclusive); `Infinity` while a body of unknown length runs. */
   end: number;
-  /** Its writer, started at `start` (its buffers released once it wrote all its bytes). */
+  /** Its writer, started at `start` (its buffers let go by `quiesce()` once it wrote its bytes). */
   readonly writer: PartWriter;
   done: boolean;
   /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
@@ -99,7 +99,6 @@ export async function streamSegment(
     }
     await writer.quiesce();
     segment.done = true;
-    writer.release();
   } catch (error) {
     await reader.cancel().catch(() => {}); // no body (nor its stall timer) outlives a failure
     throw error;
