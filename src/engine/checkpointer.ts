@@ -14,9 +14,7 @@ import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
-import type { Durability } from "./durability.ts";
 import type { RangeSchedule } from "./range_schedule.ts";
-import type { Segment } from "./segment.ts";
 import { type ByteSpan, mergeSpans } from "./range_split.ts";
 
 /** What each checkpoint of the call says besides its ranges (`extent`: its least extent). */
@@ -76,7 +74,7 @@ export class Checkpointer {
     let writeFailure: { error: unknown } | null = null;
     for (const range of this.#ranges.segments) {
       try {
-        await range.writer?.quiesce();
+        await range.writer.quiesce();
       } catch (error) {
         writeFailure ??= { error };
       }
@@ -98,17 +96,13 @@ export class Checkpointer {
 
   async #syncAndRecord(): Promise<void> {
     const ranges = [...this.#ranges.segments];
-    // Each range's written bytes made durable (its writer's, or a finished one's), together, so
-    // that their syncs are shared (`sharedDatasync()`).
-    const synced = await Promise.allSettled(ranges.map((range) =>
-      range.writer?.syncWritten() ??
-        range.settled!.durability.syncWritten(() => this.#file.datasync())
-    ));
+    // Every range's written bytes made durable at once: their syncs are shared (`sharedDatasync`).
+    const synced = await Promise.allSettled(ranges.map((range) => range.writer.syncWritten()));
     for (const outcome of synced) if (outcome.status === "rejected") throw outcome.reason;
-    if (ranges.some((range) => durabilityOf(range).poisoned)) return;
+    if (ranges.some((range) => range.writer.durability.poisoned)) return;
     const spans = mergeSpans([
       ...this.#ranges.base,
-      ...ranges.map((range) => ({ start: range.start, end: durabilityOf(range).durable })),
+      ...ranges.map((range) => ({ start: range.start, end: range.writer.durability.durable })),
     ]);
     const key = keyOf(spans);
     if (spans.length === 0 || key === this.#lastKey) return;
@@ -127,17 +121,13 @@ export class Checkpointer {
     const extent = Math.max(
       this.#meta.extent,
       spans[spans.length - 1]!.end,
-      ...ranges.map((range) => range.writer?.extent ?? range.settled!.extent),
+      ...ranges.map((range) => range.writer.durability.written),
     );
     await this.#store.save({ ...this.#meta, extent, ranges: durable });
     this.#digests = digests;
     this.#lastKey = key;
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);
   }
-}
-
-function durabilityOf(range: Segment): Durability {
-  return range.writer?.durability ?? range.settled!.durability;
 }
 
 function keyOf(spans: readonly ByteSpan[]): string {

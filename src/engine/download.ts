@@ -236,7 +236,7 @@ export class Download {
       if (verdict instanceof Error) throw verdict;
       const where = `bytes ${asked.start}-${asked.end - 1}`;
       if (verdict.kind === "reset") throw new outcome.RangeReset(`${where}: ${verdict.reason}`);
-      await segment.writer?.close();
+      await segment.writer.close();
       return false;
     }
     if (this.#status === 0) this.#status = 206;
@@ -345,7 +345,7 @@ export class Download {
   async #settle(): Promise<void> {
     await this.#hasher?.close();
     await this.#checkpointer?.close();
-    for (const segment of this.#schedule?.segments ?? []) await segment.writer?.close();
+    for (const segment of this.#schedule?.segments ?? []) await segment.writer.close();
   }
 
   async #closeFile(): Promise<void> {

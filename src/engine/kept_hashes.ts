@@ -9,11 +9,8 @@
 import type { Validators } from "../protocol/plan.ts";
 import type { NativeHash } from "../runtime/multi_hash.ts";
 
-/** The representation a kept hash is of. */
-type Representation = Pick<Validators, "etag" | "lastModified">;
-
 /** A hasher (its own copy) of `.part` bytes `[0, hash.length)`, and their representation. */
-type KeptHash = { readonly hash: NativeHash } & Representation;
+type KeptHash = { readonly hash: NativeHash } & Pick<Validators, "etag" | "lastModified">;
 
 /** One retry loop's kept hasher, between two attempts. */
 export class KeptHasher {
@@ -28,7 +25,7 @@ export class KeptHasher {
    * Takes the kept hasher if it fits a resume from `cursor` of the same representation (same ETag
    * and Last-Modified, no byte past `cursor` seen); either way nothing stays kept.
    */
-  take(cursor: number, validators: Representation): NativeHash | null {
+  take(cursor: number, validators: Omit<KeptHash, "hash">): NativeHash | null {
     const entry = this.#entry;
     this.#entry = null;
     if (entry === null) return null;

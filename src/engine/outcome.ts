@@ -12,16 +12,16 @@ import {
   PartialHaulError,
   ServerMisconfiguredError,
 } from "../errors.ts";
-import { isStrongEtag } from "../protocol/headers.ts";
 import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import { judgeBodyEnd, type StreamPlan, type Validators } from "../protocol/plan.ts";
-import { parseHttpDate } from "../protocol/headers.ts";
+import { isStrongEtag, parseHttpDate } from "../protocol/headers.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests } from "../runtime/multi_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { PartOwner } from "../store/ownership.ts";
 import type { HaulOptions, HaulState } from "../types.ts";
 import { CallbackFailure } from "./progress.ts";
+import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { OverLongBody } from "./segment.ts";
 
@@ -167,7 +167,7 @@ export function integrityFailure(
 }
 
 /** A complete `.part` about to be committed, and what the commit checks it against. */
-interface Completion {
+interface Completion extends Pick<CallContext, "expected" | "url"> {
   /** `.part`, open, and its verified length (`.part` is cut to it). */
   readonly file: ShimFile;
   readonly size: number;
@@ -176,10 +176,7 @@ interface Completion {
   readonly close: () => Promise<void>;
   /** Whether its checkpoint may be on disk (`CheckpointStore.saved`): removed last. */
   readonly checkpointed: boolean;
-  readonly expected: ExpectedDigests | null;
   readonly overwrite: boolean;
-  /** The URL, redacted, for messages. */
-  readonly url: string;
   /** The call's progress: complete once the file is at `dest`. */
   readonly state: HaulState;
   /** The modification time to give the file (ms), or `null`: see {@link remoteMtime}. */

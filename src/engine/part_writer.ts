@@ -34,7 +34,6 @@ export class PartWriter {
   #accepted: number;
   /** End of the last write issued. */
   #issued: number;
-  #extent: number;
   /** Written bytes when the last background sync started. */
   #syncedFrom: number;
   #inflight: Promise<void> | null = null;
@@ -61,7 +60,6 @@ export class PartWriter {
     this.#accepted = start.cursor;
     this.#issued = start.cursor;
     this.#syncedFrom = start.cursor;
-    this.#extent = start.cursor;
     this.#expectedEnd = start.end ?? Infinity;
   }
 
@@ -72,11 +70,6 @@ export class PartWriter {
 
   get durability(): Durability {
     return this.#durability;
-  }
-
-  /** High-water mark of this writer's writes (its cursor before any). */
-  get extent(): number {
-    return this.#extent;
   }
 
   /** Accepts the next body bytes (not retained after the call resolves). */
@@ -153,12 +146,17 @@ export class PartWriter {
     await this.#durability.syncWritten(() => this.#file.datasync());
   }
 
-  /** Writes what is buffered, waits for all background work, then reports any failure. */
+  /**
+   * Writes what is buffered, waits for all background work and lets the buffers go (nothing is
+   * appended after; its durability is still read), then reports any failure.
+   */
   async quiesce(): Promise<void> {
     try {
       await this.flush();
     } finally {
       await this.close();
+      this.#buffers.fill(null);
+      this.#landing = null;
     }
     this.#throwFailure();
   }
@@ -210,7 +208,6 @@ export class PartWriter {
   #wrote(end: number): void {
     this.#durability.wrote(end);
     this.#observer.written(end);
-    if (end > this.#extent) this.#extent = end;
     if (
       this.#syncing === null && !this.#durability.poisoned && !this.#broken &&
       end - this.#syncedFrom >= this.#settings.syncEvery

@@ -64,7 +64,6 @@ export class RangeSchedule {
       start: span.start,
       end: span.end,
       writer,
-      settled: null,
       done: false,
       answer: asked ? Promise.withResolvers<void>() : null,
     };
@@ -74,11 +73,9 @@ export class RangeSchedule {
 
   /** Half of the open range with the most bytes to come, or `null`. */
   #steal(): ByteSpan | null {
-    const open = this.segments.filter((s) =>
-      !s.done && s.writer !== null && s.writer.length < s.end
-    );
+    const open = this.segments.filter((s) => !s.done && s.writer.length < s.end);
     const steal = stealHalf(
-      open.map((s) => ({ start: s.start, cursor: s.writer!.length, end: s.end })),
+      open.map((s) => ({ start: s.start, cursor: s.writer.length, end: s.end })),
       this.#floor,
     );
     if (steal === null) return null;
@@ -128,10 +125,7 @@ export class RangeSchedule {
   written(): ByteSpan[] {
     return mergeSpans([
       ...this.base,
-      ...this.segments.map((s) => ({
-        start: s.start,
-        end: (s.writer?.durability ?? s.settled!.durability).written,
-      })),
+      ...this.segments.map((s) => ({ start: s.start, end: s.writer.durability.written })),
     ]);
   }
 

@@ -27,10 +27,8 @@ export interface Segment {
   readonly start: number;
   /** End of the range (exclusive); `Infinity` while a body of unknown length runs. */
   end: number;
-  /** Its writer, started at `start`; `null` once it wrote all its bytes. */
-  writer: PartWriter | null;
-  /** When `writer` is `null`: what its bytes have become, and its high-water mark. */
-  settled: Pick<PartWriter, "durability" | "extent"> | null;
+  /** Its writer, started at `start` (its buffers let go by `quiesce()` once it wrote its bytes). */
+  readonly writer: PartWriter;
   done: boolean;
   /** Resolved once the range's answer was checked (or its request failed); `null` since then. */
   answer: PromiseWithResolvers<void> | null;
@@ -56,7 +54,7 @@ export async function streamSegment(
   asked: number,
   host: SegmentHost,
 ): Promise<void> {
-  const writer = segment.writer!;
+  const writer = segment.writer;
   // A null body is an empty one (a 204-like answer): judged by where it ends.
   const reader = bodySource(response.body ?? new Blob([]).stream(), writer, host.stallTimeout);
   const stop = host.stop;
@@ -101,10 +99,6 @@ export async function streamSegment(
     }
     await writer.quiesce();
     segment.done = true;
-    // Its buffers can go; what its bytes become is still tracked by its Durability.
-    segment.settled = { durability: writer.durability, extent: writer.extent };
-    segment.writer = null;
-    await writer.close();
   } catch (error) {
     await reader.cancel().catch(() => {}); // no body (nor its stall timer) outlives a failure
     throw error;
