@@ -3,7 +3,6 @@
  * `bytes` unit only), entity-tags, HTTP-dates and `Retry-After` (RFC 9110).
  * Biased to reject: numbers above `Number.MAX_SAFE_INTEGER` are refused, never
  * rounded; only SP / HTAB around a value.
-
  *
  * @module
  */

@@ -116,7 +116,6 @@ export class PartOwner {
    * when `dest` appeared meanwhile (and not `overwrite`), or, retryable, when
    * this owner lost the destination.
    */
-
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
     const { part, dest, dir, ctrl } = this.#paths;
