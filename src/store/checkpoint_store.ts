@@ -72,8 +72,7 @@ async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> 
 function canResume(checkpoint: Checkpoint): boolean {
   const { etag, lastModified, reportedLength } = checkpoint;
   if (!isStrongEtag(etag) && (etag !== null || lastModified === null)) return false;
-  const prefix = durablePrefix(checkpoint);
-  if (checkpoint.ranges.length === 1 && prefix > 0) return true;
+  if (checkpoint.ranges.length === 1 && durablePrefix(checkpoint) > 0) return true;
   return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
 }
 
