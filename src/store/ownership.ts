@@ -100,9 +100,7 @@ export class PartOwner {
       return;
     }
     const { part, ctrl, ctrlTmp } = this.#paths;
-    await this.#fs.remove(part);
-    await this.#fs.remove(ctrl);
-    await this.#fs.remove(ctrlTmp);
+    for (const path of [part, ctrl, ctrlTmp]) await this.#fs.remove(path);
   }
 
   /** Sets `.part`'s mtime (`FsShim.utime`); the commit's `fsync` that follows makes it durable. */
