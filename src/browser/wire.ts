@@ -105,7 +105,6 @@ export interface WireError {
 /** The classes rebuilt as themselves: every one `errors.ts` exports, and the built-ins. */
 const CLASSES = { ...errors, TypeError, RangeError, SyntaxError, Error };
 
-/** How deep a cause chain is carried. */
 const MAX_CAUSES = 4;
 
 /** A field's value as it can cross: data as it is, anything else as text. */

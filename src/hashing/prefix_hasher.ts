@@ -42,7 +42,6 @@ export class PrefixHasher {
    * next to hash and no read-back is in flight, else read back once written;
    * within {@link NEAR} of the read-back they wait for it, which stops chasing.
    */
-
   async offer(bytes: Uint8Array, at: number): Promise<void> {
     if (at === this.#target && at > this.#hash.length && at - this.#hash.length <= NEAR) {
       while (this.#running !== null) await this.#running;

@@ -50,9 +50,7 @@ export function checkpointViolation(checkpoint: Checkpoint): string | null {
     return `blockSize ${c.blockSize} is not a positive multiple of 64`;
   }
   if (c.ranges.length === 0) return "there are no ranges";
-  if (c.ranges.length > MAX_RANGES) {
-    return `${c.ranges.length} ranges, more than ${MAX_RANGES}`;
-  }
+  if (c.ranges.length > MAX_RANGES) return `${c.ranges.length} ranges, more than ${MAX_RANGES}`;
   let previousEnd = -1;
   for (const [i, range] of c.ranges.entries()) {
     if (range.start >= range.end) return `range ${i} [${range.start}, ${range.end}) is empty`;
@@ -94,9 +92,8 @@ function typeViolation(c: Checkpoint): string | null {
     if (!isCount(c[name])) return `${name} ${String(c[name])} is not a safe non-negative integer`;
   }
   if (c.reportedLength !== null && !isCount(c.reportedLength)) {
-    return `reportedLength ${
-      String(c.reportedLength)
-    } is neither null nor a safe non-negative integer`;
+    const shown = String(c.reportedLength);
+    return `reportedLength ${shown} is neither null nor a safe non-negative integer`;
   }
   if (!Array.isArray(c.ranges)) return "ranges is not an array";
   for (const [i, range] of (c.ranges as readonly DurableRange[]).entries()) {

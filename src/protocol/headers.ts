@@ -3,7 +3,6 @@
  * `bytes` unit only), entity-tags, HTTP-dates and `Retry-After` (RFC 9110).
  * Biased to reject: numbers above `Number.MAX_SAFE_INTEGER` are refused, never
  * rounded; only SP / HTAB around a value.
-
  *
  * @module
  */
@@ -109,15 +108,12 @@ export function parseEtag(value: string | null): Etag | null {
 
 /** Whether `value` is a well-formed strong entity-tag, the only kind allowed in `If-Range`. */
 export function isStrongEtag(value: string | null): boolean {
-  const etag = parseEtag(value);
-  return etag !== null && !etag.weak;
+  return parseEtag(value)?.weak === false;
 }
 
 /** Strong comparison (RFC 9110 §8.8.3.2): both strong, the opaque-tags identical. */
 export function strongMatch(a: string | null, b: string | null): boolean {
-  const x = parseEtag(a);
-  const y = parseEtag(b);
-  return x !== null && y !== null && !x.weak && !y.weak && x.opaque === y.opaque;
+  return isStrongEtag(a) && isStrongEtag(b) && weakMatch(a, b);
 }
 
 /** Weak comparison (RFC 9110 §8.8.3.2): the opaque-tags identical, weak or not. */

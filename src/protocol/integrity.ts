@@ -48,11 +48,8 @@ function base64Hex(text: string): string | null {
  * given; never empty). A `TypeError` when `value` is empty or not a string, a
  * token is malformed, or no token is of a known algorithm.
  */
-
 export function parseIntegrity(value: string): ExpectedDigests {
-  if (typeof value !== "string") {
-    throw new TypeError("Invalid integrity: expected a string");
-  }
+  if (typeof value !== "string") throw new TypeError("Invalid integrity: expected a string");
   // Split at ASCII whitespace as the SRI and Infra specs define it.
   const tokens = value.split(/[\t\n\f\r ]+/).filter((token) => token !== "");
 

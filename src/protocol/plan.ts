@@ -260,9 +260,8 @@ function readValidators(headers: Headers): Validators {
 
 function parseLength(value: string | null): number | null | "malformed" {
   if (value === null) return null;
-  const trimmed = value.trim();
   // Some stacks join repeated identical headers: "10, 10".
-  const parts = trimmed.split(/\s*,\s*/);
+  const parts = value.trim().split(/\s*,\s*/);
   if (parts.some((part) => part !== parts[0])) return "malformed";
   const single = parts[0] ?? "";
   if (!/^\d{1,16}$/.test(single)) return "malformed";

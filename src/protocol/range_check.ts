@@ -72,12 +72,9 @@ export function checkRangeResponse(
 /** How the answer's validators show another version of the file, or `null`. */
 function validatorChange(file: KnownFile, headers: Headers): string | null {
   const etag = headers.get("etag");
-  if (file.etag !== null) {
-    if (etag !== null && !strongMatch(file.etag, etag)) {
-      return `ETag ${file.etag} is now ${etag.trim()}`;
-    }
-  } else if (etag !== null) {
-    return `an ETag ${etag.trim()} appeared`;
+  if (file.etag === null && etag !== null) return `an ETag ${etag.trim()} appeared`;
+  if (file.etag !== null && etag !== null && !strongMatch(file.etag, etag)) {
+    return `ETag ${file.etag} is now ${etag.trim()}`;
   }
   const modified = headers.get("last-modified");
   if (file.lastModified !== null && modified !== null && modified.trim() !== file.lastModified) {

@@ -12,7 +12,6 @@ import { isStrongEtag } from "./headers.ts";
 export interface ResumeRequest {
   readonly cursor: number;
   readonly checkpoint: Checkpoint | null;
-
   /** The mtime (ms) of the `dest` being revalidated: `If-Modified-Since` from byte 0, never beside `Range`. */
   readonly since?: number | null;
 }

@@ -7,7 +7,6 @@ import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
  * background `fdatasync` run while the next write proceeds (`Deno.FsFile` has
  * one cursor; docs/performance.md). Bun and Node never load the Deno file.
  */
-
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {
     const [{ denoFs }, { nodeFs }] = await Promise.all([

@@ -185,7 +185,6 @@ export const denoFs: FsShim = {
   },
 
   /** `null` without `--allow-sys=hostname` and, on Linux, `--allow-all` (for `/proc`). */
-
   get processScope(): string | null {
     if (!granted({ name: "sys", kind: "hostname" })) return null;
     try {

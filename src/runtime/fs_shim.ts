@@ -135,18 +135,16 @@ export async function shimIo<T>(
 }
 
 /** {@link shimIo}, but resolving to `missing` when nothing is at `path` (`ENOENT`). */
-export async function shimIoOrMissing<T, M>(
+export function shimIoOrMissing<T, M>(
   operation: string,
   path: string,
   missing: M,
   body: () => Promise<T>,
 ): Promise<T | M> {
-  try {
-    return await body();
-  } catch (error) {
-    if (platformErrorCode(error) === "ENOENT") return missing;
-    throw toShimError(error, operation, path);
-  }
+  return shimIo(operation, path, body).catch((error: FsShimError) => {
+    if (error.code === "ENOENT") return missing;
+    throw error;
+  });
 }
 
 /**

@@ -15,7 +15,6 @@ import {
   type RunningDigest,
 } from "./multi_hash.ts";
 
-/** A `node:crypto` hash as a running digest. */
 function running(hash: Hash): RunningDigest {
   return {
     update: (bytes) => void hash.update(bytes),

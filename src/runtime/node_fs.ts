@@ -24,7 +24,6 @@ import {
   type ShimStat,
 } from "./fs_shim.ts";
 
-/** The `open(2)` flags for each {@link OpenMode}. */
 const OPEN_FLAGS: Readonly<Record<OpenMode, string | number>> = {
   "read": "r",
   "readwrite": constants.O_RDWR | constants.O_CREAT,
@@ -32,7 +31,6 @@ const OPEN_FLAGS: Readonly<Record<OpenMode, string | number>> = {
   "create-truncate": "w",
 };
 
-/** A {@link ShimFile} over a `node:fs/promises` `FileHandle`. */
 function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
   let closed = false;
   return {

@@ -2,7 +2,6 @@
  * `<dest>.part.ctrl`'s life: opened and borne out by `.part` (else removed and
  * `.part` emptied), saved through `.part.ctrl.tmp` (`fsync`ed and renamed over
  * it, so a crash leaves the old checkpoint or the new one), discarded.
-
  *
  * @module
  */
@@ -14,6 +13,7 @@ import { isStrongEtag } from "../protocol/headers.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./destination.ts";
+import type { PartOwner } from "./ownership.ts";
 
 /**
  * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail
@@ -72,8 +72,7 @@ async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> 
 function canResume(checkpoint: Checkpoint): boolean {
   const { etag, lastModified, reportedLength } = checkpoint;
   if (!isStrongEtag(etag) && (etag !== null || lastModified === null)) return false;
-  const prefix = durablePrefix(checkpoint);
-  if (checkpoint.ranges.length === 1 && prefix > 0) return true;
+  if (checkpoint.ranges.length === 1 && durablePrefix(checkpoint) > 0) return true;
   return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
 }
 
@@ -108,9 +107,7 @@ async function bearsOut(file: ShimFile, checkpoint: Checkpoint): Promise<boolean
 }
 
 /** Who may write the checkpoint: `check()` rejects once this call no longer owns the destination. */
-interface Owner {
-  check(): Promise<void>;
-}
+type Owner = Pick<PartOwner, "check">;
 
 /** The checkpoint file of one destination, and whether one is on disk. */
 export class CheckpointStore {

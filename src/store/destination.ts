@@ -7,6 +7,7 @@
  */
 
 import { DestinationError, HaulError } from "../errors.ts";
+import { inCauses } from "../fetch_failure.ts";
 import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
 
 /** The files that live beside a destination while it downloads (see {@link sidecarPaths}). */
@@ -157,26 +158,21 @@ const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
 /**
  * A failure caused by a missing Deno permission (its `NotCapable` in `error` or
  * a first cause) as a non-retryable error naming the flag that grants it (on
-
  * `dest`'s directory for read and write): a {@link DestinationError} for the
  * destination's files, a {@link HaulError} otherwise; anything else unchanged.
  */
 export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
-    const { name, message, cause } = current as Partial<Record<string, unknown>>;
-    if (name === "NotCapable" && typeof message === "string") {
-      const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
-      const [, kind = "all", target = ""] = REQUIRES.exec(message) ?? [];
-      const onDest = kind === "read" || kind === "write";
-      const granted = onDest ? dirname(path) : target;
-      const flag = granted === "" ? `--allow-${kind}` : `--allow-${kind}=${granted}`;
-      const what = target === "" ? kind : `${kind} access to ${target}`;
-      const text = `Missing Deno permission: haul needs ${what}; run Deno with ${flag}`;
-      const options = { cause: error, retryable: false };
-      return onDest ? new DestinationError(text, path, options) : new HaulError(text, options);
-    }
-    current = cause;
-  }
-  return error;
+  const explained = inCauses(error, ({ name, message }) => {
+    if (name !== "NotCapable" || typeof message !== "string") return null;
+    const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
+    const [, kind = "all", target = ""] = REQUIRES.exec(message) ?? [];
+    const onDest = kind === "read" || kind === "write";
+    const granted = onDest ? dirname(path) : target;
+    const flag = granted === "" ? `--allow-${kind}` : `--allow-${kind}=${granted}`;
+    const what = target === "" ? kind : `${kind} access to ${target}`;
+    const text = `Missing Deno permission: haul needs ${what}; run Deno with ${flag}`;
+    const options = { cause: error, retryable: false };
+    return onDest ? new DestinationError(text, path, options) : new HaulError(text, options);
+  });
+  return explained ?? error;
 }

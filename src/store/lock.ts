@@ -64,8 +64,7 @@ export async function acquireLock(
         encodeLockRecord({ ...ownRecord(fs, nonce), flock, start });
       const created = await tryCreate(fs, lockPath, textFor);
       if (created !== null) {
-        const { file, text } = created;
-        return holdLock(fs, lockPath, dest, file, text, nonce, timing, { fenced, takenOver });
+        return holdLock(fs, lockPath, dest, created, nonce, timing, { fenced, takenOver });
       }
       const verdict = await inspect(fs, lockPath, timing);
       if (verdict === null) continue; // it vanished meanwhile: try again
@@ -173,8 +172,7 @@ async function takeOver(
   timing: LockTiming,
 ): Promise<boolean> {
   const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
-  const text = encodeLockRecord(ownRecord(fs, null));
-  const created = await tryCreate(fs, guardPath, () => text);
+  const created = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
   const guard = created?.file ?? null;
   if (guard === null) {
     const stat = await fs.stat(guardPath);
@@ -199,8 +197,7 @@ function holdLock(
   fs: FsShim,
   lockPath: string,
   dest: string,
-  file: ShimFile,
-  text: string,
+  { file, text }: { readonly file: ShimFile; readonly text: string },
   nonce: string,
   timing: LockTiming,
   how: { readonly fenced: boolean; readonly takenOver: boolean },
@@ -281,11 +278,9 @@ interface LockRecord {
 }
 
 /** What this process knows about itself when judging a lock (`null`: cannot tell). */
-export interface LockJudge {
+export interface LockJudge extends Pick<FsShim, "isProcessAlive" | "processStart"> {
   readonly instance: string;
   readonly scope: string | null;
-  readonly isProcessAlive: (pid: number) => boolean | null;
-  readonly processStart?: (pid: number) => string | null;
 }
 
 /** What a taker learns by trying the flock a record says its owner holds. */

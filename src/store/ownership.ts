@@ -100,9 +100,7 @@ export class PartOwner {
       return;
     }
     const { part, ctrl, ctrlTmp } = this.#paths;
-    await this.#fs.remove(part);
-    await this.#fs.remove(ctrl);
-    await this.#fs.remove(ctrlTmp);
+    for (const path of [part, ctrl, ctrlTmp]) await this.#fs.remove(path);
   }
 
   /** Sets `.part`'s mtime (`FsShim.utime`); the commit's `fsync` that follows makes it durable. */
@@ -116,7 +114,6 @@ export class PartOwner {
    * when `dest` appeared meanwhile (and not `overwrite`), or, retryable, when
    * this owner lost the destination.
    */
-
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
     const { part, dest, dir, ctrl } = this.#paths;

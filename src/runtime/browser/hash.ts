@@ -15,7 +15,6 @@ import {
   type RunningDigest,
 } from "../multi_hash.ts";
 
-/** A `@noble/hashes` hash as a running digest. */
 function running<T extends Hash<T>>(hash: T): RunningDigest {
   return {
     update: (bytes) => void hash.update(bytes),

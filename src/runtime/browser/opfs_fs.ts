@@ -91,7 +91,6 @@ async function withSyncHandle<T>(file: OpfsFile, task: (h: SyncHandle) => T): Pr
   }
 }
 
-/** Writes all of `data` at `position` through a sync access handle. */
 function writeAll(h: SyncHandle, data: Uint8Array, position: number): void {
   for (let done = 0; done < data.length;) {
     done += h.write(data.subarray(done), { at: position + done });
