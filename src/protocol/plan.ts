@@ -7,6 +7,7 @@
  */
 
 import {
+  excerpt,
   isStrongLastModified,
   parseContentRange,
   parseEtag,
@@ -151,7 +152,7 @@ function planPartial(
       ContentRangeError,
       rawRange === null
         ? `Server sent 206 without Content-Range: ${sent.url}`
-        : `Malformed Content-Range from ${sent.url}: ${rawRange.slice(0, 100)}`,
+        : `Malformed Content-Range from ${sent.url}: ${excerpt(rawRange)}`,
       resuming,
     );
   }

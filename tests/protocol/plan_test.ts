@@ -127,6 +127,14 @@ describe("planResponse()", () => {
     }
   });
 
+  it("escapes control characters of a malformed Content-Range in its message", () => {
+    const { error } = failure(plan(206, { "content-range": "bytes \x1b[31m0-1/2\x7f" }));
+    assert.ok(error instanceof ContentRangeError);
+    assert.ok(error.message.includes("bytes \\x1b[31m0-1/2\\x7f"), error.message);
+    const codes = Array.from(error.message, (c) => c.charCodeAt(0));
+    assert.ok(codes.every((code) => code >= 0x20 && code !== 0x7f), error.message);
+  });
+
   it("refuses a 206 to a request without Range unless it starts at 0", () => {
     const { error, reset } = failure(plan(206, { "content-range": "bytes 5-9/10" }, 0));
     assert.ok(error instanceof ContentRangeError);
