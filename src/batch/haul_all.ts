@@ -43,8 +43,8 @@ export interface HaulAllItem {
 /**
  * Where an item of a batch stands: `"pending"` (not started), `"running"` (an attempt runs),
  * `"waiting"` (an attempt failed; the next starts at `retryAt`), `"done"` (downloaded and
- * verified), `"skipped"` (the destination existed; no request made) or `"failed"` (see the
- * report's `error`).
+ * verified), `"skipped"` (the destination existed and was kept: no body read; with `revalidate`,
+ * the server answered 304) or `"failed"` (see the report's `error`).
  */
 export type HaulAllPhase = "pending" | "running" | "waiting" | "done" | "skipped" | "failed";
 
@@ -88,7 +88,7 @@ export interface HaulAllProgress {
 
 /** An item that finished: downloaded (`"done"`) or already there (`"skipped"`). */
 export interface HaulAllSuccess extends Pick<HaulAllItemProgress, "index" | "item" | "received"> {
-  /** `"done"`: downloaded now; `"skipped"`: the destination existed, no request made. */
+  /** `"done"`: downloaded now; `"skipped"`: the destination was kept (with `revalidate`, a 304). */
   readonly status: "done" | "skipped";
   /** What `haul()` returned. */
   readonly result: HaulResult;
