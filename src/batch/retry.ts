@@ -9,6 +9,7 @@ import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/settings.ts";
 import { filesystemCode, isRetryable } from "../errors.ts";
+import { sleep } from "../engine/rate_limit.ts";
 import { Sources } from "../engine/sources.ts";
 import {
   type FetchLike,
@@ -201,18 +202,4 @@ function withAttempts(error: unknown, attempts: number): unknown {
     });
   }
   return error;
-}
-
-/** Waits `ms`, or until `signal` aborts (the loop then throws its reason). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    if (signal?.aborted) done();
-  });
 }

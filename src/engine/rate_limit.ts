@@ -22,20 +22,21 @@ export interface LimiterClock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-const REAL_CLOCK: LimiterClock = {
-  now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      if (signal.aborted) done();
-    }),
-};
+/** Resolves after `ms`, or as soon as `signal` aborts (it never rejects). */
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    if (signal?.aborted) done();
+  });
+}
+
+const REAL_CLOCK: LimiterClock = { now: () => performance.now(), sleep };
 
 /** A pace of bytes per second shared by the readers that take from it. */
 export class RateLimiter {
