@@ -10,7 +10,7 @@
 import { HaulError, IntegrityError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
 import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
-import { isStrongEtag } from "./protocol/headers.ts";
+import { hasStrongValidator } from "./protocol/headers.ts";
 import { integrityMismatch, parseIntegrity } from "./protocol/integrity.ts";
 import {
   type FailPlan,
@@ -166,8 +166,8 @@ export function haulStream(
     if (resume === null && plan.kind === "stream") {
       facts = plan;
       const { etag, lastModified } = plan.validators;
-      const strong = etag !== null ? isStrongEtag(etag) : lastModified !== null;
-      known = strong && plan.bodyEndsFile && plan.total !== null && plan.total > 0
+      known = hasStrongValidator(etag, lastModified) && plan.bodyEndsFile && plan.total !== null &&
+          plan.total > 0
         ? { total: plan.total, etag, lastModified: etag === null ? lastModified : null }
         : null;
     }

@@ -14,7 +14,7 @@ import {
 } from "../errors.ts";
 import { type ExpectedDigests, integrityMismatch } from "../protocol/integrity.ts";
 import { judgeBodyEnd, type StreamPlan, type Validators } from "../protocol/plan.ts";
-import { isStrongEtag, parseHttpDate } from "../protocol/headers.ts";
+import { hasStrongValidator, parseHttpDate } from "../protocol/headers.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests } from "../runtime/multi_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
@@ -43,8 +43,7 @@ export function splittable(
   if (!plan.bodyEndsFile || total === null || total - plan.offset < 2 * floor) return false;
   const accepts = (response.headers.get("accept-ranges") ?? "").toLowerCase().split(",")
     .some((token) => token.trim() === "bytes");
-  const strong = etag !== null ? isStrongEtag(etag) : lastModified !== null;
-  return strong && (response.status === 206 || accepts);
+  return hasStrongValidator(etag, lastModified) && (response.status === 206 || accepts);
 }
 
 /** A response's validators, completed by the checkpoint's (a 206 need not repeat them). */

@@ -111,6 +111,11 @@ export function isStrongEtag(value: string | null): boolean {
   return parseEtag(value)?.weak === false;
 }
 
+/** Whether validators name one version: a strong ETag or, without an ETag, a Last-Modified. */
+export function hasStrongValidator(etag: string | null, lastModified: string | null): boolean {
+  return etag !== null ? isStrongEtag(etag) : lastModified !== null;
+}
+
 /** Strong comparison (RFC 9110 §8.8.3.2): both strong, the opaque-tags identical. */
 export function strongMatch(a: string | null, b: string | null): boolean {
   return isStrongEtag(a) && isStrongEtag(b) && weakMatch(a, b);

@@ -9,7 +9,7 @@
 import { type Checkpoint, durablePrefix, tailStart } from "../protocol/checkpoint.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "./control_file.ts";
 import { ControlFileError, DestinationError } from "../errors.ts";
-import { isStrongEtag } from "../protocol/headers.ts";
+import { hasStrongValidator } from "../protocol/headers.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { FsShim, ShimFile } from "../runtime/fs_shim.ts";
 import type { SidecarPaths } from "./destination.ts";
@@ -71,7 +71,7 @@ async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> 
  */
 function canResume(checkpoint: Checkpoint): boolean {
   const { etag, lastModified, reportedLength } = checkpoint;
-  if (!isStrongEtag(etag) && (etag !== null || lastModified === null)) return false;
+  if (!hasStrongValidator(etag, lastModified)) return false;
   if (checkpoint.ranges.length === 1 && durablePrefix(checkpoint) > 0) return true;
   return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
 }

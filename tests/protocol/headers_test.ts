@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  hasStrongValidator,
   isStrongEtag,
   isStrongLastModified,
   parseContentRange,
@@ -232,6 +233,16 @@ describe("parseEtag", () => {
       assert.equal(parseEtag(value), null);
     });
   }
+});
+
+describe("hasStrongValidator", () => {
+  const date = "Tue, 01 Dec 2026 10:00:00 GMT";
+  it("takes a strong ETag, and a Last-Modified only without an ETag", () => {
+    assert.equal(hasStrongValidator('"a"', null), true);
+    assert.equal(hasStrongValidator(null, date), true);
+    assert.equal(hasStrongValidator('W/"a"', date), false);
+    assert.equal(hasStrongValidator(null, null), false);
+  });
 });
 
 describe("isStrongEtag", () => {
