@@ -7,11 +7,17 @@
  * @module
  */
 
-import { HaulError, IntegrityError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
+import {
+  HaulError,
+  type IntegrityError,
+  PartialHaulError,
+  ServerMisconfiguredError,
+} from "./errors.ts";
 import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
 import { hasStrongValidator } from "./protocol/headers.ts";
-import { integrityMismatch, parseIntegrity } from "./protocol/integrity.ts";
+import { parseIntegrity } from "./protocol/integrity.ts";
+import { integrityFailure } from "./engine/outcome.ts";
 import {
   type FailPlan,
   isOverLong,
@@ -225,12 +231,10 @@ export function haulStream(
           return await limiter?.take(chunk.length, stop.signal); // the next read waits
         }
         end();
-        const mismatch = expected && integrityMismatch(expected, hash!.digests());
-        if (!mismatch) return controller.close();
-        const { algorithm, actual } = mismatch;
-        const message = `Integrity check failed: ${url}: got ${algorithm} ${actual}, expected ` +
-          mismatch.expected.join(" or ");
-        controller.error(new IntegrityError(message, mismatch));
+        const failure = expected &&
+          integrityFailure(expected, hash!.digests(), (found) => `${url}: got ${found}`);
+        if (!failure) return controller.close();
+        controller.error(failure);
       } catch (error) {
         if (stop.signal.aborted) return;
         end(error);
