@@ -7,12 +7,7 @@
  * @module
  */
 
-import {
-  HaulError,
-  type IntegrityError,
-  PartialHaulError,
-  ServerMisconfiguredError,
-} from "./errors.ts";
+import { HaulError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
 import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
 import { hasStrongValidator } from "./protocol/headers.ts";
