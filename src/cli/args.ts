@@ -309,9 +309,7 @@ function header(name: string, value: string): [string, string] {
   const colon = value.indexOf(":");
   const key = colon < 0 ? "" : value.slice(0, colon).trim();
   const content = colon < 0 ? "" : value.slice(colon + 1).trim();
-  if (!HEADER_NAME.test(key)) {
-    throw new UsageError(`Invalid ${name}: write it as 'Name: value'`);
-  }
+  if (!HEADER_NAME.test(key)) throw new UsageError(`Invalid ${name}: write it as 'Name: value'`);
   if (/[\0\r\n]/.test(content)) {
     throw new UsageError(`Invalid ${name} ${key}: remove the line breaks from its value`);
   }

@@ -100,10 +100,8 @@ async function download(
         onRetry: (index, info) => output.retry(jobs[index]!.dest, info),
       },
     );
-    for (const report of refused) {
-      reports.push(report);
-      output.done(report);
-    }
+    reports.push(...refused);
+    refused.forEach((report) => output.done(report));
     const refusedIndices = new Set(refused.map((report) => report.index));
     const batch = jobs.filter((_, index) => !refusedIndices.has(index));
     if (batch.length > 0 && !controller.signal.aborted) {
