@@ -26,8 +26,7 @@ export async function openPart(
   fs: FsShim,
   paths: SidecarPaths,
 ): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
-  // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
-  // so that writing the next checkpoint never follows a link out of the directory.
+  // A leftover (or planted) temp file, maybe a symlink: no checkpoint is ever written through it.
   await fs.remove(paths.ctrlTmp);
   const partStat = await fs.stat(paths.part);
   if (partStat?.isDirectory) {

@@ -154,9 +154,7 @@ function hex32(n: number): string {
 function getU64(view: DataView, offset: number, name: string): number {
   const low = view.getUint32(offset, true);
   const high = view.getUint32(offset + 4, true);
-  if (high > MAX_SAFE_HIGH) {
-    throw corrupt(`${name} exceeds 2^53 - 1 (high word ${hex32(high)})`);
-  }
+  if (high > MAX_SAFE_HIGH) throw corrupt(`${name} exceeds 2^53 - 1 (high word ${hex32(high)})`);
   return high * TWO_32 + low;
 }
 
@@ -214,9 +212,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const storedBodyCrc = view.getUint32(O.bodyCrc, true);
   const bodyCrc = crc32(bytes.subarray(HEADER_SIZE, end));
   if (storedBodyCrc !== bodyCrc) {
-    throw corrupt(
-      `body CRC mismatch (stored ${hex32(storedBodyCrc)}, computed ${hex32(bodyCrc)})`,
-    );
+    throw corrupt(`body CRC mismatch (stored ${hex32(storedBodyCrc)}, computed ${hex32(bodyCrc)})`);
   }
 
   const blockSize = getU64(view, O.blockSize, "blockSize");

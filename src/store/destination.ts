@@ -10,17 +10,6 @@ import { DestinationError, HaulError } from "../errors.ts";
 import { inCauses } from "../fetch_failure.ts";
 import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
 
-/** The files that live beside a destination while it downloads (see {@link sidecarPaths}). */
-export interface SidecarPaths {
-  readonly dest: string;
-  /** Its directory (where every rename happens). */
-  readonly dir: string;
-  readonly part: string;
-  readonly ctrl: string;
-  readonly ctrlTmp: string;
-  readonly lock: string;
-}
-
 /** The longest suffix haul appends to the destination's name. */
 const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 
@@ -59,16 +48,19 @@ export function basename(path: string): string {
 }
 
 /** The directory and sidecars of a destination path: the data, the checkpoint (and its temp file), the lock. */
-export function sidecarPaths(dest: string): SidecarPaths {
+export function sidecarPaths(dest: string) {
   return {
     dest,
-    dir: dirname(dest),
+    dir: dirname(dest), // where every rename happens
     part: `${dest}.part`,
     ctrl: `${dest}.part.ctrl`,
     ctrlTmp: `${dest}.part.ctrl.tmp`,
     lock: `${dest}.part.lock`,
   };
 }
+
+/** The files that live beside a destination while it downloads. */
+export type SidecarPaths = Readonly<ReturnType<typeof sidecarPaths>>;
 
 /**
  * What is at `dest` (a file, or a link to one), or `null`; a
@@ -117,8 +109,7 @@ export async function checkDestination(
     existing !== null && !existing.isFile &&
     (!existing.isSymlink || existing.linkTarget === "other")
   ) {
-    // A fifo, a device or a socket, or a link to one: reading it may block
-    // forever, and renaming a download over it is not haul's to do.
+    // Reading a fifo, device or socket may block forever; replacing one is not haul's to do.
     throw fail(
       `Destination is not a regular file: ${dest} (a fifo, a device or a socket): ` +
         "haul saves to files only; choose another path",

@@ -172,8 +172,7 @@ async function takeOver(
   timing: LockTiming,
 ): Promise<boolean> {
   const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
-  const created = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
-  const guard = created?.file ?? null;
+  const guard = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
   if (guard === null) {
     const stat = await fs.stat(guardPath);
     const age = stat?.mtimeMs === undefined ? 0 : Math.abs(Date.now() - stat.mtimeMs);
@@ -187,7 +186,7 @@ async function takeOver(
     await fs.remove(lockPath);
     return verdict.fence;
   } finally {
-    await guard.close().catch(() => {});
+    await guard.file.close().catch(() => {});
     await fs.remove(guardPath).catch(() => {});
   }
 }
@@ -307,8 +306,9 @@ export function parseLockRecord(text: string): LockRecord {
     const value = JSON.parse(text) as Record<string, unknown>;
     if (typeof value !== "object" || value === null || value["haul"] !== "lock") return empty;
     const field = (key: string) => (typeof value[key] === "string" ? value[key] as string : null);
+    const pid = value["pid"];
     return {
-      pid: positivePid(value["pid"]),
+      pid: typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? pid : null,
       scope: field("scope"),
       instance: field("instance"),
       nonce: field("nonce"),
@@ -358,10 +358,6 @@ function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
   if (alive !== true || record.start === null) return alive;
   const start = self.processStart?.(record.pid) ?? null;
   return start === null || start === record.start; // another start time: the pid was reused
-}
-
-function positivePid(value: unknown): number | null {
-  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
 }
 
 /** `bytes` random bytes as lower-case hex: the ids in lock records and a commit's private names. */

@@ -186,8 +186,7 @@ export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Prom
     return; // another call is working here: its business
   }
   try {
-    await fs.remove(paths.ctrl);
-    await fs.remove(paths.ctrlTmp);
+    for (const path of [paths.ctrl, paths.ctrlTmp]) await fs.remove(path);
   } finally {
     await lock.release().catch(() => {});
   }
