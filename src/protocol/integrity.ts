@@ -52,7 +52,6 @@ export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") throw new TypeError("Invalid integrity: expected a string");
   // Split at ASCII whitespace as the SRI and Infra specs define it.
   const tokens = value.split(/[\t\n\f\r ]+/).filter((token) => token !== "");
-
   if (tokens.length === 0) throw new TypeError("Invalid integrity: empty value");
   const found = new Map<DigestAlgorithm, Set<string>>();
   for (const token of tokens) {

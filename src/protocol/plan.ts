@@ -248,9 +248,8 @@ function describeChange(sent: SentRequest, now: Validators, total: number | null
 }
 
 function readValidators(headers: Headers): Validators {
-  const etag = headers.get("etag");
   return {
-    etag: etag !== null && parseEtag(etag) !== null ? etag.trim() : null,
+    etag: parseEtag(headers.get("etag"))?.raw ?? null,
     // Only a strong Last-Modified (RFC 9110 §8.8.2.2) may validate a resume.
     lastModified: isStrongLastModified(headers.get("last-modified"), headers.get("date"))
       ? headers.get("last-modified")!.trim()
