@@ -1,8 +1,7 @@
 /**
- * Strict parsers of the header values haul acts on: `Content-Range` (the
- * `bytes` unit only), entity-tags, HTTP-dates and `Retry-After` (RFC 9110).
- * Biased to reject: numbers above `Number.MAX_SAFE_INTEGER` are refused, never
- * rounded; only SP / HTAB around a value.
+ * Strict parsers of the header values haul acts on: `Content-Range` (the `bytes` unit only),
+ * entity-tags, HTTP-dates and `Retry-After` (RFC 9110). Biased to reject: numbers above
+ * `Number.MAX_SAFE_INTEGER` are refused, never rounded; only SP / HTAB around a value.
  *
  * @module
  */

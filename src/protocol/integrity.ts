@@ -1,9 +1,8 @@
 /**
- * Parses the `integrity` option: tokens separated by ASCII whitespace, SRI
- * (`sha256-`, `sha384-`, `sha512-<base64>`, `?options` ignored, either base64
- * alphabet, padding optional), `<algorithm>:<hex>`, or a bare 64-hex-digit
- * SHA-256. As in SRI, the strongest algorithm present decides and an unknown
- * one is ignored beside a known one.
+ * Parses the `integrity` option: tokens separated by ASCII whitespace, SRI (`sha256-`, `sha384-`,
+ * `sha512-<base64>`, `?options` ignored, either base64 alphabet, padding optional),
+ * `<algorithm>:<hex>`, or a bare 64-hex-digit SHA-256. As in SRI, the strongest algorithm present
+ * decides and an unknown one is ignored beside a known one.
  *
  * @module
  */

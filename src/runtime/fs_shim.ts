@@ -184,9 +184,8 @@ export interface FsShim {
   /** Whether a process with this id is alive; `null` when the shim cannot tell (Deno without `--allow-run`). */
   isProcessAlive(pid: number): boolean | null;
   /**
-   * When the process with this id started, as an opaque string (Linux: from
-   * `/proc/<pid>/stat`), or `null` when unknown. A lock records its owner's,
-   * so a reused pid is not taken for the owner.
+   * When the process with this id started, as an opaque string (Linux: from `/proc/<pid>/stat`), or
+   * `null` when unknown. A lock records its owner's, so a reused pid is not taken for the owner.
    */
   processStart?(pid: number): string | null;
   /** Copies a file (a reflink where the filesystem has them), replacing `to`. */
@@ -200,10 +199,9 @@ export interface FsShim {
   /** The names in a directory (readdir(3)). */
   list?(dir: string): Promise<string[]>;
   /**
-   * Where this process's pids mean something: two processes with the same
-   * string see the same process table (host name and, on Linux, pid namespace
-   * and boot). `null` or absent when unknown; then a lock's pid is never
-   * trusted, only its lease.
+   * Where this process's pids mean something: two processes with the same string see the same
+   * process table (host name and, on Linux, pid namespace and boot). `null` or absent when unknown;
+   * then a lock's pid is never trusted, only its lease.
    */
   readonly processScope?: string | null;
 }

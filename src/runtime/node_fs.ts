@@ -1,8 +1,7 @@
 /**
- * The {@link FsShim} over `node:fs/promises`, for Bun and Node (and Deno's
- * `.part` file, see `default_fs.ts`). Reads and writes are positional
- * (`pread`/`pwrite`), so concurrent calls on one file do not interfere.
- * `"readwrite"` is `O_RDWR | O_CREAT`, never `O_APPEND`: Linux ignores
+ * The {@link FsShim} over `node:fs/promises`, for Bun and Node (and Deno's `.part` file, see
+ * `default_fs.ts`). Reads and writes are positional (`pread`/`pwrite`), so concurrent calls on one
+ * file do not interfere. `"readwrite"` is `O_RDWR | O_CREAT`, never `O_APPEND`: Linux ignores
  * `pwrite(2)`'s position on files opened for appending.
  *
  * @module

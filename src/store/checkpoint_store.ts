@@ -16,11 +16,10 @@ import type { SidecarPaths } from "./destination.ts";
 import type { PartOwner } from "./ownership.ts";
 
 /**
- * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail
- * digest before the first request: a range not borne out, or a checkpoint that
- * cannot be resumed, starts the download from byte 0 (`checkpoint: null`). A
- * `ControlFileError` when the checkpoint is unreadable (it is removed first), a
- * `DestinationError` when `.part` is a directory.
+ * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail digest before the
+ * first request: a range not borne out, or a checkpoint that cannot be resumed, starts the download
+ * from byte 0 (`checkpoint: null`). A `ControlFileError` when the checkpoint is unreadable (it is
+ * removed first), a `DestinationError` when `.part` is a directory.
  */
 export async function openPart(
   fs: FsShim,

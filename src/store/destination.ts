@@ -63,10 +63,9 @@ export function sidecarPaths(dest: string) {
 export type SidecarPaths = Readonly<ReturnType<typeof sidecarPaths>>;
 
 /**
- * What is at `dest` (a file, or a link to one), or `null`; a
- * {@link DestinationError} when the name is too long, the parent is missing or
- * not a directory (unless `parentKnown`: the lock file was just created in
- * it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
+ * What is at `dest` (a file, or a link to one), or `null`; a {@link DestinationError} when the name
+ * is too long, the parent is missing or not a directory (unless `parentKnown`: the lock file was
+ * just created in it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
  */
 export async function checkDestination(
   fs: FsShim,
@@ -119,9 +118,8 @@ export async function checkDestination(
 }
 
 /**
- * A filesystem failure as a {@link DestinationError} naming the path (other
- * errors unchanged); `resumable`: a checkpoint is on disk, so a full disk says
- * "call again to resume".
+ * A filesystem failure as a {@link DestinationError} naming the path (other errors unchanged);
+ * `resumable`: a checkpoint is on disk, so a full disk says "call again to resume".
  */
 export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
   if (!(error instanceof FsShimError)) return error;

@@ -1,9 +1,8 @@
 /**
- * One call per destination at a time, across processes: `<dest>.part.lock`,
- * created exclusively and rewritten every second by its owner (a lease; Node
- * and Bun have no flock(2)). Takeovers are serialised by `<dest>.part.takeover`;
- * who may be taken over: `docs/architecture.md`, "Ownership". The record (one
- * line of JSON) and the pure decision on a lock found on disk come last.
+ * One call per destination at a time, across processes: `<dest>.part.lock`, created exclusively and
+ * rewritten every second by its owner (a lease; Node and Bun have no flock(2)). Takeovers are
+ * serialised by `<dest>.part.takeover`; who may be taken over: `docs/architecture.md`, "Ownership".
+ * The record (one line of JSON) and the pure decision on a lock found on disk come last.
  *
  * @module
  */
@@ -40,9 +39,8 @@ export interface DestinationLock {
 }
 
 /**
- * Takes the lock for a destination or fails fast: a retryable
- * {@link DestinationError} when another live call holds it, a final one when
- * the lock cannot be created (e.g. no permission).
+ * Takes the lock for a destination or fails fast: a retryable {@link DestinationError} when another
+ * live call holds it, a final one when the lock cannot be created (e.g. no permission).
  */
 export async function acquireLock(
   fs: FsShim,

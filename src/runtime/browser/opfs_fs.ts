@@ -59,9 +59,8 @@ function parts(path: string): string[] {
 }
 
 /**
- * Runs `task` again while another handle holds the file (a reloaded page's
- * worker closing, a heartbeat writing) or the file changed under a read of
- * it, for up to 2 s.
+ * Runs `task` again while another handle holds the file (a reloaded page's worker closing, a
+ * heartbeat writing) or the file changed under a read of it, for up to 2 s.
  */
 async function patiently<T>(task: () => Promise<T>): Promise<T> {
   for (let waited = 0;; waited += 20) {
