@@ -69,11 +69,7 @@ export type FromWorker =
     readonly aborted: boolean;
   };
 
-/**
- * The data of a call, to post to the worker.
- *
- * @throws {TypeError} an option that is a function (a custom `fetch`), named.
- */
+/** The data of a call, to post to the worker; a `TypeError` names an option that is a function. */
 export function toWireCall(kind: WireCall["kind"], url: URL, options: CallOptions): WireCall {
   const data: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {

@@ -180,6 +180,5 @@ function causeOf(error: unknown): unknown {
 }
 
 function firstLine(text: string): string {
-  const cut = text.indexOf("\n");
-  return cut < 0 ? text : text.slice(0, cut);
+  return text.split("\n", 1)[0]!;
 }

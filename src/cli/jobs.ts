@@ -144,9 +144,8 @@ function joinPath(dir: string, relative: string): string {
 /** The download lines of `haul -i LIST` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
 export function parseList(text: string): ({ line: number } & Omit<JobSource, "where">)[] {
   const entries = [];
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!.trim();
+  for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
+    const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     // The URLs come first (a scheme and "//"); the rest of the line is the path.
     const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/i.exec(line) ??
@@ -244,9 +243,7 @@ export interface ChecksumTable {
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
   const problems: { line: number; message: string }[] = [];
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!;
+  for (const [index, line] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     const parsed = parseLine(line);
     if (parsed === null) {

@@ -211,8 +211,7 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise
       );
       return EXIT.interrupted;
     }
-    const attempts = (error as { attempts?: number }).attempts ?? 1;
-    const reason = describeError(error, job, attempts);
+    const reason = describeError(error, job, (error as { attempts?: number }).attempts ?? 1);
     io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
     return EXIT.failed;
   } finally {

@@ -51,11 +51,9 @@ function malformed(value: string | null): ContentRangeError {
 }
 
 /**
- * Parses a satisfied `Content-Range` (`bytes first-last/complete` or
- * `bytes first-last/*`, `complete` then `null`), as sent with a 206.
- *
- * @throws {ContentRangeError} (not retryable) for anything else: absent, other
- *   units, `bytes *\/N`, `last < first`, `last >= complete`, signs, junk.
+ * Parses a satisfied `Content-Range` (`bytes first-last/complete` or `bytes first-last/*`,
+ * `complete` then `null`), as sent with a 206; a non-retryable `ContentRangeError` for anything
+ * else: absent, other units, `bytes *\/N`, `last < first`, `last >= complete`, signs, junk.
  */
 export function parseContentRange(value: string | null): ContentRange {
   if (typeof value !== "string") throw malformed(null);
@@ -224,8 +222,7 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   if (typeof value !== "string") return null;
   const text = trimOws(value);
   if (/^[0-9]+$/.test(text)) {
-    const seconds = safeInteger(text) ?? Infinity;
-    return Math.min(seconds * 1000, RETRY_AFTER_MAX_MS);
+    return Math.min((safeInteger(text) ?? Infinity) * 1000, RETRY_AFTER_MAX_MS);
   }
   if (!Number.isFinite(now)) return null;
   const date = parseHttpDate(text, now);
