@@ -25,8 +25,7 @@ export function nameFromUrl(url: string | URL): string {
   } catch {
     return FALLBACK_NAME;
   }
-  const segment = path.slice(path.lastIndexOf("/") + 1);
-  return safeName(percentDecode(segment));
+  return safeName(percentDecode(path.slice(path.lastIndexOf("/") + 1)));
 }
 
 /**

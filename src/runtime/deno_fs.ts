@@ -145,8 +145,7 @@ export const denoFs: FsShim = {
         ...(info.ino === null ? {} : { identity: `${info.dev}:${info.ino}` }),
       };
       if (!shown.isSymlink) return shown;
-      const target = await Deno.stat(path).catch(() => null);
-      return { ...shown, linkTarget: linkTargetOf(target) };
+      return { ...shown, linkTarget: linkTargetOf(await Deno.stat(path).catch(() => null)) };
     });
   },
 

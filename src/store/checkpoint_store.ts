@@ -98,8 +98,7 @@ async function bearsOut(file: ShimFile, checkpoint: Checkpoint): Promise<boolean
   for (const range of checkpoint.ranges) {
     if (size < range.end) return false;
     const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
-    const expected = range.tailDigest;
-    if (actual === null || actual.some((byte, i) => byte !== expected[i])) return false;
+    if (actual === null || actual.some((byte, i) => byte !== range.tailDigest[i])) return false;
   }
   return true;
 }

@@ -43,8 +43,7 @@ export function dirname(path: string): string {
 
 /** The last segment of a path. */
 export function basename(path: string): string {
-  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  return path.slice(cut + 1);
+  return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
 }
 
 /** The directory and sidecars of a destination path: the data, the checkpoint (and its temp file), the lock. */
