@@ -216,13 +216,7 @@ async function serverSize(
   const range = got.headers.get("content-range");
   if (got.status === 200) return identityLength(got.headers);
   if (got.status === 416) return parseUnsatisfiedRange(range);
-  if (got.status === 206) {
-    try {
-      return parseContentRange(range).complete;
-    } catch {
-      return null;
-    }
-  }
+  if (got.status === 206) return parseContentRange(range)?.complete ?? null;
   if (got.ok) return null;
   throw statusError(url, got);
 }

@@ -6,8 +6,6 @@
  * @module
  */
 
-import { ContentRangeError } from "../errors.ts";
-
 /** A satisfied byte range from a 206 response: `bytes first-last/complete`. */
 export interface ContentRange {
   /** Offset of the body's first byte. */
@@ -45,28 +43,21 @@ export function excerpt(value: string): string {
   );
 }
 
-function malformed(value: string | null): ContentRangeError {
-  const shown = value === null ? "(absent)" : excerpt(value);
-  return new ContentRangeError(`Malformed Content-Range: ${shown}`, { retryable: false });
-}
-
 /**
  * Parses a satisfied `Content-Range` (`bytes first-last/complete` or `bytes first-last/*`,
- * `complete` then `null`), as sent with a 206; a non-retryable `ContentRangeError` for anything
- * else: absent, other units, `bytes *\/N`, `last < first`, `last >= complete`, signs, junk.
+ * `complete` then `null`), as sent with a 206; `null` for anything else: absent, other units,
+ * `bytes *\/N`, `last < first`, `last >= complete`, signs, junk. Never throws.
  */
-export function parseContentRange(value: string | null): ContentRange {
-  if (typeof value !== "string") throw malformed(null);
+export function parseContentRange(value: string | null): ContentRange | null {
+  if (typeof value !== "string") return null;
   const match = RANGE_RESP.exec(value);
-  if (match === null) throw malformed(value);
+  if (match === null) return null;
   const [, firstDigits = "", lastDigits = "", completeText = ""] = match;
   const first = safeInteger(firstDigits);
   const last = safeInteger(lastDigits);
   const complete = completeText === "*" ? null : safeInteger(completeText);
-  if (first === null || last === null || (completeText !== "*" && complete === null)) {
-    throw malformed(value);
-  }
-  if (last < first || (complete !== null && last >= complete)) throw malformed(value);
+  if (first === null || last === null || (completeText !== "*" && complete === null)) return null;
+  if (last < first || (complete !== null && last >= complete)) return null;
   return { first, last, complete };
 }
 

@@ -144,10 +144,8 @@ function planPartial(
 ): Plan {
   const resuming = sent.cursor > 0;
   const rawRange = headers.get("content-range");
-  let range;
-  try {
-    range = parseContentRange(rawRange);
-  } catch {
+  const range = parseContentRange(rawRange);
+  if (range === null) {
     return refuse(
       ContentRangeError,
       rawRange === null
