@@ -162,12 +162,10 @@ export function checkUrl(raw: string): URL | string {
   // Never echo credentials: drop anything between "//" and "@".
   const safe = raw.replace(/\/\/[^/@\s]*@/, "//");
   const shown = safe.length > 100 ? `${safe.slice(0, 100)}…` : safe;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
+  if (!URL.canParse(raw)) {
     return `Invalid URL "${shown}": write a full URL such as https://example.com/file`;
   }
+  const url = new URL(raw);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return `Unsupported URL scheme ${url.protocol.slice(0, -1)}: use http:// or https://`;
   }

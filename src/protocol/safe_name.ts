@@ -19,12 +19,8 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u
 
 /** The last segment of `url`'s path, percent-decoded, as a `safeName()`; the query and fragment are ignored. */
 export function nameFromUrl(url: string | URL): string {
-  let path: string;
-  try {
-    path = new URL(String(url)).pathname;
-  } catch {
-    return FALLBACK_NAME;
-  }
+  if (!URL.canParse(String(url))) return FALLBACK_NAME;
+  const path = new URL(String(url)).pathname;
   return safeName(percentDecode(path.slice(path.lastIndexOf("/") + 1)));
 }
 
