@@ -102,13 +102,11 @@ async function tryCreate(
   path: string,
   textFor: (flocked: boolean) => string,
 ): Promise<{ file: ShimFile; text: string } | null> {
-  let file: ShimFile;
-  try {
-    file = await fs.open(path, "create-exclusive");
-  } catch (error) {
+  const file = await fs.open(path, "create-exclusive").catch((error: unknown) => {
     if (error instanceof FsShimError && error.code === "EEXIST") return null;
     throw error;
-  }
+  });
+  if (file === null) return null;
   try {
     // Before the record: a record that says "flock" is only ever written under the flock.
     const flocked = await (file.tryLock?.() ?? Promise.resolve(false)).catch(() => false);
