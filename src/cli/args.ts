@@ -160,15 +160,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         const letter = arg[k]!;
         const flag = BY_NAME.get(letter);
         if (flag === undefined) throw new UsageError(`Unknown option -${letter}: see haul --help`);
-        if (!flag.takesValue) {
-          given.push({ flag, name: `-${letter}`, value: "" });
-          continue;
-        }
-        const attached = arg.slice(k + 1);
-        const value = attached !== "" ? attached : argv[++i];
+        const value = !flag.takesValue ? "" : arg.slice(k + 1) || argv[++i];
         if (value === undefined) throw missing(`-${letter}`);
         given.push({ flag, name: `-${letter}`, value });
-        break;
+        if (flag.takesValue) break;
       }
       continue;
     }
