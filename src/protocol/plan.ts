@@ -78,14 +78,8 @@ export function planResponse(
     return { kind: "unchanged" };
   }
   if (status !== 200 && status !== 206) {
-    return fail(
-      new UnexpectedStatusError({
-        status,
-        headers,
-        url: sent.url,
-        retryAfterMs: parseRetryAfter(headers.get("retry-after"), now),
-      }),
-    );
+    const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now);
+    return fail(new UnexpectedStatusError({ status, headers, url: sent.url, retryAfterMs }));
   }
   const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
   if (encoding !== "" && encoding !== "identity") {
