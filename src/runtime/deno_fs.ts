@@ -175,8 +175,7 @@ export const denoFs: FsShim = {
       try {
         Deno.kill(pid, 0);
       } catch (error) {
-        // A Deno before denoland/deno#31153 rejects signal 0 with a TypeError;
-        // its node:process makes the same probe.
+        // A Deno before denoland/deno#31153 rejects signal 0 (a TypeError); node:process probes.
         if (!(error instanceof TypeError)) throw error;
         process.kill(pid, 0);
       }
