@@ -104,13 +104,9 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, string>> = {
 
 /** A platform error's own `code` (`ENOENT`…), else the one its class `name` stands for, else `"UNKNOWN"`. */
 function platformErrorCode(error: unknown): string {
-  if (typeof error === "object" && error !== null) {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === "string" && code !== "") return code;
-    const mapped = typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined;
-    if (mapped !== undefined) return mapped;
-  }
-  return "UNKNOWN";
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  if (typeof code === "string" && code !== "") return code;
+  return (typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined) ?? "UNKNOWN";
 }
 
 /** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */

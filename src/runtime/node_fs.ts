@@ -94,12 +94,8 @@ export const nodeFs: FsShim = {
   name: "node",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
-    const handle = await shimIo(
-      `open (${mode})`,
-      path,
-      () => fsp.open(path, OPEN_FLAGS[mode], 0o644),
-    );
-    return nodeFile(handle, path);
+    const open = () => fsp.open(path, OPEN_FLAGS[mode], 0o644);
+    return nodeFile(await shimIo(`open (${mode})`, path, open), path);
   },
 
   rename(from: string, to: string): Promise<void> {
