@@ -37,10 +37,8 @@ function safeInteger(digits: string): number | null {
 export function excerpt(value: string): string {
   const chars = Array.from(value);
   const cut = chars.length > 100 ? chars.slice(0, 100).join("") + "…" : value;
-  return cut.replace(
-    CONTROL_CHARACTERS,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  const escaped = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  return cut.replace(CONTROL_CHARACTERS, escaped);
 }
 
 /**
