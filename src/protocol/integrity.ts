@@ -54,28 +54,16 @@ export function parseIntegrity(value: string): ExpectedDigests {
   if (tokens.length === 0) throw new TypeError("Invalid integrity: empty value");
   const found = new Map<DigestAlgorithm, Set<string>>();
   for (const token of tokens) {
-    let algorithm: string;
-    let hex: string;
     const sri = SRI_TOKEN.exec(token);
-    const prefixed = sri === null ? PREFIXED_HEX.exec(token) : null;
-    if (sri !== null) {
-      algorithm = (sri[1] ?? "").toLowerCase();
-      const decoded = base64Hex(sri[2] ?? "");
-      if (decoded === null) {
-        throw new TypeError(`Invalid integrity: malformed base64 in ${excerpt(token)}`);
-      }
-      hex = decoded;
-    } else if (prefixed !== null) {
-      algorithm = (prefixed[1] ?? "").toLowerCase();
-      hex = (prefixed[2] ?? "").toLowerCase();
-      if (hex.length % 2 !== 0) {
-        throw new TypeError(`Invalid integrity: malformed hex in ${excerpt(token)}`);
-      }
-    } else if (BARE_HEX.test(token)) {
-      algorithm = "sha256";
-      hex = token.toLowerCase();
-    } else {
+    const prefixed = PREFIXED_HEX.exec(token); // the three forms exclude each other
+    if (sri === null && prefixed === null && !BARE_HEX.test(token)) {
       throw new TypeError(`Invalid integrity: malformed token ${excerpt(token)}`);
+    }
+    const algorithm = (sri?.[1] ?? prefixed?.[1] ?? "sha256").toLowerCase();
+    const hex = sri !== null ? base64Hex(sri[2]!) : (prefixed?.[2] ?? token).toLowerCase();
+    if (hex === null || hex.length % 2 !== 0) {
+      const form = hex === null ? "base64" : "hex";
+      throw new TypeError(`Invalid integrity: malformed ${form} in ${excerpt(token)}`);
     }
     const expectedBytes = DIGEST_BYTES.get(algorithm as DigestAlgorithm);
     if (expectedBytes === undefined) continue; // an algorithm haul does not know: ignored
