@@ -123,12 +123,8 @@ export function errorToWire(error: unknown, depth = 0): WireError {
   for (const key of Object.keys(record)) {
     if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
     const value = record[key];
-    if (value instanceof Headers) {
-      fields[key] = [...value];
-      headerFields.push(key);
-    } else {
-      fields[key] = cloneable(value);
-    }
+    if (value instanceof Headers) headerFields.push(key);
+    fields[key] = value instanceof Headers ? [...value] : cloneable(value);
   }
   const cause = record["cause"];
   return {

@@ -296,10 +296,8 @@ function parseLine(line: string): { algorithm: string; hex: string; name: string
 
 /** Undoes `sha256sum`'s escaping: `\\n` for a newline, `\\r`, and `\\\\` for a backslash. */
 function unescapeName(name: string): string {
-  return name.replace(
-    /\\(.)/g,
-    (_, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char,
-  );
+  const unescaped = (_: string, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char;
+  return name.replace(/\\(.)/g, unescaped);
 }
 
 function normalizeName(name: string): string {
