@@ -252,7 +252,7 @@ export class IntegrityError extends HaulError {
 }
 
 /** The names of haul's errors, for one that crossed a realm (`instanceof` fails). */
-const HAUL_ERROR_NAMES =
+export const HAUL_ERROR_NAMES: RegExp =
   /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|StreamCut/;
 
 /**

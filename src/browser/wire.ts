@@ -69,11 +69,7 @@ export type FromWorker =
     readonly aborted: boolean;
   };
 
-/**
- * The data of a call, to post to the worker.
- *
- * @throws {TypeError} an option that is a function (a custom `fetch`), named.
- */
+/** The data of a call, to post to the worker; a `TypeError` names an option that is a function. */
 export function toWireCall(kind: WireCall["kind"], url: URL, options: CallOptions): WireCall {
   const data: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
@@ -127,12 +123,8 @@ export function errorToWire(error: unknown, depth = 0): WireError {
   for (const key of Object.keys(record)) {
     if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
     const value = record[key];
-    if (value instanceof Headers) {
-      fields[key] = [...value];
-      headerFields.push(key);
-    } else {
-      fields[key] = cloneable(value);
-    }
+    if (value instanceof Headers) headerFields.push(key);
+    fields[key] = value instanceof Headers ? [...value] : cloneable(value);
   }
   const cause = record["cause"];
   return {

@@ -160,15 +160,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         const letter = arg[k]!;
         const flag = BY_NAME.get(letter);
         if (flag === undefined) throw new UsageError(`Unknown option -${letter}: see haul --help`);
-        if (!flag.takesValue) {
-          given.push({ flag, name: `-${letter}`, value: "" });
-          continue;
-        }
-        const attached = arg.slice(k + 1);
-        const value = attached !== "" ? attached : argv[++i];
+        const value = !flag.takesValue ? "" : arg.slice(k + 1) || argv[++i];
         if (value === undefined) throw missing(`-${letter}`);
         given.push({ flag, name: `-${letter}`, value });
-        break;
+        if (flag.takesValue) break;
       }
       continue;
     }
@@ -309,9 +304,7 @@ function header(name: string, value: string): [string, string] {
   const colon = value.indexOf(":");
   const key = colon < 0 ? "" : value.slice(0, colon).trim();
   const content = colon < 0 ? "" : value.slice(colon + 1).trim();
-  if (!HEADER_NAME.test(key)) {
-    throw new UsageError(`Invalid ${name}: write it as 'Name: value'`);
-  }
+  if (!HEADER_NAME.test(key)) throw new UsageError(`Invalid ${name}: write it as 'Name: value'`);
   if (/[\0\r\n]/.test(content)) {
     throw new UsageError(`Invalid ${name} ${key}: remove the line breaks from its value`);
   }

@@ -7,7 +7,7 @@
  */
 
 import type { RetryInfo } from "../batch/retry.ts";
-import { filesystemCode } from "../errors.ts";
+import { filesystemCode, HAUL_ERROR_NAMES } from "../errors.ts";
 import { type FetchFailure, fetchFailure } from "../fetch_failure.ts";
 import { redactUrl } from "../redact.ts";
 import { dirname } from "../store/destination.ts";
@@ -22,10 +22,6 @@ export function scrub(text: string): string {
   })
     .replace(/\/\/[^/\s@]+:[^/\s@]*@/g, "//");
 }
-
-/** Names of haul's own errors (their causes are not read as network failures). */
-const HAUL_ERROR =
-  /Haul|Status|Misconfigured|ContentRange|ControlFile|Destination|Integrity|Existing|StreamCut/;
 
 /**
  * One line saying why a download failed and what to do: the OS's reason for a network
@@ -45,7 +41,9 @@ function failureLine(error: unknown, job: Pick<Job, "url" | "dest">): string {
   const url = redactUrl(job.url);
   const name = errorName(error);
   const message = error instanceof Error ? error.message : String(error);
-  const failure = HAUL_ERROR.test(name) ? null : fetchFailure(error);
+  // The causes of haul's own errors are not read as network failures.
+  const ours = HAUL_ERROR_NAMES.test(name) || name === "ExistingFileError";
+  const failure = ours ? null : fetchFailure(error);
   if (name === "AbortError") return `Interrupted: ${url}: run the same command again to resume`;
   if (name === "TimeoutError") {
     return `No data from ${url} within the stall timeout: ` +
@@ -83,9 +81,7 @@ export function retryReason(error: unknown): string {
     return `connection cut${why === null ? "" : ` (${why.code})`}${kept}`;
   }
   if (name === "TimeoutError") return "stalled: no data within the stall timeout";
-  if (name === "UnexpectedStatusError") {
-    return `HTTP ${(error as { status?: unknown }).status}`;
-  }
+  if (name === "UnexpectedStatusError") return `HTTP ${(error as { status?: unknown }).status}`;
   const failure = fetchFailure(error);
   if (failure !== null) return `${failure.code} (${failure.reason})`;
   if (name === "DestinationError" && /busy/i.test(String((error as Error).message))) {
@@ -184,6 +180,5 @@ function causeOf(error: unknown): unknown {
 }
 
 function firstLine(text: string): string {
-  const cut = text.indexOf("\n");
-  return cut < 0 ? text : text.slice(0, cut);
+  return text.split("\n", 1)[0]!;
 }

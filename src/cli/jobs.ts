@@ -144,9 +144,8 @@ function joinPath(dir: string, relative: string): string {
 /** The download lines of `haul -i LIST` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
 export function parseList(text: string): ({ line: number } & Omit<JobSource, "where">)[] {
   const entries = [];
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!.trim();
+  for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
+    const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     // The URLs come first (a scheme and "//"); the rest of the line is the path.
     const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/i.exec(line) ??
@@ -163,12 +162,10 @@ export function checkUrl(raw: string): URL | string {
   // Never echo credentials: drop anything between "//" and "@".
   const safe = raw.replace(/\/\/[^/@\s]*@/, "//");
   const shown = safe.length > 100 ? `${safe.slice(0, 100)}…` : safe;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
+  if (!URL.canParse(raw)) {
     return `Invalid URL "${shown}": write a full URL such as https://example.com/file`;
   }
+  const url = new URL(raw);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return `Unsupported URL scheme ${url.protocol.slice(0, -1)}: use http:// or https://`;
   }
@@ -244,9 +241,7 @@ export interface ChecksumTable {
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
   const problems: { line: number; message: string }[] = [];
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!;
+  for (const [index, line] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     const parsed = parseLine(line);
     if (parsed === null) {
@@ -301,10 +296,8 @@ function parseLine(line: string): { algorithm: string; hex: string; name: string
 
 /** Undoes `sha256sum`'s escaping: `\\n` for a newline, `\\r`, and `\\\\` for a backslash. */
 function unescapeName(name: string): string {
-  return name.replace(
-    /\\(.)/g,
-    (_, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char,
-  );
+  const unescaped = (_: string, char: string) => char === "n" ? "\n" : char === "r" ? "\r" : char;
+  return name.replace(/\\(.)/g, unescaped);
 }
 
 function normalizeName(name: string): string {

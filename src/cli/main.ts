@@ -100,10 +100,8 @@ async function download(
         onRetry: (index, info) => output.retry(jobs[index]!.dest, info),
       },
     );
-    for (const report of refused) {
-      reports.push(report);
-      output.done(report);
-    }
+    reports.push(...refused);
+    refused.forEach((report) => output.done(report));
     const refusedIndices = new Set(refused.map((report) => report.index));
     const batch = jobs.filter((_, index) => !refusedIndices.has(index));
     if (batch.length > 0 && !controller.signal.aborted) {
@@ -213,8 +211,7 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise
       );
       return EXIT.interrupted;
     }
-    const attempts = (error as { attempts?: number }).attempts ?? 1;
-    const reason = describeError(error, job, attempts);
+    const reason = describeError(error, job, (error as { attempts?: number }).attempts ?? 1);
     io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
     return EXIT.failed;
   } finally {

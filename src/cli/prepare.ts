@@ -17,7 +17,7 @@ import { dirname } from "../store/destination.ts";
 import type { FetchLike } from "../types.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
 import { formatBytes } from "./format.ts";
-import type { CliIo, PathInfo } from "./io.ts";
+import type { CliIo } from "./io.ts";
 import {
   batchItem,
   type ChecksumTable,
@@ -167,12 +167,8 @@ async function findDestinations(
   const problems: string[] = [];
   const existing = new Map<number, number>();
   for (const [index, job] of jobs.entries()) {
-    let info: PathInfo | null;
-    try {
-      info = await io.statPath(job.dest);
-    } catch {
-      continue; // e.g. no permission to look: haul() reports it with its own advice
-    }
+    // A failure (e.g. no permission to look) is left to haul(), which reports it with its own advice.
+    const info = await io.statPath(job.dest).catch(() => null);
     if (info?.type === "file") existing.set(index, info.size);
     if (info === null || info.type === "file") continue;
     const where = job.where === "argument" ? "" : `${job.where}: `;
@@ -194,11 +190,8 @@ async function findDestinations(
   return { problems, existing };
 }
 
-/** The file at the destination is not the server's: its size differs; nothing was changed. */
+/** The file at the destination is not the server's: its size differs; nothing was changed (final). */
 export class ExistingFileError extends Error {
-  /** Never retryable: the same command finds the same file. */
-  readonly retryable: boolean = false;
-
   constructor(path: string, size: number, serverSize: number) {
     super(
       `Existing ${path} is ${formatBytes(size)} but the server's file is ` +
@@ -223,13 +216,7 @@ async function serverSize(
   const range = got.headers.get("content-range");
   if (got.status === 200) return identityLength(got.headers);
   if (got.status === 416) return parseUnsatisfiedRange(range);
-  if (got.status === 206) {
-    try {
-      return parseContentRange(range).complete;
-    } catch {
-      return null;
-    }
-  }
+  if (got.status === 206) return parseContentRange(range)?.complete ?? null;
   if (got.ok) return null;
   throw statusError(url, got);
 }

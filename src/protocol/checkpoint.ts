@@ -14,10 +14,9 @@ export interface DurableRange {
 }
 
 /**
- * Everything needed to resume safely. No hash state: a resume in a new process
- * hashes the bytes on disk again. One connection writes a single range
- * `[0, cursor)`; several write one range per span they have filled. The
- * invariants are {@link checkpointViolation}'s.
+ * Everything needed to resume safely. No hash state: a resume in a new process hashes the bytes on
+ * disk again. One connection writes a single range `[0, cursor)`; several write one range per span
+ * they have filled. The invariants are {@link checkpointViolation}'s.
  */
 export interface Checkpoint {
   /** Verification block size in bytes: the most a resume reads back per range. */

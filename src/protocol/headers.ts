@@ -1,13 +1,10 @@
 /**
- * Strict parsers of the header values haul acts on: `Content-Range` (the
- * `bytes` unit only), entity-tags, HTTP-dates and `Retry-After` (RFC 9110).
- * Biased to reject: numbers above `Number.MAX_SAFE_INTEGER` are refused, never
- * rounded; only SP / HTAB around a value.
+ * Strict parsers of the header values haul acts on: `Content-Range` (the `bytes` unit only),
+ * entity-tags, HTTP-dates and `Retry-After` (RFC 9110). Biased to reject: numbers above
+ * `Number.MAX_SAFE_INTEGER` are refused, never rounded; only SP / HTAB around a value.
  *
  * @module
  */
-
-import { ContentRangeError } from "../errors.ts";
 
 /** A satisfied byte range from a 206 response: `bytes first-last/complete`. */
 export interface ContentRange {
@@ -40,36 +37,25 @@ function safeInteger(digits: string): number | null {
 export function excerpt(value: string): string {
   const chars = Array.from(value);
   const cut = chars.length > 100 ? chars.slice(0, 100).join("") + "…" : value;
-  return cut.replace(
-    CONTROL_CHARACTERS,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-}
-
-function malformed(value: string | null): ContentRangeError {
-  const shown = value === null ? "(absent)" : excerpt(value);
-  return new ContentRangeError(`Malformed Content-Range: ${shown}`, { retryable: false });
+  const escaped = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  return cut.replace(CONTROL_CHARACTERS, escaped);
 }
 
 /**
- * Parses a satisfied `Content-Range` (`bytes first-last/complete` or
- * `bytes first-last/*`, `complete` then `null`), as sent with a 206.
- *
- * @throws {ContentRangeError} (not retryable) for anything else: absent, other
- *   units, `bytes *\/N`, `last < first`, `last >= complete`, signs, junk.
+ * Parses a satisfied `Content-Range` (`bytes first-last/complete` or `bytes first-last/*`,
+ * `complete` then `null`), as sent with a 206; `null` for anything else: absent, other units,
+ * `bytes *\/N`, `last < first`, `last >= complete`, signs, junk. Never throws.
  */
-export function parseContentRange(value: string | null): ContentRange {
-  if (typeof value !== "string") throw malformed(null);
+export function parseContentRange(value: string | null): ContentRange | null {
+  if (typeof value !== "string") return null;
   const match = RANGE_RESP.exec(value);
-  if (match === null) throw malformed(value);
+  if (match === null) return null;
   const [, firstDigits = "", lastDigits = "", completeText = ""] = match;
   const first = safeInteger(firstDigits);
   const last = safeInteger(lastDigits);
   const complete = completeText === "*" ? null : safeInteger(completeText);
-  if (first === null || last === null || (completeText !== "*" && complete === null)) {
-    throw malformed(value);
-  }
-  if (last < first || (complete !== null && last >= complete)) throw malformed(value);
+  if (first === null || last === null || (completeText !== "*" && complete === null)) return null;
+  if (last < first || (complete !== null && last >= complete)) return null;
   return { first, last, complete };
 }
 
@@ -225,8 +211,7 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   if (typeof value !== "string") return null;
   const text = trimOws(value);
   if (/^[0-9]+$/.test(text)) {
-    const seconds = safeInteger(text) ?? Infinity;
-    return Math.min(seconds * 1000, RETRY_AFTER_MAX_MS);
+    return Math.min((safeInteger(text) ?? Infinity) * 1000, RETRY_AFTER_MAX_MS);
   }
   if (!Number.isFinite(now)) return null;
   const date = parseHttpDate(text, now);

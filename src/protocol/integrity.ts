@@ -1,9 +1,8 @@
 /**
- * Parses the `integrity` option: tokens separated by ASCII whitespace, SRI
- * (`sha256-`, `sha384-`, `sha512-<base64>`, `?options` ignored, either base64
- * alphabet, padding optional), `<algorithm>:<hex>`, or a bare 64-hex-digit
- * SHA-256. As in SRI, the strongest algorithm present decides and an unknown
- * one is ignored beside a known one.
+ * Parses the `integrity` option: tokens separated by ASCII whitespace, SRI (`sha256-`, `sha384-`,
+ * `sha512-<base64>`, `?options` ignored, either base64 alphabet, padding optional),
+ * `<algorithm>:<hex>`, or a bare 64-hex-digit SHA-256. As in SRI, the strongest algorithm present
+ * decides and an unknown one is ignored beside a known one.
  *
  * @module
  */
@@ -52,32 +51,19 @@ export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") throw new TypeError("Invalid integrity: expected a string");
   // Split at ASCII whitespace as the SRI and Infra specs define it.
   const tokens = value.split(/[\t\n\f\r ]+/).filter((token) => token !== "");
-
   if (tokens.length === 0) throw new TypeError("Invalid integrity: empty value");
   const found = new Map<DigestAlgorithm, Set<string>>();
   for (const token of tokens) {
-    let algorithm: string;
-    let hex: string;
     const sri = SRI_TOKEN.exec(token);
-    const prefixed = sri === null ? PREFIXED_HEX.exec(token) : null;
-    if (sri !== null) {
-      algorithm = (sri[1] ?? "").toLowerCase();
-      const decoded = base64Hex(sri[2] ?? "");
-      if (decoded === null) {
-        throw new TypeError(`Invalid integrity: malformed base64 in ${excerpt(token)}`);
-      }
-      hex = decoded;
-    } else if (prefixed !== null) {
-      algorithm = (prefixed[1] ?? "").toLowerCase();
-      hex = (prefixed[2] ?? "").toLowerCase();
-      if (hex.length % 2 !== 0) {
-        throw new TypeError(`Invalid integrity: malformed hex in ${excerpt(token)}`);
-      }
-    } else if (BARE_HEX.test(token)) {
-      algorithm = "sha256";
-      hex = token.toLowerCase();
-    } else {
+    const prefixed = PREFIXED_HEX.exec(token); // the three forms exclude each other
+    if (sri === null && prefixed === null && !BARE_HEX.test(token)) {
       throw new TypeError(`Invalid integrity: malformed token ${excerpt(token)}`);
+    }
+    const algorithm = (sri?.[1] ?? prefixed?.[1] ?? "sha256").toLowerCase();
+    const hex = sri !== null ? base64Hex(sri[2]!) : (prefixed?.[2] ?? token).toLowerCase();
+    if (hex === null || hex.length % 2 !== 0) {
+      const form = hex === null ? "base64" : "hex";
+      throw new TypeError(`Invalid integrity: malformed ${form} in ${excerpt(token)}`);
     }
     const expectedBytes = DIGEST_BYTES.get(algorithm as DigestAlgorithm);
     if (expectedBytes === undefined) continue; // an algorithm haul does not know: ignored

@@ -78,14 +78,8 @@ export function planResponse(
     return { kind: "unchanged" };
   }
   if (status !== 200 && status !== 206) {
-    return fail(
-      new UnexpectedStatusError({
-        status,
-        headers,
-        url: sent.url,
-        retryAfterMs: parseRetryAfter(headers.get("retry-after"), now),
-      }),
-    );
+    const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now);
+    return fail(new UnexpectedStatusError({ status, headers, url: sent.url, retryAfterMs }));
   }
   const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
   if (encoding !== "" && encoding !== "identity") {
@@ -144,10 +138,8 @@ function planPartial(
 ): Plan {
   const resuming = sent.cursor > 0;
   const rawRange = headers.get("content-range");
-  let range;
-  try {
-    range = parseContentRange(rawRange);
-  } catch {
+  const range = parseContentRange(rawRange);
+  if (range === null) {
     return refuse(
       ContentRangeError,
       rawRange === null
@@ -248,9 +240,8 @@ function describeChange(sent: SentRequest, now: Validators, total: number | null
 }
 
 function readValidators(headers: Headers): Validators {
-  const etag = headers.get("etag");
   return {
-    etag: etag !== null && parseEtag(etag) !== null ? etag.trim() : null,
+    etag: parseEtag(headers.get("etag"))?.raw ?? null,
     // Only a strong Last-Modified (RFC 9110 §8.8.2.2) may validate a resume.
     lastModified: isStrongLastModified(headers.get("last-modified"), headers.get("date"))
       ? headers.get("last-modified")!.trim()

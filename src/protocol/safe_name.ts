@@ -19,22 +19,16 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u
 
 /** The last segment of `url`'s path, percent-decoded, as a `safeName()`; the query and fragment are ignored. */
 export function nameFromUrl(url: string | URL): string {
-  let path: string;
-  try {
-    path = new URL(String(url)).pathname;
-  } catch {
-    return FALLBACK_NAME;
-  }
-  const segment = path.slice(path.lastIndexOf("/") + 1);
-  return safeName(percentDecode(segment));
+  if (!URL.canParse(String(url))) return FALLBACK_NAME;
+  const path = new URL(String(url)).pathname;
+  return safeName(percentDecode(path.slice(path.lastIndexOf("/") + 1)));
 }
 
 /**
- * Any text as one safe file name: separators, control characters and
- * bidirectional overrides replaced by `_`, runs of dots collapsed (never
- * `..`), leading dots (hidden files) and surrounding spaces and dots removed,
- * at most {@link MAX_NAME_BYTES} bytes (the extension kept); `fallback` when
- * nothing is left.
+ * Any text as one safe file name: separators, control characters and bidirectional overrides
+ * replaced by `_`, runs of dots collapsed (never `..`), leading dots (hidden files) and surrounding
+ * spaces and dots removed, at most {@link MAX_NAME_BYTES} bytes (the extension kept); `fallback`
+ * when nothing is left.
  */
 function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   let name = raw.replace(UNSAFE, "_");
@@ -70,11 +64,10 @@ const PARAMETER = /(?:^|;)\s*([^\s=;"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;"]*))/
 const EXT_VALUE = /^([^']*)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*)$/;
 
 /**
- * The suggested name of a `Content-Disposition` value: `filename*` (RFC 8187,
- * `UTF-8` or `ISO-8859-1`) before `filename` (raw UTF-8 read as such); one that
- * cannot be decoded gives way to `filename`; a repeated parameter makes the
- * header invalid (RFC 6266 4.1). Reduced as RFC 6266 4.3 asks: the last path
- * segment, then `safeName()`, so it never names a directory, a parent or a
+ * The suggested name of a `Content-Disposition` value: `filename*` (RFC 8187, `UTF-8` or
+ * `ISO-8859-1`) before `filename` (raw UTF-8 read as such); one that cannot be decoded gives way to
+ * `filename`; a repeated parameter makes the header invalid (RFC 6266 4.1). Reduced as RFC 6266 4.3
+ * asks: the last path segment, then `safeName()`, so it never names a directory, a parent or a
  * hidden file. `null` when the header gives none.
  */
 export function contentDispositionName(header: string | null): string | null {

@@ -1,11 +1,10 @@
 import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
 
 /**
- * The {@link FsShim} for this runtime: `node_fs.ts` in Bun and Node; in Deno
- * `deno_fs.ts` (least privilege, flock), except that the `.part` file (opened
- * `"readwrite"`) goes through `node_fs.ts`, whose positional writes let a
- * background `fdatasync` run while the next write proceeds (`Deno.FsFile` has
- * one cursor; docs/performance.md). Bun and Node never load the Deno file.
+ * The {@link FsShim} for this runtime: `node_fs.ts` in Bun and Node; in Deno `deno_fs.ts` (least
+ * privilege, flock), except that the `.part` file (opened `"readwrite"`) goes through `node_fs.ts`,
+ * whose positional writes let a background `fdatasync` run while the next write proceeds
+ * (`Deno.FsFile` has one cursor; docs/performance.md). Bun and Node never load the Deno file.
  */
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {

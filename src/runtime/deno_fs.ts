@@ -145,8 +145,7 @@ export const denoFs: FsShim = {
         ...(info.ino === null ? {} : { identity: `${info.dev}:${info.ino}` }),
       };
       if (!shown.isSymlink) return shown;
-      const target = await Deno.stat(path).catch(() => null);
-      return { ...shown, linkTarget: linkTargetOf(target) };
+      return { ...shown, linkTarget: linkTargetOf(await Deno.stat(path).catch(() => null)) };
     });
   },
 
@@ -176,8 +175,7 @@ export const denoFs: FsShim = {
       try {
         Deno.kill(pid, 0);
       } catch (error) {
-        // A Deno before denoland/deno#31153 rejects signal 0 with a TypeError;
-        // its node:process makes the same probe.
+        // A Deno before denoland/deno#31153 rejects signal 0 (a TypeError); node:process probes.
         if (!(error instanceof TypeError)) throw error;
         process.kill(pid, 0);
       }

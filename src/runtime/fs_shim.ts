@@ -104,13 +104,9 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, string>> = {
 
 /** A platform error's own `code` (`ENOENT`…), else the one its class `name` stands for, else `"UNKNOWN"`. */
 function platformErrorCode(error: unknown): string {
-  if (typeof error === "object" && error !== null) {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === "string" && code !== "") return code;
-    const mapped = typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined;
-    if (mapped !== undefined) return mapped;
-  }
-  return "UNKNOWN";
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  if (typeof code === "string" && code !== "") return code;
+  return (typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined) ?? "UNKNOWN";
 }
 
 /** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */
@@ -184,9 +180,8 @@ export interface FsShim {
   /** Whether a process with this id is alive; `null` when the shim cannot tell (Deno without `--allow-run`). */
   isProcessAlive(pid: number): boolean | null;
   /**
-   * When the process with this id started, as an opaque string (Linux: from
-   * `/proc/<pid>/stat`), or `null` when unknown. A lock records its owner's,
-   * so a reused pid is not taken for the owner.
+   * When the process with this id started, as an opaque string (Linux: from `/proc/<pid>/stat`), or
+   * `null` when unknown. A lock records its owner's, so a reused pid is not taken for the owner.
    */
   processStart?(pid: number): string | null;
   /** Copies a file (a reflink where the filesystem has them), replacing `to`. */
@@ -200,10 +195,9 @@ export interface FsShim {
   /** The names in a directory (readdir(3)). */
   list?(dir: string): Promise<string[]>;
   /**
-   * Where this process's pids mean something: two processes with the same
-   * string see the same process table (host name and, on Linux, pid namespace
-   * and boot). `null` or absent when unknown; then a lock's pid is never
-   * trusted, only its lease.
+   * Where this process's pids mean something: two processes with the same string see the same
+   * process table (host name and, on Linux, pid namespace and boot). `null` or absent when unknown;
+   * then a lock's pid is never trusted, only its lease.
    */
   readonly processScope?: string | null;
 }

@@ -38,10 +38,8 @@ export function multiHash(
   open: (algorithm: DigestAlgorithm) => RunningDigest,
   also?: DigestAlgorithm,
 ): NativeHash {
-  const names: DigestAlgorithm[] = also === undefined || also === "sha256"
-    ? ["sha256"]
-    : ["sha256", also];
-  return hasher(names.map((name) => [name, open(name)]), 0);
+  const names = new Set<DigestAlgorithm>(["sha256", also ?? "sha256"]);
+  return hasher([...names].map((name) => [name, open(name)]), 0);
 }
 
 function hasher(running: readonly [DigestAlgorithm, RunningDigest][], length: number): NativeHash {

@@ -1,8 +1,7 @@
 /**
- * The runtime's native SHA-2 (`node:crypto`, which Deno, Bun and Node all
- * provide), the only module that imports it; fast enough to hash on the
- * download's own thread (docs/performance.md). The browser bundle swaps in
- * `browser/hash.ts`, which has the same exports.
+ * The runtime's native SHA-2 (`node:crypto`, which Deno, Bun and Node all provide), the only module
+ * that imports it; fast enough to hash on the download's own thread (docs/performance.md). The
+ * browser bundle swaps in `browser/hash.ts`, which has the same exports.
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * The {@link FsShim} over `node:fs/promises`, for Bun and Node (and Deno's
- * `.part` file, see `default_fs.ts`). Reads and writes are positional
- * (`pread`/`pwrite`), so concurrent calls on one file do not interfere.
- * `"readwrite"` is `O_RDWR | O_CREAT`, never `O_APPEND`: Linux ignores
+ * The {@link FsShim} over `node:fs/promises`, for Bun and Node (and Deno's `.part` file, see
+ * `default_fs.ts`). Reads and writes are positional (`pread`/`pwrite`), so concurrent calls on one
+ * file do not interfere. `"readwrite"` is `O_RDWR | O_CREAT`, never `O_APPEND`: Linux ignores
  * `pwrite(2)`'s position on files opened for appending.
  *
  * @module
@@ -95,12 +94,8 @@ export const nodeFs: FsShim = {
   name: "node",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
-    const handle = await shimIo(
-      `open (${mode})`,
-      path,
-      () => fsp.open(path, OPEN_FLAGS[mode], 0o644),
-    );
-    return nodeFile(handle, path);
+    const open = () => fsp.open(path, OPEN_FLAGS[mode], 0o644);
+    return nodeFile(await shimIo(`open (${mode})`, path, open), path);
   },
 
   rename(from: string, to: string): Promise<void> {

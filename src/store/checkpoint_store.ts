@@ -16,18 +16,16 @@ import type { SidecarPaths } from "./destination.ts";
 import type { PartOwner } from "./ownership.ts";
 
 /**
- * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail
- * digest before the first request: a range not borne out, or a checkpoint that
- * cannot be resumed, starts the download from byte 0 (`checkpoint: null`). A
- * `ControlFileError` when the checkpoint is unreadable (it is removed first), a
- * `DestinationError` when `.part` is a directory.
+ * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail digest before the
+ * first request: a range not borne out, or a checkpoint that cannot be resumed, starts the download
+ * from byte 0 (`checkpoint: null`). A `ControlFileError` when the checkpoint is unreadable (it is
+ * removed first), a `DestinationError` when `.part` is a directory.
  */
 export async function openPart(
   fs: FsShim,
   paths: SidecarPaths,
 ): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
-  // A leftover (or planted) checkpoint temp file, possibly a symlink: unlink it
-  // so that writing the next checkpoint never follows a link out of the directory.
+  // A leftover (or planted) temp file, maybe a symlink: no checkpoint is ever written through it.
   await fs.remove(paths.ctrlTmp);
   const partStat = await fs.stat(paths.part);
   if (partStat?.isDirectory) {
@@ -100,8 +98,7 @@ async function bearsOut(file: ShimFile, checkpoint: Checkpoint): Promise<boolean
   for (const range of checkpoint.ranges) {
     if (size < range.end) return false;
     const actual = await digestRange(file, tailStart(range, checkpoint.blockSize), range.end);
-    const expected = range.tailDigest;
-    if (actual === null || actual.some((byte, i) => byte !== expected[i])) return false;
+    if (actual === null || actual.some((byte, i) => byte !== range.tailDigest[i])) return false;
   }
   return true;
 }

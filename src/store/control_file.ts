@@ -151,12 +151,15 @@ function hex32(n: number): string {
   return `0x${n.toString(16).padStart(8, "0")}`;
 }
 
+function checkCrc(what: string, stored: number, computed: number): void {
+  if (stored === computed) return;
+  throw corrupt(`${what} CRC mismatch (stored ${hex32(stored)}, computed ${hex32(computed)})`);
+}
+
 function getU64(view: DataView, offset: number, name: string): number {
   const low = view.getUint32(offset, true);
   const high = view.getUint32(offset + 4, true);
-  if (high > MAX_SAFE_HIGH) {
-    throw corrupt(`${name} exceeds 2^53 - 1 (high word ${hex32(high)})`);
-  }
+  if (high > MAX_SAFE_HIGH) throw corrupt(`${name} exceeds 2^53 - 1 (high word ${hex32(high)})`);
   return high * TWO_32 + low;
 }
 
@@ -175,13 +178,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-  const storedHeaderCrc = view.getUint32(O.headerCrc, true);
-  const headerCrc = crc32(bytes.subarray(0, O.headerCrc));
-  if (storedHeaderCrc !== headerCrc) {
-    throw corrupt(
-      `header CRC mismatch (stored ${hex32(storedHeaderCrc)}, computed ${hex32(headerCrc)})`,
-    );
-  }
+  checkCrc("header", view.getUint32(O.headerCrc, true), crc32(bytes.subarray(0, O.headerCrc)));
   const version = view.getUint16(O.version, true);
   if (version !== CONTROL_FILE_VERSION) {
     const reads = `this haul reads version ${CONTROL_FILE_VERSION} only`;
@@ -211,13 +208,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     throw corrupt(`${actualBody - bodyLength} trailing bytes after the ${bodyLength}-byte body`);
   }
   const end = HEADER_SIZE + bodyLength;
-  const storedBodyCrc = view.getUint32(O.bodyCrc, true);
-  const bodyCrc = crc32(bytes.subarray(HEADER_SIZE, end));
-  if (storedBodyCrc !== bodyCrc) {
-    throw corrupt(
-      `body CRC mismatch (stored ${hex32(storedBodyCrc)}, computed ${hex32(bodyCrc)})`,
-    );
-  }
+  checkCrc("body", view.getUint32(O.bodyCrc, true), crc32(bytes.subarray(HEADER_SIZE, end)));
 
   const blockSize = getU64(view, O.blockSize, "blockSize");
   const extent = getU64(view, O.extent, "extent");

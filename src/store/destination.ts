@@ -10,17 +10,6 @@ import { DestinationError, HaulError } from "../errors.ts";
 import { inCauses } from "../fetch_failure.ts";
 import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
 
-/** The files that live beside a destination while it downloads (see {@link sidecarPaths}). */
-export interface SidecarPaths {
-  readonly dest: string;
-  /** Its directory (where every rename happens). */
-  readonly dir: string;
-  readonly part: string;
-  readonly ctrl: string;
-  readonly ctrlTmp: string;
-  readonly lock: string;
-}
-
 /** The longest suffix haul appends to the destination's name. */
 const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 
@@ -54,15 +43,14 @@ export function dirname(path: string): string {
 
 /** The last segment of a path. */
 export function basename(path: string): string {
-  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  return path.slice(cut + 1);
+  return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
 }
 
 /** The directory and sidecars of a destination path: the data, the checkpoint (and its temp file), the lock. */
-export function sidecarPaths(dest: string): SidecarPaths {
+export function sidecarPaths(dest: string) {
   return {
     dest,
-    dir: dirname(dest),
+    dir: dirname(dest), // where every rename happens
     part: `${dest}.part`,
     ctrl: `${dest}.part.ctrl`,
     ctrlTmp: `${dest}.part.ctrl.tmp`,
@@ -70,11 +58,13 @@ export function sidecarPaths(dest: string): SidecarPaths {
   };
 }
 
+/** The files that live beside a destination while it downloads. */
+export type SidecarPaths = Readonly<ReturnType<typeof sidecarPaths>>;
+
 /**
- * What is at `dest` (a file, or a link to one), or `null`; a
- * {@link DestinationError} when the name is too long, the parent is missing or
- * not a directory (unless `parentKnown`: the lock file was just created in
- * it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
+ * What is at `dest` (a file, or a link to one), or `null`; a {@link DestinationError} when the name
+ * is too long, the parent is missing or not a directory (unless `parentKnown`: the lock file was
+ * just created in it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
  */
 export async function checkDestination(
   fs: FsShim,
@@ -117,8 +107,7 @@ export async function checkDestination(
     existing !== null && !existing.isFile &&
     (!existing.isSymlink || existing.linkTarget === "other")
   ) {
-    // A fifo, a device or a socket, or a link to one: reading it may block
-    // forever, and renaming a download over it is not haul's to do.
+    // Reading a fifo, device or socket may block forever; replacing one is not haul's to do.
     throw fail(
       `Destination is not a regular file: ${dest} (a fifo, a device or a socket): ` +
         "haul saves to files only; choose another path",
@@ -128,9 +117,8 @@ export async function checkDestination(
 }
 
 /**
- * A filesystem failure as a {@link DestinationError} naming the path (other
- * errors unchanged); `resumable`: a checkpoint is on disk, so a full disk says
- * "call again to resume".
+ * A filesystem failure as a {@link DestinationError} naming the path (other errors unchanged);
+ * `resumable`: a checkpoint is on disk, so a full disk says "call again to resume".
  */
 export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
   if (!(error instanceof FsShimError)) return error;

@@ -1,9 +1,8 @@
 /**
- * One call per destination at a time, across processes: `<dest>.part.lock`,
- * created exclusively and rewritten every second by its owner (a lease; Node
- * and Bun have no flock(2)). Takeovers are serialised by `<dest>.part.takeover`;
- * who may be taken over: `docs/architecture.md`, "Ownership". The record (one
- * line of JSON) and the pure decision on a lock found on disk come last.
+ * One call per destination at a time, across processes: `<dest>.part.lock`, created exclusively and
+ * rewritten every second by its owner (a lease; Node and Bun have no flock(2)). Takeovers are
+ * serialised by `<dest>.part.takeover`; who may be taken over: `docs/architecture.md`, "Ownership".
+ * The record (one line of JSON) and the pure decision on a lock found on disk come last.
  *
  * @module
  */
@@ -40,9 +39,8 @@ export interface DestinationLock {
 }
 
 /**
- * Takes the lock for a destination or fails fast: a retryable
- * {@link DestinationError} when another live call holds it, a final one when
- * the lock cannot be created (e.g. no permission).
+ * Takes the lock for a destination or fails fast: a retryable {@link DestinationError} when another
+ * live call holds it, a final one when the lock cannot be created (e.g. no permission).
  */
 export async function acquireLock(
   fs: FsShim,
@@ -104,13 +102,11 @@ async function tryCreate(
   path: string,
   textFor: (flocked: boolean) => string,
 ): Promise<{ file: ShimFile; text: string } | null> {
-  let file: ShimFile;
-  try {
-    file = await fs.open(path, "create-exclusive");
-  } catch (error) {
+  const file = await fs.open(path, "create-exclusive").catch((error: unknown) => {
     if (error instanceof FsShimError && error.code === "EEXIST") return null;
     throw error;
-  }
+  });
+  if (file === null) return null;
   try {
     // Before the record: a record that says "flock" is only ever written under the flock.
     const flocked = await (file.tryLock?.() ?? Promise.resolve(false)).catch(() => false);
@@ -172,8 +168,7 @@ async function takeOver(
   timing: LockTiming,
 ): Promise<boolean> {
   const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
-  const created = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
-  const guard = created?.file ?? null;
+  const guard = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
   if (guard === null) {
     const stat = await fs.stat(guardPath);
     const age = stat?.mtimeMs === undefined ? 0 : Math.abs(Date.now() - stat.mtimeMs);
@@ -187,7 +182,7 @@ async function takeOver(
     await fs.remove(lockPath);
     return verdict.fence;
   } finally {
-    await guard.close().catch(() => {});
+    await guard.file.close().catch(() => {});
     await fs.remove(guardPath).catch(() => {});
   }
 }
@@ -307,8 +302,9 @@ export function parseLockRecord(text: string): LockRecord {
     const value = JSON.parse(text) as Record<string, unknown>;
     if (typeof value !== "object" || value === null || value["haul"] !== "lock") return empty;
     const field = (key: string) => (typeof value[key] === "string" ? value[key] as string : null);
+    const pid = value["pid"];
     return {
-      pid: positivePid(value["pid"]),
+      pid: typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? pid : null,
       scope: field("scope"),
       instance: field("instance"),
       nonce: field("nonce"),
@@ -358,10 +354,6 @@ function pidAlive(record: LockRecord, self: LockJudge): boolean | null {
   if (alive !== true || record.start === null) return alive;
   const start = self.processStart?.(record.pid) ?? null;
   return start === null || start === record.start; // another start time: the pid was reused
-}
-
-function positivePid(value: unknown): number | null {
-  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : null;
 }
 
 /** `bytes` random bytes as lower-case hex: the ids in lock records and a commit's private names. */

@@ -1,7 +1,6 @@
 /**
- * What the holder of a destination's lock may do to `.part`, `.part.ctrl` and
- * `dest`, checked as it does it: the steps and what each rules out are in
- * `docs/architecture.md`, "Ownership".
+ * What the holder of a destination's lock may do to `.part`, `.part.ctrl` and `dest`, checked as it
+ * does it: the steps and what each rules out are in `docs/architecture.md`, "Ownership".
  *
  * @module
  */
@@ -109,10 +108,9 @@ export class PartOwner {
   }
 
   /**
-   * The commit of a complete, synced, verified `.part` (step 4 of "Ownership"),
-   * then the checkpoint's removal when `checkpointed`. A {@link DestinationError}
-   * when `dest` appeared meanwhile (and not `overwrite`), or, retryable, when
-   * this owner lost the destination.
+   * The commit of a complete, synced, verified `.part` (step 4 of "Ownership"), then the
+   * checkpoint's removal when `checkpointed`. A {@link DestinationError} when `dest` appeared
+   * meanwhile (and not `overwrite`), or, retryable, when this owner lost the destination.
    */
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
@@ -186,8 +184,7 @@ export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Prom
     return; // another call is working here: its business
   }
   try {
-    await fs.remove(paths.ctrl);
-    await fs.remove(paths.ctrlTmp);
+    for (const path of [paths.ctrl, paths.ctrlTmp]) await fs.remove(path);
   } finally {
     await lock.release().catch(() => {});
   }

@@ -13,7 +13,6 @@ import {
   strongMatch,
   weakMatch,
 } from "../../src/protocol/headers.ts";
-import { ContentRangeError } from "../../src/errors.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER; // 9007199254740991
 
@@ -99,41 +98,16 @@ describe("parseContentRange", () => {
   ];
   for (const [value, why] of invalid) {
     it(`rejects ${JSON.stringify(value)} because ${why}`, () => {
-      assert.throws(() => parseContentRange(value), (error: unknown) => {
-        assert.ok(error instanceof ContentRangeError, `not a ContentRangeError: ${error}`);
-        assert.equal(error.name, "ContentRangeError");
-        assert.equal(error.retryable, false);
-        assert.match(error.message, /^Malformed Content-Range: /);
-        return true;
-      });
+      assert.equal(parseContentRange(value), null);
     });
   }
 
-  it("names the rejected value in the message", () => {
-    assert.throws(() => parseContentRange("bytes 9-3/10"), {
-      name: "ContentRangeError",
-      message: "Malformed Content-Range: bytes 9-3/10",
-    });
+  it("rejects a very long value", () => {
+    assert.equal(parseContentRange("bytes 0-1/" + "9".repeat(10_000)), null);
   });
 
-  it("cuts a very long rejected value in the message to about 100 characters", () => {
-    const value = "bytes 0-1/" + "9".repeat(10_000);
-    assert.throws(() => parseContentRange(value), (error: unknown) => {
-      assert.ok(error instanceof ContentRangeError);
-      assert.ok(error.message.length < 130, `message is ${error.message.length} characters`);
-      assert.ok(error.message.startsWith("Malformed Content-Range: bytes 0-1/999"));
-      return true;
-    });
-  });
-
-  it("escapes control characters of the rejected value in the message", () => {
-    assert.throws(() => parseContentRange("bytes 0-1/2\r\nX-Evil: 1"), {
-      message: "Malformed Content-Range: bytes 0-1/2\\x0d\\x0aX-Evil: 1",
-    });
-  });
-
-  it("rejects a non-string value with a ContentRangeError", () => {
-    assert.throws(() => parseContentRange(42 as unknown as string), ContentRangeError);
+  it("rejects a non-string value", () => {
+    assert.equal(parseContentRange(42 as unknown as string), null);
   });
 });
 

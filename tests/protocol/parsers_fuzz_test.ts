@@ -18,7 +18,6 @@ import {
   weakMatch,
 } from "../../src/protocol/headers.ts";
 import { integrityMismatch, parseIntegrity } from "../../src/protocol/integrity.ts";
-import { ContentRangeError } from "../../src/errors.ts";
 import { makeRng, type Rng } from "../helpers/prng.ts";
 import { fuzzCases, fuzzSeed } from "../helpers/fuzz_config.ts";
 
@@ -221,14 +220,15 @@ describe("fuzzing parseContentRange and parseUnsatisfiedRange", () => {
     for (let i = 0; i < CASES; i++) {
       const range = randomContentRange(rng);
       const text = formatContentRange(rng, range);
-      let parsed: ContentRange | undefined;
+      let parsed: ContentRange | null | undefined;
       try {
         parsed = parseContentRange(text);
       } catch (error) {
         check(false, "round-trip", i, text, String(error));
       }
       check(
-        parsed !== undefined && parsed.first === range.first && parsed.last === range.last &&
+        parsed !== undefined && parsed !== null && parsed.first === range.first &&
+          parsed.last === range.last &&
           parsed.complete === range.complete,
         "round-trip",
         i,
@@ -238,7 +238,7 @@ describe("fuzzing parseContentRange and parseUnsatisfiedRange", () => {
     }
   });
 
-  it("throws only a non-retryable ContentRangeError and accepts only consistent safe ranges", () => {
+  it("never throws, and accepts only consistent safe ranges", () => {
     const rng = rngFor(2);
     const valid = (): string =>
       rng.chance(0.2)
@@ -251,14 +251,7 @@ describe("fuzzing parseContentRange and parseUnsatisfiedRange", () => {
       try {
         range = parseContentRange(value);
       } catch (error) {
-        check(
-          error instanceof ContentRangeError && error.retryable === false &&
-            error.message.startsWith("Malformed Content-Range: ") && error.message.length < 500,
-          "parseContentRange error",
-          i,
-          value,
-          String(error),
-        );
+        check(false, "parseContentRange threw", i, value, String(error));
       }
       const unsatisfied = (() => {
         try {

@@ -135,6 +135,13 @@ describe("planResponse()", () => {
     assert.ok(codes.every((code) => code >= 0x20 && code !== 0x7f), error.message);
   });
 
+  it("cuts a very long malformed Content-Range in its message to about 100 characters", () => {
+    const { error } = failure(plan(206, { "content-range": "bytes 0-1/" + "9".repeat(10_000) }));
+    assert.ok(error instanceof ContentRangeError);
+    assert.ok(error.message.includes(`Malformed Content-Range from ${url}: bytes 0-1/999`));
+    assert.ok(error.message.length < 250, `message is ${error.message.length} characters`);
+  });
+
   it("refuses a 206 to a request without Range unless it starts at 0", () => {
     const { error, reset } = failure(plan(206, { "content-range": "bytes 5-9/10" }, 0));
     assert.ok(error instanceof ContentRangeError);

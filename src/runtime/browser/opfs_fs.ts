@@ -59,9 +59,8 @@ function parts(path: string): string[] {
 }
 
 /**
- * Runs `task` again while another handle holds the file (a reloaded page's
- * worker closing, a heartbeat writing) or the file changed under a read of
- * it, for up to 2 s.
+ * Runs `task` again while another handle holds the file (a reloaded page's worker closing, a
+ * heartbeat writing) or the file changed under a read of it, for up to 2 s.
  */
 async function patiently<T>(task: () => Promise<T>): Promise<T> {
   for (let waited = 0;; waited += 20) {
@@ -121,8 +120,7 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
     if (view.getUint32(0) !== SLOT_MAGIC || length > SLOT_SIZE - SLOT_HEADER) continue;
     if (file.length < at + SLOT_HEADER + length) continue;
     const record = file.subarray(at + SLOT_HEADER, at + SLOT_HEADER + length);
-    const digest = slotDigest(file.subarray(at), record);
-    if (digest.every((byte, i) => byte === file[at + 12 + i])) {
+    if (slotDigest(file.subarray(at), record).every((byte, i) => byte === file[at + 12 + i])) {
       found.push([index, view.getUint32(4), record]);
     }
   }
