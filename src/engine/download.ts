@@ -284,12 +284,7 @@ export class Download {
       await this.#store.discard();
       return this.#reset;
     }
-    let saveError: unknown = null;
-    try {
-      await this.#checkpointer!.final();
-    } catch (error) {
-      saveError = error;
-    }
+    const saveError = await this.#checkpointer!.final().then(() => null, (error: unknown) => error);
     const saved = this.#store.saved;
     const recorded = this.#checkpointer!.recorded;
     progress.state.validLength = saved ? recorded : 0;
@@ -309,20 +304,15 @@ export class Download {
   }
 
   async #complete(size: number): Promise<HaulResult> {
-    const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
+    const { paths, settings } = this.#ctx;
     settings.kept?.drop();
-    const hasher = this.#hasher!;
-    const digests = await outcome.commit(owner, {
+    const digests = await outcome.commit(this.#ctx, {
       file: this.#file!,
       size,
-      digest: () => hasher.digests(size),
+      digest: () => this.#hasher!.digests(size),
       close: () => this.#closeFile(),
       checkpointed: this.#store.saved,
-      expected,
-      overwrite: options.overwrite === true,
-      url,
-      state: progress.state,
-      mtime: outcome.remoteMtime(options, this.#validators.lastModified),
+      lastModified: this.#validators.lastModified,
     }).catch((error) => {
       throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });

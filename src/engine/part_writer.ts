@@ -213,15 +213,11 @@ export class PartWriter {
       end - this.#syncedFrom >= this.#settings.syncEvery
     ) {
       this.#syncedFrom = end;
-      this.#syncing = this.#durability.sync(() => this.#file.datasync()).then(
-        () => {
-          this.#syncing = null;
-        },
-        (error: unknown) => {
-          this.#syncing = null;
-          this.#failure ??= { error };
-        },
-      );
+      this.#syncing = this.#durability.sync(() => this.#file.datasync()).catch((error: unknown) => {
+        this.#failure ??= { error };
+      }).finally(() => {
+        this.#syncing = null;
+      });
     }
   }
 

@@ -108,9 +108,7 @@ export class PrefixHasher {
         } finally {
           this.#reading = false;
         }
-        if (n <= 0) {
-          throw new Error(`.part ended at byte ${at}, before the ${end} written`);
-        }
+        if (n <= 0) throw new Error(`.part ended at byte ${at}, before the ${end} written`);
         if (this.#closed) return;
         this.#hash.update(view.subarray(0, n));
       }
