@@ -23,7 +23,7 @@ import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest } from "./requests.ts";
 import { type Segment, streamSegment } from "./segment.ts";
-import { withSharedSync } from "./durability.ts";
+import { sharedDatasync } from "./durability.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
@@ -32,6 +32,8 @@ type First = { readonly response: Response; readonly plan: StreamPlan };
 export class Download {
   readonly #ctx: CallContext;
   #file: ShimFile | null = null;
+  /** What the ranges' writers write through: `.part`, its `fdatasync` shared (`sharedDatasync`). */
+  #writable: Pick<ShimFile, "write" | "datasync"> | null = null;
   readonly #stop = new AbortController();
   #store!: CheckpointStore;
   #schedule!: RangeSchedule;
@@ -63,10 +65,13 @@ export class Download {
   async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
     const start = await openPart(fs, paths);
-    this.#file = withSharedSync(start.file); // several writers sync one file
+    const file = start.file;
+    this.#file = file;
+    const datasync = sharedDatasync(() => file.datasync());
+    this.#writable = { write: (bytes, at) => file.write(bytes, at), datasync };
     this.#store = new CheckpointStore(fs, paths, start.checkpoint !== null, owner);
     try {
-      await owner.adopt(start.file);
+      await owner.adopt(file);
       return await this.#download(start.checkpoint);
     } catch (error) {
       if (!this.#store.saved) {
@@ -209,7 +214,7 @@ export class Download {
   /** A new range at `span`; `asked`: its request is still to be answered. */
   #segment(span: ByteSpan, asked = true): Segment {
     const start = { cursor: span.start, end: span.end };
-    const writer = new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start);
+    const writer = new PartWriter(this.#writable!, this.#ctx.settings, this.#observer, start);
     return this.#schedule.start(span, writer, asked);
   }
 
