@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
+import { type EngineHooks, haul } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/settings.ts";
 import { filesystemCode, isRetryable } from "../errors.ts";
@@ -96,7 +96,7 @@ export async function haulWithRetry(
     const before = state.validLength;
     try {
       // A joined attempt's requests were made by the call it joined.
-      return await haulAttempt(input, attemptOptions, () => fetched = true, {
+      return await haul(input, attemptOptions, () => fetched = true, {
         ...hooks,
         kept,
         sources,
