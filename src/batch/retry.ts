@@ -45,8 +45,7 @@ export interface RetryOptions {
    */
   minDelayMs?: number;
   /**
-   * The largest backoff ceiling. A server's `Retry-After` may ask for longer
-   * and is honoured.
+   * The largest backoff ceiling. A server's `Retry-After` may ask for longer and is honoured.
    * @default {30000}
    */
   maxDelayMs?: number;
@@ -158,10 +157,9 @@ export async function retrying<T>(
 }
 
 /**
- * Whether another attempt can succeed: {@link isRetryable}, except for a
- * `TypeError` thrown before any request (an invalid URL or destination) and a
- * full disk (`ENOSPC`, `EDQUOT`), which `haul()` reports as retryable for a
- * call made once space is freed, but waiting does not cure.
+ * Whether another attempt can succeed: {@link isRetryable}, except for a `TypeError` thrown before
+ * any request (an invalid URL or destination) and a full disk (`ENOSPC`, `EDQUOT`), which `haul()`
+ * reports as retryable for a call made once space is freed, but waiting does not cure.
  */
 export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   if ((error as Error | null)?.name === "TypeError" && !requestMade) return false;
