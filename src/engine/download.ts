@@ -196,13 +196,10 @@ export class Download {
         await this.#stream(segment, response, declared, this.#ctx.url);
         if (this.#total === null && segment.done) this.#total = outcome.judgeEnd(plan, segment.end);
       }
-      let counted = first !== null;
-      for (;;) {
-        if (this.#stop.signal.aborted) return;
+      for (let fetched = 0; !this.#stop.signal.aborted; fetched++) {
         const span = this.#schedule.next();
         if (span === null) return;
-        if (!counted) this.#used++;
-        counted = true;
+        if (fetched === 0 && first === null) this.#used++; // this connection makes its first request
         if (!(await this.#fetch(k, this.#segment(span)))) return; // refused: this connection stops
       }
     } catch (error) {
