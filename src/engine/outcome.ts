@@ -58,13 +58,8 @@ export function merged(now: Validators, saved: Validators | null): Validators {
  * resume from what was saved) when nothing says the file ends there.
  */
 export function judgeEnd(plan: StreamPlan, end: number): number {
-  const verdict = judgeBodyEnd({
-    received: end - plan.offset,
-    fileLength: end,
-    bodyLength: plan.bodyLength,
-    total: null,
-    bodyEndsFile: plan.bodyEndsFile,
-  });
+  const received = end - plan.offset;
+  const verdict = judgeBodyEnd({ ...plan, total: null, received, fileLength: end });
   if (verdict.kind !== "complete") throw new Error(verdict.reason);
   return end;
 }
