@@ -95,11 +95,7 @@ export async function haulWithRetry(
     const before = state.validLength;
     try {
       // A joined attempt's requests were made by the call it joined.
-      return await haul(input, attemptOptions, () => fetched = true, {
-        ...hooks,
-        kept,
-        sources,
-      });
+      return await haul(input, attemptOptions, () => fetched = true, { ...hooks, kept, sources });
     } catch (error) {
       if (state.validLength > before) sources.served(index);
       sources.failed(index);
