@@ -139,8 +139,7 @@ export class Download {
     const file = this.#file!;
     // A retry loop's hasher continues when it fits the verified prefix.
     const prefix = schedule.writtenPrefix();
-    const kept = prefix === 0 ? null : settings.kept?.take(prefix, this.#validators) ?? null;
-    if (prefix === 0) settings.kept?.drop();
+    const kept = settings.kept?.take(prefix, this.#validators) ?? null;
     this.#hasher = new PrefixHasher(file, kept ?? createNativeHash(this.#ctx.expected?.algorithm));
     this.#hasher.advance(prefix);
     this.#checkpointer = new Checkpointer(
