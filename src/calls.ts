@@ -26,9 +26,8 @@ function refuseWorker(options: unknown): void {
 }
 
 /**
- * Downloads `input` to `options.dest` with exactly one request (one per
- * connection with `options.connections` > 1), resuming from a previous call's
- * checkpoint when there is one.
+ * Downloads `input` to `options.dest` with exactly one request (one per connection with
+ * `options.connections` > 1), resuming from a previous call's checkpoint when there is one.
  *
  * @param input the URL or `Request` to download, or mirrors of one file.
  * @returns what was downloaded, with its SHA-256 (see {@link HaulResult.sha256}).
@@ -59,20 +58,18 @@ export async function haul(
 }
 
 /**
- * Downloads like `haul()`, calling it again after a retryable failure
- * ({@link isRetryable}). It stops at once on what waiting cannot cure: a
- * status such as 404, an integrity mismatch, a port, scheme or certificate
- * that `fetch` refuses, a missing permission, and a full disk (which
- * `haul()` itself reports as retryable, for a call made once space is freed).
+ * Downloads like `haul()`, calling it again after a retryable failure ({@link isRetryable}). It
+ * stops at once on what waiting cannot cure: a status such as 404, an integrity mismatch, a port,
+ * scheme or certificate that `fetch` refuses, a missing permission, and a full disk (which `haul()`
+ * itself reports as retryable, for a call made once space is freed).
  *
  * Before each retry it waits a random time under a ceiling (full jitter; see
  * {@link RetryOptions}), and at least the `Retry-After` the server asked for. An
  * abort of `options.signal` stops the wait and the download at once.
  *
  * @returns the result of the attempt that succeeded.
- * @throws the last attempt's error, with an `attempts` property (see
- *   {@link RetriedError}), when it is not retryable or the retries are used up;
- *   the signal's reason when aborted.
+ * @throws the last attempt's error, with an `attempts` property (see {@link RetriedError}), when it
+ *   is not retryable or the retries are used up; the signal's reason when aborted.
  * @throws {TypeError} no options object, no `dest`, or the removed `worker: true` (before any
  *   attempt).
  *

@@ -17,16 +17,7 @@ const SECRET_HEADERS: ReadonlySet<string> = new Set([
   "x-api-key",
 ]);
 
-/**
- * A copy of `headers` with credential-bearing values replaced by `[redacted]`.
- *
- * @example Hiding a cookie
- * ```ts
- * import { redactHeaders } from "./redact.ts";
- * const headers = redactHeaders(new Headers({ "set-cookie": "id=1", etag: '"a"' }));
- * console.log(headers.get("set-cookie"), headers.get("etag")); // "[redacted]" "\"a\""
- * ```
- */
+/** A copy of `headers` with credential-bearing values replaced by `[redacted]`. */
 export function redactHeaders(headers: Headers): Headers {
   const copy = new Headers();
   headers.forEach((value, name) => {
@@ -35,16 +26,7 @@ export function redactHeaders(headers: Headers): Headers {
   return copy;
 }
 
-/**
- * A URL as text with any `user:password@` and sensitive query values removed.
- *
- * @example Hiding a password and a signature
- * ```ts
- * import { redactUrl } from "./redact.ts";
- * console.log(redactUrl("https://me:pw@example.com/a.bin?sig=abc&part=1"));
- * // "https://example.com/a.bin?sig=%5Bredacted%5D&part=1"
- * ```
- */
+/** A URL as text without its `user:password@`, and with sensitive query values `[redacted]`. */
 export function redactUrl(url: string | URL): string {
   let parsed: URL;
   try {

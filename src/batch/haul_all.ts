@@ -115,9 +115,8 @@ export type HaulAllReport = HaulAllSuccess | HaulAllFailure;
 export interface HaulAllRetryInfo extends RetryInfo, Pick<HaulAllItemProgress, "index" | "item"> {}
 
 /**
- * Options of {@link haulAll}: those of `haulWithRetry()` that apply to every
- * item (`headers`, `fetch`, `signal`, `retries`, …), plus the pool size and
- * the batch callbacks.
+ * Options of {@link haulAll}: those of `haulWithRetry()` that apply to every item (`headers`,
+ * `fetch`, `signal`, `retries`, …), plus the pool size and the batch callbacks.
  */
 export interface HaulAllOptions
   extends Omit<HaulWithRetryOptions, "dest" | "integrity" | "state" | "onProgress" | "onRetry"> {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type EngineHooks, haulAttempt } from "../engine/haul.ts";
+import { type EngineHooks, haul } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/settings.ts";
 import { filesystemCode, isRetryable } from "../errors.ts";
@@ -45,8 +45,7 @@ export interface RetryOptions {
    */
   minDelayMs?: number;
   /**
-   * The largest backoff ceiling. A server's `Retry-After` may ask for longer
-   * and is honoured.
+   * The largest backoff ceiling. A server's `Retry-After` may ask for longer and is honoured.
    * @default {30000}
    */
   maxDelayMs?: number;
@@ -96,11 +95,7 @@ export async function haulWithRetry(
     const before = state.validLength;
     try {
       // A joined attempt's requests were made by the call it joined.
-      return await haulAttempt(input, attemptOptions, () => fetched = true, {
-        ...hooks,
-        kept,
-        sources,
-      });
+      return await haul(input, attemptOptions, () => fetched = true, { ...hooks, kept, sources });
     } catch (error) {
       if (state.validLength > before) sources.served(index);
       sources.failed(index);
@@ -158,10 +153,9 @@ export async function retrying<T>(
 }
 
 /**
- * Whether another attempt can succeed: {@link isRetryable}, except for a
- * `TypeError` thrown before any request (an invalid URL or destination) and a
- * full disk (`ENOSPC`, `EDQUOT`), which `haul()` reports as retryable for a
- * call made once space is freed, but waiting does not cure.
+ * Whether another attempt can succeed: {@link isRetryable}, except for a `TypeError` thrown before
+ * any request (an invalid URL or destination) and a full disk (`ENOSPC`, `EDQUOT`), which `haul()`
+ * reports as retryable for a call made once space is freed, but waiting does not cure.
  */
 export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   if ((error as Error | null)?.name === "TypeError" && !requestMade) return false;

@@ -47,11 +47,10 @@ export class CheckpointSchedule {
     } finally {
       this.#starting = false;
     }
-    this.#running = record().then(() => {
-      this.#running = null;
-    }, (error: unknown) => {
-      this.#running = null;
+    this.#running = record().catch((error: unknown) => {
       this.#failure ??= { error };
+    }).finally(() => {
+      this.#running = null;
     });
   }
 

@@ -23,7 +23,7 @@ import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest } from "./requests.ts";
 import { type Segment, streamSegment } from "./segment.ts";
-import { withSharedSync } from "./durability.ts";
+import { sharedDatasync } from "./durability.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
@@ -32,6 +32,8 @@ type First = { readonly response: Response; readonly plan: StreamPlan };
 export class Download {
   readonly #ctx: CallContext;
   #file: ShimFile | null = null;
+  /** What the ranges' writers write through: `.part`, its `fdatasync` shared (`sharedDatasync`). */
+  #writable: Pick<ShimFile, "write" | "datasync"> | null = null;
   readonly #stop = new AbortController();
   #store!: CheckpointStore;
   #schedule!: RangeSchedule;
@@ -63,10 +65,13 @@ export class Download {
   async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
     const start = await openPart(fs, paths);
-    this.#file = withSharedSync(start.file); // several writers sync one file
+    const file = start.file;
+    this.#file = file;
+    const datasync = sharedDatasync(() => file.datasync());
+    this.#writable = { write: (bytes, at) => file.write(bytes, at), datasync };
     this.#store = new CheckpointStore(fs, paths, start.checkpoint !== null, owner);
     try {
-      await owner.adopt(start.file);
+      await owner.adopt(file);
       return await this.#download(start.checkpoint);
     } catch (error) {
       if (!this.#store.saved) {
@@ -134,8 +139,7 @@ export class Download {
     const file = this.#file!;
     // A retry loop's hasher continues when it fits the verified prefix.
     const prefix = schedule.writtenPrefix();
-    const kept = prefix === 0 ? null : settings.kept?.take(prefix, this.#validators) ?? null;
-    if (prefix === 0) settings.kept?.drop();
+    const kept = settings.kept?.take(prefix, this.#validators) ?? null;
     this.#hasher = new PrefixHasher(file, kept ?? createNativeHash(this.#ctx.expected?.algorithm));
     this.#hasher.advance(prefix);
     this.#checkpointer = new Checkpointer(
@@ -191,13 +195,10 @@ export class Download {
         await this.#stream(segment, response, declared, this.#ctx.url);
         if (this.#total === null && segment.done) this.#total = outcome.judgeEnd(plan, segment.end);
       }
-      let counted = first !== null;
-      for (;;) {
-        if (this.#stop.signal.aborted) return;
+      for (let fetched = 0; !this.#stop.signal.aborted; fetched++) {
         const span = this.#schedule.next();
         if (span === null) return;
-        if (!counted) this.#used++;
-        counted = true;
+        if (fetched === 0 && first === null) this.#used++; // this connection makes its first request
         if (!(await this.#fetch(k, this.#segment(span)))) return; // refused: this connection stops
       }
     } catch (error) {
@@ -209,7 +210,7 @@ export class Download {
   /** A new range at `span`; `asked`: its request is still to be answered. */
   #segment(span: ByteSpan, asked = true): Segment {
     const start = { cursor: span.start, end: span.end };
-    const writer = new PartWriter(this.#file!, this.#ctx.settings, this.#observer, start);
+    const writer = new PartWriter(this.#writable!, this.#ctx.settings, this.#observer, start);
     return this.#schedule.start(span, writer, asked);
   }
 
@@ -284,12 +285,7 @@ export class Download {
       await this.#store.discard();
       return this.#reset;
     }
-    let saveError: unknown = null;
-    try {
-      await this.#checkpointer!.final();
-    } catch (error) {
-      saveError = error;
-    }
+    const saveError = await this.#checkpointer!.final().then(() => null, (error: unknown) => error);
     const saved = this.#store.saved;
     const recorded = this.#checkpointer!.recorded;
     progress.state.validLength = saved ? recorded : 0;
@@ -309,20 +305,15 @@ export class Download {
   }
 
   async #complete(size: number): Promise<HaulResult> {
-    const { paths, expected, url, options, progress, owner, settings } = this.#ctx;
+    const { paths, settings } = this.#ctx;
     settings.kept?.drop();
-    const hasher = this.#hasher!;
-    const digests = await outcome.commit(owner, {
+    const digests = await outcome.commit(this.#ctx, {
       file: this.#file!,
       size,
-      digest: () => hasher.digests(size),
+      digest: () => this.#hasher!.digests(size),
       close: () => this.#closeFile(),
       checkpointed: this.#store.saved,
-      expected,
-      overwrite: options.overwrite === true,
-      url,
-      state: progress.state,
-      mtime: outcome.remoteMtime(options, this.#validators.lastModified),
+      lastModified: this.#validators.lastModified,
     }).catch((error) => {
       throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });

@@ -4,8 +4,6 @@
  * @module
  */
 
-import type { ShimFile } from "../runtime/fs_shim.ts";
-
 /**
  * What the bytes of `.part` written by this call have become. {@link Durability.sync} notes, when
  * a sync *starts*, how far the completed writes reach; only when it returns do those bytes become
@@ -85,19 +83,5 @@ export function sharedDatasync(datasync: () => Promise<void>): () => Promise<voi
       return start();
     });
     return next;
-  };
-}
-
-/** `.part` with its `fdatasync` shared ({@link sharedDatasync}) among the writers of its ranges. */
-export function withSharedSync(file: ShimFile): ShimFile {
-  const datasync = sharedDatasync(() => file.datasync());
-  return {
-    write: (data, position) => file.write(data, position),
-    read: (buffer, position) => file.read(buffer, position),
-    datasync,
-    sync: () => file.sync(),
-    truncate: (length) => file.truncate(length),
-    size: () => file.size(),
-    close: () => file.close(),
   };
 }

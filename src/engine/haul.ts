@@ -38,26 +38,19 @@ import { contentDispositionName } from "../protocol/safe_name.ts";
 
 export type { EngineHooks } from "./settings.ts";
 
-/** `haul()` itself: what the public `haul()` (`src/calls.ts`) and the browser's worker run. */
-export async function haul(
-  input: Source | readonly Source[],
-  options: HaulOptions,
-): Promise<HaulResult> {
-  checkOptions(options); // first: everything below reads options.dest
-  return await haulAttempt(input, options);
-}
-
 /**
- * `haul()` for a retry loop: `onJoined` tells when the call shared another call's download
- * (`single_flight.ts`); `loop` hands the loop's hasher, sources, pace and filesystem over.
+ * `haul()` itself: what the public `haul()` (`src/calls.ts`) and each attempt of a retry loop run.
+ * `onJoined` tells the loop when the call shared another call's download (`single_flight.ts`);
+ * `loop` hands the loop's hasher, sources, pace and filesystem over.
  */
-export function haulAttempt(
+export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
   onJoined?: () => void,
   loop: Pick<EngineHooks, "kept" | "sources" | "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
-  return singleFlight(
+  checkOptions(options); // first: everything below reads options.dest
+  return await singleFlight(
     input,
     options,
     (own) =>

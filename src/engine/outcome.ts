@@ -18,8 +18,6 @@ import { hasStrongValidator, parseHttpDate } from "../protocol/headers.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests } from "../runtime/multi_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
-import type { PartOwner } from "../store/ownership.ts";
-import type { HaulOptions, HaulState } from "../types.ts";
 import { CallbackFailure } from "./progress.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
@@ -60,13 +58,8 @@ export function merged(now: Validators, saved: Validators | null): Validators {
  * resume from what was saved) when nothing says the file ends there.
  */
 export function judgeEnd(plan: StreamPlan, end: number): number {
-  const verdict = judgeBodyEnd({
-    received: end - plan.offset,
-    fileLength: end,
-    bodyLength: plan.bodyLength,
-    total: null,
-    bodyEndsFile: plan.bodyEndsFile,
-  });
+  const received = end - plan.offset;
+  const verdict = judgeBodyEnd({ ...plan, total: null, received, fileLength: end });
   if (verdict.kind !== "complete") throw new Error(verdict.reason);
   return end;
 }
@@ -165,9 +158,8 @@ export function integrityFailure(
   return new IntegrityError(`Integrity check failed: ${describe(found)}`, mismatch);
 }
 
-/** A complete `.part` about to be committed, and what the commit checks it against. */
-interface Completion extends Pick<CallContext, "expected" | "url"> {
-  /** `.part`, open, and its verified length (`.part` is cut to it). */
+/** A complete `.part` about to be committed (it is cut to `size`, its verified length). */
+interface Completion {
   readonly file: ShimFile;
   readonly size: number;
   /** The digests (hex) of the first `size` bytes, as the engine hashed them. */
@@ -175,20 +167,8 @@ interface Completion extends Pick<CallContext, "expected" | "url"> {
   readonly close: () => Promise<void>;
   /** Whether its checkpoint may be on disk (`CheckpointStore.saved`): removed last. */
   readonly checkpointed: boolean;
-  readonly overwrite: boolean;
-  /** The call's progress: complete once the file is at `dest`. */
-  readonly state: HaulState;
-  /** The modification time to give the file (ms), or `null`: see {@link remoteMtime}. */
-  readonly mtime: number | null;
-}
-
-/**
- * The modification time a finished file gets: its (strong) `Last-Modified` when the caller asked
- * for it (`remoteTime` or `revalidate`), else `null` (it keeps the time it was written).
- */
-export function remoteMtime(options: HaulOptions, lastModified: string | null): number | null {
-  const asked = options.remoteTime === true || options.revalidate === true;
-  return asked && lastModified !== null ? parseHttpDate(lastModified) : null;
+  /** The file's (strong) `Last-Modified`: its mtime when asked (`remoteTime` or `revalidate`). */
+  readonly lastModified: string | null;
 }
 
 /**
@@ -201,24 +181,26 @@ export function remoteMtime(options: HaulOptions, lastModified: string | null): 
  * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
  * 5. the call's progress says complete.
  */
-export async function commit(owner: PartOwner, part: Completion): Promise<Digests> {
+export async function commit(ctx: CallContext, part: Completion): Promise<Digests> {
+  const { owner, options, progress: { state } } = ctx;
   const { file, size } = part;
   if ((await file.size()) !== size) await file.truncate(size);
-  if (part.mtime !== null) await owner.stamp(part.mtime); // after the last change of its bytes
+  const asked = options.remoteTime === true || options.revalidate === true;
+  const mtime = asked && part.lastModified !== null ? parseHttpDate(part.lastModified) : null;
+  if (mtime !== null) await owner.stamp(mtime); // after the last change of its bytes
   await file.sync();
   const digests = await part.digest();
   await part.close();
   const failure = integrityFailure(
-    part.expected,
+    ctx.expected,
     digests,
-    (found) => `${part.url}: got ${found}; nothing was saved at ${owner.dest}`,
+    (found) => `${ctx.url}: got ${found}; nothing was saved at ${owner.dest}`,
   );
   if (failure !== null) {
     await owner.remove();
     throw failure;
   }
-  await owner.publish(part.overwrite, part.checkpointed);
-  const { state } = part;
+  await owner.publish(options.overwrite === true, part.checkpointed);
   state.validLength = size;
   state.reportedLength = size;
   state.isComplete = true;

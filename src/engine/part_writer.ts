@@ -17,9 +17,12 @@ export interface WriteObserver {
   written(end: number): void;
 }
 
+/** What a writer needs of `.part` (`download.ts` shares its `fdatasync` among the ranges). */
+type WritableFile = Pick<ShimFile, "write" | "datasync">;
+
 /** Streams bytes into `.part` from a start cursor. */
 export class PartWriter {
-  readonly #file: ShimFile;
+  readonly #file: WritableFile;
   readonly #settings: Pick<Settings, "writeBufferSize" | "syncEvery">;
   readonly #observer: WriteObserver;
   readonly #durability: Durability;
@@ -48,7 +51,7 @@ export class PartWriter {
    * to end (it may carry on past it).
    */
   constructor(
-    file: ShimFile,
+    file: WritableFile,
     settings: Pick<Settings, "writeBufferSize" | "syncEvery">,
     observer: WriteObserver,
     start: { cursor: number; end?: number },
@@ -213,15 +216,11 @@ export class PartWriter {
       end - this.#syncedFrom >= this.#settings.syncEvery
     ) {
       this.#syncedFrom = end;
-      this.#syncing = this.#durability.sync(() => this.#file.datasync()).then(
-        () => {
-          this.#syncing = null;
-        },
-        (error: unknown) => {
-          this.#syncing = null;
-          this.#failure ??= { error };
-        },
-      );
+      this.#syncing = this.#durability.sync(() => this.#file.datasync()).catch((error: unknown) => {
+        this.#failure ??= { error };
+      }).finally(() => {
+        this.#syncing = null;
+      });
     }
   }
 

@@ -24,19 +24,11 @@ export const SPLIT_ALIGNMENT = 64 * 1024;
 
 /** `[0, total)` in at most `connections` contiguous ranges of at least `floor` bytes, in order. */
 export function splitRanges(total: number, connections: number, floor: number): ByteSpan[] {
-  if (!Number.isSafeInteger(total) || total <= 0) {
-    throw new RangeError(`Invalid total: ${total}: a positive byte count is needed`);
-  }
-  if (!Number.isSafeInteger(connections) || connections < 1) {
-    throw new RangeError(`Invalid connections: ${connections}: use a whole number from 1`);
-  }
-  if (!(floor > 0)) throw new RangeError(`Invalid floor: ${floor}: use a positive byte count`);
   const count = Math.max(1, Math.min(connections, Math.floor(total / floor)));
   const spans: ByteSpan[] = [];
   let start = 0;
   for (let i = 0; i < count; i++) {
-    const remaining = count - i;
-    const end = i === count - 1 ? total : cutPoint(start, start + (total - start) / remaining);
+    const end = i === count - 1 ? total : cutPoint(start, start + (total - start) / (count - i));
     spans.push({ start, end });
     start = end;
   }

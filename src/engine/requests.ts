@@ -21,11 +21,7 @@ const EXPIRED_STATUSES = new Set([400, 401, 403]);
 const EXPIRED_BODY = /expired|ExpiredToken|AccessDenied/i;
 
 /** A response (its body unread), its verdict, and the URL (redacted) of the source that answered. */
-interface Answer<T> {
-  readonly response: Response;
-  readonly verdict: T;
-  readonly url: string;
-}
+type Answer<T> = { readonly response: Response; readonly verdict: T; readonly url: string };
 
 /**
  * The first request, from `cursor` (with `Range` + `If-Range` when a checkpoint is resumed), to

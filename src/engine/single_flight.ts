@@ -65,7 +65,7 @@ export async function singleFlight<O extends HaulOptions>(
   download: (options: O) => Promise<HaulResult>,
   onJoined?: () => void,
 ): Promise<HaulResult> {
-  const key = typeof options === "object" && options !== null ? destinationKey(options.dest) : null;
+  const key = destinationKey(options.dest);
   const url = requestHref(input);
   if (key === null || url === null) return await download(options); // the engine reports it
   const running = flights.get(key);

@@ -58,9 +58,8 @@ export class PrefixHasher {
   }
 
   /**
-   * Starts reading back if anything is left to hash. A target raised while a
-   * run was ending (its loop done, its promise not yet settled) starts the
-   * next run, so no advance is ever lost.
+   * Starts reading back if anything is left to hash. A target raised while a run was ending (its
+   * loop done, its promise not yet settled) starts the next run, so no advance is ever lost.
    */
   #start(): void {
     if (this.#closed || this.#failure !== null || this.#hash.length >= this.#target) return;
@@ -108,9 +107,7 @@ export class PrefixHasher {
         } finally {
           this.#reading = false;
         }
-        if (n <= 0) {
-          throw new Error(`.part ended at byte ${at}, before the ${end} written`);
-        }
+        if (n <= 0) throw new Error(`.part ended at byte ${at}, before the ${end} written`);
         if (this.#closed) return;
         this.#hash.update(view.subarray(0, n));
       }
