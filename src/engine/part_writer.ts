@@ -2,7 +2,9 @@
  * Appends body bytes to `.part` through two buffers (one fills while the other is written; each
  * goes to the hasher just before its write) and starts an `fdatasync` every `syncEvery` bytes
  * without waiting. A buffer is allocated when first filled, no larger than what is left of the
- * range. {@link Durability} decides what each sync covers.
+ * range, and a quarter of `writeBufferSize` until that much has been written: a small file never
+ * allocates a whole one (docs/performance.md, "Write buffers"). {@link Durability} decides what
+ * each sync covers.
  *
  * @module
  */
@@ -30,6 +32,8 @@ export class PartWriter {
   readonly #buffers: [Uint8Array | null, Uint8Array | null] = [null, null];
   /** Where the range is expected to end (`Infinity`: unknown); only sizes the buffers. */
   readonly #expectedEnd: number;
+  /** Where this writer started (its buffers grow once it has written a whole buffer). */
+  readonly #start: number;
   /** The BYOB landing buffer, when no read holds it. */
   #landing: Uint8Array | null = null;
   #current: 0 | 1 = 0;
@@ -61,6 +65,7 @@ export class PartWriter {
     this.#observer = observer;
     this.#durability = new Durability(start.cursor);
     this.#accepted = start.cursor;
+    this.#start = start.cursor;
     this.#issued = start.cursor;
     this.#syncedFrom = start.cursor;
     this.#expectedEnd = start.end ?? Infinity;
@@ -78,8 +83,8 @@ export class PartWriter {
   /** Accepts the next body bytes (not retained after the call resolves). */
   async append(chunk: Uint8Array): Promise<void> {
     this.#throwFailure();
+    const capacity = this.#capacityAt(this.#accepted);
     this.#accepted += chunk.length;
-    const capacity = this.#settings.writeBufferSize;
     let offset = 0;
     if (this.#buffered === 0) {
       // Whole buffers straight from the chunk, without a copy.
@@ -111,9 +116,15 @@ export class PartWriter {
     return this.#buffers[this.#current] = new Uint8Array(size);
   }
 
+  /** A quarter buffer until a whole buffer's worth has been written from the start. */
+  #capacityAt(position: number): number {
+    const full = this.#settings.writeBufferSize;
+    return position - this.#start >= full ? full : Math.ceil(full / 4);
+  }
+
   /** Bytes worth buffering from `position`: the rest of the range, capped at a write buffer. */
   #sizeAt(position: number): number {
-    const capacity = this.#settings.writeBufferSize;
+    const capacity = this.#capacityAt(position);
     const left = this.#expectedEnd - position;
     return left > 0 ? Math.min(capacity, left) : capacity;
   }
@@ -124,7 +135,11 @@ export class PartWriter {
    * never a write buffer, and a failed read loses no accepted byte.
    */
   reserve(): Uint8Array {
-    this.#landing ??= new Uint8Array(this.#sizeAt(this.#accepted));
+    const size = this.#sizeAt(this.#accepted);
+    // Grown with the buffers while the range goes on; the read that finds its end reuses it.
+    const grow = this.#landing !== null && this.#landing.length < size &&
+      this.#accepted < this.#expectedEnd;
+    if (this.#landing === null || grow) this.#landing = new Uint8Array(size);
     const landing = this.#landing;
     this.#landing = null;
     return landing;

@@ -22,7 +22,7 @@ import { readStallTimeout } from "./stall.ts";
 const DEFAULT_BLOCK_SIZE = 1 << 20;
 const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 const DEFAULT_CHECKPOINT_MS = 1000;
-const WRITE_BUFFER_SIZE = 64 << 10;
+const WRITE_BUFFER_SIZE = 1 << 20;
 const SYNC_EVERY = 16 << 20;
 const DEFAULT_RANGE_FLOOR = 4 << 20;
 /** The most connections one call opens. */

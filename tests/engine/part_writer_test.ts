@@ -41,45 +41,65 @@ function pattern(length: number, from = 0): Uint8Array {
 describe("PartWriter", () => {
   it("buffers no more than the rest of a short range", async () => {
     const { file, bytes, writes } = memoryFile();
-    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 10 });
-    await writer.append(pattern(4));
-    await writer.append(pattern(6, 4));
+    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 3 });
+    await writer.append(pattern(1));
+    await writer.append(pattern(2, 1));
     await writer.quiesce();
-    assert.equal(writer.durability.written, 10);
-    assert.deepEqual(writes, [10]); // the 10-byte buffer filled and went at once
-    assert.deepEqual(bytes(), pattern(10));
+    assert.equal(writer.durability.written, 3);
+    assert.deepEqual(writes, [3]); // the 3-byte buffer filled and went at once
+    assert.deepEqual(bytes(), pattern(3));
   });
 
-  it("carries on past the expected end with whole buffers", async () => {
+  it("uses quarter buffers until a whole buffer's worth is written, then whole ones", async () => {
     const { file, bytes, writes } = memoryFile();
     const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 5 });
     for (let at = 0; at < 45; at += 3) await writer.append(pattern(3, at));
     await writer.quiesce();
     assert.equal(writer.durability.written, 45);
-    assert.deepEqual(writes, [5, 16, 16, 8]);
+    // 4 (a quarter of 16), the 1 left of the range, quarters carrying on past it up to 17, then
+    // whole buffers of 16 and the rest.
+    assert.deepEqual(writes, [4, 1, 4, 4, 4, 16, 12]);
     assert.deepEqual(bytes(), pattern(45));
+  });
+
+  it("counts from its own start: a writer resuming at a cursor starts small too", async () => {
+    const { file, writes } = memoryFile();
+    const writer = new PartWriter(file, settings, observer, { cursor: 1000 });
+    for (let at = 0; at < 24; at += 4) await writer.append(pattern(4, at));
+    await writer.quiesce();
+    assert.equal(writer.durability.written, 1024);
+    // Four quarter buffers from byte 1000, then a whole one (counted from 0, all would be whole).
+    assert.deepEqual(writes, [4, 4, 4, 4, 8]);
   });
 
   it("lands BYOB reads in a buffer no larger than the range", async () => {
     const { file, bytes } = memoryFile();
-    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 6 });
+    const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 3 });
     const landing = writer.reserve();
-    assert.equal(landing.length, 6);
-    landing.set(pattern(6));
+    assert.equal(landing.length, 3);
+    landing.set(pattern(3));
     await writer.commit(landing);
-    assert.equal(writer.reserve().length, 6); // the same landing, for the read that ends the body
+    assert.equal(writer.reserve().length, 3); // the same landing, for the read that ends the body
     await writer.quiesce();
-    assert.equal(writer.durability.written, 6);
-    assert.deepEqual(bytes(), pattern(6));
+    assert.equal(writer.durability.written, 3);
+    assert.deepEqual(bytes(), pattern(3));
   });
 
-  it("uses whole buffers when the end is not known", async () => {
-    const { file, writes } = memoryFile();
+  it("grows the landing with the buffers when the end is not known", async () => {
+    const { file, bytes, writes } = memoryFile();
     const writer = new PartWriter(file, settings, observer, { cursor: 0 });
-    assert.equal(writer.reserve().length, 16);
-    for (let at = 0; at < 40; at += 5) await writer.append(pattern(5, at));
+    for (let at = 0; at < 16; at += 4) {
+      const landing = writer.reserve();
+      assert.equal(landing.length, 4);
+      landing.set(pattern(4, at));
+      await writer.commit(landing);
+    }
+    const grown = writer.reserve();
+    assert.equal(grown.length, 16);
+    grown.set(pattern(16, 16));
+    await writer.commit(grown);
     await writer.quiesce();
-    assert.equal(writer.durability.written, 40);
-    assert.deepEqual(writes, [16, 16, 8]);
+    assert.deepEqual(writes, [4, 4, 4, 4, 16]); // each read filled a whole buffer: no copy
+    assert.deepEqual(bytes(), pattern(32));
   });
 });
