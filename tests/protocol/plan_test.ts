@@ -249,6 +249,22 @@ describe("isRetryable()", () => {
     assert.equal(isRetryable({ name: "IntegrityError", retryable: false }), false);
   });
 
+  it("knows every haul error class by name, as an error from another realm carries it", async () => {
+    const errors = await import("../../src/errors.ts");
+    const { StreamCutError } = await import("../../src/stream.ts");
+    const classes = [...Object.values(errors), StreamCutError].filter(
+      (value): value is typeof errors.HaulError =>
+        typeof value === "function" && value.prototype instanceof errors.HaulError,
+    );
+    assert.ok(classes.length >= 8, classes.map((c) => c.name).join(", "));
+    for (const { name } of classes) {
+      // errors.ts's HAUL_ERROR_NAMES is written by hand: a new class must be added to it.
+      assert.ok(errors.HAUL_ERROR_NAMES.test(name), `${name} is not in HAUL_ERROR_NAMES`);
+      assert.equal(errors.isRetryable({ name, retryable: true }), true, name);
+      assert.equal(errors.isRetryable({ name, retryable: false }), false, name);
+    }
+  });
+
   it("treats an unreachable server as retryable and an invalid URL as not", async () => {
     const { haul, isRetryable } = await import("../../mod.ts");
     const { withTempDir, join } = await import("../helpers/temp.ts");
