@@ -12,17 +12,15 @@ export async function defaultFs(): Promise<FsShim> {
       import("./deno_fs.ts"),
       import("./node_fs.ts"),
     ]);
-    return {
-      ...denoFs,
+    // Copied as descriptors: a spread would call the getters (`processScope` reads /proc) now.
+    const shim = Object.defineProperties({}, Object.getOwnPropertyDescriptors(denoFs)) as FsShim;
+    return Object.assign(shim, {
       open: (path: string, mode: OpenMode): Promise<ShimFile> =>
         mode === "readwrite" ? nodeFs.open(path, mode) : denoFs.open(path, mode),
       copyFile: nodeFs.copyFile!,
       list: nodeFs.list!,
       processStart: nodeFs.processStart!,
-      get processScope(): string | null {
-        return denoFs.processScope ?? null; // asked each time: permissions may change
-      },
-    };
+    });
   }
   return (await import("./node_fs.ts")).nodeFs;
 }

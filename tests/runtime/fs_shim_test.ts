@@ -439,6 +439,14 @@ describe("Choosing the default filesystem shim", () => {
     }
   });
 
+  it("keeps the process's identity live: read when asked, not when the shim is made", async () => {
+    const shim = await defaultFs();
+    for (const key of ["pid", "processScope"] as const) {
+      assert.equal(typeof Object.getOwnPropertyDescriptor(shim, key)?.get, "function", key);
+    }
+    assert.equal(shim.pid, process.pid);
+  });
+
   it("sets mtimes through the default shim", async () => {
     assert.equal(typeof (await defaultFs()).utime, "function");
   });
