@@ -122,7 +122,7 @@ export const denoFs: FsShim = {
   },
 
   rename(from: string, to: string): Promise<void> {
-    return shimIo(`rename to '${to}' from`, from, () => Deno.rename(from, to));
+    return shimIo(`rename to '${to}' from`, from, () => Deno.renameSync(from, to));
   },
 
   utime(path: string, mtimeMs: number): Promise<void> {
@@ -130,12 +130,12 @@ export const denoFs: FsShim = {
   },
 
   remove(path: string): Promise<void> {
-    return shimIoOrMissing("remove", path, undefined, () => Deno.remove(path));
+    return shimIoOrMissing("remove", path, undefined, () => Deno.removeSync(path));
   },
 
   stat(path: string): Promise<ShimStat | null> {
     return shimIoOrMissing("lstat", path, null, async () => {
-      const info = await Deno.lstat(path);
+      const info = Deno.lstatSync(path);
       const shown: ShimStat = {
         isFile: info.isFile,
         isDirectory: info.isDirectory,
@@ -150,7 +150,7 @@ export const denoFs: FsShim = {
   },
 
   readFile(path: string): Promise<Uint8Array | null> {
-    return shimIoOrMissing("readFile", path, null, () => Deno.readFile(path));
+    return shimIoOrMissing("readFile", path, null, () => Deno.readFileSync(path));
   },
 
   /** Opened `{ read: true }` (read-only on Unix, verified on Linux); on Windows, nothing. */

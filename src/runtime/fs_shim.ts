@@ -135,7 +135,7 @@ export function shimIoOrMissing<T, M>(
   operation: string,
   path: string,
   missing: M,
-  body: () => Promise<T>,
+  body: () => Promise<T> | T,
 ): Promise<T | M> {
   return shimIo(operation, path, body).catch((error: FsShimError) => {
     if (error.code === "ENOENT") return missing;
@@ -160,7 +160,12 @@ export function probeProcess(pid: number, kill: () => void): boolean | null {
   }
 }
 
-/** The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. */
+/**
+ * The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. The
+ * runtimes' shims make `stat`, `rename`, `remove` and `readFile` synchronously (a lookup or a small
+ * sidecar costs microseconds, a thread-pool round trip tens: docs/performance.md, "Small files");
+ * opening, reading, writing and syncing stay asynchronous.
+ */
 export interface FsShim {
   /** A short name for reports: `"deno"`, `"node"` or a test shim's name. */
   readonly name: string;

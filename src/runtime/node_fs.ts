@@ -7,7 +7,7 @@
  * @module
  */
 
-import { constants, readFileSync, readlinkSync } from "node:fs";
+import { constants, lstatSync, readFileSync, readlinkSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import * as fsp from "node:fs/promises";
 import process from "node:process";
@@ -99,7 +99,7 @@ export const nodeFs: FsShim = {
   },
 
   rename(from: string, to: string): Promise<void> {
-    return shimIo(`rename to '${to}' from`, from, () => fsp.rename(from, to));
+    return shimIo(`rename to '${to}' from`, from, () => renameSync(from, to));
   },
 
   utime(path: string, mtimeMs: number): Promise<void> {
@@ -107,12 +107,13 @@ export const nodeFs: FsShim = {
   },
 
   remove(path: string): Promise<void> {
-    return shimIoOrMissing("remove", path, undefined, () => fsp.unlink(path));
+    return shimIoOrMissing("remove", path, undefined, () => unlinkSync(path));
   },
 
   stat(path: string): Promise<ShimStat | null> {
     return shimIoOrMissing("lstat", path, null, async () => {
-      const info = await fsp.lstat(path);
+      const info = lstatSync(path, { throwIfNoEntry: false });
+      if (info === undefined) return null;
       const shown: ShimStat = {
         isFile: info.isFile(),
         isDirectory: info.isDirectory(),
@@ -131,8 +132,8 @@ export const nodeFs: FsShim = {
   },
 
   readFile(path: string): Promise<Uint8Array | null> {
-    return shimIoOrMissing("readFile", path, null, async () => {
-      const bytes = await fsp.readFile(path);
+    return shimIoOrMissing("readFile", path, null, () => {
+      const bytes = readFileSync(path);
       // A plain Uint8Array view (not a Buffer), the same type every shim returns.
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
