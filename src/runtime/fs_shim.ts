@@ -130,17 +130,19 @@ export async function shimIo<T>(
   }
 }
 
-/** {@link shimIo}, but resolving to `missing` when nothing is at `path` (`ENOENT`). */
-export function shimIoOrMissing<T, M>(
+/** {@link shimIo}, but resolving to `missing` when nothing is at `path` (`ENOENT`, wrapped in nothing). */
+export async function shimIoOrMissing<T, M>(
   operation: string,
   path: string,
   missing: M,
   body: () => Promise<T> | T,
 ): Promise<T | M> {
-  return shimIo(operation, path, body).catch((error: FsShimError) => {
-    if (error.code === "ENOENT") return missing;
-    throw error;
-  });
+  try {
+    return await body();
+  } catch (error) {
+    if (platformErrorCode(error) === "ENOENT") return missing;
+    throw toShimError(error, operation, path);
+  }
 }
 
 /**
