@@ -164,9 +164,9 @@ export function probeProcess(pid: number, kill: () => void): boolean | null {
 
 /**
  * The per-runtime filesystem capabilities. All failures reject with {@link FsShimError}. The
- * runtimes' shims make `stat`, `rename`, `remove` and `readFile` synchronously (a lookup or a small
- * sidecar costs microseconds, a thread-pool round trip tens: docs/performance.md, "Small files");
- * opening, reading, writing and syncing stay asynchronous.
+ * runtimes' shims make `stat`, `rename`, `remove`, `readFile` and `node_fs.ts`'s `fstat`
+ * synchronously (a lookup or a small sidecar costs microseconds, a thread-pool round trip tens:
+ * docs/performance.md, "Small files"); opening, reading, writing and syncing stay asynchronous.
  */
 export interface FsShim {
   /** A short name for reports: `"deno"`, `"node"` or a test shim's name. */

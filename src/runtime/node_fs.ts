@@ -7,7 +7,7 @@
  * @module
  */
 
-import { constants, lstatSync, readFileSync, readlinkSync, renameSync, unlinkSync } from "node:fs";
+import * as fsSync from "node:fs";
 import { hostname } from "node:os";
 import * as fsp from "node:fs/promises";
 import process from "node:process";
@@ -25,7 +25,7 @@ import {
 
 const OPEN_FLAGS: Readonly<Record<OpenMode, string | number>> = {
   "read": "r",
-  "readwrite": constants.O_RDWR | constants.O_CREAT,
+  "readwrite": fsSync.constants.O_RDWR | fsSync.constants.O_CREAT,
   "create-exclusive": "wx",
   "create-truncate": "w",
 };
@@ -58,10 +58,10 @@ function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
     datasync: () => shimIo("datasync", path, () => handle.datasync()),
     sync: () => shimIo("sync", path, () => handle.sync()),
     truncate: (length) => shimIo("truncate", path, () => handle.truncate(length)),
-    size: () => shimIo("stat", path, async () => (await handle.stat()).size),
+    size: () => shimIo("stat", path, () => fsSync.fstatSync(handle.fd).size),
     identity: () =>
-      shimIo("stat", path, async () => {
-        const info = await handle.stat();
+      shimIo("stat", path, () => {
+        const info = fsSync.fstatSync(handle.fd);
         return `${info.dev}:${info.ino}`;
       }),
     close: async () => {
@@ -99,7 +99,7 @@ export const nodeFs: FsShim = {
   },
 
   rename(from: string, to: string): Promise<void> {
-    return shimIo(`rename to '${to}' from`, from, () => renameSync(from, to));
+    return shimIo(`rename to '${to}' from`, from, () => fsSync.renameSync(from, to));
   },
 
   utime(path: string, mtimeMs: number): Promise<void> {
@@ -107,12 +107,12 @@ export const nodeFs: FsShim = {
   },
 
   remove(path: string): Promise<void> {
-    return shimIoOrMissing("remove", path, undefined, () => unlinkSync(path));
+    return shimIoOrMissing("remove", path, undefined, () => fsSync.unlinkSync(path));
   },
 
   stat(path: string): Promise<ShimStat | null> {
     return shimIoOrMissing("lstat", path, null, async () => {
-      const info = lstatSync(path, { throwIfNoEntry: false });
+      const info = fsSync.lstatSync(path, { throwIfNoEntry: false });
       if (info === undefined) return null;
       const shown: ShimStat = {
         isFile: info.isFile(),
@@ -133,7 +133,7 @@ export const nodeFs: FsShim = {
 
   readFile(path: string): Promise<Uint8Array | null> {
     return shimIoOrMissing("readFile", path, null, () => {
-      const bytes = readFileSync(path);
+      const bytes = fsSync.readFileSync(path);
       // A plain Uint8Array view (not a Buffer), the same type every shim returns.
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
@@ -155,7 +155,7 @@ export const nodeFs: FsShim = {
 
   /** Asks for a reflink (`COPYFILE_FICLONE`), which falls back to a copy. */
   copyFile(from: string, to: string): Promise<void> {
-    const copy = () => fsp.copyFile(from, to, constants.COPYFILE_FICLONE);
+    const copy = () => fsp.copyFile(from, to, fsSync.constants.COPYFILE_FICLONE);
     return shimIo(`copy to '${to}' from`, from, copy);
   },
 
@@ -168,15 +168,15 @@ export const nodeFs: FsShim = {
   },
 
   processStart(pid: number): string | null {
-    return linuxProcessStart(pid, (path) => readFileSync(path, "utf8"));
+    return linuxProcessStart(pid, (path) => fsSync.readFileSync(path, "utf8"));
   },
 
   get processScope(): string | null {
     try {
       const host = `host=${hostname()}`;
       if (process.platform !== "linux") return host;
-      const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-      return `${host};${readlinkSync("/proc/self/ns/pid")};boot=${boot}`;
+      const boot = fsSync.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+      return `${host};${fsSync.readlinkSync("/proc/self/ns/pid")};boot=${boot}`;
     } catch {
       return null;
     }
