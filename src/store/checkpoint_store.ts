@@ -48,7 +48,7 @@ export async function openPart(
       return { file, checkpoint };
     }
     if (checkpoint !== null) await removeCheckpoint(fs, paths);
-    await file.truncate(0);
+    if ((await file.size()) !== 0) await file.truncate(0); // a fresh file: no truncate to pay
     return { file, checkpoint: null };
   } catch (error) {
     await file.close();
