@@ -1,10 +1,9 @@
-import type { FsShim, OpenMode, ShimFile } from "./fs_shim.ts";
+import { type FsShim, FsShimError, type OpenMode, type ShimFile } from "./fs_shim.ts";
 
 /**
  * The {@link FsShim} for this runtime: `node_fs.ts` in Bun and Node; in Deno `deno_fs.ts` (least
- * privilege, flock), except that the `.part` file (opened `"readwrite"`) goes through `node_fs.ts`,
- * whose positional writes let a background `fdatasync` run while the next write proceeds
- * (`Deno.FsFile` has one cursor; docs/performance.md). Bun and Node never load the Deno file.
+ * privilege, flock), but for the `.part` file (opened `"readwrite"`, {@link openTwice}). Bun and
+ * Node never load the Deno file.
  */
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {
@@ -16,11 +15,35 @@ export async function defaultFs(): Promise<FsShim> {
     const shim = Object.defineProperties({}, Object.getOwnPropertyDescriptors(denoFs)) as FsShim;
     return Object.assign(shim, {
       open: (path: string, mode: OpenMode): Promise<ShimFile> =>
-        mode === "readwrite" ? nodeFs.open(path, mode) : denoFs.open(path, mode),
+        mode === "readwrite" ? openTwice(path, nodeFs, denoFs) : denoFs.open(path, mode),
       copyFile: nodeFs.copyFile!,
       list: nodeFs.list!,
       processStart: nodeFs.processStart!,
     });
   }
   return (await import("./node_fs.ts")).nodeFs;
+}
+
+/**
+ * Deno's `.part`, opened twice: writes through `Deno.FsFile` (Deno runs them on its blocking pool,
+ * where `node:fs` writes run on the main thread), the rest through `node:fs` (positional reads, an
+ * `fdatasync` beside the next write; `Deno.FsFile` has one cursor). docs/performance.md. Both must
+ * be one file: the path may be replaced between the two opens (`ESTALE`). Exported for its test.
+ */
+export async function openTwice(path: string, nodeFs: FsShim, denoFs: FsShim): Promise<ShimFile> {
+  const positional = await nodeFs.open(path, "readwrite");
+  const writer = await denoFs.open(path, "readwrite").catch(async (error: unknown) => {
+    await positional.close();
+    throw error;
+  });
+  const file = {
+    ...positional,
+    write: writer.write,
+    close: () => writer.close().finally(positional.close),
+  };
+  const same = await Promise.all([positional.identity!(), writer.identity!()])
+    .then(([one, other]) => one === other, () => false);
+  if (same) return file;
+  await file.close().catch(() => {});
+  throw new FsShimError("ESTALE", path, `open '${path}': replaced while it was opened`);
 }

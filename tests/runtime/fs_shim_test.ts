@@ -12,7 +12,7 @@ import path from "node:path";
 import process from "node:process";
 import { type FsShim, FsShimError } from "../../src/runtime/fs_shim.ts";
 import { linuxProcessStart, nodeFs } from "../../src/runtime/node_fs.ts";
-import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { defaultFs, openTwice } from "../../src/runtime/default_fs.ts";
 
 const inDeno = typeof globalThis.Deno?.open === "function";
 const shims: FsShim[] = [nodeFs];
@@ -445,6 +445,47 @@ describe("Choosing the default filesystem shim", () => {
       assert.equal(typeof Object.getOwnPropertyDescriptor(shim, key)?.get, "function", key);
     }
     assert.equal(shim.pid, process.pid);
+  });
+
+  it("opens Deno's .part twice as one file: written by one handle, read and synced by the other", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "haul-fs-twice-"));
+    try {
+      const part = path.join(dir, "a.part");
+      const writers = shims.at(0)!; // denoFs in Deno, else nodeFs
+      const file = await openTwice(part, nodeFs, writers);
+      await file.write(bytes("hello, world"), 0);
+      await file.write(bytes("HELLO"), 0);
+      await file.datasync();
+      assert.equal(await file.size(), 12);
+      assert.deepEqual(await readAll(file), bytes("HELLO, world"));
+      await file.close();
+      assert.equal(await fsp.readFile(part, "utf8"), "HELLO, world");
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a .part replaced between its two opens (ESTALE), with both handles closed", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "haul-fs-twice-"));
+    try {
+      const part = path.join(dir, "a.part");
+      const other = path.join(dir, "other");
+      await fsp.writeFile(other, "someone else's");
+      let closed = 0;
+      const replacing: FsShim = {
+        ...nodeFs,
+        open: async (at, mode) => {
+          const file = await nodeFs.open(at, mode);
+          await fsp.rename(other, at); // another process takes the name over meanwhile
+          return { ...file, close: () => file.close().then(() => void closed++) };
+        },
+      };
+      await rejectsWithCode(openTwice(part, replacing, shims.at(0)!), "ESTALE");
+      assert.equal(closed, 1);
+      assert.equal(await fsp.readFile(part, "utf8"), "someone else's"); // not written
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("sets mtimes through the default shim", async () => {
