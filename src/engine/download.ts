@@ -116,7 +116,7 @@ export class Download {
         this.#schedule = new RangeSchedule(cursor, saved!.ranges, 1, floor);
         return await this.#run(null, saved, 0);
       }
-      if (plan.rewind) {
+      if (plan.offset === 0 && cursor > 0) { // a resume answered from byte 0
         await this.#restart();
         saved = null;
       }

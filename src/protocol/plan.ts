@@ -35,12 +35,10 @@ interface SentRequest extends ResumeRequest {
 /** The representation metadata a plan carries into the checkpoint (a well-formed ETag, a strong Last-Modified). */
 export type Validators = Pick<Checkpoint, "etag" | "lastModified" | "contentType">;
 
-/** Stream the body into `.part` at `offset` (0, or the resume cursor). */
+/** Stream the body into `.part` at `offset` (0, or the resume cursor; 0 for a resume: start over). */
 export interface StreamPlan {
   readonly kind: "stream";
   readonly offset: number;
-  /** Progress on disk must be discarded before writing (a resume answered from byte 0). */
-  readonly rewind: boolean;
   /** Bytes the body must hold, or `null` when only its end says (chunked, no length). */
   readonly bodyLength: number | null;
   readonly total: number | null;
@@ -122,7 +120,6 @@ function planFull(sent: SentRequest, validators: Validators, length: number | nu
   return {
     kind: "stream",
     offset: 0,
-    rewind: sent.cursor > 0,
     bodyLength: length,
     total: length,
     bodyEndsFile: true,
@@ -161,7 +158,6 @@ function planPartial(
     return {
       kind: "stream",
       offset: 0,
-      rewind: resuming,
       bodyLength,
       total: range.complete,
       bodyEndsFile: range.complete !== null,
@@ -194,7 +190,6 @@ function planPartial(
   return {
     kind: "stream",
     offset: sent.cursor,
-    rewind: false,
     bodyLength,
     total,
     bodyEndsFile: total !== null,
