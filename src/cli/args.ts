@@ -54,10 +54,7 @@ export function retryPolicy(options: CliOptions): Required<Omit<RetryOptions, "o
 
 /** The arguments are wrong: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
+  override name = "UsageError";
 }
 
 /** The options while the flags are applied, with what only the final checks read. */

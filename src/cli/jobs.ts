@@ -141,9 +141,9 @@ function joinPath(dir: string, relative: string): string {
   return dir.endsWith("/") || dir.endsWith("\\") ? dir + relative : `${dir}/${relative}`;
 }
 
-/** The download lines of `haul -i LIST` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
-export function parseList(text: string): ({ line: number } & Omit<JobSource, "where">)[] {
-  const entries = [];
+/** The download lines of list `name` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
+export function parseList(text: string, name: string): JobSource[] {
+  const entries: JobSource[] = [];
   for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
@@ -152,7 +152,7 @@ export function parseList(text: string): ({ line: number } & Omit<JobSource, "wh
       /^(\S+)\s*(.*)$/.exec(line)!;
     const [url = line, ...mirrors] = match[1]!.trim().split(/\s+/);
     const path = match[2]!.trim();
-    entries.push({ line: index + 1, url, mirrors, path: path === "" ? null : path });
+    entries.push({ where: `${name}:${index + 1}`, url, mirrors, path: path === "" ? null : path });
   }
   return entries;
 }

@@ -187,20 +187,15 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise
     },
   });
   const reader = stream.getReader();
+  // The progress of the one bar, but for its byte counts.
+  const bar = { index: 0, item, phase: "running", attempt: 1, retryAt: null } as const;
+  const counts = { pending: 0, active: 1, done: 0, skipped: 0, failed: 0 };
   try {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       if (!(await io.writeOut(read.value))) return EXIT.brokenPipe; // the reader left: quietly
       written += read.value.length;
-      const progress = { index: 0, item, phase: "running", validLength: written } as const;
-      view?.update({
-        items: [{ ...progress, totalLength: null, received: written, attempt: 1, retryAt: null }],
-        pending: 0,
-        active: 1,
-        done: 0,
-        skipped: 0,
-        failed: 0,
-        received: written,
-      });
+      const items = [{ ...bar, validLength: written, totalLength: null, received: written }];
+      view?.update({ items, ...counts, received: written });
     }
   } catch (error) {
     view?.stop();

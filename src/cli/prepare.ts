@@ -50,10 +50,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     const listName = options.inputFile;
     const text = await readText(io, listName, "list");
     if (typeof text !== "string") return text;
-    sources = parseList(text).map(({ line, ...entry }) => ({
-      ...entry,
-      where: `${listName}:${line}`,
-    }));
+    sources = parseList(text, listName);
     if (sources.length === 0) {
       return refuse([`${listName}: The list has no URLs: write one URL per line`]);
     }

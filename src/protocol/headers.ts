@@ -177,12 +177,11 @@ function resolveTwoDigitYear(twoDigits: number, now: number): number {
 }
 
 /**
- * Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994
- * 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime (`Sun
- * Nov  6 08:49:37 1994`). Strict: exact, case-sensitive names; the day exists
- * and its name agrees; 60 seconds only as the leap second 23:59:60 (the next
- * midnight). `now` places RFC 850 two-digit years. Milliseconds since the
- * epoch, or `null`; never throws.
+ * Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
+ * (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime (`Sun Nov  6 08:49:37 1994`). Strict: exact,
+ * case-sensitive names; the day exists and its name agrees; 60 seconds only as the leap second
+ * 23:59:60 (the next midnight). `now` places RFC 850 two-digit years. Milliseconds since the epoch,
+ * or `null`; never throws.
  */
 export function parseHttpDate(value: string, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;

@@ -153,17 +153,17 @@ function planPartial(
       resuming,
     );
   }
-  if (range.first === 0) {
-    // The whole representation from byte 0: a 200 in all but name.
-    return {
-      kind: "stream",
-      offset: 0,
-      bodyLength,
-      total: range.complete,
-      bodyEndsFile: range.complete !== null,
-      validators,
-    };
-  }
+  // A 206's body ends the file when the file's length is known.
+  const stream = (offset: number, total: number | null): StreamPlan => ({
+    kind: "stream",
+    offset,
+    bodyLength,
+    total,
+    bodyEndsFile: total !== null,
+    validators,
+  });
+  // The whole representation from byte 0: a 200 in all but name.
+  if (range.first === 0) return stream(0, range.complete);
   if (!resuming) {
     return refuse(
       ContentRangeError,
@@ -186,15 +186,7 @@ function planPartial(
       true,
     );
   }
-  const total = range.complete ?? sent.checkpoint?.reportedLength ?? null;
-  return {
-    kind: "stream",
-    offset: sent.cursor,
-    bodyLength,
-    total,
-    bodyEndsFile: total !== null,
-    validators,
-  };
+  return stream(sent.cursor, range.complete ?? sent.checkpoint?.reportedLength ?? null);
 }
 
 function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {

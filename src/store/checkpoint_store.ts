@@ -81,14 +81,12 @@ async function readCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<Checkpoi
   try {
     return decodeCheckpoint(bytes);
   } catch (error) {
-    await removeCheckpoint(fs, paths);
-    if (error instanceof ControlFileError) {
-      throw new ControlFileError(
-        `Checkpoint discarded: ${paths.ctrl}: ${error.message}; the next call starts from byte 0`,
-        { cause: error },
-      );
-    }
-    throw error;
+    await removeCheckpoint(fs, paths); // decodeCheckpoint throws ControlFileErrors only
+    throw new ControlFileError(
+      `Checkpoint discarded: ${paths.ctrl}: ${(error as ControlFileError).message}; ` +
+        "the next call starts from byte 0",
+      { cause: error },
+    );
   }
 }
 

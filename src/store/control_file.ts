@@ -182,12 +182,11 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const version = view.getUint16(O.version, true);
   if (version !== CONTROL_FILE_VERSION) {
     const reads = `this haul reads version ${CONTROL_FILE_VERSION} only`;
+    const writer = version > CONTROL_FILE_VERSION ? "a newer" : "another";
     throw new ControlFileError(
       version >= 1 && version < CONTROL_FILE_VERSION
         ? `Checkpoint version ${version} is not supported: it was written by an older haul, and ${reads}`
-        : `Checkpoint version ${version} is not supported: ${reads} (the file was probably written by ${
-          version > CONTROL_FILE_VERSION ? "a newer" : "another"
-        } haul)`,
+        : `Checkpoint version ${version} is not supported: ${reads} (the file was probably written by ${writer} haul)`,
     );
   }
   const headerFlags = view.getUint16(O.headerFlags, true);

@@ -109,7 +109,7 @@ async function tryCreate(
   if (file === null) return null;
   try {
     // Before the record: a record that says "flock" is only ever written under the flock.
-    const flocked = await (file.tryLock?.() ?? Promise.resolve(false)).catch(() => false);
+    const flocked = (await file.tryLock?.().catch(() => false)) ?? false;
     const text = textFor(flocked);
     await file.write(new TextEncoder().encode(text), 0);
     return { file, text };
@@ -123,15 +123,9 @@ async function tryCreate(
 /** Whether another process holds the lock file's flock, probed on a handle of its own. */
 async function probeFlock(fs: FsShim, lockPath: string): Promise<FlockProbe> {
   const probe = await fs.open(lockPath, "read").catch(() => null);
-  if (probe === null) return "unknown";
-  try {
-    if (probe.tryLock === undefined) return "unknown";
-    return (await probe.tryLock()) ? "free" : "held";
-  } catch {
-    return "unknown";
-  } finally {
-    await probe.close().catch(() => {});
-  }
+  const taken = await probe?.tryLock?.().catch(() => null); // undefined, null: cannot tell
+  await probe?.close().catch(() => {});
+  return taken === true ? "free" : taken === false ? "held" : "unknown";
 }
 
 /** Reads and judges the lock at `lockPath`; `null` when nothing is there. */

@@ -205,10 +205,11 @@ describe("CLI list format", () => {
   it("reads URL and URL PATH lines, skipping comments and blank lines, with line numbers", () => {
     const entries = parseList(
       "\uFEFF# comment\n\nhttps://e.com/a.bin\r\n  https://e.com/b.bin\tsub/my b.bin  \n#x\n",
+      "list.txt",
     );
     assert.deepEqual(entries, [
-      { line: 3, url: "https://e.com/a.bin", mirrors: [], path: null },
-      { line: 4, url: "https://e.com/b.bin", mirrors: [], path: "sub/my b.bin" },
+      { where: "list.txt:3", url: "https://e.com/a.bin", mirrors: [], path: null },
+      { where: "list.txt:4", url: "https://e.com/b.bin", mirrors: [], path: "sub/my b.bin" },
     ]);
   });
 
@@ -217,19 +218,20 @@ describe("CLI list format", () => {
       "https://a.com/f.iso https://b.com/f.iso\thttp://c.com/f.iso isos/f.iso\n" +
         "https://a.com/g.iso\thttps://b.com/g.iso\n" +
         "example.com/x out/x\n",
+      "l",
     );
     assert.deepEqual(entries, [
       {
-        line: 1,
+        where: "l:1",
         url: "https://a.com/f.iso",
         mirrors: ["https://b.com/f.iso", "http://c.com/f.iso"],
         path: "isos/f.iso",
       },
-      { line: 2, url: "https://a.com/g.iso", mirrors: ["https://b.com/g.iso"], path: null },
-      { line: 3, url: "example.com/x", mirrors: [], path: "out/x" },
+      { where: "l:2", url: "https://a.com/g.iso", mirrors: ["https://b.com/g.iso"], path: null },
+      { where: "l:3", url: "example.com/x", mirrors: [], path: "out/x" },
     ]);
     const { jobs, problems } = planJobs(
-      [{ where: "l:1", ...entries[0]! }, {
+      [entries[0]!, {
         where: "l:9",
         url: "https://a.com/h",
         mirrors: ["ftp://b/h"],
@@ -243,19 +245,22 @@ describe("CLI list format", () => {
   });
 
   it("refuses malformed URLs, duplicates, absolute paths and .. with the line number", () => {
-    const sources = parseList([
-      "https://e.com/ok.bin",
-      "htp//broken",
-      "ftp://e.com/x.bin",
-      "https://e.com/dup.bin",
-      "https://f.com/dup.bin",
-      "https://e.com/x /etc/passwd",
-      "https://e.com/x ../outside.bin",
-      "https://e.com/x a/../../b.bin",
-      "https://e.com/x C:/win.bin",
-      "https://e.com/file a",
-      "https://e.com/x a/inner.bin",
-    ].join("\n")).map((entry) => ({ ...entry, where: `list:${entry.line}` }));
+    const sources = parseList(
+      [
+        "https://e.com/ok.bin",
+        "htp//broken",
+        "ftp://e.com/x.bin",
+        "https://e.com/dup.bin",
+        "https://f.com/dup.bin",
+        "https://e.com/x /etc/passwd",
+        "https://e.com/x ../outside.bin",
+        "https://e.com/x a/../../b.bin",
+        "https://e.com/x C:/win.bin",
+        "https://e.com/file a",
+        "https://e.com/x a/inner.bin",
+      ].join("\n"),
+      "list",
+    );
     const { jobs, problems } = planJobs(sources, {
       dir: "out",
       output: null,
