@@ -41,11 +41,8 @@ export async function openTwice(path: string, nodeFs: FsShim, denoFs: FsShim): P
     await positional.close();
     throw error;
   });
-  const file = {
-    ...positional,
-    write: writer.write,
-    close: () => writer.close().finally(positional.close),
-  };
+  const close = () => writer.close().finally(positional.close);
+  const file = { ...positional, write: writer.write, close };
   const same = await Promise.all([positional.identity!(), writer.identity!()])
     .then(([one, other]) => one === other, () => false);
   if (same) return file;

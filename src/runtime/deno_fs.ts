@@ -150,7 +150,12 @@ export const denoFs: FsShim = {
   },
 
   readFile(path: string): Promise<Uint8Array | null> {
-    return shimIoOrMissing("readFile", path, null, () => Deno.readFileSync(path));
+    return shimIoOrMissing("readFile", path, null, () => {
+      if (!Deno.statSync(path).isFile) {
+        throw new FsShimError("EFTYPE", path, `read '${path}': not a regular file`);
+      }
+      return Deno.readFileSync(path);
+    });
   },
 
   /** Opened `{ read: true }` (read-only on Unix, verified on Linux); on Windows, nothing. */

@@ -178,7 +178,7 @@ export interface FsShim {
   remove(path: string): Promise<void>;
   /** lstat(2), or `null` if nothing is at `path`. */
   stat(path: string): Promise<ShimStat | null>;
-  /** Reads a whole (small) file, or `null` if it does not exist. */
+  /** A whole small file, or `null` if none; `EFTYPE` if not a regular file (a FIFO would block). */
   readFile(path: string): Promise<Uint8Array | null>;
   /** fsync(2) on a directory, making renames and unlinks in it durable. */
   syncDir(path: string): Promise<void>;

@@ -133,6 +133,9 @@ export const nodeFs: FsShim = {
 
   readFile(path: string): Promise<Uint8Array | null> {
     return shimIoOrMissing("readFile", path, null, () => {
+      if (!fsSync.statSync(path).isFile()) {
+        throw new FsShimError("EFTYPE", path, `read '${path}': not a regular file`);
+      }
       const bytes = fsSync.readFileSync(path);
       // A plain Uint8Array view (not a Buffer), the same type every shim returns.
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);

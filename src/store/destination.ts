@@ -132,6 +132,7 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     ENAMETOOLONG: "the name is too long for the filesystem",
     ENOTDIR: "a parent in the path is not a directory",
     ELOOP: "too many symbolic links",
+    EFTYPE: "not a regular file; remove it",
   };
   return new DestinationError(
     `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,

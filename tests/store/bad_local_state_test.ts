@@ -448,6 +448,24 @@ describe("Links and directories where haul's files belong", () => {
     });
   });
 
+  for (const [sidecar, withPart] of [[".part.lock", false], [".part.ctrl", true]] as const) {
+    it(`refuse a ${sidecar} that is a fifo with a DestinationError, without waiting on it`, async () => {
+      await inSandbox(async ({ dir, dest }) => {
+        if (withPart) await writeFile(`${dest}.part`, BODY.subarray(0, CUT));
+        const made = spawnSync("mkfifo", [`${dest}${sidecar}`]);
+        assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+        // Read synchronously, a fifo would block the whole process: this test would never end.
+        const error = expectError(await new Site().call(dest), DestinationError, sidecar);
+        assert.match(error.message, /not a regular file/);
+        assert.equal(await exists(dest), false);
+        assert.ok(
+          (await readdir(dir)).includes(`file.bin${sidecar}`),
+          "the fifo is left to its owner",
+        );
+      });
+    });
+  }
+
   it("replace a .part symlink to a file outside instead of writing through it", async () => {
     await inSandbox(async ({ outside, dest }) => {
       const site = new Site();
