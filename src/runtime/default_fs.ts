@@ -14,13 +14,8 @@ export async function defaultFs(): Promise<FsShim> {
     // Copied as descriptors: a spread would call the getters (`processScope` reads /proc) now.
     const shim = Object.defineProperties({}, Object.getOwnPropertyDescriptors(denoFs)) as FsShim;
     return Object.assign(shim, {
-      open: (path: string, mode: OpenMode): Promise<ShimFile> => {
-        if (mode !== "readwrite") return denoFs.open(path, mode);
-        // Windows has no inode numbers to check that the two opens found one file: one handle.
-        return Deno.build.os === "windows"
-          ? nodeFs.open(path, mode)
-          : openTwice(path, nodeFs, denoFs);
-      },
+      open: (path: string, mode: OpenMode): Promise<ShimFile> =>
+        mode === "readwrite" ? openTwice(path, nodeFs, denoFs) : denoFs.open(path, mode),
       copyFile: nodeFs.copyFile!,
       list: nodeFs.list!,
       processStart: nodeFs.processStart!,
@@ -33,7 +28,8 @@ export async function defaultFs(): Promise<FsShim> {
  * Deno's `.part`, opened twice: writes through `Deno.FsFile` (Deno runs them on its blocking pool,
  * where `node:fs` writes run on the main thread), the rest through `node:fs` (positional reads, an
  * `fdatasync` beside the next write; `Deno.FsFile` has one cursor). docs/performance.md. Both must
- * be one file: the path may be replaced between the two opens (`ESTALE`). Exported for its test.
+ * be one file: the path may be replaced between the two opens (`ESTALE`); where no inode number
+ * tells (Windows), the `node:fs` handle alone. Exported for its test.
  */
 export async function openTwice(path: string, nodeFs: FsShim, denoFs: FsShim): Promise<ShimFile> {
   const positional = await nodeFs.open(path, "readwrite");
@@ -42,10 +38,10 @@ export async function openTwice(path: string, nodeFs: FsShim, denoFs: FsShim): P
     throw error;
   });
   const close = () => writer.close().finally(positional.close);
-  const file = { ...positional, write: writer.write, close };
-  const same = await Promise.all([positional.identity!(), writer.identity!()])
-    .then(([one, other]) => one === other, () => false);
-  if (same) return file;
-  await file.close().catch(() => {});
+  const [one, other] = await Promise.all([positional.identity!(), writer.identity!()])
+    .catch(() => ["", "unknown"]); // cannot tell: refused below
+  if (one === null || other === null) return await writer.close().then(() => positional);
+  if (one === other) return { ...positional, write: writer.write, close };
+  await close().catch(() => {});
   throw new FsShimError("ESTALE", path, `open '${path}': replaced while it was opened`);
 }

@@ -81,7 +81,7 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
     identity: () =>
       serial("stat", async () => {
         const info = await file.stat();
-        return `${info.dev}:${info.ino}`;
+        return info.ino === null ? null : `${info.dev}:${info.ino}`; // no inode numbers on Windows
       }),
     tryLock: () =>
       serial("lock", async () => {

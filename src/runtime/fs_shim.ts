@@ -26,8 +26,8 @@ export interface ShimFile {
    * Absent where the runtime has none (`node:fs` in Node and Bun).
    */
   tryLock?(): Promise<boolean>;
-  /** Device and inode (`"dev:ino"`), as {@link ShimStat.identity} gives; absent when unknown. */
-  identity?(): Promise<string>;
+  /** Device and inode (`"dev:ino"`), as {@link ShimStat.identity} gives; `null` when unknown. */
+  identity?(): Promise<string | null>;
 }
 
 /**

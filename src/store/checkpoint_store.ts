@@ -129,7 +129,7 @@ export class CheckpointStore {
     const bytes = encodeCheckpoint(checkpoint);
     await this.#owner?.check();
     const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
-    let written: string | undefined;
+    let written: string | null | undefined;
     try {
       await tmp.write(bytes, 0);
       await tmp.sync();
@@ -142,7 +142,7 @@ export class CheckpointStore {
     } catch (error) {
       // Lost meanwhile (stopped between the two checks): take back the temp file this call wrote.
       const found = await this.#fs.stat(this.#paths.ctrlTmp).catch(() => null);
-      if (written !== undefined && found?.identity === written) {
+      if (written != null && found?.identity === written) {
         await this.#fs.remove(this.#paths.ctrlTmp).catch(() => {});
       }
       throw error;

@@ -488,6 +488,29 @@ describe("Choosing the default filesystem shim", () => {
     }
   });
 
+  it("keeps one node:fs handle for a .part where no inode number tells the two opens apart", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "haul-fs-twice-"));
+    try {
+      const part = path.join(dir, "a.part");
+      let writerClosed = false;
+      const blind: FsShim = { // Deno on Windows: FileInfo.ino is null
+        ...shims.at(0)!,
+        open: async (at, mode) => {
+          const file = await shims.at(0)!.open(at, mode);
+          const close = () => file.close().then(() => void (writerClosed = true));
+          return { ...file, identity: () => Promise.resolve(null), close };
+        },
+      };
+      const file = await openTwice(part, nodeFs, blind);
+      assert.equal(writerClosed, true, "the second handle is closed at once");
+      await file.write(bytes("one handle"), 0);
+      await file.close();
+      assert.equal(await fsp.readFile(part, "utf8"), "one handle");
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("sets mtimes through the default shim", async () => {
     assert.equal(typeof (await defaultFs()).utime, "function");
   });
