@@ -17,6 +17,7 @@ import * as fsp from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { median } from "./proc.ts";
 
 const CALLS = 5000;
 const dir = fs.mkdtempSync(join(process.env.HAUL_BENCH_DIR ?? tmpdir(), "fs-calls-"));
@@ -66,7 +67,6 @@ async function time(call: () => unknown, per: number): Promise<{ cpu: number; wa
   };
 }
 
-const median = (values: number[]): number => values.sort((a, b) => a - b)[values.length >> 1]!;
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 console.log(`| runtime | call | async CPU µs | async wall µs | sync CPU µs | sync wall µs |`);
 console.log(`|---|---|---|---|---|---|`);
