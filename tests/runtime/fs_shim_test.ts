@@ -13,6 +13,7 @@ import process from "node:process";
 import { type FsShim, FsShimError } from "../../src/runtime/fs_shim.ts";
 import { linuxProcessStart, nodeFs } from "../../src/runtime/node_fs.ts";
 import { defaultFs, openTwice } from "../../src/runtime/default_fs.ts";
+import { withTempDir } from "../helpers/temp.ts";
 
 const inDeno = typeof globalThis.Deno?.open === "function";
 const shims: FsShim[] = [nodeFs];
@@ -448,8 +449,7 @@ describe("Choosing the default filesystem shim", () => {
   });
 
   it("opens Deno's .part twice as one file: written by one handle, read and synced by the other", async () => {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "haul-fs-twice-"));
-    try {
+    await withTempDir(async (dir) => {
       const part = path.join(dir, "a.part");
       const writers = shims.at(0)!; // denoFs in Deno, else nodeFs
       const file = await openTwice(part, nodeFs, writers);
@@ -460,14 +460,11 @@ describe("Choosing the default filesystem shim", () => {
       assert.deepEqual(await readAll(file), bytes("HELLO, world"));
       await file.close();
       assert.equal(await fsp.readFile(part, "utf8"), "HELLO, world");
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("refuses a .part replaced between its two opens (ESTALE), with both handles closed", async () => {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "haul-fs-twice-"));
-    try {
+    await withTempDir(async (dir) => {
       const part = path.join(dir, "a.part");
       const other = path.join(dir, "other");
       await fsp.writeFile(other, "someone else's");
@@ -483,14 +480,11 @@ describe("Choosing the default filesystem shim", () => {
       await rejectsWithCode(openTwice(part, replacing, shims.at(0)!), "ESTALE");
       assert.equal(closed, 1);
       assert.equal(await fsp.readFile(part, "utf8"), "someone else's"); // not written
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("keeps one node:fs handle for a .part where no inode number tells the two opens apart", async () => {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "haul-fs-twice-"));
-    try {
+    await withTempDir(async (dir) => {
       const part = path.join(dir, "a.part");
       let writerClosed = false;
       const blind: FsShim = { // Deno on Windows: FileInfo.ino is null
@@ -506,9 +500,7 @@ describe("Choosing the default filesystem shim", () => {
       await file.write(bytes("one handle"), 0);
       await file.close();
       assert.equal(await fsp.readFile(part, "utf8"), "one handle");
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("sets mtimes through the default shim", async () => {
