@@ -52,6 +52,7 @@ export class Download {
   readonly #served: string[] | null;
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
+    arrived: (bytes, at) => this.#hasher?.take(bytes, at),
     offer: (bytes, at) => this.#hasher?.offer(bytes, at) ?? Promise.resolve(),
     written: () => this.#hasher?.advance(this.#schedule.writtenPrefix()),
   };

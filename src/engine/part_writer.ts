@@ -13,8 +13,9 @@ import type { ShimFile } from "../runtime/fs_shim.ts";
 import { Durability } from "./durability.ts";
 import type { Settings } from "./settings.ts";
 
-/** The file's hasher: offered each buffer before its write, told when a write completed. */
+/** The file's hasher: given each chunk on arrival and each buffer before its write; told of writes. */
 export interface WriteObserver {
+  arrived(bytes: Uint8Array, at: number): void;
   offer(bytes: Uint8Array, at: number): Promise<void>;
   written(end: number): void;
 }
@@ -84,6 +85,7 @@ export class PartWriter {
   async append(chunk: Uint8Array): Promise<void> {
     this.#throwFailure();
     const capacity = this.#capacityAt(this.#accepted);
+    this.#observer.arrived(chunk, this.#accepted);
     this.#accepted += chunk.length;
     let offset = 0;
     if (this.#buffered === 0) {

@@ -38,16 +38,25 @@ export class PrefixHasher {
   }
 
   /**
-   * Bytes about to be written at `at` (not retained): hashed now if they are the
-   * next to hash and no read-back is in flight, else read back once written;
+   * Bytes about to be written at `at` (not retained): hashed now as {@link take}
+   * does, else read back once written;
    * within {@link NEAR} of the read-back they wait for it, which stops chasing.
    */
   async offer(bytes: Uint8Array, at: number): Promise<void> {
     if (at === this.#target && at > this.#hash.length && at - this.#hash.length <= NEAR) {
       while (this.#running !== null) await this.#running;
     }
-    if (this.#reading || this.#closed || this.#failure !== null) return;
-    if (at === this.#hash.length) this.#hash.update(bytes);
+    this.take(bytes, at);
+  }
+
+  /**
+   * Bytes at `at` (not retained): the ones past the hash hashed now if it stands within them and
+   * no read-back is in flight. Called with each chunk as it arrives, still in the CPU's cache.
+   */
+  take(bytes: Uint8Array, at: number): void {
+    const hashed = this.#hash.length - at;
+    if (this.#reading || this.#closed || this.#failure !== null || hashed < 0) return;
+    if (hashed < bytes.length) this.#hash.update(bytes.subarray(hashed));
   }
 
   /** Bytes `[0, end)` of `.part` are written: they may be read back and hashed. */

@@ -31,7 +31,7 @@ function memoryFile(): { file: ShimFile; bytes: () => Uint8Array; writes: number
   return { file, bytes: () => data, writes };
 }
 
-const observer = { offer: () => Promise.resolve(), written: () => {} };
+const observer = { arrived: () => {}, offer: () => Promise.resolve(), written: () => {} };
 const settings = { writeBufferSize: 16, syncEvery: 1 << 20 };
 
 function pattern(length: number, from = 0): Uint8Array {

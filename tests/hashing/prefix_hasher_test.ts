@@ -114,6 +114,36 @@ describe("PrefixHasher", () => {
     });
   });
 
+  it("hashes chunks as they arrive, and a buffer offered later only for its bytes not yet hashed", async () => {
+    const body = randomBody(300_000);
+    await withTempDir(async (dir) => {
+      const path = join(dir, "f.part");
+      await writeFile(path, body);
+      const fs = await defaultFs();
+      const real = await fs.open(path, "readwrite");
+      let readBack = 0;
+      const file: ShimFile = {
+        ...real,
+        read: (view, at) => real.read(view, at).then((n) => (readBack += n, n)),
+      };
+      try {
+        const hasher = new PrefixHasher(file, createNativeHash());
+        hasher.take(body.subarray(0, 70_000), 0);
+        hasher.take(body.subarray(90_000, 100_000), 90_000); // not next: left to the offer
+        assert.equal(hasher.position, 70_000);
+        // The buffer of bytes 0–150,000 before its write: only 70,000–150,000 is new.
+        await hasher.offer(body.subarray(0, 150_000), 0);
+        assert.equal(hasher.position, 150_000);
+        hasher.take(body.subarray(150_000), 150_000);
+        hasher.advance(body.length);
+        assert.equal((await hasher.digests(body.length)).sha256, sha256(body));
+        assert.equal(readBack, 0);
+      } finally {
+        await real.close();
+      }
+    });
+  });
+
   it("does not hash twice the bytes offered while a read-back of them is in flight", async () => {
     const body = randomBody(300 * 1024);
     const half = 150 * 1024;
