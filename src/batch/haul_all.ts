@@ -9,6 +9,7 @@ import { haulWithRetry, type HaulWithRetryOptions, readPolicy } from "./retry.ts
 import type { RetriedError, RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
+import { batchFs } from "../runtime/default_fs.ts";
 
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
@@ -160,7 +161,7 @@ export async function haulAll(
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
-  const hooks = limiter === null ? {} : { limiter };
+  const hooks = { fs: await batchFs(), ...(limiter === null ? {} : { limiter }) };
   const progress: MutableProgress = {
     items: list.map((item, index) => ({
       index,

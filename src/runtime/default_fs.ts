@@ -25,6 +25,21 @@ export async function defaultFs(): Promise<FsShim> {
 }
 
 /**
+ * {@link defaultFs} for a batch of calls (`haulAll()`, the CLI): this process's scope and start,
+ * which its lock records carry, read once for the batch instead of from `/proc` for every file.
+ */
+export async function batchFs(): Promise<FsShim> {
+  const fs = await defaultFs();
+  const [pid, scope] = [fs.pid, fs.processScope ?? null];
+  const start = fs.processStart?.(pid) ?? null;
+  const shim = Object.defineProperties({}, Object.getOwnPropertyDescriptors(fs)) as FsShim;
+  return Object.defineProperties(shim, {
+    processScope: { value: scope },
+    processStart: { value: (of: number) => of === pid ? start : fs.processStart?.(of) ?? null },
+  });
+}
+
+/**
  * Deno's `.part`, opened twice: writes through `Deno.FsFile` (Deno runs them on its blocking pool,
  * where `node:fs` writes run on the main thread), the rest through `node:fs` (positional reads, an
  * `fdatasync` beside the next write; `Deno.FsFile` has one cursor). docs/performance.md. Both must

@@ -12,7 +12,7 @@ import path from "node:path";
 import process from "node:process";
 import { type FsShim, FsShimError } from "../../src/runtime/fs_shim.ts";
 import { linuxProcessStart, nodeFs } from "../../src/runtime/node_fs.ts";
-import { defaultFs, openTwice } from "../../src/runtime/default_fs.ts";
+import { batchFs, defaultFs, openTwice } from "../../src/runtime/default_fs.ts";
 import { withTempDir } from "../helpers/temp.ts";
 
 const inDeno = typeof globalThis.Deno?.open === "function";
@@ -446,6 +446,16 @@ describe("Choosing the default filesystem shim", () => {
       assert.equal(typeof Object.getOwnPropertyDescriptor(shim, key)?.get, "function", key);
     }
     assert.equal(shim.pid, process.pid);
+  });
+
+  it("reads this process's scope and start once for a batch, and another process's when asked", async () => {
+    const [live, batch] = [await defaultFs(), await batchFs()];
+    assert.equal(batch.name, live.name);
+    assert.equal(Object.getOwnPropertyDescriptor(batch, "processScope")?.get, undefined);
+    assert.equal(batch.processScope, live.processScope ?? null);
+    assert.equal(batch.processStart?.(process.pid), live.processStart?.(process.pid) ?? null);
+    assert.equal(batch.processStart?.(1), live.processStart?.(1) ?? null);
+    assert.equal(batch.pid, process.pid);
   });
 
   it("opens Deno's .part twice as one file: written by one handle, read and synced by the other", async () => {
