@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the npm package's JavaScript into dist/ (run by `npm pack` as `prepack`):
+# Builds the npm package's JavaScript and type declarations into dist/ (run by `npm pack` as `prepack`):
 # Node refuses to strip types from .ts files inside node_modules, so the package
 # ships bundles made by `bun build`: dist/cli.js (the `haul` bin, with a node
 # shebang) and dist/mod.js (the library); and esbuild the browser entry, dist/browser/ (scripts/build_browser.ts: "haul/browser" and
@@ -22,7 +22,12 @@ rm -rf dist
   --banner "#!/usr/bin/env node
 if ($old_node) { process.stderr.write($message + \"\\n\"); process.exit(1); }" >&2
 chmod +x dist/cli.js
-# esbuild and @noble/hashes from tools/browser/ (setup.sh --browser; no chromium), and Node 24 for
-# the build script.
+# esbuild, @noble/hashes and tsc from tools/browser/ (setup.sh --browser; no chromium), and Node 24
+# for the build script.
 bin="$(bash scripts/setup.sh --browser)"
 "$bin/node" --no-warnings scripts/build_browser.ts >&2
+# The type declarations of "haul" and "haul/browser" (dist/types/, package.json's "types"), emitted
+# from the sources' explicit export types without a type check (deno check does that).
+"$root/tools/browser/node_modules/.bin/tsc" --declaration --emitDeclarationOnly --noCheck \
+  --allowImportingTsExtensions --rewriteRelativeImportExtensions --target es2022 --module nodenext \
+  --skipLibCheck --rootDir . --outDir dist/types mod.ts src/browser/mod.ts >&2

@@ -10,14 +10,15 @@
 #      itself (scripts/setup.sh: npm ci in tools/, from npm's cache after the
 #      first time); then that haul on Node 24, and on Node 20 (refused); and the
 #      installed library's haul(); the tarball holds the browser bundles and
-#      the installed package's exports "haul/browser" and "haul/browser/worker" resolve to them
+#      the installed package's exports "haul/browser" and "haul/browser/worker" resolve to them;
+#      a strict TypeScript file type-checks against the package's declarations
 #   3. bun install -g ./haul-<version>.tgz
 #   4. bun build --compile cli.ts (a single-file executable)
 # Usage: bash scripts/check_install.sh   (prints one line per way; exit 1 if any failed)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bin="$(bash scripts/setup.sh)" || exit 1
+bin="$(bash scripts/setup.sh --browser)" || exit 1 # tools/browser: tsc for the types check
 export PATH="$bin:$PATH"
 work="$(mktemp -d)"
 server_pid=""
@@ -99,6 +100,27 @@ EOF_JS
       echo "install: npm library: ok (downloaded, sha256 matches)"
     else
       echo "install: npm library: FAILED"; sed 's/^/  /' "$work/npm-lib.log"; failed=1
+    fi
+    # The package's types, as a strict TypeScript project sees "haul" and "haul/browser" installed.
+    mkdir -p "$work/ts/node_modules"
+    ln -s "$work/npm/lib/node_modules/haul" "$work/ts/node_modules/haul"
+    echo '{ "type": "module" }' >"$work/ts/package.json"
+    cat >"$work/ts/use.ts" <<'EOF_TS'
+import { haul, type HaulResult, isRetryable } from "haul";
+import { haulWithRetry as inBrowser } from "haul/browser";
+const result: HaulResult = await haul("https://example.com/a.bin", { dest: "a.bin", connections: 4 });
+const size: number = result.size;
+// @ts-expect-error: a dest is required
+await haul("https://example.com/a.bin", {});
+// @ts-expect-error: sha256 is a string, or null
+const wrong: number = result.sha256;
+void [size, wrong, isRetryable, inBrowser];
+EOF_TS
+    if (cd "$work/ts" && "$root/tools/browser/node_modules/.bin/tsc" --strict --noEmit --module nodenext \
+      --target es2022 --lib es2022,dom --types "" use.ts) >"$work/ts.log" 2>&1; then
+      echo "install: npm types: ok (a strict TypeScript project type-checks against them)"
+    else
+      echo "install: npm types: FAILED"; sed 's/^/  /' "$work/ts.log"; failed=1
     fi
     # Node 20 is unsupported, and says so (the system node of a fresh machine is 20).
     for old in $(which -a node | grep -v "^$bin/"); do
