@@ -28,12 +28,8 @@ export function redactHeaders(headers: Headers): Headers {
 
 /** A URL as text without its `user:password@`, and with sensitive query values `[redacted]`. */
 export function redactUrl(url: string | URL): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(String(url));
-  } catch {
-    return "[unparseable URL]";
-  }
+  if (!URL.canParse(String(url))) return "[unparseable URL]";
+  const parsed = new URL(String(url));
   parsed.username = "";
   parsed.password = "";
   for (const key of [...parsed.searchParams.keys()]) {

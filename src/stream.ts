@@ -159,11 +159,7 @@ export function haulStream(
       const message = `Stream of ${url} cannot continue at byte ${given}: ${why}: ${detail}`;
       throw new StreamCutError(message, { delivered: given });
     }
-    let facts: Body["facts"] = {
-      bodyLength: span.end - given,
-      total: span.end,
-      bodyEndsFile: true,
-    };
+    let facts: Body["facts"];
     if (resume === null && plan.kind === "stream") {
       facts = plan;
       const { etag, lastModified } = plan.validators;
@@ -171,6 +167,8 @@ export function haulStream(
           plan.total > 0
         ? { total: plan.total, etag, lastModified: etag === null ? lastModified : null }
         : null;
+    } else {
+      facts = { bodyLength: span.end - given, total: span.end, bodyEndsFile: true };
     }
     const reader = (response.body ?? new Blob().stream()).getReader();
     const watch = new StallWatch(stallMs, (why) => void reader.cancel(why).catch(() => {}));

@@ -129,9 +129,8 @@ export interface HaulOptions {
    */
   revalidate?: boolean;
   /**
-   * Set the finished file's mtime to the response's `Last-Modified` (curl
-   * `-R`) when it is strong (a second or more before `Date`, RFC 9110
-   * §8.8.2.2).
+   * Set the finished file's mtime to the response's `Last-Modified` (curl `-R`) when it is strong
+   * (a second or more before `Date`, RFC 9110 §8.8.2.2).
    * @default {false}
    */
   remoteTime?: boolean;
@@ -150,10 +149,9 @@ export interface HaulOptions {
    */
   connections?: number;
   /**
-   * Milliseconds a request may wait for its response head or a body byte
-   * (time spent writing does not count). A stalled body rejects with a
-   * retryable `PartialHaulError` (progress saved, `cause` a `TimeoutError`),
-   * a stalled head with the `TimeoutError` itself. `0` or `Infinity`: no
+   * Milliseconds a request may wait for its response head or a body byte (time spent writing does
+   * not count). A stalled body rejects with a retryable `PartialHaulError` (progress saved, `cause`
+   * a `TimeoutError`), a stalled head with the `TimeoutError` itself. `0` or `Infinity`: no
    * timeout; negative or `NaN`: a `RangeError`. Why this default: docs/api.md.
    * @default {60000}
    */

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { haulWithRetry, type HaulWithRetryOptions, readPolicy } from "./retry.ts";
-import type { RetriedError, RetryInfo } from "./retry.ts";
+import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } from "./retry.ts";
+import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 import { batchFs } from "../runtime/default_fs.ts";
@@ -247,8 +247,7 @@ export async function haulAll(
       entry.validLength = entry.totalLength = result.size;
       return report;
     } catch (error) {
-      const attempts = (error as Partial<RetriedError> | null)?.attempts;
-      return { ...end("failed", typeof attempts === "number" ? attempts : undefined), error };
+      return { ...end("failed", numberField(error, "attempts") ?? undefined), error };
     }
   };
 

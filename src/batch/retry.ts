@@ -180,8 +180,8 @@ export function readPolicy(options: { [K in keyof Policy]?: number | undefined }
   return { retries, minDelayMs, maxDelayMs };
 }
 
-/** A number field of what was thrown (`validLength`, `retryAfterMs`), read by shape, across realms. */
-function numberField(error: unknown, key: string): number | null {
+/** A number field of what was thrown (`validLength`, `retryAfterMs`, `attempts`), read by shape, across realms. */
+export function numberField(error: unknown, key: string): number | null {
   const value = (error as Record<string, unknown> | null)?.[key];
   return typeof value === "number" ? value : null;
 }

@@ -189,12 +189,11 @@ export function batchItem(
   }
   // Credentials in the URL go as Basic auth to that URL only: a mirror is another host.
   const url = new URL(job.url);
-  const user = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
+  const credentials = decodeURIComponent(`${url.username}:${url.password}`);
   url.username = "";
   url.password = "";
   item.url = url;
-  const bytes = new TextEncoder().encode(`${user}:${password}`);
+  const bytes = new TextEncoder().encode(credentials);
   const headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
   if (mirrors.length === 0) item.headers = headers;
   else item.urls = [new Request(url, { headers }), ...mirrors];

@@ -69,8 +69,7 @@ async function download(
     if (interrupted !== null) {
       output.stop();
       io.stderr(`haul: ${signal} again: quitting at once; run the same command to resume\n`);
-      io.exit(EXIT.interrupted);
-      return;
+      return io.exit(EXIT.interrupted);
     }
     interrupted = signal;
     output.muted = true;

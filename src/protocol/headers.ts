@@ -115,9 +115,8 @@ export function weakMatch(a: string | null, b: string | null): boolean {
 }
 
 /**
- * Whether a `Last-Modified` may go in `If-Range` (RFC 9110 §13.1.5): the
- * response carried a valid `Date` and `Last-Modified` is at least one second
- * before it; otherwise it is only a weak validator.
+ * Whether a `Last-Modified` may go in `If-Range` (RFC 9110 §13.1.5): the response carried a valid
+ * `Date` and `Last-Modified` is at least one second before it; else it is only a weak validator.
  */
 export function isStrongLastModified(lastModified: string | null, date: string | null): boolean {
   if (typeof lastModified !== "string" || typeof date !== "string") return false;

@@ -1,7 +1,6 @@
 /**
- * Deciding what to do with a response, without doing it (pure, so every branch
- * is tested from a table): status, headers and the checkpoint in, a plan out;
- * then the verdict on where its body ended.
+ * Deciding what to do with a response, without doing it (pure, so every branch is tested from a
+ * table): status, headers and checkpoint in, a plan out; then the verdict on where its body ended.
  *
  * @module
  */

@@ -98,8 +98,7 @@ function extValue(value: string): string | null {
 
 /** The bytes of a header value (which `fetch` reads as Latin-1), or `null` beyond U+00FF. */
 function latin1Bytes(text: string): Uint8Array | null {
-  // deno-lint-ignore no-control-regex
-  if (/[^\u0000-\u00ff]/.test(text)) return null;
+  if (/[\u0100-\uffff]/.test(text)) return null;
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
 }
 

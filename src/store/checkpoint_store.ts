@@ -62,10 +62,9 @@ async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> 
 }
 
 /**
- * Resuming needs a strong validator for `If-Range`: without one nothing proves
- * that the bytes on disk and the server's next bytes are one representation
- * (two versions of equal length would splice silently). Ranges other than a
- * prefix are asked for one by one, which needs the file's length.
+ * Resuming needs a strong validator for `If-Range`: without one nothing proves the bytes on disk
+ * and the server's next bytes are one representation (two versions of equal length would splice
+ * silently). Ranges other than a prefix are asked for one by one, which needs the file's length.
  */
 function canResume(checkpoint: Checkpoint): boolean {
   const { etag, lastModified, reportedLength } = checkpoint;

@@ -237,8 +237,7 @@ function holdLock(
       try {
         await beating;
         const ours = !controller.signal.aborted && (await isOurs());
-        // Removed before closed: its flock (if any) must outlive the file, or a taker
-        // could judge the owner dead and take the lock between the two.
+        // Removed before closed: a flock released first lets a taker judge the owner dead.
         try {
           if (ours) await fs.remove(lockPath);
         } finally {

@@ -47,12 +47,9 @@ export class PartOwner {
     const leftovers = await this.#leftovers();
     let partExists = (await fs.stat(part)) !== null;
     for (const leftover of leftovers) {
-      if (!partExists) {
-        await fs.rename(leftover, part); // a commit cut short: its file is the download
-        partExists = true;
-      } else {
-        await fs.remove(leftover);
-      }
+      if (partExists) await fs.remove(leftover);
+      else await fs.rename(leftover, part); // a commit cut short: its file is the download
+      partExists = true;
     }
     if (this.#lock.fenced && partExists) {
       if (fs.copyFile === undefined) {
@@ -62,11 +59,7 @@ export class PartOwner {
         const copy = this.#privateName();
         await fs.copyFile(part, copy);
         const file = await fs.open(copy, "readwrite");
-        try {
-          await file.sync();
-        } finally {
-          await file.close();
-        }
+        await file.sync().finally(() => file.close());
         await fs.rename(copy, part);
       }
     }
@@ -93,11 +86,8 @@ export class PartOwner {
 
   /** Removes `.part`, `.part.ctrl` and its temp file, if this owner still owns them. */
   async remove(): Promise<void> {
-    try {
-      await this.check();
-    } catch {
-      return;
-    }
+    const owned = await this.check().then(() => true, () => false);
+    if (!owned) return;
     const { part, ctrl, ctrlTmp } = this.#paths;
     for (const path of [part, ctrl, ctrlTmp]) await this.#fs.remove(path);
   }
@@ -177,12 +167,8 @@ export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Prom
   );
   if (leftovers.every((stat) => stat === null)) return;
   if ((await fs.stat(paths.part)) !== null) return;
-  let lock;
-  try {
-    lock = await acquireLock(fs, paths.lock, paths.dest);
-  } catch {
-    return; // another call is working here: its business
-  }
+  const lock = await acquireLock(fs, paths.lock, paths.dest).catch(() => null);
+  if (lock === null) return; // another call is working here: its business
   try {
     for (const path of [paths.ctrl, paths.ctrlTmp]) await fs.remove(path);
   } finally {
