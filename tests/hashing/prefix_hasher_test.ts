@@ -7,6 +7,28 @@ import type { ShimFile } from "../../src/runtime/fs_shim.ts";
 import { createNativeHash } from "../../src/runtime/native_hash.ts";
 import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
+/** `body` as a `.part`, opened with the bytes read back from it counted, for `use`. */
+async function withCountedPart(
+  body: Uint8Array,
+  use: (file: ShimFile, readBack: () => number) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "f.part");
+    await writeFile(path, body);
+    const real = await (await defaultFs()).open(path, "readwrite");
+    let readBack = 0;
+    const file: ShimFile = {
+      ...real,
+      read: (view, at) => real.read(view, at).then((n) => (readBack += n, n)),
+    };
+    try {
+      await use(file, () => readBack);
+    } finally {
+      await real.close();
+    }
+  });
+}
+
 describe("PrefixHasher", () => {
   it("hashes the written prefix as it moves, and the digest is sha256sum's", async () => {
     const body = randomBody(3 * 1024 * 1024 + 17);
@@ -70,77 +92,46 @@ describe("PrefixHasher", () => {
   it("hashes from memory the bytes offered where the hash stands, and reads back only the others", async () => {
     const piece = 256 * 1024;
     const body = randomBody(8 * piece + 5);
-    await withTempDir(async (dir) => {
-      const path = join(dir, "f.part");
-      await writeFile(path, body);
-      const fs = await defaultFs();
-      const real = await fs.open(path, "readwrite");
-      let readBack = 0;
-      const file: ShimFile = {
-        ...real,
-        read: async (view, at) => {
-          const n = await real.read(view, at);
-          readBack += n;
-          return n;
-        },
-      };
-      const at = (i: number) => Math.min(i * piece, body.length);
-      try {
-        // In order, each piece offered before it is written: nothing is read back.
-        const inOrder = new PrefixHasher(file, createNativeHash());
-        for (let i = 0; i < 9; i++) {
-          inOrder.offer(body.subarray(at(i), at(i + 1)), at(i));
-          inOrder.advance(at(i + 1));
-        }
-        assert.equal((await inOrder.digests(body.length)).sha256, sha256(body));
-        assert.equal(readBack, 0);
-
-        // Pieces 4 and 5 land first (another range): they are read back once
-        // the prefix reaches them, and the head's own pieces are not.
-        readBack = 0;
-        const mixed = new PrefixHasher(file, createNativeHash());
-        for (const i of [4, 5]) mixed.offer(body.subarray(at(i), at(i + 1)), at(i));
-        for (let i = 0; i < 4; i++) {
-          mixed.offer(body.subarray(at(i), at(i + 1)), at(i));
-          mixed.advance(at(i + 1));
-        }
-        assert.equal(mixed.position, 4 * piece);
-        mixed.advance(at(6)); // 4 and 5 are written: read back
-        assert.equal((await mixed.digests(at(6))).sha256, sha256(body.subarray(0, at(6))));
-        assert.equal(readBack, 2 * piece);
-      } finally {
-        await real.close();
+    const at = (i: number) => Math.min(i * piece, body.length);
+    await withCountedPart(body, async (file, readBack) => {
+      // In order, each piece offered before it is written: nothing is read back.
+      const inOrder = new PrefixHasher(file, createNativeHash());
+      for (let i = 0; i < 9; i++) {
+        inOrder.offer(body.subarray(at(i), at(i + 1)), at(i));
+        inOrder.advance(at(i + 1));
       }
+      assert.equal((await inOrder.digests(body.length)).sha256, sha256(body));
+      assert.equal(readBack(), 0);
+
+      // Pieces 4 and 5 land first (another range): they are read back once
+      // the prefix reaches them, and the head's own pieces are not.
+      const mixed = new PrefixHasher(file, createNativeHash());
+      for (const i of [4, 5]) mixed.offer(body.subarray(at(i), at(i + 1)), at(i));
+      for (let i = 0; i < 4; i++) {
+        mixed.offer(body.subarray(at(i), at(i + 1)), at(i));
+        mixed.advance(at(i + 1));
+      }
+      assert.equal(mixed.position, 4 * piece);
+      mixed.advance(at(6)); // 4 and 5 are written: read back
+      assert.equal((await mixed.digests(at(6))).sha256, sha256(body.subarray(0, at(6))));
+      assert.equal(readBack(), 2 * piece);
     });
   });
 
   it("hashes chunks as they arrive, and a buffer offered later only for its bytes not yet hashed", async () => {
     const body = randomBody(300_000);
-    await withTempDir(async (dir) => {
-      const path = join(dir, "f.part");
-      await writeFile(path, body);
-      const fs = await defaultFs();
-      const real = await fs.open(path, "readwrite");
-      let readBack = 0;
-      const file: ShimFile = {
-        ...real,
-        read: (view, at) => real.read(view, at).then((n) => (readBack += n, n)),
-      };
-      try {
-        const hasher = new PrefixHasher(file, createNativeHash());
-        hasher.take(body.subarray(0, 70_000), 0);
-        hasher.take(body.subarray(90_000, 100_000), 90_000); // not next: left to the offer
-        assert.equal(hasher.position, 70_000);
-        // The buffer of bytes 0–150,000 before its write: only 70,000–150,000 is new.
-        await hasher.offer(body.subarray(0, 150_000), 0);
-        assert.equal(hasher.position, 150_000);
-        hasher.take(body.subarray(150_000), 150_000);
-        hasher.advance(body.length);
-        assert.equal((await hasher.digests(body.length)).sha256, sha256(body));
-        assert.equal(readBack, 0);
-      } finally {
-        await real.close();
-      }
+    await withCountedPart(body, async (file, readBack) => {
+      const hasher = new PrefixHasher(file, createNativeHash());
+      hasher.take(body.subarray(0, 70_000), 0);
+      hasher.take(body.subarray(90_000, 100_000), 90_000); // not next: left to the offer
+      assert.equal(hasher.position, 70_000);
+      // The buffer of bytes 0–150,000 before its write: only 70,000–150,000 is new.
+      await hasher.offer(body.subarray(0, 150_000), 0);
+      assert.equal(hasher.position, 150_000);
+      hasher.take(body.subarray(150_000), 150_000);
+      hasher.advance(body.length);
+      assert.equal((await hasher.digests(body.length)).sha256, sha256(body));
+      assert.equal(readBack(), 0);
     });
   });
 
