@@ -14,6 +14,7 @@ import { UnexpectedStatusError } from "../errors.ts";
 import { parseContentRange, parseRetryAfter, parseUnsatisfiedRange } from "../protocol/headers.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 import { dirname } from "../store/destination.ts";
+import { redactUrl } from "../redact.ts";
 import type { FetchLike } from "../types.ts";
 import { type CliOptions, retryPolicy } from "./args.ts";
 import { formatBytes } from "./format.ts";
@@ -30,7 +31,7 @@ import {
   planJobs,
   requestHeaders,
 } from "./jobs.ts";
-import { describeError } from "./error_wording.ts";
+import { describeError, retryLine, retryReason } from "./error_wording.ts";
 
 /** The most problems listed before "… and N more". */
 const MAX_PROBLEMS = 20;
@@ -62,7 +63,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     }));
   }
   if (options.remoteHeaderName) {
-    const named = await withServerNames(sources, options);
+    const named = await withServerNames(sources, options, io);
     if (typeof named === "string") return { ok: false, problems: [named], failed: true };
     sources = named;
   }
@@ -126,17 +127,23 @@ function refuse(problems: string[]): Prepared {
 async function withServerNames(
   sources: readonly JobSource[],
   options: CliOptions,
+  io: CliIo,
 ): Promise<JobSource[] | string> {
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
   const nameOf = (url: URL): Promise<string | null> => {
     const item = batchItem({ url, dest: "", integrity: null });
     const headers = requestHeaders(options, item);
     const target = new URL(item.url);
-    return retrying(async () => {
+    const onRetry = (info: RetryInfo): void => {
+      const line = retryLine(redactUrl(target), info, retryReason(info.error));
+      if (!options.quiet) io.stderr(`${line}\n`);
+    };
+    const ask = async (): Promise<string | null> => {
       const response = await probe(target, fetch, headers, "GET");
       if (!response.ok && response.status !== 416) throw statusError(target, response);
       return contentDispositionName(response.headers.get("content-disposition"));
-    }, retryPolicy(options));
+    };
+    return retrying(ask, retryPolicy(options), { onRetry });
   };
   const named = [...sources];
   let failure: string | null = null;

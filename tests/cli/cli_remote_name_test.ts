@@ -64,6 +64,33 @@ describe("haul CLI: -J / --remote-header-name", () => {
     }
   });
 
+  it("says when it asks the server for the name again, and then saves under it", async () => {
+    const body = randomBody(3000);
+    let refusals = 1;
+    const server = await startResourceServer({ body }, (req, honest) => {
+      if (isProbe(req) && refusals-- > 0) return { status: 503, body: "busy" };
+      return named(honest, 'attachment; filename="report.pdf"');
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const args = [`${server.url}/r?id=1`, "-J", "--dir", dir, "--retry-delay", "0.01"];
+        const run = await runCli(args);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(
+          run.stderr,
+          /^Retrying .*\/r\?id=1 in \d+\.\d s \(attempt 2 of 21\): HTTP 503/m,
+        );
+        assert.deepEqual(await readdir(dir), ["report.pdf"]);
+        refusals = 1;
+        const quiet = await runCli([...args, "-q", "--overwrite"]);
+        assert.equal(quiet.code, 0, quiet.stderr);
+        assert.doesNotMatch(quiet.stderr, /Retrying/);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("keeps a hostile name inside --dir, and falls back to the URL's name", async () => {
     const body = randomBody(5000);
     const server = await startResourceServer({ body }, (req, honest) => {
