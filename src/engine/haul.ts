@@ -174,11 +174,7 @@ async function alreadyComplete(
     if (expected !== null) return await digestFile(fs, paths.dest, expected.algorithm);
     if (found.isFile) return { size: found.size, sha256: null };
     const file = await fs.open(paths.dest, "read"); // a symbolic link: the size of what it leads to
-    try {
-      return { size: await file.size(), sha256: null };
-    } finally {
-      await file.close();
-    }
+    return await file.size().then((size) => ({ size, sha256: null })).finally(() => file.close());
   };
   const { size, ...digests } = await measure().catch((error) => {
     throw toDestinationError(error, paths.dest);
