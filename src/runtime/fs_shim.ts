@@ -76,7 +76,7 @@ export class FsShimError extends Error {
 }
 
 /** Deno's error class names (`error.name`), then OPFS's `DOMException` ones, and the errno code of each. */
-const CODE_BY_ERROR_NAME: Readonly<Record<string, string>> = {
+const CODE_BY_ERROR_NAME: ReadonlyMap<string, string> = new Map(Object.entries({
   NotFound: "ENOENT",
   AlreadyExists: "EEXIST",
   IsADirectory: "EISDIR",
@@ -100,13 +100,13 @@ const CODE_BY_ERROR_NAME: Readonly<Record<string, string>> = {
   InvalidModificationError: "EEXIST",
   NotAllowedError: "EACCES",
   SecurityError: "EACCES",
-};
+}));
 
 /** A platform error's own `code` (`ENOENT`…), else the one its class `name` stands for, else `"UNKNOWN"`. */
 function platformErrorCode(error: unknown): string {
   const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
   if (typeof code === "string" && code !== "") return code;
-  return (typeof name === "string" ? CODE_BY_ERROR_NAME[name] : undefined) ?? "UNKNOWN";
+  return (typeof name === "string" ? CODE_BY_ERROR_NAME.get(name) : undefined) ?? "UNKNOWN";
 }
 
 /** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */

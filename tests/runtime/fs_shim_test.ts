@@ -10,7 +10,7 @@ import * as fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { type FsShim, FsShimError } from "../../src/runtime/fs_shim.ts";
+import { type FsShim, FsShimError, toShimError } from "../../src/runtime/fs_shim.ts";
 import { linuxProcessStart, nodeFs } from "../../src/runtime/node_fs.ts";
 import { batchFs, defaultFs, openTwice } from "../../src/runtime/default_fs.ts";
 import { withTempDir } from "../helpers/temp.ts";
@@ -413,6 +413,19 @@ for (const shim of shims) {
     });
   });
 }
+
+describe("toShimError()", () => {
+  it("codes an error by its errno code, else by its class name, else UNKNOWN (never by Object's own keys)", () => {
+    const named = (name: string, code?: string) =>
+      Object.assign(new Error("x"), { name }, { code });
+    assert.equal(toShimError(named("Error", "ENOSPC"), "write", "f").code, "ENOSPC");
+    assert.equal(toShimError(named("NotFound"), "open", "f").code, "ENOENT");
+    assert.equal(toShimError(named("QuotaExceededError"), "write", "f").code, "ENOSPC");
+    for (const name of ["constructor", "toString", "__proto__", "Weird"]) {
+      assert.equal(toShimError(named(name), "open", "f").code, "UNKNOWN", name);
+    }
+  });
+});
 
 describe("linuxProcessStart()", () => {
   const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 9 0 0 0 0 0 0 0 20 0 1 0 777 1 2";
