@@ -10,7 +10,7 @@ import type { DigestAlgorithm, Digests } from "../runtime/multi_hash.ts";
 import { createNativeHash, sha256Bytes } from "../runtime/native_hash.ts";
 
 /** Bytes read (and hashed) per step, so that the event loop runs between them. */
-export const READ_PIECE = 1 << 20;
+const READ_PIECE = 1 << 20;
 
 /** A whole file's size and hex digests: SHA-256, and `also` if given. */
 export async function digestFile(

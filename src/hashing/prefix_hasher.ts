@@ -8,10 +8,14 @@
 
 import type { ShimFile } from "../runtime/fs_shim.ts";
 import type { Digests, NativeHash } from "../runtime/multi_hash.ts";
-import { READ_PIECE } from "./file_digest.ts";
 
 /** Within this many bytes of the read-back, bytes that extend the written prefix wait for it. */
 const NEAR = 4 << 20;
+/**
+ * Bytes read back per step: few enough steps that a catch-up keeps pace with the bodies sharing
+ * its thread (docs/performance.md, "The catch-up of a resume").
+ */
+const READ_BACK = 8 << 20;
 
 /** The running SHA-256 of `.part` bytes `[0, position)`, behind a moving written prefix. */
 export class PrefixHasher {
@@ -104,7 +108,7 @@ export class PrefixHasher {
 
   async #run(): Promise<void> {
     try {
-      this.#buffer ??= new Uint8Array(READ_PIECE);
+      this.#buffer ??= new Uint8Array(READ_BACK);
       while (!this.#closed && this.#hash.length < this.#target) {
         this.#reading = true;
         const at = this.#hash.length;
