@@ -456,8 +456,9 @@ describe("SIGKILL during the catch-up re-hash of a resume", () => {
     timeout: 60_000,
   }, async () => {
     const MiB = 1024 * 1024;
-    const body = randomBody(10 * MiB + 123);
-    const cut = 8 * MiB;
+    // The catch-up reads back 8 MiB per step (hashing/prefix_hasher.ts): four steps before the cut.
+    const body = randomBody(34 * MiB + 123);
+    const cut = 32 * MiB;
     const server = await startResourceServer({ body, etag: ETAG }, (_req, honest) => ({
       ...honest,
       ...PACE,
@@ -472,9 +473,9 @@ describe("SIGKILL during the catch-up re-hash of a resume", () => {
         assert.ok(first instanceof PartialHaulError, String(first));
         assert.equal(readSaved(`${dest}.part.ctrl`).cursor, cut);
 
-        // Each read of .part takes 100 ms: re-hashing 8 MiB in 1 MiB reads takes >= 800 ms.
+        // Each read of .part takes 200 ms: re-hashing 32 MiB in 8 MiB reads takes >= 800 ms.
         const child = startChild(`${server.url}/resume`, dest, OPTIONS, null, {
-          HAUL_CHILD_READ_DELAY_MS: "100",
+          HAUL_CHILD_READ_DELAY_MS: "200",
         });
         running.add(child);
         const progressed = () => {
