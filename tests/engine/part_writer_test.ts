@@ -62,6 +62,20 @@ describe("PartWriter", () => {
     assert.deepEqual(bytes(), pattern(45));
   });
 
+  it("gives the hasher each chunk as it arrives, at its position, before any of it is written", async () => {
+    const { file, writes } = memoryFile();
+    const arrivals: [number[], number, number][] = []; // [bytes, at, writes so far]
+    const watching = {
+      ...observer,
+      arrived: (chunk: Uint8Array, at: number) => arrivals.push([[...chunk], at, writes.length]),
+    };
+    const writer = new PartWriter(file, settings, watching, { cursor: 100 });
+    await writer.append(pattern(3));
+    await writer.append(pattern(2, 3));
+    await writer.quiesce();
+    assert.deepEqual(arrivals, [[[...pattern(3)], 100, 0], [[...pattern(2, 3)], 103, 0]]);
+  });
+
   it("counts from its own start: a writer resuming at a cursor starts small too", async () => {
     const { file, writes } = memoryFile();
     const writer = new PartWriter(file, settings, observer, { cursor: 1000 });
