@@ -152,7 +152,6 @@ function planPartial(
       resuming,
     );
   }
-  // A 206's body ends the file when the file's length is known.
   const stream = (offset: number, total: number | null): StreamPlan => ({
     kind: "stream",
     offset,
@@ -177,7 +176,7 @@ function planPartial(
       true,
     );
   }
-  const changed = describeChange(sent, validators, range.complete);
+  const changed = describeChange(sent, headers, range.complete);
   if (changed !== null) {
     return refuse(
       ContentRangeError,
@@ -193,7 +192,7 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
     return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }));
   }
   const length = parseUnsatisfiedRange(headers.get("content-range"));
-  const changed = describeChange(sent, readValidators(headers), length);
+  const changed = describeChange(sent, headers, length);
   if (length === sent.cursor && changed === null) return { kind: "finish" };
   return refuse(
     ContentRangeError,
@@ -204,19 +203,20 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
 }
 
 /** Why a 206/416 cannot continue the saved download (if any), or null if it can. */
-function describeChange(sent: SentRequest, now: Validators, total: number | null): string | null {
+function describeChange(sent: SentRequest, headers: Headers, total: number | null): string | null {
   const saved = sent.checkpoint;
   if (saved === null) return null;
+  // As sent: a malformed ETag, or a Last-Modified too weak to keep, still shows another version.
+  const [etag, modified] = ["etag", "last-modified"].map((name) => headers.get(name)?.trim());
   // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
   if (sent.digestProves !== true) {
-    if (saved.etag === null && now.etag !== null) return `an ETag ${now.etag} appeared`;
-    if (saved.etag !== null && now.etag !== null) {
-      const match = parseEtag(saved.etag)?.weak ? weakMatch : strongMatch;
-      if (!match(saved.etag, now.etag)) return `ETag ${saved.etag} is now ${now.etag}`;
+    if (saved.etag === null && parseEtag(etag ?? null) !== null) return `an ETag ${etag} appeared`;
+    const match = parseEtag(saved.etag)?.weak ? weakMatch : strongMatch;
+    if (saved.etag !== null && etag !== undefined && !match(saved.etag, etag)) {
+      return `ETag ${saved.etag} is now ${excerpt(etag)}`;
     }
-    const { lastModified } = saved;
-    if (lastModified !== null && now.lastModified !== null && lastModified !== now.lastModified) {
-      return `Last-Modified ${lastModified} is now ${now.lastModified}`;
+    if (saved.lastModified !== null && modified !== undefined && saved.lastModified !== modified) {
+      return `Last-Modified ${saved.lastModified} is now ${excerpt(modified)}`;
     }
   }
   if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {

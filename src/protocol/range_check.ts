@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseContentRange, strongMatch } from "./headers.ts";
+import { parseContentRange, parseEtag, strongMatch } from "./headers.ts";
 
 /** What the first response established about the file: its length and strong validator. */
 export interface KnownFile {
@@ -65,10 +65,10 @@ export function checkRangeResponse(
   return { kind: "write" };
 }
 
-/** How the answer's validators show another version of the file, or `null`. */
+/** How the answer's validators show another version, or `null` (a malformed ETag is no validator). */
 function validatorChange(file: KnownFile, headers: Headers): string | null {
   const etag = headers.get("etag");
-  if (file.etag === null && etag !== null) return `an ETag ${etag.trim()} appeared`;
+  if (file.etag === null && parseEtag(etag) !== null) return `an ETag ${etag!.trim()} appeared`;
   if (file.etag !== null && etag !== null && !strongMatch(file.etag, etag)) {
     return `ETag ${file.etag} is now ${etag.trim()}`;
   }

@@ -1,0 +1,190 @@
+/**
+ * Validators that change, or that are too weak or malformed to go in `If-Range`, on the answers
+ * to a resume and to the ranges of several connections: never a spliced file, and a server whose
+ * validators are merely odd is still downloaded (and streamed) to the end.
+ *
+ * @module
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ContentRangeError, type FetchLike, haulStream } from "../../mod.ts";
+import {
+  type RecordedRequest,
+  type Reply,
+  type ResourceOptions,
+  startResourceServer,
+} from "../helpers/script_server.ts";
+import {
+  assertSafeOutcome,
+  assertSucceeded,
+  describeOutcome,
+  haulWithRetries,
+} from "../helpers/retry_loop.ts";
+import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const KiB = 1024;
+const TIGHT = { blockSize: 64 * KiB, checkpointEvery: { bytes: 64 * KiB } };
+/** A strong Last-Modified: long before any `Date` these servers send. */
+const OLD = "Tue, 15 Nov 1994 12:45:26 GMT";
+
+/** A `fetch` whose first response body breaks after `limit` bytes; later ones pass through. */
+function firstCutAfter(limit: number): FetchLike {
+  let calls = 0;
+  return async (request) => {
+    const response = await fetch(request);
+    if (calls++ > 0 || response.body === null) return response;
+    const reader = response.body.getReader();
+    let passed = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (passed >= limit) {
+          await reader.cancel().catch(() => {});
+          return controller.error(new TypeError(`connection cut after ${limit} bytes`));
+        }
+        const chunk = await reader.read();
+        if (chunk.done) return controller.close();
+        const take = chunk.value.subarray(0, Math.min(chunk.value.length, limit - passed));
+        passed += take.length;
+        controller.enqueue(take);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+}
+
+/** `reply` with a `Date` of now, unless `dated` is false. */
+function dated(reply: Reply, when = true): Reply {
+  const headers = Array.isArray(reply.headers) ? [...reply.headers] : [];
+  if (when) headers.push(["Date", new Date().toUTCString()]);
+  return { ...reply, headers };
+}
+
+/** Same length as `base`, other bytes. */
+function altered(base: Uint8Array): Uint8Array {
+  const copy = base.slice();
+  for (let i = 0; i < copy.length; i += 4099) copy[i] = (copy[i]! + 1) & 0xff;
+  return copy;
+}
+
+describe("validators on the answers to a resume", () => {
+  const changes: {
+    name: string;
+    v1: Omit<ResourceOptions, "body">;
+    v2: () => Omit<ResourceOptions, "body">;
+    /** Whether the answers to v2 carry a `Date`. */
+    v2Dated: boolean;
+  }[] = [
+    {
+      name: "a Last-Modified changed to a date too recent to be strong (same second as Date)",
+      v1: { etag: null, lastModified: OLD },
+      v2: () => ({ etag: null, lastModified: new Date().toUTCString() }),
+      v2Dated: true,
+    },
+    {
+      name: "a Last-Modified changed, with no Date to make it strong",
+      v1: { etag: null, lastModified: OLD },
+      v2: () => ({ etag: null, lastModified: "Wed, 16 Nov 1994 12:45:26 GMT" }),
+      v2Dated: false,
+    },
+    {
+      name: "a strong ETag changed to a malformed (unquoted) one",
+      v1: { etag: '"v1"' },
+      v2: () => ({ etag: "v2" }),
+      v2Dated: true,
+    },
+  ];
+  for (const change of changes) {
+    for (const connections of [1, 4]) {
+      it(`${change.name}, from a server that ignores If-Range, is never spliced (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
+        const v1 = randomBody(768 * KiB);
+        const v2 = altered(v1);
+        let current: ResourceOptions = { body: v1, ...change.v1, honorIfRange: false };
+        let v2Dated = true;
+        const cut = firstCutAfter(300 * KiB);
+        const server = await startResourceServer(
+          () => current,
+          (_req, honest) => dated(honest, v2Dated),
+        );
+        try {
+          await withTempDir(async (dir) => {
+            const dest = join(dir, "file.bin");
+            const outcome = await haulWithRetries(
+              server.url,
+              // One connection cut at 300 KiB, then a resume with `connections`.
+              (i) => ({ dest, ...TIGHT, connections: i === 0 ? 1 : connections, fetch: cut }),
+              {
+                server,
+                maxAttempts: 6,
+                hooks: { rangeFloor: 64 * KiB },
+                beforeAttempt: (i) => {
+                  if (i !== 1) return;
+                  current = { body: v2, ...change.v2(), honorIfRange: false };
+                  v2Dated = change.v2Dated;
+                },
+              },
+            );
+            await assertSucceeded(outcome, dest, v2);
+            const resumed = outcome.attempts[1]!;
+            if (resumed.requests.some((req) => req.headers["range"] !== undefined)) {
+              const error = resumed.error;
+              assert.ok(error instanceof ContentRangeError, describeOutcome(outcome));
+              assert.equal(error.retryable, true);
+              assert.equal(resumed.after, null, "the checkpoint of v1 was discarded");
+            }
+          });
+        } finally {
+          await server.close();
+        }
+      });
+    }
+  }
+});
+
+describe("an unquoted ETag beside a strong Last-Modified", () => {
+  const resource = (body: Uint8Array): ResourceOptions => ({ body, etag: "v1", lastModified: OLD });
+  const twist = (req: RecordedRequest, honest: Reply, cut?: number): Reply =>
+    dated(req.index === 0 && cut !== undefined ? { ...honest, cutAfter: cut } : honest);
+
+  it("is downloaded over 4 connections, each range checked by the Last-Modified", async () => {
+    const body = randomBody(1024 * KiB);
+    const server = await startResourceServer(resource(body), twist);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const outcome = await haulWithRetries(
+          server.url,
+          { dest, ...TIGHT, connections: 4 },
+          { server, maxAttempts: 3, hooks: { rangeFloor: 64 * KiB } },
+        );
+        await assertSucceeded(outcome, dest, body);
+        assert.equal(outcome.attempts.length, 1, describeOutcome(outcome));
+        const ranges = server.requests.filter((req) => req.headers["range"] !== undefined);
+        assert.ok(ranges.length >= 3, "the file was split");
+        for (const req of ranges) assert.equal(req.headers["if-range"], OLD);
+        await assertSafeOutcome(outcome, dest, body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("is streamed on after a cut, resumed by the Last-Modified", async () => {
+    const body = randomBody(300 * KiB);
+    const server = await startResourceServer(
+      resource(body),
+      (req, honest) => twist(req, honest, 100 * KiB),
+    );
+    try {
+      const got = new Uint8Array(
+        await new Response(haulStream(server.url, { minDelayMs: 1 })).arrayBuffer(),
+      );
+      assert.equal(sha256(got), sha256(body));
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1]!.headers["if-range"], OLD);
+    } finally {
+      await server.close();
+    }
+  });
+});
