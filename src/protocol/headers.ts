@@ -59,6 +59,10 @@ export function parseContentRange(value: string | null): ContentRange | null {
   return { first, last, complete };
 }
 
+/** Whether a 206 is `multipart/byteranges`: parts with heads of their own, not the bytes asked. */
+export const isMultipart = (headers: Headers): boolean =>
+  /^[ \t]*multipart\/byteranges\b/i.test(headers.get("content-type") ?? "");
+
 /** The length `N` of the unsatisfied form `bytes *\/N` (sent with a 416), or `null`. Never throws. */
 export function parseUnsatisfiedRange(value: string | null): number | null {
   if (typeof value !== "string") return null;

@@ -7,6 +7,7 @@
 
 import {
   excerpt,
+  isMultipart,
   isStrongLastModified,
   parseContentRange,
   parseEtag,
@@ -134,12 +135,13 @@ function planPartial(
 ): Plan {
   const resuming = sent.cursor > 0;
   const rawRange = headers.get("content-range");
-  const range = parseContentRange(rawRange);
+  const multipart = isMultipart(headers);
+  const range = multipart ? null : parseContentRange(rawRange);
   if (range === null) {
     return refuse(
       ContentRangeError,
-      rawRange === null
-        ? `Server sent 206 without Content-Range: ${sent.url}`
+      rawRange === null || multipart
+        ? `Server sent 206 ${multipart ? "as multipart" : "without Content-Range"}: ${sent.url}`
         : `Malformed Content-Range from ${sent.url}: ${excerpt(rawRange)}`,
       resuming,
     );
@@ -202,11 +204,10 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   );
 }
 
-/** Why a 206/416 cannot continue the saved download (if any), or null if it can. */
+/** Why a 206/416 cannot continue the saved download, if so: a weak or malformed validator counts. */
 function describeChange(sent: SentRequest, headers: Headers, total: number | null): string | null {
   const saved = sent.checkpoint;
   if (saved === null) return null;
-  // As sent: a malformed ETag, or a Last-Modified too weak to keep, still shows another version.
   const [etag, modified] = ["etag", "last-modified"].map((name) => headers.get(name)?.trim());
   // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
   if (sent.digestProves !== true) {
@@ -275,12 +276,8 @@ type BodyEndVerdict =
   | { readonly kind: "short" | "unknown-end"; readonly reason: string };
 
 /** Whether a chunk takes the body past its declared length (the download must be discarded). */
-export function isOverLong(
-  received: number,
-  chunkLength: number,
-  bodyLength: number | null,
-): boolean {
-  return bodyLength !== null && received + chunkLength > bodyLength;
+export function isOverLong(received: number, chunk: number, bodyLength: number | null): boolean {
+  return bodyLength !== null && received + chunk > bodyLength;
 }
 
 /** Judges a body that ended without an error. */
@@ -292,7 +289,6 @@ export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
     return { kind: "short", reason: `body ended at ${fileLength} of ${expected} bytes` };
   }
   if (!facts.bodyEndsFile) {
-    // A range of a file of unknown length: a 416 to the next call confirms completion.
     return {
       kind: "unknown-end",
       reason: `the server did not say whether the file ends at byte ${fileLength}`,
