@@ -7,7 +7,7 @@
 
 import {
   excerpt,
-  isMultipart,
+  foreignBody,
   isStrongLastModified,
   parseContentRange,
   parseEtag,
@@ -79,13 +79,11 @@ export function planResponse(
     const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now);
     return fail(new UnexpectedStatusError({ status, headers, url: sent.url, retryAfterMs }));
   }
-  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
-  if (encoding !== "" && encoding !== "identity") {
+  const foreign = foreignBody(headers);
+  if (foreign !== null) {
     return refuse(
       ServerMisconfiguredError,
-      `Server sent Content-Encoding: ${encoding} despite Accept-Encoding: identity: ${sent.url}: ` +
-        "its bytes cannot be counted against the file" +
-        (resuming ? "; progress discarded, the next call asks for the whole file" : ""),
+      `Server sent ${foreign}: ${sent.url}: its bytes cannot be counted against the file`,
       resuming,
     );
   }
@@ -135,13 +133,12 @@ function planPartial(
 ): Plan {
   const resuming = sent.cursor > 0;
   const rawRange = headers.get("content-range");
-  const multipart = isMultipart(headers);
-  const range = multipart ? null : parseContentRange(rawRange);
+  const range = parseContentRange(rawRange);
   if (range === null) {
     return refuse(
       ContentRangeError,
-      rawRange === null || multipart
-        ? `Server sent 206 ${multipart ? "as multipart" : "without Content-Range"}: ${sent.url}`
+      rawRange === null
+        ? `Server sent 206 without Content-Range: ${sent.url}`
         : `Malformed Content-Range from ${sent.url}: ${excerpt(rawRange)}`,
       resuming,
     );
@@ -258,9 +255,7 @@ function refuse(
   message: string,
   resuming: boolean,
 ): FailPlan {
-  const suffix = resuming && !message.includes("progress discarded")
-    ? "; progress discarded, the next call starts over"
-    : "";
+  const suffix = resuming ? "; progress discarded, the next call starts over" : "";
   return fail(new ErrorClass(message + suffix, { retryable: resuming }), resuming);
 }
 

@@ -1,12 +1,12 @@
 /**
  * Whether the answer to one more range may be written into `.part`, without
  * I/O: held to a resume's standard (a 206 with exactly the asked
- * `Content-Range`, the same total and validator, no `Content-Encoding`).
+ * `Content-Range`, the same total and validator, its bytes neither coded nor in parts).
  *
  * @module
  */
 
-import { isMultipart, parseContentRange, parseEtag, strongMatch } from "./headers.ts";
+import { foreignBody, parseContentRange, parseEtag, strongMatch } from "./headers.ts";
 
 /** What the first response established about the file: its length and strong validator. */
 export interface KnownFile {
@@ -44,12 +44,10 @@ export function checkRangeResponse(
   if (status === 416) {
     return refuse(`the server refused bytes ${asked.start}-${asked.end - 1} (416)`);
   }
-  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
-  if (encoding !== "" && encoding !== "identity") {
-    return refuse(`a range came back with Content-Encoding: ${encoding}`);
-  }
-  const range = isMultipart(headers) ? null : parseContentRange(headers.get("content-range"));
-  if (range === null) return refuse("a 206 came as multipart/byteranges or without Content-Range");
+  const foreign = foreignBody(headers);
+  if (foreign !== null) return refuse(`a range came back with ${foreign}`);
+  const range = parseContentRange(headers.get("content-range"));
+  if (range === null) return refuse("a 206 came without a valid Content-Range");
   if (range.first !== asked.start || range.last !== asked.end - 1) {
     return refuse(
       `asked for bytes ${asked.start}-${asked.end - 1}, got ${range.first}-${range.last}`,

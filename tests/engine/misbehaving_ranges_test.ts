@@ -1,17 +1,18 @@
 /**
- * Answers to range requests whose framing is not the file's bytes: a `multipart/byteranges` 206
- * (to a resume, and to the ranges of several connections) is never written into `.part`, even
- * when it carries the `Content-Range` that was asked for.
+ * Answers whose body is not the file's bytes as they stand: a `multipart/byteranges` 206 (to a
+ * resume, and to the ranges of several connections), even with the `Content-Range` asked for, and
+ * a body under a `Transfer-Encoding` that no runtime's `fetch` decodes (gzip): never written.
  *
  * @module
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ContentRangeError, type FetchLike } from "../../mod.ts";
+import { gzipSync } from "node:zlib";
+import { type FetchLike, haul, haulStream, ServerMisconfiguredError } from "../../mod.ts";
 import { type RecordedRequest, type Reply, startResourceServer } from "../helpers/script_server.ts";
 import { assertSucceeded, describeOutcome, haulWithRetries } from "../helpers/retry_loop.ts";
-import { join, randomBody, withTempDir } from "../helpers/temp.ts";
+import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
 const KiB = 1024;
 const TIGHT = { blockSize: 64 * KiB, checkpointEvery: { bytes: 64 * KiB } };
@@ -92,8 +93,10 @@ describe("a multipart/byteranges 206", () => {
           await assertSucceeded(outcome, dest, body);
           if (connections === 1) {
             const refused = outcome.attempts[1]!.error;
-            assert.ok(refused instanceof ContentRangeError, describeOutcome(outcome));
-            assert.match(refused.message, /as multipart/);
+            assert.ok(refused instanceof ServerMisconfiguredError, describeOutcome(outcome));
+            assert.match(refused.message, /Content-Type: multipart\/byteranges/);
+            assert.equal(refused.retryable, true);
+            assert.equal(outcome.attempts[1]!.after, null, "the checkpoint was discarded");
           }
         });
       } finally {
@@ -101,4 +104,59 @@ describe("a multipart/byteranges 206", () => {
       }
     });
   }
+});
+
+/** `honest` with its body gzipped as a transfer coding (`Transfer-Encoding: gzip, chunked`). */
+function transferGzip(honest: Reply): Reply {
+  const headers = [...(honest.headers as [string, string][]), [
+    "Transfer-Encoding",
+    "gzip, chunked",
+  ]];
+  const body = new Uint8Array(gzipSync(honest.body as Uint8Array));
+  return { ...honest, headers: headers as [string, string][], body, framing: "chunked" };
+}
+
+describe("a body under Transfer-Encoding: gzip (fetch passes its coded bytes through)", () => {
+  it("is refused, nothing at dest and nothing beside it, and haulStream() errors", async () => {
+    const body = randomBody(200 * KiB);
+    const server = await startResourceServer({ body }, (_req, honest) => transferGzip(honest));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await haul(server.url, { dest }).then(() => null, (e: unknown) => e);
+        assert.ok(error instanceof ServerMisconfiguredError, String(error));
+        assert.match(error.message, /Transfer-Encoding: gzip/);
+        assert.equal(error.retryable, false);
+        for (const suffix of ["", ".part", ".part.ctrl", ".part.lock"]) {
+          assert.equal(exists(dest + suffix), false, `${suffix} left`);
+        }
+      });
+      const streamed = await new Response(haulStream(server.url)).arrayBuffer().catch((e) => e);
+      assert.ok(streamed instanceof ServerMisconfiguredError, String(streamed));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("on the further ranges of 4 connections: refused, the first connection carries the rest", async () => {
+    const body = randomBody(768 * KiB);
+    const server = await startResourceServer(
+      { body },
+      (req, honest) => req.headers["range"] !== undefined ? transferGzip(honest) : honest,
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const outcome = await haulWithRetries(
+          server.url,
+          { dest, ...TIGHT, connections: 4 },
+          { server, maxAttempts: 1, hooks: { rangeFloor: 64 * KiB } },
+        );
+        await assertSucceeded(outcome, dest, body);
+        assert.ok(server.requests.length > 1, "ranges were asked");
+      });
+    } finally {
+      await server.close();
+    }
+  });
 });
