@@ -14,7 +14,6 @@ import {
   parseRetryAfter,
   parseUnsatisfiedRange,
   strongMatch,
-  weakMatch,
 } from "./headers.ts";
 import {
   ContentRangeError,
@@ -103,8 +102,10 @@ export function planResponse(
 function planFull(sent: SentRequest, validators: Validators, length: number | null): Plan {
   const saved = sent.checkpoint;
   if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null && length !== null) {
-    const sameEtag = saved.etag !== null && strongMatch(saved.etag, validators.etag);
-    if (length !== saved.reportedLength && (sameEtag || length === 0)) {
+    const same = saved.etag !== null
+      ? strongMatch(saved.etag, validators.etag)
+      : saved.lastModified !== null && saved.lastModified === validators.lastModified;
+    if (length !== saved.reportedLength && (same || length === 0)) {
       // Same representation, different size: the server is lying, not the file changing.
       return fail(
         new ServerMisconfiguredError(
@@ -209,8 +210,7 @@ function describeChange(sent: SentRequest, headers: Headers, total: number | nul
   // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
   if (sent.digestProves !== true) {
     if (saved.etag === null && parseEtag(etag ?? null) !== null) return `an ETag ${etag} appeared`;
-    const match = parseEtag(saved.etag)?.weak ? weakMatch : strongMatch;
-    if (saved.etag !== null && etag !== undefined && !match(saved.etag, etag)) {
+    if (saved.etag !== null && etag !== undefined && !strongMatch(saved.etag, etag)) {
       return `ETag ${saved.etag} is now ${excerpt(etag)}`;
     }
     if (saved.lastModified !== null && modified !== undefined && saved.lastModified !== modified) {

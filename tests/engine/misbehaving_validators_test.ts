@@ -8,7 +8,12 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ContentRangeError, type FetchLike, haulStream } from "../../mod.ts";
+import {
+  ContentRangeError,
+  type FetchLike,
+  haulStream,
+  ServerMisconfiguredError,
+} from "../../mod.ts";
 import {
   type RecordedRequest,
   type Reply,
@@ -187,4 +192,43 @@ describe("an unquoted ETag beside a strong Last-Modified", () => {
       await server.close();
     }
   });
+});
+
+describe("a 200 to a resume under the same strong validator, of another length", () => {
+  for (const validator of ["ETag", "Last-Modified"] as const) {
+    it(`(${validator}) is a lie, not a new version: progress kept, never the file`, async () => {
+      // A server that applies the Range but labels the tail 200, as some old stacks do.
+      const body = randomBody(768 * KiB);
+      let lying = true;
+      const server = await startResourceServer(
+        validator === "ETag" ? { body } : { body, etag: null, lastModified: OLD },
+        (req, honest) => {
+          const reply = dated(honest);
+          return lying && req.headers["range"] !== undefined ? { ...reply, status: 200 } : reply;
+        },
+      );
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const cut = firstCutAfter(300 * KiB);
+          const outcome = await haulWithRetries(server.url, { dest, ...TIGHT, fetch: cut }, {
+            server,
+            maxAttempts: 4,
+            beforeAttempt: (i) => {
+              lying = i < 3;
+            },
+          });
+          await assertSucceeded(outcome, dest, body);
+          for (const attempt of outcome.attempts.slice(1, 3)) {
+            assert.ok(attempt.error instanceof ServerMisconfiguredError, describeOutcome(outcome));
+            assert.equal(attempt.error.retryable, true);
+            assert.equal(attempt.after?.cursor, 300 * KiB, "progress kept");
+          }
+          assert.equal(outcome.result!.resumedFrom, 300 * KiB);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
