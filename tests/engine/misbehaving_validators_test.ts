@@ -149,8 +149,7 @@ describe("validators on the answers to a resume", () => {
 
 describe("an unquoted ETag beside a strong Last-Modified", () => {
   const resource = (body: Uint8Array): ResourceOptions => ({ body, etag: "v1", lastModified: OLD });
-  const twist = (req: RecordedRequest, honest: Reply, cut?: number): Reply =>
-    dated(req.index === 0 && cut !== undefined ? { ...honest, cutAfter: cut } : honest);
+  const twist = (_req: RecordedRequest, honest: Reply): Reply => dated(honest);
 
   it("is downloaded over 4 connections, each range checked by the Last-Modified", async () => {
     const body = randomBody(1024 * KiB);
@@ -177,16 +176,14 @@ describe("an unquoted ETag beside a strong Last-Modified", () => {
 
   it("is streamed on after a cut, resumed by the Last-Modified", async () => {
     const body = randomBody(300 * KiB);
-    const server = await startResourceServer(
-      resource(body),
-      (req, honest) => twist(req, honest, 100 * KiB),
-    );
+    const server = await startResourceServer(resource(body), twist);
     try {
-      const got = new Uint8Array(
-        await new Response(haulStream(server.url, { minDelayMs: 1 })).arrayBuffer(),
-      );
+      // An exact cut (a cut on the wire may lose the bytes before it on Bun: then no resume).
+      const stream = haulStream(server.url, { minDelayMs: 1, fetch: firstCutAfter(100 * KiB) });
+      const got = new Uint8Array(await new Response(stream).arrayBuffer());
       assert.equal(sha256(got), sha256(body));
       assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1]!.headers["range"], `bytes=${100 * KiB}-${body.length - 1}`);
       assert.equal(server.requests[1]!.headers["if-range"], OLD);
     } finally {
       await server.close();
