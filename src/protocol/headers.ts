@@ -59,10 +59,7 @@ export function parseContentRange(value: string | null): ContentRange | null {
   return { first, last, complete };
 }
 
-/**
- * Why a body is not the file's bytes as they stand (`"Name: value"`), or `null`: a content coding,
- * a transfer coding but chunked (no runtime's `fetch` decodes gzip), `multipart/byteranges` parts.
- */
+/** Why a body is not the file's bytes as they stand (`"Name: value"`): coded (but chunked), or in parts. */
 export function foreignBody(headers: Headers): string | null {
   const type = headers.get("content-type")?.trim() ?? "";
   if (/^multipart\/byteranges\b/i.test(type)) return `Content-Type: ${excerpt(type)}`;

@@ -176,7 +176,9 @@ function planPartial(
       true,
     );
   }
-  const changed = describeChange(sent, headers, range.complete);
+  const kept = sent.checkpoint?.etag === null ? "Last-Modified" : "ETag";
+  const changed = describeChange(sent, headers, range.complete) ??
+    (headers.has(kept) || sent.digestProves === true ? null : `no ${kept} (RFC 9110 §15.3.7)`);
   if (changed !== null) {
     return refuse(
       ContentRangeError,

@@ -1,7 +1,6 @@
 /**
- * Whether the answer to one more range may be written into `.part`, without
- * I/O: held to a resume's standard (a 206 with exactly the asked
- * `Content-Range`, the same total and validator, its bytes neither coded nor in parts).
+ * Whether the answer to one more range may be written into `.part`, without I/O: held to a
+ * resume's standard (exactly the asked bytes, as they stand, under the same total and validator).
  *
  * @module
  */
@@ -60,6 +59,8 @@ export function checkRangeResponse(
   if (length !== null && length.trim() !== String(asked.end - asked.start)) {
     return refuse(`Content-Length ${length.trim()} disagrees with the range asked`);
   }
+  const kept = file.etag !== null ? "ETag" : file.lastModified !== null ? "Last-Modified" : null;
+  if (kept !== null && !headers.has(kept)) return refuse(`a 206 came without its ${kept}`);
   return { kind: "write" };
 }
 

@@ -13,6 +13,7 @@ import {
   type FetchLike,
   haulStream,
   ServerMisconfiguredError,
+  StreamCutError,
 } from "../../mod.ts";
 import {
   type RecordedRequest,
@@ -92,6 +93,18 @@ describe("validators on the answers to a resume", () => {
       v1: { etag: null, lastModified: OLD },
       v2: () => ({ etag: null, lastModified: "Wed, 16 Nov 1994 12:45:26 GMT" }),
       v2Dated: false,
+    },
+    {
+      name: "a strong ETag gone (RFC 9110 §15.3.7: a 206 repeats it)",
+      v1: { etag: '"v1"' },
+      v2: () => ({ etag: null }),
+      v2Dated: true,
+    },
+    {
+      name: "a strong Last-Modified gone",
+      v1: { etag: null, lastModified: OLD },
+      v2: () => ({ etag: null, lastModified: null }),
+      v2Dated: true,
     },
     {
       name: "a strong ETag changed to a malformed (unquoted) one",
@@ -228,4 +241,58 @@ describe("a 200 to a resume under the same strong validator, of another length",
       }
     });
   }
+});
+
+describe("answers to further ranges, or to a stream's resume, without the file's validator", () => {
+  it("are refused over 4 connections: the first connection carries the rest of its version", async () => {
+    // The file changes after the first answer; the server ignores If-Range and sends no ETag.
+    const v1 = randomBody(1024 * KiB);
+    const v2 = altered(v1);
+    const server = await startResourceServer(
+      (req) =>
+        req.headers["range"] === undefined
+          ? { body: v1, etag: '"v1"' }
+          : { body: v2, etag: null, honorIfRange: false },
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const outcome = await haulWithRetries(
+          server.url,
+          { dest, ...TIGHT, connections: 4 },
+          { server, maxAttempts: 1, hooks: { rangeFloor: 64 * KiB } },
+        );
+        await assertSucceeded(outcome, dest, v1);
+        assert.ok(server.requests.length > 1, "ranges were asked");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("ends a stream instead of giving bytes of another version", async () => {
+    const v1 = randomBody(300 * KiB);
+    const v2 = altered(v1);
+    const server = await startResourceServer((req) =>
+      req.index === 0 ? { body: v1, etag: '"v1"' } : { body: v2, etag: null, honorIfRange: false }
+    );
+    try {
+      const reader = haulStream(server.url, { minDelayMs: 1, fetch: firstCutAfter(100 * KiB) })
+        .getReader();
+      const chunks: Uint8Array[] = [];
+      const error = await (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return null;
+          chunks.push(value);
+        }
+      })().catch((caught: unknown) => caught);
+      assert.ok(error instanceof StreamCutError, String(error));
+      const given = new Uint8Array(chunks.flatMap((chunk) => [...chunk]));
+      assert.equal(given.length, 100 * KiB);
+      assert.equal(sha256(given), sha256(v1.subarray(0, given.length)), "only bytes of v1");
+    } finally {
+      await server.close();
+    }
+  });
 });
