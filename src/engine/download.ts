@@ -112,7 +112,6 @@ export class Download {
           if (plan.reset) await this.#restart();
           throw plan.error;
         }
-        // A 416 that confirms the checkpoint: every byte is here.
         this.#total = cursor;
         this.#schedule = new RangeSchedule(cursor, saved!.ranges, 1, floor);
         return await this.#run(null, saved, 0);
@@ -234,7 +233,6 @@ export class Download {
     const { response, verdict } = answer;
     if (verdict instanceof Error || verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
-      // Another status (a 503, a 404…): the call rejects with it once every range is saved.
       if (verdict instanceof Error) throw verdict;
       const where = `bytes ${asked.start}-${asked.end - 1}`;
       if (verdict.kind === "reset") throw new outcome.RangeReset(`${where}: ${verdict.reason}`);

@@ -44,7 +44,7 @@ export function splittable(
   return hasStrongValidator(etag, lastModified) && (response.status === 206 || accepts);
 }
 
-/** A response's validators, completed by the checkpoint's (a 206 need not repeat them). */
+/** A response's validators, completed by the checkpoint's (a 206 repeats only the one it continues). */
 export function merged(now: Validators, saved: Validators | null): Validators {
   return {
     etag: now.etag ?? saved?.etag ?? null,

@@ -59,6 +59,16 @@ export function parseContentRange(value: string | null): ContentRange | null {
   return { first, last, complete };
 }
 
+/** Why a body is not the file's bytes as they stand (`"Name: value"`): coded (but chunked), or in parts. */
+export function foreignBody(headers: Headers): string | null {
+  const type = headers.get("content-type")?.trim() ?? "";
+  if (/^multipart\/byteranges\b/i.test(type)) return `Content-Type: ${excerpt(type)}`;
+  const name = ["Content-Encoding", "Transfer-Encoding"].find((name) =>
+    headers.get(name)?.split(",").some((coding) => !/^\s*(identity|chunked)?\s*$/i.test(coding))
+  );
+  return name === undefined ? null : `${name}: ${excerpt(headers.get(name)!.trim())}`;
+}
+
 /** The length `N` of the unsatisfied form `bytes *\/N` (sent with a 416), or `null`. Never throws. */
 export function parseUnsatisfiedRange(value: string | null): number | null {
   if (typeof value !== "string") return null;

@@ -7,13 +7,13 @@
 
 import {
   excerpt,
+  foreignBody,
   isStrongLastModified,
   parseContentRange,
   parseEtag,
   parseRetryAfter,
   parseUnsatisfiedRange,
   strongMatch,
-  weakMatch,
 } from "./headers.ts";
 import {
   ContentRangeError,
@@ -78,13 +78,11 @@ export function planResponse(
     const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now);
     return fail(new UnexpectedStatusError({ status, headers, url: sent.url, retryAfterMs }));
   }
-  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
-  if (encoding !== "" && encoding !== "identity") {
+  const foreign = foreignBody(headers);
+  if (foreign !== null) {
     return refuse(
       ServerMisconfiguredError,
-      `Server sent Content-Encoding: ${encoding} despite Accept-Encoding: identity: ${sent.url}: ` +
-        "its bytes cannot be counted against the file" +
-        (resuming ? "; progress discarded, the next call asks for the whole file" : ""),
+      `Server sent ${foreign}: ${sent.url}: its bytes cannot be counted against the file`,
       resuming,
     );
   }
@@ -104,8 +102,10 @@ export function planResponse(
 function planFull(sent: SentRequest, validators: Validators, length: number | null): Plan {
   const saved = sent.checkpoint;
   if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null && length !== null) {
-    const sameEtag = saved.etag !== null && strongMatch(saved.etag, validators.etag);
-    if (length !== saved.reportedLength && (sameEtag || length === 0)) {
+    const same = saved.etag !== null
+      ? strongMatch(saved.etag, validators.etag)
+      : saved.lastModified !== null && saved.lastModified === validators.lastModified;
+    if (length !== saved.reportedLength && (same || length === 0)) {
       // Same representation, different size: the server is lying, not the file changing.
       return fail(
         new ServerMisconfiguredError(
@@ -152,7 +152,6 @@ function planPartial(
       resuming,
     );
   }
-  // A 206's body ends the file when the file's length is known.
   const stream = (offset: number, total: number | null): StreamPlan => ({
     kind: "stream",
     offset,
@@ -177,7 +176,9 @@ function planPartial(
       true,
     );
   }
-  const changed = describeChange(sent, validators, range.complete);
+  const kept = sent.checkpoint?.etag === null ? "Last-Modified" : "ETag";
+  const changed = describeChange(sent, headers, range.complete) ??
+    (headers.has(kept) || sent.digestProves === true ? null : `no ${kept} (RFC 9110 §15.3.7)`);
   if (changed !== null) {
     return refuse(
       ContentRangeError,
@@ -193,7 +194,7 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
     return fail(new UnexpectedStatusError({ status: 416, headers, url: sent.url }));
   }
   const length = parseUnsatisfiedRange(headers.get("content-range"));
-  const changed = describeChange(sent, readValidators(headers), length);
+  const changed = describeChange(sent, headers, length);
   if (length === sent.cursor && changed === null) return { kind: "finish" };
   return refuse(
     ContentRangeError,
@@ -203,20 +204,19 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   );
 }
 
-/** Why a 206/416 cannot continue the saved download (if any), or null if it can. */
-function describeChange(sent: SentRequest, now: Validators, total: number | null): string | null {
+/** Why a 206/416 cannot continue the saved download, if so: a weak or malformed validator counts. */
+function describeChange(sent: SentRequest, headers: Headers, total: number | null): string | null {
   const saved = sent.checkpoint;
   if (saved === null) return null;
+  const [etag, modified] = ["etag", "last-modified"].map((name) => headers.get(name)?.trim());
   // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
   if (sent.digestProves !== true) {
-    if (saved.etag === null && now.etag !== null) return `an ETag ${now.etag} appeared`;
-    if (saved.etag !== null && now.etag !== null) {
-      const match = parseEtag(saved.etag)?.weak ? weakMatch : strongMatch;
-      if (!match(saved.etag, now.etag)) return `ETag ${saved.etag} is now ${now.etag}`;
+    if (saved.etag === null && parseEtag(etag ?? null) !== null) return `an ETag ${etag} appeared`;
+    if (saved.etag !== null && etag !== undefined && !strongMatch(saved.etag, etag)) {
+      return `ETag ${saved.etag} is now ${excerpt(etag)}`;
     }
-    const { lastModified } = saved;
-    if (lastModified !== null && now.lastModified !== null && lastModified !== now.lastModified) {
-      return `Last-Modified ${lastModified} is now ${now.lastModified}`;
+    if (saved.lastModified !== null && modified !== undefined && saved.lastModified !== modified) {
+      return `Last-Modified ${saved.lastModified} is now ${excerpt(modified)}`;
     }
   }
   if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
@@ -257,9 +257,7 @@ function refuse(
   message: string,
   resuming: boolean,
 ): FailPlan {
-  const suffix = resuming && !message.includes("progress discarded")
-    ? "; progress discarded, the next call starts over"
-    : "";
+  const suffix = resuming ? "; progress discarded, the next call starts over" : "";
   return fail(new ErrorClass(message + suffix, { retryable: resuming }), resuming);
 }
 
@@ -275,12 +273,8 @@ type BodyEndVerdict =
   | { readonly kind: "short" | "unknown-end"; readonly reason: string };
 
 /** Whether a chunk takes the body past its declared length (the download must be discarded). */
-export function isOverLong(
-  received: number,
-  chunkLength: number,
-  bodyLength: number | null,
-): boolean {
-  return bodyLength !== null && received + chunkLength > bodyLength;
+export function isOverLong(received: number, chunk: number, bodyLength: number | null): boolean {
+  return bodyLength !== null && received + chunk > bodyLength;
 }
 
 /** Judges a body that ended without an error. */
@@ -292,7 +286,6 @@ export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
     return { kind: "short", reason: `body ended at ${fileLength} of ${expected} bytes` };
   }
   if (!facts.bodyEndsFile) {
-    // A range of a file of unknown length: a 416 to the next call confirms completion.
     return {
       kind: "unknown-end",
       reason: `the server did not say whether the file ends at byte ${fileLength}`,

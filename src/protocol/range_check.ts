@@ -1,12 +1,11 @@
 /**
- * Whether the answer to one more range may be written into `.part`, without
- * I/O: held to a resume's standard (a 206 with exactly the asked
- * `Content-Range`, the same total and validator, no `Content-Encoding`).
+ * Whether the answer to one more range may be written into `.part`, without I/O: held to a
+ * resume's standard (exactly the asked bytes, as they stand, under the same total and validator).
  *
  * @module
  */
 
-import { parseContentRange, strongMatch } from "./headers.ts";
+import { foreignBody, parseContentRange, parseEtag, strongMatch } from "./headers.ts";
 
 /** What the first response established about the file: its length and strong validator. */
 export interface KnownFile {
@@ -44,10 +43,8 @@ export function checkRangeResponse(
   if (status === 416) {
     return refuse(`the server refused bytes ${asked.start}-${asked.end - 1} (416)`);
   }
-  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "";
-  if (encoding !== "" && encoding !== "identity") {
-    return refuse(`a range came back with Content-Encoding: ${encoding}`);
-  }
+  const foreign = foreignBody(headers);
+  if (foreign !== null) return refuse(`a range came back with ${foreign}`);
   const range = parseContentRange(headers.get("content-range"));
   if (range === null) return refuse("a 206 came without a valid Content-Range");
   if (range.first !== asked.start || range.last !== asked.end - 1) {
@@ -62,13 +59,15 @@ export function checkRangeResponse(
   if (length !== null && length.trim() !== String(asked.end - asked.start)) {
     return refuse(`Content-Length ${length.trim()} disagrees with the range asked`);
   }
+  const kept = file.etag !== null ? "ETag" : file.lastModified !== null ? "Last-Modified" : null;
+  if (kept !== null && !headers.has(kept)) return refuse(`a 206 came without its ${kept}`);
   return { kind: "write" };
 }
 
-/** How the answer's validators show another version of the file, or `null`. */
+/** How the answer's validators show another version, or `null` (a malformed ETag is no validator). */
 function validatorChange(file: KnownFile, headers: Headers): string | null {
   const etag = headers.get("etag");
-  if (file.etag === null && etag !== null) return `an ETag ${etag.trim()} appeared`;
+  if (file.etag === null && parseEtag(etag) !== null) return `an ETag ${etag!.trim()} appeared`;
   if (file.etag !== null && etag !== null && !strongMatch(file.etag, etag)) {
     return `ETag ${file.etag} is now ${etag.trim()}`;
   }

@@ -59,9 +59,10 @@ describe("planResponse()", () => {
 
   it("does not take the end of a range of unknown total for the end of the file", () => {
     const unknown = saved({ reportedLength: null });
-    const result = plan(206, { "content-range": "bytes 100-199/*" }, 100, unknown);
+    const range = { "content-range": "bytes 100-199/*", etag: '"v1"' };
+    const result = plan(206, range, 100, unknown);
     assert.equal(result.kind === "stream" && result.bodyEndsFile, false);
-    const known = plan(206, { "content-range": "bytes 100-199/*" });
+    const known = plan(206, range);
     assert.equal(known.kind === "stream" && known.bodyEndsFile, true);
     assert.equal(known.kind === "stream" && known.total, 1000);
   });
@@ -100,6 +101,18 @@ describe("planResponse()", () => {
     assert.ok(error instanceof ContentRangeError);
     assert.match(error.message, /changed/);
     assert.equal(reset, true);
+  });
+
+  it("refuses a 206 that does not repeat the saved validator (RFC 9110 §15.3.7), not a 416", () => {
+    const missing = failure(plan(206, { "content-range": "bytes 100-999/1000" }));
+    assert.ok(missing.error instanceof ContentRangeError);
+    assert.match(missing.error.message, /no ETag/);
+    assert.equal(missing.reset, true);
+    const dated = saved({ etag: null, lastModified: "Tue, 15 Nov 1994 12:45:26 GMT" });
+    const noDate = failure(plan(206, { "content-range": "bytes 100-999/1000" }, 100, dated));
+    assert.match(noDate.error.message, /no Last-Modified/);
+    const whole = saved({ reportedLength: 100 });
+    assert.equal(plan(416, { "content-range": "bytes */100" }, 100, whole).kind, "finish");
   });
 
   it("refuses a 206 whose total length changed", () => {

@@ -20,10 +20,17 @@ describe("checkRangeResponse()", () => {
       kind: "write",
     },
     {
-      name: "a 206 without an ETag (If-Range matched)",
+      name: "a 206 without the ETag (RFC 9110 §15.3.7: a 206 repeats it)",
       status: 206,
       headers: { "content-range": "bytes 500-799/1000" },
-      kind: "write",
+      kind: "refuse",
+    },
+    {
+      name: "a 206 without the Last-Modified it continues",
+      status: 206,
+      headers: { "content-range": "bytes 500-799/1000" },
+      known: { total: 1000, etag: null, lastModified: "Tue, 15 Nov 1994 12:45:26 GMT" },
+      kind: "refuse",
     },
     { name: "a 200 (If-Range failed or Range ignored)", status: 200, headers: {}, kind: "refuse" },
     {
@@ -87,7 +94,11 @@ describe("checkRangeResponse()", () => {
     {
       name: "identity coding",
       status: 206,
-      headers: { "content-range": "bytes 500-799/1000", "content-encoding": "identity" },
+      headers: {
+        "content-range": "bytes 500-799/1000",
+        "content-encoding": "identity",
+        etag: '"v1"',
+      },
       kind: "write",
     },
     {
