@@ -141,6 +141,9 @@ export interface HaulAllOptions
   onRetry?: (info: HaulAllRetryInfo) => void;
 }
 
+/** An item's progress before its first attempt. */
+const NOT_STARTED = { phase: "pending", validLength: 0, totalLength: null, received: 0 } as const;
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type MutableItemProgress = Mutable<HaulAllItemProgress>;
 type MutableProgress = Mutable<Omit<HaulAllProgress, "items">> & { items: MutableItemProgress[] };
@@ -163,16 +166,7 @@ export async function haulAll(
   const limiter = readRateLimit(common); // one pace over the whole batch
   const hooks = { fs: await batchFs(), ...(limiter === null ? {} : { limiter }) };
   const progress: MutableProgress = {
-    items: list.map((item, index) => ({
-      index,
-      item,
-      phase: "pending",
-      validLength: 0,
-      totalLength: null,
-      received: 0,
-      attempt: 0,
-      retryAt: null,
-    })),
+    items: list.map((item, index) => ({ index, item, ...NOT_STARTED, attempt: 0, retryAt: null })),
     pending: list.length,
     active: 0,
     done: 0,
@@ -277,7 +271,6 @@ export async function eachLimited(
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
-/** `value`, checked to be a whole number of 1 or more. */
 function atLeastOne(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new RangeError(`Invalid ${name}: ${value}: use a whole number of 1 or more`);

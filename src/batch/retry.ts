@@ -106,7 +106,6 @@ export async function haulWithRetry(
   return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
 }
 
-/** The policy with its defaults filled in. */
 type Policy = Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>;
 
 /**

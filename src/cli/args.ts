@@ -41,7 +41,6 @@ export function defaults() {
 /** Everything the command line was asked to do. */
 export type CliOptions = ReturnType<typeof defaults>;
 
-/** What the arguments ask for. */
 type ParsedArgs =
   | { kind: "run"; options: CliOptions }
   | { kind: "help" }

@@ -8,6 +8,7 @@
 
 import type { HaulAllItem } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
+import { sidecarPaths } from "../store/destination.ts";
 import type { CliOptions, Shard } from "./args.ts";
 import { VERSION } from "./help.ts";
 
@@ -15,7 +16,6 @@ import { VERSION } from "./help.ts";
 export interface JobSource {
   readonly where: string;
   readonly url: string;
-  /** Mirrors of the same file. */
   readonly mirrors?: readonly string[];
   /** `null`: the name comes from the URL. */
   readonly path: string | null;
@@ -51,11 +51,10 @@ export function planJobs(
     if (typeof job === "string") problems.push(`${source.where}: ${job}`);
     else jobs.push(job);
   }
-  problems.push(...directoryClashes(files));
+  problems.push(...clashes(files));
   return { jobs, problems };
 }
 
-/** One source's download, or why it is refused. */
 function planJob(
   source: JobSource,
   settings: JobSettings,
@@ -116,10 +115,17 @@ function relativeDest(
   return { path: segments.join("/") };
 }
 
-/** Destinations that another destination needs as a directory. */
-function directoryClashes(files: ReadonlyMap<string, string>): string[] {
+/** Destinations that another one needs as a directory, or as its `.part`, checkpoint or lock. */
+function clashes(files: ReadonlyMap<string, string>): string[] {
   const problems: string[] = [];
   for (const [path, where] of files) {
+    const { part, ctrl, ctrlTmp, lock } = sidecarPaths(path);
+    for (const sidecar of [part, ctrl, ctrlTmp, lock].filter((name) => files.has(name))) {
+      problems.push(
+        `${files.get(sidecar)}: Destination ${sidecar} is where ${path} (${where}) keeps its ` +
+          "download in progress: give them different paths",
+      );
+    }
     const segments = path.split("/");
     for (let depth = 1; depth < segments.length; depth++) {
       const prefix = segments.slice(0, depth).join("/");

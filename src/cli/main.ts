@@ -35,13 +35,33 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${error.message}\n`);
     return EXIT.usage;
   }
-  const prepared = await prepareJobs(options, io);
+  // One listener for the whole run: the first signal aborts what runs (`-J`'s questions too).
+  const controller = new AbortController();
+  const stop: Stop = { by: null, signal: controller.signal, say: () => {} };
+  const stopListening = io.onSignal((signal) => {
+    stop.say(signal, stop.by !== null);
+    if (stop.by !== null) return io.exit(EXIT.interrupted);
+    stop.by = signal;
+    controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
+  });
+  return await run(options, io, stop).finally(stopListening);
+}
+
+/** The run's SIGINT or SIGTERM: the first, what it aborts, and what the running phase says of each. */
+type Stop = { by: CliSignal | null; signal: AbortSignal; say(by: CliSignal, again: boolean): void };
+
+async function run(options: CliOptions, io: CliIo, stop: Stop): Promise<number> {
+  const prepared = await prepareJobs(options, io, stop.signal);
+  if (stop.by !== null) {
+    io.stderr(`haul: ${stop.by}: interrupted before any download: nothing was written\n`);
+    return EXIT.interrupted;
+  }
   if (!prepared.ok) {
     for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
     return prepared.failed ? EXIT.failed : EXIT.usage;
   }
-  if (options.output === "-") return await streamToStdout(prepared.jobs[0]!, options, io);
+  if (options.output === "-") return await streamToStdout(prepared.jobs[0]!, options, io, stop);
   if (options.shard !== null && prepared.jobs.length === 0 && !options.quiet) {
     io.stderr(
       `haul: No line of ${options.inputFile} falls in shard ` +
@@ -53,7 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`haul: ${dirProblem}\n`);
     return EXIT.failed;
   }
-  return await download(prepared.jobs, prepared.existing, options, io);
+  return await download(prepared.jobs, prepared.existing, options, io, stop);
 }
 
 async function download(
@@ -61,23 +81,18 @@ async function download(
   existing: ReadonlyMap<number, number>,
   options: CliOptions,
   io: CliIo,
+  stop: Stop,
 ): Promise<number> {
   const output = new RunOutput(io, jobs, options);
-  const controller = new AbortController();
-  let interrupted: CliSignal | null = null;
-  const stopListening = io.onSignal((signal) => {
-    if (interrupted !== null) {
-      output.stop();
-      io.stderr(`haul: ${signal} again: quitting at once; run the same command to resume\n`);
-      return io.exit(EXIT.interrupted);
-    }
-    interrupted = signal;
+  stop.say = (signal, again) => {
     output.muted = true;
+    if (again) output.stop();
     output.error(
-      `haul: ${signal}: stopping and saving progress (press Ctrl-C again to quit at once)`,
+      again
+        ? `haul: ${signal} again: quitting at once; run the same command to resume`
+        : `haul: ${signal}: stopping and saving progress (press Ctrl-C again to quit at once)`,
     );
-    controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
-  });
+  };
   const startedAt = performance.now();
   // The size checks of existing files read no body: only their wait for a head is limited.
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
@@ -95,7 +110,7 @@ async function download(
         concurrency: options.jobs,
         fetch,
         headers: requestHeaders(options),
-        signal: controller.signal,
+        signal: stop.signal,
         onRetry: (index, info) => output.retry(jobs[index]!.dest, info),
       },
     );
@@ -103,7 +118,7 @@ async function download(
     refused.forEach((report) => output.done(report));
     const refusedIndices = new Set(refused.map((report) => report.index));
     const batch = jobs.filter((_, index) => !refusedIndices.has(index));
-    if (batch.length > 0 && !controller.signal.aborted) {
+    if (batch.length > 0 && !stop.signal.aborted) {
       const batchReports = await haulAll(batch.map(batchItem), {
         ...policy,
         concurrency: Math.min(options.jobs, batch.length),
@@ -113,7 +128,7 @@ async function download(
         revalidate: options.timestamps === "revalidate",
         remoteTime: options.timestamps !== null,
         headers: requestHeaders(options),
-        signal: controller.signal,
+        signal: stop.signal,
         stallTimeout: options.stallTimeoutMs,
         ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
         onProgress: (progress) => output.progress(progress),
@@ -123,12 +138,11 @@ async function download(
       reports.push(...batchReports);
     }
   } finally {
-    stopListening();
     output.stop();
   }
   const count = (status: HaulAllReport["status"]): number =>
     reports.filter((report) => report.status === status).length;
-  if (interrupted !== null) {
+  if (stop.by !== null) {
     io.stderr(
       `haul: Interrupted: ${count("done") + count("skipped")} of ${jobs.length} ` +
         "finished; progress is saved: run the same command again to resume\n",
@@ -145,15 +159,8 @@ async function download(
  * `-o -`: the body to standard output through `haulStream()`, which continues it after a cut
  * without repeating a byte; messages, retries and progress go to standard error, as for a file.
  */
-async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise<number> {
+async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: Stop) {
   const name = `${nameFromUrl(job.url)} (stdout)`;
-  const controller = new AbortController();
-  let interrupted: CliSignal | null = null;
-  const stopListening = io.onSignal((signal) => {
-    if (interrupted !== null) return io.exit(EXIT.interrupted);
-    interrupted = signal;
-    controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
-  });
   const view = io.isTTY && !options.quiet
     ? new ProgressView({
       write: (text) => io.stderr(text),
@@ -174,7 +181,7 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise
   const first = item.urls?.[0];
   const stream = haulStream(first instanceof Request ? first : item.url, {
     headers: requestHeaders(options, item),
-    signal: controller.signal,
+    signal: stop.signal,
     ...retryPolicy(options),
     stallTimeout: options.stallTimeoutMs,
     ...(options.limitRate === null ? {} : { maxBytesPerSecond: options.limitRate }),
@@ -198,9 +205,9 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise
     }
   } catch (error) {
     view?.stop();
-    if (interrupted !== null) {
+    if (stop.by !== null) {
       io.stderr(
-        `haul: ${interrupted}: stopped after ${formatBytes(written)} to standard output ` +
+        `haul: ${stop.by}: stopped after ${formatBytes(written)} to standard output ` +
           "(a stream cannot resume: run the command again to start over)\n",
       );
       return EXIT.interrupted;
@@ -209,7 +216,6 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo): Promise
     io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
     return EXIT.failed;
   } finally {
-    stopListening();
     view?.stop();
     await reader.cancel().catch(() => {});
   }

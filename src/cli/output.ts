@@ -81,7 +81,6 @@ export class RunOutput {
     this.#io.stderr(`${line}\n${detail}`);
   }
 
-  /** Stops the bars and erases them. */
   stop(): void {
     this.#view?.stop();
   }
@@ -116,7 +115,6 @@ export class RunOutput {
   }
 }
 
-/** The human line (no newline) for a finished download. */
 function fileLine(report: HaulAllSuccess, job: Job): string {
   const { result } = report;
   // No digest for a file that was already there and had none to match: it was not read. With a

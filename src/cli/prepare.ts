@@ -44,8 +44,12 @@ type Prepared =
   | { ok: true; jobs: Job[]; existing: Map<number, number> }
   | { ok: false; problems: string[]; failed?: boolean };
 
-/** Reads and validates everything, and looks at each destination; creates nothing, and makes no request but `-J`'s. */
-export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepared> {
+/** Reads and validates everything, and looks at each destination; creates nothing, and makes no request but `-J`'s (`signal` ends them). */
+export async function prepareJobs(
+  options: CliOptions,
+  io: CliIo,
+  signal: AbortSignal,
+): Promise<Prepared> {
   let sources: JobSource[];
   if (options.inputFile !== null) {
     const listName = options.inputFile;
@@ -63,7 +67,7 @@ export async function prepareJobs(options: CliOptions, io: CliIo): Promise<Prepa
     }));
   }
   if (options.remoteHeaderName) {
-    const named = await withServerNames(sources, options, io);
+    const named = await withServerNames(sources, options, io, signal);
     if (typeof named === "string") return { ok: false, problems: [named], failed: true };
     sources = named;
   }
@@ -128,6 +132,7 @@ async function withServerNames(
   sources: readonly JobSource[],
   options: CliOptions,
   io: CliIo,
+  signal: AbortSignal,
 ): Promise<JobSource[] | string> {
   const fetch = headDeadline((request) => globalThis.fetch(request), options.stallTimeoutMs);
   const nameOf = (url: URL): Promise<string | null> => {
@@ -139,11 +144,11 @@ async function withServerNames(
       if (!options.quiet) io.stderr(`${line}\n`);
     };
     const ask = async (): Promise<string | null> => {
-      const response = await probe(target, fetch, headers, "GET");
+      const response = await probe(target, fetch, headers, "GET", signal);
       if (!response.ok && response.status !== 416) throw statusError(target, response);
       return contentDispositionName(response.headers.get("content-disposition"));
     };
-    return retrying(ask, retryPolicy(options), { onRetry });
+    return retrying(ask, retryPolicy(options), { onRetry, signal });
   };
   const named = [...sources];
   let failure: string | null = null;
@@ -239,18 +244,17 @@ async function probe(
   fetchFn: FetchLike,
   headers: Headers,
   method: "HEAD" | "GET",
-  signal?: AbortSignal,
+  signal: AbortSignal,
 ): Promise<Response> {
   const sent = new Headers(headers);
   sent.set("accept-encoding", "identity");
   if (method === "GET") sent.set("range", "bytes=0-0");
-  const init = { method, headers: sent, redirect: "follow", signal: signal ?? null } as const;
+  const init = { method, headers: sent, redirect: "follow", signal } as const;
   const response = await fetchFn(new Request(url, init));
   await response.body?.cancel().catch(() => {});
   return response;
 }
 
-/** The error for a probe the server refused. */
 function statusError(url: URL, { status, headers }: Response): UnexpectedStatusError {
   const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
   return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
@@ -258,7 +262,6 @@ function statusError(url: URL, { status, headers }: Response): UnexpectedStatusE
 
 /** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */
 export interface CheckExistingOptions extends Required<Omit<RetryOptions, "onRetry">> {
-  /** Checks at once. */
   readonly concurrency: number;
   readonly fetch: FetchLike;
   readonly headers: Headers;

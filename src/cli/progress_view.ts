@@ -8,7 +8,6 @@
 import type { HaulAllItem, HaulAllItemProgress, HaulAllProgress } from "../batch/haul_all.ts";
 import { displayWidth, fitWidth, formatBytes, formatEta, formatRate, RateMeter } from "./format.ts";
 
-/** The shortest time between two redraws. */
 const REDRAW_INTERVAL_MS = 100;
 /** Redraw this often even without news, so that rates and countdowns move. */
 const IDLE_REDRAW_MS = 500;
@@ -22,12 +21,10 @@ export interface ViewClock {
   clearTimeout(handle: unknown): void;
 }
 
-/** How the view is set up. */
 interface ProgressViewOptions {
   /** Writes to the terminal (standard error). */
   write(text: string): void;
   columns(): number;
-  /** The label of an item (its destination). */
   label(index: number, item: HaulAllItem): string;
   /** Why an item is waiting to retry, in a few words. */
   reason?(index: number, item: HaulAllItem): string | null;

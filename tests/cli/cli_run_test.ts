@@ -279,6 +279,11 @@ describe("haul CLI (child process)", () => {
           [`${ok}\n${server.url}/other/fine.bin\n`, /list\.txt:2: Duplicate destination fine\.bin/],
           [`${ok}\n${server.url}/x.bin /tmp/x.bin\n`, /list\.txt:2: Absolute path/],
           [`${ok}\n\n${server.url}/x.bin ../x.bin\n`, /list\.txt:3: '\.\.' would leave/],
+          ["# nothing but a comment\n\n", /list\.txt: The list has no URLs/],
+          [
+            `${server.url}/fine.bin.part\n${ok}\n`,
+            /list\.txt:1: Destination fine\.bin\.part is where/,
+          ],
         ];
         for (const [text, expected] of cases) {
           const list = join(dir, "list.txt");

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { jsonLines, runCli, startCli, waitFor } from "../fixtures/cli_run.ts";
 import { startResourceServer, startThrottledServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
@@ -70,6 +70,31 @@ describe("haul CLI signals", () => {
           } finally {
             running.kill();
           }
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("exits 130 on SIGINT while -J asks the server for a name, having written nothing", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) }, (_req, honest) => ({
+      ...honest,
+      delayMs: 20_000, // the answer to the name's request never comes in time
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const running = startCli([`${server.url}/named.bin`, "-J", "--dir", join(dir, "out")]);
+        try {
+          await waitFor(() => server.requests.length > 0, 10_000, "the name's request");
+          running.signal("SIGINT");
+          const result = await running.done;
+          assert.equal(result.code, 130, `${result.signal} ${result.stderr}`);
+          assert.match(result.stderr, /^haul: SIGINT: interrupted before any download/m);
+          assert.ok(result.ms < 8000);
+          assert.deepEqual(await readdir(dir), [], "nothing created");
+        } finally {
+          running.kill();
         }
       });
     } finally {

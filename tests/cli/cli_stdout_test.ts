@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { childEnv, cliCommand, REPO_ROOT, runCli } from "../fixtures/cli_run.ts";
+import { childEnv, cliCommand, REPO_ROOT, runCli, startCli, waitFor } from "../fixtures/cli_run.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { randomBody, sha256 } from "../helpers/temp.ts";
 
@@ -101,6 +101,26 @@ describe("haul -o - (child process)", () => {
       assert.equal(result.stderr, "");
       assert.ok(result.out.equals(Buffer.from(body.subarray(0, 10))));
     } finally {
+      await server.close();
+    }
+  });
+
+  it("exits 130 on SIGINT mid-stream, having written a prefix of the body", async () => {
+    const body = "0123456789abcdef".repeat(1 << 16); // 1 MiB of text: stdout is read as UTF-8
+    const server = await startResourceServer(
+      { body: new TextEncoder().encode(body) },
+      (_req, honest) => ({ ...honest, bytesPerSecond: 128 * 1024 }),
+    );
+    const running = startCli([server.url + "/slow.txt", "-o", "-"]);
+    try {
+      await waitFor(() => running.stdout().length > 0, 10_000, "the first bytes");
+      running.signal("SIGINT");
+      const result = await running.done;
+      assert.equal(result.code, 130, `${result.signal} ${result.stderr}`);
+      assert.match(result.stderr, /^haul: SIGINT: stopped after .* to standard output/m);
+      assert.ok(result.stdout.length < body.length && body.startsWith(result.stdout));
+    } finally {
+      running.kill();
       await server.close();
     }
   });

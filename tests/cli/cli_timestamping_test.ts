@@ -95,6 +95,39 @@ describe("haul CLI -R and -N", () => {
     }
   });
 
+  it("-R keeps the time of writing when Last-Modified is malformed, not before Date, or missing", async () => {
+    const body = randomBody(5000);
+    const server = await startScriptServer((req) => {
+      const modified = req.path === "/bad.bin"
+        ? "yesterday"
+        : req.path === "/future.bin"
+        ? "Fri, 01 Jan 2100 00:00:00 GMT"
+        : null;
+      const headers: [string, string][] = [["Date", new Date().toUTCString()]];
+      if (modified !== null) headers.push(["Last-Modified", modified]);
+      return { status: 200, headers, body };
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const before = Date.now() - 2000;
+        const names = ["bad.bin", "future.bin", "none.bin"];
+        const run = await runCli([
+          ...names.map((name) => `${server.url}/${name}`),
+          "-R",
+          "--dir",
+          dir,
+        ]);
+        assert.equal(run.code, 0, run.stderr);
+        for (const name of names) {
+          const { mtimeMs } = await stat(join(dir, name));
+          assert.ok(mtimeMs >= before && mtimeMs <= Date.now() + 2000, `${name}: ${mtimeMs}`);
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses -N and -R with -o -", () => {
     for (const flag of ["-N", "-R", "--timestamping", "--remote-time"]) {
       assert.throws(() => parseArgs(["https://e.com/a", "-o", "-", flag]), UsageError);

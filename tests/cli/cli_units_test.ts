@@ -291,6 +291,32 @@ describe("CLI list format", () => {
     assert.match(problems[7]!, /needs a as a directory/);
   });
 
+  it("refuses a destination that is another one's .part, checkpoint or lock", () => {
+    const urls = [
+      "x.iso.part.ctrl",
+      "x.iso",
+      "d/x.iso.part",
+      "x.iso.part.lock",
+      "x.iso.part.ctrl.tmp",
+    ];
+    const sources = parseList(urls.map((name) => `https://e.com/${name} ${name}`).join("\n"), "l");
+    const settings = { dir: "out", output: null, integrity: null, checksums: null };
+    const { problems } = planJobs(sources, settings);
+    assert.deepEqual(problems.map((problem) => problem.slice(0, 4)).sort(), [
+      "l:1:",
+      "l:4:",
+      "l:5:",
+    ]);
+    assert.match(
+      problems.find((p) => p.startsWith("l:1:"))!,
+      /x\.iso\.part\.ctrl is where x\.iso \(l:2\)/,
+    );
+    assert.deepEqual(
+      planJobs(parseList(`https://e.com/x.iso\nhttps://e.com/y.part`, "l"), settings).problems,
+      [],
+    );
+  });
+
   it("puts a trailing-slash path's file in that directory, named after the URL", () => {
     const { jobs } = planJobs(
       [{ where: "l:1", url: "https://e.com/x/y.iso?sig=1", path: "isos/" }],
