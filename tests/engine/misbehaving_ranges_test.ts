@@ -70,7 +70,7 @@ describe("a multipart/byteranges 206", () => {
       let multipart = true;
       const server = await startResourceServer(
         { body },
-        (req: RecordedRequest, honest) =>
+        (_req: RecordedRequest, honest) =>
           multipart && honest.status === 206 ? asMultipart(honest) : honest,
       );
       try {
