@@ -112,9 +112,9 @@ function readFailure(error: ErrorFields): FetchFailure | null {
   }
   const osCode = BUN_CODES[code] ?? code;
   if (TRANSIENT_CODES[osCode] !== undefined) return transient(osCode);
-  const errno = /\(os error (\d+)\)/.exec(message)?.[1];
-  const fromErrno = errno === undefined ? undefined : OS_ERRORS[errno];
+  const fromErrno = OS_ERRORS[/\(os error (\d+)\)/.exec(message)?.[1] ?? ""];
   if (fromErrno !== undefined) return transient(fromErrno);
+  if (/connection closed before message completed/.test(message)) return transient("ECONNRESET");
   if (/dns error|failed to lookup address/i.test(message)) {
     return transient(/temporary failure/i.test(message) ? "EAI_AGAIN" : "ENOTFOUND");
   }

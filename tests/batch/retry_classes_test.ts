@@ -85,6 +85,27 @@ describe("haulWithRetry() classifies what fetch throws", () => {
     });
   });
 
+  it("retries a connection closed before any answer, naming why on every runtime", async () => {
+    const server = createNetServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      await withTempDir(async (dir) => {
+        const { error, attempts } = await attemptsFor(`http://127.0.0.1:${port}/x.bin`, dir);
+        assert.equal(attempts, 4, String(error));
+        const failure = fetchFailure(error);
+        assert.equal(
+          failure?.retryable,
+          true,
+          `${String(error)}: ${String((error as Error).cause)}`,
+        );
+        assert.equal(exists(join(dir, "x.bin")), false);
+      });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it("stops at once on a port fetch refuses to use (Deno, Node); Bun's fetch has no such list and is refused by the OS", async () => {
     await withTempDir(async (dir) => {
       const { error, attempts } = await attemptsFor("http://127.0.0.1:1/x.bin", dir);
@@ -186,6 +207,12 @@ describe("fetchFailure()", () => {
         "Deno refused",
         cause("tcp connect error: Connection refused (os error 111)"),
         "ECONNREFUSED",
+        true,
+      ],
+      [
+        "Deno closed",
+        cause("client error (SendRequest): connection closed before message completed"),
+        "ECONNRESET",
         true,
       ],
       [
