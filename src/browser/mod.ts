@@ -1,9 +1,8 @@
 /**
- * haul in the browser: `haul(url, { dest })` downloads into the origin private
- * file system on a dedicated worker, resumes after a reload or a crash, and
- * puts `dest` in place only once the whole file is verified; `haulWithRetry()`
- * retries in the worker. What the browser does not promise, and what haul
- * does about it: `docs/browser.md`.
+ * haul in the browser: `haul(url, { dest })` downloads into the origin private file system on a
+ * dedicated worker, resumes after a reload or a crash, and puts `dest` in place only once the whole
+ * file is verified; `haulWithRetry()` retries in the worker. What the browser does not promise, and
+ * what haul does about it: `docs/browser.md`.
  *
  * @example
  * ```ts ignore

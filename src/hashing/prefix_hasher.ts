@@ -42,9 +42,8 @@ export class PrefixHasher {
   }
 
   /**
-   * Bytes about to be written at `at` (not retained): hashed now as {@link take}
-   * does, else read back once written;
-   * within {@link NEAR} of the read-back they wait for it, which stops chasing.
+   * Bytes about to be written at `at` (not retained): hashed now as {@link take} does, else read
+   * back once written; within {@link NEAR} of the read-back they wait for it, which stops chasing.
    */
   async offer(bytes: Uint8Array, at: number): Promise<void> {
     if (at === this.#target && at > this.#hash.length && at - this.#hash.length <= NEAR) {
