@@ -32,7 +32,7 @@ export interface DestinationLock {
   readonly fenced: boolean;
   /** Taken over from another owner (dead or not): its leftovers need tidying. */
   readonly takenOver: boolean;
-  /** Resolves while the lock file is still this lock's; otherwise aborts {@link signal} and rejects. */
+  /** Resolves while the lock file is this lock's; else aborts {@link signal} (not on a failed read). */
   check(): Promise<void>;
   /** Stops the heartbeat and removes the lock file if it is still ours; idempotent. */
   release(): Promise<void>;
@@ -196,7 +196,7 @@ function holdLock(
   let beating: Promise<void> | null = null;
   let released = false;
   const isOurs = async (): Promise<boolean> => {
-    const found = await fs.readFile(lockPath).catch(() => null);
+    const found = await fs.readFile(lockPath);
     return found !== null && parseLockRecord(new TextDecoder().decode(found)).nonce === nonce;
   };
   const lose = (): void => {
@@ -236,7 +236,7 @@ function holdLock(
       clearInterval(timer);
       try {
         await beating;
-        const ours = !controller.signal.aborted && (await isOurs());
+        const ours = !controller.signal.aborted && (await isOurs().catch(() => false));
         // Removed before closed: a flock released first lets a taker judge the owner dead.
         try {
           if (ours) await fs.remove(lockPath);

@@ -114,17 +114,16 @@ export class PartOwner {
     }
     const mine = this.#privateName();
     await fs.rename(part, mine);
-    const moved = await fs.stat(mine);
-    if (this.#identity !== null && moved?.identity !== this.#identity) {
-      // Another owner's .part: give it back (unless that name is taken again meanwhile).
-      if ((await fs.stat(part)) === null) await fs.rename(mine, part).catch(() => {});
-      else await fs.remove(mine).catch(() => {});
-      throw this.#lost(`${part} was replaced by another owner's file`);
-    }
     try {
+      if (this.#identity !== null && (await fs.stat(mine))?.identity !== this.#identity) {
+        throw this.#lost(`${part} was replaced by another owner's file`);
+      }
       await fs.rename(mine, dest);
     } catch (error) {
-      await fs.rename(mine, part).catch(() => {});
+      // Given back as `.part` (never left under its private name), unless that name is taken again.
+      const there = await fs.stat(part).catch(() => undefined);
+      if (there === null) await fs.rename(mine, part).catch(() => {});
+      else if (there !== undefined) await fs.remove(mine).catch(() => {});
       throw error;
     }
     const published = await fs.stat(dest);
@@ -157,19 +156,20 @@ export class PartOwner {
 }
 
 /**
- * After a crash right after the final rename, `dest` exists beside a
- * checkpoint with no `.part` (and a dead owner's lock): remove them, under the
- * lock. A `.part` with data is left alone (an `overwrite` download may resume it).
+ * After a crash right after the final rename, `dest` exists beside a checkpoint with no `.part`
+ * (and a dead owner's lock): remove them, under the lock. A `.part` with data (put back first when
+ * an `overwrite` commit was cut short) is left alone: an `overwrite` download may resume it.
  */
 export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
   const leftovers = await Promise.all(
-    [paths.ctrl, paths.ctrlTmp, paths.lock].map((path) => fs.stat(path)),
+    [paths.ctrl, paths.ctrlTmp, paths.lock, paths.part].map((path) => fs.stat(path)),
   );
-  if (leftovers.every((stat) => stat === null)) return;
-  if ((await fs.stat(paths.part)) !== null) return;
+  if (leftovers.every((stat) => stat === null) || leftovers[3] !== null) return;
   const lock = await acquireLock(fs, paths.lock, paths.dest).catch(() => null);
   if (lock === null) return; // another call is working here: its business
   try {
+    await new PartOwner(fs, paths, lock).settle();
+    if ((await fs.stat(paths.part)) !== null) return;
     for (const path of [paths.ctrl, paths.ctrlTmp]) await fs.remove(path);
   } finally {
     await lock.release().catch(() => {});

@@ -175,6 +175,10 @@ class FaultyFile implements ShimFile {
     return await this.#file.size();
   }
 
+  async identity(): Promise<string | null> {
+    return (await this.#file.identity?.()) ?? null;
+  }
+
   async close(): Promise<void> {
     try {
       this.#fs.decide({ op: "close", path: this.#path });

@@ -1,0 +1,139 @@
+/**
+ * Filesystem faults during the commit (`PartOwner.publish`) and the lock's checks: a failed read of
+ * the lock file is that failure, not a lost lock (which would leave the lock file behind); a
+ * failure between the commit's two renames gives `.part` back instead of stranding the complete
+ * file under its private name, so the next call ends exact with nothing left beside `dest`.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdir, writeFile } from "node:fs/promises";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { haulWith } from "../../src/engine/haul.ts";
+import { DestinationError } from "../../mod.ts";
+import { type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { lockFileOf } from "../helpers/lock_file.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const BODY = randomBody(200_000);
+const PRIVATE = /\.part\.[0-9a-f]{8}$/;
+
+/** A download whose first call meets `fault` once (`check` sees its error), then a clean call. */
+async function faultThenResume(
+  fault: (request: FaultRequest, dest: string) => boolean,
+  code: string,
+  check: (error: unknown, left: string[]) => void,
+  checkpointEvery?: { readonly bytes: number },
+): Promise<number> {
+  const server = await startResourceServer({ body: BODY });
+  try {
+    return await withTempDir(async (dir) => {
+      const dest = join(dir, "f.bin");
+      let fired = false;
+      const fs = new FaultyFs(await defaultFs(), (request) => {
+        if (fired || !fault(request, dest)) return null;
+        fired = true;
+        return shimError(code, request.path);
+      });
+      const options = checkpointEvery === undefined ? { dest } : { dest, checkpointEvery };
+      const error = await haulWith(server.url, options, { fs }).then(() => null, (e) => e);
+      assert.ok(fired, "the fault was met");
+      check(error, (await readdir(dir)).sort());
+      const result = await haulWith(server.url, options, { fs: await defaultFs() });
+      assert.equal(sha256(await bytesOf(dest)), sha256(BODY));
+      assert.equal(result.sha256, sha256(BODY));
+      assert.deepEqual((await readdir(dir)).sort(), ["f.bin"]);
+      return result.resumedFrom;
+    });
+  } finally {
+    await server.close();
+  }
+}
+
+describe("A fault during the commit", () => {
+  it("reading the lock file is that fault, not a lost lock, and the lock file goes", async () => {
+    let reads = 0;
+    await faultThenResume(
+      // The first read is the commit's check (nothing checkpoints a 200 KB body by default).
+      (request, dest) =>
+        request.op === "readFile" && request.path === `${dest}.part.lock` &&
+        reads++ === 0,
+      "EIO",
+      (error, left) => {
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.doesNotMatch(error.message, /lock lost/);
+        assert.match(error.message, /EIO/);
+        assert.ok(!left.includes("f.bin.part.lock"), `left ${left}`);
+      },
+    );
+  });
+
+  for (const code of ["EIO", "ENOSPC"]) {
+    for (const op of ["stat", "rename"] as const) {
+      it(`between the two renames (${op}: ${code}) gives .part back, and the next call resumes`, async () => {
+        const resumedFrom = await faultThenResume(
+          (request, dest) =>
+            request.op === op && PRIVATE.test(request.path) && request.path.startsWith(dest),
+          code,
+          (error, left) => {
+            assert.ok(error instanceof DestinationError, String(error));
+            assert.deepEqual(left, ["f.bin.part", "f.bin.part.ctrl"]);
+          },
+          { bytes: 64 * 1024 }, // checkpointed: the complete .part is worth keeping
+        );
+        assert.ok(resumedFrom > 0, `resumed from ${resumedFrom}`);
+      });
+    }
+  }
+});
+
+/** The pid of a process that has exited. */
+function deadPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("true", [], { stdio: "ignore" });
+    proc.on("error", reject);
+    proc.on(
+      "exit",
+      () => (proc.pid === undefined ? reject(new Error("no pid")) : resolve(proc.pid)),
+    );
+  });
+}
+
+describe("A crash between the commit's two renames of an overwrite", () => {
+  it("leaves the new file resumable for the next overwrite, never stranded beside dest", async () => {
+    const v2 = randomBody(150_000);
+    const server = await startResourceServer({ body: v2, etag: '"v2"' });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        await writeFile(dest, BODY); // the version in place
+        // The process "dies" once .part has its private name: nothing it does after takes effect.
+        let dead = false;
+        const fs = new FaultyFs(await defaultFs(), (request) => {
+          if (dead) return shimError("EIO", request.path);
+          dead = request.op === "rename" && PRIVATE.test(request.to ?? "");
+          return null;
+        });
+        const options = { dest, overwrite: true, checkpointEvery: { bytes: 64 * 1024 } };
+        await haulWith(server.url, options, { fs }).then(() => assert.fail("it died"), () => {});
+        await writeFile(`${dest}.part.lock`, await lockFileOf(await deadPid()));
+        assert.equal((await readdir(dir)).filter((name) => PRIVATE.test(name)).length, 1);
+
+        const kept = await haulWith(server.url, { dest }, { fs: await defaultFs() });
+        assert.equal(kept.alreadyComplete, true);
+        assert.equal(sha256(await bytesOf(dest)), sha256(BODY));
+        assert.deepEqual((await readdir(dir)).sort(), ["f.bin", "f.bin.part", "f.bin.part.ctrl"]);
+
+        const replaced = await haulWith(server.url, options, { fs: await defaultFs() });
+        assert.ok(replaced.resumedFrom > 0, `resumed from ${replaced.resumedFrom}`);
+        assert.equal(sha256(await bytesOf(dest)), sha256(v2));
+        assert.equal(replaced.sha256, sha256(v2));
+        assert.deepEqual((await readdir(dir)).sort(), ["f.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
