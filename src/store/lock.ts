@@ -136,9 +136,9 @@ async function inspect(
 ): Promise<LockVerdict | null> {
   const stat = await fs.stat(lockPath);
   if (stat === null) return null;
-  const bytes = await fs.readFile(lockPath);
-  if (bytes === null) return null;
-  const record = parseLockRecord(new TextDecoder().decode(bytes));
+  const bytes = await fs.readFile(lockPath); // `null`: gone meanwhile, or a dangling link
+  if (bytes === null && !stat.isSymlink) return null;
+  const record = parseLockRecord(new TextDecoder().decode(bytes ?? undefined));
   const ageMs = stat.mtimeMs === undefined ? null : Date.now() - stat.mtimeMs;
   const self: LockJudge = {
     instance: INSTANCE,

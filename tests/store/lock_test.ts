@@ -7,7 +7,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
   acquireLock,
@@ -199,6 +199,21 @@ describe("acquireLock on real files", () => {
       } finally {
         await lock.release();
       }
+    });
+  });
+
+  it("judges a lock that is a dangling symlink by its age, then replaces the link", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "s.bin");
+      const lockPath = `${dest}.part.lock`;
+      await symlink(join(dir, "nowhere"), lockPath);
+      const timing: LockTiming = { heartbeatMs: 40, staleMs: 200 };
+      expectBusy(await acquireLock(nodeFs, lockPath, dest, timing).catch((e) => e));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const lock = await acquireLock(nodeFs, lockPath, dest, timing);
+      assert.ok((await lstat(lockPath)).isFile(), "the link was replaced by a lock file");
+      await lock.release();
+      assert.deepEqual(await readdir(dir), [], "no lock and no takeover file left");
     });
   });
 
