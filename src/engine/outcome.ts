@@ -194,7 +194,7 @@ export async function commit(ctx: CallContext, part: Completion): Promise<Digest
   const failure = integrityFailure(
     ctx.expected,
     digests,
-    (found) => `${ctx.url}: got ${found}; nothing was saved at ${owner.dest}`,
+    (found) => `${ctx.url}: got ${found}; nothing was saved at ${ctx.paths.dest}`,
   );
   if (failure !== null) {
     await owner.remove();

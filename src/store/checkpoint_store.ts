@@ -52,6 +52,7 @@ export async function openPart(
     return { file, checkpoint: null };
   } catch (error) {
     await file.close();
+    if (checkpoint === null) await fs.remove(paths.part).catch(() => {}); // nothing to resume
     throw error;
   }
 }

@@ -26,10 +26,6 @@ export class PartOwner {
     this.#lock = lock;
   }
 
-  get dest(): string {
-    return this.#paths.dest;
-  }
-
   /** Aborted, with a retryable error, when the lock is found lost. */
   get signal(): AbortSignal {
     return this.#lock.signal;

@@ -137,3 +137,16 @@ describe("A crash between the commit's two renames of an overwrite", () => {
     }
   });
 });
+
+describe("A fault while opening .part", () => {
+  it("(EIO on its first stat) with no checkpoint leaves nothing, and the next call downloads", async () => {
+    await faultThenResume(
+      (request, dest) => request.op === "size" && request.path === `${dest}.part`,
+      "EIO",
+      (error, left) => {
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.deepEqual(left, []);
+      },
+    );
+  });
+});
