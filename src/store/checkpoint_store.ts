@@ -131,23 +131,23 @@ export class CheckpointStore {
     const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
     let written: string | null | undefined;
     try {
-      await tmp.write(bytes, 0);
-      await tmp.sync();
-      written = await tmp.identity?.();
-    } finally {
-      await tmp.close();
-    }
-    try {
+      try {
+        written = await tmp.identity?.();
+        await tmp.write(bytes, 0);
+        await tmp.sync();
+      } finally {
+        await tmp.close();
+      }
       await this.#owner?.check();
+      await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
     } catch (error) {
-      // Lost meanwhile (stopped between the two checks): take back the temp file this call wrote.
+      // Not saved (a fault, or lost meanwhile): take back the temp file this call wrote.
       const found = await this.#fs.stat(this.#paths.ctrlTmp).catch(() => null);
       if (written != null && found?.identity === written) {
         await this.#fs.remove(this.#paths.ctrlTmp).catch(() => {});
       }
       throw error;
     }
-    await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
     this.#saved = true;
   }
 

@@ -20,25 +20,38 @@ import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.
 const BODY = randomBody(200_000);
 const PRIVATE = /\.part\.[0-9a-f]{8}$/;
 
-/** A download whose first call meets `fault` once (`check` sees its error), then a clean call. */
+/**
+ * A download whose first call meets `fault` (once, or from its first on with `persist`: a disk
+ * that stays full), `check` sees its error and what is left, then a clean call.
+ */
 async function faultThenResume(
   fault: (request: FaultRequest, dest: string) => boolean,
   code: string,
   check: (error: unknown, left: string[]) => void,
   checkpointEvery?: { readonly bytes: number },
+  hooks: { readonly writeBufferSize?: number } = {},
+  persist = false,
 ): Promise<number> {
-  const server = await startResourceServer({ body: BODY });
+  // Paced (8 KiB every 4 ms): each checkpoint due is written before the next one is due.
+  const server = await startResourceServer({ body: BODY }, (_, reply) => ({
+    ...reply,
+    bytesPerSecond: 2_000_000,
+    chunkSize: 8192,
+  }));
   try {
     return await withTempDir(async (dir) => {
       const dest = join(dir, "f.bin");
       let fired = false;
       const fs = new FaultyFs(await defaultFs(), (request) => {
-        if (fired || !fault(request, dest)) return null;
+        if ((fired && !persist) || !fault(request, dest)) return null;
         fired = true;
         return shimError(code, request.path);
       });
       const options = checkpointEvery === undefined ? { dest } : { dest, checkpointEvery };
-      const error = await haulWith(server.url, options, { fs }).then(() => null, (e) => e);
+      const error = await haulWith(server.url, options, { ...hooks, fs }).then(
+        () => null,
+        (e) => e,
+      );
       assert.ok(fired, "the fault was met");
       check(error, (await readdir(dir)).sort());
       const result = await haulWith(server.url, options, { fs: await defaultFs() });
@@ -149,4 +162,26 @@ describe("A fault while opening .part", () => {
       },
     );
   });
+});
+
+describe("A fault while saving a checkpoint", () => {
+  for (const op of ["write", "sync", "rename"] as const) {
+    it(`(${op}: ENOSPC from the second on) leaves the first checkpoint and no temp file, and the next call resumes`, async () => {
+      let seen = 0;
+      const resumedFrom = await faultThenResume(
+        (request, dest) =>
+          request.op === op && request.path === `${dest}.part.ctrl.tmp` && seen++ >= 1,
+        "ENOSPC",
+        (error, left) => {
+          assert.ok(error instanceof DestinationError, String(error));
+          assert.equal(error.retryable, true);
+          assert.deepEqual(left, ["f.bin.part", "f.bin.part.ctrl"]);
+        },
+        { bytes: 16 * 1024 },
+        { writeBufferSize: 16 * 1024 }, // small writes: several checkpoints
+        true, // every save after the first fails, the last one (of the interruption) too
+      );
+      assert.ok(resumedFrom > 0, `resumed from ${resumedFrom}`);
+    });
+  }
 });
