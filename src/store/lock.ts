@@ -40,7 +40,7 @@ export interface DestinationLock {
 
 /**
  * Takes the lock for a destination or fails fast: a retryable {@link DestinationError} when another
- * live call holds it, a final one when the lock cannot be created (e.g. no permission).
+ * live call holds it, the {@link FsShimError} when the lock cannot be created (e.g. no permission).
  */
 export async function acquireLock(
   fs: FsShim,
@@ -73,12 +73,7 @@ export async function acquireLock(
     throw busy(dest, "the lock changed hands while it was being taken over");
   } catch (error) {
     heldHere.delete(lockPath);
-    if (error instanceof DestinationError) throw error;
-    throw new DestinationError(
-      `Cannot lock destination: ${dest}: ${(error as Error).message}`,
-      dest,
-      { cause: error },
-    );
+    throw error; // a filesystem failure: the caller words it (`toDestinationError`)
   }
 }
 

@@ -185,3 +185,20 @@ describe("A fault while saving a checkpoint", () => {
     });
   }
 });
+
+describe("A full disk while taking the lock", () => {
+  for (const op of ["open", "write"] as const) {
+    it(`(${op}: ENOSPC) is retryable like every full disk, and leaves nothing`, async () => {
+      await faultThenResume(
+        (request, dest) => request.op === op && request.path === `${dest}.part.lock`,
+        "ENOSPC",
+        (error, left) => {
+          assert.ok(error instanceof DestinationError, String(error));
+          assert.equal(error.retryable, true);
+          assert.match(error.message, /the disk is full/);
+          assert.deepEqual(left, []);
+        },
+      );
+    });
+  }
+});
