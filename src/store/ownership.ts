@@ -120,7 +120,7 @@ export class PartOwner {
       const there = await fs.stat(part).catch(() => undefined);
       if (there === null) await fs.rename(mine, part).catch(() => {});
       else if (there !== undefined) await fs.remove(mine).catch(() => {});
-      throw error;
+      throw await this.check().then(() => error, (lost: unknown) => lost); // or lost meanwhile
     }
     const published = await fs.stat(dest);
     await fs.syncDir(dir);

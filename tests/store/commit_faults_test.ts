@@ -8,6 +8,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
@@ -201,4 +202,35 @@ describe("A full disk while taking the lock", () => {
       );
     });
   }
+});
+
+describe("An owner taken over between its commit's two renames", () => {
+  it("fails with a retryable lost lock and leaves the taker's .part alone", async () => {
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        const taker = await lockFileOf(1);
+        // Stopped just before its second rename while a taker (lease run out) puts the file back
+        // as `.part` (PartOwner.settle) and holds the lock: done here at once, as the taker would.
+        const fs = new FaultyFs(await defaultFs(), (request) => {
+          if (request.op === "rename" && PRIVATE.test(request.path) && request.to === dest) {
+            renameSync(request.path, `${dest}.part`);
+            rmSync(`${dest}.part.lock`);
+            writeFileSync(`${dest}.part.lock`, taker);
+          }
+          return null;
+        });
+        const error = await haulWith(server.url, { dest }, { fs }).then(() => null, (e) => e);
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.equal(error.retryable, true);
+        assert.match(error.message, /lock lost/);
+        assert.deepEqual((await readdir(dir)).sort(), ["f.bin.part", "f.bin.part.lock"]);
+        assert.equal(sha256(await bytesOf(`${dest}.part`)), sha256(BODY), "the taker's .part");
+        assert.equal(readFileSync(`${dest}.part.lock`, "utf8"), taker);
+      });
+    } finally {
+      await server.close();
+    }
+  });
 });
