@@ -1,7 +1,8 @@
 /**
  * Ownership through a pause (src/store/lock.ts, src/store/ownership.ts): a
  * child process downloading is stopped with SIGSTOP for longer than the
- * lock's lease, a second child asks for the same destination, and the first
+ * lock's lease (or in its commit, before the fsync of the complete `.part`),
+ * a second child asks for the same destination, and the first
  * is continued while the second streams or after it has committed; the file
  * on the server stays the same or is replaced by another version meanwhile.
  * Whatever happens, `dest` is exactly one version the server served and every
@@ -81,6 +82,8 @@ interface Trial {
   readonly changed: boolean;
   /** When the owner is continued: as soon as the taker has its answer or is streaming, or once it is done. */
   readonly resume: "taker-running" | "taker-done";
+  /** Where the owner is stopped: while it streams (default), or in its commit, before the fsync. */
+  readonly stopAt?: "streaming" | "commit";
 }
 
 /** Runs one trial; returns both outcomes, after checking `dest` against every success. */
@@ -99,12 +102,16 @@ async function pauseAndTakeOver(trial: Trial) {
     return await withTempDir(async (dir) => {
       const dest = join(dir, "paused.bin");
       const url = `${server.url}/file`;
-      const owner = runtimeChild(CHILD, [url, dest, OPTIONS, HOOKS], trial.owner);
+      const inCommit = trial.stopAt === "commit";
+      // In its commit, the owner's fsync of the complete `.part` waits 3 s: it is stopped then.
+      const env: Record<string, string> = inCommit ? { HAUL_CHILD_SYNC_DELAY_MS: "3000" } : {};
+      const owner = runtimeChild(CHILD, [url, dest, OPTIONS, HOOKS], trial.owner, env);
       children.push(owner);
       await until(
         async () =>
-          (await sizeOf(`${dest}.part.ctrl`)) > 0 && (await sizeOf(`${dest}.part`)) > 128e3,
-        "the owner's first checkpoint",
+          (await sizeOf(`${dest}.part.ctrl`)) > 0 &&
+          (await sizeOf(`${dest}.part`)) > (inCommit ? SIZE - 1 : 128e3),
+        inCommit ? "the owner's last byte" : "the owner's first checkpoint",
       );
       process.kill(owner.proc.pid!, "SIGSTOP");
       let continued = false;
@@ -238,4 +245,25 @@ describe("An owner stopped past its lease, where its liveness cannot be seen", (
       );
     }
   }
+
+  it(
+    "is fenced out when stopped in its commit, before its fsync, while the file changes: it publishes nothing and fails",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const { first, second, digest, versions } = await pauseAndTakeOver({
+        owner,
+        taker: blindDeno,
+        changed: true,
+        resume: "taker-done",
+        stopAt: "commit",
+      });
+      assert.equal(second.ok, true, `the second call takes over: ${JSON.stringify(second)}`);
+      assert.equal(first.ok, false, `the first call is fenced out: ${JSON.stringify(first)}`);
+      assert.equal(first.retryable, true);
+      assert.match(first.message ?? "", /lock lost/);
+      assert.equal(digest, versions[1], "the second call's version");
+    },
+  );
 });
