@@ -14,6 +14,7 @@ import {
   sidecarPaths,
   toDestinationError,
 } from "../store/destination.ts";
+import { DestinationError } from "../errors.ts";
 import { digestFile } from "../hashing/file_digest.ts";
 import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
@@ -170,6 +171,12 @@ async function alreadyComplete(
   expected: ExpectedDigests | null,
   startedAt: number,
 ): Promise<HaulResult> {
+  if (found.linkTarget === "missing") {
+    throw new DestinationError(
+      `Destination is a dangling symbolic link: ${paths.dest}; remove it, or pass overwrite: true`,
+      paths.dest,
+    );
+  }
   const measure = async () => {
     if (expected !== null) return await digestFile(fs, paths.dest, expected.algorithm);
     if (found.isFile) return { size: found.size, sha256: null };

@@ -6,9 +6,9 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { symlink, writeFile } from "node:fs/promises";
+import { readdir, symlink, writeFile } from "node:fs/promises";
 import { haul, haulWith } from "../../src/engine/haul.ts";
-import { IntegrityError } from "../../src/errors.ts";
+import { DestinationError, IntegrityError } from "../../src/errors.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
@@ -50,6 +50,29 @@ describe("haul() and a dest that already exists", () => {
       assert.equal(result.sha256, null);
       assert.deepEqual(log.filter((op) => op.op === "read"), [], "no byte read");
     });
+  });
+
+  it("refuses a dangling symbolic link at dest, saying so, before any request; overwrite replaces it", async () => {
+    const body = randomBody(10_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "link.bin");
+        await symlink(join(dir, "nowhere.bin"), dest);
+        const error = await haul(server.url, { dest }).then(() => null, (e) => e);
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.equal(error.retryable, false);
+        assert.match(error.message, /dangling symbolic link/);
+        assert.equal(server.requests.length, 0);
+        assert.deepEqual(await readdir(dir), ["link.bin"]);
+        const result = await haul(server.url, { dest, overwrite: true });
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        assert.deepEqual(await readdir(dir), ["link.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
   });
 
   it("still hashes and verifies it when integrity is given", async () => {
