@@ -95,8 +95,8 @@ export class PartOwner {
 
   /**
    * The commit of a complete, synced, verified `.part` (step 4 of "Ownership"), then the
-   * checkpoint's removal when `checkpointed`. A {@link DestinationError} when `dest` appeared
-   * meanwhile (and not `overwrite`), or, retryable, when this owner lost the destination.
+   * checkpoint's removal (`checkpointed`, still owned). A {@link DestinationError} when `dest`
+   * appeared meanwhile (and not `overwrite`), or, retryable, when this owner lost the destination.
    */
   async publish(overwrite: boolean, checkpointed = true): Promise<void> {
     const fs = this.#fs;
@@ -127,7 +127,7 @@ export class PartOwner {
     if (this.#identity !== null && published?.identity !== this.#identity) {
       throw this.#lost(`${dest} was replaced while this call committed`);
     }
-    if (checkpointed) await fs.remove(ctrl);
+    if (checkpointed && (await this.check().then(() => true, () => false))) await fs.remove(ctrl);
   }
 
   #privateName(): string {

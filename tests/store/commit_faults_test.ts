@@ -8,7 +8,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
@@ -227,6 +227,39 @@ describe("An owner taken over between its commit's two renames", () => {
         assert.match(error.message, /lock lost/);
         assert.deepEqual((await readdir(dir)).sort(), ["f.bin.part", "f.bin.part.lock"]);
         assert.equal(sha256(await bytesOf(`${dest}.part`)), sha256(BODY), "the taker's .part");
+        assert.equal(readFileSync(`${dest}.part.lock`, "utf8"), taker);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("An owner taken over right after its commit's rename onto dest", () => {
+  it("resolves with its file and leaves the taker's checkpoint alone", async () => {
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        const taker = await lockFileOf(1);
+        const takersCheckpoint = "the taker's checkpoint";
+        // Stopped before its directory sync while a taker (overwrite: true) holds the lock and
+        // has checkpointed a new download: done here at once, as the taker would.
+        let done = false;
+        const fs = new FaultyFs(await defaultFs(), (request) => {
+          if (request.op === "syncDir" && existsSync(dest) && !done) {
+            done = true;
+            rmSync(`${dest}.part.lock`);
+            writeFileSync(`${dest}.part.lock`, taker);
+            writeFileSync(`${dest}.part.ctrl`, takersCheckpoint);
+          }
+          return null;
+        });
+        const result = await haulWith(server.url, { dest, checkpointEvery: { bytes: 64 * 1024 } }, {
+          fs,
+        });
+        assert.equal(result.sha256, sha256(await bytesOf(dest)));
+        assert.equal(readFileSync(`${dest}.part.ctrl`, "utf8"), takersCheckpoint);
         assert.equal(readFileSync(`${dest}.part.lock`, "utf8"), taker);
       });
     } finally {
