@@ -176,6 +176,7 @@ export class PartWriter {
     } finally {
       await this.close();
       this.#buffers.fill(null);
+      this.#buffered = 0; // gone with its buffer (a failed flush kept the count)
       this.#landing = null;
     }
     this.#throwFailure();

@@ -50,6 +50,26 @@ describe("PartWriter", () => {
     assert.deepEqual(bytes(), pattern(3));
   });
 
+  it("reports a failed background sync, and a second quiesce reports it too, not a TypeError", async () => {
+    const { file } = memoryFile();
+    const failure = new Error("datasync: EIO");
+    let failSync: () => void = () => {};
+    const failed = new Promise<void>((resolve) => (failSync = resolve));
+    let syncs = 0;
+    file.datasync = () => (syncs++, failed.then(() => Promise.reject(failure)));
+    const writer = new PartWriter(file, { writeBufferSize: 16, syncEvery: 8 }, observer, {
+      cursor: 0,
+    });
+    await writer.append(pattern(16)); // a quarter buffer written: a background sync starts
+    await writer.append(pattern(5, 16)); // buffered, not written yet
+    failSync();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(syncs > 0);
+    await assert.rejects(writer.quiesce(), (error) => error === failure);
+    // Checkpointer.final() quiesces every range's writer again: the same failure, or none.
+    await writer.quiesce().catch((error: unknown) => assert.equal(error, failure));
+  });
+
   it("uses quarter buffers until a whole buffer's worth is written, then whole ones", async () => {
     const { file, bytes, writes } = memoryFile();
     const writer = new PartWriter(file, settings, observer, { cursor: 0, end: 5 });
