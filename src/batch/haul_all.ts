@@ -230,12 +230,12 @@ export async function haulAll(
       },
     };
     if (item.integrity !== undefined) itemOptions.integrity = item.integrity;
-    if (item.headers !== undefined) {
-      const headers = new Headers(common.headers);
-      new Headers(item.headers).forEach((value, name) => headers.set(name, value));
-      itemOptions.headers = headers;
-    }
     try {
+      if (item.headers !== undefined) { // invalid headers fail this item alone
+        const headers = new Headers(common.headers);
+        new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+        itemOptions.headers = headers;
+      }
       const result = await haulWithRetry(item.urls ?? item.url, itemOptions, hooks);
       const report = { ...end(result.alreadyComplete ? "skipped" : "done"), result };
       entry.validLength = entry.totalLength = result.size;
