@@ -18,7 +18,6 @@ import type { KeptHasher } from "./kept_hashes.ts";
 import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
 import { readStallTimeout } from "./stall.ts";
 
-// The defaults of the options and engine hooks below.
 const DEFAULT_BLOCK_SIZE = 1 << 20;
 const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 const DEFAULT_CHECKPOINT_MS = 1000;
