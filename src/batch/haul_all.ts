@@ -141,7 +141,6 @@ export interface HaulAllOptions
   onRetry?: (info: HaulAllRetryInfo) => void;
 }
 
-/** An item's progress before its first attempt. */
 const NOT_STARTED = { phase: "pending", validLength: 0, totalLength: null, received: 0 } as const;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -160,7 +159,8 @@ export async function haulAll(
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
-  const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
+  const connections = atLeastOne("connections", common.connections ?? 1); // as haul() would
+  const { pool: poolSize, perItem } = shareConnections(wanted, connections, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
