@@ -280,8 +280,7 @@ function atLeastOne(name: string, value: number): number {
 
 /** The items as a list, each checked to be an object with a `url` and a `dest`. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
-  const iterable = items as Partial<Iterable<HaulAllItem>> | null | undefined;
-  if (typeof iterable?.[Symbol.iterator] !== "function") {
+  if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];

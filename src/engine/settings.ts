@@ -100,9 +100,15 @@ export function checkOptions(
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`Invalid options: ${call} needs an options object`);
   }
-  const { dest } = options as { dest?: unknown };
-  if (dest === undefined || dest === null) {
+  const given = options as Record<string, unknown>;
+  if (given.dest == null) {
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
+  }
+  for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {
+    const type = name === "signal" ? AbortSignal : Function;
+    if (given[name] !== undefined && !(given[name] instanceof type)) {
+      throw new TypeError(`Invalid options: ${name} must be of type ${type.name}`);
+    }
   }
 }
 

@@ -93,12 +93,10 @@ export async function singleFlight<O extends HaulOptions>(
   onJoined?.();
   if (!outcome.ok) throw outcome.error;
   const { result } = outcome;
-  const from = `which another call of this process downloaded from ${redactUrl(url)}`;
-  const failure = integrityFailure(
-    expected,
-    result,
-    (found) => `${result.dest}, ${from}, has ${found}`,
-  );
+  const from = `${result.dest}, which another call of this process downloaded from ${
+    redactUrl(url)
+  }`;
+  const failure = integrityFailure(expected, result, (found) => `${from}, has ${found}`);
   if (failure !== null) throw failure;
   return { ...result };
 }
