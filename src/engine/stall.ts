@@ -31,25 +31,23 @@ export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): nu
 }
 
 /**
- * `fetchFn` guarded: a response head slower than `ms` aborts the request with a `TimeoutError`
- * (retryable), an abort of its own signal rejects with the reason, even if `fetchFn` ignores it.
+ * `fetchFn` guarded: a head slower than `ms` is a retryable `TimeoutError`, an abort rejects with
+ * its reason (even if `fetchFn` ignores its signal), and what is no `Response` a `TypeError`.
  */
 export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
   return async (request, init) => {
     const deadline = new AbortController();
-    const stalled = () =>
-      deadline.abort(
-        new DOMException(
-          `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled ` +
-            "before its headers (stallTimeout)",
-          "TimeoutError",
-        ),
-      );
+    const stalled = () => {
+      const why = `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled`;
+      deadline.abort(new DOMException(`${why} before its headers (stallTimeout)`, "TimeoutError"));
+    };
     const timer = ms > 0 && ms < Infinity ? setTimeout(stalled, Math.min(ms, MAX_DELAY)) : 0;
     const signal = AbortSignal.any([request.signal, deadline.signal]);
     const answer = Promise.resolve().then(() => fetchFn(new Request(request, { signal }), init));
     try {
-      return await untilAborted(answer, signal);
+      const response = await untilAborted(answer, signal);
+      if (typeof response?.headers?.get === "function") return response; // any fetch's Response
+      throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a Response`);
     } catch (error) {
       void answer.then((late) => late?.body?.cancel().catch(() => {}), () => {}); // came too late
       if (deadline.signal.aborted && !request.signal.aborted) throw deadline.signal.reason;

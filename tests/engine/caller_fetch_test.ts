@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
-import { haul, haulStream, isRetryable } from "../../mod.ts";
+import { haul, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import { join, withTempDir } from "../helpers/temp.ts";
 
 const URL_ = "https://example.com/f.bin";
@@ -77,4 +77,51 @@ describe("haul() with a caller's fetch that ignores its signal", () => {
     const reader = haulStream(URL_, { fetch, signal: stop.signal, stallTimeout: 0 }).getReader();
     assert.equal(await reader.read().catch((e: unknown) => e), reason);
   });
+});
+
+describe("haul() and haulStream() with a fetch that gives no Response", () => {
+  for (const value of [{ status: 200 }, "a body", 42]) {
+    it(`reject with a TypeError that is not retryable (${JSON.stringify(value)})`, async () => {
+      await withTempDir(async (dir) => {
+        let calls = 0;
+        const fetch = () => (calls++, Promise.resolve(value as unknown as Response));
+        const options = { dest: join(dir, "a"), fetch, minDelayMs: 1 };
+        for (const call of [haul, haulWithRetry]) {
+          const error = await call(URL_, options).catch((e: unknown) => e);
+          assert.ok(error instanceof TypeError, String(error));
+          assert.match(error.message, /^Invalid options: fetch /);
+          assert.equal(isRetryable(error), false);
+        }
+        assert.equal(calls, 2);
+        const body = haulStream(URL_, { fetch, minDelayMs: 1 });
+        const error = await body.getReader().read().catch((e: unknown) => e);
+        assert.match(String(error), /^TypeError: Invalid options: fetch /);
+        assert.equal(calls, 3);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    });
+  }
+});
+
+describe("haul() and haulStream() given a Request that is not a GET", () => {
+  for (const method of ["HEAD", "POST"]) {
+    it(`refuse a ${method} Request with a TypeError before any request`, async () => {
+      await withTempDir(async (dir) => {
+        let calls = 0;
+        const fetch = () => (calls++, Promise.resolve(new Response("x")));
+        const input = () => new Request(URL_, { method, body: method === "POST" ? "q" : null });
+        for (const call of [haul, haulWithRetry]) {
+          const error = await call(input(), { dest: join(dir, "a"), fetch }).catch((e: unknown) =>
+            e
+          );
+          assert.ok(error instanceof TypeError, String(error));
+          assert.match(error.message, /^Invalid request: /);
+          assert.equal(isRetryable(error), false);
+        }
+        assert.throws(() => haulStream(input(), { fetch }), /^TypeError: Invalid request: /);
+        assert.equal(calls, 0);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    });
+  }
 });
