@@ -70,8 +70,8 @@ export async function haul(
  * @returns the result of the attempt that succeeded.
  * @throws the last attempt's error, with an `attempts` property (see {@link RetriedError}), when it
  *   is not retryable or the retries are used up; the signal's reason when aborted.
- * @throws {TypeError} no options object, no `dest`, or the removed `worker: true` (before any
- *   attempt).
+ * @throws {TypeError} no options object, no `dest`, an option of the wrong type, or the removed
+ *   `worker: true` (before any attempt).
  *
  * @example Download with up to 10 retries
  * ```ts ignore

@@ -141,7 +141,6 @@ export interface HaulAllOptions
   onRetry?: (info: HaulAllRetryInfo) => void;
 }
 
-/** An item's progress before its first attempt. */
 const NOT_STARTED = { phase: "pending", validLength: 0, totalLength: null, received: 0 } as const;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -160,7 +159,8 @@ export async function haulAll(
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
-  const { pool: poolSize, perItem } = shareConnections(wanted, common.connections ?? 1, cap);
+  const connections = atLeastOne("connections", common.connections ?? 1); // as haul() would
+  const { pool: poolSize, perItem } = shareConnections(wanted, connections, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
@@ -230,12 +230,12 @@ export async function haulAll(
       },
     };
     if (item.integrity !== undefined) itemOptions.integrity = item.integrity;
-    if (item.headers !== undefined) {
-      const headers = new Headers(common.headers);
-      new Headers(item.headers).forEach((value, name) => headers.set(name, value));
-      itemOptions.headers = headers;
-    }
     try {
+      if (item.headers !== undefined) { // invalid headers fail this item alone
+        const headers = new Headers(common.headers);
+        new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+        itemOptions.headers = headers;
+      }
       const result = await haulWithRetry(item.urls ?? item.url, itemOptions, hooks);
       const report = { ...end(result.alreadyComplete ? "skipped" : "done"), result };
       entry.validLength = entry.totalLength = result.size;
@@ -280,8 +280,7 @@ function atLeastOne(name: string, value: number): number {
 
 /** The items as a list, each checked to be an object with a `url` and a `dest`. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
-  const iterable = items as Partial<Iterable<HaulAllItem>> | null | undefined;
-  if (typeof iterable?.[Symbol.iterator] !== "function") {
+  if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];

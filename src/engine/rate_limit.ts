@@ -22,7 +22,7 @@ export interface LimiterClock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts (it never rejects). */
+/** Resolves after `ms` (at most about 24.8 days), or as soon as `signal` aborts (never rejects). */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = (): void => {
@@ -30,7 +30,7 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
       signal?.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1)); // beyond, it fires at once
     signal?.addEventListener("abort", done, { once: true });
     if (signal?.aborted) done();
   });

@@ -18,7 +18,6 @@ import type { KeptHasher } from "./kept_hashes.ts";
 import { type RateLimiter, readRateLimit } from "./rate_limit.ts";
 import { readStallTimeout } from "./stall.ts";
 
-// The defaults of the options and engine hooks below.
 const DEFAULT_BLOCK_SIZE = 1 << 20;
 const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 const DEFAULT_CHECKPOINT_MS = 1000;
@@ -101,9 +100,15 @@ export function checkOptions(
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`Invalid options: ${call} needs an options object`);
   }
-  const { dest } = options as { dest?: unknown };
-  if (dest === undefined || dest === null) {
+  const given = options as Record<string, unknown>;
+  if (given.dest == null) {
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
+  }
+  for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {
+    const type = name === "signal" ? AbortSignal : Function;
+    if (given[name] !== undefined && !(given[name] instanceof type)) {
+      throw new TypeError(`Invalid options: ${name} must be of type ${type.name}`);
+    }
   }
 }
 

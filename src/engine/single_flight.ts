@@ -14,6 +14,7 @@ import { redactUrl } from "../redact.ts";
 import { parseIntegrity } from "../protocol/integrity.ts";
 import { integrityFailure } from "./outcome.ts";
 import { destToPath } from "../store/destination.ts";
+import { untilAborted } from "./stall.ts";
 import type { HaulOptions, HaulResult, HaulState, Source } from "../types.ts";
 
 /** How a first call ended; `own`: by its own doing (its signal, its `onProgress`). */
@@ -92,12 +93,10 @@ export async function singleFlight<O extends HaulOptions>(
   onJoined?.();
   if (!outcome.ok) throw outcome.error;
   const { result } = outcome;
-  const from = `which another call of this process downloaded from ${redactUrl(url)}`;
-  const failure = integrityFailure(
-    expected,
-    result,
-    (found) => `${result.dest}, ${from}, has ${found}`,
-  );
+  const from = `${result.dest}, which another call of this process downloaded from ${
+    redactUrl(url)
+  }`;
+  const failure = integrityFailure(expected, result, (found) => `${from}, has ${found}`);
   if (failure !== null) throw failure;
   return { ...result };
 }
@@ -142,18 +141,4 @@ function lead<O extends HaulOptions>(
 
 function freshness(options: HaulOptions): number {
   return options.overwrite === true ? 2 : options.revalidate === true ? 1 : 0;
-}
-
-/**
- * `promise`'s outcome, or a rejection with `signal`'s reason as soon as it aborts. Only the wait
- * ends: the work behind `promise` goes on.
- */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -31,24 +31,25 @@ export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): nu
 }
 
 /**
- * `fetchFn` guarded: a response head slower than `ms` aborts the request with a `TimeoutError`
- * (retryable); an abort of the request's own signal still rejects with its reason.
+ * `fetchFn` guarded: a head slower than `ms` is a retryable `TimeoutError`, an abort rejects with
+ * its reason (even if `fetchFn` ignores its signal), and what is no `Response` a `TypeError`.
  */
 export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
-  if (!(ms > 0) || ms === Infinity) return fetchFn;
   return async (request, init) => {
     const deadline = new AbortController();
-    const stalled = () =>
-      new DOMException(
-        `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled ` +
-          "before its headers (stallTimeout)",
-        "TimeoutError",
-      );
-    const timer = setTimeout(() => deadline.abort(stalled()), Math.min(ms, MAX_DELAY));
+    const stalled = () => {
+      const why = `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled`;
+      deadline.abort(new DOMException(`${why} before its headers (stallTimeout)`, "TimeoutError"));
+    };
+    const timer = ms > 0 && ms < Infinity ? setTimeout(stalled, Math.min(ms, MAX_DELAY)) : 0;
     const signal = AbortSignal.any([request.signal, deadline.signal]);
+    const answer = Promise.resolve().then(() => fetchFn(new Request(request, { signal }), init));
     try {
-      return await fetchFn(new Request(request, { signal }), init);
+      const response = await untilAborted(answer, signal);
+      if (typeof response?.headers?.get === "function") return response; // any fetch's Response
+      throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a Response`);
     } catch (error) {
+      void answer.then((late) => late?.body?.cancel().catch(() => {}), () => {}); // came too late
       if (deadline.signal.aborted && !request.signal.aborted) throw deadline.signal.reason;
       throw error;
     } finally {
@@ -104,4 +105,15 @@ export class StallWatch {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** `promise`'s outcome, or `signal`'s reason once it aborts (only the wait ends, not the work). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -26,9 +26,7 @@ const DIGEST_BYTES: ReadonlyMap<DigestAlgorithm, number> = new Map([
 
 /** `<alg>-<base64>[?options]`; options are VCHARs (SRI). */
 const SRI_TOKEN = /^([A-Za-z0-9]+)-([A-Za-z0-9+/_-]+={0,2})(?:\?[\x21-\x7e]*)?$/;
-/** `<alg>:<hex>` */
 const PREFIXED_HEX = /^([A-Za-z0-9]+):([0-9A-Fa-f]+)$/;
-/** A bare SHA-256 in hex. */
 const BARE_HEX = /^[0-9A-Fa-f]{64}$/;
 
 /** Strict base64 (either alphabet) as hex: padding, if any, exactly right; unused low bits zero. */
@@ -59,13 +57,13 @@ export function parseIntegrity(value: string): ExpectedDigests {
     if (sri === null && prefixed === null && !BARE_HEX.test(token)) {
       throw new TypeError(`Invalid integrity: malformed token ${excerpt(token)}`);
     }
-    const algorithm = (sri?.[1] ?? prefixed?.[1] ?? "sha256").toLowerCase();
+    const algorithm = (sri?.[1] ?? prefixed?.[1] ?? "sha256").toLowerCase() as DigestAlgorithm;
     const hex = sri !== null ? base64Hex(sri[2]!) : (prefixed?.[2] ?? token).toLowerCase();
     if (hex === null || hex.length % 2 !== 0) {
       const form = hex === null ? "base64" : "hex";
       throw new TypeError(`Invalid integrity: malformed ${form} in ${excerpt(token)}`);
     }
-    const expectedBytes = DIGEST_BYTES.get(algorithm as DigestAlgorithm);
+    const expectedBytes = DIGEST_BYTES.get(algorithm);
     if (expectedBytes === undefined) continue; // an algorithm haul does not know: ignored
     if (hex.length !== expectedBytes * 2) {
       throw new TypeError(
@@ -73,15 +71,14 @@ export function parseIntegrity(value: string): ExpectedDigests {
           `got ${hex.length / 2} in ${excerpt(token)}`,
       );
     }
-    const known = algorithm as DigestAlgorithm;
-    found.set(known, (found.get(known) ?? new Set()).add(hex));
+    found.set(algorithm, (found.get(algorithm) ?? new Set()).add(hex));
   }
   for (const algorithm of DIGEST_BYTES.keys()) {
     const hex = found.get(algorithm);
     if (hex !== undefined) return { algorithm, hex: [...hex] };
   }
   throw new TypeError(
-    `Unsupported integrity algorithm: give sha256, sha384 or sha512: ${excerpt(value)}`,
+    `Invalid integrity: unsupported algorithm: give sha256, sha384 or sha512: ${excerpt(value)}`,
   );
 }
 

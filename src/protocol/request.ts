@@ -27,6 +27,9 @@ export function buildRequest(
   signal: AbortSignal | undefined,
   resume: ResumeRequest,
 ): Request {
+  if (input instanceof Request && input.method !== "GET") { // Range is defined for GET only
+    throw new TypeError(`Invalid request: haul downloads with GET, not ${input.method}`);
+  }
   const merged = new Headers(input instanceof Request ? input.headers : undefined);
   new Headers(headers).forEach((value, name) => merged.set(name, value));
   merged.delete("range");
@@ -47,9 +50,8 @@ export function buildRequest(
 }
 
 /**
- * The request for bytes `[start, end)` of a file fetched over several
- * connections: as {@link buildRequest}'s, with `If-Range: validator` (the
- * strong ETag or Last-Modified; `null` when mirrors with a digest are trusted).
+ * The request for bytes `[start, end)` over several connections: {@link buildRequest}'s with
+ * `If-Range: validator` (strong ETag or Last-Modified; `null`: mirrors with a digest are trusted).
  */
 export function buildRangeRequest(
   input: string | URL | Request,

@@ -103,4 +103,14 @@ describe("haulAll() connections", () => {
   it("rejects an invalid maxConnections before any request", async () => {
     await assert.rejects(haulAll([], { maxConnections: 0 }), RangeError);
   });
+
+  it("rejects connections that haul() would refuse (0, -1, 1.5, NaN) before any request", async () => {
+    for (const connections of [0, -1, 1.5, NaN]) {
+      await assert.rejects(
+        haulAll([{ url: "http://127.0.0.1:9/", dest: "x" }], { connections }),
+        /^RangeError: Invalid connections: /,
+        String(connections),
+      );
+    }
+  });
 });

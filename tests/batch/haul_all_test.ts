@@ -185,6 +185,38 @@ describe("haulAll()", () => {
 });
 
 describe("haulAll() arguments", () => {
+  it("fails a bad item alone (URL, dest, integrity, headers) and downloads the good ones", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    try {
+      await withTempDir(async (dir) => {
+        const bad = [
+          { url: "not a url", dest: join(dir, "b") },
+          { url: server.url, dest: "" },
+          { url: server.url, dest: join(dir, "c"), integrity: "sha256:zz" },
+          { url: server.url, dest: join(dir, "d"), headers: { "bad name": "x" } },
+        ];
+        const items = [{ url: server.url, dest: join(dir, "a") }, ...bad];
+        const reports = await haulAll([...items, { url: server.url, dest: join(dir, "e") }]);
+        assert.deepEqual(reports.map((r) => r.status), [
+          "done",
+          ...bad.map(() => "failed"),
+          "done",
+        ]);
+        for (const report of reports.slice(1, -1)) {
+          assert.ok(
+            report.status === "failed" && report.error instanceof TypeError,
+            `${report.index}`,
+          );
+          assert.equal(report.attempts, 1, `${report.index}`);
+        }
+        assert.equal(server.requests.length, 2);
+        assert.ok(!exists(join(dir, "d")) && !exists(join(dir, "d.part")));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("rejects missing items, malformed items or non-object options with a TypeError before any request", async () => {
     const server = await startResourceServer({ body: randomBody(100) });
     const untyped = haulAll as (items?: unknown, options?: unknown) => Promise<unknown>;

@@ -1,9 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { haul, isRetryable } from "../../mod.ts";
+import { haul, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
-import { randomBody } from "../helpers/temp.ts";
+import { exists, randomBody } from "../helpers/temp.ts";
 
 /** `haul()` as a JavaScript caller sees it: no types to stop a missing argument. */
 const untypedHaul = haul as (input: string, options?: unknown) => Promise<unknown>;
@@ -44,6 +44,32 @@ describe("haul() options", () => {
         }
       }
       assert.equal(server.requests.length, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("names a wrong-typed option or an unknown integrity algorithm in a TypeError that is not retryable, before any request", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    const dest = "never-written.bin";
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ["integrity of no known algorithm", { integrity: "md5-AAAA" }, /^Invalid integrity: /],
+      ["fetch a number", { fetch: 5 }, /^Invalid options: fetch /],
+      ["onProgress a string", { onProgress: "log" }, /^Invalid options: onProgress /],
+      ["onRetry an object", { onRetry: {} }, /^Invalid options: onRetry /],
+      ["signal a plain object", { signal: { aborted: false } }, /^Invalid options: signal /],
+    ];
+    try {
+      for (const [name, options, message] of cases) {
+        for (const call of [haul, haulWithRetry]) {
+          const error = await call(server.url, { dest, ...options }).catch((e: unknown) => e);
+          assert.ok(error instanceof TypeError, `${call.name}, ${name}: ${error}`);
+          assert.match(error.message, message, `${call.name}, ${name}`);
+          assert.equal(isRetryable(error), false, `${call.name}, ${name}`);
+        }
+      }
+      assert.equal(server.requests.length, 0);
+      assert.equal(exists(dest) || exists(`${dest}.part`), false);
     } finally {
       await server.close();
     }

@@ -13,7 +13,8 @@ import { haul, haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import type { ShimStat } from "../../src/runtime/fs_shim.ts";
 import { FaultyFs } from "../helpers/fault_fs.ts";
-import { destinationKey, requestHref, untilAborted } from "../../src/engine/single_flight.ts";
+import { destinationKey, requestHref } from "../../src/engine/single_flight.ts";
+import { untilAborted } from "../../src/engine/stall.ts";
 import {
   DestinationError,
   IntegrityError,

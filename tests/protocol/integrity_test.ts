@@ -74,7 +74,7 @@ describe("parseIntegrity", () => {
     it(`rejects ${JSON.stringify(value.slice(0, 60))} as unsupported because ${why}`, () => {
       assert.throws(() => parseIntegrity(value), {
         name: "TypeError",
-        message: /^Unsupported integrity algorithm: give sha256, sha384 or sha512: /,
+        message: /^Invalid integrity: unsupported algorithm: give sha256, sha384 or sha512: /,
       });
     });
   }

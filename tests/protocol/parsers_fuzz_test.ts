@@ -556,7 +556,7 @@ describe("fuzzing parseIntegrity", () => {
               return false;
             } catch (error) {
               return error instanceof TypeError &&
-                error.message.startsWith("Unsupported integrity algorithm");
+                error.message.startsWith("Invalid integrity: unsupported algorithm");
             }
           })(),
           "integrity without a known algorithm is unsupported",
