@@ -34,7 +34,7 @@ import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { type CallContext, checkOptions, type EngineHooks, readSettings } from "./settings.ts";
 import { Download } from "./download.ts";
-import { headDeadline } from "./stall.ts";
+import { headDeadline, untilAborted } from "./stall.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 
 export type { EngineHooks } from "./settings.ts";
@@ -77,7 +77,7 @@ export async function haulWith(
   let suggestedName: string | null = null;
   const fetchFn: FetchLike = headDeadline(async (request, init) => {
     const response = await caller(request, init);
-    if (response.ok || response.status === 416) {
+    if (response?.ok || response?.status === 416) {
       suggestedName ??= contentDispositionName(response.headers.get("content-disposition"));
     }
     return response;
@@ -128,7 +128,7 @@ export async function haulWith(
     const since = appeared?.isFile === true ? appeared.mtimeMs ?? null : null;
     options = { ...options, signal, overwrite: options.overwrite === true || appeared !== null };
     const index = sources.current;
-    const first = { index, input: await sources.resolve(index) };
+    const first = { index, input: await untilAborted(sources.resolve(index), signal) };
     const ctx: CallContext = {
       fs,
       paths,

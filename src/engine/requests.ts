@@ -14,6 +14,7 @@ import { parseRetryAfter } from "../protocol/headers.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";
+import { untilAborted } from "./stall.ts";
 
 /** Statuses an expired signature gets. */
 const EXPIRED_STATUSES = new Set([400, 401, 403]);
@@ -63,7 +64,7 @@ export async function rangeRequest(
   progress: boolean,
 ): Promise<Answer<RangeVerdict | UnexpectedStatusError>> {
   const index = ctx.sources.pick(k);
-  const input = await ctx.sources.resolve(index);
+  const input = await untilAborted(ctx.sources.resolve(index), signal);
   const trust = trustsDigest(ctx);
   const etag = trust ? null : file.validators.etag;
   const lastModified = trust || etag !== null ? null : file.validators.lastModified;

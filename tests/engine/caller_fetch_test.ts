@@ -125,3 +125,34 @@ describe("haul() and haulStream() given a Request that is not a GET", () => {
     });
   }
 });
+
+describe("haul() with a source function that never resolves", () => {
+  it("ends the call at the caller's abort, with its reason, nothing left behind", async () => {
+    await withTempDir(async (dir) => {
+      const stop = new AbortController();
+      const reason = new Error("stopped by the caller");
+      setTimeout(() => stop.abort(reason), 50);
+      const outcome = await Promise.race([
+        haul(() => new Promise<string>(() => {}), { dest: join(dir, "a"), signal: stop.signal })
+          .catch((e: unknown) => e),
+        new Promise((r) => setTimeout(() => r("still waiting after 2 s"), 2000)),
+      ]);
+      assert.equal(outcome, reason);
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+});
+
+describe("haul() with a fetch that resolves to nothing", () => {
+  for (const value of [undefined, null]) {
+    it(`is a TypeError that is not retryable (${value})`, async () => {
+      await withTempDir(async (dir) => {
+        const fetch = () => Promise.resolve(value as unknown as Response);
+        const error = await haul(URL_, { dest: join(dir, "a"), fetch }).catch((e: unknown) => e);
+        assert.match(String(error), /^TypeError: Invalid options: fetch /);
+        assert.equal(isRetryable(error), false);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    });
+  }
+});
