@@ -21,7 +21,7 @@ export const DEFAULT_LOCK_TIMING: LockTiming = { heartbeatMs: 1000, staleMs: 500
 
 /** This process's random id, written into every lock it takes. */
 const INSTANCE = randomHex(16);
-/** The lock paths this process holds: a second call here for one of them is refused. */
+/** The nonces of the locks this process holds, under whatever spelling of their path. */
 const heldHere = new Set<string>();
 
 /** A held lock. */
@@ -48,33 +48,23 @@ export async function acquireLock(
   dest: string,
   timing: LockTiming = DEFAULT_LOCK_TIMING,
 ): Promise<DestinationLock> {
-  if (heldHere.has(lockPath)) {
-    throw busy(dest, "another haul() call in this process is downloading");
-  }
-  heldHere.add(lockPath);
-  try {
-    let fenced = false;
-    let takenOver = false;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const nonce = randomHex(16);
-      const start = fs.processStart?.(fs.pid) ?? null;
-      const textFor = (flock: boolean) =>
-        encodeLockRecord({ ...ownRecord(fs, nonce), flock, start });
-      const created = await tryCreate(fs, lockPath, textFor);
-      if (created !== null) {
-        return holdLock(fs, lockPath, dest, created, nonce, timing, { fenced, takenOver });
-      }
-      const verdict = await inspect(fs, lockPath, timing);
-      if (verdict === null) continue; // it vanished meanwhile: try again
-      if (!verdict.stale) throw busy(dest, verdict.why);
-      fenced = (await takeOver(fs, lockPath, dest, timing)) || fenced;
-      takenOver = true;
+  let fenced = false;
+  let takenOver = false;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const nonce = randomHex(16);
+    const start = fs.processStart?.(fs.pid) ?? null;
+    const textFor = (flock: boolean) => encodeLockRecord({ ...ownRecord(fs, nonce), flock, start });
+    const created = await tryCreate(fs, lockPath, textFor);
+    if (created !== null) {
+      return holdLock(fs, lockPath, dest, created, nonce, timing, { fenced, takenOver });
     }
-    throw busy(dest, "the lock changed hands while it was being taken over");
-  } catch (error) {
-    heldHere.delete(lockPath);
-    throw error; // a filesystem failure: the caller words it (`toDestinationError`)
+    const verdict = await inspect(fs, lockPath, timing);
+    if (verdict === null) continue; // it vanished meanwhile: try again
+    if (!verdict.stale) throw busy(dest, verdict.why);
+    fenced = (await takeOver(fs, lockPath, dest, timing)) || fenced;
+    takenOver = true;
   }
+  throw busy(dest, "the lock changed hands while it was being taken over");
 }
 
 function busy(dest: string, why: string): DestinationError {
@@ -134,6 +124,9 @@ async function inspect(
   const bytes = await fs.readFile(lockPath); // `null`: gone meanwhile, or a dangling link
   if (bytes === null && !stat.isSymlink) return null;
   const record = parseLockRecord(new TextDecoder().decode(bytes ?? undefined));
+  if (record.instance === INSTANCE && heldHere.has(record.nonce ?? "")) {
+    return { stale: false, why: "another haul() call in this process is downloading" };
+  }
   const ageMs = stat.mtimeMs === undefined ? null : Date.now() - stat.mtimeMs;
   const self: LockJudge = {
     instance: INSTANCE,
@@ -187,6 +180,7 @@ function holdLock(
   how: { readonly fenced: boolean; readonly takenOver: boolean },
 ): DestinationLock {
   const bytes = new TextEncoder().encode(text);
+  heldHere.add(nonce);
   const controller = new AbortController();
   let beating: Promise<void> | null = null;
   let released = false;
@@ -239,7 +233,7 @@ function holdLock(
           await file.close().catch(() => {});
         }
       } finally {
-        heldHere.delete(lockPath);
+        heldHere.delete(nonce);
       }
     },
   };

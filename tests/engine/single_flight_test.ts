@@ -7,7 +7,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { haul, haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -345,5 +345,35 @@ describe("untilAborted()", () => {
     controller.abort(reason);
     await assert.rejects(waiting, (error) => error === reason);
     await assert.rejects(untilAborted(never, AbortSignal.abort(reason)), (e) => e === reason);
+  });
+});
+
+describe("two spellings of one destination in one process", () => {
+  it("leaves the live call's lock alone: the second call is busy, the first finishes", async () => {
+    /** 1000 bytes of `fill` in ten paced chunks, under ETag "v<fill>". */
+    const paced = (fill: number) => () => {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          controller.enqueue(new Uint8Array(100).fill(fill));
+          if (++sent === 10) controller.close();
+        },
+      });
+      const headers = { etag: `"v${fill}"`, "content-length": "1000" };
+      return Promise.resolve(new Response(body, { headers }));
+    };
+    await withTempDir(async (dir) => {
+      await mkdir(join(dir, "sub"));
+      const first = haul("https://e.test/1", { dest: join(dir, "a"), fetch: paced(1) })
+        .then(() => "ok", (error: unknown) => String(error));
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      const second = await haul("https://e.test/2", { dest: `${dir}/sub/../a`, fetch: paced(2) })
+        .then(() => "ok", (error: unknown) => error);
+      assert.match(String(second), /Destination busy/);
+      assert.equal(isRetryable(second), true);
+      assert.equal(await first, "ok");
+      assert.deepEqual(await bytesOf(join(dir, "a")), new Uint8Array(1000).fill(1));
+    });
   });
 });
