@@ -11,7 +11,7 @@ export interface FetchFailure {
    * library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one of haul's for what `fetch` refuses to do:
    * `BAD_PORT` (a port on fetch's blocked list, such as 1 or 6000), `BAD_SCHEME` (not
    * `http:`/`https:`), `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
-   * `NOT_PERMITTED` (the runtime's permissions forbid the request).
+   * `NOT_PERMITTED` (the runtime's permissions forbid the request), `TOO_MANY_REDIRECTS`.
    */
   readonly code: string;
   /** What the code means, in a few lower-case words: `"connection refused"`. */
@@ -103,6 +103,9 @@ function readFailure(error: ErrorFields): FetchFailure | null {
     /^Failed to parse URL\b/.test(message) || /URL is invalid/.test(message)
   ) {
     return permanent("INVALID_URL", "invalid URL");
+  }
+  if (/^TooManyRedirects|redirect count exceeded|Maximum number of redirects/.test(message)) {
+    return permanent("TOO_MANY_REDIRECTS", "too many redirects");
   }
   if (CERTIFICATE_CODE.test(code)) {
     return permanent(code, "the server's TLS certificate was rejected");

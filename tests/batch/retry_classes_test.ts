@@ -1,10 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { haulAll, haulWithRetry } from "../../mod.ts";
 import { fetchFailure } from "../../src/fetch_failure.ts";
+import { describeError } from "../../src/cli/error_wording.ts";
+import { isRetryable } from "../../src/errors.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "../fixtures/self_signed_cert.ts";
 import { exists, join, withTempDir } from "../helpers/temp.ts";
 
@@ -100,6 +104,30 @@ describe("haulWithRetry() classifies what fetch throws", () => {
           `${String(error)}: ${String((error as Error).cause)}`,
         );
         assert.equal(exists(join(dir, "x.bin")), false);
+      });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("stops at once at a redirect loop, and the CLI says so", async () => {
+    const server = createHttpServer((request, response) => {
+      response.writeHead(302, { location: `/again-${request.url!.length}` }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const url = `http://127.0.0.1:${port}/x.bin`;
+      await withTempDir(async (dir) => {
+        const { error, attempts } = await attemptsFor(url, dir);
+        assert.equal(attempts, 1, String(error));
+        assert.equal(fetchFailure(error)?.code, "TOO_MANY_REDIRECTS");
+        assert.equal(isRetryable(error), false);
+        assert.match(
+          describeError(error, { url: new URL(url), dest: "x.bin" }, 1),
+          /redirects in a loop .*check the URL$/,
+        );
+        assert.deepEqual(readdirSync(dir), []);
       });
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -236,6 +264,19 @@ describe("fetchFailure()", () => {
         "EAI_AGAIN",
         true,
       ],
+      [
+        "Deno loop",
+        new TypeError("Fetch failed: Maximum number of redirects (20) reached"),
+        "TOO_MANY_REDIRECTS",
+        false,
+      ],
+      [
+        "Bun loop",
+        coded("TooManyRedirects: The response redirected too many times", "TooManyRedirects"),
+        "TOO_MANY_REDIRECTS",
+        false,
+      ],
+      ["Node loop", cause("redirect count exceeded"), "TOO_MANY_REDIRECTS", false],
       ["unknown", new TypeError("fetch failed"), null, null],
       ["not an error", "boom", null, null],
     ];
