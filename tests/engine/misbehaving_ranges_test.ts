@@ -9,39 +9,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { type FetchLike, haul, haulStream, ServerMisconfiguredError } from "../../mod.ts";
+import { haul, haulStream, ServerMisconfiguredError } from "../../mod.ts";
 import { type RecordedRequest, type Reply, startResourceServer } from "../helpers/script_server.ts";
 import { assertSucceeded, describeOutcome, haulWithRetries } from "../helpers/retry_loop.ts";
 import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
+import { firstCutAfter } from "../helpers/cutting_fetch.ts";
 
 const KiB = 1024;
 const TIGHT = { blockSize: 64 * KiB, checkpointEvery: { bytes: 64 * KiB } };
-
-/** A `fetch` whose first response body breaks after `limit` bytes; later ones pass through. */
-function firstCutAfter(limit: number): FetchLike {
-  let calls = 0;
-  return async (request) => {
-    const response = await fetch(request);
-    if (calls++ > 0 || response.body === null) return response;
-    const reader = response.body.getReader();
-    let passed = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (passed >= limit) {
-          await reader.cancel().catch(() => {});
-          return controller.error(new TypeError(`connection cut after ${limit} bytes`));
-        }
-        const chunk = await reader.read();
-        if (chunk.done) return controller.close();
-        const take = chunk.value.subarray(0, Math.min(chunk.value.length, limit - passed));
-        passed += take.length;
-        controller.enqueue(take);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    });
-    return new Response(body, { status: response.status, headers: response.headers });
-  };
-}
 
 /**
  * `honest` (a 206) as a multipart/byteranges body of one part, chunked (so no Content-Length

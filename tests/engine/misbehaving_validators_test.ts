@@ -10,7 +10,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   ContentRangeError,
-  type FetchLike,
   haulStream,
   ServerMisconfiguredError,
   StreamCutError,
@@ -28,37 +27,12 @@ import {
   haulWithRetries,
 } from "../helpers/retry_loop.ts";
 import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import { firstCutAfter } from "../helpers/cutting_fetch.ts";
 
 const KiB = 1024;
 const TIGHT = { blockSize: 64 * KiB, checkpointEvery: { bytes: 64 * KiB } };
 /** A strong Last-Modified: long before any `Date` these servers send. */
 const OLD = "Tue, 15 Nov 1994 12:45:26 GMT";
-
-/** A `fetch` whose first response body breaks after `limit` bytes; later ones pass through. */
-function firstCutAfter(limit: number): FetchLike {
-  let calls = 0;
-  return async (request) => {
-    const response = await fetch(request);
-    if (calls++ > 0 || response.body === null) return response;
-    const reader = response.body.getReader();
-    let passed = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (passed >= limit) {
-          await reader.cancel().catch(() => {});
-          return controller.error(new TypeError(`connection cut after ${limit} bytes`));
-        }
-        const chunk = await reader.read();
-        if (chunk.done) return controller.close();
-        const take = chunk.value.subarray(0, Math.min(chunk.value.length, limit - passed));
-        passed += take.length;
-        controller.enqueue(take);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    });
-    return new Response(body, { status: response.status, headers: response.headers });
-  };
-}
 
 /** `reply` with a `Date` of now, unless `dated` is false. */
 function dated(reply: Reply, when = true): Reply {

@@ -1,9 +1,12 @@
 /**
  * {@link cuttingFetch}: an in-memory `fetch` whose body breaks at a chosen
- * byte, for deterministic cuts (no sockets, no timing).
+ * byte, for deterministic cuts (no sockets, no timing); {@link firstCutAfter}:
+ * the runtime's `fetch`, its first body broken after a number of bytes.
  *
  * @module
  */
+
+import type { FetchLike } from "../../mod.ts";
 
 /**
  * A `fetch` serving `body` honestly (200, or 206 for `Range: bytes=N-`), in
@@ -48,5 +51,31 @@ export function cuttingFetch(
     });
     if (start > 0) headers.set("content-range", `bytes ${start}-${body.length - 1}/${body.length}`);
     return Promise.resolve(new Response(stream, { status: start > 0 ? 206 : 200, headers }));
+  };
+}
+
+/** A `fetch` whose first response body breaks after `limit` bytes; later ones pass through. */
+export function firstCutAfter(limit: number): FetchLike {
+  let calls = 0;
+  return async (request) => {
+    const response = await fetch(request);
+    if (calls++ > 0 || response.body === null) return response;
+    const reader = response.body.getReader();
+    let passed = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (passed >= limit) {
+          await reader.cancel().catch(() => {});
+          return controller.error(new TypeError(`connection cut after ${limit} bytes`));
+        }
+        const chunk = await reader.read();
+        if (chunk.done) return controller.close();
+        const take = chunk.value.subarray(0, Math.min(chunk.value.length, limit - passed));
+        passed += take.length;
+        controller.enqueue(take);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
   };
 }
