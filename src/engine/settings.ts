@@ -105,9 +105,11 @@ export function checkOptions(
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
   }
   for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {
-    const type = name === "signal" ? AbortSignal : Function;
-    if (given[name] !== undefined && !(given[name] instanceof type)) {
-      throw new TypeError(`Invalid options: ${name} must be of type ${type.name}`);
+    const value = given[name]; // typeof, not instanceof: another realm's function (vm, Jest) is one
+    const valid = name === "signal" ? value instanceof AbortSignal : typeof value === "function";
+    if (value !== undefined && !valid) {
+      const kind = name === "signal" ? "an AbortSignal" : "a function";
+      throw new TypeError(`Invalid options: ${name} must be ${kind}`);
     }
   }
 }

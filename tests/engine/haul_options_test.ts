@@ -1,4 +1,7 @@
 import { describe, it } from "node:test";
+import { rm } from "node:fs/promises";
+import process from "node:process";
+import { runInNewContext } from "node:vm";
 import assert from "node:assert/strict";
 import { haul, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
@@ -72,6 +75,22 @@ describe("haul() options", () => {
       assert.equal(exists(dest) || exists(`${dest}.part`), false);
     } finally {
       await server.close();
+    }
+  });
+
+  it("takes a function of another realm (node:vm, as Jest's environments make) as a callback", async () => {
+    const body = randomBody(100);
+    const server = await startResourceServer({ body });
+    const seen: number[] = [];
+    const onProgress = runInNewContext("(seen) => (state) => seen.push(state.validLength)")(seen);
+    assert.equal(onProgress instanceof Function, false, "a function of another realm");
+    const dest = `another-realm-${process.pid}.bin`;
+    try {
+      await haul(server.url, { dest, onProgress });
+      assert.equal(seen.at(-1), body.length);
+    } finally {
+      await server.close();
+      await rm(dest, { force: true });
     }
   });
 });
