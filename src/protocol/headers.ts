@@ -117,6 +117,25 @@ export function strongMatch(a: string | null, b: string | null): boolean {
   return isStrongEtag(a) && isStrongEtag(b) && weakMatch(a, b);
 }
 
+/**
+ * How an answer's validators, read as sent (a weak or malformed one counts), show another version
+ * than the `saved` ones; `null` when they do not. An absent validator shows nothing here.
+ */
+export function validatorChange(
+  saved: { readonly etag: string | null; readonly lastModified: string | null },
+  headers: Headers,
+): string | null {
+  const [etag, modified] = ["etag", "last-modified"].map((name) => headers.get(name)?.trim());
+  if (saved.etag === null && parseEtag(etag ?? null) !== null) return `an ETag ${etag} appeared`;
+  if (saved.etag !== null && etag !== undefined && !strongMatch(saved.etag, etag)) {
+    return `ETag ${saved.etag} is now ${excerpt(etag)}`;
+  }
+  if (saved.lastModified !== null && modified !== undefined && saved.lastModified !== modified) {
+    return `Last-Modified ${saved.lastModified} is now ${excerpt(modified)}`;
+  }
+  return null;
+}
+
 /** Weak comparison (RFC 9110 §8.8.3.2): the opaque-tags identical, weak or not. */
 export function weakMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);

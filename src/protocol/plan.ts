@@ -14,6 +14,7 @@ import {
   parseRetryAfter,
   parseUnsatisfiedRange,
   strongMatch,
+  validatorChange,
 } from "./headers.ts";
 import {
   ContentRangeError,
@@ -208,17 +209,9 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
 function describeChange(sent: SentRequest, headers: Headers, total: number | null): string | null {
   const saved = sent.checkpoint;
   if (saved === null) return null;
-  const [etag, modified] = ["etag", "last-modified"].map((name) => headers.get(name)?.trim());
   // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
-  if (sent.digestProves !== true) {
-    if (saved.etag === null && parseEtag(etag ?? null) !== null) return `an ETag ${etag} appeared`;
-    if (saved.etag !== null && etag !== undefined && !strongMatch(saved.etag, etag)) {
-      return `ETag ${saved.etag} is now ${excerpt(etag)}`;
-    }
-    if (saved.lastModified !== null && modified !== undefined && saved.lastModified !== modified) {
-      return `Last-Modified ${saved.lastModified} is now ${excerpt(modified)}`;
-    }
-  }
+  const changed = sent.digestProves === true ? null : validatorChange(saved, headers);
+  if (changed !== null) return changed;
   if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
     return `length ${saved.reportedLength} is now ${total}`;
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { foreignBody, parseContentRange, parseEtag, strongMatch } from "./headers.ts";
+import { foreignBody, parseContentRange, validatorChange } from "./headers.ts";
 
 /** What the first response established about the file: its length and strong validator. */
 export interface KnownFile {
@@ -62,20 +62,6 @@ export function checkRangeResponse(
   const kept = file.etag !== null ? "ETag" : file.lastModified !== null ? "Last-Modified" : null;
   if (kept !== null && !headers.has(kept)) return refuse(`a 206 came without its ${kept}`);
   return { kind: "write" };
-}
-
-/** How the answer's validators show another version, or `null` (a malformed ETag is no validator). */
-function validatorChange(file: KnownFile, headers: Headers): string | null {
-  const etag = headers.get("etag");
-  if (file.etag === null && parseEtag(etag) !== null) return `an ETag ${etag!.trim()} appeared`;
-  if (file.etag !== null && etag !== null && !strongMatch(file.etag, etag)) {
-    return `ETag ${file.etag} is now ${etag.trim()}`;
-  }
-  const modified = headers.get("last-modified");
-  if (file.lastModified !== null && modified !== null && modified.trim() !== file.lastModified) {
-    return `Last-Modified ${file.lastModified} is now ${modified.trim()}`;
-  }
-  return null;
 }
 
 function refuse(reason: string): RangeVerdict {
