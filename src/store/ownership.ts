@@ -158,9 +158,10 @@ export class PartOwner {
  */
 export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
   const leftovers = await Promise.all(
-    [paths.ctrl, paths.ctrlTmp, paths.lock, paths.part].map((path) => fs.stat(path)),
+    [paths.ctrl, paths.ctrlTmp, paths.lock].map((path) => fs.stat(path)),
   );
-  if (leftovers.every((stat) => stat === null) || leftovers[3] !== null) return;
+  if (leftovers.every((stat) => stat === null)) return; // the usual case: one stat each
+  if ((await fs.stat(paths.part)) !== null) return;
   const lock = await acquireLock(fs, paths.lock, paths.dest).catch(() => null);
   if (lock === null) return; // another call is working here: its business
   try {

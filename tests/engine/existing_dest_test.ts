@@ -52,6 +52,21 @@ describe("haul() and a dest that already exists", () => {
     });
   });
 
+  it("costs a look at dest, its directory and its checkpoint and lock names, no more, when none is there", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "a.bin");
+      await writeFile(dest, randomBody(100));
+      const real = await defaultFs();
+      const looked: string[] = [];
+      const stat = (path: string) => (looked.push(path), real.stat(path));
+      const fs = Object.create(real, { stat: { value: stat } }) as typeof real;
+      const result = await haulWith("http://127.0.0.1:9/x", { dest }, { fs });
+      assert.equal(result.alreadyComplete, true);
+      const names = [dir, dest, `${dest}.part.ctrl`, `${dest}.part.ctrl.tmp`, `${dest}.part.lock`];
+      assert.deepEqual([...looked].sort(), names.sort());
+    });
+  });
+
   it("refuses a dangling symbolic link at dest, saying so, before any request; overwrite replaces it", async () => {
     const body = randomBody(10_000);
     const server = await startResourceServer({ body });
