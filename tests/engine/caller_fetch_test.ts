@@ -6,11 +6,16 @@ import { join, withTempDir } from "../helpers/temp.ts";
 
 const URL_ = "https://example.com/f.bin";
 
-/** A caller's `fetch` that never answers and ignores its signal; `late` answers after `ms`. */
-function deafFetch(late?: { ms: number; cancelled: () => void }) {
+/**
+ * A caller's `fetch` that never answers and ignores its signal; `late` answers after `ms`.
+ * `onCall` runs at each call: a test aborts from there, as a timer started earlier may fire before
+ * a loaded machine gets to the request.
+ */
+function deafFetch(late?: { ms: number; cancelled: () => void }, onCall = () => {}) {
   let calls = 0;
   const fetch = () => {
     calls++;
+    onCall();
     if (late === undefined) return new Promise<Response>(() => {});
     const body = new ReadableStream<Uint8Array>({ cancel: late.cancelled });
     return new Promise<Response>((resolve) =>
@@ -24,10 +29,12 @@ describe("haul() with a caller's fetch that ignores its signal", () => {
   it("ends the call at the caller's abort, with its reason, nothing left behind", async () => {
     await withTempDir(async (dir) => {
       for (const stallTimeout of [60_000, 0]) {
-        const { fetch, calls } = deafFetch();
         const stop = new AbortController();
         const reason = new Error("stopped by the caller");
-        setTimeout(() => stop.abort(reason), 50);
+        const { fetch, calls } = deafFetch(
+          undefined,
+          () => setTimeout(() => stop.abort(reason), 20),
+        );
         const started = performance.now();
         const error = await haul(URL_, {
           dest: join(dir, "a"),
@@ -58,9 +65,11 @@ describe("haul() with a caller's fetch that ignores its signal", () => {
   it("cancels the body of an answer that comes after the abort", async () => {
     await withTempDir(async (dir) => {
       let cancelled = false;
-      const { fetch } = deafFetch({ ms: 100, cancelled: () => void (cancelled = true) });
-      const signal = AbortSignal.timeout(20);
-      await assert.rejects(haul(URL_, { dest: join(dir, "a"), fetch, signal }), {
+      const stop = new AbortController();
+      const abort = () =>
+        setTimeout(() => stop.abort(new DOMException("late", "TimeoutError")), 20);
+      const { fetch } = deafFetch({ ms: 100, cancelled: () => void (cancelled = true) }, abort);
+      await assert.rejects(haul(URL_, { dest: join(dir, "a"), fetch, signal: stop.signal }), {
         name: "TimeoutError",
       });
       for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
