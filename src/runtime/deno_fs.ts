@@ -1,8 +1,8 @@
 /**
- * The {@link FsShim} over Deno's own APIs (they honour `--allow-read` and
- * `--allow-write` per path, and `Deno.FsFile` has flock(2)). Nothing touches
- * `Deno` while the module is evaluated, so importing it elsewhere is harmless.
- * Permissions are only queried (`querySync`), never prompted for.
+ * The {@link FsShim} over Deno's own APIs (they honour `--allow-read` and `--allow-write` per path,
+ * and `Deno.FsFile` has flock(2)). Calls that do not wait on the disk (metadata, flock, writes up to
+ * 64 KiB into the page cache) are synchronous: a hop to Deno's blocking pool costs the main thread
+ * more. Nothing touches `Deno` while the module is evaluated; permissions are only queried.
  *
  * @module
  */
@@ -40,7 +40,7 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
   /** The tail of the operation queue; never rejects. */
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
-  const serial = <T>(operation: string, body: () => Promise<T>): Promise<T> => {
+  const serial = <T>(operation: string, body: () => Promise<T> | T): Promise<T> => {
     const run = queue.then(body).catch((error: unknown) => {
       cursor = undefined;
       throw toShimError(error, operation, path);
@@ -48,15 +48,16 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
     queue = run.catch(() => undefined);
     return run;
   };
-  const seekTo = async (position: number): Promise<void> => {
-    if (cursor !== position) cursor = await file.seek(position, Deno.SeekMode.Start);
+  const seekTo = (position: number): void => {
+    if (cursor !== position) cursor = file.seekSync(position, Deno.SeekMode.Start);
   };
   return {
     write: (data, position) =>
       serial("write", async () => {
         for (let done = 0; done < data.length;) {
-          await seekTo(position + done);
-          const written = await file.write(data.subarray(done));
+          seekTo(position + done);
+          const rest = data.subarray(done);
+          const written = rest.length <= 64 << 10 ? file.writeSync(rest) : await file.write(rest);
           if (written <= 0) throw new FsShimError("EIO", path, `write '${path}' wrote no bytes`);
           done += written;
           cursor = position + done;
@@ -66,7 +67,7 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
       serial("read", async () => {
         let done = 0;
         while (done < buffer.length) {
-          await seekTo(position + done);
+          seekTo(position + done);
           const count = await file.read(buffer.subarray(done));
           if (count === null || count === 0) break;
           done += count;
@@ -77,28 +78,25 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
     datasync: () => serial("datasync", () => file.syncData()),
     sync: () => serial("sync", () => file.sync()),
     truncate: (length) => serial("truncate", () => file.truncate(length)),
-    size: () => serial("stat", async () => (await file.stat()).size),
+    size: () => serial("stat", () => file.statSync().size),
     identity: () =>
-      serial("stat", async () => {
-        const info = await file.stat();
+      serial("stat", () => {
+        const info = file.statSync();
         return info.ino === null ? null : `${info.dev}:${info.ino}`; // no inode numbers on Windows
       }),
     tryLock: () =>
-      serial("lock", async () => {
-        const lockable = file as Deno.FsFile & { tryLock?(exclusive?: boolean): Promise<boolean> };
+      serial("lock", () => {
+        const lockable = file as Deno.FsFile & { tryLockSync?(exclusive?: boolean): boolean };
         // Deno before 2.7 has no tryLock: then nothing is known (a held lock would mean a live owner).
-        if (typeof lockable.tryLock !== "function") {
+        if (typeof lockable.tryLockSync !== "function") {
           throw new Error("FsFile.tryLock is not available");
         }
-        return await lockable.tryLock(true);
+        return lockable.tryLockSync(true);
       }),
     close: () =>
       serial("close", () => {
-        if (!closed) {
-          closed = true;
-          file.close();
-        }
-        return Promise.resolve();
+        if (!closed) file.close();
+        closed = true;
       }),
   };
 }
@@ -117,8 +115,8 @@ export const denoFs: FsShim = {
   name: "deno",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
-    const file = await shimIo(`open (${mode})`, path, () => Deno.open(path, OPEN_OPTIONS[mode]));
-    return denoFile(file, path);
+    const options = OPEN_OPTIONS[mode];
+    return denoFile(await shimIo(`open (${mode})`, path, () => Deno.openSync(path, options)), path);
   },
 
   rename(from: string, to: string): Promise<void> {
@@ -161,7 +159,7 @@ export const denoFs: FsShim = {
   /** Opened `{ read: true }` (read-only on Unix, verified on Linux); on Windows, nothing. */
   async syncDir(path: string): Promise<void> {
     if (Deno.build.os === "windows") return;
-    const dir = await shimIo("open directory", path, () => Deno.open(path, { read: true }));
+    const dir = await shimIo("open directory", path, () => Deno.openSync(path, { read: true }));
     try {
       await shimIo("fsync directory", path, () => dir.sync());
     } finally {
