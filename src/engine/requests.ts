@@ -11,6 +11,7 @@ import { type Plan, planResponse, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "../protocol/request.ts";
 import { parseRetryAfter } from "../protocol/headers.ts";
+import type { SourceInput } from "../types.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";
@@ -53,7 +54,8 @@ export async function firstRequest(
 
 /**
  * A request for `asked`, to the source of the `k`-th connection; a status that says nothing about
- * the file is an {@link UnexpectedStatusError} in `fail`'s place.
+ * the file is an {@link UnexpectedStatusError} in `fail`'s place. Another mirror than the call's
+ * first source refuses instead (no answer, or any status): only its own connection stops.
  */
 export async function rangeRequest(
   ctx: CallContext,
@@ -64,21 +66,28 @@ export async function rangeRequest(
   progress: boolean,
 ): Promise<Answer<RangeVerdict | UnexpectedStatusError>> {
   const index = ctx.sources.pick(k);
-  const input = await untilAborted(ctx.sources.resolve(index), signal);
+  const mirror = index !== ctx.first.index;
+  const refused = (error: Error, response = new Response(null)): Answer<RangeVerdict> => {
+    if (!mirror || signal.aborted) throw error;
+    const reason = `a mirror failed: ${error.message}`;
+    return { response, verdict: { kind: "refuse", reason }, url: "" };
+  };
   const trust = trustsDigest(ctx);
   const etag = trust ? null : file.validators.etag;
   const lastModified = trust || etag !== null ? null : file.validators.lastModified;
   const known = { total: file.total, etag, lastModified };
-  const request = buildRangeRequest(
-    input,
-    ctx.options.headers,
-    signal,
-    asked,
-    etag ?? lastModified,
-  );
-  const response = await ctx.fetchFn(request);
+  let input: SourceInput, response: Response;
+  try {
+    input = await untilAborted(ctx.sources.resolve(index), signal);
+    const validator = etag ?? lastModified;
+    response = await ctx.fetchFn(
+      buildRangeRequest(input, ctx.options.headers, signal, asked, validator),
+    );
+  } catch (error) {
+    return refused(error as Error);
+  }
   const headers = trust ? withoutValidators(response.headers) : response.headers;
-  const url = index === ctx.first.index ? ctx.url : urlOf(input);
+  const url = mirror ? urlOf(input) : ctx.url;
   const verdict = checkRangeResponse(asked, known, response.status, headers);
   if (verdict.kind !== "fail") return { response, verdict, url };
   // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
@@ -88,6 +97,7 @@ export async function rangeRequest(
     url,
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   });
+  if (mirror) return refused(error, response);
   const judged = progress ? await expiry(ctx, index, response, error, url) : error;
   return { response, verdict: judged, url };
 }
