@@ -55,7 +55,7 @@ export async function firstRequest(
 /**
  * A request for `asked`, to the source of the `k`-th connection; a status that says nothing about
  * the file is an {@link UnexpectedStatusError} in `fail`'s place. Another mirror than the call's
- * first source refuses instead (no answer, or any status): only its own connection stops.
+ * first source refuses instead (no answer, any wrong one): only its own connection stops.
  */
 export async function rangeRequest(
   ctx: CallContext,
@@ -67,11 +67,11 @@ export async function rangeRequest(
 ): Promise<Answer<RangeVerdict | UnexpectedStatusError>> {
   const index = ctx.sources.pick(k);
   const mirror = index !== ctx.first.index;
-  const refused = (error: Error, response = new Response(null)): Answer<RangeVerdict> => {
-    if (!mirror || signal.aborted) throw error;
-    const reason = `a mirror failed: ${error.message}`;
-    return { response, verdict: { kind: "refuse", reason }, url: "" };
-  };
+  const refused = (reason: string, response = new Response(null)): Answer<RangeVerdict> => ({
+    response,
+    verdict: { kind: "refuse", reason: `another mirror: ${reason}` },
+    url: "",
+  });
   const trust = trustsDigest(ctx);
   const etag = trust ? null : file.validators.etag;
   const lastModified = trust || etag !== null ? null : file.validators.lastModified;
@@ -84,11 +84,14 @@ export async function rangeRequest(
       buildRangeRequest(input, ctx.options.headers, signal, asked, validator),
     );
   } catch (error) {
-    return refused(error as Error);
+    if (!mirror || signal.aborted) throw error;
+    return refused((error as Error).message);
   }
   const headers = trust ? withoutValidators(response.headers) : response.headers;
   const url = mirror ? urlOf(input) : ctx.url;
   const verdict = checkRangeResponse(asked, known, response.status, headers);
+  // Not the call's first source: it only ever refuses (another version, a 404…), resets nothing.
+  if (mirror && verdict.kind !== "write") return refused(verdict.reason, response);
   if (verdict.kind !== "fail") return { response, verdict, url };
   // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
   const error = new UnexpectedStatusError({
@@ -97,7 +100,6 @@ export async function rangeRequest(
     url,
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   });
-  if (mirror) return refused(error, response);
   const judged = progress ? await expiry(ctx, index, response, error, url) : error;
   return { response, verdict: judged, url };
 }

@@ -175,6 +175,23 @@ describe("Mirrors", () => {
     });
   });
 
+  it("keeps the download when another mirror has another ETag over 4 connections, no integrity", async () => {
+    const body = randomBody(12 * 1024 * KiB); // at least two 4 MiB ranges
+    const a = await startResourceServer({ body, etag: '"on-a"' });
+    const b = await startResourceServer({ body, etag: '"on-b"' });
+    await withServers([a, b], async (dir) => {
+      // B's bytes cannot be proved A's (If-Range "on-a" gets B's whole file): it is not used, and
+      // nothing A served is discarded.
+      const result = await haul([`${a.url}/f`, `${b.url}/f`], {
+        dest: join(dir, "f"),
+        connections: 4,
+      });
+      assert.equal(result.sha256, sha256(body));
+      assert.ok(b.requests.length > 0);
+      for (const req of b.requests) assert.equal(req.headers["if-range"], '"on-a"');
+    });
+  });
+
   it("haulAll() takes an item's urls", async () => {
     const body = randomBody(SIZE);
     const a = await dyingMirror(body, '"x"', 100 * KiB);
