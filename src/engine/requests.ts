@@ -47,7 +47,7 @@ export async function firstRequest(
   const sent = { url, cursor, checkpoint: saved, since, digestProves };
   let plan = planResponse(sent, response.status, response.headers);
   if (plan.kind === "fail" && saved !== null) { // progress on disk: an expired signature?
-    plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
+    plan = { ...plan, error: await expiry(ctx, response, plan.error) };
   }
   return { response, verdict: plan, url };
 }
@@ -90,17 +90,15 @@ export async function rangeRequest(
   const headers = trust ? withoutValidators(response.headers) : response.headers;
   const url = mirror ? urlOf(input) : ctx.url;
   const verdict = checkRangeResponse(asked, known, response.status, headers);
-  // Not the call's first source: it only ever refuses (another version, a 404…), resets nothing.
   if (mirror && verdict.kind !== "write") return refused(verdict.reason, response);
   if (verdict.kind !== "fail") return { response, verdict, url };
-  // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
   const error = new UnexpectedStatusError({
     status: response.status,
     headers: response.headers,
     url,
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   });
-  const judged = progress ? await expiry(ctx, index, response, error, url) : error;
+  const judged = progress ? await expiry(ctx, response, error) : error;
   return { response, verdict: judged, url };
 }
 
@@ -114,17 +112,17 @@ function trustsDigest(ctx: CallContext): boolean {
 
 /**
  * A retryable error for the status an expired signature gets (a 401, 403, or 400 saying so)
- * answered to a function source (called anew, it signs anew) with progress saved.
+ * answered to the call's first source, a function (called anew, it signs anew), with progress saved.
  */
 async function expiry<E>(
   ctx: CallContext,
-  index: number,
   response: Response,
   error: E,
-  url: string,
 ): Promise<E | UnexpectedStatusError> {
   if (!(error instanceof UnexpectedStatusError) || error.retryable) return error;
-  if (!EXPIRED_STATUSES.has(response.status) || !ctx.sources.isFunction(index)) return error;
+  if (!EXPIRED_STATUSES.has(response.status) || !ctx.sources.isFunction(ctx.first.index)) {
+    return error;
+  }
   if (response.status === 400) {
     const text = await response.text().catch(() => "");
     if (!EXPIRED_BODY.test(text.slice(0, 4096))) return error;
@@ -132,7 +130,7 @@ async function expiry<E>(
   return new UnexpectedStatusError({
     status: response.status,
     headers: response.headers,
-    url,
+    url: ctx.url,
     retryAfterMs: error.retryAfterMs,
     retryable: true,
   });

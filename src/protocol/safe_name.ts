@@ -77,11 +77,8 @@ export function contentDispositionName(header: string | null): string | null {
     if (values.has(name)) return null;
     values.set(name, match[2]?.replace(/\\(.)/g, "$1") ?? match[3]!.trim());
   }
-  const extended = values.get("filename*");
-  const plain = values.get("filename");
-  const raw = (extended === undefined ? null : extValue(extended)) ??
-    (plain === undefined ? null : utf8(latin1Bytes(plain)) ?? plain);
-  if (raw === null) return null;
+  const plain = values.get("filename") ?? ""; // none: "", which gives no name
+  const raw = extValue(values.get("filename*") ?? "") ?? utf8(latin1Bytes(plain)) ?? plain;
   return safeName(raw.slice(Math.max(raw.lastIndexOf("/"), raw.lastIndexOf("\\")) + 1), "") ||
     null;
 }
