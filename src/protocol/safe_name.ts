@@ -13,9 +13,9 @@ export const MAX_NAME_BYTES = 200;
 
 const encoder = new TextEncoder();
 
-/** Control characters, path separators and bidirectional overrides. */
+/** Control characters, path separators, bidirectional marks (ALM, LRM, RLM) and overrides. */
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** The last segment of `url`'s path, percent-decoded, as a `safeName()`; the query and fragment are ignored. */
 export function nameFromUrl(url: string | URL): string {

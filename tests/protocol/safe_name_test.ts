@@ -78,6 +78,7 @@ describe("contentDispositionName(): reduced to a safe base name", () => {
     ["attachment; filename*=UTF-8''a%00b.txt", "a_b.txt", "NUL"],
     ["attachment; filename*=UTF-8''a%0D%0Ab%07.txt", "a__b_.txt", "CR, LF, BEL"],
     ["attachment; filename*=UTF-8''%E2%80%AEfdp.exe", "_fdp.exe", "a bidirectional override"],
+    ["attachment; filename*=UTF-8''%D8%9Cfdp.exe", "_fdp.exe", "the Arabic letter mark (bidi)"],
     ['attachment; filename="a....b.txt"', "a.b.txt", "runs of dots"],
     ['attachment; filename="  name.txt.  "', "name.txt", "surrounding spaces and dots"],
     ['attachment; filename=".."', null, "only dots"],
