@@ -33,7 +33,7 @@ export function nameFromUrl(url: string | URL): string {
 function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   let name = raw.replace(UNSAFE, "_");
   name = name.replace(/\.{2,}/g, ".").trim().replace(/^[. ]+/, "").replace(/[. ]+$/, "");
-  return name === "" ? fallback : truncate(name);
+  return name === "" ? fallback : truncate(name).replace(/[. ]+$/, ""); // no dot or space at a cut
 }
 
 /** Each run of `%XX` escapes decoded, or kept as it is when it is not valid UTF-8. */

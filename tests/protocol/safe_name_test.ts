@@ -97,6 +97,17 @@ describe("contentDispositionName(): reduced to a safe base name", () => {
   });
 });
 
+describe("contentDispositionName(): a cut name", () => {
+  for (const cut of [".", " "]) {
+    it(`ends with no ${JSON.stringify(cut)} where the cut falls`, () => {
+      const name = contentDispositionName(
+        `attachment; filename="${"a".repeat(MAX_NAME_BYTES - 1)}${cut}${"b".repeat(20)}"`,
+      );
+      assert.equal(name, "a".repeat(MAX_NAME_BYTES - 1));
+    });
+  }
+});
+
 describe("contentDispositionName(): no name", () => {
   check([
     [null, null, "no header"],
