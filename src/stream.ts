@@ -59,7 +59,6 @@ export class StreamCutError extends HaulError {
   }
 }
 
-/** A request from byte 0. */
 const FRESH = { cursor: 0, checkpoint: null } as const;
 
 /** The current response's body and what it declared. */
@@ -159,16 +158,12 @@ export function haulStream(
       const message = `Stream of ${url} cannot continue at byte ${given}: ${why}: ${detail}`;
       throw new StreamCutError(message, { delivered: given });
     }
-    let facts: Body["facts"];
-    if (resume === null && plan.kind === "stream") {
-      facts = plan;
-      const { etag, lastModified } = plan.validators;
-      known = hasStrongValidator(etag, lastModified) && plan.bodyEndsFile && plan.total !== null &&
-          plan.total > 0
-        ? { total: plan.total, etag, lastModified: etag === null ? lastModified : null }
-        : null;
-    } else {
-      facts = { bodyLength: span.end - given, total: span.end, bodyEndsFile: true };
+    const first = resume === null ? plan as StreamPlan : null; // a fresh answer planned "stream"
+    const facts = first ?? { bodyLength: span.end - given, total: span.end, bodyEndsFile: true };
+    if (first !== null) {
+      const { etag, lastModified } = first.validators;
+      const total = first.bodyEndsFile && hasStrongValidator(etag, lastModified) ? first.total : 0;
+      known = total ? { total, etag, lastModified: etag === null ? lastModified : null } : null;
     }
     const reader = (response.body ?? new Blob().stream()).getReader();
     const watch = new StallWatch(stallMs, (why) => void reader.cancel(why).catch(() => {}));

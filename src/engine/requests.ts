@@ -11,6 +11,7 @@ import { type Plan, planResponse, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "../protocol/request.ts";
 import { parseRetryAfter } from "../protocol/headers.ts";
+import type { SourceInput } from "../types.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";
@@ -46,14 +47,15 @@ export async function firstRequest(
   const sent = { url, cursor, checkpoint: saved, since, digestProves };
   let plan = planResponse(sent, response.status, response.headers);
   if (plan.kind === "fail" && saved !== null) { // progress on disk: an expired signature?
-    plan = { ...plan, error: await expiry(ctx, first.index, response, plan.error, url) };
+    plan = { ...plan, error: await expiry(ctx, response, plan.error) };
   }
   return { response, verdict: plan, url };
 }
 
 /**
  * A request for `asked`, to the source of the `k`-th connection; a status that says nothing about
- * the file is an {@link UnexpectedStatusError} in `fail`'s place.
+ * the file is an {@link UnexpectedStatusError} in `fail`'s place. Another mirror than the call's
+ * first source refuses instead (no answer, any wrong one): only its own connection stops.
  */
 export async function rangeRequest(
   ctx: CallContext,
@@ -64,31 +66,39 @@ export async function rangeRequest(
   progress: boolean,
 ): Promise<Answer<RangeVerdict | UnexpectedStatusError>> {
   const index = ctx.sources.pick(k);
-  const input = await untilAborted(ctx.sources.resolve(index), signal);
+  const mirror = index !== ctx.first.index;
+  const refused = (reason: string, response = new Response(null)): Answer<RangeVerdict> => ({
+    response,
+    verdict: { kind: "refuse", reason: `another mirror: ${reason}` },
+    url: "",
+  });
   const trust = trustsDigest(ctx);
   const etag = trust ? null : file.validators.etag;
   const lastModified = trust || etag !== null ? null : file.validators.lastModified;
   const known = { total: file.total, etag, lastModified };
-  const request = buildRangeRequest(
-    input,
-    ctx.options.headers,
-    signal,
-    asked,
-    etag ?? lastModified,
-  );
-  const response = await ctx.fetchFn(request);
+  let input: SourceInput, response: Response;
+  try {
+    input = await untilAborted(ctx.sources.resolve(index), signal);
+    const validator = etag ?? lastModified;
+    response = await ctx.fetchFn(
+      buildRangeRequest(input, ctx.options.headers, signal, asked, validator),
+    );
+  } catch (error) {
+    if (!mirror || signal.aborted) throw error;
+    return refused((error as Error).message);
+  }
   const headers = trust ? withoutValidators(response.headers) : response.headers;
-  const url = index === ctx.first.index ? ctx.url : urlOf(input);
+  const url = mirror ? urlOf(input) : ctx.url;
   const verdict = checkRangeResponse(asked, known, response.status, headers);
+  if (mirror && verdict.kind !== "write") return refused(verdict.reason, response);
   if (verdict.kind !== "fail") return { response, verdict, url };
-  // Another status (a 503, a 404…): the call rejects with it, as the first request's would.
   const error = new UnexpectedStatusError({
     status: response.status,
     headers: response.headers,
     url,
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   });
-  const judged = progress ? await expiry(ctx, index, response, error, url) : error;
+  const judged = progress ? await expiry(ctx, response, error) : error;
   return { response, verdict: judged, url };
 }
 
@@ -102,17 +112,17 @@ function trustsDigest(ctx: CallContext): boolean {
 
 /**
  * A retryable error for the status an expired signature gets (a 401, 403, or 400 saying so)
- * answered to a function source (called anew, it signs anew) with progress saved.
+ * answered to the call's first source, a function (called anew, it signs anew), with progress saved.
  */
 async function expiry<E>(
   ctx: CallContext,
-  index: number,
   response: Response,
   error: E,
-  url: string,
 ): Promise<E | UnexpectedStatusError> {
   if (!(error instanceof UnexpectedStatusError) || error.retryable) return error;
-  if (!EXPIRED_STATUSES.has(response.status) || !ctx.sources.isFunction(index)) return error;
+  if (!EXPIRED_STATUSES.has(response.status) || !ctx.sources.isFunction(ctx.first.index)) {
+    return error;
+  }
   if (response.status === 400) {
     const text = await response.text().catch(() => "");
     if (!EXPIRED_BODY.test(text.slice(0, 4096))) return error;
@@ -120,7 +130,7 @@ async function expiry<E>(
   return new UnexpectedStatusError({
     status: response.status,
     headers: response.headers,
-    url,
+    url: ctx.url,
     retryAfterMs: error.retryAfterMs,
     retryable: true,
   });

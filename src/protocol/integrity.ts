@@ -82,7 +82,6 @@ export function parseIntegrity(value: string): ExpectedDigests {
   );
 }
 
-/** What an `IntegrityError` reports. */
 type Mismatch = Pick<IntegrityError, "algorithm" | "expected" | "actual">;
 
 /** `null` when the digest of `expected.algorithm` in `actual` (hex, any case) is one expected. */

@@ -209,7 +209,6 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
 function describeChange(sent: SentRequest, headers: Headers, total: number | null): string | null {
   const saved = sent.checkpoint;
   if (saved === null) return null;
-  // Mirrors rarely share validators: with a digest to prove the file, the length alone tells.
   const changed = sent.digestProves === true ? null : validatorChange(saved, headers);
   if (changed !== null) return changed;
   if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {

@@ -13,9 +13,9 @@ export const MAX_NAME_BYTES = 200;
 
 const encoder = new TextEncoder();
 
-/** Control characters, path separators and bidirectional overrides. */
+/** Control characters, path separators, bidirectional marks (ALM, LRM, RLM) and overrides. */
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** The last segment of `url`'s path, percent-decoded, as a `safeName()`; the query and fragment are ignored. */
 export function nameFromUrl(url: string | URL): string {
@@ -33,7 +33,7 @@ export function nameFromUrl(url: string | URL): string {
 function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   let name = raw.replace(UNSAFE, "_");
   name = name.replace(/\.{2,}/g, ".").trim().replace(/^[. ]+/, "").replace(/[. ]+$/, "");
-  return name === "" ? fallback : truncate(name);
+  return name === "" ? fallback : truncate(name).replace(/[. ]+$/, ""); // no dot or space at a cut
 }
 
 /** Each run of `%XX` escapes decoded, or kept as it is when it is not valid UTF-8. */
@@ -77,11 +77,8 @@ export function contentDispositionName(header: string | null): string | null {
     if (values.has(name)) return null;
     values.set(name, match[2]?.replace(/\\(.)/g, "$1") ?? match[3]!.trim());
   }
-  const extended = values.get("filename*");
-  const plain = values.get("filename");
-  const raw = (extended === undefined ? null : extValue(extended)) ??
-    (plain === undefined ? null : utf8(latin1Bytes(plain)) ?? plain);
-  if (raw === null) return null;
+  const plain = values.get("filename") ?? ""; // none: "", which gives no name
+  const raw = extValue(values.get("filename*") ?? "") ?? utf8(latin1Bytes(plain)) ?? plain;
   return safeName(raw.slice(Math.max(raw.lastIndexOf("/"), raw.lastIndexOf("\\")) + 1), "") ||
     null;
 }

@@ -143,6 +143,55 @@ describe("Mirrors", () => {
     });
   });
 
+  it("finishes from the live mirror when another is dead or has no such file, over 4 connections", async () => {
+    const body = randomBody(12 * 1024 * KiB); // at least two 4 MiB ranges
+    const live = await startResourceServer({ body, etag: '"m"' });
+    const missing = await startResourceServer(() => ({ body, etag: '"m"' }), () => ({
+      status: 404,
+      body: "gone",
+    }));
+    const dead = await startResourceServer({ body });
+    await dead.close(); // its port refuses
+    await withServers([live, missing], async (dir) => {
+      for (const other of [dead, missing]) {
+        const dest = join(dir, `from-${other.port}.bin`);
+        const urls = [`${live.url}/f`, `${other.url}/f`];
+        // The first source serves; the other's failure stops only its own connections.
+        const result = await haul(urls, { dest, connections: 4 });
+        assert.equal(result.sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+      }
+      // A dead first source: the retry loop moves to the next, which finishes in one attempt.
+      let retried = 0;
+      const second = await haulWithRetry([`${dead.url}/f`, `${live.url}/f`], {
+        dest: join(dir, "again.bin"),
+        connections: 4,
+        ...FAST,
+        onRetry: () => retried++,
+      });
+      assert.equal(second.sha256, sha256(body));
+      assert.equal(retried, 1);
+      assert.ok(missing.requests.length > 0);
+    });
+  });
+
+  it("keeps the download when another mirror has another ETag over 4 connections, no integrity", async () => {
+    const body = randomBody(12 * 1024 * KiB); // at least two 4 MiB ranges
+    const a = await startResourceServer({ body, etag: '"on-a"' });
+    const b = await startResourceServer({ body, etag: '"on-b"' });
+    await withServers([a, b], async (dir) => {
+      // B's bytes cannot be proved A's (If-Range "on-a" gets B's whole file): it is not used, and
+      // nothing A served is discarded.
+      const result = await haul([`${a.url}/f`, `${b.url}/f`], {
+        dest: join(dir, "f"),
+        connections: 4,
+      });
+      assert.equal(result.sha256, sha256(body));
+      assert.ok(b.requests.length > 0);
+      for (const req of b.requests) assert.equal(req.headers["if-range"], '"on-a"');
+    });
+  });
+
   it("haulAll() takes an item's urls", async () => {
     const body = randomBody(SIZE);
     const a = await dyingMirror(body, '"x"', 100 * KiB);

@@ -78,6 +78,7 @@ describe("contentDispositionName(): reduced to a safe base name", () => {
     ["attachment; filename*=UTF-8''a%00b.txt", "a_b.txt", "NUL"],
     ["attachment; filename*=UTF-8''a%0D%0Ab%07.txt", "a__b_.txt", "CR, LF, BEL"],
     ["attachment; filename*=UTF-8''%E2%80%AEfdp.exe", "_fdp.exe", "a bidirectional override"],
+    ["attachment; filename*=UTF-8''%D8%9Cfdp.exe", "_fdp.exe", "the Arabic letter mark (bidi)"],
     ['attachment; filename="a....b.txt"', "a.b.txt", "runs of dots"],
     ['attachment; filename="  name.txt.  "', "name.txt", "surrounding spaces and dots"],
     ['attachment; filename=".."', null, "only dots"],
@@ -94,6 +95,17 @@ describe("contentDispositionName(): reduced to a safe base name", () => {
     assert.ok(new TextEncoder().encode(name).length <= MAX_NAME_BYTES);
     assert.ok(name.endsWith(".gz"), name);
   });
+});
+
+describe("contentDispositionName(): a cut name", () => {
+  for (const cut of [".", " "]) {
+    it(`ends with no ${JSON.stringify(cut)} where the cut falls`, () => {
+      const name = contentDispositionName(
+        `attachment; filename="${"a".repeat(MAX_NAME_BYTES - 1)}${cut}${"b".repeat(20)}"`,
+      );
+      assert.equal(name, "a".repeat(MAX_NAME_BYTES - 1));
+    });
+  }
 });
 
 describe("contentDispositionName(): no name", () => {

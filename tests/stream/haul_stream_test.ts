@@ -123,6 +123,55 @@ describe("haulStream()", () => {
     }
   });
 
+  it("gives every byte once when cut at the first, the second or the last byte", async () => {
+    const body = randomBody(100_000);
+    for (const cut of [0, 1, body.length - 1]) {
+      const server = await startResourceServer(
+        { body },
+        (req, honest) => req.index === 0 ? { ...honest, cutAfter: cut } : honest,
+      );
+      try {
+        const stream = haulStream(server.url, { minDelayMs: 1, integrity: integrityOf(body) });
+        const { bytes, error } = await drain(stream);
+        assert.equal(error, null);
+        assert.deepEqual(bytes, body);
+        const asked = server.requests.map((req) => req.headers["range"]);
+        assert.deepEqual(asked, [
+          undefined,
+          cut === 0 ? undefined : `bytes=${cut}-${body.length - 1}`,
+        ]);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it("errors, never splices, when the resume is answered 416 or with a shorter file", async () => {
+    const body = randomBody(100_000);
+    for (const answer of ["416", "shorter"]) {
+      const unsatisfied = { status: 416, headers: { "content-range": `bytes */${body.length}` } };
+      const server = await startResourceServer(
+        (req) => ({
+          body: answer === "shorter" && req.index > 0 ? body.subarray(0, 50_000) : body,
+        }),
+        (req, honest) =>
+          req.index === 0 ? { ...honest, cutAfter: 5000 } : answer === "416" ? unsatisfied : honest,
+      );
+      try {
+        const { bytes, error } = await drain(haulStream(server.url, { minDelayMs: 1 }));
+        assert.ok(error instanceof StreamCutError, String(error));
+        assert.match(
+          error.message,
+          answer === "416" ? /did not resume: .*\(416\)/ : /file changed/,
+        );
+        assert.ok(bytes.length <= 5000 && bytes.every((byte, j) => byte === body[j]));
+        assert.equal(server.requests.length, 2);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   it("without a strong validator, starts over while nothing was given and errors after", async () => {
     const body = randomBody(200_000);
     const early = await startResourceServer(
