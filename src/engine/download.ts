@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { HaulError } from "../errors.ts";
+import { HaulError } from "../errors.ts";
 import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
-import type { ShimFile } from "../runtime/fs_shim.ts";
+import { FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
 import { CheckpointStore, openPart } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { HaulResult } from "../types.ts";
@@ -22,8 +22,9 @@ import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest } from "./requests.ts";
-import { type Segment, streamSegment } from "./segment.ts";
+import { OverLongBody, type Segment, streamSegment } from "./segment.ts";
 import { sharedDatasync } from "./durability.ts";
+import { CallbackFailure } from "./progress.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
@@ -195,11 +196,12 @@ export class Download {
         await this.#stream(segment, response, declared, this.#ctx.url);
         if (this.#total === null && segment.done) this.#total = outcome.judgeEnd(plan, segment.end);
       }
-      for (let fetched = 0; !this.#stop.signal.aborted; fetched++) {
+      let source: number | null = k;
+      for (let fetched = 0; source !== null && !this.#stop.signal.aborted; fetched++) {
         const span = this.#schedule.next();
         if (span === null) return;
         if (fetched === 0 && first === null) this.#used++; // this connection makes its first request
-        if (!(await this.#fetch(k, this.#segment(span)))) return; // refused: this connection stops
+        source = await this.#fetch(source, this.#segment(span));
       }
     } catch (error) {
       await first?.response.body?.cancel().catch(() => {});
@@ -214,8 +216,11 @@ export class Download {
     return this.#schedule.start(span, writer, asked);
   }
 
-  /** Asks for the segment's bytes and streams them in; `false`: refused (pending again). */
-  async #fetch(k: number, segment: Segment): Promise<boolean> {
+  /**
+   * Asks for the segment's bytes and streams them in; returns the connection's next source: `k`,
+   * 0 (the call's first) after another mirror's body failed, `null` (stop) after a refusal.
+   */
+  async #fetch(k: number, segment: Segment): Promise<number | null> {
     const asked = { start: segment.start, end: segment.end };
     const file = { total: this.#total!, validators: this.#validators };
     let answer;
@@ -237,11 +242,21 @@ export class Download {
       const where = `bytes ${asked.start}-${asked.end - 1}`;
       if (verdict.kind === "reset") throw new outcome.RangeReset(`${where}: ${verdict.reason}`);
       await segment.writer.close();
-      return false;
+      return null; // its bytes are pending again
     }
     if (this.#status === 0) this.#status = 206;
-    await this.#stream(segment, response, asked.end, answer.url);
-    return true;
+    try {
+      await this.#stream(segment, response, asked.end, answer.url);
+    } catch (error) {
+      const ours = [FsShimError, HaulError, OverLongBody, CallbackFailure].some((c) =>
+        error instanceof c
+      );
+      if (answer.url === this.#ctx.url || ours || this.#stop.signal.aborted) throw error;
+      await segment.writer.quiesce(); // the bytes it wrote stay, the others are pending again
+      this.#schedule.giveBack(segment, `another mirror: ${String(error)}`);
+      return 0;
+    }
+    return k;
   }
 
   /** Writes the body into the segment until its (possibly shortened) end. */

@@ -84,13 +84,15 @@ export class RangeSchedule {
   }
 
   /**
-   * A range refused under the same validator (nothing of it was written): it leaves the segments
-   * and its bytes (its tail may have been taken meanwhile) are pending again, in file order.
+   * A range refused under the same validator, or cut: its bytes not written (its tail may have been
+   * taken meanwhile) are pending again, in file order; with none written, it leaves the segments.
    */
   giveBack(segment: Segment, reason: string): void {
     this.#refused = `bytes ${segment.start}-${segment.end - 1}: ${reason}`;
-    this.segments.splice(this.segments.indexOf(segment), 1);
-    const span = { start: segment.start, end: segment.end };
+    const span = { start: segment.writer.length, end: segment.end };
+    if (span.start === segment.start) this.segments.splice(this.segments.indexOf(segment), 1);
+    else Object.assign(segment, { end: span.start, done: true });
+    if (span.start === span.end) return;
     const at = this.#pending.findIndex((pending) => pending.start > span.start);
     this.#pending.splice(at < 0 ? this.#pending.length : at, 0, span);
   }

@@ -192,6 +192,22 @@ describe("Mirrors", () => {
     });
   });
 
+  it("finishes from the first source when another mirror cuts every range it serves, over 4 connections", async () => {
+    const body = randomBody(12 * 1024 * KiB);
+    const a = await startResourceServer({ body, etag: '"m"' });
+    const b = await startResourceServer(
+      { body, etag: '"m"' },
+      (_req, honest) => ({ ...honest, cutAfter: 200 * KiB }),
+    );
+    await withServers([a, b], async (dir) => {
+      const result = await haul([`${a.url}/f`, `${b.url}/f`], {
+        dest: join(dir, "f"),
+        connections: 4,
+      });
+      assert.equal(result.sha256, sha256(body));
+    });
+  });
+
   it("haulAll() takes an item's urls", async () => {
     const body = randomBody(SIZE);
     const a = await dyingMirror(body, '"x"', 100 * KiB);
