@@ -6,7 +6,11 @@
  */
 
 import { haul as haulHere } from "./engine/haul.ts";
-import { haulWithRetry as retryHere, type HaulWithRetryOptions } from "./batch/retry.ts";
+import {
+  haulWithRetry as retryHere,
+  type HaulWithRetryOptions,
+  withInputSignal,
+} from "./batch/retry.ts";
 import {
   haulAll as haulAllHere,
   type HaulAllItem,
@@ -54,7 +58,7 @@ export async function haul(
   options: HaulOptions,
 ): Promise<HaulResult> {
   refuseWorker(options);
-  return await haulHere(input, options);
+  return await haulHere(input, withInputSignal(input, options));
 }
 
 /**
@@ -105,6 +109,7 @@ export async function haulWithRetry(
  *   any request).
  * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`,
  *   `options` is not an object, or it has the removed `worker: true` (before any request).
+ * @throws what `onProgress`, `onItemDone` or `onRetry` threw, once every item has stopped.
  *
  * @example Download three files, two at a time
  * ```ts ignore

@@ -133,11 +133,11 @@ export interface HaulAllOptions
    * @default {16}
    */
   maxConnections?: number;
-  /** Called when any item makes progress or changes phase. Keep it fast; it must not throw. */
+  /** Called when any item makes progress or changes phase. Keep it fast; a throw stops the batch. */
   onProgress?: (progress: HaulAllProgress) => void;
-  /** Called once per item as it finishes, in completion order. It must not throw. */
+  /** Called once per item as it finishes, in completion order. A throw stops the batch. */
   onItemDone?: (report: HaulAllReport) => void;
-  /** Called before each retry wait of any item. It must not throw. */
+  /** Called before each retry wait of any item. A throw stops the batch (see `haulAll()`). */
   onRetry?: (info: HaulAllRetryInfo) => void;
 }
 
@@ -156,6 +156,19 @@ export async function haulAll(
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
   }
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
+  // A callback that throws (a bug of the caller's) stops the batch: haulAll() rejects with its error.
+  const stop = new AbortController();
+  const safely = (callback: () => void): void => {
+    try {
+      callback();
+    } catch (error) {
+      stop.abort(error); // the first one's
+    }
+  };
+  const given = common.signal; // an invalid one fails each item, as haulWithRetry() checks it
+  common.signal = given instanceof AbortSignal
+    ? AbortSignal.any([given, stop.signal])
+    : given ?? stop.signal;
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
@@ -174,7 +187,7 @@ export async function haulAll(
     failed: 0,
     received: 0,
   };
-  const emit = (): void => onProgress?.(progress);
+  const emit = (): void => safely(() => onProgress?.(progress));
 
   const runItem = async (entry: MutableItemProgress): Promise<HaulAllReport> => {
     const { index, item } = entry;
@@ -225,7 +238,7 @@ export async function haulAll(
         entry.phase = "waiting";
         entry.attempt = info.attempt + 1;
         entry.retryAt = Date.now() + info.delayMs;
-        onRetry?.({ ...info, index, item });
+        safely(() => onRetry?.({ ...info, index, item }));
         emit();
       },
     };
@@ -249,9 +262,10 @@ export async function haulAll(
   await eachLimited(list.length, poolSize, async (index) => {
     const report = await runItem(progress.items[index]!);
     reports[index] = report;
-    onItemDone?.(report);
+    safely(() => onItemDone?.(report));
     emit();
   });
+  if (stop.signal.aborted) throw stop.signal.reason;
   return reports;
 }
 

@@ -69,10 +69,13 @@ export async function haulWithRetry(
   hooks: Pick<EngineHooks, "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
+  options = withInputSignal(input, options);
   const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const state = haulOptions.state ?? new HaulState();
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
+  const { onProgress } = haulOptions;
+  let thrown: { value: unknown } | null = null; // by the caller's onProgress: no retry cures it
   let fetched = false;
   const kept = new KeptHasher(); // each attempt continues the last one's SHA-256
   let sources: Sources; // a failed attempt moves the next one to the next source
@@ -89,6 +92,16 @@ export async function haulWithRetry(
       return fetchFn(request, init);
     },
   };
+  if (onProgress !== undefined) {
+    attemptOptions.onProgress = (progress) => {
+      try {
+        onProgress(progress);
+      } catch (error) {
+        thrown = { value: error };
+        throw error;
+      }
+    };
+  }
   const attempt = async (): Promise<HaulResult> => {
     fetched = false;
     const index = sources.current;
@@ -103,7 +116,16 @@ export async function haulWithRetry(
     }
   };
   const { signal } = options;
-  return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
+  const final = (error: unknown) => thrown?.value === error;
+  return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched, final });
+}
+
+/** The options with each `Request` source's own signal beside `signal`: either aborts the call. */
+export function withInputSignal<O>(input: Source | readonly Source[], options: O): O {
+  const own = [input].flat().flatMap((source) => source instanceof Request ? [source.signal] : []);
+  const given = (options as HaulOptions | null)?.signal;
+  if (own.length === 0 || !(given === undefined || given instanceof AbortSignal)) return options;
+  return { ...options, signal: AbortSignal.any(given === undefined ? own : [given, ...own]) };
 }
 
 type Policy = Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>;
@@ -120,9 +142,11 @@ export async function retrying<T>(
     signal?: AbortSignal | undefined;
     onRetry?: ((info: RetryInfo) => void) | undefined;
     requestMade?: () => boolean;
+    /** Whether an error is the caller's own (its callback threw): it ends the loop as it is. */
+    final?: (error: unknown) => boolean;
   } = {},
 ): Promise<T> {
-  const { signal, onRetry, requestMade = () => true } = options;
+  const { signal, onRetry, requestMade = () => true, final } = options;
   const maxAttempts = policy.retries + 1;
   let saved = -1;
   let streak = 0; // failures in a row that saved no new byte
@@ -132,6 +156,7 @@ export async function retrying<T>(
       return await attempt();
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      if (final?.(error)) throw error;
       if (count >= maxAttempts || !shouldRetry(error, requestMade())) {
         throw withAttempts(error, count);
       }

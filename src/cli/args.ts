@@ -202,12 +202,10 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
       throw new UsageError(`Use either -o FILE or ${remoteName ? "-O" : "-J"}, not both`);
     }
     if (many) throw new UsageError("Use -o with a single URL; for several, use --dir or a list");
-    const dir = options.output.replace(/\/+$/, ""); // "newdir/", ".", "..", "x/..": directories
-    if (/(^|\/)\.{0,2}$/.test(options.output)) {
-      throw new UsageError(
-        `Invalid -o "${options.output}": it names a directory: give a file name ` +
-          `(-o ${dir}/NAME), or save into it with --dir ${dir || "/"}`,
-      );
+    if (/(^|\/)\.{0,2}$/.test(options.output)) { // "newdir/", ".", "..", "x/..": a directory
+      const dir = options.output.replace(/\/+$/, "");
+      const advice = `give a file name (-o ${dir}/NAME), or save into it with --dir ${dir || "/"}`;
+      throw new UsageError(`Invalid -o "${options.output}": it names a directory: ${advice}`);
     }
     if (options.dir !== null && /^([/\\]|[A-Za-z]:)/.test(options.output)) {
       throw new UsageError("Use either --dir or an absolute -o path, not both");
