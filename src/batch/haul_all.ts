@@ -10,6 +10,7 @@ import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 import { batchFs } from "../runtime/default_fs.ts";
+import { destToPath, sidecarPaths } from "../store/destination.ts";
 
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
@@ -292,16 +293,39 @@ function atLeastOne(name: string, value: number): number {
   return value;
 }
 
-/** The items as a list, each checked to be an object with a `url` and a `dest`. */
+/** The items as a list, each an object with a `url` and a `dest` that is no other item's sidecar. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
+  const paths = new Map<string, number>(); // each valid dest, spelled plainly (a bad one fails alone)
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
     }
+    try {
+      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, "").replace(/\/\.?(?=\/)/g, ""), index);
+    } catch { /* an invalid dest fails its item alone */ }
   });
+  for (const [sidecar, dest] of sidecarClashes(paths.keys())) {
+    throw new TypeError(
+      `Invalid items: item ${paths.get(sidecar)}'s dest ${sidecar} is where item ` +
+        `${paths.get(dest)} (${dest}) keeps its download in progress: give each its own dest`,
+    );
+  }
   return list;
+}
+
+/**
+ * Each `[sidecar, dest]` where one destination is another's `.part`, checkpoint, its temp file or
+ * lock: the two downloads would write over each other's files (`haulAll()` and the CLI refuse it).
+ */
+export function sidecarClashes(dests: Iterable<string>): [sidecar: string, dest: string][] {
+  const all = new Set(dests);
+  return [...all].flatMap((dest) => {
+    const { part, ctrl, ctrlTmp, lock } = sidecarPaths(dest);
+    const taken = [part, ctrl, ctrlTmp, lock].filter((path) => all.has(path));
+    return taken.map((path): [string, string] => [path, dest]);
+  });
 }

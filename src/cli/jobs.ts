@@ -6,9 +6,8 @@
  * @module
  */
 
-import type { HaulAllItem } from "../batch/haul_all.ts";
+import { type HaulAllItem, sidecarClashes } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
-import { sidecarPaths } from "../store/destination.ts";
 import type { CliOptions, Shard } from "./args.ts";
 import { VERSION } from "./help.ts";
 
@@ -118,14 +117,13 @@ function relativeDest(
 /** Destinations that another one needs as a directory, or as its `.part`, checkpoint or lock. */
 function clashes(files: ReadonlyMap<string, string>): string[] {
   const problems: string[] = [];
+  for (const [sidecar, path] of sidecarClashes(files.keys())) {
+    problems.push(
+      `${files.get(sidecar)}: Destination ${sidecar} is where ${path} (${files.get(path)}) keeps ` +
+        "its download in progress: give them different paths",
+    );
+  }
   for (const [path, where] of files) {
-    const { part, ctrl, ctrlTmp, lock } = sidecarPaths(path);
-    for (const sidecar of [part, ctrl, ctrlTmp, lock].filter((name) => files.has(name))) {
-      problems.push(
-        `${files.get(sidecar)}: Destination ${sidecar} is where ${path} (${where}) keeps its ` +
-          "download in progress: give them different paths",
-      );
-    }
     const segments = path.split("/");
     for (let depth = 1; depth < segments.length; depth++) {
       const prefix = segments.slice(0, depth).join("/");

@@ -7,7 +7,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { haul, haulAll, type HaulState, haulWithRetry } from "../../mod.ts";
+import { haul, haulAll, haulWithRetry } from "../../mod.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
