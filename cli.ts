@@ -76,7 +76,12 @@ function nodeIo(): CliIo {
       };
     },
     exit: (code) => process.exit(code),
-    readTextFile: (path) => readFile(path, "utf8"),
+    readTextFile: async (path) => {
+      if (path !== "-") return await readFile(path, "utf8");
+      const chunks: Uint8Array<ArrayBuffer>[] = []; // `-i -`: the list from standard input, to its end
+      for await (const chunk of process.stdin) chunks.push(chunk);
+      return await new Blob(chunks).text();
+    },
     makeDir: async (path) => {
       await mkdir(path, { recursive: true });
     },

@@ -190,6 +190,9 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
   if (options.inputFile === null && options.urls.length === 0) {
     throw new UsageError("Missing URL: give a URL, or -i LIST; see haul --help");
   }
+  if (options.inputFile === "-" && options.checksums === "-") {
+    throw new UsageError("Only one of -i and --checksums can read standard input (-)");
+  }
   if (options.shard !== null && options.inputFile === null) {
     throw new UsageError("Use --shard with -i LIST: it picks this machine's share of the list");
   }

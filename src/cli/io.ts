@@ -39,7 +39,7 @@ export interface CliIo {
   onSignal(handler: (signal: CliSignal) => void): () => void;
   /** Ends the process at once (a second interrupt). */
   exit(code: number): void;
-  /** Reads a UTF-8 text file (a list or a checksums file). */
+  /** Reads a UTF-8 text file (a list or a checksums file); `-` is standard input. */
   readTextFile(path: string): Promise<string>;
   /** Creates a directory and its missing parents; succeeds when it exists. */
   makeDir(path: string): Promise<void>;

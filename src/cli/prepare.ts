@@ -52,8 +52,8 @@ export async function prepareJobs(
 ): Promise<Prepared> {
   let sources: JobSource[];
   if (options.inputFile !== null) {
-    const listName = options.inputFile;
-    const text = await readText(io, listName, "list");
+    const listName = options.inputFile === "-" ? "stdin" : options.inputFile;
+    const text = await readText(io, options.inputFile, "list");
     if (typeof text !== "string") return text;
     sources = parseList(text, listName);
     if (sources.length === 0) {
