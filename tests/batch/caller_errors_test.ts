@@ -7,7 +7,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { haul, haulAll, haulWithRetry } from "../../mod.ts";
+import { haul, haulAll, haulStream, haulWithRetry } from "../../mod.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
@@ -148,6 +148,24 @@ describe("a callback of the caller's that throws", () => {
         assert.ok(exists(join(dir, "b.part")), "the running items' progress saved");
         assert.equal(exists(join(dir, "b.part.lock")), false, "and their locks released");
       });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("haulStream() options that are no object", () => {
+  it("throw a TypeError that names the options argument, before any request", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    const untyped = haulStream as (input: string, options?: unknown) => ReadableStream;
+    try {
+      for (const options of [5, "fast", true, () => {}]) {
+        assert.throws(() => untyped(server.url, options), {
+          name: "TypeError",
+          message: /^Invalid options: haulStream\(url, options\) needs an options object or none/,
+        }, String(options));
+      }
+      assert.equal(server.requests.length, 0);
     } finally {
       await server.close();
     }
