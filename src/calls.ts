@@ -6,22 +6,19 @@
  */
 
 import { haul as haulHere } from "./engine/haul.ts";
-import {
-  haulWithRetry as retryHere,
-  type HaulWithRetryOptions,
-  withInputSignal,
-} from "./batch/retry.ts";
+import { haulWithRetry as retryHere, type HaulWithRetryOptions } from "./batch/retry.ts";
 import {
   haulAll as haulAllHere,
   type HaulAllItem,
   type HaulAllOptions,
   type HaulAllReport,
 } from "./batch/haul_all.ts";
-import type { HaulOptions, HaulResult, Source } from "./types.ts";
+import { type HaulOptions, type HaulResult, type Source, withInputSignal } from "./types.ts";
 
-function refuseWorker(options: unknown): void {
+/** `options`, unless it has the removed `worker: true` (a `TypeError`). */
+function refuseWorker<O>(options: O): O {
   const worker = (options as { worker?: unknown } | null | undefined)?.worker;
-  if (worker === undefined || worker === false) return;
+  if (worker === undefined || worker === false) return options;
   throw new TypeError(
     "Invalid options: worker: true was removed; haul runs on the caller's thread (a server in " +
       'the same process stays responsive). To run it on a thread of your own, see "haul in your ' +
@@ -57,8 +54,7 @@ export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
-  refuseWorker(options);
-  return await haulHere(input, withInputSignal(input, options));
+  return await haulHere(input, withInputSignal(input, refuseWorker(options)));
 }
 
 /**
@@ -92,8 +88,7 @@ export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  refuseWorker(options);
-  return await retryHere(input, options);
+  return await retryHere(input, refuseWorker(options));
 }
 
 /**
@@ -130,6 +125,5 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  refuseWorker(options);
-  return await haulAllHere(items, options);
+  return await haulAllHere(items, refuseWorker(options));
 }

@@ -213,3 +213,11 @@ export interface HaulResult {
    */
   suggestedName: string | null;
 }
+
+/** The options with each `Request` source's own signal beside `signal`: either aborts the call. */
+export function withInputSignal<O>(input: Source | readonly Source[], options: O): O {
+  const own = [input].flat().flatMap((source) => source instanceof Request ? [source.signal] : []);
+  const given = (options as HaulOptions | null)?.signal;
+  if (own.length === 0 || !(given === undefined || given instanceof AbortSignal)) return options;
+  return { ...options, signal: AbortSignal.any(given === undefined ? own : [given, ...own]) };
+}

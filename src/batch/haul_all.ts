@@ -299,33 +299,30 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
-  const paths = new Map<string, number>(); // each valid dest, spelled plainly (a bad one fails alone)
+  const paths = new Map<string, string>(); // each valid dest as a path, without a leading "./"
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
     }
     try {
-      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, "").replace(/\/\.?(?=\/)/g, ""), index);
+      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
     } catch { /* an invalid dest fails its item alone */ }
   });
-  for (const [sidecar, dest] of sidecarClashes(paths.keys())) {
-    throw new TypeError(
-      `Invalid items: item ${paths.get(sidecar)}'s dest ${sidecar} is where item ` +
-        `${paths.get(dest)} (${dest}) keeps its download in progress: give each its own dest`,
-    );
-  }
+  const [clash] = sidecarClashes(paths);
+  if (clash !== undefined) throw new TypeError(`Invalid items: ${clash}`);
   return list;
 }
 
 /**
- * Each `[sidecar, dest]` where one destination is another's `.part`, checkpoint, its temp file or
- * lock: the two downloads would write over each other's files (`haulAll()` and the CLI refuse it).
+ * A problem (`"<where>: Destination …"`) for each destination of `dests` (path → where it was
+ * asked for) that is another's `.part`, checkpoint (or its temp file) or lock.
  */
-export function sidecarClashes(dests: Iterable<string>): [sidecar: string, dest: string][] {
-  const all = new Set(dests);
-  return [...all].flatMap((dest) => {
+export function sidecarClashes(dests: ReadonlyMap<string, string>): string[] {
+  return [...dests].flatMap(([dest, where]) => {
     const { part, ctrl, ctrlTmp, lock } = sidecarPaths(dest);
-    const taken = [part, ctrl, ctrlTmp, lock].filter((path) => all.has(path));
-    return taken.map((path): [string, string] => [path, dest]);
+    return [part, ctrl, ctrlTmp, lock].filter((path) => dests.has(path)).map((path) =>
+      `${dests.get(path)}: Destination ${path} is where ${dest} (${where}) keeps its download ` +
+      "in progress: give them different paths"
+    );
   });
 }

@@ -17,6 +17,7 @@ import {
   type HaulResult,
   HaulState,
   type Source,
+  withInputSignal,
 } from "../types.ts";
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
@@ -70,11 +71,10 @@ export async function haulWithRetry(
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
   options = withInputSignal(input, options);
-  const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
+  const { retries, minDelayMs, maxDelayMs, onRetry, onProgress, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const state = haulOptions.state ?? new HaulState();
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
-  const { onProgress } = haulOptions;
   let thrown: { value: unknown } | null = null; // by the caller's onProgress: no retry cures it
   let fetched = false;
   const kept = new KeptHasher(); // each attempt continues the last one's SHA-256
@@ -115,25 +115,15 @@ export async function haulWithRetry(
       throw error;
     }
   };
-  const { signal } = options;
-  const final = (error: unknown) => thrown?.value === error;
-  return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched, final });
-}
-
-/** The options with each `Request` source's own signal beside `signal`: either aborts the call. */
-export function withInputSignal<O>(input: Source | readonly Source[], options: O): O {
-  const own = [input].flat().flatMap((source) => source instanceof Request ? [source.signal] : []);
-  const given = (options as HaulOptions | null)?.signal;
-  if (own.length === 0 || !(given === undefined || given instanceof AbortSignal)) return options;
-  return { ...options, signal: AbortSignal.any(given === undefined ? own : [given, ...own]) };
+  const retryable = (error: unknown) => thrown?.value !== error && shouldRetry(error, fetched);
+  return await retrying(attempt, policy, { signal: options.signal, onRetry, retryable });
 }
 
 type Policy = Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>;
 
 /**
  * The loop of {@link haulWithRetry}, for any attempt that makes requests (`haulStream()`'s and the
- * command line's too): `attempt` again while {@link shouldRetry} says a new one can help.
- * `requestMade` says whether the failed attempt called `fetch` (true when absent).
+ * command line's too): `attempt` again while `retryable` (default: {@link shouldRetry}) says so.
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,
@@ -141,12 +131,10 @@ export async function retrying<T>(
   options: {
     signal?: AbortSignal | undefined;
     onRetry?: ((info: RetryInfo) => void) | undefined;
-    requestMade?: () => boolean;
-    /** Whether an error is the caller's own (its callback threw): it ends the loop as it is. */
-    final?: (error: unknown) => boolean;
+    retryable?: (error: unknown) => boolean;
   } = {},
 ): Promise<T> {
-  const { signal, onRetry, requestMade = () => true, final } = options;
+  const { signal, onRetry, retryable = (error) => shouldRetry(error, true) } = options;
   const maxAttempts = policy.retries + 1;
   let saved = -1;
   let streak = 0; // failures in a row that saved no new byte
@@ -156,18 +144,13 @@ export async function retrying<T>(
       return await attempt();
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (final?.(error)) throw error;
-      if (count >= maxAttempts || !shouldRetry(error, requestMade())) {
-        throw withAttempts(error, count);
-      }
+      if (count >= maxAttempts || !retryable(error)) throw withAttempts(error, count);
       const durable = numberField(error, "validLength");
       streak = durable !== null && durable > saved ? 0 : streak + 1;
       if (durable !== null) saved = Math.max(saved, durable);
       // Full jitter under an exponential ceiling, never less than the server's Retry-After.
-      const ceiling = Math.min(
-        policy.maxDelayMs,
-        policy.minDelayMs * 2 ** Math.min(Math.max(0, streak - 1), 40),
-      );
+      const doublings = Math.min(Math.max(0, streak - 1), 40);
+      const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** doublings);
       const asked = numberField(error, "retryAfterMs") ?? 0;
       const delayMs = Math.max(Math.floor(Math.random() * ceiling), asked > 0 ? asked : 0);
       onRetry?.({ attempt: count, maxAttempts, error, delayMs });
@@ -191,9 +174,7 @@ export function shouldRetry(error: unknown, requestMade: boolean): boolean {
 /** The retry policy with its defaults filled in; a `RangeError` when it is invalid. */
 export function readPolicy(options: { [K in keyof Policy]?: number | undefined }): Policy {
   if (typeof options !== "object" || options === null) { // haulStream()'s, as the caller gave them
-    throw new TypeError(
-      "Invalid options: haulStream(url, options) needs an options object or none",
-    );
+    throw new TypeError("Invalid options: haulStream(url, options) needs an object or none");
   }
   const { retries = 5, minDelayMs = 500 } = options;
   const maxDelayMs = options.maxDelayMs ?? Math.max(30_000, minDelayMs);

@@ -41,10 +41,7 @@ export function defaults() {
 /** Everything the command line was asked to do. */
 export type CliOptions = ReturnType<typeof defaults>;
 
-type ParsedArgs =
-  | { kind: "run"; options: CliOptions }
-  | { kind: "help" }
-  | { kind: "version" };
+type ParsedArgs = { kind: "run"; options: CliOptions } | { kind: "help" } | { kind: "version" };
 
 /** The retry policy of `--retries` and `--retry-delay` (backoff ceilings grow to 30 s, or the first). */
 export function retryPolicy(options: CliOptions): Required<Omit<RetryOptions, "onRetry">> {
@@ -189,9 +186,6 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
   }
   if (options.inputFile === null && options.urls.length === 0) {
     throw new UsageError("Missing URL: give a URL, or -i LIST; see haul --help");
-  }
-  if (options.inputFile === "-" && options.checksums === "-") {
-    throw new UsageError("Only one of -i and --checksums can read standard input (-)");
   }
   if (options.shard !== null && options.inputFile === null) {
     throw new UsageError("Use --shard with -i LIST: it picks this machine's share of the list");

@@ -116,13 +116,7 @@ function relativeDest(
 
 /** Destinations that another one needs as a directory, or as its `.part`, checkpoint or lock. */
 function clashes(files: ReadonlyMap<string, string>): string[] {
-  const problems: string[] = [];
-  for (const [sidecar, path] of sidecarClashes(files.keys())) {
-    problems.push(
-      `${files.get(sidecar)}: Destination ${sidecar} is where ${path} (${files.get(path)}) keeps ` +
-        "its download in progress: give them different paths",
-    );
-  }
+  const problems = sidecarClashes(files);
   for (const [path, where] of files) {
     const segments = path.split("/");
     for (let depth = 1; depth < segments.length; depth++) {
@@ -194,8 +188,7 @@ export function batchItem(
   // Credentials in the URL go as Basic auth to that URL only: a mirror is another host.
   const url = new URL(job.url);
   const credentials = decodeURIComponent(`${url.username}:${url.password}`);
-  url.username = "";
-  url.password = "";
+  url.username = url.password = "";
   item.url = url;
   const bytes = new TextEncoder().encode(credentials);
   const headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };

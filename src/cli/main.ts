@@ -177,9 +177,8 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
   const startedAt = performance.now();
   let written = 0;
   let retries = 0;
-  const item = batchItem(job); // credentials in the URL become a header (on the URL's `Request`)
-  const first = item.urls?.[0];
-  const stream = haulStream(first instanceof Request ? first : item.url, {
+  const item = batchItem(job); // credentials in the URL become a header (one URL: no mirrors)
+  const stream = haulStream(item.url, {
     headers: requestHeaders(options, item),
     signal: stop.signal,
     ...retryPolicy(options),

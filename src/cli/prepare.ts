@@ -60,11 +60,8 @@ export async function prepareJobs(
       return refuse([`${listName}: The list has no URLs: write one URL per line`]);
     }
   } else {
-    sources = options.urls.map((url, index) => ({
-      where: options.urls.length === 1 ? "argument" : `argument ${index + 1}`,
-      url,
-      path: null,
-    }));
+    const where = (i: number) => options.urls.length === 1 ? "argument" : `argument ${i + 1}`;
+    sources = options.urls.map((url, i) => ({ where: where(i), url, path: null }));
   }
   if (options.remoteHeaderName) {
     const named = await withServerNames(sources, options, io, signal);

@@ -237,7 +237,7 @@ describe("haulAll() arguments", () => {
             assert.ok(error instanceof TypeError, `${sidecar}: ${error}`);
             assert.match(
               error.message,
-              /^Invalid items: item 2's dest .* is where item 1 \(/,
+              /^Invalid items: item 2: Destination .* is where .* \(item 1\) keeps its download/,
               sidecar,
             );
             assert.ok(error.message.includes(`a.bin${sidecar} `), error.message);

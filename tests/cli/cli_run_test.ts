@@ -105,9 +105,12 @@ describe("haul CLI (child process)", () => {
         assert.equal(empty.code, 2);
         assert.match(empty.stderr, /^haul: stdin: The list has no URLs/);
         assert.equal(server.requests.length, before, "nothing asked for a refused list");
-        const both = await runCli(["-i", "-", "--checksums", "-"], { input: "" });
+        const both = await runCli(["-i", "-", "--checksums", "-"], { input: twice });
         assert.equal(both.code, 2);
-        assert.match(both.stderr, /standard input/);
+        assert.match(
+          both.stderr,
+          /^haul: Cannot read checksums file -: standard input is read once/,
+        );
       });
     } finally {
       await server.close();
