@@ -15,10 +15,7 @@ import { destToPath, sidecarPaths } from "../store/destination.ts";
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
 
-/**
- * How a batch shares its connections: at most `maxConnections` downloads run at
- * once, each with `connections` but never more than its share of the cap.
- */
+/** A batch's pool size (at most `maxConnections`) and each download's `connections`, within its share. */
 export function shareConnections(
   concurrency: number,
   connections: number,
@@ -166,10 +163,8 @@ export async function haulAll(
       stop.abort(error); // the first one's
     }
   };
-  const given = common.signal; // an invalid one fails each item, as haulWithRetry() checks it
-  common.signal = given instanceof AbortSignal
-    ? AbortSignal.any([given, stop.signal])
-    : given ?? stop.signal;
+  const outer = common.signal ?? stop.signal; // an invalid one fails each item (haulWithRetry())
+  common.signal = outer instanceof AbortSignal ? AbortSignal.any([outer, stop.signal]) : outer;
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
@@ -270,10 +265,7 @@ export async function haulAll(
   return reports;
 }
 
-/**
- * Runs `task` for each index below `count`, in order, at most `concurrency` at once (a batch's
- * items, the command line's probes). `task` must not reject (that rejects the whole run).
- */
+/** Runs `task(i)` for each `i < count`, in order, at most `concurrency` at once; it must not reject. */
 export async function eachLimited(
   count: number,
   concurrency: number,
@@ -313,10 +305,7 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   return list;
 }
 
-/**
- * A problem (`"<where>: Destination …"`) for each destination of `dests` (path → where it was
- * asked for) that is another's `.part`, checkpoint (or its temp file) or lock.
- */
+/** A problem line for each of `dests` (path → where asked for) that is another's `.part`, checkpoint or lock. */
 export function sidecarClashes(dests: ReadonlyMap<string, string>): string[] {
   return [...dests].flatMap(([dest, where]) => {
     const { part, ctrl, ctrlTmp, lock } = sidecarPaths(dest);

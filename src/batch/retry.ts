@@ -160,9 +160,8 @@ export async function retrying<T>(
 }
 
 /**
- * Whether another attempt can succeed: {@link isRetryable}, except for a `TypeError` thrown before
- * any request (an invalid URL or destination) and a full disk (`ENOSPC`, `EDQUOT`), which `haul()`
- * reports as retryable for a call made once space is freed, but waiting does not cure.
+ * Whether another attempt can succeed: {@link isRetryable}, but not a `TypeError` before any request
+ * (an invalid URL or dest), nor a full disk (retryable for a later call, not cured by waiting).
  */
 export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   if ((error as Error | null)?.name === "TypeError" && !requestMade) return false;

@@ -208,9 +208,8 @@ export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers
 }
 
 /**
- * A destination's bucket from 0 to `count - 1`, the same on every machine with no
- * coordinator (the how and why: docs/cli.md): the FNV-1a hash of its path relative to the
- * download directory (UTF-8, `/` separators), modulo `count`. Shard `K` holds bucket `K - 1`.
+ * A destination's bucket from 0 to `count - 1`, the same on every machine (docs/cli.md): the FNV-1a
+ * hash of its path relative to the download directory (UTF-8, `/`), modulo `count`.
  */
 export function shardOf(relative: string, count: number): number {
   let hash = 0x811c9dc5;
@@ -233,6 +232,10 @@ export interface ChecksumTable {
   readonly problems: readonly { line: number; message: string }[];
 }
 
+const MALFORMED_CHECKSUM =
+  "Malformed checksum line: write the hex digest (64 digits for SHA-256, " +
+  "128 for SHA-512), two spaces, then the file name";
+
 /** Parses a checksums file (docs/cli.md, "Checksum files"); a `HEX`'s length tells its algorithm. */
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
@@ -241,11 +244,7 @@ export function parseChecksums(text: string): ChecksumTable {
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     const parsed = parseLine(line);
     if (parsed === null) {
-      problems.push({
-        line: index + 1,
-        message: "Malformed checksum line: write the hex digest (64 digits for SHA-256, 128 " +
-          "for SHA-512), two spaces, then the file name",
-      });
+      problems.push({ line: index + 1, message: MALFORMED_CHECKSUM });
       continue;
     }
     const name = normalizeName(parsed.name);

@@ -121,9 +121,8 @@ function refuse(problems: string[]): Prepared {
 }
 
 /**
- * `-J`: names after their server the sources whose name would come from the URL, with one
- * `GET` of the first byte each (why: docs/cli.md, "Names from the server"); a name not given
- * stays the URL's, an invalid URL is left for `planJobs()`. A failure's message is returned.
+ * `-J`: the sources the URL would name, named by their server instead (one `GET` of the first byte
+ * each; why: docs/cli.md, "Names from the server"), or the message of a failure.
  */
 async function withServerNames(
   sources: readonly JobSource[],
@@ -141,7 +140,7 @@ async function withServerNames(
       if (!options.quiet) io.stderr(`${line}\n`);
     };
     const ask = async (): Promise<string | null> => {
-      const response = await probe(target, fetch, headers, "GET", signal);
+      const response = await probe(target, "GET", { fetch, headers, signal });
       if (!response.ok && response.status !== 416) throw statusError(target, response);
       return contentDispositionName(response.headers.get("content-disposition"));
     };
@@ -209,16 +208,11 @@ export class ExistingFileError extends Error {
 }
 
 /** The server's size of the file, or `null` when it does not say (docs/cli.md, "An existing destination"). */
-async function serverSize(
-  url: URL,
-  fetchFn: FetchLike,
-  headers: Headers,
-  signal: AbortSignal,
-): Promise<number | null> {
-  const head = await probe(url, fetchFn, headers, "HEAD", signal);
+async function serverSize(url: URL, asking: Asking): Promise<number | null> {
+  const head = await probe(url, "HEAD", asking);
   const size = head.status === 200 ? identityLength(head.headers) : null;
   if (size !== null) return size;
-  const got = await probe(url, fetchFn, headers, "GET", signal);
+  const got = await probe(url, "GET", asking);
   const range = got.headers.get("content-range");
   if (got.status === 200) return identityLength(got.headers);
   if (got.status === 416) return parseUnsatisfiedRange(range);
@@ -235,14 +229,12 @@ function identityLength(headers: Headers): number | null {
   return Number.isSafeInteger(Number(length)) ? Number(length) : null;
 }
 
+/** How a probe asks: with which `fetch`, headers and signal. */
+type Asking = { fetch: FetchLike; headers: Headers; signal: AbortSignal };
+
 /** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
-async function probe(
-  url: URL,
-  fetchFn: FetchLike,
-  headers: Headers,
-  method: "HEAD" | "GET",
-  signal: AbortSignal,
-): Promise<Response> {
+async function probe(url: URL, method: "HEAD" | "GET", asking: Asking): Promise<Response> {
+  const { fetch: fetchFn, headers, signal } = asking;
   const sent = new Headers(headers);
   sent.set("accept-encoding", "identity");
   if (method === "GET") sent.set("range", "bytes=0-0");
@@ -268,8 +260,7 @@ export interface CheckExistingOptions extends Required<Omit<RetryOptions, "onRet
 
 /**
  * Checks each existing file (job `index`, `size` bytes on disk) against the server's size: a
- * failure for each that is not, or could not be shown to be, the download; the others match,
- * or the server gives no size.
+ * failure for each that is not, or could not be shown to be, the download (no size: a match).
  */
 export async function checkExisting(
   candidates: readonly { index: number; size: number; item: HaulAllItem }[],
@@ -287,17 +278,15 @@ export async function checkExisting(
     let attempts = 0;
     const attempt = (): Promise<number | null> => {
       attempts++;
-      return serverSize(url, options.fetch, headers, options.signal);
+      return serverSize(url, { fetch: options.fetch, headers, signal: options.signal });
     };
+    const onRetry = (info: RetryInfo): void => options.onRetry(index, info);
     const fail = (error: unknown): void => {
       const elapsedMs = performance.now() - startedAt;
       failures.push({ status: "failed", index, item, error, attempts, received: 0, elapsedMs });
     };
     try {
-      const remote = await retrying(attempt, options, {
-        signal: options.signal,
-        onRetry: (info) => options.onRetry(index, info),
-      });
+      const remote = await retrying(attempt, options, { signal: options.signal, onRetry });
       if (remote !== null && remote !== size) {
         fail(new ExistingFileError(String(item.dest), size, remote));
       }
