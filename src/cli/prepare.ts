@@ -9,7 +9,7 @@
 
 import { eachLimited, type HaulAllFailure, type HaulAllItem } from "../batch/haul_all.ts";
 import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
-import { headDeadline } from "../engine/stall.ts";
+import { headDeadline, untilAborted } from "../engine/stall.ts";
 import { UnexpectedStatusError } from "../errors.ts";
 import { parseContentRange, parseRetryAfter, parseUnsatisfiedRange } from "../protocol/headers.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
@@ -53,7 +53,7 @@ export async function prepareJobs(
   let sources: JobSource[];
   if (options.inputFile !== null) {
     const listName = options.inputFile === "-" ? "stdin" : options.inputFile;
-    const text = await readText(io, options.inputFile, "list");
+    const text = await readText(io, options.inputFile, "list", signal);
     if (typeof text !== "string") return text;
     sources = parseList(text, listName);
     if (sources.length === 0) {
@@ -71,7 +71,7 @@ export async function prepareJobs(
   let checksums: { table: ChecksumTable; name: string } | null = null;
   if (options.checksums !== null) {
     const name = options.checksums;
-    const text = await readText(io, name, "checksums file");
+    const text = await readText(io, name, "checksums file", signal);
     if (typeof text !== "string") return text;
     const table = parseChecksums(text);
     if (table.problems.length > 0) {
@@ -104,9 +104,10 @@ export async function makeDirectories(jobs: readonly Job[], io: CliIo): Promise<
   return null;
 }
 
-async function readText(io: CliIo, path: string, what: string): Promise<string | Prepared> {
+/** The text of a file (`-`: standard input, which a signal stops waiting for), or the refusal. */
+async function readText(io: CliIo, path: string, what: string, signal: AbortSignal) {
   try {
-    return await io.readTextFile(path);
+    return await untilAborted(io.readTextFile(path), signal);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const reason = code === "ENOENT" ? "no such file" : (error as Error).message;
