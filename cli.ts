@@ -49,6 +49,7 @@ function nodeIo(): CliIo {
       // The reader went away (a closed pipe): the downloads go on regardless.
     });
   }
+  let stdinRead = false;
   return {
     stdout: (text) => void process.stdout.write(text),
     writeOut: typeof globalThis.Deno?.stdout?.write === "function"
@@ -76,7 +77,14 @@ function nodeIo(): CliIo {
       };
     },
     exit: (code) => process.exit(code),
-    readTextFile: (path) => readFile(path, "utf8"),
+    readTextFile: async (path) => {
+      if (path !== "-") return await readFile(path, "utf8");
+      if (stdinRead) throw new Error("standard input is read once, and -i - read it");
+      stdinRead = true;
+      const chunks: Uint8Array<ArrayBuffer>[] = []; // `-i -`: the list from standard input, to its end
+      for await (const chunk of process.stdin) chunks.push(chunk);
+      return await new Blob(chunks).text();
+    },
     makeDir: async (path) => {
       await mkdir(path, { recursive: true });
     },

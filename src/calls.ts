@@ -13,11 +13,12 @@ import {
   type HaulAllOptions,
   type HaulAllReport,
 } from "./batch/haul_all.ts";
-import type { HaulOptions, HaulResult, Source } from "./types.ts";
+import { type HaulOptions, type HaulResult, type Source, withInputSignal } from "./types.ts";
 
-function refuseWorker(options: unknown): void {
+/** `options`, unless it has the removed `worker: true` (a `TypeError`). */
+function refuseWorker<O>(options: O): O {
   const worker = (options as { worker?: unknown } | null | undefined)?.worker;
-  if (worker === undefined || worker === false) return;
+  if (worker === undefined || worker === false) return options;
   throw new TypeError(
     "Invalid options: worker: true was removed; haul runs on the caller's thread (a server in " +
       'the same process stays responsive). To run it on a thread of your own, see "haul in your ' +
@@ -53,8 +54,7 @@ export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
-  refuseWorker(options);
-  return await haulHere(input, options);
+  return await haulHere(input, withInputSignal(input, refuseWorker(options)));
 }
 
 /**
@@ -88,8 +88,7 @@ export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  refuseWorker(options);
-  return await retryHere(input, options);
+  return await retryHere(input, refuseWorker(options));
 }
 
 /**
@@ -103,8 +102,10 @@ export async function haulWithRetry(
  * @returns one report per item, in input order.
  * @throws {RangeError} for an invalid `concurrency`, retry policy or `maxBytesPerSecond` (before
  *   any request).
- * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`,
- *   `options` is not an object, or it has the removed `worker: true` (before any request).
+ * @throws {TypeError} when `items` is not an iterable of objects with a `url` and a `dest`, a
+ *   `dest` is another item's `.part` (or its checkpoint or lock), `options` is not an object, or
+ *   it has the removed `worker: true` (before any request).
+ * @throws what `onProgress`, `onItemDone` or `onRetry` threw, once every item has stopped.
  *
  * @example Download three files, two at a time
  * ```ts ignore
@@ -124,6 +125,5 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  refuseWorker(options);
-  return await haulAllHere(items, options);
+  return await haulAllHere(items, refuseWorker(options));
 }

@@ -103,11 +103,11 @@ export interface HaulOptions {
    * `Cache-Control: no-transform` is a default you may override.
    */
   headers?: HeadersInit;
-  /** Aborts the request and the body stream; progress is saved and the call rejects with the signal's reason. */
+  /** Aborts the call (as a `Request` input's own signal does); progress is saved; it rejects with the reason. */
   signal?: AbortSignal;
   /** An object haul keeps up to date while it runs. */
   state?: HaulState;
-  /** Called synchronously at most every ~100 ms while bytes flow, and once at the end. Keep it fast. */
+  /** Called synchronously at most every ~100 ms while bytes flow, and once at the end. Keep it fast; a throw ends the call, unretried. */
   onProgress?: (state: HaulState) => void;
   /**
    * Verification block in bytes (a multiple of 64): at most this much of
@@ -212,4 +212,12 @@ export interface HaulResult {
    * when none was given or no request was made.
    */
   suggestedName: string | null;
+}
+
+/** The options with each `Request` source's own signal beside `signal`: either aborts the call. */
+export function withInputSignal<O>(input: Source | readonly Source[], options: O): O {
+  const own = [input].flat().flatMap((source) => source instanceof Request ? [source.signal] : []);
+  const given = (options as HaulOptions | null)?.signal;
+  if (own.length === 0 || !(given === undefined || given instanceof AbortSignal)) return options;
+  return { ...options, signal: AbortSignal.any(given === undefined ? own : [given, ...own]) };
 }

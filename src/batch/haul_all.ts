@@ -10,14 +10,12 @@ import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 import { batchFs } from "../runtime/default_fs.ts";
+import { destToPath, sidecarPaths } from "../store/destination.ts";
 
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
 
-/**
- * How a batch shares its connections: at most `maxConnections` downloads run at
- * once, each with `connections` but never more than its share of the cap.
- */
+/** A batch's pool size (at most `maxConnections`) and each download's `connections`, within its share. */
 export function shareConnections(
   concurrency: number,
   connections: number,
@@ -133,11 +131,11 @@ export interface HaulAllOptions
    * @default {16}
    */
   maxConnections?: number;
-  /** Called when any item makes progress or changes phase. Keep it fast; it must not throw. */
+  /** Called when any item makes progress or changes phase. Keep it fast; a throw stops the batch. */
   onProgress?: (progress: HaulAllProgress) => void;
-  /** Called once per item as it finishes, in completion order. It must not throw. */
+  /** Called once per item as it finishes, in completion order. A throw stops the batch. */
   onItemDone?: (report: HaulAllReport) => void;
-  /** Called before each retry wait of any item. It must not throw. */
+  /** Called before each retry wait of any item. A throw stops the batch (see `haulAll()`). */
   onRetry?: (info: HaulAllRetryInfo) => void;
 }
 
@@ -156,6 +154,17 @@ export async function haulAll(
     throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
   }
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
+  // A callback that throws (a bug of the caller's) stops the batch: haulAll() rejects with its error.
+  const stop = new AbortController();
+  const safely = (callback: () => void): void => {
+    try {
+      callback();
+    } catch (error) {
+      stop.abort(error); // the first one's
+    }
+  };
+  const outer = common.signal ?? stop.signal; // an invalid one fails each item (haulWithRetry())
+  common.signal = outer instanceof AbortSignal ? AbortSignal.any([outer, stop.signal]) : outer;
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
@@ -174,7 +183,7 @@ export async function haulAll(
     failed: 0,
     received: 0,
   };
-  const emit = (): void => onProgress?.(progress);
+  const emit = (): void => safely(() => onProgress?.(progress));
 
   const runItem = async (entry: MutableItemProgress): Promise<HaulAllReport> => {
     const { index, item } = entry;
@@ -225,7 +234,7 @@ export async function haulAll(
         entry.phase = "waiting";
         entry.attempt = info.attempt + 1;
         entry.retryAt = Date.now() + info.delayMs;
-        onRetry?.({ ...info, index, item });
+        safely(() => onRetry?.({ ...info, index, item }));
         emit();
       },
     };
@@ -249,16 +258,14 @@ export async function haulAll(
   await eachLimited(list.length, poolSize, async (index) => {
     const report = await runItem(progress.items[index]!);
     reports[index] = report;
-    onItemDone?.(report);
+    safely(() => onItemDone?.(report));
     emit();
   });
+  if (stop.signal.aborted) throw stop.signal.reason;
   return reports;
 }
 
-/**
- * Runs `task` for each index below `count`, in order, at most `concurrency` at once (a batch's
- * items, the command line's probes). `task` must not reject (that rejects the whole run).
- */
+/** Runs `task(i)` for each `i < count`, in order, at most `concurrency` at once; it must not reject. */
 export async function eachLimited(
   count: number,
   concurrency: number,
@@ -278,16 +285,33 @@ function atLeastOne(name: string, value: number): number {
   return value;
 }
 
-/** The items as a list, each checked to be an object with a `url` and a `dest`. */
+/** The items as a list, each an object with a `url` and a `dest` that is no other item's sidecar. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
+  const paths = new Map<string, string>(); // each valid dest as a path, without a leading "./"
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
     }
+    try {
+      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
+    } catch { /* an invalid dest fails its item alone */ }
   });
+  const [clash] = sidecarClashes(paths);
+  if (clash !== undefined) throw new TypeError(`Invalid items: ${clash}`);
   return list;
+}
+
+/** A problem line for each of `dests` (path → where asked for) that is another's `.part`, checkpoint or lock. */
+export function sidecarClashes(dests: ReadonlyMap<string, string>): string[] {
+  return [...dests].flatMap(([dest, where]) => {
+    const { part, ctrl, ctrlTmp, lock } = sidecarPaths(dest);
+    return [part, ctrl, ctrlTmp, lock].filter((path) => dests.has(path)).map((path) =>
+      `${dests.get(path)}: Destination ${path} is where ${dest} (${where}) keeps its download ` +
+      "in progress: give them different paths"
+    );
+  });
 }

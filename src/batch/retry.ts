@@ -17,6 +17,7 @@ import {
   type HaulResult,
   HaulState,
   type Source,
+  withInputSignal,
 } from "../types.ts";
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
@@ -69,10 +70,12 @@ export async function haulWithRetry(
   hooks: Pick<EngineHooks, "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
   checkOptions(options, "haulWithRetry(url, { dest })");
-  const { retries, minDelayMs, maxDelayMs, onRetry, ...haulOptions } = options;
+  options = withInputSignal(input, options);
+  const { retries, minDelayMs, maxDelayMs, onRetry, onProgress, ...haulOptions } = options;
   const policy = readPolicy({ retries, minDelayMs, maxDelayMs });
   const state = haulOptions.state ?? new HaulState();
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
+  let thrown: { value: unknown } | null = null; // by the caller's onProgress: no retry cures it
   let fetched = false;
   const kept = new KeptHasher(); // each attempt continues the last one's SHA-256
   let sources: Sources; // a failed attempt moves the next one to the next source
@@ -89,6 +92,16 @@ export async function haulWithRetry(
       return fetchFn(request, init);
     },
   };
+  if (onProgress !== undefined) {
+    attemptOptions.onProgress = (progress) => {
+      try {
+        onProgress(progress);
+      } catch (error) {
+        thrown = { value: error };
+        throw error;
+      }
+    };
+  }
   const attempt = async (): Promise<HaulResult> => {
     fetched = false;
     const index = sources.current;
@@ -102,16 +115,15 @@ export async function haulWithRetry(
       throw error;
     }
   };
-  const { signal } = options;
-  return await retrying(attempt, policy, { signal, onRetry, requestMade: () => fetched });
+  const retryable = (error: unknown) => thrown?.value !== error && shouldRetry(error, fetched);
+  return await retrying(attempt, policy, { signal: options.signal, onRetry, retryable });
 }
 
 type Policy = Required<Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">>;
 
 /**
  * The loop of {@link haulWithRetry}, for any attempt that makes requests (`haulStream()`'s and the
- * command line's too): `attempt` again while {@link shouldRetry} says a new one can help.
- * `requestMade` says whether the failed attempt called `fetch` (true when absent).
+ * command line's too): `attempt` again while `retryable` (default: {@link shouldRetry}) says so.
  */
 export async function retrying<T>(
   attempt: () => Promise<T>,
@@ -119,10 +131,10 @@ export async function retrying<T>(
   options: {
     signal?: AbortSignal | undefined;
     onRetry?: ((info: RetryInfo) => void) | undefined;
-    requestMade?: () => boolean;
+    retryable?: (error: unknown) => boolean;
   } = {},
 ): Promise<T> {
-  const { signal, onRetry, requestMade = () => true } = options;
+  const { signal, onRetry, retryable = (error) => shouldRetry(error, true) } = options;
   const maxAttempts = policy.retries + 1;
   let saved = -1;
   let streak = 0; // failures in a row that saved no new byte
@@ -132,17 +144,13 @@ export async function retrying<T>(
       return await attempt();
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (count >= maxAttempts || !shouldRetry(error, requestMade())) {
-        throw withAttempts(error, count);
-      }
+      if (count >= maxAttempts || !retryable(error)) throw withAttempts(error, count);
       const durable = numberField(error, "validLength");
       streak = durable !== null && durable > saved ? 0 : streak + 1;
       if (durable !== null) saved = Math.max(saved, durable);
       // Full jitter under an exponential ceiling, never less than the server's Retry-After.
-      const ceiling = Math.min(
-        policy.maxDelayMs,
-        policy.minDelayMs * 2 ** Math.min(Math.max(0, streak - 1), 40),
-      );
+      const doublings = Math.min(Math.max(0, streak - 1), 40);
+      const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** doublings);
       const asked = numberField(error, "retryAfterMs") ?? 0;
       const delayMs = Math.max(Math.floor(Math.random() * ceiling), asked > 0 ? asked : 0);
       onRetry?.({ attempt: count, maxAttempts, error, delayMs });
@@ -152,9 +160,8 @@ export async function retrying<T>(
 }
 
 /**
- * Whether another attempt can succeed: {@link isRetryable}, except for a `TypeError` thrown before
- * any request (an invalid URL or destination) and a full disk (`ENOSPC`, `EDQUOT`), which `haul()`
- * reports as retryable for a call made once space is freed, but waiting does not cure.
+ * Whether another attempt can succeed: {@link isRetryable}, but not a `TypeError` before any request
+ * (an invalid URL or dest), nor a full disk (retryable for a later call, not cured by waiting).
  */
 export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   if ((error as Error | null)?.name === "TypeError" && !requestMade) return false;
@@ -165,6 +172,9 @@ export function shouldRetry(error: unknown, requestMade: boolean): boolean {
 
 /** The retry policy with its defaults filled in; a `RangeError` when it is invalid. */
 export function readPolicy(options: { [K in keyof Policy]?: number | undefined }): Policy {
+  if (typeof options !== "object" || options === null) { // haulStream()'s, as the caller gave them
+    throw new TypeError("Invalid options: haulStream(url, options) needs an object or none");
+  }
   const { retries = 5, minDelayMs = 500 } = options;
   const maxDelayMs = options.maxDelayMs ?? Math.max(30_000, minDelayMs);
   if (!Number.isSafeInteger(retries) || retries < 0) {

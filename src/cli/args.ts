@@ -41,10 +41,7 @@ export function defaults() {
 /** Everything the command line was asked to do. */
 export type CliOptions = ReturnType<typeof defaults>;
 
-type ParsedArgs =
-  | { kind: "run"; options: CliOptions }
-  | { kind: "help" }
-  | { kind: "version" };
+type ParsedArgs = { kind: "run"; options: CliOptions } | { kind: "help" } | { kind: "version" };
 
 /** The retry policy of `--retries` and `--retry-delay` (backoff ceilings grow to 30 s, or the first). */
 export function retryPolicy(options: CliOptions): Required<Omit<RetryOptions, "onRetry">> {
@@ -202,6 +199,11 @@ function build(urls: string[], given: { flag: Flag; name: string; value: string 
       throw new UsageError(`Use either -o FILE or ${remoteName ? "-O" : "-J"}, not both`);
     }
     if (many) throw new UsageError("Use -o with a single URL; for several, use --dir or a list");
+    if (/(^|\/)\.{0,2}$/.test(options.output)) { // "newdir/", ".", "..", "x/..": a directory
+      const dir = options.output.replace(/\/+$/, "");
+      const advice = `give a file name (-o ${dir}/NAME), or save into it with --dir ${dir || "/"}`;
+      throw new UsageError(`Invalid -o "${options.output}": it names a directory: ${advice}`);
+    }
     if (options.dir !== null && /^([/\\]|[A-Za-z]:)/.test(options.output)) {
       throw new UsageError("Use either --dir or an absolute -o path, not both");
     }

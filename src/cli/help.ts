@@ -34,7 +34,7 @@ Output:
   -J, --remote-header-name Name it as the server's Content-Disposition says, when it does
                            (a safe base name; one extra small request per file)
   -d, --dir DIR            Save into DIR (created if missing; default: current directory)
-  -i, --input-file LIST    Download every line of LIST: "URL" or "URL PATH"
+  -i, --input-file LIST    Download every line of LIST ("-": stdin): "URL" or "URL PATH"
   -j, --jobs N             Downloads at once with several URLs (default ${DEFAULT.jobs})
       --overwrite          Download again even if the file exists (replaced at the end)
   -N, --timestamping       Ask whether an existing file changed (If-Modified-Since its

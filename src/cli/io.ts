@@ -5,11 +5,7 @@
  * @module
  */
 
-/**
- * Exit statuses: all done (or already), a download failed, usage (arguments, list or
- * checksums refused: nothing downloaded), interrupted (progress saved), and with `-o -`
- * a broken pipe (128 + SIGPIPE, as `cat`'s).
- */
+/** Exit statuses (docs/cli.md, "Exit status"); `-o -`'s broken pipe is 128 + SIGPIPE, as `cat`'s. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, brokenPipe: 141 } as const;
 
 /** The signals the CLI reacts to. */
@@ -39,7 +35,7 @@ export interface CliIo {
   onSignal(handler: (signal: CliSignal) => void): () => void;
   /** Ends the process at once (a second interrupt). */
   exit(code: number): void;
-  /** Reads a UTF-8 text file (a list or a checksums file). */
+  /** Reads a UTF-8 text file (a list or a checksums file); `-` is standard input. */
   readTextFile(path: string): Promise<string>;
   /** Creates a directory and its missing parents; succeeds when it exists. */
   makeDir(path: string): Promise<void>;

@@ -6,9 +6,8 @@
  * @module
  */
 
-import type { HaulAllItem } from "../batch/haul_all.ts";
+import { type HaulAllItem, sidecarClashes } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
-import { sidecarPaths } from "../store/destination.ts";
 import type { CliOptions, Shard } from "./args.ts";
 import { VERSION } from "./help.ts";
 
@@ -117,15 +116,8 @@ function relativeDest(
 
 /** Destinations that another one needs as a directory, or as its `.part`, checkpoint or lock. */
 function clashes(files: ReadonlyMap<string, string>): string[] {
-  const problems: string[] = [];
+  const problems = sidecarClashes(files);
   for (const [path, where] of files) {
-    const { part, ctrl, ctrlTmp, lock } = sidecarPaths(path);
-    for (const sidecar of [part, ctrl, ctrlTmp, lock].filter((name) => files.has(name))) {
-      problems.push(
-        `${files.get(sidecar)}: Destination ${sidecar} is where ${path} (${where}) keeps its ` +
-          "download in progress: give them different paths",
-      );
-    }
     const segments = path.split("/");
     for (let depth = 1; depth < segments.length; depth++) {
       const prefix = segments.slice(0, depth).join("/");
@@ -196,8 +188,7 @@ export function batchItem(
   // Credentials in the URL go as Basic auth to that URL only: a mirror is another host.
   const url = new URL(job.url);
   const credentials = decodeURIComponent(`${url.username}:${url.password}`);
-  url.username = "";
-  url.password = "";
+  url.username = url.password = "";
   item.url = url;
   const bytes = new TextEncoder().encode(credentials);
   const headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
@@ -217,9 +208,8 @@ export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers
 }
 
 /**
- * A destination's bucket from 0 to `count - 1`, the same on every machine with no
- * coordinator (the how and why: docs/cli.md): the FNV-1a hash of its path relative to the
- * download directory (UTF-8, `/` separators), modulo `count`. Shard `K` holds bucket `K - 1`.
+ * A destination's bucket from 0 to `count - 1`, the same on every machine (docs/cli.md): the FNV-1a
+ * hash of its path relative to the download directory (UTF-8, `/`), modulo `count`.
  */
 export function shardOf(relative: string, count: number): number {
   let hash = 0x811c9dc5;
@@ -242,6 +232,10 @@ export interface ChecksumTable {
   readonly problems: readonly { line: number; message: string }[];
 }
 
+const MALFORMED_CHECKSUM =
+  "Malformed checksum line: write the hex digest (64 digits for SHA-256, " +
+  "128 for SHA-512), two spaces, then the file name";
+
 /** Parses a checksums file (docs/cli.md, "Checksum files"); a `HEX`'s length tells its algorithm. */
 export function parseChecksums(text: string): ChecksumTable {
   const byName = new Map<string, string>();
@@ -250,11 +244,7 @@ export function parseChecksums(text: string): ChecksumTable {
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     const parsed = parseLine(line);
     if (parsed === null) {
-      problems.push({
-        line: index + 1,
-        message: "Malformed checksum line: write the hex digest (64 digits for SHA-256, 128 " +
-          "for SHA-512), two spaces, then the file name",
-      });
+      problems.push({ line: index + 1, message: MALFORMED_CHECKSUM });
       continue;
     }
     const name = normalizeName(parsed.name);

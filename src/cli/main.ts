@@ -18,7 +18,6 @@ import { type CliIo, type CliSignal, EXIT } from "./io.ts";
 import { batchItem, type Job, requestHeaders } from "./jobs.ts";
 import { RunOutput } from "./output.ts";
 import { checkExisting, makeDirectories, prepareJobs } from "./prepare.ts";
-import { ProgressView } from "./progress_view.ts";
 
 /** Runs the command line (`argv` without the runtime and program names); returns an {@link EXIT} status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -161,25 +160,12 @@ async function download(
  */
 async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: Stop) {
   const name = `${nameFromUrl(job.url)} (stdout)`;
-  const view = io.isTTY && !options.quiet
-    ? new ProgressView({
-      write: (text) => io.stderr(text),
-      columns: () => io.columns(),
-      label: () => name,
-      showTotal: false,
-      maxAttempts: options.retries + 1,
-    })
-    : null;
-  const say = (line: string): void => {
-    view?.clear();
-    io.stderr(`${line}\n`);
-  };
+  const output = new RunOutput(io, [{ ...job, relative: name }], options); // one bar, as a file's
   const startedAt = performance.now();
   let written = 0;
   let retries = 0;
-  const item = batchItem(job); // credentials in the URL become a header (on the URL's `Request`)
-  const first = item.urls?.[0];
-  const stream = haulStream(first instanceof Request ? first : item.url, {
+  const item = batchItem(job); // credentials in the URL become a header (one URL: no mirrors)
+  const stream = haulStream(item.url, {
     headers: requestHeaders(options, item),
     signal: stop.signal,
     ...retryPolicy(options),
@@ -189,7 +175,7 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
     onRetry: (info) => {
       retries++;
       if (options.quiet) return;
-      say(retryLine(name, info, retryReason(info.error).replace(/ saved$/, " written")));
+      output.error(retryLine(name, info, retryReason(info.error).replace(/ saved$/, " written")));
     },
   });
   const reader = stream.getReader();
@@ -201,10 +187,10 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
       if (!(await io.writeOut(read.value))) return EXIT.brokenPipe; // the reader left: quietly
       written += read.value.length;
       const items = [{ ...bar, validLength: written, totalLength: null, received: written }];
-      view?.update({ items, ...counts, received: written });
+      output.progress({ items, ...counts, received: written });
     }
   } catch (error) {
-    view?.stop();
+    output.stop();
     if (stop.by !== null) {
       io.stderr(
         `haul: ${stop.by}: stopped after ${formatBytes(written)} to standard output ` +
@@ -216,13 +202,13 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
     io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
     return EXIT.failed;
   } finally {
-    view?.stop();
+    output.stop();
     await reader.cancel().catch(() => {});
   }
   if (!options.quiet) {
     const ms = performance.now() - startedAt;
     const notes = retries > 0 ? `; ${retries} retries` : "";
-    say(
+    output.error(
       `Streamed ${name}: ${formatBytes(written)} in ${formatDuration(ms)} ` +
         `(${formatRate(written / Math.max(ms / 1000, 1e-3))}${notes})` +
         (job.integrity === null ? "" : ", sha256 verified"),

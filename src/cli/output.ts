@@ -85,10 +85,7 @@ export class RunOutput {
     this.#view?.stop();
   }
 
-  /**
-   * The summary after several downloads: counts, bytes, time, mean rate, a line per failure,
-   * and the advice to run again only when some failure may pass.
-   */
+  /** The summary: counts, bytes, time, mean rate, a line per failure, "run again" only if it may help. */
   summary(reports: readonly HaulAllReport[], elapsedMs: number): string {
     const count = (status: string) => reports.filter((report) => report.status === status).length;
     const received = reports.reduce((sum, report) => sum + report.received, 0);

@@ -9,7 +9,7 @@
 
 import { eachLimited, type HaulAllFailure, type HaulAllItem } from "../batch/haul_all.ts";
 import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
-import { headDeadline } from "../engine/stall.ts";
+import { headDeadline, untilAborted } from "../engine/stall.ts";
 import { UnexpectedStatusError } from "../errors.ts";
 import { parseContentRange, parseRetryAfter, parseUnsatisfiedRange } from "../protocol/headers.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
@@ -52,19 +52,16 @@ export async function prepareJobs(
 ): Promise<Prepared> {
   let sources: JobSource[];
   if (options.inputFile !== null) {
-    const listName = options.inputFile;
-    const text = await readText(io, listName, "list");
+    const listName = options.inputFile === "-" ? "stdin" : options.inputFile;
+    const text = await readText(io, options.inputFile, "list", signal);
     if (typeof text !== "string") return text;
     sources = parseList(text, listName);
     if (sources.length === 0) {
       return refuse([`${listName}: The list has no URLs: write one URL per line`]);
     }
   } else {
-    sources = options.urls.map((url, index) => ({
-      where: options.urls.length === 1 ? "argument" : `argument ${index + 1}`,
-      url,
-      path: null,
-    }));
+    const where = (i: number) => options.urls.length === 1 ? "argument" : `argument ${i + 1}`;
+    sources = options.urls.map((url, i) => ({ where: where(i), url, path: null }));
   }
   if (options.remoteHeaderName) {
     const named = await withServerNames(sources, options, io, signal);
@@ -74,7 +71,7 @@ export async function prepareJobs(
   let checksums: { table: ChecksumTable; name: string } | null = null;
   if (options.checksums !== null) {
     const name = options.checksums;
-    const text = await readText(io, name, "checksums file");
+    const text = await readText(io, name, "checksums file", signal);
     if (typeof text !== "string") return text;
     const table = parseChecksums(text);
     if (table.problems.length > 0) {
@@ -107,9 +104,10 @@ export async function makeDirectories(jobs: readonly Job[], io: CliIo): Promise<
   return null;
 }
 
-async function readText(io: CliIo, path: string, what: string): Promise<string | Prepared> {
+/** The text of a file (`-`: standard input, which a signal stops waiting for), or the refusal. */
+async function readText(io: CliIo, path: string, what: string, signal: AbortSignal) {
   try {
-    return await io.readTextFile(path);
+    return await untilAborted(io.readTextFile(path), signal);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const reason = code === "ENOENT" ? "no such file" : (error as Error).message;
@@ -124,9 +122,8 @@ function refuse(problems: string[]): Prepared {
 }
 
 /**
- * `-J`: names after their server the sources whose name would come from the URL, with one
- * `GET` of the first byte each (why: docs/cli.md, "Names from the server"); a name not given
- * stays the URL's, an invalid URL is left for `planJobs()`. A failure's message is returned.
+ * `-J`: the sources the URL would name, named by their server instead (one `GET` of the first byte
+ * each; why: docs/cli.md, "Names from the server"), or the message of a failure.
  */
 async function withServerNames(
   sources: readonly JobSource[],
@@ -144,7 +141,7 @@ async function withServerNames(
       if (!options.quiet) io.stderr(`${line}\n`);
     };
     const ask = async (): Promise<string | null> => {
-      const response = await probe(target, fetch, headers, "GET", signal);
+      const response = await probe(target, "GET", { fetch, headers, signal });
       if (!response.ok && response.status !== 416) throw statusError(target, response);
       return contentDispositionName(response.headers.get("content-disposition"));
     };
@@ -212,16 +209,11 @@ export class ExistingFileError extends Error {
 }
 
 /** The server's size of the file, or `null` when it does not say (docs/cli.md, "An existing destination"). */
-async function serverSize(
-  url: URL,
-  fetchFn: FetchLike,
-  headers: Headers,
-  signal: AbortSignal,
-): Promise<number | null> {
-  const head = await probe(url, fetchFn, headers, "HEAD", signal);
+async function serverSize(url: URL, asking: Asking): Promise<number | null> {
+  const head = await probe(url, "HEAD", asking);
   const size = head.status === 200 ? identityLength(head.headers) : null;
   if (size !== null) return size;
-  const got = await probe(url, fetchFn, headers, "GET", signal);
+  const got = await probe(url, "GET", asking);
   const range = got.headers.get("content-range");
   if (got.status === 200) return identityLength(got.headers);
   if (got.status === 416) return parseUnsatisfiedRange(range);
@@ -238,14 +230,12 @@ function identityLength(headers: Headers): number | null {
   return Number.isSafeInteger(Number(length)) ? Number(length) : null;
 }
 
+/** How a probe asks: with which `fetch`, headers and signal. */
+type Asking = { fetch: FetchLike; headers: Headers; signal: AbortSignal };
+
 /** A request for the headers only (`GET`: of the first byte), identity-encoded, its body cancelled unread. */
-async function probe(
-  url: URL,
-  fetchFn: FetchLike,
-  headers: Headers,
-  method: "HEAD" | "GET",
-  signal: AbortSignal,
-): Promise<Response> {
+async function probe(url: URL, method: "HEAD" | "GET", asking: Asking): Promise<Response> {
+  const { fetch: fetchFn, headers, signal } = asking;
   const sent = new Headers(headers);
   sent.set("accept-encoding", "identity");
   if (method === "GET") sent.set("range", "bytes=0-0");
@@ -271,8 +261,7 @@ export interface CheckExistingOptions extends Required<Omit<RetryOptions, "onRet
 
 /**
  * Checks each existing file (job `index`, `size` bytes on disk) against the server's size: a
- * failure for each that is not, or could not be shown to be, the download; the others match,
- * or the server gives no size.
+ * failure for each that is not, or could not be shown to be, the download (no size: a match).
  */
 export async function checkExisting(
   candidates: readonly { index: number; size: number; item: HaulAllItem }[],
@@ -290,17 +279,15 @@ export async function checkExisting(
     let attempts = 0;
     const attempt = (): Promise<number | null> => {
       attempts++;
-      return serverSize(url, options.fetch, headers, options.signal);
+      return serverSize(url, { fetch: options.fetch, headers, signal: options.signal });
     };
+    const onRetry = (info: RetryInfo): void => options.onRetry(index, info);
     const fail = (error: unknown): void => {
       const elapsedMs = performance.now() - startedAt;
       failures.push({ status: "failed", index, item, error, attempts, received: 0, elapsedMs });
     };
     try {
-      const remote = await retrying(attempt, options, {
-        signal: options.signal,
-        onRetry: (info) => options.onRetry(index, info),
-      });
+      const remote = await retrying(attempt, options, { signal: options.signal, onRetry });
       if (remote !== null && remote !== size) {
         fail(new ExistingFileError(String(item.dest), size, remote));
       }

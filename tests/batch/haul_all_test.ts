@@ -217,6 +217,40 @@ describe("haulAll() arguments", () => {
     }
   });
 
+  it("refuses an item whose dest is another's .part, checkpoint, its temp file or lock, naming both, before any request", async () => {
+    const server = await startResourceServer({ body: randomBody(100) });
+    try {
+      await withTempDir(async (dir) => {
+        const a = join(dir, "a.bin");
+        for (const sidecar of [".part", ".part.ctrl", ".part.ctrl.tmp", ".part.lock"]) {
+          const spellings: [string | URL, string][] = [
+            [a, a + sidecar],
+            [new URL(`file://${a}`), `./${a}${sidecar}`],
+          ];
+          for (const [dest, other] of spellings) {
+            const items = [
+              { url: `${server.url}/ok`, dest: join(dir, "ok") },
+              { url: `${server.url}/a`, dest },
+              { url: `${server.url}/b`, dest: other },
+            ];
+            const error = await haulAll(items).catch((e: unknown) => e);
+            assert.ok(error instanceof TypeError, `${sidecar}: ${error}`);
+            assert.match(
+              error.message,
+              /^Invalid items: item 2: Destination .* is where .* \(item 1\) keeps its download/,
+              sidecar,
+            );
+            assert.ok(error.message.includes(`a.bin${sidecar} `), error.message);
+          }
+        }
+        assert.equal(server.requests.length, 0);
+        assert.equal(exists(join(dir, "ok")), false);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("rejects missing items, malformed items or non-object options with a TypeError before any request", async () => {
     const server = await startResourceServer({ body: randomBody(100) });
     const untyped = haulAll as (items?: unknown, options?: unknown) => Promise<unknown>;

@@ -69,6 +69,54 @@ describe("haul CLI (child process)", () => {
     }
   });
 
+  it("reads the list from standard input with -i -, with -j, --shard and the list's checks", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const names = ["s1.bin", "s2.bin", "s3.bin", "s4.bin"];
+        const list = `# from a pipe\r\n${
+          names.map((name) => `${server.url}/${name}`).join("\n")
+        }\n`;
+        const shards = [];
+        for (const shard of ["1/2", "2/2"]) {
+          const args = ["-i", "-", "--dir", join(dir, shard[0]!), "-j", "2", "--shard", shard];
+          const run = await runCli([...args, "--json"], { input: list });
+          assert.equal(run.code, 0, run.stderr);
+          const objects = jsonLines(run.stdout);
+          assert.ok(
+            objects.every((o) => o.status === "done" && /^stdin:\d$/.test(String(o.source))),
+          );
+          shards.push(...objects.map((o) => String(o.dest).split("/").at(-1)));
+        }
+        assert.deepEqual(shards.sort(), names, "each line in exactly one shard");
+        for (const name of names) {
+          const where = exists(join(dir, "1", name)) ? "1" : "2";
+          assert.deepEqual(await bytesOf(join(dir, where, name)), body(`/${name}`));
+        }
+        const before = server.requests.length;
+        const twice = `${server.url}/s1.bin\n${server.url}/s1.bin\n`;
+        const refused = await runCli(["-i", "-", "--dir", join(dir, "x")], { input: twice });
+        assert.equal(refused.code, 2);
+        assert.match(
+          refused.stderr,
+          /^haul: stdin:2: Duplicate destination s1\.bin \(also stdin:1\)/,
+        );
+        const empty = await runCli(["-i", "-", "--dir", join(dir, "x")], { input: "" });
+        assert.equal(empty.code, 2);
+        assert.match(empty.stderr, /^haul: stdin: The list has no URLs/);
+        assert.equal(server.requests.length, before, "nothing asked for a refused list");
+        const both = await runCli(["-i", "-", "--checksums", "-"], { input: twice });
+        assert.equal(both.code, 2);
+        assert.match(
+          both.stderr,
+          /^haul: Cannot read checksums file -: standard input is read once/,
+        );
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("runs a list with a failing and a skipped item, prints JSON and a summary, and a re-run finishes", async () => {
     let missing = true;
     const server = await startResourceServer((req) => ({ body: bodyFor(req) }), (req, honest) => {

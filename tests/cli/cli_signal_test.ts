@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { jsonLines, runCli, startCli, waitFor } from "../fixtures/cli_run.ts";
 import { startResourceServer, startThrottledServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
@@ -101,4 +101,34 @@ describe("haul CLI signals", () => {
       await server.close();
     }
   });
+
+  it("exits 130 at the first SIGINT while -i - waits for standard input", async () => {
+    await withTempDir(async (dir) => {
+      const running = startCli(["-i", "-", "--dir", dir], { input: null, timeoutMs: 10_000 });
+      try {
+        await waitForSigintHandler(running.child.pid!);
+        running.signal("SIGINT");
+        const result = await running.done;
+        assert.equal(result.code, 130, `${result.signal} ${result.stderr}`);
+        assert.match(result.stderr, /^haul: SIGINT: interrupted before any download/m);
+        assert.deepEqual(await readdir(dir), [], "nothing created");
+      } finally {
+        running.kill();
+      }
+    });
+  });
 });
+
+/** Waits until process `pid` catches SIGINT (Linux's /proc/PID/status `SigCgt`), then a little more. */
+async function waitForSigintHandler(pid: number): Promise<void> {
+  const catches = async () => {
+    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & 2n) !== 0n; // bit 1: SIGINT (2)
+  };
+  const deadline = performance.now() + 10_000;
+  while (!(await catches()) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}

@@ -182,6 +182,23 @@ describe("CLI arguments", () => {
     }
   });
 
+  it("refuses an -o that names a directory (a trailing /, . or ..) as a usage error", () => {
+    for (const output of ["newdir/", "a/b/", ".", "..", "x/.", "x/.."]) {
+      for (const extra of [[], ["--dir", "d"]]) {
+        assert.throws(() => parseArgs(["https://e.com/a", "-o", output, ...extra]), {
+          name: "UsageError",
+          message: new RegExp(
+            `^Invalid -o "${output.replaceAll(".", "\\.")}": it names a directory: `,
+          ),
+        }, output);
+      }
+    }
+    assert.throws(() => parseArgs(["https://e.com/a", "-o", "newdir/"]), {
+      message: /give a file name \(-o newdir\/NAME\), or save into it with --dir newdir$/,
+    });
+    assert.equal(options(["https://e.com/a", "-o", "./a.bin"]).output, "./a.bin");
+  });
+
   it("reports the version of deno.json and jsr.json (JSR) and package.json (npm)", async () => {
     for (const file of ["deno.json", "jsr.json", "package.json"]) {
       const text = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
