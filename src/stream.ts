@@ -25,7 +25,7 @@ import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
-import type { HaulOptions } from "./types.ts";
+import { type HaulOptions, withInputSignal } from "./types.ts";
 
 /** Options of {@link haulStream}; a mismatch of `integrity` errors the stream's last read. */
 export interface HaulStreamOptions
@@ -97,8 +97,8 @@ export function haulStream(
   input: string | URL | Request,
   options: HaulStreamOptions = {},
 ): ReadableStream<Uint8Array> {
-  const { headers, signal: outer, onRetry } = options;
   const policy = readPolicy(options);
+  const { headers, signal: outer, onRetry } = withInputSignal(input, options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
   const limiter = readRateLimit(options);

@@ -343,4 +343,36 @@ describe("haulStream()", () => {
       await server.close();
     }
   });
+
+  it("a Request input's own signal errors the stream with its reason", async () => {
+    const server = await startResourceServer({ body: randomBody(1_000_000) }, (_req, honest) => ({
+      ...honest,
+      chunkSize: 16 * 1024,
+      bytesPerSecond: 400_000,
+    }));
+    try {
+      const controller = new AbortController();
+      const reason = new Error("stopped by the request's signal");
+      const request = new Request(`${server.url}/f.bin`, { signal: controller.signal });
+      const started = performance.now();
+      const reader = haulStream(request).getReader();
+      await reader.read();
+      controller.abort(reason);
+      const error = await (async () => {
+        for (;;) if ((await reader.read()).done) return null;
+      })().catch((e) => e);
+      assert.equal(error, reason);
+      assert.ok(performance.now() - started < 2000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("options that are not an object: a TypeError that names them", () => {
+    const untyped = haulStream as (input: string, options?: unknown) => ReadableStream;
+    assert.throws(() => untyped("http://127.0.0.1:9/x", null), {
+      name: "TypeError",
+      message: /^Invalid options: haulStream\(url, options\) needs an object or none/,
+    });
+  });
 });
