@@ -8,8 +8,8 @@
 import { type EngineHooks, haul } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/settings.ts";
-import { filesystemCode, isRetryable } from "../errors.ts";
-import { sleep } from "../engine/rate_limit.ts";
+import { filesystemCode, isRetryable, UnexpectedStatusError } from "../errors.ts";
+import { readRateLimit, sleep } from "../engine/rate_limit.ts";
 import { Sources } from "../engine/sources.ts";
 import {
   type FetchLike,
@@ -77,6 +77,7 @@ export async function haulWithRetry(
   const fetchFn: FetchLike = haulOptions.fetch ?? ((request) => globalThis.fetch(request));
   let thrown: { value: unknown } | null = null; // by the caller's onProgress: no retry cures it
   let fetched = false;
+  const limiter = hooks.limiter ?? readRateLimit(haulOptions) ?? undefined; // one pace for all
   const kept = new KeptHasher(); // each attempt continues the last one's SHA-256
   let sources: Sources; // a failed attempt moves the next one to the next source
   try {
@@ -108,14 +109,22 @@ export async function haulWithRetry(
     const before = state.validLength;
     try {
       // A joined attempt's requests were made by the call it joined.
-      return await haul(input, attemptOptions, () => fetched = true, { ...hooks, kept, sources });
+      return await haul(input, attemptOptions, () => fetched = true, {
+        ...hooks,
+        ...(limiter === undefined ? {} : { limiter }),
+        kept,
+        sources,
+      });
     } catch (error) {
       if (state.validLength > before) sources.served(index);
       sources.failed(index);
       throw error;
     }
   };
-  const retryable = (error: unknown) => thrown?.value !== error && shouldRetry(error, fetched);
+  // With mirrors, a status that says nothing of the others (a 404…) moves on to one not yet tried.
+  const moveOn = (error: unknown) => error instanceof UnexpectedStatusError && sources.untried;
+  const retryable = (error: unknown) =>
+    thrown?.value !== error && (shouldRetry(error, fetched) || moveOn(error));
   return await retrying(attempt, policy, { signal: options.signal, onRetry, retryable });
 }
 

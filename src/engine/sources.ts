@@ -46,6 +46,11 @@ export class Sources {
     return this.#current;
   }
 
+  /** Whether the next attempt's source is a mirror not tried yet (none failed before). */
+  get untried(): boolean {
+    return this.mirrors && this.#failures[this.#current] === 0;
+  }
+
   /** Whether source `index` is a function (its URL can be asked for anew). */
   isFunction(index: number): boolean {
     return typeof this.#list[index] === "function";

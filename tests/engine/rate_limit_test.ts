@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { haul, haulAll, haulStream, PartialHaulError } from "../../mod.ts";
+import { haul, haulAll, haulStream, haulWithRetry, PartialHaulError } from "../../mod.ts";
 import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
 import { type LimiterClock, RateLimiter, readRateLimit } from "../../src/engine/rate_limit.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
@@ -122,6 +122,32 @@ describe("maxBytesPerSecond", () => {
       }
     });
   }
+
+  it("limits haulWithRetry() over all its attempts: a body cut every 150 KB keeps the pace", async () => {
+    const body = randomBody(3_000_000);
+    const server = await startResourceServer({ body, etag: '"r"' }, (_req, honest) => ({
+      ...honest,
+      cutAfter: 150_000,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const options = {
+          maxBytesPerSecond: 1_000_000,
+          retries: 100,
+          minDelayMs: 1,
+          maxDelayMs: 5,
+        };
+        const ms = await timed(async () => {
+          const result = await haulWithRetry(server.url, { dest: join(dir, "f"), ...options });
+          assert.equal(result.sha256, sha256(body));
+        });
+        assert.ok(server.requests.length >= 20);
+        assert.ok(ms >= 2400, `3 MB at 1 MB/s in ${ms} ms`);
+      });
+    } finally {
+      await server.close();
+    }
+  });
 
   it("limits a haulAll() batch as a whole", async () => {
     const bodies = [randomBody(2 * MiB), randomBody(2 * MiB), randomBody(2 * MiB)];

@@ -208,6 +208,18 @@ describe("Mirrors", () => {
     });
   });
 
+  it("moves on to the next mirror when the first has no such file (404)", async () => {
+    const body = randomBody(SIZE);
+    const missing = await startResourceServer({ body }, () => ({ status: 404, body: "gone" }));
+    const live = await startResourceServer({ body, etag: '"m"' });
+    await withServers([missing, live], async (dir) => {
+      const urls = [`${missing.url}/f`, `${live.url}/f`];
+      const result = await haulWithRetry(urls, { dest: join(dir, "f"), ...FAST });
+      assert.equal(result.sha256, sha256(body));
+      assert.equal(missing.requests.length, 1);
+    });
+  });
+
   it("haulAll() takes an item's urls", async () => {
     const body = randomBody(SIZE);
     const a = await dyingMirror(body, '"x"', 100 * KiB);
