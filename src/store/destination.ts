@@ -78,9 +78,7 @@ export async function checkDestination(
       throw toDestinationError(error, dest);
     });
   const name = basename(dest);
-  if (name === "" || name === "." || name === "..") {
-    throw fail(`Invalid destination: ${dest} names a directory`);
-  }
+  if (["", ".", ".."].includes(name)) throw fail(`Invalid destination: ${dest} names a directory`);
   const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
   if (nameBytes > NAME_MAX) {
     throw fail(
@@ -133,11 +131,12 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     ENOTDIR: "a parent in the path is not a directory",
     ELOOP: "too many symbolic links",
     EFTYPE: "not a regular file; remove it",
+    EMFILE: "too many open files; call again, with fewer at once or a higher ulimit -n",
   };
   return new DestinationError(
     `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,
     dest,
-    { cause: error, retryable: error.code === "ENOSPC" },
+    { cause: error, retryable: /^(ENOSPC|EMFILE|ENFILE)$/.test(error.code) },
   );
 }
 

@@ -49,8 +49,7 @@ export class PartOwner {
     }
     if (this.#lock.fenced && partExists) {
       if (fs.copyFile === undefined) {
-        await fs.remove(ctrl);
-        await fs.remove(part);
+        for (const path of [ctrl, part]) await fs.remove(path);
       } else {
         const copy = this.#privateName();
         await fs.copyFile(part, copy);
