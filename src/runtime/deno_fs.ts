@@ -93,18 +93,16 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
         return await lockable.tryLock(true);
       }),
     close: () =>
-      serial("close", () => {
-        if (!closed) {
-          closed = true;
-          file.close();
-        }
-        return Promise.resolve();
+      serial("close", async () => {
+        if (closed) return;
+        closed = true;
+        file.close();
       }),
   };
 }
 
 /** Whether Deno's permission state for `descriptor` is "granted", asking nobody. */
-function granted(descriptor: Deno.PermissionDescriptor): boolean {
+export function granted(descriptor: Deno.PermissionDescriptor): boolean {
   try {
     return Deno.permissions.querySync(descriptor).state === "granted";
   } catch {

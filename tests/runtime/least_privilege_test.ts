@@ -4,17 +4,25 @@
  * with those flags is SIGKILLed mid-download, and a child with the same
  * flags resumes it at once: the kernel dropped the killed child's flock on
  * its lock file (a user's retry loop is kept, in case it is still busy). A missing flag is a clear, non-retryable error that names it.
+ * On a terminal, where Deno prompts for what it was not granted, haul never makes it prompt.
  * Runs under every runtime: the children are always the pinned Deno.
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
-import { type ChildPermissions, runtimeChild } from "../helpers/runtime.ts";
+import {
+  type ChildPermissions,
+  REPO_ROOT,
+  runtimeChild,
+  runtimeCommand,
+} from "../helpers/runtime.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/least_privilege_child.ts", import.meta.url));
 const BODY_SIZE = 4 * 1024 * 1024 + 777;
@@ -154,4 +162,68 @@ describe("Deno with only --allow-net, --allow-read and --allow-write", () => {
       await server.close();
     }
   });
+});
+
+function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Runs the haul child under Deno in a pseudo-terminal (util-linux `script`), where a permission
+ * Deno was not granted would be asked for: resolves to the terminal's output, ended early (killed)
+ * as soon as a prompt shows.
+ */
+function haulChildOnTerminal(url: string, dest: string, flags: ChildPermissions): Promise<string> {
+  const [command, args] = runtimeCommand(CHILD, ["haul", url, dest], { ...flags, runtime: "deno" });
+  const child = spawn("script", [
+    "-qfec",
+    [command, ...args].map(shellQuote).join(" "),
+    "/dev/null",
+  ], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdio: ["pipe", "pipe", "pipe"], // stdin stays open: a prompt would wait for an answer
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    output += chunk;
+    if (/Deno requests/.test(output)) child.kill("SIGKILL");
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", () => {
+      clearTimeout(timer);
+      resolve(output);
+    });
+  });
+}
+
+describe("Deno with narrow permissions on a terminal", () => {
+  it(
+    "never prompts: what it was not granted (/proc for the lock's start time) it only asks about",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
+      assert.ok(hasScript, "script(1) is missing: run bash scripts/setup.sh (installs bsdutils)");
+      const body = randomBody(100_000);
+      const server = await startResourceServer({ body });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "f.bin");
+          const flags = { net: `127.0.0.1:${server.port}`, readWriteDir: dir };
+          const output = await haulChildOnTerminal(`${server.url}/f.bin`, dest, flags);
+          assert.doesNotMatch(output, /Deno requests/, output);
+          assert.match(output, /"ok":true/, output);
+          assert.equal(sha256(await bytesOf(dest)), sha256(body));
+          assert.deepEqual(await readdir(dir), ["f.bin"]);
+        });
+      } finally {
+        await server.close();
+      }
+    },
+  );
 });
