@@ -132,6 +132,7 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     ELOOP: "too many symbolic links",
     EFTYPE: "not a regular file; remove it",
     EMFILE: "too many open files; call again, with fewer at once or a higher ulimit -n",
+    ERR_ACCESS_DENIED: "Node's --permission refuses it (from Node 24.13 any fsync): run without it",
   };
   return new DestinationError(
     `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,
@@ -144,18 +145,18 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
 const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
 
 /**
- * A failure caused by a missing Deno permission (its `NotCapable` in `error` or
- * a first cause) as a non-retryable error naming the flag that grants it (on
- * `dest`'s directory for read and write): a {@link DestinationError} for the
- * destination's files, a {@link HaulError} otherwise; anything else unchanged.
+ * A failure caused by a missing Deno permission (its `NotCapable` in `error` or a first cause) as a
+ * non-retryable error naming the flag that grants it (on `dest`'s directory for read and write;
+ * plain `--allow-all` for "all", which Deno asks for paths under /dev): a {@link DestinationError}
+ * for the destination's files, a {@link HaulError} otherwise; anything else unchanged.
  */
 export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
   const explained = inCauses(error, ({ name, message }) => {
     if (name !== "NotCapable" || typeof message !== "string") return null;
     const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
     const [, kind = "all", target = ""] = REQUIRES.exec(message) ?? [];
-    const onDest = kind === "read" || kind === "write";
-    const granted = onDest ? dirname(path) : target;
+    const onDest = kind === "read" || kind === "write" || kind === "all"; // all: e.g. under /dev
+    const granted = kind === "all" ? "" : onDest ? dirname(path) : target;
     const flag = granted === "" ? `--allow-${kind}` : `--allow-${kind}=${granted}`;
     const what = target === "" ? kind : `${kind} access to ${target}`;
     const text = `Missing Deno permission: haul needs ${what}; run Deno with ${flag}`;

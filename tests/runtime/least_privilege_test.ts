@@ -4,15 +4,17 @@
  * with those flags is SIGKILLed mid-download, and a child with the same
  * flags resumes it at once: the kernel dropped the killed child's flock on
  * its lock file (a user's retry loop is kept, in case it is still busy). A missing flag is a clear, non-retryable error that names it.
- * On a terminal, where Deno prompts for what it was not granted, haul never makes it prompt.
- * Runs under every runtime: the children are always the pinned Deno.
+ * On a terminal, where Deno prompts for what it was not granted, haul never makes it prompt. And
+ * Node's permission model (`--permission`), which refuses every fsync from Node 24.13 on, is a
+ * clear error that says so. Runs under every runtime: the children are always the pinned Deno
+ * (or Node).
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { startResourceServer } from "../helpers/script_server.ts";
@@ -22,6 +24,7 @@ import {
   REPO_ROOT,
   runtimeChild,
   runtimeCommand,
+  runtimeExecutable,
 } from "../helpers/runtime.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/least_privilege_child.ts", import.meta.url));
@@ -226,4 +229,77 @@ describe("Deno with narrow permissions on a terminal", () => {
       }
     },
   );
+});
+
+describe("Deno with --allow-read and --allow-write on a directory under /dev", () => {
+  it(
+    "names --allow-all, the only flag Deno takes for paths there, not a flag that does not exist",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      assert.ok(existsSync("/dev/shm"), "no /dev/shm: this test needs Linux");
+      const dir = await mkdtemp("/dev/shm/haul-test-");
+      const server = await startResourceServer({ body: randomBody(1000) });
+      try {
+        const dest = join(dir, "f.bin");
+        const outcome = await haulChild(`${server.url}/f.bin`, dest, {
+          net: `127.0.0.1:${server.port}`,
+          readWriteDir: dir,
+        });
+        assert.equal(outcome.name, "DestinationError", JSON.stringify(outcome));
+        assert.match(
+          outcome.message ?? "",
+          /^Missing Deno permission: .*run Deno with --allow-all$/,
+        );
+        assert.equal(outcome.retryable, false);
+        assert.deepEqual(await readdir(dir), []);
+      } finally {
+        await server.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe("Node with --permission", () => {
+  it("is a clear, non-retryable DestinationError that names it, and leaves nothing", {
+    timeout: 60_000,
+  }, async () => {
+    const body = randomBody(100_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        // Write and read granted (Node 24.13 and later refuse every fsync all the same), or read only.
+        for (const write of [[`--allow-fs-write=${dir}`], []]) {
+          const child = spawn(runtimeExecutable("node"), [
+            "--no-warnings",
+            "--permission",
+            `--allow-fs-read=${REPO_ROOT.replace(/\/$/, "")}`,
+            `--allow-fs-read=${dir}`,
+            ...write,
+            CHILD,
+            "haul",
+            `${server.url}/f.bin`,
+            dest,
+          ], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+          const run = { stdout: "", stderr: "" };
+          child.stdout.on("data", (chunk: Uint8Array) => (run.stdout += String(chunk)));
+          child.stderr.on("data", (chunk: Uint8Array) => (run.stderr += String(chunk)));
+          const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+          await new Promise((resolve) => child.once("close", resolve)).finally(() =>
+            clearTimeout(timer)
+          );
+          const outcome = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as ChildLine;
+          assert.equal(outcome.name, "DestinationError", `${run.stdout}${run.stderr}`);
+          assert.match(outcome.message ?? "", /Node's --permission refuses it.*run without it$/);
+          assert.equal(outcome.retryable, false);
+          assert.deepEqual(await readdir(dir), []);
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
 });
