@@ -16,13 +16,17 @@ const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 /** The longest file name (in bytes) common filesystems accept. */
 const NAME_MAX = 255;
 
-/** `dest` (a path or a `file:` URL) as a non-empty path; a `TypeError` for anything else. */
+/** `dest` (a path, or a `file:` URL of UTF-8 with no encoded "/") as a path; else a `TypeError`. */
 export function destToPath(dest: string | URL): string {
   if (dest instanceof URL) {
-    if (dest.protocol !== "file:") {
-      throw new TypeError(`Invalid dest: only file: URLs are accepted, got ${dest.protocol}`);
+    if (dest.protocol !== "file:" || /%2f/i.test(dest.pathname)) {
+      throw new TypeError(`Invalid dest: want a file: URL, no encoded "/": ${dest.href}`);
     }
-    return decodeURIComponent(dest.pathname);
+    try {
+      return destToPath(decodeURIComponent(dest.pathname)); // a NUL is refused there
+    } catch (e) {
+      throw e instanceof URIError ? new TypeError(`Invalid dest: not UTF-8: ${dest.href}`) : e;
+    }
   }
   if (typeof dest !== "string" || dest.length === 0) {
     throw new TypeError("Invalid dest: expected a non-empty path or a file: URL");
@@ -153,7 +157,7 @@ const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
 export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
   const explained = inCauses(error, ({ name, message }) => {
     if (name !== "NotCapable" || typeof message !== "string") return null;
-    const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
+    const path = destToPath(dest);
     const [, kind = "all", target = ""] = REQUIRES.exec(message) ?? [];
     const onDest = kind === "read" || kind === "write" || kind === "all"; // all: e.g. under /dev
     const granted = kind === "all" ? "" : onDest ? dirname(path) : target;
