@@ -7,7 +7,7 @@ import { type FsShim, FsShimError, type OpenMode, type ShimFile } from "./fs_shi
  */
 export async function defaultFs(): Promise<FsShim> {
   if (typeof globalThis.Deno?.open === "function") {
-    const [{ denoFs }, { nodeFs }] = await Promise.all([
+    const [{ denoFs, granted }, { nodeFs }] = await Promise.all([
       import("./deno_fs.ts"),
       import("./node_fs.ts"),
     ]);
@@ -18,7 +18,8 @@ export async function defaultFs(): Promise<FsShim> {
         mode === "readwrite" ? openTwice(path, nodeFs, denoFs) : denoFs.open(path, mode),
       copyFile: nodeFs.copyFile!,
       list: nodeFs.list!,
-      processStart: nodeFs.processStart!,
+      processStart: (pid: number) =>
+        granted({ name: "read", path: `/proc/${pid}/stat` }) ? nodeFs.processStart!(pid) : null,
     });
   }
   return (await import("./node_fs.ts")).nodeFs;

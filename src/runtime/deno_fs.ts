@@ -21,12 +21,12 @@ import {
 } from "./fs_shim.ts";
 import process from "node:process";
 
-/** The `Deno.open` options for each {@link OpenMode}; files are created 0o644. */
+/** The `Deno.open` options for each {@link OpenMode}; created 0o666 less the umask, like curl's. */
 const OPEN_OPTIONS: Readonly<Record<OpenMode, Deno.OpenOptions>> = {
   "read": { read: true },
-  "readwrite": { read: true, write: true, create: true, mode: 0o644 },
-  "create-exclusive": { write: true, createNew: true, mode: 0o644 },
-  "create-truncate": { write: true, create: true, truncate: true, mode: 0o644 },
+  "readwrite": { read: true, write: true, create: true, mode: 0o666 },
+  "create-exclusive": { write: true, createNew: true, mode: 0o666 },
+  "create-truncate": { write: true, create: true, truncate: true, mode: 0o666 },
 };
 
 /**
@@ -102,7 +102,7 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
 }
 
 /** Whether Deno's permission state for `descriptor` is "granted", asking nobody. */
-function granted(descriptor: Deno.PermissionDescriptor): boolean {
+export function granted(descriptor: Deno.PermissionDescriptor): boolean {
   try {
     return Deno.permissions.querySync(descriptor).state === "granted";
   } catch {

@@ -32,7 +32,7 @@ export interface ShimFile {
 
 /**
  * How {@link FsShim.open} opens a path: `read` (must exist), `readwrite`
- * (created 0o644 if missing, never truncated), `create-exclusive` (write only;
+ * (created 0o666 if missing, never truncated), `create-exclusive` (write only;
  * `EEXIST` if the path exists), `create-truncate` (write only; created or emptied).
  */
 export type OpenMode = "read" | "readwrite" | "create-exclusive" | "create-truncate";

@@ -94,7 +94,7 @@ export const nodeFs: FsShim = {
   name: "node",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
-    const open = () => fsp.open(path, OPEN_FLAGS[mode], 0o644);
+    const open = () => fsp.open(path, OPEN_FLAGS[mode], 0o666);
     return nodeFile(await shimIo(`open (${mode})`, path, open), path);
   },
 

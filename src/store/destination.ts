@@ -16,13 +16,17 @@ const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 /** The longest file name (in bytes) common filesystems accept. */
 const NAME_MAX = 255;
 
-/** `dest` (a path or a `file:` URL) as a non-empty path; a `TypeError` for anything else. */
+/** `dest` (a path, or a `file:` URL of UTF-8 with no encoded "/") as a path; else a `TypeError`. */
 export function destToPath(dest: string | URL): string {
   if (dest instanceof URL) {
-    if (dest.protocol !== "file:") {
-      throw new TypeError(`Invalid dest: only file: URLs are accepted, got ${dest.protocol}`);
+    if (dest.protocol !== "file:" || /%2f/i.test(dest.pathname)) {
+      throw new TypeError(`Invalid dest: want a file: URL, no encoded "/": ${dest.href}`);
     }
-    return decodeURIComponent(dest.pathname);
+    try {
+      return destToPath(decodeURIComponent(dest.pathname)); // a NUL is refused there
+    } catch (e) {
+      throw e instanceof URIError ? new TypeError(`Invalid dest: not UTF-8: ${dest.href}`) : e;
+    }
   }
   if (typeof dest !== "string" || dest.length === 0) {
     throw new TypeError("Invalid dest: expected a non-empty path or a file: URL");
@@ -78,9 +82,7 @@ export async function checkDestination(
       throw toDestinationError(error, dest);
     });
   const name = basename(dest);
-  if (name === "" || name === "." || name === "..") {
-    throw fail(`Invalid destination: ${dest} names a directory`);
-  }
+  if (["", ".", ".."].includes(name)) throw fail(`Invalid destination: ${dest} names a directory`);
   const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
   if (nameBytes > NAME_MAX) {
     throw fail(
@@ -133,11 +135,13 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     ENOTDIR: "a parent in the path is not a directory",
     ELOOP: "too many symbolic links",
     EFTYPE: "not a regular file; remove it",
+    EMFILE: "too many open files; call again, with fewer at once or a higher ulimit -n",
+    ERR_ACCESS_DENIED: "Node's --permission refuses it (from Node 24.13 any fsync): run without it",
   };
   return new DestinationError(
     `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,
     dest,
-    { cause: error, retryable: error.code === "ENOSPC" },
+    { cause: error, retryable: /^(ENOSPC|EMFILE|ENFILE)$/.test(error.code) },
   );
 }
 
@@ -145,18 +149,18 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
 const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
 
 /**
- * A failure caused by a missing Deno permission (its `NotCapable` in `error` or
- * a first cause) as a non-retryable error naming the flag that grants it (on
- * `dest`'s directory for read and write): a {@link DestinationError} for the
- * destination's files, a {@link HaulError} otherwise; anything else unchanged.
+ * A failure caused by a missing Deno permission (its `NotCapable` in `error` or a first cause) as a
+ * non-retryable error naming the flag that grants it (on `dest`'s directory for read and write;
+ * plain `--allow-all` for "all", which Deno asks for paths under /dev): a {@link DestinationError}
+ * for the destination's files, a {@link HaulError} otherwise; anything else unchanged.
  */
 export function explainMissingPermission(error: unknown, dest: string | URL): unknown {
   const explained = inCauses(error, ({ name, message }) => {
     if (name !== "NotCapable" || typeof message !== "string") return null;
-    const path = dest instanceof URL ? decodeURIComponent(dest.pathname) : String(dest);
+    const path = destToPath(dest);
     const [, kind = "all", target = ""] = REQUIRES.exec(message) ?? [];
-    const onDest = kind === "read" || kind === "write";
-    const granted = onDest ? dirname(path) : target;
+    const onDest = kind === "read" || kind === "write" || kind === "all"; // all: e.g. under /dev
+    const granted = kind === "all" ? "" : onDest ? dirname(path) : target;
     const flag = granted === "" ? `--allow-${kind}` : `--allow-${kind}=${granted}`;
     const what = target === "" ? kind : `${kind} access to ${target}`;
     const text = `Missing Deno permission: haul needs ${what}; run Deno with ${flag}`;

@@ -188,6 +188,9 @@ function holdLock(
     const found = await fs.readFile(lockPath);
     return found !== null && parseLockRecord(new TextDecoder().decode(found)).nonce === nonce;
   };
+  // A record that cannot be read (EMFILE…) is ours while the lock file is still our inode.
+  const isOurInode = async () =>
+    (await fs.stat(lockPath).catch(() => null))?.identity === ((await file.identity?.()) ?? 0);
   const lose = (): void => {
     clearInterval(timer);
     controller.abort(
@@ -225,15 +228,12 @@ function holdLock(
       clearInterval(timer);
       try {
         await beating;
-        const ours = !controller.signal.aborted && (await isOurs().catch(() => false));
+        const ours = !controller.signal.aborted && (await isOurs().catch(isOurInode));
         // Removed before closed: a flock released first lets a taker judge the owner dead.
-        try {
-          if (ours) await fs.remove(lockPath);
-        } finally {
-          await file.close().catch(() => {});
-        }
+        if (ours) await fs.remove(lockPath);
       } finally {
         heldHere.delete(nonce);
+        await file.close().catch(() => {});
       }
     },
   };

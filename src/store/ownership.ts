@@ -49,8 +49,7 @@ export class PartOwner {
     }
     if (this.#lock.fenced && partExists) {
       if (fs.copyFile === undefined) {
-        await fs.remove(ctrl);
-        await fs.remove(part);
+        for (const path of [ctrl, part]) await fs.remove(path);
       } else {
         const copy = this.#privateName();
         await fs.copyFile(part, copy);
@@ -82,8 +81,7 @@ export class PartOwner {
 
   /** Removes `.part`, `.part.ctrl` and its temp file, if this owner still owns them. */
   async remove(): Promise<void> {
-    const owned = await this.check().then(() => true, () => false);
-    if (!owned) return;
+    if (!(await this.check().then(() => true, () => false))) return;
     const { part, ctrl, ctrlTmp } = this.#paths;
     for (const path of [part, ctrl, ctrlTmp]) await this.#fs.remove(path);
   }

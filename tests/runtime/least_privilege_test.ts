@@ -4,17 +4,28 @@
  * with those flags is SIGKILLed mid-download, and a child with the same
  * flags resumes it at once: the kernel dropped the killed child's flock on
  * its lock file (a user's retry loop is kept, in case it is still busy). A missing flag is a clear, non-retryable error that names it.
- * Runs under every runtime: the children are always the pinned Deno.
+ * On a terminal, where Deno prompts for what it was not granted, haul never makes it prompt. And
+ * Node's permission model (`--permission`), which refuses every fsync from Node 24.13 on, is a
+ * clear error that says so. Runs under every runtime: the children are always the pinned Deno
+ * (or Node).
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
-import { type ChildPermissions, runtimeChild } from "../helpers/runtime.ts";
+import {
+  type ChildPermissions,
+  REPO_ROOT,
+  runtimeChild,
+  runtimeCommand,
+  runtimeExecutable,
+} from "../helpers/runtime.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/least_privilege_child.ts", import.meta.url));
 const BODY_SIZE = 4 * 1024 * 1024 + 777;
@@ -149,6 +160,143 @@ describe("Deno with only --allow-net, --allow-read and --allow-write", () => {
         assert.equal(outcome.retryable, false);
         assert.deepEqual(await readdir(dir), []);
         assert.equal(server.requests.length, 0, "every case was refused before a request");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Runs the haul child under Deno in a pseudo-terminal (util-linux `script`), where a permission
+ * Deno was not granted would be asked for: resolves to the terminal's output, ended early (killed)
+ * as soon as a prompt shows.
+ */
+function haulChildOnTerminal(url: string, dest: string, flags: ChildPermissions): Promise<string> {
+  const [command, args] = runtimeCommand(CHILD, ["haul", url, dest], { ...flags, runtime: "deno" });
+  const child = spawn("script", [
+    "-qfec",
+    [command, ...args].map(shellQuote).join(" "),
+    "/dev/null",
+  ], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdio: ["pipe", "pipe", "pipe"], // stdin stays open: a prompt would wait for an answer
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    output += chunk;
+    if (/Deno requests/.test(output)) child.kill("SIGKILL");
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", () => {
+      clearTimeout(timer);
+      resolve(output);
+    });
+  });
+}
+
+describe("Deno with narrow permissions on a terminal", () => {
+  it(
+    "never prompts: what it was not granted (/proc for the lock's start time) it only asks about",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
+      assert.ok(hasScript, "script(1) is missing: run bash scripts/setup.sh (installs bsdutils)");
+      const body = randomBody(100_000);
+      const server = await startResourceServer({ body });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "f.bin");
+          const flags = { net: `127.0.0.1:${server.port}`, readWriteDir: dir };
+          const output = await haulChildOnTerminal(`${server.url}/f.bin`, dest, flags);
+          assert.doesNotMatch(output, /Deno requests/, output);
+          assert.match(output, /"ok":true/, output);
+          assert.equal(sha256(await bytesOf(dest)), sha256(body));
+          assert.deepEqual(await readdir(dir), ["f.bin"]);
+        });
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});
+
+describe("Deno with --allow-read and --allow-write on a directory under /dev", () => {
+  it(
+    "names --allow-all, the only flag Deno takes for paths there, not a flag that does not exist",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      assert.ok(existsSync("/dev/shm"), "no /dev/shm: this test needs Linux");
+      const dir = await mkdtemp("/dev/shm/haul-test-");
+      const server = await startResourceServer({ body: randomBody(1000) });
+      try {
+        const dest = join(dir, "f.bin");
+        const outcome = await haulChild(`${server.url}/f.bin`, dest, {
+          net: `127.0.0.1:${server.port}`,
+          readWriteDir: dir,
+        });
+        assert.equal(outcome.name, "DestinationError", JSON.stringify(outcome));
+        assert.match(
+          outcome.message ?? "",
+          /^Missing Deno permission: .*run Deno with --allow-all$/,
+        );
+        assert.equal(outcome.retryable, false);
+        assert.deepEqual(await readdir(dir), []);
+      } finally {
+        await server.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe("Node with --permission", () => {
+  it("is a clear, non-retryable DestinationError that names it, and leaves nothing", {
+    timeout: 60_000,
+  }, async () => {
+    const body = randomBody(100_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        // Write and read granted (Node 24.13 and later refuse every fsync all the same), or read only.
+        for (const write of [[`--allow-fs-write=${dir}`], []]) {
+          const child = spawn(runtimeExecutable("node"), [
+            "--no-warnings",
+            "--permission",
+            `--allow-fs-read=${REPO_ROOT.replace(/\/$/, "")}`,
+            `--allow-fs-read=${dir}`,
+            ...write,
+            CHILD,
+            "haul",
+            `${server.url}/f.bin`,
+            dest,
+          ], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+          const run = { stdout: "", stderr: "" };
+          child.stdout.on("data", (chunk: Uint8Array) => (run.stdout += String(chunk)));
+          child.stderr.on("data", (chunk: Uint8Array) => (run.stderr += String(chunk)));
+          const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+          await new Promise((resolve) => child.once("close", resolve)).finally(() =>
+            clearTimeout(timer)
+          );
+          const outcome = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as ChildLine;
+          assert.equal(outcome.name, "DestinationError", `${run.stdout}${run.stderr}`);
+          assert.match(outcome.message ?? "", /Node's --permission refuses it.*run without it$/);
+          assert.equal(outcome.retryable, false);
+          assert.deepEqual(await readdir(dir), []);
+        }
       });
     } finally {
       await server.close();

@@ -22,7 +22,7 @@ import {
 } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Checkpoint, durablePrefix, tailStart } from "../../src/protocol/checkpoint.ts";
 import { crc32, decodeCheckpoint, encodeCheckpoint } from "../../src/store/control_file.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -723,6 +723,37 @@ describe("Destination names", () => {
         const result = await haul(server.url, { ...OPTIONS, dest: longest });
         assert.equal(result.sha256, DIGEST);
         assert.deepEqual(await entries(dir), ["b".repeat(241)]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('as file: URLs that are not UTF-8, or encode a "/" (another file), are a TypeError before any request', async () => {
+    const server = await startResourceServer({ body: BODY, etag: ETAG });
+    try {
+      await inSandbox(async ({ dir }) => {
+        await mkdir(join(dir, "x"));
+        const base = pathToFileURL(dir).href;
+        // %2F would have been read as x/y; %FF and a cut %E2%82 are no UTF-8 (Node's fileURLToPath
+        // refuses the first, and no string can name the bytes of the others).
+        for (
+          const spelled of [`${base}/x%2Fy`, `${base}/a%FFb`, `${base}/a%E2%82`, `${base}/n%00`]
+        ) {
+          for (const dest of [spelled, new URL(spelled)]) {
+            const outcome = await haul(server.url, { ...OPTIONS, dest }).catch((e: unknown) => e);
+            assert.ok(outcome instanceof TypeError, `${spelled}: ${outcome}`);
+            assert.match(outcome.message, /^Invalid dest: /);
+            assert.equal(isRetryable(outcome), false);
+          }
+        }
+        assert.equal(server.requests.length, 0, "the server saw no request");
+        assert.deepEqual(await entries(dir), ["x"]);
+        assert.deepEqual(await entries(join(dir, "x")), []);
+        // A space and a non-ASCII name, percent-encoded, are the names they spell.
+        const result = await haul(server.url, { ...OPTIONS, dest: `${base}/a%20b%C3%A9` });
+        assert.equal(result.dest, join(dir, "a bé"));
+        assert.equal(result.sha256, DIGEST);
       });
     } finally {
       await server.close();

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import { readdir, writeFile } from "node:fs/promises";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
-import { DestinationError } from "../../mod.ts";
+import { DestinationError, isRetryable } from "../../mod.ts";
 import { type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
 import { lockFileOf } from "../helpers/lock_file.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
@@ -101,6 +101,39 @@ describe("A fault during the commit", () => {
       });
     }
   }
+});
+
+describe("Too many open files (EMFILE, as under ulimit -n with haulAll)", () => {
+  it("creating the lock is a retryable DestinationError that says so, and leaves nothing", async () => {
+    await faultThenResume(
+      (request, dest) => request.op === "open" && request.path === `${dest}.part.lock`,
+      "EMFILE",
+      (error, left) => {
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.equal(error.retryable, true);
+        assert.equal(isRetryable(error), true);
+        assert.match(error.message, /too many open files; call again/);
+        assert.deepEqual(left, []);
+      },
+    );
+  });
+
+  it("reading the lock file, even to release it, is retryable and the lock file still goes", async () => {
+    await faultThenResume(
+      (request, dest) => request.op === "readFile" && request.path === `${dest}.part.lock`,
+      "EMFILE",
+      (error, left) => {
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.equal(error.retryable, true);
+        assert.match(error.message, /too many open files/);
+        // Left, the lock would keep every other process out for as long as this one lives.
+        assert.ok(!left.includes("f.bin.part.lock"), `left ${left}`);
+      },
+      undefined,
+      {},
+      true,
+    );
+  });
 });
 
 /** The pid of a process that has exited. */
