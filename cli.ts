@@ -24,6 +24,12 @@ import { scrub } from "./src/cli/error_wording.ts";
 const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
 
 function envColumns(): number {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno; // asked about, never prompted for
+  if (
+    deno && deno.permissions.querySync({ name: "env", variable: "COLUMNS" }).state !== "granted"
+  ) {
+    return 80;
+  }
   const value = Number(process.env["COLUMNS"]);
   return Number.isSafeInteger(value) && value > 0 ? value : 80;
 }

@@ -25,6 +25,7 @@ import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
+import { explainMissingPermission } from "./store/destination.ts";
 import { type HaulOptions, withInputSignal } from "./types.ts";
 
 /** Options of {@link haulStream}; a mismatch of `integrity` errors the stream's last read. */
@@ -223,8 +224,9 @@ export function haulStream(
           integrityFailure(expected, hash!.digests(), (found) => `${url}: got ${found}`);
         if (!failure) return controller.close();
         controller.error(failure);
-      } catch (error) {
+      } catch (caught) {
         if (stop.signal.aborted) return;
+        const error = explainMissingPermission(caught, url); // Deno's NotCapable names its flag
         end(error);
         controller.error(error);
       }

@@ -133,6 +133,7 @@ function networkLine(failure: FetchFailure, url: string, message: string, port: 
 }
 
 function destinationLine(error: unknown, job: Pick<Job, "dest">, message: string): string {
+  if (message.startsWith("Missing Deno permission")) return cliWording(message); // names its flag
   const code = filesystemCode(error);
   const dir = dirname(job.dest);
   const where = dir === "." ? "the current directory" : dir;
