@@ -79,9 +79,8 @@ export async function rangeRequest(
   let input: SourceInput, response: Response;
   try {
     input = await untilAborted(ctx.sources.resolve(index), signal);
-    const validator = etag ?? lastModified;
     response = await ctx.fetchFn(
-      buildRangeRequest(input, ctx.options.headers, signal, asked, validator),
+      buildRangeRequest(input, ctx.options.headers, signal, asked, etag ?? lastModified),
     );
   } catch (error) {
     if (!mirror || signal.aborted) throw error;
