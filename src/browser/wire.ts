@@ -9,6 +9,7 @@
 
 import type { RetryInfo, RetryOptions } from "../batch/retry.ts";
 import * as errors from "../errors.ts";
+import { hidden } from "../errors.ts";
 import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";
 import type { HaulOptions, HaulResult, HaulState } from "../types.ts";
 
@@ -131,11 +132,6 @@ export function errorToWire(error: unknown, depth = 0): WireError {
       ? String(cause)
       : errorToWire(cause, depth + 1),
   };
-}
-
-/** Sets a non-enumerable own field, as `Error` has `message`, `stack` and `cause`. */
-function hidden(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, writable: true, configurable: true });
 }
 
 /**
