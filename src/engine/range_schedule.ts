@@ -61,8 +61,7 @@ export class RangeSchedule {
   /** Starts a range at `span`; `asked`: its request is still to be answered. */
   start(span: ByteSpan, writer: PartWriter, asked: boolean): Segment {
     const segment: Segment = {
-      start: span.start,
-      end: span.end,
+      ...span,
       writer,
       done: false,
       answer: asked ? Promise.withResolvers<void>() : null,
