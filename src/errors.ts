@@ -284,6 +284,11 @@ export function isRetryable(error: unknown): boolean {
   return name === "TypeError" && !/^Invalid\b/.test(message);
 }
 
+/** Sets a non-enumerable own field, as `Error` has `message`, `stack` and `cause`. */
+export function hidden(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, configurable: true });
+}
+
 /** The errno code (`ENOSPC`, `EACCES`…) of the filesystem failure behind an error, or `null`. */
 export function filesystemCode(error: unknown): string | null {
   return inCauses(

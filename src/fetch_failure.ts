@@ -7,11 +7,9 @@
 /** What {@link fetchFailure} could tell about a request that failed before any response. */
 export interface FetchFailure {
   /**
-   * A short code: the operating system's (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`…), the TLS
-   * library's (`DEPTH_ZERO_SELF_SIGNED_CERT`…), or one of haul's for what `fetch` refuses to do:
-   * `BAD_PORT` (a port on fetch's blocked list, such as 1 or 6000), `BAD_SCHEME` (not
-   * `http:`/`https:`), `INVALID_URL`, `CERTIFICATE` (a certificate rejected, code unknown),
-   * `NOT_PERMITTED` (the runtime's permissions forbid the request), `TOO_MANY_REDIRECTS`.
+   * A short code: the operating system's (`ECONNREFUSED`…), the TLS library's, or one of haul's for
+   * what `fetch` refuses to do: `BAD_PORT` (fetch's blocked list), `BAD_SCHEME`, `INVALID_URL`,
+   * `CERTIFICATE` (code unknown), `NOT_PERMITTED` (by the runtime), `TOO_MANY_REDIRECTS`.
    */
   readonly code: string;
   /** What the code means, in a few lower-case words: `"connection refused"`. */
@@ -58,9 +56,7 @@ const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER
 
 /**
  * Why a request failed before any response, from the error `fetch` threw or a cause of it (Node's
- * `cause.code`, Bun's `code`, Deno's message): what no retry can cure (a refused port or scheme, an
- * invalid URL, a bad certificate, a missing permission) or what may pass (a refused or reset
- * connection, a DNS failure); `null` when the error says nothing recognisable.
+ * `cause.code`, Bun's `code`, Deno's message); `null` when the error says nothing recognisable.
  */
 export function fetchFailure(error: unknown): FetchFailure | null {
   return inCauses(error, readFailure);

@@ -8,7 +8,7 @@
 import { type EngineHooks, haul } from "../engine/haul.ts";
 import { KeptHasher } from "../engine/kept_hashes.ts";
 import { checkOptions } from "../engine/settings.ts";
-import { filesystemCode, isRetryable, UnexpectedStatusError } from "../errors.ts";
+import { filesystemCode, hidden, isRetryable, UnexpectedStatusError } from "../errors.ts";
 import { readRateLimit, sleep } from "../engine/rate_limit.ts";
 import { Sources } from "../engine/sources.ts";
 import {
@@ -207,11 +207,7 @@ export function numberField(error: unknown, key: string): number | null {
 /** Records `attempts` on what was thrown, non-enumerable as `Error`'s own fields are. */
 function withAttempts(error: unknown, attempts: number): unknown {
   if (typeof error === "object" && error !== null && Object.isExtensible(error)) {
-    Object.defineProperty(error, "attempts", {
-      value: attempts,
-      configurable: true,
-      writable: true,
-    });
+    hidden(error, "attempts", attempts);
   }
   return error;
 }

@@ -1,16 +1,15 @@
 /**
- * What crosses between the page (`page.ts`) and the download worker (`worker.ts`). A call crosses
- * as data: every data option as it is (`headers` as pairs), so an option added to `HaulOptions`
- * or `RetryOptions` needs no edit here; `signal`, `state`, `onProgress` and `onRetry` stay on the
- * page, served by messages; any other function (a custom `fetch`) is refused. An error crosses as
- * its class name and own fields (structured clone keeps only its message), and is built again as
- * the same class, so `isRetryable()`, `instanceof` and `error.status` work on the page.
+ * What crosses between the page (`page.ts`) and the download worker (`worker.ts`): a call as data
+ * (every data option as it is, `headers` as pairs; the `LOCAL` ones served by messages; any other
+ * function refused), an error as its class name and own fields, built again as the same class so
+ * that `isRetryable()`, `instanceof` and `error.status` work on the page.
  *
  * @module
  */
 
-import type { RetryOptions } from "../batch/retry.ts";
+import type { RetryInfo, RetryOptions } from "../batch/retry.ts";
 import * as errors from "../errors.ts";
+import { hidden } from "../errors.ts";
 import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";
 import type { HaulOptions, HaulResult, HaulState } from "../types.ts";
 
@@ -53,13 +52,7 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: "progress"; readonly state: StateSnapshot }
   | { readonly type: "warning"; readonly message: string }
-  | {
-    readonly type: "retry";
-    readonly attempt: number;
-    readonly maxAttempts: number;
-    readonly delayMs: number;
-    readonly error: WireError;
-  }
+  | (Omit<RetryInfo, "error"> & { readonly type: "retry"; readonly error: WireError })
   | { readonly type: "done"; readonly state: StateSnapshot; readonly result: HaulResult }
   | {
     readonly type: "failed";
@@ -139,11 +132,6 @@ export function errorToWire(error: unknown, depth = 0): WireError {
       ? String(cause)
       : errorToWire(cause, depth + 1),
   };
-}
-
-/** Sets a non-enumerable own field, as `Error` has `message`, `stack` and `cause`. */
-function hidden(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, writable: true, configurable: true });
 }
 
 /**

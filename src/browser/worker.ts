@@ -1,10 +1,7 @@
 /**
  * The browser's download worker (a module worker `page.ts` starts): one `haul()` or
- * `haulWithRetry()` per message, the engine of Deno, Bun and Node over OPFS; the bundle swaps in
- * `runtime/browser/` for `node:crypto` and `node:fs` (`scripts/build_browser.ts`). Around the
- * engine's requests, `webFetch` keeps the web's rules: no HTTP cache, `Range` on the first
- * request, no `Cache-Control` cross-origin, and what to do when CORS hides `Content-Range` or ETag,
- * or refuses `If-Range` (each rule and why: docs/browser.md).
+ * `haulWithRetry()` per message, the engine over OPFS (`scripts/build_browser.ts` swaps in
+ * `runtime/browser/`); `webFetch` keeps the web's rules around its requests (docs/browser.md).
  *
  * @module
  */
@@ -68,11 +65,7 @@ scope.onmessage = ({ data }) => {
 };
 
 /** The engine's `fetch` wrapped with the web's rules; `warn` gets why a resume started over or cannot be made. */
-function webFetch(
-  warn: (message: string) => void,
-  origin: string,
-  fetchFn: FetchLike = (request) => globalThis.fetch(request),
-): FetchLike {
+function webFetch(warn: (message: string) => void, origin: string): FetchLike {
   let warned = false;
   return async (request: Request): Promise<Response> => {
     const cross = new URL(request.url).origin !== origin;
@@ -82,7 +75,7 @@ function webFetch(
     if (range === null) headers.set("range", "bytes=0-");
     if (cross && headers.get("cache-control") === "no-transform") headers.delete("cache-control");
     const send = (sent: Headers) =>
-      fetchFn(new Request(request, { headers: sent, cache: "no-store" }));
+      globalThis.fetch(new Request(request, { headers: sent, cache: "no-store" }));
     const startOver = async (why: string): Promise<Response> => {
       warn(`${request.url}: ${why}; the download starts over from byte 0`);
       headers.delete("if-range");

@@ -1,7 +1,6 @@
 /**
- * How the command line words an error: one line saying why a download failed and what to
- * do, a retry's reason in a few words, the detail for `-v`; {@link scrub} keeps credentials
- * out of all of them.
+ * How the command line words an error: one line saying why a download failed and what to do, a
+ * retry's reason in a few words, the detail for `-v`; {@link scrub} keeps credentials out of all.
  *
  * @module
  */

@@ -1,7 +1,6 @@
 /**
- * Turning URLs (from the arguments or a list) into downloads, validating the whole set
- * before any request: URLs, paths, duplicates, checksums (`--checksums FILE`, read here);
- * and which of them are this machine's share (`--shard K/N`).
+ * Turning URLs (arguments or a list) into downloads, the whole set validated before any request
+ * (URLs, paths, duplicates, `--checksums FILE`), and this machine's share of them (`--shard K/N`).
  *
  * @module
  */

@@ -139,11 +139,10 @@ async function download(
   } finally {
     output.stop();
   }
-  const count = (status: HaulAllReport["status"]): number =>
-    reports.filter((report) => report.status === status).length;
+  const failed = reports.filter((report) => report.status === "failed").length;
   if (stop.by !== null) {
     io.stderr(
-      `haul: Interrupted: ${count("done") + count("skipped")} of ${jobs.length} ` +
+      `haul: Interrupted: ${reports.length - failed} of ${jobs.length} ` +
         "finished; progress is saved: run the same command again to resume\n",
     );
     return EXIT.interrupted;
@@ -151,7 +150,7 @@ async function download(
   if (jobs.length > 1 && !options.quiet) {
     io.stderr(output.summary(reports, performance.now() - startedAt));
   }
-  return count("failed") > 0 ? EXIT.failed : EXIT.ok;
+  return failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /**

@@ -10,8 +10,8 @@
 import { eachLimited, type HaulAllFailure, type HaulAllItem } from "../batch/haul_all.ts";
 import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
 import { headDeadline, untilAborted } from "../engine/stall.ts";
-import { UnexpectedStatusError } from "../errors.ts";
-import { parseContentRange, parseRetryAfter, parseUnsatisfiedRange } from "../protocol/headers.ts";
+import { parseContentRange, parseUnsatisfiedRange } from "../protocol/headers.ts";
+import { statusError } from "../protocol/plan.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 import { dirname } from "../store/destination.ts";
 import { redactUrl } from "../redact.ts";
@@ -243,11 +243,6 @@ async function probe(url: URL, method: "HEAD" | "GET", asking: Asking): Promise<
   const response = await fetchFn(new Request(url, init));
   await response.body?.cancel().catch(() => {});
   return response;
-}
-
-function statusError(url: URL, { status, headers }: Response): UnexpectedStatusError {
-  const retryAfterMs = parseRetryAfter(headers.get("retry-after"));
-  return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
 }
 
 /** How the checks are made: the run's retry policy, `fetch` and headers (each item's over them). */

@@ -1,7 +1,6 @@
 /**
- * When a checkpoint is written (`checkpointer.ts`): after {@link CheckpointCadence} bytes or
- * milliseconds, one at a time, in the background, its failure reported on the next append. What a
- * checkpoint records is the checkpointer's business.
+ * When a checkpoint is written (what it records: `checkpointer.ts`): after the cadence's bytes or
+ * milliseconds, one at a time, in the background, its failure reported on the next append.
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * Checkpoints of one call. Each range has its own {@link PartWriter} and so its own
- * {@link Durability}: a checkpoint counts only what that says is durable. On the call's cadence a
- * checkpoint runs in the background, one at a time (a failure surfaces on the next
- * {@link Checkpointer.afterAppend}); an interruption writes a last one in the foreground.
+ * Checkpoints of one call: each counts only what every range's own {@link Durability} says is
+ * durable; in the background on the call's cadence (`checkpoint_schedule.ts`), and a last one in
+ * the foreground when the call is interrupted.
  *
  * @module
  */

@@ -263,9 +263,8 @@ export class Download {
   async #stream(segment: Segment, response: Response, asked: number, url: string): Promise<void> {
     const stop = this.#stop.signal;
     await streamSegment(segment, response, asked, {
+      ...this.#ctx.settings,
       stop,
-      stallTimeout: this.#ctx.settings.stallTimeout,
-      limiter: this.#ctx.settings.limiter,
       carriesOn: (s, limit) => this.#schedule.carriesOn(s, limit, stop),
       stored: (writer, bytes) => this.#stored(writer, bytes),
     });

@@ -5,10 +5,8 @@
  */
 
 /**
- * What the bytes of `.part` written by this call have become. {@link Durability.sync} notes, when
- * a sync *starts*, how far the completed writes reach; only when it returns do those bytes become
- * {@link Durability.durable}. After a failed sync nothing becomes durable again in this call (it
- * may have lost anything written before it).
+ * What the bytes of `.part` written by this call have become: durable once a sync *started* after
+ * their write completed has returned; after a failed sync, nothing more (it may have lost them).
  */
 export class Durability {
   #written: number;
@@ -60,10 +58,8 @@ export class Durability {
 }
 
 /**
- * Shares the `fdatasync` calls of several writers of one `.part`. A call made while no sync runs
- * starts one; calls made while one runs wait for the next, which starts once it returns and serves
- * them all. So every call is answered by a sync that started after it was made (what
- * {@link Durability} requires), and eight ranges syncing together cost one or two syncs.
+ * Shares the `fdatasync` of several writers of one `.part`: calls made while a sync runs share the
+ * next one, which starts after them (as {@link Durability} requires): eight ranges cost one or two.
  */
 export function sharedDatasync(datasync: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | null = null;

@@ -1,7 +1,6 @@
 /**
- * `haul()`: one request, streamed into `<dest>.part`, checkpointed in
- * `<dest>.part.ctrl`, renamed onto `dest` only when every byte has arrived.
- * The path of one call and what runs concurrently: `docs/architecture.md`.
+ * `haul()`: one request, streamed into `<dest>.part`, checkpointed in `<dest>.part.ctrl`, renamed
+ * onto `dest` only when every byte has arrived (the path of one call: `docs/architecture.md`).
  *
  * @module
  */
@@ -40,9 +39,8 @@ import { contentDispositionName } from "../protocol/safe_name.ts";
 export type { EngineHooks } from "./settings.ts";
 
 /**
- * `haul()` itself: what the public `haul()` (`src/calls.ts`) and each attempt of a retry loop run.
- * `onJoined` tells the loop when the call shared another call's download (`single_flight.ts`);
- * `loop` hands the loop's hasher, sources, pace and filesystem over.
+ * `haul()` itself, for `src/calls.ts` and each attempt of a retry loop: `onJoined` says the call
+ * shared another's download (`single_flight.ts`); `loop` hands its hasher, sources, pace, fs over.
  */
 export async function haul(
   input: Source | readonly Source[],
@@ -112,9 +110,8 @@ export async function haulWith(
     throw toDestinationError(error, paths.dest);
   });
   try {
-    // Another process (or worker) may have finished this destination between the look above and
-    // the lock: then it is there, as if it had been from the start. (The lock file was just
-    // created in the parent, so the parent is a directory: only `dest` is looked at again.)
+    // Another process may have finished this destination between the look above and the lock
+    // (its file just made in the parent, so only `dest` is looked at again): then it is there.
     const appeared = keepExisting ? await checkDestination(fs, paths, true) : null;
     if (appeared !== null && !revalidate) return await returnExisting(appeared);
     const owner = new PartOwner(fs, paths, lock);
@@ -160,9 +157,8 @@ export async function haulWith(
 }
 
 /**
- * The result for a `dest` that is already there. Without a digest to check it
- * against, it costs a `stat` (an `fstat` through a symbolic link) and
- * `sha256` is `null`; with one, the file is read and hashed.
+ * The result for a `dest` that is already there: without a digest to check, a `stat` (an `fstat`
+ * through a symbolic link) and `sha256` `null`; with one, the file is read and hashed.
  */
 async function alreadyComplete(
   fs: FsShim,

@@ -1,7 +1,6 @@
 /**
- * The live hasher of an interrupted attempt, handed to the next attempt of the same retry loop
- * (`haulWithRetry()`, and so `haulAll()` and the CLI), so that it continues the SHA-256 instead of
- * hashing `.part` again from byte 0. Each loop owns one; nothing is shared between calls.
+ * The live hasher of an interrupted attempt, handed to the next attempt of the retry loop that owns
+ * it (nothing is shared between calls): it continues the SHA-256 instead of hashing `.part` again.
  *
  * @module
  */

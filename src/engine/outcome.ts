@@ -173,13 +173,7 @@ interface Completion {
 
 /**
  * Commits a complete `.part` (the last byte streamed, or a 416 that says the checkpoint covers the
- * file) onto `dest`, and returns the digests (hex) of the file now there:
- *
- * 1. cut `.part` to the verified length, set its mtime (`remoteTime`), `fsync`;
- * 2. compute the digests and close the file;
- * 3. check `integrity` (a mismatch removes the download);
- * 4. `PartOwner.publish`: check lock and inode, rename onto `dest`, `fsync` the directory;
- * 5. the call's progress says complete.
+ * file) onto `dest`, the one door to it; returns the digests (hex) of the file now there.
  */
 export async function commit(ctx: CallContext, part: Completion): Promise<Digests> {
   const { owner, options, progress: { state } } = ctx;

@@ -1,10 +1,7 @@
 /**
  * Appends body bytes to `.part` through two buffers (one fills while the other is written; each
- * goes to the hasher just before its write) and starts an `fdatasync` every `syncEvery` bytes
- * without waiting. A buffer is allocated when first filled, no larger than what is left of the
- * range, and a quarter of `writeBufferSize` until that much has been written: a small file never
- * allocates a whole one (docs/performance.md, "Write buffers"). {@link Durability} decides what
- * each sync covers.
+ * goes to the hasher just before its write; their sizes: docs/performance.md, "Write buffers") and
+ * starts an `fdatasync` every `syncEvery` bytes without waiting ({@link Durability}).
  *
  * @module
  */
@@ -51,10 +48,7 @@ export class PartWriter {
   /** A write failed: nothing more is written (bytes past it would leave a hole). */
   #broken = false;
 
-  /**
-   * `start`: the cursor (bytes before it are durable) and, when known, where the range is expected
-   * to end (it may carry on past it).
-   */
+  /** `start`: the cursor (bytes before it are durable) and where the range should end, if known. */
   constructor(
     file: WritableFile,
     settings: Pick<Settings, "writeBufferSize" | "syncEvery">,
@@ -132,9 +126,8 @@ export class PartWriter {
   }
 
   /**
-   * A buffer for a BYOB read to fill; pass what the read resolves with to
-   * {@link PartWriter.commit}. A failed read keeps the buffer: so it is a landing area of its own,
-   * never a write buffer, and a failed read loses no accepted byte.
+   * A buffer for a BYOB read to fill, then {@link PartWriter.commit}: a landing area of its own,
+   * never a write buffer, as a failed read keeps it (so it loses no accepted byte).
    */
   reserve(): Uint8Array {
     const size = this.#sizeAt(this.#accepted);

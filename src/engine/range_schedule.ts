@@ -61,8 +61,7 @@ export class RangeSchedule {
   /** Starts a range at `span`; `asked`: its request is still to be answered. */
   start(span: ByteSpan, writer: PartWriter, asked: boolean): Segment {
     const segment: Segment = {
-      start: span.start,
-      end: span.end,
+      ...span,
       writer,
       done: false,
       answer: asked ? Promise.withResolvers<void>() : null,
@@ -98,10 +97,8 @@ export class RangeSchedule {
   }
 
   /**
-   * At the end of a range whose body goes on (up to `limit`): whether it carries on over the bytes
-   * that follow (`segment.end` moves). It does over pending bytes once a range was refused; it
-   * waits for the answer to a following range still unanswered (refused, that becomes pending).
-   * `false`: the bytes that follow are another connection's, or none.
+   * Whether a range whose body goes on (up to `limit`) carries on over the pending bytes after it
+   * once a range was refused (`segment.end` moves), after waiting for the next range's answer.
    */
   async carriesOn(segment: Segment, limit: number, stop: AbortSignal): Promise<boolean> {
     if (segment.end >= limit) return false;

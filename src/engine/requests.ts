@@ -7,10 +7,9 @@
 
 import { UnexpectedStatusError } from "../errors.ts";
 import type { Checkpoint } from "../protocol/checkpoint.ts";
-import { type Plan, planResponse, type Validators } from "../protocol/plan.ts";
+import { type Plan, planResponse, statusError, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "../protocol/request.ts";
-import { parseRetryAfter } from "../protocol/headers.ts";
 import type { SourceInput } from "../types.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
@@ -79,9 +78,8 @@ export async function rangeRequest(
   let input: SourceInput, response: Response;
   try {
     input = await untilAborted(ctx.sources.resolve(index), signal);
-    const validator = etag ?? lastModified;
     response = await ctx.fetchFn(
-      buildRangeRequest(input, ctx.options.headers, signal, asked, validator),
+      buildRangeRequest(input, ctx.options.headers, signal, asked, etag ?? lastModified),
     );
   } catch (error) {
     if (!mirror || signal.aborted) throw error;
@@ -92,12 +90,7 @@ export async function rangeRequest(
   const verdict = checkRangeResponse(asked, known, response.status, headers);
   if (mirror && verdict.kind !== "write") return refused(verdict.reason, response);
   if (verdict.kind !== "fail") return { response, verdict, url };
-  const error = new UnexpectedStatusError({
-    status: response.status,
-    headers: response.headers,
-    url,
-    retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
-  });
+  const error = statusError(url, response);
   const judged = progress ? await expiry(ctx, response, error) : error;
   return { response, verdict: judged, url };
 }

@@ -108,9 +108,8 @@ export async function streamSegment(
 }
 
 /**
- * `body` read into `writer`: a BYOB reader into the writer's reused landing buffer when the body
- * is a byte stream (Deno's fetch: no allocation per chunk), else the default reader (Bun's and
- * Node's). A read that waits longer than `stallTimeout` cancels the body (`stall.ts`).
+ * `body` read into `writer`: BYOB into its reused landing buffer for a byte stream (Deno's fetch:
+ * no allocation per chunk), else the default reader; a read past `stallTimeout` cancels the body.
  */
 function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallTimeout: number) {
   let byob: ReadableStreamBYOBReader | null = null;

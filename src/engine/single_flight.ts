@@ -81,14 +81,12 @@ export async function singleFlight<O extends HaulOptions>(
   }
   const again = () => singleFlight(input, options, download, onJoined);
   if (freshness(options) > running.fresh) {
-    // The running call may keep the file that is there: run once it is over.
     await untilAborted(running.outcome, options.signal);
     return await again();
   }
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const outcome = await untilAborted(running.outcome, options.signal);
   if (!outcome.ok && outcome.own) return await again();
-  // The first call did not compute the digest this one checks: run alone (no request).
   if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return await again();
   onJoined?.();
   if (!outcome.ok) throw outcome.error;

@@ -1,9 +1,7 @@
 /**
- * Where a call's bytes come from: one source or several (mirrors of one file), each a URL, a
- * `Request`, or a function that gives one, called again for every request (so a signed URL that
- * expires is signed anew). One {@link Sources} lives as long as a retry loop: a failed attempt
- * moves the next one to the next source, and a source that failed {@link GIVE_UP_AFTER} times in a
- * row is skipped for the rest of the loop while another is left.
+ * Where a call's bytes come from: one `Source` or several (mirrors of one file). One
+ * {@link Sources} lives as long as a retry loop: a failed attempt moves the next one to the next
+ * source; one that failed {@link GIVE_UP_AFTER} times in a row is skipped while another is left.
  *
  * @module
  */

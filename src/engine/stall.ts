@@ -1,7 +1,6 @@
 /**
- * `stallTimeout`: {@link headDeadline} bounds the wait for a response head; {@link StallWatch},
- * armed by `segment.ts` while a body read is pending, cancels the body when it fires. The body
- * is not wrapped, so the engine keeps its BYOB reader.
+ * `stallTimeout`: {@link headDeadline} bounds the wait for a head; {@link StallWatch} cancels a
+ * body whose pending read waits too long (it is not wrapped, so the engine keeps its BYOB reader).
  *
  * @module
  */
@@ -10,9 +9,8 @@ import { redactUrl } from "../redact.ts";
 import type { FetchLike, HaulOptions } from "../types.ts";
 
 /**
- * Default `stallTimeout`, as nginx's `send_timeout` and aria2c's `--timeout`:
- * longer than TCP's retransmissions take over a short outage (about 31 s),
- * short enough to notice a silently dead connection.
+ * Default `stallTimeout`, as nginx's `send_timeout` and aria2c's `--timeout`: longer than TCP's
+ * retransmissions take over a short outage (about 31 s), short enough to notice a dead connection.
  */
 export const DEFAULT_STALL_TIMEOUT = 60_000;
 
@@ -59,9 +57,8 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
 }
 
 /**
- * The stall timer of one body: {@link StallWatch.reading} before each read, {@link StallWatch.idle}
- * after. One timer at a time, not one per chunk; time between reads (writing to disk) does not
- * count.
+ * The stall timer of one body, armed by {@link StallWatch.reading} and disarmed by `idle()`: one
+ * timer at a time, not one per chunk; time between reads (writing to disk) does not count.
  */
 export class StallWatch {
   /** The `TimeoutError` the watch fired with, or `null`. */

@@ -1,7 +1,6 @@
 /**
- * The SHA-256 of `.part` in file order, each byte hashed once: from memory
- * where the hash stands, else read back behind the written prefix (the
- * catch-up of `docs/architecture.md`, "What runs concurrently").
+ * The SHA-256 of `.part` in file order, each byte hashed once: from memory where the hash stands,
+ * else read back behind the written prefix (`docs/architecture.md`, "What runs concurrently").
  *
  * @module
  */

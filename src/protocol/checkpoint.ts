@@ -14,9 +14,8 @@ export interface DurableRange {
 }
 
 /**
- * Everything needed to resume safely. No hash state: a resume in a new process hashes the bytes on
- * disk again. One connection writes a single range `[0, cursor)`; several write one range per span
- * they have filled. The invariants are {@link checkpointViolation}'s.
+ * Everything needed to resume safely (no hash state: a resume hashes the bytes on disk again), one
+ * range per span filled; the invariants are {@link checkpointViolation}'s.
  */
 export interface Checkpoint {
   /** Verification block size in bytes: the most a resume reads back per range. */
@@ -37,8 +36,7 @@ export interface Checkpoint {
 export const MAX_RANGES = 64;
 
 /**
- * What is wrong with `checkpoint`, or `null` when it is valid: first the types
- * (for callers from JavaScript), then the first invariant broken. The control
+ * What is wrong with `checkpoint` (its types first, then its invariants), or `null`: the control
  * file's encoder and decoder both ask it, so they accept exactly the same values.
  */
 export function checkpointViolation(checkpoint: Checkpoint): string | null {

@@ -205,11 +205,8 @@ function resolveTwoDigitYear(twoDigits: number, now: number): number {
 }
 
 /**
- * Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
- * (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime (`Sun Nov  6 08:49:37 1994`). Strict: exact,
- * case-sensitive names; the day exists and its name agrees; 60 seconds only as the leap second
- * 23:59:60 (the next midnight). `now` places RFC 850 two-digit years. Milliseconds since the epoch,
- * or `null`; never throws.
+ * Parses an HTTP-date (RFC 9110 §5.6.7) of the three forms above, strictly (the day exists, its
+ * name agrees, 60 s only at 23:59:60): ms since the epoch, or `null`; `now` places RFC 850 years.
  */
 export function parseHttpDate(value: string, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;
@@ -230,9 +227,8 @@ export function parseHttpDate(value: string, now: number = Date.now()): number |
 }
 
 /**
- * Parses `Retry-After` (RFC 9110 §10.2.3): plain ASCII delay-seconds or an
- * HTTP-date (one in the past means 0). Milliseconds to wait, clamped to
- * {@link RETRY_AFTER_MAX_MS}, or `null` when absent or malformed; never throws.
+ * Parses `Retry-After` (RFC 9110 §10.2.3), delay-seconds or an HTTP-date (a past one: 0): the ms to
+ * wait, at most {@link RETRY_AFTER_MAX_MS}, or `null` when absent or malformed; never throws.
  */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
   if (typeof value !== "string") return null;

@@ -41,9 +41,8 @@ function base64Hex(text: string): string | null {
 }
 
 /**
- * The strongest algorithm given and its digests (deduplicated, in the order
- * given; never empty). A `TypeError` when `value` is empty or not a string, a
- * token is malformed, or no token is of a known algorithm.
+ * The strongest algorithm given and its digests (deduplicated, in order, never empty); a
+ * `TypeError` for an empty or non-string `value`, a malformed token, or no known algorithm.
  */
 export function parseIntegrity(value: string): ExpectedDigests {
   if (typeof value !== "string") throw new TypeError("Invalid integrity: expected a string");

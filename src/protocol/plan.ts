@@ -76,8 +76,7 @@ export function planResponse(
     return { kind: "unchanged" };
   }
   if (status !== 200 && status !== 206) {
-    const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now);
-    return fail(new UnexpectedStatusError({ status, headers, url: sent.url, retryAfterMs }));
+    return fail(statusError(sent.url, { status, headers }, now));
   }
   const foreign = foreignBody(headers);
   if (foreign !== null) {
@@ -237,6 +236,16 @@ function parseLength(value: string | null): number | null | "malformed" {
   if (!/^\d{1,16}$/.test(single)) return "malformed";
   const length = Number(single);
   return Number.isSafeInteger(length) ? length : "malformed";
+}
+
+/** The error of a status haul does not download, with the wait its `Retry-After` asks for. */
+export function statusError(
+  url: string | URL,
+  { status, headers }: Pick<Response, "status" | "headers">,
+  now: number = Date.now(),
+): UnexpectedStatusError {
+  const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now);
+  return new UnexpectedStatusError({ status, headers, url, retryAfterMs });
 }
 
 function fail(error: HaulError, reset = false): FailPlan {

@@ -16,10 +16,9 @@ export interface KnownFile {
 }
 
 /**
- * `write`: the body is exactly the asked bytes of the same file. `reset`: a
- * validator shows another version; start over. `refuse`: the same file, but
- * not the bytes asked (a whole body, a 416, compressed, framed wrongly); fetch
- * them another way. `fail`: a status that says nothing about the file.
+ * `write`: the body is exactly the asked bytes of the same file. `reset`: a validator shows another
+ * version; start over. `refuse`: the same file, but not the bytes asked (a whole body, a 416,
+ * compressed, framed wrongly); fetch them another way. `fail`: a status that says nothing of it.
  */
 export type RangeVerdict =
   | { readonly kind: "write" }

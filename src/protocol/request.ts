@@ -17,9 +17,8 @@ export interface ResumeRequest {
 }
 
 /**
- * The request for one attempt: the caller's headers, then `Range` from the
- * cursor and `If-Range` (the checkpoint's strong ETag, else its strong
- * Last-Modified; never a weak ETag), or `If-Modified-Since` from byte 0.
+ * The request for one attempt: the caller's headers, then `Range` from the cursor and `If-Range`
+ * (a strong ETag, never a weak one; without ETag, the Last-Modified), or `If-Modified-Since`.
  */
 export function buildRequest(
   input: string | URL | Request,

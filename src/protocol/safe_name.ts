@@ -25,10 +25,9 @@ export function nameFromUrl(url: string | URL): string {
 }
 
 /**
- * Any text as one safe file name: separators, control characters and bidirectional overrides
- * replaced by `_`, runs of dots collapsed (never `..`), leading dots (hidden files) and surrounding
- * spaces and dots removed, at most {@link MAX_NAME_BYTES} bytes (the extension kept); `fallback`
- * when nothing is left.
+ * Any text as one safe file name: separators, controls and bidirectional marks replaced by `_`,
+ * runs of dots collapsed, leading dots and surrounding spaces and dots removed, at most
+ * {@link MAX_NAME_BYTES} bytes (the extension kept); `fallback` when nothing is left.
  */
 function safeName(raw: string, fallback: string = FALLBACK_NAME): string {
   let name = raw.replace(UNSAFE, "_");
@@ -65,10 +64,9 @@ const EXT_VALUE = /^([^']*)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*
 
 /**
  * The suggested name of a `Content-Disposition` value: `filename*` (RFC 8187, `UTF-8` or
- * `ISO-8859-1`) before `filename` (raw UTF-8 read as such); one that cannot be decoded gives way to
- * `filename`; a repeated parameter makes the header invalid (RFC 6266 4.1). Reduced as RFC 6266 4.3
- * asks: the last path segment, then `safeName()`, so it never names a directory, a parent or a
- * hidden file. `null` when the header gives none.
+ * `ISO-8859-1`) unless undecodable, else `filename` (raw UTF-8 read as such); a repeated parameter
+ * voids the header (RFC 6266 4.1). Reduced (RFC 6266 4.3) to its last path segment, a `safeName()`;
+ * `null` when the header gives none.
  */
 export function contentDispositionName(header: string | null): string | null {
   const values = new Map<string, string>();
