@@ -12,13 +12,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { readdir } from "node:fs/promises";
 import process from "node:process";
 import { CLI_PATH, REPO_ROOT } from "../fixtures/cli_run.ts";
-import { runtimeExecutable } from "../helpers/runtime.ts";
+import { onTerminal, outputOf, runtimeExecutable } from "../helpers/runtime.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { join, randomBody, withTempDir } from "../helpers/temp.ts";
-
-function shellQuote(arg: string): string {
-  return `'${arg.replaceAll("'", `'\\''`)}'`;
-}
 
 /** Runs `deno run FLAGS cli.ts ARGS`, on a pseudo-terminal when `terminal` (killed at a prompt). */
 function runDenoCli(
@@ -28,32 +24,12 @@ function runDenoCli(
   cwd = REPO_ROOT,
 ): Promise<{ code: number | null; output: string }> {
   const argv = [runtimeExecutable("deno"), "run", "--no-lock", ...flags, CLI_PATH, ...args];
-  const child = terminal
-    ? spawn("script", ["-qfec", argv.map(shellQuote).join(" "), "/dev/null"], {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdio: ["pipe", "pipe", "pipe"], // stdin left open: a prompt would wait for an answer
-    })
-    : spawn(argv[0]!, argv.slice(1), {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  let output = "";
-  const take = (chunk: Uint8Array) => {
-    output += String(chunk);
-    if (/Deno requests/.test(output)) child.kill("SIGKILL");
-  };
-  child.stdout!.on("data", take);
-  child.stderr!.on("data", take);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  const env = { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+  return outputOf(
+    terminal
+      ? onTerminal(argv, { cwd, env })
+      : spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] }),
+  );
 }
 
 describe("haul CLI under Deno with narrow permissions", () => {

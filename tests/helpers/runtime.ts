@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
 import { existsSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -182,4 +182,35 @@ export async function waitFor(
     await new Promise((resolve) => setImmediate(resolve));
   }
   throw new Error(`condition not reached within ${ms} ms; child output: ${child.output()}`);
+}
+
+/**
+ * What `child` prints (stdout and stderr) until it closes, and its exit code; killed after `ms`, or
+ * as soon as it shows a Deno permission prompt.
+ */
+export function outputOf(
+  child: ChildProcess,
+  ms = 30_000,
+): Promise<{ code: number | null; output: string }> {
+  let output = "";
+  const take = (chunk: Uint8Array) => {
+    output += String(chunk);
+    if (/Deno requests/.test(output)) child.kill("SIGKILL");
+  };
+  child.stdout?.on("data", take);
+  child.stderr?.on("data", take);
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** `argv` run in a pseudo-terminal of its own (util-linux `script`), stdin left open for a prompt. */
+export function onTerminal(argv: readonly string[], options: SpawnOptions): ChildProcess {
+  const quoted = argv.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
+  return spawn("script", ["-qfec", quoted, "/dev/null"], { ...options, stdio: "pipe" });
 }

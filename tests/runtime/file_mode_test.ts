@@ -13,7 +13,7 @@ import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { join, randomBody, withTempDir } from "../helpers/temp.ts";
-import { REPO_ROOT, runtimeCommand } from "../helpers/runtime.ts";
+import { outputOf, REPO_ROOT, runtimeCommand } from "../helpers/runtime.ts";
 
 const CHILD = fileURLToPath(new URL("../fixtures/least_privilege_child.ts", import.meta.url));
 
@@ -26,17 +26,7 @@ function haulUnderUmask(umask: number, url: string, dest: string, dir: string): 
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout.on("data", (chunk: Uint8Array) => (output += String(chunk)));
-  child.stderr.on("data", (chunk: Uint8Array) => (output += String(chunk)));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", () => {
-      clearTimeout(timer);
-      resolve(output);
-    });
-  });
+  return outputOf(child).then(({ output }) => output);
 }
 
 describe("A finished file's mode", () => {

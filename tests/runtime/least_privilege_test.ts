@@ -21,6 +21,8 @@ import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import {
   type ChildPermissions,
+  onTerminal,
+  outputOf,
   REPO_ROOT,
   runtimeChild,
   runtimeCommand,
@@ -167,40 +169,14 @@ describe("Deno with only --allow-net, --allow-read and --allow-write", () => {
   });
 });
 
-function shellQuote(arg: string): string {
-  return `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
- * Runs the haul child under Deno in a pseudo-terminal (util-linux `script`), where a permission
- * Deno was not granted would be asked for: resolves to the terminal's output, ended early (killed)
- * as soon as a prompt shows.
+ * Runs the haul child under Deno in a pseudo-terminal, where a permission Deno was not granted would
+ * be asked for: resolves to the terminal's output, ended early (killed) as soon as a prompt shows.
  */
-function haulChildOnTerminal(url: string, dest: string, flags: ChildPermissions): Promise<string> {
+async function haulChildOnTerminal(url: string, dest: string, flags: ChildPermissions) {
   const [command, args] = runtimeCommand(CHILD, ["haul", url, dest], { ...flags, runtime: "deno" });
-  const child = spawn("script", [
-    "-qfec",
-    [command, ...args].map(shellQuote).join(" "),
-    "/dev/null",
-  ], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdio: ["pipe", "pipe", "pipe"], // stdin stays open: a prompt would wait for an answer
-  });
-  let output = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    output += chunk;
-    if (/Deno requests/.test(output)) child.kill("SIGKILL");
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", () => {
-      clearTimeout(timer);
-      resolve(output);
-    });
-  });
+  const env = { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+  return (await outputOf(onTerminal([command, ...args], { cwd: REPO_ROOT, env }))).output;
 }
 
 describe("Deno with narrow permissions on a terminal", () => {
