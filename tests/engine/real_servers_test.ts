@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { haul } from "../../mod.ts";
+import { haul, haulStream } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { findNginx, freePort } from "../../scripts/bench/server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
@@ -117,6 +117,51 @@ describe("real servers", () => {
         assert.equal(result.sha256, sha256(body));
         assert.equal(sha256(await bytesOf(dest)), sha256(body));
         assert.deepEqual(await readdir(join(dir, "out")), ["f.bin"]);
+      } finally {
+        await python.stop();
+      }
+    });
+  });
+
+  it("nginx gzip on, one range a request: four connections and a stream get the file as it is", async () => {
+    await withTempDir(async (dir) => {
+      const www = join(dir, "www");
+      await mkdir(www);
+      const body = new Uint8Array(6144 * KiB).fill(97); // compressible: gzip would shrink it
+      await writeFile(join(www, "f.txt"), body);
+      const nginx = await startNginx(
+        dir,
+        www,
+        "gzip on; gzip_types *; gzip_min_length 1; max_ranges 1;",
+      );
+      try {
+        const dest = join(dir, "f.txt");
+        const result = await haulWith(`${nginx.url}/f.txt`, { dest, connections: 4 }, {
+          rangeFloor: 64 * KiB,
+        });
+        assert.equal(result.connections, 4);
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        assert.equal(result.sha256, sha256(body));
+        let streamed = 0;
+        for await (const chunk of haulStream(`${nginx.url}/f.txt`)) streamed += chunk.length;
+        assert.equal(streamed, body.length);
+      } finally {
+        await nginx.stop();
+      }
+    });
+  });
+
+  it("python3 -m http.server (HTTP/1.0, no ranges): four connections asked, one used, the file whole", async () => {
+    await withTempDir(async (dir) => {
+      const body = randomBody(1024 * KiB);
+      await writeFile(join(dir, "f.bin"), body);
+      const python = await startPython(dir);
+      try {
+        const dest = join(dir, "out.bin");
+        const result = await haul(`${python.url}/f.bin`, { dest, connections: 4 });
+        assert.equal(result.connections, 1);
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
       } finally {
         await python.stop();
       }
