@@ -33,6 +33,7 @@ import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { type CallContext, checkOptions, type EngineHooks, readSettings } from "./settings.ts";
 import { Download } from "./download.ts";
+import { RangesRefused } from "./outcome.ts";
 import { headDeadline, untilAborted } from "./stall.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 
@@ -82,17 +83,13 @@ export async function haulWith(
   }, settings.stallTimeout);
   const fs = hooks.fs ?? await defaultFs();
   const state = options.state ?? new HaulState();
-  state.bytesRead = 0; // per call, even when the caller reuses a state object
-  state.isComplete = false;
+  Object.assign(state, { bytesRead: 0, isComplete: false }); // per call, even when reused
   const progress = new ProgressReporter(state, options.onProgress);
   options.signal?.throwIfAborted();
 
   const returnExisting = async (found: ShimStat): Promise<HaulResult> => {
     const result = await alreadyComplete(fs, paths, found, expected, startedAt);
-    state.validLength = result.size;
-    state.reportedLength = result.size;
-    state.isComplete = true;
-    progress.done();
+    progress.done(result.size);
     return result;
   };
   const keepExisting = options.overwrite !== true;
@@ -142,12 +139,15 @@ export async function haulWith(
       suggestedName: () => suggestedName,
       since,
     };
-    const result = await new Download(ctx).run();
+    const result = await new Download(ctx).run().catch((error: unknown) => {
+      if (!((error as Error | null)?.cause instanceof RangesRefused)) throw error;
+      return new Download(ctx).run();
+    });
     if (result === null) { // 304: dest is current; the empty .part goes
       await owner.remove();
       return { ...(await returnExisting(appeared!)), status: 304, connections: 1 };
     }
-    progress.done();
+    progress.done(result.size);
     return result;
   } catch (error) {
     throw toDestinationError(error, paths.dest);

@@ -25,6 +25,8 @@ import { OverLongBody } from "./segment.ts";
 
 /** A range answer that shows the bytes on disk cannot be continued. */
 export class RangeReset extends Error {}
+/** A reset of saved ranges none of which could be fetched: the call starts over (`haul.ts`). */
+export class RangesRefused extends RangeReset {}
 
 /**
  * Whether the rest of the file may be asked for in ranges: range support shown, a strong
@@ -66,11 +68,11 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
 
 /**
  * Every connection stopped with `span` still pending. Progress made in this call is saved; with
- * none (`accepted` 0), the next call starts over rather than ask the same ranges again.
+ * none (`accepted` 0), the download is discarded and the call starts over without ranges.
  */
 export function leftOver(span: ByteSpan, refused: string | null, accepted: number): Error {
   const reason = refused ?? "no connection was left";
-  if (accepted === 0) return new RangeReset(reason);
+  if (accepted === 0) return new RangesRefused(reason);
   return new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`);
 }
 
@@ -83,7 +85,7 @@ export function resetError(error: unknown, url: string): HaulError | null {
     return new ContentRangeError(
       `Server answered a range inconsistently (${error.message}): ${url}: ` +
         "progress discarded, the next call starts over",
-      { retryable: true },
+      { retryable: true, cause: error },
     );
   }
   if (error instanceof OverLongBody) {
@@ -195,8 +197,6 @@ export async function commit(ctx: CallContext, part: Completion): Promise<Digest
     throw failure;
   }
   await owner.publish(options.overwrite === true, part.checkpointed);
-  state.validLength = size;
-  state.reportedLength = size;
-  state.isComplete = true;
+  Object.assign(state, { validLength: size, reportedLength: size, isComplete: true });
   return digests;
 }

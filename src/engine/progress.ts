@@ -47,7 +47,9 @@ export class ProgressReporter {
     }
   }
 
-  done(): void {
+  /** Marks the file complete at `size` bytes and reports it. */
+  done(size: number): void {
+    Object.assign(this.state, { validLength: size, reportedLength: size, isComplete: true });
     this.#callback?.(this.state);
   }
 }

@@ -37,9 +37,7 @@ export async function firstRequest(
   const digestProves = trustsDigest(ctx);
   const request = buildRequest(first.input, options.headers, options.signal, {
     cursor,
-    checkpoint: digestProves && saved !== null
-      ? { ...saved, etag: null, lastModified: null }
-      : saved,
+    checkpoint: digestProves && saved ? { ...saved, etag: null, lastModified: null } : saved,
     since,
   });
   const response = await ctx.fetchFn(request);
