@@ -73,15 +73,16 @@ function nodeFile(handle: fsp.FileHandle, path: string): ShimFile {
 }
 
 /**
- * A process's start time in clock ticks since boot: field 22 of `/proc/<pid>/stat`
- * as `read` gives it (after the command name, which may hold spaces and
- * parentheses); `null` off Linux or when unreadable. Exported for its test.
+ * A process's start time in clock ticks since boot: field 22 of `/proc/<pid>/stat` as `read` gives
+ * it (after the command name, which may hold spaces and parentheses); `"exited"` for a zombie (dead,
+ * not reaped yet: no record holds that start); `null` off Linux or when unreadable.
  */
 export function linuxProcessStart(pid: number, read: (path: string) => string): string | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;
   try {
     const text = read(`/proc/${pid}/stat`);
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return "exited"; // field 3, the state
     const start = fields[19]; // field 22 of the line; the fields after ")" begin at field 3
     return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
   } catch {
