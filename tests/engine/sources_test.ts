@@ -27,6 +27,7 @@ import {
   PartialHaulError,
   UnexpectedStatusError,
 } from "../../mod.ts";
+import { haulWith } from "../../src/engine/haul.ts";
 import { type ScriptServer, startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
@@ -217,6 +218,38 @@ describe("Mirrors", () => {
       const result = await haulWithRetry(urls, { dest: join(dir, "f"), ...FAST });
       assert.equal(result.sha256, sha256(body));
       assert.equal(missing.requests.length, 1);
+    });
+  });
+
+  it("a checkpoint of mirrors whose ETags differ, trusted to the digest, is not resumed by a call without integrity", async () => {
+    // Mirror b serves another file of the same length: the integrity call saves b's bytes under
+    // a's ETag when a cuts it; a call without integrity, If-Range with that ETag, spliced them.
+    const [bodyA, bodyB] = [randomBody(SIZE), randomBody(SIZE)];
+    let cut = true; // a's bodies, slower than b's, are cut: the call ends with b's bytes saved
+    const a = await startResourceServer({ body: bodyA, etag: '"a"' }, (_req, honest) => ({
+      ...honest,
+      ...(cut ? { chunkSize: 8 * KiB, bytesPerSecond: 256 * KiB, cutAfter: 24 * KiB } : {}),
+    }));
+    const b = await startResourceServer({ body: bodyB, etag: '"b"' }, (_req, honest) => ({
+      ...honest,
+      chunkSize: 8 * KiB,
+      bytesPerSecond: 1024 * KiB,
+    }));
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "f");
+      const hooks = { rangeFloor: 32 * KiB, writeBufferSize: 8 * KiB, syncEvery: 32 * KiB };
+      const first = await haulWith([`${a.url}/f`, `${b.url}/f`], {
+        dest,
+        integrity: integrityOf(bodyA),
+        connections: 4,
+        checkpointEvery: { bytes: 32 * KiB, ms: 10 },
+      }, hooks).catch((error: unknown) => error);
+      assert.ok(first instanceof PartialHaulError, String(first));
+      assert.ok(b.requests.length > 0 && exists(`${dest}.part.ctrl`), "b's bytes were saved");
+      cut = false;
+      const result = await haulWith(`${a.url}/f`, { dest, connections: 1 }, hooks);
+      assert.equal(sha256(await bytesOf(dest)), sha256(bodyA), "dest is a's file, not a splice");
+      assert.equal(result.sha256, sha256(bodyA));
     });
   });
 
