@@ -237,7 +237,7 @@ export class Download {
       segment.answer?.resolve();
       segment.answer = null;
     }
-    const { response, verdict } = answer;
+    const { response, verdict, url } = answer;
     if (verdict instanceof Error || verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
       if (verdict instanceof Error) throw verdict;
@@ -248,14 +248,15 @@ export class Download {
     }
     if (this.#status === 0) this.#status = 206;
     try {
-      await this.#stream(segment, response, asked.end, answer.url);
+      await this.#stream(segment, response, asked.end, url);
     } catch (error) {
       const ours = [FsShimError, HaulError, OverLongBody, CallbackFailure].some((c) =>
         error instanceof c
       );
-      if (answer.url === this.#ctx.url || ours || this.#stop.signal.aborted) throw error;
+      if (url === this.#ctx.url || ours || this.#stop.signal.aborted) throw error;
       await segment.writer.quiesce(); // the bytes it wrote stay, the others are pending again
       this.#schedule.giveBack(segment, `another mirror: ${String(error)}`);
+      if (segment.done) this.#served?.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
       return 0;
     }
     return k;

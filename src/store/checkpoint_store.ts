@@ -125,8 +125,9 @@ export class CheckpointStore {
   /** Replaces the checkpoint atomically (tmp → fsync → rename). */
   async save(checkpoint: Checkpoint): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
+    const { ctrlTmp, ctrl } = this.#paths;
     await this.#owner?.check();
-    const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
+    const tmp = await this.#fs.open(ctrlTmp, "create-truncate");
     let written: string | null | undefined;
     try {
       try {
@@ -137,13 +138,11 @@ export class CheckpointStore {
         await tmp.close();
       }
       await this.#owner?.check();
-      await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
+      await this.#fs.rename(ctrlTmp, ctrl);
     } catch (error) {
       // Not saved (a fault, or lost meanwhile): take back the temp file this call wrote.
-      const found = await this.#fs.stat(this.#paths.ctrlTmp).catch(() => null);
-      if (written != null && found?.identity === written) {
-        await this.#fs.remove(this.#paths.ctrlTmp).catch(() => {});
-      }
+      const found = await this.#fs.stat(ctrlTmp).catch(() => null);
+      if (written && found?.identity === written) await this.#fs.remove(ctrlTmp).catch(() => {});
       throw error;
     }
     this.#saved = true;

@@ -132,6 +132,29 @@ describe("Mirrors", () => {
     });
   });
 
+  it("names a mirror whose cut bodies left other bytes in its IntegrityError, over 4 connections", async () => {
+    // Each of b's bodies is cut: the bytes it wrote stay, so the message must say b served them.
+    const [body, other] = [randomBody(SIZE), randomBody(SIZE)];
+    const a = await startResourceServer({ body, etag: '"a"' });
+    const b = await startResourceServer(
+      { body: other, etag: '"b"' },
+      (_req, honest) => ({ ...honest, cutAfter: 20 * KiB }),
+    );
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "f");
+      const hooks = { rangeFloor: 32 * KiB, writeBufferSize: 8 * KiB };
+      const error = await haulWith([`${a.url}/f`, `${b.url}/f`], {
+        dest,
+        integrity: integrityOf(body),
+        connections: 4,
+      }, hooks).catch((e) => e);
+      assert.ok(error instanceof IntegrityError, String(error));
+      assert.ok(b.requests.length > 0, "b served ranges");
+      assert.match(error.message, new RegExp(`${b.url}/f: bytes \\d+-\\d+`));
+      assert.deepEqual(readdirSync(dir), [], "nothing left beside dest");
+    });
+  });
+
   it("spreads ranges over the mirrors with several connections", async () => {
     const body = randomBody(12 * 1024 * KiB); // at least two 4 MiB ranges
     const a = await startResourceServer({ body, etag: '"m"' });
