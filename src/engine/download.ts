@@ -51,6 +51,7 @@ export class Download {
   #reset: HaulError | null = null;
   /** With mirrors: which source wrote which bytes, for an integrity failure's message. */
   readonly #served: string[] | null;
+  readonly #trusted: boolean; // mirrors with `integrity`: no validator vouches for their bytes
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
     arrived: (bytes, at) => this.#hasher?.take(bytes, at),
@@ -61,20 +62,20 @@ export class Download {
   constructor(ctx: CallContext) {
     this.#ctx = ctx;
     this.#served = ctx.sources.mirrors ? [] : null;
+    this.#trusted = ctx.sources.mirrors && ctx.expected !== null;
   }
 
   /** Downloads, resuming from `.part` when its checkpoint bears it out; `null`: a 304. */
   async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
-    const start = await openPart(fs, paths);
-    const file = start.file;
+    const { file, checkpoint } = await openPart(fs, paths, this.#trusted);
     this.#file = file;
     const datasync = sharedDatasync(() => file.datasync());
     this.#writable = { write: (bytes, at) => file.write(bytes, at), datasync };
-    this.#store = new CheckpointStore(fs, paths, start.checkpoint !== null, owner);
+    this.#store = new CheckpointStore(fs, paths, checkpoint !== null, owner);
     try {
       await owner.adopt(file);
-      return await this.#download(start.checkpoint);
+      return await this.#download(checkpoint);
     } catch (error) {
       if (!this.#store.saved) {
         // Nothing on disk can resume this download: leave nothing behind.
@@ -152,6 +153,7 @@ export class Download {
         extent: saved?.extent ?? 0,
         reportedLength: this.#total,
         ...this.#validators,
+        ...(this.#trusted ? { etag: null, lastModified: null } : {}), // `canResume()`
       },
       settings.cadence,
       schedule,
@@ -235,7 +237,7 @@ export class Download {
       segment.answer?.resolve();
       segment.answer = null;
     }
-    const { response, verdict } = answer;
+    const { response, verdict, url } = answer;
     if (verdict instanceof Error || verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
       if (verdict instanceof Error) throw verdict;
@@ -246,14 +248,15 @@ export class Download {
     }
     if (this.#status === 0) this.#status = 206;
     try {
-      await this.#stream(segment, response, asked.end, answer.url);
+      await this.#stream(segment, response, asked.end, url);
     } catch (error) {
       const ours = [FsShimError, HaulError, OverLongBody, CallbackFailure].some((c) =>
         error instanceof c
       );
-      if (answer.url === this.#ctx.url || ours || this.#stop.signal.aborted) throw error;
+      if (url === this.#ctx.url || ours || this.#stop.signal.aborted) throw error;
       await segment.writer.quiesce(); // the bytes it wrote stay, the others are pending again
       this.#schedule.giveBack(segment, `another mirror: ${String(error)}`);
+      if (segment.done) this.#served?.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
       return 0;
     }
     return k;

@@ -19,11 +19,12 @@ import type { PartOwner } from "./ownership.ts";
  * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail digest before the
  * first request: a range not borne out, or a checkpoint that cannot be resumed, starts the download
  * from byte 0 (`checkpoint: null`). A `ControlFileError` when the checkpoint is unreadable (it is
- * removed first), a `DestinationError` when `.part` is a directory.
+ * removed first), a `DestinationError` when `.part` is a directory. `proven`: `canResume()`'s.
  */
 export async function openPart(
   fs: FsShim,
   paths: SidecarPaths,
+  proven = false,
 ): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
   // A leftover (or planted) temp file, maybe a symlink: no checkpoint is ever written through it.
   await fs.remove(paths.ctrlTmp);
@@ -35,16 +36,12 @@ export async function openPart(
     );
   }
   if (partStat?.isSymlink) await fs.remove(paths.part); // never write through a link
-  let checkpoint: Checkpoint | null = null;
-  if (partStat?.isFile) {
-    checkpoint = await readCheckpoint(fs, paths);
-  } else if (await fs.stat(paths.ctrl) !== null) {
-    // A checkpoint without its data (e.g. a crash right after the final rename): stale.
-    await removeCheckpoint(fs, paths);
-  }
+  const checkpoint = partStat?.isFile ? await readCheckpoint(fs, paths) : null;
+  // A checkpoint without its data (e.g. a crash right after the final rename): stale.
+  if (!partStat?.isFile && (await fs.stat(paths.ctrl)) !== null) await removeCheckpoint(fs, paths);
   const file = await fs.open(paths.part, "readwrite");
   try {
-    if (checkpoint !== null && canResume(checkpoint) && await bearsOut(file, checkpoint)) {
+    if (checkpoint !== null && canResume(checkpoint, proven) && await bearsOut(file, checkpoint)) {
       return { file, checkpoint };
     }
     if (checkpoint !== null) await removeCheckpoint(fs, paths);
@@ -63,13 +60,14 @@ async function removeCheckpoint(fs: FsShim, paths: SidecarPaths): Promise<void> 
 }
 
 /**
- * Resuming needs a strong validator for `If-Range`: without one nothing proves the bytes on disk
- * and the server's next bytes are one representation (two versions of equal length would splice
- * silently). Ranges other than a prefix are asked for one by one, which needs the file's length.
+ * Resuming needs a strong validator for `If-Range` (unless the call's digest proves the file:
+ * mirrors with `integrity`, whose checkpoints record none): else nothing proves the bytes on disk
+ * and the server's next bytes are one representation (two of equal length would splice silently).
+ * Ranges other than a prefix are asked for one by one, which needs the file's length.
  */
-function canResume(checkpoint: Checkpoint): boolean {
+function canResume(checkpoint: Checkpoint, digestProves: boolean): boolean {
   const { etag, lastModified, reportedLength } = checkpoint;
-  if (!hasStrongValidator(etag, lastModified)) return false;
+  if (!digestProves && !hasStrongValidator(etag, lastModified)) return false;
   if (checkpoint.ranges.length === 1 && durablePrefix(checkpoint) > 0) return true;
   return checkpoint.ranges.length > 0 && reportedLength !== null && reportedLength > 0;
 }
@@ -127,8 +125,9 @@ export class CheckpointStore {
   /** Replaces the checkpoint atomically (tmp → fsync → rename). */
   async save(checkpoint: Checkpoint): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
+    const { ctrlTmp, ctrl } = this.#paths;
     await this.#owner?.check();
-    const tmp = await this.#fs.open(this.#paths.ctrlTmp, "create-truncate");
+    const tmp = await this.#fs.open(ctrlTmp, "create-truncate");
     let written: string | null | undefined;
     try {
       try {
@@ -139,13 +138,11 @@ export class CheckpointStore {
         await tmp.close();
       }
       await this.#owner?.check();
-      await this.#fs.rename(this.#paths.ctrlTmp, this.#paths.ctrl);
+      await this.#fs.rename(ctrlTmp, ctrl);
     } catch (error) {
       // Not saved (a fault, or lost meanwhile): take back the temp file this call wrote.
-      const found = await this.#fs.stat(this.#paths.ctrlTmp).catch(() => null);
-      if (written != null && found?.identity === written) {
-        await this.#fs.remove(this.#paths.ctrlTmp).catch(() => {});
-      }
+      const found = await this.#fs.stat(ctrlTmp).catch(() => null);
+      if (written && found?.identity === written) await this.#fs.remove(ctrlTmp).catch(() => {});
       throw error;
     }
     this.#saved = true;

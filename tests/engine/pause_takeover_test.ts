@@ -84,6 +84,8 @@ interface Trial {
   readonly resume: "taker-running" | "taker-done";
   /** Where the owner is stopped: while it streams (default), or in its commit, before the fsync. */
   readonly stopAt?: "streaming" | "commit";
+  /** The owner downloads over 4 connections from two mirrors, the second cutting every body. */
+  readonly mirrors?: boolean;
 }
 
 /** Runs one trial; returns both outcomes, after checking `dest` against every success. */
@@ -97,15 +99,24 @@ async function pauseAndTakeOver(trial: Trial) {
     () => ({ body: current.body, etag: current.etag }),
     (_req, honest) => ({ ...honest, bytesPerSecond: RATE }),
   );
+  // Its bodies are cut part-way: the owner keeps their bytes and gives the rest back.
+  const mirror = trial.mirrors
+    ? await startResourceServer(
+      () => ({ body: current.body, etag: current.etag }),
+      (_req, honest) => ({ ...honest, bytesPerSecond: RATE, cutAfter: 48 * 1024 }),
+    )
+    : null;
   const children: RuntimeChild[] = [];
   try {
     return await withTempDir(async (dir) => {
       const dest = join(dir, "paused.bin");
       const url = `${server.url}/file`;
+      const ownerSource = mirror === null ? url : JSON.stringify([url, `${mirror.url}/file`]);
+      const ownerOptions = mirror === null ? OPTIONS : OPTIONS.replace("{", '{"connections":4,');
       const inCommit = trial.stopAt === "commit";
       // In its commit, the owner's fsync of the complete `.part` waits 3 s: it is stopped then.
       const env: Record<string, string> = inCommit ? { HAUL_CHILD_SYNC_DELAY_MS: "3000" } : {};
-      const owner = runtimeChild(CHILD, [url, dest, OPTIONS, HOOKS], trial.owner, env);
+      const owner = runtimeChild(CHILD, [ownerSource, dest, ownerOptions, HOOKS], trial.owner, env);
       children.push(owner);
       await until(
         async () =>
@@ -161,6 +172,7 @@ async function pauseAndTakeOver(trial: Trial) {
   } finally {
     for (const child of children) await child.kill();
     await server.close();
+    await mirror?.close();
   }
 }
 
@@ -209,6 +221,22 @@ describe("An owner stopped past its lease, where its liveness can be seen", () =
     assert.match(second.message ?? "", /Destination busy/);
     assert.equal(first.ok, true, JSON.stringify(first));
   });
+
+  it("is never taken over while it gives a cut mirror's ranges back over 4 connections", {
+    timeout: 90_000,
+  }, async () => {
+    const { first, second, digest, versions } = await pauseAndTakeOver({
+      owner: { runtime: here, allowAll: true },
+      taker: () => ({ runtime: here, allowAll: true }),
+      changed: true,
+      resume: "taker-done",
+      mirrors: true,
+    });
+    assert.equal(second.ok, false, JSON.stringify(second));
+    assert.match(second.message ?? "", /Destination busy/);
+    assert.equal(first.ok, true, JSON.stringify(first));
+    assert.equal(digest, versions[0]);
+  });
 });
 
 describe("An owner stopped past its lease, where its liveness cannot be seen", () => {
@@ -245,6 +273,27 @@ describe("An owner stopped past its lease, where its liveness cannot be seen", (
       );
     }
   }
+
+  it(
+    "is fenced out while it gives a cut mirror's ranges back over 4 connections, the file changed",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const { first, second, digest, versions } = await pauseAndTakeOver({
+        owner,
+        taker: blindDeno,
+        changed: true,
+        resume: "taker-running",
+        mirrors: true,
+      });
+      assert.equal(second.ok, true, `the second call takes over: ${JSON.stringify(second)}`);
+      assert.equal(first.ok, false, `the first call is fenced out: ${JSON.stringify(first)}`);
+      assert.equal(first.retryable, true);
+      assert.match(first.message ?? "", /lock lost/);
+      assert.equal(digest, versions[1]);
+    },
+  );
 
   it(
     "is fenced out when stopped in its commit, before its fsync, while the file changes: it publishes nothing and fails",

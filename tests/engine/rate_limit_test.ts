@@ -149,6 +149,42 @@ describe("maxBytesPerSecond", () => {
     }
   });
 
+  it("haulWithRetry() under a limit: an abort mid-wait ends it at once, progress saved; the next call resumes", async () => {
+    const body = randomBody(1_000_000);
+    const server = await startResourceServer({ body, etag: '"r"' }, (_req, honest) => ({
+      ...honest,
+      cutAfter: 150_000,
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f");
+        const retry = { retries: 100, minDelayMs: 1, maxDelayMs: 5 };
+        for (const abortAfterMs of [400, 1100]) { // in the first attempt, and in a later one
+          const stop = new AbortController();
+          const reason = new Error("stopped");
+          const timer = setTimeout(() => stop.abort(reason), abortAfterMs);
+          const started = performance.now();
+          const error = await haulWithRetry(server.url, {
+            dest,
+            maxBytesPerSecond: 200_000,
+            signal: stop.signal,
+            ...retry,
+          }).catch((e) => e);
+          clearTimeout(timer);
+          assert.equal(error, reason);
+          assert.ok(performance.now() - started < abortAfterMs + 500, "ended at the abort");
+          assert.ok(exists(`${dest}.part`) && exists(`${dest}.part.ctrl`), "progress saved");
+        }
+        const result = await haulWithRetry(server.url, { dest, ...retry });
+        assert.ok(result.resumedFrom > 0);
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("limits a haulAll() batch as a whole", async () => {
     const bodies = [randomBody(2 * MiB), randomBody(2 * MiB), randomBody(2 * MiB)];
     const server = await startResourceServer((req) => ({ body: bodies[Number(req.path[1])]! }));

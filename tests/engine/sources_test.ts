@@ -27,6 +27,7 @@ import {
   PartialHaulError,
   UnexpectedStatusError,
 } from "../../mod.ts";
+import { haulWith } from "../../src/engine/haul.ts";
 import { type ScriptServer, startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
@@ -131,6 +132,29 @@ describe("Mirrors", () => {
     });
   });
 
+  it("names a mirror whose cut bodies left other bytes in its IntegrityError, over 4 connections", async () => {
+    // Each of b's bodies is cut: the bytes it wrote stay, so the message must say b served them.
+    const [body, other] = [randomBody(SIZE), randomBody(SIZE)];
+    const a = await startResourceServer({ body, etag: '"a"' });
+    const b = await startResourceServer(
+      { body: other, etag: '"b"' },
+      (_req, honest) => ({ ...honest, cutAfter: 20 * KiB }),
+    );
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "f");
+      const hooks = { rangeFloor: 32 * KiB, writeBufferSize: 8 * KiB };
+      const error = await haulWith([`${a.url}/f`, `${b.url}/f`], {
+        dest,
+        integrity: integrityOf(body),
+        connections: 4,
+      }, hooks).catch((e) => e);
+      assert.ok(error instanceof IntegrityError, String(error));
+      assert.ok(b.requests.length > 0, "b served ranges");
+      assert.match(error.message, new RegExp(`${b.url}/f: bytes \\d+-\\d+`));
+      assert.deepEqual(readdirSync(dir), [], "nothing left beside dest");
+    });
+  });
+
   it("spreads ranges over the mirrors with several connections", async () => {
     const body = randomBody(12 * 1024 * KiB); // at least two 4 MiB ranges
     const a = await startResourceServer({ body, etag: '"m"' });
@@ -217,6 +241,38 @@ describe("Mirrors", () => {
       const result = await haulWithRetry(urls, { dest: join(dir, "f"), ...FAST });
       assert.equal(result.sha256, sha256(body));
       assert.equal(missing.requests.length, 1);
+    });
+  });
+
+  it("a checkpoint of mirrors whose ETags differ, trusted to the digest, is not resumed by a call without integrity", async () => {
+    // Mirror b serves another file of the same length: the integrity call saves b's bytes under
+    // a's ETag when a cuts it; a call without integrity, If-Range with that ETag, spliced them.
+    const [bodyA, bodyB] = [randomBody(SIZE), randomBody(SIZE)];
+    let cut = true; // a's bodies, slower than b's, are cut: the call ends with b's bytes saved
+    const a = await startResourceServer({ body: bodyA, etag: '"a"' }, (_req, honest) => ({
+      ...honest,
+      ...(cut ? { chunkSize: 8 * KiB, bytesPerSecond: 256 * KiB, cutAfter: 24 * KiB } : {}),
+    }));
+    const b = await startResourceServer({ body: bodyB, etag: '"b"' }, (_req, honest) => ({
+      ...honest,
+      chunkSize: 8 * KiB,
+      bytesPerSecond: 1024 * KiB,
+    }));
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "f");
+      const hooks = { rangeFloor: 32 * KiB, writeBufferSize: 8 * KiB, syncEvery: 32 * KiB };
+      const first = await haulWith([`${a.url}/f`, `${b.url}/f`], {
+        dest,
+        integrity: integrityOf(bodyA),
+        connections: 4,
+        checkpointEvery: { bytes: 32 * KiB, ms: 10 },
+      }, hooks).catch((error: unknown) => error);
+      assert.ok(first instanceof PartialHaulError, String(first));
+      assert.ok(b.requests.length > 0 && exists(`${dest}.part.ctrl`), "b's bytes were saved");
+      cut = false;
+      const result = await haulWith(`${a.url}/f`, { dest, connections: 1 }, hooks);
+      assert.equal(sha256(await bytesOf(dest)), sha256(bodyA), "dest is a's file, not a splice");
+      assert.equal(result.sha256, sha256(bodyA));
     });
   });
 
