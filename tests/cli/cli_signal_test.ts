@@ -107,6 +107,7 @@ describe("haul CLI signals", () => {
       const running = startCli(["-i", "-", "--dir", dir], { input: null, timeoutMs: 10_000 });
       try {
         await waitForSigintHandler(running.child.pid!);
+        await waitUntilIdle(running.child.pid!); // started up, now waiting for its list
         running.signal("SIGINT");
         const result = await running.done;
         assert.equal(result.code, 130, `${result.signal} ${result.stderr}`);
@@ -131,4 +132,23 @@ async function waitForSigintHandler(pid: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+/**
+ * Waits until process `pid` has used no CPU for 200 ms (Linux's /proc/PID/stat `utime` + `stime`):
+ * its start-up is over (Node catches SIGINT before its code installs a listener). Bounded: 10 s.
+ */
+async function waitUntilIdle(pid: number): Promise<void> {
+  const cpu = async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return `${fields[11]} ${fields[12]}`; // fields 14 and 15 of the line
+  };
+  const deadline = performance.now() + 10_000;
+  for (let last = await cpu(); performance.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = await cpu();
+    if (now === last) return;
+    last = now;
+  }
 }
