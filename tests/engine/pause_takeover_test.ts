@@ -88,6 +88,14 @@ interface Trial {
   readonly mirrors?: boolean;
 }
 
+/** The taker finished and the stopped owner, continued, failed with a retryable "lock lost". */
+function assertFencedOut(first: Outcome, second: Outcome): void {
+  assert.equal(second.ok, true, `the second call takes over: ${JSON.stringify(second)}`);
+  assert.equal(first.ok, false, `the first call is fenced out: ${JSON.stringify(first)}`);
+  assert.equal(first.retryable, true);
+  assert.match(first.message ?? "", /lock lost/);
+}
+
 /** Runs one trial; returns both outcomes, after checking `dest` against every success. */
 async function pauseAndTakeOver(trial: Trial) {
   const versions = [
@@ -264,10 +272,7 @@ describe("An owner stopped past its lease, where its liveness cannot be seen", (
             changed,
             resume,
           });
-          assert.equal(second.ok, true, `the second call takes over: ${JSON.stringify(second)}`);
-          assert.equal(first.ok, false, `the first call is fenced out: ${JSON.stringify(first)}`);
-          assert.equal(first.retryable, true);
-          assert.match(first.message ?? "", /lock lost/);
+          assertFencedOut(first, second);
           assert.equal(digest, versions[changed ? 1 : 0]);
         },
       );
@@ -287,10 +292,7 @@ describe("An owner stopped past its lease, where its liveness cannot be seen", (
         resume: "taker-running",
         mirrors: true,
       });
-      assert.equal(second.ok, true, `the second call takes over: ${JSON.stringify(second)}`);
-      assert.equal(first.ok, false, `the first call is fenced out: ${JSON.stringify(first)}`);
-      assert.equal(first.retryable, true);
-      assert.match(first.message ?? "", /lock lost/);
+      assertFencedOut(first, second);
       assert.equal(digest, versions[1]);
     },
   );
@@ -308,10 +310,7 @@ describe("An owner stopped past its lease, where its liveness cannot be seen", (
         resume: "taker-done",
         stopAt: "commit",
       });
-      assert.equal(second.ok, true, `the second call takes over: ${JSON.stringify(second)}`);
-      assert.equal(first.ok, false, `the first call is fenced out: ${JSON.stringify(first)}`);
-      assert.equal(first.retryable, true);
-      assert.match(first.message ?? "", /lock lost/);
+      assertFencedOut(first, second);
       assert.equal(digest, versions[1], "the second call's version");
     },
   );
