@@ -21,7 +21,7 @@ import { PartWriter, type WriteObserver } from "./part_writer.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
-import { firstRequest, rangeRequest } from "./requests.ts";
+import { firstRequest, rangeRequest, trustsDigest } from "./requests.ts";
 import { OverLongBody, type Segment, streamSegment } from "./segment.ts";
 import { sharedDatasync } from "./durability.ts";
 import { CallbackFailure } from "./progress.ts";
@@ -51,7 +51,8 @@ export class Download {
   #reset: HaulError | null = null;
   /** With mirrors: which source wrote which bytes, for an integrity failure's message. */
   readonly #served: string[] | null;
-  readonly #trusted: boolean; // mirrors with `integrity`: no validator vouches for their bytes
+  /** Mirrors with `integrity` (`trustsDigest`): no validator vouches for their bytes. */
+  readonly #trusted: boolean;
   /** Each writer offers its bytes and reports its completed writes: the hash follows the written prefix. */
   readonly #observer: WriteObserver = {
     arrived: (bytes, at) => this.#hasher?.take(bytes, at),
@@ -62,7 +63,7 @@ export class Download {
   constructor(ctx: CallContext) {
     this.#ctx = ctx;
     this.#served = ctx.sources.mirrors ? [] : null;
-    this.#trusted = ctx.sources.mirrors && ctx.expected !== null;
+    this.#trusted = trustsDigest(ctx);
   }
 
   /** Downloads, resuming from `.part` when its checkpoint bears it out; `null`: a 304. */
@@ -237,7 +238,7 @@ export class Download {
       segment.answer?.resolve();
       segment.answer = null;
     }
-    const { response, verdict, url } = answer;
+    const { response, verdict, url, mirror } = answer;
     if (verdict instanceof Error || verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
       if (verdict instanceof Error) throw verdict;
@@ -253,7 +254,7 @@ export class Download {
       const ours = [FsShimError, HaulError, OverLongBody, CallbackFailure].some((c) =>
         error instanceof c
       );
-      if (url === this.#ctx.url || ours || this.#stop.signal.aborted) throw error;
+      if (!mirror || ours || this.#stop.signal.aborted) throw error;
       await segment.writer.quiesce(); // the bytes it wrote stay, the others are pending again
       this.#schedule.giveBack(segment, `another mirror: ${String(error)}`);
       if (segment.done) this.#served?.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);

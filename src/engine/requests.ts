@@ -21,8 +21,14 @@ const EXPIRED_STATUSES = new Set([400, 401, 403]);
 /** What a 400's body says when a signature expired (S3, CDNs). */
 const EXPIRED_BODY = /expired|ExpiredToken|AccessDenied/i;
 
-/** A response (its body unread), its verdict, and the URL (redacted) of the source that answered. */
-type Answer<T> = { readonly response: Response; readonly verdict: T; readonly url: string };
+/** A response (its body unread), its verdict, the URL (redacted) of the source that answered. */
+interface Answer<T> {
+  readonly response: Response;
+  readonly verdict: T;
+  readonly url: string;
+  /** From another source than the call's first (a range's answer). */
+  readonly mirror?: boolean;
+}
 
 /**
  * The first request, from `cursor` (with `Range` + `If-Range` when a checkpoint is resumed), to
@@ -87,17 +93,17 @@ export async function rangeRequest(
   const url = mirror ? urlOf(input) : ctx.url;
   const verdict = checkRangeResponse(asked, known, response.status, headers);
   if (mirror && verdict.kind !== "write") return refused(verdict.reason, response);
-  if (verdict.kind !== "fail") return { response, verdict, url };
+  if (verdict.kind !== "fail") return { response, verdict, url, mirror };
   const error = statusError(url, response);
   const judged = progress ? await expiry(ctx, response, error) : error;
-  return { response, verdict: judged, url };
+  return { response, verdict: judged, url, mirror };
 }
 
 /**
  * Whether validators give way to the digest: with several sources and an `integrity`, they are
  * neither compared nor sent in `If-Range` (mirrors rarely share ETags); the length must still agree.
  */
-function trustsDigest(ctx: CallContext): boolean {
+export function trustsDigest(ctx: CallContext): boolean {
   return ctx.sources.mirrors && ctx.expected !== null;
 }
 
