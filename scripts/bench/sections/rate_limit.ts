@@ -6,10 +6,12 @@
  * curl's, and haul's CPU per MB no higher than an unlimited haul of the same
  * file. haul's time and CPU are the call's own (measured in the process, so
  * a runtime's start-up does not weigh on the small file); curl's are its
- * whole process. MB = 10^6 bytes. The floor beside it: the CPU of the same
- * runtime alive and idle for those 10 s, woken 4 times a second (as the
- * limiter's bursts wake it), added to the unlimited download's: a limited
- * download cannot cost less.
+ * whole process. MB = 10^6 bytes. The floor beside it: the least a verified,
+ * durable download costs in the runtime (`floor_client.ts`: fetch, SHA-256,
+ * 1 MiB writes, one `fdatasync`), read at the same pace in the same bursts and
+ * unlimited: its own ratio is what pacing costs the runtime with none of
+ * haul's work (a paced body wakes the runtime and its network thread for each
+ * burst, and a process alive for 10 s pays its timers and allocator for them).
  *
  * @module
  */
@@ -25,12 +27,6 @@ import { type Bench, dataFile } from "../section.ts";
 const LIMITS = [1, 10, 100];
 /** Seconds each limited download takes. */
 const SECONDS = 10;
-
-/** A runtime alive for {@link SECONDS} s, woken 4 times a second: one JSON line, its CPU ms. */
-const IDLE = `const c0 = process.cpuUsage();
-for (let i = 0; i < ${SECONDS * 4}; i++) await new Promise((r) => setTimeout(r, 250));
-const c = process.cpuUsage(c0);
-console.log(JSON.stringify({ cpuMs: (c.user + c.system) / 1000 }));`;
 
 /** One download: its rate (MB/s) and CPU per MB (ms). */
 interface Run {
@@ -52,34 +48,22 @@ export async function rateLimit(bench: Bench): Promise<void> {
   );
   report.out();
   const rows: string[][] = [];
-  /** CPU ms of an idle runtime over the 10 s, per round. */
-  const idle = new Map<string, number[]>();
-  for (const runtime of RUNTIMES) {
-    const command = runtime === "deno"
-      ? [context.bin.deno, "eval", `import process from "node:process";\n${IDLE}`]
-      : [context.bin.bun, "-e", IDLE];
-    const runs: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      settle();
-      runs.push((await runClient(context, command)).report["cpuMs"] as number);
-    }
-    idle.set(runtime, runs);
-    bench.log(
-      `idle ${runtime} for ${SECONDS} s: ${runs.map((ms) => ms.toFixed(1)).join(", ")} ms CPU`,
-    );
-  }
   for (const limit of LIMITS) {
     const bytes = limit * 1e6;
     const file = await dataFile(bench, bytes * SECONDS);
     const url = `${bench.nginx.url}/${file.name}`;
-    const haul = async (runtime: "deno" | "bun", limited: boolean): Promise<Run> => {
+    const child = async (
+      script: "haul_client.ts" | "floor_client.ts",
+      runtime: "deno" | "bun",
+      limited: boolean,
+    ): Promise<Run> => {
       const extra = limited ? ["--max-bytes-per-second", String(bytes)] : [];
       const args = ["--url", url, "--dest", dest, ...extra];
       const { report: out } = await runClient(
         context,
-        runtimeCommand(context, runtime, "haul_client.ts", args),
+        runtimeCommand(context, runtime, script, args),
       );
-      if (out["sha256"] !== file.sha256) throw new Error(`haul (${runtime}): wrong bytes`);
+      if (out["sha256"] !== file.sha256) throw new Error(`${script} (${runtime}): wrong bytes`);
       const { elapsedMs, cpuMs } = out as { elapsedMs: number; cpuMs: number };
       return { mbps: file.size / 1e3 / elapsedMs, cpuMsPerMB: cpuMs / (file.size / 1e6) };
     };
@@ -94,8 +78,10 @@ export async function rateLimit(bench: Bench): Promise<void> {
     };
     const clients: [string, () => Promise<Run>][] = [
       ...RUNTIMES.flatMap((runtime): [string, () => Promise<Run>][] => [
-        [`haul (${runtime})`, () => haul(runtime, true)],
-        [`haul (${runtime}) unlimited`, () => haul(runtime, false)],
+        [`haul (${runtime})`, () => child("haul_client.ts", runtime, true)],
+        [`haul (${runtime}) unlimited`, () => child("haul_client.ts", runtime, false)],
+        [`floor (${runtime}) paced`, () => child("floor_client.ts", runtime, true)],
+        [`floor (${runtime}) unlimited`, () => child("floor_client.ts", runtime, false)],
       ]),
       ["curl --limit-rate", () => curl(true)],
       ["curl unlimited", () => curl(false)],
@@ -133,22 +119,16 @@ export async function rateLimit(bench: Bench): Promise<void> {
       const cpu = of(name, (r) => r.cpuMsPerMB);
       const free = of(`${name} unlimited`, (r) => r.cpuMsPerMB);
       const cpuRatio = cpu.map((value, i) => value / free[i]!);
-      // The floor: the unlimited download plus the runtime idle for the 10 s.
-      const floor = free.map((value, i) => value + idle.get(runtime)![i]! / (file.size / 1e6));
-      rows.push([
-        `${limit} MB/s`,
-        `floor (${runtime}): unlimited + idle ${SECONDS} s`,
-        "—",
-        "—",
-        spread(floor, 2),
-      ]);
+      const paced = of(`floor (${runtime}) paced`, (r) => r.cpuMsPerMB);
+      const floorFree = of(`floor (${runtime}) unlimited`, (r) => r.cpuMsPerMB);
+      const floorRatio = paced.map((value, i) => value / floorFree[i]!);
       report.target({
         target: `Rate limit ${limit} MB/s: rate / limit; × curl --limit-rate; CPU/MB × unlimited`,
         runtime,
         figure: `${spread(toLimit, 3)}; ${spread(toCurl, 3)}; ${spread(cpuRatio, 2)}`,
-        reference: `curl ${spread(curlRates, 2)} MB/s; floor ${
-          spread(floor.map((value, i) => value / free[i]!), 2)
-        } × unlimited`,
+        reference: `curl ${spread(curlRates, 2)} MB/s; floor paced ${
+          spread(floorRatio, 2)
+        } × floor unlimited`,
         goal: "0.9–1.1; CPU/MB ≤ 1.0",
         verdict: verdict(
           toLimit.every((x) => x >= 0.9 && x <= 1.1) && median(cpuRatio) <= 1.0,
