@@ -184,13 +184,13 @@ export function batchItem(
     if (mirrors.length > 0) item.urls = [job.url, ...mirrors];
     return item;
   }
-  // Credentials in the URL go as Basic auth to that URL only: a mirror is another host.
+  // To this URL only (a mirror is another host); %XX is a byte, any other % itself (curl's).
   const url = new URL(job.url);
-  const credentials = decodeURIComponent(`${url.username}:${url.password}`);
+  const bytes = `${url.username}:${url.password}`
+    .replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
   url.username = url.password = "";
   item.url = url;
-  const bytes = new TextEncoder().encode(credentials);
-  const headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  const headers = { authorization: `Basic ${btoa(bytes)}` };
   if (mirrors.length === 0) item.headers = headers;
   else item.urls = [new Request(url, { headers }), ...mirrors];
   return item;

@@ -4,7 +4,13 @@ import { readFile } from "node:fs/promises";
 import type { HaulAllProgress } from "../../src/batch/haul_all.ts";
 import { parseArgs, UsageError } from "../../src/cli/args.ts";
 import { displayWidth, formatBytes, formatDuration, formatEta } from "../../src/cli/format.ts";
-import { lookupChecksum, parseChecksums, parseList, planJobs } from "../../src/cli/jobs.ts";
+import {
+  batchItem,
+  lookupChecksum,
+  parseChecksums,
+  parseList,
+  planJobs,
+} from "../../src/cli/jobs.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
 import { scrub } from "../../src/cli/error_wording.ts";
 import { parseIntegrity } from "../../src/protocol/integrity.ts";
@@ -373,6 +379,21 @@ describe("CLI list format", () => {
     );
     assert.equal(refused.jobs.length, 0);
     assert.match(refused.problems[0]!, /^l:2: '\.\.' would leave the download directory/);
+  });
+
+  it("sends URL credentials as curl does: %XX is a byte, any other % itself (no crash)", () => {
+    const basic = (url: string) =>
+      new Headers(batchItem({ url: new URL(url), dest: "f", integrity: null }).headers)
+        .get("authorization");
+    assert.equal(basic("http://u:100%@e.com/f"), `Basic ${btoa("u:100%")}`);
+    assert.equal(basic("http://u%zz:p%25%3a@e.com/f"), `Basic ${btoa("u%zz:p%:")}`);
+    assert.equal(basic("http://u:%ff@e.com/f"), `Basic ${btoa("u:\xff")}`);
+    assert.equal(basic("http://u:päss@e.com/f"), `Basic ${btoa("u:p\xc3\xa4ss")}`);
+    assert.equal(
+      new URL(batchItem({ url: new URL("http://u:%@e.com/f"), dest: "f", integrity: null }).url)
+        .username,
+      "",
+    );
   });
 });
 
