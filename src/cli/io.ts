@@ -5,8 +5,8 @@
  * @module
  */
 
-/** Exit statuses (docs/cli.md, "Exit status"); `-o -`'s broken pipe is 128 + SIGPIPE, as `cat`'s. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, brokenPipe: 141 } as const;
+/** Exit statuses (docs/cli.md, "Exit status"); a signal's is 128 + its number, as a shell's (`cat`'s). */
+export const EXIT = { ok: 0, fail: 1, usage: 2, SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 } as const;
 
 /** The signals the CLI reacts to. */
 export type CliSignal = "SIGINT" | "SIGTERM";
