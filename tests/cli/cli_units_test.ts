@@ -583,18 +583,22 @@ describe("CLI progress view", () => {
     assert.ok(output.endsWith("\x1b[J"), "the bars are erased at the end");
   });
 
-  it("fits every line in the terminal's width", () => {
-    const view = new ProgressView({
-      write: () => {},
-      columns: () => 50,
-      label: () => `${"very-long-name-".repeat(8)}.bin`,
-      showTotal: true,
-      maxAttempts: 21,
-      clock: fakeClock(),
-    });
-    const lines = view.render(batch([1000, 2000], [5000, null], 3000), 1000);
-    assert.equal(lines.length, 3);
-    for (const line of lines) assert.ok(displayWidth(line) <= 49, `${line} (${line.length})`);
-    assert.doesNotMatch(lines[1]!, /%/, "no percent when the total is unknown");
+  it("fits every line in the terminal's width, however narrow (a wrapped line breaks the redraw)", () => {
+    for (const columns of [50, 20, 12, 2]) {
+      const view = new ProgressView({
+        write: () => {},
+        columns: () => columns,
+        label: () => `${"very-long-name-".repeat(8)}.bin`,
+        showTotal: true,
+        maxAttempts: 21,
+        clock: fakeClock(),
+      });
+      const lines = view.render(batch([1000, 2000], [5000, null], 3000), 1000);
+      assert.equal(lines.length, 3);
+      for (const line of lines) {
+        assert.ok(displayWidth(line) <= columns - 1, `${columns}: ${line} (${line.length})`);
+      }
+      if (columns === 50) assert.doesNotMatch(lines[1]!, /%/, "no % when the total is unknown");
+    }
   });
 });
