@@ -189,16 +189,15 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
       output.progress({ items, ...counts, received: written });
     }
   } catch (error) {
-    output.stop();
     if (stop.by !== null) {
-      io.stderr(
+      output.error(
         `haul: ${stop.by}: stopped after ${formatBytes(written)} to standard output ` +
-          "(a stream cannot resume: run the command again to start over)\n",
+          "(a stream cannot resume: run the command again to start over)",
       );
       return EXIT[stop.by];
     }
     const reason = describeError(error, job, (error as { attempts?: number }).attempts ?? 1);
-    io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
+    output.error(`Failed ${name}: ${reason}`, options.verbose ? errorDetail(error) : "");
     return EXIT.fail;
   } finally {
     output.stop();

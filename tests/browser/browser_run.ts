@@ -333,6 +333,29 @@ test("a server without ranges: a reload starts over with a 200 and the file land
   });
 });
 
+test("what no call again can cure is not retryable: a dest with '..', a worker that cannot load", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    const dotdot = await haulIn(page, `${site.url}/file.bin`, { dest: "up/../x.bin" });
+    assert.equal(dotdot.ok, false);
+    assert.equal(dotdot.name, "TypeError", JSON.stringify(dotdot));
+    assert.match(dotdot.message, /^Invalid dest up\/\.\.\/x\.bin: /);
+    assert.equal(dotdot.retryable, false);
+    const missing = await haulIn(page, `${site.url}/file.bin`, {
+      dest: "w.bin",
+      workerUrl: "/missing_worker.js",
+    });
+    assert.equal(missing.ok, false);
+    assert.match(
+      missing.message,
+      /could not start.*\/missing_worker\.js.*workerUrl/,
+      missing.message,
+    );
+    assert.equal(missing.retryable, false);
+    assert.equal(files().length, 0, "no request");
+  });
+});
+
 test("haulWithRetry() in the browser: a download cut twice lands in one call", async () => {
   await withBrowser(async (page) => {
     reset();
