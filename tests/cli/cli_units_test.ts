@@ -10,6 +10,7 @@ import {
   parseChecksums,
   parseList,
   planJobs,
+  requestHeaders,
 } from "../../src/cli/jobs.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
 import { scrub } from "../../src/cli/error_wording.ts";
@@ -186,6 +187,16 @@ describe("CLI arguments", () => {
     for (const argv of refused) {
       assert.throws(() => parseArgs(argv), UsageError, argv.join(" "));
     }
+  });
+
+  it("refuses a -H or -A value fetch cannot send (past U+00FF) as a usage error, not a crash", () => {
+    for (
+      const argv of [["-H", "X-Name: caf\u00e9\u2615"], ["-A", "a/1 \u{1F600}"], ["-H", "X: a\nb"]]
+    ) {
+      assert.throws(() => parseArgs(["https://e.com/a", ...argv]), UsageError, argv.join(" "));
+    }
+    const latin1 = options(["https://e.com/a", "-H", "X-Name: caf\u00e9", "-A", "a/1 (\u00ff)"]);
+    assert.equal(requestHeaders(latin1).get("x-name"), "caf\u00e9");
   });
 
   it("refuses an -o that names a directory (a trailing /, . or ..) as a usage error", () => {
