@@ -27,7 +27,7 @@ export interface CliIo {
   writeOut(bytes: Uint8Array): Promise<boolean>;
   /** Writes text to standard error (synchronously, or queued in order). */
   stderr(text: string): void;
-  /** Whether standard error is a terminal: progress bars are drawn there only then. */
+  /** Whether standard error is a terminal that can redraw (not `TERM=dumb`): bars only then. */
   readonly isTTY: boolean;
   /** The terminal's width in columns (called at each redraw; 80 when unknown). */
   columns(): number;
