@@ -141,12 +141,12 @@ function joinPath(dir: string, relative: string): string {
 /** The download lines of list `name` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
 export function parseList(text: string, name: string): JobSource[] {
   const entries: JobSource[] = [];
-  for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
+  for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r\n?|\n/).entries()) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
-    // The URLs come first (a scheme and "//"); the rest of the line is the path.
-    const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/i.exec(line) ??
-      /^(\S+)\s*(.*)$/.exec(line)!;
+    // The URLs come first (a scheme and "//"); the rest of the line, whatever it holds, is the path.
+    const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/is.exec(line) ??
+      /^(\S+)\s*(.*)$/s.exec(line)!;
     const [url = line, ...mirrors] = match[1]!.trim().split(/\s+/);
     const path = match[2]!.trim();
     entries.push({ where: `${name}:${index + 1}`, url, mirrors, path: path === "" ? null : path });

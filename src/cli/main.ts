@@ -56,7 +56,8 @@ async function run(options: CliOptions, io: CliIo, stop: Stop): Promise<number> 
     return EXIT[stop.by];
   }
   if (!prepared.ok) {
-    for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
+    // A list's or checksums file's control characters (terminal escapes) are shown as "?".
+    for (const line of prepared.problems) io.stderr(`haul: ${line.replace(/\p{Cc}/gu, "?")}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
     return prepared.failed ? EXIT.fail : EXIT.usage;
   }

@@ -247,6 +247,17 @@ describe("CLI list format", () => {
     ]);
   });
 
+  it("reads old Mac CR line ends as lines, and a binary file without throwing", () => {
+    const cr = parseList("https://e.com/a.bin\rhttps://e.com/b.bin  b\rc.bin\r", "l");
+    assert.deepEqual(cr.map((entry) => [entry.where, entry.url, entry.path]), [
+      ["l:1", "https://e.com/a.bin", null],
+      ["l:2", "https://e.com/b.bin", "b"],
+      ["l:3", "c.bin", null],
+    ]);
+    const odd = parseList("x y\u2028z\nhttps://e.com/d.bin d\u2029e\n", "l");
+    assert.deepEqual(odd.map((entry) => entry.path), ["y\u2028z", "d\u2029e"]);
+  });
+
   it("reads several URLs before the path as mirrors of one file", () => {
     const entries = parseList(
       "https://a.com/f.iso https://b.com/f.iso\thttp://c.com/f.iso isos/f.iso\n" +
