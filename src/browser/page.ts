@@ -108,7 +108,6 @@ async function onWorker(
       reject(data.aborted && signal?.aborted ? signal.reason : errorFromWire(data.error));
     }
   };
-  // No message: its script did not load (no haul_worker.js there), which no retry cures.
   worker.onerror = ({ message }: Event & { message?: string }) =>
     reject(
       message === undefined

@@ -118,6 +118,8 @@ const BY_NAME: ReadonlyMap<string, Flag> = new Map(
 );
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers `fetch` sets for its connection: Node's refuses them at each attempt, Deno's and Bun's not. */
+const FETCH_OWN = /^(expect|keep-alive|transfer-encoding|upgrade)$/i;
 
 /**
  * Parses the arguments (without the program name), or throws a {@link UsageError}. Values come
@@ -304,6 +306,7 @@ function header(name: string, value: string): [string, string] {
   const key = colon < 0 ? "" : value.slice(0, colon).trim();
   const content = colon < 0 ? "" : value.slice(colon + 1).trim();
   if (!HEADER_NAME.test(key)) throw new UsageError(`Invalid ${name}: write it as 'Name: value'`);
+  if (FETCH_OWN.test(key)) throw new UsageError(`Invalid ${name} ${key}: fetch sets it; drop it`);
   return [key, sendable(`${name} ${key}`, content)];
 }
 

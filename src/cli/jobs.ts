@@ -96,8 +96,7 @@ function relativeDest(
   if (settings.output !== null) return { path: settings.output.replace(/^(\.\/)+/, "") };
   const raw = source.path;
   if (raw === null) return { path: nameFromUrl(url) };
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
+  if (/\p{Cc}/u.test(raw)) {
     return "Control characters in the path: remove them";
   }
   if (raw.includes("\\")) return "Backslash in the path: use / between directories";
