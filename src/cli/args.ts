@@ -119,7 +119,7 @@ const BY_NAME: ReadonlyMap<string, Flag> = new Map(
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers `fetch` sets for its connection: Node's refuses them at each attempt, Deno's and Bun's not. */
-const FETCH_OWN = /^(expect|keep-alive|transfer-encoding|upgrade)$/i;
+const FETCH_OWN = /^(content-length|expect|keep-alive|transfer-encoding|upgrade)$/i;
 
 /**
  * Parses the arguments (without the program name), or throws a {@link UsageError}. Values come

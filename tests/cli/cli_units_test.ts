@@ -174,6 +174,7 @@ describe("CLI arguments", () => {
       ["https://e.com/a", "-H", "transfer-encoding: chunked"],
       ["https://e.com/a", "-H", "Upgrade: websocket"],
       ["https://e.com/a", "-H", "Expect: 100-continue"],
+      ["https://e.com/a", "-H", "Content-Length: 5"],
       ["https://e.com/a", "--sha256", "abc"],
       ["https://e.com/a", "--sha512", "ab".repeat(32)],
       ["https://e.com/a", "--sha256", "ab".repeat(64)],
