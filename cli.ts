@@ -23,14 +23,15 @@ import { scrub } from "./src/cli/error_wording.ts";
 
 const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
 
+/** An environment variable; on Deno only when granted (asked about, never prompted for). */
+function env(name: string): string | undefined {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  const state = deno?.permissions.querySync({ name: "env", variable: name }).state ?? "granted";
+  return state === "granted" ? process.env[name] : undefined;
+}
+
 function envColumns(): number {
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno; // asked about, never prompted for
-  if (
-    deno && deno.permissions.querySync({ name: "env", variable: "COLUMNS" }).state !== "granted"
-  ) {
-    return 80;
-  }
-  const value = Number(process.env["COLUMNS"]);
+  const value = Number(env("COLUMNS"));
   return Number.isSafeInteger(value) && value > 0 ? value : 80;
 }
 
@@ -70,7 +71,8 @@ function nodeIo(): CliIo {
           });
         }),
     stderr: (text) => void process.stderr.write(text),
-    isTTY: process.stderr.isTTY === true,
+    // TERM=dumb (Emacs' shell) cannot move the cursor to redraw bars: the lines instead.
+    isTTY: process.stderr.isTTY === true && env("TERM") !== "dumb",
     columns: () => process.stderr.columns || envColumns(),
     onSignal: (handler) => {
       const listeners = SIGNALS.map((signal) => {

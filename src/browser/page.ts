@@ -92,9 +92,8 @@ async function onWorker(
   const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();
-  const worker = new Worker(new URL(workerUrl ?? "./haul_worker.js", import.meta.url), {
-    type: "module",
-  });
+  const workerAt = new URL(workerUrl ?? "./haul_worker.js", import.meta.url);
+  const worker = new Worker(workerAt, { type: "module" });
   const { promise, resolve, reject } = Promise.withResolvers<HaulResult>();
   const apply = (snapshot: StateSnapshot) => Object.assign(state, snapshot);
   const onAbort = () => worker.postMessage({ type: "abort" });
@@ -109,13 +108,15 @@ async function onWorker(
       reject(data.aborted && signal?.aborted ? signal.reason : errorFromWire(data.error));
     }
   };
-  worker.onerror = (event: Event & { message?: string }) =>
+  worker.onerror = ({ message }: Event & { message?: string }) =>
     reject(
-      new HaulError(
-        `Download worker stopped: ${event.message ?? "it could not start"}: progress up to the ` +
-          "last checkpoint is saved; call again to resume",
-        { retryable: true },
-      ),
+      message === undefined
+        ? new HaulError(`Download worker could not start: ${workerAt}: pass its URL as workerUrl`)
+        : new HaulError(
+          `Download worker stopped: ${message}: progress up to the last checkpoint is saved; ` +
+            "call again to resume",
+          { retryable: true },
+        ),
     );
   worker.postMessage({ type: "start", call, directory });
   signal?.addEventListener("abort", onAbort, { once: true });

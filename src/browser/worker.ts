@@ -10,7 +10,7 @@ import { haulWithRetry, type HaulWithRetryOptions } from "../batch/retry.ts";
 import { checkOptions } from "../engine/settings.ts";
 import { haulWith } from "../engine/haul.ts";
 import { defaultFs } from "../runtime/browser/default_fs.ts";
-import type { OpfsDirectory } from "../runtime/browser/opfs_fs.ts";
+import { type OpfsDirectory, parts } from "../runtime/browser/opfs_fs.ts";
 import { type FetchLike, HaulState } from "../types.ts";
 import { errorToWire, type FromWorker, type ToWorker, type WireCall } from "./wire.ts";
 
@@ -33,7 +33,7 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
     // OPFS starts empty: the directories on the way to dest are created.
     const root = given ?? await scope.navigator.storage.getDirectory();
     let dir = root;
-    for (const name of String(options.dest).split("/").filter((name) => name !== "").slice(0, -1)) {
+    for (const name of parts(String(options.dest)).slice(0, -1)) {
       dir = await dir.getDirectoryHandle(name, { create: true });
     }
     options.signal = abort.signal;

@@ -93,7 +93,7 @@ const FLAGS: readonly Flag[] = [
   valued(["retry-delay"], (d, v, n) => (d.retryDelayMs = seconds(n, v, 3600) * 1000)),
   valued(["stall-timeout"], (d, v, n) => (d.stallTimeoutMs = seconds(n, v, 86_400) * 1000)),
   valued(["header", "H"], (d, v, n) => d.headers.push(header(n, v))),
-  valued(["user-agent", "A"], (d, v, n) => (d.userAgent = userAgent(n, v))),
+  valued(["user-agent", "A"], (d, v, n) => (d.userAgent = sendable(n, v))),
   valued(["sha256"], (d, v, n) => (d.digest = hexDigest(n, v, "sha256", d.digest))),
   valued(["sha512"], (d, v, n) => (d.digest = hexDigest(n, v, "sha512", d.digest))),
   valued(["integrity"], (d, v, n) => (d.integrity = integrity(n, v))),
@@ -118,6 +118,8 @@ const BY_NAME: ReadonlyMap<string, Flag> = new Map(
 );
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers `fetch` sets for its connection: Node's refuses them at each attempt, Deno's and Bun's not. */
+const FETCH_OWN = /^(content-length|expect|keep-alive|transfer-encoding|upgrade)$/i;
 
 /**
  * Parses the arguments (without the program name), or throws a {@link UsageError}. Values come
@@ -256,9 +258,10 @@ function usage<T extends number | Shard>(parsed: T | string): T {
   return parsed;
 }
 
-function userAgent(name: string, value: string): string {
-  if (/[\0\r\n]/.test(value)) {
-    throw new UsageError(`Invalid ${name}: remove the control characters`);
+/** A header value `fetch` can send: no NUL or line break, nothing past U+00FF (it sends bytes). */
+function sendable(name: string, value: string): string {
+  if (/[\0\r\n\u0100-\uffff]/.test(value)) {
+    throw new UsageError(`Invalid ${name}: remove its line breaks and characters past U+00FF (ÿ)`);
   }
   return value;
 }
@@ -303,10 +306,8 @@ function header(name: string, value: string): [string, string] {
   const key = colon < 0 ? "" : value.slice(0, colon).trim();
   const content = colon < 0 ? "" : value.slice(colon + 1).trim();
   if (!HEADER_NAME.test(key)) throw new UsageError(`Invalid ${name}: write it as 'Name: value'`);
-  if (/[\0\r\n]/.test(content)) {
-    throw new UsageError(`Invalid ${name} ${key}: remove the line breaks from its value`);
-  }
-  return [key, content];
+  if (FETCH_OWN.test(key)) throw new UsageError(`Invalid ${name} ${key}: fetch sets it; drop it`);
+  return [key, sendable(`${name} ${key}`, content)];
 }
 
 /** `--limit-rate`'s suffixes: 1024-based, as curl's. */

@@ -159,9 +159,7 @@ export function errorDetail(error: unknown): string {
     if (current instanceof Error) {
       lines.push(prefix + (current.stack ?? `${current.name}: ${current.message}`));
       const headers = (current as { headers?: unknown }).headers;
-      if (headers instanceof Headers) {
-        headers.forEach((value, key) => lines.push(`  < ${key}: ${value}`));
-      }
+      if (headers instanceof Headers) headers.forEach((v, key) => lines.push(`  < ${key}: ${v}`));
     } else {
       lines.push(prefix + String(current));
     }

@@ -82,8 +82,7 @@ export class RateMeter {
 /** Characters drawn two columns wide (CJK, Hangul, full-width forms, emoji) and none (controls, combining marks). */
 const WIDE =
   /[\u{1100}-\u{115f}\u{2e80}-\u{a4cf}\u{ac00}-\u{d7a3}\u{f900}-\u{faff}\u{fe30}-\u{fe4f}\u{ff00}-\u{ff60}\u{ffe0}-\u{ffe6}\u{1f300}-\u{1faff}\u{20000}-\u{3fffd}]/u;
-// deno-lint-ignore no-control-regex
-const NONE = /[\u0000-\u001f\u007f-\u009f\u0300-\u036f]/;
+const NONE = /[\p{Cc}\u0300-\u036f]/u;
 
 function charWidth(char: string): number {
   return NONE.test(char) ? 0 : WIDE.test(char) ? 2 : 1;
@@ -101,8 +100,7 @@ export function displayWidth(text: string): number {
  * cut, so a file name stays), padded to `pad`; control characters shown as `?`.
  */
 export function fitWidth(text: string, width: number, pad = 0, keepEnd = false): string {
-  // deno-lint-ignore no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  const clean = text.replace(/\p{Cc}/gu, "?");
   let out = clean;
   let used = displayWidth(clean);
   if (used > width) {

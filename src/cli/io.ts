@@ -5,8 +5,8 @@
  * @module
  */
 
-/** Exit statuses (docs/cli.md, "Exit status"); `-o -`'s broken pipe is 128 + SIGPIPE, as `cat`'s. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, brokenPipe: 141 } as const;
+/** Exit statuses (docs/cli.md, "Exit status"); a signal's is 128 + its number, as a shell's (`cat`'s). */
+export const EXIT = { ok: 0, fail: 1, usage: 2, SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 } as const;
 
 /** The signals the CLI reacts to. */
 export type CliSignal = "SIGINT" | "SIGTERM";
@@ -27,7 +27,7 @@ export interface CliIo {
   writeOut(bytes: Uint8Array): Promise<boolean>;
   /** Writes text to standard error (synchronously, or queued in order). */
   stderr(text: string): void;
-  /** Whether standard error is a terminal: progress bars are drawn there only then. */
+  /** Whether standard error is a terminal that can redraw (not `TERM=dumb`): bars only then. */
   readonly isTTY: boolean;
   /** The terminal's width in columns (called at each redraw; 80 when unknown). */
   columns(): number;

@@ -96,8 +96,7 @@ function relativeDest(
   if (settings.output !== null) return { path: settings.output.replace(/^(\.\/)+/, "") };
   const raw = source.path;
   if (raw === null) return { path: nameFromUrl(url) };
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) {
+  if (/\p{Cc}/u.test(raw)) {
     return "Control characters in the path: remove them";
   }
   if (raw.includes("\\")) return "Backslash in the path: use / between directories";
@@ -141,12 +140,12 @@ function joinPath(dir: string, relative: string): string {
 /** The download lines of list `name` (docs/cli.md, "The list"), as written: {@link planJobs} validates them. */
 export function parseList(text: string, name: string): JobSource[] {
   const entries: JobSource[] = [];
-  for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r?\n/).entries()) {
+  for (const [index, raw] of text.replace(/^\uFEFF/, "").split(/\r\n?|\n/).entries()) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
-    // The URLs come first (a scheme and "//"); the rest of the line is the path.
-    const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/i.exec(line) ??
-      /^(\S+)\s*(.*)$/.exec(line)!;
+    // The URLs come first (a scheme and "//"); the rest of the line, whatever it holds, is the path.
+    const match = /^((?:[a-z][a-z0-9+.-]*:\/\/\S*(?:\s+|$))+)(.*)$/is.exec(line) ??
+      /^(\S+)\s*(.*)$/s.exec(line)!;
     const [url = line, ...mirrors] = match[1]!.trim().split(/\s+/);
     const path = match[2]!.trim();
     entries.push({ where: `${name}:${index + 1}`, url, mirrors, path: path === "" ? null : path });
@@ -184,13 +183,13 @@ export function batchItem(
     if (mirrors.length > 0) item.urls = [job.url, ...mirrors];
     return item;
   }
-  // Credentials in the URL go as Basic auth to that URL only: a mirror is another host.
+  // To this URL only (a mirror is another host); %XX is a byte, any other % itself (curl's).
   const url = new URL(job.url);
-  const credentials = decodeURIComponent(`${url.username}:${url.password}`);
+  const bytes = `${url.username}:${url.password}`
+    .replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
   url.username = url.password = "";
   item.url = url;
-  const bytes = new TextEncoder().encode(credentials);
-  const headers = { authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
+  const headers = { authorization: `Basic ${btoa(bytes)}` };
   if (mirrors.length === 0) item.headers = headers;
   else item.urls = [new Request(url, { headers }), ...mirrors];
   return item;

@@ -39,7 +39,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const stop: Stop = { by: null, signal: controller.signal, say: () => {} };
   const stopListening = io.onSignal((signal) => {
     stop.say(signal, stop.by !== null);
-    if (stop.by !== null) return io.exit(EXIT.interrupted);
+    if (stop.by !== null) return io.exit(EXIT[signal]);
     stop.by = signal;
     controller.abort(new DOMException(`Interrupted by ${signal}`, "AbortError"));
   });
@@ -53,12 +53,13 @@ async function run(options: CliOptions, io: CliIo, stop: Stop): Promise<number> 
   const prepared = await prepareJobs(options, io, stop.signal);
   if (stop.by !== null) {
     io.stderr(`haul: ${stop.by}: interrupted before any download: nothing was written\n`);
-    return EXIT.interrupted;
+    return EXIT[stop.by];
   }
   if (!prepared.ok) {
-    for (const problem of prepared.problems) io.stderr(`haul: ${problem}\n`);
+    // A list's or checksums file's control characters (terminal escapes) are shown as "?".
+    for (const line of prepared.problems) io.stderr(`haul: ${line.replace(/\p{Cc}/gu, "?")}\n`);
     io.stderr("haul: Nothing was downloaded: fix the problems above and run again\n");
-    return prepared.failed ? EXIT.failed : EXIT.usage;
+    return prepared.failed ? EXIT.fail : EXIT.usage;
   }
   if (options.output === "-") return await streamToStdout(prepared.jobs[0]!, options, io, stop);
   if (options.shard !== null && prepared.jobs.length === 0 && !options.quiet) {
@@ -70,7 +71,7 @@ async function run(options: CliOptions, io: CliIo, stop: Stop): Promise<number> 
   const dirProblem = await makeDirectories(prepared.jobs, io);
   if (dirProblem !== null) {
     io.stderr(`haul: ${dirProblem}\n`);
-    return EXIT.failed;
+    return EXIT.fail;
   }
   return await download(prepared.jobs, prepared.existing, options, io, stop);
 }
@@ -145,12 +146,12 @@ async function download(
       `haul: Interrupted: ${reports.length - failed} of ${jobs.length} ` +
         "finished; progress is saved: run the same command again to resume\n",
     );
-    return EXIT.interrupted;
+    return EXIT[stop.by];
   }
   if (jobs.length > 1 && !options.quiet) {
     io.stderr(output.summary(reports, performance.now() - startedAt));
   }
-  return failed > 0 ? EXIT.failed : EXIT.ok;
+  return failed > 0 ? EXIT.fail : EXIT.ok;
 }
 
 /**
@@ -183,23 +184,22 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
   const counts = { pending: 0, active: 1, done: 0, skipped: 0, failed: 0 };
   try {
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
-      if (!(await io.writeOut(read.value))) return EXIT.brokenPipe; // the reader left: quietly
+      if (!(await io.writeOut(read.value))) return EXIT.SIGPIPE; // the reader left: quietly
       written += read.value.length;
       const items = [{ ...bar, validLength: written, totalLength: null, received: written }];
       output.progress({ items, ...counts, received: written });
     }
   } catch (error) {
-    output.stop();
     if (stop.by !== null) {
-      io.stderr(
+      output.error(
         `haul: ${stop.by}: stopped after ${formatBytes(written)} to standard output ` +
-          "(a stream cannot resume: run the command again to start over)\n",
+          "(a stream cannot resume: run the command again to start over)",
       );
-      return EXIT.interrupted;
+      return EXIT[stop.by];
     }
     const reason = describeError(error, job, (error as { attempts?: number }).attempts ?? 1);
-    io.stderr(`Failed ${name}: ${reason}\n${options.verbose ? errorDetail(error) : ""}`);
-    return EXIT.failed;
+    output.error(`Failed ${name}: ${reason}`, options.verbose ? errorDetail(error) : "");
+    return EXIT.fail;
   } finally {
     output.stop();
     await reader.cancel().catch(() => {});

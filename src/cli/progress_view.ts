@@ -115,7 +115,7 @@ export class ProgressView {
 
   /** The lines of one frame, without escape sequences, each narrower than the terminal. */
   render(progress: HaulAllProgress, now: number): string[] {
-    const width = Math.max(20, this.#options.columns() - 1);
+    const width = Math.max(1, this.#options.columns() - 1);
     const active = progress.items.filter((item) =>
       item.phase === "running" || item.phase === "waiting"
     );

@@ -27,6 +27,12 @@ import {
 } from "./harness.ts";
 
 const MiB = 1 << 20;
+/** The page's hooks for a call it can abort (`startAbortable`, harness.ts). */
+type TestPage = {
+  startAbortable(url: string, options: object): void;
+  controller: AbortController;
+  outcome: Promise<Outcome>;
+};
 
 function bytes(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -271,6 +277,82 @@ test("two tabs, one dest: the second is refused as busy (retryable), the first l
       sha256: sha256(body),
     });
     assert.equal(await opfsFile(other, "tabs.bin.part"), null);
+  });
+});
+
+test("an abort through signal is a pause: it rejects with the signal's reason, the next call resumes", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await page.evaluate(
+      ([u, o]) => (globalThis as unknown as TestPage).startAbortable(u, o),
+      [
+        `${site.url}/file.bin`,
+        { dest: "abort.bin" },
+      ] as const,
+    );
+    await untilCheckpoint(page, "abort.bin");
+    const aborted = await page.evaluate(() => {
+      const page = globalThis as unknown as TestPage;
+      page.controller.abort();
+      return page.outcome;
+    });
+    assert.equal(aborted.ok, false);
+    assert.equal(aborted.name, "AbortError", JSON.stringify(aborted));
+    assert.ok((await opfsFile(page, "abort.bin.part")) !== null, "the .part is kept");
+    assert.equal(await opfsFile(page, "abort.bin"), null);
+    unpaced();
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "abort.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.ok(outcome.result.resumedFrom > 0, "resumed from the checkpoint");
+    assert.equal(outcome.result.status, 206);
+    assert.deepEqual(await opfsFile(page, "abort.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+  });
+});
+
+test("a server without ranges: a reload starts over with a 200 and the file lands exact", async () => {
+  await withBrowser(async (page) => {
+    reset({ body, honorRange: false });
+    await startIn(page, `${site.url}/file.bin`, { dest: "noranges.bin" });
+    await untilCheckpoint(page, "noranges.bin");
+    await page.reload();
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    unpaced();
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "noranges.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.status, 200);
+    assert.equal(outcome.result.resumedFrom, 0);
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.deepEqual(await opfsFile(page, "noranges.bin"), {
+      size: body.length,
+      sha256: sha256(body),
+    });
+    assert.equal(await opfsFile(page, "noranges.bin.part.ctrl"), null);
+  });
+});
+
+test("what no call again can cure is not retryable: a dest with '..', a worker that cannot load", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    const dotdot = await haulIn(page, `${site.url}/file.bin`, { dest: "up/../x.bin" });
+    assert.equal(dotdot.ok, false);
+    assert.equal(dotdot.name, "TypeError", JSON.stringify(dotdot));
+    assert.match(dotdot.message, /^Invalid dest up\/\.\.\/x\.bin: /);
+    assert.equal(dotdot.retryable, false);
+    const missing = await haulIn(page, `${site.url}/file.bin`, {
+      dest: "w.bin",
+      workerUrl: "/missing_worker.js",
+    });
+    assert.equal(missing.ok, false);
+    assert.match(
+      missing.message,
+      /could not start.*\/missing_worker\.js.*workerUrl/,
+      missing.message,
+    );
+    assert.equal(missing.retryable, false);
+    assert.equal(files().length, 0, "no request");
   });
 });
 

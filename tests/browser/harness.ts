@@ -56,6 +56,10 @@ window.haulTest = async (url, options, retry) => {
   }
 };
 window.startHaul = (url, options) => { window.outcome = window.haulTest(url, options); };
+window.startAbortable = (url, options) => {
+  window.controller = new AbortController();
+  window.outcome = window.haulTest(url, { ...options, signal: window.controller.signal });
+};
 window.opfsFile = async (path) => {
   try {
     const file = await find(path);

@@ -211,7 +211,7 @@ describe("haul CLI with curl's and wget's habits", () => {
         }
         child.signal("SIGTERM");
         const result = await child.done;
-        assert.equal(result.code, 130, result.stderr);
+        assert.equal(result.code, 143, result.stderr);
         assert.match(result.stderr, /Retrying .*e\.bin in .*: HTTP 503/);
         assert.deepEqual(await bytesOf(dest), BODY);
       });

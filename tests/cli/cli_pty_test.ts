@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import process from "node:process";
 import { childEnv, cliCommand, REPO_ROOT } from "../fixtures/cli_run.ts";
-import { startResourceServer } from "../helpers/script_server.ts";
+import { startResourceServer, startThrottledServer } from "../helpers/script_server.ts";
 import { join, randomBody, withTempDir } from "../helpers/temp.ts";
 
 /** Whether util-linux `script` (Debian: bsdutils) is installed. */
@@ -14,14 +14,17 @@ function shellQuote(arg: string): string {
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Runs the CLI in a pseudo-terminal of 100 columns; resolves to the raw terminal output. */
-function runInPty(args: string[]): Promise<{ code: number | null; output: string; ms: number }> {
+/** Runs the CLI in a pseudo-terminal of 100 columns (`TERM` = `term`); resolves to its raw output. */
+function runInPty(
+  args: string[],
+  term = "xterm",
+): Promise<{ code: number | null; output: string; ms: number }> {
   const { command, args: full } = cliCommand(args);
   const line = `stty cols 100 rows 30; exec ${[command, ...full].map(shellQuote).join(" ")}`;
   const started = performance.now();
   const child = spawn("script", ["-qfec", line, "/dev/null"], {
     cwd: REPO_ROOT,
-    env: childEnv({ SHELL: "/bin/sh", TERM: "xterm" }),
+    env: childEnv({ SHELL: "/bin/sh", TERM: term }),
     stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";
@@ -129,6 +132,22 @@ describe("haul CLI on a terminal", () => {
         assert.match(text, /gamma\.bin .*retry 2\/21 in \d\.\d s: HTTP 503/);
         assert.doesNotMatch(text, /^Retrying /m);
         assert.match(text, /Saved .*gamma\.bin: 1000 B .*3 attempts/);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("draws no bars with TERM=dumb, which cannot move the cursor: it prints the lines instead", async () => {
+    const server = await startThrottledServer(randomBody(300_000), 600_000);
+    try {
+      await withTempDir(async (dir) => {
+        const run = await runInPty([`${server.url}/dumb.bin`, "--dir", dir], "dumb");
+        assert.equal(run.code, 0, run.output);
+        // (Deno itself clears a line at its start: only haul's redraws are looked for.)
+        assert.doesNotMatch(run.output, CURSOR_UP, "no redraw");
+        assert.doesNotMatch(run.output.replace(ANSI, ""), /\[[= >]+\]|%/, "no bar");
+        assert.match(run.output.replace(ANSI, ""), /^Saved .*dumb\.bin: 293\.0 KiB in /m);
       });
     } finally {
       await server.close();

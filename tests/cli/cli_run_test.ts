@@ -324,6 +324,8 @@ describe("haul CLI (child process)", () => {
         const ok = `${server.url}/fine.bin`;
         const cases: [string, RegExp][] = [
           [`${ok}\nhttp//no-scheme/x.bin\n`, /list\.txt:2: Invalid URL/],
+          // A control character in a message (a terminal escape) is shown as "?", never sent.
+          [`${ok}\n\x1b]0;title\x07\n`, /list\.txt:2: Invalid URL "\?\]0;title\?"/],
           [`${ok}\n${server.url}/other/fine.bin\n`, /list\.txt:2: Duplicate destination fine\.bin/],
           [`${ok}\n${server.url}/x.bin /tmp/x.bin\n`, /list\.txt:2: Absolute path/],
           [`${ok}\n\n${server.url}/x.bin ../x.bin\n`, /list\.txt:3: '\.\.' would leave/],
@@ -340,6 +342,7 @@ describe("haul CLI (child process)", () => {
           assert.equal(run.code, 2, text);
           assert.match(run.stderr, expected);
           assert.match(run.stderr, /Nothing was downloaded/);
+          assert.doesNotMatch(run.stderr, /\p{Cc}(?<!\n)/u, "no control character but line ends");
         }
         assert.equal(server.requests.length, 0);
         assert.equal(exists(join(dir, "out")), false, "nothing created");

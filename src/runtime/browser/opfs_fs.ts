@@ -52,9 +52,10 @@ export interface WebLocks {
   ): Promise<T>;
 }
 
-function parts(path: string): string[] {
+/** The names along an OPFS path ("." dropped); a ".." is a `TypeError` ("Invalid": not retryable). */
+export function parts(path: string): string[] {
   const names = path.split("/").filter((name) => name !== "" && name !== ".");
-  if (names.includes("..")) throw new FsShimError("EINVAL", path, `No ".." in OPFS paths: ${path}`);
+  if (names.includes("..")) throw new TypeError(`Invalid dest ${path}: OPFS paths have no ".."`);
   return names;
 }
 
