@@ -101,11 +101,15 @@ export function planResponse(
 
 function planFull(sent: SentRequest, validators: Validators, length: number | null): Plan {
   const saved = sent.checkpoint;
-  if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null && length !== null) {
+  if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null) {
     const same = saved.etag !== null
       ? strongMatch(saved.etag, validators.etag)
       : saved.lastModified !== null && saved.lastModified === validators.lastModified;
-    if (length !== saved.reportedLength && (same || length === 0)) {
+    if (same && length === null) { // as likely the tail (a Range applied, labelled 200) as the file
+      const what = `a 200 of unstated length under the same validator: ${sent.url}`;
+      return refuse(ServerMisconfiguredError, `Server answered the resume with ${what}`, true);
+    }
+    if (length !== null && length !== saved.reportedLength && (same || length === 0)) {
       // Same representation, different size: the server is lying, not the file changing.
       return fail(
         new ServerMisconfiguredError(

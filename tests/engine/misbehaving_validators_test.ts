@@ -217,6 +217,40 @@ describe("a 200 to a resume under the same strong validator, of another length",
   }
 });
 
+describe("a 200 of unstated length (chunked) to a resume under the same strong validator", () => {
+  for (const connections of [1, 4]) {
+    it(`may be the tail only: never the file; the next call starts over (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
+      // A server that applies the Range but labels the tail 200, sent chunked: no length to compare.
+      const body = randomBody(768 * KiB);
+      const server = await startResourceServer({ body }, (req, honest) => {
+        if (!req.headers["range"]?.endsWith("-")) return honest; // the ranges of 4 connections
+        const headers = (honest.headers as [string, string][]).filter(([name]) =>
+          name !== "Content-Range"
+        );
+        return { ...honest, status: 200, headers, framing: "chunked" };
+      });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const cut = firstCutAfter(300 * KiB);
+          const outcome = await haulWithRetries(
+            server.url,
+            (i) => ({ dest, ...TIGHT, connections: i === 0 ? 1 : connections, fetch: cut }),
+            { server, maxAttempts: 4, hooks: { rangeFloor: 64 * KiB } },
+          );
+          await assertSucceeded(outcome, dest, body);
+          const refused = outcome.attempts[1]!.error;
+          assert.ok(refused instanceof ServerMisconfiguredError, describeOutcome(outcome));
+          assert.equal(refused.retryable, true);
+          assert.equal(outcome.attempts[1]!.after, null, "the checkpoint was discarded");
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
 describe("answers to further ranges, or to a stream's resume, without the file's validator", () => {
   it("are refused over 4 connections: the first connection carries the rest of its version", async () => {
     // The file changes after the first answer; the server ignores If-Range and sends no ETag.
