@@ -251,6 +251,35 @@ describe("a 200 of unstated length (chunked) to a resume under the same strong v
   }
 });
 
+describe("further ranges answered under the weak form of the file's strong ETag", () => {
+  it("are refused, not reset: 4 connections finish, the first carrying the rest", async () => {
+    // A proxy that weakens the ETag of the answers it forwards for ranges (the first it caches).
+    const body = randomBody(768 * KiB);
+    const server = await startResourceServer({ body, etag: '"v1"' }, (req, honest) => {
+      if (req.headers["range"] === undefined) return honest;
+      const headers = (honest.headers as [string, string][]).map(([name, value]): [
+        string,
+        string,
+      ] => name === "ETag" ? [name, 'W/"v1"'] : [name, value]);
+      return { ...honest, headers };
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const outcome = await haulWithRetries(
+          server.url,
+          { dest, ...TIGHT, connections: 4 },
+          { server, maxAttempts: 1, hooks: { rangeFloor: 64 * KiB } },
+        );
+        await assertSucceeded(outcome, dest, body);
+        assert.ok(server.requests.length > 1, "ranges were asked");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("answers to further ranges, or to a stream's resume, without the file's validator", () => {
   it("are refused over 4 connections: the first connection carries the rest of its version", async () => {
     // The file changes after the first answer; the server ignores If-Range and sends no ETag.
