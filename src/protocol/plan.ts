@@ -9,6 +9,7 @@ import {
   excerpt,
   foreignBody,
   isStrongLastModified,
+  keepable,
   parseContentRange,
   parseEtag,
   parseRetryAfter,
@@ -227,7 +228,7 @@ function readValidators(headers: Headers): Validators {
     lastModified: isStrongLastModified(headers.get("last-modified"), headers.get("date"))
       ? headers.get("last-modified")!.trim()
       : null,
-    contentType: headers.get("content-type"),
+    contentType: keepable(headers.get("content-type")),
   };
 }
 

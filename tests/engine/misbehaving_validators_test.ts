@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   ContentRangeError,
+  HaulError,
   haulStream,
   ServerMisconfiguredError,
   StreamCutError,
@@ -278,6 +279,32 @@ describe("further ranges answered under the weak form of the file's strong ETag"
       await server.close();
     }
   });
+});
+
+describe("an ETag or a Content-Type longer than a checkpoint holds (4096 bytes)", () => {
+  for (const connections of [1, 4]) {
+    it(`is downloaded after a cut, the over-long ETag no validator (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
+      const body = randomBody(768 * KiB);
+      const etag = `"${"e".repeat(9000)}"`;
+      const contentType = `application/x-${"t".repeat(9000)}`;
+      const server = await startResourceServer({ body, etag, contentType });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const cut = firstCutAfter(300 * KiB);
+          const outcome = await haulWithRetries(
+            server.url,
+            { dest, ...TIGHT, connections, fetch: cut },
+            { server, maxAttempts: 3, hooks: { rangeFloor: 64 * KiB } },
+          );
+          await assertSucceeded(outcome, dest, body);
+          assert.ok(outcome.attempts[0]!.error instanceof HaulError, describeOutcome(outcome));
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
 
 describe("answers to further ranges, or to a stream's resume, without the file's validator", () => {
