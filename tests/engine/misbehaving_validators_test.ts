@@ -285,8 +285,8 @@ describe("an ETag or a Content-Type longer than a checkpoint holds (4096 bytes)"
   for (const connections of [1, 4]) {
     it(`is downloaded after a cut, the over-long ETag no validator (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
       const body = randomBody(768 * KiB);
-      const etag = `"${"e".repeat(9000)}"`;
-      const contentType = `application/x-${"t".repeat(9000)}`;
+      const etag = `"${"e".repeat(8500)}"`; // Node's fetch takes at most 16 KiB of headers
+      const contentType = `application/x-${"t".repeat(4500)}`;
       const server = await startResourceServer({ body, etag, contentType });
       try {
         await withTempDir(async (dir) => {
