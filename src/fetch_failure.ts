@@ -90,7 +90,8 @@ function readFailure(error: ErrorFields): FetchFailure | null {
   }
   if (
     message === "unknown scheme" || /scheme '[^']*' not supported/i.test(message) ||
-    /^not implemented\.\.\. yet/.test(message) || /protocol must be http/i.test(message)
+    /^not implemented\.\.\. yet/.test(message) || /protocol must be http/i.test(message) ||
+    /scheme must be a HTTP|redirect to a non HTTP|^UnsupportedRedirectProtocol/.test(message)
   ) {
     return permanent("BAD_SCHEME", "fetch refuses this URL scheme");
   }
