@@ -144,8 +144,7 @@ export function validatorChange(
 /** Weak comparison (RFC 9110 §8.8.3.2): the opaque-tags identical, weak or not. */
 export function weakMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);
-  const y = parseEtag(b);
-  return x !== null && y !== null && x.opaque === y.opaque;
+  return x !== null && x.opaque === parseEtag(b)?.opaque;
 }
 
 /**

@@ -49,9 +49,7 @@ export interface StreamPlan {
 }
 
 /** `finish`: `.part` is complete (a 416 confirms its length); `unchanged`: a 304, `dest` is current. */
-interface DonePlan {
-  readonly kind: "finish" | "unchanged";
-}
+type DonePlan = { readonly kind: "finish" | "unchanged" };
 
 /** Refuse the response; `reset`: discard the checkpoint first, so the next call starts from byte 0. */
 export interface FailPlan {
@@ -214,11 +212,9 @@ function describeChange(sent: SentRequest, headers: Headers, total: number | nul
   const saved = sent.checkpoint;
   if (saved === null) return null;
   const changed = sent.digestProves === true ? null : validatorChange(saved, headers);
-  if (changed !== null) return changed;
-  if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
-    return `length ${saved.reportedLength} is now ${total}`;
-  }
-  return null;
+  const length = saved.reportedLength;
+  if (changed !== null || length === null || total === null || length === total) return changed;
+  return `length ${length} is now ${total}`;
 }
 
 function readValidators(headers: Headers): Validators {
@@ -237,9 +233,7 @@ function parseLength(value: string | null): number | null | "malformed" {
   // Some stacks join repeated identical headers: "10, 10".
   const parts = value.trim().split(/\s*,\s*/);
   if (parts.some((part) => part !== parts[0])) return "malformed";
-  const single = parts[0] ?? "";
-  if (!/^\d{1,16}$/.test(single)) return "malformed";
-  const length = Number(single);
+  const length = /^\d{1,16}$/.test(parts[0] ?? "") ? Number(parts[0]) : NaN;
   return Number.isSafeInteger(length) ? length : "malformed";
 }
 
