@@ -100,19 +100,21 @@ export function planResponse(
 
 function planFull(sent: SentRequest, validators: Validators, length: number | null): Plan {
   const saved = sent.checkpoint;
-  if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null) {
+  const total = saved?.reportedLength ?? null;
+  if (sent.cursor > 0 && saved !== null) {
     const same = saved.etag !== null
       ? strongMatch(saved.etag, validators.etag)
       : saved.lastModified !== null && saved.lastModified === validators.lastModified;
-    if (same && length === null) { // as likely the tail (a Range applied, labelled 200) as the file
-      const what = `a 200 of unstated length under the same validator: ${sent.url}`;
+    // A length unknown on either side: as likely the tail (a Range applied, labelled 200) as the file.
+    if (same && (length === null || total === null)) {
+      const what = `a 200 under the same validator, of a length it cannot compare: ${sent.url}`;
       return refuse(ServerMisconfiguredError, `Server answered the resume with ${what}`, true);
     }
-    if (length !== null && length !== saved.reportedLength && (same || length === 0)) {
+    if (total !== null && length !== total && (same || length === 0)) {
       // Same representation, different size: the server is lying, not the file changing.
       return fail(
         new ServerMisconfiguredError(
-          `Server answered the resume with a ${length}-byte 200 for a ${saved.reportedLength}-byte file: ` +
+          `Server answered the resume with a ${length}-byte 200 for a ${total}-byte file: ` +
             `${sent.url}: progress kept; try again later`,
           { retryable: true },
         ),

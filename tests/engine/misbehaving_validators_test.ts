@@ -218,17 +218,26 @@ describe("a 200 to a resume under the same strong validator, of another length",
   }
 });
 
-describe("a 200 of unstated length (chunked) to a resume under the same strong validator", () => {
-  for (const connections of [1, 4]) {
-    it(`may be the tail only: never the file; the next call starts over (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
-      // A server that applies the Range but labels the tail 200, sent chunked: no length to compare.
+describe("a 200 to a resume under the same strong validator, where a length is unknown", () => {
+  // The tail as a 200 (a server that applies the Range but labels it so), to a file first sent
+  // with or without a length: either the 200's length or the file's is unknown, so nothing shows
+  // whether the 200 is the whole file or its tail.
+  const cases = [
+    { file: "length", tail: "chunked", connections: 1 },
+    { file: "length", tail: "chunked", connections: 4 },
+    { file: "chunked", tail: "chunked", connections: 1 },
+    { file: "chunked", tail: "length", connections: 1 },
+  ] as const;
+  for (const { file, tail, connections } of cases) {
+    it(`(file ${file}, 200 ${tail}) may be the tail only: never the file; the next call starts over (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
       const body = randomBody(768 * KiB);
       const server = await startResourceServer({ body }, (req, honest) => {
-        if (!req.headers["range"]?.endsWith("-")) return honest; // the ranges of 4 connections
+        if (req.headers["range"] === undefined) return { ...honest, framing: file };
+        if (!req.headers["range"].endsWith("-")) return honest; // the ranges of 4 connections
         const headers = (honest.headers as [string, string][]).filter(([name]) =>
           name !== "Content-Range"
         );
-        return { ...honest, status: 200, headers, framing: "chunked" };
+        return { ...honest, status: 200, headers, framing: tail };
       });
       try {
         await withTempDir(async (dir) => {
