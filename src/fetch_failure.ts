@@ -52,7 +52,13 @@ const OS_ERRORS: Readonly<Record<string, string>> = {
   "113": "EHOSTUNREACH",
 };
 
+/** What each runtime says of a URL scheme `fetch` refuses, or refuses to be redirected to (`file:`, `data:`). */
+const BAD_SCHEME =
+  /^unknown scheme$|scheme '[^']*' not supported|^not implemented\.\.\. yet|protocol must be http|scheme must be a HTTP|redirect to a non HTTP|^UnsupportedRedirectProtocol/i;
+const INVALID_URL = /^Invalid URL\b|^Failed to parse URL\b|URL is invalid/;
+const REDIRECT_LOOP = /^TooManyRedirects|redirect count exceeded|Maximum number of redirects/;
 const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_/;
+const BAD_CERTIFICATE = /invalid peer certificate|certificate (verify|has expired|is not valid)/i;
 
 /**
  * Why a request failed before any response, from the error `fetch` threw or a cause of it (Node's
@@ -88,27 +94,14 @@ function readFailure(error: ErrorFields): FetchFailure | null {
   if (message === "bad port" || /Requests to port \d+ are blocked/i.test(message)) {
     return permanent("BAD_PORT", "fetch refuses to use this port");
   }
-  if (
-    message === "unknown scheme" || /scheme '[^']*' not supported/i.test(message) ||
-    /^not implemented\.\.\. yet/.test(message) || /protocol must be http/i.test(message)
-  ) {
-    return permanent("BAD_SCHEME", "fetch refuses this URL scheme");
-  }
-  if (
-    code === "ERR_INVALID_URL" || /^Invalid URL\b/.test(message) ||
-    /^Failed to parse URL\b/.test(message) || /URL is invalid/.test(message)
-  ) {
+  if (BAD_SCHEME.test(message)) return permanent("BAD_SCHEME", "fetch refuses this URL scheme");
+  if (code === "ERR_INVALID_URL" || INVALID_URL.test(message)) {
     return permanent("INVALID_URL", "invalid URL");
   }
-  if (/^TooManyRedirects|redirect count exceeded|Maximum number of redirects/.test(message)) {
-    return permanent("TOO_MANY_REDIRECTS", "too many redirects");
-  }
-  if (CERTIFICATE_CODE.test(code)) {
-    return permanent(code, "the server's TLS certificate was rejected");
-  }
-  if (/invalid peer certificate|certificate (verify|has expired|is not valid)/i.test(message)) {
-    return permanent("CERTIFICATE", "the server's TLS certificate was rejected");
-  }
+  if (REDIRECT_LOOP.test(message)) return permanent("TOO_MANY_REDIRECTS", "too many redirects");
+  const rejected = "the server's TLS certificate was rejected";
+  if (CERTIFICATE_CODE.test(code)) return permanent(code, rejected);
+  if (BAD_CERTIFICATE.test(message)) return permanent("CERTIFICATE", rejected);
   const osCode = BUN_CODES[code] ?? code;
   if (TRANSIENT_CODES[osCode] !== undefined) return transient(osCode);
   const fromErrno = OS_ERRORS[/\(os error (\d+)\)/.exec(message)?.[1] ?? ""];

@@ -36,11 +36,10 @@ export interface Checkpoint {
 export const MAX_RANGES = 64;
 
 /**
- * What is wrong with `checkpoint` (its types first, then its invariants), or `null`: the control
+ * What is wrong with checkpoint `c` (its types first, then its invariants), or `null`: the control
  * file's encoder and decoder both ask it, so they accept exactly the same values.
  */
-export function checkpointViolation(checkpoint: Checkpoint): string | null {
-  const c = checkpoint;
+export function checkpointViolation(c: Checkpoint): string | null {
   const wrongType = typeViolation(c);
   if (wrongType !== null) return wrongType;
   if (c.blockSize === 0 || c.blockSize % 64 !== 0) {

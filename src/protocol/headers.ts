@@ -92,14 +92,19 @@ interface Etag {
  */
 const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
 
-/** Parses an `ETag` value (one entity-tag, SP / HTAB around it), or `null` when absent or malformed. */
+/** Parses an `ETag` value (one entity-tag, SP / HTAB around it), or `null` when absent, malformed or over-long. */
 export function parseEtag(value: string | null): Etag | null {
   if (typeof value !== "string") return null;
   const raw = trimOws(value);
   const match = ENTITY_TAG.exec(raw);
-  if (match === null) return null;
+  if (match === null || keepable(raw) === null) return null;
   const [, weak, opaque = ""] = match;
   return { weak: weak !== undefined, opaque, raw };
+}
+
+/** `value`, or `null` when absent or longer than a checkpoint keeps (4096 UTF-8 bytes, control-file.md). */
+export function keepable(value: string | null): string | null {
+  return value !== null && new TextEncoder().encode(value).length <= 4096 ? value : null;
 }
 
 /** Whether `value` is a well-formed strong entity-tag, the only kind allowed in `If-Range`. */
@@ -139,8 +144,7 @@ export function validatorChange(
 /** Weak comparison (RFC 9110 §8.8.3.2): the opaque-tags identical, weak or not. */
 export function weakMatch(a: string | null, b: string | null): boolean {
   const x = parseEtag(a);
-  const y = parseEtag(b);
-  return x !== null && y !== null && x.opaque === y.opaque;
+  return x !== null && x.opaque === parseEtag(b)?.opaque;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   excerpt,
   foreignBody,
   isStrongLastModified,
+  keepable,
   parseContentRange,
   parseEtag,
   parseRetryAfter,
@@ -48,9 +49,7 @@ export interface StreamPlan {
 }
 
 /** `finish`: `.part` is complete (a 416 confirms its length); `unchanged`: a 304, `dest` is current. */
-interface DonePlan {
-  readonly kind: "finish" | "unchanged";
-}
+type DonePlan = { readonly kind: "finish" | "unchanged" };
 
 /** Refuse the response; `reset`: discard the checkpoint first, so the next call starts from byte 0. */
 export interface FailPlan {
@@ -101,15 +100,21 @@ export function planResponse(
 
 function planFull(sent: SentRequest, validators: Validators, length: number | null): Plan {
   const saved = sent.checkpoint;
-  if (sent.cursor > 0 && saved !== null && saved.reportedLength !== null && length !== null) {
+  const total = saved?.reportedLength ?? null;
+  if (sent.cursor > 0 && saved !== null) {
     const same = saved.etag !== null
       ? strongMatch(saved.etag, validators.etag)
       : saved.lastModified !== null && saved.lastModified === validators.lastModified;
-    if (length !== saved.reportedLength && (same || length === 0)) {
+    // A length unknown on either side: as likely the tail (a Range applied, labelled 200) as the file.
+    if (same && (length === null || total === null)) {
+      const what = `a 200 under the same validator, of a length it cannot compare: ${sent.url}`;
+      return refuse(ServerMisconfiguredError, `Server answered the resume with ${what}`, true);
+    }
+    if (total !== null && length !== total && (same || length === 0)) {
       // Same representation, different size: the server is lying, not the file changing.
       return fail(
         new ServerMisconfiguredError(
-          `Server answered the resume with a ${length}-byte 200 for a ${saved.reportedLength}-byte file: ` +
+          `Server answered the resume with a ${length}-byte 200 for a ${total}-byte file: ` +
             `${sent.url}: progress kept; try again later`,
           { retryable: true },
         ),
@@ -209,11 +214,9 @@ function describeChange(sent: SentRequest, headers: Headers, total: number | nul
   const saved = sent.checkpoint;
   if (saved === null) return null;
   const changed = sent.digestProves === true ? null : validatorChange(saved, headers);
-  if (changed !== null) return changed;
-  if (saved.reportedLength !== null && total !== null && saved.reportedLength !== total) {
-    return `length ${saved.reportedLength} is now ${total}`;
-  }
-  return null;
+  const length = saved.reportedLength;
+  if (changed !== null || length === null || total === null || length === total) return changed;
+  return `length ${length} is now ${total}`;
 }
 
 function readValidators(headers: Headers): Validators {
@@ -223,7 +226,7 @@ function readValidators(headers: Headers): Validators {
     lastModified: isStrongLastModified(headers.get("last-modified"), headers.get("date"))
       ? headers.get("last-modified")!.trim()
       : null,
-    contentType: headers.get("content-type"),
+    contentType: keepable(headers.get("content-type")),
   };
 }
 
@@ -232,9 +235,7 @@ function parseLength(value: string | null): number | null | "malformed" {
   // Some stacks join repeated identical headers: "10, 10".
   const parts = value.trim().split(/\s*,\s*/);
   if (parts.some((part) => part !== parts[0])) return "malformed";
-  const single = parts[0] ?? "";
-  if (!/^\d{1,16}$/.test(single)) return "malformed";
-  const length = Number(single);
+  const length = /^\d{1,16}$/.test(parts[0] ?? "") ? Number(parts[0]) : NaN;
   return Number.isSafeInteger(length) ? length : "malformed";
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { foreignBody, parseContentRange, validatorChange } from "./headers.ts";
+import { foreignBody, parseContentRange, validatorChange, weakMatch } from "./headers.ts";
 
 /** What the first response established about the file: its length and strong validator. */
 export interface KnownFile {
@@ -35,7 +35,9 @@ export function checkRangeResponse(
     return { kind: "fail", reason: `the server answered a range request with ${status}` };
   }
   const changed = validatorChange(file, headers);
-  if (changed !== null) return { kind: "reset", reason: changed };
+  // The weak form of the file's tag (a proxy's) names no other version, and proves no bytes.
+  const weaker = weakMatch(file.etag, headers.get("etag"));
+  if (changed !== null) return { kind: weaker ? "refuse" : "reset", reason: changed };
   if (status === 200) {
     return refuse("the server answered a range request with the whole file (200)");
   }

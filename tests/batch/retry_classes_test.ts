@@ -179,6 +179,19 @@ describe("fetchFailure()", () => {
       ["Node scheme", cause("unknown scheme"), "BAD_SCHEME", false],
       ["Node file:", cause("not implemented... yet..."), "BAD_SCHEME", false],
       ["Deno scheme", new TypeError("Url scheme 'ftp' not supported"), "BAD_SCHEME", false],
+      ["Node redirect to file:", cause("URL scheme must be a HTTP(S) scheme"), "BAD_SCHEME", false],
+      [
+        "Deno redirect to data:",
+        new TypeError("Fetch failed: Can not redirect to a non HTTP(s) url"),
+        "BAD_SCHEME",
+        false,
+      ],
+      [
+        "Bun redirect to file:",
+        new TypeError('UnsupportedRedirectProtocol fetching "http://h/a". For more information…'),
+        "BAD_SCHEME",
+        false,
+      ],
       [
         "Bun scheme",
         coded("protocol must be http:, https: or s3:", "ERR_INVALID_ARG_VALUE"),

@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   ContentRangeError,
+  HaulError,
   haulStream,
   ServerMisconfiguredError,
   StreamCutError,
@@ -209,6 +210,104 @@ describe("a 200 to a resume under the same strong validator, of another length",
             assert.equal(attempt.after?.cursor, 300 * KiB, "progress kept");
           }
           assert.equal(outcome.result!.resumedFrom, 300 * KiB);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
+describe("a 200 to a resume under the same strong validator, where a length is unknown", () => {
+  // The tail as a 200 (a server that applies the Range but labels it so), to a file first sent
+  // with or without a length: either the 200's length or the file's is unknown, so nothing shows
+  // whether the 200 is the whole file or its tail.
+  const cases = [
+    { file: "length", tail: "chunked", connections: 1 },
+    { file: "length", tail: "chunked", connections: 4 },
+    { file: "chunked", tail: "chunked", connections: 1 },
+    { file: "chunked", tail: "length", connections: 1 },
+  ] as const;
+  for (const { file, tail, connections } of cases) {
+    it(`(file ${file}, 200 ${tail}) may be the tail only: never the file; the next call starts over (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
+      const body = randomBody(768 * KiB);
+      const server = await startResourceServer({ body }, (req, honest) => {
+        if (req.headers["range"] === undefined) return { ...honest, framing: file };
+        if (!req.headers["range"].endsWith("-")) return honest; // the ranges of 4 connections
+        const headers = (honest.headers as [string, string][]).filter(([name]) =>
+          name !== "Content-Range"
+        );
+        return { ...honest, status: 200, headers, framing: tail };
+      });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const cut = firstCutAfter(300 * KiB);
+          const outcome = await haulWithRetries(
+            server.url,
+            (i) => ({ dest, ...TIGHT, connections: i === 0 ? 1 : connections, fetch: cut }),
+            { server, maxAttempts: 4, hooks: { rangeFloor: 64 * KiB } },
+          );
+          await assertSucceeded(outcome, dest, body);
+          const refused = outcome.attempts[1]!.error;
+          assert.ok(refused instanceof ServerMisconfiguredError, describeOutcome(outcome));
+          assert.equal(refused.retryable, true);
+          assert.equal(outcome.attempts[1]!.after, null, "the checkpoint was discarded");
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
+describe("further ranges answered under the weak form of the file's strong ETag", () => {
+  it("are refused, not reset: 4 connections finish, the first carrying the rest", async () => {
+    // A proxy that weakens the ETag of the answers it forwards for ranges (the first it caches).
+    const body = randomBody(768 * KiB);
+    const server = await startResourceServer({ body, etag: '"v1"' }, (req, honest) => {
+      if (req.headers["range"] === undefined) return honest;
+      const headers = (honest.headers as [string, string][]).map(([name, value]): [
+        string,
+        string,
+      ] => name === "ETag" ? [name, 'W/"v1"'] : [name, value]);
+      return { ...honest, headers };
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const outcome = await haulWithRetries(
+          server.url,
+          { dest, ...TIGHT, connections: 4 },
+          { server, maxAttempts: 1, hooks: { rangeFloor: 64 * KiB } },
+        );
+        await assertSucceeded(outcome, dest, body);
+        assert.ok(server.requests.length > 1, "ranges were asked");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("an ETag or a Content-Type longer than a checkpoint holds (4096 bytes)", () => {
+  for (const connections of [1, 4]) {
+    it(`is downloaded after a cut, the over-long ETag no validator (${connections} connection${connections > 1 ? "s" : ""})`, async () => {
+      const body = randomBody(768 * KiB);
+      const etag = `"${"e".repeat(8500)}"`; // Node's fetch takes at most 16 KiB of headers
+      const contentType = `application/x-${"t".repeat(4500)}`;
+      const server = await startResourceServer({ body, etag, contentType });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const cut = firstCutAfter(300 * KiB);
+          const outcome = await haulWithRetries(
+            server.url,
+            { dest, ...TIGHT, connections, fetch: cut },
+            { server, maxAttempts: 3, hooks: { rangeFloor: 64 * KiB } },
+          );
+          await assertSucceeded(outcome, dest, body);
+          assert.ok(outcome.attempts[0]!.error instanceof HaulError, describeOutcome(outcome));
         });
       } finally {
         await server.close();

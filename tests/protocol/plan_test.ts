@@ -226,6 +226,19 @@ describe("planResponse()", () => {
     assert.equal(lying.reset, false);
   });
 
+  it("resets on a same-validator 200 to a resume when either length is unknown (it may be the tail)", () => {
+    const chunked = failure(plan(200, { etag: '"v1"' }));
+    assert.ok(chunked.error instanceof ServerMisconfiguredError);
+    assert.equal(chunked.reset, true);
+    assert.equal((chunked.error as ServerMisconfiguredError).retryable, true);
+    const unknownFile = saved({ reportedLength: null });
+    const tail = failure(plan(200, { etag: '"v1"', "content-length": "900" }, 100, unknownFile));
+    assert.equal(tail.reset, true);
+    // Another validator, or the same one with both lengths known and equal: the file, from byte 0.
+    assert.equal(plan(200, { etag: '"v2"' }).kind, "stream");
+    assert.equal(plan(200, { etag: '"v1"', "content-length": "1000" }).kind, "stream");
+  });
+
   it("keeps only a strong Last-Modified as a validator", () => {
     const lm = "Tue, 01 Jan 2030 00:00:00 GMT";
     const strong = plan(200, { "last-modified": lm, date: "Tue, 01 Jan 2030 00:00:05 GMT" }, 0);

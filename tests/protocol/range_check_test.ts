@@ -56,9 +56,15 @@ describe("checkRangeResponse()", () => {
       kind: "reset",
     },
     {
-      name: "a weak ETag",
+      name: "the weak form of the ETag (the same tag, nothing proves its bytes)",
       status: 206,
       headers: { "content-range": "bytes 500-799/1000", etag: 'W/"v1"' },
+      kind: "refuse",
+    },
+    {
+      name: "another weak ETag",
+      status: 206,
+      headers: { "content-range": "bytes 500-799/1000", etag: 'W/"v2"' },
       kind: "reset",
     },
     {
