@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HaulError } from "../errors.ts";
+import { HaulError, UnexpectedStatusError } from "../errors.ts";
 import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
@@ -46,6 +46,10 @@ export class Download {
   #status = 0;
   #accepted = 0;
   #used = 0;
+  /** Further ranges answered under another version since one was written (asked again, a few). */
+  #refusals = 0;
+  /** A 429 or 503 to a further range: the call's error if no connection gets the rest. */
+  #busy: UnexpectedStatusError | null = null;
   #failure: { error: unknown } | null = null;
   /** The error of a reset: nothing of this download is kept. */
   #reset: HaulError | null = null;
@@ -173,7 +177,7 @@ export class Download {
       await Promise.all(running);
       const left = schedule.leftOver;
       if (this.#failure === null && this.#reset === null && left !== null) {
-        this.#fail(outcome.leftOver(left, schedule.refused, this.#accepted));
+        this.#fail(this.#busy ?? outcome.leftOver(left, schedule.refused, this.#accepted));
       }
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
@@ -220,8 +224,9 @@ export class Download {
   }
 
   /**
-   * Asks for the segment's bytes and streams them in; returns the connection's next source: `k`,
-   * 0 (the call's first) after another mirror's body failed, `null` (stop) after a refusal.
+   * Asks for the segment's bytes and streams them in; returns the connection's next source: `k`
+   * (also after a few answers of another version), 0 (the call's first) after another mirror's
+   * body failed, `null` (stop) after any other refusal or a busy answer (429, 503).
    */
   async #fetch(k: number, segment: Segment): Promise<number | null> {
     const asked = { start: segment.start, end: segment.end };
@@ -231,8 +236,11 @@ export class Download {
       answer = await rangeRequest(this.#ctx, k, asked, file, this.#stop.signal, this.#store.saved);
       // The segment may have lost its tail meanwhile: the check is against what was asked.
       const verdict = answer.verdict;
-      if (!(verdict instanceof Error) && verdict.kind === "refuse") {
-        this.#schedule.giveBack(segment, verdict.reason);
+      if (verdict instanceof Error ? busy(verdict) : verdict.kind !== "write") {
+        const why = verdict instanceof Error
+          ? verdict.message
+          : (verdict as { reason: string }).reason;
+        this.#schedule.giveBack(segment, why);
       }
     } finally {
       segment.answer?.resolve();
@@ -241,12 +249,17 @@ export class Download {
     const { response, verdict, url, mirror } = answer;
     if (verdict instanceof Error || verdict.kind !== "write") {
       await response.body?.cancel().catch(() => {});
-      if (verdict instanceof Error) throw verdict;
-      const where = `bytes ${asked.start}-${asked.end - 1}`;
-      if (verdict.kind === "reset") throw new outcome.RangeReset(`${where}: ${verdict.reason}`);
-      await segment.writer.close();
-      return null; // its bytes are pending again
+      if (verdict instanceof Error && !busy(verdict)) throw verdict;
+      await segment.writer.close(); // its bytes are pending again, for the other connections
+      if (verdict instanceof Error) {
+        this.#busy ??= verdict;
+        return null;
+      }
+      // Another version (a balancer's other backend, say): asked again, a few times in a row.
+      const again = verdict.kind === "reset" && !mirror;
+      return again && ++this.#refusals <= 2 * this.#ctx.settings.connections ? k : null;
     }
+    this.#refusals = 0;
     if (this.#status === 0) this.#status = 206;
     try {
       await this.#stream(segment, response, asked.end, url);
@@ -361,4 +374,9 @@ export class Download {
     this.#file = null;
     if (file !== null) await file.close().catch(() => {});
   }
+}
+
+/** A 429 or 503 (retryable, it says when): the server is busy, not wrong. */
+function busy(error: Error): error is UnexpectedStatusError {
+  return error instanceof UnexpectedStatusError && error.retryable;
 }

@@ -74,6 +74,7 @@ export async function rangeRequest(
     response,
     verdict: { kind: "refuse", reason: `another mirror: ${reason}` },
     url: "",
+    mirror: true,
   });
   const trust = trustsDigest(ctx);
   const etag = trust ? null : file.validators.etag;

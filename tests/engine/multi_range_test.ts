@@ -214,7 +214,8 @@ describe("haul() with several connections", () => {
     }
   });
 
-  it("a range answered with another ETag resets the download: nothing at dest, the next call starts over", async () => {
+  it("a range answered once under another ETag is asked again: the call finishes with the file", async () => {
+    // A balancer's other backend, say: another tag on the same bytes is no reason to start over.
     const body = randomBody(SIZE);
     let bent = 0;
     const server = await startResourceServer({ body, etag: '"r1"' }, (req, honest) => {
@@ -227,17 +228,11 @@ describe("haul() with several connections", () => {
     try {
       await withTempDir(async (dir) => {
         const dest = join(dir, "file.bin");
-        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
-        assert.ok(error instanceof ContentRangeError, String(error));
-        assert.equal(error.retryable, true);
-        assert.match(error.message, /progress discarded/);
-        noSidecars(dest);
-        const before = server.requests.length;
         const result = await get(server.url, { dest, connections: 4 });
-        assert.equal(result.resumedFrom, 0);
-        assert.equal(server.requests[before]!.headers["range"], undefined);
+        assert.equal(bent, 1, "a range was answered under another ETag");
         assert.deepEqual(await bytesOf(dest), body);
         assert.equal(result.sha256, sha256(body));
+        noSidecars(dest);
       });
     } finally {
       await server.close();
@@ -347,38 +342,6 @@ describe("haul() with several connections", () => {
         assert.deepEqual(await bytesOf(dest), body);
         assert.equal(result.sha256, sha256(body));
         noSidecars(dest);
-      });
-    } finally {
-      await server.close();
-    }
-  });
-
-  it("a range answered 503 saves every range and rejects with the status and its Retry-After", async () => {
-    const body = randomBody(SIZE);
-    let busy = true;
-    const server = await startResourceServer({ body, etag: '"s1"' }, (req, honest) => {
-      const range = rangeOf(req);
-      if (range === null) return { ...honest, bytesPerSecond: 2_000_000, chunkSize: 16 * 1024 };
-      if (busy && range.start > body.length / 2) {
-        busy = false;
-        return { status: 503, headers: [["Retry-After", "7"]], body: "busy" };
-      }
-      return honest;
-    });
-    try {
-      await withTempDir(async (dir) => {
-        const dest = join(dir, "file.bin");
-        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
-        assert.ok(error instanceof UnexpectedStatusError, String(error));
-        assert.equal(error.status, 503);
-        assert.equal(error.retryAfterMs, 7000);
-        assert.equal(error.retryable, true);
-        const ranges = await savedRanges(dest);
-        const saved = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
-        assert.ok(saved > 0, "the other ranges were saved");
-        const result = await get(server.url, { dest, connections: 4 });
-        assert.equal(result.resumedFrom, saved);
-        assert.equal(result.sha256, sha256(body));
       });
     } finally {
       await server.close();
