@@ -52,8 +52,7 @@ export async function acquireLock(
   let takenOver = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     const nonce = randomHex(16);
-    const start = fs.processStart?.(fs.pid) ?? null;
-    const textFor = (flock: boolean) => encodeLockRecord({ ...ownRecord(fs, nonce), flock, start });
+    const textFor = (flock: boolean) => encodeLockRecord({ ...ownRecord(fs, nonce), flock });
     const created = await tryCreate(fs, lockPath, textFor);
     if (created !== null) {
       return holdLock(fs, lockPath, dest, created, nonce, timing, { fenced, takenOver });
@@ -76,9 +75,10 @@ function busy(dest: string, why: string): DestinationError {
   );
 }
 
-/** What a lock record (or the takeover guard, with no nonce) says of this process: pid, scope, instance. */
-function ownRecord(fs: FsShim, nonce: string | null) {
-  return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce };
+/** What a lock record (or the takeover guard) says of this process: pid, scope, instance, start. */
+function ownRecord(fs: FsShim, nonce: string) {
+  const start = fs.processStart?.(fs.pid) ?? null;
+  return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce, start };
 }
 
 /** Creates `path` exclusively, takes its flock where it can and writes `textFor(flocked)`; `null` if it exists. */
@@ -150,22 +150,25 @@ async function takeOver(
   timing: LockTiming,
 ): Promise<boolean> {
   const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
-  const guard = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
-  if (guard === null) {
-    const stat = await fs.stat(guardPath);
-    const age = stat?.mtimeMs === undefined ? 0 : Math.abs(Date.now() - stat.mtimeMs);
-    if (stat !== null && age >= timing.staleMs) await fs.remove(guardPath); // its taker died
-    throw busy(dest, "another process is taking over a stale lock");
-  }
+  const nonce = randomHex(16);
+  heldHere.add(nonce); // before its record exists: no call here takes it for a leftover
+  let guard: Awaited<ReturnType<typeof tryCreate>> = null;
   try {
+    guard = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, nonce)));
+    if (guard === null) {
+      // Judged as a lock is: a live taker (stopped, maybe) keeps it; a dead or silent one's goes.
+      if ((await inspect(fs, guardPath, timing))?.stale) await fs.remove(guardPath);
+      throw busy(dest, "another process is taking over a stale lock");
+    }
     const verdict = await inspect(fs, lockPath, timing);
     if (verdict === null) return false;
     if (!verdict.stale) throw busy(dest, verdict.why);
     await fs.remove(lockPath);
     return verdict.fence;
   } finally {
-    await guard.file.close().catch(() => {});
-    await fs.remove(guardPath).catch(() => {});
+    await guard?.file.close().catch(() => {});
+    if (guard !== null) await fs.remove(guardPath).catch(() => {});
+    heldHere.delete(nonce);
   }
 }
 
