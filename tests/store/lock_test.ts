@@ -315,13 +315,15 @@ describe("acquireLock on real files", () => {
       const paused = new Promise<void>((resolve) => (pause = resolve));
       let resume!: () => void;
       const resumed = new Promise<void>((resolve) => (resume = resolve));
+      const stop = () => (pause(), resumed);
       const slow: FsShim = {
         ...nodeFs,
+        async rename(from: string, to: string) {
+          if (to === lockPath) await stop(); // between its judgement and its replacing the stale lock
+          return await nodeFs.rename(from, to);
+        },
         async remove(path: string) {
-          if (path === lockPath) {
-            pause();
-            await resumed; // stopped between its judgement and its removal of the stale lock
-          }
+          if (path === lockPath) await stop(); // (or its removing it)
           return await nodeFs.remove(path);
         },
       };
@@ -335,15 +337,58 @@ describe("acquireLock on real files", () => {
         else others.push(other);
       }
       resume();
-      const lock = await first;
-      try {
-        for (const other of others) {
-          await assert.rejects(other.check(), /lock lost/);
-          await other.release();
+      const taken = await first.catch((e) => e);
+      for (const held of [...others, taken]) if (!(held instanceof Error)) await held.release();
+      assert.equal(others.length, 0, "another call took the lock while its taker was paused");
+      assert.ok(!(taken instanceof Error), String(taken));
+    });
+  });
+
+  it("never lets a call take the lock unfenced while a taker replaces a stale one", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "swap.bin");
+      const lockPath = `${dest}.part.lock`;
+      // An owner whose liveness cannot be seen (another host), silent for a minute: it may be stopped.
+      const stale = encodeLockRecord({
+        pid: 7,
+        scope: "host=elsewhere",
+        instance: "x",
+        nonce: "x.1",
+      });
+      await writeFile(lockPath, stale);
+      await age(lockPath, 60_000);
+      let pause!: () => void;
+      const paused = new Promise<void>((resolve) => (pause = resolve));
+      let resume!: () => void;
+      const resumed = new Promise<void>((resolve) => (resume = resolve));
+      const slow: FsShim = {
+        ...nodeFs,
+        async remove(path: string) {
+          await nodeFs.remove(path);
+          if (path === lockPath) {
+            pause();
+            await resumed; // between the stale lock's removal and its own lock's creation
+          }
+        },
+        async rename(from: string, to: string) {
+          await nodeFs.rename(from, to);
+          if (to === lockPath) {
+            pause();
+            await resumed;
+          }
+        },
+      };
+      const taker = acquireLock(slow, lockPath, dest);
+      await paused;
+      const other = await acquireLock(nodeFs, lockPath, dest).catch((e) => e);
+      resume();
+      const lock = await taker.catch((e) => e);
+      for (const held of [other, lock]) {
+        if (held instanceof Error) expectBusy(held);
+        else {
+          assert.equal(held.fenced, true, "whoever holds it must fence the silent owner");
+          await held.release();
         }
-        assert.deepEqual(others, [], "another call held the lock the paused taker then took");
-      } finally {
-        await lock.release();
       }
     });
   });
