@@ -27,8 +27,7 @@ export class KeptHasher {
   take(cursor: number, validators: Omit<KeptHash, "hash">): NativeHash | null {
     const entry = this.#entry;
     this.#entry = null;
-    if (entry === null) return null;
-    const fits = entry.hash.length <= cursor && entry.etag === validators.etag &&
+    const fits = entry !== null && entry.hash.length <= cursor && entry.etag === validators.etag &&
       entry.lastModified === validators.lastModified;
     return fits ? entry.hash : null;
   }

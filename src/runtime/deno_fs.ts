@@ -88,9 +88,7 @@ function denoFile(file: Deno.FsFile, path: string): ShimFile {
       serial("lock", () => {
         const lockable = file as Deno.FsFile & { tryLockSync?(exclusive?: boolean): boolean };
         // Deno before 2.7 has no tryLock: then nothing is known (a held lock would mean a live owner).
-        if (typeof lockable.tryLockSync !== "function") {
-          throw new Error("FsFile.tryLock is not available");
-        }
+        if (typeof lockable.tryLockSync !== "function") throw new Error("no FsFile.tryLockSync");
         return lockable.tryLockSync(true);
       }),
     close: () =>

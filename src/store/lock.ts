@@ -1,8 +1,8 @@
 /**
  * One call per destination at a time, across processes: `<dest>.part.lock`, created exclusively and
- * rewritten every second by its owner (a lease; Node and Bun have no flock(2)). Takeovers are
- * serialised by `<dest>.part.takeover`; who may be taken over: `docs/architecture.md`, "Ownership".
- * The record (one line of JSON) and the pure decision on a lock found on disk come last.
+ * rewritten every second by its owner (a lease; Node and Bun have no flock(2)). A taker's record is
+ * `<dest>.part.takeover` (one at a time), renamed over the stale lock; who may be taken over:
+ * `docs/architecture.md`, "Ownership". The record and the pure decision on a lock come last.
  *
  * @module
  */
@@ -48,21 +48,16 @@ export async function acquireLock(
   dest: string,
   timing: LockTiming = DEFAULT_LOCK_TIMING,
 ): Promise<DestinationLock> {
-  let fenced = false;
-  let takenOver = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     const nonce = randomHex(16);
-    const start = fs.processStart?.(fs.pid) ?? null;
-    const textFor = (flock: boolean) => encodeLockRecord({ ...ownRecord(fs, nonce), flock, start });
+    const textFor = (flock: boolean) => encodeLockRecord({ ...ownRecord(fs, nonce), flock });
     const created = await tryCreate(fs, lockPath, textFor);
-    if (created !== null) {
-      return holdLock(fs, lockPath, dest, created, nonce, timing, { fenced, takenOver });
-    }
+    if (created !== null) return holdLock(fs, lockPath, dest, created, nonce, timing);
     const verdict = await inspect(fs, lockPath, timing);
     if (verdict === null) continue; // it vanished meanwhile: try again
     if (!verdict.stale) throw busy(dest, verdict.why);
-    fenced = (await takeOver(fs, lockPath, dest, timing)) || fenced;
-    takenOver = true;
+    const taken = await takeOver(fs, lockPath, dest, timing, { nonce, textFor });
+    return holdLock(fs, lockPath, dest, taken, nonce, timing, taken.fence);
   }
   throw busy(dest, "the lock changed hands while it was being taken over");
 }
@@ -76,9 +71,10 @@ function busy(dest: string, why: string): DestinationError {
   );
 }
 
-/** What a lock record (or the takeover guard, with no nonce) says of this process: pid, scope, instance. */
-function ownRecord(fs: FsShim, nonce: string | null) {
-  return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce };
+/** What a lock record (or the takeover guard) says of this process: pid, scope, instance, start. */
+function ownRecord(fs: FsShim, nonce: string) {
+  const start = fs.processStart?.(fs.pid) ?? null;
+  return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce, start };
 }
 
 /** Creates `path` exclusively, takes its flock where it can and writes `textFor(flocked)`; `null` if it exists. */
@@ -139,37 +135,43 @@ async function inspect(
 }
 
 /**
- * Removes a stale lock under the takeover guard (`<dest>.part.takeover`), after
- * judging it again there; whether its owner may still be alive (a fence is
- * needed). Busy when another process is taking over or got it first.
+ * Replaces a stale lock, judged again under the takeover guard (`<dest>.part.takeover`), with this
+ * call's: the guard holds its record and is renamed over the lock, which never goes missing, so no
+ * call creates one meanwhile. `fence`: its owner may still be alive. Busy when another process is
+ * taking over, got it first, or the lock vanished meanwhile.
  */
 async function takeOver(
   fs: FsShim,
   lockPath: string,
   dest: string,
   timing: LockTiming,
-): Promise<boolean> {
+  own: { readonly nonce: string; readonly textFor: (flocked: boolean) => string },
+): Promise<{ file: ShimFile; text: string; fence: boolean }> {
   const guardPath = `${lockPath.replace(/\.lock$/, "")}.takeover`;
-  const guard = await tryCreate(fs, guardPath, () => encodeLockRecord(ownRecord(fs, null)));
-  if (guard === null) {
-    const stat = await fs.stat(guardPath);
-    const age = stat?.mtimeMs === undefined ? 0 : Math.abs(Date.now() - stat.mtimeMs);
-    if (stat !== null && age >= timing.staleMs) await fs.remove(guardPath); // its taker died
-    throw busy(dest, "another process is taking over a stale lock");
-  }
+  heldHere.add(own.nonce); // before its record exists: no call here takes it for a leftover
+  let guard: Awaited<ReturnType<typeof tryCreate>> = null;
   try {
+    guard = await tryCreate(fs, guardPath, own.textFor);
+    if (guard === null) {
+      // Judged as a lock is: a live taker (stopped, maybe) keeps it; a dead or silent one's goes.
+      if ((await inspect(fs, guardPath, timing))?.stale) await fs.remove(guardPath);
+      throw busy(dest, "another process is taking over a stale lock");
+    }
     const verdict = await inspect(fs, lockPath, timing);
-    if (verdict === null) return false;
-    if (!verdict.stale) throw busy(dest, verdict.why);
-    await fs.remove(lockPath);
-    return verdict.fence;
-  } finally {
-    await guard.file.close().catch(() => {});
-    await fs.remove(guardPath).catch(() => {});
+    if (!verdict?.stale) throw busy(dest, verdict?.why ?? "the lock changed hands meanwhile");
+    await fs.rename(guardPath, lockPath).catch(({ code, message }: FsShimError) => {
+      throw new FsShimError(code, lockPath, message); // the lock cannot go (EPERM…): name it
+    });
+    return { ...guard, fence: verdict.fence };
+  } catch (error) {
+    await guard?.file.close().catch(() => {});
+    if (guard !== null) await fs.remove(guardPath).catch(() => {});
+    heldHere.delete(own.nonce);
+    throw error;
   }
 }
 
-/** Starts the heartbeat of a freshly created lock and returns its handle. */
+/** Starts the heartbeat of a lock this call created (`fence`: or took over) and returns its handle. */
 function holdLock(
   fs: FsShim,
   lockPath: string,
@@ -177,7 +179,7 @@ function holdLock(
   { file, text }: { readonly file: ShimFile; readonly text: string },
   nonce: string,
   timing: LockTiming,
-  how: { readonly fenced: boolean; readonly takenOver: boolean },
+  fence?: boolean,
 ): DestinationLock {
   const bytes = new TextEncoder().encode(text);
   heldHere.add(nonce);
@@ -217,7 +219,8 @@ function holdLock(
   }, timing.heartbeatMs);
   return {
     signal: controller.signal,
-    ...how,
+    fenced: fence === true,
+    takenOver: fence !== undefined,
     async check(): Promise<void> {
       if (!controller.signal.aborted && !(await isOurs())) lose();
       controller.signal.throwIfAborted();

@@ -32,16 +32,16 @@ export class PartOwner {
   }
 
   /**
-   * Right after a takeover: puts back or removes what a crashed owner left
-   * mid-commit or mid-copy, and when the old owner may be alive, moves `.part`
-   * to a new inode (without `copyFile`, the download starts over instead).
+   * After a takeover, or a checkpoint without `.part` (a commit cut short by a power loss that lost
+   * the lock file): puts back or removes what a crashed owner left mid-commit or mid-copy; when the
+   * old owner may be alive, moves `.part` to a new inode (no `copyFile`: the download starts over).
    */
   async settle(): Promise<void> {
-    if (!this.#lock.takenOver) return;
     const fs = this.#fs;
     const { part, dir, ctrl } = this.#paths;
-    const leftovers = await this.#leftovers();
     let partExists = (await fs.stat(part)) !== null;
+    if (!this.#lock.takenOver && (partExists || (await fs.stat(ctrl)) === null)) return;
+    const leftovers = await this.#leftovers();
     for (const leftover of leftovers) {
       if (partExists) await fs.remove(leftover);
       else await fs.rename(leftover, part); // a commit cut short: its file is the download

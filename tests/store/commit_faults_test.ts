@@ -185,6 +185,41 @@ describe("A crash between the commit's two renames of an overwrite", () => {
   });
 });
 
+describe("A power loss between the commit's two renames", () => {
+  it("that lost the lock's creation still gives the file back as .part, never stranded", async () => {
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "f.bin");
+        // The power goes once .part has its private name: nothing done after reaches the disk.
+        let dead = false;
+        const fs = new FaultyFs(await defaultFs(), (request) => {
+          if (dead) return shimError("EIO", request.path);
+          dead = request.op === "rename" && PRIVATE.test(request.to ?? "");
+          return null;
+        });
+        const options = { dest, checkpointEvery: { bytes: 64 * 1024 } };
+        await haulWith(server.url, options, { fs }).then(() => assert.fail("it died"), () => {});
+        // No directory sync since the lock was created: its entry was lost, the rename kept.
+        rmSync(`${dest}.part.lock`);
+        const left = (await readdir(dir)).sort();
+        assert.deepEqual(left.map((name) => name.replace(PRIVATE, ".part.X")), [
+          "f.bin.part.X",
+          "f.bin.part.ctrl",
+        ]);
+
+        const result = await haulWith(server.url, options, { fs: await defaultFs() });
+        assert.ok(result.resumedFrom > 0, `resumed from ${result.resumedFrom}`);
+        assert.equal(sha256(await bytesOf(dest)), sha256(BODY));
+        assert.equal(result.sha256, sha256(BODY));
+        assert.deepEqual((await readdir(dir)).sort(), ["f.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("A fault while opening .part", () => {
   it("(EIO on its first stat) with no checkpoint leaves nothing, and the next call downloads", async () => {
     await faultThenResume(

@@ -11,6 +11,7 @@ import { lstat, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "
 import { fileURLToPath } from "node:url";
 import {
   acquireLock,
+  type DestinationLock,
   encodeLockRecord,
   judgeLock,
   type LockJudge,
@@ -20,6 +21,8 @@ import {
 
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { nodeFs } from "../../src/runtime/node_fs.ts";
+import type { FsShim } from "../../src/runtime/fs_shim.ts";
+import process from "node:process";
 import { DestinationError } from "../../src/errors.ts";
 import { join, withTempDir } from "../helpers/temp.ts";
 import { currentRuntime, runtimeChild } from "../helpers/runtime.ts";
@@ -276,6 +279,117 @@ describe("acquireLock on real files", () => {
       const lock = await acquireLock(nodeFs, lockPath, dest);
       await lock.release();
       assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("never removes the takeover guard of a taker that is alive, however old (stopped mid-takeover)", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "stopped.bin");
+      const guardPath = `${dest}.part.takeover`;
+      await writeFile(`${dest}.part.lock`, "");
+      await age(`${dest}.part.lock`, 60_000);
+      const pid = process.ppid; // alive: stands for another process's taker, stopped
+      const guard = encodeLockRecord({
+        pid,
+        scope: nodeFs.processScope ?? null,
+        instance: "taker",
+        nonce: "taker.1",
+        start: nodeFs.processStart?.(pid) ?? null,
+      });
+      await writeFile(guardPath, guard);
+      await age(guardPath, 60_000);
+      for (let call = 0; call < 2; call++) {
+        expectBusy(await acquireLock(nodeFs, `${dest}.part.lock`, dest).catch((e) => e));
+      }
+      assert.equal(await readFile(guardPath, "utf8"), guard, "the stopped taker's guard is left");
+    });
+  });
+
+  it("lets no other call take the lock while a taker in this process is paused mid-takeover", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "paused.bin");
+      const lockPath = `${dest}.part.lock`;
+      await writeFile(lockPath, "");
+      await age(lockPath, 60_000);
+      let pause!: () => void;
+      const paused = new Promise<void>((resolve) => (pause = resolve));
+      let resume!: () => void;
+      const resumed = new Promise<void>((resolve) => (resume = resolve));
+      const stop = () => (pause(), resumed);
+      const slow: FsShim = {
+        ...nodeFs,
+        async rename(from: string, to: string) {
+          if (to === lockPath) await stop(); // between its judgement and its replacing the stale lock
+          return await nodeFs.rename(from, to);
+        },
+        async remove(path: string) {
+          if (path === lockPath) await stop(); // (or its removing it)
+          return await nodeFs.remove(path);
+        },
+      };
+      const first = acquireLock(slow, lockPath, dest);
+      await paused;
+      await age(`${dest}.part.takeover`, 60_000); // stopped for longer than the lease
+      const others: DestinationLock[] = [];
+      for (let call = 0; call < 2; call++) {
+        const other = await acquireLock(nodeFs, lockPath, dest).catch((e) => e);
+        if (other instanceof Error) expectBusy(other);
+        else others.push(other);
+      }
+      resume();
+      const taken = await first.catch((e) => e);
+      for (const held of [...others, taken]) if (!(held instanceof Error)) await held.release();
+      assert.equal(others.length, 0, "another call took the lock while its taker was paused");
+      assert.ok(!(taken instanceof Error), String(taken));
+    });
+  });
+
+  it("never lets a call take the lock unfenced while a taker replaces a stale one", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "swap.bin");
+      const lockPath = `${dest}.part.lock`;
+      // An owner whose liveness cannot be seen (another host), silent for a minute: it may be stopped.
+      const stale = encodeLockRecord({
+        pid: 7,
+        scope: "host=elsewhere",
+        instance: "x",
+        nonce: "x.1",
+      });
+      await writeFile(lockPath, stale);
+      await age(lockPath, 60_000);
+      let pause!: () => void;
+      const paused = new Promise<void>((resolve) => (pause = resolve));
+      let resume!: () => void;
+      const resumed = new Promise<void>((resolve) => (resume = resolve));
+      const slow: FsShim = {
+        ...nodeFs,
+        async remove(path: string) {
+          await nodeFs.remove(path);
+          if (path === lockPath) {
+            pause();
+            await resumed; // between the stale lock's removal and its own lock's creation
+          }
+        },
+        async rename(from: string, to: string) {
+          await nodeFs.rename(from, to);
+          if (to === lockPath) {
+            pause();
+            await resumed;
+          }
+        },
+      };
+      const taker = acquireLock(slow, lockPath, dest);
+      await paused;
+      const other = await acquireLock(nodeFs, lockPath, dest).catch((e) => e);
+      resume();
+      const lock = await taker.catch((e) => e);
+      for (const held of [other, lock]) {
+        if (held instanceof Error) expectBusy(held);
+        else {
+          assert.equal(held.fenced, true, "whoever holds it must fence the silent owner");
+          await held.release();
+        }
+      }
     });
   });
 
