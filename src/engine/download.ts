@@ -49,6 +49,8 @@ export class Download {
   #failure: { error: unknown } | null = null;
   /** The error of a reset: nothing of this download is kept. */
   #reset: HaulError | null = null;
+  /** Resumed saved ranges without a first request. */
+  #resumed = false;
   /** With mirrors: which source wrote which bytes, for an integrity failure's message. */
   readonly #served: string[] | null;
   /** Mirrors with `integrity` (`trustsDigest`): no validator vouches for their bytes. */
@@ -84,6 +86,10 @@ export class Download {
         await this.#settle();
         await this.#closeFile();
         await owner.remove().catch(() => {});
+        // A resume of saved ranges that found the file changed, or none served, starts over once.
+        if (this.#resumed && this.#reset?.cause instanceof outcome.RangeReset) {
+          return await new Download(this.#ctx).run(); // `.part` is gone: no range to resume
+        }
       }
       throw toDestinationError(error, paths.dest, this.#store.saved);
     } finally {
@@ -99,6 +105,7 @@ export class Download {
     this.#total = saved?.reportedLength ?? null;
     const cursor = saved === null ? 0 : durablePrefix(saved);
     if (saved !== null && (saved.ranges.length > 1 || cursor === 0)) {
+      this.#resumed = true;
       this.#schedule = new RangeSchedule(this.#total, saved.ranges, connections, floor);
       return await this.#run(null, saved, connections);
     }

@@ -33,7 +33,6 @@ import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { type CallContext, checkOptions, type EngineHooks, readSettings } from "./settings.ts";
 import { Download } from "./download.ts";
-import { RangesRefused } from "./outcome.ts";
 import { headDeadline, untilAborted } from "./stall.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 
@@ -139,10 +138,7 @@ export async function haulWith(
       suggestedName: () => suggestedName,
       since,
     };
-    const result = await new Download(ctx).run().catch((error: unknown) => {
-      if (!((error as Error | null)?.cause instanceof RangesRefused)) throw error;
-      return new Download(ctx).run();
-    });
+    const result = await new Download(ctx).run();
     if (result === null) { // 304: dest is current; the empty .part goes
       await owner.remove();
       return { ...(await returnExisting(appeared!)), status: 304, connections: 1 };

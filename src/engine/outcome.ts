@@ -23,10 +23,8 @@ import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { OverLongBody } from "./segment.ts";
 
-/** A range answer that shows the bytes on disk cannot be continued. */
+/** A range answer that shows the bytes on disk cannot be continued (a resume starts over). */
 export class RangeReset extends Error {}
-/** A reset of saved ranges none of which could be fetched: the call starts over (`haul.ts`). */
-export class RangesRefused extends RangeReset {}
 
 /**
  * Whether the rest of the file may be asked for in ranges: range support shown, a strong
@@ -72,7 +70,7 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
  */
 export function leftOver(span: ByteSpan, refused: string | null, accepted: number): Error {
   const reason = refused ?? "no connection was left";
-  if (accepted === 0) return new RangesRefused(reason);
+  if (accepted === 0) return new RangeReset(reason);
   return new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`);
 }
 
