@@ -11,7 +11,7 @@ import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
-import { FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
 import { CheckpointStore, openPart } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { HaulResult } from "../types.ts";
@@ -22,9 +22,8 @@ import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest, trustsDigest } from "./requests.ts";
-import { OverLongBody, type Segment, streamSegment } from "./segment.ts";
+import { BodyFailure, type Segment, streamSegment } from "./segment.ts";
 import { sharedDatasync } from "./durability.ts";
-import { CallbackFailure } from "./progress.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
@@ -258,12 +257,9 @@ export class Download {
     try {
       await this.#stream(segment, response, asked.end, url);
     } catch (error) {
-      const ours = [FsShimError, HaulError, OverLongBody, CallbackFailure].some((c) =>
-        error instanceof c
-      );
-      if (!mirror || ours || this.#stop.signal.aborted) throw error;
+      if (!mirror || !(error instanceof BodyFailure) || this.#stop.signal.aborted) throw error;
       await segment.writer.quiesce(); // the bytes it wrote stay, the others are pending again
-      this.#schedule.giveBack(segment, `another mirror: ${String(error)}`);
+      this.#schedule.giveBack(segment, `another mirror: ${String(error.cause)}`);
       if (segment.done) this.#served?.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
       return 0;
     }
@@ -294,6 +290,7 @@ export class Download {
 
   /** Records the first failure (a reset always wins) and stops every range. */
   #fail(error: unknown): void {
+    if (error instanceof BodyFailure) error = error.cause; // the failure as the body gave it
     const reset = outcome.resetError(error, this.#ctx.url);
     if (reset !== null) this.#reset ??= reset;
     else this.#failure ??= { error };
