@@ -256,8 +256,7 @@ export async function haulAll(
 
   const reports: HaulAllReport[] = [];
   await eachLimited(list.length, poolSize, async (index) => {
-    const report = await runItem(progress.items[index]!);
-    reports[index] = report;
+    const report = reports[index] = await runItem(progress.items[index]!);
     safely(() => onItemDone?.(report));
     emit();
   });

@@ -48,8 +48,6 @@ export class Download {
   #failure: { error: unknown } | null = null;
   /** The error of a reset: nothing of this download is kept. */
   #reset: HaulError | null = null;
-  /** Resumed saved ranges without a first request. */
-  #resumed = false;
   /** With mirrors: which source wrote which bytes, for an integrity failure's message. */
   readonly #served: string[] | null;
   /** Mirrors with `integrity` (`trustsDigest`): no validator vouches for their bytes. */
@@ -85,8 +83,8 @@ export class Download {
         await this.#settle();
         await this.#closeFile();
         await owner.remove().catch(() => {});
-        // A resume of saved ranges that found the file changed, or none served, starts over once.
-        if (this.#resumed && this.#reset?.cause instanceof outcome.RangeReset) {
+        // A resume that found the file changed, or none of its ranges served, starts over once.
+        if (checkpoint !== null && this.#reset?.cause instanceof outcome.RangeReset) {
           return await new Download(this.#ctx).run(); // `.part` is gone: no range to resume
         }
       }
@@ -104,7 +102,6 @@ export class Download {
     this.#total = saved?.reportedLength ?? null;
     const cursor = saved === null ? 0 : durablePrefix(saved);
     if (saved !== null && (saved.ranges.length > 1 || cursor === 0)) {
-      this.#resumed = true;
       this.#schedule = new RangeSchedule(this.#total, saved.ranges, connections, floor);
       return await this.#run(null, saved, connections);
     }
@@ -146,17 +143,15 @@ export class Download {
     const { options, progress, settings } = this.#ctx;
     const schedule = this.#schedule;
     const file = this.#file!;
-    // A retry loop's hasher continues when it fits the verified prefix.
     const prefix = schedule.writtenPrefix();
-    const kept = settings.kept?.take(prefix, this.#validators) ?? null;
+    const kept = settings.kept?.take(prefix, this.#validators); // a retry loop's, if it fits
     this.#hasher = new PrefixHasher(file, kept ?? createNativeHash(this.#ctx.expected?.algorithm));
     this.#hasher.advance(prefix);
     this.#checkpointer = new Checkpointer(
       this.#store,
       file,
       {
-        // A resume keeps the block size its checkpoint was written with.
-        blockSize: saved?.blockSize ?? settings.blockSize,
+        blockSize: saved?.blockSize ?? settings.blockSize, // a resume keeps its checkpoint's
         extent: saved?.extent ?? 0,
         reportedLength: this.#total,
         ...this.#validators,
@@ -184,9 +179,8 @@ export class Download {
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
       const total = this.#total!;
-      const covered = schedule.written();
-      if (covered.length > 1 || (covered[0]?.start ?? 0) !== 0 || (covered[0]?.end ?? 0) < total) {
-        throw new Error(`haul: the ranges do not cover the file (${JSON.stringify(covered)})`);
+      if (schedule.writtenPrefix() < total) {
+        throw new Error(`haul: holes in the ranges (${JSON.stringify(schedule.written())})`);
       }
       return await this.#complete(total);
     } finally {
@@ -326,31 +320,30 @@ export class Download {
   }
 
   async #complete(size: number): Promise<HaulResult> {
-    const { paths, settings } = this.#ctx;
-    settings.kept?.drop();
-    const digests = await outcome.commit(this.#ctx, {
+    this.#ctx.settings.kept?.drop();
+    return await outcome.commit(this.#ctx, {
       file: this.#file!,
       size,
       digest: () => this.#hasher!.digests(size),
       close: () => this.#closeFile(),
       checkpointed: this.#store.saved,
       lastModified: this.#validators.lastModified,
+      result: (digests) => ({
+        dest: this.#ctx.paths.dest,
+        size,
+        ...digests,
+        etag: this.#validators.etag,
+        contentType: this.#validators.contentType,
+        status: this.#status,
+        resumedFrom: this.#schedule.baseBytes,
+        alreadyComplete: false,
+        elapsedMs: performance.now() - this.#ctx.startedAt,
+        connections: this.#used,
+        suggestedName: this.#ctx.suggestedName(),
+      }),
     }).catch((error) => {
       throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });
-    return {
-      dest: paths.dest,
-      size,
-      ...digests,
-      etag: this.#validators.etag,
-      contentType: this.#validators.contentType,
-      status: this.#status,
-      resumedFrom: this.#schedule.baseBytes,
-      alreadyComplete: false,
-      elapsedMs: performance.now() - this.#ctx.startedAt,
-      connections: this.#used,
-      suggestedName: this.#ctx.suggestedName(),
-    };
   }
 
   /** Waits for every background write, sync, checkpoint and read-back; never throws. */

@@ -33,8 +33,7 @@ export class RangeSchedule {
     connections: number,
     floor: number,
   ) {
-    const base = mergeSpans(durable);
-    this.base = base;
+    const base = this.base = mergeSpans(durable);
     this.baseBytes = base.reduce((sum, span) => sum + span.end - span.start, 0);
     const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
     this.#pending = total === null
