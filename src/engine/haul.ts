@@ -19,7 +19,7 @@ import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { integrityFailure } from "./outcome.ts";
-import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
+import { acquireLock } from "../store/lock.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
   type FetchLike,
@@ -49,15 +49,19 @@ export async function haul(
   loop: Pick<EngineHooks, "kept" | "sources" | "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
   checkOptions(options); // first: everything below reads options.dest
-  return await singleFlight(
+  const state = Object.assign(options.state ?? new HaulState(), { isComplete: false });
+  const result = await singleFlight(
     input,
-    options,
+    { ...options, state },
     (own) =>
       haulWith(input, own, loop).catch((error: unknown) => {
         throw explainMissingPermission(error, own.dest);
       }),
     onJoined,
   );
+  // A joined call read no byte, but its own state and onProgress see the end as the first's did.
+  if (!state.isComplete) new ProgressReporter(state, options.onProgress).done(result.size);
+  return result;
 }
 
 /** `haul()` with engine internals replaced, for tests and benchmarks (no single flight). */
@@ -101,8 +105,7 @@ export async function haulWith(
     await removeStaleSidecars(fs, paths);
     return await returnExisting(existing);
   }
-  const timing = hooks.lockTiming ?? DEFAULT_LOCK_TIMING;
-  const lock = await acquireLock(fs, paths.lock, paths.dest, timing).catch((error) => {
+  const lock = await acquireLock(fs, paths.lock, paths.dest, hooks.lockTiming).catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
   try {
