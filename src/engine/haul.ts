@@ -40,7 +40,8 @@ export type { EngineHooks } from "./settings.ts";
 
 /**
  * `haul()` itself, for `src/calls.ts` and each attempt of a retry loop: `onJoined` says the call
- * shared another's download (`single_flight.ts`); `loop` hands its hasher, sources, pace, fs over.
+ * shared another's download (`single_flight.ts`: its state and `onProgress` see the end all the
+ * same); `loop` hands its hasher, sources, pace, fs over.
  */
 export async function haul(
   input: Source | readonly Source[],
@@ -59,7 +60,6 @@ export async function haul(
       }),
     onJoined,
   );
-  // A joined call read no byte, but its own state and onProgress see the end as the first's did.
   if (!state.isComplete) new ProgressReporter(state, options.onProgress).done(result.size);
   return result;
 }

@@ -116,6 +116,7 @@ export function checkOptions(
 
 /** Reads and checks a call's settings (`RangeError` for an invalid one). */
 export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings {
+  checkOptions(options);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (!Number.isSafeInteger(blockSize) || blockSize < 64 || blockSize % 64 !== 0) {
     throw new RangeError(`Invalid blockSize: ${blockSize}: use a positive multiple of 64`);
