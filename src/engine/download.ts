@@ -105,8 +105,7 @@ export class Download {
       this.#schedule = new RangeSchedule(this.#total, saved.ranges, connections, floor);
       return await this.#run(null, saved, connections);
     }
-    progress.state.validLength = cursor;
-    progress.state.reportedLength = this.#total;
+    Object.assign(progress.state, { validLength: cursor, reportedLength: this.#total });
     const { response, verdict: plan } = await firstRequest(this.#ctx, cursor, saved);
     try {
       this.#used = 1;
@@ -160,8 +159,7 @@ export class Download {
       settings.cadence,
       schedule,
     );
-    progress.state.validLength = schedule.baseBytes;
-    progress.state.reportedLength = this.#total;
+    Object.assign(progress.state, { validLength: schedule.baseBytes, reportedLength: this.#total });
     const signal = options.signal;
     const onAbort = () => this.#fail(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
