@@ -233,6 +233,23 @@ describe("Mirrors", () => {
     });
   });
 
+  it("finishes from the first source when another mirror's body stalls, over 4 connections", async () => {
+    const body = randomBody(12 * 1024 * KiB);
+    const a = await startResourceServer({ body, etag: '"m"' });
+    const b = await startResourceServer(
+      { body, etag: '"m"' },
+      (_req, honest) => ({ ...honest, cutAfter: 100 * KiB, cutLingerMs: 3000 }), // then silent
+    );
+    await withServers([a, b], async (dir) => {
+      const urls = [`${a.url}/f`, `${b.url}/f`];
+      const dest = join(dir, "f");
+      const result = await haul(urls, { dest, connections: 4, stallTimeout: 300 });
+      assert.equal(result.sha256, sha256(body));
+      assert.deepEqual(await bytesOf(dest), body);
+      assert.deepEqual(readdirSync(dir), ["f"]);
+    });
+  });
+
   it("a failed write into another mirror's range ends the call, whatever the error's class: no hole at dest", async () => {
     const body = randomBody(2 * 1024 * KiB);
     const a = await startResourceServer({ body, etag: '"m"' });
