@@ -9,6 +9,7 @@ import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } fro
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
+import { MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { destToPath, sidecarPaths } from "../store/destination.ts";
 
@@ -168,7 +169,7 @@ export async function haulAll(
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
-  const connections = atLeastOne("connections", common.connections ?? 1); // as haul() would
+  const connections = atLeastOne("connections", common.connections ?? 1, MAX_CONNECTIONS);
   const { pool: poolSize, perItem } = shareConnections(wanted, connections, cap);
   if (common.connections !== undefined) common.connections = perItem;
   const list = readItems(items);
@@ -256,8 +257,7 @@ export async function haulAll(
 
   const reports: HaulAllReport[] = [];
   await eachLimited(list.length, poolSize, async (index) => {
-    const report = await runItem(progress.items[index]!);
-    reports[index] = report;
+    const report = reports[index] = await runItem(progress.items[index]!);
     safely(() => onItemDone?.(report));
     emit();
   });
@@ -278,9 +278,10 @@ export async function eachLimited(
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
-function atLeastOne(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`Invalid ${name}: ${value}: use a whole number of 1 or more`);
+function atLeastOne(name: string, value: number, max = Infinity): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    const range = max === Infinity ? "of 1 or more" : `from 1 to ${max}`;
+    throw new RangeError(`Invalid ${name}: ${value}: use a whole number ${range}`);
   }
   return value;
 }

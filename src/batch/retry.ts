@@ -103,6 +103,7 @@ export async function haulWithRetry(
       }
     };
   }
+  let published: HaulResult | null = null; // by an attempt that failed past its rename
   const attempt = async (): Promise<HaulResult> => {
     fetched = false;
     const index = sources.current;
@@ -114,8 +115,9 @@ export async function haulWithRetry(
         ...(limiter === undefined ? {} : { limiter }),
         kept,
         sources,
-      });
+      }).then((r) => r.alreadyComplete && published?.size === r.size ? published : r);
     } catch (error) {
+      published = (error as { published?: HaulResult } | null)?.published ?? published;
       if (state.validLength > before) sources.served(index);
       sources.failed(index);
       throw error;

@@ -11,7 +11,7 @@ import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
-import { FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
+import type { ShimFile } from "../runtime/fs_shim.ts";
 import { CheckpointStore, openPart } from "../store/checkpoint_store.ts";
 import { toDestinationError } from "../store/destination.ts";
 import type { HaulResult } from "../types.ts";
@@ -22,9 +22,8 @@ import type { ByteSpan } from "./range_split.ts";
 import { RangeSchedule } from "./range_schedule.ts";
 import * as outcome from "./outcome.ts";
 import { firstRequest, rangeRequest, trustsDigest } from "./requests.ts";
-import { OverLongBody, type Segment, streamSegment } from "./segment.ts";
+import { BodyFailure, type Segment, streamSegment } from "./segment.ts";
 import { sharedDatasync } from "./durability.ts";
-import { CallbackFailure } from "./progress.ts";
 
 /** The first response, its body unread, and its plan. */
 type First = { readonly response: Response; readonly plan: StreamPlan };
@@ -88,6 +87,10 @@ export class Download {
         await this.#settle();
         await this.#closeFile();
         await owner.remove().catch(() => {});
+        // A resume that found the file changed, or none of its ranges served, starts over once.
+        if (checkpoint !== null && this.#reset?.cause instanceof outcome.RangeReset) {
+          return await new Download(this.#ctx).run(); // `.part` is gone: no range to resume
+        }
       }
       throw toDestinationError(error, paths.dest, this.#store.saved);
     } finally {
@@ -106,8 +109,7 @@ export class Download {
       this.#schedule = new RangeSchedule(this.#total, saved.ranges, connections, floor);
       return await this.#run(null, saved, connections);
     }
-    progress.state.validLength = cursor;
-    progress.state.reportedLength = this.#total;
+    Object.assign(progress.state, { validLength: cursor, reportedLength: this.#total });
     const { response, verdict: plan } = await firstRequest(this.#ctx, cursor, saved);
     try {
       this.#used = 1;
@@ -144,17 +146,15 @@ export class Download {
     const { options, progress, settings } = this.#ctx;
     const schedule = this.#schedule;
     const file = this.#file!;
-    // A retry loop's hasher continues when it fits the verified prefix.
     const prefix = schedule.writtenPrefix();
-    const kept = settings.kept?.take(prefix, this.#validators) ?? null;
+    const kept = settings.kept?.take(prefix, this.#validators); // a retry loop's, if it fits
     this.#hasher = new PrefixHasher(file, kept ?? createNativeHash(this.#ctx.expected?.algorithm));
     this.#hasher.advance(prefix);
     this.#checkpointer = new Checkpointer(
       this.#store,
       file,
       {
-        // A resume keeps the block size its checkpoint was written with.
-        blockSize: saved?.blockSize ?? settings.blockSize,
+        blockSize: saved?.blockSize ?? settings.blockSize, // a resume keeps its checkpoint's
         extent: saved?.extent ?? 0,
         reportedLength: this.#total,
         ...this.#validators,
@@ -163,8 +163,7 @@ export class Download {
       settings.cadence,
       schedule,
     );
-    progress.state.validLength = schedule.baseBytes;
-    progress.state.reportedLength = this.#total;
+    Object.assign(progress.state, { validLength: schedule.baseBytes, reportedLength: this.#total });
     const signal = options.signal;
     const onAbort = () => this.#fail(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -182,9 +181,8 @@ export class Download {
       if (this.#failure !== null || this.#reset !== null) throw await this.#interrupted();
       await this.#checkpointer.drain(); // no checkpoint is written after the rename
       const total = this.#total!;
-      const covered = schedule.written();
-      if (covered.length > 1 || (covered[0]?.start ?? 0) !== 0 || (covered[0]?.end ?? 0) < total) {
-        throw new Error(`haul: the ranges do not cover the file (${JSON.stringify(covered)})`);
+      if (schedule.writtenPrefix() < total) {
+        throw new Error(`haul: holes in the ranges (${JSON.stringify(schedule.written())})`);
       }
       return await this.#complete(total);
     } finally {
@@ -264,12 +262,9 @@ export class Download {
     try {
       await this.#stream(segment, response, asked.end, url);
     } catch (error) {
-      const ours = [FsShimError, HaulError, OverLongBody, CallbackFailure].some((c) =>
-        error instanceof c
-      );
-      if (!mirror || ours || this.#stop.signal.aborted) throw error;
+      if (!mirror || !(error instanceof BodyFailure) || this.#stop.signal.aborted) throw error;
       await segment.writer.quiesce(); // the bytes it wrote stay, the others are pending again
-      this.#schedule.giveBack(segment, `another mirror: ${String(error)}`);
+      this.#schedule.giveBack(segment, `another mirror: ${String(error.cause)}`);
       if (segment.done) this.#served?.push(`${url}: bytes ${segment.start}-${segment.end - 1}`);
       return 0;
     }
@@ -300,6 +295,7 @@ export class Download {
 
   /** Records the first failure (a reset always wins) and stops every range. */
   #fail(error: unknown): void {
+    if (error instanceof BodyFailure) error = error.cause; // the failure as the body gave it
     const reset = outcome.resetError(error, this.#ctx.url);
     if (reset !== null) this.#reset ??= reset;
     else this.#failure ??= { error };
@@ -335,31 +331,30 @@ export class Download {
   }
 
   async #complete(size: number): Promise<HaulResult> {
-    const { paths, settings } = this.#ctx;
-    settings.kept?.drop();
-    const digests = await outcome.commit(this.#ctx, {
+    this.#ctx.settings.kept?.drop();
+    return await outcome.commit(this.#ctx, {
       file: this.#file!,
       size,
       digest: () => this.#hasher!.digests(size),
       close: () => this.#closeFile(),
       checkpointed: this.#store.saved,
       lastModified: this.#validators.lastModified,
+      result: (digests) => ({
+        dest: this.#ctx.paths.dest,
+        size,
+        ...digests,
+        etag: this.#validators.etag,
+        contentType: this.#validators.contentType,
+        status: this.#status,
+        resumedFrom: this.#schedule.baseBytes,
+        alreadyComplete: false,
+        elapsedMs: performance.now() - this.#ctx.startedAt,
+        connections: this.#used,
+        suggestedName: this.#ctx.suggestedName(),
+      }),
     }).catch((error) => {
       throw outcome.provenance(error, this.#served, this.#schedule.baseBytes);
     });
-    return {
-      dest: paths.dest,
-      size,
-      ...digests,
-      etag: this.#validators.etag,
-      contentType: this.#validators.contentType,
-      status: this.#status,
-      resumedFrom: this.#schedule.baseBytes,
-      alreadyComplete: false,
-      elapsedMs: performance.now() - this.#ctx.startedAt,
-      connections: this.#used,
-      suggestedName: this.#ctx.suggestedName(),
-    };
   }
 
   /** Waits for every background write, sync, checkpoint and read-back; never throws. */

@@ -19,7 +19,7 @@ import type { FsShim, ShimStat } from "../runtime/fs_shim.ts";
 import { defaultFs } from "../runtime/default_fs.ts";
 import { type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { integrityFailure } from "./outcome.ts";
-import { acquireLock, DEFAULT_LOCK_TIMING } from "../store/lock.ts";
+import { acquireLock } from "../store/lock.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
 import {
   type FetchLike,
@@ -33,7 +33,6 @@ import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";
 import { type CallContext, checkOptions, type EngineHooks, readSettings } from "./settings.ts";
 import { Download } from "./download.ts";
-import { RangesRefused } from "./outcome.ts";
 import { headDeadline, untilAborted } from "./stall.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 
@@ -41,7 +40,8 @@ export type { EngineHooks } from "./settings.ts";
 
 /**
  * `haul()` itself, for `src/calls.ts` and each attempt of a retry loop: `onJoined` says the call
- * shared another's download (`single_flight.ts`); `loop` hands its hasher, sources, pace, fs over.
+ * shared another's download (`single_flight.ts`: its state and `onProgress` see the end all the
+ * same); `loop` hands its hasher, sources, pace, fs over.
  */
 export async function haul(
   input: Source | readonly Source[],
@@ -50,15 +50,18 @@ export async function haul(
   loop: Pick<EngineHooks, "kept" | "sources" | "limiter" | "fs"> = {},
 ): Promise<HaulResult> {
   checkOptions(options); // first: everything below reads options.dest
-  return await singleFlight(
+  const state = Object.assign(options.state ?? new HaulState(), { isComplete: false });
+  const result = await singleFlight(
     input,
-    options,
+    { ...options, state },
     (own) =>
       haulWith(input, own, loop).catch((error: unknown) => {
         throw explainMissingPermission(error, own.dest);
       }),
     onJoined,
   );
+  if (!state.isComplete) new ProgressReporter(state, options.onProgress).done(result.size);
+  return result;
 }
 
 /** `haul()` with engine internals replaced, for tests and benchmarks (no single flight). */
@@ -102,8 +105,7 @@ export async function haulWith(
     await removeStaleSidecars(fs, paths);
     return await returnExisting(existing);
   }
-  const timing = hooks.lockTiming ?? DEFAULT_LOCK_TIMING;
-  const lock = await acquireLock(fs, paths.lock, paths.dest, timing).catch((error) => {
+  const lock = await acquireLock(fs, paths.lock, paths.dest, hooks.lockTiming).catch((error) => {
     throw toDestinationError(error, paths.dest);
   });
   try {
@@ -139,10 +141,7 @@ export async function haulWith(
       suggestedName: () => suggestedName,
       since,
     };
-    const result = await new Download(ctx).run().catch((error: unknown) => {
-      if (!((error as Error | null)?.cause instanceof RangesRefused)) throw error;
-      return new Download(ctx).run();
-    });
+    const result = await new Download(ctx).run();
     if (result === null) { // 304: dest is current; the empty .part goes
       await owner.remove();
       return { ...(await returnExisting(appeared!)), status: 304, connections: 1 };

@@ -8,6 +8,7 @@
 import {
   ContentRangeError,
   HaulError,
+  hidden,
   IntegrityError,
   PartialHaulError,
   ServerMisconfiguredError,
@@ -20,13 +21,12 @@ import type { Digests } from "../runtime/multi_hash.ts";
 import { toDestinationError } from "../store/destination.ts";
 import { CallbackFailure } from "./progress.ts";
 import type { CallContext } from "./settings.ts";
+import type { HaulResult } from "../types.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { OverLongBody } from "./segment.ts";
 
-/** A range answer that shows the bytes on disk cannot be continued. */
+/** A range answer that shows the bytes on disk cannot be continued (a resume starts over). */
 export class RangeReset extends Error {}
-/** A reset of saved ranges none of which could be fetched: the call starts over (`haul.ts`). */
-export class RangesRefused extends RangeReset {}
 
 /**
  * Whether the rest of the file may be asked for in ranges: range support shown, a strong
@@ -72,7 +72,7 @@ export function judgeEnd(plan: StreamPlan, end: number): number {
  */
 export function leftOver(span: ByteSpan, refused: string | null, accepted: number): Error {
   const reason = refused ?? "no connection was left";
-  if (accepted === 0) return new RangesRefused(reason);
+  if (accepted === 0) return new RangeReset(reason);
   return new Error(`no connection could fetch bytes ${span.start}-${span.end - 1} (${reason})`);
 }
 
@@ -171,14 +171,15 @@ interface Completion {
   readonly checkpointed: boolean;
   /** The file's (strong) `Last-Modified`: its mtime when asked (`remoteTime` or `revalidate`). */
   readonly lastModified: string | null;
+  readonly result: (digests: Digests) => HaulResult;
 }
 
 /**
  * Commits a complete `.part` (the last byte streamed, or a 416 that says the checkpoint covers the
- * file) onto `dest`, the one door to it; returns the digests (hex) of the file now there.
+ * file) onto `dest`, the one door to it; a failure past the rename carries its result, `published`.
  */
-export async function commit(ctx: CallContext, part: Completion): Promise<Digests> {
-  const { owner, options, progress: { state } } = ctx;
+export async function commit(ctx: CallContext, part: Completion): Promise<HaulResult> {
+  const { owner, options } = ctx;
   const { file, size } = part;
   if ((await file.size()) !== size) await file.truncate(size);
   const asked = options.remoteTime === true || options.revalidate === true;
@@ -186,6 +187,7 @@ export async function commit(ctx: CallContext, part: Completion): Promise<Digest
   if (mtime !== null) await owner.stamp(mtime); // after the last change of its bytes
   await file.sync();
   const digests = await part.digest();
+  const identity = (await file.identity?.().catch(() => null)) ?? null;
   await part.close();
   const failure = integrityFailure(
     ctx.expected,
@@ -196,7 +198,11 @@ export async function commit(ctx: CallContext, part: Completion): Promise<Digest
     await owner.remove();
     throw failure;
   }
-  await owner.publish(options.overwrite === true, part.checkpointed);
-  Object.assign(state, { validLength: size, reportedLength: size, isComplete: true });
-  return digests;
+  await owner.publish(options.overwrite === true, part.checkpointed).catch(async (error) => {
+    const failure = toDestinationError(error, ctx.paths.dest) as object;
+    const there = await ctx.fs.stat(ctx.paths.dest).catch(() => null); // this call's file?
+    if (there?.identity === identity) hidden(failure, "published", part.result(digests));
+    throw failure;
+  });
+  return part.result(digests);
 }

@@ -21,7 +21,8 @@ export class RangeSchedule {
   readonly baseBytes: number;
   #pending: ByteSpan[];
   readonly #floor: number;
-  #refused: string | null = null;
+  /** Why the last range was refused under the same validator, if one was. */
+  refused: string | null = null;
 
   /**
    * Pending: the bytes a call still needs, in file order: the gaps between the verified spans, cut
@@ -33,19 +34,13 @@ export class RangeSchedule {
     connections: number,
     floor: number,
   ) {
-    const base = mergeSpans(durable);
-    this.base = base;
+    const base = this.base = mergeSpans(durable);
     this.baseBytes = base.reduce((sum, span) => sum + span.end - span.start, 0);
     const pieces = connections === 1 ? 1 : connections * PIECES_PER_CONNECTION;
     this.#pending = total === null
       ? [{ start: base[0]?.end ?? 0, end: Infinity }]
       : shareGaps(gapsOf(total, base), pieces, floor);
     this.#floor = floor;
-  }
-
-  /** Why the last range was refused under the same validator, if one was. */
-  get refused(): string | null {
-    return this.#refused;
   }
 
   /** The first pending span, if any is left. */
@@ -87,7 +82,7 @@ export class RangeSchedule {
    * taken meanwhile) are pending again, in file order; with none written, it leaves the segments.
    */
   giveBack(segment: Segment, reason: string): void {
-    this.#refused = `bytes ${segment.start}-${segment.end - 1}: ${reason}`;
+    this.refused = `bytes ${segment.start}-${segment.end - 1}: ${reason}`;
     const span = { start: segment.writer.length, end: segment.end };
     if (span.start === segment.start) this.segments.splice(this.segments.indexOf(segment), 1);
     else Object.assign(segment, { end: span.start, done: true });
@@ -109,7 +104,7 @@ export class RangeSchedule {
         await next.answer.promise;
         continue;
       }
-      if (next !== undefined || this.#refused === null) return false;
+      if (next !== undefined || this.refused === null) return false;
       const at = this.#pending.findIndex((span) => span.start === segment.end);
       if (at < 0) return false;
       const span = this.#pending[at]!;

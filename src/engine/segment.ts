@@ -22,6 +22,9 @@ export class OverLongBody extends Error {
   }
 }
 
+/** A body that failed as it was read (cut, stalled) or ended short: its source's failure (`cause`). */
+export class BodyFailure extends Error {}
+
 /** `[start, end)` of `.part`, with a writer of its own until all its bytes are written. */
 export interface Segment {
   readonly start: number;
@@ -84,9 +87,9 @@ export async function streamSegment(
     if (stop.aborted) return;
     if (segment.end === Infinity) segment.end = writer.length; // the download judges this end
     if (writer.length < segment.end) {
-      throw new Error(
-        `bytes ${segment.start}-${segment.end - 1}: the body ended at byte ${writer.length}`,
-      );
+      const where = `bytes ${segment.start}-${segment.end - 1}`;
+      const cause = new Error(`${where}: the body ended at byte ${writer.length}`);
+      throw new BodyFailure("the body ended short", { cause });
     }
     if (!ended && segment.end === asked) {
       // Read the end of the body, so that the connection can carry the next request.
@@ -135,10 +138,10 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallT
           : await byob.read(writer.reserve());
       } catch (error) {
         watch.stop();
-        throw watch.failure ?? error;
+        throw new BodyFailure("the body failed", { cause: watch.failure ?? error });
       }
       watch.idle();
-      if (watch.failure !== null) throw watch.failure;
+      if (watch.failure !== null) throw new BodyFailure("stalled", { cause: watch.failure });
       if (result.done) watch.stop();
       return { bytes: byob === null && result.done ? undefined : result.value, done: result.done };
     },

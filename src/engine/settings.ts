@@ -126,7 +126,6 @@ export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings
   if (!(bytes > 0) || !(ms > 0)) {
     throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
   }
-  const limiter = hooks.limiter ?? readRateLimit(options);
   const connections = options.connections ?? 1;
   if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
     throw new RangeError(
@@ -140,7 +139,7 @@ export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings
     syncEvery: hooks.syncEvery ?? SYNC_EVERY,
     kept: hooks.kept ?? null,
     stallTimeout: readStallTimeout(options),
-    limiter,
+    limiter: hooks.limiter ?? readRateLimit(options),
     connections,
     floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
   };

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { haulAll } from "../../mod.ts";
+import { haul, haulAll } from "../../mod.ts";
 import { shareConnections } from "../../src/batch/haul_all.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, withTempDir } from "../helpers/temp.ts";
@@ -104,13 +104,17 @@ describe("haulAll() connections", () => {
     await assert.rejects(haulAll([], { maxConnections: 0 }), RangeError);
   });
 
-  it("rejects connections that haul() would refuse (0, -1, 1.5, NaN) before any request", async () => {
-    for (const connections of [0, -1, 1.5, NaN]) {
-      await assert.rejects(
-        haulAll([{ url: "http://127.0.0.1:9/", dest: "x" }], { connections }),
-        /^RangeError: Invalid connections: /,
-        String(connections),
-      );
+  it("rejects connections that haul() would refuse (0, -1, 1.5, NaN, 33, 65) before any request, as haul() does", async () => {
+    for (const connections of [0, -1, 1.5, NaN, 33, 65]) {
+      const said = await haul("http://127.0.0.1:9/", { dest: "x", connections }).catch((e) => e);
+      for (const cap of [{}, { maxConnections: 64 }]) {
+        const batch = haulAll([{ url: "http://127.0.0.1:9/", dest: "x" }], { connections, ...cap });
+        await assert.rejects(batch, (error) => {
+          assert.ok(error instanceof RangeError, `${connections}: ${error}`);
+          assert.equal(error.message, said.message);
+          return true;
+        });
+      }
     }
   });
 });

@@ -12,6 +12,10 @@ import {
   startThrottledServer,
 } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { haulWithRetry as retryWithHooks } from "../../src/batch/retry.ts";
+import { readdirSync } from "node:fs";
 
 describe("haulWithRetry()", () => {
   it(
@@ -230,6 +234,38 @@ describe("haulWithRetry()", () => {
         assert.equal((await leader).sha256, sha256(body));
         assert.equal(server.requests.length, 1);
         assert.deepEqual(await bytesOf(dest), body);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("an attempt whose directory fsync failed after its rename reports the file it put at dest (done, with its digest)", async () => {
+    const body = randomBody(300_000);
+    const server = await startResourceServer({ body, etag: '"d1"' });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        let fired = false;
+        const fs = new FaultyFs(await defaultFs(), (request) => {
+          if (fired || request.op !== "syncDir" || !exists(dest)) return null;
+          fired = true;
+          return shimError("EMFILE", request.path);
+        });
+        const retried: unknown[] = [];
+        const result = await retryWithHooks(server.url, {
+          dest,
+          minDelayMs: 1,
+          onRetry: (info) => retried.push(info.error),
+        }, { fs });
+        assert.ok(fired && retried.length === 1, "the directory fsync failed once");
+        assert.equal(result.alreadyComplete, false);
+        assert.equal(result.sha256, sha256(body));
+        assert.equal(result.size, body.length);
+        assert.equal(result.status, 200);
+        assert.equal(result.etag, '"d1"');
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.deepEqual(readdirSync(dir), ["file.bin"]);
       });
     } finally {
       await server.close();

@@ -278,6 +278,46 @@ describe("haul() with several connections", () => {
     }
   });
 
+  it("a file changed while several ranges wait starts over in the same call, once, as a one-range resume does", async () => {
+    const v1 = randomBody(SIZE);
+    const v2 = randomBody(SIZE + 1000);
+    let version = 1;
+    let cut = true;
+    const server = await startResourceServer(
+      () => version === 1 ? { body: v1, etag: '"v1"' } : { body: v2, etag: '"v2"' },
+      (req, honest) => {
+        const range = rangeOf(req);
+        if (cut && range !== null && range.start > 0) {
+          cut = false;
+          return { ...honest, cutAfter: 100_000, cutLingerMs: 100 };
+        }
+        return honest;
+      },
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        for (const connections of [4, 1]) {
+          version = 1;
+          cut = true;
+          const saving = get(server.url, { dest, connections: 4, overwrite: true });
+          await assert.rejects(saving, PartialHaulError);
+          assert.ok((await savedRanges(dest)).length > 1);
+          version = 2;
+          const result = await get(server.url, { dest, connections, overwrite: true });
+          assert.equal(result.resumedFrom, 0);
+          assert.equal(result.size, v2.length);
+          assert.equal(result.etag, '"v2"');
+          assert.equal(result.sha256, sha256(v2));
+          assert.deepEqual(await bytesOf(dest), v2);
+          noSidecars(dest);
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a download saved over several ranges resumes with connections 1, gap after gap", async () => {
     const body = randomBody(SIZE);
     let cut = true;

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { haul, haulWith } from "../../src/engine/haul.ts";
+import { HaulState } from "../../src/types.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import type { ShimStat } from "../../src/runtime/fs_shim.ts";
 import { FaultyFs } from "../helpers/fault_fs.ts";
@@ -62,6 +63,34 @@ describe("haul() twice on one destination in one process", () => {
         // Once it is over, a new call runs on its own.
         const third = await haul(`${server.url}/same.bin`, { dest });
         assert.equal(third.alreadyComplete, true);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("gives a joined call's own state and onProgress the end: complete, at the file's size", async () => {
+    const body = randomBody(MiB);
+    const server = await startThrottledServer(body, 8 * MiB);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "same.bin");
+        const first = haul(server.url, { dest });
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const state = new HaulState();
+        const seen: number[] = [];
+        const joined = await haul(server.url, {
+          dest,
+          state,
+          onProgress: (s) => seen.push(s.validLength),
+        });
+        assert.equal((await first).sha256, joined.sha256);
+        assert.equal(server.requests.length, 1, "joined");
+        assert.deepEqual(seen, [body.length]);
+        assert.equal(state.isComplete, true);
+        assert.equal(state.validLength, body.length);
+        assert.equal(state.reportedLength, body.length);
+        assert.equal(state.bytesRead, 0, "it read no byte itself");
       });
     } finally {
       await server.close();

@@ -28,6 +28,7 @@ import {
   UnexpectedStatusError,
 } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { type ScriptServer, startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
@@ -228,6 +229,66 @@ describe("Mirrors", () => {
         dest: join(dir, "f"),
         connections: 4,
       });
+      assert.equal(result.sha256, sha256(body));
+    });
+  });
+
+  it("finishes from the first source when another mirror's body stalls, over 4 connections", async () => {
+    const body = randomBody(12 * 1024 * KiB);
+    const a = await startResourceServer({ body, etag: '"m"' });
+    const b = await startResourceServer(
+      { body, etag: '"m"' },
+      (_req, honest) => ({ ...honest, cutAfter: 100 * KiB, cutLingerMs: 3000 }), // then silent
+    );
+    await withServers([a, b], async (dir) => {
+      const urls = [`${a.url}/f`, `${b.url}/f`];
+      const dest = join(dir, "f");
+      const result = await haul(urls, { dest, connections: 4, stallTimeout: 300 });
+      assert.equal(result.sha256, sha256(body));
+      assert.deepEqual(await bytesOf(dest), body);
+      assert.deepEqual(readdirSync(dir), ["f"]);
+    });
+  });
+
+  it("a failed write into another mirror's range ends the call, whatever the error's class: no hole at dest", async () => {
+    const body = randomBody(2 * 1024 * KiB);
+    const a = await startResourceServer({ body, etag: '"m"' });
+    const b = await startResourceServer({ body, etag: '"m"' });
+    const base = await defaultFs();
+    let failed = false;
+    // A shim that breaks its contract (a plain Error, not an FsShimError) on one write in b's range.
+    const failOnce = (position: number): boolean => {
+      const range = /^bytes=(\d+)-(\d+)$/.exec(b.requests[0]?.headers["range"] ?? "");
+      if (failed || range === null || position < Number(range[1])) return false;
+      return failed = position <= Number(range[2]);
+    };
+    const wrap = <T extends object>(target: T, own: Partial<T>): T =>
+      new Proxy(target, {
+        get: (t, key) => {
+          const value = key in own ? own[key as keyof T] : t[key as keyof T];
+          return typeof value === "function" && !(key in own) ? value.bind(t) : value;
+        },
+      });
+    const fs = wrap(base, {
+      open: async (path, mode) => {
+        const file = await base.open(path, mode);
+        return wrap(file, {
+          write: (bytes, at) =>
+            failOnce(at) ? Promise.reject(new Error("the disk went away")) : file.write(bytes, at),
+        });
+      },
+    });
+    await withServers([a, b], async (dir) => {
+      const dest = join(dir, "file.bin");
+      const hooks = { fs, rangeFloor: 64 * KiB, writeBufferSize: 16 * KiB };
+      const urls = [`${a.url}/f`, `${b.url}/f`];
+      const outcome = await haulWith(urls, { dest, connections: 2 }, hooks).catch((e) => e);
+      assert.ok(failed, "the write failed");
+      assert.ok(outcome instanceof Error, `the call rejects, not ${JSON.stringify(outcome)}`);
+      assert.match(outcome.message, /the disk went away/);
+      assert.equal(exists(dest), false);
+      const result = await haul(urls, { dest, connections: 2 });
+      assert.deepEqual(await bytesOf(dest), body);
       assert.equal(result.sha256, sha256(body));
     });
   });
