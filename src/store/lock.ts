@@ -7,7 +7,7 @@
  * @module
  */
 
-import { DestinationError } from "../errors.ts";
+import { DestinationError, hidden } from "../errors.ts";
 import { type FsShim, FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
 
 /** The lease's timings in ms (tests shorten them): a refresh every `heartbeatMs`, stale after `staleMs`. */
@@ -55,20 +55,22 @@ export async function acquireLock(
     if (created !== null) return holdLock(fs, lockPath, dest, created, nonce, timing);
     const verdict = await inspect(fs, lockPath, timing);
     if (verdict === null) continue; // it vanished meanwhile: try again
-    if (!verdict.stale) throw busy(dest, verdict.why);
+    if (!verdict.stale) throw busy(dest, verdict.why, verdict.retryAfterMs);
     const taken = await takeOver(fs, lockPath, dest, timing, { nonce, textFor });
     return holdLock(fs, lockPath, dest, taken, nonce, timing, taken.fence);
   }
   throw busy(dest, "the lock changed hands while it was being taken over");
 }
 
-function busy(dest: string, why: string): DestinationError {
-  return new DestinationError(
+function busy(dest: string, why: string, retryAfterMs?: number): DestinationError {
+  const error = new DestinationError(
     `Destination busy: ${why} to ${dest}; wait for it and try again ` +
       `(if no haul runs there, remove ${dest}.part.lock)`,
     dest,
     { retryable: true },
   );
+  if (retryAfterMs !== undefined) hidden(error, "retryAfterMs", retryAfterMs); // the lease left
+  return error;
 }
 
 /** What a lock record (or the takeover guard) says of this process: pid, scope, instance, start. */
@@ -268,7 +270,7 @@ type FlockProbe = "free" | "held" | "unknown";
 
 /** Whether a lock found on disk may be taken over, and why; `fence`: its owner may still be alive. */
 type LockVerdict =
-  | { readonly stale: false; readonly why: string }
+  | { readonly stale: false; readonly why: string; readonly retryAfterMs?: number }
   | { readonly stale: true; readonly why: string; readonly fence: boolean };
 
 /** A lock record as the lock file's text: one line of JSON (`flock` and `start` only when set). */
@@ -329,7 +331,8 @@ export function judgeLock(
   const paused = age !== null && age >= timing.staleMs
     ? ` (its lease is ${Math.round(age / 1000)} s old: the process may be stopped)`
     : "";
-  return { stale: false, why: `another haul() call${owner}${paused} is downloading` };
+  const wait = alive === null && age !== null ? { retryAfterMs: timing.staleMs - age } : {};
+  return { stale: false, why: `another haul() call${owner}${paused} is downloading`, ...wait };
 }
 
 /** The record's pid in this process's terms: alive, gone, or `null` when it cannot tell. */

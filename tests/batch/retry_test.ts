@@ -15,7 +15,7 @@ import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpe
 import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWithRetry as retryWithHooks } from "../../src/batch/retry.ts";
-import { readdirSync } from "node:fs";
+import { readdirSync, utimesSync, writeFileSync } from "node:fs";
 
 describe("haulWithRetry()", () => {
   it(
@@ -266,6 +266,25 @@ describe("haulWithRetry()", () => {
         assert.equal(result.etag, '"d1"');
         assert.deepEqual(await bytesOf(dest), body);
         assert.deepEqual(readdirSync(dir), ["file.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("waits for an empty lock's lease to run out, however short its own backoff (the busy error says when)", async () => {
+    const body = randomBody(10_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        writeFileSync(`${dest}.part.lock`, ""); // a kill in the lock's first moments
+        const aged = (Date.now() - 4000) / 1000; // 1 s of its 5 s lease left
+        utimesSync(`${dest}.part.lock`, aged, aged);
+        const started = performance.now();
+        const result = await haulWithRetry(server.url, { dest, retries: 3, minDelayMs: 50 });
+        assert.equal(result.sha256, sha256(body));
+        assert.ok(performance.now() - started < 3000, "about when the lease ran out");
       });
     } finally {
       await server.close();
