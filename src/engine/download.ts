@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HaulError, UnexpectedStatusError } from "../errors.ts";
+import { type HaulError, UnexpectedStatusError } from "../errors.ts";
 import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
