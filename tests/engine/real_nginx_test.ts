@@ -264,7 +264,10 @@ describe("real nginx", () => {
       const origin = await startNginx(join(dir, "o"), [`root ${www};`]);
       const cache = await startNginx(join(dir, "c"), [
         `location / { proxy_cache cache; proxy_cache_valid 200 1h; proxy_pass ${origin.urls[0]}; }`,
-      ]);
+      ]).catch(async (error) => {
+        await origin.stop();
+        throw error;
+      });
       try {
         for (const connections of [1, 4]) {
           // The checkpoint is of A (from the origin); the cache then holds B.
