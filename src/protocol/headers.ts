@@ -152,10 +152,14 @@ export function weakMatch(a: string | null, b: string | null): boolean {
  * `Date` and `Last-Modified` is at least one second before it; else it is only a weak validator.
  */
 export function isStrongLastModified(lastModified: string | null, date: string | null): boolean {
-  if (typeof lastModified !== "string" || typeof date !== "string") return false;
-  const modifiedAt = parseHttpDate(lastModified);
-  const sentAt = parseHttpDate(date);
-  return modifiedAt !== null && sentAt !== null && sentAt - modifiedAt >= 1000;
+  return modifiedLately(lastModified, date) === false;
+}
+
+/** Whether `Last-Modified` is less than a second before `Date`; `null`: either is absent or malformed. */
+export function modifiedLately(lastModified: string | null, date: string | null): boolean | null {
+  const modifiedAt = typeof lastModified === "string" ? parseHttpDate(lastModified) : null;
+  const sentAt = typeof date === "string" ? parseHttpDate(date) : null;
+  return modifiedAt === null || sentAt === null ? null : sentAt - modifiedAt < 1000;
 }
 
 /** The longest wait {@link parseRetryAfter} returns (24 h): a typo or a hostile header cannot park a download for months. */

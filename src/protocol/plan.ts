@@ -8,8 +8,8 @@
 import {
   excerpt,
   foreignBody,
-  isStrongLastModified,
   keepable,
+  modifiedLately,
   parseContentRange,
   parseEtag,
   parseRetryAfter,
@@ -220,12 +220,13 @@ function describeChange(sent: SentRequest, headers: Headers, total: number | nul
 }
 
 function readValidators(headers: Headers): Validators {
+  const lately = modifiedLately(headers.get("last-modified"), headers.get("date"));
+  const etag = parseEtag(headers.get("etag"));
   return {
-    etag: parseEtag(headers.get("etag"))?.raw ?? null,
-    // Only a strong Last-Modified (RFC 9110 §8.8.2.2) may validate a resume.
-    lastModified: isStrongLastModified(headers.get("last-modified"), headers.get("date"))
-      ? headers.get("last-modified")!.trim()
-      : null,
+    // A file modified within the second before `Date` may have an ETag of whole seconds (nginx's):
+    // weak then, as Apache marks its own. Only a strong Last-Modified (RFC 9110 §8.8.2.2) is kept.
+    etag: etag === null ? null : lately === true && !etag.weak ? `W/${etag.raw}` : etag.raw,
+    lastModified: lately === false ? headers.get("last-modified")!.trim() : null,
     contentType: keepable(headers.get("content-type")),
   };
 }

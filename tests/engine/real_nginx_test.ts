@@ -180,6 +180,34 @@ describe("real nginx", () => {
     });
   });
 
+  it("a file replaced within one second of mtime (nginx gives the same ETag): never spliced", async () => {
+    // nginx's ETag is its mtime in whole seconds and its length: a file of the same length replaced
+    // within the same second keeps it. Dated ahead of the response's Date, as a file modified in
+    // the second of the request is, its Last-Modified is weak, and so must its ETag be.
+    await withTempDir(async (dir) => {
+      const www = join(dir, "www");
+      await mkdir(www);
+      const nginx = await startNginx(dir, [`root ${www};`]);
+      try {
+        for (const connections of [1, 4]) {
+          const second = Math.floor(Date.now() / 1000) + 600;
+          const old = randomBody(12 * MiB);
+          await publish(join(www, "f.bin"), old, Date.now() / 1000 - second);
+          const dest = join(dir, `f${connections}.bin`);
+          await cutShort(`${nginx.urls[0]}/f.bin`, dest, connections);
+          const replaced = randomBody(old.length);
+          await publish(join(www, "f.bin"), replaced, Date.now() / 1000 - (second + 0.5));
+          const result = await haul(`${nginx.urls[0]}/f.bin`, { dest, connections });
+          assert.equal(sha256(await bytesOf(dest)), sha256(replaced));
+          assert.equal(result.sha256, sha256(replaced));
+          assert.equal(result.resumedFrom, 0);
+        }
+      } finally {
+        await nginx.stop();
+      }
+    });
+  });
+
   it("revalidate: 200 dates the file by Last-Modified, 304 keeps it, a newer file replaces it", async () => {
     await withTempDir(async (dir) => {
       const www = join(dir, "www");

@@ -10,7 +10,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { haul, haulStream } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { findNginx, freePort } from "../../scripts/bench/server.ts";
@@ -129,6 +129,8 @@ describe("real servers", () => {
       await mkdir(www);
       const body = new Uint8Array(6144 * KiB).fill(97); // compressible: gzip would shrink it
       await writeFile(join(www, "f.txt"), body);
+      const hourAgo = Date.now() / 1000 - 3600; // a file of this second has no strong ETag here
+      await utimes(join(www, "f.txt"), hourAgo, hourAgo);
       const nginx = await startNginx(
         dir,
         www,
