@@ -286,22 +286,30 @@ function atLeastOne(name: string, value: number, max = Infinity): number {
   return value;
 }
 
-/** The items as a list, each an object with a `url` and a `dest` that is no other item's sidecar. */
+/** The items as `{ url, dest }`s: a dest is no other's sidecar, nor its dest for another URL. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
-  const paths = new Map<string, string>(); // each valid dest as a path, without a leading "./"
+  const firsts = new Map<string, number>(); // each valid dest as a path, without "./": its first item
+  const problems: string[] = [];
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
     }
     try {
-      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
+      const path = destToPath(item.dest).replace(/^(\.\/)+/, "");
+      const first = firsts.get(path) ?? index;
+      if (String(list[first]!.url) !== String(item.url)) {
+        const why = `both download to ${path} from different URLs: give each its own dest`;
+        problems.push(`item ${first} and item ${index} ${why}`);
+      }
+      firsts.set(path, first);
     } catch { /* an invalid dest fails its item alone */ }
   });
-  const [clash] = sidecarClashes(paths);
+  const named = new Map([...firsts].map(([path, first]) => [path, `item ${first}`]));
+  const [clash] = [...problems, ...sidecarClashes(named)];
   if (clash !== undefined) throw new TypeError(`Invalid items: ${clash}`);
   return list;
 }

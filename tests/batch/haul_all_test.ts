@@ -251,6 +251,36 @@ describe("haulAll() arguments", () => {
     }
   });
 
+  it("refuses two items of one dest from different URLs, naming both, before any request; the same URL twice joins", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const a = join(dir, "a.bin");
+        for (const concurrency of [1, 2]) {
+          const items = [
+            { url: `${server.url}/ok`, dest: join(dir, "ok") },
+            { url: `${server.url}/one`, dest: a },
+            { url: `${server.url}/two`, dest: `./${a}` },
+          ];
+          const error = await haulAll(items, { concurrency }).catch((e: unknown) => e);
+          assert.ok(error instanceof TypeError, `${error}`);
+          assert.match(
+            error.message,
+            /^Invalid items: item 1 and item 2 both download to .*a\.bin/,
+          );
+        }
+        assert.equal(server.requests.length, 0);
+        assert.equal(exists(join(dir, "ok")), false);
+        const same = { url: `${server.url}/one`, dest: a };
+        const reports = await haulAll([same, { ...same }], { concurrency: 2 });
+        assert.deepEqual(reports.map((report) => report.status === "failed"), [false, false]);
+        assert.equal(sha256(await bytesOf(a)), sha256(bodies.get("/one")!));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("rejects missing items, malformed items or non-object options with a TypeError before any request", async () => {
     const server = await startResourceServer({ body: randomBody(100) });
     const untyped = haulAll as (items?: unknown, options?: unknown) => Promise<unknown>;
