@@ -21,7 +21,7 @@ import type { CliIo, CliSignal } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
 import { scrub } from "./src/cli/error_wording.ts";
 
-const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
+const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** An environment variable; on Deno only when granted (asked about, never prompted for). */
 function env(name: string): string | undefined {
