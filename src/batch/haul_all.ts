@@ -9,7 +9,7 @@ import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } fro
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
-import { MAX_CONNECTIONS } from "../engine/settings.ts";
+import { atLeastOne, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { destToPath, sidecarPaths } from "../store/destination.ts";
 
@@ -278,15 +278,7 @@ export async function eachLimited(
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
-function atLeastOne(name: string, value: number, max = Infinity): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    const range = max === Infinity ? "of 1 or more" : `from 1 to ${max}`;
-    throw new RangeError(`Invalid ${name}: ${value}: use a whole number ${range}`);
-  }
-  return value;
-}
-
-/** The items as `{ url, dest }`s: a dest is no other's sidecar, nor its dest for another URL. */
+/** The items as `{ url, dest }`s, each dest no other's sidecar, nor its dest for another URL. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
