@@ -12,6 +12,7 @@ import { readRateLimit } from "../engine/rate_limit.ts";
 import { atLeastOne, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { destToPath, sidecarPaths } from "../store/destination.ts";
+import { destinationKey, requestHref } from "../engine/single_flight.ts";
 
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
@@ -284,24 +285,27 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
-  const firsts = new Map<string, number>(); // each valid dest as a path, without "./": its first item
+  const paths = new Map<string, string>(); // each valid dest as a path, without a leading "./"
+  const firsts = new Map<string, number>(); // each dest as one flight keys it: its first item
   const problems: string[] = [];
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
     }
     try {
-      const path = destToPath(item.dest).replace(/^(\.\/)+/, "");
-      const first = firsts.get(path) ?? index;
-      if (String(list[first]!.url) !== String(item.url)) {
-        const why = `both download to ${path} from different URLs: give each its own dest`;
-        problems.push(`item ${first} and item ${index} ${why}`);
-      }
-      firsts.set(path, first);
+      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
     } catch { /* an invalid dest fails its item alone */ }
+    const key = destinationKey(item.dest);
+    if (key === null) return;
+    const first = firsts.get(key) ?? index;
+    firsts.set(key, first);
+    const [own, its] = [item, list[first]!].map((one) => requestHref(one.urls ?? one.url!));
+    if (first !== index && (own === null || own !== its)) { // else the second joins the first
+      const why = `both download to ${key}, not from one URL: give each its own dest`;
+      problems.push(`item ${first} and item ${index} ${why}`);
+    }
   });
-  const named = new Map([...firsts].map(([path, first]) => [path, `item ${first}`]));
-  const [clash] = [...problems, ...sidecarClashes(named)];
+  const [clash] = [...problems, ...sidecarClashes(paths)];
   if (clash !== undefined) throw new TypeError(`Invalid items: ${clash}`);
   return list;
 }
