@@ -17,11 +17,18 @@
 import { statSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import process from "node:process";
+import { isatty } from "node:tty";
 import type { CliIo, CliSignal } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
 import { scrub } from "./src/cli/error_wording.ts";
 
-const SIGNALS: readonly CliSignal[] = ["SIGINT", "SIGTERM"];
+// SIGHUP (its terminal closed) only on a terminal: under nohup (none) it stays as the runtime set it.
+const ON_TERMINAL = [0, 1, 2].some((fd) => isatty(fd));
+const SIGNALS: readonly CliSignal[] = [
+  "SIGINT",
+  "SIGTERM",
+  ...(ON_TERMINAL ? ["SIGHUP"] as const : []),
+];
 
 /** An environment variable; on Deno only when granted (asked about, never prompted for). */
 function env(name: string): string | undefined {

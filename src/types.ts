@@ -107,7 +107,7 @@ export interface HaulOptions {
   signal?: AbortSignal;
   /** An object haul keeps up to date while it runs. */
   state?: HaulState;
-  /** Called synchronously at most every ~100 ms while bytes flow, and once at the end. Keep it fast; a throw ends the call, unretried. */
+  /** Called synchronously at most every ~100 ms while bytes flow, and once done. Keep it fast; a throw before ends the call, unretried. */
   onProgress?: (state: HaulState) => void;
   /**
    * Verification block in bytes (a multiple of 64): at most this much of

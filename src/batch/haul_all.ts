@@ -9,9 +9,10 @@ import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } fro
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
-import { MAX_CONNECTIONS } from "../engine/settings.ts";
+import { atLeastOne, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { destToPath, sidecarPaths } from "../store/destination.ts";
+import { destinationKey, requestHref } from "../engine/single_flight.ts";
 
 /** Default cap on connections over every download of a batch. */
 export const DEFAULT_MAX_CONNECTIONS = 16;
@@ -278,21 +279,15 @@ export async function eachLimited(
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
-function atLeastOne(name: string, value: number, max = Infinity): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    const range = max === Infinity ? "of 1 or more" : `from 1 to ${max}`;
-    throw new RangeError(`Invalid ${name}: ${value}: use a whole number ${range}`);
-  }
-  return value;
-}
-
-/** The items as a list, each an object with a `url` and a `dest` that is no other item's sidecar. */
+/** The items as `{ url, dest }`s, each dest no other's sidecar, nor its dest for another URL. */
 function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   if (typeof (items as Partial<Iterable<HaulAllItem>> | null)?.[Symbol.iterator] !== "function") {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
   const paths = new Map<string, string>(); // each valid dest as a path, without a leading "./"
+  const firsts = new Map<string, number>(); // each dest as one flight keys it: its first item
+  const problems: string[] = [];
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
@@ -300,8 +295,17 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
     try {
       paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
     } catch { /* an invalid dest fails its item alone */ }
+    const key = destinationKey(item.dest);
+    if (key === null) return;
+    const first = firsts.get(key) ?? index;
+    firsts.set(key, first);
+    const [own, its] = [item, list[first]!].map((one) => requestHref(one.urls ?? one.url!));
+    if (first !== index && (own === null || own !== its)) { // else the second joins the first
+      const why = `both download to ${key}, not from one URL: give each its own dest`;
+      problems.push(`item ${first} and item ${index} ${why}`);
+    }
   });
-  const [clash] = sidecarClashes(paths);
+  const [clash] = [...problems, ...sidecarClashes(paths)];
   if (clash !== undefined) throw new TypeError(`Invalid items: ${clash}`);
   return list;
 }

@@ -11,14 +11,8 @@ import { checkOptions } from "../engine/settings.ts";
 import { filesystemCode, hidden, isRetryable, UnexpectedStatusError } from "../errors.ts";
 import { readRateLimit, sleep } from "../engine/rate_limit.ts";
 import { Sources } from "../engine/sources.ts";
-import {
-  type FetchLike,
-  type HaulOptions,
-  type HaulResult,
-  HaulState,
-  type Source,
-  withInputSignal,
-} from "../types.ts";
+import type { FetchLike, HaulOptions, HaulResult, Source } from "../types.ts";
+import { HaulState, withInputSignal } from "../types.ts";
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
 export interface RetryInfo {

@@ -87,7 +87,8 @@ export function retryReason(error: unknown): string {
     return "another haul is downloading to this destination";
   }
   if (name === "ControlFileError") return "checkpoint unreadable, discarded; starting over";
-  const message = firstLine(cliWording(error instanceof Error ? error.message : String(error)));
+  const text = error instanceof Error ? error.message : String(error);
+  const message = firstLine(cliWording(text.replace(/\bthe next call\b/g, "the next attempt")));
   return scrub(message.length > 100 ? `${message.slice(0, 99)}…` : message);
 }
 

@@ -82,8 +82,8 @@ Accepted for habit's sake (haul always does this):
   -S, --show-error         Print errors
 
 Exit status: 0 all done, 1 a download failed, 2 usage error (nothing
-downloaded), 130 or 143 interrupted by SIGINT or SIGTERM (progress saved;
-run again to resume), 141 with -o -: the reader of stdout went away.
+downloaded), 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP (progress
+saved; run again to resume), 141 with -o -: the reader of stdout went away.
 
 See docs/cli.md for the list format, the --json fields and checksum files.
 

@@ -5,11 +5,12 @@
  * @module
  */
 
+const SIGNALS = { SIGHUP: 129, SIGINT: 130, SIGPIPE: 141, SIGTERM: 143 } as const;
 /** Exit statuses (docs/cli.md, "Exit status"); a signal's is 128 + its number, as a shell's (`cat`'s). */
-export const EXIT = { ok: 0, fail: 1, usage: 2, SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 } as const;
+export const EXIT = { ok: 0, fail: 1, usage: 2, ...SIGNALS } as const;
 
-/** The signals the CLI reacts to. */
-export type CliSignal = "SIGINT" | "SIGTERM";
+/** The signals the CLI reacts to (SIGHUP: the terminal closed). */
+export type CliSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
 
 /** What is at a path (symbolic links followed); `what` says it in a few words (`"a fifo"`). */
 export interface PathInfo {
@@ -31,7 +32,7 @@ export interface CliIo {
   readonly isTTY: boolean;
   /** The terminal's width in columns (called at each redraw; 80 when unknown). */
   columns(): number;
-  /** Delivers SIGINT and SIGTERM to `handler` instead of exiting, until the returned function is called. */
+  /** Delivers each {@link CliSignal} to `handler` instead of exiting, until the returned function is called. */
   onSignal(handler: (signal: CliSignal) => void): () => void;
   /** Ends the process at once (a second interrupt). */
   exit(code: number): void;

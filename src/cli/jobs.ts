@@ -96,9 +96,7 @@ function relativeDest(
   if (settings.output !== null) return { path: settings.output.replace(/^(\.\/)+/, "") };
   const raw = source.path;
   if (raw === null) return { path: nameFromUrl(url) };
-  if (/\p{Cc}/u.test(raw)) {
-    return "Control characters in the path: remove them";
-  }
+  if (/\p{Cc}/u.test(raw)) return "Control characters in the path: remove them";
   if (raw.includes("\\")) return "Backslash in the path: use / between directories";
   if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) {
     return "Absolute path: write it relative to the download directory (--dir)";

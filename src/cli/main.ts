@@ -46,7 +46,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   return await run(options, io, stop).finally(stopListening);
 }
 
-/** The run's SIGINT or SIGTERM: the first, what it aborts, and what the running phase says of each. */
+/** The run's signals: the first, what it aborts, and what the running phase says of each. */
 type Stop = { by: CliSignal | null; signal: AbortSignal; say(by: CliSignal, again: boolean): void };
 
 async function run(options: CliOptions, io: CliIo, stop: Stop): Promise<number> {
@@ -90,7 +90,8 @@ async function download(
     output.error(
       again
         ? `haul: ${signal} again: quitting at once; run the same command to resume`
-        : `haul: ${signal}: stopping and saving progress (press Ctrl-C again to quit at once)`,
+        : `haul: ${signal}: stopping and saving progress` +
+          (signal === "SIGINT" ? " (press Ctrl-C again to quit at once)" : ""),
     );
   };
   const startedAt = performance.now();

@@ -92,11 +92,10 @@ export class RunOutput {
     const rate = elapsedMs > 0 ? received / (elapsedMs / 1000) : 0;
     let text = `Done ${count("done")}, skipped ${count("skipped")}, failed ${count("failed")}: ` +
       `${formatBytes(received)} downloaded in ${formatDuration(elapsedMs)} (${formatRate(rate)})\n`;
-    const failures = this.#failures;
-    if (failures.length > 0) {
-      text += "Failed:\n" + failures.map((failure) => `  ${failure.line}\n`).join("");
-      const later = failures.filter((failure) => failure.retryable).length;
-      if (later === failures.length) {
+    if (this.#failures.length > 0) {
+      text += "Failed:\n" + this.#failures.map((failure) => `  ${failure.line}\n`).join("");
+      const later = this.#failures.filter((failure) => failure.retryable).length;
+      if (later === this.#failures.length) {
         text += "Run the same command again to retry them; finished files are skipped.\n";
       } else if (later > 0) {
         text += `Run the same command again to retry the ${later} that may still succeed ` +

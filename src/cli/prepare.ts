@@ -199,10 +199,11 @@ async function findDestinations(
 /** The file at the destination is not the server's: its size differs; nothing was changed (final). */
 export class ExistingFileError extends Error {
   constructor(path: string, size: number, serverSize: number) {
+    const alike = formatBytes(size) === formatBytes(serverSize); // then in bytes, which differ
+    const [mine, theirs] = [size, serverSize].map((n) => alike ? `${n} bytes` : formatBytes(n));
     super(
-      `Existing ${path} is ${formatBytes(size)} but the server's file is ` +
-        `${formatBytes(serverSize)}: it is another file, or was cut short; ` +
-        "use --overwrite to download it again",
+      `Existing ${path} is ${mine} but the server's file is ${theirs}: it is another file, or ` +
+        "was cut short; use --overwrite to download it again",
     );
     this.name = "ExistingFileError";
   }

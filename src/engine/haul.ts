@@ -21,13 +21,8 @@ import { type ExpectedDigests, parseIntegrity } from "../protocol/integrity.ts";
 import { integrityFailure } from "./outcome.ts";
 import { acquireLock } from "../store/lock.ts";
 import { PartOwner, removeStaleSidecars } from "../store/ownership.ts";
-import {
-  type FetchLike,
-  type HaulOptions,
-  type HaulResult,
-  HaulState,
-  type Source,
-} from "../types.ts";
+import type { FetchLike, HaulOptions, HaulResult, Source } from "../types.ts";
+import { HaulState } from "../types.ts";
 import { Sources, urlOf } from "./sources.ts";
 import { ProgressReporter } from "./progress.ts";
 import { singleFlight } from "./single_flight.ts";

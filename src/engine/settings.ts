@@ -126,12 +126,7 @@ export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings
   if (!(bytes > 0) || !(ms > 0)) {
     throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
   }
-  const connections = options.connections ?? 1;
-  if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
-    throw new RangeError(
-      `Invalid connections: ${connections}: use a whole number from 1 to ${MAX_CONNECTIONS}`,
-    );
-  }
+  const connections = atLeastOne("connections", options.connections ?? 1, MAX_CONNECTIONS);
   return {
     blockSize,
     cadence: { bytes, ms },
@@ -143,4 +138,13 @@ export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings
     connections,
     floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
   };
+}
+
+/** `value` when it is a whole number from 1 to `max`; a `RangeError` naming the option otherwise. */
+export function atLeastOne(name: string, value: number, max = Infinity): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    const range = max === Infinity ? "of 1 or more" : `from 1 to ${max}`;
+    throw new RangeError(`Invalid ${name}: ${value}: use a whole number ${range}`);
+  }
+  return value;
 }

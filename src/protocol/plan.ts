@@ -105,13 +105,13 @@ function planFull(sent: SentRequest, validators: Validators, length: number | nu
     const same = saved.etag !== null
       ? strongMatch(saved.etag, validators.etag)
       : saved.lastModified !== null && saved.lastModified === validators.lastModified;
-    // A length unknown on either side: as likely the tail (a Range applied, labelled 200) as the file.
-    if (same && (length === null || total === null)) {
-      const what = `a 200 under the same validator, of a length it cannot compare: ${sent.url}`;
+    // A length unknown or another: as likely the tail (a Range applied, labelled 200) as the file.
+    if (same && (length === null || total === null || (length !== total && length !== 0))) {
+      const of = `of ${length ?? "unstated"} bytes for a file of ${total ?? "unstated"}`;
+      const what = `a 200 under the same validator, ${of}: ${sent.url}`;
       return refuse(ServerMisconfiguredError, `Server answered the resume with ${what}`, true);
     }
-    if (total !== null && length !== total && (same || length === 0)) {
-      // Same representation, different size: the server is lying, not the file changing.
+    if (total !== null && length === 0) { // an empty 200: a broken server, not a new version
       return fail(
         new ServerMisconfiguredError(
           `Server answered the resume with a ${length}-byte 200 for a ${total}-byte file: ` +

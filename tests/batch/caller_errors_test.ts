@@ -124,9 +124,17 @@ describe("a callback of the caller's that throws", () => {
   it("ends haulAll() when onItemDone throws, the items still running stopped", async () => {
     const small = randomBody(1000);
     const big = randomBody(1_000_000);
+    let bAsked = (): void => {};
+    const bRunning = new Promise<void>((resolve) => (bAsked = resolve));
     const server = await startResourceServer(
       (req) => ({ body: req.path === "/a" ? small : big }),
-      (_req, honest) => ({ ...honest, chunkSize: 16 * 1024, bytesPerSecond: 400_000 }),
+      async (req, honest) => {
+        if (req.path === "/b") bAsked();
+        // a (whose end throws) ends only once b has been sending for a while: b has progress.
+        if (req.path === "/a") await bRunning;
+        const delayMs = req.path === "/a" ? 300 : 0;
+        return { ...honest, chunkSize: 16 * 1024, bytesPerSecond: 400_000, delayMs };
+      },
     );
     try {
       await withTempDir(async (dir) => {

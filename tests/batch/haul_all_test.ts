@@ -251,6 +251,45 @@ describe("haulAll() arguments", () => {
     }
   });
 
+  it("refuses two items of one dest from different URLs, naming both, before any request; the same URL twice joins", async () => {
+    const server = await startResourceServer((req) => ({ body: bodyFor(req) }));
+    try {
+      await withTempDir(async (dir) => {
+        const a = join(dir, "a.bin");
+        const spellings: [string | URL, string | URL][] = [
+          [a, `${dir}/./a.bin`],
+          [a, `${dir}//a.bin`],
+          [new URL(`file://${a}`), a],
+        ];
+        for (const [first, second] of spellings) {
+          for (const concurrency of [1, 2]) {
+            const items = [
+              { url: `${server.url}/ok`, dest: join(dir, "ok") },
+              { url: `${server.url}/one`, dest: first },
+              { url: `${server.url}/two`, dest: second },
+            ];
+            const error = await haulAll(items, { concurrency }).catch((e: unknown) => e);
+            assert.ok(error instanceof TypeError, `${first} ${second}: ${error}`);
+            assert.match(
+              error.message,
+              /^Invalid items: item 1 and item 2 both download to .*a\.bin/,
+            );
+          }
+        }
+        assert.equal(server.requests.length, 0);
+        assert.equal(exists(join(dir, "ok")), false);
+        // One URL however spelled (as haul() joins a running call for it): one download.
+        const one = { url: `${server.url}/one`, dest: a };
+        const spelled = { url: new URL(`${server.url}/./one`), dest: `${dir}//a.bin` };
+        const reports = await haulAll([one, spelled], { concurrency: 2 });
+        assert.deepEqual(reports.map((report) => report.status === "failed"), [false, false]);
+        assert.equal(sha256(await bytesOf(a)), sha256(bodies.get("/one")!));
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("rejects missing items, malformed items or non-object options with a TypeError before any request", async () => {
     const server = await startResourceServer({ body: randomBody(100) });
     const untyped = haulAll as (items?: unknown, options?: unknown) => Promise<unknown>;

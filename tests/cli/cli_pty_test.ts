@@ -1,11 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import process from "node:process";
-import { childEnv, cliCommand, REPO_ROOT } from "../fixtures/cli_run.ts";
+import { childEnv, cliCommand, REPO_ROOT, waitFor } from "../fixtures/cli_run.ts";
 import { startResourceServer, startThrottledServer } from "../helpers/script_server.ts";
-import { join, randomBody, withTempDir } from "../helpers/temp.ts";
+import { exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
 /** Whether util-linux `script` (Debian: bsdutils) is installed. */
 const hasScript = spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
@@ -18,6 +19,7 @@ function shellQuote(arg: string): string {
 function runInPty(
   args: string[],
   term = "xterm",
+  onStart: (scriptPid: number) => void = () => {},
 ): Promise<{ code: number | null; output: string; ms: number }> {
   const { command, args: full } = cliCommand(args);
   const line = `stty cols 100 rows 30; exec ${[command, ...full].map(shellQuote).join(" ")}`;
@@ -27,6 +29,7 @@ function runInPty(
     env: childEnv({ SHELL: "/bin/sh", TERM: term }),
     stdio: ["pipe", "pipe", "pipe"],
   });
+  onStart(child.pid!);
   let output = "";
   child.stdout.setEncoding("utf8");
   child.stdout.on("data", (chunk: string) => (output += chunk));
@@ -132,6 +135,33 @@ describe("haul CLI on a terminal", () => {
         assert.match(text, /gamma\.bin .*retry 2\/21 in \d\.\d s: HTTP 503/);
         assert.doesNotMatch(text, /^Retrying /m);
         assert.match(text, /Saved .*gamma\.bin: 1000 B .*3 attempts/);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stops like SIGTERM on SIGHUP (its terminal closed): progress saved, lock released, status 129", async () => {
+    const server = await startThrottledServer(randomBody(3 * 1024 * 1024), 1024 * 1024);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "hup.bin");
+        let scriptPid = 0;
+        const run = runInPty([`${server.url}/hup.bin`, "--dir", dir], "xterm", (pid) => {
+          scriptPid = pid;
+        });
+        await waitFor(() => exists(`${dest}.part.ctrl`), 10_000, "a checkpoint");
+        // script(1)'s child is the CLI (`exec`), the session leader of the pseudo-terminal.
+        const children = `/proc/${scriptPid}/task/${scriptPid}/children`;
+        process.kill(Number(readFileSync(children, "utf8").trim().split(" ")[0]), "SIGHUP");
+        const result = await run;
+        const text = result.output.replace(ANSI, "");
+        assert.equal(result.code, 129, text);
+        assert.match(text, /SIGHUP: stopping and saving progress/);
+        assert.doesNotMatch(text, /Ctrl-C/);
+        assert.equal(exists(dest), false);
+        assert.equal(exists(`${dest}.part`), true);
+        assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
       });
     } finally {
       await server.close();

@@ -45,6 +45,33 @@ describe("haul CLI signals", () => {
     }
   });
 
+  it("saves progress on SIGTERM, releases the lock, exits 143, and never says to press Ctrl-C", async () => {
+    const body = randomBody(3 * 1024 * 1024);
+    const server = await startThrottledServer(body, 1024 * 1024);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "term.bin");
+        const running = startCli([`${server.url}/term.bin`, "--dir", dir]);
+        try {
+          await waitFor(() => exists(`${dest}.part.ctrl`), 10_000, "a checkpoint");
+          running.signal("SIGTERM");
+          const result = await running.done;
+          assert.equal(result.code, 143, `${result.signal} ${result.stderr}`);
+          assert.match(result.stderr, /SIGTERM: stopping and saving progress/);
+          assert.doesNotMatch(result.stderr, /Ctrl-C/);
+          assert.match(result.stderr, /run the same command again to resume/);
+        } finally {
+          running.kill();
+        }
+        assert.equal(exists(dest), false);
+        assert.equal(exists(`${dest}.part`), true);
+        assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("stops a whole list on SIGTERM with status 143 (128 + 15), and on a second signal at once", async () => {
     const body = randomBody(2 * 1024 * 1024);
     const server = await startThrottledServer(body, 512 * 1024);

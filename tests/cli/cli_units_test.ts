@@ -13,7 +13,8 @@ import {
   requestHeaders,
 } from "../../src/cli/jobs.ts";
 import { ProgressView, type ViewClock } from "../../src/cli/progress_view.ts";
-import { scrub } from "../../src/cli/error_wording.ts";
+import { describeError, retryReason, scrub } from "../../src/cli/error_wording.ts";
+import { ContentRangeError } from "../../src/errors.ts";
 import { parseIntegrity } from "../../src/protocol/integrity.ts";
 import { FALLBACK_NAME, nameFromUrl } from "../../src/protocol/safe_name.ts";
 import { HELP, VERSION } from "../../src/cli/help.ts";
@@ -526,6 +527,16 @@ describe("CLI formatting", () => {
     assert.equal(formatEta(3725), "1:02:05");
     assert.equal(formatEta(null), "--:--");
     assert.equal(displayWidth("日本.bin"), 8);
+  });
+
+  it("says a reset's retry starts over in this run, and its last failure in the next run", () => {
+    const reset = new ContentRangeError(
+      "Server resumed at byte 9: http://e.co/; progress discarded, the next call starts over",
+      { retryable: true },
+    );
+    assert.match(retryReason(reset), /progress discarded, the next attempt starts over$/);
+    const job = { url: new URL("http://e.co/"), dest: "a" };
+    assert.match(describeError(reset, job, 3), /the next run starts over \(3 attempts\)$/);
   });
 
   it("removes credentials from messages", () => {

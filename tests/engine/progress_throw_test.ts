@@ -197,3 +197,36 @@ describe("haul() with an onProgress that throws on its first call", () => {
     });
   }
 });
+
+describe("an onProgress that throws on the final report (the file verified at dest)", () => {
+  it("does not turn the finished download into a failure: haul() and haulWithRetry() resolve", async () => {
+    const { haul, haulWithRetry } = await import("../../mod.ts");
+    const body = randomBody(300_000);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        for (const [name, call] of [["haul", haul], ["retry", haulWithRetry]] as const) {
+          for (const round of ["downloaded", "already there"]) {
+            const dest = join(dir, `${name}.bin`);
+            let finals = 0;
+            const result = await call(server.url, {
+              dest,
+              onProgress: (state) => {
+                if (!state.isComplete) return;
+                finals++;
+                throw new Error("the caller's bug, after the end");
+              },
+            });
+            assert.equal(finals, 1, `${name}, ${round}`);
+            assert.equal(result.size, body.length);
+            assert.deepEqual(await bytesOf(dest), body);
+            if (round === "downloaded") assert.equal(result.sha256, sha256(body));
+            assert.deepEqual((await readdir(dir)).filter((f) => f.includes(".part")), []);
+          }
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});

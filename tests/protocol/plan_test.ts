@@ -218,12 +218,17 @@ describe("planResponse()", () => {
     assert.equal(plan(200, { "content-encoding": "identity" }, 0).kind, "stream");
   });
 
-  it("keeps progress when a resume gets an empty or same-ETag 200 of another length", () => {
+  it("keeps progress when a resume gets an empty 200; resets on a same-ETag 200 of another length", () => {
     const empty = failure(plan(200, { "content-length": "0" }));
     assert.equal(empty.reset, false);
     assert.equal((empty.error as ServerMisconfiguredError).retryable, true);
-    const lying = failure(plan(200, { "content-length": "10", etag: '"v1"' }));
-    assert.equal(lying.reset, false);
+    for (const length of ["900", "10"]) { // the tail (a Range applied, labelled 200), or a lie
+      const tail = failure(plan(200, { "content-length": length, etag: '"v1"' }));
+      assert.ok(tail.error instanceof ServerMisconfiguredError);
+      assert.equal(tail.reset, true);
+      assert.equal(tail.error.retryable, true);
+      assert.match(tail.error.message, /progress discarded, the next call starts over$/);
+    }
   });
 
   it("resets on a same-validator 200 to a resume when either length is unknown (it may be the tail)", () => {
