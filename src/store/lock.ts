@@ -234,9 +234,8 @@ function holdLock(
       try {
         await beating;
         if (controller.signal.aborted || !(await isOurs().catch(() => isOurInode()))) return;
-        // Moved aside (one name: a crash's is replaced by the next release) and judged there: a
-        // taker's (this call stopped here past its lease) goes back unless the name is taken again.
-        // Removed before closed: a released flock lets a taker in.
+        // Moved aside (a crash's goes with the next release), judged there: a taker's goes back
+        // unless the name is taken again. Removed before closed: a released flock lets a taker in.
         const aside = `${lockPath.replace(/\.lock$/, "")}.unlock`;
         await fs.rename(lockPath, aside);
         const ours = await isOurs(aside).catch(() => isOurInode(aside));
