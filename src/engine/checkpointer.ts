@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Checkpoint, DurableRange } from "../protocol/checkpoint.ts";
-import { tailStart } from "../protocol/checkpoint.ts";
+import { type Checkpoint, type DurableRange, tailStart } from "../protocol/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";

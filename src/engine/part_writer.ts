@@ -43,7 +43,7 @@ export class PartWriter {
   #syncedFrom: number;
   #inflight: Promise<void> | null = null;
   #syncing: Promise<void> | null = null;
-  /** The first failure of a background write or sync, until reported. */
+  /** The first failure of a background write or sync, reported to every later call. */
   #failure: { error: unknown } | null = null;
   /** A write failed: nothing more is written (bytes past it would leave a hole). */
   #broken = false;
@@ -236,9 +236,6 @@ export class PartWriter {
   }
 
   #throwFailure(): void {
-    const failure = this.#failure;
-    if (failure === null) return;
-    this.#failure = null;
-    throw failure.error;
+    if (this.#failure !== null) throw this.#failure.error;
   }
 }

@@ -31,9 +31,9 @@ export interface ShimFile {
 }
 
 /**
- * How {@link FsShim.open} opens a path: `read` (must exist), `readwrite`
- * (created 0o666 if missing, never truncated), `create-exclusive` (write only;
- * `EEXIST` if the path exists), `create-truncate` (write only; created or emptied).
+ * How {@link FsShim.open} opens a path: `read` (must exist), `readwrite` (created 0o666 if missing,
+ * never truncated), `create-exclusive` (write only; `EEXIST` if the path exists), `create-truncate`
+ * (write only; created or emptied).
  */
 export type OpenMode = "read" | "readwrite" | "create-exclusive" | "create-truncate";
 
@@ -146,9 +146,8 @@ export async function shimIoOrMissing<T, M>(
 }
 
 /**
- * Whether process `pid` is alive, by `kill(pid, 0)` (the kill(2) probe that
- * delivers no signal): success or `EPERM` alive, `ESRCH` (Deno: `NotFound`)
- * dead, anything else (such as a missing permission) `null`.
+ * Whether process `pid` is alive, by `kill(pid, 0)` (the kill(2) probe that delivers no signal):
+ * success or `EPERM` alive, `ESRCH` (Deno: `NotFound`) dead, anything else (no permission) `null`.
  */
 export function probeProcess(pid: number, kill: () => void): boolean | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
@@ -194,9 +193,8 @@ export interface FsShim {
   /** Copies a file (a reflink where the filesystem has them), replacing `to`. */
   copyFile?(from: string, to: string): Promise<void>;
   /**
-   * utimes(2): sets the file's modification time to `mtimeMs` and its access
-   * time to now; an `fsync` of the file makes it durable. Absent where a shim
-   * cannot (the file then keeps its times).
+   * utimes(2): sets the file's modification time to `mtimeMs` and its access time to now; an
+   * `fsync` of the file makes it durable. Absent where a shim cannot (the file then keeps its times).
    */
   utime?(path: string, mtimeMs: number): Promise<void>;
   /** The names in a directory (readdir(3)). */

@@ -7,12 +7,8 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import {
-  type DigestAlgorithm,
-  multiHash,
-  type NativeHash,
-  type RunningDigest,
-} from "./multi_hash.ts";
+import { multiHash } from "./multi_hash.ts";
+import type { DigestAlgorithm, NativeHash, RunningDigest } from "./multi_hash.ts";
 
 function running(hash: Hash): RunningDigest {
   return {

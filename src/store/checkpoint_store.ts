@@ -1,7 +1,6 @@
 /**
- * `<dest>.part.ctrl`'s life: opened and borne out by `.part` (else removed and
- * `.part` emptied), saved through `.part.ctrl.tmp` (`fsync`ed and renamed over
- * it, so a crash leaves the old checkpoint or the new one), discarded.
+ * `<dest>.part.ctrl`'s life: opened and borne out by `.part` (else removed and `.part` emptied),
+ * saved via `.part.ctrl.tmp` (`fsync`ed, renamed over it: a crash leaves old or new), discarded.
  *
  * @module
  */
@@ -127,7 +126,13 @@ export class CheckpointStore {
     const bytes = encodeCheckpoint(checkpoint);
     const { ctrlTmp, ctrl } = this.#paths;
     await this.#owner?.check();
-    const tmp = await this.#fs.open(ctrlTmp, "create-truncate");
+    // Created, never reused: one found there (a woken owner's) goes, if this call still owns.
+    const create = () => this.#fs.open(ctrlTmp, "create-exclusive");
+    const tmp = await create().catch(async () => {
+      await this.#owner?.check();
+      await this.#fs.remove(ctrlTmp);
+      return await create();
+    });
     let written: string | null | undefined;
     try {
       try {

@@ -188,13 +188,13 @@ function holdLock(
   const controller = new AbortController();
   let beating: Promise<void> | null = null;
   let released = false;
-  const isOurs = async (): Promise<boolean> => {
-    const found = await fs.readFile(lockPath);
+  const isOurs = async (path = lockPath): Promise<boolean> => {
+    const found = await fs.readFile(path);
     return found !== null && parseLockRecord(new TextDecoder().decode(found)).nonce === nonce;
   };
   // A record that cannot be read (EMFILE…) is ours while the lock file is still our inode.
-  const isOurInode = async () =>
-    (await fs.stat(lockPath).catch(() => null))?.identity === ((await file.identity?.()) ?? 0);
+  const isOurInode = async (path = lockPath) =>
+    (await fs.stat(path).catch(() => null))?.identity === ((await file.identity?.()) ?? 0);
   const lose = (): void => {
     clearInterval(timer);
     controller.abort(
@@ -233,9 +233,14 @@ function holdLock(
       clearInterval(timer);
       try {
         await beating;
-        const ours = !controller.signal.aborted && (await isOurs().catch(isOurInode));
-        // Removed before closed: a flock released first lets a taker judge the owner dead.
-        if (ours) await fs.remove(lockPath);
+        if (controller.signal.aborted || !(await isOurs().catch(() => isOurInode()))) return;
+        // Moved aside (a crash's goes with the next release), judged there: a taker's goes back
+        // unless the name is taken again. Removed before closed: a released flock lets a taker in.
+        const aside = `${lockPath.replace(/\.lock$/, "")}.unlock`;
+        await fs.rename(lockPath, aside);
+        const ours = await isOurs(aside).catch(() => isOurInode(aside));
+        if (!ours && (await fs.stat(lockPath)) === null) await fs.rename(aside, lockPath);
+        else await fs.remove(aside);
       } finally {
         heldHere.delete(nonce);
         await file.close().catch(() => {});

@@ -156,7 +156,7 @@ export class PartOwner {
  */
 export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
   const leftovers = await Promise.all(
-    [paths.ctrl, paths.ctrlTmp, paths.lock].map((path) => fs.stat(path)),
+    [paths.ctrl, paths.ctrlTmp, paths.lock, `${paths.part}.unlock`].map((path) => fs.stat(path)),
   );
   if (leftovers.every((stat) => stat === null)) return; // the usual case: one stat each
   if ((await fs.stat(paths.part)) !== null) return;

@@ -564,6 +564,35 @@ describe("Sidecars left by a crash", () => {
     }
   });
 
+  it("are removed by the next call after a crash mid-release (the lock moved aside, not removed)", async () => {
+    const body = randomBody(300_000);
+    const server = await startResourceServer({ body, etag: ETAG });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "released.bin");
+        // The process "dies" after its release renamed the lock file to `.part.unlock`.
+        const dying = new FaultyFs(
+          nodeFs,
+          (call) =>
+            call.op === "remove" && call.path === `${dest}.part.unlock`
+              ? shimError("EIO", call.path)
+              : null,
+        );
+        const first = await haulWith(server.url, { dest, ...OPTIONS }, { fs: dying });
+        assert.equal(first.sha256, sha256(body));
+        const crashState = ["released.bin", "released.bin.part.unlock"];
+        assert.deepEqual((await readdir(dir)).sort(), crashState, "the crash state");
+
+        const result = await haul(server.url, { dest });
+        assert.equal(result.alreadyComplete, true);
+        assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        assert.deepEqual((await readdir(dir)).sort(), ["released.bin"], "stale sidecars remain");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("leave no .part.ctrl.tmp once a download killed mid-checkpoint completes", async () => {
     const body = randomBody(300_000);
     let cut = 200_000;

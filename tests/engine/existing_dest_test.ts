@@ -62,7 +62,8 @@ describe("haul() and a dest that already exists", () => {
       const fs = Object.create(real, { stat: { value: stat } }) as typeof real;
       const result = await haulWith("http://127.0.0.1:9/x", { dest }, { fs });
       assert.equal(result.alreadyComplete, true);
-      const names = [dir, dest, `${dest}.part.ctrl`, `${dest}.part.ctrl.tmp`, `${dest}.part.lock`];
+      const lockNames = [`${dest}.part.lock`, `${dest}.part.unlock`]; // and a crashed release's
+      const names = [dir, dest, `${dest}.part.ctrl`, `${dest}.part.ctrl.tmp`, ...lockNames];
       assert.deepEqual([...looked].sort(), names.sort());
     });
   });

@@ -66,8 +66,20 @@ describe("PartWriter", () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.ok(syncs > 0);
     await assert.rejects(writer.quiesce(), (error) => error === failure);
-    // Checkpointer.final() quiesces every range's writer again: the same failure, or none.
-    await writer.quiesce().catch((error: unknown) => assert.equal(error, failure));
+    // Checkpointer.final() quiesces every range's writer again: the same failure.
+    await assert.rejects(writer.quiesce(), (error) => error === failure);
+  });
+
+  it("reports a failed write to every later call: the append that meets it, then quiesce", async () => {
+    const { file } = memoryFile();
+    const failure = new Error("write: ENOSPC");
+    file.write = () => Promise.reject(failure);
+    const writer = new PartWriter(file, settings, observer, { cursor: 0 });
+    // A whole quarter buffer, written straight from the chunk and waited for: the append fails.
+    await assert.rejects(writer.append(pattern(4)), (error) => error === failure);
+    await assert.rejects(writer.append(pattern(1, 4)), (error) => error === failure);
+    await assert.rejects(writer.quiesce(), (error) => error === failure);
+    assert.equal(writer.durability.written, 0);
   });
 
   it("uses quarter buffers until a whole buffer's worth is written, then whole ones", async () => {

@@ -8,8 +8,10 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { CheckpointStore } from "../../src/store/checkpoint_store.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
+import type { FsShim } from "../../src/runtime/fs_shim.ts";
 import { sidecarPaths } from "../../src/store/destination.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { DestinationError } from "../../src/errors.ts";
@@ -53,4 +55,30 @@ describe("CheckpointStore under a lost lock", () => {
       });
     });
   }
+
+  it("lets a woken owner's save, run while the new owner saves, spoil neither its temp file nor its checkpoint", async () => {
+    await withTempDir(async (dir) => {
+      const paths = sidecarPaths(join(dir, "x.bin"));
+      const fs = await defaultFs();
+      // The old owner, stopped past its lease right after its first check, wakes while the new
+      // owner's temp file is written and synced but not yet renamed.
+      const woken = new CheckpointStore(fs, paths, true, ownerFor(1));
+      let wokenSave: Promise<unknown> | null = null;
+      const newOwnersFs: FsShim = {
+        ...fs,
+        async rename(from, to) {
+          wokenSave ??= woken.save({ ...CHECKPOINT, etag: '"old"' }).then(() => null, (e) => e);
+          await wokenSave;
+          return await fs.rename(from, to);
+        },
+      };
+      const store = new CheckpointStore(newOwnersFs, paths, false, ownerFor(Infinity));
+      const mine = { ...CHECKPOINT, etag: '"mine"' };
+      await store.save(mine);
+      const lost = await (wokenSave as Promise<unknown> | null);
+      assert.ok(lost instanceof DestinationError && /lock lost/.test(lost.message), String(lost));
+      assert.deepEqual(await readdir(dir), ["x.bin.part.ctrl"]);
+      assert.equal(decodeCheckpoint(await readFile(paths.ctrl)).etag, '"mine"');
+    });
+  });
 });

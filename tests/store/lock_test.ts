@@ -265,6 +265,34 @@ describe("acquireLock on real files", () => {
     });
   });
 
+  it("leaves a taker's lock alone when its release was stopped right after finding the lock its own", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "late.bin");
+      const lockPath = `${dest}.part.lock`;
+      const taker = encodeLockRecord({ pid: 1, scope: null, instance: "t", nonce: "t.1" });
+      let releasing = false;
+      // The release's read of its own record, then (the owner stopped past its lease) a takeover:
+      // the taker's guard renamed over the lock, as takeOver() does.
+      const fs: FsShim = {
+        ...nodeFs,
+        async readFile(path) {
+          const bytes = await nodeFs.readFile(path);
+          if (releasing && path === lockPath) {
+            releasing = false;
+            await writeFile(`${dest}.part.takeover`, taker);
+            await nodeFs.rename(`${dest}.part.takeover`, lockPath);
+          }
+          return bytes;
+        },
+      };
+      const lock = await acquireLock(fs, lockPath, dest, TIMING);
+      releasing = true;
+      await lock.release();
+      assert.equal(await readFile(lockPath, "utf8"), taker, "the taker's lock is still there");
+      assert.deepEqual(await readdir(dir), ["late.bin.part.lock"]);
+    });
+  });
+
   it("lets one taker at a time take a stale lock over (the takeover guard)", async () => {
     await withTempDir(async (dir) => {
       const dest = join(dir, "g.bin");
