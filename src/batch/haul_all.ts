@@ -310,11 +310,11 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
   return list;
 }
 
-/** A problem line for each of `dests` (path → where asked for) that is another's `.part`, checkpoint or lock. */
+/** A problem line for each of `dests` (path → where asked for) that is another's `.part`, checkpoint or lock file. */
 export function sidecarClashes(dests: ReadonlyMap<string, string>): string[] {
   return [...dests].flatMap(([dest, where]) => {
-    const { part, ctrl, ctrlTmp, lock } = sidecarPaths(dest);
-    return [part, ctrl, ctrlTmp, lock].filter((path) => dests.has(path)).map((path) =>
+    const { part, ctrl, ctrlTmp, lock, guards } = sidecarPaths(dest);
+    return [part, ctrl, ctrlTmp, lock, ...guards].filter((path) => dests.has(path)).map((path) =>
       `${dests.get(path)}: Destination ${path} is where ${dest} (${where}) keeps its download ` +
       "in progress: give them different paths"
     );

@@ -59,6 +59,8 @@ export function sidecarPaths(dest: string) {
     ctrl: `${dest}.part.ctrl`,
     ctrlTmp: `${dest}.part.ctrl.tmp`,
     lock: `${dest}.part.lock`,
+    /** Where a taker writes its lock record, and where a release moves the lock (`lock.ts`). */
+    guards: [`${dest}.part.takeover`, `${dest}.part.unlock`],
   };
 }
 

@@ -222,7 +222,8 @@ describe("haulAll() arguments", () => {
     try {
       await withTempDir(async (dir) => {
         const a = join(dir, "a.bin");
-        for (const sidecar of [".part", ".part.ctrl", ".part.ctrl.tmp", ".part.lock"]) {
+        const sidecars = [".part", ".part.ctrl", ".part.ctrl.tmp", ".part.lock", ".part.unlock"];
+        for (const sidecar of [...sidecars, ".part.takeover"]) {
           const spellings: [string | URL, string][] = [
             [a, a + sidecar],
             [new URL(`file://${a}`), `./${a}${sidecar}`],
