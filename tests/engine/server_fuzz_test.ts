@@ -8,7 +8,7 @@
  * or every call failed typed and nothing is at `dest`; a stream gives a prefix of one version, all
  * of it when it ends cleanly. Then the server turns honest and a bounded loop must finish.
  *
- * `HAUL_FUZZ_CASES` sets the cases per mode, `HAUL_FUZZ_SEED` the seed (tests/helpers/fuzz_config.ts).
+ * `HAUL_SERVER_FUZZ_CASES` sets the cases per mode, `HAUL_FUZZ_SEED` the seed (tests/helpers/fuzz_config.ts).
  *
  * @module
  */
@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { Buffer } from "node:buffer";
-import { type HaulOptions, haulStream } from "../../mod.ts";
+import { type HaulOptions, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import {
   honestReply,
   type RecordedRequest,
@@ -32,6 +32,7 @@ import {
   describeOutcome,
   haulWithRetries,
   isTypedFailure,
+  type LoopOutcome,
 } from "../helpers/retry_loop.ts";
 import { join, withTempDir } from "../helpers/temp.ts";
 import { makeRng, type Rng } from "../helpers/prng.ts";
@@ -58,6 +59,10 @@ interface Case {
   readonly faults: readonly Fault[];
   /** What tells the versions apart: a strong or weak ETag, `Last-Modified` only, or nothing. */
   readonly validator: "strong" | "weak" | "date" | "none";
+  /** Whether a server's first answer always fails (so that mirrors and resumes are reached). */
+  readonly firstFails: boolean;
+  /** Mirrors through `haulWithRetry()`, whose failed attempts move to the next mirror. */
+  readonly viaRetry: boolean;
   /** Whether the mirror tags the same bytes apart (its own validators). */
   readonly mirrorRetags: boolean;
 }
@@ -132,6 +137,8 @@ function drawCase(seed: number, mode: Mode): Case {
     faults: faults.length === 0 ? ["cut"] : faults,
     validator: rng.pick(["strong", "strong", "weak", "date", "none"]),
     mirrorRetags: rng.chance(0.5),
+    viaRetry: mode.mirror && rng.chance(0.5),
+    firstFails: rng.chance(0.5),
   };
 }
 
@@ -152,6 +159,16 @@ async function startFuzzServer(
     const reply = honestReply(req, resourceOf(c, v, retag));
     if (honest.now || req.index >= c.honestAfter) return reply;
     const rng = makeRng((c.seed ^ Math.imul(req.index + 1, 0x9e3779b1) ^ salt) >>> 0);
+    if (req.index === 0 && c.firstFails) {
+      return twist(
+        rng,
+        rng.pick(["cut", "hang-up", "busy", "error-500", "stall"]),
+        req,
+        reply,
+        c,
+        v,
+      );
+    }
     if (!rng.chance(0.75)) return reply;
     return twist(rng, rng.pick(c.faults), req, reply, c, v);
   });
@@ -244,8 +261,8 @@ function twist(
     }
     case "hang-up":
       return { status: 200, hangUp: true };
-    case "empty-200": // to a fresh request it would be an empty file: undetectable
-      if (!ranged) return reply;
+    case "empty-200": // only a lie under the validator the client holds: else an empty version
+      if (reply.status !== 206) return reply;
       return {
         ...reply,
         status: 200,
@@ -266,6 +283,23 @@ function twist(
     case "slow-head":
       return { ...reply, delayMs: rng.int(1, 30) };
   }
+}
+
+/** `haulWithRetry()` over mirrors (up to 30 retries, no waits), as one attempt of a loop. */
+async function retryLoop(urls: string[], options: HaulOptions): Promise<LoopOutcome> {
+  let result = null, error: unknown;
+  try {
+    result = await haulWithRetry(urls, { ...options, retries: 30, minDelayMs: 0, maxDelayMs: 2 });
+  } catch (thrown) {
+    error = thrown;
+  }
+  const attempt = { index: 0, result, error, signal: undefined, before: null, after: null };
+  const stoppedBy = result !== null
+    ? "success"
+    : isRetryable(error)
+    ? "exhausted"
+    : "not-retryable";
+  return { attempts: [{ ...attempt, requests: [] }], result, stoppedBy };
 }
 
 /** How a case is run. */
@@ -298,14 +332,20 @@ async function runCase(c: Case): Promise<void> {
         ...(c.maxBytesPerSecond !== undefined ? { maxBytesPerSecond: c.maxBytesPerSecond } : {}),
       };
       const hooks = c.connections > 1 ? { rangeFloor: 16 * KiB } : undefined;
-      const outcome = await haulWithRetries(url as string, options, {
-        maxAttempts: 30,
-        ...(hooks ? { hooks } : {}),
-      });
+      const outcome = c.viaRetry
+        ? await retryLoop(url as string[], options)
+        : await haulWithRetries(url as string, options, {
+          maxAttempts: 30,
+          ...(hooks ? { hooks } : {}),
+        });
       if (VERBOSE) {
         console.error(
           `${label} ${outcome.stoppedBy} ${outcome.attempts.length} ${server.requests.length} ${
             c.faults.join(",")
+          } ${c.validator} retag=${c.mirrorRetags} switch=${c.switchAt} ${
+            JSON.stringify([server, mirror].map((s) =>
+              s?.requests.map((r) => r.headers["range"] ?? "-")
+            ))
           }`,
         );
         for (const a of outcome.attempts) {
@@ -368,15 +408,24 @@ async function streamOnce(c: Case, url: string, label: string): Promise<void> {
   const parts: Uint8Array[] = [];
   let failure: unknown = null;
   const reader = stream.getReader();
+  // Sometimes the reader cancels part-way: that must end the stream and its requests.
+  const rng = makeRng(c.seed ^ 0x7f4a7c15);
+  let cancelAfter = rng.chance(0.2) ? rng.int(0, c.versions[0].length) : Infinity;
   try {
     for (;;) {
+      if (cancelAfter <= 0) {
+        await reader.cancel();
+        break;
+      }
       const { done, value } = await reader.read();
       if (done) break;
       parts.push(value);
+      cancelAfter -= value.length;
     }
   } catch (error) {
     failure = error;
   }
+  const cancelled = cancelAfter <= 0;
   const got = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) got.set(part, (at += part.length) - part.length);
@@ -389,13 +438,13 @@ async function streamOnce(c: Case, url: string, label: string): Promise<void> {
     lied || c.versions.some(isPrefixOf),
     `${label}: stream gave ${got.length} bytes spliced from two versions (${String(failure)})`,
   );
-  if (failure === null) {
+  if (failure === null && !cancelled) {
     const whole = c.integrity ? [c.versions[finalOf(c)]] : c.versions;
     assert.ok(
       whole.some((v) => v.length === got.length && isPrefixOf(v)),
       `${label}: stream ended cleanly after ${got.length} bytes, not a whole version`,
     );
-  } else {
+  } else if (failure !== null) {
     assert.ok(
       isTypedFailure(failure),
       `${label}: stream failed untyped: ${String(failure)}`,
@@ -413,7 +462,7 @@ const MODES: readonly Mode[] = [
 ];
 
 describe("a seeded fuzz of misbehaving servers", () => {
-  const cases = fuzzCases(2);
+  const cases = fuzzCases(2, "HAUL_SERVER_FUZZ_CASES");
   const base = fuzzSeed();
   MODES.forEach((mode, m) => {
     const name = `${mode.connections} connection(s)${mode.integrity ? ", integrity" : ""}${
