@@ -88,6 +88,7 @@ const FAULTS = [
   "retag-on-range",
   "wrong-total",
   "double-etag",
+  "short-206",
 ] as const;
 type Fault = typeof FAULTS[number];
 
@@ -278,6 +279,14 @@ function twist(
       const total = c.versions[v].length + rng.pick([-1, 1, 1000]);
       headers[cr] = ["Content-Range", headers[cr]![1].replace(/\/\d+$/, `/${total}`)];
       return { ...reply, headers };
+    }
+    case "short-206": { // fewer bytes than asked, from the right start: HTTP allows it
+      const cr = headers.findIndex(([k]) => k === "Content-Range");
+      if (reply.status !== 206 || cr < 0 || body.length < 2) return reply;
+      const [, start, , total] = /bytes (\d+)-(\d+)\/(\d+)/.exec(headers[cr]![1])!;
+      const length = rng.int(1, body.length - 1);
+      headers[cr] = ["Content-Range", `bytes ${start}-${Number(start) + length - 1}/${total}`];
+      return { ...reply, headers, body: body.subarray(0, length) };
     }
     case "double-etag": // two fields: fetch joins them into one "a, b" value
       return { ...reply, headers: [...headers, ["ETag", rng.pick(ETAGS)]] };
