@@ -1,6 +1,7 @@
 /**
  * Fuzz settings from the environment, readable under both Deno and Bun:
- * `HAUL_FUZZ_CASES` (cases per parser) and `HAUL_FUZZ_SEED`.
+ * `HAUL_FUZZ_CASES` (cases per parser), `HAUL_SERVER_FUZZ_CASES` (drawn servers per mode of
+ * tests/engine/server_fuzz_test.ts, which are far slower) and `HAUL_FUZZ_SEED`.
  *
  * @module
  */
@@ -43,9 +44,10 @@ function readUint(name: string, max: number): number | undefined {
 /**
  * How many fuzz cases to run per parser.
  *
- * @param defaultCount the count when `HAUL_FUZZ_CASES` is unset or empty.
- * @returns the count from `HAUL_FUZZ_CASES`, or `defaultCount`.
- * @throws {RangeError} when `HAUL_FUZZ_CASES` is not a non-negative integer.
+ * @param defaultCount the count when the variable is unset or empty.
+ * @param variable the environment variable to read.
+ * @returns the count from `variable`, or `defaultCount`.
+ * @throws {RangeError} when the variable is not a non-negative integer.
  *
  * @example
  * ```ts
@@ -53,8 +55,8 @@ function readUint(name: string, max: number): number | undefined {
  * console.log(fuzzCases(20_000));
  * ```
  */
-export function fuzzCases(defaultCount: number): number {
-  return readUint("HAUL_FUZZ_CASES", 1e9) ?? defaultCount;
+export function fuzzCases(defaultCount: number, variable = "HAUL_FUZZ_CASES"): number {
+  return readUint(variable, 1e9) ?? defaultCount;
 }
 
 /**

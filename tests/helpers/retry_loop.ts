@@ -144,7 +144,8 @@ export async function haulWithRetries(
 
 /**
  * Whether `error` is a failure haul may legitimately report: one of its own
- * errors, a `fetch` network `TypeError`, or the reason of the caller's signal.
+ * errors, a `fetch` network `TypeError`, a stalled head's `TimeoutError`, or the reason of the
+ * caller's signal.
  *
  * @param error what a call threw.
  * @param signal the signal that call was given.
@@ -153,6 +154,8 @@ export async function haulWithRetries(
 export function isTypedFailure(error: unknown, signal?: AbortSignal): boolean {
   if (error instanceof HaulError) return true;
   if (error instanceof TypeError) return true;
+  // A response head that never came within `stallTimeout` (docs/api.md, the errors table).
+  if (error instanceof DOMException && error.name === "TimeoutError") return true;
   return signal !== undefined && signal.aborted && error === signal.reason;
 }
 
