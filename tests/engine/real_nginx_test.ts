@@ -12,72 +12,14 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { haul, haulStream, haulWithRetry } from "../../mod.ts";
-import { findNginx, freePort } from "../../scripts/bench/server.ts";
 import { firstCutAfter } from "../helpers/cutting_fetch.ts";
+import { startNginx } from "../helpers/real_servers.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const MiB = 1024 * 1024;
-
-interface Nginx {
-  /** `http://127.0.0.1:<port>` of each `server` block, in order. */
-  readonly urls: string[];
-  stop(): Promise<void>;
-}
-
-/** nginx with one `server` block per entry of `servers` (each the directives inside it). */
-async function startNginx(work: string, servers: string[]): Promise<Nginx> {
-  const binary = findNginx();
-  if (binary === null) throw new Error("nginx is not installed: these tests need it");
-  const dir = join(work, "nginx");
-  await mkdir(join(dir, "tmp"), { recursive: true });
-  const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((name) => `${name}_temp_path ${dir}/tmp/${name};`).join(" ");
-  const ports: number[] = [];
-  for (const _ of servers) ports.push(await freePort());
-  const blocks = servers.map((body, i) => `server { listen 127.0.0.1:${ports[i]}; ${body} }`);
-  await writeFile(
-    join(dir, "nginx.conf"),
-    `daemon off; user root; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http { access_log off; default_type application/octet-stream; ${temps}
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=cache:1m;
-  ${blocks.join("\n  ")} }
-`,
-  );
-  const child: ChildProcess = spawn(binary, ["-c", join(dir, "nginx.conf"), "-p", dir], {
-    cwd: dir,
-    stdio: "ignore",
-  });
-  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  const deadline = performance.now() + 10_000;
-  for (const url of urls) {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
-      if (performance.now() > deadline) {
-        await stop();
-        throw new Error("nginx did not start listening");
-      }
-      try {
-        const response = await fetch(`${url}/`, { method: "HEAD" });
-        await response.body?.cancel();
-        break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  }
-  return { urls, stop };
-}
 
 /** Writes `body` to `path` by a rename (a new file, as a deploy replaces one), dated `age` s back. */
 async function publish(path: string, body: Uint8Array, age = 3600): Promise<void> {

@@ -9,64 +9,15 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { haul, haulStream } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
-import { findNginx, freePort } from "../../scripts/bench/server.ts";
+import { freePort } from "../../scripts/bench/server.ts";
+import { type Running, serve, startNginx } from "../helpers/real_servers.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const KiB = 1024;
-
-interface Running {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-/** Spawns `command` serving on `port` and waits until it answers. */
-async function serve(command: string, args: string[], cwd: string, port: number): Promise<Running> {
-  const child: ChildProcess = spawn(command, args, { cwd, stdio: "ignore" });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(`${url}/`, { method: "HEAD" });
-      await response.body?.cancel();
-      return { url, stop };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  await stop();
-  throw new Error(`${command} did not start listening on port ${port}`);
-}
-
-/** nginx serving `root` with the `extra` directives in its server block. */
-async function startNginx(work: string, root: string, extra: string): Promise<Running> {
-  const binary = findNginx();
-  if (binary === null) throw new Error("nginx is not installed: these tests need it");
-  const port = await freePort();
-  const dir = join(work, "nginx");
-  await mkdir(join(dir, "tmp"), { recursive: true });
-  const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((name) => `${name}_temp_path ${dir}/tmp/${name};`).join(" ");
-  await writeFile(
-    join(dir, "nginx.conf"),
-    `daemon off; user root; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http { access_log off; default_type application/octet-stream; ${temps}
-  server { listen 127.0.0.1:${port}; root ${root}; ${extra} } }
-`,
-  );
-  return await serve(binary, ["-c", join(dir, "nginx.conf"), "-p", dir], dir, port);
-}
 
 /** `python3 -m http.server` serving `root`: HTTP/1.0, no ranges, `Last-Modified` and no ETag. */
 async function startPython(root: string): Promise<Running> {
@@ -76,12 +27,9 @@ async function startPython(root: string): Promise<Running> {
     throw new Error("python3 is not installed: these tests need it");
   }
   const port = await freePort();
-  return await serve(
-    "python3",
-    ["-m", "http.server", String(port), "--bind", "127.0.0.1"],
-    root,
+  return await serve("python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1"], root, [
     port,
-  );
+  ]);
 }
 
 describe("real servers", () => {
@@ -95,11 +43,11 @@ describe("real servers", () => {
       await mkdir(join(dir, "out"));
       // nginx, slowed per connection, splits the file into four ranges; the call is stopped while
       // every range is under way, leaving a checkpoint of several ranges.
-      const nginx = await startNginx(dir, www, "limit_rate 512k;");
+      const nginx = await startNginx(dir, [`root ${www}; limit_rate 512k;`]);
       try {
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(new Error("stopped")), 600);
-        await assert.rejects(haulWith(`${nginx.url}/f.bin`, {
+        await assert.rejects(haulWith(`${nginx.urls[0]}/f.bin`, {
           dest,
           connections: 4,
           signal: abort.signal,
@@ -113,7 +61,7 @@ describe("real servers", () => {
       // The same file (same Last-Modified) from a server that answers every range with a 200.
       const python = await startPython(www);
       try {
-        const result = await haul(`${python.url}/f.bin`, { dest, connections: 4 });
+        const result = await haul(`${python.urls[0]}/f.bin`, { dest, connections: 4 });
         assert.equal(result.sha256, sha256(body));
         assert.equal(sha256(await bytesOf(dest)), sha256(body));
         assert.deepEqual(await readdir(join(dir, "out")), ["f.bin"]);
@@ -131,21 +79,19 @@ describe("real servers", () => {
       await writeFile(join(www, "f.txt"), body);
       const hourAgo = Date.now() / 1000 - 3600; // a file of this second has no strong ETag here
       await utimes(join(www, "f.txt"), hourAgo, hourAgo);
-      const nginx = await startNginx(
-        dir,
-        www,
-        "gzip on; gzip_types *; gzip_min_length 1; max_ranges 1;",
-      );
+      const nginx = await startNginx(dir, [
+        `root ${www}; gzip on; gzip_types *; gzip_min_length 1; max_ranges 1;`,
+      ]);
       try {
         const dest = join(dir, "f.txt");
-        const result = await haulWith(`${nginx.url}/f.txt`, { dest, connections: 4 }, {
+        const result = await haulWith(`${nginx.urls[0]}/f.txt`, { dest, connections: 4 }, {
           rangeFloor: 64 * KiB,
         });
         assert.equal(result.connections, 4);
         assert.equal(sha256(await bytesOf(dest)), sha256(body));
         assert.equal(result.sha256, sha256(body));
         let streamed = 0;
-        for await (const chunk of haulStream(`${nginx.url}/f.txt`)) streamed += chunk.length;
+        for await (const chunk of haulStream(`${nginx.urls[0]}/f.txt`)) streamed += chunk.length;
         assert.equal(streamed, body.length);
       } finally {
         await nginx.stop();
@@ -160,7 +106,7 @@ describe("real servers", () => {
       const python = await startPython(dir);
       try {
         const dest = join(dir, "out.bin");
-        const result = await haul(`${python.url}/f.bin`, { dest, connections: 4 });
+        const result = await haul(`${python.urls[0]}/f.bin`, { dest, connections: 4 });
         assert.equal(result.connections, 1);
         assert.equal(result.sha256, sha256(body));
         assert.equal(sha256(await bytesOf(dest)), sha256(body));
