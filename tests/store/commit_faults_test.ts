@@ -202,8 +202,8 @@ describe("A power loss between the commit's two renames", () => {
         await haulWith(server.url, options, { fs }).then(() => assert.fail("it died"), () => {});
         // No directory sync since the lock was created: its entry was lost, the rename kept.
         rmSync(`${dest}.part.lock`);
-        const left = (await readdir(dir)).sort();
-        assert.deepEqual(left.map((name) => name.replace(PRIVATE, ".part.X")), [
+        const left = (await readdir(dir)).map((name) => name.replace(PRIVATE, ".part.X")).sort();
+        assert.deepEqual(left, [
           "f.bin.part.X",
           "f.bin.part.ctrl",
         ]);
