@@ -9,6 +9,7 @@
 import { type HaulError, UnexpectedStatusError } from "../errors.ts";
 import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
+import type { RangeVerdict } from "../protocol/range_check.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
 import { createNativeHash } from "../runtime/native_hash.ts";
 import type { ShimFile } from "../runtime/fs_shim.ts";
@@ -233,13 +234,8 @@ export class Download {
     try {
       answer = await rangeRequest(this.#ctx, k, asked, file, this.#stop.signal, this.#store.saved);
       // The segment may have lost its tail meanwhile: the check is against what was asked.
-      const verdict = answer.verdict;
-      if (verdict instanceof Error ? busy(verdict) : verdict.kind !== "write") {
-        const why = verdict instanceof Error
-          ? verdict.message
-          : (verdict as { reason: string }).reason;
-        this.#schedule.giveBack(segment, why);
-      }
+      const why = givenBack(answer.verdict);
+      if (why !== null) this.#schedule.giveBack(segment, why);
     } finally {
       segment.answer?.resolve();
       segment.answer = null;
@@ -369,6 +365,12 @@ export class Download {
     this.#file = null;
     if (file !== null) await file.close().catch(() => {});
   }
+}
+
+/** Why a range's answer gives its bytes back to the other connections; `null`: it is written, or ends the call. */
+function givenBack(verdict: RangeVerdict | UnexpectedStatusError): string | null {
+  if (verdict instanceof Error) return busy(verdict) ? verdict.message : null;
+  return verdict.kind === "write" ? null : verdict.reason;
 }
 
 /** A 429 or 503 (retryable, it says when): the server is busy, not wrong. */
