@@ -103,11 +103,13 @@ export function haulStream(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
   const limiter = readRateLimit(options);
+  const most = limiter?.burst ?? Infinity; // bytes given per read
   const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
   const hash = expected === null ? null : createNativeHash(expected.algorithm);
   let given = 0;
+  let held: Uint8Array = new Uint8Array(0);
   let known: KnownFile | null = null;
   let body: Body | null = null;
   let controller: ReadableStreamDefaultController<Uint8Array>;
@@ -208,12 +210,14 @@ export function haulStream(
     },
     async pull() {
       try {
-        let chunk: Uint8Array | null;
-        do {
+        let chunk: Uint8Array | null = held; // a burst at a time under a limit
+        while (chunk?.length === 0) {
           chunk = await retrying(next, policy, { signal: stop.signal, onRetry });
-        } while (chunk !== null && chunk.length === 0);
+        }
         if (stop.signal.aborted) return;
         if (chunk !== null) {
+          held = chunk.subarray(most);
+          chunk = chunk.subarray(0, most);
           hash?.update(chunk);
           given += chunk.length;
           controller.enqueue(chunk);

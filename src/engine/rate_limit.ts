@@ -56,6 +56,11 @@ export class RateLimiter {
     this.#clock = clock;
   }
 
+  /** The most bytes a read should take at once: a burst's worth, so no wait is much longer. */
+  get burst(): number {
+    return Math.max(1, Math.floor((this.#bytesPerSecond * BURST_MS) / 1000));
+  }
+
   /** Accounts for `bytes` read at `now`; returns the ms to wait before the next read (0: none). */
   charge(bytes: number, now: number): number {
     // The first read earns no credit: there was no pace before it to catch up.

@@ -59,7 +59,7 @@ export async function streamSegment(
 ): Promise<void> {
   const writer = segment.writer;
   // A null body is an empty one (a 204-like answer): judged by where it ends.
-  const reader = bodySource(response.body ?? new Blob([]).stream(), writer, host.stallTimeout);
+  const reader = bodySource(response.body ?? new Blob([]).stream(), writer, host);
   const stop = host.stop;
   const onStop = () => void reader.cancel().catch(() => {});
   stop.addEventListener("abort", onStop, { once: true });
@@ -113,8 +113,9 @@ export async function streamSegment(
 /**
  * `body` read into `writer`: BYOB into its reused landing buffer for a byte stream (Deno's fetch:
  * no allocation per chunk), else the default reader; a read past `stallTimeout` cancels the body.
+ * Under a rate limit, a read gives at most a burst (a default read's rest: the next reads).
  */
-function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallTimeout: number) {
+function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, host: SegmentHost) {
   let byob: ReadableStreamBYOBReader | null = null;
   try {
     byob = body.getReader({ mode: "byob" });
@@ -124,18 +125,25 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallT
   const reader = byob ?? body.getReader();
   // Cancelling ends the pending read (as done); the read then throws the watch's failure.
   const watch = new StallWatch(
-    stallTimeout,
+    host.stallTimeout,
     (reason) => void reader.cancel(reason).catch(() => {}),
   );
+  const most = host.limiter?.burst ?? Infinity;
+  let held: Uint8Array = new Uint8Array(0); // a default read's bytes past `most`
+  const atMost = (bytes: Uint8Array): Uint8Array => {
+    held = bytes.subarray(most);
+    return bytes.subarray(0, most);
+  };
   return {
     /** One read, watched; `bytes` is `undefined` at the end (but for BYOB's view to give back). */
     read: async () => {
+      if (held.length > 0) return { bytes: atMost(held), done: false };
       watch.reading();
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = byob === null
           ? await (reader as ReadableStreamDefaultReader<Uint8Array>).read()
-          : await byob.read(writer.reserve());
+          : await byob.read(writer.reserve().subarray(0, most));
       } catch (error) {
         watch.stop();
         throw new BodyFailure("the body failed", { cause: watch.failure ?? error });
@@ -143,7 +151,8 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, stallT
       watch.idle();
       if (watch.failure !== null) throw new BodyFailure("stalled", { cause: watch.failure });
       if (result.done) watch.stop();
-      return { bytes: byob === null && result.done ? undefined : result.value, done: result.done };
+      if (byob !== null || result.done) return { bytes: result.value, done: result.done };
+      return { bytes: atMost(result.value), done: false };
     },
     // A view of the landing buffer, even an empty one, gives it back to the writer.
     store: async (bytes: Uint8Array): Promise<void> => {

@@ -276,6 +276,39 @@ describe("maxBytesPerSecond", () => {
     }
   });
 
+  it("reads a slow limit's body a burst at a time, not a network chunk at a time", async () => {
+    // 256 KiB reaches the runtime at once; at 8 KiB/s a read of it all would be slept for 32 s.
+    const body = randomBody(256 * 1024);
+    const server = await startResourceServer({ body });
+    try {
+      await withTempDir(async (dir) => {
+        const stop = new AbortController();
+        const seen: number[] = [];
+        setTimeout(() => stop.abort(), 1200);
+        const error = await haul(server.url, {
+          dest: join(dir, "a.bin"),
+          maxBytesPerSecond: 8 * 1024,
+          signal: stop.signal,
+          onProgress: (state) => void seen.push(state.bytesRead),
+        }).catch((e) => e);
+        assert.equal((error as Error).name, "AbortError", String(error));
+        const read = Math.max(0, ...seen);
+        // 1.2 s at 8 KiB/s, plus a burst (2 KiB) ahead: about 12 KiB.
+        assert.ok(read > 0 && read <= 16 * 1024, `${read} bytes read in 1.2 s`);
+      });
+      // haulStream() gives its reader the same pace.
+      const reader = haulStream(server.url, { maxBytesPerSecond: 8 * 1024 }).getReader();
+      let given = 0;
+      for (const until = performance.now() + 1200; performance.now() < until;) {
+        given += (await reader.read()).value?.length ?? 0;
+      }
+      await reader.cancel();
+      assert.ok(given > 0 && given <= 16 * 1024, `${given} bytes given in 1.2 s`);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses an invalid limit before any request: a RangeError", async () => {
     const server = await startResourceServer({ body: randomBody(1000) });
     try {
