@@ -78,7 +78,7 @@ export function toWireCall(kind: WireCall["kind"], url: URL, options: CallOption
 }
 
 /** An error as it crosses to the page. */
-export interface WireError {
+interface WireError {
   /** The class name (`"PartialHaulError"`, `"TypeError"`, …). */
   readonly name: string;
   readonly message: string;

@@ -13,7 +13,7 @@ export const EXIT = { ok: 0, fail: 1, usage: 2, ...SIGNALS } as const;
 export type CliSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
 
 /** What is at a path (symbolic links followed); `what` says it in a few words (`"a fifo"`). */
-export interface PathInfo {
+interface PathInfo {
   readonly type: "file" | "directory" | "other";
   readonly what: string;
   /** Size in bytes (regular files). */

@@ -84,10 +84,7 @@ function planJob(
   return { where: source.where, url, mirrors, dest, relative, integrity };
 }
 
-/**
- * The destination relative to `--dir`, or why the path written in the list is refused: it
- * must be relative, inside `--dir` and printable.
- */
+/** The destination relative to `--dir`, or why the list's path is refused (absolute, outside `--dir`, unprintable). */
 function relativeDest(
   source: JobSource,
   url: URL,
@@ -151,7 +148,7 @@ export function parseList(text: string, name: string): JobSource[] {
   return entries;
 }
 
-/** Checks a URL (parseable, `http:` or `https:`, with a host): parsed, or the reason it is refused. */
+/** Checks a URL (parseable, `http:` or `https:`, which always have a host): parsed, or why it is refused. */
 export function checkUrl(raw: string): URL | string {
   // Never echo credentials: drop anything between "//" and "@".
   const safe = raw.replace(/\/\/[^/@\s]*@/, "//");
@@ -163,14 +160,10 @@ export function checkUrl(raw: string): URL | string {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return `Unsupported URL scheme ${url.protocol.slice(0, -1)}: use http:// or https://`;
   }
-  if (url.hostname === "") return `Invalid URL "${shown}": it has no host`;
   return url;
 }
 
-/**
- * The `haulAll` item of a job. Credentials written in the URL (`https://user:password@host/…`,
- * which `fetch` refuses) are sent as `Authorization: Basic`, as curl and wget do, never printed.
- */
+/** A job's `haulAll` item: credentials in its URL (`fetch` refuses them) go as `Authorization: Basic`, never printed. */
 export function batchItem(
   job: Pick<Job, "url" | "dest" | "integrity"> & Partial<Job>,
 ): HaulAllItem {
@@ -203,10 +196,7 @@ export function requestHeaders(options: CliOptions, item?: HaulAllItem): Headers
   return headers;
 }
 
-/**
- * A destination's bucket from 0 to `count - 1`, the same on every machine (docs/cli.md): the FNV-1a
- * hash of its path relative to the download directory (UTF-8, `/`), modulo `count`.
- */
+/** A destination's bucket, the same on every machine (docs/cli.md): FNV-1a of its relative path, modulo `count`. */
 export function shardOf(relative: string, count: number): number {
   let hash = 0x811c9dc5;
   for (const byte of new TextEncoder().encode(relative)) {

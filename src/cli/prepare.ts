@@ -36,10 +36,7 @@ import { describeError, retryLine, retryReason } from "./error_wording.ts";
 /** The most problems listed before "… and N more". */
 const MAX_PROBLEMS = 20;
 
-/**
- * The downloads and the size of each destination that is already a file (by job index), or
- * the problems that refuse the command (status 2; 1 when `failed`: a `-J` request failed).
- */
+/** The downloads and each existing file's size by job index, or the problems (status 2; 1 when a `-J` request `failed`). */
 type Prepared =
   | { ok: true; jobs: Job[]; existing: Map<number, number> }
   | { ok: false; problems: string[]; failed?: boolean };
@@ -121,10 +118,7 @@ function refuse(problems: string[]): Prepared {
   return { ok: false, problems: [...problems.slice(0, MAX_PROBLEMS), more] };
 }
 
-/**
- * `-J`: the sources the URL would name, named by their server instead (one `GET` of the first byte
- * each; why: docs/cli.md, "Names from the server"), or the message of a failure.
- */
+/** `-J`: the sources the URL would name, named by their server instead (docs/cli.md), or a failure's message. */
 async function withServerNames(
   sources: readonly JobSource[],
   options: CliOptions,
@@ -179,19 +173,13 @@ async function findDestinations(
     if (info === null || info.type === "file") continue;
     const where = job.where === "argument" ? "" : `${job.where}: `;
     const named = fromOutput ? `-o ${job.dest}` : `Destination ${job.dest}`;
-    if (info.type === "directory") {
-      problems.push(
-        fromOutput
-          ? `${where}${named} is a directory: give a file name (-o ${job.dest}/NAME), ` +
-            `or save into it with --dir ${job.dest}`
-          : `${where}${named} is a directory: give the download another path`,
-      );
-    } else {
-      problems.push(
-        `${where}${named} is ${info.what}, not a regular file: haul saves to files only ` +
-          "(it writes <file>.part beside it, then renames it into place); give a file path",
-      );
-    }
+    const why = info.type !== "directory"
+      ? `is ${info.what}, not a regular file: haul saves to files only (it writes ` +
+        "<file>.part beside it, then renames it into place); give a file path"
+      : fromOutput
+      ? `is a directory: give a file name (-o ${job.dest}/NAME), or save into it with --dir ${job.dest}`
+      : "is a directory: give the download another path";
+    problems.push(`${where}${named} ${why}`);
   }
   return { problems, existing };
 }
@@ -255,10 +243,7 @@ export interface CheckExistingOptions extends Required<Omit<RetryOptions, "onRet
   readonly onRetry: (index: number, info: RetryInfo) => void;
 }
 
-/**
- * Checks each existing file (job `index`, `size` bytes on disk) against the server's size: a
- * failure for each that is not, or could not be shown to be, the download (no size: a match).
- */
+/** Checks each existing file against the server's size: a failure for each not shown to be the download (no size: a match). */
 export async function checkExisting(
   candidates: readonly { index: number; size: number; item: HaulAllItem }[],
   options: CheckExistingOptions,
