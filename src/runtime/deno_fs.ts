@@ -158,11 +158,7 @@ export const denoFs: FsShim = {
   async syncDir(path: string): Promise<void> {
     if (Deno.build.os === "windows") return;
     const dir = await shimIo("open directory", path, () => Deno.openSync(path, { read: true }));
-    try {
-      await shimIo("fsync directory", path, () => dir.sync());
-    } finally {
-      dir.close();
-    }
+    await shimIo("fsync directory", path, () => dir.sync()).finally(() => dir.close());
   },
 
   get pid(): number {
@@ -172,15 +168,8 @@ export const denoFs: FsShim = {
   /** `null` (for a valid pid) without the `run` permission. */
   isProcessAlive(pid: number): boolean | null {
     if (Number.isSafeInteger(pid) && pid > 0 && !granted({ name: "run" })) return null;
-    return probeProcess(pid, () => {
-      try {
-        Deno.kill(pid, 0);
-      } catch (error) {
-        // A Deno before denoland/deno#31153 rejects signal 0 (a TypeError); node:process probes.
-        if (!(error instanceof TypeError)) throw error;
-        process.kill(pid, 0);
-      }
-    });
+    // node:process probes in every Deno (`Deno.kill` rejects signal 0 before denoland/deno#31153).
+    return probeProcess(pid, () => process.kill(pid, 0));
   },
 
   /** `null` without `--allow-sys=hostname` and, on Linux, `--allow-all` (for `/proc`). */
