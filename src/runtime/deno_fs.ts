@@ -108,11 +108,19 @@ export function granted(descriptor: Deno.PermissionDescriptor): boolean {
   }
 }
 
+/** The one SIGXFSZ listener (see `open`): added again, it is not added twice. */
+const ignoreSignal = () => {};
+
 /** The filesystem shim for Deno; needs `--allow-read` and `--allow-write` for the paths used. */
 export const denoFs: FsShim = {
   name: "deno",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
+    if (mode !== "read" && Deno.build.os !== "windows") {
+      // As in Node and Bun, a write past `ulimit -f` fails (EFBIG, the checkpoint saved) instead
+      // of the default, a death. The listener is unref'd: it keeps no process alive.
+      Deno.addSignalListener("SIGXFSZ", ignoreSignal);
+    }
     const options = OPEN_OPTIONS[mode];
     return denoFile(await shimIo(`open (${mode})`, path, () => Deno.openSync(path, options)), path);
   },

@@ -137,6 +137,7 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     ENOTDIR: "a parent in the path is not a directory",
     ELOOP: "too many symbolic links",
     EFTYPE: "not a regular file; remove it",
+    EFBIG: "too large for the filesystem or this process's file-size limit (ulimit -f)",
     EMFILE: "too many open files; call again, with fewer at once or a higher ulimit -n",
     ERR_ACCESS_DENIED: "Node's --permission refuses it (from Node 24.13 any fsync): run without it",
   };

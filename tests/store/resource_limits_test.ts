@@ -1,0 +1,145 @@
+/**
+ * haul under real resource limits, on the runtime running the tests (so on Deno, Bun and Node): a
+ * file-size limit (`ulimit -f`, SIGXFSZ) and a full tmpfs. Children run `tests/fixtures/haul_child.ts`.
+ * The tmpfs test needs root and `mount` (CI runs as root): it fails, naming what is missing, where
+ * it cannot mount.
+ *
+ * @module
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { haul } from "../../mod.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import { outputOf, REPO_ROOT, runtimeCommand } from "../helpers/runtime.ts";
+
+const CHILD = fileURLToPath(new URL("../fixtures/haul_child.ts", import.meta.url));
+const BODY = randomBody(3 << 20);
+const ETAG = '"limits-1"';
+/** A checkpoint every 256 KiB, so one is on disk well before a 1 MiB limit. */
+const OPTIONS = JSON.stringify({ checkpointEvery: { bytes: 256 << 10 } });
+
+interface ChildLine {
+  ok: boolean;
+  name?: string;
+  message?: string;
+  retryable?: boolean;
+  validLength?: number;
+}
+
+/** Runs the child (all permissions) under `bash -c "<limit> && exec …"`; its exit code and last line. */
+async function runChild(limit: string, url: string, dest: string) {
+  const [command, args] = runtimeCommand(CHILD, [url, dest, OPTIONS], { allowAll: true });
+  // Deno's V8 code cache (an SQLite file of MiBs, written as it starts and ends) would meet the
+  // limit itself, before haul handles SIGXFSZ and after: this test is about haul's own writes.
+  if (args[0] === "run") args.splice(1, 0, "--no-code-cache");
+  const child = spawn("bash", ["-c", `${limit} && exec "$@"`, "bash", command, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const { code, output } = await outputOf(child, 60_000);
+  const last = output.trim().split("\n").filter((line) => line.startsWith("{")).at(-1);
+  return { code, output, line: JSON.parse(last ?? "{}") as ChildLine };
+}
+
+/** The names in `dir`, sorted. */
+async function entries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+describe("A file-size limit (RLIMIT_FSIZE, ulimit -f)", () => {
+  it(
+    "is a typed EFBIG error with the checkpoint saved, not a death by SIGXFSZ; the next call resumes",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const server = await startResourceServer({ body: BODY, etag: ETAG });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "big.bin");
+          // Deno caches what it compiles: warm that first, without a limit.
+          await runChild("true", "", "");
+          const { code, output, line } = await runChild("ulimit -f 1024", server.url, dest);
+          assert.equal(code, 1, `the child ends on its own (not by SIGXFSZ): ${code} ${output}`);
+          assert.equal(line.name, "DestinationError", output);
+          assert.equal(line.retryable, false, "the same process would meet the same limit");
+          assert.match(line.message ?? "", /file-size limit \(ulimit -f\)/, output);
+          assert.ok((line.validLength ?? 0) >= 256 << 10, `a checkpoint was saved: ${output}`);
+          assert.deepEqual(await entries(dir), ["big.bin.part", "big.bin.part.ctrl"]);
+          const result = await haul(server.url, { dest });
+          assert.equal(result.resumedFrom, line.validLength);
+          assert.equal(result.sha256, sha256(BODY));
+          assert.deepEqual(await entries(dir), ["big.bin"]);
+        });
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});
+
+/** Whether this process may mount a tmpfs (root, with `mount` and `umount` found). */
+function canMount(): string | null {
+  if (process.platform !== "linux") return "not Linux";
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return "not root";
+  const found = spawnSync("sh", ["-c", "command -v mount && command -v umount"]);
+  return found.status === 0 ? null : "no mount or umount";
+}
+
+/** Runs `fn` with a tmpfs of `size` mounted on a fresh directory, always unmounted after. */
+async function withTmpfs(size: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const missing = canMount();
+  if (missing !== null) {
+    assert.fail(`this test mounts a tmpfs and needs root and mount: ${missing}`);
+  }
+  await withTempDir(async (base) => {
+    const dir = join(base, "mnt");
+    mkdirSync(dir);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
+    assert.equal(mounted.status, 0, `mount -t tmpfs failed: ${mounted.stderr}`);
+    try {
+      await fn(dir);
+    } finally {
+      spawnSync("umount", [dir]);
+    }
+  });
+}
+
+describe("A full disk (a 2 MiB tmpfs, a 3 MiB body)", () => {
+  it("is a retryable DestinationError; the saved checkpoint resumes once space is freed", {
+    timeout: 120_000,
+  }, async () => {
+    // Paced (8 MiB/s), so the body comes in pieces and a checkpoint lands before the disk fills.
+    const server = await startResourceServer(
+      { body: BODY, etag: ETAG },
+      (_req, honest) => ({ ...honest, bytesPerSecond: 8 << 20 }),
+    );
+    try {
+      await withTmpfs("2m", async (dir) => {
+        const dest = join(dir, "big.bin");
+        const { code, output, line } = await runChild("true", server.url, dest);
+        assert.equal(code, 1, output);
+        assert.equal(line.name, "DestinationError", output);
+        assert.equal(line.retryable, true, output);
+        assert.match(line.message ?? "", /the disk is full; free space and call again/, output);
+        assert.ok((line.validLength ?? 0) >= 256 << 10, `a checkpoint was saved: ${output}`);
+        assert.deepEqual(await entries(dir), ["big.bin.part", "big.bin.part.ctrl"]);
+        const grown = spawnSync("mount", ["-o", "remount,size=8m", dir]);
+        assert.equal(grown.status, 0, `remount failed: ${grown.stderr}`);
+        const result = await haul(server.url, { dest });
+        assert.equal(result.resumedFrom, line.validLength);
+        assert.equal(result.sha256, sha256(BODY));
+        assert.deepEqual(await entries(dir), ["big.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
