@@ -13,8 +13,8 @@ import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
 /** The longest suffix haul appends to the destination's name. */
 const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 
-/** The longest file name (in bytes) common filesystems accept. */
-const NAME_MAX = 255;
+/** The longest file name, and path, (in bytes) Linux accepts: NAME_MAX, PATH_MAX less its NUL. */
+const [NAME_MAX, PATH_MAX] = [255, 4095];
 
 /** `dest` (a path, or a `file:` URL of UTF-8 with no encoded "/") as a path; else a `TypeError`. */
 export function destToPath(dest: string | URL): string {
@@ -69,8 +69,8 @@ export type SidecarPaths = Readonly<ReturnType<typeof sidecarPaths>>;
 
 /**
  * What is at `dest` (a file, or a link to one), or `null`; a {@link DestinationError} when the name
- * is too long, the parent is missing or not a directory (unless `parentKnown`: the lock file was
- * just created in it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
+ * or path is too long, the parent is missing or not a directory (unless `parentKnown`: the lock
+ * file was just created in it), or `dest` is (or links to) a directory, a fifo, a device, a socket.
  */
 export async function checkDestination(
   fs: FsShim,
@@ -85,11 +85,12 @@ export async function checkDestination(
     });
   const name = basename(dest);
   if (["", ".", ".."].includes(name)) throw fail(`Invalid destination: ${dest} names a directory`);
-  const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
-  if (nameBytes > NAME_MAX) {
+  for (const [what, text, limit] of [["name", name, NAME_MAX], ["path", dest, PATH_MAX]] as const) {
+    const bytes = new TextEncoder().encode(text + LONGEST_SIDECAR_SUFFIX).length;
+    if (bytes <= limit) continue;
     throw fail(
-      `Destination name too long: ${name.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
-        `appended it is ${nameBytes} bytes, over the ${NAME_MAX}-byte limit; choose a shorter name`,
+      `Destination ${what} too long: ${text.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
+        `appended it is ${bytes} bytes, over the ${limit}-byte limit; choose a shorter ${what}`,
     );
   }
   if (!parentKnown) {

@@ -1,8 +1,8 @@
 /**
- * haul under real resource limits, on the runtime running the tests (so on Deno, Bun and Node): a
- * file-size limit (`ulimit -f`, SIGXFSZ) and a full tmpfs. Children run `tests/fixtures/haul_child.ts`.
- * The tmpfs test needs root and `mount` (CI runs as root): it fails, naming what is missing, where
- * it cannot mount.
+ * haul under real resource limits and filesystem limits, on the runtime running the tests (so on
+ * Deno, Bun and Node): a file-size limit (`ulimit -f`, SIGXFSZ), a full tmpfs, a path at PATH_MAX.
+ * Children run `tests/fixtures/haul_child.ts`. The tmpfs test needs root and `mount` (CI runs as
+ * root): it fails, naming what is missing, where it cannot mount.
  *
  * @module
  */
@@ -14,7 +14,7 @@ import { mkdirSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { haul } from "../../mod.ts";
+import { DestinationError, haul } from "../../mod.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import { outputOf, REPO_ROOT, runtimeCommand } from "../helpers/runtime.ts";
@@ -137,6 +137,32 @@ describe("A full disk (a 2 MiB tmpfs, a 3 MiB body)", () => {
         assert.equal(result.resumedFrom, line.validLength);
         assert.equal(result.sha256, sha256(BODY));
         assert.deepEqual(await entries(dir), ["big.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("Names at the limit", () => {
+  it("refuses a path whose sidecar names pass PATH_MAX before any request, leaving nothing", async () => {
+    const server = await startResourceServer({ body: BODY.subarray(0, 1000), etag: ETAG });
+    try {
+      await withTempDir(async (base) => {
+        // Directories down to 4034 bytes, then a 50-byte name: `dest` is 4085 bytes long, so
+        // `<dest>.part.lock` fits in PATH_MAX (4095 and a NUL), `<dest>.part.ctrl.tmp` does not.
+        let dir = base;
+        while (4085 - dir.length > 300) dir = join(dir, "d".repeat(150));
+        dir = join(dir, "e".repeat(4085 - dir.length - 2 - 50));
+        mkdirSync(dir, { recursive: true });
+        const dest = join(dir, "f".repeat(50));
+        assert.equal(dest.length, 4085);
+        const outcome = await haul(server.url, { dest }).catch((e: unknown) => e);
+        assert.ok(outcome instanceof DestinationError, String(outcome));
+        assert.match(outcome.message, /Destination path too long/);
+        assert.equal(outcome.retryable, false);
+        assert.equal(server.requests.length, 0, "no request");
+        assert.deepEqual(await entries(dir), [], "no lock file left");
       });
     } finally {
       await server.close();
