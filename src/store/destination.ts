@@ -33,6 +33,7 @@ export function destToPath(dest: string | URL): string {
   }
   if (dest.startsWith("file:")) return destToPath(new URL(dest));
   if (dest.includes("\0")) throw new TypeError("Invalid dest: the path contains a NUL byte");
+  if (!dest.isWellFormed()) throw new TypeError("Invalid dest: the path holds a lone surrogate");
   return dest;
 }
 

@@ -1,8 +1,8 @@
 /**
  * haul under real resource limits and filesystem limits, on the runtime running the tests (so on
- * Deno, Bun and Node): a file-size limit (`ulimit -f`, SIGXFSZ), a full tmpfs, a path at PATH_MAX.
- * Children run `tests/fixtures/haul_child.ts`. The tmpfs test needs root and `mount` (CI runs as
- * root): it fails, naming what is missing, where it cannot mount.
+ * Deno, Bun and Node): a file-size limit (`ulimit -f`, SIGXFSZ), a full tmpfs, a path at PATH_MAX,
+ * a name that is not Unicode. Children run `tests/fixtures/haul_child.ts`. The tmpfs test needs
+ * root and `mount` (CI runs as root): it fails, naming what is missing, where it cannot mount.
  *
  * @module
  */
@@ -10,7 +10,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -163,6 +163,24 @@ describe("Names at the limit", () => {
         assert.equal(outcome.retryable, false);
         assert.equal(server.requests.length, 0, "no request");
         assert.deepEqual(await entries(dir), [], "no lock file left");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a lone surrogate (not Unicode: it would be saved as U+FFFD) with a TypeError", async () => {
+    const server = await startResourceServer({ body: BODY.subarray(0, 1000), etag: ETAG });
+    try {
+      await withTempDir(async (dir) => {
+        for (const name of ["a\uD800.bin", "b\uDC00x.bin"]) {
+          const outcome = await haul(server.url, { dest: `${dir}/${name}` }).catch((e) => e);
+          assert.ok(outcome instanceof TypeError, String(outcome));
+          assert.match(outcome.message, /^Invalid dest: .*lone surrogate/);
+        }
+        assert.equal(server.requests.length, 0, "no request");
+        assert.deepEqual(await entries(dir), []);
+        assert.ok(!existsSync(join(dir, "a\uFFFD.bin")));
       });
     } finally {
       await server.close();
