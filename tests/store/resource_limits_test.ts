@@ -10,11 +10,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { DestinationError, haul } from "../../mod.ts";
+import { DestinationError, haul, HaulState } from "../../mod.ts";
+import { haulWith } from "../../src/engine/haul.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import { outputOf, REPO_ROOT, runtimeCommand } from "../helpers/runtime.ts";
@@ -47,6 +48,8 @@ async function runChild(limit: string, url: string, dest: string) {
   const last = output.trim().split("\n").filter((line) => line.startsWith("{")).at(-1);
   return { code, output, line: JSON.parse(last ?? "{}") as ChildLine };
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The names in `dir`, sorted. */
 async function entries(dir: string): Promise<string[]> {
@@ -186,4 +189,36 @@ describe("Names at the limit", () => {
       await server.close();
     }
   });
+});
+
+describe("A destination directory moved or removed mid-download", () => {
+  for (const move of ["renamed", "removed"] as const) {
+    it(`(${move}) is a retryable lost lock that says so, not "another process took over"`, async () => {
+      const server = await startResourceServer(
+        { body: BODY, etag: ETAG },
+        (_req, honest) => ({ ...honest, stallAfter: 300_000 }),
+      );
+      try {
+        await withTempDir(async (base) => {
+          const dir = join(base, "sub");
+          mkdirSync(dir);
+          const state = new HaulState();
+          const options = { dest: join(dir, "a.bin"), state, checkpointEvery: { bytes: 64 << 10 } };
+          const hooks = { lockTiming: { heartbeatMs: 50, staleMs: 5000 } };
+          const running = haulWith(server.url, options, hooks).catch((e: unknown) => e);
+          for (let i = 0; i < 2000 && state.bytesRead < 300_000; i++) await sleep(5);
+          assert.equal(state.bytesRead, 300_000, "the body stalls at 300 000 bytes");
+          if (move === "renamed") renameSync(dir, join(base, "moved"));
+          else rmSync(dir, { recursive: true });
+          const outcome = await running;
+          assert.ok(outcome instanceof DestinationError, String(outcome));
+          assert.equal(outcome.retryable, true);
+          assert.match(outcome.message, /removed, or its directory moved/);
+          assert.doesNotMatch(outcome.message, /another process took over/);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
