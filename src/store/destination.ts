@@ -128,10 +128,12 @@ export async function checkDestination(
  */
 export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
   if (!(error instanceof FsShimError)) return error;
+  const saved = resumable
+    ? "free space and call again to resume"
+    : "nothing could be saved, so the next call starts over from byte 0";
   const advice: Record<string, string> = {
-    ENOSPC: resumable
-      ? "the disk is full; free space and call again to resume"
-      : "the disk is full; nothing could be saved, so the next call starts over from byte 0",
+    ENOSPC: `the disk is full; ${saved}`,
+    EDQUOT: `the disk quota is exceeded; ${saved}`,
     EACCES: "permission denied",
     EPERM: "operation not permitted",
     EROFS: "the filesystem is read-only",
@@ -146,7 +148,7 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
   return new DestinationError(
     `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,
     dest,
-    { cause: error, retryable: /^(ENOSPC|EMFILE|ENFILE)$/.test(error.code) },
+    { cause: error, retryable: /^(ENOSPC|EDQUOT|EMFILE|ENFILE)$/.test(error.code) },
   );
 }
 

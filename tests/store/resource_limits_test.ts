@@ -16,6 +16,8 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { DestinationError, haul, HaulState } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
+import { defaultFs } from "../../src/runtime/default_fs.ts";
+import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import { outputOf, REPO_ROOT, runtimeCommand } from "../helpers/runtime.ts";
@@ -221,4 +223,27 @@ describe("A destination directory moved or removed mid-download", () => {
       }
     });
   }
+});
+
+describe("A disk quota exceeded (EDQUOT, injected: a tmpfs here has no quotas)", () => {
+  it("is worded and retryable like a full disk, with the checkpoint kept", async () => {
+    const server = await startResourceServer({ body: BODY, etag: ETAG });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "q.bin");
+        const fs = new FaultyFs(await defaultFs(), (call) => {
+          if (call.op !== "write" || call.path !== `${dest}.part`) return null;
+          return (call.position ?? 0) >= 1 << 20 ? shimError("EDQUOT", call.path) : null;
+        });
+        const options = { dest, checkpointEvery: { bytes: 256 << 10 } };
+        const outcome = await haulWith(server.url, options, { fs }).catch((e: unknown) => e);
+        assert.ok(outcome instanceof DestinationError, String(outcome));
+        assert.equal(outcome.retryable, true);
+        assert.match(outcome.message, /the disk quota is exceeded; free space and call again/);
+        assert.deepEqual(await entries(dir), ["q.bin.part", "q.bin.part.ctrl"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
 });
