@@ -108,11 +108,19 @@ export function granted(descriptor: Deno.PermissionDescriptor): boolean {
   }
 }
 
+/** The one SIGXFSZ listener (see `open`): added again, it is not added twice. */
+const ignoreSignal = () => {};
+
 /** The filesystem shim for Deno; needs `--allow-read` and `--allow-write` for the paths used. */
 export const denoFs: FsShim = {
   name: "deno",
 
   async open(path: string, mode: OpenMode): Promise<ShimFile> {
+    if (mode !== "read" && Deno.build.os !== "windows") {
+      // As in Node and Bun, a write past `ulimit -f` fails (EFBIG, the checkpoint saved) instead
+      // of the default, a death. The listener is unref'd: it keeps no process alive.
+      Deno.addSignalListener("SIGXFSZ", ignoreSignal);
+    }
     const options = OPEN_OPTIONS[mode];
     return denoFile(await shimIo(`open (${mode})`, path, () => Deno.openSync(path, options)), path);
   },
@@ -158,11 +166,7 @@ export const denoFs: FsShim = {
   async syncDir(path: string): Promise<void> {
     if (Deno.build.os === "windows") return;
     const dir = await shimIo("open directory", path, () => Deno.openSync(path, { read: true }));
-    try {
-      await shimIo("fsync directory", path, () => dir.sync());
-    } finally {
-      dir.close();
-    }
+    await shimIo("fsync directory", path, () => dir.sync()).finally(() => dir.close());
   },
 
   get pid(): number {
@@ -172,15 +176,8 @@ export const denoFs: FsShim = {
   /** `null` (for a valid pid) without the `run` permission. */
   isProcessAlive(pid: number): boolean | null {
     if (Number.isSafeInteger(pid) && pid > 0 && !granted({ name: "run" })) return null;
-    return probeProcess(pid, () => {
-      try {
-        Deno.kill(pid, 0);
-      } catch (error) {
-        // A Deno before denoland/deno#31153 rejects signal 0 (a TypeError); node:process probes.
-        if (!(error instanceof TypeError)) throw error;
-        process.kill(pid, 0);
-      }
-    });
+    // node:process probes in every Deno (`Deno.kill` rejects signal 0 before denoland/deno#31153).
+    return probeProcess(pid, () => process.kill(pid, 0));
   },
 
   /** `null` without `--allow-sys=hostname` and, on Linux, `--allow-all` (for `/proc`). */

@@ -102,11 +102,12 @@ const CODE_BY_ERROR_NAME: ReadonlyMap<string, string> = new Map(Object.entries({
   SecurityError: "EACCES",
 }));
 
-/** A platform error's own `code` (`ENOENT`…), else the one its class `name` stands for, else `"UNKNOWN"`. */
+/** A platform error's own `code` (`ENOENT`…), else its class `name`'s, else Deno's codeless EFBIG's, else `"UNKNOWN"`. */
 function platformErrorCode(error: unknown): string {
-  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  const { code, name, message } = (error ?? {}) as Record<string, unknown>;
   if (typeof code === "string" && code !== "") return code;
-  return (typeof name === "string" ? CODE_BY_ERROR_NAME.get(name) : undefined) ?? "UNKNOWN";
+  const known = typeof name === "string" ? CODE_BY_ERROR_NAME.get(name) : undefined;
+  return known ?? (/\(os error 27\)/.test(String(message)) ? "EFBIG" : "UNKNOWN");
 }
 
 /** Wraps what a runtime API threw as an {@link FsShimError} (code: {@link platformErrorCode}; the original as `cause`). */

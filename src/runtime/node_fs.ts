@@ -146,11 +146,7 @@ export const nodeFs: FsShim = {
   async syncDir(path: string): Promise<void> {
     if (process.platform === "win32") return; // directories cannot be opened there
     const dir = await shimIo("open directory", path, () => fsp.open(path, "r"));
-    try {
-      await shimIo("fsync directory", path, () => dir.sync());
-    } finally {
-      await dir.close();
-    }
+    await shimIo("fsync directory", path, () => dir.sync()).finally(() => dir.close());
   },
 
   get pid(): number {

@@ -13,8 +13,8 @@ import { type FsShim, FsShimError, type ShimStat } from "../runtime/fs_shim.ts";
 /** The longest suffix haul appends to the destination's name. */
 const LONGEST_SIDECAR_SUFFIX = ".part.ctrl.tmp";
 
-/** The longest file name (in bytes) common filesystems accept. */
-const NAME_MAX = 255;
+/** The longest file name, and path, (in bytes) Linux accepts: NAME_MAX, PATH_MAX less its NUL. */
+const [NAME_MAX, PATH_MAX] = [255, 4095];
 
 /** `dest` (a path, or a `file:` URL of UTF-8 with no encoded "/") as a path; else a `TypeError`. */
 export function destToPath(dest: string | URL): string {
@@ -33,6 +33,7 @@ export function destToPath(dest: string | URL): string {
   }
   if (dest.startsWith("file:")) return destToPath(new URL(dest));
   if (dest.includes("\0")) throw new TypeError("Invalid dest: the path contains a NUL byte");
+  if (!dest.isWellFormed()) throw new TypeError("Invalid dest: the path holds a lone surrogate");
   return dest;
 }
 
@@ -69,8 +70,8 @@ export type SidecarPaths = Readonly<ReturnType<typeof sidecarPaths>>;
 
 /**
  * What is at `dest` (a file, or a link to one), or `null`; a {@link DestinationError} when the name
- * is too long, the parent is missing or not a directory (unless `parentKnown`: the lock file was
- * just created in it), or `dest` is (or links to) a directory, a fifo, a device or a socket.
+ * or path is too long, the parent is missing or not a directory (unless `parentKnown`: the lock
+ * file was just created in it), or `dest` is (or links to) a directory, a fifo, a device, a socket.
  */
 export async function checkDestination(
   fs: FsShim,
@@ -85,11 +86,12 @@ export async function checkDestination(
     });
   const name = basename(dest);
   if (["", ".", ".."].includes(name)) throw fail(`Invalid destination: ${dest} names a directory`);
-  const nameBytes = new TextEncoder().encode(name + LONGEST_SIDECAR_SUFFIX).length;
-  if (nameBytes > NAME_MAX) {
+  for (const [what, text, limit] of [["name", name, NAME_MAX], ["path", dest, PATH_MAX]] as const) {
+    const bytes = new TextEncoder().encode(text + LONGEST_SIDECAR_SUFFIX).length;
+    if (bytes <= limit) continue;
     throw fail(
-      `Destination name too long: ${name.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
-        `appended it is ${nameBytes} bytes, over the ${NAME_MAX}-byte limit; choose a shorter name`,
+      `Destination ${what} too long: ${text.slice(0, 40)}…: with "${LONGEST_SIDECAR_SUFFIX}" ` +
+        `appended it is ${bytes} bytes, over the ${limit}-byte limit; choose a shorter ${what}`,
     );
   }
   if (!parentKnown) {
@@ -126,10 +128,12 @@ export async function checkDestination(
  */
 export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
   if (!(error instanceof FsShimError)) return error;
+  const saved = resumable
+    ? "free space and call again to resume"
+    : "nothing could be saved, so the next call starts over from byte 0";
   const advice: Record<string, string> = {
-    ENOSPC: resumable
-      ? "the disk is full; free space and call again to resume"
-      : "the disk is full; nothing could be saved, so the next call starts over from byte 0",
+    ENOSPC: `the disk is full; ${saved}`,
+    EDQUOT: `the disk quota is exceeded; ${saved}`,
     EACCES: "permission denied",
     EPERM: "operation not permitted",
     EROFS: "the filesystem is read-only",
@@ -137,13 +141,14 @@ export function toDestinationError(error: unknown, dest: string, resumable = tru
     ENOTDIR: "a parent in the path is not a directory",
     ELOOP: "too many symbolic links",
     EFTYPE: "not a regular file; remove it",
+    EFBIG: "too large for the filesystem or this process's file-size limit (ulimit -f)",
     EMFILE: "too many open files; call again, with fewer at once or a higher ulimit -n",
     ERR_ACCESS_DENIED: "Node's --permission refuses it (from Node 24.13 any fsync): run without it",
   };
   return new DestinationError(
     `Cannot use destination: ${error.path}: ${advice[error.code] ?? error.code}`,
     dest,
-    { cause: error, retryable: /^(ENOSPC|EMFILE|ENFILE)$/.test(error.code) },
+    { cause: error, retryable: /^(ENOSPC|EDQUOT|EMFILE|ENFILE)$/.test(error.code) },
   );
 }
 

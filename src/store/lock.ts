@@ -199,9 +199,9 @@ function holdLock(
     clearInterval(timer);
     controller.abort(
       new DestinationError(
-        `Destination lock lost: another process took over ${lockPath} after this one ` +
-          `stopped refreshing it for ${Math.round(timing.staleMs / 1000)} s; ` +
-          "nothing more was saved; call again",
+        `Destination lock lost: ${lockPath} is not this call's any more (taken over after this ` +
+          `one stopped refreshing it for ${Math.round(timing.staleMs / 1000)} s, or removed, or ` +
+          "its directory moved); nothing more was saved; call again",
         dest,
         { retryable: true },
       ),
