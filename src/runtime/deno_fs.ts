@@ -147,6 +147,7 @@ export const denoFs: FsShim = {
         size: info.size,
         ...(info.mtime === null ? {} : { mtimeMs: info.mtime.getTime() }),
         ...(info.ino === null ? {} : { identity: `${info.dev}:${info.ino}` }),
+        ...(info.nlink === null ? {} : { links: info.nlink }),
       };
       if (!shown.isSymlink) return shown;
       return { ...shown, linkTarget: linkTargetOf(await Deno.stat(path).catch(() => null)) };

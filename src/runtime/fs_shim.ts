@@ -61,6 +61,8 @@ export interface ShimStat {
   readonly mtimeMs?: number;
   /** Device and inode (`"dev:ino"`): which file the path names; absent when unknown. */
   readonly identity?: string;
+  /** How many names the file has (hard links); absent when unknown. */
+  readonly links?: number;
 }
 
 /** A filesystem failure with an errno-style `code` (`ENOENT`…; see {@link platformErrorCode}) and its path. */

@@ -122,6 +122,7 @@ export const nodeFs: FsShim = {
         size: info.size,
         mtimeMs: info.mtimeMs,
         identity: `${info.dev}:${info.ino}`,
+        links: info.nlink,
       };
       if (!shown.isSymlink) return shown;
       const target = await fsp.stat(path).then(

@@ -34,10 +34,13 @@ export async function openPart(
       paths.dest,
     );
   }
-  if (partStat?.isSymlink) await fs.remove(paths.part); // never write through a link
-  const checkpoint = partStat?.isFile ? await readCheckpoint(fs, paths) : null;
+  // Never write through a link: a symbolic one, or a hard one (its other name would change too).
+  const linked = partStat?.isSymlink === true || (partStat?.links ?? 1) > 1;
+  if (linked) await fs.remove(paths.part);
+  const ours = partStat?.isFile === true && !linked;
+  const checkpoint = ours ? await readCheckpoint(fs, paths) : null;
   // A checkpoint without its data (e.g. a crash right after the final rename): stale.
-  if (!partStat?.isFile && (await fs.stat(paths.ctrl)) !== null) await removeCheckpoint(fs, paths);
+  if (!ours && (await fs.stat(paths.ctrl)) !== null) await removeCheckpoint(fs, paths);
   const file = await fs.open(paths.part, "readwrite");
   try {
     if (checkpoint !== null && canResume(checkpoint, proven) && await bearsOut(file, checkpoint)) {
