@@ -119,7 +119,7 @@ export class UnexpectedStatusError extends HaulError {
   readonly status: number;
   /** The response headers, with credential-bearing values redacted. */
   readonly headers: Headers;
-  /** True for statuses where a later attempt may succeed (408, 425, 429, 5xx gateway errors…). */
+  /** True for statuses where a later attempt may succeed (408, 421, 425, 429, 5xx gateway errors…). */
   readonly isTransient: boolean;
   /** Milliseconds the server asked to wait (`Retry-After`), or `null`. */
   readonly retryAfterMs: number | null;
