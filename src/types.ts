@@ -192,7 +192,7 @@ export interface HaulResult {
   sha384?: string;
   /** Hex SHA-512 of the file, only when `integrity` was checked by SHA-512. */
   sha512?: string;
-  /** The ETag the server sent for this representation, if any. */
+  /** The ETag the server sent for this representation, if any (`W/`-prefixed when haul counted it weak: docs/http.md). */
   etag: string | null;
   /** The `Content-Type` the server sent, if any. */
   contentType: string | null;
