@@ -1,10 +1,10 @@
 /**
  * haul: resumable, crash-safe, verified HTTP downloads for Deno, Bun and Node.
  *
- * `await haul(url, { dest })` makes exactly one request with your `fetch`,
- * streams the body into `<dest>.part`, keeps a binary checkpoint in
- * `<dest>.part.ctrl`, and renames `.part` onto `dest` only when every byte has
- * arrived and been hashed. If anything fails, the next call resumes from the
+ * `await haul(url, { dest })` makes one request with your `fetch` (one per
+ * range with `connections`), streams the body into `<dest>.part`, keeps a
+ * binary checkpoint in `<dest>.part.ctrl`, and renames `.part` onto `dest`
+ * only when every byte has arrived and been hashed. If anything fails, the next call resumes from the
  * last durable byte (`Range` + `If-Range`). {@link isRetryable} says when
  * another call can help; {@link haulWithRetry} (one file) and {@link haulAll}
  * (many, a bounded pool) make those calls for you.

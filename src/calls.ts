@@ -27,7 +27,7 @@ function refuseWorker<O>(options: O): O {
 }
 
 /**
- * Downloads `input` to `options.dest` with exactly one request (one per connection with
+ * Downloads `input` to `options.dest` with exactly one request (one per range it asks for with
  * `options.connections` > 1), resuming from a previous call's checkpoint when there is one.
  *
  * @param input the URL or `Request` to download, or mirrors of one file.
@@ -41,6 +41,8 @@ function refuseWorker<O>(options: O): O {
  * @throws {IntegrityError} the bytes do not match `options.integrity`.
  * @throws {TypeError} no options object, no `dest`, another invalid option, or the removed
  *   `worker: true` (before any request).
+ * @throws {RangeError} an invalid `blockSize`, `checkpointEvery`, `connections`, `stallTimeout`
+ *   or `maxBytesPerSecond` (before any request).
  *
  * @example Download a file, resuming if an earlier call was cut short
  * ```ts ignore
@@ -72,6 +74,8 @@ export async function haul(
  *   is not retryable or the retries are used up; the signal's reason when aborted.
  * @throws {TypeError} no options object, no `dest`, an option of the wrong type, or the removed
  *   `worker: true` (before any attempt).
+ * @throws {RangeError} an invalid retry policy, or an invalid option as for `haul()` (before any
+ *   request).
  *
  * @example Download with up to 10 retries
  * ```ts ignore
@@ -100,8 +104,8 @@ export async function haulWithRetry(
  * @param items what to download; give each a distinct `dest`.
  * @param options the pool size, callbacks, and options for every download.
  * @returns one report per item, in input order.
- * @throws {RangeError} for an invalid `concurrency`, retry policy or `maxBytesPerSecond` (before
- *   any request).
+ * @throws {RangeError} for an invalid `concurrency`, `maxConnections`, `connections`, retry policy
+ *   or `maxBytesPerSecond` (before any request).
  * @throws {TypeError} when `items` is not an iterable of `{ url, dest }` objects, a `dest` is
  *   another item's `.part` (checkpoint, lock) or its `dest` for another `url`, `options` is not
  *   an object, or it has the removed `worker: true` (before any request).

@@ -119,7 +119,7 @@ export class UnexpectedStatusError extends HaulError {
   readonly status: number;
   /** The response headers, with credential-bearing values redacted. */
   readonly headers: Headers;
-  /** True for statuses where a later attempt may succeed (408, 425, 429, 5xx gateway errors…). */
+  /** True for statuses where a later attempt may succeed (408, 421, 425, 429, 5xx gateway errors…). */
   readonly isTransient: boolean;
   /** Milliseconds the server asked to wait (`Retry-After`), or `null`. */
   readonly retryAfterMs: number | null;
@@ -148,8 +148,8 @@ export class UnexpectedStatusError extends HaulError {
 
 /**
  * The server broke HTTP's rules so that its bytes cannot be counted or trusted (a
- * `Content-Encoding` despite `identity`, a body past its length, a 206 without `Range`).
- * `retryable` when the checkpoint was reset.
+ * `Content-Encoding` despite `identity`, a body past its length, a malformed `Content-Length` or
+ * one that disagrees with `Content-Range`). `retryable` when the checkpoint was reset.
  *
  * @example
  * ```ts
@@ -199,8 +199,9 @@ export class ControlFileError extends HaulError {
 }
 
 /**
- * The destination cannot be used (it cannot hold the sidecar files, is a directory, no permission),
- * raised before any request, or another call holds its lock. Retryable only for the lock.
+ * The destination cannot be used (it cannot hold the sidecar files, is a directory, no permission,
+ * a full disk), or another call holds its lock. Retryable for a lock held by another call (not a
+ * second URL to one `dest` in this process) or lost, a full disk and too many open files.
  *
  * @example
  * ```ts

@@ -83,8 +83,9 @@ interface Body {
  *   200/206), a {@link PartialHaulError} (cut, retries used up; `validLength` bytes were given), a
  *   {@link StreamCutError}, a `ServerMisconfiguredError`, an {@link IntegrityError} (at the last
  *   read), or the signal's reason.
- * @throws {TypeError} an invalid URL, header or `integrity`.
- * @throws {RangeError} an invalid retry policy or `stallTimeout`.
+ * @throws {TypeError} options that are not an object, an invalid URL, a `Request` that is not a
+ *   `GET`, an invalid header or `integrity`.
+ * @throws {RangeError} an invalid retry policy, `stallTimeout` or `maxBytesPerSecond`.
  *
  * @example Read a body, however often its connection breaks
  * ```ts

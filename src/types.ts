@@ -99,8 +99,8 @@ export interface HaulOptions {
   fetch?: FetchLike;
   /**
    * Extra request headers, merged over a `Request` input's. `Range`,
-   * `If-Range`, `Accept-Encoding` and `If-Modified-Since` are haul's own;
-   * `Cache-Control: no-transform` is a default you may override.
+   * `If-Range` and `Accept-Encoding` are haul's own (and `If-Modified-Since`
+   * with `revalidate`); `Cache-Control: no-transform` is a default you may override.
    */
   headers?: HeadersInit;
   /** Aborts the call (as a `Request` input's own signal does); progress is saved; it rejects with the reason. */
@@ -192,7 +192,7 @@ export interface HaulResult {
   sha384?: string;
   /** Hex SHA-512 of the file, only when `integrity` was checked by SHA-512. */
   sha512?: string;
-  /** The ETag the server sent for this representation, if any. */
+  /** The ETag the server sent for this representation, if any (`W/`-prefixed when haul counted it weak: docs/http.md). */
   etag: string | null;
   /** The `Content-Type` the server sent, if any. */
   contentType: string | null;

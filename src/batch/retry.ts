@@ -40,7 +40,8 @@ export interface RetryOptions {
    */
   minDelayMs?: number;
   /**
-   * The largest backoff ceiling. A server's `Retry-After` may ask for longer and is honoured.
+   * The largest backoff ceiling (without it: 30000, or `minDelayMs` when larger). A server's
+   * `Retry-After` may ask for longer and is honoured.
    * @default {30000}
    */
   maxDelayMs?: number;
