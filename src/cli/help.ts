@@ -23,13 +23,15 @@ Downloads go to <dest>.part with a checkpoint beside it; the file appears at
 its destination only when complete and verified. Run the same command again
 after a failure or Ctrl-C: finished files are skipped, the others resume.
 A file already at its destination counts as complete only when its digest
-(--sha256, --sha512, --checksums) or, without one, its size matches the server's;
-with -N, when the server answers 304 Not Modified to If-Modified-Since its mtime.
+(--sha256, --sha512, --checksums) or, without one, its size matches the server's
+(or the server gives no size); with -N, when the server answers 304 Not Modified
+to If-Modified-Since its mtime.
 
 Output:
   -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
                            "-": write it to stdout, continued after cuts, never a
-                           byte twice (alone: no -j, -x, --dir or --json)
+                           byte twice (alone: no -j, -x above 1, --dir, --json,
+                           --checksums, -N or -R)
   -O, --remote-name        Name the file after the URL's last path segment (the default)
   -J, --remote-header-name Name it as the server's Content-Disposition says, when it does
                            (a safe base name; one extra small request per file)
@@ -47,7 +49,7 @@ Network:
   -H, --header 'Name: value'  Add a request header (repeatable)
   -A, --user-agent AGENT   Send AGENT as User-Agent (default haul/${VERSION})
   -x, --connections N      Fetch each file over up to N connections (1 to ${MAX_CONNECTIONS}, default 1):
-                           one request per connection, each range checked like a resume
+                           one request per range, each checked like a resume
       --max-connections N  Connections over all files at once (default ${DEFAULT.maxConnections})
       --limit-rate RATE    Read at most RATE bytes per second over all files, so the
                            sender slows too: 500K, 10M, 1G (K = 1024, as curl)
@@ -81,9 +83,9 @@ Accepted for habit's sake (haul always does this):
   -f, --fail               Fail on HTTP errors, saving nothing of the error page
   -S, --show-error         Print errors
 
-Exit status: 0 all done, 1 a download failed, 2 usage error (nothing
-downloaded), 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP (progress
-saved; run again to resume), 141 with -o -: the reader of stdout went away.
+Exit status: 0 all done, 1 a download failed (or --dir cannot be made), 2 usage
+error (nothing downloaded), 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP
+(progress saved; run again to resume), 141 with -o -: the reader of stdout went away.
 
 See docs/cli.md for the list format, the --json fields and checksum files.
 

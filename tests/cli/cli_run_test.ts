@@ -364,7 +364,10 @@ describe("haul CLI (child process)", () => {
     const help = await runCli(["--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Examples:/);
-    assert.match(help.stdout, /Exit status: 0 all done, 1 a download failed, 2 usage error/);
+    assert.match(
+      help.stdout,
+      /Exit status: 0 all done, 1 a download failed \(or --dir cannot be made\), 2 usage/,
+    );
     const version = await runCli(["--version"]);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^haul \d+\.\d+\.\d+\n$/);
