@@ -7,7 +7,7 @@
  */
 
 import { type HaulError, UnexpectedStatusError } from "../errors.ts";
-import { type Checkpoint, durablePrefix, resourceOf } from "../protocol/checkpoint.ts";
+import { type Checkpoint, durablePrefix } from "../protocol/checkpoint.ts";
 import type { StreamPlan, Validators } from "../protocol/plan.ts";
 import type { RangeVerdict } from "../protocol/range_check.ts";
 import { PrefixHasher } from "../hashing/prefix_hasher.ts";
@@ -73,9 +73,7 @@ export class Download {
   /** Downloads, resuming from `.part` when its checkpoint bears it out; `null`: a 304. */
   async run(): Promise<HaulResult | null> {
     const { fs, paths, owner } = this.#ctx;
-    // One source: a checkpoint begun from another resource is not resumed (mirrors: one file).
-    const resource = this.#ctx.sources.mirrors ? undefined : resourceOf(this.#ctx.first.input);
-    const { file, checkpoint } = await openPart(fs, paths, this.#trusted, resource);
+    const { file, checkpoint } = await openPart(fs, paths, this.#trusted);
     this.#file = file;
     const datasync = sharedDatasync(() => file.datasync());
     this.#writable = { write: (bytes, at) => file.write(bytes, at), datasync };
@@ -162,7 +160,6 @@ export class Download {
         reportedLength: this.#total,
         ...this.#validators,
         ...(this.#trusted ? { etag: null, lastModified: null } : {}), // `canResume()`
-        resource: saved?.resource ?? resourceOf(this.#ctx.first.input),
       },
       settings.cadence,
       schedule,

@@ -28,19 +28,12 @@ export interface Checkpoint {
   readonly etag: string | null;
   readonly lastModified: string | null;
   readonly contentType: string | null;
-  /**
-   * The URL's scheme, host and path the download began from ({@link resourceOf}): a validator
-   * means something only for one resource. Absent from an older haul's checkpoints.
-   */
-  readonly resource?: string | undefined;
   /** The durable ranges of `.part`, ascending, each ending before the next begins. */
   readonly ranges: readonly DurableRange[];
 }
 
 /** The most ranges a checkpoint holds. */
 export const MAX_RANGES = 64;
-/** The longest string a checkpoint holds, in UTF-8 bytes. */
-export const MAX_STRING_BYTES = 4096;
 
 /**
  * What is wrong with checkpoint `c` (its types first, then its invariants), or `null`: the control
@@ -79,16 +72,6 @@ export function tailStart(range: Pick<DurableRange, "start" | "end">, blockSize:
   return Math.max(range.start, range.end - blockSize);
 }
 
-/**
- * The resource `url` names, as a checkpoint records it: no query (a signed URL renewed is the same
- * file), no credentials; `undefined` when longer than a control file's string (then not recorded).
- */
-export function resourceOf(url: string | URL | Request): string | undefined {
-  const { protocol, host, pathname } = new URL(url instanceof Request ? url.url : url);
-  const resource = `${protocol}//${host}${pathname}`;
-  return resource.length > MAX_STRING_BYTES ? undefined : resource;
-}
-
 /** The end of the durable range at byte 0 (0 when none): where a single-connection resume continues. */
 export function durablePrefix(checkpoint: Pick<Checkpoint, "ranges">): number {
   const first = checkpoint.ranges[0];
@@ -120,9 +103,9 @@ function typeViolation(c: Checkpoint): string | null {
       return `range ${i}'s tailDigest is not a Uint8Array`;
     }
   }
-  for (const name of ["etag", "lastModified", "contentType", "resource"] as const) {
+  for (const name of ["etag", "lastModified", "contentType"] as const) {
     const value: unknown = c[name];
-    if (value === null || (value === undefined && name === "resource")) continue;
+    if (value === null) continue;
     if (typeof value !== "string") return `${name} is neither null nor a string`;
     if (!value.isWellFormed()) return `${name} contains a lone surrogate (not valid Unicode)`;
   }

@@ -18,14 +18,12 @@ import type { PartOwner } from "./ownership.ts";
  * Reads the checkpoint, opens `.part` (read-write) and checks every range's tail digest before the
  * first request: a range not borne out, or a checkpoint that cannot be resumed, starts the download
  * from byte 0 (`checkpoint: null`). A `ControlFileError` when the checkpoint is unreadable (it is
- * removed first), a `DestinationError` when `.part` is a directory. `proven`: `canResume()`'s;
- * `resource`: the call's (`resourceOf()`), which a checkpoint that records one must match.
+ * removed first), a `DestinationError` when `.part` is a directory. `proven`: `canResume()`'s.
  */
 export async function openPart(
   fs: FsShim,
   paths: SidecarPaths,
   proven = false,
-  resource?: string,
 ): Promise<{ readonly file: ShimFile; readonly checkpoint: Checkpoint | null }> {
   // A leftover (or planted) temp file, maybe a symlink: no checkpoint is ever written through it.
   await fs.remove(paths.ctrlTmp);
@@ -42,11 +40,7 @@ export async function openPart(
   if (!partStat?.isFile && (await fs.stat(paths.ctrl)) !== null) await removeCheckpoint(fs, paths);
   const file = await fs.open(paths.part, "readwrite");
   try {
-    const ours = resource === undefined || (checkpoint?.resource ?? resource) === resource;
-    if (
-      checkpoint !== null && ours && canResume(checkpoint, proven) &&
-      await bearsOut(file, checkpoint)
-    ) {
+    if (checkpoint !== null && canResume(checkpoint, proven) && await bearsOut(file, checkpoint)) {
       return { file, checkpoint };
     }
     if (checkpoint !== null) await removeCheckpoint(fs, paths);

@@ -11,7 +11,6 @@ import {
   checkpointViolation,
   type DurableRange,
   MAX_RANGES,
-  MAX_STRING_BYTES,
 } from "../protocol/checkpoint.ts";
 import { ControlFileError } from "../errors.ts";
 
@@ -24,8 +23,8 @@ export const CONTROL_FILE_MAGIC: Uint8Array = Uint8Array.from(
   (char) => char.charCodeAt(0),
 );
 
-/** The longest string held (`etag`, `lastModified`, `contentType`, `resource`), in UTF-8 bytes; longer ones are refused both ways. */
-export const CONTROL_FILE_MAX_STRING_BYTES: number = MAX_STRING_BYTES;
+/** The longest `etag`, `lastModified` or `contentType` held, in UTF-8 bytes; longer ones are refused both ways. */
+export const CONTROL_FILE_MAX_STRING_BYTES = 4096;
 
 const OFFSETS = {
   magic: 0,
@@ -56,22 +55,18 @@ const RANGE_SIZE = 16 + 32;
 const FIXED_BODY_SIZE = O.ranges - HEADER_SIZE;
 /** Smallest body: the fixed fields, one range and three empty string records. */
 const MIN_BODY_SIZE = FIXED_BODY_SIZE + RANGE_SIZE + 3 * 8;
-/** Largest body: the fixed fields, every range and four strings of maximum length. */
+/** Largest body: the fixed fields, every range and three strings of maximum length. */
 const MAX_BODY_SIZE = FIXED_BODY_SIZE + MAX_RANGES * RANGE_SIZE +
-  4 * pad8(2 + CONTROL_FILE_MAX_STRING_BYTES);
+  3 * pad8(2 + CONTROL_FILE_MAX_STRING_BYTES);
 
-/**
- * `fieldFlags`: bit 0, the length is known; bits 1 to 4, each of the strings is present. The first
- * three records are always there; `resource`'s only when present (older files have none).
- */
+/** `fieldFlags`: bit 0, the length is known; bits 1 to 3, each of the strings is present. */
 const FLAG_LENGTH_KNOWN = 1;
 const STRING_FIELDS = [
   ["etag", 1 << 1],
   ["lastModified", 1 << 2],
   ["contentType", 1 << 3],
-  ["resource", 1 << 4],
 ] as const;
-const KNOWN_FLAGS = 0b11111;
+const KNOWN_FLAGS = 0b1111;
 
 const TWO_32 = 0x1_0000_0000;
 /** Largest high word of a u64 that is still a safe integer (2^53 - 1). */
@@ -105,7 +100,6 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   let flags = c.reportedLength === null ? 0 : FLAG_LENGTH_KNOWN;
   for (const [name, flag] of STRING_FIELDS) {
     const value = c[name];
-    if (value === undefined) break; // `resource`, not recorded
     const utf8 = value === null ? null : encoder.encode(value);
     if (utf8 !== null && utf8.length > CONTROL_FILE_MAX_STRING_BYTES) {
       throw new RangeError(
@@ -245,7 +239,6 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const strings: (string | null)[] = [];
   let pos = O.ranges + count * RANGE_SIZE;
   for (const [name, flag] of STRING_FIELDS) {
-    if (name === "resource" && (flags & flag) === 0) break;
     if (pos + 8 > end) throw corrupt(`body ends before the ${name} record`);
     const length = view.getUint16(pos, true);
     if (length > CONTROL_FILE_MAX_STRING_BYTES) {
@@ -278,7 +271,6 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     etag: strings[0] ?? null,
     lastModified: strings[1] ?? null,
     contentType: strings[2] ?? null,
-    ...(strings[3] == null ? {} : { resource: strings[3] }),
     ranges,
   };
   const violation = checkpointViolation(checkpoint);
