@@ -1,0 +1,328 @@
+/**
+ * haul over TLS, and over HTTP/2 where the runtime's `fetch` speaks it (Deno's; Bun's and Node's
+ * speak HTTP/1.1 to the same servers): nginx with `listen ... ssl http2`, a `node:http2` secure
+ * server that misbehaves on purpose (`tests/fixtures/h2_server.ts`, always run by the pinned Node),
+ * the CLI over HTTPS, and what a user sees when the certificate or the handshake fails. The engine
+ * runs in a child of the runtime running the tests (`tests/fixtures/tls_child.ts`) that trusts a
+ * throwaway CA (`tests/helpers/tls.ts`). openssl and nginx must be installed: these tests fail
+ * loudly otherwise (CI runs where they are).
+ *
+ * @module
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, rename, utimes, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { startNginx } from "../helpers/real_servers.ts";
+import { currentRuntime, runtimeExecutable } from "../helpers/runtime.ts";
+import { type ChildOutcome, makeTestCa, outcomeOf, type TestCa, tlsChild } from "../helpers/tls.ts";
+import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+
+const MiB = 1024 * 1024;
+const CHILD = fileURLToPath(new URL("../fixtures/tls_child.ts", import.meta.url));
+const H2_SERVER = fileURLToPath(new URL("../fixtures/h2_server.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
+const CUT = 256 * 1024; // where h2_server.ts misbehaves
+/** Options of every call against the misbehaving server: checkpoints often, a short stall. */
+const QUICK = { stallTimeout: 1000, checkpointEvery: { bytes: 64 * 1024, ms: 5 } };
+
+/** Runs `fn` with a temp dir and a CA made in it. */
+function withCa(fn: (dir: string, ca: TestCa) => Promise<void>): Promise<void> {
+  return withTempDir((dir) => fn(dir, makeTestCa(dir)));
+}
+
+/** One `tls_child.ts` run to its end: its outcome. */
+function child(
+  mode: string,
+  url: string,
+  dest: string,
+  ca: TestCa | null,
+  options: object = {},
+): Promise<ChildOutcome> {
+  return outcomeOf(tlsChild(CHILD, [mode, url, dest, JSON.stringify(options)], ca));
+}
+
+/** The names in `dir` that begin with `name`'s base, sorted. */
+function beside(dest: string): string[] {
+  const base = dest.slice(dest.lastIndexOf("/") + 1);
+  const dir = dest.slice(0, dest.lastIndexOf("/"));
+  return readdirSync(dir).filter((name) => name.startsWith(base)).sort();
+}
+
+/** Writes `body` to `path` by a rename (as a deploy replaces a file), dated `age` s back. */
+async function publish(path: string, body: Uint8Array, age = 3600): Promise<void> {
+  await writeFile(`${path}.new`, body);
+  const time = Date.now() / 1000 - age;
+  await utimes(`${path}.new`, time, time);
+  await rename(`${path}.new`, path);
+}
+
+/** nginx over TLS and HTTP/2 serving `www`, `limit_rate` per connection: `fn` gets its URL. */
+async function withNginx(
+  dir: string,
+  ca: TestCa,
+  directives: string,
+  fn: (url: string, log: () => string[]) => Promise<void>,
+): Promise<void> {
+  const nginx = await startNginx(dir, [`root ${dir}/www; ${directives}`], ca);
+  const log = () => readFileSync(join(dir, "nginx", "access.log"), "utf8").split("\n").slice(0, -1);
+  try {
+    await fn(nginx.urls[0]!, log);
+  } finally {
+    await nginx.stop();
+  }
+}
+
+/** The misbehaving `node:http2` server serving `body`: `fn` gets its origin. */
+async function withH2Server(
+  dir: string,
+  ca: TestCa,
+  body: Uint8Array,
+  fn: (origin: string) => Promise<void>,
+): Promise<void> {
+  await writeFile(join(dir, "body"), body);
+  const server = spawn(runtimeExecutable("node"), [
+    H2_SERVER,
+    ca.certPath,
+    ca.keyPath,
+    join(dir, "body"),
+  ], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.stdout!.once("data", (data) => resolve(JSON.parse(String(data)).port));
+      server.once("exit", (code) => reject(new Error(`h2_server.ts exited with ${code}`)));
+    });
+    await fn(`https://127.0.0.1:${port}`);
+  } finally {
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    if (server.exitCode === null) server.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** A cut mid-body: a retryable error, progress saved, `dest` absent; the next call resumes whole. */
+async function cutThenResumed(url: string, dest: string, ca: TestCa, body: Uint8Array) {
+  const first = await child("haul", url, dest, ca, QUICK);
+  assert.equal(first.ok, false, `${url}: ${JSON.stringify(first)}`);
+  assert.equal(first.name, "PartialHaulError", JSON.stringify(first));
+  assert.equal(first.retryable, true);
+  assert.ok(first.validLength! > 0, JSON.stringify(first));
+  assert.deepEqual(beside(dest).map((n) => n.slice(n.indexOf("."))), [
+    ".bin.part",
+    ".bin.part.ctrl",
+  ]);
+  const second = await child("haul", url, dest, ca, QUICK);
+  assert.equal(second.ok, true, `${url}: ${JSON.stringify(second)}`);
+  assert.ok(second.resumedFrom! > 0, JSON.stringify(second));
+  assert.equal(second.sha256, sha256(body));
+  assert.equal(sha256(await bytesOf(dest)), sha256(body));
+  return first;
+}
+
+describe("nginx over TLS with http2", () => {
+  it("four connections (nginx's limit_rate), integrity, haulStream: the file whole", {
+    timeout: 60_000,
+  }, async () => {
+    await withCa(async (dir, ca) => {
+      await mkdir(join(dir, "www"));
+      const body = randomBody(24 * MiB);
+      await publish(join(dir, "www", "f.bin"), body);
+      await withNginx(dir, ca, "limit_rate 24m;", async (origin, log) => {
+        const sri = `sha512-${createHash("sha512").update(body).digest("base64")}`;
+        const four = await child("haul", `${origin}/f.bin`, join(dir, "four.bin"), ca, {
+          connections: 4,
+          integrity: sri,
+        });
+        assert.equal(four.ok, true, JSON.stringify(four));
+        assert.equal(four.connections, 4);
+        assert.equal(four.sha256, sha256(body));
+        assert.equal(sha256(await bytesOf(join(dir, "four.bin"))), sha256(body));
+        const lines = log();
+        // Deno's fetch speaks HTTP/2 over TLS (its four connections are streams); the others 1.1.
+        const version = currentRuntime() === "deno" ? "HTTP/2.0" : "HTTP/1.1";
+        assert.ok(lines.every((line) => line.endsWith(version)), lines.join("\n"));
+        assert.ok(lines.filter((line) => / 206 /.test(line)).length >= 3, lines.join("\n"));
+        const wrong = await child("haul", `${origin}/f.bin`, join(dir, "wrong.bin"), ca, {
+          integrity: `sha256-${createHash("sha256").update("other").digest("base64")}`,
+        });
+        assert.equal(wrong.name, "IntegrityError", JSON.stringify(wrong));
+        assert.equal(exists(join(dir, "wrong.bin")), false);
+        const streamed = await child("stream", `${origin}/f.bin`, join(dir, "s.bin"), ca, {});
+        assert.equal(streamed.sha256, sha256(body), JSON.stringify(streamed));
+        if (currentRuntime() === "deno") {
+          const dest = join(dir, "client.bin");
+          const own = await outcomeOf(
+            tlsChild(CHILD, ["deno-client", `${origin}/f.bin`, dest, ca.caPath], null),
+          );
+          assert.equal(own.sha256, sha256(body), JSON.stringify(own));
+        }
+      });
+    });
+  });
+
+  it(
+    "a child SIGKILLed mid-download resumes; a file replaced meanwhile is fetched anew (If-Range)",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await withCa(async (dir, ca) => {
+        await mkdir(join(dir, "www"));
+        const old = randomBody(16 * MiB);
+        await publish(join(dir, "www", "f.bin"), old, 7200);
+        await withNginx(dir, ca, "limit_rate 8m;", async (origin) => {
+          for (const replaced of [false, true]) {
+            const dest = join(dir, `f-${replaced}.bin`);
+            const options = {
+              connections: 4,
+              progress: true,
+              checkpointEvery: { bytes: MiB, ms: 5 },
+            };
+            const running = tlsChild(CHILD, [
+              "haul",
+              `${origin}/f.bin`,
+              dest,
+              JSON.stringify(options),
+            ], ca);
+            const deadline = Date.now() + 30_000;
+            while (!/"saved":[1-9]\d{6}/.test(running.output()) && Date.now() < deadline) {
+              if (running.hasExited) assert.fail(`the child ended first: ${running.output()}`);
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+            await running.kill();
+            assert.equal(exists(dest), false);
+            const now = replaced ? randomBody(old.length) : old;
+            if (replaced) await publish(join(dir, "www", "f.bin"), now);
+            const resumed = await child("haul", `${origin}/f.bin`, dest, ca, { connections: 4 });
+            assert.equal(resumed.ok, true, JSON.stringify(resumed));
+            if (replaced) assert.equal(resumed.resumedFrom, 0);
+            else assert.ok(resumed.resumedFrom! > 0, JSON.stringify(resumed));
+            assert.equal(resumed.sha256, sha256(now));
+            assert.equal(sha256(await bytesOf(dest)), sha256(now));
+            assert.deepEqual(beside(dest), [`f-${replaced}.bin`]);
+          }
+        });
+      });
+    },
+  );
+});
+
+describe("a node:http2 server that misbehaves", () => {
+  it(
+    "RST_STREAM (CANCEL, INTERNAL_ERROR, REFUSED_STREAM, ENHANCE_YOUR_CALM) and GOAWAY mid-body: progress saved, resumed whole",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await withCa(async (dir, ca) => {
+        const body = randomBody(2 * MiB);
+        await withH2Server(dir, ca, body, async (origin) => {
+          const codes = ["CANCEL", "INTERNAL_ERROR", "REFUSED_STREAM", "ENHANCE_YOUR_CALM"];
+          for (const mode of [...codes.map((code) => `rst-${code}`), "goaway"]) {
+            const first = await cutThenResumed(
+              `${origin}/${mode}/f.bin`,
+              join(dir, `${mode}.bin`),
+              ca,
+              body,
+            );
+            assert.equal(first.validLength, CUT, JSON.stringify(first));
+          }
+        });
+      });
+    },
+  );
+
+  it("a content-length that lies or is absent, trailers, a 1xx first, a 206 of other bytes", {
+    timeout: 60_000,
+  }, async () => {
+    await withCa(async (dir, ca) => {
+      const body = randomBody(2 * MiB);
+      await withH2Server(dir, ca, body, async (origin) => {
+        await cutThenResumed(`${origin}/short/f.bin`, join(dir, "short.bin"), ca, body);
+        for (const mode of ["nolength", "trailers", "early"]) {
+          const dest = join(dir, `${mode}.bin`);
+          const whole = await child("haul", `${origin}/${mode}/f.bin`, dest, ca, QUICK);
+          assert.equal(whole.sha256, sha256(body), `${mode}: ${JSON.stringify(whole)}`);
+          assert.equal(sha256(await bytesOf(dest)), sha256(body));
+        }
+        // A length shorter than the body: over HTTP/1.1 the rest cannot be told from the next
+        // answer on the connection, so the file is the declared bytes; over HTTP/2 the DATA past
+        // it fails the stream. Either way never the wrong bytes under the reported digest.
+        const long = join(dir, "long.bin");
+        const declared = await child("haul", `${origin}/long/f.bin`, long, ca, QUICK);
+        if (declared.ok) {
+          assert.equal(declared.size, CUT);
+          assert.equal(declared.sha256, sha256(body.subarray(0, CUT)));
+          assert.equal(sha256(await bytesOf(long)), declared.sha256);
+        } else {
+          assert.equal(declared.retryable, true, JSON.stringify(declared));
+          assert.equal(exists(long), false);
+        }
+        // Cut, then every range answered with bytes one further: never a splice.
+        const bad = join(dir, "badrange.bin");
+        await child("haul", `${origin}/badrange/f.bin`, bad, ca, QUICK);
+        const refused = await child("haul", `${origin}/badrange/f.bin`, bad, ca, QUICK);
+        assert.equal(refused.name, "ContentRangeError", JSON.stringify(refused));
+        assert.equal(refused.retryable, true);
+        assert.equal(exists(bad), false);
+        const anew = await child("haul", `${origin}/badrange/f.bin`, bad, ca, QUICK);
+        assert.equal(anew.resumedFrom, 0, JSON.stringify(anew));
+        assert.equal(sha256(await bytesOf(bad)), sha256(body));
+      });
+    });
+  });
+
+  it("a stream that stalls, or whose flow-control window stays closed, ends at the stall timeout", {
+    timeout: 60_000,
+  }, async () => {
+    await withCa(async (dir, ca) => {
+      const body = randomBody(2 * MiB);
+      await withH2Server(dir, ca, body, async (origin) => {
+        for (const mode of ["stall", "window"]) {
+          const started = Date.now();
+          const first = await cutThenResumed(
+            `${origin}/${mode}/f.bin`,
+            join(dir, `${mode}.bin`),
+            ca,
+            body,
+          );
+          assert.match(first.message!, /No body byte for 1000 ms/);
+          assert.ok(Date.now() - started < 20_000, `${mode}: ${Date.now() - started} ms`);
+        }
+      });
+    });
+  });
+});
+
+describe("the CLI over HTTPS, and TLS failures", () => {
+  it("downloads with the CA trusted; an untrusted certificate is one clear, non-retryable error", {
+    timeout: 60_000,
+  }, async () => {
+    await withCa(async (dir, ca) => {
+      const body = randomBody(MiB);
+      await withH2Server(dir, ca, body, async (origin) => {
+        for (const trusted of [true, false]) {
+          const dest = join(dir, `f-${trusted}.bin`);
+          const cli = tlsChild(CLI, [`${origin}/honest/f.bin`, "-o", dest], trusted ? ca : null);
+          const code = await cli.exited;
+          if (trusted) {
+            assert.equal(code, 0, cli.output());
+            assert.equal(sha256(await bytesOf(dest)), sha256(body));
+          } else {
+            assert.equal(code, 1, cli.output());
+            assert.match(
+              cli.output(),
+              /^Failed .*: Certificate rejected: .*TLS certificate is not trusted/m,
+            );
+            assert.doesNotMatch(cli.output(), /Retrying/);
+            assert.deepEqual(beside(dest), []);
+          }
+        }
+      });
+    });
+  });
+});
