@@ -117,6 +117,8 @@ function networkLine(failure: FetchFailure, url: string, message: string, port: 
       return `Cannot download ${url}: fetch refuses this URL scheme: use http:// or https://`;
     case "INVALID_URL":
       return `Invalid URL ${url}: ${message}: check the URL`;
+    case "TLS_HANDSHAKE":
+      return `Cannot download ${url}: the TLS handshake failed: does port ${port} speak TLS?`;
     case "TOO_MANY_REDIRECTS":
       return `Cannot download ${url}: it redirects in a loop (or too many times): check the URL`;
     case "NOT_PERMITTED":

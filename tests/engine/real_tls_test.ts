@@ -16,7 +16,12 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, rename, utimes, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { describeError } from "../../src/cli/error_wording.ts";
+import { fetchFailure } from "../../src/fetch_failure.ts";
+import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { startNginx } from "../helpers/real_servers.ts";
 import { currentRuntime, runtimeExecutable } from "../helpers/runtime.ts";
 import { type ChildOutcome, makeTestCa, outcomeOf, type TestCa, tlsChild } from "../helpers/tls.ts";
@@ -189,18 +194,21 @@ describe("nginx over TLS with http2", () => {
               JSON.stringify(options),
             ], ca);
             const deadline = Date.now() + 30_000;
-            while (!/"saved":[1-9]\d{6}/.test(running.output()) && Date.now() < deadline) {
+            while (!/"saved":[2-9]\d{6}/.test(running.output()) && Date.now() < deadline) {
               if (running.hasExited) assert.fail(`the child ended first: ${running.output()}`);
               await new Promise((resolve) => setTimeout(resolve, 10));
             }
             await running.kill();
             assert.equal(exists(dest), false);
+            // What the last checkpoint counts (on a busy machine, maybe none yet: a resume from 0).
+            const ctrl = exists(`${dest}.part.ctrl`) ? await bytesOf(`${dest}.part.ctrl`) : null;
+            const counted = ctrl === null ? 0 : decodeCheckpoint(ctrl).ranges
+              .reduce((sum, range) => sum + range.end - range.start, 0);
             const now = replaced ? randomBody(old.length) : old;
             if (replaced) await publish(join(dir, "www", "f.bin"), now);
             const resumed = await child("haul", `${origin}/f.bin`, dest, ca, { connections: 4 });
             assert.equal(resumed.ok, true, JSON.stringify(resumed));
-            if (replaced) assert.equal(resumed.resumedFrom, 0);
-            else assert.ok(resumed.resumedFrom! > 0, JSON.stringify(resumed));
+            assert.equal(resumed.resumedFrom, replaced ? 0 : counted, JSON.stringify(resumed));
             assert.equal(resumed.sha256, sha256(now));
             assert.equal(sha256(await bytesOf(dest)), sha256(now));
             assert.deepEqual(beside(dest), [`f-${replaced}.bin`]);
@@ -230,6 +238,41 @@ describe("a node:http2 server that misbehaves", () => {
               body,
             );
             assert.equal(first.validLength, CUT, JSON.stringify(first));
+          }
+        });
+      });
+    },
+  );
+
+  it(
+    "four connections, the server taking one stream at a time (REFUSED_STREAM, ENHANCE_YOUR_CALM; 503 over 1.1): whole in one call",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await withCa(async (dir, ca) => {
+        const body = randomBody(16 * MiB);
+        await withH2Server(dir, ca, body, async (origin) => {
+          for (const mode of ["refused-ranges", "calm-ranges"]) {
+            const dest = join(dir, `${mode}.bin`);
+            const once = await child("haul", `${origin}/${mode}/f.bin`, dest, ca, {
+              ...QUICK,
+              connections: 4,
+            });
+            assert.equal(once.sha256, sha256(body), `${mode}: ${JSON.stringify(once)}`);
+            assert.equal(sha256(await bytesOf(dest)), sha256(body));
+          }
+          // Each range in a stream of its own, and the ranges cut: resumed whole.
+          for (const mode of ["rst-range", "goaway-range"]) {
+            const dest = join(dir, `${mode}.bin`);
+            const options = { ...QUICK, connections: 4 };
+            let outcome = await child("haul", `${origin}/${mode}/f.bin`, dest, ca, options);
+            if (!outcome.ok) {
+              assert.equal(outcome.retryable, true, JSON.stringify(outcome));
+              outcome = await child("haul", `${origin}/${mode}/f.bin`, dest, ca, options);
+            }
+            assert.equal(outcome.sha256, sha256(body), `${mode}: ${JSON.stringify(outcome)}`);
+            assert.equal(sha256(await bytesOf(dest)), sha256(body));
           }
         });
       });
@@ -324,5 +367,77 @@ describe("the CLI over HTTPS, and TLS failures", () => {
         }
       });
     });
+  });
+
+  it("https:// to a port that does not speak TLS: one clear, non-retryable error naming TLS", {
+    timeout: 60_000,
+  }, async () => {
+    const server = createHttpServer((_request, response) => response.end("plain"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      await withTempDir(async (dir) => {
+        const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
+        const once = await child("haul", url, join(dir, "f.bin"), null, { retries: 3 });
+        assert.equal(once.attempts, 1, JSON.stringify(once));
+        const cli = tlsChild(CLI, [url, "-o", join(dir, "f.bin")], null);
+        assert.equal(await cli.exited, 1, cli.output());
+        assert.match(cli.output(), /TLS handshake failed: does port \d+ speak TLS\?/);
+        assert.doesNotMatch(cli.output(), /Retrying/);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("a handshake that fails is not retried, as each runtime words it; a stream refused is retried", () => {
+    const cause = (message: string, code?: string) =>
+      new TypeError("fetch failed", { cause: Object.assign(new Error(message), { code }) });
+    const cases: [string, unknown][] = [
+      [
+        "Node, plain HTTP",
+        cause("error:0A00010B:SSL routines::wrong version number", "ERR_SSL_WRONG_VERSION_NUMBER"),
+      ],
+      [
+        "Node, old TLS",
+        cause(
+          "SSL routines:ssl3_read_bytes:tlsv1 alert protocol version",
+          "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION",
+        ),
+      ],
+      [
+        "Bun",
+        Object.assign(
+          new TypeError(
+            "EPROTO: The TLS handshake failed. Does the server speak TLS on this port?",
+          ),
+          { code: "EPROTO" },
+        ),
+      ],
+      [
+        "Deno",
+        cause("client error (Connect): received corrupt message of type InvalidContentType"),
+      ],
+    ];
+    for (
+      const message of [
+        "stream error received: refused stream before processing any application logic",
+        "stream error received: detected excessive load generating behavior",
+      ]
+    ) {
+      const failure = fetchFailure(new TypeError("fetch failed", { cause: new Error(message) }));
+      assert.deepEqual(failure, {
+        code: "REFUSED_STREAM",
+        reason: "stream refused",
+        retryable: true,
+      });
+    }
+    for (const [name, error] of cases) {
+      const failure = fetchFailure(error);
+      assert.equal(failure?.code, "TLS_HANDSHAKE", name);
+      assert.equal(failure?.retryable, false, name);
+      const url = new URL("https://e.com:8080/f.bin");
+      assert.match(describeError(error, { url, dest: "f.bin" }, 1), /TLS handshake failed/, name);
+    }
   });
 });
