@@ -93,6 +93,8 @@ export interface ChildOutcome {
   readonly retryable?: boolean;
   readonly validLength?: number;
   readonly attempts?: number;
+  /** The names beside `dest` that begin with its name, after the call. */
+  readonly left?: string[];
 }
 
 /** Starts `script` with `args` under the current runtime (`-A` on Deno), trusting `ca`. */
@@ -108,14 +110,19 @@ export function tlsChild(
   });
 }
 
-/** Runs `script` to its end (killed after `ms`) and returns its last JSON line. */
+/**
+ * Waits for `child` to end by itself and returns its last JSON line; a child still running after
+ * `ms` (a hang, or an open handle that keeps it alive past its outcome) is killed and fails.
+ */
 export async function outcomeOf<T = ChildOutcome>(child: RuntimeChild, ms = 30_000): Promise<T> {
-  const timer = setTimeout(() => child.kill(), ms);
+  let killed = false;
+  const timer = setTimeout(() => void (killed = true, child.kill()), ms);
   try {
     await child.exited;
   } finally {
     clearTimeout(timer);
   }
+  if (killed) throw new Error(`the child did not end within ${ms} ms: ${child.output()}`);
   const lines = child.output().split("\n").filter((line) => line.startsWith("{"));
   if (lines.length === 0) throw new Error(`no JSON line from the child: ${child.output()}`);
   return JSON.parse(lines[lines.length - 1]!) as T;
