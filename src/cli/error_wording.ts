@@ -126,9 +126,9 @@ function networkLine(failure: FetchFailure, url: string, message: string, port: 
         "give the runtime network access (deno run --allow-net, or -A)";
   }
   if (!failure.retryable) {
-    return `Certificate rejected: ${url}: ${failure.code}: the server's TLS certificate is ` +
-      "not trusted; fix it, or trust its CA (Deno: DENO_CERT=ca.pem; Bun, Node: " +
-      "NODE_EXTRA_CA_CERTS=ca.pem)";
+    return `Certificate rejected: ${url}: ${failure.code}: the server's TLS certificate is not ` +
+      "valid here (expired, another host's, or its CA not trusted): fix it, or trust its CA " +
+      "(Deno: DENO_CERT=ca.pem; Bun, Node: NODE_EXTRA_CA_CERTS=ca.pem)";
   }
   return `Network error: ${failure.code} (${failure.reason}) for ${url}: ` +
     "check the URL and the network, then run the same command again";

@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, rename, utimes, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describeError } from "../../src/cli/error_wording.ts";
@@ -378,13 +379,36 @@ describe("the CLI over HTTPS, and TLS failures", () => {
             assert.equal(code, 1, cli.output());
             assert.match(
               cli.output(),
-              /^Failed .*: Certificate rejected: .*TLS certificate is not trusted/m,
+              /^Failed .*: Certificate rejected: .*TLS certificate is not valid here/m,
             );
             assert.doesNotMatch(cli.output(), /Retrying/);
             assert.deepEqual(beside(dest), []);
           }
         }
       });
+    });
+  });
+
+  it("an expired certificate, its CA trusted: one clear, non-retryable error", {
+    timeout: 60_000,
+  }, async () => {
+    await withCa(async (dir, ca) => {
+      const server = createHttpsServer({ key: ca.key, cert: ca.expired }, (_request, response) => {
+        response.end("expired");
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`;
+        const once = await child("haul", url, join(dir, "f.bin"), ca, { retries: 3 });
+        assert.equal(once.attempts, 1, JSON.stringify(once));
+        const cli = tlsChild(CLI, [url, "-o", join(dir, "f.bin")], ca);
+        assert.equal(await cli.exited, 1, cli.output());
+        assert.match(cli.output(), /Certificate rejected: .*not valid here \(expired/);
+        assert.deepEqual(beside(join(dir, "f.bin")), []);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     });
   });
 

@@ -22,6 +22,8 @@ export interface TestCa {
   readonly keyPath: string;
   /** The server's certificate and key, PEM (for `node:http2`). */
   readonly cert: string;
+  /** The same certificate, expired yesterday, PEM. */
+  readonly expired: string;
   readonly key: string;
 }
 
@@ -31,7 +33,7 @@ function openssl(dir: string, args: string[]): void {
   if (run.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${run.stderr}`);
 }
 
-/** Makes a CA (valid two days) and a certificate for 127.0.0.1 and localhost in `dir`. */
+/** Makes a CA (valid two days) and a certificate for 127.0.0.1 and localhost (and an expired one) in `dir`. */
 export function makeTestCa(dir: string): TestCa {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   openssl(
@@ -57,6 +59,14 @@ export function makeTestCa(dir: string): TestCa {
       ["-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf"],
     ].flat(),
   );
+  // The same key and names, expired yesterday.
+  openssl(
+    dir,
+    [
+      ["x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+      ["-out", "expired.pem", "-days", "-1", "-extfile", "ext.cnf"],
+    ].flat(),
+  );
   const certPath = join(dir, "cert.pem");
   const keyPath = join(dir, "key.pem");
   return {
@@ -64,6 +74,7 @@ export function makeTestCa(dir: string): TestCa {
     certPath,
     keyPath,
     cert: readFileSync(certPath, "utf8"),
+    expired: readFileSync(join(dir, "expired.pem"), "utf8"),
     key: readFileSync(keyPath, "utf8"),
   };
 }
