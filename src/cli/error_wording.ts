@@ -117,6 +117,8 @@ function networkLine(failure: FetchFailure, url: string, message: string, port: 
       return `Cannot download ${url}: fetch refuses this URL scheme: use http:// or https://`;
     case "INVALID_URL":
       return `Invalid URL ${url}: ${message}: check the URL`;
+    case "TLS_HANDSHAKE":
+      return `Cannot download ${url}: the TLS handshake failed: does port ${port} speak TLS?`;
     case "TOO_MANY_REDIRECTS":
       return `Cannot download ${url}: it redirects in a loop (or too many times): check the URL`;
     case "NOT_PERMITTED":
@@ -124,9 +126,9 @@ function networkLine(failure: FetchFailure, url: string, message: string, port: 
         "give the runtime network access (deno run --allow-net, or -A)";
   }
   if (!failure.retryable) {
-    return `Certificate rejected: ${url}: ${failure.code}: the server's TLS certificate is ` +
-      "not trusted; fix it, or trust its CA (Deno: DENO_CERT=ca.pem; Bun, Node: " +
-      "NODE_EXTRA_CA_CERTS=ca.pem)";
+    return `Certificate rejected: ${url}: ${failure.code}: the server's TLS certificate is not ` +
+      "valid here (expired, another host's, or its CA not trusted): fix it, or trust its CA " +
+      "(Deno: DENO_CERT=ca.pem; Bun, Node: NODE_EXTRA_CA_CERTS=ca.pem)";
   }
   return `Network error: ${failure.code} (${failure.reason}) for ${url}: ` +
     "check the URL and the network, then run the same command again";

@@ -43,15 +43,10 @@ export function stealHalf(
   open: readonly OpenRange[],
   floor: number,
 ): { readonly victim: number; readonly at: number; readonly taken: ByteSpan } | null {
-  let victim = -1;
-  let most = 0;
-  for (const [i, range] of open.entries()) {
-    if (range.end - range.cursor > most) {
-      most = range.end - range.cursor;
-      victim = i;
-    }
-  }
-  if (victim < 0 || most < 2 * floor) return null;
+  const left = open.map((range) => range.end - range.cursor);
+  const most = Math.max(0, ...left);
+  const victim = left.indexOf(most);
+  if (most === 0 || most < 2 * floor) return null;
   const range = open[victim]!;
   const at = cutPoint(range.cursor, range.cursor + most / 2);
   if (at - range.cursor < floor || range.end - at < floor) return null;
@@ -100,17 +95,13 @@ export function gapsOf(total: number, spans: readonly ByteSpan[]): ByteSpan[] {
   return gaps.filter((gap) => gap.end > gap.start);
 }
 
-/** The gaps cut into about `connections` pieces, each in proportion to its size (at least one). */
-export function shareGaps(
-  gaps: readonly ByteSpan[],
-  connections: number,
-  floor: number,
-): ByteSpan[] {
+/** The gaps cut into about `count` pieces, each in proportion to its size (at least one). */
+export function shareGaps(gaps: readonly ByteSpan[], count: number, floor: number): ByteSpan[] {
   const missing = gaps.reduce((sum, gap) => sum + gap.end - gap.start, 0);
   const pieces: ByteSpan[] = [];
   for (const gap of gaps) {
     const length = gap.end - gap.start;
-    const share = Math.max(1, Math.round(connections * length / missing));
+    const share = Math.max(1, Math.round(count * length / missing));
     for (const piece of splitRanges(length, share, floor)) {
       pieces.push({ start: gap.start + piece.start, end: gap.start + piece.end });
     }

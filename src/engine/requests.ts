@@ -6,6 +6,7 @@
  */
 
 import { UnexpectedStatusError } from "../errors.ts";
+import { fetchFailure } from "../fetch_failure.ts";
 import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { type Plan, planResponse, statusError, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
@@ -72,9 +73,9 @@ export async function rangeRequest(
   const mirror = index !== ctx.first.index;
   const refused = (reason: string, response = new Response(null)): Answer<RangeVerdict> => ({
     response,
-    verdict: { kind: "refuse", reason: `another mirror: ${reason}` },
+    verdict: { kind: "refuse", reason: mirror ? `another mirror: ${reason}` : reason },
     url: "",
-    mirror: true,
+    mirror,
   });
   const trust = trustsDigest(ctx);
   const etag = trust ? null : file.validators.etag;
@@ -87,10 +88,13 @@ export async function rangeRequest(
       buildRangeRequest(input, ctx.options.headers, signal, asked, etag ?? lastModified),
     );
   } catch (error) {
-    if (!mirror || signal.aborted) throw error;
-    return refused((error as Error).message);
+    // An HTTP/2 stream refused before its answer: the server is busy, as with a 503.
+    const busy = fetchFailure(error)?.code === "REFUSED_STREAM";
+    if ((!mirror && !busy) || signal.aborted) throw error;
+    return refused(busy ? "the server refused the stream" : (error as Error).message);
   }
-  const headers = trust ? withoutValidators(response.headers) : response.headers;
+  const headers = trust ? new Headers(response.headers) : response.headers;
+  if (trust) { for (const name of ["etag", "last-modified"]) headers.delete(name); }
   const url = mirror ? urlOf(input) : ctx.url;
   const verdict = checkRangeResponse(asked, known, response.status, headers);
   if (mirror && verdict.kind !== "write") return refused(verdict.reason, response);
@@ -132,11 +136,4 @@ async function expiry<E>(
     retryAfterMs: error.retryAfterMs,
     retryable: true,
   });
-}
-
-function withoutValidators(headers: Headers): Headers {
-  const copy = new Headers(headers);
-  copy.delete("etag");
-  copy.delete("last-modified");
-  return copy;
 }
