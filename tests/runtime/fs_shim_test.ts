@@ -275,7 +275,11 @@ for (const shim of shims) {
         size: 5,
         mtimeMs: fileStat?.mtimeMs,
         identity: `${(await fsp.lstat(file)).dev}:${(await fsp.lstat(file)).ino}`,
+        links: 1,
       });
+      // A second name: the shim counts it (openPart() never writes through a shared inode).
+      await fsp.link(file, fresh("stat-file-2"));
+      assert.equal((await shim.stat(file))?.links, 2);
       // The lease of the lock reads it: the same clock as the file's own mtime (ms).
       assert.ok(Math.abs((fileStat?.mtimeMs ?? NaN) - mtimeMs) < 2, `mtime ${fileStat?.mtimeMs}`);
       const sub = fresh("stat-dir");
