@@ -104,7 +104,6 @@ export function haulStream(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
   const limiter = readRateLimit(options);
-  const most = limiter?.burst ?? Infinity; // bytes given per read
   const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
@@ -217,8 +216,8 @@ export function haulStream(
         }
         if (stop.signal.aborted) return;
         if (chunk !== null) {
-          held = chunk.subarray(most);
-          chunk = chunk.subarray(0, most);
+          held = chunk.subarray(limiter?.burst ?? Infinity);
+          chunk = chunk.subarray(0, limiter?.burst ?? Infinity);
           hash?.update(chunk);
           given += chunk.length;
           controller.enqueue(chunk);

@@ -123,26 +123,26 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, host: 
     // Not a byte stream: the default reader below.
   }
   const reader = byob ?? body.getReader();
-  // Cancelling ends the pending read (as done); the read then throws the watch's failure.
-  const watch = new StallWatch(
-    host.stallTimeout,
-    (reason) => void reader.cancel(reason).catch(() => {}),
-  );
-  const most = host.limiter?.burst ?? Infinity;
-  let held: Uint8Array = new Uint8Array(0); // a default read's bytes past `most`
-  const atMost = (bytes: Uint8Array): Uint8Array => {
-    held = bytes.subarray(most);
-    return bytes.subarray(0, most);
+  // A default read's rest past a burst, then 4 reads asked ahead, which the runtime fetches while a
+  // chunk is stored (Bun's fetch reads only for a pending read; none under a rate limit).
+  const ahead: Promise<ReadableStreamReadResult<Uint8Array>>[] = [];
+  const readNext = () => {
+    const next = (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    next.catch(() => {}); // its failure is that of the read() that takes it
+    return next;
   };
+  // Cancelling ends the pending read (as done); the read then throws the watch's failure.
+  const onStall = (reason: DOMException) => void reader.cancel(reason).catch(() => {});
+  const watch = new StallWatch(host.stallTimeout, onStall);
+  const most = host.limiter?.burst ?? Infinity;
   return {
     /** One read, watched; `bytes` is `undefined` at the end (but for BYOB's view to give back). */
     read: async () => {
-      if (held.length > 0) return { bytes: atMost(held), done: false };
       watch.reading();
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = byob === null
-          ? await (reader as ReadableStreamDefaultReader<Uint8Array>).read()
+          ? await (ahead.shift() ?? readNext())
           : await byob.read(writer.reserve().subarray(0, most));
       } catch (error) {
         watch.stop();
@@ -152,7 +152,10 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, host: 
       if (watch.failure !== null) throw new BodyFailure("stalled", { cause: watch.failure });
       if (result.done) watch.stop();
       if (byob !== null || result.done) return { bytes: result.value, done: result.done };
-      return { bytes: atMost(result.value), done: false };
+      const rest = result.value.subarray(most);
+      if (rest.length > 0) ahead.unshift(Promise.resolve({ value: rest, done: false }));
+      while (host.limiter === null && ahead.length < 4) ahead.push(readNext());
+      return { bytes: result.value.subarray(0, most), done: false };
     },
     // A view of the landing buffer, even an empty one, gives it back to the writer.
     store: async (bytes: Uint8Array): Promise<void> => {
