@@ -143,7 +143,7 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, host: 
       try {
         result = byob === null
           ? await (ahead.shift() ?? readNext())
-          : await byob.read(writer.reserve().subarray(0, most));
+          : await byob.read(host.limiter ? writer.reserve().subarray(0, most) : writer.reserve());
       } catch (error) {
         watch.stop();
         throw new BodyFailure("the body failed", { cause: watch.failure ?? error });
@@ -152,10 +152,10 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, host: 
       if (watch.failure !== null) throw new BodyFailure("stalled", { cause: watch.failure });
       if (result.done) watch.stop();
       if (byob !== null || result.done) return { bytes: result.value, done: result.done };
-      const rest = result.value.subarray(most);
-      if (rest.length > 0) ahead.unshift(Promise.resolve({ value: rest, done: false }));
+      const rest = result.value.length > most ? result.value.subarray(most) : null; // no view per chunk
+      if (rest !== null) ahead.unshift(Promise.resolve({ value: rest, done: false }));
       while (host.limiter === null && ahead.length < 4) ahead.push(readNext());
-      return { bytes: result.value.subarray(0, most), done: false };
+      return { bytes: rest === null ? result.value : result.value.subarray(0, most), done: false };
     },
     // A view of the landing buffer, even an empty one, gives it back to the writer.
     store: async (bytes: Uint8Array): Promise<void> => {
