@@ -24,6 +24,7 @@ import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
+import { checkOptions } from "./engine/settings.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
 import { explainMissingPermission } from "./store/destination.ts";
 import { type HaulOptions, withInputSignal } from "./types.ts";
@@ -83,8 +84,8 @@ interface Body {
  *   200/206), a {@link PartialHaulError} (cut, retries used up; `validLength` bytes were given), a
  *   {@link StreamCutError}, a `ServerMisconfiguredError`, an {@link IntegrityError} (at the last
  *   read), or the signal's reason.
- * @throws {TypeError} options that are not an object, an invalid URL, a `Request` that is not a
- *   `GET`, an invalid header or `integrity`.
+ * @throws {TypeError} options that are not an object, a `fetch`, `onRetry` or `signal` of the wrong
+ *   type, an invalid URL, a `Request` that is not a `GET`, an invalid header or `integrity`.
  * @throws {RangeError} an invalid retry policy, `stallTimeout` or `maxBytesPerSecond`.
  *
  * @example Read a body, however often its connection breaks
@@ -99,6 +100,7 @@ export function haulStream(
   input: string | URL | Request,
   options: HaulStreamOptions = {},
 ): ReadableStream<Uint8Array> {
+  checkOptions(options, "haulStream(url, options)", false); // fetch, onRetry, signal: as haul()'s
   const policy = readPolicy(options);
   const { headers, signal: outer, onRetry } = withInputSignal(input, options);
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);

@@ -178,9 +178,6 @@ export function shouldRetry(error: unknown, requestMade: boolean): boolean {
 
 /** The retry policy with its defaults filled in; a `RangeError` when it is invalid. */
 export function readPolicy(options: { [K in keyof Policy]?: number | undefined }): Policy {
-  if (typeof options !== "object" || options === null) { // haulStream()'s, as the caller gave them
-    throw new TypeError("Invalid options: haulStream(url, options) needs an object or none");
-  }
   const { retries = 5, minDelayMs = 500 } = options;
   const maxDelayMs = options.maxDelayMs ?? Math.max(30_000, minDelayMs);
   if (!Number.isSafeInteger(retries) || retries < 0) {

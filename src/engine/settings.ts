@@ -90,18 +90,19 @@ export interface CallContext {
 }
 
 /**
- * The first check of every entry point: a JavaScript caller passed an object with a `dest`
- * (whether it is a usable path, `destToPath()` says later).
+ * The first check of every entry point: a JavaScript caller passed an object with a `dest` (unless
+ * `needsDest` is false: `haulStream()`; whether it is a usable path, `destToPath()` says later).
  */
 export function checkOptions(
   options: unknown,
   call = "haul(url, { dest })",
-): asserts options is HaulOptions {
+  needsDest = true,
+): void {
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`Invalid options: ${call} needs an options object`);
   }
   const given = options as Record<string, unknown>;
-  if (given.dest == null) {
+  if (needsDest && given.dest == null) {
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
   }
   for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {

@@ -170,7 +170,7 @@ describe("haulStream() options that are no object", () => {
       for (const options of [5, "fast", true, () => {}]) {
         assert.throws(() => untyped(server.url, options), {
           name: "TypeError",
-          message: /^Invalid options: haulStream\(url, options\) needs an object or none/,
+          message: /^Invalid options: haulStream\(url, options\) needs an options object/,
         }, String(options));
       }
       assert.equal(server.requests.length, 0);

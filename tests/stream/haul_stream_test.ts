@@ -369,11 +369,40 @@ describe("haulStream()", () => {
     }
   });
 
+  it("checks its options as haul() does: a synchronous error, before any request", async () => {
+    const server = await startResourceServer({ body: randomBody(1000) });
+    try {
+      const untyped = haulStream as (input: string, options?: unknown) => ReadableStream;
+      const bad: [Record<string, unknown>, string, RegExp][] = [
+        [{ fetch: "fetch" }, "TypeError", /^Invalid options: fetch must be a function$/],
+        [{ onRetry: {} }, "TypeError", /^Invalid options: onRetry must be a function$/],
+        [{ signal: {} }, "TypeError", /^Invalid options: signal must be an AbortSignal$/],
+        [{ signal: "abort" }, "TypeError", /^Invalid options: signal must be an AbortSignal$/],
+        [{ stallTimeout: -1 }, "RangeError", /^Invalid stallTimeout: -1/],
+        [{ maxBytesPerSecond: 0 }, "RangeError", /^Invalid maxBytesPerSecond: 0/],
+        [{ integrity: "sha256" }, "TypeError", /^Invalid integrity/],
+      ];
+      for (const [options, name, message] of bad) {
+        let stream: ReadableStream | null = null;
+        assert.throws(
+          () => stream = untyped(server.url, options),
+          { name, message },
+          JSON.stringify(options),
+        );
+        if (stream !== null) await drain(stream); // what a lenient check would have requested
+      }
+      await wait(50); // nothing in flight
+      assert.equal(server.requests.length, 0, "no request");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("options that are not an object: a TypeError that names them", () => {
     const untyped = haulStream as (input: string, options?: unknown) => ReadableStream;
     assert.throws(() => untyped("http://127.0.0.1:9/x", null), {
       name: "TypeError",
-      message: /^Invalid options: haulStream\(url, options\) needs an object or none/,
+      message: /^Invalid options: haulStream\(url, options\) needs an options object/,
     });
   });
 });
