@@ -2,7 +2,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { haul, haulAll, haulStream, haulWithRetry, PartialHaulError } from "../../mod.ts";
+import {
+  haul,
+  haulAll,
+  HaulState,
+  haulStream,
+  haulWithRetry,
+  PartialHaulError,
+} from "../../mod.ts";
 import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
 import { type LimiterClock, RateLimiter, readRateLimit } from "../../src/engine/rate_limit.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
@@ -304,6 +311,73 @@ describe("maxBytesPerSecond", () => {
       }
       await reader.cancel();
       assert.ok(given > 0 && given <= 16 * 1024, `${given} bytes given in 1.2 s`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("asks no read ahead of the pace (a default reader asks 4 ahead without a limit)", async () => {
+    const body = randomBody(512 * 1024);
+    const server = await startResourceServer({ body });
+    const CHUNK = 16 * 1024;
+    /** A limiter that counts the bytes it paced. */
+    class CountingLimiter extends RateLimiter {
+      paced = 0;
+      override take(bytes: number, signal: AbortSignal): Promise<void> {
+        this.paced += bytes;
+        return super.take(bytes, signal);
+      }
+    }
+    /**
+     * One download whose body is the server's in 16 KiB chunks, pulled one read at a time (a
+     * high-water mark of 0: `pull()` runs only for a read haul asked); at each `pull()`, the
+     * chunks haul was given but had not yet stored, and (under a limit) not yet paced.
+     */
+    const run = async (dest: string, limiter?: CountingLimiter) => {
+      const state = new HaulState();
+      let given = 0;
+      let pulls = 0;
+      const ahead = { unstored: 0, unpaced: 0 };
+      const fetch = async (request: Request) => {
+        const response = await globalThis.fetch(request);
+        const source = response.body!.getReader();
+        let rest = new Uint8Array(0);
+        const chunked = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            pulls++;
+            ahead.unstored = Math.max(ahead.unstored, (given - state.bytesRead) / CHUNK);
+            ahead.unpaced = Math.max(ahead.unpaced, (given - (limiter?.paced ?? 0)) / CHUNK);
+            if (rest.length === 0) {
+              const { done, value } = await source.read();
+              if (done) return controller.close();
+              rest = value;
+            }
+            const chunk = rest.subarray(0, CHUNK);
+            rest = rest.subarray(chunk.length);
+            given += chunk.length;
+            controller.enqueue(chunk);
+          },
+          cancel: (reason) => source.cancel(reason),
+        }, { highWaterMark: 0 });
+        return new Response(chunked, response);
+      };
+      const hooks = limiter === undefined ? {} : { limiter };
+      const result = await haulWith(server.url, { dest, fetch, state }, hooks);
+      assert.equal(result.sha256, sha256(body));
+      assert.ok(pulls > body.length / CHUNK, `${pulls} reads`);
+      return ahead;
+    };
+    try {
+      await withTempDir(async (dir) => {
+        // Without a limit: reads are asked while a chunk given is still being stored.
+        const free = await run(join(dir, "free.bin"));
+        assert.ok(free.unstored >= 1, `${free.unstored} chunks given, not stored, at a read`);
+        // Under a limit (1 MiB/s: 0.5 s, slept in bursts): a read only once all given is paced.
+        const limiter = new CountingLimiter(MiB);
+        const limited = await run(join(dir, "limited.bin"), limiter);
+        assert.equal(limiter.paced, body.length);
+        assert.deepEqual(limited, { unstored: 0, unpaced: 0 });
+      });
     } finally {
       await server.close();
     }
