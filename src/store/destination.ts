@@ -123,17 +123,17 @@ export async function checkDestination(
 }
 
 /**
- * A filesystem failure as a {@link DestinationError} naming the path (other errors unchanged);
- * `resumable`: a checkpoint is on disk, so a full disk says "call again to resume".
+ * A filesystem failure as a {@link DestinationError} naming the path (other errors unchanged); a
+ * full disk says "call again to resume" if `saved`, "starts over" if not, "call again" if unknown.
  */
-export function toDestinationError(error: unknown, dest: string, resumable = true): unknown {
+export function toDestinationError(error: unknown, dest: string, saved?: boolean): unknown {
   if (!(error instanceof FsShimError)) return error;
-  const saved = resumable
-    ? "free space and call again to resume"
-    : "nothing could be saved, so the next call starts over from byte 0";
+  const next = saved === false
+    ? "nothing could be saved, so the next call starts over from byte 0"
+    : `free space and call again${saved ? " to resume" : ""}`;
   const advice: Record<string, string> = {
-    ENOSPC: `the disk is full; ${saved}`,
-    EDQUOT: `the disk quota is exceeded; ${saved}`,
+    ENOSPC: `the disk is full; ${next}`,
+    EDQUOT: `the disk quota is exceeded; ${next}`,
     EACCES: "permission denied",
     EPERM: "operation not permitted",
     EROFS: "the filesystem is read-only",

@@ -16,6 +16,7 @@ import process from "node:process";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DestinationError, haul, HaulState } from "../../mod.ts";
+import { describeError } from "../../src/cli/error_wording.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
@@ -145,6 +146,38 @@ describe("A full disk (a 2 MiB tmpfs, a 3 MiB body)", () => {
         const grown = spawnSync("mount", ["-o", "remount,size=8m", dir]);
         assert.equal(grown.status, 0, `remount failed: ${grown.stderr}`);
         await resumesWhole(server.url, dest, line.validLength);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("A disk full before the lock (a 1 MiB tmpfs, filled)", () => {
+  it("is a retryable DestinationError that says call again, not resume: nothing was saved", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startResourceServer({ body: BODY, etag: ETAG });
+    try {
+      await withTmpfs("1m", async (dir) => {
+        const fill = spawnSync("sh", ["-c", `head -c 2097152 /dev/zero > "${dir}/fill"`]);
+        assert.notEqual(fill.status, 0, "the filler meets the full disk");
+        const dest = join(dir, "big.bin");
+        const outcome = await haul(server.url, { dest }).catch((e: unknown) => e);
+        assert.ok(outcome instanceof DestinationError, String(outcome));
+        assert.equal(outcome.retryable, true);
+        assert.match(
+          outcome.message,
+          /big\.bin\.part\.lock: the disk is full; free space and call again$/,
+        );
+        const line = describeError(outcome, { url: new URL(server.url), dest }, 1);
+        assert.match(line, /the disk is full; free space, then run the same command again$/);
+        assert.equal(server.requests.length, 0, "no request");
+        assert.deepEqual(await entries(dir), ["fill"], "no lock file left");
+        rmSync(join(dir, "fill"));
+        const grown = spawnSync("mount", ["-o", "remount,size=8m", dir]); // room for the body
+        assert.equal(grown.status, 0, `remount failed: ${grown.stderr}`);
+        await resumesWhole(server.url, dest, 0);
       });
     } finally {
       await server.close();
