@@ -90,8 +90,8 @@ export interface CallContext {
 }
 
 /**
- * The first check of every entry point: a JavaScript caller passed an object with a `dest` (unless
- * `needsDest` is false: `haulStream()`; whether it is a usable path, `destToPath()` says later).
+ * The first check of every entry point: an options object, with a `dest` if `needsDest` (a usable
+ * path or not, `destToPath()` says later), whose `fetch`, callbacks and `signal` have their types.
  */
 export function checkOptions(
   options: unknown,
