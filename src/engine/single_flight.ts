@@ -4,12 +4,12 @@
  * fails at once with a non-retryable {@link DestinationError} (another URL). A call asking for
  * fresher data (`overwrite`, then `revalidate`) waits for the running call to end instead. A joined
  * call checks its own `integrity` and `signal`; when the first call did not compute the digest it
- * needs, or failed by its own doing (its signal, its `onProgress`), it runs again by itself.
+ * needs, or failed by its own doing (signal, `onProgress`, another `integrity`), it runs again.
  *
  * @module
  */
 
-import { DestinationError } from "../errors.ts";
+import { DestinationError, IntegrityError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
 import { parseIntegrity } from "../protocol/integrity.ts";
 import { integrityFailure } from "./outcome.ts";
@@ -26,6 +26,8 @@ interface Flight {
   readonly url: string;
   /** 0: keeps a file it finds; 1: asks the server (`revalidate`); 2: downloads (`overwrite`). */
   readonly fresh: number;
+  /** The first call's `integrity`: its `IntegrityError` is no verdict on another's. */
+  readonly integrity: string | undefined;
   /** How the first call ended (never rejects; the flight is forgotten first). */
   readonly outcome: Promise<Outcome>;
 }
@@ -86,7 +88,9 @@ export async function singleFlight<O extends HaulOptions>(
   }
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const outcome = await untilAborted(running.outcome, options.signal);
-  if (!outcome.ok && outcome.own) return await again();
+  const theirs = !outcome.ok && outcome.error instanceof IntegrityError &&
+    running.integrity !== options.integrity;
+  if (!outcome.ok && (outcome.own || theirs)) return await again();
   if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return await again();
   onJoined?.();
   if (!outcome.ok) throw outcome.error;
@@ -129,7 +133,7 @@ function lead<O extends HaulOptions>(
   ).finally(() => {
     if (flights.get(key) === flight) flights.delete(key);
   });
-  const flight: Flight = { url, fresh: freshness(options), outcome };
+  const flight: Flight = { url, fresh: freshness(options), integrity: options.integrity, outcome };
   flights.set(key, flight);
   return outcome.then((ended) => {
     if (!ended.ok) throw ended.error;
