@@ -26,8 +26,6 @@ interface Flight {
   readonly url: string;
   /** 0: keeps a file it finds; 1: asks the server (`revalidate`); 2: downloads (`overwrite`). */
   readonly fresh: number;
-  /** The first call's `integrity`: its `IntegrityError` is no verdict on another's. */
-  readonly integrity: string | undefined;
   /** How the first call ended (never rejects; the flight is forgotten first). */
   readonly outcome: Promise<Outcome>;
 }
@@ -88,8 +86,8 @@ export async function singleFlight<O extends HaulOptions>(
   }
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const outcome = await untilAborted(running.outcome, options.signal);
-  const theirs = !outcome.ok && outcome.error instanceof IntegrityError &&
-    running.integrity !== options.integrity;
+  const theirs = !outcome.ok && outcome.error instanceof IntegrityError && // no verdict on ours
+    outcome.error.expected.join() !== expected?.hex.join();
   if (!outcome.ok && (outcome.own || theirs)) return await again();
   if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return await again();
   onJoined?.();
@@ -133,7 +131,7 @@ function lead<O extends HaulOptions>(
   ).finally(() => {
     if (flights.get(key) === flight) flights.delete(key);
   });
-  const flight: Flight = { url, fresh: freshness(options), integrity: options.integrity, outcome };
+  const flight: Flight = { url, fresh: freshness(options), outcome };
   flights.set(key, flight);
   return outcome.then((ended) => {
     if (!ended.ok) throw ended.error;

@@ -156,9 +156,11 @@ describe("haul() twice on one destination in one process", () => {
         const first = haul(server.url, { dest, integrity: wrong }).catch((e: unknown) => e);
         const joined = haul(server.url, { dest, integrity: `sha256:${sha256(body)}` })
           .catch((e: unknown) => e);
-        const [error, result] = await Promise.all([first, joined]);
+        const alike = haul(server.url, { dest, integrity: wrong }).catch((e: unknown) => e);
+        const [error, result, same] = await Promise.all([first, joined, alike]);
         assert.ok(error instanceof IntegrityError, String(error));
         assert.deepEqual(error.expected, ["0".repeat(64)]);
+        assert.equal(same, error, "the same integrity: the same verdict, no request of its own");
         // The first call's integrity was its own: the joined call downloads and checks its own.
         assert.ok(!(result instanceof Error), String(result));
         assert.equal((result as { sha256: string }).sha256, sha256(body));
