@@ -142,6 +142,8 @@ export interface HaulAllOptions
 }
 
 const NOT_STARTED = { phase: "pending", validLength: 0, totalLength: null, received: 0 } as const;
+/** A `dir/..` step of a path (not `../..`), which a dest spelled two ways may hold. */
+const UP_STEP = /(^|\/)(?!\.\.(?:\/|$))[^/]+\/\.\.(?:\/|$)/;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type MutableItemProgress = Mutable<HaulAllItemProgress>;
@@ -295,8 +297,9 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
     try {
       paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
     } catch { /* an invalid dest fails its item alone */ }
-    const key = destinationKey(item.dest);
+    let key = destinationKey(item.dest);
     if (key === null) return;
+    while (UP_STEP.test(key)) key = key.replace(UP_STEP, "$1"); // `x/../f` is `f` (a link at x aside)
     const first = firsts.get(key) ?? index;
     firsts.set(key, first);
     const [own, its] = [item, list[first]!].map((one) => requestHref(one.urls ?? one.url!));

@@ -15,7 +15,7 @@ import type { SourceInput } from "../types.ts";
 import type { CallContext } from "./settings.ts";
 import type { ByteSpan } from "./range_split.ts";
 import { urlOf } from "./sources.ts";
-import { untilAborted } from "./stall.ts";
+import { StallWatch, untilAborted } from "./stall.ts";
 
 /** Statuses an expired signature gets. */
 const EXPIRED_STATUSES = new Set([400, 401, 403]);
@@ -122,18 +122,18 @@ async function expiry<E>(
   error: E,
 ): Promise<E | UnexpectedStatusError> {
   if (!(error instanceof UnexpectedStatusError) || error.retryable) return error;
-  if (!EXPIRED_STATUSES.has(response.status) || !ctx.sources.isFunction(ctx.first.index)) {
-    return error;
+  const { status, headers, body } = response;
+  if (!EXPIRED_STATUSES.has(status) || !ctx.sources.isFunction(ctx.first.index)) return error;
+  if (status === 400) { // its first chunk (an error body comes whole), within stallTimeout
+    const reader = body?.getReader();
+    const cancel = () => void reader?.cancel().catch(() => {});
+    const watch = new StallWatch(ctx.settings.stallTimeout, cancel);
+    watch.reading();
+    const start = await reader?.read().catch(() => undefined).finally(() => watch.stop());
+    cancel();
+    if (!EXPIRED_BODY.test(new TextDecoder().decode(start?.value?.subarray(0, 4096)))) return error;
   }
-  if (response.status === 400) {
-    const text = await response.text().catch(() => "");
-    if (!EXPIRED_BODY.test(text.slice(0, 4096))) return error;
-  }
-  return new UnexpectedStatusError({
-    status: response.status,
-    headers: response.headers,
-    url: ctx.url,
-    retryAfterMs: error.retryAfterMs,
-    retryable: true,
-  });
+  const { url } = ctx;
+  const { retryAfterMs } = error;
+  return new UnexpectedStatusError({ status, headers, url, retryAfterMs, retryable: true });
 }

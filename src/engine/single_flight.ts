@@ -4,12 +4,12 @@
  * fails at once with a non-retryable {@link DestinationError} (another URL). A call asking for
  * fresher data (`overwrite`, then `revalidate`) waits for the running call to end instead. A joined
  * call checks its own `integrity` and `signal`; when the first call did not compute the digest it
- * needs, or failed by its own doing (its signal, its `onProgress`), it runs again by itself.
+ * needs, or failed by its own doing (signal, `onProgress`, another `integrity`), it runs again.
  *
  * @module
  */
 
-import { DestinationError } from "../errors.ts";
+import { DestinationError, IntegrityError } from "../errors.ts";
 import { redactUrl } from "../redact.ts";
 import { parseIntegrity } from "../protocol/integrity.ts";
 import { integrityFailure } from "./outcome.ts";
@@ -86,7 +86,9 @@ export async function singleFlight<O extends HaulOptions>(
   }
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const outcome = await untilAborted(running.outcome, options.signal);
-  if (!outcome.ok && outcome.own) return await again();
+  const theirs = !outcome.ok && outcome.error instanceof IntegrityError && // no verdict on ours
+    outcome.error.expected.join() !== expected?.hex.join();
+  if (!outcome.ok && (outcome.own || theirs)) return await again();
   if (outcome.ok && expected !== null && !outcome.result[expected.algorithm]) return await again();
   onJoined?.();
   if (!outcome.ok) throw outcome.error;

@@ -147,14 +147,6 @@ export function weakMatch(a: string | null, b: string | null): boolean {
   return x !== null && x.opaque === parseEtag(b)?.opaque;
 }
 
-/**
- * Whether a `Last-Modified` may go in `If-Range` (RFC 9110 §13.1.5): the response carried a valid
- * `Date` and `Last-Modified` is at least one second before it; else it is only a weak validator.
- */
-export function isStrongLastModified(lastModified: string | null, date: string | null): boolean {
-  return modifiedLately(lastModified, date) === false;
-}
-
 /** Whether `Last-Modified` is less than a second before `Date`; `null`: either is absent or malformed. */
 export function modifiedLately(lastModified: string | null, date: string | null): boolean | null {
   const modifiedAt = typeof lastModified === "string" ? parseHttpDate(lastModified) : null;

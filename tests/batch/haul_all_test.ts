@@ -261,6 +261,8 @@ describe("haulAll() arguments", () => {
           [a, `${dir}/./a.bin`],
           [a, `${dir}//a.bin`],
           [new URL(`file://${a}`), a],
+          [a, `${dir}/sub/../a.bin`], // else the second is "skipped" with the first's file
+          [`${dir}/x/y/../../a.bin`, new URL(`file://${dir}/z/../a.bin`)],
         ];
         for (const [first, second] of spellings) {
           for (const concurrency of [1, 2]) {

@@ -139,6 +139,35 @@ describe("haul CLI: -J / --remote-header-name", () => {
     }
   });
 
+  it("refuses two URLs whose servers suggest one name, or one's .part, before any download", async () => {
+    const suggest = (value: string) =>
+      startResourceServer({ body: randomBody(1000) }, (_req, honest) => named(honest, value));
+    const servers = await Promise.all([
+      suggest('attachment; filename="same.bin"'),
+      suggest("attachment; filename*=UTF-8''same.bin"),
+      suggest('inline; filename="same.bin.part"'),
+    ]);
+    const [plain, encoded, sidecar] = servers;
+    try {
+      await withTempDir(async (dir) => {
+        const cases = [
+          [encoded!, /argument 2: Duplicate destination same\.bin \(also argument 1\)/],
+          [sidecar!, /argument 2: Destination same\.bin\.part is where same\.bin \(argument 1\)/],
+        ] as const;
+        for (const [other, refusal] of cases) {
+          const run = await runCli([`${plain!.url}/a`, `${other.url}/b`, "-J", "--dir", dir]);
+          assert.equal(run.code, 2, run.stderr);
+          assert.match(run.stderr, refusal);
+          assert.deepEqual(await readdir(dir), [], "nothing created");
+          const asked = [...plain!.requests, ...other.requests];
+          assert.ok(asked.every(isProbe), "no request but the names' questions");
+        }
+      });
+    } finally {
+      for (const server of servers) await server.close();
+    }
+  });
+
   it("a second run asks again and resumes the same .part", async () => {
     const body = randomBody(1_000_000);
     let cut = true;

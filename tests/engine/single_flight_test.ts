@@ -146,6 +146,32 @@ describe("haul() twice on one destination in one process", () => {
     }
   });
 
+  it("a joined call whose integrity matches is not failed by the first call's mismatch", async () => {
+    const body = randomBody(2 * MiB);
+    const server = await startThrottledServer(body, 8 * MiB);
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "theirs.bin");
+        const wrong = "sha256:" + "0".repeat(64);
+        const first = haul(server.url, { dest, integrity: wrong }).catch((e: unknown) => e);
+        const joined = haul(server.url, { dest, integrity: `sha256:${sha256(body)}` })
+          .catch((e: unknown) => e);
+        const alike = haul(server.url, { dest, integrity: wrong }).catch((e: unknown) => e);
+        const [error, result, same] = await Promise.all([first, joined, alike]);
+        assert.ok(error instanceof IntegrityError, String(error));
+        assert.deepEqual(error.expected, ["0".repeat(64)]);
+        assert.equal(same, error, "the same integrity: the same verdict, no request of its own");
+        // The first call's integrity was its own: the joined call downloads and checks its own.
+        assert.ok(!(result instanceof Error), String(result));
+        assert.equal((result as { sha256: string }).sha256, sha256(body));
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(server.requests.length, 2);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("runs an overwrite after a call that would keep the file, instead of joining it", async () => {
     const old = randomBody(4 * MiB);
     const body = randomBody(MiB);

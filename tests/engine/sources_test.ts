@@ -397,6 +397,38 @@ describe("A function source", () => {
     },
   );
 
+  it("reads a 400's body for an expired signature within stallTimeout: a stalled one ends the call", async () => {
+    const body = randomBody(SIZE);
+    const expired = "<Error><Code>ExpiredToken</Code></Error>";
+    for (const answer of ["expired", "other", "stalled"]) {
+      const server = await startResourceServer({ body, etag: '"t"' }, (req, honest) => {
+        if (req.index === 0) return { ...honest, cutAfter: 200 * KiB, cutLingerMs: 100 };
+        if (req.index > 1) return honest;
+        if (answer === "stalled") {
+          return { status: 400, body: "x".repeat(100 * KiB), stallAfter: 10 };
+        }
+        return { status: 400, body: answer === "expired" ? expired : "<Error>BadRequest</Error>" };
+      });
+      await withServers([server], async (dir) => {
+        const dest = join(dir, "file.bin");
+        const source = () => `${server.url}/f`;
+        assert.ok((await haul(source, { dest }).catch((e) => e)) instanceof PartialHaulError);
+        const startedAt = performance.now();
+        const outcome = await haulWithRetry(source, { dest, stallTimeout: 500, ...FAST })
+          .catch((e: unknown) => e);
+        if (answer === "expired") {
+          assert.equal((outcome as { sha256?: string }).sha256, sha256(body), String(outcome));
+          return;
+        }
+        assert.ok(outcome instanceof UnexpectedStatusError, `${answer}: ${outcome}`);
+        assert.equal(outcome.status, 400);
+        assert.equal(outcome.retryable, false, "not said to be an expired signature");
+        assert.ok(performance.now() - startedAt < 5000, `${answer}: the call waited for the body`);
+        assert.deepEqual(readdirSync(dir).sort(), ["file.bin.part", "file.bin.part.ctrl"]);
+      });
+    }
+  });
+
   it("a plain URL's 403 after bytes were saved stays final", async () => {
     const body = randomBody(2 * 1024 * KiB);
     const server = await expiringServer(body);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   hasStrongValidator,
   isStrongEtag,
-  isStrongLastModified,
+  modifiedLately,
   parseContentRange,
   parseEtag,
   parseHttpDate,
@@ -259,7 +259,8 @@ describe("strongMatch and weakMatch", () => {
   }
 });
 
-describe("isStrongLastModified", () => {
+// A strong Last-Modified (RFC 9110 §8.8.2.2: it may go in If-Range) is one not modified lately.
+describe("modifiedLately: false for a strong Last-Modified", () => {
   const lm = "Sun, 06 Nov 1994 08:49:37 GMT";
   const cases: [
     lastModified: string | null,
@@ -291,7 +292,7 @@ describe("isStrongLastModified", () => {
   ];
   for (const [lastModified, date, expected, why] of cases) {
     it(`is ${expected} when ${why}`, () => {
-      assert.equal(isStrongLastModified(lastModified, date), expected);
+      assert.equal(modifiedLately(lastModified, date) === false, expected);
     });
   }
 });
