@@ -144,7 +144,7 @@ export class Download {
 
   /** Streams every range still needed, then commits; on a break, saves and throws. */
   async #run(first: First | null, saved: Checkpoint | null, workers: number): Promise<HaulResult> {
-    const { options, progress, settings } = this.#ctx;
+    const { options: { signal }, progress, settings } = this.#ctx;
     const schedule = this.#schedule;
     const file = this.#file!;
     const prefix = schedule.writtenPrefix();
@@ -165,7 +165,6 @@ export class Download {
       schedule,
     );
     Object.assign(progress.state, { validLength: schedule.baseBytes, reportedLength: this.#total });
-    const signal = options.signal;
     const onAbort = () => this.#fail(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {

@@ -64,8 +64,7 @@ function cutPoint(after: number, ideal: number): number {
  * only the largest are kept: a span left out is merely fetched again.
  */
 export function mergeSpans(spans: readonly ByteSpan[]): ByteSpan[] {
-  const sorted = spans.filter((span) => span.end > span.start)
-    .sort((a, b) => a.start - b.start);
+  const sorted = spans.filter((span) => span.end > span.start).sort((a, b) => a.start - b.start);
   const merged: ByteSpan[] = [];
   for (const span of sorted) {
     const last = merged[merged.length - 1];

@@ -41,7 +41,9 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
     };
     const timer = ms > 0 && ms < Infinity ? setTimeout(stalled, Math.min(ms, MAX_DELAY)) : 0;
     const signal = AbortSignal.any([request.signal, deadline.signal]);
-    const answer = Promise.resolve().then(() => fetchFn(new Request(request, { signal }), init));
+    // Held until the answer: Node's fetch aborts them through WeakRefs alone (nodejs/undici#4068).
+    const sent = new Request(request, { signal });
+    const answer = Promise.resolve().then(() => fetchFn(sent, init)).finally(() => [request, sent]);
     try {
       const response = await untilAborted(answer, signal);
       if (typeof response?.headers?.get === "function") return response; // any fetch's Response
