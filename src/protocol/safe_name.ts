@@ -64,9 +64,9 @@ const EXT_VALUE = /^([^']*)'[^']*'((?:[!#$&+\-.^_`|~0-9A-Za-z]|%[0-9A-Fa-f]{2})*
 
 /**
  * The suggested name of a `Content-Disposition` value: `filename*` (RFC 8187, `UTF-8` or
- * `ISO-8859-1`) unless undecodable, else `filename` (raw UTF-8 read as such); a repeated parameter
- * voids the header (RFC 6266 4.1). Reduced (RFC 6266 4.3) to its last path segment, a `safeName()`;
- * `null` when the header gives none.
+ * `ISO-8859-1`) unless undecodable or giving no name, else `filename` (raw UTF-8 read as such); a
+ * repeated parameter voids the header (RFC 6266 4.1). Reduced (RFC 6266 4.3) to its last path
+ * segment, a `safeName()`; `null` when the header gives none.
  */
 export function contentDispositionName(header: string | null): string | null {
   const values = new Map<string, string>();
@@ -76,9 +76,11 @@ export function contentDispositionName(header: string | null): string | null {
     values.set(name, match[2]?.replace(/\\(.)/g, "$1") ?? match[3]!.trim());
   }
   const plain = values.get("filename") ?? ""; // none: "", which gives no name
-  const raw = extValue(values.get("filename*") ?? "") ?? utf8(latin1Bytes(plain)) ?? plain;
-  return safeName(raw.slice(Math.max(raw.lastIndexOf("/"), raw.lastIndexOf("\\")) + 1), "") ||
-    null;
+  for (const raw of [extValue(values.get("filename*") ?? ""), utf8(latin1Bytes(plain)) ?? plain]) {
+    const name = safeName((raw ?? "").replace(/^.*[/\\]/s, ""), ""); // its last path segment
+    if (name !== "") return name;
+  }
+  return null;
 }
 
 /** An RFC 8187 ext-value decoded, or `null`. */

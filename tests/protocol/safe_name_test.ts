@@ -64,6 +64,13 @@ describe("contentDispositionName(): filename* (RFC 8187)", () => {
     ["attachment; filename*=x.txt; filename=y.txt", "y.txt", "no charset: filename"],
     ["attachment; filename*=UTF-8''a b.txt; filename=y.txt", "y.txt", "a raw space: filename"],
     ["attachment; filename*=UTF-8''%C3%28.txt", null, "invalid UTF-8 and no filename"],
+    ["attachment; filename*=UTF-8''..; filename=x.txt", "x.txt", "filename* of no name: filename"],
+    ["attachment; filename*=UTF-8''; filename=x.txt", "x.txt", "an empty filename*: filename"],
+    [
+      "attachment; filename*=UTF-8''a%2F; filename=x.txt",
+      "x.txt",
+      "filename* a directory: filename",
+    ],
   ]);
 });
 
