@@ -26,7 +26,7 @@ import { haul, HaulError, PartialHaulError } from "../../mod.ts";
 import { cuttingFetch } from "../helpers/cutting_fetch.ts";
 import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
 import { lockFileOf } from "../helpers/lock_file.ts";
-import { type RuntimeChild, runtimeChild, waitFor } from "../helpers/runtime.ts";
+import { type RuntimeChild, runtimeChild, waitFor, WarmChildren } from "../helpers/runtime.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { makeRng } from "../helpers/prng.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
@@ -40,8 +40,8 @@ const ETAG = '"kill-1"';
 const PACE = { bytesPerSecond: RATE, chunkSize: 16 * 1024 };
 
 /**
- * Starts the child; with `hooks`, it downloads through `haulWith()` with
- * those engine hooks (passed as `HAUL_CHILD_HOOKS`).
+ * Starts the child (from `warm`, loaded already, when given); with `hooks`, it downloads through
+ * `haulWith()` with those engine hooks (passed as `HAUL_CHILD_HOOKS`).
  */
 function startChild(
   url: string,
@@ -49,9 +49,11 @@ function startChild(
   options: object = OPTIONS,
   hooks: EngineHooks | null = null,
   extraEnv: Record<string, string> = {},
+  warm?: WarmChildren,
 ): RuntimeChild {
   const env = hooks === null ? extraEnv : { ...extraEnv, HAUL_CHILD_HOOKS: JSON.stringify(hooks) };
-  return runtimeChild(CHILD_SCRIPT, [url, dest, JSON.stringify(options)], { allowAll: true }, env);
+  const args = [url, dest, JSON.stringify(options)];
+  return warm?.start(args, env) ?? runtimeChild(CHILD_SCRIPT, args, { allowAll: true }, env);
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -204,6 +206,7 @@ describe("SIGKILL during haul()", () => {
     const offsets = new Set<number>();
     const kinds = new Set<string>();
     const running = new Set<RuntimeChild>();
+    const warm = new WarmChildren(CHILD_SCRIPT, { allowAll: true });
     const failures: string[] = [];
 
     /** Runs one chain of kills on a fresh destination, then finishes it in-process. */
@@ -220,7 +223,7 @@ describe("SIGKILL during haul()", () => {
         const env: Record<string, string> = trigger.kind === "part-complete"
           ? { HAUL_CHILD_SYNC_DELAY_MS: "500" }
           : {};
-        const current = startChild(`${server.url}${path}`, dest, OPTIONS, null, env);
+        const current = startChild(`${server.url}${path}`, dest, OPTIONS, null, env, warm);
         running.add(current);
         let hit: boolean;
         switch (trigger.kind) {
@@ -327,6 +330,7 @@ describe("SIGKILL during haul()", () => {
       }
     } finally {
       for (const child of running) await child.kill();
+      await warm.close();
       await server.close();
     }
   });
@@ -365,6 +369,7 @@ describe("SIGKILL with the fast path (background sync, small buffers)", () => {
       ...PACE,
     }));
     const running = new Set<RuntimeChild>();
+    const warm = new WarmChildren(CHILD_SCRIPT, { allowAll: true });
     let checkpoints = 0;
     let kills = 0;
     const failures: string[] = [];
@@ -383,7 +388,7 @@ describe("SIGKILL with the fast path (background sync, small buffers)", () => {
         const where = `${name} kill ${i} (at ${at})`;
         const expected = expectedRange(state);
         const previous = state.checkpoint;
-        const child = startChild(`${server.url}${path}`, dest, options, hooks);
+        const child = startChild(`${server.url}${path}`, dest, options, hooks, {}, warm);
         running.add(child);
         const hit = await waitFor(child, () => (sizeOf(`${dest}.part`) ?? 0) >= at);
         await child.kill();
@@ -446,6 +451,7 @@ describe("SIGKILL with the fast path (background sync, small buffers)", () => {
       assert.ok(checkpoints >= 8, `only ${checkpoints} kills left a checkpoint`);
     } finally {
       for (const child of running) await child.kill();
+      await warm.close();
       await server.close();
     }
   });

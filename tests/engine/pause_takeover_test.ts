@@ -32,7 +32,7 @@ import {
 
 const CHILD = fileURLToPath(new URL("../fixtures/haul_child.ts", import.meta.url));
 const SIZE = 1536 * 1024 + 321;
-const RATE = 384 * 1024;
+const RATE = 768 * 1024;
 const STALE_MS = 800;
 /** A short lease, so a test need not wait 5 s; and frequent checkpoints. */
 const HOOKS = JSON.stringify({ lockTiming: { heartbeatMs: 100, staleMs: STALE_MS } });

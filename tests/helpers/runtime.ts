@@ -106,6 +106,7 @@ export interface RuntimeChild {
  * @param args its arguments.
  * @param permissions the runtime and, for Deno, the flags.
  * @param env variables added to this process's environment.
+ * @param stdin a pipe for the child's standard input, or none.
  * @returns the child.
  */
 export function runtimeChild(
@@ -113,12 +114,13 @@ export function runtimeChild(
   args: readonly string[],
   permissions: ChildPermissions = {},
   env: Record<string, string> = {},
+  stdin: "ignore" | "pipe" = "ignore",
 ): RuntimeChild {
   const [command, argv] = runtimeCommand(script, args, permissions);
   const proc = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin, "pipe", "pipe"],
   });
   let stdout = "";
   let all = "";
@@ -158,6 +160,58 @@ export function runtimeChild(
       return done;
     },
   };
+}
+
+/**
+ * Children of `fixtures/haul_child.ts` started one ahead: each loads its modules and then waits for
+ * its arguments on stdin (`--stdin`), so a test that starts and kills many in a row does not wait
+ * out each one's start-up (0.2-0.8 s): the next one loads while the current one downloads.
+ */
+export class WarmChildren {
+  readonly #script: string;
+  readonly #permissions: ChildPermissions;
+  #spare: RuntimeChild | null = null;
+
+  /**
+   * @param script `fixtures/haul_child.ts`'s path.
+   * @param permissions the runtime and, for Deno, the flags of every child.
+   */
+  constructor(script: string, permissions: ChildPermissions) {
+    this.#script = script;
+    this.#permissions = permissions;
+  }
+
+  /**
+   * A child that runs with `args` and with `env` added to its environment (the spare, loaded
+   * already, when there is one); the next spare starts loading.
+   *
+   * @param args the child's arguments.
+   * @param env variables the child adds to its environment before it reads any.
+   * @returns the child.
+   */
+  start(args: readonly string[], env: Record<string, string> = {}): RuntimeChild {
+    const child = this.#spare ?? this.#spawn();
+    this.#spare = this.#spawn();
+    child.proc.stdin!.end(JSON.stringify({ args, env }) + "\n");
+    return child;
+  }
+
+  /**
+   * A child that waits for its line on stdin. A write to one that is gone fails (EPIPE, and Bun's
+   * end of the pipe after the child read its line): ignored, the child's output tells.
+   */
+  #spawn(): RuntimeChild {
+    const child = runtimeChild(this.#script, ["--stdin"], this.#permissions, {}, "pipe");
+    child.proc.stdin!.on("error", () => {});
+    return child;
+  }
+
+  /** Kills the spare. */
+  async close(): Promise<void> {
+    const spare = this.#spare;
+    this.#spare = null;
+    await spare?.kill();
+  }
 }
 
 /**
