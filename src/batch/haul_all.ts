@@ -11,7 +11,7 @@ import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
 import { atLeastOne, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
-import { destToPath, sidecarPaths } from "../store/destination.ts";
+import { sidecarPaths } from "../store/destination.ts";
 import { destinationKey, requestHref } from "../engine/single_flight.ts";
 
 /** Default cap on connections over every download of a batch. */
@@ -287,19 +287,17 @@ function readItems(items: Iterable<HaulAllItem>): HaulAllItem[] {
     throw new TypeError("Invalid items: haulAll(items) needs an iterable of { url, dest }");
   }
   const list = [...items];
-  const paths = new Map<string, string>(); // each valid dest as a path, without a leading "./"
-  const firsts = new Map<string, number>(); // each dest as one flight keys it: its first item
+  const paths = new Map<string, string>(); // each valid dest as one flight keys it: where asked
+  const firsts = new Map<string, number>(); // the same keys: the first item of each
   const problems: string[] = [];
   list.forEach((item: Partial<HaulAllItem> | null | undefined, index) => {
     if (typeof item !== "object" || item === null || item.url == null || item.dest == null) {
       throw new TypeError(`Invalid items: item ${index} is not a { url, dest } object`);
     }
-    try {
-      paths.set(destToPath(item.dest).replace(/^(\.\/)+/, ""), `item ${index}`);
-    } catch { /* an invalid dest fails its item alone */ }
     let key = destinationKey(item.dest);
-    if (key === null) return;
+    if (key === null) return; // an invalid dest fails its item alone
     while (UP_STEP.test(key)) key = key.replace(UP_STEP, "$1"); // `x/../f` is `f` (a link at x aside)
+    paths.set(key, `item ${index}`);
     const first = firsts.get(key) ?? index;
     firsts.set(key, first);
     const [own, its] = [item, list[first]!].map((one) => requestHref(one.urls ?? one.url!));

@@ -226,7 +226,8 @@ describe("haulAll() arguments", () => {
         for (const sidecar of [...sidecars, ".part.takeover"]) {
           const spellings: [string | URL, string][] = [
             [a, a + sidecar],
-            [new URL(`file://${a}`), `./${a}${sidecar}`],
+            [new URL(`file://${a}`), `${dir}/./a.bin${sidecar}`],
+            [`${dir}//a.bin`, `${dir}/sub/../a.bin${sidecar}`],
           ];
           for (const [dest, other] of spellings) {
             const items = [
