@@ -26,6 +26,23 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 }
 
 /**
+ * {@link withTempDir}, then `server` closed, whether `fn` passed or threw.
+ *
+ * @param server a test server (anything with `close()`).
+ * @param fn the test body.
+ */
+export async function withServerDir(
+  server: { close(): Promise<unknown> },
+  fn: (dir: string) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await withTempDir(fn);
+  } finally {
+    await server.close();
+  }
+}
+
+/**
  * Random bytes of a given size.
  *
  * @param size length in bytes.
