@@ -1,8 +1,7 @@
 /**
  * `maxBytesPerSecond`: a body is read no faster than the limit, so TCP's receive window closes and
- * the sender slows down (not only the disk writes). Reads come in bursts, since each wake-up costs
- * CPU (docs/performance.md, "Rate limit"). A reader's wait is not a stall (`stall.ts` counts only
- * pending reads). One limiter serves every connection of a call, or every call of a batch.
+ * the sender slows down (not only the disk writes), in bursts (docs/performance.md, "Rate limit");
+ * a reader's wait is not a stall. One limiter serves every connection of a call, or all of a batch.
  *
  * @module
  */
@@ -11,8 +10,6 @@ import type { HaulOptions } from "../types.ts";
 
 /** Unused pace a reader may catch up after a slow read or an idle spell: 100 ms of bytes. */
 const CREDIT_MS = 100;
-/** A shorter debt is not slept but carried to the next read (same pace, fewer wake-ups). */
-const BURST_MS = 250;
 
 /** The time a limiter reads and waits on (tests give a fake one). */
 export interface LimiterClock {
@@ -41,6 +38,7 @@ const REAL_CLOCK: LimiterClock = { now: () => performance.now(), sleep };
 /** A pace of bytes per second shared by the readers that take from it. */
 export class RateLimiter {
   readonly #bytesPerSecond: number;
+  readonly #burstMs: number;
   readonly #clock: LimiterClock;
   /** When the bytes taken so far are paid for, at the limit's pace (`NaN`: nothing taken yet). */
   #paidUntil = NaN;
@@ -53,12 +51,15 @@ export class RateLimiter {
       );
     }
     this.#bytesPerSecond = bytesPerSecond;
+    // A debt under a burst is carried to the next read, not slept (each wake-up costs CPU). A
+    // burst: 250 ms of bytes, or 512 KiB if that is longer, up to 500 ms.
+    this.#burstMs = Math.min(500, Math.max(250, (2 ** 19 * 1000) / bytesPerSecond));
     this.#clock = clock;
   }
 
   /** The most bytes a read should take at once: a burst's worth, so no wait is much longer. */
   get burst(): number {
-    return Math.max(1, Math.floor((this.#bytesPerSecond * BURST_MS) / 1000));
+    return Math.max(1, Math.floor((this.#bytesPerSecond * this.#burstMs) / 1000));
   }
 
   /** Accounts for `bytes` read at `now`; returns the ms to wait before the next read (0: none). */
@@ -67,7 +68,7 @@ export class RateLimiter {
     const from = Number.isNaN(this.#paidUntil) ? now : Math.max(this.#paidUntil, now - CREDIT_MS);
     this.#paidUntil = from + (bytes * 1000) / this.#bytesPerSecond;
     const wait = this.#paidUntil - now;
-    return wait >= BURST_MS ? wait : 0;
+    return wait >= this.#burstMs ? wait : 0;
   }
 
   /** Accounts for `bytes` just read, then waits until the next read may start (or `signal`). */
