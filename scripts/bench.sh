@@ -29,4 +29,6 @@ free_gib=$(df -P -BG "$root" | awk 'NR==2 { sub("G", "", $4); print $4 }')
 if [ "${free_gib:-0}" -lt 16 ]; then
   echo "bench: only ${free_gib} GiB free under $root; the full run needs about 14 GiB (try --quick)" >&2
 fi
+# Deno children must not look for a new Deno during a measured call (a DNS lookup and a thread).
+export DENO_NO_UPDATE_CHECK=1
 exec "$bin/deno" run -A "$root/scripts/bench/main.ts" "$@"
