@@ -18,6 +18,7 @@
  * - `--connections N`: fetch over up to `N` connections (the `connections` option).
  * - `--integrity VALUE`: the `integrity` option (e.g. `sha512:<hex>`: SHA-512 computed too).
  * - `--max-bytes-per-second N`: the `maxBytesPerSecond` option.
+ * - `--checkpoint-ms N`: `checkpointEvery: { ms: N }` (a checkpoint at most every `N` ms).
  * - `--sources function|mirrors`: the URL as a function called for every
  *   request, or as two mirrors (the URL twice, the second with `?mirror=2`).
  *
@@ -60,6 +61,7 @@ interface Args {
   integrity: string | null;
   sources: "function" | "mirrors" | null;
   maxBytesPerSecond: number | null;
+  checkpointMs: number | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -73,6 +75,7 @@ function parseArgs(argv: readonly string[]): Args {
     integrity: null,
     sources: null,
     maxBytesPerSecond: null,
+    checkpointMs: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -90,6 +93,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === "--integrity") args.integrity = value();
     else if (flag === "--sources") args.sources = value() === "function" ? "function" : "mirrors";
     else if (flag === "--max-bytes-per-second") args.maxBytesPerSecond = Number(value());
+    else if (flag === "--checkpoint-ms") args.checkpointMs = Number(value());
     else throw new Error(`Unknown option: ${flag}`);
   }
   if (args.url === "" || args.dest === "") throw new Error("Pass --url and --dest");
@@ -137,6 +141,7 @@ async function main(args: Args): Promise<ClientReport> {
   if (args.connections !== null) options.connections = args.connections;
   if (args.integrity !== null) options.integrity = args.integrity;
   if (args.maxBytesPerSecond !== null) options.maxBytesPerSecond = args.maxBytesPerSecond;
+  if (args.checkpointMs !== null) options.checkpointEvery = { ms: args.checkpointMs };
   const abortAt = args.abortAt;
   if (abortAt !== null) {
     options.onProgress = (progress) => {

@@ -12,6 +12,9 @@
  * unlimited: its own ratio is what pacing costs the runtime with none of
  * haul's work (a paced body wakes the runtime and its network thread for each
  * burst, and a process alive for 10 s pays its timers and allocator for them).
+ * A third haul row is limited with `checkpointEvery: { ms: 10000 }`: what of
+ * the ratio is the default cadence's durable checkpoint every second (an
+ * unlimited call of 10 s of bytes takes none; the limited one ten).
  *
  * @module
  */
@@ -56,8 +59,9 @@ export async function rateLimit(bench: Bench): Promise<void> {
       script: "haul_client.ts" | "floor_client.ts",
       runtime: "deno" | "bun",
       limited: boolean,
+      more: string[] = [],
     ): Promise<Run> => {
-      const extra = limited ? ["--max-bytes-per-second", String(bytes)] : [];
+      const extra = limited ? ["--max-bytes-per-second", String(bytes), ...more] : more;
       const args = ["--url", url, "--dest", dest, ...extra];
       const { report: out } = await runClient(
         context,
@@ -80,6 +84,10 @@ export async function rateLimit(bench: Bench): Promise<void> {
       ...RUNTIMES.flatMap((runtime): [string, () => Promise<Run>][] => [
         [`haul (${runtime})`, () => child("haul_client.ts", runtime, true)],
         [`haul (${runtime}) unlimited`, () => child("haul_client.ts", runtime, false)],
+        [
+          `haul (${runtime}) checkpoint every ${SECONDS} s`,
+          () => child("haul_client.ts", runtime, true, ["--checkpoint-ms", String(SECONDS * 1000)]),
+        ],
         [`floor (${runtime}) paced`, () => child("floor_client.ts", runtime, true)],
         [`floor (${runtime}) unlimited`, () => child("floor_client.ts", runtime, false)],
       ]),
@@ -119,6 +127,8 @@ export async function rateLimit(bench: Bench): Promise<void> {
       const cpu = of(name, (r) => r.cpuMsPerMB);
       const free = of(`${name} unlimited`, (r) => r.cpuMsPerMB);
       const cpuRatio = cpu.map((value, i) => value / free[i]!);
+      const sparse = of(`${name} checkpoint every ${SECONDS} s`, (r) => r.cpuMsPerMB);
+      const sparseRatio = sparse.map((value, i) => value / free[i]!);
       const paced = of(`floor (${runtime}) paced`, (r) => r.cpuMsPerMB);
       const floorFree = of(`floor (${runtime}) unlimited`, (r) => r.cpuMsPerMB);
       const floorRatio = paced.map((value, i) => value / floorFree[i]!);
@@ -128,7 +138,7 @@ export async function rateLimit(bench: Bench): Promise<void> {
         figure: `${spread(toLimit, 3)}; ${spread(toCurl, 3)}; ${spread(cpuRatio, 2)}`,
         reference: `curl ${spread(curlRates, 2)} MB/s; floor paced ${
           spread(floorRatio, 2)
-        } × floor unlimited`,
+        } × floor unlimited; a checkpoint every ${SECONDS} s ${spread(sparseRatio, 2)} × unlimited`,
         goal: "0.9–1.1; CPU/MB ≤ 1.0",
         verdict: verdict(
           toLimit.every((x) => x >= 0.9 && x <= 1.1) && median(cpuRatio) <= 1.0,
