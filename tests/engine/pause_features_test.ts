@@ -1,0 +1,202 @@
+/**
+ * Ownership through a pause, for the features beside the plain download (the plain one:
+ * `pause_takeover_test.ts`): `revalidate` (a 304 that keeps `dest`), `remoteTime` (the mtime
+ * stamped on `.part` before the commit) and `integrity` (sha512). A child is stopped with SIGSTOP
+ * at one step (`HAUL_CHILD_DELAY_AT` in `tests/fixtures/haul_child.ts` holds it there) for longer
+ * than the lock's lease, a Deno child that cannot see its liveness takes the destination over and
+ * commits another version, and the first is continued. It must not report a file it no longer
+ * owns, nor touch the taker's: it fails with a retryable "lock lost", and `dest` is the taker's
+ * version, with the taker's mtime, nothing beside it.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdir, stat, utimes, writeFile } from "node:fs/promises";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import {
+  type ChildPermissions,
+  currentRuntime,
+  type RuntimeChild,
+  runtimeChild,
+} from "../helpers/runtime.ts";
+
+const CHILD = fileURLToPath(new URL("../fixtures/haul_child.ts", import.meta.url));
+const STALE_MS = 800;
+/** A short lease, so a test need not wait 5 s. */
+const HOOKS = JSON.stringify({ lockTiming: { heartbeatMs: 100, staleMs: STALE_MS } });
+const OLD = {
+  body: randomBody(300_000),
+  etag: '"old"',
+  lastModified: "Mon, 02 Jun 2025 10:00:00 GMT",
+};
+const NEW = {
+  body: randomBody(500_000),
+  etag: '"new"',
+  lastModified: "Tue, 03 Jun 2025 12:30:00 GMT",
+};
+
+interface Outcome {
+  readonly ok: boolean;
+  readonly sha256?: string | null;
+  readonly sha512?: string | null;
+  readonly size?: number;
+  readonly status?: number;
+  readonly message?: string;
+  readonly retryable?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `child` to exit, for up to 30 s. */
+async function exitOf(child: RuntimeChild): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise((resolve) => (timer = setTimeout(resolve, 30_000)));
+  await Promise.race([child.exited, hung]).finally(() => clearTimeout(timer));
+  assert.ok(child.hasExited, `the child finished: ${child.output()}`);
+}
+
+function sha512Integrity(body: Uint8Array): string {
+  return `sha512-${createHash("sha512").update(body).digest("base64")}`;
+}
+
+/** Polls `condition` every 20 ms for up to 20 s. */
+async function until(
+  condition: () => boolean,
+  what: string,
+  output: () => string,
+): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (condition()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}; the child said: ${output()}`);
+}
+
+function outcomeIn(output: string): Outcome {
+  const line = output.split("\n").find((text) => text.startsWith('{"ok"'));
+  assert.ok(line !== undefined, `no outcome from the child: ${output}`);
+  return JSON.parse(line) as Outcome;
+}
+
+interface Trial {
+  /** The owner's options (besides `dest`). */
+  readonly options: Record<string, unknown>;
+  /** The step it is stopped at. */
+  readonly stopAt: "close" | "size";
+  /** What `dest` holds first: OLD (its Last-Modified as mtime), an older file, or nothing. */
+  readonly existing: "current" | "older" | null;
+}
+
+/**
+ * The owner (a Node or Bun child) is stopped at `trial.stopAt` while the server serves OLD; the
+ * server then serves NEW, a Deno child without `--allow-run` takes over and commits NEW with
+ * `overwrite`, and the owner is continued. Returns the owner's outcome, after checking `dest` is
+ * NEW, with the taker's mtime, that a success reports its size, and that nothing is beside it.
+ */
+async function stopAndTakeOver(trial: Trial): Promise<Outcome> {
+  let current = OLD;
+  const server = await startResourceServer(
+    () => current,
+    (req, honest) => {
+      const since = req.headers["if-modified-since"];
+      if (since !== undefined && Date.parse(current.lastModified) <= Date.parse(since)) {
+        return { status: 304, headers: [["Last-Modified", current.lastModified]] };
+      }
+      // A Date long after Last-Modified: a strong validator, stamped on the file.
+      const date: [string, string] = ["Date", new Date().toUTCString()];
+      return { ...honest, headers: [...honest.headers as [string, string][], date] };
+    },
+  );
+  const url = `${server.url}/file`;
+  const children: RuntimeChild[] = [];
+  let stopped: RuntimeChild | null = null;
+  try {
+    return await withTempDir(async (dir) => {
+      const dest = join(dir, "kept.bin");
+      if (trial.existing !== null) {
+        await writeFile(dest, trial.existing === "current" ? OLD.body : randomBody(1000));
+        const mtime = new Date(trial.existing === "current" ? OLD.lastModified : 0);
+        await utimes(dest, mtime, mtime);
+      }
+      const here = currentRuntime();
+      const owner = runtimeChild(
+        CHILD,
+        [url, dest, JSON.stringify(trial.options), HOOKS],
+        { runtime: here === "deno" ? "node" : here },
+        { HAUL_CHILD_DELAY_AT: `${trial.stopAt}:3000` },
+      );
+      children.push(owner);
+      await until(
+        () => owner.output().includes(`{"delay":"${trial.stopAt}"}`),
+        `the step: ${trial.stopAt}`,
+        owner.output,
+      );
+      process.kill(owner.proc.pid!, "SIGSTOP");
+      stopped = owner;
+      await sleep(STALE_MS * 2); // the lease runs out
+      current = NEW;
+      const blind: ChildPermissions = {
+        runtime: "deno",
+        readWriteDir: dir,
+        net: new URL(server.url).host,
+      };
+      const overwrite = JSON.stringify({ overwrite: true });
+      const taker = runtimeChild(CHILD, [url, dest, overwrite, HOOKS], blind);
+      children.push(taker);
+      await exitOf(taker);
+      assert.equal(outcomeIn(taker.output()).ok, true, `the taker commits: ${taker.output()}`);
+      const takerMtime = (await stat(dest)).mtimeMs;
+      process.kill(owner.proc.pid!, "SIGCONT");
+      stopped = null;
+      await exitOf(owner);
+      const first = outcomeIn(owner.output());
+      const bytes = await bytesOf(dest);
+      assert.equal(sha256(bytes), sha256(NEW.body), "dest is the taker's version");
+      assert.equal((await stat(dest)).mtimeMs, takerMtime, "the taker's file is not touched");
+      if (first.ok) {
+        assert.equal(first.size, bytes.length, `a success reports dest: ${JSON.stringify(first)}`);
+      }
+      assert.deepEqual(await readdir(dir), ["kept.bin"], "nothing is left beside dest");
+      return first;
+    });
+  } finally {
+    if (stopped !== null) process.kill((stopped as RuntimeChild).proc.pid!, "SIGCONT");
+    for (const child of children) await child.kill();
+    await server.close();
+  }
+}
+
+function assertLockLost(first: Outcome): void {
+  assert.equal(first.ok, false, `the woken owner reports nothing: ${JSON.stringify(first)}`);
+  assert.equal(first.retryable, true, JSON.stringify(first));
+  assert.match(first.message ?? "", /lock lost/);
+}
+
+describe("An owner stopped past its lease, taken over by a call that cannot see it", () => {
+  it("after a 304 (revalidate), woken once the taker replaced dest, fails: lock lost", {
+    timeout: 60_000,
+  }, async () => {
+    const first = await stopAndTakeOver({
+      options: { revalidate: true },
+      stopAt: "close",
+      existing: "current",
+    });
+    assertLockLost(first);
+  });
+
+  it("after a 304 with a sha512 integrity of the old file, fails: lock lost, no integrity error", {
+    timeout: 60_000,
+  }, async () => {
+    const first = await stopAndTakeOver({
+      options: { revalidate: true, integrity: sha512Integrity(OLD.body) },
+      stopAt: "close",
+      existing: "current",
+    });
+    assertLockLost(first);
+  });
+});
