@@ -86,8 +86,9 @@ export class PartOwner {
     for (const path of [part, ctrl, ctrlTmp]) await this.#fs.remove(path);
   }
 
-  /** Sets `.part`'s mtime (`FsShim.utime`); the commit's `fsync` that follows makes it durable. */
+  /** Sets `.part`'s mtime (`FsShim.utime`) while owned; the commit's `fsync` makes it durable. */
   async stamp(mtimeMs: number): Promise<void> {
+    await this.check(); // by path: never another owner's `.part`
     await this.#fs.utime?.(this.#paths.part, mtimeMs);
   }
 

@@ -199,4 +199,26 @@ describe("An owner stopped past its lease, taken over by a call that cannot see 
     });
     assertLockLost(first);
   });
+
+  it("before it stamps the server's time on .part (remoteTime), stamps nothing: lock lost", {
+    timeout: 60_000,
+  }, async () => {
+    const first = await stopAndTakeOver({
+      options: { remoteTime: true },
+      stopAt: "size",
+      existing: null,
+    });
+    assertLockLost(first);
+  });
+
+  it("before it stamps a revalidated 200's time, with sha512 integrity: lock lost", {
+    timeout: 60_000,
+  }, async () => {
+    const first = await stopAndTakeOver({
+      options: { revalidate: true, integrity: sha512Integrity(OLD.body) },
+      stopAt: "size",
+      existing: "older",
+    });
+    assertLockLost(first);
+  });
 });
