@@ -222,3 +222,99 @@ describe("An owner stopped past its lease, taken over by a call that cannot see 
     assertLockLost(first);
   });
 });
+
+/**
+ * The owner is killed (SIGKILL) at `stopAt`; the next call, with `next` as options, must resume or
+ * clean up: it succeeds, `dest` is OLD (mtime its Last-Modified when `stamped`), nothing beside it.
+ */
+async function killAndCallAgain(
+  trial: Trial & { readonly next: Record<string, unknown>; readonly stamped: boolean },
+): Promise<Outcome> {
+  const server = await startResourceServer(OLD, (req, honest) => {
+    const since = req.headers["if-modified-since"];
+    if (since !== undefined && Date.parse(OLD.lastModified) <= Date.parse(since)) {
+      return { status: 304, headers: [["Last-Modified", OLD.lastModified]] };
+    }
+    const date: [string, string] = ["Date", new Date().toUTCString()];
+    return { ...honest, headers: [...honest.headers as [string, string][], date] };
+  });
+  const url = `${server.url}/file`;
+  const children: RuntimeChild[] = [];
+  try {
+    return await withTempDir(async (dir) => {
+      const dest = join(dir, "kept.bin");
+      if (trial.existing !== null) {
+        await writeFile(dest, trial.existing === "current" ? OLD.body : randomBody(1000));
+        const mtime = new Date(trial.existing === "current" ? OLD.lastModified : 0);
+        await utimes(dest, mtime, mtime);
+      }
+      const owner = runtimeChild(CHILD, [url, dest, JSON.stringify(trial.options), HOOKS], {}, {
+        HAUL_CHILD_DELAY_AT: `${trial.stopAt}:3000`,
+      });
+      children.push(owner);
+      await until(
+        () => owner.output().includes(`{"delay":"${trial.stopAt}"}`),
+        `the step: ${trial.stopAt}`,
+        owner.output,
+      );
+      await owner.kill();
+      const again = runtimeChild(CHILD, [url, dest, JSON.stringify(trial.next), HOOKS]);
+      children.push(again);
+      await exitOf(again);
+      const second = outcomeIn(again.output());
+      assert.equal(second.ok, true, again.output());
+      const bytes = await bytesOf(dest);
+      assert.equal(sha256(bytes), sha256(OLD.body), "dest is the server's file");
+      assert.equal(second.size, bytes.length);
+      if (trial.stamped) {
+        assert.equal((await stat(dest)).mtimeMs, Date.parse(OLD.lastModified), "its mtime");
+      }
+      assert.deepEqual(await readdir(dir), ["kept.bin"], "nothing is left beside dest");
+      return second;
+    });
+  } finally {
+    for (const child of children) await child.kill();
+    await server.close();
+  }
+}
+
+describe("An owner killed (SIGKILL) in the steps of revalidate and remoteTime", () => {
+  for (const next of [{ revalidate: true }, {}]) {
+    it(`after a 304, before it returns: the next call (${JSON.stringify(next)}) cleans up`, {
+      timeout: 60_000,
+    }, async () => {
+      const second = await killAndCallAgain({
+        options: { revalidate: true },
+        stopAt: "close",
+        existing: "current",
+        next,
+        stamped: true,
+      });
+      assert.equal(second.status, next.revalidate === true ? 304 : 0);
+    });
+  }
+
+  it("in its commit, before the stamp: the next call finishes it with the server's time", {
+    timeout: 60_000,
+  }, async () => {
+    await killAndCallAgain({
+      options: { remoteTime: true },
+      stopAt: "size",
+      existing: null,
+      next: { remoteTime: true },
+      stamped: true,
+    });
+  });
+
+  it("in a revalidated 200's commit: the next -N call finishes it, no 304 for the old file", {
+    timeout: 60_000,
+  }, async () => {
+    await killAndCallAgain({
+      options: { revalidate: true },
+      stopAt: "size",
+      existing: "older",
+      next: { revalidate: true },
+      stamped: true,
+    });
+  });
+});
