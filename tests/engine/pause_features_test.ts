@@ -6,15 +6,20 @@
  * than the lock's lease, a Deno child that cannot see its liveness takes the destination over and
  * commits another version, and the first is continued. It must not report a file it no longer
  * owns, nor touch the taker's: it fails with a retryable "lock lost", and `dest` is the taker's
- * version, with the taker's mtime, nothing beside it.
+ * version, with the taker's mtime, nothing beside it. Killed (SIGKILL) at those steps instead, it
+ * leaves what the next call finishes or removes. A `haulAll()` batch (the command line's
+ * `-i LIST -j 2 --json`) stopped while one item is taken over reports for it the file at its `dest`;
+ * `haulStream()` (`-o -`) leaves no file, stopped, continued or killed.
  */
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
 import { readdir, stat, utimes, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { startCli } from "../fixtures/cli_run.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 import {
@@ -316,5 +321,113 @@ describe("An owner killed (SIGKILL) in the steps of revalidate and remoteTime", 
       next: { revalidate: true },
       stamped: true,
     });
+  });
+});
+
+describe("haulStream through the command line's -o -, stopped and killed", () => {
+  it("creates no file, lock or sidecar: while it streams, stopped, continued or killed", {
+    timeout: 60_000,
+  }, async () => {
+    const body = randomBody(2 << 20);
+    const server = await startResourceServer(
+      { body },
+      (_req, honest) => ({ ...honest, bytesPerSecond: 256 * 1024 }),
+    );
+    try {
+      await withTempDir(async (dir) => {
+        const cli = startCli([`${server.url}/file.bin`, "-o", "-"], { cwd: dir });
+        try {
+          await until(() => cli.stdout().length > 64 * 1024, "streamed bytes", cli.stderr);
+          assert.deepEqual(await readdir(dir), [], "nothing while it streams");
+          process.kill(cli.child.pid!, "SIGSTOP");
+          await sleep(STALE_MS);
+          assert.deepEqual(await readdir(dir), [], "nothing while it is stopped");
+          process.kill(cli.child.pid!, "SIGCONT");
+          await until(() => cli.stdout().length > 256 * 1024, "more bytes", cli.stderr);
+          assert.deepEqual(await readdir(dir), [], "nothing once continued");
+          cli.kill();
+          const { signal } = await cli.done;
+          assert.equal(signal, "SIGKILL");
+          assert.deepEqual(await readdir(dir), [], "nothing after a kill");
+        } finally {
+          if (cli.child.exitCode === null && cli.child.signalCode === null) {
+            process.kill(cli.child.pid!, "SIGCONT");
+          }
+          cli.kill();
+          await cli.done;
+        }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("A haulAll() batch (the command line's -i LIST -j 2) stopped while one item is taken over", () => {
+  it("reports for that item the file at its dest, and finishes the other", {
+    timeout: 90_000,
+  }, async () => {
+    const SIZE = 512 * 1024;
+    const a = { old: randomBody(SIZE), new: randomBody(SIZE + 4321), other: randomBody(SIZE) };
+    let aNow = { body: a.old, etag: '"a-old"' };
+    const server = await startResourceServer(
+      (req) => (req.path === "/a.bin" ? aNow : { body: a.other, etag: '"b"' }),
+      (_req, honest) => ({ ...honest, bytesPerSecond: 256 * 1024 }),
+    );
+    const children: RuntimeChild[] = [];
+    let stopped: RuntimeChild | null = null;
+    try {
+      await withTempDir(async (dir) => {
+        const out = join(dir, "out");
+        const list = join(dir, "list.txt");
+        await writeFile(list, `${server.url}/a.bin\n${server.url}/b.bin\n`);
+        const here = currentRuntime();
+        const cli = fileURLToPath(new URL("../../cli.ts", import.meta.url));
+        const args = ["-i", list, "--dir", out, "-j", "2", "--json"];
+        const batch = runtimeChild(cli, args, { runtime: here === "deno" ? "node" : here });
+        children.push(batch);
+        const destA = join(out, "a.bin");
+        await until(
+          () => existsSync(`${destA}.part`) && statSync(`${destA}.part`).size > 64 * 1024,
+          "a.bin's first bytes",
+          batch.output,
+        );
+        process.kill(batch.proc.pid!, "SIGSTOP");
+        stopped = batch;
+        await sleep(STALE_MS * 2); // a.bin's lease (and b.bin's) runs out
+        aNow = { body: a.new, etag: '"a-new"' };
+        const blind: ChildPermissions = {
+          runtime: "deno",
+          readWriteDir: dir,
+          net: new URL(server.url).host,
+        };
+        const taker = runtimeChild(CHILD, [`${server.url}/a.bin`, destA, "{}", HOOKS], blind);
+        children.push(taker);
+        await exitOf(taker);
+        assert.equal(outcomeIn(taker.output()).ok, true, `the taker commits: ${taker.output()}`);
+        process.kill(batch.proc.pid!, "SIGCONT");
+        stopped = null;
+        await exitOf(batch);
+        const reports = batch.output().split("\n").filter((line) => line.startsWith('{"status"'))
+          .map((line) => JSON.parse(line) as Outcome & { dest: string; status: string });
+        const bytesA = await bytesOf(destA);
+        assert.equal(sha256(bytesA), sha256(a.new), "a.bin is the taker's version");
+        assert.equal(sha256(await bytesOf(join(out, "b.bin"))), sha256(a.other));
+        const reportA = reports.find((report) => report.dest.endsWith("a.bin"));
+        const reportB = reports.find((report) => report.dest.endsWith("b.bin"));
+        assert.ok(reportA !== undefined && reportB !== undefined, batch.output());
+        assert.equal(reportB.status, "done", JSON.stringify(reportB));
+        assert.equal(reportB.sha256, sha256(a.other));
+        if (reportA.status !== "failed") {
+          assert.equal(reportA.size, bytesA.length, `a.bin's report: ${JSON.stringify(reportA)}`);
+          assert.ok(reportA.sha256 === null || reportA.sha256 === sha256(bytesA));
+        }
+        assert.deepEqual((await readdir(out)).sort(), ["a.bin", "b.bin"], "nothing beside them");
+      });
+    } finally {
+      if (stopped !== null) process.kill((stopped as RuntimeChild).proc.pid!, "SIGCONT");
+      for (const child of children) await child.kill();
+      await server.close();
+    }
   });
 });
