@@ -98,7 +98,7 @@ export async function haulWithRetry(
       }
     };
   }
-  let published: HaulResult | null = null; // by an attempt that failed past its rename
+  let published: (() => Promise<HaulResult | null>) | undefined; // failed past its rename
   const attempt = async (): Promise<HaulResult> => {
     fetched = false;
     const index = sources.current;
@@ -110,9 +110,9 @@ export async function haulWithRetry(
         ...(limiter === undefined ? {} : { limiter }),
         kept,
         sources,
-      }).then((r) => r.alreadyComplete && published?.size === r.size ? published : r);
+      }).then(async (r) => (r.alreadyComplete ? await published?.() : null) ?? r);
     } catch (error) {
-      published = (error as { published?: HaulResult } | null)?.published ?? published;
+      published = (error as { published?: typeof published } | null)?.published ?? published;
       if (state.validLength > before) sources.served(index);
       sources.failed(index);
       throw error;
@@ -171,8 +171,7 @@ export async function retrying<T>(
  */
 export function shouldRetry(error: unknown, requestMade: boolean): boolean {
   if ((error as Error | null)?.name === "TypeError" && !requestMade) return false;
-  const fsCode = filesystemCode(error);
-  if (fsCode === "ENOSPC" || fsCode === "EDQUOT") return false;
+  if (/^(ENOSPC|EDQUOT)$/.test(filesystemCode(error) ?? "")) return false;
   return isRetryable(error);
 }
 

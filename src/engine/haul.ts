@@ -85,8 +85,9 @@ export async function haulWith(
   const progress = new ProgressReporter(state, options.onProgress);
   options.signal?.throwIfAborted();
 
-  const returnExisting = async (found: ShimStat): Promise<HaulResult> => {
-    const result = await alreadyComplete(fs, paths, found, expected, startedAt);
+  const returnExisting = async (found: ShimStat, owner?: PartOwner): Promise<HaulResult> => {
+    const result = await alreadyComplete(fs, paths, found, expected, startedAt)
+      .finally(() => owner?.check()); // read while still its own, else "lock lost"
     progress.done(result.size);
     return result;
   };
@@ -114,8 +115,7 @@ export async function haulWith(
     const signal = options.signal === undefined
       ? owner.signal
       : AbortSignal.any([options.signal, owner.signal]);
-    // Revalidation asks If-Modified-Since the file's mtime (not a link's own: a link is
-    // downloaded again), and what a 200 brings replaces the file.
+    // If-Modified-Since the file's mtime (not a link's own: a link is downloaded again).
     const since = appeared?.isFile === true ? appeared.mtimeMs ?? null : null;
     options = { ...options, signal, overwrite: options.overwrite === true || appeared !== null };
     const index = sources.current;
@@ -139,7 +139,7 @@ export async function haulWith(
     const result = await new Download(ctx).run();
     if (result === null) { // 304: dest is current; the empty .part goes
       await owner.remove();
-      return { ...(await returnExisting(appeared!)), status: 304, connections: 1 };
+      return { ...(await returnExisting(appeared!, owner)), status: 304, connections: 1 };
     }
     progress.done(result.size);
     return result;

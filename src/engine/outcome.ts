@@ -176,7 +176,7 @@ interface Completion {
 
 /**
  * Commits a complete `.part` (the last byte streamed, or a 416 that says the checkpoint covers the
- * file) onto `dest`, the one door to it; a failure past the rename carries its result, `published`.
+ * file) onto `dest`, the one door to it; a failure past the rename carries `published` (retry.ts).
  */
 export async function commit(ctx: CallContext, part: Completion): Promise<HaulResult> {
   const { owner, options } = ctx;
@@ -198,10 +198,11 @@ export async function commit(ctx: CallContext, part: Completion): Promise<HaulRe
     await owner.remove();
     throw failure;
   }
-  await owner.publish(options.overwrite === true, part.checkpointed).catch(async (error) => {
+  await owner.publish(options.overwrite === true, part.checkpointed).catch((error) => {
     const failure = toDestinationError(error, ctx.paths.dest) as object;
-    const there = await ctx.fs.stat(ctx.paths.dest).catch(() => null); // this call's file?
-    if (there?.identity === identity) hidden(failure, "published", part.result(digests));
+    const result = part.result(digests); // for a retry's next attempt, while this file is at dest
+    const there = async () => (await ctx.fs.stat(ctx.paths.dest).catch(() => null))?.identity;
+    hidden(failure, "published", async () => ((await there()) === identity ? result : null));
     throw failure;
   });
   return part.result(digests);

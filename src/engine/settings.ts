@@ -127,7 +127,6 @@ export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings
   if (!(bytes > 0) || !(ms > 0)) {
     throw new RangeError("Invalid checkpointEvery: bytes and ms must be positive");
   }
-  const connections = atLeastOne("connections", options.connections ?? 1, MAX_CONNECTIONS);
   return {
     blockSize,
     cadence: { bytes, ms },
@@ -136,7 +135,7 @@ export function readSettings(options: HaulOptions, hooks: EngineHooks): Settings
     kept: hooks.kept ?? null,
     stallTimeout: readStallTimeout(options),
     limiter: hooks.limiter ?? readRateLimit(options),
-    connections,
+    connections: atLeastOne("connections", options.connections ?? 1, MAX_CONNECTIONS),
     floor: hooks.rangeFloor ?? DEFAULT_RANGE_FLOOR,
   };
 }

@@ -86,8 +86,9 @@ export class PartOwner {
     for (const path of [part, ctrl, ctrlTmp]) await this.#fs.remove(path);
   }
 
-  /** Sets `.part`'s mtime (`FsShim.utime`); the commit's `fsync` that follows makes it durable. */
+  /** Sets `.part`'s mtime (`FsShim.utime`) while owned; the commit's `fsync` makes it durable. */
   async stamp(mtimeMs: number): Promise<void> {
+    await this.check(); // by path: never another owner's `.part`
     await this.#fs.utime?.(this.#paths.part, mtimeMs);
   }
 
@@ -150,22 +151,22 @@ export class PartOwner {
 }
 
 /**
- * After a crash right after the final rename, `dest` exists beside a checkpoint with no `.part`
- * (and a dead owner's lock): remove them, under the lock. A `.part` with data (put back first when
- * an `overwrite` commit was cut short) is left alone: an `overwrite` download may resume it.
+ * After a crash right after the final rename, `dest` exists beside a checkpoint with no `.part`, or
+ * (a `revalidate` killed before its answer) an empty one, and a dead owner's lock: removed, under
+ * the lock. A `.part` with data (an `overwrite` commit cut short puts it back) is left to resume.
  */
 export async function removeStaleSidecars(fs: FsShim, paths: SidecarPaths): Promise<void> {
   const leftovers = await Promise.all(
     [paths.ctrl, paths.ctrlTmp, paths.lock, `${paths.part}.unlock`].map((path) => fs.stat(path)),
   );
-  if (leftovers.every((stat) => stat === null)) return; // the usual case: one stat each
-  if ((await fs.stat(paths.part)) !== null) return;
+  const hasData = async () => ((await fs.stat(paths.part))?.size ?? 0) > 0;
+  if (leftovers.every((stat) => stat === null) || (await hasData())) return; // usual: one stat each
   const lock = await acquireLock(fs, paths.lock, paths.dest).catch(() => null);
   if (lock === null) return; // another call is working here: its business
   try {
     await new PartOwner(fs, paths, lock).settle();
-    if ((await fs.stat(paths.part)) !== null) return;
-    for (const path of [paths.ctrl, paths.ctrlTmp]) await fs.remove(path);
+    if (await hasData()) return;
+    for (const path of [paths.ctrl, paths.ctrlTmp, paths.part]) await fs.remove(path);
   } finally {
     await lock.release().catch(() => {});
   }

@@ -15,7 +15,7 @@ import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpe
 import { FaultyFs, shimError } from "../helpers/fault_fs.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWithRetry as retryWithHooks } from "../../src/batch/retry.ts";
-import { readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { readdirSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 
 describe("haulWithRetry()", () => {
   it(
@@ -267,6 +267,40 @@ describe("haulWithRetry()", () => {
         assert.equal(result.status, 200);
         assert.equal(result.etag, '"d1"');
         assert.deepEqual(await bytesOf(dest), body);
+        assert.deepEqual(readdirSync(dir), ["file.bin"]);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("after a directory fsync failed past its rename, reports no digest once another call replaced dest with a file of the same size", async () => {
+    const body = randomBody(300_000);
+    const other = randomBody(body.length); // another version, of the same size
+    const server = await startResourceServer({ body, etag: '"d1"' });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        let fired = false;
+        const fs = new FaultyFs(await defaultFs(), (request) => {
+          if (fired || request.op !== "syncDir" || !exists(dest)) return null;
+          fired = true;
+          return shimError("EMFILE", request.path);
+        });
+        const result = await retryWithHooks(server.url, {
+          dest,
+          minDelayMs: 1,
+          // Between the attempts, another process's `overwrite` commits its file onto dest.
+          onRetry: () => {
+            writeFileSync(join(dir, "other.tmp"), other);
+            renameSync(join(dir, "other.tmp"), dest);
+          },
+        }, { fs });
+        assert.ok(fired, "the directory fsync failed once");
+        assert.deepEqual(await bytesOf(dest), other);
+        assert.equal(result.alreadyComplete, true, "the file found at dest, not the one put there");
+        assert.equal(result.sha256, null, `no digest of another file: ${JSON.stringify(result)}`);
+        assert.equal(result.size, other.length);
         assert.deepEqual(readdirSync(dir), ["file.bin"]);
       });
     } finally {

@@ -43,6 +43,7 @@ interface Outcome {
   readonly sha256?: string | null;
   readonly size?: number;
   readonly alreadyComplete?: boolean;
+  readonly resumedFrom?: number;
   readonly message?: string;
   readonly retryable?: boolean;
 }
@@ -294,6 +295,25 @@ describe("An owner stopped past its lease, where its liveness cannot be seen", (
       });
       assertFencedOut(first, second);
       assert.equal(digest, versions[1]);
+    },
+  );
+
+  it(
+    "is fenced out with ranges of 4 connections mid-flight and others done, the file unchanged: the second resumes them",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const { first, second, digest, versions } = await pauseAndTakeOver({
+        owner,
+        taker: blindDeno,
+        changed: false,
+        resume: "taker-running",
+        mirrors: true,
+      });
+      assertFencedOut(first, second);
+      assert.equal(digest, versions[0]);
+      assert.ok((second.resumedFrom ?? 0) > 0, `the second resumes: ${JSON.stringify(second)}`);
     },
   );
 
