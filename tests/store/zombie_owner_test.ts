@@ -18,8 +18,9 @@ import { join, withTempDir } from "../helpers/temp.ts";
 
 describe("a zombie owner", () => {
   it("is gone: its lock is taken over at once", async () => {
-    // `sleep 0` dies at once; its parent becomes `sleep 3`, which never waits for it.
-    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 3"]);
+    // `sleep 0.3` dies once its parent has become `sleep 10`, which never waits for it (a child that
+    // died before the `exec` could be reaped by `sh`, and its /proc entry be gone).
+    const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 10"]);
     const pid = Number(
       await new Promise<string>((resolve) =>
         parent.stdout.once("data", String).once("data", (d) => resolve(String(d)))
@@ -30,7 +31,7 @@ describe("a zombie owner", () => {
     try {
       for (
         let i = 0;
-        i < 100 && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+        i < 500 && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
         i++
       ) {
         await new Promise((resolve) => setTimeout(resolve, 10));
