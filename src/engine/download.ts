@@ -48,8 +48,8 @@ export class Download {
   #used = 0;
   /** Further ranges answered under another version since one was written (asked again, a few). */
   #refusals = 0;
-  /** A 429 or 503 to a further range: the call's error if no connection gets the rest. */
-  #busy: UnexpectedStatusError | null = null;
+  /** A 429 or 503 to a further range, or no answer: the call's error if no connection gets the rest. */
+  #busy: Error | null = null;
   #failure: { error: unknown } | null = null;
   /** The error of a reset: nothing of this download is kept. */
   #reset: HaulError | null = null;
@@ -224,7 +224,7 @@ export class Download {
   /**
    * Asks for the segment's bytes and streams them in; returns the connection's next source: `k`
    * (also after a few answers of another version), 0 (the call's first) after another mirror's
-   * body failed, `null` (stop) after any other refusal or a busy answer (429, 503).
+   * body failed, `null` (stop) after any other refusal or a busy answer (429, 503) or none.
    */
   async #fetch(k: number, segment: Segment): Promise<number | null> {
     const asked = { start: segment.start, end: segment.end };
@@ -367,12 +367,12 @@ export class Download {
 }
 
 /** Why a range's answer gives its bytes back to the other connections; `null`: it is written, or ends the call. */
-function givenBack(verdict: RangeVerdict | UnexpectedStatusError): string | null {
+function givenBack(verdict: RangeVerdict | Error): string | null {
   if (verdict instanceof Error) return busy(verdict) ? verdict.message : null;
   return verdict.kind === "write" ? null : verdict.reason;
 }
 
-/** A 429 or 503 (retryable, it says when): the server is busy, not wrong. */
-function busy(error: Error): error is UnexpectedStatusError {
-  return error instanceof UnexpectedStatusError && error.retryable;
+/** A retryable status (a 429, a 503…) or none (a reset, a stalled head): busy, not wrong. */
+function busy(error: Error): boolean {
+  return !(error instanceof UnexpectedStatusError) || error.retryable;
 }

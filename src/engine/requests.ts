@@ -6,7 +6,6 @@
  */
 
 import { UnexpectedStatusError } from "../errors.ts";
-import { fetchFailure } from "../fetch_failure.ts";
 import type { Checkpoint } from "../protocol/checkpoint.ts";
 import { type Plan, planResponse, statusError, type Validators } from "../protocol/plan.ts";
 import { checkRangeResponse, type RangeVerdict } from "../protocol/range_check.ts";
@@ -58,8 +57,8 @@ export async function firstRequest(
 
 /**
  * A request for `asked`, to the source of the `k`-th connection; a status that says nothing about
- * the file is an {@link UnexpectedStatusError} in `fail`'s place. Another mirror than the call's
- * first source refuses instead (no answer, any wrong one): only its own connection stops.
+ * the file is an {@link UnexpectedStatusError} in `fail`'s place, and no answer the `fetch` error.
+ * Another mirror than the call's first source refuses instead (no answer, any wrong one).
  */
 export async function rangeRequest(
   ctx: CallContext,
@@ -68,7 +67,7 @@ export async function rangeRequest(
   file: { readonly total: number; readonly validators: Validators },
   signal: AbortSignal,
   progress: boolean,
-): Promise<Answer<RangeVerdict | UnexpectedStatusError>> {
+): Promise<Answer<RangeVerdict | Error>> {
   const index = ctx.sources.pick(k);
   const mirror = index !== ctx.first.index;
   const refused = (reason: string, response = new Response(null)): Answer<RangeVerdict> => ({
@@ -88,10 +87,10 @@ export async function rangeRequest(
       buildRangeRequest(input, ctx.options.headers, signal, asked, etag ?? lastModified),
     );
   } catch (error) {
-    // An HTTP/2 stream refused before its answer: the server is busy, as with a 503.
-    const busy = fetchFailure(error)?.code === "REFUSED_STREAM";
-    if ((!mirror && !busy) || signal.aborted) throw error;
-    return refused(busy ? "the server refused the stream" : (error as Error).message);
+    if (signal.aborted || !(error instanceof Error)) throw error;
+    if (mirror) return refused(error.message);
+    // No answer (a reset, a refused HTTP/2 stream, a head past stallTimeout): busy, as with a 503.
+    return { response: new Response(null), verdict: error, url: ctx.url };
   }
   const headers = trust ? new Headers(response.headers) : response.headers;
   if (trust) { for (const name of ["etag", "last-modified"]) headers.delete(name); }

@@ -12,6 +12,7 @@ import { PartialHaulError, UnexpectedStatusError } from "../../mod.ts";
 import { type EngineHooks, haulWith } from "../../src/engine/haul.ts";
 import type { HaulOptions, HaulResult } from "../../src/types.ts";
 import { type RecordedRequest, startResourceServer } from "../helpers/script_server.ts";
+import { readCheckpointOf } from "../helpers/retry_loop.ts";
 import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
 
 const KiB = 1024;
@@ -88,6 +89,73 @@ describe("further ranges answered wrongly", () => {
         assert.deepEqual(await bytesOf(dest), body);
         assert.equal(result.sha256, sha256(body));
         assert.ok(server.requests.some(closedRange), "further ranges were asked");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  // A server that takes a few connections and resets, or never answers, the others.
+  const unanswered = [
+    ["resets the connection of every further range", { status: 200, hangUp: true }],
+    ["never sends the head of a further range (past stallTimeout)", {
+      status: 200,
+      delayMs: 60_000,
+    }],
+  ] as const;
+  for (const [what, reply] of unanswered) {
+    it(`a server that ${what}: 4 connections finish in one call, through the first`, async () => {
+      const body = randomBody(SIZE);
+      const server = await startResourceServer(
+        { body, etag: '"one"' },
+        (req, honest) => closedRange(req) ? { ...reply } : { ...honest, bytesPerSecond: PACE },
+      );
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "file.bin");
+          const result = await get(server.url, { dest, connections: 4, stallTimeout: 500 });
+          assert.deepEqual(await bytesOf(dest), body);
+          assert.equal(result.sha256, sha256(body));
+          assert.ok(server.requests.some(closedRange), "further ranges were asked");
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it("a server that serves two connections and resets the others: a resume of saved ranges over 8 finishes in one call", async () => {
+    const body = randomBody(SIZE);
+    let cut = true;
+    let served = new Set<number>();
+    const server = await startResourceServer({ body, etag: '"two"' }, (req, honest) => {
+      if (cut) { // every range written in part, then one cut: several ranges saved
+        return {
+          ...honest,
+          bytesPerSecond: 1024 * KiB,
+          ...(req.index === 2 ? { cutAfter: 100_000 } : {}),
+        };
+      }
+      if (!served.has(req.connection) && served.size >= 2) return { status: 200, hangUp: true };
+      served.add(req.connection);
+      return honest;
+    });
+    try {
+      await withTempDir(async (dir) => {
+        const dest = join(dir, "file.bin");
+        const error = await get(server.url, { dest, connections: 4 }).catch((e) => e);
+        assert.ok(error instanceof PartialHaulError, String(error));
+        const saved = await readCheckpointOf(dest);
+        assert.ok(saved !== null && saved.ranges.length >= 3, JSON.stringify(saved?.ranges));
+        cut = false;
+        served = new Set();
+        const before = server.requests.length;
+        const result = await get(server.url, { dest, connections: 8 });
+        assert.equal(result.resumedFrom, error.validLength);
+        assert.deepEqual(await bytesOf(dest), body);
+        assert.equal(result.sha256, sha256(body));
+        const resets = server.requests.slice(before).filter((req) => !served.has(req.connection));
+        assert.ok(resets.length > 0, "connections were reset");
       });
     } finally {
       await server.close();

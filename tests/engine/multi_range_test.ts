@@ -159,7 +159,23 @@ describe("haul() with several connections", () => {
       }),
     ],
   ];
-  for (const [name, bend] of refusals) {
+  /** A `Content-Range` wrong in one field, over the body asked for: refused as well. */
+  const lies: [string, (honest: Reply) => Reply][] = ([
+    ["its last byte one short", (a: number, b: number, n: number) => `bytes ${a}-${b - 1}/${n}`],
+    ["its last byte one past", (a: number, b: number, n: number) => `bytes ${a}-${b + 1}/${n}`],
+    ["a length one more", (a: number, b: number, n: number) => `bytes ${a}-${b}/${n + 1}`],
+    ["a length one less", (a: number, b: number, n: number) => `bytes ${a}-${b}/${n - 1}`],
+    ["an unknown length", (a: number, b: number) => `bytes ${a}-${b}/*`],
+    ["bytes */length", (_a: number, _b: number, n: number) => `bytes */${n}`],
+  ] as const).map(([what, lie]): [string, (honest: Reply) => Reply] => [
+    `a Content-Range with ${what} (the body as asked)`,
+    (honest) => {
+      const [, a, b, n] = /bytes (\d+)-(\d+)\/(\d+)/.exec(header(honest, "Content-Range")!)!;
+      const range = lie(Number(a), Number(b), Number(n));
+      return { ...honest, headers: replace(honest, "Content-Range", range) };
+    },
+  ]);
+  for (const [name, bend] of [...refusals, ...lies]) {
     it(`every further range answered with ${name} under the same ETag: the first connection carries the rest`, async () => {
       const body = randomBody(SIZE);
       const server = await startResourceServer({ body, etag: '"d1"' }, (req, honest) => {
