@@ -125,7 +125,7 @@ export class CheckpointStore {
   }
 
   /** Replaces the checkpoint atomically (tmp → fsync → rename). */
-  async save(checkpoint: Checkpoint): Promise<void> {
+  async save(checkpoint: Checkpoint, again = true): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
     const { ctrlTmp, ctrl } = this.#paths;
     await this.#owner?.check();
@@ -151,6 +151,8 @@ export class CheckpointStore {
       // Not saved (a fault, or lost meanwhile): take back the temp file this call wrote.
       const found = await this.#fs.stat(ctrlTmp).catch(() => null);
       if (written && found?.identity === written) await this.#fs.remove(ctrlTmp).catch(() => {});
+      // Gone: a woken former owner's save moved or removed it (architecture.md): once more.
+      else if (again && found === null) return await this.save(checkpoint, false);
       throw error;
     }
     this.#saved = true;

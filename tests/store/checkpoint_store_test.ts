@@ -56,29 +56,32 @@ describe("CheckpointStore under a lost lock", () => {
     });
   }
 
-  it("lets a woken owner's save, run while the new owner saves, spoil neither its temp file nor its checkpoint", async () => {
-    await withTempDir(async (dir) => {
-      const paths = sidecarPaths(join(dir, "x.bin"));
-      const fs = await defaultFs();
-      // The old owner, stopped past its lease right after its first check, wakes while the new
-      // owner's temp file is written and synced but not yet renamed.
-      const woken = new CheckpointStore(fs, paths, true, ownerFor(1));
-      let wokenSave: Promise<unknown> | null = null;
-      const newOwnersFs: FsShim = {
-        ...fs,
-        async rename(from, to) {
-          wokenSave ??= woken.save({ ...CHECKPOINT, etag: '"old"' }).then(() => null, (e) => e);
-          await wokenSave;
-          return await fs.rename(from, to);
-        },
-      };
-      const store = new CheckpointStore(newOwnersFs, paths, false, ownerFor(Infinity));
-      const mine = { ...CHECKPOINT, etag: '"mine"' };
-      await store.save(mine);
-      const lost = await (wokenSave as Promise<unknown> | null);
-      assert.ok(lost instanceof DestinationError && /lock lost/.test(lost.message), String(lost));
-      assert.deepEqual(await readdir(dir), ["x.bin.part.ctrl"]);
-      assert.equal(decodeCheckpoint(await readFile(paths.ctrl)).etag, '"mine"');
+  for (const checks of [1, 2]) {
+    it(`lets a woken owner's save, run while the new owner saves, spoil neither its temp file nor its checkpoint (lost after ${checks} checks)`, async () => {
+      await withTempDir(async (dir) => {
+        const paths = sidecarPaths(join(dir, "x.bin"));
+        const fs = await defaultFs();
+        // The old owner, stopped past its lease right after its first check (or its second, which
+        // lets it remove the temp file it finds: the new owner's), wakes while the new owner's
+        // temp file is written and synced but not yet renamed.
+        const woken = new CheckpointStore(fs, paths, true, ownerFor(checks));
+        let wokenSave: Promise<unknown> | null = null;
+        const newOwnersFs: FsShim = {
+          ...fs,
+          async rename(from, to) {
+            wokenSave ??= woken.save({ ...CHECKPOINT, etag: '"old"' }).then(() => null, (e) => e);
+            await wokenSave;
+            return await fs.rename(from, to);
+          },
+        };
+        const store = new CheckpointStore(newOwnersFs, paths, false, ownerFor(Infinity));
+        const mine = { ...CHECKPOINT, etag: '"mine"' };
+        await store.save(mine);
+        const lost = await (wokenSave as Promise<unknown> | null);
+        assert.ok(lost instanceof DestinationError && /lock lost/.test(lost.message), String(lost));
+        assert.deepEqual(await readdir(dir), ["x.bin.part.ctrl"]);
+        assert.equal(decodeCheckpoint(await readFile(paths.ctrl)).etag, '"mine"');
+      });
     });
-  });
+  }
 });
