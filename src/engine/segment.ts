@@ -73,12 +73,12 @@ export async function streamSegment(
       if (isOverLong(writer.length, value.length, asked)) {
         throw new OverLongBody(segment.start, asked);
       }
-      let room = segment.end - writer.length;
-      while (value.length > room && (await host.carriesOn(segment, asked))) {
-        room = segment.end - writer.length;
+      let more = true; // the body may carry on (`end` moves)
+      while (more && value.length > segment.end - writer.length) {
+        more = await host.carriesOn(segment, asked);
       }
-      // Never past the range's end (it may have shrunk), nothing after a stop.
-      const bytes = stop.aborted ? value.subarray(0, 0) : value.subarray(0, room);
+      // Never past the range's end as it is now (it may have shrunk meanwhile), nothing after a stop.
+      const bytes = value.subarray(0, stop.aborted ? 0 : segment.end - writer.length);
       await reader.store(bytes);
       if (bytes.length > 0) await host.stored(writer, bytes.length);
       // Between reads: a wait that the stall watch does not count.

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PartWriter } from "../../src/engine/part_writer.ts";
+import { type Segment, streamSegment } from "../../src/engine/segment.ts";
 import type { ShimFile } from "../../src/runtime/fs_shim.ts";
 
 /** An in-memory `.part` that records the length of every write. */
@@ -147,5 +148,34 @@ describe("PartWriter", () => {
     await writer.quiesce();
     assert.deepEqual(writes, [4, 4, 4, 4, 16]); // each read filled a whole buffer: no copy
     assert.deepEqual(bytes(), pattern(32));
+  });
+});
+
+describe("streamSegment", () => {
+  it("writes no byte past an end that shrank while it asked whether to carry on", async () => {
+    // A chunk that crosses the range's end: before cutting it, the segment asks whether its body
+    // carries on; meanwhile another connection takes the range's tail, 4 bytes past its cursor.
+    const { file, bytes } = memoryFile();
+    const writer = new PartWriter(file, { writeBufferSize: 64, syncEvery: 1 << 20 }, observer, {
+      cursor: 0,
+      end: 40,
+    });
+    const segment: Segment = { start: 0, end: 40, writer, done: false, answer: null };
+    let taken = 0;
+    await streamSegment(segment, new Response(pattern(100).buffer as ArrayBuffer), 100, {
+      stallTimeout: Infinity,
+      limiter: null,
+      stop: new AbortController().signal,
+      async carriesOn(asking) {
+        await Promise.resolve();
+        if (taken++ === 0) asking.end = asking.writer.length + 4; // the tail was taken
+        return false;
+      },
+      stored: () => Promise.resolve(),
+    });
+    assert.equal(taken > 0 && segment.end < 40, true, `the tail was taken: ${segment.end}`);
+    assert.equal(writer.length, segment.end, "the range's bytes and no more");
+    assert.deepEqual(bytes(), pattern(segment.end));
+    assert.equal(segment.done, true);
   });
 });
