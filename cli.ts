@@ -15,6 +15,7 @@
  */
 
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import { mkdir, readFile } from "node:fs/promises";
 import process from "node:process";
 import { isatty } from "node:tty";
@@ -53,6 +54,23 @@ async function denoWriteOut(bytes: Uint8Array): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.BrokenPipe) return false;
     throw error;
+  }
+}
+
+/**
+ * `mkdir -p`, a level at a time. Node's own `recursive` loops forever where a folder that exists
+ * answers ENOENT for a new child (`--dir /proc/nope`); here that ENOENT, after the parent is
+ * made, is the answer.
+ */
+async function makeDirs(path: string, parentMade = false): Promise<void> {
+  try {
+    await mkdir(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "EEXIST" && statSync(path).isDirectory()) return;
+    if (code !== "ENOENT" || parentMade || dirname(path) === path) throw error;
+    await makeDirs(dirname(path));
+    await makeDirs(path, true);
   }
 }
 
@@ -100,9 +118,7 @@ function nodeIo(): CliIo {
       for await (const chunk of process.stdin) chunks.push(chunk);
       return await new Blob(chunks).text();
     },
-    makeDir: async (path) => {
-      await mkdir(path, { recursive: true });
-    },
+    makeDir: makeDirs,
     // Synchronous, once per item: a lookup costs microseconds, a thread-pool round trip tens.
     // deno-lint-ignore require-await
     statPath: async (path) => {

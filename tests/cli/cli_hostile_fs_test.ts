@@ -1,0 +1,54 @@
+/**
+ * The command line against folders it cannot make: `--dir` (or `-o`'s folder) under a file, or
+ * under `/proc`, where Linux answers ENOENT for a child of a folder that exists (Node's own
+ * recursive `mkdir` loops on that answer forever). Each must fail at once with one line, exit
+ * status 1, no request and nothing left; a deep `--dir` that can be made is made.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, writeFile } from "node:fs/promises";
+import { runCli } from "../fixtures/cli_run.ts";
+import { startResourceServer } from "../helpers/script_server.ts";
+import { bytesOf, join, randomBody, withTempDir } from "../helpers/temp.ts";
+
+const BODY = randomBody(10_000);
+
+describe("haul CLI and a folder it cannot make", () => {
+  it("fails at once, exit 1, naming the folder, with no request and nothing left", {
+    timeout: 120_000,
+  }, async () => {
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        const file = join(dir, "file");
+        await writeFile(file, "not a folder");
+        const url = `${server.url}/a.bin`;
+        const cases: [string[], string][] = [
+          [["--dir", "/proc/haul-nope"], "/proc/haul-nope"],
+          [["--dir", "/proc/haul-nope/deeper"], "/proc/haul-nope"],
+          [["-o", "/proc/haul-nope/a.bin"], "/proc/haul-nope"],
+          [["--dir", file], file],
+          [["--dir", join(file, "sub")], file],
+          [["-o", join(file, "sub", "a.bin")], file],
+        ];
+        for (const [args, named] of cases) {
+          const run = await runCli(["-q", url, ...args], { timeoutMs: 15_000 });
+          const what = `${args.join(" ")}: ${run.signal ?? run.code} ${run.stderr}`;
+          assert.equal(run.code, 1, what);
+          assert.match(run.stderr, /^haul: Cannot create directory \S+: .*: check the path/, what);
+          assert.ok(run.stderr.includes(named), what);
+          assert.equal(run.stderr.split("\n").length, 2, `one line: ${what}`);
+        }
+        assert.equal(server.requests.length, 0);
+        assert.deepEqual(await readdir(dir), ["file"]);
+        const deep = join(dir, "a", "b", "c");
+        const made = await runCli(["-q", url, "--dir", deep], { timeoutMs: 15_000 });
+        assert.equal(made.code, 0, made.stderr);
+        assert.deepEqual(await bytesOf(join(deep, "a.bin")), BODY);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
