@@ -7,7 +7,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { runCli } from "../fixtures/cli_run.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, withTempDir } from "../helpers/temp.ts";
@@ -46,6 +46,29 @@ describe("haul CLI and a folder it cannot make", () => {
         const made = await runCli(["-q", url, "--dir", deep], { timeoutMs: 15_000 });
         assert.equal(made.code, 0, made.stderr);
         assert.deepEqual(await bytesOf(join(deep, "a.bin")), BODY);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("haul CLI and a directory where its checkpoint goes", () => {
+  it("says the directory is in the way, in words, with status 1, and leaves it", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        for (const sidecar of ["a.bin.part.ctrl", "a.bin.part.ctrl.tmp"]) {
+          await mkdir(join(dir, sidecar, "kept"), { recursive: true });
+          const run = await runCli(["-q", `${server.url}/a.bin`, "--dir", dir]);
+          assert.equal(run.code, 1, run.stderr);
+          const named = `${join(dir, sidecar)}: a directory is in the way; remove it`;
+          assert.ok(run.stderr.includes(named), run.stderr);
+          assert.deepEqual(await readdir(join(dir, sidecar)), ["kept"]);
+          await rm(join(dir, sidecar), { recursive: true });
+        }
       });
     } finally {
       await server.close();
