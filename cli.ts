@@ -18,6 +18,7 @@ import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import { mkdir, readFile } from "node:fs/promises";
 import process from "node:process";
+import type { Writable } from "node:stream";
 import { isatty } from "node:tty";
 import type { CliIo, CliSignal } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
@@ -74,6 +75,21 @@ async function makeDirs(path: string, parentMade = false): Promise<void> {
   }
 }
 
+/** The streams a write threw on: Deno's `node:process` then never calls a later write's callback. */
+const wedged = new Set<Writable>();
+
+/**
+ * Writes text to standard output or error. A write that fails (a full disk: `>/dev/full`) is
+ * dropped, as the `"error"` listener drops it on Bun and Node; Deno's `node:process` throws it.
+ */
+function writeText(stream: Writable, text: string): void {
+  try {
+    stream.write(text);
+  } catch {
+    wedged.add(stream); // the messages are lost; the downloads go on regardless
+  }
+}
+
 /** The {@link CliIo} over `node:process` and `node:fs`, which Deno, Bun and Node all have. */
 function nodeIo(): CliIo {
   for (const stream of [process.stdout, process.stderr]) {
@@ -83,7 +99,7 @@ function nodeIo(): CliIo {
   }
   let stdinRead = false;
   return {
-    stdout: (text) => void process.stdout.write(text),
+    stdout: (text) => writeText(process.stdout, text),
     writeOut: typeof globalThis.Deno?.stdout?.write === "function"
       ? denoWriteOut
       : (bytes) =>
@@ -95,7 +111,7 @@ function nodeIo(): CliIo {
             else reject(error);
           });
         }),
-    stderr: (text) => void process.stderr.write(text),
+    stderr: (text) => writeText(process.stderr, text),
     // TERM=dumb (Emacs' shell) cannot move the cursor to redraw bars: the lines instead.
     isTTY: process.stderr.isTTY === true && env("TERM") !== "dumb",
     columns: () => process.stderr.columns || envColumns(),
@@ -157,7 +173,7 @@ if (import.meta.main) {
     status = 1;
   }
   // Everything written to stdout and stderr is handed over before the process ends.
-  for (const stream of [process.stdout, process.stderr]) {
+  for (const stream of [process.stdout, process.stderr].filter((one) => !wedged.has(one))) {
     await new Promise<void>((resolve) => stream.write("", () => resolve()));
   }
   io.exit(status);

@@ -7,8 +7,11 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { runCli } from "../fixtures/cli_run.ts";
+import { Buffer } from "node:buffer";
+import { childEnv, cliCommand, runCli } from "../fixtures/cli_run.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
@@ -69,6 +72,60 @@ describe("haul CLI and a directory where its checkpoint goes", () => {
           assert.deepEqual(await readdir(join(dir, sidecar)), ["kept"]);
           await rm(join(dir, sidecar), { recursive: true });
         }
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** `haul ARGS REDIRECTS` in bash (e.g. `>/dev/full`): its status (`null`: killed at 30 s) and output. */
+function runRedirected(
+  args: readonly string[],
+  redirects: string,
+  cwd: string,
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const { command, args: argv } = cliCommand(args);
+  const quoted = [command, ...argv].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = spawn("bash", ["-c", `exec ${quoted} ${redirects}`], { cwd, env: childEnv() });
+  const stdout: Buffer[] = [];
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += String(chunk)));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(stdout), stderr });
+    });
+  });
+}
+
+describe("haul CLI writing to a full device (/dev/full)", () => {
+  it("downloads with its messages lost, streams with -o - as a failure, never a stack or a hang", {
+    timeout: 120_000,
+  }, async () => {
+    assert.ok(existsSync("/dev/full"), "this test needs Linux's /dev/full");
+    const server = await startResourceServer({ body: BODY });
+    try {
+      await withTempDir(async (dir) => {
+        const url = `${server.url}/a.bin`;
+        for (const args of [[url, "-o", "a.bin"], [url, "-o", "j.bin", "--json"]]) {
+          const run = await runRedirected(args, ">/dev/full", dir);
+          const what = `${args.join(" ")} >/dev/full: ${run.code} ${run.stderr}`;
+          assert.equal(run.code, 0, what);
+          assert.doesNotMatch(run.stderr, /Internal error|\n\s+at /, what);
+          assert.deepEqual(await bytesOf(join(dir, args[2]!)), BODY, what);
+        }
+        const quiet = await runRedirected([url, "-o", "-"], "2>/dev/full", dir);
+        assert.equal(quiet.code, 0, "-o - 2>/dev/full: the body was written whole");
+        assert.deepEqual(new Uint8Array(quiet.stdout), BODY);
+        const full = await runRedirected([url, "-o", "-"], ">/dev/full", dir);
+        assert.equal(full.code, 1, full.stderr);
+        assert.match(full.stderr, /^Failed a\.bin \(stdout\): .*(ENOSPC|No space left)/);
+        assert.doesNotMatch(full.stderr, /Internal error|\n\s+at /);
+        assert.deepEqual((await readdir(dir)).sort(), ["a.bin", "j.bin"]);
       });
     } finally {
       await server.close();
