@@ -61,17 +61,28 @@ async function denoWriteOut(bytes: Uint8Array): Promise<boolean> {
 /**
  * `mkdir -p`, a level at a time. Node's own `recursive` loops forever where a folder that exists
  * answers ENOENT for a new child (`--dir /proc/nope`); here that ENOENT, after the parent is
- * made, is the answer.
+ * made, is the answer. A folder that exists is left alone, so a download into it reports what
+ * it lacks (Deno's `mkdir` asks for write access even there).
  */
 async function makeDirs(path: string, parentMade = false): Promise<void> {
+  if (isDirectory(path)) return;
   try {
     await mkdir(path);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === "EEXIST" && statSync(path).isDirectory()) return;
+    if (code === "EEXIST" && statSync(path).isDirectory()) return; // made meanwhile
     if (code !== "ENOENT" || parentMade || dirname(path) === path) throw error;
     await makeDirs(dirname(path));
     await makeDirs(path, true);
+  }
+}
+
+/** Whether `path` is a folder (or a link to one); `false` when it cannot be looked at. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false; // e.g. no permission to look: mkdir says why
   }
 }
 

@@ -63,6 +63,16 @@ describe("haul CLI under Deno with narrow permissions", () => {
           assert.doesNotMatch(run.output, /\n\s+at /, "no stack trace");
           assert.deepEqual(await readdir(dir), []);
         }
+        // An existing folder given by its path: the missing --allow-write is named, not
+        // "Cannot create directory DIR" (it exists: the CLI has nothing to create).
+        const run = await runDenoCli(
+          [net, `--allow-read=${dir}`],
+          ["-q", `${server.url}/f.bin`, "-o", join(dir, "f")],
+        );
+        assert.equal(run.code, 1, run.output);
+        assert.match(run.output, new RegExp(`--allow-write=${dir}(\\s|$)`));
+        assert.doesNotMatch(run.output, /Cannot create directory/);
+        assert.deepEqual(await readdir(dir), []);
       });
     } finally {
       await server.close();
