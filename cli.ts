@@ -15,8 +15,10 @@
  */
 
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import { mkdir, readFile } from "node:fs/promises";
 import process from "node:process";
+import type { Writable } from "node:stream";
 import { isatty } from "node:tty";
 import type { CliIo, CliSignal } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
@@ -56,6 +58,49 @@ async function denoWriteOut(bytes: Uint8Array): Promise<boolean> {
   }
 }
 
+/**
+ * `mkdir -p`, a level at a time. Node's own `recursive` loops forever where a folder that exists
+ * answers ENOENT for a new child (`--dir /proc/nope`); here that ENOENT, after the parent is
+ * made, is the answer. A folder that exists is left alone, so a download into it reports what
+ * it lacks (Deno's `mkdir` asks for write access even there).
+ */
+async function makeDirs(path: string, parentMade = false): Promise<void> {
+  if (isDirectory(path)) return;
+  try {
+    await mkdir(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "EEXIST" && statSync(path).isDirectory()) return; // made meanwhile
+    if (code !== "ENOENT" || parentMade || dirname(path) === path) throw error;
+    await makeDirs(dirname(path));
+    await makeDirs(path, true);
+  }
+}
+
+/** Whether `path` is a folder (or a link to one); `false` when it cannot be looked at. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false; // e.g. no permission to look: mkdir says why
+  }
+}
+
+/** The streams a write threw on: Deno's `node:process` then never calls a later write's callback. */
+const wedged = new Set<Writable>();
+
+/**
+ * Writes text to standard output or error. A write that fails (a full disk: `>/dev/full`) is
+ * dropped, as the `"error"` listener drops it on Bun and Node; Deno's `node:process` throws it.
+ */
+function writeText(stream: Writable, text: string): void {
+  try {
+    stream.write(text);
+  } catch {
+    wedged.add(stream); // the messages are lost; the downloads go on regardless
+  }
+}
+
 /** The {@link CliIo} over `node:process` and `node:fs`, which Deno, Bun and Node all have. */
 function nodeIo(): CliIo {
   for (const stream of [process.stdout, process.stderr]) {
@@ -65,7 +110,7 @@ function nodeIo(): CliIo {
   }
   let stdinRead = false;
   return {
-    stdout: (text) => void process.stdout.write(text),
+    stdout: (text) => writeText(process.stdout, text),
     writeOut: typeof globalThis.Deno?.stdout?.write === "function"
       ? denoWriteOut
       : (bytes) =>
@@ -77,7 +122,7 @@ function nodeIo(): CliIo {
             else reject(error);
           });
         }),
-    stderr: (text) => void process.stderr.write(text),
+    stderr: (text) => writeText(process.stderr, text),
     // TERM=dumb (Emacs' shell) cannot move the cursor to redraw bars: the lines instead.
     isTTY: process.stderr.isTTY === true && env("TERM") !== "dumb",
     columns: () => process.stderr.columns || envColumns(),
@@ -100,9 +145,7 @@ function nodeIo(): CliIo {
       for await (const chunk of process.stdin) chunks.push(chunk);
       return await new Blob(chunks).text();
     },
-    makeDir: async (path) => {
-      await mkdir(path, { recursive: true });
-    },
+    makeDir: makeDirs,
     // Synchronous, once per item: a lookup costs microseconds, a thread-pool round trip tens.
     // deno-lint-ignore require-await
     statPath: async (path) => {
@@ -141,7 +184,7 @@ if (import.meta.main) {
     status = 1;
   }
   // Everything written to stdout and stderr is handed over before the process ends.
-  for (const stream of [process.stdout, process.stderr]) {
+  for (const stream of [process.stdout, process.stderr].filter((one) => !wedged.has(one))) {
     await new Promise<void>((resolve) => stream.write("", () => resolve()));
   }
   io.exit(status);

@@ -39,3 +39,8 @@ export function redactUrl(url: string | URL): string {
   }
   return parsed.href;
 }
+
+/** Text that does not parse as a URL, without what lies between `//` and its last `@` (a password may hold `@` or `/`). */
+export function redactUnparsed(raw: string): string {
+  return raw.replace(/\/\/.*@/s, "//");
+}

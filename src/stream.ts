@@ -8,7 +8,6 @@
  */
 
 import { HaulError, PartialHaulError, ServerMisconfiguredError } from "./errors.ts";
-import { redactUrl } from "./redact.ts";
 import { createNativeHash } from "./runtime/native_hash.ts";
 import { hasStrongValidator } from "./protocol/headers.ts";
 import { parseIntegrity } from "./protocol/integrity.ts";
@@ -25,6 +24,7 @@ import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
 import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { checkOptions } from "./engine/settings.ts";
+import { urlOf } from "./engine/sources.ts";
 import { readPolicy, retrying, type RetryOptions } from "./batch/retry.ts";
 import { explainMissingPermission } from "./store/destination.ts";
 import { type HaulOptions, withInputSignal } from "./types.ts";
@@ -106,7 +106,8 @@ export function haulStream(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
   const limiter = readRateLimit(options);
-  const url = redactUrl(buildRequest(input, headers, undefined, FRESH).url); // TypeError early
+  const url = urlOf(input); // TypeErrors early, here and in the next line
+  buildRequest(input, headers, undefined, FRESH);
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
   const hash = expected === null ? null : createNativeHash(expected.algorithm);

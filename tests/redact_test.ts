@@ -1,6 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { haul, haulAll, haulStream } from "../mod.ts";
+import { checkUrl } from "../src/cli/jobs.ts";
 import { redactHeaders, redactUrl } from "../src/redact.ts";
+import { join, withTempDir } from "./helpers/temp.ts";
 
 describe("redactHeaders()", () => {
   it("replaces credential-bearing values and keeps the others", () => {
@@ -27,5 +31,53 @@ describe("redactUrl()", () => {
 
   it("never echoes what it cannot parse", () => {
     assert.equal(redactUrl("not a url with a password"), "[unparseable URL]");
+  });
+});
+
+describe("a URL that does not parse, with credentials", () => {
+  // A password may hold "@" or "/" (the URL parser takes the last "@"; "/" ends the host).
+  const urls = [
+    "http://user:p4ss@w0rd@h%zz/x",
+    "http://user:p4ss/w0rd@h/x",
+    "http://user:p4ssw0rd@exa mple.com/x",
+  ];
+  /** Every message of `error` and its causes. */
+  const messages = (error: unknown): string =>
+    error instanceof Error ? `${error.message} ${messages(error.cause)}` : String(error ?? "");
+  const leaks = (text: string) => /p4ss|w0rd/.test(text);
+
+  it("is refused by haul(), haulAll() and haulStream() without a word of the password", async () => {
+    await withTempDir(async (dir) => {
+      for (const url of urls) {
+        for (const source of [url, () => url]) {
+          const error = await haul(source, { dest: join(dir, "f") }).then(() => null, (e) => e);
+          assert.ok(error instanceof TypeError, `${url}: ${error}`);
+          assert.match(error.message, /^Invalid URL/);
+          assert.ok(!leaks(messages(error)), messages(error));
+        }
+        const [report] = await haulAll([{ url, dest: join(dir, "g") }]);
+        assert.equal(report?.status, "failed");
+        assert.ok(!leaks(messages(report?.error)), messages(report?.error));
+        const thrown = (() => {
+          try {
+            haulStream(url);
+          } catch (error) {
+            return error;
+          }
+        })();
+        assert.ok(thrown instanceof TypeError, `${url}: ${thrown}`);
+        assert.ok(!leaks(messages(thrown)), messages(thrown));
+      }
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("is refused by the command line's check without a word of the password", () => {
+    for (const url of urls) {
+      const problem = checkUrl(url);
+      assert.equal(typeof problem, "string", url);
+      assert.match(problem as string, /^Invalid URL "http:\/\//);
+      assert.ok(!leaks(problem as string), problem as string);
+    }
   });
 });

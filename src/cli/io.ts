@@ -1,6 +1,5 @@
 /**
- * What the command line needs from its runtime: `cli.ts` builds one for Deno, or for Bun
- * and Node, and passes it to `runCli()`, so the CLI itself stays runtime-neutral.
+ * What the command line needs from its runtime: `cli.ts` builds it and `runCli()` uses it.
  *
  * @module
  */

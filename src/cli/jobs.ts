@@ -7,6 +7,7 @@
 
 import { type HaulAllItem, sidecarClashes } from "../batch/haul_all.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
+import { redactUnparsed } from "../redact.ts";
 import type { CliOptions, Shard } from "./args.ts";
 import { VERSION } from "./help.ts";
 
@@ -150,8 +151,7 @@ export function parseList(text: string, name: string): JobSource[] {
 
 /** Checks a URL (parseable, `http:` or `https:`, which always have a host): parsed, or why it is refused. */
 export function checkUrl(raw: string): URL | string {
-  // Never echo credentials: drop anything between "//" and "@".
-  const safe = raw.replace(/\/\/[^/@\s]*@/, "//");
+  const safe = redactUnparsed(raw);
   const shown = safe.length > 100 ? `${safe.slice(0, 100)}…` : safe;
   if (!URL.canParse(raw)) {
     return `Invalid URL "${shown}": write a full URL such as https://example.com/file`;

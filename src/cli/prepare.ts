@@ -1,8 +1,6 @@
 /**
- * Everything the command line checks before its first download: reading the list and the
- * checksums file, `-J`'s names, validating every download, what is already at each
- * destination (and whether a file there is the download: without a digest to check it
- * against, its size is compared with the server's), creating the directories.
+ * What the command line does before its first download: reads the list and the checksums file,
+ * asks `-J`'s names, validates every download, checks what is at each destination, makes folders.
  *
  * @module
  */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { redactUrl } from "../redact.ts";
+import { redactUnparsed, redactUrl } from "../redact.ts";
 import type { Source, SourceInput } from "../types.ts";
 
 const GIVE_UP_AFTER = 3;
@@ -93,11 +93,8 @@ export class Sources {
 /** A URL for messages, its credentials redacted (`TypeError` when it is no valid URL). */
 export function urlOf(input: SourceInput): string {
   const raw = input instanceof Request ? input.url : String(input);
-  try {
-    return redactUrl(new URL(raw));
-  } catch (error) {
-    throw new TypeError(`Invalid URL: ${raw.slice(0, 200)}`, { cause: error });
-  }
+  if (URL.canParse(raw)) return redactUrl(raw); // no cause: the runtime's message echoes `raw`
+  throw new TypeError(`Invalid URL: ${redactUnparsed(raw).slice(0, 200)}`);
 }
 
 function isInput(value: unknown): value is SourceInput {

@@ -1,6 +1,5 @@
 /**
- * File names derived from URLs and from `Content-Disposition` (RFC 6266),
- * safe to create in a directory.
+ * File names from URLs and `Content-Disposition` (RFC 6266), safe to create in a directory.
  *
  * @module
  */

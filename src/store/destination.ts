@@ -1,7 +1,6 @@
 /**
- * A destination's path and sidecar names (without a runtime's path module),
- * the checks before any request that it can hold them, and the failures
- * about it as {@link DestinationError}s that say what to do.
+ * A destination's path and sidecar names (no runtime path module), the checks before any request
+ * that it can hold them, and its failures as {@link DestinationError}s that say what to do.
  *
  * @module
  */
@@ -141,6 +140,8 @@ export function toDestinationError(error: unknown, dest: string, saved?: boolean
     ENOTDIR: "a parent in the path is not a directory",
     ELOOP: "too many symbolic links",
     EFTYPE: "not a regular file; remove it",
+    EISDIR: "a directory is in the way; remove it",
+    ENOTEMPTY: "a directory is in the way; remove it",
     EFBIG: "too large for the filesystem or this process's file-size limit (ulimit -f)",
     EMFILE: "too many open files; call again, with fewer at once or a higher ulimit -n",
     ERR_ACCESS_DENIED: "Node's --permission refuses it (from Node 24.13 any fsync): run without it",
