@@ -183,49 +183,31 @@ function assertLockLost(first: Outcome): void {
 }
 
 describe("An owner stopped past its lease, taken over by a call that cannot see it", () => {
-  it("after a 304 (revalidate), woken once the taker replaced dest, fails: lock lost", {
-    timeout: 60_000,
-  }, async () => {
-    const first = await stopAndTakeOver({
+  const trials: [string, Trial][] = [
+    ["after a 304 (revalidate), woken once the taker replaced dest, fails: lock lost", {
       options: { revalidate: true },
       stopAt: "close",
       existing: "current",
-    });
-    assertLockLost(first);
-  });
-
-  it("after a 304 with a sha512 integrity of the old file, fails: lock lost, no integrity error", {
-    timeout: 60_000,
-  }, async () => {
-    const first = await stopAndTakeOver({
+    }],
+    ["after a 304 with a sha512 integrity of the old file, fails: lock lost, no integrity error", {
       options: { revalidate: true, integrity: sha512Integrity(OLD.body) },
       stopAt: "close",
       existing: "current",
-    });
-    assertLockLost(first);
-  });
-
-  it("before it stamps the server's time on .part (remoteTime), stamps nothing: lock lost", {
-    timeout: 60_000,
-  }, async () => {
-    const first = await stopAndTakeOver({
+    }],
+    ["before it stamps the server's time on .part (remoteTime), stamps nothing: lock lost", {
       options: { remoteTime: true },
       stopAt: "size",
       existing: null,
-    });
-    assertLockLost(first);
-  });
-
-  it("before it stamps a revalidated 200's time, with sha512 integrity: lock lost", {
-    timeout: 60_000,
-  }, async () => {
-    const first = await stopAndTakeOver({
+    }],
+    ["before it stamps a revalidated 200's time, with sha512 integrity: lock lost", {
       options: { revalidate: true, integrity: sha512Integrity(OLD.body) },
       stopAt: "size",
       existing: "older",
-    });
-    assertLockLost(first);
-  });
+    }],
+  ];
+  for (const [name, trial] of trials) {
+    it(name, { timeout: 60_000 }, async () => assertLockLost(await stopAndTakeOver(trial)));
+  }
 });
 
 /**
