@@ -30,11 +30,11 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
   try {
     const options: HaulWithRetryOptions = { ...call.options };
     checkOptions(options, "haul(url, { dest }) in the browser");
-    // OPFS starts empty: the directories on the way to dest are created.
+    // OPFS starts empty: the directories on the way to dest are created (the engine names what fails).
     const root = given ?? await scope.navigator.storage.getDirectory();
-    let dir = root;
+    let dir: OpfsDirectory | null = root;
     for (const name of parts(String(options.dest)).slice(0, -1)) {
-      dir = await dir.getDirectoryHandle(name, { create: true });
+      dir = await dir?.getDirectoryHandle(name, { create: true }).catch(() => null) ?? null;
     }
     options.signal = abort.signal;
     options.state = state;

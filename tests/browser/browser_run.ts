@@ -356,6 +356,25 @@ test("what no call again can cure is not retryable: a dest with '..', a worker t
   });
 });
 
+test("a dest OPFS cannot make is a DestinationError, not retryable: a file on the way, a name it refuses", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await page.evaluate(async () => {
+      await (await navigator.storage.getDirectory()).getFileHandle("plain", { create: true });
+    });
+    // A file where a directory must be: DOMException TypeMismatchError before the fix.
+    const underFile = await haulIn(page, `${site.url}/file.bin`, { dest: "plain/x.bin" });
+    assert.equal(underFile.name, "DestinationError", JSON.stringify(underFile));
+    assert.equal(underFile.retryable, false);
+    // OPFS refuses a directory name with a backslash: a retryable TypeError before the fix.
+    const refused = await haulIn(page, `${site.url}/file.bin`, { dest: "bad\\dir/x.bin" });
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, false);
+    assert.equal(files().length, 0, "no request");
+    assert.equal(await opfsFile(page, "plain.part"), null);
+  });
+});
+
 test("haulWithRetry() in the browser: a download cut twice lands in one call", async () => {
   await withBrowser(async (page) => {
     reset();
