@@ -280,6 +280,49 @@ test("two tabs, one dest: the second is refused as busy (retryable), the first l
   });
 });
 
+test("tabs, one dest through two directory handles: busy, never both; the same name in another directory is not busy", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "al/a.bin" });
+    await untilCheckpoint(page, "al/a.bin");
+    const other = await page.context().newPage();
+    await other.goto(site.url);
+    await other.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    // `directory` is the handle of "al" (and then of "el"), `dest` the name in it.
+    const inDirectory = (dir: string) =>
+      other.evaluate(async ([u, d]) => {
+        const root = await (navigator as unknown as {
+          storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+        }).storage.getDirectory();
+        const directory = await root.getDirectoryHandle(d!, { create: true });
+        const test = globalThis as unknown as {
+          haulTest(u: string, o: object, r: boolean): Promise<Outcome>;
+        };
+        return await test.haulTest(u!, { dest: "a.bin", directory }, false);
+      }, [`${site.url}/file.bin`, dir]);
+    // Before the fix the Web Lock was named after "a.bin.part.lock": this call took the
+    // lock over, both calls failed, the first one as not retryable (EBUSY on .part).
+    const refused = await inDirectory("al");
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, true);
+    assert.match(refused.message, /Destination busy/);
+    assert.equal(files().length, 1, "the refused tab made no request");
+    // Another directory's a.bin is another file: not busy, and it lands too.
+    const elsewhere = inDirectory("el");
+    const outcome = await page.evaluate(() =>
+      (globalThis as unknown as { outcome: Promise<Outcome> }).outcome
+    );
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    const second = await elsewhere;
+    assert.equal(second.ok, true, JSON.stringify(second));
+    for (const dest of ["al/a.bin", "el/a.bin"]) {
+      assert.deepEqual(await opfsFile(page, dest), { size: body.length, sha256: sha256(body) });
+      assert.equal(await opfsFile(page, `${dest}.part`), null);
+    }
+  });
+});
+
 test("an abort through signal is a pause: it rejects with the signal's reason, the next call resumes", async () => {
   await withBrowser(async (page) => {
     reset();
