@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { Page } from "playwright-core";
@@ -415,6 +416,62 @@ test("a dest OPFS cannot make is a DestinationError, not retryable: a file on th
     assert.equal(refused.retryable, false);
     assert.equal(files().length, 0, "no request");
     assert.equal(await opfsFile(page, "plain.part"), null);
+  });
+});
+
+/** The browser examples of docs/browser.md and of src/browser/'s JSDoc, as their readers see them. */
+function browserExamples(): { where: string; code: string }[] {
+  const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+  const doc = /```js\n([^]*?)```/.exec(read("docs/browser.md"))![1]!;
+  const found = [{ where: "docs/browser.md", code: doc }];
+  for (const path of ["src/browser/mod.ts", "src/browser/page.ts"]) {
+    for (const [, block] of read(path).matchAll(/ \* ```ts ignore\n([^]*?) \* ```/g)) {
+      found.push({ where: path, code: block!.replace(/^ \* ?/gm, "") });
+    }
+  }
+  return found;
+}
+
+test("every browser example of the docs runs as written (with a real URL and digest)", async () => {
+  const small = bytes(MiB, 11);
+  const examples = browserExamples();
+  assert.equal(examples.length, 4, examples.map((e) => e.where).join(", "));
+  await withBrowser(async (page) => {
+    reset({ body: small });
+    unpaced();
+    for (const { where, code } of examples) {
+      const runnable = code
+        .replaceAll('"@haul/haul/browser"', '"/browser.js"')
+        .replaceAll("https://example.com/model.bin", `${site.url}/file.bin`)
+        .replaceAll(
+          '"sha256-…"',
+          `"sha256-${createHash("sha256").update(small).digest("base64")}"`,
+        );
+      assert.notEqual(runnable, code, where);
+      const outcome = await page.evaluate(async (source) => {
+        // A blob: module resolves "/browser.js" against nothing: the page's origin is spelled out.
+        const text = source.replaceAll('"/browser.js"', `"${location.origin}/browser.js"`);
+        const module = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+        try {
+          await import(module);
+          return "ran";
+        } catch (error) {
+          return `${(error as Error).name}: ${(error as Error).message}`;
+        }
+      }, runnable);
+      assert.equal(outcome, "ran", `${where}: ${runnable}`);
+      assert.deepEqual(await opfsFile(page, "models/model.bin"), {
+        size: small.length,
+        sha256: sha256(small),
+      });
+      assert.equal(await opfsFile(page, "models/model.bin.part"), null);
+      await page.evaluate(async () => {
+        const root = await (navigator as unknown as {
+          storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+        }).storage.getDirectory();
+        await root.removeEntry("models", { recursive: true });
+      });
+    }
   });
 });
 
