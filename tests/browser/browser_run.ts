@@ -400,7 +400,7 @@ test("what no call again can cure is not retryable: a dest with '..', a worker t
   });
 });
 
-test("a dest OPFS cannot make is a DestinationError, not retryable: a file on the way, a name it refuses", async () => {
+test("a dest or directory that cannot be used is a typed error, not retryable, and leaves nothing in OPFS", async () => {
   await withBrowser(async (page) => {
     reset();
     await page.evaluate(async () => {
@@ -414,8 +414,27 @@ test("a dest OPFS cannot make is a DestinationError, not retryable: a file on th
     const refused = await haulIn(page, `${site.url}/file.bin`, { dest: "bad\\dir/x.bin" });
     assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
     assert.equal(refused.retryable, false);
+    // What haul refuses is refused before a directory is made: a NUL ("a" was left before).
+    const nul = await haulIn(page, `${site.url}/file.bin`, { dest: "a\0b/x.bin" });
+    assert.equal(nul.name, "TypeError", JSON.stringify(nul));
+    assert.match(nul.message, /^Invalid dest: /);
+    // A `directory` that is no directory handle: a TypeError, not retryable (before: retryable).
+    for (const directory of ["plain", 7]) {
+      const notHandle = await haulIn(page, `${site.url}/file.bin`, { dest: "x.bin", directory });
+      assert.equal(notHandle.name, "TypeError", JSON.stringify(notHandle));
+      assert.match(notHandle.message, /^Invalid options: directory /);
+      assert.equal(notHandle.retryable, false);
+    }
     assert.equal(files().length, 0, "no request");
-    assert.equal(await opfsFile(page, "plain.part"), null);
+    const names = await page.evaluate(async () => {
+      const found: string[] = [];
+      const root = await (navigator as unknown as {
+        storage: { getDirectory(): Promise<FileSystemDirectoryHandle & AsyncIterable<[string]>> };
+      }).storage.getDirectory();
+      for await (const [name] of root) found.push(name);
+      return found;
+    });
+    assert.deepEqual(names, ["plain"]);
   });
 });
 

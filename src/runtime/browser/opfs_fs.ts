@@ -76,8 +76,7 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
   }
 }
 
-const syncHandle = (file: OpfsFile): Promise<SyncHandle> =>
-  patiently(() => file.createSyncAccessHandle());
+const syncHandle = (file: OpfsFile) => patiently(() => file.createSyncAccessHandle());
 
 /** Runs `task` on a new sync access handle of `file`, then flushes and closes it. */
 async function withSyncHandle<T>(file: OpfsFile, task: (h: SyncHandle) => T): Promise<T> {
