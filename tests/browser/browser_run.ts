@@ -324,6 +324,46 @@ test("tabs, one dest through two directory handles: busy, never both; the same n
   });
 });
 
+// A known defect, not fixed yet (session 19d): after a takeover the owner's Web Lock is the one
+// named after `.part.takeover` (the guard the engine renames over `.part.lock`), so the lock file's
+// own Web Lock is free and another tab takes a live owner's lock over. A fix must move the Web
+// Lock with the file on rename (as a flock stays on its inode), and wait for a lock a probe has
+// just released (Chromium lets go of it asynchronously); todo until then.
+test(
+  "a call that took a reloaded tab's lock over keeps it: another tab is busy, not the new owner",
+  {
+    todo: "the Web Lock does not follow the takeover's rename (docs/browser.md, Locks)",
+  },
+  async () => {
+    await withBrowser(async (page) => {
+      reset();
+      await startIn(page, `${site.url}/file.bin`, { dest: "taken.bin" });
+      await untilCheckpoint(page, "taken.bin");
+      await page.reload();
+      await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+      // The lock file is the dead call's: this call takes it over (through .part.takeover).
+      await startIn(page, `${site.url}/file.bin`, { dest: "taken.bin" });
+      while (files().length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      const other = await page.context().newPage();
+      await other.goto(site.url);
+      await other.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+      // Before the fix the Web Lock stayed named after .part.takeover: this tab found the lock's
+      // free, took it over, and the first call failed with "Destination lock lost".
+      const refused = await haulIn(other, `${site.url}/file.bin`, { dest: "taken.bin" });
+      assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+      assert.match(refused.message, /Destination busy/);
+      unpaced();
+      const outcome = await page.evaluate(() =>
+        (globalThis as unknown as { outcome: Promise<Outcome> }).outcome
+      );
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.ok(outcome.result.resumedFrom > 0);
+      assert.equal(outcome.result.sha256, sha256(body));
+      assert.equal(files().length, 2, "the refused tab made no request");
+    });
+  },
+);
+
 test("an abort through signal is a pause: it rejects with the signal's reason, the next call resumes", async () => {
   await withBrowser(async (page) => {
     reset();
