@@ -86,10 +86,11 @@ async function onWorker(
   url: string | URL,
   options: BrowserRetryOptions,
 ): Promise<HaulResult> {
-  const { directory, workerUrl, onWarning, ...rest } = options;
+  const { directory, workerUrl, onWarning, signal, ...rest } = options;
+  const handle = directory === undefined || (directory as { kind?: string })?.kind === "directory";
+  if (!handle) throw new TypeError("Invalid options: directory is no FileSystemDirectoryHandle");
   // A relative URL is the page's: the worker resolves nothing against it.
   const call = toWireCall(kind, new URL(url, globalThis.location?.href), rest);
-  const { signal } = options;
   signal?.throwIfAborted();
   const state = options.state ?? new HaulState();
   const workerAt = new URL(workerUrl ?? "./haul_worker.js", import.meta.url);

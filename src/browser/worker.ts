@@ -10,6 +10,7 @@ import { haulWithRetry, type HaulWithRetryOptions } from "../batch/retry.ts";
 import { checkOptions } from "../engine/settings.ts";
 import { haulWith } from "../engine/haul.ts";
 import { defaultFs } from "../runtime/browser/default_fs.ts";
+import { destToPath } from "../store/destination.ts";
 import { type OpfsDirectory, parts } from "../runtime/browser/opfs_fs.ts";
 import { type FetchLike, HaulState } from "../types.ts";
 import { errorToWire, type FromWorker, type ToWorker, type WireCall } from "./wire.ts";
@@ -30,11 +31,10 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
   try {
     const options: HaulWithRetryOptions = { ...call.options };
     checkOptions(options, "haul(url, { dest }) in the browser");
-    // OPFS starts empty: the directories on the way to dest are created.
-    const root = given ?? await scope.navigator.storage.getDirectory();
-    let dir = root;
-    for (const name of parts(String(options.dest)).slice(0, -1)) {
-      dir = await dir.getDirectoryHandle(name, { create: true });
+    // The directories on the way to a dest haul accepts are made (the engine names what fails).
+    let dir: OpfsDirectory | null = given ?? await scope.navigator.storage.getDirectory();
+    for (const name of parts(destToPath(options.dest)).slice(0, -1)) {
+      dir = await dir?.getDirectoryHandle(name, { create: true }).catch(() => null) ?? null;
     }
     options.signal = abort.signal;
     options.state = state;
@@ -43,7 +43,7 @@ async function run(call: WireCall, given: OpfsDirectory | undefined, abort: Abor
     options.fetch = webFetch(warn, scope.location.origin);
     options.onRetry = (info) =>
       scope.postMessage({ type: "retry", ...info, error: errorToWire(info.error) });
-    const hooks = { fs: await defaultFs(root) };
+    const hooks = { fs: await defaultFs(given) };
     const result = call.kind === "retry"
       ? await haulWithRetry(call.url, options, hooks)
       : await haulWith(call.url, options, hooks);

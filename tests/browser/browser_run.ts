@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { Page } from "playwright-core";
@@ -280,6 +281,89 @@ test("two tabs, one dest: the second is refused as busy (retryable), the first l
   });
 });
 
+test("tabs, one dest through two directory handles: busy, never both; the same name in another directory is not busy", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "al/a.bin" });
+    await untilCheckpoint(page, "al/a.bin");
+    const other = await page.context().newPage();
+    await other.goto(site.url);
+    await other.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    // `directory` is the handle of "al" (and then of "el"), `dest` the name in it.
+    const inDirectory = (dir: string) =>
+      other.evaluate(async ([u, d]) => {
+        const root = await (navigator as unknown as {
+          storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+        }).storage.getDirectory();
+        const directory = await root.getDirectoryHandle(d!, { create: true });
+        const test = globalThis as unknown as {
+          haulTest(u: string, o: object, r: boolean): Promise<Outcome>;
+        };
+        return await test.haulTest(u!, { dest: "a.bin", directory }, false);
+      }, [`${site.url}/file.bin`, dir]);
+    // Before the fix the Web Lock was named after "a.bin.part.lock": this call took the
+    // lock over, both calls failed, the first one as not retryable (EBUSY on .part).
+    const refused = await inDirectory("al");
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, true);
+    assert.match(refused.message, /Destination busy/);
+    assert.equal(files().length, 1, "the refused tab made no request");
+    // Another directory's a.bin is another file: not busy, and it lands too.
+    const elsewhere = inDirectory("el");
+    const outcome = await page.evaluate(() =>
+      (globalThis as unknown as { outcome: Promise<Outcome> }).outcome
+    );
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    const second = await elsewhere;
+    assert.equal(second.ok, true, JSON.stringify(second));
+    for (const dest of ["al/a.bin", "el/a.bin"]) {
+      assert.deepEqual(await opfsFile(page, dest), { size: body.length, sha256: sha256(body) });
+      assert.equal(await opfsFile(page, `${dest}.part`), null);
+    }
+  });
+});
+
+// A known defect, not fixed yet (session 19d): after a takeover the owner's Web Lock is the one
+// named after `.part.takeover` (the guard the engine renames over `.part.lock`), so the lock file's
+// own Web Lock is free and another tab takes a live owner's lock over. A fix must move the Web
+// Lock with the file on rename (as a flock stays on its inode), and wait for a lock a probe has
+// just released (Chromium lets go of it asynchronously); todo until then.
+test(
+  "a call that took a reloaded tab's lock over keeps it: another tab is busy, not the new owner",
+  {
+    todo: "the Web Lock does not follow the takeover's rename (docs/browser.md, Locks)",
+  },
+  async () => {
+    await withBrowser(async (page) => {
+      reset();
+      await startIn(page, `${site.url}/file.bin`, { dest: "taken.bin" });
+      await untilCheckpoint(page, "taken.bin");
+      await page.reload();
+      await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+      // The lock file is the dead call's: this call takes it over (through .part.takeover).
+      await startIn(page, `${site.url}/file.bin`, { dest: "taken.bin" });
+      while (files().length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      const other = await page.context().newPage();
+      await other.goto(site.url);
+      await other.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+      // Before the fix the Web Lock stayed named after .part.takeover: this tab found the lock's
+      // free, took it over, and the first call failed with "Destination lock lost".
+      const refused = await haulIn(other, `${site.url}/file.bin`, { dest: "taken.bin" });
+      assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+      assert.match(refused.message, /Destination busy/);
+      unpaced();
+      const outcome = await page.evaluate(() =>
+        (globalThis as unknown as { outcome: Promise<Outcome> }).outcome
+      );
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.ok(outcome.result.resumedFrom > 0);
+      assert.equal(outcome.result.sha256, sha256(body));
+      assert.equal(files().length, 2, "the refused tab made no request");
+    });
+  },
+);
+
 test("an abort through signal is a pause: it rejects with the signal's reason, the next call resumes", async () => {
   await withBrowser(async (page) => {
     reset();
@@ -353,6 +437,100 @@ test("what no call again can cure is not retryable: a dest with '..', a worker t
     );
     assert.equal(missing.retryable, false);
     assert.equal(files().length, 0, "no request");
+  });
+});
+
+test("a dest or directory that cannot be used is a typed error, not retryable, and leaves nothing in OPFS", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await page.evaluate(async () => {
+      await (await navigator.storage.getDirectory()).getFileHandle("plain", { create: true });
+    });
+    // A file where a directory must be: DOMException TypeMismatchError before the fix.
+    const underFile = await haulIn(page, `${site.url}/file.bin`, { dest: "plain/x.bin" });
+    assert.equal(underFile.name, "DestinationError", JSON.stringify(underFile));
+    assert.equal(underFile.retryable, false);
+    // OPFS refuses a directory name with a backslash: a retryable TypeError before the fix.
+    const refused = await haulIn(page, `${site.url}/file.bin`, { dest: "bad\\dir/x.bin" });
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, false);
+    // What haul refuses is refused before a directory is made: a NUL ("a" was left before).
+    const nul = await haulIn(page, `${site.url}/file.bin`, { dest: "a\0b/x.bin" });
+    assert.equal(nul.name, "TypeError", JSON.stringify(nul));
+    assert.match(nul.message, /^Invalid dest: /);
+    // A `directory` that is no directory handle: a TypeError, not retryable (before: retryable).
+    for (const directory of ["plain", 7]) {
+      const notHandle = await haulIn(page, `${site.url}/file.bin`, { dest: "x.bin", directory });
+      assert.equal(notHandle.name, "TypeError", JSON.stringify(notHandle));
+      assert.match(notHandle.message, /^Invalid options: directory /);
+      assert.equal(notHandle.retryable, false);
+    }
+    assert.equal(files().length, 0, "no request");
+    const names = await page.evaluate(async () => {
+      const found: string[] = [];
+      const root = await (navigator as unknown as {
+        storage: { getDirectory(): Promise<FileSystemDirectoryHandle & AsyncIterable<[string]>> };
+      }).storage.getDirectory();
+      for await (const [name] of root) found.push(name);
+      return found;
+    });
+    assert.deepEqual(names, ["plain"]);
+  });
+});
+
+/** The browser examples of docs/browser.md and of src/browser/'s JSDoc, as their readers see them. */
+function browserExamples(): { where: string; code: string }[] {
+  const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+  const doc = /```js\n([^]*?)```/.exec(read("docs/browser.md"))![1]!;
+  const found = [{ where: "docs/browser.md", code: doc }];
+  for (const path of ["src/browser/mod.ts", "src/browser/page.ts"]) {
+    for (const [, block] of read(path).matchAll(/ \* ```ts ignore\n([^]*?) \* ```/g)) {
+      found.push({ where: path, code: block!.replace(/^ \* ?/gm, "") });
+    }
+  }
+  return found;
+}
+
+test("every browser example of the docs runs as written (with a real URL and digest)", async () => {
+  const small = bytes(MiB, 11);
+  const examples = browserExamples();
+  assert.equal(examples.length, 4, examples.map((e) => e.where).join(", "));
+  await withBrowser(async (page) => {
+    reset({ body: small });
+    unpaced();
+    for (const { where, code } of examples) {
+      const runnable = code
+        .replaceAll('"@haul/haul/browser"', '"/browser.js"')
+        .replaceAll("https://example.com/model.bin", `${site.url}/file.bin`)
+        .replaceAll(
+          '"sha256-…"',
+          `"sha256-${createHash("sha256").update(small).digest("base64")}"`,
+        );
+      assert.notEqual(runnable, code, where);
+      const outcome = await page.evaluate(async (source) => {
+        // A blob: module resolves "/browser.js" against nothing: the page's origin is spelled out.
+        const text = source.replaceAll('"/browser.js"', `"${location.origin}/browser.js"`);
+        const module = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+        try {
+          await import(module);
+          return "ran";
+        } catch (error) {
+          return `${(error as Error).name}: ${(error as Error).message}`;
+        }
+      }, runnable);
+      assert.equal(outcome, "ran", `${where}: ${runnable}`);
+      assert.deepEqual(await opfsFile(page, "models/model.bin"), {
+        size: small.length,
+        sha256: sha256(small),
+      });
+      assert.equal(await opfsFile(page, "models/model.bin.part"), null);
+      await page.evaluate(async () => {
+        const root = await (navigator as unknown as {
+          storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+        }).storage.getDirectory();
+        await root.removeEntry("models", { recursive: true });
+      });
+    }
   });
 });
 

@@ -10,8 +10,10 @@ import { type OpfsDirectory, opfsFs, type WebLocks } from "./opfs_fs.ts";
 
 /** The OPFS shim rooted at `root`, by default the origin's private file system. */
 export async function defaultFs(root?: OpfsDirectory): Promise<FsShim> {
+  type Opfs = OpfsDirectory & { resolve(dir: OpfsDirectory): Promise<string[] | null> };
   const { storage, locks } = (globalThis as unknown as {
-    navigator: { storage: { getDirectory(): Promise<OpfsDirectory> }; locks: WebLocks };
+    navigator: { storage: { getDirectory(): Promise<Opfs> }; locks: WebLocks };
   }).navigator;
-  return opfsFs(root ?? await storage.getDirectory(), locks);
+  const opfs = await storage.getDirectory();
+  return opfsFs(root ?? opfs, locks, root === undefined ? [] : await opfs.resolve(root) ?? []);
 }

@@ -76,8 +76,7 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
   }
 }
 
-const syncHandle = (file: OpfsFile): Promise<SyncHandle> =>
-  patiently(() => file.createSyncAccessHandle());
+const syncHandle = (file: OpfsFile) => patiently(() => file.createSyncAccessHandle());
 
 /** Runs `task` on a new sync access handle of `file`, then flushes and closes it. */
 async function withSyncHandle<T>(file: OpfsFile, task: (h: SyncHandle) => T): Promise<T> {
@@ -128,8 +127,9 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
   return found.sort((a, b) => b[1] - a[1]);
 }
 
-/** The {@link FsShim} over an OPFS directory; needs a dedicated worker (for sync access handles). */
-export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
+/** The {@link FsShim} over `root` (`at`: its path in OPFS, to name Web Locks); in a worker. */
+export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []): FsShim {
+  const lockName = (kind: string, path: string) => `${kind}:${[...at, ...parts(path)].join("/")}`;
   const dirOf = async (names: string[], create = false): Promise<OpfsDirectory> => {
     let dir = root;
     for (const name of names) dir = await dir.getDirectoryHandle(name, { create });
@@ -178,7 +178,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
       truncate: (length) => withHandle("truncate", (h) => h.truncate(length)),
       size: () => shimIo("stat", path, async () => (await handle.getFile()).size),
       close: () => Promise.resolve(unlock?.()),
-      tryLock: async () => (unlock ??= await tryWebLock(`haul:${path}`)) !== null,
+      tryLock: async () => (unlock ??= await tryWebLock(lockName("haul", path))) !== null,
     };
   };
   const large = (path: string, h: SyncHandle): ShimFile => ({
@@ -209,8 +209,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
   const remove = (path: string): Promise<void> =>
     shimIoOrMissing("remove", path, undefined, async () => {
       const names = parts(path);
-      const name = names.pop()!;
-      await (await dirOf(names)).removeEntry(name);
+      await (await dirOf(names.slice(0, -1))).removeEntry(names.at(-1)!);
     });
   return {
     name: "opfs",
@@ -218,10 +217,8 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
     isProcessAlive: () => null,
     processScope: null,
     async open(path: string, mode: OpenMode): Promise<ShimFile> {
-      if (mode === "readwrite") {
-        const handle = await shimIo("open", path, () => fileOf(path, true));
-        return large(path, await shimIo("open", path, () => syncHandle(handle)));
-      }
+      const opened = async () => await syncHandle(await fileOf(path, true));
+      if (mode === "readwrite") return large(path, await shimIo("open", path, opened));
       if (mode === "read") return small(path, await shimIo("open", path, () => fileOf(path)));
       const create = async () => {
         if (mode === "create-exclusive" && (await bytesOf(path)) !== null) {
@@ -229,7 +226,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks): FsShim {
         }
         return small(path, await shimIo("create", path, () => fileOf(path, true)));
       };
-      const file = await locks.request(`haul-create:${path}`, {}, create);
+      const file = await locks.request(lockName("haul-create", path), {}, create);
       if (mode === "create-truncate") await file.truncate(0);
       return file;
     },
