@@ -15,7 +15,12 @@ import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { durablePrefix } from "../../src/protocol/checkpoint.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { haul, PartialHaulError } from "../../mod.ts";
-import { type CrashPoint, crashStates, materialise, RecordingFs } from "../helpers/power_loss_fs.ts";
+import {
+  type CrashPoint,
+  crashStates,
+  materialise,
+  RecordingFs,
+} from "../helpers/power_loss_fs.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
 
@@ -79,47 +84,59 @@ describe("power loss while a new version replaces dest", () => {
 
         let checked = 0;
         await withTempDir(async (root) => {
-          for (const { state, where } of distinctStates(model.points.slice(from))) {
-            const found = state.files.get(NAME);
-            assert.ok(same(found, OLD) || same(found, NEW), `${where}: dest is neither v1 nor v2`);
-            const ctrl = state.files.get(`${NAME}.part.ctrl`);
-            // `.part`, or the commit's private name (`.part.` and 8 hex) the next owner puts back.
-            const part = state.files.get(`${NAME}.part`) ??
-              [...state.files].find(([name]) => /\.part\.[0-9a-f]{8}$/.test(name))?.[1];
-            const cursor = ctrl === undefined ? 0 : durablePrefix(decodeCheckpoint(ctrl));
-            if (part !== undefined && cursor > 0) {
-              assert.ok(same(part.subarray(0, cursor), NEW.subarray(0, cursor)), `${where}: .part`);
-            }
-            const dir = join(root, `s${checked++}`);
-            await mkdir(dir);
-            try {
-              await materialise(state.files, dir);
-              const lock = join(dir, `${NAME}.part.lock`);
-              const past = new Date(Date.now() - 60_000);
-              if (exists(lock)) await utimes(lock, past, past);
-              const path = `/s${checked}`;
-              const replay = { ...extra, dest: join(dir, NAME), integrity: INTEGRITY };
-              const result = await haul(`${server.url}${path}`, replay).catch((error: unknown) =>
-                assert.fail(`${where}: haul() failed: ${String(error)}`)
+          const queue = distinctStates(model.points.slice(from));
+          const worker = async () => {
+            for (let item = queue.next(); !item.done; item = queue.next()) {
+              const { state, where } = item.value;
+              const job = checked++;
+              const found = state.files.get(NAME);
+              assert.ok(
+                same(found, OLD) || same(found, NEW),
+                `${where}: dest is neither v1 nor v2`,
               );
-              assert.ok(same(await bytesOf(join(dir, NAME)), NEW), `${where}: dest is not v2`);
-              assert.equal(result.sha512, createHash("sha512").update(NEW).digest("hex"), where);
-              const sent = server.requests.filter((r) => r.path === path);
-              assert.equal(sent.length, 1, `${where}: one request`);
-              const resumes = part !== undefined && cursor > 0 && cursor <= part.length;
-              const range = resumes ? `bytes=${cursor}-` : undefined;
-              assert.equal(sent[0]!.headers["range"], range, `${where}: the request's Range`);
-              const left = (await readdir(dir)).filter((name) => name !== NAME);
-              const files = [...state.files].map(([n, b]) => `${n}:${b.length}`).join(" ");
-              assert.deepEqual(
-                left.filter((n) => n !== `${NAME}.part.ctrl.tmp`),
-                [],
-                `${where}: left beside dest (the crash left ${files})`,
-              );
-            } finally {
-              await rm(dir, { recursive: true, force: true });
+              const ctrl = state.files.get(`${NAME}.part.ctrl`);
+              // `.part`, or the commit's private name (`.part.` and 8 hex) the next owner puts back.
+              const part = state.files.get(`${NAME}.part`) ??
+                [...state.files].find(([name]) => /\.part\.[0-9a-f]{8}$/.test(name))?.[1];
+              const cursor = ctrl === undefined ? 0 : durablePrefix(decodeCheckpoint(ctrl));
+              if (part !== undefined && cursor > 0) {
+                assert.ok(
+                  same(part.subarray(0, cursor), NEW.subarray(0, cursor)),
+                  `${where}: .part`,
+                );
+              }
+              const dir = join(root, `s${job}`);
+              await mkdir(dir);
+              try {
+                await materialise(state.files, dir);
+                const lock = join(dir, `${NAME}.part.lock`);
+                const past = new Date(Date.now() - 60_000);
+                if (exists(lock)) await utimes(lock, past, past);
+                const path = `/s${job}`;
+                const replay = { ...extra, dest: join(dir, NAME), integrity: INTEGRITY };
+                const result = await haul(`${server.url}${path}`, replay).catch((error: unknown) =>
+                  assert.fail(`${where}: haul() failed: ${String(error)}`)
+                );
+                assert.ok(same(await bytesOf(join(dir, NAME)), NEW), `${where}: dest is not v2`);
+                assert.equal(result.sha512, createHash("sha512").update(NEW).digest("hex"), where);
+                const sent = server.requests.filter((r) => r.path === path);
+                assert.equal(sent.length, 1, `${where}: one request`);
+                const resumes = part !== undefined && cursor > 0 && cursor <= part.length;
+                const range = resumes ? `bytes=${cursor}-` : undefined;
+                assert.equal(sent[0]!.headers["range"], range, `${where}: the request's Range`);
+                const left = (await readdir(dir)).filter((name) => name !== NAME);
+                const files = [...state.files].map(([n, b]) => `${n}:${b.length}`).join(" ");
+                assert.deepEqual(
+                  left.filter((n) => n !== `${NAME}.part.ctrl.tmp`),
+                  [],
+                  `${where}: left beside dest (the crash left ${files})`,
+                );
+              } finally {
+                await rm(dir, { recursive: true, force: true });
+              }
             }
-          }
+          };
+          await Promise.all(Array.from({ length: 4 }, worker)); // four states at once
         });
         assert.ok(checked >= 100, `only ${checked} distinct crash states`);
         console.log(`replace power-loss (${mode}): ${checked} distinct crash states`);
