@@ -136,6 +136,10 @@ describe("power loss while a new version replaces dest", () => {
                 const resumes = part !== undefined && cursor > 0 && cursor <= part.length;
                 const range = resumes ? `bytes=${cursor}-` : undefined;
                 if (!kept) assert.equal(sent[0]!.headers["range"], range, `${where}: the Range`);
+                // A complete dest kept as found may have sidecars beside it where the model kept
+                // the commit's second rename without its first (`.part` and dest, one inode):
+                // like power_loss_test, those are left for an `overwrite` (crash_kill_test's concern).
+                if (kept) return;
                 const left = (await readdir(dir)).filter((name) => name !== NAME);
                 const files = [...state.files].map(([n, b]) => `${n}:${b.length}`).join(" ");
                 assert.deepEqual(
