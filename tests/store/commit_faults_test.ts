@@ -399,3 +399,32 @@ describe("An owner taken over right after its commit's rename onto dest", () => 
     }
   });
 });
+
+describe("A disk fault during the download", () => {
+  const cases = [
+    ["EIO on a write of .part", "write", ".part", "EIO"],
+    ["EIO on .part's fdatasync", "datasync", ".part", "EIO"],
+    ["EIO on the directory fsync after a checkpoint's rename", "syncDir", "", "EIO"],
+    ["EROFS on a write of .part (a remount read-only)", "write", ".part", "EROFS"],
+  ] as const;
+  for (const [label, op, suffix, code] of cases) {
+    it(`(${label}) is a typed error, never a file at dest, and the next call ends exact`, async () => {
+      let seen = 0;
+      await faultThenResume(
+        // Past the first few: after a checkpoint or two (the directory's: the second sync).
+        (request, dest) =>
+          request.op === op && (op === "syncDir" || request.path === `${dest}${suffix}`) &&
+          ++seen === 3,
+        code,
+        (error, left) => {
+          assert.ok(error instanceof DestinationError, String(error));
+          assert.match(error.message, new RegExp(code === "EROFS" ? "read-only" : code));
+          assert.ok(!left.includes("f.bin"), `left ${left}`);
+          assert.ok(!left.some((name) => PRIVATE.test(name)), `left ${left}`);
+        },
+        { bytes: 16 * 1024 },
+        { writeBufferSize: 16 * 1024 },
+      );
+    });
+  }
+});
