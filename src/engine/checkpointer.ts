@@ -9,7 +9,7 @@
 import { type Checkpoint, type DurableRange, tailStart } from "../protocol/checkpoint.ts";
 import type { CheckpointStore } from "../store/checkpoint_store.ts";
 import { digestRange } from "../hashing/file_digest.ts";
-import type { ShimFile } from "../runtime/fs_shim.ts";
+import { FsShimError, type ShimFile } from "../runtime/fs_shim.ts";
 import { type CheckpointCadence, CheckpointSchedule } from "./checkpoint_schedule.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { RangeSchedule } from "./range_schedule.ts";
@@ -55,31 +55,27 @@ export class Checkpointer {
   }
 
   /**
-   * After each append of a range (`own`): reports a failed background checkpoint, and starts one
-   * when due, flushing only `own` (the others are flushed by their own streams).
+   * After each append of a range (`own`): reports a failed background checkpoint (not one that found
+   * no room), and starts one when due, flushing only `own` (the others flush in their own streams).
    */
   async afterAppend(own: PartWriter, accepted: number): Promise<void> {
     const schedule = this.#schedule;
     schedule.throwFailure();
     // Other ranges append while this one flushes: the schedule lets one start at a time.
     if (!schedule.due(accepted)) return;
-    await schedule.start(accepted, () => own.flush(), () => this.#syncAndRecord());
+    await schedule.start(accepted, () => own.flush(), () => this.#syncAndRecord(true));
   }
 
   /** The last checkpoint of an interrupted call, once every stream stopped. */
   async final(): Promise<void> {
     await this.#schedule.settle();
-    let writeFailure: { error: unknown } | null = null;
+    const writeFailures: unknown[] = [];
     for (const range of this.#ranges.segments) {
-      try {
-        await range.writer.quiesce();
-      } catch (error) {
-        writeFailure ??= { error };
-      }
+      await range.writer.quiesce().catch((error: unknown) => writeFailures.push(error));
     }
     await this.#syncAndRecord();
     this.#schedule.throwFailure();
-    if (writeFailure !== null) throw writeFailure.error;
+    if (writeFailures.length > 0) throw writeFailures[0];
   }
 
   /** Waits for a background checkpoint, then reports its failure, if any. */
@@ -92,7 +88,7 @@ export class Checkpointer {
     await this.#schedule.settle();
   }
 
-  async #syncAndRecord(): Promise<void> {
+  async #syncAndRecord(periodic = false): Promise<void> {
     const ranges = [...this.#ranges.segments];
     // Every range's written bytes made durable at once: their syncs are shared (`sharedDatasync`).
     const synced = await Promise.allSettled(ranges.map((range) => range.writer.syncWritten()));
@@ -121,7 +117,13 @@ export class Checkpointer {
       spans[spans.length - 1]!.end,
       ...ranges.map((range) => range.writer.durability.written),
     );
-    await this.#store.save({ ...this.#meta, extent, ranges: durable });
+    try {
+      await this.#store.save({ ...this.#meta, extent, ranges: durable });
+    } catch (error) {
+      // A periodic one without room (a full disk, a quota): the last one holds, the download goes on.
+      if (periodic && error instanceof FsShimError && /^(ENOSPC|EDQUOT)$/.test(error.code)) return;
+      throw error;
+    }
     this.#digests = digests;
     this.#lastKey = key;
     this.#recorded = spans.reduce((sum, span) => sum + span.end - span.start, 0);

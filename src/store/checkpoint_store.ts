@@ -1,6 +1,6 @@
 /**
  * `<dest>.part.ctrl`'s life: opened and borne out by `.part` (else removed and `.part` emptied),
- * saved via `.part.ctrl.tmp` (`fsync`ed, renamed over it: a crash leaves old or new), discarded.
+ * saved via `.part.ctrl.tmp` (`fsync`ed, renamed over it, directory synced: old or new), discarded.
  *
  * @module
  */
@@ -124,7 +124,7 @@ export class CheckpointStore {
     return this.#saved;
   }
 
-  /** Replaces the checkpoint atomically (tmp → fsync → rename). */
+  /** Replaces the checkpoint atomically (tmp → fsync → rename → directory fsync). */
   async save(checkpoint: Checkpoint, again = true): Promise<void> {
     const bytes = encodeCheckpoint(checkpoint);
     const { ctrlTmp, ctrl } = this.#paths;
@@ -156,6 +156,7 @@ export class CheckpointStore {
       throw error;
     }
     this.#saved = true;
+    await this.#fs.syncDir(this.#paths.dir); // the rename, and `.part`'s own name, made durable
   }
 
   /** Removes the checkpoint durably (the next call starts from byte 0). */

@@ -61,11 +61,7 @@ const MAX_BODY_SIZE = FIXED_BODY_SIZE + MAX_RANGES * RANGE_SIZE +
 
 /** `fieldFlags`: bit 0, the length is known; bits 1 to 3, each of the strings is present. */
 const FLAG_LENGTH_KNOWN = 1;
-const STRING_FIELDS = [
-  ["etag", 1 << 1],
-  ["lastModified", 1 << 2],
-  ["contentType", 1 << 3],
-] as const;
+const STRING_FIELDS = [["etag", 0b10], ["lastModified", 0b100], ["contentType", 0b1000]] as const;
 const KNOWN_FLAGS = 0b1111;
 
 const TWO_32 = 0x1_0000_0000;

@@ -108,6 +108,7 @@ export class PartOwner {
       );
     }
     const mine = this.#privateName();
+    if (!checkpointed) await fs.syncDir(dir); // `.part`'s and the lock's names: a crash finds `mine`
     await fs.rename(part, mine);
     try {
       if (this.#identity !== null && (await fs.stat(mine))?.identity !== this.#identity) {

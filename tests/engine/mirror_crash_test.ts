@@ -125,7 +125,9 @@ describe("crashes while another mirror cuts its bodies (4 connections)", () => {
           if (!complete && checkpoint !== null) {
             assert.equal(done.resumedFrom, durableBytes(checkpoint), `${where}: resumedFrom`);
           }
-          assert.equal(exists(join(dir, "f.part")), false, `${where}: .part left`);
+          // Beside a complete dest found as it is, a `.part` stays for an `overwrite` (the model
+          // may keep the commit's second rename without its first: two names, one file).
+          if (!complete) assert.equal(exists(join(dir, "f.part")), false, `${where}: .part left`);
           await rm(dir, { recursive: true, force: true });
         }
       });

@@ -690,20 +690,24 @@ describe("A full disk", () => {
     });
   }
 
-  it("while writing a checkpoint gives a DestinationError and keeps the previous checkpoint", async () => {
+  it("while writing a checkpoint keeps the previous checkpoint, and the download goes on", async () => {
     await inSandbox(async ({ dest }) => {
       const site = new Site();
       const before = await interrupted(site, dest);
-      const limit = { bytes: Infinity, tmp: true };
-      const fs = await fullDisk(dest, limit);
+      let refused = 0;
+      const fs = await fullDisk(dest, { bytes: Infinity, tmp: true });
+      const full = fs.rule;
+      fs.rule = (call) => {
+        const decision = full(call);
+        if (decision) refused++;
+        return decision;
+      };
       site.cut = BODY.length;
+      // A periodic checkpoint is insurance: one without room leaves the last (the rest may fit).
       const outcome = await haulWith(URL_, { ...OPTIONS, dest, fetch: site.fetch }, { fs })
         .catch((e: unknown) => e);
-      const error = expectError(outcome, DestinationError, "ENOSPC on .part.ctrl.tmp");
-      assert.equal(error.retryable, true);
-      assert.equal(exists(dest), false);
-      assert.equal(await cursorAt(dest), before.cursor, "the previous checkpoint is intact");
-      const result = await expectExact(await site.call(dest), dest, "after freeing");
+      const result = await expectExact(outcome, dest, "with no room for a checkpoint");
+      assert.ok(refused > 0, "a checkpoint met the full disk");
       assert.equal(result.resumedFrom, before.cursor);
     });
   });

@@ -16,6 +16,7 @@ import { sidecarPaths } from "../../src/store/destination.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { DestinationError } from "../../src/errors.ts";
 import type { Checkpoint } from "../../src/protocol/checkpoint.ts";
+import { crashStates, RecordingFs } from "../helpers/power_loss_fs.ts";
 import { join, withTempDir } from "../helpers/temp.ts";
 
 const CHECKPOINT: Checkpoint = {
@@ -84,4 +85,23 @@ describe("CheckpointStore under a lost lock", () => {
       });
     });
   }
+});
+
+describe("CheckpointStore.save() under a power loss", () => {
+  it("has made the new checkpoint durable, with .part's name, once it resolves", async () => {
+    const dir = "/model";
+    const fs = new RecordingFs([dir]);
+    const paths = sidecarPaths(`${dir}/x.bin`);
+    await (await fs.open(paths.part, "create-exclusive")).close();
+    const store = new CheckpointStore(fs, paths, false);
+    await store.save(CHECKPOINT);
+    await store.save({ ...CHECKPOINT, extent: 8192 });
+    // Every state a power loss right after it could leave holds both names and the second record.
+    for (const state of crashStates(fs.points.at(-1)!, dir)) {
+      assert.ok(state.files.has("x.bin.part"), `${state.variant}: .part's name lost`);
+      const ctrl = state.files.get("x.bin.part.ctrl");
+      assert.ok(ctrl !== undefined, `${state.variant}: the checkpoint's name lost`);
+      assert.equal(decodeCheckpoint(ctrl).extent, 8192, `${state.variant}: an older checkpoint`);
+    }
+  });
 });

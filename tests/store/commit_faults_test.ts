@@ -14,6 +14,7 @@ import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { DestinationError, isRetryable } from "../../mod.ts";
 import { type FaultRequest, FaultyFs, shimError } from "../helpers/fault_fs.ts";
+import { firstCutAfter } from "../helpers/cutting_fetch.ts";
 import { lockFileOf } from "../helpers/lock_file.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
@@ -234,25 +235,87 @@ describe("A fault while opening .part", () => {
 });
 
 describe("A fault while saving a checkpoint", () => {
-  for (const op of ["write", "sync", "rename"] as const) {
-    it(`(${op}: ENOSPC from the second on) leaves the first checkpoint and no temp file, and the next call resumes`, async () => {
-      let seen = 0;
-      const resumedFrom = await faultThenResume(
-        (request, dest) =>
-          request.op === op && request.path === `${dest}.part.ctrl.tmp` && seen++ >= 1,
-        "ENOSPC",
-        (error, left) => {
-          assert.ok(error instanceof DestinationError, String(error));
-          assert.equal(error.retryable, true);
-          assert.deepEqual(left, ["f.bin.part", "f.bin.part.ctrl"]);
-        },
-        { bytes: 16 * 1024 },
-        { writeBufferSize: 16 * 1024 }, // small writes: several checkpoints
-        true, // every save after the first fails, the last one (of the interruption) too
-      );
-      assert.ok(resumedFrom > 0, `resumed from ${resumedFrom}`);
+  // A periodic checkpoint is insurance: one that finds no room leaves the last one and the
+  // download goes on (the rest may fit: a full disk frees up, the quota's or inodes' limit).
+  for (const op of ["open", "write", "sync", "rename"] as const) {
+    it(`(${op}: ENOSPC from the second on) lets the download go on to the whole file, no temp file left`, async () => {
+      const server = await startResourceServer({ body: BODY }, (_, reply) => ({
+        ...reply,
+        bytesPerSecond: 2_000_000, // paced: each checkpoint due is tried before the next is due
+        chunkSize: 8192,
+      }));
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "f.bin");
+          let [seen, failed] = [0, 0];
+          const fs = new FaultyFs(await defaultFs(), (request) => {
+            if (request.op !== op || request.path !== `${dest}.part.ctrl.tmp`) return null;
+            if (seen++ < 1) return null; // the first save goes through
+            failed++;
+            return shimError("ENOSPC", request.path);
+          });
+          const options = { dest, checkpointEvery: { bytes: 16 * 1024 } };
+          const result = await haulWith(server.url, options, { fs, writeBufferSize: 16 * 1024 })
+            .catch((error) => assert.fail(`a checkpoint's full disk ended it: ${error}`));
+          assert.ok(failed >= 1, `${failed} saves failed`);
+          assert.equal(result.sha256, sha256(BODY));
+          assert.equal(sha256(await bytesOf(dest)), sha256(BODY));
+          assert.deepEqual((await readdir(dir)).sort(), ["f.bin"]);
+        });
+      } finally {
+        await server.close();
+      }
     });
   }
+
+  for (const code of ["ENOSPC", "EDQUOT"]) {
+    it(`(${code} from the second on, then the body cut) fails retryably, keeps the first checkpoint and no temp file, and the next call resumes`, async () => {
+      const server = await startResourceServer({ body: BODY }, (_, reply) => ({
+        ...reply,
+        bytesPerSecond: 2_000_000,
+        chunkSize: 8192,
+      }));
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "f.bin");
+          let saves = 0;
+          const fs = new FaultyFs(await defaultFs(), (request) => {
+            if (request.op !== "open" || request.path !== `${dest}.part.ctrl.tmp`) return null;
+            return saves++ >= 1 ? shimError(code, request.path) : null;
+          });
+          const options = { dest, checkpointEvery: { bytes: 16 * 1024 } };
+          const cut = { ...options, fetch: firstCutAfter(150_000) };
+          const error = await haulWith(server.url, cut, { fs, writeBufferSize: 16 * 1024 })
+            .then(() => null, (e) => e);
+          assert.ok(error instanceof DestinationError, String(error));
+          assert.equal(error.retryable, true);
+          assert.match(error.message, /free space and call again to resume/);
+          assert.deepEqual((await readdir(dir)).sort(), ["f.bin.part", "f.bin.part.ctrl"]);
+          const result = await haulWith(server.url, options, { fs: await defaultFs() });
+          assert.ok(result.resumedFrom > 0, `resumed from ${result.resumedFrom}`);
+          assert.equal(sha256(await bytesOf(dest)), sha256(BODY));
+          assert.deepEqual((await readdir(dir)).sort(), ["f.bin"]);
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it("(the .part's fdatasync: ENOSPC) still ends the call: bytes it may have lost are never counted", async () => {
+    const resumedFrom = await faultThenResume(
+      (request, dest) => request.op === "datasync" && request.path === `${dest}.part`,
+      "ENOSPC",
+      (error, left) => {
+        assert.ok(error instanceof DestinationError, String(error));
+        assert.equal(error.retryable, true);
+        assert.ok(!left.includes("f.bin"), `left ${left}`);
+      },
+      { bytes: 16 * 1024 },
+      { writeBufferSize: 16 * 1024 },
+    );
+    assert.ok(resumedFrom < BODY.length, `resumed from ${resumedFrom}`);
+  });
 });
 
 describe("A full disk while taking the lock", () => {
@@ -335,4 +398,33 @@ describe("An owner taken over right after its commit's rename onto dest", () => 
       await server.close();
     }
   });
+});
+
+describe("A disk fault during the download", () => {
+  const cases = [
+    ["EIO on a write of .part", "write", ".part", "EIO"],
+    ["EIO on .part's fdatasync", "datasync", ".part", "EIO"],
+    ["EIO on the directory fsync after a checkpoint's rename", "syncDir", "", "EIO"],
+    ["EROFS on a write of .part (a remount read-only)", "write", ".part", "EROFS"],
+  ] as const;
+  for (const [label, op, suffix, code] of cases) {
+    it(`(${label}) is a typed error, never a file at dest, and the next call ends exact`, async () => {
+      let seen = 0;
+      await faultThenResume(
+        // Past the first few: after a checkpoint or two (the directory's: the second sync).
+        (request, dest) =>
+          request.op === op && (op === "syncDir" || request.path === `${dest}${suffix}`) &&
+          ++seen === 3,
+        code,
+        (error, left) => {
+          assert.ok(error instanceof DestinationError, String(error));
+          assert.match(error.message, new RegExp(code === "EROFS" ? "read-only" : code));
+          assert.ok(!left.includes("f.bin"), `left ${left}`);
+          assert.ok(!left.some((name) => PRIVATE.test(name)), `left ${left}`);
+        },
+        { bytes: 16 * 1024 },
+        { writeBufferSize: 16 * 1024 },
+      );
+    });
+  }
 });
