@@ -16,14 +16,21 @@ import type { Checkpoint } from "../../src/protocol/checkpoint.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { PartialHaulError } from "../../mod.ts";
 import {
-  type CrashPoint,
   type CrashState,
-  crashStates,
+  distinctCrashStates,
   materialise,
   RecordingFs,
 } from "../helpers/power_loss_fs.ts";
 import { type RecordedRequest, startResourceServer } from "../helpers/script_server.ts";
-import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import {
+  bytesOf,
+  exists,
+  join,
+  randomBody,
+  sameBytes,
+  sha256,
+  withTempDir,
+} from "../helpers/temp.ts";
 
 const BODY_SIZE = 512 * 1024 + 123;
 const MODEL_DIR = "/haul-model/downloads";
@@ -32,25 +39,6 @@ const HOOKS = { rangeFloor: 64 * 1024, writeBufferSize: 16 * 1024, syncEvery: 1 
 const OPTIONS = { blockSize: 8192, checkpointEvery: { bytes: 48 * 1024, ms: 600_000 } } as const;
 const REPLAY_CADENCE = { bytes: 1 << 30, ms: 600_000 };
 const CONCURRENCY = 4;
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function* distinctStates(
-  points: readonly CrashPoint[],
-): Generator<{ state: CrashState; where: string }> {
-  const seen = new Set<string>();
-  for (const point of points) {
-    for (const state of crashStates(point, MODEL_DIR)) {
-      if (seen.has(state.key)) continue;
-      seen.add(state.key);
-      yield { state, where: `after op ${point.after} (${point.label}), ${state.variant}` };
-    }
-  }
-}
 
 /** The checks on a crash state; returns the checkpoint's durable bytes (null: none usable). */
 function checkState(state: CrashState, body: Uint8Array, where: string): Checkpoint | null {
@@ -116,7 +104,7 @@ describe("power loss during a download over 4 connections", () => {
       let multi = 0;
       let checked = 0;
       await withTempDir(async (root) => {
-        const queue = distinctStates(model.points);
+        const queue = distinctCrashStates(model.points, MODEL_DIR);
         const worker = async (): Promise<void> => {
           for (let item = queue.next(); !item.done; item = queue.next()) {
             const { state, where } = item.value;

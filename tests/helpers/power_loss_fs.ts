@@ -478,6 +478,24 @@ function keepDir(pending: readonly DirOp[], variant: (typeof DIR_VARIANTS)[numbe
 }
 
 /**
+ * Every crash state of every point in `dir`, each distinct disk state once, made lazily (they are
+ * big), with where it comes from.
+ */
+export function* distinctCrashStates(
+  points: readonly CrashPoint[],
+  dir: string,
+): Generator<{ state: CrashState; where: string }> {
+  const seen = new Set<string>();
+  for (const point of points) {
+    for (const state of crashStates(point, dir)) {
+      if (seen.has(state.key)) continue;
+      seen.add(state.key);
+      yield { state, where: `after op ${point.after} (${point.label}), ${state.variant}` };
+    }
+  }
+}
+
+/**
  * The disk states a power loss at `point` could leave in `dir`: every
  * combination of {@link DATA_VARIANTS} (applied to every file) and
  * {@link DIR_VARIANTS}, without duplicates.

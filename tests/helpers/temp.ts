@@ -82,4 +82,9 @@ export async function bytesOf(path: string): Promise<Uint8Array> {
   return new Uint8Array(await readFile(path));
 }
 
+/** Whether `a` holds exactly the bytes of `b` (`undefined`: no). */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 export { join };

@@ -13,14 +13,9 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, rm, utimes } from "node:fs/promises";
 import { haulWithRetry } from "../../src/batch/retry.ts";
 import { haul } from "../../mod.ts";
-import {
-  type CrashPoint,
-  crashStates,
-  materialise,
-  RecordingFs,
-} from "../helpers/power_loss_fs.ts";
+import { distinctCrashStates, materialise, RecordingFs } from "../helpers/power_loss_fs.ts";
 import { honestReply, startScriptServer } from "../helpers/script_server.ts";
-import { bytesOf, join, randomBody, withTempDir } from "../helpers/temp.ts";
+import { bytesOf, join, randomBody, sameBytes, withTempDir } from "../helpers/temp.ts";
 
 const MODEL_DIR = "/haul-model/downloads";
 const ITEMS = [
@@ -28,21 +23,6 @@ const ITEMS = [
   { name: "b.bin", body: randomBody(40_000), every: 1 << 30, old: null },
   { name: "c.bin", body: randomBody(100_000), every: 24 * 1024, old: randomBody(30_000) },
 ] as const;
-
-function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-function* distinctStates(points: readonly CrashPoint[]) {
-  const seen = new Set<string>();
-  for (const point of points) {
-    for (const state of crashStates(point, MODEL_DIR)) {
-      if (seen.has(state.key)) continue;
-      seen.add(state.key);
-      yield { state, where: `after op ${point.after} (${point.label}), ${state.variant}` };
-    }
-  }
-}
 
 const integrity = (body: Uint8Array) =>
   `sha512-${createHash("sha512").update(body).digest("base64")}`;
@@ -83,15 +63,18 @@ describe("power loss while a batch's items commit at once", () => {
 
       let checked = 0;
       await withTempDir(async (root) => {
-        const queue = distinctStates(model.points.slice(from));
+        const queue = distinctCrashStates(model.points.slice(from), MODEL_DIR);
         const worker = async () => {
           for (let item = queue.next(); !item.done; item = queue.next()) {
             const { state, where } = item.value;
             const job = checked++;
             for (const { name, body, old } of ITEMS) {
               const found = state.files.get(name);
-              const before = old === null ? found === undefined : same(found, old);
-              assert.ok(before || same(found, body), `${where}: ${name} is neither old nor new`);
+              const before = old === null ? found === undefined : sameBytes(found, old);
+              assert.ok(
+                before || sameBytes(found, body),
+                `${where}: ${name} is neither old nor new`,
+              );
             }
             const dir = join(root, `s${job}`);
             await mkdir(dir);
@@ -108,11 +91,14 @@ describe("power loss while a batch's items commit at once", () => {
                 await haul(url, replay).catch((error: unknown) =>
                   assert.fail(`${where}: ${item.name}: haul() failed: ${String(error)}`)
                 );
-                assert.ok(same(await bytesOf(dest), item.body), `${where}: ${item.name} not exact`);
+                assert.ok(
+                  sameBytes(await bytesOf(dest), item.body),
+                  `${where}: ${item.name} not exact`,
+                );
               }));
               // Sidecars may stay only beside a complete dest kept as found (replace_power_loss).
               const kept = ITEMS.filter((i) =>
-                i.old === null && same(state.files.get(i.name), i.body)
+                i.old === null && sameBytes(state.files.get(i.name), i.body)
               );
               const left = (await readdir(dir)).filter((name) =>
                 !ITEMS.some((i) => i.name === name) && !name.endsWith(".part.ctrl.tmp") &&

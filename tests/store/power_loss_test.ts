@@ -16,14 +16,21 @@ import { type Checkpoint, durablePrefix } from "../../src/protocol/checkpoint.ts
 import { haulWith } from "../../src/engine/haul.ts";
 import { haul, PartialHaulError } from "../../mod.ts";
 import {
-  type CrashPoint,
   type CrashState,
-  crashStates,
+  distinctCrashStates,
   materialise,
   RecordingFs,
 } from "../helpers/power_loss_fs.ts";
 import { type RecordedRequest, startResourceServer } from "../helpers/script_server.ts";
-import { bytesOf, exists, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
+import {
+  bytesOf,
+  exists,
+  join,
+  randomBody,
+  sameBytes,
+  sha256,
+  withTempDir,
+} from "../helpers/temp.ts";
 
 const BODY_SIZE = 320 * 1024 + 123;
 const MODEL_DIR = "/haul-model/downloads";
@@ -77,26 +84,6 @@ function rechunked(response: Response, size: number): Response {
     },
   });
   return new Response(body, { status: response.status, headers: response.headers });
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Every crash state of every point, each distinct disk state once, made lazily (they are big). */
-function* distinctStates(
-  points: readonly CrashPoint[],
-): Generator<{ state: CrashState; where: string }> {
-  const seen = new Set<string>();
-  for (const point of points) {
-    for (const state of crashStates(point, MODEL_DIR)) {
-      if (seen.has(state.key)) continue;
-      seen.add(state.key);
-      yield { state, where: `after op ${point.after} (${point.label}), ${state.variant}` };
-    }
-  }
 }
 
 /** Invariants (1) and (2) on a crash state; returns the decoded checkpoint (if any). */
@@ -200,7 +187,7 @@ describe("power loss at every operation boundary", () => {
       // 2. Check each distinct crash state, then let the real haul() finish from it.
       let checked = 0;
       await withTempDir(async (root) => {
-        const queue = distinctStates(model.points);
+        const queue = distinctCrashStates(model.points, MODEL_DIR);
         const worker = async (): Promise<void> => {
           for (let item = queue.next(); !item.done; item = queue.next()) {
             const { state, where } = item.value;

@@ -15,14 +15,9 @@ import { decodeCheckpoint } from "../../src/store/control_file.ts";
 import { durablePrefix } from "../../src/protocol/checkpoint.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { haul, PartialHaulError } from "../../mod.ts";
-import {
-  type CrashPoint,
-  crashStates,
-  materialise,
-  RecordingFs,
-} from "../helpers/power_loss_fs.ts";
+import { distinctCrashStates, materialise, RecordingFs } from "../helpers/power_loss_fs.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
-import { bytesOf, exists, join, randomBody, withTempDir } from "../helpers/temp.ts";
+import { bytesOf, exists, join, randomBody, sameBytes, withTempDir } from "../helpers/temp.ts";
 
 const MODEL_DIR = "/haul-model/downloads";
 const NAME = "file.bin";
@@ -31,21 +26,6 @@ const NEW = randomBody(160 * 1024 + 77);
 const LAST_MODIFIED = "Tue, 03 Mar 2026 10:00:00 GMT";
 const INTEGRITY = `sha512-${createHash("sha512").update(NEW).digest("base64")}`;
 const OPTIONS = { blockSize: 8192, checkpointEvery: { bytes: 24 * 1024, ms: 600_000 } } as const;
-
-function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-function* distinctStates(points: readonly CrashPoint[]) {
-  const seen = new Set<string>();
-  for (const point of points) {
-    for (const state of crashStates(point, MODEL_DIR)) {
-      if (seen.has(state.key)) continue;
-      seen.add(state.key);
-      yield { state, where: `after op ${point.after} (${point.label}), ${state.variant}` };
-    }
-  }
-}
 
 /** What each recording does: its options, whether v1 is at dest first, whether it checkpoints. */
 const CASES = [
@@ -93,19 +73,19 @@ describe("power loss while a new version replaces dest", () => {
           assert.ok(first instanceof PartialHaulError, String(first));
         }
         await haulWith(`${server.url}/record`, options, hooks);
-        assert.ok(same(model.liveBytes(dest) ?? undefined, NEW), "the recording's result");
+        assert.ok(sameBytes(model.liveBytes(dest) ?? undefined, NEW), "the recording's result");
         cut = false;
 
         let checked = 0;
         await withTempDir(async (root) => {
-          const queue = distinctStates(model.points.slice(from));
+          const queue = distinctCrashStates(model.points.slice(from), MODEL_DIR);
           const worker = async () => {
             for (let item = queue.next(); !item.done; item = queue.next()) {
               const { state, where } = item.value;
               const job = checked++;
               const found = state.files.get(NAME);
-              const before = old ? same(found, OLD) : found === undefined;
-              assert.ok(before || same(found, NEW), `${where}: dest is neither v1 nor v2`);
+              const before = old ? sameBytes(found, OLD) : found === undefined;
+              assert.ok(before || sameBytes(found, NEW), `${where}: dest is neither v1 nor v2`);
               const ctrl = state.files.get(`${NAME}.part.ctrl`);
               // `.part`, or the commit's private name (`.part.` and 8 hex) the next owner puts back.
               const part = state.files.get(`${NAME}.part`) ??
@@ -113,7 +93,7 @@ describe("power loss while a new version replaces dest", () => {
               const cursor = ctrl === undefined ? 0 : durablePrefix(decodeCheckpoint(ctrl));
               if (part !== undefined && cursor > 0) {
                 const prefix = part.subarray(0, cursor);
-                assert.ok(same(prefix, NEW.subarray(0, cursor)), `${where}: .part`);
+                assert.ok(sameBytes(prefix, NEW.subarray(0, cursor)), `${where}: .part`);
               }
               const dir = join(root, `s${job}`);
               await mkdir(dir);
@@ -127,7 +107,10 @@ describe("power loss while a new version replaces dest", () => {
                 const result = await haul(`${server.url}${path}`, replay).catch((error: unknown) =>
                   assert.fail(`${where}: haul() failed: ${String(error)}`)
                 );
-                assert.ok(same(await bytesOf(join(dir, NAME)), NEW), `${where}: dest is not v2`);
+                assert.ok(
+                  sameBytes(await bytesOf(join(dir, NAME)), NEW),
+                  `${where}: dest is not v2`,
+                );
                 assert.equal(result.sha512, createHash("sha512").update(NEW).digest("hex"), where);
                 const sent = server.requests.filter((r) => r.path === path);
                 // A complete dest with no overwrite is kept (checked against the integrity).
