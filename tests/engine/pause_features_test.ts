@@ -98,6 +98,22 @@ interface Trial {
 }
 
 /**
+ * Serves `version()`: a 304 to an `If-Modified-Since` not older than its Last-Modified, else the
+ * file with a `Date` long after its Last-Modified (a strong validator, stamped on the file).
+ */
+function revalidatingServer(version: () => typeof OLD) {
+  return startResourceServer(version, (req, honest) => {
+    const { lastModified } = version();
+    const since = req.headers["if-modified-since"];
+    if (since !== undefined && Date.parse(lastModified) <= Date.parse(since)) {
+      return { status: 304, headers: [["Last-Modified", lastModified]] };
+    }
+    const date: [string, string] = ["Date", new Date().toUTCString()];
+    return { ...honest, headers: [...honest.headers as [string, string][], date] };
+  });
+}
+
+/**
  * The owner (a Node or Bun child) is stopped at `trial.stopAt` while the server serves OLD; the
  * server then serves NEW, a Deno child without `--allow-run` takes over and commits NEW with
  * `overwrite`, and the owner is continued. Returns the owner's outcome, after checking `dest` is
@@ -105,18 +121,7 @@ interface Trial {
  */
 async function stopAndTakeOver(trial: Trial): Promise<Outcome> {
   let current = OLD;
-  const server = await startResourceServer(
-    () => current,
-    (req, honest) => {
-      const since = req.headers["if-modified-since"];
-      if (since !== undefined && Date.parse(current.lastModified) <= Date.parse(since)) {
-        return { status: 304, headers: [["Last-Modified", current.lastModified]] };
-      }
-      // A Date long after Last-Modified: a strong validator, stamped on the file.
-      const date: [string, string] = ["Date", new Date().toUTCString()];
-      return { ...honest, headers: [...honest.headers as [string, string][], date] };
-    },
-  );
+  const server = await revalidatingServer(() => current);
   const url = `${server.url}/file`;
   const children: RuntimeChild[] = [];
   let stopped: RuntimeChild | null = null;
@@ -217,14 +222,7 @@ describe("An owner stopped past its lease, taken over by a call that cannot see 
 async function killAndCallAgain(
   trial: Trial & { readonly next: Record<string, unknown>; readonly stamped: boolean },
 ): Promise<Outcome> {
-  const server = await startResourceServer(OLD, (req, honest) => {
-    const since = req.headers["if-modified-since"];
-    if (since !== undefined && Date.parse(OLD.lastModified) <= Date.parse(since)) {
-      return { status: 304, headers: [["Last-Modified", OLD.lastModified]] };
-    }
-    const date: [string, string] = ["Date", new Date().toUTCString()];
-    return { ...honest, headers: [...honest.headers as [string, string][], date] };
-  });
+  const server = await revalidatingServer(() => OLD);
   const url = `${server.url}/file`;
   const children: RuntimeChild[] = [];
   try {
