@@ -26,12 +26,11 @@ export function redactHeaders(headers: Headers): Headers {
   return copy;
 }
 
-/** A URL as text without its `user:password@`, and with sensitive query values `[redacted]`. */
+/** A URL as text without its `user:password@` and `#fragment`, sensitive query values `[redacted]`. */
 export function redactUrl(url: string | URL): string {
   if (!URL.canParse(String(url))) return "[unparseable URL]";
   const parsed = new URL(String(url));
-  parsed.username = "";
-  parsed.password = "";
+  parsed.username = parsed.password = parsed.hash = ""; // fetch never sends a fragment
   for (const key of [...parsed.searchParams.keys()]) {
     if (/sig|signature|token|key|secret|credential|password|auth/i.test(key)) {
       parsed.searchParams.set(key, "[redacted]");
@@ -40,7 +39,7 @@ export function redactUrl(url: string | URL): string {
   return parsed.href;
 }
 
-/** Text that does not parse as a URL, without what lies between `//` and its last `@` (a password may hold `@` or `/`). */
+/** Text that does not parse as a URL, without what lies between `//` and its last `@` (a password may hold `@` or `/`), nor a `#fragment`. */
 export function redactUnparsed(raw: string): string {
-  return raw.replace(/\/\/.*@/s, "//");
+  return raw.replace(/\/\/.*@/s, "//").replace(/#.*/s, "");
 }

@@ -1,9 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
-import { haul, haulAll, haulStream } from "../mod.ts";
+import { haul, haulAll, haulStream, UnexpectedStatusError } from "../mod.ts";
 import { checkUrl } from "../src/cli/jobs.ts";
 import { redactHeaders, redactUrl } from "../src/redact.ts";
+import { startScriptServer } from "./helpers/script_server.ts";
 import { join, withTempDir } from "./helpers/temp.ts";
 
 describe("redactHeaders()", () => {
@@ -79,5 +80,40 @@ describe("a URL that does not parse, with credentials", () => {
       assert.match(problem as string, /^Invalid URL "http:\/\//);
       assert.ok(!leaks(problem as string), problem as string);
     }
+  });
+});
+
+describe("a URL's fragment", () => {
+  // A fragment may carry a token (an OAuth implicit grant's "#access_token=…"); fetch never sends it.
+  const fragment = "#access_token=s3cr3t&state=x";
+  const leaks = (text: string) => /s3cr3t|access_token/.test(text);
+
+  it("is dropped by redactUrl(), with or without a query", () => {
+    assert.equal(redactUrl(`https://example.com/a.bin${fragment}`), "https://example.com/a.bin");
+    assert.equal(
+      redactUrl(new URL(`https://example.com/a.bin?part=1${fragment}`)),
+      "https://example.com/a.bin?part=1",
+    );
+  });
+
+  it("never reaches the server, nor an error's message, nor the command line's check", async () => {
+    const server = await startScriptServer(() => ({ status: 404, body: "gone" }));
+    try {
+      await withTempDir(async (dir) => {
+        const error = await haul(`${server.url}/a.bin${fragment}`, { dest: join(dir, "a.bin") })
+          .then(() => null, (e) => e);
+        assert.ok(error instanceof UnexpectedStatusError, String(error));
+        assert.match(error.message, /HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/a\.bin: /);
+        assert.ok(!leaks(error.message), error.message);
+        assert.equal(server.requests[0]?.path, "/a.bin");
+        assert.ok(!leaks(server.requests[0]!.raw), server.requests[0]!.raw);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    } finally {
+      await server.close();
+    }
+    const problem = checkUrl(`http://h%zz/x${fragment}`);
+    assert.equal(typeof problem, "string");
+    assert.ok(!leaks(problem as string), problem as string);
   });
 });
