@@ -80,10 +80,10 @@ const HELP_FLAG = toggle(["help", "h"], () => {});
 const VERSION_FLAG = toggle(["version", "V"], () => {});
 
 const FLAGS: readonly Flag[] = [
-  valued(["output", "o"], (d, v, n) => (d.output = nonEmpty(n, v, "a file name, or - for stdout"))),
-  valued(["dir", "d"], (d, v, n) => (d.dir = nonEmpty(n, v, "a directory"))),
-  valued(["input-file", "i"], (d, v, n) => (d.inputFile = nonEmpty(n, v, "a list file"))),
-  valued(["checksums"], (d, v, n) => (d.checksums = nonEmpty(n, v, "a checksums file"))),
+  valued(["output", "o"], (d, v, n) => (d.output = path(n, v, "a file name, or - for stdout"))),
+  valued(["dir", "d"], (d, v, n) => (d.dir = path(n, v, "a directory"))),
+  valued(["input-file", "i"], (d, v, n) => (d.inputFile = path(n, v, "a list file"))),
+  valued(["checksums"], (d, v, n) => (d.checksums = path(n, v, "a checksums file"))),
   valued(["jobs", "j"], (d, v, n) => (d.jobs = integer(n, v, 1, 64))),
   valued(["connections", "x"], (d, v, n) => (d.connections = integer(n, v, 1, MAX_CONNECTIONS))),
   valued(["max-connections"], (d, v, n) => (d.maxConnections = integer(n, v, 1, 1024))),
@@ -247,8 +247,11 @@ function seconds(name: string, value: string, max: number): number {
   return number;
 }
 
-function nonEmpty(name: string, value: string, what: string): string {
+function path(name: string, value: string, what: string): string {
   if (value === "") throw new UsageError(`Invalid ${name} "": give ${what}`);
+  if (/\p{Cc}/u.test(value)) {
+    throw new UsageError(`Invalid ${name} "${value}": control characters in it: remove them`);
+  }
   return value;
 }
 

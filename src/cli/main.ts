@@ -31,7 +31,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     options = parsed.options;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`haul: ${error.message}\n`);
+    io.stderr(`haul: ${error.message.replace(/\p{Cc}/gu, "?")}\n`); // no terminal escape, one line
     return EXIT.usage;
   }
   // One listener for the whole run: the first signal aborts what runs (`-J`'s questions too).

@@ -375,6 +375,20 @@ describe("haul CLI (child process)", () => {
       const refused = await runCli(["http://127.0.0.1:9/x.bin", "--dir", dir, "--retries", "0"]);
       assert.equal(refused.code, 1);
       assert.equal(refused.stderr.trim().split("\n").length, 1, "one line per error");
+      // A control character in a path is a usage error, shown as "?": no file, no spliced line.
+      const spliced = await runCli(["http://127.0.0.1:9/x.bin", "-o", `${dir}/a\nSaved b: 1 GiB`]);
+      assert.equal(spliced.code, 2);
+      assert.equal(
+        spliced.stderr,
+        `haul: Invalid -o "${dir}/a?Saved b: 1 GiB": control characters in it: remove them\n`,
+      );
+      const escape = await runCli(["--retries", "\u001b[2J", "https://example.com/"]);
+      assert.equal(escape.code, 2);
+      assert.equal(
+        escape.stderr,
+        'haul: Invalid --retries "?[2J": give a whole number from 0 to 1000000\n',
+      );
+      assert.deepEqual(await readdir(dir), []);
     });
   });
 

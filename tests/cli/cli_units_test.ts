@@ -223,6 +223,19 @@ describe("CLI arguments", () => {
     assert.equal(options(["https://e.com/a", "-o", "./a.bin"]).output, "./a.bin");
   });
 
+  it("refuses control characters in -o, --dir, -i and --checksums, and shows them as ?", () => {
+    // A newline in -o made a file named "out\nSaved fake.bin" and a report line of its own.
+    for (const flag of ["-o", "--dir", "-i", "--checksums"]) {
+      for (const name of ["out\nSaved fake.bin", "d\u001b[31mred", "a\tb", "x\u0085y"]) {
+        assert.throws(() => parseArgs(["https://e.com/a", flag, name]), (error: Error) => {
+          assert.ok(error instanceof UsageError, String(error));
+          assert.match(error.message, new RegExp(`^Invalid ${flag} ".*": control characters`, "s"));
+          return true;
+        }, `${flag} ${JSON.stringify(name)}`);
+      }
+    }
+  });
+
   it("reports the version of deno.json and jsr.json (JSR) and package.json (npm)", async () => {
     for (const file of ["deno.json", "jsr.json", "package.json"]) {
       const text = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
