@@ -14,16 +14,15 @@ import type { FetchLike, HaulOptions } from "../types.ts";
  */
 export const DEFAULT_STALL_TIMEOUT = 60_000;
 
-/** The longest `setTimeout` delay (about 24.8 days); longer waits are made of several. */
+/** The longest `setTimeout` delay (about 24.8 days): the longest finite `stallTimeout`. */
 const MAX_DELAY = 2 ** 31 - 1;
 
 /** `options.stallTimeout` checked, in ms; `Infinity` when it is off (0 or `Infinity`). */
 export function readStallTimeout(options: Pick<HaulOptions, "stallTimeout">): number {
   const ms = options.stallTimeout ?? DEFAULT_STALL_TIMEOUT;
-  if (typeof ms !== "number" || !(ms >= 0)) {
-    throw new RangeError(
-      `Invalid stallTimeout: ${String(ms)}: use milliseconds (0 or Infinity: no timeout)`,
-    );
+  if (typeof ms !== "number" || !(ms >= 0) || (ms > MAX_DELAY && ms < Infinity)) {
+    const use = `use up to ${MAX_DELAY} ms (24.8 days); 0 or Infinity: no timeout`;
+    throw new RangeError(`Invalid stallTimeout: ${String(ms)}: ${use}`);
   }
   return ms === 0 ? Infinity : ms;
 }
@@ -39,7 +38,7 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
       const why = `No response from ${redactUrl(request.url)} within ${ms} ms: the server stalled`;
       deadline.abort(new DOMException(`${why} before its headers (stallTimeout)`, "TimeoutError"));
     };
-    const timer = ms > 0 && ms < Infinity ? setTimeout(stalled, Math.min(ms, MAX_DELAY)) : 0;
+    const timer = ms > 0 && ms < Infinity ? setTimeout(stalled, ms) : 0;
     const signal = AbortSignal.any([request.signal, deadline.signal]);
     // Held until the answer: Node's fetch aborts them through WeakRefs alone (nodejs/undici#4068).
     const sent = new Request(request, { signal });
@@ -75,7 +74,7 @@ export class StallWatch {
     if (this.#since < 0 || this.failure !== null) return; // the next read arms it again
     const waited = performance.now() - this.#since;
     if (waited < this.#ms) {
-      this.#timer = setTimeout(this.#check, Math.min(this.#ms - waited, MAX_DELAY));
+      this.#timer = setTimeout(this.#check, this.#ms - waited);
       return;
     }
     this.failure = new DOMException(`No body byte for ${this.#ms} ms`, "TimeoutError");
@@ -91,7 +90,7 @@ export class StallWatch {
   reading(): void {
     if (this.#ms === Infinity) return;
     this.#since = performance.now();
-    this.#timer ??= setTimeout(this.#check, Math.min(this.#ms, MAX_DELAY));
+    this.#timer ??= setTimeout(this.#check, this.#ms);
   }
 
   idle(): void {

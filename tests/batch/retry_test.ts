@@ -150,6 +150,33 @@ describe("haulWithRetry()", () => {
     });
   });
 
+  it("waits a day, not a year and not zero, for a Retry-After of a year", async () => {
+    const server = await startScriptServer(() => ({
+      status: 503,
+      headers: { "Retry-After": "31536000" },
+      body: "come back next year",
+    }));
+    try {
+      await withTempDir(async (dir) => {
+        const controller = new AbortController();
+        const delays: number[] = [];
+        const error = await haulWithRetry(server.url, {
+          dest: join(dir, "x"),
+          signal: controller.signal,
+          onRetry: (info) => {
+            delays.push(info.delayMs);
+            setTimeout(() => controller.abort(new Error("stop now")), 300);
+          },
+        }).catch((e) => e);
+        assert.equal((error as Error).message, "stop now");
+        assert.deepEqual(delays, [24 * 60 * 60 * 1000]); // parseRetryAfter's cap, under setTimeout's
+        assert.equal(server.requests.length, 1, "no retry during the wait");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("stops at once when the signal aborts during a wait", async () => {
     const server = await startScriptServer(() => ({
       status: 503,

@@ -5,6 +5,7 @@ import {
   haul,
   haulAll,
   HaulState,
+  haulStream,
   haulWithRetry,
   isRetryable,
   PartialHaulError,
@@ -190,11 +191,12 @@ describe("haul() stallTimeout", () => {
     }
   });
 
-  it("refuses a negative, NaN or non-number stallTimeout with a RangeError before any request", async () => {
+  it("refuses a negative, NaN, non-number or over-long stallTimeout with a RangeError before any request", async () => {
     const server = await startResourceServer({ body: randomBody(10) });
     try {
       await withTempDir(async (dir) => {
-        for (const bad of [-1, Number.NaN, "5" as unknown as number]) {
+        // Above setTimeout's 2^31-1 ms (24.8 days) a head's deadline was silently cut to 24.8 days.
+        for (const bad of [-1, Number.NaN, "5" as unknown as number, 2 ** 31, 1e12]) {
           await assert.rejects(
             haul(server.url, { dest: join(dir, "x.bin"), stallTimeout: bad }),
             (error: Error) =>
@@ -203,7 +205,11 @@ describe("haul() stallTimeout", () => {
           );
         }
         assert.equal(server.requests.length, 0);
-        for (const off of [0, Infinity]) {
+        const error = await haul(server.url, { dest: join(dir, "x.bin"), stallTimeout: 2 ** 31 })
+          .catch((e) => e);
+        assert.match(String(error), /2147483647 ms \(24\.8 days\)/);
+        assert.throws(() => haulStream(server.url, { stallTimeout: 2 ** 31 }), RangeError);
+        for (const off of [0, Infinity, 2 ** 31 - 1]) {
           const dest = join(dir, `off-${off}.bin`);
           const result = await haul(server.url, { dest, stallTimeout: off });
           assert.equal(result.size, 10, String(off));
