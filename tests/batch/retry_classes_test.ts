@@ -13,6 +13,7 @@ import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "../fixtures/self_signed_cert.
 import { exists, join, withTempDir } from "../helpers/temp.ts";
 
 const IS_BUN = "Bun" in globalThis;
+const IS_NODE = !IS_BUN && !("Deno" in globalThis);
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -104,6 +105,41 @@ describe("haulWithRetry() classifies what fetch throws", () => {
           `${String(error)}: ${String((error as Error).cause)}`,
         );
         assert.equal(exists(join(dir, "x.bin")), false);
+      });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("gets the file through an unasked 100 Continue on Deno and Bun; on Node stops at once, saying why", async () => {
+    // RFC 9110 §15.2: a client must parse a 1xx it did not expect; Node's fetch (undici) fails the
+    // request on a 100 instead ("bad response"), which no retry of the same server cures.
+    const server = createNetServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => {
+        socket.write("HTTP/1.1 100 Continue\r\n\r\n");
+        setTimeout(() => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), 20);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x.bin`;
+      await withTempDir(async (dir) => {
+        if (!IS_NODE) {
+          const result = await haulWithRetry(url, { dest: join(dir, "x.bin") });
+          assert.equal(result.size, 5);
+          return;
+        }
+        const { error, attempts } = await attemptsFor(url, dir);
+        assert.equal(attempts, 1, String(error));
+        assert.ok(error instanceof TypeError, String(error)); // fetch's own, as for a refused connection
+        assert.equal(isRetryable(error), false);
+        assert.equal(fetchFailure(error)?.code, "UNASKED_100");
+        assert.match(
+          describeError(error, { url: new URL(url), dest: "x.bin" }, 1),
+          /^Cannot download http:\S+: the server sent a 100 Continue .*Node's fetch refuses.*: use Deno or Bun/,
+        );
+        assert.deepEqual(readdirSync(dir), []);
       });
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
