@@ -134,7 +134,10 @@ export const denoFs: FsShim = {
   },
 
   remove(path: string): Promise<void> {
-    return shimIoOrMissing("remove", path, undefined, () => Deno.removeSync(path));
+    return shimIoOrMissing("remove", path, undefined, () => {
+      if (Deno.lstatSync(path).isDirectory) throw new FsShimError("EISDIR", path, "is a directory");
+      Deno.removeSync(path); // which alone removes an empty directory too
+    });
   },
 
   stat(path: string): Promise<ShimStat | null> {

@@ -176,7 +176,7 @@ export interface FsShim {
   open(path: string, mode: OpenMode): Promise<ShimFile>;
   /** rename(2): atomically replaces `to` with `from` (same filesystem). */
   rename(from: string, to: string): Promise<void>;
-  /** Removes a file; resolves without error if it does not exist. */
+  /** unlink(2): removes a file, never a directory (`EISDIR`); resolves if nothing is there. */
   remove(path: string): Promise<void>;
   /** lstat(2), or `null` if nothing is at `path`. */
   stat(path: string): Promise<ShimStat | null>;

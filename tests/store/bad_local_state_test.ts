@@ -22,6 +22,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Checkpoint, durablePrefix, tailStart } from "../../src/protocol/checkpoint.ts";
@@ -276,6 +277,20 @@ describe("A damaged checkpoint", () => {
       assert.equal(exists(dest), false);
       assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
     });
+  });
+
+  it("that is an empty directory, with no .part, is refused and kept (Deno removed it)", async () => {
+    for (const sidecar of [".part.ctrl", ".part.ctrl.tmp"]) {
+      await inSandbox(async ({ dest }) => {
+        const site = new Site();
+        await mkdir(`${dest}${sidecar}`);
+        expectError(await site.call(dest), DestinationError, `${sidecar} an empty directory`);
+        assert.equal(site.ranges.length, 0, "no request");
+        assert.equal(statSync(`${dest}${sidecar}`).isDirectory(), true, `${sidecar} is kept`);
+        assert.equal(exists(dest), false);
+        assert.equal(exists(`${dest}.part.lock`), false, "the lock is released");
+      });
+    }
   });
 
   it("that is a symlink to a file outside is never written through", async () => {
