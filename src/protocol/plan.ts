@@ -200,7 +200,9 @@ function planUnsatisfied(sent: SentRequest, headers: Headers): Plan {
   }
   const length = parseUnsatisfiedRange(headers.get("content-range"));
   const changed = describeChange(sent, headers, length);
-  if (length === sent.cursor && changed === null) return { kind: "finish" };
+  // No Content-Range (RFC 9110 §15.5.17 allows it): done if the checkpoint has all its known length.
+  const whole = !headers.has("content-range") && sent.checkpoint?.reportedLength === sent.cursor;
+  if ((length === sent.cursor || whole) && changed === null) return { kind: "finish" };
   return refuse(
     ContentRangeError,
     `Server refused the resume at byte ${sent.cursor} (416, length ${length ?? "unknown"}): ` +

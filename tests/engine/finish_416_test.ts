@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { appendFile, readdir } from "node:fs/promises";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
-import { PartialHaulError } from "../../src/errors.ts";
+import { ContentRangeError, PartialHaulError } from "../../src/errors.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";
 import { bytesOf, join, randomBody, sha256, withTempDir } from "../helpers/temp.ts";
@@ -72,4 +72,52 @@ describe("A 416 that confirms a complete checkpoint", () => {
       await server.close();
     }
   });
+});
+
+describe("A 416 without Content-Range (RFC 9110 §15.5.17 lets a server omit it)", () => {
+  for (const known of [true, false]) {
+    const verdict = known
+      ? "finishes the file without a body"
+      : "is refused: nothing proves the end";
+    it(`on a checkpoint of every byte of ${known ? "a known" : "an unknown"} length ${verdict}`, async () => {
+      const body = randomBody(100 * 1024 + 7);
+      const server = await startResourceServer({ body, etag: '"whole"' }, (req, honest) => {
+        if (req.headers["range"] !== undefined) {
+          return { status: 416, headers: { ETag: '"whole"' } };
+        }
+        return known ? honest : { ...honest, framing: "chunked" };
+      });
+      try {
+        await withTempDir(async (dir) => {
+          const dest = join(dir, "whole.bin");
+          const options = { dest, checkpointEvery: { bytes: 64 * 1024, ms: 10 } };
+          const first = await haulWith(server.url, { ...options, fetch: brokenAfterLastByte() }, {})
+            .catch((error: unknown) => error);
+          assert.ok(first instanceof PartialHaulError, String(first));
+          assert.equal(first.validLength, body.length);
+          const second = await haulWith(server.url, options, {}).catch((error: unknown) => error);
+          assert.equal(server.requests.length, 2);
+          assert.equal(server.requests[1]!.headers["range"], `bytes=${body.length}-`);
+          if (known) {
+            assert.ok(!(second instanceof Error), String(second));
+            const result = second as Awaited<ReturnType<typeof haulWith>>;
+            assert.equal(result.status, 416);
+            assert.equal(result.sha256, sha256(body));
+            assert.deepEqual(await bytesOf(dest), body);
+            assert.deepEqual(await readdir(dir), ["whole.bin"]);
+          } else {
+            assert.ok(second instanceof ContentRangeError, String(second));
+            assert.equal(second.retryable, true);
+            assert.deepEqual(
+              await readdir(dir),
+              [],
+              "progress discarded: the next call starts over",
+            );
+          }
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });

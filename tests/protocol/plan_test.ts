@@ -174,6 +174,14 @@ describe("planResponse()", () => {
     assert.deepEqual(plan(416, { "content-range": "bytes */1000" }, 1000, checkpoint), {
       kind: "finish",
     });
+    // Without Content-Range (RFC 9110 §15.5.17): the checkpoint's own length, when it has it all.
+    assert.deepEqual(plan(416, {}, 1000, checkpoint), { kind: "finish" });
+    assert.equal(failure(plan(416, {}, 999, checkpoint)).reset, true, "a byte short");
+    assert.equal(
+      failure(plan(416, { "content-range": "bytes 0-1/1000" }, 1000, checkpoint)).reset,
+      true,
+    );
+    assert.equal(failure(plan(416, { etag: '"other"' }, 1000, checkpoint)).reset, true);
   });
 
   it("resets on 416 whose length differs from the cursor", () => {
