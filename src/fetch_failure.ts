@@ -10,7 +10,7 @@ export interface FetchFailure {
    * A short code: the operating system's (`ECONNREFUSED`…), the TLS library's, or one of haul's for
    * what `fetch` refuses to do: `BAD_PORT` (fetch's blocked list), `BAD_SCHEME`, `INVALID_URL`,
    * `CERTIFICATE` (code unknown), `TLS_HANDSHAKE` (no TLS in common), `NOT_PERMITTED` (by the
-   * runtime), `TOO_MANY_REDIRECTS`, `UNASKED_100` (Node's fetch refuses it).
+   * runtime), `TOO_MANY_REDIRECTS`, `UNASKED_100` (Node's fetch's "bad response").
    */
   readonly code: string;
   /** What the code means, in a few lower-case words: `"connection refused"`. */
@@ -108,9 +108,7 @@ function readFailure(error: ErrorFields): FetchFailure | null {
   if (CERTIFICATE_CODE.test(code)) return permanent(code, rejected);
   if (BAD_CERTIFICATE.test(message)) return permanent("CERTIFICATE", rejected);
   if (NO_TLS.test(message)) return permanent("TLS_HANDSHAKE", "the TLS handshake failed");
-  if (code === "UND_ERR_SOCKET" && message === "bad response") { // undici's words for a 100
-    return permanent("UNASKED_100", "the server sent a 100 Continue not asked for");
-  }
+  if (message === "bad response") return permanent("UNASKED_100", "an unasked 100 Continue");
   const osCode = BUN_CODES[code] ?? code;
   if (TRANSIENT_CODES[osCode] !== undefined) return transient(osCode);
   const fromErrno = OS_ERRORS[/\(os error (\d+)\)/.exec(message)?.[1] ?? ""];

@@ -249,9 +249,7 @@ function seconds(name: string, value: string, max: number): number {
 
 function path(name: string, value: string, what: string): string {
   if (value === "") throw new UsageError(`Invalid ${name} "": give ${what}`);
-  if (/\p{Cc}/u.test(value)) {
-    throw new UsageError(`Invalid ${name} "${value}": control characters in it: remove them`);
-  }
+  if (/\p{Cc}/u.test(value)) throw new UsageError(`Invalid ${name}: remove its control characters`);
   return value;
 }
 

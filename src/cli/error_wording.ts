@@ -120,7 +120,7 @@ function networkLine(failure: FetchFailure, url: string, message: string, port: 
     case "TLS_HANDSHAKE":
       return `Cannot download ${url}: the TLS handshake failed: does port ${port} speak TLS?`;
     case "UNASKED_100":
-      return `Cannot download ${url}: ${failure.reason}, which Node's fetch refuses: use Deno or Bun`;
+      return `Cannot download ${url}: Node's fetch refuses ${failure.reason}: use Deno or Bun`;
     case "TOO_MANY_REDIRECTS":
       return `Cannot download ${url}: it redirects in a loop (or too many times): check the URL`;
     case "NOT_PERMITTED":

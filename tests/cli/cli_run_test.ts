@@ -380,7 +380,7 @@ describe("haul CLI (child process)", () => {
       assert.equal(spliced.code, 2);
       assert.equal(
         spliced.stderr,
-        `haul: Invalid -o "${dir}/a?Saved b: 1 GiB": control characters in it: remove them\n`,
+        "haul: Invalid -o: remove its control characters\n",
       );
       const escape = await runCli(["--retries", "\u001b[2J", "https://example.com/"]);
       assert.equal(escape.code, 2);

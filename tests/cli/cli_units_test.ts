@@ -223,13 +223,16 @@ describe("CLI arguments", () => {
     assert.equal(options(["https://e.com/a", "-o", "./a.bin"]).output, "./a.bin");
   });
 
-  it("refuses control characters in -o, --dir, -i and --checksums, and shows them as ?", () => {
+  it("refuses control characters in -o, --dir, -i and --checksums", () => {
     // A newline in -o made a file named "out\nSaved fake.bin" and a report line of its own.
     for (const flag of ["-o", "--dir", "-i", "--checksums"]) {
       for (const name of ["out\nSaved fake.bin", "d\u001b[31mred", "a\tb", "x\u0085y"]) {
         assert.throws(() => parseArgs(["https://e.com/a", flag, name]), (error: Error) => {
           assert.ok(error instanceof UsageError, String(error));
-          assert.match(error.message, new RegExp(`^Invalid ${flag} ".*": control characters`, "s"));
+          assert.match(
+            error.message,
+            new RegExp(`^Invalid ${flag}: remove its control characters$`),
+          );
           return true;
         }, `${flag} ${JSON.stringify(name)}`);
       }
