@@ -8,8 +8,8 @@
 import { eachLimited, type HaulAllFailure, type HaulAllItem } from "../batch/haul_all.ts";
 import { type RetryInfo, retrying, type RetryOptions } from "../batch/retry.ts";
 import { headDeadline, untilAborted } from "../engine/stall.ts";
-import { parseContentRange, parseUnsatisfiedRange } from "../protocol/headers.ts";
-import { statusError } from "../protocol/plan.ts";
+import { foreignBody, parseContentRange, parseUnsatisfiedRange } from "../protocol/headers.ts";
+import { parseLength, statusError } from "../protocol/plan.ts";
 import { contentDispositionName } from "../protocol/safe_name.ts";
 import { dirname } from "../store/destination.ts";
 import { redactUrl } from "../redact.ts";
@@ -209,12 +209,10 @@ async function serverSize(url: URL, asking: Asking): Promise<number | null> {
   throw statusError(url, got);
 }
 
-/** A 200's `Content-Length`, when it is the file's size (no `Content-Encoding`). */
+/** A 200's `Content-Length`, when it is the file's size (no `Content-Encoding`: no `foreignBody()`). */
 function identityLength(headers: Headers): number | null {
-  const encoding = headers.get("content-encoding")?.trim().toLowerCase() ?? "identity";
-  const length = headers.get("content-length") ?? "";
-  if (encoding !== "identity" || !/^\s*\d+\s*$/.test(length)) return null;
-  return Number.isSafeInteger(Number(length)) ? Number(length) : null;
+  const length = parseLength(headers.get("content-length"));
+  return typeof length === "number" && foreignBody(headers) === null ? length : null;
 }
 
 /** How a probe asks: with which `fetch`, headers and signal. */

@@ -233,9 +233,9 @@ function readValidators(headers: Headers): Validators {
   };
 }
 
-function parseLength(value: string | null): number | null | "malformed" {
+/** A `Content-Length` value: `null` when absent, `"malformed"` unless one safe integer (`"10, 10"` is 10). */
+export function parseLength(value: string | null): number | null | "malformed" {
   if (value === null) return null;
-  // Some stacks join repeated identical headers: "10, 10".
   const parts = value.trim().split(/\s*,\s*/);
   if (parts.some((part) => part !== parts[0])) return "malformed";
   const length = /^\d{1,16}$/.test(parts[0] ?? "") ? Number(parts[0]) : NaN;
