@@ -116,9 +116,7 @@ export class ProgressView {
   /** The lines of one frame, without escape sequences, each narrower than the terminal. */
   render(progress: HaulAllProgress, now: number): string[] {
     const width = Math.max(1, this.#options.columns() - 1);
-    const active = progress.items.filter((item) =>
-      item.phase === "running" || item.phase === "waiting"
-    );
+    const active = progress.items.filter(({ phase }) => phase === "running" || phase === "waiting");
     const rows = active.slice(0, MAX_BARS).map((item) => this.#itemRow(item, now));
     if (this.#options.showTotal) rows.push(this.#totalRow(progress, now));
     const { lines, reserve } = layout(rows, width, this.#reserve);
@@ -182,17 +180,13 @@ function layout(
   width: number,
   reserved: number,
 ): { lines: string[]; reserve: number } {
-  const labelWidth = Math.min(
-    Math.max(12, Math.floor(width * 0.35)),
-    Math.max(0, ...rows.map((row) => displayWidth(row.label))),
-  );
+  const longest = Math.max(0, ...rows.map((row) => displayWidth(row.label)));
+  const labelWidth = Math.min(Math.max(12, Math.floor(width * 0.35)), longest);
   const rights = rows.map((row) => {
     const shown = row.total === null ? row.valid : Math.min(row.valid, row.total);
     const fraction = row.total === null ? null : row.total === 0 ? 1 : shown / row.total;
     const percent = fraction === null ? "" : `${(fraction * 100).toFixed(1).padStart(5)}%  `;
-    const bytes = row.total === null
-      ? formatBytes(shown)
-      : `${formatBytes(shown)} / ${formatBytes(row.total)}`;
+    const bytes = formatBytes(shown) + (row.total === null ? "" : ` / ${formatBytes(row.total)}`);
     return { fraction, text: `${percent}${bytes}${row.status === "" ? "" : `  ${row.status}`}` };
   });
   const reserve = Math.max(reserved, ...rights.map((right) => right.text.length));
