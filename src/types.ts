@@ -152,7 +152,7 @@ export interface HaulOptions {
    * Milliseconds a request may wait for its response head or a body byte (time spent writing does
    * not count). A stalled body rejects with a retryable `PartialHaulError` (progress saved, `cause`
    * a `TimeoutError`), a stalled head with the `TimeoutError` itself. `0` or `Infinity`: no
-   * timeout; negative or `NaN`: a `RangeError`. Why this default: docs/api.md.
+   * timeout; negative, `NaN` or over 2^31-1 ms (24.8 days): a `RangeError`. Why 60 s: docs/api.md.
    * @default {60000}
    */
   stallTimeout?: number;
