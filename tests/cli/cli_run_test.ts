@@ -328,6 +328,7 @@ describe("haul CLI (child process)", () => {
           [`${ok}\n\x1b]0;title\x07\n`, /list\.txt:2: Invalid URL "\?\]0;title\?"/],
           [`${ok}\n${server.url}/other/fine.bin\n`, /list\.txt:2: Duplicate destination fine\.bin/],
           [`${ok}\n${server.url}/x.bin /tmp/x.bin\n`, /list\.txt:2: Absolute path/],
+          [`${ok}\n${server.url}/x.bin sub/a\x1b[2Jb.bin\n`, /list\.txt:2: Control characters in/],
           [`${ok}\n\n${server.url}/x.bin ../x.bin\n`, /list\.txt:3: '\.\.' would leave/],
           ["# nothing but a comment\n\n", /list\.txt: The list has no URLs/],
           [
