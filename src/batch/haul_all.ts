@@ -9,7 +9,7 @@ import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } fro
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
-import { atLeastOne, MAX_CONNECTIONS } from "../engine/settings.ts";
+import { atLeastOne, checkedHeaders, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { sidecarPaths } from "../store/destination.ts";
 import { destinationKey, requestHref } from "../engine/single_flight.ts";
@@ -246,7 +246,7 @@ export async function haulAll(
     try {
       if (item.headers !== undefined) { // invalid headers fail this item alone
         const headers = new Headers(common.headers);
-        new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+        checkedHeaders(item.headers).forEach((value, name) => headers.set(name, value));
         itemOptions.headers = headers;
       }
       const result = await haulWithRetry(item.urls ?? item.url, itemOptions, hooks);

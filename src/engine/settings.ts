@@ -91,7 +91,7 @@ export interface CallContext {
 
 /**
  * The first check of every entry point: an options object, with a `dest` if `needsDest` (a usable
- * path or not, `destToPath()` says later), whose `fetch`, callbacks and `signal` have their types.
+ * path or not, `destToPath()` says later), whose `headers`, `fetch`, callbacks, `signal` are valid.
  */
 export function checkOptions(
   options: unknown,
@@ -105,6 +105,7 @@ export function checkOptions(
   if (needsDest && given.dest == null) {
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
   }
+  checkedHeaders(given.headers);
   for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {
     const value = given[name]; // typeof, not instanceof: another realm's function (vm, Jest) is one
     const valid = name === "signal" ? value instanceof AbortSignal : typeof value === "function";
@@ -112,6 +113,15 @@ export function checkOptions(
       const kind = name === "signal" ? "an AbortSignal" : "a function";
       throw new TypeError(`Invalid options: ${name} must be ${kind}`);
     }
+  }
+}
+
+/** `headers` as a `Headers`; a `TypeError` (that does not echo a value: a secret?) if invalid. */
+export function checkedHeaders(headers: unknown): Headers {
+  try {
+    return new Headers(headers as HeadersInit | undefined);
+  } catch {
+    throw new TypeError("Invalid options: headers hold an invalid name or value (CR, LF?)");
   }
 }
 

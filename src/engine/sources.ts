@@ -90,11 +90,15 @@ export class Sources {
   }
 }
 
-/** A URL for messages, its credentials redacted (`TypeError` when it is no valid URL). */
+/** A URL for messages, its credentials redacted; a `TypeError` if this runtime cannot request it. */
 export function urlOf(input: SourceInput): string {
   const raw = input instanceof Request ? input.url : String(input);
-  if (URL.canParse(raw)) return redactUrl(raw); // no cause: the runtime's message echoes `raw`
-  throw new TypeError(`Invalid URL: ${redactUnparsed(raw).slice(0, 200)}`);
+  try {
+    if (URL.canParse(raw)) return redactUrl(new Request(raw).url); // Node's refuses user:password@
+  } catch {
+    throw new TypeError(`Invalid URL: ${redactUrl(raw)}: fetch refuses a user:password@ here`);
+  }
+  throw new TypeError(`Invalid URL: ${redactUnparsed(raw).slice(0, 200)}`); // no cause: it echoes raw
 }
 
 function isInput(value: unknown): value is SourceInput {
