@@ -106,9 +106,9 @@ export async function haulWithRetry(
  * @returns one report per item, in input order.
  * @throws {RangeError} for an invalid `concurrency`, `maxConnections`, `connections`, retry policy
  *   or `maxBytesPerSecond` (before any request).
- * @throws {TypeError} when `items` is not an iterable of `{ url, dest }` objects, a `dest` is
- *   another item's `.part` (checkpoint, lock) or its `dest` for another `url`, `options` is not
- *   an object, or it has the removed `worker: true` (before any request).
+ * @throws {TypeError} when `items` is not an iterable of `{ url, dest }`s, a `dest` is another
+ *   item's `.part` (checkpoint, lock) or its `dest` for another `url`, or `options` is no object of
+ *   valid callbacks, `fetch`, `signal` and `headers` without `worker: true` (before any request).
  * @throws what `onProgress`, `onItemDone` or `onRetry` threw, once every item has stopped.
  *
  * @example Download three files, two at a time

@@ -9,7 +9,7 @@ import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } fro
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
-import { atLeastOne, checkedHeaders, MAX_CONNECTIONS } from "../engine/settings.ts";
+import { atLeastOne, checkedHeaders, checkOptions, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { sidecarPaths } from "../store/destination.ts";
 import { destinationKey, requestHref } from "../engine/single_flight.ts";
@@ -154,9 +154,7 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
-  }
+  checkOptions(options, "haulAll(items, options)", false);
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
   // A callback that throws (a bug of the caller's) stops the batch: haulAll() rejects with its error.
   const stop = new AbortController();
@@ -167,8 +165,7 @@ export async function haulAll(
       stop.abort(error); // the first one's
     }
   };
-  const outer = common.signal ?? stop.signal; // an invalid one fails each item (haulWithRetry())
-  common.signal = outer instanceof AbortSignal ? AbortSignal.any([outer, stop.signal]) : outer;
+  common.signal = AbortSignal.any([common.signal ?? stop.signal, stop.signal]);
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);

@@ -106,7 +106,7 @@ export function checkOptions(
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
   }
   checkedHeaders(given.headers);
-  for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {
+  for (const name of ["fetch", "onProgress", "onRetry", "onItemDone", "signal"]) {
     const value = given[name]; // typeof, not instanceof: another realm's function (vm, Jest) is one
     const valid = name === "signal" ? value instanceof AbortSignal : typeof value === "function";
     if (value !== undefined && !valid) {

@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
-import { haul, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
+import { haul, haulAll, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";
@@ -128,4 +128,21 @@ describe("bad headers and URLs a Request refuses", () => {
       assert.equal(exists(dest), false);
     });
   });
+});
+
+describe("haulAll() callbacks that are not functions", () => {
+  for (const name of ["onProgress", "onItemDone", "onRetry"]) {
+    it(`${name}: a TypeError before any request or file, not after the downloads`, async () => {
+      await withTempDir(async (dir) => {
+        const { requests, fetch } = countingFetch();
+        const items = [{ url: URL_, dest: join(dir, "f.bin") }];
+        const run = () => haulAll(items, { fetch, [name]: "log" });
+        const error = await rejection(run, name);
+        assertMisuse(error, name);
+        assert.match((error as Error).message, new RegExp(`^Invalid options: ${name} `));
+        assert.equal(requests.length, 0);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    });
+  }
 });
