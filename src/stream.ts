@@ -13,6 +13,7 @@ import { hasStrongValidator } from "./protocol/headers.ts";
 import { parseIntegrity } from "./protocol/integrity.ts";
 import { integrityFailure } from "./engine/outcome.ts";
 import {
+  bodyBytes,
   type FailPlan,
   isOverLong,
   judgeBodyEnd,
@@ -196,7 +197,7 @@ export function haulStream(
       if (verdict.kind === "complete") return null;
       throw cut(new Error(verdict.reason));
     }
-    if (isOverLong(current.received, read.value.length, current.facts.bodyLength)) {
+    if (isOverLong(current.received, bodyBytes(read.value).length, current.facts.bodyLength)) {
       throw new ServerMisconfiguredError(
         `Server sent more than the ${current.facts.bodyLength} bytes it declared: ${url}`,
       );

@@ -6,7 +6,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { haul, haulAll, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -145,4 +145,75 @@ describe("haulAll() callbacks that are not functions", () => {
       });
     });
   }
+});
+
+/** A `Response` whose body gives `chunks`, as a caller's `fetch` may build one. */
+function bodyOf(chunks: unknown[]): Response {
+  const stream = new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  return new Response(stream as ReadableStream<Uint8Array>, { headers: { etag: '"v1"' } });
+}
+
+/** Chunks that are not `Uint8Array`s, which `response.arrayBuffer()` refuses with a `TypeError`. */
+const NOT_BYTES: [string, unknown][] = [
+  ["a string", "hello"],
+  ["an ArrayBuffer", new ArrayBuffer(4)],
+  ["a DataView", new DataView(new ArrayBuffer(4))],
+  ["an array of numbers", [1, 2, 3]],
+  ["null", null],
+];
+
+describe("a caller's fetch whose body gives no Uint8Array", () => {
+  it("haul() and haulWithRetry() reject with a non-retryable TypeError, once, nothing at dest", async () => {
+    await withTempDir(async (dir) => {
+      for (const [name, chunk] of NOT_BYTES) {
+        for (const call of [haul, haulWithRetry]) {
+          const dest = join(dir, `${call.name} ${name}.bin`);
+          let requests = 0;
+          const fetch = () => (requests++, Promise.resolve(bodyOf([BODY.slice(0, 3), chunk])));
+          const error = await rejection(() => call(URL_, { dest, fetch, minDelayMs: 1 }), name);
+          assertMisuse(error, `${call.name}, ${name}`);
+          assert.match((error as Error).message, /not a Uint8Array/, `${call.name}, ${name}`);
+          assert.equal(requests, 1, `${call.name}, ${name}: not retried`);
+          assert.equal(exists(dest), false, `${call.name}, ${name}`);
+        }
+      }
+    });
+  });
+
+  it("keeps the bytes before the bad chunk: the next call resumes after them", async () => {
+    await withTempDir(async (dir) => {
+      const dest = join(dir, "f.bin");
+      const fetch = () => Promise.resolve(bodyOf([BODY.slice(0, 3), "the rest"]));
+      assertMisuse(await rejection(() => haul(URL_, { dest, fetch }), "haul"), "haul");
+      const ranges: (string | null)[] = [];
+      const result = await haul(URL_, {
+        dest,
+        fetch: (request) => {
+          ranges.push(request.headers.get("range"));
+          const headers = { etag: '"v1"', "content-range": `bytes 3-11/${BODY.length}` };
+          return Promise.resolve(new Response(BODY.slice(3), { status: 206, headers }));
+        },
+      });
+      assert.deepEqual(ranges, ["bytes=3-"]);
+      assert.equal(result.resumedFrom, 3);
+      assert.deepEqual(new Uint8Array(await readFile(dest)), BODY);
+    });
+  });
+
+  it("haulStream() errors with the same TypeError, unretried", async () => {
+    for (const [name, chunk] of NOT_BYTES) {
+      let requests = 0;
+      const fetch = () => (requests++, Promise.resolve(bodyOf([chunk])));
+      const body = haulStream(URL_, { fetch, minDelayMs: 1 });
+      const error = await rejection(() => new Response(body).arrayBuffer(), name);
+      assertMisuse(error, `haulStream, ${name}`);
+      assert.match((error as Error).message, /not a Uint8Array/, name);
+      assert.equal(requests, 1, `${name}: not retried`);
+    }
+  });
 });
