@@ -107,8 +107,7 @@ export function haulStream(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
   const limiter = readRateLimit(options);
-  const url = urlOf(input); // TypeErrors early, here and in the next line
-  buildRequest(input, headers, undefined, FRESH);
+  const url = urlOf(input); // a TypeError early, as for headers above
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
   const hash = expected === null ? null : createNativeHash(expected.algorithm);

@@ -90,9 +90,12 @@ export class Sources {
   }
 }
 
-/** A URL for messages, its credentials redacted; a `TypeError` if this runtime cannot request it. */
+/** A URL for messages, credentials redacted; a `TypeError` for one haul cannot request (not GET). */
 export function urlOf(input: SourceInput): string {
   const raw = input instanceof Request ? input.url : String(input);
+  if (input instanceof Request && input.method !== "GET") { // Range is defined for GET only
+    throw new TypeError(`Invalid request: haul downloads with GET, not ${input.method}`);
+  }
   try {
     if (URL.canParse(raw)) return redactUrl(new Request(raw).url); // Node's refuses user:password@
   } catch {

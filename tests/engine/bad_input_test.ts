@@ -6,7 +6,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { haul, haulAll, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -126,6 +126,45 @@ describe("bad headers and URLs a Request refuses", () => {
       assert.equal(requests.length, 0);
       assert.deepEqual(log, []);
       assert.equal(exists(dest), false);
+    });
+  });
+});
+
+describe("a Request that is not a GET", () => {
+  it("is a non-retryable TypeError before any request or file, whether dest exists or not", async () => {
+    await withTempDir(async (dir) => {
+      const log: RecordedOp[] = [];
+      const fs = recordingFs(await defaultFs(), log);
+      const { requests, fetch } = countingFetch();
+      const dest = join(dir, "f.bin");
+      const there = join(dir, "there.bin");
+      await writeFile(there, "an older file");
+      for (const method of ["POST", "HEAD", "PUT"]) {
+        const request = () => new Request(URL_, { method, body: method === "HEAD" ? null : "x" });
+        for (
+          const [name, run] of [
+            ["haul", () => haul(request(), { dest, fetch })],
+            ["haul, dest there", () => haul(request(), { dest: there, fetch })],
+            ["haul, revalidate", () => haul(request(), { dest: there, fetch, revalidate: true })],
+            ["haulWithRetry", () => haulWithRetry(request(), { dest, fetch })],
+            ["haulWith", () => haulWith(request(), { dest, fetch }, { fs })],
+            ["haulWith(fn)", () => haulWith(() => request(), { dest, fetch }, { fs })],
+          ] as const
+        ) {
+          log.length = 0;
+          const error = await rejection(run, `${method}, ${name}`);
+          assertMisuse(error, `${method}, ${name}`);
+          assert.match((error as Error).message, new RegExp(`GET, not ${method}`));
+          // A function source is called under the lock: the others create nothing, not even it.
+          if (name === "haulWith") assert.deepEqual(log, [], `${method}, ${name}`);
+        }
+        assert.throws(() => haulStream(request(), { fetch }), (error) => {
+          assertMisuse(error, `${method}, haulStream`);
+          return true;
+        });
+      }
+      assert.equal(requests.length, 0);
+      assert.deepEqual(await readdir(dir), ["there.bin"]);
     });
   });
 });
