@@ -90,8 +90,8 @@ export interface CallContext {
 }
 
 /**
- * The first check of every entry point: an options object, with a `dest` if `needsDest` (a usable
- * path or not, `destToPath()` says later), whose `headers`, `fetch`, callbacks, `signal` are valid.
+ * The first check of every entry point: an options object without the removed `worker: true`,
+ * with a `dest` if `needsDest` (`destToPath()` checks it), valid `headers`, callbacks, `signal`.
  */
 export function checkOptions(
   options: unknown,
@@ -102,6 +102,13 @@ export function checkOptions(
     throw new TypeError(`Invalid options: ${call} needs an options object`);
   }
   const given = options as Record<string, unknown>;
+  if (given.worker !== undefined && given.worker !== false) {
+    throw new TypeError(
+      "Invalid options: worker: true was removed; haul runs on the caller's thread (a server " +
+        "in the same process stays responsive). To run it on a thread of your own, see " +
+        '"haul in your own Worker" in docs/api.md',
+    );
+  }
   if (needsDest && given.dest == null) {
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
   }
