@@ -175,14 +175,10 @@ export async function haulAll(
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
   const hooks = { fs: await batchFs(), ...(limiter === null ? {} : { limiter }) };
+  const counts = { pending: list.length, active: 0, done: 0, skipped: 0, failed: 0, received: 0 };
   const progress: MutableProgress = {
     items: list.map((item, index) => ({ index, item, ...NOT_STARTED, attempt: 0, retryAt: null })),
-    pending: list.length,
-    active: 0,
-    done: 0,
-    skipped: 0,
-    failed: 0,
-    received: 0,
+    ...counts,
   };
   const emit = (): void => safely(() => onProgress?.(progress));
 
@@ -191,6 +187,7 @@ export async function haulAll(
     const startedAt = performance.now();
     const state = new HaulState();
     let receivedBefore = 0;
+    const set = (fields: Partial<MutableItemProgress>) => Object.assign(entry, fields);
     const account = (): void => {
       const received = receivedBefore + state.bytesRead;
       progress.received += received - entry.received;
@@ -202,8 +199,7 @@ export async function haulAll(
     const end = <S extends HaulAllReport["status"]>(status: S, attempts = entry.attempt) => {
       account();
       if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
-      entry.phase = status;
-      entry.retryAt = null;
+      set({ phase: status, retryAt: null });
       progress[status]++;
       const elapsedMs = performance.now() - startedAt;
       return { status, index, item, attempts, received: entry.received, elapsedMs };
@@ -213,8 +209,7 @@ export async function haulAll(
       return { ...end("failed"), error: common.signal.reason, elapsedMs: 0 };
     }
     progress.active++;
-    entry.phase = "running";
-    entry.attempt = 1;
+    set({ phase: "running", attempt: 1 });
     emit();
     const itemOptions: HaulWithRetryOptions = {
       ...common,
@@ -222,19 +217,14 @@ export async function haulAll(
       state,
       onProgress: () => {
         account();
-        if (entry.phase === "waiting") {
-          entry.phase = "running";
-          entry.retryAt = null;
-        }
+        if (entry.phase === "waiting") set({ phase: "running", retryAt: null });
         emit();
       },
       onRetry: (info) => {
         account();
         receivedBefore += state.bytesRead;
         state.bytesRead = 0;
-        entry.phase = "waiting";
-        entry.attempt = info.attempt + 1;
-        entry.retryAt = Date.now() + info.delayMs;
+        set({ phase: "waiting", attempt: info.attempt + 1, retryAt: Date.now() + info.delayMs });
         safely(() => onRetry?.({ ...info, index, item }));
         emit();
       },
