@@ -13,7 +13,6 @@ import { hasStrongValidator } from "./protocol/headers.ts";
 import { parseIntegrity } from "./protocol/integrity.ts";
 import { integrityFailure } from "./engine/outcome.ts";
 import {
-  bodyBytes,
   type FailPlan,
   isOverLong,
   judgeBodyEnd,
@@ -22,7 +21,7 @@ import {
 } from "./protocol/plan.ts";
 import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
-import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
+import { bodyBytes, headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { checkOptions } from "./engine/settings.ts";
 import { urlOf } from "./engine/sources.ts";

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { bodyBytes, isOverLong } from "../protocol/plan.ts";
+import { isOverLong } from "../protocol/plan.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Settings } from "./settings.ts";
-import { StallWatch } from "./stall.ts";
+import { bodyBytes, StallWatch } from "./stall.ts";
 
 /** A body carried bytes past the end it declared: none of its bytes can be trusted. */
 export class OverLongBody extends Error {

@@ -104,9 +104,8 @@ export function checkOptions(
   const given = options as Record<string, unknown>;
   if (given.worker !== undefined && given.worker !== false) {
     throw new TypeError(
-      "Invalid options: worker: true was removed; haul runs on the caller's thread (a server " +
-        "in the same process stays responsive). To run it on a thread of your own, see " +
-        '"haul in your own Worker" in docs/api.md',
+      "Invalid options: worker: true was removed; haul runs on the caller's thread. To run it " +
+        'on a thread of your own, see "haul in your own Worker" in docs/api.md',
     );
   }
   if (needsDest && given.dest == null) {

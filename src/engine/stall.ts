@@ -1,6 +1,7 @@
 /**
  * `stallTimeout`: {@link headDeadline} bounds the wait for a head; {@link StallWatch} cancels a
  * body whose pending read waits too long (it is not wrapped, so the engine keeps its BYOB reader).
+ * A caller's `fetch` must give a `Response` (`headDeadline`) of bytes ({@link bodyBytes}).
  *
  * @module
  */
@@ -56,6 +57,13 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
       clearTimeout(timer);
     }
   };
+}
+
+/** A body's chunk: a `Uint8Array` of any realm; else a `TypeError`, as `arrayBuffer()` throws. */
+export function bodyBytes(chunk: unknown): Uint8Array {
+  const type = Object.prototype.toString.call(chunk);
+  if (type === "[object Uint8Array]") return chunk as Uint8Array;
+  throw new TypeError(`Invalid response: its body gave ${type}, not a Uint8Array`);
 }
 
 /**

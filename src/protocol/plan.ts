@@ -280,13 +280,6 @@ export function isOverLong(received: number, chunk: number, bodyLength: number |
   return bodyLength !== null && received + chunk > bodyLength;
 }
 
-/** A body's chunk; a `TypeError` (as `arrayBuffer()` throws) when it is no Uint8Array (of any realm). */
-export function bodyBytes(chunk: unknown): Uint8Array {
-  const type = Object.prototype.toString.call(chunk);
-  if (type === "[object Uint8Array]") return chunk as Uint8Array;
-  throw new TypeError(`Invalid response: its body gave ${type}, not a Uint8Array`);
-}
-
 /** Judges a body that ended without an error. */
 export function judgeBodyEnd(facts: BodyEndFacts): BodyEndVerdict {
   const { received, fileLength, bodyLength, total } = facts;
