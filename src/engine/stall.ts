@@ -50,7 +50,7 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
       if (typeof response?.headers?.get === "function") return response; // any fetch's Response
       throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a Response`);
     } catch (error) {
-      void answer.then((late) => late?.body?.cancel().catch(() => {}), () => {}); // came too late
+      void answer.then((late) => late?.body?.cancel()).catch(() => {}); // came too late, or no body
       if (deadline.signal.aborted && !request.signal.aborted) throw deadline.signal.reason;
       throw error;
     } finally {

@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { haul, haulAll, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -167,6 +168,28 @@ describe("a Request that is not a GET", () => {
       assert.deepEqual(await readdir(dir), ["there.bin"]);
     });
   });
+});
+
+describe("a caller's fetch that gives no Response, with a body of no cancel()", () => {
+  for (const body of ["a string", {}, 42]) {
+    it(`rejects with a TypeError and leaves no unhandled rejection (${JSON.stringify(body)})`, async () => {
+      await withTempDir(async (dir) => {
+        const unhandled: unknown[] = [];
+        const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+        process.on("unhandledRejection", onUnhandled);
+        try {
+          const fetch = () => Promise.resolve({ status: 200, body } as unknown as Response);
+          const error = await rejection(() => haul(URL_, { dest: join(dir, "a"), fetch }), "haul");
+          assertMisuse(error, "haul");
+          await new Promise((resolve) => setTimeout(resolve, 50)); // a late rejection's turn
+        } finally {
+          process.off("unhandledRejection", onUnhandled);
+        }
+        assert.deepEqual(unhandled.map(String), []);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    });
+  }
 });
 
 describe("haulAll() callbacks that are not functions", () => {
