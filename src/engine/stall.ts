@@ -47,8 +47,10 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
     const answer = Promise.resolve().then(() => fetchFn(sent, init)).finally(() => [request, sent]);
     try {
       const response = await untilAborted(answer, signal);
-      if (typeof response?.headers?.get === "function") return response; // any fetch's Response
-      throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a Response`);
+      const body: unknown = response?.body; // any fetch's Response, by shape (node-fetch 2's: no)
+      const streams = body == null || typeof (body as ReadableStream).getReader === "function";
+      if (streams && typeof response?.headers?.get === "function") return response;
+      throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a web Response`);
     } catch (error) {
       void answer.then((late) => late?.body?.cancel()).catch(() => {}); // came too late, or no body
       if (deadline.signal.aborted && !request.signal.aborted) throw deadline.signal.reason;

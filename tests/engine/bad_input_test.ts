@@ -6,8 +6,10 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import process from "node:process";
+import { Readable } from "node:stream";
 import { haul, haulAll, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
@@ -186,6 +188,39 @@ describe("a caller's fetch that gives no Response, with a body of no cancel()", 
           process.off("unhandledRejection", onUnhandled);
         }
         assert.deepEqual(unhandled.map(String), []);
+        assert.deepEqual(await readdir(dir), []);
+      });
+    });
+  }
+});
+
+describe("a caller's fetch that gives a Response-like object of no web stream", () => {
+  /** node-fetch 2's `Response`: `headers.get()`, but its body is a Node stream. */
+  const nodeFetch2 = () => ({
+    status: 200,
+    ok: true,
+    headers: new Headers({ "content-length": "12" }),
+    body: Readable.from([Buffer.from(BODY)]),
+  });
+  const shapes: [string, () => unknown][] = [
+    ["node-fetch 2", nodeFetch2],
+    ["a string body", () => ({ ...nodeFetch2(), body: "hello, haul\n" })],
+    ["a body of no reader", () => ({ ...nodeFetch2(), body: {} })],
+  ];
+  for (const [name, make] of shapes) {
+    it(`${name}: a non-retryable TypeError, asked once, nothing left`, async () => {
+      await withTempDir(async (dir) => {
+        let calls = 0;
+        const fetch = () => (calls++, Promise.resolve(make() as Response));
+        for (const call of [haul, haulWithRetry]) {
+          const run = () => call(URL_, { dest: join(dir, "a"), fetch, minDelayMs: 1 });
+          const error = await rejection(run, call.name);
+          assertMisuse(error, `${call.name}, ${name}`);
+          assert.match((error as Error).message, /^Invalid options: fetch gave /);
+        }
+        const body = haulStream(URL_, { fetch, minDelayMs: 1 });
+        assertMisuse(await rejection(() => new Response(body).text(), "haulStream"), "haulStream");
+        assert.equal(calls, 3, "each asked once");
         assert.deepEqual(await readdir(dir), []);
       });
     });
