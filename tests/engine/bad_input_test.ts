@@ -10,10 +10,18 @@ import { Buffer } from "node:buffer";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { Readable } from "node:stream";
-import { haul, haulAll, haulStream, haulWithRetry, isRetryable } from "../../mod.ts";
+import {
+  DestinationError,
+  haul,
+  haulAll,
+  haulStream,
+  haulWithRetry,
+  isRetryable,
+} from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
 import { defaultFs } from "../../src/runtime/default_fs.ts";
 import { type RecordedOp, recordingFs } from "../helpers/recording_fs.ts";
+import { cuttingFetch } from "../helpers/cutting_fetch.ts";
 import { exists, join, withTempDir } from "../helpers/temp.ts";
 
 const BODY = new TextEncoder().encode("hello, haul\n");
@@ -225,6 +233,43 @@ describe("a caller's fetch that gives a Response-like object of no web stream", 
       });
     });
   }
+});
+
+describe("a dest that is another download's .part, checkpoint or lock", () => {
+  it("is refused before any request while that download is there (paused), and taken once it is done", async () => {
+    await withTempDir(async (dir) => {
+      const body = new Uint8Array(100_000).map((_, i) => i % 251);
+      const g = join(dir, "g.bin");
+      const cut = cuttingFetch(body, () => 50_000, [], '"g1"');
+      await rejection(() => haul(URL_, { dest: g, fetch: cut }), "the cut download of g");
+      const paused = new Uint8Array(await readFile(`${g}.part`));
+      assert.ok(paused.length > 0 && exists(`${g}.part.ctrl`), "g's download is paused on disk");
+      const { requests, fetch } = countingFetch();
+      for (const suffix of [".part", ".part.ctrl"]) {
+        for (const overwrite of [false, true]) {
+          const what = `${suffix}, overwrite ${overwrite}`;
+          const error = await rejection(
+            () => haul(URL_, { dest: g + suffix, fetch, overwrite }),
+            what,
+          );
+          assert.ok(error instanceof DestinationError, `${what}: ${error}`);
+          assert.match(error.message, /keeps its download in progress/, what);
+          assert.equal(isRetryable(error), false, what);
+        }
+      }
+      assert.equal(requests.length, 0);
+      assert.deepEqual(new Uint8Array(await readFile(`${g}.part`)), paused, "g's bytes untouched");
+      const resumed = await haul(URL_, {
+        dest: g,
+        fetch: cuttingFetch(body, () => Infinity, [], '"g1"'),
+      });
+      assert.equal(resumed.resumedFrom > 0, true);
+      // Once g is done, its sidecars are gone: a file may be named g.bin.part like any other.
+      const result = await haul(URL_, { dest: `${g}.part`, fetch });
+      assert.equal(result.size, BODY.length);
+      assert.deepEqual(new Uint8Array(await readFile(`${g}.part`)), BODY);
+    });
+  });
 });
 
 describe("haulAll() callbacks that are not functions", () => {
