@@ -7,7 +7,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { lstat, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
 import process from "node:process";
 import { Readable } from "node:stream";
 import {
@@ -16,6 +20,7 @@ import {
   haulAll,
   haulStream,
   haulWithRetry,
+  IntegrityError,
   isRetryable,
 } from "../../mod.ts";
 import { haulWith } from "../../src/engine/haul.ts";
@@ -356,6 +361,244 @@ describe("a caller's fetch whose body gives no Uint8Array", () => {
       assertMisuse(error, `haulStream, ${name}`);
       assert.match((error as Error).message, /not a Uint8Array/, name);
       assert.equal(requests, 1, `${name}: not retried`);
+    }
+  });
+});
+
+/** What each call rejects with, before any request and with nothing on disk (probed; pinned here). */
+describe("what held: typed refusals of wrong values, before any request or file", () => {
+  const RANGE: [string, Record<string, unknown>][] = [
+    ["connections", { connections: "4" }],
+    ["connections", { connections: Number.NaN }],
+    ["connections", { connections: 1.5 }],
+    ["connections", { connections: 33 }],
+    ["connections", { connections: 2 ** 60 }],
+    ["maxBytesPerSecond", { maxBytesPerSecond: "1M" }],
+    ["maxBytesPerSecond", { maxBytesPerSecond: 0 }],
+    ["maxBytesPerSecond", { maxBytesPerSecond: Infinity }],
+    ["maxBytesPerSecond", { maxBytesPerSecond: null }],
+    ["stallTimeout", { stallTimeout: "100" }],
+    ["stallTimeout", { stallTimeout: -1 }],
+    ["blockSize", { blockSize: "1024" }],
+    ["blockSize", { blockSize: 100 }],
+    ["checkpointEvery", { checkpointEvery: { bytes: 0 } }],
+    ["checkpointEvery", { checkpointEvery: { ms: "soon" } }],
+  ];
+  const RETRY_RANGE: [string, Record<string, unknown>][] = [
+    ["retries", { retries: "3" }],
+    ["retries", { retries: 1.5 }],
+    ["retries", { retries: null }],
+    ["delays", { minDelayMs: Number.NaN }],
+    ["delays", { minDelayMs: 5, maxDelayMs: 1 }],
+  ];
+  const TYPE: [string, Record<string, unknown>][] = [
+    ["integrity", { integrity: "" }],
+    ["integrity", { integrity: 5 }],
+    ["integrity", { integrity: null }],
+    ["integrity", { integrity: "sha256-abc" }],
+    ["integrity", { integrity: "sha256-!!!!" }],
+    ["integrity", { integrity: "md5-AAAA sha1:00" }],
+    ["dest", { dest: "" }],
+    ["dest", { dest: 5 }],
+    ["dest", { dest: new URL("http://example.com/f") }],
+    ["dest", { dest: "file:///tmp/a%2Fb" }],
+  ];
+
+  it("haul() and haulWithRetry(): a RangeError or TypeError naming the option", async () => {
+    await withTempDir(async (dir) => {
+      const { requests, fetch } = countingFetch();
+      const dest = join(dir, "f.bin");
+      const cases = [
+        ...RANGE.map(([name, options]) => [RangeError, name, options] as const),
+        ...TYPE.map(([name, options]) => [TypeError, name, options] as const),
+      ];
+      for (const [kind, name, options] of cases) {
+        for (const call of [haul, haulWithRetry]) {
+          const what = `${call.name} ${JSON.stringify(options)}`;
+          const run = () => call(URL_, { dest, fetch, ...options } as never);
+          const error = await rejection(run, what);
+          assert.ok(error instanceof kind, `${what}: ${error}`);
+          assert.match((error as Error).message, new RegExp(`^Invalid ${name}\\b`), what);
+          assert.equal(isRetryable(error), false, what);
+        }
+      }
+      for (const [name, options] of RETRY_RANGE) {
+        const run = () => haulWithRetry(URL_, { dest, fetch, ...options } as never);
+        const error = await rejection(run, name);
+        assert.ok(error instanceof RangeError, `${name}: ${error}`);
+        assert.match((error as Error).message, new RegExp(`^Invalid ${name}\\b`));
+      }
+      assert.equal(requests.length, 0);
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("haulStream() and haulAll(): the same, thrown or rejected before any request", async () => {
+    const { requests, fetch } = countingFetch();
+    for (const [name, options] of [...RANGE, ...RETRY_RANGE]) {
+      if (name === "blockSize" || name === "checkpointEvery" || name === "connections") continue;
+      assert.throws(() => haulStream(URL_, { fetch, ...options } as never), RangeError, name);
+    }
+    for (const options of [{ concurrency: "2" }, { concurrency: 0 }, { maxConnections: 0 }]) {
+      const run = () => haulAll([{ url: URL_, dest: "never.bin" }], { fetch, ...options } as never);
+      assert.ok((await rejection(run, JSON.stringify(options))) instanceof RangeError);
+    }
+    assert.equal(requests.length, 0);
+  });
+
+  it("URLs that are not absolute or not one: a TypeError 'Invalid URL' before any request", async () => {
+    const { requests, fetch } = countingFetch();
+    for (const url of ["a.bin", "/a.bin", "", "http://", 5, null, {}, []]) {
+      const run = () => haul(url as never, { dest: "never.bin", fetch });
+      assertMisuse(await rejection(run, JSON.stringify(url)), JSON.stringify(url));
+      assert.throws(() => haulStream(url as never, { fetch }), /^TypeError: Invalid URL/);
+    }
+    assert.equal(requests.length, 0);
+  });
+});
+
+describe("what held: destinations haul refuses, before any request, overwrite or not", () => {
+  it("a folder, a path through a file, a device, a link to a folder, a name too long", async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, "file.txt"), "x");
+      await mkdir(join(dir, "sub"));
+      await symlink(join(dir, "sub"), join(dir, "to-sub"));
+      const before = (await readdir(dir)).sort();
+      const { requests, fetch } = countingFetch();
+      const refused: [string, RegExp][] = [
+        [".", /names a directory/],
+        ["/", /names a directory/],
+        [`${dir}/`, /names a directory/],
+        [join(dir, "f.bin") + "/", /names a directory/],
+        [join(dir, "sub"), /is a directory/],
+        [join(dir, "to-sub"), /links to a directory/],
+        [join(dir, "file.txt", "x.bin"), /parent is not a directory/],
+        [join(dir, "missing", "x.bin"), /does not exist/],
+        [join(dir, "a".repeat(242)), /name too long/],
+        ["/dev/null", /not a regular file/],
+      ];
+      for (const [dest, message] of refused) {
+        for (const overwrite of [false, true]) {
+          const what = `${dest.slice(0, 60)}, overwrite ${overwrite}`;
+          const error = await rejection(() => haul(URL_, { dest, fetch, overwrite }), what);
+          assert.ok(error instanceof DestinationError, `${what}: ${error}`);
+          assert.match(error.message, message, what);
+          assert.equal(isRetryable(error), false, what);
+        }
+      }
+      assert.equal(requests.length, 0);
+      assert.deepEqual((await readdir(dir)).sort(), before);
+    });
+  });
+
+  it("a dangling link or a link loop: refused, and replaced by the file with overwrite", async () => {
+    await withTempDir(async (dir) => {
+      await symlink(join(dir, "nowhere"), join(dir, "dangling"));
+      await symlink(join(dir, "loop-b"), join(dir, "loop-a"));
+      await symlink(join(dir, "loop-a"), join(dir, "loop-b"));
+      const { requests, fetch } = countingFetch();
+      for (const name of ["dangling", "loop-a"]) {
+        const dest = join(dir, name);
+        const error = await rejection(() => haul(URL_, { dest, fetch }), name);
+        assert.ok(error instanceof DestinationError, `${name}: ${error}`);
+        assert.equal(requests.length, 0, name);
+        const result = await haul(URL_, { dest, fetch, overwrite: true });
+        assert.equal(result.size, BODY.length);
+        assert.ok((await lstat(dest)).isFile(), `${name} is now the file`);
+        requests.length = 0;
+      }
+      assert.equal(exists(join(dir, "nowhere")), false, "nothing written through the link");
+    });
+  });
+});
+
+describe("what held: inputs haul takes as documented", () => {
+  it("a file: URL dest, headers of any HeadersInit, the caller's Range and Accept-Encoding replaced", async () => {
+    await withTempDir(async (dir) => {
+      const { requests, fetch } = countingFetch();
+      const headers: HeadersInit[] = [
+        new Headers({ "x-token": "a", range: "bytes=5-", "accept-encoding": "gzip" }),
+        [["x-token", "a"], ["if-range", '"other"']],
+        { "x-token": "a", "x-count": 2 as unknown as string },
+      ];
+      for (const [i, given] of headers.entries()) {
+        const dest = i === 0 ? pathToFileURL(join(dir, "0.bin")) : join(dir, `${i}.bin`);
+        const result = await haul(URL_, { dest, fetch, headers: given });
+        assert.equal(result.dest, join(dir, `${i}.bin`));
+        const sent = requests.at(-1)!.headers;
+        assert.equal(sent.get("x-token"), "a");
+        assert.equal(sent.get("range"), null, "a fresh download asks for the whole file");
+        assert.equal(sent.get("if-range"), null);
+        assert.equal(sent.get("accept-encoding"), "identity");
+      }
+      assert.equal(requests.at(-1)!.headers.get("x-count"), "2");
+      assert.deepEqual(new Uint8Array(await readFile(join(dir, "0.bin"))), BODY);
+    });
+  });
+
+  it("a caller's abort with a string reason: rejects with that reason, no request, nothing on disk", async () => {
+    await withTempDir(async (dir) => {
+      const { requests, fetch } = countingFetch();
+      const signal = AbortSignal.abort("stopped by the caller");
+      for (const call of [haul, haulWithRetry]) {
+        const error = await rejection(
+          () => call(URL_, { dest: join(dir, "f"), fetch, signal }),
+          "",
+        );
+        assert.equal(error, "stopped by the caller");
+      }
+      assert.equal(requests.length, 0);
+      assert.deepEqual(await readdir(dir), []);
+    });
+  });
+
+  it("several integrity tokens: the strongest algorithm decides (docs/api.md)", async () => {
+    await withTempDir(async (dir) => {
+      const { fetch } = countingFetch();
+      const hex = (algorithm: string) => createHash(algorithm).update(BODY).digest("hex");
+      const b64 = (algorithm: string) => createHash(algorithm).update(BODY).digest("base64");
+      const wrong = (algorithm: string) =>
+        `${algorithm}:${"0".repeat(algorithm === "sha512" ? 128 : 64)}`;
+      const decided = await haul(URL_, {
+        dest: join(dir, "a.bin"),
+        fetch,
+        integrity: `md5-AAAA ${wrong("sha256")} sha512-${b64("sha512")}`,
+      });
+      assert.equal(decided.sha512, hex("sha512"));
+      const weaker = await haul(URL_, {
+        dest: join(dir, "b.bin"),
+        fetch,
+        integrity: `sha1-AAAA sha256:${hex("sha256")}`,
+      });
+      assert.equal(weaker.sha256, hex("sha256"));
+      const dest = join(dir, "c.bin");
+      const integrity = `${wrong("sha512")} sha256:${hex("sha256")}`;
+      const error = await rejection(() => haul(URL_, { dest, fetch, integrity }), "c");
+      assert.ok(error instanceof IntegrityError, String(error));
+      assert.equal(error.algorithm, "sha512");
+      assert.deepEqual((await readdir(dir)).sort(), ["a.bin", "b.bin"]);
+    });
+  });
+
+  it("an IPv6 loopback URL, from a real server on [::1] where the machine has it", async (t) => {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { etag: '"v1"', "content-length": String(BODY.length) });
+      response.end(BODY);
+    });
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(0, "::1", () => resolve(true));
+    });
+    if (!listening) return t.skip("no IPv6 loopback on this machine");
+    try {
+      await withTempDir(async (dir) => {
+        const { port } = server.address() as AddressInfo;
+        const result = await haul(`http://[::1]:${port}/v6.bin`, { dest: join(dir, "v6.bin") });
+        assert.equal(result.size, BODY.length);
+        assert.deepEqual(new Uint8Array(await readFile(join(dir, "v6.bin"))), BODY);
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
