@@ -1,6 +1,5 @@
 /**
- * The three public calls. Each refuses the removed `worker: true` with a `TypeError` naming the
- * recipe for one's own `Worker` (docs/api.md), before any request or file.
+ * The three public calls (their options checked first by `checkOptions()`, settings.ts).
  *
  * @module
  */
@@ -14,17 +13,6 @@ import {
   type HaulAllReport,
 } from "./batch/haul_all.ts";
 import { type HaulOptions, type HaulResult, type Source, withInputSignal } from "./types.ts";
-
-/** `options`, unless it has the removed `worker: true` (a `TypeError`). */
-function refuseWorker<O>(options: O): O {
-  const worker = (options as { worker?: unknown } | null | undefined)?.worker;
-  if (worker === undefined || worker === false) return options;
-  throw new TypeError(
-    "Invalid options: worker: true was removed; haul runs on the caller's thread (a server in " +
-      'the same process stays responsive). To run it on a thread of your own, see "haul in your ' +
-      'own Worker" in docs/api.md',
-  );
-}
 
 /**
  * Downloads `input` to `options.dest` with exactly one request (one per range it asks for with
@@ -56,7 +44,7 @@ export async function haul(
   input: Source | readonly Source[],
   options: HaulOptions,
 ): Promise<HaulResult> {
-  return await haulHere(input, withInputSignal(input, refuseWorker(options)));
+  return await haulHere(input, withInputSignal(input, options));
 }
 
 /**
@@ -92,7 +80,7 @@ export async function haulWithRetry(
   input: Source | readonly Source[],
   options: HaulWithRetryOptions,
 ): Promise<HaulResult> {
-  return await retryHere(input, refuseWorker(options));
+  return await retryHere(input, options);
 }
 
 /**
@@ -106,9 +94,9 @@ export async function haulWithRetry(
  * @returns one report per item, in input order.
  * @throws {RangeError} for an invalid `concurrency`, `maxConnections`, `connections`, retry policy
  *   or `maxBytesPerSecond` (before any request).
- * @throws {TypeError} when `items` is not an iterable of `{ url, dest }` objects, a `dest` is
- *   another item's `.part` (checkpoint, lock) or its `dest` for another `url`, `options` is not
- *   an object, or it has the removed `worker: true` (before any request).
+ * @throws {TypeError} when `items` is not an iterable of `{ url, dest }`s, a `dest` is another
+ *   item's `.part` (checkpoint, lock) or its `dest` for another `url`, or `options` is no object of
+ *   valid callbacks, `fetch`, `signal` and `headers` without `worker: true` (before any request).
  * @throws what `onProgress`, `onItemDone` or `onRetry` threw, once every item has stopped.
  *
  * @example Download three files, two at a time
@@ -129,5 +117,5 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  return await haulAllHere(items, refuseWorker(options));
+  return await haulAllHere(items, options);
 }

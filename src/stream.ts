@@ -21,7 +21,7 @@ import {
 } from "./protocol/plan.ts";
 import { checkRangeResponse, type KnownFile } from "./protocol/range_check.ts";
 import { buildRangeRequest, buildRequest } from "./protocol/request.ts";
-import { headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
+import { bodyBytes, headDeadline, readStallTimeout, StallWatch } from "./engine/stall.ts";
 import { readRateLimit } from "./engine/rate_limit.ts";
 import { checkOptions } from "./engine/settings.ts";
 import { urlOf } from "./engine/sources.ts";
@@ -106,8 +106,7 @@ export function haulStream(
   const expected = options.integrity === undefined ? null : parseIntegrity(options.integrity);
   const stallMs = readStallTimeout(options);
   const limiter = readRateLimit(options);
-  const url = urlOf(input); // TypeErrors early, here and in the next line
-  buildRequest(input, headers, undefined, FRESH);
+  const url = urlOf(input); // a TypeError early, as for headers above
   const fetchFn = headDeadline(options.fetch ?? ((request) => globalThis.fetch(request)), stallMs);
   const stop = new AbortController();
   const hash = expected === null ? null : createNativeHash(expected.algorithm);
@@ -196,7 +195,7 @@ export function haulStream(
       if (verdict.kind === "complete") return null;
       throw cut(new Error(verdict.reason));
     }
-    if (isOverLong(current.received, read.value.length, current.facts.bodyLength)) {
+    if (isOverLong(current.received, bodyBytes(read.value).length, current.facts.bodyLength)) {
       throw new ServerMisconfiguredError(
         `Server sent more than the ${current.facts.bodyLength} bytes it declared: ${url}`,
       );

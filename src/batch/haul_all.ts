@@ -9,7 +9,7 @@ import { haulWithRetry, type HaulWithRetryOptions, numberField, readPolicy } fro
 import type { RetryInfo } from "./retry.ts";
 import { type HaulResult, HaulState, type Source } from "../types.ts";
 import { readRateLimit } from "../engine/rate_limit.ts";
-import { atLeastOne, MAX_CONNECTIONS } from "../engine/settings.ts";
+import { atLeastOne, checkedHeaders, checkOptions, MAX_CONNECTIONS } from "../engine/settings.ts";
 import { batchFs } from "../runtime/default_fs.ts";
 import { sidecarPaths } from "../store/destination.ts";
 import { destinationKey, requestHref } from "../engine/single_flight.ts";
@@ -154,9 +154,7 @@ export async function haulAll(
   items: Iterable<HaulAllItem>,
   options: HaulAllOptions = {},
 ): Promise<HaulAllReport[]> {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Invalid options: haulAll(items, options) needs an options object or none");
-  }
+  checkOptions(options, "haulAll(items, options)", false);
   const { concurrency, maxConnections, onProgress, onItemDone, onRetry, ...common } = options;
   // A callback that throws (a bug of the caller's) stops the batch: haulAll() rejects with its error.
   const stop = new AbortController();
@@ -167,8 +165,7 @@ export async function haulAll(
       stop.abort(error); // the first one's
     }
   };
-  const outer = common.signal ?? stop.signal; // an invalid one fails each item (haulWithRetry())
-  common.signal = outer instanceof AbortSignal ? AbortSignal.any([outer, stop.signal]) : outer;
+  common.signal = AbortSignal.any([common.signal ?? stop.signal, stop.signal]);
   const wanted = atLeastOne("concurrency", concurrency ?? 4);
   const cap = atLeastOne("maxConnections", maxConnections ?? DEFAULT_MAX_CONNECTIONS);
   readPolicy(common);
@@ -178,14 +175,10 @@ export async function haulAll(
   const list = readItems(items);
   const limiter = readRateLimit(common); // one pace over the whole batch
   const hooks = { fs: await batchFs(), ...(limiter === null ? {} : { limiter }) };
+  const counts = { pending: list.length, active: 0, done: 0, skipped: 0, failed: 0, received: 0 };
   const progress: MutableProgress = {
     items: list.map((item, index) => ({ index, item, ...NOT_STARTED, attempt: 0, retryAt: null })),
-    pending: list.length,
-    active: 0,
-    done: 0,
-    skipped: 0,
-    failed: 0,
-    received: 0,
+    ...counts,
   };
   const emit = (): void => safely(() => onProgress?.(progress));
 
@@ -194,6 +187,7 @@ export async function haulAll(
     const startedAt = performance.now();
     const state = new HaulState();
     let receivedBefore = 0;
+    const set = (fields: Partial<MutableItemProgress>) => Object.assign(entry, fields);
     const account = (): void => {
       const received = receivedBefore + state.bytesRead;
       progress.received += received - entry.received;
@@ -205,8 +199,7 @@ export async function haulAll(
     const end = <S extends HaulAllReport["status"]>(status: S, attempts = entry.attempt) => {
       account();
       if (entry.phase === "running" || entry.phase === "waiting") progress.active--;
-      entry.phase = status;
-      entry.retryAt = null;
+      set({ phase: status, retryAt: null });
       progress[status]++;
       const elapsedMs = performance.now() - startedAt;
       return { status, index, item, attempts, received: entry.received, elapsedMs };
@@ -216,8 +209,7 @@ export async function haulAll(
       return { ...end("failed"), error: common.signal.reason, elapsedMs: 0 };
     }
     progress.active++;
-    entry.phase = "running";
-    entry.attempt = 1;
+    set({ phase: "running", attempt: 1 });
     emit();
     const itemOptions: HaulWithRetryOptions = {
       ...common,
@@ -225,19 +217,14 @@ export async function haulAll(
       state,
       onProgress: () => {
         account();
-        if (entry.phase === "waiting") {
-          entry.phase = "running";
-          entry.retryAt = null;
-        }
+        if (entry.phase === "waiting") set({ phase: "running", retryAt: null });
         emit();
       },
       onRetry: (info) => {
         account();
         receivedBefore += state.bytesRead;
         state.bytesRead = 0;
-        entry.phase = "waiting";
-        entry.attempt = info.attempt + 1;
-        entry.retryAt = Date.now() + info.delayMs;
+        set({ phase: "waiting", attempt: info.attempt + 1, retryAt: Date.now() + info.delayMs });
         safely(() => onRetry?.({ ...info, index, item }));
         emit();
       },
@@ -246,7 +233,7 @@ export async function haulAll(
     try {
       if (item.headers !== undefined) { // invalid headers fail this item alone
         const headers = new Headers(common.headers);
-        new Headers(item.headers).forEach((value, name) => headers.set(name, value));
+        checkedHeaders(item.headers).forEach((value, name) => headers.set(name, value));
         itemOptions.headers = headers;
       }
       const result = await haulWithRetry(item.urls ?? item.url, itemOptions, hooks);

@@ -93,9 +93,6 @@ export async function haulWith(
   };
   const keepExisting = options.overwrite !== true;
   const revalidate = keepExisting && options.revalidate === true;
-  if (revalidate && input instanceof Request && input.method !== "GET") {
-    throw new TypeError(`Invalid options: revalidate needs a GET request, not ${input.method}`);
-  }
   const existing = await checkDestination(fs, paths);
   if (existing !== null && keepExisting && !revalidate) {
     await removeStaleSidecars(fs, paths);

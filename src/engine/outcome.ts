@@ -111,6 +111,7 @@ export function interruption(
 ): unknown {
   const { dest, url, saved, recorded, total } = call;
   if (cause instanceof CallbackFailure) return cause.cause; // the caller's bug: no retry cures it
+  if (cause instanceof TypeError && /^Invalid\b/.test(cause.message)) return cause; // not bytes
   if (cause instanceof HaulError) return cause; // a status, with progress on disk
   const fsError = toDestinationError(cause, dest, saved);
   if (fsError !== cause) return fsError;

@@ -10,7 +10,7 @@
 import { isOverLong } from "../protocol/plan.ts";
 import type { PartWriter } from "./part_writer.ts";
 import type { Settings } from "./settings.ts";
-import { StallWatch } from "./stall.ts";
+import { bodyBytes, StallWatch } from "./stall.ts";
 
 /** A body carried bytes past the end it declared: none of its bytes can be trusted. */
 export class OverLongBody extends Error {
@@ -152,6 +152,7 @@ function bodySource(body: ReadableStream<Uint8Array>, writer: PartWriter, host: 
       if (watch.failure !== null) throw new BodyFailure("stalled", { cause: watch.failure });
       if (result.done) watch.stop();
       if (byob !== null || result.done) return { bytes: result.value, done: result.done };
+      result.value = bodyBytes(result.value);
       const rest = result.value.length > most ? result.value.subarray(most) : null; // no view per chunk
       if (rest !== null) ahead.unshift(Promise.resolve({ value: rest, done: false }));
       while (host.limiter === null && ahead.length < 4) ahead.push(readNext());

@@ -90,8 +90,8 @@ export interface CallContext {
 }
 
 /**
- * The first check of every entry point: an options object, with a `dest` if `needsDest` (a usable
- * path or not, `destToPath()` says later), whose `fetch`, callbacks and `signal` have their types.
+ * The first check of every entry point: an options object without the removed `worker: true`,
+ * with a `dest` if `needsDest` (`destToPath()` checks it), valid `headers`, callbacks, `signal`.
  */
 export function checkOptions(
   options: unknown,
@@ -102,16 +102,32 @@ export function checkOptions(
     throw new TypeError(`Invalid options: ${call} needs an options object`);
   }
   const given = options as Record<string, unknown>;
+  if (given.worker !== undefined && given.worker !== false) {
+    throw new TypeError(
+      "Invalid options: worker: true was removed; haul runs on the caller's thread. To run it " +
+        'on a thread of your own, see "haul in your own Worker" in docs/api.md',
+    );
+  }
   if (needsDest && given.dest == null) {
     throw new TypeError(`Invalid options: ${call} needs a dest: a path or a file: URL`);
   }
-  for (const name of ["fetch", "onProgress", "onRetry", "signal"]) {
+  checkedHeaders(given.headers);
+  for (const name of ["fetch", "onProgress", "onRetry", "onItemDone", "signal"]) {
     const value = given[name]; // typeof, not instanceof: another realm's function (vm, Jest) is one
     const valid = name === "signal" ? value instanceof AbortSignal : typeof value === "function";
     if (value !== undefined && !valid) {
       const kind = name === "signal" ? "an AbortSignal" : "a function";
       throw new TypeError(`Invalid options: ${name} must be ${kind}`);
     }
+  }
+}
+
+/** `headers` as a `Headers`; a `TypeError` (that does not echo a value: a secret?) if invalid. */
+export function checkedHeaders(headers: unknown): Headers {
+  try {
+    return new Headers(headers as HeadersInit | undefined);
+  } catch {
+    throw new TypeError("Invalid options: headers hold an invalid name or value (CR, LF?)");
   }
 }
 

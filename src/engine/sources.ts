@@ -26,11 +26,7 @@ export class Sources {
   static of(input: Source | readonly Source[]): Sources {
     const list: Source[] = Array.isArray(input) ? [...input] : [input as Source];
     if (list.length === 0) throw new TypeError("Invalid URL: the list of sources is empty");
-    for (const source of list) {
-      if (typeof source === "function") continue;
-      if (!isInput(source)) throw new TypeError(`Invalid URL: ${String(source).slice(0, 200)}`);
-      urlOf(source);
-    }
+    for (const source of list) if (typeof source !== "function") checked(source);
     return new Sources(list);
   }
 
@@ -64,11 +60,7 @@ export class Sources {
   /** What a request to source `index` is made from (a function is called now, and checked). */
   async resolve(index: number): Promise<SourceInput> {
     const source = this.#list[index]!;
-    const input = typeof source === "function" ? await source() : source;
-    if (!isInput(input)) {
-      throw new TypeError(`Invalid URL: source ${index} gave ${String(input).slice(0, 200)}`);
-    }
-    return input;
+    return typeof source === "function" ? checked(await source(), `source ${index} gave `) : source;
   }
 
   /** Source `index` failed: the next attempt starts from the next source. */
@@ -90,13 +82,25 @@ export class Sources {
   }
 }
 
-/** A URL for messages, its credentials redacted (`TypeError` when it is no valid URL). */
+/** A URL for messages, credentials redacted; a `TypeError` for one haul cannot request (POST…). */
 export function urlOf(input: SourceInput): string {
   const raw = input instanceof Request ? input.url : String(input);
-  if (URL.canParse(raw)) return redactUrl(raw); // no cause: the runtime's message echoes `raw`
-  throw new TypeError(`Invalid URL: ${redactUnparsed(raw).slice(0, 200)}`);
+  if (input instanceof Request && input.method !== "GET") { // Range is defined for GET only
+    throw new TypeError(`Invalid request: haul downloads with GET, not ${input.method}`);
+  }
+  try {
+    if (URL.canParse(raw)) return redactUrl(new Request(raw).url); // Node's refuses user:password@
+  } catch {
+    throw new TypeError(`Invalid URL: ${redactUrl(raw)}: fetch refuses a user:password@ here`);
+  }
+  throw new TypeError(`Invalid URL: ${redactUnparsed(raw).slice(0, 200)}`); // no cause: echoes raw
 }
 
-function isInput(value: unknown): value is SourceInput {
-  return typeof value === "string" || value instanceof URL || value instanceof Request;
+/** `value` when haul can request it ({@link urlOf}), else a `TypeError` saying who `gave` it. */
+function checked(value: unknown, gave = ""): SourceInput {
+  if (typeof value !== "string" && !(value instanceof URL) && !(value instanceof Request)) {
+    throw new TypeError(`Invalid URL: ${gave}${String(value).slice(0, 200)}`);
+  }
+  urlOf(value);
+  return value;
 }

@@ -1,6 +1,7 @@
 /**
  * `stallTimeout`: {@link headDeadline} bounds the wait for a head; {@link StallWatch} cancels a
  * body whose pending read waits too long (it is not wrapped, so the engine keeps its BYOB reader).
+ * A caller's `fetch` must give a `Response` (`headDeadline`) of bytes ({@link bodyBytes}).
  *
  * @module
  */
@@ -45,16 +46,25 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
     const answer = Promise.resolve().then(() => fetchFn(sent, init)).finally(() => [request, sent]);
     try {
       const response = await untilAborted(answer, signal);
-      if (typeof response?.headers?.get === "function") return response; // any fetch's Response
-      throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a Response`);
+      const body: unknown = response?.body; // any fetch's Response, by shape (node-fetch 2's: no)
+      const streams = body == null || typeof (body as ReadableStream).getReader === "function";
+      if (streams && typeof response?.headers?.get === "function") return response;
+      throw new TypeError(`Invalid options: fetch gave ${String(response)}, not a web Response`);
     } catch (error) {
-      void answer.then((late) => late?.body?.cancel().catch(() => {}), () => {}); // came too late
+      void answer.then((late) => late?.body?.cancel()).catch(() => {}); // came too late, or no body
       if (deadline.signal.aborted && !request.signal.aborted) throw deadline.signal.reason;
       throw error;
     } finally {
       clearTimeout(timer);
     }
   };
+}
+
+/** A body's chunk: a `Uint8Array` of any realm; else a `TypeError`, as `arrayBuffer()` throws. */
+export function bodyBytes(chunk: unknown): Uint8Array {
+  const type = Object.prototype.toString.call(chunk);
+  if (type === "[object Uint8Array]") return chunk as Uint8Array;
+  throw new TypeError(`Invalid response: its body gave ${type}, not a Uint8Array`);
 }
 
 /**

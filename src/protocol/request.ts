@@ -26,9 +26,6 @@ export function buildRequest(
   signal: AbortSignal | undefined,
   resume: ResumeRequest,
 ): Request {
-  if (input instanceof Request && input.method !== "GET") { // Range is defined for GET only
-    throw new TypeError(`Invalid request: haul downloads with GET, not ${input.method}`);
-  }
   const merged = new Headers(input instanceof Request ? input.headers : undefined);
   new Headers(headers).forEach((value, name) => merged.set(name, value));
   merged.delete("range");

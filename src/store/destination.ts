@@ -69,8 +69,8 @@ export type SidecarPaths = Readonly<ReturnType<typeof sidecarPaths>>;
 
 /**
  * What is at `dest` (a file, or a link to one), or `null`; a {@link DestinationError} when the name
- * or path is too long, the parent is missing or not a directory (unless `parentKnown`: the lock
- * file was just created in it), or `dest` is (or links to) a directory, a fifo, a device, a socket.
+ * or path is too long, `dest` is a sidecar of a download there, the parent is missing or no folder
+ * (unless `parentKnown`: the lock made in it), or `dest` is (or links to) a folder, fifo, device…
  */
 export async function checkDestination(
   fs: FsShim,
@@ -93,21 +93,21 @@ export async function checkDestination(
         `appended it is ${bytes} bytes, over the ${limit}-byte limit; choose a shorter ${what}`,
     );
   }
+  // Another download's `.part`, checkpoint or lock while it is there: not a file, and it would go.
+  const stem = /^(.+)\.part(\.ctrl(\.tmp)?|\.lock|\.takeover|\.unlock)?$/s.exec(dest)?.[1];
+  if (stem && ((await stat(`${stem}.part.ctrl`)) ?? (await stat(`${stem}.part.lock`)))) {
+    throw fail(`Destination ${dest} is where ${stem} keeps its download in progress: use another`);
+  }
   if (!parentKnown) {
     const parent = await stat(dir);
-    if (parent === null) {
-      throw fail(`Destination directory does not exist: ${dir}; create it first`);
-    }
+    if (parent === null) throw fail(`Destination directory does not exist: ${dir}; create it`);
     if (!parent.isDirectory && !parent.isSymlink) {
       throw fail(`Destination's parent is not a directory: ${dir}`);
     }
   }
-
   const existing = await stat(dest);
   if (existing?.isDirectory) throw fail(`Destination is a directory: ${dest}`);
-  if (existing?.linkTarget === "directory") {
-    throw fail(`Destination is a link to a directory: ${dest}`);
-  }
+  if (existing?.linkTarget === "directory") throw fail(`Destination links to a directory: ${dest}`);
   if (
     existing !== null && !existing.isFile &&
     (!existing.isSymlink || existing.linkTarget === "other")
