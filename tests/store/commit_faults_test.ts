@@ -34,10 +34,11 @@ async function faultThenResume(
   hooks: { readonly writeBufferSize?: number } = {},
   persist = false,
 ): Promise<number> {
-  // Paced (8 KiB every 4 ms): each checkpoint due is written before the next one is due.
+  // Paced (8 KiB every 16 ms): each checkpoint due is written before the next one is due, also
+  // on a loaded machine (a fault at the third checkpoint's fsync must be met).
   const server = await startResourceServer({ body: BODY }, (_, reply) => ({
     ...reply,
-    bytesPerSecond: 2_000_000,
+    bytesPerSecond: 500_000,
     chunkSize: 8192,
   }));
   try {
@@ -241,7 +242,7 @@ describe("A fault while saving a checkpoint", () => {
     it(`(${op}: ENOSPC from the second on) lets the download go on to the whole file, no temp file left`, async () => {
       const server = await startResourceServer({ body: BODY }, (_, reply) => ({
         ...reply,
-        bytesPerSecond: 2_000_000, // paced: each checkpoint due is tried before the next is due
+        bytesPerSecond: 500_000, // paced: each checkpoint due is tried before the next is due
         chunkSize: 8192,
       }));
       try {
@@ -272,7 +273,7 @@ describe("A fault while saving a checkpoint", () => {
     it(`(${code} from the second on, then the body cut) fails retryably, keeps the first checkpoint and no temp file, and the next call resumes`, async () => {
       const server = await startResourceServer({ body: BODY }, (_, reply) => ({
         ...reply,
-        bytesPerSecond: 2_000_000,
+        bytesPerSecond: 500_000,
         chunkSize: 8192,
       }));
       try {
