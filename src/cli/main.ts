@@ -8,6 +8,7 @@
 import type { HaulAllReport } from "../batch/haul_all.ts";
 import { haulAll } from "../calls.ts";
 import { headDeadline } from "../engine/stall.ts";
+import { parseIntegrity } from "../protocol/integrity.ts";
 import { nameFromUrl } from "../protocol/safe_name.ts";
 import { haulStream } from "../stream.ts";
 import { type CliOptions, parseArgs, retryPolicy, UsageError } from "./args.ts";
@@ -211,7 +212,7 @@ async function streamToStdout(job: Job, options: CliOptions, io: CliIo, stop: St
     output.error(
       `Streamed ${name}: ${formatBytes(written)} in ${formatDuration(ms)} ` +
         `(${formatRate(written / Math.max(ms / 1000, 1e-3))}${notes})` +
-        (job.integrity === null ? "" : ", sha256 verified"),
+        (job.integrity === null ? "" : `, ${parseIntegrity(job.integrity).algorithm} verified`),
     );
   }
   return EXIT.ok;

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { childEnv, cliCommand, REPO_ROOT, runCli, startCli, waitFor } from "../fixtures/cli_run.ts";
 import { startResourceServer } from "../helpers/script_server.ts";
 import { randomBody, sha256 } from "../helpers/temp.ts";
@@ -63,6 +64,27 @@ describe("haul -o - (child process)", () => {
       assert.equal(server.requests.length - before, 6, cut.stderr);
       assert.equal((cut.stderr.match(/^Retrying cut\.bin \(stdout\) in /gm) ?? []).length, 5);
       assert.match(cut.stderr, /Streamed cut\.bin .*; 5 retries\), sha256 verified\n$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("names the algorithm it checked: sha512 verified after --sha512, sha384 after --integrity", async () => {
+    const body = randomBody(200_000);
+    const server = await startResourceServer({ body });
+    try {
+      const sha512 = createHash("sha512").update(body).digest("hex");
+      const sri = `sha384-${createHash("sha384").update(body).digest("base64")}`;
+      const cases = [["--sha512", sha512, "sha512"], ["--integrity", sri, "sha384"]];
+      for (const [flag, value, algorithm] of cases) {
+        const result = await pipeline([`${server.url}/v.bin`, "-o", "-", flag!, value!], "cat");
+        assert.equal(result.status, 0, result.stderr);
+        assert.ok(result.out.equals(Buffer.from(body)));
+        assert.match(
+          result.stderr,
+          new RegExp(`^Streamed v\\.bin .*\\), ${algorithm} verified\n$`),
+        );
+      }
     } finally {
       await server.close();
     }
