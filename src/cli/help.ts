@@ -23,9 +23,8 @@ Downloads go to <dest>.part with a checkpoint beside it; the file appears at
 its destination only when complete and verified. Run the same command again
 after a failure or Ctrl-C: finished files are skipped, the others resume.
 A file already at its destination counts as complete only when its digest
-(--sha256, --sha512, --checksums) or, without one, its size matches the server's
-(or the server gives no size); with -N, when the server answers 304 Not Modified
-to If-Modified-Since its mtime.
+(--sha256, --sha512, --integrity, --checksums) or, without one, its size
+matches the server's (or it gives none); with -N, when it answers 304 Not Modified.
 
 Output:
   -o, --output FILE        Save the one URL as FILE (relative to --dir when given);
