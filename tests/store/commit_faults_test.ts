@@ -411,11 +411,14 @@ describe("A disk fault during the download", () => {
   for (const [label, op, suffix, code] of cases) {
     it(`(${label}) is a typed error, never a file at dest, and the next call ends exact`, async () => {
       let seen = 0;
+      let ctrlRenamed = false; // the directory's syncs counted are a checkpoint's, not the commit's
       await faultThenResume(
-        // Past the first few: after a checkpoint or two (the directory's: the second sync).
-        (request, dest) =>
-          request.op === op && (op === "syncDir" || request.path === `${dest}${suffix}`) &&
-          ++seen === 3,
+        // Past the first few: after a checkpoint or two.
+        (request, dest) => {
+          if (request.op === "rename") ctrlRenamed = request.to === `${dest}.part.ctrl`;
+          const mine = op === "syncDir" ? ctrlRenamed : request.path === `${dest}${suffix}`;
+          return request.op === op && mine && ++seen === 3;
+        },
         code,
         (error, left) => {
           assert.ok(error instanceof DestinationError, String(error));
