@@ -47,7 +47,7 @@ interface SyncHandle {
 export interface WebLocks {
   request<T>(
     name: string,
-    options: { ifAvailable?: boolean },
+    options: { ifAvailable?: boolean; signal?: AbortSignal },
     task: (lock: unknown) => Promise<T> | T,
   ): Promise<T>;
 }
@@ -77,6 +77,11 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
 }
 
 const syncHandle = (file: OpfsFile) => patiently(() => file.createSyncAccessHandle());
+/** The bytes of `file` from `start` to `end` (default: all), read again while it changes. */
+const bytesIn = (file: OpfsFile, start?: number, end?: number) =>
+  patiently(async () =>
+    new Uint8Array(await (await file.getFile()).slice(start, end).arrayBuffer())
+  );
 
 /** Runs `task` on a new sync access handle of `file`, then flushes and closes it. */
 async function withSyncHandle<T>(file: OpfsFile, task: (h: SyncHandle) => T): Promise<T> {
@@ -127,6 +132,9 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
   return found.sort((a, b) => b[1] - a[1]);
 }
 
+/** Releases a Web Lock; resolves once released. */
+type Unlock = () => Promise<void>;
+
 /** The {@link FsShim} over `root` (`at`: its path in OPFS, to name Web Locks); in a worker. */
 export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []): FsShim {
   const lockName = (kind: string, path: string) => `${kind}:${[...at, ...parts(path)].join("/")}`;
@@ -142,43 +150,41 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
     return await (await dirOf(names)).getFileHandle(name, { create });
   };
   const bytesOf = (path: string): Promise<Uint8Array | null> =>
-    shimIoOrMissing("read", path, null, async () => {
-      const handle = await fileOf(path);
-      return await patiently(async () =>
-        new Uint8Array(await (await handle.getFile()).arrayBuffer())
-      );
-    });
-  /** Takes the Web Lock `name` if free; resolves to its release, or `null`. */
-  const tryWebLock = (name: string): Promise<(() => void) | null> =>
+    shimIoOrMissing("read", path, null, async () => await bytesIn(await fileOf(path)));
+  /** The small files open: a rename moves the Web Lock one holds with it. */
+  const opened = new Set<{ path: string; handle: OpfsFile; unlock: Unlock | null }>();
+  /** Takes the Web Lock `name` if free (`wait`: once free, within 2 s); `null` if not. */
+  const webLock = (name: string, wait = false): Promise<Unlock | null> =>
     new Promise((resolve, reject) => {
-      let release = (): void => {};
-      const held = new Promise<void>((done) => (release = done));
-      locks.request(name, { ifAvailable: true }, (lock) => {
-        resolve(lock === null ? null : release);
+      const { promise: held, resolve: release } = Promise.withResolvers<void>();
+      const options = wait ? { signal: AbortSignal.timeout(2000) } : { ifAvailable: true };
+      const settled: Promise<void> = locks.request(name, options, (lock) => {
+        resolve(lock === null ? null : () => (release(), settled));
         return lock === null ? undefined : held;
-      }).catch(reject);
+      }).catch((error: Error) => (error.name === "TimeoutError" ? resolve(null) : reject(error)));
     });
   const small = (path: string, handle: OpfsFile): ShimFile => {
-    let unlock: (() => void) | null = null;
+    const file = { path, handle, unlock: null as Unlock | null };
+    opened.add(file);
     const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
-      shimIo(what, path, () => withSyncHandle(handle, task));
+      shimIo(what, file.path, () => withSyncHandle(file.handle, task));
     return {
       write: (data, position) => withHandle("write", (h) => writeAll(h, data, position)),
       read: (buffer, position) =>
-        shimIo("read", path, async () => {
-          const bytes = await patiently(async () => {
-            const blob = (await handle.getFile()).slice(position, position + buffer.length);
-            return new Uint8Array(await blob.arrayBuffer());
-          });
+        shimIo("read", file.path, async () => {
+          const bytes = await bytesIn(file.handle, position, position + buffer.length);
           buffer.set(bytes);
           return bytes.length;
         }),
       datasync: () => Promise.resolve(), // every write was flushed before its handle closed
       sync: () => Promise.resolve(),
       truncate: (length) => withHandle("truncate", (h) => h.truncate(length)),
-      size: () => shimIo("stat", path, async () => (await handle.getFile()).size),
-      close: () => Promise.resolve(unlock?.()),
-      tryLock: async () => (unlock ??= await tryWebLock(lockName("haul", path))) !== null,
+      size: () => shimIo("stat", file.path, async () => (await file.handle.getFile()).size),
+      close: async () => {
+        opened.delete(file);
+        await file.unlock?.();
+      },
+      tryLock: async () => (file.unlock ??= await webLock(lockName("haul", file.path))) !== null,
     };
   };
   const large = (path: string, h: SyncHandle): ShimFile => ({
@@ -239,8 +245,21 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
       }
       const names = parts(to);
       const name = names.pop()!;
-      const move = async () => (await fileOf(from)).move(await dirOf(names), name);
-      await shimIo(`move to '${to}' from`, from, move);
+      // A file of this worker holding the Web Lock of `from` moves by its own handle, and its lock
+      // with it: `to`'s taken first (waiting out a probe's), then `from`'s released; so no other
+      // tab finds the lock of the name it judges free meanwhile.
+      const held = [...opened].find((file) => file.unlock !== null && file.path === from);
+      const move = async () => (held?.handle ?? await fileOf(from)).move(await dirOf(names), name);
+      if (held === undefined) return await shimIo(`move to '${to}' from`, from, move);
+      const unlock = await webLock(lockName("haul", to), true);
+      if (unlock === null) throw new FsShimError("EBUSY", to, `${to}: its Web Lock is held`);
+      await shimIo(`move to '${to}' from`, from, move).catch(async (error) => {
+        await unlock();
+        throw error;
+      });
+      const release = held.unlock!;
+      Object.assign(held, { path: to, unlock });
+      await release();
     },
     remove,
     stat: (path: string): Promise<ShimStat | null> =>
