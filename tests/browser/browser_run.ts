@@ -414,6 +414,58 @@ test("two tabs take the same dead lock over at once: one lands exact, the other 
   });
 });
 
+test("a tab reloaded mid-takeover: its guard goes, the next call lands exact, nothing left beside", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "mid.bin" });
+    await untilCheckpoint(page, "mid.bin");
+    await page.reload();
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    // What a tab reloaded while it held the takeover guard leaves: the dead call's lock file and
+    // the guard, with its dead worker's record (`flock: true`, its Web Lock released on reload).
+    await page.evaluate(async () => {
+      const root = await (navigator as unknown as {
+        storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+      }).storage.getDirectory();
+      const record = await (await (await root.getFileHandle("mid.bin.part.lock")).getFile()).text();
+      const guard = await root.getFileHandle("mid.bin.part.takeover", { create: true });
+      const writable = await guard.createWritable();
+      await writable.write(record.replace(/"nonce":"\w+"/, '"nonce":"dead-taker"'));
+      await writable.close();
+    });
+    unpaced();
+    // The engine's rule (tests/store/lock_test.ts, "the takeover guard"): the call that finds a
+    // dead taker's guard removes it and is refused as busy, before any request; the next one lands.
+    const refused = await haulIn(page, `${site.url}/file.bin`, { dest: "mid.bin" });
+    assert.equal(refused.name, "DestinationError", JSON.stringify(refused));
+    assert.equal(refused.retryable, true);
+    assert.match(refused.message, /Destination busy/);
+    assert.equal(files().length, 1, "the refused call made no request");
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "mid.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.ok(outcome.result.resumedFrom > 0, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.deepEqual(await opfsNames(page), ["mid.bin"]);
+  });
+});
+
+test("a tab closed mid-download: another tab takes its lock over at once and resumes", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    const first = await newTab(page);
+    await startIn(first, `${site.url}/file.bin`, { dest: "closed.bin" });
+    await untilCheckpoint(first, "closed.bin");
+    await first.close(); // its worker is terminated, holding the lock
+    unpaced();
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "closed.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.ok(outcome.result.resumedFrom > 0, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.equal(files().length, 2);
+    assert.deepEqual(await opfsNames(page), ["closed.bin"]);
+  });
+});
+
 test("an abort through signal is a pause: it rejects with the signal's reason, the next call resumes", async () => {
   await withBrowser(async (page) => {
     reset();
