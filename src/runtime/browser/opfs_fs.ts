@@ -68,8 +68,7 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
     try {
       return await task();
     } catch (error) {
-      const name = (error as Error).name;
-      const busy = name === "NoModificationAllowedError" || name === "NotReadableError";
+      const busy = /^(NoModificationAllowed|NotReadable)Error$/.test((error as Error).name);
       if (!busy || waited >= 2000) throw error;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -108,10 +107,7 @@ const SLOT_MAGIC = 0x484c5453;
 
 /** The digest a slot holds: a SHA-256 of its sequence and length (header bytes 4–12) and record. */
 function slotDigest(header: Uint8Array, record: Uint8Array): Uint8Array {
-  const signed = new Uint8Array(8 + record.length);
-  signed.set(header.subarray(4, 12));
-  signed.set(record, 8);
-  return sha256Bytes(signed);
+  return sha256Bytes(new Uint8Array([...header.subarray(4, 12), ...record]));
 }
 
 /** The valid slots of a checkpoint file: `[index, sequence, bytes]`, newest first. */
@@ -132,8 +128,7 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
   return found.sort((a, b) => b[1] - a[1]);
 }
 
-/** Releases a Web Lock; resolves once released. */
-type Unlock = () => Promise<void>;
+type Unlock = () => Promise<void>; // resolves once the Web Lock is released
 
 /** The {@link FsShim} over `root` (`at`: its path in OPFS, to name Web Locks); in a worker. */
 export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []): FsShim {
@@ -152,8 +147,8 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
   const bytesOf = (path: string): Promise<Uint8Array | null> =>
     shimIoOrMissing("read", path, null, async () => await bytesIn(await fileOf(path)));
   /** The small files open: a rename moves the Web Lock one holds with it. */
-  const opened = new Set<{ path: string; handle: OpfsFile; unlock: Unlock | null }>();
-  /** Takes the Web Lock `name` if free (`wait`: once free, within 2 s); `null` if not. */
+  const smallFiles = new Set<{ path: string; handle: OpfsFile; unlock: Unlock | null }>();
+  /** Takes the Web Lock `name` if free (`wait`: once free, within 2 s): its release, or `null`. */
   const webLock = (name: string, wait = false): Promise<Unlock | null> =>
     new Promise((resolve, reject) => {
       const { promise: held, resolve: release } = Promise.withResolvers<void>();
@@ -165,7 +160,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
     });
   const small = (path: string, handle: OpfsFile): ShimFile => {
     const file = { path, handle, unlock: null as Unlock | null };
-    opened.add(file);
+    smallFiles.add(file);
     const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
       shimIo(what, file.path, () => withSyncHandle(file.handle, task));
     return {
@@ -181,7 +176,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
       truncate: (length) => withHandle("truncate", (h) => h.truncate(length)),
       size: () => shimIo("stat", file.path, async () => (await file.handle.getFile()).size),
       close: async () => {
-        opened.delete(file);
+        smallFiles.delete(file);
         await file.unlock?.();
       },
       tryLock: async () => (file.unlock ??= await webLock(lockName("haul", file.path))) !== null,
@@ -199,8 +194,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
   const writeSlot = (path: string, record: Uint8Array) =>
     shimIo("write checkpoint", path, async () => {
       if (record.length > SLOT_SIZE - SLOT_HEADER) throw new Error("checkpoint too large");
-      const slots = readSlots((await bytesOf(path)) ?? new Uint8Array(0));
-      const [newest, sequence] = slots[0] ?? [1, 0];
+      const [newest, sequence] = readSlots((await bytesOf(path)) ?? new Uint8Array(0))[0] ?? [1, 0];
       const out = new Uint8Array(SLOT_HEADER + record.length);
       const view = new DataView(out.buffer);
       view.setUint32(0, SLOT_MAGIC);
@@ -208,9 +202,8 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
       view.setUint32(8, record.length);
       out.set(record, SLOT_HEADER);
       out.set(slotDigest(out, record), 12);
-      await withSyncHandle(await fileOf(path, true), (h) => {
-        h.write(out, { at: (1 - newest) * SLOT_SIZE });
-      });
+      const at = (1 - newest) * SLOT_SIZE; // the slot not holding the newest record
+      await withSyncHandle(await fileOf(path, true), (h) => writeAll(h, out, at));
     });
   const remove = (path: string): Promise<void> =>
     shimIoOrMissing("remove", path, undefined, async () => {
@@ -245,21 +238,18 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
       }
       const names = parts(to);
       const name = names.pop()!;
-      // A file of this worker holding the Web Lock of `from` moves by its own handle, and its lock
-      // with it: `to`'s taken first (waiting out a probe's), then `from`'s released; so no other
-      // tab finds the lock of the name it judges free meanwhile.
-      const held = [...opened].find((file) => file.unlock !== null && file.path === from);
+      // A file of this worker holding `from`'s Web Lock moves by its own handle, its lock with it:
+      // `to`'s taken first (waiting out a probe's), `from`'s let go after; its name's is never free.
+      const held = [...smallFiles].find((file) => file.unlock !== null && file.path === from);
       const move = async () => (held?.handle ?? await fileOf(from)).move(await dirOf(names), name);
       if (held === undefined) return await shimIo(`move to '${to}' from`, from, move);
       const unlock = await webLock(lockName("haul", to), true);
       if (unlock === null) throw new FsShimError("EBUSY", to, `${to}: its Web Lock is held`);
-      await shimIo(`move to '${to}' from`, from, move).catch(async (error) => {
-        await unlock();
-        throw error;
-      });
-      const release = held.unlock!;
+      await shimIo(`move to '${to}' from`, from, move).catch((error) =>
+        unlock().then(() => Promise.reject(error))
+      );
+      await held.unlock!();
       Object.assign(held, { path: to, unlock });
-      await release();
     },
     remove,
     stat: (path: string): Promise<ShimStat | null> =>
