@@ -449,6 +449,45 @@ test("a tab reloaded mid-takeover: its guard goes, the next call lands exact, no
   });
 });
 
+/** When the OPFS file at `path` (in the root) was last written, or `null`. */
+function lastModified(page: Page, path: string): Promise<number | null> {
+  return page.evaluate(async (p) => {
+    const root = await (navigator as unknown as {
+      storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+    }).storage.getDirectory();
+    return await root.getFileHandle(p).then((h) => h.getFile()).then(
+      (f) => f.lastModified,
+      () => null,
+    );
+  }, path);
+}
+
+test("a call that took a lock over keeps its lease, and a reload after it lets the next call take it over at once", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "again.bin" });
+    await untilCheckpoint(page, "again.bin");
+    await page.reload();
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    await startIn(page, `${site.url}/file.bin`, { dest: "again.bin" }); // takes the lock over
+    while (files().length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Its heartbeat writes the lock file it renamed over .part.lock (the handle moved with it).
+    const before = await lastModified(page, "again.bin.part.lock");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const after = await lastModified(page, "again.bin.part.lock");
+    assert.ok(before !== null && after !== null && after > before, `${before} → ${after}`);
+    await page.reload(); // the taker's worker dies holding the Web Lock that followed the file
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    unpaced();
+    const outcome = await haulIn(page, `${site.url}/file.bin`, { dest: "again.bin" });
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.ok(outcome.result.resumedFrom > 0, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.equal(files().length, 3, "one request per call: a 200, then two 206 resumes");
+    assert.deepEqual(await opfsNames(page), ["again.bin"]);
+  });
+});
+
 test("a tab closed mid-download: another tab takes its lock over at once and resumes", async () => {
   await withBrowser(async (page) => {
     reset();
