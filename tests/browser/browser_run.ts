@@ -488,6 +488,45 @@ test("a call that took a lock over keeps its lease, and a reload after it lets t
   });
 });
 
+test("a takeover while another tab's probe holds the guard's Web Lock: the lock still says flock, its lease moves", async () => {
+  await withBrowser(async (page) => {
+    reset();
+    await startIn(page, `${site.url}/file.bin`, { dest: "probed.bin" });
+    await untilCheckpoint(page, "probed.bin");
+    await page.reload();
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    // Another tab's inspection of a guard holds its Web Lock for a moment (probeFlock); here the
+    // page holds it for 300 ms while this call takes the dead lock over through that guard.
+    await page.evaluate(() => {
+      const locks = (navigator as unknown as {
+        locks: { request(name: string, task: () => Promise<void>): Promise<void> };
+      }).locks;
+      void locks.request(
+        "haul:probed.bin.part.takeover",
+        () => new Promise((resolve) => setTimeout(resolve, 300)),
+      );
+    });
+    await startIn(page, `${site.url}/file.bin`, { dest: "probed.bin" });
+    while (files().length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    const record = await page.evaluate(async () => {
+      const root = await (navigator as unknown as {
+        storage: { getDirectory(): Promise<FileSystemDirectoryHandle> };
+      }).storage.getDirectory();
+      return await (await (await root.getFileHandle("probed.bin.part.lock")).getFile()).text();
+    });
+    assert.match(record, /"flock":true/, record);
+    const before = await lastModified(page, "probed.bin.part.lock");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const after = await lastModified(page, "probed.bin.part.lock");
+    assert.ok(before !== null && after !== null && after > before, `${before} → ${after}`);
+    unpaced();
+    const outcome = await outcomeOf(page);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    assert.equal(outcome.result.sha256, sha256(body));
+    assert.deepEqual(await opfsNames(page), ["probed.bin"]);
+  });
+});
+
 test("a tab closed mid-download: another tab takes its lock over at once and resumes", async () => {
   await withBrowser(async (page) => {
     reset();

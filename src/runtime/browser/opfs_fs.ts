@@ -128,11 +128,10 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
   return found.sort((a, b) => b[1] - a[1]);
 }
 
-type Unlock = () => Promise<void>; // resolves once the Web Lock is released
-
 /** The {@link FsShim} over `root` (`at`: its path in OPFS, to name Web Locks); in a worker. */
 export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []): FsShim {
   const lockName = (kind: string, path: string) => `${kind}:${[...at, ...parts(path)].join("/")}`;
+  type Unlock = () => Promise<void>; // resolves once the Web Lock is released
   const dirOf = async (names: string[], create = false): Promise<OpfsDirectory> => {
     let dir = root;
     for (const name of names) dir = await dir.getDirectoryHandle(name, { create });
@@ -148,7 +147,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
     shimIoOrMissing("read", path, null, async () => await bytesIn(await fileOf(path)));
   /** The small files open: a rename moves the Web Lock one holds with it. */
   const smallFiles = new Set<{ path: string; handle: OpfsFile; unlock: Unlock | null }>();
-  /** Takes the Web Lock `name` if free (`wait`: once free, within 2 s): its release, or `null`. */
+  /** Web Lock `name`'s release if it is free (`wait`: once a probe lets go, ≤2 s), else `null`. */
   const webLock = (name: string, wait = false): Promise<Unlock | null> =>
     new Promise((resolve, reject) => {
       const { promise: held, resolve: release } = Promise.withResolvers<void>();
@@ -158,7 +157,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
         return lock === null ? undefined : held;
       }).catch((error: Error) => (error.name === "TimeoutError" ? resolve(null) : reject(error)));
     });
-  const small = (path: string, handle: OpfsFile): ShimFile => {
+  const small = (path: string, handle: OpfsFile, created = false): ShimFile => {
     const file = { path, handle, unlock: null as Unlock | null };
     smallFiles.add(file);
     const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
@@ -179,7 +178,8 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
         smallFiles.delete(file);
         await file.unlock?.();
       },
-      tryLock: async () => (file.unlock ??= await webLock(lockName("haul", file.path))) !== null,
+      tryLock: async () =>
+        (file.unlock ??= await webLock(lockName("haul", file.path), created)) !== null,
     };
   };
   const large = (path: string, h: SyncHandle): ShimFile => ({
@@ -223,7 +223,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
         if (mode === "create-exclusive" && (await bytesOf(path)) !== null) {
           throw new FsShimError("EEXIST", path, `Cannot create ${path}: it exists`);
         }
-        return small(path, await shimIo("create", path, () => fileOf(path, true)));
+        return small(path, await shimIo("create", path, () => fileOf(path, true)), true);
       };
       const file = await locks.request(lockName("haul-create", path), {}, create);
       if (mode === "create-truncate") await file.truncate(0);
