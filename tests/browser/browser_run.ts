@@ -496,14 +496,14 @@ test("a takeover while another tab's probe holds the guard's Web Lock: the lock 
     await page.reload();
     await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
     // Another tab's inspection of a guard holds its Web Lock for a moment (probeFlock); here the
-    // page holds it for 300 ms while this call takes the dead lock over through that guard.
+    // page holds it for 1 s while this call takes the dead lock over through that guard.
     await page.evaluate(() => {
       const locks = (navigator as unknown as {
         locks: { request(name: string, task: () => Promise<void>): Promise<void> };
       }).locks;
       void locks.request(
         "haul:probed.bin.part.takeover",
-        () => new Promise((resolve) => setTimeout(resolve, 300)),
+        () => new Promise((resolve) => setTimeout(resolve, 1000)),
       );
     });
     await startIn(page, `${site.url}/file.bin`, { dest: "probed.bin" });
