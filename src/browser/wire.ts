@@ -98,9 +98,8 @@ const MAX_CAUSES = 4;
 
 /** A field's value as it can cross: data as it is, anything else as text. */
 function cloneable(value: unknown): unknown {
-  if (value === null || typeof value !== "object") {
-    return typeof value === "function" || typeof value === "symbol" ? String(value) : value;
-  }
+  if (typeof value === "function" || typeof value === "symbol") return String(value);
+  if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map(cloneable);
   if (value instanceof Date || value instanceof Uint8Array) return value;
   return String(value);
@@ -145,9 +144,7 @@ export function errorFromWire(wire: WireError): Error {
   hidden(error, "message", wire.message);
   if (wire.stack !== undefined) hidden(error, "stack", wire.stack);
   const fields: Record<string, unknown> = { ...wire.fields };
-  for (const key of wire.headerFields) {
-    fields[key] = new Headers(wire.fields[key] as [string, string][]);
-  }
+  for (const key of wire.headerFields) fields[key] = new Headers(fields[key] as [string, string][]);
   Object.assign(error, fields);
   // haul's classes set `name` as an own field, as this does; built-ins inherit theirs.
   if (error.name !== wire.name) error.name = wire.name;

@@ -134,10 +134,8 @@ function whole(response: Response): Response {
 /** Whether an answer asked without `If-Range` continues the file `validator` names. */
 function proves(response: Response, range: string | null, validator: string): boolean {
   const start = /^bytes=(\d+)-/.exec(range ?? "")?.[1];
-  const from = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")?.[1];
-  const { headers } = response;
-  const same = validator.startsWith('"')
-    ? headers.get("etag") === validator
-    : headers.get("last-modified") === validator;
-  return response.status === 206 && start !== undefined && from === start && same;
+  const { headers, status } = response;
+  const from = /^bytes (\d+)-/.exec(headers.get("content-range") ?? "")?.[1];
+  const shown = headers.get(validator.startsWith('"') ? "etag" : "last-modified");
+  return status === 206 && start !== undefined && from === start && shown === validator;
 }

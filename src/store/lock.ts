@@ -50,7 +50,9 @@ export async function acquireLock(
 ): Promise<DestinationLock> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const nonce = randomHex(16);
-    const textFor = (flock: boolean) => encodeLockRecord({ ...ownRecord(fs, nonce), flock });
+    const own = { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce };
+    const start = fs.processStart?.(fs.pid) ?? null;
+    const textFor = (flock: boolean) => encodeLockRecord({ ...own, start, flock });
     const created = await tryCreate(fs, lockPath, textFor);
     if (created !== null) return holdLock(fs, lockPath, dest, created, nonce, timing);
     const verdict = await inspect(fs, lockPath, timing);
@@ -71,12 +73,6 @@ function busy(dest: string, why: string, retryAfterMs?: number): DestinationErro
   );
   if (retryAfterMs !== undefined) hidden(error, "retryAfterMs", retryAfterMs); // the lease left
   return error;
-}
-
-/** What a lock record (or the takeover guard) says of this process: pid, scope, instance, start. */
-function ownRecord(fs: FsShim, nonce: string) {
-  const start = fs.processStart?.(fs.pid) ?? null;
-  return { pid: fs.pid, scope: fs.processScope ?? null, instance: INSTANCE, nonce, start };
 }
 
 /** Creates `path` exclusively, takes its flock where it can and writes `textFor(flocked)`; `null` if it exists. */

@@ -47,7 +47,7 @@ interface SyncHandle {
 export interface WebLocks {
   request<T>(
     name: string,
-    options: { ifAvailable?: boolean },
+    options: { ifAvailable?: boolean; signal?: AbortSignal },
     task: (lock: unknown) => Promise<T> | T,
   ): Promise<T>;
 }
@@ -68,8 +68,7 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
     try {
       return await task();
     } catch (error) {
-      const name = (error as Error).name;
-      const busy = name === "NoModificationAllowedError" || name === "NotReadableError";
+      const busy = /^(NoModificationAllowed|NotReadable)Error$/.test((error as Error).name);
       if (!busy || waited >= 2000) throw error;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -77,6 +76,11 @@ async function patiently<T>(task: () => Promise<T>): Promise<T> {
 }
 
 const syncHandle = (file: OpfsFile) => patiently(() => file.createSyncAccessHandle());
+/** The bytes of `file` from `start` to `end` (default: all), read again while it changes. */
+const bytesIn = (file: OpfsFile, start?: number, end?: number) =>
+  patiently(async () =>
+    new Uint8Array(await (await file.getFile()).slice(start, end).arrayBuffer())
+  );
 
 /** Runs `task` on a new sync access handle of `file`, then flushes and closes it. */
 async function withSyncHandle<T>(file: OpfsFile, task: (h: SyncHandle) => T): Promise<T> {
@@ -103,10 +107,7 @@ const SLOT_MAGIC = 0x484c5453;
 
 /** The digest a slot holds: a SHA-256 of its sequence and length (header bytes 4–12) and record. */
 function slotDigest(header: Uint8Array, record: Uint8Array): Uint8Array {
-  const signed = new Uint8Array(8 + record.length);
-  signed.set(header.subarray(4, 12));
-  signed.set(record, 8);
-  return sha256Bytes(signed);
+  return sha256Bytes(new Uint8Array([...header.subarray(4, 12), ...record]));
 }
 
 /** The valid slots of a checkpoint file: `[index, sequence, bytes]`, newest first. */
@@ -130,6 +131,7 @@ function readSlots(file: Uint8Array): [number, number, Uint8Array][] {
 /** The {@link FsShim} over `root` (`at`: its path in OPFS, to name Web Locks); in a worker. */
 export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []): FsShim {
   const lockName = (kind: string, path: string) => `${kind}:${[...at, ...parts(path)].join("/")}`;
+  type Unlock = () => Promise<void>; // resolves once the Web Lock is released
   const dirOf = async (names: string[], create = false): Promise<OpfsDirectory> => {
     let dir = root;
     for (const name of names) dir = await dir.getDirectoryHandle(name, { create });
@@ -142,43 +144,42 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
     return await (await dirOf(names)).getFileHandle(name, { create });
   };
   const bytesOf = (path: string): Promise<Uint8Array | null> =>
-    shimIoOrMissing("read", path, null, async () => {
-      const handle = await fileOf(path);
-      return await patiently(async () =>
-        new Uint8Array(await (await handle.getFile()).arrayBuffer())
-      );
-    });
-  /** Takes the Web Lock `name` if free; resolves to its release, or `null`. */
-  const tryWebLock = (name: string): Promise<(() => void) | null> =>
+    shimIoOrMissing("read", path, null, async () => await bytesIn(await fileOf(path)));
+  /** The small files open: a rename moves the Web Lock one holds with it. */
+  const smallFiles = new Set<{ path: string; handle: OpfsFile; unlock: Unlock | null }>();
+  /** Web Lock `name`'s release if it is free (`wait`: once a probe lets go, ≤2 s), else `null`. */
+  const webLock = (name: string, wait = false): Promise<Unlock | null> =>
     new Promise((resolve, reject) => {
-      let release = (): void => {};
-      const held = new Promise<void>((done) => (release = done));
-      locks.request(name, { ifAvailable: true }, (lock) => {
-        resolve(lock === null ? null : release);
+      const { promise: held, resolve: release } = Promise.withResolvers<void>();
+      const options = wait ? { signal: AbortSignal.timeout(2000) } : { ifAvailable: true };
+      const settled: Promise<void> = locks.request(name, options, (lock) => {
+        resolve(lock === null ? null : () => (release(), settled));
         return lock === null ? undefined : held;
-      }).catch(reject);
+      }).catch((error: Error) => (error.name === "TimeoutError" ? resolve(null) : reject(error)));
     });
-  const small = (path: string, handle: OpfsFile): ShimFile => {
-    let unlock: (() => void) | null = null;
+  const small = (path: string, handle: OpfsFile, created = false): ShimFile => {
+    const file = { path, handle, unlock: null as Unlock | null };
+    smallFiles.add(file);
     const withHandle = <T>(what: string, task: (h: SyncHandle) => T) =>
-      shimIo(what, path, () => withSyncHandle(handle, task));
+      shimIo(what, file.path, () => withSyncHandle(file.handle, task));
     return {
       write: (data, position) => withHandle("write", (h) => writeAll(h, data, position)),
       read: (buffer, position) =>
-        shimIo("read", path, async () => {
-          const bytes = await patiently(async () => {
-            const blob = (await handle.getFile()).slice(position, position + buffer.length);
-            return new Uint8Array(await blob.arrayBuffer());
-          });
+        shimIo("read", file.path, async () => {
+          const bytes = await bytesIn(file.handle, position, position + buffer.length);
           buffer.set(bytes);
           return bytes.length;
         }),
       datasync: () => Promise.resolve(), // every write was flushed before its handle closed
       sync: () => Promise.resolve(),
       truncate: (length) => withHandle("truncate", (h) => h.truncate(length)),
-      size: () => shimIo("stat", path, async () => (await handle.getFile()).size),
-      close: () => Promise.resolve(unlock?.()),
-      tryLock: async () => (unlock ??= await tryWebLock(lockName("haul", path))) !== null,
+      size: () => shimIo("stat", file.path, async () => (await file.handle.getFile()).size),
+      close: async () => {
+        smallFiles.delete(file);
+        await file.unlock?.();
+      },
+      tryLock: async () =>
+        (file.unlock ??= await webLock(lockName("haul", file.path), created)) !== null,
     };
   };
   const large = (path: string, h: SyncHandle): ShimFile => ({
@@ -193,8 +194,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
   const writeSlot = (path: string, record: Uint8Array) =>
     shimIo("write checkpoint", path, async () => {
       if (record.length > SLOT_SIZE - SLOT_HEADER) throw new Error("checkpoint too large");
-      const slots = readSlots((await bytesOf(path)) ?? new Uint8Array(0));
-      const [newest, sequence] = slots[0] ?? [1, 0];
+      const [newest, sequence] = readSlots((await bytesOf(path)) ?? new Uint8Array(0))[0] ?? [1, 0];
       const out = new Uint8Array(SLOT_HEADER + record.length);
       const view = new DataView(out.buffer);
       view.setUint32(0, SLOT_MAGIC);
@@ -202,9 +202,8 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
       view.setUint32(8, record.length);
       out.set(record, SLOT_HEADER);
       out.set(slotDigest(out, record), 12);
-      await withSyncHandle(await fileOf(path, true), (h) => {
-        h.write(out, { at: (1 - newest) * SLOT_SIZE });
-      });
+      const at = (1 - newest) * SLOT_SIZE; // the slot not holding the newest record
+      await withSyncHandle(await fileOf(path, true), (h) => writeAll(h, out, at));
     });
   const remove = (path: string): Promise<void> =>
     shimIoOrMissing("remove", path, undefined, async () => {
@@ -224,7 +223,7 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
         if (mode === "create-exclusive" && (await bytesOf(path)) !== null) {
           throw new FsShimError("EEXIST", path, `Cannot create ${path}: it exists`);
         }
-        return small(path, await shimIo("create", path, () => fileOf(path, true)));
+        return small(path, await shimIo("create", path, () => fileOf(path, true)), true);
       };
       const file = await locks.request(lockName("haul-create", path), {}, create);
       if (mode === "create-truncate") await file.truncate(0);
@@ -239,8 +238,18 @@ export function opfsFs(root: OpfsDirectory, locks: WebLocks, at: string[] = []):
       }
       const names = parts(to);
       const name = names.pop()!;
-      const move = async () => (await fileOf(from)).move(await dirOf(names), name);
-      await shimIo(`move to '${to}' from`, from, move);
+      // A file of this worker holding `from`'s Web Lock moves by its own handle, its lock with it:
+      // `to`'s taken first (waiting out a probe's), `from`'s let go after; its name's is never free.
+      const held = [...smallFiles].find((file) => file.unlock !== null && file.path === from);
+      const move = async () => (held?.handle ?? await fileOf(from)).move(await dirOf(names), name);
+      if (held === undefined) return await shimIo(`move to '${to}' from`, from, move);
+      const unlock = await webLock(lockName("haul", to), true);
+      if (unlock === null) throw new FsShimError("EBUSY", to, `${to}: its Web Lock is held`);
+      await shimIo(`move to '${to}' from`, from, move).catch((error) =>
+        unlock().then(() => Promise.reject(error))
+      );
+      await held.unlock!();
+      Object.assign(held, { path: to, unlock });
     },
     remove,
     stat: (path: string): Promise<ShimStat | null> =>
