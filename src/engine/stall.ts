@@ -62,6 +62,7 @@ export function headDeadline(fetchFn: FetchLike, ms: number): FetchLike {
 
 /** A body's chunk: a `Uint8Array` of any realm; else a `TypeError`, as `arrayBuffer()` throws. */
 export function bodyBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk; // this realm's: the per-chunk case, no string made
   const type = Object.prototype.toString.call(chunk);
   if (type === "[object Uint8Array]") return chunk as Uint8Array;
   throw new TypeError(`Invalid response: its body gave ${type}, not a Uint8Array`);

@@ -33,6 +33,14 @@ function brokenAfterLastByte(): (request: Request) => Promise<Response> {
   };
 }
 
+/** A first call cut after the body's last byte: its checkpoint counts all `length` bytes. */
+async function cutAfterLastByte(url: string, options: { dest: string }, length: number) {
+  const first = await haulWith(url, { ...options, fetch: brokenAfterLastByte() }, {})
+    .catch((error: unknown) => error);
+  assert.ok(first instanceof PartialHaulError, String(first));
+  assert.equal(first.validLength, length);
+}
+
 describe("A 416 that confirms a complete checkpoint", () => {
   it("commits like every finish: cut to the verified length, fsync, rename, directory fsync", async () => {
     const body = randomBody(200 * 1024 + 13);
@@ -41,10 +49,7 @@ describe("A 416 that confirms a complete checkpoint", () => {
       await withTempDir(async (dir) => {
         const dest = join(dir, "whole.bin");
         const options = { dest, checkpointEvery: { bytes: 64 * 1024, ms: 10 } };
-        const first = await haulWith(server.url, { ...options, fetch: brokenAfterLastByte() }, {})
-          .catch((error: unknown) => error);
-        assert.ok(first instanceof PartialHaulError, String(first));
-        assert.equal(first.validLength, body.length);
+        await cutAfterLastByte(server.url, options, body.length);
         await appendFile(`${dest}.part`, new Uint8Array(5000).fill(0xaa)); // junk past the end
 
         const log: RecordedOp[] = [];
@@ -91,10 +96,7 @@ describe("A 416 without Content-Range (RFC 9110 §15.5.17 lets a server omit it)
         await withTempDir(async (dir) => {
           const dest = join(dir, "whole.bin");
           const options = { dest, checkpointEvery: { bytes: 64 * 1024, ms: 10 } };
-          const first = await haulWith(server.url, { ...options, fetch: brokenAfterLastByte() }, {})
-            .catch((error: unknown) => error);
-          assert.ok(first instanceof PartialHaulError, String(first));
-          assert.equal(first.validLength, body.length);
+          await cutAfterLastByte(server.url, options, body.length);
           const second = await haulWith(server.url, options, {}).catch((error: unknown) => error);
           assert.equal(server.requests.length, 2);
           assert.equal(server.requests[1]!.headers["range"], `bytes=${body.length}-`);
